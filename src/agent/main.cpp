@@ -1,0 +1,91 @@
+// zlh-agent: runs inside every container (DESIGN.md §3).
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "agent/auth.hpp"
+#include "agent/options.hpp"
+#include "agent/provisioner.hpp"
+#include "agent/routes.hpp"
+#include "agent/steps.hpp"
+#include "common/http_server.hpp"
+#include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "version.hpp"
+
+using namespace zlh;
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  auto parsed = agent::parse_options(argc, argv, host);
+  if (!parsed) {
+    std::cerr << "zlh-agent: " << parsed.error().message << "\n";
+    return 2;
+  }
+  if (!parsed->options) return parsed->exit_code;
+  agent::Options opts = *parsed->options;
+
+  log::Format fmt = log::Format::kJson;
+  log::parse_format(opts.log_format, &fmt);
+  log::set_format(fmt);
+  log::set_level(opts.log_level == "debug" ? log::Level::kDebug
+                 : opts.log_level == "warn" ? log::Level::kWarn
+                 : opts.log_level == "error" ? log::Level::kError
+                                             : log::Level::kInfo);
+  if (opts.vmid) log::set_base_fields({{"vmid", *opts.vmid}});
+
+  std::optional<crypto::Ed25519PublicKey> api_key;
+  if (!opts.api_key.empty()) {
+    auto k = crypto::load_public_key(opts.api_key);
+    if (!k) {
+      log::error("agent", "cannot load --api-key", {{"error", k.error().message}});
+      return 2;
+    }
+    api_key = *k;
+  } else {
+    log::warn("agent", "no --api-key given: every route but /health answers 401");
+  }
+  if (!opts.vmid) log::warn("agent", "vmid unknown (no --vmid, no digits in hostname): every route but /health answers 401");
+
+  agent::RealStepRunner runner(opts.root);
+  agent::Provisioner provisioner(opts.root, opts.vmid, runner);
+  provisioner.load();
+
+  metrics::Registry registry;
+  auto started = std::chrono::steady_clock::now();
+  registry.add_collector([&provisioner, started](std::string& out) {
+    out += "# HELP zlh_agent_state Current agent state (1 for the current one)\n# TYPE zlh_agent_state gauge\n";
+    out += "zlh_agent_state{state=\"" + std::string(agent::to_string(provisioner.state())) + "\"} 1\n";
+    out += "# HELP process_resident_memory_bytes Resident memory size in bytes\n# TYPE process_resident_memory_bytes gauge\n";
+    out += "process_resident_memory_bytes " + std::to_string(metrics::resident_bytes()) + "\n";
+    out += "# HELP zlh_agent_uptime_seconds Seconds since the agent started\n# TYPE zlh_agent_uptime_seconds gauge\n";
+    out += "zlh_agent_uptime_seconds " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()) +
+           "\n";
+  });
+
+  agent::TokenGuard guard(api_key, opts.vmid, agent::unix_now);
+  agent::AgentContext ctx{provisioner, guard, registry, opts.vmid, started};
+
+  http::ServerOptions so;
+  so.listen = opts.listen;
+  so.component = "http";
+  so.server_header = "zlh-agent/" + std::string(kVersion);
+  so.metrics = &registry;
+  http::Server server(agent::make_router(ctx), so);
+  if (auto r = server.listen(); !r) {
+    log::error("agent", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
+    return 1;
+  }
+  provisioner.start();
+  log::info("agent", "agent started",
+            {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"root", opts.root},
+             {"state", agent::to_string(provisioner.state())}});
+  server.run(1, true);
+  provisioner.stop();
+  log::info("agent", "agent stopped");
+  return 0;
+}

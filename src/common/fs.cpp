@@ -1,0 +1,133 @@
+#include "common/fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/crypto.hpp"
+
+namespace zlh::fs {
+namespace {
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Result<void> fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(Error::from_errno("open dir " + dir, errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return fail(Error::from_errno("fsync dir " + dir, err));
+  return {};
+}
+}  // namespace
+
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  std::string dir = dir_of(path);
+  std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  std::string tmp = dir + "/." + base + ".tmp-" + crypto::random_hex(6);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return fail(Error::from_errno("create " + tmp, errno));
+  auto abort = [&](std::string_view what, int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return fail(Error::from_errno(std::string(what) + " " + tmp, err));
+  };
+  // umask may have narrowed the mode; the caller's mode is the contract.
+  if (::fchmod(fd, mode) != 0) return abort("chmod", errno);
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return abort("write", errno);
+    }
+    p += n;
+    left -= size_t(n);
+  }
+  if (::fsync(fd) != 0) return abort("fsync", errno);
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(Error::from_errno("close " + tmp, err));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(Error::from_errno("rename " + tmp, err));
+  }
+  return fsync_dir(dir);
+}
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) return fail(codes::kNotFound, path + ": no such file");
+    return fail(Error::from_errno("open " + path, err));
+  }
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return fail(Error::from_errno("read " + path, err));
+    }
+    if (n == 0) break;
+    out.append(buf, size_t(n));
+    if (out.size() > max_bytes) {
+      ::close(fd);
+      return fail(codes::kTooLarge, path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+Result<void> make_dirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return {};
+  std::string cur;
+  size_t i = 0;
+  if (path[0] == '/') {
+    cur = "/";
+    i = 1;
+  }
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string part = path.substr(i, j - i);
+    if (!part.empty()) {
+      if (!cur.empty() && cur.back() != '/') cur += '/';
+      cur += part;
+      if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+        return fail(Error::from_errno("mkdir " + cur, errno));
+    }
+    i = j + 1;
+  }
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail(codes::kIo, "mkdir " + path + ": not a directory");
+  return {};
+}
+
+std::string join(std::string_view root, std::string_view rel) {
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  std::string out(root);
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  if (rel.empty()) return out;
+  if (out != "/") out += '/';
+  out += rel;
+  return out;
+}
+
+}  // namespace zlh::fs

@@ -1,0 +1,232 @@
+#include "common/http.hpp"
+
+#include <cctype>
+
+namespace zlh::http {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(uint8_t(a[i])) != std::tolower(uint8_t(b[i]))) return false;
+  return true;
+}
+
+void Headers::set(std::string name, std::string value) {
+  remove(name);
+  add(std::move(name), std::move(value));
+}
+
+void Headers::remove(std::string_view name) {
+  std::erase_if(items_, [&](const auto& kv) { return iequals(kv.first, name); });
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& kv : items_)
+    if (iequals(kv.first, name)) return std::string_view(kv.second);
+  return std::nullopt;
+}
+
+Result<std::string> url_decode(std::string_view s, bool form) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return fail(codes::kInvalid, "bad percent escape");
+      int h = hex(s[i + 1]), l = hex(s[i + 2]);
+      if (h < 0 || l < 0) return fail(codes::kInvalid, "bad percent escape");
+      char d = char(h * 16 + l);
+      if (d == '\0') return fail(codes::kInvalid, "encoded NUL byte");
+      out += d;
+      i += 2;
+    } else if (c == '+' && form) {
+      out += ' ';
+    } else if (c == '\0') {
+      return fail(codes::kInvalid, "NUL byte");
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += char(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    auto k = url_decode(part.substr(0, eq), true);
+    if (!k) return fail(codes::kInvalid, "query: " + k.error().message);
+    std::string v;
+    if (eq != std::string_view::npos) {
+      auto dv = url_decode(part.substr(eq + 1), true);
+      if (!dv) return fail(codes::kInvalid, "query: " + dv.error().message);
+      v = std::move(*dv);
+    }
+    out[std::move(*k)] = std::move(v);
+  }
+  return out;
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  auto q = parse_query(query);
+  if (!q) return std::nullopt;
+  auto it = q->find(std::string(name));
+  if (it == q->end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string_view> Request::bearer_token() const {
+  auto h = headers.get("Authorization");
+  if (!h) return std::nullopt;
+  std::string_view v = *h;
+  if (v.size() < 7 || !iequals(v.substr(0, 7), "Bearer ")) return std::nullopt;
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  return v;
+}
+
+Response Response::json(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+Response Response::error(const Error& e) {
+  Response r;
+  r.status = http_status_for(e.code);
+  r.headers.set("Content-Type", "application/json");
+  r.body = error_body(e);
+  return r;
+}
+
+Response Response::text(int status, std::string body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.headers.set("Content-Type", std::move(content_type));
+  r.body = std::move(body);
+  return r;
+}
+
+namespace {
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, Handler h, RouteOptions o) {
+  Route r;
+  r.method = std::move(method);
+  r.segments = split_path(pattern);
+  r.pattern = std::move(pattern);
+  r.handler = std::move(h);
+  r.options = o;
+  routes_.push_back(std::move(r));
+}
+
+void Router::add_sync(std::string method, std::string pattern, SyncHandler h, RouteOptions o) {
+  add(std::move(method), std::move(pattern),
+      [h = std::move(h)](Request& req, Responder res) { res.send(h(req)); }, o);
+}
+
+void Router::add_ws(std::string pattern, WsFactory f, RouteOptions o) {
+  Route r;
+  r.method = "WS";
+  r.segments = split_path(pattern);
+  r.pattern = std::move(pattern);
+  r.ws = std::move(f);
+  r.options = o;
+  routes_.push_back(std::move(r));
+}
+
+Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {
+  Match result;
+  // Empty segments ("//") are not collapsed silently into another route:
+  // a path with them simply matches whatever its non-empty segments match,
+  // which is the same resource.
+  auto segs = split_path(path);
+  bool trailing_slash = path.size() > 1 && path.back() == '/';
+  std::string allow;
+  for (const auto& r : routes_) {
+    if ((r.method == "WS") != websocket) continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    size_t i = 0;
+    for (; i < r.segments.size(); ++i) {
+      const std::string& ps = r.segments[i];
+      if (ps.size() > 5 && ps.front() == '{' && ps.ends_with("...}")) {
+        std::string rest;
+        for (size_t k = i; k < segs.size(); ++k) rest += (k > i ? "/" : "") + segs[k];
+        if (trailing_slash && !rest.empty()) rest += '/';
+        params[ps.substr(1, ps.size() - 5)] = rest;
+        i = segs.size();
+        break;
+      }
+      if (i >= segs.size()) { ok = false; break; }
+      if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}') {
+        params[ps.substr(1, ps.size() - 2)] = segs[i];
+      } else if (ps != segs[i]) {
+        ok = false;
+        break;
+      }
+    }
+    bool rest_route = !r.segments.empty() && r.segments.back().ends_with("...}");
+    if (!ok || (!rest_route && (i != segs.size() || trailing_slash))) continue;
+    if (!websocket && r.method != method && !(r.method == "GET" && method == "HEAD")) {
+      if (!allow.empty()) allow += ", ";
+      allow += r.method;
+      continue;
+    }
+    result.kind = MatchKind::kFound;
+    result.route = &r;
+    result.params = std::move(params);
+    return result;
+  }
+  if (!allow.empty()) {
+    result.kind = MatchKind::kMethodNotAllowed;
+    result.allow = allow;
+  }
+  return result;
+}
+
+}  // namespace zlh::http

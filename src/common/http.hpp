@@ -1,0 +1,167 @@
+// HTTP/1.1 + WebSocket server types, free of Boost headers so that only
+// http_server.cpp / http_client.cpp instantiate Beast and Asio templates.
+//
+// Model (STYLE §8): one listen coroutine spawns one session per connection;
+// every read and write has a deadline; every request has a body limit
+// (413 E_TOO_LARGE); handlers get a parsed Request and answer through a
+// Responder, synchronously or later from any thread. A WebSocket upgrade that
+// matches a WebSocket route is handed to a WebSocket session, exactly once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace zlh::http {
+
+// Case-insensitive header list that keeps order and duplicates.
+class Headers {
+ public:
+  void add(std::string name, std::string value) { items_.push_back({std::move(name), std::move(value)}); }
+  void set(std::string name, std::string value);  // replaces all with that name
+  void remove(std::string_view name);
+  std::optional<std::string_view> get(std::string_view name) const;  // first match
+  const std::vector<std::pair<std::string, std::string>>& items() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+bool iequals(std::string_view a, std::string_view b);
+// Percent-decoding; '+' is decoded as space only when form is true. Fails on
+// malformed escapes and on an encoded NUL.
+Result<std::string> url_decode(std::string_view s, bool form);
+std::string url_encode(std::string_view s);
+// Parses "a=1&b=x%20y" into a map (last value wins). Malformed → E_INVALID.
+Result<std::map<std::string, std::string>> parse_query(std::string_view q);
+
+struct Request {
+  std::string method;       // "GET", "POST", ...
+  std::string target;       // raw request target, may contain a query (never log it)
+  std::string path;         // target without the query
+  std::string query;        // raw query string without '?'
+  Headers headers;
+  std::string body;
+  std::string remote_addr;  // peer IP
+  std::string request_id;   // from a sane X-Request-Id or generated
+  std::string route;        // matched pattern, "" when none (used in logs/metrics)
+  std::map<std::string, std::string> params;  // path parameters, percent-decoded
+  std::string log_user;     // handlers may set it; logged as user_id
+
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::optional<std::string_view> bearer_token() const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+
+  static Response json(int status, const nlohmann::json& body);
+  static Response error(const Error& e);  // status from http_status_for(e.code)
+  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+};
+
+// Delivers the response of one request. Copyable; any copy may be used from
+// any thread; only the first send() counts, later ones are ignored. If every
+// copy is destroyed without a send, the client gets 500 E_INTERNAL.
+class Responder {
+ public:
+  struct Core;
+  explicit Responder(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+  void send(Response r) const;
+  void send_error(const Error& e) const { send(Response::error(e)); }
+
+ private:
+  std::shared_ptr<Core> core_;
+};
+
+using Handler = std::function<void(Request&, Responder)>;
+using SyncHandler = std::function<Response(Request&)>;
+
+// ---- WebSocket ----
+
+// The server side of one WebSocket connection. Owned by the server; handlers
+// keep a shared_ptr as long as they want to send. All methods are thread-safe
+// and never block: sends are queued. When more than max_queue_bytes of binary
+// frames are queued (a slow client), the oldest queued binary frames are
+// dropped (counted in dropped_bytes); text frames (control messages) are never
+// dropped. Sends after close are ignored.
+class WsConn {
+ public:
+  virtual ~WsConn() = default;
+  virtual void send_binary(std::string data) = 0;
+  virtual void send_text(std::string data) = 0;
+  virtual void close(uint16_t code = 1000, std::string reason = {}) = 0;
+  virtual size_t queued_bytes() const = 0;
+  virtual uint64_t dropped_bytes() const = 0;
+};
+
+// Application side. Callbacks run on the connection's strand, one at a time,
+// in order: on_open, on_message*, on_close (exactly once).
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  virtual void on_open(std::shared_ptr<WsConn> conn) {}
+  virtual void on_message(std::string data, bool binary) = 0;
+  virtual void on_close() {}
+};
+
+// Decides before the upgrade; an Error is answered as plain HTTP (401, 404...).
+using WsFactory = std::function<Result<std::shared_ptr<WsHandler>>(Request&)>;
+
+// ---- Routing ----
+
+struct RouteOptions {
+  size_t body_limit = 1 << 20;                      // bytes; over → 413 E_TOO_LARGE
+  std::chrono::milliseconds deadline{30000};        // handler must answer within
+  bool is_public = false;                           // skips the guard (e.g. /health)
+  size_t ws_max_queue_bytes = 4 << 20;              // WebSocket slow-client bound
+};
+
+// One table per binary. Patterns are literal segments, "{name}" for one
+// segment and a final "{name...}" for the rest of the path. Not thread-safe
+// to modify; read-only once the server runs.
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler h, RouteOptions o = {});
+  void add_sync(std::string method, std::string pattern, SyncHandler h, RouteOptions o = {});
+  void add_ws(std::string pattern, WsFactory f, RouteOptions o = {});
+  // Runs before every request that does not match a public route (including
+  // unmatched paths, so an unauthenticated client cannot probe for routes).
+  void set_guard(std::function<std::optional<Error>(Request&)> g) { guard_ = std::move(g); }
+
+  struct Route {
+    std::string method;  // "GET", ... ; "WS" for WebSocket routes
+    std::string pattern;
+    std::vector<std::string> segments;
+    Handler handler;
+    WsFactory ws;
+    RouteOptions options;
+  };
+  enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
+  struct Match {
+    MatchKind kind = MatchKind::kNotFound;
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;  // raw (not yet decoded)
+    std::string allow;  // for 405
+  };
+  // websocket=true matches only WebSocket routes, else only plain routes.
+  Match match(std::string_view method, std::string_view path, bool websocket) const;
+  const std::function<std::optional<Error>(Request&)>& guard() const { return guard_; }
+
+ private:
+  std::vector<Route> routes_;
+  std::function<std::optional<Error>(Request&)> guard_;
+};
+
+}  // namespace zlh::http

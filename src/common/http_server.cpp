@@ -1,0 +1,623 @@
+// All Beast/Asio server templates live in this translation unit.
+#include "common/http_server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <atomic>
+#include <cmath>
+#include <charconv>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/crypto.hpp"
+#include "common/log.hpp"
+
+namespace zlh::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Clock = std::chrono::steady_clock;
+
+Result<std::pair<std::string, uint16_t>> split_host_port(std::string_view s) {
+  std::string_view host, port;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return fail(codes::kInvalid, "address: want [v6]:port");
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) return fail(codes::kInvalid, "address: want host:port");
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  if (ec != std::errc() || p != port.data() + port.size() || v > 65535 || port.empty())
+    return fail(codes::kInvalid, "address: bad port");
+  if (host.empty()) host = "0.0.0.0";
+  return std::pair{std::string(host), uint16_t(v)};
+}
+
+// ---- Responder ----
+
+struct Slot {
+  explicit Slot(Strand s) : timer(s) {}
+  std::optional<Response> response;
+  asio::steady_timer timer;
+};
+
+struct Responder::Core {
+  Strand strand;
+  std::shared_ptr<Slot> slot;
+  std::atomic<bool> sent{false};
+  void deliver(Response r);
+  ~Core() {
+    if (!sent.load()) deliver(Response::error(Error::make(codes::kInternal, "handler produced no response")));
+  }
+};
+
+void Responder::Core::deliver(Response r) {
+  if (sent.exchange(true)) return;
+  asio::dispatch(strand, [slot = slot, r = std::move(r)]() mutable {
+    slot->response = std::move(r);
+    slot->timer.cancel();
+  });
+}
+
+void Responder::send(Response r) const { core_->deliver(std::move(r)); }
+
+// ---- Server implementation ----
+
+namespace {
+class WsSession;
+}
+
+// Coroutines capture a raw Impl*: the members they touch on destruction
+// (conns, flags) are declared before the io_context, and the io_context is
+// destroyed first in ~Impl, which destroys every pending coroutine frame while
+// those members are still alive.
+struct Server::Impl {
+  Impl(Router r, ServerOptions o)
+      : router(std::move(r)), opts(std::move(o)), ioc_holder(std::make_unique<asio::io_context>()),
+        ioc(*ioc_holder) {
+    acceptor.emplace(ioc);
+    signals.emplace(ioc);
+  }
+  ~Impl() {
+    destroying = true;
+    signals.reset();
+    acceptor.reset();
+    ioc_holder.reset();
+  }
+
+  Router router;
+  ServerOptions opts;
+  std::atomic<bool> shutting_down{false};
+  std::atomic<bool> destroying{false};
+  std::vector<std::function<void()>> shutdown_callbacks;
+
+  // Live connections, so a shutdown can close the idle ones.
+  struct Conn {
+    Strand strand;
+    std::function<void()> close_if_idle;  // runs on strand
+  };
+  std::mutex conns_mu;
+  std::map<uint64_t, Conn> conns;
+  uint64_t next_conn = 0;
+  std::atomic<int> active{0};
+
+  std::unique_ptr<asio::io_context> ioc_holder;
+  asio::io_context& ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::signal_set> signals;
+
+  uint64_t register_conn(Strand s, std::function<void()> close_if_idle) {
+    std::lock_guard lk(conns_mu);
+    uint64_t id = next_conn++;
+    conns.emplace(id, Conn{s, std::move(close_if_idle)});
+    active++;
+    return id;
+  }
+  void unregister_conn(uint64_t id) {
+    {
+      std::lock_guard lk(conns_mu);
+      conns.erase(id);
+    }
+    if (--active == 0 && shutting_down && !destroying) asio::post(ioc, [this] { ioc.stop(); });
+  }
+
+  void begin_shutdown() {
+    if (shutting_down.exchange(true)) return;
+    log::info(opts.component, "shutting down", {{"active_connections", active.load()}});
+    boost::system::error_code ec;
+    acceptor->close(ec);
+    signals->cancel(ec);
+    for (auto& cb : shutdown_callbacks) cb();
+    {
+      std::lock_guard lk(conns_mu);
+      for (auto& [id, c] : conns) asio::post(c.strand, c.close_if_idle);
+    }
+    if (active.load() == 0) {
+      ioc.stop();
+      return;
+    }
+    auto grace = std::make_shared<asio::steady_timer>(ioc, opts.shutdown_grace);
+    grace->async_wait([this, grace](boost::system::error_code ec) {
+      if (ec) return;
+      log::warn(opts.component, "shutdown grace expired", {{"active_connections", active.load()}});
+      ioc.stop();
+    });
+  }
+
+  void record(const Request& req, int status, Clock::time_point start, size_t bytes) {
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    nlohmann::json f = {{"method", req.method},
+                        {"route", req.route.empty() ? "-" : req.route},
+                        {"path", req.path},
+                        {"status", status},
+                        {"duration_ms", std::round(ms * 1000) / 1000},
+                        {"request_id", req.request_id},
+                        {"remote", req.remote_addr},
+                        {"bytes", bytes}};
+    if (!req.log_user.empty()) f["user_id"] = req.log_user;
+    log::write(log::Level::kInfo, "request", opts.component, f);
+    if (opts.metrics) {
+      std::string labels = "method=\"" + req.method + "\",route=\"" +
+                           metrics::label_escape(req.route.empty() ? "unmatched" : req.route) +
+                           "\",code=\"" + std::to_string(status) + "\"";
+      opts.metrics->add("zlh_http_requests_total", labels, 1);
+      std::string rl = "route=\"" + metrics::label_escape(req.route.empty() ? "unmatched" : req.route) + "\"";
+      opts.metrics->add("zlh_http_request_duration_seconds_sum", rl, ms / 1000);
+      opts.metrics->add("zlh_http_request_duration_seconds_count", rl, 1);
+    }
+  }
+
+  awaitable<void> accept_loop();
+  awaitable<void> session(tcp::socket socket);
+};
+
+namespace {
+
+std::string sane_request_id(std::optional<std::string_view> given) {
+  if (given && !given->empty() && given->size() <= 64) {
+    bool ok = true;
+    for (char c : *given)
+      if (!(std::isalnum(uint8_t(c)) || c == '-' || c == '_' || c == '.')) ok = false;
+    if (ok) return std::string(*given);
+  }
+  return crypto::random_hex(8);
+}
+
+bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive,
+                                             const std::string& server, const std::string& rid,
+                                             bool head) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+  for (auto& [k, v] : r.headers.items()) res.insert(k, v);
+  res.set(bhttp::field::server, server);
+  res.set("X-Request-Id", rid);
+  if (!r.headers.get("Cache-Control")) res.set(bhttp::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  size_t len = r.body.size();
+  if (!head) res.body() = std::move(r.body);
+  res.content_length(len);
+  return res;
+}
+
+// One WebSocket connection. Reader runs in the session coroutine; a writer
+// coroutine drains the queue. Both live on the connection's strand.
+class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(beast::tcp_stream stream, Strand strand, size_t max_queue)
+      : ws_(std::move(stream)), strand_(strand), wake_(strand), max_queue_(max_queue) {}
+
+  void send_binary(std::string data) override { enqueue(std::move(data), true); }
+  void send_text(std::string data) override { enqueue(std::move(data), false); }
+  void close(uint16_t code, std::string reason) override {
+    asio::dispatch(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+      if (self->closing_) return;
+      self->closing_ = true;
+      self->close_code_ = code;
+      self->close_reason_ = reason;
+      self->wake_.cancel();
+    });
+  }
+  size_t queued_bytes() const override { return queued_.load(); }
+  uint64_t dropped_bytes() const override { return dropped_.load(); }
+
+  awaitable<void> run(bhttp::request<bhttp::string_body> req, std::shared_ptr<WsHandler> handler,
+                      std::string server_header) {
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator([server_header](websocket::response_type& res) {
+      res.set(bhttp::field::server, server_header);
+    }));
+    ws_.read_message_max(1 << 20);
+    auto [ec] = co_await ws_.async_accept(req, kTuple);
+    if (ec) co_return;
+    handler_ = std::move(handler);
+    handler_->on_open(shared_from_this());
+    asio::co_spawn(strand_, writer(), asio::detached);
+    beast::flat_buffer buf;
+    for (;;) {
+      auto [rec, n] = co_await ws_.async_read(buf, kTuple);
+      if (rec) break;
+      bool binary = ws_.got_binary();
+      std::string data = beast::buffers_to_string(buf.data());
+      buf.consume(buf.size());
+      handler_->on_message(std::move(data), binary);
+    }
+    closing_ = true;
+    read_done_ = true;
+    wake_.cancel();
+    handler_->on_close();
+    handler_.reset();
+  }
+
+ private:
+  void enqueue(std::string data, bool binary) {
+    asio::dispatch(strand_, [self = shared_from_this(), data = std::move(data), binary]() mutable {
+      if (self->closing_) return;
+      self->queued_ += data.size();
+      self->queue_.push_back({std::move(data), binary});
+      // Slow client: drop the oldest queued binary frames (never the newest,
+      // never text control frames).
+      while (self->queued_ > self->max_queue_) {
+        auto it = self->queue_.begin();
+        while (it != self->queue_.end() && !it->second) ++it;
+        if (it == self->queue_.end() || it + 1 == self->queue_.end()) break;
+        self->queued_ -= it->first.size();
+        self->dropped_ += it->first.size();
+        self->queue_.erase(it);
+      }
+      self->wake_.cancel();
+    });
+  }
+
+  awaitable<void> writer() {
+    auto self = shared_from_this();
+    for (;;) {
+      while (queue_.empty() && !closing_) {
+        wake_.expires_at(Clock::time_point::max());
+        co_await wake_.async_wait(kTuple);
+      }
+      if (queue_.empty() && closing_) break;
+      // Taken off the queue before writing, so the drop policy never touches
+      // the frame in flight.
+      auto [data, binary] = std::move(queue_.front());
+      queue_.pop_front();
+      ws_.binary(binary);
+      auto [ec, n] = co_await ws_.async_write(asio::buffer(data), kTuple);
+      queued_ -= data.size();
+      if (ec) {
+        closing_ = true;
+        co_return;
+      }
+    }
+    if (!read_done_) {
+      websocket::close_reason cr(close_code_);
+      cr.reason = close_reason_;
+      co_await ws_.async_close(cr, kTuple);
+    }
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  Strand strand_;
+  asio::steady_timer wake_;
+  size_t max_queue_;
+  std::deque<std::pair<std::string, bool>> queue_;
+  std::atomic<size_t> queued_{0};
+  std::atomic<uint64_t> dropped_{0};
+  bool closing_ = false;
+  bool read_done_ = false;
+  uint16_t close_code_ = 1000;
+  std::string close_reason_;
+  std::shared_ptr<WsHandler> handler_;
+};
+
+}  // namespace
+
+awaitable<void> Server::Impl::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      log::warn(opts.component, "accept failed", {{"error", ec.message()}});
+      asio::steady_timer t(ioc, std::chrono::milliseconds(50));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, session(std::move(socket)), [this](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log::error(opts.component, "session failed", {{"error", ex.what()}});
+      }
+    });
+  }
+}
+
+awaitable<void> Server::Impl::session(tcp::socket socket) {
+  Strand strand = asio::strand<asio::io_context::executor_type>(
+      socket.get_executor().target<Strand>() ? *socket.get_executor().target<Strand>()
+                                             : asio::make_strand(ioc));
+  std::string remote;
+  {
+    boost::system::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (!ec) remote = ep.address().to_string();
+  }
+  beast::tcp_stream stream(std::move(socket));
+  // Shared with the shutdown closure, which may run on this strand after the
+  // coroutine is gone: it only touches the stream while `stream` is set.
+  struct ConnState {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;
+  };
+  auto st = std::make_shared<ConnState>();
+  st->stream = &stream;
+  uint64_t conn_id = register_conn(strand, [st] {
+    if (st->stream && st->idle) {
+      boost::system::error_code ec;
+      st->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+      st->stream->socket().close(ec);
+    }
+  });
+  struct Unregister {
+    Impl* impl;
+    uint64_t id;
+    std::shared_ptr<ConnState> st;
+    ~Unregister() {
+      st->stream = nullptr;
+      impl->unregister_conn(id);
+    }
+  } unregister{this, conn_id, st};
+
+  beast::flat_buffer buffer;
+  for (;;) {
+    if (shutting_down) break;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(uint32_t(opts.header_limit));
+    parser.body_limit(boost::none);
+    st->idle = true;
+    stream.expires_after(opts.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    st->idle = false;
+    auto start = Clock::now();
+    if (ec) {
+      if (ec == bhttp::error::header_limit) {
+        auto res = to_beast(Response::error(Error::make(codes::kTooLarge, "request headers too large")),
+                            11, false, opts.server_header, "-", false);
+        res.result(bhttp::status::request_header_fields_too_large);
+        stream.expires_after(opts.write_timeout);
+        co_await bhttp::async_write(stream, res, kTuple);
+      } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+                 ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
+                 ec != asio::error::eof && ec != asio::error::bad_descriptor) {
+        auto res = to_beast(Response::error(Error::make(codes::kInvalid, "malformed request")), 11,
+                            false, opts.server_header, "-", false);
+        stream.expires_after(opts.write_timeout);
+        co_await bhttp::async_write(stream, res, kTuple);
+      }
+      break;
+    }
+
+    auto& hdr = parser.get();
+    Request req;
+    req.method = std::string(hdr.method_string());
+    req.target = std::string(hdr.target());
+    auto qpos = req.target.find('?');
+    req.path = req.target.substr(0, qpos);
+    if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
+    for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+    req.remote_addr = remote;
+    req.request_id = sane_request_id(req.headers.get("X-Request-Id"));
+    bool keep_alive = hdr.keep_alive() && !shutting_down;
+    unsigned version = hdr.version();
+    bool head = hdr.method() == bhttp::verb::head;
+    bool is_ws = websocket::is_upgrade(hdr);
+
+    auto reply = [&](Response r) -> awaitable<bool> {
+      int status = r.status;
+      size_t bytes = r.body.size();
+      auto res = to_beast(std::move(r), version, keep_alive, opts.server_header, req.request_id, head);
+      stream.expires_after(opts.write_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+      record(req, status, start, bytes);
+      co_return !wec;
+    };
+
+    if (req.path.empty() || req.path.front() != '/' || req.path.find('\0') != std::string::npos) {
+      keep_alive = false;
+      co_await reply(Response::error(Error::make(codes::kInvalid, "bad request target")));
+      break;
+    }
+
+    auto m = router.match(req.method, req.path, is_ws);
+    if (is_ws && m.kind != Router::MatchKind::kFound) {
+      // A non-WebSocket route asked for an upgrade: answer it as plain HTTP.
+      m = router.match(req.method, req.path, false);
+      is_ws = false;
+    }
+    const Router::Route* route = m.kind == Router::MatchKind::kFound ? m.route : nullptr;
+    if (route) req.route = route->pattern;
+    RouteOptions ro = route ? route->options : RouteOptions{};
+
+    std::optional<Error> early;
+    if (!(route && ro.is_public) && router.guard()) early = router.guard()(req);
+    if (!early && m.kind == Router::MatchKind::kNotFound)
+      early = Error::make(codes::kNotFound, "no route for " + req.method + " " + req.path);
+    if (!early && m.kind == Router::MatchKind::kMethodNotAllowed)
+      early = Error::make(codes::kMethodNotAllowed, "method " + req.method + " not allowed");
+    if (!early && route) {
+      for (auto& [k, v] : m.params) {
+        auto d = url_decode(v, false);
+        if (!d) {
+          early = Error::make(codes::kBadPath, "path parameter " + k + ": " + d.error().message);
+          break;
+        }
+        req.params[k] = std::move(*d);
+      }
+    }
+    if (!early && parser.content_length() &&
+        *parser.content_length() > ro.body_limit)
+      early = Error::make(codes::kTooLarge,
+                          "request body over " + std::to_string(ro.body_limit) + " bytes");
+    if (early) {
+      // The body was not read; the connection cannot be reused unless it had none.
+      bool has_body = !parser.is_done();
+      if (has_body) keep_alive = false;
+      Response r = Response::error(*early);
+      if (m.kind == Router::MatchKind::kMethodNotAllowed && early->code == codes::kMethodNotAllowed)
+        r.headers.set("Allow", m.allow);
+      if (!co_await reply(std::move(r)) || !keep_alive) break;
+      continue;
+    }
+
+    if (is_ws) {
+      auto handler = route->ws(req);
+      if (!handler) {
+        keep_alive = false;
+        co_await reply(Response::error(handler.error()));
+        break;
+      }
+      record(req, 101, start, 0);
+      stream.expires_never();
+      st->stream = nullptr;
+      auto ws = std::make_shared<WsSession>(std::move(stream), strand, ro.ws_max_queue_bytes);
+      {
+        // Shutdown closes WebSockets with 1001 "going away".
+        std::lock_guard lk(conns_mu);
+        conns.at(conn_id).close_if_idle = [weak = std::weak_ptr<WsSession>(ws)] {
+          if (auto s = weak.lock()) s->close(1001, "server shutting down");
+        };
+      }
+      if (shutting_down) ws->close(1001, "server shutting down");
+      co_await ws->run(parser.release(), std::move(*handler), opts.server_header);
+      co_return;
+    }
+
+    // Body.
+    if (!parser.is_done()) {
+      if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+        stream.expires_after(opts.write_timeout);
+        co_await bhttp::async_write(stream, cont, kTuple);
+      }
+      parser.body_limit(ro.body_limit);
+      stream.expires_after(opts.read_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+      if (bec == bhttp::error::body_limit) {
+        keep_alive = false;
+        co_await reply(Response::error(Error::make(
+            codes::kTooLarge, "request body over " + std::to_string(ro.body_limit) + " bytes")));
+        break;
+      }
+      if (bec) {
+        record(req, 400, start, 0);
+        break;
+      }
+    }
+    req.body = std::move(parser.get().body());
+
+    // Handler, then wait for its response (it may answer from another thread).
+    auto slot = std::make_shared<Slot>(strand);
+    auto core = std::make_shared<Responder::Core>(strand, slot);
+    try {
+      route->handler(req, Responder(core));
+    } catch (const std::exception& e) {
+      log::error(opts.component, "handler threw", {{"error", e.what()}, {"request_id", req.request_id}});
+      core->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
+    }
+    core.reset();
+    auto deadline = Clock::now() + ro.deadline;
+    while (!slot->response && Clock::now() < deadline) {
+      slot->timer.expires_at(deadline);
+      co_await slot->timer.async_wait(kTuple);
+    }
+    Response r = slot->response ? std::move(*slot->response)
+                                : Response::error(Error::make(codes::kTimeout, "request deadline exceeded"));
+    if (!slot->response) keep_alive = false;
+    if (!co_await reply(std::move(r)) || !keep_alive) break;
+  }
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+Server::Server(Router router, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(router), std::move(options))) {
+  if (impl_->opts.metrics) {
+    impl_->opts.metrics->describe("zlh_http_requests_total", "counter", "HTTP requests by route and status");
+    impl_->opts.metrics->describe("zlh_http_request_duration_seconds_sum", "counter",
+                                  "Total seconds spent answering requests");
+    impl_->opts.metrics->describe("zlh_http_request_duration_seconds_count", "counter",
+                                  "Requests answered");
+  }
+}
+
+Server::~Server() = default;
+
+Result<void> Server::listen() {
+  auto hp = split_host_port(impl_->opts.listen);
+  if (!hp) return fail(hp.error());
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(hp->first, ec);
+  if (ec) return fail(codes::kInvalid, "address: bad host " + hp->first);
+  tcp::endpoint ep(addr, hp->second);
+  auto& a = *impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(codes::kIo, "listen " + impl_->opts.listen + ": " + ec.message());
+  return {};
+}
+
+uint16_t Server::port() const {
+  boost::system::error_code ec;
+  auto ep = impl_->acceptor->local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::run(int threads, bool handle_signals) {
+  Impl* impl = impl_.get();
+  if (handle_signals) {
+    impl->signals->add(SIGTERM);
+    impl->signals->add(SIGINT);
+    impl->signals->async_wait([impl](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      log::info(impl->opts.component, "signal received", {{"signal", sig}});
+      impl->begin_shutdown();
+    });
+  }
+  asio::co_spawn(impl->ioc, impl->accept_loop(), asio::detached);
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([impl] { impl->ioc.run(); });
+  impl->ioc.run();
+  for (auto& t : pool) t.join();
+}
+
+void Server::stop() {
+  asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });
+}
+
+void Server::on_shutdown(std::function<void()> f) { impl_->shutdown_callbacks.push_back(std::move(f)); }
+
+void Server::post(std::function<void()> f) { asio::post(impl_->ioc, std::move(f)); }
+
+}  // namespace zlh::http

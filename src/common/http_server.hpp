@@ -1,0 +1,64 @@
+// The HTTP/WebSocket server (Boost.Beast behind a pimpl).
+//
+// Lifecycle: construct with a Router, listen(), then run() on the calling
+// thread (plus `threads - 1` helpers). run() returns after a graceful
+// shutdown: SIGTERM/SIGINT (when handle_signals) or stop() stops accepting,
+// closes idle keep-alive connections, lets in-flight requests finish (up to
+// shutdown_grace), closes WebSockets with 1001, then returns. on_shutdown
+// callbacks run once when shutdown starts, on an io thread.
+//
+// Every request gets one access-log line (method, route, path without query,
+// status, duration_ms, request_id, user_id, bytes) and updates
+// zlh_http_requests_total / zlh_http_request_duration_seconds in `metrics`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/error.hpp"
+#include "common/http.hpp"
+#include "common/metrics.hpp"
+
+namespace zlh::http {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
+  std::string component = "http";
+  std::string server_header = "zlh";
+  size_t header_limit = 16 * 1024;
+  std::chrono::seconds read_timeout{30};     // headers and body of one request
+  std::chrono::seconds idle_timeout{75};     // keep-alive wait for the next request
+  std::chrono::seconds write_timeout{30};
+  std::chrono::seconds shutdown_grace{10};
+  metrics::Registry* metrics = nullptr;      // optional, not owned
+};
+
+class Server {
+ public:
+  Server(Router router, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. E_INVALID for a malformed address, E_IO if bind fails.
+  Result<void> listen();
+  uint16_t port() const;  // the bound port (after listen)
+
+  void run(int threads = 1, bool handle_signals = true);
+  void stop();  // thread-safe; starts the graceful shutdown
+  void on_shutdown(std::function<void()> f);
+  // Runs f on an io thread (for timers the app does not want to own).
+  void post(std::function<void()> f);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "host:port" / "[v6]:port". E_INVALID when malformed.
+Result<std::pair<std::string, uint16_t>> split_host_port(std::string_view s);
+
+}  // namespace zlh::http

@@ -1,0 +1,48 @@
+// JWS compact tokens signed with Ed25519 (alg "EdDSA", RFC 8037), and the
+// API→agent request token built on them (DESIGN.md §3.3).
+//
+// verify_eddsa() accepts exactly alg "EdDSA": "none", HS256 or any other alg
+// is refused before the signature is looked at. Errors are E_UNAUTHORIZED
+// with a reason meant for logs at debug level, never for the client (the
+// client only learns "invalid token").
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "common/crypto.hpp"
+#include "common/error.hpp"
+
+namespace zlh::jws {
+
+// header.payload.signature with header {"alg":"EdDSA","typ":"JWT"}.
+std::string sign_eddsa(const nlohmann::json& claims, const crypto::Ed25519SecretKey& key);
+
+// Checks structure, alg and signature; returns the claims object.
+Result<nlohmann::json> verify_eddsa(std::string_view token, const crypto::Ed25519PublicKey& key);
+
+// ---- API → agent token ----
+inline constexpr std::string_view kAgentIssuer = "zlh-api";
+inline constexpr std::string_view kAgentAudience = "zlh-agent";
+inline constexpr int64_t kAgentMaxTtl = 300;  // seconds; DESIGN §3.3 "exp ≤ 5 min"
+// Seconds an iat may lie in the future (API clock ahead of the agent). Expiry
+// is strict: a token is dead at exp, whatever the skew.
+inline constexpr int64_t kClockSkew = 30;
+
+// Mints a token for `vmid` valid for ttl seconds from `now` (unix seconds).
+// ttl must be 1..kAgentMaxTtl, else E_INVALID.
+Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid,
+                                     int64_t ttl, int64_t now);
+
+// Verifies signature + alg, then iss, aud (string or array), vmid (integer,
+// equal to `vmid`), iat/exp present and integers, exp > now,
+// iat <= now + skew, exp - iat <= kAgentMaxTtl.
+Result<nlohmann::json> verify_agent_token(std::string_view token,
+                                          const crypto::Ed25519PublicKey& key, int64_t vmid,
+                                          int64_t now);
+
+}  // namespace zlh::jws

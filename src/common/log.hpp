@@ -1,0 +1,62 @@
+// Structured logging in slog's JSON shape (DESIGN.md §13):
+//   {"time":"2026-11-24T10:00:00.123456Z","level":"INFO","msg":"...","component":"http",...}
+// one line per record on stderr (or a configured fd). `text` format prints
+// `time LEVEL msg key=value ...` for humans.
+//
+// Fixed field keys (STYLE §11): component, request_id, vmid, pid, status,
+// duration_ms. Messages are constant strings; values go in fields.
+// Never pass secrets (tokens, passwords, keys) as fields.
+//
+// Thread-safety: every function may be called from any thread; each record is
+// written with a single write(2) so lines never interleave.
+#pragma once
+
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace zlh::log {
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+enum class Format { kJson, kText };
+
+using Fields = std::initializer_list<std::pair<std::string_view, nlohmann::json>>;
+
+// Process-wide settings. Call once at start-up, before other threads exist.
+void set_format(Format f);
+void set_level(Level l);
+void set_fd(int fd);                 // default 2 (stderr)
+void set_base_fields(nlohmann::json fields);  // added to every record (e.g. vmid)
+
+// Parses "json"/"text"; anything else is nullopt-like false.
+bool parse_format(std::string_view s, Format* out);
+
+void write(Level level, std::string_view msg, std::string_view component, const nlohmann::json& fields);
+
+inline void debug(std::string_view component, std::string_view msg, Fields f = {}) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, v] : f) j[std::string(k)] = v;
+  write(Level::kDebug, msg, component, j);
+}
+inline void info(std::string_view component, std::string_view msg, Fields f = {}) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, v] : f) j[std::string(k)] = v;
+  write(Level::kInfo, msg, component, j);
+}
+inline void warn(std::string_view component, std::string_view msg, Fields f = {}) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, v] : f) j[std::string(k)] = v;
+  write(Level::kWarn, msg, component, j);
+}
+inline void error(std::string_view component, std::string_view msg, Fields f = {}) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, v] : f) j[std::string(k)] = v;
+  write(Level::kError, msg, component, j);
+}
+
+// RFC 3339 UTC timestamp with microseconds, e.g. 2026-11-24T10:00:00.123456Z.
+std::string now_rfc3339();
+
+}  // namespace zlh::log

@@ -1,0 +1,75 @@
+#include "common/metrics.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace zlh::metrics {
+
+void Registry::describe(std::string name, std::string type, std::string help) {
+  std::lock_guard lk(mu_);
+  meta_[std::move(name)] = {std::move(type), std::move(help)};
+}
+
+void Registry::add(std::string_view name, std::string_view labels, double v) {
+  std::lock_guard lk(mu_);
+  values_[std::string(name)][std::string(labels)] += v;
+}
+
+void Registry::set(std::string_view name, std::string_view labels, double v) {
+  std::lock_guard lk(mu_);
+  values_[std::string(name)][std::string(labels)] = v;
+}
+
+void Registry::add_collector(std::function<void(std::string&)> c) {
+  std::lock_guard lk(mu_);
+  collectors_.push_back(std::move(c));
+}
+
+std::string Registry::render() const {
+  std::string out;
+  std::vector<std::function<void(std::string&)>> collectors;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [name, series] : values_) {
+      auto m = meta_.find(name);
+      if (m != meta_.end()) {
+        out += "# HELP " + name + " " + m->second.second + "\n";
+        out += "# TYPE " + name + " " + m->second.first + "\n";
+      }
+      for (const auto& [labels, v] : series) {
+        char num[64];
+        std::snprintf(num, sizeof num, "%.17g", v);
+        out += name;
+        if (!labels.empty()) out += "{" + labels + "}";
+        out += " ";
+        out += num;
+        out += "\n";
+      }
+    }
+    collectors = collectors_;
+  }
+  for (const auto& c : collectors) c(out);
+  return out;
+}
+
+std::string label_escape(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+long resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  long size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace zlh::metrics

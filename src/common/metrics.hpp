@@ -1,0 +1,41 @@
+// Prometheus text-format metrics (DESIGN.md §13).
+//
+// Counters and gauges are identified by name + a label string already in
+// Prometheus syntax (`route="/health",code="200"`, or empty). Collectors are
+// callbacks that append dynamic samples at render time (RSS, state, ...).
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace zlh::metrics {
+
+class Registry {
+ public:
+  void describe(std::string name, std::string type, std::string help);
+  void add(std::string_view name, std::string_view labels, double v = 1);
+  void set(std::string_view name, std::string_view labels, double v);
+  // Called during render(); appends complete sample lines ("name{..} value\n").
+  void add_collector(std::function<void(std::string& out)> c);
+  std::string render() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::pair<std::string, std::string>> meta_;  // name → type, help
+  std::map<std::string, std::map<std::string, double>> values_;       // name → labels → value
+  std::vector<std::function<void(std::string&)>> collectors_;
+};
+
+// Escapes a label value for the text format.
+std::string label_escape(std::string_view v);
+// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
+long resident_bytes();
+
+}  // namespace zlh::metrics
