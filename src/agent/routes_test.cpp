@@ -1,1 +1,92 @@
+// The agent's route table served in process with a fake step runner.
+#include "agent/routes.hpp"
+
 #include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/http_client.hpp"
+#include "common/http_server.hpp"
+#include "common/jws.hpp"
+
+namespace zlh::agent {
+namespace {
+
+class NopRunner : public StepRunner {
+ public:
+  Result<void> run(const StepSpec&, const Payload&, const std::atomic<bool>&) override { return {}; }
+};
+
+class RoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/zlh-routes-XXXXXX";
+    root_ = mkdtemp(tmpl);
+    prov_ = std::make_unique<Provisioner>(root_, 6001, runner_);
+    prov_->load();
+    prov_->start();
+    guard_ = std::make_unique<TokenGuard>(kp_.pub, 6001, unix_now);
+    ctx_ = std::make_unique<AgentContext>(AgentContext{*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now()});
+    http::ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.metrics = &metrics_;
+    server_ = std::make_unique<http::Server>(make_router(*ctx_), o);
+    ASSERT_TRUE(server_->listen());
+    base_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    thread_ = std::thread([this] { server_->run(1, false); });
+  }
+  void TearDown() override {
+    server_->stop();
+    thread_.join();
+    prov_->stop();
+  }
+  http::Headers auth() {
+    http::Headers h;
+    h.add("Authorization", "Bearer " + *jws::mint_agent_token(kp_.sec, 6001, 60, unix_now()));
+    return h;
+  }
+
+  crypto::Ed25519KeyPair kp_ = crypto::ed25519_generate();
+  std::string root_, base_;
+  NopRunner runner_;
+  metrics::Registry metrics_;
+  std::unique_ptr<Provisioner> prov_;
+  std::unique_ptr<TokenGuard> guard_;
+  std::unique_ptr<AgentContext> ctx_;
+  std::unique_ptr<http::Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(RoutesTest, OnlyHealthIsPublic) {
+  EXPECT_EQ(http::request("GET", base_ + "/health")->status, 200);
+  for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/status"}, {"POST", "/config"}, {"GET", "/metrics"}, {"GET", "/nothing-here"},
+           {"POST", "/health"}}) {
+    auto r = http::request(m, base_ + p);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << m << " " << p;
+  }
+}
+
+TEST_F(RoutesTest, StatusConfigMetrics) {
+  auto s = http::request("GET", base_ + "/status", auth());
+  ASSERT_EQ(s->status, 200);
+  auto j = nlohmann::json::parse(s->body);
+  EXPECT_EQ(j["state"], "idle");
+  nlohmann::json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}};
+  auto c = http::request("POST", base_ + "/config", auth(), payload.dump());
+  EXPECT_EQ(c->status, 202);
+  auto again = http::request("POST", base_ + "/config", auth(), payload.dump());
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(again->body)["changed"], false);
+  auto bad = http::request("POST", base_ + "/config", auth(), R"({"container_type":"dev"})");
+  EXPECT_EQ(bad->status, 400);
+  auto m = http::request("GET", base_ + "/metrics", auth());
+  EXPECT_EQ(m->status, 200);
+  EXPECT_NE(m->body.find("zlh_http_requests_total{method=\"GET\",route=\"/status\",code=\"200\"}"), std::string::npos);
+  auto big = http::request("POST", base_ + "/config", auth(), std::string(65 * 1024, ' '));
+  EXPECT_EQ(big->status, 413);
+}
+
+}  // namespace
+}  // namespace zlh::agent

@@ -195,11 +195,10 @@ Result<Ed25519SecretKey> parse_secret_key(std::string_view text) {
     crypto_sign_seed_keypair(pk, sk, k.bytes.data());
     if (sodium_memcmp(pk, k.bytes.data() + 32, 32) != 0)
       return fail(codes::kInvalid, "secret key: public half does not match seed");
-  } else if (raw->size() == 32) {
-    unsigned char pk[32];
-    crypto_sign_seed_keypair(pk, k.bytes.data(), reinterpret_cast<const unsigned char*>(raw->data()));
   } else {
-    return fail(codes::kInvalid, "secret key: want 64 bytes (or a 32-byte seed)");
+    // A 32-byte value would be a seed, but it is also what a *.pub file
+    // holds: refusing it stops "--key api.pub" from minting useless tokens.
+    return fail(codes::kInvalid, "secret key: want 64 bytes (is this a .pub file?)");
   }
   sodium_memzero(raw->data(), raw->size());
   return k;

@@ -2,8 +2,8 @@
 // Ed25519 keys and signatures (libsodium), random bytes.
 //
 // Key files (zlhctl keygen, DESIGN.md §4.3) are base64 text, one line:
-//   *.key  the 64-byte libsodium secret key (seed || public key); a 32-byte
-//          seed is accepted too. Written with mode 0600.
+//   *.key  the 64-byte libsodium secret key (seed || public key), mode 0600.
+//          32 bytes are refused (that is a public key, not a secret).
 //   *.pub  the 32-byte public key.
 //
 // Thread-safety: all functions are reentrant. init() must have run once

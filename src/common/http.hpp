@@ -73,7 +73,8 @@ struct Response {
 
 // Delivers the response of one request. Copyable; any copy may be used from
 // any thread; only the first send() counts, later ones are ignored. If every
-// copy is destroyed without a send, the client gets 500 E_INTERNAL.
+// copy is destroyed without a send, the client gets 500 E_INTERNAL. A send
+// after the request's deadline is ignored. Copies must not outlive the Server.
 class Responder {
  public:
   struct Core;

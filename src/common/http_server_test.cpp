@@ -1,1 +1,252 @@
+// The server over real loopback sockets, in process.
+#include "common/http_server.hpp"
+
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "common/http_client.hpp"
+
+namespace zlh::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct TestServer {
+  std::unique_ptr<Server> server;
+  std::thread thread;
+  std::string base;
+  uint16_t port = 0;
+  explicit TestServer(Router r, ServerOptions o = {}) {
+    o.listen = "127.0.0.1:0";
+    server = std::make_unique<Server>(std::move(r), o);
+    EXPECT_TRUE(server->listen());
+    port = server->port();
+    base = "http://127.0.0.1:" + std::to_string(port);
+    thread = std::thread([this] { server->run(1, false); });
+  }
+  ~TestServer() {
+    server->stop();
+    thread.join();
+  }
+};
+
+std::mutex g_held_mu;
+std::vector<Responder> g_held;
+
+Router basic_router() {
+  Router r;
+  r.set_guard([](Request& req) -> std::optional<Error> {
+    if (req.headers.get("X-Key") == std::optional<std::string_view>("secret")) return std::nullopt;
+    return Error::make(codes::kUnauthorized, "no");
+  });
+  RouteOptions pub;
+  pub.is_public = true;
+  r.add_sync("GET", "/health", [](Request&) { return Response::json(200, {{"ok", true}}); }, pub);
+  RouteOptions small = pub;
+  small.body_limit = 100;
+  r.add_sync("POST", "/echo", [](Request& req) { return Response::text(200, req.body); }, small);
+  r.add_sync("GET", "/item/{id}", [](Request& req) { return Response::text(200, req.params["id"]); }, pub);
+  r.add_sync("GET", "/private", [](Request&) { return Response::text(200, "private"); });
+  RouteOptions later = pub;
+  r.add("GET", "/later", [](Request&, Responder res) {
+    std::thread([res] {
+      std::this_thread::sleep_for(50ms);
+      res.send(Response::text(200, "later"));
+    }).detach();
+  }, later);
+  RouteOptions slow = pub;
+  slow.deadline = 200ms;
+  r.add("GET", "/never", [](Request&, Responder res) {
+    // Keeps the responder alive past the deadline; the test answers too late.
+    std::lock_guard lk(g_held_mu);
+    g_held.push_back(res);
+  }, slow);
+  r.add("GET", "/dropped", [](Request&, Responder) {}, pub);
+  r.add_sync("GET", "/throws", [](Request&) -> Response { throw std::runtime_error("boom"); }, pub);
+  return r;
+}
+
+TEST(HttpServer, ServesJsonWithRequestId) {
+  TestServer s(basic_router());
+  Headers h;
+  h.add("X-Request-Id", "abc-123");
+  auto r = request("GET", s.base + "/health", h);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"ok":true})");
+  EXPECT_EQ(*r->headers.get("X-Request-Id"), "abc-123");
+  auto r2 = request("GET", s.base + "/health", {});
+  EXPECT_EQ(r2->headers.get("X-Request-Id")->size(), 16u);  // generated
+}
+
+TEST(HttpServer, PathParamsAreDecoded) {
+  TestServer s(basic_router());
+  auto r = request("GET", s.base + "/item/a%20b", {});
+  EXPECT_EQ(r->body, "a b");
+}
+
+TEST(HttpServer, BodyLimitIs413) {
+  TestServer s(basic_router());
+  auto ok = request("POST", s.base + "/echo", {}, std::string(100, 'x'));
+  EXPECT_EQ(ok->status, 200);
+  auto r = request("POST", s.base + "/echo", {}, std::string(101, 'x'));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("E_TOO_LARGE"), std::string::npos);
+}
+
+TEST(HttpServer, GuardRunsForPrivateAndUnknownRoutes) {
+  TestServer s(basic_router());
+  EXPECT_EQ(request("GET", s.base + "/private", {})->status, 401);
+  EXPECT_EQ(request("GET", s.base + "/no-such-route", {})->status, 401);
+  Headers h;
+  h.add("X-Key", "secret");
+  EXPECT_EQ(request("GET", s.base + "/private", h)->status, 200);
+  auto nf = request("GET", s.base + "/no-such-route", h);
+  EXPECT_EQ(nf->status, 404);
+  EXPECT_NE(nf->body.find("E_NOT_FOUND"), std::string::npos);
+  auto m = request("DELETE", s.base + "/health", h);
+  EXPECT_EQ(m->status, 405);
+  EXPECT_EQ(*m->headers.get("Allow"), "GET");
+}
+
+TEST(HttpServer, AsyncResponderDeadlineDroppedAndThrowing) {
+  TestServer s(basic_router());
+  EXPECT_EQ(request("GET", s.base + "/later", {})->body, "later");
+  auto n = request("GET", s.base + "/never", {});
+  EXPECT_EQ(n->status, 504);
+  EXPECT_NE(n->body.find("E_TIMEOUT"), std::string::npos);
+  {
+    std::lock_guard lk(g_held_mu);
+    for (auto& h : g_held) h.send(Response::text(200, "late"));  // ignored: already answered
+    g_held.clear();
+  }
+  EXPECT_EQ(request("GET", s.base + "/dropped", {})->status, 500);
+  auto t = request("GET", s.base + "/throws", {});
+  EXPECT_EQ(t->status, 500);
+  EXPECT_EQ(t->body.find("boom"), std::string::npos);  // internals are not leaked
+  // The server keeps serving after all of that.
+  EXPECT_EQ(request("GET", s.base + "/health", {})->status, 200);
+}
+
+TEST(HttpServer, GracefulStopFinishesInFlightRequest) {
+  Router r;
+  std::promise<void> entered;
+  r.add("GET", "/slow", [&entered](Request&, Responder res) {
+    entered.set_value();
+    std::thread([res] {
+      std::this_thread::sleep_for(300ms);
+      res.send(Response::text(200, "finished"));
+    }).detach();
+  });
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  Server server(std::move(r), o);
+  ASSERT_TRUE(server.listen());
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  std::thread runner([&] { server.run(1, false); });
+  auto fut = std::async(std::launch::async, [&] { return request("GET", base + "/slow", {}); });
+  entered.get_future().wait();
+  server.stop();
+  auto res = fut.get();
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "finished");
+  runner.join();  // run() returned by itself
+  auto after = request("GET", base + "/slow", {}, {}, 2s);
+  EXPECT_FALSE(after);  // no longer accepting
+}
+
+class EchoHandler : public WsHandler {
+ public:
+  void on_open(std::shared_ptr<WsConn> c) override { conn_ = c; }
+  void on_message(std::string data, bool binary) override {
+    if (binary) conn_->send_binary("echo:" + data);
+    else conn_->send_text("echo:" + data);
+  }
+  void on_close() override { conn_.reset(); }
+
+ private:
+  std::shared_ptr<WsConn> conn_;
+};
+
+TEST(WebSocket, EchoBinaryAndTextAndRefusal) {
+  Router r;
+  r.add_ws("/ws", [](Request& req) -> Result<std::shared_ptr<WsHandler>> {
+    if (req.query_param("deny")) return fail(codes::kNotFound, "no such console");
+    return std::make_shared<EchoHandler>();
+  });
+  TestServer s(std::move(r));
+  std::string url = "ws://127.0.0.1:" + std::to_string(s.port) + "/ws";
+  auto c = WsClient::connect(url);
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_TRUE((*c)->send(std::string("\x00\x01", 2), true));
+  auto m = (*c)->read(5s);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(m->binary);
+  EXPECT_EQ(m->data, std::string("echo:\x00\x01", 7));
+  ASSERT_TRUE((*c)->send(R"({"type":"resize"})", false));
+  m = (*c)->read(5s);
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->binary);
+  EXPECT_EQ(m->data, R"(echo:{"type":"resize"})");
+  (*c)->close();
+
+  int status = 0;
+  auto denied = WsClient::connect(url + "?deny=1", {}, 5s, &status);
+  EXPECT_FALSE(denied);
+  EXPECT_EQ(status, 404);
+}
+
+class FloodHandler : public WsHandler {
+ public:
+  std::shared_ptr<WsConn> conn;
+  void on_open(std::shared_ptr<WsConn> c) override {
+    conn = c;
+    for (int i = 0; i < 64; ++i) {
+      std::string frame(256 * 1024, char('a' + i % 26));
+      frame.replace(0, 4, std::string(reinterpret_cast<char*>(&i), 4));
+      c->send_binary(std::move(frame));
+    }
+    c->send_text("done");
+  }
+  void on_message(std::string, bool) override {}
+  void on_close() override { conn.reset(); }
+};
+
+TEST(WebSocket, SlowClientDropsOldestBinaryNeverText) {
+  Router r;
+  auto handler = std::make_shared<FloodHandler>();
+  RouteOptions o;
+  o.ws_max_queue_bytes = 1 << 20;
+  r.add_ws("/flood", [handler](Request&) -> Result<std::shared_ptr<WsHandler>> { return handler; }, o);
+  TestServer s(std::move(r));
+  auto c = WsClient::connect("ws://127.0.0.1:" + std::to_string(s.port) + "/flood");
+  ASSERT_TRUE(c);
+  std::vector<int> seen;
+  bool done = false;
+  while (!done) {
+    auto m = (*c)->read(10s);
+    ASSERT_TRUE(m) << m.error().message;
+    if (!m->binary) {
+      EXPECT_EQ(m->data, "done");
+      done = true;
+    } else {
+      int idx = 0;
+      std::memcpy(&idx, m->data.data(), 4);
+      seen.push_back(idx);
+    }
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_LT(seen.size(), 64u);  // some were dropped...
+  EXPECT_EQ(seen.back(), 63);   // ...the oldest, not the newest
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
+  (*c)->close();
+}
+
+}  // namespace
+}  // namespace zlh::http

@@ -1,1 +1,97 @@
+#include "common/http.hpp"
+
 #include <gtest/gtest.h>
+
+namespace zlh::http {
+namespace {
+
+Router table() {
+  Router r;
+  auto nop = [](Request&) { return Response::text(200, ""); };
+  r.add_sync("GET", "/health", nop);
+  r.add_sync("GET", "/runtimes", nop);
+  r.add_sync("POST", "/runtimes/install", nop);
+  r.add_sync("POST", "/runtimes/{id}/use", nop);
+  r.add_sync("DELETE", "/runtimes/{id}/{version}", nop);
+  r.add_sync("GET", "/files/{path...}", nop);
+  r.add_ws("/console", [](Request&) -> Result<std::shared_ptr<WsHandler>> {
+    return fail(codes::kNotFound, "x");
+  });
+  return r;
+}
+
+TEST(Router, LiteralAndParams) {
+  auto r = table();
+  auto m = r.match("GET", "/health", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.route->pattern, "/health");
+
+  m = r.match("POST", "/runtimes/install", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.route->pattern, "/runtimes/install");  // literal wins: registered first
+
+  m = r.match("POST", "/runtimes/node/use", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.params.at("id"), "node");
+
+  m = r.match("DELETE", "/runtimes/node/20.18.0", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.params.at("version"), "20.18.0");
+}
+
+TEST(Router, NotFoundAndMethodNotAllowed) {
+  auto r = table();
+  EXPECT_EQ(r.match("GET", "/nope", false).kind, Router::MatchKind::kNotFound);
+  EXPECT_EQ(r.match("GET", "/health/x", false).kind, Router::MatchKind::kNotFound);
+  EXPECT_EQ(r.match("GET", "/health/", false).kind, Router::MatchKind::kNotFound);
+  EXPECT_EQ(r.match("GET", "/runtimes/node", false).kind, Router::MatchKind::kNotFound);
+  auto m = r.match("POST", "/health", false);
+  EXPECT_EQ(m.kind, Router::MatchKind::kMethodNotAllowed);
+  EXPECT_EQ(m.allow, "GET");
+  // HEAD is served by GET routes.
+  EXPECT_EQ(r.match("HEAD", "/health", false).kind, Router::MatchKind::kFound);
+}
+
+TEST(Router, RestParameterAndWebSocketSeparation) {
+  auto r = table();
+  auto m = r.match("GET", "/files/a/b/c.txt", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.params.at("path"), "a/b/c.txt");
+  m = r.match("GET", "/files/dir/", false);
+  EXPECT_EQ(m.params.at("path"), "dir/");
+  // A WebSocket route is not a plain route and vice versa.
+  EXPECT_EQ(r.match("GET", "/console", false).kind, Router::MatchKind::kNotFound);
+  EXPECT_EQ(r.match("GET", "/console", true).kind, Router::MatchKind::kFound);
+  EXPECT_EQ(r.match("GET", "/health", true).kind, Router::MatchKind::kNotFound);
+}
+
+TEST(Url, DecodeAndQuery) {
+  EXPECT_EQ(*url_decode("a%20b+c", false), "a b+c");
+  EXPECT_EQ(*url_decode("a%20b+c", true), "a b c");
+  EXPECT_FALSE(url_decode("%zz", false));
+  EXPECT_FALSE(url_decode("%2", false));
+  EXPECT_FALSE(url_decode("a%00b", false));
+  EXPECT_EQ(*url_decode("%2e%2E%2f", false), "../");
+  auto q = parse_query("path=a%2Fb&x=&y&path=c");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->at("path"), "c");
+  EXPECT_EQ(q->at("x"), "");
+  EXPECT_EQ(q->at("y"), "");
+  EXPECT_EQ(url_encode("a b/ü"), "a%20b%2F%C3%BC");
+}
+
+TEST(Request, BearerAndHeaders) {
+  Request req;
+  req.headers.add("authorization", "Bearer  abc.def.ghi ");
+  EXPECT_EQ(*req.bearer_token(), "abc.def.ghi");
+  req.headers.set("Authorization", "Basic xyz");
+  EXPECT_FALSE(req.bearer_token());
+  req.headers.set("Authorization", "Bearer ");
+  EXPECT_FALSE(req.bearer_token());
+  req.query = "path=%2Fetc&n=1";
+  EXPECT_EQ(*req.query_param("path"), "/etc");
+  EXPECT_FALSE(req.query_param("nope"));
+}
+
+}  // namespace
+}  // namespace zlh::http

@@ -1,1 +1,144 @@
+#include "harness.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace zlh::testing {
+
+std::string bin_dir() {
+  const char* d = std::getenv("ZLH_BIN_DIR");
+  return d ? d : "build/bin";
+}
+
+std::string make_temp_dir(const std::string& tag) {
+  std::string tmpl = "/tmp/zlh-it-" + tag + "-XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  return tmpl;
+}
+
+std::string unique_loopback() {
+  static std::atomic<int> counter{1};
+  int n = counter++;
+  int p = int(getpid() % 250) + 1;
+  return "127.78." + std::to_string(p) + "." + std::to_string(n % 250 + 1);
+}
+
+namespace {
+std::string slurp_fd(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+  return out;
+}
+
+std::vector<char*> c_argv(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+}  // namespace
+
+CommandResult run_command(const std::vector<std::string>& argv_in) {
+  std::vector<std::string> argv = argv_in;
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    auto a = c_argv(argv);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  CommandResult r;
+  // Outputs are small (keys, tokens, messages): read one after the other.
+  r.out = slurp_fd(out_pipe[0]);
+  r.err = slurp_fd(err_pipe[0]);
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+AgentProcess::AgentProcess(std::string root, std::vector<std::string> args, bool add_listen)
+    : root_(std::move(root)), addr_(unique_loopback()), args_(std::move(args)) {
+  log_ = root_ + ".agent.log";
+  if (add_listen) {
+    args_.push_back("--listen");
+    args_.push_back(addr_ + ":18888");
+  }
+  spawn();
+}
+
+AgentProcess::~AgentProcess() {
+  if (pid_ > 0) kill9();
+}
+
+void AgentProcess::spawn() {
+  std::vector<std::string> argv{bin_dir() + "/zlh-agent", "--root", root_};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  int log_fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::runtime_error("open log");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(log_fd, 2);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    auto a = c_argv(argv);
+    execv(a[0], a.data());
+    _exit(127);
+  }
+  close(log_fd);
+  pid_ = pid;
+}
+
+bool AgentProcess::wait_healthy(std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        auto r = http::request("GET", url("/health"), {}, {}, std::chrono::seconds(2));
+        return r && r->status == 200;
+      },
+      timeout);
+}
+
+void AgentProcess::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+int AgentProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void AgentProcess::restart() {
+  if (pid_ > 0) kill9();
+  spawn();
+}
+
+}  // namespace zlh::testing

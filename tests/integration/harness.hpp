@@ -1,0 +1,65 @@
+// Integration-test harness: runs the real binaries from build/bin as child
+// processes on loopback addresses of their own (127.78.x.y), like the local
+// driver gives every container its own address.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/http_client.hpp"
+
+namespace zlh::testing {
+
+std::string bin_dir();                // ZLH_BIN_DIR or ./build/bin
+std::string make_temp_dir(const std::string& tag);
+std::string unique_loopback();        // a 127.78.x.y no other test in this run uses
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs a program to completion (no shell), capturing stdout and stderr.
+CommandResult run_command(const std::vector<std::string>& argv);
+
+class AgentProcess {
+ public:
+  // Starts zlh-agent with `args` (plus --listen ADDR:18888 when add_listen);
+  // stderr goes to log_path(). Does not wait.
+  AgentProcess(std::string root, std::vector<std::string> args, bool add_listen = true);
+  ~AgentProcess();  // SIGKILLs a still running agent
+
+  bool wait_healthy(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  void kill9();
+  int terminate();  // SIGTERM, waits, returns the exit code (or 128+signal)
+  void restart();   // starts again with the same arguments (appending to the log)
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  std::string url(const std::string& path) const { return "http://" + addr_ + ":18888" + path; }
+  const std::string& log_path() const { return log_; }
+  const std::string& root() const { return root_; }
+
+ private:
+  void spawn();
+  std::string root_, addr_, log_;
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+};
+
+// Polls `pred` until true or the deadline passes.
+template <typename F>
+bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    struct timespec ts{0, 10'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  return pred();
+}
+
+}  // namespace zlh::testing
