@@ -13,7 +13,7 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  wrk procps curl ca-certificates python3
+  wrk nginx procps curl ca-certificates python3
 )
 
 missing=()
