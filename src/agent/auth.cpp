@@ -8,11 +8,13 @@
 namespace zlh::agent {
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-TokenGuard::TokenGuard(std::optional<crypto::Ed25519PublicKey> key, std::optional<int64_t> vmid, Clock clock)
+TokenGuard::TokenGuard(std::optional<crypto::Ed25519PublicKey> key, std::optional<int64_t> vmid,
+                       Clock clock)
     : key_(key), vmid_(vmid), clock_(std::move(clock)) {}
 
 std::optional<Error> TokenGuard::check(const http::Request& req) const {
@@ -24,8 +26,25 @@ std::optional<Error> TokenGuard::check(const http::Request& req) const {
   if (!token) return deny("no bearer token");
   if (!key_) return deny("agent has no --api-key");
   if (!vmid_) return deny("agent vmid unknown");
-  auto claims = jws::verify_agent_token(*token, *key_, *vmid_, clock_());
+  int64_t now = clock_();
+  std::string tok(*token);
+  {
+    std::lock_guard lk(mu_);
+    auto it = verified_.find(tok);
+    if (it != verified_.end()) {
+      if (now < it->second) return std::nullopt;
+      verified_.erase(it);
+      return deny("expired");
+    }
+  }
+  auto claims = jws::verify_agent_token(tok, *key_, *vmid_, now);
   if (!claims) return deny(claims.error().message);
+  std::lock_guard lk(mu_);
+  if (verified_.size() >= 1024) {
+    std::erase_if(verified_, [now](const auto& kv) { return kv.second <= now; });
+    if (verified_.size() >= 1024) verified_.clear();
+  }
+  verified_.emplace(std::move(tok), (*claims)["exp"].get<int64_t>());
   return std::nullopt;
 }
 

@@ -28,6 +28,23 @@ TEST(TokenGuard, AcceptsValidRefusesEverythingElse) {
   EXPECT_TRUE(g.check(with_token(*jws::mint_agent_token(other.sec, 6001, 300, kNow))));
 }
 
+TEST(TokenGuard, CachedTokenStillExpires) {
+  auto kp = crypto::ed25519_generate();
+  int64_t now = kNow;
+  TokenGuard g(kp.pub, 6001, [&now] { return now; });
+  auto t = *jws::mint_agent_token(kp.sec, 6001, 60, kNow);
+  EXPECT_FALSE(g.check(with_token(t)));  // verified, cached
+  EXPECT_FALSE(g.check(with_token(t)));  // from the cache
+  now = kNow + 60;
+  EXPECT_TRUE(g.check(with_token(t)));  // dead at exp, cache or not
+  EXPECT_TRUE(g.check(with_token(t)));
+  // A forged token that shares nothing with a cached one is verified, and refused.
+  auto forged = t;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  now = kNow;
+  EXPECT_TRUE(g.check(with_token(forged)));
+}
+
 TEST(TokenGuard, FailsClosedWithoutKeyOrVmid) {
   auto kp = crypto::ed25519_generate();
   auto t = *jws::mint_agent_token(kp.sec, 6001, 300, kNow);
