@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
   log::Format fmt = log::Format::kJson;
   log::parse_format(opts.log_format, &fmt);
   log::set_format(fmt);
-  log::set_level(opts.log_level == "debug" ? log::Level::kDebug
-                 : opts.log_level == "warn" ? log::Level::kWarn
+  log::set_level(opts.log_level == "debug"   ? log::Level::kDebug
+                 : opts.log_level == "warn"  ? log::Level::kWarn
                  : opts.log_level == "error" ? log::Level::kError
                                              : log::Level::kInfo);
   if (opts.vmid) log::set_base_fields({{"vmid", *opts.vmid}});
@@ -48,7 +48,10 @@ int main(int argc, char** argv) {
   } else {
     log::warn("agent", "no --api-key given: every route but /health answers 401");
   }
-  if (!opts.vmid) log::warn("agent", "vmid unknown (no --vmid, no digits in hostname): every route but /health answers 401");
+  if (!opts.vmid)
+    log::warn(
+        "agent",
+        "vmid unknown (no --vmid, no digits in hostname): every route but /health answers 401");
 
   agent::RealStepRunner runner(opts.root);
   agent::Provisioner provisioner(opts.root, opts.vmid, runner);
@@ -57,13 +60,22 @@ int main(int argc, char** argv) {
   metrics::Registry registry;
   auto started = std::chrono::steady_clock::now();
   registry.add_collector([&provisioner, started](std::string& out) {
-    out += "# HELP zlh_agent_state Current agent state (1 for the current one)\n# TYPE zlh_agent_state gauge\n";
-    out += "zlh_agent_state{state=\"" + std::string(agent::to_string(provisioner.state())) + "\"} 1\n";
-    out += "# HELP process_resident_memory_bytes Resident memory size in bytes\n# TYPE process_resident_memory_bytes gauge\n";
+    out +=
+        "# HELP zlh_agent_state Current agent state (1 for the current one)\n# TYPE "
+        "zlh_agent_state gauge\n";
+    out +=
+        "zlh_agent_state{state=\"" + std::string(agent::to_string(provisioner.state())) + "\"} 1\n";
+    out +=
+        "# HELP process_resident_memory_bytes Resident memory size in bytes\n# TYPE "
+        "process_resident_memory_bytes gauge\n";
     out += "process_resident_memory_bytes " + std::to_string(metrics::resident_bytes()) + "\n";
-    out += "# HELP zlh_agent_uptime_seconds Seconds since the agent started\n# TYPE zlh_agent_uptime_seconds gauge\n";
+    out +=
+        "# HELP zlh_agent_uptime_seconds Seconds since the agent started\n# TYPE "
+        "zlh_agent_uptime_seconds gauge\n";
     out += "zlh_agent_uptime_seconds " +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()) +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::steady_clock::now() - started)
+                              .count()) +
            "\n";
   });
 
@@ -82,7 +94,10 @@ int main(int argc, char** argv) {
   }
   provisioner.start();
   log::info("agent", "agent started",
-            {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"root", opts.root},
+            {{"version", kVersion},
+             {"listen", opts.listen},
+             {"port", server.port()},
+             {"root", opts.root},
              {"state", agent::to_string(provisioner.state())}});
   server.run(1, true);
   provisioner.stop();

@@ -31,10 +31,12 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--listen", o.listen, "HOST:PORT to listen on")->capture_default_str();
   app.add_option("--config", o.config, "TOML config file (default <root>/etc/zlh/agent.toml)");
   app.add_option("--vmid", vmid, "container id (default: trailing digits of the hostname)");
-  app.add_option("--artifacts", o.artifacts, "artifact server base URL (http://, https://, file://)");
+  app.add_option("--artifacts", o.artifacts,
+                 "artifact server base URL (http://, https://, file://)");
   app.add_option("--catalog-key", o.catalog_key, "Ed25519 public key that signs catalog.json");
   app.add_option("--api-key", o.api_key, "Ed25519 public key of zlh-api (request tokens)");
-  app.add_option("--dev-user", o.dev_user, "dev user name, '-' = current user")->capture_default_str();
+  app.add_option("--dev-user", o.dev_user, "dev user name, '-' = current user")
+      ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   try {
@@ -61,13 +63,16 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   log::Format f;
   if (!log::parse_format(o.log_format, &f))
     return std::unexpected(Error::invalid("log-format", "--log-format must be json or text"));
-  if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" && o.log_level != "error")
-    return std::unexpected(Error::invalid("log-level", "--log-level must be debug, info, warn or error"));
+  if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" &&
+      o.log_level != "error")
+    return std::unexpected(
+        Error::invalid("log-level", "--log-level must be debug, info, warn or error"));
   if (o.dev_user.empty())
     return std::unexpected(Error::invalid("dev-user", "--dev-user must not be empty"));
   if (!o.artifacts.empty() && !o.artifacts.starts_with("http://") &&
       !o.artifacts.starts_with("https://") && !o.artifacts.starts_with("file://"))
-    return std::unexpected(Error::invalid("artifacts", "--artifacts must be an http://, https:// or file:// URL"));
+    return std::unexpected(
+        Error::invalid("artifacts", "--artifacts must be an http://, https:// or file:// URL"));
 
   if (vmid >= 0) {
     o.vmid = vmid;

@@ -41,9 +41,9 @@ TEST(Options, VmidFromHostname) {
 
 TEST(Options, AllFlagsParsed) {
   auto root = temp_root();
-  auto r = parse({"--root", root, "--listen", "127.0.0.1:1", "--vmid", "7", "--artifacts", "file:///srv/a",
-                  "--catalog-key", "/k/catalog.pub", "--api-key", "/k/api.pub", "--dev-user", "-",
-                  "--log-format", "text"});
+  auto r = parse({"--root", root, "--listen", "127.0.0.1:1", "--vmid", "7", "--artifacts",
+                  "file:///srv/a", "--catalog-key", "/k/catalog.pub", "--api-key", "/k/api.pub",
+                  "--dev-user", "-", "--log-format", "text"});
   ASSERT_TRUE(r) << r.error().message;
   const auto& o = *r->options;
   EXPECT_EQ(o.root, root);
@@ -58,8 +58,9 @@ TEST(Options, AllFlagsParsed) {
 TEST(Options, DefaultConfigFileUnderRootAndFlagPrecedence) {
   auto root = temp_root();
   ASSERT_TRUE(fs::make_dirs(root + "/etc/zlh"));
-  ASSERT_TRUE(fs::write_file_atomic(root + "/etc/zlh/agent.toml",
-                                    "listen = \"127.0.0.1:2\"\napi-key = \"/from/file\"\nvmid = 9\n"));
+  ASSERT_TRUE(
+      fs::write_file_atomic(root + "/etc/zlh/agent.toml",
+                            "listen = \"127.0.0.1:2\"\napi-key = \"/from/file\"\nvmid = 9\n"));
   auto r = parse({"--root", root, "--vmid", "8"});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->options->listen, "127.0.0.1:2");

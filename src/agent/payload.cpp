@@ -21,7 +21,8 @@ bool valid_property_key(std::string_view s) {
   if (s.empty() || s.size() > 64 || !(std::islower(uint8_t(s[0])) || std::isdigit(uint8_t(s[0]))))
     return false;
   for (char c : s)
-    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '-' || c == '.')) return false;
+    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '-' || c == '.'))
+      return false;
   return true;
 }
 
@@ -46,7 +47,8 @@ Result<std::optional<int64_t>> get_int(const json& j, const std::string& k) {
   auto it = j.find(k);
   if (it == j.end()) return std::optional<int64_t>();
   if (!it->is_number_integer()) return bad(k, "must be an integer");
-  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX)) return bad(k, "out of range");
+  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX))
+    return bad(k, "out of range");
   return std::optional<int64_t>(it->get<int64_t>());
 }
 
@@ -62,7 +64,8 @@ bool valid_id(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   if (!(std::islower(uint8_t(s[0])) || std::isdigit(uint8_t(s[0])))) return false;
   for (char c : s)
-    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '_' || c == '-')) return false;
+    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '_' || c == '-'))
+      return false;
   return true;
 }
 
@@ -93,7 +96,8 @@ json Payload::to_json() const {
 }
 
 Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmid) {
-  if (!j.is_object()) return std::unexpected(Error::invalid("payload", "payload must be a JSON object"));
+  if (!j.is_object())
+    return std::unexpected(Error::invalid("payload", "payload must be a JSON object"));
   Payload p;
 
   auto ct = get_string(j, "container_type", true);
@@ -101,7 +105,8 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
   if (*ct != "dev" && *ct != "game") return bad("container_type", "must be \"dev\" or \"game\"");
   p.container_type = *ct;
 
-  static const std::set<std::string> kCommon = {"vmid", "container_type", "memory_mb", "catalog_sha256"};
+  static const std::set<std::string> kCommon = {"vmid", "container_type", "memory_mb",
+                                                "catalog_sha256"};
   static const std::set<std::string> kDev = {"runtime", "version", "enable_code_server"};
   static const std::set<std::string> kGame = {"game",  "variant", "version",   "world",
                                               "ports", "eula",    "properties"};
@@ -115,7 +120,8 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
   if (!*vmid) return bad("vmid", "is required");
   if (**vmid < 0) return bad("vmid", "must not be negative");
   if (agent_vmid && **vmid != *agent_vmid)
-    return bad("vmid", "is " + std::to_string(**vmid) + " but this container is " + std::to_string(*agent_vmid));
+    return bad("vmid", "is " + std::to_string(**vmid) + " but this container is " +
+                           std::to_string(*agent_vmid));
   p.vmid = **vmid;
 
   auto mem = get_int(j, "memory_mb");
@@ -127,7 +133,8 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
 
   auto cat = get_string(j, "catalog_sha256", false);
   if (!cat) return fail(cat.error());
-  if (!cat->empty() && !is_hex64(*cat)) return bad("catalog_sha256", "must be 64 lowercase hex digits");
+  if (!cat->empty() && !is_hex64(*cat))
+    return bad("catalog_sha256", "must be 64 lowercase hex digits");
   p.catalog_sha256 = *cat;
 
   auto version = get_string(j, "version", true);
@@ -180,7 +187,8 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
         return bad(f, "is set from \"ports\", not from properties");
       if (pit->is_string()) {
         const auto s = pit->get<std::string>();
-        if (s.size() > 1024 || s.find_first_of("\r\n") != std::string::npos || s.find('\0') != std::string::npos)
+        if (s.size() > 1024 || s.find_first_of("\r\n") != std::string::npos ||
+            s.find('\0') != std::string::npos)
           return bad(f, "must be a single line of at most 1024 bytes");
       } else if (!pit->is_boolean() && !pit->is_number()) {
         return bad(f, "must be a string, number or boolean");
@@ -192,8 +200,9 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
   auto eula = get_bool(j, "eula");
   if (!eula) return fail(eula.error());
   if (!eula->value_or(false)) {
-    Error e = Error::make(codes::kEulaRequired,
-                          "the Minecraft EULA must be accepted (\"eula\": true) before the server is installed");
+    Error e = Error::make(
+        codes::kEulaRequired,
+        "the Minecraft EULA must be accepted (\"eula\": true) before the server is installed");
     e.field = "eula";
     return std::unexpected(e);
   }

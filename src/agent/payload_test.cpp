@@ -7,14 +7,16 @@ namespace {
 using nlohmann::json;
 
 json dev() {
-  return {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"},
-          {"enable_code_server", true}, {"memory_mb", 2048}};
+  return {{"vmid", 6001},         {"container_type", "dev"},    {"runtime", "node"},
+          {"version", "20.18.0"}, {"enable_code_server", true}, {"memory_mb", 2048}};
 }
 json game() {
-  return {{"vmid", 6001},         {"container_type", "game"}, {"game", "minecraft"},
-          {"variant", "paper"},   {"version", "1.21.4"},      {"world", "world"},
-          {"memory_mb", 4096},    {"ports", {{"game", 25565}}}, {"eula", true},
-          {"properties", {{"motd", "hi"}, {"max-players", 10}, {"pvp", false}}}};
+  return {
+      {"vmid", 6001},        {"container_type", "game"},
+      {"game", "minecraft"}, {"variant", "paper"},
+      {"version", "1.21.4"}, {"world", "world"},
+      {"memory_mb", 4096},   {"ports", {{"game", 25565}}},
+      {"eula", true},        {"properties", {{"motd", "hi"}, {"max-players", 10}, {"pvp", false}}}};
 }
 
 // Asserts validation fails with E_INVALID naming `field`.
@@ -44,7 +46,8 @@ TEST(Payload, DefaultsAreFilledAndCanonical) {
   EXPECT_EQ(p->memory_mb, 1024);
   EXPECT_FALSE(p->enable_code_server);
   // Key order in the input does not change the canonical form.
-  json reordered = json::parse(R"({"version":"1.22.5","runtime":"go","container_type":"dev","vmid":6001})");
+  json reordered =
+      json::parse(R"({"version":"1.22.5","runtime":"go","container_type":"dev","vmid":6001})");
   EXPECT_EQ(validate_payload(reordered, 6001)->to_json().dump(), p->to_json().dump());
   // The canonical form validates to itself.
   EXPECT_EQ(validate_payload(p->to_json(), 6001)->to_json(), p->to_json());

@@ -8,9 +8,11 @@ namespace zlh::agent {
 
 namespace {
 constexpr std::pair<State, std::string_view> kStates[] = {
-    {State::kIdle, "idle"},         {State::kInstalling, "installing"}, {State::kVerifying, "verifying"},
-    {State::kStarting, "starting"}, {State::kRunning, "running"},       {State::kStopping, "stopping"},
-    {State::kStopped, "stopped"},   {State::kCrashed, "crashed"},       {State::kError, "error"},
+    {State::kIdle, "idle"},           {State::kInstalling, "installing"},
+    {State::kVerifying, "verifying"}, {State::kStarting, "starting"},
+    {State::kRunning, "running"},     {State::kStopping, "stopping"},
+    {State::kStopped, "stopped"},     {State::kCrashed, "crashed"},
+    {State::kError, "error"},
 };
 constexpr std::string_view kComponent = "provisioner";
 }  // namespace
@@ -35,12 +37,15 @@ std::vector<StepSpec> plan_for(const Payload& p) {
   std::vector<StepSpec> steps;
   steps.push_back({"layout", "prepare container layout", State::kInstalling});
   if (p.container_type == "dev") {
-    steps.push_back({"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
+    steps.push_back(
+        {"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
     steps.push_back({"devenv", "write dev environment", State::kVerifying});
-    if (p.enable_code_server) steps.push_back({"addon", "install addon code-server", State::kInstalling});
+    if (p.enable_code_server)
+      steps.push_back({"addon", "install addon code-server", State::kInstalling});
     steps.push_back({"workload", "start services", State::kStarting});
   } else {
-    steps.push_back({"game", "install " + p.game + " " + p.variant + " " + p.version, State::kInstalling});
+    steps.push_back(
+        {"game", "install " + p.game + " " + p.variant + " " + p.version, State::kInstalling});
     steps.push_back({"workload", "start " + p.game + " server", State::kStarting});
   }
   return steps;
@@ -51,8 +56,12 @@ Provisioner::Provisioner(std::string root, std::optional<int64_t> vmid, StepRunn
 
 Provisioner::~Provisioner() { stop(); }
 
-std::string Provisioner::payload_path() const { return fs::join(root_, "opt/zlh-agent/config/payload.json"); }
-std::string Provisioner::state_path() const { return fs::join(root_, "opt/zlh-agent/state/provision.json"); }
+std::string Provisioner::payload_path() const {
+  return fs::join(root_, "opt/zlh-agent/config/payload.json");
+}
+std::string Provisioner::state_path() const {
+  return fs::join(root_, "opt/zlh-agent/state/provision.json");
+}
 
 Result<void> Provisioner::persist_locked() {
   nlohmann::json j = {{"state", to_string(state_)},
@@ -132,7 +141,8 @@ Result<Provisioner::Accept> Provisioner::submit(const Payload& p) {
                                       std::string(to_string(state_)) + "); retry when it is done");
   if (payload_ && provisioning_complete_ && payload_->container_type != p.container_type)
     return fail(codes::kConflict, "container_type cannot change once a container is provisioned");
-  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent/config"), 0755); !r) return fail(r.error());
+  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent/config"), 0755); !r)
+    return fail(r.error());
   if (auto r = fs::write_file_atomic(payload_path(), canonical + "\n", 0640); !r)
     return fail(r.error().wrap("write payload"));
   payload_ = p;
@@ -177,7 +187,8 @@ void Provisioner::worker() {
       if (!r) {
         state_ = State::kError;
         error_ = spec.name + ": " + r.error().message;
-        log::error(kComponent, "step failed", {{"step", spec.name}, {"error", r.error().message}, {"code", r.error().code}});
+        log::error(kComponent, "step failed",
+                   {{"step", spec.name}, {"error", r.error().message}, {"code", r.error().code}});
         if (auto pr = persist_locked(); !pr)
           log::error(kComponent, "persist state failed", {{"error", pr.error().message}});
         break;
@@ -205,7 +216,8 @@ nlohmann::json Provisioner::status() const {
   std::lock_guard lk(mu_);
   nlohmann::json j = {{"state", to_string(state_)},
                       {"provisioning_complete", provisioning_complete_},
-                      {"install_step", install_step_.empty() ? nlohmann::json(nullptr) : nlohmann::json(install_step_)},
+                      {"install_step", install_step_.empty() ? nlohmann::json(nullptr)
+                                                             : nlohmann::json(install_step_)},
                       {"progress", progress_},
                       {"error", error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(error_)},
                       {"container_type", nullptr},

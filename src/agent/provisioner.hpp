@@ -32,7 +32,17 @@
 
 namespace zlh::agent {
 
-enum class State { kIdle, kInstalling, kVerifying, kStarting, kRunning, kStopping, kStopped, kCrashed, kError };
+enum class State {
+  kIdle,
+  kInstalling,
+  kVerifying,
+  kStarting,
+  kRunning,
+  kStopping,
+  kStopped,
+  kCrashed,
+  kError
+};
 std::string_view to_string(State s);
 std::optional<State> state_from_string(std::string_view s);
 bool is_provisioning(State s);  // installing, verifying or starting
@@ -51,7 +61,8 @@ std::vector<StepSpec> plan_for(const Payload& p);
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
-  virtual Result<void> run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop) = 0;
+  virtual Result<void> run(const StepSpec& step, const Payload& p,
+                           const std::atomic<bool>& stop) = 0;
 };
 
 class Provisioner {

@@ -34,7 +34,8 @@ class FakeRunner : public StepRunner {
   }
   void wait_for_call(const std::string& kind) {
     std::unique_lock lk(mu);
-    ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return std::find(calls.begin(), calls.end(), kind) != calls.end(); }));
+    ASSERT_TRUE(cv.wait_for(
+        lk, 10s, [&] { return std::find(calls.begin(), calls.end(), kind) != calls.end(); }));
   }
   void unblock() {
     std::lock_guard lk(mu);
@@ -187,7 +188,8 @@ TEST(Provisioner, ResumesAtTheInterruptedStepAfterRestart) {
 TEST(Provisioner, PayloadWithoutStateStartsFromTheTop) {
   auto root = temp_root();
   ASSERT_TRUE(fs::make_dirs(root + "/opt/zlh-agent/config"));
-  ASSERT_TRUE(fs::write_file_atomic(root + "/opt/zlh-agent/config/payload.json", dev_payload().to_json().dump()));
+  ASSERT_TRUE(fs::write_file_atomic(root + "/opt/zlh-agent/config/payload.json",
+                                    dev_payload().to_json().dump()));
   FakeRunner runner;
   Provisioner p(root, 6001, runner);
   p.load();
@@ -206,7 +208,8 @@ TEST(Provisioner, CorruptStoredPayloadIsError) {
   Provisioner p(root, 6001, runner);
   p.load();
   EXPECT_EQ(p.state(), State::kError);
-  EXPECT_NE(p.status()["error"].get<std::string>().find("stored payload invalid"), std::string::npos);
+  EXPECT_NE(p.status()["error"].get<std::string>().find("stored payload invalid"),
+            std::string::npos);
 }
 
 TEST(Provisioner, ContainerTypeCannotChangeOnceProvisioned) {

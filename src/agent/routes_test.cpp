@@ -14,7 +14,9 @@ namespace {
 
 class NopRunner : public StepRunner {
  public:
-  Result<void> run(const StepSpec&, const Payload&, const std::atomic<bool>&) override { return {}; }
+  Result<void> run(const StepSpec&, const Payload&, const std::atomic<bool>&) override {
+    return {};
+  }
 };
 
 class RoutesTest : public ::testing::Test {
@@ -26,7 +28,8 @@ class RoutesTest : public ::testing::Test {
     prov_->load();
     prov_->start();
     guard_ = std::make_unique<TokenGuard>(kp_.pub, 6001, unix_now);
-    ctx_ = std::make_unique<AgentContext>(AgentContext{*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now()});
+    ctx_ = std::make_unique<AgentContext>(
+        AgentContext{*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now()});
     http::ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.metrics = &metrics_;
@@ -59,9 +62,11 @@ class RoutesTest : public ::testing::Test {
 
 TEST_F(RoutesTest, OnlyHealthIsPublic) {
   EXPECT_EQ(http::request("GET", base_ + "/health")->status, 200);
-  for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/status"}, {"POST", "/config"}, {"GET", "/metrics"}, {"GET", "/nothing-here"},
-           {"POST", "/health"}}) {
+  for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{{"GET", "/status"},
+                                                                      {"POST", "/config"},
+                                                                      {"GET", "/metrics"},
+                                                                      {"GET", "/nothing-here"},
+                                                                      {"POST", "/health"}}) {
     auto r = http::request(m, base_ + p);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << m << " " << p;
@@ -73,7 +78,8 @@ TEST_F(RoutesTest, StatusConfigMetrics) {
   ASSERT_EQ(s->status, 200);
   auto j = nlohmann::json::parse(s->body);
   EXPECT_EQ(j["state"], "idle");
-  nlohmann::json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}};
+  nlohmann::json payload = {
+      {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}};
   auto c = http::request("POST", base_ + "/config", auth(), payload.dump());
   EXPECT_EQ(c->status, 202);
   auto again = http::request("POST", base_ + "/config", auth(), payload.dump());
@@ -83,7 +89,8 @@ TEST_F(RoutesTest, StatusConfigMetrics) {
   EXPECT_EQ(bad->status, 400);
   auto m = http::request("GET", base_ + "/metrics", auth());
   EXPECT_EQ(m->status, 200);
-  EXPECT_NE(m->body.find("zlh_http_requests_total{method=\"GET\",route=\"/status\",code=\"200\"}"), std::string::npos);
+  EXPECT_NE(m->body.find("zlh_http_requests_total{method=\"GET\",route=\"/status\",code=\"200\"}"),
+            std::string::npos);
   auto big = http::request("POST", base_ + "/config", auth(), std::string(65 * 1024, ' '));
   EXPECT_EQ(big->status, 413);
 }

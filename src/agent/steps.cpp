@@ -4,7 +4,8 @@
 
 namespace zlh::agent {
 
-Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop) {
+Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p,
+                                 const std::atomic<bool>& stop) {
   if (step.kind == "layout") {
     for (const char* dir : {"opt/zlh/runtimes", "opt/zlh/services", "opt/zlh/cache", "run/zlh",
                             "etc/profile.d", "opt/zlh-agent/state", "opt/zlh-agent/config"}) {
@@ -14,10 +15,8 @@ Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p, const s
     return fs::make_dirs(fs::join(root_, work), 0755);
   }
   static const std::pair<std::string_view, std::string_view> kMissing[] = {
-      {"runtime", "the runtime installer"},
-      {"devenv", "the dev environment writer"},
-      {"addon", "addon installation"},
-      {"game", "the game server installer"},
+      {"runtime", "the runtime installer"},    {"devenv", "the dev environment writer"},
+      {"addon", "addon installation"},         {"game", "the game server installer"},
       {"workload", "the workload supervisor"},
   };
   for (auto& [kind, what] : kMissing)

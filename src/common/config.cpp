@@ -1,14 +1,14 @@
 #include "common/config.hpp"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 
 namespace zlh::config {
 
 Result<void> apply_toml(CLI::App& app, const std::string& path, bool required) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (required) return fail(codes::kNotFound, "config " + path + ": no such file");
     return {};
@@ -32,19 +32,28 @@ Result<void> apply_toml(CLI::App& app, const std::string& path, bool required) {
     } catch (const CLI::OptionNotFound&) {
       opt = nullptr;
     }
-    if (!opt) return std::unexpected(Error::invalid(key, "config " + path + ": unknown key \"" + key + "\""));
+    if (!opt)
+      return std::unexpected(
+          Error::invalid(key, "config " + path + ": unknown key \"" + key + "\""));
     if (opt->count() > 0) continue;  // the command line wins
     std::string value;
-    if (auto s = v.value<std::string>(); s && v.is_string()) value = *s;
-    else if (auto i = v.value<int64_t>(); i && v.is_integer()) value = std::to_string(*i);
-    else if (auto b = v.value<bool>(); b && v.is_boolean()) value = *b ? "true" : "false";
-    else if (auto d = v.value<double>(); d && v.is_floating_point()) value = std::to_string(*d);
-    else return std::unexpected(Error::invalid(key, "config " + path + ": key \"" + key + "\" must be a string, number or boolean"));
+    if (auto s = v.value<std::string>(); s && v.is_string())
+      value = *s;
+    else if (auto i = v.value<int64_t>(); i && v.is_integer())
+      value = std::to_string(*i);
+    else if (auto b = v.value<bool>(); b && v.is_boolean())
+      value = *b ? "true" : "false";
+    else if (auto d = v.value<double>(); d && v.is_floating_point())
+      value = std::to_string(*d);
+    else
+      return std::unexpected(Error::invalid(
+          key, "config " + path + ": key \"" + key + "\" must be a string, number or boolean"));
     try {
       opt->add_result(value);
       opt->run_callback();
     } catch (const CLI::Error& e) {
-      return std::unexpected(Error::invalid(key, "config " + path + ": key \"" + key + "\": " + e.what()));
+      return std::unexpected(
+          Error::invalid(key, "config " + path + ": key \"" + key + "\": " + e.what()));
     }
   }
   return {};

@@ -23,8 +23,8 @@ namespace zlh::crypto {
 bool init();
 
 std::string base64_encode(std::string_view data);
-Result<std::string> base64_decode(std::string_view text);  // ignores surrounding whitespace
-std::string base64url_encode(std::string_view data);      // no padding
+Result<std::string> base64_decode(std::string_view text);     // ignores surrounding whitespace
+std::string base64url_encode(std::string_view data);          // no padding
 Result<std::string> base64url_decode(std::string_view text);  // padding refused
 
 std::string hex_encode(std::string_view data);

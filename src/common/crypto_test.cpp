@@ -26,11 +26,11 @@ TEST(Base64, KnownVectorsAndRejects) {
   EXPECT_EQ(base64_encode("fo"), "Zm8=");
   EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
   EXPECT_FALSE(base64_decode("Zm9v!"));
-  EXPECT_FALSE(base64url_decode("Zm8="));   // padding is not base64url
-  EXPECT_FALSE(base64url_decode("a"));      // impossible length
-  EXPECT_FALSE(base64url_decode("Zm9"));    // ok length...
+  EXPECT_FALSE(base64url_decode("Zm8="));  // padding is not base64url
+  EXPECT_FALSE(base64url_decode("a"));     // impossible length
+  EXPECT_FALSE(base64url_decode("Zm9"));   // ok length...
   EXPECT_TRUE(base64url_decode("Zm8"));
-  EXPECT_FALSE(base64url_decode("Zm9"));    // ...but non-canonical trailing bits
+  EXPECT_FALSE(base64url_decode("Zm9"));  // ...but non-canonical trailing bits
   EXPECT_EQ(*base64_decode("  Zm9vYmFy\n"), "foobar");
 }
 

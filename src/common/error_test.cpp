@@ -1,6 +1,7 @@
 #include "common/error.hpp"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace zlh {

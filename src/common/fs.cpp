@@ -114,7 +114,7 @@ Result<void> make_dirs(const std::string& path, mode_t mode) {
     }
     i = j + 1;
   }
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(codes::kIo, "mkdir " + path + ": not a directory");
   return {};

@@ -165,7 +165,8 @@ void Router::add(std::string method, std::string pattern, Handler h, RouteOption
 }
 
 void Router::add_sync(std::string method, std::string pattern, SyncHandler h, RouteOptions o) {
-  add(std::move(method), std::move(pattern),
+  add(
+      std::move(method), std::move(pattern),
       [h = std::move(h)](Request& req, Responder res) { res.send(h(req)); }, o);
 }
 
@@ -202,7 +203,10 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
         i = segs.size();
         break;
       }
-      if (i >= segs.size()) { ok = false; break; }
+      if (i >= segs.size()) {
+        ok = false;
+        break;
+      }
       if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}') {
         params[ps.substr(1, ps.size() - 2)] = segs[i];
       } else if (ps != segs[i]) {

@@ -26,7 +26,9 @@ namespace zlh::http {
 // Case-insensitive header list that keeps order and duplicates.
 class Headers {
  public:
-  void add(std::string name, std::string value) { items_.push_back({std::move(name), std::move(value)}); }
+  void add(std::string name, std::string value) {
+    items_.push_back({std::move(name), std::move(value)});
+  }
   void set(std::string name, std::string value);  // replaces all with that name
   void remove(std::string_view name);
   std::optional<std::string_view> get(std::string_view name) const;  // first match
@@ -45,17 +47,17 @@ std::string url_encode(std::string_view s);
 Result<std::map<std::string, std::string>> parse_query(std::string_view q);
 
 struct Request {
-  std::string method;       // "GET", "POST", ...
-  std::string target;       // raw request target, may contain a query (never log it)
-  std::string path;         // target without the query
-  std::string query;        // raw query string without '?'
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request target, may contain a query (never log it)
+  std::string path;    // target without the query
+  std::string query;   // raw query string without '?'
   Headers headers;
   std::string body;
   std::string remote_addr;  // peer IP
   std::string request_id;   // from a sane X-Request-Id or generated
   std::string route;        // matched pattern, "" when none (used in logs/metrics)
   std::map<std::string, std::string> params;  // path parameters, percent-decoded
-  std::string log_user;     // handlers may set it; logged as user_id
+  std::string log_user;                       // handlers may set it; logged as user_id
 
   std::optional<std::string> query_param(std::string_view name) const;
   std::optional<std::string_view> bearer_token() const;
@@ -68,7 +70,8 @@ struct Response {
 
   static Response json(int status, const nlohmann::json& body);
   static Response error(const Error& e);  // status from http_status_for(e.code)
-  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response text(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8");
 };
 
 // Delivers the response of one request. Copyable; any copy may be used from
@@ -123,10 +126,10 @@ using WsFactory = std::function<Result<std::shared_ptr<WsHandler>>(Request&)>;
 // ---- Routing ----
 
 struct RouteOptions {
-  size_t body_limit = 1 << 20;                      // bytes; over → 413 E_TOO_LARGE
-  std::chrono::milliseconds deadline{30000};        // handler must answer within
-  bool is_public = false;                           // skips the guard (e.g. /health)
-  size_t ws_max_queue_bytes = 4 << 20;              // WebSocket slow-client bound
+  size_t body_limit = 1 << 20;                // bytes; over → 413 E_TOO_LARGE
+  std::chrono::milliseconds deadline{30000};  // handler must answer within
+  bool is_public = false;                     // skips the guard (e.g. /health)
+  size_t ws_max_queue_bytes = 4 << 20;        // WebSocket slow-client bound
 };
 
 // One table per binary. Patterns are literal segments, "{name}" for one
@@ -154,7 +157,7 @@ class Router {
     MatchKind kind = MatchKind::kNotFound;
     const Route* route = nullptr;
     std::map<std::string, std::string> params;  // raw (not yet decoded)
-    std::string allow;  // for 405
+    std::string allow;                          // for 405
   };
   // websocket=true matches only WebSocket routes, else only plain routes.
   Match match(std::string_view method, std::string_view path, bool websocket) const;

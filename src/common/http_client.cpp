@@ -20,7 +20,8 @@ Result<Url> parse_url(std::string_view url) {
   auto sep = url.find("://");
   if (sep == std::string_view::npos) return fail(codes::kInvalid, "url: missing scheme");
   u.scheme = std::string(url.substr(0, sep));
-  if (u.scheme != "http" && u.scheme != "ws") return fail(codes::kInvalid, "url: only http:// and ws://");
+  if (u.scheme != "http" && u.scheme != "ws")
+    return fail(codes::kInvalid, "url: only http:// and ws://");
   std::string_view rest = url.substr(sep + 3);
   auto slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
@@ -58,13 +59,15 @@ std::string host_header(const Url& u) {
 }
 
 Error from_ec(std::string_view what, const boost::system::error_code& ec) {
-  if (ec == beast::error::timeout) return Error::make(codes::kTimeout, std::string(what) + ": timed out");
+  if (ec == beast::error::timeout)
+    return Error::make(codes::kTimeout, std::string(what) + ": timed out");
   return Error::make(codes::kUpstream, std::string(what) + ": " + ec.message());
 }
 }  // namespace
 
-Result<ClientResponse> request(std::string_view method, std::string_view url, const Headers& headers,
-                               std::string body, std::chrono::milliseconds timeout) {
+Result<ClientResponse> request(std::string_view method, std::string_view url,
+                               const Headers& headers, std::string body,
+                               std::chrono::milliseconds timeout) {
   auto u = parse_url(url);
   if (!u) return fail(u.error());
   asio::io_context ioc;
@@ -88,7 +91,8 @@ Result<ClientResponse> request(std::string_view method, std::string_view url, co
       ioc,
       [&]() -> asio::awaitable<void> {
         constexpr auto tok = asio::as_tuple(asio::use_awaitable);
-        auto [rec, results] = co_await resolver.async_resolve(u->host, std::to_string(u->port), tok);
+        auto [rec, results] =
+            co_await resolver.async_resolve(u->host, std::to_string(u->port), tok);
         if (rec) {
           result = fail(from_ec("resolve", rec));
           co_return;
@@ -115,7 +119,8 @@ Result<ClientResponse> request(std::string_view method, std::string_view url, co
         ClientResponse out;
         auto& res = parser.get();
         out.status = int(res.result_int());
-        for (const auto& f : res) out.headers.add(std::string(f.name_string()), std::string(f.value()));
+        for (const auto& f : res)
+          out.headers.add(std::string(f.name_string()), std::string(f.value()));
         out.body = std::move(res.body());
         result = std::move(out);
         boost::system::error_code ec;
@@ -136,7 +141,8 @@ WsClient::WsClient() : impl_(std::make_unique<Impl>()) {}
 WsClient::~WsClient() = default;
 
 Result<std::unique_ptr<WsClient>> WsClient::connect(std::string_view url, const Headers& headers,
-                                                    std::chrono::milliseconds timeout, int* status) {
+                                                    std::chrono::milliseconds timeout,
+                                                    int* status) {
   auto u = parse_url(url);
   if (!u) return fail(u.error());
   std::unique_ptr<WsClient> c(new WsClient());
@@ -148,18 +154,19 @@ Result<std::unique_ptr<WsClient>> WsClient::connect(std::string_view url, const 
   beast::get_lowest_layer(ws).expires_after(timeout);
   Result<void> out;
   websocket::response_type res;
-  beast::get_lowest_layer(ws).async_connect(results, [&](boost::system::error_code e, const tcp::endpoint&) {
-    if (e) {
-      out = fail(from_ec("connect", e));
-      return;
-    }
-    ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& r) {
-      for (auto& [k, v] : headers.items()) r.set(k, v);
-    }));
-    ws.async_handshake(res, host_header(*u), u->target, [&](boost::system::error_code e2) {
-      if (e2) out = fail(from_ec("handshake", e2));
-    });
-  });
+  beast::get_lowest_layer(ws).async_connect(
+      results, [&](boost::system::error_code e, const tcp::endpoint&) {
+        if (e) {
+          out = fail(from_ec("connect", e));
+          return;
+        }
+        ws.set_option(websocket::stream_base::decorator([&headers](websocket::request_type& r) {
+          for (auto& [k, v] : headers.items()) r.set(k, v);
+        }));
+        ws.async_handshake(res, host_header(*u), u->target, [&](boost::system::error_code e2) {
+          if (e2) out = fail(from_ec("handshake", e2));
+        });
+      });
   c->impl_->ioc.run();
   c->impl_->ioc.restart();
   if (status) *status = int(res.result_int());

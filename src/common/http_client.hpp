@@ -44,9 +44,9 @@ class WsClient {
   };
   // Connects and upgrades. A refused upgrade is E_UPSTREAM with the HTTP
   // status in `status` (so tests can see 401 vs 404).
-  static Result<std::unique_ptr<WsClient>> connect(std::string_view url, const Headers& headers = {},
-                                                   std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                                                   int* status = nullptr);
+  static Result<std::unique_ptr<WsClient>> connect(
+      std::string_view url, const Headers& headers = {},
+      std::chrono::milliseconds timeout = std::chrono::seconds(10), int* status = nullptr);
   ~WsClient();
   Result<void> send(std::string data, bool binary);
   // Waits up to timeout for one message. E_TIMEOUT when none came; E_UPSTREAM

@@ -1,14 +1,14 @@
 // All Beast/Asio server templates live in this translation unit.
 #include "common/http_server.hpp"
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <atomic>
-#include <cmath>
 #include <charconv>
+#include <cmath>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -66,7 +66,8 @@ struct Responder::Core {
   std::atomic<bool> sent{false};
   void deliver(Response r);
   ~Core() {
-    if (!sent.load()) deliver(Response::error(Error::make(codes::kInternal, "handler produced no response")));
+    if (!sent.load())
+      deliver(Response::error(Error::make(codes::kInternal, "handler produced no response")));
   }
 };
 
@@ -92,7 +93,9 @@ class WsSession;
 // those members are still alive.
 struct Server::Impl {
   Impl(Router r, ServerOptions o)
-      : router(std::move(r)), opts(std::move(o)), ioc_holder(std::make_unique<asio::io_context>()),
+      : router(std::move(r)),
+        opts(std::move(o)),
+        ioc_holder(std::make_unique<asio::io_context>()),
         ioc(*ioc_holder) {
     acceptor.emplace(ioc);
     signals.emplace(ioc);
@@ -180,7 +183,8 @@ struct Server::Impl {
                            metrics::label_escape(req.route.empty() ? "unmatched" : req.route) +
                            "\",code=\"" + std::to_string(status) + "\"";
       opts.metrics->add("zlh_http_requests_total", labels, 1);
-      std::string rl = "route=\"" + metrics::label_escape(req.route.empty() ? "unmatched" : req.route) + "\"";
+      std::string rl =
+          "route=\"" + metrics::label_escape(req.route.empty() ? "unmatched" : req.route) + "\"";
       opts.metrics->add("zlh_http_request_duration_seconds_sum", rl, ms / 1000);
       opts.metrics->add("zlh_http_request_duration_seconds_count", rl, 1);
     }
@@ -241,9 +245,10 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
   awaitable<void> run(bhttp::request<bhttp::string_body> req, std::shared_ptr<WsHandler> handler,
                       std::string server_header) {
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.set_option(websocket::stream_base::decorator([server_header](websocket::response_type& res) {
-      res.set(bhttp::field::server, server_header);
-    }));
+    ws_.set_option(
+        websocket::stream_base::decorator([server_header](websocket::response_type& res) {
+          res.set(bhttp::field::server, server_header);
+        }));
     ws_.read_message_max(1 << 20);
     auto [ec] = co_await ws_.async_accept(req, kTuple);
     if (ec) co_return;
@@ -401,8 +406,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     auto start = Clock::now();
     if (ec) {
       if (ec == bhttp::error::header_limit) {
-        auto res = to_beast(Response::error(Error::make(codes::kTooLarge, "request headers too large")),
-                            11, false, opts.server_header, "-", false);
+        auto res =
+            to_beast(Response::error(Error::make(codes::kTooLarge, "request headers too large")),
+                     11, false, opts.server_header, "-", false);
         res.result(bhttp::status::request_header_fields_too_large);
         stream.expires_after(opts.write_timeout);
         co_await bhttp::async_write(stream, res, kTuple);
@@ -435,7 +441,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     auto reply = [&](Response r) -> awaitable<bool> {
       int status = r.status;
       size_t bytes = r.body.size();
-      auto res = to_beast(std::move(r), version, keep_alive, opts.server_header, req.request_id, head);
+      auto res =
+          to_beast(std::move(r), version, keep_alive, opts.server_header, req.request_id, head);
       stream.expires_after(opts.write_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
       record(req, status, start, bytes);
@@ -474,8 +481,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         req.params[k] = std::move(*d);
       }
     }
-    if (!early && parser.content_length() &&
-        *parser.content_length() > ro.body_limit)
+    if (!early && parser.content_length() && *parser.content_length() > ro.body_limit)
       early = Error::make(codes::kTooLarge,
                           "request body over " + std::to_string(ro.body_limit) + " bytes");
     if (early) {
@@ -541,7 +547,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     try {
       route->handler(req, Responder(core));
     } catch (const std::exception& e) {
-      log::error(opts.component, "handler threw", {{"error", e.what()}, {"request_id", req.request_id}});
+      log::error(opts.component, "handler threw",
+                 {{"error", e.what()}, {"request_id", req.request_id}});
       core->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
     }
     core.reset();
@@ -550,8 +557,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       slot->timer.expires_at(deadline);
       co_await slot->timer.async_wait(kTuple);
     }
-    Response r = slot->response ? std::move(*slot->response)
-                                : Response::error(Error::make(codes::kTimeout, "request deadline exceeded"));
+    Response r = slot->response
+                     ? std::move(*slot->response)
+                     : Response::error(Error::make(codes::kTimeout, "request deadline exceeded"));
     if (!slot->response) keep_alive = false;
     if (!co_await reply(std::move(r)) || !keep_alive) break;
   }
@@ -562,7 +570,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
 Server::Server(Router router, ServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(router), std::move(options))) {
   if (impl_->opts.metrics) {
-    impl_->opts.metrics->describe("zlh_http_requests_total", "counter", "HTTP requests by route and status");
+    impl_->opts.metrics->describe("zlh_http_requests_total", "counter",
+                                  "HTTP requests by route and status");
     impl_->opts.metrics->describe("zlh_http_request_duration_seconds_sum", "counter",
                                   "Total seconds spent answering requests");
     impl_->opts.metrics->describe("zlh_http_request_duration_seconds_count", "counter",
@@ -616,7 +625,9 @@ void Server::stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });
 }
 
-void Server::on_shutdown(std::function<void()> f) { impl_->shutdown_callbacks.push_back(std::move(f)); }
+void Server::on_shutdown(std::function<void()> f) {
+  impl_->shutdown_callbacks.push_back(std::move(f));
+}
 
 void Server::post(std::function<void()> f) { asio::post(impl_->ioc, std::move(f)); }
 

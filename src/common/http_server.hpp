@@ -29,11 +29,11 @@ struct ServerOptions {
   std::string component = "http";
   std::string server_header = "zlh";
   size_t header_limit = 16 * 1024;
-  std::chrono::seconds read_timeout{30};     // headers and body of one request
-  std::chrono::seconds idle_timeout{75};     // keep-alive wait for the next request
+  std::chrono::seconds read_timeout{30};  // headers and body of one request
+  std::chrono::seconds idle_timeout{75};  // keep-alive wait for the next request
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds shutdown_grace{10};
-  metrics::Registry* metrics = nullptr;      // optional, not owned
+  metrics::Registry* metrics = nullptr;  // optional, not owned
 };
 
 class Server {

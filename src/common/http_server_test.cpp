@@ -45,28 +45,43 @@ Router basic_router() {
   });
   RouteOptions pub;
   pub.is_public = true;
-  r.add_sync("GET", "/health", [](Request&) { return Response::json(200, {{"ok", true}}); }, pub);
+  r.add_sync(
+      "GET", "/health",
+      [](Request&) {
+        return Response::json(200, {{"ok", true}});
+      },
+      pub);
   RouteOptions small = pub;
   small.body_limit = 100;
-  r.add_sync("POST", "/echo", [](Request& req) { return Response::text(200, req.body); }, small);
-  r.add_sync("GET", "/item/{id}", [](Request& req) { return Response::text(200, req.params["id"]); }, pub);
+  r.add_sync(
+      "POST", "/echo", [](Request& req) { return Response::text(200, req.body); }, small);
+  r.add_sync(
+      "GET", "/item/{id}", [](Request& req) { return Response::text(200, req.params["id"]); }, pub);
   r.add_sync("GET", "/private", [](Request&) { return Response::text(200, "private"); });
   RouteOptions later = pub;
-  r.add("GET", "/later", [](Request&, Responder res) {
-    std::thread([res] {
-      std::this_thread::sleep_for(50ms);
-      res.send(Response::text(200, "later"));
-    }).detach();
-  }, later);
+  r.add(
+      "GET", "/later",
+      [](Request&, Responder res) {
+        std::thread([res] {
+          std::this_thread::sleep_for(50ms);
+          res.send(Response::text(200, "later"));
+        }).detach();
+      },
+      later);
   RouteOptions slow = pub;
   slow.deadline = 200ms;
-  r.add("GET", "/never", [](Request&, Responder res) {
-    // Keeps the responder alive past the deadline; the test answers too late.
-    std::lock_guard lk(g_held_mu);
-    g_held.push_back(res);
-  }, slow);
-  r.add("GET", "/dropped", [](Request&, Responder) {}, pub);
-  r.add_sync("GET", "/throws", [](Request&) -> Response { throw std::runtime_error("boom"); }, pub);
+  r.add(
+      "GET", "/never",
+      [](Request&, Responder res) {
+        // Keeps the responder alive past the deadline; the test answers too late.
+        std::lock_guard lk(g_held_mu);
+        g_held.push_back(res);
+      },
+      slow);
+  r.add(
+      "GET", "/dropped", [](Request&, Responder) {}, pub);
+  r.add_sync(
+      "GET", "/throws", [](Request&) -> Response { throw std::runtime_error("boom"); }, pub);
   return r;
 }
 
@@ -165,8 +180,10 @@ class EchoHandler : public WsHandler {
  public:
   void on_open(std::shared_ptr<WsConn> c) override { conn_ = c; }
   void on_message(std::string data, bool binary) override {
-    if (binary) conn_->send_binary("echo:" + data);
-    else conn_->send_text("echo:" + data);
+    if (binary)
+      conn_->send_binary("echo:" + data);
+    else
+      conn_->send_text("echo:" + data);
   }
   void on_close() override { conn_.reset(); }
 
@@ -223,7 +240,8 @@ TEST(WebSocket, SlowClientDropsOldestBinaryNeverText) {
   auto handler = std::make_shared<FloodHandler>();
   RouteOptions o;
   o.ws_max_queue_bytes = 1 << 20;
-  r.add_ws("/flood", [handler](Request&) -> Result<std::shared_ptr<WsHandler>> { return handler; }, o);
+  r.add_ws(
+      "/flood", [handler](Request&) -> Result<std::shared_ptr<WsHandler>> { return handler; }, o);
   TestServer s(std::move(r));
   auto c = WsClient::connect("ws://127.0.0.1:" + std::to_string(s.port) + "/flood");
   ASSERT_TRUE(c);

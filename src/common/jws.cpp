@@ -40,13 +40,16 @@ Result<nlohmann::json> verify_eddsa(std::string_view token, const crypto::Ed2551
   return claims;
 }
 
-Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid,
-                                     int64_t ttl, int64_t now) {
+Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl,
+                                     int64_t now) {
   if (ttl < 1 || ttl > kAgentMaxTtl)
     return std::unexpected(Error::invalid("ttl", "ttl must be between 1 and 300 seconds"));
   if (vmid < 0) return std::unexpected(Error::invalid("vmid", "vmid must not be negative"));
-  nlohmann::json claims = {{"iss", kAgentIssuer}, {"aud", kAgentAudience}, {"vmid", vmid},
-                           {"iat", now},          {"exp", now + ttl}};
+  nlohmann::json claims = {{"iss", kAgentIssuer},
+                           {"aud", kAgentAudience},
+                           {"vmid", vmid},
+                           {"iat", now},
+                           {"exp", now + ttl}};
   return sign_eddsa(claims, key);
 }
 

@@ -35,8 +35,8 @@ inline constexpr int64_t kClockSkew = 30;
 
 // Mints a token for `vmid` valid for ttl seconds from `now` (unix seconds).
 // ttl must be 1..kAgentMaxTtl, else E_INVALID.
-Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid,
-                                     int64_t ttl, int64_t now);
+Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl,
+                                     int64_t now);
 
 // Verifies signature + alg, then iss, aud (string or array), vmid (integer,
 // equal to `vmid`), iat/exp present and integers, exp > now,

@@ -12,7 +12,11 @@ class AgentToken : public ::testing::Test {
   crypto::Ed25519KeyPair kp = crypto::ed25519_generate();
   std::string with_claims(const nlohmann::json& c) { return sign_eddsa(c, kp.sec); }
   nlohmann::json good_claims() {
-    return {{"iss", "zlh-api"}, {"aud", "zlh-agent"}, {"vmid", 6001}, {"iat", kNow}, {"exp", kNow + 300}};
+    return {{"iss", "zlh-api"},
+            {"aud", "zlh-agent"},
+            {"vmid", 6001},
+            {"iat", kNow},
+            {"exp", kNow + 300}};
   }
   bool ok(const std::string& t, int64_t vmid = 6001, int64_t now = kNow) {
     return verify_agent_token(t, kp.pub, vmid, now).has_value();
@@ -80,7 +84,8 @@ TEST_F(AgentToken, AlgNoneAndHs256Refused) {
   auto sig = good.substr(good.rfind('.') + 1);
   EXPECT_FALSE(ok(crypto::base64url_encode(R"({"alg":"none"})") + "." + payload + "." + sig));
   EXPECT_FALSE(ok(crypto::base64url_encode(R"({"alg":"HS256"})") + "." + payload + "." + sig));
-  EXPECT_FALSE(ok(crypto::base64url_encode(R"({"alg":"EdDSA","crit":["x"]})") + "." + payload + "." + sig));
+  EXPECT_FALSE(
+      ok(crypto::base64url_encode(R"({"alg":"EdDSA","crit":["x"]})") + "." + payload + "." + sig));
 }
 
 TEST_F(AgentToken, TamperedPayloadAndGarbage) {

@@ -16,10 +16,14 @@ nlohmann::json g_base = nlohmann::json::object();
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARN";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      return "ERROR";
   }
   return "INFO";
 }
@@ -45,8 +49,14 @@ void set_fd(int fd) { g_fd = fd; }
 void set_base_fields(nlohmann::json fields) { g_base = std::move(fields); }
 
 bool parse_format(std::string_view s, Format* out) {
-  if (s == "json") { *out = Format::kJson; return true; }
-  if (s == "text") { *out = Format::kText; return true; }
+  if (s == "json") {
+    *out = Format::kJson;
+    return true;
+  }
+  if (s == "text") {
+    *out = Format::kText;
+    return true;
+  }
   return false;
 }
 
@@ -56,7 +66,7 @@ std::string now_rfc3339() {
   std::time_t secs = static_cast<std::time_t>(us / 1000000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<long long>(us % 1000000));

@@ -27,13 +27,14 @@ using Fields = std::initializer_list<std::pair<std::string_view, nlohmann::json>
 // Process-wide settings. Call once at start-up, before other threads exist.
 void set_format(Format f);
 void set_level(Level l);
-void set_fd(int fd);                 // default 2 (stderr)
+void set_fd(int fd);                          // default 2 (stderr)
 void set_base_fields(nlohmann::json fields);  // added to every record (e.g. vmid)
 
 // Parses "json"/"text"; anything else is nullopt-like false.
 bool parse_format(std::string_view s, Format* out);
 
-void write(Level level, std::string_view msg, std::string_view component, const nlohmann::json& fields);
+void write(Level level, std::string_view msg, std::string_view component,
+           const nlohmann::json& fields);
 
 inline void debug(std::string_view component, std::string_view msg, Fields f = {}) {
   nlohmann::json j = nlohmann::json::object();

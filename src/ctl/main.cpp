@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   }
   if (*token) {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
     auto t = zlh::ctl::make_token(key_path, vmid, ttl, now);
     if (!t) {
       std::cerr << "zlhctl token: " << t.error().message << "\n";
