@@ -19,10 +19,14 @@ using namespace std::chrono_literals;
 
 constexpr int kVmid = 6001;
 
-int64_t now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+int64_t now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
@@ -38,17 +42,19 @@ class AgentTest : public ::testing::Test {
   }
 
   std::unique_ptr<AgentProcess> start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--vmid", std::to_string(kVmid), "--api-key", keys_ + "/api.pub", "--dev-user", "-"};
+    std::vector<std::string> args{"--vmid",           std::to_string(kVmid), "--api-key",
+                                  keys_ + "/api.pub", "--dev-user",          "-"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto a = std::make_unique<AgentProcess>(root_, args);
-    EXPECT_TRUE(a->wait_healthy()) << "agent did not become healthy; log: " << *fs::read_file(a->log_path());
+    EXPECT_TRUE(a->wait_healthy())
+        << "agent did not become healthy; log: " << *fs::read_file(a->log_path());
     return a;
   }
 
   // A token minted by the real zlhctl.
   std::string token(int vmid = kVmid, std::string key = "") {
-    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key", key.empty() ? keys_ + "/api.key" : key,
-                          "--vmid", std::to_string(vmid)});
+    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key",
+                          key.empty() ? keys_ + "/api.key" : key, "--vmid", std::to_string(vmid)});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
     return r.out;
@@ -65,7 +71,8 @@ class AgentTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : http::ClientResponse{};
   }
-  http::ClientResponse post_config(AgentProcess& a, const std::string& body, const std::string& tok) {
+  http::ClientResponse post_config(AgentProcess& a, const std::string& body,
+                                   const std::string& tok) {
     http::Headers h = bearer(tok);
     h.add("Content-Type", "application/json");
     auto r = http::request("POST", a.url("/config"), h, body);
@@ -78,8 +85,8 @@ class AgentTest : public ::testing::Test {
   std::string state_path() { return root_ + "/opt/zlh-agent/state/provision.json"; }
 
   json dev_payload() {
-    return {{"vmid", kVmid}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"},
-            {"enable_code_server", false}, {"memory_mb", 2048}};
+    return {{"vmid", kVmid},        {"container_type", "dev"},     {"runtime", "node"},
+            {"version", "20.18.0"}, {"enable_code_server", false}, {"memory_mb", 2048}};
   }
 
   std::string dir_, keys_, root_;
@@ -99,7 +106,11 @@ TEST_F(AgentTest, UnauthorizedWithoutAValidToken) {
   auto a = start();
   auto now_s = now();
   auto key = api_key();
-  json claims = {{"iss", "zlh-api"}, {"aud", "zlh-agent"}, {"vmid", kVmid}, {"iat", now_s}, {"exp", now_s + 120}};
+  json claims = {{"iss", "zlh-api"},
+                 {"aud", "zlh-agent"},
+                 {"vmid", kVmid},
+                 {"iat", now_s},
+                 {"exp", now_s + 120}};
 
   // Another key: a second keygen dir.
   auto other = dir_ + "/other";
@@ -119,10 +130,11 @@ TEST_F(AgentTest, UnauthorizedWithoutAValidToken) {
   json widened = claims;
   widened["vmid"] = 6002;
   widened["exp"] = now_s + 100000;
-  std::string changed = valid.substr(0, valid.find('.')) + "." + crypto::base64url_encode(widened.dump()) +
-                        valid.substr(valid.rfind('.'));
+  std::string changed = valid.substr(0, valid.find('.')) + "." +
+                        crypto::base64url_encode(widened.dump()) + valid.substr(valid.rfind('.'));
   // alg swapped to HS256 over the same signature.
-  std::string hs = crypto::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + valid.substr(valid.find('.'));
+  std::string hs =
+      crypto::base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + valid.substr(valid.find('.'));
 
   std::vector<std::pair<std::string, std::string>> cases = {
       {"no token", ""},
@@ -201,8 +213,9 @@ TEST_F(AgentTest, BadPayloadsAre400NamingTheFieldAndWriteNothing) {
     EXPECT_EQ(json::parse(r.body)["error"]["code"], "E_INVALID") << raw;
   }
   // A game without the EULA is refused too, with its own code.
-  json game = {{"vmid", kVmid}, {"container_type", "game"}, {"game", "minecraft"}, {"variant", "paper"},
-               {"version", "1.21.4"}, {"memory_mb", 4096}, {"eula", false}};
+  json game = {{"vmid", kVmid},      {"container_type", "game"}, {"game", "minecraft"},
+               {"variant", "paper"}, {"version", "1.21.4"},      {"memory_mb", 4096},
+               {"eula", false}};
   auto g = post_config(*a, game.dump(), tok);
   EXPECT_EQ(g.status, 422);
   EXPECT_EQ(json::parse(g.body)["error"]["code"], "E_EULA_REQUIRED");
@@ -216,9 +229,9 @@ TEST_F(AgentTest, BadPayloadsAre400NamingTheFieldAndWriteNothing) {
 TEST_F(AgentTest, StatusHasEveryField) {
   auto a = start();
   auto s = status(*a);
-  for (const char* k : {"state", "provisioning_complete", "install_step", "progress", "error", "container_type",
-                        "runtime", "version", "crash_count", "last_crash_at", "last_exit", "last_stop",
-                        "services", "uptime_s"})
+  for (const char* k : {"state", "provisioning_complete", "install_step", "progress", "error",
+                        "container_type", "runtime", "version", "crash_count", "last_crash_at",
+                        "last_exit", "last_stop", "services", "uptime_s"})
     EXPECT_TRUE(s.contains(k)) << k;
   EXPECT_EQ(s["state"], "idle");
   EXPECT_EQ(s["provisioning_complete"], false);
@@ -248,8 +261,8 @@ TEST_F(AgentTest, ValidPayloadIsAcceptedAndSurvivesKill9) {
   a->restart();
   ASSERT_TRUE(a->wait_healthy());
   auto after = status(*a);
-  for (const char* k : {"state", "error", "install_step", "container_type", "runtime", "version", "payload_sha256",
-                        "provisioning_complete"})
+  for (const char* k : {"state", "error", "install_step", "container_type", "runtime", "version",
+                        "payload_sha256", "provisioning_complete"})
     EXPECT_EQ(after[k], before[k]) << k;
 
   // Same payload again: a no-op.
@@ -274,8 +287,12 @@ TEST_F(AgentTest, Kill9MidProvisioningResumesAtTheStoredStep) {
   auto sha = status(*sent)["payload_sha256"].get<std::string>();
   sent->kill9();
   ASSERT_EQ(system(("rm -rf " + root_ + "/opt/zlh " + root_ + "/home").c_str()), 0);
-  json st = {{"state", "installing"}, {"payload_sha256", sha}, {"step", 1},
-             {"install_step", "install runtime node 20.18.0"}, {"progress", 0.25}, {"error", ""},
+  json st = {{"state", "installing"},
+             {"payload_sha256", sha},
+             {"step", 1},
+             {"install_step", "install runtime node 20.18.0"},
+             {"progress", 0.25},
+             {"error", ""},
              {"provisioning_complete", false}};
   ASSERT_TRUE(fs::write_file_atomic(state_path(), st.dump()));
 
@@ -292,7 +309,8 @@ TEST_F(AgentTest, DifferentPayloadAfterErrorIsAccepted) {
   json p2 = dev_payload();
   p2["version"] = "22.11.0";
   ASSERT_EQ(post_config(*a, p2.dump(), token()).status, 202);
-  ASSERT_TRUE(eventually([&] { return status(*a)["install_step"] == "install runtime node 22.11.0"; }));
+  ASSERT_TRUE(
+      eventually([&] { return status(*a)["install_step"] == "install runtime node 22.11.0"; }));
   EXPECT_EQ(json::parse(*fs::read_file(payload_path()))["version"], "22.11.0");
 }
 
@@ -308,8 +326,8 @@ TEST_F(AgentTest, ConfigFileUnderRoot) {
   std::string addr = unique_loopback();
   ASSERT_TRUE(fs::make_dirs(root_ + "/etc/zlh"));
   ASSERT_TRUE(fs::write_file_atomic(root_ + "/etc/zlh/agent.toml",
-                                    "listen = \"" + addr + ":18888\"\nvmid = 6001\napi-key = \"" + keys_ +
-                                        "/api.pub\"\ndev-user = \"-\"\n"));
+                                    "listen = \"" + addr + ":18888\"\nvmid = 6001\napi-key = \"" +
+                                        keys_ + "/api.pub\"\ndev-user = \"-\"\n"));
   AgentProcess a(root_, {}, /*add_listen=*/false);
   // The agent listens, and checks tokens, as the file says.
   ASSERT_TRUE(eventually([&] {
@@ -334,17 +352,22 @@ TEST(AgentLogs, EveryLineIsSlogJson) {
   // Fresh agent with some traffic of every kind, including refused requests.
   auto dir = make_temp_dir("logs");
   ASSERT_EQ(run_command({bin_dir() + "/zlhctl", "keygen", "--out", dir + "/keys"}).exit_code, 0);
-  AgentProcess a(dir + "/root", {"--vmid", "6001", "--api-key", dir + "/keys/api.pub", "--dev-user", "-"});
+  AgentProcess a(dir + "/root",
+                 {"--vmid", "6001", "--api-key", dir + "/keys/api.pub", "--dev-user", "-"});
   ASSERT_TRUE(a.wait_healthy());
-  auto tok = run_command({bin_dir() + "/zlhctl", "token", "--key", dir + "/keys/api.key", "--vmid", "6001"}).out;
+  auto tok = run_command(
+                 {bin_dir() + "/zlhctl", "token", "--key", dir + "/keys/api.key", "--vmid", "6001"})
+                 .out;
   tok.pop_back();
   http::Headers h;
   h.add("Authorization", "Bearer " + tok);
   http::request("GET", a.url("/status"));
   http::request("GET", a.url("/status?token=secret"), h);
   http::request("POST", a.url("/config"), h, "{bad");
-  http::request("POST", a.url("/config"), h,
-                json{{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}}.dump());
+  http::request(
+      "POST", a.url("/config"), h,
+      json{{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}}
+          .dump());
   eventually([&] {
     auto r = http::request("GET", a.url("/status"), h);
     return r && json::parse(r->body)["state"] == "error";

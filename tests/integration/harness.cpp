@@ -51,7 +51,8 @@ std::vector<char*> c_argv(std::vector<std::string>& v) {
 CommandResult run_command(const std::vector<std::string>& argv_in) {
   std::vector<std::string> argv = argv_in;
   int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe");
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out_pipe[1], 1);

@@ -13,9 +13,9 @@
 
 namespace zlh::testing {
 
-std::string bin_dir();                // ZLH_BIN_DIR or ./build/bin
+std::string bin_dir();  // ZLH_BIN_DIR or ./build/bin
 std::string make_temp_dir(const std::string& tag);
-std::string unique_loopback();        // a 127.78.x.y no other test in this run uses
+std::string unique_loopback();  // a 127.78.x.y no other test in this run uses
 
 struct CommandResult {
   int exit_code = -1;
@@ -56,7 +56,9 @@ bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred()) return true;
-    struct timespec ts{0, 10'000'000};
+    struct timespec ts {
+      0, 10'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return pred();
