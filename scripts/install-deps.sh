@@ -11,6 +11,8 @@ PACKAGES=(
   libboost1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libcurl4-openssl-dev libarchive-dev libsodium-dev libssl-dev
   libcli11-dev libtomlplusplus-dev
+  # runtimes for the demo store and game servers (DESIGN §4.3, §9), dev user tools
+  openjdk-17-jdk-headless nodejs passwd bash xz-utils
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   wrk nginx procps curl ca-certificates python3
@@ -22,6 +24,8 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# npm comes with NodeSource's nodejs; Debian's own nodejs needs the npm package.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -9,6 +9,7 @@
 #include "agent/provisioner.hpp"
 #include "agent/routes.hpp"
 #include "agent/steps.hpp"
+#include "common/fs.hpp"
 #include "common/http_server.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -53,9 +54,31 @@ int main(int argc, char** argv) {
         "agent",
         "vmid unknown (no --vmid, no digits in hostname): every route but /health answers 401");
 
-  agent::RealStepRunner runner(opts.root);
+  std::optional<crypto::Ed25519PublicKey> catalog_key;
+  if (!opts.catalog_key.empty()) {
+    auto k = crypto::load_public_key(opts.catalog_key);
+    if (!k) {
+      log::error("agent", "cannot load --catalog-key", {{"error", k.error().message}});
+      return 2;
+    }
+    catalog_key = *k;
+  }
+
+  agent::runtimes::CurlFetcher fetcher;
+  agent::runtimes::CatalogClient catalog(fetcher, opts.artifacts, catalog_key);
+  agent::runtimes::ArtifactCache cache(fs::join(opts.root, "opt/zlh/cache"), fetcher);
+  agent::runtimes::RuntimeManager runtimes(opts.root, catalog, cache);
+  runtimes.discard_leftovers();
+  agent::devenv::DevEnvironment devenv(opts.root, opts.dev_user);
+  runtimes.set_on_change([&] {
+    if (auto r = devenv.regenerate(runtimes.active()); !r)
+      log::error("devenv", "cannot write the environment", {{"error", r.error().message}});
+  });
+
+  agent::RealStepRunner runner(opts.root, runtimes, devenv);
   agent::Provisioner provisioner(opts.root, opts.vmid, runner);
   provisioner.load();
+  agent::TaskRunner tasks;
 
   metrics::Registry registry;
   auto started = std::chrono::steady_clock::now();
@@ -80,7 +103,7 @@ int main(int argc, char** argv) {
   });
 
   agent::TokenGuard guard(api_key, opts.vmid, agent::unix_now);
-  agent::AgentContext ctx{provisioner, guard, registry, opts.vmid, started};
+  agent::AgentContext ctx{provisioner, guard, registry, opts.vmid, started, runtimes, tasks, {}};
 
   http::ServerOptions so;
   so.listen = opts.listen;
@@ -100,6 +123,7 @@ int main(int argc, char** argv) {
              {"root", opts.root},
              {"state", agent::to_string(provisioner.state())}});
   server.run(1, true);
+  tasks.stop();
   provisioner.stop();
   log::info("agent", "agent stopped");
   return 0;

@@ -1,5 +1,7 @@
 #include "agent/provisioner.hpp"
 
+#include <algorithm>
+
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
@@ -37,9 +39,9 @@ std::vector<StepSpec> plan_for(const Payload& p) {
   std::vector<StepSpec> steps;
   steps.push_back({"layout", "prepare container layout", State::kInstalling});
   if (p.container_type == "dev") {
-    steps.push_back(
-        {"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
-    steps.push_back({"devenv", "write dev environment", State::kVerifying});
+    steps.push_back({"user", "set up dev user", State::kInstalling});
+    steps.push_back({"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
+    steps.push_back({"profile", "write dev environment", State::kVerifying});
     if (p.enable_code_server)
       steps.push_back({"addon", "install addon code-server", State::kInstalling});
     steps.push_back({"workload", "start services", State::kStarting});
@@ -180,7 +182,14 @@ void Provisioner::worker() {
         log::error(kComponent, "persist state failed", {{"error", r.error().message}});
       log::info(kComponent, "step started", {{"step", spec.name}, {"index", step_}});
       lk.unlock();
-      auto r = runner_.run(spec, p, stop_);
+      size_t index = step_;
+      size_t count = steps.size();
+      auto r = runner_.run(spec, p, stop_, [this, index, count, gen](const std::string& detail, double f) {
+        std::lock_guard plk(mu_);
+        if (gen != generation_ || index != step_) return;
+        if (!detail.empty()) install_step_ = detail;
+        progress_ = (double(index) + std::clamp(f, 0.0, 1.0)) / double(count);
+      });
       lk.lock();
       if (gen != generation_) break;
       if (stop_) return;  // the step re-runs after restart (steps are idempotent)

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -48,7 +49,7 @@ std::optional<State> state_from_string(std::string_view s);
 bool is_provisioning(State s);  // installing, verifying or starting
 
 struct StepSpec {
-  std::string kind;  // "layout", "runtime", "addon", "game", "workload"
+  std::string kind;  // "layout", "user", "runtime", "profile", "addon", "game", "workload"
   std::string name;  // shown as install_step, e.g. "install runtime node 20.18.0"
   State phase;       // the state reported while the step runs
 };
@@ -56,13 +57,16 @@ struct StepSpec {
 // The ordered steps that provision `p`.
 std::vector<StepSpec> plan_for(const Payload& p);
 
+// What a running step may report: a finer step text and 0..1 within the step.
+using StepProgress = std::function<void(const std::string& detail, double fraction)>;
+
 // Executes one step. Implementations must be idempotent (a step may run again
 // after a crash) and should return promptly once `stop` becomes true.
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
-  virtual Result<void> run(const StepSpec& step, const Payload& p,
-                           const std::atomic<bool>& stop) = 0;
+  virtual Result<void> run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop,
+                           const StepProgress& progress) = 0;
 };
 
 class Provisioner {

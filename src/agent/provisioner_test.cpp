@@ -23,7 +23,9 @@ class FakeRunner : public StepRunner {
   std::string block_kind;
   bool release = false;
 
-  Result<void> run(const StepSpec& s, const Payload&, const std::atomic<bool>& stop) override {
+  Result<void> run(const StepSpec& s, const Payload&, const std::atomic<bool>& stop,
+                   const StepProgress& progress) override {
+    progress("", 0.5);
     std::unique_lock lk(mu);
     calls.push_back(s.kind);
     cv.notify_all();
@@ -76,7 +78,7 @@ TEST(Plan, DevAndGameSteps) {
   auto steps = plan_for(dev_payload());
   ASSERT_GE(steps.size(), 3u);
   EXPECT_EQ(steps.front().kind, "layout");
-  EXPECT_EQ(steps[1].name, "install runtime node 20.18.0");
+  EXPECT_EQ(steps[2].name, "install runtime node 20.18.0");
   EXPECT_EQ(steps.back().phase, State::kStarting);
   auto with_ide = dev_payload();
   with_ide.enable_code_server = true;

@@ -1,5 +1,7 @@
 #include "agent/routes.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "version.hpp"
 
@@ -8,7 +10,37 @@ namespace zlh::agent {
 using http::Request;
 using http::Response;
 
+void Activity::set(std::string kind, std::string step, double progress) {
+  std::lock_guard lk(mu_);
+  current_ = nlohmann::json{{"kind", std::move(kind)}, {"step", std::move(step)}, {"progress", progress}};
+}
+void Activity::clear() {
+  std::lock_guard lk(mu_);
+  current_.reset();
+}
+nlohmann::json Activity::to_json() const {
+  std::lock_guard lk(mu_);
+  return current_ ? *current_ : nlohmann::json(nullptr);
+}
+
 namespace {
+// Parses a JSON object body, refusing unknown fields and naming the field.
+Result<nlohmann::json> object_body(const Request& req, std::initializer_list<std::string_view> allowed) {
+  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::unexpected(Error::invalid("body", "body must be a JSON object"));
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
+      return std::unexpected(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
+  return j;
+}
+
+Result<std::string> string_field(const nlohmann::json& j, const std::string& k) {
+  auto it = j.find(k);
+  if (it == j.end()) return std::unexpected(Error::invalid(k, "field \"" + k + "\": is required"));
+  if (!it->is_string()) return std::unexpected(Error::invalid(k, "field \"" + k + "\": must be a string"));
+  return it->get<std::string>();
+}
+
 nlohmann::json status_body(AgentContext& ctx) {
   nlohmann::json j = ctx.provisioner.status();
   j["vmid"] = ctx.vmid ? nlohmann::json(*ctx.vmid) : nlohmann::json(nullptr);
@@ -23,6 +55,7 @@ nlohmann::json status_body(AgentContext& ctx) {
   j["last_exit"] = nullptr;
   j["last_stop"] = nullptr;
   j["services"] = nlohmann::json::array();
+  j["operation"] = ctx.activity.to_json();
   return j;
 }
 }  // namespace
@@ -56,6 +89,59 @@ http::Router make_router(AgentContext& ctx) {
         return Response::json(*a == Provisioner::Accept::kAccepted ? 202 : 200, body);
       },
       cfg);
+
+  r.add_sync("GET", "/runtimes", [&ctx](Request&) {
+    return Response::json(200, {{"runtimes", ctx.runtimes.list()}});
+  });
+
+  http::RouteOptions install_opts;
+  install_opts.body_limit = 4096;
+  install_opts.deadline = std::chrono::minutes(30);
+  r.add("POST", "/runtimes/install", [&ctx](Request& req, http::Responder res) {
+    auto body = object_body(req, {"runtime", "version"});
+    if (!body) return res.send_error(body.error());
+    auto id = string_field(*body, "runtime");
+    if (!id) return res.send_error(id.error());
+    auto version = string_field(*body, "version");
+    if (!version) return res.send_error(version.error());
+    bool started = ctx.tasks.run([&ctx, res, id = *id, version = *version](const std::atomic<bool>& cancel) {
+      std::string kind = "install runtime " + id + " " + version;
+      ctx.activity.set(kind, kind, 0);
+      auto r = ctx.runtimes.install(id, version, "", [&](const std::string& step, double f) {
+        ctx.activity.set(kind, step, f);
+      }, &cancel);
+      ctx.activity.clear();
+      if (!r) return res.send_error(r.error());
+      res.send(Response::json(200, r->to_json()));
+    });
+    if (!started) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+  }, install_opts);
+
+  http::RouteOptions small;
+  small.body_limit = 4096;
+  r.add_sync("POST", "/runtimes/{id}/use", [&ctx](Request& req) {
+    auto body = object_body(req, {"version"});
+    if (!body) return Response::error(body.error());
+    auto version = string_field(*body, "version");
+    if (!version) return Response::error(version.error());
+    auto u = ctx.runtimes.use(req.params["id"], *version);
+    if (!u) return Response::error(u.error());
+    return Response::json(200, u->to_json());
+  }, small);
+
+  r.add_sync("POST", "/runtimes/{id}/rollback", [&ctx](Request& req) {
+    auto u = ctx.runtimes.rollback(req.params["id"]);
+    if (!u) return Response::error(u.error());
+    return Response::json(200, u->to_json());
+  }, small);
+
+  r.add_sync("DELETE", "/runtimes/{id}/{version}", [&ctx](Request& req) {
+    auto force = req.query_param("force");
+    bool forced = force && (*force == "1" || *force == "true");
+    auto d = ctx.runtimes.remove(req.params["id"], req.params["version"], forced);
+    if (!d) return Response::error(d.error());
+    return Response::json(200, {{"runtime", req.params["id"]}, {"version", req.params["version"]}, {"removed", true}});
+  });
 
   r.add_sync("GET", "/metrics", [&ctx](Request&) {
     return Response::text(200, ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");

@@ -3,14 +3,30 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 
 #include "agent/auth.hpp"
 #include "agent/provisioner.hpp"
+#include "agent/runtimes/manager.hpp"
+#include "agent/tasks.hpp"
 #include "common/http.hpp"
 #include "common/metrics.hpp"
 
 namespace zlh::agent {
+
+// An operation started through the API outside provisioning (a runtime
+// install), shown in /status as "operation" while it runs.
+class Activity {
+ public:
+  void set(std::string kind, std::string step, double progress);
+  void clear();
+  nlohmann::json to_json() const;  // null when idle
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<nlohmann::json> current_;
+};
 
 struct AgentContext {
   Provisioner& provisioner;
@@ -18,6 +34,9 @@ struct AgentContext {
   metrics::Registry& metrics;
   std::optional<int64_t> vmid;
   std::chrono::steady_clock::time_point started;
+  runtimes::RuntimeManager& runtimes;
+  TaskRunner& tasks;
+  Activity activity;
 };
 
 http::Router make_router(AgentContext& ctx);

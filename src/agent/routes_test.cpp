@@ -14,7 +14,8 @@ namespace {
 
 class NopRunner : public StepRunner {
  public:
-  Result<void> run(const StepSpec&, const Payload&, const std::atomic<bool>&) override {
+  Result<void> run(const StepSpec&, const Payload&, const std::atomic<bool>&,
+                   const StepProgress&) override {
     return {};
   }
 };
@@ -28,8 +29,11 @@ class RoutesTest : public ::testing::Test {
     prov_->load();
     prov_->start();
     guard_ = std::make_unique<TokenGuard>(kp_.pub, 6001, unix_now);
-    ctx_ = std::make_unique<AgentContext>(
-        AgentContext{*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now()});
+    catalog_ = std::make_unique<runtimes::CatalogClient>(fetcher_, "", std::nullopt);
+    cache_ = std::make_unique<runtimes::ArtifactCache>(root_ + "/opt/zlh/cache", fetcher_);
+    runtimes_ = std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_);
+    ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001,
+                                          std::chrono::steady_clock::now(), *runtimes_, tasks_);
     http::ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.metrics = &metrics_;
@@ -41,6 +45,7 @@ class RoutesTest : public ::testing::Test {
   void TearDown() override {
     server_->stop();
     thread_.join();
+    tasks_.stop();
     prov_->stop();
   }
   http::Headers auth() {
@@ -55,6 +60,11 @@ class RoutesTest : public ::testing::Test {
   metrics::Registry metrics_;
   std::unique_ptr<Provisioner> prov_;
   std::unique_ptr<TokenGuard> guard_;
+  runtimes::CurlFetcher fetcher_;
+  std::unique_ptr<runtimes::CatalogClient> catalog_;
+  std::unique_ptr<runtimes::ArtifactCache> cache_;
+  std::unique_ptr<runtimes::RuntimeManager> runtimes_;
+  TaskRunner tasks_;
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
@@ -71,6 +81,23 @@ TEST_F(RoutesTest, OnlyHealthIsPublic) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 401) << m << " " << p;
   }
+}
+
+TEST_F(RoutesTest, RuntimeRoutesValidateAndAnswerFromTheManager) {
+  auto l = http::request("GET", base_ + "/runtimes", auth());
+  ASSERT_EQ(l->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(l->body)["runtimes"], nlohmann::json::array());
+  auto bad = http::request("POST", base_ + "/runtimes/install", auth(), R"({"runtime":"../x","version":"1"})");
+  EXPECT_EQ(bad->status, 400);
+  auto unknown = http::request("POST", base_ + "/runtimes/install", auth(), R"({"runtime":"node","version":"1","x":1})");
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(unknown->body)["error"]["field"], "x");
+  // No artifact server configured: an honest 503, not a hang.
+  auto none = http::request("POST", base_ + "/runtimes/install", auth(), R"({"runtime":"node","version":"20.1.0"})");
+  EXPECT_EQ(none->status, 503);
+  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/use", auth(), R"({"version":"1.0"})")->status, 404);
+  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/rollback", auth())->status, 404);
+  EXPECT_EQ(http::request("DELETE", base_ + "/runtimes/node/1.0", auth())->status, 404);
 }
 
 TEST_F(RoutesTest, StatusConfigMetrics) {

@@ -4,24 +4,38 @@
 
 namespace zlh::agent {
 
-Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p,
-                                 const std::atomic<bool>& stop) {
+Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop,
+                                 const StepProgress& progress) {
   if (step.kind == "layout") {
-    for (const char* dir : {"opt/zlh/runtimes", "opt/zlh/services", "opt/zlh/cache", "run/zlh",
-                            "etc/profile.d", "opt/zlh-agent/state", "opt/zlh-agent/config"}) {
+    for (const char* dir : {"opt/zlh/runtimes", "opt/zlh/services", "opt/zlh/cache", "run/zlh", "etc/profile.d",
+                            "opt/zlh-agent/state", "opt/zlh-agent/config"}) {
       if (auto r = fs::make_dirs(fs::join(root_, dir), 0755); !r) return r;
     }
-    const char* work = p.container_type == "dev" ? "home/dev/workspace" : "opt/zlh/server";
-    return fs::make_dirs(fs::join(root_, work), 0755);
+    if (p.container_type == "game") return fs::make_dirs(fs::join(root_, "opt/zlh/server"), 0755);
+    return {};
   }
+  if (step.kind == "user") {
+    auto u = devenv_.ensure_user();
+    if (!u) return fail(u.error());
+    if (!u->is_current_user) runtimes_.set_run_as(u->uid, u->gid, u->name);
+    return {};
+  }
+  if (step.kind == "runtime") {
+    auto r = runtimes_.install(p.runtime, p.version, p.catalog_sha256,
+                               [&](const std::string& detail, double f) { progress(detail, f); }, &stop);
+    if (!r) return fail(r.error());
+    return {};
+  }
+  if (step.kind == "profile") return devenv_.regenerate(runtimes_.active());
+  if (step.kind == "workload" && p.container_type == "dev") return {};  // code-server comes through "addon"
+
   static const std::pair<std::string_view, std::string_view> kMissing[] = {
-      {"runtime", "the runtime installer"},    {"devenv", "the dev environment writer"},
-      {"addon", "addon installation"},         {"game", "the game server installer"},
-      {"workload", "the workload supervisor"},
+      {"addon", "addon installation (code-server)"},
+      {"game", "the game server installer"},
+      {"workload", "the game server supervisor"},
   };
   for (auto& [kind, what] : kMissing)
-    if (step.kind == kind)
-      return fail(codes::kUnavailable, std::string(what) + " is not part of this agent build yet");
+    if (step.kind == kind) return fail(codes::kUnavailable, std::string(what) + " is not part of this agent build yet");
   return fail(codes::kInternal, "unknown step kind " + step.kind);
 }
 

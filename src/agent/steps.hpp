@@ -1,25 +1,34 @@
 // The agent's real StepRunner: executes provisioning steps against --root.
 //
-// Implemented in this build: "layout" (creates the directories of DESIGN.md
-// §3.2). Steps whose subsystem is not built yet (runtime install, dev
-// environment, addons, game install, workload start) fail with
-// E_UNAVAILABLE naming the missing part, so the state machine reports an
-// honest `error` instead of pretending to be running.
+// layout   creates the directories of DESIGN.md §3.2
+// user     creates the dev user, home and workspace (DESIGN §5)
+// runtime  installs the payload's runtime through the RuntimeManager
+// profile  writes etc/profile.d/zlh.sh from the active runtimes
+// workload dev: nothing to supervise without code-server
+// Steps whose subsystem is not built yet (addons, game install, game
+// workload) fail with E_UNAVAILABLE naming the missing part, so the state
+// machine reports an honest `error` instead of pretending to be running.
 #pragma once
 
 #include <string>
 
+#include "agent/devenv/service.hpp"
 #include "agent/provisioner.hpp"
+#include "agent/runtimes/manager.hpp"
 
 namespace zlh::agent {
 
 class RealStepRunner : public StepRunner {
  public:
-  explicit RealStepRunner(std::string root) : root_(std::move(root)) {}
-  Result<void> run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop) override;
+  RealStepRunner(std::string root, runtimes::RuntimeManager& runtimes, devenv::DevEnvironment& devenv)
+      : root_(std::move(root)), runtimes_(runtimes), devenv_(devenv) {}
+  Result<void> run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop,
+                   const StepProgress& progress) override;
 
  private:
   std::string root_;
+  runtimes::RuntimeManager& runtimes_;
+  devenv::DevEnvironment& devenv_;
 };
 
 }  // namespace zlh::agent

@@ -1,0 +1,104 @@
+#include "agent/runtimes/fetcher.hpp"
+
+#include <curl/curl.h>
+
+#include <mutex>
+#include <optional>
+
+namespace zlh::agent::runtimes {
+namespace {
+struct Ctx {
+  const Sink* sink;
+  const std::atomic<bool>* cancel;
+  std::optional<Error> error;
+};
+
+size_t on_data(char* ptr, size_t size, size_t nmemb, void* user) {
+  auto* ctx = static_cast<Ctx*>(user);
+  size_t n = size * nmemb;
+  if (ctx->cancel && ctx->cancel->load()) {
+    ctx->error = Error::make(codes::kInternal, "cancelled");
+    return 0;
+  }
+  auto r = (*ctx->sink)(std::string_view(ptr, n));
+  if (!r) {
+    ctx->error = r.error();
+    return 0;  // makes curl abort with CURLE_WRITE_ERROR
+  }
+  return n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* ctx = static_cast<Ctx*>(user);
+  return ctx->cancel && ctx->cancel->load() ? 1 : 0;
+}
+}  // namespace
+
+CurlFetcher::CurlFetcher() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+Result<void> CurlFetcher::fetch(const std::string& url, const Sink& sink, const std::atomic<bool>* cancel) {
+  if (!url.starts_with("http://") && !url.starts_with("https://") && !url.starts_with("file://"))
+    return fail(codes::kInvalid, "unsupported artifact URL scheme: " + url);
+  CURL* h = curl_easy_init();
+  if (!h) return fail(codes::kInternal, "curl_easy_init failed");
+  Ctx ctx{&sink, cancel, std::nullopt};
+  char errbuf[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // never redirect into file://
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);  // an error page is never taken for the artifact
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &ctx);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ctx);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 15L);
+  // A stalled transfer (under 1 KiB/s for 60 s) is dead; a slow one is not.
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "zlh-agent");
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(h);
+  if (ctx.error) return fail(*ctx.error);
+  if (rc == CURLE_FILE_COULDNT_READ_FILE) return fail(codes::kNotFound, url + ": no such file");
+  if (rc == CURLE_HTTP_RETURNED_ERROR && status == 404) return fail(codes::kNotFound, url + ": 404 not found");
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(codes::kInternal, "cancelled");
+  if (rc != CURLE_OK)
+    return fail(codes::kUpstream, url + ": " + (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc)));
+  if (url.starts_with("http")) {
+    if (status == 404) return fail(codes::kNotFound, url + ": 404 not found");
+    if (status < 200 || status >= 300) return fail(codes::kUpstream, url + ": HTTP " + std::to_string(status));
+  }
+  return {};
+}
+
+Result<std::string> fetch_small(Fetcher& f, const std::string& url, size_t max_bytes) {
+  std::string body;
+  auto r = f.fetch(url, [&](std::string_view chunk) -> Result<void> {
+    if (body.size() + chunk.size() > max_bytes)
+      return fail(codes::kTooLarge, url + ": larger than " + std::to_string(max_bytes) + " bytes");
+    body.append(chunk);
+    return {};
+  });
+  if (!r) return fail(r.error());
+  return body;
+}
+
+std::string join_url(std::string_view base, std::string_view rel) {
+  std::string out(base);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  return out + "/" + std::string(rel);
+}
+
+}  // namespace zlh::agent::runtimes
