@@ -24,6 +24,7 @@ test: build
 
 bench: build
 	@./bench/run.sh
+	@./bench/install.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -16,7 +16,7 @@
 # Prints a Markdown table and writes it, with the command, date and machine,
 # to bench/results/install.md. Never prompts. On exit, success or failure,
 # it stops every process it started and removes its temporary directory,
-# which holds about 1.5 GB while it runs.
+# which holds up to about 700 MB while it runs.
 #
 # Knobs (environment):
 #   BENCH_ROUNDS=3          measured rounds, each one agent install and one peer run
@@ -79,7 +79,7 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/zlh-bench-install.XXXXXX")"
 AGENT_PID=""
 NGINX_PID=""
-NEED_KIB=$(((ARTIFACT_MIB * 7 + 200) * 1024)) # source tree, artifact, store, one agent root, one peer dir
+NEED_KIB=$(((ARTIFACT_MIB * 4 + 100) * 1024)) # peak: the store plus one agent root or peer dir (3x), and slack
 AVAIL_KIB="$(df -Pk "$TMP" | awk 'NR == 2 { print $4 }')"
 
 running() {
@@ -339,7 +339,8 @@ PY
 
 declare -a AGENT_S AGENT_LOG_MS AGENT_HWM_KIB GUARD_MS PEER_S
 agent_round() {
-  local r="$1" root="$TMP/agent-$r" code t i out
+  local r="$1" root code t _ out
+  root="$TMP/agent-$r"
   start_agent "$root"
   drop_caches
   read -r code t < <(post_install "$TMP/install-$r.json")
@@ -352,7 +353,7 @@ agent_round() {
     sed -n 's/.*"duration_ms":\([0-9.]*\).*/\1/p' || true)"
   grep -q '"msg":"runtime installed"' "$AGENT_LOG" || die "the agent did not log \"runtime installed\""
   # Re-installs: the install guard answers from the marker file.
-  for i in $(seq "$REINSTALLS"); do
+  for _ in $(seq "$REINSTALLS"); do
     read -r code t < <(post_install "$TMP/reinstall.json")
     [ "$code" = 200 ] || die "re-install answered $code: $(head -c 400 "$TMP/reinstall.json")"
     GUARD_MS+=("$(awk -v t="$t" 'BEGIN { printf "%.3f", t * 1000 }')")
@@ -377,7 +378,8 @@ peer_cmd() {
 }
 
 peer_round() {
-  local r="$1" dir="$TMP/peer-$r" t0 t1
+  local r="$1" dir t0 t1
+  dir="$TMP/peer-$r"
   mkdir -p "$dir"
   drop_caches
   t0="$(now)"

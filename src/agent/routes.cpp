@@ -104,6 +104,8 @@ http::Router make_router(AgentContext& ctx) {
     if (!id) return res.send_error(id.error());
     auto version = string_field(*body, "version");
     if (!version) return res.send_error(version.error());
+    // The guard's common case answers here, without a thread.
+    if (auto cur = ctx.runtimes.if_current(*id, *version)) return res.send(Response::json(200, cur->to_json()));
     bool started = ctx.tasks.run([&ctx, res, id = *id, version = *version](const std::atomic<bool>& cancel) {
       std::string kind = "install runtime " + id + " " + version;
       ctx.activity.set(kind, kind, 0);

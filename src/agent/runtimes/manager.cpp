@@ -277,6 +277,12 @@ Result<void> RuntimeManager::remove(const std::string& id, const std::string& ve
   return {};
 }
 
+std::optional<Installed> RuntimeManager::if_current(const std::string& id, const std::string& version) const {
+  if (!valid_id(id) || !valid_version(version) || !installed(id, version)) return std::nullopt;
+  if (read_link(fs::join(dir_, id + "/current")) != version) return std::nullopt;
+  return Installed{id, version, fs::join(dir_, id + "/" + version), false};
+}
+
 nlohmann::json RuntimeManager::list() const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& id : list_dir(dir_)) {

@@ -68,6 +68,12 @@ class RuntimeManager {
   Result<Installed> rollback(const std::string& id);
   Result<void> remove(const std::string& id, const std::string& version, bool force);
 
+  // The guard's answer without taking the runtime's lock (read-only: the
+  // marker and the `current` symlink): set when `version` is installed and
+  // already current. Lets a request answer at once while another install of
+  // the same runtime holds the lock.
+  std::optional<Installed> if_current(const std::string& id, const std::string& version) const;
+
   nlohmann::json list() const;
   std::vector<devenv::ActiveRuntime> active() const;  // sorted by id
   std::string dir() const { return dir_; }
