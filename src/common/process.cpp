@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ enum Stage : int {
   kSetgroups,
   kSetgid,
   kSetuid,
+  kSetCtty,
   kExec
 };
 
@@ -47,6 +49,8 @@ const char* stage_name(int s) {
       return "setgid";
     case kSetuid:
       return "setuid";
+    case kSetCtty:
+      return "controlling tty";
     default:
       return "exec";
   }
@@ -153,8 +157,21 @@ void close_from(int lo, int hi_inclusive, int max_fd) {
   struct sigaction sa {};
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
-  for (int s = 1; s < NSIG; ++s)
-    if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &sa, nullptr);  // EINVAL for reserved: fine
+  for (int s = 1; s < NSIG; ++s) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    if (::sigaction(s, &sa, nullptr) != 0) {
+      // glibc refuses its reserved real-time signals (32, 33), but a parent
+      // may have left them ignored (seen under CI); the kernel call resets
+      // them. SIG_DFL needs no restorer.
+      struct {
+        void* handler;
+        unsigned long flags;
+        void* restorer;
+        unsigned long mask;
+      } ksa{reinterpret_cast<void*>(SIG_DFL), 0, nullptr, 0};
+      ::syscall(SYS_rt_sigaction, s, &ksa, nullptr, sizeof(ksa.mask));
+    }
+  }
 
   if (o.new_session && ::setsid() < 0) child_fail(report_fd, kSetsid, errno);
 
@@ -177,6 +194,7 @@ void close_from(int lo, int hi_inclusive, int max_fd) {
   // report_fd is >= 3 (the parent made sure) and closes itself on exec.
   close_from(3, report_fd - 1, p.max_fd);
   close_from(report_fd + 1, INT_MAX, p.max_fd);
+  if (o.controlling_tty && ::ioctl(0, TIOCSCTTY, 0) != 0) child_fail(report_fd, kSetCtty, errno);
 
   for (const auto& [resource, value] : o.rlimits) {
     struct rlimit rl {
@@ -257,6 +275,8 @@ std::optional<std::string_view> env_lookup(const std::vector<std::string>& env,
 Result<pid_t> spawn(const SpawnOptions& o) {
   if (o.argv.empty() || o.argv[0].empty()) return fail(Error::invalid("argv", "argv[0] is empty"));
   if (o.uid && !o.gid) return fail(Error::invalid("gid", "uid given without gid"));
+  if (o.controlling_tty && !o.new_session)
+    return fail(Error::invalid("controlling_tty", "controlling tty requires a new session"));
   const std::string& argv0 = o.argv[0];
   auto prepared = prepare(o);
   if (!prepared) return fail(std::move(prepared.error()).wrap("spawn " + argv0));

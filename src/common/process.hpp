@@ -55,6 +55,13 @@ struct SpawnOptions {
   // setsid(): the child leads its own session and process group (pgid ==
   // pid), so kill(-pid, sig) reaches everything it starts.
   bool new_session = true;
+  // With new_session: make stdin the controlling terminal of the new session
+  // (ioctl(0, TIOCSCTTY, 0) after fds 0-2 are installed), so job control,
+  // ^C and SIGHUP on hang-up work. stdin must then be a terminal that is no
+  // other session's controlling terminal (normally a fresh pty slave);
+  // otherwise the spawn fails at stage "controlling tty". E_INVALID without
+  // new_session.
+  bool controlling_tty = false;
   // Parent fds to install as 0, 1, 2 in the child; -1 = /dev/null. The same
   // fd may be given for several. The caller keeps ownership (spawn does not
   // close them).
@@ -68,7 +75,7 @@ struct SpawnOptions {
 
 // fork + exec. In the child, in this order: reset signal dispositions and
 // empty the signal mask, setsid, install fds 0-2 and close every other fd
-// (close_range), setrlimit, chdir, setgroups/setgid/setuid, exec. Any
+// (close_range), TIOCSCTTY (controlling_tty), setrlimit, chdir, setgroups/setgid/setuid, exec. Any
 // failure in the child is reported through a CLOEXEC pipe (stage + errno);
 // spawn() then reaps the child and returns E_IO:
 //   "exec <argv0>: <strerror>"   or   "spawn <argv0>: <stage>: <strerror>".
