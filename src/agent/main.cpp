@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
+#include <thread>
 #include <iostream>
 
 #include "agent/auth.hpp"
@@ -102,8 +104,23 @@ int main(int argc, char** argv) {
            "\n";
   });
 
+  // Services run through zlh-shim, installed beside the agent.
+  std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  agent::supervisor::SystemClock clock;
+  agent::supervisor::Supervisor supervisor(opts.root, self_dir + "/zlh-shim", clock);
+  supervisor.reattach();
+  agent::console::ConsoleManager console(supervisor, devenv, tasks);
+  tasks.run([&console](const std::atomic<bool>& cancel) {
+    // Idle dev console sessions are closed by this janitor.
+    for (int tick = 0; !cancel.load(); ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (tick % 150 == 149) console.reap_idle();
+    }
+  });
+
   agent::TokenGuard guard(api_key, opts.vmid, agent::unix_now);
-  agent::AgentContext ctx{provisioner, guard, registry, opts.vmid, started, runtimes, tasks, {}};
+  agent::AgentContext ctx{provisioner, guard,      registry,   opts.vmid, started,
+                          runtimes,    tasks,      supervisor, console,   {}};
 
   http::ServerOptions so;
   so.listen = opts.listen;

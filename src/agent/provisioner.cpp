@@ -216,6 +216,11 @@ void Provisioner::worker() {
   }
 }
 
+std::optional<Payload> Provisioner::payload() const {
+  std::lock_guard lk(mu_);
+  return payload_;
+}
+
 State Provisioner::state() const {
   std::lock_guard lk(mu_);
   return state_;

@@ -85,6 +85,7 @@ class Provisioner {
   Result<Accept> submit(const Payload& p);
 
   nlohmann::json status() const;  // the /status body minus agent-wide fields
+  std::optional<Payload> payload() const;  // the accepted payload, if any
   State state() const;
 
   std::string payload_path() const;

@@ -41,6 +41,13 @@ Result<std::string> string_field(const nlohmann::json& j, const std::string& k) 
   return it->get<std::string>();
 }
 
+// The service the power routes act on: the game server, or code-server in a
+// dev container.
+std::string main_workload(AgentContext& ctx) {
+  auto p = ctx.provisioner.payload();
+  return p && p->container_type == "game" ? "workload" : "code-server";
+}
+
 nlohmann::json status_body(AgentContext& ctx) {
   nlohmann::json j = ctx.provisioner.status();
   j["vmid"] = ctx.vmid ? nlohmann::json(*ctx.vmid) : nlohmann::json(nullptr);
@@ -50,11 +57,24 @@ nlohmann::json status_body(AgentContext& ctx) {
                       .count();
   // Supervision arrives with the supervisor; until then nothing is supervised,
   // and these are the true values, not placeholders.
+  // Supervision: the main workload's history, and every service but the
+  // console shells.
   j["crash_count"] = 0;
   j["last_crash_at"] = nullptr;
   j["last_exit"] = nullptr;
   j["last_stop"] = nullptr;
   j["services"] = nlohmann::json::array();
+  std::string main = main_workload(ctx);
+  for (const auto& v : ctx.supervisor.services()) {
+    if (v.name.starts_with("console-")) continue;
+    j["services"].push_back(v.to_json());
+    if (v.name == main) {
+      j["crash_count"] = v.crash_count;
+      j["last_crash_at"] = v.last_crash_at ? nlohmann::json(*v.last_crash_at) : nlohmann::json(nullptr);
+      j["last_exit"] = v.last_exit;
+      j["last_stop"] = v.last_stop;
+    }
+  }
   j["operation"] = ctx.activity.to_json();
   return j;
 }
@@ -144,6 +164,43 @@ http::Router make_router(AgentContext& ctx) {
     if (!d) return Response::error(d.error());
     return Response::json(200, {{"runtime", req.params["id"]}, {"version", req.params["version"]}, {"removed", true}});
   });
+
+  // Power for the main workload.
+  http::RouteOptions power;
+  power.deadline = std::chrono::minutes(2);  // a graceful stop may take its stop + term timeouts
+  for (std::string action : {"start", "stop", "restart", "kill"}) {
+    r.add("POST", "/" + action, [&ctx, action](Request&, http::Responder res) {
+      std::string name = main_workload(ctx);
+      if (!ctx.supervisor.has(name))
+        return res.send_error(Error::make(codes::kConflict, "there is no workload (" + name + ") in this container yet"));
+      bool ok = ctx.tasks.run([&ctx, res, name, action](const std::atomic<bool>&) {
+        nlohmann::json body = {{"service", name}, {"action", action}};
+        Result<void> r;
+        if (action == "start") {
+          r = ctx.supervisor.start_registered(name);
+        } else if (action == "stop") {
+          auto s = ctx.supervisor.stop(name);
+          if (s) body["last_stop"] = *s;
+          else r = fail(s.error());
+        } else if (action == "restart") {
+          r = ctx.supervisor.restart(name);
+        } else {
+          r = ctx.supervisor.kill(name);
+        }
+        if (!r) return res.send_error(r.error());
+        if (auto v = ctx.supervisor.service(name)) body["state"] = v->state;
+        res.send(Response::json(200, body));
+      });
+      if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+    }, power);
+  }
+
+  http::RouteOptions ws;
+  ws.ws_max_queue_bytes = 1 << 20;
+  r.add_ws("/console", [&ctx](Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
+    auto p = ctx.provisioner.payload();
+    return ctx.console.open(req, p ? p->container_type : "");
+  }, ws);
 
   r.add_sync("GET", "/metrics", [&ctx](Request&) {
     return Response::text(200, ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");

@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "agent/auth.hpp"
+#include "agent/console/console.hpp"
+#include "agent/supervisor/supervisor.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/manager.hpp"
 #include "agent/tasks.hpp"
@@ -36,6 +38,8 @@ struct AgentContext {
   std::chrono::steady_clock::time_point started;
   runtimes::RuntimeManager& runtimes;
   TaskRunner& tasks;
+  supervisor::Supervisor& supervisor;
+  console::ConsoleManager& console;
   Activity activity;
 };
 

@@ -32,8 +32,11 @@ class RoutesTest : public ::testing::Test {
     catalog_ = std::make_unique<runtimes::CatalogClient>(fetcher_, "", std::nullopt);
     cache_ = std::make_unique<runtimes::ArtifactCache>(root_ + "/opt/zlh/cache", fetcher_);
     runtimes_ = std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_);
-    ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001,
-                                          std::chrono::steady_clock::now(), *runtimes_, tasks_);
+    devenv_ = std::make_unique<devenv::DevEnvironment>(root_, "-");
+    supervisor_ = std::make_unique<supervisor::Supervisor>(root_, "/nonexistent/zlh-shim", clock_);
+    console_ = std::make_unique<console::ConsoleManager>(*supervisor_, *devenv_, tasks_);
+    ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now(),
+                                          *runtimes_, tasks_, *supervisor_, *console_);
     http::ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.metrics = &metrics_;
@@ -65,6 +68,10 @@ class RoutesTest : public ::testing::Test {
   std::unique_ptr<runtimes::ArtifactCache> cache_;
   std::unique_ptr<runtimes::RuntimeManager> runtimes_;
   TaskRunner tasks_;
+  supervisor::SystemClock clock_;
+  std::unique_ptr<devenv::DevEnvironment> devenv_;
+  std::unique_ptr<supervisor::Supervisor> supervisor_;
+  std::unique_ptr<console::ConsoleManager> console_;
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
@@ -98,6 +105,22 @@ TEST_F(RoutesTest, RuntimeRoutesValidateAndAnswerFromTheManager) {
   EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/use", auth(), R"({"version":"1.0"})")->status, 404);
   EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/rollback", auth())->status, 404);
   EXPECT_EQ(http::request("DELETE", base_ + "/runtimes/node/1.0", auth())->status, 404);
+}
+
+TEST_F(RoutesTest, PowerWithoutWorkloadIsConflictAndConsoleNeedsAPayload) {
+  for (const char* p : {"/start", "/stop", "/restart", "/kill"}) {
+    auto r = http::request("POST", base_ + p, auth());
+    EXPECT_EQ(r->status, 409) << p << " " << r->body;
+  }
+  int status = 0;
+  auto ws = http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", auth(),
+                                    std::chrono::seconds(5), &status);
+  EXPECT_FALSE(ws);
+  EXPECT_EQ(status, 409);
+  auto unauth = http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", {},
+                                        std::chrono::seconds(5), &status);
+  EXPECT_FALSE(unauth);
+  EXPECT_EQ(status, 401);
 }
 
 TEST_F(RoutesTest, StatusConfigMetrics) {
