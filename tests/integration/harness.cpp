@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -15,7 +16,11 @@ namespace zlh::testing {
 
 std::string bin_dir() {
   const char* d = std::getenv("ZLH_BIN_DIR");
-  return d ? d : "build/bin";
+  std::string dir = d ? d : "build/bin";
+  // Absolute, because children may run with another working directory.
+  char buf[PATH_MAX];
+  if (realpath(dir.c_str(), buf)) return buf;
+  return dir;
 }
 
 std::string make_temp_dir(const std::string& tag) {

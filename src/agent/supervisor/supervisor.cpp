@@ -104,6 +104,7 @@ struct Supervisor::Service {
   pid_t shim_pid = 0;
   uint64_t shim_start = 0;
   bool shim_is_child = false;
+  bool shim_finished = false;  // its service exited: the shim only lingers now
   int restarts = 0;
   nlohmann::json last_stop = nullptr;
   std::thread thread;
@@ -168,16 +169,17 @@ bool Supervisor::shim_alive(const Service& s) const {
 }
 
 Result<void> Supervisor::spawn_shim(Service& s) {
-  // Reap (or remove) a previous shim of ours that lingers after its service exited.
-  if (s.shim_pid > 0 && s.shim_is_child) {
-    for (int i = 0; i < 300; ++i) {
+  // A previous shim lingers a moment after its service exited, still bound
+  // to the socket path. It goes first (SIGKILL: it has nothing left to do and
+  // must not unlink the path after the new shim bound it), and is reaped when
+  // it is our child.
+  if (s.shim_pid > 0 && shim_alive(s)) ::kill(s.shim_pid, SIGKILL);
+  if (s.shim_pid > 0) {
+    if (s.shim_is_child) {
       int st;
-      if (::waitpid(s.shim_pid, &st, WNOHANG) != 0) break;
-      if (i == 299) {
-        ::kill(s.shim_pid, SIGKILL);
-        ::waitpid(s.shim_pid, &st, 0);
-      }
-      std::this_thread::sleep_for(10ms);
+      ::waitpid(s.shim_pid, &st, 0);
+    } else {
+      for (int i = 0; i < 200 && ::kill(s.shim_pid, 0) == 0; ++i) std::this_thread::sleep_for(10ms);
     }
   }
   if (auto r = fs::make_dirs(run_dir_, 0755); !r) return r;
@@ -215,6 +217,7 @@ Result<void> Supervisor::spawn_shim(Service& s) {
   if (!pid) return fail(pid.error().wrap("start zlh-shim"));
   s.shim_pid = *pid;
   s.shim_is_child = true;
+  s.shim_finished = false;
   s.shim_start = shim::proc_start_time(*pid).value_or(0);
   log::info(kComponent, "shim started", {{"service", s.spec.name}, {"shim_pid", *pid}});
   return {};
@@ -228,7 +231,7 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
     if (closing_ || s->removed) return;
 
     bool fresh = false;
-    if (!shim_alive(*s)) {
+    if (s->shim_finished || !shim_alive(*s)) {
       set_state(*s, "starting");
       auto r = spawn_shim(*s);
       if (!r) {
@@ -307,6 +310,7 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
     }
 
     lk.lock();
+    s->shim_finished = true;
     int code = final_status && final_status->exit_code ? *final_status->exit_code : -1;
     int sig = final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
     s->pid = 0;
