@@ -135,6 +135,9 @@ struct WsClient::Impl {
   asio::io_context ioc;
   websocket::stream<beast::tcp_stream> ws{ioc};
   beast::flat_buffer buf;
+  bool reading = false;  // an async_read is outstanding
+  bool done = false;
+  Result<WsClient::Message> result = fail(codes::kInternal, "no read");
 };
 
 WsClient::WsClient() : impl_(std::make_unique<Impl>()) {}
@@ -186,39 +189,45 @@ Result<void> WsClient::send(std::string data, bool binary) {
 
 Result<WsClient::Message> WsClient::read(std::chrono::milliseconds timeout) {
   auto& ws = impl_->ws;
-  Result<Message> out = fail(codes::kTimeout, "ws read: timed out");
-  bool done = false;
-  ws.async_read(impl_->buf, [&](boost::system::error_code ec, size_t) {
-    done = true;
-    if (ec) {
-      Error e = from_ec("ws read", ec);
-      if (ec == websocket::error::closed) {
-        e.cause = "closed";
-        close_code_ = ws.reason().code;
+  // A read that timed out stays pending (cancelling a WebSocket read would
+  // break the stream); the next call waits for that same read.
+  if (!impl_->reading) {
+    impl_->reading = true;
+    impl_->done = false;
+    ws.async_read(impl_->buf, [this](boost::system::error_code ec, size_t) {
+      impl_->done = true;
+      auto& ws = impl_->ws;
+      if (ec) {
+        Error e = from_ec("ws read", ec);
+        if (ec == websocket::error::closed) {
+          e.cause = "closed";
+          close_code_ = ws.reason().code;
+        }
+        impl_->result = fail(e);
+        return;
       }
-      out = fail(e);
-      return;
-    }
-    Message m;
-    m.binary = ws.got_binary();
-    m.data = beast::buffers_to_string(impl_->buf.data());
-    impl_->buf.consume(impl_->buf.size());
-    out = std::move(m);
-  });
-  impl_->ioc.run_for(timeout);
-  if (!done) {
-    // Cancel the read and let its handler run so the stream stays usable.
-    beast::get_lowest_layer(ws).socket().cancel();
-    impl_->ioc.restart();
-    impl_->ioc.run();
-    out = fail(codes::kTimeout, "ws read: timed out");
+      Message m;
+      m.binary = ws.got_binary();
+      m.data = beast::buffers_to_string(impl_->buf.data());
+      impl_->buf.consume(impl_->buf.size());
+      impl_->result = std::move(m);
+    });
   }
   impl_->ioc.restart();
-  return out;
+  impl_->ioc.run_for(timeout);
+  if (!impl_->done) return fail(codes::kTimeout, "ws read: timed out");
+  impl_->reading = false;
+  return std::move(impl_->result);
 }
 
 void WsClient::close() {
   boost::system::error_code ec;
+  if (impl_->reading) {
+    // The close handshake would need the pending read; just hang up.
+    beast::get_lowest_layer(impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(impl_->ws).socket().close(ec);
+    return;
+  }
   impl_->ws.close(websocket::close_code::normal, ec);
 }
 

@@ -49,8 +49,10 @@ class WsClient {
       std::chrono::milliseconds timeout = std::chrono::seconds(10), int* status = nullptr);
   ~WsClient();
   Result<void> send(std::string data, bool binary);
-  // Waits up to timeout for one message. E_TIMEOUT when none came; E_UPSTREAM
-  // with cause "closed" when the peer closed (close_code() then tells why).
+  // Waits up to timeout for one message. E_TIMEOUT when none came (the read
+  // stays pending and the next call continues it, so no message is lost);
+  // E_UPSTREAM with cause "closed" when the peer closed (close_code() then
+  // tells why).
   Result<Message> read(std::chrono::milliseconds timeout);
   void close();
   int close_code() const { return close_code_; }
