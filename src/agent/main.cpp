@@ -77,7 +77,16 @@ int main(int argc, char** argv) {
       log::error("devenv", "cannot write the environment", {{"error", r.error().message}});
   });
 
-  agent::RealStepRunner runner(opts.root, runtimes, devenv);
+  agent::runtimes::RuntimeManager addon_installer(opts.root, catalog, cache, "addon");
+  addon_installer.discard_leftovers();
+  // Services run through zlh-shim, installed beside the agent.
+  std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  agent::supervisor::SystemClock clock;
+  agent::supervisor::Supervisor supervisor(opts.root, self_dir + "/zlh-shim", clock);
+  std::string listen_host = http::split_host_port(opts.listen)->first;
+  agent::addons::AddonManager addons(opts.root, addon_installer, catalog, supervisor, devenv, listen_host, opts.vmid);
+
+  agent::RealStepRunner runner(opts.root, runtimes, devenv, addons);
   agent::Provisioner provisioner(opts.root, opts.vmid, runner);
   provisioner.load();
   agent::TaskRunner tasks;
@@ -104,10 +113,6 @@ int main(int argc, char** argv) {
            "\n";
   });
 
-  // Services run through zlh-shim, installed beside the agent.
-  std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-  agent::supervisor::SystemClock clock;
-  agent::supervisor::Supervisor supervisor(opts.root, self_dir + "/zlh-shim", clock);
   supervisor.reattach();
   agent::console::ConsoleManager console(supervisor, devenv, tasks);
   tasks.run([&console](const std::atomic<bool>& cancel) {
@@ -120,7 +125,7 @@ int main(int argc, char** argv) {
 
   agent::TokenGuard guard(api_key, opts.vmid, agent::unix_now);
   agent::AgentContext ctx{provisioner, guard,      registry,   opts.vmid, started,
-                          runtimes,    tasks,      supervisor, console,   {}};
+                          runtimes,    tasks,      supervisor, console,   addons, {}};
 
   http::ServerOptions so;
   so.listen = opts.listen;

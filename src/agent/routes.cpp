@@ -195,6 +195,44 @@ http::Router make_router(AgentContext& ctx) {
     }, power);
   }
 
+  r.add_sync("GET", "/addons", [&ctx](Request&) { return Response::json(200, {{"addons", ctx.addons.list()}}); });
+  http::RouteOptions addon_opts;
+  addon_opts.body_limit = 4096;
+  addon_opts.deadline = std::chrono::minutes(30);
+  r.add("POST", "/addons/{id}/enable", [&ctx](Request& req, http::Responder res) {
+    nlohmann::json body = nlohmann::json::object();
+    if (!req.body.empty()) {
+      auto b = object_body(req, {"version", "login_server", "authkey"});
+      if (!b) return res.send_error(b.error());
+      body = *b;
+    }
+    for (const char* k : {"version", "login_server", "authkey"})
+      if (body.contains(k) && !body[k].is_string())
+        return res.send_error(Error::invalid(k, std::string("field \"") + k + "\": must be a string"));
+    std::optional<addons::TailscaleOptions> ts;
+    if (body.contains("authkey") || body.contains("login_server"))
+      ts = addons::TailscaleOptions{body.value("login_server", ""), body.value("authkey", "")};
+    std::string id = req.params["id"];
+    std::string version = body.value("version", "");
+    bool ok = ctx.tasks.run([&ctx, res, id, version, ts](const std::atomic<bool>& cancel) {
+      ctx.activity.set("enable addon " + id, "enable addon " + id, 0);
+      auto r = ctx.addons.enable(id, version, ts, &cancel);
+      ctx.activity.clear();
+      if (!r) return res.send_error(r.error());
+      res.send(Response::json(200, *r));
+    });
+    if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+  }, addon_opts);
+  r.add("POST", "/addons/{id}/disable", [&ctx](Request& req, http::Responder res) {
+    std::string id = req.params["id"];
+    bool ok = ctx.tasks.run([&ctx, res, id](const std::atomic<bool>&) {
+      auto r = ctx.addons.disable(id);
+      if (!r) return res.send_error(r.error());
+      res.send(Response::json(200, {{"addon", id}, {"enabled", false}}));
+    });
+    if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+  }, addon_opts);
+
   http::RouteOptions ws;
   ws.ws_max_queue_bytes = 1 << 20;
   r.add_ws("/console", [&ctx](Request& req) -> Result<std::shared_ptr<http::WsHandler>> {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 
+#include "agent/addons/addons.hpp"
 #include "agent/auth.hpp"
 #include "agent/console/console.hpp"
 #include "agent/supervisor/supervisor.hpp"
@@ -40,6 +41,7 @@ struct AgentContext {
   TaskRunner& tasks;
   supervisor::Supervisor& supervisor;
   console::ConsoleManager& console;
+  addons::AddonManager& addons;
   Activity activity;
 };
 

@@ -35,8 +35,11 @@ class RoutesTest : public ::testing::Test {
     devenv_ = std::make_unique<devenv::DevEnvironment>(root_, "-");
     supervisor_ = std::make_unique<supervisor::Supervisor>(root_, "/nonexistent/zlh-shim", clock_);
     console_ = std::make_unique<console::ConsoleManager>(*supervisor_, *devenv_, tasks_);
+    addon_installer_ = std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_, "addon");
+    addons_ = std::make_unique<addons::AddonManager>(root_, *addon_installer_, *catalog_, *supervisor_, *devenv_,
+                                                     "127.0.0.1", 6001);
     ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now(),
-                                          *runtimes_, tasks_, *supervisor_, *console_);
+                                          *runtimes_, tasks_, *supervisor_, *console_, *addons_);
     http::ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.metrics = &metrics_;
@@ -72,6 +75,8 @@ class RoutesTest : public ::testing::Test {
   std::unique_ptr<devenv::DevEnvironment> devenv_;
   std::unique_ptr<supervisor::Supervisor> supervisor_;
   std::unique_ptr<console::ConsoleManager> console_;
+  std::unique_ptr<runtimes::RuntimeManager> addon_installer_;
+  std::unique_ptr<addons::AddonManager> addons_;
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;

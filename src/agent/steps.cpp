@@ -27,10 +27,15 @@ Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p, const s
     return {};
   }
   if (step.kind == "profile") return devenv_.regenerate(runtimes_.active());
-  if (step.kind == "workload" && p.container_type == "dev") return {};  // code-server comes through "addon"
+  if (step.kind == "addon") {
+    progress("install addon code-server", 0.0);
+    auto r = addons_.enable("code-server", "", std::nullopt, &stop);
+    if (!r) return fail(r.error());
+    return {};
+  }
+  if (step.kind == "workload" && p.container_type == "dev") return {};
 
   static const std::pair<std::string_view, std::string_view> kMissing[] = {
-      {"addon", "addon installation (code-server)"},
       {"game", "the game server installer"},
       {"workload", "the game server supervisor"},
   };

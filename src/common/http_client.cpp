@@ -228,7 +228,14 @@ void WsClient::close() {
     beast::get_lowest_layer(impl_->ws).socket().close(ec);
     return;
   }
-  impl_->ws.close(websocket::close_code::normal, ec);
+  // The close handshake, bounded: a peer that answers the close frame but
+  // keeps the TCP connection open must not hang us.
+  beast::get_lowest_layer(impl_->ws).expires_after(std::chrono::seconds(2));
+  impl_->ws.async_close(websocket::close_code::normal, [](boost::system::error_code) {});
+  impl_->ioc.restart();
+  impl_->ioc.run_for(std::chrono::seconds(3));
+  beast::get_lowest_layer(impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
+  beast::get_lowest_layer(impl_->ws).socket().close(ec);
 }
 
 }  // namespace zlh::http

@@ -75,8 +75,9 @@ struct SpawnOptions {
 
 // fork + exec. In the child, in this order: reset signal dispositions and
 // empty the signal mask, setsid, install fds 0-2 and close every other fd
-// (close_range), TIOCSCTTY (controlling_tty), setrlimit, chdir, setgroups/setgid/setuid, exec. Any
-// failure in the child is reported through a CLOEXEC pipe (stage + errno);
+// (close_range), TIOCSCTTY (controlling_tty), setrlimit, chdir,
+// setgroups/setgid/setuid, exec. Any failure in the child is reported
+// through a CLOEXEC pipe (stage + errno);
 // spawn() then reaps the child and returns E_IO:
 //   "exec <argv0>: <strerror>"   or   "spawn <argv0>: <stage>: <strerror>".
 // On success the caller owns the pid and must reap it (wait_exit or its own

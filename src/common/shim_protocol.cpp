@@ -245,8 +245,7 @@ void ShimClient::close() {
   fd_ = -1;
 }
 
-Result<ShimClient> ShimClient::connect(const std::string& path,
-                                       std::chrono::milliseconds timeout) {
+Result<ShimClient> ShimClient::connect(const std::string& path, std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path)
@@ -322,7 +321,8 @@ Result<Frame> ShimClient::read_frame(std::chrono::milliseconds timeout) {
       if (!*ready) return fail(codes::kTimeout, "read from shim: timed out");
       continue;
     }
-    if (n < 0 && errno == ECONNRESET) return fail(codes::kUnavailable, "shim closed the connection");
+    if (n < 0 && errno == ECONNRESET)
+      return fail(codes::kUnavailable, "shim closed the connection");
     if (n < 0) return fail(Error::from_errno("read from shim", errno));
     if (n == 0) return fail(codes::kUnavailable, "shim closed the connection");
     auto frames = decoder_.feed(std::string_view(buf, size_t(n)));

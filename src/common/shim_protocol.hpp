@@ -108,14 +108,14 @@ struct ShimStatus {
   pid_t pid = 0;  // the service (and its process group); 0 if never started
   uint64_t pid_start_time = 0;
   std::string socket;
-  std::string state;  // "running" | "stopping" | "exited"
+  std::string state;             // "running" | "stopping" | "exited"
   std::optional<int> exit_code;  // set when it exited normally
   std::optional<int> signal;     // set when a signal killed it
   std::string started_at;
-  std::string exited_at;               // empty until exited
-  std::optional<bool> graceful;        // set when it exited during a stop
+  std::string exited_at;                    // empty until exited
+  std::optional<bool> graceful;             // set when it exited during a stop
   std::optional<int64_t> stop_duration_ms;  // idem: stop request to exit
-  std::string error;  // set when the shim could not start the service
+  std::string error;                        // set when the shim could not start the service
 };
 
 std::string to_json(const ShimStatus& s);

@@ -38,8 +38,8 @@ Result<std::vector<std::string>> read_env_file(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     if (line.find('=') == std::string::npos || line[0] == '=')
-      return fail(Error::invalid("env-file", "env file line " + std::to_string(line_no) +
-                                                 " is not K=V"));
+      return fail(
+          Error::invalid("env-file", "env file line " + std::to_string(line_no) + " is not K=V"));
     env.push_back(std::move(line));
   }
   return env;
@@ -62,8 +62,7 @@ int main(int argc, char** argv) {
 
   app.add_option("--name", o.name, "service name (logs, status)")->required();
   app.add_option("--socket", o.socket_path, "unix socket to serve")->required();
-  app.add_option("--state", o.state_path, "JSON state file, rewritten on every change")
-      ->required();
+  app.add_option("--state", o.state_path, "JSON state file, rewritten on every change")->required();
   auto* pty_flag = app.add_flag("--pty", pty, "run the service on a PTY (default)");
   app.add_flag("--pipes", pipes, "run the service on pipes (stdout+stderr merged)")
       ->excludes(pty_flag);

@@ -70,6 +70,7 @@ struct Client {
   size_t front_sent = 0;  // bytes of queue.front() already written
   uint64_t dropped_bytes = 0;
   uint64_t dropped_frames = 0;
+  bool drop_logged = false;
   bool exit_delivered = false;
   bool dead = false;  // close at the end of this iteration
 };
@@ -213,8 +214,8 @@ Result<void> Shim::start_service() {
     set_nonblock(master);
     // Like login(1): the terminal belongs to the user who runs on it, so
     // tools that reopen ttyname() work after the privilege drop.
-    if (o_.uid && (::fchown(slave, *o_.uid, o_.gid.value_or(gid_t(-1))) != 0 ||
-                   ::fchmod(slave, 0620) != 0))
+    if (o_.uid &&
+        (::fchown(slave, *o_.uid, o_.gid.value_or(gid_t(-1))) != 0 || ::fchmod(slave, 0620) != 0))
       log::warn(kComp, "cannot hand the pty to the service user", {{"error", strerror(errno)}});
     out_fd_ = in_fd_ = master;
     so.stdin_fd = so.stdout_fd = so.stderr_fd = slave;
@@ -283,8 +284,7 @@ int Shim::run() {
     fail_setup(r.error().wrap("start service"));
     return 1;
   }
-  log::info(kComp, "service started",
-            {{"pid", st_.pid}, {"argv0", o_.argv[0]}, {"pty", o_.pty}});
+  log::info(kComp, "service started", {{"pid", st_.pid}, {"argv0", o_.argv[0]}, {"pty", o_.pty}});
   write_state();
   loop();
   log::info(kComp, "shim exiting", {{"pid", st_.pid}});
@@ -356,7 +356,12 @@ void Shim::loop() {
     }
   }
   // Best effort: what the kernel takes now, without waiting for anyone.
-  for (auto& [fd, c] : clients_) flush_client(*c);
+  for (auto& [fd, c] : clients_) {
+    flush_client(*c);
+    if (c->dropped_bytes)
+      log::info(kComp, "client dropped output",
+                {{"client", c->id}, {"bytes", c->dropped_bytes}, {"frames", c->dropped_frames}});
+  }
 }
 
 void Shim::on_signals() {
@@ -428,16 +433,15 @@ void Shim::finish_exit() {
   if (WIFSIGNALED(exit_status_)) st_.signal = WTERMSIG(exit_status_);
   if (stop_phase_ > 0) {
     st_.graceful = stop_phase_ == 1;
-    st_.stop_duration_ms =
-        std::chrono::duration_cast<milliseconds>(now - stop_started_).count();
+    st_.stop_duration_ms = std::chrono::duration_cast<milliseconds>(now - stop_started_).count();
   }
-  log::info(kComp, "service exited",
-            {{"pid", st_.pid},
-             {"exit_code", st_.exit_code ? nlohmann::json(*st_.exit_code) : nullptr},
-             {"signal", st_.signal ? nlohmann::json(*st_.signal) : nullptr},
-             {"graceful", st_.graceful ? nlohmann::json(*st_.graceful) : nullptr},
-             {"duration_ms", st_.stop_duration_ms ? nlohmann::json(*st_.stop_duration_ms)
-                                                  : nullptr}});
+  log::info(
+      kComp, "service exited",
+      {{"pid", st_.pid},
+       {"exit_code", st_.exit_code ? nlohmann::json(*st_.exit_code) : nullptr},
+       {"signal", st_.signal ? nlohmann::json(*st_.signal) : nullptr},
+       {"graceful", st_.graceful ? nlohmann::json(*st_.graceful) : nullptr},
+       {"duration_ms", st_.stop_duration_ms ? nlohmann::json(*st_.stop_duration_ms) : nullptr}});
   write_state();
   std::string frame;
   encode_into(frame, FrameType::kExit, status_json());
@@ -503,8 +507,7 @@ void Shim::accept_clients() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN)
-        log::warn(kComp, "accept failed", {{"error", strerror(errno)}});
+      if (errno != EAGAIN) log::warn(kComp, "accept failed", {{"error", strerror(errno)}});
       return;
     }
     auto c = std::make_unique<Client>();
@@ -554,8 +557,7 @@ void Shim::handle_frame(Client& c, Frame& f) {
         std::string snap = ring_.snapshot();
         for (size_t off = 0; off < snap.size(); off += kReadChunk) {
           std::string frame;
-          encode_into(frame, FrameType::kOutput,
-                      std::string_view(snap).substr(off, kReadChunk));
+          encode_into(frame, FrameType::kOutput, std::string_view(snap).substr(off, kReadChunk));
           enqueue(c, std::move(frame), true);
         }
       }
@@ -633,16 +635,19 @@ void Shim::enqueue(Client& c, std::string bytes, bool droppable, bool is_exit) {
     c.dropped_frames++;
     c.queue.erase(c.queue.begin() + ptrdiff_t(i));
   }
-  if (c.dropped_frames == 1 || c.dropped_frames % 1000 == 0)
+  // Once per client; the total is logged when it disconnects.
+  if (c.dropped_frames > 0 && !c.drop_logged) {
+    c.drop_logged = true;
     log::warn(kComp, "slow client: dropping its oldest output",
               {{"client", c.id}, {"bytes", c.dropped_bytes}});
+  }
 }
 
 void Shim::flush_client(Client& c) {
   while (!c.queue.empty()) {
     Queued& q = c.queue.front();
-    ssize_t n = ::send(c.fd, q.bytes.data() + c.front_sent, q.bytes.size() - c.front_sent,
-                       MSG_NOSIGNAL);
+    ssize_t n =
+        ::send(c.fd, q.bytes.data() + c.front_sent, q.bytes.size() - c.front_sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) {

@@ -77,8 +77,19 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name, co
   return fsync_dir(dir);
 }
 
-RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache)
-    : root_(std::move(root)), dir_(fs::join(root_, "opt/zlh/runtimes")), catalog_(catalog), cache_(cache) {}
+RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache, std::string kind)
+    : root_(std::move(root)),
+      dir_(fs::join(root_, kind == "addon" ? "opt/zlh/services" : "opt/zlh/runtimes")),
+      kind_(std::move(kind)),
+      catalog_(catalog),
+      cache_(cache) {}
+
+nlohmann::json RuntimeManager::marker(const std::string& id, const std::string& version) const {
+  auto m = fs::read_file(fs::join(dir_, id + "/" + version + "/" + kMarker));
+  if (!m) return nullptr;
+  auto j = nlohmann::json::parse(*m, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(nullptr) : j;
+}
 
 void RuntimeManager::discard_leftovers() {
   std::string staging = fs::join(dir_, ".staging");
@@ -148,11 +159,11 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     return Installed{id, version, target, !was_current};
   }
 
-  std::string what = "runtime " + id + " " + version;
+  std::string what = kind_ + " " + id + " " + version;
   report("fetch catalog for " + what, 0.0);
   auto cat = catalog_.load(pinned);
   if (!cat) return fail(cat.error());
-  const auto* item = cat->catalog.runtime(id);
+  const auto* item = kind_ == "addon" ? cat->catalog.addon(id) : cat->catalog.runtime(id);
   const catalog::Entry* entry = item ? item->find(version) : nullptr;
   if (!entry) return fail(codes::kNotFound, what + " is not in the catalog");
 
@@ -180,27 +191,29 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
   if (auto r = extract_archive(*cached, staging, xo); !r) return cleanup(r.error().wrap("extract " + what));
 
   report("verify " + what, 0.9);
-  process::SpawnOptions so;
-  std::string exe = fs::join(staging, entry->verify->cmd[0]);
-  so.argv = entry->verify->cmd;
-  so.argv[0] = exe;
-  std::string path;
-  for (const auto& b : entry->bin) path += (b == "." ? staging : fs::join(staging, b)) + ":";
-  path += std::string(devenv::kSystemPath);
-  so.env = {"PATH=" + path, "HOME=" + staging, "LANG=C.UTF-8"};
-  for (const auto& [k, v] : entry->env) so.env.push_back(k + "=" + substitute_prefix(v, staging));
-  so.cwd = staging;
-  so.uid = uid_;
-  so.gid = gid_;
-  so.user_name = user_name_;
-  auto ran = process::run(so, std::chrono::seconds(120), 64 * 1024);
-  if (!ran) return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command could not run: " + ran.error().message));
-  if (ran->timed_out) return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command timed out"));
-  if (ran->exit_code != 0 || ran->output.find(entry->verify->expect) == std::string::npos) {
-    std::string out = ran->output.substr(0, 200);
-    return cleanup(Error::make(codes::kVerifyFailed, what + ": verify printed \"" + out + "\" (exit " +
-                                                         std::to_string(ran->exit_code) + "), expected \"" +
-                                                         entry->verify->expect + "\""));
+  if (entry->verify) {  // required for runtimes by the catalog, optional for addons
+    process::SpawnOptions so;
+    std::string exe = fs::join(staging, entry->verify->cmd[0]);
+    so.argv = entry->verify->cmd;
+    so.argv[0] = exe;
+    std::string path;
+    for (const auto& b : entry->bin) path += (b == "." ? staging : fs::join(staging, b)) + ":";
+    path += std::string(devenv::kSystemPath);
+    so.env = {"PATH=" + path, "HOME=" + staging, "LANG=C.UTF-8"};
+    for (const auto& [k, v] : entry->env) so.env.push_back(k + "=" + substitute_prefix(v, staging));
+    so.cwd = staging;
+    so.uid = uid_;
+    so.gid = gid_;
+    so.user_name = user_name_;
+    auto ran = process::run(so, std::chrono::seconds(120), 64 * 1024);
+    if (!ran) return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command could not run: " + ran.error().message));
+    if (ran->timed_out) return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command timed out"));
+    if (ran->exit_code != 0 || ran->output.find(entry->verify->expect) == std::string::npos) {
+      std::string out = ran->output.substr(0, 200);
+      return cleanup(Error::make(codes::kVerifyFailed, what + ": verify printed \"" + out + "\" (exit " +
+                                                           std::to_string(ran->exit_code) + "), expected \"" +
+                                                           entry->verify->expect + "\""));
+    }
   }
 
   nlohmann::json marker = {{"id", id},
@@ -209,6 +222,9 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
                            {"bin", entry->bin},
                            {"env", entry->env},
                            {"catalog_sha256", cat->sha256},
+                           {"launch", entry->launch},
+                           {"port", entry->port},
+                           {"health", entry->health},
                            {"installed_at", log::now_rfc3339()}};
   if (auto r = fs::write_file_atomic(fs::join(staging, kMarker), marker.dump(2) + "\n", 0644); !r) return cleanup(r.error());
   if (auto r = fs::make_dirs(fs::join(dir_, id), 0755); !r) return cleanup(r.error());

@@ -54,7 +54,10 @@ using Progress = std::function<void(const std::string& step, double fraction)>;
 
 class RuntimeManager {
  public:
-  RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache);
+  // kind "runtime" installs catalog runtimes into opt/zlh/runtimes; kind
+  // "addon" installs catalog addons into opt/zlh/services (same pipeline,
+  // `verify` optional, the marker also keeps launch/port/health).
+  RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache, std::string kind = "runtime");
 
   // Removes staging left by a crash and cache temporaries. Call once at start.
   void discard_leftovers();
@@ -83,7 +86,12 @@ class RuntimeManager {
   Result<void> switch_current(const std::string& id, const std::string& version);
   bool installed(const std::string& id, const std::string& version) const;
 
-  std::string root_, dir_;
+  // The catalog entry recorded for an installed version (the marker), or null.
+ public:
+  nlohmann::json marker(const std::string& id, const std::string& version) const;
+
+ private:
+  std::string root_, dir_, kind_;
   CatalogClient& catalog_;
   ArtifactCache& cache_;
   std::optional<uid_t> uid_;
