@@ -44,6 +44,11 @@ class AddonsTest : public ::testing::Test {
          "--strip", "1", "--port", "6000", "--health", "/healthz", "--launch",
          "bin/code-server --bind-addr {bind} --auth none --disable-telemetry --disable-update-check "
          "--user-data-dir {data} {workspace}"});
+    // A code-server build that dies at once: the crash loop.
+    std::string broken = dir_ + "/code-server-broken.tar.gz";
+    write_archive(broken, {ArchiveEntry::file("cs/bin/code-server", "#!/bin/sh\necho broken >&2\nexit 1\n", 0755)});
+    add({"--kind", "addon", "--id", "code-server", "--version", "4.96.5", "--file", broken, "--channel", "dev",
+         "--strip", "1", "--port", "6000", "--health", "/healthz", "--launch", "bin/code-server --bind-addr {bind}"});
     std::string ts = dir_ + "/tailscale.tar.gz";
     std::string script = *fs::read_file(fixture("tailscale_standin.sh"));
     write_archive(ts, {ArchiveEntry::file("ts/bin/tailscale", script, 0755),
@@ -174,6 +179,24 @@ TEST_F(AddonsTest, CodeServerIsInstalledLaunchedSupervisedAndReattached) {
   EXPECT_NE(::kill(pid2, 0), 0);
   ASSERT_EQ(call("POST", "/start").status, 200);
   ASSERT_TRUE(eventually([&] { return http::request("GET", "http://" + host_ + ":6000/healthz").has_value(); }, 30s));
+}
+
+TEST_F(AddonsTest, ACrashLoopEndsCrashedAndOnlyAManualStartRetries) {
+  // Real backoff (1+2+4+8+16 s with jitter): the sixth crash within 10 min gives up.
+  auto r = call("POST", "/addons/code-server/enable", R"({"version":"4.96.5"})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  auto s = service("code-server");
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s["state"], "crashed");
+  EXPECT_EQ(s["crash_count"], 6);
+  EXPECT_EQ(s["last_exit"], (json{{"code", 1}}));
+  // Nothing restarts it by itself.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(service("code-server")["state"], "crashed");
+  EXPECT_EQ(service("code-server")["crash_count"], 6);
+  // An operator start tries again (and this build crashes again).
+  ASSERT_EQ(call("POST", "/start").status, 200);
+  EXPECT_TRUE(eventually([&] { return service("code-server")["crash_count"].get<int>() > 6; }, 10s));
 }
 
 TEST_F(AddonsTest, TailscaleUpWithTheKeyOnlyInAPrivateFile) {
