@@ -25,6 +25,7 @@ test: build
 bench: build
 	@./bench/run.sh
 	@./bench/install.sh
+	@./bench/console.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -65,34 +65,15 @@ class AddonsTest : public ::testing::Test {
   }
   void TearDown() override {
     agent_.reset();
-    if (DIR* d = opendir((root_ + "/run/zlh").c_str())) {
-      while (auto* e = readdir(d)) {
-        std::string n = e->d_name;
-        if (!n.ends_with(".json")) continue;
-        auto st = json::parse(fs::read_file(root_ + "/run/zlh/" + n).value_or("{}"), nullptr, false);
-        for (const char* k : {"pid", "shim_pid"})
-          if (st.is_object() && st.contains(k) && st[k].is_number_integer() && st[k].get<int>() > 1)
-            ::kill(st[k].get<int>(), SIGKILL);
-      }
-      closedir(d);
-    }
+    kill_services(root_);
   }
   void add(std::vector<std::string> args) {
     args.insert(args.begin(), {"catalog", "add", "--store", store_});
     auto r = ctl(args);
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   }
-  CommandResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), bin_dir() + "/zlhctl");
-    return run_command(args);
-  }
-  http::Headers auth() {
-    auto r = ctl({"token", "--key", keys_ + "/api.key", "--vmid", "6001"});
-    r.out.pop_back();
-    http::Headers h;
-    h.add("Authorization", "Bearer " + r.out);
-    return h;
-  }
+  CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
+  http::Headers auth() { return bearer_from(keys_); }
   http::ClientResponse call(const std::string& m, const std::string& p, const std::string& body = "") {
     auto r = http::request(m, agent_->url(p), auth(), body, 5min);
     EXPECT_TRUE(r) << r.error().message;

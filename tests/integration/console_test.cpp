@@ -43,17 +43,7 @@ class ConsoleTest : public ::testing::Test {
   void TearDown() override {
     // Console shells belong to the container; end them with the test.
     agent_.reset();
-    if (DIR* d = opendir((root_ + "/run/zlh").c_str())) {
-      while (auto* e = readdir(d)) {
-        std::string n = e->d_name;
-        if (!n.starts_with("console-") || !n.ends_with(".json")) continue;
-        auto st = json::parse(fs::read_file(root_ + "/run/zlh/" + n).value_or("{}"), nullptr, false);
-        for (const char* k : {"pid", "shim_pid"})
-          if (st.is_object() && st.contains(k) && st[k].is_number_integer() && st[k].get<int>() > 1)
-            ::kill(st[k].get<int>(), SIGKILL);
-      }
-      closedir(d);
-    }
+    kill_services(root_);
   }
   void start_agent() {
     agent_ = std::make_unique<AgentProcess>(
@@ -61,17 +51,8 @@ class ConsoleTest : public ::testing::Test {
                                         "--artifacts", "file://" + store_, "--catalog-key", keys_ + "/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
   }
-  CommandResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), bin_dir() + "/zlhctl");
-    return run_command(args);
-  }
-  http::Headers auth() {
-    auto r = ctl({"token", "--key", keys_ + "/api.key", "--vmid", "6001"});
-    r.out.pop_back();
-    http::Headers h;
-    h.add("Authorization", "Bearer " + r.out);
-    return h;
-  }
+  CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
+  http::Headers auth() { return bearer_from(keys_); }
   json status() { return json::parse(http::request("GET", agent_->url("/status"), auth())->body); }
   std::string ws_url(const std::string& query = "") {
     return "ws" + agent_->url("/console").substr(4) + query;

@@ -1,5 +1,6 @@
 #include "harness.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,7 +11,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "common/fs.hpp"
 
 namespace zlh::testing {
 
@@ -79,6 +83,33 @@ CommandResult run_command(const std::vector<std::string>& argv_in) {
   }
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+CommandResult zlhctl(std::vector<std::string> args) {
+  args.insert(args.begin(), bin_dir() + "/zlhctl");
+  return run_command(args);
+}
+
+http::Headers bearer_from(const std::string& keys_dir, int vmid) {
+  auto r = zlhctl({"token", "--key", keys_dir + "/api.key", "--vmid", std::to_string(vmid)});
+  while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+  http::Headers h;
+  h.add("Authorization", "Bearer " + r.out);
+  return h;
+}
+
+void kill_services(const std::string& root) {
+  DIR* d = opendir((root + "/run/zlh").c_str());
+  if (!d) return;
+  while (auto* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() < 6 || n.substr(n.size() - 5) != ".json") continue;
+    auto st = nlohmann::json::parse(fs::read_file(root + "/run/zlh/" + n).value_or("{}"), nullptr, false);
+    for (const char* k : {"pid", "shim_pid"})
+      if (st.is_object() && st.contains(k) && st[k].is_number_integer() && st[k].get<int>() > 1)
+        ::kill(st[k].get<int>(), SIGKILL);
+  }
+  closedir(d);
 }
 
 AgentProcess::AgentProcess(std::string root, std::vector<std::string> args, bool add_listen)

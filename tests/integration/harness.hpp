@@ -24,6 +24,14 @@ struct CommandResult {
 };
 // Runs a program to completion (no shell), capturing stdout and stderr.
 CommandResult run_command(const std::vector<std::string>& argv);
+// The built zlhctl with `args`.
+CommandResult zlhctl(std::vector<std::string> args);
+// "Authorization: Bearer <token>" with a token minted by zlhctl from
+// keys_dir/api.key for `vmid`.
+http::Headers bearer_from(const std::string& keys_dir, int vmid = 6001);
+// SIGKILLs every service and shim recorded under <root>/run/zlh (what a
+// container's end does to them), so tests leave no processes behind.
+void kill_services(const std::string& root);
 
 class AgentProcess {
  public:

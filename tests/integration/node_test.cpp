@@ -45,13 +45,7 @@ class NodeTest : public ::testing::Test {
                                         demo_dir() + "/keys/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
   }
-  http::Headers auth() {
-    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key", keys_ + "/api.key", "--vmid", "6001"});
-    r.out.pop_back();
-    http::Headers h;
-    h.add("Authorization", "Bearer " + r.out);
-    return h;
-  }
+  http::Headers auth() { return bearer_from(keys_); }
   json status() { return json::parse(http::request("GET", agent_->url("/status"), auth())->body); }
   std::string home() { return root_ + "/home/dev"; }
   std::string trim(std::string s) {

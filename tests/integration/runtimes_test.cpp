@@ -42,10 +42,7 @@ class RuntimesTest : public ::testing::Test {
     sign();
   }
 
-  CommandResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), bin_dir() + "/zlhctl");
-    return run_command(args);
-  }
+  CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
   void add_runtime(const std::string& id, const std::string& version, const std::string& archive,
                    const std::string& expect) {
     auto r = ctl({"catalog", "add", "--store", store_, "--kind", "runtime", "--id", id, "--version", version,
@@ -74,13 +71,7 @@ class RuntimesTest : public ::testing::Test {
     EXPECT_TRUE(a->wait_healthy()) << *fs::read_file(a->log_path());
     return a;
   }
-  http::Headers auth() {
-    auto r = ctl({"token", "--key", keys_ + "/api.key", "--vmid", "6001"});
-    r.out.pop_back();
-    http::Headers h;
-    h.add("Authorization", "Bearer " + r.out);
-    return h;
-  }
+  http::Headers auth() { return bearer_from(keys_); }
   http::ClientResponse call(AgentProcess& a, const std::string& method, const std::string& path,
                             const std::string& body = "") {
     auto r = http::request(method, a.url(path), auth(), body, 10min);
