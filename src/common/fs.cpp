@@ -4,9 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <sys/random.h>
 
-#include "common/crypto.hpp"
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
 
 namespace zlh::fs {
 namespace {
@@ -15,6 +18,25 @@ std::string dir_of(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+// 12 hex digits from getrandom(2): unique temp names without pulling the
+// crypto library into small binaries (zlh-shim) that only need files.
+std::string temp_suffix() {
+  unsigned char b[6] = {};
+  ssize_t n = ::getrandom(b, sizeof b, 0);
+  if (n != ssize_t(sizeof b)) {
+    static std::atomic<unsigned long> counter{0};
+    unsigned long v = (unsigned long)::getpid() << 20 ^ ++counter;
+    std::memcpy(b, &v, sizeof b);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : b) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
 }
 
 Result<void> fsync_dir(const std::string& dir) {
@@ -31,7 +53,7 @@ Result<void> fsync_dir(const std::string& dir) {
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string dir = dir_of(path);
   std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-  std::string tmp = dir + "/." + base + ".tmp-" + crypto::random_hex(6);
+  std::string tmp = dir + "/." + base + ".tmp-" + temp_suffix();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return fail(Error::from_errno("create " + tmp, errno));
   auto abort = [&](std::string_view what, int err) {

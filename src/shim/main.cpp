@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--scrollback", o.scrollback, "scrollback bytes (min 65536)")
       ->check(CLI::Range(size_t(0), size_t(64) << 20));
+  app.add_flag("--backpressure", o.backpressure,
+               "pause the service's output while an attached client is behind (interactive sessions)");
   app.add_option("--cols", o.cols, "initial PTY columns")->check(CLI::Range(1, 65535));
   app.add_option("--rows", o.rows, "initial PTY rows")->check(CLI::Range(1, 65535));
   app.add_option("--log-format", log_format, "json or text")

@@ -100,6 +100,8 @@ class Shim {
   void handle_frame(Client& c, Frame& f);
   void flush_client(Client& c);
   void enqueue(Client& c, std::string bytes, bool droppable, bool is_exit = false);
+  // With --backpressure: an attached client is over half its queue limit.
+  bool paused() const;
   void broadcast_output(std::string_view data);
   void on_timers();
 
@@ -308,13 +310,14 @@ void Shim::loop() {
     pfds.push_back({sig_fd_, POLLIN, 0});
     pfds.push_back({clients_.size() < kMaxClients ? listen_fd_ : -1, POLLIN, 0});
     bool want_in = in_fd_ >= 0 && input_sent_ < input_.size();
-    short out_ev = out_open_ ? POLLIN : 0;
+    bool read_out = out_open_ && !paused();
+    short out_ev = read_out ? POLLIN : 0;
     if (in_fd_ == out_fd_) {
       if (want_in) out_ev |= POLLOUT;
       pfds.push_back({out_ev ? out_fd_ : -1, out_ev, 0});
       pfds.push_back({-1, 0, 0});
     } else {
-      pfds.push_back({out_open_ ? out_fd_ : -1, POLLIN, 0});
+      pfds.push_back({read_out ? out_fd_ : -1, POLLIN, 0});
       pfds.push_back({want_in ? in_fd_ : -1, POLLOUT, 0});
     }
     for (auto& [fd, c] : clients_)
@@ -453,10 +456,17 @@ void Shim::finish_exit() {
   input_sent_ = 0;
 }
 
+bool Shim::paused() const {
+  if (!o_.backpressure) return false;
+  for (const auto& [fd, c] : clients_)
+    if (c->attached && !c->dead && c->queued_bytes > kClientQueueLimit / 2) return true;
+  return false;
+}
+
 void Shim::read_output(size_t budget) {
   char buf[kReadChunk];
   size_t total = 0;
-  while (out_open_ && total < budget) {
+  while (out_open_ && total < budget && !paused()) {
     ssize_t n = ::read(out_fd_, buf, sizeof buf);
     if (n > 0) {
       total += size_t(n);

@@ -65,6 +65,11 @@ struct Options {
   size_t scrollback = Ring::kDefaultCapacity;
   uint16_t cols = 120;
   uint16_t rows = 40;
+  // Interactive sessions (a dev console, like ssh): while an attached client
+  // is more than half its queue limit behind, stop reading the service's
+  // output so the service waits instead of the client losing output. Off
+  // for shared consoles (game servers), which must never wait for a viewer.
+  bool backpressure = false;
   std::vector<std::string> argv;
 };
 

@@ -299,6 +299,28 @@ TEST(Shim, FanOutWithAStalledClient) {
   EXPECT_EQ(s.wait_exit(15s), 0);
 }
 
+TEST(Shim, BackpressureMakesTheServiceWaitForASlowClient) {
+  // An interactive session (--backpressure): a client that reads slowly gets
+  // every byte of a flood, because the service is paused instead.
+  auto go = make_temp_dir("shim-go");
+  Shim s({"--pipes", "--backpressure", "--linger", "10"},
+         {"/bin/sh", "-c",
+          "while [ ! -e " + go + "/go ]; do sleep 0.05; done; head -c 20000000 /dev/zero; echo flood-end; exit 0"});
+  Reader r = attach(s);
+  ASSERT_TRUE(r.c.status());
+  std::ofstream(go + "/go").close();
+  // Slow: a pause now and then, long enough for the shim to have run far ahead.
+  int reads = 0;
+  bool done = r.until([&] {
+    if (++reads % 50 == 0) std::this_thread::sleep_for(20ms);
+    return r.exit.has_value();
+  }, 120s);
+  std::filesystem::remove_all(go);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(r.bytes, 20000000u + std::string("flood-end\n").size());
+  EXPECT_EQ(slurp(s.log_path()).find("dropping"), std::string::npos);
+}
+
 TEST(Shim, StopCommandIsGraceful) {
   Shim s({"--pipes", "--stop-command", "stop", "--stop-timeout", "5", "--term-timeout", "5"},
          {"/bin/sh", "-c",

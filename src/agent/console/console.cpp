@@ -194,6 +194,7 @@ Result<std::string> ConsoleManager::new_dev_session() {
   spec.stop_timeout_s = 3;
   spec.term_timeout_s = 3;
   spec.restart_on_crash = false;
+  spec.backpressure = true;  // like ssh: a big `cat` waits for the browser instead of losing its middle
   if (auto r = sup_.start(spec); !r) return fail(r.error());
   return id;
 }

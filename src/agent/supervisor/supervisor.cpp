@@ -49,7 +49,8 @@ nlohmann::json ServiceSpec::to_json() const {
                       {"stop_timeout_s", stop_timeout_s},
                       {"term_timeout_s", term_timeout_s},
                       {"port", port},
-                      {"restart_on_crash", restart_on_crash}};
+                      {"restart_on_crash", restart_on_crash},
+                      {"backpressure", backpressure}};
   j["uid"] = uid ? nlohmann::json(*uid) : nlohmann::json(nullptr);
   j["gid"] = gid ? nlohmann::json(*gid) : nlohmann::json(nullptr);
   return j;
@@ -71,6 +72,7 @@ Result<ServiceSpec> ServiceSpec::from_json(const nlohmann::json& j) {
     s.term_timeout_s = j.value("term_timeout_s", 10);
     s.port = j.value("port", 0);
     s.restart_on_crash = j.value("restart_on_crash", true);
+    s.backpressure = j.value("backpressure", false);
     if (j.contains("uid") && !j["uid"].is_null()) s.uid = j["uid"].get<uid_t>();
     if (j.contains("gid") && !j["gid"].is_null()) s.gid = j["gid"].get<gid_t>();
     return s;
@@ -199,6 +201,7 @@ Result<void> Supervisor::spawn_shim(Service& s) {
     argv.insert(argv.end(), {"--uid", std::to_string(*s.spec.uid), "--gid", std::to_string(*s.spec.gid)});
     if (!s.spec.user.empty()) argv.insert(argv.end(), {"--user", s.spec.user});
   }
+  if (s.spec.backpressure) argv.push_back("--backpressure");
   if (!s.spec.stop_command.empty()) argv.insert(argv.end(), {"--stop-command", s.spec.stop_command});
   else argv.insert(argv.end(), {"--stop-signal", s.spec.stop_signal});
   argv.push_back("--");
@@ -263,7 +266,9 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
     }
     std::optional<shim::ShimStatus> final_status;
     bool lost = false;
-    if (client && client->send(shim::FrameType::kAttach, std::string(1, '\0'))) {
+    // Not attached: the shim sends EXIT to every connection, so the monitor
+    // learns of the exit without receiving (or slowing) the output.
+    if (client) {
       auto st = client->status();
       lk.lock();
       if (st) {

@@ -55,6 +55,7 @@ struct ServiceSpec {
   int term_timeout_s = 10;
   int port = 0;  // reported in /status, 0 = none
   bool restart_on_crash = true;  // console shells: false
+  bool backpressure = false;     // interactive sessions: the service waits for a slow viewer
 
   nlohmann::json to_json() const;
   static Result<ServiceSpec> from_json(const nlohmann::json& j);
