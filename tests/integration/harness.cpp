@@ -1,7 +1,10 @@
 #include "harness.hpp"
 
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <stdexcept>
 
 #include "common/fs.hpp"
@@ -34,10 +38,25 @@ std::string make_temp_dir(const std::string& tag) {
 }
 
 std::string unique_loopback() {
-  static std::atomic<int> counter{1};
-  int n = counter++;
-  int p = int(getpid() % 250) + 1;
-  return "127.78." + std::to_string(p) + "." + std::to_string(n % 250 + 1);
+  // Random 127.78.a.b, checked free on the ports containers use (agent and
+  // code-server), so parallel tests and anything a crashed run left behind
+  // never share an address.
+  static std::mt19937 rng(std::random_device{}() ^ unsigned(getpid()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    std::string addr = "127.78." + std::to_string(rng() % 254 + 1) + "." + std::to_string(rng() % 254 + 1);
+    bool free = true;
+    for (int port : {18888, 6000}) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(uint16_t(port));
+      ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) free = false;
+      ::close(fd);
+    }
+    if (free) return addr;
+  }
+  throw std::runtime_error("no free loopback address");
 }
 
 namespace {

@@ -15,7 +15,7 @@ namespace zlh::testing {
 
 std::string bin_dir();  // ZLH_BIN_DIR or ./build/bin
 std::string make_temp_dir(const std::string& tag);
-std::string unique_loopback();  // a 127.78.x.y no other test in this run uses
+std::string unique_loopback();  // a random 127.78.x.y whose ports 18888 and 6000 are free
 
 struct CommandResult {
   int exit_code = -1;
