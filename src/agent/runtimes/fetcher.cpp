@@ -34,14 +34,21 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 }  // namespace
 
-CurlFetcher::CurlFetcher() {
+// curl_global_init() initializes OpenSSL and friends (megabytes of resident
+// memory): done at the first fetch, not when the agent starts.
+CurlFetcher::CurlFetcher() = default;
+
+namespace {
+void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
+}  // namespace
 
 Result<void> CurlFetcher::fetch(const std::string& url, const Sink& sink, const std::atomic<bool>* cancel) {
   if (!url.starts_with("http://") && !url.starts_with("https://") && !url.starts_with("file://"))
     return fail(codes::kInvalid, "unsupported artifact URL scheme: " + url);
+  init_curl_once();
   CURL* h = curl_easy_init();
   if (!h) return fail(codes::kInternal, "curl_easy_init failed");
   Ctx ctx{&sink, cancel, std::nullopt};
