@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <deque>
+#include <thread>
 
 #include "common/crypto.hpp"
 #include "common/log.hpp"
@@ -104,6 +105,11 @@ class ShimRelay : public http::WsHandler, public std::enable_shared_from_this<Sh
       }
       if (f->type == shim::FrameType::kOutput) {
         conn->send_binary(std::move(f->payload));
+        // A dev session waits for its browser (the shim then pauses the
+        // shell); a shared game console never waits for a viewer, the
+        // WebSocket drops that viewer's oldest output instead.
+        while (!session_.empty() && conn->queued_bytes() > (512u << 10) && !cancel && !closed_)
+          std::this_thread::sleep_for(2ms);
       } else if (f->type == shim::FrameType::kExit) {
         auto st = shim::parse_status(f->payload);
         nlohmann::json msg = {{"type", "exit"}};
