@@ -66,6 +66,7 @@ class AddonsTest : public ::testing::Test {
   void TearDown() override {
     agent_.reset();
     kill_services(root_);
+    remove_unless_failed(dir_);
   }
   void add(std::vector<std::string> args) {
     args.insert(args.begin(), {"catalog", "add", "--store", store_});

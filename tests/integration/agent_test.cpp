@@ -41,6 +41,8 @@ class AgentTest : public ::testing::Test {
     ASSERT_TRUE(fs::make_dirs(root_));
   }
 
+  void TearDown() override { remove_unless_failed(dir_); }
+
   std::unique_ptr<AgentProcess> start(std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"--vmid",           std::to_string(kVmid), "--api-key",
                                   keys_ + "/api.pub", "--dev-user",          "-"};

@@ -44,6 +44,7 @@ class ConsoleTest : public ::testing::Test {
     // Console shells belong to the container; end them with the test.
     agent_.reset();
     kill_services(root_);
+    remove_unless_failed(dir_);
   }
   void start_agent() {
     agent_ = std::make_unique<AgentProcess>(

@@ -9,7 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <climits>
+#include <filesystem>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -115,6 +118,12 @@ http::Headers bearer_from(const std::string& keys_dir, int vmid) {
   http::Headers h;
   h.add("Authorization", "Bearer " + r.out);
   return h;
+}
+
+void remove_unless_failed(const std::string& dir) {
+  if (dir.empty() || ::testing::Test::HasFailure()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 void kill_services(const std::string& root) {

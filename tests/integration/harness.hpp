@@ -32,6 +32,10 @@ http::Headers bearer_from(const std::string& keys_dir, int vmid = 6001);
 // SIGKILLs every service and shim recorded under <root>/run/zlh (what a
 // container's end does to them), so tests leave no processes behind.
 void kill_services(const std::string& root);
+// Removes a test's temporary directory unless the test failed (then it is
+// kept for inspection). Tests make large files (a 160 MB install): without
+// this, repeated runs fill the disk.
+void remove_unless_failed(const std::string& dir);
 
 class AgentProcess {
  public:

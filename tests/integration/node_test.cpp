@@ -45,6 +45,10 @@ class NodeTest : public ::testing::Test {
                                         demo_dir() + "/keys/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
   }
+  void TearDown() override {
+    agent_.reset();
+    remove_unless_failed(dir_);
+  }
   http::Headers auth() { return bearer_from(keys_); }
   json status() { return json::parse(http::request("GET", agent_->url("/status"), auth())->body); }
   std::string home() { return root_ + "/home/dev"; }

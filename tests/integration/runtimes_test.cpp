@@ -42,6 +42,7 @@ class RuntimesTest : public ::testing::Test {
     sign();
   }
 
+  void TearDown() override { remove_unless_failed(dir_); }
   CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
   void add_runtime(const std::string& id, const std::string& version, const std::string& archive,
                    const std::string& expect) {

@@ -12,9 +12,43 @@
 #include <memory>
 #include <vector>
 
+#include "agent/runtimes/lazy_lib.hpp"
 #include "common/safe_path.hpp"
 
 namespace zlh::agent::runtimes {
+
+namespace lz {
+ZLH_LAZY("libarchive.so.13", archive_entry_filetype)
+ZLH_LAZY("libarchive.so.13", archive_entry_hardlink)
+ZLH_LAZY("libarchive.so.13", archive_entry_mtime)
+ZLH_LAZY("libarchive.so.13", archive_entry_mtime_is_set)
+ZLH_LAZY("libarchive.so.13", archive_entry_mtime_nsec)
+ZLH_LAZY("libarchive.so.13", archive_entry_pathname)
+ZLH_LAZY("libarchive.so.13", archive_entry_perm)
+ZLH_LAZY("libarchive.so.13", archive_entry_size)
+ZLH_LAZY("libarchive.so.13", archive_entry_size_is_set)
+ZLH_LAZY("libarchive.so.13", archive_entry_sparse_count)
+ZLH_LAZY("libarchive.so.13", archive_entry_symlink)
+ZLH_LAZY("libarchive.so.13", archive_error_string)
+ZLH_LAZY("libarchive.so.13", archive_read_data_block)
+ZLH_LAZY("libarchive.so.13", archive_read_free)
+ZLH_LAZY("libarchive.so.13", archive_read_new)
+ZLH_LAZY("libarchive.so.13", archive_read_next_header)
+ZLH_LAZY("libarchive.so.13", archive_read_open_fd)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_bzip2)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_compress)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_gzip)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_lz4)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_lzma)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_xz)
+ZLH_LAZY("libarchive.so.13", archive_read_support_filter_zstd)
+ZLH_LAZY("libarchive.so.13", archive_read_support_format_7zip)
+ZLH_LAZY("libarchive.so.13", archive_read_support_format_cpio)
+ZLH_LAZY("libarchive.so.13", archive_read_support_format_empty)
+ZLH_LAZY("libarchive.so.13", archive_read_support_format_tar)
+ZLH_LAZY("libarchive.so.13", archive_read_support_format_zip)
+}  // namespace lz
+
 namespace {
 
 using safe_path::UniqueFd;
@@ -238,7 +272,7 @@ class Extractor {
     for (;;) {
       if (cancelled()) return fail(codes::kInternal, "cancelled");
       archive_entry* e = nullptr;
-      int r = archive_read_next_header(a_, &e);
+      int r = lz::archive_read_next_header(a_, &e);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) return fail(archive_failure("read header"));
       if (++entries > opts_.max_entries)
@@ -254,13 +288,13 @@ class Extractor {
   bool cancelled() const { return opts_.cancel != nullptr && opts_.cancel->load(); }
 
   Error archive_failure(std::string_view what) const {
-    const char* msg = archive_error_string(a_);
+    const char* msg = lz::archive_error_string(a_);
     return Error::make(codes::kBadArchive,
                        std::string(what) + ": " + (msg != nullptr ? msg : "unknown error"));
   }
 
   Result<void> one_entry(archive_entry* e) {
-    const char* raw_c = archive_entry_pathname(e);
+    const char* raw_c = lz::archive_entry_pathname(e);
     if (raw_c == nullptr) return fail(codes::kBadArchive, "entry without a usable name");
     std::string raw = raw_c;
     auto rel = entry_path(raw, opts_.strip_components);
@@ -268,16 +302,16 @@ class Extractor {
 
     // Classify before skipping, so a refused kind is refused even when its
     // name is stripped away.
-    const char* hardlink = archive_entry_hardlink(e);
-    mode_t type = archive_entry_filetype(e);
+    const char* hardlink = lz::archive_entry_hardlink(e);
+    mode_t type = lz::archive_entry_filetype(e);
     if (hardlink == nullptr && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
       return fail(bad_entry(raw, refused_kind(type)));
     if (rel->empty()) return {};  // stripped away or "."; its data is skipped by libarchive
 
-    mode_t perm = archive_entry_perm(e) & 0777;  // drops setuid, setgid, sticky
+    mode_t perm = lz::archive_entry_perm(e) & 0777;  // drops setuid, setgid, sticky
     if (hardlink != nullptr) return make_hardlink(raw, *rel, hardlink);
     if (type == AE_IFDIR) return make_dir(raw, *rel, perm);
-    if (type == AE_IFLNK) return make_symlink(raw, *rel, archive_entry_symlink(e));
+    if (type == AE_IFLNK) return make_symlink(raw, *rel, lz::archive_entry_symlink(e));
     return make_file(e, raw, *rel, perm);
   }
 
@@ -362,8 +396,8 @@ class Extractor {
   Result<void> make_file(archive_entry* e, std::string_view raw, const std::string& rel,
                          mode_t perm) {
     // total_ never exceeds the limit here: the first byte over it fails.
-    if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0 &&
-        uint64_t(archive_entry_size(e)) > opts_.max_total_bytes - total_)
+    if (lz::archive_entry_size_is_set(e) && lz::archive_entry_size(e) > 0 &&
+        uint64_t(lz::archive_entry_size(e)) > opts_.max_total_bytes - total_)
       return fail(too_large());
     auto p = parent(raw, rel);
     if (!p) return fail(std::move(p.error()));
@@ -382,7 +416,7 @@ class Extractor {
       const void* buf = nullptr;
       size_t size = 0;
       la_int64_t offset = 0;
-      int r = archive_read_data_block(a_, &buf, &size, &offset);
+      int r = lz::archive_read_data_block(a_, &buf, &size, &offset);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) return fail(archive_failure("read " + quoted(raw)));
       total_ += size;
@@ -395,12 +429,12 @@ class Extractor {
       }
     }
     // A sparse file may end in a hole that no data block covers.
-    if (archive_entry_sparse_count(e) > 0 && archive_entry_size_is_set(e) &&
-        ::ftruncate(fd.get(), archive_entry_size(e)) != 0)
+    if (lz::archive_entry_sparse_count(e) > 0 && lz::archive_entry_size_is_set(e) &&
+        ::ftruncate(fd.get(), lz::archive_entry_size(e)) != 0)
       return fail(errno_error("truncate", raw, errno));
     if (::fchmod(fd.get(), perm) != 0) return fail(errno_error("chmod", raw, errno));
-    if (archive_entry_mtime_is_set(e)) {
-      timespec times[2] = {{0, UTIME_OMIT}, {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+    if (lz::archive_entry_mtime_is_set(e)) {
+      timespec times[2] = {{0, UTIME_OMIT}, {lz::archive_entry_mtime(e), lz::archive_entry_mtime_nsec(e)}};
       ::futimens(fd.get(), times);  // best effort: mtime is informative only
     }
     if (::close(fd.release()) != 0) return fail(errno_error("close", raw, errno));
@@ -434,7 +468,7 @@ class Extractor {
 };
 
 struct ArchiveFree {
-  void operator()(archive* a) const { archive_read_free(a); }
+  void operator()(archive* a) const { lz::archive_read_free(a); }
 };
 
 }  // namespace
@@ -455,23 +489,23 @@ Result<void> extract_archive(const std::string& archive_path, const std::string&
   }
 
   // Declared after `in`, so it is freed before the fd it reads is closed.
-  std::unique_ptr<archive, ArchiveFree> a(archive_read_new());
+  std::unique_ptr<archive, ArchiveFree> a(lz::archive_read_new());
   if (!a) return fail(codes::kInternal, "extract: out of memory");
   // Built-in decoders only (see the header for why not filter_all/format_all).
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_bzip2(a.get());
-  archive_read_support_filter_xz(a.get());
-  archive_read_support_filter_lzma(a.get());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_filter_lz4(a.get());
-  archive_read_support_filter_compress(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_zip(a.get());
-  archive_read_support_format_7zip(a.get());
-  archive_read_support_format_cpio(a.get());
-  archive_read_support_format_empty(a.get());
-  if (archive_read_open_fd(a.get(), in.get(), 64 * 1024) < ARCHIVE_WARN) {
-    const char* msg = archive_error_string(a.get());
+  lz::archive_read_support_filter_gzip(a.get());
+  lz::archive_read_support_filter_bzip2(a.get());
+  lz::archive_read_support_filter_xz(a.get());
+  lz::archive_read_support_filter_lzma(a.get());
+  lz::archive_read_support_filter_zstd(a.get());
+  lz::archive_read_support_filter_lz4(a.get());
+  lz::archive_read_support_filter_compress(a.get());
+  lz::archive_read_support_format_tar(a.get());
+  lz::archive_read_support_format_zip(a.get());
+  lz::archive_read_support_format_7zip(a.get());
+  lz::archive_read_support_format_cpio(a.get());
+  lz::archive_read_support_format_empty(a.get());
+  if (lz::archive_read_open_fd(a.get(), in.get(), 64 * 1024) < ARCHIVE_WARN) {
+    const char* msg = lz::archive_error_string(a.get());
     return fail(codes::kBadArchive,
                 "extract " + archive_path + ": " + (msg != nullptr ? msg : "cannot open"));
   }
