@@ -54,7 +54,8 @@ std::chrono::milliseconds seconds_to_ms(double s) {
 int main(int argc, char** argv) {
   CLI::App app{"zlh-shim: holds one supervised service's PTY/pipes and serves its console"};
   shim::Options o;
-  bool pipes = false, pty = false;
+  int pipes = 0, pty = 0;  // flag counts (see --backpressure below)
+  int backpressure_flags = 0;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   std::string env_file, stop_signal = "TERM", log_format = "json";
@@ -82,7 +83,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--scrollback", o.scrollback, "scrollback bytes (min 65536)")
       ->check(CLI::Range(size_t(0), size_t(64) << 20));
-  app.add_flag("--backpressure", o.backpressure,
+  // Counted into an int: CLI11 2.1's bool flag bound straight into Options
+  // left a non-0/1 byte there (UBSan caught it in the copy of Options).
+  app.add_flag("--backpressure", backpressure_flags,
                "pause the service's output while an attached client is behind (interactive sessions)");
   app.add_option("--cols", o.cols, "initial PTY columns")->check(CLI::Range(1, 65535));
   app.add_option("--rows", o.rows, "initial PTY rows")->check(CLI::Range(1, 65535));
@@ -104,7 +107,8 @@ int main(int argc, char** argv) {
     std::cerr << "zlh-shim: --uid and --gid go together\n";
     return 2;
   }
-  o.pty = !pipes;
+  o.pty = pipes == 0;
+  o.backpressure = backpressure_flags > 0;
   o.uid = uid;
   o.gid = gid;
   static const std::map<std::string, int> kSignals = {

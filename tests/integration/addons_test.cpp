@@ -204,7 +204,9 @@ TEST_F(AddonsTest, TailscaleUpWithTheKeyOnlyInAPrivateFile) {
   while (auto* e = readdir(d)) {
     std::string n = e->d_name;
     EXPECT_EQ(n.find("authkey"), std::string::npos) << n;
-    if (n.ends_with(".log")) EXPECT_EQ(fs::read_file(root_ + "/run/zlh/" + n)->find(key), std::string::npos) << n;
+    if (n.ends_with(".log")) {
+      EXPECT_EQ(fs::read_file(root_ + "/run/zlh/" + n)->find(key), std::string::npos) << n;
+    }
   }
   closedir(d);
   auto addons = json::parse(call("GET", "/addons").body)["addons"];

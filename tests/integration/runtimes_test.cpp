@@ -293,7 +293,9 @@ TEST_F(RuntimesTest, Kill9DuringALargeInstallLeavesNothingHalfInstalled) {
   a->kill9();
   pending.wait();
   // Either nothing or the complete version.
-  if (exists(rt("big/1.0.0"))) EXPECT_TRUE(exists(rt("big/1.0.0/.zlh-runtime.json")));
+  if (exists(rt("big/1.0.0"))) {
+    EXPECT_TRUE(exists(rt("big/1.0.0/.zlh-runtime.json")));
+  }
   a->restart();
   ASSERT_TRUE(a->wait_healthy());
   EXPECT_TRUE(list_dir(rt(".staging")).empty());
