@@ -39,6 +39,8 @@ std::string temp_suffix() {
   return out;
 }
 
+}  // namespace
+
 Result<void> fsync_dir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return fail(Error::from_errno("open dir " + dir, errno));
@@ -48,7 +50,6 @@ Result<void> fsync_dir(const std::string& dir) {
   if (rc != 0) return fail(Error::from_errno("fsync dir " + dir, err));
   return {};
 }
-}  // namespace
 
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string dir = dir_of(path);

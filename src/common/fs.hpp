@@ -28,6 +28,9 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 
 // mkdir -p with `mode` for directories it creates.
 Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
 
+// fsync(2) of a directory, so a rename or create inside it is durable.
+Result<void> fsync_dir(const std::string& dir);
+
 // Joins root and a relative path ("/" root means the path itself, absolute).
 std::string join(std::string_view root, std::string_view rel);
 

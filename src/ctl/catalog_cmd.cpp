@@ -30,15 +30,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-Result<void> fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail(Error::from_errno("open dir " + dir, errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return fail(Error::from_errno("fsync dir " + dir, err));
-  return {};
-}
 
 std::string serialize(const OrderedJson& cat) { return cat.dump(2) + "\n"; }
 
@@ -347,7 +338,7 @@ Result<ArtifactDigest> ArtifactWriter::commit() {
   if (::rename(tmp_path_.c_str(), final_path_.c_str()) != 0)
     return fail(Error::from_errno("rename to " + final_path_, errno));
   tmp_path_.clear();
-  if (auto r = fsync_dir(dir_of(final_path_)); !r) return fail(r.error());
+  if (auto r = fs::fsync_dir(dir_of(final_path_)); !r) return fail(r.error());
   return ArtifactDigest{hash_->hex_digest(), size_};
 }
 

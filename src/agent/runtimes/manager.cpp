@@ -39,13 +39,6 @@ std::vector<std::string> list_dir(const std::string& p) {
   return out;
 }
 
-Result<void> fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail(Error::from_errno("open " + dir, errno));
-  ::fsync(fd);
-  ::close(fd);
-  return {};
-}
 
 Result<void> check_ids(const std::string& id, const std::string& version) {
   if (!valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
@@ -74,7 +67,7 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name, co
     ::unlink(tmp.c_str());
     return fail(Error::from_errno("rename " + tmp, err));
   }
-  return fsync_dir(dir);
+  return fs::fsync_dir(dir);
 }
 
 RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache, std::string kind)
@@ -235,7 +228,7 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     if (::rename(target.c_str(), trash.c_str()) == 0) (void)remove_tree(trash);
   }
   if (::rename(staging.c_str(), target.c_str()) != 0) return cleanup(Error::from_errno("rename into " + target, errno));
-  (void)fsync_dir(fs::join(dir_, id));
+  (void)fs::fsync_dir(fs::join(dir_, id));
   if (auto r = switch_current(id, version); !r) return fail(r.error());
   report("installed " + what, 1.0);
   log::info(kComponent, "runtime installed", {{"runtime", id}, {"version", version}, {"path", target}});
