@@ -50,8 +50,9 @@ Result<supervisor::ServiceSpec> AddonManager::code_server_spec(const nlohmann::j
   if (auto r = fs::make_dirs(data, 0700); !r) return fail(r.error());
   if (!user->is_current_user) ::chown(data.c_str(), user->uid, user->gid);
   std::string bind = listen_host_ + ":" + std::to_string(port);
-  supervisor::ServiceSpec spec;
-  spec.name = "code-server";
+  auto base = devenv_.dev_service("code-server");
+  if (!base) return fail(base.error());
+  supervisor::ServiceSpec spec = std::move(*base);
   for (const auto& a : marker.value("launch", nlohmann::json::array())) {
     std::string v = a.get<std::string>();
     v = replace_all(v, "{bind}", bind);
@@ -62,13 +63,6 @@ Result<supervisor::ServiceSpec> AddonManager::code_server_spec(const nlohmann::j
   }
   if (spec.argv.empty()) return fail(codes::kInvalid, "code-server has no launch line in the catalog");
   if (spec.argv[0].find('/') != std::string::npos && spec.argv[0][0] != '/') spec.argv[0] = fs::join(prefix, spec.argv[0]);
-  spec.env = devenv_.environment().envp();
-  spec.cwd = user->workspace;
-  if (!user->is_current_user) {
-    spec.uid = user->uid;
-    spec.gid = user->gid;
-    spec.user = user->name;
-  }
   spec.pty = false;
   spec.stop_signal = "TERM";
   spec.stop_timeout_s = 10;

@@ -182,19 +182,13 @@ Result<std::string> ConsoleManager::new_dev_session() {
   auto user = devenv_.ensure_user();
   if (!user) return fail(user.error().wrap("dev user"));
   std::string id = crypto::random_hex(8);
-  supervisor::ServiceSpec spec;
-  spec.name = "console-" + id;
+  auto base = devenv_.dev_service("console-" + id);
+  if (!base) return fail(base.error());
+  supervisor::ServiceSpec spec = std::move(*base);
   spec.argv = {user->shell.empty() ? "/bin/bash" : user->shell, "-l"};
   auto env = devenv_.environment();
-  spec.env = env.envp();
   if (env.get("HOME").empty()) spec.env.push_back("HOME=" + user->home);
   if (env.get("TERM").empty()) spec.env.push_back("TERM=xterm-256color");
-  spec.cwd = user->workspace;
-  if (!user->is_current_user) {
-    spec.uid = user->uid;
-    spec.gid = user->gid;
-    spec.user = user->name;
-  }
   spec.pty = true;
   spec.stop_signal = "HUP";
   spec.stop_timeout_s = 3;

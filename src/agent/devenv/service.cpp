@@ -33,6 +33,21 @@ Environment DevEnvironment::environment() const {
   return e;
 }
 
+Result<supervisor::ServiceSpec> DevEnvironment::dev_service(const std::string& name) {
+  auto u = ensure_user();
+  if (!u) return fail(u.error());
+  supervisor::ServiceSpec spec;
+  spec.name = name;
+  spec.env = environment().envp();
+  spec.cwd = u->workspace;
+  if (!u->is_current_user) {
+    spec.uid = u->uid;
+    spec.gid = u->gid;
+    spec.user = u->name;
+  }
+  return spec;
+}
+
 std::optional<DevUser> DevEnvironment::user() const {
   std::lock_guard lk(mu_);
   return user_;

@@ -16,6 +16,7 @@
 
 #include "agent/devenv/profile.hpp"
 #include "agent/devenv/user.hpp"
+#include "agent/supervisor/supervisor.hpp"
 
 namespace zlh::agent::devenv {
 
@@ -26,6 +27,10 @@ class DevEnvironment {
   Result<void> regenerate(const std::vector<ActiveRuntime>& runtimes);
   Environment environment() const;
   std::optional<DevUser> user() const;
+  // A service spec that runs as the dev user (unless that is the agent's own
+  // user) in the workspace with the dev environment: the common part of
+  // code-server and console shells. Creates the user when needed.
+  Result<supervisor::ServiceSpec> dev_service(const std::string& name);
 
  private:
   std::string root_, user_name_;
