@@ -44,8 +44,8 @@ RESULTS="$REPO/bench/results/console.md"
 HEALTH_BODY='{"ok":true,"version":"0.1.0"}'
 VMID=6001
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 for tool in curl python3 tar gzip awk; do
   command -v "$tool" >/dev/null 2>&1 ||
@@ -63,31 +63,6 @@ ROOT="$TMP/root"
 AGENT_PID=""
 CTL="$BIN/zlhctl"
 CLIENT="$BIN/zlh-console-bench"
-
-running() {
-  local state
-  state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
-# TERM, up to 5 s, then KILL; our child is not reaped before, so its pid
-# cannot have been reused.
-stop_pid() {
-  local pid="$1" _
-  [ -n "$pid" ] || return 0
-  if running "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      running "$pid" || break
-      sleep 0.1
-    done
-    if running "$pid"; then
-      log "pid $pid ignored SIGTERM for 5 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  wait "$pid" 2>/dev/null || true
-}
 
 # "<key> <value>" from a console service's run state file (pid, shim_pid).
 state_field() {
@@ -142,14 +117,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'log interrupted; exit 130' INT
 trap 'log terminated; exit 143' TERM
-
-free_port() {
-  python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 proc_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 # PSS and USS (Private_Clean + Private_Dirty) in kB from smaps_rollup: shared

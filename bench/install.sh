@@ -53,8 +53,8 @@ RT_VERSION=1.0.0
 ARTIFACT_NAME="$RT_ID-$RT_VERSION.tar.gz"
 HEALTH_BODY='{"ok":true,"version":"0.1.0"}'
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 for tool in nginx curl python3 sha256sum tar gzip awk; do
   command -v "$tool" >/dev/null 2>&1 ||
@@ -82,31 +82,6 @@ NGINX_PID=""
 NEED_KIB=$(((ARTIFACT_MIB * 4 + 100) * 1024)) # peak: the store plus one agent root or peer dir (3x), and slack
 AVAIL_KIB="$(df -Pk "$TMP" | awk 'NR == 2 { print $4 }')"
 
-running() {
-  local state
-  state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
-# TERM, up to 5 s, then KILL; our child is not reaped before, so its pid
-# cannot have been reused.
-stop_pid() {
-  local pid="$1" _
-  [ -n "$pid" ] || return 0
-  if running "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      running "$pid" || break
-      sleep 0.1
-    done
-    if running "$pid"; then
-      log "pid $pid ignored SIGTERM for 5 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
 AGENT_LOG=""
 cleanup() {
   local rc=$?
@@ -132,14 +107,6 @@ trap 'log terminated; exit 143' TERM
 
 [ "$AVAIL_KIB" -ge "$NEED_KIB" ] ||
   die "$TMP has $((AVAIL_KIB / 1024)) MiB free, the benchmark needs about $((NEED_KIB / 1024)) MiB (set TMPDIR)"
-
-free_port() {
-  python3 -c '
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 wait_health() {
   local url="$1" pid="$2" name="$3" deadline=$((SECONDS + 15)) body

@@ -35,8 +35,8 @@ RESULTS="$REPO/bench/results/agent.md"
 HEALTH_BODY='{"ok":true,"version":"0.1.0"}'
 VMID=6001
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 for tool in wrk nginx curl python3 awk pgrep; do
   command -v "$tool" >/dev/null 2>&1 ||
@@ -53,31 +53,8 @@ NGINX_PID=""
 
 # True while PID runs (an exited child stays a zombie until we wait for it,
 # and kill -0 still succeeds on a zombie).
-running() {
-  local state
-  state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
 # Stops one process we started: TERM, wait up to 5 s, then KILL. Our child
 # is not reaped before the kill, so its pid cannot have been reused.
-stop_pid() {
-  local pid="$1" _
-  [ -n "$pid" ] || return 0
-  if running "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      running "$pid" || break
-      sleep 0.1
-    done
-    if running "$pid"; then
-      log "pid $pid ignored SIGTERM for 5 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
