@@ -180,6 +180,16 @@ void Router::add_ws(std::string pattern, WsFactory f, RouteOptions o) {
   routes_.push_back(std::move(r));
 }
 
+void Router::add_streaming(std::string method, std::string pattern, SinkFactory f, RouteOptions o) {
+  Route r;
+  r.method = std::move(method);
+  r.segments = split_path(pattern);
+  r.pattern = std::move(pattern);
+  r.sink = std::move(f);
+  r.options = o;
+  routes_.push_back(std::move(r));
+}
+
 Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {
   Match result;
   // Empty segments ("//") are not collapsed silently into another route:

@@ -63,10 +63,27 @@ struct Request {
   std::optional<std::string_view> bearer_token() const;
 };
 
+// A response body produced while it is sent (a large file, a .tar.gz of a
+// directory), so it never sits whole in memory. read() is called on the
+// connection's io thread, one call at a time, until it returns 0 (the end);
+// it should not block for long (local file reads are fine). An Error ends
+// the response early: the connection is closed, and the client sees a
+// truncated body (with Content-Length) or a missing final chunk (chunked).
+// The source is destroyed when the response is done or the client went away.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual Result<size_t> read(char* buf, size_t cap) = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // When set, the body comes from `source` instead of `body`: with
+  // Content-Length when source_length is set, else chunked.
+  std::shared_ptr<BodySource> source;
+  std::optional<uint64_t> source_length;
 
   static Response json(int status, const nlohmann::json& body);
   static Response error(const Error& e);  // status from http_status_for(e.code)
@@ -90,6 +107,25 @@ class Responder {
 };
 
 using Handler = std::function<void(Request&, Responder)>;
+
+// A request body consumed while it arrives (uploads), so it never sits whole
+// in memory. The server calls write() with each piece of the (de-chunked)
+// body in order, then finish() once the body is complete. All calls happen
+// on the connection's io thread, one at a time. An Error from write() stops
+// reading: the server answers with it (its status), drains a bounded amount
+// of the rest and closes the connection. A sink destroyed without finish()
+// means the body was cut off (client went away, read timeout, body limit):
+// the sink must undo its partial work in its destructor (temp files...).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual Result<void> write(std::string_view chunk) = 0;
+  // Answers the request (now or later, from any thread), like a Handler.
+  virtual void finish(Request& req, Responder res) = 0;
+};
+// Decides before the body is read: an Error is answered at once (400, 404,
+// 409...) and the body is never looked at. req.body is empty.
+using SinkFactory = std::function<Result<std::unique_ptr<BodySink>>(Request&)>;
 using SyncHandler = std::function<Response(Request&)>;
 
 // ---- WebSocket ----
@@ -140,6 +176,9 @@ class Router {
   void add(std::string method, std::string pattern, Handler h, RouteOptions o = {});
   void add_sync(std::string method, std::string pattern, SyncHandler h, RouteOptions o = {});
   void add_ws(std::string pattern, WsFactory f, RouteOptions o = {});
+  // A plain route whose body is streamed into a sink; o.body_limit bounds the
+  // whole body (413 when the declared length or the bytes read pass it).
+  void add_streaming(std::string method, std::string pattern, SinkFactory f, RouteOptions o = {});
   // Runs before every request that does not match a public route (including
   // unmatched paths, so an unauthenticated client cannot probe for routes).
   void set_guard(std::function<std::optional<Error>(Request&)> g) { guard_ = std::move(g); }
@@ -150,6 +189,7 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     WsFactory ws;
+    SinkFactory sink;  // set for streaming routes (handler is empty then)
     RouteOptions options;
   };
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };

@@ -111,6 +111,7 @@ Result<ClientResponse> request(std::string_view method, std::string_view url,
         beast::flat_buffer buf;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(1ull << 32);
+        if (bhttp::string_to_verb(method) == bhttp::verb::head) parser.skip(true);
         auto [rdec, rn] = co_await bhttp::async_read(stream, buf, parser, tok);
         if (rdec) {
           result = fail(from_ec("read", rdec));

@@ -191,6 +191,11 @@ struct Server::Impl {
   }
 
   awaitable<void> accept_loop();
+  awaitable<Response> await_handler(Strand strand, Request& req, const RouteOptions& ro,
+                                    const Handler& handler);
+  awaitable<bool> reply_streamed(beast::tcp_stream& stream, const Request& req, Response r,
+                                 unsigned version, bool keep_alive, Clock::time_point start);
+  awaitable<void> linger(beast::tcp_stream& stream);
   awaitable<void> session(tcp::socket socket);
 };
 
@@ -215,7 +220,7 @@ bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, boo
   res.set("X-Request-Id", rid);
   if (!r.headers.get("Cache-Control")) res.set(bhttp::field::cache_control, "no-store");
   res.keep_alive(keep_alive);
-  size_t len = r.body.size();
+  size_t len = r.source ? size_t(r.source_length.value_or(0)) : r.body.size();
   if (!head) res.body() = std::move(r.body);
   res.content_length(len);
   return res;
@@ -334,6 +339,103 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
 
 }  // namespace
 
+// Runs the handler, then waits for its response (it may answer from another
+// thread) until the route's deadline (504 E_TIMEOUT).
+awaitable<Response> Server::Impl::await_handler(Strand strand, Request& req,
+                                                const RouteOptions& ro, const Handler& handler) {
+  auto slot = std::make_shared<Slot>(strand);
+  auto core = std::make_shared<Responder::Core>(strand, slot);
+  try {
+    handler(req, Responder(core));
+  } catch (const std::exception& e) {
+    log::error(opts.component, "handler threw", {{"error", e.what()}, {"request_id", req.request_id}});
+    core->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
+  }
+  core.reset();
+  auto deadline = Clock::now() + ro.deadline;
+  while (!slot->response && Clock::now() < deadline) {
+    slot->timer.expires_at(deadline);
+    co_await slot->timer.async_wait(kTuple);
+  }
+  if (slot->response) co_return std::move(*slot->response);
+  co_return Response::error(Error::make(codes::kTimeout, "request deadline exceeded"));
+}
+
+// Sends a response whose body comes from a BodySource, piece by piece.
+// Returns false when the connection cannot be reused.
+awaitable<bool> Server::Impl::reply_streamed(beast::tcp_stream& stream, const Request& req,
+                                             Response r, unsigned version, bool keep_alive,
+                                             Clock::time_point start) {
+  bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(r.status), version};
+  for (auto& [k, v] : r.headers.items()) res.insert(k, v);
+  res.set(bhttp::field::server, opts.server_header);
+  res.set("X-Request-Id", req.request_id);
+  if (!r.headers.get("Cache-Control")) res.set(bhttp::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  if (r.source_length)
+    res.content_length(*r.source_length);
+  else
+    res.chunked(true);
+  res.body().data = nullptr;
+  res.body().more = true;
+  bhttp::response_serializer<bhttp::buffer_body> sr{res};
+  stream.expires_after(opts.write_timeout);
+  auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, kTuple);
+  if (hec) {
+    record(req, r.status, start, 0);
+    co_return false;
+  }
+  std::vector<char> buf(256 * 1024);
+  uint64_t sent = 0;
+  bool ok = true;
+  for (;;) {
+    size_t cap = buf.size();
+    if (r.source_length) cap = size_t(std::min<uint64_t>(cap, *r.source_length - sent));
+    size_t got = 0;
+    if (cap > 0) {
+      auto n = r.source->read(buf.data(), cap);
+      if (!n) {
+        log::warn(opts.component, "response body failed",
+                  {{"error", n.error().message}, {"request_id", req.request_id}});
+        ok = false;
+        break;
+      }
+      got = *n;
+    }
+    res.body().data = got ? buf.data() : nullptr;
+    res.body().size = got;
+    res.body().more = got > 0;
+    stream.expires_after(opts.write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, sr, kTuple);
+    if (wec == bhttp::error::need_buffer) wec = {};
+    if (wec) {
+      ok = false;
+      break;
+    }
+    sent += got;
+    if (got == 0) break;
+  }
+  if (r.source_length && sent != *r.source_length) ok = false;  // the source ended early
+  record(req, r.status, start, size_t(sent));
+  co_return ok && keep_alive;
+}
+
+// After refusing a body mid-way: read and drop a bounded amount of what the
+// client is still sending, so it can read the answer before the close
+// (closing with unread data would reset the connection and lose it).
+awaitable<void> Server::Impl::linger(beast::tcp_stream& stream) {
+  boost::system::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(5));
+  std::vector<char> sink(64 * 1024);
+  size_t drained = 0;
+  while (drained < (size_t(64) << 20)) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (rec) break;
+    drained += n;
+  }
+}
+
 awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
     auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kTuple);
@@ -439,6 +541,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     bool is_ws = websocket::is_upgrade(hdr);
 
     auto reply = [&](Response r) -> awaitable<bool> {
+      if (r.source && !head) co_return co_await reply_streamed(stream, req, std::move(r), version,
+                                                               keep_alive, start);
       int status = r.status;
       size_t bytes = r.body.size();
       auto res =
@@ -518,6 +622,65 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       co_return;
     }
 
+    if (route->sink) {
+      // Streaming body: refuse before reading it, else feed the sink as it comes.
+      auto sink = route->sink(req);
+      if (!sink) {
+        if (!parser.is_done()) keep_alive = false;
+        if (!co_await reply(Response::error(sink.error())) || !keep_alive) break;
+        continue;
+      }
+      if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+        stream.expires_after(opts.write_timeout);
+        co_await bhttp::async_write(stream, cont, kTuple);
+      }
+      bhttp::request_parser<bhttp::buffer_body> bp{std::move(parser)};
+      bp.body_limit(ro.body_limit);
+      std::vector<char> chunk(256 * 1024);
+      std::optional<Error> refused;
+      bool cut = false;
+      while (!bp.is_done()) {
+        bp.get().body().data = chunk.data();
+        bp.get().body().size = chunk.size();
+        stream.expires_after(opts.read_timeout);
+        auto [bec, bn] = co_await bhttp::async_read_some(stream, buffer, bp, kTuple);
+        if (bec == bhttp::error::need_buffer) bec = {};
+        size_t got = chunk.size() - bp.get().body().size;
+        if (got) {
+          if (auto w = (*sink)->write({chunk.data(), got}); !w) {
+            refused = w.error();
+            break;
+          }
+        }
+        if (bec == bhttp::error::body_limit) {
+          refused = Error::make(codes::kTooLarge,
+                                "request body over " + std::to_string(ro.body_limit) + " bytes");
+          break;
+        }
+        if (bec) {
+          cut = true;
+          break;
+        }
+      }
+      if (refused || cut) {
+        sink->reset();  // undoes the partial work before anyone sees an answer
+        if (cut) {
+          record(req, 400, start, 0);
+          break;
+        }
+        keep_alive = false;
+        if (co_await reply(Response::error(*refused))) co_await linger(stream);
+        break;
+      }
+      auto r = co_await await_handler(strand, req, ro, [&](Request& rq, Responder res) {
+        (*sink)->finish(rq, std::move(res));
+      });
+      if (r.status == 504 && !r.source) keep_alive = false;
+      if (!co_await reply(std::move(r)) || !keep_alive) break;
+      continue;
+    }
+
     // Body.
     if (!parser.is_done()) {
       if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
@@ -541,26 +704,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
     req.body = std::move(parser.get().body());
 
-    // Handler, then wait for its response (it may answer from another thread).
-    auto slot = std::make_shared<Slot>(strand);
-    auto core = std::make_shared<Responder::Core>(strand, slot);
-    try {
-      route->handler(req, Responder(core));
-    } catch (const std::exception& e) {
-      log::error(opts.component, "handler threw",
-                 {{"error", e.what()}, {"request_id", req.request_id}});
-      core->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
-    }
-    core.reset();
-    auto deadline = Clock::now() + ro.deadline;
-    while (!slot->response && Clock::now() < deadline) {
-      slot->timer.expires_at(deadline);
-      co_await slot->timer.async_wait(kTuple);
-    }
-    Response r = slot->response
-                     ? std::move(*slot->response)
-                     : Response::error(Error::make(codes::kTimeout, "request deadline exceeded"));
-    if (!slot->response) keep_alive = false;
+    Response r = co_await await_handler(strand, req, ro, route->handler);
+    if (r.status == 504 && !r.source) keep_alive = false;
     if (!co_await reply(std::move(r)) || !keep_alive) break;
   }
   boost::system::error_code ec;

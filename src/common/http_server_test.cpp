@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <future>
 #include <mutex>
@@ -264,6 +269,172 @@ TEST(WebSocket, SlowClientDropsOldestBinaryNeverText) {
   EXPECT_EQ(seen.back(), 63);   // ...the oldest, not the newest
   for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
   (*c)->close();
+}
+
+
+// ---- Streaming bodies ----
+
+struct SinkLog {
+  std::mutex mu;
+  std::vector<size_t> pieces;
+  std::string data;
+  bool finished = false;
+  bool destroyed = false;
+};
+
+class RecordingSink : public BodySink {
+ public:
+  RecordingSink(std::shared_ptr<SinkLog> log, size_t refuse_after)
+      : log_(std::move(log)), refuse_after_(refuse_after) {}
+  ~RecordingSink() override {
+    std::lock_guard lk(log_->mu);
+    log_->destroyed = true;
+  }
+  Result<void> write(std::string_view chunk) override {
+    std::lock_guard lk(log_->mu);
+    log_->pieces.push_back(chunk.size());
+    log_->data.append(chunk);
+    if (log_->data.size() > refuse_after_) return fail(codes::kTooLarge, "file over the limit");
+    return {};
+  }
+  void finish(Request&, Responder res) override {
+    std::lock_guard lk(log_->mu);
+    log_->finished = true;
+    res.send(Response::text(200, std::to_string(log_->data.size())));
+  }
+
+ private:
+  std::shared_ptr<SinkLog> log_;
+  size_t refuse_after_;
+};
+
+class CountingSource : public BodySource {
+ public:
+  explicit CountingSource(uint64_t total) : left_(total) {}
+  Result<size_t> read(char* buf, size_t cap) override {
+    size_t n = size_t(std::min<uint64_t>(cap, left_));
+    for (size_t i = 0; i < n; ++i) buf[i] = char('a' + (pos_++ % 26));
+    left_ -= n;
+    return n;
+  }
+
+ private:
+  uint64_t left_;
+  uint64_t pos_ = 0;
+};
+
+Router streaming_router(std::shared_ptr<SinkLog> log) {
+  Router r;
+  RouteOptions o;
+  o.is_public = true;
+  o.body_limit = 64ull << 20;
+  r.add_streaming("PUT", "/sink", [log](Request& req) -> Result<std::unique_ptr<BodySink>> {
+    if (req.query_param("refuse")) return fail(codes::kBadPath, "refused before the body");
+    return std::make_unique<RecordingSink>(log, 4u << 20);
+  }, o);
+  r.add_sync("GET", "/source", [](Request& req) {
+    Response res;
+    res.source = std::make_shared<CountingSource>(3u << 20);
+    if (!req.query_param("chunked")) res.source_length = 3u << 20;
+    return res;
+  }, o);
+  return r;
+}
+
+std::string expected_letters(size_t n) {
+  std::string s(n, 0);
+  for (size_t i = 0; i < n; ++i) s[i] = char('a' + i % 26);
+  return s;
+}
+
+TEST(HttpStreaming, SinkGetsTheBodyInPiecesThenFinishes) {
+  auto log = std::make_shared<SinkLog>();
+  TestServer s(streaming_router(log));
+  std::string body = expected_letters(3u << 20);
+  auto r = request("PUT", s.base + "/sink", {}, body);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, std::to_string(body.size()));
+  std::lock_guard lk(log->mu);
+  EXPECT_TRUE(log->finished);
+  EXPECT_EQ(log->data, body);
+  EXPECT_GT(log->pieces.size(), 1u);  // never one whole-body buffer
+  for (size_t p : log->pieces) EXPECT_LE(p, 256u * 1024);
+}
+
+TEST(HttpStreaming, FactoryRefusalNeverReadsTheBody) {
+  auto log = std::make_shared<SinkLog>();
+  TestServer s(streaming_router(log));
+  auto r = request("PUT", s.base + "/sink?refuse=1", {}, std::string(1000, 'x'));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("E_BADPATH"), std::string::npos);
+  std::lock_guard lk(log->mu);
+  EXPECT_TRUE(log->pieces.empty());
+}
+
+TEST(HttpStreaming, SinkErrorIsAnsweredAndTheSinkUndone) {
+  auto log = std::make_shared<SinkLog>();
+  TestServer s(streaming_router(log));
+  auto r = request("PUT", s.base + "/sink", {}, std::string(8u << 20, 'x'));
+  ASSERT_TRUE(r) << r.error().message;  // the answer arrives although the body was not read
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("E_TOO_LARGE"), std::string::npos);
+  std::lock_guard lk(log->mu);
+  EXPECT_FALSE(log->finished);
+  EXPECT_TRUE(log->destroyed);
+}
+
+TEST(HttpStreaming, CutConnectionDestroysTheSinkWithoutFinish) {
+  auto log = std::make_shared<SinkLog>();
+  TestServer s(streaming_router(log));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(s.port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::string head = "PUT /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+  head += std::string(300000, 'y');
+  ASSERT_EQ(::write(fd, head.data(), head.size()), ssize_t(head.size()));
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {  // wait until the server has seen part of the body
+    {
+      std::lock_guard lk(log->mu);
+      if (log->data.size() >= 300000) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  ::close(fd);
+  for (;;) {
+    {
+      std::lock_guard lk(log->mu);
+      if (log->destroyed) break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lk(log->mu);
+  EXPECT_FALSE(log->finished);
+}
+
+TEST(HttpStreaming, SourceWithLengthAndChunked) {
+  auto log = std::make_shared<SinkLog>();
+  TestServer s(streaming_router(log));
+  for (std::string q : {"", "?chunked=1"}) {
+    auto r = request("GET", s.base + "/source" + q, {});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, expected_letters(3u << 20)) << q;
+    if (q.empty())
+      EXPECT_EQ(r->headers.get("Content-Length"), std::optional<std::string_view>("3145728"));
+    else
+      EXPECT_FALSE(r->headers.get("Content-Length"));
+  }
+  auto h = request("HEAD", s.base + "/source", {});
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->headers.get("Content-Length"), std::optional<std::string_view>("3145728"));
 }
 
 }  // namespace
