@@ -349,7 +349,8 @@ Result<int> wait_exit(pid_t pid) {
   return fail(codes::kInternal, "waitpid " + std::to_string(pid) + ": unexpected status");
 }
 
-Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout, size_t max_output) {
+Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout, size_t max_output,
+                      const std::atomic<bool>* cancel) {
   using Clock = std::chrono::steady_clock;
   // Clamped so that now + timeout cannot overflow the clock.
   const auto deadline =
@@ -398,8 +399,13 @@ Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout, size_t 
       res.timed_out = true;
       break;
     }
+    if (cancel && cancel->load()) {
+      res.cancelled = true;
+      break;
+    }
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
     int wait_ms = int(std::min<long long>(left, INT_MAX));
+    if (cancel) wait_ms = std::min(wait_ms, 100);
     pollfd pfds[2];
     nfds_t n = 0;
     if (pipe_open) pfds[n++] = {out[0], POLLIN, 0};
@@ -424,7 +430,7 @@ Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout, size_t 
     }
   }
 
-  if (res.timed_out) {
+  if (res.timed_out || res.cancelled) {
     ::kill(-pid, SIGKILL);
     if (!exited && waitpid_retry(pid, &status, 0) == pid) exited = true;
     // Keep whatever was already written; it usually says why it hung.

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -92,6 +93,7 @@ struct RunResult {
   int exit_code = -1;  // exit status when the child exited normally, else -1
   int signal = 0;      // terminating signal, 0 when it exited normally
   bool timed_out = false;
+  bool cancelled = false;  // `cancel` became true first (handled like a timeout)
   std::string output;  // stdout+stderr interleaved, at most max_output bytes
 };
 
@@ -102,10 +104,12 @@ struct RunResult {
 // dropped, so a chatty child never blocks. When the deadline (now +
 // timeout) passes first, the whole process group gets SIGKILL, timed_out is
 // true and exit_code/signal describe how the child ended (normally
-// SIGKILL). A non-zero exit is not an error: check exit_code. Errors are
-// those of spawn() plus E_IO for pipe/poll failures.
+// SIGKILL). When `cancel` is given and becomes true first (checked at least
+// every 100 ms), the same happens with `cancelled` set instead. A non-zero
+// exit is not an error: check exit_code. Errors are those of spawn() plus
+// E_IO for pipe/poll failures.
 Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout,
-                      size_t max_output = 1 << 20);
+                      size_t max_output = 1 << 20, const std::atomic<bool>* cancel = nullptr);
 
 // The value of `key` in a "K=V" environment list (first match), if present.
 std::optional<std::string_view> env_lookup(const std::vector<std::string>& env,

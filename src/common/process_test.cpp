@@ -129,6 +129,29 @@ TEST(Process, InvalidOptions) {
   EXPECT_EQ(nogid.error().code, codes::kInvalid);
 }
 
+TEST(Process, CancelStopsARunLikeATimeout) {
+  std::atomic<bool> cancel{false};
+  std::thread t([&] {
+    std::this_thread::sleep_for(200ms);
+    cancel = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = run(cmd({"/bin/sh", "-c", "echo started; sleep 100"}), 60s, 1 << 20, &cancel);
+  t.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_FALSE(r->timed_out);
+  EXPECT_EQ(r->signal, SIGKILL);
+  EXPECT_EQ(r->output, "started\n");
+  // Without a cancel request the flag stays false.
+  std::atomic<bool> never{false};
+  auto ok = run(cmd({"/bin/echo", "x"}), 10s, 1 << 20, &never);
+  ASSERT_TRUE(ok);
+  EXPECT_FALSE(ok->cancelled);
+  EXPECT_EQ(ok->exit_code, 0);
+}
+
 TEST(Process, TimeoutKillsTheWholeGroup) {
   // Orphans of the killed shell get reparented to us so we can reap them and
   // see the group really disappear (pid 1 may not reap zombies here).
