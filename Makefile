@@ -26,6 +26,7 @@ bench: build
 	@./bench/run.sh
 	@./bench/install.sh
 	@./bench/console.sh
+	@./bench/upload.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

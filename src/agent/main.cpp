@@ -86,7 +86,9 @@ int main(int argc, char** argv) {
   std::string listen_host = http::split_host_port(opts.listen)->first;
   agent::addons::AddonManager addons(opts.root, addon_installer, catalog, supervisor, devenv, listen_host, opts.vmid);
 
-  agent::RealStepRunner runner(opts.root, runtimes, devenv, addons);
+  agent::game::GameServer game_server(opts.root, supervisor, devenv);
+  agent::game::GameInstaller game_installer(opts.root, catalog, cache, runtimes, devenv, game_server);
+  agent::RealStepRunner runner(opts.root, runtimes, devenv, addons, game_installer, game_server);
   agent::Provisioner provisioner(opts.root, opts.vmid, runner);
   provisioner.load();
   agent::TaskRunner tasks;
@@ -124,8 +126,33 @@ int main(int argc, char** argv) {
   });
 
   agent::TokenGuard guard(api_key, opts.vmid, agent::unix_now);
+  // The /files root: the workspace of a dev container, the server directory
+  // of a game container; new files belong to the dev (service) user.
+  agent::files::FilesConfig files_cfg;
+  files_cfg.max_upload_bytes = opts.max_upload_bytes;
+  files_cfg.open_store = [&]() -> Result<agent::files::FileStore> {
+    auto p = provisioner.payload();
+    if (!p) return fail(codes::kConflict, "no workload yet: POST /config first");
+    auto user = devenv.ensure_user();
+    if (!user) return fail(user.error());
+    std::optional<agent::files::Owner> owner;
+    if (!user->is_current_user) owner = agent::files::Owner{user->uid, user->gid};
+    std::string dir = p->container_type == "game" ? fs::join(opts.root, "opt/zlh/server") : user->workspace;
+    return agent::files::FileStore::open(dir, owner);
+  };
+  files_cfg.root_label = [&] {
+    auto p = provisioner.payload();
+    return std::string(p && p->container_type == "game" ? "server" : "workspace");
+  };
+  agent::mods::ModManager mods(opts.root, cache, opts.artifacts, supervisor,
+                               [&]() -> std::optional<agent::files::Owner> {
+                                 auto u = devenv.user();
+                                 if (!u || u->is_current_user) return std::nullopt;
+                                 return agent::files::Owner{u->uid, u->gid};
+                               });
   agent::AgentContext ctx{provisioner, guard,      registry,   opts.vmid, started,
-                          runtimes,    tasks,      supervisor, console,   addons, {}};
+                          runtimes,    tasks,      supervisor, console,   addons, {}, &files_cfg, &mods,
+                          opts.max_upload_bytes};
 
   http::ServerOptions so;
   so.listen = opts.listen;

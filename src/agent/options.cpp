@@ -39,6 +39,9 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--max-upload-bytes", o.max_upload_bytes,
+                 "largest file /files/upload and /files/write accept")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +70,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       o.log_level != "error")
     return std::unexpected(
         Error::invalid("log-level", "--log-level must be debug, info, warn or error"));
+  if (o.max_upload_bytes == 0)
+    return std::unexpected(Error::invalid("max-upload-bytes", "--max-upload-bytes must be positive"));
   if (o.dev_user.empty())
     return std::unexpected(Error::invalid("dev-user", "--dev-user must not be empty"));
   if (!o.artifacts.empty() && !o.artifacts.starts_with("http://") &&

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "agent/json_body.hpp"
+#include "agent/mods/mod_routes.hpp"
 #include "common/log.hpp"
 #include "version.hpp"
 
@@ -24,23 +26,6 @@ nlohmann::json Activity::to_json() const {
 }
 
 namespace {
-// Parses a JSON object body, refusing unknown fields and naming the field.
-Result<nlohmann::json> object_body(const Request& req, std::initializer_list<std::string_view> allowed) {
-  auto j = nlohmann::json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::unexpected(Error::invalid("body", "body must be a JSON object"));
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
-      return std::unexpected(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
-  return j;
-}
-
-Result<std::string> string_field(const nlohmann::json& j, const std::string& k) {
-  auto it = j.find(k);
-  if (it == j.end()) return std::unexpected(Error::invalid(k, "field \"" + k + "\": is required"));
-  if (!it->is_string()) return std::unexpected(Error::invalid(k, "field \"" + k + "\": must be a string"));
-  return it->get<std::string>();
-}
-
 // The service the power routes act on: the game server, or code-server in a
 // dev container.
 std::string main_workload(AgentContext& ctx) {
@@ -118,7 +103,7 @@ http::Router make_router(AgentContext& ctx) {
   install_opts.body_limit = 4096;
   install_opts.deadline = std::chrono::minutes(30);
   r.add("POST", "/runtimes/install", [&ctx](Request& req, http::Responder res) {
-    auto body = object_body(req, {"runtime", "version"});
+    auto body = object_body(req.body, {"runtime", "version"});
     if (!body) return res.send_error(body.error());
     auto id = string_field(*body, "runtime");
     if (!id) return res.send_error(id.error());
@@ -142,7 +127,7 @@ http::Router make_router(AgentContext& ctx) {
   http::RouteOptions small;
   small.body_limit = 4096;
   r.add_sync("POST", "/runtimes/{id}/use", [&ctx](Request& req) {
-    auto body = object_body(req, {"version"});
+    auto body = object_body(req.body, {"version"});
     if (!body) return Response::error(body.error());
     auto version = string_field(*body, "version");
     if (!version) return Response::error(version.error());
@@ -202,7 +187,7 @@ http::Router make_router(AgentContext& ctx) {
   r.add("POST", "/addons/{id}/enable", [&ctx](Request& req, http::Responder res) {
     nlohmann::json body = nlohmann::json::object();
     if (!req.body.empty()) {
-      auto b = object_body(req, {"version", "login_server", "authkey"});
+      auto b = object_body(req.body, {"version", "login_server", "authkey"});
       if (!b) return res.send_error(b.error());
       body = *b;
     }
@@ -239,6 +224,9 @@ http::Router make_router(AgentContext& ctx) {
     auto p = ctx.provisioner.payload();
     return ctx.console.open(req, p ? p->container_type : "");
   }, ws);
+
+  if (ctx.files) files::add_file_routes(r, *ctx.files);
+  if (ctx.mods) mods::add_mod_routes(r, *ctx.mods, ctx.tasks, ctx.max_upload_bytes);
 
   r.add_sync("GET", "/metrics", [&ctx](Request&) {
     return Response::text(200, ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");

@@ -10,6 +10,8 @@
 #include "agent/auth.hpp"
 #include "agent/console/console.hpp"
 #include "agent/supervisor/supervisor.hpp"
+#include "agent/files/file_routes.hpp"
+#include "agent/mods/mods.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/manager.hpp"
 #include "agent/tasks.hpp"
@@ -43,6 +45,9 @@ struct AgentContext {
   console::ConsoleManager& console;
   addons::AddonManager& addons;
   Activity activity;
+  const files::FilesConfig* files = nullptr;  // the /files routes, when set
+  mods::ModManager* mods = nullptr;            // the /mods routes, when set
+  uint64_t max_upload_bytes = uint64_t(1) << 30;
 };
 
 http::Router make_router(AgentContext& ctx);

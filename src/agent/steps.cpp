@@ -34,13 +34,12 @@ Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p, const s
     return {};
   }
   if (step.kind == "workload" && p.container_type == "dev") return {};
-
-  static const std::pair<std::string_view, std::string_view> kMissing[] = {
-      {"game", "the game server installer"},
-      {"workload", "the game server supervisor"},
-  };
-  for (auto& [kind, what] : kMissing)
-    if (step.kind == kind) return fail(codes::kUnavailable, std::string(what) + " is not part of this agent build yet");
+  if (step.kind == "game") {
+    auto r = game_installer_.install(p, stop, progress);
+    if (!r) return fail(r.error());
+    return {};
+  }
+  if (step.kind == "workload") return game_server_.start(p, stop, progress);
   return fail(codes::kInternal, "unknown step kind " + step.kind);
 }
 

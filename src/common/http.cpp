@@ -180,6 +180,32 @@ void Router::add_ws(std::string pattern, WsFactory f, RouteOptions o) {
   routes_.push_back(std::move(r));
 }
 
+namespace {
+class BufferedSink : public BodySink {
+ public:
+  BufferedSink(size_t limit, Handler h) : limit_(limit), h_(std::move(h)) {}
+  Result<void> write(std::string_view chunk) override {
+    if (body_.size() + chunk.size() > limit_)
+      return fail(codes::kTooLarge, "request body over " + std::to_string(limit_) + " bytes");
+    body_.append(chunk);
+    return {};
+  }
+  void finish(Request& req, Responder res) override {
+    req.body = std::move(body_);
+    h_(req, std::move(res));
+  }
+
+ private:
+  size_t limit_;
+  Handler h_;
+  std::string body_;
+};
+}  // namespace
+
+std::unique_ptr<BodySink> buffered_sink(size_t limit, Handler h) {
+  return std::make_unique<BufferedSink>(limit, std::move(h));
+}
+
 void Router::add_streaming(std::string method, std::string pattern, SinkFactory f, RouteOptions o) {
   Route r;
   r.method = std::move(method);

@@ -126,6 +126,10 @@ class BodySink {
 // Decides before the body is read: an Error is answered at once (400, 404,
 // 409...) and the body is never looked at. req.body is empty.
 using SinkFactory = std::function<Result<std::unique_ptr<BodySink>>(Request&)>;
+
+// A sink that collects a small body (over `limit` → 413 E_TOO_LARGE) into
+// req.body and then runs `h`, for streaming routes that also take JSON.
+std::unique_ptr<BodySink> buffered_sink(size_t limit, Handler h);
 using SyncHandler = std::function<Response(Request&)>;
 
 // ---- WebSocket ----

@@ -637,6 +637,13 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       }
       bhttp::request_parser<bhttp::buffer_body> bp{std::move(parser)};
       bp.body_limit(ro.body_limit);
+      // Beast reads at most the buffer's free space (512 bytes after a small
+      // header); give it room for 64 KiB reads, and give it back afterwards.
+      buffer.reserve(buffer.size() + 64 * 1024);
+      struct Shrink {
+        beast::flat_buffer& b;
+        ~Shrink() { b.shrink_to_fit(); }
+      } shrink{buffer};
       std::vector<char> chunk(256 * 1024);
       std::optional<Error> refused;
       bool cut = false;
@@ -689,6 +696,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         co_await bhttp::async_write(stream, cont, kTuple);
       }
       parser.body_limit(ro.body_limit);
+      if (parser.content_length().value_or(65536) >= 65536) buffer.reserve(buffer.size() + 64 * 1024);
       stream.expires_after(opts.read_timeout);
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (bec == bhttp::error::body_limit) {
@@ -703,6 +711,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       }
     }
     req.body = std::move(parser.get().body());
+    if (buffer.capacity() > 16 * 1024) buffer.shrink_to_fit();
 
     Response r = co_await await_handler(strand, req, ro, route->handler);
     if (r.status == 504 && !r.source) keep_alive = false;

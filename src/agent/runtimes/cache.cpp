@@ -30,7 +30,7 @@ Result<std::string> ArtifactCache::get(const std::string& url, const std::string
   std::string final_path = fs::join(dir_, sha256);
   struct stat st{};
   if (::stat(final_path.c_str(), &st) == 0) {
-    if (S_ISREG(st.st_mode) && uint64_t(st.st_size) == size) return final_path;
+    if (S_ISREG(st.st_mode) && (size == kUnknownSize || uint64_t(st.st_size) == size)) return final_path;
     ::unlink(final_path.c_str());  // not what a verified entry looks like
   }
   if (auto r = fs::make_dirs(dir_, 0755); !r) return fail(r.error());
@@ -42,8 +42,9 @@ Result<std::string> ArtifactCache::get(const std::string& url, const std::string
   auto r = fetcher_.fetch(
       url,
       [&](std::string_view chunk) -> Result<void> {
-        if (done + chunk.size() > size)
-          return fail(codes::kHashMismatch, "artifact is larger than the catalog's " + std::to_string(size) + " bytes");
+        if (done + chunk.size() > (size == kUnknownSize ? kMaxUnknownSize : size))
+          return fail(codes::kHashMismatch, "artifact is larger than the expected " +
+                                                std::to_string(size == kUnknownSize ? kMaxUnknownSize : size) + " bytes");
         hash.update(chunk);
         const char* p = chunk.data();
         size_t left = chunk.size();
@@ -70,7 +71,7 @@ Result<std::string> ArtifactCache::get(const std::string& url, const std::string
     return fail(std::move(e));
   };
   if (!r) return abort(r.error().wrap("download " + url));
-  if (done != size)
+  if (size != kUnknownSize && done != size)
     return abort(Error::make(codes::kHashMismatch, "artifact " + url + " has " + std::to_string(done) +
                                                        " bytes, the catalog says " + std::to_string(size)));
   std::string got = hash.hex_digest();

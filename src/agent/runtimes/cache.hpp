@@ -25,6 +25,10 @@ class ArtifactCache {
  public:
   ArtifactCache(std::string dir, Fetcher& fetcher) : dir_(std::move(dir)), fetcher_(fetcher) {}
 
+  // For artifacts the catalog does not list (mods: only a sha256 is given):
+  // any size up to kMaxUnknownSize; the sha256 still has to match.
+  static constexpr uint64_t kUnknownSize = ~uint64_t(0);
+  static constexpr uint64_t kMaxUnknownSize = uint64_t(1) << 30;
   // progress(bytes_done, bytes_total) during a download.
   Result<std::string> get(const std::string& url, const std::string& sha256, uint64_t size,
                           const std::function<void(uint64_t, uint64_t)>& progress,
