@@ -135,8 +135,8 @@ class FilesTest : public ::testing::Test {
     kill_services(root_);
     remove_unless_failed(dir_);
   }
-  void start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--vmid", "6001", "--api-key", keys_ + "/api.pub", "--dev-user", "-",
+  void start(std::vector<std::string> extra = {}, const std::string& dev_user = "-") {
+    std::vector<std::string> args{"--vmid", "6001", "--api-key", keys_ + "/api.pub", "--dev-user", dev_user,
                                   "--artifacts", "file://" + store_, "--catalog-key", keys_ + "/catalog.pub"};
     args.insert(args.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<AgentProcess>(root_, args);
@@ -491,6 +491,29 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
   }
   close(fd);
   unlink((ws_ + "/backups/world.tar").c_str());
+}
+
+// New files, directories and uploads belong to the dev user, not to the
+// (root) agent (DESIGN §5, §8).
+TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the agent creates the dev account)";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  start({}, "dev");
+  ASSERT_FALSE(HasFatalFailure());
+  struct stat home{};
+  ASSERT_EQ(::stat((root_ + "/home/dev").c_str(), &home), 0);
+  ASSERT_NE(home.st_uid, 0u);
+  ASSERT_EQ(call("PUT", "/files/write?path=new/dir/a.txt", "a").status, 200);
+  ASSERT_EQ(call("POST", "/files/mkdir", json{{"path", "made/here"}}.dump()).status, 200);
+  http::Headers h;
+  h.add("Content-Type", "multipart/form-data; boundary=XyZ");
+  ASSERT_EQ(call("POST", "/files/upload?path=up", multipart("XyZ", {{"u.bin", "u"}}), h).status, 200);
+  for (const char* f : {"/new", "/new/dir", "/new/dir/a.txt", "/made", "/made/here", "/up", "/up/u.bin"}) {
+    struct stat st{};
+    ASSERT_EQ(::lstat((ws_ + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_uid, home.st_uid) << f;
+    EXPECT_EQ(st.st_gid, home.st_gid) << f;
+  }
 }
 
 }  // namespace

@@ -156,6 +156,11 @@ Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
   if (::fstat(f.fd.get(), &st) != 0) return fail(Error::from_errno("stat", errno));
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
     return fail(codes::kInvalid, "not a regular file or directory");
+  // Defense in depth for a root agent: a hard link the dev user made to a
+  // file of someone else (possible where fs.protected_hardlinks=0) is not
+  // read on the user's behalf.
+  if (owner_ && S_ISREG(st.st_mode) && st.st_nlink > 1 && st.st_uid != owner_->uid)
+    return fail(codes::kForbidden, "hard link to a file the dev user does not own");
   f.is_dir = S_ISDIR(st.st_mode);
   f.size = uint64_t(st.st_size);
   f.mtime = st.st_mtim.tv_sec;
