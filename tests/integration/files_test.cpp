@@ -508,6 +508,12 @@ TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
   http::Headers h;
   h.add("Content-Type", "multipart/form-data; boundary=XyZ");
   ASSERT_EQ(call("POST", "/files/upload?path=up", multipart("XyZ", {{"u.bin", "u"}}), h).status, 200);
+  // A hard link to a root-owned file outside (what a dev user could make
+  // where fs.protected_hardlinks=0) is not read for them.
+  ASSERT_EQ(::link((outside_ + "/secret.txt").c_str(), (ws_ + "/hl.txt").c_str()), 0);
+  auto hl = call("GET", "/files/read?path=hl.txt");
+  EXPECT_EQ(hl.status, 403) << hl.body;
+  EXPECT_EQ(hl.body.find("do not touch"), std::string::npos);
   for (const char* f : {"/new", "/new/dir", "/new/dir/a.txt", "/made", "/made/here", "/up", "/up/u.bin"}) {
     struct stat st{};
     ASSERT_EQ(::lstat((ws_ + f).c_str(), &st), 0) << f;
