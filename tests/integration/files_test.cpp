@@ -197,12 +197,12 @@ TEST_F(FilesTest, RoundTrips) {
 
   auto l = call("GET", "/files/list?path=");
   ASSERT_EQ(l.status, 200) << l.body;
-  auto entries = json::parse(l.body)["entries"];
+  auto entries = json::parse(l.body);
   ASSERT_EQ(entries.size(), 2u) << l.body;
   EXPECT_EQ(entries[0]["name"], "a");  // dirs first
   EXPECT_EQ(entries[0]["type"], "dir");
   EXPECT_EQ(entries[1]["name"], "src");
-  auto ls = json::parse(call("GET", "/files/list?path=src").body)["entries"];
+  auto ls = json::parse(call("GET", "/files/list?path=src").body);
   ASSERT_EQ(ls.size(), 1u);
   EXPECT_EQ(ls[0]["name"], "app.js");
   EXPECT_EQ(ls[0]["type"], "file");
@@ -431,7 +431,7 @@ TEST_F(FilesTest, InterruptedUploadAndWriteLeaveTheOldFile) {
   // The agent is still healthy, and the old file is whole.
   EXPECT_EQ(call("GET", "/files/read?path=data/save.dat").body, "old contents");
   EXPECT_TRUE(no_temp_files());
-  auto l = json::parse(call("GET", "/files/list?path=data").body)["entries"];
+  auto l = json::parse(call("GET", "/files/list?path=data").body);
   EXPECT_EQ(l.size(), 1u) << l.dump();
 
   // A kill -9 of the agent in the middle of an upload leaves no temp file

@@ -85,10 +85,15 @@ class ModsTest : public ::testing::Test {
     ASSERT_EQ(r.status, 202) << r.body;
     ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 180s)) << status().dump();
   }
+  // GET /mods: the array, plus the two X-ZLH-* headers folded in for the checks.
   json mods() {
     auto r = call("GET", "/mods");
     EXPECT_EQ(r.status, 200) << r.body;
-    return json::parse(r.body, nullptr, false);
+    auto arr = json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(arr.is_array()) << r.body;
+    return {{"mods", arr},
+            {"mods_dir", std::string(r.headers.get("X-ZLH-Mods-Dir").value_or(""))},
+            {"restart_required", r.headers.get("X-ZLH-Restart-Required") == std::optional<std::string_view>("true")}};
   }
   std::string multipart(const std::string& name, const std::string& data) {
     return "--B0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name +

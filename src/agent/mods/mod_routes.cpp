@@ -18,7 +18,16 @@ Response answer(const Result<nlohmann::json>& r) {
 void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks, uint64_t max_upload_bytes) {
   ModManager* m = &mods;
   TaskRunner* t = &tasks;
-  r.add_sync("GET", "/mods", [m](Request&) { return answer(m->list()); });
+  // DESIGN §9: the body is the array; whether the running server has yet
+  // to load a change rides along in a header.
+  r.add_sync("GET", "/mods", [m](Request&) {
+    auto l = m->list();
+    if (!l) return Response::error(l.error());
+    Response res = Response::json(200, (*l)["mods"]);
+    res.headers.set("X-ZLH-Mods-Dir", (*l)["mods_dir"].get<std::string>());
+    res.headers.set("X-ZLH-Restart-Required", (*l)["restart_required"].get<bool>() ? "true" : "false");
+    return res;
+  });
 
   http::RouteOptions install;
   install.body_limit = size_t(1) << 40;

@@ -39,7 +39,8 @@ class ModManager {
   ModManager(std::string root, runtimes::ArtifactCache& cache, std::string artifacts_base,
              supervisor::Supervisor& supervisor, std::function<std::optional<files::Owner>()> owner);
 
-  // {mods_dir, restart_required, mods:[{id,file,enabled,size,sha256}]} sorted by id.
+  // {mods_dir, restart_required, mods:[{id,file,enabled,size,sha256}]} sorted by id
+  // (GET /mods sends the array, the other two as X-ZLH-* headers).
   Result<nlohmann::json> list();
   Result<nlohmann::json> install_artifact(const std::string& artifact, const std::string& sha256,
                                           const std::atomic<bool>* cancel);
