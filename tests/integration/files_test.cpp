@@ -514,6 +514,12 @@ TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
   auto hl = call("GET", "/files/read?path=hl.txt");
   EXPECT_EQ(hl.status, 403) << hl.body;
   EXPECT_EQ(hl.body.find("do not touch"), std::string::npos);
+  auto tgz = call("GET", "/files/download");
+  ASSERT_EQ(tgz.status, 200);
+  ASSERT_TRUE(fs::write_file_atomic(dir_ + "/dl.tar.gz", tgz.body));
+  auto listing = run_command({"/bin/tar", "-tzf", dir_ + "/dl.tar.gz"});
+  EXPECT_NE(listing.out.find("workspace/up/u.bin"), std::string::npos) << listing.out;
+  EXPECT_EQ(listing.out.find("hl.txt"), std::string::npos) << listing.out;
   for (const char* f : {"/new", "/new/dir", "/new/dir/a.txt", "/made", "/made/here", "/up", "/up/u.bin"}) {
     struct stat st{};
     ASSERT_EQ(::lstat((ws_ + f).c_str(), &st), 0) << f;

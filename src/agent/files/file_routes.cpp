@@ -69,7 +69,9 @@ Result<Response> read_file(const FilesConfig& cfg, const Request& req, bool as_d
   if (f->is_dir) {
     if (!as_download) return fail(codes::kInvalid, "is a directory: use /files/list or /files/download");
     std::string top = f->name.empty() ? cfg.root_label() : f->name;
-    auto tgz = TarGzStream::open(store->root_fd(), *rel, top);
+    std::optional<uid_t> link_owner;
+    if (store->owner()) link_owner = store->owner()->uid;
+    auto tgz = TarGzStream::open(store->root_fd(), *rel, top, link_owner);
     if (!tgz) return fail(tgz.error());
     res.source = std::make_shared<TarGzSource>(std::move(*tgz));
     res.headers.set("Content-Type", "application/gzip");

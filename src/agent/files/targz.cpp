@@ -97,7 +97,8 @@ bool vanished(int err) { return err == ENOENT || err == ELOOP || err == ENOTDIR 
 }  // namespace
 
 Result<std::unique_ptr<TarGzStream>> TarGzStream::open(int root_fd, const std::string& rel_dir,
-                                                       const std::string& top_name) {
+                                                       const std::string& top_name,
+                                                       std::optional<uid_t> link_owner) {
   if (top_name.empty() || top_name == "." || top_name == ".." ||
       top_name.find_first_of(std::string_view("/\0", 2)) != std::string::npos)
     return fail(Error::invalid("top_name", "targz: bad top-level name " + quoted(top_name)));
@@ -108,6 +109,7 @@ Result<std::unique_ptr<TarGzStream>> TarGzStream::open(int root_fd, const std::s
     return fail(codes::kUnavailable, "targz: libarchive cannot be loaded");
 
   std::unique_ptr<TarGzStream> s(new TarGzStream());
+  s->link_owner_ = link_owner;
   s->io_buf_ = std::make_unique<char[]>(kChunk);
   s->entry_ = lz::archive_entry_new();
   s->a_ = lz::archive_write_new();
@@ -319,6 +321,7 @@ Result<void> TarGzStream::add_entry(Dir& parent, const std::string& name) {
   if (::fstat(fd.get(), &fst) != 0)
     return stop(Error::from_errno("targz: stat " + quoted(path), errno));
   if ((fst.st_mode & S_IFMT) != (st.st_mode & S_IFMT)) return {};
+  if (link_owner_ && S_ISREG(fst.st_mode) && fst.st_nlink > 1 && fst.st_uid != *link_owner_) return {};
 
   if (S_ISDIR(fst.st_mode)) {
     if (auto r = write_header(path, fst, nullptr); !r) return r;

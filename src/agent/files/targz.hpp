@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,8 +67,13 @@ class TarGzStream {
   // Opens `rel_dir` ("" for the root itself) beneath root_fd; entries are
   // named "<top_name>/...". top_name must be one path segment (not "." or
   // ".."). The directory itself is listed here, the rest while reading.
+  // With `link_owner` set (a root agent acting for the dev user), regular
+  // files with more than one hard link that the user does not own are
+  // skipped: a hard link the user made to someone else's file is not read
+  // on their behalf.
   static Result<std::unique_ptr<TarGzStream>> open(int root_fd, const std::string& rel_dir,
-                                                   const std::string& top_name);
+                                                   const std::string& top_name,
+                                                   std::optional<uid_t> link_owner = std::nullopt);
 
   // Fills up to `cap` bytes of gzip output into buf and returns how many;
   // 0 (with cap > 0) means the archive is complete. Blocks on disk I/O only.
@@ -78,6 +84,7 @@ class TarGzStream {
   TarGzStream& operator=(const TarGzStream&) = delete;
 
  private:
+  std::optional<uid_t> link_owner_;
   struct Dir {
     safe_path::UniqueFd fd;
     std::string path;                // archive path of this directory
