@@ -1,16 +1,112 @@
-// zlh-api: the control plane (DESIGN.md §10). Not built yet: this binary only
-// says so, so that `make run` and packaging have a stable target.
+// zlh-api: the control plane (DESIGN.md §10) with the embedded defaults:
+// SQLite store and the local driver.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
 #include <iostream>
 
+#include "api/app/api.hpp"
+#include "api/drivers/local_driver.hpp"
+#include "common/fs.hpp"
+#include "common/http_server.hpp"
+#include "common/log.hpp"
 #include "version.hpp"
 
+using namespace zlh;
+
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--version") {
-      std::cout << zlh::kVersion << "\n";
-      return 0;
-    }
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  auto parsed = api::parse_options(argc, argv, self_dir);
+  if (!parsed) {
+    std::cerr << "zlh-api: " << parsed.error().message << "\n";
+    return 2;
   }
-  std::cerr << "zlh-api " << zlh::kVersion << ": the control plane is not implemented yet\n";
-  return 3;
+  if (!parsed->options) return parsed->exit_code;
+  const api::Options opts = *parsed->options;
+  log::Format fmt = log::Format::kJson;
+  log::parse_format(opts.log_format, &fmt);
+  log::set_format(fmt);
+  log::set_level(opts.log_level == "debug"  ? log::Level::kDebug
+                 : opts.log_level == "warn" ? log::Level::kWarn
+                 : opts.log_level == "error" ? log::Level::kError
+                                             : log::Level::kInfo);
+
+  if (auto r = fs::make_dirs(opts.data, 0700); !r) {
+    log::error("api", "cannot create the data directory", {{"error", r.error().message}, {"data", opts.data}});
+    return 1;
+  }
+  auto secrets = api::auth::load_or_generate(api::auth::default_secret_files(opts.data));
+  if (!secrets) {
+    log::error("api", "cannot load secrets", {{"error", secrets.error().message}});
+    return 1;
+  }
+  for (const auto& p : secrets->generated) log::info("api", "generated a secret", {{"path", p}});
+
+  api::store::Options so;
+  so.game_vmids = {int(opts.game_vmid_lo), int(opts.game_vmid_hi)};
+  so.dev_vmids = {int(opts.dev_vmid_lo), int(opts.dev_vmid_hi)};
+  so.ports = {int(opts.port_lo), int(opts.port_hi)};
+  auto store = api::store::Store::open(fs::join(opts.data, "zlh.db"), so);
+  if (!store) {
+    log::error("api", "cannot open the store", {{"error", store.error().message}});
+    return 1;
+  }
+
+  auto driver = api::drivers::LocalDriver::open({opts.data, opts.agent_bin});
+  if (!driver) {
+    log::error("api", "cannot start the local driver", {{"error", driver.error().message}});
+    return 1;
+  }
+  api::auth::PasswordHasher hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()
+                                                                     : api::auth::HashParams::interactive());
+  api::auth::LoginRateLimiter limiter;
+  api::AgentClient agents(secrets->api_key);
+  api::JobRunnerConfig jc;
+  jc.agent.api_public_key_file = fs::join(opts.data, "keys/api.pub");
+  jc.agent.catalog_public_key_file = opts.catalog_key;
+  jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;
+  jc.agent.dev_user = "-";
+  {
+    auto files = api::auth::default_secret_files(opts.data);
+    jc.agent.api_public_key_file = files.api_pub;
+  }
+  api::JobRunner jobs(**store, **driver, agents, jc);
+  api::CatalogSource catalog(opts.artifacts, opts.catalog_key);
+  metrics::Registry registry;
+  api::ApiContext ctx{opts, **store, *secrets, hasher, limiter, **driver, jobs, agents, catalog, registry};
+
+  auto admin = api::ensure_admin(ctx);
+  if (!admin) {
+    log::error("api", "cannot create the first admin", {{"error", admin.error().message}});
+    return 1;
+  }
+  if (*admin) {
+    // The one-time password goes to the operator's terminal, never to the log.
+    std::cout << "zlh-api: first start: admin user \"" << (*admin)->first << "\" with password "
+              << ((std::getenv("ZLH_ADMIN_PASSWORD") != nullptr) ? "from ZLH_ADMIN_PASSWORD" : (*admin)->second)
+              << "\n"
+              << std::flush;
+  }
+
+  http::ServerOptions hso;
+  hso.listen = opts.listen;
+  hso.component = "http";
+  hso.server_header = "zlh-api/" + std::string(kVersion);
+  hso.metrics = &registry;
+  http::Server server(api::make_api_router(ctx), hso);
+  if (auto r = server.listen(); !r) {
+    log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
+    return 1;
+  }
+  jobs.resume_all();
+  log::info("api", "api started",
+            {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"data", opts.data},
+             {"driver", opts.driver}, {"public_url", opts.public_url}});
+  server.run(2, true);
+  jobs.stop();
+  log::info("api", "api stopped");
+  return 0;
 }

@@ -206,6 +206,7 @@ class Router {
   // websocket=true matches only WebSocket routes, else only plain routes.
   Match match(std::string_view method, std::string_view path, bool websocket) const;
   const std::function<std::optional<Error>(Request&)>& guard() const { return guard_; }
+  const std::vector<Route>& routes() const { return routes_; }
 
  private:
   std::vector<Route> routes_;

@@ -1,0 +1,502 @@
+#include "api/app/api.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <thread>
+
+#include "api/auth/cookies.hpp"
+#include "common/catalog.hpp"
+#include "common/crypto.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "common/safe_path.hpp"
+#include "version.hpp"
+
+namespace zlh::api {
+
+using http::Request;
+using http::Response;
+
+// ---- catalog ----
+
+Result<std::shared_ptr<const CatalogSource::Loaded>> CatalogSource::load() {
+  std::string dir = artifacts_;
+  if (dir.starts_with("file://")) dir = dir.substr(7);
+  if (dir.empty() || dir.find("://") != std::string::npos)
+    return fail(codes::kUnavailable, "the catalog is only read from a directory store in this build");
+  auto text = fs::read_file(fs::join(dir, "catalog.json"), 16 << 20);
+  if (!text) return fail(codes::kUnavailable, "catalog.json: " + text.error().message);
+  std::string sha = crypto::sha256_hex(*text);
+  {
+    std::lock_guard lk(mu_);
+    if (cached_ && cached_->sha256 == sha) return cached_;
+  }
+  auto sig = fs::read_file(fs::join(dir, "catalog.json.sig"), 4096);
+  if (!sig) return fail(codes::kBadSignature, "catalog.json.sig: " + sig.error().message);
+  auto key = crypto::load_public_key(key_file_);
+  if (!key) return fail(codes::kUnavailable, "catalog key: " + key.error().message);
+  if (auto v = catalog::verify_catalog_signature(*text, *sig, *key); !v) return fail(v.error());
+  auto c = catalog::parse_catalog(*text);
+  if (!c) return fail(c.error());
+  auto loaded = std::make_shared<Loaded>(Loaded{std::move(*c), sha});
+  std::lock_guard lk(mu_);
+  cached_ = loaded;
+  return cached_;
+}
+
+namespace {
+
+int64_t unix_now() { return int64_t(std::time(nullptr)); }
+
+std::string iso(store::Time t) {
+  std::time_t tt = store::Clock::to_time_t(t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
+  return buf;
+}
+
+nlohmann::json user_json(const store::User& u) {
+  return {{"id", u.id}, {"email", u.email}, {"username", u.username}, {"is_admin", u.is_admin},
+          {"created_at", iso(u.created_at)}};
+}
+
+nlohmann::json server_json(const ApiContext& ctx, const store::Server& s) {
+  auto p = nlohmann::json::parse(s.payload, nullptr, false);
+  nlohmann::json j = {{"id", s.id},
+                      {"name", s.name},
+                      {"type", to_string(s.type)},
+                      {"vmid", s.vmid ? nlohmann::json(*s.vmid) : nlohmann::json(nullptr)},
+                      {"hostname", s.hostname},
+                      {"ip", s.ip},
+                      {"state", to_string(s.state)},
+                      {"agent_state", s.agent_state},
+                      {"agent_last_seen", s.agent_last_seen ? nlohmann::json(iso(*s.agent_last_seen)) : nlohmann::json(nullptr)},
+                      {"install_step", s.install_step},
+                      {"progress", s.progress},
+                      {"error", s.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.error)},
+                      {"crash_count", s.crash_count},
+                      {"ports", s.ports},
+                      {"created_at", iso(s.created_at)},
+                      {"updated_at", iso(s.updated_at)},
+                      {"spec", p.is_object() ? p : nlohmann::json::object()}};
+  bool ide = s.type == store::ServerType::kDev && p.is_object() && p.value("enable_code_server", false) && s.vmid;
+  j["ide_url"] = ide ? nlohmann::json("/dev/" + std::to_string(*s.vmid) + "/ide/") : nlohmann::json(nullptr);
+  (void)ctx;
+  return j;
+}
+
+nlohmann::json job_json(const store::Job& j) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : j.steps)
+    steps.push_back({{"name", s.name}, {"state", to_string(s.state)}, {"detail", s.detail},
+                     {"started_at", s.started_at ? nlohmann::json(iso(*s.started_at)) : nlohmann::json(nullptr)},
+                     {"finished_at", s.finished_at ? nlohmann::json(iso(*s.finished_at)) : nlohmann::json(nullptr)}});
+  return {{"id", j.id}, {"server_id", j.server_id}, {"kind", to_string(j.kind)}, {"state", to_string(j.state)},
+          {"error", j.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.error)}, {"steps", steps},
+          {"created_at", iso(j.created_at)}, {"updated_at", iso(j.updated_at)}};
+}
+
+Result<nlohmann::json> json_object(const Request& req, std::initializer_list<std::string_view> allowed) {
+  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(Error::invalid("body", "body must be a JSON object"));
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
+      return fail(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
+  return j;
+}
+
+Result<std::string> str(const nlohmann::json& j, const std::string& k, bool required = true) {
+  auto it = j.find(k);
+  if (it == j.end() || it->is_null()) {
+    if (required) return fail(Error::invalid(k, "field \"" + k + "\": is required"));
+    return std::string();
+  }
+  if (!it->is_string()) return fail(Error::invalid(k, "field \"" + k + "\": must be a string"));
+  return it->get<std::string>();
+}
+
+Result<int64_t> int_in(const nlohmann::json& j, const std::string& k, int64_t def, int64_t lo, int64_t hi) {
+  auto it = j.find(k);
+  if (it == j.end() || it->is_null()) return def;
+  if (!it->is_number_integer()) return fail(Error::invalid(k, "field \"" + k + "\": must be an integer"));
+  int64_t v = it->get<int64_t>();
+  if (v < lo || v > hi)
+    return fail(Error::invalid(k, "field \"" + k + "\": must be " + std::to_string(lo) + ".." + std::to_string(hi)));
+  return v;
+}
+
+int64_t user_id(const Request& req) { return std::strtoll(req.log_user.c_str(), nullptr, 10); }
+
+Result<int64_t> path_id(const Request& req, const std::string& name) {
+  const std::string& s = req.params.at(name);
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  // A malformed id is "no such server" like any other id that is not yours.
+  if (s.empty() || *end != '\0' || v <= 0) return fail(codes::kNotFound, "no such resource");
+  return int64_t(v);
+}
+
+void audit(ApiContext& ctx, const Request& req, std::optional<int64_t> uid, std::string action, std::string target,
+           nlohmann::json detail = nlohmann::json::object()) {
+  (void)ctx.store.append_audit({uid, std::move(action), std::move(target), detail.dump(), req.remote_addr});
+}
+
+Response with_cookie(Response r, const std::string& cookie) {
+  r.headers.add("Set-Cookie", cookie);
+  return r;
+}
+
+// The session and token of a successful register/login.
+Result<Response> open_session(ApiContext& ctx, const store::User& u, int status) {
+  auto now = store::Clock::now();
+  auto session = ctx.store.create_session(u.id, now + std::chrono::seconds(auth::kDefaultSessionTtl));
+  if (!session) return fail(session.error());
+  auto token = auth::mint_session_token(ctx.secrets.jwt, std::to_string(u.id), session->id, unix_now());
+  if (!token) return fail(token.error());
+  auto cookie = auth::session_cookie(*token, auth::kDefaultSessionTtl, auth::secure_for_public_url(ctx.opts.public_url));
+  if (!cookie) return fail(cookie.error());
+  return with_cookie(Response::json(status, {{"token", *token}, {"user", user_json(u)}}), *cookie);
+}
+
+// Validates a create request against the signed catalog; the stored payload.
+Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& ctx, const Request& req) {
+  auto body = json_object(req, {"type", "name", "runtime", "version", "enable_code_server", "memory_mb", "cpu_cores",
+                                "game", "variant", "eula", "world", "properties"});
+  if (!body) return fail(body.error());
+  auto type = str(*body, "type");
+  if (!type) return fail(type.error());
+  if (*type != "dev" && *type != "game") return fail(Error::invalid("type", "field \"type\": must be dev or game"));
+  auto name = str(*body, "name", false);
+  if (!name) return fail(name.error());
+  if (name->size() > 64) return fail(Error::invalid("name", "field \"name\": at most 64 characters"));
+  bool dev = *type == "dev";
+  auto memory = int_in(*body, "memory_mb", dev ? 1024 : 2048, 256, 65536);
+  if (!memory) return fail(memory.error());
+  auto cpu = int_in(*body, "cpu_cores", 1, 1, 32);
+  if (!cpu) return fail(cpu.error());
+  auto cat = ctx.catalog.load();
+  if (!cat) return fail(cat.error());
+  const auto& c = (*cat)->catalog;
+  auto version = str(*body, "version");
+  if (!version) return fail(version.error());
+  nlohmann::json payload = {{"memory_mb", *memory}, {"cpu_cores", *cpu}, {"catalog_sha256", (*cat)->sha256}};
+  store::NewServer ns;
+  ns.owner_id = user_id(req);
+  ns.type = dev ? store::ServerType::kDev : store::ServerType::kGame;
+  ns.name = *name;
+  static const std::vector<std::string> kGameOnly = {"game", "variant", "eula", "world", "properties"};
+  static const std::vector<std::string> kDevOnly = {"runtime", "enable_code_server"};
+  for (const auto& k : dev ? kGameOnly : kDevOnly)
+    if (body->contains(k))
+      return fail(Error::invalid(k, "field \"" + k + "\": not for a " + *type + " server"));
+  if (dev) {
+    auto runtime = str(*body, "runtime");
+    if (!runtime) return fail(runtime.error());
+    const auto* item = c.runtime(*runtime);
+    if (!item) return fail(Error::invalid("runtime", "field \"runtime\": unknown runtime \"" + *runtime + "\""));
+    if (!item->find(*version))
+      return fail(Error::invalid("version", "field \"version\": " + *runtime + " has no version \"" + *version + "\""));
+    auto ecs = body->value("enable_code_server", nlohmann::json(false));
+    if (!ecs.is_boolean()) return fail(Error::invalid("enable_code_server", "field \"enable_code_server\": must be a boolean"));
+    payload["runtime"] = *runtime;
+    payload["version"] = *version;
+    payload["enable_code_server"] = ecs.get<bool>();
+    ns.hostname_prefix = "dev-";
+  } else {
+    auto game = str(*body, "game");
+    if (!game) return fail(game.error());
+    auto variant = str(*body, "variant");
+    if (!variant) return fail(variant.error());
+    const auto* g = c.game(*game);
+    if (!g) return fail(Error::invalid("game", "field \"game\": unknown game \"" + *game + "\""));
+    const auto* v = g->find(*variant);
+    if (!v) return fail(Error::invalid("variant", "field \"variant\": unknown variant \"" + *variant + "\""));
+    if (!v->find(*version))
+      return fail(Error::invalid("version", "field \"version\": " + *variant + " has no version \"" + *version + "\""));
+    auto eula = body->value("eula", nlohmann::json(false));
+    if (!eula.is_boolean() || !eula.get<bool>())
+      return fail(Error::make(codes::kEulaRequired, "the Minecraft EULA must be accepted (\"eula\": true)"));
+    auto world = str(*body, "world", false);
+    if (!world) return fail(world.error());
+    payload["game"] = *game;
+    payload["variant"] = *variant;
+    payload["version"] = *version;
+    payload["eula"] = true;
+    payload["world"] = world->empty() ? "world" : *world;
+    if (body->contains("properties")) {
+      if (!(*body)["properties"].is_object())
+        return fail(Error::invalid("properties", "field \"properties\": must be an object"));
+      payload["properties"] = (*body)["properties"];
+    }
+    ns.hostname_prefix = "mc-" + *variant + "-";
+    ns.port_count = 1;
+  }
+  ns.payload = payload.dump();
+  return std::pair{ns, payload};
+}
+
+}  // namespace
+
+Result<std::optional<std::pair<std::string, std::string>>> ensure_admin(ApiContext& ctx) {
+  auto n = ctx.store.count_users();
+  if (!n) return fail(n.error());
+  if (*n > 0) return std::optional<std::pair<std::string, std::string>>{};
+  std::string password;
+  if (const char* p = std::getenv("ZLH_ADMIN_PASSWORD"); p && *p) password = p;
+  else password = crypto::base64url_encode(crypto::random_bytes(18));
+  if (auto pol = auth::check_password_policy(password); !pol) return fail(pol.error());
+  auto hash = ctx.hasher.hash(password);
+  if (!hash) return fail(hash.error());
+  auto u = ctx.store.create_user({"admin@localhost", "admin", *hash, true});
+  if (!u) return fail(u.error());
+  (void)ctx.store.append_audit({u->id, "auth.admin_created", "user:" + std::to_string(u->id), "{}", ""});
+  return std::optional{std::pair{std::string("admin"), password}};
+}
+
+http::Router make_api_router(ApiContext& ctx) {
+  http::Router r;
+  ApiContext* c = &ctx;
+  r.set_guard([c](Request& req) -> std::optional<Error> {
+    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
+    if (!cred) return cred.error();
+    if (cred->kind == auth::CredentialKind::kNone) return Error::make(codes::kUnauthorized, "authentication required");
+    auto claims = auth::verify_session_token(c->secrets.jwt, cred->token, unix_now());
+    if (!claims) return claims.error();
+    auto session = c->store.get_session(claims->sid, store::Clock::now());
+    if (!session || std::to_string(session->user_id) != claims->sub)
+      return Error::make(codes::kUnauthorized, "session is not valid (logged out or expired)");
+    if (auto csrf = auth::check_csrf(req.method, cred->kind, req.headers.get(auth::kCsrfHeader)); !csrf)
+      return csrf.error();
+    req.log_user = claims->sub;
+    return std::nullopt;
+  });
+
+  http::RouteOptions pub;
+  pub.is_public = true;
+  http::RouteOptions pub_body = pub;
+  pub_body.body_limit = 16 * 1024;
+
+  r.add_sync("GET", "/healthz", [](Request&) { return Response::json(200, {{"ok", true}, {"version", kVersion}}); }, pub);
+  r.add_sync("GET", "/metrics", [c](Request&) {
+    return Response::text(200, c->metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+  }, pub);
+
+  // ---- auth ----
+  http::RouteOptions login_opts = pub_body;
+  login_opts.deadline = std::chrono::seconds(30);
+  r.add("POST", "/api/auth/register", [c](Request& rq, http::Responder res) {
+    // argon2id costs ~100 ms: off the io thread.
+    std::thread([c, req = rq, res]() mutable {
+    auto body = json_object(req, {"email", "username", "password"});
+    if (!body) return res.send_error(body.error());
+    auto email = str(*body, "email");
+    if (!email) return res.send_error(email.error());
+    auto username = str(*body, "username");
+    if (!username) return res.send_error(username.error());
+    auto password = str(*body, "password");
+    if (!password) return res.send_error(password.error());
+    if (email->size() > 254 || email->find('@') == std::string::npos || email->find_first_of(" \t\r\n") != std::string::npos)
+      return res.send_error(Error::invalid("email", "field \"email\": not an email address"));
+    if (username->empty() || username->size() > 32 ||
+        !std::all_of(username->begin(), username->end(), [](char ch) {
+          return std::isalnum(uint8_t(ch)) || ch == '_' || ch == '-' || ch == '.';
+        }))
+      return res.send_error(Error::invalid("username", "field \"username\": 1-32 of a-z 0-9 . _ -"));
+    if (auto p = auth::check_password_policy(*password); !p) return res.send_error(p.error());
+    auto hash = c->hasher.hash(*password);
+    if (!hash) return res.send_error(hash.error());
+    auto u = c->store.create_user({*email, *username, *hash, false});
+    if (!u) return res.send_error(u.error());
+    audit(*c, req, u->id, "auth.register", "user:" + std::to_string(u->id));
+    auto out = open_session(*c, *u, 201);
+    if (!out) return res.send_error(out.error());
+    res.send(std::move(*out));
+    }).detach();
+  }, login_opts);
+
+  r.add("POST", "/api/auth/login", [c](Request& rq, http::Responder res) {
+    std::thread([c, req = rq, res]() mutable {
+    auto body = json_object(req, {"identifier", "password"});
+    if (!body) return res.send_error(body.error());
+    auto id = str(*body, "identifier");
+    if (!id) return res.send_error(id.error());
+    auto password = str(*body, "password");
+    if (!password) return res.send_error(password.error());
+    std::string account = *id;
+    std::transform(account.begin(), account.end(), account.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (auto wait = c->limiter.retry_after(account, auth::address_key(req.remote_addr))) {
+      Response r = Response::error(auth::rate_limited_error(*wait));
+      r.headers.set("Retry-After", std::to_string(wait->count()));
+      return res.send(std::move(r));
+    }
+    auto u = c->store.find_user_by_login(*id);
+    bool ok = false;
+    if (u) {
+      auto v = c->hasher.verify(u->password_hash, *password);
+      ok = v && *v;
+    } else {
+      c->hasher.dummy_verify(*password);
+    }
+    if (!ok) {
+      c->limiter.record_failure(account, auth::address_key(req.remote_addr));
+      audit(*c, req, std::nullopt, "auth.login_failed", "", {{"identifier", account.substr(0, 64)}});
+      return res.send_error(Error::make(codes::kUnauthorized, "wrong username/email or password"));
+    }
+    c->limiter.record_success(account);
+    audit(*c, req, u->id, "auth.login", "user:" + std::to_string(u->id));
+    auto out = open_session(*c, *u, 200);
+    if (!out) return res.send_error(out.error());
+    res.send(std::move(*out));
+    }).detach();
+  }, login_opts);
+
+  r.add_sync("POST", "/api/auth/logout", [c](Request& req) {
+    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
+    if (cred) {
+      if (auto claims = auth::verify_session_token(c->secrets.jwt, cred->token, unix_now()))
+        (void)c->store.revoke_session(claims->sid);
+    }
+    audit(*c, req, user_id(req), "auth.logout", "user:" + req.log_user);
+    return with_cookie(Response::json(200, {{"ok", true}}), auth::clear_session_cookie(auth::secure_for_public_url(c->opts.public_url)));
+  });
+
+  r.add_sync("GET", "/api/auth/me", [c](Request& req) {
+    auto u = c->store.get_user(user_id(req));
+    if (!u) return Response::error(u.error());
+    return Response::json(200, {{"user", user_json(*u)}});
+  });
+
+  // ---- catalog ----
+  for (std::string kind : {"dev", "game"}) {
+    r.add_sync("GET", "/api/catalog/" + kind, [c, kind](Request& req) {
+      std::string channel = req.query_param("channel").value_or("stable");
+      if (!catalog::valid_channel(channel))
+        return Response::error(Error::invalid("channel", "channel must be dev, beta or stable"));
+      auto cat = c->catalog.load();
+      if (!cat) return Response::error(cat.error());
+      return Response::json(200, kind == "dev" ? dev_catalog_view((*cat)->catalog, channel, (*cat)->sha256)
+                                               : game_catalog_view((*cat)->catalog, channel, (*cat)->sha256));
+    });
+  }
+
+  // ---- servers ----
+  http::RouteOptions create_opts;
+  create_opts.body_limit = 64 * 1024;
+  r.add_sync("POST", "/api/servers", [c](Request& req) {
+    auto v = validate_create(*c, req);
+    if (!v) return Response::error(v.error());
+    auto created = c->store.create_server(v->first, kCreateSteps);
+    if (!created) return Response::error(created.error());
+    audit(*c, req, user_id(req), "server.create", "server:" + std::to_string(created->server.id),
+          {{"type", to_string(created->server.type)}, {"vmid", created->server.vmid.value_or(0)}});
+    c->jobs.submit(created->job.id);
+    return Response::json(202, {{"id", created->server.id}, {"job", created->job.id},
+                                {"server", server_json(*c, created->server)}});
+  }, create_opts);
+
+  r.add_sync("GET", "/api/servers", [c](Request& req) {
+    auto list = c->store.list_servers_for_owner(user_id(req));
+    if (!list) return Response::error(list.error());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : *list) out.push_back(server_json(*c, s));
+    return Response::json(200, {{"servers", out}});
+  });
+
+  r.add_sync("GET", "/api/servers/{id}", [c](Request& req) {
+    auto id = path_id(req, "id");
+    if (!id) return Response::error(id.error());
+    auto s = c->store.get_server_for_owner(*id, user_id(req));
+    if (!s) return Response::error(s.error());
+    return Response::json(200, server_json(*c, *s));
+  });
+
+  r.add_sync("DELETE", "/api/servers/{id}", [c](Request& req) {
+    auto id = path_id(req, "id");
+    if (!id) return Response::error(id.error());
+    auto s = c->store.get_server_for_owner(*id, user_id(req));
+    if (!s) return Response::error(s.error());
+    auto job = c->store.create_job(s->id, store::JobKind::kDelete, kDeleteSteps);
+    if (!job) {
+      if (job.error().code == codes::kConflict)
+        return Response::error(Error::make(codes::kConflict, "the server has a job running; try again when it ends"));
+      return Response::error(job.error());
+    }
+    audit(*c, req, user_id(req), "server.delete", "server:" + std::to_string(s->id));
+    c->jobs.submit(job->id);
+    return Response::json(202, {{"id", s->id}, {"job", job->id}});
+  });
+
+  r.add_sync("GET", "/api/jobs/{id}", [c](Request& req) {
+    auto id = path_id(req, "id");
+    if (!id) return Response::error(id.error());
+    auto j = c->store.get_job_for_owner(*id, user_id(req));
+    if (!j) return Response::error(j.error());
+    return Response::json(200, job_json(*j));
+  });
+
+  http::RouteOptions power;
+  power.deadline = std::chrono::minutes(2);
+  for (std::string action : {"start", "stop", "restart", "kill"}) {
+    r.add("POST", "/api/servers/{id}/" + action, [c, action](Request& req, http::Responder res) {
+      auto id = path_id(req, "id");
+      if (!id) return res.send_error(id.error());
+      auto s = c->store.get_server_for_owner(*id, user_id(req));
+      if (!s) return res.send_error(s.error());
+      if (!s->vmid || s->ip.empty())
+        return res.send_error(Error::make(codes::kConflict, "the server has no running container yet"));
+      audit(*c, req, user_id(req), "server." + action, "server:" + std::to_string(s->id));
+      std::thread([c, res, ip = s->ip, vmid = *s->vmid, action] {
+        auto r = c->agents.call(ip, vmid, "POST", "/" + action, {}, std::chrono::minutes(2));
+        if (!r) return res.send_error(r.error());
+        Response out;
+        out.status = r->status;
+        out.body = r->body;
+        out.headers.set("Content-Type", "application/json");
+        res.send(std::move(out));
+      }).detach();
+    }, power);
+    if (action == "kill") continue;
+    r.add("POST", "/api/servers/{id}/host/" + action, [c, action](Request& req, http::Responder res) {
+      auto id = path_id(req, "id");
+      if (!id) return res.send_error(id.error());
+      auto s = c->store.get_server_for_owner(*id, user_id(req));
+      if (!s) return res.send_error(s.error());
+      if (!s->vmid) return res.send_error(Error::make(codes::kConflict, "the server has no container"));
+      audit(*c, req, user_id(req), "server.host_" + action, "server:" + std::to_string(s->id));
+      std::thread([c, res, vmid = *s->vmid, action] {
+        Result<void> r;
+        if (action != "start") r = c->driver.stop(vmid, std::chrono::seconds(45));
+        if (r && action != "stop") r = c->driver.start(vmid);
+        if (!r) return res.send_error(r.error());
+        auto st = c->driver.status(vmid);
+        res.send(Response::json(200, {{"action", action},
+                                      {"power", st ? std::string(drivers::to_string(st->state)) : "unknown"}}));
+      }).detach();
+    }, power);
+  }
+
+  // Every route of this table, generated from it, so it cannot drift.
+  nlohmann::json paths = nlohmann::json::object();
+  for (const auto& rt : r.routes()) {
+    std::string m = rt.method == "WS" ? "get" : rt.method;
+    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    nlohmann::json op = {{"responses", {{"default", {{"description", "JSON; errors are {error:{code,message}}"}}}}}};
+    if (!rt.options.is_public) op["security"] = nlohmann::json::array({{{"bearer", nlohmann::json::array()}},
+                                                                       {{"cookie", nlohmann::json::array()}}});
+    if (rt.method == "WS") op["description"] = "WebSocket upgrade";
+    paths[rt.pattern][m] = op;
+  }
+  paths["/api/openapi.json"]["get"] = {{"responses", {{"200", {{"description", "this document"}}}}}};
+  nlohmann::json doc = {{"openapi", "3.0.3"},
+                        {"info", {{"title", "zlh-api"}, {"version", kVersion}}},
+                        {"paths", paths},
+                        {"components",
+                         {{"securitySchemes",
+                           {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}},
+                            {"cookie", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "zlh_session"}}}}}}}};
+  r.add_sync("GET", "/api/openapi.json", [doc](Request&) { return Response::json(200, doc); }, pub);
+  return r;
+}
+
+}  // namespace zlh::api

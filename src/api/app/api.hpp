@@ -1,0 +1,73 @@
+// zlh-api's HTTP surface (DESIGN.md §10): one route table over the store,
+// the auth primitives, the driver and the job runner. Handlers parse and
+// serialize; ownership is decided by the store query itself
+// (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
+//
+// Authentication runs in the router guard for every non-public route:
+// Bearer or the zlh_session cookie, a JWT HS256 whose session (sid) is live
+// in the store; cookie-authenticated state-changing requests need
+// X-ZLH-CSRF: 1 (403). The user id is put in Request::log_user.
+//
+// Thread-safety: the context is shared by the server's io thread and task
+// threads; every member is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/auth/jwt.hpp"
+#include "api/auth/password.hpp"
+#include "api/auth/rate_limit.hpp"
+#include "api/auth/secrets.hpp"
+#include "api/catalog/catalog_view.hpp"
+#include "api/drivers/driver.hpp"
+#include "api/jobs/agent_client.hpp"
+#include "api/jobs/job_runner.hpp"
+#include "api/options.hpp"
+#include "api/store/store.hpp"
+#include "common/http.hpp"
+#include "common/metrics.hpp"
+
+namespace zlh::api {
+
+// The signed catalog from the artifact store (a directory or file:// URL),
+// verified with the catalog key and cached by the bytes' sha256.
+class CatalogSource {
+ public:
+  CatalogSource(std::string artifacts, std::string catalog_key_file)
+      : artifacts_(std::move(artifacts)), key_file_(std::move(catalog_key_file)) {}
+  struct Loaded {
+    catalog::Catalog catalog;
+    std::string sha256;
+  };
+  // E_UNAVAILABLE (no store, unreadable), E_BAD_SIGNATURE, E_INVALID.
+  Result<std::shared_ptr<const Loaded>> load();
+
+ private:
+  std::string artifacts_, key_file_;
+  std::mutex mu_;
+  std::shared_ptr<const Loaded> cached_;
+};
+
+struct ApiContext {
+  const Options& opts;
+  store::Store& store;
+  const auth::ApiSecrets& secrets;
+  const auth::PasswordHasher& hasher;
+  auth::LoginRateLimiter& limiter;
+  drivers::Driver& driver;
+  JobRunner& jobs;
+  const AgentClient& agents;
+  CatalogSource& catalog;
+  metrics::Registry& metrics;
+};
+
+http::Router make_api_router(ApiContext& ctx);
+
+// Creates the first admin when there is no user yet. The password comes from
+// ZLH_ADMIN_PASSWORD or is generated and returned once (to print, never
+// logged). nullopt when users exist.
+Result<std::optional<std::pair<std::string, std::string>>> ensure_admin(ApiContext& ctx);
+
+}  // namespace zlh::api

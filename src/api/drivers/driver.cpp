@@ -1,0 +1,48 @@
+#include "api/drivers/driver.hpp"
+
+namespace zlh::api::drivers {
+
+std::string_view to_string(PowerState s) {
+  switch (s) {
+    case PowerState::kRunning:
+      return "running";
+    case PowerState::kStopped:
+      return "stopped";
+    case PowerState::kMissing:
+      return "missing";
+  }
+  return "missing";
+}
+
+Result<void> check_vmid(int vmid) {
+  if (vmid < kMinVmid || vmid > kMaxVmid)
+    return fail(
+        Error::invalid("vmid", "vmid must be between 1 and 65535, got " + std::to_string(vmid)));
+  return {};
+}
+
+Result<void> check_spec(const ContainerSpec& spec) {
+  if (spec.type != "dev" && spec.type != "game")
+    return fail(Error::invalid("type", "type must be dev or game"));
+  if (spec.memory_mb <= 0) return fail(Error::invalid("memory_mb", "memory_mb must be positive"));
+  if (spec.cpu_cores <= 0) return fail(Error::invalid("cpu_cores", "cpu_cores must be positive"));
+  const AgentConfig& a = spec.agent;
+  // Relative paths would be resolved against whatever directory the agent
+  // happens to start in.
+  // An agent without the API's key answers 401 to everything (DESIGN.md §15:
+  // the token is never optional).
+  if (a.api_public_key_file.empty() || a.api_public_key_file.front() != '/')
+    return fail(
+        Error::invalid("api_public_key_file", "api_public_key_file must be an absolute path"));
+  if (!a.catalog_public_key_file.empty() && a.catalog_public_key_file.front() != '/')
+    return fail(
+        Error::invalid("catalog_public_key_file", "catalog_public_key_file must be absolute"));
+  if (!a.artifacts_url.empty() && !a.artifacts_url.starts_with("http://") &&
+      !a.artifacts_url.starts_with("https://") && !a.artifacts_url.starts_with("file://"))
+    return fail(
+        Error::invalid("artifacts_url", "artifacts_url must be http://, https:// or file://"));
+  if (a.dev_user.empty()) return fail(Error::invalid("dev_user", "dev_user must not be empty"));
+  return {};
+}
+
+}  // namespace zlh::api::drivers

@@ -1,0 +1,137 @@
+// The container driver interface (DESIGN.md §10.5): what the control plane
+// asks of whatever runs containers — the embedded `local` driver
+// (local_driver.hpp) or Proxmox VE.
+//
+// Life cycle of one container, keyed by its vmid:
+//   create → configure → start → address → … → stop → destroy,
+// with status() at any time. A provisioning job (§10.3) runs these as
+// durable steps and repeats a step after an API restart or a failure, so
+// EVERY operation is idempotent and safe to retry: calling it again after it
+// succeeded, failed half-way or was interrupted by a crash converges on the
+// same end state and does not duplicate anything (no second container, no
+// second agent process).
+//
+// Errors (Error::code), common to all drivers:
+//   E_INVALID      a bad argument (vmid out of 1..65535, empty type,
+//                  non-positive memory/cpu, relative key path …); `field`
+//                  names it. Retrying does not help.
+//   E_NOT_FOUND    the container does not exist (only where stated below;
+//                  destroy and status treat a missing container as a result,
+//                  not an error).
+//   E_CONFLICT     the vmid is taken by a container that cannot be this one
+//                  (another type), or its address is held by a foreign
+//                  process.
+//   E_UNAVAILABLE  the container exists but cannot answer yet or any more
+//                  (stopped, its agent exited); the message says why.
+//   E_TIMEOUT      a deadline given by the caller passed.
+//   E_IO           the host failed (filesystem, spawning, signals, a process
+//                  that would not die); retrying may help.
+//   E_INTERNAL     the driver is misconfigured (e.g. a binary is missing).
+// Messages are lowercase with context added on the way up ("start 6001: …").
+//
+// Thread-safety: a Driver may be used from any number of threads. Calls for
+// DISTINCT vmids run concurrently and never interfere; calls for the SAME
+// vmid are serialized by the driver (one waits for the other), except
+// status() and address(), which never block behind a long stop().
+// Ownership: the driver owns nothing the caller passes beyond the call; a
+// container outlives the Driver object and the API process (an API restart
+// finds it again).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+
+namespace zlh::api::drivers {
+
+// Port of zlh-agent inside every container (DESIGN.md §3.3).
+inline constexpr int kAgentPort = 18888;
+inline constexpr int kMinVmid = 1;
+inline constexpr int kMaxVmid = 65535;
+
+// What the container's zlh-agent is started with (DESIGN.md §3.1).
+struct AgentConfig {
+  std::string api_public_key_file;      // --api-key: verifies the API's request tokens
+  std::string catalog_public_key_file;  // --catalog-key: verifies catalog.json
+  std::string artifacts_url;            // --artifacts: http://, https:// or file://
+  std::string dev_user = "-";           // --dev-user: "-" = the driver's own user, no accounts
+};
+
+struct ContainerSpec {
+  std::string type;  // "dev" | "game"; fixed at create, never changes
+  int memory_mb = 1024;
+  int cpu_cores = 1;
+  AgentConfig agent;
+};
+
+enum class PowerState { kRunning, kStopped, kMissing };
+std::string_view to_string(PowerState s);  // "running" | "stopped" | "missing"
+
+struct ContainerStatus {
+  PowerState state = PowerState::kMissing;
+  // The container's IP (its agent listens on address:18888); empty when missing.
+  std::string address;
+};
+
+// E_INVALID (field "vmid") unless kMinVmid <= vmid <= kMaxVmid.
+Result<void> check_vmid(int vmid);
+// E_INVALID naming the field: type dev|game, memory_mb > 0, cpu_cores > 0,
+// api_public_key_file given and absolute, catalog_public_key_file empty or
+// absolute, artifacts_url empty or http(s)/file, dev_user
+// non-empty.
+Result<void> check_spec(const ContainerSpec& spec);
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+
+  virtual std::string_view name() const = 0;  // "local", "proxmox"
+
+  // Creates the container for `vmid` from `spec` (Proxmox: clones the
+  // template). Does not start it.
+  // Repeating: a container that already exists with the same type is left
+  // as it is and the call succeeds (a half-done create is completed);
+  // E_CONFLICT when it exists with another type. E_INVALID, E_IO.
+  virtual Result<void> create(int vmid, const ContainerSpec& spec) = 0;
+
+  // Applies cpu, memory and the agent's configuration from `spec` (the type
+  // must stay the same: E_CONFLICT). Takes effect at the next start of a
+  // running container. Repeating with the same spec changes nothing.
+  // E_NOT_FOUND, E_INVALID, E_CONFLICT, E_IO.
+  virtual Result<void> configure(int vmid, const ContainerSpec& spec) = 0;
+
+  // Powers the container on and returns once it is booting; it does not
+  // wait for the agent to answer (address() does). Repeating while it runs
+  // does nothing: never a second instance. E_NOT_FOUND, E_CONFLICT (its
+  // address is taken by something else), E_INTERNAL, E_IO.
+  virtual Result<void> start(int vmid) = 0;
+
+  // The container's IP address once its agent answers GET /health, waiting
+  // up to `timeout`. Read-only; repeat at will. E_NOT_FOUND, E_UNAVAILABLE
+  // at once when the container is stopped or its agent exited (with the
+  // reason), E_TIMEOUT when the agent did not answer in time.
+  virtual Result<std::string> address(int vmid, std::chrono::milliseconds timeout) = 0;
+
+  // Graceful power-off: the agent and every workload in the container end
+  // (workloads by their stop policy, e.g. Minecraft's `stop`), escalating to
+  // SIGKILL for what is still alive after `timeout`; returns when nothing of
+  // the container runs any more (at most a few seconds after `timeout`).
+  // Repeating on a stopped container re-checks that nothing runs and
+  // succeeds. E_NOT_FOUND, E_IO (something would not die).
+  virtual Result<void> stop(int vmid, std::chrono::milliseconds timeout) = 0;
+
+  // Stops the container (as stop(vmid, stop_timeout)) and deletes it with
+  // all its data. A missing container is success, so a retry after a crash
+  // half-way finishes the job. E_IO (the container then still exists or is
+  // partly removed; retrying completes it).
+  virtual Result<void> destroy(int vmid, std::chrono::milliseconds stop_timeout) = 0;
+
+  // Current power state and address. Read-only, cheap, never blocks on a
+  // running operation. A missing container is {kMissing, ""}, not an error.
+  // E_INVALID, E_IO.
+  virtual Result<ContainerStatus> status(int vmid) = 0;
+};
+
+}  // namespace zlh::api::drivers

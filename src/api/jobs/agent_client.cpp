@@ -1,0 +1,37 @@
+#include "api/jobs/agent_client.hpp"
+
+#include <ctime>
+
+#include "common/jws.hpp"
+
+namespace zlh::api {
+
+Result<http::Headers> AgentClient::auth(int64_t vmid) const {
+  auto tok = jws::mint_agent_token(key_, vmid, 60, int64_t(std::time(nullptr)));
+  if (!tok) return fail(tok.error());
+  http::Headers h;
+  h.add("Authorization", "Bearer " + *tok);
+  return h;
+}
+
+Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vmid, const std::string& method,
+                                               const std::string& path, std::string body,
+                                               std::chrono::milliseconds timeout) const {
+  auto h = auth(vmid);
+  if (!h) return fail(h.error());
+  if (!body.empty()) h->add("Content-Type", "application/json");
+  auto r = http::request(method, "http://" + ip + ":18888" + path, *h, std::move(body), timeout);
+  if (!r) return fail(codes::kUpstream, "agent " + ip + ": " + r.error().message);
+  return r;
+}
+
+Result<nlohmann::json> AgentClient::status(const std::string& ip, int64_t vmid) const {
+  auto r = call(ip, vmid, "GET", "/status");
+  if (!r) return fail(r.error());
+  if (r->status != 200) return fail(codes::kUpstream, "agent /status answered " + std::to_string(r->status));
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(codes::kUpstream, "agent /status: not a JSON object");
+  return j;
+}
+
+}  // namespace zlh::api

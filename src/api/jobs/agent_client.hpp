@@ -1,0 +1,33 @@
+// Requests from zlh-api to a container's zlh-agent (DESIGN.md §3.3): every
+// one carries a fresh EdDSA token signed with the API's key and bound to the
+// container's vmid (60 s). Thread-safe; holds the key by reference.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/crypto.hpp"
+#include "common/error.hpp"
+#include "common/http_client.hpp"
+
+namespace zlh::api {
+
+class AgentClient {
+ public:
+  explicit AgentClient(const crypto::Ed25519SecretKey& key) : key_(key) {}
+  // "Authorization: Bearer <token>" for `vmid`.
+  Result<http::Headers> auth(int64_t vmid) const;
+  // A request to http://<ip>:18888<path>. Transport failures are E_UPSTREAM.
+  Result<http::ClientResponse> call(const std::string& ip, int64_t vmid, const std::string& method,
+                                    const std::string& path, std::string body = {},
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // GET /status as JSON.
+  Result<nlohmann::json> status(const std::string& ip, int64_t vmid) const;
+
+ private:
+  const crypto::Ed25519SecretKey& key_;
+};
+
+}  // namespace zlh::api

@@ -1,0 +1,211 @@
+#include "api/jobs/job_runner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+
+namespace zlh::api {
+
+using store::JobState;
+using store::ServerState;
+using store::StepState;
+
+JobRunner::JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents, JobRunnerConfig cfg)
+    : store_(store), driver_(driver), agents_(agents), cfg_(std::move(cfg)) {}
+
+JobRunner::~JobRunner() { stop(); }
+
+void JobRunner::stop() {
+  stopping_ = true;
+  cv_.notify_all();
+  std::vector<std::thread> ts;
+  {
+    std::lock_guard lk(mu_);
+    ts.swap(threads_);
+  }
+  for (auto& t : ts)
+    if (t.joinable()) t.join();
+}
+
+size_t JobRunner::active() const {
+  std::lock_guard lk(mu_);
+  return running_.size();
+}
+
+bool JobRunner::sleep_for(std::chrono::milliseconds d) {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, d, [&] { return stopping_.load(); });
+  return !stopping_;
+}
+
+void JobRunner::submit(int64_t job_id) {
+  std::lock_guard lk(mu_);
+  if (stopping_ || running_.count(job_id)) return;
+  running_.insert(job_id);
+  threads_.emplace_back([this, job_id] {
+    run(job_id);
+    std::lock_guard lk2(mu_);
+    running_.erase(job_id);
+  });
+}
+
+void JobRunner::resume_all() {
+  auto jobs = store_.list_unfinished_jobs();
+  if (!jobs) {
+    log::error("jobs", "cannot list unfinished jobs", {{"error", jobs.error().message}});
+    return;
+  }
+  for (const auto& j : *jobs) {
+    log::info("jobs", "resuming job", {{"job_id", j.id}, {"server_id", j.server_id}, {"state", to_string(j.state)}});
+    submit(j.id);
+  }
+}
+
+drivers::ContainerSpec JobRunner::spec_for(const store::Server& s) const {
+  drivers::ContainerSpec spec;
+  spec.type = std::string(to_string(s.type));
+  auto p = nlohmann::json::parse(s.payload, nullptr, false);
+  if (p.is_object()) {
+    spec.memory_mb = p.value("memory_mb", 1024);
+    spec.cpu_cores = p.value("cpu_cores", 1);
+  }
+  spec.agent = cfg_.agent;
+  return spec;
+}
+
+Result<void> JobRunner::step(store::Job& job, int idx, const std::function<Result<void>()>& f) {
+  if (idx < int(job.steps.size()) && job.steps[size_t(idx)].state == StepState::kDone) return {};
+  if (stopping_) return fail(codes::kUnavailable, "api shutting down");
+  (void)store_.update_job_step(job.id, idx, StepState::kRunning);
+  auto r = f();
+  if (!r) {
+    if (stopping_) return r;  // resumed at the next start
+    (void)store_.update_job_step(job.id, idx, StepState::kFailed, r.error().message);
+    return r;
+  }
+  (void)store_.update_job_step(job.id, idx, StepState::kDone);
+  job.steps[size_t(idx)].state = StepState::kDone;
+  return {};
+}
+
+void JobRunner::run(int64_t job_id) {
+  auto job = store_.get_job(job_id);
+  if (!job) return;
+  auto server = store_.get_server(job->server_id);
+  if (!server) return;
+  if (job->state == JobState::kCompensating) {
+    compensate(*job, *server, Error::make(codes::kInternal, job->error.empty() ? "resumed compensation" : job->error));
+    return;
+  }
+  (void)store_.update_job_state(job->id, JobState::kRunning);
+  Result<void> r = job->kind == store::JobKind::kCreate ? run_create(*job, *server) : run_delete(*job, *server);
+  if (stopping_ && !r) return;  // left running: resumed at the next start
+  if (r) {
+    (void)store_.update_job_state(job->id, JobState::kDone);
+    return;
+  }
+  log::warn("jobs", "job failed", {{"job_id", job->id}, {"server_id", server->id}, {"error", r.error().message}});
+  if (job->kind == store::JobKind::kCreate) {
+    compensate(*job, *server, r.error());
+  } else {
+    (void)store_.update_job_state(job->id, JobState::kFailed, r.error().message);
+    (void)store_.update_server(server->id, {.state = ServerState::kError, .error = r.error().message});
+  }
+}
+
+Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
+  if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
+  int vmid = *s.vmid;
+  auto spec = spec_for(s);
+  if (auto r = step(job, 0, [] { return Result<void>{}; }); !r) return r;
+  if (auto r = step(job, 1, [&] { return driver_.create(vmid, spec); }); !r) return r;
+  if (auto r = step(job, 2, [&] { return driver_.start(vmid); }); !r) return r;
+  std::string ip = s.ip;
+  if (auto r = step(job, 3, [&]() -> Result<void> {
+        auto a = driver_.address(vmid, cfg_.address_timeout);
+        if (!a) return fail(a.error());
+        ip = *a;
+        return store_.update_server(s.id, {.ip = ip, .node = std::string(driver_.name())});
+      });
+      !r)
+    return r;
+  if (ip.empty()) {
+    auto st = driver_.status(vmid);
+    if (st) ip = st->address;
+  }
+  if (auto r = step(job, 4, [&]() -> Result<void> {
+        auto p = nlohmann::json::parse(s.payload, nullptr, false);
+        if (!p.is_object()) return fail(codes::kInternal, "stored payload is not an object");
+        nlohmann::json agent = {{"vmid", vmid}, {"container_type", to_string(s.type)}};
+        for (auto it = p.begin(); it != p.end(); ++it)
+          if (it.key() != "cpu_cores" && it.key() != "name") agent[it.key()] = it.value();
+        if (s.type == store::ServerType::kGame && !s.ports.empty()) agent["ports"] = {{"game", s.ports.front()}};
+        auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(), std::chrono::seconds(30));
+        if (!resp) return fail(resp.error());
+        if (resp->status != 200 && resp->status != 202) {
+          auto e = nlohmann::json::parse(resp->body, nullptr, false);
+          std::string msg = e.is_object() && e.contains("error") ? e["error"].value("message", resp->body) : resp->body;
+          return fail(codes::kUpstream, "agent refused the payload: " + msg);
+        }
+        return {};
+      });
+      !r)
+    return r;
+  return step(job, 5, [&]() -> Result<void> {
+    auto deadline = std::chrono::steady_clock::now() + cfg_.running_timeout;
+    for (;;) {
+      auto st = agents_.status(ip, vmid);
+      if (st) {
+        std::string state = st->value("state", "");
+        store::ServerUpdate u{.agent_state = state, .agent_last_seen = store::Clock::now()};
+        if ((*st)["install_step"].is_string()) u.install_step = (*st)["install_step"].get<std::string>();
+        if ((*st)["progress"].is_number()) u.progress = std::clamp((*st)["progress"].get<double>(), 0.0, 1.0);
+        (void)store_.update_server(s.id, u);
+        if (state == "running") {
+          return store_.update_server(s.id, {.state = ServerState::kReady, .error = std::string()});
+        }
+        if (state == "error" || state == "crashed") {
+          std::string why = (*st)["error"].is_string() ? (*st)["error"].get<std::string>() : state;
+          return fail(codes::kUpstream, "agent: " + why);
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        return fail(codes::kTimeout, "the workload did not reach running in time");
+      if (!sleep_for(cfg_.poll_interval)) return fail(codes::kUnavailable, "api shutting down");
+    }
+  });
+}
+
+void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) {
+  (void)store_.update_job_state(job.id, JobState::kCompensating, why.message);
+  if (s.vmid) {
+    if (auto d = driver_.destroy(*s.vmid, cfg_.stop_timeout); !d) {
+      log::error("jobs", "compensation failed: container not destroyed",
+                 {{"job_id", job.id}, {"vmid", *s.vmid}, {"error", d.error().message}});
+      (void)store_.update_job_state(job.id, JobState::kFailed, why.message + "; cleanup: " + d.error().message);
+      (void)store_.update_server(s.id, {.state = ServerState::kError, .error = why.message});
+      return;
+    }
+  }
+  (void)store_.release_allocations(s.id);
+  (void)store_.update_server(s.id, {.state = ServerState::kError, .error = why.message});
+  (void)store_.update_job_state(job.id, JobState::kCompensated, why.message);
+}
+
+Result<void> JobRunner::run_delete(store::Job& job, store::Server& s) {
+  (void)store_.update_server(s.id, {.state = ServerState::kDeleting});
+  if (s.vmid) {
+    int vmid = *s.vmid;
+    if (auto r = step(job, 0, [&] {
+          auto st = driver_.status(vmid);
+          if (st && st->state == drivers::PowerState::kMissing) return Result<void>{};
+          return driver_.stop(vmid, cfg_.stop_timeout);
+        });
+        !r)
+      return r;
+    if (auto r = step(job, 1, [&] { return driver_.destroy(vmid, cfg_.stop_timeout); }); !r) return r;
+  }
+  return step(job, 2, [&] { return store_.delete_server(s.id); });
+}
+
+}  // namespace zlh::api

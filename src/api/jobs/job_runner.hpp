@@ -1,0 +1,80 @@
+// Durable provisioning and deletion jobs (DESIGN.md §10.3).
+//
+// A create job's steps are stored with the job (kCreateSteps). The runner
+// executes them in order on a worker thread, recording each step's state, so
+// an API restart (even kill -9) resumes every unfinished job at its first
+// step that is not done: resume_all() at start. Every step is idempotent
+// (the driver's operations are; POST /config with the same payload is a
+// no-op on the agent), so repeating the step that was interrupted is safe.
+// A failing step compensates: the container is destroyed, the vmid and ports
+// are released, the server shows `error` with the reason and the job ends
+// `compensated` (or `failed` when even the compensation failed; resumed at
+// the next start).
+// A delete job stops and destroys the container, then marks the server
+// deleted (which releases its vmid and ports).
+//
+// Thread-safety: submit() and resume_all() may be called from any thread;
+// one job never runs twice at once. stop() asks running jobs to stop after
+// their current wait and joins them (they resume at the next start).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/drivers/driver.hpp"
+#include "api/jobs/agent_client.hpp"
+#include "api/store/store.hpp"
+
+namespace zlh::api {
+
+inline const std::vector<std::string> kCreateSteps = {"allocate vmid", "create container", "start container",
+                                                      "wait for address", "configure agent", "wait for running"};
+inline const std::vector<std::string> kDeleteSteps = {"stop container", "destroy container", "release"};
+
+struct JobRunnerConfig {
+  drivers::AgentConfig agent;  // what every container's agent is started with
+  std::chrono::milliseconds address_timeout{30000};
+  std::chrono::milliseconds running_timeout{std::chrono::minutes(15)};
+  std::chrono::milliseconds stop_timeout{45000};
+  std::chrono::milliseconds poll_interval{250};
+};
+
+class JobRunner {
+ public:
+  JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents, JobRunnerConfig cfg);
+  ~JobRunner();  // stop()
+
+  void submit(int64_t job_id);
+  void resume_all();
+  void stop();
+  // Jobs being worked on now (metrics).
+  size_t active() const;
+
+ private:
+  void run(int64_t job_id);
+  Result<void> run_create(store::Job& job, store::Server& server);
+  Result<void> run_delete(store::Job& job, store::Server& server);
+  Result<void> step(store::Job& job, int idx, const std::function<Result<void>()>& f);
+  void compensate(store::Job& job, store::Server& server, const Error& why);
+  drivers::ContainerSpec spec_for(const store::Server& s) const;
+  bool sleep_for(std::chrono::milliseconds d);  // false when stopping
+
+  store::Store& store_;
+  drivers::Driver& driver_;
+  const AgentClient& agents_;
+  JobRunnerConfig cfg_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<int64_t> running_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace zlh::api

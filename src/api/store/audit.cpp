@@ -1,0 +1,60 @@
+// The audit log: append-only, read newest first.
+#include <cstdint>
+
+#include "api/store/impl.hpp"
+
+namespace zlh::api::store {
+
+Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
+  if (e.action.empty()) return std::unexpected(Error::invalid("action", "empty action"));
+  if (!is_json_object(e.detail))
+    return std::unexpected(Error::invalid("detail", "detail is not a JSON object"));
+  return impl_->write("append audit", [&](SQLite::Database& db) -> Result<int64_t> {
+    if (e.user_id) {
+      SQLite::Statement user(db, "SELECT 1 FROM users WHERE id = ?");
+      user.bind(1, *e.user_id);
+      if (!user.executeStep()) return fail(codes::kNotFound, "user not found");
+    }
+    SQLite::Statement ins(db,
+                          "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr)"
+                          " VALUES (?,?,?,?,?,?)");
+    ins.bind(1, impl_->now_ms());
+    if (e.user_id)
+      ins.bind(2, *e.user_id);
+    else
+      ins.bind(2);
+    ins.bind(3, e.action);
+    ins.bind(4, e.target);
+    ins.bind(5, e.detail);
+    ins.bind(6, e.remote_addr);
+    ins.exec();
+    return db.getLastInsertRowid();
+  });
+}
+
+Result<std::vector<AuditEntry>> Store::list_audit(int limit, std::optional<int64_t> before_id) {
+  if (limit < 1 || limit > 1000)
+    return std::unexpected(Error::invalid("limit", "limit outside 1..1000"));
+  return impl_->read("list audit", [&](SQLite::Database& db) -> Result<std::vector<AuditEntry>> {
+    SQLite::Statement q(db,
+                        "SELECT id, at, user_id, action, target, detail, remote_addr FROM audit_log"
+                        " WHERE id < ? ORDER BY id DESC LIMIT ?");
+    q.bind(1, before_id.value_or(INT64_MAX));
+    q.bind(2, limit);
+    std::vector<AuditEntry> out;
+    while (q.executeStep()) {
+      AuditEntry a;
+      a.id = q.getColumn(0).getInt64();
+      a.at = from_ms(q.getColumn(1).getInt64());
+      if (!q.getColumn(2).isNull()) a.user_id = q.getColumn(2).getInt64();
+      a.action = q.getColumn(3).getString();
+      a.target = q.getColumn(4).getString();
+      a.detail = q.getColumn(5).getString();
+      a.remote_addr = q.getColumn(6).getString();
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
+}
+
+}  // namespace zlh::api::store

@@ -1,0 +1,102 @@
+// Private to store/: the connection behind Store, and the helpers the
+// store's .cpp files share. Nothing outside src/api/store includes this.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "api/store/store.hpp"
+
+namespace zlh::api::store {
+
+inline int64_t to_ms(Time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline Time from_ms(int64_t ms) {
+  return Time(std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(ms)));
+}
+inline std::optional<Time> opt_time(const SQLite::Column& c) {
+  if (c.isNull()) return std::nullopt;
+  return from_ms(c.getInt64());
+}
+// SQLite's failure as an Error: a UNIQUE or PRIMARY KEY violation →
+// E_CONFLICT, busy/locked → E_UNAVAILABLE, disk and file trouble → E_IO,
+// anything else (other constraints included: the store checks those first)
+// E_INTERNAL.
+Error from_sqlite(const SQLite::Exception& e, std::string_view context);
+
+// The value of a parse_* result read back from a row. The schema's CHECK
+// constraints make a bad enum value impossible; one appearing anyway is a bug,
+// thrown here and reported as E_INTERNAL by Impl's guard.
+template <typename T>
+T must(Result<T> r) {
+  if (!r) throw std::runtime_error(r.error().message);
+  return *std::move(r);
+}
+
+// True when `text` parses as a JSON object.
+bool is_json_object(std::string_view text);
+
+// jobs.cpp: inserts a queued job with its pending steps and returns it; the
+// caller holds a write transaction.
+Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
+               std::span<const std::string> steps, int64_t now_ms);
+
+struct Store::Impl {
+  Impl(SQLite::Database database, Options options)
+      : db(std::move(database)), opts(std::move(options)) {}
+
+  std::mutex mu;  // guards db: one statement or transaction at a time
+  SQLite::Database db;
+  Options opts;
+
+  int64_t now_ms() const { return to_ms(opts.clock()); }
+
+  // Runs f(db) under the mutex. SQLite exceptions become Errors prefixed with
+  // `context`; f reports its own failures as Result errors.
+  template <typename F>
+  auto read(std::string_view context, F&& f) -> std::invoke_result_t<F, SQLite::Database&> {
+    std::lock_guard lock(mu);
+    return guarded(context, [&] { return f(db); });
+  }
+
+  // Same inside BEGIN IMMEDIATE … COMMIT; rolled back when f returns an
+  // error or throws, so a failed call changes nothing.
+  template <typename F>
+  auto write(std::string_view context, F&& f) -> std::invoke_result_t<F, SQLite::Database&> {
+    std::lock_guard lock(mu);
+    return guarded(context, [&] {
+      SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+      auto r = f(db);
+      if (r) tx.commit();
+      return r;
+    });
+  }
+
+ private:
+  template <typename F>
+  static auto guarded(std::string_view context, F&& f) -> std::invoke_result_t<F> {
+    try {
+      return f();
+    } catch (const SQLite::Exception& e) {
+      return std::unexpected(from_sqlite(e, context));
+    } catch (const std::exception& e) {
+      Error err = Error::make(codes::kInternal, std::string(context) + ": " + e.what());
+      return std::unexpected(std::move(err));
+    }
+  }
+};
+
+}  // namespace zlh::api::store

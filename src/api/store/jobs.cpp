@@ -1,0 +1,183 @@
+// Provisioning jobs and their steps.
+#include <stdexcept>
+#include <string>
+
+#include "api/store/impl.hpp"
+
+namespace zlh::api::store {
+namespace {
+
+std::vector<JobStep> load_steps(SQLite::Database& db, int64_t job_id) {
+  SQLite::Statement q(db,
+                      "SELECT idx, name, state, detail, started_at, finished_at FROM job_steps"
+                      " WHERE job_id = ? ORDER BY idx");
+  q.bind(1, job_id);
+  std::vector<JobStep> out;
+  while (q.executeStep())
+    out.push_back(JobStep{q.getColumn(0).getInt(), q.getColumn(1).getString(),
+                          must(parse_step_state(q.getColumn(2).getString())),
+                          q.getColumn(3).getString(), opt_time(q.getColumn(4)),
+                          opt_time(q.getColumn(5))});
+  return out;
+}
+
+// Jobs matching `where` (over jobs j joined with their server s), with steps.
+template <typename Bind>
+std::vector<Job> query_jobs(SQLite::Database& db, std::string_view where, Bind bind) {
+  SQLite::Statement q(db, std::string("SELECT j.id, j.server_id, j.kind, j.state, j.error,"
+                                      " j.created_at, j.updated_at FROM jobs j"
+                                      " JOIN servers s ON s.id = j.server_id WHERE ") +
+                              std::string(where) + " ORDER BY j.id");
+  bind(q);
+  std::vector<Job> out;
+  while (q.executeStep())
+    out.push_back(Job{q.getColumn(0).getInt64(),
+                      q.getColumn(1).getInt64(),
+                      must(parse_job_kind(q.getColumn(2).getString())),
+                      must(parse_job_state(q.getColumn(3).getString())),
+                      q.getColumn(4).getString(),
+                      from_ms(q.getColumn(5).getInt64()),
+                      from_ms(q.getColumn(6).getInt64()),
+                      {}});
+  for (Job& j : out) j.steps = load_steps(db, j.id);
+  return out;
+}
+
+template <typename Bind>
+Result<Job> one_job(SQLite::Database& db, std::string_view where, Bind bind) {
+  auto jobs = query_jobs(db, where, bind);
+  if (jobs.empty()) return fail(codes::kNotFound, "job not found");
+  return std::move(jobs.front());
+}
+
+}  // namespace
+
+Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
+               std::span<const std::string> steps, int64_t now_ms) {
+  SQLite::Statement ins(db,
+                        "INSERT INTO jobs(server_id, kind, state, created_at, updated_at)"
+                        " VALUES (?,?,'queued',?,?)");
+  ins.bind(1, server_id);
+  ins.bind(2, std::string(to_string(kind)));
+  ins.bind(3, now_ms);
+  ins.bind(4, now_ms);
+  ins.exec();
+  Job job{db.getLastInsertRowid(), server_id,       kind, JobState::kQueued, "",
+          from_ms(now_ms),         from_ms(now_ms), {}};
+  SQLite::Statement step(db, "INSERT INTO job_steps(job_id, idx, name) VALUES (?,?,?)");
+  for (size_t i = 0; i < steps.size(); ++i) {
+    step.reset();
+    step.bind(1, job.id);
+    step.bind(2, static_cast<int>(i));
+    step.bind(3, steps[i]);
+    step.exec();
+    job.steps.push_back(JobStep{static_cast<int>(i), steps[i], StepState::kPending, "", {}, {}});
+  }
+  return job;
+}
+
+Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const std::string> steps) {
+  if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
+  return impl_->write("create job", [&](SQLite::Database& db) -> Result<Job> {
+    SQLite::Statement server(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL");
+    server.bind(1, server_id);
+    if (!server.executeStep()) return fail(codes::kNotFound, "server not found");
+    // Checked first for a clear message; the partial unique index
+    // jobs_one_unfinished stays the guarantee.
+    SQLite::Statement busy(
+        db,
+        "SELECT id FROM jobs WHERE server_id = ? AND state IN ('queued','running','compensating')");
+    busy.bind(1, server_id);
+    if (busy.executeStep())
+      return fail(codes::kConflict, "server has an unfinished job (" +
+                                        std::to_string(busy.getColumn(0).getInt64()) + ")");
+    return insert_job(db, server_id, kind, steps, impl_->now_ms());
+  });
+}
+
+Result<Job> Store::get_job(int64_t id) {
+  return impl_->read("get job", [&](SQLite::Database& db) {
+    return one_job(db, "j.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+  });
+}
+
+Result<Job> Store::get_job_for_owner(int64_t id, int64_t owner_id) {
+  return impl_->read("get job", [&](SQLite::Database& db) {
+    return one_job(db, "j.id = ? AND s.owner_id = ?", [&](SQLite::Statement& q) {
+      q.bind(1, id);
+      q.bind(2, owner_id);
+    });
+  });
+}
+
+Result<void> Store::update_job_state(int64_t id, JobState state, std::optional<std::string> error) {
+  return impl_->write("update job", [&](SQLite::Database& db) -> Result<void> {
+    SQLite::Statement cur(db, "SELECT state FROM jobs WHERE id = ?");
+    cur.bind(1, id);
+    if (!cur.executeStep()) return fail(codes::kNotFound, "job not found");
+    JobState from = must(parse_job_state(cur.getColumn(0).getString()));
+    if (!job_transition_allowed(from, state))
+      return fail(codes::kConflict, "job cannot go from " + std::string(to_string(from)) + " to " +
+                                        std::string(to_string(state)));
+    if (!is_unfinished(from) && is_unfinished(state)) {
+      // failed → compensating: only if no other job took the server meanwhile
+      // (jobs_one_unfinished would refuse it anyway, less clearly).
+      SQLite::Statement other(db,
+                              "SELECT o.id FROM jobs o JOIN jobs j ON o.server_id = j.server_id"
+                              " WHERE j.id = ? AND o.id != j.id"
+                              " AND o.state IN ('queued','running','compensating')");
+      other.bind(1, id);
+      if (other.executeStep())
+        return fail(codes::kConflict, "server has another unfinished job (" +
+                                          std::to_string(other.getColumn(0).getInt64()) + ")");
+    }
+    SQLite::Statement q(db,
+                        "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ?"
+                        " WHERE id = ?");
+    q.bind(1, std::string(to_string(state)));
+    if (error)
+      q.bind(2, *error);
+    else
+      q.bind(2);
+    q.bind(3, impl_->now_ms());
+    q.bind(4, id);
+    q.exec();
+    return {};
+  });
+}
+
+Result<void> Store::update_job_step(int64_t job_id, int idx, StepState state,
+                                    std::optional<std::string> detail) {
+  return impl_->write("update job step", [&](SQLite::Database& db) -> Result<void> {
+    const int64_t now = impl_->now_ms();
+    SQLite::Statement q(db,
+                        "UPDATE job_steps SET state = ?1, detail = coalesce(?2, detail),"
+                        " started_at = CASE WHEN ?1 = 'running' THEN coalesce(started_at, ?3)"
+                        "                   ELSE started_at END,"
+                        " finished_at = CASE WHEN ?1 IN ('done', 'failed') THEN ?3 ELSE NULL END"
+                        " WHERE job_id = ?4 AND idx = ?5");
+    q.bind(1, std::string(to_string(state)));
+    if (detail)
+      q.bind(2, *detail);
+    else
+      q.bind(2);
+    q.bind(3, now);
+    q.bind(4, job_id);
+    q.bind(5, idx);
+    if (q.exec() == 0) return fail(codes::kNotFound, "job step not found");
+    SQLite::Statement touch(db, "UPDATE jobs SET updated_at = ? WHERE id = ?");
+    touch.bind(1, now);
+    touch.bind(2, job_id);
+    touch.exec();
+    return {};
+  });
+}
+
+Result<std::vector<Job>> Store::list_unfinished_jobs() {
+  return impl_->read("list unfinished jobs", [](SQLite::Database& db) -> Result<std::vector<Job>> {
+    return query_jobs(db, "j.state IN ('queued', 'running', 'compensating')",
+                      [](SQLite::Statement&) {});
+  });
+}
+
+}  // namespace zlh::api::store

@@ -1,0 +1,274 @@
+// Servers and their vmid and port allocations.
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+#include <variant>
+
+#include "api/store/impl.hpp"
+
+namespace zlh::api::store {
+namespace {
+
+// vmid and ports come from the allocation tables, the one record of what a
+// server holds. The ports subquery is an index lookup per row
+// (port_allocations_server).
+constexpr const char* kServerSelect =
+    "SELECT s.id, s.owner_id, s.type, s.name, v.vmid,"
+    " (SELECT group_concat(p.port) FROM port_allocations p WHERE p.server_id = s.id),"
+    " s.hostname, s.ip, s.node, s.payload, s.state, s.agent_state, s.agent_last_seen,"
+    " s.crash_count, s.install_step, s.progress, s.error, s.created_at, s.updated_at,"
+    " s.deleted_at"
+    " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id ";
+
+std::vector<int> parse_ports(const SQLite::Column& c) {
+  std::vector<int> out;
+  if (c.isNull()) return out;
+  std::string s = c.getString();
+  const char* p = s.data();
+  const char* end = s.data() + s.size();
+  while (p < end) {
+    int v = 0;
+    auto [next, ec] = std::from_chars(p, end, v);
+    if (ec != std::errc()) throw std::runtime_error("bad port list \"" + s + "\"");
+    out.push_back(v);
+    p = next < end ? next + 1 : end;  // skip the comma
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Server read_server(SQLite::Statement& q) {
+  Server s;
+  s.id = q.getColumn(0).getInt64();
+  s.owner_id = q.getColumn(1).getInt64();
+  s.type = must(parse_server_type(q.getColumn(2).getString()));
+  s.name = q.getColumn(3).getString();
+  if (!q.getColumn(4).isNull()) s.vmid = q.getColumn(4).getInt();
+  s.ports = parse_ports(q.getColumn(5));
+  s.hostname = q.getColumn(6).getString();
+  s.ip = q.getColumn(7).getString();
+  s.node = q.getColumn(8).getString();
+  s.payload = q.getColumn(9).getString();
+  s.state = must(parse_server_state(q.getColumn(10).getString()));
+  s.agent_state = q.getColumn(11).getString();
+  s.agent_last_seen = opt_time(q.getColumn(12));
+  s.crash_count = q.getColumn(13).getInt();
+  s.install_step = q.getColumn(14).getString();
+  s.progress = q.getColumn(15).getDouble();
+  s.error = q.getColumn(16).getString();
+  s.created_at = from_ms(q.getColumn(17).getInt64());
+  s.updated_at = from_ms(q.getColumn(18).getInt64());
+  s.deleted_at = opt_time(q.getColumn(19));
+  return s;
+}
+
+template <typename Bind>
+std::vector<Server> query_servers(SQLite::Database& db, std::string_view tail, Bind bind) {
+  SQLite::Statement q(db, std::string(kServerSelect) + std::string(tail));
+  bind(q);
+  std::vector<Server> out;
+  while (q.executeStep()) out.push_back(read_server(q));
+  return out;
+}
+
+template <typename Bind>
+Result<Server> one_server(SQLite::Database& db, std::string_view where, Bind bind) {
+  auto rows = query_servers(db, std::string("WHERE ") + std::string(where), bind);
+  if (rows.empty()) return fail(codes::kNotFound, "server not found");
+  return std::move(rows.front());
+}
+
+// The lowest value in [r.lo, r.hi] with no row in table(col): either r.lo
+// itself or one past an allocated value, so only allocated rows are scanned.
+std::optional<int> lowest_free(SQLite::Database& db, const std::string& table,
+                               const std::string& col, Range r) {
+  SQLite::Statement q(db, "SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT " + col + " + 1 FROM " +
+                              table + " WHERE " + col + " >= ?1 AND " + col +
+                              " < ?2) WHERE NOT EXISTS (SELECT 1 FROM " + table + " WHERE " + col +
+                              " = c) ORDER BY c LIMIT 1");
+  q.bind(1, r.lo);
+  q.bind(2, r.hi);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt();
+}
+
+bool server_exists(SQLite::Database& db, int64_t id) {
+  SQLite::Statement q(db, "SELECT 1 FROM servers WHERE id = ?");
+  q.bind(1, id);
+  return q.executeStep();
+}
+
+void release(SQLite::Database& db, int64_t server_id) {
+  for (const char* sql : {"DELETE FROM vmid_allocations WHERE server_id = ?",
+                          "DELETE FROM port_allocations WHERE server_id = ?"}) {
+    SQLite::Statement q(db, sql);
+    q.bind(1, server_id);
+    q.exec();
+  }
+}
+
+}  // namespace
+
+Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const std::string> steps) {
+  if (!is_json_object(n.payload))
+    return std::unexpected(Error::invalid("payload", "payload is not a JSON object"));
+  if (n.port_count < 0 || n.port_count > kMaxPortsPerServer)
+    return std::unexpected(Error::invalid("port_count", "port_count out of range"));
+  if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
+  return impl_->write("create server", [&](SQLite::Database& db) -> Result<CreatedServer> {
+    SQLite::Statement owner(db, "SELECT 1 FROM users WHERE id = ?");
+    owner.bind(1, n.owner_id);
+    if (!owner.executeStep()) return fail(codes::kNotFound, "owner not found");
+
+    const Range range =
+        n.type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
+    auto vmid = lowest_free(db, "vmid_allocations", "vmid", range);
+    if (!vmid)
+      return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(n.type)) +
+                                           " " + std::to_string(range.lo) + "-" +
+                                           std::to_string(range.hi) + ")");
+    int64_t now = impl_->now_ms();
+    SQLite::Statement ins(db,
+                          "INSERT INTO servers(owner_id, type, name, hostname, payload, state,"
+                          " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)");
+    ins.bind(1, n.owner_id);
+    ins.bind(2, std::string(to_string(n.type)));
+    ins.bind(3, n.name);
+    ins.bind(4,
+             n.hostname_prefix.empty() ? std::string() : n.hostname_prefix + std::to_string(*vmid));
+    ins.bind(5, n.payload);
+    ins.bind(6, std::string(to_string(ServerState::kProvisioning)));
+    ins.bind(7, now);
+    ins.bind(8, now);
+    ins.exec();
+    const int64_t id = db.getLastInsertRowid();
+
+    SQLite::Statement take_vmid(
+        db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)");
+    take_vmid.bind(1, *vmid);
+    take_vmid.bind(2, id);
+    take_vmid.bind(3, now);
+    take_vmid.exec();
+
+    SQLite::Statement take_port(
+        db, "INSERT INTO port_allocations(port, server_id, allocated_at) VALUES (?,?,?)");
+    for (int i = 0; i < n.port_count; ++i) {
+      auto port = lowest_free(db, "port_allocations", "port", impl_->opts.ports);
+      if (!port)
+        return fail(codes::kUnavailable, "port pool exhausted (" +
+                                             std::to_string(impl_->opts.ports.lo) + "-" +
+                                             std::to_string(impl_->opts.ports.hi) + ")");
+      take_port.reset();
+      take_port.bind(1, *port);
+      take_port.bind(2, id);
+      take_port.bind(3, now);
+      take_port.exec();
+    }
+
+    Job job = insert_job(db, id, JobKind::kCreate, steps, now);
+    auto server = one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+    if (!server) return std::unexpected(server.error());
+    return CreatedServer{std::move(*server), std::move(job)};
+  });
+}
+
+Result<Server> Store::get_server_for_owner(int64_t id, int64_t owner_id) {
+  return impl_->read("get server", [&](SQLite::Database& db) {
+    return one_server(db, "s.id = ? AND s.owner_id = ? AND s.deleted_at IS NULL",
+                      [&](SQLite::Statement& q) {
+                        q.bind(1, id);
+                        q.bind(2, owner_id);
+                      });
+  });
+}
+
+Result<Server> Store::get_server_by_vmid_for_owner(int vmid, int64_t owner_id) {
+  return impl_->read("get server", [&](SQLite::Database& db) {
+    return one_server(db, "v.vmid = ? AND s.owner_id = ? AND s.deleted_at IS NULL",
+                      [&](SQLite::Statement& q) {
+                        q.bind(1, vmid);
+                        q.bind(2, owner_id);
+                      });
+  });
+}
+
+Result<std::vector<Server>> Store::list_servers_for_owner(int64_t owner_id) {
+  return impl_->read("list servers", [&](SQLite::Database& db) -> Result<std::vector<Server>> {
+    return query_servers(db, "WHERE s.owner_id = ? AND s.deleted_at IS NULL ORDER BY s.id",
+                         [&](SQLite::Statement& q) { q.bind(1, owner_id); });
+  });
+}
+
+Result<std::vector<Server>> Store::list_servers() {
+  return impl_->read("list servers", [&](SQLite::Database& db) -> Result<std::vector<Server>> {
+    return query_servers(db, "WHERE s.deleted_at IS NULL ORDER BY s.id", [](SQLite::Statement&) {});
+  });
+}
+
+Result<Server> Store::get_server(int64_t id) {
+  return impl_->read("get server", [&](SQLite::Database& db) {
+    return one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+  });
+}
+
+Result<void> Store::update_server(int64_t id, const ServerUpdate& u) {
+  if (u.state == ServerState::kDeleted)
+    return std::unexpected(Error::invalid("state", "use delete_server to delete a server"));
+  if (u.payload && !is_json_object(*u.payload))
+    return std::unexpected(Error::invalid("payload", "payload is not a JSON object"));
+  if (u.progress && !(*u.progress >= 0 && *u.progress <= 1))
+    return std::unexpected(Error::invalid("progress", "progress outside 0..1"));
+  if (u.crash_count && *u.crash_count < 0)
+    return std::unexpected(Error::invalid("crash_count", "negative crash_count"));
+
+  using Value = std::variant<int64_t, double, std::string>;
+  std::vector<std::pair<const char*, Value>> set;
+  if (u.state) set.emplace_back("state", std::string(to_string(*u.state)));
+  if (u.hostname) set.emplace_back("hostname", *u.hostname);
+  if (u.ip) set.emplace_back("ip", *u.ip);
+  if (u.node) set.emplace_back("node", *u.node);
+  if (u.payload) set.emplace_back("payload", *u.payload);
+  if (u.agent_state) set.emplace_back("agent_state", *u.agent_state);
+  if (u.agent_last_seen) set.emplace_back("agent_last_seen", to_ms(*u.agent_last_seen));
+  if (u.crash_count) set.emplace_back("crash_count", int64_t{*u.crash_count});
+  if (u.install_step) set.emplace_back("install_step", *u.install_step);
+  if (u.progress) set.emplace_back("progress", *u.progress);
+  if (u.error) set.emplace_back("error", *u.error);
+
+  std::string sql = "UPDATE servers SET ";
+  for (const auto& [col, v] : set) sql += std::string(col) + " = ?, ";
+  sql += "updated_at = ? WHERE id = ? AND deleted_at IS NULL";
+  return impl_->write("update server", [&](SQLite::Database& db) -> Result<void> {
+    SQLite::Statement q(db, sql);
+    int i = 1;
+    for (const auto& [col, v] : set) std::visit([&](const auto& x) { q.bind(i++, x); }, v);
+    q.bind(i++, impl_->now_ms());
+    q.bind(i, id);
+    if (q.exec() == 0) return fail(codes::kNotFound, "server not found");
+    return {};
+  });
+}
+
+Result<void> Store::release_allocations(int64_t server_id) {
+  return impl_->write("release allocations", [&](SQLite::Database& db) -> Result<void> {
+    if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
+    release(db, server_id);
+    return {};
+  });
+}
+
+Result<void> Store::delete_server(int64_t server_id) {
+  return impl_->write("delete server", [&](SQLite::Database& db) -> Result<void> {
+    if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
+    release(db, server_id);
+    SQLite::Statement q(db,
+                        "UPDATE servers SET state = 'deleted', updated_at = ?1,"
+                        " deleted_at = coalesce(deleted_at, ?1) WHERE id = ?2");
+    q.bind(1, impl_->now_ms());
+    q.bind(2, server_id);
+    q.exec();
+    return {};
+  });
+}
+
+}  // namespace zlh::api::store

@@ -1,0 +1,126 @@
+#include "api/store/store.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <nlohmann/json.hpp>
+
+#include "api/store/impl.hpp"
+#include "api/store/migrations.hpp"
+
+namespace zlh::api::store {
+
+Error from_sqlite(const SQLite::Exception& e, std::string_view context) {
+  std::string_view code = codes::kInternal;
+  // SQLiteCpp sets the extended code when the error came from a connection.
+  const int ext = e.getExtendedErrorCode() > 0 ? e.getExtendedErrorCode() : e.getErrorCode();
+  switch (ext & 0xff) {
+    case SQLITE_CONSTRAINT:
+      if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+        code = codes::kConflict;
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      code = codes::kUnavailable;
+      break;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+      code = codes::kIo;
+      break;
+    default:
+      break;
+  }
+  Error err = Error::make(code, std::string(context) + ": " + e.what());
+  err.cause = e.what();
+  return err;
+}
+
+bool is_json_object(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_object();
+}
+
+namespace {
+
+Result<void> check_options(const Options& o) {
+  auto vmids = [](const Range& r, std::string_view what) -> Result<void> {
+    // Proxmox accepts vmids 100..999999999.
+    if (r.lo < 100 || r.hi > 999'999'999 || r.lo > r.hi)
+      return std::unexpected(
+          Error::invalid(std::string(what),
+                         "bad vmid range " + std::to_string(r.lo) + "-" + std::to_string(r.hi)));
+    return {};
+  };
+  if (auto r = vmids(o.game_vmids, "game_vmids"); !r) return r;
+  if (auto r = vmids(o.dev_vmids, "dev_vmids"); !r) return r;
+  if (o.ports.lo < 1 || o.ports.hi > 65535 || o.ports.lo > o.ports.hi)
+    return std::unexpected(Error::invalid("ports", "bad port range " + std::to_string(o.ports.lo) +
+                                                       "-" + std::to_string(o.ports.hi)));
+  if (o.busy_timeout.count() < 0)
+    return std::unexpected(Error::invalid("busy_timeout", "negative"));
+  if (!o.clock) return std::unexpected(Error::invalid("clock", "missing"));
+  return {};
+}
+
+// SQLite would create the file with the process umask (typically 0644); the
+// database holds password hashes and session ids, so it is made 0600 first,
+// and tightened if it already exists looser. SQLite gives its -wal and -shm
+// files the database file's mode.
+Result<void> create_private(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(Error::from_errno("open " + path, errno));
+  struct stat st {};
+  Result<void> out;
+  if (::fstat(fd, &st) != 0)
+    out = std::unexpected(Error::from_errno("stat " + path, errno));
+  else if ((st.st_mode & 0077) != 0 && ::fchmod(fd, 0600) != 0)
+    out = std::unexpected(Error::from_errno("chmod " + path, errno));
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options options) {
+  if (auto ok = check_options(options); !ok) return std::unexpected(ok.error().wrap("open store"));
+  if (auto ok = create_private(path); !ok) return std::unexpected(ok.error().wrap("open store"));
+  try {
+    // NOMUTEX: Impl::mu already serialises every use of the connection, so
+    // SQLite's own per-call mutex would only add a lock to each column read.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        static_cast<int>(options.busy_timeout.count()));
+    std::string mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
+    if (mode != "wal")
+      return fail(codes::kIo, "open store: " + path + ": journal mode is " + mode + ", not wal");
+    db.exec("PRAGMA synchronous=NORMAL");
+    db.exec("PRAGMA foreign_keys=ON");
+    if (db.execAndGet("PRAGMA foreign_keys").getInt() != 1)
+      return fail(codes::kInternal, "open store: sqlite refuses foreign_keys");
+    int64_t now = to_ms(options.clock());
+    if (auto r = migrate(db, embedded_migrations(), now); !r)
+      return std::unexpected(r.error().wrap("open store " + path));
+    return std::unique_ptr<Store>(
+        new Store(std::make_unique<Impl>(std::move(db), std::move(options))));
+  } catch (const SQLite::Exception& e) {
+    return std::unexpected(from_sqlite(e, "open store " + path));
+  }
+}
+
+Result<int> Store::schema_version() {
+  return impl_->read("schema version",
+                     [](SQLite::Database& db) { return store::schema_version(db); });
+}
+
+}  // namespace zlh::api::store

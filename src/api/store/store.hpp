@@ -1,0 +1,186 @@
+// The zlh-api store: every byte of SQL in zlh-api lives behind this class
+// (DESIGN.md §10.7, STYLE §13). SQLite file, WAL, foreign keys on, busy
+// timeout, synchronous=NORMAL; numbered migrations embedded in the binary
+// (store/migrations/NNNN_name.sql) are applied by open(). Decisions and
+// their reasons: docs/store.md.
+//
+// Ownership and threads: open() returns a Store owned by the caller (main;
+// normally one per process) and shared by reference with every thread. It holds one
+// SQLite connection behind a mutex, so every call is serialised within the
+// process: any thread may call any method at any time. Multi-statement writes
+// run in BEGIN IMMEDIATE transactions, so a second process on the same file
+// (another Store, the sqlite3 CLI) never sees half a write and never
+// interleaves an allocation; it waits up to Options::busy_timeout and then
+// gets E_UNAVAILABLE.
+//
+// Authorization (STYLE §13, coder's dbauthz): methods named *_for_owner take
+// the session's user id and put it in the query itself, so a row the user
+// does not own is never read; "not yours" and "does not exist" are the same
+// E_NOT_FOUND. Methods without an owner are for the system (job runner,
+// poller, drivers) and must not be called with an id taken from a request
+// before a *_for_owner call has checked it.
+//
+// Time: writes stamp created_at/updated_at/... with Options::clock. Reads
+// whose answer depends on time (get_session) take `now` from the caller.
+//
+// Errors common to every method: E_IO (disk full, unreadable file, corrupt
+// database), E_UNAVAILABLE (the database stayed locked by another process for
+// longer than the busy timeout), E_INTERNAL (a bug, such as a CHECK or
+// foreign key the store should have caught first). Each method lists its own
+// further codes. A failed call changes nothing.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/store/types.hpp"
+#include "common/error.hpp"
+
+namespace zlh::api::store {
+
+// Inclusive range [lo, hi].
+struct Range {
+  int lo = 0;
+  int hi = -1;
+};
+
+struct Options {
+  Range game_vmids{5000, 5999};
+  Range dev_vmids{6000, 6999};
+  // Ports handed to servers (NewServer::port_count), shared by both types.
+  Range ports{30000, 39999};
+  std::chrono::milliseconds busy_timeout{5000};
+  // Source of the timestamps the store writes; tests pass a fake.
+  std::function<Time()> clock = [] { return Clock::now(); };
+};
+
+// A server with its provisioning job, both created in one transaction.
+struct CreatedServer {
+  Server server;
+  Job job;
+};
+
+class Store {
+ public:
+  // Opens (creating it, mode 0600, if missing) the database file at `path`
+  // and applies the pending migrations, each in its own transaction. Opening
+  // an up-to-date database writes nothing. The directory must exist.
+  // Errors: E_INVALID (bad options: empty or out-of-range ranges),
+  // E_IO (cannot create/open the file, WAL refused by the filesystem),
+  // E_CONFLICT (the database has a newer schema than this binary, or an
+  // applied migration differs from the embedded one of the same number).
+  static Result<std::unique_ptr<Store>> open(const std::string& path, Options options = {});
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Highest applied migration.
+  Result<int> schema_version();
+
+  // ---- users ----
+  // E_CONFLICT when the email or the username is taken (the message says
+  // which; compared case-insensitively). E_INVALID when a field is empty.
+  Result<User> create_user(const NewUser& user);
+  // E_NOT_FOUND.
+  Result<User> get_user(int64_t id);
+  // The user whose email, else whose username, equals `identifier`
+  // (case-insensitive). E_NOT_FOUND.
+  Result<User> find_user_by_login(std::string_view identifier);
+  Result<int64_t> count_users();
+
+  // ---- sessions ----
+  // A new session with a fresh random id. E_NOT_FOUND (no such user),
+  // E_INVALID (expires_at not after the clock's now).
+  Result<Session> create_session(int64_t user_id, Time expires_at);
+  // The session if it is valid at `now`: it exists, is not revoked and
+  // now < expires_at. Otherwise E_NOT_FOUND, whichever the reason.
+  Result<Session> get_session(std::string_view sid, Time now);
+  // Marks the session revoked. Repeatable: revoking a revoked session keeps
+  // its first revoked_at and succeeds. E_NOT_FOUND for an unknown sid.
+  Result<void> revoke_session(std::string_view sid);
+  // Deletes sessions that expired or were revoked before `before`; returns
+  // how many. Housekeeping, repeatable.
+  Result<int> purge_sessions(Time before);
+
+  // ---- servers ----
+  // Creates the server (state provisioning) with the lowest free vmid of its
+  // type's range, the `port_count` lowest free ports of the pool, and its
+  // `create` job (state queued) with `steps` — all in one transaction, so
+  // concurrent creates never share a vmid or a port, and a failure leaves
+  // nothing behind. Not repeatable: each call creates a server.
+  // Errors: E_INVALID (payload not a JSON object, port_count out of range,
+  // no steps), E_NOT_FOUND (no such owner), E_UNAVAILABLE ("vmid pool
+  // exhausted" / "port pool exhausted").
+  Result<CreatedServer> create_server(const NewServer& server, std::span<const std::string> steps);
+  // E_NOT_FOUND when missing, deleted, or owned by someone else.
+  Result<Server> get_server_for_owner(int64_t id, int64_t owner_id);
+  // Same, by the vmid the server currently holds (the IDE proxy's key).
+  Result<Server> get_server_by_vmid_for_owner(int vmid, int64_t owner_id);
+  // The owner's servers that are not deleted, by id. Indexed on owner.
+  Result<std::vector<Server>> list_servers_for_owner(int64_t owner_id);
+  // System: every server that is not deleted, by id (the poller).
+  Result<std::vector<Server>> list_servers();
+  // System: any server, deleted ones included (the job runner). E_NOT_FOUND.
+  Result<Server> get_server(int64_t id);
+  // System: applies the fields present in `update`. Repeatable.
+  // E_NOT_FOUND (missing or deleted), E_INVALID (state kDeleted, payload not
+  // a JSON object, progress outside 0..1, negative crash_count).
+  Result<void> update_server(int64_t id, const ServerUpdate& update);
+  // System: gives the server's vmid and ports back to the pools; they may be
+  // handed out again by the next create (lowest free first). Call it only
+  // once the container is destroyed. Repeatable (releasing nothing is
+  // fine). E_NOT_FOUND for an unknown server.
+  Result<void> release_allocations(int64_t server_id);
+  // System: releases the allocations and marks the server deleted (state
+  // deleted, deleted_at), in one transaction. The row stays so its jobs stay
+  // visible to the owner. Repeatable. E_NOT_FOUND for an unknown server.
+  Result<void> delete_server(int64_t server_id);
+
+  // ---- jobs ----
+  // System: a queued job with `steps` (pending) for a server that is not
+  // deleted. E_NOT_FOUND (server missing or deleted), E_CONFLICT (the server
+  // already has an unfinished job), E_INVALID (no steps).
+  Result<Job> create_job(int64_t server_id, JobKind kind, std::span<const std::string> steps);
+  // System: E_NOT_FOUND.
+  Result<Job> get_job(int64_t id);
+  // The job if its server (deleted or not) belongs to `owner_id`, else
+  // E_NOT_FOUND.
+  Result<Job> get_job_for_owner(int64_t id, int64_t owner_id);
+  // System: moves the job to `state`; `error`, when given, replaces the
+  // job's error text. E_NOT_FOUND, E_CONFLICT (transition not allowed, see
+  // JobState; or failed → compensating while another job of the server is
+  // unfinished). Setting the current state again is allowed.
+  Result<void> update_job_state(int64_t id, JobState state,
+                                std::optional<std::string> error = std::nullopt);
+  // System: sets step `idx` to `state`; `detail`, when given, replaces its
+  // detail. Entering running stamps started_at the first time; entering done
+  // or failed stamps finished_at, entering pending or running clears it.
+  // Repeatable. E_NOT_FOUND (job or step).
+  Result<void> update_job_step(int64_t job_id, int idx, StepState state,
+                               std::optional<std::string> detail = std::nullopt);
+  // System: jobs that are queued, running or compensating, oldest first —
+  // what a runner resumes after a restart.
+  Result<std::vector<Job>> list_unfinished_jobs();
+
+  // ---- audit ----
+  // Appends an entry stamped with the clock; returns its id. E_INVALID
+  // (empty action, detail not a JSON object), E_NOT_FOUND (no such user).
+  Result<int64_t> append_audit(const NewAuditEntry& entry);
+  // Newest first, at most `limit` (1..1000) entries, only ids below
+  // `before_id` when given (paging). E_INVALID for a bad limit.
+  Result<std::vector<AuditEntry>> list_audit(int limit, std::optional<int64_t> before_id = {});
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zlh::api::store

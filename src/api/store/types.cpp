@@ -1,0 +1,88 @@
+#include "api/store/types.hpp"
+
+#include <array>
+#include <utility>
+
+namespace zlh::api::store {
+namespace {
+
+template <typename E, size_t N>
+using Names = std::array<std::pair<E, std::string_view>, N>;
+
+constexpr Names<ServerType, 2> kServerTypes{
+    {{ServerType::kDev, "dev"}, {ServerType::kGame, "game"}}};
+constexpr Names<ServerState, 5> kServerStates{{{ServerState::kProvisioning, "provisioning"},
+                                               {ServerState::kReady, "ready"},
+                                               {ServerState::kError, "error"},
+                                               {ServerState::kDeleting, "deleting"},
+                                               {ServerState::kDeleted, "deleted"}}};
+constexpr Names<JobKind, 2> kJobKinds{{{JobKind::kCreate, "create"}, {JobKind::kDelete, "delete"}}};
+constexpr Names<JobState, 6> kJobStates{{{JobState::kQueued, "queued"},
+                                         {JobState::kRunning, "running"},
+                                         {JobState::kDone, "done"},
+                                         {JobState::kFailed, "failed"},
+                                         {JobState::kCompensating, "compensating"},
+                                         {JobState::kCompensated, "compensated"}}};
+constexpr Names<StepState, 4> kStepStates{{{StepState::kPending, "pending"},
+                                           {StepState::kRunning, "running"},
+                                           {StepState::kDone, "done"},
+                                           {StepState::kFailed, "failed"}}};
+
+template <typename E, size_t N>
+std::string_view name_of(const Names<E, N>& names, E e) {
+  for (const auto& [v, n] : names)
+    if (v == e) return n;
+  return "?";
+}
+
+template <typename E, size_t N>
+Result<E> parse(const Names<E, N>& names, std::string_view s, std::string_view what) {
+  for (const auto& [v, n] : names)
+    if (n == s) return v;
+  return fail(codes::kInvalid, "unknown " + std::string(what) + " \"" + std::string(s) + "\"");
+}
+
+}  // namespace
+
+std::string_view to_string(ServerType t) { return name_of(kServerTypes, t); }
+std::string_view to_string(ServerState s) { return name_of(kServerStates, s); }
+std::string_view to_string(JobKind k) { return name_of(kJobKinds, k); }
+std::string_view to_string(JobState s) { return name_of(kJobStates, s); }
+std::string_view to_string(StepState s) { return name_of(kStepStates, s); }
+
+Result<ServerType> parse_server_type(std::string_view s) {
+  return parse(kServerTypes, s, "server type");
+}
+Result<ServerState> parse_server_state(std::string_view s) {
+  return parse(kServerStates, s, "server state");
+}
+Result<JobKind> parse_job_kind(std::string_view s) { return parse(kJobKinds, s, "job kind"); }
+Result<JobState> parse_job_state(std::string_view s) { return parse(kJobStates, s, "job state"); }
+Result<StepState> parse_step_state(std::string_view s) {
+  return parse(kStepStates, s, "step state");
+}
+
+bool is_unfinished(JobState s) {
+  return s == JobState::kQueued || s == JobState::kRunning || s == JobState::kCompensating;
+}
+
+bool job_transition_allowed(JobState from, JobState to) {
+  using S = JobState;
+  if (from == to) return true;
+  switch (from) {
+    case S::kQueued:
+      return to == S::kRunning || to == S::kFailed || to == S::kCompensating;
+    case S::kRunning:
+      return to == S::kDone || to == S::kFailed || to == S::kCompensating;
+    case S::kFailed:
+      return to == S::kCompensating;
+    case S::kCompensating:
+      return to == S::kCompensated || to == S::kFailed;
+    case S::kDone:
+    case S::kCompensated:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace zlh::api::store

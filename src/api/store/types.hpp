@@ -1,0 +1,195 @@
+// Records the store hands in and out (DESIGN.md §10.7). Plain values: a
+// record read from the store is a copy, owned by the caller, and goes stale
+// the moment another thread writes; re-read rather than cache.
+//
+// Times are std::chrono::system_clock time points, kept with millisecond
+// precision (the store truncates to whole milliseconds). JSON fields
+// (payload, audit detail) travel as JSON text; the store checks that they
+// are a JSON object and never interprets them.
+//
+// Thread-safety: plain values, no shared state.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace zlh::api::store {
+
+using Clock = std::chrono::system_clock;
+using Time = Clock::time_point;
+
+// ---- users and sessions -------------------------------------------------
+
+struct NewUser {
+  std::string email;     // unique, compared case-insensitively (ASCII)
+  std::string username;  // unique, compared case-insensitively (ASCII)
+  std::string password_hash;
+  bool is_admin = false;
+};
+
+struct User {
+  int64_t id = 0;
+  std::string email;
+  std::string username;
+  std::string password_hash;
+  bool is_admin = false;
+  Time created_at;
+};
+
+struct Session {
+  std::string id;  // random, 43 characters of base64url (256 bits)
+  int64_t user_id = 0;
+  Time created_at;
+  Time expires_at;
+  std::optional<Time> revoked_at;
+};
+
+// ---- servers --------------------------------------------------------------
+
+enum class ServerType { kDev, kGame };
+
+// The control plane's view of a server; the agent's own state is
+// Server::agent_state. provisioning → ready | error; ready|error → deleting →
+// deleted. `deleted` is set only by Store::delete_server.
+enum class ServerState { kProvisioning, kReady, kError, kDeleting, kDeleted };
+
+struct NewServer {
+  int64_t owner_id = 0;  // always the session's user, never from a request body
+  ServerType type = ServerType::kDev;
+  std::string name;
+  // hostname = prefix + vmid ("dev-" → "dev-6000", "mc-paper-" →
+  // "mc-paper-5000"); the vmid is only known inside the create transaction.
+  // Empty: the server gets no hostname.
+  std::string hostname_prefix;
+  std::string payload = "{}";  // JSON object text
+  int port_count = 0;          // ports to take from the pool, 0..kMaxPortsPerServer
+};
+inline constexpr int kMaxPortsPerServer = 64;
+
+struct Server {
+  int64_t id = 0;
+  int64_t owner_id = 0;
+  ServerType type = ServerType::kDev;
+  std::string name;
+  std::optional<int> vmid;  // absent once the allocations are released
+  std::vector<int> ports;   // ascending; empty once released
+  std::string hostname;
+  std::string ip;
+  std::string node;
+  std::string payload;  // JSON object text
+  ServerState state = ServerState::kProvisioning;
+  std::string agent_state;  // the agent's /status state (§3.4), "" until first seen
+  std::optional<Time> agent_last_seen;
+  int crash_count = 0;
+  std::string install_step;
+  double progress = 0;  // 0..1
+  std::string error;
+  Time created_at;
+  Time updated_at;
+  std::optional<Time> deleted_at;
+};
+
+// Fields to change; absent fields keep their value. updated_at is always set.
+// Meant for designated initializers: update_server(id, {.ip = ..., .node = ...}).
+struct ServerUpdate {
+  std::optional<ServerState> state{};  // kDeleted refused: use Store::delete_server
+  std::optional<std::string> hostname{};
+  std::optional<std::string> ip{};
+  std::optional<std::string> node{};
+  std::optional<std::string> payload{};  // JSON object text
+  std::optional<std::string> agent_state{};
+  std::optional<Time> agent_last_seen{};
+  std::optional<int> crash_count{};
+  std::optional<std::string> install_step{};
+  std::optional<double> progress{};  // 0..1
+  std::optional<std::string> error{};
+};
+
+// ---- jobs -----------------------------------------------------------------
+
+enum class JobKind { kCreate, kDelete };
+
+// queued → running → done
+//                  → failed → compensating → compensated
+//                  → compensating (straight from running)
+// compensating → failed (compensation gave up; may be retried later).
+// queued may also go to failed or compensating (cancelled before it ran).
+// done and compensated are final. Setting the current state again is allowed
+// (a resumed runner repeats its last write). Only queued, running and
+// compensating are resumed after a restart (is_unfinished), so a failing
+// create job goes from running straight to compensating: a crash cannot
+// then strand it in failed with its vmid held.
+enum class JobState { kQueued, kRunning, kDone, kFailed, kCompensating, kCompensated };
+
+// Not a state machine: a resumed job may run a step again (steps are
+// idempotent, §10.3), so any state may follow any other.
+enum class StepState { kPending, kRunning, kDone, kFailed };
+
+struct JobStep {
+  int idx = 0;  // 0-based position in the job
+  std::string name;
+  StepState state = StepState::kPending;
+  std::string detail;
+  std::optional<Time> started_at;   // first time it became running
+  std::optional<Time> finished_at;  // last time it became done or failed
+};
+
+struct Job {
+  int64_t id = 0;
+  int64_t server_id = 0;
+  JobKind kind = JobKind::kCreate;
+  JobState state = JobState::kQueued;
+  std::string error;
+  Time created_at;
+  Time updated_at;
+  std::vector<JobStep> steps;  // by idx
+};
+
+// A job is unfinished while a runner still owes it work: queued, running,
+// compensating. These are what Store::list_unfinished_jobs returns.
+bool is_unfinished(JobState s);
+// Whether update_job_state accepts from → to (see JobState).
+bool job_transition_allowed(JobState from, JobState to);
+
+// ---- audit ----------------------------------------------------------------
+
+struct NewAuditEntry {
+  std::optional<int64_t> user_id;  // absent for anonymous actions (failed login)
+  std::string action;              // "server.create", "auth.login", ...
+  std::string target;              // "server:12", "user:3", ...
+  std::string detail = "{}";       // JSON object text; never secrets
+  std::string remote_addr;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  Time at;
+  std::optional<int64_t> user_id;
+  std::string action;
+  std::string target;
+  std::string detail;
+  std::string remote_addr;
+};
+
+// ---- names ------------------------------------------------------------------
+// The spelling used in the database and in the HTTP API ("dev", "game",
+// "provisioning", ...). parse_* return E_INVALID for anything else.
+
+std::string_view to_string(ServerType t);
+std::string_view to_string(ServerState s);
+std::string_view to_string(JobKind k);
+std::string_view to_string(JobState s);
+std::string_view to_string(StepState s);
+Result<ServerType> parse_server_type(std::string_view s);
+Result<ServerState> parse_server_state(std::string_view s);
+Result<JobKind> parse_job_kind(std::string_view s);
+Result<JobState> parse_job_state(std::string_view s);
+Result<StepState> parse_step_state(std::string_view s);
+
+}  // namespace zlh::api::store

@@ -1,0 +1,136 @@
+// Users and sessions.
+#include "api/store/impl.hpp"
+#include "common/crypto.hpp"
+
+namespace zlh::api::store {
+namespace {
+
+constexpr const char* kUserColumns = "id, email, username, password_hash, is_admin, created_at";
+
+User read_user(SQLite::Statement& q) {
+  return User{q.getColumn(0).getInt64(),    q.getColumn(1).getString(),
+              q.getColumn(2).getString(),   q.getColumn(3).getString(),
+              q.getColumn(4).getInt() != 0, from_ms(q.getColumn(5).getInt64())};
+}
+
+// Runs a query for at most one user; E_NOT_FOUND when it yields none.
+template <typename Bind>
+Result<User> one_user(SQLite::Database& db, const std::string& where, Bind bind) {
+  SQLite::Statement q(db, std::string("SELECT ") + kUserColumns + " FROM users WHERE " + where);
+  bind(q);
+  if (!q.executeStep()) return fail(codes::kNotFound, "user not found");
+  return read_user(q);
+}
+
+bool exists(SQLite::Database& db, const char* sql, const std::string& value) {
+  SQLite::Statement q(db, sql);
+  q.bind(1, value);
+  return q.executeStep();
+}
+
+}  // namespace
+
+Result<User> Store::create_user(const NewUser& u) {
+  if (u.email.empty()) return std::unexpected(Error::invalid("email", "empty email"));
+  if (u.username.empty()) return std::unexpected(Error::invalid("username", "empty username"));
+  if (u.password_hash.empty())
+    return std::unexpected(Error::invalid("password_hash", "empty password hash"));
+  return impl_->write("create user", [&](SQLite::Database& db) -> Result<User> {
+    // Checked first so the caller learns which one is taken; the UNIQUE
+    // constraints stay the guarantee.
+    if (exists(db, "SELECT 1 FROM users WHERE email = ?", u.email))
+      return fail(codes::kConflict, "email already registered");
+    if (exists(db, "SELECT 1 FROM users WHERE username = ?", u.username))
+      return fail(codes::kConflict, "username already taken");
+    int64_t now = impl_->now_ms();
+    SQLite::Statement ins(db,
+                          "INSERT INTO users(email, username, password_hash, is_admin, created_at)"
+                          " VALUES (?,?,?,?,?)");
+    ins.bind(1, u.email);
+    ins.bind(2, u.username);
+    ins.bind(3, u.password_hash);
+    ins.bind(4, u.is_admin ? 1 : 0);
+    ins.bind(5, now);
+    ins.exec();
+    return User{db.getLastInsertRowid(), u.email,    u.username,
+                u.password_hash,         u.is_admin, from_ms(now)};
+  });
+}
+
+Result<User> Store::get_user(int64_t id) {
+  return impl_->read("get user", [&](SQLite::Database& db) {
+    return one_user(db, "id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+  });
+}
+
+Result<User> Store::find_user_by_login(std::string_view identifier) {
+  std::string ident(identifier);
+  return impl_->read("find user", [&](SQLite::Database& db) {
+    auto by_email = one_user(db, "email = ?", [&](SQLite::Statement& q) { q.bind(1, ident); });
+    if (by_email || !by_email.error().is(codes::kNotFound)) return by_email;
+    return one_user(db, "username = ?", [&](SQLite::Statement& q) { q.bind(1, ident); });
+  });
+}
+
+Result<int64_t> Store::count_users() {
+  return impl_->read("count users", [](SQLite::Database& db) -> Result<int64_t> {
+    return db.execAndGet("SELECT count(*) FROM users").getInt64();
+  });
+}
+
+Result<Session> Store::create_session(int64_t user_id, Time expires_at) {
+  return impl_->write("create session", [&](SQLite::Database& db) -> Result<Session> {
+    int64_t now = impl_->now_ms();
+    if (to_ms(expires_at) <= now)
+      return std::unexpected(Error::invalid("expires_at", "session would be born expired"));
+    SQLite::Statement user(db, "SELECT 1 FROM users WHERE id = ?");
+    user.bind(1, user_id);
+    if (!user.executeStep()) return fail(codes::kNotFound, "user not found");
+    Session s{crypto::base64url_encode(crypto::random_bytes(32)), user_id, from_ms(now),
+              from_ms(to_ms(expires_at)), std::nullopt};
+    SQLite::Statement ins(
+        db, "INSERT INTO sessions(id, user_id, created_at, expires_at) VALUES (?,?,?,?)");
+    ins.bind(1, s.id);
+    ins.bind(2, user_id);
+    ins.bind(3, now);
+    ins.bind(4, to_ms(s.expires_at));
+    ins.exec();
+    return s;
+  });
+}
+
+Result<Session> Store::get_session(std::string_view sid, Time now) {
+  std::string id(sid);
+  return impl_->read("get session", [&](SQLite::Database& db) -> Result<Session> {
+    SQLite::Statement q(db,
+                        "SELECT user_id, created_at, expires_at FROM sessions"
+                        " WHERE id = ? AND revoked_at IS NULL AND expires_at > ?");
+    q.bind(1, id);
+    q.bind(2, to_ms(now));
+    if (!q.executeStep()) return fail(codes::kNotFound, "session not found");
+    return Session{id, q.getColumn(0).getInt64(), from_ms(q.getColumn(1).getInt64()),
+                   from_ms(q.getColumn(2).getInt64()), std::nullopt};
+  });
+}
+
+Result<void> Store::revoke_session(std::string_view sid) {
+  std::string id(sid);
+  return impl_->write("revoke session", [&](SQLite::Database& db) -> Result<void> {
+    SQLite::Statement q(db,
+                        "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?");
+    q.bind(1, impl_->now_ms());
+    q.bind(2, id);
+    if (q.exec() == 0) return fail(codes::kNotFound, "session not found");
+    return {};
+  });
+}
+
+Result<int> Store::purge_sessions(Time before) {
+  return impl_->write("purge sessions", [&](SQLite::Database& db) -> Result<int> {
+    SQLite::Statement q(db, "DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1");
+    q.bind(1, to_ms(before));
+    return q.exec();
+  });
+}
+
+}  // namespace zlh::api::store

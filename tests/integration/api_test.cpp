@@ -1,0 +1,315 @@
+// zlh-api through its real binary with the local driver and real agents on
+// loopback (DESIGN.md §10): auth, forged tokens, CSRF, a dev server from
+// create to running, ownership, an API kill -9 with running servers, and
+// delete leaving no agent behind.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "api/auth/jwt.hpp"
+#include "archive_builder.hpp"
+#include "common/crypto.hpp"
+#include "common/fs.hpp"
+#include "common/process.hpp"
+#include "harness.hpp"
+
+namespace zlh::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+bool alive(pid_t pid) {
+  auto st = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!st) return false;
+  auto close = st->rfind(')');
+  return close != std::string::npos && close + 2 < st->size() && (*st)[close + 2] != 'Z';
+}
+
+// Pids of zlh-agent processes whose command line names `dir`.
+std::vector<pid_t> agents_under(const std::string& dir) {
+  std::vector<pid_t> out;
+  auto d = opendir("/proc");
+  while (auto* e = readdir(d)) {
+    pid_t pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    auto cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
+    if (!cmd) continue;
+    if (cmd->find("zlh-agent") != std::string::npos && cmd->find(dir) != std::string::npos && alive(pid))
+      out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("api");
+    data_ = dir_ + "/data";
+    store_ = dir_ + "/store";
+    keys_ = dir_ + "/keys";
+    ASSERT_EQ(zlhctl({"keygen", "--out", keys_}).exit_code, 0);
+    ASSERT_EQ(zlhctl({"catalog", "init", "--store", store_}).exit_code, 0);
+    std::string archive = dir_ + "/tool.tar.gz";
+    write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
+                            ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
+    auto add = zlhctl({"catalog", "add", "--store", store_, "--kind", "runtime", "--id", "tool", "--version", "1.0.0",
+                       "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--verify",
+                       "bin/tool --version", "--expect", "tool 1.0.0"});
+    ASSERT_EQ(add.exit_code, 0) << add.err;
+    ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+    // Random dev vmid window so parallel runs do not share loopback addresses.
+    vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
+    addr_ = unique_loopback();
+    start_api();
+  }
+  void TearDown() override {
+    stop_api(SIGKILL);
+    // The containers' agents outlive the API by design; end them with the test.
+    for (pid_t p : agents_under(data_)) ::kill(p, SIGKILL);
+    auto d = opendir((data_ + "/containers").c_str());
+    if (d) {
+      while (auto* e = readdir(d))
+        if (e->d_name[0] != '.') kill_services(data_ + "/containers/" + e->d_name);
+      closedir(d);
+    }
+    remove_unless_failed(dir_);
+  }
+  void start_api() {
+    process::SpawnOptions o;
+    o.argv = {bin_dir() + "/zlh-api",  "--listen",      addr_ + ":8080", "--data", data_, "--artifacts", store_,
+              "--catalog-key",        keys_ + "/catalog.pub", "--dev-vmid-lo", std::to_string(vmid_lo_),
+              "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199)};
+    o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
+    int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    o.stdout_fd = out;
+    o.stderr_fd = err;
+    auto p = process::spawn(o);
+    ::close(out);
+    ::close(err);
+    ASSERT_TRUE(p) << p.error().message;
+    api_pid_ = *p;
+    ASSERT_TRUE(eventually([&] {
+      auto r = http::request("GET", url("/healthz"), {}, {}, 1s);
+      return r && r->status == 200;
+    }, 20s)) << fs::read_file(dir_ + "/api.log", 1 << 16).value_or("");
+  }
+  void stop_api(int sig) {
+    if (api_pid_ <= 0) return;
+    ::kill(api_pid_, sig);
+    int st = 0;
+    ::waitpid(api_pid_, &st, 0);
+    api_pid_ = -1;
+  }
+  std::string url(const std::string& p) { return "http://" + addr_ + ":8080" + p; }
+  http::ClientResponse call(const std::string& m, const std::string& p, const std::string& token,
+                            const std::string& body = "", http::Headers extra = {}) {
+    http::Headers h = extra;
+    if (!token.empty()) h.add("Authorization", "Bearer " + token);
+    auto r = http::request(m, url(p), h, body, 60s);
+    EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
+    return r ? *r : http::ClientResponse{};
+  }
+  // Registers a user; returns its token.
+  std::string user(const std::string& name) {
+    auto r = call("POST", "/api/auth/register", "",
+                  json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return json::parse(r.body, nullptr, false).value("token", "");
+  }
+  json server(int64_t id, const std::string& token) {
+    return json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr, false);
+  }
+  int64_t create_dev(const std::string& token) {
+    auto r = call("POST", "/api/servers", token, json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}}.dump());
+    EXPECT_EQ(r.status, 202) << r.body;
+    return json::parse(r.body, nullptr, false).value("id", int64_t(0));
+  }
+  bool wait_ready(int64_t id, const std::string& token) {
+    return eventually([&] {
+      auto s = server(id, token);
+      return s.value("state", "") == "ready" || s.value("state", "") == "error";
+    }, 60s) && server(id, token).value("state", "") == "ready";
+  }
+  std::string secret() {
+    auto text = fs::read_file(data_ + "/keys/jwt.secret", 4096);
+    std::string t = *text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    return *crypto::base64_decode(t);
+  }
+
+  std::string dir_, data_, store_, keys_, addr_;
+  int vmid_lo_ = 20000;
+  pid_t api_pid_ = -1;
+};
+
+TEST_F(ApiTest, RegisterLoginLogoutMe) {
+  std::string t = user("alice");
+  ASSERT_FALSE(t.empty());
+  auto me = call("GET", "/api/auth/me", t);
+  EXPECT_EQ(me.status, 200);
+  EXPECT_EQ(json::parse(me.body)["user"]["username"], "alice");
+  EXPECT_EQ(call("POST", "/api/auth/register", "",
+                 json{{"email", "alice@example.com"}, {"username", "alice2"}, {"password", "password-x"}}.dump())
+                .status,
+            409);
+  auto bad = call("POST", "/api/auth/login", "", json{{"identifier", "alice"}, {"password", "wrong-password"}}.dump());
+  EXPECT_EQ(bad.status, 401);
+  auto ok = call("POST", "/api/auth/login", "", json{{"identifier", "alice@example.com"}, {"password", "password-alice"}}.dump());
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(std::string(ok.headers.get("Set-Cookie").value_or("")).find("zlh_session="), std::string::npos);
+  EXPECT_NE(std::string(ok.headers.get("Set-Cookie").value_or("")).find("HttpOnly"), std::string::npos);
+  std::string t2 = json::parse(ok.body)["token"];
+  EXPECT_EQ(call("POST", "/api/auth/logout", t2).status, 200);
+  EXPECT_EQ(call("GET", "/api/auth/me", t2).status, 401);  // that session is revoked
+  EXPECT_EQ(call("GET", "/api/auth/me", t).status, 200);   // the other one is not
+  // Rate limit: repeated failures for one account → 429.
+  int last = 0;
+  for (int i = 0; i < 8; ++i)
+    last = call("POST", "/api/auth/login", "", json{{"identifier", "alice"}, {"password", "nope-nope"}}.dump()).status;
+  EXPECT_EQ(last, 429);
+  // No password or token in the log.
+  auto log = fs::read_file(dir_ + "/api.log", 1 << 22).value_or("");
+  EXPECT_EQ(log.find("password-alice"), std::string::npos);
+  EXPECT_EQ(log.find(t), std::string::npos);
+}
+
+TEST_F(ApiTest, ForgedTokensAre401AndCookieWritesNeedCsrf) {
+  std::string t = user("bob");
+  auto me = json::parse(call("GET", "/api/auth/me", t).body);
+  std::string sub = std::to_string(me["user"]["id"].get<int64_t>());
+  auto parts = [&](const std::string& tok) {
+    auto a = tok.find('.'), b = tok.rfind('.');
+    return std::tuple{tok.substr(0, a), tok.substr(a + 1, b - a - 1), tok.substr(b + 1)};
+  };
+  auto [h, c, s] = parts(t);
+  json claims = json::parse(*crypto::base64url_decode(c));
+  int64_t now = int64_t(std::time(nullptr));
+  std::vector<std::pair<std::string, std::string>> forged;
+  forged.push_back({"alg none", crypto::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + c + "."});
+  json changed = claims;
+  changed["sub"] = "1";  // the admin
+  forged.push_back({"changed claims", h + "." + crypto::base64url_encode(changed.dump()) + "." + s});
+  forged.push_back({"another secret", api::auth::sign_hs256_raw(std::string(32, 'k'), R"({"alg":"HS256","typ":"JWT"})",
+                                                                claims.dump())});
+  json expired = claims;
+  expired["iat"] = now - 7200;
+  expired["exp"] = now - 3600;
+  forged.push_back({"expired", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", expired.dump())});
+  forged.push_back({"HS512 header", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS512","typ":"JWT"})", claims.dump())});
+  json other_sid = claims;
+  other_sid["sid"] = "made-up-session";
+  forged.push_back({"unknown session", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", other_sid.dump())});
+  // The control: the real secret with the real claims is accepted.
+  ASSERT_EQ(call("GET", "/api/auth/me", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", claims.dump())).status, 200);
+  for (auto& [what, tok] : forged) {
+    auto r = call("GET", "/api/servers", tok);
+    EXPECT_EQ(r.status, 401) << what << ": " << r.body;
+    EXPECT_EQ(call("POST", "/api/servers", tok, R"({"type":"dev","runtime":"tool","version":"1.0.0"})").status, 401) << what;
+  }
+  EXPECT_EQ(call("GET", "/api/servers", "").status, 401);
+  // Logged out.
+  ASSERT_EQ(call("POST", "/api/auth/logout", t).status, 200);
+  EXPECT_EQ(call("GET", "/api/servers", t).status, 401);
+
+  // Cookie-authenticated writes need X-ZLH-CSRF: 1.
+  std::string t2 = user("bob2");
+  http::Headers cookie;
+  cookie.add("Cookie", "zlh_session=" + t2);
+  EXPECT_EQ(call("GET", "/api/servers", "", "", cookie).status, 200);
+  auto no_csrf = call("POST", "/api/servers", "", R"({"type":"dev","runtime":"tool","version":"1.0.0"})", cookie);
+  EXPECT_EQ(no_csrf.status, 403) << no_csrf.body;
+  auto list = json::parse(call("GET", "/api/servers", t2).body);
+  EXPECT_EQ(list["servers"].size(), 0u);  // nothing was created
+  http::Headers with_csrf = cookie;
+  with_csrf.add("X-ZLH-CSRF", "1");
+  auto bad_input = call("POST", "/api/servers", "", R"({"type":"dev","runtime":"nope","version":"1"})", with_csrf);
+  EXPECT_EQ(bad_input.status, 400) << bad_input.body;  // past auth and CSRF: validated
+}
+
+TEST_F(ApiTest, CreateValidationRefusesBadInput) {
+  std::string t = user("carol");
+  auto code = [&](const json& body) {
+    auto r = call("POST", "/api/servers", t, body.dump());
+    auto j = json::parse(r.body, nullptr, false);
+    return std::pair{r.status, j.is_object() && j.contains("error") ? j["error"].value("code", "") : ""};
+  };
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "cobol"}, {"version", "1"}}), std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "9.9.9"}}), std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"memory_mb", 10}}),
+            std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"cpu_cores", 0}}),
+            std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "vm"}}), std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"owner_id", 1}}),
+            std::pair(400, std::string("E_INVALID")));  // the owner is the session's user, never the body's
+  EXPECT_EQ(json::parse(call("GET", "/api/servers", t).body)["servers"].size(), 0u);
+}
+
+TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) {
+  std::string alice = user("alice");
+  std::string mallory = user("mallory");
+  int64_t id = create_dev(alice);
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(wait_ready(id, alice)) << server(id, alice).dump();
+  auto s = server(id, alice);
+  EXPECT_EQ(s["agent_state"], "running");
+  int vmid = s["vmid"];
+  EXPECT_GE(vmid, vmid_lo_);
+  auto agents = agents_under(data_ + "/containers/" + std::to_string(vmid));
+  ASSERT_EQ(agents.size(), 1u);
+  pid_t agent = agents[0];
+  // The agent runs the runtime the server asked for.
+  EXPECT_TRUE(fs::read_file(data_ + "/containers/" + std::to_string(vmid) + "/opt/zlh/runtimes/tool/current/bin/tool", 4096));
+
+  // Ownership: everything about alice's server is 404 for mallory, with no effect.
+  std::string sid = std::to_string(id);
+  auto job = json::parse(call("POST", "/api/servers", alice, json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}}.dump()).body);
+  int64_t job_id = job["job"];
+  for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/servers/" + sid},          {"DELETE", "/api/servers/" + sid},
+           {"POST", "/api/servers/" + sid + "/stop"}, {"POST", "/api/servers/" + sid + "/kill"},
+           {"POST", "/api/servers/" + sid + "/restart"}, {"POST", "/api/servers/" + sid + "/host/stop"},
+           {"GET", "/api/jobs/" + std::to_string(job_id)}, {"GET", "/api/servers/999999"}}) {
+    auto r = call(m, p, mallory);
+    EXPECT_EQ(r.status, 404) << m << " " << p << ": " << r.body;
+  }
+  EXPECT_EQ(json::parse(call("GET", "/api/servers", mallory).body)["servers"].size(), 0u);
+  EXPECT_TRUE(alive(agent));
+  EXPECT_EQ(server(id, alice)["state"], "ready");
+  ASSERT_TRUE(wait_ready(job["id"], alice));
+
+  // kill -9 of the API: the servers keep running with the same agents; a
+  // restarted API sees them.
+  stop_api(SIGKILL);
+  EXPECT_TRUE(alive(agent));
+  start_api();
+  EXPECT_TRUE(alive(agent));
+  EXPECT_EQ(server(id, alice)["state"], "ready");
+  EXPECT_EQ(agents_under(data_ + "/containers/" + std::to_string(vmid)), std::vector<pid_t>{agent});
+  auto stop = call("POST", "/api/servers/" + sid + "/restart", alice);
+  EXPECT_NE(stop.status, 404) << stop.body;  // reaches the agent (409: no workload in a plain dev container)
+
+  // Delete: the agent and the container directory are gone.
+  auto del = call("DELETE", "/api/servers/" + sid, alice);
+  ASSERT_EQ(del.status, 202) << del.body;
+  int64_t del_job = json::parse(del.body)["job"];
+  EXPECT_TRUE(eventually([&] {
+    return json::parse(call("GET", "/api/jobs/" + std::to_string(del_job), alice).body).value("state", "") == "done";
+  }, 60s));
+  EXPECT_TRUE(eventually([&] { return !alive(agent); }, 10s));
+  EXPECT_FALSE(fs::read_file(data_ + "/containers/" + std::to_string(vmid) + "/opt/zlh-agent/config/payload.json", 100));
+  EXPECT_EQ(server(id, alice)["error"]["code"], "E_NOT_FOUND");
+}
+
+}  // namespace
+}  // namespace zlh::testing
