@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# `make run` until zlh-api exists: the demo artifact store (real Node.js from
-# the npm registry, the host JDK) and one zlh-agent for container 6001 on the
-# embedded defaults, with keys generated into ./var/keys on first run.
+# `make run`: the demo artifact store (real Node.js from the npm registry, the
+# host JDK) and zlh-api on the embedded defaults (SQLite, local driver), with
+# keys generated into ./var/keys on first run (zlh-api uses the same
+# api.key/api.pub and adds jwt.secret there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/bin
 VAR=${ZLH_VAR:-$PWD/var}
-VMID=6001
-# The local driver's address scheme (DESIGN §10.5): 127.77.<vmid/256>.<vmid%256>.
-ADDR="127.77.$((VMID / 256)).$((VMID % 256))"
-ROOT="$VAR/containers/$VMID"
 
-mkdir -p "$VAR" "$ROOT"
+mkdir -p "$VAR"
 if [ ! -f "$VAR/keys/api.key" ]; then
   "$BIN/zlhctl" keygen --out "$VAR/keys" >/dev/null
 fi
@@ -22,25 +19,26 @@ echo "zlh: preparing the demo artifact store in $VAR/artifacts (first run downlo
 RUNTIMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(", ".join(r["id"]+" "+v["version"] for r in c.get("runtimes",[]) for v in r["versions"]))' "$VAR/artifacts/catalog.json" 2>/dev/null || true)
 NODE=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print([v["version"] for r in c["runtimes"] if r["id"]=="node" for v in r["versions"]][0])' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "20.20.2")
 
+LISTEN=${ZLH_LISTEN:-127.0.0.1:8080}
 cat <<MSG
 
-zlh: zlh-api (the control plane) is not built yet; starting one agent.
+zlh: starting zlh-api (SQLite store + local driver) on http://$LISTEN
 
-  zlh-agent  container $VMID  http://$ADDR:18888   root $ROOT
-  artifacts  file://$VAR/artifacts  (catalog signed by $VAR/keys/catalog.key)
+  data       $VAR  (zlh.db, keys/, containers/<vmid>/ = one zlh-agent each on 127.77.x.y)
+  artifacts  $VAR/artifacts  (also served by zlh-api; catalog signed by $VAR/keys/catalog.key)
              runtimes: $RUNTIMES
-  keys       $VAR/keys  (api.key signs agent tokens)
+  admin      printed below on the first start (ZLH_ADMIN_PASSWORD=... picks it);
+             later starts keep the existing users.
 
 Try:
-  curl http://$ADDR:18888/health
-  TOKEN=\$($BIN/zlhctl token --key $VAR/keys/api.key --vmid $VMID)
-  curl -H "Authorization: Bearer \$TOKEN" http://$ADDR:18888/status
-  curl -H "Authorization: Bearer \$TOKEN" -X POST http://$ADDR:18888/config \\
-       -d '{"vmid":$VMID,"container_type":"dev","runtime":"node","version":"$NODE"}'
-  HOME=$ROOT/home/dev bash -l -c 'node --version'
+  TOKEN=\$(curl -s -X POST http://$LISTEN/api/auth/login \\
+           -d '{"identifier":"admin","password":"<the admin password>"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
+  curl -H "Authorization: Bearer \$TOKEN" http://$LISTEN/api/catalog/dev
+  curl -H "Authorization: Bearer \$TOKEN" -X POST http://$LISTEN/api/servers \\
+       -d '{"type":"dev","runtime":"node","version":"$NODE"}'
+  curl -H "Authorization: Bearer \$TOKEN" http://$LISTEN/api/servers
 
-Ctrl-C stops it.
+Ctrl-C stops zlh-api; the containers' agents keep running (like containers
+do) and are found again at the next start. DELETE /api/servers/<id> ends one.
 MSG
-exec "$BIN/zlh-agent" --root "$ROOT" --listen "$ADDR:18888" --vmid "$VMID" \
-  --api-key "$VAR/keys/api.pub" --catalog-key "$VAR/keys/catalog.pub" \
-  --artifacts "file://$VAR/artifacts" --dev-user - --log-format text
+exec "$BIN/zlh-api" --listen "$LISTEN" --data "$VAR" --artifacts "$VAR/artifacts" --log-format text

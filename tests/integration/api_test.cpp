@@ -217,6 +217,12 @@ TEST_F(ApiTest, ForgedTokensAre401AndCookieWritesNeedCsrf) {
     EXPECT_EQ(call("POST", "/api/servers", tok, R"({"type":"dev","runtime":"tool","version":"1.0.0"})").status, 401) << what;
   }
   EXPECT_EQ(call("GET", "/api/servers", "").status, 401);
+  // The artifact store is public; paths stay inside it.
+  auto cat = call("GET", "/artifacts/catalog.json", "");
+  EXPECT_EQ(cat.status, 200);
+  EXPECT_EQ(cat.body, fs::read_file(store_ + "/catalog.json", 1 << 20).value_or("x"));
+  EXPECT_EQ(call("GET", "/artifacts/..%2Fkeys%2Fapi.key", "").status, 400);
+  EXPECT_EQ(call("GET", "/artifacts/../keys/api.key", "").status / 100, 4);
   // Logged out.
   ASSERT_EQ(call("POST", "/api/auth/logout", t).status, 200);
   EXPECT_EQ(call("GET", "/api/servers", t).status, 401);

@@ -1,6 +1,11 @@
 #include "api/app/api.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 #include <thread>
@@ -46,6 +51,23 @@ Result<std::shared_ptr<const CatalogSource::Loaded>> CatalogSource::load() {
 }
 
 namespace {
+
+// A whole file, read as it is sent.
+class FdSource : public http::BodySource {
+ public:
+  explicit FdSource(int fd) : fd_(fd) {}
+  Result<size_t> read(char* buf, size_t cap) override {
+    for (;;) {
+      ssize_t n = ::read(fd_.get(), buf, cap);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail(Error::from_errno("read artifact", errno));
+      return size_t(n);
+    }
+  }
+
+ private:
+  safe_path::UniqueFd fd_;
+};
 
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
 
@@ -474,6 +496,27 @@ http::Router make_api_router(ApiContext& ctx) {
                                       {"power", st ? std::string(drivers::to_string(st->state)) : "unknown"}}));
       }).detach();
     }, power);
+  }
+
+  // The artifact store as a static tree (DESIGN §4.1): public like any
+  // artifact server; every path through the one resolver.
+  if (ctx.opts.artifacts_is_dir()) {
+    r.add_sync("GET", "/artifacts/{path...}", [c](Request& req) {
+      int root = ::open(c->opts.artifacts.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root < 0) return Response::error(Error::make(codes::kUnavailable, "artifact store unavailable"));
+      safe_path::UniqueFd root_fd(root);
+      auto fd = safe_path::open_beneath(root, req.params["path"], O_RDONLY);
+      if (!fd) return Response::error(fd.error());
+      auto src = std::make_shared<FdSource>(*fd);
+      struct stat st{};
+      if (::fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return Response::error(Error::make(codes::kNotFound, "not a file"));
+      Response res;
+      res.headers.set("Content-Type", "application/octet-stream");
+      res.source = src;
+      res.source_length = uint64_t(st.st_size);
+      return res;
+    }, pub);
   }
 
   // Every route of this table, generated from it, so it cannot drift.
