@@ -337,7 +337,7 @@ Result<std::string> LocalDriver::address(int vmid, std::chrono::milliseconds tim
     auto r = http::request("GET", url, {}, {}, probe);
     if (r && r->status == 200) {
       auto j = nlohmann::json::parse(r->body, nullptr, false);
-      if (j.is_object() && j.value("ok", false)) return addr;
+      if (j.is_object() && j.contains("ok") && j["ok"] == true) return addr;
     }
     if (!agent->alive()) {
       agent->reap_if_child();
