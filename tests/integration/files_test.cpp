@@ -477,7 +477,9 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
   uint64_t hwm = vm_kib(agent_->pid(), "VmHWM");
   std::printf("2 GiB upload: agent VmHWM %.1f MiB, sampled VmRSS peak %.1f MiB\n", hwm / 1024.0,
               peak_rss / 1024.0);
+#ifndef ZLH_SANITIZED
   EXPECT_LT(hwm, 64u * 1024) << "agent peak RSS during the upload";
+#endif
   struct stat st{};
   ASSERT_EQ(stat((ws_ + "/backups/world.tar").c_str(), &st), 0);
   EXPECT_EQ(uint64_t(st.st_size), kSize);
