@@ -65,6 +65,12 @@ class ApiTest : public ::testing::Test {
                        "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--verify",
                        "bin/tool --version", "--expect", "tool 1.0.0"});
     ASSERT_EQ(add.exit_code, 0) << add.err;
+    // A game variant, only for validation (never provisioned here).
+    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/server.jar", "PK not a real jar"));
+    auto game = zlhctl({"catalog", "add", "--store", store_, "--kind", "game", "--id", "minecraft", "--variant", "paper",
+                        "--version", "1.21.4", "--file", dir_ + "/server.jar", "--java", "21", "--channel", "stable",
+                        "--game-kind", "jar", "--mods-dir", "plugins"});
+    ASSERT_EQ(game.exit_code, 0) << game.err;
     ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
     // Random dev vmid window so parallel runs do not share loopback addresses.
     vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
@@ -258,7 +264,29 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
   EXPECT_EQ(code({{"type", "vm"}}), std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"owner_id", 1}}),
             std::pair(400, std::string("E_INVALID")));  // the owner is the session's user, never the body's
+  json game = {{"type", "game"}, {"game", "minecraft"}, {"variant", "paper"}, {"version", "1.21.4"}};
+  EXPECT_EQ(code(game), std::pair(422, std::string("E_EULA_REQUIRED")));
+  game["eula"] = false;
+  EXPECT_EQ(code(game), std::pair(422, std::string("E_EULA_REQUIRED")));
+  game["eula"] = true;
+  game["variant"] = "../../etc";
+  EXPECT_EQ(code(game), std::pair(400, std::string("E_INVALID")));
+  game["variant"] = "paper";
+  game["version"] = "1.9";
+  EXPECT_EQ(code(game), std::pair(400, std::string("E_INVALID")));
+  game["version"] = "1.21.4";
+  game["runtime"] = "tool";
+  EXPECT_EQ(code(game), std::pair(400, std::string("E_INVALID")));  // a dev field on a game server
   EXPECT_EQ(json::parse(call("GET", "/api/servers", t).body)["servers"].size(), 0u);
+  // The catalog endpoints: versions in version order, stable by default.
+  auto dev = json::parse(call("GET", "/api/catalog/dev", t).body);
+  EXPECT_EQ(dev["runtimes"][0]["id"], "tool");
+  EXPECT_EQ(dev["runtimes"][0]["versions"][0]["version"], "1.0.0");
+  auto g = json::parse(call("GET", "/api/catalog/game", t).body);
+  EXPECT_EQ(g["games"][0]["variants"][0]["id"], "paper");
+  EXPECT_EQ(g["games"][0]["variants"][0]["mods"], true);
+  EXPECT_EQ(call("GET", "/api/catalog/dev?channel=nightly", t).status, 400);
+  EXPECT_EQ(call("GET", "/api/catalog/dev", "").status, 401);
 }
 
 TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) {
