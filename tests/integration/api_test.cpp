@@ -11,6 +11,7 @@
 
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "api/auth/jwt.hpp"
@@ -343,6 +344,23 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
   EXPECT_TRUE(eventually([&] { return !alive(agent); }, 10s));
   EXPECT_FALSE(fs::read_file(data_ + "/containers/" + std::to_string(vmid) + "/opt/zlh-agent/config/payload.json", 100));
   EXPECT_EQ(server(id, alice)["error"]["code"], "E_NOT_FOUND");
+
+  // Every state-changing action is in the audit log (who, what, when);
+  // only admins can read it.
+  EXPECT_EQ(call("GET", "/api/admin/audit", alice).status, 404);
+  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  auto audit = call("GET", "/api/admin/audit?limit=1000", json::parse(admin.body)["token"]);
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  std::set<std::string> actions;
+  json audit_json = json::parse(audit.body);
+  for (auto& e : audit_json["entries"]) {
+    actions.insert(e["action"].get<std::string>());
+    EXPECT_TRUE(e["at"].is_string());
+  }
+  for (const char* a : {"auth.register", "server.create", "server.delete", "server.restart", "auth.login"})
+    EXPECT_TRUE(actions.count(a)) << a << " missing from the audit log";
+  EXPECT_EQ(audit.body.find("password-alice"), std::string::npos);
 }
 
 }  // namespace

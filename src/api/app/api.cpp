@@ -498,6 +498,22 @@ http::Router make_api_router(ApiContext& ctx) {
     }, power);
   }
 
+  // The audit log (admins only; others get 404 like any route that is not theirs).
+  r.add_sync("GET", "/api/admin/audit", [c](Request& req) {
+    auto u = c->store.get_user(user_id(req));
+    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    int limit = 100;
+    if (auto l = req.query_param("limit")) limit = std::clamp(std::atoi(l->c_str()), 1, 1000);
+    auto entries = c->store.list_audit(limit);
+    if (!entries) return Response::error(entries.error());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : *entries)
+      out.push_back({{"id", e.id}, {"at", iso(e.at)}, {"user_id", e.user_id ? nlohmann::json(*e.user_id) : nlohmann::json(nullptr)},
+                     {"action", e.action}, {"target", e.target}, {"detail", nlohmann::json::parse(e.detail, nullptr, false)},
+                     {"remote_addr", e.remote_addr}});
+    return Response::json(200, {{"entries", out}});
+  });
+
   // The artifact store as a static tree (DESIGN §4.1): public like any
   // artifact server; every path through the one resolver.
   if (ctx.opts.artifacts_is_dir()) {
