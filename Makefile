@@ -27,6 +27,7 @@ bench: build
 	@./bench/install.sh
 	@./bench/console.sh
 	@./bench/upload.sh
+	@./bench/api.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

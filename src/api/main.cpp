@@ -9,6 +9,7 @@
 
 #include "api/app/api.hpp"
 #include "api/drivers/local_driver.hpp"
+#include "api/poller/poller.hpp"
 #include "common/fs.hpp"
 #include "common/http_server.hpp"
 #include "common/log.hpp"
@@ -102,10 +103,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   jobs.resume_all();
+  // Live agent state for GET /api/servers, which reads only the store.
+  api::PollerConfig pc;
+  pc.interval = std::chrono::milliseconds(int64_t(opts.poll_interval_s * 1000));
+  pc.workers = int(opts.poll_workers);
+  api::Poller poller(
+      **store,
+      api::agent_status_via(agents, std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
+      pc, &registry);
+  poller.start();
   log::info("api", "api started",
             {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"data", opts.data},
              {"driver", opts.driver}, {"public_url", opts.public_url}});
   server.run(2, true);
+  poller.stop();
   jobs.stop();
   log::info("api", "api stopped");
   return 0;

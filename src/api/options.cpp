@@ -41,6 +41,12 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--dev-vmid-hi", o.dev_vmid_hi)->capture_default_str();
   app.add_option("--port-lo", o.port_lo, "first port of the game port pool")->capture_default_str();
   app.add_option("--port-hi", o.port_hi, "last port of the game port pool")->capture_default_str();
+  app.add_option("--poll-interval", o.poll_interval_s, "seconds between status poller cycles")
+      ->capture_default_str();
+  app.add_option("--poll-workers", o.poll_workers, "concurrent agent status calls of the poller")
+      ->capture_default_str();
+  app.add_option("--poll-timeout", o.poll_timeout_s, "seconds one agent status call may take")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,6 +75,12 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   if (!(o.game_vmid_hi < o.dev_vmid_lo || o.dev_vmid_hi < o.game_vmid_lo))
     return bad("vmid", "the game and dev vmid ranges overlap");
   if (o.port_lo < 1 || o.port_hi > 65535 || o.port_hi < o.port_lo) return bad("port", "bad port pool");
+  if (!(o.poll_interval_s >= 0.05 && o.poll_interval_s <= 3600))
+    return bad("poll-interval", "--poll-interval must be 0.05..3600 seconds");
+  if (o.poll_workers < 1 || o.poll_workers > 256)
+    return bad("poll-workers", "--poll-workers must be 1..256");
+  if (!(o.poll_timeout_s >= 0.05 && o.poll_timeout_s <= 60))
+    return bad("poll-timeout", "--poll-timeout must be 0.05..60 seconds");
   if (!o.public_url.empty() && !o.public_url.starts_with("http://") && !o.public_url.starts_with("https://"))
     return bad("public-url", "--public-url must start with http:// or https://");
   while (!o.public_url.empty() && o.public_url.back() == '/') o.public_url.pop_back();

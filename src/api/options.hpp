@@ -30,6 +30,11 @@ struct Options {
   int64_t game_vmid_lo = 5000, game_vmid_hi = 5999;
   int64_t dev_vmid_lo = 6000, dev_vmid_hi = 6999;
   int64_t port_lo = 25565, port_hi = 26564;
+  // Status poller (api/poller): seconds between cycle starts, concurrent
+  // agent calls, and the timeout of one GET /status.
+  double poll_interval_s = 5;
+  int64_t poll_workers = 8;
+  double poll_timeout_s = 2;
 
   bool artifacts_is_dir() const { return !artifacts.empty() && artifacts.find("://") == std::string::npos; }
 };

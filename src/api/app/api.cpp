@@ -10,7 +10,9 @@
 #include <ctime>
 #include <thread>
 
+#include "api/app/server_view.hpp"
 #include "api/auth/cookies.hpp"
+#include "api/relay/relay.hpp"
 #include "common/catalog.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
@@ -71,12 +73,8 @@ class FdSource : public http::BodySource {
 
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
 
-std::string iso(store::Time t) {
-  std::time_t tt = store::Clock::to_time_t(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
-  return buf;
-}
+// gmtime_r inside: std::gmtime's shared buffer raced between the io threads.
+std::string iso(store::Time t) { return iso_time(t); }
 
 nlohmann::json user_json(const store::User& u) {
   return {{"id", u.id}, {"email", u.email}, {"username", u.username}, {"is_admin", u.is_admin},
@@ -84,28 +82,8 @@ nlohmann::json user_json(const store::User& u) {
 }
 
 nlohmann::json server_json(const ApiContext& ctx, const store::Server& s) {
-  auto p = nlohmann::json::parse(s.payload, nullptr, false);
-  nlohmann::json j = {{"id", s.id},
-                      {"name", s.name},
-                      {"type", to_string(s.type)},
-                      {"vmid", s.vmid ? nlohmann::json(*s.vmid) : nlohmann::json(nullptr)},
-                      {"hostname", s.hostname},
-                      {"ip", s.ip},
-                      {"state", to_string(s.state)},
-                      {"agent_state", s.agent_state},
-                      {"agent_last_seen", s.agent_last_seen ? nlohmann::json(iso(*s.agent_last_seen)) : nlohmann::json(nullptr)},
-                      {"install_step", s.install_step},
-                      {"progress", s.progress},
-                      {"error", s.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.error)},
-                      {"crash_count", s.crash_count},
-                      {"ports", s.ports},
-                      {"created_at", iso(s.created_at)},
-                      {"updated_at", iso(s.updated_at)},
-                      {"spec", p.is_object() ? p : nlohmann::json::object()}};
-  bool ide = s.type == store::ServerType::kDev && p.is_object() && p.value("enable_code_server", false) && s.vmid;
-  j["ide_url"] = ide ? nlohmann::json("/dev/" + std::to_string(*s.vmid) + "/ide/") : nlohmann::json(nullptr);
   (void)ctx;
-  return j;
+  return api::server_json(s);  // the one definition of the document: app/server_view
 }
 
 nlohmann::json job_json(const store::Job& j) {
@@ -420,9 +398,8 @@ http::Router make_api_router(ApiContext& ctx) {
   r.add_sync("GET", "/api/servers", [c](Request& req) {
     auto list = c->store.list_servers_for_owner(user_id(req));
     if (!list) return Response::error(list.error());
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& s : *list) out.push_back(server_json(*c, s));
-    return Response::json(200, {{"servers", out}});
+    // Written directly, not through a JSON tree: the list is the hot path.
+    return Response::text(200, server_list_json(*list), "application/json");
   });
 
   r.add_sync("GET", "/api/servers/{id}", [c](Request& req) {
@@ -534,6 +511,9 @@ http::Router make_api_router(ApiContext& ctx) {
       return res;
     }, pub);
   }
+
+  // ---- relays: console, files, mods (src/api/relay) ----
+  add_relay_routes(r, ctx);
 
   // Every route of this table, generated from it, so it cannot drift.
   nlohmann::json paths = nlohmann::json::object();

@@ -1,0 +1,254 @@
+#include "api/app/server_view.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+namespace zlh::api {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not
+// one (overlong forms, surrogates and code points past U+10FFFF included).
+size_t utf8_len(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  auto cont = [&](size_t k) { return i + k < s.size() && (b(k) & 0xC0) == 0x80; };
+  unsigned char c = b(0);
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+    if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xF4 && b(1) > 0x8F) return 0;  // past U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+void append_int(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+// Like nlohmann::json's dump of a double: shortest round-trip form, ".0"
+// on integral values, null for NaN and infinities.
+void append_double(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string_view s(buf, size_t(end - buf));
+  out += s;
+  if (s.find_first_of(".e") == std::string_view::npos) out += ".0";
+}
+
+void append_time(std::string& out, const std::optional<store::Time>& t) {
+  if (!t) {
+    out += "null";
+    return;
+  }
+  out += '"';
+  out += iso_time(*t);
+  out += '"';
+}
+
+// What the document needs from a stored payload: whether it is a JSON
+// object (then it goes out verbatim as "spec") and its top-level
+// enable_code_server. Parsing it was a third of the list's cost, and many
+// servers carry the same payload text, so the answer is memoized per text.
+// Bounded: the memo is emptied when it reaches kMemoMax texts.
+struct PayloadFacts {
+  bool object = false;
+  bool code_server = false;
+};
+constexpr size_t kMemoMax = 4096;
+
+PayloadFacts payload_facts(const std::string& text) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, PayloadFacts> memo;
+  {
+    std::lock_guard lk(mu);
+    if (auto it = memo.find(text); it != memo.end()) return it->second;
+  }
+  auto p = nlohmann::json::parse(text, nullptr, false);
+  PayloadFacts f;
+  f.object = !p.is_discarded() && p.is_object();
+  f.code_server = f.object && p.value("enable_code_server", false);
+  std::lock_guard lk(mu);
+  if (memo.size() >= kMemoMax) memo.clear();
+  memo.emplace(text, f);
+  return f;
+}
+
+void key(std::string& out, std::string_view k, bool first = false) {
+  if (!first) out += ',';
+  out += '"';
+  out += k;  // constant, needs no escaping
+  out += "\":";
+}
+
+}  // namespace
+
+std::string iso_time(store::Time t) {
+  std::time_t tt = store::Clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  size_t i = 0, run = 0;  // [run, i) is a stretch copied as it is
+  auto flush = [&] { out.append(s.data() + run, i - run); };
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = utf8_len(s, i);
+      if (n > 0) {
+        i += n;
+        continue;
+      }
+      flush();
+      out += kReplacement;
+      run = ++i;
+      continue;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    flush();
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+    run = ++i;
+  }
+  flush();
+  out += '"';
+}
+
+void append_server_json(std::string& out, const store::Server& s) {
+  const PayloadFacts facts = payload_facts(s.payload);
+  const bool object = facts.object;
+  const bool ide = s.type == store::ServerType::kDev && s.vmid && facts.code_server;
+
+  out += '{';
+  key(out, "agent_last_seen", true);
+  append_time(out, s.agent_last_seen);
+  key(out, "agent_state");
+  append_json_string(out, s.agent_state);
+  key(out, "crash_count");
+  append_int(out, s.crash_count);
+  key(out, "created_at");
+  append_time(out, s.created_at);
+  key(out, "error");
+  if (s.error.empty())
+    out += "null";
+  else
+    append_json_string(out, s.error);
+  key(out, "hostname");
+  append_json_string(out, s.hostname);
+  key(out, "id");
+  append_int(out, s.id);
+  key(out, "ide_url");
+  if (ide) {
+    out += "\"/dev/";
+    append_int(out, *s.vmid);
+    out += "/ide/\"";
+  } else {
+    out += "null";
+  }
+  key(out, "install_step");
+  append_json_string(out, s.install_step);
+  key(out, "ip");
+  append_json_string(out, s.ip);
+  key(out, "name");
+  append_json_string(out, s.name);
+  key(out, "ports");
+  out += '[';
+  for (size_t i = 0; i < s.ports.size(); ++i) {
+    if (i) out += ',';
+    append_int(out, s.ports[i]);
+  }
+  out += ']';
+  key(out, "progress");
+  append_double(out, s.progress);
+  key(out, "spec");
+  if (object)
+    out += s.payload;
+  else
+    out += "{}";
+  key(out, "state");
+  append_json_string(out, to_string(s.state));
+  key(out, "type");
+  append_json_string(out, to_string(s.type));
+  key(out, "updated_at");
+  append_time(out, s.updated_at);
+  key(out, "vmid");
+  if (s.vmid)
+    append_int(out, *s.vmid);
+  else
+    out += "null";
+  out += '}';
+}
+
+std::string server_list_json(const std::vector<store::Server>& servers) {
+  std::string out;
+  size_t guess = 32;
+  for (const auto& s : servers) guess += 420 + s.payload.size() + s.name.size() + s.error.size();
+  out.reserve(guess);
+  out += "{\"servers\":[";
+  for (size_t i = 0; i < servers.size(); ++i) {
+    if (i) out += ',';
+    append_server_json(out, servers[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+nlohmann::json server_json(const store::Server& s) {
+  std::string text;
+  append_server_json(text, s);
+  return nlohmann::json::parse(text);
+}
+
+}  // namespace zlh::api

@@ -1,0 +1,51 @@
+// zlh-api flags: the status poller's (the others are exercised by the
+// integration tests that start the binary).
+#include "api/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace zlh::api {
+namespace {
+
+Result<ParseOutcome> parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "zlh-api");
+  // A data dir without api.toml: only the flags count.
+  args.push_back("--data");
+  args.push_back("/nonexistent-zlh-options-test");
+  return parse_options(int(args.size()), args.data(), "/usr/bin");
+}
+
+TEST(Options, PollerDefaultsAndFlags) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->poll_interval_s, 5);
+  EXPECT_EQ(d->options->poll_workers, 8);
+  EXPECT_EQ(d->options->poll_timeout_s, 2);
+
+  auto o = parse({"--poll-interval", "0.3", "--poll-workers", "16", "--poll-timeout", "1.5"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_DOUBLE_EQ(o->options->poll_interval_s, 0.3);
+  EXPECT_EQ(o->options->poll_workers, 16);
+  EXPECT_DOUBLE_EQ(o->options->poll_timeout_s, 1.5);
+}
+
+TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
+  for (auto [flag, value, field] : std::vector<std::tuple<const char*, const char*, const char*>>{
+           {"--poll-interval", "0", "poll-interval"},
+           {"--poll-interval", "3601", "poll-interval"},
+           {"--poll-interval", "nan", "poll-interval"},
+           {"--poll-workers", "0", "poll-workers"},
+           {"--poll-workers", "257", "poll-workers"},
+           {"--poll-timeout", "0.01", "poll-timeout"},
+           {"--poll-timeout", "61", "poll-timeout"}}) {
+    auto r = parse({flag, value});
+    ASSERT_FALSE(r) << flag << " " << value;
+    EXPECT_EQ(r.error().code, codes::kInvalid) << flag << " " << value;
+    EXPECT_EQ(r.error().field, field) << flag << " " << value;
+  }
+}
+
+}  // namespace
+}  // namespace zlh::api

@@ -1,0 +1,77 @@
+#include "api/relay/console_relay.hpp"
+
+#include "api/relay/forwarding.hpp"
+#include "api/relay/origin.hpp"
+#include "api/relay/target.hpp"
+#include "common/log.hpp"
+
+namespace zlh::api::relay {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class ConsoleRelay : public http::WsHandler {
+ public:
+  ConsoleRelay(std::unique_ptr<WsUpstream> up, std::string request_id, int64_t vmid)
+      : up_(std::move(up)), request_id_(std::move(request_id)), vmid_(vmid) {}
+
+  void on_open(std::shared_ptr<http::WsConn> conn) override {
+    // Weak: the browser connection owns this handler, and the agent side
+    // must not keep the browser side alive.
+    std::weak_ptr<http::WsConn> weak = conn;
+    up_->start(
+        {.on_message =
+             [weak](std::string data, bool binary) {
+               auto c = weak.lock();
+               if (!c) return;
+               if (binary)
+                 c->send_binary(std::move(data));
+               else
+                 c->send_text(std::move(data));
+             },
+         .on_close =
+             [weak, rid = request_id_, vmid = vmid_](uint16_t code, std::string reason) {
+               log::info("relay", "console closed",
+                         {{"request_id", rid}, {"vmid", vmid}, {"code", code}, {"reason", reason}});
+               if (auto c = weak.lock()) c->close(code, std::move(reason));
+             }});
+  }
+  void on_message(std::string data, bool binary) override { up_->send(std::move(data), binary); }
+  void on_close() override { up_->close(1000, "client closed"); }
+
+ private:
+  std::unique_ptr<WsUpstream> up_;
+  std::string request_id_;
+  int64_t vmid_;
+};
+
+}  // namespace
+
+http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io) {
+  return [c = &ctx, io](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
+    if (!origin_allowed(req.headers.get("Origin"), c->opts.public_url))
+      return fail(codes::kForbidden, "websocket origin is not " + c->opts.public_url);
+    auto target = owned_agent(*c, req);
+    if (!target) return fail(target.error());
+    auto auth = c->agents.auth(target->vmid);
+    if (!auth) return fail(auth.error());
+    http::Headers h = *auth;
+    h.add("X-Request-Id", req.request_id);
+    std::string url = target->base("ws") + "/console" + (req.query.empty() ? "" : "?" + req.query);
+    WsUpstream::Refusal refusal;
+    auto up = WsUpstream::connect(*io, url, h, 5s, &refusal);
+    if (!up) {
+      log::warn("relay", "agent console unavailable",
+                {{"request_id", req.request_id},
+                 {"vmid", target->vmid},
+                 {"error", up.error().message},
+                 {"status", refusal.status}});
+      if (refusal.status) return fail(error_from_agent(refusal.status, refusal.body));
+      return fail(codes::kUpstream, "the container's agent cannot be reached");
+    }
+    return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid);
+  };
+}
+
+}  // namespace zlh::api::relay

@@ -1,0 +1,94 @@
+#include "api/relay/forwarding.hpp"
+
+#include <gtest/gtest.h>
+
+namespace zlh::api::relay {
+namespace {
+
+TEST(AgentTarget, KeepsTheRestAndTheQuery) {
+  EXPECT_EQ(agent_target("/api/servers/7/files/read", "path=a%20b", 3), "/files/read?path=a%20b");
+  EXPECT_EQ(agent_target("/api/servers/7/files/list", "", 3), "/files/list");
+  EXPECT_EQ(agent_target("/api/servers/7/mods", "", 3), "/mods");
+  EXPECT_EQ(agent_target("/api/servers/7/mods/fabric-api%2B1.0/disable", "", 3),
+            "/mods/fabric-api%2B1.0/disable");
+  EXPECT_EQ(agent_target("/api/servers/7//files//read/", "", 3), "/files/read");
+  // The traversal in the query is the agent's resolver's to refuse.
+  EXPECT_EQ(agent_target("/api/servers/7/files/read", "path=../../etc/passwd", 3),
+            "/files/read?path=../../etc/passwd");
+}
+
+TEST(AgentTarget, NoSegmentEscapesItsRoute) {
+  for (const char* p :
+       {"/api/servers/7/files/../status", "/api/servers/7/files/%2e%2e/status",
+        "/api/servers/7/files/%2E%2E/status", "/api/servers/7/files/./read",
+        "/api/servers/7/files/a%2Fb", "/api/servers/7/files/a%5Cb", "/api/servers/7/files/%00",
+        "/api/servers/7/files/%zz", "/api/servers/7/mods/%2e%2e%2fstatus"}) {
+    auto t = agent_target(p, "", 3);
+    ASSERT_FALSE(t) << p << " → " << *t;
+    EXPECT_EQ(t.error().code, "E_BADPATH") << p;
+  }
+  EXPECT_FALSE(agent_target("/api/servers/7", "", 3));
+}
+
+TEST(Headers, CredentialsNeverReachTheAgent) {
+  http::Headers in;
+  in.add("Authorization", "Bearer user-token");
+  in.add("Cookie", "zlh_session=abc");
+  in.add("content-type", "multipart/form-data; boundary=x");
+  in.add("Range", "bytes=0-9");
+  in.add("Content-Length", "10");
+  in.add("Transfer-Encoding", "chunked");
+  in.add("Connection", "keep-alive");
+  in.add("X-ZLH-CSRF", "1");
+  auto out = headers_to_agent(in);
+  EXPECT_FALSE(out.get("Authorization"));
+  EXPECT_FALSE(out.get("Cookie"));
+  EXPECT_FALSE(out.get("Content-Length"));
+  EXPECT_FALSE(out.get("Transfer-Encoding"));
+  EXPECT_FALSE(out.get("Connection"));
+  EXPECT_FALSE(out.get("X-ZLH-CSRF"));
+  EXPECT_EQ(out.get("Content-Type"), "multipart/form-data; boundary=x");
+  EXPECT_EQ(out.get("Range"), "bytes=0-9");
+}
+
+TEST(Headers, AnswerHeadersPassBackWithoutFraming) {
+  http::Headers in;
+  in.add("Content-Type", "application/octet-stream");
+  in.add("Content-Range", "bytes 0-9/100");
+  in.add("Content-Disposition", "attachment; filename=\"a\"");
+  in.add("Accept-Ranges", "bytes");
+  in.add("Content-Length", "10");
+  in.add("Transfer-Encoding", "chunked");
+  in.add("Set-Cookie", "x=y");
+  in.add("Server", "zlh-agent");
+  in.add("X-ZLH-Restart-Required", "true");
+  auto out = headers_to_client(in);
+  EXPECT_EQ(out.items().size(), 5u);
+  EXPECT_EQ(out.get("Content-Range"), "bytes 0-9/100");
+  EXPECT_EQ(out.get("X-ZLH-Restart-Required"), "true");
+  EXPECT_FALSE(out.get("Set-Cookie"));
+  EXPECT_FALSE(out.get("Content-Length"));
+}
+
+TEST(ErrorFromAgent, KeepsTheAgentsCodeMessageAndField) {
+  auto e =
+      error_from_agent(400, R"({"error":{"code":"E_BADPATH","message":"path escapes the root"}})");
+  EXPECT_EQ(e.code, "E_BADPATH");
+  EXPECT_EQ(e.message, "path escapes the root");
+  e = error_from_agent(400, R"({"error":{"code":"E_INVALID","message":"m","field":"path"}})");
+  EXPECT_EQ(e.field, "path");
+  EXPECT_EQ(error_from_agent(413, R"({"error":{"code":"E_TOO_LARGE","message":"big"}})").code,
+            "E_TOO_LARGE");
+  EXPECT_EQ(error_from_agent(502, "<html>bad gateway</html>").code, "E_UPSTREAM");
+  EXPECT_EQ(error_from_agent(400, R"({"error":{"code":5}})").code, "E_UPSTREAM");
+  EXPECT_EQ(error_from_agent(400, R"({"error":"x"})").code, "E_UPSTREAM");
+  // The agent refusing the API's token is not the user's 401.
+  EXPECT_EQ(
+      error_from_agent(401, R"({"error":{"code":"E_UNAUTHORIZED","message":"bad token"}})").code,
+      "E_UPSTREAM");
+  EXPECT_TRUE(agent_refused_api(401));
+  EXPECT_FALSE(agent_refused_api(403));
+}
+
+}  // namespace
+}  // namespace zlh::api::relay

@@ -1,0 +1,33 @@
+// Which agent a relayed request goes to (DESIGN.md §10.2, §10.3): the
+// server named by the route's {id}, looked up with the caller as owner, so a
+// server that is not yours is E_NOT_FOUND exactly like one that does not
+// exist, before anything reaches an agent. Thread-safe (the store is).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "api/app/api.hpp"
+#include "common/error.hpp"
+#include "common/http.hpp"
+
+namespace zlh::api::relay {
+
+inline constexpr uint16_t kAgentPort = 18888;
+
+struct AgentTarget {
+  int64_t server_id = 0;
+  int64_t vmid = 0;
+  std::string ip;
+  // "http://<ip>:18888" (IPv6 in brackets); `scheme` "http" or "ws".
+  std::string base(std::string_view scheme) const;
+};
+
+// req.params["id"] owned by req.log_user (set by the auth guard).
+// E_NOT_FOUND: malformed id, no such server, or not yours.
+// E_CONFLICT: the server has no container with an address yet.
+// E_UNAUTHORIZED: no user on the request (the guard did not run).
+// Store failures come back as the store returns them.
+Result<AgentTarget> owned_agent(ApiContext& ctx, const http::Request& req);
+
+}  // namespace zlh::api::relay
