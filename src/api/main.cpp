@@ -6,6 +6,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "api/app/api.hpp"
 #include "api/drivers/local_driver.hpp"
@@ -77,6 +78,16 @@ int main(int argc, char** argv) {
   api::JobRunner jobs(**store, **driver, agents, jc);
   api::CatalogSource catalog(opts.artifacts, opts.catalog_key);
   metrics::Registry registry;
+  // Provisioning jobs a runner still owes work, by state, and the ones being run now.
+  registry.add_collector([&store = **store, &jobs](std::string& out) {
+    std::map<std::string, int> by_state = {{"queued", 0}, {"running", 0}, {"compensating", 0}};
+    if (auto unfinished = store.list_unfinished_jobs())
+      for (const auto& j : *unfinished) by_state[std::string(api::store::to_string(j.state))]++;
+    out += "# HELP zlh_jobs Unfinished provisioning jobs by state\n# TYPE zlh_jobs gauge\n";
+    for (auto& [state, n] : by_state) out += "zlh_jobs{state=\"" + state + "\"} " + std::to_string(n) + "\n";
+    out += "# HELP zlh_jobs_active Jobs being worked on by this process\n# TYPE zlh_jobs_active gauge\n";
+    out += "zlh_jobs_active " + std::to_string(jobs.active()) + "\n";
+  });
   api::ApiContext ctx{opts, **store, *secrets, hasher, limiter, **driver, jobs, agents, catalog, registry};
 
   auto admin = api::ensure_admin(ctx);

@@ -74,6 +74,9 @@ class ApiTest : public ::testing::Test {
     ASSERT_EQ(game.exit_code, 0) << game.err;
     ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
     // Random dev vmid window so parallel runs do not share loopback addresses.
+    ASSERT_TRUE(fs::make_dirs(dir_ + "/portal/assets"));
+    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/index.html", "<!doctype html><title>zlh</title>"));
+    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/assets/app.js", "console.log('zlh')"));
     vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
     addr_ = unique_loopback();
     start_api();
@@ -94,7 +97,7 @@ class ApiTest : public ::testing::Test {
     process::SpawnOptions o;
     o.argv = {bin_dir() + "/zlh-api",  "--listen",      addr_ + ":8080", "--data", data_, "--artifacts", store_,
               "--catalog-key",        keys_ + "/catalog.pub", "--dev-vmid-lo", std::to_string(vmid_lo_),
-              "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199)};
+              "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199), "--portal", dir_ + "/portal"};
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -247,6 +250,24 @@ TEST_F(ApiTest, ForgedTokensAre401AndCookieWritesNeedCsrf) {
   with_csrf.add("X-ZLH-CSRF", "1");
   auto bad_input = call("POST", "/api/servers", "", R"({"type":"dev","runtime":"nope","version":"1"})", with_csrf);
   EXPECT_EQ(bad_input.status, 400) << bad_input.body;  // past auth and CSRF: validated
+}
+
+TEST_F(ApiTest, ServesThePortalAndMetrics) {
+  auto index = call("GET", "/", "");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.body, "<!doctype html><title>zlh</title>");
+  EXPECT_EQ(index.headers.get("Content-Type"), std::optional<std::string_view>("text/html; charset=utf-8"));
+  auto js = call("GET", "/assets/app.js", "");
+  EXPECT_EQ(js.body, "console.log('zlh')");
+  EXPECT_EQ(js.headers.get("Content-Type"), std::optional<std::string_view>("text/javascript; charset=utf-8"));
+  EXPECT_EQ(call("GET", "/servers/12", "").body, index.body);  // a client-side route
+  auto api404 = call("GET", "/api/nope", "");
+  EXPECT_EQ(api404.status / 100, 4);
+  EXPECT_NE(api404.body.find("\"error\""), std::string::npos);
+  EXPECT_EQ(call("GET", "/..%2F..%2Fetc%2Fpasswd", "").body.find("root:"), std::string::npos);
+  auto m = call("GET", "/metrics", "");
+  EXPECT_NE(m.body.find("zlh_jobs{state=\"queued\"}"), std::string::npos) << m.body.substr(0, 2000);
+  EXPECT_NE(m.body.find("zlh_http_requests_total"), std::string::npos);
 }
 
 TEST_F(ApiTest, CreateValidationRefusesBadInput) {

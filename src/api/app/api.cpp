@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
@@ -535,6 +536,47 @@ http::Router make_api_router(ApiContext& ctx) {
                            {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}},
                             {"cookie", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "zlh_session"}}}}}}}};
   r.add_sync("GET", "/api/openapi.json", [doc](Request&) { return Response::json(200, doc); }, pub);
+
+  // The built portal at / (DESIGN §11), registered last so every API route
+  // matches first. A single-page app: paths that are not files get
+  // index.html. Unknown /api/ paths stay JSON 404s.
+  if (!ctx.opts.portal.empty()) {
+    r.add_sync("GET", "/{path...}", [c](Request& req) {
+      if (req.path.starts_with("/api/") || req.path.starts_with("/artifacts/"))
+        return Response::error(Error::make(codes::kNotFound, "no route for GET " + req.path));
+      int root = ::open(c->opts.portal.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (root < 0) return Response::error(Error::make(codes::kNotFound, "portal not built"));
+      safe_path::UniqueFd root_fd(root);
+      std::string rel = req.params.count("path") ? req.params["path"] : "";
+      auto fd = rel.empty() ? Result<int>(fail(codes::kNotFound, "root")) : safe_path::open_beneath(root, rel, O_RDONLY);
+      struct stat st{};
+      if (fd && (::fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        ::close(*fd);
+        fd = fail(codes::kNotFound, "not a file");
+      }
+      if (!fd) {
+        if (fd.error().code == codes::kBadPath) return Response::error(fd.error());
+        rel = "index.html";
+        fd = safe_path::open_beneath(root, rel, O_RDONLY);
+        if (!fd || ::fstat(*fd, &st) != 0) return Response::error(Error::make(codes::kNotFound, "portal not built"));
+      }
+      static const std::map<std::string, std::string> kTypes = {
+          {"html", "text/html; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
+          {"css", "text/css; charset=utf-8"},   {"json", "application/json"},
+          {"svg", "image/svg+xml"},             {"png", "image/png"},
+          {"ico", "image/x-icon"},              {"woff2", "font/woff2"},
+          {"map", "application/json"},          {"txt", "text/plain; charset=utf-8"}};
+      auto dot = rel.rfind('.');
+      auto it = dot == std::string::npos ? kTypes.end() : kTypes.find(rel.substr(dot + 1));
+      Response res;
+      res.headers.set("Content-Type", it == kTypes.end() ? "application/octet-stream" : it->second);
+      res.headers.set("Cache-Control", rel == "index.html" ? "no-cache" : "public, max-age=3600");
+      res.headers.set("X-Content-Type-Options", "nosniff");
+      res.source = std::make_shared<FdSource>(*fd);
+      res.source_length = uint64_t(st.st_size);
+      return res;
+    }, pub);
+  }
   return r;
 }
 
