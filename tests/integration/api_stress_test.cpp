@@ -425,6 +425,16 @@ TEST_F(ApiStressTest, PollerSeesAKilledAgentStopAndComeBackAfterHostStart) {
       << "not polled";
   EXPECT_EQ(server(id, t)["agent_state"], "running");
   EXPECT_GE(metric("zlh_poller_cycles_total"), 2);
+  {
+    // Every metric family is exposed once: a second TYPE line for a name
+    // makes Prometheus reject the whole scrape.
+    std::string m = raw("GET", "/metrics", "").body;
+    std::map<std::string, int> types;
+    for (size_t at = m.find("# TYPE "); at != std::string::npos; at = m.find("# TYPE ", at + 1))
+      ++types[m.substr(at + 7, m.find(' ', at + 7) - at - 7)];
+    EXPECT_GT(types.size(), 5u) << m;
+    for (const auto& [name, n] : types) EXPECT_EQ(n, 1) << name;
+  }
 
   // kill -9 of the agent: after 3 failed polls the poller says so and stops
   // moving agent_last_seen.

@@ -93,7 +93,6 @@ Poller::Poller(store::Store& store, AgentStatusFn status, PollerConfig cfg,
                         "Agents failing at least unreachable_after polls in a row (last cycle).");
     registry_->describe("zlh_servers", "gauge",
                         "Servers (not deleted) by control-plane state, last poller cycle.");
-    registry_->describe("zlh_jobs", "gauge", "Unfinished jobs by state, last poller cycle.");
     // Present from the start, so a scrape before the first cycle sees zeros.
     registry_->add("zlh_poller_cycles_total", "", 0);
     registry_->add("zlh_poller_failures_total", "", 0);
@@ -300,13 +299,6 @@ void Poller::publish(const PollCycle& c, const std::vector<store::Server>& serve
     for (auto s : {ServerState::kProvisioning, ServerState::kReady, ServerState::kError,
                    ServerState::kDeleting})
       registry_->set("zlh_servers", "state=\"" + std::string(to_string(s)) + "\"", by_state[s]);
-  }
-  if (auto jobs = store_.list_unfinished_jobs()) {
-    std::map<store::JobState, int> by_state;
-    for (const auto& j : *jobs) ++by_state[j.state];
-    for (auto s :
-         {store::JobState::kQueued, store::JobState::kRunning, store::JobState::kCompensating})
-      registry_->set("zlh_jobs", "state=\"" + std::string(to_string(s)) + "\"", by_state[s]);
   }
 }
 

@@ -36,9 +36,10 @@
 //
 // Metrics (when a registry is given): zlh_poller_cycles_total,
 // zlh_poller_failures_total (counters), zlh_poller_cycle_seconds (histogram),
-// zlh_poller_targets and zlh_poller_unreachable (gauges, last cycle),
-// zlh_servers{state} (servers by control-plane state, last cycle) and
-// zlh_jobs{state} (unfinished jobs: queued, running, compensating).
+// zlh_poller_targets and zlh_poller_unreachable (gauges, last cycle) and
+// zlh_servers{state} (servers by control-plane state, last cycle). Jobs by
+// state (zlh_jobs) are main's collector, read at scrape time: one family
+// must come from one place, or /metrics carries it twice.
 //
 // Threads and ownership: the Poller borrows the store, the status function
 // and the registry; all must outlive it. start()/stop() may be called from
