@@ -38,13 +38,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool alive(pid_t pid) {
-  auto st = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!st) return false;
-  auto close = st->rfind(')');
-  return close != std::string::npos && close + 2 < st->size() && (*st)[close + 2] != 'Z';
-}
-
 // Live zlh-agent processes by pid → their --root, for roots under `prefix`.
 std::map<pid_t, std::string> agents_under(const std::string& prefix) {
   std::map<pid_t, std::string> out;
@@ -63,7 +56,7 @@ std::map<pid_t, std::string> agents_under(const std::string& prefix) {
     }
     if (argv.empty() || argv[0].find("zlh-agent") == std::string::npos) continue;
     for (size_t i = 0; i + 1 < argv.size(); ++i)
-      if (argv[i] == "--root" && argv[i + 1].starts_with(prefix) && alive(pid))
+      if (argv[i] == "--root" && argv[i + 1].starts_with(prefix) && process_alive(pid))
         out[pid] = argv[i + 1];
   }
   closedir(d);
@@ -93,21 +86,8 @@ class ApiStressTest : public ::testing::Test {
     data_ = dir_ + "/data";
     store_ = dir_ + "/store";
     keys_ = dir_ + "/keys";
-    ASSERT_EQ(zlhctl({"keygen", "--out", keys_}).exit_code, 0);
-    ASSERT_EQ(zlhctl({"catalog", "init", "--store", store_}).exit_code, 0);
-    std::string archive = dir_ + "/tool.tar.gz";
-    write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
-                            ArchiveEntry::file("tool-1.0.0/bin/tool",
-                                               "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-    auto add = zlhctl({"catalog",  "add",       "--store",   store_,      "--kind",
-                       "runtime",  "--id",      "tool",      "--version", "1.0.0",
-                       "--file",   archive,     "--channel", "stable",    "--strip",
-                       "1",        "--bin",     "bin",       "--verify",  "bin/tool --version",
-                       "--expect", "tool 1.0.0"});
-    ASSERT_EQ(add.exit_code, 0) << add.err;
-    ASSERT_EQ(
-        zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code,
-        0);
+    make_tool_store(dir_, store_, keys_);
+    ASSERT_FALSE(HasFatalFailure());
     vmid_lo_ = pick_window();
     ASSERT_GT(vmid_lo_, 0) << "no vmid window with free addresses";
     addr_ = unique_loopback();
@@ -439,7 +419,7 @@ TEST_F(ApiStressTest, PollerSeesAKilledAgentStopAndComeBackAfterHostStart) {
   // kill -9 of the agent: after 3 failed polls the poller says so and stops
   // moving agent_last_seen.
   ASSERT_EQ(::kill(agents[0], SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] { return !alive(agents[0]); }, 10s));
+  ASSERT_TRUE(eventually([&] { return !process_alive(agents[0]); }, 10s));
   ASSERT_TRUE(eventually([&] { return server(id, t)["agent_state"] == "unreachable"; }, 15s))
       << server(id, t).dump();
   auto frozen = server(id, t)["agent_last_seen"];

@@ -27,29 +27,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool alive(pid_t pid) {
-  auto st = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!st) return false;
-  auto close = st->rfind(')');
-  return close != std::string::npos && close + 2 < st->size() && (*st)[close + 2] != 'Z';
-}
-
-// Pids of zlh-agent processes whose command line names `dir`.
-std::vector<pid_t> agents_under(const std::string& dir) {
-  std::vector<pid_t> out;
-  auto d = opendir("/proc");
-  while (auto* e = readdir(d)) {
-    pid_t pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    auto cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
-    if (!cmd) continue;
-    if (cmd->find("zlh-agent") != std::string::npos && cmd->find(dir) != std::string::npos && alive(pid))
-      out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
-
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -57,15 +34,8 @@ class ApiTest : public ::testing::Test {
     data_ = dir_ + "/data";
     store_ = dir_ + "/store";
     keys_ = dir_ + "/keys";
-    ASSERT_EQ(zlhctl({"keygen", "--out", keys_}).exit_code, 0);
-    ASSERT_EQ(zlhctl({"catalog", "init", "--store", store_}).exit_code, 0);
-    std::string archive = dir_ + "/tool.tar.gz";
-    write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
-                            ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-    auto add = zlhctl({"catalog", "add", "--store", store_, "--kind", "runtime", "--id", "tool", "--version", "1.0.0",
-                       "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--verify",
-                       "bin/tool --version", "--expect", "tool 1.0.0"});
-    ASSERT_EQ(add.exit_code, 0) << add.err;
+    make_tool_store(dir_, store_, keys_, /*sign=*/false);
+    ASSERT_FALSE(HasFatalFailure());
     // A game variant, only for validation (never provisioned here).
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/server.jar", "PK not a real jar"));
     auto game = zlhctl({"catalog", "add", "--store", store_, "--kind", "game", "--id", "minecraft", "--variant", "paper",
@@ -340,16 +310,16 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
     EXPECT_EQ(r.status, 404) << m << " " << p << ": " << r.body;
   }
   EXPECT_EQ(json::parse(call("GET", "/api/servers", mallory).body)["servers"].size(), 0u);
-  EXPECT_TRUE(alive(agent));
+  EXPECT_TRUE(process_alive(agent));
   EXPECT_EQ(server(id, alice)["state"], "ready");
   ASSERT_TRUE(wait_ready(job["id"], alice));
 
   // kill -9 of the API: the servers keep running with the same agents; a
   // restarted API sees them.
   stop_api(SIGKILL);
-  EXPECT_TRUE(alive(agent));
+  EXPECT_TRUE(process_alive(agent));
   start_api();
-  EXPECT_TRUE(alive(agent));
+  EXPECT_TRUE(process_alive(agent));
   EXPECT_EQ(server(id, alice)["state"], "ready");
   EXPECT_EQ(agents_under(data_ + "/containers/" + std::to_string(vmid)), std::vector<pid_t>{agent});
   auto stop = call("POST", "/api/servers/" + sid + "/restart", alice);
@@ -362,7 +332,7 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
   EXPECT_TRUE(eventually([&] {
     return json::parse(call("GET", "/api/jobs/" + std::to_string(del_job), alice).body).value("state", "") == "done";
   }, 60s));
-  EXPECT_TRUE(eventually([&] { return !alive(agent); }, 10s));
+  EXPECT_TRUE(eventually([&] { return !process_alive(agent); }, 10s));
   EXPECT_FALSE(fs::read_file(data_ + "/containers/" + std::to_string(vmid) + "/opt/zlh-agent/config/payload.json", 100));
   EXPECT_EQ(server(id, alice)["error"]["code"], "E_NOT_FOUND");
 

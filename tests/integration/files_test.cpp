@@ -48,16 +48,6 @@ std::vector<std::string> tree(const std::string& base) {
   return out;
 }
 
-std::string multipart(const std::string& boundary, const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string b;
-  for (auto& [name, data] : files) {
-    b += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name +
-         "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + "\r\n";
-  }
-  b += "--" + boundary + "--\r\n";
-  return b;
-}
-
 // A raw connection, for bodies sent piece by piece.
 class RawConn {
  public:
@@ -99,14 +89,6 @@ class RawConn {
   bool ok_ = false;
 };
 
-uint64_t vm_kib(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(key + ":")) return std::stoull(line.substr(key.size() + 1));
-  return 0;
-}
-
 class FilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -119,16 +101,8 @@ class FilesTest : public ::testing::Test {
     ASSERT_TRUE(fs::make_dirs(outside_ + "/sub"));
     ASSERT_TRUE(fs::write_file_atomic(outside_ + "/secret.txt", "do not touch\n"));
     ASSERT_TRUE(fs::write_file_atomic(outside_ + "/sub/deep.txt", "deep\n"));
-    ASSERT_EQ(zlhctl({"keygen", "--out", keys_}).exit_code, 0);
-    ASSERT_EQ(zlhctl({"catalog", "init", "--store", store_}).exit_code, 0);
-    std::string archive = dir_ + "/tool.tar.gz";
-    write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
-                            ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-    auto add = zlhctl({"catalog", "add", "--store", store_, "--kind", "runtime", "--id", "tool", "--version",
-                       "1.0.0", "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin",
-                       "--verify", "bin/tool --version", "--expect", "tool 1.0.0"});
-    ASSERT_EQ(add.exit_code, 0) << add.err;
-    ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+    make_tool_store(dir_, store_, keys_);
+    ASSERT_FALSE(HasFatalFailure());
   }
   void TearDown() override {
     agent_.reset();
@@ -327,7 +301,7 @@ TEST_F(FilesTest, TraversalSuiteTouchesNothingOutside) {
     expect_badpath(call("GET", "/files/read?path=" + q), "read " + shown);
     expect_badpath(call("GET", "/files/download?path=" + q), "download " + shown);
     expect_badpath(call("PUT", "/files/write?path=" + q, "pwned"), "write " + shown);
-    expect_badpath(call("POST", "/files/upload?path=" + q, multipart(boundary, {{"x.txt", "pwned"}}), mp),
+    expect_badpath(call("POST", "/files/upload?path=" + q, multipart_body(boundary, {{"x.txt", "pwned"}}), mp),
                    "upload " + shown);
   };
   for (const auto& a : attacks) {
@@ -354,7 +328,7 @@ TEST_F(FilesTest, TraversalSuiteTouchesNothingOutside) {
   }
   // Upload file names with '/' or '..' are refused.
   for (std::string name : {"../escape.txt", "a/b.txt", "..", "%2e%2e%2fescape.txt"}) {
-    auto r = call("POST", "/files/upload?path=", multipart(boundary, {{name, "pwned"}}), mp);
+    auto r = call("POST", "/files/upload?path=", multipart_body(boundary, {{name, "pwned"}}), mp);
     expect_badpath(r, "upload name " + name);
   }
   EXPECT_EQ(tree(outside_), before_out);
@@ -370,7 +344,7 @@ TEST_F(FilesTest, UploadSeveralFilesStreamedAndAtomic) {
   std::string big(900 * 1024, 'B');
   for (size_t i = 0; i < big.size(); i += 4096) big[i] = char('0' + (i / 4096) % 10);
   std::string boundary = "----zlhBoundary7MA4YWxkTrZu0gW";
-  std::string body = multipart(boundary, {{"one.txt", "first file\n"},
+  std::string body = multipart_body(boundary, {{"one.txt", "first file\n"},
                                           {"two.bin", std::string("\0\r\n--not-a-boundary\r\n", 22)},
                                           {"big.dat", big}});
   http::Headers h;
@@ -388,7 +362,7 @@ TEST_F(FilesTest, UploadSeveralFilesStreamedAndAtomic) {
 
   // Over the per-file limit: 413, and the old file is still there.
   std::string huge(1048577, 'H');
-  auto t = call("POST", "/files/upload?path=up/loads", multipart(boundary, {{"big.dat", huge}}), h);
+  auto t = call("POST", "/files/upload?path=up/loads", multipart_body(boundary, {{"big.dat", huge}}), h);
   EXPECT_EQ(t.status, 413) << t.body;
   EXPECT_EQ(json::parse(t.body)["error"]["code"], "E_TOO_LARGE");
   EXPECT_EQ(crypto::sha256_hex(fs::read_file(ws_ + "/up/loads/big.dat", 2 << 20).value_or("")),
@@ -469,12 +443,12 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
   for (uint64_t sent = 0; sent < kSize; sent += chunk.size()) {
     chunk[0] = char(sent >> 20);  // every MiB differs a little
     ASSERT_TRUE(c.send_all(chunk));
-    if ((sent >> 20) % 64 == 0) peak_rss = std::max(peak_rss, vm_kib(agent_->pid(), "VmRSS"));
+    if ((sent >> 20) % 64 == 0) peak_rss = std::max(peak_rss, proc_status_kib(agent_->pid(), "VmRSS"));
   }
   ASSERT_TRUE(c.send_all(tail));
   std::string resp = c.read_all();
   EXPECT_NE(resp.find("HTTP/1.1 200"), std::string::npos) << resp.substr(0, 300);
-  uint64_t hwm = vm_kib(agent_->pid(), "VmHWM");
+  uint64_t hwm = proc_status_kib(agent_->pid(), "VmHWM");
   std::printf("2 GiB upload: agent VmHWM %.1f MiB, sampled VmRSS peak %.1f MiB\n", hwm / 1024.0,
               peak_rss / 1024.0);
 #ifndef ZLH_SANITIZED
@@ -509,7 +483,7 @@ TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
   ASSERT_EQ(call("POST", "/files/mkdir", json{{"path", "made/here"}}.dump()).status, 200);
   http::Headers h;
   h.add("Content-Type", "multipart/form-data; boundary=XyZ");
-  ASSERT_EQ(call("POST", "/files/upload?path=up", multipart("XyZ", {{"u.bin", "u"}}), h).status, 200);
+  ASSERT_EQ(call("POST", "/files/upload?path=up", multipart_body("XyZ", {{"u.bin", "u"}}), h).status, 200);
   // A hard link to a root-owned file outside (what a dev user could make
   // where fs.protected_hardlinks=0) is not read for them.
   ASSERT_EQ(::link((outside_ + "/secret.txt").c_str(), (ws_ + "/hl.txt").c_str()), 0);

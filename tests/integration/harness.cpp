@@ -21,6 +21,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "archive_builder.hpp"
 #include "common/fs.hpp"
 
 namespace zlh::testing {
@@ -124,6 +125,63 @@ void remove_unless_failed(const std::string& dir) {
   if (dir.empty() || ::testing::Test::HasFailure()) return;
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+void make_tool_store(const std::string& work_dir, const std::string& store, const std::string& keys,
+                     bool sign) {
+  ASSERT_EQ(zlhctl({"keygen", "--out", keys}).exit_code, 0);
+  ASSERT_EQ(zlhctl({"catalog", "init", "--store", store}).exit_code, 0);
+  std::string archive = work_dir + "/tool.tar.gz";
+  write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
+                          ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
+  auto add = zlhctl({"catalog", "add", "--store", store, "--kind", "runtime", "--id", "tool", "--version", "1.0.0",
+                     "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--verify",
+                     "bin/tool --version", "--expect", "tool 1.0.0"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  if (sign) {
+    ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store, "--key", keys + "/catalog.key"}).exit_code, 0);
+  }
+}
+
+bool process_alive(pid_t pid) {
+  auto st = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!st) return false;
+  auto close = st->rfind(')');
+  return close != std::string::npos && close + 2 < st->size() && (*st)[close + 2] != 'Z';
+}
+
+std::vector<pid_t> agents_under(const std::string& dir) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (auto* e = readdir(d)) {
+    pid_t pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    auto cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
+    if (!cmd) continue;
+    if (cmd->find("zlh-agent") != std::string::npos && cmd->find(dir) != std::string::npos && process_alive(pid))
+      out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+uint64_t proc_status_kib(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with(key + ":")) return std::stoull(line.substr(key.size() + 1));
+  return 0;
+}
+
+std::string multipart_body(const std::string& boundary,
+                           const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string b;
+  for (const auto& [name, data] : files)
+    b += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name +
+         "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + "\r\n";
+  b += "--" + boundary + "--\r\n";
+  return b;
 }
 
 void kill_services(const std::string& root) {

@@ -6,7 +6,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/http_client.hpp"
@@ -36,6 +38,23 @@ void kill_services(const std::string& root);
 // kept for inspection). Tests make large files (a 160 MB install): without
 // this, repeated runs fill the disk.
 void remove_unless_failed(const std::string& dir);
+
+// A store at `store` with keys in `keys` (zlhctl keygen) and one tiny
+// runtime "tool" 1.0.0 (bin/tool prints "tool 1.0.0"; its archive is built
+// in work_dir). With sign, catalog.json is signed; without, the caller adds
+// more entries and signs. Reports failures through gtest (check
+// HasFatalFailure() after the call).
+void make_tool_store(const std::string& work_dir, const std::string& store, const std::string& keys,
+                     bool sign = true);
+// The process exists and is not a zombie.
+bool process_alive(pid_t pid);
+// Live zlh-agent processes whose command line names `dir`.
+std::vector<pid_t> agents_under(const std::string& dir);
+// A "VmRSS"/"VmHWM"… field of /proc/<pid>/status in KiB, 0 when absent.
+uint64_t proc_status_kib(pid_t pid, const std::string& key);
+// A multipart/form-data body with one file part per {filename, data}.
+std::string multipart_body(const std::string& boundary,
+                           const std::vector<std::pair<std::string, std::string>>& files);
 
 class AgentProcess {
  public:

@@ -30,48 +30,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool alive(pid_t pid) {
-  auto st = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!st) return false;
-  auto close = st->rfind(')');
-  return close != std::string::npos && close + 2 < st->size() && (*st)[close + 2] != 'Z';
-}
-
-// Pids of zlh-agent processes whose command line names `dir`.
-std::vector<pid_t> agents_under(const std::string& dir) {
-  std::vector<pid_t> out;
-  auto d = opendir("/proc");
-  while (auto* e = readdir(d)) {
-    pid_t pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    auto cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
-    if (!cmd) continue;
-    if (cmd->find("zlh-agent") != std::string::npos && cmd->find(dir) != std::string::npos &&
-        alive(pid))
-      out.push_back(pid);
-  }
-  closedir(d);
-  return out;
-}
-
-uint64_t vm_kib(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(key + ":")) return std::stoull(line.substr(key.size() + 1));
-  return 0;
-}
-
-std::string multipart(const std::string& boundary,
-                      const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string b;
-  for (auto& [name, data] : files)
-    b += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name +
-         "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + data + "\r\n";
-  b += "--" + boundary + "--\r\n";
-  return b;
-}
-
 std::string error_code(const http::ClientResponse& r) {
   auto j = json::parse(r.body, nullptr, false);
   if (!j.is_object() || !j.contains("error") || !j["error"].is_object()) return "";
@@ -105,21 +63,8 @@ class RelayTest : public ::testing::Test {
     data_ = dir_ + "/data";
     store_ = dir_ + "/store";
     keys_ = dir_ + "/keys";
-    ASSERT_EQ(zlhctl({"keygen", "--out", keys_}).exit_code, 0);
-    ASSERT_EQ(zlhctl({"catalog", "init", "--store", store_}).exit_code, 0);
-    std::string archive = dir_ + "/tool.tar.gz";
-    write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
-                            ArchiveEntry::file("tool-1.0.0/bin/tool",
-                                               "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-    auto add = zlhctl({"catalog",  "add",       "--store",   store_,      "--kind",
-                       "runtime",  "--id",      "tool",      "--version", "1.0.0",
-                       "--file",   archive,     "--channel", "stable",    "--strip",
-                       "1",        "--bin",     "bin",       "--verify",  "bin/tool --version",
-                       "--expect", "tool 1.0.0"});
-    ASSERT_EQ(add.exit_code, 0) << add.err;
-    ASSERT_EQ(
-        zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code,
-        0);
+    make_tool_store(dir_, store_, keys_);
+    ASSERT_FALSE(HasFatalFailure());
     // Random dev vmid window so parallel runs do not share loopback addresses.
     vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
     addr_ = unique_loopback();
@@ -383,7 +328,7 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
   http::Headers mp;
   mp.add("Content-Type", "multipart/form-data; boundary=" + boundary);
   auto up = call("POST", srv("/files/upload?path=up"), alice_,
-                 multipart(boundary, {{"one.txt", "first file\n"}, {"two.bin", big}}), mp);
+                 multipart_body(boundary, {{"one.txt", "first file\n"}, {"two.bin", big}}), mp);
   ASSERT_EQ(up.status, 200) << up.body;
   EXPECT_EQ(json::parse(up.body)["files"].size(), 2u);
   auto list = call("GET", srv("/files/list?path=up"), alice_);
@@ -423,7 +368,7 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
   EXPECT_EQ(evil_put.status, 400) << evil_put.body;
   EXPECT_EQ(error_code(evil_put), "E_BADPATH");
   auto evil_up = call("POST", srv("/files/upload?path=../.."), alice_,
-                      multipart(boundary, {{"relay-evil-marker", "pwned"}}), mp);
+                      multipart_body(boundary, {{"relay-evil-marker", "pwned"}}), mp);
   EXPECT_EQ(evil_up.status, 400) << evil_up.body;
   EXPECT_EQ(error_code(evil_up), "E_BADPATH");
   EXPECT_FALSE(file_named_under(dir_, "relay-evil-marker"));
@@ -445,7 +390,7 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
   EXPECT_NE(mods.body.find("no game server"), std::string::npos) << mods.body;
   // A mod upload is refused before its body is read (100-continue), with the agent's answer.
   auto jar = call("POST", srv("/mods/install"), alice_,
-                  multipart(boundary, {{"x.jar", std::string(200000, 'J')}}), mp);
+                  multipart_body(boundary, {{"x.jar", std::string(200000, 'J')}}), mp);
   EXPECT_EQ(jar.status, 409) << jar.body;
   EXPECT_NE(jar.body.find("no game server"), std::string::npos) << jar.body;
 
@@ -458,7 +403,7 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
                         {"GET", "/files/list?path=", ""},
                         {"GET", "/files/download?path=up", ""},
                         {"PUT", "/files/write?path=hello.txt", "mallory was here"},
-                        {"POST", "/files/upload?path=up", multipart(boundary, {{"uno.txt", "m"}})},
+                        {"POST", "/files/upload?path=up", multipart_body(boundary, {{"uno.txt", "m"}})},
                         {"POST", "/files/delete", R"({"paths":["hello.txt","up"]})"},
                         {"POST", "/files/rename", R"({"from":"hello.txt","to":"m.txt"})"},
                         {"GET", "/mods", ""},
@@ -512,7 +457,7 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
 // never holds a body, so its peak resident memory stays far below the size.
 TEST_F(RelayTest, TwoHundredMegabytesUpAndDownWithBoundedApiMemory) {
   const uint64_t kSize = 200ull << 20;
-  uint64_t hwm_before = vm_kib(api_pid_, "VmHWM");
+  uint64_t hwm_before = proc_status_kib(api_pid_, "VmHWM");
   std::string boundary = "relayBig0123456789";
   std::string head =
       "--" + boundary +
@@ -543,7 +488,7 @@ TEST_F(RelayTest, TwoHundredMegabytesUpAndDownWithBoundedApiMemory) {
   std::string body = (*put)->read_all(1 << 16).value_or("");
   ASSERT_EQ(ans->status, 200) << body;
   EXPECT_EQ(json::parse(body)["files"][0]["size"], kSize);
-  uint64_t hwm_up = vm_kib(api_pid_, "VmHWM");
+  uint64_t hwm_up = proc_status_kib(api_pid_, "VmHWM");
 
   // And back down, read piece by piece.
   auto get = http::StreamingRequest::open("GET", url(srv("/files/read?path=big/big.dat")),
@@ -565,7 +510,7 @@ TEST_F(RelayTest, TwoHundredMegabytesUpAndDownWithBoundedApiMemory) {
   }
   EXPECT_EQ(got, kSize);
   EXPECT_EQ(back.hex_digest(), sha.hex_digest());
-  uint64_t hwm = vm_kib(api_pid_, "VmHWM");
+  uint64_t hwm = proc_status_kib(api_pid_, "VmHWM");
   std::printf(
       "200 MB through the relay: zlh-api VmHWM %.1f MiB before, %.1f MiB after the upload, %.1f "
       "MiB after the download\n",
