@@ -9,6 +9,7 @@
 #include "agent/files/targz.hpp"
 #include "agent/files/upload.hpp"
 #include "agent/json_body.hpp"
+#include "common/file_source.hpp"
 
 namespace zlh::agent::files {
 
@@ -16,30 +17,6 @@ using http::Request;
 using http::Response;
 
 namespace {
-
-// Bytes [offset, offset+length) of an open file, read as they are sent.
-class FileSource : public http::BodySource {
- public:
-  FileSource(safe_path::UniqueFd fd, uint64_t offset, uint64_t length)
-      : fd_(std::move(fd)), pos_(offset), left_(length) {}
-  Result<size_t> read(char* buf, size_t cap) override {
-    size_t want = size_t(std::min<uint64_t>(cap, left_));
-    if (want == 0) return size_t(0);
-    for (;;) {
-      ssize_t n = ::pread(fd_.get(), buf, want, off_t(pos_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail(Error::from_errno("read", errno));
-      if (n == 0) return fail(codes::kIo, "file shrank while it was sent");
-      pos_ += uint64_t(n);
-      left_ -= uint64_t(n);
-      return size_t(n);
-    }
-  }
-
- private:
-  safe_path::UniqueFd fd_;
-  uint64_t pos_, left_;
-};
 
 class TarGzSource : public http::BodySource {
  public:
@@ -95,7 +72,7 @@ Result<Response> read_file(const FilesConfig& cfg, const Request& req, bool as_d
   res.headers.set("Accept-Ranges", "bytes");
   res.headers.set("Content-Type", "application/octet-stream");
   if (as_download) res.headers.set("Content-Disposition", disposition(f->name));
-  res.source = std::make_shared<FileSource>(std::move(f->fd), first, length);
+  res.source = std::make_shared<http::FileSource>(std::move(f->fd), first, length);
   res.source_length = length;
   return res;
 }

@@ -16,6 +16,7 @@
 #include "api/relay/relay.hpp"
 #include "common/catalog.hpp"
 #include "common/crypto.hpp"
+#include "common/file_source.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/safe_path.hpp"
@@ -54,23 +55,6 @@ Result<std::shared_ptr<const CatalogSource::Loaded>> CatalogSource::load() {
 }
 
 namespace {
-
-// A whole file, read as it is sent.
-class FdSource : public http::BodySource {
- public:
-  explicit FdSource(int fd) : fd_(fd) {}
-  Result<size_t> read(char* buf, size_t cap) override {
-    for (;;) {
-      ssize_t n = ::read(fd_.get(), buf, cap);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail(Error::from_errno("read artifact", errno));
-      return size_t(n);
-    }
-  }
-
- private:
-  safe_path::UniqueFd fd_;
-};
 
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
 
@@ -501,13 +485,13 @@ http::Router make_api_router(ApiContext& ctx) {
       safe_path::UniqueFd root_fd(root);
       auto fd = safe_path::open_beneath(root, req.params["path"], O_RDONLY);
       if (!fd) return Response::error(fd.error());
-      auto src = std::make_shared<FdSource>(*fd);
+      safe_path::UniqueFd file(*fd);
       struct stat st{};
-      if (::fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+      if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode))
         return Response::error(Error::make(codes::kNotFound, "not a file"));
       Response res;
       res.headers.set("Content-Type", "application/octet-stream");
-      res.source = src;
+      res.source = std::make_shared<http::FileSource>(std::move(file), 0, uint64_t(st.st_size));
       res.source_length = uint64_t(st.st_size);
       return res;
     }, pub);
@@ -558,7 +542,11 @@ http::Router make_api_router(ApiContext& ctx) {
         if (fd.error().code == codes::kBadPath) return Response::error(fd.error());
         rel = "index.html";
         fd = safe_path::open_beneath(root, rel, O_RDONLY);
-        if (!fd || ::fstat(*fd, &st) != 0) return Response::error(Error::make(codes::kNotFound, "portal not built"));
+        if (fd && ::fstat(*fd, &st) != 0) {
+          ::close(*fd);
+          fd = fail(codes::kNotFound, "index.html");
+        }
+        if (!fd) return Response::error(Error::make(codes::kNotFound, "portal not built"));
       }
       static const std::map<std::string, std::string> kTypes = {
           {"html", "text/html; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
@@ -572,7 +560,7 @@ http::Router make_api_router(ApiContext& ctx) {
       res.headers.set("Content-Type", it == kTypes.end() ? "application/octet-stream" : it->second);
       res.headers.set("Cache-Control", rel == "index.html" ? "no-cache" : "public, max-age=3600");
       res.headers.set("X-Content-Type-Options", "nosniff");
-      res.source = std::make_shared<FdSource>(*fd);
+      res.source = std::make_shared<http::FileSource>(safe_path::UniqueFd(*fd), 0, uint64_t(st.st_size));
       res.source_length = uint64_t(st.st_size);
       return res;
     }, pub);
