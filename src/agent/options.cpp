@@ -66,8 +66,7 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   log::Format f;
   if (!log::parse_format(o.log_format, &f))
     return std::unexpected(Error::invalid("log-format", "--log-format must be json or text"));
-  if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" &&
-      o.log_level != "error")
+  if (log::Level l; !log::parse_level(o.log_level, &l))
     return std::unexpected(
         Error::invalid("log-level", "--log-level must be debug, info, warn or error"));
   if (o.max_upload_bytes == 0)

@@ -31,10 +31,9 @@ int main(int argc, char** argv) {
   log::Format fmt = log::Format::kJson;
   log::parse_format(opts.log_format, &fmt);
   log::set_format(fmt);
-  log::set_level(opts.log_level == "debug"  ? log::Level::kDebug
-                 : opts.log_level == "warn" ? log::Level::kWarn
-                 : opts.log_level == "error" ? log::Level::kError
-                                             : log::Level::kInfo);
+  log::Level level = log::Level::kInfo;
+  log::parse_level(opts.log_level, &level);  // validated by parse_options
+  log::set_level(level);
 
   if (auto r = fs::make_dirs(opts.data, 0700); !r) {
     log::error("api", "cannot create the data directory", {{"error", r.error().message}, {"data", opts.data}});

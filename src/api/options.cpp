@@ -67,7 +67,7 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   if (o.driver == "proxmox") return bad("driver", "--driver proxmox is not part of this build yet");
   log::Format f;
   if (!log::parse_format(o.log_format, &f)) return bad("log-format", "--log-format must be json or text");
-  if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" && o.log_level != "error")
+  if (log::Level l; !log::parse_level(o.log_level, &l))
     return bad("log-level", "--log-level must be debug, info, warn or error");
   if (o.game_vmid_lo < 1 || o.game_vmid_hi < o.game_vmid_lo || o.dev_vmid_lo < 1 || o.dev_vmid_hi < o.dev_vmid_lo ||
       o.game_vmid_hi > 65535 || o.dev_vmid_hi > 65535)

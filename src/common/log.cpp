@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 namespace zlh::log {
 namespace {
@@ -47,6 +48,17 @@ void set_format(Format f) { g_format = f; }
 void set_level(Level l) { g_level = l; }
 void set_fd(int fd) { g_fd = fd; }
 void set_base_fields(nlohmann::json fields) { g_base = std::move(fields); }
+
+bool parse_level(std::string_view s, Level* out) {
+  static constexpr std::pair<std::string_view, Level> kLevels[] = {
+      {"debug", Level::kDebug}, {"info", Level::kInfo}, {"warn", Level::kWarn}, {"error", Level::kError}};
+  for (const auto& [name, level] : kLevels)
+    if (s == name) {
+      *out = level;
+      return true;
+    }
+  return false;
+}
 
 bool parse_format(std::string_view s, Format* out) {
   if (s == "json") {

@@ -32,6 +32,8 @@ void set_base_fields(nlohmann::json fields);  // added to every record (e.g. vmi
 
 // Parses "json"/"text"; anything else is nullopt-like false.
 bool parse_format(std::string_view s, Format* out);
+// "debug" | "info" | "warn" | "error"; false (out untouched) for anything else.
+bool parse_level(std::string_view s, Level* out);
 
 void write(Level level, std::string_view msg, std::string_view component,
            const nlohmann::json& fields);
