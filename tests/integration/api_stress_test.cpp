@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,7 +137,7 @@ class ApiStressTest : public ::testing::Test {
               "--dev-vmid-lo",
               std::to_string(vmid_lo_),
               "--dev-vmid-hi",
-              std::to_string(vmid_lo_ + 199)};
+              std::to_string(dev_hi_ > 0 ? dev_hi_ : vmid_lo_ + 199)};
     o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -217,6 +218,7 @@ class ApiStressTest : public ::testing::Test {
 
   std::string dir_, data_, store_, keys_, addr_;
   int vmid_lo_ = 0;
+  int dev_hi_ = 0;  // the dev range's end, when not vmid_lo_ + 199
   pid_t api_pid_ = -1;
 };
 
@@ -301,6 +303,148 @@ TEST_F(ApiStressTest, FiftyConcurrentCreatesGetDistinctVmidsRunAndAreDeletedWith
   auto again = call("POST", "/api/servers", t, dev_body());
   ASSERT_EQ(again.status, 202) << again.body;
   EXPECT_EQ(json::parse(again.body)["server"]["vmid"], vmid_lo_);
+}
+
+// Game servers take a vmid from their own range and a port from the pool in
+// the create transaction. To see the pool under concurrency, the
+// allocations must stay held while all 50 creates run: the game's Java
+// artifact in the store is replaced by a FIFO after signing, so every
+// agent blocks opening it (file:// store) and no job ends — and releases
+// its port — before the test has looked. Deleting them all must return every
+// vmid and port to the pool.
+TEST_F(ApiStressTest, FiftyConcurrentGameCreatesHoldDistinctVmidsAndPortsUntilDeleted) {
+  // A java runtime and a vanilla entry beside the tool runtime, re-signed.
+  std::string java_tar = dir_ + "/java.tar.gz";
+  write_archive(java_tar, {ArchiveEntry::dir("j/"), ArchiveEntry::dir("j/bin/"),
+                           ArchiveEntry::file("j/bin/java", "#!/bin/sh\necho fake java\n", 0755)});
+  std::string jar = dir_ + "/server.jar";
+  ASSERT_TRUE(fs::write_file_atomic(jar, "not really a jar", 0644));
+  auto add = zlhctl({"catalog", "add", "--store", store_, "--channel", "stable", "--kind", "runtime", "--id",
+                     "java", "--version", "21.0.5", "--file", java_tar, "--strip", "1", "--bin", "bin",
+                     "--verify", "bin/java -version", "--expect", "fake java"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  add = zlhctl({"catalog", "add", "--store", store_, "--channel", "stable", "--kind", "game", "--id",
+                "minecraft", "--variant", "vanilla", "--version", "1.21.4", "--file", jar, "--java", "21",
+                "--game-kind", "jar", "--ready", "Done \\(", "--stop-command", "stop"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+  std::string java_artifact;
+  {
+    auto cat = json::parse(fs::read_file(store_ + "/catalog.json", 1 << 20).value_or("{}"), nullptr, false);
+    for (const auto& rt : cat.value("runtimes", json::array()))
+      if (rt.value("id", "") == "java")
+        for (const auto& v : rt.value("versions", json::array())) java_artifact = v.value("artifact", "");
+  }
+  ASSERT_FALSE(java_artifact.empty()) << "no java entry in the signed catalog";
+  ASSERT_EQ(::unlink((store_ + "/" + java_artifact).c_str()), 0) << java_artifact;
+  ASSERT_EQ(::mkfifo((store_ + "/" + java_artifact).c_str(), 0644), 0);
+
+  // Games use the upper half of this test's window, dev the lower half; a
+  // small pool of ports so that its bounds are checked too.
+  constexpr int kPortLo = 30000;
+  dev_hi_ = vmid_lo_ + 49;
+  start_api({"--game-vmid-lo", std::to_string(vmid_lo_ + 100),
+             "--game-vmid-hi", std::to_string(vmid_lo_ + 199), "--port-lo", std::to_string(kPortLo),
+             "--port-hi", std::to_string(kPortLo + 59)});
+  std::string t = user("gamer");
+  const std::string body = json{{"type", "game"},    {"game", "minecraft"}, {"variant", "vanilla"},
+                                {"version", "1.21.4"}, {"eula", true},       {"memory_mb", 1024}}
+                               .dump();
+  constexpr int kN = 50;
+  std::vector<http::ClientResponse> created(kN);
+  {
+    std::vector<std::thread> th;
+    for (int i = 0; i < kN; ++i)
+      th.emplace_back([&, i] { created[size_t(i)] = raw("POST", "/api/servers", t, body); });
+    for (auto& x : th) x.join();
+  }
+  std::set<int64_t> ids;
+  std::set<int> vmids, ports;
+  for (const auto& r : created) {
+    ASSERT_EQ(r.status, 202) << r.body;
+    auto j = json::parse(r.body);
+    ids.insert(j["id"].get<int64_t>());
+    int vmid = j["server"]["vmid"];
+    EXPECT_GE(vmid, vmid_lo_ + 100);
+    EXPECT_LE(vmid, vmid_lo_ + 199);
+    vmids.insert(vmid);
+    ASSERT_EQ(j["server"]["ports"].size(), 1u) << r.body;
+    int port = j["server"]["ports"][0];
+    EXPECT_GE(port, kPortLo);
+    EXPECT_LE(port, kPortLo + 59);
+    ports.insert(port);
+  }
+  EXPECT_EQ(ids.size(), size_t(kN));
+  EXPECT_EQ(vmids.size(), size_t(kN)) << "a vmid was handed out twice";
+  EXPECT_EQ(ports.size(), size_t(kN)) << "a port was handed out twice";
+  EXPECT_EQ(*ports.begin(), kPortLo);
+  EXPECT_EQ(*ports.rbegin(), kPortLo + kN - 1);
+
+  // The allocations are still held: every job is still running, blocked in
+  // the agent's Java download, and the list shows the same vmids and ports.
+  json list = get_json("/api/servers", t);
+  ASSERT_EQ(list["servers"].size(), size_t(kN));
+  std::set<int> listed_ports;
+  for (const auto& s : list["servers"]) {
+    EXPECT_EQ(s["state"], "provisioning") << s.dump();
+    if (s["ports"].size() == 1) listed_ports.insert(s["ports"][0].get<int>());
+  }
+  EXPECT_EQ(listed_ports, ports);
+  // Pool exhaustion is an error with a code, not a reused port: 10 ports
+  // are left, so the 11th of 11 more creates is refused.
+  int refused = 0;
+  for (int i = 0; i < 11; ++i) {
+    auto r = call("POST", "/api/servers", t, body);
+    if (r.status == 202) {
+      auto j = json::parse(r.body);
+      ids.insert(j["id"].get<int64_t>());
+      int port = j["server"]["ports"][0];
+      EXPECT_FALSE(ports.count(port)) << "port " << port << " handed out twice";
+      ports.insert(port);
+    } else {
+      ++refused;
+      EXPECT_EQ(r.status, 503) << r.body;
+      EXPECT_NE(r.body.find("\"code\""), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(ports.size(), size_t(kN + 10));
+
+  // Delete them all at once, while their jobs are still running: each
+  // delete cancels the create job (no 409: a stuck provisioning must not
+  // make a server undeletable), and every vmid and port goes back to the pool.
+  std::vector<int64_t> create_jobs;
+  for (const auto& r : created) create_jobs.push_back(json::parse(r.body)["job"].get<int64_t>());
+  std::vector<http::ClientResponse> deleted(ids.size());
+  {
+    std::vector<std::thread> th;
+    size_t i = 0;
+    for (int64_t id : ids) {
+      th.emplace_back(
+          [&, i, id] { deleted[i] = raw("DELETE", "/api/servers/" + std::to_string(id), t); });
+      ++i;
+    }
+    for (auto& x : th) x.join();
+  }
+  for (const auto& r : deleted) EXPECT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(eventually(
+      [&] {
+        list = get_json("/api/servers", t);
+        return list.contains("servers") && list["servers"].empty();
+      },
+      300s))
+      << list["servers"].size() << " servers left, the first: " << list["servers"][0].dump();
+  for (int64_t job : create_jobs) {
+    auto jj = get_json("/api/jobs/" + std::to_string(job), t);
+    EXPECT_EQ(jj["state"], "cancelled") << jj.dump();
+  }
+  EXPECT_TRUE(eventually([&] { return agents_under(real(data_) + "/").empty(); }, 60s))
+      << agents_under(real(data_) + "/").size() << " agents left";
+  auto again = call("POST", "/api/servers", t, body);
+  ASSERT_EQ(again.status, 202) << again.body;
+  auto j = json::parse(again.body);
+  EXPECT_EQ(j["server"]["vmid"], vmid_lo_ + 100);
+  EXPECT_EQ(j["server"]["ports"][0], kPortLo);
 }
 
 TEST_F(ApiStressTest, KillingTheApiDuringProvisioningLeavesNoOrphanAndNoLeakedVmid) {

@@ -400,15 +400,20 @@ http::Router make_api_router(ApiContext& ctx) {
     if (!id) return Response::error(id.error());
     auto s = c->store.get_server_for_owner(*id, user_id(req));
     if (!s) return Response::error(s.error());
-    auto job = c->store.create_job(s->id, store::JobKind::kDelete, kDeleteSteps);
-    if (!job) {
-      if (job.error().code == codes::kConflict)
-        return Response::error(Error::make(codes::kConflict, "the server has a job running; try again when it ends"));
-      return Response::error(job.error());
+    // Deleting a server that is still being provisioned cancels its create
+    // job; deleting twice answers with the delete job already under way.
+    auto del = c->store.create_delete_job(s->id, kDeleteSteps);
+    if (!del) return Response::error(del.error());
+    if (!del->existing) {
+      nlohmann::json detail = nlohmann::json::object();
+      if (del->cancelled_job) {
+        detail["cancelled_job"] = *del->cancelled_job;
+        c->jobs.cancel(*del->cancelled_job);
+      }
+      audit(*c, req, user_id(req), "server.delete", "server:" + std::to_string(s->id), detail);
     }
-    audit(*c, req, user_id(req), "server.delete", "server:" + std::to_string(s->id));
-    c->jobs.submit(job->id);
-    return Response::json(202, {{"id", s->id}, {"job", job->id}});
+    c->jobs.submit(del->job.id);
+    return Response::json(202, {{"id", s->id}, {"job", del->job.id}});
   });
 
   r.add_sync("GET", "/api/jobs/{id}", [c](Request& req) {

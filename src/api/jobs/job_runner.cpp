@@ -41,12 +41,38 @@ bool JobRunner::sleep_for(std::chrono::milliseconds d) {
 void JobRunner::submit(int64_t job_id) {
   std::lock_guard lk(mu_);
   if (stopping_ || running_.count(job_id)) return;
-  running_.insert(job_id);
+  running_[job_id] = 0;
   threads_.emplace_back([this, job_id] {
     run(job_id);
     std::lock_guard lk2(mu_);
     running_.erase(job_id);
+    cancelled_.erase(job_id);
+    cv_.notify_all();
   });
+}
+
+void JobRunner::cancel(int64_t job_id) {
+  std::lock_guard lk(mu_);
+  if (!running_.count(job_id)) return;
+  cancelled_.insert(job_id);
+  cv_.notify_all();
+}
+
+bool JobRunner::cancelled(int64_t job_id) const {
+  std::lock_guard lk(mu_);
+  return cancelled_.count(job_id) > 0;
+}
+
+bool JobRunner::wait_for_others(int64_t job_id, int64_t server_id) {
+  std::unique_lock lk(mu_);
+  running_[job_id] = server_id;
+  cv_.wait(lk, [&] {
+    if (stopping_) return true;
+    for (const auto& [j, sid] : running_)
+      if (j != job_id && sid == server_id) return false;
+    return true;
+  });
+  return !stopping_;
 }
 
 void JobRunner::resume_all() {
@@ -76,10 +102,12 @@ drivers::ContainerSpec JobRunner::spec_for(const store::Server& s) const {
 Result<void> JobRunner::step(store::Job& job, int idx, const std::function<Result<void>()>& f) {
   if (idx < int(job.steps.size()) && job.steps[size_t(idx)].state == StepState::kDone) return {};
   if (stopping_) return fail(codes::kUnavailable, "api shutting down");
+  if (cancelled(job.id)) return fail(codes::kConflict, "job cancelled");
   (void)store_.update_job_step(job.id, idx, StepState::kRunning);
   auto r = f();
   if (!r) {
     if (stopping_) return r;  // resumed at the next start
+    if (cancelled(job.id)) return r;
     (void)store_.update_job_step(job.id, idx, StepState::kFailed, r.error().message);
     return r;
   }
@@ -93,6 +121,12 @@ void JobRunner::run(int64_t job_id) {
   if (!job) return;
   auto server = store_.get_server(job->server_id);
   if (!server) return;
+  if (!is_unfinished(job->state)) return;  // e.g. cancelled before it started
+  {
+    std::lock_guard lk(mu_);
+    running_[job_id] = server->id;
+  }
+  if (job->kind == store::JobKind::kDelete && !wait_for_others(job->id, server->id)) return;
   if (job->state == JobState::kCompensating) {
     compensate(*job, *server, Error::make(codes::kInternal, job->error.empty() ? "resumed compensation" : job->error));
     return;
@@ -100,6 +134,12 @@ void JobRunner::run(int64_t job_id) {
   (void)store_.update_job_state(job->id, JobState::kRunning);
   Result<void> r = job->kind == store::JobKind::kCreate ? run_create(*job, *server) : run_delete(*job, *server);
   if (stopping_ && !r) return;  // left running: resumed at the next start
+  if (cancelled(job->id)) {
+    // The server's delete job owns the container now (and the store already
+    // says cancelled): no compensation, no state change.
+    log::info("jobs", "create job cancelled by the server's deletion", {{"job_id", job->id}, {"server_id", server->id}});
+    return;
+  }
   if (r) {
     (void)store_.update_job_state(job->id, JobState::kDone);
     return;
@@ -169,6 +209,7 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
           return fail(codes::kUpstream, "agent: " + why);
         }
       }
+      if (cancelled(job.id)) return fail(codes::kConflict, "job cancelled");
       if (std::chrono::steady_clock::now() > deadline)
         return fail(codes::kTimeout, "the workload did not reach running in time");
       if (!sleep_for(cfg_.poll_interval)) return fail(codes::kUnavailable, "api shutting down");
@@ -177,7 +218,11 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
 }
 
 void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) {
-  (void)store_.update_job_state(job.id, JobState::kCompensating, why.message);
+  // Refused when the job was cancelled meanwhile: the delete job cleans up.
+  if (auto c = store_.update_job_state(job.id, JobState::kCompensating, why.message); !c) {
+    log::warn("jobs", "not compensating", {{"job_id", job.id}, {"error", c.error().message}});
+    return;
+  }
   if (s.vmid) {
     if (auto d = driver_.destroy(*s.vmid, cfg_.stop_timeout); !d) {
       log::error("jobs", "compensation failed: container not destroyed",

@@ -13,7 +13,13 @@
 // A delete job stops and destroys the container, then marks the server
 // deleted (which releases its vmid and ports).
 //
-// Thread-safety: submit() and resume_all() may be called from any thread;
+// Deleting a server that is still being provisioned cancels its create job
+// (Store::create_delete_job marks it cancelled; cancel() tells the runner):
+// the create job stops at its next step or status poll without compensating,
+// and the delete job waits for it to stop before it touches the container,
+// so the two never drive the same container at once.
+//
+// Thread-safety: submit(), cancel() and resume_all() may be called from any thread;
 // one job never runs twice at once. stop() asks running jobs to stop after
 // their current wait and joins them (they resume at the next start).
 #pragma once
@@ -22,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -52,6 +59,9 @@ class JobRunner {
   ~JobRunner();  // stop()
 
   void submit(int64_t job_id);
+  // Stops the (create) job, already cancelled in the store, at its next step
+  // or poll. No-op for a job that is not running.
+  void cancel(int64_t job_id);
   void resume_all();
   void stop();
   // Jobs being worked on now (metrics).
@@ -65,6 +75,10 @@ class JobRunner {
   void compensate(store::Job& job, store::Server& server, const Error& why);
   drivers::ContainerSpec spec_for(const store::Server& s) const;
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
+  bool cancelled(int64_t job_id) const;
+  // Waits until no job of `server_id` other than `job_id` is running here.
+  // False when stopping.
+  bool wait_for_others(int64_t job_id, int64_t server_id);
 
   store::Store& store_;
   drivers::Driver& driver_;
@@ -72,7 +86,8 @@ class JobRunner {
   JobRunnerConfig cfg_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::set<int64_t> running_;
+  std::map<int64_t, int64_t> running_;  // job id → server id (0 until known)
+  std::set<int64_t> cancelled_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
 };

@@ -95,6 +95,39 @@ Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const s
   });
 }
 
+Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const std::string> steps) {
+  if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
+  return impl_->write("create delete job", [&](SQLite::Database& db) -> Result<DeleteJob> {
+    SQLite::Statement server(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL");
+    server.bind(1, server_id);
+    if (!server.executeStep()) return fail(codes::kNotFound, "server not found");
+    DeleteJob out;
+    auto busy = query_jobs(db, "j.server_id = ? AND j.state IN ('queued','running','compensating')",
+                           [&](SQLite::Statement& q) { q.bind(1, server_id); });
+    if (!busy.empty()) {
+      Job& cur = busy.front();
+      if (cur.kind == JobKind::kDelete) {
+        out.job = std::move(cur);
+        out.existing = true;
+        return out;
+      }
+      if (cur.state == JobState::kCompensating)
+        return fail(codes::kConflict, "the server's failed provisioning is being cleaned up (job " +
+                                          std::to_string(cur.id) + "); try again when it ends");
+      int64_t now = impl_->now_ms();
+      SQLite::Statement cancel(db,
+                               "UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?");
+      cancel.bind(1, "cancelled: the server was deleted while it was being provisioned");
+      cancel.bind(2, now);
+      cancel.bind(3, cur.id);
+      cancel.exec();
+      out.cancelled_job = cur.id;
+    }
+    out.job = insert_job(db, server_id, JobKind::kDelete, steps, impl_->now_ms());
+    return out;
+  });
+}
+
 Result<Job> Store::get_job(int64_t id) {
   return impl_->read("get job", [&](SQLite::Database& db) {
     return one_job(db, "j.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });

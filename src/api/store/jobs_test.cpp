@@ -175,3 +175,56 @@ TEST_F(JobsTest, MissingJobsAndSteps) {
 
 }  // namespace
 }  // namespace zlh::api::store
+
+namespace zlh::api::store {
+namespace {
+
+class DeleteJobTest : public JobsTest {};
+
+TEST_F(DeleteJobTest, DeletingDuringProvisioningCancelsTheCreateJob) {
+  CreatedServer c = make_server(make_user("ann"));
+  ASSERT_TRUE(store->update_job_state(c.job.id, JobState::kRunning));
+  auto d = store->create_delete_job(c.server.id, {kSteps.begin(), kSteps.begin() + 2});
+  ASSERT_TRUE(d.has_value()) << d.error().to_string();
+  EXPECT_FALSE(d->existing);
+  ASSERT_TRUE(d->cancelled_job.has_value());
+  EXPECT_EQ(*d->cancelled_job, c.job.id);
+  EXPECT_EQ(d->job.kind, JobKind::kDelete);
+  auto old = store->get_job(c.job.id);
+  EXPECT_EQ(old->state, JobState::kCancelled);
+  EXPECT_NE(old->error.find("deleted"), std::string::npos) << old->error;
+  // Final: the cancelled runner's late writes are refused.
+  EXPECT_FALSE(store->update_job_state(c.job.id, JobState::kDone));
+  EXPECT_FALSE(store->update_job_state(c.job.id, JobState::kCompensating));
+  // Only the delete job is resumed after a restart.
+  reopen();
+  auto unfinished = store->list_unfinished_jobs();
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_EQ(unfinished->front().id, d->job.id);
+  // Deleting again returns the same delete job.
+  auto again = store->create_delete_job(c.server.id, kSteps);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->existing);
+  EXPECT_EQ(again->job.id, d->job.id);
+  EXPECT_FALSE(again->cancelled_job);
+}
+
+TEST_F(DeleteJobTest, ACompensationUnderWayIsAConflictAndAFinishedServerNeedsNoCancel) {
+  int64_t ann = make_user("ann");
+  CreatedServer c = make_server(ann);
+  ASSERT_TRUE(store->update_job_state(c.job.id, JobState::kCompensating));
+  auto d = store->create_delete_job(c.server.id, kSteps);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code, codes::kConflict);
+  ASSERT_TRUE(store->update_job_state(c.job.id, JobState::kCompensated));
+  d = store->create_delete_job(c.server.id, kSteps);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_FALSE(d->cancelled_job);
+  EXPECT_EQ(store->get_job(c.job.id)->state, JobState::kCompensated);
+  ASSERT_TRUE(store->delete_server(c.server.id));
+  EXPECT_EQ(store->create_delete_job(c.server.id, kSteps).error().code, codes::kNotFound);
+  EXPECT_EQ(store->create_delete_job(c.server.id, {}).error().code, codes::kInvalid);
+}
+
+}  // namespace
+}  // namespace zlh::api::store

@@ -64,6 +64,23 @@ Result<int> migrate(SQLite::Database& db, std::span<const Migration> ms, int64_t
         " applied_at INTEGER NOT NULL) STRICT");
     auto current = check_applied(read_applied(db), ms);
     if (!current) return std::unexpected(current.error());
+    if (static_cast<size_t>(*current) >= ms.size()) return 0;
+    // A migration may rebuild a table (SQLite cannot alter constraints), so
+    // they run with foreign keys off, as SQLite documents; each checks the
+    // keys itself before it commits. The setting is restored afterwards.
+    // (The pragma is a no-op inside a transaction, hence out here.)
+    const bool fk_was_on = db.execAndGet("PRAGMA foreign_keys").getInt() == 1;
+    db.exec("PRAGMA foreign_keys=OFF");
+    struct RestoreForeignKeys {
+      SQLite::Database& db;
+      bool on;
+      ~RestoreForeignKeys() {
+        try {
+          if (on) db.exec("PRAGMA foreign_keys=ON");
+        } catch (const SQLite::Exception&) {
+        }
+      }
+    } restore{db, fk_was_on};
     int applied = 0;
     for (size_t i = static_cast<size_t>(*current); i < ms.size(); ++i) {
       const Migration& m = ms[i];
@@ -78,6 +95,10 @@ Result<int> migrate(SQLite::Database& db, std::span<const Migration> ms, int64_t
       } catch (const SQLite::Exception& e) {
         return std::unexpected(from_sqlite(e, "migration " + label(m)));
       }
+      SQLite::Statement fk(db, "PRAGMA foreign_key_check");
+      if (fk.executeStep())
+        return fail(codes::kInternal, "migration " + label(m) + " breaks a foreign key (table " +
+                                          fk.getColumn(0).getString() + ")");
       SQLite::Statement ins(
           db, "INSERT INTO schema_migrations(version, name, sha256, applied_at) VALUES (?,?,?,?)");
       ins.bind(1, m.version);

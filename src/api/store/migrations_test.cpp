@@ -168,3 +168,49 @@ TEST(Migrations, ConcurrentFirstOpensApplyEachMigrationOnce) {
 
 }  // namespace
 }  // namespace zlh::api::store
+
+namespace zlh::api::store {
+namespace {
+
+// 0002 rebuilds the jobs table (to allow 'cancelled'): a version-1 database
+// with jobs and steps keeps every row, its ids and the unfinished-job index,
+// and foreign keys are on again afterwards.
+TEST(Migrations, JobsRebuildKeepsJobsStepsAndIndexes) {
+  testing::TempDir dir;
+  std::string path = dir.path + "/zlh.db";
+  auto all = embedded_migrations();
+  ASSERT_GE(all.size(), 2u);
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("PRAGMA foreign_keys=ON");
+    ASSERT_TRUE(migrate(raw, all.subspan(0, 1), 0).has_value());
+    raw.exec("INSERT INTO users(id, email, username, password_hash, is_admin, created_at)"
+             " VALUES (1, 'a@b.c', 'a', 'h', 0, 0)");
+    raw.exec("INSERT INTO servers(id, owner_id, type, name, state, payload, created_at, updated_at)"
+             " VALUES (5, 1, 'dev', 'x', 'provisioning', '{}', 0, 0)");
+    raw.exec("INSERT INTO jobs(id, server_id, kind, state, created_at, updated_at)"
+             " VALUES (40, 5, 'create', 'compensated', 0, 0), (41, 5, 'create', 'running', 0, 0)");
+    raw.exec("INSERT INTO job_steps(job_id, idx, name, state) VALUES (40, 0, 'a', 'done'),"
+             " (41, 0, 'a', 'done'), (41, 1, 'b', 'running')");
+    auto n = migrate(raw, all, 1);
+    ASSERT_TRUE(n.has_value()) << n.error().to_string();
+    EXPECT_EQ(*n, static_cast<int>(all.size()) - 1);
+    EXPECT_EQ(raw.execAndGet("PRAGMA foreign_keys").getInt(), 1) << "restored";
+    EXPECT_EQ(raw.execAndGet("SELECT count(*) FROM job_steps").getInt(), 3);
+    EXPECT_EQ(raw.execAndGet("SELECT state FROM jobs WHERE id = 41").getString(), "running");
+    // Still one unfinished job per server, and the new state is accepted.
+    EXPECT_THROW(raw.exec("INSERT INTO jobs(server_id, kind, state, created_at, updated_at)"
+                          " VALUES (5, 'delete', 'queued', 0, 0)"),
+                 SQLite::Exception);
+    raw.exec("UPDATE jobs SET state = 'cancelled' WHERE id = 41");
+    raw.exec("INSERT INTO jobs(server_id, kind, state, created_at, updated_at) VALUES (5, 'delete', 'queued', 0, 0)");
+    EXPECT_GT(raw.getLastInsertRowid(), 41) << "AUTOINCREMENT continues after the copied ids";
+    // Steps still cascade with their job (the reference follows the rename).
+    raw.exec("DELETE FROM jobs WHERE id = 40");
+    EXPECT_EQ(raw.execAndGet("SELECT count(*) FROM job_steps WHERE job_id = 40").getInt(), 0);
+    EXPECT_THROW(raw.exec("INSERT INTO job_steps(job_id, idx, name) VALUES (999, 0, 'x')"), SQLite::Exception);
+  }
+}
+
+}  // namespace
+}  // namespace zlh::api::store

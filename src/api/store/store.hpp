@@ -60,6 +60,13 @@ struct Options {
   std::function<Time()> clock = [] { return Clock::now(); };
 };
 
+// What Store::create_delete_job did, in one transaction.
+struct DeleteJob {
+  Job job;                              // the server's delete job
+  std::optional<int64_t> cancelled_job;  // the create job it cancelled
+  bool existing = false;                 // job was already queued or running
+};
+
 // A server with its provisioning job, both created in one transaction.
 struct CreatedServer {
   Server server;
@@ -148,6 +155,13 @@ class Store {
   // deleted. E_NOT_FOUND (server missing or deleted), E_CONFLICT (the server
   // already has an unfinished job), E_INVALID (no steps).
   Result<Job> create_job(int64_t server_id, JobKind kind, std::span<const std::string> steps);
+  // System: the delete job of a server that is not deleted, in one
+  // transaction with what it supersedes. A create job that is still queued
+  // or running is cancelled (state cancelled, error saying why; the caller
+  // must make its runner stop before the delete job touches the container).
+  // An unfinished delete job is returned as is (existing). E_NOT_FOUND,
+  // E_CONFLICT (a compensation is under way), E_INVALID (no steps).
+  Result<DeleteJob> create_delete_job(int64_t server_id, std::span<const std::string> steps);
   // System: E_NOT_FOUND.
   Result<Job> get_job(int64_t id);
   // The job if its server (deleted or not) belongs to `owner_id`, else

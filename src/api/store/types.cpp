@@ -17,12 +17,13 @@ constexpr Names<ServerState, 5> kServerStates{{{ServerState::kProvisioning, "pro
                                                {ServerState::kDeleting, "deleting"},
                                                {ServerState::kDeleted, "deleted"}}};
 constexpr Names<JobKind, 2> kJobKinds{{{JobKind::kCreate, "create"}, {JobKind::kDelete, "delete"}}};
-constexpr Names<JobState, 6> kJobStates{{{JobState::kQueued, "queued"},
+constexpr Names<JobState, 7> kJobStates{{{JobState::kQueued, "queued"},
                                          {JobState::kRunning, "running"},
                                          {JobState::kDone, "done"},
                                          {JobState::kFailed, "failed"},
                                          {JobState::kCompensating, "compensating"},
-                                         {JobState::kCompensated, "compensated"}}};
+                                         {JobState::kCompensated, "compensated"},
+                                         {JobState::kCancelled, "cancelled"}}};
 constexpr Names<StepState, 4> kStepStates{{{StepState::kPending, "pending"},
                                            {StepState::kRunning, "running"},
                                            {StepState::kDone, "done"},
@@ -71,15 +72,16 @@ bool job_transition_allowed(JobState from, JobState to) {
   if (from == to) return true;
   switch (from) {
     case S::kQueued:
-      return to == S::kRunning || to == S::kFailed || to == S::kCompensating;
+      return to == S::kRunning || to == S::kFailed || to == S::kCompensating || to == S::kCancelled;
     case S::kRunning:
-      return to == S::kDone || to == S::kFailed || to == S::kCompensating;
+      return to == S::kDone || to == S::kFailed || to == S::kCompensating || to == S::kCancelled;
     case S::kFailed:
       return to == S::kCompensating;
     case S::kCompensating:
       return to == S::kCompensated || to == S::kFailed;
     case S::kDone:
     case S::kCompensated:
+    case S::kCancelled:
       return false;
   }
   return false;

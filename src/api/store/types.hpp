@@ -125,7 +125,9 @@ enum class JobKind { kCreate, kDelete };
 // compensating are resumed after a restart (is_unfinished), so a failing
 // create job goes from running straight to compensating: a crash cannot
 // then strand it in failed with its vmid held.
-enum class JobState { kQueued, kRunning, kDone, kFailed, kCompensating, kCompensated };
+// queued or running → cancelled: a create job superseded by the server's
+// delete (Store::create_delete_job); final, and the delete job cleans up.
+enum class JobState { kQueued, kRunning, kDone, kFailed, kCompensating, kCompensated, kCancelled };
 
 // Not a state machine: a resumed job may run a step again (steps are
 // idempotent, §10.3), so any state may follow any other.
