@@ -216,6 +216,16 @@ void Router::add_streaming(std::string method, std::string pattern, SinkFactory 
   routes_.push_back(std::move(r));
 }
 
+void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o) {
+  Route r;
+  r.method = "*";
+  r.segments = split_path(pattern);
+  r.pattern = std::move(pattern);
+  r.proxy = std::move(f);
+  r.options = o;
+  routes_.push_back(std::move(r));
+}
+
 Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {
   Match result;
   // Empty segments ("//") are not collapsed silently into another route:
@@ -225,7 +235,8 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
   bool trailing_slash = path.size() > 1 && path.back() == '/';
   std::string allow;
   for (const auto& r : routes_) {
-    if ((r.method == "WS") != websocket) continue;
+    const bool proxy = r.method == "*";
+    if (!proxy && (r.method == "WS") != websocket) continue;
     std::map<std::string, std::string> params;
     bool ok = true;
     size_t i = 0;
@@ -252,7 +263,7 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
     }
     bool rest_route = !r.segments.empty() && r.segments.back().ends_with("...}");
     if (!ok || (!rest_route && (i != segs.size() || trailing_slash))) continue;
-    if (!websocket && r.method != method && !(r.method == "GET" && method == "HEAD")) {
+    if (!websocket && !proxy && r.method != method && !(r.method == "GET" && method == "HEAD")) {
       if (!allow.empty()) allow += ", ";
       allow += r.method;
       continue;

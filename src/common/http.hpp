@@ -163,6 +163,43 @@ class WsHandler {
 // Decides before the upgrade; an Error is answered as plain HTTP (401, 404...).
 using WsFactory = std::function<Result<std::shared_ptr<WsHandler>>(Request&)>;
 
+// ---- Reverse proxy ----
+
+// Where a proxy route sends one request (HTTP or WebSocket upgrade), decided
+// before its body is read. The proxy streams the body both ways with
+// backpressure (one 64 KiB buffer per request in flight, nothing whole in
+// memory), reuses upstream connections (a keep-alive pool per host:port) and,
+// for a WebSocket upgrade the upstream accepts with 101, becomes a byte tunnel
+// that holds no buffer while idle.
+struct ProxyTarget {
+  std::string host;    // an IP address literal
+  uint16_t port = 0;
+  std::string target;  // request target sent upstream (path and query)
+  // The request headers sent upstream, as the route wants them. The proxy
+  // removes hop-by-hop headers (Connection, Keep-Alive, TE, Trailer,
+  // Transfer-Encoding, Upgrade, Proxy-*, Expect) and sets the framing itself;
+  // for an upgrade it forwards Connection: Upgrade and Upgrade.
+  Headers headers;
+  // Edits the upstream's response headers before they are sent on (after
+  // hop-by-hop removal), e.g. to drop a Set-Cookie. Optional.
+  std::function<void(Headers&)> edit_response;
+  // The answer when the upstream cannot be reached or fails before its
+  // response header arrived (a 502 page). Optional: default 502 E_UPSTREAM.
+  std::function<Response(const Error&)> on_upstream_error;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds response_timeout{120000};  // until the response header
+  std::chrono::milliseconds read_timeout{300000};      // between body reads/writes
+  std::chrono::milliseconds tunnel_idle_timeout{3600000};   // upgraded: no byte either way
+  std::chrono::milliseconds tunnel_total_timeout{86400000};  // upgraded: whole life
+};
+
+// A ProxyTarget, or a Response to answer instead (redirect, 404...).
+struct ProxyPlan {
+  std::optional<ProxyTarget> upstream;
+  Response response;
+};
+using ProxyFactory = std::function<ProxyPlan(Request&)>;
+
 // ---- Routing ----
 
 struct RouteOptions {
@@ -183,17 +220,22 @@ class Router {
   // A plain route whose body is streamed into a sink; o.body_limit bounds the
   // whole body (413 when the declared length or the bytes read pass it).
   void add_streaming(std::string method, std::string pattern, SinkFactory f, RouteOptions o = {});
+  // A reverse-proxy route: any method, and WebSocket upgrades too, with the
+  // same matching (an upgrade is routed exactly once, like plain HTTP).
+  // o.body_limit bounds request bodies (SIZE_MAX: unbounded, streamed).
+  void add_proxy(std::string pattern, ProxyFactory f, RouteOptions o = {});
   // Runs before every request that does not match a public route (including
   // unmatched paths, so an unauthenticated client cannot probe for routes).
   void set_guard(std::function<std::optional<Error>(Request&)> g) { guard_ = std::move(g); }
 
   struct Route {
-    std::string method;  // "GET", ... ; "WS" for WebSocket routes
+    std::string method;  // "GET", ... ; "WS" for WebSocket routes; "*" for proxy routes
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
     WsFactory ws;
     SinkFactory sink;  // set for streaming routes (handler is empty then)
+    ProxyFactory proxy;  // set for proxy routes
     RouteOptions options;
   };
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
@@ -203,7 +245,8 @@ class Router {
     std::map<std::string, std::string> params;  // raw (not yet decoded)
     std::string allow;                          // for 405
   };
-  // websocket=true matches only WebSocket routes, else only plain routes.
+  // websocket=true matches only WebSocket routes, else only plain routes;
+  // proxy routes match both.
   Match match(std::string_view method, std::string_view path, bool websocket) const;
   const std::function<std::optional<Error>(Request&)>& guard() const { return guard_; }
   const std::vector<Route>& routes() const { return routes_; }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/crypto.hpp"
+#include "common/http_proxy_detail.hpp"
 #include "common/log.hpp"
 
 namespace zlh::http {
@@ -122,6 +123,8 @@ struct Server::Impl {
   std::map<uint64_t, Conn> conns;
   uint64_t next_conn = 0;
   std::atomic<int> active{0};
+
+  detail::UpstreamPool upstreams;  // proxy routes' idle upstream connections
 
   std::unique_ptr<asio::io_context> ioc_holder;
   asio::io_context& ioc;
@@ -596,6 +599,33 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       if (m.kind == Router::MatchKind::kMethodNotAllowed && early->code == codes::kMethodNotAllowed)
         r.headers.set("Allow", m.allow);
       if (!co_await reply(std::move(r)) || !keep_alive) break;
+      continue;
+    }
+
+    if (route->proxy) {
+      ProxyPlan plan;
+      try {
+        plan = route->proxy(req);
+      } catch (const std::exception& e) {
+        log::error(opts.component, "proxy route threw", {{"error", e.what()}, {"request_id", req.request_id}});
+        plan.response = Response::error(Error::make(codes::kInternal, "internal error"));
+      }
+      if (!plan.upstream) {
+        if (!parser.is_done() || is_ws) keep_alive = false;
+        if (!co_await reply(std::move(plan.response)) || !keep_alive) break;
+        continue;
+      }
+      detail::ProxyIo io{stream,           buffer,           parser,      req,
+                         version,          keep_alive,       is_ws,       ro.body_limit,
+                         opts.write_timeout, opts.server_header, [st] { st->idle = true; }};
+      auto out = co_await detail::run_proxy(io, *plan.upstream, upstreams);
+      if (out.answer) {
+        keep_alive = out.keep_alive;
+        if (!co_await reply(std::move(*out.answer)) || !keep_alive) break;
+        continue;
+      }
+      record(req, out.status ? out.status : 502, start, size_t(out.bytes));
+      if (out.upgraded || !out.keep_alive) break;
       continue;
     }
 

@@ -1,0 +1,507 @@
+// The reverse proxy behind Router::add_proxy (see http.hpp, ProxyTarget).
+// Beast templates for it live here and in http_server.cpp only.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <array>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <memory>
+#include <vector>
+
+#include "common/http_proxy_detail.hpp"
+#include "common/log.hpp"
+
+namespace zlh::http::detail {
+
+using asio::awaitable;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kChunk = 64 * 1024;       // one per request in flight
+constexpr size_t kTunnelChunk = 16 * 1024;  // leased per burst, none while idle
+
+// ---- pool ----
+
+namespace {
+
+bool peer_closed_or_dirty(int fd) {
+  char c;
+  ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return !(errno == EAGAIN || errno == EWOULDBLOCK);
+  return true;  // 0: closed; > 0: bytes nobody asked for
+}
+
+}  // namespace
+
+UpstreamPool::~UpstreamPool() {
+  for (auto& [k, q] : idle_)
+    for (auto& c : q) ::close(c.fd);
+}
+
+int UpstreamPool::take(const std::string& key) {
+  std::lock_guard lk(mu_);
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return -1;
+  auto& q = it->second;
+  auto now = Clock::now();
+  while (!q.empty()) {
+    Idle c = q.front();
+    q.pop_front();
+    if (now - c.since < idle_limit_ && !peer_closed_or_dirty(c.fd)) return c.fd;
+    ::close(c.fd);
+  }
+  idle_.erase(it);
+  return -1;
+}
+
+void UpstreamPool::give(const std::string& key, tcp::socket s) {
+  boost::system::error_code ec;
+  int fd = s.release(ec);
+  if (ec || fd < 0) return;
+  std::lock_guard lk(mu_);
+  auto& q = idle_[key];
+  q.push_front(Idle{fd, Clock::now()});
+  while (q.size() > max_idle_) {
+    ::close(q.back().fd);
+    q.pop_back();
+  }
+}
+
+size_t UpstreamPool::idle() const {
+  std::lock_guard lk(mu_);
+  size_t n = 0;
+  for (const auto& [k, q] : idle_) n += q.size();
+  return n;
+}
+
+namespace {
+
+// ---- headers ----
+
+bool hop_by_hop(std::string_view name) {
+  static constexpr std::array<std::string_view, 10> kHop = {
+      "connection", "keep-alive",          "proxy-connection", "proxy-authenticate", "proxy-authorization",
+      "te",         "trailer",             "transfer-encoding", "upgrade",           "expect"};
+  for (auto h : kHop)
+    if (iequals(name, h)) return true;
+  return false;
+}
+
+// Header names listed in a Connection header are hop-by-hop too.
+std::vector<std::string> connection_tokens(const Headers& h) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : h.items()) {
+    if (!iequals(k, "connection")) continue;
+    size_t i = 0;
+    while (i < v.size()) {
+      size_t j = v.find(',', i);
+      if (j == std::string::npos) j = v.size();
+      std::string tok = v.substr(i, j - i);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.erase(0, 1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.pop_back();
+      if (!tok.empty()) out.push_back(tok);
+      i = j + 1;
+    }
+  }
+  return out;
+}
+
+bool listed(const std::vector<std::string>& names, std::string_view n) {
+  for (const auto& x : names)
+    if (iequals(x, n)) return true;
+  return false;
+}
+
+template <typename Fields>
+Headers from_beast(const Fields& f) {
+  Headers h;
+  for (const auto& x : f) h.add(std::string(x.name_string()), std::string(x.value()));
+  return h;
+}
+
+// ---- tunnel ----
+
+// Buffers for tunnel bursts: taken when bytes are readable, given back when
+// they were written, so an idle tunnel holds none.
+class ChunkLease {
+ public:
+  ChunkLease() {
+    auto& fl = freelist();
+    if (!fl.empty()) {
+      buf_ = std::move(fl.back());
+      fl.pop_back();
+    } else {
+      buf_.reset(new char[kTunnelChunk]);
+    }
+  }
+  ~ChunkLease() {
+    auto& fl = freelist();
+    if (fl.size() < 64) fl.push_back(std::move(buf_));
+  }
+  ChunkLease(const ChunkLease&) = delete;
+  ChunkLease& operator=(const ChunkLease&) = delete;
+  char* data() { return buf_.get(); }
+
+ private:
+  static std::vector<std::unique_ptr<char[]>>& freelist() {
+    thread_local std::vector<std::unique_ptr<char[]>> fl;
+    return fl;
+  }
+  std::unique_ptr<char[]> buf_;
+};
+
+struct TunnelState {
+  Clock::time_point last = Clock::now();
+  uint64_t to_client = 0;
+};
+
+void close_both(tcp::socket& a, tcp::socket& b) {
+  boost::system::error_code ec;
+  a.close(ec);
+  b.close(ec);
+}
+
+awaitable<void> pump(tcp::socket& from, tcp::socket& to, TunnelState& st, uint64_t* count) {
+  for (;;) {
+    auto [wec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
+    if (wec) {  // closed by the other pump, the watchdog or a shutdown
+      close_both(from, to);
+      co_return;
+    }
+    ChunkLease buf;
+    auto [rec, n] = co_await from.async_read_some(asio::buffer(buf.data(), kTunnelChunk), kTuple);
+    if (rec) {
+      if (rec == asio::error::eof) {
+        boost::system::error_code ec;
+        to.shutdown(tcp::socket::shutdown_send, ec);  // pass the half-close on
+      } else {
+        close_both(from, to);
+      }
+      co_return;
+    }
+    st.last = Clock::now();
+    auto [xec, m] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kTuple);
+    if (xec) {
+      close_both(from, to);
+      co_return;
+    }
+    st.last = Clock::now();
+    if (count) *count += m;
+  }
+}
+
+awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, TunnelState& st, std::chrono::milliseconds idle,
+                         std::chrono::milliseconds total) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  const auto end = Clock::now() + total;
+  for (;;) {
+    auto at = std::min(st.last + idle, end);
+    if (Clock::now() >= at) break;
+    t.expires_at(at);
+    auto [ec] = co_await t.async_wait(kTuple);
+    if (ec) co_return;  // the tunnel ended first
+  }
+  close_both(a, b);
+}
+
+awaitable<uint64_t> tunnel(tcp::socket& client, tcp::socket& up, const ProxyTarget& t) {
+  using namespace asio::experimental::awaitable_operators;
+  TunnelState st;
+  co_await ((pump(client, up, st, nullptr) && pump(up, client, st, &st.to_client)) ||
+            watchdog(client, up, st, t.tunnel_idle_timeout, t.tunnel_total_timeout));
+  close_both(client, up);
+  co_return st.to_client;
+}
+
+Response default_upstream_error(const Error& e) {
+  return Response::error(Error::make(codes::kUpstream, "upstream unavailable: " + e.message));
+}
+
+}  // namespace
+
+awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
+  ProxyOutcome out;
+  const std::string key = t.host + ":" + std::to_string(t.port);
+  auto& hdr = io.parser.get();
+  const bool has_body = !io.parser.is_done();
+  const bool head = hdr.method() == bhttp::verb::head;
+  auto upstream_failed = [&](std::string why) {
+    Error e = Error::make(codes::kUpstream, std::move(why));
+    out.answer = t.on_upstream_error ? t.on_upstream_error(e) : default_upstream_error(e);
+    // The client's connection survives only if its request had no body
+    // (a body may be unread or half sent).
+    out.keep_alive = io.keep_alive && !has_body && !io.upgrade;
+    return out;
+  };
+
+  boost::system::error_code aec;
+  auto addr = asio::ip::make_address(t.host, aec);
+  if (aec) co_return upstream_failed("bad upstream address " + t.host);
+  const tcp::endpoint ep(addr, t.port);
+
+  // The upstream request header.
+  bhttp::request<bhttp::buffer_body> ureq;
+  ureq.version(11);
+  ureq.method_string(io.req.method);
+  ureq.target(t.target);
+  auto drop = connection_tokens(io.req.headers);
+  for (const auto& [k, v] : t.headers.items())
+    if (!hop_by_hop(k) && !listed(drop, k)) ureq.insert(k, v);
+  if (!ureq.count("X-Request-Id")) ureq.set("X-Request-Id", io.req.request_id);
+  if (io.upgrade) {
+    ureq.set(bhttp::field::connection, "Upgrade");
+    ureq.set(bhttp::field::upgrade, hdr[bhttp::field::upgrade]);
+  } else {
+    ureq.keep_alive(true);
+  }
+  if (io.parser.content_length())
+    ureq.content_length(*io.parser.content_length());
+  else if (has_body)
+    ureq.chunked(true);
+
+  // A connection: an idle pooled one (not for upgrades: a tunnel never goes
+  // back), else a new one. A pooled one that fails before the response
+  // started is replaced once, while nothing of the body was sent.
+  std::optional<beast::tcp_stream> up;
+  bool reused = false;
+  auto connect = [&]() -> awaitable<boost::system::error_code> {
+    up.emplace(io.client.get_executor());
+    up->expires_after(t.connect_timeout);
+    auto [ec] = co_await up->async_connect(ep, kTuple);
+    reused = false;
+    co_return ec;
+  };
+  if (!io.upgrade) {
+    if (int fd = pool.take(key); fd >= 0) {
+      up.emplace(io.client.get_executor());
+      boost::system::error_code ec;
+      up->socket().assign(ep.protocol(), fd, ec);
+      if (ec) {
+        ::close(fd);
+        up.reset();
+      } else {
+        reused = true;
+      }
+    }
+  }
+  if (!up) {
+    if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key + ": " + ec.message());
+  }
+
+  ureq.body().data = nullptr;
+  ureq.body().size = 0;
+  ureq.body().more = has_body;
+  std::optional<bhttp::request_serializer<bhttp::buffer_body>> sr;
+  for (int attempt = 0;; ++attempt) {
+    sr.emplace(ureq);
+    up->expires_after(io.write_timeout);
+    auto [ec, n] = has_body ? co_await bhttp::async_write_header(*up, *sr, kTuple)
+                            : co_await bhttp::async_write(*up, *sr, kTuple);
+    if (!ec) break;
+    if (!reused || attempt > 0) co_return upstream_failed("send to " + key + ": " + ec.message());
+    if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
+  }
+
+  std::unique_ptr<char[]> chunk(new char[kChunk]);
+  bool client_body_done = !has_body;
+  if (has_body) {
+    if (auto expect = io.req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, io.version};
+      io.client.expires_after(io.write_timeout);
+      co_await bhttp::async_write(io.client, cont, kTuple);
+    }
+    bhttp::request_parser<bhttp::buffer_body> bp{std::move(io.parser)};
+    if (io.body_limit == SIZE_MAX)
+      bp.body_limit(boost::none);
+    else
+      bp.body_limit(io.body_limit);
+    io.buffer.reserve(io.buffer.size() + kChunk);
+    while (!bp.is_done()) {
+      bp.get().body().data = chunk.get();
+      bp.get().body().size = kChunk;
+      io.client.expires_after(std::chrono::duration_cast<std::chrono::seconds>(t.read_timeout));
+      auto [rec, rn] = co_await bhttp::async_read_some(io.client, io.buffer, bp, kTuple);
+      if (rec == bhttp::error::need_buffer) rec = {};
+      size_t got = kChunk - bp.get().body().size;
+      if (rec == bhttp::error::body_limit) {
+        out.answer = Response::error(Error::make(codes::kTooLarge, "request body over the limit"));
+        co_return out;  // the upstream connection is dropped with `up`
+      }
+      if (rec) {
+        out.status = 400;  // the client went away mid-body
+        co_return out;
+      }
+      if (got == 0) continue;
+      ureq.body().data = chunk.get();
+      ureq.body().size = got;
+      ureq.body().more = true;
+      up->expires_after(t.read_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(*up, *sr, kTuple);
+      if (wec == bhttp::error::need_buffer) wec = {};
+      if (wec) co_return upstream_failed("send body to " + key + ": " + wec.message());
+    }
+    ureq.body().data = nullptr;
+    ureq.body().size = 0;
+    ureq.body().more = false;
+    up->expires_after(t.read_timeout);
+    auto [fec, fn] = co_await bhttp::async_write(*up, *sr, kTuple);
+    if (fec == bhttp::error::need_buffer) fec = {};
+    if (fec) co_return upstream_failed("send body to " + key + ": " + fec.message());
+    client_body_done = true;
+    if (io.buffer.capacity() > 16 * 1024) io.buffer.shrink_to_fit();
+  }
+
+  // The response header (1xx other than 101 are skipped).
+  beast::flat_buffer ubuf;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
+  for (int attempt = 0;;) {
+    rp.emplace();
+    rp->header_limit(64 * 1024);
+    rp->body_limit(boost::none);
+    if (head) rp->skip(true);
+    up->expires_after(t.response_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(*up, ubuf, *rp, kTuple);
+    if (ec) {
+      // A pooled connection the upstream closed meanwhile: replay a request
+      // without a body once on a new connection.
+      bool stale = reused && attempt == 0 && !has_body && ubuf.size() == 0 &&
+                   (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+                    ec == asio::error::eof);
+      if (!stale) co_return upstream_failed("no response from " + key + ": " + ec.message());
+      ++attempt;
+      if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
+      sr.emplace(ureq);
+      up->expires_after(io.write_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(*up, *sr, kTuple);
+      if (wec) co_return upstream_failed("send to " + key + ": " + wec.message());
+      continue;
+    }
+    unsigned st = rp->get().result_int();
+    if (st >= 100 && st < 200 && st != 101) continue;
+    break;
+  }
+  auto& res = rp->get();
+  const unsigned status = res.result_int();
+  Headers rh = from_beast(res);
+  auto rdrop = connection_tokens(rh);
+  Headers fwd;
+  for (const auto& [k, v] : rh.items())
+    if (!hop_by_hop(k) && !listed(rdrop, k) && !iequals(k, "content-length")) fwd.add(k, v);
+
+  if (io.upgrade && status == 101) {
+    bhttp::response<bhttp::empty_body> cres{bhttp::status::switching_protocols, io.version};
+    for (const auto& [k, v] : fwd.items()) cres.insert(k, v);
+    if (t.edit_response) {
+      Headers h = from_beast(cres);
+      t.edit_response(h);
+      cres.clear();
+      for (const auto& [k, v] : h.items()) cres.insert(k, v);
+    }
+    cres.set(bhttp::field::connection, "Upgrade");
+    cres.set(bhttp::field::upgrade, res[bhttp::field::upgrade]);
+    io.client.expires_after(io.write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(io.client, cres, kTuple);
+    out.status = 101;
+    out.upgraded = true;
+    if (wec) co_return out;
+    io.client.expires_never();
+    up->expires_never();
+    // Bytes that arrived with the headers belong to the other side.
+    if (io.buffer.size()) {
+      auto [e1, n1] = co_await asio::async_write(up->socket(), io.buffer.data(), kTuple);
+      if (e1) co_return out;
+      io.buffer.consume(io.buffer.size());
+    }
+    if (ubuf.size()) {
+      auto [e2, n2] = co_await asio::async_write(io.client.socket(), ubuf.data(), kTuple);
+      if (e2) co_return out;
+      ubuf.consume(ubuf.size());
+    }
+    io.buffer.shrink_to_fit();
+    ubuf.shrink_to_fit();
+    chunk.reset();
+    rp.reset();
+    sr.reset();
+    if (io.on_tunnel) io.on_tunnel();
+    out.bytes = co_await tunnel(io.client.socket(), up->socket(), t);
+    co_return out;
+  }
+  if (status == 101) co_return upstream_failed("unexpected 101 from " + key);
+
+  // A plain response, streamed.
+  const bool no_body = head || status == 204 || status == 304;
+  bool client_keep = io.keep_alive && client_body_done && !io.upgrade;
+  if (t.edit_response) t.edit_response(fwd);
+  out.status = int(status);
+  if (no_body) {
+    bhttp::response<bhttp::empty_body> cres{static_cast<bhttp::status>(status), io.version};
+    cres.reason(res.reason());
+    for (const auto& [k, v] : fwd.items()) cres.insert(k, v);
+    if (auto cl = res.find(bhttp::field::content_length); cl != res.end() && head)
+      cres.set(bhttp::field::content_length, cl->value());
+    cres.keep_alive(client_keep);
+    io.client.expires_after(io.write_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(io.client, cres, kTuple);
+    if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
+    out.keep_alive = client_keep && !wec;
+    co_return out;
+  }
+  bhttp::response<bhttp::buffer_body> cres{static_cast<bhttp::status>(status), io.version};
+  cres.reason(res.reason());
+  for (const auto& [k, v] : fwd.items()) cres.insert(k, v);
+  if (rp->content_length())
+    cres.content_length(*rp->content_length());
+  else if (io.version >= 11)
+    cres.chunked(true);
+  else
+    client_keep = false;  // an HTTP/1.0 client: the end of the body is the close
+  cres.keep_alive(client_keep);
+  cres.body().data = nullptr;
+  cres.body().more = true;
+  bhttp::response_serializer<bhttp::buffer_body> csr{cres};
+  io.client.expires_after(io.write_timeout);
+  auto [hec, hn] = co_await bhttp::async_write_header(io.client, csr, kTuple);
+  if (hec) co_return out;
+  bool ok = true;
+  while (!rp->is_done()) {
+    res.body().data = chunk.get();
+    res.body().size = kChunk;
+    up->expires_after(t.read_timeout);
+    auto [rec, rn] = co_await bhttp::async_read_some(*up, ubuf, *rp, kTuple);
+    if (rec == bhttp::error::need_buffer) rec = {};
+    size_t got = kChunk - res.body().size;
+    if (got) {
+      cres.body().data = chunk.get();
+      cres.body().size = got;
+      cres.body().more = true;
+      io.client.expires_after(std::chrono::duration_cast<std::chrono::seconds>(t.read_timeout));
+      auto [wec, wn] = co_await bhttp::async_write(io.client, csr, kTuple);
+      if (wec == bhttp::error::need_buffer) wec = {};
+      if (wec) {
+        ok = false;
+        break;
+      }
+      out.bytes += got;
+    }
+    if (rec) {
+      log::warn("proxy", "upstream body cut", {{"upstream", key}, {"error", rec.message()},
+                                               {"request_id", io.req.request_id}});
+      ok = false;
+      break;
+    }
+  }
+  if (!ok) co_return out;  // the client sees a cut body and the close
+  cres.body().data = nullptr;
+  cres.body().size = 0;
+  cres.body().more = false;
+  io.client.expires_after(io.write_timeout);
+  auto [fec, fn] = co_await bhttp::async_write(io.client, csr, kTuple);
+  if (fec == bhttp::error::need_buffer) fec = {};
+  if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
+  out.keep_alive = client_keep && !fec;
+  co_return out;
+}
+
+}  // namespace zlh::http::detail

@@ -1,0 +1,83 @@
+// Internal to the HTTP server: the reverse proxy behind Router::add_proxy.
+// Only http_server.cpp and http_proxy.cpp include this (Beast templates stay
+// in those two translation units).
+#pragma once
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/http.hpp"
+
+namespace zlh::http::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// Idle upstream connections by "host:port", most recent first, kept as bare
+// file descriptors: the session that takes one wraps it in a socket on its
+// own strand (a socket bound to another session's strand would run its
+// timeouts there). A connection is handed out only if it is younger than the
+// idle limit and its peer has not closed it (a non-blocking peek); at most
+// max_idle per key are kept. Thread-safe.
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(size_t max_idle = 64, std::chrono::seconds idle_limit = std::chrono::seconds(30))
+      : max_idle_(max_idle), idle_limit_(idle_limit) {}
+  ~UpstreamPool();
+  // An open connected fd owned by the caller, or -1.
+  int take(const std::string& key);
+  void give(const std::string& key, tcp::socket s);  // s: no operation pending
+  size_t idle() const;
+
+ private:
+  struct Idle {
+    int fd;
+    std::chrono::steady_clock::time_point since;
+  };
+  size_t max_idle_;
+  std::chrono::seconds idle_limit_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::deque<Idle>> idle_;
+};
+
+// What the server's session lends the proxy for one request whose header
+// was read (its body not yet).
+struct ProxyIo {
+  beast::tcp_stream& client;
+  beast::flat_buffer& buffer;  // the session's read buffer (may hold body or frame bytes)
+  bhttp::request_parser<bhttp::string_body>& parser;
+  const Request& req;
+  unsigned version;
+  bool keep_alive;
+  bool upgrade;  // a WebSocket upgrade request
+  size_t body_limit;
+  std::chrono::seconds write_timeout;
+  std::string server_header;
+  // Called once an upgrade became a tunnel: the session marks the connection
+  // as closable by a shutdown.
+  std::function<void()> on_tunnel;
+};
+
+struct ProxyOutcome {
+  // Set when nothing was sent to the client yet: the session answers with it.
+  std::optional<Response> answer;
+  int status = 0;  // what the client got (101 for a tunnel)
+  uint64_t bytes = 0;  // response body bytes sent to the client
+  bool keep_alive = false;  // the client connection may carry another request
+  bool upgraded = false;    // the connection was a tunnel and is finished
+};
+
+asio::awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& target, UpstreamPool& pool);
+
+}  // namespace zlh::http::detail

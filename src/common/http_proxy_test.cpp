@@ -1,0 +1,331 @@
+// The reverse proxy (Router::add_proxy) over real loopback sockets, in
+// process: a front server proxying to an upstream server (or to a raw socket
+// upstream that counts its connections).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "common/http_client.hpp"
+#include "common/http_server.hpp"
+
+namespace zlh::http {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+struct Running {
+  std::unique_ptr<Server> server;
+  std::thread thread;
+  uint16_t port = 0;
+  std::string base;
+  explicit Running(Router r) {
+    ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    server = std::make_unique<Server>(std::move(r), o);
+    EXPECT_TRUE(server->listen());
+    port = server->port();
+    base = "http://127.0.0.1:" + std::to_string(port);
+    thread = std::thread([this] { server->run(2, false); });
+  }
+  ~Running() {
+    server->stop();
+    thread.join();
+  }
+};
+
+// Produces n bytes of a known pattern.
+class PatternSource : public BodySource {
+ public:
+  explicit PatternSource(uint64_t n) : left_(n) {}
+  Result<size_t> read(char* buf, size_t cap) override {
+    size_t k = size_t(std::min<uint64_t>(cap, left_));
+    for (size_t i = 0; i < k; ++i) buf[i] = char('a' + (pos_ + i) % 26);
+    pos_ += k;
+    left_ -= k;
+    return k;
+  }
+
+ private:
+  uint64_t left_;
+  uint64_t pos_ = 0;
+};
+
+class CountSink : public BodySink {
+ public:
+  Result<void> write(std::string_view c) override {
+    for (size_t i = 0; i < c.size(); ++i)
+      if (c[i] != char('a' + (n_ + i) % 26)) ok_ = false;
+    n_ += c.size();
+    return {};
+  }
+  void finish(Request&, Responder res) override { res.send(Response::json(200, {{"bytes", n_}, {"ok", ok_}})); }
+
+ private:
+  uint64_t n_ = 0;
+  bool ok_ = true;
+};
+
+class Echo : public WsHandler {
+ public:
+  void on_open(std::shared_ptr<WsConn> c) override { c_ = c; }
+  void on_message(std::string data, bool binary) override {
+    if (binary)
+      c_->send_binary(std::move(data));
+    else
+      c_->send_text(std::move(data));
+  }
+
+ private:
+  std::shared_ptr<WsConn> c_;
+};
+
+Router upstream_router() {
+  Router r;
+  RouteOptions pub;
+  pub.is_public = true;
+  r.add_sync("GET", "/hdr", [](Request& req) {
+    json h = json::object();
+    for (const auto& [k, v] : req.headers.items()) h[k] = v;
+    Response res = Response::json(200, {{"target", req.target}, {"headers", h}});
+    res.headers.add("Set-Cookie", "zlh_session=stolen; Path=/");
+    res.headers.add("Set-Cookie", "ide=1; Path=/");
+    return res;
+  }, pub);
+  r.add_sync("GET", "/big", [](Request& req) {
+    uint64_t n = std::stoull(req.query_param("n").value_or("0"));
+    Response res;
+    res.source = std::make_shared<PatternSource>(n);
+    if (req.query_param("len")) res.source_length = n;
+    return res;
+  }, pub);
+  r.add_sync("GET", "/empty", [](Request&) { return Response{204, {}, "", nullptr, std::nullopt}; }, pub);
+  RouteOptions big = pub;
+  big.body_limit = size_t(1) << 32;
+  r.add_streaming("POST", "/count", [](Request&) -> Result<std::unique_ptr<BodySink>> {
+    return std::make_unique<CountSink>();
+  }, big);
+  r.add_ws("/ws", [](Request&) -> Result<std::shared_ptr<WsHandler>> { return std::make_shared<Echo>(); }, pub);
+  return r;
+}
+
+Router front_router(uint16_t upstream_port) {
+  Router r;
+  RouteOptions o;
+  o.is_public = true;
+  o.body_limit = SIZE_MAX;
+  r.add_proxy("/p/{rest...}", [upstream_port](Request& req) {
+    ProxyPlan plan;
+    if (req.path == "/p") {
+      plan.response = Response::text(308, "");
+      plan.response.headers.set("Location", "/p/");
+      return plan;
+    }
+    ProxyTarget t;
+    t.host = "127.0.0.1";
+    t.port = upstream_port;
+    t.target = req.target.substr(2);
+    for (const auto& [k, v] : req.headers.items())
+      if (!iequals(k, "Authorization")) t.headers.add(k, v);
+    t.headers.set("X-Forwarded-Prefix", "/p");
+    t.edit_response = [](Headers& h) {
+      Headers keep;
+      for (const auto& [k, v] : h.items())
+        if (!(iequals(k, "Set-Cookie") && v.starts_with("zlh_session="))) keep.add(k, v);
+      h = keep;
+    };
+    plan.upstream = std::move(t);
+    return plan;
+  }, o);
+  r.add_proxy("/down/{rest...}", [](Request&) {
+    ProxyPlan plan;
+    ProxyTarget t;
+    t.host = "127.0.0.1";
+    t.port = 1;  // nothing listens there
+    t.target = "/";
+    t.on_upstream_error = [](const Error&) { return Response::text(502, "starting, retrying", "text/html"); };
+    plan.upstream = std::move(t);
+    return plan;
+  }, o);
+  return r;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  Running up{upstream_router()};
+  Running front{front_router(up.port)};
+};
+
+TEST_F(ProxyTest, ForwardsTargetAndEditedHeadersBothWays) {
+  Headers h;
+  h.add("Authorization", "Bearer secret");
+  h.add("Cookie", "a=1");
+  auto r = request("GET", front.base + "/p/hdr?x=1&y=%2F", h);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto j = json::parse(r->body);
+  EXPECT_EQ(j["target"], "/hdr?x=1&y=%2F");  // byte for byte, query kept
+  EXPECT_FALSE(j["headers"].contains("Authorization"));
+  EXPECT_EQ(j["headers"]["Cookie"], "a=1");
+  EXPECT_EQ(j["headers"]["X-Forwarded-Prefix"], "/p");
+  EXPECT_TRUE(j["headers"].contains("X-Request-Id"));
+  EXPECT_EQ(j["headers"]["Host"], "127.0.0.1:" + std::to_string(front.port)) << "Host kept";
+  // The route's response edit dropped one Set-Cookie, kept the other.
+  int cookies = 0;
+  for (const auto& [k, v] : r->headers.items())
+    if (iequals(k, "Set-Cookie")) {
+      ++cookies;
+      EXPECT_EQ(v, "ide=1; Path=/");
+    }
+  EXPECT_EQ(cookies, 1);
+}
+
+TEST_F(ProxyTest, RedirectAnswerAndMethodsOfAllKinds) {
+  auto r = request("GET", front.base + "/p");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 308);
+  EXPECT_EQ(r->headers.get("Location"), std::optional<std::string_view>("/p/"));
+  r = request("HEAD", front.base + "/p/big?n=1000&len=1");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers.get("Content-Length"), std::optional<std::string_view>("1000"));
+  EXPECT_TRUE(r->body.empty());
+  r = request("GET", front.base + "/p/empty");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 204);
+  r = request("DELETE", front.base + "/p/nowhere");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << "the upstream's own answer";
+}
+
+TEST_F(ProxyTest, StreamsLargeBodiesBothWays) {
+  const uint64_t n = 48ull << 20;
+  for (bool len : {false, true}) {
+    auto r = request("GET", front.base + "/p/big?n=" + std::to_string(n) + (len ? "&len=1" : ""), {}, {}, 60s);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->status, 200);
+    ASSERT_EQ(r->body.size(), n);
+    bool ok = true;
+    for (size_t i = 0; i < r->body.size() && ok; i += 4099) ok = r->body[i] == char('a' + i % 26);
+    EXPECT_TRUE(ok);
+  }
+  std::string body(n, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = char('a' + i % 26);
+  auto r = request("POST", front.base + "/p/count", {}, std::move(body), 60s);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["bytes"], n);
+  EXPECT_EQ(json::parse(r->body)["ok"], true);
+}
+
+TEST_F(ProxyTest, UpstreamDownGetsTheRoutesPage) {
+  auto r = request("GET", front.base + "/down/x");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_EQ(r->body, "starting, retrying");
+}
+
+TEST_F(ProxyTest, WebSocketThroughTheProxy) {
+  int status = 0;
+  auto ws = WsClient::connect("ws://127.0.0.1:" + std::to_string(front.port) + "/p/ws", {}, 10s, &status);
+  ASSERT_TRUE(ws) << ws.error().message << " status " << status;
+  ASSERT_TRUE((*ws)->send("hello", false));
+  auto m = (*ws)->read(10s);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->data, "hello");
+  EXPECT_FALSE(m->binary);
+  std::string big(300000, 'z');
+  big[12345] = 'q';
+  ASSERT_TRUE((*ws)->send(big, true));
+  m = (*ws)->read(10s);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(m->binary);
+  EXPECT_EQ(m->data, big);
+  (*ws)->close();
+}
+
+// A raw upstream: answers "ok" to each request on a connection, closing the
+// connection after `close_after` answers (without saying so), and counts
+// the connections it accepted.
+class RawUpstream {
+ public:
+  explicit RawUpstream(int close_after) : close_after_(close_after) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~RawUpstream() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::atomic<int> accepted{0};
+  uint16_t port = 0;
+
+ private:
+  void loop() {
+    while (!stop_) {
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      ++accepted;
+      std::string buf;
+      char tmp[4096];
+      int answered = 0;
+      while (answered < close_after_) {
+        auto end = buf.find("\r\n\r\n");
+        if (end == std::string::npos) {
+          ssize_t n = ::recv(c, tmp, sizeof tmp, 0);
+          if (n <= 0) break;
+          buf.append(tmp, size_t(n));
+          continue;
+        }
+        buf.erase(0, end + 4);
+        std::string res = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        ::send(c, res.data(), res.size(), MSG_NOSIGNAL);
+        ++answered;
+      }
+      ::close(c);
+    }
+  }
+  int fd_ = -1;
+  int close_after_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST(ProxyPool, ReusesUpstreamConnectionsAndReplacesOnesTheUpstreamClosed) {
+  RawUpstream raw(3);
+  Running front{front_router(raw.port)};
+  for (int i = 0; i < 3; ++i) {
+    auto r = request("GET", front.base + "/p/x");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "ok");
+  }
+  EXPECT_EQ(raw.accepted.load(), 1) << "three requests, one upstream connection";
+  // The upstream closed that connection after its third answer: the next
+  // request still works, on a new connection.
+  for (int i = 0; i < 3; ++i) {
+    auto r = request("GET", front.base + "/p/x");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  EXPECT_EQ(raw.accepted.load(), 2);
+}
+
+}  // namespace
+}  // namespace zlh::http
