@@ -28,6 +28,7 @@ bench: build
 	@./bench/console.sh
 	@./bench/upload.sh
 	@./bench/api.sh
+	@./bench/ide.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

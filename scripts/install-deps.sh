@@ -26,20 +26,29 @@ for p in "${PACKAGES[@]}"; do
 done
 # npm comes with NodeSource's nodejs; Debian's own nodejs needs the npm package.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
-    echo "install-deps: missing packages (${missing[*]}) and not root; no sudo" >&2
-    exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+      echo "install-deps: missing packages (${missing[*]}) and not root; no sudo" >&2
+      exit 1
+    fi
   fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" >/dev/null
+  echo "install-deps: done" >&2
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  "${missing[@]}" >/dev/null
-echo "install-deps: done" >&2
+# npm packages of the IDE benchmark's peer (bench/node: Express +
+# http-proxy-middleware), from the committed lockfile; skipped when current.
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+node_dir="$repo/bench/node"
+if [ ! -f "$node_dir/node_modules/.package-lock.json" ] ||
+   [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in bench/node" >&2
+  npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >/dev/null
+fi

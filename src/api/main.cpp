@@ -1,5 +1,6 @@
 // zlh-api: the control plane (DESIGN.md §10) with the embedded defaults:
 // SQLite store and the local driver.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,7 +11,9 @@
 
 #include "api/app/api.hpp"
 #include "api/drivers/local_driver.hpp"
+#include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
+#include "api/tailscale/tailscale_context.hpp"
 #include "common/fs.hpp"
 #include "common/http_server.hpp"
 #include "common/log.hpp"
@@ -20,6 +23,11 @@ using namespace zlh;
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  // Every proxied IDE WebSocket holds two descriptors: use all the hard limit allows.
+  if (struct rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
   std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   auto parsed = api::parse_options(argc, argv, self_dir);
   if (!parsed) {
@@ -34,6 +42,18 @@ int main(int argc, char** argv) {
   log::Level level = log::Level::kInfo;
   log::parse_level(opts.log_level, &level);  // validated by parse_options
   log::set_level(level);
+
+  // Headscale access (api/tailscale), before anything is touched: the API
+  // key is read here (never logged) and a bad one stops the start.
+  auto tailscale = api::tailscale::make_tailscale_context(opts);
+  if (!tailscale) {
+    log::error("api", "cannot configure Headscale", {{"error", tailscale.error().message}});
+    return 1;
+  }
+  if (!opts.headscale_url.empty())
+    log::info(
+        "api", "headscale configured",
+        {{"headscale_url", opts.headscale_url}, {"headscale_version", opts.headscale_version}});
 
   if (auto r = fs::make_dirs(opts.data, 0700); !r) {
     log::error("api", "cannot create the data directory", {{"error", r.error().message}, {"data", opts.data}});
@@ -75,6 +95,9 @@ int main(int argc, char** argv) {
     jc.agent.api_public_key_file = files.api_pub;
   }
   api::JobRunner jobs(**store, **driver, agents, jc);
+  // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
+  api::IdeAccess ide(**store, secrets->jwt);
+  jobs.on_vmid_change([&ide](int vmid) { ide.forget_vmid(vmid); });
   api::CatalogSource catalog(opts.artifacts, opts.catalog_key);
   metrics::Registry registry;
   // Provisioning jobs a runner still owes work, by state, and the ones being run now.
@@ -88,6 +111,8 @@ int main(int argc, char** argv) {
     out += "zlh_jobs_active " + std::to_string(jobs.active()) + "\n";
   });
   api::ApiContext ctx{opts, **store, *secrets, hasher, limiter, **driver, jobs, agents, catalog, registry};
+  ctx.ide = &ide;
+  ctx.tailscale = tailscale->get();
 
   auto admin = api::ensure_admin(ctx);
   if (!admin) {

@@ -1,8 +1,10 @@
 #include "api/options.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 
+#include "api/tailscale/headscale_config.hpp"
 #include "common/config.hpp"
 #include "common/fs.hpp"
 #include "common/http_server.hpp"
@@ -12,6 +14,42 @@
 namespace zlh::api {
 
 namespace {
+// The --headscale-* flags (parsers in api/tailscale/headscale_config.hpp);
+// normalizes the URLs in place.
+Result<void> check_headscale(Options& o) {
+  using namespace tailscale;
+  if (o.headscale_url.empty()) {
+    if (!o.headscale_api_key_file.empty() || !o.headscale_login_url.empty() ||
+        !o.headscale_version.empty())
+      return std::unexpected(
+          Error::invalid("headscale-url", "--headscale-* flags need --headscale-url"));
+    return {};
+  }
+  auto url = normalize_base_url(o.headscale_url, "headscale-url");
+  if (!url) return std::unexpected(url.error());
+  o.headscale_url = *url;
+  if (!o.headscale_login_url.empty()) {
+    auto login = normalize_base_url(o.headscale_login_url, "headscale-login-url");
+    if (!login) return std::unexpected(login.error());
+    o.headscale_login_url = *login;
+  }
+  if (o.headscale_version.empty())
+    return std::unexpected(
+        Error::invalid("headscale-version",
+                       "--headscale-url needs --headscale-version (e.g. 0.25 or 0.26: the user "
+                       "field is a name up to 0.25 and a numeric id from 0.26)"));
+  if (auto v = HeadscaleVersion::parse(o.headscale_version); !v) return std::unexpected(v.error());
+  if (auto p = check_user_prefix(o.headscale_user_prefix); !p) return std::unexpected(p.error());
+  if (auto t = parse_key_ttl(o.headscale_key_ttl); !t) return std::unexpected(t.error());
+  if (auto t = parse_acl_tags(o.headscale_acl_tags); !t) return std::unexpected(t.error());
+  const char* env = std::getenv(kApiKeyEnv);
+  if (o.headscale_api_key_file.empty() && (!env || !*env))
+    return std::unexpected(Error::invalid(
+        "headscale-api-key-file",
+        "--headscale-url needs --headscale-api-key-file or " + std::string(kApiKeyEnv)));
+  return {};
+}
+
 std::string absolute(const std::string& p) {
   if (p.empty() || p.front() == '/') return p;
   std::error_code ec;
@@ -47,6 +85,22 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--poll-timeout", o.poll_timeout_s, "seconds one agent status call may take")
       ->capture_default_str();
+  app.add_option("--headscale-url", o.headscale_url,
+                 "Headscale base URL for its REST API (empty: no tailscale access)");
+  app.add_option("--headscale-login-url", o.headscale_login_url,
+                 "URL tailscale clients use as --login-server (default: --headscale-url)");
+  app.add_option("--headscale-api-key-file", o.headscale_api_key_file,
+                 "file holding the Headscale API key (else env ZLH_HEADSCALE_API_KEY)");
+  app.add_option("--headscale-version", o.headscale_version,
+                 "Headscale release, e.g. 0.25 or 0.26 (decides the API's user and key forms)");
+  app.add_option("--headscale-user-prefix", o.headscale_user_prefix,
+                 "Headscale user per zlh user: PREFIX<user id>")
+      ->capture_default_str();
+  app.add_option("--headscale-key-ttl", o.headscale_key_ttl,
+                 "pre-auth key lifetime: seconds or 30m, 1h, 7d")
+      ->capture_default_str();
+  app.add_option("--headscale-acl-tags", o.headscale_acl_tags,
+                 "ACL tags for the container's key: tag:a,tag:b");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -84,6 +138,7 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   if (!o.public_url.empty() && !o.public_url.starts_with("http://") && !o.public_url.starts_with("https://"))
     return bad("public-url", "--public-url must start with http:// or https://");
   while (!o.public_url.empty() && o.public_url.back() == '/') o.public_url.pop_back();
+  if (auto r = check_headscale(o); !r) return std::unexpected(r.error());
 
   o.data = absolute(o.data);
   if (o.artifacts_is_dir()) o.artifacts = absolute(o.artifacts);
@@ -91,6 +146,7 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   o.agent_bin = o.agent_bin.empty() ? fs::join(self_dir, "zlh-agent") : absolute(o.agent_bin);
   o.portal = absolute(o.portal);
   if (o.public_url.empty()) o.public_url = "http://" + o.listen;
+  o.headscale_api_key_file = absolute(o.headscale_api_key_file);
   return ParseOutcome{o, 0};
 }
 

@@ -35,6 +35,15 @@ struct Options {
   double poll_interval_s = 5;
   int64_t poll_workers = 8;
   double poll_timeout_s = 2;
+  // Headscale (DESIGN §10.6, docs/tailscale.md). Empty url: not configured.
+  // The API key comes from the file or env ZLH_HEADSCALE_API_KEY, never a flag.
+  std::string headscale_url;
+  std::string headscale_login_url;  // what tailscale clients get; default headscale_url
+  std::string headscale_api_key_file;
+  std::string headscale_version;  // required with a url: 0.25 names users, 0.26+ numbers them
+  std::string headscale_user_prefix = "zlh-u";
+  std::string headscale_key_ttl = "1h";
+  std::string headscale_acl_tags;  // "tag:a,tag:b", on the container's key
 
   bool artifacts_is_dir() const { return !artifacts.empty() && artifacts.find("://") == std::string::npos; }
 };

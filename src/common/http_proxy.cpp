@@ -221,6 +221,10 @@ Response default_upstream_error(const Error& e) {
 
 }  // namespace
 
+awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const ProxyTarget& t) {
+  co_return co_await tunnel(client, upstream, t);
+}
+
 awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
   ProxyOutcome out;
   const std::string key = t.host + ":" + std::to_string(t.port);
@@ -233,7 +237,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     // The client's connection survives only if its request had no body
     // (a body may be unread or half sent).
     out.keep_alive = io.keep_alive && !has_body && !io.upgrade;
-    return out;
+    return std::move(out);
   };
 
   boost::system::error_code aec;
@@ -271,6 +275,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     up->expires_after(t.connect_timeout);
     auto [ec] = co_await up->async_connect(ep, kTuple);
     reused = false;
+    if (!ec) {
+      boost::system::error_code nec;
+      up->socket().set_option(tcp::no_delay(true), nec);  // header and body go out as separate writes
+    }
     co_return ec;
   };
   if (!io.upgrade) {
@@ -304,7 +312,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
   }
 
-  std::unique_ptr<char[]> chunk(new char[kChunk]);
+  // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
+  std::unique_ptr<char[]> chunk;
+  if (has_body) chunk.reset(new char[kChunk]);
   bool client_body_done = !has_body;
   if (has_body) {
     if (auto expect = io.req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
@@ -327,11 +337,11 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       size_t got = kChunk - bp.get().body().size;
       if (rec == bhttp::error::body_limit) {
         out.answer = Response::error(Error::make(codes::kTooLarge, "request body over the limit"));
-        co_return out;  // the upstream connection is dropped with `up`
+        co_return std::move(out);  // the upstream connection is dropped with `up`
       }
       if (rec) {
         out.status = 400;  // the client went away mid-body
-        co_return out;
+        co_return std::move(out);
       }
       if (got == 0) continue;
       ureq.body().data = chunk.get();
@@ -405,28 +415,26 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     auto [wec, wn] = co_await bhttp::async_write(io.client, cres, kTuple);
     out.status = 101;
     out.upgraded = true;
-    if (wec) co_return out;
+    if (wec) co_return std::move(out);
     io.client.expires_never();
     up->expires_never();
     // Bytes that arrived with the headers belong to the other side.
     if (io.buffer.size()) {
       auto [e1, n1] = co_await asio::async_write(up->socket(), io.buffer.data(), kTuple);
-      if (e1) co_return out;
+      if (e1) co_return std::move(out);
       io.buffer.consume(io.buffer.size());
     }
     if (ubuf.size()) {
       auto [e2, n2] = co_await asio::async_write(io.client.socket(), ubuf.data(), kTuple);
-      if (e2) co_return out;
+      if (e2) co_return std::move(out);
       ubuf.consume(ubuf.size());
     }
     io.buffer.shrink_to_fit();
     ubuf.shrink_to_fit();
-    chunk.reset();
-    rp.reset();
-    sr.reset();
-    if (io.on_tunnel) io.on_tunnel();
-    out.bytes = co_await tunnel(io.client.socket(), up->socket(), t);
-    co_return out;
+    // The tunnel runs after this frame is gone (run_tunnel), so an idle
+    // WebSocket keeps none of the request's state.
+    out.tunnel_upstream.emplace(up->release_socket());
+    co_return std::move(out);
   }
   if (status == 101) co_return upstream_failed("unexpected 101 from " + key);
 
@@ -446,7 +454,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     auto [wec, wn] = co_await bhttp::async_write(io.client, cres, kTuple);
     if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
     out.keep_alive = client_keep && !wec;
-    co_return out;
+    co_return std::move(out);
   }
   bhttp::response<bhttp::buffer_body> cres{static_cast<bhttp::status>(status), io.version};
   cres.reason(res.reason());
@@ -461,10 +469,11 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   cres.body().data = nullptr;
   cres.body().more = true;
   bhttp::response_serializer<bhttp::buffer_body> csr{cres};
-  io.client.expires_after(io.write_timeout);
-  auto [hec, hn] = co_await bhttp::async_write_header(io.client, csr, kTuple);
-  if (hec) co_return out;
+  if (!chunk) chunk.reset(new char[kChunk]);
   bool ok = true;
+  // The header leaves with the first piece of the body in one write (a small
+  // page is usually whole in the buffer already): one syscall and one packet.
+  bool header_sent = false;
   while (!rp->is_done()) {
     res.body().data = chunk.get();
     res.body().size = kChunk;
@@ -483,6 +492,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
         ok = false;
         break;
       }
+      header_sent = true;
       out.bytes += got;
     }
     if (rec) {
@@ -492,7 +502,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       break;
     }
   }
-  if (!ok) co_return out;  // the client sees a cut body and the close
+  if (!ok) {
+    if (!header_sent) co_return upstream_failed("upstream body cut before any byte from " + key);
+    co_return std::move(out);  // the client sees a cut body and the close
+  }
   cres.body().data = nullptr;
   cres.body().size = 0;
   cres.body().more = false;
@@ -501,7 +514,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   if (fec == bhttp::error::need_buffer) fec = {};
   if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
   out.keep_alive = client_keep && !fec;
-  co_return out;
+  co_return std::move(out);
 }
 
 }  // namespace zlh::http::detail

@@ -64,9 +64,6 @@ struct ProxyIo {
   size_t body_limit;
   std::chrono::seconds write_timeout;
   std::string server_header;
-  // Called once an upgrade became a tunnel: the session marks the connection
-  // as closable by a shutdown.
-  std::function<void()> on_tunnel;
 };
 
 struct ProxyOutcome {
@@ -75,9 +72,16 @@ struct ProxyOutcome {
   int status = 0;  // what the client got (101 for a tunnel)
   uint64_t bytes = 0;  // response body bytes sent to the client
   bool keep_alive = false;  // the client connection may carry another request
-  bool upgraded = false;    // the connection was a tunnel and is finished
+  bool upgraded = false;    // the upstream said 101: the connection is a tunnel now
+  // For an upgrade the 101 was sent for: the upstream side of the tunnel,
+  // which the session runs with run_tunnel() (after freeing what it can).
+  std::optional<tcp::socket> tunnel_upstream;
 };
 
 asio::awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& target, UpstreamPool& pool);
+// Copies bytes both ways until both sides closed, an error, or the target's
+// idle/total timeout; holds no buffer while idle. Returns the bytes sent to
+// the client.
+asio::awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const ProxyTarget& target);
 
 }  // namespace zlh::http::detail

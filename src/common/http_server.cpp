@@ -472,6 +472,12 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     auto ep = socket.remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string();
   }
+  {
+    // Responses may leave in more than one write (streamed bodies, the
+    // proxy): without this, Nagle and the peer's delayed ACK add 40 ms.
+    boost::system::error_code nec;
+    socket.set_option(tcp::no_delay(true), nec);
+  }
   beast::tcp_stream stream(std::move(socket));
   // Shared with the shutdown closure, which may run on this strand after the
   // coroutine is gone: it only touches the stream while `stream` is set.
@@ -615,14 +621,32 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         if (!co_await reply(std::move(plan.response)) || !keep_alive) break;
         continue;
       }
-      detail::ProxyIo io{stream,           buffer,           parser,      req,
-                         version,          keep_alive,       is_ws,       ro.body_limit,
-                         opts.write_timeout, opts.server_header, [st] { st->idle = true; }};
+      detail::ProxyIo io{stream,  buffer,     parser, req,           version,
+                         keep_alive, is_ws,    ro.body_limit, opts.write_timeout, opts.server_header};
       auto out = co_await detail::run_proxy(io, *plan.upstream, upstreams);
       if (out.answer) {
         keep_alive = out.keep_alive;
         if (!co_await reply(std::move(*out.answer)) || !keep_alive) break;
         continue;
+      }
+      if (out.tunnel_upstream) {
+        // An idle tunnel should cost little: log the upgrade now, drop the
+        // request's state, keep only the timeouts of the target.
+        record(req, 101, start, 0);
+        ProxyTarget limits;
+        limits.tunnel_idle_timeout = plan.upstream->tunnel_idle_timeout;
+        limits.tunnel_total_timeout = plan.upstream->tunnel_total_timeout;
+        // The tunnel gets a coroutine of its own that owns just the two
+        // sockets; this session (and its frame) ends here. A shutdown does
+        // not wait for tunnels: they close with the io_context.
+        stream.expires_never();
+        asio::co_spawn(
+            strand,
+            [](tcp::socket client, tcp::socket upstream, ProxyTarget lim) -> awaitable<void> {
+              co_await detail::run_tunnel(client, std::move(upstream), lim);
+            }(stream.release_socket(), std::move(*out.tunnel_upstream), std::move(limits)),
+            asio::detached);
+        co_return;
       }
       record(req, out.status ? out.status : 502, start, size_t(out.bytes));
       if (out.upgraded || !out.keep_alive) break;

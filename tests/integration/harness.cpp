@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
 #include <atomic>
@@ -23,6 +24,7 @@
 
 #include "archive_builder.hpp"
 #include "common/fs.hpp"
+#include "common/process.hpp"
 
 namespace zlh::testing {
 
@@ -263,5 +265,60 @@ void AgentProcess::restart() {
   if (pid_ > 0) kill9();
   spawn();
 }
+
+}  // namespace zlh::testing
+
+namespace zlh::testing {
+
+ApiProcess::ApiProcess(std::string dir, std::string store, std::string keys, std::vector<std::string> extra_args)
+    : dir_(std::move(dir)), store_(std::move(store)), keys_(std::move(keys)), extra_(std::move(extra_args)) {
+  addr_ = unique_loopback();
+}
+
+ApiProcess::~ApiProcess() {
+  stop(SIGKILL);
+  std::string d = data();
+  for (pid_t p : agents_under(d + "/")) ::kill(p, SIGKILL);
+  if (DIR* dd = opendir((d + "/containers").c_str())) {
+    while (auto* e = readdir(dd))
+      if (e->d_name[0] != '.') kill_services(d + "/containers/" + e->d_name);
+    closedir(dd);
+  }
+}
+
+bool ApiProcess::start(std::chrono::milliseconds timeout) {
+  process::SpawnOptions o;
+  o.argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8080", "--data", data(), "--artifacts", store_,
+            "--catalog-key", keys_ + "/catalog.pub"};
+  if (std::find(extra_.begin(), extra_.end(), "--public-url") == extra_.end())
+    o.argv.insert(o.argv.end(), {"--public-url", base()});
+  o.argv.insert(o.argv.end(), extra_.begin(), extra_.end());
+  o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
+  int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  o.stdout_fd = out;
+  o.stderr_fd = err;
+  auto p = process::spawn(o);
+  ::close(out);
+  ::close(err);
+  if (!p) return false;
+  pid_ = *p;
+  return eventually(
+      [&] {
+        auto r = http::request("GET", url("/healthz"), {}, {}, std::chrono::seconds(1));
+        return r && r->status == 200;
+      },
+      timeout);
+}
+
+void ApiProcess::stop(int sig) {
+  if (pid_ <= 0) return;
+  ::kill(pid_, sig);
+  int st = 0;
+  ::waitpid(pid_, &st, 0);
+  pid_ = -1;
+}
+
+std::string ApiProcess::log() const { return fs::read_file(dir_ + "/api.log", 1 << 22).value_or(""); }
 
 }  // namespace zlh::testing

@@ -81,6 +81,32 @@ class AgentProcess {
   pid_t pid_ = -1;
 };
 
+// zlh-api on its own loopback address (port 8080) with a data dir under
+// `dir`, the local driver, the store/keys given and (unless extra_args name
+// one) --public-url set to its own address; stdout to <dir>/api.out,
+// stderr (the JSON log) to <dir>/api.log. The destructor SIGKILLs the API,
+// then every container agent and service it left (agents outlive the API by
+// design). Test users get argon2 "minimal" parameters (ZLH_TEST_FAST_HASH).
+class ApiProcess {
+ public:
+  ApiProcess(std::string dir, std::string store, std::string keys, std::vector<std::string> extra_args = {});
+  ~ApiProcess();
+  // Starts and waits for /healthz (false on timeout; the log says why).
+  bool start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  void stop(int sig);  // signals and reaps
+  pid_t pid() const { return pid_; }
+  const std::string& addr() const { return addr_; }
+  std::string base() const { return "http://" + addr_ + ":8080"; }
+  std::string url(const std::string& path) const { return base() + path; }
+  std::string log() const;
+  std::string data() const { return dir_ + "/data"; }
+
+ private:
+  std::string dir_, store_, keys_, addr_;
+  std::vector<std::string> extra_;
+  pid_t pid_ = -1;
+};
+
 // Polls `pred` until true or the deadline passes.
 template <typename F>
 bool eventually(F pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {

@@ -13,7 +13,9 @@
 
 #include "api/app/server_view.hpp"
 #include "api/auth/cookies.hpp"
+#include "api/ide/ide_proxy.hpp"
 #include "api/relay/relay.hpp"
+#include "api/tailscale/tailscale_routes.hpp"
 #include "common/catalog.hpp"
 #include "common/crypto.hpp"
 #include "common/file_source.hpp"
@@ -339,8 +341,10 @@ http::Router make_api_router(ApiContext& ctx) {
   r.add_sync("POST", "/api/auth/logout", [c](Request& req) {
     auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
     if (cred) {
-      if (auto claims = auth::verify_session_token(c->secrets.jwt, cred->token, unix_now()))
+      if (auto claims = auth::verify_session_token(c->secrets.jwt, cred->token, unix_now())) {
         (void)c->store.revoke_session(claims->sid);
+        if (c->ide) c->ide->forget_session(claims->sid);
+      }
     }
     audit(*c, req, user_id(req), "auth.logout", "user:" + req.log_user);
     return with_cookie(Response::json(200, {{"ok", true}}), auth::clear_session_cookie(auth::secure_for_public_url(c->opts.public_url)));
@@ -373,6 +377,7 @@ http::Router make_api_router(ApiContext& ctx) {
     if (!v) return Response::error(v.error());
     auto created = c->store.create_server(v->first, kCreateSteps);
     if (!created) return Response::error(created.error());
+    if (c->ide && created->server.vmid) c->ide->forget_vmid(*created->server.vmid);
     audit(*c, req, user_id(req), "server.create", "server:" + std::to_string(created->server.id),
           {{"type", to_string(created->server.type)}, {"vmid", created->server.vmid.value_or(0)}});
     c->jobs.submit(created->job.id);
@@ -404,6 +409,7 @@ http::Router make_api_router(ApiContext& ctx) {
     // job; deleting twice answers with the delete job already under way.
     auto del = c->store.create_delete_job(s->id, kDeleteSteps);
     if (!del) return Response::error(del.error());
+    if (c->ide && s->vmid) c->ide->forget_vmid(*s->vmid);  // the IDE is gone from now on
     if (!del->existing) {
       nlohmann::json detail = nlohmann::json::object();
       if (del->cancelled_job) {
@@ -504,6 +510,9 @@ http::Router make_api_router(ApiContext& ctx) {
 
   // ---- relays: console, files, mods (src/api/relay) ----
   add_relay_routes(r, ctx);
+  add_tailscale_routes(r, ctx);  // POST/DELETE /api/servers/{id}/tailscale (src/api/tailscale)
+  // ---- the browser IDE proxy /dev/{vmid}/ide (src/api/ide) ----
+  if (ctx.ide) add_ide_routes(r, ctx.opts, *ctx.ide);
 
   // Every route of this table, generated from it, so it cannot drift.
   nlohmann::json paths = nlohmann::json::object();

@@ -31,6 +31,11 @@
 
 namespace zlh::api {
 
+namespace tailscale {
+class TailscaleContext;
+}  // namespace tailscale
+class IdeAccess;
+
 // The signed catalog from the artifact store (a directory or file:// URL),
 // verified with the catalog key and cached by the bytes' sha256.
 class CatalogSource {
@@ -61,6 +66,10 @@ struct ApiContext {
   const AgentClient& agents;
   CatalogSource& catalog;
   metrics::Registry& metrics;
+  // Headscale access (api/tailscale); null: not configured (503).
+  tailscale::TailscaleContext* tailscale = nullptr;
+  // The IDE proxy's access cache (api/ide); null: no /dev/{vmid}/ide routes.
+  IdeAccess* ide = nullptr;
 };
 
 http::Router make_api_router(ApiContext& ctx);

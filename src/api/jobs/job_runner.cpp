@@ -165,7 +165,9 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
         auto a = driver_.address(vmid, cfg_.address_timeout);
         if (!a) return fail(a.error());
         ip = *a;
-        return store_.update_server(s.id, {.ip = ip, .node = std::string(driver_.name())});
+        auto u = store_.update_server(s.id, {.ip = ip, .node = std::string(driver_.name())});
+        vmid_changed(vmid);
+        return u;
       });
       !r)
     return r;
@@ -224,6 +226,7 @@ void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) 
     return;
   }
   if (s.vmid) {
+    vmid_changed(*s.vmid);
     if (auto d = driver_.destroy(*s.vmid, cfg_.stop_timeout); !d) {
       log::error("jobs", "compensation failed: container not destroyed",
                  {{"job_id", job.id}, {"vmid", *s.vmid}, {"error", d.error().message}});
@@ -241,6 +244,7 @@ Result<void> JobRunner::run_delete(store::Job& job, store::Server& s) {
   (void)store_.update_server(s.id, {.state = ServerState::kDeleting});
   if (s.vmid) {
     int vmid = *s.vmid;
+    vmid_changed(vmid);
     if (auto r = step(job, 0, [&] {
           auto st = driver_.status(vmid);
           if (st && st->state == drivers::PowerState::kMissing) return Result<void>{};

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -66,6 +67,11 @@ class JobRunner {
   void stop();
   // Jobs being worked on now (metrics).
   size_t active() const;
+  // Called (from a job thread) whenever what a vmid leads to changes: its
+  // container got its address, or the vmid is being released (compensation,
+  // deletion). The IDE proxy drops its cached decisions for it. Set before
+  // the first submit().
+  void on_vmid_change(std::function<void(int)> f) { on_vmid_change_ = std::move(f); }
 
  private:
   void run(int64_t job_id);
@@ -90,6 +96,10 @@ class JobRunner {
   std::set<int64_t> cancelled_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  std::function<void(int)> on_vmid_change_;
+  void vmid_changed(int vmid) const {
+    if (on_vmid_change_) on_vmid_change_(vmid);
+  }
 };
 
 }  // namespace zlh::api

@@ -1,0 +1,109 @@
+#include "fake_headscale.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "common/fs.hpp"
+#include "common/http_client.hpp"
+#include "common/process.hpp"
+
+namespace zlh::testing {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string script() {
+  const char* src = std::getenv("ZLH_SOURCE_DIR");
+  return std::string(src ? src : ZLH_DEFAULT_SOURCE_DIR) + "/tests/fixtures/fake_headscale.py";
+}
+
+void nap() {
+  struct timespec ts {
+    0, 20'000'000
+  };
+  nanosleep(&ts, nullptr);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FakeHeadscale>> FakeHeadscale::start(const Options& o) {
+  std::string port_file = o.work_dir + "/fake_headscale.port";
+  ::unlink(port_file.c_str());
+  process::SpawnOptions so;
+  so.argv = {"python3", "-u",   script(), "--version", o.version,     "--api-key", o.api_key,
+             "--host",  o.host, "--port", "0",         "--port-file", port_file};
+  so.env = {"PATH=/usr/local/bin:/usr/bin:/bin"};
+  int log = ::open((o.work_dir + "/fake_headscale.log").c_str(),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  so.stdout_fd = log;
+  so.stderr_fd = log;
+  auto pid = process::spawn(so);
+  if (log >= 0) ::close(log);
+  if (!pid) return std::unexpected(pid.error());
+  std::unique_ptr<FakeHeadscale> f(new FakeHeadscale());
+  f->host_ = o.host;
+  f->pid_ = *pid;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto p = fs::read_file(port_file, 64); p && !p->empty()) {
+      f->port_ = std::atoi(p->c_str());
+      return f;
+    }
+    int st = 0;
+    if (::waitpid(f->pid_, &st, WNOHANG) == f->pid_) {
+      f->pid_ = -1;
+      return fail(codes::kInternal,
+                  "fake_headscale.py exited; see " + o.work_dir + "/fake_headscale.log");
+    }
+    nap();
+  }
+  return fail(codes::kTimeout, "fake_headscale.py did not start listening");
+}
+
+FakeHeadscale::~FakeHeadscale() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  int st = 0;
+  while (::waitpid(pid_, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &st, 0);
+      break;
+    }
+    nap();
+  }
+}
+
+json FakeHeadscale::requests() const {
+  auto r = http::request("GET", url() + "/_fake/requests", {}, {}, 5s);
+  if (!r || r->status != 200) return json::array();
+  return json::parse(r->body, nullptr, false).value("requests", json::array());
+}
+
+json FakeHeadscale::state() const {
+  auto r = http::request("GET", url() + "/_fake/state", {}, {}, 5s);
+  if (!r || r->status != 200) return json::object();
+  return json::parse(r->body, nullptr, false);
+}
+
+void FakeHeadscale::fail_next(const std::string& op, int status, const std::string& message,
+                              int times) const {
+  (void)http::request(
+      "POST", url() + "/_fake/fail", {},
+      json{{"op", op}, {"status", status}, {"message", message}, {"times", times}}.dump(), 5s);
+}
+
+void FakeHeadscale::use_key(const std::string& id) const {
+  (void)http::request("POST", url() + "/_fake/use", {}, json{{"id", id}}.dump(), 5s);
+}
+
+}  // namespace zlh::testing
