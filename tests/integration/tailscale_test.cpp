@@ -121,52 +121,19 @@ class TailscaleTest : public ::testing::Test {
   }
   // With the fake configured unless `headscale` is false.
   void start_api(const std::string& version, bool headscale = true) {
-    process::SpawnOptions o;
-    o.argv = {bin_dir() + "/zlh-api",
-              "--listen",
-              addr_ + ":8080",
-              "--data",
-              data_,
-              "--artifacts",
-              store_,
-              "--catalog-key",
-              keys_ + "/catalog.pub",
-              "--dev-vmid-lo",
-              std::to_string(vmid_lo_),
-              "--dev-vmid-hi",
-              std::to_string(vmid_lo_ + 199)};
+    std::vector<std::string> extra = {"--dev-vmid-lo", std::to_string(vmid_lo_), "--dev-vmid-hi",
+                                      std::to_string(vmid_lo_ + 199)};
     if (headscale) {
-      o.argv.insert(o.argv.end(),
-                    {"--headscale-url", fake_->url(), "--headscale-api-key-file", key_file_,
-                     "--headscale-version", version, "--headscale-key-ttl", "2h",
-                     "--headscale-acl-tags", "tag:zlh-dev", "--log-level", "debug"});
+      extra.insert(extra.end(),
+                   {"--headscale-url", fake_->url(), "--headscale-api-key-file", key_file_,
+                    "--headscale-version", version, "--headscale-key-ttl", "2h",
+                    "--headscale-acl-tags", "tag:zlh-dev", "--log-level", "debug"});
     }
-    o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
-    int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    o.stdout_fd = out;
-    o.stderr_fd = err;
-    auto p = process::spawn(o);
-    ::close(out);
-    ::close(err);
-    ASSERT_TRUE(p) << p.error().message;
-    api_pid_ = *p;
-    ASSERT_TRUE(eventually(
-        [&] {
-          auto r = http::request("GET", url("/healthz"), {}, {}, 1s);
-          return r && r->status == 200;
-        },
-        20s))
-        << fs::read_file(dir_ + "/api.log", 1 << 16).value_or("");
+    api_ = std::make_unique<ApiProcess>(dir_, store_, keys_, extra);
+    ASSERT_TRUE(api_->start()) << fs::read_file(dir_ + "/api.log", 1 << 16).value_or("");
   }
-  void stop_api() {
-    if (api_pid_ <= 0) return;
-    ::kill(api_pid_, SIGKILL);
-    int st = 0;
-    ::waitpid(api_pid_, &st, 0);
-    api_pid_ = -1;
-  }
-  std::string url(const std::string& p) { return "http://" + addr_ + ":8080" + p; }
+  void stop_api() { api_.reset(); }
+  std::string url(const std::string& p) { return api_->url(p); }
   http::ClientResponse call(const std::string& m, const std::string& p, const std::string& token,
                             const std::string& body = "", http::Headers extra = {}) {
     http::Headers h = extra;
@@ -224,7 +191,7 @@ class TailscaleTest : public ::testing::Test {
   std::string dir_, data_, store_, keys_, addr_, api_key_, key_file_;
   std::vector<std::string> secrets_;  // keys handed out, to look for in the logs
   int vmid_lo_ = 16000;
-  pid_t api_pid_ = -1;
+  std::unique_ptr<ApiProcess> api_;
   std::unique_ptr<FakeHeadscale> fake_;
 };
 
