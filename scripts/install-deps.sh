@@ -10,12 +10,12 @@ PACKAGES=(
   # libraries (DESIGN §12)
   libboost1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libcurl4-openssl-dev libarchive-dev libsodium-dev libssl-dev
-  libcli11-dev libtomlplusplus-dev
+  libcli11-dev libtomlplusplus-dev libjemalloc-dev
   # runtimes for the demo store and game servers (DESIGN §4.3, §9), dev user tools
   openjdk-17-jdk-headless nodejs passwd bash xz-utils
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  wrk nginx procps curl ca-certificates python3
+  wrk nginx procps curl ca-certificates python3 chromium
 )
 
 missing=()

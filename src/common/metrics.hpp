@@ -29,7 +29,7 @@ class Registry {
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::string>> meta_;  // name → type, help
-  std::map<std::string, std::map<std::string, double>> values_;      // name → labels → value
+  std::map<std::string, std::map<std::string, double, std::less<>>, std::less<>> values_;      // name → labels → value
   std::vector<std::function<void(std::string&)>> collectors_;
 };
 
