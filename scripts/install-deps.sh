@@ -43,12 +43,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: done" >&2
 fi
 
-# npm packages of the IDE benchmark's peer (bench/node: Express +
-# http-proxy-middleware), from the committed lockfile; skipped when current.
+# npm packages from the committed lockfiles (npm ci), each skipped when
+# current: the portal (Vite, Preact, xterm), the browser tests
+# (playwright-core) and the IDE benchmark's peer (Express +
+# http-proxy-middleware).
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-node_dir="$repo/bench/node"
-if [ ! -f "$node_dir/node_modules/.package-lock.json" ] ||
-   [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
-  echo "install-deps: npm ci in bench/node" >&2
-  npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >/dev/null
-fi
+for d in portal tests/e2e bench/node; do
+  dir="$repo/$d"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in $d" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+done

@@ -41,4 +41,4 @@ Try:
 Ctrl-C stops zlh-api; the containers' agents keep running (like containers
 do) and are found again at the next start. DELETE /api/servers/<id> ends one.
 MSG
-exec "$BIN/zlh-api" --listen "$LISTEN" --data "$VAR" --artifacts "$VAR/artifacts" --log-format text
+exec "$BIN/zlh-api" --listen "$LISTEN" --data "$VAR" --artifacts "$VAR/artifacts" --portal "$PWD/portal/dist" --log-format text

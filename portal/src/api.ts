@@ -1,0 +1,303 @@
+// The zlh-api client: cookie session only (the HttpOnly `zlh_session` set by
+// login/register), never a token in storage. Every state-changing request
+// carries `X-ZLH-CSRF: 1` (DESIGN §10.2). Errors come back as ApiError with the
+// API's stable code and, for E_INVALID, the offending field.
+
+export interface User {
+  id: number;
+  email: string;
+  username: string;
+  is_admin: boolean;
+  created_at: string;
+}
+
+// GET /api/servers/{id} (src/api/app/server_view.cpp).
+export interface Server {
+  id: number;
+  name: string;
+  type: 'dev' | 'game';
+  state: 'provisioning' | 'ready' | 'error' | 'deleting' | 'deleted' | string;
+  agent_state: string;
+  agent_last_seen: string | null;
+  crash_count: number;
+  error: string | null;
+  hostname: string;
+  ip: string;
+  ide_url: string | null;
+  install_step: string;
+  progress: number;
+  ports: number[];
+  spec: {
+    runtime?: string;
+    version?: string;
+    enable_code_server?: boolean;
+    game?: string;
+    variant?: string;
+    memory_mb?: number;
+    cpu_cores?: number;
+    [k: string]: unknown;
+  };
+  vmid: number | null;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+export interface JobStep {
+  name: string;
+  state: string;
+  detail: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface Job {
+  id: number;
+  server_id: number;
+  kind: string;
+  state: string;
+  error: string | null;
+  steps: JobStep[];
+}
+
+export interface CatalogVersion {
+  version: string;
+  default: boolean;
+  channel: string;
+  java?: string;
+}
+
+export interface DevCatalog {
+  runtimes: { id: string; display: string; versions: CatalogVersion[] }[];
+  addons: { id: string; display: string; versions: CatalogVersion[] }[];
+}
+
+export interface GameCatalog {
+  games: { id: string; variants: { id: string; mods: boolean; versions: CatalogVersion[] }[] }[];
+}
+
+export interface FileEntry {
+  name: string;
+  type: 'file' | 'dir' | 'symlink' | string;
+  size: number;
+  mtime: number;
+  mode: string;
+}
+
+export interface Mod {
+  id: string;
+  file: string;
+  enabled: boolean;
+  size: number;
+  sha256: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public field?: string,
+  ) {
+    super(message);
+  }
+}
+
+// Called on any 401 so the app can drop the user and show the login page.
+let onUnauthorized: (() => void) | null = null;
+export function setUnauthorizedHandler(f: () => void) {
+  onUnauthorized = f;
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
+
+export function csrfHeaders(method: string): Record<string, string> {
+  return STATE_CHANGING.has(method.toUpperCase()) ? { 'X-ZLH-CSRF': '1' } : {};
+}
+
+export async function errorFromResponse(res: Response): Promise<ApiError> {
+  let code = 'E_HTTP';
+  let message = `request failed (${res.status})`;
+  let field: string | undefined;
+  try {
+    const j = await res.json();
+    if (j && typeof j.error === 'object' && j.error) {
+      code = String(j.error.code ?? code);
+      message = String(j.error.message ?? message);
+      if (typeof j.error.field === 'string' && j.error.field) field = j.error.field;
+    }
+  } catch {
+    /* not JSON: keep the status text */
+  }
+  return new ApiError(res.status, code, message, field);
+}
+
+export function errorFromXhr(xhr: XMLHttpRequest): ApiError {
+  try {
+    const j = JSON.parse(xhr.responseText);
+    if (j && j.error) return new ApiError(xhr.status, j.error.code, j.error.message, j.error.field || undefined);
+  } catch {
+    /* fall through */
+  }
+  return new ApiError(xhr.status, 'E_HTTP', xhr.status ? `request failed (${xhr.status})` : 'network error');
+}
+
+export interface RequestOptions {
+  body?: unknown; // JSON-encoded unless it is a string/Blob
+  raw?: boolean; // return the Response itself
+  signal?: AbortSignal;
+  quiet401?: boolean; // do not trigger the global logout on 401
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...csrfHeaders(method) };
+  let body: BodyInit | undefined;
+  if (opts.body !== undefined) {
+    if (typeof opts.body === 'string' || opts.body instanceof Blob) {
+      body = opts.body as BodyInit;
+      headers['Content-Type'] = 'application/octet-stream';
+    } else {
+      body = JSON.stringify(opts.body);
+      headers['Content-Type'] = 'application/json';
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body, credentials: 'same-origin', signal: opts.signal });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(0, 'E_NETWORK', 'cannot reach the server; check your connection');
+  }
+  if (!res.ok) {
+    const err = await errorFromResponse(res);
+    if (res.status === 401 && !opts.quiet401 && onUnauthorized) onUnauthorized();
+    throw err;
+  }
+  if (opts.raw) return res as unknown as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+export const get = <T>(path: string, opts?: RequestOptions) => request<T>('GET', path, opts);
+export const post = <T>(path: string, body?: unknown, opts?: RequestOptions) =>
+  request<T>('POST', path, { ...opts, body });
+
+const enc = encodeURIComponent;
+
+export const api = {
+  me: () => get<{ user: User }>('/api/auth/me', { quiet401: true }),
+  login: (identifier: string, password: string) =>
+    post<{ user: User }>('/api/auth/login', { identifier, password }, { quiet401: true }),
+  register: (email: string, username: string, password: string) =>
+    post<{ user: User }>('/api/auth/register', { email, username, password }, { quiet401: true }),
+  logout: () => post<unknown>('/api/auth/logout', undefined, { quiet401: true }),
+
+  servers: () => get<{ servers: Server[] }>('/api/servers'),
+  server: (id: string | number) => get<Server>(`/api/servers/${id}`),
+  create: (body: Record<string, unknown>) => post<{ id: number; job: number; server: Server }>('/api/servers', body),
+  remove: (id: number) => request<{ id: number; job: number }>('DELETE', `/api/servers/${id}`),
+  power: (id: number, action: string) => post<unknown>(`/api/servers/${id}/${action}`),
+  job: (id: number) => get<Job>(`/api/jobs/${id}`),
+  devCatalog: () => get<DevCatalog>('/api/catalog/dev'),
+  gameCatalog: () => get<GameCatalog>('/api/catalog/game'),
+
+  list: (id: number, path: string) => get<FileEntry[]>(`/api/servers/${id}/files/list?path=${enc(path)}`),
+  readText: async (id: number, path: string) => {
+    const res = await request<Response>('GET', `/api/servers/${id}/files/read?path=${enc(path)}`, { raw: true });
+    return res.text();
+  },
+  write: (id: number, path: string, text: string) =>
+    request<unknown>('PUT', `/api/servers/${id}/files/write?path=${enc(path)}`, { body: text }),
+  mkdir: (id: number, path: string) => post<unknown>(`/api/servers/${id}/files/mkdir`, { path }),
+  rename: (id: number, from: string, to: string) => post<unknown>(`/api/servers/${id}/files/rename`, { from, to }),
+  del: (id: number, paths: string[]) => post<unknown>(`/api/servers/${id}/files/delete`, { paths }),
+  downloadUrl: (id: number, path: string) => `/api/servers/${id}/files/download?path=${enc(path)}`,
+
+  mods: async (id: number) => {
+    const res = await request<Response>('GET', `/api/servers/${id}/mods`, { raw: true });
+    const mods = (await res.json()) as Mod[];
+    return { mods, restartRequired: res.headers.get('X-ZLH-Restart-Required') === 'true' };
+  },
+  installMod: (id: number, artifact: string, sha256: string) =>
+    post<{ restart_required?: boolean }>(`/api/servers/${id}/mods/install`, { artifact, sha256 }),
+  setMod: (id: number, mod: string, enable: boolean) =>
+    post<{ restart_required?: boolean }>(`/api/servers/${id}/mods/${enc(mod)}/${enable ? 'enable' : 'disable'}`),
+  deleteMod: (id: number, mod: string) =>
+    request<{ restart_required?: boolean }>('DELETE', `/api/servers/${id}/mods/${enc(mod)}`),
+
+  tailscaleEnable: (id: number) => post<TailscaleAccess>(`/api/servers/${id}/tailscale`),
+  tailscaleDisable: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/tailscale`),
+};
+
+// POST /api/servers/{id}/tailscale (src/api/tailscale/access.cpp).
+export interface TailscaleAccess {
+  server_id: number;
+  hostname: string;
+  login_server: string;
+  headscale_user: string;
+  device: { authkey: string; key_id: string; expires_at: string; reusable: boolean; ephemeral: boolean };
+  container: { hostname: string; addon: string; version: string | null };
+  instructions: { tailscale_up: string; find_ip: string; ssh: string; vscode: string; text: string };
+  constraints: string[];
+  shown_once: boolean;
+}
+
+// Multipart upload with progress (fetch has no upload progress).
+export function upload(
+  url: string,
+  files: File[],
+  onProgress: (loaded: number, total: number) => void,
+): { promise: Promise<unknown>; abort: () => void } {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise<unknown>((resolve, reject) => {
+    const form = new FormData();
+    for (const f of files) form.append('file', f, f.name);
+    xhr.open('POST', url);
+    xhr.setRequestHeader('X-ZLH-CSRF', '1');
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded, e.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(JSON.parse(xhr.responseText));
+        } catch {
+          resolve(null);
+        }
+      } else {
+        if (xhr.status === 401 && onUnauthorized) onUnauthorized();
+        reject(errorFromXhr(xhr));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'E_NETWORK', 'upload failed: network error'));
+    xhr.onabort = () => reject(new ApiError(0, 'E_ABORTED', 'upload cancelled'));
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+// What the badge shows: the agent's state once the server is ready
+// (running, stopped, crashed, …), else the control plane's (provisioning,
+// error, deleting).
+export function displayState(s: Server): string {
+  if (s.state === 'ready' && s.agent_state) return s.agent_state;
+  return s.state;
+}
+
+export function describe(s: Server): string {
+  const sp = s.spec || {};
+  if (s.type === 'dev') return [sp.runtime, sp.version].filter(Boolean).join(' ');
+  return [sp.game, sp.variant, sp.version].filter(Boolean).join(' / ');
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const u = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${u[i]}`;
+}

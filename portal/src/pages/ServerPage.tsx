@@ -1,0 +1,121 @@
+import { lazy, Suspense } from 'preact/compat';
+import { useState } from 'preact/hooks';
+import { ApiError, api, describe, displayState, type Server } from '../api';
+import { Alert, StateBadge, errorText, usePoll, useTitle } from '../components';
+import { Link } from '../router';
+import { Overview } from './Overview';
+import { Files } from './Files';
+import { Mods } from './Mods';
+import { Ide } from './Ide';
+import { Tailscale } from './Tailscale';
+
+// xterm.js is only loaded when a console is opened.
+const Console = lazy(() => import('./Console').then((m) => ({ default: m.Console })));
+
+const POLL_MS = 2500;
+
+export function ServerPage({ id, tab, search }: { id: number; tab: string; search: URLSearchParams }) {
+  const [server, setServer] = useState<Server | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [gone, setGone] = useState(false);
+
+  const load = async () => {
+    if (gone) return;
+    try {
+      setServer(await api.server(id));
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setGone(true);
+      setError(e);
+    }
+  };
+  usePoll(load, POLL_MS, [id, gone]);
+
+  const name = server ? server.name || `server-${server.id}` : `Server ${id}`;
+  useTitle(tab === 'overview' ? name : `${name} · ${tab}`);
+
+  if (gone)
+    return (
+      <main class="page narrow" id="main">
+        <h1>Server not found</h1>
+        <p>It does not exist, or it has been deleted.</p>
+        <p>
+          <Link href="/">Back to your servers</Link>
+        </p>
+      </main>
+    );
+  if (!server)
+    return (
+      <main class="page" id="main" aria-busy="true">
+        <Alert error={error ? errorText(error) : null} />
+        {!error && <p class="muted">Loading…</p>}
+      </main>
+    );
+
+  if (tab === 'ide') return <Ide server={server} />;
+
+  const base = `/servers/${id}`;
+  const tabs: [string, string, string][] = [
+    ['overview', 'Overview', base],
+    ['console', 'Console', `${base}/console`],
+    ['files', 'Files', `${base}/files`],
+  ];
+  if (server.type === 'game') tabs.push(['mods', 'Mods', `${base}/mods`]);
+  if (server.type === 'dev') {
+    tabs.push(['ide', 'IDE', `${base}/ide`]);
+    tabs.push(['tailscale', 'Tailscale', `${base}/tailscale`]);
+  }
+
+  let body;
+  switch (tab) {
+    case 'console':
+      body = (
+        <Suspense fallback={<p class="muted">Loading console…</p>}>
+          <Console server={server} />
+        </Suspense>
+      );
+      break;
+    case 'files':
+      body = <Files server={server} path={search.get('path') ?? ''} />;
+      break;
+    case 'mods':
+      body = server.type === 'game' ? <Mods server={server} /> : <p>Mods are only available on game servers.</p>;
+      break;
+    case 'tailscale':
+      body = server.type === 'dev' ? <Tailscale server={server} /> : <p>Tailscale access is only available on dev servers.</p>;
+      break;
+    default:
+      body = <Overview server={server} reload={load} jobParam={search.get('job')} />;
+  }
+
+  return (
+    <main class="page" id="main">
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <Link href="/">Servers</Link>
+        <span aria-hidden="true"> / </span>
+        <span aria-current="page">{name}</span>
+      </nav>
+      <div class="page-head">
+        <div>
+          <h1 class="server-title">
+            {name} <StateBadge state={displayState(server)} />
+          </h1>
+          <p class="muted small">
+            {server.type === 'dev' ? 'Dev container' : 'Game server'}
+            {describe(server) ? ` · ${describe(server)}` : ''}
+            {server.hostname ? ` · ${server.hostname}` : ''}
+          </p>
+        </div>
+      </div>
+      <nav class="tabs" aria-label="Server sections">
+        {tabs.map(([key, label, href]) => (
+          <Link key={key} href={href} class={`tab${tab === key ? ' active' : ''}`} aria-current={tab === key ? 'page' : undefined}>
+            {label}
+          </Link>
+        ))}
+      </nav>
+      <Alert error={error ? `Could not refresh: ${errorText(error)}` : null} />
+      <section class="tab-body">{body}</section>
+    </main>
+  );
+}

@@ -1,0 +1,51 @@
+// (3) a second user sees none of the first user's servers and gets 404 at
+// their IDE URL (and at their server page and API routes).
+import { call, check, eventually, newPage } from '../lib.mjs';
+import { register } from './common.mjs';
+
+export const slot = 2;
+
+export default async function ({ api, browser, step, shot, track }) {
+  // The first user, set up over the API: a dev server with code-server.
+  const ann = await call(api, 'POST', '/api/auth/register',
+    { body: { email: 'ann@example.com', username: 'ann', password: 'ann-password-1' } });
+  check(ann.status === 201, `register ann: ${ann.text}`);
+  const token = ann.json.token;
+  const catalog = await call(api, 'GET', '/api/catalog/dev', { token });
+  const node = catalog.json.runtimes.find((r) => r.id === 'node');
+  const created = await call(api, 'POST', '/api/servers', {
+    token,
+    body: { type: 'dev', name: 'ann-secret', runtime: 'node', version: node.versions[0].version, enable_code_server: true },
+  });
+  check(created.status === 202, `create: ${created.text}`);
+  const id = created.json.id;
+  const vmid = await eventually(async () => {
+    const d = await call(api, 'GET', `/api/servers/${id}`, { token });
+    if (d.json.state === 'error') throw new Error(`provisioning failed: ${d.text}`);
+    return d.json.state === 'ready' && d.json.vmid;
+  }, { timeout: 180000, what: "ann's server to be ready" });
+  // Ann herself reaches her IDE.
+  const annPage = track(await newPage(browser));
+  await annPage.context().addCookies([{ name: 'zlh_session', value: token, url: api.base }]);
+  await annPage.goto(`${api.base}/dev/${vmid}/ide/`);
+  await eventually(async () => (await annPage.title()) === 'stand-in code-server', { what: "ann's IDE" });
+  step(`ann's server ${id} (vmid ${vmid}) ready, her IDE answers`);
+
+  // Bob, in the browser.
+  const page = track(await newPage(browser));
+  await register(page, api, { email: 'bob@example.com', username: 'bob', password: 'bob-password-1' });
+  await eventually(async () => (await page.locator('main').innerText()).length > 0, { what: 'the list' });
+  check(!(await page.locator('main').innerText()).includes('ann-secret'), "bob's list does not show ann's server");
+  await shot(page, 'bob-list');
+  const list = await (await page.request.get(api.base + '/api/servers')).json();
+  check((list.servers || list).length === 0, "bob's API list is empty");
+  const resp = await page.goto(`${api.base}/dev/${vmid}/ide/`);
+  check(resp.status() === 404, `bob at ann's IDE URL: 404 (got ${resp.status()})`);
+  check((await page.title()) !== 'stand-in code-server', "bob does not see ann's IDE");
+  await shot(page, 'bob-ide-404');
+  check((await page.request.get(`${api.base}/api/servers/${id}`)).status() === 404, "bob: ann's server is 404");
+  await page.goto(`${api.base}/servers/${id}`);
+  await eventually(async () => /not found/i.test(await page.locator('main').innerText()), { what: 'a not-found page' });
+  await shot(page, 'bob-server-404');
+  step("bob sees nothing of ann's");
+}
