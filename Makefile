@@ -29,6 +29,7 @@ bench: build
 	@./bench/upload.sh
 	@./bench/api.sh
 	@./bench/ide.sh
+	@./bench/portal.sh
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

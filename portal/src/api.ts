@@ -40,6 +40,8 @@ export interface Server {
   vmid: number | null;
   created_at: string | null;
   updated_at: string | null;
+  /** The latest job (create or delete), in the detail only. */
+  job?: { id: number; kind: string; state: string } | null;
 }
 
 export interface JobStep {

@@ -54,6 +54,15 @@ nlohmann::json status_body(AgentContext& ctx) {
     if (v.name.starts_with("console-")) continue;
     j["services"].push_back(v.to_json());
     if (v.name == main) {
+      // Once provisioned, the state is the main workload's (DESIGN §3.4:
+      // stopping, stopped, crashed), so a stop or a crash loop shows in
+      // the control plane's list, not only in `services`.
+      if (j["state"] == "running") {
+        if (v.state == "stopping") j["state"] = "stopping";
+        else if (v.state == "stopped" || v.state == "exited") j["state"] = "stopped";
+        else if (v.state == "crashed") j["state"] = "crashed";
+        else if (v.state == "starting" || v.state == "backoff") j["state"] = "starting";
+      }
       j["crash_count"] = v.crash_count;
       j["last_crash_at"] = v.last_crash_at ? nlohmann::json(*v.last_crash_at) : nlohmann::json(nullptr);
       j["last_exit"] = v.last_exit;

@@ -14,7 +14,7 @@ function fmtTime(s: string | null) {
 
 export function Overview({ server, reload, jobParam }: { server: Server; reload: () => Promise<void>; jobParam: string | null }) {
   const s = server;
-  const jobId = jobOf(s.id) ?? (jobParam && /^\d+$/.test(jobParam) ? Number(jobParam) : undefined);
+  const jobId = jobOf(s.id) ?? (jobParam && /^\d+$/.test(jobParam) ? Number(jobParam) : undefined) ?? s.job?.id;
   const [job, setJob] = useState<Job | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);

@@ -1,6 +1,6 @@
 // The create job of a server, remembered from POST /api/servers (202 {id, job})
-// for the overview's step list. The server detail does not name its job, so
-// after a reload only install_step/progress from the detail are shown.
+// for the overview's step list until the first detail arrives; after a
+// reload the detail's `job` (the server's latest job) is used.
 const jobs = new Map<number, number>();
 
 export function rememberJob(serverId: number, jobId: number) {

@@ -397,7 +397,13 @@ http::Router make_api_router(ApiContext& ctx) {
     if (!id) return Response::error(id.error());
     auto s = c->store.get_server_for_owner(*id, user_id(req));
     if (!s) return Response::error(s.error());
-    return Response::json(200, server_json(*c, *s));
+    auto out = server_json(*c, *s);
+    // The latest job, so a reloaded page can show its steps (GET /api/jobs/{id}).
+    if (auto j = c->store.latest_job_for_server(s->id))
+      out["job"] = {{"id", j->id}, {"kind", to_string(j->kind)}, {"state", to_string(j->state)}};
+    else
+      out["job"] = nullptr;
+    return Response::json(200, out);
   });
 
   r.add_sync("DELETE", "/api/servers/{id}", [c](Request& req) {

@@ -134,6 +134,13 @@ Result<Job> Store::get_job(int64_t id) {
   });
 }
 
+Result<Job> Store::latest_job_for_server(int64_t server_id) {
+  return impl_->read("latest job", [&](SQLite::Database& db) {
+    return one_job(db, "j.id = (SELECT MAX(id) FROM jobs WHERE server_id = ?)",
+                   [&](SQLite::Statement& q) { q.bind(1, server_id); });
+  });
+}
+
 Result<Job> Store::get_job_for_owner(int64_t id, int64_t owner_id) {
   return impl_->read("get job", [&](SQLite::Database& db) {
     return one_job(db, "j.id = ? AND s.owner_id = ?", [&](SQLite::Statement& q) {

@@ -226,5 +226,25 @@ TEST_F(DeleteJobTest, ACompensationUnderWayIsAConflictAndAFinishedServerNeedsNoC
   EXPECT_EQ(store->create_delete_job(c.server.id, {}).error().code, codes::kInvalid);
 }
 
+TEST_F(JobsTest, LatestJobOfAServer) {
+  int64_t ann = make_user("ann");
+  CreatedServer a = make_server(ann);
+  CreatedServer b = make_server(ann);
+  auto la = store->latest_job_for_server(a.server.id);
+  ASSERT_TRUE(la.has_value());
+  EXPECT_EQ(la->id, a.job.id);
+  EXPECT_EQ(la->kind, JobKind::kCreate);
+  ASSERT_TRUE(store->update_job_state(a.job.id, JobState::kRunning));
+  ASSERT_TRUE(store->update_job_state(a.job.id, JobState::kDone));
+  auto del = store->create_delete_job(a.server.id, kSteps);
+  ASSERT_TRUE(del.has_value());
+  la = store->latest_job_for_server(a.server.id);
+  ASSERT_TRUE(la.has_value());
+  EXPECT_EQ(la->id, del->job.id);
+  EXPECT_EQ(la->kind, JobKind::kDelete);
+  EXPECT_EQ(store->latest_job_for_server(b.server.id)->id, b.job.id);
+  EXPECT_EQ(store->latest_job_for_server(b.server.id + 100).error().code, codes::kNotFound);
+}
+
 }  // namespace
 }  // namespace zlh::api::store

@@ -167,6 +167,8 @@ class Store {
   // The job if its server (deleted or not) belongs to `owner_id`, else
   // E_NOT_FOUND.
   Result<Job> get_job_for_owner(int64_t id, int64_t owner_id);
+  // The server's most recent job (create or delete); E_NOT_FOUND if none.
+  Result<Job> latest_job_for_server(int64_t server_id);
   // System: moves the job to `state`; `error`, when given, replaces the
   // job's error text. E_NOT_FOUND, E_CONFLICT (transition not allowed, see
   // JobState; or failed → compensating while another job of the server is

@@ -129,6 +129,7 @@ export default async function ({ api, browser, step, shot, track }) {
     { what: "the IDE page's WebSocket through the proxy" });
   await shot(ide, 'ide');
   await ide.close();
+  await page.bringToFront();  // the portal polls only while it is visible
   // The in-portal IDE page: header bar and the IDE in a frame.
   await page.getByRole('link', { name: 'IDE', exact: true }).click();
   await eventually(async () => {
@@ -137,6 +138,50 @@ export default async function ({ api, browser, step, shot, track }) {
   }, { what: 'the IDE in the portal frame' });
   await shot(page, 'ide-in-portal');
   step('IDE through the proxy, its WebSocket connected');
+
+  // The list updates by itself: a server created elsewhere (here over the
+  // API with the same session) appears and goes from provisioning to
+  // running without a reload.
+  await page.getByRole('link', { name: 'Servers', exact: true }).first().click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await eventually(async () => (await page.getByTestId(`state-${id}`).innerText()).trim() === 'running',
+    { what: 'the first server running in the list' });
+  const other = await page.request.post(api.base + '/api/servers', {
+    headers: { 'X-ZLH-CSRF': '1' },
+    data: { type: 'dev', name: 'second', runtime: 'node', version: def },
+  });
+  check(other.status() === 202, `second create: ${other.status()} ${await other.text()}`);
+  const id2 = (await other.json()).id;
+  const badge2 = page.getByTestId(`state-${id2}`);
+  const seen2 = new Set();
+  await eventually(async () => {
+    const t = (await badge2.innerText({ timeout: 500 }).catch(() => '')).trim();
+    if (t) seen2.add(t);
+    return t === 'running';
+  }, { what: 'the new server to appear in the list and turn running', timeout: 120000, every: 50 });
+  await shot(page, 'list');
+  step(`the list showed a new server by itself (states seen: ${[...seen2].join(' → ')})`);
+
+  // A narrow screen (390 px): no horizontal scrolling on the main pages.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const noHScroll = async (where) => {
+    const [sw, w] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    check(sw <= w, `no horizontal scroll at 390 px on ${where} (scrollWidth ${sw} > ${w})`);
+  };
+  await noHScroll('the list');
+  await shot(page, 'list-narrow');
+  await page.getByRole('link', { name: 'Open web' }).click();
+  await page.waitForURL(/\/servers\/\d+$/);
+  await waitPageState(page, 'running');
+  await noHScroll('the server page');
+  await shot(page, 'overview-narrow');
+  await page.getByRole('link', { name: 'Console' }).click();
+  await eventually(async () => (await page.getByTestId('console-status').innerText()) === 'connected',
+    { what: 'the console to connect at 390 px' });
+  await noHScroll('the console');
+  await shot(page, 'console-narrow');
+  await page.setViewportSize({ width: 1280, height: 800 });
+  step('390 px: list, server page and console fit');
 
   // Logout: back at the login page, the session is gone.
   await page.getByRole('button', { name: 'Log out' }).click();

@@ -70,6 +70,20 @@ export default async function ({ api, browser, step, shot, track }) {
     check(m && m.enabled === false && /plugins-disabled\//.test(m.file), `the mod is disabled on the server (${JSON.stringify(m)})`);
     await shot(page, 'mods-disabled');
     step('mod installed and disabled');
+
+    // The list's quick actions; the badge follows by itself.
+    await page.getByRole('link', { name: 'Servers', exact: true }).first().click();
+    await page.waitForURL((u) => u.pathname === '/');
+    const badge = page.getByTestId(`state-${id}`);
+    const badgeIs = (want) => eventually(async () => (await badge.innerText()).trim() === want,
+      { timeout: 90000, what: `the list badge to read ${want}` });
+    await badgeIs('running');
+    await page.getByRole('button', { name: 'Stop mc' }).click();
+    await badgeIs('stopped');
+    await shot(page, 'game-list-stopped');
+    await page.getByRole('button', { name: 'Start mc' }).click();
+    await badgeIs('running');
+    step('list quick actions: stop and start, the badge followed');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -48,4 +48,30 @@ export default async function ({ api, browser, step, shot, track }) {
   await eventually(async () => /not found/i.test(await page.locator('main').innerText()), { what: 'a not-found page' });
   await shot(page, 'bob-server-404');
   step("bob sees nothing of ann's");
+
+  // Keyboard only: ann logs in with Tab/typing/Enter, and the focused
+  // control is visibly marked.
+  const kb = track(await newPage(browser));
+  await kb.goto(`${api.base}/login`);
+  let focused = null;
+  for (let i = 0; i < 10 && focused !== 'login-identifier'; i++) {
+    await kb.keyboard.press('Tab');
+    focused = await kb.evaluate(() => document.activeElement?.id || null);
+  }
+  check(focused === 'login-identifier', 'Tab reaches the identifier field');
+  const ring = await kb.evaluate(() => {
+    const st = getComputedStyle(document.activeElement);
+    return { outline: st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0, shadow: st.boxShadow !== 'none' };
+  });
+  check(ring.outline || ring.shadow, `a visible focus ring (${JSON.stringify(ring)})`);
+  await shot(kb, 'login-keyboard-focus');
+  await kb.keyboard.type('ann');
+  await kb.keyboard.press('Tab');
+  check(await kb.evaluate(() => document.activeElement?.id) === 'login-password', 'Tab moves on to the password');
+  await kb.keyboard.type('ann-password-1');
+  await kb.keyboard.press('Enter');
+  await kb.waitForURL((u) => u.pathname === '/');
+  await kb.getByRole('link', { name: 'ann-secret', exact: true }).waitFor();
+  await shot(kb, 'ann-list');
+  step('keyboard-only login, focus ring visible');
 }
