@@ -27,6 +27,10 @@ export default async function ({ api, browser, step, shot, track }) {
   await shot(page, 'register-validation');
   await register(page, api, { email: 'ann@example.com', username: 'ann', password: 'ann-password-1' });
   await shot(page, 'list-empty');
+  // The session is the HttpOnly cookie only: nothing token-like in storage
+  // or readable by scripts.
+  const stored = await page.evaluate(() => JSON.stringify({ l: { ...localStorage }, s: { ...sessionStorage }, c: document.cookie }));
+  check(!/eyJ|zlh_session/.test(stored), `no token in web storage or document.cookie: ${stored}`);
   step('registered');
 
   // Create: node, the catalog's default version preselected, code-server on.
@@ -182,6 +186,23 @@ export default async function ({ api, browser, step, shot, track }) {
   await shot(page, 'console-narrow');
   await page.setViewportSize({ width: 1280, height: 800 });
   step('390 px: list, server page and console fit');
+
+  // Delete with confirmation: the button stays disabled until the name is typed.
+  await page.goto(`${api.base}/servers/${id2}`);
+  await waitPageState(page, 'running');
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  check(await dialog.getByRole('button', { name: 'Confirm' }).isDisabled(), 'Confirm disabled before the name is typed');
+  await dialog.getByLabel('Server name').fill('second');
+  await shot(page, 'delete-confirm');
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await page.waitForURL((u) => u.pathname === '/');
+  await eventually(async () => (await page.getByTestId(`state-${id2}`).count()) === 0 ||
+    /deleting/.test(await page.getByTestId(`state-${id2}`).innerText()), { what: 'the deleted server to leave the list' });
+  await eventually(async () => (await page.request.get(`${api.base}/api/servers/${id2}`)).status() === 404,
+    { timeout: 60000, what: 'the deleted server to be gone' });
+  step('deleted a server after typing its name');
 
   // Logout: back at the login page, the session is gone.
   await page.getByRole('button', { name: 'Log out' }).click();
