@@ -155,6 +155,27 @@ http::Response starting_page(int vmid) {
   return r;
 }
 
+// The 404 for a browser that navigates to an IDE it may not open (not
+// yours, gone, not a dev server with code-server): a page with a way back,
+// saying no more than the JSON does. API clients keep the JSON error.
+http::Response not_found(const http::Request& req, std::string_view public_url) {
+  auto accept = req.headers.get("Accept");
+  if (req.headers.get("Upgrade") || !accept || accept->find("text/html") == std::string::npos)
+    return http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
+  http::Response r = http::Response::text(
+      404,
+      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>No such IDE</title>"
+      "<style>body{font:16px system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;"
+      "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:center}"
+      "a{color:#93c5fd}</style></head><body><main><h1>No such IDE</h1>"
+      "<p>There is no browser IDE for you at this address.</p>"
+      "<p><a href=\"" + std::string(public_url) + "/\">Back to your servers</a></p></main></body></html>",
+      "text/html; charset=utf-8");
+  return r;
+}
+
 }  // namespace ide
 
 void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
@@ -201,7 +222,7 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
         }
         return plan;
       case IdeAccess::Verdict::kNotFound:
-        plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
+        plan.response = ide::not_found(req, public_url);
         return plan;
       case IdeAccess::Verdict::kStarting:
         plan.response = ide::starting_page(vmid);

@@ -41,7 +41,8 @@ export default async function ({ api, browser, step, shot, track }) {
   check((list.servers || list).length === 0, "bob's API list is empty");
   const resp = await page.goto(`${api.base}/dev/${vmid}/ide/`);
   check(resp.status() === 404, `bob at ann's IDE URL: 404 (got ${resp.status()})`);
-  check((await page.title()) !== 'stand-in code-server', "bob does not see ann's IDE");
+  check((await page.title()) === 'No such IDE', `bob gets the not-found page, not ann's IDE (title ${await page.title()})`);
+  await page.getByRole('link', { name: 'Back to your servers' }).waitFor();
   await shot(page, 'bob-ide-404');
   check((await page.request.get(`${api.base}/api/servers/${id}`)).status() === 404, "bob: ann's server is 404");
   await page.goto(`${api.base}/servers/${id}`);
