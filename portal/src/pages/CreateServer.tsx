@@ -198,24 +198,8 @@ export function CreateServer() {
                 </select>
                 <FieldError id="create-runtime-error" error={errors.runtime} />
               </div>
-              <div class="field">
-                <label for="create-version">Version</label>
-                <select
-                  id="create-version"
-                  value={devVersion}
-                  aria-describedby={described('version')}
-                  onChange={(e) => setDevVersion(e.currentTarget.value)}
-                >
-                  {devVersions.map((v) => (
-                    <option key={v.version} value={v.version}>
-                      {v.version}
-                      {v.default ? ' (default)' : ''}
-                      {v.channel !== 'stable' ? ` [${v.channel}]` : ''}
-                    </option>
-                  ))}
-                </select>
-                <FieldError id="create-version-error" error={errors.version} />
-              </div>
+              <VersionField value={devVersion} versions={devVersions} onChange={setDevVersion}
+                describedBy={described('version')} error={errors.version} />
             </div>
             <div class="field check">
               <input
@@ -263,24 +247,8 @@ export function CreateServer() {
                 </select>
                 <FieldError id="create-variant-error" error={errors.variant} />
               </div>
-              <div class="field">
-                <label for="create-version">Version</label>
-                <select
-                  id="create-version"
-                  value={gameVersion}
-                  aria-describedby={described('version')}
-                  onChange={(e) => setGameVersion(e.currentTarget.value)}
-                >
-                  {gameVersions.map((v) => (
-                    <option key={v.version} value={v.version}>
-                      {v.version}
-                      {v.default ? ' (default)' : ''}
-                      {v.channel !== 'stable' ? ` [${v.channel}]` : ''}
-                    </option>
-                  ))}
-                </select>
-                <FieldError id="create-version-error" error={errors.version} />
-              </div>
+              <VersionField value={gameVersion} versions={gameVersions} onChange={setGameVersion}
+                describedBy={described('version')} error={errors.version} />
             </div>
             {game && game.games.length === 0 && (
               <p class="alert alert-info" role="status">
@@ -350,3 +318,28 @@ export function CreateServer() {
 }
 
 const FIELDS = new Set(['name', 'runtime', 'version', 'enable_code_server', 'memory_mb', 'cpu_cores', 'game', 'variant', 'eula']);
+
+// The version select of both forms (dev runtime, game variant).
+function VersionField(p: {
+  value: string;
+  versions: { version: string; default?: boolean; channel: string }[];
+  onChange: (v: string) => void;
+  describedBy: string | undefined;
+  error: string | undefined;
+}) {
+  return (
+    <div class="field">
+      <label for="create-version">Version</label>
+      <select id="create-version" value={p.value} aria-describedby={p.describedBy} onChange={(e) => p.onChange(e.currentTarget.value)}>
+        {p.versions.map((v) => (
+          <option key={v.version} value={v.version}>
+            {v.version}
+            {v.default ? ' (default)' : ''}
+            {v.channel !== 'stable' ? ` [${v.channel}]` : ''}
+          </option>
+        ))}
+      </select>
+      <FieldError id="create-version-error" error={p.error} />
+    </div>
+  );
+}
