@@ -190,6 +190,8 @@ TEST_F(DeleteJobTest, DeletingDuringProvisioningCancelsTheCreateJob) {
   ASSERT_TRUE(d->cancelled_job.has_value());
   EXPECT_EQ(*d->cancelled_job, c.job.id);
   EXPECT_EQ(d->job.kind, JobKind::kDelete);
+  // The server reads `deleting` at once, before any runner has picked the job up.
+  EXPECT_EQ(store->get_server(c.server.id)->state, ServerState::kDeleting);
   auto old = store->get_job(c.job.id);
   EXPECT_EQ(old->state, JobState::kCancelled);
   EXPECT_NE(old->error.find("deleted"), std::string::npos) << old->error;
