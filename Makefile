@@ -1,9 +1,10 @@
 # The two commands (DESIGN.md §1): `make run` and `make test`. `make bench` for figures.
+# `make package`: the zlh-agent and zlh-api .deb files in build/ (docs/operations.md).
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench format clean
+.PHONY: all deps configure build run test bench package format clean
 
 all: build
 
@@ -30,6 +31,12 @@ bench: build
 	@./bench/api.sh
 	@./bench/ide.sh
 	@./bench/portal.sh
+
+# Always the release preset (build/), whatever PRESET says; not part of `test`.
+package: deps
+	@cmake --preset release >/dev/null
+	@cmake --build build -j $(JOBS)
+	@cd build && cpack -G DEB
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

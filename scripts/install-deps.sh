@@ -15,7 +15,7 @@ PACKAGES=(
   openjdk-17-jdk-headless nodejs passwd bash xz-utils
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  wrk nginx procps curl ca-certificates python3 chromium
+  wrk nginx procps curl ca-certificates python3 chromium openssl
 )
 
 missing=()

@@ -11,6 +11,7 @@
 
 #include "api/app/api.hpp"
 #include "api/drivers/local_driver.hpp"
+#include "api/drivers/proxmox_driver.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
 #include "api/tailscale/tailscale_context.hpp"
@@ -20,6 +21,29 @@
 #include "version.hpp"
 
 using namespace zlh;
+
+namespace {
+
+// The container driver of --driver (DESIGN §10.5).
+Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& opts) {
+  if (opts.driver == "proxmox") {
+    auto cfg = api::drivers::load_proxmox_config(opts.proxmox_config);
+    if (!cfg) return fail(cfg.error());
+    auto d = std::make_unique<api::drivers::ProxmoxDriver>(std::move(*cfg));
+    // Reachable and the token accepted? Logged, not fatal: the cluster may
+    // come back later and jobs retry (the token itself is never logged).
+    if (auto v = d->check_connection())
+      log::info("api", "proxmox reachable", {{"proxmox_version", *v}, {"config", opts.proxmox_config}});
+    else
+      log::warn("api", "proxmox not reachable yet", {{"error", v.error().message}});
+    return std::unique_ptr<api::drivers::Driver>(std::move(d));
+  }
+  auto d = api::drivers::LocalDriver::open({opts.data, opts.agent_bin});
+  if (!d) return fail(d.error());
+  return std::unique_ptr<api::drivers::Driver>(std::move(*d));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -76,9 +100,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto driver = api::drivers::LocalDriver::open({opts.data, opts.agent_bin});
+  auto driver = make_driver(opts);
   if (!driver) {
-    log::error("api", "cannot start the local driver", {{"error", driver.error().message}});
+    log::error("api", "cannot start the driver", {{"driver", opts.driver}, {"error", driver.error().message}});
     return 1;
   }
   api::auth::PasswordHasher hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()

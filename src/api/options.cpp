@@ -66,6 +66,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--data", o.data, "data directory (SQLite db, keys, containers)")->capture_default_str();
   app.add_option("--config", o.config, "TOML config file (default <data>/api.toml)");
   app.add_option("--driver", o.driver, "local or proxmox")->capture_default_str();
+  app.add_option("--proxmox-config", o.proxmox_config,
+                 "proxmox driver: its TOML file (default proxmox.toml beside the --config file)");
   app.add_option("--artifacts", o.artifacts, "artifact store: a directory (served at /artifacts/) or a URL");
   app.add_option("--catalog-key", o.catalog_key, "public key that signs the catalog (default <data>/keys/catalog.pub)");
   app.add_option("--agent-bin", o.agent_bin, "local driver: the zlh-agent to run (default: beside zlh-api)");
@@ -118,7 +120,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   };
   if (auto hp = http::split_host_port(o.listen); !hp) return bad("listen", "--listen: " + hp.error().message);
   if (o.driver != "local" && o.driver != "proxmox") return bad("driver", "--driver must be local or proxmox");
-  if (o.driver == "proxmox") return bad("driver", "--driver proxmox is not part of this build yet");
+  if (o.driver != "proxmox" && !o.proxmox_config.empty())
+    return bad("proxmox-config", "--proxmox-config needs --driver proxmox");
   log::Format f;
   if (!log::parse_format(o.log_format, &f)) return bad("log-format", "--log-format must be json or text");
   if (log::Level l; !log::parse_level(o.log_level, &l))
@@ -147,6 +150,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   o.portal = absolute(o.portal);
   if (o.public_url.empty()) o.public_url = "http://" + o.listen;
   o.headscale_api_key_file = absolute(o.headscale_api_key_file);
+  if (o.driver == "proxmox")
+    o.proxmox_config = o.proxmox_config.empty()
+                           ? (std::filesystem::path(o.config).parent_path() / "proxmox.toml").string()
+                           : absolute(o.proxmox_config);
   return ParseOutcome{o, 0};
 }
 

@@ -19,6 +19,7 @@ struct Options {
   std::string data = "./var";        // SQLite db, keys, containers
   std::string config;                // resolved TOML path
   std::string driver = "local";      // local | proxmox
+  std::string proxmox_config;        // proxmox driver: its TOML (default <config dir>/proxmox.toml)
   std::string artifacts;             // DIR (also served at /artifacts/) or URL
   std::string catalog_key;           // default <data>/keys/catalog.pub
   std::string agent_bin;             // default: zlh-agent beside zlh-api

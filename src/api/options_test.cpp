@@ -47,5 +47,17 @@ TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
   }
 }
 
+TEST(Options, ProxmoxConfigDefaultsBesideTheConfigFileAndNeedsTheDriver) {
+  auto o = parse({"--driver", "proxmox"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_EQ(o->options->proxmox_config, "/nonexistent-zlh-options-test/proxmox.toml");
+  auto e = parse({"--driver", "proxmox", "--proxmox-config", "/etc/zlh/pve.toml"});
+  ASSERT_TRUE(e && e->options);
+  EXPECT_EQ(e->options->proxmox_config, "/etc/zlh/pve.toml");
+  auto bad = parse({"--proxmox-config", "/etc/zlh/pve.toml"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().field, "proxmox-config");
+}
+
 }  // namespace
 }  // namespace zlh::api

@@ -2,6 +2,10 @@
 // loopback (DESIGN.md §10): auth, forged tokens, CSRF, a dev server from
 // create to running, ownership, an API kill -9 with running servers, and
 // delete leaving no agent behind.
+//
+// With ZLH_TEST_DRIVER=proxmox (ctest: api_integration_test_proxmox) the same
+// suite runs zlh-api --driver proxmox against tests/fixtures/fake_proxmox.py,
+// whose containers hold real agents (fake_proxmox.hpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/process.hpp"
+#include "fake_proxmox.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {
@@ -48,11 +53,43 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/index.html", "<!doctype html><title>zlh</title>"));
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/assets/app.js", "console.log('zlh')"));
     vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
+    if (proxmox()) vmid_lo_ = 100 + int(uint8_t(crypto::random_bytes(1)[0]) % 4) * 200;  // its own window: 100-899
     addr_ = unique_loopback();
+    if (proxmox()) start_fake_proxmox();
+    ASSERT_FALSE(HasFatalFailure());
     start_api();
+  }
+  static bool proxmox() {
+    const char* d = std::getenv("ZLH_TEST_DRIVER");
+    return d && std::string(d) == "proxmox";
+  }
+  // The fake cluster: three nodes, its containers run real agents that trust
+  // this API's key (baked into the "template").
+  void start_fake_proxmox() {
+    FakeProxmox::Options o;
+    ASSERT_TRUE(fs::make_dirs(dir_ + "/pve"));
+    o.work_dir = dir_ + "/pve";
+    o.real_cts = true;
+    o.api_key = data_ + "/keys/api.pub";
+    o.catalog_key = keys_ + "/catalog.pub";
+    o.artifacts = "file://" + store_;
+    auto f = FakeProxmox::start(o);
+    ASSERT_TRUE(f) << f.error().message;
+    pve_ = std::move(*f);
+    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/pve.token", pve_->token() + "\n"));
+    ASSERT_TRUE(fs::write_file_atomic(
+        dir_ + "/proxmox.toml", "url = \"" + pve_->url() + "\"\ntoken_file = \"" + dir_ + "/pve.token\"\n" +
+                                    "ca_file = \"" + pve_->cert_file() + "\"\nlock_backoff_ms = 50\npoll_ms = 100\n" +
+                                    "[templates]\npve1 = 9001\npve2 = 9002\npve3 = 9003\n"));
+  }
+  // The container's root: <data>/containers/<vmid> (local) or the fake's.
+  std::string ct_dir(int vmid) const {
+    std::string v = std::to_string(vmid);
+    return proxmox() ? dir_ + "/pve/cts/" + v + "/containers/" + v : data_ + "/containers/" + v;
   }
   void TearDown() override {
     stop_api(SIGKILL);
+    pve_.reset();  // stops every container of the fake
     // The containers' agents outlive the API by design; end them with the test.
     for (pid_t p : agents_under(data_)) ::kill(p, SIGKILL);
     auto d = opendir((data_ + "/containers").c_str());
@@ -68,6 +105,7 @@ class ApiTest : public ::testing::Test {
     o.argv = {bin_dir() + "/zlh-api",  "--listen",      addr_ + ":8080", "--data", data_, "--artifacts", store_,
               "--catalog-key",        keys_ + "/catalog.pub", "--dev-vmid-lo", std::to_string(vmid_lo_),
               "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199), "--portal", dir_ + "/portal"};
+    if (proxmox()) o.argv.insert(o.argv.end(), {"--driver", "proxmox", "--proxmox-config", dir_ + "/proxmox.toml"});
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -130,6 +168,7 @@ class ApiTest : public ::testing::Test {
   std::string dir_, data_, store_, keys_, addr_;
   int vmid_lo_ = 20000;
   pid_t api_pid_ = -1;
+  std::unique_ptr<FakeProxmox> pve_;
 };
 
 TEST_F(ApiTest, RegisterLoginLogoutMe) {
@@ -291,11 +330,12 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
   EXPECT_EQ(s["agent_state"], "running");
   int vmid = s["vmid"];
   EXPECT_GE(vmid, vmid_lo_);
-  auto agents = agents_under(data_ + "/containers/" + std::to_string(vmid));
+  if (proxmox()) EXPECT_FALSE(s.value("node", "").empty());
+  auto agents = agents_under(ct_dir(vmid));
   ASSERT_EQ(agents.size(), 1u);
   pid_t agent = agents[0];
   // The agent runs the runtime the server asked for.
-  EXPECT_TRUE(fs::read_file(data_ + "/containers/" + std::to_string(vmid) + "/opt/zlh/runtimes/tool/current/bin/tool", 4096));
+  EXPECT_TRUE(fs::read_file(ct_dir(vmid) + "/opt/zlh/runtimes/tool/current/bin/tool", 4096));
 
   // Ownership: everything about alice's server is 404 for mallory, with no effect.
   std::string sid = std::to_string(id);
@@ -321,7 +361,7 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
   start_api();
   EXPECT_TRUE(process_alive(agent));
   EXPECT_EQ(server(id, alice)["state"], "ready");
-  EXPECT_EQ(agents_under(data_ + "/containers/" + std::to_string(vmid)), std::vector<pid_t>{agent});
+  EXPECT_EQ(agents_under(ct_dir(vmid)), std::vector<pid_t>{agent});
   auto stop = call("POST", "/api/servers/" + sid + "/restart", alice);
   EXPECT_NE(stop.status, 404) << stop.body;  // reaches the agent (409: no workload in a plain dev container)
 
@@ -333,7 +373,7 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
     return json::parse(call("GET", "/api/jobs/" + std::to_string(del_job), alice).body).value("state", "") == "done";
   }, 60s));
   EXPECT_TRUE(eventually([&] { return !process_alive(agent); }, 10s));
-  EXPECT_FALSE(fs::read_file(data_ + "/containers/" + std::to_string(vmid) + "/opt/zlh-agent/config/payload.json", 100));
+  EXPECT_FALSE(fs::read_file(ct_dir(vmid) + "/opt/zlh-agent/config/payload.json", 100));
   EXPECT_EQ(server(id, alice)["error"]["code"], "E_NOT_FOUND");
 
   // Every state-changing action is in the audit log (who, what, when);

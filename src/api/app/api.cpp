@@ -158,9 +158,12 @@ Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& 
   if (!name) return fail(name.error());
   if (name->size() > 64) return fail(Error::invalid("name", "field \"name\": at most 64 characters"));
   bool dev = *type == "dev";
-  auto memory = int_in(*body, "memory_mb", dev ? 1024 : 2048, 256, 65536);
+  // The driver's defaults and limits (Proxmox: proxmox.toml [limits]).
+  const drivers::Limits lim = ctx.driver.limits();
+  auto memory = int_in(*body, "memory_mb", lim.memory_mb_default > 0 ? lim.memory_mb_default : (dev ? 1024 : 2048),
+                       256, lim.memory_mb_max);
   if (!memory) return fail(memory.error());
-  auto cpu = int_in(*body, "cpu_cores", 1, 1, 32);
+  auto cpu = int_in(*body, "cpu_cores", lim.cores_default > 0 ? lim.cores_default : 1, 1, lim.cores_max);
   if (!cpu) return fail(cpu.error());
   auto cat = ctx.catalog.load();
   if (!cat) return fail(cat.error());

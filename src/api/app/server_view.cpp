@@ -203,6 +203,8 @@ void append_server_json(std::string& out, const store::Server& s) {
   append_json_string(out, s.ip);
   key(out, "name");
   append_json_string(out, s.name);
+  key(out, "node");  // where it runs: "local" or the Proxmox node
+  append_json_string(out, s.node);
   key(out, "ports");
   out += '[';
   for (size_t i = 0; i < s.ports.size(); ++i) {

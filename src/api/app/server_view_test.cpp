@@ -15,6 +15,7 @@ json reference(const Server& s) {
   json j = {
       {"id", s.id},
       {"name", s.name},
+      {"node", s.node},
       {"type", to_string(s.type)},
       {"vmid", s.vmid ? json(*s.vmid) : json(nullptr)},
       {"hostname", s.hostname},

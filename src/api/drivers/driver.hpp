@@ -61,6 +61,10 @@ struct AgentConfig {
 
 struct ContainerSpec {
   std::string type;  // "dev" | "game"; fixed at create, never changes
+  // dev-<vmid> or mc-<variant>-<vmid> (DESIGN §3.1: the agent reads its vmid
+  // from it). Proxmox sets it at clone time; the local driver ignores it
+  // (its agents get --vmid). Empty: "<type>-<vmid>".
+  std::string hostname;
   int memory_mb = 1024;
   int cpu_cores = 1;
   AgentConfig agent;
@@ -73,6 +77,24 @@ struct ContainerStatus {
   PowerState state = PowerState::kMissing;
   // The container's IP (its agent listens on address:18888); empty when missing.
   std::string address;
+  // Where it runs: "local", or the Proxmox node; empty when missing.
+  std::string node;
+};
+
+// What a driver lets a server ask for (the API validates create requests
+// against it). A default of 0 leaves the API's own default per type.
+struct Limits {
+  int cores_default = 0;
+  int cores_max = 32;
+  int memory_mb_default = 0;
+  int memory_mb_max = 65536;
+};
+
+// Who holds a vmid on the driver's side (Driver::vmid_use).
+enum class VmidUse {
+  kFree,     // nothing there
+  kOurs,     // a container of this driver for this hostname (a create to finish)
+  kForeign,  // something else: never touch it, take another vmid
 };
 
 // E_INVALID (field "vmid") unless kMinVmid <= vmid <= kMaxVmid.
@@ -88,6 +110,15 @@ class Driver {
   virtual ~Driver() = default;
 
   virtual std::string_view name() const = 0;  // "local", "proxmox"
+
+  // Sizes a request may ask for (defaults: the API's own).
+  virtual Limits limits() const { return {}; }
+
+  // Whether `vmid` is free for a container named `hostname`, checked where
+  // the containers live (Proxmox: cluster-wide, VMs included), so the job
+  // runner can move a server off a vmid that someone else took. Read-only.
+  // E_INVALID, E_UNAVAILABLE/E_UPSTREAM (cannot tell now; retry).
+  virtual Result<VmidUse> vmid_use(int vmid, std::string_view hostname) = 0;
 
   // Creates the container for `vmid` from `spec` (Proxmox: clones the
   // template). Does not start it.

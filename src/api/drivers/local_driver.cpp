@@ -438,8 +438,16 @@ Result<ContainerStatus> LocalDriver::status(int vmid) {
   ContainerStatus s;
   if (!*loaded) return s;
   s.address = *local_address(vmid);
+  s.node = "local";
   s.state = live_agent(**loaded) ? PowerState::kRunning : PowerState::kStopped;
   return s;
+}
+
+Result<VmidUse> LocalDriver::vmid_use(int vmid, std::string_view) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap("vmid " + std::to_string(vmid)));
+  return *loaded ? VmidUse::kOurs : VmidUse::kFree;
 }
 
 Result<pid_t> LocalDriver::agent_pid(int vmid) {

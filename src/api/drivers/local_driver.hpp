@@ -83,6 +83,9 @@ class LocalDriver final : public Driver {
   static Result<std::unique_ptr<LocalDriver>> open(LocalDriverOptions opts);
 
   std::string_view name() const override { return "local"; }
+  // kOurs when <data>/containers/<vmid> exists (only this driver makes
+  // them), else kFree.
+  Result<VmidUse> vmid_use(int vmid, std::string_view hostname) override;
   Result<void> create(int vmid, const ContainerSpec& spec) override;
   Result<void> configure(int vmid, const ContainerSpec& spec) override;
   Result<void> start(int vmid) override;

@@ -90,6 +90,7 @@ void JobRunner::resume_all() {
 drivers::ContainerSpec JobRunner::spec_for(const store::Server& s) const {
   drivers::ContainerSpec spec;
   spec.type = std::string(to_string(s.type));
+  spec.hostname = s.hostname;
   auto p = nlohmann::json::parse(s.payload, nullptr, false);
   if (p.is_object()) {
     spec.memory_mb = p.value("memory_mb", 1024);
@@ -155,17 +156,45 @@ void JobRunner::run(int64_t job_id) {
 
 Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
   if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
+  // Allocated by the store; verified free where the containers live (a
+  // Proxmox cluster may hold guests zlh did not make): a vmid taken by
+  // something else is reserved for good and the server moves to the next.
+  if (auto r = step(job, 0, [&]() -> Result<void> {
+        for (int tries = 0; tries < 50; ++tries) {
+          auto use = driver_.vmid_use(*s.vmid, s.hostname);
+          if (!use) return fail(use.error());
+          if (*use != drivers::VmidUse::kForeign) return {};
+          const int taken = *s.vmid;
+          auto moved = store_.move_to_free_vmid(s.id, taken, std::string(driver_.name()) + ": taken outside zlh");
+          if (!moved) return fail(moved.error());
+          log::warn("jobs", "vmid taken outside zlh; moved the server",
+                    {{"job_id", job.id}, {"server_id", s.id}, {"vmid", taken}, {"new_vmid", *moved->vmid}});
+          s = std::move(*moved);
+          if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
+          vmid_changed(taken);
+          vmid_changed(*s.vmid);
+        }
+        return fail(codes::kUnavailable, "no free vmid after 50 tries");
+      });
+      !r)
+    return r;
   int vmid = *s.vmid;
   auto spec = spec_for(s);
-  if (auto r = step(job, 0, [] { return Result<void>{}; }); !r) return r;
-  if (auto r = step(job, 1, [&] { return driver_.create(vmid, spec); }); !r) return r;
+  if (auto r = step(job, 1, [&]() -> Result<void> {
+        if (auto c = driver_.create(vmid, spec); !c) return c;
+        return driver_.configure(vmid, spec);
+      });
+      !r)
+    return r;
   if (auto r = step(job, 2, [&] { return driver_.start(vmid); }); !r) return r;
   std::string ip = s.ip;
   if (auto r = step(job, 3, [&]() -> Result<void> {
         auto a = driver_.address(vmid, cfg_.address_timeout);
         if (!a) return fail(a.error());
         ip = *a;
-        auto u = store_.update_server(s.id, {.ip = ip, .node = std::string(driver_.name())});
+        std::string node(driver_.name());
+        if (auto st = driver_.status(vmid); st && !st->node.empty()) node = st->node;
+        auto u = store_.update_server(s.id, {.ip = ip, .node = node});
         vmid_changed(vmid);
         return u;
       });

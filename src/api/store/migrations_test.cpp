@@ -42,7 +42,7 @@ TEST_F(StoreTest, FreshDatabaseHasEveryTableAndTheVersionRows) {
   EXPECT_EQ(*v, static_cast<int>(embedded_migrations().size()));
 
   SQLite::Database raw(db_path(), SQLite::OPEN_READONLY);
-  for (const char* t : {"schema_migrations", "users", "sessions", "servers", "vmid_allocations",
+  for (const char* t : {"schema_migrations", "users", "sessions", "servers", "vmid_allocations", "vmid_reserved",
                         "port_allocations", "jobs", "job_steps", "audit_log"})
     EXPECT_EQ(count(raw, std::string("SELECT count(*) FROM sqlite_schema WHERE type='table' AND "
                                      "name='") +

@@ -92,6 +92,18 @@ std::optional<int> lowest_free(SQLite::Database& db, const std::string& table,
   return q.getColumn(0).getInt();
 }
 
+// lowest_free for vmids: neither allocated nor reserved (0003_vmid_reserved).
+std::optional<int> lowest_free_vmid(SQLite::Database& db, Range r) {
+  SQLite::Statement q(db,
+                      "WITH taken(v) AS (SELECT vmid FROM vmid_allocations UNION ALL SELECT vmid FROM vmid_reserved)"
+                      " SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT v + 1 FROM taken WHERE v >= ?1 AND v < ?2)"
+                      " WHERE NOT EXISTS (SELECT 1 FROM taken WHERE v = c) ORDER BY c LIMIT 1");
+  q.bind(1, r.lo);
+  q.bind(2, r.hi);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getInt();
+}
+
 bool server_exists(SQLite::Database& db, int64_t id) {
   SQLite::Statement q(db, "SELECT 1 FROM servers WHERE id = ?");
   q.bind(1, id);
@@ -122,7 +134,7 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
 
     const Range range =
         n.type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
-    auto vmid = lowest_free(db, "vmid_allocations", "vmid", range);
+    auto vmid = lowest_free_vmid(db, range);
     if (!vmid)
       return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(n.type)) +
                                            " " + std::to_string(range.lo) + "-" +
@@ -169,6 +181,43 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
     auto server = one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
     if (!server) return std::unexpected(server.error());
     return CreatedServer{std::move(*server), std::move(job)};
+  });
+}
+
+Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std::string& reason) {
+  return impl_->write("move vmid", [&](SQLite::Database& db) -> Result<Server> {
+    auto cur = one_server(db, "s.id = ? AND s.deleted_at IS NULL", [&](SQLite::Statement& q) { q.bind(1, server_id); });
+    if (!cur) return std::unexpected(cur.error());
+    int64_t now = impl_->now_ms();
+    SQLite::Statement res(db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)");
+    res.bind(1, taken);
+    res.bind(2, reason);
+    res.bind(3, now);
+    res.exec();
+    if (cur->vmid != taken) return std::move(*cur);  // moved already (a repeated call)
+    SQLite::Statement drop(db, "DELETE FROM vmid_allocations WHERE server_id = ?");
+    drop.bind(1, server_id);
+    drop.exec();
+    const Range range = cur->type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
+    auto vmid = lowest_free_vmid(db, range);
+    if (!vmid)
+      return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(cur->type)) + " " +
+                                           std::to_string(range.lo) + "-" + std::to_string(range.hi) + ")");
+    SQLite::Statement take(db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)");
+    take.bind(1, *vmid);
+    take.bind(2, server_id);
+    take.bind(3, now);
+    take.exec();
+    // dev-<vmid> / mc-<variant>-<vmid>: the prefix stays, the number follows.
+    std::string host = cur->hostname;
+    const std::string old_tail = std::to_string(taken);
+    if (host.ends_with(old_tail)) host = host.substr(0, host.size() - old_tail.size()) + std::to_string(*vmid);
+    SQLite::Statement up(db, "UPDATE servers SET hostname = ?, updated_at = ? WHERE id = ?");
+    up.bind(1, host);
+    up.bind(2, now);
+    up.bind(3, server_id);
+    up.exec();
+    return one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, server_id); });
   });
 }
 

@@ -75,6 +75,31 @@ TEST_F(StoreTest, CreateServerAllocatesAndQueuesItsJob) {
   EXPECT_EQ(again->ports, s.ports);
 }
 
+TEST_F(StoreTest, AVmidTakenOutsideZlhIsReservedAndTheServerMovesWithItsHostname) {
+  int64_t ann = make_user("ann");
+  auto a = store->create_server(game(ann), kSteps);
+  ASSERT_TRUE(a.has_value());
+  ASSERT_EQ(a->server.vmid, 5000);
+  auto moved = store->move_to_free_vmid(a->server.id, 5000, "proxmox: CT 5000 someone-else");
+  ASSERT_TRUE(moved.has_value()) << moved.error().to_string();
+  EXPECT_EQ(moved->vmid, 5001);
+  EXPECT_EQ(moved->hostname, "mc-paper-5001");
+  EXPECT_EQ(moved->ports, a->server.ports) << "only the vmid moves";
+  // Repeating it changes nothing.
+  auto again = store->move_to_free_vmid(a->server.id, 5000, "again");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->vmid, 5001);
+  // 5000 is never handed out again, even once nothing holds it in the store.
+  auto b = store->create_server(game(ann), kSteps);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->server.vmid, 5002);
+  ASSERT_TRUE(store->release_allocations(a->server.id));
+  auto c = store->create_server(game(ann), kSteps);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->server.vmid, 5001);
+  EXPECT_EQ(store->move_to_free_vmid(999999, 5000, "x").error().code, codes::kNotFound);
+}
+
 TEST_F(StoreTest, AnotherOwnersServerIsNotFoundExactlyLikeAMissingOne) {
   int64_t ann = make_user("ann");
   int64_t bob = make_user("bob");

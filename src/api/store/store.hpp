@@ -126,6 +126,13 @@ class Store {
   // no steps), E_NOT_FOUND (no such owner), E_UNAVAILABLE ("vmid pool
   // exhausted" / "port pool exhausted").
   Result<CreatedServer> create_server(const NewServer& server, std::span<const std::string> steps);
+  // System: the driver found `taken` (the server's vmid) held by something
+  // that is not ours: reserves it for good (`reason` says by what) and gives
+  // the server the lowest free vmid of its range instead, its hostname
+  // following (dev-<new>), in one transaction. Repeatable: a server that no
+  // longer holds `taken` is returned as it is. E_NOT_FOUND, E_UNAVAILABLE
+  // (vmid pool exhausted).
+  Result<Server> move_to_free_vmid(int64_t server_id, int taken, const std::string& reason);
   // E_NOT_FOUND when missing, deleted, or owned by someone else.
   Result<Server> get_server_for_owner(int64_t id, int64_t owner_id);
   // Same, by the vmid the server currently holds (the IDE proxy's key).
