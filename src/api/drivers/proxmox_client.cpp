@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "common/http.hpp"
 #include "common/log.hpp"
 
 namespace zlh::api::drivers {
@@ -131,20 +132,7 @@ ProxmoxClient::ProxmoxClient(const ProxmoxConfig& cfg) : cfg_(cfg) {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-std::string ProxmoxClient::encode(std::string_view s) {
-  static const char* hexd = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += char(c);
-    } else {
-      out += '%';
-      out += hexd[c >> 4];
-      out += hexd[c & 15];
-    }
-  }
-  return out;
-}
+std::string ProxmoxClient::encode(std::string_view s) { return http::url_encode(s); }
 
 Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std::string& path,
                                            const PveParams& params, std::chrono::milliseconds timeout) const {

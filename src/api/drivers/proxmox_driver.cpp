@@ -123,6 +123,14 @@ Result<void> ProxmoxDriver::usable(const Guest& g, int vmid) {
   return {};
 }
 
+Result<ProxmoxDriver::Guest> ProxmoxDriver::existing(int vmid, const std::string& op) {
+  auto g = find(vmid);
+  if (!g) return fail(g.error().wrap(op + " " + vm(vmid)));
+  if (!*g) return fail(codes::kNotFound, op + " " + vm(vmid) + ": no such container");
+  if (auto u = usable(**g, vmid); !u) return fail(u.error().wrap(op + " " + vm(vmid)));
+  return std::move(**g);
+}
+
 Result<VmidUse> ProxmoxDriver::vmid_use(int vmid, std::string_view hostname) {
   if (auto r = check_vmid(vmid); !r) return fail(r.error());
   auto g = find(vmid);
@@ -262,11 +270,9 @@ Result<void> ProxmoxDriver::configure(int vmid, const ContainerSpec& spec) {
         Error::invalid("memory_mb", "at most " + std::to_string(cfg_.limits.memory_mb_max) + " MiB"));
   auto lk_vmid = vmid_lock(vmid);
   std::lock_guard guard(*lk_vmid);
-  auto g = find(vmid);
-  if (!g) return fail(g.error().wrap("configure " + vm(vmid)));
-  if (!*g) return fail(codes::kNotFound, "configure " + vm(vmid) + ": no such container");
-  if (auto u = usable(**g, vmid); !u) return fail(u.error().wrap("configure " + vm(vmid)));
-  if (auto w = wait_unlocked(**g); !w) return fail(w.error().wrap("configure " + vm(vmid)));
+  auto g = existing(vmid, "configure");
+  if (!g) return fail(g.error());
+  if (auto w = wait_unlocked(*g); !w) return fail(w.error().wrap("configure " + vm(vmid)));
   auto bridge = cfg_.bridges.count(spec.type) ? cfg_.bridges.at(spec.type) : "vmbr0";
   PveParams p = {{"cores", std::to_string(spec.cpu_cores)},
                  {"memory", std::to_string(spec.memory_mb)},
@@ -275,7 +281,7 @@ Result<void> ProxmoxDriver::configure(int vmid, const ContainerSpec& spec) {
                  {"tags", "zlh;" + spec.type},
                  {"onboot", "1"}};
   auto r = api_.retry_locked("configure " + vm(vmid),
-                             [&] { return api_.call("PUT", ct_path(**g) + "/config", p); });
+                             [&] { return api_.call("PUT", ct_path(*g) + "/config", p); });
   if (!r) return fail(r.error().wrap("configure " + vm(vmid)));
   std::lock_guard lk(mu_);
   pending_.erase(vmid);
@@ -286,12 +292,10 @@ Result<void> ProxmoxDriver::start(int vmid) {
   if (auto r = check_vmid(vmid); !r) return r;
   auto lk_vmid = vmid_lock(vmid);
   std::lock_guard guard(*lk_vmid);
-  auto g = find(vmid);
-  if (!g) return fail(g.error().wrap("start " + vm(vmid)));
-  if (!*g) return fail(codes::kNotFound, "start " + vm(vmid) + ": no such container");
-  if (auto u = usable(**g, vmid); !u) return fail(u.error().wrap("start " + vm(vmid)));
-  if ((*g)->status == "running") return {};
-  auto t = task("start " + vm(vmid), (*g)->node, "POST", ct_path(**g) + "/status/start", {}, cfg_.task_timeout);
+  auto g = existing(vmid, "start");
+  if (!g) return fail(g.error());
+  if (g->status == "running") return {};
+  auto t = task("start " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/start", {}, cfg_.task_timeout);
   if (!t && t.error().message.find("already running") == std::string::npos)
     return fail(t.error().wrap("start " + vm(vmid)));
   return {};
@@ -349,20 +353,18 @@ Result<void> ProxmoxDriver::stop(int vmid, std::chrono::milliseconds timeout) {
   if (auto r = check_vmid(vmid); !r) return r;
   auto lk_vmid = vmid_lock(vmid);
   std::lock_guard guard(*lk_vmid);
-  auto g = find(vmid);
-  if (!g) return fail(g.error().wrap("stop " + vm(vmid)));
-  if (!*g) return fail(codes::kNotFound, "stop " + vm(vmid) + ": no such container");
-  if (auto u = usable(**g, vmid); !u) return fail(u.error().wrap("stop " + vm(vmid)));
-  if ((*g)->status == "stopped") return {};
+  auto g = existing(vmid, "stop");
+  if (!g) return fail(g.error());
+  if (g->status == "stopped") return {};
   auto not_running = [](const Error& e) { return e.message.find("not running") != std::string::npos; };
   // Graceful: the container's init stops the agent's services by their
   // stop policy; Proxmox forces it off when `timeout` passes.
   const int64_t secs = std::max<int64_t>(1, (timeout.count() + 999) / 1000);
-  auto t = task("shutdown " + vm(vmid), (*g)->node, "POST", ct_path(**g) + "/status/shutdown",
+  auto t = task("shutdown " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/shutdown",
                 {{"timeout", std::to_string(secs)}, {"forceStop", "1"}}, timeout + std::chrono::seconds(60));
   if (t || not_running(t.error())) return {};
   log::warn("proxmox", "shutdown failed; stopping", {{"vmid", vmid}, {"error", t.error().message}});
-  auto s = task("stop " + vm(vmid), (*g)->node, "POST", ct_path(**g) + "/status/stop", {}, cfg_.task_timeout);
+  auto s = task("stop " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/stop", {}, cfg_.task_timeout);
   if (!s && !not_running(s.error())) return fail(s.error().wrap("stop " + vm(vmid)));
   return {};
 }

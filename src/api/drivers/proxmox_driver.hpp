@@ -79,6 +79,8 @@ class ProxmoxDriver : public Driver {
   Result<std::vector<Node>> nodes();
   static bool ours(const Guest& g);
   Result<void> usable(const Guest& g, int vmid);  // ours, node online
+  // find + usable for `op` on an existing guest: E_NOT_FOUND, E_CONFLICT, E_UNAVAILABLE.
+  Result<Guest> existing(int vmid, const std::string& op);
   Result<std::string> place(int memory_mb);
   Result<void> wait_unlocked(const Guest& g);
   Result<nlohmann::json> task(const std::string& what, const std::string& node, const std::string& method,
