@@ -23,8 +23,8 @@
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
 #include "common/process.hpp"
-#include "fake_proxmox.hpp"
 #include "harness.hpp"
+#include "test_driver.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -52,44 +52,19 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(fs::make_dirs(dir_ + "/portal/assets"));
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/index.html", "<!doctype html><title>zlh</title>"));
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/assets/app.js", "console.log('zlh')"));
-    vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
-    if (proxmox()) vmid_lo_ = 100 + int(uint8_t(crypto::random_bytes(1)[0]) % 4) * 200;  // its own window: 100-899
+    vmid_lo_ = driver_.vmid_lo(20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200,
+                               uint8_t(crypto::random_bytes(1)[0]), 0);
     addr_ = unique_loopback();
-    if (proxmox()) start_fake_proxmox();
+    driver_.start(dir_, data_, store_, keys_);
     ASSERT_FALSE(HasFatalFailure());
     start_api();
   }
-  static bool proxmox() {
-    const char* d = std::getenv("ZLH_TEST_DRIVER");
-    return d && std::string(d) == "proxmox";
-  }
-  // The fake cluster: three nodes, its containers run real agents that trust
-  // this API's key (baked into the "template").
-  void start_fake_proxmox() {
-    FakeProxmox::Options o;
-    ASSERT_TRUE(fs::make_dirs(dir_ + "/pve"));
-    o.work_dir = dir_ + "/pve";
-    o.real_cts = true;
-    o.api_key = data_ + "/keys/api.pub";
-    o.catalog_key = keys_ + "/catalog.pub";
-    o.artifacts = "file://" + store_;
-    auto f = FakeProxmox::start(o);
-    ASSERT_TRUE(f) << f.error().message;
-    pve_ = std::move(*f);
-    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/pve.token", pve_->token() + "\n"));
-    ASSERT_TRUE(fs::write_file_atomic(
-        dir_ + "/proxmox.toml", "url = \"" + pve_->url() + "\"\ntoken_file = \"" + dir_ + "/pve.token\"\n" +
-                                    "ca_file = \"" + pve_->cert_file() + "\"\nlock_backoff_ms = 50\npoll_ms = 100\n" +
-                                    "[templates]\npve1 = 9001\npve2 = 9002\npve3 = 9003\n"));
-  }
   // The container's root: <data>/containers/<vmid> (local) or the fake's.
-  std::string ct_dir(int vmid) const {
-    std::string v = std::to_string(vmid);
-    return proxmox() ? dir_ + "/pve/cts/" + v + "/containers/" + v : data_ + "/containers/" + v;
-  }
+  std::string ct_dir(int vmid) const { return driver_.ct_dir(vmid); }
+  static bool proxmox() { return TestDriver::proxmox(); }
   void TearDown() override {
     stop_api(SIGKILL);
-    pve_.reset();  // stops every container of the fake
+    driver_.stop();  // the fake cluster stops every container it runs
     // The containers' agents outlive the API by design; end them with the test.
     for (pid_t p : agents_under(data_)) ::kill(p, SIGKILL);
     auto d = opendir((data_ + "/containers").c_str());
@@ -105,7 +80,7 @@ class ApiTest : public ::testing::Test {
     o.argv = {bin_dir() + "/zlh-api",  "--listen",      addr_ + ":8080", "--data", data_, "--artifacts", store_,
               "--catalog-key",        keys_ + "/catalog.pub", "--dev-vmid-lo", std::to_string(vmid_lo_),
               "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199), "--portal", dir_ + "/portal"};
-    if (proxmox()) o.argv.insert(o.argv.end(), {"--driver", "proxmox", "--proxmox-config", dir_ + "/proxmox.toml"});
+    for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -168,7 +143,7 @@ class ApiTest : public ::testing::Test {
   std::string dir_, data_, store_, keys_, addr_;
   int vmid_lo_ = 20000;
   pid_t api_pid_ = -1;
-  std::unique_ptr<FakeProxmox> pve_;
+  TestDriver driver_;
 };
 
 TEST_F(ApiTest, RegisterLoginLogoutMe) {

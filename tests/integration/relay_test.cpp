@@ -23,6 +23,7 @@
 #include "common/http_stream_client.hpp"
 #include "common/process.hpp"
 #include "harness.hpp"
+#include "test_driver.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -66,8 +67,11 @@ class RelayTest : public ::testing::Test {
     make_tool_store(dir_, store_, keys_);
     ASSERT_FALSE(HasFatalFailure());
     // Random dev vmid window so parallel runs do not share loopback addresses.
-    vmid_lo_ = 20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200;
+    vmid_lo_ = driver_.vmid_lo(20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200,
+                               uint8_t(crypto::random_bytes(1)[0]), 1);
     addr_ = unique_loopback();
+    driver_.start(dir_, data_, store_, keys_);
+    ASSERT_FALSE(HasFatalFailure());
     start_api();
     if (HasFatalFailure()) return;
 
@@ -86,10 +90,11 @@ class RelayTest : public ::testing::Test {
     auto s = server();
     ASSERT_EQ(s.value("state", ""), "ready") << s.dump();
     vmid_ = s["vmid"];
-    container_ = data_ + "/containers/" + std::to_string(vmid_);
+    container_ = driver_.ct_dir(vmid_);
   }
   void TearDown() override {
     stop_api(SIGKILL);
+    driver_.stop();  // the fake cluster (proxmox) stops every container it runs
     // The containers' agents outlive the API by design; end them with the test.
     for (pid_t p : agents_under(data_)) ::kill(p, SIGKILL);
     auto d = opendir((data_ + "/containers").c_str());
@@ -115,6 +120,7 @@ class RelayTest : public ::testing::Test {
               std::to_string(vmid_lo_),
               "--dev-vmid-hi",
               std::to_string(vmid_lo_ + 199)};
+    for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -177,6 +183,7 @@ class RelayTest : public ::testing::Test {
 
   std::string dir_, data_, store_, keys_, addr_, container_;
   int vmid_lo_ = 20000;
+  TestDriver driver_;
   int vmid_ = 0;
   pid_t api_pid_ = -1;
   std::string alice_, mallory_, id_;
