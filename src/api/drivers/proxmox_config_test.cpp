@@ -128,6 +128,25 @@ TEST_F(ProxmoxConfigTest, BadValuesNameTheirKey) {
   EXPECT_EQ(load_proxmox_config(dir_ + "/missing.toml").error().code, codes::kNotFound);
 }
 
+TEST_F(ProxmoxConfigTest, ThePackagedExampleLoads) {
+  const char* src = std::getenv("ZLH_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  auto text = fs::read_file(std::string(src) + "/packaging/proxmox.toml.example");
+  ASSERT_TRUE(text.has_value());
+  std::string t = *text;
+  // Its token_file is /etc/zlh/proxmox.token; point it at one of ours.
+  auto at = t.find("/etc/zlh/proxmox.token");
+  ASSERT_NE(at, std::string::npos);
+  write("token", kToken);
+  t.replace(at, 22, dir_ + "/token");
+  auto c = load_proxmox_config(write("example.toml", t));
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->template_for("any-node"), 9000);
+  EXPECT_EQ(c->bridges.at("game"), "vmbr2");
+  EXPECT_EQ(c->limits.memory_mb_max, 16384);
+  EXPECT_FALSE(c->fingerprint.has_value());
+}
+
 TEST(ProxmoxErrors, LockAndMissingTextsAreRecognised) {
   EXPECT_TRUE(is_lock_error("CT is locked (clone)"));
   EXPECT_TRUE(is_lock_error("can't lock file '/run/lock/lxc/pve-config-123.conf' - got timeout"));
