@@ -306,6 +306,19 @@ TEST_F(ProxmoxDriverTest, EveryOperationIsIdempotent) {
   first.join();
   EXPECT_EQ(count_requests("POST", "/clone"), 2);
   EXPECT_TRUE(ct(7701)["lock"].is_null());
+
+  // A second destroy while the first one's delete task runs (a resumed
+  // delete job): its own delete finds the container gone, which is success.
+  fake_->configure({{"task_ms", 800}});
+  provision(d, 7702);
+  Result<void> first_destroy;
+  std::thread a([&] { first_destroy = d.destroy(7702, 5s); });
+  EXPECT_TRUE(eventually([&] { return count_requests("DELETE", "/lxc/7702") == 1; }, 20s));
+  auto second = resumed.destroy(7702, 5s);
+  EXPECT_TRUE(second) << second.error().message;
+  a.join();
+  EXPECT_TRUE(first_destroy) << first_destroy.error().message;
+  EXPECT_TRUE(ct(7702).is_null());
 }
 
 TEST_F(ProxmoxDriverTest, SlowTasksAreWaitedForAndOverlongOnesTimeOut) {

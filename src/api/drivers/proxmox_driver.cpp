@@ -182,6 +182,7 @@ Result<void> ProxmoxDriver::wait_unlocked(const Guest& g) {
       return fail(codes::kTimeout, "container " + vm(g.vmid) + " still locked (" + lock + ")");
     std::this_thread::sleep_for(std::min(cfg_.poll, std::chrono::milliseconds(500)));
     auto c = api_.call("GET", ct_path(g) + "/config");
+    if (!c && is_missing(c.error().message)) return {};  // gone meanwhile (a delete finished): nothing holds it
     if (!c) return fail(c.error());
     lock = c->is_object() ? str_of(*c, "lock") : "";
   }
