@@ -104,34 +104,16 @@ class ApiTest : public ::testing::Test {
     api_pid_ = -1;
   }
   std::string url(const std::string& p) { return "http://" + addr_ + ":8080" + p; }
+  ApiClient api() const { return ApiClient("http://" + addr_ + ":8080"); }
   http::ClientResponse call(const std::string& m, const std::string& p, const std::string& token,
                             const std::string& body = "", http::Headers extra = {}) {
-    http::Headers h = extra;
-    if (!token.empty()) h.add("Authorization", "Bearer " + token);
-    auto r = http::request(m, url(p), h, body, 60s);
-    EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
-    return r ? *r : http::ClientResponse{};
+    return api().call(m, p, token, body, std::move(extra));
   }
-  // Registers a user; returns its token.
-  std::string user(const std::string& name) {
-    auto r = call("POST", "/api/auth/register", "",
-                  json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}.dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return json::parse(r.body, nullptr, false).value("token", "");
-  }
-  json server(int64_t id, const std::string& token) {
-    return json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr, false);
-  }
-  int64_t create_dev(const std::string& token) {
-    auto r = call("POST", "/api/servers", token, json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}}.dump());
-    EXPECT_EQ(r.status, 202) << r.body;
-    return json::parse(r.body, nullptr, false).value("id", int64_t(0));
-  }
+  std::string user(const std::string& name) { return api().register_user(name); }
+  json server(int64_t id, const std::string& token) { return api().server(id, token); }
+  int64_t create_dev(const std::string& token) { return api().create_dev(token); }
   bool wait_ready(int64_t id, const std::string& token) {
-    return eventually([&] {
-      auto s = server(id, token);
-      return s.value("state", "") == "ready" || s.value("state", "") == "error";
-    }, 60s) && server(id, token).value("state", "") == "ready";
+    return api().wait_state(id, token, {"ready", "error"}, 60s).value("state", "") == "ready";
   }
   std::string secret() {
     auto text = fs::read_file(data_ + "/keys/jwt.secret", 4096);

@@ -321,4 +321,38 @@ void ApiProcess::stop(int sig) {
 
 std::string ApiProcess::log() const { return fs::read_file(dir_ + "/api.log", 1 << 22).value_or(""); }
 
+http::ClientResponse ApiClient::call(const std::string& method, const std::string& path, const std::string& bearer,
+                                     const std::string& body, http::Headers extra) const {
+  if (!bearer.empty()) extra.add("Authorization", "Bearer " + bearer);
+  auto r = http::request(method, base_ + path, extra, body, std::chrono::seconds(60));
+  EXPECT_TRUE(r) << method << " " << path << ": " << (r ? "" : r.error().message);
+  return r ? *r : http::ClientResponse{};
+}
+
+std::string ApiClient::register_user(const std::string& name) const {
+  auto r = call("POST", "/api/auth/register", "",
+                nlohmann::json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
+                    .dump());
+  EXPECT_EQ(r.status, 201) << r.body;
+  return nlohmann::json::parse(r.body, nullptr, false).value("token", "");
+}
+
+int64_t ApiClient::create_dev(const std::string& token, const std::string& runtime, const std::string& version) const {
+  auto r = call("POST", "/api/servers", token,
+                nlohmann::json{{"type", "dev"}, {"runtime", runtime}, {"version", version}}.dump());
+  EXPECT_EQ(r.status, 202) << r.body;
+  return nlohmann::json::parse(r.body, nullptr, false).value("id", int64_t(0));
+}
+
+nlohmann::json ApiClient::server(int64_t id, const std::string& token) const {
+  return nlohmann::json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr, false);
+}
+
+nlohmann::json ApiClient::wait_state(int64_t id, const std::string& token, const std::set<std::string>& states,
+                                     std::chrono::milliseconds timeout) const {
+  nlohmann::json s;
+  eventually([&] { return states.count((s = server(id, token)).value("state", "")) > 0; }, timeout);
+  return s;
+}
+
 }  // namespace zlh::testing

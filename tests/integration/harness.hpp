@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -105,6 +107,27 @@ class ApiProcess {
   std::string dir_, store_, keys_, addr_;
   std::vector<std::string> extra_;
   pid_t pid_ = -1;
+};
+
+// zlh-api's REST API for tests, at `base` ("http://ADDR:8080"). A request
+// that gets no answer is a gtest failure (and an empty response).
+class ApiClient {
+ public:
+  explicit ApiClient(std::string base) : base_(std::move(base)) {}
+  http::ClientResponse call(const std::string& method, const std::string& path, const std::string& bearer = "",
+                            const std::string& body = "", http::Headers extra = {}) const;
+  // Registers <name>@example.com with password "password-<name>"; its token.
+  std::string register_user(const std::string& name) const;
+  // POST /api/servers for a dev server with `runtime`; its id (0 on failure).
+  int64_t create_dev(const std::string& token, const std::string& runtime = "tool",
+                     const std::string& version = "1.0.0") const;
+  nlohmann::json server(int64_t id, const std::string& token) const;
+  // Polls the server until its state is one of `states`; the last one seen.
+  nlohmann::json wait_state(int64_t id, const std::string& token, const std::set<std::string>& states,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(90)) const;
+
+ private:
+  std::string base_;
 };
 
 // Polls `pred` until true or the deadline passes.

@@ -442,33 +442,15 @@ class ProxmoxApiTest : public ::testing::Test {
     }
     return b;
   }
-  http::ClientResponse call(const std::string& m, const std::string& p, const std::string& token,
-                            const std::string& body = "") {
-    http::Headers h;
-    if (!token.empty()) h.add("Authorization", "Bearer " + token);
-    auto r = http::request(m, api_->url(p), h, body, 60s);
-    EXPECT_TRUE(r) << m << " " << p;
-    return r ? *r : http::ClientResponse{};
+  ApiClient api() const { return ApiClient(api_->base()); }
+  http::ClientResponse call(const std::string& m, const std::string& p, const std::string& token) {
+    return api().call(m, p, token);
   }
-  std::string user(const std::string& name) {
-    auto r = call("POST", "/api/auth/register", "",
-                  json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}.dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return json::parse(r.body, nullptr, false).value("token", "");
-  }
-  int64_t create_dev(const std::string& token) {
-    auto r = call("POST", "/api/servers", token, json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}}.dump());
-    EXPECT_EQ(r.status, 202) << r.body;
-    return json::parse(r.body, nullptr, false).value("id", int64_t(0));
-  }
-  json server(int64_t id, const std::string& token) {
-    return json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr, false);
-  }
-  // Waits until the server's state is one of `states`; returns the server.
-  json wait_state(int64_t id, const std::string& token, std::set<std::string> states, std::chrono::seconds t = 90s) {
-    json s;
-    eventually([&] { return states.count((s = server(id, token)).value("state", "")) > 0; }, t);
-    return s;
+  std::string user(const std::string& name) { return api().register_user(name); }
+  int64_t create_dev(const std::string& token) { return api().create_dev(token); }
+  json server(int64_t id, const std::string& token) { return api().server(id, token); }
+  json wait_state(int64_t id, const std::string& token, std::set<std::string> states) {
+    return api().wait_state(id, token, states);
   }
   json ct(int vmid) const {
     const json st = fake_->state();
