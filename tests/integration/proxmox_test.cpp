@@ -542,5 +542,28 @@ TEST_F(ProxmoxApiTest, AVmidTakenOnTheClusterMovesTheServerToTheNextAndLockError
   EXPECT_EQ(s2["vmid"], vmid_lo_ + 2) << s2.dump();
 }
 
+TEST_F(ProxmoxApiTest, ADeleteWaitsForAnOfflineNodeAndFinishesWhenItIsBack) {
+  std::string dee = user("dee");
+  int64_t id = create_dev(dee);
+  json s = wait_state(id, dee, {"ready", "error"});
+  ASSERT_EQ(s["state"], "ready") << s.dump();
+  const std::string node = s["node"];
+  const int vmid = s["vmid"];
+  fake_->configure({{"offline", {node}}});
+  auto del = call("DELETE", "/api/servers/" + std::to_string(id), dee);
+  ASSERT_EQ(del.status, 202) << del.body;
+  int64_t job = json::parse(del.body)["job"];
+  // It waits (the container is out of reach), not fails.
+  ASSERT_TRUE(eventually([&] { return api_->log().find("container unavailable; delete waits") != std::string::npos; },
+                         30s));
+  EXPECT_EQ(json::parse(call("GET", "/api/jobs/" + std::to_string(job), dee).body).value("state", ""), "running");
+  EXPECT_FALSE(ct(vmid).is_null());
+  fake_->configure({{"offline", json::array()}});
+  EXPECT_TRUE(eventually([&] {
+    return json::parse(call("GET", "/api/jobs/" + std::to_string(job), dee).body).value("state", "") == "done";
+  }, 60s));
+  EXPECT_TRUE(ct(vmid).is_null());
+}
+
 }  // namespace
 }  // namespace zlh::testing

@@ -274,14 +274,32 @@ Result<void> JobRunner::run_delete(store::Job& job, store::Server& s) {
   if (s.vmid) {
     int vmid = *s.vmid;
     vmid_changed(vmid);
+    // A container that cannot be reached now (its node offline) is waited
+    // for, with backoff, up to unavailable_patience.
+    auto patiently = [&](const std::function<Result<void>()>& f) -> Result<void> {
+      const auto deadline = std::chrono::steady_clock::now() + cfg_.unavailable_patience;
+      auto pause = std::chrono::milliseconds(500);
+      for (;;) {
+        auto r = f();
+        if (r || !r.error().is(codes::kUnavailable) || std::chrono::steady_clock::now() + pause > deadline) return r;
+        log::warn("jobs", "container unavailable; delete waits",
+                  {{"job_id", job.id}, {"vmid", vmid}, {"error", r.error().message}, {"retry_ms", pause.count()}});
+        if (!sleep_for(pause)) return r;
+        pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(15));
+      }
+    };
     if (auto r = step(job, 0, [&] {
-          auto st = driver_.status(vmid);
-          if (st && st->state == drivers::PowerState::kMissing) return Result<void>{};
-          return driver_.stop(vmid, cfg_.stop_timeout);
+          return patiently([&] {
+            auto st = driver_.status(vmid);
+            if (st && st->state == drivers::PowerState::kMissing) return Result<void>{};
+            return driver_.stop(vmid, cfg_.stop_timeout);
+          });
         });
         !r)
       return r;
-    if (auto r = step(job, 1, [&] { return driver_.destroy(vmid, cfg_.stop_timeout); }); !r) return r;
+    if (auto r = step(job, 1, [&] { return patiently([&] { return driver_.destroy(vmid, cfg_.stop_timeout); }); });
+        !r)
+      return r;
   }
   return step(job, 2, [&] { return store_.delete_server(s.id); });
 }

@@ -52,6 +52,10 @@ struct JobRunnerConfig {
   std::chrono::milliseconds running_timeout{std::chrono::minutes(15)};
   std::chrono::milliseconds stop_timeout{45000};
   std::chrono::milliseconds poll_interval{250};
+  // How long a delete keeps retrying while the driver says E_UNAVAILABLE
+  // (a Proxmox node offline): the job then finishes on its own once the node
+  // is back, instead of failing at once.
+  std::chrono::milliseconds unavailable_patience{std::chrono::minutes(10)};
 };
 
 class JobRunner {
