@@ -154,14 +154,17 @@ std::vector<std::string> split_path(std::string_view path) {
 }
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler h, RouteOptions o) {
-  Route r;
+Router::Route& Router::push(std::string method, std::string pattern, RouteOptions o) {
+  Route& r = routes_.emplace_back();
   r.method = std::move(method);
   r.segments = split_path(pattern);
   r.pattern = std::move(pattern);
-  r.handler = std::move(h);
   r.options = o;
-  routes_.push_back(std::move(r));
+  return r;
+}
+
+void Router::add(std::string method, std::string pattern, Handler h, RouteOptions o) {
+  push(std::move(method), std::move(pattern), o).handler = std::move(h);
 }
 
 void Router::add_sync(std::string method, std::string pattern, SyncHandler h, RouteOptions o) {
@@ -171,13 +174,7 @@ void Router::add_sync(std::string method, std::string pattern, SyncHandler h, Ro
 }
 
 void Router::add_ws(std::string pattern, WsFactory f, RouteOptions o) {
-  Route r;
-  r.method = "WS";
-  r.segments = split_path(pattern);
-  r.pattern = std::move(pattern);
-  r.ws = std::move(f);
-  r.options = o;
-  routes_.push_back(std::move(r));
+  push("WS", std::move(pattern), o).ws = std::move(f);
 }
 
 namespace {
@@ -207,23 +204,11 @@ std::unique_ptr<BodySink> buffered_sink(size_t limit, Handler h) {
 }
 
 void Router::add_streaming(std::string method, std::string pattern, SinkFactory f, RouteOptions o) {
-  Route r;
-  r.method = std::move(method);
-  r.segments = split_path(pattern);
-  r.pattern = std::move(pattern);
-  r.sink = std::move(f);
-  r.options = o;
-  routes_.push_back(std::move(r));
+  push(std::move(method), std::move(pattern), o).sink = std::move(f);
 }
 
 void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o) {
-  Route r;
-  r.method = "*";
-  r.segments = split_path(pattern);
-  r.pattern = std::move(pattern);
-  r.proxy = std::move(f);
-  r.options = o;
-  routes_.push_back(std::move(r));
+  push("*", std::move(pattern), o).proxy = std::move(f);
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {

@@ -252,6 +252,9 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  // Appends a route with its method, pattern (split once) and options; the
+  // caller sets the one kind of target (handler, ws, sink or proxy).
+  Route& push(std::string method, std::string pattern, RouteOptions o);
   std::vector<Route> routes_;
   std::function<std::optional<Error>(Request&)> guard_;
 };

@@ -214,6 +214,17 @@ Response disable(ApiContext& ctx, TailscaleContext* ts, const store::Server& s, 
       200, {{"server_id", s.id}, {"tailscale", "disabled"}, {"expired_keys", expired}});
 }
 
+// The request's server, the caller's own (ownership first: a server that is
+// not yours is 404 whatever else holds), for a request that has no body.
+Result<store::Server> owned_server(ApiContext& ctx, const Request& req, int64_t uid) {
+  auto id = path_id(req);
+  if (!id) return fail(id.error());
+  auto s = ctx.store.get_server_for_owner(*id, uid);
+  if (!s) return fail(s.error());
+  if (auto b = empty_body(req); !b) return fail(b.error());
+  return s;
+}
+
 }  // namespace
 
 void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
@@ -225,13 +236,9 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
   r.add(
       "POST", "/api/servers/{id}/tailscale",
       [c](Request& req, http::Responder res) {
-        auto id = path_id(req);
-        if (!id) return res.send_error(id.error());
         int64_t uid = user_id(req);
-        // Ownership first: a server that is not yours is 404 whatever else holds.
-        auto s = c->store.get_server_for_owner(*id, uid);
+        auto s = owned_server(*c, req, uid);
         if (!s) return res.send_error(s.error());
-        if (auto b = empty_body(req); !b) return res.send_error(b.error());
         TailscaleContext* ts = c->tailscale;
         if (!ts || !ts->headscale())
           return res.send_error(
@@ -256,12 +263,9 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
   r.add(
       "DELETE", "/api/servers/{id}/tailscale",
       [c](Request& req, http::Responder res) {
-        auto id = path_id(req);
-        if (!id) return res.send_error(id.error());
         int64_t uid = user_id(req);
-        auto s = c->store.get_server_for_owner(*id, uid);
+        auto s = owned_server(*c, req, uid);
         if (!s) return res.send_error(s.error());
-        if (auto b = empty_body(req); !b) return res.send_error(b.error());
         if (s->type != store::ServerType::kDev)
           return res.send_error(
               Error::make(codes::kConflict, "tailscale access is only offered for dev servers"));
