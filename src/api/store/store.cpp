@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "api/store/impl.hpp"
@@ -88,6 +90,24 @@ Result<void> create_private(const std::string& path) {
   return out;
 }
 
+// Switching a fresh file to WAL takes an exclusive lock from a shared one.
+// When two connections do that at once (two processes starting on an empty
+// store), SQLite answers one of them SQLITE_BUSY at once instead of calling
+// the busy handler, since waiting could deadlock. The loser retries, having
+// released its shared lock, until the busy timeout runs out.
+std::string switch_to_wal(SQLite::Database& db, std::chrono::milliseconds busy_timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return db.execAndGet("PRAGMA journal_mode=WAL").getString();
+    } catch (const SQLite::Exception& e) {
+      if ((e.getErrorCode() & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline)
+        throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + (attempt % 8) * 2));
+  }
+}
+
 }  // namespace
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -101,7 +121,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
     // SQLite's own per-call mutex would only add a lock to each column read.
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         static_cast<int>(options.busy_timeout.count()));
-    std::string mode = db.execAndGet("PRAGMA journal_mode=WAL").getString();
+    std::string mode = switch_to_wal(db, options.busy_timeout);
     if (mode != "wal")
       return fail(codes::kIo, "open store: " + path + ": journal mode is " + mode + ", not wal");
     db.exec("PRAGMA synchronous=NORMAL");
