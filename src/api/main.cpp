@@ -156,6 +156,9 @@ int main(int argc, char** argv) {
   hso.component = "http";
   hso.server_header = "zlh-api/" + std::string(kVersion);
   hso.metrics = &registry;
+  // API handlers wait on SQLite, password hashing and agents: off the io
+  // threads, so the IDE proxy and the relays never stall behind them.
+  hso.handler_threads = 8;
   http::Server server(api::make_api_router(ctx), hso);
   if (auto r = server.listen(); !r) {
     log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});

@@ -64,9 +64,10 @@ struct Request {
 };
 
 // A response body produced while it is sent (a large file, a .tar.gz of a
-// directory), so it never sits whole in memory. read() is called on the
-// connection's io thread, one call at a time, until it returns 0 (the end);
-// it should not block for long (local file reads are fine). An Error ends
+// directory), so it never sits whole in memory. read() is called one call at
+// a time until it returns 0 (the end), on the server's handler pool when it
+// has one (ServerOptions::handler_threads), else on the connection's io
+// thread, where it should not block for long (local file reads are fine). An Error ends
 // the response early: the connection is closed, and the client sees a
 // truncated body (with Content-Length) or a missing final chunk (chunked).
 // The source is destroyed when the response is done or the client went away.
@@ -110,8 +111,9 @@ using Handler = std::function<void(Request&, Responder)>;
 
 // A request body consumed while it arrives (uploads), so it never sits whole
 // in memory. The server calls write() with each piece of the (de-chunked)
-// body in order, then finish() once the body is complete. All calls happen
-// on the connection's io thread, one at a time. An Error from write() stops
+// body in order, then finish() once the body is complete. The calls come one
+// at a time, on the handler pool when the server has one, else on the
+// connection's io thread. An Error from write() stops
 // reading: the server answers with it (its status), drains a bounded amount
 // of the rest and closes the connection. A sink destroyed without finish()
 // means the body was cut off (client went away, read timeout, body limit):

@@ -35,38 +35,35 @@ bool peer_closed_or_dirty(int fd) {
 
 }  // namespace
 
-UpstreamPool::~UpstreamPool() {
-  for (auto& [k, q] : idle_)
-    for (auto& c : q) ::close(c.fd);
-}
-
-int UpstreamPool::take(const std::string& key) {
+std::optional<tcp::socket> UpstreamPool::take(const std::string& key) {
   std::lock_guard lk(mu_);
   auto it = idle_.find(key);
-  if (it == idle_.end()) return -1;
+  if (it == idle_.end()) return std::nullopt;
   auto& q = it->second;
   auto now = Clock::now();
   while (!q.empty()) {
-    Idle c = q.front();
+    Idle c = std::move(q.front());
     q.pop_front();
-    if (now - c.since < idle_limit_ && !peer_closed_or_dirty(c.fd)) return c.fd;
-    ::close(c.fd);
+    if (now - c.since < idle_limit_ && !peer_closed_or_dirty(c.socket.native_handle()))
+      return std::move(c.socket);
+    boost::system::error_code ec;
+    c.socket.close(ec);
   }
   idle_.erase(it);
-  return -1;
+  return std::nullopt;
 }
 
 void UpstreamPool::give(const std::string& key, tcp::socket s) {
-  boost::system::error_code ec;
-  int fd = s.release(ec);
-  if (ec || fd < 0) return;
+  if (!s.is_open()) return;
   std::lock_guard lk(mu_);
   auto& q = idle_[key];
-  q.push_front(Idle{fd, Clock::now()});
-  while (q.size() > max_idle_) {
-    ::close(q.back().fd);
-    q.pop_back();
-  }
+  q.push_front(Idle{std::move(s), Clock::now()});
+  while (q.size() > max_idle_) q.pop_back();
+}
+
+void UpstreamPool::clear() {
+  std::lock_guard lk(mu_);
+  idle_.clear();
 }
 
 size_t UpstreamPool::idle() const {
@@ -315,16 +312,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     co_return ec;
   };
   if (!io.upgrade) {
-    if (int fd = pool.take(key); fd >= 0) {
-      up.emplace(io.client.get_executor());
-      boost::system::error_code ec;
-      up->socket().assign(ep.protocol(), fd, ec);
-      if (ec) {
-        ::close(fd);
-        up.reset();
-      } else {
-        reused = true;
-      }
+    if (auto s = pool.take(key)) {
+      up.emplace(std::move(*s));
+      reused = true;
     }
   }
   if (!up) {

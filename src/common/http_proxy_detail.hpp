@@ -24,25 +24,24 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-// Idle upstream connections by "host:port", most recent first, kept as bare
-// file descriptors: the session that takes one wraps it in a socket on its
-// own strand (a socket bound to another session's strand would run its
-// timeouts there). A connection is handed out only if it is younger than the
-// idle limit and its peer has not closed it (a non-blocking peek); at most
-// max_idle per key are kept. Thread-safe.
+// Idle upstream connections by "host:port", most recent first. One pool per
+// io thread: its sockets stay registered with that thread's io_context, so
+// taking one costs no epoll_ctl and no fcntl, only a non-blocking peek that
+// checks the peer has not closed it. A connection is handed out only if it is
+// younger than the idle limit; at most max_idle per key are kept. Sockets
+// must be taken by the pool's own io thread; idle() may be asked from any.
 class UpstreamPool {
  public:
   explicit UpstreamPool(size_t max_idle = 64, std::chrono::seconds idle_limit = std::chrono::seconds(30))
       : max_idle_(max_idle), idle_limit_(idle_limit) {}
-  ~UpstreamPool();
-  // An open connected fd owned by the caller, or -1.
-  int take(const std::string& key);
+  std::optional<tcp::socket> take(const std::string& key);
   void give(const std::string& key, tcp::socket s);  // s: no operation pending
   size_t idle() const;
+  void clear();  // closes every idle connection (before the io_context goes)
 
  private:
   struct Idle {
-    int fd;
+    tcp::socket socket;
     std::chrono::steady_clock::time_point since;
   };
   size_t max_idle_;

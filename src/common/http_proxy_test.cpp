@@ -25,14 +25,14 @@ struct Running {
   std::thread thread;
   uint16_t port = 0;
   std::string base;
-  explicit Running(Router r) {
+  explicit Running(Router r, int threads = 2) {
     ServerOptions o;
     o.listen = "127.0.0.1:0";
     server = std::make_unique<Server>(std::move(r), o);
     EXPECT_TRUE(server->listen());
     port = server->port();
     base = "http://127.0.0.1:" + std::to_string(port);
-    thread = std::thread([this] { server->run(2, false); });
+    thread = std::thread([this, threads] { server->run(threads, false); });
   }
   ~Running() {
     server->stop();
@@ -309,7 +309,8 @@ class RawUpstream {
 
 TEST(ProxyPool, ReusesUpstreamConnectionsAndReplacesOnesTheUpstreamClosed) {
   RawUpstream raw(3);
-  Running front{front_router(raw.port)};
+  // One io thread: idle upstream connections are pooled per io thread.
+  Running front{front_router(raw.port), 1};
   for (int i = 0; i < 3; ++i) {
     auto r = request("GET", front.base + "/p/x");
     ASSERT_TRUE(r) << r.error().message;

@@ -9,6 +9,7 @@
 #include <boost/beast/websocket.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -28,7 +29,9 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-using Strand = asio::strand<asio::io_context::executor_type>;
+// A connection lives on one io thread's io_context (one thread each, so its
+// executor serialises like a strand, without a strand's cost).
+using Exec = asio::io_context::executor_type;
 using Clock = std::chrono::steady_clock;
 
 Result<std::pair<std::string, uint16_t>> split_host_port(std::string_view s) {
@@ -56,13 +59,13 @@ Result<std::pair<std::string, uint16_t>> split_host_port(std::string_view s) {
 // ---- Responder ----
 
 struct Slot {
-  explicit Slot(Strand s) : timer(s) {}
+  explicit Slot(Exec s) : timer(s) {}
   std::optional<Response> response;
   asio::steady_timer timer;
 };
 
 struct Responder::Core {
-  Strand strand;
+  Exec strand;
   std::shared_ptr<Slot> slot;
   std::atomic<bool> sent{false};
   void deliver(Response r);
@@ -93,19 +96,37 @@ class WsSession;
 // destroyed first in ~Impl, which destroys every pending coroutine frame while
 // those members are still alive.
 struct Server::Impl {
-  Impl(Router r, ServerOptions o)
-      : router(std::move(r)),
-        opts(std::move(o)),
-        ioc_holder(std::make_unique<asio::io_context>()),
-        ioc(*ioc_holder) {
-    acceptor.emplace(ioc);
-    signals.emplace(ioc);
+  static constexpr int kMaxIoThreads = 64;
+  // One io_context per io thread. Worker 0 exists from the start (listen,
+  // signals, post); the others are made by run().
+  struct Worker {
+    asio::io_context ioc{1};
+    detail::UpstreamPool upstreams;  // sockets registered with ioc; after it, so gone first
+  };
+
+  Impl(Router r, ServerOptions o) : router(std::move(r)), opts(std::move(o)) {
+    workers.reserve(kMaxIoThreads);  // never reallocated while io threads read it
+    workers.push_back(std::make_unique<Worker>());
+    acceptor.emplace(main());
+    signals.emplace(main());
+    if (opts.handler_threads > 0) handler_pool.emplace(opts.handler_threads);
   }
   ~Impl() {
     destroying = true;
     signals.reset();
     acceptor.reset();
-    ioc_holder.reset();
+    // Handlers still running may post their answer to an io_context.
+    if (handler_pool) {
+      handler_pool->stop();
+      handler_pool->join();
+    }
+    for (auto& w : workers) w->upstreams.clear();
+    workers.clear();
+  }
+
+  asio::io_context& main() { return workers.front()->ioc; }
+  void stop_all() {
+    for (auto& w : workers) w->ioc.stop();
   }
 
   Router router;
@@ -116,7 +137,7 @@ struct Server::Impl {
 
   // Live connections, so a shutdown can close the idle ones.
   struct Conn {
-    Strand strand;
+    Exec strand;
     std::function<void()> close_if_idle;  // runs on strand
   };
   std::mutex conns_mu;
@@ -124,14 +145,24 @@ struct Server::Impl {
   uint64_t next_conn = 0;
   std::atomic<int> active{0};
 
-  detail::UpstreamPool upstreams;  // proxy routes' idle upstream connections
-
-  std::unique_ptr<asio::io_context> ioc_holder;
-  asio::io_context& ioc;
+  // Declared after what the coroutines touch, so destroyed before it.
+  std::vector<std::unique_ptr<Worker>> workers;
+  size_t next_worker = 0;
+  std::optional<asio::thread_pool> handler_pool;  // opts.handler_threads > 0
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::signal_set> signals;
 
-  uint64_t register_conn(Strand s, std::function<void()> close_if_idle) {
+  // Runs f() where blocking is allowed: on the handler pool when there is
+  // one (the io thread serves its other connections meanwhile), else inline.
+  template <typename F>
+  awaitable<std::invoke_result_t<F&>> offload(F f) {
+    if (!handler_pool) co_return f();
+    co_return co_await asio::co_spawn(
+        handler_pool->get_executor(),
+        [&f]() -> awaitable<std::invoke_result_t<F&>> { co_return f(); }, use_awaitable);
+  }
+
+  uint64_t register_conn(Exec s, std::function<void()> close_if_idle) {
     std::lock_guard lk(conns_mu);
     uint64_t id = next_conn++;
     conns.emplace(id, Conn{s, std::move(close_if_idle)});
@@ -143,7 +174,7 @@ struct Server::Impl {
       std::lock_guard lk(conns_mu);
       conns.erase(id);
     }
-    if (--active == 0 && shutting_down && !destroying) asio::post(ioc, [this] { ioc.stop(); });
+    if (--active == 0 && shutting_down && !destroying) asio::post(main(), [this] { stop_all(); });
   }
 
   void begin_shutdown() {
@@ -158,29 +189,32 @@ struct Server::Impl {
       for (auto& [id, c] : conns) asio::post(c.strand, c.close_if_idle);
     }
     if (active.load() == 0) {
-      ioc.stop();
+      stop_all();
       return;
     }
-    auto grace = std::make_shared<asio::steady_timer>(ioc, opts.shutdown_grace);
+    auto grace = std::make_shared<asio::steady_timer>(main(), opts.shutdown_grace);
     grace->async_wait([this, grace](boost::system::error_code ec) {
       if (ec) return;
       log::warn(opts.component, "shutdown grace expired", {{"active_connections", active.load()}});
-      ioc.stop();
+      stop_all();
     });
   }
 
   void record(const Request& req, int status, Clock::time_point start, size_t bytes) {
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    nlohmann::json f = {{"method", req.method},
-                        {"route", req.route.empty() ? "-" : req.route},
-                        {"path", req.path},
-                        {"status", status},
-                        {"duration_ms", std::round(ms * 1000) / 1000},
-                        {"request_id", req.request_id},
-                        {"remote", req.remote_addr},
-                        {"bytes", bytes}};
-    if (!req.log_user.empty()) f["user_id"] = req.log_user;
-    log::write(log::Level::kInfo, "request", opts.component, f);
+    const std::string_view route = req.route.empty() ? std::string_view("-") : std::string_view(req.route);
+    if (req.log_user.empty())
+      log::write_flat(log::Level::kInfo, "request", opts.component,
+                      {{"method", req.method}, {"route", route}, {"path", req.path},
+                       {"status", int64_t(status)}, {"duration_ms", ms},
+                       {"request_id", req.request_id}, {"remote", req.remote_addr},
+                       {"bytes", int64_t(bytes)}});
+    else
+      log::write_flat(log::Level::kInfo, "request", opts.component,
+                      {{"method", req.method}, {"route", route}, {"path", req.path},
+                       {"status", int64_t(status)}, {"duration_ms", ms},
+                       {"request_id", req.request_id}, {"remote", req.remote_addr},
+                       {"bytes", int64_t(bytes)}, {"user_id", req.log_user}});
     if (opts.metrics) {
       std::string labels = "method=\"" + req.method + "\",route=\"" +
                            metrics::label_escape(req.route.empty() ? "unmatched" : req.route) +
@@ -194,12 +228,12 @@ struct Server::Impl {
   }
 
   awaitable<void> accept_loop();
-  awaitable<Response> await_handler(Strand strand, Request& req, const RouteOptions& ro,
+  awaitable<Response> await_handler(Exec strand, Request& req, const RouteOptions& ro,
                                     const Handler& handler);
   awaitable<bool> reply_streamed(beast::tcp_stream& stream, const Request& req, Response r,
                                  unsigned version, bool keep_alive, Clock::time_point start);
   awaitable<void> linger(beast::tcp_stream& stream);
-  awaitable<void> session(tcp::socket socket);
+  awaitable<void> session(tcp::socket socket, Worker& worker);
 };
 
 namespace {
@@ -211,7 +245,22 @@ std::string sane_request_id(std::optional<std::string_view> given) {
       if (!(std::isalnum(uint8_t(c)) || c == '-' || c == '_' || c == '.')) ok = false;
     if (ok) return std::string(*given);
   }
-  return crypto::random_hex(8);
+  // Unique, not secret: a per-thread generator seeded once from the OS, so a
+  // request costs no getrandom(2).
+  thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    auto b = crypto::random_bytes(sizeof seed);
+    std::memcpy(&seed, b.data(), std::min(b.size(), sizeof seed));
+    return seed;
+  }();
+  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, z >>= 4) id[size_t(i)] = kHex[z & 15];
+  return id;
 }
 
 bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, bool keep_alive,
@@ -233,7 +282,7 @@ bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, boo
 // coroutine drains the queue. Both live on the connection's strand.
 class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(beast::tcp_stream stream, Strand strand, size_t max_queue)
+  WsSession(beast::tcp_stream stream, Exec strand, size_t max_queue)
       : ws_(std::move(stream)), strand_(strand), wake_(strand), max_queue_(max_queue) {}
 
   void send_binary(std::string data) override { enqueue(std::move(data), true); }
@@ -327,7 +376,7 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
   }
 
   websocket::stream<beast::tcp_stream> ws_;
-  Strand strand_;
+  Exec strand_;
   asio::steady_timer wake_;
   size_t max_queue_;
   std::deque<std::pair<std::string, bool>> queue_;
@@ -342,19 +391,31 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
 
 }  // namespace
 
-// Runs the handler, then waits for its response (it may answer from another
-// thread) until the route's deadline (504 E_TIMEOUT).
-awaitable<Response> Server::Impl::await_handler(Strand strand, Request& req,
+// Runs the handler (on the handler pool when there is one), then waits for
+// its response (it may answer from another thread) until the route's
+// deadline (504 E_TIMEOUT). On the pool, the handler works on its own copy
+// of the request, so a deadline passing while it still runs frees nothing
+// it uses.
+awaitable<Response> Server::Impl::await_handler(Exec strand, Request& req,
                                                 const RouteOptions& ro, const Handler& handler) {
   auto slot = std::make_shared<Slot>(strand);
   auto core = std::make_shared<Responder::Core>(strand, slot);
-  try {
-    handler(req, Responder(core));
-  } catch (const std::exception& e) {
-    log::error(opts.component, "handler threw", {{"error", e.what()}, {"request_id", req.request_id}});
-    core->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
+  auto call = [this](const Handler& h, Request& rq, std::shared_ptr<Responder::Core> c) {
+    try {
+      h(rq, Responder(c));
+    } catch (const std::exception& e) {
+      log::error(opts.component, "handler threw", {{"error", e.what()}, {"request_id", rq.request_id}});
+      c->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
+    }
+  };
+  if (handler_pool) {
+    auto job = std::make_shared<Request>(req);
+    asio::post(*handler_pool, [call, h = handler, job, c = std::move(core)]() mutable {
+      call(h, *job, std::move(c));
+    });
+  } else {
+    call(handler, req, std::move(core));
   }
-  core.reset();
   auto deadline = Clock::now() + ro.deadline;
   while (!slot->response && Clock::now() < deadline) {
     slot->timer.expires_at(deadline);
@@ -396,7 +457,7 @@ awaitable<bool> Server::Impl::reply_streamed(beast::tcp_stream& stream, const Re
     if (r.source_length) cap = size_t(std::min<uint64_t>(cap, *r.source_length - sent));
     size_t got = 0;
     if (cap > 0) {
-      auto n = r.source->read(buf.data(), cap);
+      auto n = co_await offload([&] { return r.source->read(buf.data(), cap); });
       if (!n) {
         log::warn(opts.component, "response body failed",
                   {{"error", n.error().message}, {"request_id", req.request_id}});
@@ -441,17 +502,17 @@ awaitable<void> Server::Impl::linger(beast::tcp_stream& stream) {
 
 awaitable<void> Server::Impl::accept_loop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(asio::make_strand(ioc), kTuple);
+    Worker& w = *workers[next_worker++ % workers.size()];  // round robin
+    auto [ec, socket] = co_await acceptor->async_accept(w.ioc, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
       // EMFILE and friends: back off briefly instead of spinning.
       log::warn(opts.component, "accept failed", {{"error", ec.message()}});
-      asio::steady_timer t(ioc, std::chrono::milliseconds(50));
+      asio::steady_timer t(main(), std::chrono::milliseconds(50));
       co_await t.async_wait(kTuple);
       continue;
     }
-    auto ex = socket.get_executor();
-    asio::co_spawn(ex, session(std::move(socket)), [this](std::exception_ptr e) {
+    asio::co_spawn(w.ioc, session(std::move(socket), w), [this](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -462,10 +523,8 @@ awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
-awaitable<void> Server::Impl::session(tcp::socket socket) {
-  Strand strand = asio::strand<asio::io_context::executor_type>(
-      socket.get_executor().target<Strand>() ? *socket.get_executor().target<Strand>()
-                                             : asio::make_strand(ioc));
+awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
+  const Exec strand = worker.ioc.get_executor();
   std::string remote;
   {
     boost::system::error_code ec;
@@ -623,7 +682,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       }
       detail::ProxyIo io{stream,  buffer,     parser, req,           version,
                          keep_alive, is_ws,    ro.body_limit, opts.write_timeout, opts.server_header};
-      auto out = co_await detail::run_proxy(io, *plan.upstream, upstreams);
+      auto out = co_await detail::run_proxy(io, *plan.upstream, worker.upstreams);
       if (out.answer) {
         keep_alive = out.keep_alive;
         if (!co_await reply(std::move(*out.answer)) || !keep_alive) break;
@@ -654,7 +713,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
 
     if (is_ws) {
-      auto handler = route->ws(req);
+      auto handler = co_await offload([&] { return route->ws(req); });
       if (!handler) {
         keep_alive = false;
         co_await reply(Response::error(handler.error()));
@@ -678,7 +737,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
 
     if (route->sink) {
       // Streaming body: refuse before reading it, else feed the sink as it comes.
-      auto sink = route->sink(req);
+      auto sink = co_await offload([&] { return route->sink(req); });
       if (!sink) {
         if (!parser.is_done()) keep_alive = false;
         if (!co_await reply(Response::error(sink.error())) || !keep_alive) break;
@@ -709,7 +768,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         if (bec == bhttp::error::need_buffer) bec = {};
         size_t got = chunk.size() - bp.get().body().size;
         if (got) {
-          if (auto w = (*sink)->write({chunk.data(), got}); !w) {
+          if (auto w = co_await offload([&] { return (*sink)->write({chunk.data(), got}); }); !w) {
             refused = w.error();
             break;
           }
@@ -734,8 +793,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         if (co_await reply(Response::error(*refused))) co_await linger(stream);
         break;
       }
-      auto r = co_await await_handler(strand, req, ro, [&](Request& rq, Responder res) {
-        (*sink)->finish(rq, std::move(res));
+      // The handler may outlive this frame (a deadline passing): it owns the sink.
+      std::shared_ptr<BodySink> done_sink(std::move(*sink));
+      auto r = co_await await_handler(strand, req, ro, [done_sink](Request& rq, Responder res) {
+        done_sink->finish(rq, std::move(res));
       });
       if (r.status == 504 && !r.source) keep_alive = false;
       if (!co_await reply(std::move(r)) || !keep_alive) break;
@@ -822,21 +883,41 @@ void Server::run(int threads, bool handle_signals) {
       impl->begin_shutdown();
     });
   }
-  asio::co_spawn(impl->ioc, impl->accept_loop(), asio::detached);
+  threads = std::clamp(threads, 1, Impl::kMaxIoThreads);
+  while (impl->workers.size() < size_t(threads))
+    impl->workers.push_back(std::make_unique<Impl::Worker>());
+  // Until the shutdown stops them, io threads wait for connections to come.
+  std::vector<asio::executor_work_guard<Exec>> keep;
+  for (auto& w : impl->workers) keep.emplace_back(w->ioc.get_executor());
+  asio::co_spawn(impl->main(), impl->accept_loop(), asio::detached);
+  // An io thread batches its log records (the access log) and writes them
+  // out whenever it has nothing ready to run, so a busy server pays one
+  // write(2) per batch while an idle one is never behind.
+  auto serve = [](asio::io_context& ioc) {
+    log::ThreadBuffer batched;
+    while (!ioc.stopped()) {
+      if (ioc.poll() == 0) {
+        log::flush_thread();
+        ioc.run_one();
+      }
+    }
+  };
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([impl] { impl->ioc.run(); });
-  impl->ioc.run();
+  for (size_t i = 1; i < impl->workers.size(); ++i)
+    pool.emplace_back([w = impl->workers[i].get(), serve] { serve(w->ioc); });
+  serve(impl->main());
+  impl->stop_all();
   for (auto& t : pool) t.join();
 }
 
 void Server::stop() {
-  asio::post(impl_->ioc, [impl = impl_.get()] { impl->begin_shutdown(); });
+  asio::post(impl_->main(), [impl = impl_.get()] { impl->begin_shutdown(); });
 }
 
 void Server::on_shutdown(std::function<void()> f) {
   impl_->shutdown_callbacks.push_back(std::move(f));
 }
 
-void Server::post(std::function<void()> f) { asio::post(impl_->ioc, std::move(f)); }
+void Server::post(std::function<void()> f) { asio::post(impl_->main(), std::move(f)); }
 
 }  // namespace zlh::http

@@ -1,7 +1,8 @@
 // The HTTP/WebSocket server (Boost.Beast behind a pimpl).
 //
 // Lifecycle: construct with a Router, listen(), then run() on the calling
-// thread (plus `threads - 1` helpers). run() returns after a graceful
+// thread (plus `threads - 1` helpers). Each io thread has an io_context of
+// its own; connections are dealt to them in turn and stay on theirs. run() returns after a graceful
 // shutdown: SIGTERM/SIGINT (when handle_signals) or stop() stops accepting,
 // closes idle keep-alive connections, lets in-flight requests finish (up to
 // shutdown_grace), closes WebSockets with 1001, then returns. on_shutdown
@@ -34,6 +35,11 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds shutdown_grace{10};
   metrics::Registry* metrics = nullptr;  // optional, not owned
+  // Threads for work that may block: handlers, sink factories and writes,
+  // WebSocket factories, body-source reads. 0 runs them on the io thread
+  // (fine when every handler is quick). Proxy routes' plans, the auth guard
+  // and WebSocket messages always run on the io thread.
+  int handler_threads = 0;
 };
 
 class Server {

@@ -42,7 +42,32 @@ void write_all(int fd, const std::string& s) {
     left -= static_cast<size_t>(n);
   }
 }
+constexpr size_t kAtomicWrite = 4096;  // PIPE_BUF
+thread_local bool t_buffered = false;
+thread_local std::string t_buffer;
+
+void emit(std::string&& line) {
+  if (!t_buffered) return write_all(g_fd.load(), line);
+  if (t_buffer.size() + line.size() > kAtomicWrite) flush_thread();
+  if (line.size() >= kAtomicWrite) return write_all(g_fd.load(), line);
+  t_buffer += line;
+}
 }  // namespace
+
+ThreadBuffer::ThreadBuffer() {
+  t_buffered = true;
+  t_buffer.reserve(kAtomicWrite);
+}
+ThreadBuffer::~ThreadBuffer() {
+  flush_thread();
+  t_buffered = false;
+}
+
+void flush_thread() {
+  if (t_buffer.empty()) return;
+  write_all(g_fd.load(), t_buffer);
+  t_buffer.clear();
+}
 
 void set_format(Format f) { g_format = f; }
 void set_level(Level l) { g_level = l; }
@@ -70,6 +95,99 @@ bool parse_format(std::string_view s, Format* out) {
     return true;
   }
   return false;
+}
+
+namespace {
+
+void append_json_string(std::string& out, std::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += char(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n;
+  }
+  return true;
+}
+
+void append_number(std::string& out, const std::variant<std::string_view, int64_t, double>& v) {
+  char buf[32];
+  int n = std::holds_alternative<int64_t>(v)
+              ? std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::get<int64_t>(v)))
+              : std::snprintf(buf, sizeof buf, "%.3f", std::get<double>(v));
+  out.append(buf, size_t(n));
+}
+
+}  // namespace
+
+void write_flat(Level level, std::string_view msg, std::string_view component,
+                std::initializer_list<FlatField> fields) {
+  if (level < g_level.load()) return;
+  bool fast = g_format.load() == Format::kJson;
+  // Anything that is not valid UTF-8 takes the tree path, which replaces it.
+  for (const auto& f : fields)
+    if (const auto* sv = std::get_if<std::string_view>(&f.value); sv && !valid_utf8(*sv)) fast = false;
+  if (!fast || !valid_utf8(msg) || !valid_utf8(component)) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& f : fields)
+      std::visit([&](const auto& x) { j[std::string(f.key)] = x; }, f.value);
+    return write(level, msg, component, j);
+  }
+  // Key order as write(): time, level, msg, component, base fields, fields.
+  std::string line;
+  line.reserve(320);
+  line += "{\"time\":\"";
+  line += now_rfc3339();
+  line += "\",\"level\":\"";
+  line += level_name(level);
+  line += "\",\"msg\":";
+  append_json_string(line, msg);
+  if (!component.empty()) {
+    line += ",\"component\":";
+    append_json_string(line, component);
+  }
+  for (auto& [k, v] : g_base.items()) {
+    line += ',';
+    append_json_string(line, k);
+    line += ':';
+    line += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  for (const auto& f : fields) {
+    line += ',';
+    append_json_string(line, f.key);
+    line += ':';
+    if (const auto* sv = std::get_if<std::string_view>(&f.value))
+      append_json_string(line, *sv);
+    else
+      append_number(line, f.value);
+  }
+  line += "}\n";
+  emit(std::move(line));
 }
 
 std::string now_rfc3339() {
@@ -109,7 +227,7 @@ void write(Level level, std::string_view msg, std::string_view component,
     for (auto& [k, v] : fields.items()) add(k, v);
   }
   line += '\n';
-  write_all(g_fd.load(), line);
+  emit(std::move(line));
 }
 
 }  // namespace zlh::log

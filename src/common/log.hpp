@@ -8,8 +8,12 @@
 // Never pass secrets (tokens, passwords, keys) as fields.
 //
 // Thread-safety: every function may be called from any thread; each record is
-// written with a single write(2) so lines never interleave.
+// written with a single write(2) so lines never interleave (see ThreadBuffer
+// for batched records).
 #pragma once
+
+#include <initializer_list>
+#include <variant>
 
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -30,6 +34,21 @@ void set_level(Level l);
 void set_fd(int fd);                          // default 2 (stderr)
 void set_base_fields(nlohmann::json fields);  // added to every record (e.g. vmid)
 
+// Batching for a busy thread (the HTTP server's io threads): while a
+// ThreadBuffer lives, this thread's records collect in memory and leave in
+// one write(2) when the next would pass PIPE_BUF (4 KiB, so the write stays
+// atomic and whole lines never interleave with other threads'), when
+// flush_thread() is called (the server calls it whenever its io thread has
+// nothing ready to run) or when the ThreadBuffer ends.
+class ThreadBuffer {
+ public:
+  ThreadBuffer();
+  ~ThreadBuffer();
+  ThreadBuffer(const ThreadBuffer&) = delete;
+  ThreadBuffer& operator=(const ThreadBuffer&) = delete;
+};
+void flush_thread();
+
 // Parses "json"/"text"; anything else is nullopt-like false.
 bool parse_format(std::string_view s, Format* out);
 // "debug" | "info" | "warn" | "error"; false (out untouched) for anything else.
@@ -37,6 +56,15 @@ bool parse_level(std::string_view s, Level* out);
 
 void write(Level level, std::string_view msg, std::string_view component,
            const nlohmann::json& fields);
+
+// The same record for flat fields (strings and numbers), built straight into
+// the line without a JSON tree: for records written on every request.
+struct FlatField {
+  std::string_view key;
+  std::variant<std::string_view, int64_t, double> value;
+};
+void write_flat(Level level, std::string_view msg, std::string_view component,
+                std::initializer_list<FlatField> fields);
 
 inline void debug(std::string_view component, std::string_view msg, Fields f = {}) {
   nlohmann::json j = nlohmann::json::object();
