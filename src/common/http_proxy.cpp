@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 
 #include <array>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -19,6 +20,7 @@ namespace zlh::http::detail {
 using asio::awaitable;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using namespace std::string_view_literals;
 constexpr size_t kChunk = 64 * 1024;       // one per request in flight
 constexpr size_t kTunnelChunk = 16 * 1024;  // leased per burst, none while idle
 
@@ -245,6 +247,26 @@ awaitable<uint64_t> tunnel(tcp::socket& client, tcp::socket& up, const ProxyTarg
   co_return st.to_client;
 }
 
+// A header line, unless a CR, LF or NUL would let it split the message.
+void append_field(std::string& out, std::string_view k, std::string_view v) {
+  if (k.empty() || k.find_first_of("\r\n:\0"sv) != std::string_view::npos ||
+      v.find_first_of("\r\n\0"sv) != std::string_view::npos)
+    return;
+  out += k;
+  out += ": ";
+  out += v;
+  out += "\r\n";
+}
+
+std::string hex(size_t n) {
+  char buf[20];
+  auto r = std::to_chars(buf, buf + sizeof buf, n, 16);
+  return std::string(buf, r.ptr);
+}
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
 Response default_upstream_error(const Error& e) {
   return Response::error(Error::make(codes::kUpstream, "upstream unavailable: " + e.message));
 }
@@ -275,25 +297,35 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   if (aec) co_return upstream_failed("bad upstream address " + t.host);
   const tcp::endpoint ep(addr, t.port);
 
-  // The upstream request header.
-  bhttp::request<bhttp::buffer_body> ureq;
-  ureq.version(11);
-  ureq.method_string(io.req.method);
-  ureq.target(t.target);
+  // The upstream request header, written out by hand (Beast's serializer
+  // costs more than the rest of a small request).
+  const bool chunked_up = has_body && !io.parser.content_length();
+  std::string uhead;
+  uhead.reserve(512);
+  uhead += io.req.method;
+  uhead += ' ';
+  uhead += t.target;
+  uhead += " HTTP/1.1\r\n";
   auto drop = connection_tokens(io.req.headers);
-  for (const auto& [k, v] : t.headers.items())
-    if (!hop_by_hop(k) && !listed(drop, k)) ureq.insert(k, v);
-  if (!ureq.count("X-Request-Id")) ureq.set("X-Request-Id", io.req.request_id);
-  if (io.upgrade) {
-    ureq.set(bhttp::field::connection, "Upgrade");
-    ureq.set(bhttp::field::upgrade, hdr[bhttp::field::upgrade]);
-  } else {
-    ureq.keep_alive(true);
+  bool has_rid = false;
+  for (const auto& [k, v] : t.headers.items()) {
+    if (hop_by_hop(k) || listed(drop, k) || iequals(k, "content-length")) continue;
+    if (iequals(k, "x-request-id")) has_rid = true;
+    append_field(uhead, k, v);
   }
-  if (io.parser.content_length())
-    ureq.content_length(*io.parser.content_length());
-  else if (has_body)
-    ureq.chunked(true);
+  if (!has_rid) append_field(uhead, "X-Request-Id", io.req.request_id);
+  if (io.upgrade) {
+    uhead += "Connection: Upgrade\r\n";
+    append_field(uhead, "Upgrade", hdr[bhttp::field::upgrade]);
+  }
+  if (io.parser.content_length()) {
+    uhead += "Content-Length: ";
+    uhead += std::to_string(*io.parser.content_length());
+    uhead += "\r\n";
+  } else if (has_body) {
+    uhead += "Transfer-Encoding: chunked\r\n";
+  }
+  uhead += "\r\n";
 
   // A connection: an idle pooled one (not for upgrades: a tunnel never goes
   // back), else a new one. A pooled one that fails before the response
@@ -321,15 +353,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key + ": " + ec.message());
   }
 
-  ureq.body().data = nullptr;
-  ureq.body().size = 0;
-  ureq.body().more = has_body;
-  std::optional<bhttp::request_serializer<bhttp::buffer_body>> sr;
   for (int attempt = 0;; ++attempt) {
-    sr.emplace(ureq);
     up->expires_after(io.write_timeout);
-    auto [ec, n] = has_body ? co_await bhttp::async_write_header(*up, *sr, kTuple)
-                            : co_await bhttp::async_write(*up, *sr, kTuple);
+    auto [ec, n] = co_await asio::async_write(*up, asio::buffer(uhead), kTuple);
     if (!ec) break;
     if (!reused || attempt > 0) co_return upstream_failed("send to " + key + ": " + ec.message());
     if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
@@ -366,21 +392,23 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
         co_return std::move(out);
       }
       if (got == 0) continue;
-      ureq.body().data = chunk.data();
-      ureq.body().size = got;
-      ureq.body().more = true;
       up->expires_after(t.read_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(*up, *sr, kTuple);
-      if (wec == bhttp::error::need_buffer) wec = {};
+      boost::system::error_code wec;
+      if (chunked_up) {
+        const std::string size = hex(got) + "\r\n";
+        std::array<asio::const_buffer, 3> bufs{asio::buffer(size), asio::buffer(chunk.data(), got),
+                                               asio::buffer(kCrlf)};
+        std::tie(wec, std::ignore) = co_await asio::async_write(*up, bufs, kTuple);
+      } else {
+        std::tie(wec, std::ignore) = co_await asio::async_write(*up, asio::buffer(chunk.data(), got), kTuple);
+      }
       if (wec) co_return upstream_failed("send body to " + key + ": " + wec.message());
     }
-    ureq.body().data = nullptr;
-    ureq.body().size = 0;
-    ureq.body().more = false;
-    up->expires_after(t.read_timeout);
-    auto [fec, fn] = co_await bhttp::async_write(*up, *sr, kTuple);
-    if (fec == bhttp::error::need_buffer) fec = {};
-    if (fec) co_return upstream_failed("send body to " + key + ": " + fec.message());
+    if (chunked_up) {
+      up->expires_after(t.read_timeout);
+      auto [fec, fn] = co_await asio::async_write(*up, asio::buffer(kLastChunk), kTuple);
+      if (fec) co_return upstream_failed("send body to " + key + ": " + fec.message());
+    }
     client_body_done = true;
     if (io.buffer.capacity() > 16 * 1024) io.buffer.shrink_to_fit();
   }
@@ -404,9 +432,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       if (!stale) co_return upstream_failed("no response from " + key + ": " + ec.message());
       ++attempt;
       if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
-      sr.emplace(ureq);
       up->expires_after(io.write_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(*up, *sr, kTuple);
+      auto [wec, wn] = co_await asio::async_write(*up, asio::buffer(uhead), kTuple);
       if (wec) co_return upstream_failed("send to " + key + ": " + wec.message());
       continue;
     }
@@ -416,11 +443,19 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
   auto& res = rp->get();
   const unsigned status = res.result_int();
-  Headers rh = from_beast(res);
-  auto rdrop = connection_tokens(rh);
+  std::vector<std::string> rdrop;
+  {
+    Headers conn;
+    for (auto it = res.find(bhttp::field::connection); it != res.end() && it->name() == bhttp::field::connection; ++it)
+      conn.add("Connection", std::string(it->value()));
+    rdrop = connection_tokens(conn);
+  }
   Headers fwd;
-  for (const auto& [k, v] : rh.items())
-    if (!hop_by_hop(k) && !listed(rdrop, k) && !iequals(k, "content-length")) fwd.add(k, v);
+  for (const auto& f : res) {
+    std::string_view k = f.name_string();
+    if (!hop_by_hop(k) && !listed(rdrop, k) && !iequals(k, "content-length"))
+      fwd.add(std::string(k), std::string(f.value()));
+  }
 
   if (io.upgrade && status == 101) {
     bhttp::response<bhttp::empty_body> cres{bhttp::status::switching_protocols, io.version};
@@ -478,23 +513,36 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
-  bhttp::response<bhttp::buffer_body> cres{static_cast<bhttp::status>(status), io.version};
-  cres.reason(res.reason());
-  for (const auto& [k, v] : fwd.items()) cres.insert(k, v);
-  if (rp->content_length())
-    cres.content_length(*rp->content_length());
-  else if (io.version >= 11)
-    cres.chunked(true);
-  else
-    client_keep = false;  // an HTTP/1.0 client: the end of the body is the close
-  cres.keep_alive(client_keep);
-  cres.body().data = nullptr;
-  cres.body().more = true;
-  bhttp::response_serializer<bhttp::buffer_body> csr{cres};
+  const bool chunked_down = !rp->content_length() && io.version >= 11;
+  if (!rp->content_length() && !chunked_down) client_keep = false;  // HTTP/1.0: the end is the close
+  std::string chead;
+  chead.reserve(512);
+  chead += io.version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+  chead += std::to_string(status);
+  chead += ' ';
+  {
+    std::string_view reason = res.reason();
+    if (reason.find_first_of("\r\n"sv) != std::string_view::npos) reason = {};
+    chead += reason.empty() ? std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(status))) : reason;
+  }
+  chead += "\r\n";
+  for (const auto& [k, v] : fwd.items()) append_field(chead, k, v);
+  if (rp->content_length()) {
+    chead += "Content-Length: ";
+    chead += std::to_string(*rp->content_length());
+    chead += "\r\n";
+  } else if (chunked_down) {
+    chead += "Transfer-Encoding: chunked\r\n";
+  }
+  if (io.version >= 11 && !client_keep) chead += "Connection: close\r\n";
+  if (io.version < 11 && client_keep) chead += "Connection: keep-alive\r\n";
+  chead += "\r\n";
   bool ok = true;
   // The header leaves with the first piece of the body in one write (a small
   // page is usually whole in the buffer already): one syscall and one packet.
+  // The last piece carries the end of the body (chunked: the last chunk).
   bool header_sent = false;
+  bool body_ended = false;
   while (!rp->is_done()) {
     res.body().data = chunk.data();
     res.body().size = kChunk;
@@ -503,19 +551,26 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     if (rec == bhttp::error::need_buffer) rec = {};
     size_t got = kChunk - res.body().size;
     if (got) {
-      cres.body().data = chunk.data();
-      cres.body().size = got;
-      // The last piece ends the body in the same write (no extra round
-      // through the reactor for the terminator).
-      cres.body().more = !rp->is_done();
+      const bool last = rp->is_done();
+      std::string size_line;
+      std::array<asio::const_buffer, 5> bufs;
+      size_t nb = 0;
+      if (!header_sent) bufs[nb++] = asio::buffer(chead);
+      if (chunked_down) {
+        size_line = hex(got) + "\r\n";
+        bufs[nb++] = asio::buffer(size_line);
+      }
+      bufs[nb++] = asio::buffer(chunk.data(), got);
+      if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
+      if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
       io.client.expires_after(std::chrono::duration_cast<std::chrono::seconds>(t.read_timeout));
-      auto [wec, wn] = co_await bhttp::async_write(io.client, csr, kTuple);
-      if (wec == bhttp::error::need_buffer) wec = {};
+      auto [wec, wn] = co_await asio::async_write(io.client, std::span(bufs.data(), nb), kTuple);
       if (wec) {
         ok = false;
         break;
       }
       header_sent = true;
+      body_ended = last;
       out.bytes += got;
     }
     if (rec) {
@@ -530,13 +585,14 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     co_return std::move(out);  // the client sees a cut body and the close
   }
   boost::system::error_code fec;
-  if (!csr.is_done()) {
-    cres.body().data = nullptr;
-    cres.body().size = 0;
-    cres.body().more = false;
+  if (!header_sent || (chunked_down && !body_ended)) {
+    // An empty body, or a chunked one whose end came without data.
+    std::array<asio::const_buffer, 2> bufs;
+    size_t nb = 0;
+    if (!header_sent) bufs[nb++] = asio::buffer(chead);
+    if (chunked_down) bufs[nb++] = asio::buffer(kLastChunk);
     io.client.expires_after(io.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(io.client, csr, kTuple);
-    fec = wec == bhttp::error::need_buffer ? boost::system::error_code{} : wec;
+    std::tie(fec, std::ignore) = co_await asio::async_write(io.client, std::span(bufs.data(), nb), kTuple);
   }
   if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
   out.keep_alive = client_keep && !fec;

@@ -224,6 +224,75 @@ TEST_F(ProxyTest, StreamsLargeBodiesBothWays) {
   EXPECT_EQ(json::parse(r->body)["ok"], true);
 }
 
+// Sends `text` on one connection to 127.0.0.1:port and reads until the
+// server closes it.
+std::string raw_exchange(uint16_t port, const std::string& text) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[8192];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, size_t(n));
+  ::close(fd);
+  return out;
+}
+
+std::string pattern(size_t from, size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = char('a' + (from + i) % 26);
+  return s;
+}
+
+// The proxy frames what it forwards itself: a chunked upload goes upstream
+// chunked, a chunked answer reaches an HTTP/1.1 client chunked (and the
+// connection carries the next request), and an HTTP/1.0 client gets the
+// body unframed, ended by the close.
+TEST_F(ProxyTest, FramesChunkedUploadsChunkedAnswersAndHttp10Clients) {
+  std::string up = "POST /p/count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  size_t sent = 0;
+  for (size_t n : {5, 70000, 1}) {
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    up += size + pattern(sent, n) + "\r\n";
+    sent += n;
+  }
+  up += "0\r\n\r\n";
+  std::string r = raw_exchange(front.port, up);
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 ")) << r.substr(0, 300);
+  EXPECT_NE(r.find("\"bytes\":" + std::to_string(sent)), std::string::npos) << r;
+  EXPECT_NE(r.find("\"ok\":true"), std::string::npos) << r;
+
+  r = raw_exchange(front.port,
+                   "GET /p/big?n=10 HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /p/big?n=20&len=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(r.starts_with("HTTP/1.1 200 ")) << r.substr(0, 300);
+  size_t body1 = r.find("\r\n\r\n");
+  ASSERT_NE(body1, std::string::npos);
+  EXPECT_NE(r.substr(0, body1).find("Transfer-Encoding: chunked"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(body1 + 4, 20), "a\r\nabcdefghij\r\n0\r\n\r\n") << r;
+  size_t second = r.find("HTTP/1.1 200 ", body1);
+  ASSERT_NE(second, std::string::npos) << "the connection carried the second request: " << r;
+  EXPECT_NE(r.find("Content-Length: 20", second), std::string::npos) << r;
+  EXPECT_TRUE(r.ends_with("\r\n\r\n" + pattern(0, 20))) << r;
+
+  r = raw_exchange(front.port, "GET /p/big?n=100 HTTP/1.0\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r.starts_with("HTTP/1.0 200 ")) << r.substr(0, 300);
+  size_t body = r.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(r.substr(0, body).find("Transfer-Encoding"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(body + 4), pattern(0, 100));
+}
+
 TEST_F(ProxyTest, UpstreamDownGetsTheRoutesPage) {
   auto r = request("GET", front.base + "/down/x");
   ASSERT_TRUE(r);

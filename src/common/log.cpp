@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <utility>
@@ -136,11 +138,16 @@ bool valid_utf8(std::string_view s) {
 }
 
 void append_number(std::string& out, const std::variant<std::string_view, int64_t, double>& v) {
-  char buf[32];
-  int n = std::holds_alternative<int64_t>(v)
-              ? std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::get<int64_t>(v)))
-              : std::snprintf(buf, sizeof buf, "%.3f", std::get<double>(v));
-  out.append(buf, size_t(n));
+  char buf[64];
+  std::to_chars_result r;
+  if (std::holds_alternative<int64_t>(v)) {
+    r = std::to_chars(buf, buf + sizeof buf, std::get<int64_t>(v));
+  } else {
+    double d = std::get<double>(v);
+    if (!std::isfinite(d)) d = 0;  // JSON has no NaN or infinity
+    r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed, 3);
+  }
+  out.append(buf, size_t(r.ptr - buf));
 }
 
 }  // namespace
@@ -194,13 +201,24 @@ std::string now_rfc3339() {
   auto now = std::chrono::system_clock::now();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us % 1000000));
-  return buf;
+  // The date and time of day change once a second: formatted once per
+  // second per thread, then only the microseconds are written.
+  thread_local std::time_t cached_secs = -1;
+  thread_local char cached[32];
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  std::string out(cached);
+  long long frac = static_cast<long long>(us % 1000000);
+  char digits[7] = "000000";
+  for (int i = 5; i >= 0; --i, frac /= 10) digits[i] = char('0' + frac % 10);
+  out.append(digits, 6);
+  out += 'Z';
+  return out;
 }
 
 void write(Level level, std::string_view msg, std::string_view component,
