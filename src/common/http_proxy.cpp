@@ -264,6 +264,28 @@ std::string hex(size_t n) {
   return std::string(buf, r.ptr);
 }
 
+// Writes `bufs` to the stream: first straight to the socket, which usually
+// takes a small message whole (no timer, no reactor), then whatever is left
+// through the stream's async write with its timeout.
+template <typename Buffers>
+awaitable<boost::system::error_code> write_all(beast::tcp_stream& stream, const Buffers& bufs,
+                                               std::chrono::steady_clock::duration timeout) {
+  boost::system::error_code ec;
+  stream.socket().non_blocking(true, ec);
+  size_t n = ec ? 0 : stream.socket().write_some(bufs, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    n = 0;
+  }
+  if (ec) co_return ec;
+  beast::buffers_suffix<Buffers> rest(bufs);
+  rest.consume(n);
+  if (beast::buffer_bytes(rest) == 0) co_return ec;
+  stream.expires_after(timeout);
+  std::tie(ec, std::ignore) = co_await asio::async_write(stream, rest, kTuple);
+  co_return ec;
+}
+
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
@@ -354,8 +376,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
 
   for (int attempt = 0;; ++attempt) {
-    up->expires_after(io.write_timeout);
-    auto [ec, n] = co_await asio::async_write(*up, asio::buffer(uhead), kTuple);
+    auto ec = co_await write_all(*up, asio::buffer(uhead), io.write_timeout);
     if (!ec) break;
     if (!reused || attempt > 0) co_return upstream_failed("send to " + key + ": " + ec.message());
     if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
@@ -563,8 +584,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       bufs[nb++] = asio::buffer(chunk.data(), got);
       if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
       if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
-      io.client.expires_after(std::chrono::duration_cast<std::chrono::seconds>(t.read_timeout));
-      auto [wec, wn] = co_await asio::async_write(io.client, std::span(bufs.data(), nb), kTuple);
+      auto wec = co_await write_all(io.client, std::span<const asio::const_buffer>(bufs.data(), nb), t.read_timeout);
       if (wec) {
         ok = false;
         break;
