@@ -216,14 +216,21 @@ struct Server::Impl {
                        {"request_id", req.request_id}, {"remote", req.remote_addr},
                        {"bytes", int64_t(bytes)}, {"user_id", req.log_user}});
     if (opts.metrics) {
-      std::string labels = "method=\"" + req.method + "\",route=\"" +
-                           metrics::label_escape(req.route.empty() ? "unmatched" : req.route) +
-                           "\",code=\"" + std::to_string(status) + "\"";
-      opts.metrics->add("zlh_http_requests_total", labels, 1);
-      std::string rl =
-          "route=\"" + metrics::label_escape(req.route.empty() ? "unmatched" : req.route) + "\"";
-      opts.metrics->add("zlh_http_request_duration_seconds_sum", rl, ms / 1000);
-      opts.metrics->add("zlh_http_request_duration_seconds_count", rl, 1);
+      std::string rl = "route=\"";
+      rl += metrics::label_escape(req.route.empty() ? "unmatched" : req.route);
+      rl += '"';
+      std::string labels;
+      labels.reserve(rl.size() + req.method.size() + 32);
+      labels += "method=\"";
+      labels += req.method;  // a token: Beast's parser allows no quote or backslash in it
+      labels += "\",";
+      labels += rl;
+      labels += ",code=\"";
+      labels += std::to_string(status);
+      labels += '"';
+      opts.metrics->add({{"zlh_http_requests_total", labels, 1},
+                         {"zlh_http_request_duration_seconds_sum", rl, ms / 1000},
+                         {"zlh_http_request_duration_seconds_count", rl, 1}});
     }
   }
 

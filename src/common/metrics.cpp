@@ -13,13 +13,20 @@ void Registry::describe(std::string name, std::string type, std::string help) {
 }
 
 void Registry::add(std::string_view name, std::string_view labels, double v) {
+  add({{name, labels, v}});
+}
+
+void Registry::add(std::initializer_list<Sample> samples) {
   // Hot (every request): look up without building strings.
   std::lock_guard lk(mu_);
-  auto n = values_.find(name);
-  if (n == values_.end()) n = values_.emplace(std::string(name), std::map<std::string, double, std::less<>>{}).first;
-  auto l = n->second.find(labels);
-  if (l == n->second.end()) l = n->second.emplace(std::string(labels), 0.0).first;
-  l->second += v;
+  for (const auto& s : samples) {
+    auto n = values_.find(s.name);
+    if (n == values_.end())
+      n = values_.emplace(std::string(s.name), std::map<std::string, double, std::less<>>{}).first;
+    auto l = n->second.find(s.labels);
+    if (l == n->second.end()) l = n->second.emplace(std::string(s.labels), 0.0).first;
+    l->second += s.v;
+  }
 }
 
 void Registry::set(std::string_view name, std::string_view labels, double v) {

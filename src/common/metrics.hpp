@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <string>
@@ -21,6 +22,13 @@ class Registry {
  public:
   void describe(std::string name, std::string type, std::string help);
   void add(std::string_view name, std::string_view labels, double v = 1);
+  // Several adds under one lock (the per-request counters).
+  struct Sample {
+    std::string_view name;
+    std::string_view labels;
+    double v;
+  };
+  void add(std::initializer_list<Sample> samples);
   void set(std::string_view name, std::string_view labels, double v);
   // Called during render(); appends complete sample lines ("name{..} value\n").
   void add_collector(std::function<void(std::string& out)> c);

@@ -35,7 +35,7 @@ std::optional<IdeAccess::SessionEntry> IdeAccess::session(std::string_view token
   const auto now = Clock::now();
   {
     std::lock_guard lk(mu_);
-    auto it = sessions_.find(std::string(token));
+    auto it = sessions_.find(token);
     if (it != sessions_.end()) {
       if (it->second.until > now) return it->second;
       sessions_.erase(it);

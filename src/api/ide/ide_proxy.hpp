@@ -78,7 +78,12 @@ class IdeAccess {
   const auth::JwtKey& jwt_;
   std::chrono::milliseconds ttl_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, SessionEntry> sessions_;       // by cookie value
+  // Looked up by string_view (no copy of the cookie per request).
+  struct TokenHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, SessionEntry, TokenHash, std::equal_to<>> sessions_;  // by cookie value
   std::map<std::pair<int, int64_t>, ServerEntry> servers_;       // by (vmid, user)
   uint64_t hits_ = 0, misses_ = 0;
 };
