@@ -567,10 +567,25 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   while (!rp->is_done()) {
     res.body().data = chunk.data();
     res.body().size = kChunk;
-    up->expires_after(t.read_timeout);
-    auto [rec, rn] = co_await bhttp::async_read_some(*up, ubuf, *rp, kTuple);
-    if (rec == bhttp::error::need_buffer) rec = {};
+    // Body bytes that came with the header (a small page: all of it) go
+    // through the parser here; only a body still to come is waited for.
+    boost::system::error_code rec;
+    while (ubuf.size() > 0 && !rp->is_done() && res.body().size > 0) {
+      size_t used = rp->put(ubuf.data(), rec);
+      ubuf.consume(used);
+      if (rec == bhttp::error::need_more || rec == bhttp::error::need_buffer) {
+        rec = {};
+        break;
+      }
+      if (rec || used == 0) break;
+    }
     size_t got = kChunk - res.body().size;
+    if (got == 0 && !rec && !rp->is_done()) {
+      up->expires_after(t.read_timeout);
+      std::tie(rec, std::ignore) = co_await bhttp::async_read_some(*up, ubuf, *rp, kTuple);
+      if (rec == bhttp::error::need_buffer) rec = {};
+      got = kChunk - res.body().size;
+    }
     if (got) {
       const bool last = rp->is_done();
       std::string size_line;
