@@ -37,7 +37,7 @@ bool peer_closed_or_dirty(int fd) {
 
 }  // namespace
 
-std::optional<tcp::socket> UpstreamPool::take(const std::string& key) {
+std::optional<tcp::socket> UpstreamPool::take(const std::string& key, bool check_peer) {
   std::lock_guard lk(mu_);
   auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
@@ -46,7 +46,7 @@ std::optional<tcp::socket> UpstreamPool::take(const std::string& key) {
   while (!q.empty()) {
     Idle c = std::move(q.front());
     q.pop_front();
-    if (now - c.since < idle_limit_ && !peer_closed_or_dirty(c.socket.native_handle()))
+    if (now - c.since < idle_limit_ && (!check_peer || !peer_closed_or_dirty(c.socket.native_handle())))
       return std::move(c.socket);
     boost::system::error_code ec;
     c.socket.close(ec);
@@ -366,7 +366,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     co_return ec;
   };
   if (!io.upgrade) {
-    if (auto s = pool.take(key)) {
+    // A request without a body is sent again on a new connection if the
+    // pooled one turns out closed (below), so it skips the peek.
+    if (auto s = pool.take(key, /*check_peer=*/has_body)) {
       up.emplace(std::move(*s));
       reused = true;
     }
@@ -444,14 +446,19 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     if (head) rp->skip(true);
     up->expires_after(t.response_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(*up, ubuf, *rp, kTuple);
-    if (ec) {
-      // A pooled connection the upstream closed meanwhile: replay a request
-      // without a body once on a new connection.
-      bool stale = reused && attempt == 0 && !has_body && ubuf.size() == 0 &&
-                   (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
-                    ec == asio::error::eof);
+    // A pooled connection the upstream closed meanwhile (nothing came, or
+    // the 408 some servers leave before closing an idle connection): a
+    // request without a body is sent again, once, on a new connection.
+    const bool replayable = reused && attempt == 0 && !has_body;
+    const bool timed_out_idle = !ec && replayable && rp->get().result_int() == 408;
+    if (ec || timed_out_idle) {
+      bool stale = timed_out_idle ||
+                   (replayable && ubuf.size() == 0 &&
+                    (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
+                     ec == asio::error::eof));
       if (!stale) co_return upstream_failed("no response from " + key + ": " + ec.message());
       ++attempt;
+      ubuf.consume(ubuf.size());
       if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
       up->expires_after(io.write_timeout);
       auto [wec, wn] = co_await asio::async_write(*up, asio::buffer(uhead), kTuple);

@@ -26,15 +26,17 @@ using tcp = asio::ip::tcp;
 
 // Idle upstream connections by "host:port", most recent first. One pool per
 // io thread: its sockets stay registered with that thread's io_context, so
-// taking one costs no epoll_ctl and no fcntl, only a non-blocking peek that
-// checks the peer has not closed it. A connection is handed out only if it is
+// taking one costs no epoll_ctl and no fcntl, at most a non-blocking peek
+// that checks the peer has not closed it. A connection is handed out only if it is
 // younger than the idle limit; at most max_idle per key are kept. Sockets
 // must be taken by the pool's own io thread; idle() may be asked from any.
 class UpstreamPool {
  public:
   explicit UpstreamPool(size_t max_idle = 64, std::chrono::seconds idle_limit = std::chrono::seconds(30))
       : max_idle_(max_idle), idle_limit_(idle_limit) {}
-  std::optional<tcp::socket> take(const std::string& key);
+  // check_peer: peek first (for requests that could not be replayed on a
+  // new connection if this one turns out closed: those with a body).
+  std::optional<tcp::socket> take(const std::string& key, bool check_peer = true);
   void give(const std::string& key, tcp::socket s);  // s: no operation pending
   size_t idle() const;
   void clear();  // closes every idle connection (before the io_context goes)

@@ -324,7 +324,10 @@ TEST_F(ProxyTest, WebSocketThroughTheProxy) {
 // the connections it accepted.
 class RawUpstream {
  public:
-  explicit RawUpstream(int close_after) : close_after_(close_after) {
+  // close_after: answers per connection before closing it; goodbye: sent
+  // unasked just before the close (a server's "408" to an idle connection).
+  explicit RawUpstream(int close_after, std::string goodbye = "")
+      : close_after_(close_after), goodbye_(std::move(goodbye)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -343,6 +346,7 @@ class RawUpstream {
     thread_.join();
   }
   std::atomic<int> accepted{0};
+  std::atomic<int> closed{0};  // connections it closed
   uint16_t port = 0;
 
  private:
@@ -367,11 +371,19 @@ class RawUpstream {
         ::send(c, res.data(), res.size(), MSG_NOSIGNAL);
         ++answered;
       }
+      if (!goodbye_.empty()) {
+        // Like a server timing the idle connection out: some time after the
+        // last answer (the proxy has pooled the connection by then).
+        std::this_thread::sleep_for(200ms);
+        ::send(c, goodbye_.data(), goodbye_.size(), MSG_NOSIGNAL);
+      }
       ::close(c);
+      ++closed;
     }
   }
   int fd_ = -1;
   int close_after_;
+  std::string goodbye_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -395,6 +407,27 @@ TEST(ProxyPool, ReusesUpstreamConnectionsAndReplacesOnesTheUpstreamClosed) {
     EXPECT_EQ(r->status, 200) << r->body;
   }
   EXPECT_EQ(raw.accepted.load(), 2);
+}
+
+// A pooled connection the upstream timed out with a 408 before closing:
+// the next request (no body) does not get that 408, it goes out again on a
+// new connection.
+TEST(ProxyPool, AnIdleConnectionsParting408IsNotTheNextAnswer) {
+  RawUpstream raw(1, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  Running front{front_router(raw.port), 1};
+  auto r = request("GET", front.base + "/p/x");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  // Wait until the upstream has sent its 408 and closed.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (raw.closed.load() < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(raw.closed.load(), 1);
+  for (int i = 0; i < 2; ++i) {
+    r = request("GET", front.base + "/p/x");
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->body, "ok");
+  }
 }
 
 }  // namespace
