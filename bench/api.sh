@@ -132,17 +132,11 @@ start_api() {
   ZLH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$BIN/zlh-api" --listen "127.0.0.1:$port" --data "$dir" "$@" \
     >"$dir/api.out" 2>"$dir/api.log" </dev/null &
   API_PID=$!
-  local deadline=$((SECONDS + 20))
-  until curl -fsS --max-time 1 "$API_URL/healthz" >/dev/null 2>&1; do
-    running "$API_PID" || die "zlh-api exited at start: $(tail -n 5 "$dir/api.log")"
-    [ "$SECONDS" -lt "$deadline" ] || die "zlh-api did not answer /healthz within 20 s"
-    sleep 0.05
-  done
+  wait_api "$API_PID" "$API_URL" "$dir/api.log"
 }
 
 login() { # identifier password → token
-  curl -fsS -X POST "$API_URL/api/auth/login" -d "{\"identifier\":\"$1\",\"password\":\"$2\"}" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+  curl -fsS -X POST "$API_URL/api/auth/login" -d "{\"identifier\":\"$1\",\"password\":\"$2\"}" | api_token
 }
 
 metric() { curl -fsS "$API_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }

@@ -118,15 +118,10 @@ ZLH_ADMIN_PASSWORD=admin-password-1 "$BIN/zlh-api" --listen "$API_ADDR:$API_PORT
   --dev-vmid-lo 4500 --dev-vmid-hi 4599 >"$W/api.out" 2>"$W/api.log" &
 API_PID=$!
 PIDS+=("$API_PID")
-deadline=$((SECONDS + 20))
-until curl -sf "$API_URL/healthz" >/dev/null; do
-  running "$API_PID" || die "zlh-api exited: $(tail -n 5 "$W/api.log")"
-  [ "$SECONDS" -lt "$deadline" ] || die "zlh-api did not start"
-  sleep 0.1
-done
+wait_api "$API_PID" "$API_URL" "$W/api.log"
 TOKEN="$(curl -sf -H 'Content-Type: application/json' \
   -d '{"email":"bench@example.com","username":"bench","password":"bench-password-1"}' \
-  "$API_URL/api/auth/register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+  "$API_URL/api/auth/register" | api_token)"
 CREATED="$(curl -sf -H "Authorization: Bearer $TOKEN" \
   -d '{"type":"dev","runtime":"tool","version":"1.0.0","enable_code_server":true}' "$API_URL/api/servers")"
 SID="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$CREATED")"

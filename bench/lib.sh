@@ -36,3 +36,17 @@ s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
+
+# Waits up to 20 s for zlh-api (pid $1, base URL $2, stderr log $3) to answer
+# /healthz; dies with the log's tail if it exits or does not answer.
+wait_api() {
+  local pid="$1" url="$2" logf="$3" deadline=$((SECONDS + 20))
+  until curl -fsS --max-time 1 "$url/healthz" >/dev/null 2>&1; do
+    running "$pid" || die "zlh-api exited at start: $(tail -n 5 "$logf")"
+    [ "$SECONDS" -lt "$deadline" ] || die "zlh-api did not answer /healthz within 20 s"
+    sleep 0.05
+  done
+}
+
+# The token of a register or login answer read on stdin.
+api_token() { python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'; }

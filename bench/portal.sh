@@ -70,14 +70,9 @@ ZLH_ADMIN_PASSWORD=admin-password-1 "$BIN/zlh-api" --listen "127.0.0.1:$PORT" --
   --dev-vmid-lo "$VMID_LO" --dev-vmid-hi "$VMID_HI" >"$W/api.out" 2>"$W/api.log" &
 API_PID=$!
 PIDS+=("$API_PID")
-deadline=$((SECONDS + 20))
-until curl -sf "$API_URL/healthz" >/dev/null; do
-  running "$API_PID" || die "zlh-api exited: $(tail -n 5 "$W/api.log")"
-  [ "$SECONDS" -lt "$deadline" ] || die "zlh-api did not start"
-  sleep 0.1
-done
+wait_api "$API_PID" "$API_URL" "$W/api.log"
 TOKEN="$(curl -sf -H 'Content-Type: application/json' -d "{\"identifier\":\"bench\",\"password\":\"$USER_PASSWORD\"}" \
-  "$API_URL/api/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+  "$API_URL/api/auth/login" | api_token)"
 COUNT="$(curl -sf -H "Authorization: Bearer $TOKEN" "$API_URL/api/servers" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["servers"]))')"
 [ "$COUNT" = "$SERVERS" ] || die "the list has $COUNT servers, expected $SERVERS"
 API_MS="$(for _ in $(seq 20); do curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "$API_URL/api/servers"; done |

@@ -209,6 +209,12 @@ struct RouteOptions {
   std::chrono::milliseconds deadline{30000};  // handler must answer within
   bool is_public = false;                     // skips the guard (e.g. /health)
   size_t ws_max_queue_bytes = 4 << 20;        // WebSocket slow-client bound
+  // The route's handler, sink (factory and writes), WebSocket factory or
+  // response body source may block (network calls, long work): they run on
+  // the server's handler pool (ServerOptions::handler_threads), so the io
+  // thread keeps serving its other connections. Quick routes stay inline:
+  // a hop to the pool and back costs two thread wake-ups.
+  bool blocking = false;
 };
 
 // One table per binary. Patterns are literal segments, "{name}" for one

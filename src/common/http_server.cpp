@@ -152,11 +152,11 @@ struct Server::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::signal_set> signals;
 
-  // Runs f() where blocking is allowed: on the handler pool when there is
-  // one (the io thread serves its other connections meanwhile), else inline.
+  // Runs f() on the handler pool when the route may block and there is a
+  // pool (the io thread serves its other connections meanwhile), else inline.
   template <typename F>
-  awaitable<std::invoke_result_t<F&>> offload(F f) {
-    if (!handler_pool) co_return f();
+  awaitable<std::invoke_result_t<F&>> offload(bool blocking, F f) {
+    if (!blocking || !handler_pool) co_return f();
     co_return co_await asio::co_spawn(
         handler_pool->get_executor(),
         [&f]() -> awaitable<std::invoke_result_t<F&>> { co_return f(); }, use_awaitable);
@@ -238,7 +238,8 @@ struct Server::Impl {
   awaitable<Response> await_handler(Exec strand, Request& req, const RouteOptions& ro,
                                     const Handler& handler);
   awaitable<bool> reply_streamed(beast::tcp_stream& stream, const Request& req, Response r,
-                                 unsigned version, bool keep_alive, Clock::time_point start);
+                                 unsigned version, bool keep_alive, Clock::time_point start,
+                                 bool blocking);
   awaitable<void> linger(beast::tcp_stream& stream);
   awaitable<void> session(tcp::socket socket, Worker& worker);
 };
@@ -398,7 +399,7 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
 
 }  // namespace
 
-// Runs the handler (on the handler pool when there is one), then waits for
+// Runs the handler (on the handler pool when the route may block), then waits for
 // its response (it may answer from another thread) until the route's
 // deadline (504 E_TIMEOUT). On the pool, the handler works on its own copy
 // of the request, so a deadline passing while it still runs frees nothing
@@ -415,7 +416,7 @@ awaitable<Response> Server::Impl::await_handler(Exec strand, Request& req,
       c->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
     }
   };
-  if (handler_pool) {
+  if (handler_pool && ro.blocking) {
     auto job = std::make_shared<Request>(req);
     asio::post(*handler_pool, [call, h = handler, job, c = std::move(core)]() mutable {
       call(h, *job, std::move(c));
@@ -436,7 +437,7 @@ awaitable<Response> Server::Impl::await_handler(Exec strand, Request& req,
 // Returns false when the connection cannot be reused.
 awaitable<bool> Server::Impl::reply_streamed(beast::tcp_stream& stream, const Request& req,
                                              Response r, unsigned version, bool keep_alive,
-                                             Clock::time_point start) {
+                                             Clock::time_point start, bool blocking) {
   bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(r.status), version};
   for (auto& [k, v] : r.headers.items()) res.insert(k, v);
   res.set(bhttp::field::server, opts.server_header);
@@ -464,7 +465,7 @@ awaitable<bool> Server::Impl::reply_streamed(beast::tcp_stream& stream, const Re
     if (r.source_length) cap = size_t(std::min<uint64_t>(cap, *r.source_length - sent));
     size_t got = 0;
     if (cap > 0) {
-      auto n = co_await offload([&] { return r.source->read(buf.data(), cap); });
+      auto n = co_await offload(blocking, [&] { return r.source->read(buf.data(), cap); });
       if (!n) {
         log::warn(opts.component, "response body failed",
                   {{"error", n.error().message}, {"request_id", req.request_id}});
@@ -615,9 +616,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     bool head = hdr.method() == bhttp::verb::head;
     bool is_ws = websocket::is_upgrade(hdr);
 
+    bool blocking = false;  // the route's RouteOptions::blocking, once matched
     auto reply = [&](Response r) -> awaitable<bool> {
       if (r.source && !head) co_return co_await reply_streamed(stream, req, std::move(r), version,
-                                                               keep_alive, start);
+                                                               keep_alive, start, blocking);
       int status = r.status;
       size_t bytes = r.body.size();
       auto res =
@@ -643,6 +645,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     const Router::Route* route = m.kind == Router::MatchKind::kFound ? m.route : nullptr;
     if (route) req.route = route->pattern;
     RouteOptions ro = route ? route->options : RouteOptions{};
+    blocking = ro.blocking;
 
     std::optional<Error> early;
     if (!(route && ro.is_public) && router.guard()) early = router.guard()(req);
@@ -720,7 +723,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     }
 
     if (is_ws) {
-      auto handler = co_await offload([&] { return route->ws(req); });
+      auto handler = co_await offload(ro.blocking, [&] { return route->ws(req); });
       if (!handler) {
         keep_alive = false;
         co_await reply(Response::error(handler.error()));
@@ -744,7 +747,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
 
     if (route->sink) {
       // Streaming body: refuse before reading it, else feed the sink as it comes.
-      auto sink = co_await offload([&] { return route->sink(req); });
+      auto sink = co_await offload(ro.blocking, [&] { return route->sink(req); });
       if (!sink) {
         if (!parser.is_done()) keep_alive = false;
         if (!co_await reply(Response::error(sink.error())) || !keep_alive) break;
@@ -775,7 +778,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
         if (bec == bhttp::error::need_buffer) bec = {};
         size_t got = chunk.size() - bp.get().body().size;
         if (got) {
-          if (auto w = co_await offload([&] { return (*sink)->write({chunk.data(), got}); }); !w) {
+          if (auto w = co_await offload(ro.blocking, [&] { return (*sink)->write({chunk.data(), got}); }); !w) {
             refused = w.error();
             break;
           }

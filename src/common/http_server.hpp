@@ -35,9 +35,9 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds shutdown_grace{10};
   metrics::Registry* metrics = nullptr;  // optional, not owned
-  // Threads for work that may block: handlers, sink factories and writes,
-  // WebSocket factories, body-source reads. 0 runs them on the io thread
-  // (fine when every handler is quick). Proxy routes' plans, the auth guard
+  // Threads for the work of routes marked RouteOptions::blocking: handlers,
+  // sink factories and writes, WebSocket factories, body-source reads. 0
+  // runs everything on the io thread. Proxy routes' plans, the auth guard
   // and WebSocket messages always run on the io thread.
   int handler_threads = 0;
 };

@@ -181,6 +181,41 @@ TEST(HttpServer, GracefulStopFinishesInFlightRequest) {
   EXPECT_FALSE(after);  // no longer accepting
 }
 
+// A route marked blocking runs on the handler pool: while its handler waits,
+// the only io thread still answers other requests. (Run inline, the handler
+// would hold the io thread and /fast could not be answered until it gave up.)
+TEST(HttpServer, BlockingRoutesRunOnTheHandlerPool) {
+  std::promise<void> fast_answered, slow_entered;
+  auto answered = fast_answered.get_future().share();
+  Router r;
+  RouteOptions blocking;
+  blocking.blocking = true;
+  r.add_sync("GET", "/slow", [answered, &slow_entered](Request&) {
+    slow_entered.set_value();
+    bool ok = answered.wait_for(20s) == std::future_status::ready;
+    return Response::text(200, ok ? "fast was answered meanwhile" : "fast waited");
+  }, blocking);
+  r.add_sync("GET", "/fast", [](Request&) { return Response::text(200, "fast"); });
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.handler_threads = 2;
+  Server server(std::move(r), o);
+  ASSERT_TRUE(server.listen());
+  std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  std::thread runner([&] { server.run(1, false); });
+  auto slow = std::async(std::launch::async, [&] { return request("GET", base + "/slow", {}, {}, 30s); });
+  slow_entered.get_future().wait();
+  auto fast = request("GET", base + "/fast", {}, {}, 30s);
+  ASSERT_TRUE(fast) << fast.error().message;
+  EXPECT_EQ(fast->body, "fast");
+  fast_answered.set_value();
+  auto s = slow.get();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->body, "fast was answered meanwhile");
+  server.stop();
+  runner.join();
+}
+
 class EchoHandler : public WsHandler {
  public:
   void on_open(std::shared_ptr<WsConn> c) override { conn_ = c; }

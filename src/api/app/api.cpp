@@ -441,6 +441,7 @@ http::Router make_api_router(ApiContext& ctx) {
 
   http::RouteOptions power;
   power.deadline = std::chrono::minutes(2);
+  power.blocking = true;  // calls the agent
   for (std::string action : {"start", "stop", "restart", "kill"}) {
     r.add("POST", "/api/servers/{id}/" + action, [c, action](Request& req, http::Responder res) {
       auto id = path_id(req, "id");

@@ -225,6 +225,7 @@ void add_file_relay_routes(http::Router& r, ApiContext& ctx) {
   http::RouteOptions files;
   files.body_limit = size_t(1) << 46;  // the agent enforces its own per-file limit
   files.deadline = std::chrono::minutes(5);
+  files.blocking = true;  // the sink and the body source talk to the agent
   RouteSpec files_spec{files.deadline - 5s};
   http::RouteOptions mods = files;
   mods.deadline = std::chrono::minutes(31);  // the agent allows 30 min for an artifact install

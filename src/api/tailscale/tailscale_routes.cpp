@@ -232,6 +232,7 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
   http::RouteOptions opts;
   opts.body_limit = 1024;
   opts.deadline = std::chrono::minutes(5);
+  opts.blocking = true;  // Headscale calls
 
   r.add(
       "POST", "/api/servers/{id}/tailscale",
