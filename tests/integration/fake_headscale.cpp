@@ -1,9 +1,9 @@
 #include "fake_headscale.hpp"
+#include "fixture_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -25,13 +25,6 @@ std::string script() {
   return std::string(src ? src : ZLH_DEFAULT_SOURCE_DIR) + "/tests/fixtures/fake_headscale.py";
 }
 
-void nap() {
-  struct timespec ts {
-    0, 20'000'000
-  };
-  nanosleep(&ts, nullptr);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<FakeHeadscale>> FakeHeadscale::start(const Options& o) {
@@ -51,37 +44,13 @@ Result<std::unique_ptr<FakeHeadscale>> FakeHeadscale::start(const Options& o) {
   std::unique_ptr<FakeHeadscale> f(new FakeHeadscale());
   f->host_ = o.host;
   f->pid_ = *pid;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto p = fs::read_file(port_file, 64); p && !p->empty()) {
-      f->port_ = std::atoi(p->c_str());
-      return f;
-    }
-    int st = 0;
-    if (::waitpid(f->pid_, &st, WNOHANG) == f->pid_) {
-      f->pid_ = -1;
-      return fail(codes::kInternal,
-                  "fake_headscale.py exited; see " + o.work_dir + "/fake_headscale.log");
-    }
-    nap();
-  }
-  return fail(codes::kTimeout, "fake_headscale.py did not start listening");
+  auto p = wait_port_file(f->pid_, port_file, "fake_headscale.py", o.work_dir + "/fake_headscale.log");
+  if (!p) return std::unexpected(p.error());
+  f->port_ = std::atoi(p->c_str());
+  return f;
 }
 
-FakeHeadscale::~FakeHeadscale() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  int st = 0;
-  while (::waitpid(pid_, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &st, 0);
-      break;
-    }
-    nap();
-  }
-}
+FakeHeadscale::~FakeHeadscale() { stop_child(pid_, 5s); }
 
 json FakeHeadscale::requests() const {
   auto r = http::request("GET", url() + "/_fake/requests", {}, {}, 5s);

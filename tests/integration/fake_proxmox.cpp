@@ -1,10 +1,10 @@
 #include "fake_proxmox.hpp"
+#include "fixture_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -36,13 +36,6 @@ std::string script() {
 std::string bin_dir() {
   const char* bin = std::getenv("ZLH_BIN_DIR");
   return bin ? bin : ZLH_DEFAULT_BIN_DIR;
-}
-
-void nap() {
-  struct timespec ts {
-    0, 20'000'000
-  };
-  nanosleep(&ts, nullptr);
 }
 
 Result<std::string> run_openssl(const std::vector<std::string>& args) {
@@ -135,39 +128,16 @@ Result<std::unique_ptr<FakeProxmox>> FakeProxmox::start(const Options& o) {
   if (!pid) return std::unexpected(pid.error());
   f->pid_ = *pid;
 
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (auto p = fs::read_file(port_file, 64); p && !p->empty()) {
-      std::istringstream in(*p);
-      in >> f->port_ >> f->control_port_;
-      if (f->port_ > 0 && f->control_port_ > 0) return f;
-      return fail(codes::kInternal, "fake_proxmox.py wrote an odd port file: " + *p);
-    }
-    int status = 0;
-    if (::waitpid(f->pid_, &status, WNOHANG) == f->pid_) {
-      f->pid_ = -1;
-      return fail(codes::kInternal, "fake_proxmox.py exited; see " + f->log_file());
-    }
-    nap();
-  }
-  return fail(codes::kTimeout, "fake_proxmox.py did not start listening; see " + f->log_file());
+  auto p = wait_port_file(f->pid_, port_file, "fake_proxmox.py", f->log_file());
+  if (!p) return std::unexpected(p.error());
+  std::istringstream in(*p);
+  in >> f->port_ >> f->control_port_;
+  if (f->port_ > 0 && f->control_port_ > 0) return f;
+  return fail(codes::kInternal, "fake_proxmox.py wrote an odd port file: " + *p);
 }
 
-FakeProxmox::~FakeProxmox() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  // The fake stops every real container before it exits: give it time.
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  int st = 0;
-  while (::waitpid(pid_, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &st, 0);
-      break;
-    }
-    nap();
-  }
-}
+// The fake stops every real container before it exits: give it time.
+FakeProxmox::~FakeProxmox() { stop_child(pid_, 30s); }
 
 std::string FakeProxmox::url() const {
   return std::string(tls_ ? "https://" : "http://") + host_ + ":" + std::to_string(port_);
