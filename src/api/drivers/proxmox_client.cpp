@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <thread>
 
+#include "api/net/curl.hpp"
 #include "common/http.hpp"
 #include "common/log.hpp"
 
@@ -21,25 +21,9 @@ namespace {
 
 constexpr size_t kMaxBody = 8 << 20;
 
-struct Sink {
-  std::string body;
-  std::string reason;  // of the last status line (Proxmox puts its error text there)
-  bool too_large = false;
-};
-
-size_t on_data(char* ptr, size_t size, size_t nmemb, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  size_t n = size * nmemb;
-  if (sink->body.size() + n > kMaxBody) {
-    sink->too_large = true;
-    return 0;
-  }
-  sink->body.append(ptr, n);
-  return n;
-}
-
+// The reason phrase of the last status line: Proxmox puts its error text there.
 size_t on_header(char* ptr, size_t size, size_t nmemb, void* user) {
-  auto* sink = static_cast<Sink*>(user);
+  auto* reason = static_cast<std::string*>(user);
   size_t n = size * nmemb;
   std::string_view line(ptr, n);
   if (line.starts_with("HTTP/")) {
@@ -48,17 +32,10 @@ size_t on_header(char* ptr, size_t size, size_t nmemb, void* user) {
     auto sp2 = sp == std::string_view::npos ? sp : line.find(' ', sp + 1);
     std::string_view r = sp2 == std::string_view::npos ? std::string_view() : line.substr(sp2 + 1);
     while (!r.empty() && (r.back() == '\r' || r.back() == '\n')) r.remove_suffix(1);
-    sink->reason = std::string(r.substr(0, 1024));
+    *reason = std::string(r.substr(0, 1024));
   }
   return n;
 }
-
-struct EasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
-struct ListDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
 
 // The pinned fingerprint travels to OpenSSL's verify callback through an
 // ex_data slot of the SSL_CTX.
@@ -99,8 +76,8 @@ CURLcode install_pin(CURL*, void* ssl_ctx, void* pin) {
 std::string method_path(const std::string& method, const std::string& path) { return method + " " + path; }
 
 // Proxmox's error text: "message", then "errors" {field: text}, then the reason phrase.
-std::string error_text(const Sink& sink, long status) {
-  auto j = nlohmann::json::parse(sink.body, nullptr, false);
+std::string error_text(const std::string& body, const std::string& reason, long status) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
   std::string out;
   if (j.is_object()) {
     if (j.contains("message") && j["message"].is_string()) out = j["message"].get<std::string>();
@@ -111,7 +88,7 @@ std::string error_text(const Sink& sink, long status) {
       }
     }
   }
-  if (out.empty()) out = sink.reason;
+  if (out.empty()) out = reason;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   if (out.empty()) out = "HTTP " + std::to_string(status);
   return out.substr(0, 2048);
@@ -127,10 +104,7 @@ bool is_missing(std::string_view m) {
   return m.find("does not exist") != std::string_view::npos;
 }
 
-ProxmoxClient::ProxmoxClient(const ProxmoxConfig& cfg) : cfg_(cfg) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+ProxmoxClient::ProxmoxClient(const ProxmoxConfig& cfg) : cfg_(cfg) { net::curl_init_once(); }
 
 std::string ProxmoxClient::encode(std::string_view s) { return http::url_encode(s); }
 
@@ -145,28 +119,19 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
   std::string url = cfg_.url + "/api2/json" + path;
   if (in_query && !form.empty()) url += (path.find('?') == std::string::npos ? "?" : "&") + form;
 
-  std::unique_ptr<CURL, EasyDeleter> h(curl_easy_init());
+  net::CurlEasy h(curl_easy_init());
   if (!h) return fail(codes::kInternal, "curl_easy_init failed");
   curl_slist* raw = curl_slist_append(nullptr, ("Authorization: PVEAPIToken=" + cfg_.token).c_str());
   raw = curl_slist_append(raw, "Accept: application/json");
   raw = curl_slist_append(raw, "Expect:");
-  std::unique_ptr<curl_slist, ListDeleter> headers(raw);
-  Sink sink;
+  net::CurlList headers(raw);
+  net::CurlBody sink(kMaxBody);
+  std::string reason;
   char errbuf[CURL_ERROR_SIZE] = {};
   CURL* c = h.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  // a redirect would carry the token elsewhere
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, long(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(std::min<int64_t>(timeout.count(), 10000)));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  net::set_common_options(c, url, timeout, std::chrono::milliseconds(10000), headers.get(), &sink, errbuf);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "zlh-api");
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &reason);
   if (cfg_.fingerprint) {
     // The pin is the trust: curl's own checks off, OpenSSL's callback on.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -208,12 +173,12 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status == 401)
-    return fail(codes::kUpstream, "proxmox " + what + ": the API token was refused (401 " + sink.reason +
+    return fail(codes::kUpstream, "proxmox " + what + ": the API token was refused (401 " + reason +
                                       "); check token " + cfg_.token_id + " and its privileges");
   if (status == 595 || status == 596)
-    return fail(codes::kUnavailable, "proxmox " + what + ": node unreachable: " + error_text(sink, status));
+    return fail(codes::kUnavailable, "proxmox " + what + ": node unreachable: " + error_text(sink.body, reason, status));
   if (status < 200 || status >= 300)
-    return fail(codes::kUpstream, "proxmox " + what + ": " + error_text(sink, status));
+    return fail(codes::kUpstream, "proxmox " + what + ": " + error_text(sink.body, reason, status));
   auto j = nlohmann::json::parse(sink.body, nullptr, false);
   if (!j.is_object() || !j.contains("data"))
     return fail(codes::kUpstream, "proxmox " + what + ": the answer is not {\"data\": …}");

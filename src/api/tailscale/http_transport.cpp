@@ -1,10 +1,6 @@
 #include "api/tailscale/http_transport.hpp"
 
-#include <curl/curl.h>
-
-#include <algorithm>
-#include <memory>
-#include <mutex>
+#include "api/net/curl.hpp"
 
 namespace zlh::api::tailscale {
 
@@ -12,60 +8,23 @@ namespace {
 
 constexpr size_t kMaxBody = 4 << 20;
 
-struct Sink {
-  std::string body;
-  bool too_large = false;
-};
-
-size_t on_data(char* ptr, size_t size, size_t nmemb, void* user) {
-  auto* sink = static_cast<Sink*>(user);
-  size_t n = size * nmemb;
-  if (sink->body.size() + n > kMaxBody) {
-    sink->too_large = true;
-    return 0;  // makes curl stop with CURLE_WRITE_ERROR
-  }
-  sink->body.append(ptr, n);
-  return n;
-}
-
-struct EasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
-struct ListDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
 }  // namespace
 
-// curl_global_init is not thread-safe; done once, before any request.
-CurlTransport::CurlTransport() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+CurlTransport::CurlTransport() { net::curl_init_once(); }
 
 Result<HttpReply> CurlTransport::perform(const HttpCall& call) {
-  std::unique_ptr<CURL, EasyDeleter> h(curl_easy_init());
+  net::CurlEasy h(curl_easy_init());
   if (!h) return fail(codes::kInternal, "curl_easy_init failed");
   curl_slist* raw = nullptr;
   for (const auto& [k, v] : call.headers) raw = curl_slist_append(raw, (k + ": " + v).c_str());
   // curl adds "Expect: 100-continue" to larger POSTs; Headscale does not need the round trip.
   raw = curl_slist_append(raw, "Expect:");
-  std::unique_ptr<curl_slist, ListDeleter> headers(raw);
-  Sink sink;
+  net::CurlList headers(raw);
+  net::CurlBody sink(kMaxBody);
   char errbuf[CURL_ERROR_SIZE] = {};
   CURL* c = h.get();
-  curl_easy_setopt(c, CURLOPT_URL, call.url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // several threads, no SIGALRM for DNS timeouts
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, long(call.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   long(std::min<int64_t>(call.timeout.count(), 5000)));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "zlh-api");
+  net::set_common_options(c, call.url, call.timeout, std::chrono::milliseconds(5000), headers.get(),
+                          &sink, errbuf);
   if (call.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
