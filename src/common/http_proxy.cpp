@@ -88,22 +88,25 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
-// Header names listed in a Connection header are hop-by-hop too.
+// Header names listed in a Connection header are hop-by-hop too: the
+// tokens of one Connection value, added to `out`.
+void add_connection_tokens(std::string_view v, std::vector<std::string>& out) {
+  size_t i = 0;
+  while (i < v.size()) {
+    size_t j = v.find(',', i);
+    if (j == std::string_view::npos) j = v.size();
+    std::string_view tok = v.substr(i, j - i);
+    while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+    if (!tok.empty()) out.emplace_back(tok);
+    i = j + 1;
+  }
+}
+
 std::vector<std::string> connection_tokens(const Headers& h) {
   std::vector<std::string> out;
-  for (const auto& [k, v] : h.items()) {
-    if (!iequals(k, "connection")) continue;
-    size_t i = 0;
-    while (i < v.size()) {
-      size_t j = v.find(',', i);
-      if (j == std::string::npos) j = v.size();
-      std::string tok = v.substr(i, j - i);
-      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.erase(0, 1);
-      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.pop_back();
-      if (!tok.empty()) out.push_back(tok);
-      i = j + 1;
-    }
-  }
+  for (const auto& [k, v] : h.items())
+    if (iequals(k, "connection")) add_connection_tokens(v, out);
   return out;
 }
 
@@ -111,13 +114,6 @@ bool listed(const std::vector<std::string>& names, std::string_view n) {
   for (const auto& x : names)
     if (iequals(x, n)) return true;
   return false;
-}
-
-template <typename Fields>
-Headers from_beast(const Fields& f) {
-  Headers h;
-  for (const auto& x : f) h.add(std::string(x.name_string()), std::string(x.value()));
-  return h;
 }
 
 // ---- tunnel ----
@@ -284,6 +280,33 @@ awaitable<boost::system::error_code> write_all(beast::tcp_stream& stream, const 
   stream.expires_after(timeout);
   std::tie(ec, std::ignore) = co_await asio::async_write(stream, rest, kTuple);
   co_return ec;
+}
+
+// The head of a response to the client: the status line (the upstream's
+// reason phrase, else the standard one), `fields` (CR/LF-safe), then
+// `framing`: ready-made lines for the body's length and the connection.
+std::string client_head(unsigned version, unsigned status, std::string_view reason,
+                        const Headers& fields, std::string_view framing) {
+  std::string h;
+  h.reserve(512);
+  h += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+  h += std::to_string(status);
+  h += ' ';
+  if (reason.empty() || reason.find_first_of("\r\n"sv) != std::string_view::npos)
+    reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  h += reason;
+  h += "\r\n";
+  for (const auto& [k, v] : fields.items()) append_field(h, k, v);
+  h += framing;
+  h += "\r\n";
+  return h;
+}
+
+// The Connection line a response needs, if any (HTTP/1.1 keeps the
+// connection unless told, HTTP/1.0 closes it unless told).
+std::string_view connection_line(unsigned version, bool keep) {
+  if (version >= 11) return keep ? ""sv : "Connection: close\r\n"sv;
+  return keep ? "Connection: keep-alive\r\n"sv : ""sv;
 }
 
 constexpr std::string_view kCrlf = "\r\n";
@@ -472,12 +495,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   auto& res = rp->get();
   const unsigned status = res.result_int();
   std::vector<std::string> rdrop;
-  {
-    Headers conn;
-    for (auto it = res.find(bhttp::field::connection); it != res.end() && it->name() == bhttp::field::connection; ++it)
-      conn.add("Connection", std::string(it->value()));
-    rdrop = connection_tokens(conn);
-  }
+  for (const auto& f : res)
+    if (f.name() == bhttp::field::connection) add_connection_tokens(f.value(), rdrop);
   Headers fwd;
   for (const auto& f : res) {
     std::string_view k = f.name_string();
@@ -485,19 +504,12 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       fwd.add(std::string(k), std::string(f.value()));
   }
 
+  if (t.edit_response) t.edit_response(fwd);
   if (io.upgrade && status == 101) {
-    bhttp::response<bhttp::empty_body> cres{bhttp::status::switching_protocols, io.version};
-    for (const auto& [k, v] : fwd.items()) cres.insert(k, v);
-    if (t.edit_response) {
-      Headers h = from_beast(cres);
-      t.edit_response(h);
-      cres.clear();
-      for (const auto& [k, v] : h.items()) cres.insert(k, v);
-    }
-    cres.set(bhttp::field::connection, "Upgrade");
-    cres.set(bhttp::field::upgrade, res[bhttp::field::upgrade]);
-    io.client.expires_after(io.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(io.client, cres, kTuple);
+    std::string framing = "Connection: Upgrade\r\n";
+    append_field(framing, "Upgrade", res[bhttp::field::upgrade]);
+    const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
+    auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
     out.status = 101;
     out.upgraded = true;
     if (wec) co_return std::move(out);
@@ -526,45 +538,27 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   // A plain response, streamed.
   const bool no_body = head || status == 204 || status == 304;
   bool client_keep = io.keep_alive && client_body_done && !io.upgrade;
-  if (t.edit_response) t.edit_response(fwd);
   out.status = int(status);
   if (no_body) {
-    bhttp::response<bhttp::empty_body> cres{static_cast<bhttp::status>(status), io.version};
-    cres.reason(res.reason());
-    for (const auto& [k, v] : fwd.items()) cres.insert(k, v);
+    std::string framing;
     if (auto cl = res.find(bhttp::field::content_length); cl != res.end() && head)
-      cres.set(bhttp::field::content_length, cl->value());
-    cres.keep_alive(client_keep);
-    io.client.expires_after(io.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(io.client, cres, kTuple);
+      append_field(framing, "Content-Length", cl->value());
+    framing += connection_line(io.version, client_keep);
+    const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
+    auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
     if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
   const bool chunked_down = !rp->content_length() && io.version >= 11;
   if (!rp->content_length() && !chunked_down) client_keep = false;  // HTTP/1.0: the end is the close
-  std::string chead;
-  chead.reserve(512);
-  chead += io.version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
-  chead += std::to_string(status);
-  chead += ' ';
-  {
-    std::string_view reason = res.reason();
-    if (reason.find_first_of("\r\n"sv) != std::string_view::npos) reason = {};
-    chead += reason.empty() ? std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(status))) : reason;
-  }
-  chead += "\r\n";
-  for (const auto& [k, v] : fwd.items()) append_field(chead, k, v);
-  if (rp->content_length()) {
-    chead += "Content-Length: ";
-    chead += std::to_string(*rp->content_length());
-    chead += "\r\n";
-  } else if (chunked_down) {
-    chead += "Transfer-Encoding: chunked\r\n";
-  }
-  if (io.version >= 11 && !client_keep) chead += "Connection: close\r\n";
-  if (io.version < 11 && client_keep) chead += "Connection: keep-alive\r\n";
-  chead += "\r\n";
+  std::string framing;
+  if (rp->content_length())
+    framing = "Content-Length: " + std::to_string(*rp->content_length()) + "\r\n";
+  else if (chunked_down)
+    framing = "Transfer-Encoding: chunked\r\n";
+  framing += connection_line(io.version, client_keep);
+  const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
   bool ok = true;
   // The header leaves with the first piece of the body in one write (a small
   // page is usually whole in the buffer already): one syscall and one packet.
