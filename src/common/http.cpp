@@ -1,5 +1,6 @@
 #include "common/http.hpp"
 
+#include <array>
 #include <cctype>
 
 namespace zlh::http {
@@ -217,39 +218,53 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
   Match result;
   // Empty segments ("//") are not collapsed silently into another route:
   // a path with them simply matches whatever its non-empty segments match,
-  // which is the same resource.
-  auto segs = split_path(path);
-  bool trailing_slash = path.size() > 1 && path.back() == '/';
+  // which is the same resource. Segments are views into `path` (this runs
+  // for every request): strings are built only for the route that matched.
+  std::array<std::string_view, 32> small;
+  std::vector<std::string_view> big;
+  size_t nsegs = 0;
+  for (size_t i = 0; i < path.size();) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (nsegs < small.size()) {
+      small[nsegs] = path.substr(i, j - i);
+    } else {
+      if (big.empty()) big.assign(small.begin(), small.end());
+      big.push_back(path.substr(i, j - i));
+    }
+    ++nsegs;
+    i = j;
+  }
+  const std::string_view* segs = big.empty() ? small.data() : big.data();
+  const bool trailing_slash = path.size() > 1 && path.back() == '/';
   std::string allow;
   for (const auto& r : routes_) {
     const bool proxy = r.method == "*";
     if (!proxy && (r.method == "WS") != websocket) continue;
-    std::map<std::string, std::string> params;
     bool ok = true;
+    bool rest_at = false;  // the pattern ended in {name...} at segment i
     size_t i = 0;
     for (; i < r.segments.size(); ++i) {
       const std::string& ps = r.segments[i];
       if (ps.size() > 5 && ps.front() == '{' && ps.ends_with("...}")) {
-        std::string rest;
-        for (size_t k = i; k < segs.size(); ++k) rest += (k > i ? "/" : "") + segs[k];
-        if (trailing_slash && !rest.empty()) rest += '/';
-        params[ps.substr(1, ps.size() - 5)] = rest;
-        i = segs.size();
+        rest_at = true;
         break;
       }
-      if (i >= segs.size()) {
+      if (i >= nsegs) {
         ok = false;
         break;
       }
-      if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}') {
-        params[ps.substr(1, ps.size() - 2)] = segs[i];
-      } else if (ps != segs[i]) {
+      if (!(ps.size() > 2 && ps.front() == '{' && ps.back() == '}') && ps != segs[i]) {
         ok = false;
         break;
       }
     }
-    bool rest_route = !r.segments.empty() && r.segments.back().ends_with("...}");
-    if (!ok || (!rest_route && (i != segs.size() || trailing_slash))) continue;
+    const bool rest_route = !r.segments.empty() && r.segments.back().ends_with("...}");
+    if (!ok || (!rest_route && (i != nsegs || trailing_slash))) continue;
     if (!websocket && !proxy && r.method != method && !(r.method == "GET" && method == "HEAD")) {
       if (!allow.empty()) allow += ", ";
       allow += r.method;
@@ -257,7 +272,21 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
     }
     result.kind = MatchKind::kFound;
     result.route = &r;
-    result.params = std::move(params);
+    for (size_t k = 0; k < i && k < nsegs; ++k) {
+      const std::string& ps = r.segments[k];
+      if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}')
+        result.params.emplace(ps.substr(1, ps.size() - 2), segs[k]);
+    }
+    if (rest_at) {
+      const std::string& ps = r.segments[i];
+      std::string rest;
+      for (size_t k = i; k < nsegs; ++k) {
+        if (k > i) rest += '/';
+        rest += segs[k];
+      }
+      if (trailing_slash && !rest.empty()) rest += '/';
+      result.params[ps.substr(1, ps.size() - 5)] = std::move(rest);
+    }
     return result;
   }
   if (!allow.empty()) {

@@ -182,9 +182,9 @@ struct ProxyTarget {
   // Transfer-Encoding, Upgrade, Proxy-*, Expect) and sets the framing itself;
   // for an upgrade it forwards Connection: Upgrade and Upgrade.
   Headers headers;
-  // Edits the upstream's response headers before they are sent on (after
-  // hop-by-hop removal), e.g. to drop a Set-Cookie. Optional.
-  std::function<void(Headers&)> edit_response;
+  // Asked for each upstream response header that would be sent on (after
+  // hop-by-hop removal): false drops it, e.g. a Set-Cookie. Optional.
+  std::function<bool(std::string_view name, std::string_view value)> keep_response_header;
   // The answer when the upstream cannot be reached or fails before its
   // response header arrived (a 502 page). Optional: default 502 E_UPSTREAM.
   std::function<Response(const Error&)> on_upstream_error;

@@ -75,6 +75,47 @@ size_t UpstreamPool::idle() const {
   return n;
 }
 
+// ---- deadlines ----
+
+void Deadlines::link(Watch* w) {
+  w->next_ = head_;
+  if (head_) head_->prev_ = w;
+  head_ = w;
+}
+
+void Deadlines::unlink(Watch* w) {
+  if (w->prev_) w->prev_->next_ = w->next_;
+  else head_ = w->next_;
+  if (w->next_) w->next_->prev_ = w->prev_;
+}
+
+void Deadlines::start() {
+  if (ticking_ || !timer_) return;
+  ticking_ = true;
+  timer_->expires_after(kTick);
+  timer_->async_wait([this](boost::system::error_code ec) {
+    ticking_ = false;
+    if (!ec) sweep();
+  });
+}
+
+void Deadlines::sweep() {
+  const auto now = Clock::now();
+  bool any = false;
+  for (Watch* w = head_; w; w = w->next_) {
+    if (!w->armed_) continue;
+    if (w->at_ <= now) {
+      w->armed_ = false;
+      w->fired_ = true;
+      boost::system::error_code ec;
+      w->s_->cancel(ec);  // the pending operation ends with operation_aborted
+    } else {
+      any = true;
+    }
+  }
+  if (any) start();
+}
+
 namespace {
 
 // ---- headers ----
@@ -244,10 +285,15 @@ awaitable<uint64_t> tunnel(tcp::socket& client, tcp::socket& up, const ProxyTarg
 }
 
 // A header line, unless a CR, LF or NUL would let it split the message.
+// (One pass per byte; find_first_of would call memchr per byte.)
+bool splits_line(std::string_view s, bool colon) {
+  for (char c : s)
+    if (c == '\r' || c == '\n' || c == '\0' || (colon && c == ':')) return true;
+  return false;
+}
+
 void append_field(std::string& out, std::string_view k, std::string_view v) {
-  if (k.empty() || k.find_first_of("\r\n:\0"sv) != std::string_view::npos ||
-      v.find_first_of("\r\n\0"sv) != std::string_view::npos)
-    return;
+  if (k.empty() || splits_line(k, true) || splits_line(v, false)) return;
   out += k;
   out += ": ";
   out += v;
@@ -267,7 +313,8 @@ template <typename Buffers>
 awaitable<boost::system::error_code> write_all(beast::tcp_stream& stream, const Buffers& bufs,
                                                std::chrono::steady_clock::duration timeout) {
   boost::system::error_code ec;
-  stream.socket().non_blocking(true, ec);
+  // The getter reads Asio's flag; the setter is an ioctl(FIONBIO) each time.
+  if (!stream.socket().non_blocking()) stream.socket().non_blocking(true, ec);
   size_t n = ec ? 0 : stream.socket().write_some(bufs, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     ec = {};
@@ -282,11 +329,33 @@ awaitable<boost::system::error_code> write_all(beast::tcp_stream& stream, const 
   co_return ec;
 }
 
+// The same for a plain socket whose deadline is `w`.
+template <typename Buffers>
+awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
+                                               std::chrono::steady_clock::duration timeout) {
+  boost::system::error_code ec;
+  if (!s.non_blocking()) s.non_blocking(true, ec);
+  size_t n = ec ? 0 : s.write_some(bufs, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    n = 0;
+  }
+  if (ec) co_return ec;
+  beast::buffers_suffix<Buffers> rest(bufs);
+  rest.consume(n);
+  if (beast::buffer_bytes(rest) == 0) co_return ec;
+  w.arm(timeout);
+  std::tie(ec, std::ignore) = co_await asio::async_write(s, rest, kTuple);
+  w.disarm();
+  if (w.fired()) ec = beast::error::timeout;
+  co_return ec;
+}
+
 // The head of a response to the client: the status line (the upstream's
 // reason phrase, else the standard one), `fields` (CR/LF-safe), then
 // `framing`: ready-made lines for the body's length and the connection.
 std::string client_head(unsigned version, unsigned status, std::string_view reason,
-                        const Headers& fields, std::string_view framing) {
+                        std::string_view field_lines, std::string_view framing) {
   std::string h;
   h.reserve(512);
   h += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
@@ -296,7 +365,7 @@ std::string client_head(unsigned version, unsigned status, std::string_view reas
     reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   h += reason;
   h += "\r\n";
-  for (const auto& [k, v] : fields.items()) append_field(h, k, v);
+  h += field_lines;
   h += framing;
   h += "\r\n";
   return h;
@@ -375,33 +444,39 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   // A connection: an idle pooled one (not for upgrades: a tunnel never goes
   // back), else a new one. A pooled one that fails before the response
   // started is replaced once, while nothing of the body was sent.
-  std::optional<beast::tcp_stream> up;
+  // A plain socket with a deadline watch: no timer per operation.
+  tcp::socket up(io.client.get_executor());
+  Deadlines::Watch uw(io.deadlines, up);
   bool reused = false;
   auto connect = [&]() -> awaitable<boost::system::error_code> {
-    up.emplace(io.client.get_executor());
-    up->expires_after(t.connect_timeout);
-    auto [ec] = co_await up->async_connect(ep, kTuple);
+    up = tcp::socket(io.client.get_executor());  // closes a stale one
+    uw.arm(t.connect_timeout);
+    auto [ec] = co_await up.async_connect(ep, kTuple);
+    uw.disarm();
+    if (uw.fired()) ec = beast::error::timeout;
     reused = false;
     if (!ec) {
       boost::system::error_code nec;
-      up->socket().set_option(tcp::no_delay(true), nec);  // header and body go out as separate writes
+      up.set_option(tcp::no_delay(true), nec);  // header and body go out as separate writes
     }
     co_return ec;
   };
+  bool have_up = false;
   if (!io.upgrade) {
     // A request without a body is sent again on a new connection if the
     // pooled one turns out closed (below), so it skips the peek.
     if (auto s = pool.take(key, /*check_peer=*/has_body)) {
-      up.emplace(std::move(*s));
+      up = std::move(*s);
       reused = true;
+      have_up = true;
     }
   }
-  if (!up) {
+  if (!have_up) {
     if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key + ": " + ec.message());
   }
 
   for (int attempt = 0;; ++attempt) {
-    auto ec = co_await write_all(*up, asio::buffer(uhead), io.write_timeout);
+    auto ec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
     if (!ec) break;
     if (!reused || attempt > 0) co_return upstream_failed("send to " + key + ": " + ec.message());
     if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
@@ -438,21 +513,19 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
         co_return std::move(out);
       }
       if (got == 0) continue;
-      up->expires_after(t.read_timeout);
       boost::system::error_code wec;
       if (chunked_up) {
         const std::string size = hex(got) + "\r\n";
         std::array<asio::const_buffer, 3> bufs{asio::buffer(size), asio::buffer(chunk.data(), got),
                                                asio::buffer(kCrlf)};
-        std::tie(wec, std::ignore) = co_await asio::async_write(*up, bufs, kTuple);
+        wec = co_await write_all(up, uw, bufs, t.read_timeout);
       } else {
-        std::tie(wec, std::ignore) = co_await asio::async_write(*up, asio::buffer(chunk.data(), got), kTuple);
+        wec = co_await write_all(up, uw, asio::buffer(chunk.data(), got), t.read_timeout);
       }
       if (wec) co_return upstream_failed("send body to " + key + ": " + wec.message());
     }
     if (chunked_up) {
-      up->expires_after(t.read_timeout);
-      auto [fec, fn] = co_await asio::async_write(*up, asio::buffer(kLastChunk), kTuple);
+      auto fec = co_await write_all(up, uw, asio::buffer(kLastChunk), t.read_timeout);
       if (fec) co_return upstream_failed("send body to " + key + ": " + fec.message());
     }
     client_body_done = true;
@@ -467,8 +540,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     rp->header_limit(64 * 1024);
     rp->body_limit(boost::none);
     if (head) rp->skip(true);
-    up->expires_after(t.response_timeout);
-    auto [ec, n] = co_await bhttp::async_read_header(*up, ubuf, *rp, kTuple);
+    auto ec = co_await read_head(up, uw, ubuf, *rp, t.response_timeout);
     // A pooled connection the upstream closed meanwhile (nothing came, or
     // the 408 some servers leave before closing an idle connection): a
     // request without a body is sent again, once, on a new connection.
@@ -483,8 +555,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       ++attempt;
       ubuf.consume(ubuf.size());
       if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
-      up->expires_after(io.write_timeout);
-      auto [wec, wn] = co_await asio::async_write(*up, asio::buffer(uhead), kTuple);
+      auto wec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
       if (wec) co_return upstream_failed("send to " + key + ": " + wec.message());
       continue;
     }
@@ -497,14 +568,16 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   std::vector<std::string> rdrop;
   for (const auto& f : res)
     if (f.name() == bhttp::field::connection) add_connection_tokens(f.value(), rdrop);
-  Headers fwd;
+  // The upstream's header lines that go on, written straight out (no copy
+  // into a Headers first).
+  std::string fwd;
+  fwd.reserve(512);
   for (const auto& f : res) {
     std::string_view k = f.name_string();
-    if (!hop_by_hop(k) && !listed(rdrop, k) && !iequals(k, "content-length"))
-      fwd.add(std::string(k), std::string(f.value()));
+    if (hop_by_hop(k) || listed(rdrop, k) || iequals(k, "content-length")) continue;
+    if (t.keep_response_header && !t.keep_response_header(k, f.value())) continue;
+    append_field(fwd, k, f.value());
   }
-
-  if (t.edit_response) t.edit_response(fwd);
   if (io.upgrade && status == 101) {
     std::string framing = "Connection: Upgrade\r\n";
     append_field(framing, "Upgrade", res[bhttp::field::upgrade]);
@@ -514,10 +587,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     out.upgraded = true;
     if (wec) co_return std::move(out);
     io.client.expires_never();
-    up->expires_never();
     // Bytes that arrived with the headers belong to the other side.
     if (io.buffer.size()) {
-      auto [e1, n1] = co_await asio::async_write(up->socket(), io.buffer.data(), kTuple);
+      auto [e1, n1] = co_await asio::async_write(up, io.buffer.data(), kTuple);
       if (e1) co_return std::move(out);
       io.buffer.consume(io.buffer.size());
     }
@@ -530,7 +602,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     ubuf.shrink_to_fit();
     // The tunnel runs after this frame is gone (run_tunnel), so an idle
     // WebSocket keeps none of the request's state.
-    out.tunnel_upstream.emplace(up->release_socket());
+    out.tunnel_upstream.emplace(std::move(up));
     co_return std::move(out);
   }
   if (status == 101) co_return upstream_failed("unexpected 101 from " + key);
@@ -546,7 +618,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     framing += connection_line(io.version, client_keep);
     const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
     auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
-    if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
+    if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
@@ -582,9 +654,22 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     }
     size_t got = kChunk - res.body().size;
     if (got == 0 && !rec && !rp->is_done()) {
-      up->expires_after(t.read_timeout);
-      std::tie(rec, std::ignore) = co_await bhttp::async_read_some(*up, ubuf, *rp, kTuple);
-      if (rec == bhttp::error::need_buffer) rec = {};
+      // Nothing buffered: read more (the socket's own read, speculative
+      // when the last one filled the buffer) and parse it on the next turn.
+      uw.arm(t.read_timeout);
+      auto [e, n] = co_await up.async_read_some(ubuf.prepare(kChunk), kTuple);
+      uw.disarm();
+      ubuf.commit(n);
+      if (uw.fired()) {
+        rec = beast::error::timeout;
+      } else if (e == asio::error::eof) {
+        rp->put_eof(rec);  // the end of a body framed by the close, else a cut one
+        if (!rec && !rp->is_done()) rec = bhttp::error::partial_message;
+      } else if (e) {
+        rec = e;
+      } else {
+        continue;
+      }
       got = kChunk - res.body().size;
     }
     if (got) {
@@ -630,7 +715,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     io.client.expires_after(io.write_timeout);
     std::tie(fec, std::ignore) = co_await asio::async_write(io.client, std::span(bufs.data(), nb), kTuple);
   }
-  if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, up->release_socket());
+  if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
   out.keep_alive = client_keep && !fec;
   co_return std::move(out);
 }

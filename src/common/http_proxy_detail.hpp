@@ -52,6 +52,107 @@ class UpstreamPool {
   std::unordered_map<std::string, std::deque<Idle>> idle_;
 };
 
+// Deadlines for operations on plain sockets, one set per io thread (used
+// only from that thread). Arming one is a store, not a timer: a sweep every
+// kTick cancels the pending operations of every socket whose deadline has
+// passed, and the operation then sees fired(). Cheaper on the hot path than
+// beast::tcp_stream, which arms and cancels a timer around every operation;
+// the price is that a deadline fires up to kTick late.
+class Deadlines {
+ public:
+  static constexpr std::chrono::milliseconds kTick{250};
+  // Declared before the io_context whose coroutines hold watches (they
+  // unlink themselves when that io_context destroys them); attach() after
+  // it exists, detach() before it goes.
+  Deadlines() = default;
+  void attach(asio::io_context& ioc) { timer_.emplace(ioc); }
+  void detach() { timer_.reset(); }
+  Deadlines(const Deadlines&) = delete;
+  Deadlines& operator=(const Deadlines&) = delete;
+
+  // One socket's deadline. Registered while it lives; must not outlive the
+  // Deadlines nor be moved.
+  class Watch {
+   public:
+    Watch(Deadlines& d, tcp::socket& s) : d_(d), s_(&s) { d_.link(this); }
+    ~Watch() { d_.unlink(this); }
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+    void arm(std::chrono::steady_clock::duration d) {
+      at_ = std::chrono::steady_clock::now() + d;
+      armed_ = true;
+      fired_ = false;
+      d_.start();
+    }
+    void disarm() { armed_ = false; }
+    bool fired() const { return fired_; }
+    void rebind(tcp::socket& s) { s_ = &s; }
+
+   private:
+    friend class Deadlines;
+    Deadlines& d_;
+    tcp::socket* s_;
+    std::chrono::steady_clock::time_point at_{};
+    bool armed_ = false;
+    bool fired_ = false;
+    Watch* prev_ = nullptr;
+    Watch* next_ = nullptr;
+  };
+
+ private:
+  void link(Watch* w);
+  void unlink(Watch* w);
+  void start();
+  void sweep();
+  std::optional<asio::steady_timer> timer_;
+  Watch* head_ = nullptr;
+  bool ticking_ = false;
+};
+
+// Reads until `parser` has a whole header, through the socket's own
+// (speculative) reads, with a deadline instead of a timer. Errors as
+// Beast's async_read_header gives them (end_of_stream when the peer closed
+// before a byte of a message, beast::error::timeout when the deadline
+// fired); bytes after the header stay in `buffer`.
+template <typename Parser>
+asio::awaitable<boost::system::error_code> read_head(tcp::socket& s, Deadlines::Watch& w,
+                                                    beast::flat_buffer& buffer, Parser& parser,
+                                                    std::chrono::steady_clock::duration timeout) {
+  boost::system::error_code ec;
+  w.arm(timeout);
+  for (;;) {
+    if (buffer.size() > 0) {
+      size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more) ec = {};
+      if (ec) break;
+      if (parser.is_header_done()) break;
+    }
+    const size_t want = std::max<size_t>(4096, std::min<size_t>(buffer.capacity() - buffer.size(), 65536));
+    auto [rec, n] = co_await s.async_read_some(buffer.prepare(want), asio::as_tuple(asio::use_awaitable));
+    if (w.fired()) {
+      ec = beast::error::timeout;
+      break;
+    }
+    buffer.commit(n);
+    if (rec == asio::error::eof) {
+      if (parser.got_some() || buffer.size() > 0) {
+        parser.put_eof(ec);
+        if (!ec) ec = bhttp::error::partial_message;
+      } else {
+        ec = bhttp::error::end_of_stream;
+      }
+      break;
+    }
+    if (rec) {
+      ec = rec;
+      break;
+    }
+  }
+  w.disarm();
+  co_return ec;
+}
+
 // What the server's session lends the proxy for one request whose header
 // was read (its body not yet).
 struct ProxyIo {
@@ -64,7 +165,7 @@ struct ProxyIo {
   bool upgrade;  // a WebSocket upgrade request
   size_t body_limit;
   std::chrono::seconds write_timeout;
-  std::string server_header;
+  Deadlines& deadlines;  // the io thread's
 };
 
 struct ProxyOutcome {

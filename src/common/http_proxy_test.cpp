@@ -134,11 +134,8 @@ Router front_router(uint16_t upstream_port) {
     for (const auto& [k, v] : req.headers.items())
       if (!iequals(k, "Authorization")) t.headers.add(k, v);
     t.headers.set("X-Forwarded-Prefix", "/p");
-    t.edit_response = [](Headers& h) {
-      Headers keep;
-      for (const auto& [k, v] : h.items())
-        if (!(iequals(k, "Set-Cookie") && v.starts_with("zlh_session="))) keep.add(k, v);
-      h = keep;
+    t.keep_response_header = [](std::string_view k, std::string_view v) {
+      return !(iequals(k, "Set-Cookie") && v.starts_with("zlh_session="));
     };
     plan.upstream = std::move(t);
     return plan;
@@ -427,6 +424,101 @@ TEST(ProxyPool, AnIdleConnectionsParting408IsNotTheNextAnswer) {
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->status, 200) << r->body;
     EXPECT_EQ(r->body, "ok");
+  }
+}
+
+// An upstream that reads a request and then sends `answer` and stalls (the
+// connection stays open until the test ends).
+class StallingUpstream {
+ public:
+  explicit StallingUpstream(std::string answer) : answer_(std::move(answer)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        held_.push_back(c);
+        char buf[4096];
+        ::recv(c, buf, sizeof buf, 0);
+        ::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+      }
+    });
+  }
+  ~StallingUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+    for (int c : held_) ::close(c);
+  }
+  uint16_t port = 0;
+
+ private:
+  std::string answer_;
+  int fd_ = -1;
+  std::vector<int> held_;
+  std::thread thread_;
+};
+
+Router stalling_front(uint16_t port) {
+  Router r;
+  RouteOptions o;
+  o.is_public = true;
+  r.add_proxy("/s/{rest...}", [port](Request&) {
+    ProxyPlan plan;
+    ProxyTarget t;
+    t.host = "127.0.0.1";
+    t.port = port;
+    t.target = "/";
+    t.response_timeout = 1s;
+    t.read_timeout = 1s;
+    plan.upstream = std::move(t);
+    return plan;
+  }, o);
+  return r;
+}
+
+// Deadlines on the upstream side: no response header within the response
+// timeout is a 502; a body that stops mid-way is cut after the read timeout
+// (the client sees the close, not a hang).
+TEST(ProxyTimeouts, AStalledUpstreamIsGivenUpOnAtItsDeadlines) {
+  {
+    StallingUpstream silent("");
+    Running front{stalling_front(silent.port), 1};
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = request("GET", front.base + "/s/x", {}, {}, 30s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 502) << r->body;
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);
+  }
+  {
+    StallingUpstream half("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst part");
+    Running front{stalling_front(half.port), 1};
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(front.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    timeval tv{20, 0};  // far past the 1 s read timeout: a hang fails the test
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string get = "GET /s/x HTTP/1.1\r\nHost: x\r\n\r\n", got;
+    ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), ssize_t(get.size()));
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+    EXPECT_EQ(n, 0) << "the proxy should close the cut response, not leave it hanging";
+    ::close(fd);
+    // The header and the 10 bytes went out, then the close.
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200")) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\nfirst part")) << got;
   }
 }
 

@@ -100,8 +100,11 @@ struct Server::Impl {
   // One io_context per io thread. Worker 0 exists from the start (listen,
   // signals, post); the others are made by run().
   struct Worker {
+    detail::Deadlines deadlines;  // outlives ioc: its coroutines' watches unlink on the way out
     asio::io_context ioc{1};
     detail::UpstreamPool upstreams;  // sockets registered with ioc; after it, so gone first
+    Worker() { deadlines.attach(ioc); }
+    ~Worker() { deadlines.detach(); }
   };
 
   Impl(Router r, ServerOptions o) : router(std::move(r)), opts(std::move(o)) {
@@ -216,12 +219,16 @@ struct Server::Impl {
                        {"request_id", req.request_id}, {"remote", req.remote_addr},
                        {"bytes", int64_t(bytes)}, {"user_id", req.log_user}});
     if (opts.metrics) {
-      std::string rl = "route=\"";
-      rl += metrics::label_escape(req.route.empty() ? "unmatched" : req.route);
+      // Per-thread buffers: no allocation per request once they have grown.
+      thread_local std::string rl, labels;
+      const std::string_view rv = req.route.empty() ? std::string_view("unmatched") : std::string_view(req.route);
+      rl = "route=\"";
+      if (rv.find_first_of("\\\"\n") == std::string_view::npos)
+        rl += rv;
+      else
+        rl += metrics::label_escape(rv);
       rl += '"';
-      std::string labels;
-      labels.reserve(rl.size() + req.method.size() + 32);
-      labels += "method=\"";
+      labels = "method=\"";
       labels += req.method;  // a token: Beast's parser allows no quote or backslash in it
       labels += "\",";
       labels += rl;
@@ -571,6 +578,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     }
   } unregister{this, conn_id, st};
 
+  detail::Deadlines::Watch watch(worker.deadlines, stream.socket());
   beast::flat_buffer buffer;
   for (;;) {
     if (shutting_down) break;
@@ -578,8 +586,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     parser.header_limit(uint32_t(opts.header_limit));
     parser.body_limit(boost::none);
     st->idle = true;
-    stream.expires_after(opts.idle_timeout);
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    // The header through the socket's own reads with a deadline: the hot
+    // path arms no timer (beast::tcp_stream would, around every read).
+    auto ec = co_await detail::read_head(stream.socket(), watch, buffer, parser, opts.idle_timeout);
     st->idle = false;
     auto start = Clock::now();
     if (ec) {
@@ -690,8 +699,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
         if (!co_await reply(std::move(plan.response)) || !keep_alive) break;
         continue;
       }
-      detail::ProxyIo io{stream,  buffer,     parser, req,           version,
-                         keep_alive, is_ws,    ro.body_limit, opts.write_timeout, opts.server_header};
+      detail::ProxyIo io{stream, buffer,        parser,             req,
+                         version, keep_alive,   is_ws,              ro.body_limit,
+                         opts.write_timeout,    worker.deadlines};
       auto out = co_await detail::run_proxy(io, *plan.upstream, worker.upstreams);
       if (out.answer) {
         keep_alive = out.keep_alive;

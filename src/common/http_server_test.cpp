@@ -216,6 +216,71 @@ TEST(HttpServer, BlockingRoutesRunOnTheHandlerPool) {
   runner.join();
 }
 
+int dial(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{20, 0};  // a hung read fails the test instead of hanging it
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Reads until the peer closes (true) or the 20 s receive timeout (false);
+// what came before the close is appended to `got`.
+bool read_to_close(int fd, std::string* got = nullptr) {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+    if (got) got->append(buf, size_t(n));
+  }
+}
+
+TEST(HttpServer, IdleAndHalfSentHeadersAreClosedAtTheDeadlineButBusyConnectionsStay) {
+  ServerOptions o;
+  o.idle_timeout = 1s;
+  TestServer s(basic_router(), o);
+  const auto t0 = std::chrono::steady_clock::now();
+  int silent = dial(s.port);
+  int partial = dial(s.port);
+  int busy = dial(s.port);
+  ASSERT_GE(silent, 0);
+  ASSERT_GE(partial, 0);
+  ASSERT_GE(busy, 0);
+  std::string half = "GET /health HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(::send(partial, half.data(), half.size(), MSG_NOSIGNAL), ssize_t(half.size()));
+  // The busy connection asks every 300 ms for 2.4 s, past the 1 s idle
+  // limit several times: each request starts its own deadline.
+  const std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(::send(busy, get.data(), get.size(), MSG_NOSIGNAL), ssize_t(get.size())) << "request " << i;
+    std::string res;
+    char buf[4096];
+    while (res.find("\r\n\r\n") == std::string::npos || res.find("\"ok\"") == std::string::npos) {
+      ssize_t n = ::recv(busy, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "request " << i << " got no answer";
+      res.append(buf, size_t(n));
+    }
+    EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_TRUE(read_to_close(silent));
+  EXPECT_TRUE(read_to_close(partial));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);  // not before its time
+  // Once it stops asking, the busy one is closed too.
+  EXPECT_TRUE(read_to_close(busy));
+  ::close(silent);
+  ::close(partial);
+  ::close(busy);
+}
+
 class EchoHandler : public WsHandler {
  public:
   void on_open(std::shared_ptr<WsConn> c) override { conn_ = c; }

@@ -30,10 +30,10 @@ std::string attributes(bool secure) {
   return secure ? "; HttpOnly; SameSite=Lax; Secure" : "; HttpOnly; SameSite=Lax";
 }
 
-}  // namespace
-
-CookieMap parse_cookie_header(std::string_view header) {
-  CookieMap out;
+// Calls f(name, value) for each pair, in order, by the rules of
+// parse_cookie_header (cookies.hpp); stops when f returns true.
+template <typename F>
+void each_cookie(std::string_view header, F f) {
   while (!header.empty()) {
     size_t semi = header.find(';');
     std::string_view pair = header.substr(0, semi);
@@ -45,9 +45,29 @@ CookieMap parse_cookie_header(std::string_view header) {
     if (name.empty()) continue;
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
-    out.emplace(std::string(name), std::string(value));  // keeps the first
+    if (f(name, value)) return;
   }
+}
+
+}  // namespace
+
+CookieMap parse_cookie_header(std::string_view header) {
+  CookieMap out;
+  each_cookie(header, [&](std::string_view name, std::string_view value) {
+    out.emplace(std::string(name), std::string(value));  // keeps the first
+    return false;
+  });
   return out;
+}
+
+std::optional<std::string_view> find_cookie(std::string_view header, std::string_view name) {
+  std::optional<std::string_view> found;
+  each_cookie(header, [&](std::string_view n, std::string_view value) {
+    if (n != name) return false;
+    found = value;
+    return true;
+  });
+  return found;
 }
 
 bool secure_for_public_url(std::string_view public_url) {
@@ -84,10 +104,8 @@ Result<Credential> select_credential(std::optional<std::string_view> authorizati
     return Credential{CredentialKind::kBearer, std::string(token)};
   }
   if (cookie_header) {
-    CookieMap cookies = parse_cookie_header(*cookie_header);
-    auto it = cookies.find(kSessionCookie);
-    if (it != cookies.end() && !it->second.empty())
-      return Credential{CredentialKind::kCookie, it->second};
+    auto v = find_cookie(*cookie_header, kSessionCookie);
+    if (v && !v->empty()) return Credential{CredentialKind::kCookie, std::string(*v)};
   }
   return Credential{};
 }

@@ -34,6 +34,9 @@ inline constexpr std::string_view kCsrfHeader = "X-ZLH-CSRF";
 
 using CookieMap = std::map<std::string, std::string, std::less<>>;
 CookieMap parse_cookie_header(std::string_view header);
+// The value parse_cookie_header would give `name`, without building the map
+// (a view into header); nullopt when the header has no such cookie.
+std::optional<std::string_view> find_cookie(std::string_view header, std::string_view name);
 
 // true when public_url's scheme is https (case-insensitive).
 bool secure_for_public_url(std::string_view public_url);

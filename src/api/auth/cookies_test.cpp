@@ -35,6 +35,25 @@ TEST(CookieParse, FirstOccurrenceWinsAndNamesAreCaseSensitive) {
   EXPECT_EQ(c["ZLH_SESSION"], "upper");
 }
 
+TEST(CookieParse, FindCookieAgreesWithTheMap) {
+  const char* headers[] = {
+      "zlh_session=abc.def.ghi; theme=dark",
+      " a = 1 ;b=\"quoted value\";;noequals; =novalue;c=;d=x=y;\te=\t2\t; f=\"",
+      "zlh_session=first; zlh_session=second; ZLH_SESSION=upper",
+      "", ";;; ;", "x=1; zlh_session=\"q\""};
+  for (const char* h : headers) {
+    auto m = parse_cookie_header(h);
+    for (std::string_view name : {"zlh_session", "ZLH_SESSION", "a", "b", "c", "d", "e", "f", "noequals", "", "x"}) {
+      auto it = m.find(name);
+      auto v = find_cookie(h, name);
+      ASSERT_EQ(v.has_value(), it != m.end()) << h << " / " << name;
+      if (v) EXPECT_EQ(*v, it->second) << h << " / " << name;
+    }
+  }
+  EXPECT_EQ(find_cookie("zlh_session=first; zlh_session=second", "zlh_session"), "first");
+  EXPECT_FALSE(find_cookie("zlh_sessionx=1", "zlh_session"));
+}
+
 TEST(SetCookie, SessionCookieAttributes) {
   auto c = session_cookie("aaa.bbb.ccc", 43200, false);
   ASSERT_TRUE(c);

@@ -205,11 +205,9 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
       plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
       return plan;
     }
-    std::string token;
-    if (auto c = req.headers.get("Cookie")) {
-      auto m = auth::parse_cookie_header(*c);
-      if (auto it = m.find(auth::kSessionCookie); it != m.end()) token = it->second;
-    }
+    const auto cookie = req.headers.get("Cookie");
+    std::string_view token;
+    if (cookie) token = auth::find_cookie(*cookie, auth::kSessionCookie).value_or(std::string_view{});
     auto d = access.decide(token, vmid);
     if (d.user_id) req.log_user = std::to_string(d.user_id);
     switch (d.verdict) {
@@ -244,20 +242,18 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
         continue;  // never the user's credentials, never forwarding claims made by the client
       t.headers.add(k, v);
     }
-    if (auto c = req.headers.get("Cookie")) {
-      std::string rest = ide::strip_session_cookie(*c);
+    if (cookie) {
+      std::string rest = ide::strip_session_cookie(*cookie);
       if (!rest.empty()) t.headers.add("Cookie", rest);
     }
-    t.headers.set("X-Forwarded-For", req.remote_addr);
-    t.headers.set("X-Forwarded-Proto", proto);
-    if (auto host = req.headers.get("Host")) t.headers.set("X-Forwarded-Host", std::string(*host));
-    t.headers.set("X-Forwarded-Prefix", prefix);
+    // The client's own X-Forwarded-* were dropped above: add, not set.
+    t.headers.add("X-Forwarded-For", req.remote_addr);
+    t.headers.add("X-Forwarded-Proto", proto);
+    if (auto host = req.headers.get("Host")) t.headers.add("X-Forwarded-Host", std::string(*host));
+    t.headers.add("X-Forwarded-Prefix", prefix);
     // The IDE cannot plant or overwrite the platform's session cookie.
-    t.edit_response = [](http::Headers& h) {
-      http::Headers keep;
-      for (const auto& [k, v] : h.items())
-        if (!(http::iequals(k, "Set-Cookie") && ide::sets_session_cookie(v))) keep.add(k, v);
-      h = std::move(keep);
+    t.keep_response_header = [](std::string_view k, std::string_view v) {
+      return !(http::iequals(k, "Set-Cookie") && ide::sets_session_cookie(v));
     };
     t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
     plan.upstream = std::move(t);
