@@ -16,6 +16,9 @@ std::atomic<Format> g_format{Format::kJson};
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<int> g_fd{2};
 nlohmann::json g_base = nlohmann::json::object();
+std::string g_base_flat;  // g_base as ',"k":v' pairs, for write_flat
+void append_json_string(std::string& out, std::string_view v);
+void append_now_rfc3339(std::string& out);  // now_rfc3339(), appended
 
 const char* level_name(Level l) {
   switch (l) {
@@ -31,7 +34,7 @@ const char* level_name(Level l) {
   return "INFO";
 }
 
-void write_all(int fd, const std::string& s) {
+void write_all(int fd, std::string_view s) {
   const char* p = s.data();
   size_t left = s.size();
   while (left > 0) {
@@ -48,7 +51,7 @@ constexpr size_t kAtomicWrite = 4096;  // PIPE_BUF
 thread_local bool t_buffered = false;
 thread_local std::string t_buffer;
 
-void emit(std::string&& line) {
+void emit(std::string_view line) {
   if (!t_buffered) return write_all(g_fd.load(), line);
   if (t_buffer.size() + line.size() > kAtomicWrite) flush_thread();
   if (line.size() >= kAtomicWrite) return write_all(g_fd.load(), line);
@@ -74,7 +77,16 @@ void flush_thread() {
 void set_format(Format f) { g_format = f; }
 void set_level(Level l) { g_level = l; }
 void set_fd(int fd) { g_fd = fd; }
-void set_base_fields(nlohmann::json fields) { g_base = std::move(fields); }
+void set_base_fields(nlohmann::json fields) {
+  g_base = std::move(fields);
+  g_base_flat.clear();
+  for (auto& [k, v] : g_base.items()) {
+    g_base_flat += ',';
+    append_json_string(g_base_flat, k);
+    g_base_flat += ':';
+    g_base_flat += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
 
 bool parse_level(std::string_view s, Level* out) {
   static constexpr std::pair<std::string_view, Level> kLevels[] = {
@@ -104,7 +116,12 @@ namespace {
 void append_json_string(std::string& out, std::string_view v) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (unsigned char c : v) {
+  size_t run = 0;  // start of the bytes not yet copied that need no escape
+  for (size_t i = 0; i < v.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') continue;
+    out.append(v.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -112,15 +129,12 @@ void append_json_string(std::string& out, std::string_view v) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += char(c);
-        }
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
     }
   }
+  out.append(v.data() + run, v.size() - run);
   out += '"';
 }
 
@@ -128,6 +142,10 @@ bool valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {  // ASCII: the usual case
+      ++i;
+      continue;
+    }
     size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
     if (n == 0 || i + n > s.size()) return false;
     for (size_t k = 1; k < n; ++k)
@@ -166,10 +184,11 @@ void write_flat(Level level, std::string_view msg, std::string_view component,
     return write(level, msg, component, j);
   }
   // Key order as write(): time, level, msg, component, base fields, fields.
-  std::string line;
-  line.reserve(320);
+  // Built in a per-thread buffer: no allocation once it has grown.
+  thread_local std::string line;
+  line.clear();
   line += "{\"time\":\"";
-  line += now_rfc3339();
+  append_now_rfc3339(line);
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"msg\":";
@@ -178,12 +197,7 @@ void write_flat(Level level, std::string_view msg, std::string_view component,
     line += ",\"component\":";
     append_json_string(line, component);
   }
-  for (auto& [k, v] : g_base.items()) {
-    line += ',';
-    append_json_string(line, k);
-    line += ':';
-    line += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
+  line += g_base_flat;
   for (const auto& f : fields) {
     line += ',';
     append_json_string(line, f.key);
@@ -194,10 +208,17 @@ void write_flat(Level level, std::string_view msg, std::string_view component,
       append_number(line, f.value);
   }
   line += "}\n";
-  emit(std::move(line));
+  emit(line);
 }
 
 std::string now_rfc3339() {
+  std::string out;
+  append_now_rfc3339(out);
+  return out;
+}
+
+namespace {
+void append_now_rfc3339(std::string& out) {
   auto now = std::chrono::system_clock::now();
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(us / 1000000);
@@ -212,14 +233,14 @@ std::string now_rfc3339() {
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_secs = secs;
   }
-  std::string out(cached);
+  out += cached;
   long long frac = static_cast<long long>(us % 1000000);
   char digits[7] = "000000";
   for (int i = 5; i >= 0; --i, frac /= 10) digits[i] = char('0' + frac % 10);
   out.append(digits, 6);
   out += 'Z';
-  return out;
 }
+}  // namespace
 
 void write(Level level, std::string_view msg, std::string_view component,
            const nlohmann::json& fields) {
@@ -245,7 +266,7 @@ void write(Level level, std::string_view msg, std::string_view component,
     for (auto& [k, v] : fields.items()) add(k, v);
   }
   line += '\n';
-  emit(std::move(line));
+  emit(line);
 }
 
 }  // namespace zlh::log

@@ -41,15 +41,20 @@ class Capture {
 
 TEST(Log, FlatRecordsCarryTheSameFieldsAsTreeRecords) {
   Capture c;
+  set_base_fields({{"node", "n\"1"}, {"pid", 42}});
+  const std::string path = "/a \"b\"\n\x01\\\t\x7f\xc3\xa9 tail";
   write_flat(Level::kInfo, "request", "http",
-             {{"method", "GET"}, {"path", "/a \"b\"\n\x01"}, {"status", int64_t(200)}, {"duration_ms", 1.25}});
+             {{"method", "GET"}, {"path", path}, {"status", int64_t(200)}, {"duration_ms", 1.25}});
   write(Level::kInfo, "request", "http",
-        {{"method", "GET"}, {"path", "/a \"b\"\n\x01"}, {"status", 200}, {"duration_ms", 1.25}});
+        {{"method", "GET"}, {"path", path}, {"status", 200}, {"duration_ms", 1.25}});
+  set_base_fields(nlohmann::json::object());
   auto l = c.lines();
   ASSERT_EQ(l.size(), 2u);
   for (auto& j : l) j.erase("time");
   EXPECT_EQ(l[0], l[1]);
-  EXPECT_EQ(l[0]["path"], "/a \"b\"\n\x01");
+  EXPECT_EQ(l[0]["path"], path);
+  EXPECT_EQ(l[0]["node"], "n\"1");
+  EXPECT_EQ(l[0]["pid"], 42);
   EXPECT_EQ(l[0]["level"], "INFO");
 }
 

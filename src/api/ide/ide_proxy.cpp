@@ -58,6 +58,23 @@ std::optional<IdeAccess::SessionEntry> IdeAccess::session(std::string_view token
 IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) {
   Decision d;
   if (session_token.empty()) return d;
+  {
+    // The hot path: both answers cached, under one lock, copying nothing
+    // but the address.
+    const auto now = Clock::now();
+    std::lock_guard lk(mu_);
+    auto it = sessions_.find(session_token);
+    if (it != sessions_.end() && it->second.until > now) {
+      auto sv = servers_.find(std::pair{vmid, it->second.user_id});
+      if (sv != servers_.end() && sv->second.until > now) {
+        ++hits_;
+        d.user_id = it->second.user_id;
+        d.verdict = sv->second.verdict;
+        d.ip = sv->second.ip;
+        return d;
+      }
+    }
+  }
   auto s = session(session_token);
   if (!s) return d;
   d.user_id = s->user_id;
