@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 
@@ -16,13 +17,30 @@ void Registry::add(std::string_view name, std::string_view labels, double v) {
   add({{name, labels, v}});
 }
 
+uint64_t Registry::next_id() {
+  static std::atomic<uint64_t> n{0};
+  return ++n;
+}
+
+Registry::Shard& Registry::shard() {
+  // This thread's shards, by registry id (a handful of registries at most).
+  thread_local std::vector<std::pair<uint64_t, Shard*>> mine;
+  for (const auto& [id, sh] : mine)
+    if (id == id_) return *sh;
+  std::lock_guard lk(shards_mu_);
+  shards_.push_back(std::make_unique<Shard>());
+  mine.emplace_back(id_, shards_.back().get());
+  return *shards_.back();
+}
+
 void Registry::add(std::initializer_list<Sample> samples) {
-  // Hot (every request): look up without building strings.
-  std::lock_guard lk(mu_);
+  // Hot (every request): this thread's shard, looked up without building strings.
+  Shard& sh = shard();
+  std::lock_guard lk(sh.mu);
   for (const auto& s : samples) {
-    auto n = values_.find(s.name);
-    if (n == values_.end())
-      n = values_.emplace(std::string(s.name), std::map<std::string, double, std::less<>>{}).first;
+    auto n = sh.values.find(s.name);
+    if (n == sh.values.end())
+      n = sh.values.emplace(std::string(s.name), std::map<std::string, double, std::less<>>{}).first;
     auto l = n->second.find(s.labels);
     if (l == n->second.end()) l = n->second.emplace(std::string(s.labels), 0.0).first;
     l->second += s.v;
@@ -42,9 +60,20 @@ void Registry::add_collector(std::function<void(std::string&)> c) {
 std::string Registry::render() const {
   std::string out;
   std::vector<std::function<void(std::string&)>> collectors;
+  Series all;
+  {
+    std::lock_guard lk(shards_mu_);
+    for (const auto& sh : shards_) {
+      std::lock_guard slk(sh->mu);
+      for (const auto& [name, series] : sh->values)
+        for (const auto& [labels, v] : series) all[name][labels] += v;
+    }
+  }
   {
     std::lock_guard lk(mu_);
-    for (const auto& [name, series] : values_) {
+    for (const auto& [name, series] : values_)
+      for (const auto& [labels, v] : series) all[name][labels] = v;
+    for (const auto& [name, series] : all) {
       auto m = meta_.find(name);
       if (m != meta_.end()) {
         out += "# HELP " + name + " " + m->second.second + "\n";

@@ -4,12 +4,17 @@
 // Prometheus syntax (`route="/health",code="200"`, or empty). Collectors are
 // callbacks that append dynamic samples at render time (RSS, state, ...).
 //
-// Thread-safety: all methods may be called from any thread.
+// Thread-safety: all methods may be called from any thread. add() (every
+// request) goes to a shard of the calling thread, so io threads never wait
+// on each other's lock (a thread preempted while holding a shared lock
+// would stall every request of the others); render() sums the shards. A
+// series is either set() or add()ed, not both.
 #pragma once
 
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -35,10 +40,21 @@ class Registry {
   std::string render() const;
 
  private:
+  using Series = std::map<std::string, std::map<std::string, double, std::less<>>, std::less<>>;  // name → labels → value
+  struct Shard {
+    std::mutex mu;  // taken by its thread per add, and by render()
+    Series values;
+  };
+  Shard& shard();  // the calling thread's
+
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::string>> meta_;  // name → type, help
-  std::map<std::string, std::map<std::string, double, std::less<>>, std::less<>> values_;      // name → labels → value
+  Series values_;  // set()
   std::vector<std::function<void(std::string&)>> collectors_;
+  mutable std::mutex shards_mu_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // add(), one per thread that added
+  const uint64_t id_ = next_id();  // never reused, unlike an address
+  static uint64_t next_id();
 };
 
 // Escapes a label value for the text format.

@@ -34,11 +34,10 @@ IdeAccess::IdeAccess(store::Store& store, const auth::JwtKey& jwt, std::chrono::
 std::optional<IdeAccess::SessionEntry> IdeAccess::session(std::string_view token) {
   const auto now = Clock::now();
   {
-    std::lock_guard lk(mu_);
+    std::shared_lock lk(mu_);
     auto it = sessions_.find(token);
     if (it != sessions_.end()) {
-      if (it->second.until > now) return it->second;
-      sessions_.erase(it);
+      if (it->second.until > now) return it->second;  // an expired one is replaced below
     }
   }
   auto claims = auth::verify_session_token(jwt_, token, unix_now());
@@ -49,7 +48,7 @@ std::optional<IdeAccess::SessionEntry> IdeAccess::session(std::string_view token
   // Never past the token's own expiry.
   auto left = std::chrono::seconds(claims->exp - unix_now());
   if (now + left < e.until) e.until = now + left;
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   if (sessions_.size() >= kMaxCacheEntries) std::erase_if(sessions_, [&](const auto& kv) { return kv.second.until <= now; });
   if (sessions_.size() < kMaxCacheEntries) sessions_[std::string(token)] = e;
   return e;
@@ -62,12 +61,12 @@ IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) 
     // The hot path: both answers cached, under one lock, copying nothing
     // but the address.
     const auto now = Clock::now();
-    std::lock_guard lk(mu_);
+    std::shared_lock lk(mu_);
     auto it = sessions_.find(session_token);
     if (it != sessions_.end() && it->second.until > now) {
       auto sv = servers_.find(std::pair{vmid, it->second.user_id});
       if (sv != servers_.end() && sv->second.until > now) {
-        ++hits_;
+        hits_.fetch_add(1, std::memory_order_relaxed);
         d.user_id = it->second.user_id;
         d.verdict = sv->second.verdict;
         d.ip = sv->second.ip;
@@ -81,15 +80,15 @@ IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) 
   const auto now = Clock::now();
   const auto key = std::pair{vmid, s->user_id};
   {
-    std::lock_guard lk(mu_);
+    std::shared_lock lk(mu_);
     auto it = servers_.find(key);
     if (it != servers_.end() && it->second.until > now) {
-      ++hits_;
+      hits_.fetch_add(1, std::memory_order_relaxed);
       d.verdict = it->second.verdict;
       d.ip = it->second.ip;
       return d;
     }
-    ++misses_;
+    misses_.fetch_add(1, std::memory_order_relaxed);
   }
   ServerEntry e;
   e.until = now + ttl_;
@@ -104,7 +103,7 @@ IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) 
     }
   }
   {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
     if (servers_.size() >= kMaxCacheEntries) std::erase_if(servers_, [&](const auto& kv) { return kv.second.until <= now; });
     if (servers_.size() < kMaxCacheEntries) servers_[key] = e;
   }
@@ -114,12 +113,12 @@ IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) 
 }
 
 void IdeAccess::forget_vmid(int vmid) {
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   std::erase_if(servers_, [&](const auto& kv) { return kv.first.first == vmid; });
 }
 
 void IdeAccess::forget_session(std::string_view sid) {
-  std::lock_guard lk(mu_);
+  std::unique_lock lk(mu_);
   std::erase_if(sessions_, [&](const auto& kv) { return kv.second.sid == sid; });
 }
 

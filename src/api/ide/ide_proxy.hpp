@@ -22,7 +22,9 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,8 +60,8 @@ class IdeAccess {
   void forget_vmid(int vmid);
   void forget_session(std::string_view sid);
   // Cache hits and misses (metrics, tests).
-  uint64_t hits() const { return hits_; }
-  uint64_t misses() const { return misses_; }
+  uint64_t hits() const { return hits_.load(); }
+  uint64_t misses() const { return misses_.load(); }
 
  private:
   struct SessionEntry {
@@ -77,7 +79,9 @@ class IdeAccess {
   store::Store& store_;
   const auth::JwtKey& jwt_;
   std::chrono::milliseconds ttl_;
-  mutable std::mutex mu_;
+  // Shared on the hot path (cache hits from every io thread at once),
+  // exclusive to change the caches.
+  mutable std::shared_mutex mu_;
   // Looked up by string_view (no copy of the cookie per request).
   struct TokenHash {
     using is_transparent = void;
@@ -85,7 +89,7 @@ class IdeAccess {
   };
   std::unordered_map<std::string, SessionEntry, TokenHash, std::equal_to<>> sessions_;  // by cookie value
   std::map<std::pair<int, int64_t>, ServerEntry> servers_;       // by (vmid, user)
-  uint64_t hits_ = 0, misses_ = 0;
+  std::atomic<uint64_t> hits_{0}, misses_{0};
 };
 
 // Registers /dev/{vmid}/ide and /dev/{vmid}/ide/... on `r`.
