@@ -161,6 +161,15 @@ Router::Route& Router::push(std::string method, std::string pattern, RouteOption
   Route& r = routes_.emplace_back();
   r.method = std::move(method);
   r.segments = split_path(pattern);
+  for (const auto& ps : r.segments) {
+    if (ps.size() > 5 && ps.front() == '{' && ps.ends_with("...}"))
+      r.kinds.push_back(Route::Seg::kRest);
+    else if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}')
+      r.kinds.push_back(Route::Seg::kParam);
+    else
+      r.kinds.push_back(Route::Seg::kLiteral);
+  }
+  r.rest = !r.kinds.empty() && r.kinds.back() == Route::Seg::kRest;
   r.pattern = std::move(pattern);
   r.options = o;
   return r;
@@ -245,26 +254,23 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
   for (const auto& r : routes_) {
     const bool proxy = r.method == "*";
     if (!proxy && (r.method == "WS") != websocket) continue;
+    // Cheap refusals first: too few or too many segments.
+    const size_t fixed = r.segments.size() - (r.rest ? 1 : 0);
+    if (nsegs < fixed || (!r.rest && (nsegs != fixed || trailing_slash))) continue;
     bool ok = true;
     bool rest_at = false;  // the pattern ended in {name...} at segment i
     size_t i = 0;
     for (; i < r.segments.size(); ++i) {
-      const std::string& ps = r.segments[i];
-      if (ps.size() > 5 && ps.front() == '{' && ps.ends_with("...}")) {
+      if (r.kinds[i] == Route::Seg::kRest) {
         rest_at = true;
         break;
       }
-      if (i >= nsegs) {
-        ok = false;
-        break;
-      }
-      if (!(ps.size() > 2 && ps.front() == '{' && ps.back() == '}') && ps != segs[i]) {
+      if (r.kinds[i] == Route::Seg::kLiteral && r.segments[i] != segs[i]) {
         ok = false;
         break;
       }
     }
-    const bool rest_route = !r.segments.empty() && r.segments.back().ends_with("...}");
-    if (!ok || (!rest_route && (i != nsegs || trailing_slash))) continue;
+    if (!ok) continue;
     if (!websocket && !proxy && r.method != method && !(r.method == "GET" && method == "HEAD")) {
       if (!allow.empty()) allow += ", ";
       allow += r.method;
@@ -272,10 +278,9 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
     }
     result.kind = MatchKind::kFound;
     result.route = &r;
-    for (size_t k = 0; k < i && k < nsegs; ++k) {
+    for (size_t k = 0; k < i; ++k) {
       const std::string& ps = r.segments[k];
-      if (ps.size() > 2 && ps.front() == '{' && ps.back() == '}')
-        result.params.emplace(ps.substr(1, ps.size() - 2), segs[k]);
+      if (r.kinds[k] == Route::Seg::kParam) result.params.emplace(ps.substr(1, ps.size() - 2), segs[k]);
     }
     if (rest_at) {
       const std::string& ps = r.segments[i];

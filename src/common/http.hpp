@@ -245,6 +245,11 @@ class Router {
     SinkFactory sink;  // set for streaming routes (handler is empty then)
     ProxyFactory proxy;  // set for proxy routes
     RouteOptions options;
+    // Worked out once by add*(), for match(): each segment's kind, and
+    // whether the pattern ends in {name...}.
+    enum class Seg : uint8_t { kLiteral, kParam, kRest };
+    std::vector<Seg> kinds;
+    bool rest = false;
   };
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
   struct Match {

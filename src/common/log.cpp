@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -190,7 +191,7 @@ void write_flat(Level level, std::string_view msg, std::string_view component,
   line += "{\"time\":\"";
   append_now_rfc3339(line);
   line += "\",\"level\":\"";
-  line += level_name(level);
+  line += std::string_view(level_name(level));
   line += "\",\"msg\":";
   append_json_string(line, msg);
   if (!component.empty()) {
@@ -226,14 +227,16 @@ void append_now_rfc3339(std::string& out) {
   // second per thread, then only the microseconds are written.
   thread_local std::time_t cached_secs = -1;
   thread_local char cached[32];
+  thread_local size_t cached_len = 0;
   if (secs != cached_secs) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int n = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_len = n > 0 ? std::min(size_t(n), sizeof cached - 1) : 0;
     cached_secs = secs;
   }
-  out += cached;
+  out.append(cached, cached_len);
   long long frac = static_cast<long long>(us % 1000000);
   char digits[7] = "000000";
   for (int i = 5; i >= 0; --i, frac /= 10) digits[i] = char('0' + frac % 10);

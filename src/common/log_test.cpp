@@ -50,7 +50,13 @@ TEST(Log, FlatRecordsCarryTheSameFieldsAsTreeRecords) {
   set_base_fields(nlohmann::json::object());
   auto l = c.lines();
   ASSERT_EQ(l.size(), 2u);
-  for (auto& j : l) j.erase("time");
+  for (auto& j : l) {
+    // RFC 3339 with microseconds: 2026-11-24T10:00:00.123456Z
+    std::string t = j["time"];
+    EXPECT_EQ(t.size(), 27u) << t;
+    EXPECT_TRUE(t[4] == '-' && t[10] == 'T' && t[19] == '.' && t.back() == 'Z') << t;
+    j.erase("time");
+  }
   EXPECT_EQ(l[0], l[1]);
   EXPECT_EQ(l[0]["path"], path);
   EXPECT_EQ(l[0]["node"], "n\"1");
