@@ -170,6 +170,8 @@ Router::Route& Router::push(std::string method, std::string pattern, RouteOption
       r.kinds.push_back(Route::Seg::kLiteral);
   }
   r.rest = !r.kinds.empty() && r.kinds.back() == Route::Seg::kRest;
+  r.is_proxy = r.method == "*";
+  r.is_ws = r.method == "WS";
   r.pattern = std::move(pattern);
   r.options = o;
   return r;
@@ -252,8 +254,8 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
   const bool trailing_slash = path.size() > 1 && path.back() == '/';
   std::string allow;
   for (const auto& r : routes_) {
-    const bool proxy = r.method == "*";
-    if (!proxy && (r.method == "WS") != websocket) continue;
+    const bool proxy = r.is_proxy;
+    if (!proxy && r.is_ws != websocket) continue;
     // Cheap refusals first: too few or too many segments.
     const size_t fixed = r.segments.size() - (r.rest ? 1 : 0);
     if (nsegs < fixed || (!r.rest && (nsegs != fixed || trailing_slash))) continue;

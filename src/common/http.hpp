@@ -250,6 +250,8 @@ class Router {
     enum class Seg : uint8_t { kLiteral, kParam, kRest };
     std::vector<Seg> kinds;
     bool rest = false;
+    bool is_proxy = false;  // method "*"
+    bool is_ws = false;     // method "WS"
   };
   enum class MatchKind { kFound, kNotFound, kMethodNotAllowed };
   struct Match {

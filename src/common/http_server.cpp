@@ -682,7 +682,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       Response r = Response::error(*early);
       if (m.kind == Router::MatchKind::kMethodNotAllowed && early->code == codes::kMethodNotAllowed)
         r.headers.set("Allow", m.allow);
-      if (!co_await reply(std::move(r)) || !keep_alive) break;
+      if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
       continue;
     }
 
@@ -696,7 +696,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       }
       if (!plan.upstream) {
         if (!parser.is_done() || is_ws) keep_alive = false;
-        if (!co_await reply(std::move(plan.response)) || !keep_alive) break;
+        if (bool sent = co_await reply(std::move(plan.response)); !sent || !keep_alive) break;
         continue;
       }
       detail::ProxyIo io{stream, buffer,        parser,             req,
@@ -705,7 +705,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       auto out = co_await detail::run_proxy(io, *plan.upstream, worker.upstreams);
       if (out.answer) {
         keep_alive = out.keep_alive;
-        if (!co_await reply(std::move(*out.answer)) || !keep_alive) break;
+        if (bool sent = co_await reply(std::move(*out.answer)); !sent || !keep_alive) break;
         continue;
       }
       if (out.tunnel_upstream) {
@@ -760,7 +760,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       auto sink = co_await offload(ro.blocking, [&] { return route->sink(req); });
       if (!sink) {
         if (!parser.is_done()) keep_alive = false;
-        if (!co_await reply(Response::error(sink.error())) || !keep_alive) break;
+        if (bool sent = co_await reply(Response::error(sink.error())); !sent || !keep_alive) break;
         continue;
       }
       if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
@@ -815,11 +815,13 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       }
       // The handler may outlive this frame (a deadline passing): it owns the sink.
       std::shared_ptr<BodySink> done_sink(std::move(*sink));
-      auto r = co_await await_handler(strand, req, ro, [done_sink](Request& rq, Responder res) {
-        done_sink->finish(rq, std::move(res));
-      });
+      // A named handler, not a temporary in the co_await expression: GCC 12
+      // destroyed that temporary twice (ASan: the sink's count released one
+      // time too many).
+      const Handler finish = [done_sink](Request& rq, Responder res) { done_sink->finish(rq, std::move(res)); };
+      auto r = co_await await_handler(strand, req, ro, finish);
       if (r.status == 504 && !r.source) keep_alive = false;
-      if (!co_await reply(std::move(r)) || !keep_alive) break;
+      if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
       continue;
     }
 
@@ -850,7 +852,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
 
     Response r = co_await await_handler(strand, req, ro, route->handler);
     if (r.status == 504 && !r.source) keep_alive = false;
-    if (!co_await reply(std::move(r)) || !keep_alive) break;
+    if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
   }
   boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
