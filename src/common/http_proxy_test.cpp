@@ -431,7 +431,8 @@ TEST(ProxyPool, AnIdleConnectionsParting408IsNotTheNextAnswer) {
 // connection stays open until the test ends).
 class StallingUpstream {
  public:
-  explicit StallingUpstream(std::string answer) : answer_(std::move(answer)) {
+  // close: close the connection right after the answer instead of stalling.
+  explicit StallingUpstream(std::string answer, bool close = false) : answer_(std::move(answer)), close_(close) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -445,10 +446,13 @@ class StallingUpstream {
       for (;;) {
         int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) return;
-        held_.push_back(c);
         char buf[4096];
         ::recv(c, buf, sizeof buf, 0);
         ::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+        if (close_)
+          ::close(c);
+        else
+          held_.push_back(c);
       }
     });
   }
@@ -462,6 +466,7 @@ class StallingUpstream {
 
  private:
   std::string answer_;
+  bool close_ = false;
   int fd_ = -1;
   std::vector<int> held_;
   std::thread thread_;
@@ -519,6 +524,23 @@ TEST(ProxyTimeouts, AStalledUpstreamIsGivenUpOnAtItsDeadlines) {
     // The header and the 10 bytes went out, then the close.
     EXPECT_TRUE(got.starts_with("HTTP/1.1 200")) << got;
     EXPECT_TRUE(got.ends_with("\r\n\r\nfirst part")) << got;
+  }
+}
+
+// A body without a length ends with the upstream's close: the client gets
+// all of it (re-framed as chunked), and the next request on the same client
+// connection works (the closed upstream connection is not pooled).
+TEST(ProxyTimeouts, ABodyEndedByTheUpstreamsCloseArrivesWhole) {
+  std::string body(200000, 'x');
+  for (size_t i = 0; i < body.size(); i += 1000) body[i] = char('a' + (i / 1000) % 26);
+  StallingUpstream up("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n" + body, true);
+  Running front{stalling_front(up.port), 1};
+  for (int i = 0; i < 2; ++i) {
+    auto r = request("GET", front.base + "/s/x", {}, {}, 30s);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body.size(), body.size());
+    EXPECT_TRUE(r->body == body) << "request " << i;
   }
 }
 
