@@ -29,6 +29,7 @@ class Headers {
   void add(std::string name, std::string value) {
     items_.push_back({std::move(name), std::move(value)});
   }
+  void reserve(size_t n) { items_.reserve(n); }
   void set(std::string name, std::string value);  // replaces all with that name
   void remove(std::string_view name);
   std::optional<std::string_view> get(std::string_view name) const;  // first match

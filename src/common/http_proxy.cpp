@@ -129,33 +129,41 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
-// Header names listed in a Connection header are hop-by-hop too: the
-// tokens of one Connection value, added to `out`.
-void add_connection_tokens(std::string_view v, std::vector<std::string>& out) {
-  size_t i = 0;
-  while (i < v.size()) {
-    size_t j = v.find(',', i);
-    if (j == std::string_view::npos) j = v.size();
-    std::string_view tok = v.substr(i, j - i);
-    while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-    if (!tok.empty()) out.emplace_back(tok);
-    i = j + 1;
+// Header names listed in a Connection header are hop-by-hop too. The
+// tokens are views into the header values (which outlive them); the first
+// few need no allocation.
+class ConnectionTokens {
+ public:
+  void add_from(std::string_view v) {
+    size_t i = 0;
+    while (i < v.size()) {
+      size_t j = v.find(',', i);
+      if (j == std::string_view::npos) j = v.size();
+      std::string_view tok = v.substr(i, j - i);
+      while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+      while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+      if (!tok.empty()) {
+        if (n_ < small_.size())
+          small_[n_++] = tok;
+        else
+          more_.push_back(tok);
+      }
+      i = j + 1;
+    }
   }
-}
+  bool has(std::string_view name) const {
+    for (size_t i = 0; i < n_; ++i)
+      if (iequals(small_[i], name)) return true;
+    for (auto t : more_)
+      if (iequals(t, name)) return true;
+    return false;
+  }
 
-std::vector<std::string> connection_tokens(const Headers& h) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : h.items())
-    if (iequals(k, "connection")) add_connection_tokens(v, out);
-  return out;
-}
-
-bool listed(const std::vector<std::string>& names, std::string_view n) {
-  for (const auto& x : names)
-    if (iequals(x, n)) return true;
-  return false;
-}
+ private:
+  std::array<std::string_view, 8> small_;
+  size_t n_ = 0;
+  std::vector<std::string_view> more_;
+};
 
 // ---- tunnel ----
 
@@ -351,24 +359,27 @@ awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch&
   co_return ec;
 }
 
-// The head of a response to the client: the status line (the upstream's
-// reason phrase, else the standard one), `fields` (CR/LF-safe), then
-// `framing`: ready-made lines for the body's length and the connection.
-std::string client_head(unsigned version, unsigned status, std::string_view reason,
-                        std::string_view field_lines, std::string_view framing) {
+// The start of a response head to the client: the status line, with the
+// upstream's reason phrase, else the standard one. Header lines follow
+// (append_field), then finish_head().
+std::string status_line(unsigned version, unsigned status, std::string_view reason) {
   std::string h;
   h.reserve(512);
   h += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
   h += std::to_string(status);
   h += ' ';
-  if (reason.empty() || reason.find_first_of("\r\n"sv) != std::string_view::npos)
+  if (reason.empty() || splits_line(reason, false))
     reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   h += reason;
   h += "\r\n";
-  h += field_lines;
+  return h;
+}
+
+// `framing`: ready-made lines for the body's length and the connection;
+// then the blank line that ends the head.
+void finish_head(std::string& h, std::string_view framing) {
   h += framing;
   h += "\r\n";
-  return h;
 }
 
 // The Connection line a response needs, if any (HTTP/1.1 keeps the
@@ -420,10 +431,12 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   uhead += ' ';
   uhead += t.target;
   uhead += " HTTP/1.1\r\n";
-  auto drop = connection_tokens(io.req.headers);
+  ConnectionTokens drop;
+  for (const auto& [k, v] : io.req.headers.items())
+    if (iequals(k, "connection")) drop.add_from(v);
   bool has_rid = false;
   for (const auto& [k, v] : t.headers.items()) {
-    if (hop_by_hop(k) || listed(drop, k) || iequals(k, "content-length")) continue;
+    if (hop_by_hop(k) || drop.has(k) || iequals(k, "content-length")) continue;
     if (iequals(k, "x-request-id")) has_rid = true;
     append_field(uhead, k, v);
   }
@@ -565,23 +578,23 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
   auto& res = rp->get();
   const unsigned status = res.result_int();
-  std::vector<std::string> rdrop;
+  ConnectionTokens rdrop;
   for (const auto& f : res)
-    if (f.name() == bhttp::field::connection) add_connection_tokens(f.value(), rdrop);
-  // The upstream's header lines that go on, written straight out (no copy
-  // into a Headers first).
-  std::string fwd;
-  fwd.reserve(512);
+    if (f.name() == bhttp::field::connection) rdrop.add_from(f.value());
+  // The client's head: the status line and the upstream's header lines that
+  // go on, written straight out (no copy into a Headers first); each branch
+  // below adds its framing lines with finish_head().
+  std::string chead = status_line(io.version, status, res.reason());
   for (const auto& f : res) {
     std::string_view k = f.name_string();
-    if (hop_by_hop(k) || listed(rdrop, k) || iequals(k, "content-length")) continue;
+    if (hop_by_hop(k) || rdrop.has(k) || iequals(k, "content-length")) continue;
     if (t.keep_response_header && !t.keep_response_header(k, f.value())) continue;
-    append_field(fwd, k, f.value());
+    append_field(chead, k, f.value());
   }
   if (io.upgrade && status == 101) {
     std::string framing = "Connection: Upgrade\r\n";
     append_field(framing, "Upgrade", res[bhttp::field::upgrade]);
-    const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
+    finish_head(chead, framing);
     auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
     out.status = 101;
     out.upgraded = true;
@@ -616,7 +629,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     if (auto cl = res.find(bhttp::field::content_length); cl != res.end() && head)
       append_field(framing, "Content-Length", cl->value());
     framing += connection_line(io.version, client_keep);
-    const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
+    finish_head(chead, framing);
     auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
     if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
     out.keep_alive = client_keep && !wec;
@@ -630,7 +643,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   else if (chunked_down)
     framing = "Transfer-Encoding: chunked\r\n";
   framing += connection_line(io.version, client_keep);
-  const std::string chead = client_head(io.version, status, res.reason(), fwd, framing);
+  finish_head(chead, framing);
   bool ok = true;
   // The header leaves with the first piece of the body in one write (a small
   // page is usually whole in the buffer already): one syscall and one packet.

@@ -617,6 +617,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     auto qpos = req.target.find('?');
     req.path = req.target.substr(0, qpos);
     if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
+    req.headers.reserve(size_t(std::distance(hdr.begin(), hdr.end())));
     for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
     req.remote_addr = remote;
     req.request_id = sane_request_id(req.headers.get("X-Request-Id"));

@@ -249,6 +249,7 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
       return plan;
     }
     http::ProxyTarget t;
+    t.headers.reserve(req.headers.items().size() + 5);
     t.host = d.ip;
     t.port = kIdePort;
     t.target = std::string(after);
