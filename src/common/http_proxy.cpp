@@ -314,6 +314,20 @@ std::string hex(size_t n) {
   return std::string(buf, r.ptr);
 }
 
+// Writes what the socket takes at once, without waiting: the bytes written
+// (0 when it would block); ec only for a real error.
+template <typename Buffers>
+size_t write_now(tcp::socket& s, const Buffers& bufs, boost::system::error_code& ec) {
+  // The getter reads Asio's flag; the setter is an ioctl(FIONBIO) each time.
+  if (!s.non_blocking()) s.non_blocking(true, ec);
+  size_t n = ec ? 0 : s.write_some(bufs, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    n = 0;
+  }
+  return n;
+}
+
 // Writes `bufs` to the stream: first straight to the socket, which usually
 // takes a small message whole (no timer, no reactor), then whatever is left
 // through the stream's async write with its timeout.
@@ -321,13 +335,7 @@ template <typename Buffers>
 awaitable<boost::system::error_code> write_all(beast::tcp_stream& stream, const Buffers& bufs,
                                                std::chrono::steady_clock::duration timeout) {
   boost::system::error_code ec;
-  // The getter reads Asio's flag; the setter is an ioctl(FIONBIO) each time.
-  if (!stream.socket().non_blocking()) stream.socket().non_blocking(true, ec);
-  size_t n = ec ? 0 : stream.socket().write_some(bufs, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    ec = {};
-    n = 0;
-  }
+  const size_t n = write_now(stream.socket(), bufs, ec);
   if (ec) co_return ec;
   beast::buffers_suffix<Buffers> rest(bufs);
   rest.consume(n);
@@ -342,12 +350,7 @@ template <typename Buffers>
 awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
                                                std::chrono::steady_clock::duration timeout) {
   boost::system::error_code ec;
-  if (!s.non_blocking()) s.non_blocking(true, ec);
-  size_t n = ec ? 0 : s.write_some(bufs, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    ec = {};
-    n = 0;
-  }
+  const size_t n = write_now(s, bufs, ec);
   if (ec) co_return ec;
   beast::buffers_suffix<Buffers> rest(bufs);
   rest.consume(n);

@@ -316,6 +316,20 @@ TEST_F(ProxyTest, WebSocketThroughTheProxy) {
   (*ws)->close();
 }
 
+// A listening socket on 127.0.0.1 at a free port (set in `port`).
+int listen_loopback(uint16_t& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  ::listen(fd, 16);
+  return fd;
+}
+
 // A raw upstream: answers "ok" to each request on a connection, closing the
 // connection after `close_after` answers (without saying so), and counts
 // the connections it accepted.
@@ -325,15 +339,7 @@ class RawUpstream {
   // unasked just before the close (a server's "408" to an idle connection).
   explicit RawUpstream(int close_after, std::string goodbye = "")
       : close_after_(close_after), goodbye_(std::move(goodbye)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    ::listen(fd_, 16);
+    fd_ = listen_loopback(port);
     thread_ = std::thread([this] { loop(); });
   }
   ~RawUpstream() {
@@ -433,15 +439,7 @@ class StallingUpstream {
  public:
   // close: close the connection right after the answer instead of stalling.
   explicit StallingUpstream(std::string answer, bool close = false) : answer_(std::move(answer)), close_(close) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    ::listen(fd_, 16);
+    fd_ = listen_loopback(port);
     thread_ = std::thread([this] {
       for (;;) {
         int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
