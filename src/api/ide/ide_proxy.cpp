@@ -31,13 +31,13 @@ std::string_view trim(std::string_view s) {
 IdeAccess::IdeAccess(store::Store& store, const auth::JwtKey& jwt, std::chrono::milliseconds ttl)
     : store_(store), jwt_(jwt), ttl_(ttl) {}
 
-std::optional<IdeAccess::SessionEntry> IdeAccess::session(std::string_view token) {
+std::optional<int64_t> IdeAccess::session_user(std::string_view token) {
   const auto now = Clock::now();
   {
     std::shared_lock lk(mu_);
     auto it = sessions_.find(token);
     if (it != sessions_.end()) {
-      if (it->second.until > now) return it->second;  // an expired one is replaced below
+      if (it->second.until > now) return it->second.user_id;  // an expired one is replaced below
     }
   }
   auto claims = auth::verify_session_token(jwt_, token, unix_now());
@@ -51,34 +51,17 @@ std::optional<IdeAccess::SessionEntry> IdeAccess::session(std::string_view token
   std::unique_lock lk(mu_);
   if (sessions_.size() >= kMaxCacheEntries) std::erase_if(sessions_, [&](const auto& kv) { return kv.second.until <= now; });
   if (sessions_.size() < kMaxCacheEntries) sessions_[std::string(token)] = e;
-  return e;
+  return e.user_id;
 }
 
 IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) {
   Decision d;
   if (session_token.empty()) return d;
-  {
-    // The hot path: both answers cached, under one lock, copying nothing
-    // but the address.
-    const auto now = Clock::now();
-    std::shared_lock lk(mu_);
-    auto it = sessions_.find(session_token);
-    if (it != sessions_.end() && it->second.until > now) {
-      auto sv = servers_.find(std::pair{vmid, it->second.user_id});
-      if (sv != servers_.end() && sv->second.until > now) {
-        hits_.fetch_add(1, std::memory_order_relaxed);
-        d.user_id = it->second.user_id;
-        d.verdict = sv->second.verdict;
-        d.ip = sv->second.ip;
-        return d;
-      }
-    }
-  }
-  auto s = session(session_token);
-  if (!s) return d;
-  d.user_id = s->user_id;
+  auto user = session_user(session_token);
+  if (!user) return d;
+  d.user_id = *user;
   const auto now = Clock::now();
-  const auto key = std::pair{vmid, s->user_id};
+  const auto key = std::pair{vmid, *user};
   {
     std::shared_lock lk(mu_);
     auto it = servers_.find(key);
@@ -92,7 +75,7 @@ IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) 
   }
   ServerEntry e;
   e.until = now + ttl_;
-  auto srv = store_.get_server_by_vmid_for_owner(vmid, s->user_id);
+  auto srv = store_.get_server_by_vmid_for_owner(vmid, *user);
   if (srv && srv->type == store::ServerType::kDev && srv->state != store::ServerState::kDeleting &&
       srv->state != store::ServerState::kDeleted) {
     auto p = nlohmann::json::parse(srv->payload, nullptr, false);

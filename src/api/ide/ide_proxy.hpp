@@ -74,7 +74,8 @@ class IdeAccess {
     std::string ip;
     std::chrono::steady_clock::time_point until;
   };
-  std::optional<SessionEntry> session(std::string_view token);
+  // The user of a valid session cookie (cached), else nullopt.
+  std::optional<int64_t> session_user(std::string_view token);
 
   store::Store& store_;
   const auth::JwtKey& jwt_;
