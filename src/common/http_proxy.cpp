@@ -314,10 +314,13 @@ std::string hex(size_t n) {
   return std::string(buf, r.ptr);
 }
 
-// Writes what the socket takes at once, without waiting: the bytes written
-// (0 when it would block); ec only for a real error.
+// Writes `bufs`: first straight to the socket, which usually takes a small
+// message whole (no reactor, no deadline), then whatever is left through an
+// async write under the deadline `w`.
 template <typename Buffers>
-size_t write_now(tcp::socket& s, const Buffers& bufs, boost::system::error_code& ec) {
+awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
+                                               std::chrono::steady_clock::duration timeout) {
+  boost::system::error_code ec;
   // The getter reads Asio's flag; the setter is an ioctl(FIONBIO) each time.
   if (!s.non_blocking()) s.non_blocking(true, ec);
   size_t n = ec ? 0 : s.write_some(bufs, ec);
@@ -325,40 +328,13 @@ size_t write_now(tcp::socket& s, const Buffers& bufs, boost::system::error_code&
     ec = {};
     n = 0;
   }
-  return n;
-}
-
-// Writes `bufs` to the stream: first straight to the socket, which usually
-// takes a small message whole (no timer, no reactor), then whatever is left
-// through the stream's async write with its timeout.
-template <typename Buffers>
-awaitable<boost::system::error_code> write_all(beast::tcp_stream& stream, const Buffers& bufs,
-                                               std::chrono::steady_clock::duration timeout) {
-  boost::system::error_code ec;
-  const size_t n = write_now(stream.socket(), bufs, ec);
-  if (ec) co_return ec;
-  beast::buffers_suffix<Buffers> rest(bufs);
-  rest.consume(n);
-  if (beast::buffer_bytes(rest) == 0) co_return ec;
-  stream.expires_after(timeout);
-  std::tie(ec, std::ignore) = co_await asio::async_write(stream, rest, kTuple);
-  co_return ec;
-}
-
-// The same for a plain socket whose deadline is `w`.
-template <typename Buffers>
-awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
-                                               std::chrono::steady_clock::duration timeout) {
-  boost::system::error_code ec;
-  const size_t n = write_now(s, bufs, ec);
   if (ec) co_return ec;
   beast::buffers_suffix<Buffers> rest(bufs);
   rest.consume(n);
   if (beast::buffer_bytes(rest) == 0) co_return ec;
   w.arm(timeout);
   std::tie(ec, std::ignore) = co_await asio::async_write(s, rest, kTuple);
-  w.disarm();
-  if (w.fired()) ec = beast::error::timeout;
+  w.settle(ec);
   co_return ec;
 }
 
@@ -468,8 +444,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     up = tcp::socket(io.client.get_executor());  // closes a stale one
     uw.arm(t.connect_timeout);
     auto [ec] = co_await up.async_connect(ep, kTuple);
-    uw.disarm();
-    if (uw.fired()) ec = beast::error::timeout;
+    uw.settle(ec);
     reused = false;
     if (!ec) {
       boost::system::error_code nec;
@@ -477,17 +452,15 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     }
     co_return ec;
   };
-  bool have_up = false;
   if (!io.upgrade) {
     // A request without a body is sent again on a new connection if the
     // pooled one turns out closed (below), so it skips the peek.
     if (auto s = pool.take(key, /*check_peer=*/has_body)) {
       up = std::move(*s);
       reused = true;
-      have_up = true;
     }
   }
-  if (!have_up) {
+  if (!up.is_open()) {
     if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key + ": " + ec.message());
   }
 
@@ -598,7 +571,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     std::string framing = "Connection: Upgrade\r\n";
     append_field(framing, "Upgrade", res[bhttp::field::upgrade]);
     finish_head(chead, framing);
-    auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
+    auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
     out.status = 101;
     out.upgraded = true;
     if (wec) co_return std::move(out);
@@ -633,7 +606,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       append_field(framing, "Content-Length", cl->value());
     framing += connection_line(io.version, client_keep);
     finish_head(chead, framing);
-    auto wec = co_await write_all(io.client, asio::buffer(chead), io.write_timeout);
+    auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
     if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
@@ -674,11 +647,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       // when the last one filled the buffer) and parse it on the next turn.
       uw.arm(t.read_timeout);
       auto [e, n] = co_await up.async_read_some(ubuf.prepare(kChunk), kTuple);
-      uw.disarm();
+      uw.settle(e);
       ubuf.commit(n);
-      if (uw.fired()) {
-        rec = beast::error::timeout;
-      } else if (e == asio::error::eof) {
+      if (e == asio::error::eof) {
         rp->put_eof(rec);  // the end of a body framed by the close, else a cut one
         if (!rec && !rp->is_done()) rec = bhttp::error::partial_message;
       } else if (e) {
@@ -701,7 +672,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       bufs[nb++] = asio::buffer(chunk.data(), got);
       if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
       if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
-      auto wec = co_await write_all(io.client, std::span<const asio::const_buffer>(bufs.data(), nb), t.read_timeout);
+      auto wec = co_await write_all(io.client.socket(), io.client_watch,
+                                    std::span<const asio::const_buffer>(bufs.data(), nb), t.read_timeout);
       if (wec) {
         ok = false;
         break;
@@ -728,8 +700,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     size_t nb = 0;
     if (!header_sent) bufs[nb++] = asio::buffer(chead);
     if (chunked_down) bufs[nb++] = asio::buffer(kLastChunk);
-    io.client.expires_after(io.write_timeout);
-    std::tie(fec, std::ignore) = co_await asio::async_write(io.client, std::span(bufs.data(), nb), kTuple);
+    fec = co_await write_all(io.client.socket(), io.client_watch, std::span<const asio::const_buffer>(bufs.data(), nb),
+                             io.write_timeout);
   }
   if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
   out.keep_alive = client_keep && !fec;

@@ -86,7 +86,12 @@ class Deadlines {
     }
     void disarm() { armed_ = false; }
     bool fired() const { return fired_; }
-    void rebind(tcp::socket& s) { s_ = &s; }
+    // Ends the deadline of one operation: its error becomes
+    // beast::error::timeout when the deadline is what cancelled it.
+    void settle(boost::system::error_code& ec) {
+      armed_ = false;
+      if (fired_) ec = beast::error::timeout;
+    }
 
    private:
     friend class Deadlines;
@@ -157,6 +162,7 @@ asio::awaitable<boost::system::error_code> read_head(tcp::socket& s, Deadlines::
 // was read (its body not yet).
 struct ProxyIo {
   beast::tcp_stream& client;
+  Deadlines::Watch& client_watch;  // the session's, on client.socket(): for writes to the client
   beast::flat_buffer& buffer;  // the session's read buffer (may hold body or frame bytes)
   bhttp::request_parser<bhttp::string_body>& parser;
   const Request& req;

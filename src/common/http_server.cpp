@@ -206,18 +206,14 @@ struct Server::Impl {
   void record(const Request& req, int status, Clock::time_point start, size_t bytes) {
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     const std::string_view route = req.route.empty() ? std::string_view("-") : std::string_view(req.route);
-    if (req.log_user.empty())
-      log::write_flat(log::Level::kInfo, "request", opts.component,
-                      {{"method", req.method}, {"route", route}, {"path", req.path},
-                       {"status", int64_t(status)}, {"duration_ms", ms},
-                       {"request_id", req.request_id}, {"remote", req.remote_addr},
-                       {"bytes", int64_t(bytes)}});
-    else
-      log::write_flat(log::Level::kInfo, "request", opts.component,
-                      {{"method", req.method}, {"route", route}, {"path", req.path},
-                       {"status", int64_t(status)}, {"duration_ms", ms},
-                       {"request_id", req.request_id}, {"remote", req.remote_addr},
-                       {"bytes", int64_t(bytes)}, {"user_id", req.log_user}});
+    const log::FlatField fields[] = {{"method", req.method},           {"route", route},
+                                     {"path", req.path},               {"status", int64_t(status)},
+                                     {"duration_ms", ms},              {"request_id", req.request_id},
+                                     {"remote", req.remote_addr},      {"bytes", int64_t(bytes)},
+                                     {"user_id", req.log_user}};
+    // user_id, last, only when known.
+    log::write_flat(log::Level::kInfo, "request", opts.component,
+                    std::span(fields, std::size(fields) - (req.log_user.empty() ? 1 : 0)));
     if (opts.metrics) {
       // Per-thread buffers: no allocation per request once they have grown.
       thread_local std::string rl, labels;
@@ -700,9 +696,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
         if (bool sent = co_await reply(std::move(plan.response)); !sent || !keep_alive) break;
         continue;
       }
-      detail::ProxyIo io{stream, buffer,        parser,             req,
-                         version, keep_alive,   is_ws,              ro.body_limit,
-                         opts.write_timeout,    worker.deadlines};
+      detail::ProxyIo io{stream,  watch,      buffer, parser,        req,
+                         version, keep_alive, is_ws,  ro.body_limit, opts.write_timeout,
+                         worker.deadlines};
       auto out = co_await detail::run_proxy(io, *plan.upstream, worker.upstreams);
       if (out.answer) {
         keep_alive = out.keep_alive;

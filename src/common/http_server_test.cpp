@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "common/http_client.hpp"
+#include "common/log.hpp"
 
 namespace zlh::http {
 namespace {
@@ -214,6 +216,53 @@ TEST(HttpServer, BlockingRoutesRunOnTheHandlerPool) {
   EXPECT_EQ(s->body, "fast was answered meanwhile");
   server.stop();
   runner.join();
+}
+
+// One access-log line per request, with user_id only when the handler
+// named the user.
+TEST(HttpServer, AccessLogLinesCarryTheRequestAndTheUserWhenKnown) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  log::set_fd(fds[1]);
+  {
+    Router r;
+    RouteOptions pub;
+    pub.is_public = true;
+    r.add_sync("GET", "/anon", [](Request&) { return Response::text(200, "a"); }, pub);
+    r.add_sync("GET", "/who/{id}", [](Request& req) {
+      req.log_user = "42";
+      return Response::text(200, "w");
+    }, pub);
+    TestServer s(std::move(r));
+    ASSERT_TRUE(request("GET", s.base + "/anon?secret=x"));
+    ASSERT_TRUE(request("GET", s.base + "/who/7"));
+  }  // the server's io threads flush their batches when they end
+  log::set_fd(2);
+  std::string text;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  std::vector<nlohmann::json> reqs;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    auto j = nlohmann::json::parse(text.substr(at, end - at));
+    if (j["msg"] == "request") reqs.push_back(j);
+    at = end == std::string::npos ? text.size() : end + 1;
+  }
+  ASSERT_EQ(reqs.size(), 2u) << text;
+  EXPECT_EQ(reqs[0]["route"], "/anon");
+  EXPECT_EQ(reqs[0]["path"], "/anon");  // no query string
+  EXPECT_EQ(reqs[0]["status"], 200);
+  EXPECT_FALSE(reqs[0].contains("user_id")) << reqs[0];
+  EXPECT_EQ(reqs[1]["route"], "/who/{id}");
+  EXPECT_EQ(reqs[1]["user_id"], "42");
+  for (const auto& j : reqs) {
+    EXPECT_EQ(j["method"], "GET");
+    EXPECT_TRUE(j["request_id"].is_string() && j["duration_ms"].is_number() && j["bytes"].is_number()) << j;
+  }
 }
 
 int dial(uint16_t port) {

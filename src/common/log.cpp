@@ -172,7 +172,7 @@ void append_number(std::string& out, const std::variant<std::string_view, int64_
 }  // namespace
 
 void write_flat(Level level, std::string_view msg, std::string_view component,
-                std::initializer_list<FlatField> fields) {
+                std::span<const FlatField> fields) {
   if (level < g_level.load()) return;
   bool fast = g_format.load() == Format::kJson;
   // Anything that is not valid UTF-8 takes the tree path, which replaces it.

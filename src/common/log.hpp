@@ -13,13 +13,12 @@
 #pragma once
 
 #include <initializer_list>
-#include <variant>
-
-#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 
 namespace zlh::log {
 
@@ -64,7 +63,11 @@ struct FlatField {
   std::variant<std::string_view, int64_t, double> value;
 };
 void write_flat(Level level, std::string_view msg, std::string_view component,
-                std::initializer_list<FlatField> fields);
+                std::span<const FlatField> fields);
+inline void write_flat(Level level, std::string_view msg, std::string_view component,
+                       std::initializer_list<FlatField> fields) {
+  write_flat(level, msg, component, std::span<const FlatField>(fields.begin(), fields.size()));
+}
 
 inline void debug(std::string_view component, std::string_view msg, Fields f = {}) {
   nlohmann::json j = nlohmann::json::object();
