@@ -5,14 +5,6 @@
 
 namespace zlh::http {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  // ASCII folding (header names are ASCII), without the locale lookups of tolower.
-  auto fold = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c | 0x20) : c; };
-  for (size_t i = 0; i < a.size(); ++i)
-    if (fold(a[i]) != fold(b[i])) return false;
-  return true;
-}
 
 void Headers::set(std::string name, std::string value) {
   remove(name);

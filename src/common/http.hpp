@@ -39,7 +39,18 @@ class Headers {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (header names are ASCII), without the
+// locale lookups of tolower. Inline: it runs for many headers per request.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = char(x | 0x20);
+    if (y >= 'A' && y <= 'Z') y = char(y | 0x20);
+    if (x != y) return false;
+  }
+  return true;
+}
 // Percent-decoding; '+' is decoded as space only when form is true. Fails on
 // malformed escapes and on an encoded NUL.
 Result<std::string> url_decode(std::string_view s, bool form);
@@ -183,6 +194,12 @@ struct ProxyTarget {
   // Transfer-Encoding, Upgrade, Proxy-*, Expect) and sets the framing itself;
   // for an upgrade it forwards Connection: Upgrade and Upgrade.
   Headers headers;
+  // The client's own request headers also go upstream, before `headers`:
+  // all but the hop-by-hop ones and those this returns false for (a plain
+  // function: no state, and no copy of the headers per request). The
+  // client's X-Request-Id is replaced by the request's sane one
+  // (Request::request_id). Null: only `headers` are sent.
+  bool (*forward_client_header)(std::string_view name) = nullptr;
   // Asked for each upstream response header that would be sent on (after
   // hop-by-hop removal): false drops it, e.g. a Set-Cookie. Optional.
   std::function<bool(std::string_view name, std::string_view value)> keep_response_header;

@@ -18,7 +18,8 @@
 namespace zlh::http::detail {
 
 using asio::awaitable;
-using Clock = std::chrono::steady_clock;
+// Idle limits, deadlines and tunnel timeouts: the tick's resolution is plenty.
+using Clock = CoarseClock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 using namespace std::string_view_literals;
 constexpr size_t kChunk = 64 * 1024;       // one per request in flight
@@ -37,7 +38,7 @@ bool peer_closed_or_dirty(int fd) {
 
 }  // namespace
 
-std::optional<tcp::socket> UpstreamPool::take(const std::string& key, bool check_peer) {
+std::optional<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool check_peer) {
   std::lock_guard lk(mu_);
   auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
@@ -55,7 +56,7 @@ std::optional<tcp::socket> UpstreamPool::take(const std::string& key, bool check
   return std::nullopt;
 }
 
-void UpstreamPool::give(const std::string& key, tcp::socket s) {
+void UpstreamPool::give(const tcp::endpoint& key, tcp::socket s) {
   if (!s.is_open()) return;
   std::lock_guard lk(mu_);
   auto& q = idle_[key];
@@ -129,6 +130,28 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
+// The same for a header Beast parsed: every hop-by-hop name is a known
+// field, so an enum compare decides (no string compare per header). The
+// proxy sets Content-Length itself, so it is dropped here too.
+bool hop_by_hop_or_length(bhttp::field f) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::proxy_authenticate:
+    case bhttp::field::proxy_authorization:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::expect:
+    case bhttp::field::content_length:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Header names listed in a Connection header are hop-by-hop too. The
 // tokens are views into the header values (which outlive them); the first
 // few need no allocation.
@@ -151,6 +174,7 @@ class ConnectionTokens {
       i = j + 1;
     }
   }
+  bool empty() const { return n_ == 0; }
   bool has(std::string_view name) const {
     for (size_t i = 0; i < n_; ++i)
       if (iequals(small_[i], name)) return true;
@@ -275,8 +299,9 @@ awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, TunnelState& st, std::c
   const auto end = Clock::now() + total;
   for (;;) {
     auto at = std::min(st.last + idle, end);
-    if (Clock::now() >= at) break;
-    t.expires_at(at);
+    const auto now = Clock::now();
+    if (now >= at) break;
+    t.expires_after(at - now);
     auto [ec] = co_await t.async_wait(kTuple);
     if (ec) co_return;  // the tunnel ended first
   }
@@ -383,7 +408,8 @@ awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const 
 
 awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
   ProxyOutcome out;
-  const std::string key = t.host + ":" + std::to_string(t.port);
+  // "host:port", for messages only (built when one is made).
+  auto key = [&t] { return t.host + ":" + std::to_string(t.port); };
   auto& hdr = io.parser.get();
   const bool has_body = !io.parser.is_done();
   const bool head = hdr.method() == bhttp::verb::head;
@@ -411,8 +437,17 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   uhead += t.target;
   uhead += " HTTP/1.1\r\n";
   ConnectionTokens drop;
-  for (const auto& [k, v] : io.req.headers.items())
-    if (iequals(k, "connection")) drop.add_from(v);
+  for (const auto& f : hdr)
+    if (f.name() == bhttp::field::connection) drop.add_from(f.value());
+  if (t.forward_client_header) {
+    for (const auto& f : hdr) {
+      const std::string_view k = f.name_string();
+      if (hop_by_hop_or_length(f.name()) || iequals(k, "x-request-id") ||
+          (!drop.empty() && drop.has(k)) || !t.forward_client_header(k))
+        continue;
+      append_field(uhead, k, f.value());
+    }
+  }
   bool has_rid = false;
   for (const auto& [k, v] : t.headers.items()) {
     if (hop_by_hop(k) || drop.has(k) || iequals(k, "content-length")) continue;
@@ -455,20 +490,20 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   if (!io.upgrade) {
     // A request without a body is sent again on a new connection if the
     // pooled one turns out closed (below), so it skips the peek.
-    if (auto s = pool.take(key, /*check_peer=*/has_body)) {
+    if (auto s = pool.take(ep, /*check_peer=*/has_body)) {
       up = std::move(*s);
       reused = true;
     }
   }
   if (!up.is_open()) {
-    if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key + ": " + ec.message());
+    if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key() + ": " + ec.message());
   }
 
   for (int attempt = 0;; ++attempt) {
     auto ec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
     if (!ec) break;
-    if (!reused || attempt > 0) co_return upstream_failed("send to " + key + ": " + ec.message());
-    if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
+    if (!reused || attempt > 0) co_return upstream_failed("send to " + key() + ": " + ec.message());
+    if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key() + ": " + cec.message());
   }
 
   // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
@@ -511,11 +546,11 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       } else {
         wec = co_await write_all(up, uw, asio::buffer(chunk.data(), got), t.read_timeout);
       }
-      if (wec) co_return upstream_failed("send body to " + key + ": " + wec.message());
+      if (wec) co_return upstream_failed("send body to " + key() + ": " + wec.message());
     }
     if (chunked_up) {
       auto fec = co_await write_all(up, uw, asio::buffer(kLastChunk), t.read_timeout);
-      if (fec) co_return upstream_failed("send body to " + key + ": " + fec.message());
+      if (fec) co_return upstream_failed("send body to " + key() + ": " + fec.message());
     }
     client_body_done = true;
     if (io.buffer.capacity() > 16 * 1024) io.buffer.shrink_to_fit();
@@ -540,12 +575,12 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
                    (replayable && ubuf.size() == 0 &&
                     (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
                      ec == asio::error::eof));
-      if (!stale) co_return upstream_failed("no response from " + key + ": " + ec.message());
+      if (!stale) co_return upstream_failed("no response from " + key() + ": " + ec.message());
       ++attempt;
       ubuf.consume(ubuf.size());
-      if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key + ": " + cec.message());
+      if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key() + ": " + cec.message());
       auto wec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
-      if (wec) co_return upstream_failed("send to " + key + ": " + wec.message());
+      if (wec) co_return upstream_failed("send to " + key() + ": " + wec.message());
       continue;
     }
     unsigned st = rp->get().result_int();
@@ -563,7 +598,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   std::string chead = status_line(io.version, status, res.reason());
   for (const auto& f : res) {
     std::string_view k = f.name_string();
-    if (hop_by_hop(k) || rdrop.has(k) || iequals(k, "content-length")) continue;
+    if (hop_by_hop_or_length(f.name()) || (!rdrop.empty() && rdrop.has(k))) continue;
     if (t.keep_response_header && !t.keep_response_header(k, f.value())) continue;
     append_field(chead, k, f.value());
   }
@@ -594,7 +629,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     out.tunnel_upstream.emplace(std::move(up));
     co_return std::move(out);
   }
-  if (status == 101) co_return upstream_failed("unexpected 101 from " + key);
+  if (status == 101) co_return upstream_failed("unexpected 101 from " + key());
 
   // A plain response, streamed.
   const bool no_body = head || status == 204 || status == 304;
@@ -607,7 +642,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     framing += connection_line(io.version, client_keep);
     finish_head(chead, framing);
     auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
-    if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
+    if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(up));
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
@@ -683,14 +718,14 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       out.bytes += got;
     }
     if (rec) {
-      log::warn("proxy", "upstream body cut", {{"upstream", key}, {"error", rec.message()},
+      log::warn("proxy", "upstream body cut", {{"upstream", key()}, {"error", rec.message()},
                                                {"request_id", io.req.request_id}});
       ok = false;
       break;
     }
   }
   if (!ok) {
-    if (!header_sent) co_return upstream_failed("upstream body cut before any byte from " + key);
+    if (!header_sent) co_return upstream_failed("upstream body cut before any byte from " + key());
     co_return std::move(out);  // the client sees a cut body and the close
   }
   boost::system::error_code fec;
@@ -703,7 +738,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     fec = co_await write_all(io.client.socket(), io.client_watch, std::span<const asio::const_buffer>(bufs.data(), nb),
                              io.write_timeout);
   }
-  if (rp->keep_alive() && ubuf.size() == 0) pool.give(key, std::move(up));
+  if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(up));
   out.keep_alive = client_keep && !fec;
   co_return std::move(out);
 }

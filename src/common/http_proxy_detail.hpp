@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/coarse_clock.hpp"
 #include "common/http.hpp"
 
 namespace zlh::http::detail {
@@ -24,7 +25,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-// Idle upstream connections by "host:port", most recent first. One pool per
+// Idle upstream connections by address and port, most recent first. One pool per
 // io thread: its sockets stay registered with that thread's io_context, so
 // taking one costs no epoll_ctl and no fcntl, at most a non-blocking peek
 // that checks the peer has not closed it. A connection is handed out only if it is
@@ -36,20 +37,29 @@ class UpstreamPool {
       : max_idle_(max_idle), idle_limit_(idle_limit) {}
   // check_peer: peek first (for requests that could not be replayed on a
   // new connection if this one turns out closed: those with a body).
-  std::optional<tcp::socket> take(const std::string& key, bool check_peer = true);
-  void give(const std::string& key, tcp::socket s);  // s: no operation pending
+  std::optional<tcp::socket> take(const tcp::endpoint& key, bool check_peer = true);
+  void give(const tcp::endpoint& key, tcp::socket s);  // s: no operation pending
   size_t idle() const;
   void clear();  // closes every idle connection (before the io_context goes)
 
  private:
   struct Idle {
     tcp::socket socket;
-    std::chrono::steady_clock::time_point since;
+    CoarseClock::time_point since;
   };
   size_t max_idle_;
   std::chrono::seconds idle_limit_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::deque<Idle>> idle_;
+  struct EndpointHash {
+    size_t operator()(const tcp::endpoint& e) const {
+      const auto a = e.address();
+      size_t h = e.port();
+      if (a.is_v4()) return h * 0x9E3779B97F4A7C15ULL ^ a.to_v4().to_uint();
+      for (auto b : a.to_v6().to_bytes()) h = h * 131 + b;
+      return h;
+    }
+  };
+  std::unordered_map<tcp::endpoint, std::deque<Idle>, EndpointHash> idle_;
 };
 
 // Deadlines for operations on plain sockets, one set per io thread (used
@@ -79,7 +89,7 @@ class Deadlines {
     Watch(const Watch&) = delete;
     Watch& operator=(const Watch&) = delete;
     void arm(std::chrono::steady_clock::duration d) {
-      at_ = std::chrono::steady_clock::now() + d;
+      at_ = CoarseClock::now() + d;
       armed_ = true;
       fired_ = false;
       d_.start();
@@ -97,7 +107,7 @@ class Deadlines {
     friend class Deadlines;
     Deadlines& d_;
     tcp::socket* s_;
-    std::chrono::steady_clock::time_point at_{};
+    CoarseClock::time_point at_{};
     bool armed_ = false;
     bool fired_ = false;
     Watch* prev_ = nullptr;

@@ -140,6 +140,18 @@ Router front_router(uint16_t upstream_port) {
     plan.upstream = std::move(t);
     return plan;
   }, o);
+  // The client's headers forwarded by the proxy itself, through a filter.
+  r.add_proxy("/f/{rest...}", [upstream_port](Request& req) {
+    ProxyPlan plan;
+    ProxyTarget t;
+    t.host = "127.0.0.1";
+    t.port = upstream_port;
+    t.target = req.target.substr(2);
+    t.forward_client_header = [](std::string_view k) { return !iequals(k, "Authorization") && !iequals(k, "X-Secret"); };
+    t.headers.add("X-Forwarded-Prefix", "/f");
+    plan.upstream = std::move(t);
+    return plan;
+  }, o);
   r.add_proxy("/down/{rest...}", [](Request&) {
     ProxyPlan plan;
     ProxyTarget t;
@@ -181,6 +193,35 @@ TEST_F(ProxyTest, ForwardsTargetAndEditedHeadersBothWays) {
       EXPECT_EQ(v, "ide=1; Path=/");
     }
   EXPECT_EQ(cookies, 1);
+}
+
+std::string raw_exchange(uint16_t port, const std::string& text);
+
+TEST_F(ProxyTest, ForwardedClientHeadersPassTheFilterButNoHopByHopOnesAndNoClaimedRequestId) {
+  auto ask = [&](const std::string& rid) {
+    std::string out = raw_exchange(front.port,
+                                   "GET /f/hdr HTTP/1.1\r\nHost: front\r\nAuthorization: Bearer secret\r\n"
+                                   "X-Secret: s\r\nCookie: a=1\r\nX-Keep: yes\r\nX-Request-Id: " + rid +
+                                   "\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nConnection: close, X-Hop\r\n\r\n");
+    auto body = out.find("\r\n\r\n");
+    EXPECT_NE(body, std::string::npos) << out;
+    EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+    return json::parse(out.substr(body + 4), nullptr, false)["headers"];
+  };
+  auto h = ask("bad id!");
+  ASSERT_TRUE(h.is_object());
+  EXPECT_FALSE(h.contains("Authorization"));
+  EXPECT_FALSE(h.contains("X-Secret"));
+  EXPECT_FALSE(h.contains("Keep-Alive"));
+  EXPECT_FALSE(h.contains("X-Hop")) << "named in Connection: hop-by-hop";
+  EXPECT_EQ(h["Cookie"], "a=1");
+  EXPECT_EQ(h["X-Keep"], "yes");
+  EXPECT_EQ(h["Host"], "front");
+  EXPECT_EQ(h["X-Forwarded-Prefix"], "/f");
+  ASSERT_TRUE(h.contains("X-Request-Id"));
+  EXPECT_NE(h["X-Request-Id"], "bad id!") << "replaced by the server's sane id";
+  EXPECT_EQ(h["X-Request-Id"].get<std::string>().size(), 16u);
+  EXPECT_EQ(ask("abc-123")["X-Request-Id"], "abc-123") << "a sane one goes on";
 }
 
 TEST_F(ProxyTest, RedirectAnswerAndMethodsOfAllKinds) {

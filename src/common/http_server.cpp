@@ -101,7 +101,12 @@ struct Server::Impl {
   // signals, post); the others are made by run().
   struct Worker {
     detail::Deadlines deadlines;  // outlives ioc: its coroutines' watches unlink on the way out
-    asio::io_context ioc{1};
+    // One thread runs it, and its sockets are only ever touched from that
+    // thread (handler-pool work never gets a socket; closes are posted), so
+    // the reactor's per-socket locks are off: a lock pair less per
+    // operation. Registration (accepts come from worker 0) and the
+    // scheduler (posts from other threads) stay locked.
+    asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     detail::UpstreamPool upstreams;  // sockets registered with ioc; after it, so gone first
     Worker() { deadlines.attach(ioc); }
     ~Worker() { deadlines.detach(); }

@@ -11,7 +11,7 @@ namespace zlh::api {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = CoarseClock;  // cache lifetimes: the tick's resolution is plenty
 constexpr uint16_t kIdePort = 6000;  // DESIGN §6: code-server on <container ip>:6000
 constexpr size_t kMaxCacheEntries = 20000;
 
@@ -232,16 +232,17 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
       return plan;
     }
     http::ProxyTarget t;
-    t.headers.reserve(req.headers.items().size() + 5);
+    t.headers.reserve(5);
     t.host = d.ip;
     t.port = kIdePort;
     t.target = std::string(after);
-    for (const auto& [k, v] : req.headers.items()) {
-      if (http::iequals(k, "Authorization") || http::iequals(k, "Cookie") || http::iequals(k, "Forwarded") ||
-          http::iequals(k, auth::kCsrfHeader) || (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")))
-        continue;  // never the user's credentials, never forwarding claims made by the client
-      t.headers.add(k, v);
-    }
+    // The client's headers go on as they are (no copy here), but never the
+    // user's credentials and never forwarding claims made by the client.
+    t.forward_client_header = [](std::string_view k) {
+      return !(http::iequals(k, "Authorization") || http::iequals(k, "Cookie") || http::iequals(k, "Forwarded") ||
+               http::iequals(k, auth::kCsrfHeader) ||
+               (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")));
+    };
     if (cookie) {
       std::string rest = ide::strip_session_cookie(*cookie);
       if (!rest.empty()) t.headers.add("Cookie", rest);

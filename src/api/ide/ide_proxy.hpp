@@ -32,6 +32,7 @@
 
 #include "api/auth/jwt.hpp"
 #include "api/store/store.hpp"
+#include "common/coarse_clock.hpp"
 #include "common/http.hpp"
 
 namespace zlh::api {
@@ -67,12 +68,12 @@ class IdeAccess {
   struct SessionEntry {
     int64_t user_id = 0;
     std::string sid;
-    std::chrono::steady_clock::time_point until;
+    CoarseClock::time_point until;
   };
   struct ServerEntry {
     Verdict verdict = Verdict::kNotFound;
     std::string ip;
-    std::chrono::steady_clock::time_point until;
+    CoarseClock::time_point until;
   };
   // The user of a valid session cookie (cached), else nullopt.
   std::optional<int64_t> session_user(std::string_view token);
