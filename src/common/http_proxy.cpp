@@ -328,9 +328,9 @@ bool splits_line(std::string_view s, bool colon) {
 void append_field(std::string& out, std::string_view k, std::string_view v) {
   if (k.empty() || splits_line(k, true) || splits_line(v, false)) return;
   out += k;
-  out += ": ";
+  out += ": "sv;
   out += v;
-  out += "\r\n";
+  out += "\r\n"sv;
 }
 
 std::string hex(size_t n) {
@@ -339,28 +339,44 @@ std::string hex(size_t n) {
   return std::string(buf, r.ptr);
 }
 
-// Writes `bufs`: first straight to the socket, which usually takes a small
-// message whole (no reactor, no deadline), then whatever is left through an
-// async write under the deadline `w`.
+// Writes `bufs` straight to the socket as far as it takes them now (no
+// reactor, no deadline, no coroutine frame). Set when that ended the write
+// (all sent, or an error); else `sent` says how far it got and write_rest()
+// finishes. A small message usually goes whole.
 template <typename Buffers>
-awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
-                                               std::chrono::steady_clock::duration timeout) {
+std::optional<boost::system::error_code> write_now(tcp::socket& s, const Buffers& bufs, size_t& sent) {
   boost::system::error_code ec;
   // The getter reads Asio's flag; the setter is an ioctl(FIONBIO) each time.
   if (!s.non_blocking()) s.non_blocking(true, ec);
-  size_t n = ec ? 0 : s.write_some(bufs, ec);
+  sent = ec ? 0 : s.write_some(bufs, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     ec = {};
-    n = 0;
+    sent = 0;
   }
-  if (ec) co_return ec;
+  if (ec || sent == beast::buffer_bytes(bufs)) return ec;
+  return std::nullopt;
+}
+
+// The rest of `bufs` after `sent` bytes, through an async write under the
+// deadline `w`.
+template <typename Buffers>
+awaitable<boost::system::error_code> write_rest(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs, size_t sent,
+                                                std::chrono::steady_clock::duration timeout) {
   beast::buffers_suffix<Buffers> rest(bufs);
-  rest.consume(n);
-  if (beast::buffer_bytes(rest) == 0) co_return ec;
+  rest.consume(sent);
   w.arm(timeout);
-  std::tie(ec, std::ignore) = co_await asio::async_write(s, rest, kTuple);
+  auto [ec, n] = co_await asio::async_write(s, rest, kTuple);
   w.settle(ec);
   co_return ec;
+}
+
+// Both, for the paths that are not per-request hot.
+template <typename Buffers>
+awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
+                                               std::chrono::steady_clock::duration timeout) {
+  size_t sent = 0;
+  if (auto done = write_now(s, bufs, sent)) co_return *done;
+  co_return co_await write_rest(s, w, bufs, sent, timeout);
 }
 
 // The start of a response head to the client: the status line, with the
@@ -375,7 +391,7 @@ std::string status_line(unsigned version, unsigned status, std::string_view reas
   if (reason.empty() || splits_line(reason, false))
     reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   h += reason;
-  h += "\r\n";
+  h += "\r\n"sv;
   return h;
 }
 
@@ -383,7 +399,7 @@ std::string status_line(unsigned version, unsigned status, std::string_view reas
 // then the blank line that ends the head.
 void finish_head(std::string& h, std::string_view framing) {
   h += framing;
-  h += "\r\n";
+  h += "\r\n"sv;
 }
 
 // The Connection line a response needs, if any (HTTP/1.1 keeps the
@@ -435,7 +451,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   uhead += io.req.method;
   uhead += ' ';
   uhead += t.target;
-  uhead += " HTTP/1.1\r\n";
+  uhead += " HTTP/1.1\r\n"sv;
   ConnectionTokens drop;
   for (const auto& f : hdr)
     if (f.name() == bhttp::field::connection) drop.add_from(f.value());
@@ -456,17 +472,17 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
   if (!has_rid) append_field(uhead, "X-Request-Id", io.req.request_id);
   if (io.upgrade) {
-    uhead += "Connection: Upgrade\r\n";
+    uhead += "Connection: Upgrade\r\n"sv;
     append_field(uhead, "Upgrade", hdr[bhttp::field::upgrade]);
   }
   if (io.parser.content_length()) {
-    uhead += "Content-Length: ";
+    uhead += "Content-Length: "sv;
     uhead += std::to_string(*io.parser.content_length());
-    uhead += "\r\n";
+    uhead += "\r\n"sv;
   } else if (has_body) {
-    uhead += "Transfer-Encoding: chunked\r\n";
+    uhead += "Transfer-Encoding: chunked\r\n"sv;
   }
-  uhead += "\r\n";
+  uhead += "\r\n"sv;
 
   // A connection: an idle pooled one (not for upgrades: a tunnel never goes
   // back), else a new one. A pooled one that fails before the response
@@ -500,9 +516,11 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
 
   for (int attempt = 0;; ++attempt) {
-    auto ec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
-    if (!ec) break;
-    if (!reused || attempt > 0) co_return upstream_failed("send to " + key() + ": " + ec.message());
+    size_t sent = 0;
+    auto ec = write_now(up, asio::buffer(uhead), sent);
+    if (!ec) ec = co_await write_rest(up, uw, asio::buffer(uhead), sent, io.write_timeout);
+    if (!*ec) break;
+    if (!reused || attempt > 0) co_return upstream_failed("send to " + key() + ": " + ec->message());
     if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key() + ": " + cec.message());
   }
 
@@ -707,9 +725,11 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       bufs[nb++] = asio::buffer(chunk.data(), got);
       if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
       if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
-      auto wec = co_await write_all(io.client.socket(), io.client_watch,
-                                    std::span<const asio::const_buffer>(bufs.data(), nb), t.read_timeout);
-      if (wec) {
+      const std::span<const asio::const_buffer> head_and_body(bufs.data(), nb);
+      size_t sent = 0;
+      auto wec = write_now(io.client.socket(), head_and_body, sent);
+      if (!wec) wec = co_await write_rest(io.client.socket(), io.client_watch, head_and_body, sent, t.read_timeout);
+      if (*wec) {
         ok = false;
         break;
       }

@@ -1,5 +1,6 @@
 // The server over real loopback sockets, in process.
 #include "common/http_server.hpp"
+#include "common/metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -289,6 +290,48 @@ bool read_to_close(int fd, std::string* got = nullptr) {
     if (n == 0) return true;
     if (n < 0) return errno == ECONNRESET;
     if (got) got->append(buf, size_t(n));
+  }
+}
+
+// The request counters go through a per-thread cache of 16 series sets:
+// more combinations than that (evictions), and a second registry made
+// where the first one was, must still count exactly.
+TEST(HttpServer, RequestCountersAreExactPerRouteMethodAndStatus) {
+  auto count_of = [](const std::string& text, const std::string& series) -> double {
+    auto at = text.find(series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 1));
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto reg = std::make_unique<metrics::Registry>();
+    Router r;
+    RouteOptions pub;
+    pub.is_public = true;
+    r.add_sync("GET", "/s/{code}", [](Request& req) { return Response::text(std::stoi(req.params["code"]), "x"); }, pub);
+    r.add_sync("POST", "/s/{code}", [](Request&) { return Response::text(201, "p"); }, pub);
+    ServerOptions o;
+    o.metrics = reg.get();
+    int total = 0;
+    {
+      TestServer s(std::move(r), o);
+      for (int i = 0; i < 3; ++i)
+        for (int code = 200; code < 220; ++code)
+          for (int k = 0; k <= (code + round) % 3; ++k) {
+            ASSERT_TRUE(request("GET", s.base + "/s/" + std::to_string(code)));
+            ++total;
+          }
+      ASSERT_TRUE(request("POST", s.base + "/s/1", {}, "b"));
+      ++total;
+    }
+    const std::string text = reg->render();
+    for (int code = 200; code < 220; ++code)
+      EXPECT_EQ(count_of(text, "zlh_http_requests_total{method=\"GET\",route=\"/s/{code}\",code=\"" +
+                                   std::to_string(code) + "\"}"),
+                3 * ((code + round) % 3 + 1))
+          << code << "\n" << text;
+    EXPECT_EQ(count_of(text, "zlh_http_requests_total{method=\"POST\",route=\"/s/{code}\",code=\"201\"}"), 1);
+    EXPECT_EQ(count_of(text, "zlh_http_request_duration_seconds_count{route=\"/s/{code}\"}"), total);
+    EXPECT_GT(count_of(text, "zlh_http_request_duration_seconds_sum{route=\"/s/{code}\"}"), 0);
   }
 }
 

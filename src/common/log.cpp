@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <utility>
 
 namespace zlh::log {
+using namespace std::string_view_literals;
 namespace {
 std::atomic<Format> g_format{Format::kJson};
 std::atomic<Level> g_level{Level::kInfo};
@@ -114,46 +116,68 @@ bool parse_format(std::string_view s, Format* out) {
 
 namespace {
 
-void append_json_string(std::string& out, std::string_view v) {
+// Bytes a JSON string cannot carry as they are: controls, DEL, '"', '\\';
+// and the start of a multi-byte UTF-8 sequence (checked, then copied).
+constexpr auto kJsonAttention = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[size_t(c)] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? 1 : c >= 0x80 ? 2 : 0;
+  return t;
+}();
+
+// The length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), else 0.
+size_t utf8_length(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
+  return n;
+}
+
+// Appends v as a JSON string in one pass: runs of plain bytes are copied in
+// bulk. False when v is not valid UTF-8 (out then holds a partial string).
+bool append_json_string_checked(std::string& out, std::string_view v) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t run = 0;  // start of the bytes not yet copied that need no escape
-  for (size_t i = 0; i < v.size(); ++i) {
+  for (size_t i = 0; i < v.size();) {
     const unsigned char c = static_cast<unsigned char>(v[i]);
-    if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') continue;
+    const uint8_t a = kJsonAttention[c];
+    if (a == 0) {
+      ++i;
+      continue;
+    }
+    if (a == 2) {
+      const size_t n = utf8_length(v, i);
+      if (n == 0) return false;
+      i += n;
+      continue;
+    }
     out.append(v.data() + run, i - run);
-    run = i + 1;
+    run = ++i;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': out += "\\\""sv; break;
+      case '\\': out += "\\\\"sv; break;
+      case '\n': out += "\\n"sv; break;
+      case '\r': out += "\\r"sv; break;
+      case '\t': out += "\\t"sv; break;
       default:
-        out += "\\u00";
+        out += "\\u00"sv;
         out += kHex[c >> 4];
         out += kHex[c & 15];
     }
   }
   out.append(v.data() + run, v.size() - run);
   out += '"';
+  return true;
 }
 
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {  // ASCII: the usual case
-      ++i;
-      continue;
-    }
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n;
-  }
-  return true;
+// The same, with bytes that are not UTF-8 replaced (U+FFFD) instead.
+void append_json_string(std::string& out, std::string_view v) {
+  const size_t at = out.size();
+  if (append_json_string_checked(out, v)) return;
+  out.resize(at);
+  out += nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void append_number(std::string& out, const std::variant<std::string_view, int64_t, double>& v) {
@@ -174,42 +198,43 @@ void append_number(std::string& out, const std::variant<std::string_view, int64_
 void write_flat(Level level, std::string_view msg, std::string_view component,
                 std::span<const FlatField> fields) {
   if (level < g_level.load()) return;
-  bool fast = g_format.load() == Format::kJson;
-  // Anything that is not valid UTF-8 takes the tree path, which replaces it.
-  for (const auto& f : fields)
-    if (const auto* sv = std::get_if<std::string_view>(&f.value); sv && !valid_utf8(*sv)) fast = false;
-  if (!fast || !valid_utf8(msg) || !valid_utf8(component)) {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& f : fields)
-      std::visit([&](const auto& x) { j[std::string(f.key)] = x; }, f.value);
-    return write(level, msg, component, j);
-  }
   // Key order as write(): time, level, msg, component, base fields, fields.
-  // Built in a per-thread buffer: no allocation once it has grown.
-  thread_local std::string line;
-  line.clear();
-  line += "{\"time\":\"";
-  append_now_rfc3339(line);
-  line += "\",\"level\":\"";
-  line += std::string_view(level_name(level));
-  line += "\",\"msg\":";
-  append_json_string(line, msg);
-  if (!component.empty()) {
-    line += ",\"component\":";
-    append_json_string(line, component);
+  // Built in a per-thread buffer (no allocation once it has grown), each
+  // string escaped and checked in one pass. Text that is not valid UTF-8,
+  // or the text format, takes the tree path, which replaces bad bytes.
+  if (g_format.load() == Format::kJson) {
+    thread_local std::string line;
+    line.clear();
+    line += "{\"time\":\""sv;
+    append_now_rfc3339(line);
+    line += "\",\"level\":\""sv;
+    line += std::string_view(level_name(level));
+    line += "\",\"msg\":"sv;
+    bool ok = append_json_string_checked(line, msg);
+    if (ok && !component.empty()) {
+      line += ",\"component\":"sv;
+      ok = append_json_string_checked(line, component);
+    }
+    line += g_base_flat;
+    for (size_t i = 0; ok && i < fields.size(); ++i) {
+      const auto& f = fields[i];
+      line += ',';
+      ok = append_json_string_checked(line, f.key);
+      line += ':';
+      if (const auto* sv = std::get_if<std::string_view>(&f.value))
+        ok = ok && append_json_string_checked(line, *sv);
+      else
+        append_number(line, f.value);
+    }
+    if (ok) {
+      line += "}\n"sv;
+      emit(line);
+      return;
+    }
   }
-  line += g_base_flat;
-  for (const auto& f : fields) {
-    line += ',';
-    append_json_string(line, f.key);
-    line += ':';
-    if (const auto* sv = std::get_if<std::string_view>(&f.value))
-      append_json_string(line, *sv);
-    else
-      append_number(line, f.value);
-  }
-  line += "}\n";
-  emit(line);
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : fields) std::visit([&](const auto& x) { j[std::string(f.key)] = x; }, f.value);
+  write(level, msg, component, j);
 }
 
 std::string now_rfc3339() {

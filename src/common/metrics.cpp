@@ -47,6 +47,21 @@ void Registry::add(std::initializer_list<Sample> samples) {
   }
 }
 
+std::mutex& Registry::cells(std::span<const std::pair<std::string_view, std::string_view>> series,
+                            std::span<double*> out) {
+  Shard& sh = shard();
+  std::lock_guard lk(sh.mu);
+  for (size_t i = 0; i < series.size() && i < out.size(); ++i) {
+    auto n = sh.values.find(series[i].first);
+    if (n == sh.values.end())
+      n = sh.values.emplace(std::string(series[i].first), std::map<std::string, double, std::less<>>{}).first;
+    auto l = n->second.find(series[i].second);
+    if (l == n->second.end()) l = n->second.emplace(std::string(series[i].second), 0.0).first;
+    out[i] = &l->second;  // map nodes stay put
+  }
+  return sh.mu;
+}
+
 void Registry::set(std::string_view name, std::string_view labels, double v) {
   std::lock_guard lk(mu_);
   values_[std::string(name)][std::string(labels)] = v;

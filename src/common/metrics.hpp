@@ -11,11 +11,13 @@
 // series is either set() or add()ed, not both.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +36,12 @@ class Registry {
     double v;
   };
   void add(std::initializer_list<Sample> samples);
+  // Series looked up once in the calling thread's shard, then added to
+  // with no lookup (per-request counters whose labels repeat): `out[i]` is
+  // the value of `series[i]`, guarded by the returned lock. For the calling
+  // thread only; valid as long as the registry (see id()).
+  std::mutex& cells(std::span<const std::pair<std::string_view, std::string_view>> series, std::span<double*> out);
+  uint64_t id() const { return id_; }  // never reused, unlike an address
   void set(std::string_view name, std::string_view labels, double v);
   // Called during render(); appends complete sample lines ("name{..} value\n").
   void add_collector(std::function<void(std::string& out)> c);
