@@ -274,7 +274,8 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
     result.route = &r;
     for (size_t k = 0; k < i; ++k) {
       const std::string& ps = r.segments[k];
-      if (r.kinds[k] == Route::Seg::kParam) result.params.emplace(ps.substr(1, ps.size() - 2), segs[k]);
+      if (r.kinds[k] == Route::Seg::kParam)
+        result.params[std::string_view(ps).substr(1, ps.size() - 2)] = std::string(segs[k]);
     }
     if (rest_at) {
       const std::string& ps = r.segments[i];
@@ -284,7 +285,7 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
         rest += segs[k];
       }
       if (trailing_slash && !rest.empty()) rest += '/';
-      result.params[ps.substr(1, ps.size() - 5)] = std::move(rest);
+      result.params[std::string_view(ps).substr(1, ps.size() - 5)] = std::move(rest);
     }
     return result;
   }

@@ -8,6 +8,7 @@
 // matches a WebSocket route is handed to a WebSocket session, exactly once.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +60,44 @@ std::string url_encode(std::string_view s);
 // Parses "a=1&b=x%20y" into a map (last value wins). Malformed → E_INVALID.
 Result<std::map<std::string, std::string>> parse_query(std::string_view q);
 
+// Path parameters by name. A route has a few at most, so a small flat list
+// (no allocation for up to four) with the map operations handlers use.
+class Params {
+ public:
+  using value_type = std::pair<std::string, std::string>;
+  using Items = boost::container::small_vector<value_type, 4>;
+  using iterator = Items::iterator;
+  using const_iterator = Items::const_iterator;
+  std::string& operator[](std::string_view name) {
+    if (auto it = find(name); it != end()) return it->second;
+    return items_.emplace_back(std::string(name), std::string()).second;
+  }
+  const std::string& at(std::string_view name) const {
+    if (auto it = find(name); it != end()) return it->second;
+    throw std::out_of_range("no path parameter " + std::string(name));
+  }
+  size_t count(std::string_view name) const { return find(name) == end() ? 0 : 1; }
+  iterator find(std::string_view name) {
+    for (auto it = items_.begin(); it != items_.end(); ++it)
+      if (it->first == name) return it;
+    return items_.end();
+  }
+  const_iterator find(std::string_view name) const {
+    for (auto it = items_.begin(); it != items_.end(); ++it)
+      if (it->first == name) return it;
+    return items_.end();
+  }
+  iterator begin() { return items_.begin(); }
+  iterator end() { return items_.end(); }
+  const_iterator begin() const { return items_.begin(); }
+  const_iterator end() const { return items_.end(); }
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+
+ private:
+  Items items_;
+};
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw request target, may contain a query (never log it)
@@ -68,7 +108,7 @@ struct Request {
   std::string remote_addr;  // peer IP
   std::string request_id;   // from a sane X-Request-Id or generated
   std::string route;        // matched pattern, "" when none (used in logs/metrics)
-  std::map<std::string, std::string> params;  // path parameters, percent-decoded
+  Params params;                              // path parameters, percent-decoded
   std::string log_user;                       // handlers may set it; logged as user_id
 
   std::optional<std::string> query_param(std::string_view name) const;
@@ -200,6 +240,13 @@ struct ProxyTarget {
   // client's X-Request-Id is replaced by the request's sane one
   // (Request::request_id). Null: only `headers` are sent.
   bool (*forward_client_header)(std::string_view name) = nullptr;
+  // When set, the proxy writes X-Forwarded-For (the client's address),
+  // X-Forwarded-Host (its Host), X-Forwarded-Proto and X-Forwarded-Prefix
+  // (these two as given) itself, after `headers`. Any X-Forwarded-* the
+  // client sent are its own claims: drop them with forward_client_header.
+  bool set_forwarded = false;
+  std::string forwarded_proto;   // "http" or "https"
+  std::string forwarded_prefix;  // the path prefix the route strips, e.g. "/dev/4500/ide"
   // Asked for each upstream response header that would be sent on (after
   // hop-by-hop removal): false drops it, e.g. a Set-Cookie. Optional.
   std::function<bool(std::string_view name, std::string_view value)> keep_response_header;
@@ -275,7 +322,7 @@ class Router {
   struct Match {
     MatchKind kind = MatchKind::kNotFound;
     const Route* route = nullptr;
-    std::map<std::string, std::string> params;  // raw (not yet decoded)
+    Params params;                              // raw (not yet decoded)
     std::string allow;                          // for 405
   };
   // websocket=true matches only WebSocket routes, else only plain routes;

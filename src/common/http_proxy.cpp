@@ -379,28 +379,128 @@ awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch&
   co_return co_await write_rest(s, w, bufs, sent, timeout);
 }
 
-// The start of a response head to the client: the status line, with the
-// upstream's reason phrase, else the standard one. Header lines follow
-// (append_field), then finish_head().
-std::string status_line(unsigned version, unsigned status, std::string_view reason) {
-  std::string h;
-  h.reserve(512);
-  h += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
-  h += std::to_string(status);
+// Memory for the header fields Beast keeps of an upstream response (one
+// small block per field, about six per response): per-thread free lists by
+// size class, so a response's fields cost no malloc once warm. Larger
+// blocks, and blocks past a list's cap, go to the heap as usual.
+class FieldBlocks {
+ public:
+  static void* get(size_t n) {
+    if (size_t c = size_class(n); c < kClasses.size()) {
+      auto& l = lists()[c];
+      if (!l.empty()) {
+        void* p = l.back();
+        l.pop_back();
+        return p;
+      }
+      return ::operator new(kClasses[c]);
+    }
+    return ::operator new(n);
+  }
+  static void put(void* p, size_t n) noexcept {
+    if (size_t c = size_class(n); c < kClasses.size()) {
+      auto& l = lists()[c];
+      if (l.size() < kKeep) {
+        l.push_back(p);
+        return;
+      }
+      ::operator delete(p, kClasses[c]);
+      return;
+    }
+    ::operator delete(p, n);
+  }
+
+ private:
+  static constexpr std::array<size_t, 4> kClasses{64, 128, 256, 512};
+  static constexpr size_t kKeep = 256;
+  static size_t size_class(size_t n) {
+    size_t c = 0;
+    while (c < kClasses.size() && n > kClasses[c]) ++c;
+    return c;
+  }
+  struct Lists {
+    std::array<std::vector<void*>, 4> l;
+    ~Lists() {
+      for (size_t c = 0; c < l.size(); ++c)
+        for (void* p : l[c]) ::operator delete(p, kClasses[c]);
+    }
+  };
+  static std::array<std::vector<void*>, 4>& lists() {
+    thread_local Lists ls;
+    return ls.l;
+  }
+};
+
+template <typename T>
+struct FieldAllocator {
+  using value_type = T;
+  FieldAllocator() = default;
+  template <typename U>
+  FieldAllocator(const FieldAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(FieldBlocks::get(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { FieldBlocks::put(p, n * sizeof(T)); }
+  template <typename U>
+  bool operator==(const FieldAllocator<U>&) const noexcept {
+    return true;
+  }
+  template <typename U>
+  bool operator!=(const FieldAllocator<U>&) const noexcept {
+    return false;
+  }
+};
+static_assert(alignof(std::max_align_t) >= 16);
+
+// The start of a response head to the client, appended to `h`: the status
+// line, with the upstream's reason phrase, else the standard one. Header
+// lines follow (append_field), then the framing lines and end_head().
+void status_line(std::string& h, unsigned version, unsigned status, std::string_view reason) {
+  h += version >= 11 ? "HTTP/1.1 "sv : "HTTP/1.0 "sv;
+  char num[8];
+  auto r = std::to_chars(num, num + sizeof num, status);
+  h.append(num, size_t(r.ptr - num));
   h += ' ';
   if (reason.empty() || splits_line(reason, false))
     reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   h += reason;
   h += "\r\n"sv;
-  return h;
 }
 
-// `framing`: ready-made lines for the body's length and the connection;
-// then the blank line that ends the head.
-void finish_head(std::string& h, std::string_view framing) {
-  h += framing;
-  h += "\r\n"sv;
-}
+// An object taken from a per-thread free list and given back, cleared, when
+// it goes: a request's head strings and read buffer keep their capacity
+// from one request to the next instead of going to malloc each time. One
+// grown past kKeepBytes is freed instead of kept.
+template <typename T>
+class Recycled {
+ public:
+  static constexpr size_t kKeepBytes = 16 * 1024;
+  Recycled() {
+    auto& fl = list();
+    if (!fl.empty()) {
+      v_ = std::move(fl.back());
+      fl.pop_back();
+    }
+  }
+  ~Recycled() {
+    auto& fl = list();
+    if (fl.size() < 32 && v_.capacity() <= kKeepBytes) {
+      v_.clear();
+      fl.push_back(std::move(v_));
+    }
+  }
+  Recycled(const Recycled&) = delete;
+  Recycled& operator=(const Recycled&) = delete;
+  T& operator*() { return v_; }
+
+ private:
+  static std::vector<T>& list() {
+    thread_local std::vector<T> l;
+    return l;
+  }
+  T v_;
+};
+
+// The blank line that ends a head (after its framing lines).
+void end_head(std::string& h) { h += "\r\n"sv; }
 
 // The Connection line a response needs, if any (HTTP/1.1 keeps the
 // connection unless told, HTTP/1.0 closes it unless told).
@@ -446,7 +546,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   // The upstream request header, written out by hand (Beast's serializer
   // costs more than the rest of a small request).
   const bool chunked_up = has_body && !io.parser.content_length();
-  std::string uhead;
+  Recycled<std::string> uhead_r;
+  std::string& uhead = *uhead_r;
   uhead.reserve(512);
   uhead += io.req.method;
   uhead += ' ';
@@ -471,6 +572,13 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     append_field(uhead, k, v);
   }
   if (!has_rid) append_field(uhead, "X-Request-Id", io.req.request_id);
+  if (t.set_forwarded) {
+    append_field(uhead, "X-Forwarded-For", io.req.remote_addr);
+    if (auto host = hdr.find(bhttp::field::host); host != hdr.end())
+      append_field(uhead, "X-Forwarded-Host", host->value());
+    append_field(uhead, "X-Forwarded-Proto", t.forwarded_proto);
+    append_field(uhead, "X-Forwarded-Prefix", t.forwarded_prefix);
+  }
   if (io.upgrade) {
     uhead += "Connection: Upgrade\r\n"sv;
     append_field(uhead, "Upgrade", hdr[bhttp::field::upgrade]);
@@ -575,8 +683,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
 
   // The response header (1xx other than 101 are skipped).
-  beast::flat_buffer ubuf;
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> rp;
+  Recycled<beast::flat_buffer> ubuf_r;
+  beast::flat_buffer& ubuf = *ubuf_r;
+  std::optional<bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>> rp;
   for (int attempt = 0;;) {
     rp.emplace();
     rp->header_limit(64 * 1024);
@@ -612,8 +721,11 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     if (f.name() == bhttp::field::connection) rdrop.add_from(f.value());
   // The client's head: the status line and the upstream's header lines that
   // go on, written straight out (no copy into a Headers first); each branch
-  // below adds its framing lines with finish_head().
-  std::string chead = status_line(io.version, status, res.reason());
+  // below adds its framing lines, then end_head().
+  Recycled<std::string> chead_r;
+  std::string& chead = *chead_r;
+  chead.reserve(512);
+  status_line(chead, io.version, status, res.reason());
   for (const auto& f : res) {
     std::string_view k = f.name_string();
     if (hop_by_hop_or_length(f.name()) || (!rdrop.empty() && rdrop.has(k))) continue;
@@ -621,9 +733,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     append_field(chead, k, f.value());
   }
   if (io.upgrade && status == 101) {
-    std::string framing = "Connection: Upgrade\r\n";
-    append_field(framing, "Upgrade", res[bhttp::field::upgrade]);
-    finish_head(chead, framing);
+    chead += "Connection: Upgrade\r\n"sv;
+    append_field(chead, "Upgrade", res[bhttp::field::upgrade]);
+    end_head(chead);
     auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
     out.status = 101;
     out.upgraded = true;
@@ -654,11 +766,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   bool client_keep = io.keep_alive && client_body_done && !io.upgrade;
   out.status = int(status);
   if (no_body) {
-    std::string framing;
     if (auto cl = res.find(bhttp::field::content_length); cl != res.end() && head)
-      append_field(framing, "Content-Length", cl->value());
-    framing += connection_line(io.version, client_keep);
-    finish_head(chead, framing);
+      append_field(chead, "Content-Length", cl->value());
+    chead += connection_line(io.version, client_keep);
+    end_head(chead);
     auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
     if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(up));
     out.keep_alive = client_keep && !wec;
@@ -666,13 +777,17 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
   const bool chunked_down = !rp->content_length() && io.version >= 11;
   if (!rp->content_length() && !chunked_down) client_keep = false;  // HTTP/1.0: the end is the close
-  std::string framing;
-  if (rp->content_length())
-    framing = "Content-Length: " + std::to_string(*rp->content_length()) + "\r\n";
-  else if (chunked_down)
-    framing = "Transfer-Encoding: chunked\r\n";
-  framing += connection_line(io.version, client_keep);
-  finish_head(chead, framing);
+  if (rp->content_length()) {
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, *rp->content_length());
+    chead += "Content-Length: "sv;
+    chead.append(num, size_t(r.ptr - num));
+    chead += "\r\n"sv;
+  } else if (chunked_down) {
+    chead += "Transfer-Encoding: chunked\r\n"sv;
+  }
+  chead += connection_line(io.version, client_keep);
+  end_head(chead);
   bool ok = true;
   // The header leaves with the first piece of the body in one write (a small
   // page is usually whole in the buffer already): one syscall and one packet.

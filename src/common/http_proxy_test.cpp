@@ -147,8 +147,13 @@ Router front_router(uint16_t upstream_port) {
     t.host = "127.0.0.1";
     t.port = upstream_port;
     t.target = req.target.substr(2);
-    t.forward_client_header = [](std::string_view k) { return !iequals(k, "Authorization") && !iequals(k, "X-Secret"); };
-    t.headers.add("X-Forwarded-Prefix", "/f");
+    t.forward_client_header = [](std::string_view k) {
+      return !iequals(k, "Authorization") && !iequals(k, "X-Secret") && !iequals(k, "X-Forwarded-For");
+    };
+    t.headers.add("X-Route", "f");
+    t.set_forwarded = true;
+    t.forwarded_proto = "https";
+    t.forwarded_prefix = "/f";
     plan.upstream = std::move(t);
     return plan;
   }, o);
@@ -201,7 +206,7 @@ TEST_F(ProxyTest, ForwardedClientHeadersPassTheFilterButNoHopByHopOnesAndNoClaim
   auto ask = [&](const std::string& rid) {
     std::string out = raw_exchange(front.port,
                                    "GET /f/hdr HTTP/1.1\r\nHost: front\r\nAuthorization: Bearer secret\r\n"
-                                   "X-Secret: s\r\nCookie: a=1\r\nX-Keep: yes\r\nX-Request-Id: " + rid +
+                                   "X-Secret: s\r\nX-Forwarded-For: 6.6.6.6\r\nCookie: a=1\r\nX-Keep: yes\r\nX-Request-Id: " + rid +
                                    "\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nConnection: close, X-Hop\r\n\r\n");
     auto body = out.find("\r\n\r\n");
     EXPECT_NE(body, std::string::npos) << out;
@@ -217,7 +222,11 @@ TEST_F(ProxyTest, ForwardedClientHeadersPassTheFilterButNoHopByHopOnesAndNoClaim
   EXPECT_EQ(h["Cookie"], "a=1");
   EXPECT_EQ(h["X-Keep"], "yes");
   EXPECT_EQ(h["Host"], "front");
+  EXPECT_EQ(h["X-Route"], "f");
   EXPECT_EQ(h["X-Forwarded-Prefix"], "/f");
+  EXPECT_EQ(h["X-Forwarded-Proto"], "https");
+  EXPECT_EQ(h["X-Forwarded-Host"], "front");
+  EXPECT_EQ(h["X-Forwarded-For"], "127.0.0.1") << "the proxy's, not the client's claim";
   ASSERT_TRUE(h.contains("X-Request-Id"));
   EXPECT_NE(h["X-Request-Id"], "bad id!") << "replaced by the server's sane id";
   EXPECT_EQ(h["X-Request-Id"].get<std::string>().size(), 16u);

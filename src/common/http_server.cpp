@@ -693,14 +693,16 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     if (!early && m.kind == Router::MatchKind::kMethodNotAllowed)
       early = Error::make(codes::kMethodNotAllowed, "method " + req.method + " not allowed");
     if (!early && route) {
+      // Decoded in place, then handed over (no copy of the names).
       for (auto& [k, v] : m.params) {
         auto d = url_decode(v, false);
         if (!d) {
           early = Error::make(codes::kBadPath, "path parameter " + k + ": " + d.error().message);
           break;
         }
-        req.params[k] = std::move(*d);
+        v = std::move(*d);
       }
+      if (!early) req.params = std::move(m.params);
     }
     if (!early && parser.content_length() && *parser.content_length() > ro.body_limit)
       early = Error::make(codes::kTooLarge,

@@ -232,7 +232,6 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
       return plan;
     }
     http::ProxyTarget t;
-    t.headers.reserve(5);
     t.host = d.ip;
     t.port = kIdePort;
     t.target = std::string(after);
@@ -247,11 +246,11 @@ void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
       std::string rest = ide::strip_session_cookie(*cookie);
       if (!rest.empty()) t.headers.add("Cookie", rest);
     }
-    // The client's own X-Forwarded-* were dropped above: add, not set.
-    t.headers.add("X-Forwarded-For", req.remote_addr);
-    t.headers.add("X-Forwarded-Proto", proto);
-    if (auto host = req.headers.get("Host")) t.headers.add("X-Forwarded-Host", std::string(*host));
-    t.headers.add("X-Forwarded-Prefix", prefix);
+    // X-Forwarded-For, -Host, -Proto and -Prefix, written by the proxy (the
+    // client's own were dropped above).
+    t.set_forwarded = true;
+    t.forwarded_proto = proto;
+    t.forwarded_prefix = prefix;
     // The IDE cannot plant or overwrite the platform's session cookie.
     t.keep_response_header = [](std::string_view k, std::string_view v) {
       return !(http::iequals(k, "Set-Cookie") && ide::sets_session_cookie(v));
