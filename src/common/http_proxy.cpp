@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <charconv>
 
 #include <array>
@@ -39,7 +40,6 @@ bool peer_closed_or_dirty(int fd) {
 }  // namespace
 
 std::optional<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool check_peer) {
-  std::lock_guard lk(mu_);
   auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
   auto& q = it->second;
@@ -58,22 +58,13 @@ std::optional<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool che
 
 void UpstreamPool::give(const tcp::endpoint& key, tcp::socket s) {
   if (!s.is_open()) return;
-  std::lock_guard lk(mu_);
   auto& q = idle_[key];
   q.push_front(Idle{std::move(s), Clock::now()});
   while (q.size() > max_idle_) q.pop_back();
 }
 
 void UpstreamPool::clear() {
-  std::lock_guard lk(mu_);
   idle_.clear();
-}
-
-size_t UpstreamPool::idle() const {
-  std::lock_guard lk(mu_);
-  size_t n = 0;
-  for (const auto& [k, q] : idle_) n += q.size();
-  return n;
 }
 
 // ---- deadlines ----
@@ -327,10 +318,18 @@ bool splits_line(std::string_view s, bool colon) {
 
 void append_field(std::string& out, std::string_view k, std::string_view v) {
   if (k.empty() || splits_line(k, true) || splits_line(v, false)) return;
-  out += k;
-  out += ": "sv;
-  out += v;
-  out += "\r\n"sv;
+  // One size check and plain copies (four appends were four calls).
+  const size_t at = out.size();
+  out.resize(at + k.size() + v.size() + 4);
+  char* p = out.data() + at;
+  std::memcpy(p, k.data(), k.size());
+  p += k.size();
+  *p++ = ':';
+  *p++ = ' ';
+  std::memcpy(p, v.data(), v.size());
+  p += v.size();
+  *p++ = '\r';
+  *p = '\n';
 }
 
 std::string hex(size_t n) {
@@ -518,6 +517,30 @@ Response default_upstream_error(const Error& e) {
 
 }  // namespace
 
+// A dotted-quad IPv4 address, strictly (four decimal octets, no leading
+// zeros), parsed by hand: the usual upstream, asked for every request.
+// Anything else (IPv6, or not an address) goes to Asio's parser.
+asio::ip::address parse_address(std::string_view s, boost::system::error_code& ec) {
+  asio::ip::address_v4::bytes_type b{};
+  size_t i = 0, part = 0;
+  for (; part < 4; ++part) {
+    if (part > 0) {
+      if (i >= s.size() || s[i] != '.') break;
+      ++i;
+    }
+    const size_t start = i;
+    unsigned v = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) v = v * 10 + unsigned(s[i++] - '0');
+    if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) break;
+    b[part] = static_cast<unsigned char>(v);
+  }
+  if (part == 4 && i == s.size()) {
+    ec = {};
+    return asio::ip::address_v4(b);
+  }
+  return asio::ip::make_address(std::string(s), ec);
+}
+
 awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const ProxyTarget& t) {
   co_return co_await tunnel(client, upstream, t);
 }
@@ -539,7 +562,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   };
 
   boost::system::error_code aec;
-  auto addr = asio::ip::make_address(t.host, aec);
+  auto addr = parse_address(t.host, aec);
   if (aec) co_return upstream_failed("bad upstream address " + t.host);
   const tcp::endpoint ep(addr, t.port);
 

@@ -25,12 +25,13 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-// Idle upstream connections by address and port, most recent first. One pool per
-// io thread: its sockets stay registered with that thread's io_context, so
-// taking one costs no epoll_ctl and no fcntl, at most a non-blocking peek
-// that checks the peer has not closed it. A connection is handed out only if it is
-// younger than the idle limit; at most max_idle per key are kept. Sockets
-// must be taken by the pool's own io thread; idle() may be asked from any.
+// Idle upstream connections by address and port, most recent first. One
+// pool per io thread, used only by that thread (clear() once it stopped),
+// so no lock: its sockets stay registered with that thread's io_context,
+// and taking one costs no epoll_ctl and no fcntl, at most a non-blocking
+// peek that checks the peer has not closed it. A connection is handed out
+// only if it is younger than the idle limit; at most max_idle per key are
+// kept.
 class UpstreamPool {
  public:
   explicit UpstreamPool(size_t max_idle = 64, std::chrono::seconds idle_limit = std::chrono::seconds(30))
@@ -39,7 +40,6 @@ class UpstreamPool {
   // new connection if this one turns out closed: those with a body).
   std::optional<tcp::socket> take(const tcp::endpoint& key, bool check_peer = true);
   void give(const tcp::endpoint& key, tcp::socket s);  // s: no operation pending
-  size_t idle() const;
   void clear();  // closes every idle connection (before the io_context goes)
 
  private:
@@ -195,6 +195,11 @@ struct ProxyOutcome {
   // which the session runs with run_tunnel() (after freeing what it can).
   std::optional<tcp::socket> tunnel_upstream;
 };
+
+// An upstream address: dotted-quad IPv4 parsed by hand (strictly: four
+// decimal octets, no leading zeros), anything else by Asio. Same results as
+// asio::ip::make_address.
+asio::ip::address parse_address(std::string_view s, boost::system::error_code& ec);
 
 asio::awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& target, UpstreamPool& pool);
 // Copies bytes both ways until both sides closed, an error, or the target's
