@@ -34,11 +34,14 @@ void set_fd(int fd);                          // default 2 (stderr)
 void set_base_fields(nlohmann::json fields);  // added to every record (e.g. vmid)
 
 // Batching for a busy thread (the HTTP server's io threads): while a
-// ThreadBuffer lives, this thread's records collect in memory and leave in
-// one write(2) when the next would pass PIPE_BUF (4 KiB, so the write stays
+// ThreadBuffer lives, this thread's records collect in memory and leave as
+// one batch when the next would pass PIPE_BUF (4 KiB, so its write(2) stays
 // atomic and whole lines never interleave with other threads'), when
 // flush_thread() is called (the server calls it whenever its io thread has
-// nothing ready to run) or when the ThreadBuffer ends.
+// nothing ready to run) or when the ThreadBuffer ends. Batches are written
+// by a writer thread, in order, so the buffered thread never waits on the
+// log file (unless over 8 MiB are waiting); ~ThreadBuffer returns once its
+// batches are written.
 class ThreadBuffer {
  public:
   ThreadBuffer();
@@ -47,6 +50,8 @@ class ThreadBuffer {
   ThreadBuffer& operator=(const ThreadBuffer&) = delete;
 };
 void flush_thread();
+// Returns once every batch handed over so far (by any thread) is written.
+void wait_written();
 
 // Parses "json"/"text"; anything else is nullopt-like false.
 bool parse_format(std::string_view s, Format* out);

@@ -1,11 +1,13 @@
 #include "common/log.hpp"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace zlh::log {
@@ -79,10 +81,12 @@ TEST(Log, ABufferedThreadWritesWholeLinesWhenFlushed) {
     ThreadBuffer batched;
     for (int i = 0; i < 5; ++i) write_flat(Level::kInfo, "request", "http", {{"i", int64_t(i)}});
     EXPECT_TRUE(c.lines().empty()) << "held until a flush";
-    flush_thread();
+    flush_thread();  // hands the batch to the writer thread
+    wait_written();
     EXPECT_EQ(c.lines().size(), 5u);
     // Past 4 KiB a batch goes out by itself, in whole lines.
     for (int i = 0; i < 100; ++i) write_flat(Level::kInfo, "request", "http", {{"i", int64_t(i)}});
+    wait_written();
     auto some = c.lines();
     EXPECT_GT(some.size(), 5u);
     EXPECT_LT(some.size(), 105u);
@@ -94,6 +98,66 @@ TEST(Log, ABufferedThreadWritesWholeLinesWhenFlushed) {
   // Without a ThreadBuffer a record leaves at once.
   write_flat(Level::kInfo, "request", "http", {});
   EXPECT_EQ(c.lines().size(), 106u);
+}
+
+// A record too long for a batch (over 4 KiB) still arrives in its place:
+// after the records written before it, before those written after.
+TEST(Log, ALongRecordFromABufferedThreadKeepsItsPlace) {
+  Capture c;
+  {
+    ThreadBuffer batched;
+    write_flat(Level::kInfo, "request", "http", {{"i", int64_t(0)}});
+    const std::string big(6000, 'x');
+    write_flat(Level::kInfo, "request", "http", {{"i", int64_t(1)}, {"path", std::string_view(big)}});
+    write_flat(Level::kInfo, "request", "http", {{"i", int64_t(2)}});
+  }
+  auto l = c.lines();
+  ASSERT_EQ(l.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(l[size_t(i)]["i"], i);
+  EXPECT_EQ(l[1]["path"].get<std::string>().size(), 6000u);
+}
+
+// Batches go through the writer thread: from several buffered threads at
+// once, every record arrives, as a whole line, in its thread's order.
+TEST(Log, BatchesFromManyThreadsArriveWholeAndInOrder) {
+  char path[] = "/tmp/zlh-log-test-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  set_fd(fd);
+  constexpr int kThreads = 3, kEach = 3000;
+  {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t)
+      ts.emplace_back([t] {
+        ThreadBuffer batched;
+        for (int i = 0; i < kEach; ++i) {
+          write_flat(Level::kInfo, "request", "http", {{"t", int64_t(t)}, {"i", int64_t(i)}});
+          if (i % 500 == 0) flush_thread();
+        }
+      });  // ~ThreadBuffer returns once its batches are written
+    for (auto& th : ts) th.join();
+  }
+  set_fd(2);
+  std::string text;
+  char buf[65536];
+  ssize_t n;
+  ::lseek(fd, 0, SEEK_SET);
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+  ::close(fd);
+  std::vector<int> next(kThreads, 0);
+  std::istringstream in(text);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    const int t = j["t"], i = j["i"];
+    ASSERT_EQ(i, next[size_t(t)]) << "thread " << t;
+    ++next[size_t(t)];
+    ++lines;
+  }
+  EXPECT_EQ(lines, kThreads * kEach);
 }
 
 }  // namespace
