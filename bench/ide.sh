@@ -187,14 +187,37 @@ done
 COOKIE="Cookie: zlh_session=$TOKEN"
 curl -sf -H "$COOKIE" "$API_URL/dev/$VMID/ide/" | grep -q 'hello from the IDE' || die "zlh-api does not proxy"
 
+# The processes of each proxy, for their CPU time (and syscalls): zlh-api;
+# nginx's workers; the Express node process.
+NGX_WORKERS="$(pgrep -P "$NGX_PID" | tr '\n' ' ')"
+[ -n "$NGX_WORKERS" ] || die "the nginx peer has no workers"
+declare -A PROCS=([api]="$API_PID" [ngx]="$NGX_WORKERS" [exp]="$EXP_PID")
+# CPU ticks (user, system) of the processes given, all their threads.
+cpu_ticks() {
+  local p u=0 s=0 a b
+  for p in "$@"; do
+    read -r a b < <(awk '{ print $14, $15 }' "/proc/$p/stat")
+    u=$((u + a))
+    s=$((s + b))
+  done
+  echo "$u $s"
+}
+
 declare -A FIG
-# run_wrk KEY URL [wrk args...]: figures into FIG[KEY.*]
+# run_wrk KEY URL [wrk args...]: figures into FIG[KEY.*], with the proxy's
+# CPU time over the measured run (KEY without its round number names it).
 run_wrk() {
-  local key="$1" url="$2" out
+  local key="$1" url="$2" out u0 s0 u1 s1
   shift 2
   out="$W/wrk-$key.txt"
   wrk -t2 -c"$CONNS" -d"$WARMUP" "$@" "$url" >/dev/null
+  # shellcheck disable=SC2086
+  read -r u0 s0 < <(cpu_ticks ${PROCS[${key%%[0-9]*}]})
   wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "$@" "$url" >"$out"
+  # shellcheck disable=SC2086
+  read -r u1 s1 < <(cpu_ticks ${PROCS[${key%%[0-9]*}]})
+  FIG["$key.user_ticks"]=$((u1 - u0))
+  FIG["$key.sys_ticks"]=$((s1 - s0))
   local line
   line="$(grep '^ZLH ' "$out")" || die "wrk printed no figures for $key: $(cat "$out")"
   for kv in $line; do
@@ -209,21 +232,54 @@ for r in $(seq "$ROUNDS"); do
   run_wrk "ngx$r" "http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"
   run_wrk "exp$r" "http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/"
 done
-declare -A RPS P50 P99 ERR ALL_RPS
+declare -A RPS P50 P99 ERR ALL_RPS USER_US SYS_US
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
 for side in api ngx exp; do
-  rps=() p50=() p99=() err=0
+  rps=() p50=() p99=() err=0 ut=0 st=0 reqs=0
   for r in $(seq "$ROUNDS"); do
     rps+=("$(awk -v n="${FIG[$side$r.requests]}" -v d="${FIG[$side$r.duration_us]}" 'BEGIN { printf "%.0f", n / (d / 1e6) }')")
     p50+=("${FIG[$side$r.p50]}")
     p99+=("${FIG[$side$r.p99]}")
     err=$((err + FIG[$side$r.errors] + FIG[$side$r.non2xx]))
+    ut=$((ut + FIG[$side$r.user_ticks]))
+    st=$((st + FIG[$side$r.sys_ticks]))
+    reqs=$((reqs + FIG[$side$r.requests]))
   done
   RPS[$side]="$(median "${rps[@]}")"
   P50[$side]="$(median "${p50[@]}")"
   P99[$side]="$(median "${p99[@]}")"
   ERR[$side]="$err"
   ALL_RPS[$side]="${rps[*]}"
+  USER_US[$side]="$(awk -v t="$ut" -v k="$TICK_US" -v n="$reqs" 'BEGIN { printf "%.1f", t * k / n }')"
+  SYS_US[$side]="$(awk -v t="$st" -v k="$TICK_US" -v n="$reqs" 'BEGIN { printf "%.1f", t * k / n }')"
 done
+
+# Syscalls per request (perf's raw_syscalls tracepoint, where the kernel
+# lets us count it): a figure that does not depend on how busy the machine
+# is, unlike requests/s. Counted in a run of its own, so the counting does
+# not slow the rounds above. EAGAIN: reads that found nothing.
+declare -A SYSCALLS EAGAIN
+if perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null; then
+  log "syscalls per request (perf stat, $DURATION each)"
+  for side in api ngx exp; do
+    case "$side" in
+      api) url="$API_URL/dev/$VMID/ide/"; hdr=(-H "$COOKIE") ;;
+      ngx) url="http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"; hdr=() ;;
+      exp) url="http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/"; hdr=() ;;
+    esac
+    wrk -t2 -c"$CONNS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
+    pids="$(echo ${PROCS[$side]} | tr ' ' ',')"
+    perf stat -x, -e raw_syscalls:sys_enter -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
+      -p "$pids" -o "$W/perf-$side.csv" -- sleep 1000 2>/dev/null &
+    PERF_PID=$!
+    wrk -t2 -c"$CONNS" -d"$DURATION" -s "$LUA" "${hdr[@]}" "$url" >"$W/wrk-perf-$side.txt"
+    pkill -P "$PERF_PID" sleep 2>/dev/null || true  # perf stops when its workload ends
+    wait "$PERF_PID" 2>/dev/null || true
+    n="$(grep '^ZLH ' "$W/wrk-perf-$side.txt" | tr ' ' '\n' | awk -F= '$1 == "requests" { print $2 }')"
+    SYSCALLS[$side]="$(awk -F, -v n="$n" '$3 == "raw_syscalls:sys_enter" { printf "%.2f", $1 / n }' "$W/perf-$side.csv")"
+    EAGAIN[$side]="$(awk -F, -v n="$n" '$3 == "syscalls:sys_exit_recvfrom" { printf "%.2f", $1 / n }' "$W/perf-$side.csv")"
+  done
+fi
 
 # WebSocket echo round trips (32-byte text), 2,000 after 200 warm-up, per path.
 declare -A RTT50 RTT99
@@ -280,6 +336,7 @@ RATIO="$(awk -v a="${RPS[api]}" -v b="${RPS[ngx]}" 'BEGIN { printf "%.2f", a / b
   echo "- zlh-api: \`/dev/$VMID/ide/\` with the \`zlh_session\` cookie (session + ownership checked on every request, from its short cache), 2 io threads, JSON access log to a file."
   echo "- nginx peer: \`proxy_pass\`, 2 workers, upstream \`keepalive 64\`, no auth. Express peer: Express 4 + http-proxy-middleware 3 (\`ws: true\`, keep-alive agent), no auth."
   echo "- wrk: 2 threads, $CONNS connections, $DURATION after a $WARMUP warm-up, $ROUNDS rounds in turn; medians. Latency from bench/wrk_latency.lua (µs)."
+  echo "- CPU per request: the proxy's own processes (zlh-api; nginx's workers; Express's node) from /proc/<pid>/stat over the measured runs of all rounds, divided by the requests. wrk and the upstream share the same 2 cores, so requests/s follows the total CPU per request; this figure is the proxy's part of it and moves much less with the machine's load."
   echo
   echo "| $CONNS connections | zlh-api | nginx | express + http-proxy-middleware |"
   echo "|---|---:|---:|---:|"
@@ -288,6 +345,12 @@ RATIO="$(awk -v a="${RPS[api]}" -v b="${RPS[ngx]}" 'BEGIN { printf "%.2f", a / b
   echo "| p50 (ms) | $(awk -v v="${P50[api]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P50[ngx]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P50[exp]}" 'BEGIN { printf "%.3f", v / 1000 }') |"
   echo "| p99 (ms) | $(awk -v v="${P99[api]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P99[ngx]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P99[exp]}" 'BEGIN { printf "%.3f", v / 1000 }') |"
   echo "| errors + non-2xx | ${ERR[api]} | ${ERR[ngx]} | ${ERR[exp]} |"
+  echo "| CPU per request, user (µs) | ${USER_US[api]} | ${USER_US[ngx]} | ${USER_US[exp]} |"
+  echo "| CPU per request, system (µs) | ${SYS_US[api]} | ${SYS_US[ngx]} | ${SYS_US[exp]} |"
+  if [ -n "${SYSCALLS[api]:-}" ]; then
+    echo "| syscalls per request (separate run) | ${SYSCALLS[api]} | ${SYSCALLS[ngx]} | ${SYSCALLS[exp]} |"
+    echo "| of them reads that found nothing (EAGAIN) | ${EAGAIN[api]} | ${EAGAIN[ngx]} | ${EAGAIN[exp]} |"
+  fi
   echo
   echo "- Goal ≥ 1.0× nginx requests/s: zlh-api/nginx = **$RATIO** ($(verdict "$RATIO" 1.0 ge)); p99 no worse than nginx: $(verdict "${P99[api]}" "${P99[ngx]}" le)."
   echo
