@@ -232,14 +232,16 @@ for r in $(seq "$ROUNDS"); do
   run_wrk "ngx$r" "http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"
   run_wrk "exp$r" "http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/"
 done
-declare -A RPS P50 P99 ERR ALL_RPS USER_US SYS_US
+declare -A RPS P50 P90 P99 P999 ERR ALL_RPS USER_US SYS_US
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 for side in api ngx exp; do
-  rps=() p50=() p99=() err=0 ut=0 st=0 reqs=0
+  rps=() p50=() p90=() p99=() p999=() err=0 ut=0 st=0 reqs=0
   for r in $(seq "$ROUNDS"); do
     rps+=("$(awk -v n="${FIG[$side$r.requests]}" -v d="${FIG[$side$r.duration_us]}" 'BEGIN { printf "%.0f", n / (d / 1e6) }')")
     p50+=("${FIG[$side$r.p50]}")
+    p90+=("${FIG[$side$r.p90]}")
     p99+=("${FIG[$side$r.p99]}")
+    p999+=("${FIG[$side$r.p999]}")
     err=$((err + FIG[$side$r.errors] + FIG[$side$r.non2xx]))
     ut=$((ut + FIG[$side$r.user_ticks]))
     st=$((st + FIG[$side$r.sys_ticks]))
@@ -247,7 +249,9 @@ for side in api ngx exp; do
   done
   RPS[$side]="$(median "${rps[@]}")"
   P50[$side]="$(median "${p50[@]}")"
+  P90[$side]="$(median "${p90[@]}")"
   P99[$side]="$(median "${p99[@]}")"
+  P999[$side]="$(median "${p999[@]}")"
   ERR[$side]="$err"
   ALL_RPS[$side]="${rps[*]}"
   USER_US[$side]="$(awk -v t="$ut" -v k="$TICK_US" -v n="$reqs" 'BEGIN { printf "%.1f", t * k / n }')"
@@ -343,7 +347,10 @@ RATIO="$(awk -v a="${RPS[api]}" -v b="${RPS[ngx]}" 'BEGIN { printf "%.2f", a / b
   echo "| requests/s (median) | ${RPS[api]} | ${RPS[ngx]} | ${RPS[exp]} |"
   echo "| requests/s per round | ${ALL_RPS[api]} | ${ALL_RPS[ngx]} | ${ALL_RPS[exp]} |"
   echo "| p50 (ms) | $(awk -v v="${P50[api]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P50[ngx]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P50[exp]}" 'BEGIN { printf "%.3f", v / 1000 }') |"
-  echo "| p99 (ms) | $(awk -v v="${P99[api]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P99[ngx]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P99[exp]}" 'BEGIN { printf "%.3f", v / 1000 }') |"
+  ms() { awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }'; }
+  echo "| p90 (ms) | $(ms "${P90[api]}") | $(ms "${P90[ngx]}") | $(ms "${P90[exp]}") |"
+  echo "| p99 (ms) | $(ms "${P99[api]}") | $(ms "${P99[ngx]}") | $(ms "${P99[exp]}") |"
+  echo "| p99.9 (ms) | $(ms "${P999[api]}") | $(ms "${P999[ngx]}") | $(ms "${P999[exp]}") |"
   echo "| errors + non-2xx | ${ERR[api]} | ${ERR[ngx]} | ${ERR[exp]} |"
   echo "| CPU per request, user (µs) | ${USER_US[api]} | ${USER_US[ngx]} | ${USER_US[exp]} |"
   echo "| CPU per request, system (µs) | ${SYS_US[api]} | ${SYS_US[ngx]} | ${SYS_US[exp]} |"
