@@ -192,6 +192,8 @@ curl -sf -H "$COOKIE" "$API_URL/dev/$VMID/ide/" | grep -q 'hello from the IDE' |
 NGX_WORKERS="$(pgrep -P "$NGX_PID" | tr '\n' ' ')"
 [ -n "$NGX_WORKERS" ] || die "the nginx peer has no workers"
 declare -A PROCS=([api]="$API_PID" [ngx]="$NGX_WORKERS" [exp]="$EXP_PID")
+declare -A URLS=([api]="$API_URL/dev/$VMID/ide/" [ngx]="http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"
+  [exp]="http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/")
 # CPU ticks (user, system) of the processes given, all their threads.
 cpu_ticks() {
   local p u=0 s=0 a b
@@ -228,9 +230,9 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int(
 
 for r in $(seq "$ROUNDS"); do
   log "HTTP round $r/$ROUNDS: zlh-api, nginx, express ($CONNS connections, $DURATION)"
-  run_wrk "api$r" "$API_URL/dev/$VMID/ide/" -H "$COOKIE"
-  run_wrk "ngx$r" "http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"
-  run_wrk "exp$r" "http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/"
+  run_wrk "api$r" "${URLS[api]}" -H "$COOKIE"
+  run_wrk "ngx$r" "${URLS[ngx]}"
+  run_wrk "exp$r" "${URLS[exp]}"
 done
 declare -A RPS P50 P90 P99 P999 ERR ALL_RPS USER_US SYS_US
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
@@ -266,11 +268,9 @@ declare -A SYSCALLS EAGAIN
 if perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null; then
   log "syscalls per request (perf stat, $DURATION each)"
   for side in api ngx exp; do
-    case "$side" in
-      api) url="$API_URL/dev/$VMID/ide/"; hdr=(-H "$COOKIE") ;;
-      ngx) url="http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"; hdr=() ;;
-      exp) url="http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/"; hdr=() ;;
-    esac
+    url="${URLS[$side]}"
+    hdr=()
+    [ "$side" != api ] || hdr=(-H "$COOKIE")
     wrk -t2 -c"$CONNS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
     pids="$(echo ${PROCS[$side]} | tr ' ' ',')"
     perf stat -x, -e raw_syscalls:sys_enter -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
@@ -346,8 +346,8 @@ RATIO="$(awk -v a="${RPS[api]}" -v b="${RPS[ngx]}" 'BEGIN { printf "%.2f", a / b
   echo "|---|---:|---:|---:|"
   echo "| requests/s (median) | ${RPS[api]} | ${RPS[ngx]} | ${RPS[exp]} |"
   echo "| requests/s per round | ${ALL_RPS[api]} | ${ALL_RPS[ngx]} | ${ALL_RPS[exp]} |"
-  echo "| p50 (ms) | $(awk -v v="${P50[api]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P50[ngx]}" 'BEGIN { printf "%.3f", v / 1000 }') | $(awk -v v="${P50[exp]}" 'BEGIN { printf "%.3f", v / 1000 }') |"
   ms() { awk -v v="$1" 'BEGIN { printf "%.3f", v / 1000 }'; }
+  echo "| p50 (ms) | $(ms "${P50[api]}") | $(ms "${P50[ngx]}") | $(ms "${P50[exp]}") |"
   echo "| p90 (ms) | $(ms "${P90[api]}") | $(ms "${P90[ngx]}") | $(ms "${P90[exp]}") |"
   echo "| p99 (ms) | $(ms "${P99[api]}") | $(ms "${P99[ngx]}") | $(ms "${P99[exp]}") |"
   echo "| p99.9 (ms) | $(ms "${P999[api]}") | $(ms "${P999[ngx]}") | $(ms "${P999[exp]}") |"

@@ -61,8 +61,8 @@ thread_local std::string t_buffer;
 // The batches of buffered threads are written by one writer thread, so an
 // io thread never waits on the log file: a write to a file can block for
 // milliseconds (the inode lock, the journal), and two io threads writing at
-// once wait on each other (measured: 1–3 ms writes under the IDE bench,
-// which put the proxy's p99 at ~3 ms). Batches keep their order and are
+// once wait on each other (an earlier session saw 1–3 ms writes under the
+// IDE bench, both io threads at once). Batches keep their order and are
 // written one write(2) each. Past kMaxQueued bytes waiting (a disk slower
 // than the traffic) a producer waits for room: the log slows the server
 // down rather than losing or reordering records or growing without bound.
@@ -102,15 +102,15 @@ class Writer {
     for (;;) {
       {
         std::unique_lock lk(mu_);
-        busy_ = false;
         if (q_.empty()) {
+          busy_ = false;
           done_cv_.notify_all();
           cv_.wait(lk, [&] { return !q_.empty(); });
+          busy_ = true;
           // Woken from idle by a first batch: wait a moment for more, so a
           // busy server wakes this thread a few hundred times a second,
           // not once per batch (each wake is a futex call on both sides
           // and a context switch). Not when someone waits for the writes.
-          busy_ = true;
           if (draining_ == 0) {
             lk.unlock();
             std::this_thread::sleep_for(kLinger);
@@ -118,7 +118,6 @@ class Writer {
           }
         }
         mine.swap(q_);
-        busy_ = true;
         queued_ = 0;
       }
       room_cv_.notify_all();
@@ -130,18 +129,16 @@ class Writer {
   std::condition_variable cv_, done_cv_, room_cv_;
   std::deque<Batch> q_;
   size_t queued_ = 0;  // bytes in q_ (not those being written)
-  bool busy_ = false;  // taking or writing batches (so pushes need not wake it)
+  bool busy_ = true;  // not waiting for work (so pushes need not wake it)
   int draining_ = 0;   // callers of drain() waiting
 };
 
 void emit(std::string_view line) {
   if (!t_buffered) return write_all(g_fd.load(), line);
   if (t_buffer.size() + line.size() > kAtomicWrite) flush_thread();
-  if (line.size() >= kAtomicWrite) {
-    // Too long for a batch: on its own, behind this thread's earlier batches.
-    flush_thread();
-    return Writer::get().push(g_fd.load(), std::string(line));
-  }
+  // Too long for a batch (the line above handed the batch before it over):
+  // on its own, behind this thread's earlier batches.
+  if (line.size() >= kAtomicWrite) return Writer::get().push(g_fd.load(), std::string(line));
   t_buffer += line;
 }
 }  // namespace
