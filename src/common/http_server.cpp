@@ -714,7 +714,11 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       Response r = Response::error(*early);
       if (m.kind == Router::MatchKind::kMethodNotAllowed && early->code == codes::kMethodNotAllowed)
         r.headers.set("Allow", m.allow);
-      if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
+      const bool sent = co_await reply(std::move(r));
+      // A client still sending the refused body (a Content-Length over the
+      // limit) reads the answer only if the close does not reset it first.
+      if (sent && has_body) co_await linger(stream);
+      if (!sent || !keep_alive) break;
       continue;
     }
 

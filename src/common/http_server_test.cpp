@@ -122,6 +122,41 @@ TEST(HttpServer, BodyLimitIs413) {
   EXPECT_NE(r->body.find("E_TOO_LARGE"), std::string::npos);
 }
 
+// A Content-Length over the route's limit is refused before the body is
+// read; the server then reads and drops what the client still sends, so a
+// client that writes its whole body before reading gets the 413, not a reset
+// (16 MiB: more than the loopback socket buffers hold).
+TEST(HttpServer, ARefusedBodyIsDrainedSoTheClientReadsThe413) {
+  TestServer s(basic_router());
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(s.port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const size_t body = size_t(16) << 20;
+  std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nContent-Length: " +
+                     std::to_string(body) + "\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
+  const std::string piece(64 * 1024, 'z');
+  size_t sent = 0;
+  while (sent < body) {
+    ssize_t n = ::send(fd, piece.data(), std::min(piece.size(), body - sent), MSG_NOSIGNAL);
+    ASSERT_GT(n, 0) << "sending the body failed after " << sent << " bytes: " << std::strerror(errno);
+    sent += size_t(n);
+  }
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, size_t(n));
+  ::close(fd);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got.substr(0, 200);
+  EXPECT_NE(got.find("E_TOO_LARGE"), std::string::npos);
+}
+
 TEST(HttpServer, GuardRunsForPrivateAndUnknownRoutes) {
   TestServer s(basic_router());
   EXPECT_EQ(request("GET", s.base + "/private", {})->status, 401);
