@@ -166,6 +166,11 @@ Router::Route& Router::push(std::string method, std::string pattern, RouteOption
   r.is_ws = r.method == "WS";
   r.pattern = std::move(pattern);
   r.options = o;
+  const auto index = static_cast<uint32_t>(routes_.size() - 1);
+  if (!r.kinds.empty() && r.kinds.front() == Route::Seg::kLiteral)
+    by_first_[r.segments.front()].push_back(index);
+  else
+    any_first_.push_back(index);
   return r;
 }
 
@@ -245,7 +250,21 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
   const std::string_view* segs = big.empty() ? small.data() : big.data();
   const bool trailing_slash = path.size() > 1 && path.back() == '/';
   std::string allow;
-  for (const auto& r : routes_) {
+  // The routes starting with this path's first segment, merged in order
+  // with those starting with a parameter.
+  const std::vector<uint32_t>* lit = nullptr;
+  if (nsegs > 0)
+    if (auto it = by_first_.find(segs[0]); it != by_first_.end()) lit = &it->second;
+  size_t li = 0, ai = 0;
+  for (;;) {
+    uint32_t idx;
+    if (lit && li < lit->size() && (ai >= any_first_.size() || (*lit)[li] < any_first_[ai]))
+      idx = (*lit)[li++];
+    else if (ai < any_first_.size())
+      idx = any_first_[ai++];
+    else
+      break;
+    const Route& r = routes_[idx];
     const bool proxy = r.is_proxy;
     if (!proxy && r.is_ws != websocket) continue;
     // Cheap refusals first: too few or too many segments.

@@ -18,6 +18,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -336,6 +337,17 @@ class Router {
   // caller sets the one kind of target (handler, ws, sink or proxy).
   Route& push(std::string method, std::string pattern, RouteOptions o);
   std::vector<Route> routes_;
+  // Which routes can match a path, by its first segment: the indexes of
+  // the routes whose pattern starts with that literal, and of those that
+  // start with a parameter (or have no segment), each list in the order
+  // the routes were added. match() walks only the two lists, merged, so a
+  // request is not compared with every route (first match still wins).
+  struct SegmentHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<uint32_t>, SegmentHash, std::equal_to<>> by_first_;
+  std::vector<uint32_t> any_first_;
   std::function<std::optional<Error>(Request&)> guard_;
 };
 

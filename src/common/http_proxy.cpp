@@ -1,6 +1,7 @@
 // The reverse proxy behind Router::add_proxy (see http.hpp, ProxyTarget).
 // Beast templates for it live here and in http_server.cpp only.
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,25 +40,25 @@ bool peer_closed_or_dirty(int fd) {
 
 }  // namespace
 
-std::optional<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool check_peer) {
+std::unique_ptr<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool check_peer) {
   auto it = idle_.find(key);
-  if (it == idle_.end()) return std::nullopt;
+  if (it == idle_.end()) return nullptr;
   auto& q = it->second;
   auto now = Clock::now();
   while (!q.empty()) {
     Idle c = std::move(q.front());
     q.pop_front();
-    if (now - c.since < idle_limit_ && (!check_peer || !peer_closed_or_dirty(c.socket.native_handle())))
+    if (now - c.since < idle_limit_ && (!check_peer || !peer_closed_or_dirty(c.socket->native_handle())))
       return std::move(c.socket);
     boost::system::error_code ec;
-    c.socket.close(ec);
+    c.socket->close(ec);
   }
   idle_.erase(it);
-  return std::nullopt;
+  return nullptr;
 }
 
-void UpstreamPool::give(const tcp::endpoint& key, tcp::socket s) {
-  if (!s.is_open()) return;
+void UpstreamPool::give(const tcp::endpoint& key, std::unique_ptr<tcp::socket> s) {
+  if (!s || !s->is_open()) return;
   auto& q = idle_[key];
   q.push_front(Idle{std::move(s), Clock::now()});
   while (q.size() > max_idle_) q.pop_back();
@@ -341,18 +342,31 @@ std::string hex(size_t n) {
 // Writes `bufs` straight to the socket as far as it takes them now (no
 // reactor, no deadline, no coroutine frame). Set when that ended the write
 // (all sent, or an error); else `sent` says how far it got and write_rest()
-// finishes. A small message usually goes whole.
+// finishes. A small message usually goes whole. One sendmsg with
+// MSG_DONTWAIT: the socket's own blocking mode is left alone (under the
+// io_uring backend a socket never made non-blocking gets its reads done by
+// the ring, with no recv that fails with EAGAIN first).
 template <typename Buffers>
 std::optional<boost::system::error_code> write_now(tcp::socket& s, const Buffers& bufs, size_t& sent) {
-  boost::system::error_code ec;
-  // The getter reads Asio's flag; the setter is an ioctl(FIONBIO) each time.
-  if (!s.non_blocking()) s.non_blocking(true, ec);
-  sent = ec ? 0 : s.write_some(bufs, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    ec = {};
-    sent = 0;
+  std::array<iovec, 16> iov;
+  size_t n = 0;
+  for (auto it = asio::buffer_sequence_begin(bufs); it != asio::buffer_sequence_end(bufs) && n < iov.size(); ++it) {
+    asio::const_buffer b(*it);
+    if (b.size() == 0) continue;
+    iov[n++] = iovec{const_cast<void*>(b.data()), b.size()};
   }
-  if (ec || sent == beast::buffer_bytes(bufs)) return ec;
+  sent = 0;
+  if (n == 0) return boost::system::error_code{};
+  msghdr m{};
+  m.msg_iov = iov.data();
+  m.msg_iovlen = n;
+  ssize_t r = ::sendmsg(s.native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::nullopt;
+    return boost::system::error_code(errno, boost::system::system_category());
+  }
+  sent = static_cast<size_t>(r);
+  if (sent == beast::buffer_bytes(bufs)) return boost::system::error_code{};
   return std::nullopt;
 }
 
@@ -464,38 +478,54 @@ void status_line(std::string& h, unsigned version, unsigned status, std::string_
   h += "\r\n"sv;
 }
 
-// An object taken from a per-thread free list and given back, cleared, when
-// it goes: a request's head strings and read buffer keep their capacity
-// from one request to the next instead of going to malloc each time. One
-// grown past kKeepBytes is freed instead of kept.
-template <typename T>
-class Recycled {
+// A proxied request's larger state, kept off run_proxy's coroutine frame.
+// Asio recycles coroutine frames only up to about 1 KiB; a bigger frame
+// goes to malloc each time and, on its way, pushes the small frames of
+// read_head() and of the handlers out of Asio's per-thread cache (IDE
+// bench: four aligned_alloc/free pairs per request with a 3.8 KiB frame).
+// Taken from a per-thread free list and given back cleared, so the head
+// strings and the read buffer keep their capacity from one request to the
+// next. One whose buffers grew past kKeepBytes is freed instead.
+struct ProxyScratch {
+  std::string uhead;  // the request head sent upstream
+  std::string chead;  // the response head sent to the client
+  beast::flat_buffer ubuf;  // bytes read from the upstream
+  std::optional<bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>> rp;
+};
+
+class ScratchLease {
  public:
   static constexpr size_t kKeepBytes = 16 * 1024;
-  Recycled() {
-    auto& fl = list();
-    if (!fl.empty()) {
-      v_ = std::move(fl.back());
-      fl.pop_back();
+  ScratchLease() {
+    auto& l = list();
+    if (l.empty()) {
+      p_ = std::make_unique<ProxyScratch>();
+    } else {
+      p_ = std::move(l.back());
+      l.pop_back();
     }
   }
-  ~Recycled() {
-    auto& fl = list();
-    if (fl.size() < 32 && v_.capacity() <= kKeepBytes) {
-      v_.clear();
-      fl.push_back(std::move(v_));
+  ~ScratchLease() {
+    auto& l = list();
+    if (l.size() < 32 && p_->uhead.capacity() <= kKeepBytes && p_->chead.capacity() <= kKeepBytes &&
+        p_->ubuf.capacity() <= kKeepBytes) {
+      p_->uhead.clear();
+      p_->chead.clear();
+      p_->ubuf.clear();
+      p_->rp.reset();
+      l.push_back(std::move(p_));
     }
   }
-  Recycled(const Recycled&) = delete;
-  Recycled& operator=(const Recycled&) = delete;
-  T& operator*() { return v_; }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  ProxyScratch& operator*() { return *p_; }
 
  private:
-  static std::vector<T>& list() {
-    thread_local std::vector<T> l;
+  static std::vector<std::unique_ptr<ProxyScratch>>& list() {
+    thread_local std::vector<std::unique_ptr<ProxyScratch>> l;
     return l;
   }
-  T v_;
+  std::unique_ptr<ProxyScratch> p_;
 };
 
 // The blank line that ends a head (after its framing lines).
@@ -545,32 +575,64 @@ awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const 
   co_return co_await tunnel(client, upstream, t);
 }
 
-awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
-  ProxyOutcome out;
-  // "host:port", for messages only (built when one is made).
-  auto key = [&t] { return t.host + ":" + std::to_string(t.port); };
-  auto& hdr = io.parser.get();
-  const bool has_body = !io.parser.is_done();
-  const bool head = hdr.method() == bhttp::verb::head;
-  auto upstream_failed = [&](std::string why) {
-    Error e = Error::make(codes::kUpstream, std::move(why));
-    out.answer = t.on_upstream_error ? t.on_upstream_error(e) : default_upstream_error(e);
-    // The client's connection survives only if its request had no body
-    // (a body may be unread or half sent).
-    out.keep_alive = io.keep_alive && !has_body && !io.upgrade;
-    return std::move(out);
-  };
+namespace {
 
-  boost::system::error_code aec;
-  auto addr = parse_address(t.host, aec);
-  if (aec) co_return upstream_failed("bad upstream address " + t.host);
-  const tcp::endpoint ep(addr, t.port);
+struct BodySent {
+  enum Kind { kDone, kTooLarge, kClientGone, kUpstreamFailed } kind = kDone;
+  boost::system::error_code error;  // kUpstreamFailed: the write's
+};
 
-  // The upstream request header, written out by hand (Beast's serializer
-  // costs more than the rest of a small request).
-  const bool chunked_up = has_body && !io.parser.content_length();
-  Recycled<std::string> uhead_r;
-  std::string& uhead = *uhead_r;
+// The request body, from the client to the upstream (after the head went),
+// in a coroutine of its own: its parser and writes are not part of
+// run_proxy's frame, which every request pays for.
+awaitable<BodySent> send_body(ProxyIo& io, const ProxyTarget& t, tcp::socket& up, Deadlines::Watch& uw,
+                              BodyChunk& chunk, bool chunked_up) {
+  if (auto expect = io.req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, io.version};
+    io.client.expires_after(io.write_timeout);
+    co_await bhttp::async_write(io.client, cont, kTuple);
+  }
+  bhttp::request_parser<bhttp::buffer_body> bp{std::move(io.parser)};
+  if (io.body_limit == SIZE_MAX)
+    bp.body_limit(boost::none);
+  else
+    bp.body_limit(io.body_limit);
+  io.buffer.reserve(io.buffer.size() + kChunk);
+  while (!bp.is_done()) {
+    bp.get().body().data = chunk.data();
+    bp.get().body().size = kChunk;
+    io.client.expires_after(std::chrono::duration_cast<std::chrono::seconds>(t.read_timeout));
+    auto [rec, rn] = co_await bhttp::async_read_some(io.client, io.buffer, bp, kTuple);
+    if (rec == bhttp::error::need_buffer) rec = {};
+    size_t got = kChunk - bp.get().body().size;
+    if (rec == bhttp::error::body_limit) co_return BodySent{BodySent::kTooLarge, {}};
+    if (rec) co_return BodySent{BodySent::kClientGone, {}};
+    if (got == 0) continue;
+    boost::system::error_code wec;
+    if (chunked_up) {
+      const std::string size = hex(got) + "\r\n";
+      std::array<asio::const_buffer, 3> bufs{asio::buffer(size), asio::buffer(chunk.data(), got),
+                                             asio::buffer(kCrlf)};
+      wec = co_await write_all(up, uw, bufs, t.read_timeout);
+    } else {
+      wec = co_await write_all(up, uw, asio::buffer(chunk.data(), got), t.read_timeout);
+    }
+    if (wec) co_return BodySent{BodySent::kUpstreamFailed, wec};
+  }
+  if (chunked_up) {
+    auto fec = co_await write_all(up, uw, asio::buffer(kLastChunk), t.read_timeout);
+    if (fec) co_return BodySent{BodySent::kUpstreamFailed, fec};
+  }
+  if (io.buffer.capacity() > 16 * 1024) io.buffer.shrink_to_fit();
+  co_return BodySent{};
+}
+
+// The upstream request header, written out by hand (Beast's serializer
+// costs more than the rest of a small request). A plain function, not part
+// of run_proxy's coroutine: its loop variables then live on the stack, not
+// in the coroutine's frame.
+void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string& uhead) {
+  const auto& hdr = io.parser.get();
   uhead.reserve(512);
   uhead += io.req.method;
   uhead += ' ';
@@ -614,36 +676,256 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     uhead += "Transfer-Encoding: chunked\r\n"sv;
   }
   uhead += "\r\n"sv;
+}
+
+// The client's head: the status line and the upstream's header lines that
+// go on, written straight out (no copy into a Headers first); the caller
+// adds the framing lines, then end_head(). A plain function, for the same
+// reason as build_upstream_head().
+template <typename Res>
+void build_client_head(const ProxyIo& io, const ProxyTarget& t, const Res& res, std::string& chead) {
+  const unsigned status = res.result_int();
+  ConnectionTokens rdrop;
+  for (const auto& f : res)
+    if (f.name() == bhttp::field::connection) rdrop.add_from(f.value());
+  chead.reserve(512);
+  status_line(chead, io.version, status, res.reason());
+  for (const auto& f : res) {
+    std::string_view k = f.name_string();
+    if (hop_by_hop_or_length(f.name()) || (!rdrop.empty() && rdrop.has(k))) continue;
+    if (t.keep_response_header && !t.keep_response_header(k, f.value())) continue;
+    append_field(chead, k, f.value());
+  }
+}
+
+// The upstream's address and port; false when its host is no address.
+bool upstream_endpoint(const ProxyTarget& t, tcp::endpoint& ep) {
+  boost::system::error_code ec;
+  auto addr = parse_address(t.host, ec);
+  if (ec) return false;
+  ep = tcp::endpoint(addr, t.port);
+  return true;
+}
+
+// What run_proxy answers when the upstream failed before anything went to
+// the client: the target's page for it, else a 502. The client's
+// connection survives only if its request had no body (a body may be
+// unread or half sent). Plain functions: the message's temporaries stay
+// out of run_proxy's coroutine frame.
+ProxyOutcome failed_with(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string why) {
+  Error e = Error::make(codes::kUpstream, std::move(why));
+  out.answer = std::make_unique<Response>(t.on_upstream_error ? t.on_upstream_error(e) : default_upstream_error(e));
+  out.keep_alive = io.keep_alive && !has_body && !io.upgrade;
+  return std::move(out);
+}
+
+// The same with the message "<what> host:port[: error]".
+ProxyOutcome failed(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string_view what,
+                    const boost::system::error_code& ec = {}) {
+  std::string why(what);
+  why += ' ';
+  why += t.host;
+  why += ':';
+  why += std::to_string(t.port);
+  if (ec) {
+    why += ": ";
+    why += ec.message();
+  }
+  return failed_with(out, io, t, has_body, std::move(why));
+}
+
+// A new connection on `up` (a stale one is closed first), under the
+// deadline `uw`.
+awaitable<boost::system::error_code> connect_upstream(tcp::socket& up, Deadlines::Watch& uw, const tcp::endpoint& ep,
+                                                      std::chrono::milliseconds timeout) {
+  boost::system::error_code cec;
+  up.close(cec);  // async_connect opens it again
+  uw.arm(timeout);
+  auto [ec] = co_await up.async_connect(ep, kTuple);
+  uw.settle(ec);
+  if (!ec) {
+    boost::system::error_code nec;
+    up.set_option(tcp::no_delay(true), nec);  // header and body go out as separate writes
+  }
+  co_return ec;
+}
+
+// The framing lines of a streamed response's head, and its end.
+void end_streamed_head(std::string& chead, const boost::optional<uint64_t>& length, bool chunked_down,
+                       unsigned version, bool client_keep) {
+  if (length) {
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, *length);
+    chead += "Content-Length: "sv;
+    chead.append(num, size_t(r.ptr - num));
+    chead += "\r\n"sv;
+  } else if (chunked_down) {
+    chead += "Transfer-Encoding: chunked\r\n"sv;
+  }
+  chead += connection_line(version, client_keep);
+  end_head(chead);
+}
+
+// The rest of a 101 for an upgrade (its status line and the upstream's
+// header lines are in `chead`): sent to the client, then the bytes each side
+// sent early go to the other. True when the tunnel can start.
+awaitable<bool> finish_upgrade(ProxyIo& io, tcp::socket& up, beast::flat_buffer& ubuf, std::string& chead,
+                               std::string_view upgrade) {
+  chead += "Connection: Upgrade\r\n"sv;
+  append_field(chead, "Upgrade", upgrade);
+  end_head(chead);
+  auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
+  if (wec) co_return false;
+  io.client.expires_never();
+  // Bytes that arrived with the headers belong to the other side.
+  if (io.buffer.size()) {
+    auto [e1, n1] = co_await asio::async_write(up, io.buffer.data(), kTuple);
+    if (e1) co_return false;
+    io.buffer.consume(io.buffer.size());
+  }
+  if (ubuf.size()) {
+    auto [e2, n2] = co_await asio::async_write(io.client.socket(), ubuf.data(), kTuple);
+    if (e2) co_return false;
+    ubuf.consume(ubuf.size());
+  }
+  // The tunnel runs after the request's frames are gone (run_tunnel), so an
+  // idle WebSocket keeps none of the request's state.
+  io.buffer.shrink_to_fit();
+  ubuf.shrink_to_fit();
+  co_return true;
+}
+
+enum class BodyStreamed {
+  kDone,             // the whole response went to the client
+  kDoneWriteFailed,  // the upstream's response was whole; its last write to the client failed
+  kCut,              // the upstream or the client failed after the head went
+  kCutBeforeHead,    // the upstream failed before anything went to the client
+};
+
+// A plain response's body, from the upstream to the client, in a coroutine
+// of its own (its buffers and writes stay out of run_proxy's frame). The
+// client's head, whole in sc.chead, leaves with the first piece.
+awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScratch& sc, tcp::socket& up,
+                                    Deadlines::Watch& uw, BodyChunk& chunk, bool chunked_down, uint64_t& bytes) {
+  auto& rp = *sc.rp;
+  auto& res = rp.get();
+  auto& ubuf = sc.ubuf;
+  // The header leaves with the first piece of the body in one write (a small
+  // page is usually whole in the buffer already): one syscall and one packet.
+  // The last piece carries the end of the body (chunked: the last chunk).
+  bool header_sent = false;
+  bool body_ended = false;
+  while (!rp.is_done()) {
+    res.body().data = chunk.data();
+    res.body().size = kChunk;
+    // Body bytes that came with the header (a small page: all of it) go
+    // through the parser here; only a body still to come is waited for.
+    boost::system::error_code rec;
+    while (ubuf.size() > 0 && !rp.is_done() && res.body().size > 0) {
+      size_t used = rp.put(ubuf.data(), rec);
+      ubuf.consume(used);
+      if (rec == bhttp::error::need_more || rec == bhttp::error::need_buffer) {
+        rec = {};
+        break;
+      }
+      if (rec || used == 0) break;
+    }
+    size_t got = kChunk - res.body().size;
+    if (got == 0 && !rec && !rp.is_done()) {
+      // Nothing buffered: read more (the socket's own read, speculative
+      // when the last one filled the buffer) and parse it on the next turn.
+      uw.arm(t.read_timeout);
+      auto [e, n] = co_await up.async_read_some(ubuf.prepare(kChunk), kTuple);
+      uw.settle(e);
+      ubuf.commit(n);
+      if (e == asio::error::eof) {
+        rp.put_eof(rec);  // the end of a body framed by the close, else a cut one
+        if (!rec && !rp.is_done()) rec = bhttp::error::partial_message;
+      } else if (e) {
+        rec = e;
+      } else {
+        continue;
+      }
+      got = kChunk - res.body().size;
+    }
+    if (got) {
+      const bool last = rp.is_done();
+      std::array<char, 20> size_line;
+      size_t size_len = 0;
+      std::array<asio::const_buffer, 5> bufs;
+      size_t nb = 0;
+      if (!header_sent) bufs[nb++] = asio::buffer(sc.chead);
+      if (chunked_down) {
+        auto r = std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2, got, 16);
+        size_len = size_t(r.ptr - size_line.data());
+        size_line[size_len++] = '\r';
+        size_line[size_len++] = '\n';
+        bufs[nb++] = asio::buffer(size_line.data(), size_len);
+      }
+      bufs[nb++] = asio::buffer(chunk.data(), got);
+      if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
+      if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
+      const std::span<const asio::const_buffer> head_and_body(bufs.data(), nb);
+      size_t sent = 0;
+      auto wec = write_now(io.client.socket(), head_and_body, sent);
+      if (!wec) wec = co_await write_rest(io.client.socket(), io.client_watch, head_and_body, sent, t.read_timeout);
+      if (*wec) co_return BodyStreamed::kCut;
+      header_sent = true;
+      body_ended = last;
+      bytes += got;
+    }
+    if (rec) {
+      log::warn("proxy", "upstream body cut",
+                {{"upstream", t.host + ":" + std::to_string(t.port)}, {"error", rec.message()},
+                 {"request_id", io.req.request_id}});
+      co_return header_sent ? BodyStreamed::kCut : BodyStreamed::kCutBeforeHead;
+    }
+  }
+  if (header_sent && !(chunked_down && !body_ended)) co_return BodyStreamed::kDone;
+  // An empty body, or a chunked one whose end came without data.
+  std::array<asio::const_buffer, 2> bufs;
+  size_t nb = 0;
+  if (!header_sent) bufs[nb++] = asio::buffer(sc.chead);
+  if (chunked_down) bufs[nb++] = asio::buffer(kLastChunk);
+  auto fec = co_await write_all(io.client.socket(), io.client_watch, std::span<const asio::const_buffer>(bufs.data(), nb),
+                                io.write_timeout);
+  co_return fec ? BodyStreamed::kDoneWriteFailed : BodyStreamed::kDone;
+}
+
+}  // namespace
+
+awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
+  ProxyOutcome out;
+  auto& hdr = io.parser.get();
+  const bool has_body = !io.parser.is_done();
+  const bool head = hdr.method() == bhttp::verb::head;
+  tcp::endpoint ep;
+  if (!upstream_endpoint(t, ep)) co_return failed_with(out, io, t, has_body, "bad upstream address " + t.host);
+
+  const bool chunked_up = has_body && !io.parser.content_length();
+  ScratchLease scratch;
+  ProxyScratch& sc = *scratch;
+  std::string& uhead = sc.uhead;
+  build_upstream_head(io, t, has_body, uhead);
 
   // A connection: an idle pooled one (not for upgrades: a tunnel never goes
   // back), else a new one. A pooled one that fails before the response
   // started is replaced once, while nothing of the body was sent.
-  // A plain socket with a deadline watch: no timer per operation.
-  tcp::socket up(io.client.get_executor());
-  Deadlines::Watch uw(io.deadlines, up);
-  bool reused = false;
-  auto connect = [&]() -> awaitable<boost::system::error_code> {
-    up = tcp::socket(io.client.get_executor());  // closes a stale one
-    uw.arm(t.connect_timeout);
-    auto [ec] = co_await up.async_connect(ep, kTuple);
-    uw.settle(ec);
-    reused = false;
-    if (!ec) {
-      boost::system::error_code nec;
-      up.set_option(tcp::no_delay(true), nec);  // header and body go out as separate writes
-    }
-    co_return ec;
-  };
+  // A plain socket with a deadline watch: no timer per operation. Held by
+  // pointer, so it goes back to the pool without a move.
+  std::unique_ptr<tcp::socket> held;
   if (!io.upgrade) {
     // A request without a body is sent again on a new connection if the
     // pooled one turns out closed (below), so it skips the peek.
-    if (auto s = pool.take(ep, /*check_peer=*/has_body)) {
-      up = std::move(*s);
-      reused = true;
-    }
+    held = pool.take(ep, /*check_peer=*/has_body);
   }
+  bool reused = held != nullptr;
+  if (!held) held = std::make_unique<tcp::socket>(io.client.get_executor());
+  tcp::socket& up = *held;
+  Deadlines::Watch uw(io.deadlines, up);
   if (!up.is_open()) {
-    if (auto ec = co_await connect(); ec) co_return upstream_failed("connect " + key() + ": " + ec.message());
+    if (auto ec = co_await connect_upstream(up, uw, ep, t.connect_timeout); ec)
+      co_return failed(out, io, t, has_body, "connect", ec);
   }
 
   for (int attempt = 0;; ++attempt) {
@@ -651,64 +933,36 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     auto ec = write_now(up, asio::buffer(uhead), sent);
     if (!ec) ec = co_await write_rest(up, uw, asio::buffer(uhead), sent, io.write_timeout);
     if (!*ec) break;
-    if (!reused || attempt > 0) co_return upstream_failed("send to " + key() + ": " + ec->message());
-    if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key() + ": " + cec.message());
+    if (!reused || attempt > 0) co_return failed(out, io, t, has_body, "send to", *ec);
+    reused = false;
+    if (auto cec = co_await connect_upstream(up, uw, ep, t.connect_timeout); cec)
+      co_return failed(out, io, t, has_body, "connect", cec);
   }
 
   // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
   BodyChunk chunk;
   bool client_body_done = !has_body;
   if (has_body) {
-    if (auto expect = io.req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, io.version};
-      io.client.expires_after(io.write_timeout);
-      co_await bhttp::async_write(io.client, cont, kTuple);
-    }
-    bhttp::request_parser<bhttp::buffer_body> bp{std::move(io.parser)};
-    if (io.body_limit == SIZE_MAX)
-      bp.body_limit(boost::none);
-    else
-      bp.body_limit(io.body_limit);
-    io.buffer.reserve(io.buffer.size() + kChunk);
-    while (!bp.is_done()) {
-      bp.get().body().data = chunk.data();
-      bp.get().body().size = kChunk;
-      io.client.expires_after(std::chrono::duration_cast<std::chrono::seconds>(t.read_timeout));
-      auto [rec, rn] = co_await bhttp::async_read_some(io.client, io.buffer, bp, kTuple);
-      if (rec == bhttp::error::need_buffer) rec = {};
-      size_t got = kChunk - bp.get().body().size;
-      if (rec == bhttp::error::body_limit) {
-        out.answer = Response::error(Error::make(codes::kTooLarge, "request body over the limit"));
+    auto sent = co_await send_body(io, t, up, uw, chunk, chunked_up);
+    switch (sent.kind) {
+      case BodySent::kTooLarge:
+        out.answer = std::make_unique<Response>(
+            Response::error(Error::make(codes::kTooLarge, "request body over the limit")));
         co_return std::move(out);  // the upstream connection is dropped with `up`
-      }
-      if (rec) {
+      case BodySent::kClientGone:
         out.status = 400;  // the client went away mid-body
         co_return std::move(out);
-      }
-      if (got == 0) continue;
-      boost::system::error_code wec;
-      if (chunked_up) {
-        const std::string size = hex(got) + "\r\n";
-        std::array<asio::const_buffer, 3> bufs{asio::buffer(size), asio::buffer(chunk.data(), got),
-                                               asio::buffer(kCrlf)};
-        wec = co_await write_all(up, uw, bufs, t.read_timeout);
-      } else {
-        wec = co_await write_all(up, uw, asio::buffer(chunk.data(), got), t.read_timeout);
-      }
-      if (wec) co_return upstream_failed("send body to " + key() + ": " + wec.message());
-    }
-    if (chunked_up) {
-      auto fec = co_await write_all(up, uw, asio::buffer(kLastChunk), t.read_timeout);
-      if (fec) co_return upstream_failed("send body to " + key() + ": " + fec.message());
+      case BodySent::kUpstreamFailed:
+        co_return failed(out, io, t, has_body, "send body to", sent.error);
+      case BodySent::kDone:
+        break;
     }
     client_body_done = true;
-    if (io.buffer.capacity() > 16 * 1024) io.buffer.shrink_to_fit();
   }
 
   // The response header (1xx other than 101 are skipped).
-  Recycled<beast::flat_buffer> ubuf_r;
-  beast::flat_buffer& ubuf = *ubuf_r;
-  std::optional<bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>> rp;
+  beast::flat_buffer& ubuf = sc.ubuf;
+  auto& rp = sc.rp;
   for (int attempt = 0;;) {
     rp.emplace();
     rp->header_limit(64 * 1024);
@@ -725,12 +979,14 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
                    (replayable && ubuf.size() == 0 &&
                     (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
                      ec == asio::error::eof));
-      if (!stale) co_return upstream_failed("no response from " + key() + ": " + ec.message());
+      if (!stale) co_return failed(out, io, t, has_body, "no response from", ec);
       ++attempt;
       ubuf.consume(ubuf.size());
-      if (auto cec = co_await connect(); cec) co_return upstream_failed("connect " + key() + ": " + cec.message());
+      reused = false;
+      if (auto cec = co_await connect_upstream(up, uw, ep, t.connect_timeout); cec)
+        co_return failed(out, io, t, has_body, "connect", cec);
       auto wec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
-      if (wec) co_return upstream_failed("send to " + key() + ": " + wec.message());
+      if (wec) co_return failed(out, io, t, has_body, "send to", wec);
       continue;
     }
     unsigned st = rp->get().result_int();
@@ -739,50 +995,16 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
   auto& res = rp->get();
   const unsigned status = res.result_int();
-  ConnectionTokens rdrop;
-  for (const auto& f : res)
-    if (f.name() == bhttp::field::connection) rdrop.add_from(f.value());
-  // The client's head: the status line and the upstream's header lines that
-  // go on, written straight out (no copy into a Headers first); each branch
-  // below adds its framing lines, then end_head().
-  Recycled<std::string> chead_r;
-  std::string& chead = *chead_r;
-  chead.reserve(512);
-  status_line(chead, io.version, status, res.reason());
-  for (const auto& f : res) {
-    std::string_view k = f.name_string();
-    if (hop_by_hop_or_length(f.name()) || (!rdrop.empty() && rdrop.has(k))) continue;
-    if (t.keep_response_header && !t.keep_response_header(k, f.value())) continue;
-    append_field(chead, k, f.value());
-  }
+  std::string& chead = sc.chead;
+  build_client_head(io, t, res, chead);
   if (io.upgrade && status == 101) {
-    chead += "Connection: Upgrade\r\n"sv;
-    append_field(chead, "Upgrade", res[bhttp::field::upgrade]);
-    end_head(chead);
-    auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
     out.status = 101;
     out.upgraded = true;
-    if (wec) co_return std::move(out);
-    io.client.expires_never();
-    // Bytes that arrived with the headers belong to the other side.
-    if (io.buffer.size()) {
-      auto [e1, n1] = co_await asio::async_write(up, io.buffer.data(), kTuple);
-      if (e1) co_return std::move(out);
-      io.buffer.consume(io.buffer.size());
-    }
-    if (ubuf.size()) {
-      auto [e2, n2] = co_await asio::async_write(io.client.socket(), ubuf.data(), kTuple);
-      if (e2) co_return std::move(out);
-      ubuf.consume(ubuf.size());
-    }
-    io.buffer.shrink_to_fit();
-    ubuf.shrink_to_fit();
-    // The tunnel runs after this frame is gone (run_tunnel), so an idle
-    // WebSocket keeps none of the request's state.
-    out.tunnel_upstream.emplace(std::move(up));
+    if (co_await finish_upgrade(io, up, ubuf, chead, res[bhttp::field::upgrade]))
+      out.tunnel_upstream = std::move(held);
     co_return std::move(out);
   }
-  if (status == 101) co_return upstream_failed("unexpected 101 from " + key());
+  if (status == 101) co_return failed(out, io, t, has_body, "unexpected 101 from");
 
   // A plain response, streamed.
   const bool no_body = head || status == 204 || status == 304;
@@ -794,110 +1016,19 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     chead += connection_line(io.version, client_keep);
     end_head(chead);
     auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
-    if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(up));
+    if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(held));
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
   const bool chunked_down = !rp->content_length() && io.version >= 11;
   if (!rp->content_length() && !chunked_down) client_keep = false;  // HTTP/1.0: the end is the close
-  if (rp->content_length()) {
-    char num[24];
-    auto r = std::to_chars(num, num + sizeof num, *rp->content_length());
-    chead += "Content-Length: "sv;
-    chead.append(num, size_t(r.ptr - num));
-    chead += "\r\n"sv;
-  } else if (chunked_down) {
-    chead += "Transfer-Encoding: chunked\r\n"sv;
-  }
-  chead += connection_line(io.version, client_keep);
-  end_head(chead);
-  bool ok = true;
-  // The header leaves with the first piece of the body in one write (a small
-  // page is usually whole in the buffer already): one syscall and one packet.
-  // The last piece carries the end of the body (chunked: the last chunk).
-  bool header_sent = false;
-  bool body_ended = false;
-  while (!rp->is_done()) {
-    res.body().data = chunk.data();
-    res.body().size = kChunk;
-    // Body bytes that came with the header (a small page: all of it) go
-    // through the parser here; only a body still to come is waited for.
-    boost::system::error_code rec;
-    while (ubuf.size() > 0 && !rp->is_done() && res.body().size > 0) {
-      size_t used = rp->put(ubuf.data(), rec);
-      ubuf.consume(used);
-      if (rec == bhttp::error::need_more || rec == bhttp::error::need_buffer) {
-        rec = {};
-        break;
-      }
-      if (rec || used == 0) break;
-    }
-    size_t got = kChunk - res.body().size;
-    if (got == 0 && !rec && !rp->is_done()) {
-      // Nothing buffered: read more (the socket's own read, speculative
-      // when the last one filled the buffer) and parse it on the next turn.
-      uw.arm(t.read_timeout);
-      auto [e, n] = co_await up.async_read_some(ubuf.prepare(kChunk), kTuple);
-      uw.settle(e);
-      ubuf.commit(n);
-      if (e == asio::error::eof) {
-        rp->put_eof(rec);  // the end of a body framed by the close, else a cut one
-        if (!rec && !rp->is_done()) rec = bhttp::error::partial_message;
-      } else if (e) {
-        rec = e;
-      } else {
-        continue;
-      }
-      got = kChunk - res.body().size;
-    }
-    if (got) {
-      const bool last = rp->is_done();
-      std::string size_line;
-      std::array<asio::const_buffer, 5> bufs;
-      size_t nb = 0;
-      if (!header_sent) bufs[nb++] = asio::buffer(chead);
-      if (chunked_down) {
-        size_line = hex(got) + "\r\n";
-        bufs[nb++] = asio::buffer(size_line);
-      }
-      bufs[nb++] = asio::buffer(chunk.data(), got);
-      if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
-      if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
-      const std::span<const asio::const_buffer> head_and_body(bufs.data(), nb);
-      size_t sent = 0;
-      auto wec = write_now(io.client.socket(), head_and_body, sent);
-      if (!wec) wec = co_await write_rest(io.client.socket(), io.client_watch, head_and_body, sent, t.read_timeout);
-      if (*wec) {
-        ok = false;
-        break;
-      }
-      header_sent = true;
-      body_ended = last;
-      out.bytes += got;
-    }
-    if (rec) {
-      log::warn("proxy", "upstream body cut", {{"upstream", key()}, {"error", rec.message()},
-                                               {"request_id", io.req.request_id}});
-      ok = false;
-      break;
-    }
-  }
-  if (!ok) {
-    if (!header_sent) co_return upstream_failed("upstream body cut before any byte from " + key());
-    co_return std::move(out);  // the client sees a cut body and the close
-  }
-  boost::system::error_code fec;
-  if (!header_sent || (chunked_down && !body_ended)) {
-    // An empty body, or a chunked one whose end came without data.
-    std::array<asio::const_buffer, 2> bufs;
-    size_t nb = 0;
-    if (!header_sent) bufs[nb++] = asio::buffer(chead);
-    if (chunked_down) bufs[nb++] = asio::buffer(kLastChunk);
-    fec = co_await write_all(io.client.socket(), io.client_watch, std::span<const asio::const_buffer>(bufs.data(), nb),
-                             io.write_timeout);
-  }
-  if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(up));
-  out.keep_alive = client_keep && !fec;
+  end_streamed_head(chead, rp->content_length(), chunked_down, io.version, client_keep);
+  const auto streamed = co_await stream_body(io, t, sc, up, uw, chunk, chunked_down, out.bytes);
+  if (streamed == BodyStreamed::kCutBeforeHead)
+    co_return failed(out, io, t, has_body, "upstream body cut before any byte from");
+  if (streamed == BodyStreamed::kCut) co_return std::move(out);  // the client sees a cut body and the close
+  if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(held));
+  out.keep_alive = client_keep && streamed == BodyStreamed::kDone;
   co_return std::move(out);
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,20 +32,22 @@ using tcp = asio::ip::tcp;
 // and taking one costs no epoll_ctl and no fcntl, at most a non-blocking
 // peek that checks the peer has not closed it. A connection is handed out
 // only if it is younger than the idle limit; at most max_idle per key are
-// kept.
+// kept. Sockets are held by pointer, so taking and giving one back moves
+// no socket object (a move copies its type-erased executor, and making a
+// new one looks its service up under the io_context's lock).
 class UpstreamPool {
  public:
   explicit UpstreamPool(size_t max_idle = 64, std::chrono::seconds idle_limit = std::chrono::seconds(30))
       : max_idle_(max_idle), idle_limit_(idle_limit) {}
   // check_peer: peek first (for requests that could not be replayed on a
   // new connection if this one turns out closed: those with a body).
-  std::optional<tcp::socket> take(const tcp::endpoint& key, bool check_peer = true);
-  void give(const tcp::endpoint& key, tcp::socket s);  // s: no operation pending
+  std::unique_ptr<tcp::socket> take(const tcp::endpoint& key, bool check_peer = true);
+  void give(const tcp::endpoint& key, std::unique_ptr<tcp::socket> s);  // s: no operation pending
   void clear();  // closes every idle connection (before the io_context goes)
 
  private:
   struct Idle {
-    tcp::socket socket;
+    std::unique_ptr<tcp::socket> socket;
     CoarseClock::time_point since;
   };
   size_t max_idle_;
@@ -197,16 +200,18 @@ struct ProxyIo {
   Deadlines& deadlines;  // the io thread's
 };
 
+// Held by pointers: the awaitable's result lives in run_proxy's coroutine
+// frame, which is kept small (see ProxyScratch in http_proxy.cpp).
 struct ProxyOutcome {
   // Set when nothing was sent to the client yet: the session answers with it.
-  std::optional<Response> answer;
+  std::unique_ptr<Response> answer;
   int status = 0;  // what the client got (101 for a tunnel)
   uint64_t bytes = 0;  // response body bytes sent to the client
   bool keep_alive = false;  // the client connection may carry another request
   bool upgraded = false;    // the upstream said 101: the connection is a tunnel now
   // For an upgrade the 101 was sent for: the upstream side of the tunnel,
   // which the session runs with run_tunnel() (after freeing what it can).
-  std::optional<tcp::socket> tunnel_upstream;
+  std::unique_ptr<tcp::socket> tunnel_upstream;
 };
 
 // An upstream address: dotted-quad IPv4 parsed by hand (strictly: four

@@ -65,6 +65,37 @@ TEST(Router, RestParameterAndWebSocketSeparation) {
   EXPECT_EQ(r.match("GET", "/health", true).kind, Router::MatchKind::kNotFound);
 }
 
+// Routes are looked up by their first segment, but the first route added
+// that matches still wins, whether it starts with a literal or a parameter;
+// the 405's Allow lists methods from both kinds.
+TEST(Router, FirstAddedWinsAcrossLiteralAndParameterStarts) {
+  Router r;
+  Handler h = [](Request&, Responder) {};
+  r.add("GET", "/a/{x}", h);
+  r.add("GET", "/{y}/b", h);
+  r.add("GET", "/a/b", h);
+  r.add("PUT", "/{y}/c", h);
+  r.add("POST", "/a/c", h);
+  r.add("GET", "/", h);
+  r.add("GET", "/{z}/d", h);
+  r.add("GET", "/a/d", h);
+  auto m = r.match("GET", "/a/b", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.route->pattern, "/a/{x}");
+  m = r.match("GET", "/q/b", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.route->pattern, "/{y}/b");
+  EXPECT_EQ(m.params.at("y"), "q");
+  m = r.match("GET", "/a/d", false);
+  ASSERT_EQ(m.kind, Router::MatchKind::kFound);
+  EXPECT_EQ(m.route->pattern, "/a/{x}");  // added before /{z}/d and /a/d
+  m = r.match("DELETE", "/a/c", false);
+  EXPECT_EQ(m.kind, Router::MatchKind::kMethodNotAllowed);
+  EXPECT_EQ(m.allow, "GET, PUT, POST");  // in the order the routes were added
+  EXPECT_EQ(r.match("GET", "/", false).route->pattern, "/");
+  EXPECT_EQ(r.match("GET", "/zz/zz", false).kind, Router::MatchKind::kNotFound);
+}
+
 TEST(Url, DecodeAndQuery) {
   EXPECT_EQ(*url_decode("a%20b+c", false), "a b+c");
   EXPECT_EQ(*url_decode("a%20b+c", true), "a b c");

@@ -220,13 +220,34 @@ size_t utf8_length(std::string_view s, size_t i) {
   return n;
 }
 
+// True when none of 8 bytes needs attention: each is ASCII (< 0x80), not a
+// control byte (< 0x20), not DEL, '"' nor '\\'. (The borrow tricks can
+// only report a byte wrongly after one that truly matched, never miss one.)
+inline bool plain_word(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w;
+  const uint64_t q = w ^ (kOnes * '"'), quote = (q - kOnes) & ~q;
+  const uint64_t b = w ^ (kOnes * '\\'), backslash = (b - kOnes) & ~b;
+  const uint64_t d = w ^ (kOnes * 0x7f), del = (d - kOnes) & ~d;
+  return ((w | below_space | quote | backslash | del) & kHigh) == 0;
+}
+
 // Appends v as a JSON string in one pass: runs of plain bytes are copied in
-// bulk. False when v is not valid UTF-8 (out then holds a partial string).
+// bulk (and skipped 8 at a time). False when v is not valid UTF-8 (out then
+// holds a partial string).
 bool append_json_string_checked(std::string& out, std::string_view v) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   size_t run = 0;  // start of the bytes not yet copied that need no escape
   for (size_t i = 0; i < v.size();) {
+    if (i + 8 <= v.size()) {
+      uint64_t w;
+      std::memcpy(&w, v.data() + i, 8);
+      if (plain_word(w)) {
+        i += 8;
+        continue;
+      }
+    }
     const unsigned char c = static_cast<unsigned char>(v[i]);
     const uint8_t a = kJsonAttention[c];
     if (a == 0) {

@@ -66,6 +66,30 @@ TEST(Log, FlatRecordsCarryTheSameFieldsAsTreeRecords) {
   EXPECT_EQ(l[0]["level"], "INFO");
 }
 
+// Plain runs are skipped 8 bytes at a time: every byte that needs an escape
+// (and a UTF-8 sequence) is still found wherever it sits in a word.
+TEST(Log, FlatRecordsEscapeEveryByteAtEveryPosition) {
+  Capture c;
+  const std::string filler = "abcdefghijklmnopqrstuvwxyz0123";
+  std::vector<std::string> sent;
+  size_t seen = 0;
+  for (size_t pos = 0; pos < 18; ++pos) {
+    for (int b = 0; b < 0x80; ++b) {
+      std::string v = filler;
+      v.insert(v.begin() + long(pos), char(b));
+      sent.push_back(v);
+    }
+    std::string e = filler;
+    e.insert(pos, "\xc3\xa9");  // é, across a word boundary at some positions
+    sent.push_back(e);
+    for (size_t i = seen; i < sent.size(); ++i) write_flat(Level::kInfo, "request", "http", {{"path", sent[i]}});
+    auto l = c.lines();  // read per position: the pipe holds 64 KiB
+    ASSERT_EQ(l.size(), sent.size());
+    for (size_t i = seen; i < sent.size(); ++i) EXPECT_EQ(l[i]["path"], sent[i]) << "position " << pos << ", record " << i;
+    seen = sent.size();
+  }
+}
+
 TEST(Log, FlatRecordsWithBadUtf8AreStillValidJson) {
   Capture c;
   write_flat(Level::kWarn, "request", "http", {{"path", std::string_view("/\xff\xfe", 3)}});
