@@ -731,8 +731,11 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
         plan.response = Response::error(Error::make(codes::kInternal, "internal error"));
       }
       if (!plan.upstream) {
-        if (!parser.is_done() || is_ws) keep_alive = false;
-        if (bool sent = co_await reply(std::move(plan.response)); !sent || !keep_alive) break;
+        const bool has_body = !parser.is_done();
+        if (has_body || is_ws) keep_alive = false;
+        const bool sent = co_await reply(std::move(plan.response));
+        if (sent && has_body) co_await linger(stream);  // the client may still be sending it
+        if (!sent || !keep_alive) break;
         continue;
       }
       detail::ProxyIo io{stream,  watch,      buffer, parser,        req,
@@ -795,8 +798,11 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       // Streaming body: refuse before reading it, else feed the sink as it comes.
       auto sink = co_await offload(ro.blocking, [&] { return route->sink(req); });
       if (!sink) {
-        if (!parser.is_done()) keep_alive = false;
-        if (bool sent = co_await reply(Response::error(sink.error())); !sent || !keep_alive) break;
+        const bool has_body = !parser.is_done();
+        if (has_body) keep_alive = false;
+        const bool sent = co_await reply(Response::error(sink.error()));
+        if (sent && has_body) co_await linger(stream);  // the client may still be sending it
+        if (!sent || !keep_alive) break;
         continue;
       }
       if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
@@ -874,8 +880,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (bec == bhttp::error::body_limit) {
         keep_alive = false;
-        co_await reply(Response::error(Error::make(
-            codes::kTooLarge, "request body over " + std::to_string(ro.body_limit) + " bytes")));
+        if (co_await reply(Response::error(Error::make(
+                codes::kTooLarge, "request body over " + std::to_string(ro.body_limit) + " bytes"))))
+          co_await linger(stream);  // the client may still be sending the rest
         break;
       }
       if (bec) {
@@ -948,17 +955,16 @@ void Server::run(int threads, bool handle_signals) {
   std::vector<asio::executor_work_guard<Exec>> keep;
   for (auto& w : impl->workers) keep.emplace_back(w->ioc.get_executor());
   asio::co_spawn(impl->main(), impl->accept_loop(), asio::detached);
-  // An io thread batches its log records (the access log) and writes them
-  // out whenever it has nothing ready to run, so a busy server pays one
-  // write(2) per batch while an idle one is never behind.
+  // An io thread batches its log records (the access log): the first record
+  // of a batch posts a flush behind the handlers that are ready then, so a
+  // busy server hands the writer one batch per turn of ready work and an
+  // idle one is never behind. The thread stays in run(): each poll() or
+  // run_one() call made Asio drop its per-thread cache of freed coroutine
+  // frames and handler memory on return, so every request went back to
+  // malloc for them.
   auto serve = [](asio::io_context& ioc) {
-    log::ThreadBuffer batched;
-    while (!ioc.stopped()) {
-      if (ioc.poll() == 0) {
-        log::flush_thread();
-        ioc.run_one();
-      }
-    }
+    log::ThreadBuffer batched([&ioc] { asio::post(ioc, [] { log::flush_thread(); }); });
+    ioc.run();
   };
   std::vector<std::thread> pool;
   for (size_t i = 1; i < impl->workers.size(); ++i)

@@ -122,41 +122,6 @@ TEST(HttpServer, BodyLimitIs413) {
   EXPECT_NE(r->body.find("E_TOO_LARGE"), std::string::npos);
 }
 
-// A Content-Length over the route's limit is refused before the body is
-// read; the server then reads and drops what the client still sends, so a
-// client that writes its whole body before reading gets the 413, not a reset
-// (16 MiB: more than the loopback socket buffers hold).
-TEST(HttpServer, ARefusedBodyIsDrainedSoTheClientReadsThe413) {
-  TestServer s(basic_router());
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(s.port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  const size_t body = size_t(16) << 20;
-  std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nContent-Length: " +
-                     std::to_string(body) + "\r\n\r\n";
-  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
-  const std::string piece(64 * 1024, 'z');
-  size_t sent = 0;
-  while (sent < body) {
-    ssize_t n = ::send(fd, piece.data(), std::min(piece.size(), body - sent), MSG_NOSIGNAL);
-    ASSERT_GT(n, 0) << "sending the body failed after " << sent << " bytes: " << std::strerror(errno);
-    sent += size_t(n);
-  }
-  std::string got;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, size_t(n));
-  ::close(fd);
-  EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got.substr(0, 200);
-  EXPECT_NE(got.find("E_TOO_LARGE"), std::string::npos);
-}
-
 TEST(HttpServer, GuardRunsForPrivateAndUnknownRoutes) {
   TestServer s(basic_router());
   EXPECT_EQ(request("GET", s.base + "/private", {})->status, 401);
@@ -572,6 +537,78 @@ std::string expected_letters(size_t n) {
   std::string s(n, 0);
   for (size_t i = 0; i < n; ++i) s[i] = char('a' + i % 26);
   return s;
+}
+
+// Sends `head`, then `body` bytes (as they are, or as 64 KiB chunks) the way
+// a simple client does: the whole body before reading. Returns what the
+// server answered; fails the test if sending failed (the server closed and
+// reset the connection instead of reading and dropping the rest).
+std::string send_whole_body_then_read(uint16_t port, const std::string& head, size_t body, bool chunked) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  auto send_all = [&](std::string_view d) {
+    while (!d.empty()) {
+      ssize_t n = ::send(fd, d.data(), d.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      d.remove_prefix(size_t(n));
+    }
+    return true;
+  };
+  EXPECT_TRUE(send_all(head));
+  const std::string piece(64 * 1024, 'z');
+  const std::string chunk_line = "10000\r\n";  // 64 KiB
+  size_t sent = 0;
+  bool ok = true;
+  while (ok && sent < body) {
+    const size_t n = std::min(piece.size(), body - sent);
+    if (chunked) ok = send_all(chunk_line) && send_all(std::string_view(piece).substr(0, n)) && send_all("\r\n");
+    else ok = send_all(std::string_view(piece).substr(0, n));
+    if (ok) sent += n;
+  }
+  if (ok && chunked) ok = send_all("0\r\n\r\n");
+  EXPECT_TRUE(ok) << "sending the body failed after " << sent << " bytes: " << std::strerror(errno);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, size_t(n));
+  ::close(fd);
+  return got;
+}
+
+// A body the server refuses is read and dropped after the answer (up to a
+// bound), so a client that writes its whole body before reading gets the
+// answer, not a reset. 16 MiB: more than the loopback socket buffers hold.
+// Three ways to refuse: a Content-Length over the route's limit (before any
+// body is read), a chunked body that passes the limit mid-way, and a
+// streaming route whose sink factory says no.
+TEST(HttpServer, ARefusedBodyIsDrainedSoTheClientReadsTheAnswer) {
+  const size_t body = size_t(16) << 20;
+  {
+    TestServer s(basic_router());
+    std::string got = send_whole_body_then_read(
+        s.port,
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n",
+        body, false);
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got.substr(0, 200);
+    EXPECT_NE(got.find("E_TOO_LARGE"), std::string::npos);
+    got = send_whole_body_then_read(
+        s.port, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nTransfer-Encoding: chunked\r\n\r\n", body, true);
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got.substr(0, 200);
+  }
+  auto log = std::make_shared<SinkLog>();
+  TestServer s(streaming_router(log));
+  std::string got = send_whole_body_then_read(
+      s.port, "PUT /sink?refuse=1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n",
+      body, false);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 400")) << got.substr(0, 200);
+  EXPECT_NE(got.find("E_BADPATH"), std::string::npos);
 }
 
 TEST(HttpStreaming, SinkGetsTheBodyInPiecesThenFinishes) {

@@ -57,6 +57,7 @@ void write_all(int fd, std::string_view s) {
 constexpr size_t kAtomicWrite = 4096;  // PIPE_BUF
 thread_local bool t_buffered = false;
 thread_local std::string t_buffer;
+thread_local const std::function<void()>* t_on_batch = nullptr;  // ThreadBuffer's on_batch
 
 // The batches of buffered threads are written by one writer thread, so an
 // io thread never waits on the log file: a write to a file can block for
@@ -139,15 +140,19 @@ void emit(std::string_view line) {
   // Too long for a batch (the line above handed the batch before it over):
   // on its own, behind this thread's earlier batches.
   if (line.size() >= kAtomicWrite) return Writer::get().push(g_fd.load(), std::string(line));
+  const bool first = t_buffer.empty();
   t_buffer += line;
+  if (first && t_on_batch && *t_on_batch) (*t_on_batch)();
 }
 }  // namespace
 
-ThreadBuffer::ThreadBuffer() {
+ThreadBuffer::ThreadBuffer(std::function<void()> on_batch) : on_batch_(std::move(on_batch)) {
   t_buffered = true;
+  t_on_batch = &on_batch_;
   t_buffer.reserve(kAtomicWrite);
 }
 ThreadBuffer::~ThreadBuffer() {
+  t_on_batch = nullptr;
   flush_thread();
   wait_written();  // written before the thread (the server) is done
   t_buffered = false;

@@ -14,6 +14,7 @@
 
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,17 +38,21 @@ void set_base_fields(nlohmann::json fields);  // added to every record (e.g. vmi
 // ThreadBuffer lives, this thread's records collect in memory and leave as
 // one batch when the next would pass PIPE_BUF (4 KiB, so its write(2) stays
 // atomic and whole lines never interleave with other threads'), when
-// flush_thread() is called (the server calls it whenever its io thread has
-// nothing ready to run) or when the ThreadBuffer ends. Batches are written
-// by a writer thread, in order, so the buffered thread never waits on the
-// log file (unless over 8 MiB are waiting); ~ThreadBuffer returns once its
-// batches are written.
+// flush_thread() is called or when the ThreadBuffer ends. `on_batch`, if
+// set, is called on this thread when a record starts a new batch: the
+// server posts a flush_thread() behind the handlers ready then, so a batch
+// leaves once they ran. Batches are written by a writer thread, in order,
+// so the buffered thread never waits on the log file (unless over 8 MiB are
+// waiting); ~ThreadBuffer returns once its batches are written.
 class ThreadBuffer {
  public:
-  ThreadBuffer();
+  explicit ThreadBuffer(std::function<void()> on_batch = {});
   ~ThreadBuffer();
   ThreadBuffer(const ThreadBuffer&) = delete;
   ThreadBuffer& operator=(const ThreadBuffer&) = delete;
+
+ private:
+  std::function<void()> on_batch_;
 };
 void flush_thread();
 // Returns once every batch handed over so far (by any thread) is written.
