@@ -343,9 +343,7 @@ std::string hex(size_t n) {
 // reactor, no deadline, no coroutine frame). Set when that ended the write
 // (all sent, or an error); else `sent` says how far it got and write_rest()
 // finishes. A small message usually goes whole. One sendmsg with
-// MSG_DONTWAIT: the socket's own blocking mode is left alone (under the
-// io_uring backend a socket never made non-blocking gets its reads done by
-// the ring, with no recv that fails with EAGAIN first).
+// MSG_DONTWAIT, so the socket's own blocking mode is neither read nor set.
 template <typename Buffers>
 std::optional<boost::system::error_code> write_now(tcp::socket& s, const Buffers& bufs, size_t& sent) {
   std::array<iovec, 16> iov;
@@ -698,6 +696,9 @@ void build_client_head(const ProxyIo& io, const ProxyTarget& t, const Res& res, 
   }
 }
 
+// "host:port", for messages.
+std::string upstream_key(const ProxyTarget& t) { return t.host + ":" + std::to_string(t.port); }
+
 // The upstream's address and port; false when its host is no address.
 bool upstream_endpoint(const ProxyTarget& t, tcp::endpoint& ep) {
   boost::system::error_code ec;
@@ -724,9 +725,7 @@ ProxyOutcome failed(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, 
                     const boost::system::error_code& ec = {}) {
   std::string why(what);
   why += ' ';
-  why += t.host;
-  why += ':';
-  why += std::to_string(t.port);
+  why += upstream_key(t);
   if (ec) {
     why += ": ";
     why += ec.message();
@@ -850,17 +849,13 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
     }
     if (got) {
       const bool last = rp.is_done();
-      std::array<char, 20> size_line;
-      size_t size_len = 0;
+      std::string size_line;
       std::array<asio::const_buffer, 5> bufs;
       size_t nb = 0;
       if (!header_sent) bufs[nb++] = asio::buffer(sc.chead);
       if (chunked_down) {
-        auto r = std::to_chars(size_line.data(), size_line.data() + size_line.size() - 2, got, 16);
-        size_len = size_t(r.ptr - size_line.data());
-        size_line[size_len++] = '\r';
-        size_line[size_len++] = '\n';
-        bufs[nb++] = asio::buffer(size_line.data(), size_len);
+        size_line = hex(got) + "\r\n";
+        bufs[nb++] = asio::buffer(size_line);
       }
       bufs[nb++] = asio::buffer(chunk.data(), got);
       if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
@@ -876,7 +871,7 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
     }
     if (rec) {
       log::warn("proxy", "upstream body cut",
-                {{"upstream", t.host + ":" + std::to_string(t.port)}, {"error", rec.message()},
+                {{"upstream", upstream_key(t)}, {"error", rec.message()},
                  {"request_id", io.req.request_id}});
       co_return header_sent ? BodyStreamed::kCut : BodyStreamed::kCutBeforeHead;
     }

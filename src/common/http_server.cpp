@@ -668,6 +668,14 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       record(req, status, start, bytes);
       co_return !wec;
     };
+    // The answer to a request whose body is refused: a client still sending
+    // that body reads the answer only if the close does not reset the
+    // connection first, so what it sends is drained after the answer.
+    auto refuse = [&](Response r, bool body_unread) -> awaitable<bool> {
+      const bool sent = co_await reply(std::move(r));
+      if (sent && body_unread) co_await linger(stream);
+      co_return sent;
+    };
 
     if (req.path.empty() || req.path.front() != '/' || req.path.find('\0') != std::string::npos) {
       keep_alive = false;
@@ -714,11 +722,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       Response r = Response::error(*early);
       if (m.kind == Router::MatchKind::kMethodNotAllowed && early->code == codes::kMethodNotAllowed)
         r.headers.set("Allow", m.allow);
-      const bool sent = co_await reply(std::move(r));
-      // A client still sending the refused body (a Content-Length over the
-      // limit) reads the answer only if the close does not reset it first.
-      if (sent && has_body) co_await linger(stream);
-      if (!sent || !keep_alive) break;
+      if (bool sent = co_await refuse(std::move(r), has_body); !sent || !keep_alive) break;
       continue;
     }
 
@@ -733,9 +737,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       if (!plan.upstream) {
         const bool has_body = !parser.is_done();
         if (has_body || is_ws) keep_alive = false;
-        const bool sent = co_await reply(std::move(plan.response));
-        if (sent && has_body) co_await linger(stream);  // the client may still be sending it
-        if (!sent || !keep_alive) break;
+        if (bool sent = co_await refuse(std::move(plan.response), has_body); !sent || !keep_alive) break;
         continue;
       }
       detail::ProxyIo io{stream,  watch,      buffer, parser,        req,
@@ -800,9 +802,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       if (!sink) {
         const bool has_body = !parser.is_done();
         if (has_body) keep_alive = false;
-        const bool sent = co_await reply(Response::error(sink.error()));
-        if (sent && has_body) co_await linger(stream);  // the client may still be sending it
-        if (!sent || !keep_alive) break;
+        if (bool sent = co_await refuse(Response::error(sink.error()), has_body); !sent || !keep_alive) break;
         continue;
       }
       if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
@@ -852,7 +852,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
           break;
         }
         keep_alive = false;
-        if (co_await reply(Response::error(*refused))) co_await linger(stream);
+        co_await refuse(Response::error(*refused), true);
         break;
       }
       // The handler may outlive this frame (a deadline passing): it owns the sink.
@@ -880,9 +880,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (bec == bhttp::error::body_limit) {
         keep_alive = false;
-        if (co_await reply(Response::error(Error::make(
-                codes::kTooLarge, "request body over " + std::to_string(ro.body_limit) + " bytes"))))
-          co_await linger(stream);  // the client may still be sending the rest
+        co_await refuse(Response::error(Error::make(codes::kTooLarge, "request body over " +
+                                                                     std::to_string(ro.body_limit) + " bytes")),
+                        true);
         break;
       }
       if (bec) {
