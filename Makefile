@@ -31,6 +31,7 @@ bench: build
 	@./bench/api.sh
 	@./bench/ide.sh
 	@./bench/portal.sh
+	@./bench/lxc.sh
 
 # Always the release preset (build/), whatever PRESET says; not part of `test`.
 package: deps

@@ -129,7 +129,7 @@ start_api() {
   shift
   port="$(free_port)"
   API_URL="http://127.0.0.1:$port"
-  ZLH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$BIN/zlh-api" --listen "127.0.0.1:$port" --data "$dir" "$@" \
+  ZLH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$BIN/zlh-api" --listen "127.0.0.1:$port" --data "$dir" --driver local --insecure-local-driver "$@" \
     >"$dir/api.out" 2>"$dir/api.log" </dev/null &
   API_PID=$!
   wait_api "$API_PID" "$API_URL" "$dir/api.log"

@@ -115,7 +115,7 @@ API_PORT="$(free_port)"
 API_URL="http://$API_ADDR:$API_PORT"
 ZLH_ADMIN_PASSWORD=admin-password-1 "$BIN/zlh-api" --listen "$API_ADDR:$API_PORT" --data "$W/data" \
   --artifacts "$W/store" --catalog-key "$W/keys/catalog.pub" --public-url "$API_URL" \
-  --dev-vmid-lo 4500 --dev-vmid-hi 4599 >"$W/api.out" 2>"$W/api.log" &
+  --dev-vmid-lo 4500 --dev-vmid-hi 4599 --driver local --insecure-local-driver >"$W/api.out" 2>"$W/api.log" &
 API_PID=$!
 PIDS+=("$API_PID")
 wait_api "$API_PID" "$API_URL" "$W/api.log"

@@ -67,7 +67,7 @@ API_URL="http://127.0.0.1:$PORT"
 "$BIN/zlhctl" catalog sign --store "$W/store" --key "$W/keys/catalog.key" >/dev/null 2>&1
 ZLH_ADMIN_PASSWORD=admin-password-1 "$BIN/zlh-api" --listen "127.0.0.1:$PORT" --data "$W/data" \
   --artifacts "$W/store" --catalog-key "$W/keys/catalog.pub" --portal "$DIST" --public-url "$API_URL" \
-  --dev-vmid-lo "$VMID_LO" --dev-vmid-hi "$VMID_HI" >"$W/api.out" 2>"$W/api.log" &
+  --dev-vmid-lo "$VMID_LO" --dev-vmid-hi "$VMID_HI" --driver local --insecure-local-driver >"$W/api.out" 2>"$W/api.log" &
 API_PID=$!
 PIDS+=("$API_PID")
 wait_api "$API_PID" "$API_URL" "$W/api.log"

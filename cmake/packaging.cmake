@@ -28,8 +28,8 @@ install(TARGETS zlh-agent zlh-shim RUNTIME DESTINATION bin COMPONENT agent)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/zlh-agent.service
         DESTINATION ${ZLH_SYSTEMD_UNIT_DIR} COMPONENT agent)
 
-install(TARGETS zlh-api zlhctl RUNTIME DESTINATION bin COMPONENT api)
-install(FILES ${CMAKE_SOURCE_DIR}/packaging/zlh-api.service
+install(TARGETS zlh-api zlhctl zlh-init zlh-lxc-helper RUNTIME DESTINATION bin COMPONENT api)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/zlh-api.service ${CMAKE_SOURCE_DIR}/packaging/zlh-api-lxc.service
         DESTINATION ${ZLH_SYSTEMD_UNIT_DIR} COMPONENT api)
 # Built by the `portal` target (part of `all`) into the source tree.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/portal/dist/
@@ -284,7 +284,10 @@ set(CPACK_DEBIAN_API_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_API_PACKAGE_DEPENDS "${_zlh_api_libs}adduser, ca-certificates")
 # The local driver runs zlh-agent from beside zlh-api; sqlite3 makes the
 # pre-upgrade copy of the store and the backups of docs/operations.md.
-set(CPACK_DEBIAN_API_PACKAGE_RECOMMENDS "sqlite3, zlh-agent (= ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE})")
+# The lxc driver (zlh-api-lxc.service) also needs lxc, nftables, uidmap and
+# e2fsprogs (liblxc itself is a library dependency of zlh-api).
+set(CPACK_DEBIAN_API_PACKAGE_RECOMMENDS
+    "sqlite3, zlh-agent (= ${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}), lxc, nftables, uidmap, e2fsprogs")
 set(CPACK_DEBIAN_API_PACKAGE_CONTROL_EXTRA
     "${_zlh_scripts}/api/preinst;${_zlh_scripts}/api/postinst;${_zlh_scripts}/api/prerm;${_zlh_scripts}/api/postrm")
 set(CPACK_COMPONENT_API_DESCRIPTION "zlh control plane

@@ -16,6 +16,8 @@ PACKAGES=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   wrk nginx procps curl ca-certificates python3 chromium openssl
+  # containers and network for the lxc driver (DESIGN §10.5, §12)
+  lxc lxc-dev nftables uidmap iproute2 e2fsprogs
 )
 
 missing=()
@@ -41,6 +43,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" >/dev/null
   echo "install-deps: done" >&2
+fi
+
+# The lxc driver (docs/drivers.md): root's subordinate id ranges, 65,536 ids
+# per container for 1,000 containers from host id 1,000,000 (zlh-api's
+# --lxc-id-base and --lxc-slots defaults). Added only when root has none;
+# zlh-api's self-check refuses an overlap with another user's range.
+if [ "$(id -u)" -eq 0 ]; then
+  for f in /etc/subuid /etc/subgid; do
+    touch "$f"
+    grep -q '^root:' "$f" || echo "root:1000000:65536000" >>"$f"
+  done
 fi
 
 # npm packages from the committed lockfiles (npm ci), each skipped when

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the demo artifact store (real Node.js from the npm registry, the
-# host JDK) and zlh-api on the embedded defaults (SQLite, local driver), with
+# host JDK) and zlh-api on the embedded defaults (SQLite; as root the lxc
+# driver, docs/drivers.md; as another user the local driver), with
 # keys generated into ./var/keys on first run (zlh-api uses the same
 # api.key/api.pub and adds jwt.secret there).
 set -euo pipefail
@@ -20,11 +21,31 @@ RUNTIMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(",
 NODE=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print([v["version"] for r in c["runtimes"] if r["id"]=="node" for v in r["versions"]][0])' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "20.20.2")
 
 LISTEN=${ZLH_LISTEN:-127.0.0.1:8080}
+if [ "$(id -u)" -eq 0 ]; then
+  # Every lxc-* setting can also go in $VAR/api.toml (docs/drivers.md).
+  DRIVER_ARGS=(--driver lxc)
+  BR_DEV=${ZLH_LXC_BRIDGE_DEV:-zlhdev0} NET_DEV=${ZLH_LXC_SUBNET_DEV:-10.77.0.0/16}
+  BR_GAME=${ZLH_LXC_BRIDGE_GAME:-zlhgame0} NET_GAME=${ZLH_LXC_SUBNET_GAME:-10.78.0.0/16}
+  DRIVER_ARGS+=(--lxc-bridge-dev "$BR_DEV" --lxc-subnet-dev "$NET_DEV" --lxc-bridge-game "$BR_GAME" --lxc-subnet-game "$NET_GAME")
+  chmod 711 "$VAR"
+  WHERE="lxc driver: unprivileged LXC containers
+  containers $VAR/lxc/zlh-<vmid>/ (config, disk.img = the container's ext4 disk,
+             rootfs/ = where it is mounted); host /usr read-only inside
+  network    bridge $BR_DEV $NET_DEV (dev), bridge $BR_GAME $NET_GAME (game),
+             ports isolated, nftables table inet zlh (NAT out, game ports in);
+             net.ipv4.ip_forward is turned on (host-wide) for the NAT
+  ids        root:1000000:65536000 in /etc/subuid and /etc/subgid, 65,536 per container"
+else
+  DRIVER_ARGS=(--driver local)
+  WHERE="local driver (development only, no isolation: not root)
+  containers $VAR/containers/<vmid>/ = one zlh-agent each on 127.77.x.y"
+fi
 cat <<MSG
 
-zlh: starting zlh-api (SQLite store + local driver) on http://$LISTEN
+zlh: starting zlh-api (SQLite store + ${DRIVER_ARGS[1]} driver) on http://$LISTEN
 
-  data       $VAR  (zlh.db, keys/, containers/<vmid>/ = one zlh-agent each on 127.77.x.y)
+  $WHERE
+  data       $VAR  (zlh.db, keys/)
   artifacts  $VAR/artifacts  (also served by zlh-api; catalog signed by $VAR/keys/catalog.key)
              runtimes: $RUNTIMES
   admin      printed below on the first start (ZLH_ADMIN_PASSWORD=... picks it);
@@ -38,7 +59,8 @@ Try:
        -d '{"type":"dev","runtime":"node","version":"$NODE"}'
   curl -H "Authorization: Bearer \$TOKEN" http://$LISTEN/api/servers
 
-Ctrl-C stops zlh-api; the containers' agents keep running (like containers
-do) and are found again at the next start. DELETE /api/servers/<id> ends one.
+Ctrl-C stops zlh-api; the containers keep running and are found again at
+the next start. DELETE /api/servers/<id> ends one.
 MSG
-exec "$BIN/zlh-api" --listen "$LISTEN" --data "$VAR" --artifacts "$VAR/artifacts" --portal "$PWD/portal/dist" --log-format text
+exec "$BIN/zlh-api" --listen "$LISTEN" --data "$VAR" --artifacts "$VAR/artifacts" --portal "$PWD/portal/dist" \
+  --log-format text "${DRIVER_ARGS[@]}"

@@ -20,6 +20,8 @@ export interface Server {
   agent_state: string;
   agent_last_seen: string | null;
   crash_count: number;
+  /** How the workload last ended; reason "out of memory" when the OOM killer ended it. */
+  last_exit: { code?: number; signal?: number; reason?: string } | null;
   error: string | null;
   hostname: string;
   ip: string;
@@ -40,6 +42,16 @@ export interface Server {
   vmid: number | null;
   created_at: string | null;
   updated_at: string | null;
+  /** What the container uses (lxc driver), in the detail only. */
+  resources?: {
+    cpu_ns: number;
+    memory_bytes: number;
+    memory_max: number;
+    pids: number;
+    disk_bytes: number;
+    disk_max: number;
+    oom_kills: number;
+  };
   /** The latest job (create or delete), in the detail only. */
   job?: { id: number; kind: string; state: string } | null;
 }

@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
 
   http::ServerOptions so;
   so.listen = opts.listen;
+  so.listen_fd = opts.listen_fd;
   so.component = "http";
   so.server_header = "zlh-agent/" + std::string(kVersion);
   so.metrics = &registry;

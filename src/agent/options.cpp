@@ -29,6 +29,7 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.set_version_flag("--version", std::string(kVersion));
   app.add_option("--root", o.root, "filesystem prefix")->capture_default_str();
   app.add_option("--listen", o.listen, "HOST:PORT to listen on")->capture_default_str();
+  app.add_option("--listen-fd", o.listen_fd, "inherited listening socket (instead of binding --listen)");
   app.add_option("--config", o.config, "TOML config file (default <root>/etc/zlh/agent.toml)");
   app.add_option("--vmid", vmid, "container id (default: trailing digits of the hostname)");
   app.add_option("--artifacts", o.artifacts,
@@ -63,6 +64,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   while (o.root.size() > 1 && o.root.back() == '/') o.root.pop_back();
   if (auto hp = http::split_host_port(o.listen); !hp)
     return std::unexpected(Error::invalid("listen", "--listen: " + hp.error().message));
+  if (o.listen_fd < -1 || o.listen_fd == 0 || o.listen_fd == 1 || o.listen_fd == 2)
+    return std::unexpected(Error::invalid("listen-fd", "--listen-fd must be a descriptor above 2"));
   log::Format f;
   if (!log::parse_format(o.log_format, &f))
     return std::unexpected(Error::invalid("log-format", "--log-format must be json or text"));

@@ -17,6 +17,10 @@ namespace zlh::agent {
 struct Options {
   std::string root = "/";
   std::string listen = "0.0.0.0:18888";
+  // A listening socket inherited from the parent (the lxc driver's zlh-init
+  // opens :18888 once, so the dev user cannot squat the port while the agent
+  // restarts). -1: bind --listen. With a fd, --listen only names the address.
+  int listen_fd = -1;
   std::string config;            // resolved path of the TOML file
   std::optional<int64_t> vmid;   // nullopt when neither given nor derivable
   std::string artifacts;         // http://, https://, file:// base URL

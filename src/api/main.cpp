@@ -1,5 +1,5 @@
 // zlh-api: the control plane (DESIGN.md §10) with the embedded defaults:
-// SQLite store and the local driver.
+// SQLite store and, as root, the lxc driver.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,9 +8,12 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "api/app/api.hpp"
 #include "api/drivers/local_driver.hpp"
+#include "api/drivers/lxc/lxc_driver.hpp"
 #include "api/drivers/proxmox_driver.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
@@ -24,8 +27,45 @@ using namespace zlh;
 
 namespace {
 
+// The lxc driver's slots live in the store (lxc_slots).
+class StoreSlots final : public api::drivers::SlotStore {
+ public:
+  explicit StoreSlots(api::store::Store& s) : s_(s) {}
+  Result<int> acquire(int vmid, int slots) override { return s_.acquire_lxc_slot(vmid, slots); }
+  Result<void> release(int vmid) override { return s_.release_lxc_slot(vmid); }
+
+ private:
+  api::store::Store& s_;
+};
+
+api::drivers::LxcDriverOptions lxc_options(const api::Options& opts, const std::string& self_dir) {
+  api::drivers::LxcDriverOptions o;
+  o.data_dir = opts.data;
+  o.bin_dir = self_dir;
+  o.tag = opts.lxc_tag;
+  o.bridge_dev = opts.lxc_bridge_dev;
+  o.subnet_dev = opts.lxc_subnet_dev;
+  o.bridge_game = opts.lxc_bridge_game;
+  o.subnet_game = opts.lxc_subnet_game;
+  o.id_base = uint32_t(opts.lxc_id_base);
+  o.slots = int(opts.lxc_slots);
+  o.nat = opts.lxc_nat;
+  o.disk_gb_default = int(opts.lxc_disk_gb_default);
+  o.disk_gb_max = int(opts.lxc_disk_gb_max);
+  o.disk_gb_min_code_server = int(opts.lxc_disk_gb_min_code_server);
+  o.pids_max = int(opts.lxc_pids_max);
+  o.listener_port = opts.artifacts_is_dir() ? int(opts.lxc_listener_port) : 0;
+  return o;
+}
+
 // The container driver of --driver (DESIGN §10.5).
-Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& opts) {
+Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& opts, const std::string& self_dir,
+                                                          api::drivers::SlotStore& slots) {
+  if (opts.driver == "lxc") {
+    auto d = api::drivers::LxcDriver::open(lxc_options(opts, self_dir), slots);
+    if (!d) return fail(d.error());
+    return std::unique_ptr<api::drivers::Driver>(std::move(*d));
+  }
   if (opts.driver == "proxmox") {
     auto cfg = api::drivers::load_proxmox_config(opts.proxmox_config);
     if (!cfg) return fail(cfg.error());
@@ -59,7 +99,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!parsed->options) return parsed->exit_code;
-  const api::Options opts = *parsed->options;
+  api::Options resolved = *parsed->options;
+  if (auto d = api::resolve_driver(resolved, ::geteuid()); d) {
+    resolved.driver = *d;
+  } else {
+    std::cerr << "zlh-api: " << d.error().message << "\n";
+    return 2;
+  }
+  const api::Options opts = resolved;
+  // Nothing zlh-api writes is for other users of the host (its database,
+  // keys and the lxc driver's records); modes that must be wider are set
+  // explicitly.
+  ::umask(077);
   log::Format fmt = log::Format::kJson;
   log::parse_format(opts.log_format, &fmt);
   log::set_format(fmt);
@@ -100,7 +151,11 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  auto driver = make_driver(opts);
+  // A database made before the umask above may be readable by others.
+  for (const char* suffix : {"", "-wal", "-shm"})
+    ::chmod((fs::join(opts.data, "zlh.db") + suffix).c_str(), 0600);
+  StoreSlots slots(**store);
+  auto driver = make_driver(opts, self_dir, slots);
   if (!driver) {
     log::error("api", "cannot start the driver", {{"driver", opts.driver}, {"error", driver.error().message}});
     return 1;
@@ -164,6 +219,35 @@ int main(int argc, char** argv) {
     log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
     return 1;
   }
+  // lxc: the containers' own listener on each bridge's host address, never
+  // the main one; it serves the artifact store and nothing else.
+  std::vector<std::unique_ptr<http::Server>> ct_listeners;
+  std::vector<std::thread> ct_threads;
+  auto* lxc = dynamic_cast<api::drivers::LxcDriver*>(driver->get());
+  if (lxc && opts.artifacts_is_dir()) {
+    for (const auto& subnet : {opts.lxc_subnet_dev, opts.lxc_subnet_game}) {
+      auto net = api::drivers::lxc::Ipv4Net::parse(subnet, "subnet");
+      http::Router cr;
+      api::add_artifact_routes(cr, opts.artifacts);
+      http::ServerOptions co;
+      co.listen = net->host(1) + ":" + std::to_string(opts.lxc_listener_port);
+      co.component = "containers";
+      co.server_header = hso.server_header;
+      auto srv = std::make_unique<http::Server>(std::move(cr), co);
+      if (auto r = srv->listen(); !r) {
+        log::error("api", "cannot listen for containers", {{"error", r.error().message}, {"listen", co.listen}});
+        return 1;
+      }
+      log::info("api", "listening for containers (artifacts only)", {{"listen", co.listen}});
+      ct_listeners.push_back(std::move(srv));
+    }
+    for (auto& srv : ct_listeners) ct_threads.emplace_back([s = srv.get()] { s->run(1, false); });
+  }
+  if (lxc) {
+    int back = lxc->restore_running();
+    if (back > 0) log::info("api", "containers brought back", {{"count", back}});
+    lxc->start_host_checks(std::chrono::seconds(60));
+  }
   jobs.resume_all();
   // Live agent state for GET /api/servers, which reads only the store.
   api::PollerConfig pc;
@@ -178,6 +262,8 @@ int main(int argc, char** argv) {
             {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"data", opts.data},
              {"driver", opts.driver}, {"public_url", opts.public_url}});
   server.run(2, true);
+  for (auto& srv : ct_listeners) srv->stop();
+  for (auto& t : ct_threads) t.join();
   poller.stop();
   jobs.stop();
   log::info("api", "api stopped");

@@ -65,7 +65,29 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--listen", o.listen, "HOST:PORT to listen on")->capture_default_str();
   app.add_option("--data", o.data, "data directory (SQLite db, keys, containers)")->capture_default_str();
   app.add_option("--config", o.config, "TOML config file (default <data>/api.toml)");
-  app.add_option("--driver", o.driver, "local or proxmox")->capture_default_str();
+  app.add_option("--driver", o.driver, "lxc, local or proxmox (default: lxc as root)");
+  app.add_flag("--insecure-local-driver", o.insecure_local_driver,
+               "allow --driver local as root (it runs workloads as zlh-api's own user)");
+  app.add_option("--lxc-tag", o.lxc_tag, "lxc: instance tag (container names, veths, nftables table)")
+      ->capture_default_str();
+  app.add_option("--lxc-bridge-dev", o.lxc_bridge_dev, "lxc: bridge of dev containers")->capture_default_str();
+  app.add_option("--lxc-subnet-dev", o.lxc_subnet_dev, "lxc: IPv4 subnet of dev containers")->capture_default_str();
+  app.add_option("--lxc-bridge-game", o.lxc_bridge_game, "lxc: bridge of game servers")->capture_default_str();
+  app.add_option("--lxc-subnet-game", o.lxc_subnet_game, "lxc: IPv4 subnet of game servers")->capture_default_str();
+  app.add_option("--lxc-id-base", o.lxc_id_base, "lxc: first host id of the containers' id ranges")
+      ->capture_default_str();
+  app.add_option("--lxc-slots", o.lxc_slots, "lxc: most containers (65536 host ids each)")->capture_default_str();
+  app.add_option("--lxc-nat", o.lxc_nat, "lxc: outbound NAT for containers (true/false)")->capture_default_str();
+  app.add_option("--lxc-disk-gb-default", o.lxc_disk_gb_default, "lxc: disk_gb when a create gives none")
+      ->capture_default_str();
+  app.add_option("--lxc-disk-gb-max", o.lxc_disk_gb_max, "lxc: largest disk_gb")->capture_default_str();
+  app.add_option("--lxc-disk-gb-min-code-server", o.lxc_disk_gb_min_code_server,
+                 "lxc: smallest disk_gb of a dev server with code-server")
+      ->capture_default_str();
+  app.add_option("--lxc-pids-max", o.lxc_pids_max, "lxc: tasks per container")->capture_default_str();
+  app.add_option("--lxc-listener-port", o.lxc_listener_port,
+                 "lxc: port of the listener on the bridges' addresses (/artifacts/ only)")
+      ->capture_default_str();
   app.add_option("--proxmox-config", o.proxmox_config,
                  "proxmox driver: its TOML file (default proxmox.toml beside the --config file)");
   app.add_option("--artifacts", o.artifacts, "artifact store: a directory (served at /artifacts/) or a URL");
@@ -119,7 +141,18 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return std::unexpected(Error::invalid(field, msg));
   };
   if (auto hp = http::split_host_port(o.listen); !hp) return bad("listen", "--listen: " + hp.error().message);
-  if (o.driver != "local" && o.driver != "proxmox") return bad("driver", "--driver must be local or proxmox");
+  if (!o.driver.empty() && o.driver != "lxc" && o.driver != "local" && o.driver != "proxmox")
+    return bad("driver", "--driver must be lxc, local or proxmox");
+  if (o.lxc_listener_port < 1 || o.lxc_listener_port > 65535)
+    return bad("lxc-listener-port", "--lxc-listener-port must be 1..65535");
+  if (o.lxc_disk_gb_default < 1 || o.lxc_disk_gb_max < o.lxc_disk_gb_default || o.lxc_disk_gb_max > 16384)
+    return bad("lxc-disk-gb-max", "--lxc-disk-gb-default must be at least 1 and at most --lxc-disk-gb-max");
+  if (o.lxc_disk_gb_min_code_server < 0 || o.lxc_disk_gb_min_code_server > o.lxc_disk_gb_max)
+    return bad("lxc-disk-gb-min-code-server", "--lxc-disk-gb-min-code-server must be 0..--lxc-disk-gb-max");
+  if (o.lxc_pids_max < 64 || o.lxc_pids_max > 1000000)
+    return bad("lxc-pids-max", "--lxc-pids-max must be 64..1000000");
+  if (o.lxc_id_base < 65536 || o.lxc_id_base > 4000000000LL) return bad("lxc-id-base", "bad --lxc-id-base");
+  if (o.lxc_slots < 1 || o.lxc_slots > 60000) return bad("lxc-slots", "--lxc-slots must be 1..60000");
   if (o.driver != "proxmox" && !o.proxmox_config.empty())
     return bad("proxmox-config", "--proxmox-config needs --driver proxmox");
   log::Format f;
@@ -155,6 +188,20 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
                            ? (std::filesystem::path(o.config).parent_path() / "proxmox.toml").string()
                            : absolute(o.proxmox_config);
   return ParseOutcome{o, 0};
+}
+
+Result<std::string> resolve_driver(const Options& o, unsigned euid) {
+  if (o.driver.empty()) {
+    if (euid == 0) return std::string("lxc");
+    return std::unexpected(Error::invalid(
+        "driver", "no --driver given and not running as root: the embedded default (lxc) needs root; "
+                  "give --driver local for development (no isolation) or --driver proxmox"));
+  }
+  if (o.driver == "local" && euid == 0 && !o.insecure_local_driver)
+    return std::unexpected(Error::invalid(
+        "driver", "--driver local runs every workload as zlh-api's own user, here root: any tenant would "
+                  "be root on this host; use --driver lxc, or add --insecure-local-driver for development"));
+  return o.driver;
 }
 
 }  // namespace zlh::api

@@ -18,7 +18,10 @@ struct Options {
   std::string listen = "127.0.0.1:8080";
   std::string data = "./var";        // SQLite db, keys, containers
   std::string config;                // resolved TOML path
-  std::string driver = "local";      // local | proxmox
+  // lxc | local | proxmox; empty on the command line = lxc as root, and a
+  // refusal otherwise (resolve_driver).
+  std::string driver;
+  bool insecure_local_driver = false;  // allows --driver local as root
   std::string proxmox_config;        // proxmox driver: its TOML (default <config dir>/proxmox.toml)
   std::string artifacts;             // DIR (also served at /artifacts/) or URL
   std::string catalog_key;           // default <data>/keys/catalog.pub
@@ -46,6 +49,18 @@ struct Options {
   std::string headscale_key_ttl = "1h";
   std::string headscale_acl_tags;  // "tag:a,tag:b", on the container's key
 
+  // The lxc driver (docs/drivers.md): instance tag, bridges and subnets per
+  // workload type, host id range, NAT, disk sizes, and the port of the
+  // listener on the bridges' host addresses that serves /artifacts/ only.
+  std::string lxc_tag = "zlh";
+  std::string lxc_bridge_dev = "zlhdev0", lxc_subnet_dev = "10.77.0.0/16";
+  std::string lxc_bridge_game = "zlhgame0", lxc_subnet_game = "10.78.0.0/16";
+  int64_t lxc_id_base = 1000000, lxc_slots = 1000;
+  bool lxc_nat = true;
+  int64_t lxc_disk_gb_default = 8, lxc_disk_gb_max = 256, lxc_disk_gb_min_code_server = 4;
+  int64_t lxc_pids_max = 4096;
+  int64_t lxc_listener_port = 8089;
+
   bool artifacts_is_dir() const { return !artifacts.empty() && artifacts.find("://") == std::string::npos; }
 };
 
@@ -56,5 +71,12 @@ struct ParseOutcome {
 
 // E_INVALID naming the flag for bad values.
 Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std::string& self_dir);
+
+// The driver to run for `euid` (DESIGN.md §10.1): an explicit --driver is
+// kept; none is lxc as root. E_INVALID, saying why, for --driver local as
+// root without --insecure-local-driver (the local driver runs every
+// workload as zlh-api's own user: root) and for no --driver as another user
+// (never a silent fall back to local).
+Result<std::string> resolve_driver(const Options& o, unsigned euid);
 
 }  // namespace zlh::api

@@ -59,5 +59,33 @@ TEST(Options, ProxmoxConfigDefaultsBesideTheConfigFileAndNeedsTheDriver) {
   EXPECT_EQ(bad.error().field, "proxmox-config");
 }
 
+TEST(Options, DriverDefaultsToLxcAsRootAndLocalAsRootNeedsTheInsecureFlag) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options);
+  EXPECT_EQ(*resolve_driver(*d->options, 0), "lxc");
+  auto nonroot = resolve_driver(*d->options, 1000);
+  ASSERT_FALSE(nonroot);
+  EXPECT_EQ(nonroot.error().field, "driver");
+  EXPECT_NE(nonroot.error().message.find("needs root"), std::string::npos);
+
+  auto local = parse({"--driver", "local"});
+  ASSERT_TRUE(local && local->options);
+  auto refused = resolve_driver(*local->options, 0);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("--insecure-local-driver"), std::string::npos);
+  EXPECT_EQ(*resolve_driver(*local->options, 1000), "local");
+  auto allowed = parse({"--driver", "local", "--insecure-local-driver"});
+  ASSERT_TRUE(allowed && allowed->options);
+  EXPECT_EQ(*resolve_driver(*allowed->options, 0), "local");
+
+  EXPECT_EQ(parse({"--driver", "docker"}).error().field, "driver");
+  EXPECT_EQ(parse({"--lxc-slots", "0"}).error().field, "lxc-slots");
+  EXPECT_EQ(parse({"--lxc-disk-gb-default", "300"}).error().field, "lxc-disk-gb-max");
+  auto lxc = parse({"--driver", "lxc", "--lxc-bridge-dev", "zt1d", "--lxc-nat", "false"});
+  ASSERT_TRUE(lxc && lxc->options);
+  EXPECT_EQ(lxc->options->lxc_bridge_dev, "zt1d");
+  EXPECT_FALSE(lxc->options->lxc_nat);
+}
+
 }  // namespace
 }  // namespace zlh::api

@@ -1,6 +1,9 @@
 // All Beast/Asio server templates live in this translation unit.
 #include "common/http_server.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -916,6 +919,21 @@ Server::Server(Router router, ServerOptions options)
 Server::~Server() = default;
 
 Result<void> Server::listen() {
+  if (impl_->opts.listen_fd >= 0) {
+    int fd = impl_->opts.listen_fd;
+    int accepting = 0;
+    socklen_t len = sizeof accepting;
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof ss;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl) != 0)
+      return fail(codes::kIo, "listen fd " + std::to_string(fd) + ": not a listening socket");
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // never handed on to the services the agent starts
+    boost::system::error_code ec;
+    impl_->acceptor->assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) return fail(codes::kIo, "listen fd " + std::to_string(fd) + ": " + ec.message());
+    return {};
+  }
   auto hp = split_host_port(impl_->opts.listen);
   if (!hp) return fail(hp.error());
   boost::system::error_code ec;

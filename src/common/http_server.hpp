@@ -27,6 +27,10 @@ namespace zlh::http {
 
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free port
+  // A listening TCP socket handed over by the parent (socket activation, the
+  // lxc driver's init): listen() adopts it instead of binding `listen`, which
+  // then only names the address in logs. -1: bind `listen`.
+  int listen_fd = -1;
   std::string component = "http";
   std::string server_header = "zlh";
   size_t header_limit = 16 * 1024;
@@ -49,7 +53,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. E_INVALID for a malformed address, E_IO if bind fails.
+  // Binds and listens (or adopts listen_fd). E_INVALID for a malformed
+  // address, E_IO if bind fails or listen_fd is not a listening socket.
   Result<void> listen();
   uint16_t port() const;  // the bound port (after listen)
 

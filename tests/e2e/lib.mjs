@@ -3,7 +3,8 @@
 // Debian's Chromium with playwright-core. Each scenario gets its own data
 // dir, loopback address and vmid window; everything it started is killed
 // at the end, and the data dir is removed unless the scenario failed.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -107,6 +108,22 @@ export async function startApi({ name, slot, extraArgs = [], env: extraEnv = {} 
     '--port-lo', String(31200 + slot * 25), '--port-hi', String(31200 + slot * 25 + 24),
     ...extraArgs,
   ];
+  // ZLH_E2E_DRIVER=lxc: real unprivileged containers on bridges, subnets,
+  // ids and a table of the scenario's own, removed by stop(). Otherwise the
+  // local driver unless the scenario picks one (as root it needs the flag).
+  let lxc = null;
+  if (process.env.ZLH_E2E_DRIVER === 'lxc' && !args.includes('--driver')) {
+    const r = crypto.randomBytes(4);
+    const tag = 'e' + r.toString('hex').slice(0, 4).replace(/[^a-z0-9]/g, 'a');
+    const a = 200 + (r[0] % 40), b = (r[1] % 127) * 2;
+    lxc = [path.join(dir, 'data'), tag, `z${tag}d`, `10.${a}.${b}.0/24`, `z${tag}g`, `10.${a}.${b + 1}.0/24`,
+      String(1000000 + 65536 * 16 * 61), '16'];  // block 61: the C++ suites use 1-60
+    fs.chmodSync(dir, 0o711);
+    args.push('--driver', 'lxc', '--lxc-tag', lxc[1], '--lxc-bridge-dev', lxc[2], '--lxc-subnet-dev', lxc[3],
+      '--lxc-bridge-game', lxc[4], '--lxc-subnet-game', lxc[5], '--lxc-id-base', lxc[6], '--lxc-slots', lxc[7],
+      '--lxc-disk-gb-default', '2');
+  }
+  if (!args.includes('--driver')) args.push('--driver', 'local', '--insecure-local-driver');
   let proc = null;
   let exited = null;
   const spawnApi = () => {
@@ -148,6 +165,10 @@ export async function startApi({ name, slot, extraArgs = [], env: extraEnv = {} 
     async stop({ keep = false } = {}) {
       await kill9();
       const data = path.join(dir, 'data');
+      if (lxc) {
+        const r = spawnSync(path.join(env.bin, 'zlh-lxc-cleanup'), lxc, { encoding: 'utf8' });
+        if (r.status !== 0) console.error(`lxc cleanup: ${r.stderr}`);
+      }
       for (const pid of agentsUnder(data + '/')) { try { process.kill(pid, 'SIGKILL'); } catch {} }
       killServices(data);
       if (!keep) fs.rmSync(dir, { recursive: true, force: true });

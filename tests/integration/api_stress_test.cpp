@@ -137,7 +137,10 @@ class ApiStressTest : public ::testing::Test {
               "--dev-vmid-lo",
               std::to_string(vmid_lo_),
               "--dev-vmid-hi",
-              std::to_string(dev_hi_ > 0 ? dev_hi_ : vmid_lo_ + 199)};
+              std::to_string(dev_hi_ > 0 ? dev_hi_ : vmid_lo_ + 199),
+              "--driver",
+              "local",
+              "--insecure-local-driver"};
     o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -130,9 +130,11 @@ void remove_unless_failed(const std::string& dir) {
 }
 
 void make_tool_store(const std::string& work_dir, const std::string& store, const std::string& keys,
-                     bool sign) {
-  ASSERT_EQ(zlhctl({"keygen", "--out", keys}).exit_code, 0);
-  ASSERT_EQ(zlhctl({"catalog", "init", "--store", store}).exit_code, 0);
+                     bool sign, bool fresh) {
+  if (fresh) {
+    ASSERT_EQ(zlhctl({"keygen", "--out", keys}).exit_code, 0);
+    ASSERT_EQ(zlhctl({"catalog", "init", "--store", store}).exit_code, 0);
+  }
   std::string archive = work_dir + "/tool.tar.gz";
   write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
                           ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
@@ -156,13 +158,27 @@ std::vector<pid_t> agents_under(const std::string& dir) {
   std::vector<pid_t> out;
   DIR* d = opendir("/proc");
   if (!d) return out;
+  // An lxc container's rootfs (<data>/lxc/<name>/rootfs): its agent runs
+  // with --root / inside; it is found by the container's cgroup instead.
+  std::string lxc_cgroup;
+  if (dir.size() > 7 && dir.ends_with("/rootfs") && dir.find("/lxc/") != std::string::npos) {
+    std::string ct = dir.substr(0, dir.size() - 7);
+    lxc_cgroup = "lxc.payload." + ct.substr(ct.rfind('/') + 1);
+  }
   while (auto* e = readdir(d)) {
     pid_t pid = atoi(e->d_name);
     if (pid <= 0) continue;
     auto cmd = fs::read_file("/proc/" + std::to_string(pid) + "/cmdline", 1 << 16);
     if (!cmd) continue;
-    if (cmd->find("zlh-agent") != std::string::npos && cmd->find(dir) != std::string::npos && process_alive(pid))
-      out.push_back(pid);
+    if (cmd->find("zlh-agent") == std::string::npos || !process_alive(pid)) continue;
+    if (!lxc_cgroup.empty()) {
+      auto cg = fs::read_file("/proc/" + std::to_string(pid) + "/cgroup", 1 << 16);
+      if (cmd->rfind("/opt/zlh-agent/bin/zlh-agent", 0) == 0 && cg &&
+          cg->find("/" + lxc_cgroup + "\n") != std::string::npos)
+        out.push_back(pid);
+      continue;
+    }
+    if (cmd->find(dir) != std::string::npos) out.push_back(pid);
   }
   closedir(d);
   return out;
@@ -290,6 +306,9 @@ bool ApiProcess::start(std::chrono::milliseconds timeout) {
   process::SpawnOptions o;
   o.argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8080", "--data", data(), "--artifacts", store_,
             "--catalog-key", keys_ + "/catalog.pub"};
+  // The local driver unless the test picks one (as root it needs the flag).
+  if (std::find(extra_.begin(), extra_.end(), "--driver") == extra_.end())
+    o.argv.insert(o.argv.end(), {"--driver", "local", "--insecure-local-driver"});
   if (std::find(extra_.begin(), extra_.end(), "--public-url") == extra_.end())
     o.argv.insert(o.argv.end(), {"--public-url", base()});
   o.argv.insert(o.argv.end(), extra_.begin(), extra_.end());

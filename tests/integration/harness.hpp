@@ -45,9 +45,10 @@ void remove_unless_failed(const std::string& dir);
 // runtime "tool" 1.0.0 (bin/tool prints "tool 1.0.0"; its archive is built
 // in work_dir). With sign, catalog.json is signed; without, the caller adds
 // more entries and signs. Reports failures through gtest (check
-// HasFatalFailure() after the call).
+// HasFatalFailure() after the call). Without fresh, the store and keys exist
+// already and the runtime is added to them.
 void make_tool_store(const std::string& work_dir, const std::string& store, const std::string& keys,
-                     bool sign = true);
+                     bool sign = true, bool fresh = true);
 // The process exists and is not a zombie.
 bool process_alive(pid_t pid);
 // Live zlh-agent processes whose command line names `dir`.

@@ -4,6 +4,8 @@
 #include "agent/supervisor/supervisor.hpp"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <signal.h>
 
 #include "common/fs.hpp"
@@ -44,6 +46,9 @@ class SupervisorTest : public ::testing::Test {
   void SetUp() override {
     root_ = make_temp_dir("sup");
     sup_ = std::make_unique<Supervisor>(root_, bin_dir() + "/zlh-shim", clock_, fast_policy());
+    // The OOM killer's count, moved by hand (the host's would move with
+    // other tests' containers).
+    sup_->set_oom_counter([this] { return oom_.load(); });
   }
   void TearDown() override {
     if (sup_) {
@@ -64,6 +69,7 @@ class SupervisorTest : public ::testing::Test {
 
   SystemClock clock_;
   std::string root_;
+  std::atomic<uint64_t> oom_{0};
   std::unique_ptr<Supervisor> sup_;
 };
 
@@ -79,6 +85,22 @@ TEST_F(SupervisorTest, Kill9OfTheServiceRestartsItWithBackoffAndCountsIt) {
   EXPECT_EQ(v.restarts, 1);
   EXPECT_EQ(v.last_exit, (nlohmann::json{{"signal", SIGKILL}}));
   EXPECT_TRUE(v.last_crash_at.has_value());
+}
+
+TEST_F(SupervisorTest, ASigkillWhileTheOomKillerCountGrewIsReportedAsOutOfMemory) {
+  ASSERT_TRUE(sup_->start(spec("svc", {"/bin/sh", "-c", "exec sleep 1000"})));
+  ASSERT_TRUE(sup_->wait_for_state("svc", "running", 10s));
+  ASSERT_TRUE(eventually([&] { return pid_of("svc") > 0; }));
+  pid_t first = pid_of("svc");
+  oom_ = 1;  // the kernel's OOM killer chose it
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  ASSERT_TRUE(wait_pid_change("svc", first));
+  EXPECT_EQ(sup_->service("svc")->last_exit, (nlohmann::json{{"signal", SIGKILL}, {"reason", "out of memory"}}));
+  // The next SIGKILL without a new OOM kill is a plain signal again.
+  pid_t second = pid_of("svc");
+  ASSERT_EQ(::kill(second, SIGKILL), 0);
+  ASSERT_TRUE(wait_pid_change("svc", second));
+  EXPECT_EQ(sup_->service("svc")->last_exit, (nlohmann::json{{"signal", SIGKILL}}));
 }
 
 TEST_F(SupervisorTest, ACrashLoopEndsCrashedUntilAManualStart) {

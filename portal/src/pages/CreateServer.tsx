@@ -29,6 +29,8 @@ export function CreateServer() {
   const [eula, setEula] = useState(false);
   const [memory, setMemory] = useState('1024');
   const [memoryTouched, setMemoryTouched] = useState(false);
+  // Empty: the platform's default (grown to code-server's minimum when it is on).
+  const [disk, setDisk] = useState('');
   const [cpu, setCpu] = useState('1');
 
   const [errors, setErrors] = useState<Errors>({});
@@ -93,6 +95,7 @@ export function CreateServer() {
     if (!Number.isInteger(mem) || mem < 256 || mem > 65536) e.memory_mb = 'Enter a whole number from 256 to 65536.';
     const c = Number(cpu);
     if (!Number.isInteger(c) || c < 1 || c > 32) e.cpu_cores = 'Enter a whole number from 1 to 32.';
+    if (disk.trim() && (!Number.isInteger(Number(disk)) || Number(disk) < 1)) e.disk_gb = 'Enter a whole number of GiB, or leave it empty.';
     if (kind === 'dev') {
       if (!runtime) e.runtime = 'Choose a runtime.';
       if (!devVersion) e.version = 'Choose a version.';
@@ -121,6 +124,7 @@ export function CreateServer() {
       cpu_cores: Number(cpu),
     };
     if (name.trim()) body.name = name.trim();
+    if (disk.trim()) body.disk_gb = Number(disk);
     if (kind === 'dev') Object.assign(body, { runtime, version: devVersion, enable_code_server: codeServer });
     else Object.assign(body, { game: gameId, variant, version: gameVersion, eula });
     setBusy(true);
@@ -306,6 +310,19 @@ export function CreateServer() {
             <FieldError id="create-cpu_cores-error" error={errors.cpu_cores} />
           </div>
         </div>
+        <div class="field">
+          <label for="create-disk_gb">Disk (GiB)</label>
+          <input
+            id="create-disk_gb"
+            type="number"
+            min={1}
+            placeholder="default"
+            value={disk}
+            aria-describedby={described('disk_gb')}
+            onInput={(e) => setDisk(e.currentTarget.value)}
+          />
+          <FieldError id="create-disk_gb-error" error={errors.disk_gb} />
+        </div>
 
         <div class="form-actions">
           <button type="submit" class="btn btn-primary" disabled={busy || (!dev && !game)}>
@@ -317,7 +334,7 @@ export function CreateServer() {
   );
 }
 
-const FIELDS = new Set(['name', 'runtime', 'version', 'enable_code_server', 'memory_mb', 'cpu_cores', 'game', 'variant', 'eula']);
+const FIELDS = new Set(['name', 'runtime', 'version', 'enable_code_server', 'memory_mb', 'cpu_cores', 'disk_gb', 'game', 'variant', 'eula']);
 
 // The version select of both forms (dev runtime, game variant).
 function VersionField(p: {

@@ -115,6 +115,26 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
             )}
             <dt>Crashes</dt>
             <dd>{s.crash_count}</dd>
+            {s.last_exit && (
+              <>
+                <dt>Last exit</dt>
+                <dd data-testid="last-exit">{describeExit(s.last_exit)}</dd>
+              </>
+            )}
+            {s.resources && (
+              <>
+                <dt>Memory</dt>
+                <dd>
+                  {mib(s.resources.memory_bytes)} of {mib(s.resources.memory_max)} MiB
+                </dd>
+                <dt>Disk</dt>
+                <dd>
+                  {mib(s.resources.disk_bytes)} of {mib(s.resources.disk_max)} MiB
+                </dd>
+                <dt>Processes</dt>
+                <dd>{s.resources.pids}</dd>
+              </>
+            )}
             <dt>Agent last seen</dt>
             <dd>{fmtTime(s.agent_last_seen)}</dd>
           </dl>
@@ -268,4 +288,14 @@ function DeleteDialog({ server, onClose }: { server: Server; onClose: () => void
       </form>
     </Modal>
   );
+}
+
+// "out of memory (killed by signal 9)", "exit code 3", "signal 15".
+function describeExit(e: NonNullable<Server['last_exit']>): string {
+  const how = e.signal !== undefined ? `signal ${e.signal}` : `exit code ${e.code ?? 0}`;
+  return e.reason ? `${e.reason} (${how})` : how;
+}
+
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(0);
 }

@@ -28,11 +28,11 @@ CrashPolicy::CrashPolicy(CrashPolicyConfig cfg, const Clock& clock, uint64_t see
 
 void CrashPolicy::on_start() { started_ = clock_->now(); }
 
-CrashPolicy::Decision CrashPolicy::on_crash(int exit_code, int signal) {
+CrashPolicy::Decision CrashPolicy::on_crash(int exit_code, int signal, std::string reason) {
   const SteadyTime now = clock_->now();
   ++crash_count_;
   last_crash_at_ = clock_->wall();
-  last_exit_ = signal != 0 ? Exit{std::nullopt, signal} : Exit{exit_code, std::nullopt};
+  last_exit_ = signal != 0 ? Exit{std::nullopt, signal, std::move(reason)} : Exit{exit_code, std::nullopt, std::move(reason)};
   const bool stable = started_ && now - *started_ >= cfg_.stable_after;
   started_.reset();
 
@@ -101,6 +101,7 @@ nlohmann::json CrashPolicy::to_json() const {
     j["last_exit"] = {{"code", nullptr}, {"signal", nullptr}};
     if (last_exit_->code) j["last_exit"]["code"] = *last_exit_->code;
     if (last_exit_->signal) j["last_exit"]["signal"] = *last_exit_->signal;
+    if (!last_exit_->reason.empty()) j["last_exit"]["reason"] = last_exit_->reason;
   }
   if (started_) j["started_at_ms"] = unix_ms(to_wall(*started_));
   return j;
@@ -126,6 +127,7 @@ Result<CrashPolicy> CrashPolicy::from_json(const nlohmann::json& j, CrashPolicyC
       Exit e;
       if (!v.at("code").is_null()) e.code = v.at("code").get<int>();
       if (!v.at("signal").is_null()) e.signal = v.at("signal").get<int>();
+      e.reason = v.value("reason", "");
       p.last_exit_ = e;
     }
     if (const auto& v = j.at("started_at_ms"); !v.is_null()) {

@@ -111,8 +111,10 @@ class CrashPolicy {
   };
   // An unexpected exit now: records it (count, time, exit) and decides.
   // `signal` is the terminating signal, 0 when the process exited by itself
-  // with `exit_code`. Each call is one crash: do not repeat for one exit.
-  Decision on_crash(int exit_code, int signal);
+  // with `exit_code`; `reason` names a known cause ("out of memory": the
+  // kernel's OOM killer), empty otherwise. Each call is one crash: do not
+  // repeat for one exit.
+  Decision on_crash(int exit_code, int signal, std::string reason = {});
 
   // Operator start: clears the give-up, the crash window and the backoff.
   // Call on_start() as well once the process is actually running.
@@ -129,6 +131,7 @@ class CrashPolicy {
   struct Exit {
     std::optional<int> code;
     std::optional<int> signal;
+    std::string reason;  // "out of memory" or empty
   };
   std::optional<Exit> last_exit() const;
   bool gave_up() const;

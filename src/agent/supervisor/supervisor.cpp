@@ -1,6 +1,7 @@
 #include "agent/supervisor/supervisor.hpp"
 
 #include <dirent.h>
+#include <cstdlib>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -109,6 +110,7 @@ struct Supervisor::Service {
   bool shim_finished = false;  // its service exited: the shim only lingers now
   int restarts = 0;
   nlohmann::json last_stop = nullptr;
+  uint64_t oom_baseline = 0;  // the OOM killer's count when it last started or crashed
   std::thread thread;
 };
 
@@ -118,7 +120,24 @@ Supervisor::Supervisor(std::string root, std::string shim_bin, const Clock& cloc
       run_dir_(fs::join(root_, "run/zlh")),
       state_dir_(fs::join(root_, "opt/zlh-agent/state/services")),
       clock_(clock),
-      policy_cfg_(policy) {}
+      policy_cfg_(policy),
+      oom_kills_(cgroup_oom_kills) {}
+
+void Supervisor::set_oom_counter(std::function<uint64_t()> f) {
+  std::lock_guard lk(mu_);
+  oom_kills_ = std::move(f);
+}
+
+uint64_t cgroup_oom_kills() {
+  for (const char* p : {"/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"}) {
+    auto d = fs::read_file(p, 64 * 1024);
+    if (!d) continue;
+    auto at = d->find("oom_kill ");
+    if (at == std::string::npos) continue;
+    return std::strtoull(d->c_str() + at + 9, nullptr, 10);
+  }
+  return 0;
+}
 
 Supervisor::~Supervisor() {
   closing_ = true;
@@ -275,7 +294,10 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
         s->pid = st->pid;
         if (st->state == "exited") final_status = *st;
       }
-      if (fresh) s->policy.on_start();
+      if (fresh) {
+        s->policy.on_start();
+        s->oom_baseline = oom_kills_();
+      }
       if (!final_status) set_state(*s, st && st->state == "stopping" ? "stopping" : "running");
       persist(*s);
       lk.unlock();
@@ -335,10 +357,14 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
       persist(*s);
       continue;
     }
-    auto d = s->policy.on_crash(code, sig);
+    // Killed (SIGKILL) while the OOM killer's count grew: out of memory.
+    const uint64_t ooms = oom_kills_();
+    std::string reason = sig == SIGKILL && ooms > s->oom_baseline ? "out of memory" : "";
+    s->oom_baseline = ooms;
+    auto d = s->policy.on_crash(code, sig, reason);
     log::warn(kComponent, "service crashed",
               {{"service", name}, {"exit_code", code}, {"signal", sig}, {"restart", d.restart},
-               {"delay_ms", d.delay.count()}, {"crash_count", s->policy.crash_count()}});
+               {"delay_ms", d.delay.count()}, {"crash_count", s->policy.crash_count()}, {"reason", reason}});
     persist(*s);
     if (!d.restart) {
       set_state(*s, "crashed");
@@ -532,6 +558,7 @@ std::vector<ServiceView> Supervisor::services() const {
     if (auto t = s->policy.last_crash_at()) v.last_crash_at = iso(*t);
     if (auto e = s->policy.last_exit()) {
       v.last_exit = e->signal ? nlohmann::json{{"signal", *e->signal}} : nlohmann::json{{"code", e->code.value_or(0)}};
+      if (!e->reason.empty()) v.last_exit["reason"] = e->reason;
     }
     v.last_stop = s->last_stop;
     out.push_back(std::move(v));

@@ -69,7 +69,7 @@ struct ServiceView {
   int port = 0;
   int crash_count = 0;
   std::optional<std::string> last_crash_at;
-  nlohmann::json last_exit;  // null or {code}|{signal}
+  nlohmann::json last_exit;  // null or {code}|{signal}, with "reason": "out of memory" when the OOM killer ended it
   nlohmann::json last_stop;  // null or {graceful, duration_ms}
   nlohmann::json to_json() const;
 };
@@ -108,6 +108,13 @@ class Supervisor {
   // Called on every state change (from monitor threads): console state messages.
   void set_on_state(std::function<void(const std::string& name, const std::string& state)> f);
 
+  // How many processes the kernel's OOM killer has ended in this container
+  // so far. A service that dies of SIGKILL while the count grew is reported
+  // with last_exit.reason "out of memory". Default: the memory cgroup the
+  // agent sees (cgroup_oom_kills); tests inject a counter. Call before
+  // reattach().
+  void set_oom_counter(std::function<uint64_t()> f);
+
  private:
   struct Service;
   void monitor(std::shared_ptr<Service> s);
@@ -123,9 +130,15 @@ class Supervisor {
   mutable std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Service>> services_;
   std::function<void(const std::string&, const std::string&)> on_state_;
+  std::function<uint64_t()> oom_kills_;
   std::atomic<bool> closing_{false};
 };
 
 bool valid_service_name(std::string_view s);
+
+// The OOM killer's count in the cgroup this process is in, as the container
+// sees it: "oom_kill" of /sys/fs/cgroup/memory/memory.oom_control (v1) or
+// /sys/fs/cgroup/memory.events (v2); 0 when neither can be read.
+uint64_t cgroup_oom_kills();
 
 }  // namespace zlh::agent::supervisor

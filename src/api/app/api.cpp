@@ -149,7 +149,7 @@ Result<Response> open_session(ApiContext& ctx, const store::User& u, int status)
 // Validates a create request against the signed catalog; the stored payload.
 Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& ctx, const Request& req) {
   auto body = json_object(req, {"type", "name", "runtime", "version", "enable_code_server", "memory_mb", "cpu_cores",
-                                "game", "variant", "eula", "world", "properties"});
+                                "disk_gb", "game", "variant", "eula", "world", "properties"});
   if (!body) return fail(body.error());
   auto type = str(*body, "type");
   if (!type) return fail(type.error());
@@ -165,12 +165,16 @@ Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& 
   if (!memory) return fail(memory.error());
   auto cpu = int_in(*body, "cpu_cores", lim.cores_default > 0 ? lim.cores_default : 1, 1, lim.cores_max);
   if (!cpu) return fail(cpu.error());
+  // disk_gb: sized by drivers that enforce it (lxc: the image); recorded by the others.
+  auto disk = int_in(*body, "disk_gb", lim.disk_gb_default > 0 ? lim.disk_gb_default : 8, 1, lim.disk_gb_max);
+  if (!disk) return fail(disk.error());
   auto cat = ctx.catalog.load();
   if (!cat) return fail(cat.error());
   const auto& c = (*cat)->catalog;
   auto version = str(*body, "version");
   if (!version) return fail(version.error());
-  nlohmann::json payload = {{"memory_mb", *memory}, {"cpu_cores", *cpu}, {"catalog_sha256", (*cat)->sha256}};
+  nlohmann::json payload = {
+      {"memory_mb", *memory}, {"cpu_cores", *cpu}, {"disk_gb", *disk}, {"catalog_sha256", (*cat)->sha256}};
   store::NewServer ns;
   ns.owner_id = user_id(req);
   ns.type = dev ? store::ServerType::kDev : store::ServerType::kGame;
@@ -192,6 +196,14 @@ Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& 
     payload["runtime"] = *runtime;
     payload["version"] = *version;
     payload["enable_code_server"] = ecs.get<bool>();
+    // The real code-server takes about 800 MB of the disk: a default grows
+    // to the minimum, an explicit smaller size is refused.
+    if (ecs.get<bool>() && lim.disk_gb_min_code_server > 0 && *disk < lim.disk_gb_min_code_server) {
+      if (body->contains("disk_gb"))
+        return fail(Error::invalid("disk_gb", "field \"disk_gb\": code-server needs at least " +
+                                                  std::to_string(lim.disk_gb_min_code_server) + " GiB"));
+      payload["disk_gb"] = lim.disk_gb_min_code_server;
+    }
     ns.hostname_prefix = "dev-";
   } else {
     auto game = str(*body, "game");
@@ -242,6 +254,27 @@ Result<std::optional<std::pair<std::string, std::string>>> ensure_admin(ApiConte
   if (!u) return fail(u.error());
   (void)ctx.store.append_audit({u->id, "auth.admin_created", "user:" + std::to_string(u->id), "{}", ""});
   return std::optional{std::pair{std::string("admin"), password}};
+}
+
+void add_artifact_routes(http::Router& r, const std::string& dir) {
+  http::RouteOptions pub;
+  pub.is_public = true;
+  r.add_sync("GET", "/artifacts/{path...}", [dir](Request& req) {
+    int root = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return Response::error(Error::make(codes::kUnavailable, "artifact store unavailable"));
+    safe_path::UniqueFd root_fd(root);
+    auto fd = safe_path::open_beneath(root, req.params["path"], O_RDONLY);
+    if (!fd) return Response::error(fd.error());
+    safe_path::UniqueFd file(*fd);
+    struct stat st{};
+    if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return Response::error(Error::make(codes::kNotFound, "not a file"));
+    Response res;
+    res.headers.set("Content-Type", "application/octet-stream");
+    res.source = std::make_shared<http::FileSource>(std::move(file), 0, uint64_t(st.st_size));
+    res.source_length = uint64_t(st.st_size);
+    return res;
+  }, pub);
 }
 
 http::Router make_api_router(ApiContext& ctx) {
@@ -401,6 +434,12 @@ http::Router make_api_router(ApiContext& ctx) {
     auto s = c->store.get_server_for_owner(*id, user_id(req));
     if (!s) return Response::error(s.error());
     auto out = server_json(*c, *s);
+    // What the container uses, where the driver measures it locally (lxc: cgroups).
+    if (auto res = s->vmid ? c->driver.resources(*s->vmid) : std::nullopt)
+      out["resources"] = {{"cpu_ns", res->cpu_ns},         {"memory_bytes", res->memory_bytes},
+                          {"memory_max", res->memory_max}, {"pids", res->pids},
+                          {"disk_bytes", res->disk_bytes}, {"disk_max", res->disk_max},
+                          {"oom_kills", res->oom_kills}};
     // The latest job, so a reloaded page can show its steps (GET /api/jobs/{id}).
     if (auto j = c->store.latest_job_for_server(s->id))
       out["job"] = {{"id", j->id}, {"kind", to_string(j->kind)}, {"state", to_string(j->state)}};
@@ -499,24 +538,7 @@ http::Router make_api_router(ApiContext& ctx) {
 
   // The artifact store as a static tree (DESIGN §4.1): public like any
   // artifact server; every path through the one resolver.
-  if (ctx.opts.artifacts_is_dir()) {
-    r.add_sync("GET", "/artifacts/{path...}", [c](Request& req) {
-      int root = ::open(c->opts.artifacts.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-      if (root < 0) return Response::error(Error::make(codes::kUnavailable, "artifact store unavailable"));
-      safe_path::UniqueFd root_fd(root);
-      auto fd = safe_path::open_beneath(root, req.params["path"], O_RDONLY);
-      if (!fd) return Response::error(fd.error());
-      safe_path::UniqueFd file(*fd);
-      struct stat st{};
-      if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return Response::error(Error::make(codes::kNotFound, "not a file"));
-      Response res;
-      res.headers.set("Content-Type", "application/octet-stream");
-      res.source = std::make_shared<http::FileSource>(std::move(file), 0, uint64_t(st.st_size));
-      res.source_length = uint64_t(st.st_size);
-      return res;
-    }, pub);
-  }
+  if (ctx.opts.artifacts_is_dir()) add_artifact_routes(r, ctx.opts.artifacts);
 
   // ---- relays: console, files, mods (src/api/relay) ----
   add_relay_routes(r, ctx);

@@ -74,6 +74,11 @@ struct ApiContext {
 
 http::Router make_api_router(ApiContext& ctx);
 
+// GET /artifacts/{path...}: the artifact store directory `dir` as a static
+// tree, public, every path through the one resolver. Also the whole router
+// of the lxc driver's container listener (docs/drivers.md).
+void add_artifact_routes(http::Router& r, const std::string& dir);
+
 // Creates the first admin when there is no user yet. The password comes from
 // ZLH_ADMIN_PASSWORD or is generated and returned once (to print, never
 // logged). nullopt when users exist.

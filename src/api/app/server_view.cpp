@@ -201,6 +201,11 @@ void append_server_json(std::string& out, const store::Server& s) {
   append_json_string(out, s.install_step);
   key(out, "ip");
   append_json_string(out, s.ip);
+  key(out, "last_exit");  // {code}|{signal}[, reason: "out of memory"], from the agent
+  if (s.last_exit.empty() || s.last_exit.front() != '{')
+    out += "null";
+  else
+    out += s.last_exit;  // JSON object text, checked when stored
   key(out, "name");
   append_json_string(out, s.name);
   key(out, "node");  // where it runs: "local" or the Proxmox node

@@ -27,6 +27,7 @@ json reference(const Server& s) {
       {"progress", s.progress},
       {"error", s.error.empty() ? json(nullptr) : json(s.error)},
       {"crash_count", s.crash_count},
+      {"last_exit", s.last_exit.empty() ? json(nullptr) : json::parse(s.last_exit)},
       {"ports", s.ports},
       {"created_at", iso_time(s.created_at)},
       {"updated_at", iso_time(s.updated_at)},
@@ -57,6 +58,7 @@ Server sample() {
   s.agent_state = "running";
   s.agent_last_seen = store::Time(std::chrono::milliseconds(1795514400123));
   s.crash_count = 2;
+  s.last_exit = R"({"reason":"out of memory","signal":9})";  // as the poller stores it (sorted keys)
   s.install_step = "done";
   s.progress = 1;
   s.created_at = store::Time(std::chrono::milliseconds(1795514000000));

@@ -26,6 +26,9 @@ Result<void> check_spec(const ContainerSpec& spec) {
     return fail(Error::invalid("type", "type must be dev or game"));
   if (spec.memory_mb <= 0) return fail(Error::invalid("memory_mb", "memory_mb must be positive"));
   if (spec.cpu_cores <= 0) return fail(Error::invalid("cpu_cores", "cpu_cores must be positive"));
+  if (spec.disk_gb < 0) return fail(Error::invalid("disk_gb", "disk_gb must not be negative"));
+  if (spec.game_port < 0 || spec.game_port > 65535)
+    return fail(Error::invalid("game_port", "game_port must be a port number"));
   const AgentConfig& a = spec.agent;
   // Relative paths would be resolved against whatever directory the agent
   // happens to start in.

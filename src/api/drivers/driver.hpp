@@ -39,6 +39,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +50,8 @@ namespace zlh::api::drivers {
 
 // Port of zlh-agent inside every container (DESIGN.md §3.3).
 inline constexpr int kAgentPort = 18888;
+// Minecraft's port inside a container whose driver forwards a host port to it.
+inline constexpr int kGamePort = 25565;
 inline constexpr int kMinVmid = 1;
 inline constexpr int kMaxVmid = 65535;
 
@@ -67,11 +71,29 @@ struct ContainerSpec {
   std::string hostname;
   int memory_mb = 1024;
   int cpu_cores = 1;
+  // Size of the container's writable disk in GiB; 0 = the driver's default.
+  // Enforced by the lxc driver (image size); recorded elsewhere.
+  int disk_gb = 0;
+  // Game servers: the host port forwarded to the container's 25565 (lxc:
+  // nftables DNAT); 0 = none. Proxmox containers have their own address.
+  int game_port = 0;
   AgentConfig agent;
 };
 
 enum class PowerState { kRunning, kStopped, kMissing };
 std::string_view to_string(PowerState s);  // "running" | "stopped" | "missing"
+
+// What the container uses now, where the driver can measure it (lxc: its
+// cgroup counters and its image). Absent when the driver cannot.
+struct Resources {
+  uint64_t cpu_ns = 0;        // CPU time used since the container started
+  uint64_t memory_bytes = 0;  // memory in use (page cache included)
+  uint64_t memory_max = 0;    // its hard limit
+  uint64_t pids = 0;          // tasks running
+  uint64_t disk_bytes = 0;    // used on its disk
+  uint64_t disk_max = 0;      // size of its disk
+  uint64_t oom_kills = 0;     // processes the OOM killer ended since start
+};
 
 struct ContainerStatus {
   PowerState state = PowerState::kMissing;
@@ -79,6 +101,7 @@ struct ContainerStatus {
   std::string address;
   // Where it runs: "local", or the Proxmox node; empty when missing.
   std::string node;
+  std::optional<Resources> resources;  // running containers of drivers that measure
 };
 
 // What a driver lets a server ask for (the API validates create requests
@@ -88,6 +111,9 @@ struct Limits {
   int cores_max = 32;
   int memory_mb_default = 0;
   int memory_mb_max = 65536;
+  int disk_gb_default = 0;  // 0: the driver does not size disks (disk_gb recorded only)
+  int disk_gb_max = 1024;
+  int disk_gb_min_code_server = 0;  // dev servers with code-server need at least this
 };
 
 // Who holds a vmid on the driver's side (Driver::vmid_use).
@@ -109,10 +135,15 @@ class Driver {
  public:
   virtual ~Driver() = default;
 
-  virtual std::string_view name() const = 0;  // "local", "proxmox"
+  virtual std::string_view name() const = 0;  // "local", "lxc", "proxmox"
 
   // Sizes a request may ask for (defaults: the API's own).
   virtual Limits limits() const { return {}; }
+
+  // True when the driver forwards a game server's allocated host port to
+  // kGamePort in its container (lxc); the game then listens on kGamePort.
+  // False: the game listens on the allocated port itself (local, proxmox).
+  virtual bool forwards_game_port() const { return false; }
 
   // Whether `vmid` is free for a container named `hostname`, checked where
   // the containers live (Proxmox: cluster-wide, VMs included), so the job
@@ -158,6 +189,11 @@ class Driver {
   // half-way finishes the job. E_IO (the container then still exists or is
   // partly removed; retrying completes it).
   virtual Result<void> destroy(int vmid, std::chrono::milliseconds stop_timeout) = 0;
+
+  // What a running container uses now, from local counters only (never a
+  // remote call: the API may ask on every GET /api/servers/{id}). nullopt
+  // when the driver does not measure or the container does not run.
+  virtual std::optional<Resources> resources(int vmid) { return std::nullopt; }
 
   // Current power state and address. Read-only, cheap, never blocks on a
   // running operation. A missing container is {kMissing, ""}, not an error.

@@ -95,7 +95,9 @@ drivers::ContainerSpec JobRunner::spec_for(const store::Server& s) const {
   if (p.is_object()) {
     spec.memory_mb = p.value("memory_mb", 1024);
     spec.cpu_cores = p.value("cpu_cores", 1);
+    spec.disk_gb = p.value("disk_gb", 0);
   }
+  if (s.type == store::ServerType::kGame && !s.ports.empty()) spec.game_port = s.ports.front();
   spec.agent = cfg_.agent;
   return spec;
 }
@@ -209,8 +211,11 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
         if (!p.is_object()) return fail(codes::kInternal, "stored payload is not an object");
         nlohmann::json agent = {{"vmid", vmid}, {"container_type", to_string(s.type)}};
         for (auto it = p.begin(); it != p.end(); ++it)
-          if (it.key() != "cpu_cores" && it.key() != "name") agent[it.key()] = it.value();
-        if (s.type == store::ServerType::kGame && !s.ports.empty()) agent["ports"] = {{"game", s.ports.front()}};
+          if (it.key() != "cpu_cores" && it.key() != "disk_gb" && it.key() != "name") agent[it.key()] = it.value();
+        // A driver that forwards the host port (lxc) runs the game on its
+        // own address at the usual 25565.
+        if (s.type == store::ServerType::kGame && !s.ports.empty())
+          agent["ports"] = {{"game", driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front()}};
         auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(), std::chrono::seconds(30));
         if (!resp) return fail(resp.error());
         if (resp->status != 200 && resp->status != 202) {

@@ -261,6 +261,14 @@ Poller::Outcome Poller::poll_one(const Target& t) {
   if (auto it = j.find("crash_count");
       it != j.end() && it->is_number_integer() && it->get<int64_t>() >= 0)
     u.crash_count = int(std::min<int64_t>(it->get<int64_t>(), INT32_MAX));
+  // How the workload last ended ({code}|{signal}[, reason]): the portal
+  // shows "out of memory" from it.
+  if (auto it = j.find("last_exit"); it != j.end()) {
+    if (it->is_object())
+      u.last_exit = it->dump();
+    else if (it->is_null())
+      u.last_exit = std::string();
+  }
   if (auto it = j.find("install_step"); it != j.end() && it->is_string())
     u.install_step = it->get<std::string>();
   if (auto it = j.find("progress"); it != j.end() && it->is_number())

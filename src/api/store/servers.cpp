@@ -17,7 +17,7 @@ constexpr const char* kServerSelect =
     " (SELECT group_concat(p.port) FROM port_allocations p WHERE p.server_id = s.id),"
     " s.hostname, s.ip, s.node, s.payload, s.state, s.agent_state, s.agent_last_seen,"
     " s.crash_count, s.install_step, s.progress, s.error, s.created_at, s.updated_at,"
-    " s.deleted_at"
+    " s.deleted_at, s.last_exit"
     " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id ";
 
 std::vector<int> parse_ports(const SQLite::Column& c) {
@@ -59,6 +59,7 @@ Server read_server(SQLite::Statement& q) {
   s.created_at = from_ms(q.getColumn(17).getInt64());
   s.updated_at = from_ms(q.getColumn(18).getInt64());
   s.deleted_at = opt_time(q.getColumn(19));
+  s.last_exit = q.getColumn(20).getString();
   return s;
 }
 
@@ -269,6 +270,8 @@ Result<void> Store::update_server(int64_t id, const ServerUpdate& u) {
     return std::unexpected(Error::invalid("progress", "progress outside 0..1"));
   if (u.crash_count && *u.crash_count < 0)
     return std::unexpected(Error::invalid("crash_count", "negative crash_count"));
+  if (u.last_exit && !u.last_exit->empty() && !is_json_object(*u.last_exit))
+    return std::unexpected(Error::invalid("last_exit", "last_exit is not a JSON object"));
 
   using Value = std::variant<int64_t, double, std::string>;
   std::vector<std::pair<const char*, Value>> set;
@@ -283,6 +286,7 @@ Result<void> Store::update_server(int64_t id, const ServerUpdate& u) {
   if (u.install_step) set.emplace_back("install_step", *u.install_step);
   if (u.progress) set.emplace_back("progress", *u.progress);
   if (u.error) set.emplace_back("error", *u.error);
+  if (u.last_exit) set.emplace_back("last_exit", *u.last_exit);
 
   std::string sql = "UPDATE servers SET ";
   for (const auto& [col, v] : set) sql += std::string(col) + " = ?, ";

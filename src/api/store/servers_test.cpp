@@ -322,8 +322,11 @@ TEST_F(StoreTest, UpdateServerAppliesOnlyTheGivenFields) {
                                         .agent_state = "running",
                                         .crash_count = 2,
                                         .progress = 1.0,
-                                        .error = ""}));
+                                        .error = "",
+                                        .last_exit = R"({"signal":9,"reason":"out of memory"})"}));
+  EXPECT_EQ(store->update_server(id, {.last_exit = "not json"}).error().field, "last_exit");
   auto s = store->get_server_for_owner(id, ann);
+  EXPECT_EQ(s->last_exit, R"({"signal":9,"reason":"out of memory"})");
   ASSERT_TRUE(s.has_value());
   EXPECT_EQ(s->state, ServerState::kReady);
   EXPECT_EQ(s->ip, "10.1.2.3");

@@ -192,6 +192,18 @@ class Store {
   // what a runner resumes after a restart.
   Result<std::vector<Job>> list_unfinished_jobs();
 
+  // ---- lxc slots (the lxc driver's id ranges and addresses) ----
+  // System: the slot `vmid` holds, or else the lowest free slot below
+  // `slots`, recorded for it in one transaction (concurrent calls never
+  // share a slot). Repeatable: the same vmid gets the same slot back.
+  // E_INVALID (vmid out of 1..65535, slots < 1), E_UNAVAILABLE ("lxc slot
+  // pool exhausted").
+  Result<int> acquire_lxc_slot(int vmid, int slots);
+  // System: frees the slot of `vmid` (nothing held is fine). Repeatable.
+  Result<void> release_lxc_slot(int vmid);
+  // System: the slot `vmid` holds, E_NOT_FOUND when none.
+  Result<int> lxc_slot(int vmid);
+
   // ---- audit ----
   // Appends an entry stamped with the clock; returns its id. E_INVALID
   // (empty action, detail not a JSON object), E_NOT_FOUND (no such user).

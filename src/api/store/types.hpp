@@ -90,6 +90,9 @@ struct Server {
   std::string install_step;
   double progress = 0;  // 0..1
   std::string error;
+  // The agent's last_exit as JSON object text ({code}|{signal}, maybe with
+  // "reason": "out of memory"); "" when the workload never ended.
+  std::string last_exit;
   Time created_at;
   Time updated_at;
   std::optional<Time> deleted_at;
@@ -109,6 +112,7 @@ struct ServerUpdate {
   std::optional<std::string> install_step{};
   std::optional<double> progress{};  // 0..1
   std::optional<std::string> error{};
+  std::optional<std::string> last_exit{};  // JSON object text or "" (none)
 };
 
 // ---- jobs -----------------------------------------------------------------

@@ -1,0 +1,645 @@
+#include "api/drivers/lxc/lxc_driver.hpp"
+
+#include <dirent.h>
+#include <lxc/lxccontainer.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "api/drivers/lxc/lxc_host.hpp"
+#include "api/drivers/remove_tree.hpp"
+#include "common/fs.hpp"
+#include "common/http_client.hpp"
+#include "common/log.hpp"
+#include "common/process.hpp"
+
+namespace zlh::api::drivers {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct LxcDriver::Record {
+  int vmid = 0;
+  std::string type, hostname;
+  int slot = -1;
+  int memory_mb = 1024, cpu_cores = 1, disk_gb = 0, game_port = 0;
+  std::string api_key, catalog_key, artifacts;
+  bool want_running = false;
+};
+
+namespace {
+
+constexpr const char* kAgentBinDir = "opt/zlh-agent/bin";
+
+std::chrono::milliseconds left_until(Clock::time_point t) {
+  auto d = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now());
+  return d.count() > 0 ? d : 0ms;
+}
+
+// One liblxc container handle for one call.
+struct Ct {
+  lxc_container* c = nullptr;
+  Ct(const std::string& name, const std::string& lxcpath) : c(lxc_container_new(name.c_str(), lxcpath.c_str())) {}
+  ~Ct() {
+    if (c) lxc_container_put(c);
+  }
+  Ct(const Ct&) = delete;
+  Ct& operator=(const Ct&) = delete;
+};
+
+nlohmann::json to_json(const auto& r) {
+  return {{"vmid", r.vmid},           {"type", r.type},         {"hostname", r.hostname},
+          {"slot", r.slot},           {"memory_mb", r.memory_mb}, {"cpu_cores", r.cpu_cores},
+          {"disk_gb", r.disk_gb},     {"game_port", r.game_port}, {"api_key", r.api_key},
+          {"catalog_key", r.catalog_key}, {"artifacts", r.artifacts}, {"want_running", r.want_running}};
+}
+
+}  // namespace
+
+// ---- setup ----
+
+Result<void> LxcDriver::self_check(const LxcDriverOptions& o) {
+  if (::geteuid() != 0) return fail(codes::kInvalid, "the lxc driver needs root (zlh-api runs as uid " +
+                                                         std::to_string(::geteuid()) + ")");
+  if (auto r = lxc::check_tag(o.tag); !r) return r;
+  if (auto r = lxc::check_ifname(o.bridge_dev, "lxc-bridge-dev"); !r) return r;
+  if (auto r = lxc::check_ifname(o.bridge_game, "lxc-bridge-game"); !r) return r;
+  if (o.bridge_dev == o.bridge_game) return fail(Error::invalid("lxc-bridge-game", "the two bridges must differ"));
+  if (o.slots < 1 || o.slots > 60000) return fail(Error::invalid("lxc-slots", "lxc-slots must be 1..60000"));
+  const uint64_t count = uint64_t(lxc::kIdsPerContainer) * uint64_t(o.slots);
+  if (uint64_t(o.id_base) < 65536 || uint64_t(o.id_base) + count > 0xFFFFFFFFull)
+    return fail(Error::invalid("lxc-id-base", "lxc-id-base must be at least 65536 and leave room for the slots"));
+  for (const char* f : {"/etc/subuid", "/etc/subgid"})
+    if (auto r = lxc::check_subids(lxc::read_subids(f), o.user, o.id_base, count, f); !r) return r;
+  if (auto r = lxc::check_cgroup_controllers(); !r) return r;
+  for (const char* tool : {"/usr/sbin/nft", "/usr/bin/ip", "/usr/sbin/mkfs.ext4"}) {
+    std::string alt = std::string("/sbin/") + (std::strrchr(tool, '/') + 1);
+    if (::access(tool, X_OK) != 0 && ::access(alt.c_str(), X_OK) != 0)
+      return fail(codes::kInvalid, std::string("missing ") + tool + " (scripts/install-deps.sh installs nftables, "
+                                                                 "iproute2 and e2fsprogs)");
+  }
+  if (::access("/dev/loop-control", R_OK | W_OK) != 0)
+    return fail(codes::kInvalid, "missing /dev/loop-control (the loop module): container disks are loop images");
+  for (const char* b : {"zlh-agent", "zlh-shim", "zlh-init", "zlh-lxc-helper"})
+    if (::access((o.bin_dir + "/" + b).c_str(), X_OK) != 0)
+      return fail(codes::kInvalid, "missing " + o.bin_dir + "/" + b);
+  auto dev = lxc::Ipv4Net::parse(o.subnet_dev, "lxc-subnet-dev");
+  if (!dev) return fail(dev.error());
+  auto game = lxc::Ipv4Net::parse(o.subnet_game, "lxc-subnet-game");
+  if (!game) return fail(game.error());
+  if (dev->overlaps(*game)) return fail(Error::invalid("lxc-subnet-game", "the dev and game subnets overlap"));
+  for (auto* n : {&*dev, &*game})
+    if (n->capacity() < o.slots)
+      return fail(Error::invalid("lxc-slots", "subnet " + n->cidr() + " holds " + std::to_string(n->capacity()) +
+                                                  " containers, fewer than lxc-slots " + std::to_string(o.slots)));
+  if (o.listener_port < 0 || o.listener_port > 65535)
+    return fail(Error::invalid("lxc-listener-port", "lxc-listener-port must be a port"));
+  if (::access("/usr/bin/newuidmap", X_OK) != 0)
+    log::warn("lxc", "newuidmap missing (package uidmap): liblxc writes the id maps itself");
+  return {};
+}
+
+Result<std::unique_ptr<LxcDriver>> LxcDriver::open(LxcDriverOptions opts, SlotStore& slots) {
+  if (opts.data_dir.empty() || opts.bin_dir.empty())
+    return fail(Error::invalid("data", "data_dir and bin_dir are required"));
+  if (auto r = self_check(opts); !r) return fail(r.error().wrap("lxc driver"));
+  auto dev = *lxc::Ipv4Net::parse(opts.subnet_dev, "lxc-subnet-dev");
+  auto game = *lxc::Ipv4Net::parse(opts.subnet_game, "lxc-subnet-game");
+  // The containers' mapped root must traverse <data> and <data>/lxc to
+  // reach its rootfs: search permission only, no listing.
+  if (auto r = fs::make_dirs(opts.data_dir + "/lxc", 0711); !r) return fail(r.error());
+  ::chmod(opts.data_dir.c_str(), 0711);
+  ::chmod((opts.data_dir + "/lxc").c_str(), 0711);
+  for (std::string p = opts.data_dir; p.size() > 1; p = p.substr(0, std::max<size_t>(p.rfind('/'), 1))) {
+    struct stat st{};
+    if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+      return fail(codes::kInvalid, "lxc driver: the containers' root cannot reach its files: " + p +
+                                       " has no search permission for others (chmod o+x " + p + ")");
+  }
+  std::unique_ptr<LxcDriver> d(new LxcDriver(std::move(opts), slots, dev, game));
+  if (auto r = d->check_host(); !r) return fail(r.error().wrap("lxc driver"));
+  if (d->opts_.nat) {
+    auto changed = lxc::enable_ip_forward();
+    if (!changed) return fail(changed.error());
+    log::info("lxc", *changed ? "enabled net.ipv4.ip_forward (host-wide) for the containers' NAT"
+                              : "net.ipv4.ip_forward is on (host-wide; the containers' NAT needs it)");
+    for (const auto& t : lxc::foreign_forward_drops(d->nft_table()))
+      log::warn("lxc", "another forward chain drops by default and may drop the containers' NAT traffic",
+                {{"table", t}});
+  }
+  log::info("lxc", "lxc driver ready",
+            {{"lxcpath", d->lxcpath_},
+             {"bridge_dev", d->opts_.bridge_dev + " " + dev.cidr()},
+             {"bridge_game", d->opts_.bridge_game + " " + game.cidr()},
+             {"nft_table", "inet " + d->nft_table()},
+             {"ids", std::to_string(d->opts_.id_base) + "+" + std::to_string(d->opts_.slots) + "x65536"}});
+  return d;
+}
+
+LxcDriver::LxcDriver(LxcDriverOptions opts, SlotStore& slots, lxc::Ipv4Net dev, lxc::Ipv4Net game)
+    : opts_(std::move(opts)), slots_(slots), dev_(dev), game_(game), lxcpath_(opts_.data_dir + "/lxc") {}
+
+LxcDriver::~LxcDriver() {
+  {
+    std::lock_guard lk(checks_mu_);
+    checks_stop_ = true;
+  }
+  checks_cv_.notify_all();
+  if (checks_.joinable()) checks_.join();
+}
+
+Limits LxcDriver::limits() const {
+  Limits l;
+  l.disk_gb_default = opts_.disk_gb_default;
+  l.disk_gb_max = opts_.disk_gb_max;
+  l.disk_gb_min_code_server = opts_.disk_gb_min_code_server;
+  return l;
+}
+
+std::mutex& LxcDriver::lock_for(int vmid) {
+  std::lock_guard lk(locks_mu_);
+  auto& m = locks_[vmid];
+  if (!m) m = std::make_unique<std::mutex>();
+  return *m;
+}
+
+Result<std::optional<LxcDriver::Record>> LxcDriver::load(int vmid) const {
+  const std::string p = container_dir(vmid) + "/zlh-lxc.json";
+  if (::access(p.c_str(), F_OK) != 0) return std::optional<Record>{};
+  auto data = fs::read_file(p, 64 * 1024);
+  if (!data) return fail(data.error());
+  auto j = nlohmann::json::parse(*data, nullptr, false);
+  if (!j.is_object()) return fail(codes::kIo, p + ": not a JSON object");
+  Record r;
+  r.vmid = j.value("vmid", 0);
+  r.type = j.value("type", "");
+  r.hostname = j.value("hostname", "");
+  r.slot = j.value("slot", -1);
+  r.memory_mb = j.value("memory_mb", 1024);
+  r.cpu_cores = j.value("cpu_cores", 1);
+  r.disk_gb = j.value("disk_gb", 0);
+  r.game_port = j.value("game_port", 0);
+  r.api_key = j.value("api_key", "");
+  r.catalog_key = j.value("catalog_key", "");
+  r.artifacts = j.value("artifacts", "");
+  r.want_running = j.value("want_running", false);
+  if (r.vmid != vmid || (r.type != "dev" && r.type != "game") || r.slot < 0)
+    return fail(codes::kIo, p + ": a broken record");
+  return std::optional<Record>(std::move(r));
+}
+
+Result<void> LxcDriver::save(const Record& r) const {
+  return fs::write_file_atomic(container_dir(r.vmid) + "/zlh-lxc.json", to_json(r).dump(2) + "\n", 0600);
+}
+
+std::string LxcDriver::address_of(const Record& r) const { return subnet_of(r.type).host(uint32_t(r.slot) + 2); }
+
+std::string LxcDriver::log_tail(int vmid) const {
+  // liblxc's own log first: its first ERROR lines say why a start failed; else
+  // the last line of the agent's log (zlh-init writes there too).
+  if (auto d = fs::read_file(container_dir(vmid) + "/lxc.log", 4 << 20)) {
+    std::vector<std::string> errors;
+    size_t pos = 0;
+    while (pos < d->size()) {
+      size_t nl = d->find('\n', pos);
+      std::string line = d->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? d->size() : nl + 1;
+      if (line.find(" ERROR ") != std::string::npos) errors.push_back(line.substr(0, 300));
+    }
+    if (!errors.empty()) {
+      std::string out;
+      for (size_t i = 0; i < errors.size() && i < 3; ++i)
+        out += (out.empty() ? "" : " | ") + errors[i];
+      return out;
+    }
+  }
+  auto d = fs::read_file(rootfs(vmid) + "/var/log/zlh-agent.log", 1 << 20);
+  if (!d || d->empty()) return "";
+  std::string s = *d;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  auto nl = s.rfind('\n');
+  std::string out = s.substr(nl == std::string::npos ? 0 : nl + 1);
+  return out.size() > 300 ? out.substr(0, 300) : out;
+}
+
+// ---- the container ----
+
+Result<void> LxcDriver::prepare_rootfs(const Record& r) {
+  const std::string dir = container_dir(r.vmid);
+  const uint32_t owner = opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
+  if (auto x = fs::make_dirs(dir, 0711); !x) return x;
+  ::chmod(dir.c_str(), 0711);
+  if (auto x = lxc::make_image(dir + "/disk.img", r.disk_gb > 0 ? r.disk_gb : opts_.disk_gb_default, owner); !x)
+    return x;
+  if (auto x = fs::make_dirs(rootfs(r.vmid), 0755); !x) return x;
+  if (auto x = lxc::mount_image(dir + "/disk.img", rootfs(r.vmid)); !x) return x;
+  // The agent reaches the artifact store through zlh-api's listener on the
+  // gateway when the API serves it from a directory.
+  std::string artifacts = r.artifacts;
+  if (artifacts.starts_with("file://") && opts_.listener_port > 0)
+    artifacts = "http://" + subnet_of(r.type).host(1) + ":" + std::to_string(opts_.listener_port) + "/artifacts/";
+  std::string toml = "# written by zlh-api's lxc driver at every start\n";
+  toml += "listen = \"0.0.0.0:" + std::to_string(kAgentPort) + "\"\n";
+  toml += "vmid = " + std::to_string(r.vmid) + "\n";
+  toml += "dev-user = \"dev\"\n";
+  toml += "api-key = \"/etc/zlh/keys/api.pub\"\n";
+  if (!r.catalog_key.empty()) toml += "catalog-key = \"/etc/zlh/keys/catalog.pub\"\n";
+  if (!artifacts.empty()) toml += "artifacts = \"" + artifacts + "\"\n";
+  // The public keys, copied beside the container (the API's keys directory
+  // is 0700: the container's mapped root could not bind-mount from it) and
+  // refreshed at every start; bind-mounted read-only from there.
+  if (auto x = fs::make_dirs(dir + "/keys", 0711); !x) return x;
+  ::chmod((dir + "/keys").c_str(), 0711);
+  for (const auto& [from, to] : {std::pair{r.api_key, std::string("api.pub")}, std::pair{r.catalog_key, std::string("catalog.pub")}}) {
+    if (from.empty()) continue;
+    auto key = fs::read_file(from, 64 * 1024);
+    if (!key) return fail(key.error().wrap("read " + to));
+    if (auto x = fs::write_file_atomic(dir + "/keys/" + to, *key, 0644); !x) return x;
+    ::chmod((dir + "/keys/" + to).c_str(), 0644);
+  }
+  lxc::Skeleton s;
+  s.rootfs = rootfs(r.vmid);
+  s.owner = owner;
+  s.hostname = r.hostname;
+  s.agent_toml = toml;
+  s.bind_targets = {std::string(kAgentBinDir) + "/zlh-init", std::string(kAgentBinDir) + "/zlh-agent",
+                    std::string(kAgentBinDir) + "/zlh-shim", "etc/zlh/keys/api.pub", "etc/zlh/keys/catalog.pub"};
+  return lxc::populate_rootfs(s);
+}
+
+Result<void> LxcDriver::write_config(const Record& r) {
+  lxc::CtConfig c;
+  c.name = container_name(r.vmid);
+  c.hostname = r.hostname;
+  c.rootfs = rootfs(r.vmid);
+  c.id_base = opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
+  c.bridge = bridge_of(r.type);
+  c.veth = lxc::veth_name(opts_.tag, r.vmid);
+  const auto& net = subnet_of(r.type);
+  c.address = address_of(r) + "/" + std::to_string(net.prefix);
+  c.gateway = net.host(1);
+  c.memory_mb = r.memory_mb;
+  c.cpu_cores = r.cpu_cores;
+  c.pids_max = opts_.pids_max;
+  c.cgroup_v1 = lxc::cgroup_v1();
+  c.memsw = ::access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
+  c.net_up_hook = opts_.bin_dir + "/zlh-lxc-helper net-up";
+  c.usr = opts_.usr;
+  c.file_binds = {{opts_.bin_dir + "/zlh-init", std::string(kAgentBinDir) + "/zlh-init"},
+                  {opts_.bin_dir + "/zlh-agent", std::string(kAgentBinDir) + "/zlh-agent"},
+                  {opts_.bin_dir + "/zlh-shim", std::string(kAgentBinDir) + "/zlh-shim"},
+                  {container_dir(r.vmid) + "/keys/api.pub", "etc/zlh/keys/api.pub"}};
+  if (!r.catalog_key.empty())
+    c.file_binds.push_back({container_dir(r.vmid) + "/keys/catalog.pub", "etc/zlh/keys/catalog.pub"});
+  const std::string bin = std::string("/") + kAgentBinDir;
+  c.init = {bin + "/zlh-init", "--port",     std::to_string(kAgentPort), "--stop-timeout",
+            std::to_string(opts_.init_stop_timeout.count()), "--",
+            bin + "/zlh-agent", "--root", "/", "--config", "/etc/zlh/agent.toml", "--listen",
+            "0.0.0.0:" + std::to_string(kAgentPort)};
+  c.log_file = container_dir(r.vmid) + "/lxc.log";
+  auto text = lxc::render_config(c);
+  if (!text) return fail(text.error());
+  return fs::write_file_atomic(container_dir(r.vmid) + "/config", *text, 0600);
+}
+
+Result<bool> LxcDriver::running(int vmid) {
+  std::lock_guard lk(lxc_mu_);
+  Ct ct(container_name(vmid), lxcpath_);
+  if (!ct.c) return fail(codes::kIo, "liblxc: cannot open container " + container_name(vmid));
+  return ct.c->is_running(ct.c);
+}
+
+Result<pid_t> LxcDriver::init_pid(int vmid) {
+  std::lock_guard lk(lxc_mu_);
+  Ct ct(container_name(vmid), lxcpath_);
+  if (!ct.c || !ct.c->is_running(ct.c)) return fail(codes::kNotFound, "container " + std::to_string(vmid) + " is not running");
+  pid_t p = ct.c->init_pid(ct.c);
+  if (p <= 0) return fail(codes::kNotFound, "container " + std::to_string(vmid) + " is not running");
+  return p;
+}
+
+Result<VmidUse> LxcDriver::vmid_use(int vmid, std::string_view) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  return ::access(container_dir(vmid).c_str(), F_OK) == 0 ? VmidUse::kOurs : VmidUse::kFree;
+}
+
+Result<void> LxcDriver::create(int vmid, const ContainerSpec& spec) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  if (auto r = check_spec(spec); !r) return fail(r.error());
+  const std::string ctx = "create " + std::to_string(vmid);
+  if (spec.disk_gb > opts_.disk_gb_max)
+    return fail(Error::invalid("disk_gb", "disk_gb must be at most " + std::to_string(opts_.disk_gb_max)));
+  std::lock_guard lk(lock_for(vmid));
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap(ctx));
+  Record r;
+  if (*loaded) {
+    if ((*loaded)->type != spec.type)
+      return fail(codes::kConflict, ctx + ": exists as a " + (*loaded)->type + " container");
+    r = **loaded;
+  } else {
+    auto slot = slots_.acquire(vmid, opts_.slots);
+    if (!slot) return fail(slot.error().wrap(ctx));
+    r.vmid = vmid;
+    r.type = spec.type;
+    r.slot = *slot;
+  }
+  r.hostname = spec.hostname.empty() ? spec.type + "-" + std::to_string(vmid) : spec.hostname;
+  r.memory_mb = spec.memory_mb;
+  r.cpu_cores = spec.cpu_cores;
+  r.disk_gb = spec.disk_gb > 0 ? spec.disk_gb : opts_.disk_gb_default;
+  r.game_port = spec.game_port;
+  r.api_key = spec.agent.api_public_key_file;
+  r.catalog_key = spec.agent.catalog_public_key_file;
+  r.artifacts = spec.agent.artifacts_url;
+  if (auto x = prepare_rootfs(r); !x) return fail(x.error().wrap(ctx));
+  if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
+  if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
+  return {};
+}
+
+Result<void> LxcDriver::configure(int vmid, const ContainerSpec& spec) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  if (auto r = check_spec(spec); !r) return fail(r.error());
+  const std::string ctx = "configure " + std::to_string(vmid);
+  std::lock_guard lk(lock_for(vmid));
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap(ctx));
+  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
+  Record r = **loaded;
+  if (r.type != spec.type) return fail(codes::kConflict, ctx + ": the type cannot change");
+  r.memory_mb = spec.memory_mb;
+  r.cpu_cores = spec.cpu_cores;
+  r.game_port = spec.game_port;
+  r.api_key = spec.agent.api_public_key_file;
+  r.catalog_key = spec.agent.catalog_public_key_file;
+  r.artifacts = spec.agent.artifacts_url;
+  if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
+  if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
+  if (r.game_port > 0)
+    if (auto x = apply_firewall(); !x) return fail(x.error().wrap(ctx));
+  return {};
+}
+
+Result<void> LxcDriver::start(int vmid) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  const std::string ctx = "start " + std::to_string(vmid);
+  std::lock_guard lk(lock_for(vmid));
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap(ctx));
+  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
+  Record r = **loaded;
+  auto run = running(vmid);
+  if (!run) return fail(run.error().wrap(ctx));
+  if (!r.want_running) {
+    r.want_running = true;
+    if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
+  }
+  if (*run) return {};
+  // After a host reboot the bridge and the mount are gone: make them again.
+  const auto& net = subnet_of(r.type);
+  if (auto x = lxc::ensure_bridge(bridge_of(r.type), net.host(1) + "/" + std::to_string(net.prefix)); !x)
+    return fail(x.error().wrap(ctx));
+  if (auto x = prepare_rootfs(r); !x) return fail(x.error().wrap(ctx));
+  if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
+  if (auto x = apply_firewall(); !x) return fail(x.error().wrap(ctx));
+  process::SpawnOptions o;
+  o.argv = {opts_.bin_dir + "/zlh-lxc-helper", "start", lxcpath_, container_name(vmid)};
+  o.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  auto res = process::run(o, 60s, 64 * 1024);
+  if (!res) return fail(res.error().wrap(ctx));
+  if (res->exit_code != 0) {
+    std::string out = res->output;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    std::string tail = log_tail(vmid);
+    return fail(codes::kIo, ctx + ": " + (out.empty() ? "zlh-lxc-helper failed" : out) +
+                                (tail.empty() ? "" : " (log: " + tail + ")"));
+  }
+  return {};
+}
+
+Result<std::string> LxcDriver::address(int vmid, std::chrono::milliseconds timeout) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  const std::string ctx = "address " + std::to_string(vmid);
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap(ctx));
+  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
+  const std::string addr = address_of(**loaded);
+  const std::string url = "http://" + addr + ":" + std::to_string(kAgentPort) + "/health";
+  const auto deadline = Clock::now() + timeout;
+  auto delay = 20ms;
+  for (;;) {
+    auto run = running(vmid);
+    if (!run) return fail(run.error().wrap(ctx));
+    if (!*run) {
+      std::string tail = log_tail(vmid);
+      return fail(codes::kUnavailable,
+                  ctx + ": the container is stopped" + (tail.empty() ? "" : " (last log line: " + tail + ")"));
+    }
+    auto probe = std::min(opts_.health_probe_timeout, std::max(left_until(deadline), 50ms));
+    auto r = http::request("GET", url, {}, {}, probe);
+    if (r && r->status == 200) {
+      auto j = nlohmann::json::parse(r->body, nullptr, false);
+      if (j.is_object() && j.contains("ok") && j["ok"] == true) return addr;
+    }
+    if (Clock::now() >= deadline)
+      return fail(codes::kTimeout, ctx + ": the agent at " + addr + " did not answer /health in " +
+                                       std::to_string(timeout.count()) + " ms");
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(delay, left_until(deadline)));
+    delay = std::min<std::chrono::milliseconds>(delay * 2, 250ms);
+  }
+}
+
+Result<void> LxcDriver::stop(int vmid, std::chrono::milliseconds timeout) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  std::lock_guard lk(lock_for(vmid));
+  const std::string ctx = "stop " + std::to_string(vmid);
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap(ctx));
+  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
+  if ((*loaded)->want_running) {
+    Record r = **loaded;
+    r.want_running = false;
+    if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
+  }
+  return stop_locked(vmid, timeout);
+}
+
+Result<void> LxcDriver::stop_locked(int vmid, std::chrono::milliseconds timeout) {
+  const std::string ctx = "stop " + std::to_string(vmid);
+  // SIGPWR to zlh-init: it stops the agent, then the services by their
+  // stop policy, and exits; liblxc's monitor then ends the container.
+  {
+    auto pid = init_pid(vmid);
+    if (!pid) return {};  // not running
+    ::kill(*pid, SIGPWR);
+  }
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto run = running(vmid);
+    if (!run) return fail(run.error().wrap(ctx));
+    if (!*run) return {};
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(50ms, left_until(deadline)));
+  }
+  log::warn("lxc", "container did not stop in time: killing it", {{"vmid", vmid}});
+  {
+    std::lock_guard lk(lxc_mu_);
+    Ct ct(container_name(vmid), lxcpath_);
+    if (ct.c && ct.c->is_running(ct.c)) ct.c->stop(ct.c);
+  }
+  const auto kill_deadline = Clock::now() + 10s;
+  for (;;) {
+    auto run = running(vmid);
+    if (!run) return fail(run.error().wrap(ctx));
+    if (!*run) return {};
+    if (Clock::now() >= kill_deadline) return fail(codes::kIo, ctx + ": the container would not die");
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+Result<void> LxcDriver::destroy(int vmid, std::chrono::milliseconds stop_timeout) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  std::lock_guard lk(lock_for(vmid));
+  const std::string ctx = "destroy " + std::to_string(vmid);
+  const std::string dir = container_dir(vmid);
+  if (::access(dir.c_str(), F_OK) == 0) {
+    if (auto x = stop_locked(vmid, stop_timeout); !x) return fail(x.error().wrap(ctx));
+    if (auto x = lxc::unmount(rootfs(vmid)); !x) return fail(x.error().wrap(ctx));
+    if (auto x = remove_tree(dir); !x && !x.error().is(codes::kNotFound)) return fail(x.error().wrap(ctx));
+  }
+  if (auto x = slots_.release(vmid); !x) return fail(x.error().wrap(ctx));
+  if (auto x = apply_firewall(); !x) return fail(x.error().wrap(ctx));
+  return {};
+}
+
+Result<ContainerStatus> LxcDriver::status(int vmid) {
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error());
+  ContainerStatus st;
+  if (!*loaded) return st;
+  st.address = address_of(**loaded);
+  st.node = "lxc";
+  auto run = running(vmid);
+  if (!run) return fail(run.error());
+  st.state = *run ? PowerState::kRunning : PowerState::kStopped;
+  if (*run) st.resources = resources(vmid);
+  return st;
+}
+
+std::optional<Resources> LxcDriver::resources(int vmid) {
+  if (!check_vmid(vmid)) return std::nullopt;
+  auto c = lxc::read_counters(container_name(vmid));
+  if (!c) return std::nullopt;  // no cgroup: not running
+  Resources res;
+  res.cpu_ns = c->cpu_ns;
+  res.memory_bytes = c->memory_bytes;
+  res.memory_max = c->memory_max;
+  res.pids = c->pids;
+  res.oom_kills = c->oom_kills;
+  if (auto d = lxc::disk_usage(rootfs(vmid))) {
+    res.disk_bytes = d->first;
+    res.disk_max = d->second;
+  }
+  return res;
+}
+
+// ---- host ----
+
+Result<void> LxcDriver::apply_firewall() {
+  std::lock_guard lk(fw_mu_);
+  lxc::NftConfig n;
+  n.table = nft_table();
+  n.bridges = {opts_.bridge_dev, opts_.bridge_game};
+  n.subnets = {dev_, game_};
+  n.gateways = {dev_.host(1), game_.host(1)};
+  n.listener_port = opts_.listener_port;
+  n.nat = opts_.nat;
+  for (int v : list_vmids())
+    if (auto r = load(v); r && *r && (*r)->type == "game" && (*r)->game_port > 0)
+      n.forwards.push_back({(*r)->game_port, address_of(**r), kGamePort});
+  return lxc::nft_apply(lxc::render_nft(n));
+}
+
+Result<void> LxcDriver::check_host() {
+  for (const auto* t : {&dev_, &game_}) {
+    const std::string& br = t == &dev_ ? opts_.bridge_dev : opts_.bridge_game;
+    if (!lxc::link_exists(br)) log::info("lxc", "creating bridge", {{"bridge", br}, {"subnet", t->cidr()}});
+    if (auto r = lxc::ensure_bridge(br, t->host(1) + "/" + std::to_string(t->prefix)); !r) return r;
+  }
+  auto listed = lxc::nft_list(nft_table());
+  bool restore = !listed || listed->find("hook forward") == std::string::npos;
+  if (!restore) {
+    // Every forward of a game container must be in the table.
+    std::lock_guard lk(fw_mu_);
+    for (int v : list_vmids())
+      if (auto r = load(v); r && *r && (*r)->game_port > 0 &&
+                            listed->find("dport " + std::to_string((*r)->game_port) + " ") == std::string::npos)
+        restore = true;
+  }
+  if (restore) {
+    if (listed) log::warn("lxc", "the firewall table lost rules: restoring it", {{"table", nft_table()}});
+    return apply_firewall();
+  }
+  return {};
+}
+
+void LxcDriver::start_host_checks(std::chrono::seconds interval) {
+  checks_ = std::thread([this, interval] {
+    std::unique_lock lk(checks_mu_);
+    while (!checks_cv_.wait_for(lk, interval, [this] { return checks_stop_; })) {
+      lk.unlock();
+      if (auto r = check_host(); !r) log::warn("lxc", "host check failed", {{"error", r.error().message}});
+      lk.lock();
+    }
+  });
+}
+
+int LxcDriver::restore_running() {
+  int started = 0;
+  const std::vector<int> vmids = list_vmids();
+  for (int v : vmids) {
+    auto r = load(v);
+    if (!r || !*r || !(*r)->want_running) continue;
+    auto run = running(v);
+    if (!run || *run) continue;
+    if (auto s = start(v); s) {
+      ++started;
+      log::info("lxc", "brought a container back", {{"vmid", v}});
+    } else {
+      log::warn("lxc", "cannot bring a container back", {{"vmid", v}, {"error", s.error().message}});
+    }
+  }
+  return started;
+}
+
+std::vector<int> LxcDriver::list_vmids() const {
+  std::vector<int> out;
+  DIR* d = ::opendir(lxcpath_.c_str());
+  if (!d) return out;
+  const std::string prefix = opts_.tag + "-";
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() <= prefix.size() || name.rfind(prefix, 0) != 0) continue;
+    const std::string num = name.substr(prefix.size());
+    if (num.size() > 5 || num.find_first_not_of("0123456789") != std::string::npos) continue;
+    int v = std::stoi(num);
+    if (check_vmid(v)) out.push_back(v);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<void> LxcDriver::remove_host_network() {
+  if (auto r = lxc::nft_delete(nft_table()); !r) return r;
+  if (auto r = lxc::delete_bridge(opts_.bridge_dev); !r) return r;
+  return lxc::delete_bridge(opts_.bridge_game);
+}
+
+}  // namespace zlh::api::drivers

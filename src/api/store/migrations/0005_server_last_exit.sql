@@ -1,0 +1,5 @@
+-- How the server's workload last ended, as its agent reports it
+-- (/status last_exit: {"code"} or {"signal"}, with "reason": "out of
+-- memory" when the OOM killer ended it); '' until it first ended. JSON
+-- object text written by the poller only.
+ALTER TABLE servers ADD COLUMN last_exit TEXT NOT NULL DEFAULT '';
