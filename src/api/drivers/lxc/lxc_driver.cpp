@@ -279,6 +279,7 @@ Result<void> LxcDriver::write_config(const Record& r) {
   c.id_base = opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
   c.bridge = bridge_of(r.type);
   c.veth = lxc::veth_name(opts_.tag, r.vmid);
+  c.hwaddr = lxc::mac_for(opts_.tag, r.slot);
   const auto& net = subnet_of(r.type);
   c.address = address_of(r) + "/" + std::to_string(net.prefix);
   c.gateway = net.host(1);

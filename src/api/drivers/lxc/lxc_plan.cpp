@@ -1,6 +1,7 @@
 #include "api/drivers/lxc/lxc_plan.hpp"
 
 #include <charconv>
+#include <cstdio>
 
 namespace zlh::api::drivers::lxc {
 
@@ -57,6 +58,15 @@ bool Ipv4Net::overlaps(const Ipv4Net& o) const {
   return a0 < b1 && b0 < a1;
 }
 
+std::string mac_for(std::string_view tag, int slot) {
+  uint8_t t = 0;
+  for (char c : tag) t = uint8_t(t * 31 + uint8_t(c));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "02:5a:%02x:%02x:%02x:%02x", t, (unsigned(slot) >> 16) & 255,
+                (unsigned(slot) >> 8) & 255, unsigned(slot) & 255);
+  return buf;
+}
+
 std::string veth_name(std::string_view tag, int vmid) { return "z" + std::string(tag) + std::to_string(vmid); }
 
 Result<void> check_tag(std::string_view tag) {
@@ -83,7 +93,7 @@ Result<std::string> render_config(const CtConfig& c) {
   for (const auto& [host, inside] : c.file_binds)
     if (!safe_path(host) || inside.empty() || inside[0] == '/' || !safe_value(inside) || inside.find(' ') != inside.npos)
       return fail(codes::kInvalid, "lxc config: bad bind '" + host + "'");
-  for (const auto& v : {c.name, c.hostname, c.bridge, c.veth, c.address, c.gateway, c.net_up_hook})
+  for (const auto& v : {c.name, c.hostname, c.bridge, c.veth, c.hwaddr, c.address, c.gateway, c.net_up_hook})
     if (!safe_value(v)) return fail(codes::kInvalid, "lxc config: bad value");
   if (c.init.empty()) return fail(codes::kInvalid, "lxc config: no init");
   std::string init;
@@ -118,6 +128,7 @@ Result<std::string> render_config(const CtConfig& c) {
   kv("lxc.net.0.type", "veth");
   kv("lxc.net.0.link", c.bridge);
   kv("lxc.net.0.veth.pair", c.veth);
+  if (!c.hwaddr.empty()) kv("lxc.net.0.hwaddr", c.hwaddr);
   kv("lxc.net.0.name", "eth0");
   kv("lxc.net.0.flags", "up");
   kv("lxc.net.0.ipv4.address", c.address);

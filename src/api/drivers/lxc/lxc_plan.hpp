@@ -43,6 +43,7 @@ struct CtConfig {
   uint32_t id_base = 0;  // host uid/gid of the container's root
   std::string bridge;
   std::string veth;     // host side of the veth, <= 15 characters
+  std::string hwaddr;   // the container's MAC (mac_for): the same at every start
   std::string address;  // "10.77.0.2/16"
   std::string gateway;  // the bridge's address
   int memory_mb = 1024;
@@ -92,6 +93,11 @@ struct NftConfig {
 //            DNAT of local addresses (not 127/8) at prerouting and output.
 std::string render_nft(const NftConfig& n);
 
+// The container's MAC for a slot: locally administered, unicast,
+// 02:5a:<tag byte>:<slot, 3 bytes>. Stable across restarts, so the host's
+// neighbour cache never holds a dead MAC for a restarted container's
+// address (it did, for up to ~50 s, with liblxc's random MAC per start).
+std::string mac_for(std::string_view tag, int slot);
 // `vmid`'s veth name for an instance tag: "z<tag><vmid>" (tag <= 6 chars).
 std::string veth_name(std::string_view tag, int vmid);
 // E_INVALID unless 1-6 characters of [a-z0-9].

@@ -30,6 +30,10 @@ TEST(LxcPlan, NamesAreCheckedAndFitAnInterfaceName) {
   EXPECT_FALSE(check_tag("a-b"));
   EXPECT_EQ(veth_name("abcdef", 65535), "zabcdef65535");
   EXPECT_LE(veth_name("abcdef", 65535).size(), 15u);
+  EXPECT_EQ(mac_for("zlh", 0x010203).substr(0, 6), "02:5a:");
+  EXPECT_EQ(mac_for("zlh", 0x010203).substr(8), ":01:02:03");
+  EXPECT_EQ(mac_for("zlh", 7), mac_for("zlh", 7));
+  EXPECT_NE(mac_for("zlh", 7), mac_for("zlh", 8));
   EXPECT_TRUE(check_ifname("zlhgame0", "b"));
   EXPECT_FALSE(check_ifname("0123456789abcdef", "b"));
   EXPECT_FALSE(check_ifname("a b", "b"));
@@ -43,6 +47,7 @@ CtConfig sample() {
   c.id_base = 1065536;
   c.bridge = "zlhdev0";
   c.veth = "zzlh6001";
+  c.hwaddr = "02:5a:01:00:00:01";
   c.address = "10.77.0.3/16";
   c.gateway = "10.77.0.1";
   c.memory_mb = 512;
@@ -65,7 +70,7 @@ TEST(LxcPlan, ConfigMapsIdsLimitsNetworkAndReadOnlyBinds) {
                            "lxc.cgroup.memory.limit_in_bytes = 536870912\n",
                            "lxc.cgroup.memory.memsw.limit_in_bytes = 536870912\n",
                            "lxc.cgroup.cpu.cfs_quota_us = 200000\n", "lxc.cgroup.pids.max = 4096\n",
-                           "lxc.net.0.link = zlhdev0\n", "lxc.net.0.veth.pair = zzlh6001\n",
+                           "lxc.net.0.link = zlhdev0\n", "lxc.net.0.veth.pair = zzlh6001\n", "lxc.net.0.hwaddr = 02:5a:01:00:00:01\n",
                            "lxc.net.0.ipv4.address = 10.77.0.3/16\n", "lxc.net.0.ipv4.gateway = 10.77.0.1\n",
                            "lxc.net.0.script.up = /opt/zlh/bin/zlh-lxc-helper net-up\n",
                            "lxc.init.cmd = /opt/zlh-agent/bin/zlh-init -- /opt/zlh-agent/bin/zlh-agent --root /\n",
