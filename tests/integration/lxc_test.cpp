@@ -483,6 +483,29 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
   // on the stand-in's 25565 inside the container.
   EXPECT_TRUE(eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 60s));
   EXPECT_FALSE(tcp_connects(driver_.lxc_gateway(true), host_port + 1, 1s));
+
+  // The game grows past memory_mb: the kernel's OOM killer ends it, and the
+  // server says so (last_exit.reason), then the supervisor restarts it.
+  {
+    http::Headers h;
+    h.add("Authorization", "Bearer " + carol);
+    int status = 0;
+    auto con = http::WsClient::connect(ws("/api/servers/" + std::to_string(g) + "/console"), h, 15s, &status);
+    ASSERT_TRUE(con) << status;
+    ASSERT_TRUE((*con)->send("zlh-test-hog\n", true));
+    json last;
+    EXPECT_TRUE(eventually(
+        [&] {
+          last = server(g, carol);
+          return last.value("last_exit", json{}).is_object() &&
+                 last["last_exit"].value("reason", "") == "out of memory";
+        },
+        90s))
+        << last.dump();
+    EXPECT_EQ(last["last_exit"].value("signal", 0), SIGKILL);
+    EXPECT_GE(last.value("crash_count", 0), 1);
+    EXPECT_EQ(http::request("GET", url("/healthz"), {}, {}, 2s)->status, 200);
+  }
   EXPECT_EQ(call("DELETE", "/api/servers/" + std::to_string(g), carol).status, 202);
   EXPECT_TRUE(eventually(
       [&] {
