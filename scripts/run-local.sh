@@ -52,10 +52,10 @@ zlh: starting zlh-api (SQLite store + ${DRIVER_ARGS[1]} driver) on http://$LISTE
              later starts keep the existing users.
 
 Try:
-  TOKEN=\$(curl -s -X POST http://$LISTEN/api/auth/login \\
+  TOKEN=\$(curl -s -X POST http://$LISTEN/api/auth/login -H 'Content-Type: application/json' \\
            -d '{"identifier":"admin","password":"<the admin password>"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
   curl -H "Authorization: Bearer \$TOKEN" http://$LISTEN/api/catalog/dev
-  curl -H "Authorization: Bearer \$TOKEN" -X POST http://$LISTEN/api/servers \\
+  curl -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -X POST http://$LISTEN/api/servers \\
        -d '{"type":"dev","runtime":"node","version":"$NODE"}'
   curl -H "Authorization: Bearer \$TOKEN" http://$LISTEN/api/servers
 

@@ -24,12 +24,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
-#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,7 +55,8 @@ double now_s() {
 
 void say(const char* level, const std::string& msg) {
   // One JSON line in the agent's log, in the shape of DESIGN §13.
-  std::string line = std::string("{\"level\":\"") + level + "\",\"component\":\"init\",\"msg\":\"" + msg + "\"}\n";
+  std::string line =
+      std::string("{\"level\":\"") + level + "\",\"component\":\"init\",\"msg\":\"" + msg + "\"}\n";
   int fd = ::open(g_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) fd = 2;
   (void)!::write(fd, line.data(), line.size());
@@ -126,7 +127,8 @@ std::vector<pid_t> shim_pids() {
     std::string body(64 * 1024, '\0');
     body.resize(std::fread(body.data(), 1, body.size(), f));
     std::fclose(f);
-    if (auto st = zlh::shim::parse_status(body); st && st->shim_pid > 1) out.push_back(st->shim_pid);
+    if (auto st = zlh::shim::parse_status(body); st && st->shim_pid > 1)
+      out.push_back(st->shim_pid);
   }
   ::closedir(d);
   return out;
@@ -145,9 +147,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> agent;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--port" && i + 1 < argc) port = std::atoi(argv[++i]);
-    else if (a == "--stop-timeout" && i + 1 < argc) stop_timeout = std::atof(argv[++i]);
-    else if (a == "--log" && i + 1 < argc) g_log = argv[++i];
+    if (a == "--port" && i + 1 < argc)
+      port = std::atoi(argv[++i]);
+    else if (a == "--stop-timeout" && i + 1 < argc)
+      stop_timeout = std::atof(argv[++i]);
+    else if (a == "--log" && i + 1 < argc)
+      g_log = argv[++i];
     else if (a == "--") {
       for (++i; i < argc; ++i) agent.push_back(argv[i]);
     } else {
@@ -156,7 +161,8 @@ int main(int argc, char** argv) {
     }
   }
   if (agent.empty() || port <= 0 || port > 65535 || stop_timeout <= 0) {
-    std::fprintf(stderr, "usage: zlh-init [--port N] [--stop-timeout S] [--log FILE] -- AGENT [ARGS...]\n");
+    std::fprintf(stderr,
+                 "usage: zlh-init [--port N] [--stop-timeout S] [--log FILE] -- AGENT [ARGS...]\n");
     return 2;
   }
   sigset_t set;
@@ -166,7 +172,8 @@ int main(int argc, char** argv) {
   int sfd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   int listener = open_listener(port);
   if (sfd < 0 || listener < 0) {
-    say("ERROR", "cannot open the agent's listener or the signal fd: " + std::string(std::strerror(errno)));
+    say("ERROR",
+        "cannot open the agent's listener or the signal fd: " + std::string(std::strerror(errno)));
     return 1;
   }
   pid_t agent_pid = start_agent(agent, listener);
@@ -179,13 +186,16 @@ int main(int argc, char** argv) {
   for (;;) {
     double now = now_s();
     int timeout_ms = -1;
-    if (stopping) timeout_ms = 100;
-    else if (respawn_at > 0) timeout_ms = std::max(0, int((respawn_at - now) * 1000));
+    if (stopping)
+      timeout_ms = 100;
+    else if (respawn_at > 0)
+      timeout_ms = std::max(0, int((respawn_at - now) * 1000));
     pollfd p{sfd, POLLIN, 0};
     ::poll(&p, 1, timeout_ms);
     signalfd_siginfo si{};
     while (::read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
-      if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGPWR || si.ssi_signo == SIGINT) && !stopping) {
+      if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGPWR || si.ssi_signo == SIGINT) &&
+          !stopping) {
         stopping = true;
         deadline = now_s() + stop_timeout;
         say("INFO", "container shutdown: stopping the agent and the services");

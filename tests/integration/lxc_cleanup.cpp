@@ -11,14 +11,18 @@
 namespace {
 class NoSlots final : public zlh::api::drivers::SlotStore {
  public:
-  zlh::Result<int> acquire(int, int) override { return zlh::fail(zlh::codes::kUnavailable, "cleanup only"); }
+  zlh::Result<int> acquire(int, int) override {
+    return zlh::fail(zlh::codes::kUnavailable, "cleanup only");
+  }
   zlh::Result<void> release(int) override { return {}; }
 };
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 9) {
-    std::fprintf(stderr, "usage: zlh-lxc-cleanup DATA TAG BRIDGE_DEV SUBNET_DEV BRIDGE_GAME SUBNET_GAME ID_BASE SLOTS\n");
+    std::fprintf(stderr,
+                 "usage: zlh-lxc-cleanup DATA TAG BRIDGE_DEV SUBNET_DEV BRIDGE_GAME SUBNET_GAME "
+                 "ID_BASE SLOTS\n");
     return 2;
   }
   zlh::api::drivers::LxcDriverOptions o;

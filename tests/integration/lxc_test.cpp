@@ -23,8 +23,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,7 +69,9 @@ class Console {
     const std::string tag = "M" + prefix_ + std::to_string(++n_) + "X";
     // The markers are printed by printf with split arguments, so the echo
     // of the typed line never matches them.
-    ws_->send("printf '%s%s\\n' '<<" + tag + "' '>>'; " + cmd + "; printf '%s%s\\n' '<<" + tag + "' '<<'\n", true);
+    ws_->send("printf '%s%s\\n' '<<" + tag + "' '>>'; " + cmd + "; printf '%s%s\\n' '<<" + tag +
+                  "' '<<'\n",
+              true);
     const std::string start = "<<" + tag + ">>", end = "<<" + tag + "<<";
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -167,8 +169,10 @@ class LxcTest : public ::testing::Test {
       // The game fixture's store: the stand-in Minecraft jars, the host JDK
       // as the catalog's java, and the tool runtime added beside them.
       store_ = dir_ + "/store";
-      ASSERT_EQ(run_command({"/bin/cp", "-a", std::string(game_store) + "/store", store_}).exit_code, 0);
-      ASSERT_EQ(run_command({"/bin/cp", "-a", std::string(game_store) + "/keys", keys_}).exit_code, 0);
+      ASSERT_EQ(
+          run_command({"/bin/cp", "-a", std::string(game_store) + "/store", store_}).exit_code, 0);
+      ASSERT_EQ(run_command({"/bin/cp", "-a", std::string(game_store) + "/keys", keys_}).exit_code,
+                0);
     }
     make_tool_store(dir_, store_, keys_, true, /*init=*/!game_store);
     ASSERT_FALSE(HasFatalFailure());
@@ -183,10 +187,29 @@ class LxcTest : public ::testing::Test {
   }
   void start_api() {
     process::SpawnOptions o;
-    o.argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8080", "--data", data_, "--artifacts", store_,
-              "--catalog-key", keys_ + "/catalog.pub", "--dev-vmid-lo", "6000", "--dev-vmid-hi", "6099",
-              "--game-vmid-lo", "5000", "--game-vmid-hi", "5099", "--port-lo", std::to_string(port_lo_),
-              "--port-hi", std::to_string(port_lo_ + 20), "--poll-interval", "0.5"};
+    o.argv = {bin_dir() + "/zlh-api",
+              "--listen",
+              addr_ + ":8080",
+              "--data",
+              data_,
+              "--artifacts",
+              store_,
+              "--catalog-key",
+              keys_ + "/catalog.pub",
+              "--dev-vmid-lo",
+              "6000",
+              "--dev-vmid-hi",
+              "6099",
+              "--game-vmid-lo",
+              "5000",
+              "--game-vmid-hi",
+              "5099",
+              "--port-lo",
+              std::to_string(port_lo_),
+              "--port-hi",
+              std::to_string(port_lo_ + 20),
+              "--poll-interval",
+              "0.5"};
     for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -223,13 +246,16 @@ class LxcTest : public ::testing::Test {
     return r ? *r : http::ClientResponse{};
   }
   std::string user(const std::string& name) {
-    auto r = call("POST", "/api/auth/register", "",
-                  json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}.dump());
+    auto r = call(
+        "POST", "/api/auth/register", "",
+        json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
+            .dump());
     EXPECT_EQ(r.status, 201) << r.body;
     return json::parse(r.body, nullptr, false).value("token", "");
   }
   json server(int64_t id, const std::string& token) {
-    return json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr, false);
+    return json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr,
+                       false);
   }
   int64_t create(const std::string& token, json body) {
     auto r = call("POST", "/api/servers", token, body.dump());
@@ -258,9 +284,15 @@ class LxcTest : public ::testing::Test {
 
 TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   const std::string alice = user("alice"), bob = user("bob");
-  const int64_t a = create(alice, {{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"memory_mb", 256},
+  const int64_t a = create(alice, {{"type", "dev"},
+                                   {"runtime", "tool"},
+                                   {"version", "1.0.0"},
+                                   {"memory_mb", 256},
                                    {"disk_gb", 1}});
-  const int64_t b = create(bob, {{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"memory_mb", 256},
+  const int64_t b = create(bob, {{"type", "dev"},
+                                 {"runtime", "tool"},
+                                 {"version", "1.0.0"},
+                                 {"memory_mb", 256},
                                  {"disk_gb", 1}});
   json sa = wait_ready(a, alice), sb = wait_ready(b, bob);
   ASSERT_FALSE(HasFailure());
@@ -283,7 +315,8 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
     in >> inside >> host >> count;
     return inside == 0 && count == 65536 ? host : 0;
   };
-  uint64_t ha = host_base(ca->run("cat /proc/self/uid_map")), hb = host_base(cb->run("cat /proc/self/uid_map"));
+  uint64_t ha = host_base(ca->run("cat /proc/self/uid_map")),
+           hb = host_base(cb->run("cat /proc/self/uid_map"));
   EXPECT_GE(ha, 100000u);
   EXPECT_GE(hb, 100000u);
   EXPECT_NE(ha, hb);
@@ -291,7 +324,8 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   // What it sees: not zlh-api's data, /usr read-only, only its own processes.
   EXPECT_EQ(trim(ca->run("test -e " + data_ + " && echo visible || echo absent")), "absent");
   EXPECT_EQ(trim(ca->run("ls " + dir_ + " 2>/dev/null | wc -l")), "0");
-  EXPECT_EQ(trim(ca->run("awk '$2 == \"/usr\" { split($4, o, \",\"); print o[1] }' /proc/mounts")), "ro");
+  EXPECT_EQ(trim(ca->run("awk '$2 == \"/usr\" { split($4, o, \",\"); print o[1] }' /proc/mounts")),
+            "ro");
   EXPECT_NE(ca->run("touch /usr/x 2>&1").find("Read-only file system"), std::string::npos);
   std::string ps = ca->run("ps -e -o pid=,comm=");
   EXPECT_NE(ps.find("   1 zlh-init"), std::string::npos) << ps;
@@ -300,11 +334,12 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
 
   // The neighbour: a listener on bob's :6000 that the host reaches and alice does not.
   cb->run("(python3 -m http.server 6000 --bind 0.0.0.0 >/dev/null 2>&1 &)");
-  EXPECT_TRUE(eventually([&] { return tcp_connects(ip_b, 6000, 1s); }, 20s)) << "bob's :6000 never listened";
+  EXPECT_TRUE(eventually([&] { return tcp_connects(ip_b, 6000, 1s); }, 20s))
+      << "bob's :6000 never listened";
   EXPECT_TRUE(tcp_connects(ip_b, 18888));
   for (int port : {18888, 6000})
-    EXPECT_EQ(trim(ca->run("timeout 3 bash -c 'echo > /dev/tcp/" + ip_b + "/" + std::to_string(port) +
-                           "' 2>/dev/null && echo open || echo closed")),
+    EXPECT_EQ(trim(ca->run("timeout 3 bash -c 'echo > /dev/tcp/" + ip_b + "/" +
+                           std::to_string(port) + "' 2>/dev/null && echo open || echo closed")),
               "closed")
         << port;
   // Nor the host's other addresses: only the artifacts listener on the gateway.
@@ -313,22 +348,27 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
             "closed");
 
   // Limits: memory (the cgroup file, and an allocation of twice the limit dies).
-  std::string limit = trim(ca->run(
-      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"));
+  std::string limit =
+      trim(ca->run("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat "
+                   "/sys/fs/cgroup/memory.max"));
   EXPECT_EQ(limit, std::to_string(256ull << 20));
-  std::string oom = ca->run("python3 -c 'b = bytearray(512 * 1024 * 1024); print(len(b))'; echo rc=$?");
+  std::string oom =
+      ca->run("python3 -c 'b = bytearray(512 * 1024 * 1024); print(len(b))'; echo rc=$?");
   EXPECT_NE(oom.find("rc=137"), std::string::npos) << oom;
   EXPECT_EQ(http::request("GET", url("/healthz"), {}, {}, 2s)->status, 200);
   EXPECT_EQ(trim(ca->run("echo still-here")), "still-here");
   // Disk: 1 GiB, then ENOSPC.
-  std::string dd = ca->run("dd if=/dev/zero of=$HOME/fill bs=1M count=1200 2>&1 | grep -o 'No space left on device' "
-                           "| head -1; rm -f $HOME/fill");
+  std::string dd = ca->run(
+      "dd if=/dev/zero of=$HOME/fill bs=1M count=1200 2>&1 | grep -o 'No space left on device' "
+      "| head -1; rm -f $HOME/fill");
   EXPECT_EQ(trim(dd), "No space left on device");
   // Privileges: mount refused; no CAP_SYS_MODULE even for the container's root.
-  EXPECT_NE(ca->run("mkdir -p /tmp/m; mount -t tmpfs x /tmp/m 2>&1; echo rc=$?").find("rc=32"), std::string::npos);
+  EXPECT_NE(ca->run("mkdir -p /tmp/m; mount -t tmpfs x /tmp/m 2>&1; echo rc=$?").find("rc=32"),
+            std::string::npos);
   std::string bnd = trim(ca->run("awk '/^CapBnd/ { print $2 }' /proc/1/status"));
   ASSERT_EQ(bnd.size(), 16u) << bnd;
-  EXPECT_EQ(std::stoull(bnd, nullptr, 16) & (1ull << 16), 0u) << "CAP_SYS_MODULE in the bounding set";
+  EXPECT_EQ(std::stoull(bnd, nullptr, 16) & (1ull << 16), 0u)
+      << "CAP_SYS_MODULE in the bounding set";
   EXPECT_EQ(trim(ca->run("awk '/^CapEff/ { print $2 }' /proc/self/status")), "0000000000000000");
   // What the host's /usr needs from /etc: alternatives (awk), java's config, the CA bundle.
   EXPECT_EQ(trim(ca->run("echo 3 4 | awk '{ print $1 * $2 }'")), "12");
@@ -348,8 +388,10 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   start_api();
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_EQ(wait_ready(a, alice).value("agent_state", ""), "running");
-  auto ca2 = Console::open(ws("/api/servers/" + std::to_string(a) + "/console?session=" + sess_a), alice);
-  auto cb2 = Console::open(ws("/api/servers/" + std::to_string(b) + "/console?session=" + sess_b), bob);
+  auto ca2 =
+      Console::open(ws("/api/servers/" + std::to_string(a) + "/console?session=" + sess_a), alice);
+  auto cb2 =
+      Console::open(ws("/api/servers/" + std::to_string(b) + "/console?session=" + sess_b), bob);
   ASSERT_TRUE(ca2 && cb2);
   EXPECT_EQ(trim(ca2->run("echo $$")), pid_a);
   EXPECT_EQ(trim(cb2->run("echo $$")), pid_b);
@@ -366,17 +408,20 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   const std::string tag = driver_.lxc_tag();
   for (int v : {vmid_a, vmid_b}) {
     const std::string name = tag + "-" + std::to_string(v);
-    EXPECT_FALSE(fs::read_file("/proc/self/mountinfo", 1 << 22)->find(data_ + "/lxc/" + name) != std::string::npos);
+    EXPECT_FALSE(fs::read_file("/proc/self/mountinfo", 1 << 22)->find(data_ + "/lxc/" + name) !=
+                 std::string::npos);
     EXPECT_NE(::access(("/sys/class/net/z" + tag + std::to_string(v)).c_str(), F_OK), 0);
     EXPECT_TRUE(processes_naming(name).empty());
     EXPECT_NE(::access((data_ + "/lxc/" + name).c_str(), F_OK), 0);
     // No cgroup of the container in any hierarchy.
-    auto find = run_command({"/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "4", "-name", "lxc.payload." + name});
+    auto find = run_command(
+        {"/usr/bin/find", "/sys/fs/cgroup", "-maxdepth", "4", "-name", "lxc.payload." + name});
     EXPECT_TRUE(trim(find.out).empty()) << find.out;
   }
   // No loop device still backed by one of the suite's images.
   for (int i = 0; i < 256; ++i) {
-    auto backing = fs::read_file("/sys/block/loop" + std::to_string(i) + "/loop/backing_file", 4096);
+    auto backing =
+        fs::read_file("/sys/block/loop" + std::to_string(i) + "/loop/backing_file", 4096);
     if (backing) EXPECT_EQ(backing->find(data_), std::string::npos) << *backing;
   }
 }
@@ -396,7 +441,8 @@ std::pair<pid_t, pid_t> init_and_agent(const std::string& name) {
 
 TEST_F(LxcTest, TheAgentPortCannotBeSquattedAndStoppedContainersComeBackAtStart) {
   const std::string dana = user("dana");
-  const int64_t id = create(dana, {{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 1}});
+  const int64_t id =
+      create(dana, {{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 1}});
   json s = wait_ready(id, dana);
   ASSERT_FALSE(HasFailure());
   const std::string name = driver_.lxc_tag() + "-" + std::to_string(s.value("vmid", 0));
@@ -419,7 +465,9 @@ TEST_F(LxcTest, TheAgentPortCannotBeSquattedAndStoppedContainersComeBackAtStart)
       sockaddr_in a{};
       a.sin_family = AF_INET;
       a.sin_port = htons(18888);
-      _exit(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : (errno == EADDRINUSE ? 98 : 101));
+      _exit(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0
+                ? 0
+                : (errno == EADDRINUSE ? 98 : 101));
     }
     int st = 0;
     ::waitpid(child, &st, 0);
@@ -428,7 +476,8 @@ TEST_F(LxcTest, TheAgentPortCannotBeSquattedAndStoppedContainersComeBackAtStart)
   EXPECT_EQ(bind_errno, 98) << "0 = the port was free while the agent was down";
   ASSERT_EQ(::kill(init, SIGCONT), 0);
   const std::string ip = s.value("ip", "");
-  EXPECT_TRUE(eventually([&] { return tcp_connects(ip, 18888, 1s); }, 20s)) << "zlh-init did not restart the agent";
+  EXPECT_TRUE(eventually([&] { return tcp_connects(ip, 18888, 1s); }, 20s))
+      << "zlh-init did not restart the agent";
   EXPECT_NE(init_and_agent(name).second, agent);
 
   // A container that stopped while zlh-api was down (a host reboot) is
@@ -440,12 +489,14 @@ TEST_F(LxcTest, TheAgentPortCannotBeSquattedAndStoppedContainersComeBackAtStart)
   start_api();
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_TRUE(eventually([&] { return tcp_connects(ip, 18888, 1s); }, 30s)) << api_log();
-  EXPECT_TRUE(eventually([&] { return server(id, dana).value("agent_state", "") == "running"; }, 30s));
+  EXPECT_TRUE(
+      eventually([&] { return server(id, dana).value("agent_state", "") == "running"; }, 30s));
 }
 
 TEST_F(LxcTest, ZlhApiRefusesAHostWithoutTheIdRangeAndLocalAsRoot) {
   // Ids beyond root's subordinate ranges: refused at start, naming the file.
-  std::vector<std::string> argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8099", "--data", dir_ + "/bad"};
+  std::vector<std::string> argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8099", "--data",
+                                   dir_ + "/bad"};
   auto lxc_args = driver_.api_args();
   for (size_t i = 0; i + 1 < lxc_args.size(); ++i)
     if (lxc_args[i] == "--lxc-id-base") lxc_args[i + 1] = "3000000000";
@@ -454,8 +505,8 @@ TEST_F(LxcTest, ZlhApiRefusesAHostWithoutTheIdRangeAndLocalAsRoot) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("/etc/subuid"), std::string::npos) << r.out << r.err;
   // The local driver as root without the flag: refused, saying why.
-  auto l = run_command({bin_dir() + "/zlh-api", "--listen", addr_ + ":8099", "--data", dir_ + "/bad", "--driver",
-                        "local"});
+  auto l = run_command({bin_dir() + "/zlh-api", "--listen", addr_ + ":8099", "--data",
+                        dir_ + "/bad", "--driver", "local"});
   EXPECT_EQ(l.exit_code, 2);
   EXPECT_NE((l.out + l.err).find("--insecure-local-driver"), std::string::npos) << l.out << l.err;
 }
@@ -476,12 +527,14 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
   const int host_port = s["ports"][0].get<int>();
   const std::string table = "zlh_" + driver_.lxc_tag();
   auto nft = run_command({"/usr/sbin/nft", "list", "table", "inet", table});
-  EXPECT_NE(nft.out.find("dport " + std::to_string(host_port) + " dnat ip to " + s.value("ip", "") + ":25565"),
+  EXPECT_NE(nft.out.find("dport " + std::to_string(host_port) + " dnat ip to " + s.value("ip", "") +
+                         ":25565"),
             std::string::npos)
       << nft.out;
   // A connect from the host to a host address at the allocated port lands
   // on the stand-in's 25565 inside the container.
-  EXPECT_TRUE(eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 60s));
+  EXPECT_TRUE(
+      eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 60s));
   EXPECT_FALSE(tcp_connects(driver_.lxc_gateway(true), host_port + 1, 1s));
 
   // The game grows past memory_mb: the kernel's OOM killer ends it, and the
@@ -490,7 +543,8 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
     http::Headers h;
     h.add("Authorization", "Bearer " + carol);
     int status = 0;
-    auto con = http::WsClient::connect(ws("/api/servers/" + std::to_string(g) + "/console"), h, 15s, &status);
+    auto con = http::WsClient::connect(ws("/api/servers/" + std::to_string(g) + "/console"), h, 15s,
+                                       &status);
     ASSERT_TRUE(con) << status;
     ASSERT_TRUE((*con)->send("zlh-test-hog\n", true));
     json last;

@@ -1,7 +1,6 @@
 #include "test_driver.hpp"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -47,7 +46,8 @@ void TestDriver::start(const std::string& dir, const std::string& data, const st
     for (int i = 0; i < 4; ++i) tag_ += digits[uint8_t(r[size_t(i)]) % 36];
     net_a_ = 160 + uint8_t(r[0]) % 40;
     net_b_ = (uint8_t(r[1]) % 127) * 2;
-    id_block_ = 1 + uint8_t(r[2]) % 60;  // blocks of 16 slots above the default instance's first ones
+    id_block_ =
+        1 + uint8_t(r[2]) % 60;  // blocks of 16 slots above the default instance's first ones
     lxc_started_ = true;
     return;
   }
@@ -63,10 +63,11 @@ void TestDriver::start(const std::string& dir, const std::string& data, const st
   ASSERT_TRUE(f) << f.error().message;
   pve_ = std::move(*f);
   ASSERT_TRUE(fs::write_file_atomic(dir + "/pve.token", pve_->token() + "\n"));
-  ASSERT_TRUE(fs::write_file_atomic(
-      dir + "/proxmox.toml", "url = \"" + pve_->url() + "\"\ntoken_file = \"" + dir + "/pve.token\"\n" +
-                                 "ca_file = \"" + pve_->cert_file() + "\"\nlock_backoff_ms = 50\npoll_ms = 100\n" +
-                                 "[templates]\npve1 = 9001\npve2 = 9002\npve3 = 9003\n"));
+  ASSERT_TRUE(fs::write_file_atomic(dir + "/proxmox.toml",
+                                    "url = \"" + pve_->url() + "\"\ntoken_file = \"" + dir +
+                                        "/pve.token\"\n" + "ca_file = \"" + pve_->cert_file() +
+                                        "\"\nlock_backoff_ms = 50\npoll_ms = 100\n" +
+                                        "[templates]\npve1 = 9001\npve2 = 9002\npve3 = 9003\n"));
 }
 
 std::string TestDriver::lxc_gateway(bool game) const {
@@ -75,16 +76,27 @@ std::string TestDriver::lxc_gateway(bool game) const {
 
 std::vector<std::string> TestDriver::api_args() const {
   if (lxc()) {
-    auto net = [&](int b) { return "10." + std::to_string(net_a_) + "." + std::to_string(b) + ".0/24"; };
-    return {"--driver",          "lxc",
-            "--lxc-tag",         tag_,
-            "--lxc-bridge-dev",  "z" + tag_ + "d",
-            "--lxc-subnet-dev",  net(net_b_),
-            "--lxc-bridge-game", "z" + tag_ + "g",
-            "--lxc-subnet-game", net(net_b_ + 1),
-            "--lxc-id-base",     std::to_string(1000000 + 65536 * kLxcSlots * id_block_),
-            "--lxc-slots",       std::to_string(kLxcSlots),
-            "--lxc-disk-gb-default", "1"};
+    auto net = [&](int b) {
+      return "10." + std::to_string(net_a_) + "." + std::to_string(b) + ".0/24";
+    };
+    return {"--driver",
+            "lxc",
+            "--lxc-tag",
+            tag_,
+            "--lxc-bridge-dev",
+            "z" + tag_ + "d",
+            "--lxc-subnet-dev",
+            net(net_b_),
+            "--lxc-bridge-game",
+            "z" + tag_ + "g",
+            "--lxc-subnet-game",
+            net(net_b_ + 1),
+            "--lxc-id-base",
+            std::to_string(1000000 + 65536 * kLxcSlots * id_block_),
+            "--lxc-slots",
+            std::to_string(kLxcSlots),
+            "--lxc-disk-gb-default",
+            "1"};
   }
   if (!proxmox()) return {"--driver", "local", "--insecure-local-driver"};
   return {"--driver", "proxmox", "--proxmox-config", dir_ + "/proxmox.toml"};
@@ -124,7 +136,8 @@ void TestDriver::stop() {
   for (int vmid : (*d)->list_vmids())
     if (auto r = (*d)->destroy(vmid, std::chrono::seconds(5)); !r)
       ADD_FAILURE() << "lxc cleanup: " << r.error().message;
-  if (auto r = (*d)->remove_host_network(); !r) ADD_FAILURE() << "lxc cleanup: " << r.error().message;
+  if (auto r = (*d)->remove_host_network(); !r)
+    ADD_FAILURE() << "lxc cleanup: " << r.error().message;
 }
 
 }  // namespace zlh::testing

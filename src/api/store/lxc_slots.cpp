@@ -18,7 +18,8 @@ Result<int> Store::acquire_lxc_slot(int vmid, int slots) {
                         " ORDER BY 1 LIMIT 1");
     int slot = q.executeStep() ? q.getColumn(0).getInt() : 0;
     if (slot >= slots) return fail(codes::kUnavailable, "lxc slot pool exhausted");
-    SQLite::Statement ins(db, "INSERT INTO lxc_slots (slot, vmid, allocated_at) VALUES (?1, ?2, ?3)");
+    SQLite::Statement ins(db,
+                          "INSERT INTO lxc_slots (slot, vmid, allocated_at) VALUES (?1, ?2, ?3)");
     ins.bind(1, slot);
     ins.bind(2, vmid);
     ins.bind(3, impl_->now_ms());
@@ -40,7 +41,8 @@ Result<int> Store::lxc_slot(int vmid) {
   return impl_->read("lxc slot", [&](SQLite::Database& db) -> Result<int> {
     SQLite::Statement q(db, "SELECT slot FROM lxc_slots WHERE vmid = ?1");
     q.bind(1, vmid);
-    if (!q.executeStep()) return fail(codes::kNotFound, "no lxc slot for vmid " + std::to_string(vmid));
+    if (!q.executeStep())
+      return fail(codes::kNotFound, "no lxc slot for vmid " + std::to_string(vmid));
     return q.getColumn(0).getInt();
   });
 }

@@ -16,8 +16,8 @@
 //       first packet. liblxc passes the host interface as the last
 //       argument (and in LXC_NET_PEER).
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <lxc/lxccontainer.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   ::umask(022);  // the container's files and its init's, not zlh-api's 077
   if (argc == 4 && std::strcmp(argv[1], "start") == 0) return start(argv[2], argv[3]);
   if (argc >= 2 && std::strcmp(argv[1], "net-up") == 0) return net_up(argc - 2, argv + 2);
-  std::fprintf(stderr, "usage: zlh-lxc-helper start LXCPATH NAME | net-up NAME net up veth HOSTIF\n");
+  std::fprintf(stderr,
+               "usage: zlh-lxc-helper start LXCPATH NAME | net-up NAME net up veth HOSTIF\n");
   return 2;
 }

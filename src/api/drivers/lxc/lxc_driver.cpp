@@ -43,7 +43,8 @@ std::chrono::milliseconds left_until(Clock::time_point t) {
 // One liblxc container handle for one call.
 struct Ct {
   lxc_container* c = nullptr;
-  Ct(const std::string& name, const std::string& lxcpath) : c(lxc_container_new(name.c_str(), lxcpath.c_str())) {}
+  Ct(const std::string& name, const std::string& lxcpath)
+      : c(lxc_container_new(name.c_str(), lxcpath.c_str())) {}
   ~Ct() {
     if (c) lxc_container_put(c);
   }
@@ -52,10 +53,12 @@ struct Ct {
 };
 
 nlohmann::json to_json(const auto& r) {
-  return {{"vmid", r.vmid},           {"type", r.type},         {"hostname", r.hostname},
-          {"slot", r.slot},           {"memory_mb", r.memory_mb}, {"cpu_cores", r.cpu_cores},
-          {"disk_gb", r.disk_gb},     {"game_port", r.game_port}, {"api_key", r.api_key},
-          {"catalog_key", r.catalog_key}, {"artifacts", r.artifacts}, {"want_running", r.want_running}};
+  return {{"vmid", r.vmid},           {"type", r.type},
+          {"hostname", r.hostname},   {"slot", r.slot},
+          {"memory_mb", r.memory_mb}, {"cpu_cores", r.cpu_cores},
+          {"disk_gb", r.disk_gb},     {"game_port", r.game_port},
+          {"api_key", r.api_key},     {"catalog_key", r.catalog_key},
+          {"artifacts", r.artifacts}, {"want_running", r.want_running}};
 }
 
 }  // namespace
@@ -63,27 +66,33 @@ nlohmann::json to_json(const auto& r) {
 // ---- setup ----
 
 Result<void> LxcDriver::self_check(const LxcDriverOptions& o) {
-  if (::geteuid() != 0) return fail(codes::kInvalid, "the lxc driver needs root (zlh-api runs as uid " +
-                                                         std::to_string(::geteuid()) + ")");
+  if (::geteuid() != 0)
+    return fail(codes::kInvalid, "the lxc driver needs root (zlh-api runs as uid " +
+                                     std::to_string(::geteuid()) + ")");
   if (auto r = lxc::check_tag(o.tag); !r) return r;
   if (auto r = lxc::check_ifname(o.bridge_dev, "lxc-bridge-dev"); !r) return r;
   if (auto r = lxc::check_ifname(o.bridge_game, "lxc-bridge-game"); !r) return r;
-  if (o.bridge_dev == o.bridge_game) return fail(Error::invalid("lxc-bridge-game", "the two bridges must differ"));
-  if (o.slots < 1 || o.slots > 60000) return fail(Error::invalid("lxc-slots", "lxc-slots must be 1..60000"));
+  if (o.bridge_dev == o.bridge_game)
+    return fail(Error::invalid("lxc-bridge-game", "the two bridges must differ"));
+  if (o.slots < 1 || o.slots > 60000)
+    return fail(Error::invalid("lxc-slots", "lxc-slots must be 1..60000"));
   const uint64_t count = uint64_t(lxc::kIdsPerContainer) * uint64_t(o.slots);
   if (uint64_t(o.id_base) < 65536 || uint64_t(o.id_base) + count > 0xFFFFFFFFull)
-    return fail(Error::invalid("lxc-id-base", "lxc-id-base must be at least 65536 and leave room for the slots"));
+    return fail(Error::invalid("lxc-id-base",
+                               "lxc-id-base must be at least 65536 and leave room for the slots"));
   for (const char* f : {"/etc/subuid", "/etc/subgid"})
     if (auto r = lxc::check_subids(lxc::read_subids(f), o.user, o.id_base, count, f); !r) return r;
   if (auto r = lxc::check_cgroup_controllers(); !r) return r;
   for (const char* tool : {"/usr/sbin/nft", "/usr/bin/ip", "/usr/sbin/mkfs.ext4"}) {
     std::string alt = std::string("/sbin/") + (std::strrchr(tool, '/') + 1);
     if (::access(tool, X_OK) != 0 && ::access(alt.c_str(), X_OK) != 0)
-      return fail(codes::kInvalid, std::string("missing ") + tool + " (scripts/install-deps.sh installs nftables, "
-                                                                 "iproute2 and e2fsprogs)");
+      return fail(codes::kInvalid, std::string("missing ") + tool +
+                                       " (scripts/install-deps.sh installs nftables, "
+                                       "iproute2 and e2fsprogs)");
   }
   if (::access("/dev/loop-control", R_OK | W_OK) != 0)
-    return fail(codes::kInvalid, "missing /dev/loop-control (the loop module): container disks are loop images");
+    return fail(codes::kInvalid,
+                "missing /dev/loop-control (the loop module): container disks are loop images");
   for (const char* b : {"zlh-agent", "zlh-shim", "zlh-init", "zlh-lxc-helper"})
     if (::access((o.bin_dir + "/" + b).c_str(), X_OK) != 0)
       return fail(codes::kInvalid, "missing " + o.bin_dir + "/" + b);
@@ -91,11 +100,13 @@ Result<void> LxcDriver::self_check(const LxcDriverOptions& o) {
   if (!dev) return fail(dev.error());
   auto game = lxc::Ipv4Net::parse(o.subnet_game, "lxc-subnet-game");
   if (!game) return fail(game.error());
-  if (dev->overlaps(*game)) return fail(Error::invalid("lxc-subnet-game", "the dev and game subnets overlap"));
+  if (dev->overlaps(*game))
+    return fail(Error::invalid("lxc-subnet-game", "the dev and game subnets overlap"));
   for (auto* n : {&*dev, &*game})
     if (n->capacity() < o.slots)
-      return fail(Error::invalid("lxc-slots", "subnet " + n->cidr() + " holds " + std::to_string(n->capacity()) +
-                                                  " containers, fewer than lxc-slots " + std::to_string(o.slots)));
+      return fail(Error::invalid(
+          "lxc-slots", "subnet " + n->cidr() + " holds " + std::to_string(n->capacity()) +
+                           " containers, fewer than lxc-slots " + std::to_string(o.slots)));
   if (o.listener_port < 0 || o.listener_port > 65535)
     return fail(Error::invalid("lxc-listener-port", "lxc-listener-port must be a port"));
   if (::access("/usr/bin/newuidmap", X_OK) != 0)
@@ -114,21 +125,25 @@ Result<std::unique_ptr<LxcDriver>> LxcDriver::open(LxcDriverOptions opts, SlotSt
   if (auto r = fs::make_dirs(opts.data_dir + "/lxc", 0711); !r) return fail(r.error());
   ::chmod(opts.data_dir.c_str(), 0711);
   ::chmod((opts.data_dir + "/lxc").c_str(), 0711);
-  for (std::string p = opts.data_dir; p.size() > 1; p = p.substr(0, std::max<size_t>(p.rfind('/'), 1))) {
-    struct stat st{};
+  for (std::string p = opts.data_dir; p.size() > 1;
+       p = p.substr(0, std::max<size_t>(p.rfind('/'), 1))) {
+    struct stat st {};
     if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
       return fail(codes::kInvalid, "lxc driver: the containers' root cannot reach its files: " + p +
-                                       " has no search permission for others (chmod o+x " + p + ")");
+                                       " has no search permission for others (chmod o+x " + p +
+                                       ")");
   }
   std::unique_ptr<LxcDriver> d(new LxcDriver(std::move(opts), slots, dev, game));
   if (auto r = d->check_host(); !r) return fail(r.error().wrap("lxc driver"));
   if (d->opts_.nat) {
     auto changed = lxc::enable_ip_forward();
     if (!changed) return fail(changed.error());
-    log::info("lxc", *changed ? "enabled net.ipv4.ip_forward (host-wide) for the containers' NAT"
-                              : "net.ipv4.ip_forward is on (host-wide; the containers' NAT needs it)");
+    log::info("lxc", *changed
+                         ? "enabled net.ipv4.ip_forward (host-wide) for the containers' NAT"
+                         : "net.ipv4.ip_forward is on (host-wide; the containers' NAT needs it)");
     for (const auto& t : lxc::foreign_forward_drops(d->nft_table()))
-      log::warn("lxc", "another forward chain drops by default and may drop the containers' NAT traffic",
+      log::warn("lxc",
+                "another forward chain drops by default and may drop the containers' NAT traffic",
                 {{"table", t}});
   }
   log::info("lxc", "lxc driver ready",
@@ -136,12 +151,17 @@ Result<std::unique_ptr<LxcDriver>> LxcDriver::open(LxcDriverOptions opts, SlotSt
              {"bridge_dev", d->opts_.bridge_dev + " " + dev.cidr()},
              {"bridge_game", d->opts_.bridge_game + " " + game.cidr()},
              {"nft_table", "inet " + d->nft_table()},
-             {"ids", std::to_string(d->opts_.id_base) + "+" + std::to_string(d->opts_.slots) + "x65536"}});
+             {"ids",
+              std::to_string(d->opts_.id_base) + "+" + std::to_string(d->opts_.slots) + "x65536"}});
   return d;
 }
 
 LxcDriver::LxcDriver(LxcDriverOptions opts, SlotStore& slots, lxc::Ipv4Net dev, lxc::Ipv4Net game)
-    : opts_(std::move(opts)), slots_(slots), dev_(dev), game_(game), lxcpath_(opts_.data_dir + "/lxc") {}
+    : opts_(std::move(opts)),
+      slots_(slots),
+      dev_(dev),
+      game_(game),
+      lxcpath_(opts_.data_dir + "/lxc") {}
 
 LxcDriver::~LxcDriver() {
   {
@@ -193,10 +213,13 @@ Result<std::optional<LxcDriver::Record>> LxcDriver::load(int vmid) const {
 }
 
 Result<void> LxcDriver::save(const Record& r) const {
-  return fs::write_file_atomic(container_dir(r.vmid) + "/zlh-lxc.json", to_json(r).dump(2) + "\n", 0600);
+  return fs::write_file_atomic(container_dir(r.vmid) + "/zlh-lxc.json", to_json(r).dump(2) + "\n",
+                               0600);
 }
 
-std::string LxcDriver::address_of(const Record& r) const { return subnet_of(r.type).host(uint32_t(r.slot) + 2); }
+std::string LxcDriver::address_of(const Record& r) const {
+  return subnet_of(r.type).host(uint32_t(r.slot) + 2);
+}
 
 std::string LxcDriver::log_tail(int vmid) const {
   // liblxc's own log first: its first ERROR lines say why a start failed; else
@@ -233,7 +256,9 @@ Result<void> LxcDriver::prepare_rootfs(const Record& r) {
   const uint32_t owner = opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
   if (auto x = fs::make_dirs(dir, 0711); !x) return x;
   ::chmod(dir.c_str(), 0711);
-  if (auto x = lxc::make_image(dir + "/disk.img", r.disk_gb > 0 ? r.disk_gb : opts_.disk_gb_default, owner); !x)
+  if (auto x = lxc::make_image(dir + "/disk.img", r.disk_gb > 0 ? r.disk_gb : opts_.disk_gb_default,
+                               owner);
+      !x)
     return x;
   if (auto x = fs::make_dirs(rootfs(r.vmid), 0755); !x) return x;
   if (auto x = lxc::mount_image(dir + "/disk.img", rootfs(r.vmid)); !x) return x;
@@ -241,7 +266,8 @@ Result<void> LxcDriver::prepare_rootfs(const Record& r) {
   // gateway when the API serves it from a directory.
   std::string artifacts = r.artifacts;
   if (artifacts.starts_with("file://") && opts_.listener_port > 0)
-    artifacts = "http://" + subnet_of(r.type).host(1) + ":" + std::to_string(opts_.listener_port) + "/artifacts/";
+    artifacts = "http://" + subnet_of(r.type).host(1) + ":" + std::to_string(opts_.listener_port) +
+                "/artifacts/";
   std::string toml = "# written by zlh-api's lxc driver at every start\n";
   toml += "listen = \"0.0.0.0:" + std::to_string(kAgentPort) + "\"\n";
   toml += "vmid = " + std::to_string(r.vmid) + "\n";
@@ -254,7 +280,8 @@ Result<void> LxcDriver::prepare_rootfs(const Record& r) {
   // refreshed at every start; bind-mounted read-only from there.
   if (auto x = fs::make_dirs(dir + "/keys", 0711); !x) return x;
   ::chmod((dir + "/keys").c_str(), 0711);
-  for (const auto& [from, to] : {std::pair{r.api_key, std::string("api.pub")}, std::pair{r.catalog_key, std::string("catalog.pub")}}) {
+  for (const auto& [from, to] : {std::pair{r.api_key, std::string("api.pub")},
+                                 std::pair{r.catalog_key, std::string("catalog.pub")}}) {
     if (from.empty()) continue;
     auto key = fs::read_file(from, 64 * 1024);
     if (!key) return fail(key.error().wrap("read " + to));
@@ -266,8 +293,9 @@ Result<void> LxcDriver::prepare_rootfs(const Record& r) {
   s.owner = owner;
   s.hostname = r.hostname;
   s.agent_toml = toml;
-  s.bind_targets = {std::string(kAgentBinDir) + "/zlh-init", std::string(kAgentBinDir) + "/zlh-agent",
-                    std::string(kAgentBinDir) + "/zlh-shim", "etc/zlh/keys/api.pub", "etc/zlh/keys/catalog.pub"};
+  s.bind_targets = {
+      std::string(kAgentBinDir) + "/zlh-init", std::string(kAgentBinDir) + "/zlh-agent",
+      std::string(kAgentBinDir) + "/zlh-shim", "etc/zlh/keys/api.pub", "etc/zlh/keys/catalog.pub"};
   return lxc::populate_rootfs(s);
 }
 
@@ -295,11 +323,21 @@ Result<void> LxcDriver::write_config(const Record& r) {
                   {opts_.bin_dir + "/zlh-shim", std::string(kAgentBinDir) + "/zlh-shim"},
                   {container_dir(r.vmid) + "/keys/api.pub", "etc/zlh/keys/api.pub"}};
   if (!r.catalog_key.empty())
-    c.file_binds.push_back({container_dir(r.vmid) + "/keys/catalog.pub", "etc/zlh/keys/catalog.pub"});
+    c.file_binds.push_back(
+        {container_dir(r.vmid) + "/keys/catalog.pub", "etc/zlh/keys/catalog.pub"});
   const std::string bin = std::string("/") + kAgentBinDir;
-  c.init = {bin + "/zlh-init", "--port",     std::to_string(kAgentPort), "--stop-timeout",
-            std::to_string(opts_.init_stop_timeout.count()), "--",
-            bin + "/zlh-agent", "--root", "/", "--config", "/etc/zlh/agent.toml", "--listen",
+  c.init = {bin + "/zlh-init",
+            "--port",
+            std::to_string(kAgentPort),
+            "--stop-timeout",
+            std::to_string(opts_.init_stop_timeout.count()),
+            "--",
+            bin + "/zlh-agent",
+            "--root",
+            "/",
+            "--config",
+            "/etc/zlh/agent.toml",
+            "--listen",
             "0.0.0.0:" + std::to_string(kAgentPort)};
   c.log_file = container_dir(r.vmid) + "/lxc.log";
   auto text = lxc::render_config(c);
@@ -317,9 +355,11 @@ Result<bool> LxcDriver::running(int vmid) {
 Result<pid_t> LxcDriver::init_pid(int vmid) {
   std::lock_guard lk(lxc_mu_);
   Ct ct(container_name(vmid), lxcpath_);
-  if (!ct.c || !ct.c->is_running(ct.c)) return fail(codes::kNotFound, "container " + std::to_string(vmid) + " is not running");
+  if (!ct.c || !ct.c->is_running(ct.c))
+    return fail(codes::kNotFound, "container " + std::to_string(vmid) + " is not running");
   pid_t p = ct.c->init_pid(ct.c);
-  if (p <= 0) return fail(codes::kNotFound, "container " + std::to_string(vmid) + " is not running");
+  if (p <= 0)
+    return fail(codes::kNotFound, "container " + std::to_string(vmid) + " is not running");
   return p;
 }
 
@@ -333,7 +373,8 @@ Result<void> LxcDriver::create(int vmid, const ContainerSpec& spec) {
   if (auto r = check_spec(spec); !r) return fail(r.error());
   const std::string ctx = "create " + std::to_string(vmid);
   if (spec.disk_gb > opts_.disk_gb_max)
-    return fail(Error::invalid("disk_gb", "disk_gb must be at most " + std::to_string(opts_.disk_gb_max)));
+    return fail(
+        Error::invalid("disk_gb", "disk_gb must be at most " + std::to_string(opts_.disk_gb_max)));
   std::lock_guard lk(lock_for(vmid));
   auto loaded = load(vmid);
   if (!loaded) return fail(loaded.error().wrap(ctx));
@@ -403,7 +444,9 @@ Result<void> LxcDriver::start(int vmid) {
   if (*run) return {};
   // After a host reboot the bridge and the mount are gone: make them again.
   const auto& net = subnet_of(r.type);
-  if (auto x = lxc::ensure_bridge(bridge_of(r.type), net.host(1) + "/" + std::to_string(net.prefix)); !x)
+  if (auto x =
+          lxc::ensure_bridge(bridge_of(r.type), net.host(1) + "/" + std::to_string(net.prefix));
+      !x)
     return fail(x.error().wrap(ctx));
   if (auto x = prepare_rootfs(r); !x) return fail(x.error().wrap(ctx));
   if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
@@ -438,8 +481,8 @@ Result<std::string> LxcDriver::address(int vmid, std::chrono::milliseconds timeo
     if (!run) return fail(run.error().wrap(ctx));
     if (!*run) {
       std::string tail = log_tail(vmid);
-      return fail(codes::kUnavailable,
-                  ctx + ": the container is stopped" + (tail.empty() ? "" : " (last log line: " + tail + ")"));
+      return fail(codes::kUnavailable, ctx + ": the container is stopped" +
+                                           (tail.empty() ? "" : " (last log line: " + tail + ")"));
     }
     auto probe = std::min(opts_.health_probe_timeout, std::max(left_until(deadline), 50ms));
     auto r = http::request("GET", url, {}, {}, probe);
@@ -498,7 +541,8 @@ Result<void> LxcDriver::stop_locked(int vmid, std::chrono::milliseconds timeout)
     auto run = running(vmid);
     if (!run) return fail(run.error().wrap(ctx));
     if (!*run) return {};
-    if (Clock::now() >= kill_deadline) return fail(codes::kIo, ctx + ": the container would not die");
+    if (Clock::now() >= kill_deadline)
+      return fail(codes::kIo, ctx + ": the container would not die");
     std::this_thread::sleep_for(50ms);
   }
 }
@@ -511,7 +555,8 @@ Result<void> LxcDriver::destroy(int vmid, std::chrono::milliseconds stop_timeout
   if (::access(dir.c_str(), F_OK) == 0) {
     if (auto x = stop_locked(vmid, stop_timeout); !x) return fail(x.error().wrap(ctx));
     if (auto x = lxc::unmount(rootfs(vmid)); !x) return fail(x.error().wrap(ctx));
-    if (auto x = remove_tree(dir); !x && !x.error().is(codes::kNotFound)) return fail(x.error().wrap(ctx));
+    if (auto x = remove_tree(dir); !x && !x.error().is(codes::kNotFound))
+      return fail(x.error().wrap(ctx));
   }
   if (auto x = slots_.release(vmid); !x) return fail(x.error().wrap(ctx));
   if (auto x = apply_firewall(); !x) return fail(x.error().wrap(ctx));
@@ -570,7 +615,8 @@ Result<void> LxcDriver::apply_firewall() {
 Result<void> LxcDriver::check_host() {
   for (const auto* t : {&dev_, &game_}) {
     const std::string& br = t == &dev_ ? opts_.bridge_dev : opts_.bridge_game;
-    if (!lxc::link_exists(br)) log::info("lxc", "creating bridge", {{"bridge", br}, {"subnet", t->cidr()}});
+    if (!lxc::link_exists(br))
+      log::info("lxc", "creating bridge", {{"bridge", br}, {"subnet", t->cidr()}});
     if (auto r = lxc::ensure_bridge(br, t->host(1) + "/" + std::to_string(t->prefix)); !r) return r;
   }
   auto listed = lxc::nft_list(nft_table());
@@ -579,12 +625,14 @@ Result<void> LxcDriver::check_host() {
     // Every forward of a game container must be in the table.
     std::lock_guard lk(fw_mu_);
     for (int v : list_vmids())
-      if (auto r = load(v); r && *r && (*r)->game_port > 0 &&
-                            listed->find("dport " + std::to_string((*r)->game_port) + " ") == std::string::npos)
+      if (auto r = load(v);
+          r && *r && (*r)->game_port > 0 &&
+          listed->find("dport " + std::to_string((*r)->game_port) + " ") == std::string::npos)
         restore = true;
   }
   if (restore) {
-    if (listed) log::warn("lxc", "the firewall table lost rules: restoring it", {{"table", nft_table()}});
+    if (listed)
+      log::warn("lxc", "the firewall table lost rules: restoring it", {{"table", nft_table()}});
     return apply_firewall();
   }
   return {};
@@ -595,7 +643,8 @@ void LxcDriver::start_host_checks(std::chrono::seconds interval) {
     std::unique_lock lk(checks_mu_);
     while (!checks_cv_.wait_for(lk, interval, [this] { return checks_stop_; })) {
       lk.unlock();
-      if (auto r = check_host(); !r) log::warn("lxc", "host check failed", {{"error", r.error().message}});
+      if (auto r = check_host(); !r)
+        log::warn("lxc", "host check failed", {{"error", r.error().message}});
       lk.lock();
     }
   });
@@ -613,7 +662,8 @@ int LxcDriver::restore_running() {
       ++started;
       log::info("lxc", "brought a container back", {{"vmid", v}});
     } else {
-      log::warn("lxc", "cannot bring a container back", {{"vmid", v}, {"error", s.error().message}});
+      log::warn("lxc", "cannot bring a container back",
+                {{"vmid", v}, {"error", s.error().message}});
     }
   }
   return started;

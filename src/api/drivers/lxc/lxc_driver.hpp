@@ -158,7 +158,9 @@ class LxcDriver final : public Driver {
   Result<bool> running(int vmid);
   Result<void> stop_locked(int vmid, std::chrono::milliseconds timeout);
   std::string address_of(const Record& r) const;
-  const lxc::Ipv4Net& subnet_of(const std::string& type) const { return type == "game" ? game_ : dev_; }
+  const lxc::Ipv4Net& subnet_of(const std::string& type) const {
+    return type == "game" ? game_ : dev_;
+  }
   const std::string& bridge_of(const std::string& type) const {
     return type == "game" ? opts_.bridge_game : opts_.bridge_dev;
   }

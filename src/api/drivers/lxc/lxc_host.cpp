@@ -34,7 +34,8 @@ struct Fd {
 };
 
 // A host tool, with a fixed PATH and no shell. E_IO with its output when it fails.
-Result<std::string> run_tool(std::vector<std::string> argv, std::chrono::milliseconds timeout = 30s) {
+Result<std::string> run_tool(std::vector<std::string> argv,
+                             std::chrono::milliseconds timeout = 30s) {
   process::SpawnOptions o;
   o.argv = std::move(argv);
   o.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"};
@@ -44,8 +45,9 @@ Result<std::string> run_tool(std::vector<std::string> argv, std::chrono::millise
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   if (r->timed_out) return fail(codes::kIo, o.argv[0] + ": timed out");
   if (r->exit_code != 0)
-    return fail(codes::kIo, o.argv[0] + " " + (o.argv.size() > 1 ? o.argv[1] + " " : "") + "failed (exit " +
-                                std::to_string(r->exit_code) + "): " + out.substr(0, 600));
+    return fail(codes::kIo, o.argv[0] + " " + (o.argv.size() > 1 ? o.argv[1] + " " : "") +
+                                "failed (exit " + std::to_string(r->exit_code) +
+                                "): " + out.substr(0, 600));
   return out;
 }
 
@@ -55,7 +57,8 @@ Result<void> chown_path(const std::string& p, uint32_t owner) {
 }
 
 Result<void> mkdir_owned(const std::string& p, mode_t mode, uint32_t owner) {
-  if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) return fail(Error::from_errno("mkdir " + p, errno));
+  if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST)
+    return fail(Error::from_errno("mkdir " + p, errno));
   ::chmod(p.c_str(), mode);
   return chown_path(p, owner);
 }
@@ -68,8 +71,9 @@ Result<void> write_owned(const std::string& p, std::string_view data, mode_t mod
 // Copies `src` to `dst` (a file, a symlink as a symlink, a directory
 // recursively), every copy owned by `owner`, modes kept. Sockets, fifos and
 // devices are skipped. A missing `src` is fine.
-Result<void> copy_tree(const std::string& src, const std::string& dst, uint32_t owner, int depth = 0) {
-  struct stat st{};
+Result<void> copy_tree(const std::string& src, const std::string& dst, uint32_t owner,
+                       int depth = 0) {
+  struct stat st {};
   if (::lstat(src.c_str(), &st) != 0) return {};
   if (depth > 32) return fail(codes::kIo, "copy " + src + ": too deep");
   if (S_ISLNK(st.st_mode)) {
@@ -78,7 +82,8 @@ Result<void> copy_tree(const std::string& src, const std::string& dst, uint32_t 
     if (n < 0) return fail(Error::from_errno("readlink " + src, errno));
     target.resize(size_t(n));
     ::unlink(dst.c_str());
-    if (::symlink(target.c_str(), dst.c_str()) != 0) return fail(Error::from_errno("symlink " + dst, errno));
+    if (::symlink(target.c_str(), dst.c_str()) != 0)
+      return fail(Error::from_errno("symlink " + dst, errno));
     return chown_path(dst, owner);
   }
   if (S_ISDIR(st.st_mode)) {
@@ -87,7 +92,8 @@ Result<void> copy_tree(const std::string& src, const std::string& dst, uint32_t 
     if (!d) return fail(Error::from_errno("opendir " + src, errno));
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        names.push_back(e->d_name);
     ::closedir(d);
     for (const auto& n : names)
       if (auto r = copy_tree(src + "/" + n, dst + "/" + n, owner, depth + 1); !r) return r;
@@ -101,12 +107,45 @@ Result<void> copy_tree(const std::string& src, const std::string& dst, uint32_t 
 
 // /etc entries the host's /usr needs inside a container (the Precisions of
 // issue 19): copied from the host at create.
-const char* const kEtcCopies[] = {
-    "alternatives", "ssl", "ca-certificates", "ca-certificates.conf", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
-    "login.defs", "skel", "profile", "profile.d", "bash.bashrc", "nsswitch.conf", "environment", "shells",
-    "inputrc", "adduser.conf", "deluser.conf", "default", "debian_version", "os-release", "host.conf", "gai.conf",
-    "protocols", "services", "networks", "mime.types", "localtime", "timezone", "terminfo", "pam.conf", "pam.d",
-    "security", "perl", "magic", "magic.mime", "mke2fs.conf", "locale.alias", "issue"};
+const char* const kEtcCopies[] = {"alternatives",
+                                  "ssl",
+                                  "ca-certificates",
+                                  "ca-certificates.conf",
+                                  "ld.so.cache",
+                                  "ld.so.conf",
+                                  "ld.so.conf.d",
+                                  "login.defs",
+                                  "skel",
+                                  "profile",
+                                  "profile.d",
+                                  "bash.bashrc",
+                                  "nsswitch.conf",
+                                  "environment",
+                                  "shells",
+                                  "inputrc",
+                                  "adduser.conf",
+                                  "deluser.conf",
+                                  "default",
+                                  "debian_version",
+                                  "os-release",
+                                  "host.conf",
+                                  "gai.conf",
+                                  "protocols",
+                                  "services",
+                                  "networks",
+                                  "mime.types",
+                                  "localtime",
+                                  "timezone",
+                                  "terminfo",
+                                  "pam.conf",
+                                  "pam.d",
+                                  "security",
+                                  "perl",
+                                  "magic",
+                                  "magic.mime",
+                                  "mke2fs.conf",
+                                  "locale.alias",
+                                  "issue"};
 
 }  // namespace
 
@@ -126,12 +165,15 @@ Result<void> make_image(const std::string& path, int gb, uint32_t owner) {
   const std::string ids = std::to_string(owner) + ":" + std::to_string(owner);
   // No reserved blocks (the whole size is the tenant's), no journal
   // discard wait, and the root directory already the container's.
-  if (auto r = run_tool({"mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=" + ids + ",nodiscard", tmp}, 120s);
+  if (auto r = run_tool(
+          {"mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=" + ids + ",nodiscard", tmp},
+          120s);
       !r) {
     ::unlink(tmp.c_str());
     return fail(r.error().wrap("format image"));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(Error::from_errno("rename " + tmp, errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail(Error::from_errno("rename " + tmp, errno));
   return fs::fsync_dir(path.substr(0, path.rfind('/')));
 }
 
@@ -234,9 +276,26 @@ Result<void> populate_rootfs(const Skeleton& s) {
   const uint32_t o = s.owner;
   const std::string marker = r + "/etc/zlh/.skeleton";
   if (::access(marker.c_str(), F_OK) != 0) {
-    for (const char* d : {"etc", "etc/zlh", "etc/zlh/keys", "home", "opt", "opt/zlh-agent", "opt/zlh-agent/bin", "var",
-                          "var/log", "var/lib", "var/cache", "var/spool", "srv", "mnt", "media", "proc", "sys", "dev",
-                          "usr", "run"})
+    for (const char* d : {"etc",
+                          "etc/zlh",
+                          "etc/zlh/keys",
+                          "home",
+                          "opt",
+                          "opt/zlh-agent",
+                          "opt/zlh-agent/bin",
+                          "var",
+                          "var/log",
+                          "var/lib",
+                          "var/cache",
+                          "var/spool",
+                          "srv",
+                          "mnt",
+                          "media",
+                          "proc",
+                          "sys",
+                          "dev",
+                          "usr",
+                          "run"})
       if (auto x = mkdir_owned(r + "/" + d, 0755, o); !x) return x;
     if (auto x = mkdir_owned(r + "/root", 0700, o); !x) return x;
     if (auto x = mkdir_owned(r + "/tmp", 01777, o); !x) return x;
@@ -244,7 +303,7 @@ Result<void> populate_rootfs(const Skeleton& s) {
     // merged-usr: the host's top-level links into /usr, as they are.
     for (const char* l : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
       std::string host = std::string("/") + l;
-      struct stat st{};
+      struct stat st {};
       if (::lstat(host.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
         if (auto x = copy_tree(host, r + "/" + l, o); !x) return x;
     }
@@ -267,7 +326,9 @@ Result<void> populate_rootfs(const Skeleton& s) {
       const char* data;
       mode_t mode;
     } accounts[] = {
-        {"passwd", "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+        {"passwd",
+         "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/"
+         "nologin\n",
          0644},
         {"group", "root:x:0:\ntty:x:5:\nusers:x:100:\nnogroup:x:65534:\n", 0644},
         {"shadow", "root:*:20000:0:99999:7:::\nnobody:*:20000:0:99999:7:::\n", 0640},
@@ -276,7 +337,8 @@ Result<void> populate_rootfs(const Skeleton& s) {
     for (auto& a : accounts)
       if (auto x = write_owned(r + "/etc/" + a.name, a.data, a.mode, o); !x) return x;
     ::unlink((r + "/etc/mtab").c_str());
-    if (::symlink("../proc/self/mounts", (r + "/etc/mtab").c_str()) == 0) (void)chown_path(r + "/etc/mtab", o);
+    if (::symlink("../proc/self/mounts", (r + "/etc/mtab").c_str()) == 0)
+      (void)chown_path(r + "/etc/mtab", o);
     std::string resolv = "# the host's upstream resolvers, reached through NAT\n";
     for (auto& a : upstream_resolvers()) resolv += "nameserver " + a + "\n";
     if (auto x = write_owned(r + "/etc/resolv.conf", resolv, 0644, o); !x) return x;
@@ -288,9 +350,10 @@ Result<void> populate_rootfs(const Skeleton& s) {
     if (auto x = write_owned(marker, "", 0644, o); !x) return x;
   }
   if (auto x = write_owned(r + "/etc/hostname", s.hostname + "\n", 0644, o); !x) return x;
-  if (auto x = write_owned(r + "/etc/hosts",
-                           "127.0.0.1\tlocalhost\n127.0.1.1\t" + s.hostname + "\n::1\tlocalhost ip6-localhost\n",
-                           0644, o);
+  if (auto x = write_owned(
+          r + "/etc/hosts",
+          "127.0.0.1\tlocalhost\n127.0.1.1\t" + s.hostname + "\n::1\tlocalhost ip6-localhost\n",
+          0644, o);
       !x)
     return x;
   return write_owned(r + "/etc/zlh/agent.toml", s.agent_toml, 0644, o);
@@ -298,30 +361,36 @@ Result<void> populate_rootfs(const Skeleton& s) {
 
 // ---- network ----
 
-bool link_exists(const std::string& name) { return ::access(("/sys/class/net/" + name).c_str(), F_OK) == 0; }
+bool link_exists(const std::string& name) {
+  return ::access(("/sys/class/net/" + name).c_str(), F_OK) == 0;
+}
 
 Result<void> ensure_bridge(const std::string& name, const std::string& address) {
   if (!link_exists(name))
-    if (auto r = run_tool({"ip", "link", "add", "name", name, "type", "bridge"}); !r && !link_exists(name))
+    if (auto r = run_tool({"ip", "link", "add", "name", name, "type", "bridge"});
+        !r && !link_exists(name))
       return fail(r.error().wrap("create bridge " + name));
   auto addrs = run_tool({"ip", "-o", "-4", "addr", "show", "dev", name});
   if (!addrs) return fail(addrs.error());
   if (addrs->find(" " + address + " ") == std::string::npos)
-    if (auto r = run_tool({"ip", "addr", "replace", address, "dev", name}); !r) return fail(r.error());
+    if (auto r = run_tool({"ip", "addr", "replace", address, "dev", name}); !r)
+      return fail(r.error());
   if (auto r = run_tool({"ip", "link", "set", "dev", name, "up"}); !r) return fail(r.error());
   return {};
 }
 
 Result<void> delete_bridge(const std::string& name) {
   if (!link_exists(name)) return {};
-  if (auto r = run_tool({"ip", "link", "del", "dev", name}); !r && link_exists(name)) return fail(r.error());
+  if (auto r = run_tool({"ip", "link", "del", "dev", name}); !r && link_exists(name))
+    return fail(r.error());
   return {};
 }
 
 Result<void> isolate_bridge_port(const std::string& port) {
   std::string p = "/sys/class/net/" + port + "/brport/isolated";
   Fd f(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
-  if (f.fd < 0 || ::write(f.fd, "1", 1) != 1) return fail(Error::from_errno("isolate " + port, errno));
+  if (f.fd < 0 || ::write(f.fd, "1", 1) != 1)
+    return fail(Error::from_errno("isolate " + port, errno));
   return {};
 }
 
@@ -354,7 +423,8 @@ Result<bool> enable_ip_forward() {
   auto cur = fs::read_file(p, 16);
   if (cur && !cur->empty() && (*cur)[0] == '1') return false;
   Fd f(::open(p, O_WRONLY | O_CLOEXEC));
-  if (f.fd < 0 || ::write(f.fd, "1", 1) != 1) return fail(Error::from_errno("enable ip_forward", errno));
+  if (f.fd < 0 || ::write(f.fd, "1", 1) != 1)
+    return fail(Error::from_errno("enable ip_forward", errno));
   return true;
 }
 
@@ -367,8 +437,8 @@ std::vector<std::string> foreign_forward_drops(const std::string& own_table) {
   while (std::getline(in, line)) {
     auto t = line.find("table ");
     if (t == 0) table = line.substr(6, line.find(" {") - 6);
-    if (line.find("hook forward") != std::string::npos && line.find("policy drop") != std::string::npos &&
-        table != "inet " + own_table)
+    if (line.find("hook forward") != std::string::npos &&
+        line.find("policy drop") != std::string::npos && table != "inet " + own_table)
       out.push_back(table);
   }
   return out;
@@ -384,28 +454,31 @@ std::vector<SubidRange> read_subids(const std::string& path) {
     auto a = line.find(':'), b = line.find(':', a == line.npos ? 0 : a + 1);
     if (a == line.npos || b == line.npos) continue;
     try {
-      out.push_back({line.substr(0, a), std::stoull(line.substr(a + 1, b - a - 1)), std::stoull(line.substr(b + 1))});
+      out.push_back({line.substr(0, a), std::stoull(line.substr(a + 1, b - a - 1)),
+                     std::stoull(line.substr(b + 1))});
     } catch (...) {
     }
   }
   return out;
 }
 
-Result<void> check_subids(const std::vector<SubidRange>& ranges, const std::string& user, uint64_t base,
-                          uint64_t count, const std::string& file) {
+Result<void> check_subids(const std::vector<SubidRange>& ranges, const std::string& user,
+                          uint64_t base, uint64_t count, const std::string& file) {
   const uint64_t end = base + count;
   bool covered = false;
   for (const auto& r : ranges) {
     bool mine = r.owner == user || r.owner == "0";
     if (mine && r.start <= base && end <= r.start + r.count) covered = true;
     if (!mine && r.start < end && base < r.start + r.count)
-      return fail(codes::kInvalid, file + ": the range of " + r.owner + " (" + std::to_string(r.start) + ":" +
-                                       std::to_string(r.count) + ") overlaps the containers' ids " +
-                                       std::to_string(base) + "-" + std::to_string(end - 1));
+      return fail(codes::kInvalid, file + ": the range of " + r.owner + " (" +
+                                       std::to_string(r.start) + ":" + std::to_string(r.count) +
+                                       ") overlaps the containers' ids " + std::to_string(base) +
+                                       "-" + std::to_string(end - 1));
   }
   if (!covered)
-    return fail(codes::kInvalid, file + ": no subordinate id range for " + user + " covers the containers' ids; add \"" +
-                                     user + ":" + std::to_string(base) + ":" + std::to_string(count) +
+    return fail(codes::kInvalid, file + ": no subordinate id range for " + user +
+                                     " covers the containers' ids; add \"" + user + ":" +
+                                     std::to_string(base) + ":" + std::to_string(count) +
                                      "\" (scripts/install-deps.sh does)");
   return {};
 }
@@ -418,14 +491,18 @@ Result<void> check_cgroup_controllers() {
   if (cgroup_v1()) {
     for (const char* c : {"memory", "cpu", "pids"})
       if (::access((std::string("/sys/fs/cgroup/") + c + "/cgroup.procs").c_str(), F_OK) != 0)
-        return fail(codes::kInvalid, std::string("cgroup controller ") + c + " is not mounted (/sys/fs/cgroup/" + c + ")");
+        return fail(codes::kInvalid, std::string("cgroup controller ") + c +
+                                         " is not mounted (/sys/fs/cgroup/" + c + ")");
     return {};
   }
   auto ctl = fs::read_file("/sys/fs/cgroup/cgroup.controllers", 4096);
-  if (!ctl) return fail(codes::kInvalid, "no cgroup v1 memory hierarchy and no cgroup v2 at /sys/fs/cgroup");
+  if (!ctl)
+    return fail(codes::kInvalid,
+                "no cgroup v1 memory hierarchy and no cgroup v2 at /sys/fs/cgroup");
   for (const char* c : {"memory", "cpu", "pids"})
     if (ctl->find(c) == std::string::npos)
-      return fail(codes::kInvalid, std::string("cgroup controller ") + c + " is not available (cgroup v2)");
+      return fail(codes::kInvalid,
+                  std::string("cgroup controller ") + c + " is not available (cgroup v2)");
   return {};
 }
 
@@ -497,7 +574,7 @@ Result<Counters> read_counters(const std::string& name) {
 }
 
 Result<std::pair<uint64_t, uint64_t>> disk_usage(const std::string& dir) {
-  struct statvfs v{};
+  struct statvfs v {};
   if (::statvfs(dir.c_str(), &v) != 0) return fail(Error::from_errno("statvfs " + dir, errno));
   uint64_t total = uint64_t(v.f_blocks) * v.f_frsize;
   uint64_t used = total - uint64_t(v.f_bfree) * v.f_frsize;

@@ -48,12 +48,12 @@ Result<void> unmount(const std::string& dir);
 // host uid/gid `owner`. Repeatable: a finished skeleton (marker
 // /etc/zlh/.skeleton) only gets its agent.toml and hostname rewritten.
 struct Skeleton {
-  std::string rootfs;   // the mounted image
-  uint32_t owner = 0;   // host id of the container's root
+  std::string rootfs;  // the mounted image
+  uint32_t owner = 0;  // host id of the container's root
   std::string hostname;
-  std::string agent_toml;                  // contents of /etc/zlh/agent.toml
-  std::vector<std::string> bind_targets;   // files to create as mount points (relative)
-  std::string etc = "/etc";                // where to copy from (tests)
+  std::string agent_toml;                 // contents of /etc/zlh/agent.toml
+  std::vector<std::string> bind_targets;  // files to create as mount points (relative)
+  std::string etc = "/etc";               // where to copy from (tests)
 };
 Result<void> populate_rootfs(const Skeleton& s);
 // The nameservers a container should use: the host's resolv.conf, with a
@@ -93,8 +93,8 @@ struct SubidRange {
 std::vector<SubidRange> read_subids(const std::string& path);
 // E_INVALID, saying what to write, unless `user` has one range covering
 // [base, base+count) and no other owner's range overlaps it.
-Result<void> check_subids(const std::vector<SubidRange>& ranges, const std::string& user, uint64_t base,
-                          uint64_t count, const std::string& file);
+Result<void> check_subids(const std::vector<SubidRange>& ranges, const std::string& user,
+                          uint64_t base, uint64_t count, const std::string& file);
 
 // ---- cgroups ----
 // Whether memory, cpu and pids are cgroup v1 hierarchies here (else v2).

@@ -12,17 +12,21 @@ bool safe_value(std::string_view v) {
     if (c == '\n' || c == '\r' || c == '\0') return false;
   return true;
 }
-bool safe_path(std::string_view v) { return !v.empty() && v[0] == '/' && safe_value(v) && v.find(' ') == v.npos; }
+bool safe_path(std::string_view v) {
+  return !v.empty() && v[0] == '/' && safe_value(v) && v.find(' ') == v.npos;
+}
 
 }  // namespace
 
 std::string dotted(uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
-         std::to_string(a & 255);
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
 }
 
 Result<Ipv4Net> Ipv4Net::parse(std::string_view text, std::string field) {
-  auto bad = [&](std::string why) { return std::unexpected(Error::invalid(field, field + ": " + why)); };
+  auto bad = [&](std::string why) {
+    return std::unexpected(Error::invalid(field, field + ": " + why));
+  };
   auto slash = text.find('/');
   if (slash == text.npos) return bad("want a.b.c.d/n");
   uint32_t addr = 0;
@@ -33,14 +37,16 @@ Result<Ipv4Net> Ipv4Net::parse(std::string_view text, std::string field) {
     unsigned v = 0;
     auto part = a.substr(0, dot);
     auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (ec != std::errc() || p != part.data() + part.size() || part.empty() || v > 255) return bad("bad address");
+    if (ec != std::errc() || p != part.data() + part.size() || part.empty() || v > 255)
+      return bad("bad address");
     addr = (addr << 8) | v;
     a = i < 3 ? a.substr(dot + 1) : a;
   }
   int n = 0;
   auto pre = text.substr(slash + 1);
   auto [p, ec] = std::from_chars(pre.data(), pre.data() + pre.size(), n);
-  if (ec != std::errc() || p != pre.data() + pre.size() || n < 8 || n > 30) return bad("prefix must be 8..30");
+  if (ec != std::errc() || p != pre.data() + pre.size() || n < 8 || n > 30)
+    return bad("prefix must be 8..30");
   uint32_t mask = ~uint32_t(0) << (32 - n);
   if ((addr & ~mask) != 0) return bad("host bits set");
   return Ipv4Net{addr, n};
@@ -67,10 +73,13 @@ std::string mac_for(std::string_view tag, int slot) {
   return buf;
 }
 
-std::string veth_name(std::string_view tag, int vmid) { return "z" + std::string(tag) + std::to_string(vmid); }
+std::string veth_name(std::string_view tag, int vmid) {
+  return "z" + std::string(tag) + std::to_string(vmid);
+}
 
 Result<void> check_tag(std::string_view tag) {
-  if (tag.empty() || tag.size() > 6) return std::unexpected(Error::invalid("lxc-tag", "lxc-tag: 1 to 6 characters"));
+  if (tag.empty() || tag.size() > 6)
+    return std::unexpected(Error::invalid("lxc-tag", "lxc-tag: 1 to 6 characters"));
   for (char c : tag)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
       return std::unexpected(Error::invalid("lxc-tag", "lxc-tag: only a-z and 0-9"));
@@ -79,11 +88,13 @@ Result<void> check_tag(std::string_view tag) {
 
 Result<void> check_ifname(std::string_view name, std::string field) {
   if (name.empty() || name.size() > 15)
-    return std::unexpected(Error::invalid(field, field + ": an interface name has 1 to 15 characters"));
+    return std::unexpected(
+        Error::invalid(field, field + ": an interface name has 1 to 15 characters"));
   for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-          c == '-'))
-      return std::unexpected(Error::invalid(field, field + ": only A-Z, a-z, 0-9, '_', '.' and '-'"));
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '-'))
+      return std::unexpected(
+          Error::invalid(field, field + ": only A-Z, a-z, 0-9, '_', '.' and '-'"));
   return {};
 }
 
@@ -91,9 +102,11 @@ Result<std::string> render_config(const CtConfig& c) {
   for (const auto& p : {c.rootfs, c.usr, c.log_file})
     if (!safe_path(p)) return fail(codes::kInvalid, "lxc config: bad path '" + p + "'");
   for (const auto& [host, inside] : c.file_binds)
-    if (!safe_path(host) || inside.empty() || inside[0] == '/' || !safe_value(inside) || inside.find(' ') != inside.npos)
+    if (!safe_path(host) || inside.empty() || inside[0] == '/' || !safe_value(inside) ||
+        inside.find(' ') != inside.npos)
       return fail(codes::kInvalid, "lxc config: bad bind '" + host + "'");
-  for (const auto& v : {c.name, c.hostname, c.bridge, c.veth, c.hwaddr, c.address, c.gateway, c.net_up_hook})
+  for (const auto& v :
+       {c.name, c.hostname, c.bridge, c.veth, c.hwaddr, c.address, c.gateway, c.net_up_hook})
     if (!safe_value(v)) return fail(codes::kInvalid, "lxc config: bad value");
   if (c.init.empty()) return fail(codes::kInvalid, "lxc config: no init");
   std::string init;
@@ -118,7 +131,8 @@ Result<std::string> render_config(const CtConfig& c) {
   kv("lxc.idmap", "g 0 " + ids);
   // The host's /usr, read-only (merged-usr: bin, lib, lib64, sbin are links into it).
   kv("lxc.mount.entry", c.usr + " usr none bind,ro,nodev 0 0");
-  for (const auto& [host, inside] : c.file_binds) kv("lxc.mount.entry", host + " " + inside + " none bind,ro,create=file 0 0");
+  for (const auto& [host, inside] : c.file_binds)
+    kv("lxc.mount.entry", host + " " + inside + " none bind,ro,create=file 0 0");
   kv("lxc.mount.entry", "tmpfs run tmpfs rw,nosuid,nodev,mode=755 0 0");
   kv("lxc.mount.auto", "proc:mixed sys:mixed cgroup:ro:force");
   kv("lxc.autodev", "1");
@@ -178,18 +192,21 @@ std::string render_nft(const NftConfig& n) {
   if (n.listener_port > 0 && !n.gateways.empty()) {
     std::string gws;
     for (const auto& g : n.gateways) gws += (gws.empty() ? "" : ", ") + g;
-    s += "    iifname " + brs + " ip daddr { " + gws + " } tcp dport " + std::to_string(n.listener_port) + " accept\n";
+    s += "    iifname " + brs + " ip daddr { " + gws + " } tcp dport " +
+         std::to_string(n.listener_port) + " accept\n";
   }
   s += "    iifname " + brs + " drop\n  }\n";
   s += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
   for (const auto& f : n.forwards)
-    s += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " + std::to_string(f.host_port) + " dnat ip to " +
-         f.address + ":" + std::to_string(f.port) + "\n";
+    s += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " +
+         std::to_string(f.host_port) + " dnat ip to " + f.address + ":" + std::to_string(f.port) +
+         "\n";
   s += "  }\n";
   s += "  chain output {\n    type nat hook output priority -100; policy accept;\n";
   for (const auto& f : n.forwards)
-    s += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " + std::to_string(f.host_port) + " dnat ip to " +
-         f.address + ":" + std::to_string(f.port) + "\n";
+    s += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " +
+         std::to_string(f.host_port) + " dnat ip to " + f.address + ":" + std::to_string(f.port) +
+         "\n";
   s += "  }\n";
   s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n";
   if (n.nat) s += "    ip saddr " + nets + " oifname != " + brs + " masquerade\n";

@@ -49,10 +49,10 @@ struct CtConfig {
   int memory_mb = 1024;
   int cpu_cores = 1;
   int pids_max = 4096;
-  bool cgroup_v1 = true;   // the host's memory/cpu/pids controllers are v1 hierarchies
-  bool memsw = true;       // v1: memory.memsw.* exists (swap accounted): no swap at all
-  std::string net_up_hook; // host command run when the veth is up (isolates the bridge port)
-  std::string usr;         // host directory bind-mounted read-only at /usr ("/usr")
+  bool cgroup_v1 = true;    // the host's memory/cpu/pids controllers are v1 hierarchies
+  bool memsw = true;        // v1: memory.memsw.* exists (swap accounted): no swap at all
+  std::string net_up_hook;  // host command run when the veth is up (isolates the bridge port)
+  std::string usr;          // host directory bind-mounted read-only at /usr ("/usr")
   // Files bind-mounted read-only: {host path, path inside without leading '/'}.
   std::vector<std::pair<std::string, std::string>> file_binds;
   std::vector<std::string> init;  // PID 1 and its arguments

@@ -63,18 +63,21 @@ CtConfig sample() {
 TEST(LxcPlan, ConfigMapsIdsLimitsNetworkAndReadOnlyBinds) {
   auto text = render_config(sample());
   ASSERT_TRUE(text) << text.error().message;
-  for (const char* want : {"lxc.idmap = u 0 1065536 65536\n", "lxc.idmap = g 0 1065536 65536\n",
-                           "lxc.rootfs.path = dir:/var/zlh/lxc/zlh-6001/rootfs\n",
-                           "lxc.mount.entry = /usr usr none bind,ro,nodev 0 0\n",
-                           "lxc.mount.entry = /opt/zlh/bin/zlh-agent opt/zlh-agent/bin/zlh-agent none bind,ro,create=file 0 0\n",
-                           "lxc.cgroup.memory.limit_in_bytes = 536870912\n",
-                           "lxc.cgroup.memory.memsw.limit_in_bytes = 536870912\n",
-                           "lxc.cgroup.cpu.cfs_quota_us = 200000\n", "lxc.cgroup.pids.max = 4096\n",
-                           "lxc.net.0.link = zlhdev0\n", "lxc.net.0.veth.pair = zzlh6001\n", "lxc.net.0.hwaddr = 02:5a:01:00:00:01\n",
-                           "lxc.net.0.ipv4.address = 10.77.0.3/16\n", "lxc.net.0.ipv4.gateway = 10.77.0.1\n",
-                           "lxc.net.0.script.up = /opt/zlh/bin/zlh-lxc-helper net-up\n",
-                           "lxc.init.cmd = /opt/zlh-agent/bin/zlh-init -- /opt/zlh-agent/bin/zlh-agent --root /\n",
-                           "lxc.uts.name = dev-6001\n"})
+  for (const char* want :
+       {"lxc.idmap = u 0 1065536 65536\n", "lxc.idmap = g 0 1065536 65536\n",
+        "lxc.rootfs.path = dir:/var/zlh/lxc/zlh-6001/rootfs\n",
+        "lxc.mount.entry = /usr usr none bind,ro,nodev 0 0\n",
+        "lxc.mount.entry = /opt/zlh/bin/zlh-agent opt/zlh-agent/bin/zlh-agent none "
+        "bind,ro,create=file 0 0\n",
+        "lxc.cgroup.memory.limit_in_bytes = 536870912\n",
+        "lxc.cgroup.memory.memsw.limit_in_bytes = 536870912\n",
+        "lxc.cgroup.cpu.cfs_quota_us = 200000\n", "lxc.cgroup.pids.max = 4096\n",
+        "lxc.net.0.link = zlhdev0\n", "lxc.net.0.veth.pair = zzlh6001\n",
+        "lxc.net.0.hwaddr = 02:5a:01:00:00:01\n", "lxc.net.0.ipv4.address = 10.77.0.3/16\n",
+        "lxc.net.0.ipv4.gateway = 10.77.0.1\n",
+        "lxc.net.0.script.up = /opt/zlh/bin/zlh-lxc-helper net-up\n",
+        "lxc.init.cmd = /opt/zlh-agent/bin/zlh-init -- /opt/zlh-agent/bin/zlh-agent --root /\n",
+        "lxc.uts.name = dev-6001\n"})
     EXPECT_NE(text->find(want), std::string::npos) << want;
   auto v2 = sample();
   v2.cgroup_v1 = false;
@@ -110,7 +113,8 @@ TEST(LxcPlan, FirewallIsolatesContainersAndForwardsGamePorts) {
   n.forwards = {{25600, "10.201.1.2", 25565}};
   std::string s = render_nft(n);
   EXPECT_EQ(s.find("add table inet zlh_t1\ndelete table inet zlh_t1\ntable inet zlh_t1 {"), 0u);
-  EXPECT_NE(s.find("iifname { \"zt1d\", \"zt1g\" } oifname != { \"zt1d\", \"zt1g\" } accept"), std::string::npos);
+  EXPECT_NE(s.find("iifname { \"zt1d\", \"zt1g\" } oifname != { \"zt1d\", \"zt1g\" } accept"),
+            std::string::npos);
   EXPECT_NE(s.find("    iifname { \"zt1d\", \"zt1g\" } drop\n    oifname"), std::string::npos);
   EXPECT_NE(s.find("ip daddr { 10.201.0.1, 10.201.1.1 } tcp dport 8089 accept"), std::string::npos);
   // Both prerouting (from outside) and output (from the host itself).
@@ -118,8 +122,10 @@ TEST(LxcPlan, FirewallIsolatesContainersAndForwardsGamePorts) {
   auto first = s.find(dnat);
   ASSERT_NE(first, std::string::npos);
   EXPECT_NE(s.find(dnat, first + 1), std::string::npos);
-  EXPECT_NE(s.find("ip saddr { 10.201.0.0/24, 10.201.1.0/24 } oifname != { \"zt1d\", \"zt1g\" } masquerade"),
-            std::string::npos);
+  EXPECT_NE(
+      s.find(
+          "ip saddr { 10.201.0.0/24, 10.201.1.0/24 } oifname != { \"zt1d\", \"zt1g\" } masquerade"),
+      std::string::npos);
   n.nat = false;
   std::string off = render_nft(n);
   EXPECT_EQ(off.find("masquerade"), std::string::npos);
