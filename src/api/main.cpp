@@ -246,7 +246,7 @@ int main(int argc, char** argv) {
   if (lxc) {
     int back = lxc->restore_running();
     if (back > 0) log::info("api", "containers brought back", {{"count", back}});
-    lxc->start_host_checks(std::chrono::seconds(60));
+    lxc->start_host_checks(std::chrono::milliseconds(int64_t(opts.lxc_host_check_s * 1000)));
   }
   jobs.resume_all();
   // Live agent state for GET /api/servers, which reads only the store.

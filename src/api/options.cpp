@@ -85,6 +85,9 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
                  "lxc: smallest disk_gb of a dev server with code-server")
       ->capture_default_str();
   app.add_option("--lxc-pids-max", o.lxc_pids_max, "lxc: tasks per container")->capture_default_str();
+  app.add_option("--lxc-host-check", o.lxc_host_check_s,
+                 "lxc: seconds between checks that restore missing bridges and firewall rules")
+      ->capture_default_str();
   app.add_option("--lxc-listener-port", o.lxc_listener_port,
                  "lxc: port of the listener on the bridges' addresses (/artifacts/ only)")
       ->capture_default_str();
@@ -153,6 +156,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return bad("lxc-pids-max", "--lxc-pids-max must be 64..1000000");
   if (o.lxc_id_base < 65536 || o.lxc_id_base > 4000000000LL) return bad("lxc-id-base", "bad --lxc-id-base");
   if (o.lxc_slots < 1 || o.lxc_slots > 60000) return bad("lxc-slots", "--lxc-slots must be 1..60000");
+  if (!(o.lxc_host_check_s >= 0.5 && o.lxc_host_check_s <= 3600))
+    return bad("lxc-host-check", "--lxc-host-check must be 0.5..3600 seconds");
   if (o.driver != "proxmox" && !o.proxmox_config.empty())
     return bad("proxmox-config", "--proxmox-config needs --driver proxmox");
   log::Format f;

@@ -60,6 +60,7 @@ struct Options {
   int64_t lxc_disk_gb_default = 8, lxc_disk_gb_max = 256, lxc_disk_gb_min_code_server = 4;
   int64_t lxc_pids_max = 4096;
   int64_t lxc_listener_port = 8089;
+  double lxc_host_check_s = 60;  // how often bridges and the firewall table are re-checked
 
   bool artifacts_is_dir() const { return !artifacts.empty() && artifacts.find("://") == std::string::npos; }
 };

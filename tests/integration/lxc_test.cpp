@@ -209,7 +209,9 @@ class LxcTest : public ::testing::Test {
               "--port-hi",
               std::to_string(port_lo_ + 20),
               "--poll-interval",
-              "0.5"};
+              "0.5",
+              "--lxc-host-check",
+              "1"};
     for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -536,6 +538,17 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
   EXPECT_TRUE(
       eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 60s));
   EXPECT_FALSE(tcp_connects(driver_.lxc_gateway(true), host_port + 1, 1s));
+  // `systemctl restart nftables` flushes everything: zlh-api puts its table
+  // back (every --lxc-host-check, 1 s here) and the forward works again.
+  ASSERT_EQ(run_command({"/usr/sbin/nft", "delete", "table", "inet", table}).exit_code, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto n = run_command({"/usr/sbin/nft", "list", "table", "inet", table});
+        return n.out.find("dport " + std::to_string(host_port) + " dnat") != std::string::npos;
+      },
+      30s))
+      << api_log();
+  EXPECT_TRUE(eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 10s));
 
   // The game grows past memory_mb: the kernel's OOM killer ends it, and the
   // server says so (last_exit.reason), then the supervisor restarts it.

@@ -638,7 +638,7 @@ Result<void> LxcDriver::check_host() {
   return {};
 }
 
-void LxcDriver::start_host_checks(std::chrono::seconds interval) {
+void LxcDriver::start_host_checks(std::chrono::milliseconds interval) {
   checks_ = std::thread([this, interval] {
     std::unique_lock lk(checks_mu_);
     while (!checks_cv_.wait_for(lk, interval, [this] { return checks_stop_; })) {

@@ -128,7 +128,7 @@ class LxcDriver final : public Driver {
   // missing or lacks a forward (`systemctl restart nftables` flushes it).
   // Repeatable. The driver runs it every `interval` from start_host_checks().
   Result<void> check_host();
-  void start_host_checks(std::chrono::seconds interval);
+  void start_host_checks(std::chrono::milliseconds interval);
   // Deletes the bridges and the table (tests, after every container is gone).
   Result<void> remove_host_network();
 
