@@ -152,6 +152,8 @@ int main(int argc, char** argv) {
   agent::AgentContext ctx{provisioner, guard,      registry,   opts.vmid, started,
                           runtimes,    tasks,      supervisor, console,   addons, {}, &files_cfg, &mods,
                           opts.max_upload_bytes};
+  ctx.listen_host = listen_host;
+  if (auto hp = http::split_host_port(opts.listen)) ctx.listen_port = hp->second;
 
   http::ServerOptions so;
   so.listen = opts.listen;

@@ -77,6 +77,11 @@ TEST(Options, BadValuesAreRefused) {
   EXPECT_FALSE(parse({"--root", root, "--artifacts", "ftp://x"}));
   EXPECT_FALSE(parse({"--root", root, "--vmid", "-5"}));
   EXPECT_FALSE(parse({"--root", root, "--no-such-flag"}));
+  // An inherited listening socket is fd 3 or above (zlh-init passes 3).
+  EXPECT_EQ(parse({"--root", root, "--listen-fd", "1"}).error().field, "listen-fd");
+  auto fd = parse({"--root", root, "--listen-fd", "3"});
+  ASSERT_TRUE(fd && fd->options);
+  EXPECT_EQ(fd->options->listen_fd, 3);
   EXPECT_FALSE(parse({"--root", root, "--config", root + "/missing.toml"}));
   ASSERT_TRUE(fs::write_file_atomic(root + "/bad.toml", "listne = \"x\"\n"));
   auto r = parse({"--root", root, "--config", root + "/bad.toml"});

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/json_body.hpp"
+#include "agent/ports.hpp"
 #include "agent/mods/mod_routes.hpp"
 #include "common/log.hpp"
 #include "version.hpp"
@@ -70,6 +71,8 @@ nlohmann::json status_body(AgentContext& ctx) {
     }
   }
   j["operation"] = ctx.activity.to_json();
+  // The container's listening TCP ports but the agent's (port preview).
+  j["ports_listening"] = listening_ports_now(ctx.listen_host, ctx.listen_port);
   return j;
 }
 }  // namespace

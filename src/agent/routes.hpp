@@ -48,6 +48,10 @@ struct AgentContext {
   const files::FilesConfig* files = nullptr;  // the /files routes, when set
   mods::ModManager* mods = nullptr;            // the /mods routes, when set
   uint64_t max_upload_bytes = uint64_t(1) << 30;
+  // The address the agent listens on ("0.0.0.0" in a container): which
+  // listening sockets /status reports as ports_listening.
+  std::string listen_host = "0.0.0.0";
+  int listen_port = 18888;
 };
 
 http::Router make_router(AgentContext& ctx);

@@ -106,6 +106,42 @@ TEST(HttpServer, ServesJsonWithRequestId) {
   EXPECT_EQ(r2->headers.get("X-Request-Id")->size(), 16u);  // generated
 }
 
+// The lxc driver's zlh-init opens the agent's port and hands the socket
+// over: the server serves on it, and refuses a descriptor that is not a
+// listening socket.
+TEST(HttpServer, AdoptsAnInheritedListeningSocket) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ServerOptions o;
+  o.listen = "0.0.0.0:18888";  // names the address only
+  o.listen_fd = fd;
+  Server server(basic_router(), o);
+  ASSERT_TRUE(server.listen());
+  EXPECT_EQ(server.port(), ntohs(a.sin_port));
+  std::thread t([&] { server.run(1, false); });
+  auto r = request("GET", "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/health", {});
+  server.stop();
+  t.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+
+  int not_listening = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ServerOptions bad;
+  bad.listen_fd = not_listening;
+  Server refused(basic_router(), bad);
+  auto l = refused.listen();
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().code, codes::kIo);
+  ::close(not_listening);
+}
+
 TEST(HttpServer, PathParamsAreDecoded) {
   TestServer s(basic_router());
   auto r = request("GET", s.base + "/item/a%20b", {});

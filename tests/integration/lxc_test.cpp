@@ -338,6 +338,17 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   cb->run("(python3 -m http.server 6000 --bind 0.0.0.0 >/dev/null 2>&1 &)");
   EXPECT_TRUE(eventually([&] { return tcp_connects(ip_b, 6000, 1s); }, 20s))
       << "bob's :6000 never listened";
+  // The agent reports it among the container's listening ports (port
+  // preview), not its own 18888.
+  {
+    auto st = http::request("GET", "http://" + ip_b + ":18888/status",
+                            bearer_from(data_ + "/keys", sb.value("vmid", 0)), {}, 5s);
+    ASSERT_TRUE(st && st->status == 200) << (st ? st->body : st.error().message);
+    auto ports = json::parse(st->body, nullptr, false)["ports_listening"];
+    ASSERT_TRUE(ports.is_array()) << st->body;
+    EXPECT_NE(std::find(ports.begin(), ports.end(), 6000), ports.end()) << ports.dump();
+    EXPECT_EQ(std::find(ports.begin(), ports.end(), 18888), ports.end()) << ports.dump();
+  }
   EXPECT_TRUE(tcp_connects(ip_b, 18888));
   for (int port : {18888, 6000})
     EXPECT_EQ(trim(ca->run("timeout 3 bash -c 'echo > /dev/tcp/" + ip_b + "/" +
