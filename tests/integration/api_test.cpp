@@ -250,6 +250,17 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"cpu_cores", 0}}),
             std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "vm"}}), std::pair(400, std::string("E_INVALID")));
+  // This store offers no code-server: refused up front, naming the field.
+  {
+    auto r = call("POST", "/api/servers", t,
+                  json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"enable_code_server", true}}.dump());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(json::parse(r.body, nullptr, false)["error"].value("field", ""), "enable_code_server") << r.body;
+  }
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 0}}),
+            std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 100000}}),
+            std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"owner_id", 1}}),
             std::pair(400, std::string("E_INVALID")));  // the owner is the session's user, never the body's
   json game = {{"type", "game"}, {"game", "minecraft"}, {"variant", "paper"}, {"version", "1.21.4"}};

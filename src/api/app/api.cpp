@@ -195,6 +195,14 @@ Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& 
     if (!ecs.is_boolean()) return fail(Error::invalid("enable_code_server", "field \"enable_code_server\": must be a boolean"));
     payload["runtime"] = *runtime;
     payload["version"] = *version;
+    // The pinned catalog must offer code-server, or nothing is provisioned
+    // (the agent would only fail at the addon step).
+    if (ecs.get<bool>()) {
+      const auto* cs = c.addon("code-server");
+      if (!cs || !cs->default_entry("stable"))
+        return fail(Error::invalid("enable_code_server",
+                                   "field \"enable_code_server\": the catalog offers no stable code-server"));
+    }
     payload["enable_code_server"] = ecs.get<bool>();
     // The real code-server takes about 800 MB of the disk: a default grows
     // to the minimum, an explicit smaller size is refused.
