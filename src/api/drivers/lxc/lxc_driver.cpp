@@ -240,7 +240,8 @@ std::string LxcDriver::log_tail(int vmid) const {
       return out;
     }
   }
-  auto d = fs::read_file(rootfs(vmid) + "/var/log/zlh-agent.log", 1 << 20);
+  // The tenant controls the rootfs: read beneath it only.
+  auto d = lxc::read_tail_beneath(rootfs(vmid), "var/log/zlh-agent.log", 64 * 1024);
   if (!d || d->empty()) return "";
   std::string s = *d;
   while (!s.empty() && s.back() == '\n') s.pop_back();

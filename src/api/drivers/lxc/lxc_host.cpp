@@ -16,6 +16,7 @@
 
 #include "common/fs.hpp"
 #include "common/process.hpp"
+#include "common/safe_path.hpp"
 
 namespace zlh::api::drivers::lxc {
 
@@ -51,59 +52,119 @@ Result<std::string> run_tool(std::vector<std::string> argv,
   return out;
 }
 
-Result<void> chown_path(const std::string& p, uint32_t owner) {
-  if (::lchown(p.c_str(), owner, owner) != 0) return fail(Error::from_errno("chown " + p, errno));
-  return {};
-}
+// Writes into a container's rootfs, which its root controls once it ran: a
+// planted symlink (etc -> /, etc/hosts -> /etc/shadow) must never make the
+// host's root write, chown or read outside it. Every operation is relative
+// to a directory fd of the rootfs and resolved with safe_path (openat2,
+// RESOLVE_BENEATH: absolute and escaping links refused); final components
+// are replaced by rename or created with O_EXCL/O_NOFOLLOW, and ownership
+// and modes are set on the opened fd, never through a path.
+struct RootWriter {
+  int root = -1;  // O_PATH directory fd of the rootfs (borrowed)
+  uint32_t owner = 0;
 
-Result<void> mkdir_owned(const std::string& p, mode_t mode, uint32_t owner) {
-  if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST)
-    return fail(Error::from_errno("mkdir " + p, errno));
-  ::chmod(p.c_str(), mode);
-  return chown_path(p, owner);
-}
-
-Result<void> write_owned(const std::string& p, std::string_view data, mode_t mode, uint32_t owner) {
-  if (auto r = fs::write_file_atomic(p, data, mode); !r) return r;
-  return chown_path(p, owner);
-}
-
-// Copies `src` to `dst` (a file, a symlink as a symlink, a directory
-// recursively), every copy owned by `owner`, modes kept. Sockets, fifos and
-// devices are skipped. A missing `src` is fine.
-Result<void> copy_tree(const std::string& src, const std::string& dst, uint32_t owner,
-                       int depth = 0) {
-  struct stat st {};
-  if (::lstat(src.c_str(), &st) != 0) return {};
-  if (depth > 32) return fail(codes::kIo, "copy " + src + ": too deep");
-  if (S_ISLNK(st.st_mode)) {
-    std::string target(4096, '\0');
-    ssize_t n = ::readlink(src.c_str(), target.data(), target.size());
-    if (n < 0) return fail(Error::from_errno("readlink " + src, errno));
-    target.resize(size_t(n));
-    ::unlink(dst.c_str());
-    if (::symlink(target.c_str(), dst.c_str()) != 0)
-      return fail(Error::from_errno("symlink " + dst, errno));
-    return chown_path(dst, owner);
-  }
-  if (S_ISDIR(st.st_mode)) {
-    if (auto r = mkdir_owned(dst, st.st_mode & 07777, owner); !r) return r;
-    DIR* d = ::opendir(src.c_str());
-    if (!d) return fail(Error::from_errno("opendir " + src, errno));
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-        names.push_back(e->d_name);
-    ::closedir(d);
-    for (const auto& n : names)
-      if (auto r = copy_tree(src + "/" + n, dst + "/" + n, owner, depth + 1); !r) return r;
+  Result<void> fix(int fd, mode_t mode, const std::string& rel) const {
+    if (::fchown(fd, owner, owner) != 0) return fail(Error::from_errno("chown " + rel, errno));
+    if (::fchmod(fd, mode) != 0) return fail(Error::from_errno("chmod " + rel, errno));
     return {};
   }
-  if (!S_ISREG(st.st_mode)) return {};
-  auto data = fs::read_file(src, 64 << 20);
-  if (!data) return {};  // unreadable host file (e.g. 0600 of another user): not needed inside
-  return write_owned(dst, *data, st.st_mode & 07777, owner);
-}
+  Result<void> mkdir(const std::string& rel, mode_t mode) const {
+    auto parent = safe_path::open_parent_beneath(root, rel, false);
+    if (!parent) return fail(parent.error().wrap("mkdir " + rel));
+    safe_path::UniqueFd dir(parent->first);
+    if (::mkdirat(dir.get(), parent->second.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail(Error::from_errno("mkdir " + rel, errno));
+    int fd = ::openat(dir.get(), parent->second.c_str(),
+                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return fail(Error::from_errno("open " + rel, errno));  // a planted symlink: ELOOP/ENOTDIR
+    safe_path::UniqueFd d(fd);
+    return fix(d.get(), mode, rel);
+  }
+  Result<void> write(const std::string& rel, std::string_view data, mode_t mode) const {
+    auto parent = safe_path::open_parent_beneath(root, rel, false);
+    if (!parent) return fail(parent.error().wrap("write " + rel));
+    safe_path::UniqueFd dir(parent->first);
+    const std::string tmp = "." + parent->second + ".zlh-tmp";
+    ::unlinkat(dir.get(), tmp.c_str(), 0);
+    int fd = ::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                      0600);
+    if (fd < 0) return fail(Error::from_errno("create " + rel, errno));
+    safe_path::UniqueFd f(fd);
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(f.get(), data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int e = errno;
+        ::unlinkat(dir.get(), tmp.c_str(), 0);
+        return fail(Error::from_errno("write " + rel, e));
+      }
+      off += size_t(n);
+    }
+    if (auto r = fix(f.get(), mode, rel); !r) {
+      ::unlinkat(dir.get(), tmp.c_str(), 0);
+      return r;
+    }
+    // Replaces whatever is there (a symlink included: the link, not its target).
+    if (::renameat(dir.get(), tmp.c_str(), dir.get(), parent->second.c_str()) != 0) {
+      int e = errno;
+      ::unlinkat(dir.get(), tmp.c_str(), 0);
+      return fail(Error::from_errno("rename " + rel, e));
+    }
+    return {};
+  }
+  Result<void> symlink(const std::string& rel, const std::string& target) const {
+    auto parent = safe_path::open_parent_beneath(root, rel, false);
+    if (!parent) return fail(parent.error().wrap("symlink " + rel));
+    safe_path::UniqueFd dir(parent->first);
+    ::unlinkat(dir.get(), parent->second.c_str(), 0);
+    if (::symlinkat(target.c_str(), dir.get(), parent->second.c_str()) != 0)
+      return fail(Error::from_errno("symlink " + rel, errno));
+    if (::fchownat(dir.get(), parent->second.c_str(), owner, owner, AT_SYMLINK_NOFOLLOW) != 0)
+      return fail(Error::from_errno("chown " + rel, errno));
+    return {};
+  }
+  bool exists(const std::string& rel) const {
+    auto fd = safe_path::open_beneath(root, rel, O_PATH | O_NOFOLLOW);
+    if (!fd) return false;
+    ::close(*fd);
+    return true;
+  }
+
+  // Copies host path `src` to `rel` (a file, a symlink as a symlink, a
+  // directory recursively), modes kept. Sockets, fifos and devices are
+  // skipped; a missing `src` is fine.
+  Result<void> copy(const std::string& src, const std::string& rel, int depth = 0) const {
+    struct stat st {};
+    if (::lstat(src.c_str(), &st) != 0) return {};
+    if (depth > 32) return fail(codes::kIo, "copy " + src + ": too deep");
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(4096, '\0');
+      ssize_t n = ::readlink(src.c_str(), target.data(), target.size());
+      if (n < 0) return fail(Error::from_errno("readlink " + src, errno));
+      target.resize(size_t(n));
+      return symlink(rel, target);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (auto r = mkdir(rel, st.st_mode & 07777); !r) return r;
+      DIR* d = ::opendir(src.c_str());
+      if (!d) return fail(Error::from_errno("opendir " + src, errno));
+      std::vector<std::string> names;
+      while (dirent* e = ::readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+          names.push_back(e->d_name);
+      ::closedir(d);
+      for (const auto& n : names)
+        if (auto r = copy(src + "/" + n, rel + "/" + n, depth + 1); !r) return r;
+      return {};
+    }
+    if (!S_ISREG(st.st_mode)) return {};
+    auto data = fs::read_file(src, 64 << 20);
+    if (!data) return {};  // unreadable host file (e.g. 0600 of another user): not needed inside
+    return write(rel, *data, st.st_mode & 07777);
+  }
+};
 
 // /etc entries the host's /usr needs inside a container (the Precisions of
 // issue 19): copied from the host at create.
@@ -272,43 +333,29 @@ std::vector<std::string> upstream_resolvers(const std::string& resolv_conf) {
 }
 
 Result<void> populate_rootfs(const Skeleton& s) {
-  const std::string& r = s.rootfs;
-  const uint32_t o = s.owner;
-  const std::string marker = r + "/etc/zlh/.skeleton";
-  if (::access(marker.c_str(), F_OK) != 0) {
-    for (const char* d : {"etc",
-                          "etc/zlh",
-                          "etc/zlh/keys",
-                          "home",
-                          "opt",
-                          "opt/zlh-agent",
-                          "opt/zlh-agent/bin",
-                          "var",
-                          "var/log",
-                          "var/lib",
-                          "var/cache",
-                          "var/spool",
-                          "srv",
-                          "mnt",
-                          "media",
-                          "proc",
-                          "sys",
-                          "dev",
-                          "usr",
-                          "run"})
-      if (auto x = mkdir_owned(r + "/" + d, 0755, o); !x) return x;
-    if (auto x = mkdir_owned(r + "/root", 0700, o); !x) return x;
-    if (auto x = mkdir_owned(r + "/tmp", 01777, o); !x) return x;
-    if (auto x = mkdir_owned(r + "/var/tmp", 01777, o); !x) return x;
+  int rfd = ::open(s.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return fail(Error::from_errno("open " + s.rootfs, errno));
+  safe_path::UniqueFd root(rfd);
+  const RootWriter w{root.get(), s.owner};
+  if (auto x = w.mkdir("etc", 0755); !x) return x;
+  if (auto x = w.mkdir("etc/zlh", 0755); !x) return x;
+  if (!w.exists("etc/zlh/.skeleton")) {
+    for (const char* d : {"etc/zlh/keys", "home", "opt", "opt/zlh-agent", "opt/zlh-agent/bin",
+                          "var", "var/log", "var/lib", "var/cache", "var/spool", "srv", "mnt",
+                          "media", "proc", "sys", "dev", "usr", "run"})
+      if (auto x = w.mkdir(d, 0755); !x) return x;
+    if (auto x = w.mkdir("root", 0700); !x) return x;
+    if (auto x = w.mkdir("tmp", 01777); !x) return x;
+    if (auto x = w.mkdir("var/tmp", 01777); !x) return x;
     // merged-usr: the host's top-level links into /usr, as they are.
     for (const char* l : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
       std::string host = std::string("/") + l;
       struct stat st {};
       if (::lstat(host.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-        if (auto x = copy_tree(host, r + "/" + l, o); !x) return x;
+        if (auto x = w.copy(host, l); !x) return x;
     }
     for (const char* e : kEtcCopies)
-      if (auto x = copy_tree(s.etc + "/" + e, r + "/etc/" + e, o); !x) return x;
+      if (auto x = w.copy(s.etc + "/" + e, std::string("etc/") + e); !x) return x;
     // java-*, python3*: configuration the host's runtimes read.
     if (DIR* d = ::opendir(s.etc.c_str())) {
       std::vector<std::string> extra;
@@ -318,7 +365,7 @@ Result<void> populate_rootfs(const Skeleton& s) {
       }
       ::closedir(d);
       for (const auto& n : extra)
-        if (auto x = copy_tree(s.etc + "/" + n, r + "/etc/" + n, o); !x) return x;
+        if (auto x = w.copy(s.etc + "/" + n, "etc/" + n); !x) return x;
     }
     // Accounts: root only (the agent adds dev), and the groups useradd expects.
     struct {
@@ -335,28 +382,43 @@ Result<void> populate_rootfs(const Skeleton& s) {
         {"gshadow", "root:*::\ntty:*::\nusers:*::\nnogroup:*::\n", 0640},
     };
     for (auto& a : accounts)
-      if (auto x = write_owned(r + "/etc/" + a.name, a.data, a.mode, o); !x) return x;
-    ::unlink((r + "/etc/mtab").c_str());
-    if (::symlink("../proc/self/mounts", (r + "/etc/mtab").c_str()) == 0)
-      (void)chown_path(r + "/etc/mtab", o);
+      if (auto x = w.write(std::string("etc/") + a.name, a.data, a.mode); !x) return x;
+    if (auto x = w.symlink("etc/mtab", "../proc/self/mounts"); !x) return x;
     std::string resolv = "# the host's upstream resolvers, reached through NAT\n";
     for (auto& a : upstream_resolvers()) resolv += "nameserver " + a + "\n";
-    if (auto x = write_owned(r + "/etc/resolv.conf", resolv, 0644, o); !x) return x;
-    for (const auto& t : s.bind_targets) {
-      std::string p = r + "/" + t;
-      if (::access(p.c_str(), F_OK) != 0)
-        if (auto x = write_owned(p, "", 0644, o); !x) return x;
-    }
-    if (auto x = write_owned(marker, "", 0644, o); !x) return x;
+    if (auto x = w.write("etc/resolv.conf", resolv, 0644); !x) return x;
+    for (const auto& t : s.bind_targets)
+      if (!w.exists(t))
+        if (auto x = w.write(t, "", 0644); !x) return x;
+    if (auto x = w.write("etc/zlh/.skeleton", "", 0644); !x) return x;
   }
-  if (auto x = write_owned(r + "/etc/hostname", s.hostname + "\n", 0644, o); !x) return x;
-  if (auto x = write_owned(
-          r + "/etc/hosts",
+  if (auto x = w.write("etc/hostname", s.hostname + "\n", 0644); !x) return x;
+  if (auto x = w.write(
+          "etc/hosts",
           "127.0.0.1\tlocalhost\n127.0.1.1\t" + s.hostname + "\n::1\tlocalhost ip6-localhost\n",
-          0644, o);
+          0644);
       !x)
     return x;
-  return write_owned(r + "/etc/zlh/agent.toml", s.agent_toml, 0644, o);
+  return w.write("etc/zlh/agent.toml", s.agent_toml, 0644);
+}
+
+Result<std::string> read_tail_beneath(const std::string& rootfs, const std::string& rel,
+                                      size_t max_bytes) {
+  int rfd = ::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return fail(Error::from_errno("open " + rootfs, errno));
+  safe_path::UniqueFd root(rfd);
+  auto fd = safe_path::open_beneath(root.get(), rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd) return fail(fd.error());
+  safe_path::UniqueFd f(*fd);
+  struct stat st {};
+  if (::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return fail(codes::kBadPath, rel + ": not a file");
+  off_t from = st.st_size > off_t(max_bytes) ? st.st_size - off_t(max_bytes) : 0;
+  std::string out(size_t(st.st_size - from), '\0');
+  ssize_t n = ::pread(f.get(), out.data(), out.size(), from);
+  if (n < 0) return fail(Error::from_errno("read " + rel, errno));
+  out.resize(size_t(n));
+  return out;
 }
 
 // ---- network ----

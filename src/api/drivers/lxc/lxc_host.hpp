@@ -46,7 +46,12 @@ Result<void> unmount(const std::string& dir);
 // the merged-usr links, the agent's config (/etc/zlh/agent.toml), and
 // mount points for /usr and the bind-mounted files. Everything is owned by
 // host uid/gid `owner`. Repeatable: a finished skeleton (marker
-// /etc/zlh/.skeleton) only gets its agent.toml and hostname rewritten.
+// /etc/zlh/.skeleton) only gets its agent.toml, hosts and hostname
+// rewritten. The rootfs is the tenant's once its container ran: every
+// write is resolved beneath it (openat2, RESOLVE_BENEATH) and replaces
+// final components by rename, so a planted symlink (etc -> /,
+// etc/hosts -> /etc/shadow) is refused (E_BADPATH) or replaced, never
+// followed out of the rootfs.
 struct Skeleton {
   std::string rootfs;  // the mounted image
   uint32_t owner = 0;  // host id of the container's root
@@ -56,6 +61,11 @@ struct Skeleton {
   std::string etc = "/etc";               // where to copy from (tests)
 };
 Result<void> populate_rootfs(const Skeleton& s);
+// Up to the last `max_bytes` of the regular file `rel` inside a container's
+// rootfs, resolved beneath it (a symlink out of it, absolute or relative,
+// is E_BADPATH: the host never reads a file the tenant pointed it to).
+Result<std::string> read_tail_beneath(const std::string& rootfs, const std::string& rel,
+                                      size_t max_bytes);
 // The nameservers a container should use: the host's resolv.conf, with a
 // host-local stub (127.0.0.0/8, ::1) replaced by systemd-resolved's
 // upstreams (/run/systemd/resolve/resolv.conf); never a loopback address.
