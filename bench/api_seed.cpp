@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/auth/password.hpp"
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 #include "api/store/store.hpp"
 
 using namespace zlh;

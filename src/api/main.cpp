@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "api/app/api.hpp"
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 #include "api/drivers/lxc/lxc_driver.hpp"
-#include "api/drivers/proxmox_driver.hpp"
+#include "api/drivers/proxmox/proxmox_driver.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
 #include "api/tailscale/tailscale_context.hpp"

@@ -1,5 +1,5 @@
 // zlh-fake-ct: one step of a fake Proxmox container's life, run through the
-// real local driver (api/drivers/local_driver.hpp), so that the containers
+// real local driver (api/drivers/local/local_driver.hpp), so that the containers
 // of tests/fixtures/fake_proxmox.py have a real zlh-agent at their address.
 //
 //   zlh-fake-ct --data DIR --agent-bin PATH [--api-key FILE] [--catalog-key FILE]
@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 #include "common/log.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <iostream>
 #include <string>
 
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 
 using namespace zlh::api::drivers;
 

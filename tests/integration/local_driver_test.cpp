@@ -3,7 +3,7 @@
 // (even kill -9) and are found again instead of started twice, stop and
 // destroy that leave no process of the container behind (agent, shims,
 // services, and what escaped their process groups), idempotent retries.
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "api/drivers/proxmox_driver.hpp"
+#include "api/drivers/proxmox/proxmox_driver.hpp"
 #include "common/fs.hpp"
 #include "fake_proxmox.hpp"
 #include "harness.hpp"

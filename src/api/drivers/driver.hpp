@@ -1,6 +1,7 @@
 // The container driver interface (DESIGN.md §10.5): what the control plane
-// asks of whatever runs containers — the embedded `local` driver
-// (local_driver.hpp) or Proxmox VE.
+// asks of whatever runs containers — unprivileged LXC containers on this
+// host (lxc/, the embedded default as root), the development-only `local`
+// driver (local/) or Proxmox VE (proxmox/).
 //
 // Life cycle of one container, keyed by its vmid:
 //   create → configure → start → address → … → stop → destroy,

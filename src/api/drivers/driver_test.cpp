@@ -9,7 +9,7 @@
 #include <functional>
 #include <set>
 
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 
 namespace zlh::api::drivers {
 namespace {

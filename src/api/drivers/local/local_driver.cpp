@@ -1,4 +1,4 @@
-#include "api/drivers/local_driver.hpp"
+#include "api/drivers/local/local_driver.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "api/drivers/local_shutdown.hpp"
-#include "api/drivers/process_handle.hpp"
+#include "api/drivers/local/local_shutdown.hpp"
+#include "api/drivers/local/process_handle.hpp"
 #include "api/drivers/remove_tree.hpp"
 #include "common/fs.hpp"
 #include "common/http_client.hpp"

@@ -40,8 +40,8 @@
 #include <optional>
 
 #include "api/drivers/driver.hpp"
-#include "api/drivers/proxmox_client.hpp"
-#include "api/drivers/proxmox_config.hpp"
+#include "api/drivers/proxmox/proxmox_client.hpp"
+#include "api/drivers/proxmox/proxmox_config.hpp"
 
 namespace zlh::api::drivers {
 

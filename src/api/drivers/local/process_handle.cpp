@@ -1,4 +1,4 @@
-#include "api/drivers/process_handle.hpp"
+#include "api/drivers/local/process_handle.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "api/drivers/proxmox_client.hpp"
+#include "api/drivers/proxmox/proxmox_client.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "api/drivers/local_shutdown.hpp"
+#include "api/drivers/local/local_shutdown.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "api/drivers/local_record.hpp"
+#include "api/drivers/local/local_record.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -23,7 +23,7 @@
 #include <optional>
 #include <string>
 
-#include "api/drivers/process_handle.hpp"
+#include "api/drivers/local/process_handle.hpp"
 #include "common/error.hpp"
 
 namespace zlh::api::drivers {

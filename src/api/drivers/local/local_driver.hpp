@@ -1,4 +1,5 @@
-// The `local` driver (DESIGN.md §10.5), the embedded default: a container is
+// The `local` driver (DESIGN.md §10.5), for development only (as root it needs
+// --insecure-local-driver; the embedded default is lxc/): a container is
 // the directory <data>/containers/<vmid>/ (the agent's --root) plus one
 // zlh-agent process for it, listening on the container's own loopback
 // address 127.77.<vmid/256>.<vmid%256>:18888 (all of 127/8 is local on
@@ -52,7 +53,7 @@
 #include <string>
 
 #include "api/drivers/driver.hpp"
-#include "api/drivers/local_record.hpp"
+#include "api/drivers/local/local_record.hpp"
 
 namespace zlh::api::drivers {
 

@@ -1,13 +1,13 @@
 // proxmox.toml and the token: every key read, bad values refused with the
 // key named, the secret never in a message.
-#include "api/drivers/proxmox_config.hpp"
+#include "api/drivers/proxmox/proxmox_config.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
-#include "api/drivers/proxmox_client.hpp"
+#include "api/drivers/proxmox/proxmox_client.hpp"
 #include "common/fs.hpp"
 
 namespace zlh::api::drivers {

@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "api/drivers/proxmox_config.hpp"
+#include "api/drivers/proxmox/proxmox_config.hpp"
 #include "common/error.hpp"
 
 namespace zlh::api::drivers {

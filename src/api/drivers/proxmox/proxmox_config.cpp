@@ -1,4 +1,4 @@
-#include "api/drivers/proxmox_config.hpp"
+#include "api/drivers/proxmox/proxmox_config.hpp"
 
 #include <sys/stat.h>
 #include <toml++/toml.h>

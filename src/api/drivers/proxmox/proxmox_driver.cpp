@@ -1,4 +1,4 @@
-#include "api/drivers/proxmox_driver.hpp"
+#include "api/drivers/proxmox/proxmox_driver.hpp"
 
 #include <algorithm>
 #include <cctype>
