@@ -147,7 +147,15 @@ class LxcDriver final : public Driver {
   static Result<void> self_check(const LxcDriverOptions& opts);
 
  private:
-  struct Record;
+  // The record of one container (<lxcpath>/<name>/zlh-lxc.json).
+  struct Record {
+    int vmid = 0;
+    std::string type, hostname;
+    int slot = -1;
+    int memory_mb = 1024, cpu_cores = 1, disk_gb = 0, game_port = 0;
+    std::string api_key, catalog_key, artifacts;
+    bool want_running = false;
+  };
   LxcDriver(LxcDriverOptions opts, SlotStore& slots, lxc::Ipv4Net dev, lxc::Ipv4Net game);
   std::mutex& lock_for(int vmid);
   Result<std::optional<Record>> load(int vmid) const;
