@@ -225,12 +225,11 @@ int main(int argc, char** argv) {
   std::vector<std::thread> ct_threads;
   auto* lxc = dynamic_cast<api::drivers::LxcDriver*>(driver->get());
   if (lxc && opts.artifacts_is_dir()) {
-    for (const auto& subnet : {opts.lxc_subnet_dev, opts.lxc_subnet_game}) {
-      auto net = api::drivers::lxc::Ipv4Net::parse(subnet, "subnet");
+    for (const auto& gateway : lxc->gateways()) {
       http::Router cr;
       api::add_artifact_routes(cr, opts.artifacts);
       http::ServerOptions co;
-      co.listen = net->host(1) + ":" + std::to_string(opts.lxc_listener_port);
+      co.listen = gateway + ":" + std::to_string(opts.lxc_listener_port);
       co.component = "containers";
       co.server_header = hso.server_header;
       auto srv = std::make_unique<http::Server>(std::move(cr), co);

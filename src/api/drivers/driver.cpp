@@ -1,5 +1,9 @@
 #include "api/drivers/driver.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "common/http_client.hpp"
+
 namespace zlh::api::drivers {
 
 std::string_view to_string(PowerState s) {
@@ -46,6 +50,20 @@ Result<void> check_spec(const ContainerSpec& spec) {
         Error::invalid("artifacts_url", "artifacts_url must be http://, https:// or file://"));
   if (a.dev_user.empty()) return fail(Error::invalid("dev_user", "dev_user must not be empty"));
   return {};
+}
+
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
+  auto now = std::chrono::steady_clock::now();
+  if (now >= deadline) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+}
+
+bool agent_healthy(const std::string& address, std::chrono::milliseconds timeout) {
+  auto r = http::request("GET", "http://" + address + ":" + std::to_string(kAgentPort) + "/health",
+                         {}, {}, timeout);
+  if (!r || r->status != 200) return false;
+  auto j = nlohmann::json::parse(r->body, nullptr, false);
+  return j.is_object() && j.contains("ok") && j["ok"] == true;
 }
 
 }  // namespace zlh::api::drivers

@@ -132,6 +132,14 @@ Result<void> check_vmid(int vmid);
 // non-empty.
 Result<void> check_spec(const ContainerSpec& spec);
 
+// ---- shared by the driver implementations ----
+// Time from now until `deadline`, rounded up to whole milliseconds; 0 once
+// it passed.
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline);
+// One GET http://<address>:18888/health with `timeout`: true when the agent
+// answers 200 with {"ok":true}. Any failure is false. Reentrant.
+bool agent_healthy(const std::string& address, std::chrono::milliseconds timeout);
+
 class Driver {
  public:
   virtual ~Driver() = default;

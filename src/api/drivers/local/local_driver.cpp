@@ -33,12 +33,6 @@ constexpr std::string_view kComponent = "driver";
 constexpr const char* kRecordName = "zlh-local.json";
 constexpr const char* kAgentLog = "var/log/zlh-agent.log";
 
-std::chrono::milliseconds left_until(Clock::time_point deadline) {
-  auto now = Clock::now();
-  if (now >= deadline) return 0ms;
-  return std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-}
-
 const std::string& boot_id() {
   static const std::string id = [] {
     std::string s = fs::read_file("/proc/sys/kernel/random/boot_id", 256).value_or("");
@@ -329,16 +323,11 @@ Result<std::string> LocalDriver::address(int vmid, std::chrono::milliseconds tim
   }
 
   const std::string addr = *local_address(vmid);
-  const std::string url = "http://" + addr + ":" + std::to_string(kAgentPort) + "/health";
   const auto deadline = Clock::now() + timeout;
   auto delay = 20ms;
   for (;;) {
     auto probe = std::min(opts_.health_probe_timeout, std::max(left_until(deadline), 50ms));
-    auto r = http::request("GET", url, {}, {}, probe);
-    if (r && r->status == 200) {
-      auto j = nlohmann::json::parse(r->body, nullptr, false);
-      if (j.is_object() && j.contains("ok") && j["ok"] == true) return addr;
-    }
+    if (agent_healthy(addr, probe)) return addr;
     if (!agent->alive()) {
       agent->reap_if_child();
       std::string tail = agent_log_tail(vmid);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "api/drivers/driver.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/shim_protocol.hpp"
@@ -19,12 +20,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kComponent = "driver";
-
-std::chrono::milliseconds left_until(Clock::time_point deadline) {
-  auto now = Clock::now();
-  if (now >= deadline) return 0ms;
-  return std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-}
 
 // One supervised service as its shim recorded it (run/zlh/<name>.json).
 struct ShimProcs {

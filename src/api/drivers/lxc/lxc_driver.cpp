@@ -26,11 +26,6 @@ namespace {
 
 constexpr const char* kAgentBinDir = "opt/zlh-agent/bin";
 
-std::chrono::milliseconds left_until(Clock::time_point t) {
-  auto d = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now());
-  return d.count() > 0 ? d : 0ms;
-}
-
 // One liblxc container handle for one call.
 struct Ct {
   lxc_container* c = nullptr;
@@ -42,6 +37,17 @@ struct Ct {
   Ct(const Ct&) = delete;
   Ct& operator=(const Ct&) = delete;
 };
+
+// What create and configure both take from a spec (the hostname and the
+// disk size are fixed at create).
+void apply_spec(auto& r, const ContainerSpec& spec) {
+  r.memory_mb = spec.memory_mb;
+  r.cpu_cores = spec.cpu_cores;
+  r.game_port = spec.game_port;
+  r.api_key = spec.agent.api_public_key_file;
+  r.catalog_key = spec.agent.catalog_public_key_file;
+  r.artifacts = spec.agent.artifacts_url;
+}
 
 nlohmann::json to_json(const auto& r) {
   return {{"vmid", r.vmid},           {"type", r.type},
@@ -115,6 +121,10 @@ Result<void> LxcDriver::save(const Record& r) const {
                                0600);
 }
 
+uint32_t LxcDriver::id_base_of(const Record& r) const {
+  return opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
+}
+
 std::string LxcDriver::address_of(const Record& r) const {
   return subnet_of(r.type).host(uint32_t(r.slot) + 2);
 }
@@ -152,7 +162,7 @@ std::string LxcDriver::log_tail(int vmid) const {
 
 Result<void> LxcDriver::prepare_rootfs(const Record& r) {
   const std::string dir = container_dir(r.vmid);
-  const uint32_t owner = opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
+  const uint32_t owner = id_base_of(r);
   if (auto x = fs::make_dirs(dir, 0711); !x) return x;
   ::chmod(dir.c_str(), 0711);
   if (auto x = lxc::make_image(dir + "/disk.img", r.disk_gb > 0 ? r.disk_gb : opts_.disk_gb_default,
@@ -165,8 +175,8 @@ Result<void> LxcDriver::prepare_rootfs(const Record& r) {
   // gateway when the API serves it from a directory.
   std::string artifacts = r.artifacts;
   if (artifacts.starts_with("file://") && opts_.listener_port > 0)
-    artifacts = "http://" + subnet_of(r.type).host(1) + ":" + std::to_string(opts_.listener_port) +
-                "/artifacts/";
+    artifacts = "http://" + subnet_of(r.type).gateway() + ":" +
+                std::to_string(opts_.listener_port) + "/artifacts/";
   std::string toml = "# written by zlh-api's lxc driver at every start\n";
   toml += "listen = \"0.0.0.0:" + std::to_string(kAgentPort) + "\"\n";
   toml += "vmid = " + std::to_string(r.vmid) + "\n";
@@ -203,13 +213,13 @@ Result<void> LxcDriver::write_config(const Record& r) {
   c.name = container_name(r.vmid);
   c.hostname = r.hostname;
   c.rootfs = rootfs(r.vmid);
-  c.id_base = opts_.id_base + uint32_t(r.slot) * lxc::kIdsPerContainer;
+  c.id_base = id_base_of(r);
   c.bridge = bridge_of(r.type);
   c.veth = lxc::veth_name(opts_.tag, r.vmid);
   c.hwaddr = lxc::mac_for(opts_.tag, r.slot);
   const auto& net = subnet_of(r.type);
   c.address = address_of(r) + "/" + std::to_string(net.prefix);
-  c.gateway = net.host(1);
+  c.gateway = net.gateway();
   c.memory_mb = r.memory_mb;
   c.cpu_cores = r.cpu_cores;
   c.pids_max = opts_.pids_max;
@@ -290,13 +300,8 @@ Result<void> LxcDriver::create(int vmid, const ContainerSpec& spec) {
     r.slot = *slot;
   }
   r.hostname = spec.hostname.empty() ? spec.type + "-" + std::to_string(vmid) : spec.hostname;
-  r.memory_mb = spec.memory_mb;
-  r.cpu_cores = spec.cpu_cores;
   r.disk_gb = spec.disk_gb > 0 ? spec.disk_gb : opts_.disk_gb_default;
-  r.game_port = spec.game_port;
-  r.api_key = spec.agent.api_public_key_file;
-  r.catalog_key = spec.agent.catalog_public_key_file;
-  r.artifacts = spec.agent.artifacts_url;
+  apply_spec(r, spec);
   if (auto x = prepare_rootfs(r); !x) return fail(x.error().wrap(ctx));
   if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
   if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
@@ -313,12 +318,7 @@ Result<void> LxcDriver::configure(int vmid, const ContainerSpec& spec) {
   if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
   Record r = **loaded;
   if (r.type != spec.type) return fail(codes::kConflict, ctx + ": the type cannot change");
-  r.memory_mb = spec.memory_mb;
-  r.cpu_cores = spec.cpu_cores;
-  r.game_port = spec.game_port;
-  r.api_key = spec.agent.api_public_key_file;
-  r.catalog_key = spec.agent.catalog_public_key_file;
-  r.artifacts = spec.agent.artifacts_url;
+  apply_spec(r, spec);
   if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
   if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
   if (r.game_port > 0)
@@ -342,10 +342,7 @@ Result<void> LxcDriver::start(int vmid) {
   }
   if (*run) return {};
   // After a host reboot the bridge and the mount are gone: make them again.
-  const auto& net = subnet_of(r.type);
-  if (auto x =
-          lxc::ensure_bridge(bridge_of(r.type), net.host(1) + "/" + std::to_string(net.prefix));
-      !x)
+  if (auto x = lxc::ensure_bridge(bridge_of(r.type), subnet_of(r.type).gateway_cidr()); !x)
     return fail(x.error().wrap(ctx));
   if (auto x = prepare_rootfs(r); !x) return fail(x.error().wrap(ctx));
   if (auto x = write_config(r); !x) return fail(x.error().wrap(ctx));
@@ -372,7 +369,6 @@ Result<std::string> LxcDriver::address(int vmid, std::chrono::milliseconds timeo
   if (!loaded) return fail(loaded.error().wrap(ctx));
   if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
   const std::string addr = address_of(**loaded);
-  const std::string url = "http://" + addr + ":" + std::to_string(kAgentPort) + "/health";
   const auto deadline = Clock::now() + timeout;
   auto delay = 20ms;
   for (;;) {
@@ -384,11 +380,7 @@ Result<std::string> LxcDriver::address(int vmid, std::chrono::milliseconds timeo
                                            (tail.empty() ? "" : " (last log line: " + tail + ")"));
     }
     auto probe = std::min(opts_.health_probe_timeout, std::max(left_until(deadline), 50ms));
-    auto r = http::request("GET", url, {}, {}, probe);
-    if (r && r->status == 200) {
-      auto j = nlohmann::json::parse(r->body, nullptr, false);
-      if (j.is_object() && j.contains("ok") && j["ok"] == true) return addr;
-    }
+    if (agent_healthy(addr, probe)) return addr;
     if (Clock::now() >= deadline)
       return fail(codes::kTimeout, ctx + ": the agent at " + addr + " did not answer /health in " +
                                        std::to_string(timeout.count()) + " ms");
@@ -421,28 +413,28 @@ Result<void> LxcDriver::stop_locked(int vmid, std::chrono::milliseconds timeout)
     if (!pid) return {};  // not running
     ::kill(*pid, SIGPWR);
   }
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    auto run = running(vmid);
-    if (!run) return fail(run.error().wrap(ctx));
-    if (!*run) return {};
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(50ms, left_until(deadline)));
-  }
+  auto gone = wait_stopped(vmid, Clock::now() + timeout);
+  if (!gone) return fail(gone.error().wrap(ctx));
+  if (*gone) return {};
   log::warn("lxc", "container did not stop in time: killing it", {{"vmid", vmid}});
   {
     std::lock_guard lk(lxc_mu_);
     Ct ct(container_name(vmid), lxcpath_);
     if (ct.c && ct.c->is_running(ct.c)) ct.c->stop(ct.c);
   }
-  const auto kill_deadline = Clock::now() + 10s;
+  gone = wait_stopped(vmid, Clock::now() + 10s);
+  if (!gone) return fail(gone.error().wrap(ctx));
+  if (!*gone) return fail(codes::kIo, ctx + ": the container would not die");
+  return {};
+}
+
+Result<bool> LxcDriver::wait_stopped(int vmid, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     auto run = running(vmid);
-    if (!run) return fail(run.error().wrap(ctx));
-    if (!*run) return {};
-    if (Clock::now() >= kill_deadline)
-      return fail(codes::kIo, ctx + ": the container would not die");
-    std::this_thread::sleep_for(50ms);
+    if (!run) return fail(run.error());
+    if (!*run) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(50ms, left_until(deadline)));
   }
 }
 

@@ -138,6 +138,9 @@ class LxcDriver final : public Driver {
   std::string container_name(int vmid) const { return opts_.tag + "-" + std::to_string(vmid); }
   std::string container_dir(int vmid) const { return lxcpath_ + "/" + container_name(vmid); }
   std::string rootfs(int vmid) const { return container_dir(vmid) + "/rootfs"; }
+  // The bridges' host addresses (dev, game): where zlh-api's listener for
+  // containers binds.
+  std::vector<std::string> gateways() const { return {dev_.gateway(), game_.gateway()}; }
   std::string nft_table() const { return opts_.tag == "zlh" ? "zlh" : "zlh_" + opts_.tag; }
   // The PID of the container's init on the host. E_NOT_FOUND when not running.
   Result<pid_t> init_pid(int vmid);
@@ -165,7 +168,11 @@ class LxcDriver final : public Driver {
   Result<void> apply_firewall();
   Result<bool> running(int vmid);
   Result<void> stop_locked(int vmid, std::chrono::milliseconds timeout);
+  // True once the container no longer runs, false when `deadline` passed first.
+  Result<bool> wait_stopped(int vmid, std::chrono::steady_clock::time_point deadline);
   std::string address_of(const Record& r) const;
+  // The host id of the container's root (its slot's range).
+  uint32_t id_base_of(const Record& r) const;
   const lxc::Ipv4Net& subnet_of(const std::string& type) const {
     return type == "game" ? game_ : dev_;
   }

@@ -24,16 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
 // A host tool, with a fixed PATH and no shell. E_IO with its output when it fails.
 Result<std::string> run_tool(std::vector<std::string> argv,
                              std::chrono::milliseconds timeout = 30s) {
@@ -218,9 +208,9 @@ Result<void> make_image(const std::string& path, int gb, uint32_t owner) {
   const std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());
   {
-    Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (f.fd < 0) return fail(Error::from_errno("create " + tmp, errno));
-    if (::ftruncate(f.fd, off_t(gb) * 1024 * 1024 * 1024) != 0)
+    safe_path::UniqueFd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (f.get() < 0) return fail(Error::from_errno("create " + tmp, errno));
+    if (::ftruncate(f.get(), off_t(gb) * 1024 * 1024 * 1024) != 0)
       return fail(Error::from_errno("size " + tmp, errno));
   }
   const std::string ids = std::to_string(owner) + ":" + std::to_string(owner);
@@ -256,31 +246,31 @@ Result<void> mount_image(const std::string& image, const std::string& dir) {
   auto mounted = is_mount_point(dir);
   if (!mounted) return fail(mounted.error());
   if (*mounted) return {};
-  Fd img(::open(image.c_str(), O_RDWR | O_CLOEXEC));
-  if (img.fd < 0) return fail(Error::from_errno("open " + image, errno));
-  Fd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
-  if (ctl.fd < 0) return fail(Error::from_errno("open /dev/loop-control", errno));
+  safe_path::UniqueFd img(::open(image.c_str(), O_RDWR | O_CLOEXEC));
+  if (img.get() < 0) return fail(Error::from_errno("open " + image, errno));
+  safe_path::UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (ctl.get() < 0) return fail(Error::from_errno("open /dev/loop-control", errno));
   // Another mount may take the free device between the two calls: retry.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    int n = ::ioctl(ctl.fd, LOOP_CTL_GET_FREE);
+    int n = ::ioctl(ctl.get(), LOOP_CTL_GET_FREE);
     if (n < 0) return fail(Error::from_errno("get a free loop device", errno));
     std::string dev = "/dev/loop" + std::to_string(n);
-    Fd loop(::open(dev.c_str(), O_RDWR | O_CLOEXEC));
-    if (loop.fd < 0) return fail(Error::from_errno("open " + dev, errno));
+    safe_path::UniqueFd loop(::open(dev.c_str(), O_RDWR | O_CLOEXEC));
+    if (loop.get() < 0) return fail(Error::from_errno("open " + dev, errno));
     loop_config cfg{};
-    cfg.fd = uint32_t(img.fd);
+    cfg.fd = uint32_t(img.get());
     cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO;
-    if (::ioctl(loop.fd, LOOP_CONFIGURE, &cfg) != 0) {
+    if (::ioctl(loop.get(), LOOP_CONFIGURE, &cfg) != 0) {
       if (errno == EBUSY) continue;
       cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;  // no direct I/O on this filesystem
-      if (::ioctl(loop.fd, LOOP_CONFIGURE, &cfg) != 0) {
+      if (::ioctl(loop.get(), LOOP_CONFIGURE, &cfg) != 0) {
         if (errno == EBUSY) continue;
         return fail(Error::from_errno("configure " + dev, errno));
       }
     }
     if (::mount(dev.c_str(), dir.c_str(), "ext4", MS_NOSUID | MS_NODEV, "") != 0) {
       int e = errno;
-      ::ioctl(loop.fd, LOOP_CLR_FD, 0);
+      ::ioctl(loop.get(), LOOP_CLR_FD, 0);
       return fail(Error::from_errno("mount " + image + " on " + dir, e));
     }
     // The loop device now lives as long as the mount (autoclear).
@@ -448,14 +438,6 @@ Result<void> delete_bridge(const std::string& name) {
   return {};
 }
 
-Result<void> isolate_bridge_port(const std::string& port) {
-  std::string p = "/sys/class/net/" + port + "/brport/isolated";
-  Fd f(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
-  if (f.fd < 0 || ::write(f.fd, "1", 1) != 1)
-    return fail(Error::from_errno("isolate " + port, errno));
-  return {};
-}
-
 Result<void> nft_apply(const std::string& script) {
   char tmpl[] = "/tmp/zlh-nft-XXXXXX";
   int fd = ::mkstemp(tmpl);
@@ -484,8 +466,8 @@ Result<bool> enable_ip_forward() {
   const char* p = "/proc/sys/net/ipv4/ip_forward";
   auto cur = fs::read_file(p, 16);
   if (cur && !cur->empty() && (*cur)[0] == '1') return false;
-  Fd f(::open(p, O_WRONLY | O_CLOEXEC));
-  if (f.fd < 0 || ::write(f.fd, "1", 1) != 1)
+  safe_path::UniqueFd f(::open(p, O_WRONLY | O_CLOEXEC));
+  if (f.get() < 0 || ::write(f.get(), "1", 1) != 1)
     return fail(Error::from_errno("enable ip_forward", errno));
   return true;
 }

@@ -79,9 +79,6 @@ Result<void> ensure_bridge(const std::string& name, const std::string& address);
 Result<void> delete_bridge(const std::string& name);
 // Whether the interface exists.
 bool link_exists(const std::string& name);
-// Marks a bridge port isolated: it can talk to the bridge (the host) but
-// not to other isolated ports (/sys/class/net/<port>/brport/isolated).
-Result<void> isolate_bridge_port(const std::string& port);
 // Applies an nft(8) script in one transaction. E_IO with nft's message.
 Result<void> nft_apply(const std::string& script);
 // The table as `nft list table inet <name>` prints it; E_NOT_FOUND when missing.

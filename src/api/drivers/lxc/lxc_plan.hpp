@@ -29,6 +29,11 @@ struct Ipv4Net {
   // Dotted quad of address `n` of the subnet; "" when n is the broadcast or past it.
   std::string host(uint32_t n) const;
   std::string cidr() const;  // "a.b.c.d/n"
+  // Address 1: the bridge's own, the containers' gateway, and where zlh-api
+  // listens for them.
+  std::string gateway() const { return host(1); }
+  // The gateway with the subnet's prefix ("10.77.0.1/16"), as the bridge holds it.
+  std::string gateway_cidr() const { return gateway() + "/" + std::to_string(prefix); }
   bool overlaps(const Ipv4Net& o) const;
   // The most containers the subnet holds (network, gateway and broadcast excluded).
   int capacity() const { return int(size()) - 3; }

@@ -9,6 +9,8 @@ TEST(LxcPlan, SubnetsParseAndHandOutHosts) {
   auto n = Ipv4Net::parse("10.77.0.0/16", "s");
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_EQ(n->host(1), "10.77.0.1");
+  EXPECT_EQ(n->gateway(), "10.77.0.1");
+  EXPECT_EQ(n->gateway_cidr(), "10.77.0.1/16");
   EXPECT_EQ(n->host(258), "10.77.1.2");
   EXPECT_EQ(n->host(65535), "");  // broadcast
   EXPECT_EQ(n->host(0), "");

@@ -117,7 +117,7 @@ Result<void> LxcDriver::apply_firewall() {
   n.table = nft_table();
   n.bridges = {opts_.bridge_dev, opts_.bridge_game};
   n.subnets = {dev_, game_};
-  n.gateways = {dev_.host(1), game_.host(1)};
+  n.gateways = gateways();
   n.listener_port = opts_.listener_port;
   n.nat = opts_.nat;
   for (int v : list_vmids())
@@ -131,7 +131,7 @@ Result<void> LxcDriver::check_host() {
     const std::string& br = t == &dev_ ? opts_.bridge_dev : opts_.bridge_game;
     if (!lxc::link_exists(br))
       log::info("lxc", "creating bridge", {{"bridge", br}, {"subnet", t->cidr()}});
-    if (auto r = lxc::ensure_bridge(br, t->host(1) + "/" + std::to_string(t->prefix)); !r) return r;
+    if (auto r = lxc::ensure_bridge(br, t->gateway_cidr()); !r) return r;
   }
   auto listed = lxc::nft_list(nft_table());
   bool restore = !listed || listed->find("hook forward") == std::string::npos;
