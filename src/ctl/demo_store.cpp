@@ -356,13 +356,11 @@ Result<ArtifactDigest> pack_tree(const std::string& root, const std::string& top
 
 // ---- catalog helpers -----------------------------------------------------------
 
-// The entry of runtime `id` accepted by `want` (highest version first) whose
-// artifact is intact in the store; null when none.
-const catalog::Entry* reusable(const catalog::Catalog* cat, const std::string& store,
-                               const std::string& id,
+// The entry of `item` (a runtime or an addon of the catalog found at the
+// start) accepted by `want` (highest version first) whose artifact is intact
+// in the store; null when none.
+const catalog::Entry* reusable(const catalog::Item* item, const std::string& store,
                                const std::function<bool(const std::string&)>& want) {
-  if (!cat) return nullptr;
-  const catalog::Item* item = cat->runtime(id);
   if (!item) return nullptr;
   std::vector<const catalog::Entry*> cands;
   for (const auto& e : item->versions)
@@ -595,7 +593,7 @@ Result<void> add_node(Build& b) {
   for (int m : majors) {
     auto t0 = Clock::now();
     std::string prefix = std::to_string(m) + ".";
-    const catalog::Entry* e = reusable(b.existing, b.store, "node",
+    const catalog::Entry* e = reusable(b.existing ? b.existing->runtime("node") : nullptr, b.store,
                                        [&](const std::string& v) { return v.starts_with(prefix); });
     if (!e) {
       to_fetch.push_back(m);
@@ -709,8 +707,8 @@ Result<void> add_host_tree(Build& b, const HostTree& h) {
     expect = "go" + version;
   }
   std::string artifact = "runtimes/" + h.id + "/" + version + "/" + top + ".tar.gz";
-  if (const auto* e =
-          reusable(b.existing, b.store, h.id, [&](const std::string& v) { return v == version; })) {
+  if (const auto* e = reusable(b.existing ? b.existing->runtime(h.id) : nullptr, b.store,
+                               [&](const std::string& v) { return v == version; })) {
     b.say(h.id + ": " + version + " already in the store");
     b.rep.runtimes.push_back({h.id, version, e->artifact, e->size, true, since(t0)});
     return {};
@@ -736,17 +734,6 @@ std::string cache_root(const DemoStoreOptions& o) {
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/zlh";
   if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/zlh";
   return "";
-}
-
-// Copies `src` to `dst` through a temporary name in dst's directory.
-Result<void> copy_atomic(const std::string& src, const std::string& dst) {
-  std::error_code ec;
-  stdfs::create_directories(stdfs::path(dst).parent_path(), ec);
-  const std::string tmp = dst + ".tmp";
-  stdfs::copy_file(src, tmp, stdfs::copy_options::overwrite_existing, ec);
-  if (ec) return fail(codes::kIo, "copy " + src + ": " + ec.message());
-  if (::rename(tmp.c_str(), dst.c_str()) != 0) return fail(Error::from_errno("rename " + tmp, errno));
-  return {};
 }
 
 // The catalog entry of the code-server addon (DESIGN.md §4.1, §6): no
@@ -843,35 +830,36 @@ Result<void> add_code_server(Build& b) {
       node.find('/') != std::string::npos)
     return fail(Error::invalid("--code-server-version", "a strange code-server or node version"));
   auto t0 = Clock::now();
-  const std::string artifact = "addons/code-server/" + version + "/code-server-" + version + "-linux-x64.tar.gz";
-  if (b.existing)
-    if (const auto* item = b.existing->addon("code-server"))
-      if (const auto* e = item->find(version)) {
-        auto d = digest_file(fs::join(b.store, e->artifact));
-        if (d && d->size == e->size && d->sha256 == e->sha256) {
-          b.say("code-server: " + version + " already in the store");
-          b.rep.runtimes.push_back({"code-server", version, e->artifact, e->size, true, since(t0)});
-          return {};
-        }
-      }
+  const std::string artifact =
+      "addons/code-server/" + version + "/code-server-" + version + "-linux-x64.tar.gz";
+  if (const auto* e = reusable(b.existing ? b.existing->addon("code-server") : nullptr, b.store,
+                               [&](const std::string& v) { return v == version; })) {
+    b.say("code-server: " + version + " already in the store");
+    b.rep.runtimes.push_back({"code-server", version, e->artifact, e->size, true, since(t0)});
+    return {};
+  }
   const std::string cache = cache_root(b.opts);
   const std::string cached =
       cache.empty() ? "" : cache + "/code-server-" + version + "-node-" + node + "-linux-x64.tar.gz";
+  const std::string dst = fs::join(b.store, artifact);
   bool reused = false;
-  if (!cached.empty() && ::access(cached.c_str(), R_OK) == 0) {
-    b.say("code-server: " + version + " from the cache " + cached);
-    reused = true;
-  } else {
-    std::string built = cached.empty() ? fs::join(b.store, artifact) : cached;
-    if (!cached.empty())
-      if (auto r = fs::make_dirs(cache, 0755); !r) return fail(r.error());
-    auto d = build_code_server(b, version, node, built);
+  Result<ArtifactDigest> d = fail(codes::kInternal, "code-server: not built");
+  if (cached.empty()) {
+    d = build_code_server(b, version, node, dst);
     if (!d) return fail(d.error().wrap("code-server " + version));
+  } else {
+    if (::access(cached.c_str(), R_OK) == 0) {
+      b.say("code-server: " + version + " from the cache " + cached);
+      reused = true;
+    } else {
+      if (auto r = fs::make_dirs(cache, 0755); !r) return fail(r.error());
+      if (auto built = build_code_server(b, version, node, cached); !built)
+        return fail(built.error().wrap("code-server " + version));
+    }
+    // Copied and hashed in one pass (atomic, like every artifact write).
+    d = copy_artifact(cached, dst);
+    if (!d) return fail(d.error());
   }
-  if (!cached.empty())
-    if (auto r = copy_atomic(cached, fs::join(b.store, artifact)); !r) return fail(r.error());
-  auto d = digest_file(fs::join(b.store, artifact));
-  if (!d) return fail(d.error());
   b.say("code-server: " + artifact + " " + mib(d->size) + " in " + seconds_text(since(t0)));
   if (auto r = put_entry(b.cat, {"addon", "code-server", "", "code-server", std::nullopt},
                          code_server_entry(version, artifact, *d), true, b.notes);
