@@ -176,8 +176,18 @@ class LxcTest : public ::testing::Test {
     }
     make_tool_store(dir_, store_, keys_, true, /*init=*/!game_store);
     ASSERT_FALSE(HasFatalFailure());
-    addr_ = unique_loopback();
     driver_.start(dir_, data_, store_, keys_);
+    std::vector<std::string> args = {"--dev-vmid-lo",    "6000",
+                                     "--dev-vmid-hi",    "6099",
+                                     "--game-vmid-lo",   "5000",
+                                     "--game-vmid-hi",   "5099",
+                                     "--port-lo",        std::to_string(port_lo_),
+                                     "--port-hi",        std::to_string(port_lo_ + 20),
+                                     "--poll-interval",  "0.5",
+                                     "--lxc-host-check", "1"};
+    for (const auto& a : driver_.api_args()) args.push_back(a);
+    api_ = std::make_unique<ApiProcess>(dir_, store_, keys_, args);
+    client_ = std::make_unique<ApiClient>(api_->base());
     start_api();
   }
   void TearDown() override {
@@ -185,103 +195,39 @@ class LxcTest : public ::testing::Test {
     driver_.stop();
     if (!HasFailure()) remove_unless_failed(dir_);
   }
-  void start_api() {
-    process::SpawnOptions o;
-    o.argv = {bin_dir() + "/zlh-api",
-              "--listen",
-              addr_ + ":8080",
-              "--data",
-              data_,
-              "--artifacts",
-              store_,
-              "--catalog-key",
-              keys_ + "/catalog.pub",
-              "--dev-vmid-lo",
-              "6000",
-              "--dev-vmid-hi",
-              "6099",
-              "--game-vmid-lo",
-              "5000",
-              "--game-vmid-hi",
-              "5099",
-              "--port-lo",
-              std::to_string(port_lo_),
-              "--port-hi",
-              std::to_string(port_lo_ + 20),
-              "--poll-interval",
-              "0.5",
-              "--lxc-host-check",
-              "1"};
-    for (const auto& a : driver_.api_args()) o.argv.push_back(a);
-    o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
-    int out = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    o.stdout_fd = out;
-    o.stderr_fd = out;
-    auto p = process::spawn(o);
-    ::close(out);
-    ASSERT_TRUE(p) << p.error().message;
-    api_pid_ = *p;
-    ASSERT_TRUE(eventually(
-        [&] {
-          auto r = http::request("GET", url("/healthz"), {}, {}, 1s);
-          return r && r->status == 200;
-        },
-        30s))
-        << api_log();
-  }
+  void start_api() { ASSERT_TRUE(api_->start(30s)) << api_->log(); }
   void stop_api(int sig) {
-    if (api_pid_ <= 0) return;
-    ::kill(api_pid_, sig);
-    ::waitpid(api_pid_, nullptr, 0);
-    api_pid_ = -1;
+    if (api_) api_->stop(sig);
   }
-  std::string url(const std::string& p) { return "http://" + addr_ + ":8080" + p; }
-  std::string ws(const std::string& p) { return "ws://" + addr_ + ":8080" + p; }
-  std::string api_log() { return fs::read_file(dir_ + "/api.log", 1 << 20).value_or(""); }
+  std::string url(const std::string& p) { return api_->url(p); }
+  std::string ws(const std::string& p) { return "ws://" + api_->addr() + ":8080" + p; }
+  std::string api_log() { return api_->log(); }
   http::ClientResponse call(const std::string& m, const std::string& p, const std::string& token,
                             const std::string& body = "") {
     http::Headers h;
-    if (!token.empty()) h.add("Authorization", "Bearer " + token);
     if (!body.empty()) h.add("Content-Type", "application/json");
-    auto r = http::request(m, url(p), h, body, 120s);
-    EXPECT_TRUE(r) << m << " " << p;
-    return r ? *r : http::ClientResponse{};
+    return client_->call(m, p, token, body, h);
   }
-  std::string user(const std::string& name) {
-    auto r = call(
-        "POST", "/api/auth/register", "",
-        json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
-            .dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return json::parse(r.body, nullptr, false).value("token", "");
-  }
-  json server(int64_t id, const std::string& token) {
-    return json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr,
-                       false);
-  }
+  std::string user(const std::string& name) { return client_->register_user(name); }
+  json server(int64_t id, const std::string& token) { return client_->server(id, token); }
   int64_t create(const std::string& token, json body) {
     auto r = call("POST", "/api/servers", token, body.dump());
     EXPECT_EQ(r.status, 202) << r.body;
     return json::parse(r.body, nullptr, false).value("id", int64_t(0));
   }
   json wait_ready(int64_t id, const std::string& token, std::chrono::seconds timeout = 180s) {
-    json s;
-    bool done = eventually(
-        [&] {
-          s = server(id, token);
-          auto st = s.value("state", "");
-          return st == "ready" || st == "error";
-        },
-        timeout);
+    json s = client_->wait_state(id, token, {"ready", "error"}, timeout);
+    const bool done = s.value("state", "") == "ready" || s.value("state", "") == "error";
     EXPECT_TRUE(done) << s.dump() << "\n" << api_log();
     EXPECT_EQ(s.value("state", ""), "ready") << s.dump() << "\n" << api_log();
     return s;
   }
 
   TestDriver driver_;
-  std::string dir_, data_, store_, keys_, addr_;
+  std::string dir_, data_, store_, keys_;
   int port_lo_ = 27000 + int(uint8_t(crypto::random_bytes(1)[0])) * 20;
-  pid_t api_pid_ = -1;
+  std::unique_ptr<ApiProcess> api_;
+  std::unique_ptr<ApiClient> client_;
 };
 
 TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
@@ -508,8 +454,8 @@ TEST_F(LxcTest, TheAgentPortCannotBeSquattedAndStoppedContainersComeBackAtStart)
 
 TEST_F(LxcTest, ZlhApiRefusesAHostWithoutTheIdRangeAndLocalAsRoot) {
   // Ids beyond root's subordinate ranges: refused at start, naming the file.
-  std::vector<std::string> argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8099", "--data",
-                                   dir_ + "/bad"};
+  std::vector<std::string> argv = {bin_dir() + "/zlh-api", "--listen", api_->addr() + ":8099",
+                                   "--data", dir_ + "/bad"};
   auto lxc_args = driver_.api_args();
   for (size_t i = 0; i + 1 < lxc_args.size(); ++i)
     if (lxc_args[i] == "--lxc-id-base") lxc_args[i + 1] = "3000000000";
@@ -518,7 +464,7 @@ TEST_F(LxcTest, ZlhApiRefusesAHostWithoutTheIdRangeAndLocalAsRoot) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("/etc/subuid"), std::string::npos) << r.out << r.err;
   // The local driver as root without the flag: refused, saying why.
-  auto l = run_command({bin_dir() + "/zlh-api", "--listen", addr_ + ":8099", "--data",
+  auto l = run_command({bin_dir() + "/zlh-api", "--listen", api_->addr() + ":8099", "--data",
                         dir_ + "/bad", "--driver", "local"});
   EXPECT_EQ(l.exit_code, 2);
   EXPECT_NE((l.out + l.err).find("--insecure-local-driver"), std::string::npos) << l.out << l.err;
@@ -559,7 +505,8 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
       },
       30s))
       << api_log();
-  EXPECT_TRUE(eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 10s));
+  EXPECT_TRUE(
+      eventually([&] { return tcp_connects(driver_.lxc_gateway(true), host_port, 1s); }, 10s));
 
   // The game grows past memory_mb: the kernel's OOM killer ends it, and the
   // server says so (last_exit.reason), then the supervisor restarts it.

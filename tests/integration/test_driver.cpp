@@ -5,20 +5,13 @@
 
 #include <cstdlib>
 
-#include "api/drivers/lxc/lxc_driver.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "common/process.hpp"
 
 namespace zlh::testing {
 
 namespace {
-
-// Slots are held by the suite's zlh-api in its store; the cleanup only frees.
-class NoSlots final : public api::drivers::SlotStore {
- public:
-  Result<int> acquire(int, int) override { return fail(codes::kUnavailable, "cleanup only"); }
-  Result<void> release(int) override { return {}; }
-};
 
 constexpr int kLxcSlots = 16;
 
@@ -74,11 +67,14 @@ std::string TestDriver::lxc_gateway(bool game) const {
   return "10." + std::to_string(net_a_) + "." + std::to_string(net_b_ + (game ? 1 : 0)) + ".1";
 }
 
+std::string TestDriver::lxc_subnet(bool game) const {
+  return "10." + std::to_string(net_a_) + "." + std::to_string(net_b_ + (game ? 1 : 0)) + ".0/24";
+}
+
+int64_t TestDriver::lxc_id_base() const { return 1000000 + int64_t(65536) * kLxcSlots * id_block_; }
+
 std::vector<std::string> TestDriver::api_args() const {
   if (lxc()) {
-    auto net = [&](int b) {
-      return "10." + std::to_string(net_a_) + "." + std::to_string(b) + ".0/24";
-    };
     return {"--driver",
             "lxc",
             "--lxc-tag",
@@ -86,13 +82,13 @@ std::vector<std::string> TestDriver::api_args() const {
             "--lxc-bridge-dev",
             "z" + tag_ + "d",
             "--lxc-subnet-dev",
-            net(net_b_),
+            lxc_subnet(false),
             "--lxc-bridge-game",
             "z" + tag_ + "g",
             "--lxc-subnet-game",
-            net(net_b_ + 1),
+            lxc_subnet(true),
             "--lxc-id-base",
-            std::to_string(1000000 + 65536 * kLxcSlots * id_block_),
+            std::to_string(lxc_id_base()),
             "--lxc-slots",
             std::to_string(kLxcSlots),
             "--lxc-disk-gb-default",
@@ -116,28 +112,23 @@ void TestDriver::stop() {
   pve_.reset();
   if (!lxc_started_) return;
   lxc_started_ = false;
-  api::drivers::LxcDriverOptions o;
-  o.data_dir = data_;
-  o.bin_dir = std::getenv("ZLH_BIN_DIR") ? std::getenv("ZLH_BIN_DIR") : "build/bin";
-  o.tag = tag_;
-  o.bridge_dev = "z" + tag_ + "d";
-  o.bridge_game = "z" + tag_ + "g";
-  o.subnet_dev = "10." + std::to_string(net_a_) + "." + std::to_string(net_b_) + ".0/24";
-  o.subnet_game = "10." + std::to_string(net_a_) + "." + std::to_string(net_b_ + 1) + ".0/24";
-  o.id_base = uint32_t(1000000 + 65536 * kLxcSlots * id_block_);
-  o.slots = kLxcSlots;
-  o.nat = false;  // cleanup: leave ip_forward as it is
-  static NoSlots no_slots;
-  auto d = api::drivers::LxcDriver::open(o, no_slots);
-  if (!d) {
-    ADD_FAILURE() << "lxc cleanup: " << d.error().message;
-    return;
-  }
-  for (int vmid : (*d)->list_vmids())
-    if (auto r = (*d)->destroy(vmid, std::chrono::seconds(5)); !r)
-      ADD_FAILURE() << "lxc cleanup: " << r.error().message;
-  if (auto r = (*d)->remove_host_network(); !r)
-    ADD_FAILURE() << "lxc cleanup: " << r.error().message;
+  // zlh-lxc-cleanup (lxc_cleanup.cpp): every container of the suite, then
+  // its bridges and table, whatever state zlh-api left them in.
+  const char* bin = std::getenv("ZLH_BIN_DIR");
+  process::SpawnOptions o;
+  o.argv = {std::string(bin ? bin : "build/bin") + "/zlh-lxc-cleanup",
+            data_,
+            tag_,
+            "z" + tag_ + "d",
+            lxc_subnet(false),
+            "z" + tag_ + "g",
+            lxc_subnet(true),
+            std::to_string(lxc_id_base()),
+            std::to_string(kLxcSlots)};
+  o.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  auto r = process::run(o, std::chrono::minutes(5));
+  if (!r || r->exit_code != 0)
+    ADD_FAILURE() << "lxc cleanup: " << (r ? r->output : r.error().message);
 }
 
 }  // namespace zlh::testing

@@ -51,6 +51,9 @@ class TestDriver {
   std::string lxc_gateway(bool game) const;
 
  private:
+  std::string lxc_subnet(bool game) const;  // the suite's /24 for dev or game
+  int64_t lxc_id_base() const;              // the first host id of its slots
+
   std::string dir_, data_;
   std::unique_ptr<FakeProxmox> pve_;
   std::string tag_;
