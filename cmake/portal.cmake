@@ -18,3 +18,10 @@ add_custom_command(
   COMMENT "Building the portal (portal/dist)"
   VERBATIM)
 add_custom_target(portal ALL DEPENDS ${_portal_stamp})
+
+# The portal's unit tests (portal/src/**/*_test.ts through vite, no browser).
+find_program(NPM npm)
+if(NPM)
+  add_test(NAME portal_unit_test COMMAND ${NPM} test --silent WORKING_DIRECTORY ${ZLH_PORTAL_DIR})
+  set_tests_properties(portal_unit_test PROPERTIES LABELS unit TIMEOUT 120)
+endif()

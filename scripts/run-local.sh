@@ -13,7 +13,7 @@ mkdir -p "$VAR"
 if [ ! -f "$VAR/keys/api.key" ]; then
   "$BIN/zlhctl" keygen --out "$VAR/keys" >/dev/null
 fi
-echo "zlh: preparing the demo artifact store in $VAR/artifacts (first run downloads Node.js from the npm registry)"
+echo "zlh: preparing the demo artifact store in $VAR/artifacts (the first run on a machine downloads Node.js and builds code-server from the npm registry: a few minutes, cached in ~/.cache/zlh/)"
 "$BIN/zlhctl" demo-store --out "$VAR/artifacts" --keys "$VAR/keys"
 
 # What the store offers, for the example below.
@@ -21,6 +21,11 @@ RUNTIMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(",
 NODE=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print([v["version"] for r in c["runtimes"] if r["id"]=="node" for v in r["versions"]][0])' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "20.20.2")
 
 LISTEN=${ZLH_LISTEN:-127.0.0.1:8080}
+# The browser IDE and port preview on their own origin, one per server:
+# browsers (and curl) resolve *.localhost to 127.0.0.1, and a host name other
+# than the portal's keeps the two origins' cookies apart (docs/ide.md).
+IDE_LISTEN=${ZLH_IDE_LISTEN:-127.0.0.1:8081}
+IDE_ORIGIN=${ZLH_IDE_ORIGIN:-http://{vmid}.localhost:${IDE_LISTEN##*:}}
 if [ "$(id -u)" -eq 0 ]; then
   # Every lxc-* setting can also go in $VAR/api.toml (docs/drivers.md).
   DRIVER_ARGS=(--driver lxc)
@@ -45,6 +50,10 @@ cat <<MSG
 zlh: starting zlh-api (SQLite store + ${DRIVER_ARGS[1]} driver) on http://$LISTEN
 
   $WHERE
+  portal     http://$LISTEN/
+  IDE        $IDE_ORIGIN/dev/<vmid>/ide/ (listening on $IDE_LISTEN; one origin per
+             server, opened from the portal's Open IDE; port preview at
+             $IDE_ORIGIN/dev/<vmid>/port/<n>/)
   data       $VAR  (zlh.db, keys/)
   artifacts  $VAR/artifacts  (also served by zlh-api; catalog signed by $VAR/keys/catalog.key)
              runtimes: $RUNTIMES
@@ -63,4 +72,4 @@ Ctrl-C stops zlh-api; the containers keep running and are found again at
 the next start. DELETE /api/servers/<id> ends one.
 MSG
 exec "$BIN/zlh-api" --listen "$LISTEN" --data "$VAR" --artifacts "$VAR/artifacts" --portal "$PWD/portal/dist" \
-  --log-format text "${DRIVER_ARGS[@]}"
+  --ide-listen "$IDE_LISTEN" --ide-origin "$IDE_ORIGIN" --log-format text "${DRIVER_ARGS[@]}"

@@ -240,7 +240,24 @@ export const api = {
 
   tailscaleEnable: (id: number) => post<TailscaleAccess>(`/api/servers/${id}/tailscale`),
   tailscaleDisable: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/tailscale`),
+
+  // A fresh one-time ticket URL for the IDE (no port) or a port preview on
+  // the IDE origin. Single use, 60 s: ask right before navigating, never keep
+  // it. 409 E_CONFLICT (no running container, code-server not enabled),
+  // 400 E_INVALID (port), 503 E_UNAVAILABLE (no IDE origin configured).
+  ideTicket: (id: number, port?: number) =>
+    post<IdeTicket>(`/api/servers/${id}/ide-ticket`, port === undefined ? {} : { port }),
+  // The container's listening TCP ports that can be previewed. 409
+  // E_CONFLICT when no container runs, 502 when its agent does not answer.
+  ports: (id: number) => get<{ ports: number[] }>(`/api/servers/${id}/ports`),
 };
+
+// POST /api/servers/{id}/ide-ticket: `url` is absolute, on the IDE origin,
+// and carries the ticket (`?zlh_ticket=…`).
+export interface IdeTicket {
+  url: string;
+  expires_in: number;
+}
 
 // POST /api/servers/{id}/tailscale (src/api/tailscale/access.cpp).
 export interface TailscaleAccess {

@@ -69,9 +69,8 @@ function App() {
     page = m ? <ServerPage key={m[1]} id={Number(m[1])} tab={m[2] ?? 'overview'} search={loc.search} /> : <NotFound />;
   }
 
-  const ide = /^\/servers\/\d+\/ide\/?$/.test(loc.path);
   return (
-    <div class={`app${ide ? ' app-full' : ''}`}>
+    <div class="app">
       <a class="skip" href="#main">
         Skip to content
       </a>

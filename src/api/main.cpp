@@ -175,7 +175,9 @@ int main(int argc, char** argv) {
   }
   api::JobRunner jobs(**store, **driver, agents, jc);
   // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
-  api::IdeAccess ide(**store, secrets->jwt);
+  api::IdeAccess ide(**store, std::chrono::seconds(opts.ide_ticket_ttl_s));
+  std::optional<api::IdeOrigin> ide_origin;
+  if (!opts.ide_origin.empty()) ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
   jobs.on_vmid_change([&ide](int vmid) { ide.forget_vmid(vmid); });
   api::CatalogSource catalog(opts.artifacts, opts.catalog_key);
   metrics::Registry registry;
@@ -191,6 +193,7 @@ int main(int argc, char** argv) {
   });
   api::ApiContext ctx{opts, **store, *secrets, hasher, limiter, **driver, jobs, agents, catalog, registry};
   ctx.ide = &ide;
+  ctx.ide_origin = ide_origin ? &*ide_origin : nullptr;
   ctx.tailscale = tailscale->get();
 
   auto admin = api::ensure_admin(ctx);
@@ -218,6 +221,32 @@ int main(int argc, char** argv) {
   if (auto r = server.listen(); !r) {
     log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
     return 1;
+  }
+  // The IDE origin: its own listener, serving /dev/<vmid>/ide/ and
+  // /dev/<vmid>/port/<n>/ only (docs/ide.md).
+  std::unique_ptr<http::Server> ide_server;
+  std::thread ide_thread;
+  if (ide_origin) {
+    http::Router ir;
+    api::add_ide_origin_routes(ir, *ide_origin, opts.public_url, ide);
+    http::ServerOptions io = hso;
+    io.listen = opts.ide_listen;
+    io.component = "ide";
+    io.handler_threads = 1;
+    ide_server = std::make_unique<http::Server>(std::move(ir), io);
+    if (auto r = ide_server->listen(); !r) {
+      log::error("api", "cannot listen for the IDE origin", {{"error", r.error().message}, {"listen", opts.ide_listen}});
+      return 1;
+    }
+    log::info("api", "IDE origin listening",
+              {{"listen", opts.ide_listen}, {"port", ide_server->port()}, {"ide_origin", opts.ide_origin}});
+    if (!ide_origin->per_server())
+      log::warn("api", "the IDE origin has no {vmid} in its host: every server shares one origin, so a page "
+                       "served by one server's IDE or port preview can reach the others' (docs/ide.md)",
+                {{"ide_origin", opts.ide_origin}});
+  } else {
+    log::info("api", "no IDE origin configured (--ide-listen, --ide-origin): the browser IDE and port preview "
+                     "are off", {});
   }
   // lxc: the containers' own listener on each bridge's host address, never
   // the main one; it serves the artifact store and nothing else.
@@ -247,6 +276,7 @@ int main(int argc, char** argv) {
     if (back > 0) log::info("api", "containers brought back", {{"count", back}});
     lxc->start_host_checks(std::chrono::milliseconds(int64_t(opts.lxc_host_check_s * 1000)));
   }
+  if (ide_server) ide_thread = std::thread([s = ide_server.get()] { s->run(2, false); });
   jobs.resume_all();
   // Live agent state for GET /api/servers, which reads only the store.
   api::PollerConfig pc;
@@ -261,6 +291,10 @@ int main(int argc, char** argv) {
             {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"data", opts.data},
              {"driver", opts.driver}, {"public_url", opts.public_url}});
   server.run(2, true);
+  if (ide_server) {
+    ide_server->stop();
+    ide_thread.join();
+  }
   for (auto& srv : ct_listeners) srv->stop();
   for (auto& t : ct_threads) t.join();
   poller.stop();

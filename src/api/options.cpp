@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "api/ide/ide_origin.hpp"
 #include "api/tailscale/headscale_config.hpp"
 #include "common/config.hpp"
 #include "common/fs.hpp"
@@ -98,6 +99,13 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--agent-bin", o.agent_bin, "local driver: the zlh-agent to run (default: beside zlh-api)");
   app.add_option("--portal", o.portal, "built portal directory served at /");
   app.add_option("--public-url", o.public_url, "public origin, e.g. https://zlh.example.com");
+  app.add_option("--ide-listen", o.ide_listen,
+                 "HOST:PORT of the IDE origin's listener (the browser IDE and port preview; docs/ide.md)");
+  app.add_option("--ide-origin", o.ide_origin,
+                 "public origin of the IDE listener, {vmid} in the host for one origin per server, "
+                 "e.g. https://{vmid}.ide.example.com");
+  app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s, "seconds an IDE ticket stays valid (5..300)")
+      ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--game-vmid-lo", o.game_vmid_lo)->capture_default_str();
@@ -180,6 +188,18 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return bad("public-url", "--public-url must start with http:// or https://");
   while (!o.public_url.empty() && o.public_url.back() == '/') o.public_url.pop_back();
   if (auto r = check_headscale(o); !r) return std::unexpected(r.error());
+  if (o.ide_listen.empty() != o.ide_origin.empty())
+    return bad(o.ide_listen.empty() ? "ide-listen" : "ide-origin", "--ide-listen and --ide-origin go together");
+  if (o.ide_ticket_ttl_s < 5 || o.ide_ticket_ttl_s > 300)
+    return bad("ide-ticket-ttl", "--ide-ticket-ttl must be 5..300 seconds");
+  if (!o.ide_listen.empty()) {
+    if (auto hp = http::split_host_port(o.ide_listen); !hp)
+      return bad("ide-listen", "--ide-listen: " + hp.error().message);
+    if (o.ide_listen == o.listen) return bad("ide-listen", "--ide-listen must differ from --listen");
+    const std::string pub = o.public_url.empty() ? "http://" + o.listen : o.public_url;
+    if (auto io = IdeOrigin::parse(o.ide_origin, pub); !io) return std::unexpected(io.error());
+    while (o.ide_origin.back() == '/') o.ide_origin.pop_back();
+  }
 
   o.data = absolute(o.data);
   if (o.artifacts_is_dir()) o.artifacts = absolute(o.artifacts);

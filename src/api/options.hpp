@@ -28,6 +28,12 @@ struct Options {
   std::string agent_bin;             // default: zlh-agent beside zlh-api
   std::string portal;                // built portal served at /
   std::string public_url;            // origin for cookies, redirects, WS origin checks
+  // The IDE origin (docs/ide.md): a second listener serving only
+  // /dev/<vmid>/ide/ and /dev/<vmid>/port/<n>/, and its public origin,
+  // "{vmid}" in the host giving each server its own. Both or neither.
+  std::string ide_listen;
+  std::string ide_origin;
+  int64_t ide_ticket_ttl_s = 60;  // how long an IDE ticket may wait to be redeemed
   std::string log_format = "json";
   std::string log_level = "info";
   // vmid ranges and the port pool (DESIGN §10.3: configurable).

@@ -259,6 +259,11 @@ struct ProxyTarget {
   std::chrono::milliseconds read_timeout{300000};      // between body reads/writes
   std::chrono::milliseconds tunnel_idle_timeout{3600000};   // upgraded: no byte either way
   std::chrono::milliseconds tunnel_total_timeout{86400000};  // upgraded: whole life
+  // Upgraded: asked every `recheck_interval` while the tunnel is open, on
+  // the io thread (so it must be quick, e.g. a cache lookup); false closes
+  // both sides (access revoked: logout, a new owner). Optional.
+  std::function<bool()> still_allowed;
+  std::chrono::milliseconds recheck_interval{2000};
 };
 
 // A ProxyTarget, or a Response to answer instead (redirect, 404...).

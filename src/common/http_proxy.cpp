@@ -285,14 +285,20 @@ awaitable<void> pump(tcp::socket& from, tcp::socket& to, TunnelState& st, uint64
   }
 }
 
-awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, TunnelState& st, std::chrono::milliseconds idle,
-                         std::chrono::milliseconds total) {
+awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, TunnelState& st, const ProxyTarget& pt) {
   asio::steady_timer t(co_await asio::this_coro::executor);
-  const auto end = Clock::now() + total;
+  const auto end = Clock::now() + pt.tunnel_total_timeout;
+  const bool recheck = static_cast<bool>(pt.still_allowed);
+  auto next_check = Clock::now() + pt.recheck_interval;
   for (;;) {
-    auto at = std::min(st.last + idle, end);
-    const auto now = Clock::now();
+    auto at = std::min(st.last + pt.tunnel_idle_timeout, end);
+    auto now = Clock::now();
+    if (recheck && now >= next_check) {
+      if (!pt.still_allowed()) break;
+      next_check = now + pt.recheck_interval;
+    }
     if (now >= at) break;
+    if (recheck) at = std::min(at, next_check);
     t.expires_after(at - now);
     auto [ec] = co_await t.async_wait(kTuple);
     if (ec) co_return;  // the tunnel ended first
@@ -304,7 +310,7 @@ awaitable<uint64_t> tunnel(tcp::socket& client, tcp::socket& up, const ProxyTarg
   using namespace asio::experimental::awaitable_operators;
   TunnelState st;
   co_await ((pump(client, up, st, nullptr) && pump(up, client, st, &st.to_client)) ||
-            watchdog(client, up, st, t.tunnel_idle_timeout, t.tunnel_total_timeout));
+            watchdog(client, up, st, t));
   close_both(client, up);
   co_return st.to_client;
 }

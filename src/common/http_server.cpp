@@ -759,6 +759,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
         ProxyTarget limits;
         limits.tunnel_idle_timeout = plan.upstream->tunnel_idle_timeout;
         limits.tunnel_total_timeout = plan.upstream->tunnel_total_timeout;
+        limits.still_allowed = std::move(plan.upstream->still_allowed);
+        limits.recheck_interval = plan.upstream->recheck_interval;
         // The tunnel gets a coroutine of its own that owns just the two
         // sockets; this session (and its frame) ends here. A shutdown does
         // not wait for tunnels: they close with the io_context.

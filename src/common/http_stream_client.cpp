@@ -133,7 +133,7 @@ Result<std::unique_ptr<StreamingRequest>> StreamingRequest::open(std::string_vie
   req.version(11);
   for (const auto& [k, v] : headers.items()) req.insert(k, v);
   std::string host = u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host;
-  req.set(bhttp::field::host, host + ":" + std::to_string(u->port));
+  if (!headers.get("Host")) req.set(bhttp::field::host, host + ":" + std::to_string(u->port));
   req.keep_alive(false);
   req.erase(bhttp::field::content_length);
   req.erase(bhttp::field::transfer_encoding);

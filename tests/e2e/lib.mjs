@@ -94,15 +94,31 @@ function killServices(dataDir) {
 
 // Starts zlh-api; `slot` (0-3) picks the scenario's vmid window and ports so
 // the browser tests never collide with each other or the other test tiers.
-export async function startApi({ name, slot, extraArgs = [], env: extraEnv = {} }) {
+// The IDE origin listens on 127.0.0.1 (browsers resolve *.localhost there)
+// on a free port of its own, as http://{vmid}.localhost:<port>.
+async function idePort() {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 9000);
+    if (await portFree('127.0.0.1', port)) return port;
+  }
+  throw new Error('no free port for the IDE origin');
+}
+
+export async function startApi({ name, slot, extraArgs = [], env: extraEnv = {}, store = null }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `zlh-e2e-${name}-`));
   const host = await loopback();
   const base = `http://${host}:8080`;
   const devLo = 4000 + slot * 100;
+  const ide = await idePort();
+  // `store`: {artifacts, catalogKey} of another store (the demo store with
+  // the real code-server); default the e2e store.
+  const artifacts = store ? store.artifacts : path.join(env.store, 'store');
+  const catalogKey = store ? store.catalogKey : path.join(env.store, 'keys', 'catalog.pub');
   const args = [
     '--listen', `${host}:8080`, '--data', path.join(dir, 'data'),
-    '--artifacts', path.join(env.store, 'store'), '--catalog-key', path.join(env.store, 'keys', 'catalog.pub'),
+    '--artifacts', artifacts, '--catalog-key', catalogKey,
     '--portal', env.portal, '--public-url', base,
+    '--ide-listen', `127.0.0.1:${ide}`, '--ide-origin', `http://{vmid}.localhost:${ide}`,
     '--dev-vmid-lo', String(devLo), '--dev-vmid-hi', String(devLo + 49),
     '--game-vmid-lo', String(devLo + 50), '--game-vmid-hi', String(devLo + 99),
     '--port-lo', String(31200 + slot * 25), '--port-hi', String(31200 + slot * 25 + 24),
@@ -152,6 +168,8 @@ export async function startApi({ name, slot, extraArgs = [], env: extraEnv = {} 
   }, { timeout: 20000, what: 'zlh-api /healthz' });
   const api = {
     dir, host, base,
+    // The IDE origin of a server.
+    ideOrigin: (vmid) => `http://${vmid}.localhost:${ide}`,
     get pid() { return proc?.pid; },
     log: () => { try { return fs.readFileSync(path.join(dir, 'api.log'), 'utf8'); } catch { return ''; } },
     // kill -9 and start again on the same data dir and address (agents,

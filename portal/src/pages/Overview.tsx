@@ -1,8 +1,10 @@
 import { useState } from 'preact/hooks';
 import { api, displayState, type Job, type Server } from '../api';
 import { Alert, Modal, ProgressBar, StateBadge, errorText, usePoll } from '../components';
+import { useIdeHandoff } from '../ide';
 import { navigate } from '../router';
 import { jobOf } from './jobs';
+import { PortsCard } from './Ports';
 
 const FINAL_JOB = new Set(['done', 'failed', 'compensated', 'cancelled']);
 
@@ -20,6 +22,7 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
   const [actionError, setActionError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const ide = useIdeHandoff(s);
 
   usePoll(
     async () => {
@@ -42,6 +45,9 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
   const noWorkload = s.type === 'dev' && !s.spec.enable_code_server;
   const canPower = hasContainer && !!s.ip && s.state === 'ready' && !noWorkload;
   const canHost = hasContainer && (s.state === 'ready' || s.state === 'error');
+  // The container runs while its agent answers, whatever the workload does
+  // (a dev server's ports can come from the console).
+  const containerUp = hasContainer && s.state === 'ready' && !!s.agent_state && s.agent_state !== 'unreachable';
 
   const act = async (action: string, label: string) => {
     setBusy(action);
@@ -173,12 +179,17 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
             <dd>{fmtTime(s.created_at)}</dd>
           </dl>
           {s.ide_url && (
-            <a class="btn btn-primary" href={s.ide_url} target="_blank" rel="noopener">
-              Open IDE
-            </a>
+            <>
+              <Alert error={ide.error} />
+              <button type="button" class="btn btn-primary" disabled={ide.busy !== null} onClick={() => ide.open()}>
+                Open IDE
+              </button>
+            </>
           )}
         </section>
       </div>
+
+      {s.type === 'dev' && containerUp && <PortsCard server={s} />}
 
       {job && (
         <section class="card" aria-labelledby="job-h">

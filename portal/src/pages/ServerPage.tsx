@@ -52,8 +52,6 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
       </main>
     );
 
-  if (tab === 'ide') return <Ide server={server} />;
-
   const base = `/servers/${id}`;
   const tabs: [string, string, string][] = [
     ['overview', 'Overview', base],
@@ -80,6 +78,9 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
       break;
     case 'mods':
       body = server.type === 'game' ? <Mods server={server} /> : <p>Mods are only available on game servers.</p>;
+      break;
+    case 'ide':
+      body = <Ide server={server} search={search} />;
       break;
     case 'tailscale':
       body = server.type === 'dev' ? <Tailscale server={server} /> : <p>Tailscale access is only available on dev servers.</p>;

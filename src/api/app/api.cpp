@@ -551,8 +551,8 @@ http::Router make_api_router(ApiContext& ctx) {
   // ---- relays: console, files, mods (src/api/relay) ----
   add_relay_routes(r, ctx);
   add_tailscale_routes(r, ctx);  // POST/DELETE /api/servers/{id}/tailscale (src/api/tailscale)
-  // ---- the browser IDE proxy /dev/{vmid}/ide (src/api/ide) ----
-  if (ctx.ide) add_ide_routes(r, ctx.opts, *ctx.ide);
+  // ---- the IDE handoff and /dev/ redirects to the IDE origin (src/api/ide) ----
+  if (ctx.ide) add_ide_api_routes(r, {ctx.store, ctx.secrets.jwt, ctx.ide_origin, *ctx.ide, ctx.agents});
 
   // Every route of this table, generated from it, so it cannot drift.
   nlohmann::json paths = nlohmann::json::object();

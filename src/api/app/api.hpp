@@ -35,6 +35,7 @@ namespace tailscale {
 class TailscaleContext;
 }  // namespace tailscale
 class IdeAccess;
+class IdeOrigin;
 
 // The signed catalog from the artifact store (a directory or file:// URL),
 // verified with the catalog key and cached by the bytes' sha256.
@@ -68,8 +69,9 @@ struct ApiContext {
   metrics::Registry& metrics;
   // Headscale access (api/tailscale); null: not configured (503).
   tailscale::TailscaleContext* tailscale = nullptr;
-  // The IDE proxy's access cache (api/ide); null: no /dev/{vmid}/ide routes.
+  // The IDE origin's access (api/ide); the origin null when not configured.
   IdeAccess* ide = nullptr;
+  const IdeOrigin* ide_origin = nullptr;
 };
 
 http::Router make_api_router(ApiContext& ctx);

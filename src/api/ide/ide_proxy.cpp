@@ -1,24 +1,23 @@
 #include "api/ide/ide_proxy.hpp"
 
 #include <charconv>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "api/auth/cookies.hpp"
-#include "api/options.hpp"
+#include "api/jobs/agent_client.hpp"
 #include "api/relay/origin.hpp"
+#include "common/crypto.hpp"
+#include "common/log.hpp"
 
 namespace zlh::api {
 
 namespace {
 
 using Clock = CoarseClock;  // cache lifetimes: the tick's resolution is plenty
-constexpr uint16_t kIdePort = 6000;  // DESIGN §6: code-server on <container ip>:6000
+constexpr uint16_t kIdePort = 6000;    // DESIGN §6: code-server on <container ip>:6000
+constexpr int kAgentPort = 18888;      // never previewed
 constexpr size_t kMaxCacheEntries = 20000;
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -26,72 +25,98 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+bool platform_cookie(std::string_view name) { return name == auth::kSessionCookie || name == kIdeCookie; }
+
+std::optional<int> parse_int(std::string_view s, int lo, int hi) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || s.front() == '+' || v < lo || v > hi)
+    return std::nullopt;
+  return v;
+}
+
 }  // namespace
 
-IdeAccess::IdeAccess(store::Store& store, const auth::JwtKey& jwt, std::chrono::milliseconds ttl)
-    : store_(store), jwt_(jwt), ttl_(ttl) {}
+// ---- IdeAccess ----
 
-std::optional<int64_t> IdeAccess::session_user(std::string_view token) {
+IdeAccess::IdeAccess(store::Store& store, std::chrono::seconds ticket_ttl, std::chrono::milliseconds ttl)
+    : store_(store), ticket_ttl_(ticket_ttl), ttl_(ttl) {}
+
+Result<std::string> IdeAccess::issue_ticket(const store::IdeGrant& grant) {
+  std::string ticket = crypto::base64url_encode(crypto::random_bytes(32));
+  if (auto r = store_.create_ide_ticket(crypto::sha256_hex(ticket), grant, store::Clock::now() + ticket_ttl_); !r)
+    return fail(r.error());
+  return ticket;
+}
+
+Result<std::string> IdeAccess::redeem_ticket(std::string_view ticket, int vmid) {
+  auto g = store_.redeem_ide_ticket(crypto::sha256_hex(ticket), store::Clock::now());
+  if (!g) return fail(g.error());
+  if (g->vmid != vmid) return fail(codes::kNotFound, "the ticket is for another server");
+  std::string cookie = crypto::base64url_encode(crypto::random_bytes(32));
+  if (auto r = store_.create_ide_cookie(crypto::sha256_hex(cookie), *g); !r) return fail(r.error());
+  return cookie;
+}
+
+std::optional<store::IdeGrant> IdeAccess::cookie_grant(std::string_view cookie) {
   const auto now = Clock::now();
   {
     std::shared_lock lk(mu_);
-    auto it = sessions_.find(token);
-    if (it != sessions_.end()) {
-      if (it->second.until > now) return it->second.user_id;  // an expired one is replaced below
-    }
+    auto it = cookies_.find(cookie);
+    if (it != cookies_.end() && it->second.until > now) return it->second.grant;
   }
-  auto claims = auth::verify_session_token(jwt_, token, unix_now());
-  if (!claims) return std::nullopt;
-  auto s = store_.get_session(claims->sid, store::Clock::now());
-  if (!s || std::to_string(s->user_id) != claims->sub) return std::nullopt;
-  SessionEntry e{s->user_id, claims->sid, now + ttl_};
-  // Never past the token's own expiry.
-  auto left = std::chrono::seconds(claims->exp - unix_now());
-  if (now + left < e.until) e.until = now + left;
+  auto g = store_.get_ide_cookie(crypto::sha256_hex(cookie), store::Clock::now());
+  if (!g) return std::nullopt;
   std::unique_lock lk(mu_);
-  if (sessions_.size() >= kMaxCacheEntries) std::erase_if(sessions_, [&](const auto& kv) { return kv.second.until <= now; });
-  if (sessions_.size() < kMaxCacheEntries) sessions_[std::string(token)] = e;
-  return e.user_id;
+  if (cookies_.size() >= kMaxCacheEntries) std::erase_if(cookies_, [&](const auto& kv) { return kv.second.until <= now; });
+  if (cookies_.size() < kMaxCacheEntries) cookies_[std::string(cookie)] = {*g, now + ttl_};
+  return *g;
 }
 
-IdeAccess::Decision IdeAccess::decide(std::string_view session_token, int vmid) {
+IdeAccess::Decision IdeAccess::decide(std::string_view cookie, int vmid, Want want) {
   Decision d;
-  if (session_token.empty()) return d;
-  auto user = session_user(session_token);
-  if (!user) return d;
-  d.user_id = *user;
+  if (cookie.empty() || cookie.size() > 128) return d;
+  auto grant = cookie_grant(cookie);
+  if (!grant || grant->vmid != vmid) return d;
+  d.user_id = grant->user_id;
   const auto now = Clock::now();
-  const auto key = std::pair{vmid, *user};
+  const auto key = std::pair{vmid, grant->user_id};
+  ServerEntry e;
+  bool cached = false;
   {
     std::shared_lock lk(mu_);
     auto it = servers_.find(key);
     if (it != servers_.end() && it->second.until > now) {
-      hits_.fetch_add(1, std::memory_order_relaxed);
-      d.verdict = it->second.verdict;
-      d.ip = it->second.ip;
-      return d;
+      e = it->second;
+      cached = true;
     }
+  }
+  if (cached) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+  } else {
     misses_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ServerEntry e;
-  e.until = now + ttl_;
-  auto srv = store_.get_server_by_vmid_for_owner(vmid, *user);
-  if (srv && srv->type == store::ServerType::kDev && srv->state != store::ServerState::kDeleting &&
-      srv->state != store::ServerState::kDeleted) {
-    auto p = nlohmann::json::parse(srv->payload, nullptr, false);
-    bool code_server = p.is_object() && p.value("enable_code_server", false);
-    if (code_server) {
-      e.verdict = srv->ip.empty() ? Verdict::kStarting : Verdict::kAllowed;
+    e.until = now + ttl_;
+    auto srv = store_.get_server_by_vmid_for_owner(vmid, grant->user_id);
+    if (srv && srv->state != store::ServerState::kDeleting && srv->state != store::ServerState::kDeleted) {
+      e.live = true;
       e.ip = srv->ip;
+      if (srv->type == store::ServerType::kDev) {
+        auto p = nlohmann::json::parse(srv->payload, nullptr, false);
+        e.ide = p.is_object() && p.value("enable_code_server", false);
+      }
     }
-  }
-  {
     std::unique_lock lk(mu_);
     if (servers_.size() >= kMaxCacheEntries) std::erase_if(servers_, [&](const auto& kv) { return kv.second.until <= now; });
     if (servers_.size() < kMaxCacheEntries) servers_[key] = e;
   }
-  d.verdict = e.verdict;
-  d.ip = e.ip;
+  if (!e.live || (want == Want::kIde && !e.ide)) {
+    d.verdict = Verdict::kNotFound;
+  } else if (e.ip.empty()) {
+    d.verdict = Verdict::kStarting;
+  } else {
+    d.verdict = Verdict::kAllowed;
+    d.ip = e.ip;
+  }
   return d;
 }
 
@@ -102,12 +127,14 @@ void IdeAccess::forget_vmid(int vmid) {
 
 void IdeAccess::forget_session(std::string_view sid) {
   std::unique_lock lk(mu_);
-  std::erase_if(sessions_, [&](const auto& kv) { return kv.second.sid == sid; });
+  std::erase_if(cookies_, [&](const auto& kv) { return kv.second.grant.session_id == sid; });
 }
+
+// ---- pieces ----
 
 namespace ide {
 
-std::string strip_session_cookie(std::string_view header) {
+std::string strip_platform_cookies(std::string_view header) {
   std::string out;
   size_t i = 0;
   while (i <= header.size()) {
@@ -116,7 +143,7 @@ std::string strip_session_cookie(std::string_view header) {
     std::string_view pair = trim(header.substr(i, j - i));
     auto eq = pair.find('=');
     std::string_view name = trim(pair.substr(0, eq));
-    if (!pair.empty() && name != auth::kSessionCookie) {
+    if (!pair.empty() && !platform_cookie(name)) {
       if (!out.empty()) out += "; ";
       out += pair;
     }
@@ -125,15 +152,42 @@ std::string strip_session_cookie(std::string_view header) {
   return out;
 }
 
-bool sets_session_cookie(std::string_view set_cookie) {
+bool sets_platform_cookie(std::string_view set_cookie) {
   auto eq = set_cookie.find('=');
   if (eq == std::string_view::npos) return false;
-  return trim(set_cookie.substr(0, eq)) == auth::kSessionCookie;
+  return platform_cookie(trim(set_cookie.substr(0, eq)));
 }
 
-std::string login_redirect(std::string_view public_url, std::string_view target) {
-  return std::string(public_url) + "/login?next=" + http::url_encode(target);
+std::string without_ticket(std::string_view target) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q));
+  std::string_view query = target.substr(q + 1);
+  std::string kept;
+  size_t i = 0;
+  while (i <= query.size()) {
+    size_t j = query.find('&', i);
+    if (j == std::string_view::npos) j = query.size();
+    std::string_view pair = query.substr(i, j - i);
+    std::string_view name = pair.substr(0, pair.find('='));
+    if (!pair.empty() && name != kTicketParam) {
+      if (!kept.empty()) kept += '&';
+      kept += pair;
+    }
+    i = j + 1;
+  }
+  if (!kept.empty()) out += "?" + kept;
+  return out;
 }
+
+std::string ide_cookie(std::string_view value, int vmid, bool secure) {
+  std::string c = std::string(kIdeCookie) + "=" + std::string(value) + "; Path=/dev/" + std::to_string(vmid) +
+                  "/; HttpOnly; SameSite=Lax";
+  if (secure) c += "; Secure";
+  return c;
+}
+
+bool previewable_port(int64_t port) { return port >= 1024 && port <= 65535 && port != kAgentPort; }
 
 http::Response starting_page(int vmid) {
   std::string v = std::to_string(vmid);
@@ -142,123 +196,314 @@ http::Response starting_page(int vmid) {
       "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta http-equiv=\"refresh\" content=\"3\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>IDE starting</title>"
+      "<title>Starting</title>"
       "<style>body{font:16px system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;"
       "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:center}"
-      "</style></head><body><main><h1>The IDE is starting…</h1>"
-      "<p>code-server in container " +
+      "</style></head><body><main><h1>Not answering yet…</h1>"
+      "<p>Nothing in container " +
           v +
-          " is not answering yet. This page tries again every 3 seconds.</p></main></body></html>",
+          " answers on this address yet. This page tries again every 3 seconds.</p></main></body></html>",
       "text/html; charset=utf-8");
   r.headers.set("Retry-After", "3");
   return r;
 }
 
-// The 404 for a browser that navigates to an IDE it may not open (not
-// yours, gone, not a dev server with code-server): a page with a way back,
-// saying no more than the JSON does. API clients keep the JSON error.
-http::Response not_found(const http::Request& req, std::string_view public_url) {
+}  // namespace ide
+
+namespace {
+
+// A small HTML page for browsers, the JSON error for everything else.
+http::Response page_or_error(const http::Request& req, int status, const Error& err, std::string_view title,
+                             std::string_view body_html, std::string_view public_url) {
   auto accept = req.headers.get("Accept");
   if (req.headers.get("Upgrade") || !accept || accept->find("text/html") == std::string::npos)
-    return http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
-  http::Response r = http::Response::text(
-      404,
+    return http::Response::error(err);
+  return http::Response::text(
+      status,
       "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>No such IDE</title>"
+      "<title>" + std::string(title) + "</title>"
       "<style>body{font:16px system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;"
       "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:center}"
-      "a{color:#93c5fd}</style></head><body><main><h1>No such IDE</h1>"
-      "<p>There is no browser IDE for you at this address.</p>"
+      "a{color:#93c5fd}</style></head><body><main><h1>" + std::string(title) + "</h1>" + std::string(body_html) +
       "<p><a href=\"" + std::string(public_url) + "/\">Back to your servers</a></p></main></body></html>",
       "text/html; charset=utf-8");
+}
+
+http::Response not_found(const http::Request& req, std::string_view public_url) {
+  return page_or_error(req, 404, Error::make(codes::kNotFound, "no such IDE"), "Nothing here",
+                       "<p>There is nothing for you at this address.</p>", public_url);
+}
+
+http::Response redirect(std::string location) {
+  http::Response r = http::Response::text(302, "");
+  r.headers.set("Location", std::move(location));
+  r.headers.set("Cache-Control", "no-store");
+  r.headers.set("Referrer-Policy", "no-referrer");
   return r;
 }
 
-}  // namespace ide
+// The headers a client sends that never reach the container: the user's
+// credentials, and forwarding claims the proxy writes itself.
+bool forward_client_header(std::string_view k) {
+  return !(http::iequals(k, "Authorization") || http::iequals(k, "Cookie") || http::iequals(k, "Forwarded") ||
+           http::iequals(k, auth::kCsrfHeader) || (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")));
+}
 
-void add_ide_routes(http::Router& r, const Options& opts, IdeAccess& access) {
+struct Parsed {
+  int vmid = -1;
+  IdeAccess::Want want = IdeAccess::Want::kIde;
+  int port = kIdePort;
+  std::string prefix;  // "/dev/6001/ide" or "/dev/6001/port/3000"
+};
+
+// The vmid (and port) of a matched route, checked against the raw target so
+// that an encoded "/" can never shift what is proxied. nullopt: 404.
+std::optional<Parsed> parse_route(const http::Request& req, bool port_route) {
+  Parsed p;
+  auto vmid = parse_int(req.params.at("vmid"), 1, 65535);
+  if (!vmid) return std::nullopt;
+  p.vmid = *vmid;
+  p.prefix = "/dev/" + std::to_string(p.vmid);
+  if (port_route) {
+    auto n = parse_int(req.params.at("n"), 1, 65535);
+    if (!n) return std::nullopt;
+    p.want = IdeAccess::Want::kPort;
+    p.port = *n;
+    p.prefix += "/port/" + std::to_string(p.port);
+  } else {
+    p.prefix += "/ide";
+  }
+  if (!req.target.starts_with(p.prefix)) return std::nullopt;
+  return p;
+}
+
+}  // namespace
+
+void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::string& public_url,
+                           IdeAccess& access) {
   http::RouteOptions o;
-  o.is_public = true;  // its own cookie auth: a redirect to the login, not a 401
+  o.is_public = true;       // its own cookie: a redirect to the portal, never a 401 page
   o.body_limit = SIZE_MAX;  // streamed; an IDE uploads files of any size
-  const std::string public_url = opts.public_url;
-  const std::string proto = public_url.starts_with("https://") ? "https" : "http";
-  r.add_proxy("/dev/{vmid}/ide/{rest...}", [&access, public_url, proto](http::Request& req) {
-    http::ProxyPlan plan;
-    const std::string& raw = req.params["vmid"];
-    int vmid = -1;
-    auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), vmid);
-    const std::string prefix = "/dev/" + std::to_string(vmid) + "/ide";
-    const bool is_upgrade = req.headers.get("Upgrade").has_value();
-    if (ec != std::errc() || p != raw.data() + raw.size() || vmid < 0 || !req.target.starts_with(prefix)) {
-      plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
-      return plan;
-    }
-    std::string_view after = std::string_view(req.target).substr(prefix.size());
-    if (after.empty() || after.front() == '?') {
-      plan.response = http::Response::text(308, "");
-      plan.response.headers.set("Location", prefix + "/" + std::string(after));
-      return plan;
-    }
-    if (after.front() != '/') {  // "/dev/6000/ide%2F..." and the like
-      plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
-      return plan;
-    }
-    const auto cookie = req.headers.get("Cookie");
-    std::string_view token;
-    if (cookie) token = auth::find_cookie(*cookie, auth::kSessionCookie).value_or(std::string_view{});
-    auto d = access.decide(token, vmid);
-    if (d.user_id) req.log_user = std::to_string(d.user_id);
-    switch (d.verdict) {
-      case IdeAccess::Verdict::kNoSession:
-        if (is_upgrade) {
-          plan.response = http::Response::error(Error::make(codes::kUnauthorized, "log in first"));
-        } else {
-          plan.response = http::Response::text(302, "");
-          plan.response.headers.set("Location", ide::login_redirect(public_url, req.target));
+  const std::string proto = origin.secure() ? "https" : "http";
+  for (bool port_route : {false, true}) {
+    const std::string pattern = port_route ? "/dev/{vmid}/port/{n}/{rest...}" : "/dev/{vmid}/ide/{rest...}";
+    r.add_proxy(pattern, [&access, &origin, public_url, proto, port_route](http::Request& req) {
+      http::ProxyPlan plan;
+      auto p = parse_route(req, port_route);
+      const bool is_upgrade = req.headers.get("Upgrade").has_value();
+      if (!p || !origin.host_matches(req.headers.get("Host").value_or(""), p->vmid)) {
+        plan.response = not_found(req, public_url);
+        return plan;
+      }
+      if (port_route && !ide::previewable_port(p->port)) {
+        plan.response = http::Response::error(
+            Error::make(codes::kForbidden, "port preview covers ports 1024-65535 except the agent's 18888"));
+        return plan;
+      }
+      std::string_view after = std::string_view(req.target).substr(p->prefix.size());
+      if (after.empty() || after.front() == '?') {  // "/dev/6001/ide" → "/dev/6001/ide/"
+        plan.response = http::Response::text(308, "");
+        plan.response.headers.set("Location", p->prefix + "/" + std::string(after));
+        return plan;
+      }
+      if (after.front() != '/') {  // "/dev/6001/ide%2F..." and the like
+        plan.response = not_found(req, public_url);
+        return plan;
+      }
+      // The handoff: a ticket becomes this origin's cookie.
+      if (auto ticket = req.query_param(kTicketParam); ticket && req.method == "GET" && !is_upgrade) {
+        auto cookie = access.redeem_ticket(*ticket, p->vmid);
+        if (!cookie) {
+          plan.response = page_or_error(
+              req, 403, Error::make(codes::kForbidden, "this IDE link is not valid (used, expired or not yours)"),
+              "This link has expired",
+              "<p>IDE links work once, for a minute. Open the IDE again from the portal.</p>", public_url);
+          plan.response.headers.set("Cache-Control", "no-store");
+          plan.response.headers.set("Referrer-Policy", "no-referrer");
+          return plan;
         }
+        plan.response = redirect(ide::without_ticket(req.target));
+        plan.response.headers.add("Set-Cookie", ide::ide_cookie(*cookie, p->vmid, origin.secure()));
         return plan;
-      case IdeAccess::Verdict::kNotFound:
-        plan.response = ide::not_found(req, public_url);
+      }
+      const auto cookie_header = req.headers.get("Cookie");
+      std::string_view cookie;
+      if (cookie_header) cookie = auth::find_cookie(*cookie_header, kIdeCookie).value_or(std::string_view{});
+      auto d = access.decide(cookie, p->vmid, p->want);
+      if (d.user_id) req.log_user = std::to_string(d.user_id);
+      switch (d.verdict) {
+        case IdeAccess::Verdict::kNoCookie: {
+          if (is_upgrade) {
+            plan.response = http::Response::error(Error::make(codes::kUnauthorized, "open the IDE from the portal"));
+            return plan;
+          }
+          // Back to the portal, which asks for a fresh ticket (or a login first).
+          auto srv = access.store().get_server_by_vmid(p->vmid);
+          if (!srv) {
+            plan.response = not_found(req, public_url);
+            return plan;
+          }
+          std::string to = public_url + "/servers/" + std::to_string(srv->id) + "/ide?open=1";
+          if (port_route) to += "&port=" + std::to_string(p->port);
+          plan.response = redirect(std::move(to));
+          return plan;
+        }
+        case IdeAccess::Verdict::kNotFound:
+          plan.response = not_found(req, public_url);
+          return plan;
+        case IdeAccess::Verdict::kStarting:
+          plan.response = ide::starting_page(p->vmid);
+          return plan;
+        case IdeAccess::Verdict::kAllowed:
+          break;
+      }
+      if (is_upgrade && !relay::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
+        plan.response = http::Response::error(Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
         return plan;
-      case IdeAccess::Verdict::kStarting:
-        plan.response = ide::starting_page(vmid);
-        return plan;
-      case IdeAccess::Verdict::kAllowed:
-        break;
+      }
+      http::ProxyTarget t;
+      t.host = d.ip;
+      t.port = uint16_t(p->port);
+      t.target = std::string(after);
+      t.forward_client_header = forward_client_header;
+      if (cookie_header) {
+        std::string rest = ide::strip_platform_cookies(*cookie_header);
+        if (!rest.empty()) t.headers.add("Cookie", rest);
+      }
+      t.set_forwarded = true;
+      t.forwarded_proto = proto;
+      t.forwarded_prefix = p->prefix;
+      // The container cannot plant or overwrite the platform's cookies.
+      t.keep_response_header = [](std::string_view k, std::string_view v) {
+        return !(http::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
+      };
+      const int vmid = p->vmid;
+      t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
+      // An open WebSocket ends soon after logout or a change of owner.
+      if (is_upgrade)
+        t.still_allowed = [&access, c = std::string(cookie), vmid, want = p->want, ip = d.ip] {
+          auto again = access.decide(c, vmid, want);
+          return again.verdict == IdeAccess::Verdict::kAllowed && again.ip == ip;
+        };
+      plan.upstream = std::move(t);
+      return plan;
+    }, o);
+  }
+}
+
+// ---- the API side ----
+
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<int64_t> path_id(const http::Request& req) {
+  const std::string& s = req.params.at("id");
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+bool code_server_enabled(const store::Server& s) {
+  if (s.type != store::ServerType::kDev) return false;
+  auto p = nlohmann::json::parse(s.payload, nullptr, false);
+  return p.is_object() && p.value("enable_code_server", false);
+}
+
+}  // namespace
+
+void add_ide_api_routes(http::Router& r, IdeApiDeps deps) {
+  // POST /api/servers/{id}/ide-ticket {} | {"port": n}
+  http::RouteOptions ticket_opts;
+  ticket_opts.body_limit = 1024;
+  r.add_sync("POST", "/api/servers/{id}/ide-ticket", [deps](http::Request& req) {
+    auto id = path_id(req);
+    if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
+    const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+    auto s = deps.store.get_server_for_owner(*id, uid);
+    if (!s) return http::Response::error(s.error());
+    std::optional<int> port;
+    if (!req.body.empty()) {
+      auto j = nlohmann::json::parse(req.body, nullptr, false);
+      if (!j.is_object()) return http::Response::error(Error::invalid("body", "body must be a JSON object"));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        if (it.key() != "port")
+          return http::Response::error(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
+      if (j.contains("port") && !j["port"].is_null()) {
+        if (!j["port"].is_number_integer() || !ide::previewable_port(j["port"].get<int64_t>()))
+          return http::Response::error(
+              Error::invalid("port", "field \"port\": must be 1024..65535 and not 18888 (the agent's)"));
+        port = j["port"].get<int>();
+      }
     }
-    if (is_upgrade && !relay::origin_allowed(req.headers.get("Origin"), public_url)) {
-      plan.response = http::Response::error(Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
+    if (!deps.origin)
+      return http::Response::error(Error::make(
+          codes::kUnavailable, "the IDE origin is not configured on this installation (--ide-listen, --ide-origin)"));
+    if (s->state == store::ServerState::kDeleting || s->state == store::ServerState::kDeleted)
+      return http::Response::error(Error::make(codes::kNotFound, "no such server"));
+    if (!port && !code_server_enabled(*s))
+      return http::Response::error(Error::make(codes::kConflict, "code-server is not enabled on this server"));
+    if (!s->vmid || s->ip.empty())
+      return http::Response::error(Error::make(codes::kConflict, "the server has no running container yet"));
+    // The ticket is bound to the session the request came with.
+    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
+    if (!cred || cred->kind == auth::CredentialKind::kNone)
+      return http::Response::error(Error::make(codes::kUnauthorized, "authentication required"));
+    auto claims = auth::verify_session_token(deps.jwt, cred->token, unix_now());
+    if (!claims) return http::Response::error(claims.error());
+    auto t = deps.access.issue_ticket({claims->sid, uid, *s->vmid});
+    if (!t) return http::Response::error(t.error());
+    std::string url = deps.origin->origin(*s->vmid) + "/dev/" + std::to_string(*s->vmid) +
+                      (port ? "/port/" + std::to_string(*port) : std::string("/ide")) + "/?" +
+                      std::string(kTicketParam) + "=" + *t;
+    (void)deps.store.append_audit({uid, "ide.ticket", "server:" + std::to_string(s->id),
+                                   nlohmann::json{{"vmid", *s->vmid}, {"port", port ? *port : kIdePort}}.dump(),
+                                   req.remote_addr});
+    http::Response res = http::Response::json(200, {{"url", url}, {"expires_in", deps.access.ticket_ttl().count()}});
+    res.headers.set("Cache-Control", "no-store");
+    return res;
+  }, ticket_opts);
+
+  // GET /api/servers/{id}/ports: what port preview can open now.
+  http::RouteOptions ports_opts;
+  ports_opts.blocking = true;  // asks the agent
+  r.add_sync("GET", "/api/servers/{id}/ports", [deps](http::Request& req) {
+    auto id = path_id(req);
+    if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
+    const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+    auto s = deps.store.get_server_for_owner(*id, uid);
+    if (!s) return http::Response::error(s.error());
+    if (!s->vmid || s->ip.empty())
+      return http::Response::error(Error::make(codes::kConflict, "the server has no running container yet"));
+    auto st = deps.agents.status(s->ip, *s->vmid);
+    if (!st) return http::Response::error(Error::make(codes::kUpstream, "the server's agent does not answer"));
+    const bool ide = code_server_enabled(*s);
+    nlohmann::json ports = nlohmann::json::array();
+    if (auto it = st->find("ports_listening"); it != st->end() && it->is_array())
+      for (const auto& v : *it)
+        if (v.is_number_integer() && ide::previewable_port(v.get<int64_t>()) && !(ide && v.get<int>() == kIdePort))
+          ports.push_back(v.get<int>());
+    return http::Response::json(200, {{"ports", ports}, {"preview", deps.origin != nullptr}});
+  }, ports_opts);
+
+  // The API origin never proxies /dev/: the IDE origin does.
+  http::RouteOptions pub;
+  pub.is_public = true;
+  r.add_proxy("/dev/{vmid}/{rest...}", [deps](http::Request& req) {
+    http::ProxyPlan plan;
+    auto vmid = parse_int(req.params.at("vmid"), 1, 65535);
+    if (!deps.origin || !vmid || req.headers.get("Upgrade")) {
+      plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
       return plan;
     }
-    http::ProxyTarget t;
-    t.host = d.ip;
-    t.port = kIdePort;
-    t.target = std::string(after);
-    // The client's headers go on as they are (no copy here), but never the
-    // user's credentials and never forwarding claims made by the client.
-    t.forward_client_header = [](std::string_view k) {
-      return !(http::iequals(k, "Authorization") || http::iequals(k, "Cookie") || http::iequals(k, "Forwarded") ||
-               http::iequals(k, auth::kCsrfHeader) ||
-               (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")));
-    };
-    if (cookie) {
-      std::string rest = ide::strip_session_cookie(*cookie);
-      if (!rest.empty()) t.headers.add("Cookie", rest);
-    }
-    // X-Forwarded-For, -Host, -Proto and -Prefix, written by the proxy (the
-    // client's own were dropped above).
-    t.set_forwarded = true;
-    t.forwarded_proto = proto;
-    t.forwarded_prefix = prefix;
-    // The IDE cannot plant or overwrite the platform's session cookie.
-    t.keep_response_header = [](std::string_view k, std::string_view v) {
-      return !(http::iequals(k, "Set-Cookie") && ide::sets_session_cookie(v));
-    };
-    t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
-    plan.upstream = std::move(t);
+    plan.response = redirect(deps.origin->origin(*vmid) + ide::without_ticket(req.target));
     return plan;
-  }, o);
+  }, pub);
 }
 
 }  // namespace zlh::api

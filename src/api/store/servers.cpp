@@ -242,6 +242,12 @@ Result<Server> Store::get_server_by_vmid_for_owner(int vmid, int64_t owner_id) {
   });
 }
 
+Result<Server> Store::get_server_by_vmid(int vmid) {
+  return impl_->read("get server", [&](SQLite::Database& db) {
+    return one_server(db, "v.vmid = ? AND s.deleted_at IS NULL", [&](SQLite::Statement& q) { q.bind(1, vmid); });
+  });
+}
+
 Result<std::vector<Server>> Store::list_servers_for_owner(int64_t owner_id) {
   return impl_->read("list servers", [&](SQLite::Database& db) -> Result<std::vector<Server>> {
     return query_servers(db, "WHERE s.owner_id = ? AND s.deleted_at IS NULL ORDER BY s.id",

@@ -137,6 +137,8 @@ class Store {
   Result<Server> get_server_for_owner(int64_t id, int64_t owner_id);
   // Same, by the vmid the server currently holds (the IDE proxy's key).
   Result<Server> get_server_by_vmid_for_owner(int vmid, int64_t owner_id);
+  // System: the live (not deleted) server holding `vmid`, whoever owns it.
+  Result<Server> get_server_by_vmid(int vmid);
   // The owner's servers that are not deleted, by id. Indexed on owner.
   Result<std::vector<Server>> list_servers_for_owner(int64_t owner_id);
   // System: every server that is not deleted, by id (the poller).
@@ -203,6 +205,24 @@ class Store {
   Result<void> release_lxc_slot(int vmid);
   // System: the slot `vmid` holds, E_NOT_FOUND when none.
   Result<int> lxc_slot(int vmid);
+
+  // ---- the IDE origin's handoff (docs/ide.md) ----
+  // Tickets and zlh_ide cookies are random values held by the browser; the
+  // store keeps only their SHA-256 (`hash`, hex). Both are bound to a
+  // session, its user and a vmid.
+  // A ticket valid until `expires_at`. E_INVALID (bad hash or vmid, born
+  // expired), E_NOT_FOUND (no such session). Purges tickets expired a
+  // minute ago as it goes.
+  Result<void> create_ide_ticket(std::string_view hash, const IdeGrant& grant, Time expires_at);
+  // Marks the ticket used and returns its grant, in one conditional UPDATE:
+  // of concurrent redeems exactly one wins. E_NOT_FOUND when it is unknown,
+  // used, expired at `now`, or its session is no longer valid at `now`.
+  Result<IdeGrant> redeem_ide_ticket(std::string_view hash, Time now);
+  // Records a zlh_ide cookie for the grant. E_INVALID, E_NOT_FOUND (session).
+  Result<void> create_ide_cookie(std::string_view hash, const IdeGrant& grant);
+  // The cookie's grant while its session is valid at `now`, else E_NOT_FOUND
+  // (so logout revokes every cookie of the session).
+  Result<IdeGrant> get_ide_cookie(std::string_view hash, Time now);
 
   // ---- audit ----
   // Appends an entry stamped with the clock; returns its id. E_INVALID

@@ -50,6 +50,14 @@ struct Session {
   std::optional<Time> revoked_at;
 };
 
+// What an IDE ticket or zlh_ide cookie grants: the IDE origin of `vmid` for
+// `user_id`, as long as the session `session_id` is valid.
+struct IdeGrant {
+  std::string session_id;
+  int64_t user_id = 0;
+  int vmid = 0;
+};
+
 // ---- servers --------------------------------------------------------------
 
 enum class ServerType { kDev, kGame };

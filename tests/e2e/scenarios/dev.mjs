@@ -1,13 +1,15 @@
 // (1) register → create a dev server (node, code-server on) → progress →
 // running → console (node --version, resize, reconnect after zlh-api goes
 // away and comes back) → upload with progress, listed, download → Open IDE
-// (the stand-in IDE page and its WebSocket through the proxy) → logout.
+// (the stand-in IDE page and its WebSocket, on the server's own IDE origin) → logout.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { check, eventually, newPage } from '../lib.mjs';
 import { progressSeen, register, serverIdFromUrl, terminalText, waitPageState, waitTerminal, watchProgress } from './common.mjs';
+
+const vmidOf = (u) => Number(u.pathname.split('/')[2]);
 
 export const slot = 0;
 export const deadlineSeconds = 420;
@@ -119,28 +121,31 @@ export default async function ({ api, browser, step, shot, track }) {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
-  // Open IDE: a new tab at /dev/<vmid>/ide/ with the stand-in's page and its WebSocket.
+  // Open IDE: a new tab on the server's own IDE origin (ticket handoff),
+  // with the stand-in's page and its WebSocket.
   await page.getByRole('link', { name: 'Overview' }).click();
   const [ide] = await Promise.all([
     page.context().waitForEvent('page'),
-    page.getByRole('link', { name: 'Open IDE' }).click(),
+    page.getByRole('button', { name: 'Open IDE' }).click(),
   ]);
   track(ide);
-  await ide.waitForLoadState();
-  check(/\/dev\/\d+\/ide\/$/.test(new URL(ide.url()).pathname), `IDE tab at /dev/<vmid>/ide/, got ${ide.url()}`);
+  await ide.waitForURL((u) => /^\/dev\/\d+\/ide\/$/.test(u.pathname) && !u.search.includes('zlh_ticket'));
+  const ideUrl = new URL(ide.url());
+  check(ideUrl.origin === api.ideOrigin(vmidOf(ideUrl)), `IDE tab on its own origin, got ${ide.url()}`);
   await eventually(async () => (await ide.title()) === 'stand-in code-server', { what: 'the IDE page' });
   await eventually(async () => /connected: ping/.test(await ide.locator('#status').innerText()),
     { what: "the IDE page's WebSocket through the proxy" });
+  const ideCookies = await ide.context().cookies(ide.url());
+  check(ideCookies.some((c) => c.name === 'zlh_ide' && c.httpOnly) && !ideCookies.some((c) => c.name === 'zlh_session'),
+    `the IDE origin holds zlh_ide only (${ideCookies.map((c) => c.name).join(', ')})`);
   await shot(ide, 'ide');
   await ide.close();
   await page.bringToFront();  // the portal polls only while it is visible
-  // The in-portal IDE page: header bar and the IDE in a frame.
+  // The IDE tab: no frame any more (the IDE lives on another site), a button.
   await page.getByRole('link', { name: 'IDE', exact: true }).click();
-  await eventually(async () => {
-    const f = page.frameLocator('iframe').first();
-    return /connected: ping/.test(await f.locator('#status').innerText());
-  }, { what: 'the IDE in the portal frame' });
-  await shot(page, 'ide-in-portal');
+  await page.getByRole('button', { name: 'Open IDE' }).waitFor();
+  check(await page.locator('iframe').count() === 0, 'no IDE frame in the portal');
+  await shot(page, 'ide-tab');
   step('IDE through the proxy, its WebSocket connected');
 
   // The list updates by itself: a server created elsewhere (here over the

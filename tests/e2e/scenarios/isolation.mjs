@@ -1,5 +1,5 @@
-// (3) a second user sees none of the first user's servers and gets 404 at
-// their IDE URL (and at their server page and API routes).
+// (3) a second user sees none of the first user's servers and gets no
+// ticket for their IDE (and 404 at their server page and API routes).
 import { call, check, eventually, newPage } from '../lib.mjs';
 import { register } from './common.mjs';
 
@@ -24,11 +24,14 @@ export default async function ({ api, browser, step, shot, track }) {
     if (d.json.state === 'error') throw new Error(`provisioning failed: ${d.text}`);
     return d.json.state === 'ready' && d.json.vmid;
   }, { timeout: 180000, what: "ann's server to be ready" });
-  // Ann herself reaches her IDE.
+  // Ann herself reaches her IDE: the bookmark-style URL on the IDE origin
+  // goes through the portal for a ticket and back.
   const annPage = track(await newPage(browser));
   await annPage.context().addCookies([{ name: 'zlh_session', value: token, url: api.base }]);
-  await annPage.goto(`${api.base}/dev/${vmid}/ide/`);
+  const ideUrl = `${api.ideOrigin(vmid)}/dev/${vmid}/ide/`;
+  await annPage.goto(ideUrl);
   await eventually(async () => (await annPage.title()) === 'stand-in code-server', { what: "ann's IDE" });
+  check(annPage.url() === ideUrl, `ann lands on her IDE without the ticket in the URL (${annPage.url()})`);
   step(`ann's server ${id} (vmid ${vmid}) ready, her IDE answers`);
 
   // Bob, in the browser.
@@ -39,10 +42,16 @@ export default async function ({ api, browser, step, shot, track }) {
   await shot(page, 'bob-list');
   const list = await (await page.request.get(api.base + '/api/servers')).json();
   check((list.servers || list).length === 0, "bob's API list is empty");
-  const resp = await page.goto(`${api.base}/dev/${vmid}/ide/`);
-  check(resp.status() === 404, `bob at ann's IDE URL: 404 (got ${resp.status()})`);
-  check((await page.title()) === 'No such IDE', `bob gets the not-found page, not ann's IDE (title ${await page.title()})`);
-  await page.getByRole('link', { name: 'Back to your servers' }).waitFor();
+  // Ann's IDE URL sends bob to the portal for a ticket, which is refused
+  // like a server that does not exist; he never sees her IDE.
+  await page.goto(`${api.ideOrigin(vmid)}/dev/${vmid}/ide/`);
+  await page.waitForURL((u) => u.origin === api.base && u.pathname === `/servers/${id}/ide`);
+  await eventually(async () => /not found/i.test(await page.locator('main').innerText()), { what: "bob's not-found" });
+  check(!(await page.locator('main').innerText()).includes('ann-secret'), 'nothing of ann is shown');
+  check((await page.context().cookies(`${api.ideOrigin(vmid)}/dev/${vmid}/ide/`)).length === 0, "bob got no IDE cookie");
+  const bobTicket = await page.request.post(`${api.base}/api/servers/${id}/ide-ticket`,
+    { headers: { 'X-ZLH-CSRF': '1' }, data: {} });
+  check(bobTicket.status() === 404, `bob's ticket for ann's server: 404 (got ${bobTicket.status()})`);
   await shot(page, 'bob-ide-404');
   check((await page.request.get(`${api.base}/api/servers/${id}`)).status() === 404, "bob: ann's server is 404");
   await page.goto(`${api.base}/servers/${id}`);
