@@ -4,8 +4,9 @@
 #   upstream  an nginx started as the container's IDE addon (the catalog's
 #             "code-server" is a wrapper that runs nginx on {bind}): "/" is a
 #             small body; /ws is proxied to a WebSocket echo (bench/node/ws_echo.js).
-#   zlh-api   /dev/<vmid>/ide/ with the zlh_session cookie: auth + ownership
-#             on every request, upstream keep-alive pool.
+#   zlh-api   /dev/<vmid>/ide/ on the server's IDE origin with the zlh_ide
+#             cookie (from a ticket): auth + ownership on every request,
+#             upstream keep-alive pool.
 #   nginx     proxy_pass to the same upstream, upstream keep-alive.
 #   express   Node Express + http-proxy-middleware (ws: true, keep-alive agent),
 #             the design zlh-api's proxy replaces.
@@ -113,8 +114,11 @@ tar -C "$W/ide" -czf "$W/ide.tar.gz" i
 API_ADDR=127.0.0.1
 API_PORT="$(free_port)"
 API_URL="http://$API_ADDR:$API_PORT"
+# The IDE origin (docs/ide.md): its own listener, one origin per server.
+IDE_PORT="$(free_port)"
 ZLH_ADMIN_PASSWORD=admin-password-1 "$BIN/zlh-api" --listen "$API_ADDR:$API_PORT" --data "$W/data" \
   --artifacts "$W/store" --catalog-key "$W/keys/catalog.pub" --public-url "$API_URL" \
+  --ide-listen "127.0.0.1:$IDE_PORT" --ide-origin "http://{vmid}.localhost:$IDE_PORT" \
   --dev-vmid-lo 4500 --dev-vmid-hi 4599 --driver local --insecure-local-driver >"$W/api.out" 2>"$W/api.log" &
 API_PID=$!
 PIDS+=("$API_PID")
@@ -184,15 +188,25 @@ for u in "http://127.0.0.1:$NGX_PORT" "http://127.0.0.1:$EXP_PORT"; do
     sleep 0.1
   done
 done
-COOKIE="Cookie: zlh_session=$TOKEN"
-curl -sf -H "$COOKIE" "$API_URL/dev/$VMID/ide/" | grep -q 'hello from the IDE' || die "zlh-api does not proxy"
+# The browser's way in: a ticket, traded on the server's IDE origin for the
+# zlh_ide cookie; requests then carry that cookie and the origin's Host.
+TICKET_URL="$(curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' \
+  "$API_URL/api/servers/$SID/ide-ticket" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')"
+IDE_ORIGIN="http://$VMID.localhost:$IDE_PORT"
+HOSTH="Host: $VMID.localhost:$IDE_PORT"
+IDE_COOKIE="$(curl -s -o /dev/null -D - -H "$HOSTH" "http://127.0.0.1:$IDE_PORT${TICKET_URL#"$IDE_ORIGIN"}" |
+  sed -n 's/^[Ss]et-[Cc]ookie: zlh_ide=\([^;]*\).*/\1/p' | tr -d '\r')"
+[ -n "$IDE_COOKIE" ] || die "no zlh_ide cookie for the ticket $TICKET_URL"
+COOKIE="Cookie: zlh_ide=$IDE_COOKIE"
+curl -sf -H "$COOKIE" -H "$HOSTH" "http://127.0.0.1:$IDE_PORT/dev/$VMID/ide/" | grep -q 'hello from the IDE' ||
+  die "zlh-api does not proxy"
 
 # The processes of each proxy, for their CPU time (and syscalls): zlh-api;
 # nginx's workers; the Express node process.
 NGX_WORKERS="$(pgrep -P "$NGX_PID" | tr '\n' ' ')"
 [ -n "$NGX_WORKERS" ] || die "the nginx peer has no workers"
 declare -A PROCS=([api]="$API_PID" [ngx]="$NGX_WORKERS" [exp]="$EXP_PID")
-declare -A URLS=([api]="$API_URL/dev/$VMID/ide/" [ngx]="http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"
+declare -A URLS=([api]="http://127.0.0.1:$IDE_PORT/dev/$VMID/ide/" [ngx]="http://127.0.0.1:$NGX_PORT/dev/$VMID/ide/"
   [exp]="http://127.0.0.1:$EXP_PORT/dev/$VMID/ide/")
 # CPU ticks (user, system) of the processes given, all their threads.
 cpu_ticks() {
@@ -230,7 +244,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int(
 
 for r in $(seq "$ROUNDS"); do
   log "HTTP round $r/$ROUNDS: zlh-api, nginx, express ($CONNS connections, $DURATION)"
-  run_wrk "api$r" "${URLS[api]}" -H "$COOKIE"
+  run_wrk "api$r" "${URLS[api]}" -H "$COOKIE" -H "$HOSTH"
   run_wrk "ngx$r" "${URLS[ngx]}"
   run_wrk "exp$r" "${URLS[exp]}"
 done
@@ -270,7 +284,7 @@ if perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null; then
   for side in api ngx exp; do
     url="${URLS[$side]}"
     hdr=()
-    [ "$side" != api ] || hdr=(-H "$COOKIE")
+    [ "$side" != api ] || hdr=(-H "$COOKIE" -H "$HOSTH")
     wrk -t2 -c"$CONNS" -d"$WARMUP" "${hdr[@]}" "$url" >/dev/null
     pids="$(echo ${PROCS[$side]} | tr ' ' ',')"
     perf stat -x, -e raw_syscalls:sys_enter -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
@@ -296,7 +310,7 @@ ws_rtt() {
 }
 log "WebSocket echo round trips"
 ws_rtt direct "ws://$IP:6000/ws"
-ws_rtt api "ws://$API_ADDR:$API_PORT/dev/$VMID/ide/ws" --header "$COOKIE" --header "Origin: $API_URL"
+ws_rtt api "ws://127.0.0.1:$IDE_PORT/dev/$VMID/ide/ws" --header "$COOKIE" --header "$HOSTH" --header "Origin: $IDE_ORIGIN"
 ws_rtt ngx "ws://127.0.0.1:$NGX_PORT/dev/$VMID/ide/ws"
 ws_rtt exp "ws://127.0.0.1:$EXP_PORT/dev/$VMID/ide/ws"
 
@@ -306,8 +320,8 @@ rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 RSS0="$(rss_kib "$API_PID")"
 FIFO="$W/idle.in"
 mkfifo "$FIFO"
-python3 "$REPO/bench/ws_bench.py" idle "ws://$API_ADDR:$API_PORT/dev/$VMID/ide/ws" --count "$IDLE" \
-  --header "$COOKIE" --header "Origin: $API_URL" <"$FIFO" >"$W/idle.out" 2>"$W/idle.err" &
+python3 "$REPO/bench/ws_bench.py" idle "ws://127.0.0.1:$IDE_PORT/dev/$VMID/ide/ws" --count "$IDLE" \
+  --header "$COOKIE" --header "$HOSTH" --header "Origin: $IDE_ORIGIN" <"$FIFO" >"$W/idle.out" 2>"$W/idle.err" &
 IDLE_PID=$!
 PIDS+=("$IDLE_PID")
 exec 9>"$FIFO"
@@ -337,7 +351,7 @@ RATIO="$(awk -v a="${RPS[api]}" -v b="${RPS[ngx]}" 'BEGIN { printf "%.2f", a / b
   echo "- Machine: nproc=$(nproc), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- Versions: zlh-api $("$BIN/zlh-api" --version 2>/dev/null | head -1), $(nginx -v 2>&1), node $(node --version), wrk $(wrk -v 2>&1 | head -1 | awk '{ print $2 }')"
   echo "- Upstream: nginx started by the agent as the container's code-server addon at $UP (1 worker): \`/\` returns a 61-byte page; \`/ws\` goes to a Node WebSocket echo."
-  echo "- zlh-api: \`/dev/$VMID/ide/\` with the \`zlh_session\` cookie (session + ownership checked on every request, from its short cache), 2 io threads, JSON access log to a file."
+  echo "- zlh-api: \`/dev/$VMID/ide/\` on the server's IDE origin (\`--ide-listen\`, Host \`$VMID.localhost\`) with the \`zlh_ide\` cookie from a ticket (cookie + ownership checked on every request, from its short cache), 2 io threads, JSON access log to a file."
   echo "- nginx peer: \`proxy_pass\`, 2 workers, upstream \`keepalive 64\`, no auth. Express peer: Express 4 + http-proxy-middleware 3 (\`ws: true\`, keep-alive agent), no auth."
   echo "- wrk: 2 threads, $CONNS connections, $DURATION after a $WARMUP warm-up, $ROUNDS rounds in turn; medians. Latency from bench/wrk_latency.lua (µs)."
   echo "- CPU per request: the proxy's own processes (zlh-api; nginx's workers; Express's node) from /proc/<pid>/stat over the measured runs of all rounds, divided by the requests. wrk and the upstream share the same 2 cores, so requests/s follows the total CPU per request; this figure is the proxy's part of it and moves much less with the machine's load."

@@ -26,7 +26,9 @@ async def connect(url, headers):
     host, port, path = parse(url)
     reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
     key = base64.b64encode(os.urandom(16)).decode()
-    req = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
+    # A Host among `headers` (an origin by name, e.g. <vmid>.localhost) wins.
+    own_host = [] if any(h.lower().startswith("host:") for h in headers) else [f"Host: {host}:{port}"]
+    req = [f"GET {path} HTTP/1.1"] + own_host + ["Upgrade: websocket", "Connection: Upgrade",
            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"] + headers
     writer.write(("\r\n".join(req) + "\r\n\r\n").encode())
     await writer.drain()

@@ -263,7 +263,7 @@ struct ProxyTarget {
   // the io thread (so it must be quick, e.g. a cache lookup); false closes
   // both sides (access revoked: logout, a new owner). Optional.
   std::function<bool()> still_allowed;
-  std::chrono::milliseconds recheck_interval{2000};
+  std::chrono::milliseconds recheck_interval{5000};
 };
 
 // A ProxyTarget, or a Response to answer instead (redirect, 404...).

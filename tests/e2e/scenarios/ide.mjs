@@ -8,7 +8,8 @@
 //   the integrated terminal: id -un → dev, pwd → /home/dev/workspace,
 //   node --version → the server's catalog version;
 //   python3 -m http.server 3000 → the Ports card lists 3000 → Open shows the
-//   listing; a page served through port preview that fetches the API's
+//   listing (and through code-server's own /proxy/3000/); a page served
+//   through port preview that fetches the API's
 //   /api/servers with credentials gets no data.
 // Screenshots go to build/e2e-artifacts/ide-*.png.
 import path from 'node:path';
@@ -144,6 +145,12 @@ fetch(${JSON.stringify(api.base + '/api/servers')}, { credentials: 'include' })
   check(/probe\.html/.test(await preview.locator('body').innerText()), 'the listing shows the workspace');
   await shot(preview, 'port-preview');
   step('Ports card → Open → the listing through port preview');
+
+  // code-server's own /proxy/<port>/ keeps working (the same cookie).
+  await preview.goto(`${api.ideOrigin(vmid)}/dev/${vmid}/ide/proxy/3000/`);
+  await eventually(async () => /Directory listing for \//.test(await preview.locator('body').innerText()),
+    { what: "the listing through code-server's /proxy/3000/" });
+  step("code-server's /proxy/3000/ works too");
 
   // The probe page gets nothing from the API.
   await preview.goto(`${api.ideOrigin(vmid)}/dev/${vmid}/port/3000/probe.html`);
