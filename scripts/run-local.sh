@@ -25,7 +25,8 @@ LISTEN=${ZLH_LISTEN:-127.0.0.1:8080}
 # browsers (and curl) resolve *.localhost to 127.0.0.1, and a host name other
 # than the portal's keeps the two origins' cookies apart (docs/ide.md).
 IDE_LISTEN=${ZLH_IDE_LISTEN:-127.0.0.1:8081}
-IDE_ORIGIN=${ZLH_IDE_ORIGIN:-http://{vmid}.localhost:${IDE_LISTEN##*:}}
+IDE_DEFAULT_ORIGIN='http://{vmid}.localhost:'"${IDE_LISTEN##*:}"
+IDE_ORIGIN=${ZLH_IDE_ORIGIN:-$IDE_DEFAULT_ORIGIN}
 if [ "$(id -u)" -eq 0 ]; then
   # Every lxc-* setting can also go in $VAR/api.toml (docs/drivers.md).
   DRIVER_ARGS=(--driver lxc)
