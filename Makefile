@@ -30,6 +30,7 @@ bench: build
 	@./bench/upload.sh
 	@./bench/api.sh
 	@./bench/ide.sh
+	@./bench/ide_workbench.sh
 	@./bench/portal.sh
 	@./bench/lxc.sh
 
