@@ -129,17 +129,19 @@ start_api() {
   shift
   port="$(free_port)"
   API_URL="http://127.0.0.1:$port"
-  ZLH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$BIN/zlh-api" --listen "127.0.0.1:$port" --data "$dir" --driver local --insecure-local-driver "$@" \
+  METRICS_URL="http://127.0.0.1:$(free_port)"
+  ZLH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$BIN/zlh-api" --listen "127.0.0.1:$port" --data "$dir" --driver local --insecure-local-driver \
+    --metrics-listen "${METRICS_URL#http://}" "$@" \
     >"$dir/api.out" 2>"$dir/api.log" </dev/null &
   API_PID=$!
   wait_api "$API_PID" "$API_URL" "$dir/api.log"
 }
 
 login() { # identifier password → token
-  curl -fsS -X POST "$API_URL/api/auth/login" -d "{\"identifier\":\"$1\",\"password\":\"$2\"}" | api_token
+  curl -fsS -X POST "$API_URL/api/auth/login" -H 'Content-Type: application/json' -d "{\"identifier\":\"$1\",\"password\":\"$2\"}" | api_token
 }
 
-metric() { curl -fsS "$API_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+metric() { curl -fsS "$METRICS_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
 # One wrk run (after a warm-up) with the latency script; stores its figures
 # in W[<prefix>_<name>] (p50 p90 p99 p999 max mean in ms, rps, requests,

@@ -126,7 +126,7 @@ wait_api "$API_PID" "$API_URL" "$W/api.log"
 TOKEN="$(curl -sf -H 'Content-Type: application/json' \
   -d '{"email":"bench@example.com","username":"bench","password":"bench-password-1"}' \
   "$API_URL/api/auth/register" | api_token)"
-CREATED="$(curl -sf -H "Authorization: Bearer $TOKEN" \
+CREATED="$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   -d '{"type":"dev","runtime":"tool","version":"1.0.0","enable_code_server":true}' "$API_URL/api/servers")"
 SID="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$CREATED")"
 VMID="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["server"]["vmid"])' "$CREATED")"

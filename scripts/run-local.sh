@@ -58,7 +58,8 @@ zlh: starting zlh-api (SQLite store + ${DRIVER_ARGS[1]} driver) on http://$LISTE
   data       $VAR  (zlh.db, keys/)
   artifacts  $VAR/artifacts  (also served by zlh-api; catalog signed by $VAR/keys/catalog.key)
              runtimes: $RUNTIMES
-  admin      printed below on the first start (ZLH_ADMIN_PASSWORD=... picks it);
+  admin      on the first start its password is written to $VAR/initial-admin-password
+             (ZLH_ADMIN_PASSWORD=... picks it);
              later starts keep the existing users.
 
 Try:

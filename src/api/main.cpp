@@ -196,17 +196,25 @@ int main(int argc, char** argv) {
   ctx.ide_origin = ide_origin ? &*ide_origin : nullptr;
   ctx.tailscale = tailscale->get();
 
-  auto admin = api::ensure_admin(ctx);
+  const std::string admin_password_file = fs::join(opts.data, "initial-admin-password");
+  auto admin = api::ensure_admin(ctx, admin_password_file);
   if (!admin) {
     log::error("api", "cannot create the first admin", {{"error", admin.error().message}});
     return 1;
   }
   if (*admin) {
-    // The one-time password goes to the operator's terminal, never to the log.
-    std::cout << "zlh-api: first start: admin user \"" << (*admin)->first << "\" with password "
-              << ((std::getenv("ZLH_ADMIN_PASSWORD") != nullptr) ? "from ZLH_ADMIN_PASSWORD" : (*admin)->second)
-              << "\n"
-              << std::flush;
+    // L3: a generated password goes to a 0600 file, never to stdout (the
+    // journal) or the log; only its path is printed.
+    if (!(*admin)->second) {
+      std::cout << "zlh-api: first start: admin user \"" << (*admin)->first
+                << "\" with the password from ZLH_ADMIN_PASSWORD\n"
+                << std::flush;
+    } else {
+      std::cout << "zlh-api: first start: admin user \"" << (*admin)->first << "\"; its password is in "
+                << admin_password_file << " (mode 0600; delete the file once you have logged in)\n"
+                << std::flush;
+      log::info("api", "first admin created", {{"user", (*admin)->first}, {"password_file", admin_password_file}});
+    }
   }
 
   http::ServerOptions hso;
@@ -217,10 +225,29 @@ int main(int argc, char** argv) {
   // API handlers wait on SQLite, password hashing and agents: off the io
   // threads, so the IDE proxy and the relays never stall behind them.
   hso.handler_threads = 8;
+  hso.max_connections = size_t(opts.max_connections);
+  hso.max_connections_per_address = size_t(opts.max_connections_per_address);
   http::Server server(api::make_api_router(ctx), hso);
   if (auto r = server.listen(); !r) {
     log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
     return 1;
+  }
+  // /metrics without auth, for Prometheus on a private address.
+  std::unique_ptr<http::Server> metrics_server;
+  std::thread metrics_thread;
+  if (!opts.metrics_listen.empty()) {
+    http::Router mr;
+    api::add_metrics_route(mr, registry);
+    http::ServerOptions mo;
+    mo.listen = opts.metrics_listen;
+    mo.component = "metrics";
+    mo.server_header = hso.server_header;
+    metrics_server = std::make_unique<http::Server>(std::move(mr), mo);
+    if (auto r = metrics_server->listen(); !r) {
+      log::error("api", "cannot listen for metrics", {{"error", r.error().message}, {"listen", opts.metrics_listen}});
+      return 1;
+    }
+    log::info("api", "metrics listening (no auth)", {{"listen", opts.metrics_listen}});
   }
   // The IDE origin: its own listener, serving /dev/<vmid>/ide/ and
   // /dev/<vmid>/port/<n>/ only (docs/ide.md).
@@ -277,6 +304,7 @@ int main(int argc, char** argv) {
     lxc->start_host_checks(std::chrono::milliseconds(int64_t(opts.lxc_host_check_s * 1000)));
   }
   if (ide_server) ide_thread = std::thread([s = ide_server.get()] { s->run(2, false); });
+  if (metrics_server) metrics_thread = std::thread([s = metrics_server.get()] { s->run(1, false); });
   jobs.resume_all();
   // Live agent state for GET /api/servers, which reads only the store.
   api::PollerConfig pc;
@@ -294,6 +322,10 @@ int main(int argc, char** argv) {
   if (ide_server) {
     ide_server->stop();
     ide_thread.join();
+  }
+  if (metrics_server) {
+    metrics_server->stop();
+    metrics_thread.join();
   }
   for (auto& srv : ct_listeners) srv->stop();
   for (auto& t : ct_threads) t.join();

@@ -104,6 +104,22 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--ide-origin", o.ide_origin,
                  "public origin of the IDE listener, {vmid} in the host for one origin per server, "
                  "e.g. https://{vmid}.ide.example.com");
+  app.add_option("--metrics-listen", o.metrics_listen,
+                 "HOST:PORT serving /metrics without auth (else /metrics on --listen needs an admin)");
+  app.add_option("--quota-servers", o.quota_servers, "servers per user (0: unlimited)")->capture_default_str();
+  app.add_option("--quota-memory-mb", o.quota_memory_mb, "total memory_mb of a user's servers (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--quota-disk-gb", o.quota_disk_gb, "total disk_gb of a user's servers (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--quota-consoles", o.quota_consoles, "concurrent console sessions per user (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--quota-uploads", o.quota_uploads, "concurrent uploads per user (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--max-connections", o.max_connections, "open connections per listener (0: no cap)")
+      ->capture_default_str();
+  app.add_option("--max-connections-per-address", o.max_connections_per_address,
+                 "open connections per peer address and listener (0: no cap)")
+      ->capture_default_str();
   app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s, "seconds an IDE ticket stays valid (5..300)")
       ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
@@ -190,6 +206,18 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   if (auto r = check_headscale(o); !r) return std::unexpected(r.error());
   if (o.ide_listen.empty() != o.ide_origin.empty())
     return bad(o.ide_listen.empty() ? "ide-listen" : "ide-origin", "--ide-listen and --ide-origin go together");
+  if (!o.metrics_listen.empty()) {
+    if (auto hp = http::split_host_port(o.metrics_listen); !hp)
+      return bad("metrics-listen", "--metrics-listen: " + hp.error().message);
+    if (o.metrics_listen == o.listen || o.metrics_listen == o.ide_listen)
+      return bad("metrics-listen", "--metrics-listen must be a listener of its own");
+  }
+  for (auto [v, name] : {std::pair{o.quota_servers, "quota-servers"}, {o.quota_memory_mb, "quota-memory-mb"},
+                         {o.quota_disk_gb, "quota-disk-gb"}, {o.quota_consoles, "quota-consoles"},
+                         {o.quota_uploads, "quota-uploads"}})
+    if (v < 0) return bad(name, std::string("--") + name + " must be 0 (unlimited) or more");
+  if (o.max_connections < 0 || o.max_connections_per_address < 0)
+    return bad("max-connections", "--max-connections and --max-connections-per-address must be 0 (no cap) or more");
   if (o.ide_ticket_ttl_s < 5 || o.ide_ticket_ttl_s > 300)
     return bad("ide-ticket-ttl", "--ide-ticket-ttl must be 5..300 seconds");
   if (!o.ide_listen.empty()) {

@@ -32,6 +32,15 @@ struct Options {
   // /dev/<vmid>/ide/ and /dev/<vmid>/port/<n>/, and its public origin,
   // "{vmid}" in the host giving each server its own. Both or neither.
   std::string ide_listen;
+  // /metrics without auth on a listener of its own (Prometheus on a private
+  // address); on --listen, /metrics needs an admin.
+  std::string metrics_listen;
+  // Open client connections per listener (L5): in all, and per peer address
+  // (0: no cap). Beyond them a connection is closed at accept.
+  int64_t max_connections = 15000, max_connections_per_address = 0;
+  // Per-user quotas (M4; docs/security.md): the defaults, 0 = unlimited;
+  // admins override them per user (PUT /api/admin/users/{id}/quotas).
+  int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0, quota_consoles = 0, quota_uploads = 0;
   std::string ide_origin;
   int64_t ide_ticket_ttl_s = 60;  // how long an IDE ticket may wait to be redeemed
   std::string log_format = "json";

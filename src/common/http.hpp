@@ -286,6 +286,11 @@ struct RouteOptions {
   // thread keeps serving its other connections. Quick routes stay inline:
   // a hop to the pool and back costs two thread wake-ups.
   bool blocking = false;
+  // The body, when there is one, must be declared JSON (Content-Type
+  // application/json, parameters allowed), else 415 E_UNSUPPORTED_MEDIA
+  // before it is read: an HTML form can send text/plain but not JSON, so
+  // a cross-site form cannot reach the route (login CSRF).
+  bool json_body = false;
 };
 
 // One table per binary. Patterns are literal segments, "{name}" for one

@@ -16,6 +16,7 @@
 #include <deque>
 #include <array>
 #include <mutex>
+#include <unordered_map>
 #include <set>
 #include <thread>
 
@@ -230,6 +231,38 @@ struct Server::Impl {
   // The request counters, through a small per-thread cache of the series a
   // (route, method, status) adds to: a hit costs no label string and no
   // map lookup, only the shard's (uncontended) lock.
+  // Labels come from closed sets, so no client can mint series: the
+  // standard methods or OTHER, the route's pattern (or "unmatched"), and a
+  // status the server knows or its class ("2xx").
+  // "application/json", any case, optionally followed by parameters.
+  static bool is_json_type(std::optional<std::string_view> ct) {
+    if (!ct) return false;
+    std::string_view t = *ct;
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    constexpr std::string_view kJson = "application/json";
+    if (t.size() < kJson.size() || !iequals(t.substr(0, kJson.size()), kJson)) return false;
+    t.remove_prefix(kJson.size());
+    while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    return t.empty() || t.front() == ';';
+  }
+
+  static std::string_view metric_method(std::string_view m) {
+    static constexpr std::string_view kKnown[] = {"GET",     "HEAD",    "POST",  "PUT",  "PATCH",
+                                                  "DELETE",  "OPTIONS", "TRACE", "CONNECT"};
+    for (auto k : kKnown)
+      if (m == k) return k;
+    return "OTHER";
+  }
+  static std::string metric_code(int status) {
+    static constexpr int kKnown[] = {101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308,
+                                     400, 401, 403, 404, 405, 408, 409, 410, 411, 413, 414, 415,
+                                     416, 422, 429, 431, 499, 500, 501, 502, 503, 504};
+    for (int k : kKnown)
+      if (status == k) return std::to_string(status);
+    if (status >= 100 && status <= 599) return std::to_string(status / 100) + "xx";
+    return "other";
+  }
+
   static void add_request_metrics(metrics::Registry& reg, const Request& req, int status, double ms) {
     struct Entry {
       uint64_t reg = 0;
@@ -241,9 +274,10 @@ struct Server::Impl {
     thread_local std::array<Entry, 16> cache;
     thread_local size_t next = 0;
     const std::string_view rv = req.route.empty() ? std::string_view("unmatched") : std::string_view(req.route);
+    const std::string_view method = metric_method(req.method);
     Entry* e = nullptr;
     for (auto& c : cache)
-      if (c.mu && c.reg == reg.id() && c.status == status && c.method == req.method && c.route == rv) {
+      if (c.mu && c.reg == reg.id() && c.status == status && c.method == method && c.route == rv) {
         e = &c;
         break;
       }
@@ -255,8 +289,8 @@ struct Server::Impl {
       else
         rl += metrics::label_escape(rv);
       rl += '"';
-      // The method is a token: Beast's parser allows no quote or backslash in it.
-      const std::string labels = "method=\"" + req.method + "\"," + rl + ",code=\"" + std::to_string(status) + '"';
+      const std::string labels =
+          "method=\"" + std::string(method) + "\"," + rl + ",code=\"" + metric_code(status) + '"';
       const std::pair<std::string_view, std::string_view> series[] = {
           {"zlh_http_requests_total", labels},
           {"zlh_http_request_duration_seconds_sum", rl},
@@ -264,7 +298,7 @@ struct Server::Impl {
       e->mu = &reg.cells(series, e->v);
       e->reg = reg.id();
       e->status = status;
-      e->method = req.method;
+      e->method = method;
       e->route = rv;
     }
     std::lock_guard lk(*e->mu);
@@ -274,6 +308,32 @@ struct Server::Impl {
   }
 
   awaitable<void> accept_loop();
+
+  // Connection caps (ServerOptions::max_connections*): counted at accept,
+  // given back when the session ends.
+  std::mutex conn_mu;
+  size_t conn_total = 0;
+  std::unordered_map<std::string, size_t> conn_by_addr;
+  bool admit(const std::string& addr) {
+    if (opts.max_connections == 0 && opts.max_connections_per_address == 0) return true;
+    std::lock_guard lk(conn_mu);
+    if (opts.max_connections && conn_total >= opts.max_connections) return false;
+    size_t& n = conn_by_addr[addr];
+    if (opts.max_connections_per_address && n >= opts.max_connections_per_address) {
+      if (n == 0) conn_by_addr.erase(addr);
+      return false;
+    }
+    ++n;
+    ++conn_total;
+    return true;
+  }
+  void release(const std::string& addr) {
+    if (opts.max_connections == 0 && opts.max_connections_per_address == 0) return;
+    std::lock_guard lk(conn_mu);
+    --conn_total;
+    auto it = conn_by_addr.find(addr);
+    if (it != conn_by_addr.end() && --it->second == 0) conn_by_addr.erase(it);
+  }
   awaitable<Response> await_handler(Exec strand, Request& req, const RouteOptions& ro,
                                     const Handler& handler);
   awaitable<bool> reply_streamed(beast::tcp_stream& stream, const Request& req, Response r,
@@ -559,7 +619,20 @@ awaitable<void> Server::Impl::accept_loop() {
       co_await t.async_wait(kTuple);
       continue;
     }
-    asio::co_spawn(w.ioc, session(std::move(socket), w), [this](std::exception_ptr e) {
+    std::string addr;
+    {
+      boost::system::error_code aec;
+      auto ep = socket.remote_endpoint(aec);
+      if (!aec) addr = ep.address().to_string();
+    }
+    if (!admit(addr)) {
+      boost::system::error_code cec;
+      socket.close(cec);
+      if (opts.metrics) opts.metrics->add("zlh_http_connections_refused_total", "");
+      continue;
+    }
+    asio::co_spawn(w.ioc, session(std::move(socket), w), [this, addr](std::exception_ptr e) {
+      release(addr);
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -715,6 +788,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       }
       if (!early) req.params = std::move(m.params);
     }
+    if (!early && route && ro.json_body && !parser.is_done() && !is_json_type(req.headers.get("Content-Type")))
+      early = Error::make(codes::kUnsupportedMedia, "the body must be JSON (Content-Type: application/json)");
     if (!early && parser.content_length() && *parser.content_length() > ro.body_limit)
       early = Error::make(codes::kTooLarge,
                           "request body over " + std::to_string(ro.body_limit) + " bytes");

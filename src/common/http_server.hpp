@@ -44,6 +44,11 @@ struct ServerOptions {
   // runs everything on the io thread. Proxy routes' plans, the auth guard
   // and WebSocket messages always run on the io thread.
   int handler_threads = 0;
+  // Open client connections at once (L5), in all and per peer address; a
+  // connection over either is closed at accept, before a byte is read.
+  // 0: no cap.
+  size_t max_connections = 0;
+  size_t max_connections_per_address = 0;
 };
 
 class Server {

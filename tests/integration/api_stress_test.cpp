@@ -140,7 +140,9 @@ class ApiStressTest : public ::testing::Test {
               std::to_string(dev_hi_ > 0 ? dev_hi_ : vmid_lo_ + 199),
               "--driver",
               "local",
-              "--insecure-local-driver"};
+              "--insecure-local-driver",
+              "--metrics-listen",
+              addr_ + ":9464"};
     o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -174,6 +176,8 @@ class ApiStressTest : public ::testing::Test {
                            const std::string& body = "") {
     http::Headers h;
     if (!token.empty()) h.add("Authorization", "Bearer " + token);
+    if (!body.empty() && (body.front() == '{' || body.front() == '[') && !h.get("Content-Type"))
+      h.add("Content-Type", "application/json");  // JSON routes refuse other types (415)
     auto r = http::request(m, url(p), h, body, 60s);
     return r ? *r : http::ClientResponse{};
   }
@@ -210,9 +214,14 @@ class ApiStressTest : public ::testing::Test {
       if (root == container(vmid)) out.push_back(p);
     return out;
   }
+  // The API's /metrics from its --metrics-listen.
+  http::ClientResponse metrics_raw() {
+    auto r = http::request("GET", "http://" + addr_ + ":9464/metrics", {}, {}, 60s);
+    return r ? *r : http::ClientResponse{};
+  }
   // A sample of the API's /metrics, or -1.
   double metric(const std::string& name) {
-    auto r = raw("GET", "/metrics", "");
+    auto r = metrics_raw();
     std::string key = "\n" + name + " ";
     auto at = ("\n" + r.body).find(key);
     if (r.status != 200 || at == std::string::npos) return -1;
@@ -555,7 +564,7 @@ TEST_F(ApiStressTest, PollerSeesAKilledAgentStopAndComeBackAfterHostStart) {
   {
     // Every metric family is exposed once: a second TYPE line for a name
     // makes Prometheus reject the whole scrape.
-    std::string m = raw("GET", "/metrics", "").body;
+    std::string m = metrics_raw().body;
     std::map<std::string, int> types;
     for (size_t at = m.find("# TYPE "); at != std::string::npos; at = m.find("# TYPE ", at + 1))
       ++types[m.substr(at + 7, m.find(' ', at + 7) - at - 7)];

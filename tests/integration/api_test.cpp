@@ -9,11 +9,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <ctime>
+#include <thread>
 #include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -79,7 +82,8 @@ class ApiTest : public ::testing::Test {
     process::SpawnOptions o;
     o.argv = {bin_dir() + "/zlh-api",  "--listen",      addr_ + ":8080", "--data", data_, "--artifacts", store_,
               "--catalog-key",        keys_ + "/catalog.pub", "--dev-vmid-lo", std::to_string(vmid_lo_),
-              "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199), "--portal", dir_ + "/portal"};
+              "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199), "--portal", dir_ + "/portal",
+              "--metrics-listen",     addr_ + ":9464"};
     for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -231,8 +235,200 @@ TEST_F(ApiTest, ServesThePortalAndMetrics) {
   EXPECT_EQ(api404.status / 100, 4);
   EXPECT_NE(api404.body.find("\"error\""), std::string::npos);
   EXPECT_EQ(call("GET", "/..%2F..%2Fetc%2Fpasswd", "").body.find("root:"), std::string::npos);
-  auto m = call("GET", "/metrics", "");
+  auto m = *http::request("GET", "http://" + addr_ + ":9464/metrics", {}, {});
   EXPECT_NE(m.body.find("zlh_jobs{state=\"queued\"}"), std::string::npos) << m.body.substr(0, 2000);
+  EXPECT_NE(m.body.find("zlh_http_requests_total"), std::string::npos);
+}
+
+// L1: a cross-site HTML form can post text/plain or urlencoded bodies, never
+// JSON; JSON routes refuse anything not declared JSON before reading it.
+TEST_F(ApiTest, JsonRoutesRefuseBodiesNotDeclaredJson) {
+  std::string erin = user("erin");
+  const std::string login = json{{"identifier", "erin"}, {"password", "password-erin"}}.dump();
+  for (std::string type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                           "application/jsonx", ""}) {
+    http::Headers h;
+    if (!type.empty()) h.add("Content-Type", type);
+    auto r = http::request("POST", url("/api/auth/login"), h, login);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 415) << type << ": " << r->body;
+    EXPECT_NE(r->body.find("E_UNSUPPORTED_MEDIA"), std::string::npos);
+    EXPECT_EQ(r->headers.get("Set-Cookie"), std::nullopt) << "no session for a form post";
+    r = http::request("POST", url("/api/auth/register"), h,
+                      json{{"email", "f@example.com"}, {"username", "f"}, {"password", "password-f1"}}.dump());
+    EXPECT_EQ(r->status, 415) << type;
+    h.add("Authorization", "Bearer " + erin);
+    r = http::request("POST", url("/api/servers"), h, json{{"type", "dev"}}.dump());
+    EXPECT_EQ(r->status, 415) << type;
+  }
+  for (std::string type : {"application/json", "application/json; charset=utf-8", "Application/JSON"}) {
+    http::Headers h;
+    h.add("Content-Type", type);
+    auto r = http::request("POST", url("/api/auth/login"), h, login);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << type << ": " << r->body;
+  }
+}
+
+// M2: parallel wrong guesses get no more than the account's budget (5), and
+// the user's name and email share it.
+TEST_F(ApiTest, ParallelLoginGuessesGetNoMoreThanTheBudget) {
+  user("hal");
+  std::atomic<int> unauthorized{0}, limited{0}, other{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back([&, i] {
+      http::Headers h;
+      h.add("Content-Type", "application/json");
+      auto r = http::request("POST", url("/api/auth/login"), h,
+                             json{{"identifier", i % 2 ? "hal" : "HAL@example.com"}, {"password", "wrong-guess-1"}}.dump());
+      if (!r) return other++;
+      if (r->status == 401) return unauthorized++;
+      if (r->status == 429 || r->status == 503) return limited++;
+      return other++;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_LE(unauthorized.load(), 5);
+  EXPECT_GE(limited.load(), 3);
+  EXPECT_EQ(other.load(), 0);
+  // The budget is spent: even the right password waits now.
+  auto r = call("POST", "/api/auth/login", "", json{{"identifier", "hal"}, {"password", "password-hal"}}.dump());
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_TRUE(r.headers.get("Retry-After").has_value());
+}
+
+// M4: an admin sets a user's quotas; beyond one a create is 403 E_QUOTA
+// naming it, and nothing is created. Non-admins cannot see or set quotas.
+TEST_F(ApiTest, QuotaMatrixRefusesCreatesBeyondAQuota) {
+  std::string gus = user("gus");
+  auto me = json::parse(call("GET", "/api/auth/me", gus).body);
+  const std::string quotas = "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
+  auto admin_login = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  ASSERT_EQ(admin_login.status, 200);
+  const std::string admin = json::parse(admin_login.body)["token"];
+  EXPECT_EQ(call("GET", quotas, gus).status, 404);
+  EXPECT_EQ(call("PUT", quotas, gus, json{{"servers", 0}}.dump()).status, 404);
+  EXPECT_EQ(call("PUT", quotas, admin, json{{"servers", -1}}.dump()).status, 400);
+  EXPECT_EQ(call("PUT", quotas, admin, json{{"nope", 1}}.dump()).status, 400);
+  auto g = call("GET", quotas, admin);
+  ASSERT_EQ(g.status, 200) << g.body;
+  EXPECT_TRUE(json::parse(g.body)["quotas"]["servers"]["override"].is_null());
+
+  auto create = [&](int memory, int disk) {
+    return call("POST", "/api/servers", gus,
+                json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"memory_mb", memory},
+                     {"disk_gb", disk}}.dump());
+  };
+  auto count = [&] { return json::parse(call("GET", "/api/servers", gus).body)["servers"].size(); };
+  ASSERT_EQ(call("PUT", quotas, admin, json{{"servers", 2}, {"memory_mb", 1024}, {"disk_gb", 10}}.dump()).status, 200);
+  ASSERT_EQ(create(512, 4).status, 202);
+  struct Case {
+    int memory, disk;
+    const char* quota;
+  };
+  for (auto c : {Case{768, 1, "memory_mb"}, Case{256, 7, "disk_gb"}}) {
+    auto r = create(c.memory, c.disk);
+    EXPECT_EQ(r.status, 403) << r.body;
+    auto e = json::parse(r.body)["error"];
+    EXPECT_EQ(e["code"], "E_QUOTA");
+    EXPECT_NE(e["message"].get<std::string>().find(c.quota), std::string::npos) << e.dump();
+  }
+  ASSERT_EQ(create(256, 2).status, 202);
+  auto third = create(256, 1);
+  EXPECT_EQ(third.status, 403);
+  EXPECT_NE(third.body.find("servers"), std::string::npos) << third.body;
+  EXPECT_EQ(count(), 2u) << "nothing created beyond a quota";
+  // Lifted (0 = unlimited): the create goes through.
+  ASSERT_EQ(call("PUT", quotas, admin, json{{"servers", 0}, {"memory_mb", 0}, {"disk_gb", 0}}.dump()).status, 200);
+  EXPECT_EQ(create(256, 1).status, 202);
+  EXPECT_EQ(count(), 3u);
+}
+
+// L3: the generated first admin password never reaches stdout (the journal)
+// or the log; it is in <data>/initial-admin-password, mode 0600.
+TEST(ApiFirstStart, GeneratedAdminPasswordGoesToA0600FileOnly) {
+  std::string dir = make_temp_dir("first-admin");
+  std::string addr = unique_loopback();
+  ASSERT_EQ(zlhctl({"keygen", "--out", dir + "/keys"}).exit_code, 0);
+  process::SpawnOptions o;
+  o.argv = {bin_dir() + "/zlh-api", "--listen", addr + ":8080", "--data", dir + "/data", "--driver", "local",
+            "--insecure-local-driver", "--catalog-key", dir + "/keys/catalog.pub"};
+  o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1"};
+  int out = ::open((dir + "/api.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = ::open((dir + "/api.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  o.stdout_fd = out;
+  o.stderr_fd = err;
+  auto p = process::spawn(o);
+  ::close(out);
+  ::close(err);
+  ASSERT_TRUE(p) << p.error().message;
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      ::kill(pid, SIGKILL);
+      (void)process::wait_exit(pid);
+    }
+  } kill_api{*p};
+  const std::string base = "http://" + addr + ":8080";
+  ASSERT_TRUE(eventually([&] {
+    auto r = http::request("GET", base + "/healthz", {}, {}, 1s);
+    return r && r->status == 200;
+  }, 20s));
+  const std::string file = dir + "/data/initial-admin-password";
+  struct stat st{};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string password = fs::read_file(file, 1024).value_or("");
+  while (!password.empty() && password.back() == '\n') password.pop_back();
+  ASSERT_GE(password.size(), 20u);
+  std::string printed = fs::read_file(dir + "/api.out", 1 << 20).value_or("");
+  std::string logged = fs::read_file(dir + "/api.log", 1 << 20).value_or("");
+  EXPECT_NE(printed.find(file), std::string::npos) << printed;
+  EXPECT_EQ(printed.find(password), std::string::npos) << "the password is on stdout";
+  EXPECT_EQ(logged.find(password), std::string::npos) << "the password is in the log";
+  http::Headers h;
+  h.add("Content-Type", "application/json");
+  auto login = http::request("POST", base + "/api/auth/login", h,
+                             json{{"identifier", "admin"}, {"password", password}}.dump());
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 200) << login->body;
+  remove_unless_failed(dir);
+}
+
+// M1/L4: made-up methods mint no metric series, and /metrics on the API's
+// listener is for admins only (the scrape goes to --metrics-listen).
+TEST_F(ApiTest, MetricLabelsAreClosedSetsAndMetricsNeedAnAdmin) {
+  auto series = [&] {
+    auto m = http::request("GET", "http://" + addr_ + ":9464/metrics", {}, {});
+    EXPECT_TRUE(m && m->status == 200);
+    std::set<std::string> out;
+    std::string body = m ? m->body : "";
+    for (size_t at = 0; (at = body.find("\nzlh_http_requests_total{", at)) != std::string::npos; ++at)
+      out.insert(body.substr(at + 1, body.find(' ', at + 1) - at - 1));
+    return out;
+  };
+  auto before = series();
+  for (int i = 0; i < 2000; ++i) {
+    auto r = http::request("X" + std::to_string(i) + "METHOD", url("/api/nope-" + std::to_string(i)), {}, {});
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  auto after = series();
+  EXPECT_LE(after.size(), before.size() + 3) << "series grew from " << before.size() << " to " << after.size();
+  bool other = false;
+  for (const auto& s : after) {
+    EXPECT_EQ(s.find("METHOD"), std::string::npos) << s;
+    EXPECT_EQ(s.find("nope-"), std::string::npos) << s;
+    other = other || s.find("method=\"OTHER\"") != std::string::npos;
+  }
+  EXPECT_TRUE(other) << "made-up methods count as OTHER";
+
+  EXPECT_EQ(call("GET", "/metrics", "").status, 401);
+  std::string dora = user("dora");
+  EXPECT_EQ(call("GET", "/metrics", dora).status, 404);
+  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  auto m = call("GET", "/metrics", json::parse(admin.body)["token"]);
+  EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("zlh_http_requests_total"), std::string::npos);
 }
 

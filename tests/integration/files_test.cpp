@@ -471,6 +471,74 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
 
 // New files, directories and uploads belong to the dev user, not to the
 // (root) agent (DESIGN §5, §8).
+// H2: the user swaps the workspace for a symlink (mv ~/workspace w && ln -s
+// <elsewhere> ~/workspace). The agent re-opens the root for every request
+// and never follows its last component: every file operation is refused
+// until it is a directory again, and nothing outside is read or written.
+TEST_F(FilesTest, SymlinkedWorkspaceIsRefusedNotFollowed) {
+  start();
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(call("PUT", "/files/write?path=mine.txt", "mine").status, 200);
+  ASSERT_EQ(::rename(ws_.c_str(), (ws_ + ".real").c_str()), 0);
+  ASSERT_EQ(::symlink(outside_.c_str(), ws_.c_str()), 0);
+  auto r = call("GET", "/files/read?path=secret.txt");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.body.find("do not touch"), std::string::npos);
+  EXPECT_EQ(call("GET", "/files/list").status, 400);
+  EXPECT_EQ(call("GET", "/files/download").status, 400);
+  EXPECT_EQ(call("PUT", "/files/write?path=planted.txt", "x").status, 400);
+  EXPECT_EQ(call("POST", "/files/delete", json{{"paths", {"secret.txt"}}}.dump()).status, 400);
+  EXPECT_FALSE(fs::read_file(outside_ + "/planted.txt", 100));
+  EXPECT_EQ(fs::read_file(outside_ + "/secret.txt", 100).value_or(""), "do not touch\n");
+  // Back to a directory: back to work, on the real workspace.
+  ASSERT_EQ(::unlink(ws_.c_str()), 0);
+  ASSERT_EQ(::rename((ws_ + ".real").c_str(), ws_.c_str()), 0);
+  r = call("GET", "/files/read?path=mine.txt");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "mine");
+}
+
+// M3: reading a FIFO neither blocks the agent nor waits for a writer.
+TEST_F(FilesTest, FifoIsRefusedAtOnceAndTheAgentStaysResponsive) {
+  start();
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(::mkfifo((ws_ + "/pipe").c_str(), 0644), 0);
+  for (int i = 0; i < 3; ++i) {
+    auto r = http::request("GET", agent_->url("/files/read?path=pipe"), auth(), {}, 10s);
+    ASSERT_TRUE(r) << "the read of a FIFO hung: " << r.error().message;
+    EXPECT_EQ(r->status, 400) << r->body;
+  }
+  auto l = http::request("GET", agent_->url("/files/list"), auth(), {}, 10s);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->status, 200);
+}
+
+// H2: a root agent acts on the workspace with the dev user's rights: a file
+// only root may read (here put there by root; in a container, anything the
+// user can make the agent look at) is not read for the user, and a
+// directory only root may write is not written.
+TEST_F(FilesTest, RootAgentUsesTheDevUsersRights) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (the agent creates the dev account)";
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  start({}, "dev");
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_TRUE(fs::write_file_atomic(ws_ + "/root-only.txt", "root secret\n", 0600));
+  ASSERT_EQ(::chown((ws_ + "/root-only.txt").c_str(), 0, 0), 0);
+  auto r = call("GET", "/files/read?path=root-only.txt");
+  EXPECT_NE(r.status, 200);
+  EXPECT_EQ(r.body.find("root secret"), std::string::npos) << r.body;
+  ASSERT_TRUE(fs::make_dirs(ws_ + "/locked", 0755));
+  ASSERT_EQ(::chown((ws_ + "/locked").c_str(), 0, 0), 0);
+  EXPECT_NE(call("PUT", "/files/write?path=locked/x.txt", "x").status, 200);
+  EXPECT_FALSE(fs::read_file(ws_ + "/locked/x.txt", 10));
+  ASSERT_TRUE(fs::write_file_atomic(ws_ + "/locked/keep.txt", "keep\n"));
+  EXPECT_NE(call("POST", "/files/delete", json{{"paths", {"locked/keep.txt"}}}.dump()).status, 200);
+  EXPECT_TRUE(fs::read_file(ws_ + "/locked/keep.txt", 100));
+  // The user's own files work as before.
+  EXPECT_EQ(call("PUT", "/files/write?path=own.txt", "own").status, 200);
+  EXPECT_EQ(call("GET", "/files/read?path=own.txt").body, "own");
+}
+
 TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (the agent creates the dev account)";
   ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);

@@ -343,6 +343,8 @@ std::string ApiProcess::log() const { return fs::read_file(dir_ + "/api.log", 1 
 http::ClientResponse ApiClient::call(const std::string& method, const std::string& path, const std::string& bearer,
                                      const std::string& body, http::Headers extra) const {
   if (!bearer.empty()) extra.add("Authorization", "Bearer " + bearer);
+  if (!body.empty() && (body.front() == '{' || body.front() == '[') && !extra.get("Content-Type"))
+    extra.add("Content-Type", "application/json");  // JSON routes refuse other types (415)
   auto r = http::request(method, base_ + path, extra, body, std::chrono::seconds(60));
   EXPECT_TRUE(r) << method << " " << path << ": " << (r ? "" : r.error().message);
   return r ? *r : http::ClientResponse{};

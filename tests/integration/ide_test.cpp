@@ -65,7 +65,7 @@ class IdeTest : public ::testing::Test {
 
   // Registers a user; returns its session token (the zlh_session cookie value).
   static std::string user(const std::string& name) {
-    auto r = http::request("POST", api_->url("/api/auth/register"), {},
+    auto r = http::request("POST", api_->url("/api/auth/register"), json_type(),
                            json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
                                .dump());
     EXPECT_TRUE(r && r->status == 201) << (r ? r->body : r.error().message);
@@ -77,8 +77,13 @@ class IdeTest : public ::testing::Test {
     return h;
   }
   static http::Headers bearer(const std::string& token) {
-    http::Headers h;
+    http::Headers h = json_type();
     h.add("Authorization", "Bearer " + token);
+    return h;
+  }
+  static http::Headers json_type() {
+    http::Headers h;
+    h.add("Content-Type", "application/json");
     return h;
   }
   static http::ClientResponse get(const std::string& path, const http::Headers& h = {}) {

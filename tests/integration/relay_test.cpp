@@ -120,7 +120,9 @@ class RelayTest : public ::testing::Test {
               "--dev-vmid-lo",
               std::to_string(vmid_lo_),
               "--dev-vmid-hi",
-              std::to_string(vmid_lo_ + 199)};
+              std::to_string(vmid_lo_ + 199),
+              "--metrics-listen",
+              addr_ + ":9464"};
     for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -161,6 +163,8 @@ class RelayTest : public ::testing::Test {
                             const std::string& body = "", http::Headers extra = {}) {
     http::Headers h = extra;
     if (!token.empty()) h.add("Authorization", "Bearer " + token);
+    if (!body.empty() && (body.front() == '{' || body.front() == '[') && !h.get("Content-Type"))
+      h.add("Content-Type", "application/json");  // JSON routes refuse other types (415)
     auto r = http::request(m, url(p), h, body, 60s);
     EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
     return r ? *r : http::ClientResponse{};
@@ -175,7 +179,7 @@ class RelayTest : public ::testing::Test {
   }
   json server() { return json::parse(call("GET", srv(""), alice_).body, nullptr, false); }
   int64_t console_upstreams() {
-    auto m = call("GET", "/metrics", "");
+    auto m = *http::request("GET", "http://" + addr_ + ":9464/metrics", {}, {});
     auto pos = m.body.find("\nzlh_relay_console_upstreams ");
     if (pos == std::string::npos) return -1;
     return std::stoll(m.body.substr(pos + 29));
@@ -305,6 +309,63 @@ TEST_F(RelayTest, ConsoleRoundTripOriginOwnershipAndCloses) {
   EXPECT_EQ(down_put.status, 502) << down_put.body;
   // The API's log never holds the user's token.
   EXPECT_EQ(api_log().find(alice_), std::string::npos);
+}
+
+// M4: concurrent console sessions per user, overridden by an admin; a
+// closed session gives its place back.
+TEST_F(RelayTest, ConsoleQuotaLimitsOpenSessions) {
+  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  const std::string admin_token = json::parse(admin.body)["token"];
+  auto me = json::parse(call("GET", "/api/auth/me", alice_).body);
+  const std::string quotas = "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
+  ASSERT_EQ(call("PUT", quotas, admin_token, json{{"consoles", 2}}.dump()).status, 200);
+  int status = 0;
+  auto a = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &status);
+  ASSERT_TRUE(a) << status;
+  auto b = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &status);
+  ASSERT_TRUE(b) << status;
+  status = 0;
+  auto c = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &status);
+  EXPECT_FALSE(c);
+  EXPECT_EQ(status, 403) << "a third console beyond the quota";
+  (*a)->close();
+  bool again = eventually([&] {
+    int st = 0;
+    auto d = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &st);
+    if (d) (*d)->close();
+    return bool(d);
+  }, 10s);
+  EXPECT_TRUE(again) << "the closed session's place came back";
+  (*b)->close();
+  ASSERT_EQ(call("PUT", quotas, admin_token, json{{"consoles", nullptr}}.dump()).status, 200);
+}
+
+// M4: concurrent uploads per user: a second write while one is streaming is
+// 403 E_QUOTA; the place comes back when the first is answered.
+TEST_F(RelayTest, UploadQuotaLimitsConcurrentUploads) {
+  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  const std::string admin_token = json::parse(admin.body)["token"];
+  auto me = json::parse(call("GET", "/api/auth/me", alice_).body);
+  const std::string quotas = "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
+  ASSERT_EQ(call("PUT", quotas, admin_token, json{{"uploads", 1}}.dump()).status, 200);
+  http::StreamingRequest::Options o;
+  o.chunked = true;
+  auto first = http::StreamingRequest::open("PUT", url(srv("/files/write?path=slow.bin")), bearer(alice_), o);
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE((*first)->write(std::string(1 << 16, 's')));
+  auto second = call("PUT", srv("/files/write?path=other.bin"), alice_, "x");
+  EXPECT_EQ(second.status, 403) << second.body;
+  EXPECT_NE(second.body.find("E_QUOTA"), std::string::npos) << second.body;
+  EXPECT_NE(second.body.find("uploads"), std::string::npos) << second.body;
+  ASSERT_TRUE((*first)->finish());
+  auto head = (*first)->read_head(30s);
+  ASSERT_TRUE(head) << head.error().message;
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(eventually([&] { return call("PUT", srv("/files/write?path=other.bin"), alice_, "x").status == 200; },
+                         10s));
+  ASSERT_EQ(call("PUT", quotas, admin_token, json{{"uploads", nullptr}}.dump()).status, 200);
 }
 
 TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {

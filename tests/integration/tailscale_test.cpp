@@ -138,6 +138,8 @@ class TailscaleTest : public ::testing::Test {
                             const std::string& body = "", http::Headers extra = {}) {
     http::Headers h = extra;
     if (!token.empty()) h.add("Authorization", "Bearer " + token);
+    if (!body.empty() && (body.front() == '{' || body.front() == '[') && !h.get("Content-Type"))
+      h.add("Content-Type", "application/json");  // JSON routes refuse other types (415)
     auto r = http::request(m, url(p), h, body, 5min);
     EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
     return r ? *r : http::ClientResponse{};

@@ -1,5 +1,7 @@
 #include "agent/files/file_routes.hpp"
 
+#include "agent/files/as_user.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,11 +22,17 @@ namespace {
 
 class TarGzSource : public http::BodySource {
  public:
-  explicit TarGzSource(std::unique_ptr<TarGzStream> s) : s_(std::move(s)) {}
-  Result<size_t> read(char* buf, size_t cap) override { return s_->read(buf, cap); }
+  TarGzSource(std::unique_ptr<TarGzStream> s, std::optional<Owner> owner) : s_(std::move(s)), owner_(owner) {}
+  // The tree is walked as the workload user (H2), piece by piece.
+  Result<size_t> read(char* buf, size_t cap) override {
+    AsUser as(owner_);
+    if (auto c = as.check(); !c) return fail(c.error());
+    return s_->read(buf, cap);
+  }
 
  private:
   std::unique_ptr<TarGzStream> s_;
+  std::optional<Owner> owner_;
 };
 
 // A filename for Content-Disposition: quoted, with anything odd replaced,
@@ -48,9 +56,11 @@ Result<Response> read_file(const FilesConfig& cfg, const Request& req, bool as_d
     std::string top = f->name.empty() ? cfg.root_label() : f->name;
     std::optional<uid_t> link_owner;
     if (store->owner()) link_owner = store->owner()->uid;
+    AsUser as(store->owner());
+    if (auto c = as.check(); !c) return fail(c.error());
     auto tgz = TarGzStream::open(store->root_fd(), *rel, top, link_owner);
     if (!tgz) return fail(tgz.error());
-    res.source = std::make_shared<TarGzSource>(std::move(*tgz));
+    res.source = std::make_shared<TarGzSource>(std::move(*tgz), store->owner());
     res.headers.set("Content-Type", "application/gzip");
     res.headers.set("Content-Disposition", disposition(top + ".tar.gz"));
     return res;

@@ -1,5 +1,7 @@
 #include "agent/files/file_store.hpp"
 
+#include "agent/files/as_user.hpp"
+
 #include "common/http.hpp"
 
 #include <dirent.h>
@@ -94,15 +96,42 @@ Result<void> check_file_name(std::string_view name) {
 }
 
 Result<FileStore> FileStore::open(const std::string& root_dir, std::optional<Owner> owner) {
-  int fd = ::open(root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // H2: the root is opened again for every store (never cached) and its last
+  // component is never followed: the user owns the directory that holds the
+  // workspace and could swap it for a symlink to "/". Its parent belongs to
+  // root (/home, /opt/zlh) or is the user's home, which the user cannot move.
+  AsUser as(owner);
+  if (auto c = as.check(); !c) return fail(c.error());
+  std::string dir = root_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const auto slash = dir.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  const std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
+  int pfd = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0) {
+    if (errno == ENOENT) return fail(codes::kConflict, "the workload directory does not exist yet");
+    return fail(Error::from_errno("open workload directory", errno));
+  }
+  UniqueFd parent_fd(pfd);
+  int fd = name.empty() || name == "." || name == ".."
+               ? ::dup(pfd)
+               : ::openat(pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return fail(codes::kConflict, "the workload directory does not exist yet");
     return fail(Error::from_errno("open workload directory", errno));
   }
-  return FileStore(UniqueFd(fd), owner);
+  UniqueFd root(fd);
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return fail(Error::from_errno("stat workload directory", errno));
+  if (!S_ISDIR(st.st_mode))
+    return fail(codes::kBadPath, "the workload directory has been replaced by something that is not a "
+                                 "directory (a symlink?): file operations refused until it is a directory again");
+  return FileStore(std::move(root), owner);
 }
 
 Result<nlohmann::json> FileStore::list(std::string_view rel) const {
+  AsUser as(owner_);
+  if (auto c = as.check(); !c) return fail(c.error());
   auto clean = user_path(rel, true);
   if (!clean) return fail(clean.error());
   auto fd = safe_path::open_beneath(root_.get(), *clean, O_RDONLY | O_DIRECTORY);
@@ -146,9 +175,13 @@ Result<nlohmann::json> FileStore::list(std::string_view rel) const {
 }
 
 Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
+  AsUser as(owner_);
+  if (auto c = as.check(); !c) return fail(c.error());
   auto clean = user_path(rel, true);
   if (!clean) return fail(clean.error());
-  auto fd = safe_path::open_beneath(root_.get(), *clean, O_RDONLY);
+  // O_NONBLOCK (M3): opening a FIFO for reading would otherwise wait for a
+  // writer on the agent's io thread, stalling every other request.
+  auto fd = safe_path::open_beneath(root_.get(), *clean, O_RDONLY | O_NONBLOCK);
   if (!fd) return fail(fd.error());
   OpenedFile f;
   f.fd.reset(*fd);
@@ -156,6 +189,7 @@ Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
   if (::fstat(f.fd.get(), &st) != 0) return fail(Error::from_errno("stat", errno));
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
     return fail(codes::kInvalid, "not a regular file or directory");
+  if (int fl = ::fcntl(f.fd.get(), F_GETFL); fl >= 0) (void)::fcntl(f.fd.get(), F_SETFL, fl & ~O_NONBLOCK);
   // Defense in depth for a root agent: a hard link the dev user made to a
   // file of someone else (possible where fs.protected_hardlinks=0) is not
   // read on the user's behalf.
@@ -170,6 +204,8 @@ Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
 }
 
 Result<void> FileStore::mkdir(std::string_view rel) const {
+  AsUser as(owner_);
+  if (auto c = as.check(); !c) return fail(c.error());
   auto norm = user_path(rel, false);
   if (!norm) return fail(norm.error());
   auto r = make_dirs_owned(root_.get(), *norm, owner_);
@@ -179,6 +215,8 @@ Result<void> FileStore::mkdir(std::string_view rel) const {
 }
 
 Result<void> FileStore::rename(std::string_view from, std::string_view to) const {
+  AsUser as(owner_);
+  if (auto c = as.check(); !c) return fail(c.error());
   auto nfrom = user_path(from, false);
   if (!nfrom) return fail(nfrom.error());
   auto nto = user_path(to, false);
@@ -210,6 +248,8 @@ Result<void> FileStore::rename(std::string_view from, std::string_view to) const
 }
 
 Result<void> FileStore::remove(const std::vector<std::string>& rels) const {
+  AsUser as(owner_);
+  if (auto c = as.check(); !c) return fail(c.error());
   if (rels.empty()) return fail(Error::invalid("paths", "field \"paths\": must not be empty"));
   struct Target {
     UniqueFd dir;

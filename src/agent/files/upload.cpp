@@ -1,5 +1,7 @@
 #include "agent/files/upload.hpp"
 
+#include "agent/files/as_user.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,10 +23,19 @@ class UploadSink : public http::BodySink {
                                          [this](std::string_view d) { return data(d); },
                                          [this] { return end(); }}) {}
 
-  Result<void> write(std::string_view chunk) override { return parser_.feed(chunk); }
+  // Files are created, renamed and owned as the workload user (H2).
+  Result<void> write(std::string_view chunk) override {
+    AsUser as(store_.owner());
+    if (auto c = as.check(); !c) return c;
+    return parser_.feed(chunk);
+  }
 
   void finish(http::Request&, http::Responder res) override {
-    if (auto r = parser_.finish(); !r) return res.send_error(r.error());
+    {
+      AsUser as(store_.owner());
+      if (auto c = as.check(); !c) return res.send_error(c.error());
+      if (auto r = parser_.finish(); !r) return res.send_error(r.error());
+    }
     if (opts_.respond) return res.send(opts_.respond(files_));
     res.send(http::Response::json(200, {{"files", files_}}));
   }
@@ -87,20 +98,25 @@ class UploadSink : public http::BodySink {
 
 class WriteSink : public http::BodySink {
  public:
-  WriteSink(AtomicFile f, uint64_t max) : file_(std::move(f)), max_(max) {}
+  WriteSink(AtomicFile f, uint64_t max, std::optional<Owner> owner) : file_(std::move(f)), max_(max), owner_(owner) {}
   Result<void> write(std::string_view chunk) override {
     if (file_.size() + chunk.size() > max_)
       return fail(codes::kTooLarge, "file over " + std::to_string(max_) + " bytes");
     return file_.write(chunk);
   }
   void finish(http::Request&, http::Responder res) override {
-    if (auto r = file_.commit(); !r) return res.send_error(r.error());
+    {
+      AsUser as(owner_);  // the rename into place, as the workload user (H2)
+      if (auto c = as.check(); !c) return res.send_error(c.error());
+      if (auto r = file_.commit(); !r) return res.send_error(r.error());
+    }
     res.send(http::Response::json(200, {{"path", file_.rel()}, {"size", file_.size()}}));
   }
 
  private:
   AtomicFile file_;
   uint64_t max_;
+  std::optional<Owner> owner_;
 };
 
 }  // namespace
@@ -111,6 +127,8 @@ Result<std::unique_ptr<http::BodySink>> make_upload_sink(FileStore store, const 
   if (!norm) return fail(norm.error());
   opts.dir = *norm;
   // Refuse a directory that leads outside before reading a byte of the body.
+  AsUser as(store.owner());
+  if (auto c = as.check(); !c) return fail(c.error());
   if (!norm->empty()) {
     auto d = safe_path::open_beneath(store.root_fd(), *norm, O_PATH);
     if (!d && d.error().code != codes::kNotFound) return fail(d.error());
@@ -125,9 +143,11 @@ Result<std::unique_ptr<http::BodySink>> make_upload_sink(FileStore store, const 
 
 Result<std::unique_ptr<http::BodySink>> make_write_sink(FileStore store, const std::string& rel,
                                                         uint64_t max_bytes) {
+  AsUser as(store.owner());
+  if (auto c = as.check(); !c) return fail(c.error());
   auto f = AtomicFile::create(store.root_fd(), rel, store.owner(), true);
   if (!f) return fail(f.error());
-  return std::make_unique<WriteSink>(std::move(*f), max_bytes);
+  return std::make_unique<WriteSink>(std::move(*f), max_bytes, store.owner());
 }
 
 }  // namespace zlh::agent::files

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <cerrno>
 #include <cstdlib>
@@ -57,6 +58,9 @@ Result<std::shared_ptr<const CatalogSource::Loaded>> CatalogSource::load() {
 }
 
 namespace {
+
+// Password hashes (register, login) running at once; more are refused (503).
+constexpr int kMaxHashing = 6;
 
 int64_t unix_now() { return int64_t(std::time(nullptr)); }
 
@@ -242,26 +246,52 @@ Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& 
     ns.hostname_prefix = "mc-" + *variant + "-";
     ns.port_count = 1;
   }
+  // M4: the owner's quotas, checked by the store inside the create.
+  auto q = ctx.store.get_quotas(ns.owner_id);
+  if (!q) return fail(q.error());
+  ns.quota_servers = q->servers.value_or(ctx.opts.quota_servers);
+  ns.quota_memory_mb = q->memory_mb.value_or(ctx.opts.quota_memory_mb);
+  ns.quota_disk_gb = q->disk_gb.value_or(ctx.opts.quota_disk_gb);
+  ns.memory_mb = payload["memory_mb"].get<int64_t>();
+  ns.disk_gb = payload["disk_gb"].get<int64_t>();
   ns.payload = payload.dump();
   return std::pair{ns, payload};
 }
 
 }  // namespace
 
-Result<std::optional<std::pair<std::string, std::string>>> ensure_admin(ApiContext& ctx) {
+Result<std::optional<std::pair<std::string, bool>>> ensure_admin(ApiContext& ctx, const std::string& password_file) {
   auto n = ctx.store.count_users();
   if (!n) return fail(n.error());
-  if (*n > 0) return std::optional<std::pair<std::string, std::string>>{};
+  if (*n > 0) return std::optional<std::pair<std::string, bool>>{};
   std::string password;
-  if (const char* p = std::getenv("ZLH_ADMIN_PASSWORD"); p && *p) password = p;
-  else password = crypto::base64url_encode(crypto::random_bytes(18));
+  bool generated = false;
+  if (const char* p = std::getenv("ZLH_ADMIN_PASSWORD"); p && *p) {
+    password = p;
+  } else {
+    password = crypto::base64url_encode(crypto::random_bytes(18));
+    generated = true;
+  }
   if (auto pol = auth::check_password_policy(password); !pol) return fail(pol.error());
   auto hash = ctx.hasher.hash(password);
   if (!hash) return fail(hash.error());
+  if (generated)
+    if (auto w = fs::write_file_atomic(password_file, password + "\n", 0600); !w) return fail(w.error());
   auto u = ctx.store.create_user({"admin@localhost", "admin", *hash, true});
-  if (!u) return fail(u.error());
+  if (!u) {
+    if (generated) ::unlink(password_file.c_str());
+    return fail(u.error());
+  }
   (void)ctx.store.append_audit({u->id, "auth.admin_created", "user:" + std::to_string(u->id), "{}", ""});
-  return std::optional{std::pair{std::string("admin"), password}};
+  return std::optional{std::pair{std::string("admin"), generated}};
+}
+
+void add_metrics_route(http::Router& r, metrics::Registry& registry) {
+  http::RouteOptions pub;
+  pub.is_public = true;
+  r.add_sync("GET", "/metrics", [&registry](Request&) {
+    return Response::text(200, registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+  }, pub);
 }
 
 void add_artifact_routes(http::Router& r, const std::string& dir) {
@@ -289,7 +319,8 @@ http::Router make_api_router(ApiContext& ctx) {
   http::Router r;
   ApiContext* c = &ctx;
   r.set_guard([c](Request& req) -> std::optional<Error> {
-    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
+    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"),
+                                            auth::secure_for_public_url(c->opts.public_url));
     if (!cred) return cred.error();
     if (cred->kind == auth::CredentialKind::kNone) return Error::make(codes::kUnauthorized, "authentication required");
     auto claims = auth::verify_session_token(c->secrets.jwt, cred->token, unix_now());
@@ -309,59 +340,89 @@ http::Router make_api_router(ApiContext& ctx) {
   pub_body.body_limit = 16 * 1024;
 
   r.add_sync("GET", "/healthz", [](Request&) { return Response::json(200, {{"ok", true}, {"version", kVersion}}); }, pub);
-  r.add_sync("GET", "/metrics", [c](Request&) {
+  // Admins only here (others: 404 like any route that is not theirs); an
+  // unauthenticated scrape goes to --metrics-listen (add_metrics_route).
+  r.add_sync("GET", "/metrics", [c](Request& req) {
+    auto u = c->store.get_user(user_id(req));
+    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
     return Response::text(200, c->metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
-  }, pub);
+  });
 
   // ---- auth ----
   http::RouteOptions login_opts = pub_body;
   login_opts.deadline = std::chrono::seconds(30);
-  r.add("POST", "/api/auth/register", [c](Request& rq, http::Responder res) {
-    // argon2id costs ~100 ms: off the io thread.
-    std::thread([c, req = rq, res]() mutable {
+  login_opts.json_body = true;  // L1: no login CSRF from a text/plain form
+  // argon2id costs ~100 ms: on the handler pool (blocking), never a thread
+  // per request; at most kMaxHashing at once, beyond that 503 (M2).
+  login_opts.blocking = true;
+  auto hashing = std::make_shared<std::atomic<int>>(0);
+  struct HashSlot {
+    std::shared_ptr<std::atomic<int>> n;
+    bool ok;
+    explicit HashSlot(std::shared_ptr<std::atomic<int>> c) : n(std::move(c)), ok(n->fetch_add(1) < kMaxHashing) {}
+    ~HashSlot() { n->fetch_sub(1); }
+  };
+  auto busy = [] {
+    Response r = Response::error(Error::make(codes::kUnavailable, "too many logins at once; retry in a second"));
+    r.headers.set("Retry-After", "1");
+    return r;
+  };
+  r.add_sync("POST", "/api/auth/register", [c, hashing, busy](Request& req) {
     auto body = json_object(req, {"email", "username", "password"});
-    if (!body) return res.send_error(body.error());
+    if (!body) return Response::error(body.error());
     auto email = str(*body, "email");
-    if (!email) return res.send_error(email.error());
+    if (!email) return Response::error(email.error());
     auto username = str(*body, "username");
-    if (!username) return res.send_error(username.error());
+    if (!username) return Response::error(username.error());
     auto password = str(*body, "password");
-    if (!password) return res.send_error(password.error());
+    if (!password) return Response::error(password.error());
     if (email->size() > 254 || email->find('@') == std::string::npos || email->find_first_of(" \t\r\n") != std::string::npos)
-      return res.send_error(Error::invalid("email", "field \"email\": not an email address"));
+      return Response::error(Error::invalid("email", "field \"email\": not an email address"));
     if (username->empty() || username->size() > 32 ||
         !std::all_of(username->begin(), username->end(), [](char ch) {
           return std::isalnum(uint8_t(ch)) || ch == '_' || ch == '-' || ch == '.';
         }))
-      return res.send_error(Error::invalid("username", "field \"username\": 1-32 of a-z 0-9 . _ -"));
-    if (auto p = auth::check_password_policy(*password); !p) return res.send_error(p.error());
+      return Response::error(Error::invalid("username", "field \"username\": 1-32 of a-z 0-9 . _ -"));
+    if (auto p = auth::check_password_policy(*password); !p) return Response::error(p.error());
+    HashSlot slot(hashing);
+    if (!slot.ok) return busy();
     auto hash = c->hasher.hash(*password);
-    if (!hash) return res.send_error(hash.error());
+    if (!hash) return Response::error(hash.error());
     auto u = c->store.create_user({*email, *username, *hash, false});
-    if (!u) return res.send_error(u.error());
+    if (!u) return Response::error(u.error());
     audit(*c, req, u->id, "auth.register", "user:" + std::to_string(u->id));
     auto out = open_session(*c, *u, 201);
-    if (!out) return res.send_error(out.error());
-    res.send(std::move(*out));
-    }).detach();
+    if (!out) return Response::error(out.error());
+    return std::move(*out);
   }, login_opts);
 
-  r.add("POST", "/api/auth/login", [c](Request& rq, http::Responder res) {
-    std::thread([c, req = rq, res]() mutable {
+  r.add_sync("POST", "/api/auth/login", [c, hashing, busy](Request& req) {
     auto body = json_object(req, {"identifier", "password"});
-    if (!body) return res.send_error(body.error());
+    if (!body) return Response::error(body.error());
     auto id = str(*body, "identifier");
-    if (!id) return res.send_error(id.error());
+    if (!id) return Response::error(id.error());
     auto password = str(*body, "password");
-    if (!password) return res.send_error(password.error());
-    std::string account = *id;
-    std::transform(account.begin(), account.end(), account.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    if (auto wait = c->limiter.retry_after(account, auth::address_key(req.remote_addr))) {
+    if (!password) return Response::error(password.error());
+    // The budget is the user's, whatever name or email names it ("admin" and
+    // "admin@localhost" are one account); unknown identifiers by their text.
+    auto u = c->store.find_user_by_login(*id);
+    std::string account;
+    if (u) {
+      account = "user:" + std::to_string(u->id);
+    } else {
+      account = "id:" + *id;
+      std::transform(account.begin(), account.end(), account.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    }
+    const std::string address = auth::address_key(req.remote_addr);
+    // Counted before the password is checked (M2): parallel guesses cannot
+    // all pass a check made before any of them is recorded.
+    if (auto wait = c->limiter.reserve(account, address)) {
       Response r = Response::error(auth::rate_limited_error(*wait));
       r.headers.set("Retry-After", std::to_string(wait->count()));
-      return res.send(std::move(r));
+      return r;
     }
-    auto u = c->store.find_user_by_login(*id);
+    HashSlot slot(hashing);
+    if (!slot.ok) return busy();
     bool ok = false;
     if (u) {
       auto v = c->hasher.verify(u->password_hash, *password);
@@ -370,20 +431,19 @@ http::Router make_api_router(ApiContext& ctx) {
       c->hasher.dummy_verify(*password);
     }
     if (!ok) {
-      c->limiter.record_failure(account, auth::address_key(req.remote_addr));
-      audit(*c, req, std::nullopt, "auth.login_failed", "", {{"identifier", account.substr(0, 64)}});
-      return res.send_error(Error::make(codes::kUnauthorized, "wrong username/email or password"));
+      audit(*c, req, std::nullopt, "auth.login_failed", "", {{"identifier", id->substr(0, 64)}});
+      return Response::error(Error::make(codes::kUnauthorized, "wrong username/email or password"));
     }
-    c->limiter.record_success(account);
+    c->limiter.succeeded(account, address);
     audit(*c, req, u->id, "auth.login", "user:" + std::to_string(u->id));
     auto out = open_session(*c, *u, 200);
-    if (!out) return res.send_error(out.error());
-    res.send(std::move(*out));
-    }).detach();
+    if (!out) return Response::error(out.error());
+    return std::move(*out);
   }, login_opts);
 
   r.add_sync("POST", "/api/auth/logout", [c](Request& req) {
-    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
+    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"),
+                                            auth::secure_for_public_url(c->opts.public_url));
     if (cred) {
       if (auto claims = auth::verify_session_token(c->secrets.jwt, cred->token, unix_now())) {
         (void)c->store.revoke_session(claims->sid);
@@ -416,6 +476,7 @@ http::Router make_api_router(ApiContext& ctx) {
   // ---- servers ----
   http::RouteOptions create_opts;
   create_opts.body_limit = 64 * 1024;
+  create_opts.json_body = true;
   r.add_sync("POST", "/api/servers", [c](Request& req) {
     auto v = validate_create(*c, req);
     if (!v) return Response::error(v.error());
@@ -528,6 +589,52 @@ http::Router make_api_router(ApiContext& ctx) {
     }, power);
   }
 
+  // Per-user quotas (admins only): each field null = the default, 0 = unlimited.
+  auto quota_json = [c](const store::QuotaOverrides& q) {
+    auto field = [](const std::optional<int64_t>& v, int64_t def) {
+      return nlohmann::json{{"override", v ? nlohmann::json(*v) : nlohmann::json(nullptr)},
+                            {"effective", v.value_or(def)}};
+    };
+    return nlohmann::json{{"servers", field(q.servers, c->opts.quota_servers)},
+                          {"memory_mb", field(q.memory_mb, c->opts.quota_memory_mb)},
+                          {"disk_gb", field(q.disk_gb, c->opts.quota_disk_gb)},
+                          {"consoles", field(q.consoles, c->opts.quota_consoles)},
+                          {"uploads", field(q.uploads, c->opts.quota_uploads)}};
+  };
+  r.add_sync("GET", "/api/admin/users/{id}/quotas", [c, quota_json](Request& req) {
+    auto u = c->store.get_user(user_id(req));
+    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto id = path_id(req, "id");
+    if (!id) return Response::error(id.error());
+    auto q = c->store.get_quotas(*id);
+    if (!q) return Response::error(q.error());
+    return Response::json(200, {{"user_id", *id}, {"quotas", quota_json(*q)}});
+  });
+  http::RouteOptions quota_opts;
+  quota_opts.body_limit = 4096;
+  quota_opts.json_body = true;
+  r.add_sync("PUT", "/api/admin/users/{id}/quotas", [c, quota_json](Request& req) {
+    auto u = c->store.get_user(user_id(req));
+    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto id = path_id(req, "id");
+    if (!id) return Response::error(id.error());
+    auto body = json_object(req, {"servers", "memory_mb", "disk_gb", "consoles", "uploads"});
+    if (!body) return Response::error(body.error());
+    store::QuotaOverrides q;
+    for (auto [name, dst] : {std::pair{"servers", &q.servers}, {"memory_mb", &q.memory_mb}, {"disk_gb", &q.disk_gb},
+                             {"consoles", &q.consoles}, {"uploads", &q.uploads}}) {
+      auto it = body->find(name);
+      if (it == body->end() || it->is_null()) continue;
+      if (!it->is_number_integer() || it->get<int64_t>() < 0)
+        return Response::error(Error::invalid(name, std::string("field \"") + name +
+                                                        "\": must be null (the default), 0 (unlimited) or more"));
+      *dst = it->get<int64_t>();
+    }
+    if (auto r = c->store.set_quotas(*id, q); !r) return Response::error(r.error());
+    audit(*c, req, user_id(req), "admin.quotas", "user:" + std::to_string(*id), nlohmann::json::parse(req.body));
+    return Response::json(200, {{"user_id", *id}, {"quotas", quota_json(q)}});
+  }, quota_opts);
+
   // The audit log (admins only; others get 404 like any route that is not theirs).
   r.add_sync("GET", "/api/admin/audit", [c](Request& req) {
     auto u = c->store.get_user(user_id(req));
@@ -552,7 +659,9 @@ http::Router make_api_router(ApiContext& ctx) {
   add_relay_routes(r, ctx);
   add_tailscale_routes(r, ctx);  // POST/DELETE /api/servers/{id}/tailscale (src/api/tailscale)
   // ---- the IDE handoff and /dev/ redirects to the IDE origin (src/api/ide) ----
-  if (ctx.ide) add_ide_api_routes(r, {ctx.store, ctx.secrets.jwt, ctx.ide_origin, *ctx.ide, ctx.agents});
+  if (ctx.ide)
+    add_ide_api_routes(r, {ctx.store, ctx.secrets.jwt, ctx.ide_origin, *ctx.ide, ctx.agents,
+                           auth::secure_for_public_url(ctx.opts.public_url)});
 
   // Every route of this table, generated from it, so it cannot drift.
   nlohmann::json paths = nlohmann::json::object();

@@ -76,14 +76,19 @@ struct ApiContext {
 
 http::Router make_api_router(ApiContext& ctx);
 
+// GET /metrics without auth: the whole router of --metrics-listen.
+void add_metrics_route(http::Router& r, metrics::Registry& registry);
+
 // GET /artifacts/{path...}: the artifact store directory `dir` as a static
 // tree, public, every path through the one resolver. Also the whole router
 // of the lxc driver's container listener (docs/drivers.md).
 void add_artifact_routes(http::Router& r, const std::string& dir);
 
 // Creates the first admin when there is no user yet. The password comes from
-// ZLH_ADMIN_PASSWORD or is generated and returned once (to print, never
-// logged). nullopt when users exist.
-Result<std::optional<std::pair<std::string, std::string>>> ensure_admin(ApiContext& ctx);
+// ZLH_ADMIN_PASSWORD or is generated and written to `password_file` (0600)
+// before the user exists, so a failed write creates nobody; never logged or
+// printed. Returns the user name and whether a file was written; nullopt
+// when users exist.
+Result<std::optional<std::pair<std::string, bool>>> ensure_admin(ApiContext& ctx, const std::string& password_file);
 
 }  // namespace zlh::api

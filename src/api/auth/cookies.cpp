@@ -81,17 +81,17 @@ Result<std::string> session_cookie(std::string_view token, int64_t max_age, bool
       return fail(
           Error::invalid("token", "session cookie value holds a byte not allowed in cookies"));
   if (max_age < 1) return fail(Error::invalid("max_age", "max_age must be at least 1 second"));
-  return std::string(kSessionCookie) + "=" + std::string(token) +
+  return std::string(session_cookie_name(secure)) + "=" + std::string(token) +
          "; Path=/; Max-Age=" + std::to_string(max_age) + attributes(secure);
 }
 
 std::string clear_session_cookie(bool secure) {
-  return std::string(kSessionCookie) +
+  return std::string(session_cookie_name(secure)) +
          "=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT" + attributes(secure);
 }
 
 Result<Credential> select_credential(std::optional<std::string_view> authorization,
-                                     std::optional<std::string_view> cookie_header) {
+                                     std::optional<std::string_view> cookie_header, bool secure) {
   if (authorization) {
     std::string_view v = trim(*authorization);
     size_t sp = v.find(' ');
@@ -104,7 +104,7 @@ Result<Credential> select_credential(std::optional<std::string_view> authorizati
     return Credential{CredentialKind::kBearer, std::string(token)};
   }
   if (cookie_header) {
-    auto v = find_cookie(*cookie_header, kSessionCookie);
+    auto v = find_cookie(*cookie_header, session_cookie_name(secure));
     if (v && !v->empty()) return Credential{CredentialKind::kCookie, std::string(*v)};
   }
   return Credential{};

@@ -30,6 +30,13 @@
 namespace zlh::api::auth {
 
 inline constexpr std::string_view kSessionCookie = "zlh_session";
+// L8: on https the session cookie is "__Host-zlh_session": browsers accept
+// it only with Secure, Path=/ and no Domain, so no other host (a sibling
+// subdomain) can set or shadow it.
+inline constexpr std::string_view kHostSessionCookie = "__Host-zlh_session";
+inline constexpr std::string_view session_cookie_name(bool secure) {
+  return secure ? kHostSessionCookie : kSessionCookie;
+}
 inline constexpr std::string_view kCsrfHeader = "X-ZLH-CSRF";
 
 using CookieMap = std::map<std::string, std::string, std::less<>>;
@@ -41,7 +48,8 @@ std::optional<std::string_view> find_cookie(std::string_view header, std::string
 // true when public_url's scheme is https (case-insensitive).
 bool secure_for_public_url(std::string_view public_url);
 
-// "zlh_session=<token>; Path=/; Max-Age=<max_age>; HttpOnly; SameSite=Lax[; Secure]".
+// "<name>=<token>; Path=/; Max-Age=<max_age>; HttpOnly; SameSite=Lax[; Secure]",
+// <name> = session_cookie_name(secure).
 // E_INVALID when the token holds a byte that is not a cookie-octet
 // (RFC 6265 §4.1.1: no controls, space, '"', ',', ';', '\\') or is empty, or
 // max_age < 1. A JWT (base64url and '.') always passes.
@@ -62,9 +70,10 @@ struct Credential {
 // Authorization present: must be "Bearer <token>" (scheme case-insensitive,
 // one or more spaces, no further spaces in the token), else E_UNAUTHORIZED —
 // a malformed Authorization header does not fall back to the cookie.
-// Otherwise a non-empty zlh_session cookie is kCookie; else kNone.
+// Otherwise a non-empty session cookie (session_cookie_name(secure): on
+// https only the __Host- one counts) is kCookie; else kNone.
 Result<Credential> select_credential(std::optional<std::string_view> authorization,
-                                     std::optional<std::string_view> cookie_header);
+                                     std::optional<std::string_view> cookie_header, bool secure = false);
 
 // GET, HEAD and OPTIONS (exact, case-sensitive as HTTP methods are) are safe;
 // every other method is state-changing.

@@ -60,7 +60,7 @@ TEST(SetCookie, SessionCookieAttributes) {
   EXPECT_EQ(*c, "zlh_session=aaa.bbb.ccc; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax");
   auto s = session_cookie("aaa.bbb.ccc", 60, true);
   ASSERT_TRUE(s);
-  EXPECT_EQ(*s, "zlh_session=aaa.bbb.ccc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+  EXPECT_EQ(*s, "__Host-zlh_session=aaa.bbb.ccc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
 }
 
 TEST(SetCookie, RefusesValuesThatWouldInjectAttributes) {
@@ -81,7 +81,7 @@ TEST(SetCookie, ClearingForm) {
             "zlh_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
             "SameSite=Lax");
   EXPECT_EQ(clear_session_cookie(true),
-            "zlh_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
+            "__Host-zlh_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
             "SameSite=Lax; Secure");
 }
 
@@ -152,6 +152,34 @@ TEST(Csrf, SafeMethodsPassWithoutTheHeader) {
   }
   EXPECT_TRUE(is_state_changing("POST"));
   EXPECT_TRUE(is_state_changing("get"));
+}
+
+}  // namespace
+}  // namespace zlh::api::auth
+
+namespace zlh::api::auth {
+namespace {
+
+// L8: on https the session cookie carries the __Host- prefix, and only that
+// one is a credential (a sibling host could plant a plain zlh_session).
+TEST(Cookies, HttpsUsesTheHostPrefixAndOnlyThatCounts) {
+  auto c = session_cookie("tok.en", 60, true);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->rfind("__Host-zlh_session=tok.en; Path=/;", 0), 0u) << *c;
+  EXPECT_NE(c->find("; Secure"), std::string::npos);
+  EXPECT_EQ(c->find("Domain"), std::string::npos);
+  EXPECT_EQ(clear_session_cookie(true).rfind("__Host-zlh_session=;", 0), 0u);
+  EXPECT_EQ(session_cookie("t", 60, false)->rfind("zlh_session=t;", 0), 0u);
+
+  auto planted = select_credential(std::nullopt, "zlh_session=planted", true);
+  ASSERT_TRUE(planted);
+  EXPECT_EQ(planted->kind, CredentialKind::kNone);
+  auto real = select_credential(std::nullopt, "zlh_session=planted; __Host-zlh_session=real", true);
+  ASSERT_TRUE(real);
+  EXPECT_EQ(real->kind, CredentialKind::kCookie);
+  EXPECT_EQ(real->token, "real");
+  auto plain = select_credential(std::nullopt, "__Host-zlh_session=x; zlh_session=y", false);
+  EXPECT_EQ(plain->token, "y");
 }
 
 }  // namespace

@@ -83,6 +83,13 @@ void LoginRateLimiter::Table::record(const std::string& key, TimePoint now) {
   if (e.failures.size() > limit_) e.failures.erase(e.failures.begin());
 }
 
+void LoginRateLimiter::Table::unrecord_last(const std::string& key) {
+  auto it = map_.find(key);
+  if (it == map_.end() || it->second.failures.empty()) return;
+  it->second.failures.pop_back();
+  if (it->second.failures.empty()) erase(key);
+}
+
 void LoginRateLimiter::Table::erase(const std::string& key) {
   auto it = map_.find(key);
   if (it == map_.end()) return;
@@ -134,6 +141,24 @@ void LoginRateLimiter::record_failure(std::string_view account, std::string_view
 void LoginRateLimiter::record_success(std::string_view account) {
   std::lock_guard lock(mu_);
   accounts_.erase(table_key(account));
+}
+
+std::optional<std::chrono::seconds> LoginRateLimiter::reserve(std::string_view account, std::string_view address) {
+  std::lock_guard lock(mu_);
+  TimePoint t = now();
+  const std::string ak = table_key(account), bk = table_key(address);
+  auto a = accounts_.retry_after(ak, t);
+  auto b = addresses_.retry_after(bk, t);
+  if (a || b) return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
+  accounts_.record(ak, t);
+  addresses_.record(bk, t);
+  return std::nullopt;
+}
+
+void LoginRateLimiter::succeeded(std::string_view account, std::string_view address) {
+  std::lock_guard lock(mu_);
+  accounts_.erase(table_key(account));
+  addresses_.unrecord_last(table_key(address));
 }
 
 size_t LoginRateLimiter::account_keys() const {

@@ -78,6 +78,14 @@ class LoginRateLimiter {
   void record_failure(std::string_view account, std::string_view address);
   void record_success(std::string_view account);
 
+  // M2: check and count in one step, before the password is checked, so N
+  // parallel guesses cannot all pass a check made before any is recorded.
+  // nullopt: go ahead, the attempt is counted as a failure for the account
+  // and the address; a correct password then calls succeeded(), which clears
+  // the account and takes the attempt back from the address.
+  std::optional<std::chrono::seconds> reserve(std::string_view account, std::string_view address);
+  void succeeded(std::string_view account, std::string_view address);
+
   // Keys currently held (tests, metrics).
   size_t account_keys() const;
   size_t address_keys() const;
@@ -92,6 +100,7 @@ class LoginRateLimiter {
     std::optional<std::chrono::seconds> retry_after(const std::string& key, TimePoint now);
     void record(const std::string& key, TimePoint now);
     void erase(const std::string& key);
+    void unrecord_last(const std::string& key);
     size_t size() const { return map_.size(); }
 
    private:

@@ -193,3 +193,37 @@ TEST(AddressKey, NormalisesAddresses) {
 
 }  // namespace
 }  // namespace zlh::api::auth
+
+namespace zlh::api::auth {
+namespace {
+
+// M2: the attempt is counted before the password is checked, so parallel
+// guesses cannot all pass a check made before any was recorded.
+TEST(LoginRateLimiterReserve, ParallelGuessesGetNoMoreThanTheBudget) {
+  LoginRateLimiter l(RateLimitConfig{5, std::chrono::seconds(900), 1000, std::chrono::seconds(900), 1000});
+  std::atomic<int> passed{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 32; ++i)
+    ts.emplace_back([&, i] {
+      if (!l.reserve("user:1", "10.0.0." + std::to_string(i))) passed++;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(passed.load(), 5);
+}
+
+TEST(LoginRateLimiterReserve, SuccessClearsTheAccountAndGivesTheAddressItsAttemptBack) {
+  LoginRateLimiter l(RateLimitConfig{3, std::chrono::seconds(900), 3, std::chrono::seconds(900), 1000});
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(l.reserve("user:1", "10.0.0.1")) << i;
+    l.succeeded("user:1", "10.0.0.1");
+  }
+  ASSERT_FALSE(l.reserve("user:2", "10.0.0.1"));
+  ASSERT_FALSE(l.reserve("user:2", "10.0.0.1"));
+  ASSERT_FALSE(l.reserve("user:2", "10.0.0.1"));
+  auto wait = l.reserve("user:2", "10.0.0.1");
+  ASSERT_TRUE(wait);
+  EXPECT_GE(wait->count(), 1);
+}
+
+}  // namespace
+}  // namespace zlh::api::auth

@@ -25,7 +25,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool platform_cookie(std::string_view name) { return name == auth::kSessionCookie || name == kIdeCookie; }
+bool platform_cookie(std::string_view name) {
+  return name == auth::kSessionCookie || name == auth::kHostSessionCookie || name == kIdeCookie;
+}
 
 std::optional<int> parse_int(std::string_view s, int lo, int hi) {
   int v = 0;
@@ -421,6 +423,7 @@ void add_ide_api_routes(http::Router& r, IdeApiDeps deps) {
   // POST /api/servers/{id}/ide-ticket {} | {"port": n}
   http::RouteOptions ticket_opts;
   ticket_opts.body_limit = 1024;
+  ticket_opts.json_body = true;
   r.add_sync("POST", "/api/servers/{id}/ide-ticket", [deps](http::Request& req) {
     auto id = path_id(req);
     if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
@@ -451,7 +454,7 @@ void add_ide_api_routes(http::Router& r, IdeApiDeps deps) {
     if (!s->vmid || s->ip.empty())
       return http::Response::error(Error::make(codes::kConflict, "the server has no running container yet"));
     // The ticket is bound to the session the request came with.
-    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"));
+    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"), deps.secure);
     if (!cred || cred->kind == auth::CredentialKind::kNone)
       return http::Response::error(Error::make(codes::kUnauthorized, "authentication required"));
     auto claims = auth::verify_session_token(deps.jwt, cred->token, unix_now());

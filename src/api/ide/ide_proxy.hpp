@@ -134,6 +134,7 @@ struct IdeApiDeps {
   const IdeOrigin* origin = nullptr;
   IdeAccess& access;
   const AgentClient& agents;
+  bool secure = false;  // the public URL is https: the session cookie is __Host-zlh_session
 };
 void add_ide_api_routes(http::Router& r, IdeApiDeps deps);
 

@@ -3,6 +3,7 @@
 #include "api/relay/forwarding.hpp"
 #include "api/relay/origin.hpp"
 #include "api/relay/target.hpp"
+#include "api/relay/user_slots.hpp"
 #include "common/log.hpp"
 
 namespace zlh::api::relay {
@@ -13,8 +14,9 @@ using namespace std::chrono_literals;
 
 class ConsoleRelay : public http::WsHandler {
  public:
-  ConsoleRelay(std::unique_ptr<WsUpstream> up, std::string request_id, int64_t vmid)
-      : up_(std::move(up)), request_id_(std::move(request_id)), vmid_(vmid) {}
+  ConsoleRelay(std::unique_ptr<WsUpstream> up, std::string request_id, int64_t vmid,
+               std::unique_ptr<UserSlots::Slot> slot)
+      : up_(std::move(up)), request_id_(std::move(request_id)), vmid_(vmid), slot_(std::move(slot)) {}
 
   void on_open(std::shared_ptr<http::WsConn> conn) override {
     // Weak: the browser connection owns this handler, and the agent side
@@ -44,16 +46,27 @@ class ConsoleRelay : public http::WsHandler {
   std::unique_ptr<WsUpstream> up_;
   std::string request_id_;
   int64_t vmid_;
+  std::unique_ptr<UserSlots::Slot> slot_;  // the user's console quota, given back with the session
 };
 
 }  // namespace
 
 http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io) {
-  return [c = &ctx, io](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
+  auto slots = std::make_shared<UserSlots>();
+  return [c = &ctx, io, slots](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
     if (!origin_allowed(req.headers.get("Origin"), c->opts.public_url))
       return fail(codes::kForbidden, "websocket origin is not " + c->opts.public_url);
     auto target = owned_agent(*c, req);
     if (!target) return fail(target.error());
+    // M4: concurrent console sessions per user.
+    const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+    auto q = c->store.get_quotas(uid);
+    if (!q) return fail(q.error());
+    const int64_t limit = q->consoles.value_or(c->opts.quota_consoles);
+    auto slot = slots->acquire(uid, limit);
+    if (!slot)
+      return fail(codes::kQuota, "quota consoles reached: " + std::to_string(limit) +
+                                     " console sessions are open; close one first");
     auto auth = c->agents.auth(target->vmid);
     if (!auth) return fail(auth.error());
     http::Headers h = *auth;
@@ -70,7 +83,7 @@ http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io)
       if (refusal.status) return fail(error_from_agent(refusal.status, refusal.body));
       return fail(codes::kUpstream, "the container's agent cannot be reached");
     }
-    return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid);
+    return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid, std::move(slot));
   };
 }
 

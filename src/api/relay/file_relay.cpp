@@ -1,5 +1,7 @@
 #include "api/relay/file_relay.hpp"
 
+#include "api/relay/user_slots.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -82,6 +84,9 @@ struct Pending {
   std::string request_id;
   int64_t vmid = 0;
   std::chrono::milliseconds answer_timeout;
+  // An upload's place in the user's upload quota, given back when the
+  // request is answered (M4).
+  std::shared_ptr<UserSlots::Slot> upload_slot;
 };
 
 // Runs on a worker: finishes the request, waits for the agent's answer and
@@ -175,10 +180,24 @@ class RelaySink : public http::BodySink {
   std::unique_ptr<StreamingRequest> up_;  // set when the request has a body
 };
 
-http::SinkFactory relay_factory(ApiContext& ctx, RouteSpec spec) {
-  return [c = &ctx, spec](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
+http::SinkFactory relay_factory(ApiContext& ctx, RouteSpec spec, std::shared_ptr<UserSlots> uploads) {
+  return [c = &ctx, spec, uploads](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
     auto target = owned_agent(*c, req);
     if (!target) return fail(target.error());
+    // M4: concurrent uploads per user (file writes and uploads, mod uploads).
+    std::shared_ptr<UserSlots::Slot> upload_slot;
+    const bool upload = (req.method == "PUT" && req.path.ends_with("/files/write")) ||
+                        (req.method == "POST" && (req.path.ends_with("/files/upload") || req.path.ends_with("/mods/install")));
+    if (upload) {
+      const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+      auto q = c->store.get_quotas(uid);
+      if (!q) return fail(q.error());
+      const int64_t limit = q->uploads.value_or(c->opts.quota_uploads);
+      upload_slot = uploads->acquire(uid, limit);
+      if (!upload_slot)
+        return fail(codes::kQuota, "quota uploads reached: " + std::to_string(limit) +
+                                       " uploads are running; wait for one to finish");
+    }
     // "/api/servers/{id}/…" → "/…"
     auto path = agent_target(req.path, req.query, 3);
     if (!path) return fail(path.error());
@@ -193,6 +212,7 @@ http::SinkFactory relay_factory(ApiContext& ctx, RouteSpec spec) {
     p.request_id = req.request_id;
     p.vmid = target->vmid;
     p.answer_timeout = spec.answer_timeout;
+    p.upload_slot = std::move(upload_slot);
     bool chunked = req.headers.get("Transfer-Encoding").has_value();
     if (!chunked) {
       if (auto len = req.headers.get("Content-Length"))
@@ -231,11 +251,12 @@ void add_file_relay_routes(http::Router& r, ApiContext& ctx) {
   mods.deadline = std::chrono::minutes(31);  // the agent allows 30 min for an artifact install
   RouteSpec mods_spec{mods.deadline - 5s};
 
+  auto uploads = std::make_shared<UserSlots>();
   for (std::string m : {"GET", "PUT", "POST"})
-    r.add_streaming(m, "/api/servers/{id}/files/{rest...}", relay_factory(ctx, files_spec), files);
-  r.add_streaming("GET", "/api/servers/{id}/mods", relay_factory(ctx, mods_spec), mods);
+    r.add_streaming(m, "/api/servers/{id}/files/{rest...}", relay_factory(ctx, files_spec, uploads), files);
+  r.add_streaming("GET", "/api/servers/{id}/mods", relay_factory(ctx, mods_spec, uploads), mods);
   for (std::string m : {"POST", "DELETE"})
-    r.add_streaming(m, "/api/servers/{id}/mods/{rest...}", relay_factory(ctx, mods_spec), mods);
+    r.add_streaming(m, "/api/servers/{id}/mods/{rest...}", relay_factory(ctx, mods_spec, uploads), mods);
 }
 
 }  // namespace zlh::api::relay

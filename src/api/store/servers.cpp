@@ -133,6 +133,29 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
     owner.bind(1, n.owner_id);
     if (!owner.executeStep()) return fail(codes::kNotFound, "owner not found");
 
+    if (n.quota_servers > 0 || n.quota_memory_mb > 0 || n.quota_disk_gb > 0) {
+      // What the owner's live servers hold now (their stored payloads).
+      SQLite::Statement held(db,
+                             "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
+                             " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
+                             " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
+      held.bind(1, n.owner_id);
+      held.executeStep();
+      const int64_t count = held.getColumn(0).getInt64(), mem = held.getColumn(1).getInt64(),
+                    disk = held.getColumn(2).getInt64();
+      auto over = [](std::string_view quota, int64_t limit, int64_t have, int64_t want, std::string_view unit) {
+        return Error::make(codes::kQuota, "quota " + std::string(quota) + " reached: " + std::to_string(have) +
+                                              std::string(unit) + " in use, " + std::to_string(want) +
+                                              std::string(unit) + " more asked, the limit is " +
+                                              std::to_string(limit) + std::string(unit));
+      };
+      if (n.quota_servers > 0 && count + 1 > n.quota_servers)
+        return std::unexpected(over("servers", n.quota_servers, count, 1, ""));
+      if (n.quota_memory_mb > 0 && mem + n.memory_mb > n.quota_memory_mb)
+        return std::unexpected(over("memory_mb", n.quota_memory_mb, mem, n.memory_mb, " MB"));
+      if (n.quota_disk_gb > 0 && disk + n.disk_gb > n.quota_disk_gb)
+        return std::unexpected(over("disk_gb", n.quota_disk_gb, disk, n.disk_gb, " GB"));
+    }
     const Range range =
         n.type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
     auto vmid = lowest_free_vmid(db, range);
@@ -325,6 +348,55 @@ Result<void> Store::delete_server(int64_t server_id) {
                         " deleted_at = coalesce(deleted_at, ?1) WHERE id = ?2");
     q.bind(1, impl_->now_ms());
     q.bind(2, server_id);
+    q.exec();
+    return {};
+  });
+}
+
+}  // namespace zlh::api::store
+
+namespace zlh::api::store {
+
+Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
+  return impl_->read("get quotas", [&](SQLite::Database& db) -> Result<QuotaOverrides> {
+    SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
+    u.bind(1, user_id);
+    if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
+    SQLite::Statement q(db, "SELECT servers, memory_mb, disk_gb, consoles, uploads FROM user_quotas WHERE user_id = ?");
+    q.bind(1, user_id);
+    QuotaOverrides out;
+    if (q.executeStep()) {
+      auto col = [&](int i) -> std::optional<int64_t> {
+        if (q.getColumn(i).isNull()) return std::nullopt;
+        return q.getColumn(i).getInt64();
+      };
+      out = {col(0), col(1), col(2), col(3), col(4)};
+    }
+    return out;
+  });
+}
+
+Result<void> Store::set_quotas(int64_t user_id, const QuotaOverrides& in) {
+  for (const auto* v : {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads})
+    if (*v && **v < 0) return std::unexpected(Error::invalid("quotas", "a quota cannot be negative"));
+  return impl_->write("set quotas", [&](SQLite::Database& db) -> Result<void> {
+    SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
+    u.bind(1, user_id);
+    if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
+    SQLite::Statement q(db,
+                        "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, uploads, updated_at)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(user_id) DO UPDATE SET"
+                        " servers = ?2, memory_mb = ?3, disk_gb = ?4, consoles = ?5, uploads = ?6, updated_at = ?7");
+    q.bind(1, user_id);
+    int i = 2;
+    for (const auto* v : {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads}) {
+      if (*v)
+        q.bind(i, **v);
+      else
+        q.bind(i);
+      ++i;
+    }
+    q.bind(7, impl_->now_ms());
     q.exec();
     return {};
   });

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <atomic>
 #include <vector>
 
 #include "api/store/test_util.hpp"
@@ -388,6 +389,70 @@ TEST_F(StoreTest, ListForOwnerWithAThousandServers) {
       "[ timing ] list_servers_for_owner, 1000 of 1200 servers, 21 runs:"
       " wall first %.3f median %.3f max %.3f ms; cpu first %.3f median %.3f ms\n",
       first_wall, wall[wall.size() / 2], wall.back(), first_cpu, cpu[cpu.size() / 2]);
+}
+
+}  // namespace
+}  // namespace zlh::api::store
+
+namespace zlh::api::store {
+namespace {
+
+// M4: quotas are checked inside the create transaction, so concurrent
+// creates cannot both pass, and nothing is created beyond a quota.
+TEST_F(StoreTest, QuotasRefuseInsideTheCreateAndNameTheQuota) {
+  int64_t ann = make_user("ann");
+  auto with = [&](int64_t mem, int64_t disk) {
+    NewServer n = dev(ann);
+    n.payload = R"({"memory_mb":)" + std::to_string(mem) + R"(,"disk_gb":)" + std::to_string(disk) + "}";
+    n.memory_mb = mem;
+    n.disk_gb = disk;
+    n.quota_servers = 3;
+    n.quota_memory_mb = 2048;
+    n.quota_disk_gb = 20;
+    return n;
+  };
+  ASSERT_TRUE(store->create_server(with(1024, 8), kSteps));
+  auto mem = store->create_server(with(1536, 1), kSteps);
+  ASSERT_FALSE(mem);
+  EXPECT_EQ(mem.error().code, codes::kQuota);
+  EXPECT_NE(mem.error().message.find("memory_mb"), std::string::npos) << mem.error().message;
+  auto disk = store->create_server(with(256, 13), kSteps);
+  ASSERT_FALSE(disk);
+  EXPECT_NE(disk.error().message.find("disk_gb"), std::string::npos);
+  ASSERT_TRUE(store->create_server(with(512, 4), kSteps));
+  ASSERT_TRUE(store->create_server(with(256, 4), kSteps));
+  auto count = store->create_server(with(1, 1), kSteps);
+  ASSERT_FALSE(count);
+  EXPECT_NE(count.error().message.find("quota servers"), std::string::npos);
+  EXPECT_EQ(store->list_servers_for_owner(ann)->size(), 3u) << "nothing created beyond the quota";
+
+  // Concurrent creates for one free place: exactly one wins.
+  int64_t bob = make_user("bob");
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back([&] {
+      NewServer n = dev(bob);
+      n.quota_servers = 1;
+      if (store->create_server(n, kSteps)) ok++;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 1);
+}
+
+TEST_F(StoreTest, QuotaOverridesRoundTrip) {
+  int64_t ann = make_user("ann");
+  auto none = store->get_quotas(ann);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->servers);
+  ASSERT_TRUE(store->set_quotas(ann, {5, std::nullopt, 0, 2, std::nullopt}));
+  auto q = store->get_quotas(ann);
+  EXPECT_EQ(q->servers, 5);
+  EXPECT_FALSE(q->memory_mb);
+  EXPECT_EQ(q->disk_gb, 0);
+  EXPECT_EQ(q->consoles, 2);
+  EXPECT_EQ(store->set_quotas(ann, {-1, {}, {}, {}, {}}).error().code, codes::kInvalid);
+  EXPECT_EQ(store->get_quotas(999).error().code, codes::kNotFound);
 }
 
 }  // namespace

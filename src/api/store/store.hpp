@@ -125,7 +125,13 @@ class Store {
   // Errors: E_INVALID (payload not a JSON object, port_count out of range,
   // no steps), E_NOT_FOUND (no such owner), E_UNAVAILABLE ("vmid pool
   // exhausted" / "port pool exhausted").
+  // Also E_QUOTA (naming the quota) when the owner's live servers with this
+  // one would pass NewServer::quota_* (nothing is created).
   Result<CreatedServer> create_server(const NewServer& server, std::span<const std::string> steps);
+  // The user's quota overrides (all unset when none). E_NOT_FOUND (no user).
+  Result<QuotaOverrides> get_quotas(int64_t user_id);
+  // Replaces them. E_NOT_FOUND (no user), E_INVALID (a negative value).
+  Result<void> set_quotas(int64_t user_id, const QuotaOverrides& q);
   // System: the driver found `taken` (the server's vmid) held by something
   // that is not ours: reserves it for good (`reason` says by what) and gives
   // the server the lowest free vmid of its range instead, its hostname

@@ -77,6 +77,15 @@ struct NewServer {
   std::string hostname_prefix;
   std::string payload = "{}";  // JSON object text
   int port_count = 0;          // ports to take from the pool, 0..kMaxPortsPerServer
+  // Checked against the owner's live servers inside the create transaction
+  // (concurrent creates cannot both pass): 0 = unlimited.
+  int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0;
+  int64_t memory_mb = 0, disk_gb = 0;  // what this server asks for (also in payload)
+};
+
+// A user's quotas: each field unset = the operator's default, 0 = unlimited.
+struct QuotaOverrides {
+  std::optional<int64_t> servers, memory_mb, disk_gb, consoles, uploads;
 };
 inline constexpr int kMaxPortsPerServer = 64;
 

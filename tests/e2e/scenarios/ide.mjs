@@ -31,14 +31,21 @@ async function termText(page) {
   return t.replace(/\u00a0/g, ' ');
 }
 
+// Types a command into the terminal and waits for its output. The keys go
+// to xterm's input element, focused first; a command whose keys were lost
+// (the terminal still settling, on a loaded machine) is typed again.
 async function runInTerminal(page, command, re, what) {
-  await page.locator('.terminal .xterm-screen').last().click();
-  await page.keyboard.type(command);
-  await page.keyboard.press('Enter');
-  return eventually(async () => {
-    const m = re.exec(await termText(page));
-    return m && m;
-  }, { timeout: 30000, what });
+  for (let attempt = 1; ; attempt++) {
+    const input = page.locator('.terminal .xterm-helper-textarea').last();
+    await input.focus();
+    await page.keyboard.type(command);
+    await page.keyboard.press('Enter');
+    try {
+      return await eventually(async () => re.exec(await termText(page)), { timeout: 15000, what });
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
 }
 
 export default async function ({ api, browser, step, shot, track }) {
