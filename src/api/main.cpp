@@ -18,6 +18,7 @@
 #include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
 #include "api/tailscale/tailscale_context.hpp"
+#include "common/cidr.hpp"
 #include "common/fs.hpp"
 #include "common/http_server.hpp"
 #include "common/log.hpp"
@@ -227,6 +228,8 @@ int main(int argc, char** argv) {
   hso.handler_threads = 8;
   hso.max_connections = size_t(opts.max_connections);
   hso.max_connections_per_address = size_t(opts.max_connections_per_address);
+  const net::CidrSet trusted_proxies = *net::CidrSet::parse(opts.trusted_proxies);  // checked by parse_options
+  hso.trusted_proxies = &trusted_proxies;
   http::Server server(api::make_api_router(ctx), hso);
   if (auto r = server.listen(); !r) {
     log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});

@@ -6,6 +6,7 @@
 
 #include "api/ide/ide_origin.hpp"
 #include "api/tailscale/headscale_config.hpp"
+#include "common/cidr.hpp"
 #include "common/config.hpp"
 #include "common/fs.hpp"
 #include "common/http_server.hpp"
@@ -120,6 +121,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--max-connections-per-address", o.max_connections_per_address,
                  "open connections per peer address and listener (0: no cap)")
       ->capture_default_str();
+  app.add_option("--trusted-proxies", o.trusted_proxies,
+                 "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client");
   app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s, "seconds an IDE ticket stays valid (5..300)")
       ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
@@ -218,6 +221,7 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     if (v < 0) return bad(name, std::string("--") + name + " must be 0 (unlimited) or more");
   if (o.max_connections < 0 || o.max_connections_per_address < 0)
     return bad("max-connections", "--max-connections and --max-connections-per-address must be 0 (no cap) or more");
+  if (auto t = net::CidrSet::parse(o.trusted_proxies); !t) return std::unexpected(t.error());
   if (o.ide_ticket_ttl_s < 5 || o.ide_ticket_ttl_s > 300)
     return bad("ide-ticket-ttl", "--ide-ticket-ttl must be 5..300 seconds");
   if (!o.ide_listen.empty()) {

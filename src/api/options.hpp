@@ -38,6 +38,8 @@ struct Options {
   // Open client connections per listener (L5): in all, and per peer address
   // (0: no cap). Beyond them a connection is closed at accept.
   int64_t max_connections = 15000, max_connections_per_address = 0;
+  // CIDRs whose X-Forwarded-For counts for rate limits and logged addresses.
+  std::string trusted_proxies;
   // Per-user quotas (M4; docs/security.md): the defaults, 0 = unlimited;
   // admins override them per user (PUT /api/admin/users/{id}/quotas).
   int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0, quota_consoles = 0, quota_uploads = 0;

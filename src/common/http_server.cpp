@@ -1,6 +1,8 @@
 // All Beast/Asio server templates live in this translation unit.
 #include "common/http_server.hpp"
 
+#include "common/cidr.hpp"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 
@@ -724,7 +726,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
     req.headers.reserve(size_t(std::distance(hdr.begin(), hdr.end())));
     for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
-    req.remote_addr = remote;
+    req.remote_addr = opts.trusted_proxies
+                          ? net::client_address(remote, req.headers.get("X-Forwarded-For"), *opts.trusted_proxies)
+                          : remote;
     req.request_id = sane_request_id(req.headers.get("X-Request-Id"));
     bool keep_alive = hdr.keep_alive() && !shutting_down;
     unsigned version = hdr.version();

@@ -23,6 +23,10 @@
 #include "common/http.hpp"
 #include "common/metrics.hpp"
 
+namespace zlh::net {
+class CidrSet;
+}
+
 namespace zlh::http {
 
 struct ServerOptions {
@@ -49,6 +53,10 @@ struct ServerOptions {
   // 0: no cap.
   size_t max_connections = 0;
   size_t max_connections_per_address = 0;
+  // Peers whose X-Forwarded-For names the client (--trusted-proxies): the
+  // request's remote_addr (logs, rate limits, audit) is then that client
+  // (net::client_address). Null or empty: the peer, always. Not owned.
+  const net::CidrSet* trusted_proxies = nullptr;
 };
 
 class Server {

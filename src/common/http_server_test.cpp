@@ -1,5 +1,6 @@
 // The server over real loopback sockets, in process.
 #include "common/http_server.hpp"
+#include "common/cidr.hpp"
 #include "common/metrics.hpp"
 
 #include <gtest/gtest.h>
@@ -855,6 +856,32 @@ TEST(HttpServerCaps, ConnectionsOverThePerAddressCapAreClosed) {
   EXPECT_TRUE(back) << "the closed connection's place came back";
   EXPECT_TRUE(served(b));
   ::close(b);
+}
+
+}  // namespace
+}  // namespace zlh::http
+
+namespace zlh::http {
+namespace {
+
+// --trusted-proxies: X-Forwarded-For names the client only when the peer is
+// a trusted proxy; otherwise it is the client's own claim.
+TEST(HttpServerTrustedProxies, ForwardedForCountsOnlyFromTrustedPeers) {
+  for (bool trust : {false, true}) {
+    Router r;
+    RouteOptions pub;
+    pub.is_public = true;
+    r.add_sync("GET", "/who", [](Request& req) { return Response::text(200, req.remote_addr); }, pub);
+    auto set = *net::CidrSet::parse(trust ? "127.0.0.0/8" : "10.0.0.0/8");
+    ServerOptions o;
+    o.trusted_proxies = &set;
+    TestServer s(std::move(r), o);
+    Headers h;
+    h.add("X-Forwarded-For", "198.51.100.7");
+    auto res = request("GET", s.base + "/who", h, {});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body, trust ? "198.51.100.7" : "127.0.0.1");
+  }
 }
 
 }  // namespace
