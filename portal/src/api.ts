@@ -201,8 +201,10 @@ export const api = {
   me: () => get<{ user: User }>('/api/auth/me', { quiet401: true }),
   login: (identifier: string, password: string) =>
     post<{ user: User }>('/api/auth/login', { identifier, password }, { quiet401: true }),
-  register: (email: string, username: string, password: string) =>
-    post<{ user: User }>('/api/auth/register', { email, username, password }, { quiet401: true }),
+  register: (email: string, username: string, password: string, invite?: string) =>
+    post<{ user: User }>('/api/auth/register', invite ? { email, username, password, invite } : { email, username, password }, {
+      quiet401: true,
+    }),
   logout: () => post<unknown>('/api/auth/logout', undefined, { quiet401: true }),
 
   servers: () => get<{ servers: Server[] }>('/api/servers'),

@@ -123,6 +123,11 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--trusted-proxies", o.trusted_proxies,
                  "CIDR[,CIDR...] of reverse proxies whose X-Forwarded-For names the client");
+  app.add_option("--registration", o.registration, "who may register: open, invite or closed")
+      ->capture_default_str();
+  app.add_option("--registration-limit", o.registration_limit,
+                 "registrations per peer address per hour (0: no limit)")
+      ->capture_default_str();
   app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s, "seconds an IDE ticket stays valid (5..300)")
       ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
@@ -222,6 +227,9 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   if (o.max_connections < 0 || o.max_connections_per_address < 0)
     return bad("max-connections", "--max-connections and --max-connections-per-address must be 0 (no cap) or more");
   if (auto t = net::CidrSet::parse(o.trusted_proxies); !t) return std::unexpected(t.error());
+  if (o.registration != "open" && o.registration != "invite" && o.registration != "closed")
+    return bad("registration", "--registration must be open, invite or closed");
+  if (o.registration_limit < 0) return bad("registration-limit", "--registration-limit must be 0 (no limit) or more");
   if (o.ide_ticket_ttl_s < 5 || o.ide_ticket_ttl_s > 300)
     return bad("ide-ticket-ttl", "--ide-ticket-ttl must be 5..300 seconds");
   if (!o.ide_listen.empty()) {

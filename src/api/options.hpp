@@ -40,6 +40,10 @@ struct Options {
   int64_t max_connections = 15000, max_connections_per_address = 0;
   // CIDRs whose X-Forwarded-For counts for rate limits and logged addresses.
   std::string trusted_proxies;
+  // Who may register (M2): open, invite (a code from an admin) or closed;
+  // and registrations per peer address per hour (0: no limit).
+  std::string registration = "open";
+  int64_t registration_limit = 20;
   // Per-user quotas (M4; docs/security.md): the defaults, 0 = unlimited;
   // admins override them per user (PUT /api/admin/users/{id}/quotas).
   int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0, quota_consoles = 0, quota_uploads = 0;

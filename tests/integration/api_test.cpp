@@ -344,6 +344,59 @@ TEST_F(ApiTest, QuotaMatrixRefusesCreatesBeyondAQuota) {
   EXPECT_EQ(count(), 3u);
 }
 
+// M2: registration modes (open, invite, closed) and a per-address limit.
+TEST(ApiRegistration, InviteModeClosedModeAndTheRateLimit) {
+  std::string dir = make_temp_dir("registration");
+  ASSERT_EQ(zlhctl({"keygen", "--out", dir + "/keys"}).exit_code, 0);
+  auto reg = [](const std::string& base, const std::string& name, const std::string& invite) {
+    json b = {{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}};
+    if (!invite.empty()) b["invite"] = invite;
+    http::Headers h;
+    h.add("Content-Type", "application/json");
+    auto r = http::request("POST", base + "/api/auth/register", h, b.dump());
+    return r ? r->status : 0;
+  };
+  {
+    ApiProcess api(dir + "/invite", dir + "/store", dir + "/keys",
+                   {"--registration", "invite", "--registration-limit", "6"});
+    ASSERT_TRUE(fs::make_dirs(dir + "/invite"));
+    ASSERT_TRUE(api.start()) << api.log();
+    const std::string base = api.base();
+    EXPECT_EQ(reg(base, "ivan", ""), 403) << "no invite";
+    EXPECT_EQ(reg(base, "ivan", "made-up-code"), 403);
+    http::Headers h;
+    h.add("Content-Type", "application/json");
+    auto admin = http::request("POST", base + "/api/auth/login", h,
+                               json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+    ASSERT_TRUE(admin && admin->status == 200);
+    http::Headers ah = h;
+    ah.add("Authorization", "Bearer " + json::parse(admin->body)["token"].get<std::string>());
+    auto inv = http::request("POST", base + "/api/admin/invites", ah, json{{"expires_in_hours", 1}}.dump());
+    ASSERT_TRUE(inv && inv->status == 201) << (inv ? inv->body : "");
+    const std::string code = json::parse(inv->body)["code"];
+    EXPECT_EQ(reg(base, "ivan", code), 201);
+    EXPECT_EQ(reg(base, "jane", code), 403) << "an invite is single use";
+    // Only admins make invites.
+    auto ivan = http::request("POST", base + "/api/auth/login", h,
+                              json{{"identifier", "ivan"}, {"password", "password-ivan"}}.dump());
+    ASSERT_TRUE(ivan && ivan->status == 200);
+    http::Headers ih = h;
+    ih.add("Authorization", "Bearer " + json::parse(ivan->body)["token"].get<std::string>());
+    EXPECT_EQ(http::request("POST", base + "/api/admin/invites", ih, "{}")->status, 404);
+    // 4 attempts so far from this address; the limit is 6 an hour.
+    EXPECT_EQ(reg(base, "kim", ""), 403);
+    EXPECT_EQ(reg(base, "kim", ""), 403);
+    EXPECT_EQ(reg(base, "kim", ""), 429);
+  }
+  {
+    ApiProcess api(dir + "/closed", dir + "/store", dir + "/keys", {"--registration", "closed"});
+    ASSERT_TRUE(fs::make_dirs(dir + "/closed"));
+    ASSERT_TRUE(api.start()) << api.log();
+    EXPECT_EQ(reg(api.base(), "lou", ""), 403);
+  }
+  remove_unless_failed(dir);
+}
+
 // L3: the generated first admin password never reaches stdout (the journal)
 // or the log; it is in <data>/initial-admin-password, mode 0600.
 TEST(ApiFirstStart, GeneratedAdminPasswordGoesToA0600FileOnly) {

@@ -25,6 +25,8 @@ export function Register({ user, onLogin }: { user: User | null; onLogin: (u: Us
   const [email, setEmail] = useState('');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  // --registration invite: a code from an administrator (also from ?invite=).
+  const [invite, setInvite] = useState(() => new URLSearchParams(location.search).get('invite') ?? '');
   const [errors, setErrors] = useState<Errors>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -45,7 +47,7 @@ export function Register({ user, onLogin }: { user: User | null; onLogin: (u: Us
     }
     setBusy(true);
     try {
-      const r = await api.register(email.trim(), username.trim(), password);
+      const r = await api.register(email.trim(), username.trim(), password, invite.trim() || undefined);
       onLogin(r.user);
     } catch (err) {
       if (err instanceof ApiError && err.field && ['email', 'username', 'password'].includes(err.field)) {
@@ -100,6 +102,21 @@ export function Register({ user, onLogin }: { user: User | null; onLogin: (u: Us
         {field('email', 'Email', email, setEmail, 'email', 'email')}
         {field('username', 'Username', username, setUsername, 'text', 'username', 'Letters, digits, . _ - (up to 32).')}
         {field('password', 'Password', password, setPassword, 'password', 'new-password', 'At least 8 characters.')}
+        <div class="field">
+          <label for="reg-invite">Invite code</label>
+          <input
+            id="reg-invite"
+            name="invite"
+            type="text"
+            autoComplete="off"
+            value={invite}
+            aria-describedby="reg-invite-hint"
+            onInput={(e) => setInvite(e.currentTarget.value)}
+          />
+          <p class="hint" id="reg-invite-hint">
+            Only if this installation asks for one (an administrator gives them out).
+          </p>
+        </div>
         <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
           {busy ? 'Creating account…' : 'Create account'}
         </button>

@@ -367,9 +367,24 @@ http::Router make_api_router(ApiContext& ctx) {
     r.headers.set("Retry-After", "1");
     return r;
   };
-  r.add_sync("POST", "/api/auth/register", [c, hashing, busy](Request& req) {
-    auto body = json_object(req, {"email", "username", "password"});
+  // Registrations per address and hour (M2); an attempt counts, made or not.
+  auto registrations = std::make_shared<auth::LoginRateLimiter>(auth::RateLimitConfig{
+      0, std::chrono::seconds(1), unsigned(ctx.opts.registration_limit), std::chrono::seconds(3600), 100'000});
+  r.add_sync("POST", "/api/auth/register", [c, hashing, busy, registrations](Request& req) {
+    if (c->opts.registration == "closed")
+      return Response::error(Error::make(codes::kForbidden, "registration is closed here; ask an administrator"));
+    if (auto wait = registrations->reserve("", auth::address_key(req.remote_addr))) {
+      Response r = Response::error(Error::make(codes::kRateLimited, "too many registrations from this address; retry in " +
+                                                                        std::to_string(wait->count()) + " s"));
+      r.headers.set("Retry-After", std::to_string(wait->count()));
+      return r;
+    }
+    auto body = json_object(req, {"email", "username", "password", "invite"});
     if (!body) return Response::error(body.error());
+    auto invite = str(*body, "invite", false);
+    if (!invite) return Response::error(invite.error());
+    if (c->opts.registration == "invite" && invite->empty())
+      return Response::error(Error::make(codes::kForbidden, "registration needs an invite code here"));
     auto email = str(*body, "email");
     if (!email) return Response::error(email.error());
     auto username = str(*body, "username");
@@ -388,9 +403,13 @@ http::Router make_api_router(ApiContext& ctx) {
     if (!slot.ok) return busy();
     auto hash = c->hasher.hash(*password);
     if (!hash) return Response::error(hash.error());
-    auto u = c->store.create_user({*email, *username, *hash, false});
+    store::NewUser nu{*email, *username, *hash, false};
+    auto u = c->opts.registration == "invite"
+                 ? c->store.create_user_with_invite(nu, crypto::sha256_hex(*invite), store::Clock::now())
+                 : c->store.create_user(nu);
     if (!u) return Response::error(u.error());
-    audit(*c, req, u->id, "auth.register", "user:" + std::to_string(u->id));
+    audit(*c, req, u->id, "auth.register", "user:" + std::to_string(u->id),
+          c->opts.registration == "invite" ? nlohmann::json{{"invite", true}} : nlohmann::json::object());
     auto out = open_session(*c, *u, 201);
     if (!out) return Response::error(out.error());
     return std::move(*out);
@@ -634,6 +653,30 @@ http::Router make_api_router(ApiContext& ctx) {
     audit(*c, req, user_id(req), "admin.quotas", "user:" + std::to_string(*id), nlohmann::json::parse(req.body));
     return Response::json(200, {{"user_id", *id}, {"quotas", quota_json(q)}});
   }, quota_opts);
+
+  // Invite codes for --registration invite (admins only).
+  http::RouteOptions invite_opts;
+  invite_opts.body_limit = 1024;
+  invite_opts.json_body = true;
+  r.add_sync("POST", "/api/admin/invites", [c](Request& req) {
+    auto u = c->store.get_user(user_id(req));
+    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    int64_t hours = 168;
+    if (!req.body.empty()) {
+      auto body = json_object(req, {"expires_in_hours"});
+      if (!body) return Response::error(body.error());
+      auto h = int_in(*body, "expires_in_hours", 168, 1, 720);
+      if (!h) return Response::error(h.error());
+      hours = *h;
+    }
+    std::string code = crypto::base64url_encode(crypto::random_bytes(18));
+    auto expires = store::Clock::now() + std::chrono::hours(hours);
+    if (auto r = c->store.create_invite(crypto::sha256_hex(code), u->id, expires); !r) return Response::error(r.error());
+    audit(*c, req, u->id, "admin.invite", "user:" + std::to_string(u->id), {{"expires_in_hours", hours}});
+    Response res = Response::json(201, {{"code", code}, {"expires_at", iso(expires)}});
+    res.headers.set("Cache-Control", "no-store");
+    return res;
+  }, invite_opts);
 
   // The audit log (admins only; others get 404 like any route that is not theirs).
   r.add_sync("GET", "/api/admin/audit", [c](Request& req) {

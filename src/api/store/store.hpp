@@ -230,6 +230,15 @@ class Store {
   // (so logout revokes every cookie of the session).
   Result<IdeGrant> get_ide_cookie(std::string_view hash, Time now);
 
+  // ---- invites (--registration invite) ----
+  // Records an invite (its SHA-256, hex) made by `admin_id`. E_INVALID, E_NOT_FOUND.
+  Result<void> create_invite(std::string_view hash, int64_t admin_id, Time expires_at);
+  // Creates the user if the invite is unused and unexpired at `now`, and
+  // marks it used by them, in one transaction: of two registrations with one
+  // code exactly one succeeds. E_FORBIDDEN (no such invite, used, expired),
+  // else create_user's errors.
+  Result<User> create_user_with_invite(const NewUser& user, std::string_view invite_hash, Time now);
+
   // ---- audit ----
   // Appends an entry stamped with the clock; returns its id. E_INVALID
   // (empty action, detail not a JSON object), E_NOT_FOUND (no such user).
