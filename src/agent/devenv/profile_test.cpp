@@ -177,9 +177,10 @@ TEST(DevenvUser, CurrentUserCreatesHomeAndIsIdempotent) {
   EXPECT_EQ(u->shell, "/bin/bash");
   struct stat st {};
   ASSERT_EQ(stat(u->home.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  EXPECT_EQ(st.st_mode & 0777, 0750u) << "L2: not world-readable";
   EXPECT_EQ(st.st_uid, geteuid());
   ASSERT_EQ(stat(u->workspace.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0750u) << "L2: not world-readable";
   EXPECT_TRUE(S_ISDIR(st.st_mode));
 
   auto bashrc = slurp(u->home + "/.bashrc");
@@ -265,7 +266,7 @@ TEST(DevenvUser, PrefixRootCreatesUserOnlyInsideRoot) {
     EXPECT_EQ(st.st_gid, u->gid) << p;
   }
   ASSERT_EQ(stat(u->home.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  EXPECT_EQ(st.st_mode & 0777, 0750u);
   EXPECT_EQ(count(slurp(u->home + "/.bashrc"), kRcMarker), 1u);
 
   auto again = ensure_dev_user(root, "dev");

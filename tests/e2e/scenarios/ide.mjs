@@ -38,7 +38,12 @@ async function runInTerminal(page, command, re, what) {
   for (let attempt = 1; ; attempt++) {
     const input = page.locator('.terminal .xterm-helper-textarea').last();
     await input.focus();
-    await page.keyboard.type(command);
+    if (attempt > 1) {
+      // Whatever a lost key left behind (half a line, an open quote) goes.
+      await page.keyboard.press('Control+C');
+      await sleep(300);
+    }
+    await page.keyboard.type(command, { delay: 15 });
     await page.keyboard.press('Enter');
     try {
       return await eventually(async () => re.exec(await termText(page)), { timeout: 15000, what });
@@ -122,6 +127,7 @@ export default async function ({ api, browser, step, shot, track }) {
   await ide.keyboard.press('Control+Backquote');
   await ide.locator('.terminal .xterm-screen').last().waitFor({ timeout: 60000 });
   await eventually(async () => /\$\s*$/m.test(await termText(ide)), { timeout: 60000, what: 'a shell prompt' });
+  await sleep(500);  // the shell's first prompt is drawn before its line editor takes keys
   await runInTerminal(ide, 'echo "user=$(id -un)"', /user=dev\b/, 'id -un = dev');
   await runInTerminal(ide, 'echo "dir=$(pwd)"', /dir=\/home\/dev\/workspace\b/, 'pwd = the workspace');
   const nv = await runInTerminal(ide, 'echo "node=$(node --version)"', /node=v(\d+\.\d+\.\d+)/, 'node --version');
