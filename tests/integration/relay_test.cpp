@@ -352,6 +352,10 @@ TEST_F(RelayTest, UploadQuotaLimitsConcurrentUploads) {
   ASSERT_EQ(call("PUT", quotas, admin_token, json{{"uploads", 1}}.dump()).status, 200);
   http::StreamingRequest::Options o;
   o.chunked = true;
+  // open() returns once zlh-api said 100 Continue, i.e. after the route took
+  // the upload's place (without it the second request could overtake).
+  o.expect_continue = true;
+  o.io_timeout = 30s;
   auto first = http::StreamingRequest::open("PUT", url(srv("/files/write?path=slow.bin")), bearer(alice_), o);
   ASSERT_TRUE(first) << first.error().message;
   ASSERT_TRUE((*first)->write(std::string(1 << 16, 's')));
