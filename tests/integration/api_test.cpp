@@ -401,32 +401,11 @@ TEST(ApiRegistration, InviteModeClosedModeAndTheRateLimit) {
 // or the log; it is in <data>/initial-admin-password, mode 0600.
 TEST(ApiFirstStart, GeneratedAdminPasswordGoesToA0600FileOnly) {
   std::string dir = make_temp_dir("first-admin");
-  std::string addr = unique_loopback();
   ASSERT_EQ(zlhctl({"keygen", "--out", dir + "/keys"}).exit_code, 0);
-  process::SpawnOptions o;
-  o.argv = {bin_dir() + "/zlh-api", "--listen", addr + ":8080", "--data", dir + "/data", "--driver", "local",
-            "--insecure-local-driver", "--catalog-key", dir + "/keys/catalog.pub"};
-  o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1"};
-  int out = ::open((dir + "/api.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int err = ::open((dir + "/api.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  o.stdout_fd = out;
-  o.stderr_fd = err;
-  auto p = process::spawn(o);
-  ::close(out);
-  ::close(err);
-  ASSERT_TRUE(p) << p.error().message;
-  struct Kill {
-    pid_t pid;
-    ~Kill() {
-      ::kill(pid, SIGKILL);
-      (void)process::wait_exit(pid);
-    }
-  } kill_api{*p};
-  const std::string base = "http://" + addr + ":8080";
-  ASSERT_TRUE(eventually([&] {
-    auto r = http::request("GET", base + "/healthz", {}, {}, 1s);
-    return r && r->status == 200;
-  }, 20s));
+  ApiProcess api(dir, dir + "/store", dir + "/keys");
+  api.generate_admin_password();
+  ASSERT_TRUE(api.start()) << api.log();
+  const std::string base = api.base();
   const std::string file = dir + "/data/initial-admin-password";
   struct stat st{};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);

@@ -312,7 +312,8 @@ bool ApiProcess::start(std::chrono::milliseconds timeout) {
   if (std::find(extra_.begin(), extra_.end(), "--public-url") == extra_.end())
     o.argv.insert(o.argv.end(), {"--public-url", base()});
   o.argv.insert(o.argv.end(), extra_.begin(), extra_.end());
-  o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
+  o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1"};
+  if (admin_password_env_) o.env.push_back("ZLH_ADMIN_PASSWORD=admin-password-1");
   int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err = ::open((dir_ + "/api.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   o.stdout_fd = out;

@@ -103,10 +103,14 @@ class ApiProcess {
   std::string url(const std::string& path) const { return base() + path; }
   std::string log() const;
   std::string data() const { return dir_ + "/data"; }
+  // Starts without ZLH_ADMIN_PASSWORD, so zlh-api makes the first admin's
+  // password itself (call before start()).
+  void generate_admin_password() { admin_password_env_ = false; }
 
  private:
   std::string dir_, store_, keys_, addr_;
   std::vector<std::string> extra_;
+  bool admin_password_env_ = true;
   pid_t pid_ = -1;
 };
 

@@ -133,6 +133,13 @@ void audit(ApiContext& ctx, const Request& req, std::optional<int64_t> uid, std:
   (void)ctx.store.append_audit({uid, std::move(action), std::move(target), detail.dump(), req.remote_addr});
 }
 
+// The caller when an admin; otherwise 404, like any route that is not theirs.
+Result<store::User> admin_of(ApiContext& ctx, const Request& req) {
+  auto u = ctx.store.get_user(user_id(req));
+  if (!u || !u->is_admin) return fail(codes::kNotFound, "no route");
+  return u;
+}
+
 Response with_cookie(Response r, const std::string& cookie) {
   r.headers.add("Set-Cookie", cookie);
   return r;
@@ -343,8 +350,8 @@ http::Router make_api_router(ApiContext& ctx) {
   // Admins only here (others: 404 like any route that is not theirs); an
   // unauthenticated scrape goes to --metrics-listen (add_metrics_route).
   r.add_sync("GET", "/metrics", [c](Request& req) {
-    auto u = c->store.get_user(user_id(req));
-    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto u = admin_of(*c, req);
+    if (!u) return Response::error(u.error());
     return Response::text(200, c->metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 
@@ -621,8 +628,8 @@ http::Router make_api_router(ApiContext& ctx) {
                           {"uploads", field(q.uploads, c->opts.quota_uploads)}};
   };
   r.add_sync("GET", "/api/admin/users/{id}/quotas", [c, quota_json](Request& req) {
-    auto u = c->store.get_user(user_id(req));
-    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto u = admin_of(*c, req);
+    if (!u) return Response::error(u.error());
     auto id = path_id(req, "id");
     if (!id) return Response::error(id.error());
     auto q = c->store.get_quotas(*id);
@@ -633,8 +640,8 @@ http::Router make_api_router(ApiContext& ctx) {
   quota_opts.body_limit = 4096;
   quota_opts.json_body = true;
   r.add_sync("PUT", "/api/admin/users/{id}/quotas", [c, quota_json](Request& req) {
-    auto u = c->store.get_user(user_id(req));
-    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto u = admin_of(*c, req);
+    if (!u) return Response::error(u.error());
     auto id = path_id(req, "id");
     if (!id) return Response::error(id.error());
     auto body = json_object(req, {"servers", "memory_mb", "disk_gb", "consoles", "uploads"});
@@ -659,8 +666,8 @@ http::Router make_api_router(ApiContext& ctx) {
   invite_opts.body_limit = 1024;
   invite_opts.json_body = true;
   r.add_sync("POST", "/api/admin/invites", [c](Request& req) {
-    auto u = c->store.get_user(user_id(req));
-    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto u = admin_of(*c, req);
+    if (!u) return Response::error(u.error());
     int64_t hours = 168;
     if (!req.body.empty()) {
       auto body = json_object(req, {"expires_in_hours"});
@@ -680,8 +687,8 @@ http::Router make_api_router(ApiContext& ctx) {
 
   // The audit log (admins only; others get 404 like any route that is not theirs).
   r.add_sync("GET", "/api/admin/audit", [c](Request& req) {
-    auto u = c->store.get_user(user_id(req));
-    if (!u || !u->is_admin) return Response::error(Error::make(codes::kNotFound, "no route"));
+    auto u = admin_of(*c, req);
+    if (!u) return Response::error(u.error());
     int limit = 100;
     if (auto l = req.query_param("limit")) limit = std::clamp(std::atoi(l->c_str()), 1, 1000);
     auto entries = c->store.list_audit(limit);

@@ -29,6 +29,13 @@ bool platform_cookie(std::string_view name) {
   return name == auth::kSessionCookie || name == auth::kHostSessionCookie || name == kIdeCookie;
 }
 
+// A dev server created with enable_code_server (its stored payload).
+bool code_server_enabled(const store::Server& s) {
+  if (s.type != store::ServerType::kDev) return false;
+  auto p = nlohmann::json::parse(s.payload, nullptr, false);
+  return p.is_object() && p.value("enable_code_server", false);
+}
+
 std::optional<int> parse_int(std::string_view s, int lo, int hi) {
   int v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -102,10 +109,7 @@ IdeAccess::Decision IdeAccess::decide(std::string_view cookie, int vmid, Want wa
     if (srv && srv->state != store::ServerState::kDeleting && srv->state != store::ServerState::kDeleted) {
       e.live = true;
       e.ip = srv->ip;
-      if (srv->type == store::ServerType::kDev) {
-        auto p = nlohmann::json::parse(srv->payload, nullptr, false);
-        e.ide = p.is_object() && p.value("enable_code_server", false);
-      }
+      e.ide = code_server_enabled(*srv);
     }
     std::unique_lock lk(mu_);
     if (servers_.size() >= kMaxCacheEntries) std::erase_if(servers_, [&](const auto& kv) { return kv.second.until <= now; });
@@ -409,12 +413,6 @@ std::optional<int64_t> path_id(const http::Request& req) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
   return v;
-}
-
-bool code_server_enabled(const store::Server& s) {
-  if (s.type != store::ServerType::kDev) return false;
-  auto p = nlohmann::json::parse(s.payload, nullptr, false);
-  return p.is_object() && p.value("enable_code_server", false);
 }
 
 }  // namespace
