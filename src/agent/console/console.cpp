@@ -13,16 +13,6 @@ namespace zlh::agent::console {
 
 using namespace std::chrono_literals;
 
-int signal_from_name(std::string_view n) {
-  static const std::pair<std::string_view, int> kSignals[] = {
-      {"INT", SIGINT},   {"TERM", SIGTERM}, {"HUP", SIGHUP},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-      {"TSTP", SIGTSTP}, {"CONT", SIGCONT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}};
-  if (n.starts_with("SIG")) n.remove_prefix(3);
-  for (auto& [name, sig] : kSignals)
-    if (name == n) return sig;
-  return 0;
-}
-
 namespace {
 
 // One WebSocket client attached to one service's shim.
@@ -42,17 +32,12 @@ class ShimRelay : public http::WsHandler, public std::enable_shared_from_this<Sh
 
   void on_message(std::string data, bool binary) override {
     if (binary) return send(shim::FrameType::kInput, std::move(data));
-    auto j = nlohmann::json::parse(data, nullptr, false);
-    if (!j.is_object()) return;
-    std::string type = j.value("type", "");
-    if (type == "resize") {
-      int cols = j.value("cols", 0), rows = j.value("rows", 0);
-      if (cols < 1 || cols > 1000 || rows < 1 || rows > 1000) return;
-      send(shim::FrameType::kResize, shim::resize_payload(uint16_t(cols), uint16_t(rows)));
-    } else if (type == "signal") {
-      int sig = signal_from_name(j.value("name", ""));
-      if (sig > 0) send(shim::FrameType::kSignal, std::string(1, char(sig)));
-    }
+    auto c = parse_control(data);
+    if (!c) return;  // not a control message we know: dropped, the session goes on
+    if (c->kind == Control::Kind::kResize)
+      send(shim::FrameType::kResize, shim::resize_payload(c->cols, c->rows));
+    else
+      send(shim::FrameType::kSignal, std::string(1, char(c->signal)));
   }
 
   void on_close() override {

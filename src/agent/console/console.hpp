@@ -26,6 +26,7 @@
 #include <mutex>
 #include <string>
 
+#include "agent/console/control.hpp"
 #include "agent/devenv/service.hpp"
 #include "agent/supervisor/supervisor.hpp"
 #include "agent/tasks.hpp"
@@ -62,8 +63,5 @@ class ConsoleManager {
   };
   std::map<std::string, Usage> usage_;
 };
-
-// "INT" → SIGINT …; 0 when unknown.
-int signal_from_name(std::string_view name);
 
 }  // namespace zlh::agent::console
