@@ -10,6 +10,9 @@ namespace {
 struct LogicalLine {
   std::vector<std::string_view> physical;  // as in the file, without terminators
   bool is_entry = false;
+  // Its last physical line still continues at the end of the file: the
+  // line after it (an appended key) would be read as part of it.
+  bool dangling = false;
   std::string key;    // unescaped
   std::string value;  // unescaped
 };
@@ -170,7 +173,10 @@ std::vector<LogicalLine> parse(std::string_view text) {
       while (k < next.size() && is_ws(next[k])) ++k;
       joined += next.substr(k);
     }
-    if (continues(joined)) joined.pop_back();  // a continuation at the end of the file
+    if (continues(joined)) {  // a continuation at the end of the file
+      joined.pop_back();
+      ll.dangling = true;
+    }
     ll.is_entry = true;
     split_entry(joined, ll.key, ll.value);
     out.push_back(std::move(ll));
@@ -292,6 +298,9 @@ std::string merge_properties(std::string_view existing, const PropertyList& set)
       out += p;
       out += '\n';
     }
+    // An empty line ends the dangling continuation, as the end of the file
+    // did: the value stays, and the lines that follow stay lines of their own.
+    if (ll.dangling) out += '\n';
   }
   for (const auto& k : order)
     if (!written.contains(k)) out += escape_key(k) + "=" + escape_property_value(want[k]) + "\n";

@@ -85,6 +85,22 @@ TEST(Properties, ValuesAreEscapedSoJavaReadsThemBack) {
   EXPECT_EQ(get_property("m=\\uD83D\\uDE00", "m"), "\xf0\x9f\x98\x80");
 }
 
+// Found by fuzz/properties_fuzz.cpp (fuzz/corpus/properties/crash-dangling-
+// continuation): a file ending in a line continuation (an odd number of
+// backslashes, no newline) swallowed the first appended key, which then
+// read back as part of that line; merging again dropped the user's line.
+TEST(Properties, ContinuationAtTheEndOfTheFileDoesNotSwallowAppendedKeys) {
+  for (std::string existing : {"\\", "motd=hi \\", "motd=hi \\\n", "a=1\nb=2 \\\\\\"}) {
+    std::string out = merge_properties(existing, {{"y", ""}, {"pvp", "false"}});
+    EXPECT_EQ(get_property(out, "y"), "") << out;
+    EXPECT_EQ(get_property(out, "pvp"), "false") << out;
+    EXPECT_EQ(get_property(out, "motd"), get_property(existing, "motd")) << out;
+    EXPECT_EQ(get_property(out, "b"), get_property(existing, "b")) << out;
+    EXPECT_EQ(merge_properties(out, {{"y", ""}, {"pvp", "false"}}), out) << "not idempotent: " << out;
+  }
+  EXPECT_EQ(merge_properties("motd=hi \\", {{"pvp", "false"}}), "motd=hi \\\n\npvp=false\n");
+}
+
 TEST(Properties, PayloadValuesAsText) {
   EXPECT_EQ(property_text(true), "true");
   EXPECT_EQ(property_text(false), "false");
