@@ -166,18 +166,19 @@ until body="$(curl -fsS --max-time 1 "$AGENT_URL/health" 2>/dev/null)"; do
 done
 [ "$body" = "$HEALTH_BODY" ] || die "/health answered '$body'"
 
-token() { "$CTL" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300; }
+# A token for one request (M5): token METHOD TARGET.
+token() { "$CTL" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300 --method "$1" --target "$2"; }
 
-code="$(curl -s -o "$TMP/config.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(token)" \
+code="$(curl -s -o "$TMP/config.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(token POST /config)" \
   -H 'Content-Type: application/json' \
   -d "{\"vmid\":$VMID,\"container_type\":\"dev\",\"runtime\":\"tool\",\"version\":\"1.0.0\"}" "$AGENT_URL/config")"
 [ "$code" = 202 ] || die "POST /config answered $code: $(head -c 400 "$TMP/config.json")"
 deadline=$((SECONDS + 60))
 while :; do
-  state="$(curl -fsS -H "Authorization: Bearer $(token)" "$AGENT_URL/status" 2>/dev/null |
+  state="$(curl -fsS -H "Authorization: Bearer $(token GET /status)" "$AGENT_URL/status" 2>/dev/null |
     python3 -c 'import json, sys; print(json.load(sys.stdin).get("state", ""))' 2>/dev/null || true)"
   [ "$state" = running ] && break
-  [ "$state" = failed ] && die "provisioning failed: $(curl -fsS -H "Authorization: Bearer $(token)" "$AGENT_URL/status")"
+  [ "$state" = failed ] && die "provisioning failed: $(curl -fsS -H "Authorization: Bearer $(token GET /status)" "$AGENT_URL/status")"
   running "$AGENT_PID" || die "zlh-agent died while provisioning"
   [ "$SECONDS" -lt "$deadline" ] || die "the dev container is not running after 60 s (state '$state')"
   sleep 0.1
@@ -190,7 +191,7 @@ log "dev container running"
 client() { # URL MODE [args…] → key value lines on stdout
   local url="$1" mode="$2"
   shift 2
-  "$CLIENT" "$url" "$(token)" "$mode" "$@"
+  "$CLIENT" "$url" "$(token GET "/${url#*://*/}")" "$mode" "$@"
 }
 kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 

@@ -265,7 +265,8 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -I "$ARTIFACT_URL")"
 # --- agent side ---------------------------------------------------------------
 INSTALL_BODY="{\"runtime\":\"$RT_ID\",\"version\":\"$RT_VERSION\"}"
 AGENT_URL=""
-TOKEN=""
+# Agent tokens are good for one request (M5): agent_token METHOD TARGET [COUNT].
+agent_token() { "$CTL" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300 --method "$1" --target "$2" --count "${3:-1}"; }
 
 # Starts a fresh agent on root $1 (an empty cache and no runtimes).
 start_agent() {
@@ -279,13 +280,12 @@ start_agent() {
   AGENT_PID=$!
   AGENT_URL="http://127.0.0.1:$port"
   wait_health "$AGENT_URL/health" "$AGENT_PID" zlh-agent "$HEALTH_BODY"
-  TOKEN="$("$CTL" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300)"
 }
 
 # POST /runtimes/install; prints "<http code> <time_total s>", the body goes to $1.
 post_install() {
   curl -s -o "$1" -w '%{http_code} %{time_total}\n' -X POST \
-    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $(agent_token POST /runtimes/install)" -H 'Content-Type: application/json' \
     -d "$INSTALL_BODY" "$AGENT_URL/runtimes/install"
 }
 
@@ -384,11 +384,13 @@ if [ "$PHASES" = 1 ]; then
   root="$TMP/agent-phases"
   start_agent "$root"
   drop_caches
-  PHASE_AGENT="$(python3 - "$AGENT_URL" "$TOKEN" "$INSTALL_BODY" <<'PY'
+  agent_token GET /status 30000 >"$TMP/status-tokens"
+  PHASE_AGENT="$(python3 - "$AGENT_URL" "$(agent_token POST /runtimes/install)" "$INSTALL_BODY" "$TMP/status-tokens" <<'PY'
 import http.client, json, sys, threading, time, urllib.parse
-url, token, body = sys.argv[1:4]
+url, token, body, status_tokens = sys.argv[1:5]
 u = urllib.parse.urlparse(url)
 hdr = {"Authorization": "Bearer " + token}
+status_hdrs = ({"Authorization": "Bearer " + t.strip()} for t in open(status_tokens))
 res = {}
 def install():
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=1800)
@@ -401,7 +403,7 @@ th.start()
 c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
 marks, last = [], None
 while th.is_alive():
-    c.request("GET", "/status", headers=hdr)
+    c.request("GET", "/status", headers=next(status_hdrs))
     op = json.loads(c.getresponse().read()).get("operation")
     if op:
         step = op["step"].split(" ")[0]

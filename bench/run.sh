@@ -29,6 +29,9 @@ DURATION="${BENCH_DURATION:-5s}"
 THREADS="${BENCH_THREADS:-2}"
 CONNS="${BENCH_CONNECTIONS:-32}"
 WARMUP="${BENCH_WARMUP:-1s}"
+# Agent tokens minted per /status run (one per request, M5); a run that needs
+# more shows non-2xx answers in the report.
+STATUS_TOKENS="${BENCH_STATUS_TOKENS:-200000}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 IDLE_RSS_GOAL_MIB="${IDLE_RSS_GOAL_MIB:-8}"
 RESULTS="$REPO/bench/results/agent.md"
@@ -192,7 +195,8 @@ AGENT_IDLE_RSS="$(proc_kib "$AGENT_PID" VmRSS)"
 AGENT_IDLE_HWM="$(proc_kib "$AGENT_PID" VmHWM)"
 AGENT_THREADS="$(proc_kib "$AGENT_PID" Threads)"
 
-mint_token() { "$BIN/zlhctl" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300; }
+# Agent tokens are good for one request (M5): mint_token [COUNT] for GET /status.
+mint_token() { "$BIN/zlhctl" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300 --target /status --count "${1:-1}"; }
 code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(mint_token)" "$AGENT_URL/status")"
 [ "$code" = 200 ] || die "authenticated GET /status answered $code, expected 200"
 
@@ -251,8 +255,16 @@ for r in $(seq "$ROUNDS"); do
   parse_wrk "AH$r" "$TMP/wrk-agent-health-$r.txt"
   run_wrk "$TMP/wrk-nginx-health-$r.txt" "$NGINX_URL/health" "$NGINX_PID" nginx
   parse_wrk "NH$r" "$TMP/wrk-nginx-health-$r.txt"
-  run_wrk "$TMP/wrk-agent-status-$r.txt" "$AGENT_URL/status" "$AGENT_PID" zlh-agent \
-    -H "Authorization: Bearer $(mint_token)"
+  # One token per request (M5): minted before the run, outside the timing.
+  mint_token "$STATUS_TOKENS" >"$TMP/tokens-warm.txt"
+  mint_token "$STATUS_TOKENS" >"$TMP/tokens.txt"
+  ZLH_THREADS="$THREADS" ZLH_TOKENS="$TMP/tokens-warm.txt" \
+    wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$REPO/bench/wrk_tokens.lua" "$AGENT_URL/status" >/dev/null ||
+    die "wrk failed against zlh-agent /status"
+  ZLH_THREADS="$THREADS" ZLH_TOKENS="$TMP/tokens.txt" \
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$REPO/bench/wrk_tokens.lua" "$AGENT_URL/status" \
+    >"$TMP/wrk-agent-status-$r.txt" || die "wrk failed against zlh-agent /status"
+  running "$AGENT_PID" || die "zlh-agent died under load"
   parse_wrk "AS$r" "$TMP/wrk-agent-status-$r.txt"
 done
 summarize AH
@@ -337,7 +349,7 @@ REPORT="$(
 - zlh-agent: \`--vmid $VMID --dev-user -\`, default JSON request log (one line per
   request) written to a file; $AGENT_THREADS threads at idle.
 - nginx: 1 worker, \`access_log off\`, \`return 200 '$HEALTH_BODY'\` (the agent's body).
-- /status carries \`Authorization: Bearer <zlhctl token>\` (a fresh token per round);
+- /status carries \`Authorization: Bearer <token>\`, one token per request (each is good once, issue 21 M5), minted by \`zlhctl token --count\` before the run;
   nginx has no equivalent (signature check + state JSON), so there is no ratio.
 - RSS is VmRSS from /proc/<pid>/status; nginx figures are its worker's (the master
   holds another $(mib "$NGINX_MASTER_RSS") MiB).

@@ -91,13 +91,14 @@ until curl -fsS --max-time 1 "$AGENT_URL/health" >/dev/null 2>&1; do
   [ "$SECONDS" -lt "$deadline" ] || die "zlh-agent did not answer /health within 15 s"
   sleep 0.05
 done
-token() { "$CTL" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300; }
-code="$(curl -s -o "$TMP/config.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(token)" \
+# A token for one request (M5): token METHOD TARGET.
+token() { "$CTL" token --key "$TMP/keys/api.key" --vmid "$VMID" --ttl 300 --method "$1" --target "$2"; }
+code="$(curl -s -o "$TMP/config.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(token POST /config)" \
   -H 'Content-Type: application/json' \
   -d "{\"vmid\":$VMID,\"container_type\":\"dev\",\"runtime\":\"tool\",\"version\":\"1.0.0\"}" "$AGENT_URL/config")"
 [ "$code" = 202 ] || die "POST /config answered $code"
 deadline=$((SECONDS + 60))
-until curl -fsS -H "Authorization: Bearer $(token)" "$AGENT_URL/status" | grep -q '"state":"running"'; do
+until curl -fsS -H "Authorization: Bearer $(token GET /status)" "$AGENT_URL/status" | grep -q '"state":"running"'; do
   running "$AGENT_PID" || die "zlh-agent died while provisioning"
   [ "$SECONDS" -lt "$deadline" ] || die "the dev container is not running after 60 s"
   sleep 0.1
@@ -153,7 +154,7 @@ for r in $(seq "$ROUNDS"); do
   ) >"$TMP/rss.$r" &
   SAMPLER_PID=$!
   t0="$(now)"
-  code="$(curl -s -o "$TMP/up.json" -w '%{http_code}' -H "Authorization: Bearer $(token)" \
+  code="$(curl -s -o "$TMP/up.json" -w '%{http_code}' -H "Authorization: Bearer $(token POST '/files/upload?path=up')" \
     -F "file=@$TMP/payload.bin;filename=payload.bin" "$AGENT_URL/files/upload?path=up")"
   t1="$(now)"
   kill "$SAMPLER_PID" 2>/dev/null || true

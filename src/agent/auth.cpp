@@ -26,25 +26,17 @@ std::optional<Error> TokenGuard::check(const http::Request& req) const {
   if (!token) return deny("no bearer token");
   if (!key_) return deny("agent has no --api-key");
   if (!vmid_) return deny("agent vmid unknown");
-  int64_t now = clock_();
-  std::string tok(*token);
-  {
-    std::lock_guard lk(mu_);
-    auto it = verified_.find(tok);
-    if (it != verified_.end()) {
-      if (now < it->second) return std::nullopt;
-      verified_.erase(it);
-      return deny("expired");
-    }
-  }
-  auto claims = jws::verify_agent_token(tok, *key_, *vmid_, now);
+  const int64_t now = clock_();
+  auto claims = jws::verify_agent_token(*token, *key_, *vmid_, now, req.method, req.target);
   if (!claims) return deny(claims.error().message);
+  std::string jti = (*claims)["jti"].get<std::string>();
+  const int64_t exp = (*claims)["exp"].get<int64_t>();
   std::lock_guard lk(mu_);
-  if (verified_.size() >= 1024) {
-    std::erase_if(verified_, [now](const auto& kv) { return kv.second <= now; });
-    if (verified_.size() >= 1024) verified_.clear();
+  if (seen_.size() >= kMaxRemembered) {
+    std::erase_if(seen_, [now](const auto& kv) { return kv.second <= now; });
+    if (seen_.size() >= kMaxRemembered) return deny("too many live tokens");
   }
-  verified_.emplace(std::move(tok), (*claims)["exp"].get<int64_t>());
+  if (!seen_.emplace(std::move(jti), exp).second) return deny("token used before (replay)");
   return std::nullopt;
 }
 

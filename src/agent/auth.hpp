@@ -5,10 +5,12 @@
 // Fails closed: without an API key or a known vmid every request is refused.
 // The reason goes to the debug log only; the client gets a generic 401, and the
 // token itself is never logged.
-// Verified tokens are remembered until their exp (at most 1024 of them), so
-// the API's repeated calls with one token cost a map lookup, not an Ed25519
-// verification. Only tokens that passed every check are cached; a cached
-// token is refused again once its exp passes.
+// M5: a token is good for one request: its "req" claim must be the hash of
+// this request's method and target (path and query as received), and its
+// jti is remembered until exp, so a second use is refused (a replay from
+// the container network). At most kMaxRemembered jtis are held; when full
+// (after dropping the expired ones) new tokens are refused, never a
+// remembered one forgotten early.
 // Thread-safety: check() may run on any thread.
 #pragma once
 
@@ -35,8 +37,9 @@ class TokenGuard {
   std::optional<crypto::Ed25519PublicKey> key_;
   std::optional<int64_t> vmid_;
   Clock clock_;
+  static constexpr size_t kMaxRemembered = 200000;
   mutable std::mutex mu_;
-  mutable std::unordered_map<std::string, int64_t> verified_;  // token → exp
+  mutable std::unordered_map<std::string, int64_t> seen_;  // jti → exp
 };
 
 int64_t unix_now();

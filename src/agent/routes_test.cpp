@@ -54,9 +54,10 @@ class RoutesTest : public ::testing::Test {
     tasks_.stop();
     prov_->stop();
   }
-  http::Headers auth() {
+  // A token for one request (M5).
+  http::Headers auth(const std::string& method, const std::string& target) {
     http::Headers h;
-    h.add("Authorization", "Bearer " + *jws::mint_agent_token(kp_.sec, 6001, 60, unix_now()));
+    h.add("Authorization", "Bearer " + *jws::mint_agent_token(kp_.sec, 6001, 60, unix_now(), method, target));
     return h;
   }
 
@@ -96,29 +97,29 @@ TEST_F(RoutesTest, OnlyHealthIsPublic) {
 }
 
 TEST_F(RoutesTest, RuntimeRoutesValidateAndAnswerFromTheManager) {
-  auto l = http::request("GET", base_ + "/runtimes", auth());
+  auto l = http::request("GET", base_ + "/runtimes", auth("GET", "/runtimes"));
   ASSERT_EQ(l->status, 200);
   EXPECT_EQ(nlohmann::json::parse(l->body)["runtimes"], nlohmann::json::array());
-  auto bad = http::request("POST", base_ + "/runtimes/install", auth(), R"({"runtime":"../x","version":"1"})");
+  auto bad = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"), R"({"runtime":"../x","version":"1"})");
   EXPECT_EQ(bad->status, 400);
-  auto unknown = http::request("POST", base_ + "/runtimes/install", auth(), R"({"runtime":"node","version":"1","x":1})");
+  auto unknown = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"), R"({"runtime":"node","version":"1","x":1})");
   EXPECT_EQ(unknown->status, 400);
   EXPECT_EQ(nlohmann::json::parse(unknown->body)["error"]["field"], "x");
   // No artifact server configured: an honest 503, not a hang.
-  auto none = http::request("POST", base_ + "/runtimes/install", auth(), R"({"runtime":"node","version":"20.1.0"})");
+  auto none = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"), R"({"runtime":"node","version":"20.1.0"})");
   EXPECT_EQ(none->status, 503);
-  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/use", auth(), R"({"version":"1.0"})")->status, 404);
-  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/rollback", auth())->status, 404);
-  EXPECT_EQ(http::request("DELETE", base_ + "/runtimes/node/1.0", auth())->status, 404);
+  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/use", auth("POST", "/runtimes/node/use"), R"({"version":"1.0"})")->status, 404);
+  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/rollback", auth("POST", "/runtimes/node/rollback"))->status, 404);
+  EXPECT_EQ(http::request("DELETE", base_ + "/runtimes/node/1.0", auth("DELETE", "/runtimes/node/1.0"))->status, 404);
 }
 
 TEST_F(RoutesTest, PowerWithoutWorkloadIsConflictAndConsoleNeedsAPayload) {
   for (const char* p : {"/start", "/stop", "/restart", "/kill"}) {
-    auto r = http::request("POST", base_ + p, auth());
+    auto r = http::request("POST", base_ + p, auth("POST", p));
     EXPECT_EQ(r->status, 409) << p << " " << r->body;
   }
   int status = 0;
-  auto ws = http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", auth(),
+  auto ws = http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", auth("GET", "/console"),
                                     std::chrono::seconds(5), &status);
   EXPECT_FALSE(ws);
   EXPECT_EQ(status, 409);
@@ -129,24 +130,24 @@ TEST_F(RoutesTest, PowerWithoutWorkloadIsConflictAndConsoleNeedsAPayload) {
 }
 
 TEST_F(RoutesTest, StatusConfigMetrics) {
-  auto s = http::request("GET", base_ + "/status", auth());
+  auto s = http::request("GET", base_ + "/status", auth("GET", "/status"));
   ASSERT_EQ(s->status, 200);
   auto j = nlohmann::json::parse(s->body);
   EXPECT_EQ(j["state"], "idle");
   nlohmann::json payload = {
       {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}};
-  auto c = http::request("POST", base_ + "/config", auth(), payload.dump());
+  auto c = http::request("POST", base_ + "/config", auth("POST", "/config"), payload.dump());
   EXPECT_EQ(c->status, 202);
-  auto again = http::request("POST", base_ + "/config", auth(), payload.dump());
+  auto again = http::request("POST", base_ + "/config", auth("POST", "/config"), payload.dump());
   EXPECT_EQ(again->status, 200);
   EXPECT_EQ(nlohmann::json::parse(again->body)["changed"], false);
-  auto bad = http::request("POST", base_ + "/config", auth(), R"({"container_type":"dev"})");
+  auto bad = http::request("POST", base_ + "/config", auth("POST", "/config"), R"({"container_type":"dev"})");
   EXPECT_EQ(bad->status, 400);
-  auto m = http::request("GET", base_ + "/metrics", auth());
+  auto m = http::request("GET", base_ + "/metrics", auth("GET", "/metrics"));
   EXPECT_EQ(m->status, 200);
   EXPECT_NE(m->body.find("zlh_http_requests_total{method=\"GET\",route=\"/status\",code=\"200\"}"),
             std::string::npos);
-  auto big = http::request("POST", base_ + "/config", auth(), std::string(65 * 1024, ' '));
+  auto big = http::request("POST", base_ + "/config", auth("POST", "/config"), std::string(65 * 1024, ' '));
   EXPECT_EQ(big->status, 413);
 }
 

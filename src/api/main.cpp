@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/app/api.hpp"
+#include "api/app/work_lane.hpp"
 #include "api/drivers/local/local_driver.hpp"
 #include "api/drivers/lxc/lxc_driver.hpp"
 #include "api/drivers/proxmox/proxmox_driver.hpp"
@@ -196,6 +197,9 @@ int main(int argc, char** argv) {
   ctx.ide = &ide;
   ctx.ide_origin = ide_origin ? &*ide_origin : nullptr;
   ctx.tailscale = tailscale->get();
+  // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
+  api::WorkLane lane(8, 2);
+  ctx.lane = &lane;
 
   const std::string admin_password_file = fs::join(opts.data, "initial-admin-password");
   auto admin = api::ensure_admin(ctx, admin_password_file);
@@ -322,6 +326,7 @@ int main(int argc, char** argv) {
             {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"data", opts.data},
              {"driver", opts.driver}, {"public_url", opts.public_url}});
   server.run(2, true);
+  lane.stop();  // its calls answer through this server's Responders
   if (ide_server) {
     ide_server->stop();
     ide_thread.join();

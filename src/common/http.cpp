@@ -120,6 +120,7 @@ Response Response::error(const Error& e) {
   r.status = http_status_for(e.code);
   r.headers.set("Content-Type", "application/json");
   r.body = error_body(e);
+  r.is_error = true;
   return r;
 }
 
@@ -218,8 +219,10 @@ void Router::add_streaming(std::string method, std::string pattern, SinkFactory 
   push(std::move(method), std::move(pattern), o).sink = std::move(f);
 }
 
-void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o) {
-  push("*", std::move(pattern), o).proxy = std::move(f);
+void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o, std::vector<std::string> methods) {
+  auto& r = push("*", std::move(pattern), o);
+  r.proxy = std::move(f);
+  r.methods = std::move(methods);
 }
 
 Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {
@@ -288,6 +291,17 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
       if (!allow.empty()) allow += ", ";
       allow += r.method;
       continue;
+    }
+    if (proxy && !r.methods.empty()) {
+      bool takes = false;
+      for (const auto& m : r.methods) takes = takes || m == method || (m == "GET" && method == "HEAD");
+      if (!takes) {
+        for (const auto& m : r.methods) {
+          if (!allow.empty()) allow += ", ";
+          allow += m;
+        }
+        continue;
+      }
     }
     result.kind = MatchKind::kFound;
     result.route = &r;

@@ -138,6 +138,10 @@ struct Response {
   // Content-Length when source_length is set, else chunked.
   std::shared_ptr<BodySource> source;
   std::optional<uint64_t> source_length;
+  // Made by error(): the server adds the request's id to the error object
+  // ("request_id"), so a user can quote it and an operator find the log
+  // lines that carry the detail (host paths, upstream errors: L7).
+  bool is_error = false;
 
   static Response json(int status, const nlohmann::json& body);
   static Response error(const Error& e);  // status from http_status_for(e.code)
@@ -264,6 +268,21 @@ struct ProxyTarget {
   // both sides (access revoked: logout, a new owner). Optional.
   std::function<bool()> still_allowed;
   std::chrono::milliseconds recheck_interval{5000};
+  // When the client sent "Expect: 100-continue" with its body, ask the
+  // upstream the same and pass its 100 on: an upstream that refuses the
+  // body (413, 400, 409...) is answered before a byte of it is read. No
+  // answer within continue_timeout: the body goes anyway (RFC 9110 10.1.1).
+  // Also, an upstream that stops reading a body it has answered (a refusal
+  // in the middle) has that answer sent on instead of a 502.
+  bool expect_continue = false;
+  std::chrono::milliseconds continue_timeout{5000};
+  // Asked with the upstream's status when its response header arrived,
+  // before anything goes to the client: a Response answers instead (the
+  // upstream's body is dropped with its connection). E.g. an agent's 401,
+  // which refused the caller itself, not the user: 502. Optional.
+  std::function<std::optional<Response>(unsigned status)> replace_response;
+  // Kept until the exchange ends, then released (a quota slot...).
+  std::shared_ptr<void> hold;
 };
 
 // A ProxyTarget, or a Response to answer instead (redirect, 404...).
@@ -307,7 +326,9 @@ class Router {
   // A reverse-proxy route: any method, and WebSocket upgrades too, with the
   // same matching (an upgrade is routed exactly once, like plain HTTP).
   // o.body_limit bounds request bodies (SIZE_MAX: unbounded, streamed).
-  void add_proxy(std::string pattern, ProxyFactory f, RouteOptions o = {});
+  // `methods`, when given, are the only ones it takes (HEAD with GET):
+  // others are 405 with Allow, before the factory runs.
+  void add_proxy(std::string pattern, ProxyFactory f, RouteOptions o = {}, std::vector<std::string> methods = {});
   // Runs before every request that does not match a public route (including
   // unmatched paths, so an unauthenticated client cannot probe for routes).
   void set_guard(std::function<std::optional<Error>(Request&)> g) { guard_ = std::move(g); }
@@ -320,6 +341,7 @@ class Router {
     WsFactory ws;
     SinkFactory sink;  // set for streaming routes (handler is empty then)
     ProxyFactory proxy;  // set for proxy routes
+    std::vector<std::string> methods;  // a proxy route's methods; empty: any
     RouteOptions options;
     // Worked out once by add*(), for match(): each segment's kind, and
     // whether the pattern ends in {name...}.

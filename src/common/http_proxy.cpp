@@ -545,8 +545,10 @@ std::string_view connection_line(unsigned version, bool keep) {
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
-Response default_upstream_error(const Error& e) {
-  return Response::error(Error::make(codes::kUpstream, "upstream unavailable: " + e.message));
+// The upstream's address and the socket error stay in the log (L7): the
+// client gets the request id to quote.
+Response default_upstream_error(const Error&) {
+  return Response::error(Error::make(codes::kUpstream, "upstream unavailable"));
 }
 
 }  // namespace
@@ -635,7 +637,8 @@ awaitable<BodySent> send_body(ProxyIo& io, const ProxyTarget& t, tcp::socket& up
 // costs more than the rest of a small request). A plain function, not part
 // of run_proxy's coroutine: its loop variables then live on the stack, not
 // in the coroutine's frame.
-void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string& uhead) {
+void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body, bool ask_continue,
+                         std::string& uhead) {
   const auto& hdr = io.parser.get();
   uhead.reserve(512);
   uhead += io.req.method;
@@ -679,6 +682,7 @@ void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body,
   } else if (has_body) {
     uhead += "Transfer-Encoding: chunked\r\n"sv;
   }
+  if (ask_continue) uhead += "Expect: 100-continue\r\n"sv;
   uhead += "\r\n"sv;
 }
 
@@ -720,6 +724,7 @@ bool upstream_endpoint(const ProxyTarget& t, tcp::endpoint& ep) {
 // unread or half sent). Plain functions: the message's temporaries stay
 // out of run_proxy's coroutine frame.
 ProxyOutcome failed_with(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string why) {
+  log::warn("proxy", "upstream failed", {{"request_id", io.req.request_id}, {"error", why}});
   Error e = Error::make(codes::kUpstream, std::move(why));
   out.answer = std::make_unique<Response>(t.on_upstream_error ? t.on_upstream_error(e) : default_upstream_error(e));
   out.keep_alive = io.keep_alive && !has_body && !io.upgrade;
@@ -893,6 +898,26 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
   co_return fec ? BodyStreamed::kDoneWriteFailed : BodyStreamed::kDone;
 }
 
+// The upstream's answer to "Expect: 100-continue" (ProxyTarget::
+// expect_continue): its 100 (the body may go), a final answer (the body is
+// refused; it is in sc.rp), or nothing in time (the body goes anyway).
+enum class ContinueAnswer { kGo, kRefused, kFailed };
+awaitable<ContinueAnswer> await_continue(tcp::socket& up, Deadlines::Watch& uw, ProxyScratch& sc,
+                                         const ProxyTarget& t, bool head, boost::system::error_code& err) {
+  sc.rp.emplace();
+  sc.rp->header_limit(64 * 1024);
+  sc.rp->body_limit(boost::none);
+  if (head) sc.rp->skip(true);
+  auto ec = co_await read_head(up, uw, sc.ubuf, *sc.rp, t.continue_timeout);
+  if (ec == beast::error::timeout && sc.ubuf.size() == 0 && !sc.rp->got_some()) co_return ContinueAnswer::kGo;
+  if (ec) {
+    err = ec;
+    co_return ContinueAnswer::kFailed;
+  }
+  const unsigned st = sc.rp->get().result_int();
+  co_return st >= 100 && st < 200 && st != 101 ? ContinueAnswer::kGo : ContinueAnswer::kRefused;
+}
+
 }  // namespace
 
 awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
@@ -907,7 +932,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   ScratchLease scratch;
   ProxyScratch& sc = *scratch;
   std::string& uhead = sc.uhead;
-  build_upstream_head(io, t, has_body, uhead);
+  bool ask_continue = false;
+  if (has_body && t.expect_continue)
+    if (auto e = io.req.headers.get("Expect"); e && iequals(*e, "100-continue")) ask_continue = true;
+  build_upstream_head(io, t, has_body, ask_continue, uhead);
 
   // A connection: an idle pooled one (not for upgrades: a tunnel never goes
   // back), else a new one. A pooled one that fails before the response
@@ -943,33 +971,48 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
   BodyChunk chunk;
   bool client_body_done = !has_body;
+  bool have_head = false;  // the upstream answered an Expect with its final response
+  boost::system::error_code body_cut;  // the upstream stopped taking the body
   if (has_body) {
-    auto sent = co_await send_body(io, t, up, uw, chunk, chunked_up);
-    switch (sent.kind) {
-      case BodySent::kTooLarge:
-        out.answer = std::make_unique<Response>(
-            Response::error(Error::make(codes::kTooLarge, "request body over the limit")));
-        co_return std::move(out);  // the upstream connection is dropped with `up`
-      case BodySent::kClientGone:
-        out.status = 400;  // the client went away mid-body
-        co_return std::move(out);
-      case BodySent::kUpstreamFailed:
-        co_return failed(out, io, t, has_body, "send body to", sent.error);
-      case BodySent::kDone:
-        break;
+    bool go = true;
+    if (ask_continue) {
+      boost::system::error_code cerr;
+      auto a = co_await await_continue(up, uw, sc, t, head, cerr);
+      if (a == ContinueAnswer::kFailed) co_return failed(out, io, t, has_body, "no answer to Expect from", cerr);
+      if (a == ContinueAnswer::kRefused) go = false, have_head = true;
     }
-    client_body_done = true;
+    if (go) {
+      auto sent = co_await send_body(io, t, up, uw, chunk, chunked_up);
+      switch (sent.kind) {
+        case BodySent::kTooLarge:
+          out.answer = std::make_unique<Response>(
+              Response::error(Error::make(codes::kTooLarge, "request body over the limit")));
+          co_return std::move(out);  // the upstream connection is dropped with `up`
+        case BodySent::kClientGone:
+          out.status = 400;  // the client went away mid-body
+          co_return std::move(out);
+        case BodySent::kUpstreamFailed:
+          if (!t.expect_continue) co_return failed(out, io, t, has_body, "send body to", sent.error);
+          body_cut = sent.error;  // it may have answered (refused the body) before it stopped reading
+          break;
+        case BodySent::kDone:
+          client_body_done = true;
+          break;
+      }
+    }
   }
 
   // The response header (1xx other than 101 are skipped).
   beast::flat_buffer& ubuf = sc.ubuf;
   auto& rp = sc.rp;
-  for (int attempt = 0;;) {
+  for (int attempt = 0; !have_head;) {
     rp.emplace();
     rp->header_limit(64 * 1024);
     rp->body_limit(boost::none);
     if (head) rp->skip(true);
-    auto ec = co_await read_head(up, uw, ubuf, *rp, t.response_timeout);
+    auto ec = co_await read_head(up, uw, ubuf, *rp,
+                                 body_cut ? std::min(t.response_timeout, t.continue_timeout) : t.response_timeout);
+    if (ec && body_cut) co_return failed(out, io, t, has_body, "send body to", body_cut);
     // A pooled connection the upstream closed meanwhile (nothing came, or
     // the 408 some servers leave before closing an idle connection): a
     // request without a body is sent again, once, on a new connection.
@@ -996,6 +1039,13 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   }
   auto& res = rp->get();
   const unsigned status = res.result_int();
+  if (t.replace_response && !io.upgrade) {
+    if (auto r = t.replace_response(status)) {
+      out.answer = std::make_unique<Response>(std::move(*r));
+      out.keep_alive = io.keep_alive && client_body_done;
+      co_return std::move(out);  // the upstream connection is dropped with `held`
+    }
+  }
   std::string& chead = sc.chead;
   build_client_head(io, t, res, chead);
   if (io.upgrade && status == 101) {
@@ -1017,7 +1067,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     chead += connection_line(io.version, client_keep);
     end_head(chead);
     auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
-    if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(held));
+    if (rp->keep_alive() && ubuf.size() == 0 && client_body_done) pool.give(ep, std::move(held));
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
@@ -1028,7 +1078,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   if (streamed == BodyStreamed::kCutBeforeHead)
     co_return failed(out, io, t, has_body, "upstream body cut before any byte from");
   if (streamed == BodyStreamed::kCut) co_return std::move(out);  // the client sees a cut body and the close
-  if (rp->keep_alive() && ubuf.size() == 0) pool.give(ep, std::move(held));
+  if (rp->keep_alive() && ubuf.size() == 0 && client_body_done) pool.give(ep, std::move(held));
   out.keep_alive = client_keep && streamed == BodyStreamed::kDone;
   co_return std::move(out);
 }

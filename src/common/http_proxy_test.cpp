@@ -594,6 +594,114 @@ TEST(ProxyTimeouts, ABodyEndedByTheUpstreamsCloseArrivesWhole) {
   }
 }
 
+// The relays' proxy (issue 21, M3): an upstream's refusal of a body reaches
+// the client before the client sends it (Expect: 100-continue asked
+// upstream), a status hook replaces an answer (the agent's 401 → 502), the
+// target's hold lives exactly as long as the exchange, and a route's
+// methods are enforced before its factory runs.
+TEST(ProxyRelay, ExpectAskedUpstreamStatusHookHoldAndMethods) {
+  Router ur;
+  RouteOptions pub;
+  pub.is_public = true;
+  pub.body_limit = size_t(1) << 32;
+  ur.add_streaming("POST", "/refuse", [](Request&) -> Result<std::unique_ptr<BodySink>> {
+    return fail(codes::kTooLarge, "no room for that");
+  }, pub);
+  ur.add_streaming("POST", "/count", [](Request&) -> Result<std::unique_ptr<BodySink>> {
+    return std::make_unique<CountSink>();
+  }, pub);
+  ur.add_sync("GET", "/401", [](Request&) { return Response::error(Error::make(codes::kUnauthorized, "bad token")); },
+              pub);
+  Running up{std::move(ur)};
+  auto held = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = held;
+  std::atomic<int> factory_calls{0};
+  Router fr;
+  RouteOptions o;
+  o.is_public = true;
+  o.body_limit = SIZE_MAX;
+  fr.add_proxy("/x/{rest...}", [&factory_calls, held, port = up.port](Request& req) {
+    ++factory_calls;
+    ProxyTarget t;
+    t.host = "127.0.0.1";
+    t.port = port;
+    t.target = req.target.substr(2);
+    t.expect_continue = true;
+    t.replace_response = [](unsigned st) -> std::optional<Response> {
+      if (st != 401) return std::nullopt;
+      return Response::error(Error::make(codes::kUpstream, "the agent refused the api's credentials"));
+    };
+    if (req.path == "/x/count") t.hold = held;
+    return ProxyPlan{std::move(t), {}};
+  }, o, {"GET", "POST"});
+  Running front{std::move(fr)};
+  held.reset();  // the route's copy is the only one left
+
+  // A raw client: http::request does not speak Expect.
+  auto connect = [&front] {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(front.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    timeval tv{20, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+  };
+  auto send_all = [](int fd, const std::string& d) {
+    EXPECT_EQ(::send(fd, d.data(), d.size(), MSG_NOSIGNAL), ssize_t(d.size()));
+  };
+  auto read_until = [](int fd, std::string_view end) {
+    std::string got;
+    char buf[4096];
+    ssize_t n;
+    while (got.find(end) == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+    return got;
+  };
+
+  // A refused body: the client's Expect is asked of the upstream, whose
+  // 413 comes back instead of a 100, and not one body byte is sent.
+  int fd = connect();
+  send_all(fd, "POST /x/refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n");
+  std::string got = read_until(fd, "\r\n\r\n");
+  ::close(fd);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got;
+  EXPECT_EQ(got.find("100 Continue"), std::string::npos) << got;
+
+  // An accepted body with Expect: the upstream's 100 is passed on, the
+  // body streamed; the hold is held meanwhile and let go after.
+  fd = connect();
+  send_all(fd, "POST /x/count HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\nExpect: 100-continue\r\n\r\n");
+  got = read_until(fd, "\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 100")) << got;
+  EXPECT_EQ(watch.use_count(), 2);  // the route's copy and the exchange's
+  send_all(fd, std::string(300000, 'a'));
+  got = read_until(fd, "}");
+  ::close(fd);
+  EXPECT_NE(got.find("HTTP/1.1 200"), std::string::npos) << got;
+  EXPECT_NE(got.find(R"("bytes":300000)"), std::string::npos) << got;
+  for (int i = 0; i < 200 && watch.use_count() != 1; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(watch.use_count(), 1);  // only the route's own copy
+
+  // The upstream's 401 is replaced: the client sees 502 E_UPSTREAM.
+  auto r = request("GET", front.base + "/x/401");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "E_UPSTREAM");
+  EXPECT_TRUE(r->headers.get("X-Request-Id"));
+  EXPECT_EQ(json::parse(r->body)["error"]["request_id"], std::string(*r->headers.get("X-Request-Id")))
+      << "L7: the error names the request id";
+
+  // Methods: others are 405 with Allow, before the factory.
+  const int calls = factory_calls;
+  r = request("DELETE", front.base + "/x/count");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->headers.get("Allow"), std::optional<std::string_view>("GET, POST"));
+  EXPECT_EQ(factory_calls, calls);
+}
+
 }  // namespace
 }  // namespace zlh::http
 

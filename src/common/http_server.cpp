@@ -381,6 +381,9 @@ bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, boo
   res.set("X-Request-Id", rid);
   if (!r.headers.get("Cache-Control")) res.set(bhttp::field::cache_control, "no-store");
   res.keep_alive(keep_alive);
+  if (r.is_error && !r.source && rid != "-" && r.body.ends_with("}}")) {
+    r.body.insert(r.body.size() - 2, ",\"request_id\":\"" + rid + "\"");  // rid is [A-Za-z0-9._-]
+  }
   size_t len = r.source ? size_t(r.source_length.value_or(0)) : r.body.size();
   if (!head) res.body() = std::move(r.body);
   res.content_length(len);
@@ -809,13 +812,19 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
     }
 
     if (route->proxy) {
-      ProxyPlan plan;
-      try {
-        plan = route->proxy(req);
-      } catch (const std::exception& e) {
-        log::error(opts.component, "proxy route threw", {{"error", e.what()}, {"request_id", req.request_id}});
-        plan.response = Response::error(Error::make(codes::kInternal, "internal error"));
-      }
+      // A route whose factory waits (a store lookup, an audit write) runs
+      // it on the handler pool (RouteOptions::blocking); the proxying
+      // itself stays on this io thread.
+      ProxyPlan plan = co_await offload(ro.blocking, [&]() -> ProxyPlan {
+        try {
+          return route->proxy(req);
+        } catch (const std::exception& e) {
+          log::error(opts.component, "proxy route threw", {{"error", e.what()}, {"request_id", req.request_id}});
+          ProxyPlan p;
+          p.response = Response::error(Error::make(codes::kInternal, "internal error"));
+          return p;
+        }
+      });
       if (!plan.upstream) {
         const bool has_body = !parser.is_done();
         if (has_body || is_ws) keep_alive = false;

@@ -40,22 +40,32 @@ Result<nlohmann::json> verify_eddsa(std::string_view token, const crypto::Ed2551
   return claims;
 }
 
-Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl,
-                                     int64_t now) {
+std::string agent_request_hash(std::string_view method, std::string_view target) {
+  std::string m;
+  m.reserve(method.size() + 1 + target.size());
+  m.append(method).append(" ").append(target);
+  return crypto::sha256_hex(m);
+}
+
+Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl, int64_t now,
+                                     std::string_view method, std::string_view target) {
   if (ttl < 1 || ttl > kAgentMaxTtl)
     return std::unexpected(Error::invalid("ttl", "ttl must be between 1 and 300 seconds"));
   if (vmid < 0) return std::unexpected(Error::invalid("vmid", "vmid must not be negative"));
+  if (method.empty() || target.empty() || target.front() != '/')
+    return std::unexpected(Error::invalid("target", "a token is for one request: a method and a /target"));
   nlohmann::json claims = {{"iss", kAgentIssuer},
                            {"aud", kAgentAudience},
                            {"vmid", vmid},
                            {"iat", now},
-                           {"exp", now + ttl}};
+                           {"exp", now + ttl},
+                           {"req", agent_request_hash(method, target)},
+                           {"jti", crypto::base64url_encode(crypto::random_bytes(16))}};
   return sign_eddsa(claims, key);
 }
 
-Result<nlohmann::json> verify_agent_token(std::string_view token,
-                                          const crypto::Ed25519PublicKey& key, int64_t vmid,
-                                          int64_t now) {
+Result<nlohmann::json> verify_agent_token(std::string_view token, const crypto::Ed25519PublicKey& key, int64_t vmid,
+                                          int64_t now, std::string_view method, std::string_view target) {
   auto claims = verify_eddsa(token, key);
   if (!claims) return claims;
   const auto& c = *claims;
@@ -83,6 +93,14 @@ Result<nlohmann::json> verify_agent_token(std::string_view token,
   if (iat_v > now + kClockSkew) return unauthorized("issued in the future");
   if (exp_v - iat_v > kAgentMaxTtl) return unauthorized("lifetime over 5 minutes");
   if (exp_v <= iat_v) return unauthorized("exp before iat");
+  auto req = c.find("req");
+  if (req == c.end() || !req->is_string() ||
+      !crypto::constant_time_equal(req->get<std::string>(), agent_request_hash(method, target)))
+    return unauthorized("token is for another request");
+  auto jti = c.find("jti");
+  if (jti == c.end() || !jti->is_string() || jti->get<std::string>().size() < 16 ||
+      jti->get<std::string>().size() > 64)
+    return unauthorized("no jti");
   return claims;
 }
 

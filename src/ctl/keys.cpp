@@ -32,11 +32,11 @@ Result<void> keygen(const std::string& dir, bool force) {
   return {};
 }
 
-Result<std::string> make_token(const std::string& key_path, int64_t vmid, int64_t ttl,
-                               int64_t now) {
+Result<std::string> make_token(const std::string& key_path, int64_t vmid, int64_t ttl, int64_t now,
+                               const std::string& method, const std::string& target) {
   auto key = crypto::load_secret_key(key_path);
   if (!key) return fail(key.error());
-  return jws::mint_agent_token(*key, vmid, ttl, now);
+  return jws::mint_agent_token(*key, vmid, ttl, now, method, target);
 }
 
 }  // namespace zlh::ctl

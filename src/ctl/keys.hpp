@@ -14,7 +14,9 @@ namespace zlh::ctl {
 
 Result<void> keygen(const std::string& dir, bool force);
 
-// zlhctl token: a signed agent token (DESIGN §3.3) for `vmid`, valid `ttl` s.
-Result<std::string> make_token(const std::string& key_path, int64_t vmid, int64_t ttl, int64_t now);
+// zlhctl token: a signed agent token (DESIGN §3.3) for `vmid`, valid `ttl` s,
+// for one request: `method` on `target` (path and query), once.
+Result<std::string> make_token(const std::string& key_path, int64_t vmid, int64_t ttl, int64_t now,
+                               const std::string& method, const std::string& target);
 
 }  // namespace zlh::ctl

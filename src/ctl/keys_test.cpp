@@ -47,15 +47,15 @@ TEST(Keygen, WritesFourKeysWithModesAndRefusesOverwrite) {
 TEST(Token, MintsAVerifiableToken) {
   auto dir = temp_dir();
   ASSERT_TRUE(keygen(dir, false));
-  auto t = make_token(dir + "/api.key", 6001, 120, 1'800'000'000);
+  auto t = make_token(dir + "/api.key", 6001, 120, 1'800'000'000, "GET", "/status");
   ASSERT_TRUE(t);
   auto pub = *crypto::load_public_key(dir + "/api.pub");
-  auto c = jws::verify_agent_token(*t, pub, 6001, 1'800'000'001);
+  auto c = jws::verify_agent_token(*t, pub, 6001, 1'800'000'001, "GET", "/status");
   ASSERT_TRUE(c);
   EXPECT_EQ((*c)["exp"], 1'800'000'120);
-  EXPECT_FALSE(make_token(dir + "/api.key", 6001, 301, 0));
-  EXPECT_FALSE(make_token(dir + "/nope.key", 6001, 60, 0));
-  EXPECT_FALSE(make_token(dir + "/api.pub", 6001, 60, 0));  // a public key is not a signing key
+  EXPECT_FALSE(make_token(dir + "/api.key", 6001, 301, 0, "GET", "/status"));
+  EXPECT_FALSE(make_token(dir + "/nope.key", 6001, 60, 0, "GET", "/status"));
+  EXPECT_FALSE(make_token(dir + "/api.pub", 6001, 60, 0, "GET", "/status"));  // a public key is not a signing key
 }
 
 }  // namespace

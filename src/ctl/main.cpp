@@ -26,6 +26,13 @@ int main(int argc, char** argv) {
   token->add_option("--key", key_path, "API signing key (api.key)")->required();
   token->add_option("--vmid", vmid, "container id the token is for")->required();
   token->add_option("--ttl", ttl, "lifetime in seconds (1..300)")->capture_default_str();
+  std::string token_method = "GET", token_target;
+  token->add_option("--method", token_method, "the one request's method")->capture_default_str();
+  token->add_option("--target", token_target, "the one request's path and query, e.g. /status")->required();
+  int64_t token_count = 1;
+  token->add_option("--count", token_count, "tokens to print, one per line (each is good once; benches)")
+      ->check(CLI::Range(int64_t(1), int64_t(10'000'000)))
+      ->capture_default_str();
 
   auto* cat = app.add_subcommand("catalog", "build and maintain an artifact store (catalog.json)");
   cat->require_subcommand(1);
@@ -192,12 +199,21 @@ int main(int argc, char** argv) {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-    auto t = zlh::ctl::make_token(key_path, vmid, ttl, now);
-    if (!t) {
-      std::cerr << "zlhctl token: " << t.error().message << "\n";
-      return 1;
+    std::string out;
+    for (int64_t i = 0; i < token_count; ++i) {
+      auto t = zlh::ctl::make_token(key_path, vmid, ttl, now, token_method, token_target);
+      if (!t) {
+        std::cerr << "zlhctl token: " << t.error().message << "\n";
+        return 1;
+      }
+      out += *t;
+      out += '\n';
+      if (out.size() > (1 << 20)) {
+        std::cout << out;
+        out.clear();
+      }
     }
-    std::cout << *t << "\n";
+    std::cout << out << std::flush;
     return 0;
   }
   return 1;

@@ -74,9 +74,9 @@ class AddonsTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   }
   CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
-  http::Headers auth() { return bearer_from(keys_); }
+  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
   http::ClientResponse call(const std::string& m, const std::string& p, const std::string& body = "") {
-    auto r = http::request(m, agent_->url(p), auth(), body, 5min);
+    auto r = http::request(m, agent_->url(p), auth(m, p), body, 5min);
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : http::ClientResponse{};
   }

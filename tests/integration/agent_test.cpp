@@ -53,10 +53,11 @@ class AgentTest : public ::testing::Test {
     return a;
   }
 
-  // A token minted by the real zlhctl.
-  std::string token(int vmid = kVmid, std::string key = "") {
-    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key",
-                          key.empty() ? keys_ + "/api.key" : key, "--vmid", std::to_string(vmid)});
+  // A token minted by the real zlhctl, for one request (M5).
+  std::string token(const std::string& method = "GET", const std::string& target = "/status", int vmid = kVmid,
+                    std::string key = "") {
+    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key", key.empty() ? keys_ + "/api.key" : key, "--vmid",
+                          std::to_string(vmid), "--method", method, "--target", target});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
     return r.out;
@@ -68,20 +69,22 @@ class AgentTest : public ::testing::Test {
     h.add("Authorization", "Bearer " + t);
     return h;
   }
-  http::ClientResponse get(AgentProcess& a, const std::string& path, const std::string& tok) {
+  // With a token minted for this request unless `tok` is given.
+  http::ClientResponse get(AgentProcess& a, const std::string& path, std::string tok = "") {
+    if (tok.empty()) tok = token("GET", path);
     auto r = http::request("GET", a.url(path), bearer(tok));
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : http::ClientResponse{};
   }
-  http::ClientResponse post_config(AgentProcess& a, const std::string& body,
-                                   const std::string& tok) {
+  http::ClientResponse post_config(AgentProcess& a, const std::string& body, std::string tok = "") {
+    if (tok.empty()) tok = token("POST", "/config");
     http::Headers h = bearer(tok);
     h.add("Content-Type", "application/json");
     auto r = http::request("POST", a.url("/config"), h, body);
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : http::ClientResponse{};
   }
-  json status(AgentProcess& a) { return json::parse(get(a, "/status", token()).body); }
+  json status(AgentProcess& a) { return json::parse(get(a, "/status").body); }
 
   std::string payload_path() { return root_ + "/opt/zlh-agent/config/payload.json"; }
   std::string state_path() { return root_ + "/opt/zlh-agent/state/provision.json"; }
@@ -140,12 +143,12 @@ TEST_F(AgentTest, UnauthorizedWithoutAValidToken) {
 
   std::vector<std::pair<std::string, std::string>> cases = {
       {"no token", ""},
-      {"another key", token(kVmid, other + "/api.key")},
+      {"another key", token("GET", "/status", kVmid, other + "/api.key")},
       {"expired", jws::sign_eddsa(expired, key)},
       {"alg none", none},
       {"alg HS256", hs},
       {"changed payload", changed},
-      {"another vmid", token(6002)},
+      {"another vmid", token("GET", "/status", 6002)},
       {"garbage", "not-a-token"},
   };
   for (const auto& [name, tok] : cases) {
@@ -163,6 +166,13 @@ TEST_F(AgentTest, UnauthorizedWithoutAValidToken) {
   EXPECT_FALSE(exists(payload_path()));
   // And the valid token works.
   EXPECT_EQ(get(*a, "/status", valid).status, 200);
+  // M5: sniffed on the bridge, it is good for nothing more: not again (a
+  // replay), not on another route, not with another query or method.
+  EXPECT_EQ(get(*a, "/status", valid).status, 401);
+  EXPECT_EQ(get(*a, "/metrics", token("GET", "/status")).status, 401);
+  EXPECT_EQ(get(*a, "/status?x=1", token("GET", "/status")).status, 401);
+  EXPECT_EQ(post_config(*a, dev_payload().dump(), token("GET", "/config")).status, 401);
+  EXPECT_FALSE(exists(payload_path()));
   // Tokens never reach the log.
   auto log = *fs::read_file(a->log_path());
   EXPECT_EQ(log.find(valid.substr(valid.rfind('.') + 1)), std::string::npos);
@@ -171,7 +181,6 @@ TEST_F(AgentTest, UnauthorizedWithoutAValidToken) {
 
 TEST_F(AgentTest, BadPayloadsAre400NamingTheFieldAndWriteNothing) {
   auto a = start();
-  std::string tok = token();
   struct Case {
     std::string name;
     json body;
@@ -201,7 +210,7 @@ TEST_F(AgentTest, BadPayloadsAre400NamingTheFieldAndWriteNothing) {
       {"another vmid", with("vmid", 6002), "vmid"},
   };
   for (const auto& c : cases) {
-    auto r = post_config(*a, c.body.dump(), tok);
+    auto r = post_config(*a, c.body.dump());
     EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
     auto j = json::parse(r.body, nullptr, false);
     ASSERT_TRUE(j.is_object()) << c.name;
@@ -210,7 +219,7 @@ TEST_F(AgentTest, BadPayloadsAre400NamingTheFieldAndWriteNothing) {
     EXPECT_NE(j["error"]["message"].get<std::string>().find(c.field), std::string::npos) << c.name;
   }
   for (std::string raw : {"{not json", "[]", "\"dev\"", ""}) {
-    auto r = post_config(*a, raw, tok);
+    auto r = post_config(*a, raw);
     EXPECT_EQ(r.status, 400) << raw;
     EXPECT_EQ(json::parse(r.body)["error"]["code"], "E_INVALID") << raw;
   }
@@ -218,7 +227,7 @@ TEST_F(AgentTest, BadPayloadsAre400NamingTheFieldAndWriteNothing) {
   json game = {{"vmid", kVmid},      {"container_type", "game"}, {"game", "minecraft"},
                {"variant", "paper"}, {"version", "1.21.4"},      {"memory_mb", 4096},
                {"eula", false}};
-  auto g = post_config(*a, game.dump(), tok);
+  auto g = post_config(*a, game.dump());
   EXPECT_EQ(g.status, 422);
   EXPECT_EQ(json::parse(g.body)["error"]["code"], "E_EULA_REQUIRED");
 
@@ -243,7 +252,7 @@ TEST_F(AgentTest, StatusHasEveryField) {
 
 TEST_F(AgentTest, ValidPayloadIsAcceptedAndSurvivesKill9) {
   auto a = start();
-  auto r = post_config(*a, dev_payload().dump(), token());
+  auto r = post_config(*a, dev_payload().dump());
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_TRUE(exists(payload_path()));
   EXPECT_EQ(json::parse(*fs::read_file(payload_path()))["runtime"], "node");
@@ -271,7 +280,7 @@ TEST_F(AgentTest, ValidPayloadIsAcceptedAndSurvivesKill9) {
     EXPECT_EQ(after[k], before[k]) << k;
 
   // Same payload again: a no-op.
-  auto again = post_config(*a, dev_payload().dump(), token());
+  auto again = post_config(*a, dev_payload().dump());
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(json::parse(again.body)["changed"], false);
   EXPECT_EQ(status(*a)["state"], "error");
@@ -288,7 +297,7 @@ TEST_F(AgentTest, Kill9MidProvisioningResumesAtTheStoredStep) {
   ASSERT_TRUE(fs::make_dirs(root_ + "/opt/zlh-agent/state"));
   // The canonical form the agent itself writes.
   auto sent = start();
-  ASSERT_EQ(post_config(*sent, p.dump(), token()).status, 202);
+  ASSERT_EQ(post_config(*sent, p.dump()).status, 202);
   ASSERT_TRUE(eventually([&] { return status(*sent)["state"] == "error"; }));
   auto sha = status(*sent)["payload_sha256"].get<std::string>();
   sent->kill9();
@@ -312,11 +321,11 @@ TEST_F(AgentTest, Kill9MidProvisioningResumesAtTheStoredStep) {
 
 TEST_F(AgentTest, DifferentPayloadAfterErrorIsAccepted) {
   auto a = start();
-  ASSERT_EQ(post_config(*a, dev_payload().dump(), token()).status, 202);
+  ASSERT_EQ(post_config(*a, dev_payload().dump()).status, 202);
   ASSERT_TRUE(eventually([&] { return status(*a)["state"] == "error"; }));
   json p2 = dev_payload();
   p2["version"] = "22.11.0";
-  ASSERT_EQ(post_config(*a, p2.dump(), token()).status, 202);
+  ASSERT_EQ(post_config(*a, p2.dump()).status, 202);
   ASSERT_TRUE(eventually([&] {
     auto s = status(*a);
     return s["state"] == "error" &&
@@ -327,7 +336,7 @@ TEST_F(AgentTest, DifferentPayloadAfterErrorIsAccepted) {
 
 TEST_F(AgentTest, SigtermExitsZero) {
   auto a = start();
-  ASSERT_EQ(get(*a, "/status", token()).status, 200);
+  ASSERT_EQ(get(*a, "/status").status, 200);
   EXPECT_EQ(a->terminate(), 0);
   auto log = *fs::read_file(a->log_path());
   EXPECT_NE(log.find("\"agent stopped\""), std::string::npos);
@@ -342,15 +351,15 @@ TEST_F(AgentTest, ConfigFileUnderRoot) {
   AgentProcess a(root_, {}, /*add_listen=*/false);
   // The agent listens, and checks tokens, as the file says.
   ASSERT_TRUE(eventually([&] {
-    auto r = http::request("GET", "http://" + addr + ":18888/status", bearer(token()), {}, 2s);
+    auto r = http::request("GET", "http://" + addr + ":18888/status", bearer(token("GET", "/status")), {}, 2s);
     return r && r->status == 200;
   }));
 }
 
 TEST_F(AgentTest, MetricsInPrometheusFormat) {
   auto a = start();
-  get(*a, "/status", token());
-  auto m = get(*a, "/metrics", token());
+  get(*a, "/status");
+  auto m = get(*a, "/metrics");
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("# TYPE zlh_http_requests_total counter"), std::string::npos);
   EXPECT_NE(m.body.find("zlh_agent_state{state=\"idle\"} 1"), std::string::npos);
@@ -366,21 +375,22 @@ TEST(AgentLogs, EveryLineIsSlogJson) {
   AgentProcess a(dir + "/root",
                  {"--vmid", "6001", "--api-key", dir + "/keys/api.pub", "--dev-user", "-"});
   ASSERT_TRUE(a.wait_healthy());
-  auto tok = run_command(
-                 {bin_dir() + "/zlhctl", "token", "--key", dir + "/keys/api.key", "--vmid", "6001"})
-                 .out;
-  tok.pop_back();
-  http::Headers h;
-  h.add("Authorization", "Bearer " + tok);
+  std::vector<std::string> sigs;  // of every token sent: none may reach the log
+  auto h = [&](const std::string& method, const std::string& target) {
+    auto b = bearer_from(dir + "/keys", 6001, method, target);
+    std::string t(b.get("Authorization").value_or(""));
+    sigs.push_back(t.substr(t.rfind('.') + 1));
+    return b;
+  };
   http::request("GET", a.url("/status"));
-  http::request("GET", a.url("/status?token=secret"), h);
-  http::request("POST", a.url("/config"), h, "{bad");
+  http::request("GET", a.url("/status?token=secret"), h("GET", "/status?token=secret"));
+  http::request("POST", a.url("/config"), h("POST", "/config"), "{bad");
   http::request(
-      "POST", a.url("/config"), h,
+      "POST", a.url("/config"), h("POST", "/config"),
       json{{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}}
           .dump());
   eventually([&] {
-    auto r = http::request("GET", a.url("/status"), h);
+    auto r = http::request("GET", a.url("/status"), h("GET", "/status"));
     return r && json::parse(r->body)["state"] == "error";
   });
   ASSERT_EQ(a.terminate(), 0);
@@ -396,7 +406,7 @@ TEST(AgentLogs, EveryLineIsSlogJson) {
     EXPECT_TRUE(j["level"].is_string()) << line;
     EXPECT_TRUE(j["msg"].is_string()) << line;
     EXPECT_EQ(line.find("secret"), std::string::npos) << "query string leaked: " << line;
-    EXPECT_EQ(line.find(tok.substr(tok.rfind('.') + 1)), std::string::npos) << "token leaked";
+    for (const auto& sig : sigs) EXPECT_EQ(line.find(sig), std::string::npos) << "token leaked";
   }
   EXPECT_GE(n, 8);
 }

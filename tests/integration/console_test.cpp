@@ -37,7 +37,7 @@ class ConsoleTest : public ::testing::Test {
     ASSERT_EQ(ctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
     start_agent();
     json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
-    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth(), payload.dump())->status, 202);
+    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())->status, 202);
     ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 60s)) << status().dump();
   }
   void TearDown() override {
@@ -53,8 +53,8 @@ class ConsoleTest : public ::testing::Test {
     ASSERT_TRUE(agent_->wait_healthy());
   }
   CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
-  http::Headers auth() { return bearer_from(keys_); }
-  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth())->body); }
+  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
+  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body); }
   std::string ws_url(const std::string& query = "") {
     return "ws" + agent_->url("/console").substr(4) + query;
   }
@@ -98,7 +98,7 @@ TEST_F(ConsoleTest, NoTokenIs401) {
 }
 
 TEST_F(ConsoleTest, PtyRoundTripResizeAndRuntimeOnPath) {
-  auto c = http::WsClient::connect(ws_url(), auth());
+  auto c = http::WsClient::connect(ws_url(), auth("GET", "/console"));
   ASSERT_TRUE(c) << c.error().message;
   ASSERT_TRUE((*c)->send("echo round-$((20+22))\n", true));
   ASSERT_TRUE(read_until(**c, "round-42"));
@@ -117,7 +117,7 @@ TEST_F(ConsoleTest, PtyRoundTripResizeAndRuntimeOnPath) {
 TEST_F(ConsoleTest, SessionSurvivesReloadAndAgentKill9) {
   std::string pid_before;
   {
-    auto c = http::WsClient::connect(ws_url(), auth());
+    auto c = http::WsClient::connect(ws_url(), auth("GET", "/console"));
     ASSERT_TRUE(c);
     ASSERT_TRUE((*c)->send("echo shell-pid-$$\n", true));
     std::string out;
@@ -137,7 +137,7 @@ TEST_F(ConsoleTest, SessionSurvivesReloadAndAgentKill9) {
   std::this_thread::sleep_for(1500ms);  // the background echo runs with no agent at all
   agent_->restart();
   ASSERT_TRUE(agent_->wait_healthy());
-  auto c = http::WsClient::connect(ws_url("?session=" + id), auth());
+  auto c = http::WsClient::connect(ws_url("?session=" + id), auth("GET", "/console?session=" + id));
   ASSERT_TRUE(c) << c.error().message;
   std::string out;
   EXPECT_TRUE(read_until(**c, "while-agent-down-1234", &out)) << out;  // from the scrollback

@@ -116,15 +116,15 @@ class FilesTest : public ::testing::Test {
     agent_ = std::make_unique<AgentProcess>(root_, args);
     ASSERT_TRUE(agent_->wait_healthy());
     json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
-    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth(), payload.dump())->status, 202);
+    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())->status, 202);
     ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 60s)) << status().dump();
     ws_ = root_ + "/home/dev/workspace";
   }
-  http::Headers auth() { return bearer_from(keys_); }
-  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth())->body); }
+  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
+  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body); }
   http::ClientResponse call(const std::string& method, const std::string& target, std::string body = {},
                             http::Headers extra = {}) {
-    http::Headers h = auth();
+    http::Headers h = auth(method, target);
     for (auto& [k, v] : extra.items()) h.add(k, v);
     auto r = http::request(method, agent_->url(target), h, std::move(body), 120s);
     EXPECT_TRUE(r) << method << " " << target << ": " << (r ? "" : r.error().message);
@@ -137,7 +137,7 @@ class FilesTest : public ::testing::Test {
   }
   std::string raw_head(const std::string& method, const std::string& target, uint64_t length,
                        const std::string& content_type) {
-    std::string tok(auth().get("Authorization").value());
+    std::string tok(auth(method, target).get("Authorization").value());
     return method + " " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + tok +
            "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
   }
@@ -504,11 +504,11 @@ TEST_F(FilesTest, FifoIsRefusedAtOnceAndTheAgentStaysResponsive) {
   ASSERT_FALSE(HasFatalFailure());
   ASSERT_EQ(::mkfifo((ws_ + "/pipe").c_str(), 0644), 0);
   for (int i = 0; i < 3; ++i) {
-    auto r = http::request("GET", agent_->url("/files/read?path=pipe"), auth(), {}, 10s);
+    auto r = http::request("GET", agent_->url("/files/read?path=pipe"), auth("GET", "/files/read?path=pipe"), {}, 10s);
     ASSERT_TRUE(r) << "the read of a FIFO hung: " << r.error().message;
     EXPECT_EQ(r->status, 400) << r->body;
   }
-  auto l = http::request("GET", agent_->url("/files/list"), auth(), {}, 10s);
+  auto l = http::request("GET", agent_->url("/files/list"), auth("GET", "/files/list"), {}, 10s);
   ASSERT_TRUE(l);
   EXPECT_EQ(l->status, 200);
 }

@@ -85,18 +85,10 @@ class GameTest : public ::testing::Test {
                                  "--catalog-key", keys_ + "/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
   }
-  http::Headers auth() {
-    // One token per minute instead of a zlhctl run per poll.
-    auto now = std::chrono::steady_clock::now();
-    if (token_at_ + 60s < now) {
-      auth_ = bearer_from(keys_, kVmid);
-      token_at_ = now;
-    }
-    return auth_;
-  }
+  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, kVmid, m, t); }
   http::ClientResponse call(const std::string& m, const std::string& p,
                             const std::string& body = "") {
-    auto r = http::request(m, agent_->url(p), auth(), body, 3min);
+    auto r = http::request(m, agent_->url(p), auth(m, p), body, 3min);
     EXPECT_TRUE(r) << m << " " << p << ": " << r.error().message;
     return r ? *r : http::ClientResponse{};
   }
@@ -151,7 +143,7 @@ class GameTest : public ::testing::Test {
   }
   // The whole console so far (scrollback) up to `needle`.
   std::string console_until(const std::string& needle) {
-    auto c = http::WsClient::connect(ws_url(), auth());
+    auto c = http::WsClient::connect(ws_url(), auth("GET", "/console"));
     EXPECT_TRUE(c) << (c ? "" : c.error().message);
     if (!c) return "";
     std::string out;
@@ -168,8 +160,6 @@ class GameTest : public ::testing::Test {
 
   std::string dir_, keys_, store_, root_, server_, host_;
   std::unique_ptr<AgentProcess> agent_;
-  http::Headers auth_;
-  std::chrono::steady_clock::time_point token_at_{};
 };
 
 TEST_F(GameTest, PaperJarReachesRunningOnTheJavaItsEntryNames) {
@@ -380,7 +370,7 @@ TEST_F(GameTest, ServerPropertiesKeepUserEditsTakeThePayloadAndForceThePort) {
   // The server read them.
   std::string out = console_until("Done (");
   EXPECT_NE(out.find("Preparing level \"survival1\""), std::string::npos) << out;
-  auto c = http::WsClient::connect(ws_url(), auth());
+  auto c = http::WsClient::connect(ws_url(), auth("GET", "/console"));
   ASSERT_TRUE(c);
   ASSERT_TRUE((*c)->send("list\n", true));
   EXPECT_TRUE(read_until(**c, "There are 0 of a max of 12 players online"));
@@ -414,8 +404,8 @@ TEST_F(GameTest, GracefulStopSavesTheWorldAndKillDoesNot) {
 TEST_F(GameTest, ConsoleFansOutToEveryClient) {
   auto st = provision(payload("vanilla", "1.21.4"));
   ASSERT_EQ(st["state"], "running") << st.dump();
-  auto a = http::WsClient::connect(ws_url(), auth());
-  auto b = http::WsClient::connect(ws_url(), auth());
+  auto a = http::WsClient::connect(ws_url(), auth("GET", "/console"));
+  auto b = http::WsClient::connect(ws_url(), auth("GET", "/console"));
   ASSERT_TRUE(a && b);
   // Both start with the scrollback.
   ASSERT_TRUE(read_until(**a, "For help, type \"help\""));
@@ -443,7 +433,7 @@ TEST_F(GameTest, AgentKill9LeavesTheServerRunningAndTheNewAgentReattaches) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_EQ(service()["pid"], pid);
   EXPECT_EQ(status()["state"], "running");
-  auto c = http::WsClient::connect(ws_url(), auth());
+  auto c = http::WsClient::connect(ws_url(), auth("GET", "/console"));
   ASSERT_TRUE(c);
   ASSERT_TRUE(read_until(**c, "Done ("));  // the scrollback from before the restart
   ASSERT_TRUE((*c)->send("say back again\n", true));

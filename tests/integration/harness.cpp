@@ -23,7 +23,9 @@
 #include <stdexcept>
 
 #include "archive_builder.hpp"
+#include "common/crypto.hpp"
 #include "common/fs.hpp"
+#include "common/jws.hpp"
 #include "common/process.hpp"
 
 namespace zlh::testing {
@@ -115,11 +117,14 @@ CommandResult zlhctl(std::vector<std::string> args) {
   return run_command(args);
 }
 
-http::Headers bearer_from(const std::string& keys_dir, int vmid) {
-  auto r = zlhctl({"token", "--key", keys_dir + "/api.key", "--vmid", std::to_string(vmid)});
-  while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+http::Headers bearer_from(const std::string& keys_dir, int vmid, const std::string& method,
+                          const std::string& target) {
   http::Headers h;
-  h.add("Authorization", "Bearer " + r.out);
+  auto key = crypto::load_secret_key(keys_dir + "/api.key");
+  if (!key) return h;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  auto t = jws::mint_agent_token(*key, vmid, 120, now.count(), method, target);
+  if (t) h.add("Authorization", "Bearer " + *t);
   return h;
 }
 

@@ -30,9 +30,11 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv);
 // The built zlhctl with `args`.
 CommandResult zlhctl(std::vector<std::string> args);
-// "Authorization: Bearer <token>" with a token minted by zlhctl from
-// keys_dir/api.key for `vmid`.
-http::Headers bearer_from(const std::string& keys_dir, int vmid = 6001);
+// "Authorization: Bearer <token>" with a token minted from keys_dir/api.key
+// for `vmid`, good for one request (M5): `method` on `target` (the path and
+// query exactly as sent), once.
+http::Headers bearer_from(const std::string& keys_dir, int vmid, const std::string& method,
+                          const std::string& target);
 // SIGKILLs every service and shim recorded under <root>/run/zlh (what a
 // container's end does to them), so tests leave no processes behind.
 void kill_services(const std::string& root);

@@ -288,7 +288,7 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   // preview), not its own 18888.
   {
     auto st = http::request("GET", "http://" + ip_b + ":18888/status",
-                            bearer_from(data_ + "/keys", sb.value("vmid", 0)), {}, 5s);
+                            bearer_from(data_ + "/keys", sb.value("vmid", 0), "GET", "/status"), {}, 5s);
     ASSERT_TRUE(st && st->status == 200) << (st ? st->body : st.error().message);
     auto ports = json::parse(st->body, nullptr, false)["ports_listening"];
     ASSERT_TRUE(ports.is_array()) << st->body;

@@ -53,7 +53,6 @@ class ModsTest : public ::testing::Test {
     ASSERT_TRUE(agent_->wait_healthy());
     host_ = agent_->url("").substr(7);
     host_ = host_.substr(0, host_.find(':'));
-    auth_ = bearer_from(keys_, kVmid);
     // Mod artifacts on the artifact server: not in the catalog, named by
     // the request and verified by their sha256. A directory of its own so
     // parallel runs do not meet.
@@ -69,7 +68,7 @@ class ModsTest : public ::testing::Test {
   }
   http::ClientResponse call(const std::string& m, const std::string& p, const std::string& body = "",
                             http::Headers extra = {}) {
-    http::Headers h = auth_;
+    http::Headers h = bearer_from(keys_, kVmid, m, p);
     for (auto& [k, v] : extra.items()) h.add(k, v);
     auto r = http::request(m, agent_->url(p), h, body, 3min);
     EXPECT_TRUE(r) << m << " " << p << ": " << (r ? "" : r.error().message);
@@ -107,7 +106,6 @@ class ModsTest : public ::testing::Test {
 
   std::string dir_, keys_, store_, root_, server_, host_, mod_dir_rel_;
   std::unique_ptr<AgentProcess> agent_;
-  http::Headers auth_;
 };
 
 TEST_F(ModsTest, InstallDisableEnableDeleteWithRestartRequired) {

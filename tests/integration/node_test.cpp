@@ -49,8 +49,8 @@ class NodeTest : public ::testing::Test {
     agent_.reset();
     remove_unless_failed(dir_);
   }
-  http::Headers auth() { return bearer_from(keys_); }
-  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth())->body); }
+  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
+  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body); }
   std::string home() { return root_ + "/home/dev"; }
   std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
@@ -65,7 +65,7 @@ class NodeTest : public ::testing::Test {
 TEST_F(NodeTest, NodeResolvesToTheCatalogVersionInEveryShell) {
   const std::string v = versions_.front();
   json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", v}};
-  ASSERT_EQ(http::request("POST", agent_->url("/config"), auth(), payload.dump())->status, 202);
+  ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())->status, 202);
   ASSERT_TRUE(eventually([&] { auto s = status(); return s["state"] == "running" || s["state"] == "error"; }, 5min));
   ASSERT_EQ(status()["state"], "running") << status().dump();
 
@@ -85,15 +85,15 @@ TEST_F(NodeTest, NodeResolvesToTheCatalogVersionInEveryShell) {
 
 TEST_F(NodeTest, UpgradeAndRollbackChangeWhatNodeIs) {
   const std::string older = versions_.front(), newer = versions_.back();
-  auto r1 = http::request("POST", agent_->url("/runtimes/install"), auth(), json{{"runtime", "node"}, {"version", older}}.dump(), 10min);
+  auto r1 = http::request("POST", agent_->url("/runtimes/install"), auth("POST", "/runtimes/install"), json{{"runtime", "node"}, {"version", older}}.dump(), 10min);
   ASSERT_EQ(r1->status, 200) << r1->body;
-  auto r2 = http::request("POST", agent_->url("/runtimes/install"), auth(), json{{"runtime", "node"}, {"version", newer}}.dump(), 10min);
+  auto r2 = http::request("POST", agent_->url("/runtimes/install"), auth("POST", "/runtimes/install"), json{{"runtime", "node"}, {"version", newer}}.dump(), 10min);
   ASSERT_EQ(r2->status, 200) << r2->body;
   auto node_version = [&] {
     return trim(run_command({"/usr/bin/env", "-i", "HOME=" + home(), "/bin/bash", "-l", "-c", "node --version"}).out);
   };
   EXPECT_EQ(node_version(), "v" + newer);
-  ASSERT_EQ(http::request("POST", agent_->url("/runtimes/node/rollback"), auth())->status, 200);
+  ASSERT_EQ(http::request("POST", agent_->url("/runtimes/node/rollback"), auth("POST", "/runtimes/node/rollback"))->status, 200);
   EXPECT_EQ(node_version(), "v" + older);
 }
 

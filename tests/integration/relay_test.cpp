@@ -21,7 +21,7 @@
 #include "archive_builder.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
-#include "common/http_stream_client.hpp"
+#include "stream_client.hpp"
 #include "common/process.hpp"
 #include "harness.hpp"
 #include "test_driver.hpp"

@@ -72,10 +72,10 @@ class RuntimesTest : public ::testing::Test {
     EXPECT_TRUE(a->wait_healthy()) << *fs::read_file(a->log_path());
     return a;
   }
-  http::Headers auth() { return bearer_from(keys_); }
+  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
   http::ClientResponse call(AgentProcess& a, const std::string& method, const std::string& path,
                             const std::string& body = "") {
-    auto r = http::request(method, a.url(path), auth(), body, 10min);
+    auto r = http::request(method, a.url(path), auth(method, path), body, 10min);
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : http::ClientResponse{};
   }
@@ -282,7 +282,7 @@ TEST_F(RuntimesTest, Kill9DuringALargeInstallLeavesNothingHalfInstalled) {
   add_runtime("big", "1.0.0", archive, "tool 1.0.0");
   sign();
   auto a = start();
-  auto pending = std::async(std::launch::async, [&] { return http::request("POST", a->url("/runtimes/install"), auth(),
+  auto pending = std::async(std::launch::async, [&] { return http::request("POST", a->url("/runtimes/install"), auth("POST", "/runtimes/install"),
                                                                            R"({"runtime":"big","version":"1.0.0"})", 10min); });
   // Wait until the install is in the middle (downloading into the cache or extracting), then kill.
   ASSERT_TRUE(eventually([&] {

@@ -320,7 +320,7 @@ TEST_F(TailscaleTest, ContainerKeyToTheAgentDeviceKeyOnceToTheOwner) {
   // Asked of the agent directly, with a token from the API's own key.
   std::string ip = server(id, alice)["ip"];
   auto addons = http::request("GET", "http://" + ip + ":18888/addons",
-                              bearer_from(data_ + "/keys", vmid), {}, 10s);
+                              bearer_from(data_ + "/keys", vmid, "GET", "/addons"), {}, 10s);
   ASSERT_TRUE(addons && addons->status == 200) << (addons ? addons->body : addons.error().message);
   json list = json::parse(addons->body)["addons"];
   for (auto& a : list)

@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
-#include <thread>
 
 #include "api/app/server_view.hpp"
+#include "api/app/work_lane.hpp"
 #include "api/auth/cookies.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/relay/relay.hpp"
@@ -573,37 +573,56 @@ http::Router make_api_router(ApiContext& ctx) {
     return Response::json(200, job_json(*j));
   });
 
+  // Workload power: the agent's answer passed on as it is, on the async
+  // proxy path (no thread waits for a graceful stop).
   http::RouteOptions power;
-  power.deadline = std::chrono::minutes(2);
-  power.blocking = true;  // calls the agent
+  power.body_limit = 0;
+  power.blocking = true;  // the factory reads the store and writes the audit log
   for (std::string action : {"start", "stop", "restart", "kill"}) {
-    r.add("POST", "/api/servers/{id}/" + action, [c, action](Request& req, http::Responder res) {
+    r.add_proxy("/api/servers/{id}/" + action, [c, action](Request& req) -> http::ProxyPlan {
+      auto refuse = [](const Error& e) { return http::ProxyPlan{std::nullopt, Response::error(e)}; };
       auto id = path_id(req, "id");
-      if (!id) return res.send_error(id.error());
+      if (!id) return refuse(id.error());
       auto s = c->store.get_server_for_owner(*id, user_id(req));
-      if (!s) return res.send_error(s.error());
+      if (!s) return refuse(s.error());
       if (!s->vmid || s->ip.empty())
-        return res.send_error(Error::make(codes::kConflict, "the server has no running container yet"));
+        return refuse(Error::make(codes::kConflict, "the server has no running container yet"));
+      auto auth = c->agents.auth(*s->vmid, "POST", "/" + action);
+      if (!auth) return refuse(auth.error());
       audit(*c, req, user_id(req), "server." + action, "server:" + std::to_string(s->id));
-      std::thread([c, res, ip = s->ip, vmid = *s->vmid, action] {
-        auto r = c->agents.call(ip, vmid, "POST", "/" + action, {}, std::chrono::minutes(2));
-        if (!r) return res.send_error(r.error());
-        Response out;
-        out.status = r->status;
-        out.body = r->body;
-        out.headers.set("Content-Type", "application/json");
-        res.send(std::move(out));
-      }).detach();
-    }, power);
-    if (action == "kill") continue;
+      http::ProxyTarget t;
+      t.host = s->ip;
+      t.port = 18888;
+      t.target = "/" + action;
+      t.headers = std::move(*auth);
+      t.keep_response_header = [](std::string_view name, std::string_view) {
+        return http::iequals(name, "Content-Type");
+      };
+      t.on_upstream_error = [](const Error&) {
+        return Response::error(Error::make(codes::kUpstream, "the container's agent cannot be reached"));
+      };
+      t.replace_response = [](unsigned status) -> std::optional<Response> {
+        if (status != 401) return std::nullopt;  // the agent refused the api's token, not the user
+        return Response::error(Error::make(codes::kUpstream, "the agent refused the api's credentials"));
+      };
+      t.response_timeout = std::chrono::minutes(2);
+      return http::ProxyPlan{std::move(t), {}};
+    }, power, {"POST"});
+  }
+  // Container power: the driver's calls block (liblxc, Proxmox tasks), so
+  // they run on the work lane, at most two per user at a time.
+  http::RouteOptions host_power;
+  host_power.deadline = std::chrono::minutes(2);
+  host_power.blocking = true;  // the store and the audit log; the driver calls go to the lane
+  for (std::string action : {"start", "stop", "restart"}) {
     r.add("POST", "/api/servers/{id}/host/" + action, [c, action](Request& req, http::Responder res) {
       auto id = path_id(req, "id");
       if (!id) return res.send_error(id.error());
-      auto s = c->store.get_server_for_owner(*id, user_id(req));
+      const int64_t uid = user_id(req);
+      auto s = c->store.get_server_for_owner(*id, uid);
       if (!s) return res.send_error(s.error());
       if (!s->vmid) return res.send_error(Error::make(codes::kConflict, "the server has no container"));
-      audit(*c, req, user_id(req), "server.host_" + action, "server:" + std::to_string(s->id));
-      std::thread([c, res, vmid = *s->vmid, action] {
+      const bool queued = c->lane->submit(uid, [c, res, vmid = *s->vmid, action] {
         Result<void> r;
         if (action != "start") r = c->driver.stop(vmid, std::chrono::seconds(45));
         if (r && action != "stop") r = c->driver.start(vmid);
@@ -611,8 +630,12 @@ http::Router make_api_router(ApiContext& ctx) {
         auto st = c->driver.status(vmid);
         res.send(Response::json(200, {{"action", action},
                                       {"power", st ? std::string(drivers::to_string(st->state)) : "unknown"}}));
-      }).detach();
-    }, power);
+      });
+      if (!queued)
+        return res.send_error(Error::make(codes::kRateLimited,
+                                          "container power actions of yours are under way; try again when they end"));
+      audit(*c, req, uid, "server.host_" + action, "server:" + std::to_string(s->id));
+    }, host_power);
   }
 
   // Per-user quotas (admins only): each field null = the default, 0 = unlimited.
@@ -716,13 +739,16 @@ http::Router make_api_router(ApiContext& ctx) {
   // Every route of this table, generated from it, so it cannot drift.
   nlohmann::json paths = nlohmann::json::object();
   for (const auto& rt : r.routes()) {
-    std::string m = rt.method == "WS" ? "get" : rt.method;
-    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    nlohmann::json op = {{"responses", {{"default", {{"description", "JSON; errors are {error:{code,message}}"}}}}}};
-    if (!rt.options.is_public) op["security"] = nlohmann::json::array({{{"bearer", nlohmann::json::array()}},
-                                                                       {{"cookie", nlohmann::json::array()}}});
-    if (rt.method == "WS") op["description"] = "WebSocket upgrade";
-    paths[rt.pattern][m] = op;
+    std::vector<std::string> methods{rt.method == "WS" ? "get" : rt.method};
+    if (rt.is_proxy) methods = rt.methods;  // a proxy route for any method is not described
+    for (std::string m : methods) {
+      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      nlohmann::json op = {{"responses", {{"default", {{"description", "JSON; errors are {error:{code,message}}"}}}}}};
+      if (!rt.options.is_public) op["security"] = nlohmann::json::array({{{"bearer", nlohmann::json::array()}},
+                                                                         {{"cookie", nlohmann::json::array()}}});
+      if (rt.method == "WS") op["description"] = "WebSocket upgrade";
+      paths[rt.pattern][m] = op;
+    }
   }
   paths["/api/openapi.json"]["get"] = {{"responses", {{"200", {{"description", "this document"}}}}}};
   nlohmann::json doc = {{"openapi", "3.0.3"},

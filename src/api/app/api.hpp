@@ -36,6 +36,7 @@ class TailscaleContext;
 }  // namespace tailscale
 class IdeAccess;
 class IdeOrigin;
+class WorkLane;
 
 // The signed catalog from the artifact store (a directory or file:// URL),
 // verified with the catalog key and cached by the bytes' sha256.
@@ -72,6 +73,8 @@ struct ApiContext {
   // The IDE origin's access (api/ide); the origin null when not configured.
   IdeAccess* ide = nullptr;
   const IdeOrigin* ide_origin = nullptr;
+  // Long blocking calls (host power, Headscale): never null once serving.
+  WorkLane* lane = nullptr;
 };
 
 http::Router make_api_router(ApiContext& ctx);

@@ -6,8 +6,8 @@
 
 namespace zlh::api {
 
-Result<http::Headers> AgentClient::auth(int64_t vmid) const {
-  auto tok = jws::mint_agent_token(key_, vmid, 60, int64_t(std::time(nullptr)));
+Result<http::Headers> AgentClient::auth(int64_t vmid, std::string_view method, std::string_view target) const {
+  auto tok = jws::mint_agent_token(key_, vmid, 60, int64_t(std::time(nullptr)), method, target);
   if (!tok) return fail(tok.error());
   http::Headers h;
   h.add("Authorization", "Bearer " + *tok);
@@ -17,7 +17,7 @@ Result<http::Headers> AgentClient::auth(int64_t vmid) const {
 Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vmid, const std::string& method,
                                                const std::string& path, std::string body,
                                                std::chrono::milliseconds timeout) const {
-  auto h = auth(vmid);
+  auto h = auth(vmid, method, path);
   if (!h) return fail(h.error());
   if (!body.empty()) h->add("Content-Type", "application/json");
   auto r = http::request(method, "http://" + ip + ":18888" + path, *h, std::move(body), timeout);

@@ -17,8 +17,10 @@ namespace zlh::api {
 class AgentClient {
  public:
   explicit AgentClient(const crypto::Ed25519SecretKey& key) : key_(key) {}
-  // "Authorization: Bearer <token>" for `vmid`.
-  Result<http::Headers> auth(int64_t vmid) const;
+  // "Authorization: Bearer <token>" for one request to `vmid`'s agent:
+  // `method` and `target` (path and query, exactly as they will be sent).
+  // The token is good for that request, once (M5).
+  Result<http::Headers> auth(int64_t vmid, std::string_view method, std::string_view target) const;
   // A request to http://<ip>:18888<path>. Transport failures are E_UPSTREAM.
   Result<http::ClientResponse> call(const std::string& ip, int64_t vmid, const std::string& method,
                                     const std::string& path, std::string body = {},

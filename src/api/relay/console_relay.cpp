@@ -67,11 +67,12 @@ http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io)
     if (!slot)
       return fail(codes::kQuota, "quota consoles reached: " + std::to_string(limit) +
                                      " console sessions are open; close one first");
-    auto auth = c->agents.auth(target->vmid);
+    const std::string agent_target = "/console" + (req.query.empty() ? "" : "?" + req.query);
+    auto auth = c->agents.auth(target->vmid, "GET", agent_target);
     if (!auth) return fail(auth.error());
     http::Headers h = *auth;
     h.add("X-Request-Id", req.request_id);
-    std::string url = target->base("ws") + "/console" + (req.query.empty() ? "" : "?" + req.query);
+    std::string url = target->base("ws") + agent_target;
     WsUpstream::Refusal refusal;
     auto up = WsUpstream::connect(*io, url, h, 5s, &refusal);
     if (!up) {

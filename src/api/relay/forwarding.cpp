@@ -37,26 +37,23 @@ Result<std::string> agent_target(std::string_view api_path, std::string_view que
 
 namespace {
 template <size_t N>
-http::Headers pick(const http::Headers& in, const std::array<std::string_view, N>& names) {
-  http::Headers out;
-  for (const auto& [k, v] : in.items())
-    for (auto n : names)
-      if (http::iequals(k, n)) out.add(k, v);
-  return out;
+bool one_of(std::string_view name, const std::array<std::string_view, N>& names) {
+  for (auto n : names)
+    if (http::iequals(name, n)) return true;
+  return false;
 }
 }  // namespace
 
-http::Headers headers_to_agent(const http::Headers& client) {
-  static constexpr std::array<std::string_view, 4> kNames = {"Content-Type", "Range", "If-Range",
-                                                             "Accept"};
-  return pick(client, kNames);
+bool header_to_agent(std::string_view name) {
+  static constexpr std::array<std::string_view, 4> kNames = {"Content-Type", "Range", "If-Range", "Accept"};
+  return one_of(name, kNames);
 }
 
-http::Headers headers_to_client(const http::Headers& agent) {
+bool header_to_client(std::string_view name) {
   static constexpr std::array<std::string_view, 8> kNames = {
       "Content-Type",  "Content-Range", "Content-Disposition", "Accept-Ranges",
       "Last-Modified", "ETag",          "Retry-After",         "X-ZLH-Restart-Required"};
-  return pick(agent, kNames);
+  return one_of(name, kNames);
 }
 
 bool agent_refused_api(int status) { return status == 401; }

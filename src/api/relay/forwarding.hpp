@@ -24,14 +24,14 @@ Result<std::string> agent_target(std::string_view api_path, std::string_view que
 
 // Request headers passed to the agent: Content-Type, Range, If-Range,
 // Accept. Never Authorization or Cookie (the agent gets the API's own
-// token), nor hop-by-hop or length headers (the upstream request sets its
-// own framing).
-http::Headers headers_to_agent(const http::Headers& client);
+// token), nor hop-by-hop or length headers (the proxy sets its own framing).
+// A plain function, for http::ProxyTarget::forward_client_header.
+bool header_to_agent(std::string_view name);
 
 // Response headers passed back to the client: Content-Type, Content-Range,
 // Content-Disposition, Accept-Ranges, Last-Modified, ETag, Retry-After and
 // X-ZLH-Restart-Required. Length and framing are the API server's to set.
-http::Headers headers_to_client(const http::Headers& agent);
+bool header_to_client(std::string_view name);
 
 // An agent's answer that the client must not see as such: 401 means the
 // agent refused the API's own token (a key mismatch, a clock skew), which is

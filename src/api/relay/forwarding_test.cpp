@@ -30,44 +30,19 @@ TEST(AgentTarget, NoSegmentEscapesItsRoute) {
   EXPECT_FALSE(agent_target("/api/servers/7", "", 3));
 }
 
-TEST(Headers, CredentialsNeverReachTheAgent) {
-  http::Headers in;
-  in.add("Authorization", "Bearer user-token");
-  in.add("Cookie", "zlh_session=abc");
-  in.add("content-type", "multipart/form-data; boundary=x");
-  in.add("Range", "bytes=0-9");
-  in.add("Content-Length", "10");
-  in.add("Transfer-Encoding", "chunked");
-  in.add("Connection", "keep-alive");
-  in.add("X-ZLH-CSRF", "1");
-  auto out = headers_to_agent(in);
-  EXPECT_FALSE(out.get("Authorization"));
-  EXPECT_FALSE(out.get("Cookie"));
-  EXPECT_FALSE(out.get("Content-Length"));
-  EXPECT_FALSE(out.get("Transfer-Encoding"));
-  EXPECT_FALSE(out.get("Connection"));
-  EXPECT_FALSE(out.get("X-ZLH-CSRF"));
-  EXPECT_EQ(out.get("Content-Type"), "multipart/form-data; boundary=x");
-  EXPECT_EQ(out.get("Range"), "bytes=0-9");
+TEST(Headers, OnlyContentHeadersGoToTheAgent) {
+  for (auto n : {"Authorization", "Cookie", "Content-Length", "Transfer-Encoding", "Connection", "X-ZLH-CSRF",
+                 "X-Forwarded-For", "Host"})
+    EXPECT_FALSE(header_to_agent(n)) << n;
+  for (auto n : {"content-type", "Range", "If-Range", "Accept"}) EXPECT_TRUE(header_to_agent(n)) << n;
 }
 
 TEST(Headers, AnswerHeadersPassBackWithoutFraming) {
-  http::Headers in;
-  in.add("Content-Type", "application/octet-stream");
-  in.add("Content-Range", "bytes 0-9/100");
-  in.add("Content-Disposition", "attachment; filename=\"a\"");
-  in.add("Accept-Ranges", "bytes");
-  in.add("Content-Length", "10");
-  in.add("Transfer-Encoding", "chunked");
-  in.add("Set-Cookie", "x=y");
-  in.add("Server", "zlh-agent");
-  in.add("X-ZLH-Restart-Required", "true");
-  auto out = headers_to_client(in);
-  EXPECT_EQ(out.items().size(), 5u);
-  EXPECT_EQ(out.get("Content-Range"), "bytes 0-9/100");
-  EXPECT_EQ(out.get("X-ZLH-Restart-Required"), "true");
-  EXPECT_FALSE(out.get("Set-Cookie"));
-  EXPECT_FALSE(out.get("Content-Length"));
+  for (auto n : {"Content-Type", "Content-Range", "Content-Disposition", "Accept-Ranges", "X-ZLH-Restart-Required",
+                 "etag", "Last-Modified", "Retry-After"})
+    EXPECT_TRUE(header_to_client(n)) << n;
+  for (auto n : {"Set-Cookie", "Server", "Content-Length", "Transfer-Encoding", "X-Powered-By"})
+    EXPECT_FALSE(header_to_client(n)) << n;
 }
 
 TEST(ErrorFromAgent, KeepsTheAgentsCodeMessageAndField) {

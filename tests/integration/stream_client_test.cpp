@@ -1,5 +1,5 @@
 // The streamed client against the real server, in process.
-#include "common/http_stream_client.hpp"
+#include "stream_client.hpp"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>

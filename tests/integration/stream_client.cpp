@@ -1,5 +1,5 @@
 // Beast client templates for streamed requests live in this translation unit.
-#include "common/http_stream_client.hpp"
+#include "stream_client.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
