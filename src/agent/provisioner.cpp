@@ -143,9 +143,11 @@ Result<Provisioner::Accept> Provisioner::submit(const Payload& p) {
                                       std::string(to_string(state_)) + "); retry when it is done");
   if (payload_ && provisioning_complete_ && payload_->container_type != p.container_type)
     return fail(codes::kConflict, "container_type cannot change once a container is provisioned");
-  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent/config"), 0755); !r)
-    return fail(r.error());
-  if (auto r = fs::write_file_atomic(payload_path(), canonical + "\n", 0640); !r)
+  // L2: the config directory is root's alone; its parents stay 0755
+  // (make_dirs gives every directory it creates the one mode).
+  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent"), 0755); !r) return fail(r.error());
+  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent/config"), 0700); !r) return fail(r.error());
+  if (auto r = fs::write_file_atomic(payload_path(), canonical + "\n", 0600); !r)
     return fail(r.error().wrap("write payload"));
   payload_ = p;
   payload_sha256_ = sha;

@@ -175,6 +175,14 @@ int main(int argc, char** argv) {
     auto files = api::auth::default_secret_files(opts.data);
     jc.agent.api_public_key_file = files.api_pub;
   }
+  // L7: these never show in the errors users read.
+  jc.host_paths = {opts.data};
+  if (opts.artifacts_is_dir()) jc.host_paths.push_back(opts.artifacts);
+  {
+    std::error_code ec;
+    auto real = std::filesystem::canonical(opts.data, ec);
+    if (!ec && real.string() != opts.data) jc.host_paths.push_back(real.string());
+  }
   api::JobRunner jobs(**store, **driver, agents, jc);
   // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
   api::IdeAccess ide(**store, std::chrono::seconds(opts.ide_ticket_ttl_s));

@@ -368,6 +368,38 @@ TEST_F(ProxyTest, WebSocketThroughTheProxy) {
   (*ws)->close();
 }
 
+// L5: a connection upgraded to a tunnel keeps its place under the
+// connection caps until the tunnel ends.
+TEST(ProxyCaps, ATunnelKeepsItsConnectionSlot) {
+  Running up{upstream_router()};
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.max_connections_per_address = 1;
+  auto front = std::make_unique<Server>(front_router(up.port), o);
+  ASSERT_TRUE(front->listen());
+  const uint16_t port = front->port();
+  std::thread t([&] { front->run(1, false); });
+  {
+    auto ws = WsClient::connect("ws://127.0.0.1:" + std::to_string(port) + "/p/ws", {}, 10s);
+    ASSERT_TRUE(ws) << ws.error().message;
+    ASSERT_TRUE((*ws)->send("hi", false));
+    ASSERT_TRUE((*ws)->read(10s));
+    // The tunnel is open: a second connection from this address is refused.
+    auto r = request("GET", "http://127.0.0.1:" + std::to_string(port) + "/p/empty", {}, {}, 5s);
+    EXPECT_FALSE(r && r->status == 204) << "a second connection got through while the tunnel is open";
+    (*ws)->close();
+  }
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    auto r = request("GET", "http://127.0.0.1:" + std::to_string(port) + "/p/empty", {}, {}, 5s);
+    back = r && r->status == 204;
+    if (!back) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(back) << "the slot came back when the tunnel ended";
+  front->stop();
+  t.join();
+}
+
 // A listening socket on 127.0.0.1 at a free port (set in `port`).
 int listen_loopback(uint16_t& port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

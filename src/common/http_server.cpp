@@ -342,7 +342,14 @@ struct Server::Impl {
                                  unsigned version, bool keep_alive, Clock::time_point start,
                                  bool blocking);
   awaitable<void> linger(beast::tcp_stream& stream);
-  awaitable<void> session(tcp::socket socket, Worker& worker);
+  // A connection's place under the caps: given back when the last holder
+  // (its session, or the tunnel it became) lets go.
+  struct ConnSlot {
+    Impl* impl;
+    std::string addr;
+    ~ConnSlot() { impl->release(addr); }
+  };
+  awaitable<void> session(tcp::socket socket, Worker& worker, std::shared_ptr<ConnSlot> slot);
 };
 
 namespace {
@@ -394,8 +401,8 @@ bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, boo
 // coroutine drains the queue. Both live on the connection's strand.
 class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(beast::tcp_stream stream, Exec strand, size_t max_queue)
-      : ws_(std::move(stream)), strand_(strand), wake_(strand), max_queue_(max_queue) {}
+  WsSession(beast::tcp_stream stream, Exec strand, size_t max_queue, std::chrono::seconds idle)
+      : ws_(std::move(stream)), strand_(strand), wake_(strand), max_queue_(max_queue), idle_(idle) {}
 
   void send_binary(std::string data) override { enqueue(std::move(data), true); }
   void send_text(std::string data) override { enqueue(std::move(data), false); }
@@ -413,7 +420,10 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
 
   awaitable<void> run(bhttp::request<bhttp::string_body> req, std::shared_ptr<WsHandler> handler,
                       std::string server_header) {
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = idle_;  // a ping at half of it; closed at all of it
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
     ws_.set_option(
         websocket::stream_base::decorator([server_header](websocket::response_type& res) {
           res.set(bhttp::field::server, server_header);
@@ -491,6 +501,7 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
   Exec strand_;
   asio::steady_timer wake_;
   size_t max_queue_;
+  std::chrono::seconds idle_;
   std::deque<std::pair<std::string, bool>> queue_;
   std::atomic<size_t> queued_{0};
   std::atomic<uint64_t> dropped_{0};
@@ -636,8 +647,8 @@ awaitable<void> Server::Impl::accept_loop() {
       if (opts.metrics) opts.metrics->add("zlh_http_connections_refused_total", "");
       continue;
     }
-    asio::co_spawn(w.ioc, session(std::move(socket), w), [this, addr](std::exception_ptr e) {
-      release(addr);
+    std::shared_ptr<ConnSlot> slot(new ConnSlot{this, addr});
+    asio::co_spawn(w.ioc, session(std::move(socket), w, std::move(slot)), [this](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -648,7 +659,7 @@ awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
-awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
+awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::shared_ptr<ConnSlot> slot) {
   const Exec strand = worker.ioc.get_executor();
   std::string remote;
   {
@@ -855,9 +866,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
         stream.expires_never();
         asio::co_spawn(
             strand,
-            [](tcp::socket client, tcp::socket upstream, ProxyTarget lim) -> awaitable<void> {
+            [](tcp::socket client, tcp::socket upstream, ProxyTarget lim,
+               std::shared_ptr<ConnSlot> slot) -> awaitable<void> {
               co_await detail::run_tunnel(client, std::move(upstream), lim);
-            }(stream.release_socket(), std::move(*out.tunnel_upstream), std::move(limits)),
+            }(stream.release_socket(), std::move(*out.tunnel_upstream), std::move(limits), slot),
             asio::detached);
         co_return;
       }
@@ -876,7 +888,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker) {
       record(req, 101, start, 0);
       stream.expires_never();
       st->stream = nullptr;
-      auto ws = std::make_shared<WsSession>(std::move(stream), strand, ro.ws_max_queue_bytes);
+      auto ws = std::make_shared<WsSession>(std::move(stream), strand, ro.ws_max_queue_bytes, opts.ws_idle_timeout);
       {
         // Shutdown closes WebSockets with 1001 "going away".
         std::lock_guard lk(conns_mu);

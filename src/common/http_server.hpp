@@ -42,15 +42,22 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{75};  // keep-alive wait for the next request
   std::chrono::seconds write_timeout{30};
   std::chrono::seconds shutdown_grace{10};
+  // A served WebSocket (not a proxied tunnel) with no frame from the peer
+  // for half this long gets a ping; with nothing, not even the pong, for
+  // all of it, it is closed (L5: a dead or silent client does not hold its
+  // session and connection slot forever).
+  std::chrono::seconds ws_idle_timeout{300};
   metrics::Registry* metrics = nullptr;  // optional, not owned
   // Threads for the work of routes marked RouteOptions::blocking: handlers,
   // sink factories and writes, WebSocket factories, body-source reads. 0
-  // runs everything on the io thread. Proxy routes' plans, the auth guard
-  // and WebSocket messages always run on the io thread.
+  // runs everything on the io thread. The auth guard and WebSocket
+  // messages always run on the io thread, and so do proxy routes' plans
+  // unless the route is blocking.
   int handler_threads = 0;
   // Open client connections at once (L5), in all and per peer address; a
   // connection over either is closed at accept, before a byte is read.
-  // 0: no cap.
+  // A connection upgraded to a proxied tunnel keeps its place until the
+  // tunnel ends. 0: no cap.
   size_t max_connections = 0;
   size_t max_connections_per_address = 0;
   // Peers whose X-Forwarded-For names the client (--trusted-proxies): the

@@ -429,6 +429,34 @@ class EchoHandler : public WsHandler {
   std::shared_ptr<WsConn> conn_;
 };
 
+// L5: a WebSocket client that goes silent (no frame, no pong) gets a ping
+// at half the idle timeout and is closed at the timeout, freeing its slot.
+TEST(WebSocket, ASilentClientIsPingedThenClosed) {
+  Router r;
+  RouteOptions pub;
+  pub.is_public = true;
+  r.add_ws("/ws", [](Request&) -> Result<std::shared_ptr<WsHandler>> { return std::make_shared<EchoHandler>(); },
+           pub);
+  ServerOptions o;
+  o.ws_idle_timeout = 1s;
+  TestServer s(std::move(r), o);
+  int fd = dial(s.port);
+  ASSERT_GE(fd, 0);
+  const std::string up = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  ASSERT_EQ(::send(fd, up.data(), up.size(), MSG_NOSIGNAL), ssize_t(up.size()));
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));  // never answers the ping
+  ::close(fd);
+  EXPECT_EQ(n, 0) << "closed by the server, not by the 20 s test timeout";
+  const size_t body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 101")) << got;
+  EXPECT_NE(got.find('\x89', body), std::string::npos) << "a ping frame came first";
+}
+
 TEST(WebSocket, EchoBinaryAndTextAndRefusal) {
   Router r;
   r.add_ws("/ws", [](Request& req) -> Result<std::shared_ptr<WsHandler>> {

@@ -256,6 +256,12 @@ TEST_F(AgentTest, ValidPayloadIsAcceptedAndSurvivesKill9) {
   ASSERT_EQ(r.status, 202) << r.body;
   EXPECT_TRUE(exists(payload_path()));
   EXPECT_EQ(json::parse(*fs::read_file(payload_path()))["runtime"], "node");
+  // L2: the payload and its directory are root's alone.
+  struct stat st {};
+  ASSERT_EQ(::stat(payload_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((root_ + "/opt/zlh-agent/config").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
 
   // The state leaves idle and the machine runs until it cannot go on: this
   // agent has no artifact server configured, and it says so.

@@ -102,6 +102,27 @@ drivers::ContainerSpec JobRunner::spec_for(const store::Server& s) const {
   return spec;
 }
 
+std::string redact_host_paths(std::string_view msg, const std::vector<std::string>& prefixes) {
+  std::string out(msg);
+  for (std::string_view p : prefixes) {
+    while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+    if (p.size() <= 1) continue;
+    for (size_t at = out.find(p); at != std::string::npos; at = out.find(p, at)) {
+      size_t end = at + p.size();
+      if (end < out.size() && out[end] != '/' && std::string_view(" \t\n'\",;:)").find(out[end]) == std::string_view::npos) {
+        at = end;  // a longer name that merely starts with the prefix
+        continue;
+      }
+      while (end < out.size() && std::string_view(" \t\n'\",;:()").find(out[end]) == std::string_view::npos) ++end;
+      out.replace(at, end - at, "<host path>");
+      at += 11;
+    }
+  }
+  return out;
+}
+
+std::string JobRunner::shown(const std::string& message) const { return redact_host_paths(message, cfg_.host_paths); }
+
 Result<void> JobRunner::step(store::Job& job, int idx, const std::function<Result<void>()>& f) {
   if (idx < int(job.steps.size()) && job.steps[size_t(idx)].state == StepState::kDone) return {};
   if (stopping_) return fail(codes::kUnavailable, "api shutting down");
@@ -111,7 +132,7 @@ Result<void> JobRunner::step(store::Job& job, int idx, const std::function<Resul
   if (!r) {
     if (stopping_) return r;  // resumed at the next start
     if (cancelled(job.id)) return r;
-    (void)store_.update_job_step(job.id, idx, StepState::kFailed, r.error().message);
+    (void)store_.update_job_step(job.id, idx, StepState::kFailed, shown(r.error().message));
     return r;
   }
   (void)store_.update_job_step(job.id, idx, StepState::kDone);
@@ -151,8 +172,8 @@ void JobRunner::run(int64_t job_id) {
   if (job->kind == store::JobKind::kCreate) {
     compensate(*job, *server, r.error());
   } else {
-    (void)store_.update_job_state(job->id, JobState::kFailed, r.error().message);
-    (void)store_.update_server(server->id, {.state = ServerState::kError, .error = r.error().message});
+    (void)store_.update_job_state(job->id, JobState::kFailed, shown(r.error().message));
+    (void)store_.update_server(server->id, {.state = ServerState::kError, .error = shown(r.error().message)});
   }
 }
 
@@ -255,7 +276,7 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
 
 void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) {
   // Refused when the job was cancelled meanwhile: the delete job cleans up.
-  if (auto c = store_.update_job_state(job.id, JobState::kCompensating, why.message); !c) {
+  if (auto c = store_.update_job_state(job.id, JobState::kCompensating, shown(why.message)); !c) {
     log::warn("jobs", "not compensating", {{"job_id", job.id}, {"error", c.error().message}});
     return;
   }
@@ -264,14 +285,14 @@ void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) 
     if (auto d = driver_.destroy(*s.vmid, cfg_.stop_timeout); !d) {
       log::error("jobs", "compensation failed: container not destroyed",
                  {{"job_id", job.id}, {"vmid", *s.vmid}, {"error", d.error().message}});
-      (void)store_.update_job_state(job.id, JobState::kFailed, why.message + "; cleanup: " + d.error().message);
-      (void)store_.update_server(s.id, {.state = ServerState::kError, .error = why.message});
+      (void)store_.update_job_state(job.id, JobState::kFailed, shown(why.message + "; cleanup: " + d.error().message));
+      (void)store_.update_server(s.id, {.state = ServerState::kError, .error = shown(why.message)});
       return;
     }
   }
   (void)store_.release_allocations(s.id);
-  (void)store_.update_server(s.id, {.state = ServerState::kError, .error = why.message});
-  (void)store_.update_job_state(job.id, JobState::kCompensated, why.message);
+  (void)store_.update_server(s.id, {.state = ServerState::kError, .error = shown(why.message)});
+  (void)store_.update_job_state(job.id, JobState::kCompensated, shown(why.message));
 }
 
 Result<void> JobRunner::run_delete(store::Job& job, store::Server& s) {

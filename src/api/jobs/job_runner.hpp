@@ -56,7 +56,17 @@ struct JobRunnerConfig {
   // (a Proxmox node offline): the job then finishes on its own once the node
   // is back, instead of failing at once.
   std::chrono::milliseconds unavailable_patience{std::chrono::minutes(10)};
+  // Host directories (zlh-api's data, the artifact store) that must not
+  // show in the errors users read (L7): job, step and server errors have
+  // them replaced by "<host path>"; the log keeps the full message with
+  // the job id.
+  std::vector<std::string> host_paths;
 };
+
+// `msg` with every path that starts with one of `prefixes` (up to the next
+// blank, quote, comma, semicolon, colon or parenthesis) replaced by
+// "<host path>". Empty prefixes and "/" are ignored.
+std::string redact_host_paths(std::string_view msg, const std::vector<std::string>& prefixes);
 
 class JobRunner {
  public:
@@ -78,6 +88,7 @@ class JobRunner {
   void on_vmid_change(std::function<void(int)> f) { on_vmid_change_ = std::move(f); }
 
  private:
+  std::string shown(const std::string& message) const;  // redact_host_paths with cfg_.host_paths
   void run(int64_t job_id);
   Result<void> run_create(store::Job& job, store::Server& server);
   Result<void> run_delete(store::Job& job, store::Server& server);
