@@ -22,7 +22,10 @@ namespace zlh::agent {
 // not parse are skipped.
 std::vector<int> listening_ports(std::string_view proc_net_tcp, std::string_view host, int exclude);
 
-// Both tables of this process's network namespace, merged, ascending.
+// This process's network namespace, ascending: asked of the kernel through
+// NETLINK_SOCK_DIAG (LISTEN only, which spares the kernel a walk of its
+// whole established table), else read from both /proc tables. Same rules
+// as listening_ports().
 std::vector<int> listening_ports_now(const std::string& host, int exclude);
 
 }  // namespace zlh::agent

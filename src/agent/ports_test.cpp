@@ -1,6 +1,12 @@
 #include "agent/ports.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 namespace zlh::agent {
 namespace {
@@ -40,6 +46,28 @@ TEST(Ports, Tcp6WildcardCounts) {
       "0 0 0\n";
   EXPECT_EQ(listening_ports(tcp6, "127.77.77.23", 0), (std::vector<int>{8000}));
   EXPECT_EQ(listening_ports(tcp6, "0.0.0.0", 0), (std::vector<int>{8000, 8001}));
+}
+
+// The live namespace: a socket listening on 127.0.0.1 shows for that
+// address and for any, not for another; one that only connects does not.
+TEST(Ports, TheLiveNamespaceThroughSockDiag) {
+  int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  auto has = [port](const std::vector<int>& v) { return std::find(v.begin(), v.end(), port) != v.end(); };
+  EXPECT_FALSE(has(listening_ports_now("", 0))) << "bound, not listening yet";
+  ASSERT_EQ(::listen(l, 4), 0);
+  EXPECT_TRUE(has(listening_ports_now("127.0.0.1", 0)));
+  EXPECT_TRUE(has(listening_ports_now("", 0)));
+  EXPECT_FALSE(has(listening_ports_now("127.0.0.2", 0)));
+  EXPECT_FALSE(has(listening_ports_now("127.0.0.1", port))) << "the excluded port";
+  ::close(l);
+  EXPECT_FALSE(has(listening_ports_now("", 0)));
 }
 
 }  // namespace
