@@ -325,6 +325,7 @@ int main(int argc, char** argv) {
   api::PollerConfig pc;
   pc.interval = std::chrono::milliseconds(int64_t(opts.poll_interval_s * 1000));
   pc.workers = int(opts.poll_workers);
+  pc.host_paths = jc.host_paths;
   api::Poller poller(
       **store,
       api::agent_status_via(agents, std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),

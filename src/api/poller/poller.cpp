@@ -1,5 +1,7 @@
 #include "api/poller/poller.hpp"
 
+#include "api/jobs/job_runner.hpp"  // redact_host_paths
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -276,7 +278,7 @@ Poller::Outcome Poller::poll_one(const Target& t) {
   if (t.state == ServerState::kReady) {
     if (auto it = j.find("error"); it != j.end()) {
       if (it->is_string())
-        u.error = it->get<std::string>();
+        u.error = redact_host_paths(it->get<std::string>(), cfg_.host_paths);
       else if (it->is_null())
         u.error = std::string();
     }

@@ -86,6 +86,9 @@ struct PollerConfig {
   double spread = 0.5;
   // Stamps agent_last_seen; tests pass a fake.
   std::function<store::Time()> clock = [] { return store::Clock::now(); };
+  // Host directories replaced in the agent's error before users see it
+  // (L7; a local-driver agent's root is a host path): redact_host_paths.
+  std::vector<std::string> host_paths;
 };
 
 // What one cycle did.
