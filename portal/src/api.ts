@@ -111,9 +111,33 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public field?: string,
+    public requestId?: string,
   ) {
     super(message);
   }
+}
+
+// The message a user reads: a server-side failure (5xx) names the request
+// id, which the operator's logs carry with the detail kept out of the
+// error (host paths, upstream addresses: docs/security.md, L7).
+export function shownMessage(status: number, message: string, requestId?: string): string {
+  return status >= 500 && requestId ? `${message} (reference ${requestId})` : message;
+}
+
+// An error body {"error":{code,message,field?,request_id?}} as an ApiError.
+export function errorFromBody(status: number, body: unknown, headerId?: string | null): ApiError {
+  let code = 'E_HTTP';
+  let message = status ? `request failed (${status})` : 'network error';
+  let field: string | undefined;
+  let requestId = headerId || undefined;
+  const e = (body as { error?: Record<string, unknown> } | null)?.error;
+  if (e && typeof e === 'object') {
+    code = String(e.code ?? code);
+    message = String(e.message ?? message);
+    if (typeof e.field === 'string' && e.field) field = e.field;
+    if (typeof e.request_id === 'string' && e.request_id) requestId = e.request_id;
+  }
+  return new ApiError(status, code, shownMessage(status, message, requestId), field, requestId);
 }
 
 // Called on any 401 so the app can drop the user and show the login page.
@@ -129,30 +153,23 @@ export function csrfHeaders(method: string): Record<string, string> {
 }
 
 export async function errorFromResponse(res: Response): Promise<ApiError> {
-  let code = 'E_HTTP';
-  let message = `request failed (${res.status})`;
-  let field: string | undefined;
+  let body: unknown = null;
   try {
-    const j = await res.json();
-    if (j && typeof j.error === 'object' && j.error) {
-      code = String(j.error.code ?? code);
-      message = String(j.error.message ?? message);
-      if (typeof j.error.field === 'string' && j.error.field) field = j.error.field;
-    }
+    body = await res.json();
   } catch {
     /* not JSON: keep the status text */
   }
-  return new ApiError(res.status, code, message, field);
+  return errorFromBody(res.status, body, res.headers.get('X-Request-Id'));
 }
 
 export function errorFromXhr(xhr: XMLHttpRequest): ApiError {
+  let body: unknown = null;
   try {
-    const j = JSON.parse(xhr.responseText);
-    if (j && j.error) return new ApiError(xhr.status, j.error.code, j.error.message, j.error.field || undefined);
+    body = JSON.parse(xhr.responseText);
   } catch {
     /* fall through */
   }
-  return new ApiError(xhr.status, 'E_HTTP', xhr.status ? `request failed (${xhr.status})` : 'network error');
+  return errorFromBody(xhr.status, body, xhr.getResponseHeader('X-Request-Id'));
 }
 
 export interface RequestOptions {
