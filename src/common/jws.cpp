@@ -1,5 +1,7 @@
 #include "common/jws.hpp"
 
+#include <cstdint>
+
 namespace zlh::jws {
 namespace {
 std::unexpected<Error> unauthorized(std::string why) {
@@ -86,13 +88,18 @@ Result<nlohmann::json> verify_agent_token(std::string_view token, const crypto::
     return unauthorized("wrong vmid");
   auto iat = c.find("iat");
   auto exp = c.find("exp");
-  if (iat == c.end() || !iat->is_number_integer() || exp == c.end() || !exp->is_number_integer())
-    return unauthorized("iat/exp missing");
+  // An unsigned over INT64_MAX would become a negative int64_t.
+  auto int64 = [](const nlohmann::json& j) {
+    return j.is_number_integer() && !(j.is_number_unsigned() && j.get<uint64_t>() > uint64_t(INT64_MAX));
+  };
+  if (iat == c.end() || !int64(*iat) || exp == c.end() || !int64(*exp)) return unauthorized("iat/exp missing");
   int64_t iat_v = iat->get<int64_t>(), exp_v = exp->get<int64_t>();
   if (exp_v <= now) return unauthorized("expired");
   if (iat_v > now + kClockSkew) return unauthorized("issued in the future");
-  if (exp_v - iat_v > kAgentMaxTtl) return unauthorized("lifetime over 5 minutes");
   if (exp_v <= iat_v) return unauthorized("exp before iat");
+  // exp > iat here, so the difference fits a uint64_t; as int64_t it could
+  // overflow (iat near INT64_MIN) and pass for a short lifetime.
+  if (uint64_t(exp_v) - uint64_t(iat_v) > uint64_t(kAgentMaxTtl)) return unauthorized("lifetime over 5 minutes");
   auto req = c.find("req");
   if (req == c.end() || !req->is_string() ||
       !crypto::constant_time_equal(req->get<std::string>(), agent_request_hash(method, target)))

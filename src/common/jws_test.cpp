@@ -77,6 +77,27 @@ TEST_F(AgentToken, LifetimeAndIat) {
   EXPECT_FALSE(ok(with_claims(c)));
 }
 
+// Found while writing fuzz/jws_fuzz.cpp (fuzz/corpus/jws/crash-iat-overflow,
+// UBSan: signed overflow in exp - iat): an iat near INT64_MIN made the
+// lifetime check overflow, and a token valid for a year passed as one of
+// under 5 minutes. An unsigned iat over INT64_MAX did the same once read as
+// int64_t.
+TEST_F(AgentToken, HugeLifetimeDoesNotOverflowIntoAShortOne) {
+  auto c = good_claims();
+  c["iat"] = INT64_MIN;
+  c["exp"] = kNow + 365 * 86400;
+  EXPECT_FALSE(ok(with_claims(c)));
+  c["iat"] = uint64_t(1) << 63;  // INT64_MIN once narrowed
+  EXPECT_FALSE(ok(with_claims(c)));
+  c = good_claims();
+  c["exp"] = UINT64_MAX;
+  EXPECT_FALSE(ok(with_claims(c)));
+  c = good_claims();
+  c["iat"] = kNow - 100;
+  c["exp"] = kNow + 200;  // exactly 300 s
+  EXPECT_TRUE(ok(with_claims(c)));
+}
+
 TEST_F(AgentToken, AlgNoneAndHs256Refused) {
   auto payload = crypto::base64url_encode(good_claims().dump());
   auto none = crypto::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + payload + ".";
