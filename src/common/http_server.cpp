@@ -629,8 +629,9 @@ awaitable<void> Server::Impl::accept_loop() {
     auto [ec, socket] = co_await acceptor->async_accept(w.ioc, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-      // EMFILE and friends: back off briefly instead of spinning.
+      // EMFILE and friends: back off briefly instead of spinning (L5).
       log::warn(opts.component, "accept failed", {{"error", ec.message()}});
+      if (opts.metrics) opts.metrics->add("zlh_http_accept_errors_total", "");
       asio::steady_timer t(main(), std::chrono::milliseconds(50));
       co_await t.async_wait(kTuple);
       continue;

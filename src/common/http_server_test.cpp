@@ -4,6 +4,8 @@
 #include "common/metrics.hpp"
 
 #include <gtest/gtest.h>
+#include <filesystem>
+#include <sys/resource.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -852,6 +854,60 @@ bool served(int fd) {
   char buf[512];
   ssize_t n = ::recv(fd, buf, sizeof buf, 0);
   return n > 12 && std::string_view(buf, size_t(n)).starts_with("HTTP/1.1 200");
+}
+
+// L5: when descriptors run out, accept backs off (50 ms) instead of
+// spinning, and the waiting connection is served once they are back.
+TEST(HttpServerCaps, AcceptBacksOffWhenDescriptorsRunOut) {
+  Router r;
+  RouteOptions pub;
+  pub.is_public = true;
+  r.add_sync("GET", "/x", [](Request&) { return Response::text(200, "ok"); }, pub);
+  metrics::Registry reg;
+  ServerOptions o;
+  o.metrics = &reg;
+  TestServer s(std::move(r), o);
+  auto accept_errors = [&reg] {
+    const std::string text = reg.render();
+    const std::string key = "zlh_http_accept_errors_total ";
+    auto at = text.find(key);
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+  };
+  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(c, 0);
+  timeval tv{10, 0};
+  ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  // Fill this process's descriptor table: a soft limit just above the
+  // highest open descriptor, then dup() into every free number below it.
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  int highest = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    highest = std::max(highest, std::atoi(e.path().filename().c_str()));
+  rlimit low = old;
+  low.rlim_cur = rlim_t(highest + 1);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> filler;
+  for (int fd; (fd = ::dup(0)) >= 0;) filler.push_back(fd);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(s.port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int connected = ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);  // queued by the kernel
+  bool failing = false;
+  for (int i = 0; i < 500 && !failing; ++i) {
+    failing = accept_errors() > 0;
+    if (!failing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a spinning loop would fail thousands of times
+  const double errors = accept_errors();
+  for (int fd : filler) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_EQ(connected, 0);
+  EXPECT_TRUE(failing) << "accept never hit the descriptor limit";
+  EXPECT_LE(errors, 40) << "accept retried without a pause";
+  EXPECT_TRUE(served(c)) << "the queued connection is served once descriptors are back";
+  ::close(c);
 }
 
 // L5: connections over the per-address cap are closed at accept; a closed
