@@ -11,7 +11,9 @@
 #include <climits>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "common/fs.hpp"
 
@@ -53,6 +55,19 @@ std::optional<T> opt_field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
   return it->get<T>();
+}
+
+// An integer member as T; nullopt when absent or null. A float, or an
+// integer outside T's range, is std::out_of_range: get<T>() would convert
+// the first with undefined behaviour and wrap the second.
+template <typename T>
+std::optional<T> int_field(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_unsigned() && std::in_range<T>(it->get<uint64_t>())) return T(it->get<uint64_t>());
+  if (it->is_number_integer() && !it->is_number_unsigned() && std::in_range<T>(it->get<int64_t>()))
+    return T(it->get<int64_t>());
+  throw std::out_of_range(std::string(key) + ": not an integer in range");
 }
 
 }  // namespace
@@ -176,21 +191,23 @@ Result<ShimStatus> parse_status(std::string_view text) {
   try {
     ShimStatus s;
     s.name = j.at("name").get<std::string>();
-    s.pid = j.at("pid").get<pid_t>();
+    auto pid = int_field<pid_t>(j, "pid");
+    if (!pid) throw std::out_of_range("pid: missing");
+    s.pid = *pid;
     s.state = j.at("state").get<std::string>();
-    s.shim_pid = j.value("shim_pid", pid_t(0));
-    s.shim_start_time = j.value("shim_start_time", uint64_t(0));
-    s.pid_start_time = j.value("pid_start_time", uint64_t(0));
+    s.shim_pid = int_field<pid_t>(j, "shim_pid").value_or(0);
+    s.shim_start_time = int_field<uint64_t>(j, "shim_start_time").value_or(0);
+    s.pid_start_time = int_field<uint64_t>(j, "pid_start_time").value_or(0);
     s.socket = j.value("socket", std::string());
-    s.exit_code = opt_field<int>(j, "exit_code");
-    s.signal = opt_field<int>(j, "signal");
+    s.exit_code = int_field<int>(j, "exit_code");
+    s.signal = int_field<int>(j, "signal");
     s.started_at = opt_field<std::string>(j, "started_at").value_or("");
     s.exited_at = opt_field<std::string>(j, "exited_at").value_or("");
     s.graceful = opt_field<bool>(j, "graceful");
-    s.stop_duration_ms = opt_field<int64_t>(j, "stop_duration_ms");
+    s.stop_duration_ms = int_field<int64_t>(j, "stop_duration_ms");
     s.error = opt_field<std::string>(j, "error").value_or("");
     return s;
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {  // nlohmann::json::exception or int_field's out_of_range
     auto err = Error::invalid("status", "malformed shim status");
     err.cause = e.what();
     return fail(std::move(err));

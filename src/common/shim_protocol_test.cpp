@@ -185,6 +185,29 @@ TEST(ShimProtocol, StatusJsonRoundTrip) {
   EXPECT_FALSE(parse_status("not json"));
 }
 
+// Found by fuzz/shim_fuzz.cpp (fuzz/corpus/shim/crash-float-start-time,
+// UBSan: 1.55e80 is outside the range of unsigned long): numbers were read
+// with get<T>(), which converts an out-of-range float with undefined
+// behaviour and wraps an out-of-range integer. They are malformed now.
+TEST(ShimProtocol, StatusNumbersOutOfRangeAreMalformed) {
+  const std::string base = R"("name":"w","state":"running")";
+  for (const char* bad : {R"("pid":1,"shim_start_time":1.5e80)", R"("pid":1e300)", R"("pid":4294967297)",
+                          R"("pid":1,"pid_start_time":-1)", R"("pid":1,"exit_code":1e10)",
+                          R"("pid":1,"signal":2.5)", R"("pid":1,"stop_duration_ms":18446744073709551615)",
+                          R"("pid":"1")"}) {
+    auto r = parse_status("{" + base + "," + bad + "}");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, codes::kInvalid) << bad;
+  }
+  auto ok = parse_status("{" + base +
+                         R"(,"pid":2147483647,"shim_start_time":18446744073709551615,"exit_code":-1,"shim_pid":null})");
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->pid, 2147483647);
+  EXPECT_EQ(ok->shim_start_time, UINT64_MAX);
+  EXPECT_EQ(ok->exit_code, -1);
+  EXPECT_EQ(ok->shim_pid, 0);
+}
+
 TEST(ShimProtocol, ProcStartTime) {
   auto self = proc_start_time(getpid());
   ASSERT_TRUE(self) << self.error().to_string();
