@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench package format clean
+.PHONY: all deps configure build run test bench package format clean fuzz
 
 all: build
 
@@ -21,7 +21,7 @@ run: build
 	@./scripts/run-local.sh
 
 test: build
-	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration|e2e'
+	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration|e2e|fuzz'
 
 bench: build
 	@./bench/run.sh
@@ -33,6 +33,14 @@ bench: build
 	@./bench/ide_workbench.sh
 	@./bench/portal.sh
 	@./bench/lxc.sh
+	@./bench/noisy.sh
+
+# The libFuzzer harnesses (clang `fuzz` preset, build-fuzz/), each for
+# FUZZ_SECONDS against a scratch copy of its corpus; FUZZ_MERGE=1 writes the
+# minimized corpus back (docs/testing.md). `test` only replays the corpora.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) ./scripts/fuzz.sh
 
 # Always the release preset (build/), whatever PRESET says; not part of `test`.
 package: deps

@@ -13,8 +13,8 @@ PACKAGES=(
   libcli11-dev libtomlplusplus-dev libjemalloc-dev
   # runtimes for the demo store and game servers (DESIGN §4.3, §9), dev user tools
   openjdk-17-jdk-headless nodejs passwd bash xz-utils
-  # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; clang-15 and libFuzzer for `make fuzz` (the fuzz preset)
+  googletest libgtest-dev libgmock-dev libbenchmark-dev clang-15 libfuzzer-15-dev
   wrk nginx procps curl ca-certificates python3 chromium openssl
   # containers and network for the lxc driver (DESIGN §10.5, §12)
   lxc lxc-dev nftables uidmap iproute2 e2fsprogs
