@@ -113,7 +113,9 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
   const auto& allowed = p.container_type == "dev" ? kDev : kGame;
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!kCommon.contains(it.key()) && !allowed.contains(it.key()))
-      return bad(it.key(), "unknown field for container_type \"" + p.container_type + "\"");
+      // An empty key still gets a name the client can read (fuzz: payload).
+      return bad(it.key().empty() ? "(empty name)" : it.key(),
+                 "unknown field for container_type \"" + p.container_type + "\"");
 
   auto vmid = get_int(j, "vmid");
   if (!vmid) return fail(vmid.error());
