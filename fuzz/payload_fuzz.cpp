@@ -1,4 +1,4 @@
-// The agent's payload.json (agent/payload.hpp), as POST /provision and the
+// The agent's payload.json (common/payload.hpp), as POST /provision and the
 // stored payload file hand it to parse_payload.
 //
 // Invariants: no exception escapes; an error is E_INVALID or
@@ -7,21 +7,17 @@
 // (to_json) is accepted again and canonical already (the agent compares
 // canonical forms to decide "same payload again").
 //
-// The API's create body (POST /api/servers) is parsed by validate_create in
-// src/api/app/api.cpp, inside an anonymous namespace and tied to the
-// ApiContext (store, driver limits, catalog): it has no entry point a
-// harness can call yet.
-#include "agent/payload.hpp"
+// The API's create body has its own harness, create_fuzz.cpp.
+#include "common/payload.hpp"
 #include "fuzz_input.hpp"
 
-namespace agent = zlh::agent;
 
 namespace {
 
 void check(std::string_view text, std::optional<int64_t> vmid) {
-  zlh::Result<agent::Payload> p = zlh::fail(zlh::codes::kInternal, "not run");
+  zlh::Result<zlh::payload::Payload> p = zlh::fail(zlh::codes::kInternal, "not run");
   try {
-    p = agent::parse_payload(text, vmid);
+    p = zlh::payload::parse_payload(text, vmid);
   } catch (const std::exception& e) {
     zlh::fuzz::broken("parse_payload threw", e.what());
   }
@@ -34,17 +30,17 @@ void check(std::string_view text, std::optional<int64_t> vmid) {
   }
   ZLH_FUZZ_CHECK(p->container_type == "dev" || p->container_type == "game");
   ZLH_FUZZ_CHECK(p->vmid >= 0 && (!vmid || p->vmid == *vmid));
-  ZLH_FUZZ_CHECK(p->memory_mb >= agent::kMinMemoryMb && p->memory_mb <= agent::kMaxMemoryMb);
-  ZLH_FUZZ_CHECK(agent::valid_version(p->version), p->version);
+  ZLH_FUZZ_CHECK(p->memory_mb >= zlh::payload::kMinMemoryMb && p->memory_mb <= zlh::payload::kMaxMemoryMb);
+  ZLH_FUZZ_CHECK(zlh::payload::valid_version(p->version), p->version);
   if (p->container_type == "dev") {
-    ZLH_FUZZ_CHECK(agent::valid_id(p->runtime), p->runtime);
+    ZLH_FUZZ_CHECK(zlh::payload::valid_id(p->runtime), p->runtime);
   } else {
-    ZLH_FUZZ_CHECK(agent::valid_id(p->game) && agent::valid_id(p->variant));
+    ZLH_FUZZ_CHECK(zlh::payload::valid_id(p->game) && zlh::payload::valid_id(p->variant));
     ZLH_FUZZ_CHECK(p->eula);
-    for (const auto& [name, port] : p->ports) ZLH_FUZZ_CHECK(agent::valid_id(name) && port >= 1 && port <= 65535);
+    for (const auto& [name, port] : p->ports) ZLH_FUZZ_CHECK(zlh::payload::valid_id(name) && port >= 1 && port <= 65535);
   }
   auto canon = p->to_json();
-  auto again = agent::validate_payload(canon, p->vmid);
+  auto again = zlh::payload::validate_payload(canon, p->vmid);
   ZLH_FUZZ_CHECK(again, canon.dump() + " → " + again.error().to_string());
   ZLH_FUZZ_CHECK(again->to_json() == canon, canon.dump());
 }

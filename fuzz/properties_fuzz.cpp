@@ -15,7 +15,7 @@
 #include <set>
 
 #include "agent/game/properties.hpp"
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 #include "fuzz_input.hpp"
 
 namespace game = zlh::agent::game;
@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     nlohmann::json payload = {{"vmid", 1},         {"container_type", "game"}, {"version", "1.21"},
                               {"game", "minecraft"}, {"variant", "paper"},       {"eula", true},
                               {"properties", props}};
-    if (auto p = zlh::agent::validate_payload(payload, 1)) {
+    if (auto p = zlh::payload::validate_payload(payload, 1)) {
       for (auto it = p->properties.begin(); it != p->properties.end(); ++it)
         set.emplace_back(it.key(), game::property_text(*it));
       checked = true;

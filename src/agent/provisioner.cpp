@@ -35,7 +35,7 @@ bool is_provisioning(State s) {
   return s == State::kInstalling || s == State::kVerifying || s == State::kStarting;
 }
 
-std::vector<StepSpec> plan_for(const Payload& p) {
+std::vector<StepSpec> plan_for(const payload::Payload& p) {
   std::vector<StepSpec> steps;
   steps.push_back({"layout", "prepare container layout", State::kInstalling});
   if (p.container_type == "dev") {
@@ -88,7 +88,7 @@ void Provisioner::load() {
     }
     return;  // no payload: idle
   }
-  auto p = parse_payload(*text, vmid_);
+  auto p = payload::parse_payload(*text, vmid_);
   if (!p) {
     state_ = State::kError;
     error_ = "stored payload invalid: " + p.error().message;
@@ -133,7 +133,7 @@ void Provisioner::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<Provisioner::Accept> Provisioner::submit(const Payload& p) {
+Result<Provisioner::Accept> Provisioner::submit(const payload::Payload& p) {
   std::string canonical = p.to_json().dump();
   std::string sha = crypto::sha256_hex(canonical);
   std::unique_lock lk(mu_);
@@ -172,7 +172,7 @@ void Provisioner::worker() {
   for (;;) {
     cv_.wait(lk, [&] { return stop_.load() || (payload_ && is_provisioning(state_)); });
     if (stop_) return;
-    Payload p = *payload_;
+    payload::Payload p = *payload_;
     uint64_t gen = generation_;
     auto steps = plan_for(p);
     while (step_ < steps.size() && !stop_ && gen == generation_) {
@@ -218,7 +218,7 @@ void Provisioner::worker() {
   }
 }
 
-std::optional<Payload> Provisioner::payload() const {
+std::optional<payload::Payload> Provisioner::payload() const {
   std::lock_guard lk(mu_);
   return payload_;
 }

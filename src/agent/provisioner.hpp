@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 #include "common/error.hpp"
 
 namespace zlh::agent {
@@ -55,7 +55,7 @@ struct StepSpec {
 };
 
 // The ordered steps that provision `p`.
-std::vector<StepSpec> plan_for(const Payload& p);
+std::vector<StepSpec> plan_for(const payload::Payload& p);
 
 // What a running step may report: a finer step text and 0..1 within the step.
 using StepProgress = std::function<void(const std::string& detail, double fraction)>;
@@ -65,7 +65,7 @@ using StepProgress = std::function<void(const std::string& detail, double fracti
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
-  virtual Result<void> run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop,
+  virtual Result<void> run(const StepSpec& step, const payload::Payload& p, const std::atomic<bool>& stop,
                            const StepProgress& progress) = 0;
 };
 
@@ -82,10 +82,10 @@ class Provisioner {
   void stop();   // asks the worker to stop after its current step; joins. Repeatable.
 
   enum class Accept { kAccepted, kUnchanged };
-  Result<Accept> submit(const Payload& p);
+  Result<Accept> submit(const payload::Payload& p);
 
   nlohmann::json status() const;  // the /status body minus agent-wide fields
-  std::optional<Payload> payload() const;  // the accepted payload, if any
+  std::optional<payload::Payload> payload() const;  // the accepted payload, if any
   State state() const;
 
   std::string payload_path() const;
@@ -101,7 +101,7 @@ class Provisioner {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<Payload> payload_;
+  std::optional<payload::Payload> payload_;
   std::string payload_sha256_;
   State state_ = State::kIdle;
   size_t step_ = 0;  // index of the next step to run

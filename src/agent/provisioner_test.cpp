@@ -23,7 +23,7 @@ class FakeRunner : public StepRunner {
   std::string block_kind;
   bool release = false;
 
-  Result<void> run(const StepSpec& s, const Payload&, const std::atomic<bool>& stop,
+  Result<void> run(const StepSpec& s, const payload::Payload&, const std::atomic<bool>& stop,
                    const StepProgress& progress) override {
     progress("", 0.5);
     std::unique_lock lk(mu);
@@ -55,8 +55,8 @@ std::string temp_root() {
   return mkdtemp(tmpl);
 }
 
-Payload dev_payload(std::string version = "20.18.0") {
-  Payload p;
+payload::Payload dev_payload(std::string version = "20.18.0") {
+  payload::Payload p;
   p.vmid = 6001;
   p.container_type = "dev";
   p.runtime = "node";
@@ -83,7 +83,7 @@ TEST(Plan, DevAndGameSteps) {
   auto with_ide = dev_payload();
   with_ide.enable_code_server = true;
   EXPECT_EQ(plan_for(with_ide).size(), steps.size() + 1);
-  Payload g;
+  payload::Payload g;
   g.container_type = "game";
   g.game = "minecraft";
   g.variant = "paper";
@@ -222,7 +222,7 @@ TEST(Provisioner, ContainerTypeCannotChangeOnceProvisioned) {
   p.start();
   ASSERT_TRUE(p.submit(dev_payload()));
   ASSERT_TRUE(wait_state(p, State::kRunning));
-  Payload g;
+  payload::Payload g;
   g.vmid = 6001;
   g.container_type = "game";
   g.game = "minecraft";

@@ -97,7 +97,7 @@ http::Router make_router(AgentContext& ctx) {
   r.add_sync(
       "POST", "/config",
       [&ctx](Request& req) {
-        auto p = parse_payload(req.body, ctx.vmid);
+        auto p = payload::parse_payload(req.body, ctx.vmid);
         if (!p) return Response::error(p.error());
         auto a = ctx.provisioner.submit(*p);
         if (!a) return Response::error(a.error());

@@ -14,7 +14,7 @@ namespace {
 
 class NopRunner : public StepRunner {
  public:
-  Result<void> run(const StepSpec&, const Payload&, const std::atomic<bool>&,
+  Result<void> run(const StepSpec&, const payload::Payload&, const std::atomic<bool>&,
                    const StepProgress&) override {
     return {};
   }

@@ -4,7 +4,7 @@
 
 namespace zlh::agent {
 
-Result<void> RealStepRunner::run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop,
+Result<void> RealStepRunner::run(const StepSpec& step, const payload::Payload& p, const std::atomic<bool>& stop,
                                  const StepProgress& progress) {
   if (step.kind == "layout") {
     for (const char* dir : {"opt/zlh/runtimes", "opt/zlh/services", "opt/zlh/cache", "run/zlh", "etc/profile.d",

@@ -31,7 +31,7 @@ class RealStepRunner : public StepRunner {
         addons_(addons),
         game_installer_(game_installer),
         game_server_(game_server) {}
-  Result<void> run(const StepSpec& step, const Payload& p, const std::atomic<bool>& stop,
+  Result<void> run(const StepSpec& step, const payload::Payload& p, const std::atomic<bool>& stop,
                    const StepProgress& progress) override;
 
  private:

@@ -194,7 +194,7 @@ GameInstaller::GameInstaller(std::string root, runtimes::CatalogClient& catalog,
       server_(server),
       opts_(o) {}
 
-Result<GameRecord> GameInstaller::install(const Payload& p, const std::atomic<bool>& stop,
+Result<GameRecord> GameInstaller::install(const payload::Payload& p, const std::atomic<bool>& stop,
                                           const StepProgress& progress) {
   if (!p.eula)
     return fail(
@@ -329,7 +329,7 @@ Result<Launch> GameInstaller::run_installer(const GameRecord& rec, const devenv:
   return launch;
 }
 
-Result<void> GameInstaller::write_configuration(const Payload& p, const GameRecord& rec,
+Result<void> GameInstaller::write_configuration(const payload::Payload& p, const GameRecord& rec,
                                                 const devenv::DevUser& user) {
   if (!rec.mods_dir.empty())
     if (auto r = make_dirs_beneath(server_dir_, rec.mods_dir, user); !r) return r;

@@ -44,7 +44,7 @@
 #include "agent/devenv/service.hpp"
 #include "agent/game/record.hpp"
 #include "agent/game/server.hpp"
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/cache.hpp"
 #include "agent/runtimes/catalog_client.hpp"
@@ -62,13 +62,13 @@ class GameInstaller {
                 runtimes::RuntimeManager& runtimes, devenv::DevEnvironment& devenv,
                 GameServer& server, InstallerOptions o = {});
 
-  Result<GameRecord> install(const Payload& p, const std::atomic<bool>& stop,
+  Result<GameRecord> install(const payload::Payload& p, const std::atomic<bool>& stop,
                              const StepProgress& progress);
 
  private:
   Result<Launch> run_installer(const GameRecord& rec, const devenv::DevUser& user,
                                const std::atomic<bool>& stop);
-  Result<void> write_configuration(const Payload& p, const GameRecord& rec,
+  Result<void> write_configuration(const payload::Payload& p, const GameRecord& rec,
                                    const devenv::DevUser& user);
 
   std::string root_, server_dir_;

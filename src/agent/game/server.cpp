@@ -59,7 +59,7 @@ std::vector<std::string> server_environment(const GameRecord& rec, const devenv:
   return devenv::build_environment({java}, user, root).envp();
 }
 
-supervisor::ServiceSpec game_service_spec(const GameRecord& rec, const Payload& p,
+supervisor::ServiceSpec game_service_spec(const GameRecord& rec, const payload::Payload& p,
                                           const devenv::DevUser& user, const std::string& root) {
   supervisor::ServiceSpec s;
   s.name = kService;
@@ -102,7 +102,7 @@ Result<void> GameServer::stop_for_update() {
   return {};
 }
 
-Result<void> GameServer::start(const Payload& p, const std::atomic<bool>& stop,
+Result<void> GameServer::start(const payload::Payload& p, const std::atomic<bool>& stop,
                                const StepProgress& progress) {
   auto rec = read_record(root_);
   if (!rec) {

@@ -37,7 +37,7 @@
 
 #include "agent/devenv/service.hpp"
 #include "agent/game/record.hpp"
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/supervisor/supervisor.hpp"
 
@@ -54,7 +54,7 @@ class GameServer {
   GameServer(std::string root, supervisor::Supervisor& sup, devenv::DevEnvironment& devenv,
              ServerOptions o = {});
 
-  Result<void> start(const Payload& p, const std::atomic<bool>& stop, const StepProgress& progress);
+  Result<void> start(const payload::Payload& p, const std::atomic<bool>& stop, const StepProgress& progress);
   // Stops the server gracefully when it runs (before its files are
   // replaced). A no-op when there is none.
   Result<void> stop_for_update();
@@ -84,7 +84,7 @@ std::vector<std::string> server_environment(const GameRecord& rec, const devenv:
                                             const std::string& root);
 
 // The service spec for `rec` and `p` (pure).
-supervisor::ServiceSpec game_service_spec(const GameRecord& rec, const Payload& p,
+supervisor::ServiceSpec game_service_spec(const GameRecord& rec, const payload::Payload& p,
                                           const devenv::DevUser& user, const std::string& root);
 
 }  // namespace zlh::agent::game

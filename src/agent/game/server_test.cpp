@@ -26,8 +26,8 @@ GameRecord record() {
   return r;
 }
 
-Payload payload() {
-  Payload p;
+payload::Payload payload() {
+  payload::Payload p;
   p.vmid = 5001;
   p.container_type = "game";
   p.game = "minecraft";

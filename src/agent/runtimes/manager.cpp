@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 #include "agent/runtimes/extract.hpp"
 #include "common/crypto.hpp"
 #include "common/fs.hpp"
@@ -41,8 +41,8 @@ std::vector<std::string> list_dir(const std::string& p) {
 
 
 Result<void> check_ids(const std::string& id, const std::string& version) {
-  if (!valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
-  if (!valid_version(version)) return std::unexpected(Error::invalid("version", "version is not a valid version string"));
+  if (!payload::valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
+  if (!payload::valid_version(version)) return std::unexpected(Error::invalid("version", "version is not a valid version string"));
   return {};
 }
 
@@ -245,7 +245,7 @@ Result<Installed> RuntimeManager::use(const std::string& id, const std::string& 
 }
 
 Result<Installed> RuntimeManager::rollback(const std::string& id) {
-  if (!valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
+  if (!payload::valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
   std::lock_guard guard(lock_for(id));
   std::string prev = read_link(fs::join(dir_, id + "/previous"));
   if (prev.empty() || !installed(id, prev))
@@ -287,7 +287,7 @@ Result<void> RuntimeManager::remove(const std::string& id, const std::string& ve
 }
 
 std::optional<Installed> RuntimeManager::if_current(const std::string& id, const std::string& version) const {
-  if (!valid_id(id) || !valid_version(version) || !installed(id, version)) return std::nullopt;
+  if (!payload::valid_id(id) || !payload::valid_version(version) || !installed(id, version)) return std::nullopt;
   if (read_link(fs::join(dir_, id + "/current")) != version) return std::nullopt;
   return Installed{id, version, fs::join(dir_, id + "/" + version), false};
 }

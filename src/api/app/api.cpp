@@ -14,8 +14,10 @@
 #include "api/app/server_view.hpp"
 #include "api/app/work_lane.hpp"
 #include "api/auth/cookies.hpp"
+#include "api/body.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/relay/relay.hpp"
+#include "api/servers/create_request.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
 #include "common/catalog.hpp"
 #include "common/crypto.hpp"
@@ -89,32 +91,7 @@ nlohmann::json job_json(const store::Job& j) {
 }
 
 Result<nlohmann::json> json_object(const Request& req, std::initializer_list<std::string_view> allowed) {
-  auto j = nlohmann::json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(Error::invalid("body", "body must be a JSON object"));
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
-      return fail(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
-  return j;
-}
-
-Result<std::string> str(const nlohmann::json& j, const std::string& k, bool required = true) {
-  auto it = j.find(k);
-  if (it == j.end() || it->is_null()) {
-    if (required) return fail(Error::invalid(k, "field \"" + k + "\": is required"));
-    return std::string();
-  }
-  if (!it->is_string()) return fail(Error::invalid(k, "field \"" + k + "\": must be a string"));
-  return it->get<std::string>();
-}
-
-Result<int64_t> int_in(const nlohmann::json& j, const std::string& k, int64_t def, int64_t lo, int64_t hi) {
-  auto it = j.find(k);
-  if (it == j.end() || it->is_null()) return def;
-  if (!it->is_number_integer()) return fail(Error::invalid(k, "field \"" + k + "\": must be an integer"));
-  int64_t v = it->get<int64_t>();
-  if (v < lo || v > hi)
-    return fail(Error::invalid(k, "field \"" + k + "\": must be " + std::to_string(lo) + ".." + std::to_string(hi)));
-  return v;
+  return body::object(req.body, allowed);
 }
 
 int64_t user_id(const Request& req) { return std::strtoll(req.log_user.c_str(), nullptr, 10); }
@@ -157,112 +134,21 @@ Result<Response> open_session(ApiContext& ctx, const store::User& u, int status)
   return with_cookie(Response::json(status, {{"token", *token}, {"user", user_json(u)}}), *cookie);
 }
 
-// Validates a create request against the signed catalog; the stored payload.
-Result<std::pair<store::NewServer, nlohmann::json>> validate_create(ApiContext& ctx, const Request& req) {
-  auto body = json_object(req, {"type", "name", "runtime", "version", "enable_code_server", "memory_mb", "cpu_cores",
-                                "disk_gb", "game", "variant", "eula", "world", "properties"});
-  if (!body) return fail(body.error());
-  auto type = str(*body, "type");
-  if (!type) return fail(type.error());
-  if (*type != "dev" && *type != "game") return fail(Error::invalid("type", "field \"type\": must be dev or game"));
-  auto name = str(*body, "name", false);
-  if (!name) return fail(name.error());
-  if (name->size() > 64) return fail(Error::invalid("name", "field \"name\": at most 64 characters"));
-  bool dev = *type == "dev";
-  // The driver's defaults and limits (Proxmox: proxmox.toml [limits]).
-  const drivers::Limits lim = ctx.driver.limits();
-  auto memory = int_in(*body, "memory_mb", lim.memory_mb_default > 0 ? lim.memory_mb_default : (dev ? 1024 : 2048),
-                       256, lim.memory_mb_max);
-  if (!memory) return fail(memory.error());
-  auto cpu = int_in(*body, "cpu_cores", lim.cores_default > 0 ? lim.cores_default : 1, 1, lim.cores_max);
-  if (!cpu) return fail(cpu.error());
-  // disk_gb: sized by drivers that enforce it (lxc: the image); recorded by the others.
-  auto disk = int_in(*body, "disk_gb", lim.disk_gb_default > 0 ? lim.disk_gb_default : 8, 1, lim.disk_gb_max);
-  if (!disk) return fail(disk.error());
+// A create request checked against the driver's limits and the pinned
+// catalog, with the owner and the owner's quotas.
+Result<store::NewServer> validate_create(ApiContext& ctx, const Request& req) {
   auto cat = ctx.catalog.load();
   if (!cat) return fail(cat.error());
-  const auto& c = (*cat)->catalog;
-  auto version = str(*body, "version");
-  if (!version) return fail(version.error());
-  nlohmann::json payload = {
-      {"memory_mb", *memory}, {"cpu_cores", *cpu}, {"disk_gb", *disk}, {"catalog_sha256", (*cat)->sha256}};
-  store::NewServer ns;
-  ns.owner_id = user_id(req);
-  ns.type = dev ? store::ServerType::kDev : store::ServerType::kGame;
-  ns.name = *name;
-  static const std::vector<std::string> kGameOnly = {"game", "variant", "eula", "world", "properties"};
-  static const std::vector<std::string> kDevOnly = {"runtime", "enable_code_server"};
-  for (const auto& k : dev ? kGameOnly : kDevOnly)
-    if (body->contains(k))
-      return fail(Error::invalid(k, "field \"" + k + "\": not for a " + *type + " server"));
-  if (dev) {
-    auto runtime = str(*body, "runtime");
-    if (!runtime) return fail(runtime.error());
-    const auto* item = c.runtime(*runtime);
-    if (!item) return fail(Error::invalid("runtime", "field \"runtime\": unknown runtime \"" + *runtime + "\""));
-    if (!item->find(*version))
-      return fail(Error::invalid("version", "field \"version\": " + *runtime + " has no version \"" + *version + "\""));
-    auto ecs = body->value("enable_code_server", nlohmann::json(false));
-    if (!ecs.is_boolean()) return fail(Error::invalid("enable_code_server", "field \"enable_code_server\": must be a boolean"));
-    payload["runtime"] = *runtime;
-    payload["version"] = *version;
-    // The pinned catalog must offer code-server, or nothing is provisioned
-    // (the agent would only fail at the addon step).
-    if (ecs.get<bool>()) {
-      const auto* cs = c.addon("code-server");
-      if (!cs || !cs->default_entry("stable"))
-        return fail(Error::invalid("enable_code_server",
-                                   "field \"enable_code_server\": the catalog offers no stable code-server"));
-    }
-    payload["enable_code_server"] = ecs.get<bool>();
-    // The real code-server takes about 800 MB of the disk: a default grows
-    // to the minimum, an explicit smaller size is refused.
-    if (ecs.get<bool>() && lim.disk_gb_min_code_server > 0 && *disk < lim.disk_gb_min_code_server) {
-      if (body->contains("disk_gb"))
-        return fail(Error::invalid("disk_gb", "field \"disk_gb\": code-server needs at least " +
-                                                  std::to_string(lim.disk_gb_min_code_server) + " GiB"));
-      payload["disk_gb"] = lim.disk_gb_min_code_server;
-    }
-    ns.hostname_prefix = "dev-";
-  } else {
-    auto game = str(*body, "game");
-    if (!game) return fail(game.error());
-    auto variant = str(*body, "variant");
-    if (!variant) return fail(variant.error());
-    const auto* g = c.game(*game);
-    if (!g) return fail(Error::invalid("game", "field \"game\": unknown game \"" + *game + "\""));
-    const auto* v = g->find(*variant);
-    if (!v) return fail(Error::invalid("variant", "field \"variant\": unknown variant \"" + *variant + "\""));
-    if (!v->find(*version))
-      return fail(Error::invalid("version", "field \"version\": " + *variant + " has no version \"" + *version + "\""));
-    auto eula = body->value("eula", nlohmann::json(false));
-    if (!eula.is_boolean() || !eula.get<bool>())
-      return fail(Error::make(codes::kEulaRequired, "the Minecraft EULA must be accepted (\"eula\": true)"));
-    auto world = str(*body, "world", false);
-    if (!world) return fail(world.error());
-    payload["game"] = *game;
-    payload["variant"] = *variant;
-    payload["version"] = *version;
-    payload["eula"] = true;
-    payload["world"] = world->empty() ? "world" : *world;
-    if (body->contains("properties")) {
-      if (!(*body)["properties"].is_object())
-        return fail(Error::invalid("properties", "field \"properties\": must be an object"));
-      payload["properties"] = (*body)["properties"];
-    }
-    ns.hostname_prefix = "mc-" + *variant + "-";
-    ns.port_count = 1;
-  }
+  auto ns = servers::parse_create_request(req.body, ctx.driver.limits(), (*cat)->catalog, (*cat)->sha256);
+  if (!ns) return fail(ns.error());
+  ns->owner_id = user_id(req);
   // M4: the owner's quotas, checked by the store inside the create.
-  auto q = ctx.store.get_quotas(ns.owner_id);
+  auto q = ctx.store.get_quotas(ns->owner_id);
   if (!q) return fail(q.error());
-  ns.quota_servers = q->servers.value_or(ctx.opts.quota_servers);
-  ns.quota_memory_mb = q->memory_mb.value_or(ctx.opts.quota_memory_mb);
-  ns.quota_disk_gb = q->disk_gb.value_or(ctx.opts.quota_disk_gb);
-  ns.memory_mb = payload["memory_mb"].get<int64_t>();
-  ns.disk_gb = payload["disk_gb"].get<int64_t>();
-  ns.payload = payload.dump();
-  return std::pair{ns, payload};
+  ns->quota_servers = q->servers.value_or(ctx.opts.quota_servers);
+  ns->quota_memory_mb = q->memory_mb.value_or(ctx.opts.quota_memory_mb);
+  ns->quota_disk_gb = q->disk_gb.value_or(ctx.opts.quota_disk_gb);
+  return ns;
 }
 
 }  // namespace
@@ -388,15 +274,15 @@ http::Router make_api_router(ApiContext& ctx) {
     }
     auto body = json_object(req, {"email", "username", "password", "invite"});
     if (!body) return Response::error(body.error());
-    auto invite = str(*body, "invite", false);
+    auto invite = body::string_field(*body, "invite", false);
     if (!invite) return Response::error(invite.error());
     if (c->opts.registration == "invite" && invite->empty())
       return Response::error(Error::make(codes::kForbidden, "registration needs an invite code here"));
-    auto email = str(*body, "email");
+    auto email = body::string_field(*body, "email");
     if (!email) return Response::error(email.error());
-    auto username = str(*body, "username");
+    auto username = body::string_field(*body, "username");
     if (!username) return Response::error(username.error());
-    auto password = str(*body, "password");
+    auto password = body::string_field(*body, "password");
     if (!password) return Response::error(password.error());
     if (email->size() > 254 || email->find('@') == std::string::npos || email->find_first_of(" \t\r\n") != std::string::npos)
       return Response::error(Error::invalid("email", "field \"email\": not an email address"));
@@ -425,9 +311,9 @@ http::Router make_api_router(ApiContext& ctx) {
   r.add_sync("POST", "/api/auth/login", [c, hashing, busy](Request& req) {
     auto body = json_object(req, {"identifier", "password"});
     if (!body) return Response::error(body.error());
-    auto id = str(*body, "identifier");
+    auto id = body::string_field(*body, "identifier");
     if (!id) return Response::error(id.error());
-    auto password = str(*body, "password");
+    auto password = body::string_field(*body, "password");
     if (!password) return Response::error(password.error());
     // The budget is the user's, whatever name or email names it ("admin" and
     // "admin@localhost" are one account); unknown identifiers by their text.
@@ -506,7 +392,7 @@ http::Router make_api_router(ApiContext& ctx) {
   r.add_sync("POST", "/api/servers", [c](Request& req) {
     auto v = validate_create(*c, req);
     if (!v) return Response::error(v.error());
-    auto created = c->store.create_server(v->first, kCreateSteps);
+    auto created = c->store.create_server(*v, kCreateSteps);
     if (!created) return Response::error(created.error());
     if (c->ide && created->server.vmid) c->ide->forget_vmid(*created->server.vmid);
     audit(*c, req, user_id(req), "server.create", "server:" + std::to_string(created->server.id),
@@ -695,7 +581,7 @@ http::Router make_api_router(ApiContext& ctx) {
     if (!req.body.empty()) {
       auto body = json_object(req, {"expires_in_hours"});
       if (!body) return Response::error(body.error());
-      auto h = int_in(*body, "expires_in_hours", 168, 1, 720);
+      auto h = body::int_field(*body, "expires_in_hours", 168, 1, 720);
       if (!h) return Response::error(h.error());
       hours = *h;
     }

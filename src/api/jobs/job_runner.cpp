@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/servers/create_request.hpp"
 #include "common/log.hpp"
 
 namespace zlh::api {
@@ -230,13 +231,12 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
   if (auto r = step(job, 4, [&]() -> Result<void> {
         auto p = nlohmann::json::parse(s.payload, nullptr, false);
         if (!p.is_object()) return fail(codes::kInternal, "stored payload is not an object");
-        nlohmann::json agent = {{"vmid", vmid}, {"container_type", to_string(s.type)}};
-        for (auto it = p.begin(); it != p.end(); ++it)
-          if (it.key() != "cpu_cores" && it.key() != "disk_gb" && it.key() != "name") agent[it.key()] = it.value();
         // A driver that forwards the host port (lxc) runs the game on its
         // own address at the usual 25565.
+        std::optional<int> game_port;
         if (s.type == store::ServerType::kGame && !s.ports.empty())
-          agent["ports"] = {{"game", driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front()}};
+          game_port = driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front();
+        auto agent = servers::agent_payload(p, vmid, s.type, game_port);
         auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(), std::chrono::seconds(30));
         if (!resp) return fail(resp.error());
         if (resp->status != 200 && resp->status != 202) {

@@ -16,7 +16,7 @@
 
 #include "common/error.hpp"
 
-namespace zlh::agent {
+namespace zlh::payload {
 
 inline constexpr int64_t kMinMemoryMb = 256;
 inline constexpr int64_t kMaxMemoryMb = 262144;  // 256 GiB
@@ -55,4 +55,4 @@ bool valid_id(std::string_view s);
 // [0-9A-Za-z][0-9A-Za-z.+_-]{0,63}, no "..".
 bool valid_version(std::string_view s);
 
-}  // namespace zlh::agent
+}  // namespace zlh::payload

@@ -1,8 +1,8 @@
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 
 #include <gtest/gtest.h>
 
-namespace zlh::agent {
+namespace zlh::payload {
 namespace {
 using nlohmann::json;
 
@@ -191,4 +191,4 @@ TEST(Payload, AnEmptyFieldNameIsNamed) {
 }
 
 }  // namespace
-}  // namespace zlh::agent
+}  // namespace zlh::payload

@@ -1,8 +1,8 @@
-#include "agent/payload.hpp"
+#include "common/payload.hpp"
 
 #include <set>
 
-namespace zlh::agent {
+namespace zlh::payload {
 namespace {
 using nlohmann::json;
 
@@ -218,4 +218,4 @@ Result<Payload> parse_payload(std::string_view text, std::optional<int64_t> agen
   return validate_payload(j, agent_vmid);
 }
 
-}  // namespace zlh::agent
+}  // namespace zlh::payload
