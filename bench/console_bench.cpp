@@ -46,7 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/http_client.hpp"
+#include "http/client.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The signed artifact catalog (common/catalog.hpp): parse_catalog and its
+// The signed artifact catalog (proto/catalog.hpp): parse_catalog and its
 // validation, the version order and the signature check, as the agent and
 // zlh-api read catalog.json from the artifact store.
 //
@@ -10,8 +10,8 @@
 // bit flipped in the bytes does not.
 #include <vector>
 
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
 #include "fuzz_input.hpp"
 
 namespace catalog = zlh::catalog;

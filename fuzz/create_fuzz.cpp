@@ -6,10 +6,10 @@
 // E_EULA_REQUIRED; an accepted body gives a stored payload that is a JSON
 // object with sizes inside the limits and the catalog's runtime/game
 // versions, and the payload.json the job runner builds from it is accepted
-// by the agent's own rules (common/payload.hpp): nothing the API accepts is
+// by the agent's own rules (proto/payload.hpp): nothing the API accepts is
 // refused later at the provision step. Parsing is deterministic.
 #include "api/servers/create_request.hpp"
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 #include "fuzz_input.hpp"
 
 namespace {

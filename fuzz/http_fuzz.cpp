@@ -1,5 +1,5 @@
-// The HTTP request head and the router (common/http.hpp), the way
-// common/http_server.cpp serves a request: Boost.Beast's request_parser
+// The HTTP request head and the router (http/http.hpp), the way
+// http/server.cpp serves a request: Boost.Beast's request_parser
 // with the server's header limit reads the head (then, eagerly, a body of
 // at most 1 MiB, chunked or not); the Request is filled from it; the path
 // is refused unless it starts with '/' and has no NUL; Router::match picks
@@ -23,8 +23,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "common/cidr.hpp"
-#include "common/http.hpp"
+#include "base/cidr.hpp"
+#include "http/http.hpp"
 #include "fuzz_input.hpp"
 
 namespace bhttp = boost::beast::http;

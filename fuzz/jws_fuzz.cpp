@@ -1,4 +1,4 @@
-// The API → agent request tokens: JWS EdDSA (common/jws.hpp, verify_eddsa
+// The API → agent request tokens: JWS EdDSA (proto/jws.hpp, verify_eddsa
 // and verify_agent_token) and the agent's guard in front of every route
 // (agent/auth.hpp, TokenGuard::check), on tokens as a client sends them and
 // on tokens whose header and claims are the fuzzer's but correctly signed,
@@ -22,8 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/auth.hpp"
-#include "common/crypto.hpp"
-#include "common/jws.hpp"
+#include "base/crypto.hpp"
+#include "proto/jws.hpp"
 #include "fuzz_input.hpp"
 
 namespace crypto = zlh::crypto;

@@ -1,4 +1,4 @@
-// The agent's payload.json (common/payload.hpp), as POST /provision and the
+// The agent's payload.json (proto/payload.hpp), as POST /provision and the
 // stored payload file hand it to parse_payload.
 //
 // Invariants: no exception escapes; an error is E_INVALID or
@@ -8,7 +8,7 @@
 // canonical forms to decide "same payload again").
 //
 // The API's create body has its own harness, create_fuzz.cpp.
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 #include "fuzz_input.hpp"
 
 

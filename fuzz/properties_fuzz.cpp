@@ -15,7 +15,7 @@
 #include <set>
 
 #include "agent/game/properties.hpp"
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 #include "fuzz_input.hpp"
 
 namespace game = zlh::agent::game;

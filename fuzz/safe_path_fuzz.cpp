@@ -1,4 +1,4 @@
-// The one path resolver (common/safe_path.hpp) and the /files operations on
+// The one path resolver (base/safe_path.hpp) and the /files operations on
 // top of it (agent/files/file_store.hpp), on a real tree with symlinks that
 // lead inside and outside the root, absolute and relative, dangling and
 // looping.
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "agent/files/file_store.hpp"
-#include "common/safe_path.hpp"
+#include "base/safe_path.hpp"
 #include "fuzz_input.hpp"
 
 namespace fs = std::filesystem;

@@ -1,11 +1,11 @@
-// The fuzz build compiles common/http.cpp without common/http_server.cpp
+// The fuzz build compiles http/http.cpp without http/server.cpp
 // (fuzz/CMakeLists.txt says why), but http.cpp's Router::add_sync refers to
 // Responder::send, which lives there. No harness answers a request, so
 // this stands in for it and aborts if it is ever reached.
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::http {
 

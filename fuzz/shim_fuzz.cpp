@@ -1,4 +1,4 @@
-// The zlh-shim wire protocol (common/shim_protocol.hpp): the frame decoder
+// The zlh-shim wire protocol (proto/shim_protocol.hpp): the frame decoder
 // as a client or the shim reads a socket, the RESIZE payload and the
 // STATUS/EXIT JSON.
 //
@@ -13,7 +13,7 @@
 // throws and a status it accepts survives to_json → parse_status.
 #include <vector>
 
-#include "common/shim_protocol.hpp"
+#include "proto/shim_protocol.hpp"
 #include "fuzz_input.hpp"
 
 namespace shim = zlh::shim;

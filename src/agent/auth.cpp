@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "common/jws.hpp"
-#include "common/log.hpp"
+#include "proto/jws.hpp"
+#include "base/log.hpp"
 
 namespace zlh::agent {
 

@@ -21,8 +21,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/crypto.hpp"
-#include "common/http.hpp"
+#include "base/crypto.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent {
 

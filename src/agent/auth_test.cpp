@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/jws.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::agent {
 namespace {

@@ -11,10 +11,10 @@
 #include "agent/provisioner.hpp"
 #include "agent/routes.hpp"
 #include "agent/steps.hpp"
-#include "common/fs.hpp"
-#include "common/http_server.hpp"
-#include "common/log.hpp"
-#include "common/metrics.hpp"
+#include "base/fs.hpp"
+#include "http/server.hpp"
+#include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "version.hpp"
 
 using namespace zlh;

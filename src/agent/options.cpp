@@ -4,10 +4,10 @@
 #include <charconv>
 #include <iostream>
 
-#include "common/config.hpp"
-#include "common/fs.hpp"
-#include "common/http_server.hpp"
-#include "common/log.hpp"
+#include "base/config.hpp"
+#include "base/fs.hpp"
+#include "http/server.hpp"
+#include "base/log.hpp"
 #include "version.hpp"
 
 namespace zlh::agent {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent {
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent {
 namespace {

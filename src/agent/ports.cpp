@@ -13,7 +13,7 @@
 #include <optional>
 #include <sstream>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent {
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
 
 namespace zlh::agent {
 

@@ -28,8 +28,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/payload.hpp"
-#include "common/error.hpp"
+#include "proto/payload.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent {
 

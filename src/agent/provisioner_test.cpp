@@ -6,7 +6,7 @@
 #include <condition_variable>
 #include <thread>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent {
 namespace {

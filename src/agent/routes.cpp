@@ -5,7 +5,7 @@
 #include "agent/json_body.hpp"
 #include "agent/ports.hpp"
 #include "agent/mods/mod_routes.hpp"
-#include "common/log.hpp"
+#include "base/log.hpp"
 #include "version.hpp"
 
 namespace zlh::agent {

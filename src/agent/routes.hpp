@@ -15,8 +15,8 @@
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/manager.hpp"
 #include "agent/tasks.hpp"
-#include "common/http.hpp"
-#include "common/metrics.hpp"
+#include "http/http.hpp"
+#include "base/metrics.hpp"
 
 namespace zlh::agent {
 

@@ -5,9 +5,9 @@
 
 #include <thread>
 
-#include "common/http_client.hpp"
-#include "common/http_server.hpp"
-#include "common/jws.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::agent {
 namespace {

@@ -1,6 +1,6 @@
 #include "agent/steps.hpp"
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent {
 

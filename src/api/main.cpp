@@ -19,10 +19,10 @@
 #include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
 #include "api/tailscale/tailscale_context.hpp"
-#include "common/cidr.hpp"
-#include "common/fs.hpp"
-#include "common/http_server.hpp"
-#include "common/log.hpp"
+#include "base/cidr.hpp"
+#include "base/fs.hpp"
+#include "http/server.hpp"
+#include "base/log.hpp"
 #include "version.hpp"
 
 using namespace zlh;

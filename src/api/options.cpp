@@ -6,11 +6,11 @@
 
 #include "api/ide/ide_origin.hpp"
 #include "api/tailscale/headscale_config.hpp"
-#include "common/cidr.hpp"
-#include "common/config.hpp"
-#include "common/fs.hpp"
-#include "common/http_server.hpp"
-#include "common/log.hpp"
+#include "base/cidr.hpp"
+#include "base/config.hpp"
+#include "base/fs.hpp"
+#include "http/server.hpp"
+#include "base/log.hpp"
 #include "version.hpp"
 
 namespace zlh::api {

@@ -1,4 +1,4 @@
-#include "common/cidr.hpp"
+#include "base/cidr.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "common/config.hpp"
+#include "base/config.hpp"
 
 #include <sys/stat.h>
 #include <toml++/toml.h>

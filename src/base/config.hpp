@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace CLI {
 class App;

@@ -1,10 +1,10 @@
-#include "common/config.hpp"
+#include "base/config.hpp"
 
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::config {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <openssl/evp.h>
 #include <sodium.h>

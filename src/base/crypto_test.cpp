@@ -1,4 +1,4 @@
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 #include <cstring>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

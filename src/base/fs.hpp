@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::fs {
 

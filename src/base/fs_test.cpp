@@ -1,4 +1,4 @@
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 #include <dirent.h>
 #include <gtest/gtest.h>

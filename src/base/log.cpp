@@ -1,4 +1,4 @@
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 #include <unistd.h>
 

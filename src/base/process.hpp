@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::process {
 

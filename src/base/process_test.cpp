@@ -1,4 +1,4 @@
-#include "common/process.hpp"
+#include "base/process.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

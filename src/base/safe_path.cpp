@@ -1,4 +1,4 @@
-#include "common/safe_path.hpp"
+#include "base/safe_path.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

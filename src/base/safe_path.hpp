@@ -34,7 +34,7 @@
 #include <string_view>
 #include <utility>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::safe_path {
 

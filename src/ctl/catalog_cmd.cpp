@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <ctime>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::ctl {
 namespace {

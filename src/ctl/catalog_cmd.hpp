@@ -34,9 +34,9 @@
 #include <string>
 #include <vector>
 
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
-#include "common/error.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
+#include "base/error.hpp"
 
 namespace zlh::ctl {
 

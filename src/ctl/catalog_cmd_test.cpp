@@ -12,9 +12,9 @@
 #include <fstream>
 #include <map>
 
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 #include "ctl/demo_store.hpp"
 #include "ctl/keys.hpp"
 

@@ -17,10 +17,10 @@
 #include <map>
 #include <set>
 
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 #include "ctl/catalog_cmd.hpp"
 #include "ctl/keys.hpp"
 

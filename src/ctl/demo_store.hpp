@@ -49,7 +49,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::ctl {
 

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::ctl {
 

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/jws.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::ctl {
 namespace {

@@ -1,5 +1,5 @@
 // Beast client templates live in this translation unit.
-#include "common/http_client.hpp"
+#include "http/client.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>

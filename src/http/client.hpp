@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "common/error.hpp"
-#include "common/http.hpp"
+#include "base/error.hpp"
+#include "http/http.hpp"
 
 namespace zlh::http {
 

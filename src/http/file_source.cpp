@@ -1,4 +1,4 @@
-#include "common/file_source.hpp"
+#include "http/file_source.hpp"
 
 #include <unistd.h>
 

@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "common/http.hpp"
-#include "common/safe_path.hpp"
+#include "http/http.hpp"
+#include "base/safe_path.hpp"
 
 namespace zlh::http {
 

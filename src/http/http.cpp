@@ -1,4 +1,4 @@
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 #include <array>
 #include <cctype>

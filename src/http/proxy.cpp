@@ -14,8 +14,8 @@
 #include <memory>
 #include <vector>
 
-#include "common/http_proxy_detail.hpp"
-#include "common/log.hpp"
+#include "http/proxy_detail.hpp"
+#include "base/log.hpp"
 
 namespace zlh::http::detail {
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/coarse_clock.hpp"
-#include "common/http.hpp"
+#include "base/coarse_clock.hpp"
+#include "http/http.hpp"
 
 namespace zlh::http::detail {
 

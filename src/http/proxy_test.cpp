@@ -13,8 +13,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
-#include "common/http_client.hpp"
-#include "common/http_server.hpp"
+#include "http/client.hpp"
+#include "http/server.hpp"
 
 namespace zlh::http {
 namespace {

@@ -1,7 +1,7 @@
 // All Beast/Asio server templates live in this translation unit.
-#include "common/http_server.hpp"
+#include "http/server.hpp"
 
-#include "common/cidr.hpp"
+#include "base/cidr.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -22,9 +22,9 @@
 #include <set>
 #include <thread>
 
-#include "common/crypto.hpp"
-#include "common/http_proxy_detail.hpp"
-#include "common/log.hpp"
+#include "base/crypto.hpp"
+#include "http/proxy_detail.hpp"
+#include "base/log.hpp"
 
 namespace zlh::http {
 

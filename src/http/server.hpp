@@ -19,9 +19,9 @@
 #include <memory>
 #include <string>
 
-#include "common/error.hpp"
-#include "common/http.hpp"
-#include "common/metrics.hpp"
+#include "base/error.hpp"
+#include "http/http.hpp"
+#include "base/metrics.hpp"
 
 namespace zlh::net {
 class CidrSet;

@@ -1,7 +1,7 @@
 // The server over real loopback sockets, in process.
-#include "common/http_server.hpp"
-#include "common/cidr.hpp"
-#include "common/metrics.hpp"
+#include "http/server.hpp"
+#include "base/cidr.hpp"
+#include "base/metrics.hpp"
 
 #include <gtest/gtest.h>
 #include <filesystem>
@@ -18,8 +18,8 @@
 #include <mutex>
 #include <thread>
 
-#include "common/http_client.hpp"
-#include "common/log.hpp"
+#include "http/client.hpp"
+#include "base/log.hpp"
 
 namespace zlh::http {
 namespace {

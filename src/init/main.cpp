@@ -40,7 +40,7 @@
 #include <string>
 #include <vector>
 
-#include "common/shim_protocol.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace {
 
@@ -114,7 +114,7 @@ pid_t start_agent(const std::vector<std::string>& argv, int listener) {
   _exit(127);
 }
 
-// Shim pids from /run/zlh/*.json (common/shim_protocol.hpp).
+// Shim pids from /run/zlh/*.json (proto/shim_protocol.hpp).
 std::vector<pid_t> shim_pids() {
   std::vector<pid_t> out;
   DIR* d = ::opendir("/run/zlh");

@@ -1,4 +1,4 @@
-#include "common/catalog.hpp"
+#include "proto/catalog.hpp"
 
 #include <regex>
 #include <set>

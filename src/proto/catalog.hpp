@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.hpp"
-#include "common/error.hpp"
+#include "base/crypto.hpp"
+#include "base/error.hpp"
 
 namespace zlh::catalog {
 

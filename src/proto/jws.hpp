@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/crypto.hpp"
-#include "common/error.hpp"
+#include "base/crypto.hpp"
+#include "base/error.hpp"
 
 namespace zlh::jws {
 

@@ -1,4 +1,4 @@
-#include "common/jws.hpp"
+#include "proto/jws.hpp"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::payload {
 

@@ -1,4 +1,4 @@
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 
 #include <gtest/gtest.h>
 

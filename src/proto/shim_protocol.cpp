@@ -1,4 +1,4 @@
-#include "common/shim_protocol.hpp"
+#include "proto/shim_protocol.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,7 +15,7 @@
 #include <thread>
 #include <utility>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::shim {
 namespace {

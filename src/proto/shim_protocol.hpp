@@ -38,7 +38,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::shim {
 

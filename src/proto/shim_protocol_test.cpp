@@ -1,4 +1,4 @@
-#include "common/shim_protocol.hpp"
+#include "proto/shim_protocol.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

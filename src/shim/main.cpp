@@ -15,8 +15,8 @@
 #include <iostream>
 #include <map>
 
-#include "common/fs.hpp"
-#include "common/log.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
 #include "shim/shim.hpp"
 
 using namespace zlh;

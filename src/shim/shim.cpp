@@ -20,10 +20,10 @@
 #include <map>
 #include <memory>
 
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
+#include "proto/shim_protocol.hpp"
 
 extern char** environ;
 

@@ -4,7 +4,7 @@
 // The agent starts one shim per service. The shim starts the service (via
 // process::spawn, own session and process group) on a PTY or on pipes,
 // keeps a scrollback Ring of its output, serves the unix socket protocol of
-// common/shim_protocol.hpp and records the service's state in a JSON state
+// proto/shim_protocol.hpp and records the service's state in a JSON state
 // file. The agent may die (even kill -9) and restart at any time: the shim
 // and the service keep running, and the new agent reattaches through the
 // socket (scrollback included) or reads the state file.

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/jws.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "proto/jws.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

@@ -28,9 +28,9 @@
 #include <thread>
 
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

@@ -23,9 +23,9 @@
 
 #include "api/auth/jwt.hpp"
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 #include "harness.hpp"
 #include "test_driver.hpp"
 

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "api/drivers/local/local_driver.hpp"
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 namespace {
 

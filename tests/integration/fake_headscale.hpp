@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::testing {
 

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/fs.hpp"
-#include "common/http_client.hpp"
-#include "common/process.hpp"
+#include "base/fs.hpp"
+#include "http/client.hpp"
+#include "base/process.hpp"
 
 namespace zlh::testing {
 

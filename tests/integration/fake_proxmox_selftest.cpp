@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 #include "fake_proxmox.hpp"
 #include "harness.hpp"
 

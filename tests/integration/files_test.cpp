@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

@@ -10,8 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "common/error.hpp"
-#include "common/fs.hpp"
+#include "base/error.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::testing {
 

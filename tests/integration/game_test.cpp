@@ -15,7 +15,7 @@
 #include <climits>
 #include <nlohmann/json.hpp>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

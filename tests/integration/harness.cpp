@@ -23,10 +23,10 @@
 #include <stdexcept>
 
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/jws.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "proto/jws.hpp"
+#include "base/process.hpp"
 
 namespace zlh::testing {
 

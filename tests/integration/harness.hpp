@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/http_client.hpp"
+#include "http/client.hpp"
 
 namespace zlh::testing {
 

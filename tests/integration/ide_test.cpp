@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 #include "stream_client.hpp"
-#include "common/process.hpp"
+#include "base/process.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

@@ -20,8 +20,8 @@
 #include <thread>
 
 #include "archive_builder.hpp"
-#include "common/fs.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/fs.hpp"
+#include "proto/shim_protocol.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

@@ -34,10 +34,10 @@
 #include <regex>
 #include <sstream>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/http_client.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "http/client.hpp"
+#include "base/process.hpp"
 #include "harness.hpp"
 #include "test_driver.hpp"
 

@@ -9,8 +9,8 @@
 #include <climits>
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "common/catalog.hpp"
-#include "common/fs.hpp"
+#include "proto/catalog.hpp"
+#include "base/fs.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

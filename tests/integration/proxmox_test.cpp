@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "api/drivers/proxmox/proxmox_driver.hpp"
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 #include "fake_proxmox.hpp"
 #include "harness.hpp"
 

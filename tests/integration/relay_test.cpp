@@ -19,10 +19,10 @@
 #include <sstream>
 
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 #include "stream_client.hpp"
-#include "common/process.hpp"
+#include "base/process.hpp"
 #include "harness.hpp"
 #include "test_driver.hpp"
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_builder.hpp"
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

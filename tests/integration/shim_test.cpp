@@ -18,9 +18,9 @@
 #include <sstream>
 #include <thread>
 
-#include "common/fs.hpp"
-#include "common/process.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
+#include "proto/shim_protocol.hpp"
 #include "harness.hpp"
 
 namespace zlh::shim {

@@ -5,7 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "common/http_client.hpp"
+#include "http/client.hpp"
 
 namespace zlh::http {
 

@@ -1,7 +1,7 @@
 // Test support: a blocking HTTP/1.1 client request whose bodies are
 // streamed both ways, for driving the relays from tests the way a client
 // does (byte by byte, slow, chunked, with Expect). zlh-api itself streams
-// through its async proxy (common/http_proxy); neither the request body nor the
+// through its async proxy (http/proxy); neither the request body nor the
 // response body is ever held whole, so many-GiB transfers use bounded memory
 // (one 64 KiB read buffer per request).
 //
@@ -32,8 +32,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/error.hpp"
-#include "common/http.hpp"
+#include "base/error.hpp"
+#include "http/http.hpp"
 
 namespace zlh::http {
 

@@ -8,7 +8,7 @@
 
 #include <thread>
 
-#include "common/http_server.hpp"
+#include "http/server.hpp"
 
 namespace zlh::http {
 namespace {

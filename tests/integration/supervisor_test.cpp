@@ -8,8 +8,8 @@
 #include <atomic>
 #include <signal.h>
 
-#include "common/fs.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/fs.hpp"
+#include "proto/shim_protocol.hpp"
 #include "harness.hpp"
 
 namespace zlh::testing {

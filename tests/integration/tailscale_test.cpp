@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_builder.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 #include "fake_headscale.hpp"
 #include "harness.hpp"
 

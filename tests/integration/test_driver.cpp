@@ -5,9 +5,9 @@
 
 #include <cstdlib>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 
 namespace zlh::testing {
 

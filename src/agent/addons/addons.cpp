@@ -5,11 +5,11 @@
 
 #include <thread>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/http_client.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "http/client.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
 
 namespace zlh::agent::addons {
 

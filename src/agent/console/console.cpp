@@ -5,9 +5,9 @@
 #include <deque>
 #include <thread>
 
-#include "common/crypto.hpp"
-#include "common/log.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/crypto.hpp"
+#include "base/log.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::agent::console {
 

@@ -30,7 +30,7 @@
 #include "agent/devenv/service.hpp"
 #include "agent/supervisor/supervisor.hpp"
 #include "agent/tasks.hpp"
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent::console {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent::devenv {
 namespace {

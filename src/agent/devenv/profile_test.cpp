@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "agent/devenv/user.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 
 namespace zlh::agent::devenv {
 namespace {

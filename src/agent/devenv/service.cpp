@@ -1,6 +1,6 @@
 #include "agent/devenv/service.hpp"
 
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 namespace zlh::agent::devenv {
 

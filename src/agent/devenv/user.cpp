@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "agent/devenv/profile.hpp"
-#include "common/fs.hpp"
-#include "common/process.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
 
 namespace zlh::agent::devenv {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::devenv {
 

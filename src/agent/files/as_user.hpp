@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "agent/files/atomic_file.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::files {
 

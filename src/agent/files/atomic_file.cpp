@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::agent::files {
 

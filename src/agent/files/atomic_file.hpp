@@ -9,7 +9,7 @@
 // named temp file (".zlh-tmp-<random>") is used instead; it is unlinked when
 // the AtomicFile is dropped uncommitted.
 //
-// Paths go through the one resolver (common/safe_path.hpp): the target's
+// Paths go through the one resolver (base/safe_path.hpp): the target's
 // parent is opened with RESOLVE_BENEATH, so `..`, absolute paths and
 // symlinks leading out are E_BADPATH before anything is created. The target
 // itself is replaced, never written through: a symlink at the target name is
@@ -31,8 +31,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/error.hpp"
-#include "common/safe_path.hpp"
+#include "base/error.hpp"
+#include "base/safe_path.hpp"
 
 namespace zlh::agent::files {
 

@@ -11,7 +11,7 @@
 #include "agent/files/targz.hpp"
 #include "agent/files/upload.hpp"
 #include "agent/json_body.hpp"
-#include "common/file_source.hpp"
+#include "http/file_source.hpp"
 
 namespace zlh::agent::files {
 

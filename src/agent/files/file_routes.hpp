@@ -14,7 +14,7 @@
 #include <string>
 
 #include "agent/files/file_store.hpp"
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent::files {
 

@@ -2,7 +2,7 @@
 
 #include "agent/files/as_user.hpp"
 
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 // workload root (dev: the workspace; game: the server directory).
 //
 // Every path is relative to the root and goes through the one resolver
-// (common/safe_path.hpp: lexical check, then openat2 RESOLVE_BENEATH), so
+// (base/safe_path.hpp: lexical check, then openat2 RESOLVE_BENEATH), so
 // `..`, absolute paths, NUL bytes and symlinks that lead outside at any
 // depth are E_BADPATH and nothing is touched. Operations act on names with
 // *at() calls on the resolved parent directory and never follow a symlink
@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "agent/files/atomic_file.hpp"
-#include "common/error.hpp"
-#include "common/safe_path.hpp"
+#include "base/error.hpp"
+#include "base/safe_path.hpp"
 
 namespace zlh::agent::files {
 

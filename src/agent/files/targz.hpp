@@ -52,8 +52,8 @@
 #include <string>
 #include <vector>
 
-#include "common/error.hpp"
-#include "common/safe_path.hpp"
+#include "base/error.hpp"
+#include "base/safe_path.hpp"
 
 struct archive;
 struct archive_entry;

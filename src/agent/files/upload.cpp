@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "common/safe_path.hpp"
+#include "base/safe_path.hpp"
 
 namespace zlh::agent::files {
 

@@ -24,7 +24,7 @@
 #include "agent/files/atomic_file.hpp"
 #include "agent/files/file_store.hpp"
 #include "agent/files/multipart.hpp"
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent::files {
 

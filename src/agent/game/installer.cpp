@@ -10,10 +10,10 @@
 #include "agent/game/java_select.hpp"
 #include "agent/game/properties.hpp"
 #include "agent/game/ready.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
 
 namespace zlh::agent::game {
 

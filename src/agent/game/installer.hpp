@@ -44,7 +44,7 @@
 #include "agent/devenv/service.hpp"
 #include "agent/game/record.hpp"
 #include "agent/game/server.hpp"
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/cache.hpp"
 #include "agent/runtimes/catalog_client.hpp"

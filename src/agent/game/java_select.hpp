@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/catalog.hpp"
-#include "common/error.hpp"
+#include "proto/catalog.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::game {
 

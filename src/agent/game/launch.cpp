@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "common/catalog.hpp"
-#include "common/fs.hpp"
+#include "proto/catalog.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent::game {
 

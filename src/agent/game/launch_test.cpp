@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent::game {
 namespace {

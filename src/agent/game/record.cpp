@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent::game {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "agent/game/launch.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::game {
 

@@ -6,10 +6,10 @@
 
 #include "agent/game/launch.hpp"
 #include "agent/game/ready.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::agent::game {
 

@@ -37,7 +37,7 @@
 
 #include "agent/devenv/service.hpp"
 #include "agent/game/record.hpp"
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/supervisor/supervisor.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "common/process.hpp"
+#include "base/process.hpp"
 
 namespace zlh::agent::game {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "agent/mods/mods.hpp"
 #include "agent/tasks.hpp"
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent::mods {
 

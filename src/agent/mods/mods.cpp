@@ -11,9 +11,9 @@
 
 #include "agent/files/atomic_file.hpp"
 #include "agent/game/record.hpp"
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent::mods {
 

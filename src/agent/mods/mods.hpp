@@ -30,7 +30,7 @@
 #include "agent/files/file_store.hpp"
 #include "agent/runtimes/cache.hpp"
 #include "agent/supervisor/supervisor.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::mods {
 

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::agent::runtimes {
 

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "agent/runtimes/fetcher.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::runtimes {
 

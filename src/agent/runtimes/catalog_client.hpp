@@ -12,8 +12,8 @@
 #include <string>
 
 #include "agent/runtimes/fetcher.hpp"
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::agent::runtimes {
 

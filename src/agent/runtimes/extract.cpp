@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "agent/runtimes/lazy_lib.hpp"
-#include "common/safe_path.hpp"
+#include "base/safe_path.hpp"
 
 namespace zlh::agent::runtimes {
 

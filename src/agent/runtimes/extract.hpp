@@ -4,7 +4,7 @@
 // extract_archive streams the archive (constant memory, data goes straight
 // from libarchive's blocks to disk) into `dest_dir`, normally an empty
 // staging directory on the same filesystem as the final location. Every
-// file, directory and link is created through common/safe_path (openat2
+// file, directory and link is created through base/safe_path (openat2
 // RESOLVE_BENEATH on a dest_dir fd), so no entry sequence, however tricky
 // ("l -> sub" then "l/../../x", "d/l -> .." then "d/l/l2 -> .."), can create
 // or modify anything outside dest_dir.
@@ -54,7 +54,7 @@
 #include <functional>
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::runtimes {
 

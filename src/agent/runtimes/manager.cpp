@@ -7,12 +7,12 @@
 
 #include <algorithm>
 
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 #include "agent/runtimes/extract.hpp"
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
 
 namespace zlh::agent::runtimes {
 

@@ -43,7 +43,7 @@
 #include <optional>
 #include <random>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::supervisor {
 

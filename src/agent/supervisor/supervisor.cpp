@@ -8,11 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/crypto.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::agent::supervisor {
 

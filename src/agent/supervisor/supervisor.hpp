@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "agent/supervisor/backoff.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::agent::supervisor {
 

@@ -19,12 +19,12 @@
 #include "api/relay/relay.hpp"
 #include "api/servers/create_request.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
-#include "common/catalog.hpp"
-#include "common/crypto.hpp"
-#include "common/file_source.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/safe_path.hpp"
+#include "proto/catalog.hpp"
+#include "base/crypto.hpp"
+#include "http/file_source.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "base/safe_path.hpp"
 #include "version.hpp"
 
 namespace zlh::api {

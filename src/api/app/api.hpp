@@ -26,8 +26,8 @@
 #include "api/jobs/job_runner.hpp"
 #include "api/options.hpp"
 #include "api/store/store.hpp"
-#include "common/http.hpp"
-#include "common/metrics.hpp"
+#include "http/http.hpp"
+#include "base/metrics.hpp"
 
 namespace zlh::api {
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::api::auth {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::api::auth {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <semaphore>
 
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::api::auth {
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::api::auth {
 namespace {

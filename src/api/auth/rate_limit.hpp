@@ -40,7 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::auth {
 

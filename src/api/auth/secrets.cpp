@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::api::auth {
 namespace {

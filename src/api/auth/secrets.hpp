@@ -32,8 +32,8 @@
 #include <vector>
 
 #include "api/auth/jwt.hpp"
-#include "common/crypto.hpp"
-#include "common/error.hpp"
+#include "base/crypto.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::auth {
 

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 #include "ctl/keys.hpp"
 
 namespace zlh::api::auth {

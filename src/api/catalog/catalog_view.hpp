@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/catalog.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::api {
 

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/http_client.hpp"
+#include "http/client.hpp"
 
 namespace zlh::api::drivers {
 

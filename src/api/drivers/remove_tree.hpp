@@ -18,7 +18,7 @@
 
 #include <string>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::drivers {
 

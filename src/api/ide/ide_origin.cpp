@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api {
 

@@ -7,8 +7,8 @@
 #include "api/auth/cookies.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/relay/origin.hpp"
-#include "common/crypto.hpp"
-#include "common/log.hpp"
+#include "base/crypto.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api {
 

@@ -46,8 +46,8 @@
 #include "api/auth/jwt.hpp"
 #include "api/ide/ide_origin.hpp"
 #include "api/store/store.hpp"
-#include "common/coarse_clock.hpp"
-#include "common/http.hpp"
+#include "base/coarse_clock.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api {
 

@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "common/jws.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::api {
 

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/crypto.hpp"
-#include "common/error.hpp"
-#include "common/http_client.hpp"
+#include "base/crypto.hpp"
+#include "base/error.hpp"
+#include "http/client.hpp"
 
 namespace zlh::api {
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/servers/create_request.hpp"
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api {
 

@@ -9,7 +9,7 @@
 #include <system_error>
 #include <vector>
 
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api {
 

@@ -62,8 +62,8 @@
 
 #include "api/jobs/agent_client.hpp"
 #include "api/store/store.hpp"
-#include "common/error.hpp"
-#include "common/metrics.hpp"
+#include "base/error.hpp"
+#include "base/metrics.hpp"
 
 namespace zlh::api {
 

@@ -4,7 +4,7 @@
 #include "api/relay/origin.hpp"
 #include "api/relay/target.hpp"
 #include "api/relay/user_slots.hpp"
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::relay {
 

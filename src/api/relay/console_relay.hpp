@@ -28,7 +28,7 @@
 
 #include "api/app/api.hpp"
 #include "api/relay/ws_upstream.hpp"
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api::relay {
 

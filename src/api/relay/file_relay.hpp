@@ -23,7 +23,7 @@
 #pragma once
 
 #include "api/app/api.hpp"
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api::relay {
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "api/app/api.hpp"
-#include "common/error.hpp"
-#include "common/http.hpp"
+#include "base/error.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api::relay {
 

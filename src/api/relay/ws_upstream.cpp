@@ -10,8 +10,8 @@
 #include <future>
 #include <thread>
 
-#include "common/http_client.hpp"
-#include "common/log.hpp"
+#include "http/client.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::relay {
 

@@ -35,8 +35,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/error.hpp"
-#include "common/http.hpp"
+#include "base/error.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api::relay {
 

@@ -5,7 +5,7 @@
 #include <span>
 
 #include "api/body.hpp"
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 
 namespace zlh::api::servers {
 namespace {

@@ -7,7 +7,7 @@
 // wrong JSON types, fields of the other server type, sizes outside the
 // driver's limits, runtimes/games/versions the catalog does not offer, and
 // anything the agent would refuse later: the payload it builds is checked
-// with the agent's own rules (common/payload.hpp), so a server is never
+// with the agent's own rules (proto/payload.hpp), so a server is never
 // created only to fail at the provision step. Each refusal is E_INVALID
 // naming the field, or E_EULA_REQUIRED.
 //
@@ -28,8 +28,8 @@
 
 #include "api/drivers/driver.hpp"
 #include "api/store/types.hpp"
-#include "common/catalog.hpp"
-#include "common/error.hpp"
+#include "proto/catalog.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::servers {
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/payload.hpp"
+#include "proto/payload.hpp"
 
 namespace zlh::api::servers {
 namespace {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "api/store/test_util.hpp"
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::api::store {
 namespace {

@@ -15,7 +15,7 @@
 #include <string_view>
 
 #include "api/store/impl.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::store {
 

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "api/store/types.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::store {
 

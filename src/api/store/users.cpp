@@ -1,6 +1,6 @@
 // Users and sessions.
 #include "api/store/impl.hpp"
-#include "common/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace zlh::api::store {
 namespace {

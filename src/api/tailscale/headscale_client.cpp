@@ -5,7 +5,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "common/http.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api::tailscale {
 

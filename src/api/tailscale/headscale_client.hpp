@@ -33,7 +33,7 @@
 
 #include "api/tailscale/headscale_config.hpp"
 #include "api/tailscale/http_transport.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::tailscale {
 

@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::api::tailscale {
 

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::api::tailscale {
 namespace {

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::tailscale {
 

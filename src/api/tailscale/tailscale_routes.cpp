@@ -9,7 +9,7 @@
 
 #include "api/tailscale/access.hpp"
 #include "api/tailscale/tailscale_context.hpp"
-#include "common/log.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::tailscale {
 

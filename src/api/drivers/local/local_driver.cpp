@@ -17,11 +17,11 @@
 #include "api/drivers/local/local_shutdown.hpp"
 #include "api/drivers/local/process_handle.hpp"
 #include "api/drivers/remove_tree.hpp"
-#include "common/fs.hpp"
-#include "common/http_client.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/fs.hpp"
+#include "http/client.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::api::drivers {
 namespace {

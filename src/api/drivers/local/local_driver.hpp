@@ -12,7 +12,7 @@
 //   var/log/zlh-agent.log     the agent's stdout and stderr (appended)
 //
 // Processes. The agent is started through the one spawn door
-// (common/process.hpp) in a session of its own (setsid: no controlling
+// (base/process.hpp) in a session of its own (setsid: no controlling
 // terminal, so no SIGHUP when the API's terminal goes; nothing inherited but
 // the environment given here; SIGPIPE is the agent's own business) with its
 // cwd in the container directory and ZLH_CONTAINER_ROOT=<dir> in its
@@ -22,7 +22,7 @@
 // record (pid + start time + boot id) instead of starting a second one.
 // The agent's supervised services run under zlh-shim holders that outlive
 // the agent by design; the driver finds them through the shims' state files
-// <dir>/run/zlh/*.json (common/shim_protocol.hpp).
+// <dir>/run/zlh/*.json (proto/shim_protocol.hpp).
 //
 // The container's end (stop, local_shutdown.hpp): the agent gets SIGTERM
 // (SIGKILL after agent_stop_timeout) — first, so that it cannot restart the

@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "api/drivers/driver.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::drivers {
 

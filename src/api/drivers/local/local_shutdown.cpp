@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "api/drivers/driver.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::api::drivers {
 namespace {

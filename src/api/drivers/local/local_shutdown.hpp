@@ -24,7 +24,7 @@
 #include <string>
 
 #include "api/drivers/local/process_handle.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::drivers {
 

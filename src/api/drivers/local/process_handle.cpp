@@ -13,7 +13,7 @@
 #include <climits>
 #include <utility>
 
-#include "common/shim_protocol.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::api::drivers {
 namespace {

@@ -9,8 +9,8 @@
 
 #include <filesystem>
 
-#include "common/process.hpp"
-#include "common/shim_protocol.hpp"
+#include "base/process.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::api::drivers {
 namespace {

@@ -12,10 +12,10 @@
 
 #include "api/drivers/lxc/lxc_host.hpp"
 #include "api/drivers/remove_tree.hpp"
-#include "common/fs.hpp"
-#include "common/http_client.hpp"
-#include "common/log.hpp"
-#include "common/process.hpp"
+#include "base/fs.hpp"
+#include "http/client.hpp"
+#include "base/log.hpp"
+#include "base/process.hpp"
 
 namespace zlh::api::drivers {
 

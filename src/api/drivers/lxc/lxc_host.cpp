@@ -14,9 +14,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/fs.hpp"
-#include "common/process.hpp"
-#include "common/safe_path.hpp"
+#include "base/fs.hpp"
+#include "base/process.hpp"
+#include "base/safe_path.hpp"
 
 namespace zlh::api::drivers::lxc {
 

@@ -3,7 +3,7 @@
 // and cgroup counters. Each function is one OS operation, idempotent where
 // it says so; the lxc driver composes them.
 //
-// Commands run through the one spawn door (common/process.hpp) with a fixed
+// Commands run through the one spawn door (base/process.hpp) with a fixed
 // PATH and no shell: `ip` (iproute2), `nft` (nftables) and `mkfs.ext4`
 // (e2fsprogs). Never an lxc-* tool: the container life cycle is liblxc's.
 //
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::drivers::lxc {
 

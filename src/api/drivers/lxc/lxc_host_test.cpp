@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::api::drivers::lxc {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "api/drivers/lxc/lxc_driver.hpp"
 #include "api/drivers/lxc/lxc_host.hpp"
-#include "common/fs.hpp"
-#include "common/log.hpp"
+#include "base/fs.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::drivers {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "api/net/curl.hpp"
-#include "common/http.hpp"
-#include "common/log.hpp"
+#include "http/http.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::drivers {
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "api/drivers/proxmox/proxmox_config.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::drivers {
 

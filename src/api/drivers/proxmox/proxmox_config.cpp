@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::api::drivers {
 

@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "api/drivers/driver.hpp"
-#include "common/error.hpp"
+#include "base/error.hpp"
 
 namespace zlh::api::drivers {
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "api/drivers/proxmox/proxmox_client.hpp"
-#include "common/fs.hpp"
+#include "base/fs.hpp"
 
 namespace zlh::api::drivers {
 namespace {

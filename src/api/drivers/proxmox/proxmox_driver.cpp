@@ -4,8 +4,8 @@
 #include <cctype>
 #include <thread>
 
-#include "common/http_client.hpp"
-#include "common/log.hpp"
+#include "http/client.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::drivers {
 
