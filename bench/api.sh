@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zlh-api benchmark (DESIGN.md §14), two parts, measured in the same run on
+# zlh-api benchmark (docs/design.md §14), two parts, measured in the same run on
 # the same machine:
 #
 # (a) GET /api/servers for a user with BENCH_SERVERS (1,000) servers.

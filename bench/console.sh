@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zlh console benchmark (DESIGN.md §7, §14): a dev container's console through
+# zlh console benchmark (docs/design.md §7, §14): a dev container's console through
 # the agent's /console WebSocket (client → zlh-agent → zlh-shim → PTY → login
 # shell), compared with the same login shell on a PTY the client opens itself
 # (no WebSocket, no agent, no shim), measured in the same run on the same
@@ -74,7 +74,7 @@ if isinstance(v, int) and v > 1:
 PY
 }
 
-# Console shims outlive the agent by design (DESIGN §6): stop the ones this
+# Console shims outlive the agent by design (docs/design.md §6): stop the ones this
 # run created, found through the agent root's run state files. A pid is only
 # signalled while /proc says it is still the same program.
 stop_consoles() {
@@ -400,7 +400,7 @@ Notes on this run:
 
 - Bulk output is not flow-controlled end to end: the shim reads the PTY as fast as the shell
   writes, and a client that falls more than its queue bound (1 MiB + the 256 KiB scrollback)
-  behind loses its oldest output (DESIGN §7). The client here reads as fast as it can, yet
+  behind loses its oldest output (docs/design.md §7). The client here reads as fast as it can, yet
   the agent path still lost the share shown above; the shim logged
   "client dropped output": ${SHIM_DROPPED:-none}. "Delivered MB/s" counts only what arrived;
   the time to the end marker is how long the whole burst took.

@@ -1,4 +1,4 @@
-// zlh-console-bench: console figures for bench/console.sh (DESIGN.md §7, §14).
+// zlh-console-bench: console figures for bench/console.sh (docs/design.md §7, §14).
 //
 //   zlh-console-bench URL TOKEN MODE [--samples N] [--warmup N] [--bytes N]
 //

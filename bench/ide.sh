@@ -1,5 +1,5 @@
 #!/bin/bash
-# IDE proxy benchmark (DESIGN.md §10.4, §14), peers in the same run on the
+# IDE proxy benchmark (docs/design.md §10.4, §14), peers in the same run on the
 # same upstream:
 #   upstream  an nginx started as the container's IDE addon (the catalog's
 #             "code-server" is a wrapper that runs nginx on {bind}): "/" is a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Time to workbench of the real code-server (DESIGN.md §10.4, §14; docs/ide.md):
+# Time to workbench of the real code-server (docs/design.md §10.4, §14; docs/ide.md):
 # a dev server with code-server from the demo store on the lxc driver, opened
 # in a cold Chromium context (bench/ide_workbench.mjs) through three paths,
 # interleaved round by round in a rotated order:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zlh-agent install benchmark (DESIGN.md §4.2, §14): installing a runtime
+# zlh-agent install benchmark (docs/design.md §4.2, §14): installing a runtime
 # artifact of 200 MB or more (download from a local HTTP server, then sha256
 # check, then extraction, then the catalog's verify command) through
 # POST /runtimes/install, compared with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Portal benchmark (issue 8, DESIGN.md §11, §14):
+# Portal benchmark (issue 8, docs/design.md §11, §14):
 #  (a) bundle size: every built asset of portal/dist gzipped (-9), the app
 #      without the xterm chunk against the goal (≤ 250 KiB gzip);
 #  (b) time to interactive of the server list with BENCH_PORTAL_SERVERS

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zlh-agent benchmark (DESIGN.md §14): idle RSS, GET /health and authenticated
+# zlh-agent benchmark (docs/design.md §14): idle RSS, GET /health and authenticated
 # GET /status throughput/latency with wrk, compared against nginx serving the
 # same /health body, measured in the same run on the same machine.
 #

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# zlh upload benchmark (DESIGN.md §8, §14): one large file uploaded to a dev
+# zlh upload benchmark (docs/design.md §8, §14): one large file uploaded to a dev
 # container's workspace through the agent's POST /files/upload (multipart,
 # streamed to disk, atomic), compared in the same run on the same machine with
 #   - nginx receiving the same body with a WebDAV PUT into a file (temp file,
 #     then rename: the same atomic-write shape),
 #   - the disk itself: dd of the same size with conv=fsync (the ceiling).
-# nginx does not fsync; the agent does (DESIGN §8 atomic writes), so the
+# nginx does not fsync; the agent does (docs/design.md §8 atomic writes), so the
 # ratio includes the cost of durability. Reported: MB/s (10^6 bytes) per side (median of rounds), and the agent's
 # resident memory during the upload (VmRSS sampled every 0.1 s, and VmHWM,
 # the peak). Goal (issue 5): agent RSS < 64 MiB during a 2 GiB upload.

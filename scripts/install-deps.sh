@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that zlh's build, tests and benchmarks need
-# (DESIGN.md §12). Idempotent: prints nothing and touches nothing when all are
+# (docs/design.md §12). Idempotent: prints nothing and touches nothing when all are
 # present. Works as root or through sudo; never prompts (CI has no terminal).
 set -euo pipefail
 
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  # libraries (DESIGN §12)
+  # libraries (docs/design.md §12)
   libboost1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libcurl4-openssl-dev libarchive-dev libsodium-dev libssl-dev
   libcli11-dev libtomlplusplus-dev libjemalloc-dev
-  # runtimes for the demo store and game servers (DESIGN §4.3, §9), dev user tools
+  # runtimes for the demo store and game servers (docs/design.md §4.3, §9), dev user tools
   openjdk-17-jdk-headless nodejs passwd bash xz-utils
   # tests and benchmarks; clang-15 and libFuzzer for `make fuzz` (the fuzz preset)
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang-15 libfuzzer-15-dev
   wrk nginx procps curl ca-certificates python3 chromium openssl
-  # containers and network for the lxc driver (DESIGN §10.5, §12)
+  # containers and network for the lxc driver (docs/design.md §10.5, §12)
   lxc lxc-dev nftables uidmap iproute2 e2fsprogs
   # the code-server addon of the demo store: its kerberos module builds against it
   libkrb5-dev

@@ -1,6 +1,6 @@
 // The zlh-api client: cookie session only (the HttpOnly `zlh_session` set by
 // login/register), never a token in storage. Every state-changing request
-// carries `X-ZLH-CSRF: 1` (DESIGN §10.2). Errors come back as ApiError with the
+// carries `X-ZLH-CSRF: 1` (docs/design.md §10.2). Errors come back as ApiError with the
 // API's stable code and, for E_INVALID, the offending field.
 
 export interface User {

@@ -1,4 +1,4 @@
-// The IDE handoff (DESIGN §10.4). code-server and port previews live on their
+// The IDE handoff (docs/design.md §10.4). code-server and port previews live on their
 // own origin, which trusts only its own cookie, never the portal's session.
 // The portal asks the API for a one-time ticket URL (single use, 60 s) right
 // before each navigation and never keeps it; the IDE origin trades the ticket

@@ -1,4 +1,4 @@
-// Request authentication for the agent API (DESIGN.md §3.3): every route but
+// Request authentication for the agent API (docs/design.md §3.3): every route but
 // GET /health needs `Authorization: Bearer <JWS>` signed by zlh-api's Ed25519
 // key, alg EdDSA, iss/aud/vmid matching, not expired, lifetime ≤ 5 min.
 //

@@ -1,4 +1,4 @@
-// zlh-agent: runs inside every container (DESIGN.md §3).
+// zlh-agent: runs inside every container (docs/design.md §3).
 #include <unistd.h>
 
 #include <csignal>

@@ -1,4 +1,4 @@
-// zlh-agent command line and TOML configuration (DESIGN.md §3.1).
+// zlh-agent command line and TOML configuration (docs/design.md §3.1).
 //
 // parse_options() reads flags, then the TOML file (--config, default
 // <root>/etc/zlh/agent.toml; a missing default file is fine, a missing
@@ -29,7 +29,7 @@ struct Options {
   std::string dev_user = "dev";  // "-" = current user, no accounts created
   std::string log_format = "json";
   std::string log_level = "info";
-  uint64_t max_upload_bytes = uint64_t(1) << 30;  // per file, /files/upload and /files/write (DESIGN §8)
+  uint64_t max_upload_bytes = uint64_t(1) << 30;  // per file, /files/upload and /files/write (docs/design.md §8)
 };
 
 // Result of parsing: options, or a request to exit (help/version printed) with a code.

@@ -1,4 +1,4 @@
-// The TCP ports a container listens on (DESIGN.md §10.4: the agent reports
+// The TCP ports a container listens on (docs/design.md §10.4: the agent reports
 // them in /status as ports_listening, for the IDE origin's port preview).
 //
 // Read from the kernel's socket tables (/proc/net/tcp and /proc/net/tcp6 of

@@ -1,4 +1,4 @@
-// The provisioning state machine (DESIGN.md §3.4).
+// The provisioning state machine (docs/design.md §3.4).
 //
 // An accepted payload is written atomically to
 // <root>/opt/zlh-agent/config/payload.json, then provisioning runs its plan

@@ -55,7 +55,7 @@ nlohmann::json status_body(AgentContext& ctx) {
     if (v.name.starts_with("console-")) continue;
     j["services"].push_back(v.to_json());
     if (v.name == main) {
-      // Once provisioned, the state is the main workload's (DESIGN §3.4:
+      // Once provisioned, the state is the main workload's (docs/design.md §3.4:
       // stopping, stopped, crashed), so a stop or a crash loop shows in
       // the control plane's list, not only in `services`.
       if (j["state"] == "running") {

@@ -1,4 +1,4 @@
-// The agent's one route table (DESIGN.md §3.3). Handlers are thin: they parse,
+// The agent's one route table (docs/design.md §3.3). Handlers are thin: they parse,
 // call the owning module and serialize.
 #pragma once
 

@@ -1,7 +1,7 @@
 // The agent's real StepRunner: executes provisioning steps against --root.
 //
-// layout   creates the directories of DESIGN.md §3.2
-// user     creates the dev user, home and workspace (DESIGN §5)
+// layout   creates the directories of docs/design.md §3.2
+// user     creates the dev user, home and workspace (docs/design.md §5)
 // runtime  installs the payload's runtime through the RuntimeManager
 // profile  writes etc/profile.d/zlh.sh from the active runtimes
 // addon    code-server: installed, started as a service, waited for healthy

@@ -1,4 +1,4 @@
-// zlh-api: the control plane (DESIGN.md §10) with the embedded defaults:
+// zlh-api: the control plane (docs/design.md §10) with the embedded defaults:
 // SQLite store and, as root, the lxc driver.
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -60,7 +60,7 @@ api::drivers::LxcDriverOptions lxc_options(const api::Options& opts, const std::
   return o;
 }
 
-// The container driver of --driver (DESIGN §10.5).
+// The container driver of --driver (docs/design.md §10.5).
 Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& opts, const std::string& self_dir,
                                                           api::drivers::SlotStore& slots) {
   if (opts.driver == "lxc") {

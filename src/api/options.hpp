@@ -1,4 +1,4 @@
-// zlh-api command line and TOML configuration (DESIGN.md §10.1).
+// zlh-api command line and TOML configuration (docs/design.md §10.1).
 //
 // parse_options() reads flags, then the TOML file (--config, default
 // <data>/api.toml; a missing default file is fine, a missing explicit one is
@@ -51,7 +51,7 @@ struct Options {
   int64_t ide_ticket_ttl_s = 60;  // how long an IDE ticket may wait to be redeemed
   std::string log_format = "json";
   std::string log_level = "info";
-  // vmid ranges and the port pool (DESIGN §10.3: configurable).
+  // vmid ranges and the port pool (docs/design.md §10.3: configurable).
   int64_t game_vmid_lo = 5000, game_vmid_hi = 5999;
   int64_t dev_vmid_lo = 6000, dev_vmid_hi = 6999;
   int64_t port_lo = 25565, port_hi = 26564;
@@ -60,7 +60,7 @@ struct Options {
   double poll_interval_s = 5;
   int64_t poll_workers = 8;
   double poll_timeout_s = 2;
-  // Headscale (DESIGN §10.6, docs/tailscale.md). Empty url: not configured.
+  // Headscale (docs/design.md §10.6, docs/tailscale.md). Empty url: not configured.
   // The API key comes from the file or env ZLH_HEADSCALE_API_KEY, never a flag.
   std::string headscale_url;
   std::string headscale_login_url;  // what tailscale clients get; default headscale_url
@@ -94,7 +94,7 @@ struct ParseOutcome {
 // E_INVALID naming the flag for bad values.
 Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std::string& self_dir);
 
-// The driver to run for `euid` (DESIGN.md §10.1): an explicit --driver is
+// The driver to run for `euid` (docs/design.md §10.1): an explicit --driver is
 // kept; none is lxc as root. E_INVALID, saying why, for --driver local as
 // root without --insecure-local-driver (the local driver runs every
 // workload as zlh-api's own user: root) and for no --driver as another user

@@ -1,7 +1,7 @@
 // Cryptographic primitives: base64/base64url, SHA-256 (OpenSSL, streaming),
 // Ed25519 keys and signatures (libsodium), random bytes.
 //
-// Key files (zlhctl keygen, DESIGN.md §4.3) are base64 text, one line:
+// Key files (zlhctl keygen, docs/design.md §4.3) are base64 text, one line:
 //   *.key  the 64-byte libsodium secret key (seed || public key), mode 0600.
 //          32 bytes are refused (that is a public key, not a secret).
 //   *.pub  the 32-byte public key.

@@ -1,6 +1,6 @@
 // Error values and Result<T>, shared by every zlh module.
 //
-// An Error carries a stable code (DESIGN.md §3.3: "E_INVALID", "E_NOT_FOUND",
+// An Error carries a stable code (docs/design.md §3.3: "E_INVALID", "E_NOT_FOUND",
 // ...), a human readable lowercase message and optionally the offending field
 // and the lower-level cause. Modules return Result<T> at their boundaries and
 // add context on the way up with Error::wrap ("load payload: ..."). The HTTP

@@ -1,4 +1,4 @@
-// Structured logging in slog's JSON shape (DESIGN.md §13):
+// Structured logging in slog's JSON shape (docs/design.md §13):
 //   {"time":"2026-11-24T10:00:00.123456Z","level":"INFO","msg":"...","component":"http",...}
 // one line per record on stderr (or a configured fd). `text` format prints
 // `time LEVEL msg key=value ...` for humans.

@@ -1,4 +1,4 @@
-// Prometheus text-format metrics (DESIGN.md §13).
+// Prometheus text-format metrics (docs/design.md §13).
 //
 // Counters and gauges are identified by name + a label string already in
 // Prometheus syntax (`route="/health",code="200"`, or empty). Collectors are

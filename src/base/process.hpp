@@ -1,4 +1,4 @@
-// The one door for child processes (STYLE.md §7, DESIGN.md §6).
+// The one door for child processes (STYLE.md §7, docs/design.md §6).
 //
 // Every child zlh starts — installers, useradd, console shells, supervised
 // services — goes through spawn(): it decides the session, the user, the

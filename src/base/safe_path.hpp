@@ -1,4 +1,4 @@
-// The one path resolver (DESIGN.md §8, STYLE.md §10). Every file operation
+// The one path resolver (docs/design.md §8, STYLE.md §10). Every file operation
 // on a user- or archive-supplied path (the agent's /files API, archive
 // extraction, mod installs) goes through these functions; none of them ever
 // resolves a path outside the directory behind `root_fd`.

@@ -1,4 +1,4 @@
-// zlhctl catalog init|add|promote|validate|sign (DESIGN.md §4.3): build and
+// zlhctl catalog init|add|promote|validate|sign (docs/design.md §4.3): build and
 // maintain an artifact store.
 //
 // A store is a directory an artifact server publishes as-is: catalog.json,

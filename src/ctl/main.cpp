@@ -1,4 +1,4 @@
-// zlhctl: operator tool (DESIGN.md §4.3).
+// zlhctl: operator tool (docs/design.md §4.3).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>

@@ -54,7 +54,7 @@ double now_s() {
 }
 
 void say(const char* level, const std::string& msg) {
-  // One JSON line in the agent's log, in the shape of DESIGN §13.
+  // One JSON line in the agent's log, in the shape of docs/design.md §13.
   std::string line =
       std::string("{\"level\":\"") + level + "\",\"component\":\"init\",\"msg\":\"" + msg + "\"}\n";
   int fd = ::open(g_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

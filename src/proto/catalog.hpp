@@ -1,4 +1,4 @@
-// The signed artifact catalog (DESIGN.md §4.1): model, validation, signature.
+// The signed artifact catalog (docs/design.md §4.1): model, validation, signature.
 //
 // parse_catalog() validates everything the design lists and reports the first
 // problem with its place, e.g.

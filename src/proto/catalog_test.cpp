@@ -23,7 +23,7 @@ json node_version(const std::string& v, const std::string& channel) {
           {"verify", {{"cmd", {"bin/node", "--version"}}, {"expect", "v" + v}}}};
 }
 
-// A valid catalog in the shape of DESIGN.md §4.1, with two node versions so
+// A valid catalog in the shape of docs/design.md §4.1, with two node versions so
 // that places like runtimes[0].versions[1] exist.
 json valid() {
   json c = {{"schema", 1}, {"created_at", "2026-11-24T00:00:00Z"}};

@@ -1,5 +1,5 @@
 // JWS compact tokens signed with Ed25519 (alg "EdDSA", RFC 8037), and the
-// API→agent request token built on them (DESIGN.md §3.3).
+// API→agent request token built on them (docs/design.md §3.3).
 //
 // verify_eddsa() accepts exactly alg "EdDSA": "none", HS256 or any other alg
 // is refused before the signature is looked at. Errors are E_UNAUTHORIZED
@@ -28,7 +28,7 @@ Result<nlohmann::json> verify_eddsa(std::string_view token, const crypto::Ed2551
 // ---- API → agent token ----
 inline constexpr std::string_view kAgentIssuer = "zlh-api";
 inline constexpr std::string_view kAgentAudience = "zlh-agent";
-inline constexpr int64_t kAgentMaxTtl = 300;  // seconds; DESIGN §3.3 "exp ≤ 5 min"
+inline constexpr int64_t kAgentMaxTtl = 300;  // seconds; docs/design.md §3.3 "exp ≤ 5 min"
 // Seconds an iat may lie in the future (API clock ahead of the agent). Expiry
 // is strict: a token is dead at exp, whatever the skew.
 inline constexpr int64_t kClockSkew = 30;

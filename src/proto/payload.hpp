@@ -1,4 +1,4 @@
-// payload.json (DESIGN.md §3.5): validation and canonical form.
+// payload.json (docs/design.md §3.5): validation and canonical form.
 //
 // validate_payload() is pure: it never touches the filesystem. It refuses
 // unknown fields, wrong JSON types, unknown container types, missing

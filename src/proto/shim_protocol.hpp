@@ -1,5 +1,5 @@
 // Wire protocol between zlh-shim (the holder of one service's PTY/pipes,
-// DESIGN.md §6) and its clients (the agent, tests), plus the status record
+// docs/design.md §6) and its clients (the agent, tests), plus the status record
 // both sides share.
 //
 // Transport: a unix stream socket. Every message is a frame

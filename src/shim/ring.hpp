@@ -25,7 +25,7 @@ class Ring {
   static constexpr size_t kMinCapacity = 64 * 1024;
   static constexpr size_t kDefaultCapacity = 256 * 1024;
 
-  // Capacities below kMinCapacity are raised to it (DESIGN.md §7: the
+  // Capacities below kMinCapacity are raised to it (docs/design.md §7: the
   // scrollback is at least 64 KiB).
   explicit Ring(size_t capacity = kDefaultCapacity);
 

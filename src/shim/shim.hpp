@@ -1,4 +1,4 @@
-// zlh-shim: the holder process of one supervised service (DESIGN.md §6),
+// zlh-shim: the holder process of one supervised service (docs/design.md §6),
 // in the spirit of conmon / containerd-shim.
 //
 // The agent starts one shim per service. The shim starts the service (via

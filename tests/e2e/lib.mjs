@@ -1,4 +1,4 @@
-// Browser-test harness (DESIGN.md §11, §14): a real zlh-api with the local
+// Browser-test harness (docs/design.md §11, §14): a real zlh-api with the local
 // driver, a test artifact store and the built portal, driven through
 // Debian's Chromium with playwright-core. Each scenario gets its own data
 // dir, loopback address and vmid window; everything it started is killed

@@ -1,5 +1,5 @@
 // zlh-api under stress, through its real binary with the local driver and
-// real agents on loopback (DESIGN.md §10.3, §15):
+// real agents on loopback (docs/design.md §10.3, §15):
 //   - 50 concurrent creates: 50 distinct vmids, all ready, all deleted with
 //     no agent left behind and every vmid back in the pool;
 //   - kill -9 of the API at several points of a provisioning job: after a

@@ -1,5 +1,5 @@
 // zlh-api through its real binary with the local driver and real agents on
-// loopback (DESIGN.md §10): auth, forged tokens, CSRF, a dev server from
+// loopback (docs/design.md §10): auth, forged tokens, CSRF, a dev server from
 // create to running, ownership, an API kill -9 with running servers, and
 // delete leaving no agent behind.
 //

@@ -1,5 +1,5 @@
 // The dev console through the real agent: a PTY login shell over the agent's
-// WebSocket (DESIGN.md §7), sessions that survive a reload and an agent
+// WebSocket (docs/design.md §7), sessions that survive a reload and an agent
 // kill -9, and the runtime on PATH.
 #include <dirent.h>
 #include <gtest/gtest.h>

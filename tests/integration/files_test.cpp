@@ -1,4 +1,4 @@
-// The /files API through the real agent (DESIGN.md §8): round trips, the
+// The /files API through the real agent (docs/design.md §8): round trips, the
 // traversal suite (every operation × every attack, with the outside
 // untouched), streamed multi-file uploads, a 2 GiB upload with the agent's
 // memory bounded, interrupted uploads and writes that leave the old file
@@ -470,7 +470,7 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
 }
 
 // New files, directories and uploads belong to the dev user, not to the
-// (root) agent (DESIGN §5, §8).
+// (root) agent (docs/design.md §5, §8).
 // H2: the user swaps the workspace for a symlink (mv ~/workspace w && ln -s
 // <elsewhere> ~/workspace). The agent re-opens the root for every request
 // and never follows its last component: every file operation is refused

@@ -1,4 +1,4 @@
-// Minecraft game servers through the real agent (DESIGN.md §9): the
+// Minecraft game servers through the real agent (docs/design.md §9): the
 // stand-in server and installer built from tests/fixtures/minecraft, a
 // catalog "java" runtime packed from the host JDK (twice: as its own
 // version and as 21.0.99-test), installed, configured, supervised,

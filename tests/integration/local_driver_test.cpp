@@ -1,4 +1,4 @@
-// The local driver (DESIGN.md §10.5) with the real zlh-agent and zlh-shim:
+// The local driver (docs/design.md §10.5) with the real zlh-agent and zlh-shim:
 // containers on their own 127.77.x.y address, agents that outlive the API
 // (even kill -9) and are found again instead of started twice, stop and
 // destroy that leave no process of the container behind (agent, shims,

@@ -1,4 +1,4 @@
-// Mods through the real agent (DESIGN.md §9): a paper server (stand-in jar
+// Mods through the real agent (docs/design.md §9): a paper server (stand-in jar
 // from tests/fixtures/minecraft, store from the game_store fixture) gets
 // plugins installed from the artifact server (sha256 verified) and by
 // upload, disabled, enabled and deleted; `restart_required` follows the

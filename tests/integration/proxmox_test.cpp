@@ -1,5 +1,5 @@
 // The proxmox driver's contract against tests/fixtures/fake_proxmox.py
-// (DESIGN.md §10.5, docs/proxmox.md): placement by free memory over three
+// (docs/design.md §10.5, docs/proxmox.md): placement by free memory over three
 // nodes, clones per node, lock errors retried, a failing clone compensated,
 // a node going offline, guests that are not ours, idempotent operations,
 // slow and overlong tasks, TLS verification and pinning, the token header

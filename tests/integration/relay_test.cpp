@@ -1,4 +1,4 @@
-// zlh-api's relays through the real binaries (DESIGN.md §7, §8, §9, §10.3):
+// zlh-api's relays through the real binaries (docs/design.md §7, §8, §9, §10.3):
 // zlh-api with the local driver and a real dev container (agent + shim) on
 // loopback. The console WebSocket round trip (binary input, text control
 // frames, ?session= reattach, Origin check, closes both ways), the files

@@ -1,4 +1,4 @@
-// Integration tests of the real zlh-shim binary (DESIGN.md §6, §7): PTY and
+// Integration tests of the real zlh-shim binary (docs/design.md §6, §7): PTY and
 // pipe services, scrollback, fan-out with a stalled client, the stop
 // policy, surviving its parent and its clients, the state file.
 #include <fcntl.h>

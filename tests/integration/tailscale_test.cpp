@@ -1,4 +1,4 @@
-// zlh-api's Headscale/Tailscale routes (DESIGN.md §10.6) through the real
+// zlh-api's Headscale/Tailscale routes (docs/design.md §10.6) through the real
 // binary with the local driver, a real dev container (the tiny tool
 // runtime), a tailscale stand-in addon that records what `tailscale up`
 // received, and tests/fixtures/fake_headscale.py as Headscale.

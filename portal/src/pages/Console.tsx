@@ -1,4 +1,4 @@
-// The interactive console (DESIGN §7): binary frames both ways, JSON text
+// The interactive console (docs/design.md §7): binary frames both ways, JSON text
 // control frames, automatic reconnect with backoff. A dev console reattaches
 // to its shell with ?session=<id> (the agent announces the id in a
 // {"type":"session","id"} text frame when it opens).

@@ -1,4 +1,4 @@
-// File browser (DESIGN §8): paths are relative to the workload root.
+// File browser (docs/design.md §8): paths are relative to the workload root.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, formatBytes, upload, type FileEntry, type Server } from '../api';
 import { Alert, ConfirmDialog, Modal, ProgressBar, errorText } from '../components';

@@ -1,4 +1,4 @@
-// The IDE tab. code-server runs on its own origin (DESIGN §10.4), so it is
+// The IDE tab. code-server runs on its own origin (docs/design.md §10.4), so it is
 // never framed here: "Open IDE" hands off to a new tab through a one-time
 // ticket. The IDE origin sends a browser without its cookie back to
 // ?open=1[&port=<n>], which asks for a ticket at once and replaces this page.

@@ -1,4 +1,4 @@
-// Mods of a game server (DESIGN §9).
+// Mods of a game server (docs/design.md §9).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, formatBytes, upload, type Mod, type Server } from '../api';
 import { Alert, ConfirmDialog, ProgressBar, errorText } from '../components';

@@ -1,4 +1,4 @@
-// Private network access to a dev container through Headscale (DESIGN §10.6).
+// Private network access to a dev container through Headscale (docs/design.md §10.6).
 import { useState } from 'preact/hooks';
 import { api, type Server, type TailscaleAccess } from '../api';
 import { Alert, ConfirmDialog, errorText } from '../components';

@@ -1,4 +1,4 @@
-// Addons (DESIGN.md §6): code-server and tailscale, installed from the
+// Addons (docs/design.md §6): code-server and tailscale, installed from the
 // catalog through the same verified pipeline as runtimes (into
 // opt/zlh/services/<id>) and run as supervised services.
 //

@@ -1,4 +1,4 @@
-// The console WebSocket (DESIGN.md §7) on top of the supervisor's shims.
+// The console WebSocket (docs/design.md §7) on top of the supervisor's shims.
 //
 // Protocol: server→client binary frames are terminal output, client→server
 // binary frames are input; text frames are JSON control messages:

@@ -1,4 +1,4 @@
-// The console WebSocket's control messages from the client (DESIGN.md §7):
+// The console WebSocket's control messages from the client (docs/design.md §7):
 // text frames holding {"type":"resize","cols":C,"rows":R} or
 // {"type":"signal","name":"INT"}.
 //

@@ -1,4 +1,4 @@
-// The one environment of a dev container (DESIGN.md §5).
+// The one environment of a dev container (docs/design.md §5).
 //
 // build_environment() computes it from the active runtimes and the dev user;
 // render_profile() turns it into etc/profile.d/zlh.sh, which login shells

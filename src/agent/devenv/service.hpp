@@ -1,5 +1,5 @@
 // The agent's dev environment: the dev user and the one generated profile
-// (DESIGN.md §5), kept in step with the active runtimes.
+// (docs/design.md §5), kept in step with the active runtimes.
 //
 // ensure_user() creates (or finds) the dev user once and caches it.
 // regenerate() rebuilds etc/profile.d/zlh.sh and the environment every

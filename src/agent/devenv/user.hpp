@@ -1,7 +1,7 @@
-// The dev user of a dev container (DESIGN.md §5): the account console
+// The dev user of a dev container (docs/design.md §5): the account console
 // shells, code-server and workspace files run as / belong to.
 //
-// Paths in DevUser are host paths under the agent's --root (DESIGN.md
+// Paths in DevUser are host paths under the agent's --root (docs/design.md
 // §3.1), so with --root /srv/c42 the home is /srv/c42/home/dev.
 //
 // Thread-safety: ensure_dev_user() mutates account files and the home
@@ -35,7 +35,7 @@ inline constexpr std::string_view kRcMarker = "# >>> zlh environment >>>";
 // call on every agent start and every provisioning step.
 //
 // name "-": no account is created; <root>/home/dev and its workspace are
-// created owned by the agent's own uid/gid (DESIGN.md §3.1 --dev-user -).
+// created owned by the agent's own uid/gid (docs/design.md §3.1 --dev-user -).
 //
 // a real name (needs root):
 //  - root "/": `useradd -m -U -s /bin/bash -d /home/dev [-u 1000] NAME` when

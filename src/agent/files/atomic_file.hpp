@@ -1,5 +1,5 @@
 // A file written beneath a workload root and made visible in one step
-// (DESIGN.md §8: writes and uploads are atomic; a failed one leaves the old
+// (docs/design.md §8: writes and uploads are atomic; a failed one leaves the old
 // file intact and no temp file behind).
 //
 // How: the data goes to an unnamed O_TMPFILE inode in the target's directory

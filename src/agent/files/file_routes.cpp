@@ -119,7 +119,7 @@ void add_file_routes(http::Router& r, const FilesConfig& cfg) {
     if (!store) return Response::error(store.error());
     auto l = store->list(*rel);
     if (!l) return Response::error(l.error());
-    return Response::json(200, *l);  // DESIGN §8: the array itself
+    return Response::json(200, *l);  // docs/design.md §8: the array itself
   });
 
   http::RouteOptions reads;

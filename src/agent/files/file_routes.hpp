@@ -1,4 +1,4 @@
-// The agent's /files routes (DESIGN.md §8). Handlers only parse and
+// The agent's /files routes (docs/design.md §8). Handlers only parse and
 // serialize; the work is in FileStore, AtomicFile, the upload sink and
 // TarGzStream.
 //

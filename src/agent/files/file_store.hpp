@@ -1,4 +1,4 @@
-// The file operations of the agent's /files API (DESIGN.md §8) on one
+// The file operations of the agent's /files API (docs/design.md §8) on one
 // workload root (dev: the workspace; game: the server directory).
 //
 // Every path is relative to the root and goes through the one resolver

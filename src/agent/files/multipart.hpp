@@ -1,5 +1,5 @@
 // Incremental multipart/form-data parser (RFC 7578 over RFC 2046 §5.1) for
-// POST /files/upload (DESIGN.md §8): part bodies are handed to a callback as
+// POST /files/upload (docs/design.md §8): part bodies are handed to a callback as
 // they arrive and are never buffered, so an upload of any size needs no more
 // memory than the boundary plus one part's header block.
 //

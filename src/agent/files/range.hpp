@@ -1,5 +1,5 @@
 // HTTP Range requests (RFC 9110 §14) for GET /files/read and
-// /files/download of a file whose size is known (DESIGN.md §8).
+// /files/download of a file whose size is known (docs/design.md §8).
 //
 // Only a single "bytes" range is served. Anything else the RFC lets a server
 // ignore is ignored, i.e. answered with the full file (200): a missing or

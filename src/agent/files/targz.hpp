@@ -1,5 +1,5 @@
 // A directory as a .tar.gz stream, for GET /files/download?path=DIR
-// (DESIGN.md §8). Pull model: the HTTP layer calls read() for the next piece
+// (docs/design.md §8). Pull model: the HTTP layer calls read() for the next piece
 // of gzip output and sends it, so a slow client slows the archiver down
 // instead of making it buffer.
 //

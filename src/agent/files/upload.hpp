@@ -1,4 +1,4 @@
-// Streamed uploads (DESIGN.md §8 POST /files/upload, and the .jar upload of
+// Streamed uploads (docs/design.md §8 POST /files/upload, and the .jar upload of
 // POST /mods/install): a multipart/form-data body whose file parts are
 // written straight to disk as they arrive (never whole in memory), each one
 // through an AtomicFile, so every file appears complete or not at all.

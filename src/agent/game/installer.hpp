@@ -1,4 +1,4 @@
-// The provisioning step "game" (DESIGN.md §9): puts a catalog game server
+// The provisioning step "game" (docs/design.md §9): puts a catalog game server
 // into <root>/opt/zlh/server.
 //
 // install():

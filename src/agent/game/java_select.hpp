@@ -1,4 +1,4 @@
-// Which catalog Java runtime a game server runs on (DESIGN.md §4.1, §9, §15).
+// Which catalog Java runtime a game server runs on (docs/design.md §4.1, §9, §15).
 //
 // A game entry's `java` field W names versions of the catalog runtime
 // "java": a version V matches W when V == W, or when V starts with W

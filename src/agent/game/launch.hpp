@@ -1,6 +1,6 @@
 // How a game server's JVM is launched: heap from memory_mb, and the
 // command line for a server jar or for what a Forge/NeoForge installer
-// produced (DESIGN.md §9).
+// produced (docs/design.md §9).
 //
 // Heap: a JVM needs memory beyond its heap (metaspace, code cache, thread
 // stacks, direct buffers, GC bookkeeping), so the container's memory_mb is

@@ -1,5 +1,5 @@
 // server.properties: merging the payload into the file the server and the
-// user edit (DESIGN.md §9), in java.util.Properties text format.
+// user edit (docs/design.md §9), in java.util.Properties text format.
 //
 // merge_properties() keeps the existing text: comments, blank lines, key
 // order, escapes and every value the payload does not set stay as they are

@@ -1,4 +1,4 @@
-// Recognizes a game server's "ready" line in its console output (DESIGN.md
+// Recognizes a game server's "ready" line in its console output (docs/design.md
 // §9: `running` when the log matches the catalog's `ready` pattern).
 //
 // ReadyMatcher assembles the raw terminal byte stream into lines (split at

@@ -1,5 +1,5 @@
 // opt/zlh-agent/state/game.json: what the "game" step installed, read by the
-// "workload" step and every later start (DESIGN.md §3.2, §9).
+// "workload" step and every later start (docs/design.md §3.2, §9).
 //
 // It is written (atomically) only after the server files are complete —
 // for an installer variant after the installer succeeded — and removed

@@ -1,5 +1,5 @@
 // The game server as a supervised service: the provisioning step
-// "workload" of a game container (DESIGN.md §6, §9).
+// "workload" of a game container (docs/design.md §6, §9).
 //
 // start(): reads what the "game" step installed (record.hpp), builds the
 // service spec — name "workload", the catalog's Java by its versioned path
@@ -78,7 +78,7 @@ class GameServer {
 std::string java_binary(const GameRecord& rec);
 
 // The server's (and its installer's) environment: the dev environment of
-// DESIGN §5 built for the recorded Java alone, so PATH starts with its bin
+// docs/design.md §5 built for the recorded Java alone, so PATH starts with its bin
 // dirs and JAVA_HOME (when the runtime does not set it) is its home.
 std::vector<std::string> server_environment(const GameRecord& rec, const devenv::DevUser& user,
                                             const std::string& root);

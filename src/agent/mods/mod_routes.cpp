@@ -18,7 +18,7 @@ Response answer(const Result<nlohmann::json>& r) {
 void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks, uint64_t max_upload_bytes) {
   ModManager* m = &mods;
   TaskRunner* t = &tasks;
-  // DESIGN §9: the body is the array; whether the running server has yet
+  // docs/design.md §9: the body is the array; whether the running server has yet
   // to load a change rides along in a header.
   r.add_sync("GET", "/mods", [m](Request&) {
     auto l = m->list();

@@ -1,4 +1,4 @@
-// The agent's /mods routes (DESIGN.md §9): thin handlers over ModManager.
+// The agent's /mods routes (docs/design.md §9): thin handlers over ModManager.
 // POST /mods/install takes either JSON {artifact, sha256} (downloaded from
 // the artifact server on a task thread) or a multipart upload of .jar files
 // (streamed to disk like /files/upload).

@@ -1,4 +1,4 @@
-// Mods and plugins of a game server (DESIGN.md §9).
+// Mods and plugins of a game server (docs/design.md §9).
 //
 // Enabled mods are the `.jar` files in <server>/<mods_dir> (the catalog
 // variant's directory: "mods", "plugins"); disabled ones live in

@@ -1,4 +1,4 @@
-// Fetches and trusts the artifact catalog (DESIGN.md §4.2, first two steps).
+// Fetches and trusts the artifact catalog (docs/design.md §4.2, first two steps).
 //
 // load() fetches <base>/catalog.json and <base>/catalog.json.sig, verifies the
 // Ed25519 signature over the exact bytes with the --catalog-key (nothing in

@@ -1,5 +1,5 @@
 // Safe archive extraction for runtime, addon and game artifacts
-// (DESIGN.md §4.2), and removal of the staging trees it writes into.
+// (docs/design.md §4.2), and removal of the staging trees it writes into.
 //
 // extract_archive streams the archive (constant memory, data goes straight
 // from libarchive's blocks to disk) into `dest_dir`, normally an empty

@@ -1,4 +1,4 @@
-// Installed runtimes under <root>/opt/zlh/runtimes (DESIGN.md §4.2, §3.2).
+// Installed runtimes under <root>/opt/zlh/runtimes (docs/design.md §4.2, §3.2).
 //
 // Layout:  runtimes/<id>/<version>/            a complete, verified install
 //          runtimes/<id>/<version>/.zlh-runtime.json   its catalog entry (bin, env, sha256)

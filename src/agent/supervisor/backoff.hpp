@@ -1,4 +1,4 @@
-// Crash-recovery policy of the supervisor (DESIGN.md §6), as pure logic.
+// Crash-recovery policy of the supervisor (docs/design.md §6), as pure logic.
 //
 // The supervisor reports what happened to one service (started, crashed,
 // stopped on request, started by the operator) and CrashPolicy answers

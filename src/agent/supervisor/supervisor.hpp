@@ -1,6 +1,6 @@
 // The supervisor: keeps services (a game server, code-server, tailscaled,
 // console shells) alive through one zlh-shim holder process each
-// (DESIGN.md §6).
+// (docs/design.md §6).
 //
 // The agent never owns a service's process or PTY: start() launches
 // `zlh-shim` (through the one spawn door), which starts the service and

@@ -610,7 +610,7 @@ http::Router make_api_router(ApiContext& ctx) {
     return Response::json(200, {{"entries", out}});
   });
 
-  // The artifact store as a static tree (DESIGN §4.1): public like any
+  // The artifact store as a static tree (docs/design.md §4.1): public like any
   // artifact server; every path through the one resolver.
   if (ctx.opts.artifacts_is_dir()) add_artifact_routes(r, ctx.opts.artifacts);
 
@@ -646,7 +646,7 @@ http::Router make_api_router(ApiContext& ctx) {
                             {"cookie", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "zlh_session"}}}}}}}};
   r.add_sync("GET", "/api/openapi.json", [doc](Request&) { return Response::json(200, doc); }, pub);
 
-  // The built portal at / (DESIGN §11), registered last so every API route
+  // The built portal at / (docs/design.md §11), registered last so every API route
   // matches first. A single-page app: paths that are not files get
   // index.html. Unknown /api/ paths stay JSON 404s.
   if (!ctx.opts.portal.empty()) {

@@ -1,4 +1,4 @@
-// zlh-api's HTTP surface (DESIGN.md §10): one route table over the store,
+// zlh-api's HTTP surface (docs/design.md §10): one route table over the store,
 // the auth primitives, the driver and the job runner. Handlers parse and
 // serialize; ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).

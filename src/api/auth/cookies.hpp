@@ -1,4 +1,4 @@
-// The browser session cookie and CSRF rule of zlh-api (DESIGN.md §10.2).
+// The browser session cookie and CSRF rule of zlh-api (docs/design.md §10.2).
 //
 // - parse_cookie_header(): the request's Cookie header into name -> value,
 //   leniently (RFC 6265 §5.4 as browsers send it, plus what sloppy clients

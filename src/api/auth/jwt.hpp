@@ -1,4 +1,4 @@
-// Session tokens of zlh-api (DESIGN.md §10.2): JWT (RFC 7519) in JWS compact
+// Session tokens of zlh-api (docs/design.md §10.2): JWT (RFC 7519) in JWS compact
 // form, HMAC-SHA256 ("HS256") with a server secret.
 //
 // Claims: sub (user id, string), sid (session id, string; the store keeps the
@@ -28,7 +28,7 @@
 namespace zlh::api::auth {
 
 inline constexpr size_t kMinJwtSecretBytes = 32;
-inline constexpr int64_t kDefaultSessionTtl = 12 * 3600;   // DESIGN §10.2
+inline constexpr int64_t kDefaultSessionTtl = 12 * 3600;   // docs/design.md §10.2
 inline constexpr int64_t kMaxSessionTtl = 30 * 24 * 3600;  // mint and verify cap
 // Seconds an iat may lie ahead of `now` (clock stepped back, another API
 // instance slightly ahead). exp has no leeway: a token is dead at exp.

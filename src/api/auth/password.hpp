@@ -1,4 +1,4 @@
-// Password hashing for zlh-api accounts (DESIGN.md §10.2): argon2id through
+// Password hashing for zlh-api accounts (docs/design.md §10.2): argon2id through
 // libsodium's crypto_pwhash_str, in its self-describing "$argon2id$v=19$m=…"
 // string form, which is what the store keeps.
 //

@@ -1,4 +1,4 @@
-// Login rate limiting (DESIGN.md §10.2): failed logins are counted per
+// Login rate limiting (docs/design.md §10.2): failed logins are counted per
 // account and per remote address in sliding windows; when either budget is
 // spent, further attempts are refused (429 E_RATE_LIMITED, Retry-After) until
 // the oldest counted failure leaves the window.

@@ -1,5 +1,5 @@
-// zlh-api's own secrets (DESIGN.md §10.1): the JWT HMAC secret and the
-// Ed25519 key pair that signs agent tokens (DESIGN §3.3).
+// zlh-api's own secrets (docs/design.md §10.1): the JWT HMAC secret and the
+// Ed25519 key pair that signs agent tokens (docs/design.md §3.3).
 //
 // Files (defaults under <data>/keys/, the layout `zlhctl keygen --out
 // <data>/keys` writes, so an operator may pre-create them with keygen):

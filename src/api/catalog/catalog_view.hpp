@@ -1,4 +1,4 @@
-// What the API shows users of the signed catalog (DESIGN.md §10.3
+// What the API shows users of the signed catalog (docs/design.md §10.3
 // GET /api/catalog/dev and /api/catalog/game). Pure functions.
 //
 // `min_channel` ("stable" unless the request asks ?channel=beta|dev) keeps

@@ -36,7 +36,7 @@ Result<void> check_spec(const ContainerSpec& spec) {
   const AgentConfig& a = spec.agent;
   // Relative paths would be resolved against whatever directory the agent
   // happens to start in.
-  // An agent without the API's key answers 401 to everything (DESIGN.md §15:
+  // An agent without the API's key answers 401 to everything (docs/design.md §15:
   // the token is never optional).
   if (a.api_public_key_file.empty() || a.api_public_key_file.front() != '/')
     return fail(

@@ -1,4 +1,4 @@
-// The container driver interface (DESIGN.md §10.5): what the control plane
+// The container driver interface (docs/design.md §10.5): what the control plane
 // asks of whatever runs containers — unprivileged LXC containers on this
 // host (lxc/, the embedded default as root), the development-only `local`
 // driver (local/) or Proxmox VE (proxmox/).
@@ -49,14 +49,14 @@
 
 namespace zlh::api::drivers {
 
-// Port of zlh-agent inside every container (DESIGN.md §3.3).
+// Port of zlh-agent inside every container (docs/design.md §3.3).
 inline constexpr int kAgentPort = 18888;
 // Minecraft's port inside a container whose driver forwards a host port to it.
 inline constexpr int kGamePort = 25565;
 inline constexpr int kMinVmid = 1;
 inline constexpr int kMaxVmid = 65535;
 
-// What the container's zlh-agent is started with (DESIGN.md §3.1).
+// What the container's zlh-agent is started with (docs/design.md §3.1).
 struct AgentConfig {
   std::string api_public_key_file;      // --api-key: verifies the API's request tokens
   std::string catalog_public_key_file;  // --catalog-key: verifies catalog.json
@@ -66,7 +66,7 @@ struct AgentConfig {
 
 struct ContainerSpec {
   std::string type;  // "dev" | "game"; fixed at create, never changes
-  // dev-<vmid> or mc-<variant>-<vmid> (DESIGN §3.1: the agent reads its vmid
+  // dev-<vmid> or mc-<variant>-<vmid> (docs/design.md §3.1: the agent reads its vmid
   // from it). Proxmox sets it at clone time; the local driver ignores it
   // (its agents get --vmid). Empty: "<type>-<vmid>".
   std::string hostname;

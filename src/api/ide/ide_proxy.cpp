@@ -15,7 +15,7 @@ namespace zlh::api {
 namespace {
 
 using Clock = CoarseClock;  // cache lifetimes: the tick's resolution is plenty
-constexpr uint16_t kIdePort = 6000;    // DESIGN §6: code-server on <container ip>:6000
+constexpr uint16_t kIdePort = 6000;    // docs/design.md §6: code-server on <container ip>:6000
 constexpr int kAgentPort = 18888;      // never previewed
 constexpr size_t kMaxCacheEntries = 20000;
 

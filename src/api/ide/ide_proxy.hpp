@@ -1,4 +1,4 @@
-// The browser IDE and port preview on their own origin (DESIGN.md §10.4 as
+// The browser IDE and port preview on their own origin (docs/design.md §10.4 as
 // amended in docs/ide.md).
 //
 // The IDE origin (--ide-listen, --ide-origin; ide_origin.hpp) serves only

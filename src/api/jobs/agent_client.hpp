@@ -1,4 +1,4 @@
-// Requests from zlh-api to a container's zlh-agent (DESIGN.md §3.3): every
+// Requests from zlh-api to a container's zlh-agent (docs/design.md §3.3): every
 // one carries a fresh EdDSA token signed with the API's key and bound to the
 // container's vmid (60 s). Thread-safe; holds the key by reference.
 #pragma once

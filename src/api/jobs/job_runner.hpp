@@ -1,4 +1,4 @@
-// Durable provisioning and deletion jobs (DESIGN.md §10.3).
+// Durable provisioning and deletion jobs (docs/design.md §10.3).
 //
 // A create job's steps are stored with the job (kCreateSteps). The runner
 // executes them in order on a worker thread, recording each step's state, so

@@ -1,4 +1,4 @@
-// The status poller (DESIGN.md §10.3, §15): keeps each server's live agent
+// The status poller (docs/design.md §10.3, §15): keeps each server's live agent
 // state in the store, so GET /api/servers answers from the store alone and
 // never calls an agent (or Proxmox) per request.
 //

@@ -1,4 +1,4 @@
-// GET /api/servers/{id}/console (DESIGN.md §7, §10.3): the browser's
+// GET /api/servers/{id}/console (docs/design.md §7, §10.3): the browser's
 // WebSocket relayed to the container agent's /console.
 //
 // Before the upgrade (plain HTTP answers): an Origin header, when present,

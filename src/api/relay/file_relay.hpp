@@ -1,4 +1,4 @@
-// The files and mods relays (DESIGN.md §8, §9, §10.3):
+// The files and mods relays (docs/design.md §8, §9, §10.3):
 //   GET|HEAD|PUT|POST /api/servers/{id}/files/{rest...} → agent /files/{rest}?{query}
 //   GET               /api/servers/{id}/mods            → agent /mods
 //   POST|DELETE       /api/servers/{id}/mods/{rest...}  → agent /mods/{rest}

@@ -1,5 +1,5 @@
 // What a relayed request becomes on the agent's side and what its answer
-// becomes on the client's (DESIGN.md §8, §9, §10.3): the agent path, the
+// becomes on the client's (docs/design.md §8, §9, §10.3): the agent path, the
 // headers that may cross in each direction, and how an agent's error body
 // becomes an Error. Pure functions; thread-safe.
 #pragma once

@@ -1,4 +1,4 @@
-// The WebSocket Origin check of zlh-api (DESIGN.md §10.1, §10.4): a browser
+// The WebSocket Origin check of zlh-api (docs/design.md §10.1, §10.4): a browser
 // always sends Origin with a WebSocket upgrade, so a page on another site
 // could otherwise open a console with the user's cookie (cross-site
 // WebSocket hijacking). Pure functions; thread-safe.

@@ -1,4 +1,4 @@
-// zlh-api's relays to container agents (DESIGN.md §7–§10): the console
+// zlh-api's relays to container agents (docs/design.md §7–§10): the console
 // WebSocket (console_relay.hpp) and the files and mods routes
 // (file_relay.hpp). The browser never talks to an agent: every relayed
 // request is authenticated by the router guard, checked for ownership, and

@@ -1,4 +1,4 @@
-// Which agent a relayed request goes to (DESIGN.md §10.2, §10.3): the
+// Which agent a relayed request goes to (docs/design.md §10.2, §10.3): the
 // server named by the route's {id}, looked up with the caller as owner, so a
 // server that is not yours is E_NOT_FOUND exactly like one that does not
 // exist, before anything reaches an agent. Thread-safe (the store is).

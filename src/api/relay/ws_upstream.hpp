@@ -1,4 +1,4 @@
-// The agent side of the console relay (DESIGN.md §7, §10.3): an outgoing
+// The agent side of the console relay (docs/design.md §7, §10.3): an outgoing
 // WebSocket driven asynchronously on one shared I/O thread, so a relayed
 // console costs no thread of its own and, once connected, never blocks the
 // API's I/O threads.

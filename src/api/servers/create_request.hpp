@@ -1,4 +1,4 @@
-// The body of POST /api/servers (DESIGN.md §4): parsed and checked before
+// The body of POST /api/servers (docs/design.md §4): parsed and checked before
 // anything is created.
 //
 // parse_create_request() is pure: the driver's limits and the pinned catalog

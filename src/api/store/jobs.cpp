@@ -126,7 +126,7 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
     out.job = insert_job(db, server_id, JobKind::kDelete, steps, impl_->now_ms());
     // The server is on its way out from this moment, not from when the runner
     // picks the job up: the IDE proxy, Tailscale keys and the list all see
-    // `deleting` at once (a DELETE ends access immediately, DESIGN §10.4).
+    // `deleting` at once (a DELETE ends access immediately, docs/design.md §10.4).
     SQLite::Statement mark(db, "UPDATE servers SET state = 'deleting', updated_at = ? WHERE id = ?");
     mark.bind(1, impl_->now_ms());
     mark.bind(2, server_id);

@@ -1,5 +1,5 @@
 // The zlh-api store: every byte of SQL in zlh-api lives behind this class
-// (DESIGN.md §10.7, STYLE §13). SQLite file, WAL, foreign keys on, busy
+// (docs/design.md §10.7, STYLE §13). SQLite file, WAL, foreign keys on, busy
 // timeout, synchronous=NORMAL; numbered migrations embedded in the binary
 // (store/migrations/NNNN_name.sql) are applied by open(). Decisions and
 // their reasons: docs/store.md.

@@ -1,4 +1,4 @@
-// Records the store hands in and out (DESIGN.md §10.7). Plain values: a
+// Records the store hands in and out (docs/design.md §10.7). Plain values: a
 // record read from the store is a copy, owned by the caller, and goes stale
 // the moment another thread writes; re-read rather than cache.
 //

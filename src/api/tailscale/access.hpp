@@ -1,4 +1,4 @@
-// The rules of private network access to a dev container (DESIGN.md §10.6),
+// The rules of private network access to a dev container (docs/design.md §10.6),
 // as pure functions: which server may get it, which Headscale user a zlh
 // user's devices and containers live under, and what the user is told once
 // the keys exist. The routes (tailscale_routes.hpp) only call these.

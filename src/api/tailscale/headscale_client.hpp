@@ -1,5 +1,5 @@
 // A client of Headscale's REST API (/api/v1, `Authorization: Bearer <API
-// key>`), the part zlh-api needs (DESIGN.md §10.6): users (GET/POST
+// key>`), the part zlh-api needs (docs/design.md §10.6): users (GET/POST
 // /api/v1/user) and pre-auth keys (POST/GET /api/v1/preauthkey, POST
 // /api/v1/preauthkey/expire), in the form of the configured release:
 //

@@ -1,4 +1,4 @@
-// zlh-api's Headscale settings (DESIGN.md §10.6): the parsing and checking
+// zlh-api's Headscale settings (docs/design.md §10.6): the parsing and checking
 // of the --headscale-* flags, in one place so options.cpp refuses a bad
 // value at start and the client gets typed values.
 //

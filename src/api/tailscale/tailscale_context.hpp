@@ -1,4 +1,4 @@
-// What the tailscale routes share (DESIGN.md §10.6): the Headscale client
+// What the tailscale routes share (docs/design.md §10.6): the Headscale client
 // (absent when Headscale is not configured), the settings from the
 // --headscale-* flags, and two in-memory tables per server: whether an
 // enable/disable is under way, and the ids (never the keys) of the

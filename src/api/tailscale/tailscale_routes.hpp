@@ -1,4 +1,4 @@
-// Private network access to a dev container through Headscale (DESIGN.md
+// Private network access to a dev container through Headscale (docs/design.md
 // §10.6; docs/tailscale.md):
 //
 //   POST   /api/servers/{id}/tailscale   body empty or {} →

@@ -1,4 +1,4 @@
-// The `local` driver (DESIGN.md §10.5), for development only (as root it needs
+// The `local` driver (docs/design.md §10.5), for development only (as root it needs
 // --insecure-local-driver; the embedded default is lxc/): a container is
 // the directory <data>/containers/<vmid>/ (the agent's --root) plus one
 // zlh-agent process for it, listening on the container's own loopback
@@ -28,7 +28,7 @@
 // (SIGKILL after agent_stop_timeout) — first, so that it cannot restart the
 // services that are about to stop; then every shim gets SIGTERM, which runs
 // the service's stop policy (a game server's `stop` command, then SIGTERM,
-// then SIGKILL, DESIGN.md §6); whatever still lives at the caller's
+// then SIGKILL, docs/design.md §6); whatever still lives at the caller's
 // deadline is SIGKILLed (service process groups, shims); finally every
 // remaining process that belongs to the directory (cwd, root or executable
 // inside it, or an environment naming a path inside it: processes that left

@@ -68,7 +68,7 @@ void log_signal_error(const Result<bool>& r, int vmid, pid_t pid) {
 Result<void> end_container(const std::string& dir, int vmid, std::optional<ProcessHandle> agent,
                            Clock::time_point deadline, const ShutdownOptions& opts) {
   // 1. The agent first: a live agent would restart the services below as
-  // crashes. Its SIGTERM leaves the services alone (DESIGN.md §6).
+  // crashes. Its SIGTERM leaves the services alone (docs/design.md §6).
   if (agent && agent->alive()) {
     log_signal_error(agent->signal(SIGTERM), vmid, agent->pid());
     auto grace = std::min(opts.agent_stop_timeout, std::max(left_until(deadline), 100ms));

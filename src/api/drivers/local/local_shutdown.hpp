@@ -5,7 +5,7 @@
 // Order and policy:
 //   1. the agent: SIGTERM, SIGKILL after agent_stop_timeout (first, so it
 //      cannot restart the services below as crashes; its SIGTERM leaves
-//      services alone, DESIGN.md §6);
+//      services alone, docs/design.md §6);
 //   2. the services recorded in <dir>/run/zlh/*.json: SIGTERM to each live
 //      shim, which runs the service's stop policy; a service whose shim is
 //      gone gets SIGTERM to its process group; at `deadline` survivors get

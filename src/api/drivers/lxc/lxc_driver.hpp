@@ -1,4 +1,4 @@
-// The `lxc` driver (DESIGN.md §10.5, docs/drivers.md): each container is an
+// The `lxc` driver (docs/design.md §10.5, docs/drivers.md): each container is an
 // unprivileged LXC container run through liblxc, the embedded default when
 // zlh-api runs as root.
 //

@@ -1,4 +1,4 @@
-// The Proxmox VE REST client of the proxmox driver (DESIGN.md §10.5):
+// The Proxmox VE REST client of the proxmox driver (docs/design.md §10.5):
 // blocking HTTPS calls through libcurl to <url>/api2/json with
 // `Authorization: PVEAPIToken=USER@REALM!TOKENID=SECRET`, form-encoded
 // parameters, and the `{"data": …}` envelope unwrapped.

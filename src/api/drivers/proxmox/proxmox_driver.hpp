@@ -1,4 +1,4 @@
-// The `proxmox` driver (DESIGN.md §10.5, docs/proxmox.md): containers are
+// The `proxmox` driver (docs/design.md §10.5, docs/proxmox.md): containers are
 // LXC guests on a Proxmox VE cluster, made by full clones of a zlh template
 // (the agent, its unit, the API's public key and the catalog key baked in).
 //

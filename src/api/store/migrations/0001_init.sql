@@ -1,4 +1,4 @@
--- zlh-api store, schema 1 (DESIGN.md §10.7; decisions in docs/store.md).
+-- zlh-api store, schema 1 (docs/design.md §10.7; decisions in docs/store.md).
 --
 -- Runs inside one transaction (store/migrations.cpp), so PRAGMAs that cannot
 -- change inside a transaction (foreign_keys, journal_mode) do not belong here.
