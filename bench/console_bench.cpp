@@ -39,12 +39,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "http/client.hpp"
 
@@ -77,7 +76,9 @@ class WsTerm : public Term {
     h.add("Authorization", "Bearer " + token);
     int status = 0;
     auto c = zlh::http::WsClient::connect(url, h, 10s, &status);
-    if (!c) die("connect " + url + ": " + c.error().to_string() + " (HTTP " + std::to_string(status) + ")");
+    if (!c)
+      die("connect " + url + ": " + c.error().to_string() + " (HTTP " + std::to_string(status) +
+          ")");
     c_ = std::move(*c);
   }
   ~WsTerm() override { c_->close(); }
@@ -91,7 +92,8 @@ class WsTerm : public Term {
       auto m = c_->read(std::max(left, 0ms));
       if (!m) {
         if (m.error().is("E_TIMEOUT")) return std::nullopt;
-        die("read: " + m.error().to_string() + " (close code " + std::to_string(c_->close_code()) + ")");
+        die("read: " + m.error().to_string() + " (close code " + std::to_string(c_->close_code()) +
+            ")");
       }
       if (m->binary) {
         ++messages;
@@ -117,7 +119,8 @@ class PtyTerm : public Term {
  public:
   PtyTerm() {
     master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master_ < 0 || ::grantpt(master_) != 0 || ::unlockpt(master_) != 0) die("posix_openpt failed");
+    if (master_ < 0 || ::grantpt(master_) != 0 || ::unlockpt(master_) != 0)
+      die("posix_openpt failed");
     std::string slave = ::ptsname(master_);
     winsize ws{};
     ws.ws_col = 120;
@@ -234,7 +237,8 @@ void rtt(Term& t, int samples, int warmup) {
     }
     auto t1 = Clock::now();
     ++typed;
-    if (i >= warmup) us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
+    if (i >= warmup)
+      us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count());
   }
   t.send("\x15");
   drain(t, 100ms);
@@ -252,8 +256,9 @@ void rtt(Term& t, int samples, int warmup) {
 void bulk(Term& t, uint64_t bytes, uint32_t token) {
   std::string end = "ZLHEND" + std::to_string(token);
   // The typed line holds "ZLHEND%s", the output "ZLHEND<token>".
-  std::string cmd = "head -c " + std::to_string(bytes) + " /dev/zero | tr '\\0' x; printf '\\nZLHEND%s\\n' " +
-                    std::to_string(token) + "\n";
+  std::string cmd = "head -c " + std::to_string(bytes) +
+                    " /dev/zero | tr '\\0' x; printf '\\nZLHEND%s\\n' " + std::to_string(token) +
+                    "\n";
   uint64_t total = 0, xs = 0;
   uint64_t msgs0 = t.messages;
   std::string tail;
@@ -300,7 +305,8 @@ uint64_t parse_num(const char* flag, const char* v) {
 
 int main(int argc, char** argv) {
   const char* usage =
-      "usage: zlh-console-bench URL|pty: TOKEN hello|rtt|bulk [--samples N] [--warmup N] [--bytes N]\n";
+      "usage: zlh-console-bench URL|pty: TOKEN hello|rtt|bulk [--samples N] [--warmup N] [--bytes "
+      "N]\n";
   if (argc < 4 || (argc - 4) % 2 != 0) {
     std::fputs(usage, stderr);
     return 2;
@@ -310,9 +316,12 @@ int main(int argc, char** argv) {
   uint64_t bytes = 200'000'000;
   for (int i = 4; i < argc; i += 2) {
     std::string f = argv[i];
-    if (f == "--samples") samples = int(parse_num(argv[i], argv[i + 1]));
-    else if (f == "--warmup") warmup = int(parse_num(argv[i], argv[i + 1]));
-    else if (f == "--bytes") bytes = parse_num(argv[i], argv[i + 1]);
+    if (f == "--samples")
+      samples = int(parse_num(argv[i], argv[i + 1]));
+    else if (f == "--warmup")
+      warmup = int(parse_num(argv[i], argv[i + 1]));
+    else if (f == "--bytes")
+      bytes = parse_num(argv[i], argv[i + 1]);
     else {
       std::fputs(usage, stderr);
       return 2;
@@ -326,12 +335,16 @@ int main(int argc, char** argv) {
   uint32_t tok = std::random_device{}() % 1'000'000'000u;
 
   std::unique_ptr<Term> t;
-  if (url == "pty:") t = std::make_unique<PtyTerm>();
-  else t = std::make_unique<WsTerm>(url, token);
+  if (url == "pty:")
+    t = std::make_unique<PtyTerm>();
+  else
+    t = std::make_unique<WsTerm>(url, token);
   sync_shell(*t, tok);
   if (!t->session().empty()) std::printf("session %s\n", t->session().c_str());
-  if (mode == "rtt") rtt(*t, samples, warmup);
-  else if (mode == "bulk") bulk(*t, bytes, tok);
+  if (mode == "rtt")
+    rtt(*t, samples, warmup);
+  else if (mode == "bulk")
+    bulk(*t, bytes, tok);
   std::fflush(stdout);
   return 0;
 }

@@ -10,9 +10,9 @@
 // bit flipped in the bytes does not.
 #include <vector>
 
-#include "proto/catalog.hpp"
 #include "base/crypto.hpp"
 #include "fuzz_input.hpp"
+#include "proto/catalog.hpp"
 
 namespace catalog = zlh::catalog;
 namespace crypto = zlh::crypto;
@@ -47,7 +47,8 @@ void check_item(const catalog::Item& item) {
   }
   for (const char* ch : catalog::kChannels) {
     const catalog::Entry* d = item.default_entry(ch);
-    if (d) ZLH_FUZZ_CHECK(catalog::channel_rank(d->channel) >= catalog::channel_rank(ch), d->channel);
+    if (d)
+      ZLH_FUZZ_CHECK(catalog::channel_rank(d->channel) >= catalog::channel_rank(ch), d->channel);
   }
   check_order(item.versions);
 }
@@ -73,7 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto again = catalog::validate_catalog(c->raw);
   ZLH_FUZZ_CHECK(again, again.error().to_string());
-  ZLH_FUZZ_CHECK(again->runtimes.size() == c->runtimes.size() && again->addons.size() == c->addons.size() &&
+  ZLH_FUZZ_CHECK(again->runtimes.size() == c->runtimes.size() &&
+                 again->addons.size() == c->addons.size() &&
                  again->games.size() == c->games.size());
   for (const auto& r : c->runtimes) {
     ZLH_FUZZ_CHECK(c->runtime(r.id) == &r, r.id);

@@ -9,8 +9,8 @@
 // by the agent's own rules (proto/payload.hpp): nothing the API accepts is
 // refused later at the provision step. Parsing is deterministic.
 #include "api/servers/create_request.hpp"
-#include "proto/payload.hpp"
 #include "fuzz_input.hpp"
+#include "proto/payload.hpp"
 
 namespace {
 
@@ -54,7 +54,7 @@ const catalog::Catalog& test_catalog() {
 }
 
 drivers::Limits limits(uint8_t choice) {
-  drivers::Limits l;  // local/proxmox defaults
+  drivers::Limits l;      // local/proxmox defaults
   if (choice % 3 == 1) {  // lxc-like: sized disks, code-server minimum
     l.disk_gb_default = 4;
     l.disk_gb_max = 64;
@@ -69,7 +69,8 @@ drivers::Limits limits(uint8_t choice) {
   return l;
 }
 
-constexpr std::string_view kSha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+constexpr std::string_view kSha =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 }  // namespace
 
@@ -97,8 +98,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ZLH_FUZZ_CHECK(stored.is_object(), r->payload);
   ZLH_FUZZ_CHECK(stored["catalog_sha256"] == kSha, r->payload);
   ZLH_FUZZ_CHECK(r->memory_mb >= payload::kMinMemoryMb && r->memory_mb <= lim.memory_mb_max &&
-                     stored["memory_mb"] == r->memory_mb, r->payload);
-  ZLH_FUZZ_CHECK(r->disk_gb >= 1 && r->disk_gb <= lim.disk_gb_max && stored["disk_gb"] == r->disk_gb, r->payload);
+                     stored["memory_mb"] == r->memory_mb,
+                 r->payload);
+  ZLH_FUZZ_CHECK(
+      r->disk_gb >= 1 && r->disk_gb <= lim.disk_gb_max && stored["disk_gb"] == r->disk_gb,
+      r->payload);
   const int64_t cores = stored["cpu_cores"].get<int64_t>();
   ZLH_FUZZ_CHECK(cores >= 1 && cores <= lim.cores_max, r->payload);
   const bool dev = r->type == store::ServerType::kDev;
@@ -110,7 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (stored["enable_code_server"] == true && lim.disk_gb_min_code_server > 0)
       ZLH_FUZZ_CHECK(r->disk_gb >= lim.disk_gb_min_code_server, r->payload);
   } else {
-    ZLH_FUZZ_CHECK(r->port_count == 1 && r->hostname_prefix == "mc-" + stored["variant"].get<std::string>() + "-");
+    ZLH_FUZZ_CHECK(r->port_count == 1 &&
+                   r->hostname_prefix == "mc-" + stored["variant"].get<std::string>() + "-");
     const auto* g = cat.game(stored["game"].get<std::string>());
     const auto* v = g ? g->find(stored["variant"].get<std::string>()) : nullptr;
     ZLH_FUZZ_CHECK(v && v->find(stored["version"].get<std::string>()), r->payload);

@@ -39,21 +39,24 @@ std::set<std::string> names(const std::string& dir) {
 
 void write_file(const std::string& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || ::write(fd, data.data(), data.size()) != ssize_t(data.size())) zlh::fuzz::broken("write", path);
+  if (fd < 0 || ::write(fd, data.data(), data.size()) != ssize_t(data.size()))
+    zlh::fuzz::broken("write", path);
   ::close(fd);
 }
 
 void check_outside_untouched() {
-  ZLH_FUZZ_CHECK((names(g_base) == std::set<std::string>{"archive", "dest", "outside"}), "the base changed");
+  ZLH_FUZZ_CHECK((names(g_base) == std::set<std::string>{"archive", "dest", "outside"}),
+                 "the base changed");
   ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}), "outside/ changed");
   struct stat st {};
-  ZLH_FUZZ_CHECK(::lstat((g_outside + "/secret").c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-                     st.st_size == 6 && (st.st_mode & 07777) == 0644,
+  ZLH_FUZZ_CHECK(::lstat((g_outside + "/secret").c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                     st.st_nlink == 1 && st.st_size == 6 && (st.st_mode & 07777) == 0644,
                  "outside/secret changed");
   int fd = ::open((g_outside + "/secret").c_str(), O_RDONLY | O_CLOEXEC);
   char buf[8] = {};
-  ZLH_FUZZ_CHECK(fd >= 0 && ::read(fd, buf, sizeof buf) == 6 && std::string_view(buf, 6) == "secret",
-                 "outside/secret's content changed");
+  ZLH_FUZZ_CHECK(
+      fd >= 0 && ::read(fd, buf, sizeof buf) == 6 && std::string_view(buf, 6) == "secret",
+      "outside/secret's content changed");
   ::close(fd);
 }
 
@@ -61,11 +64,12 @@ void check_outside_untouched() {
 void check_tree() {
   const fs::path dest = fs::canonical(g_dest);
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(g_dest, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(g_dest, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     struct stat st {};
     ZLH_FUZZ_CHECK(::lstat(it->path().c_str(), &st) == 0, it->path().string());
-    ZLH_FUZZ_CHECK(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode), it->path().string());
+    ZLH_FUZZ_CHECK(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode),
+                   it->path().string());
     ZLH_FUZZ_CHECK((st.st_mode & (S_ISUID | S_ISGID)) == 0, it->path().string());
     if (!S_ISLNK(st.st_mode)) continue;
     auto target = fs::read_symlink(it->path());
@@ -74,7 +78,8 @@ void check_tree() {
     auto resolved = fs::weakly_canonical(it->path(), ec);
     if (ec) continue;  // a loop among links inside: nothing outside is reached
     auto rel = resolved.lexically_relative(dest);
-    ZLH_FUZZ_CHECK(!rel.empty() && *rel.begin() != "..", it->path().string() + " resolves to " + resolved.string());
+    ZLH_FUZZ_CHECK(!rel.empty() && *rel.begin() != "..",
+                   it->path().string() + " resolves to " + resolved.string());
   }
 }
 
@@ -111,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto rm = rt::remove_tree(g_dest);
   ZLH_FUZZ_CHECK(rm, rm.error().to_string());
   ZLH_FUZZ_CHECK(!fs::exists(fs::symlink_status(g_dest)), "dest/ still there after remove_tree");
-  ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}), "remove_tree reached outside/");
+  ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}),
+                 "remove_tree reached outside/");
   return 0;
 }

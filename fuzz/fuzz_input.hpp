@@ -8,6 +8,8 @@
 // Thread-safety: plain values; libFuzzer calls a harness on one thread.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -15,20 +17,19 @@
 #include <string>
 #include <string_view>
 
-#include <unistd.h>
-
 namespace zlh::fuzz {
 
 // A broken invariant: print it and abort(), which libFuzzer reports as a
 // crash (saving the input) and the replay driver as a failed test.
 [[noreturn]] inline void broken(const char* what, std::string_view detail = {}) {
   std::fprintf(stderr, "fuzz: invariant broken: %s\n", what);
-  if (!detail.empty()) std::fprintf(stderr, "fuzz: detail: %.*s\n", int(detail.size()), detail.data());
+  if (!detail.empty())
+    std::fprintf(stderr, "fuzz: detail: %.*s\n", int(detail.size()), detail.data());
   std::abort();
 }
 
-#define ZLH_FUZZ_CHECK(cond, ...)                                        \
-  do {                                                                   \
+#define ZLH_FUZZ_CHECK(cond, ...)                                       \
+  do {                                                                  \
     if (!(cond)) ::zlh::fuzz::broken(#cond __VA_OPT__(, ) __VA_ARGS__); \
   } while (0)
 
@@ -74,7 +75,11 @@ class Input {
 inline bool strict_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     unsigned char c = uint8_t(s[i]);
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xE0) == 0xC0 ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
     if (len == 0 || i + len > s.size()) return false;
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
     for (size_t k = 1; k < len; ++k) {

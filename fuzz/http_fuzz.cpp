@@ -24,8 +24,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "base/cidr.hpp"
-#include "http/http.hpp"
 #include "fuzz_input.hpp"
+#include "http/http.hpp"
 
 namespace bhttp = boost::beast::http;
 namespace http = zlh::http;
@@ -41,16 +41,36 @@ struct Pattern {
   std::vector<std::string> methods = {};  // a proxy route's methods; empty: any
 };
 const std::vector<Pattern> kAgent = {
-    {"GET", "/health"},          {"GET", "/status"},          {"POST", "/config"},
-    {"GET", "/runtimes"},        {"POST", "/runtimes/install"}, {"POST", "/runtimes/{id}/use"},
-    {"POST", "/runtimes/{id}/rollback"}, {"DELETE", "/runtimes/{id}/{version}"}, {"POST", "/start"},
-    {"POST", "/stop"},           {"POST", "/restart"},        {"POST", "/kill"}, {"GET", "/addons"},
-    {"POST", "/addons/{id}/enable"}, {"POST", "/addons/{id}/disable"}, {"WS", "/console"},
-    {"GET", "/files/list"},      {"GET", "/files/read"},      {"GET", "/files/download"},
-    {"PUT", "/files/write"},     {"POST", "/files/upload"},   {"POST", "/files/mkdir"},
-    {"POST", "/files/rename"},   {"POST", "/files/delete"},   {"GET", "/mods"},
-    {"POST", "/mods/install"},   {"POST", "/mods/{id}/enable"}, {"POST", "/mods/{id}/disable"},
-    {"DELETE", "/mods/{id}"},    {"GET", "/metrics"},
+    {"GET", "/health"},
+    {"GET", "/status"},
+    {"POST", "/config"},
+    {"GET", "/runtimes"},
+    {"POST", "/runtimes/install"},
+    {"POST", "/runtimes/{id}/use"},
+    {"POST", "/runtimes/{id}/rollback"},
+    {"DELETE", "/runtimes/{id}/{version}"},
+    {"POST", "/start"},
+    {"POST", "/stop"},
+    {"POST", "/restart"},
+    {"POST", "/kill"},
+    {"GET", "/addons"},
+    {"POST", "/addons/{id}/enable"},
+    {"POST", "/addons/{id}/disable"},
+    {"WS", "/console"},
+    {"GET", "/files/list"},
+    {"GET", "/files/read"},
+    {"GET", "/files/download"},
+    {"PUT", "/files/write"},
+    {"POST", "/files/upload"},
+    {"POST", "/files/mkdir"},
+    {"POST", "/files/rename"},
+    {"POST", "/files/delete"},
+    {"GET", "/mods"},
+    {"POST", "/mods/install"},
+    {"POST", "/mods/{id}/enable"},
+    {"POST", "/mods/{id}/disable"},
+    {"DELETE", "/mods/{id}"},
+    {"GET", "/metrics"},
 };
 const std::vector<Pattern> kApi = {
     {"GET", "/healthz"},
@@ -99,7 +119,8 @@ http::Router make(const std::vector<Pattern>& table) {
         return zlh::fail(zlh::codes::kInternal, "not served");
       });
     else if (m == "*")
-      r.add_proxy(p.pattern, [](http::Request&) { return http::ProxyPlan{}; }, {}, p.methods);
+      r.add_proxy(
+          p.pattern, [](http::Request&) { return http::ProxyPlan{}; }, {}, p.methods);
     else
       r.add(m, p.pattern, [](http::Request&, http::Responder) {});
   }
@@ -135,8 +156,8 @@ std::vector<std::string_view> segments(std::string_view path) {
 }
 
 // Router::match as its header describes it, by walking every route in order.
-http::Router::Match reference_match(const http::Router& router, std::string_view method, std::string_view path,
-                                    bool websocket) {
+http::Router::Match reference_match(const http::Router& router, std::string_view method,
+                                    std::string_view path, bool websocket) {
   using Seg = http::Router::Route::Seg;
   http::Router::Match m;
   auto segs = segments(path);
@@ -150,14 +171,16 @@ http::Router::Match reference_match(const http::Router& router, std::string_view
     for (size_t i = 0; i < fixed; ++i)
       if (r.kinds[i] == Seg::kLiteral && r.segments[i] != segs[i]) ok = false;
     if (!ok) continue;
-    if (!websocket && !r.is_proxy && r.method != method && !(r.method == "GET" && method == "HEAD")) {
+    if (!websocket && !r.is_proxy && r.method != method &&
+        !(r.method == "GET" && method == "HEAD")) {
       if (!allow.empty()) allow += ", ";
       allow += r.method;
       continue;
     }
     if (r.is_proxy && !r.methods.empty() &&
-        std::none_of(r.methods.begin(), r.methods.end(),
-                     [&](const std::string& x) { return x == method || (x == "GET" && method == "HEAD"); })) {
+        std::none_of(r.methods.begin(), r.methods.end(), [&](const std::string& x) {
+          return x == method || (x == "GET" && method == "HEAD");
+        })) {
       for (const auto& x : r.methods) {
         if (!allow.empty()) allow += ", ";
         allow += x;
@@ -167,7 +190,8 @@ http::Router::Match reference_match(const http::Router& router, std::string_view
     m.kind = http::Router::MatchKind::kFound;
     m.route = &r;
     for (size_t i = 0; i < fixed; ++i)
-      if (r.kinds[i] == Seg::kParam) m.params[r.segments[i].substr(1, r.segments[i].size() - 2)] = std::string(segs[i]);
+      if (r.kinds[i] == Seg::kParam)
+        m.params[r.segments[i].substr(1, r.segments[i].size() - 2)] = std::string(segs[i]);
     if (r.rest) {
       std::string rest;
       for (size_t k = fixed; k < segs.size(); ++k) {
@@ -197,7 +221,8 @@ bool same_params(const http::Params& a, const http::Params& b) {
 void route(const http::Router& router, http::Request& req, bool websocket) {
   auto m = router.match(req.method, req.path, websocket);
   auto ref = reference_match(router, req.method, req.path, websocket);
-  ZLH_FUZZ_CHECK(m.kind == ref.kind && m.route == ref.route && m.allow == ref.allow && same_params(m.params, ref.params),
+  ZLH_FUZZ_CHECK(m.kind == ref.kind && m.route == ref.route && m.allow == ref.allow &&
+                     same_params(m.params, ref.params),
                  req.method + " " + req.path);
   if (m.kind != http::Router::MatchKind::kFound) return;
 
@@ -258,11 +283,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
   for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
   const bool is_ws = boost::beast::websocket::is_upgrade(hdr);
-  if (req.path.empty() || req.path.front() != '/' || req.path.find('\0') != std::string::npos) return 0;
+  if (req.path.empty() || req.path.front() != '/' || req.path.find('\0') != std::string::npos)
+    return 0;
   // ---- end of the copied lines ----
 
   std::string_view peer = (size % 2) ? "10.1.2.3" : "203.0.113.7";
-  std::string client = zlh::net::client_address(peer, req.headers.get("X-Forwarded-For"), trusted());
+  std::string client =
+      zlh::net::client_address(peer, req.headers.get("X-Forwarded-For"), trusted());
   if (client != peer) {
     auto xff = req.headers.get("X-Forwarded-For");
     ZLH_FUZZ_CHECK(xff && xff->find(client) != std::string_view::npos, client);

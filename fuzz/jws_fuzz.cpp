@@ -23,8 +23,8 @@
 
 #include "agent/auth.hpp"
 #include "base/crypto.hpp"
-#include "proto/jws.hpp"
 #include "fuzz_input.hpp"
+#include "proto/jws.hpp"
 
 namespace crypto = zlh::crypto;
 namespace jws = zlh::jws;
@@ -118,7 +118,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ZLH_FUZZ_CHECK(c->at("jti").is_string() && c->at("jti").get<std::string>().size() >= 16 &&
                  c->at("jti").get<std::string>().size() <= 64);
   ZLH_FUZZ_CHECK(!verify(token, "POST", kTarget), "token accepted for another method");
-  ZLH_FUZZ_CHECK(!verify(token, kMethod, "/files/read?path=a%20c"), "token accepted for another target");
+  ZLH_FUZZ_CHECK(!verify(token, kMethod, "/files/read?path=a%20c"),
+                 "token accepted for another target");
 
   size_t signed_len = token.rfind('.');
   if (signed_len != std::string::npos && signed_len > 0) {

@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto minted = auth::mint_session_token(key(), c->sub, c->sid, c->iat, c->exp - c->iat);
   ZLH_FUZZ_CHECK(minted, minted.error().to_string());
   auto back = verify(*minted);
-  ZLH_FUZZ_CHECK(back && back->sub == c->sub && back->sid == c->sid && back->iat == c->iat && back->exp == c->exp);
+  ZLH_FUZZ_CHECK(back && back->sub == c->sub && back->sid == c->sid && back->iat == c->iat &&
+                 back->exp == c->exp);
 
   // One byte changed in the signed part (header.claims) must break the signature.
   size_t signed_len = token.rfind('.');

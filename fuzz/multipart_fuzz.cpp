@@ -24,7 +24,7 @@ namespace {
 struct Run {
   std::vector<std::string> events;  // "B name|filename|type", "D data", "E"
   bool in_part = false;
-  std::string result;               // "" ok, else "code: message"
+  std::string result;  // "" ok, else "code: message"
 };
 
 struct Setup {
@@ -79,7 +79,8 @@ Run parse(const Setup& s, std::string_view body, const std::vector<size_t>& cuts
     run.result = r.error().code + ": " + r.error().message;
     if (r.error().message == "injected") ZLH_FUZZ_CHECK(r.error().is(zlh::codes::kConflict));
     auto again = p.feed("--");
-    ZLH_FUZZ_CHECK(!again && again.error().message == r.error().message, "parser did not stay stopped");
+    ZLH_FUZZ_CHECK(!again && again.error().message == r.error().message,
+                   "parser did not stay stopped");
     auto fin = p.finish();
     ZLH_FUZZ_CHECK(!fin && fin.error().message == r.error().message, "finish after an error");
   } else {

@@ -8,9 +8,8 @@
 // canonical forms to decide "same payload again").
 //
 // The API's create body has its own harness, create_fuzz.cpp.
-#include "proto/payload.hpp"
 #include "fuzz_input.hpp"
-
+#include "proto/payload.hpp"
 
 namespace {
 
@@ -30,14 +29,16 @@ void check(std::string_view text, std::optional<int64_t> vmid) {
   }
   ZLH_FUZZ_CHECK(p->container_type == "dev" || p->container_type == "game");
   ZLH_FUZZ_CHECK(p->vmid >= 0 && (!vmid || p->vmid == *vmid));
-  ZLH_FUZZ_CHECK(p->memory_mb >= zlh::payload::kMinMemoryMb && p->memory_mb <= zlh::payload::kMaxMemoryMb);
+  ZLH_FUZZ_CHECK(p->memory_mb >= zlh::payload::kMinMemoryMb &&
+                 p->memory_mb <= zlh::payload::kMaxMemoryMb);
   ZLH_FUZZ_CHECK(zlh::payload::valid_version(p->version), p->version);
   if (p->container_type == "dev") {
     ZLH_FUZZ_CHECK(zlh::payload::valid_id(p->runtime), p->runtime);
   } else {
     ZLH_FUZZ_CHECK(zlh::payload::valid_id(p->game) && zlh::payload::valid_id(p->variant));
     ZLH_FUZZ_CHECK(p->eula);
-    for (const auto& [name, port] : p->ports) ZLH_FUZZ_CHECK(zlh::payload::valid_id(name) && port >= 1 && port <= 65535);
+    for (const auto& [name, port] : p->ports)
+      ZLH_FUZZ_CHECK(zlh::payload::valid_id(name) && port >= 1 && port <= 65535);
   }
   auto canon = p->to_json();
   auto again = zlh::payload::validate_payload(canon, p->vmid);

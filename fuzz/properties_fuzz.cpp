@@ -15,8 +15,8 @@
 #include <set>
 
 #include "agent/game/properties.hpp"
-#include "proto/payload.hpp"
 #include "fuzz_input.hpp"
+#include "proto/payload.hpp"
 
 namespace game = zlh::agent::game;
 
@@ -51,8 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool checked = false;
   auto props = nlohmann::json::parse(props_text, nullptr, false);
   if (!props.is_discarded()) {
-    nlohmann::json payload = {{"vmid", 1},         {"container_type", "game"}, {"version", "1.21"},
-                              {"game", "minecraft"}, {"variant", "paper"},       {"eula", true},
+    nlohmann::json payload = {{"vmid", 1},          {"container_type", "game"},
+                              {"version", "1.21"},  {"game", "minecraft"},
+                              {"variant", "paper"}, {"eula", true},
                               {"properties", props}};
     if (auto p = zlh::payload::validate_payload(payload, 1)) {
       for (auto it = p->properties.begin(); it != p->properties.end(); ++it)
@@ -77,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ZLH_FUZZ_CHECK(game::get_property(merged, k) == game::get_property(existing, k),
                    "untouched key " + k + "\n--- merged:\n" + merged);
   }
-  ZLH_FUZZ_CHECK(game::merge_properties(merged, set) == merged, "not idempotent\n--- merged:\n" + merged);
+  ZLH_FUZZ_CHECK(game::merge_properties(merged, set) == merged,
+                 "not idempotent\n--- merged:\n" + merged);
   return 0;
 }

@@ -39,12 +39,14 @@ std::optional<files::FileStore> g_store;
 
 void write_file(const std::string& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || ::write(fd, data.data(), data.size()) != ssize_t(data.size())) zlh::fuzz::broken("setup write", path);
+  if (fd < 0 || ::write(fd, data.data(), data.size()) != ssize_t(data.size()))
+    zlh::fuzz::broken("setup write", path);
   ::close(fd);
 }
 
 void link(const std::string& target, const std::string& at) {
-  if (::symlink(target.c_str(), (g_root + "/" + at).c_str()) != 0) zlh::fuzz::broken("setup symlink", at);
+  if (::symlink(target.c_str(), (g_root + "/" + at).c_str()) != 0)
+    zlh::fuzz::broken("setup symlink", at);
 }
 
 // root/ as every input finds it.
@@ -54,16 +56,16 @@ void build_root() {
   fs::create_directories(g_root + "/dir/sub");
   write_file(g_root + "/file.txt", "hello");
   write_file(g_root + "/dir/sub/deep.txt", "deep");
-  link("../file.txt", "dir/in_link");    // inside, relative
-  link("sub", "dir/sub_link");           // inside, a directory
-  link("..", "dir/parent");              // inside: the root itself
-  link("../..", "dir/up");               // outside: the base
-  link("../../outside", "dir/up_out");   // outside, through a second level
-  link("../outside", "out");             // outside, relative
+  link("../file.txt", "dir/in_link");     // inside, relative
+  link("sub", "dir/sub_link");            // inside, a directory
+  link("..", "dir/parent");               // inside: the root itself
+  link("../..", "dir/up");                // outside: the base
+  link("../../outside", "dir/up_out");    // outside, through a second level
+  link("../outside", "out");              // outside, relative
   link("../outside/secret", "out_file");  // outside, a file
-  link(g_outside, "abs");                // outside, absolute
-  link(g_root + "/dir", "abs_in");       // absolute, though it names the inside
-  link("/proc/self/root", "magic");      // a magic link
+  link(g_outside, "abs");                 // outside, absolute
+  link(g_root + "/dir", "abs_in");        // absolute, though it names the inside
+  link("/proc/self/root", "magic");       // a magic link
   link("loop", "loop");
   link("nowhere/x", "dangling");
   link(".", "dot");
@@ -85,13 +87,14 @@ void check_outside_untouched() {
   ZLH_FUZZ_CHECK((names(g_base) == std::set<std::string>{"outside", "root"}), "the base changed");
   ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}), "outside/ changed");
   struct stat st {};
-  ZLH_FUZZ_CHECK(::lstat((g_outside + "/secret").c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-                     st.st_size == 6 && (st.st_mode & 07777) == 0644,
+  ZLH_FUZZ_CHECK(::lstat((g_outside + "/secret").c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                     st.st_nlink == 1 && st.st_size == 6 && (st.st_mode & 07777) == 0644,
                  "outside/secret changed");
   int fd = ::open((g_outside + "/secret").c_str(), O_RDONLY | O_CLOEXEC);
   char buf[8] = {};
-  ZLH_FUZZ_CHECK(fd >= 0 && ::read(fd, buf, sizeof buf) == 6 && std::string_view(buf, 6) == "secret",
-                 "outside/secret's content changed");
+  ZLH_FUZZ_CHECK(
+      fd >= 0 && ::read(fd, buf, sizeof buf) == 6 && std::string_view(buf, 6) == "secret",
+      "outside/secret's content changed");
   ::close(fd);
 }
 
@@ -106,8 +109,9 @@ void check_beneath(int fd, std::string_view what) {
 }
 
 void check_error(const zlh::Error& e) {
-  ZLH_FUZZ_CHECK(e.is(zlh::codes::kBadPath) || e.is(zlh::codes::kNotFound) || e.is(zlh::codes::kIo) ||
-                     e.is(zlh::codes::kConflict) || e.is(zlh::codes::kInvalid),
+  ZLH_FUZZ_CHECK(e.is(zlh::codes::kBadPath) || e.is(zlh::codes::kNotFound) ||
+                     e.is(zlh::codes::kIo) || e.is(zlh::codes::kConflict) ||
+                     e.is(zlh::codes::kInvalid),
                  e.to_string());
 }
 

@@ -13,8 +13,8 @@
 // throws and a status it accepts survives to_json → parse_status.
 #include <vector>
 
-#include "proto/shim_protocol.hpp"
 #include "fuzz_input.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace shim = zlh::shim;
 
@@ -53,7 +53,8 @@ bool same(const Decoded& a, const Decoded& b) {
   if (a.error.empty() ? a.frames.size() != b.frames.size() : a.frames.size() > b.frames.size())
     return false;
   for (size_t i = 0; i < a.frames.size(); ++i)
-    if (a.frames[i].type != b.frames[i].type || a.frames[i].payload != b.frames[i].payload) return false;
+    if (a.frames[i].type != b.frames[i].type || a.frames[i].payload != b.frames[i].payload)
+      return false;
   return true;
 }
 
@@ -95,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (f.type) {
       case shim::FrameType::kResize: {
         auto w = shim::parse_resize(f.payload);
-        bool want = f.payload.size() == 4 && (f.payload[0] || f.payload[1]) && (f.payload[2] || f.payload[3]);
+        bool want = f.payload.size() == 4 && (f.payload[0] || f.payload[1]) &&
+                    (f.payload[2] || f.payload[3]);
         ZLH_FUZZ_CHECK(bool(w) == want);
         if (w) ZLH_FUZZ_CHECK(shim::resize_payload(w->cols, w->rows) == f.payload);
         break;

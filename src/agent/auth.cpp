@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "proto/jws.hpp"
 #include "base/log.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::agent {
 

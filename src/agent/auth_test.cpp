@@ -9,7 +9,8 @@ namespace {
 
 constexpr int64_t kNow = 1'800'000'000;
 
-http::Request request(const std::string& method, const std::string& target, const std::string& token) {
+http::Request request(const std::string& method, const std::string& target,
+                      const std::string& token) {
   http::Request r;
   r.method = method;
   r.target = target;

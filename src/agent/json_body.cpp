@@ -4,9 +4,11 @@
 
 namespace zlh::agent {
 
-Result<nlohmann::json> object_body(std::string_view body, std::initializer_list<std::string_view> allowed) {
+Result<nlohmann::json> object_body(std::string_view body,
+                                   std::initializer_list<std::string_view> allowed) {
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::unexpected(Error::invalid("body", "body must be a JSON object"));
+  if (j.is_discarded() || !j.is_object())
+    return std::unexpected(Error::invalid("body", "body must be a JSON object"));
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
       return std::unexpected(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
@@ -16,7 +18,8 @@ Result<nlohmann::json> object_body(std::string_view body, std::initializer_list<
 Result<std::string> string_field(const nlohmann::json& j, const std::string& k) {
   auto it = j.find(k);
   if (it == j.end()) return std::unexpected(Error::invalid(k, "field \"" + k + "\": is required"));
-  if (!it->is_string()) return std::unexpected(Error::invalid(k, "field \"" + k + "\": must be a string"));
+  if (!it->is_string())
+    return std::unexpected(Error::invalid(k, "field \"" + k + "\": must be a string"));
   return it->get<std::string>();
 }
 

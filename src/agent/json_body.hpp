@@ -12,7 +12,8 @@
 namespace zlh::agent {
 
 // A JSON object body; unknown fields are refused and named.
-Result<nlohmann::json> object_body(std::string_view body, std::initializer_list<std::string_view> allowed);
+Result<nlohmann::json> object_body(std::string_view body,
+                                   std::initializer_list<std::string_view> allowed);
 // A required string field.
 Result<std::string> string_field(const nlohmann::json& j, const std::string& k);
 

@@ -3,8 +3,8 @@
 
 #include <csignal>
 #include <filesystem>
-#include <thread>
 #include <iostream>
+#include <thread>
 
 #include "agent/auth.hpp"
 #include "agent/options.hpp"
@@ -12,9 +12,9 @@
 #include "agent/routes.hpp"
 #include "agent/steps.hpp"
 #include "base/fs.hpp"
-#include "http/server.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
+#include "http/server.hpp"
 #include "version.hpp"
 
 using namespace zlh;
@@ -83,10 +83,12 @@ int main(int argc, char** argv) {
   agent::supervisor::SystemClock clock;
   agent::supervisor::Supervisor supervisor(opts.root, self_dir + "/zlh-shim", clock);
   std::string listen_host = http::split_host_port(opts.listen)->first;
-  agent::addons::AddonManager addons(opts.root, addon_installer, catalog, supervisor, devenv, listen_host, opts.vmid);
+  agent::addons::AddonManager addons(opts.root, addon_installer, catalog, supervisor, devenv,
+                                     listen_host, opts.vmid);
 
   agent::game::GameServer game_server(opts.root, supervisor, devenv);
-  agent::game::GameInstaller game_installer(opts.root, catalog, cache, runtimes, devenv, game_server);
+  agent::game::GameInstaller game_installer(opts.root, catalog, cache, runtimes, devenv,
+                                            game_server);
   agent::RealStepRunner runner(opts.root, runtimes, devenv, addons, game_installer, game_server);
   agent::Provisioner provisioner(opts.root, opts.vmid, runner);
   provisioner.load();
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
     if (!user) return fail(user.error());
     std::optional<agent::files::Owner> owner;
     if (!user->is_current_user) owner = agent::files::Owner{user->uid, user->gid};
-    std::string dir = p->container_type == "game" ? fs::join(opts.root, "opt/zlh/server") : user->workspace;
+    std::string dir =
+        p->container_type == "game" ? fs::join(opts.root, "opt/zlh/server") : user->workspace;
     return agent::files::FileStore::open(dir, owner);
   };
   files_cfg.root_label = [&] {
@@ -149,9 +152,9 @@ int main(int argc, char** argv) {
                                  if (!u || u->is_current_user) return std::nullopt;
                                  return agent::files::Owner{u->uid, u->gid};
                                });
-  agent::AgentContext ctx{provisioner, guard,      registry,   opts.vmid, started,
-                          runtimes,    tasks,      supervisor, console,   addons, {}, &files_cfg, &mods,
-                          opts.max_upload_bytes};
+  agent::AgentContext ctx{
+      provisioner, guard,   registry, opts.vmid, started,    runtimes, tasks,
+      supervisor,  console, addons,   {},        &files_cfg, &mods,    opts.max_upload_bytes};
   ctx.listen_host = listen_host;
   if (auto hp = http::split_host_port(opts.listen)) ctx.listen_port = hp->second;
 

@@ -6,8 +6,8 @@
 
 #include "base/config.hpp"
 #include "base/fs.hpp"
-#include "http/server.hpp"
 #include "base/log.hpp"
+#include "http/server.hpp"
 #include "version.hpp"
 
 namespace zlh::agent {
@@ -29,7 +29,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.set_version_flag("--version", std::string(kVersion));
   app.add_option("--root", o.root, "filesystem prefix")->capture_default_str();
   app.add_option("--listen", o.listen, "HOST:PORT to listen on")->capture_default_str();
-  app.add_option("--listen-fd", o.listen_fd, "inherited listening socket (instead of binding --listen)");
+  app.add_option("--listen-fd", o.listen_fd,
+                 "inherited listening socket (instead of binding --listen)");
   app.add_option("--config", o.config, "TOML config file (default <root>/etc/zlh/agent.toml)");
   app.add_option("--vmid", vmid, "container id (default: trailing digits of the hostname)");
   app.add_option("--artifacts", o.artifacts,
@@ -73,7 +74,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return std::unexpected(
         Error::invalid("log-level", "--log-level must be debug, info, warn or error"));
   if (o.max_upload_bytes == 0)
-    return std::unexpected(Error::invalid("max-upload-bytes", "--max-upload-bytes must be positive"));
+    return std::unexpected(
+        Error::invalid("max-upload-bytes", "--max-upload-bytes must be positive"));
   if (o.dev_user.empty())
     return std::unexpected(Error::invalid("dev-user", "--dev-user must not be empty"));
   if (!o.artifacts.empty() && !o.artifacts.starts_with("http://") &&

@@ -29,7 +29,8 @@ struct Options {
   std::string dev_user = "dev";  // "-" = current user, no accounts created
   std::string log_format = "json";
   std::string log_level = "info";
-  uint64_t max_upload_bytes = uint64_t(1) << 30;  // per file, /files/upload and /files/write (docs/design.md §8)
+  uint64_t max_upload_bytes =
+      uint64_t(1) << 30;  // per file, /files/upload and /files/write (docs/design.md §8)
 };
 
 // Result of parsing: options, or a request to exit (help/version printed) with a code.

@@ -59,7 +59,9 @@ TEST(Ports, TheLiveNamespaceThroughSockDiag) {
   socklen_t len = sizeof a;
   ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
   const int port = ntohs(a.sin_port);
-  auto has = [port](const std::vector<int>& v) { return std::find(v.begin(), v.end(), port) != v.end(); };
+  auto has = [port](const std::vector<int>& v) {
+    return std::find(v.begin(), v.end(), port) != v.end();
+  };
   EXPECT_FALSE(has(listening_ports_now("", 0))) << "bound, not listening yet";
   ASSERT_EQ(::listen(l, 4), 0);
   EXPECT_TRUE(has(listening_ports_now("127.0.0.1", 0)));

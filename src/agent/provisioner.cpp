@@ -40,7 +40,8 @@ std::vector<StepSpec> plan_for(const payload::Payload& p) {
   steps.push_back({"layout", "prepare container layout", State::kInstalling});
   if (p.container_type == "dev") {
     steps.push_back({"user", "set up dev user", State::kInstalling});
-    steps.push_back({"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
+    steps.push_back(
+        {"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
     steps.push_back({"profile", "write dev environment", State::kVerifying});
     if (p.enable_code_server)
       steps.push_back({"addon", "install addon code-server", State::kInstalling});
@@ -146,7 +147,8 @@ Result<Provisioner::Accept> Provisioner::submit(const payload::Payload& p) {
   // L2: the config directory is root's alone; its parents stay 0755
   // (make_dirs gives every directory it creates the one mode).
   if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent"), 0755); !r) return fail(r.error());
-  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent/config"), 0700); !r) return fail(r.error());
+  if (auto r = fs::make_dirs(fs::join(root_, "opt/zlh-agent/config"), 0700); !r)
+    return fail(r.error());
   if (auto r = fs::write_file_atomic(payload_path(), canonical + "\n", 0600); !r)
     return fail(r.error().wrap("write payload"));
   payload_ = p;
@@ -186,12 +188,13 @@ void Provisioner::worker() {
       lk.unlock();
       size_t index = step_;
       size_t count = steps.size();
-      auto r = runner_.run(spec, p, stop_, [this, index, count, gen](const std::string& detail, double f) {
-        std::lock_guard plk(mu_);
-        if (gen != generation_ || index != step_) return;
-        if (!detail.empty()) install_step_ = detail;
-        progress_ = (double(index) + std::clamp(f, 0.0, 1.0)) / double(count);
-      });
+      auto r = runner_.run(spec, p, stop_,
+                           [this, index, count, gen](const std::string& detail, double f) {
+                             std::lock_guard plk(mu_);
+                             if (gen != generation_ || index != step_) return;
+                             if (!detail.empty()) install_step_ = detail;
+                             progress_ = (double(index) + std::clamp(f, 0.0, 1.0)) / double(count);
+                           });
       lk.lock();
       if (gen != generation_) break;
       if (stop_) return;  // the step re-runs after restart (steps are idempotent)

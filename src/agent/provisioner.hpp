@@ -28,8 +28,8 @@
 #include <thread>
 #include <vector>
 
-#include "proto/payload.hpp"
 #include "base/error.hpp"
+#include "proto/payload.hpp"
 
 namespace zlh::agent {
 
@@ -65,8 +65,8 @@ using StepProgress = std::function<void(const std::string& detail, double fracti
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
-  virtual Result<void> run(const StepSpec& step, const payload::Payload& p, const std::atomic<bool>& stop,
-                           const StepProgress& progress) = 0;
+  virtual Result<void> run(const StepSpec& step, const payload::Payload& p,
+                           const std::atomic<bool>& stop, const StepProgress& progress) = 0;
 };
 
 class Provisioner {
@@ -84,7 +84,7 @@ class Provisioner {
   enum class Accept { kAccepted, kUnchanged };
   Result<Accept> submit(const payload::Payload& p);
 
-  nlohmann::json status() const;  // the /status body minus agent-wide fields
+  nlohmann::json status() const;                    // the /status body minus agent-wide fields
   std::optional<payload::Payload> payload() const;  // the accepted payload, if any
   State state() const;
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "agent/json_body.hpp"
-#include "agent/ports.hpp"
 #include "agent/mods/mod_routes.hpp"
+#include "agent/ports.hpp"
 #include "base/log.hpp"
 #include "version.hpp"
 
@@ -15,7 +15,8 @@ using http::Response;
 
 void Activity::set(std::string kind, std::string step, double progress) {
   std::lock_guard lk(mu_);
-  current_ = nlohmann::json{{"kind", std::move(kind)}, {"step", std::move(step)}, {"progress", progress}};
+  current_ =
+      nlohmann::json{{"kind", std::move(kind)}, {"step", std::move(step)}, {"progress", progress}};
 }
 void Activity::clear() {
   std::lock_guard lk(mu_);
@@ -59,13 +60,18 @@ nlohmann::json status_body(AgentContext& ctx) {
       // stopping, stopped, crashed), so a stop or a crash loop shows in
       // the control plane's list, not only in `services`.
       if (j["state"] == "running") {
-        if (v.state == "stopping") j["state"] = "stopping";
-        else if (v.state == "stopped" || v.state == "exited") j["state"] = "stopped";
-        else if (v.state == "crashed") j["state"] = "crashed";
-        else if (v.state == "starting" || v.state == "backoff") j["state"] = "starting";
+        if (v.state == "stopping")
+          j["state"] = "stopping";
+        else if (v.state == "stopped" || v.state == "exited")
+          j["state"] = "stopped";
+        else if (v.state == "crashed")
+          j["state"] = "crashed";
+        else if (v.state == "starting" || v.state == "backoff")
+          j["state"] = "starting";
       }
       j["crash_count"] = v.crash_count;
-      j["last_crash_at"] = v.last_crash_at ? nlohmann::json(*v.last_crash_at) : nlohmann::json(nullptr);
+      j["last_crash_at"] =
+          v.last_crash_at ? nlohmann::json(*v.last_crash_at) : nlohmann::json(nullptr);
       j["last_exit"] = v.last_exit;
       j["last_stop"] = v.last_stop;
     }
@@ -114,128 +120,159 @@ http::Router make_router(AgentContext& ctx) {
   http::RouteOptions install_opts;
   install_opts.body_limit = 4096;
   install_opts.deadline = std::chrono::minutes(30);
-  r.add("POST", "/runtimes/install", [&ctx](Request& req, http::Responder res) {
-    auto body = object_body(req.body, {"runtime", "version"});
-    if (!body) return res.send_error(body.error());
-    auto id = string_field(*body, "runtime");
-    if (!id) return res.send_error(id.error());
-    auto version = string_field(*body, "version");
-    if (!version) return res.send_error(version.error());
-    // The guard's common case answers here, without a thread.
-    if (auto cur = ctx.runtimes.if_current(*id, *version)) return res.send(Response::json(200, cur->to_json()));
-    bool started = ctx.tasks.run([&ctx, res, id = *id, version = *version](const std::atomic<bool>& cancel) {
-      std::string kind = "install runtime " + id + " " + version;
-      ctx.activity.set(kind, kind, 0);
-      auto r = ctx.runtimes.install(id, version, "", [&](const std::string& step, double f) {
-        ctx.activity.set(kind, step, f);
-      }, &cancel);
-      ctx.activity.clear();
-      if (!r) return res.send_error(r.error());
-      res.send(Response::json(200, r->to_json()));
-    });
-    if (!started) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-  }, install_opts);
+  r.add(
+      "POST", "/runtimes/install",
+      [&ctx](Request& req, http::Responder res) {
+        auto body = object_body(req.body, {"runtime", "version"});
+        if (!body) return res.send_error(body.error());
+        auto id = string_field(*body, "runtime");
+        if (!id) return res.send_error(id.error());
+        auto version = string_field(*body, "version");
+        if (!version) return res.send_error(version.error());
+        // The guard's common case answers here, without a thread.
+        if (auto cur = ctx.runtimes.if_current(*id, *version))
+          return res.send(Response::json(200, cur->to_json()));
+        bool started = ctx.tasks.run([&ctx, res, id = *id,
+                                      version = *version](const std::atomic<bool>& cancel) {
+          std::string kind = "install runtime " + id + " " + version;
+          ctx.activity.set(kind, kind, 0);
+          auto r = ctx.runtimes.install(
+              id, version, "",
+              [&](const std::string& step, double f) { ctx.activity.set(kind, step, f); }, &cancel);
+          ctx.activity.clear();
+          if (!r) return res.send_error(r.error());
+          res.send(Response::json(200, r->to_json()));
+        });
+        if (!started) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+      },
+      install_opts);
 
   http::RouteOptions small;
   small.body_limit = 4096;
-  r.add_sync("POST", "/runtimes/{id}/use", [&ctx](Request& req) {
-    auto body = object_body(req.body, {"version"});
-    if (!body) return Response::error(body.error());
-    auto version = string_field(*body, "version");
-    if (!version) return Response::error(version.error());
-    auto u = ctx.runtimes.use(req.params["id"], *version);
-    if (!u) return Response::error(u.error());
-    return Response::json(200, u->to_json());
-  }, small);
+  r.add_sync(
+      "POST", "/runtimes/{id}/use",
+      [&ctx](Request& req) {
+        auto body = object_body(req.body, {"version"});
+        if (!body) return Response::error(body.error());
+        auto version = string_field(*body, "version");
+        if (!version) return Response::error(version.error());
+        auto u = ctx.runtimes.use(req.params["id"], *version);
+        if (!u) return Response::error(u.error());
+        return Response::json(200, u->to_json());
+      },
+      small);
 
-  r.add_sync("POST", "/runtimes/{id}/rollback", [&ctx](Request& req) {
-    auto u = ctx.runtimes.rollback(req.params["id"]);
-    if (!u) return Response::error(u.error());
-    return Response::json(200, u->to_json());
-  }, small);
+  r.add_sync(
+      "POST", "/runtimes/{id}/rollback",
+      [&ctx](Request& req) {
+        auto u = ctx.runtimes.rollback(req.params["id"]);
+        if (!u) return Response::error(u.error());
+        return Response::json(200, u->to_json());
+      },
+      small);
 
   r.add_sync("DELETE", "/runtimes/{id}/{version}", [&ctx](Request& req) {
     auto force = req.query_param("force");
     bool forced = force && (*force == "1" || *force == "true");
     auto d = ctx.runtimes.remove(req.params["id"], req.params["version"], forced);
     if (!d) return Response::error(d.error());
-    return Response::json(200, {{"runtime", req.params["id"]}, {"version", req.params["version"]}, {"removed", true}});
+    return Response::json(
+        200,
+        {{"runtime", req.params["id"]}, {"version", req.params["version"]}, {"removed", true}});
   });
 
   // Power for the main workload.
   http::RouteOptions power;
   power.deadline = std::chrono::minutes(2);  // a graceful stop may take its stop + term timeouts
   for (std::string action : {"start", "stop", "restart", "kill"}) {
-    r.add("POST", "/" + action, [&ctx, action](Request&, http::Responder res) {
-      std::string name = main_workload(ctx);
-      if (!ctx.supervisor.has(name))
-        return res.send_error(Error::make(codes::kConflict, "there is no workload (" + name + ") in this container yet"));
-      bool ok = ctx.tasks.run([&ctx, res, name, action](const std::atomic<bool>&) {
-        nlohmann::json body = {{"service", name}, {"action", action}};
-        Result<void> r;
-        if (action == "start") {
-          r = ctx.supervisor.start_registered(name);
-        } else if (action == "stop") {
-          auto s = ctx.supervisor.stop(name);
-          if (s) body["last_stop"] = *s;
-          else r = fail(s.error());
-        } else if (action == "restart") {
-          r = ctx.supervisor.restart(name);
-        } else {
-          r = ctx.supervisor.kill(name);
-        }
-        if (!r) return res.send_error(r.error());
-        if (auto v = ctx.supervisor.service(name)) body["state"] = v->state;
-        res.send(Response::json(200, body));
-      });
-      if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-    }, power);
+    r.add(
+        "POST", "/" + action,
+        [&ctx, action](Request&, http::Responder res) {
+          std::string name = main_workload(ctx);
+          if (!ctx.supervisor.has(name))
+            return res.send_error(Error::make(
+                codes::kConflict, "there is no workload (" + name + ") in this container yet"));
+          bool ok = ctx.tasks.run([&ctx, res, name, action](const std::atomic<bool>&) {
+            nlohmann::json body = {{"service", name}, {"action", action}};
+            Result<void> r;
+            if (action == "start") {
+              r = ctx.supervisor.start_registered(name);
+            } else if (action == "stop") {
+              auto s = ctx.supervisor.stop(name);
+              if (s)
+                body["last_stop"] = *s;
+              else
+                r = fail(s.error());
+            } else if (action == "restart") {
+              r = ctx.supervisor.restart(name);
+            } else {
+              r = ctx.supervisor.kill(name);
+            }
+            if (!r) return res.send_error(r.error());
+            if (auto v = ctx.supervisor.service(name)) body["state"] = v->state;
+            res.send(Response::json(200, body));
+          });
+          if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+        },
+        power);
   }
 
-  r.add_sync("GET", "/addons", [&ctx](Request&) { return Response::json(200, {{"addons", ctx.addons.list()}}); });
+  r.add_sync("GET", "/addons", [&ctx](Request&) {
+    return Response::json(200, {{"addons", ctx.addons.list()}});
+  });
   http::RouteOptions addon_opts;
   addon_opts.body_limit = 4096;
   addon_opts.deadline = std::chrono::minutes(30);
-  r.add("POST", "/addons/{id}/enable", [&ctx](Request& req, http::Responder res) {
-    nlohmann::json body = nlohmann::json::object();
-    if (!req.body.empty()) {
-      auto b = object_body(req.body, {"version", "login_server", "authkey"});
-      if (!b) return res.send_error(b.error());
-      body = *b;
-    }
-    for (const char* k : {"version", "login_server", "authkey"})
-      if (body.contains(k) && !body[k].is_string())
-        return res.send_error(Error::invalid(k, std::string("field \"") + k + "\": must be a string"));
-    std::optional<addons::TailscaleOptions> ts;
-    if (body.contains("authkey") || body.contains("login_server"))
-      ts = addons::TailscaleOptions{body.value("login_server", ""), body.value("authkey", "")};
-    std::string id = req.params["id"];
-    std::string version = body.value("version", "");
-    bool ok = ctx.tasks.run([&ctx, res, id, version, ts](const std::atomic<bool>& cancel) {
-      ctx.activity.set("enable addon " + id, "enable addon " + id, 0);
-      auto r = ctx.addons.enable(id, version, ts, &cancel);
-      ctx.activity.clear();
-      if (!r) return res.send_error(r.error());
-      res.send(Response::json(200, *r));
-    });
-    if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-  }, addon_opts);
-  r.add("POST", "/addons/{id}/disable", [&ctx](Request& req, http::Responder res) {
-    std::string id = req.params["id"];
-    bool ok = ctx.tasks.run([&ctx, res, id](const std::atomic<bool>&) {
-      auto r = ctx.addons.disable(id);
-      if (!r) return res.send_error(r.error());
-      res.send(Response::json(200, {{"addon", id}, {"enabled", false}}));
-    });
-    if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-  }, addon_opts);
+  r.add(
+      "POST", "/addons/{id}/enable",
+      [&ctx](Request& req, http::Responder res) {
+        nlohmann::json body = nlohmann::json::object();
+        if (!req.body.empty()) {
+          auto b = object_body(req.body, {"version", "login_server", "authkey"});
+          if (!b) return res.send_error(b.error());
+          body = *b;
+        }
+        for (const char* k : {"version", "login_server", "authkey"})
+          if (body.contains(k) && !body[k].is_string())
+            return res.send_error(
+                Error::invalid(k, std::string("field \"") + k + "\": must be a string"));
+        std::optional<addons::TailscaleOptions> ts;
+        if (body.contains("authkey") || body.contains("login_server"))
+          ts = addons::TailscaleOptions{body.value("login_server", ""), body.value("authkey", "")};
+        std::string id = req.params["id"];
+        std::string version = body.value("version", "");
+        bool ok = ctx.tasks.run([&ctx, res, id, version, ts](const std::atomic<bool>& cancel) {
+          ctx.activity.set("enable addon " + id, "enable addon " + id, 0);
+          auto r = ctx.addons.enable(id, version, ts, &cancel);
+          ctx.activity.clear();
+          if (!r) return res.send_error(r.error());
+          res.send(Response::json(200, *r));
+        });
+        if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+      },
+      addon_opts);
+  r.add(
+      "POST", "/addons/{id}/disable",
+      [&ctx](Request& req, http::Responder res) {
+        std::string id = req.params["id"];
+        bool ok = ctx.tasks.run([&ctx, res, id](const std::atomic<bool>&) {
+          auto r = ctx.addons.disable(id);
+          if (!r) return res.send_error(r.error());
+          res.send(Response::json(200, {{"addon", id}, {"enabled", false}}));
+        });
+        if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+      },
+      addon_opts);
 
   http::RouteOptions ws;
   ws.ws_max_queue_bytes = 1 << 20;
-  r.add_ws("/console", [&ctx](Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
-    auto p = ctx.provisioner.payload();
-    return ctx.console.open(req, p ? p->container_type : "");
-  }, ws);
+  r.add_ws(
+      "/console",
+      [&ctx](Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
+        auto p = ctx.provisioner.payload();
+        return ctx.console.open(req, p ? p->container_type : "");
+      },
+      ws);
 
   if (ctx.files) files::add_file_routes(r, *ctx.files);
   if (ctx.mods) mods::add_mod_routes(r, *ctx.mods, ctx.tasks, ctx.max_upload_bytes);

@@ -9,14 +9,14 @@
 #include "agent/addons/addons.hpp"
 #include "agent/auth.hpp"
 #include "agent/console/console.hpp"
-#include "agent/supervisor/supervisor.hpp"
 #include "agent/files/file_routes.hpp"
 #include "agent/mods/mods.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/manager.hpp"
+#include "agent/supervisor/supervisor.hpp"
 #include "agent/tasks.hpp"
-#include "http/http.hpp"
 #include "base/metrics.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent {
 
@@ -46,7 +46,7 @@ struct AgentContext {
   addons::AddonManager& addons;
   Activity activity;
   const files::FilesConfig* files = nullptr;  // the /files routes, when set
-  mods::ModManager* mods = nullptr;            // the /mods routes, when set
+  mods::ModManager* mods = nullptr;           // the /mods routes, when set
   uint64_t max_upload_bytes = uint64_t(1) << 30;
   // The address the agent listens on ("0.0.0.0" in a container): which
   // listening sockets /status reports as ports_listening.

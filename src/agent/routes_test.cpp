@@ -35,11 +35,13 @@ class RoutesTest : public ::testing::Test {
     devenv_ = std::make_unique<devenv::DevEnvironment>(root_, "-");
     supervisor_ = std::make_unique<supervisor::Supervisor>(root_, "/nonexistent/zlh-shim", clock_);
     console_ = std::make_unique<console::ConsoleManager>(*supervisor_, *devenv_, tasks_);
-    addon_installer_ = std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_, "addon");
-    addons_ = std::make_unique<addons::AddonManager>(root_, *addon_installer_, *catalog_, *supervisor_, *devenv_,
-                                                     "127.0.0.1", 6001);
-    ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001, std::chrono::steady_clock::now(),
-                                          *runtimes_, tasks_, *supervisor_, *console_, *addons_);
+    addon_installer_ =
+        std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_, "addon");
+    addons_ = std::make_unique<addons::AddonManager>(root_, *addon_installer_, *catalog_,
+                                                     *supervisor_, *devenv_, "127.0.0.1", 6001);
+    ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001,
+                                          std::chrono::steady_clock::now(), *runtimes_, tasks_,
+                                          *supervisor_, *console_, *addons_);
     http::ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.metrics = &metrics_;
@@ -57,7 +59,8 @@ class RoutesTest : public ::testing::Test {
   // A token for one request (M5).
   http::Headers auth(const std::string& method, const std::string& target) {
     http::Headers h;
-    h.add("Authorization", "Bearer " + *jws::mint_agent_token(kp_.sec, 6001, 60, unix_now(), method, target));
+    h.add("Authorization",
+          "Bearer " + *jws::mint_agent_token(kp_.sec, 6001, 60, unix_now(), method, target));
     return h;
   }
 
@@ -100,17 +103,30 @@ TEST_F(RoutesTest, RuntimeRoutesValidateAndAnswerFromTheManager) {
   auto l = http::request("GET", base_ + "/runtimes", auth("GET", "/runtimes"));
   ASSERT_EQ(l->status, 200);
   EXPECT_EQ(nlohmann::json::parse(l->body)["runtimes"], nlohmann::json::array());
-  auto bad = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"), R"({"runtime":"../x","version":"1"})");
+  auto bad = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"),
+                           R"({"runtime":"../x","version":"1"})");
   EXPECT_EQ(bad->status, 400);
-  auto unknown = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"), R"({"runtime":"node","version":"1","x":1})");
+  auto unknown =
+      http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"),
+                    R"({"runtime":"node","version":"1","x":1})");
   EXPECT_EQ(unknown->status, 400);
   EXPECT_EQ(nlohmann::json::parse(unknown->body)["error"]["field"], "x");
   // No artifact server configured: an honest 503, not a hang.
-  auto none = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"), R"({"runtime":"node","version":"20.1.0"})");
+  auto none = http::request("POST", base_ + "/runtimes/install", auth("POST", "/runtimes/install"),
+                            R"({"runtime":"node","version":"20.1.0"})");
   EXPECT_EQ(none->status, 503);
-  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/use", auth("POST", "/runtimes/node/use"), R"({"version":"1.0"})")->status, 404);
-  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/rollback", auth("POST", "/runtimes/node/rollback"))->status, 404);
-  EXPECT_EQ(http::request("DELETE", base_ + "/runtimes/node/1.0", auth("DELETE", "/runtimes/node/1.0"))->status, 404);
+  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/use", auth("POST", "/runtimes/node/use"),
+                          R"({"version":"1.0"})")
+                ->status,
+            404);
+  EXPECT_EQ(http::request("POST", base_ + "/runtimes/node/rollback",
+                          auth("POST", "/runtimes/node/rollback"))
+                ->status,
+            404);
+  EXPECT_EQ(
+      http::request("DELETE", base_ + "/runtimes/node/1.0", auth("DELETE", "/runtimes/node/1.0"))
+          ->status,
+      404);
 }
 
 TEST_F(RoutesTest, PowerWithoutWorkloadIsConflictAndConsoleNeedsAPayload) {
@@ -119,12 +135,14 @@ TEST_F(RoutesTest, PowerWithoutWorkloadIsConflictAndConsoleNeedsAPayload) {
     EXPECT_EQ(r->status, 409) << p << " " << r->body;
   }
   int status = 0;
-  auto ws = http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", auth("GET", "/console"),
-                                    std::chrono::seconds(5), &status);
+  auto ws =
+      http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console",
+                              auth("GET", "/console"), std::chrono::seconds(5), &status);
   EXPECT_FALSE(ws);
   EXPECT_EQ(status, 409);
-  auto unauth = http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", {},
-                                        std::chrono::seconds(5), &status);
+  auto unauth =
+      http::WsClient::connect("ws://127.0.0.1:" + std::to_string(server_->port()) + "/console", {},
+                              std::chrono::seconds(5), &status);
   EXPECT_FALSE(unauth);
   EXPECT_EQ(status, 401);
 }
@@ -141,13 +159,15 @@ TEST_F(RoutesTest, StatusConfigMetrics) {
   auto again = http::request("POST", base_ + "/config", auth("POST", "/config"), payload.dump());
   EXPECT_EQ(again->status, 200);
   EXPECT_EQ(nlohmann::json::parse(again->body)["changed"], false);
-  auto bad = http::request("POST", base_ + "/config", auth("POST", "/config"), R"({"container_type":"dev"})");
+  auto bad = http::request("POST", base_ + "/config", auth("POST", "/config"),
+                           R"({"container_type":"dev"})");
   EXPECT_EQ(bad->status, 400);
   auto m = http::request("GET", base_ + "/metrics", auth("GET", "/metrics"));
   EXPECT_EQ(m->status, 200);
   EXPECT_NE(m->body.find("zlh_http_requests_total{method=\"GET\",route=\"/status\",code=\"200\"}"),
             std::string::npos);
-  auto big = http::request("POST", base_ + "/config", auth("POST", "/config"), std::string(65 * 1024, ' '));
+  auto big = http::request("POST", base_ + "/config", auth("POST", "/config"),
+                           std::string(65 * 1024, ' '));
   EXPECT_EQ(big->status, 413);
 }
 

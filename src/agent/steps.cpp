@@ -4,11 +4,11 @@
 
 namespace zlh::agent {
 
-Result<void> RealStepRunner::run(const StepSpec& step, const payload::Payload& p, const std::atomic<bool>& stop,
-                                 const StepProgress& progress) {
+Result<void> RealStepRunner::run(const StepSpec& step, const payload::Payload& p,
+                                 const std::atomic<bool>& stop, const StepProgress& progress) {
   if (step.kind == "layout") {
-    for (const char* dir : {"opt/zlh/runtimes", "opt/zlh/services", "opt/zlh/cache", "run/zlh", "etc/profile.d",
-                            "opt/zlh-agent/state", "opt/zlh-agent/config"}) {
+    for (const char* dir : {"opt/zlh/runtimes", "opt/zlh/services", "opt/zlh/cache", "run/zlh",
+                            "etc/profile.d", "opt/zlh-agent/state", "opt/zlh-agent/config"}) {
       if (auto r = fs::make_dirs(fs::join(root_, dir), 0755); !r) return r;
     }
     if (p.container_type == "game") return fs::make_dirs(fs::join(root_, "opt/zlh/server"), 0755);
@@ -21,8 +21,9 @@ Result<void> RealStepRunner::run(const StepSpec& step, const payload::Payload& p
     return {};
   }
   if (step.kind == "runtime") {
-    auto r = runtimes_.install(p.runtime, p.version, p.catalog_sha256,
-                               [&](const std::string& detail, double f) { progress(detail, f); }, &stop);
+    auto r = runtimes_.install(
+        p.runtime, p.version, p.catalog_sha256,
+        [&](const std::string& detail, double f) { progress(detail, f); }, &stop);
     if (!r) return fail(r.error());
     return {};
   }

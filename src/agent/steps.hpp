@@ -23,8 +23,9 @@ namespace zlh::agent {
 
 class RealStepRunner : public StepRunner {
  public:
-  RealStepRunner(std::string root, runtimes::RuntimeManager& runtimes, devenv::DevEnvironment& devenv,
-                 addons::AddonManager& addons, game::GameInstaller& game_installer, game::GameServer& game_server)
+  RealStepRunner(std::string root, runtimes::RuntimeManager& runtimes,
+                 devenv::DevEnvironment& devenv, addons::AddonManager& addons,
+                 game::GameInstaller& game_installer, game::GameServer& game_server)
       : root_(std::move(root)),
         runtimes_(runtimes),
         devenv_(devenv),

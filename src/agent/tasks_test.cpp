@@ -16,7 +16,8 @@ TEST(TaskRunner, FinishedThreadsAreReapedAndStopCancels) {
   while (ran.load() < 200 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   EXPECT_EQ(ran.load(), 200);
   // 200 short tasks leave no threads behind.
-  while (r.live_threads() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (r.live_threads() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   EXPECT_EQ(r.live_threads(), 0u);
 
   std::atomic<bool> saw_cancel{false};

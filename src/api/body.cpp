@@ -4,9 +4,11 @@
 
 namespace zlh::api::body {
 
-Result<nlohmann::json> object(std::string_view text, std::initializer_list<std::string_view> allowed) {
+Result<nlohmann::json> object(std::string_view text,
+                              std::initializer_list<std::string_view> allowed) {
   auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(Error::invalid("body", "body must be a JSON object"));
+  if (j.is_discarded() || !j.is_object())
+    return fail(Error::invalid("body", "body must be a JSON object"));
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end()) {
       // An empty member name still gets a name the client can read.
@@ -26,13 +28,17 @@ Result<std::string> string_field(const nlohmann::json& j, const std::string& k, 
   return it->get<std::string>();
 }
 
-Result<int64_t> int_field(const nlohmann::json& j, const std::string& k, int64_t def, int64_t lo, int64_t hi) {
+Result<int64_t> int_field(const nlohmann::json& j, const std::string& k, int64_t def, int64_t lo,
+                          int64_t hi) {
   auto it = j.find(k);
   if (it == j.end() || it->is_null()) return def;
-  if (!it->is_number_integer()) return fail(Error::invalid(k, "field \"" + k + "\": must be an integer"));
-  const std::string range = "field \"" + k + "\": must be " + std::to_string(lo) + ".." + std::to_string(hi);
+  if (!it->is_number_integer())
+    return fail(Error::invalid(k, "field \"" + k + "\": must be an integer"));
+  const std::string range =
+      "field \"" + k + "\": must be " + std::to_string(lo) + ".." + std::to_string(hi);
   // An unsigned beyond INT64_MAX would wrap in get<int64_t>().
-  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX)) return fail(Error::invalid(k, range));
+  if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(INT64_MAX))
+    return fail(Error::invalid(k, range));
   int64_t v = it->get<int64_t>();
   if (v < lo || v > hi) return fail(Error::invalid(k, range));
   return v;

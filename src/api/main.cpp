@@ -21,8 +21,8 @@
 #include "api/tailscale/tailscale_context.hpp"
 #include "base/cidr.hpp"
 #include "base/fs.hpp"
-#include "http/server.hpp"
 #include "base/log.hpp"
+#include "http/server.hpp"
 #include "version.hpp"
 
 using namespace zlh;
@@ -61,7 +61,8 @@ api::drivers::LxcDriverOptions lxc_options(const api::Options& opts, const std::
 }
 
 // The container driver of --driver (docs/design.md §10.5).
-Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& opts, const std::string& self_dir,
+Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& opts,
+                                                          const std::string& self_dir,
                                                           api::drivers::SlotStore& slots) {
   if (opts.driver == "lxc") {
     auto d = api::drivers::LxcDriver::open(lxc_options(opts, self_dir), slots);
@@ -75,7 +76,8 @@ Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& op
     // Reachable and the token accepted? Logged, not fatal: the cluster may
     // come back later and jobs retry (the token itself is never logged).
     if (auto v = d->check_connection())
-      log::info("api", "proxmox reachable", {{"proxmox_version", *v}, {"config", opts.proxmox_config}});
+      log::info("api", "proxmox reachable",
+                {{"proxmox_version", *v}, {"config", opts.proxmox_config}});
     else
       log::warn("api", "proxmox not reachable yet", {{"error", v.error().message}});
     return std::unique_ptr<api::drivers::Driver>(std::move(d));
@@ -133,7 +135,8 @@ int main(int argc, char** argv) {
         {{"headscale_url", opts.headscale_url}, {"headscale_version", opts.headscale_version}});
 
   if (auto r = fs::make_dirs(opts.data, 0700); !r) {
-    log::error("api", "cannot create the data directory", {{"error", r.error().message}, {"data", opts.data}});
+    log::error("api", "cannot create the data directory",
+               {{"error", r.error().message}, {"data", opts.data}});
     return 1;
   }
   auto secrets = api::auth::load_or_generate(api::auth::default_secret_files(opts.data));
@@ -159,11 +162,13 @@ int main(int argc, char** argv) {
   StoreSlots slots(**store);
   auto driver = make_driver(opts, self_dir, slots);
   if (!driver) {
-    log::error("api", "cannot start the driver", {{"driver", opts.driver}, {"error", driver.error().message}});
+    log::error("api", "cannot start the driver",
+               {{"driver", opts.driver}, {"error", driver.error().message}});
     return 1;
   }
-  api::auth::PasswordHasher hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()
-                                                                     : api::auth::HashParams::interactive());
+  api::auth::PasswordHasher hasher(std::getenv("ZLH_TEST_FAST_HASH")
+                                       ? api::auth::HashParams::minimal_for_tests()
+                                       : api::auth::HashParams::interactive());
   api::auth::LoginRateLimiter limiter;
   api::AgentClient agents(secrets->api_key);
   api::JobRunnerConfig jc;
@@ -187,7 +192,8 @@ int main(int argc, char** argv) {
   // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
   api::IdeAccess ide(**store, std::chrono::seconds(opts.ide_ticket_ttl_s));
   std::optional<api::IdeOrigin> ide_origin;
-  if (!opts.ide_origin.empty()) ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
+  if (!opts.ide_origin.empty())
+    ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
   jobs.on_vmid_change([&ide](int vmid) { ide.forget_vmid(vmid); });
   api::CatalogSource catalog(opts.artifacts, opts.catalog_key);
   metrics::Registry registry;
@@ -197,11 +203,15 @@ int main(int argc, char** argv) {
     if (auto unfinished = store.list_unfinished_jobs())
       for (const auto& j : *unfinished) by_state[std::string(api::store::to_string(j.state))]++;
     out += "# HELP zlh_jobs Unfinished provisioning jobs by state\n# TYPE zlh_jobs gauge\n";
-    for (auto& [state, n] : by_state) out += "zlh_jobs{state=\"" + state + "\"} " + std::to_string(n) + "\n";
-    out += "# HELP zlh_jobs_active Jobs being worked on by this process\n# TYPE zlh_jobs_active gauge\n";
+    for (auto& [state, n] : by_state)
+      out += "zlh_jobs{state=\"" + state + "\"} " + std::to_string(n) + "\n";
+    out +=
+        "# HELP zlh_jobs_active Jobs being worked on by this process\n# TYPE zlh_jobs_active "
+        "gauge\n";
     out += "zlh_jobs_active " + std::to_string(jobs.active()) + "\n";
   });
-  api::ApiContext ctx{opts, **store, *secrets, hasher, limiter, **driver, jobs, agents, catalog, registry};
+  api::ApiContext ctx{opts,     **store, *secrets, hasher,  limiter,
+                      **driver, jobs,    agents,   catalog, registry};
   ctx.ide = &ide;
   ctx.ide_origin = ide_origin ? &*ide_origin : nullptr;
   ctx.tailscale = tailscale->get();
@@ -223,10 +233,12 @@ int main(int argc, char** argv) {
                 << "\" with the password from ZLH_ADMIN_PASSWORD\n"
                 << std::flush;
     } else {
-      std::cout << "zlh-api: first start: admin user \"" << (*admin)->first << "\"; its password is in "
-                << admin_password_file << " (mode 0600; delete the file once you have logged in)\n"
+      std::cout << "zlh-api: first start: admin user \"" << (*admin)->first
+                << "\"; its password is in " << admin_password_file
+                << " (mode 0600; delete the file once you have logged in)\n"
                 << std::flush;
-      log::info("api", "first admin created", {{"user", (*admin)->first}, {"password_file", admin_password_file}});
+      log::info("api", "first admin created",
+                {{"user", (*admin)->first}, {"password_file", admin_password_file}});
     }
   }
 
@@ -240,7 +252,8 @@ int main(int argc, char** argv) {
   hso.handler_threads = 8;
   hso.max_connections = size_t(opts.max_connections);
   hso.max_connections_per_address = size_t(opts.max_connections_per_address);
-  const net::CidrSet trusted_proxies = *net::CidrSet::parse(opts.trusted_proxies);  // checked by parse_options
+  const net::CidrSet trusted_proxies =
+      *net::CidrSet::parse(opts.trusted_proxies);  // checked by parse_options
   hso.trusted_proxies = &trusted_proxies;
   http::Server server(api::make_api_router(ctx), hso);
   if (auto r = server.listen(); !r) {
@@ -259,7 +272,8 @@ int main(int argc, char** argv) {
     mo.server_header = hso.server_header;
     metrics_server = std::make_unique<http::Server>(std::move(mr), mo);
     if (auto r = metrics_server->listen(); !r) {
-      log::error("api", "cannot listen for metrics", {{"error", r.error().message}, {"listen", opts.metrics_listen}});
+      log::error("api", "cannot listen for metrics",
+                 {{"error", r.error().message}, {"listen", opts.metrics_listen}});
       return 1;
     }
     log::info("api", "metrics listening (no auth)", {{"listen", opts.metrics_listen}});
@@ -277,18 +291,26 @@ int main(int argc, char** argv) {
     io.handler_threads = 1;
     ide_server = std::make_unique<http::Server>(std::move(ir), io);
     if (auto r = ide_server->listen(); !r) {
-      log::error("api", "cannot listen for the IDE origin", {{"error", r.error().message}, {"listen", opts.ide_listen}});
+      log::error("api", "cannot listen for the IDE origin",
+                 {{"error", r.error().message}, {"listen", opts.ide_listen}});
       return 1;
     }
     log::info("api", "IDE origin listening",
-              {{"listen", opts.ide_listen}, {"port", ide_server->port()}, {"ide_origin", opts.ide_origin}});
+              {{"listen", opts.ide_listen},
+               {"port", ide_server->port()},
+               {"ide_origin", opts.ide_origin}});
     if (!ide_origin->per_server())
-      log::warn("api", "the IDE origin has no {vmid} in its host: every server shares one origin, so a page "
-                       "served by one server's IDE or port preview can reach the others' (docs/ide.md)",
-                {{"ide_origin", opts.ide_origin}});
+      log::warn(
+          "api",
+          "the IDE origin has no {vmid} in its host: every server shares one origin, so a page "
+          "served by one server's IDE or port preview can reach the others' (docs/ide.md)",
+          {{"ide_origin", opts.ide_origin}});
   } else {
-    log::info("api", "no IDE origin configured (--ide-listen, --ide-origin): the browser IDE and port preview "
-                     "are off", {});
+    log::info(
+        "api",
+        "no IDE origin configured (--ide-listen, --ide-origin): the browser IDE and port preview "
+        "are off",
+        {});
   }
   // lxc: the containers' own listener on each bridge's host address, never
   // the main one; it serves the artifact store and nothing else.
@@ -305,7 +327,8 @@ int main(int argc, char** argv) {
       co.server_header = hso.server_header;
       auto srv = std::make_unique<http::Server>(std::move(cr), co);
       if (auto r = srv->listen(); !r) {
-        log::error("api", "cannot listen for containers", {{"error", r.error().message}, {"listen", co.listen}});
+        log::error("api", "cannot listen for containers",
+                   {{"error", r.error().message}, {"listen", co.listen}});
         return 1;
       }
       log::info("api", "listening for containers (artifacts only)", {{"listen", co.listen}});
@@ -319,7 +342,8 @@ int main(int argc, char** argv) {
     lxc->start_host_checks(std::chrono::milliseconds(int64_t(opts.lxc_host_check_s * 1000)));
   }
   if (ide_server) ide_thread = std::thread([s = ide_server.get()] { s->run(2, false); });
-  if (metrics_server) metrics_thread = std::thread([s = metrics_server.get()] { s->run(1, false); });
+  if (metrics_server)
+    metrics_thread = std::thread([s = metrics_server.get()] { s->run(1, false); });
   jobs.resume_all();
   // Live agent state for GET /api/servers, which reads only the store.
   api::PollerConfig pc;
@@ -332,8 +356,12 @@ int main(int argc, char** argv) {
       pc, &registry);
   poller.start();
   log::info("api", "api started",
-            {{"version", kVersion}, {"listen", opts.listen}, {"port", server.port()}, {"data", opts.data},
-             {"driver", opts.driver}, {"public_url", opts.public_url}});
+            {{"version", kVersion},
+             {"listen", opts.listen},
+             {"port", server.port()},
+             {"data", opts.data},
+             {"driver", opts.driver},
+             {"public_url", opts.public_url}});
   server.run(2, true);
   lane.stop();  // its calls answer through this server's Responders
   if (ide_server) {

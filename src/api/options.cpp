@@ -9,8 +9,8 @@
 #include "base/cidr.hpp"
 #include "base/config.hpp"
 #include "base/fs.hpp"
-#include "http/server.hpp"
 #include "base/log.hpp"
+#include "http/server.hpp"
 #include "version.hpp"
 
 namespace zlh::api {
@@ -65,28 +65,39 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   CLI::App app{"zlh-api: the zlh control plane", "zlh-api"};
   app.set_version_flag("--version", std::string(kVersion));
   app.add_option("--listen", o.listen, "HOST:PORT to listen on")->capture_default_str();
-  app.add_option("--data", o.data, "data directory (SQLite db, keys, containers)")->capture_default_str();
+  app.add_option("--data", o.data, "data directory (SQLite db, keys, containers)")
+      ->capture_default_str();
   app.add_option("--config", o.config, "TOML config file (default <data>/api.toml)");
   app.add_option("--driver", o.driver, "lxc, local or proxmox (default: lxc as root)");
   app.add_flag("--insecure-local-driver", o.insecure_local_driver,
                "allow --driver local as root (it runs workloads as zlh-api's own user)");
-  app.add_option("--lxc-tag", o.lxc_tag, "lxc: instance tag (container names, veths, nftables table)")
+  app.add_option("--lxc-tag", o.lxc_tag,
+                 "lxc: instance tag (container names, veths, nftables table)")
       ->capture_default_str();
-  app.add_option("--lxc-bridge-dev", o.lxc_bridge_dev, "lxc: bridge of dev containers")->capture_default_str();
-  app.add_option("--lxc-subnet-dev", o.lxc_subnet_dev, "lxc: IPv4 subnet of dev containers")->capture_default_str();
-  app.add_option("--lxc-bridge-game", o.lxc_bridge_game, "lxc: bridge of game servers")->capture_default_str();
-  app.add_option("--lxc-subnet-game", o.lxc_subnet_game, "lxc: IPv4 subnet of game servers")->capture_default_str();
+  app.add_option("--lxc-bridge-dev", o.lxc_bridge_dev, "lxc: bridge of dev containers")
+      ->capture_default_str();
+  app.add_option("--lxc-subnet-dev", o.lxc_subnet_dev, "lxc: IPv4 subnet of dev containers")
+      ->capture_default_str();
+  app.add_option("--lxc-bridge-game", o.lxc_bridge_game, "lxc: bridge of game servers")
+      ->capture_default_str();
+  app.add_option("--lxc-subnet-game", o.lxc_subnet_game, "lxc: IPv4 subnet of game servers")
+      ->capture_default_str();
   app.add_option("--lxc-id-base", o.lxc_id_base, "lxc: first host id of the containers' id ranges")
       ->capture_default_str();
-  app.add_option("--lxc-slots", o.lxc_slots, "lxc: most containers (65536 host ids each)")->capture_default_str();
-  app.add_option("--lxc-nat", o.lxc_nat, "lxc: outbound NAT for containers (true/false)")->capture_default_str();
-  app.add_option("--lxc-disk-gb-default", o.lxc_disk_gb_default, "lxc: disk_gb when a create gives none")
+  app.add_option("--lxc-slots", o.lxc_slots, "lxc: most containers (65536 host ids each)")
       ->capture_default_str();
-  app.add_option("--lxc-disk-gb-max", o.lxc_disk_gb_max, "lxc: largest disk_gb")->capture_default_str();
+  app.add_option("--lxc-nat", o.lxc_nat, "lxc: outbound NAT for containers (true/false)")
+      ->capture_default_str();
+  app.add_option("--lxc-disk-gb-default", o.lxc_disk_gb_default,
+                 "lxc: disk_gb when a create gives none")
+      ->capture_default_str();
+  app.add_option("--lxc-disk-gb-max", o.lxc_disk_gb_max, "lxc: largest disk_gb")
+      ->capture_default_str();
   app.add_option("--lxc-disk-gb-min-code-server", o.lxc_disk_gb_min_code_server,
                  "lxc: smallest disk_gb of a dev server with code-server")
       ->capture_default_str();
-  app.add_option("--lxc-pids-max", o.lxc_pids_max, "lxc: tasks per container")->capture_default_str();
+  app.add_option("--lxc-pids-max", o.lxc_pids_max, "lxc: tasks per container")
+      ->capture_default_str();
   app.add_option("--lxc-host-check", o.lxc_host_check_s,
                  "lxc: seconds between checks that restore missing bridges and firewall rules")
       ->capture_default_str();
@@ -95,28 +106,38 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--proxmox-config", o.proxmox_config,
                  "proxmox driver: its TOML file (default proxmox.toml beside the --config file)");
-  app.add_option("--artifacts", o.artifacts, "artifact store: a directory (served at /artifacts/) or a URL");
-  app.add_option("--catalog-key", o.catalog_key, "public key that signs the catalog (default <data>/keys/catalog.pub)");
-  app.add_option("--agent-bin", o.agent_bin, "local driver: the zlh-agent to run (default: beside zlh-api)");
+  app.add_option("--artifacts", o.artifacts,
+                 "artifact store: a directory (served at /artifacts/) or a URL");
+  app.add_option("--catalog-key", o.catalog_key,
+                 "public key that signs the catalog (default <data>/keys/catalog.pub)");
+  app.add_option("--agent-bin", o.agent_bin,
+                 "local driver: the zlh-agent to run (default: beside zlh-api)");
   app.add_option("--portal", o.portal, "built portal directory served at /");
   app.add_option("--public-url", o.public_url, "public origin, e.g. https://zlh.example.com");
-  app.add_option("--ide-listen", o.ide_listen,
-                 "HOST:PORT of the IDE origin's listener (the browser IDE and port preview; docs/ide.md)");
+  app.add_option(
+      "--ide-listen", o.ide_listen,
+      "HOST:PORT of the IDE origin's listener (the browser IDE and port preview; docs/ide.md)");
   app.add_option("--ide-origin", o.ide_origin,
                  "public origin of the IDE listener, {vmid} in the host for one origin per server, "
                  "e.g. https://{vmid}.ide.example.com");
-  app.add_option("--metrics-listen", o.metrics_listen,
-                 "HOST:PORT serving /metrics without auth (else /metrics on --listen needs an admin)");
-  app.add_option("--quota-servers", o.quota_servers, "servers per user (0: unlimited)")->capture_default_str();
-  app.add_option("--quota-memory-mb", o.quota_memory_mb, "total memory_mb of a user's servers (0: unlimited)")
+  app.add_option(
+      "--metrics-listen", o.metrics_listen,
+      "HOST:PORT serving /metrics without auth (else /metrics on --listen needs an admin)");
+  app.add_option("--quota-servers", o.quota_servers, "servers per user (0: unlimited)")
       ->capture_default_str();
-  app.add_option("--quota-disk-gb", o.quota_disk_gb, "total disk_gb of a user's servers (0: unlimited)")
+  app.add_option("--quota-memory-mb", o.quota_memory_mb,
+                 "total memory_mb of a user's servers (0: unlimited)")
       ->capture_default_str();
-  app.add_option("--quota-consoles", o.quota_consoles, "concurrent console sessions per user (0: unlimited)")
+  app.add_option("--quota-disk-gb", o.quota_disk_gb,
+                 "total disk_gb of a user's servers (0: unlimited)")
+      ->capture_default_str();
+  app.add_option("--quota-consoles", o.quota_consoles,
+                 "concurrent console sessions per user (0: unlimited)")
       ->capture_default_str();
   app.add_option("--quota-uploads", o.quota_uploads, "concurrent uploads per user (0: unlimited)")
       ->capture_default_str();
-  app.add_option("--max-connections", o.max_connections, "open connections per listener (0: no cap)")
+  app.add_option("--max-connections", o.max_connections,
+                 "open connections per listener (0: no cap)")
       ->capture_default_str();
   app.add_option("--max-connections-per-address", o.max_connections_per_address,
                  "open connections per peer address and listener (0: no cap)")
@@ -128,7 +149,8 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--registration-limit", o.registration_limit,
                  "registrations per peer address per hour (0: no limit)")
       ->capture_default_str();
-  app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s, "seconds an IDE ticket stays valid (5..300)")
+  app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s,
+                 "seconds an IDE ticket stays valid (5..300)")
       ->capture_default_str();
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
@@ -175,67 +197,82 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   auto bad = [](const char* field, const std::string& msg) -> Result<ParseOutcome> {
     return std::unexpected(Error::invalid(field, msg));
   };
-  if (auto hp = http::split_host_port(o.listen); !hp) return bad("listen", "--listen: " + hp.error().message);
+  if (auto hp = http::split_host_port(o.listen); !hp)
+    return bad("listen", "--listen: " + hp.error().message);
   if (!o.driver.empty() && o.driver != "lxc" && o.driver != "local" && o.driver != "proxmox")
     return bad("driver", "--driver must be lxc, local or proxmox");
   if (o.lxc_listener_port < 1 || o.lxc_listener_port > 65535)
     return bad("lxc-listener-port", "--lxc-listener-port must be 1..65535");
-  if (o.lxc_disk_gb_default < 1 || o.lxc_disk_gb_max < o.lxc_disk_gb_default || o.lxc_disk_gb_max > 16384)
-    return bad("lxc-disk-gb-max", "--lxc-disk-gb-default must be at least 1 and at most --lxc-disk-gb-max");
+  if (o.lxc_disk_gb_default < 1 || o.lxc_disk_gb_max < o.lxc_disk_gb_default ||
+      o.lxc_disk_gb_max > 16384)
+    return bad("lxc-disk-gb-max",
+               "--lxc-disk-gb-default must be at least 1 and at most --lxc-disk-gb-max");
   if (o.lxc_disk_gb_min_code_server < 0 || o.lxc_disk_gb_min_code_server > o.lxc_disk_gb_max)
-    return bad("lxc-disk-gb-min-code-server", "--lxc-disk-gb-min-code-server must be 0..--lxc-disk-gb-max");
+    return bad("lxc-disk-gb-min-code-server",
+               "--lxc-disk-gb-min-code-server must be 0..--lxc-disk-gb-max");
   if (o.lxc_pids_max < 64 || o.lxc_pids_max > 1000000)
     return bad("lxc-pids-max", "--lxc-pids-max must be 64..1000000");
-  if (o.lxc_id_base < 65536 || o.lxc_id_base > 4000000000LL) return bad("lxc-id-base", "bad --lxc-id-base");
-  if (o.lxc_slots < 1 || o.lxc_slots > 60000) return bad("lxc-slots", "--lxc-slots must be 1..60000");
+  if (o.lxc_id_base < 65536 || o.lxc_id_base > 4000000000LL)
+    return bad("lxc-id-base", "bad --lxc-id-base");
+  if (o.lxc_slots < 1 || o.lxc_slots > 60000)
+    return bad("lxc-slots", "--lxc-slots must be 1..60000");
   if (!(o.lxc_host_check_s >= 0.5 && o.lxc_host_check_s <= 3600))
     return bad("lxc-host-check", "--lxc-host-check must be 0.5..3600 seconds");
   if (o.driver != "proxmox" && !o.proxmox_config.empty())
     return bad("proxmox-config", "--proxmox-config needs --driver proxmox");
   log::Format f;
-  if (!log::parse_format(o.log_format, &f)) return bad("log-format", "--log-format must be json or text");
+  if (!log::parse_format(o.log_format, &f))
+    return bad("log-format", "--log-format must be json or text");
   if (log::Level l; !log::parse_level(o.log_level, &l))
     return bad("log-level", "--log-level must be debug, info, warn or error");
-  if (o.game_vmid_lo < 1 || o.game_vmid_hi < o.game_vmid_lo || o.dev_vmid_lo < 1 || o.dev_vmid_hi < o.dev_vmid_lo ||
-      o.game_vmid_hi > 65535 || o.dev_vmid_hi > 65535)
+  if (o.game_vmid_lo < 1 || o.game_vmid_hi < o.game_vmid_lo || o.dev_vmid_lo < 1 ||
+      o.dev_vmid_hi < o.dev_vmid_lo || o.game_vmid_hi > 65535 || o.dev_vmid_hi > 65535)
     return bad("vmid", "vmid ranges must be non-empty and within 1..65535");
   if (!(o.game_vmid_hi < o.dev_vmid_lo || o.dev_vmid_hi < o.game_vmid_lo))
     return bad("vmid", "the game and dev vmid ranges overlap");
-  if (o.port_lo < 1 || o.port_hi > 65535 || o.port_hi < o.port_lo) return bad("port", "bad port pool");
+  if (o.port_lo < 1 || o.port_hi > 65535 || o.port_hi < o.port_lo)
+    return bad("port", "bad port pool");
   if (!(o.poll_interval_s >= 0.05 && o.poll_interval_s <= 3600))
     return bad("poll-interval", "--poll-interval must be 0.05..3600 seconds");
   if (o.poll_workers < 1 || o.poll_workers > 256)
     return bad("poll-workers", "--poll-workers must be 1..256");
   if (!(o.poll_timeout_s >= 0.05 && o.poll_timeout_s <= 60))
     return bad("poll-timeout", "--poll-timeout must be 0.05..60 seconds");
-  if (!o.public_url.empty() && !o.public_url.starts_with("http://") && !o.public_url.starts_with("https://"))
+  if (!o.public_url.empty() && !o.public_url.starts_with("http://") &&
+      !o.public_url.starts_with("https://"))
     return bad("public-url", "--public-url must start with http:// or https://");
   while (!o.public_url.empty() && o.public_url.back() == '/') o.public_url.pop_back();
   if (auto r = check_headscale(o); !r) return std::unexpected(r.error());
   if (o.ide_listen.empty() != o.ide_origin.empty())
-    return bad(o.ide_listen.empty() ? "ide-listen" : "ide-origin", "--ide-listen and --ide-origin go together");
+    return bad(o.ide_listen.empty() ? "ide-listen" : "ide-origin",
+               "--ide-listen and --ide-origin go together");
   if (!o.metrics_listen.empty()) {
     if (auto hp = http::split_host_port(o.metrics_listen); !hp)
       return bad("metrics-listen", "--metrics-listen: " + hp.error().message);
     if (o.metrics_listen == o.listen || o.metrics_listen == o.ide_listen)
       return bad("metrics-listen", "--metrics-listen must be a listener of its own");
   }
-  for (auto [v, name] : {std::pair{o.quota_servers, "quota-servers"}, {o.quota_memory_mb, "quota-memory-mb"},
-                         {o.quota_disk_gb, "quota-disk-gb"}, {o.quota_consoles, "quota-consoles"},
+  for (auto [v, name] : {std::pair{o.quota_servers, "quota-servers"},
+                         {o.quota_memory_mb, "quota-memory-mb"},
+                         {o.quota_disk_gb, "quota-disk-gb"},
+                         {o.quota_consoles, "quota-consoles"},
                          {o.quota_uploads, "quota-uploads"}})
     if (v < 0) return bad(name, std::string("--") + name + " must be 0 (unlimited) or more");
   if (o.max_connections < 0 || o.max_connections_per_address < 0)
-    return bad("max-connections", "--max-connections and --max-connections-per-address must be 0 (no cap) or more");
+    return bad("max-connections",
+               "--max-connections and --max-connections-per-address must be 0 (no cap) or more");
   if (auto t = net::CidrSet::parse(o.trusted_proxies); !t) return std::unexpected(t.error());
   if (o.registration != "open" && o.registration != "invite" && o.registration != "closed")
     return bad("registration", "--registration must be open, invite or closed");
-  if (o.registration_limit < 0) return bad("registration-limit", "--registration-limit must be 0 (no limit) or more");
+  if (o.registration_limit < 0)
+    return bad("registration-limit", "--registration-limit must be 0 (no limit) or more");
   if (o.ide_ticket_ttl_s < 5 || o.ide_ticket_ttl_s > 300)
     return bad("ide-ticket-ttl", "--ide-ticket-ttl must be 5..300 seconds");
   if (!o.ide_listen.empty()) {
     if (auto hp = http::split_host_port(o.ide_listen); !hp)
       return bad("ide-listen", "--ide-listen: " + hp.error().message);
-    if (o.ide_listen == o.listen) return bad("ide-listen", "--ide-listen must differ from --listen");
+    if (o.ide_listen == o.listen)
+      return bad("ide-listen", "--ide-listen must differ from --listen");
     const std::string pub = o.public_url.empty() ? "http://" + o.listen : o.public_url;
     if (auto io = IdeOrigin::parse(o.ide_origin, pub); !io) return std::unexpected(io.error());
     while (o.ide_origin.back() == '/') o.ide_origin.pop_back();
@@ -243,15 +280,17 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
 
   o.data = absolute(o.data);
   if (o.artifacts_is_dir()) o.artifacts = absolute(o.artifacts);
-  o.catalog_key = o.catalog_key.empty() ? fs::join(o.data, "keys/catalog.pub") : absolute(o.catalog_key);
+  o.catalog_key =
+      o.catalog_key.empty() ? fs::join(o.data, "keys/catalog.pub") : absolute(o.catalog_key);
   o.agent_bin = o.agent_bin.empty() ? fs::join(self_dir, "zlh-agent") : absolute(o.agent_bin);
   o.portal = absolute(o.portal);
   if (o.public_url.empty()) o.public_url = "http://" + o.listen;
   o.headscale_api_key_file = absolute(o.headscale_api_key_file);
   if (o.driver == "proxmox")
-    o.proxmox_config = o.proxmox_config.empty()
-                           ? (std::filesystem::path(o.config).parent_path() / "proxmox.toml").string()
-                           : absolute(o.proxmox_config);
+    o.proxmox_config =
+        o.proxmox_config.empty()
+            ? (std::filesystem::path(o.config).parent_path() / "proxmox.toml").string()
+            : absolute(o.proxmox_config);
   return ParseOutcome{o, 0};
 }
 
@@ -259,13 +298,15 @@ Result<std::string> resolve_driver(const Options& o, unsigned euid) {
   if (o.driver.empty()) {
     if (euid == 0) return std::string("lxc");
     return std::unexpected(Error::invalid(
-        "driver", "no --driver given and not running as root: the embedded default (lxc) needs root; "
-                  "give --driver local for development (no isolation) or --driver proxmox"));
+        "driver",
+        "no --driver given and not running as root: the embedded default (lxc) needs root; "
+        "give --driver local for development (no isolation) or --driver proxmox"));
   }
   if (o.driver == "local" && euid == 0 && !o.insecure_local_driver)
     return std::unexpected(Error::invalid(
-        "driver", "--driver local runs every workload as zlh-api's own user, here root: any tenant would "
-                  "be root on this host; use --driver lxc, or add --insecure-local-driver for development"));
+        "driver",
+        "--driver local runs every workload as zlh-api's own user, here root: any tenant would "
+        "be root on this host; use --driver lxc, or add --insecure-local-driver for development"));
   return o.driver;
 }
 

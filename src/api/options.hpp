@@ -16,18 +16,18 @@ namespace zlh::api {
 
 struct Options {
   std::string listen = "127.0.0.1:8080";
-  std::string data = "./var";        // SQLite db, keys, containers
-  std::string config;                // resolved TOML path
+  std::string data = "./var";  // SQLite db, keys, containers
+  std::string config;          // resolved TOML path
   // lxc | local | proxmox; empty on the command line = lxc as root, and a
   // refusal otherwise (resolve_driver).
   std::string driver;
   bool insecure_local_driver = false;  // allows --driver local as root
-  std::string proxmox_config;        // proxmox driver: its TOML (default <config dir>/proxmox.toml)
-  std::string artifacts;             // DIR (also served at /artifacts/) or URL
-  std::string catalog_key;           // default <data>/keys/catalog.pub
-  std::string agent_bin;             // default: zlh-agent beside zlh-api
-  std::string portal;                // built portal served at /
-  std::string public_url;            // origin for cookies, redirects, WS origin checks
+  std::string proxmox_config;  // proxmox driver: its TOML (default <config dir>/proxmox.toml)
+  std::string artifacts;       // DIR (also served at /artifacts/) or URL
+  std::string catalog_key;     // default <data>/keys/catalog.pub
+  std::string agent_bin;       // default: zlh-agent beside zlh-api
+  std::string portal;          // built portal served at /
+  std::string public_url;      // origin for cookies, redirects, WS origin checks
   // The IDE origin (docs/ide.md): a second listener serving only
   // /dev/<vmid>/ide/ and /dev/<vmid>/port/<n>/, and its public origin,
   // "{vmid}" in the host giving each server its own. Both or neither.
@@ -46,7 +46,8 @@ struct Options {
   int64_t registration_limit = 20;
   // Per-user quotas (M4; docs/security.md): the defaults, 0 = unlimited;
   // admins override them per user (PUT /api/admin/users/{id}/quotas).
-  int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0, quota_consoles = 0, quota_uploads = 0;
+  int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0, quota_consoles = 0,
+          quota_uploads = 0;
   std::string ide_origin;
   int64_t ide_ticket_ttl_s = 60;  // how long an IDE ticket may wait to be redeemed
   std::string log_format = "json";
@@ -83,7 +84,9 @@ struct Options {
   int64_t lxc_listener_port = 8089;
   double lxc_host_check_s = 60;  // how often bridges and the firewall table are re-checked
 
-  bool artifacts_is_dir() const { return !artifacts.empty() && artifacts.find("://") == std::string::npos; }
+  bool artifacts_is_dir() const {
+    return !artifacts.empty() && artifacts.find("://") == std::string::npos;
+  }
 };
 
 struct ParseOutcome {

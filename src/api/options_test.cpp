@@ -98,15 +98,18 @@ TEST(Options, IdeOriginFlagsGoTogetherAndAreChecked) {
   ASSERT_TRUE(d && d->options);
   EXPECT_TRUE(d->options->ide_listen.empty()) << "off unless configured";
   EXPECT_EQ(d->options->ide_ticket_ttl_s, 60);
-  auto o = parse({"--ide-listen", "127.0.0.1:8081", "--ide-origin", "http://{vmid}.localhost:8081/"});
+  auto o =
+      parse({"--ide-listen", "127.0.0.1:8081", "--ide-origin", "http://{vmid}.localhost:8081/"});
   ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
   EXPECT_EQ(o->options->ide_origin, "http://{vmid}.localhost:8081");
   for (auto [args, field] : std::vector<std::pair<std::vector<const char*>, const char*>>{
            {{"--ide-listen", "127.0.0.1:8081"}, "ide-origin"},
            {{"--ide-origin", "http://{vmid}.localhost:8081"}, "ide-listen"},
            {{"--ide-listen", "nope", "--ide-origin", "http://{vmid}.localhost:8081"}, "ide-listen"},
-           {{"--ide-listen", "127.0.0.1:8080", "--ide-origin", "http://{vmid}.localhost:8081"}, "ide-listen"},
-           {{"--ide-listen", "127.0.0.1:8081", "--ide-origin", "http://127.0.0.1:8081"}, "ide-origin"},
+           {{"--ide-listen", "127.0.0.1:8080", "--ide-origin", "http://{vmid}.localhost:8081"},
+            "ide-listen"},
+           {{"--ide-listen", "127.0.0.1:8081", "--ide-origin", "http://127.0.0.1:8081"},
+            "ide-origin"},
            {{"--ide-listen", "127.0.0.1:8081", "--ide-origin", "{vmid}.localhost"}, "ide-origin"},
            {{"--ide-ticket-ttl", "4"}, "ide-ticket-ttl"},
            {{"--ide-ticket-ttl", "301"}, "ide-ticket-ttl"}}) {

@@ -57,7 +57,8 @@ Result<CidrSet> CidrSet::parse(std::string_view list) {
     auto slash = e.find('/');
     bool v4 = false;
     auto addr = to16(e.substr(0, slash), &v4);
-    if (!addr) return fail(Error::invalid("trusted-proxies", "not an address or CIDR: " + std::string(e)));
+    if (!addr)
+      return fail(Error::invalid("trusted-proxies", "not an address or CIDR: " + std::string(e)));
     int bits = v4 ? 32 : 128;
     if (slash != std::string_view::npos) {
       std::string_view b = e.substr(slash + 1);

@@ -31,13 +31,13 @@ int http_status_for(std::string_view code) {
     int status;
   };
   static constexpr Row kTable[] = {
-      {codes::kInvalid, 400},      {codes::kBadPath, 400},      {codes::kUnauthorized, 401},
-      {codes::kForbidden, 403},    {codes::kQuota, 403},    {codes::kNotFound, 404},     {codes::kMethodNotAllowed, 405},
-      {codes::kConflict, 409},     {codes::kTooLarge, 413},     {codes::kUnsupportedMedia, 415},     {codes::kEulaRequired, 422},
-      {codes::kHashMismatch, 422}, {codes::kBadSignature, 422}, {codes::kBadArchive, 422},
-      {codes::kVerifyFailed, 422}, {codes::kRateLimited, 429},  {codes::kUpstream, 502},
-      {codes::kUnavailable, 503},  {codes::kTimeout, 504},      {codes::kInternal, 500},
-      {codes::kIo, 500},
+      {codes::kInvalid, 400},          {codes::kBadPath, 400},      {codes::kUnauthorized, 401},
+      {codes::kForbidden, 403},        {codes::kQuota, 403},        {codes::kNotFound, 404},
+      {codes::kMethodNotAllowed, 405}, {codes::kConflict, 409},     {codes::kTooLarge, 413},
+      {codes::kUnsupportedMedia, 415}, {codes::kEulaRequired, 422}, {codes::kHashMismatch, 422},
+      {codes::kBadSignature, 422},     {codes::kBadArchive, 422},   {codes::kVerifyFailed, 422},
+      {codes::kRateLimited, 429},      {codes::kUpstream, 502},     {codes::kUnavailable, 503},
+      {codes::kTimeout, 504},          {codes::kInternal, 500},     {codes::kIo, 500},
   };
   for (const auto& r : kTable)
     if (r.code == code) return r.status;

@@ -1,15 +1,13 @@
 #include "base/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <sys/random.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-
 
 namespace zlh::fs {
 namespace {

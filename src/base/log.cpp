@@ -97,7 +97,9 @@ class Writer {
     int fd;
     std::string text;
   };
-  Writer() { std::thread([this] { run(); }).detach(); }
+  Writer() {
+    std::thread([this] { run(); }).detach();
+  }
   void run() {
     std::deque<Batch> mine;
     for (;;) {
@@ -130,7 +132,7 @@ class Writer {
   std::condition_variable cv_, done_cv_, room_cv_;
   std::deque<Batch> q_;
   size_t queued_ = 0;  // bytes in q_ (not those being written)
-  bool busy_ = true;  // not waiting for work (so pushes need not wake it)
+  bool busy_ = true;   // not waiting for work (so pushes need not wake it)
   int draining_ = 0;   // callers of drain() waiting
 };
 
@@ -183,8 +185,10 @@ void set_base_fields(nlohmann::json fields) {
 }
 
 bool parse_level(std::string_view s, Level* out) {
-  static constexpr std::pair<std::string_view, Level> kLevels[] = {
-      {"debug", Level::kDebug}, {"info", Level::kInfo}, {"warn", Level::kWarn}, {"error", Level::kError}};
+  static constexpr std::pair<std::string_view, Level> kLevels[] = {{"debug", Level::kDebug},
+                                                                   {"info", Level::kInfo},
+                                                                   {"warn", Level::kWarn},
+                                                                   {"error", Level::kError}};
   for (const auto& [name, level] : kLevels)
     if (s == name) {
       *out = level;
@@ -211,7 +215,8 @@ namespace {
 // and the start of a multi-byte UTF-8 sequence (checked, then copied).
 constexpr auto kJsonAttention = [] {
   std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) t[size_t(c)] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? 1 : c >= 0x80 ? 2 : 0;
+  for (int c = 0; c < 256; ++c)
+    t[size_t(c)] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? 1 : c >= 0x80 ? 2 : 0;
   return t;
 }();
 
@@ -268,11 +273,21 @@ bool append_json_string_checked(std::string& out, std::string_view v) {
     out.append(v.data() + run, i - run);
     run = ++i;
     switch (c) {
-      case '"': out += "\\\""sv; break;
-      case '\\': out += "\\\\"sv; break;
-      case '\n': out += "\\n"sv; break;
-      case '\r': out += "\\r"sv; break;
-      case '\t': out += "\\t"sv; break;
+      case '"':
+        out += "\\\""sv;
+        break;
+      case '\\':
+        out += "\\\\"sv;
+        break;
+      case '\n':
+        out += "\\n"sv;
+        break;
+      case '\r':
+        out += "\\r"sv;
+        break;
+      case '\t':
+        out += "\\t"sv;
+        break;
       default:
         out += "\\u00"sv;
         out += kHex[c >> 4];
@@ -289,7 +304,8 @@ void append_json_string(std::string& out, std::string_view v) {
   const size_t at = out.size();
   if (append_json_string_checked(out, v)) return;
   out.resize(at);
-  out += nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out +=
+      nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void append_number(std::string& out, const std::variant<std::string_view, int64_t, double>& v) {
@@ -345,7 +361,8 @@ void write_flat(Level level, std::string_view msg, std::string_view component,
     }
   }
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& f : fields) std::visit([&](const auto& x) { j[std::string(f.key)] = x; }, f.value);
+  for (const auto& f : fields)
+    std::visit([&](const auto& x) { j[std::string(f.key)] = x; }, f.value);
   write(level, msg, component, j);
 }
 
@@ -368,8 +385,9 @@ void append_now_rfc3339(std::string& out) {
   if (secs != cached_secs) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    int n = std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
-                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int n =
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_len = n > 0 ? std::min(size_t(n), sizeof cached - 1) : 0;
     cached_secs = secs;
   }

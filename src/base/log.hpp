@@ -12,9 +12,9 @@
 // for batched records).
 #pragma once
 
+#include <functional>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>

@@ -1,8 +1,8 @@
 #include "base/log.hpp"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -82,10 +82,12 @@ TEST(Log, FlatRecordsEscapeEveryByteAtEveryPosition) {
     std::string e = filler;
     e.insert(pos, "\xc3\xa9");  // é, across a word boundary at some positions
     sent.push_back(e);
-    for (size_t i = seen; i < sent.size(); ++i) write_flat(Level::kInfo, "request", "http", {{"path", sent[i]}});
+    for (size_t i = seen; i < sent.size(); ++i)
+      write_flat(Level::kInfo, "request", "http", {{"path", sent[i]}});
     auto l = c.lines();  // read per position: the pipe holds 64 KiB
     ASSERT_EQ(l.size(), sent.size());
-    for (size_t i = seen; i < sent.size(); ++i) EXPECT_EQ(l[i]["path"], sent[i]) << "position " << pos << ", record " << i;
+    for (size_t i = seen; i < sent.size(); ++i)
+      EXPECT_EQ(l[i]["path"], sent[i]) << "position " << pos << ", record " << i;
     seen = sent.size();
   }
 }
@@ -132,7 +134,8 @@ TEST(Log, ALongRecordFromABufferedThreadKeepsItsPlace) {
     ThreadBuffer batched;
     write_flat(Level::kInfo, "request", "http", {{"i", int64_t(0)}});
     const std::string big(6000, 'x');
-    write_flat(Level::kInfo, "request", "http", {{"i", int64_t(1)}, {"path", std::string_view(big)}});
+    write_flat(Level::kInfo, "request", "http",
+               {{"i", int64_t(1)}, {"path", std::string_view(big)}});
     write_flat(Level::kInfo, "request", "http", {{"i", int64_t(2)}});
   }
   auto l = c.lines();

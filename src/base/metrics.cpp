@@ -40,7 +40,8 @@ void Registry::add(std::initializer_list<Sample> samples) {
   for (const auto& s : samples) {
     auto n = sh.values.find(s.name);
     if (n == sh.values.end())
-      n = sh.values.emplace(std::string(s.name), std::map<std::string, double, std::less<>>{}).first;
+      n = sh.values.emplace(std::string(s.name), std::map<std::string, double, std::less<>>{})
+              .first;
     auto l = n->second.find(s.labels);
     if (l == n->second.end()) l = n->second.emplace(std::string(s.labels), 0.0).first;
     l->second += s.v;
@@ -54,7 +55,9 @@ std::mutex& Registry::cells(std::span<const std::pair<std::string_view, std::str
   for (size_t i = 0; i < series.size() && i < out.size(); ++i) {
     auto n = sh.values.find(series[i].first);
     if (n == sh.values.end())
-      n = sh.values.emplace(std::string(series[i].first), std::map<std::string, double, std::less<>>{}).first;
+      n = sh.values
+              .emplace(std::string(series[i].first), std::map<std::string, double, std::less<>>{})
+              .first;
     auto l = n->second.find(series[i].second);
     if (l == n->second.end()) l = n->second.emplace(std::string(series[i].second), 0.0).first;
     out[i] = &l->second;  // map nodes stay put

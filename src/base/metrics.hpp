@@ -40,7 +40,8 @@ class Registry {
   // with no lookup (per-request counters whose labels repeat): `out[i]` is
   // the value of `series[i]`, guarded by the returned lock. For the calling
   // thread only; valid as long as the registry (see id()).
-  std::mutex& cells(std::span<const std::pair<std::string_view, std::string_view>> series, std::span<double*> out);
+  std::mutex& cells(std::span<const std::pair<std::string_view, std::string_view>> series,
+                    std::span<double*> out);
   uint64_t id() const { return id_; }  // never reused, unlike an address
   void set(std::string_view name, std::string_view labels, double v);
   // Called during render(); appends complete sample lines ("name{..} value\n").
@@ -48,7 +49,8 @@ class Registry {
   std::string render() const;
 
  private:
-  using Series = std::map<std::string, std::map<std::string, double, std::less<>>, std::less<>>;  // name → labels → value
+  using Series = std::map<std::string, std::map<std::string, double, std::less<>>,
+                          std::less<>>;  // name → labels → value
   struct Shard {
     std::mutex mu;  // taken by its thread per add, and by render()
     Series values;
@@ -57,11 +59,11 @@ class Registry {
 
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::string>> meta_;  // name → type, help
-  Series values_;  // set()
+  Series values_;                                                    // set()
   std::vector<std::function<void(std::string&)>> collectors_;
   mutable std::mutex shards_mu_;
   std::vector<std::unique_ptr<Shard>> shards_;  // add(), one per thread that added
-  const uint64_t id_ = next_id();  // never reused, unlike an address
+  const uint64_t id_ = next_id();               // never reused, unlike an address
   static uint64_t next_id();
 };
 

@@ -94,7 +94,7 @@ struct RunResult {
   int signal = 0;      // terminating signal, 0 when it exited normally
   bool timed_out = false;
   bool cancelled = false;  // `cancel` became true first (handled like a timeout)
-  std::string output;  // stdout+stderr interleaved, at most max_output bytes
+  std::string output;      // stdout+stderr interleaved, at most max_output bytes
 };
 
 // Runs a command to completion: spawn() with stdout and stderr on one pipe

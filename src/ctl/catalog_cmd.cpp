@@ -30,7 +30,6 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-
 std::string serialize(const OrderedJson& cat) { return cat.dump(2) + "\n"; }
 
 const char* plural(size_t n, const char* one, const char* many) { return n == 1 ? one : many; }

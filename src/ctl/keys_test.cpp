@@ -55,7 +55,8 @@ TEST(Token, MintsAVerifiableToken) {
   EXPECT_EQ((*c)["exp"], 1'800'000'120);
   EXPECT_FALSE(make_token(dir + "/api.key", 6001, 301, 0, "GET", "/status"));
   EXPECT_FALSE(make_token(dir + "/nope.key", 6001, 60, 0, "GET", "/status"));
-  EXPECT_FALSE(make_token(dir + "/api.pub", 6001, 60, 0, "GET", "/status"));  // a public key is not a signing key
+  EXPECT_FALSE(make_token(dir + "/api.pub", 6001, 60, 0, "GET",
+                          "/status"));  // a public key is not a signing key
 }
 
 }  // namespace

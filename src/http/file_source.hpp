@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "http/http.hpp"
 #include "base/safe_path.hpp"
+#include "http/http.hpp"
 
 namespace zlh::http {
 

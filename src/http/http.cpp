@@ -5,7 +5,6 @@
 
 namespace zlh::http {
 
-
 void Headers::set(std::string name, std::string value) {
   remove(name);
   add(std::move(name), std::move(value));
@@ -219,7 +218,8 @@ void Router::add_streaming(std::string method, std::string pattern, SinkFactory 
   push(std::move(method), std::move(pattern), o).sink = std::move(f);
 }
 
-void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o, std::vector<std::string> methods) {
+void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o,
+                       std::vector<std::string> methods) {
   auto& r = push("*", std::move(pattern), o);
   r.proxy = std::move(f);
   r.methods = std::move(methods);
@@ -294,7 +294,8 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
     }
     if (proxy && !r.methods.empty()) {
       bool takes = false;
-      for (const auto& m : r.methods) takes = takes || m == method || (m == "GET" && method == "HEAD");
+      for (const auto& m : r.methods)
+        takes = takes || m == method || (m == "GET" && method == "HEAD");
       if (!takes) {
         for (const auto& m : r.methods) {
           if (!allow.empty()) allow += ", ";

@@ -18,8 +18,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/error.hpp"
@@ -109,8 +109,8 @@ struct Request {
   std::string remote_addr;  // peer IP
   std::string request_id;   // from a sane X-Request-Id or generated
   std::string route;        // matched pattern, "" when none (used in logs/metrics)
-  Params params;                              // path parameters, percent-decoded
-  std::string log_user;                       // handlers may set it; logged as user_id
+  Params params;            // path parameters, percent-decoded
+  std::string log_user;     // handlers may set it; logged as user_id
 
   std::optional<std::string> query_param(std::string_view name) const;
   std::optional<std::string_view> bearer_token() const;
@@ -231,7 +231,7 @@ using WsFactory = std::function<Result<std::shared_ptr<WsHandler>>(Request&)>;
 // for a WebSocket upgrade the upstream accepts with 101, becomes a byte tunnel
 // that holds no buffer while idle.
 struct ProxyTarget {
-  std::string host;    // an IP address literal
+  std::string host;  // an IP address literal
   uint16_t port = 0;
   std::string target;  // request target sent upstream (path and query)
   // The request headers sent upstream, as the route wants them. The proxy
@@ -259,9 +259,9 @@ struct ProxyTarget {
   // response header arrived (a 502 page). Optional: default 502 E_UPSTREAM.
   std::function<Response(const Error&)> on_upstream_error;
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds response_timeout{120000};  // until the response header
-  std::chrono::milliseconds read_timeout{300000};      // between body reads/writes
-  std::chrono::milliseconds tunnel_idle_timeout{3600000};   // upgraded: no byte either way
+  std::chrono::milliseconds response_timeout{120000};        // until the response header
+  std::chrono::milliseconds read_timeout{300000};            // between body reads/writes
+  std::chrono::milliseconds tunnel_idle_timeout{3600000};    // upgraded: no byte either way
   std::chrono::milliseconds tunnel_total_timeout{86400000};  // upgraded: whole life
   // Upgraded: asked every `recheck_interval` while the tunnel is open, on
   // the io thread (so it must be quick, e.g. a cache lookup); false closes
@@ -328,7 +328,8 @@ class Router {
   // o.body_limit bounds request bodies (SIZE_MAX: unbounded, streamed).
   // `methods`, when given, are the only ones it takes (HEAD with GET):
   // others are 405 with Allow, before the factory runs.
-  void add_proxy(std::string pattern, ProxyFactory f, RouteOptions o = {}, std::vector<std::string> methods = {});
+  void add_proxy(std::string pattern, ProxyFactory f, RouteOptions o = {},
+                 std::vector<std::string> methods = {});
   // Runs before every request that does not match a public route (including
   // unmatched paths, so an unauthenticated client cannot probe for routes).
   void set_guard(std::function<std::optional<Error>(Request&)> g) { guard_ = std::move(g); }
@@ -339,8 +340,8 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     WsFactory ws;
-    SinkFactory sink;  // set for streaming routes (handler is empty then)
-    ProxyFactory proxy;  // set for proxy routes
+    SinkFactory sink;                  // set for streaming routes (handler is empty then)
+    ProxyFactory proxy;                // set for proxy routes
     std::vector<std::string> methods;  // a proxy route's methods; empty: any
     RouteOptions options;
     // Worked out once by add*(), for match(): each segment's kind, and
@@ -355,8 +356,8 @@ class Router {
   struct Match {
     MatchKind kind = MatchKind::kNotFound;
     const Route* route = nullptr;
-    Params params;                              // raw (not yet decoded)
-    std::string allow;                          // for 405
+    Params params;      // raw (not yet decoded)
+    std::string allow;  // for 405
   };
   // websocket=true matches only WebSocket routes, else only plain routes;
   // proxy routes match both.

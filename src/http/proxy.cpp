@@ -4,18 +4,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <charconv>
-
 #include <array>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <memory>
 #include <vector>
 
-#include "http/proxy_detail.hpp"
 #include "base/log.hpp"
+#include "http/proxy_detail.hpp"
 
 namespace zlh::http::detail {
 
@@ -24,7 +23,7 @@ using asio::awaitable;
 using Clock = CoarseClock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 using namespace std::string_view_literals;
-constexpr size_t kChunk = 64 * 1024;       // one per request in flight
+constexpr size_t kChunk = 64 * 1024;        // one per request in flight
 constexpr size_t kTunnelChunk = 16 * 1024;  // leased per burst, none while idle
 
 // ---- pool ----
@@ -48,7 +47,8 @@ std::unique_ptr<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool c
   while (!q.empty()) {
     Idle c = std::move(q.front());
     q.pop_front();
-    if (now - c.since < idle_limit_ && (!check_peer || !peer_closed_or_dirty(c.socket->native_handle())))
+    if (now - c.since < idle_limit_ &&
+        (!check_peer || !peer_closed_or_dirty(c.socket->native_handle())))
       return std::move(c.socket);
     boost::system::error_code ec;
     c.socket->close(ec);
@@ -64,9 +64,7 @@ void UpstreamPool::give(const tcp::endpoint& key, std::unique_ptr<tcp::socket> s
   while (q.size() > max_idle_) q.pop_back();
 }
 
-void UpstreamPool::clear() {
-  idle_.clear();
-}
+void UpstreamPool::clear() { idle_.clear(); }
 
 // ---- deadlines ----
 
@@ -77,8 +75,10 @@ void Deadlines::link(Watch* w) {
 }
 
 void Deadlines::unlink(Watch* w) {
-  if (w->prev_) w->prev_->next_ = w->next_;
-  else head_ = w->next_;
+  if (w->prev_)
+    w->prev_->next_ = w->next_;
+  else
+    head_ = w->next_;
   if (w->next_) w->next_->prev_ = w->prev_;
 }
 
@@ -114,9 +114,16 @@ namespace {
 // ---- headers ----
 
 bool hop_by_hop(std::string_view name) {
-  static constexpr std::array<std::string_view, 10> kHop = {
-      "connection", "keep-alive",          "proxy-connection", "proxy-authenticate", "proxy-authorization",
-      "te",         "trailer",             "transfer-encoding", "upgrade",           "expect"};
+  static constexpr std::array<std::string_view, 10> kHop = {"connection",
+                                                            "keep-alive",
+                                                            "proxy-connection",
+                                                            "proxy-authenticate",
+                                                            "proxy-authorization",
+                                                            "te",
+                                                            "trailer",
+                                                            "transfer-encoding",
+                                                            "upgrade",
+                                                            "expect"};
   for (auto h : kHop)
     if (iequals(name, h)) return true;
   return false;
@@ -270,7 +277,8 @@ awaitable<void> pump(tcp::socket& from, tcp::socket& to, TunnelState& st, uint64
         m = 0;
       }
       if (!xec && m < n) {  // the other side is slow: wait for room (backpressure)
-        auto [aec, am] = co_await asio::async_write(to, asio::buffer(buf.data() + m, n - m), kTuple);
+        auto [aec, am] =
+            co_await asio::async_write(to, asio::buffer(buf.data() + m, n - m), kTuple);
         xec = aec;
         m += am;
       }
@@ -351,10 +359,12 @@ std::string hex(size_t n) {
 // finishes. A small message usually goes whole. One sendmsg with
 // MSG_DONTWAIT, so the socket's own blocking mode is neither read nor set.
 template <typename Buffers>
-std::optional<boost::system::error_code> write_now(tcp::socket& s, const Buffers& bufs, size_t& sent) {
+std::optional<boost::system::error_code> write_now(tcp::socket& s, const Buffers& bufs,
+                                                   size_t& sent) {
   std::array<iovec, 16> iov;
   size_t n = 0;
-  for (auto it = asio::buffer_sequence_begin(bufs); it != asio::buffer_sequence_end(bufs) && n < iov.size(); ++it) {
+  for (auto it = asio::buffer_sequence_begin(bufs);
+       it != asio::buffer_sequence_end(bufs) && n < iov.size(); ++it) {
     asio::const_buffer b(*it);
     if (b.size() == 0) continue;
     iov[n++] = iovec{const_cast<void*>(b.data()), b.size()};
@@ -377,7 +387,8 @@ std::optional<boost::system::error_code> write_now(tcp::socket& s, const Buffers
 // The rest of `bufs` after `sent` bytes, through an async write under the
 // deadline `w`.
 template <typename Buffers>
-awaitable<boost::system::error_code> write_rest(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs, size_t sent,
+awaitable<boost::system::error_code> write_rest(tcp::socket& s, Deadlines::Watch& w,
+                                                const Buffers& bufs, size_t sent,
                                                 std::chrono::steady_clock::duration timeout) {
   beast::buffers_suffix<Buffers> rest(bufs);
   rest.consume(sent);
@@ -389,7 +400,8 @@ awaitable<boost::system::error_code> write_rest(tcp::socket& s, Deadlines::Watch
 
 // Both, for the paths that are not per-request hot.
 template <typename Buffers>
-awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w, const Buffers& bufs,
+awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch& w,
+                                               const Buffers& bufs,
                                                std::chrono::steady_clock::duration timeout) {
   size_t sent = 0;
   if (auto done = write_now(s, bufs, sent)) co_return *done;
@@ -491,8 +503,8 @@ void status_line(std::string& h, unsigned version, unsigned status, std::string_
 // strings and the read buffer keep their capacity from one request to the
 // next. One whose buffers grew past kKeepBytes is freed instead.
 struct ProxyScratch {
-  std::string uhead;  // the request head sent upstream
-  std::string chead;  // the response head sent to the client
+  std::string uhead;        // the request head sent upstream
+  std::string chead;        // the response head sent to the client
   beast::flat_buffer ubuf;  // bytes read from the upstream
   std::optional<bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>> rp;
 };
@@ -566,7 +578,8 @@ asio::ip::address parse_address(std::string_view s, boost::system::error_code& e
     }
     const size_t start = i;
     unsigned v = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) v = v * 10 + unsigned(s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+      v = v * 10 + unsigned(s[i++] - '0');
     if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) break;
     b[part] = static_cast<unsigned char>(v);
   }
@@ -591,8 +604,8 @@ struct BodySent {
 // The request body, from the client to the upstream (after the head went),
 // in a coroutine of its own: its parser and writes are not part of
 // run_proxy's frame, which every request pays for.
-awaitable<BodySent> send_body(ProxyIo& io, const ProxyTarget& t, tcp::socket& up, Deadlines::Watch& uw,
-                              BodyChunk& chunk, bool chunked_up) {
+awaitable<BodySent> send_body(ProxyIo& io, const ProxyTarget& t, tcp::socket& up,
+                              Deadlines::Watch& uw, BodyChunk& chunk, bool chunked_up) {
   if (auto expect = io.req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, io.version};
     io.client.expires_after(io.write_timeout);
@@ -691,7 +704,8 @@ void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body,
 // adds the framing lines, then end_head(). A plain function, for the same
 // reason as build_upstream_head().
 template <typename Res>
-void build_client_head(const ProxyIo& io, const ProxyTarget& t, const Res& res, std::string& chead) {
+void build_client_head(const ProxyIo& io, const ProxyTarget& t, const Res& res,
+                       std::string& chead) {
   const unsigned status = res.result_int();
   ConnectionTokens rdrop;
   for (const auto& f : res)
@@ -723,17 +737,19 @@ bool upstream_endpoint(const ProxyTarget& t, tcp::endpoint& ep) {
 // connection survives only if its request had no body (a body may be
 // unread or half sent). Plain functions: the message's temporaries stay
 // out of run_proxy's coroutine frame.
-ProxyOutcome failed_with(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string why) {
+ProxyOutcome failed_with(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body,
+                         std::string why) {
   log::warn("proxy", "upstream failed", {{"request_id", io.req.request_id}, {"error", why}});
   Error e = Error::make(codes::kUpstream, std::move(why));
-  out.answer = std::make_unique<Response>(t.on_upstream_error ? t.on_upstream_error(e) : default_upstream_error(e));
+  out.answer = std::make_unique<Response>(t.on_upstream_error ? t.on_upstream_error(e)
+                                                              : default_upstream_error(e));
   out.keep_alive = io.keep_alive && !has_body && !io.upgrade;
   return std::move(out);
 }
 
 // The same with the message "<what> host:port[: error]".
-ProxyOutcome failed(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body, std::string_view what,
-                    const boost::system::error_code& ec = {}) {
+ProxyOutcome failed(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, bool has_body,
+                    std::string_view what, const boost::system::error_code& ec = {}) {
   std::string why(what);
   why += ' ';
   why += upstream_key(t);
@@ -746,7 +762,8 @@ ProxyOutcome failed(ProxyOutcome& out, const ProxyIo& io, const ProxyTarget& t, 
 
 // A new connection on `up` (a stale one is closed first), under the
 // deadline `uw`.
-awaitable<boost::system::error_code> connect_upstream(tcp::socket& up, Deadlines::Watch& uw, const tcp::endpoint& ep,
+awaitable<boost::system::error_code> connect_upstream(tcp::socket& up, Deadlines::Watch& uw,
+                                                      const tcp::endpoint& ep,
                                                       std::chrono::milliseconds timeout) {
   boost::system::error_code cec;
   up.close(cec);  // async_connect opens it again
@@ -761,8 +778,8 @@ awaitable<boost::system::error_code> connect_upstream(tcp::socket& up, Deadlines
 }
 
 // The framing lines of a streamed response's head, and its end.
-void end_streamed_head(std::string& chead, const boost::optional<uint64_t>& length, bool chunked_down,
-                       unsigned version, bool client_keep) {
+void end_streamed_head(std::string& chead, const boost::optional<uint64_t>& length,
+                       bool chunked_down, unsigned version, bool client_keep) {
   if (length) {
     char num[24];
     auto r = std::to_chars(num, num + sizeof num, *length);
@@ -779,12 +796,13 @@ void end_streamed_head(std::string& chead, const boost::optional<uint64_t>& leng
 // The rest of a 101 for an upgrade (its status line and the upstream's
 // header lines are in `chead`): sent to the client, then the bytes each side
 // sent early go to the other. True when the tunnel can start.
-awaitable<bool> finish_upgrade(ProxyIo& io, tcp::socket& up, beast::flat_buffer& ubuf, std::string& chead,
-                               std::string_view upgrade) {
+awaitable<bool> finish_upgrade(ProxyIo& io, tcp::socket& up, beast::flat_buffer& ubuf,
+                               std::string& chead, std::string_view upgrade) {
   chead += "Connection: Upgrade\r\n"sv;
   append_field(chead, "Upgrade", upgrade);
   end_head(chead);
-  auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
+  auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead),
+                                io.write_timeout);
   if (wec) co_return false;
   io.client.expires_never();
   // Bytes that arrived with the headers belong to the other side.
@@ -815,8 +833,9 @@ enum class BodyStreamed {
 // A plain response's body, from the upstream to the client, in a coroutine
 // of its own (its buffers and writes stay out of run_proxy's frame). The
 // client's head, whole in sc.chead, leaves with the first piece.
-awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScratch& sc, tcp::socket& up,
-                                    Deadlines::Watch& uw, BodyChunk& chunk, bool chunked_down, uint64_t& bytes) {
+awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScratch& sc,
+                                    tcp::socket& up, Deadlines::Watch& uw, BodyChunk& chunk,
+                                    bool chunked_down, uint64_t& bytes) {
   auto& rp = *sc.rp;
   auto& res = rp.get();
   auto& ubuf = sc.ubuf;
@@ -874,7 +893,9 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
       const std::span<const asio::const_buffer> head_and_body(bufs.data(), nb);
       size_t sent = 0;
       auto wec = write_now(io.client.socket(), head_and_body, sent);
-      if (!wec) wec = co_await write_rest(io.client.socket(), io.client_watch, head_and_body, sent, t.read_timeout);
+      if (!wec)
+        wec = co_await write_rest(io.client.socket(), io.client_watch, head_and_body, sent,
+                                  t.read_timeout);
       if (*wec) co_return BodyStreamed::kCut;
       header_sent = true;
       body_ended = last;
@@ -882,7 +903,8 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
     }
     if (rec) {
       log::warn("proxy", "upstream body cut",
-                {{"upstream", upstream_key(t)}, {"error", rec.message()},
+                {{"upstream", upstream_key(t)},
+                 {"error", rec.message()},
                  {"request_id", io.req.request_id}});
       co_return header_sent ? BodyStreamed::kCut : BodyStreamed::kCutBeforeHead;
     }
@@ -893,8 +915,9 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
   size_t nb = 0;
   if (!header_sent) bufs[nb++] = asio::buffer(sc.chead);
   if (chunked_down) bufs[nb++] = asio::buffer(kLastChunk);
-  auto fec = co_await write_all(io.client.socket(), io.client_watch, std::span<const asio::const_buffer>(bufs.data(), nb),
-                                io.write_timeout);
+  auto fec =
+      co_await write_all(io.client.socket(), io.client_watch,
+                         std::span<const asio::const_buffer>(bufs.data(), nb), io.write_timeout);
   co_return fec ? BodyStreamed::kDoneWriteFailed : BodyStreamed::kDone;
 }
 
@@ -903,13 +926,15 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
 // refused; it is in sc.rp), or nothing in time (the body goes anyway).
 enum class ContinueAnswer { kGo, kRefused, kFailed };
 awaitable<ContinueAnswer> await_continue(tcp::socket& up, Deadlines::Watch& uw, ProxyScratch& sc,
-                                         const ProxyTarget& t, bool head, boost::system::error_code& err) {
+                                         const ProxyTarget& t, bool head,
+                                         boost::system::error_code& err) {
   sc.rp.emplace();
   sc.rp->header_limit(64 * 1024);
   sc.rp->body_limit(boost::none);
   if (head) sc.rp->skip(true);
   auto ec = co_await read_head(up, uw, sc.ubuf, *sc.rp, t.continue_timeout);
-  if (ec == beast::error::timeout && sc.ubuf.size() == 0 && !sc.rp->got_some()) co_return ContinueAnswer::kGo;
+  if (ec == beast::error::timeout && sc.ubuf.size() == 0 && !sc.rp->got_some())
+    co_return ContinueAnswer::kGo;
   if (ec) {
     err = ec;
     co_return ContinueAnswer::kFailed;
@@ -926,7 +951,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   const bool has_body = !io.parser.is_done();
   const bool head = hdr.method() == bhttp::verb::head;
   tcp::endpoint ep;
-  if (!upstream_endpoint(t, ep)) co_return failed_with(out, io, t, has_body, "bad upstream address " + t.host);
+  if (!upstream_endpoint(t, ep))
+    co_return failed_with(out, io, t, has_body, "bad upstream address " + t.host);
 
   const bool chunked_up = has_body && !io.parser.content_length();
   ScratchLease scratch;
@@ -934,7 +960,8 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   std::string& uhead = sc.uhead;
   bool ask_continue = false;
   if (has_body && t.expect_continue)
-    if (auto e = io.req.headers.get("Expect"); e && iequals(*e, "100-continue")) ask_continue = true;
+    if (auto e = io.req.headers.get("Expect"); e && iequals(*e, "100-continue"))
+      ask_continue = true;
   build_upstream_head(io, t, has_body, ask_continue, uhead);
 
   // A connection: an idle pooled one (not for upgrades: a tunnel never goes
@@ -971,14 +998,15 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
   BodyChunk chunk;
   bool client_body_done = !has_body;
-  bool have_head = false;  // the upstream answered an Expect with its final response
+  bool have_head = false;              // the upstream answered an Expect with its final response
   boost::system::error_code body_cut;  // the upstream stopped taking the body
   if (has_body) {
     bool go = true;
     if (ask_continue) {
       boost::system::error_code cerr;
       auto a = co_await await_continue(up, uw, sc, t, head, cerr);
-      if (a == ContinueAnswer::kFailed) co_return failed(out, io, t, has_body, "no answer to Expect from", cerr);
+      if (a == ContinueAnswer::kFailed)
+        co_return failed(out, io, t, has_body, "no answer to Expect from", cerr);
       if (a == ContinueAnswer::kRefused) go = false, have_head = true;
     }
     if (go) {
@@ -992,8 +1020,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
           out.status = 400;  // the client went away mid-body
           co_return std::move(out);
         case BodySent::kUpstreamFailed:
-          if (!t.expect_continue) co_return failed(out, io, t, has_body, "send body to", sent.error);
-          body_cut = sent.error;  // it may have answered (refused the body) before it stopped reading
+          if (!t.expect_continue)
+            co_return failed(out, io, t, has_body, "send body to", sent.error);
+          body_cut =
+              sent.error;  // it may have answered (refused the body) before it stopped reading
           break;
         case BodySent::kDone:
           client_body_done = true;
@@ -1010,8 +1040,9 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     rp->header_limit(64 * 1024);
     rp->body_limit(boost::none);
     if (head) rp->skip(true);
-    auto ec = co_await read_head(up, uw, ubuf, *rp,
-                                 body_cut ? std::min(t.response_timeout, t.continue_timeout) : t.response_timeout);
+    auto ec = co_await read_head(
+        up, uw, ubuf, *rp,
+        body_cut ? std::min(t.response_timeout, t.continue_timeout) : t.response_timeout);
     if (ec && body_cut) co_return failed(out, io, t, has_body, "send body to", body_cut);
     // A pooled connection the upstream closed meanwhile (nothing came, or
     // the 408 some servers leave before closing an idle connection): a
@@ -1019,10 +1050,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
     const bool replayable = reused && attempt == 0 && !has_body;
     const bool timed_out_idle = !ec && replayable && rp->get().result_int() == 408;
     if (ec || timed_out_idle) {
-      bool stale = timed_out_idle ||
-                   (replayable && ubuf.size() == 0 &&
-                    (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset ||
-                     ec == asio::error::eof));
+      bool stale =
+          timed_out_idle || (replayable && ubuf.size() == 0 &&
+                             (ec == bhttp::error::end_of_stream ||
+                              ec == asio::error::connection_reset || ec == asio::error::eof));
       if (!stale) co_return failed(out, io, t, has_body, "no response from", ec);
       ++attempt;
       ubuf.consume(ubuf.size());
@@ -1066,18 +1097,21 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
       append_field(chead, "Content-Length", cl->value());
     chead += connection_line(io.version, client_keep);
     end_head(chead);
-    auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead), io.write_timeout);
+    auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead),
+                                  io.write_timeout);
     if (rp->keep_alive() && ubuf.size() == 0 && client_body_done) pool.give(ep, std::move(held));
     out.keep_alive = client_keep && !wec;
     co_return std::move(out);
   }
   const bool chunked_down = !rp->content_length() && io.version >= 11;
-  if (!rp->content_length() && !chunked_down) client_keep = false;  // HTTP/1.0: the end is the close
+  if (!rp->content_length() && !chunked_down)
+    client_keep = false;  // HTTP/1.0: the end is the close
   end_streamed_head(chead, rp->content_length(), chunked_down, io.version, client_keep);
   const auto streamed = co_await stream_body(io, t, sc, up, uw, chunk, chunked_down, out.bytes);
   if (streamed == BodyStreamed::kCutBeforeHead)
     co_return failed(out, io, t, has_body, "upstream body cut before any byte from");
-  if (streamed == BodyStreamed::kCut) co_return std::move(out);  // the client sees a cut body and the close
+  if (streamed == BodyStreamed::kCut)
+    co_return std::move(out);  // the client sees a cut body and the close
   if (rp->keep_alive() && ubuf.size() == 0 && client_body_done) pool.give(ep, std::move(held));
   out.keep_alive = client_keep && streamed == BodyStreamed::kDone;
   co_return std::move(out);

@@ -37,7 +37,8 @@ using tcp = asio::ip::tcp;
 // new one looks its service up under the io_context's lock).
 class UpstreamPool {
  public:
-  explicit UpstreamPool(size_t max_idle = 64, std::chrono::seconds idle_limit = std::chrono::seconds(30))
+  explicit UpstreamPool(size_t max_idle = 64,
+                        std::chrono::seconds idle_limit = std::chrono::seconds(30))
       : max_idle_(max_idle), idle_limit_(idle_limit) {}
   // check_peer: peek first (for requests that could not be replayed on a
   // new connection if this one turns out closed: those with a body).
@@ -134,8 +135,8 @@ class Deadlines {
 // fired); bytes after the header stay in `buffer`.
 template <typename Parser>
 asio::awaitable<boost::system::error_code> read_head(tcp::socket& s, Deadlines::Watch& w,
-                                                    beast::flat_buffer& buffer, Parser& parser,
-                                                    std::chrono::steady_clock::duration timeout) {
+                                                     beast::flat_buffer& buffer, Parser& parser,
+                                                     std::chrono::steady_clock::duration timeout) {
   boost::system::error_code ec;
   w.arm(timeout);
   bool yielded = false;
@@ -159,8 +160,10 @@ asio::awaitable<boost::system::error_code> read_head(tcp::socket& s, Deadlines::
       yielded = true;
       co_await asio::post(s.get_executor(), asio::use_awaitable);
     }
-    const size_t want = std::max<size_t>(4096, std::min<size_t>(buffer.capacity() - buffer.size(), 65536));
-    auto [rec, n] = co_await s.async_read_some(buffer.prepare(want), asio::as_tuple(asio::use_awaitable));
+    const size_t want =
+        std::max<size_t>(4096, std::min<size_t>(buffer.capacity() - buffer.size(), 65536));
+    auto [rec, n] =
+        co_await s.async_read_some(buffer.prepare(want), asio::as_tuple(asio::use_awaitable));
     if (w.fired()) {
       ec = beast::error::timeout;
       break;
@@ -189,7 +192,7 @@ asio::awaitable<boost::system::error_code> read_head(tcp::socket& s, Deadlines::
 struct ProxyIo {
   beast::tcp_stream& client;
   Deadlines::Watch& client_watch;  // the session's, on client.socket(): for writes to the client
-  beast::flat_buffer& buffer;  // the session's read buffer (may hold body or frame bytes)
+  beast::flat_buffer& buffer;      // the session's read buffer (may hold body or frame bytes)
   bhttp::request_parser<bhttp::string_body>& parser;
   const Request& req;
   unsigned version;
@@ -205,8 +208,8 @@ struct ProxyIo {
 struct ProxyOutcome {
   // Set when nothing was sent to the client yet: the session answers with it.
   std::unique_ptr<Response> answer;
-  int status = 0;  // what the client got (101 for a tunnel)
-  uint64_t bytes = 0;  // response body bytes sent to the client
+  int status = 0;           // what the client got (101 for a tunnel)
+  uint64_t bytes = 0;       // response body bytes sent to the client
   bool keep_alive = false;  // the client connection may carry another request
   bool upgraded = false;    // the upstream said 101: the connection is a tunnel now
   // For an upgrade the 101 was sent for: the upstream side of the tunnel,
@@ -223,6 +226,7 @@ asio::awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& target, Upstre
 // Copies bytes both ways until both sides closed, an error, or the target's
 // idle/total timeout; holds no buffer while idle. Returns the bytes sent to
 // the client.
-asio::awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const ProxyTarget& target);
+asio::awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream,
+                                     const ProxyTarget& target);
 
 }  // namespace zlh::http::detail

@@ -8,10 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <cstring>
 #include <thread>
-
-#include <boost/asio/ip/address.hpp>
 
 #include "http/client.hpp"
 #include "http/server.hpp"
@@ -67,7 +66,9 @@ class CountSink : public BodySink {
     n_ += c.size();
     return {};
   }
-  void finish(Request&, Responder res) override { res.send(Response::json(200, {{"bytes", n_}, {"ok", ok_}})); }
+  void finish(Request&, Responder res) override {
+    res.send(Response::json(200, {{"bytes", n_}, {"ok", ok_}}));
+  }
 
  private:
   uint64_t n_ = 0;
@@ -92,28 +93,42 @@ Router upstream_router() {
   Router r;
   RouteOptions pub;
   pub.is_public = true;
-  r.add_sync("GET", "/hdr", [](Request& req) {
-    json h = json::object();
-    for (const auto& [k, v] : req.headers.items()) h[k] = v;
-    Response res = Response::json(200, {{"target", req.target}, {"headers", h}});
-    res.headers.add("Set-Cookie", "zlh_session=stolen; Path=/");
-    res.headers.add("Set-Cookie", "ide=1; Path=/");
-    return res;
-  }, pub);
-  r.add_sync("GET", "/big", [](Request& req) {
-    uint64_t n = std::stoull(req.query_param("n").value_or("0"));
-    Response res;
-    res.source = std::make_shared<PatternSource>(n);
-    if (req.query_param("len")) res.source_length = n;
-    return res;
-  }, pub);
-  r.add_sync("GET", "/empty", [](Request&) { return Response{204, {}, "", nullptr, std::nullopt}; }, pub);
+  r.add_sync(
+      "GET", "/hdr",
+      [](Request& req) {
+        json h = json::object();
+        for (const auto& [k, v] : req.headers.items()) h[k] = v;
+        Response res = Response::json(200, {{"target", req.target}, {"headers", h}});
+        res.headers.add("Set-Cookie", "zlh_session=stolen; Path=/");
+        res.headers.add("Set-Cookie", "ide=1; Path=/");
+        return res;
+      },
+      pub);
+  r.add_sync(
+      "GET", "/big",
+      [](Request& req) {
+        uint64_t n = std::stoull(req.query_param("n").value_or("0"));
+        Response res;
+        res.source = std::make_shared<PatternSource>(n);
+        if (req.query_param("len")) res.source_length = n;
+        return res;
+      },
+      pub);
+  r.add_sync(
+      "GET", "/empty",
+      [](Request&) {
+        return Response{204, {}, "", nullptr, std::nullopt};
+      },
+      pub);
   RouteOptions big = pub;
   big.body_limit = size_t(1) << 32;
-  r.add_streaming("POST", "/count", [](Request&) -> Result<std::unique_ptr<BodySink>> {
-    return std::make_unique<CountSink>();
-  }, big);
-  r.add_ws("/ws", [](Request&) -> Result<std::shared_ptr<WsHandler>> { return std::make_shared<Echo>(); }, pub);
+  r.add_streaming(
+      "POST", "/count",
+      [](Request&) -> Result<std::unique_ptr<BodySink>> { return std::make_unique<CountSink>(); },
+      big);
+  r.add_ws(
+      "/ws",
+      [](Request&) -> Result<std::shared_ptr<WsHandler>> { return std::make_shared<Echo>(); }, pub);
   return r;
 }
 
@@ -122,53 +137,65 @@ Router front_router(uint16_t upstream_port) {
   RouteOptions o;
   o.is_public = true;
   o.body_limit = SIZE_MAX;
-  r.add_proxy("/p/{rest...}", [upstream_port](Request& req) {
-    ProxyPlan plan;
-    if (req.path == "/p") {
-      plan.response = Response::text(308, "");
-      plan.response.headers.set("Location", "/p/");
-      return plan;
-    }
-    ProxyTarget t;
-    t.host = "127.0.0.1";
-    t.port = upstream_port;
-    t.target = req.target.substr(2);
-    for (const auto& [k, v] : req.headers.items())
-      if (!iequals(k, "Authorization")) t.headers.add(k, v);
-    t.headers.set("X-Forwarded-Prefix", "/p");
-    t.keep_response_header = [](std::string_view k, std::string_view v) {
-      return !(iequals(k, "Set-Cookie") && v.starts_with("zlh_session="));
-    };
-    plan.upstream = std::move(t);
-    return plan;
-  }, o);
+  r.add_proxy(
+      "/p/{rest...}",
+      [upstream_port](Request& req) {
+        ProxyPlan plan;
+        if (req.path == "/p") {
+          plan.response = Response::text(308, "");
+          plan.response.headers.set("Location", "/p/");
+          return plan;
+        }
+        ProxyTarget t;
+        t.host = "127.0.0.1";
+        t.port = upstream_port;
+        t.target = req.target.substr(2);
+        for (const auto& [k, v] : req.headers.items())
+          if (!iequals(k, "Authorization")) t.headers.add(k, v);
+        t.headers.set("X-Forwarded-Prefix", "/p");
+        t.keep_response_header = [](std::string_view k, std::string_view v) {
+          return !(iequals(k, "Set-Cookie") && v.starts_with("zlh_session="));
+        };
+        plan.upstream = std::move(t);
+        return plan;
+      },
+      o);
   // The client's headers forwarded by the proxy itself, through a filter.
-  r.add_proxy("/f/{rest...}", [upstream_port](Request& req) {
-    ProxyPlan plan;
-    ProxyTarget t;
-    t.host = "127.0.0.1";
-    t.port = upstream_port;
-    t.target = req.target.substr(2);
-    t.forward_client_header = [](std::string_view k) {
-      return !iequals(k, "Authorization") && !iequals(k, "X-Secret") && !iequals(k, "X-Forwarded-For");
-    };
-    t.headers.add("X-Route", "f");
-    t.set_forwarded = true;
-    t.forwarded_proto = "https";
-    t.forwarded_prefix = "/f";
-    plan.upstream = std::move(t);
-    return plan;
-  }, o);
-  r.add_proxy("/down/{rest...}", [](Request&) {
-    ProxyPlan plan;
-    ProxyTarget t;
-    t.host = "127.0.0.1";
-    t.port = 1;  // nothing listens there
-    t.target = "/";
-    t.on_upstream_error = [](const Error&) { return Response::text(502, "starting, retrying", "text/html"); };
-    plan.upstream = std::move(t);
-    return plan;
-  }, o);
+  r.add_proxy(
+      "/f/{rest...}",
+      [upstream_port](Request& req) {
+        ProxyPlan plan;
+        ProxyTarget t;
+        t.host = "127.0.0.1";
+        t.port = upstream_port;
+        t.target = req.target.substr(2);
+        t.forward_client_header = [](std::string_view k) {
+          return !iequals(k, "Authorization") && !iequals(k, "X-Secret") &&
+                 !iequals(k, "X-Forwarded-For");
+        };
+        t.headers.add("X-Route", "f");
+        t.set_forwarded = true;
+        t.forwarded_proto = "https";
+        t.forwarded_prefix = "/f";
+        plan.upstream = std::move(t);
+        return plan;
+      },
+      o);
+  r.add_proxy(
+      "/down/{rest...}",
+      [](Request&) {
+        ProxyPlan plan;
+        ProxyTarget t;
+        t.host = "127.0.0.1";
+        t.port = 1;  // nothing listens there
+        t.target = "/";
+        t.on_upstream_error = [](const Error&) {
+          return Response::text(502, "starting, retrying", "text/html");
+        };
+        plan.upstream = std::move(t);
+        return plan;
+      },
+      o);
   return r;
 }
 
@@ -206,10 +233,11 @@ std::string raw_exchange(uint16_t port, const std::string& text);
 
 TEST_F(ProxyTest, ForwardedClientHeadersPassTheFilterButNoHopByHopOnesAndNoClaimedRequestId) {
   auto ask = [&](const std::string& rid) {
-    std::string out = raw_exchange(front.port,
-                                   "GET /f/hdr HTTP/1.1\r\nHost: front\r\nAuthorization: Bearer secret\r\n"
-                                   "X-Secret: s\r\nX-Forwarded-For: 6.6.6.6\r\nCookie: a=1\r\nX-Keep: yes\r\nX-Request-Id: " + rid +
-                                   "\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nConnection: close, X-Hop\r\n\r\n");
+    std::string out = raw_exchange(
+        front.port,
+        "GET /f/hdr HTTP/1.1\r\nHost: front\r\nAuthorization: Bearer secret\r\n"
+        "X-Secret: s\r\nX-Forwarded-For: 6.6.6.6\r\nCookie: a=1\r\nX-Keep: yes\r\nX-Request-Id: " +
+            rid + "\r\nKeep-Alive: timeout=5\r\nX-Hop: 1\r\nConnection: close, X-Hop\r\n\r\n");
     auto body = out.find("\r\n\r\n");
     EXPECT_NE(body, std::string::npos) << out;
     EXPECT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
@@ -256,7 +284,8 @@ TEST_F(ProxyTest, RedirectAnswerAndMethodsOfAllKinds) {
 TEST_F(ProxyTest, StreamsLargeBodiesBothWays) {
   const uint64_t n = 48ull << 20;
   for (bool len : {false, true}) {
-    auto r = request("GET", front.base + "/p/big?n=" + std::to_string(n) + (len ? "&len=1" : ""), {}, {}, 60s);
+    auto r = request("GET", front.base + "/p/big?n=" + std::to_string(n) + (len ? "&len=1" : ""),
+                     {}, {}, 60s);
     ASSERT_TRUE(r) << r.error().message;
     ASSERT_EQ(r->status, 200);
     ASSERT_EQ(r->body.size(), n);
@@ -307,7 +336,9 @@ std::string pattern(size_t from, size_t n) {
 // connection carries the next request), and an HTTP/1.0 client gets the
 // body unframed, ended by the close.
 TEST_F(ProxyTest, FramesChunkedUploadsChunkedAnswersAndHttp10Clients) {
-  std::string up = "POST /p/count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  std::string up =
+      "POST /p/count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: "
+      "close\r\n\r\n";
   size_t sent = 0;
   for (size_t n : {5, 70000, 1}) {
     char size[20];
@@ -351,7 +382,8 @@ TEST_F(ProxyTest, UpstreamDownGetsTheRoutesPage) {
 
 TEST_F(ProxyTest, WebSocketThroughTheProxy) {
   int status = 0;
-  auto ws = WsClient::connect("ws://127.0.0.1:" + std::to_string(front.port) + "/p/ws", {}, 10s, &status);
+  auto ws =
+      WsClient::connect("ws://127.0.0.1:" + std::to_string(front.port) + "/p/ws", {}, 10s, &status);
   ASSERT_TRUE(ws) << ws.error().message << " status " << status;
   ASSERT_TRUE((*ws)->send("hello", false));
   auto m = (*ws)->read(10s);
@@ -386,7 +418,8 @@ TEST(ProxyCaps, ATunnelKeepsItsConnectionSlot) {
     ASSERT_TRUE((*ws)->read(10s));
     // The tunnel is open: a second connection from this address is refused.
     auto r = request("GET", "http://127.0.0.1:" + std::to_string(port) + "/p/empty", {}, {}, 5s);
-    EXPECT_FALSE(r && r->status == 204) << "a second connection got through while the tunnel is open";
+    EXPECT_FALSE(r && r->status == 204)
+        << "a second connection got through while the tunnel is open";
     (*ws)->close();
   }
   bool back = false;
@@ -500,14 +533,16 @@ TEST(ProxyPool, ReusesUpstreamConnectionsAndReplacesOnesTheUpstreamClosed) {
 // the next request (no body) does not get that 408, it goes out again on a
 // new connection.
 TEST(ProxyPool, AnIdleConnectionsParting408IsNotTheNextAnswer) {
-  RawUpstream raw(1, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  RawUpstream raw(1,
+                  "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
   Running front{front_router(raw.port), 1};
   auto r = request("GET", front.base + "/p/x");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200);
   // Wait until the upstream has sent its 408 and closed.
   auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (raw.closed.load() < 1 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  while (raw.closed.load() < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
   ASSERT_EQ(raw.closed.load(), 1);
   for (int i = 0; i < 2; ++i) {
     r = request("GET", front.base + "/p/x");
@@ -522,7 +557,8 @@ TEST(ProxyPool, AnIdleConnectionsParting408IsNotTheNextAnswer) {
 class StallingUpstream {
  public:
   // close: close the connection right after the answer instead of stalling.
-  explicit StallingUpstream(std::string answer, bool close = false) : answer_(std::move(answer)), close_(close) {
+  explicit StallingUpstream(std::string answer, bool close = false)
+      : answer_(std::move(answer)), close_(close) {
     fd_ = listen_loopback(port);
     thread_ = std::thread([this] {
       for (;;) {
@@ -558,17 +594,20 @@ Router stalling_front(uint16_t port) {
   Router r;
   RouteOptions o;
   o.is_public = true;
-  r.add_proxy("/s/{rest...}", [port](Request&) {
-    ProxyPlan plan;
-    ProxyTarget t;
-    t.host = "127.0.0.1";
-    t.port = port;
-    t.target = "/";
-    t.response_timeout = 1s;
-    t.read_timeout = 1s;
-    plan.upstream = std::move(t);
-    return plan;
-  }, o);
+  r.add_proxy(
+      "/s/{rest...}",
+      [port](Request&) {
+        ProxyPlan plan;
+        ProxyTarget t;
+        t.host = "127.0.0.1";
+        t.port = port;
+        t.target = "/";
+        t.response_timeout = 1s;
+        t.read_timeout = 1s;
+        plan.upstream = std::move(t);
+        return plan;
+      },
+      o);
   return r;
 }
 
@@ -615,7 +654,8 @@ TEST(ProxyTimeouts, AStalledUpstreamIsGivenUpOnAtItsDeadlines) {
 TEST(ProxyTimeouts, ABodyEndedByTheUpstreamsCloseArrivesWhole) {
   std::string body(200000, 'x');
   for (size_t i = 0; i < body.size(); i += 1000) body[i] = char('a' + (i / 1000) % 26);
-  StallingUpstream up("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n" + body, true);
+  StallingUpstream up(
+      "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n" + body, true);
   Running front{stalling_front(up.port), 1};
   for (int i = 0; i < 2; ++i) {
     auto r = request("GET", front.base + "/s/x", {}, {}, 30s);
@@ -636,14 +676,20 @@ TEST(ProxyRelay, ExpectAskedUpstreamStatusHookHoldAndMethods) {
   RouteOptions pub;
   pub.is_public = true;
   pub.body_limit = size_t(1) << 32;
-  ur.add_streaming("POST", "/refuse", [](Request&) -> Result<std::unique_ptr<BodySink>> {
-    return fail(codes::kTooLarge, "no room for that");
-  }, pub);
-  ur.add_streaming("POST", "/count", [](Request&) -> Result<std::unique_ptr<BodySink>> {
-    return std::make_unique<CountSink>();
-  }, pub);
-  ur.add_sync("GET", "/401", [](Request&) { return Response::error(Error::make(codes::kUnauthorized, "bad token")); },
-              pub);
+  ur.add_streaming(
+      "POST", "/refuse",
+      [](Request&) -> Result<std::unique_ptr<BodySink>> {
+        return fail(codes::kTooLarge, "no room for that");
+      },
+      pub);
+  ur.add_streaming(
+      "POST", "/count",
+      [](Request&) -> Result<std::unique_ptr<BodySink>> { return std::make_unique<CountSink>(); },
+      pub);
+  ur.add_sync(
+      "GET", "/401",
+      [](Request&) { return Response::error(Error::make(codes::kUnauthorized, "bad token")); },
+      pub);
   Running up{std::move(ur)};
   auto held = std::make_shared<int>(0);
   std::weak_ptr<int> watch = held;
@@ -652,20 +698,23 @@ TEST(ProxyRelay, ExpectAskedUpstreamStatusHookHoldAndMethods) {
   RouteOptions o;
   o.is_public = true;
   o.body_limit = SIZE_MAX;
-  fr.add_proxy("/x/{rest...}", [&factory_calls, held, port = up.port](Request& req) {
-    ++factory_calls;
-    ProxyTarget t;
-    t.host = "127.0.0.1";
-    t.port = port;
-    t.target = req.target.substr(2);
-    t.expect_continue = true;
-    t.replace_response = [](unsigned st) -> std::optional<Response> {
-      if (st != 401) return std::nullopt;
-      return Response::error(Error::make(codes::kUpstream, "the agent refused the api's credentials"));
-    };
-    if (req.path == "/x/count") t.hold = held;
-    return ProxyPlan{std::move(t), {}};
-  }, o, {"GET", "POST"});
+  fr.add_proxy("/x/{rest...}",
+               [&factory_calls, held, port = up.port](Request& req) {
+                 ++factory_calls;
+                 ProxyTarget t;
+                 t.host = "127.0.0.1";
+                 t.port = port;
+                 t.target = req.target.substr(2);
+                 t.expect_continue = true;
+                 t.replace_response = [](unsigned st) -> std::optional<Response> {
+                   if (st != 401) return std::nullopt;
+                   return Response::error(
+                       Error::make(codes::kUpstream, "the agent refused the api's credentials"));
+                 };
+                 if (req.path == "/x/count") t.hold = held;
+                 return ProxyPlan{std::move(t), {}};
+               },
+               o, {"GET", "POST"});
   Running front{std::move(fr)};
   held.reset();  // the route's copy is the only one left
 
@@ -688,14 +737,17 @@ TEST(ProxyRelay, ExpectAskedUpstreamStatusHookHoldAndMethods) {
     std::string got;
     char buf[4096];
     ssize_t n;
-    while (got.find(end) == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));
+    while (got.find(end) == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+      got.append(buf, size_t(n));
     return got;
   };
 
   // A refused body: the client's Expect is asked of the upstream, whose
   // 413 comes back instead of a 100, and not one body byte is sent.
   int fd = connect();
-  send_all(fd, "POST /x/refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n");
+  send_all(fd,
+           "POST /x/refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\nExpect: "
+           "100-continue\r\n\r\n");
   std::string got = read_until(fd, "\r\n\r\n");
   ::close(fd);
   EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got;
@@ -704,7 +756,9 @@ TEST(ProxyRelay, ExpectAskedUpstreamStatusHookHoldAndMethods) {
   // An accepted body with Expect: the upstream's 100 is passed on, the
   // body streamed; the hold is held meanwhile and let go after.
   fd = connect();
-  send_all(fd, "POST /x/count HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\nExpect: 100-continue\r\n\r\n");
+  send_all(fd,
+           "POST /x/count HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\nExpect: "
+           "100-continue\r\n\r\n");
   got = read_until(fd, "\r\n\r\n");
   EXPECT_TRUE(got.starts_with("HTTP/1.1 100")) << got;
   EXPECT_EQ(watch.use_count(), 2);  // the route's copy and the exchange's
@@ -722,7 +776,8 @@ TEST(ProxyRelay, ExpectAskedUpstreamStatusHookHoldAndMethods) {
   EXPECT_EQ(r->status, 502) << r->body;
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "E_UPSTREAM");
   EXPECT_TRUE(r->headers.get("X-Request-Id"));
-  EXPECT_EQ(json::parse(r->body)["error"]["request_id"], std::string(*r->headers.get("X-Request-Id")))
+  EXPECT_EQ(json::parse(r->body)["error"]["request_id"],
+            std::string(*r->headers.get("X-Request-Id")))
       << "L7: the error names the request id";
 
   // Methods: others are 405 with Allow, before the factory.
@@ -744,9 +799,11 @@ boost::asio::ip::address parse_address(std::string_view s, boost::system::error_
 }
 
 TEST(ProxyAddress, TheHandParserAgreesWithAsio) {
-  for (std::string in : {"127.0.0.1", "10.0.0.255", "0.0.0.0", "255.255.255.255", "192.168.1.20", "256.1.1.1",
-                         "01.2.3.4", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.4 ", " 1.2.3.4", "1.2.3.-4", "1.2.3.1000",
-                         "", ".", "::1", "fe80::1", "a.b.c.d", "1.2.3.4/8", "0x7f.0.0.1", "00.0.0.0"}) {
+  for (std::string in : {"127.0.0.1",  "10.0.0.255", "0.0.0.0",  "255.255.255.255", "192.168.1.20",
+                         "256.1.1.1",  "01.2.3.4",   "1.2.3",    "1.2.3.4.5",       "1..2.3",
+                         "1.2.3.4 ",   " 1.2.3.4",   "1.2.3.-4", "1.2.3.1000",      "",
+                         ".",          "::1",        "fe80::1",  "a.b.c.d",         "1.2.3.4/8",
+                         "0x7f.0.0.1", "00.0.0.0"}) {
     boost::system::error_code mine_ec, asio_ec;
     auto mine = zlh::http::detail::parse_address(in, mine_ec);
     auto theirs = boost::asio::ip::make_address(in, asio_ec);

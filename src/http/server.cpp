@@ -1,11 +1,10 @@
 // All Beast/Asio server templates live in this translation unit.
 #include "http/server.hpp"
 
-#include "base/cidr.hpp"
-
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -16,15 +15,15 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
-#include <array>
 #include <mutex>
-#include <unordered_map>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
+#include "base/cidr.hpp"
 #include "base/crypto.hpp"
-#include "http/proxy_detail.hpp"
 #include "base/log.hpp"
+#include "http/proxy_detail.hpp"
 
 namespace zlh::http {
 
@@ -218,12 +217,12 @@ struct Server::Impl {
 
   void record(const Request& req, int status, Clock::time_point start, size_t bytes) {
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    const std::string_view route = req.route.empty() ? std::string_view("-") : std::string_view(req.route);
-    const log::FlatField fields[] = {{"method", req.method},           {"route", route},
-                                     {"path", req.path},               {"status", int64_t(status)},
-                                     {"duration_ms", ms},              {"request_id", req.request_id},
-                                     {"remote", req.remote_addr},      {"bytes", int64_t(bytes)},
-                                     {"user_id", req.log_user}};
+    const std::string_view route =
+        req.route.empty() ? std::string_view("-") : std::string_view(req.route);
+    const log::FlatField fields[] = {
+        {"method", req.method},      {"route", route},          {"path", req.path},
+        {"status", int64_t(status)}, {"duration_ms", ms},       {"request_id", req.request_id},
+        {"remote", req.remote_addr}, {"bytes", int64_t(bytes)}, {"user_id", req.log_user}};
     // user_id, last, only when known.
     log::write_flat(log::Level::kInfo, "request", opts.component,
                     std::span(fields, std::size(fields) - (req.log_user.empty() ? 1 : 0)));
@@ -249,8 +248,8 @@ struct Server::Impl {
   }
 
   static std::string_view metric_method(std::string_view m) {
-    static constexpr std::string_view kKnown[] = {"GET",     "HEAD",    "POST",  "PUT",  "PATCH",
-                                                  "DELETE",  "OPTIONS", "TRACE", "CONNECT"};
+    static constexpr std::string_view kKnown[] = {"GET",    "HEAD",    "POST",  "PUT",    "PATCH",
+                                                  "DELETE", "OPTIONS", "TRACE", "CONNECT"};
     for (auto k : kKnown)
       if (m == k) return k;
     return "OTHER";
@@ -265,7 +264,8 @@ struct Server::Impl {
     return "other";
   }
 
-  static void add_request_metrics(metrics::Registry& reg, const Request& req, int status, double ms) {
+  static void add_request_metrics(metrics::Registry& reg, const Request& req, int status,
+                                  double ms) {
     struct Entry {
       uint64_t reg = 0;
       int status = 0;
@@ -275,7 +275,8 @@ struct Server::Impl {
     };
     thread_local std::array<Entry, 16> cache;
     thread_local size_t next = 0;
-    const std::string_view rv = req.route.empty() ? std::string_view("unmatched") : std::string_view(req.route);
+    const std::string_view rv =
+        req.route.empty() ? std::string_view("unmatched") : std::string_view(req.route);
     const std::string_view method = metric_method(req.method);
     Entry* e = nullptr;
     for (auto& c : cache)
@@ -402,7 +403,11 @@ bhttp::response<bhttp::string_body> to_beast(Response&& r, unsigned version, boo
 class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(beast::tcp_stream stream, Exec strand, size_t max_queue, std::chrono::seconds idle)
-      : ws_(std::move(stream)), strand_(strand), wake_(strand), max_queue_(max_queue), idle_(idle) {}
+      : ws_(std::move(stream)),
+        strand_(strand),
+        wake_(strand),
+        max_queue_(max_queue),
+        idle_(idle) {}
 
   void send_binary(std::string data) override { enqueue(std::move(data), true); }
   void send_text(std::string data) override { enqueue(std::move(data), false); }
@@ -519,15 +524,16 @@ class WsSession : public WsConn, public std::enable_shared_from_this<WsSession> 
 // deadline (504 E_TIMEOUT). On the pool, the handler works on its own copy
 // of the request, so a deadline passing while it still runs frees nothing
 // it uses.
-awaitable<Response> Server::Impl::await_handler(Exec strand, Request& req,
-                                                const RouteOptions& ro, const Handler& handler) {
+awaitable<Response> Server::Impl::await_handler(Exec strand, Request& req, const RouteOptions& ro,
+                                                const Handler& handler) {
   auto slot = std::make_shared<Slot>(strand);
   auto core = std::make_shared<Responder::Core>(strand, slot);
   auto call = [this](const Handler& h, Request& rq, std::shared_ptr<Responder::Core> c) {
     try {
       h(rq, Responder(c));
     } catch (const std::exception& e) {
-      log::error(opts.component, "handler threw", {{"error", e.what()}, {"request_id", rq.request_id}});
+      log::error(opts.component, "handler threw",
+                 {{"error", e.what()}, {"request_id", rq.request_id}});
       c->deliver(Response::error(Error::make(codes::kInternal, "internal error")));
     }
   };
@@ -604,7 +610,7 @@ awaitable<bool> Server::Impl::reply_streamed(beast::tcp_stream& stream, const Re
   }
   if (r.source_length && sent != *r.source_length) ok = false;  // the source ended early
   record(req, r.status, start, size_t(sent));
-  co_return ok && keep_alive;
+  co_return ok&& keep_alive;
 }
 
 // After refusing a body mid-way: read and drop a bounded amount of what the
@@ -649,18 +655,20 @@ awaitable<void> Server::Impl::accept_loop() {
       continue;
     }
     std::shared_ptr<ConnSlot> slot(new ConnSlot{this, addr});
-    asio::co_spawn(w.ioc, session(std::move(socket), w, std::move(slot)), [this](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log::error(opts.component, "session failed", {{"error", ex.what()}});
-      }
-    });
+    asio::co_spawn(w.ioc, session(std::move(socket), w, std::move(slot)),
+                   [this](std::exception_ptr e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       log::error(opts.component, "session failed", {{"error", ex.what()}});
+                     }
+                   });
   }
 }
 
-awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::shared_ptr<ConnSlot> slot) {
+awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker,
+                                      std::shared_ptr<ConnSlot> slot) {
   const Exec strand = worker.ioc.get_executor();
   std::string remote;
   {
@@ -741,9 +749,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
     if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
     req.headers.reserve(size_t(std::distance(hdr.begin(), hdr.end())));
     for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
-    req.remote_addr = opts.trusted_proxies
-                          ? net::client_address(remote, req.headers.get("X-Forwarded-For"), *opts.trusted_proxies)
-                          : remote;
+    req.remote_addr =
+        opts.trusted_proxies
+            ? net::client_address(remote, req.headers.get("X-Forwarded-For"), *opts.trusted_proxies)
+            : remote;
     req.request_id = sane_request_id(req.headers.get("X-Request-Id"));
     bool keep_alive = hdr.keep_alive() && !shutting_down;
     unsigned version = hdr.version();
@@ -752,8 +761,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
 
     bool blocking = false;  // the route's RouteOptions::blocking, once matched
     auto reply = [&](Response r) -> awaitable<bool> {
-      if (r.source && !head) co_return co_await reply_streamed(stream, req, std::move(r), version,
-                                                               keep_alive, start, blocking);
+      if (r.source && !head)
+        co_return co_await reply_streamed(stream, req, std::move(r), version, keep_alive, start,
+                                          blocking);
       int status = r.status;
       size_t bytes = r.body.size();
       auto res =
@@ -807,8 +817,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
       }
       if (!early) req.params = std::move(m.params);
     }
-    if (!early && route && ro.json_body && !parser.is_done() && !is_json_type(req.headers.get("Content-Type")))
-      early = Error::make(codes::kUnsupportedMedia, "the body must be JSON (Content-Type: application/json)");
+    if (!early && route && ro.json_body && !parser.is_done() &&
+        !is_json_type(req.headers.get("Content-Type")))
+      early = Error::make(codes::kUnsupportedMedia,
+                          "the body must be JSON (Content-Type: application/json)");
     if (!early && parser.content_length() && *parser.content_length() > ro.body_limit)
       early = Error::make(codes::kTooLarge,
                           "request body over " + std::to_string(ro.body_limit) + " bytes");
@@ -831,7 +843,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
         try {
           return route->proxy(req);
         } catch (const std::exception& e) {
-          log::error(opts.component, "proxy route threw", {{"error", e.what()}, {"request_id", req.request_id}});
+          log::error(opts.component, "proxy route threw",
+                     {{"error", e.what()}, {"request_id", req.request_id}});
           ProxyPlan p;
           p.response = Response::error(Error::make(codes::kInternal, "internal error"));
           return p;
@@ -840,11 +853,12 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
       if (!plan.upstream) {
         const bool has_body = !parser.is_done();
         if (has_body || is_ws) keep_alive = false;
-        if (bool sent = co_await refuse(std::move(plan.response), has_body); !sent || !keep_alive) break;
+        if (bool sent = co_await refuse(std::move(plan.response), has_body); !sent || !keep_alive)
+          break;
         continue;
       }
-      detail::ProxyIo io{stream,  watch,      buffer, parser,        req,
-                         version, keep_alive, is_ws,  ro.body_limit, opts.write_timeout,
+      detail::ProxyIo io{stream,          watch,      buffer, parser,        req,
+                         version,         keep_alive, is_ws,  ro.body_limit, opts.write_timeout,
                          worker.deadlines};
       auto out = co_await detail::run_proxy(io, *plan.upstream, worker.upstreams);
       if (out.answer) {
@@ -889,7 +903,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
       record(req, 101, start, 0);
       stream.expires_never();
       st->stream = nullptr;
-      auto ws = std::make_shared<WsSession>(std::move(stream), strand, ro.ws_max_queue_bytes, opts.ws_idle_timeout);
+      auto ws = std::make_shared<WsSession>(std::move(stream), strand, ro.ws_max_queue_bytes,
+                                            opts.ws_idle_timeout);
       {
         // Shutdown closes WebSockets with 1001 "going away".
         std::lock_guard lk(conns_mu);
@@ -908,7 +923,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
       if (!sink) {
         const bool has_body = !parser.is_done();
         if (has_body) keep_alive = false;
-        if (bool sent = co_await refuse(Response::error(sink.error()), has_body); !sent || !keep_alive) break;
+        if (bool sent = co_await refuse(Response::error(sink.error()), has_body);
+            !sent || !keep_alive)
+          break;
         continue;
       }
       if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
@@ -936,7 +953,11 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
         if (bec == bhttp::error::need_buffer) bec = {};
         size_t got = chunk.size() - bp.get().body().size;
         if (got) {
-          if (auto w = co_await offload(ro.blocking, [&] { return (*sink)->write({chunk.data(), got}); }); !w) {
+          if (auto w = co_await offload(ro.blocking,
+                                        [&] {
+                                          return (*sink)->write({chunk.data(), got});
+                                        });
+              !w) {
             refused = w.error();
             break;
           }
@@ -966,7 +987,9 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
       // A named handler, not a temporary in the co_await expression: GCC 12
       // destroyed that temporary twice (ASan: the sink's count released one
       // time too many).
-      const Handler finish = [done_sink](Request& rq, Responder res) { done_sink->finish(rq, std::move(res)); };
+      const Handler finish = [done_sink](Request& rq, Responder res) {
+        done_sink->finish(rq, std::move(res));
+      };
       auto r = co_await await_handler(strand, req, ro, finish);
       if (r.status == 504 && !r.source) keep_alive = false;
       if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
@@ -981,14 +1004,16 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker, std::s
         co_await bhttp::async_write(stream, cont, kTuple);
       }
       parser.body_limit(ro.body_limit);
-      if (parser.content_length().value_or(65536) >= 65536) buffer.reserve(buffer.size() + 64 * 1024);
+      if (parser.content_length().value_or(65536) >= 65536)
+        buffer.reserve(buffer.size() + 64 * 1024);
       stream.expires_after(opts.read_timeout);
       auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
       if (bec == bhttp::error::body_limit) {
         keep_alive = false;
-        co_await refuse(Response::error(Error::make(codes::kTooLarge, "request body over " +
-                                                                     std::to_string(ro.body_limit) + " bytes")),
-                        true);
+        co_await refuse(
+            Response::error(Error::make(
+                codes::kTooLarge, "request body over " + std::to_string(ro.body_limit) + " bytes")),
+            true);
         break;
       }
       if (bec) {

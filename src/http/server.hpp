@@ -20,8 +20,8 @@
 #include <string>
 
 #include "base/error.hpp"
-#include "http/http.hpp"
 #include "base/metrics.hpp"
+#include "http/http.hpp"
 
 namespace zlh::net {
 class CidrSet;

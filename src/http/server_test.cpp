@@ -1,25 +1,24 @@
 // The server over real loopback sockets, in process.
 #include "http/server.hpp"
-#include "base/cidr.hpp"
-#include "base/metrics.hpp"
-
-#include <gtest/gtest.h>
-#include <filesystem>
-#include <sys/resource.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
 
-#include "http/client.hpp"
+#include "base/cidr.hpp"
 #include "base/log.hpp"
+#include "base/metrics.hpp"
+#include "http/client.hpp"
 
 namespace zlh::http {
 namespace {
@@ -232,11 +231,14 @@ TEST(HttpServer, BlockingRoutesRunOnTheHandlerPool) {
   Router r;
   RouteOptions blocking;
   blocking.blocking = true;
-  r.add_sync("GET", "/slow", [answered, &slow_entered](Request&) {
-    slow_entered.set_value();
-    bool ok = answered.wait_for(20s) == std::future_status::ready;
-    return Response::text(200, ok ? "fast was answered meanwhile" : "fast waited");
-  }, blocking);
+  r.add_sync(
+      "GET", "/slow",
+      [answered, &slow_entered](Request&) {
+        slow_entered.set_value();
+        bool ok = answered.wait_for(20s) == std::future_status::ready;
+        return Response::text(200, ok ? "fast was answered meanwhile" : "fast waited");
+      },
+      blocking);
   r.add_sync("GET", "/fast", [](Request&) { return Response::text(200, "fast"); });
   ServerOptions o;
   o.listen = "127.0.0.1:0";
@@ -245,7 +247,8 @@ TEST(HttpServer, BlockingRoutesRunOnTheHandlerPool) {
   ASSERT_TRUE(server.listen());
   std::string base = "http://127.0.0.1:" + std::to_string(server.port());
   std::thread runner([&] { server.run(1, false); });
-  auto slow = std::async(std::launch::async, [&] { return request("GET", base + "/slow", {}, {}, 30s); });
+  auto slow =
+      std::async(std::launch::async, [&] { return request("GET", base + "/slow", {}, {}, 30s); });
   slow_entered.get_future().wait();
   auto fast = request("GET", base + "/fast", {}, {}, 30s);
   ASSERT_TRUE(fast) << fast.error().message;
@@ -268,11 +271,15 @@ TEST(HttpServer, AccessLogLinesCarryTheRequestAndTheUserWhenKnown) {
     Router r;
     RouteOptions pub;
     pub.is_public = true;
-    r.add_sync("GET", "/anon", [](Request&) { return Response::text(200, "a"); }, pub);
-    r.add_sync("GET", "/who/{id}", [](Request& req) {
-      req.log_user = "42";
-      return Response::text(200, "w");
-    }, pub);
+    r.add_sync(
+        "GET", "/anon", [](Request&) { return Response::text(200, "a"); }, pub);
+    r.add_sync(
+        "GET", "/who/{id}",
+        [](Request& req) {
+          req.log_user = "42";
+          return Response::text(200, "w");
+        },
+        pub);
     TestServer s(std::move(r));
     ASSERT_TRUE(request("GET", s.base + "/anon?secret=x"));
     ASSERT_TRUE(request("GET", s.base + "/who/7"));
@@ -301,7 +308,9 @@ TEST(HttpServer, AccessLogLinesCarryTheRequestAndTheUserWhenKnown) {
   EXPECT_EQ(reqs[1]["user_id"], "42");
   for (const auto& j : reqs) {
     EXPECT_EQ(j["method"], "GET");
-    EXPECT_TRUE(j["request_id"].is_string() && j["duration_ms"].is_number() && j["bytes"].is_number()) << j;
+    EXPECT_TRUE(j["request_id"].is_string() && j["duration_ms"].is_number() &&
+                j["bytes"].is_number())
+        << j;
   }
 }
 
@@ -350,8 +359,11 @@ TEST(HttpServer, RequestCountersAreExactPerRouteMethodAndStatus) {
     Router r;
     RouteOptions pub;
     pub.is_public = true;
-    r.add_sync("GET", "/s/{code}", [](Request& req) { return Response::text(std::stoi(req.params["code"]), "x"); }, pub);
-    r.add_sync("POST", "/s/{code}", [](Request&) { return Response::text(201, "p"); }, pub);
+    r.add_sync(
+        "GET", "/s/{code}",
+        [](Request& req) { return Response::text(std::stoi(req.params["code"]), "x"); }, pub);
+    r.add_sync(
+        "POST", "/s/{code}", [](Request&) { return Response::text(201, "p"); }, pub);
     ServerOptions o;
     o.metrics = reg.get();
     int total = 0;
@@ -368,12 +380,17 @@ TEST(HttpServer, RequestCountersAreExactPerRouteMethodAndStatus) {
     }
     const std::string text = reg->render();
     for (int code : kCodes)
-      EXPECT_EQ(count_of(text, "zlh_http_requests_total{method=\"GET\",route=\"/s/{code}\",code=\"" +
-                                   std::to_string(code) + "\"}"),
-                3 * ((code + round) % 3 + 1))
-          << code << "\n" << text;
-    EXPECT_EQ(count_of(text, "zlh_http_requests_total{method=\"POST\",route=\"/s/{code}\",code=\"201\"}"), 1);
-    EXPECT_EQ(count_of(text, "zlh_http_request_duration_seconds_count{route=\"/s/{code}\"}"), total);
+      EXPECT_EQ(
+          count_of(text, "zlh_http_requests_total{method=\"GET\",route=\"/s/{code}\",code=\"" +
+                             std::to_string(code) + "\"}"),
+          3 * ((code + round) % 3 + 1))
+          << code << "\n"
+          << text;
+    EXPECT_EQ(
+        count_of(text, "zlh_http_requests_total{method=\"POST\",route=\"/s/{code}\",code=\"201\"}"),
+        1);
+    EXPECT_EQ(count_of(text, "zlh_http_request_duration_seconds_count{route=\"/s/{code}\"}"),
+              total);
     EXPECT_GT(count_of(text, "zlh_http_request_duration_seconds_sum{route=\"/s/{code}\"}"), 0);
   }
 }
@@ -395,7 +412,8 @@ TEST(HttpServer, IdleAndHalfSentHeadersAreClosedAtTheDeadlineButBusyConnectionsS
   // limit several times: each request starts its own deadline.
   const std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
   for (int i = 0; i < 8; ++i) {
-    ASSERT_EQ(::send(busy, get.data(), get.size(), MSG_NOSIGNAL), ssize_t(get.size())) << "request " << i;
+    ASSERT_EQ(::send(busy, get.data(), get.size(), MSG_NOSIGNAL), ssize_t(get.size()))
+        << "request " << i;
     std::string res;
     char buf[4096];
     while (res.find("\r\n\r\n") == std::string::npos || res.find("\"ok\"") == std::string::npos) {
@@ -437,20 +455,26 @@ TEST(WebSocket, ASilentClientIsPingedThenClosed) {
   Router r;
   RouteOptions pub;
   pub.is_public = true;
-  r.add_ws("/ws", [](Request&) -> Result<std::shared_ptr<WsHandler>> { return std::make_shared<EchoHandler>(); },
-           pub);
+  r.add_ws(
+      "/ws",
+      [](Request&) -> Result<std::shared_ptr<WsHandler>> {
+        return std::make_shared<EchoHandler>();
+      },
+      pub);
   ServerOptions o;
   o.ws_idle_timeout = 1s;
   TestServer s(std::move(r), o);
   int fd = dial(s.port);
   ASSERT_GE(fd, 0);
-  const std::string up = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  const std::string up =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   ASSERT_EQ(::send(fd, up.data(), up.size(), MSG_NOSIGNAL), ssize_t(up.size()));
   std::string got;
   char buf[4096];
   ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, size_t(n));  // never answers the ping
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+    got.append(buf, size_t(n));  // never answers the ping
   ::close(fd);
   EXPECT_EQ(n, 0) << "closed by the server, not by the 20 s test timeout";
   const size_t body = got.find("\r\n\r\n");
@@ -534,7 +558,6 @@ TEST(WebSocket, SlowClientDropsOldestBinaryNeverText) {
   (*c)->close();
 }
 
-
 // ---- Streaming bodies ----
 
 struct SinkLog {
@@ -591,16 +614,22 @@ Router streaming_router(std::shared_ptr<SinkLog> log) {
   RouteOptions o;
   o.is_public = true;
   o.body_limit = 64ull << 20;
-  r.add_streaming("PUT", "/sink", [log](Request& req) -> Result<std::unique_ptr<BodySink>> {
-    if (req.query_param("refuse")) return fail(codes::kBadPath, "refused before the body");
-    return std::make_unique<RecordingSink>(log, 4u << 20);
-  }, o);
-  r.add_sync("GET", "/source", [](Request& req) {
-    Response res;
-    res.source = std::make_shared<CountingSource>(3u << 20);
-    if (!req.query_param("chunked")) res.source_length = 3u << 20;
-    return res;
-  }, o);
+  r.add_streaming(
+      "PUT", "/sink",
+      [log](Request& req) -> Result<std::unique_ptr<BodySink>> {
+        if (req.query_param("refuse")) return fail(codes::kBadPath, "refused before the body");
+        return std::make_unique<RecordingSink>(log, 4u << 20);
+      },
+      o);
+  r.add_sync(
+      "GET", "/source",
+      [](Request& req) {
+        Response res;
+        res.source = std::make_shared<CountingSource>(3u << 20);
+        if (!req.query_param("chunked")) res.source_length = 3u << 20;
+        return res;
+      },
+      o);
   return r;
 }
 
@@ -614,7 +643,8 @@ std::string expected_letters(size_t n) {
 // a simple client does: the whole body before reading. Returns what the
 // server answered; fails the test if sending failed (the server closed and
 // reset the connection instead of reading and dropping the rest).
-std::string send_whole_body_then_read(uint16_t port, const std::string& head, size_t body, bool chunked) {
+std::string send_whole_body_then_read(uint16_t port, const std::string& head, size_t body,
+                                      bool chunked) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   EXPECT_GE(fd, 0);
   timeval tv{10, 0};
@@ -640,8 +670,11 @@ std::string send_whole_body_then_read(uint16_t port, const std::string& head, si
   bool ok = true;
   while (ok && sent < body) {
     const size_t n = std::min(piece.size(), body - sent);
-    if (chunked) ok = send_all(chunk_line) && send_all(std::string_view(piece).substr(0, n)) && send_all("\r\n");
-    else ok = send_all(std::string_view(piece).substr(0, n));
+    if (chunked)
+      ok = send_all(chunk_line) && send_all(std::string_view(piece).substr(0, n)) &&
+           send_all("\r\n");
+    else
+      ok = send_all(std::string_view(piece).substr(0, n));
     if (ok) sent += n;
   }
   if (ok && chunked) ok = send_all("0\r\n\r\n");
@@ -665,18 +698,23 @@ TEST(HttpServer, ARefusedBodyIsDrainedSoTheClientReadsTheAnswer) {
     TestServer s(basic_router());
     std::string got = send_whole_body_then_read(
         s.port,
-        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nContent-Length: " +
+            std::to_string(body) + "\r\n\r\n",
         body, false);
     EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got.substr(0, 200);
     EXPECT_NE(got.find("E_TOO_LARGE"), std::string::npos);
     got = send_whole_body_then_read(
-        s.port, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nTransfer-Encoding: chunked\r\n\r\n", body, true);
+        s.port,
+        "POST /echo HTTP/1.1\r\nHost: x\r\nX-Key: secret\r\nTransfer-Encoding: chunked\r\n\r\n",
+        body, true);
     EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got.substr(0, 200);
   }
   auto log = std::make_shared<SinkLog>();
   TestServer s(streaming_router(log));
   std::string got = send_whole_body_then_read(
-      s.port, "PUT /sink?refuse=1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n",
+      s.port,
+      "PUT /sink?refuse=1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body) +
+          "\r\n\r\n",
       body, false);
   EXPECT_TRUE(got.starts_with("HTTP/1.1 400")) << got.substr(0, 200);
   EXPECT_NE(got.find("E_BADPATH"), std::string::npos);
@@ -785,19 +823,24 @@ TEST(HttpServerMetrics, MethodAndStatusLabelsAreClosedSets) {
   Router r;
   RouteOptions pub;
   pub.is_public = true;
-  r.add_sync("GET", "/s/{code}", [](Request& req) { return Response::text(std::stoi(req.params["code"]), "x"); }, pub);
+  r.add_sync(
+      "GET", "/s/{code}",
+      [](Request& req) { return Response::text(std::stoi(req.params["code"]), "x"); }, pub);
   ServerOptions o;
   o.metrics = reg.get();
   {
     TestServer s(std::move(r), o);
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(request("M" + std::to_string(i), s.base + "/nope-" + std::to_string(i)));
+    for (int i = 0; i < 50; ++i)
+      ASSERT_TRUE(request("M" + std::to_string(i), s.base + "/nope-" + std::to_string(i)));
     ASSERT_TRUE(request("GET", s.base + "/s/218"));
     ASSERT_TRUE(request("GET", s.base + "/s/299"));
   }
   const std::string text = reg->render();
   EXPECT_EQ(text.find("method=\"M1"), std::string::npos) << text;
   EXPECT_EQ(text.find("nope-"), std::string::npos) << text;
-  EXPECT_NE(text.find("zlh_http_requests_total{method=\"OTHER\",route=\"unmatched\""), std::string::npos) << text;
+  EXPECT_NE(text.find("zlh_http_requests_total{method=\"OTHER\",route=\"unmatched\""),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("zlh_http_requests_total{method=\"GET\",route=\"/s/{code}\",code=\"2xx\"} 2"),
             std::string::npos)
       << text;
@@ -809,12 +852,14 @@ TEST(HttpServerJsonBody, OtherContentTypesAre415) {
   RouteOptions o;
   o.is_public = true;
   o.json_body = true;
-  r.add_sync("POST", "/j", [](Request& req) { return Response::text(200, req.body); }, o);
+  r.add_sync(
+      "POST", "/j", [](Request& req) { return Response::text(200, req.body); }, o);
   TestServer s(std::move(r), {});
   Headers json;
   json.add("Content-Type", "application/json; charset=utf-8");
   EXPECT_EQ(request("POST", s.base + "/j", json, "{}")->status, 200);
-  for (std::string t : {"text/plain", "application/x-www-form-urlencoded", "application/json-seq"}) {
+  for (std::string t :
+       {"text/plain", "application/x-www-form-urlencoded", "application/json-seq"}) {
     Headers h;
     h.add("Content-Type", t);
     auto res = request("POST", s.base + "/j", h, "{}");
@@ -862,7 +907,8 @@ TEST(HttpServerCaps, AcceptBacksOffWhenDescriptorsRunOut) {
   Router r;
   RouteOptions pub;
   pub.is_public = true;
-  r.add_sync("GET", "/x", [](Request&) { return Response::text(200, "ok"); }, pub);
+  r.add_sync(
+      "GET", "/x", [](Request&) { return Response::text(200, "ok"); }, pub);
   metrics::Registry reg;
   ServerOptions o;
   o.metrics = &reg;
@@ -893,13 +939,15 @@ TEST(HttpServerCaps, AcceptBacksOffWhenDescriptorsRunOut) {
   a.sin_family = AF_INET;
   a.sin_port = htons(s.port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const int connected = ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);  // queued by the kernel
+  const int connected =
+      ::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);  // queued by the kernel
   bool failing = false;
   for (int i = 0; i < 500 && !failing; ++i) {
     failing = accept_errors() > 0;
     if (!failing) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a spinning loop would fail thousands of times
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(300));  // a spinning loop would fail thousands of times
   const double errors = accept_errors();
   for (int fd : filler) ::close(fd);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
@@ -916,7 +964,8 @@ TEST(HttpServerCaps, ConnectionsOverThePerAddressCapAreClosed) {
   Router r;
   RouteOptions pub;
   pub.is_public = true;
-  r.add_sync("GET", "/x", [](Request&) { return Response::text(200, "ok"); }, pub);
+  r.add_sync(
+      "GET", "/x", [](Request&) { return Response::text(200, "ok"); }, pub);
   ServerOptions o;
   o.max_connections_per_address = 2;
   TestServer s(std::move(r), o);
@@ -955,7 +1004,8 @@ TEST(HttpServerTrustedProxies, ForwardedForCountsOnlyFromTrustedPeers) {
     Router r;
     RouteOptions pub;
     pub.is_public = true;
-    r.add_sync("GET", "/who", [](Request& req) { return Response::text(200, req.remote_addr); }, pub);
+    r.add_sync(
+        "GET", "/who", [](Request& req) { return Response::text(200, req.remote_addr); }, pub);
     auto set = *net::CidrSet::parse(trust ? "127.0.0.0/8" : "10.0.0.0/8");
     ServerOptions o;
     o.trusted_proxies = &set;

@@ -15,7 +15,8 @@ bool valid_id(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   if (!(std::islower(uint8_t(s[0])) || std::isdigit(uint8_t(s[0])))) return false;
   for (char c : s)
-    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '_' || c == '-')) return false;
+    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '_' || c == '-'))
+      return false;
   return true;
 }
 
@@ -64,11 +65,13 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   Entry e;
   auto version = req_string(v, "version", where);
   if (!version) return fail(version.error());
-  if (!valid_version(*version)) return bad(where + ".version", "\"" + *version + "\" is not a valid version");
+  if (!valid_version(*version))
+    return bad(where + ".version", "\"" + *version + "\" is not a valid version");
   e.version = *version;
   auto channel = req_string(v, "channel", where);
   if (!channel) return fail(channel.error());
-  if (!valid_channel(*channel)) return bad(where + ".channel", "unknown channel \"" + *channel + "\" (dev, beta, stable)");
+  if (!valid_channel(*channel))
+    return bad(where + ".channel", "unknown channel \"" + *channel + "\" (dev, beta, stable)");
   e.channel = *channel;
   if (auto it = v.find("default"); it != v.end()) {
     if (!it->is_boolean()) return bad(where + ".default", "must be true or false");
@@ -77,7 +80,8 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   auto artifact = req_string(v, "artifact", where);
   if (!artifact) return fail(artifact.error());
   if (!safe_relative_path(*artifact))
-    return bad(where + ".artifact", "must be a relative path without \"..\" (got \"" + *artifact + "\")");
+    return bad(where + ".artifact",
+               "must be a relative path without \"..\" (got \"" + *artifact + "\")");
   e.artifact = *artifact;
   auto sha = req_string(v, "sha256", where);
   if (!sha) return fail(sha.error());
@@ -85,7 +89,8 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   e.sha256 = *sha;
   auto size = v.find("size");
   if (size == v.end()) return bad(where + ".size", "is required");
-  if (!size->is_number_integer() || size->get<int64_t>() < 0) return bad(where + ".size", "must be a non-negative integer");
+  if (!size->is_number_integer() || size->get<int64_t>() < 0)
+    return bad(where + ".size", "must be a non-negative integer");
   e.size = size->get<uint64_t>();
   if (auto it = v.find("strip_components"); it != v.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 16)
@@ -97,7 +102,8 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
     if (!bins) return fail(bins.error());
     for (size_t i = 0; i < bins->size(); ++i)
       if ((*bins)[i] != "." && !safe_relative_path((*bins)[i]))
-        return bad(where + ".bin[" + std::to_string(i) + "]", "must be a relative path inside the prefix");
+        return bad(where + ".bin[" + std::to_string(i) + "]",
+                   "must be a relative path inside the prefix");
     e.bin = *bins;
   }
   if (auto it = v.find("env"); it != v.end()) {
@@ -107,7 +113,8 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
       if (!kv->is_string()) return bad(where + ".env." + kv.key(), "must be a string");
       std::string val = kv->get<std::string>();
       if (val.find_first_of("\n\r\"'`$\\") != std::string::npos)
-        return bad(where + ".env." + kv.key(), "must not contain quotes, newlines, $ or backslashes");
+        return bad(where + ".env." + kv.key(),
+                   "must not contain quotes, newlines, $ or backslashes");
       e.env[kv.key()] = val;
     }
   }
@@ -118,7 +125,8 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
     auto argv = string_array(*cmd, where + ".verify.cmd");
     if (!argv) return fail(argv.error());
     if (argv->empty()) return bad(where + ".verify.cmd", "must not be empty");
-    if (!safe_relative_path((*argv)[0])) return bad(where + ".verify.cmd[0]", "must be a path relative to the prefix");
+    if (!safe_relative_path((*argv)[0]))
+      return bad(where + ".verify.cmd[0]", "must be a path relative to the prefix");
     auto expect = req_string(*it, "expect", where + ".verify");
     if (!expect) return fail(expect.error());
     e.verify = Verify{*argv, *expect};
@@ -146,11 +154,13 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   if (kind == Kind::kGame) {
     auto java = req_string(v, "java", where);
     if (!java) return fail(java.error());
-    if (!valid_version(*java)) return bad(where + ".java", "must be a Java runtime version such as \"21\"");
+    if (!valid_version(*java))
+      return bad(where + ".java", "must be a Java runtime version such as \"21\"");
     e.java = *java;
     auto k = req_string(v, "kind", where);
     if (!k) return fail(k.error());
-    if (*k != "jar" && *k != "installer") return bad(where + ".kind", "must be \"jar\" or \"installer\"");
+    if (*k != "jar" && *k != "installer")
+      return bad(where + ".kind", "must be \"jar\" or \"installer\"");
     e.kind = *k;
     if (auto it = v.find("ready"); it != v.end()) {
       if (!it->is_string()) return bad(where + ".ready", "must be a string");
@@ -164,9 +174,11 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
     if (auto it = v.find("stop"); it != v.end()) {
       if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string() ||
           !it->contains("value") || !(*it)["value"].is_string())
-        return bad(where + ".stop", "must be {\"type\": \"command\"|\"signal\", \"value\": string}");
+        return bad(where + ".stop",
+                   "must be {\"type\": \"command\"|\"signal\", \"value\": string}");
       std::string t = (*it)["type"];
-      if (t != "command" && t != "signal") return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
+      if (t != "command" && t != "signal")
+        return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
       e.stop = *it;
     }
   }
@@ -184,8 +196,10 @@ Result<std::vector<Entry>> parse_versions(const json& item, const std::string& w
     std::string w = where + ".versions[" + std::to_string(i) + "]";
     auto e = parse_entry((*it)[i], w, kind);
     if (!e) return fail(e.error());
-    if (!seen.insert(e->version).second) return bad(w + ".version", "duplicate version \"" + e->version + "\"");
-    if (e->is_default && ++defaults > 1) return bad(w + ".default", "more than one default version");
+    if (!seen.insert(e->version).second)
+      return bad(w + ".version", "duplicate version \"" + e->version + "\"");
+    if (e->is_default && ++defaults > 1)
+      return bad(w + ".default", "more than one default version");
     out.push_back(std::move(*e));
   }
   return out;
@@ -204,7 +218,8 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
     Item item;
     auto id = req_string(o, "id", where);
     if (!id) return fail(id.error());
-    if (!valid_id(*id)) return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
+    if (!valid_id(*id))
+      return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
     if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
     item.id = *id;
     if (auto d = o.find("display"); d != o.end()) {
@@ -231,7 +246,8 @@ int channel_rank(std::string_view c) {
 int compare_versions(std::string_view a, std::string_view b) {
   auto split_pre = [](std::string_view v) {
     auto dash = v.find('-');
-    return std::pair{v.substr(0, dash), dash == std::string_view::npos ? std::string_view{} : v.substr(dash + 1)};
+    return std::pair{v.substr(0, dash),
+                     dash == std::string_view::npos ? std::string_view{} : v.substr(dash + 1)};
   };
   auto [ma, pa] = split_pre(a);
   auto [mb, pb] = split_pre(b);
@@ -272,7 +288,8 @@ int compare_versions(std::string_view a, std::string_view b) {
 
 bool safe_relative_path(std::string_view p) {
   if (p.empty() || p.size() > 1024 || p.front() == '/') return false;
-  if (p.find('\\') != std::string_view::npos || p.find('\0') != std::string_view::npos) return false;
+  if (p.find('\\') != std::string_view::npos || p.find('\0') != std::string_view::npos)
+    return false;
   size_t i = 0;
   while (i <= p.size()) {
     size_t j = p.find('/', i);
@@ -355,11 +372,13 @@ Result<Catalog> validate_catalog(const json& j) {
       Game g;
       auto id = req_string(o, "id", where);
       if (!id) return fail(id.error());
-      if (!valid_id(*id)) return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
+      if (!valid_id(*id))
+        return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
       if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
       g.id = *id;
       auto vs = o.find("variants");
-      if (vs == o.end() || !vs->is_array() || vs->empty()) return bad(where + ".variants", "must be a non-empty array");
+      if (vs == o.end() || !vs->is_array() || vs->empty())
+        return bad(where + ".variants", "must be a non-empty array");
       std::set<std::string> vids;
       for (size_t k = 0; k < vs->size(); ++k) {
         std::string vw = where + ".variants[" + std::to_string(k) + "]";
@@ -368,7 +387,8 @@ Result<Catalog> validate_catalog(const json& j) {
         Variant v;
         auto vid = req_string(vo, "id", vw);
         if (!vid) return fail(vid.error());
-        if (!valid_id(*vid)) return bad(vw + ".id", "\"" + *vid + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
+        if (!valid_id(*vid))
+          return bad(vw + ".id", "\"" + *vid + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
         if (!vids.insert(*vid).second) return bad(vw + ".id", "duplicate id \"" + *vid + "\"");
         v.id = *vid;
         if (auto md = vo.find("mods_dir"); md != vo.end()) {

@@ -49,13 +49,15 @@ std::string agent_request_hash(std::string_view method, std::string_view target)
   return crypto::sha256_hex(m);
 }
 
-Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl, int64_t now,
-                                     std::string_view method, std::string_view target) {
+Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl,
+                                     int64_t now, std::string_view method,
+                                     std::string_view target) {
   if (ttl < 1 || ttl > kAgentMaxTtl)
     return std::unexpected(Error::invalid("ttl", "ttl must be between 1 and 300 seconds"));
   if (vmid < 0) return std::unexpected(Error::invalid("vmid", "vmid must not be negative"));
   if (method.empty() || target.empty() || target.front() != '/')
-    return std::unexpected(Error::invalid("target", "a token is for one request: a method and a /target"));
+    return std::unexpected(
+        Error::invalid("target", "a token is for one request: a method and a /target"));
   nlohmann::json claims = {{"iss", kAgentIssuer},
                            {"aud", kAgentAudience},
                            {"vmid", vmid},
@@ -66,8 +68,10 @@ Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_
   return sign_eddsa(claims, key);
 }
 
-Result<nlohmann::json> verify_agent_token(std::string_view token, const crypto::Ed25519PublicKey& key, int64_t vmid,
-                                          int64_t now, std::string_view method, std::string_view target) {
+Result<nlohmann::json> verify_agent_token(std::string_view token,
+                                          const crypto::Ed25519PublicKey& key, int64_t vmid,
+                                          int64_t now, std::string_view method,
+                                          std::string_view target) {
   auto claims = verify_eddsa(token, key);
   if (!claims) return claims;
   const auto& c = *claims;
@@ -90,16 +94,19 @@ Result<nlohmann::json> verify_agent_token(std::string_view token, const crypto::
   auto exp = c.find("exp");
   // An unsigned over INT64_MAX would become a negative int64_t.
   auto int64 = [](const nlohmann::json& j) {
-    return j.is_number_integer() && !(j.is_number_unsigned() && j.get<uint64_t>() > uint64_t(INT64_MAX));
+    return j.is_number_integer() &&
+           !(j.is_number_unsigned() && j.get<uint64_t>() > uint64_t(INT64_MAX));
   };
-  if (iat == c.end() || !int64(*iat) || exp == c.end() || !int64(*exp)) return unauthorized("iat/exp missing");
+  if (iat == c.end() || !int64(*iat) || exp == c.end() || !int64(*exp))
+    return unauthorized("iat/exp missing");
   int64_t iat_v = iat->get<int64_t>(), exp_v = exp->get<int64_t>();
   if (exp_v <= now) return unauthorized("expired");
   if (iat_v > now + kClockSkew) return unauthorized("issued in the future");
   if (exp_v <= iat_v) return unauthorized("exp before iat");
   // exp > iat here, so the difference fits a uint64_t; as int64_t it could
   // overflow (iat near INT64_MIN) and pass for a short lifetime.
-  if (uint64_t(exp_v) - uint64_t(iat_v) > uint64_t(kAgentMaxTtl)) return unauthorized("lifetime over 5 minutes");
+  if (uint64_t(exp_v) - uint64_t(iat_v) > uint64_t(kAgentMaxTtl))
+    return unauthorized("lifetime over 5 minutes");
   auto req = c.find("req");
   if (req == c.end() || !req->is_string() ||
       !crypto::constant_time_equal(req->get<std::string>(), agent_request_hash(method, target)))

@@ -43,15 +43,17 @@ std::string agent_request_hash(std::string_view method, std::string_view target)
 
 // Mints a token for `vmid` valid for ttl seconds from `now` (unix seconds),
 // bound to `method` and `target`. ttl must be 1..kAgentMaxTtl, else E_INVALID.
-Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl, int64_t now,
-                                     std::string_view method, std::string_view target);
+Result<std::string> mint_agent_token(const crypto::Ed25519SecretKey& key, int64_t vmid, int64_t ttl,
+                                     int64_t now, std::string_view method, std::string_view target);
 
 // Verifies signature + alg, then iss, aud (string or array), vmid (integer,
 // equal to `vmid`), iat/exp present and integers, exp > now,
 // iat <= now + skew, exp - iat <= kAgentMaxTtl, "req" equal to the hash of
 // `method` and `target`, and a "jti" string of 16..64 characters (which the
 // caller checks for replay). Returns the claims.
-Result<nlohmann::json> verify_agent_token(std::string_view token, const crypto::Ed25519PublicKey& key, int64_t vmid,
-                                          int64_t now, std::string_view method, std::string_view target);
+Result<nlohmann::json> verify_agent_token(std::string_view token,
+                                          const crypto::Ed25519PublicKey& key, int64_t vmid,
+                                          int64_t now, std::string_view method,
+                                          std::string_view target);
 
 }  // namespace zlh::jws

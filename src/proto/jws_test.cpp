@@ -134,16 +134,16 @@ TEST_F(AgentToken, BoundToMethodPathAndQuery) {
     return verify_agent_token(t, kp.pub, 6001, kNow, m, target).has_value();
   };
   EXPECT_TRUE(v("GET", "/files/read?path=notes.txt"));
-  EXPECT_FALSE(v("PUT", "/files/read?path=notes.txt"));         // another method
-  EXPECT_FALSE(v("GET", "/files/write?path=notes.txt"));        // another route
-  EXPECT_FALSE(v("GET", "/files/read?path=../etc/shadow"));     // another query
-  EXPECT_FALSE(v("GET", "/files/read"));                        // the query dropped
-  EXPECT_FALSE(v("GET", "/files/read?path=notes.txt&x=1"));     // one added
+  EXPECT_FALSE(v("PUT", "/files/read?path=notes.txt"));      // another method
+  EXPECT_FALSE(v("GET", "/files/write?path=notes.txt"));     // another route
+  EXPECT_FALSE(v("GET", "/files/read?path=../etc/shadow"));  // another query
+  EXPECT_FALSE(v("GET", "/files/read"));                     // the query dropped
+  EXPECT_FALSE(v("GET", "/files/read?path=notes.txt&x=1"));  // one added
   // Each token has its own jti.
-  auto a = verify_agent_token(*mint_agent_token(kp.sec, 6001, 60, kNow, "GET", "/status"), kp.pub, 6001, kNow,
-                              "GET", "/status");
-  auto b = verify_agent_token(*mint_agent_token(kp.sec, 6001, 60, kNow, "GET", "/status"), kp.pub, 6001, kNow,
-                              "GET", "/status");
+  auto a = verify_agent_token(*mint_agent_token(kp.sec, 6001, 60, kNow, "GET", "/status"), kp.pub,
+                              6001, kNow, "GET", "/status");
+  auto b = verify_agent_token(*mint_agent_token(kp.sec, 6001, 60, kNow, "GET", "/status"), kp.pub,
+                              6001, kNow, "GET", "/status");
   ASSERT_TRUE(a && b);
   EXPECT_NE((*a)["jti"], (*b)["jti"]);
   // Claims without req or jti (an old token) are refused.

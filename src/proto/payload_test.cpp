@@ -184,7 +184,8 @@ TEST(Payload, CatalogShaAndBody) {
 // Found by the payload fuzzer: an unknown field with an empty name was an
 // error naming no field.
 TEST(Payload, AnEmptyFieldNameIsNamed) {
-  auto r = parse_payload(R"({"container_type":"dev","vmid":6001,"runtime":"go","version":"1.22.5","":1})", 6001);
+  auto r = parse_payload(
+      R"({"container_type":"dev","vmid":6001,"runtime":"go","version":"1.22.5","":1})", 6001);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "E_INVALID");
   EXPECT_EQ(r.error().field, "(empty name)");

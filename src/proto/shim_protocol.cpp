@@ -64,7 +64,8 @@ template <typename T>
 std::optional<T> int_field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  if (it->is_number_unsigned() && std::in_range<T>(it->get<uint64_t>())) return T(it->get<uint64_t>());
+  if (it->is_number_unsigned() && std::in_range<T>(it->get<uint64_t>()))
+    return T(it->get<uint64_t>());
   if (it->is_number_integer() && !it->is_number_unsigned() && std::in_range<T>(it->get<int64_t>()))
     return T(it->get<int64_t>());
   throw std::out_of_range(std::string(key) + ": not an integer in range");

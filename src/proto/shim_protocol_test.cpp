@@ -191,16 +191,17 @@ TEST(ShimProtocol, StatusJsonRoundTrip) {
 // behaviour and wraps an out-of-range integer. They are malformed now.
 TEST(ShimProtocol, StatusNumbersOutOfRangeAreMalformed) {
   const std::string base = R"("name":"w","state":"running")";
-  for (const char* bad : {R"("pid":1,"shim_start_time":1.5e80)", R"("pid":1e300)", R"("pid":4294967297)",
-                          R"("pid":1,"pid_start_time":-1)", R"("pid":1,"exit_code":1e10)",
-                          R"("pid":1,"signal":2.5)", R"("pid":1,"stop_duration_ms":18446744073709551615)",
-                          R"("pid":"1")"}) {
+  for (const char* bad :
+       {R"("pid":1,"shim_start_time":1.5e80)", R"("pid":1e300)", R"("pid":4294967297)",
+        R"("pid":1,"pid_start_time":-1)", R"("pid":1,"exit_code":1e10)", R"("pid":1,"signal":2.5)",
+        R"("pid":1,"stop_duration_ms":18446744073709551615)", R"("pid":"1")"}) {
     auto r = parse_status("{" + base + "," + bad + "}");
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, codes::kInvalid) << bad;
   }
-  auto ok = parse_status("{" + base +
-                         R"(,"pid":2147483647,"shim_start_time":18446744073709551615,"exit_code":-1,"shim_pid":null})");
+  auto ok = parse_status(
+      "{" + base +
+      R"(,"pid":2147483647,"shim_start_time":18446744073709551615,"exit_code":-1,"shim_pid":null})");
   ASSERT_TRUE(ok) << ok.error().to_string();
   EXPECT_EQ(ok->pid, 2147483647);
   EXPECT_EQ(ok->shim_start_time, UINT64_MAX);

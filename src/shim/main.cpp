@@ -85,8 +85,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t(0), size_t(64) << 20));
   // Counted into an int: CLI11 2.1's bool flag bound straight into Options
   // left a non-0/1 byte there (UBSan caught it in the copy of Options).
-  app.add_flag("--backpressure", backpressure_flags,
-               "pause the service's output while an attached client is behind (interactive sessions)");
+  app.add_flag(
+      "--backpressure", backpressure_flags,
+      "pause the service's output while an attached client is behind (interactive sessions)");
   app.add_option("--cols", o.cols, "initial PTY columns")->check(CLI::Range(1, 65535));
   app.add_option("--rows", o.rows, "initial PTY rows")->check(CLI::Range(1, 65535));
   app.add_option("--log-format", log_format, "json or text")

@@ -33,32 +33,42 @@ class AddonsTest : public ::testing::Test {
     ASSERT_EQ(ctl({"keygen", "--out", keys_}).exit_code, 0);
     ASSERT_EQ(ctl({"catalog", "init", "--store", store_}).exit_code, 0);
     std::string tool = dir_ + "/tool.tar.gz";
-    write_archive(tool, {ArchiveEntry::file("t/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-    add({"--kind", "runtime", "--id", "tool", "--version", "1.0.0", "--file", tool, "--channel", "stable",
-         "--strip", "1", "--bin", "bin", "--verify", "bin/tool --version", "--expect", "tool 1.0.0"});
+    write_archive(tool,
+                  {ArchiveEntry::file("t/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
+    add({"--kind", "runtime", "--id", "tool", "--version", "1.0.0", "--file", tool, "--channel",
+         "stable", "--strip", "1", "--bin", "bin", "--verify", "bin/tool --version", "--expect",
+         "tool 1.0.0"});
     std::string cs = dir_ + "/code-server.tar.gz";
-    write_archive(cs, {ArchiveEntry::file("cs/bin/code-server",
-                                          "#!/bin/sh\nexec python3 \"$(dirname \"$0\")/../lib/standin.py\" \"$@\"\n", 0755),
-                       ArchiveEntry::file("cs/lib/standin.py", *fs::read_file(fixture("code_server_standin.py")), 0644)});
-    add({"--kind", "addon", "--id", "code-server", "--version", "4.96.4", "--file", cs, "--channel", "stable",
-         "--strip", "1", "--port", "6000", "--health", "/healthz", "--launch",
-         "bin/code-server --bind-addr {bind} --auth none --disable-telemetry --disable-update-check "
+    write_archive(
+        cs, {ArchiveEntry::file(
+                 "cs/bin/code-server",
+                 "#!/bin/sh\nexec python3 \"$(dirname \"$0\")/../lib/standin.py\" \"$@\"\n", 0755),
+             ArchiveEntry::file("cs/lib/standin.py",
+                                *fs::read_file(fixture("code_server_standin.py")), 0644)});
+    add({"--kind", "addon", "--id", "code-server", "--version", "4.96.4", "--file", cs, "--channel",
+         "stable", "--strip", "1", "--port", "6000", "--health", "/healthz", "--launch",
+         "bin/code-server --bind-addr {bind} --auth none --disable-telemetry "
+         "--disable-update-check "
          "--user-data-dir {data} {workspace}"});
     // A code-server build that dies at once: the crash loop.
     std::string broken = dir_ + "/code-server-broken.tar.gz";
-    write_archive(broken, {ArchiveEntry::file("cs/bin/code-server", "#!/bin/sh\necho broken >&2\nexit 1\n", 0755)});
-    add({"--kind", "addon", "--id", "code-server", "--version", "4.96.5", "--file", broken, "--channel", "dev",
-         "--strip", "1", "--port", "6000", "--health", "/healthz", "--launch", "bin/code-server --bind-addr {bind}"});
+    write_archive(broken, {ArchiveEntry::file("cs/bin/code-server",
+                                              "#!/bin/sh\necho broken >&2\nexit 1\n", 0755)});
+    add({"--kind", "addon", "--id", "code-server", "--version", "4.96.5", "--file", broken,
+         "--channel", "dev", "--strip", "1", "--port", "6000", "--health", "/healthz", "--launch",
+         "bin/code-server --bind-addr {bind}"});
     std::string ts = dir_ + "/tailscale.tar.gz";
     std::string script = *fs::read_file(fixture("tailscale_standin.sh"));
     write_archive(ts, {ArchiveEntry::file("ts/bin/tailscale", script, 0755),
                        ArchiveEntry::file("ts/bin/tailscaled", script, 0755)});
-    add({"--kind", "addon", "--id", "tailscale", "--version", "1.78.1", "--file", ts, "--channel", "stable",
-         "--strip", "1", "--launch", "bin/tailscaled"});
-    ASSERT_EQ(ctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+    add({"--kind", "addon", "--id", "tailscale", "--version", "1.78.1", "--file", ts, "--channel",
+         "stable", "--strip", "1", "--launch", "bin/tailscaled"});
+    ASSERT_EQ(
+        ctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
     agent_ = std::make_unique<AgentProcess>(
-        root_, std::vector<std::string>{"--vmid", "6001", "--api-key", keys_ + "/api.pub", "--dev-user", "-",
-                                        "--artifacts", "file://" + store_, "--catalog-key", keys_ + "/catalog.pub"});
+        root_, std::vector<std::string>{"--vmid", "6001", "--api-key", keys_ + "/api.pub",
+                                        "--dev-user", "-", "--artifacts", "file://" + store_,
+                                        "--catalog-key", keys_ + "/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
     host_ = agent_->url("").substr(7);
     host_ = host_.substr(0, host_.find(':'));
@@ -74,8 +84,11 @@ class AddonsTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   }
   CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
-  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
-  http::ClientResponse call(const std::string& m, const std::string& p, const std::string& body = "") {
+  http::Headers auth(const std::string& m, const std::string& t) {
+    return bearer_from(keys_, 6001, m, t);
+  }
+  http::ClientResponse call(const std::string& m, const std::string& p,
+                            const std::string& body = "") {
     auto r = http::request(m, agent_->url(p), auth(m, p), body, 5min);
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : http::ClientResponse{};
@@ -88,10 +101,18 @@ class AddonsTest : public ::testing::Test {
     return nullptr;
   }
   void provision_with_code_server() {
-    json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"},
+    json payload = {{"vmid", 6001},
+                    {"container_type", "dev"},
+                    {"runtime", "tool"},
+                    {"version", "1.0.0"},
                     {"enable_code_server", true}};
     ASSERT_EQ(call("POST", "/config", payload.dump()).status, 202);
-    ASSERT_TRUE(eventually([&] { auto s = status(); return s["state"] == "running" || s["state"] == "error"; }, 120s));
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto s = status();
+          return s["state"] == "running" || s["state"] == "error";
+        },
+        120s));
     ASSERT_EQ(status()["state"], "running") << status().dump();
   }
 
@@ -108,7 +129,8 @@ TEST_F(AddonsTest, CodeServerIsInstalledLaunchedSupervisedAndReattached) {
   ASSERT_GE(argv.size(), 2u);
   EXPECT_EQ(argv[1], host_ + ":6000");
   EXPECT_EQ(argv.back(), root_ + "/home/dev/workspace");
-  EXPECT_NE(args["path"].get<std::string>().find("tool/current/bin"), std::string::npos);  // the dev environment
+  EXPECT_NE(args["path"].get<std::string>().find("tool/current/bin"),
+            std::string::npos);  // the dev environment
   auto h = http::request("GET", "http://" + host_ + ":6000/healthz");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
@@ -132,10 +154,12 @@ TEST_F(AddonsTest, CodeServerIsInstalledLaunchedSupervisedAndReattached) {
   int pid = service("code-server")["pid"];
   ASSERT_GT(pid, 1);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  ASSERT_TRUE(eventually([&] {
-    auto s = service("code-server");
-    return s.is_object() && s["state"] == "running" && s["pid"].is_number() && s["pid"] != pid;
-  }, 30s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = service("code-server");
+        return s.is_object() && s["state"] == "running" && s["pid"].is_number() && s["pid"] != pid;
+      },
+      30s));
   auto st = status();
   EXPECT_EQ(st["crash_count"], 1);
   EXPECT_EQ(st["last_exit"], (json{{"signal", 9}}));
@@ -160,7 +184,8 @@ TEST_F(AddonsTest, CodeServerIsInstalledLaunchedSupervisedAndReattached) {
   EXPECT_EQ(status()["last_stop"]["graceful"], true);
   EXPECT_NE(::kill(pid2, 0), 0);
   ASSERT_EQ(call("POST", "/start").status, 200);
-  ASSERT_TRUE(eventually([&] { return http::request("GET", "http://" + host_ + ":6000/healthz").has_value(); }, 30s));
+  ASSERT_TRUE(eventually(
+      [&] { return http::request("GET", "http://" + host_ + ":6000/healthz").has_value(); }, 30s));
 }
 
 TEST_F(AddonsTest, ACrashLoopEndsCrashedAndOnlyAManualStartRetries) {
@@ -178,7 +203,8 @@ TEST_F(AddonsTest, ACrashLoopEndsCrashedAndOnlyAManualStartRetries) {
   EXPECT_EQ(service("code-server")["crash_count"], 6);
   // An operator start tries again (and this build crashes again).
   ASSERT_EQ(call("POST", "/start").status, 200);
-  EXPECT_TRUE(eventually([&] { return service("code-server")["crash_count"].get<int>() > 6; }, 10s));
+  EXPECT_TRUE(
+      eventually([&] { return service("code-server")["crash_count"].get<int>() > 6; }, 10s));
 }
 
 TEST_F(AddonsTest, TailscaleUpWithTheKeyOnlyInAPrivateFile) {
@@ -197,10 +223,14 @@ TEST_F(AddonsTest, TailscaleUpWithTheKeyOnlyInAPrivateFile) {
   EXPECT_EQ(*fs::read_file(data + "tailscale.keycheck"), "key-file-readable\n");
   // tailscaled is a supervised service: it may record its arguments a moment after the answer.
   std::string daemon;
-  eventually([&] { return (daemon = fs::read_file(data + "tailscaled.args").value_or("")).find("--state=") != std::string::npos; });
+  eventually([&] {
+    return (daemon = fs::read_file(data + "tailscaled.args").value_or("")).find("--state=") !=
+           std::string::npos;
+  });
   EXPECT_NE(daemon.find("--state="), std::string::npos) << daemon;
   // The key file is gone, and the key is in no log.
-  for (const auto& f : {root_ + ".agent.log"}) EXPECT_EQ(fs::read_file(f)->find(key), std::string::npos);
+  for (const auto& f : {root_ + ".agent.log"})
+    EXPECT_EQ(fs::read_file(f)->find(key), std::string::npos);
   DIR* d = opendir((root_ + "/run/zlh").c_str());
   ASSERT_NE(d, nullptr);
   while (auto* e = readdir(d)) {

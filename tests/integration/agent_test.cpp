@@ -8,8 +8,8 @@
 
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
-#include "proto/jws.hpp"
 #include "harness.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -54,10 +54,11 @@ class AgentTest : public ::testing::Test {
   }
 
   // A token minted by the real zlhctl, for one request (M5).
-  std::string token(const std::string& method = "GET", const std::string& target = "/status", int vmid = kVmid,
-                    std::string key = "") {
-    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key", key.empty() ? keys_ + "/api.key" : key, "--vmid",
-                          std::to_string(vmid), "--method", method, "--target", target});
+  std::string token(const std::string& method = "GET", const std::string& target = "/status",
+                    int vmid = kVmid, std::string key = "") {
+    auto r = run_command({bin_dir() + "/zlhctl", "token", "--key",
+                          key.empty() ? keys_ + "/api.key" : key, "--vmid", std::to_string(vmid),
+                          "--method", method, "--target", target});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
     return r.out;
@@ -357,7 +358,8 @@ TEST_F(AgentTest, ConfigFileUnderRoot) {
   AgentProcess a(root_, {}, /*add_listen=*/false);
   // The agent listens, and checks tokens, as the file says.
   ASSERT_TRUE(eventually([&] {
-    auto r = http::request("GET", "http://" + addr + ":18888/status", bearer(token("GET", "/status")), {}, 2s);
+    auto r = http::request("GET", "http://" + addr + ":18888/status",
+                           bearer(token("GET", "/status")), {}, 2s);
     return r && r->status == 200;
   }));
 }

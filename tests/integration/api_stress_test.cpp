@@ -331,21 +331,27 @@ TEST_F(ApiStressTest, FiftyConcurrentGameCreatesHoldDistinctVmidsAndPortsUntilDe
                            ArchiveEntry::file("j/bin/java", "#!/bin/sh\necho fake java\n", 0755)});
   std::string jar = dir_ + "/server.jar";
   ASSERT_TRUE(fs::write_file_atomic(jar, "not really a jar", 0644));
-  auto add = zlhctl({"catalog", "add", "--store", store_, "--channel", "stable", "--kind", "runtime", "--id",
-                     "java", "--version", "21.0.5", "--file", java_tar, "--strip", "1", "--bin", "bin",
-                     "--verify", "bin/java -version", "--expect", "fake java"});
+  auto add = zlhctl({"catalog",   "add",      "--store", store_,     "--channel",
+                     "stable",    "--kind",   "runtime", "--id",     "java",
+                     "--version", "21.0.5",   "--file",  java_tar,   "--strip",
+                     "1",         "--bin",    "bin",     "--verify", "bin/java -version",
+                     "--expect",  "fake java"});
   ASSERT_EQ(add.exit_code, 0) << add.err;
-  add = zlhctl({"catalog", "add", "--store", store_, "--channel", "stable", "--kind", "game", "--id",
-                "minecraft", "--variant", "vanilla", "--version", "1.21.4", "--file", jar, "--java", "21",
-                "--game-kind", "jar", "--ready", "Done \\(", "--stop-command", "stop"});
+  add = zlhctl({"catalog",     "add",    "--store", store_,      "--channel",      "stable",
+                "--kind",      "game",   "--id",    "minecraft", "--variant",      "vanilla",
+                "--version",   "1.21.4", "--file",  jar,         "--java",         "21",
+                "--game-kind", "jar",    "--ready", "Done \\(",  "--stop-command", "stop"});
   ASSERT_EQ(add.exit_code, 0) << add.err;
-  ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+  ASSERT_EQ(
+      zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
   std::string java_artifact;
   {
-    auto cat = json::parse(fs::read_file(store_ + "/catalog.json", 1 << 20).value_or("{}"), nullptr, false);
+    auto cat = json::parse(fs::read_file(store_ + "/catalog.json", 1 << 20).value_or("{}"), nullptr,
+                           false);
     for (const auto& rt : cat.value("runtimes", json::array()))
       if (rt.value("id", "") == "java")
-        for (const auto& v : rt.value("versions", json::array())) java_artifact = v.value("artifact", "");
+        for (const auto& v : rt.value("versions", json::array()))
+          java_artifact = v.value("artifact", "");
   }
   ASSERT_FALSE(java_artifact.empty()) << "no java entry in the signed catalog";
   ASSERT_EQ(::unlink((store_ + "/" + java_artifact).c_str()), 0) << java_artifact;
@@ -355,13 +361,14 @@ TEST_F(ApiStressTest, FiftyConcurrentGameCreatesHoldDistinctVmidsAndPortsUntilDe
   // small pool of ports so that its bounds are checked too.
   constexpr int kPortLo = 30000;
   dev_hi_ = vmid_lo_ + 49;
-  start_api({"--game-vmid-lo", std::to_string(vmid_lo_ + 100),
-             "--game-vmid-hi", std::to_string(vmid_lo_ + 199), "--port-lo", std::to_string(kPortLo),
-             "--port-hi", std::to_string(kPortLo + 59)});
+  start_api({"--game-vmid-lo", std::to_string(vmid_lo_ + 100), "--game-vmid-hi",
+             std::to_string(vmid_lo_ + 199), "--port-lo", std::to_string(kPortLo), "--port-hi",
+             std::to_string(kPortLo + 59)});
   std::string t = user("gamer");
-  const std::string body = json{{"type", "game"},    {"game", "minecraft"}, {"variant", "vanilla"},
-                                {"version", "1.21.4"}, {"eula", true},       {"memory_mb", 1024}}
-                               .dump();
+  const std::string body =
+      json{{"type", "game"},      {"game", "minecraft"}, {"variant", "vanilla"},
+           {"version", "1.21.4"}, {"eula", true},        {"memory_mb", 1024}}
+          .dump();
   constexpr int kN = 50;
   std::vector<http::ClientResponse> created(kN);
   {

@@ -6,20 +6,20 @@
 // With ZLH_TEST_DRIVER=proxmox (ctest: api_integration_test_proxmox) the same
 // suite runs zlh-api --driver proxmox against tests/fixtures/fake_proxmox.py,
 // whose containers hold real agents (fake_proxmox.hpp).
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <ctime>
-#include <thread>
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "api/auth/jwt.hpp"
 #include "archive_builder.hpp"
@@ -46,14 +46,25 @@ class ApiTest : public ::testing::Test {
     ASSERT_FALSE(HasFatalFailure());
     // A game variant, only for validation (never provisioned here).
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/server.jar", "PK not a real jar"));
-    auto game = zlhctl({"catalog", "add", "--store", store_, "--kind", "game", "--id", "minecraft", "--variant", "paper",
-                        "--version", "1.21.4", "--file", dir_ + "/server.jar", "--java", "21", "--channel", "stable",
-                        "--game-kind", "jar", "--mods-dir", "plugins"});
+    auto game = zlhctl({"catalog",     "add",
+                        "--store",     store_,
+                        "--kind",      "game",
+                        "--id",        "minecraft",
+                        "--variant",   "paper",
+                        "--version",   "1.21.4",
+                        "--file",      dir_ + "/server.jar",
+                        "--java",      "21",
+                        "--channel",   "stable",
+                        "--game-kind", "jar",
+                        "--mods-dir",  "plugins"});
     ASSERT_EQ(game.exit_code, 0) << game.err;
-    ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+    ASSERT_EQ(
+        zlhctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code,
+        0);
     // Random dev vmid window so parallel runs do not share loopback addresses.
     ASSERT_TRUE(fs::make_dirs(dir_ + "/portal/assets"));
-    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/index.html", "<!doctype html><title>zlh</title>"));
+    ASSERT_TRUE(
+        fs::write_file_atomic(dir_ + "/portal/index.html", "<!doctype html><title>zlh</title>"));
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/portal/assets/app.js", "console.log('zlh')"));
     vmid_lo_ = driver_.vmid_lo(20000 + int(crypto::random_bytes(2)[0] & 0x7f) * 200,
                                uint8_t(crypto::random_bytes(1)[0]), 0);
@@ -80,10 +91,23 @@ class ApiTest : public ::testing::Test {
   }
   void start_api() {
     process::SpawnOptions o;
-    o.argv = {bin_dir() + "/zlh-api",  "--listen",      addr_ + ":8080", "--data", data_, "--artifacts", store_,
-              "--catalog-key",        keys_ + "/catalog.pub", "--dev-vmid-lo", std::to_string(vmid_lo_),
-              "--dev-vmid-hi",        std::to_string(vmid_lo_ + 199), "--portal", dir_ + "/portal",
-              "--metrics-listen",     addr_ + ":9464"};
+    o.argv = {bin_dir() + "/zlh-api",
+              "--listen",
+              addr_ + ":8080",
+              "--data",
+              data_,
+              "--artifacts",
+              store_,
+              "--catalog-key",
+              keys_ + "/catalog.pub",
+              "--dev-vmid-lo",
+              std::to_string(vmid_lo_),
+              "--dev-vmid-hi",
+              std::to_string(vmid_lo_ + 199),
+              "--portal",
+              dir_ + "/portal",
+              "--metrics-listen",
+              addr_ + ":9464"};
     for (const auto& a : driver_.api_args()) o.argv.push_back(a);
     o.env = {"PATH=/usr/bin:/bin", "ZLH_TEST_FAST_HASH=1", "ZLH_ADMIN_PASSWORD=admin-password-1"};
     int out = ::open((dir_ + "/api.out").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -95,10 +119,13 @@ class ApiTest : public ::testing::Test {
     ::close(err);
     ASSERT_TRUE(p) << p.error().message;
     api_pid_ = *p;
-    ASSERT_TRUE(eventually([&] {
-      auto r = http::request("GET", url("/healthz"), {}, {}, 1s);
-      return r && r->status == 200;
-    }, 20s)) << fs::read_file(dir_ + "/api.log", 1 << 16).value_or("");
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto r = http::request("GET", url("/healthz"), {}, {}, 1s);
+          return r && r->status == 200;
+        },
+        20s))
+        << fs::read_file(dir_ + "/api.log", 1 << 16).value_or("");
   }
   void stop_api(int sig) {
     if (api_pid_ <= 0) return;
@@ -138,16 +165,22 @@ TEST_F(ApiTest, RegisterLoginLogoutMe) {
   auto me = call("GET", "/api/auth/me", t);
   EXPECT_EQ(me.status, 200);
   EXPECT_EQ(json::parse(me.body)["user"]["username"], "alice");
-  EXPECT_EQ(call("POST", "/api/auth/register", "",
-                 json{{"email", "alice@example.com"}, {"username", "alice2"}, {"password", "password-x"}}.dump())
-                .status,
-            409);
-  auto bad = call("POST", "/api/auth/login", "", json{{"identifier", "alice"}, {"password", "wrong-password"}}.dump());
+  EXPECT_EQ(
+      call("POST", "/api/auth/register", "",
+           json{{"email", "alice@example.com"}, {"username", "alice2"}, {"password", "password-x"}}
+               .dump())
+          .status,
+      409);
+  auto bad = call("POST", "/api/auth/login", "",
+                  json{{"identifier", "alice"}, {"password", "wrong-password"}}.dump());
   EXPECT_EQ(bad.status, 401);
-  auto ok = call("POST", "/api/auth/login", "", json{{"identifier", "alice@example.com"}, {"password", "password-alice"}}.dump());
+  auto ok = call("POST", "/api/auth/login", "",
+                 json{{"identifier", "alice@example.com"}, {"password", "password-alice"}}.dump());
   ASSERT_EQ(ok.status, 200) << ok.body;
-  EXPECT_NE(std::string(ok.headers.get("Set-Cookie").value_or("")).find("zlh_session="), std::string::npos);
-  EXPECT_NE(std::string(ok.headers.get("Set-Cookie").value_or("")).find("HttpOnly"), std::string::npos);
+  EXPECT_NE(std::string(ok.headers.get("Set-Cookie").value_or("")).find("zlh_session="),
+            std::string::npos);
+  EXPECT_NE(std::string(ok.headers.get("Set-Cookie").value_or("")).find("HttpOnly"),
+            std::string::npos);
   std::string t2 = json::parse(ok.body)["token"];
   EXPECT_EQ(call("POST", "/api/auth/logout", t2).status, 200);
   EXPECT_EQ(call("GET", "/api/auth/me", t2).status, 401);  // that session is revoked
@@ -155,7 +188,9 @@ TEST_F(ApiTest, RegisterLoginLogoutMe) {
   // Rate limit: repeated failures for one account → 429.
   int last = 0;
   for (int i = 0; i < 8; ++i)
-    last = call("POST", "/api/auth/login", "", json{{"identifier", "alice"}, {"password", "nope-nope"}}.dump()).status;
+    last = call("POST", "/api/auth/login", "",
+                json{{"identifier", "alice"}, {"password", "nope-nope"}}.dump())
+               .status;
   EXPECT_EQ(last, 429);
   // No password or token in the log.
   auto log = fs::read_file(dir_ + "/api.log", 1 << 22).value_or("");
@@ -175,26 +210,42 @@ TEST_F(ApiTest, ForgedTokensAre401AndCookieWritesNeedCsrf) {
   json claims = json::parse(*crypto::base64url_decode(c));
   int64_t now = int64_t(std::time(nullptr));
   std::vector<std::pair<std::string, std::string>> forged;
-  forged.push_back({"alg none", crypto::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + c + "."});
+  forged.push_back(
+      {"alg none", crypto::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." + c + "."});
   json changed = claims;
   changed["sub"] = "1";  // the admin
-  forged.push_back({"changed claims", h + "." + crypto::base64url_encode(changed.dump()) + "." + s});
-  forged.push_back({"another secret", api::auth::sign_hs256_raw(std::string(32, 'k'), R"({"alg":"HS256","typ":"JWT"})",
-                                                                claims.dump())});
+  forged.push_back(
+      {"changed claims", h + "." + crypto::base64url_encode(changed.dump()) + "." + s});
+  forged.push_back({"another secret",
+                    api::auth::sign_hs256_raw(std::string(32, 'k'),
+                                              R"({"alg":"HS256","typ":"JWT"})", claims.dump())});
   json expired = claims;
   expired["iat"] = now - 7200;
   expired["exp"] = now - 3600;
-  forged.push_back({"expired", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", expired.dump())});
-  forged.push_back({"HS512 header", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS512","typ":"JWT"})", claims.dump())});
+  forged.push_back({"expired", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})",
+                                                         expired.dump())});
+  forged.push_back(
+      {"HS512 header",
+       api::auth::sign_hs256_raw(secret(), R"({"alg":"HS512","typ":"JWT"})", claims.dump())});
   json other_sid = claims;
   other_sid["sid"] = "made-up-session";
-  forged.push_back({"unknown session", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", other_sid.dump())});
+  forged.push_back(
+      {"unknown session",
+       api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", other_sid.dump())});
   // The control: the real secret with the real claims is accepted.
-  ASSERT_EQ(call("GET", "/api/auth/me", api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", claims.dump())).status, 200);
+  ASSERT_EQ(
+      call("GET", "/api/auth/me",
+           api::auth::sign_hs256_raw(secret(), R"({"alg":"HS256","typ":"JWT"})", claims.dump()))
+          .status,
+      200);
   for (auto& [what, tok] : forged) {
     auto r = call("GET", "/api/servers", tok);
     EXPECT_EQ(r.status, 401) << what << ": " << r.body;
-    EXPECT_EQ(call("POST", "/api/servers", tok, R"({"type":"dev","runtime":"tool","version":"1.0.0"})").status, 401) << what;
+    EXPECT_EQ(
+        call("POST", "/api/servers", tok, R"({"type":"dev","runtime":"tool","version":"1.0.0"})")
+            .status,
+        401)
+        << what;
   }
   EXPECT_EQ(call("GET", "/api/servers", "").status, 401);
   // The artifact store is public; paths stay inside it.
@@ -212,13 +263,15 @@ TEST_F(ApiTest, ForgedTokensAre401AndCookieWritesNeedCsrf) {
   http::Headers cookie;
   cookie.add("Cookie", "zlh_session=" + t2);
   EXPECT_EQ(call("GET", "/api/servers", "", "", cookie).status, 200);
-  auto no_csrf = call("POST", "/api/servers", "", R"({"type":"dev","runtime":"tool","version":"1.0.0"})", cookie);
+  auto no_csrf = call("POST", "/api/servers", "",
+                      R"({"type":"dev","runtime":"tool","version":"1.0.0"})", cookie);
   EXPECT_EQ(no_csrf.status, 403) << no_csrf.body;
   auto list = json::parse(call("GET", "/api/servers", t2).body);
   EXPECT_EQ(list["servers"].size(), 0u);  // nothing was created
   http::Headers with_csrf = cookie;
   with_csrf.add("X-ZLH-CSRF", "1");
-  auto bad_input = call("POST", "/api/servers", "", R"({"type":"dev","runtime":"nope","version":"1"})", with_csrf);
+  auto bad_input = call("POST", "/api/servers", "",
+                        R"({"type":"dev","runtime":"nope","version":"1"})", with_csrf);
   EXPECT_EQ(bad_input.status, 400) << bad_input.body;  // past auth and CSRF: validated
 }
 
@@ -226,10 +279,12 @@ TEST_F(ApiTest, ServesThePortalAndMetrics) {
   auto index = call("GET", "/", "");
   EXPECT_EQ(index.status, 200);
   EXPECT_EQ(index.body, "<!doctype html><title>zlh</title>");
-  EXPECT_EQ(index.headers.get("Content-Type"), std::optional<std::string_view>("text/html; charset=utf-8"));
+  EXPECT_EQ(index.headers.get("Content-Type"),
+            std::optional<std::string_view>("text/html; charset=utf-8"));
   auto js = call("GET", "/assets/app.js", "");
   EXPECT_EQ(js.body, "console.log('zlh')");
-  EXPECT_EQ(js.headers.get("Content-Type"), std::optional<std::string_view>("text/javascript; charset=utf-8"));
+  EXPECT_EQ(js.headers.get("Content-Type"),
+            std::optional<std::string_view>("text/javascript; charset=utf-8"));
   EXPECT_EQ(call("GET", "/servers/12", "").body, index.body);  // a client-side route
   auto api404 = call("GET", "/api/nope", "");
   EXPECT_EQ(api404.status / 100, 4);
@@ -245,8 +300,8 @@ TEST_F(ApiTest, ServesThePortalAndMetrics) {
 TEST_F(ApiTest, JsonRoutesRefuseBodiesNotDeclaredJson) {
   std::string erin = user("erin");
   const std::string login = json{{"identifier", "erin"}, {"password", "password-erin"}}.dump();
-  for (std::string type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-                           "application/jsonx", ""}) {
+  for (std::string type : {"text/plain", "application/x-www-form-urlencoded",
+                           "multipart/form-data; boundary=x", "application/jsonx", ""}) {
     http::Headers h;
     if (!type.empty()) h.add("Content-Type", type);
     auto r = http::request("POST", url("/api/auth/login"), h, login);
@@ -254,14 +309,16 @@ TEST_F(ApiTest, JsonRoutesRefuseBodiesNotDeclaredJson) {
     EXPECT_EQ(r->status, 415) << type << ": " << r->body;
     EXPECT_NE(r->body.find("E_UNSUPPORTED_MEDIA"), std::string::npos);
     EXPECT_EQ(r->headers.get("Set-Cookie"), std::nullopt) << "no session for a form post";
-    r = http::request("POST", url("/api/auth/register"), h,
-                      json{{"email", "f@example.com"}, {"username", "f"}, {"password", "password-f1"}}.dump());
+    r = http::request(
+        "POST", url("/api/auth/register"), h,
+        json{{"email", "f@example.com"}, {"username", "f"}, {"password", "password-f1"}}.dump());
     EXPECT_EQ(r->status, 415) << type;
     h.add("Authorization", "Bearer " + erin);
     r = http::request("POST", url("/api/servers"), h, json{{"type", "dev"}}.dump());
     EXPECT_EQ(r->status, 415) << type;
   }
-  for (std::string type : {"application/json", "application/json; charset=utf-8", "Application/JSON"}) {
+  for (std::string type :
+       {"application/json", "application/json; charset=utf-8", "Application/JSON"}) {
     http::Headers h;
     h.add("Content-Type", type);
     auto r = http::request("POST", url("/api/auth/login"), h, login);
@@ -280,8 +337,10 @@ TEST_F(ApiTest, ParallelLoginGuessesGetNoMoreThanTheBudget) {
     ts.emplace_back([&, i] {
       http::Headers h;
       h.add("Content-Type", "application/json");
-      auto r = http::request("POST", url("/api/auth/login"), h,
-                             json{{"identifier", i % 2 ? "hal" : "HAL@example.com"}, {"password", "wrong-guess-1"}}.dump());
+      auto r = http::request(
+          "POST", url("/api/auth/login"), h,
+          json{{"identifier", i % 2 ? "hal" : "HAL@example.com"}, {"password", "wrong-guess-1"}}
+              .dump());
       if (!r) return other++;
       if (r->status == 401) return unauthorized++;
       if (r->status == 429 || r->status == 503) return limited++;
@@ -292,7 +351,8 @@ TEST_F(ApiTest, ParallelLoginGuessesGetNoMoreThanTheBudget) {
   EXPECT_GE(limited.load(), 3);
   EXPECT_EQ(other.load(), 0);
   // The budget is spent: even the right password waits now.
-  auto r = call("POST", "/api/auth/login", "", json{{"identifier", "hal"}, {"password", "password-hal"}}.dump());
+  auto r = call("POST", "/api/auth/login", "",
+                json{{"identifier", "hal"}, {"password", "password-hal"}}.dump());
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_TRUE(r.headers.get("Retry-After").has_value());
 }
@@ -302,8 +362,10 @@ TEST_F(ApiTest, ParallelLoginGuessesGetNoMoreThanTheBudget) {
 TEST_F(ApiTest, QuotaMatrixRefusesCreatesBeyondAQuota) {
   std::string gus = user("gus");
   auto me = json::parse(call("GET", "/api/auth/me", gus).body);
-  const std::string quotas = "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
-  auto admin_login = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  const std::string quotas =
+      "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
+  auto admin_login = call("POST", "/api/auth/login", "",
+                          json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
   ASSERT_EQ(admin_login.status, 200);
   const std::string admin = json::parse(admin_login.body)["token"];
   EXPECT_EQ(call("GET", quotas, gus).status, 404);
@@ -316,11 +378,18 @@ TEST_F(ApiTest, QuotaMatrixRefusesCreatesBeyondAQuota) {
 
   auto create = [&](int memory, int disk) {
     return call("POST", "/api/servers", gus,
-                json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"memory_mb", memory},
-                     {"disk_gb", disk}}.dump());
+                json{{"type", "dev"},
+                     {"runtime", "tool"},
+                     {"version", "1.0.0"},
+                     {"memory_mb", memory},
+                     {"disk_gb", disk}}
+                    .dump());
   };
   auto count = [&] { return json::parse(call("GET", "/api/servers", gus).body)["servers"].size(); };
-  ASSERT_EQ(call("PUT", quotas, admin, json{{"servers", 2}, {"memory_mb", 1024}, {"disk_gb", 10}}.dump()).status, 200);
+  ASSERT_EQ(
+      call("PUT", quotas, admin, json{{"servers", 2}, {"memory_mb", 1024}, {"disk_gb", 10}}.dump())
+          .status,
+      200);
   ASSERT_EQ(create(512, 4).status, 202);
   struct Case {
     int memory, disk;
@@ -339,7 +408,10 @@ TEST_F(ApiTest, QuotaMatrixRefusesCreatesBeyondAQuota) {
   EXPECT_NE(third.body.find("servers"), std::string::npos) << third.body;
   EXPECT_EQ(count(), 2u) << "nothing created beyond a quota";
   // Lifted (0 = unlimited): the create goes through.
-  ASSERT_EQ(call("PUT", quotas, admin, json{{"servers", 0}, {"memory_mb", 0}, {"disk_gb", 0}}.dump()).status, 200);
+  ASSERT_EQ(
+      call("PUT", quotas, admin, json{{"servers", 0}, {"memory_mb", 0}, {"disk_gb", 0}}.dump())
+          .status,
+      200);
   EXPECT_EQ(create(256, 1).status, 202);
   EXPECT_EQ(count(), 3u);
 }
@@ -349,7 +421,8 @@ TEST(ApiRegistration, InviteModeClosedModeAndTheRateLimit) {
   std::string dir = make_temp_dir("registration");
   ASSERT_EQ(zlhctl({"keygen", "--out", dir + "/keys"}).exit_code, 0);
   auto reg = [](const std::string& base, const std::string& name, const std::string& invite) {
-    json b = {{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}};
+    json b = {
+        {"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}};
     if (!invite.empty()) b["invite"] = invite;
     http::Headers h;
     h.add("Content-Type", "application/json");
@@ -366,12 +439,14 @@ TEST(ApiRegistration, InviteModeClosedModeAndTheRateLimit) {
     EXPECT_EQ(reg(base, "ivan", "made-up-code"), 403);
     http::Headers h;
     h.add("Content-Type", "application/json");
-    auto admin = http::request("POST", base + "/api/auth/login", h,
-                               json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+    auto admin =
+        http::request("POST", base + "/api/auth/login", h,
+                      json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
     ASSERT_TRUE(admin && admin->status == 200);
     http::Headers ah = h;
     ah.add("Authorization", "Bearer " + json::parse(admin->body)["token"].get<std::string>());
-    auto inv = http::request("POST", base + "/api/admin/invites", ah, json{{"expires_in_hours", 1}}.dump());
+    auto inv = http::request("POST", base + "/api/admin/invites", ah,
+                             json{{"expires_in_hours", 1}}.dump());
     ASSERT_TRUE(inv && inv->status == 201) << (inv ? inv->body : "");
     const std::string code = json::parse(inv->body)["code"];
     EXPECT_EQ(reg(base, "ivan", code), 201);
@@ -407,7 +482,7 @@ TEST(ApiFirstStart, GeneratedAdminPasswordGoesToA0600FileOnly) {
   ASSERT_TRUE(api.start()) << api.log();
   const std::string base = api.base();
   const std::string file = dir + "/data/initial-admin-password";
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   std::string password = fs::read_file(file, 1024).value_or("");
@@ -435,17 +510,20 @@ TEST_F(ApiTest, MetricLabelsAreClosedSetsAndMetricsNeedAnAdmin) {
     EXPECT_TRUE(m && m->status == 200);
     std::set<std::string> out;
     std::string body = m ? m->body : "";
-    for (size_t at = 0; (at = body.find("\nzlh_http_requests_total{", at)) != std::string::npos; ++at)
+    for (size_t at = 0; (at = body.find("\nzlh_http_requests_total{", at)) != std::string::npos;
+         ++at)
       out.insert(body.substr(at + 1, body.find(' ', at + 1) - at - 1));
     return out;
   };
   auto before = series();
   for (int i = 0; i < 2000; ++i) {
-    auto r = http::request("X" + std::to_string(i) + "METHOD", url("/api/nope-" + std::to_string(i)), {}, {});
+    auto r = http::request("X" + std::to_string(i) + "METHOD",
+                           url("/api/nope-" + std::to_string(i)), {}, {});
     ASSERT_TRUE(r) << r.error().message;
   }
   auto after = series();
-  EXPECT_LE(after.size(), before.size() + 3) << "series grew from " << before.size() << " to " << after.size();
+  EXPECT_LE(after.size(), before.size() + 3)
+      << "series grew from " << before.size() << " to " << after.size();
   bool other = false;
   for (const auto& s : after) {
     EXPECT_EQ(s.find("METHOD"), std::string::npos) << s;
@@ -457,7 +535,8 @@ TEST_F(ApiTest, MetricLabelsAreClosedSetsAndMetricsNeedAnAdmin) {
   EXPECT_EQ(call("GET", "/metrics", "").status, 401);
   std::string dora = user("dora");
   EXPECT_EQ(call("GET", "/metrics", dora).status, 404);
-  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  auto admin = call("POST", "/api/auth/login", "",
+                    json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
   ASSERT_EQ(admin.status, 200) << admin.body;
   auto m = call("GET", "/metrics", json::parse(admin.body)["token"]);
   EXPECT_EQ(m.status, 200);
@@ -469,10 +548,13 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
   auto code = [&](const json& body) {
     auto r = call("POST", "/api/servers", t, body.dump());
     auto j = json::parse(r.body, nullptr, false);
-    return std::pair{r.status, j.is_object() && j.contains("error") ? j["error"].value("code", "") : ""};
+    return std::pair{r.status,
+                     j.is_object() && j.contains("error") ? j["error"].value("code", "") : ""};
   };
-  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "cobol"}, {"version", "1"}}), std::pair(400, std::string("E_INVALID")));
-  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "9.9.9"}}), std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "cobol"}, {"version", "1"}}),
+            std::pair(400, std::string("E_INVALID")));
+  EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "9.9.9"}}),
+            std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"memory_mb", 10}}),
             std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"cpu_cores", 0}}),
@@ -481,17 +563,24 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
   // This store offers no code-server: refused up front, naming the field.
   {
     auto r = call("POST", "/api/servers", t,
-                  json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"enable_code_server", true}}.dump());
+                  json{{"type", "dev"},
+                       {"runtime", "tool"},
+                       {"version", "1.0.0"},
+                       {"enable_code_server", true}}
+                      .dump());
     EXPECT_EQ(r.status, 400) << r.body;
-    EXPECT_EQ(json::parse(r.body, nullptr, false)["error"].value("field", ""), "enable_code_server") << r.body;
+    EXPECT_EQ(json::parse(r.body, nullptr, false)["error"].value("field", ""), "enable_code_server")
+        << r.body;
   }
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 0}}),
             std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 100000}}),
             std::pair(400, std::string("E_INVALID")));
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"owner_id", 1}}),
-            std::pair(400, std::string("E_INVALID")));  // the owner is the session's user, never the body's
-  json game = {{"type", "game"}, {"game", "minecraft"}, {"variant", "paper"}, {"version", "1.21.4"}};
+            std::pair(400, std::string(
+                               "E_INVALID")));  // the owner is the session's user, never the body's
+  json game = {
+      {"type", "game"}, {"game", "minecraft"}, {"variant", "paper"}, {"version", "1.21.4"}};
   EXPECT_EQ(code(game), std::pair(422, std::string("E_EULA_REQUIRED")));
   game["eula"] = false;
   EXPECT_EQ(code(game), std::pair(422, std::string("E_EULA_REQUIRED")));
@@ -535,13 +624,20 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
 
   // Ownership: everything about alice's server is 404 for mallory, with no effect.
   std::string sid = std::to_string(id);
-  auto job = json::parse(call("POST", "/api/servers", alice, json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}}.dump()).body);
+  auto job =
+      json::parse(call("POST", "/api/servers", alice,
+                       json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}}.dump())
+                      .body);
   int64_t job_id = job["job"];
   for (auto [m, p] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/api/servers/" + sid},          {"DELETE", "/api/servers/" + sid},
-           {"POST", "/api/servers/" + sid + "/stop"}, {"POST", "/api/servers/" + sid + "/kill"},
-           {"POST", "/api/servers/" + sid + "/restart"}, {"POST", "/api/servers/" + sid + "/host/stop"},
-           {"GET", "/api/jobs/" + std::to_string(job_id)}, {"GET", "/api/servers/999999"}}) {
+           {"GET", "/api/servers/" + sid},
+           {"DELETE", "/api/servers/" + sid},
+           {"POST", "/api/servers/" + sid + "/stop"},
+           {"POST", "/api/servers/" + sid + "/kill"},
+           {"POST", "/api/servers/" + sid + "/restart"},
+           {"POST", "/api/servers/" + sid + "/host/stop"},
+           {"GET", "/api/jobs/" + std::to_string(job_id)},
+           {"GET", "/api/servers/999999"}}) {
     auto r = call(m, p, mallory);
     EXPECT_EQ(r.status, 404) << m << " " << p << ": " << r.body;
   }
@@ -559,15 +655,19 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
   EXPECT_EQ(server(id, alice)["state"], "ready");
   EXPECT_EQ(agents_under(ct_dir(vmid)), std::vector<pid_t>{agent});
   auto stop = call("POST", "/api/servers/" + sid + "/restart", alice);
-  EXPECT_NE(stop.status, 404) << stop.body;  // reaches the agent (409: no workload in a plain dev container)
+  EXPECT_NE(stop.status, 404)
+      << stop.body;  // reaches the agent (409: no workload in a plain dev container)
 
   // Delete: the agent and the container directory are gone.
   auto del = call("DELETE", "/api/servers/" + sid, alice);
   ASSERT_EQ(del.status, 202) << del.body;
   int64_t del_job = json::parse(del.body)["job"];
-  EXPECT_TRUE(eventually([&] {
-    return json::parse(call("GET", "/api/jobs/" + std::to_string(del_job), alice).body).value("state", "") == "done";
-  }, 60s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return json::parse(call("GET", "/api/jobs/" + std::to_string(del_job), alice).body)
+                   .value("state", "") == "done";
+      },
+      60s));
   EXPECT_TRUE(eventually([&] { return !process_alive(agent); }, 10s));
   EXPECT_FALSE(fs::read_file(ct_dir(vmid) + "/opt/zlh-agent/config/payload.json", 100));
   EXPECT_EQ(server(id, alice)["error"]["code"], "E_NOT_FOUND");
@@ -575,7 +675,8 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
   // Every state-changing action is in the audit log (who, what, when);
   // only admins can read it.
   EXPECT_EQ(call("GET", "/api/admin/audit", alice).status, 404);
-  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  auto admin = call("POST", "/api/auth/login", "",
+                    json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
   ASSERT_EQ(admin.status, 200) << admin.body;
   auto audit = call("GET", "/api/admin/audit?limit=1000", json::parse(admin.body)["token"]);
   ASSERT_EQ(audit.status, 200) << audit.body;
@@ -585,7 +686,8 @@ TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) 
     actions.insert(e["action"].get<std::string>());
     EXPECT_TRUE(e["at"].is_string());
   }
-  for (const char* a : {"auth.register", "server.create", "server.delete", "server.restart", "auth.login"})
+  for (const char* a :
+       {"auth.register", "server.create", "server.delete", "server.restart", "auth.login"})
     EXPECT_TRUE(actions.count(a)) << a << " missing from the audit log";
   EXPECT_EQ(audit.body.find("password-alice"), std::string::npos);
 }

@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-
 #include <sys/sysmacros.h>
 
 #include <cstring>
@@ -15,7 +14,8 @@ void write_archive(const std::string& path, const std::vector<ArchiveEntry>& ent
   archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   if (gzip) archive_write_add_filter_gzip(a);
-  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) throw std::runtime_error(archive_error_string(a));
+  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK)
+    throw std::runtime_error(archive_error_string(a));
   for (const auto& e : entries) {
     archive_entry* ae = archive_entry_new();
     archive_entry_set_pathname(ae, e.path.c_str());
@@ -26,7 +26,9 @@ void write_archive(const std::string& path, const std::vector<ArchiveEntry>& ent
         archive_entry_set_filetype(ae, AE_IFREG);
         archive_entry_set_size(ae, la_int64_t(e.content.size()));
         break;
-      case ArchiveEntry::kDir: archive_entry_set_filetype(ae, AE_IFDIR); break;
+      case ArchiveEntry::kDir:
+        archive_entry_set_filetype(ae, AE_IFDIR);
+        break;
       case ArchiveEntry::kSymlink:
         archive_entry_set_filetype(ae, AE_IFLNK);
         archive_entry_set_symlink(ae, e.content.c_str());
@@ -40,9 +42,12 @@ void write_archive(const std::string& path, const std::vector<ArchiveEntry>& ent
         archive_entry_set_filetype(ae, AE_IFCHR);
         archive_entry_set_rdev(ae, makedev(1, 3));
         break;
-      case ArchiveEntry::kFifo: archive_entry_set_filetype(ae, AE_IFIFO); break;
+      case ArchiveEntry::kFifo:
+        archive_entry_set_filetype(ae, AE_IFIFO);
+        break;
     }
-    if (archive_write_header(a, ae) != ARCHIVE_OK) throw std::runtime_error(archive_error_string(a));
+    if (archive_write_header(a, ae) != ARCHIVE_OK)
+      throw std::runtime_error(archive_error_string(a));
     if (e.kind == ArchiveEntry::kFile && !e.content.empty())
       archive_write_data(a, e.content.data(), e.content.size());
     archive_entry_free(ae);

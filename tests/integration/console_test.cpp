@@ -29,15 +29,22 @@ class ConsoleTest : public ::testing::Test {
     ASSERT_EQ(ctl({"catalog", "init", "--store", store_}).exit_code, 0);
     std::string archive = dir_ + "/tool.tar.gz";
     write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
-                            ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-    auto add = ctl({"catalog", "add", "--store", store_, "--kind", "runtime", "--id", "tool", "--version", "1.0.0",
-                    "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--verify",
-                    "bin/tool --version", "--expect", "tool 1.0.0"});
+                            ArchiveEntry::file("tool-1.0.0/bin/tool",
+                                               "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
+    auto add = ctl({"catalog",  "add",       "--store",   store_,      "--kind",
+                    "runtime",  "--id",      "tool",      "--version", "1.0.0",
+                    "--file",   archive,     "--channel", "stable",    "--strip",
+                    "1",        "--bin",     "bin",       "--verify",  "bin/tool --version",
+                    "--expect", "tool 1.0.0"});
     ASSERT_EQ(add.exit_code, 0) << add.err;
-    ASSERT_EQ(ctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
+    ASSERT_EQ(
+        ctl({"catalog", "sign", "--store", store_, "--key", keys_ + "/catalog.key"}).exit_code, 0);
     start_agent();
-    json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
-    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())->status, 202);
+    json payload = {
+        {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
+    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())
+                  ->status,
+              202);
     ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 60s)) << status().dump();
   }
   void TearDown() override {
@@ -48,13 +55,18 @@ class ConsoleTest : public ::testing::Test {
   }
   void start_agent() {
     agent_ = std::make_unique<AgentProcess>(
-        root_, std::vector<std::string>{"--vmid", "6001", "--api-key", keys_ + "/api.pub", "--dev-user", "-",
-                                        "--artifacts", "file://" + store_, "--catalog-key", keys_ + "/catalog.pub"});
+        root_, std::vector<std::string>{"--vmid", "6001", "--api-key", keys_ + "/api.pub",
+                                        "--dev-user", "-", "--artifacts", "file://" + store_,
+                                        "--catalog-key", keys_ + "/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
   }
   CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
-  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
-  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body); }
+  http::Headers auth(const std::string& m, const std::string& t) {
+    return bearer_from(keys_, 6001, m, t);
+  }
+  json status() {
+    return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body);
+  }
   std::string ws_url(const std::string& query = "") {
     return "ws" + agent_->url("/console").substr(4) + query;
   }
@@ -70,8 +82,10 @@ class ConsoleTest : public ::testing::Test {
         if (m.error().is("E_TIMEOUT")) continue;
         break;
       }
-      if (m->binary) acc += m->data;
-      else texts_.push_back(m->data);
+      if (m->binary)
+        acc += m->data;
+      else
+        texts_.push_back(m->data);
       if (acc.find(needle) != std::string::npos) break;
     }
     if (out) *out = acc;
@@ -141,7 +155,7 @@ TEST_F(ConsoleTest, SessionSurvivesReloadAndAgentKill9) {
   ASSERT_TRUE(c) << c.error().message;
   std::string out;
   EXPECT_TRUE(read_until(**c, "while-agent-down-1234", &out)) << out;  // from the scrollback
-  ASSERT_TRUE((*c)->send("echo still-$((6*7))\n", true));  // input works again
+  ASSERT_TRUE((*c)->send("echo still-$((6*7))\n", true));              // input works again
   EXPECT_TRUE(read_until(**c, "still-42"));
   // The same session (no new session id was handed out).
   EXPECT_EQ(session_id(), id);

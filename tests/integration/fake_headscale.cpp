@@ -1,5 +1,4 @@
 #include "fake_headscale.hpp"
-#include "fixture_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,8 +9,9 @@
 #include <cstdlib>
 
 #include "base/fs.hpp"
-#include "http/client.hpp"
 #include "base/process.hpp"
+#include "fixture_process.hpp"
+#include "http/client.hpp"
 
 namespace zlh::testing {
 
@@ -44,7 +44,8 @@ Result<std::unique_ptr<FakeHeadscale>> FakeHeadscale::start(const Options& o) {
   std::unique_ptr<FakeHeadscale> f(new FakeHeadscale());
   f->host_ = o.host;
   f->pid_ = *pid;
-  auto p = wait_port_file(f->pid_, port_file, "fake_headscale.py", o.work_dir + "/fake_headscale.log");
+  auto p =
+      wait_port_file(f->pid_, port_file, "fake_headscale.py", o.work_dir + "/fake_headscale.log");
   if (!p) return std::unexpected(p.error());
   f->port_ = std::atoi(p->c_str());
   return f;

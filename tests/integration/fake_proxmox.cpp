@@ -1,5 +1,4 @@
 #include "fake_proxmox.hpp"
-#include "fixture_process.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,8 +15,9 @@
 #include <vector>
 
 #include "base/fs.hpp"
-#include "http/client.hpp"
 #include "base/process.hpp"
+#include "fixture_process.hpp"
+#include "http/client.hpp"
 
 namespace zlh::testing {
 
@@ -96,10 +96,8 @@ Result<std::unique_ptr<FakeProxmox>> FakeProxmox::start(const Options& o) {
   process::SpawnOptions so;
   so.argv = {"python3", "-u", script()};
   const std::vector<std::pair<std::string, std::string>> flags = {
-      {"--nodes", o.nodes},
-      {"--templates", o.templates}, {"--data", o.work_dir + "/cts"},
-      {"--host", o.host},           {"--port-file", port_file},
-      {"--log", f->log_file()}};
+      {"--nodes", o.nodes}, {"--templates", o.templates}, {"--data", o.work_dir + "/cts"},
+      {"--host", o.host},   {"--port-file", port_file},   {"--log", f->log_file()}};
   for (const auto& [flag, value] : flags) so.argv.insert(so.argv.end(), {flag, value});
   if (o.tls) {
     f->cert_file_ = o.work_dir + "/fake_proxmox.crt";

@@ -34,7 +34,7 @@ void walk(const std::string& base, const std::string& rel, std::vector<std::stri
     std::string n = e->d_name;
     if (n == "." || n == "..") continue;
     std::string r = rel.empty() ? n : rel + "/" + n;
-    struct stat st{};
+    struct stat st {};
     lstat((base + "/" + r).c_str(), &st);
     out.push_back(r + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_nsec));
     if (S_ISDIR(st.st_mode)) walk(base, r, out);
@@ -110,20 +110,28 @@ class FilesTest : public ::testing::Test {
     remove_unless_failed(dir_);
   }
   void start(std::vector<std::string> extra = {}, const std::string& dev_user = "-") {
-    std::vector<std::string> args{"--vmid", "6001", "--api-key", keys_ + "/api.pub", "--dev-user", dev_user,
-                                  "--artifacts", "file://" + store_, "--catalog-key", keys_ + "/catalog.pub"};
+    std::vector<std::string> args{
+        "--vmid", "6001",        "--api-key",        keys_ + "/api.pub", "--dev-user",
+        dev_user, "--artifacts", "file://" + store_, "--catalog-key",    keys_ + "/catalog.pub"};
     args.insert(args.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<AgentProcess>(root_, args);
     ASSERT_TRUE(agent_->wait_healthy());
-    json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
-    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())->status, 202);
+    json payload = {
+        {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
+    ASSERT_EQ(http::request("POST", agent_->url("/config"), auth("POST", "/config"), payload.dump())
+                  ->status,
+              202);
     ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 60s)) << status().dump();
     ws_ = root_ + "/home/dev/workspace";
   }
-  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
-  json status() { return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body); }
-  http::ClientResponse call(const std::string& method, const std::string& target, std::string body = {},
-                            http::Headers extra = {}) {
+  http::Headers auth(const std::string& m, const std::string& t) {
+    return bearer_from(keys_, 6001, m, t);
+  }
+  json status() {
+    return json::parse(http::request("GET", agent_->url("/status"), auth("GET", "/status"))->body);
+  }
+  http::ClientResponse call(const std::string& method, const std::string& target,
+                            std::string body = {}, http::Headers extra = {}) {
     http::Headers h = auth(method, target);
     for (auto& [k, v] : extra.items()) h.add(k, v);
     auto r = http::request(method, agent_->url(target), h, std::move(body), 120s);
@@ -139,7 +147,8 @@ class FilesTest : public ::testing::Test {
                        const std::string& content_type) {
     std::string tok(auth(method, target).get("Authorization").value());
     return method + " " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + tok +
-           "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
+           "\r\nContent-Type: " + content_type + "\r\nContent-Length: " + std::to_string(length) +
+           "\r\n\r\n";
   }
   // No temp file anywhere below the workspace.
   bool no_temp_files() {
@@ -165,7 +174,7 @@ TEST_F(FilesTest, RoundTrips) {
   EXPECT_EQ(call("GET", "/files/read?path=src/app.js").body, "v2");
 
   EXPECT_EQ(call("POST", "/files/mkdir", json{{"path", "a/b/c"}}.dump()).status, 200);
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(stat((ws_ + "/a/b/c").c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
 
@@ -184,7 +193,10 @@ TEST_F(FilesTest, RoundTrips) {
   EXPECT_EQ(ls[0]["mode"], "0644");
   EXPECT_TRUE(ls[0]["mtime"].is_number_integer());
 
-  EXPECT_EQ(call("POST", "/files/rename", json{{"from", "src/app.js"}, {"to", "lib/main.js"}}.dump()).status, 200);
+  EXPECT_EQ(
+      call("POST", "/files/rename", json{{"from", "src/app.js"}, {"to", "lib/main.js"}}.dump())
+          .status,
+      200);
   EXPECT_EQ(call("GET", "/files/read?path=lib/main.js").body, "v2");
   EXPECT_EQ(call("GET", "/files/read?path=src/app.js").status, 404);
   // Rename never replaces.
@@ -237,7 +249,8 @@ TEST_F(FilesTest, RangeReadsAndDirectoryDownload) {
   auto f = call("GET", "/files/download?path=big.txt");
   EXPECT_EQ(f.status, 200);
   EXPECT_EQ(f.body, data);
-  EXPECT_NE(std::string(f.headers.get("Content-Disposition").value_or("")).find("big.txt"), std::string::npos);
+  EXPECT_NE(std::string(f.headers.get("Content-Disposition").value_or("")).find("big.txt"),
+            std::string::npos);
 
   ASSERT_EQ(call("PUT", "/files/write?path=proj/src/x.txt", "xx").status, 200);
   ASSERT_EQ(symlink("/etc/passwd", (ws_ + "/proj/passwd-link").c_str()), 0);
@@ -269,21 +282,25 @@ TEST_F(FilesTest, TraversalSuiteTouchesNothingOutside) {
   auto before_ws = tree(ws_);
 
   const std::vector<std::string> attacks = {
-      "../outside/secret.txt",              // ..
-      "a/../../outside/secret.txt",         // .. after a real dir
-      outside_ + "/secret.txt",             // absolute
-      "/etc/passwd",                        // absolute
-      "a/b/c/out/secret.txt",               // symlink out at depth
-      "a/b/c/out/sub/deep.txt",             // deeper through it
-      "a/b/rel/secret.txt",                 // relative symlink out
-      "a/secret-link",                      // a file symlink out
-      "a/b/c/out",                          // the link itself to a dir outside
-      "a/b/c/out/newdir/x",                 // a path that does not exist yet, via the link
+      "../outside/secret.txt",       // ..
+      "a/../../outside/secret.txt",  // .. after a real dir
+      outside_ + "/secret.txt",      // absolute
+      "/etc/passwd",                 // absolute
+      "a/b/c/out/secret.txt",        // symlink out at depth
+      "a/b/c/out/sub/deep.txt",      // deeper through it
+      "a/b/rel/secret.txt",          // relative symlink out
+      "a/secret-link",               // a file symlink out
+      "a/b/c/out",                   // the link itself to a dir outside
+      "a/b/c/out/newdir/x",          // a path that does not exist yet, via the link
   };
   // Attacks only expressible in a query string: encoded forms and NUL.
   const std::vector<std::string> raw_query_attacks = {
-      "%2e%2e%2foutside%2fsecret.txt", "..%2Foutside%2Fsecret.txt", "%2E%2E/%2E%2E/outside",
-      "a%00b", "keep.txt%00.png", "%252e%252e%252foutside",
+      "%2e%2e%2foutside%2fsecret.txt",
+      "..%2Foutside%2Fsecret.txt",
+      "%2E%2E/%2E%2E/outside",
+      "a%00b",
+      "keep.txt%00.png",
+      "%252e%252e%252foutside",
   };
   auto expect_badpath = [&](const http::ClientResponse& r, const std::string& what) {
     // Not found is also refusal, but the contract wants 400 E_BADPATH for
@@ -301,8 +318,9 @@ TEST_F(FilesTest, TraversalSuiteTouchesNothingOutside) {
     expect_badpath(call("GET", "/files/read?path=" + q), "read " + shown);
     expect_badpath(call("GET", "/files/download?path=" + q), "download " + shown);
     expect_badpath(call("PUT", "/files/write?path=" + q, "pwned"), "write " + shown);
-    expect_badpath(call("POST", "/files/upload?path=" + q, multipart_body(boundary, {{"x.txt", "pwned"}}), mp),
-                   "upload " + shown);
+    expect_badpath(
+        call("POST", "/files/upload?path=" + q, multipart_body(boundary, {{"x.txt", "pwned"}}), mp),
+        "upload " + shown);
   };
   for (const auto& a : attacks) {
     std::string q = http::url_encode(a);
@@ -315,15 +333,19 @@ TEST_F(FilesTest, TraversalSuiteTouchesNothingOutside) {
     std::string through = (a == "a/b/c/out" || a == "a/secret-link") ? a + "/x" : a;
     expect_badpath(call("POST", "/files/rename", json{{"from", through}, {"to", "stolen"}}.dump()),
                    "rename from " + through);
-    expect_badpath(call("POST", "/files/rename", json{{"from", "keep.txt"}, {"to", a + "/k"}}.dump()),
-                   "rename to " + a);
-    expect_badpath(call("POST", "/files/delete", json{{"paths", {"keep.txt", a + "/x"}}}.dump()), "delete " + a);
+    expect_badpath(
+        call("POST", "/files/rename", json{{"from", "keep.txt"}, {"to", a + "/k"}}.dump()),
+        "rename to " + a);
+    expect_badpath(call("POST", "/files/delete", json{{"paths", {"keep.txt", a + "/x"}}}.dump()),
+                   "delete " + a);
   }
   for (const auto& q : raw_query_attacks) query_ops(q, q);
   // NUL and encoded traversal in JSON bodies.
-  for (std::string a : {std::string("a\0b", 3), std::string("%2e%2e/outside"), std::string("..%2foutside")}) {
+  for (std::string a :
+       {std::string("a\0b", 3), std::string("%2e%2e/outside"), std::string("..%2foutside")}) {
     expect_badpath(call("POST", "/files/mkdir", json{{"path", a}}.dump()), "mkdir json");
-    expect_badpath(call("POST", "/files/rename", json{{"from", "keep.txt"}, {"to", a}}.dump()), "rename json");
+    expect_badpath(call("POST", "/files/rename", json{{"from", "keep.txt"}, {"to", a}}.dump()),
+                   "rename json");
     expect_badpath(call("POST", "/files/delete", json{{"paths", {a}}}.dump()), "delete json");
   }
   // Upload file names with '/' or '..' are refused.
@@ -344,9 +366,10 @@ TEST_F(FilesTest, UploadSeveralFilesStreamedAndAtomic) {
   std::string big(900 * 1024, 'B');
   for (size_t i = 0; i < big.size(); i += 4096) big[i] = char('0' + (i / 4096) % 10);
   std::string boundary = "----zlhBoundary7MA4YWxkTrZu0gW";
-  std::string body = multipart_body(boundary, {{"one.txt", "first file\n"},
-                                          {"two.bin", std::string("\0\r\n--not-a-boundary\r\n", 22)},
-                                          {"big.dat", big}});
+  std::string body =
+      multipart_body(boundary, {{"one.txt", "first file\n"},
+                                {"two.bin", std::string("\0\r\n--not-a-boundary\r\n", 22)},
+                                {"big.dat", big}});
   http::Headers h;
   h.add("Content-Type", "multipart/form-data; boundary=" + boundary);
   auto r = call("POST", "/files/upload?path=up/loads", body, h);
@@ -362,7 +385,8 @@ TEST_F(FilesTest, UploadSeveralFilesStreamedAndAtomic) {
 
   // Over the per-file limit: 413, and the old file is still there.
   std::string huge(1048577, 'H');
-  auto t = call("POST", "/files/upload?path=up/loads", multipart_body(boundary, {{"big.dat", huge}}), h);
+  auto t =
+      call("POST", "/files/upload?path=up/loads", multipart_body(boundary, {{"big.dat", huge}}), h);
   EXPECT_EQ(t.status, 413) << t.body;
   EXPECT_EQ(json::parse(t.body)["error"]["code"], "E_TOO_LARGE");
   EXPECT_EQ(crypto::sha256_hex(fs::read_file(ws_ + "/up/loads/big.dat", 2 << 20).value_or("")),
@@ -379,8 +403,9 @@ TEST_F(FilesTest, InterruptedUploadAndWriteLeaveTheOldFile) {
   start();
   ASSERT_EQ(call("PUT", "/files/write?path=data/save.dat", "old contents").status, 200);
   std::string boundary = "cutcutcut";
-  std::string head = "--" + boundary +
-                     "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"save.dat\"\r\n\r\n";
+  std::string head =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"save.dat\"\r\n\r\n";
   auto port = uint16_t(18888);
   {
     RawConn c(host(), port);
@@ -395,7 +420,8 @@ TEST_F(FilesTest, InterruptedUploadAndWriteLeaveTheOldFile) {
   {
     RawConn c(host(), port);
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE(c.send_all(raw_head("PUT", "/files/write?path=data/save.dat", 50'000'000, "application/octet-stream")));
+    ASSERT_TRUE(c.send_all(raw_head("PUT", "/files/write?path=data/save.dat", 50'000'000,
+                                    "application/octet-stream")));
     std::string chunk(1 << 20, 'W');
     for (int i = 0; i < 8; ++i) ASSERT_TRUE(c.send_all(chunk));
     c.close_now();
@@ -429,13 +455,15 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
   start({"--max-upload-bytes", std::to_string(3ull << 30)});
   const uint64_t kSize = 2ull << 30;
   std::string boundary = "bigboundary0123456789";
-  std::string head = "--" + boundary +
-                     "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"world.tar\"\r\n\r\n";
+  std::string head =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"world.tar\"\r\n\r\n";
   std::string tail = "\r\n--" + boundary + "--\r\n";
   RawConn c(host(), 18888);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c.send_all(raw_head("POST", "/files/upload?path=backups", head.size() + kSize + tail.size(),
-                                  "multipart/form-data; boundary=" + boundary)));
+  ASSERT_TRUE(
+      c.send_all(raw_head("POST", "/files/upload?path=backups", head.size() + kSize + tail.size(),
+                          "multipart/form-data; boundary=" + boundary)));
   ASSERT_TRUE(c.send_all(head));
   std::string chunk(1 << 20, 0);
   for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = char(i * 31 % 251);
@@ -443,7 +471,8 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
   for (uint64_t sent = 0; sent < kSize; sent += chunk.size()) {
     chunk[0] = char(sent >> 20);  // every MiB differs a little
     ASSERT_TRUE(c.send_all(chunk));
-    if ((sent >> 20) % 64 == 0) peak_rss = std::max(peak_rss, proc_status_kib(agent_->pid(), "VmRSS"));
+    if ((sent >> 20) % 64 == 0)
+      peak_rss = std::max(peak_rss, proc_status_kib(agent_->pid(), "VmRSS"));
   }
   ASSERT_TRUE(c.send_all(tail));
   std::string resp = c.read_all();
@@ -454,7 +483,7 @@ TEST_F(FilesTest, TwoGiBUploadKeepsAgentMemoryBounded) {
 #ifndef ZLH_SANITIZED
   EXPECT_LT(hwm, 64u * 1024) << "agent peak RSS during the upload";
 #endif
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat((ws_ + "/backups/world.tar").c_str(), &st), 0);
   EXPECT_EQ(uint64_t(st.st_size), kSize);
   // Spot-check content at MiB boundaries.
@@ -504,7 +533,8 @@ TEST_F(FilesTest, FifoIsRefusedAtOnceAndTheAgentStaysResponsive) {
   ASSERT_FALSE(HasFatalFailure());
   ASSERT_EQ(::mkfifo((ws_ + "/pipe").c_str(), 0644), 0);
   for (int i = 0; i < 3; ++i) {
-    auto r = http::request("GET", agent_->url("/files/read?path=pipe"), auth("GET", "/files/read?path=pipe"), {}, 10s);
+    auto r = http::request("GET", agent_->url("/files/read?path=pipe"),
+                           auth("GET", "/files/read?path=pipe"), {}, 10s);
     ASSERT_TRUE(r) << "the read of a FIFO hung: " << r.error().message;
     EXPECT_EQ(r->status, 400) << r->body;
   }
@@ -544,14 +574,16 @@ TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
   ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
   start({}, "dev");
   ASSERT_FALSE(HasFatalFailure());
-  struct stat home{};
+  struct stat home {};
   ASSERT_EQ(::stat((root_ + "/home/dev").c_str(), &home), 0);
   ASSERT_NE(home.st_uid, 0u);
   ASSERT_EQ(call("PUT", "/files/write?path=new/dir/a.txt", "a").status, 200);
   ASSERT_EQ(call("POST", "/files/mkdir", json{{"path", "made/here"}}.dump()).status, 200);
   http::Headers h;
   h.add("Content-Type", "multipart/form-data; boundary=XyZ");
-  ASSERT_EQ(call("POST", "/files/upload?path=up", multipart_body("XyZ", {{"u.bin", "u"}}), h).status, 200);
+  ASSERT_EQ(
+      call("POST", "/files/upload?path=up", multipart_body("XyZ", {{"u.bin", "u"}}), h).status,
+      200);
   // A hard link to a root-owned file outside (what a dev user could make
   // where fs.protected_hardlinks=0) is not read for them.
   ASSERT_EQ(::link((outside_ + "/secret.txt").c_str(), (ws_ + "/hl.txt").c_str()), 0);
@@ -564,8 +596,9 @@ TEST_F(FilesTest, NewFilesBelongToTheDevUser) {
   auto listing = run_command({"/bin/tar", "-tzf", dir_ + "/dl.tar.gz"});
   EXPECT_NE(listing.out.find("workspace/up/u.bin"), std::string::npos) << listing.out;
   EXPECT_EQ(listing.out.find("hl.txt"), std::string::npos) << listing.out;
-  for (const char* f : {"/new", "/new/dir", "/new/dir/a.txt", "/made", "/made/here", "/up", "/up/u.bin"}) {
-    struct stat st{};
+  for (const char* f :
+       {"/new", "/new/dir", "/new/dir/a.txt", "/made", "/made/here", "/up", "/up/u.bin"}) {
+    struct stat st {};
     ASSERT_EQ(::lstat((ws_ + f).c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_uid, home.st_uid) << f;
     EXPECT_EQ(st.st_gid, home.st_gid) << f;

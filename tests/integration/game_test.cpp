@@ -85,7 +85,9 @@ class GameTest : public ::testing::Test {
                                  "--catalog-key", keys_ + "/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
   }
-  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, kVmid, m, t); }
+  http::Headers auth(const std::string& m, const std::string& t) {
+    return bearer_from(keys_, kVmid, m, t);
+  }
   http::ClientResponse call(const std::string& m, const std::string& p,
                             const std::string& body = "") {
     auto r = http::request(m, agent_->url(p), auth(m, p), body, 3min);

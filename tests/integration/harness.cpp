@@ -1,32 +1,31 @@
 #include "harness.hpp"
 
-#include <dirent.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
-#include <climits>
-#include <filesystem>
 #include <atomic>
+#include <climits>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include "archive_builder.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
-#include "proto/jws.hpp"
 #include "base/process.hpp"
+#include "proto/jws.hpp"
 
 namespace zlh::testing {
 
@@ -51,7 +50,8 @@ std::string unique_loopback() {
   // never share an address.
   static std::mt19937 rng(std::random_device{}() ^ unsigned(getpid()));
   for (int attempt = 0; attempt < 200; ++attempt) {
-    std::string addr = "127.78." + std::to_string(rng() % 254 + 1) + "." + std::to_string(rng() % 254 + 1);
+    std::string addr =
+        "127.78." + std::to_string(rng() % 254 + 1) + "." + std::to_string(rng() % 254 + 1);
     bool free = true;
     for (int port : {18888, 6000}) {
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -122,7 +122,8 @@ http::Headers bearer_from(const std::string& keys_dir, int vmid, const std::stri
   http::Headers h;
   auto key = crypto::load_secret_key(keys_dir + "/api.key");
   if (!key) return h;
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch());
   auto t = jws::mint_agent_token(*key, vmid, 120, now.count(), method, target);
   if (t) h.add("Authorization", "Bearer " + *t);
   return h;
@@ -142,13 +143,17 @@ void make_tool_store(const std::string& work_dir, const std::string& store, cons
   }
   std::string archive = work_dir + "/tool.tar.gz";
   write_archive(archive, {ArchiveEntry::dir("tool-1.0.0/"), ArchiveEntry::dir("tool-1.0.0/bin/"),
-                          ArchiveEntry::file("tool-1.0.0/bin/tool", "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
-  auto add = zlhctl({"catalog", "add", "--store", store, "--kind", "runtime", "--id", "tool", "--version", "1.0.0",
-                     "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--verify",
-                     "bin/tool --version", "--expect", "tool 1.0.0"});
+                          ArchiveEntry::file("tool-1.0.0/bin/tool",
+                                             "#!/bin/sh\necho \"tool 1.0.0\"\n", 0755)});
+  auto add = zlhctl({"catalog",  "add",       "--store",   store,       "--kind",
+                     "runtime",  "--id",      "tool",      "--version", "1.0.0",
+                     "--file",   archive,     "--channel", "stable",    "--strip",
+                     "1",        "--bin",     "bin",       "--verify",  "bin/tool --version",
+                     "--expect", "tool 1.0.0"});
   ASSERT_EQ(add.exit_code, 0) << add.err;
   if (sign) {
-    ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store, "--key", keys + "/catalog.key"}).exit_code, 0);
+    ASSERT_EQ(
+        zlhctl({"catalog", "sign", "--store", store, "--key", keys + "/catalog.key"}).exit_code, 0);
   }
 }
 
@@ -213,7 +218,8 @@ void kill_services(const std::string& root) {
   while (auto* e = readdir(d)) {
     std::string n = e->d_name;
     if (n.size() < 6 || n.substr(n.size() - 5) != ".json") continue;
-    auto st = nlohmann::json::parse(fs::read_file(root + "/run/zlh/" + n).value_or("{}"), nullptr, false);
+    auto st =
+        nlohmann::json::parse(fs::read_file(root + "/run/zlh/" + n).value_or("{}"), nullptr, false);
     for (const char* k : {"pid", "shim_pid"})
       if (st.is_object() && st.contains(k) && st[k].is_number_integer() && st[k].get<int>() > 1)
         ::kill(st[k].get<int>(), SIGKILL);
@@ -291,8 +297,12 @@ void AgentProcess::restart() {
 
 namespace zlh::testing {
 
-ApiProcess::ApiProcess(std::string dir, std::string store, std::string keys, std::vector<std::string> extra_args)
-    : dir_(std::move(dir)), store_(std::move(store)), keys_(std::move(keys)), extra_(std::move(extra_args)) {
+ApiProcess::ApiProcess(std::string dir, std::string store, std::string keys,
+                       std::vector<std::string> extra_args)
+    : dir_(std::move(dir)),
+      store_(std::move(store)),
+      keys_(std::move(keys)),
+      extra_(std::move(extra_args)) {
   addr_ = unique_loopback();
 }
 
@@ -309,8 +319,15 @@ ApiProcess::~ApiProcess() {
 
 bool ApiProcess::start(std::chrono::milliseconds timeout) {
   process::SpawnOptions o;
-  o.argv = {bin_dir() + "/zlh-api", "--listen", addr_ + ":8080", "--data", data(), "--artifacts", store_,
-            "--catalog-key", keys_ + "/catalog.pub"};
+  o.argv = {bin_dir() + "/zlh-api",
+            "--listen",
+            addr_ + ":8080",
+            "--data",
+            data(),
+            "--artifacts",
+            store_,
+            "--catalog-key",
+            keys_ + "/catalog.pub"};
   // The local driver unless the test picks one (as root it needs the flag).
   if (std::find(extra_.begin(), extra_.end(), "--driver") == extra_.end())
     o.argv.insert(o.argv.end(), {"--driver", "local", "--insecure-local-driver"});
@@ -344,10 +361,13 @@ void ApiProcess::stop(int sig) {
   pid_ = -1;
 }
 
-std::string ApiProcess::log() const { return fs::read_file(dir_ + "/api.log", 1 << 22).value_or(""); }
+std::string ApiProcess::log() const {
+  return fs::read_file(dir_ + "/api.log", 1 << 22).value_or("");
+}
 
-http::ClientResponse ApiClient::call(const std::string& method, const std::string& path, const std::string& bearer,
-                                     const std::string& body, http::Headers extra) const {
+http::ClientResponse ApiClient::call(const std::string& method, const std::string& path,
+                                     const std::string& bearer, const std::string& body,
+                                     http::Headers extra) const {
   if (!bearer.empty()) extra.add("Authorization", "Bearer " + bearer);
   if (!body.empty() && (body.front() == '{' || body.front() == '[') && !extra.get("Content-Type"))
     extra.add("Content-Type", "application/json");  // JSON routes refuse other types (415)
@@ -357,14 +377,17 @@ http::ClientResponse ApiClient::call(const std::string& method, const std::strin
 }
 
 std::string ApiClient::register_user(const std::string& name) const {
-  auto r = call("POST", "/api/auth/register", "",
-                nlohmann::json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
-                    .dump());
+  auto r = call(
+      "POST", "/api/auth/register", "",
+      nlohmann::json{
+          {"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
+          .dump());
   EXPECT_EQ(r.status, 201) << r.body;
   return nlohmann::json::parse(r.body, nullptr, false).value("token", "");
 }
 
-int64_t ApiClient::create_dev(const std::string& token, const std::string& runtime, const std::string& version) const {
+int64_t ApiClient::create_dev(const std::string& token, const std::string& runtime,
+                              const std::string& version) const {
   auto r = call("POST", "/api/servers", token,
                 nlohmann::json{{"type", "dev"}, {"runtime", runtime}, {"version", version}}.dump());
   EXPECT_EQ(r.status, 202) << r.body;
@@ -372,10 +395,12 @@ int64_t ApiClient::create_dev(const std::string& token, const std::string& runti
 }
 
 nlohmann::json ApiClient::server(int64_t id, const std::string& token) const {
-  return nlohmann::json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body, nullptr, false);
+  return nlohmann::json::parse(call("GET", "/api/servers/" + std::to_string(id), token).body,
+                               nullptr, false);
 }
 
-nlohmann::json ApiClient::wait_state(int64_t id, const std::string& token, const std::set<std::string>& states,
+nlohmann::json ApiClient::wait_state(int64_t id, const std::string& token,
+                                     const std::set<std::string>& states,
                                      std::chrono::milliseconds timeout) const {
   nlohmann::json s;
   eventually([&] { return states.count((s = server(id, token)).value("state", "")) > 0; }, timeout);

@@ -94,7 +94,8 @@ class AgentProcess {
 // design). Test users get argon2 "minimal" parameters (ZLH_TEST_FAST_HASH).
 class ApiProcess {
  public:
-  ApiProcess(std::string dir, std::string store, std::string keys, std::vector<std::string> extra_args = {});
+  ApiProcess(std::string dir, std::string store, std::string keys,
+             std::vector<std::string> extra_args = {});
   ~ApiProcess();
   // Starts and waits for /healthz (false on timeout; the log says why).
   bool start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
@@ -121,8 +122,9 @@ class ApiProcess {
 class ApiClient {
  public:
   explicit ApiClient(std::string base) : base_(std::move(base)) {}
-  http::ClientResponse call(const std::string& method, const std::string& path, const std::string& bearer = "",
-                            const std::string& body = "", http::Headers extra = {}) const;
+  http::ClientResponse call(const std::string& method, const std::string& path,
+                            const std::string& bearer = "", const std::string& body = "",
+                            http::Headers extra = {}) const;
   // Registers <name>@example.com with password "password-<name>"; its token.
   std::string register_user(const std::string& name) const;
   // POST /api/servers for a dev server with `runtime`; its id (0 on failure).
@@ -130,7 +132,8 @@ class ApiClient {
                      const std::string& version = "1.0.0") const;
   nlohmann::json server(int64_t id, const std::string& token) const;
   // Polls the server until its state is one of `states`; the last one seen.
-  nlohmann::json wait_state(int64_t id, const std::string& token, const std::set<std::string>& states,
+  nlohmann::json wait_state(int64_t id, const std::string& token,
+                            const std::set<std::string>& states,
                             std::chrono::milliseconds timeout = std::chrono::seconds(90)) const;
 
  private:

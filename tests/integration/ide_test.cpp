@@ -15,9 +15,9 @@
 #include "archive_builder.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
-#include "stream_client.hpp"
 #include "base/process.hpp"
 #include "harness.hpp"
+#include "stream_client.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -38,21 +38,45 @@ class IdeTest : public ::testing::Test {
     make_tool_store(dir_, store, keys, /*sign=*/false);
     ASSERT_FALSE(::testing::Test::HasFatalFailure());
     std::string cs = dir_ + "/code-server.tar.gz";
-    write_archive(cs, {ArchiveEntry::file("cs/bin/code-server",
-                                          "#!/bin/sh\nexec python3 \"$(dirname \"$0\")/../lib/standin.py\" \"$@\"\n", 0755),
-                       ArchiveEntry::file("cs/lib/standin.py", *fs::read_file(fixture("code_server_standin.py")), 0644)});
-    auto add = zlhctl({"catalog", "add", "--store", store, "--kind", "addon", "--id", "code-server", "--version",
-                       "4.96.4", "--file", cs, "--channel", "stable", "--strip", "1", "--port", "6000", "--health",
-                       "/healthz", "--launch",
-                       "bin/code-server --bind-addr {bind} --auth none --user-data-dir {data} {workspace}"});
+    write_archive(
+        cs, {ArchiveEntry::file(
+                 "cs/bin/code-server",
+                 "#!/bin/sh\nexec python3 \"$(dirname \"$0\")/../lib/standin.py\" \"$@\"\n", 0755),
+             ArchiveEntry::file("cs/lib/standin.py",
+                                *fs::read_file(fixture("code_server_standin.py")), 0644)});
+    auto add = zlhctl(
+        {"catalog",
+         "add",
+         "--store",
+         store,
+         "--kind",
+         "addon",
+         "--id",
+         "code-server",
+         "--version",
+         "4.96.4",
+         "--file",
+         cs,
+         "--channel",
+         "stable",
+         "--strip",
+         "1",
+         "--port",
+         "6000",
+         "--health",
+         "/healthz",
+         "--launch",
+         "bin/code-server --bind-addr {bind} --auth none --user-data-dir {data} {workspace}"});
     ASSERT_EQ(add.exit_code, 0) << add.err;
-    ASSERT_EQ(zlhctl({"catalog", "sign", "--store", store, "--key", keys + "/catalog.key"}).exit_code, 0);
+    ASSERT_EQ(
+        zlhctl({"catalog", "sign", "--store", store, "--key", keys + "/catalog.key"}).exit_code, 0);
     vmid_lo_ = 2000 + int(crypto::random_bytes(1)[0] % 20) * 100;
     // Short tickets, so that expiry is seen without a minute's wait.
-    api_ = new ApiProcess(dir_, store, keys,
-                          {"--dev-vmid-lo", std::to_string(vmid_lo_), "--dev-vmid-hi", std::to_string(vmid_lo_ + 99),
-                           "--ide-listen", (ide_addr_ = unique_loopback()) + ":8081", "--ide-origin", "http://{vmid}.localhost:8081",
-                           "--ide-ticket-ttl", "5"});
+    api_ = new ApiProcess(
+        dir_, store, keys,
+        {"--dev-vmid-lo", std::to_string(vmid_lo_), "--dev-vmid-hi", std::to_string(vmid_lo_ + 99),
+         "--ide-listen", (ide_addr_ = unique_loopback()) + ":8081", "--ide-origin",
+         "http://{vmid}.localhost:8081", "--ide-ticket-ttl", "5"});
     ASSERT_TRUE(api_->start()) << api_->log();
   }
   static void TearDownTestSuite() {
@@ -65,9 +89,10 @@ class IdeTest : public ::testing::Test {
 
   // Registers a user; returns its session token (the zlh_session cookie value).
   static std::string user(const std::string& name) {
-    auto r = http::request("POST", api_->url("/api/auth/register"), json_type(),
-                           json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
-                               .dump());
+    auto r = http::request(
+        "POST", api_->url("/api/auth/register"), json_type(),
+        json{{"email", name + "@example.com"}, {"username", name}, {"password", "password-" + name}}
+            .dump());
     EXPECT_TRUE(r && r->status == 201) << (r ? r->body : r.error().message);
     return r ? json::parse(r->body, nullptr, false).value("token", "") : "";
   }
@@ -93,7 +118,9 @@ class IdeTest : public ::testing::Test {
   // A ready dev server with code-server on; returns {id, vmid}.
   static std::pair<int64_t, int> dev_server(const std::string& token, bool code_server = true) {
     auto r = http::request("POST", api_->url("/api/servers"), bearer(token),
-                           json{{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"},
+                           json{{"type", "dev"},
+                                {"runtime", "tool"},
+                                {"version", "1.0.0"},
                                 {"enable_code_server", code_server}}
                                .dump());
     EXPECT_TRUE(r && r->status == 202) << (r ? r->body : r.error().message);
@@ -103,7 +130,8 @@ class IdeTest : public ::testing::Test {
     std::string state;
     bool ready = eventually(
         [&] {
-          auto s = http::request("GET", api_->url("/api/servers/" + std::to_string(id)), bearer(token));
+          auto s =
+              http::request("GET", api_->url("/api/servers/" + std::to_string(id)), bearer(token));
           state = s ? json::parse(s->body, nullptr, false).value("state", "") : "";
           return state == "ready" || state == "error";
         },
@@ -119,7 +147,9 @@ class IdeTest : public ::testing::Test {
   }
   // The IDE listener, and the origin and Host of one server on it.
   static std::string ide_base() { return "http://" + ide_addr_ + ":8081"; }
-  static std::string origin(int vmid) { return "http://" + std::to_string(vmid) + ".localhost:8081"; }
+  static std::string origin(int vmid) {
+    return "http://" + std::to_string(vmid) + ".localhost:8081";
+  }
   static std::string host(int vmid) { return std::to_string(vmid) + ".localhost:8081"; }
   // A request to the IDE origin of `vmid` (Host: <vmid>.localhost:8081).
   static http::ClientResponse at(int vmid, const std::string& method, const std::string& path,
@@ -135,15 +165,18 @@ class IdeTest : public ::testing::Test {
   }
   // POST /api/servers/{id}/ide-ticket as the browser does (session cookie +
   // CSRF header); the whole response.
-  static http::ClientResponse ticket_call(const std::string& token, int64_t id, const std::string& body = "{}") {
+  static http::ClientResponse ticket_call(const std::string& token, int64_t id,
+                                          const std::string& body = "{}") {
     http::Headers h = cookie(token);
     h.add("X-ZLH-CSRF", "1");
     h.add("Content-Type", "application/json");
-    auto r = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/ide-ticket"), h, body, 30s);
+    auto r = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/ide-ticket"),
+                           h, body, 30s);
     return r ? *r : http::ClientResponse{};
   }
   // The ticket URL's path and query on the IDE origin ("" on failure).
-  static std::string ticket(const std::string& token, int64_t id, int vmid, const std::string& body = "{}") {
+  static std::string ticket(const std::string& token, int64_t id, int vmid,
+                            const std::string& body = "{}") {
     auto r = ticket_call(token, id, body);
     EXPECT_EQ(r.status, 200) << r.body;
     std::string url = json::parse(r.body, nullptr, false).value("url", "");
@@ -151,11 +184,13 @@ class IdeTest : public ::testing::Test {
     return url.rfind(origin(vmid), 0) == 0 ? url.substr(origin(vmid).size()) : "";
   }
   // Trades a fresh ticket for the zlh_ide cookie's value.
-  static std::string ide_login(const std::string& token, int64_t id, int vmid, const std::string& body = "{}") {
+  static std::string ide_login(const std::string& token, int64_t id, int vmid,
+                               const std::string& body = "{}") {
     auto r = at(vmid, "GET", ticket(token, id, vmid, body));
     EXPECT_EQ(r.status, 302) << r.body;
     for (const auto& [k, v] : r.headers.items())
-      if (http::iequals(k, "Set-Cookie") && v.rfind("zlh_ide=", 0) == 0) return std::string(v.substr(8, v.find(';') - 8));
+      if (http::iequals(k, "Set-Cookie") && v.rfind("zlh_ide=", 0) == 0)
+        return std::string(v.substr(8, v.find(';') - 8));
     ADD_FAILURE() << "no zlh_ide cookie";
     return "";
   }
@@ -190,7 +225,8 @@ TEST_F(IdeTest, TicketHandoffIsSingleUseBoundAndExpires) {
   for (const auto& [k, v] : r.headers.items())
     if (http::iequals(k, "Set-Cookie")) set_cookie = std::string(v);
   EXPECT_EQ(set_cookie.rfind("zlh_ide=", 0), 0u) << set_cookie;
-  EXPECT_NE(set_cookie.find("; Path=/dev/" + std::to_string(vmid) + "/;"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("; Path=/dev/" + std::to_string(vmid) + "/;"), std::string::npos)
+      << set_cookie;
   EXPECT_NE(set_cookie.find("HttpOnly"), std::string::npos);
   EXPECT_NE(set_cookie.find("SameSite=Lax"), std::string::npos);
   EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << "http origin";
@@ -207,11 +243,19 @@ TEST_F(IdeTest, TicketHandoffIsSingleUseBoundAndExpires) {
   // On a host that is not the server's own origin: nothing there.
   std::string t3 = ticket(ann, id, vmid);
   EXPECT_EQ(at(vmid2, "GET", t3).status, 404);
-  EXPECT_EQ(at(vmid, "GET", t3, [&] { http::Headers h; h.set("Host", api_->addr() + ":8081"); return h; }()).status, 404);
+  EXPECT_EQ(at(vmid, "GET", t3,
+               [&] {
+                 http::Headers h;
+                 h.set("Host", api_->addr() + ":8081");
+                 return h;
+               }())
+                .status,
+            404);
   // And the one cookie opens only its own server.
   r = at(vmid2, "GET", ide(vmid2), ide_cookie(c));
   EXPECT_EQ(r.status, 302);
-  EXPECT_EQ(r.headers.get("Location").value_or(""), base() + "/servers/" + std::to_string(id2) + "/ide?open=1");
+  EXPECT_EQ(r.headers.get("Location").value_or(""),
+            base() + "/servers/" + std::to_string(id2) + "/ide?open=1");
 
   // Expires (5 s here; 60 s by default).
   std::string late = ticket(ann, id, vmid);
@@ -226,7 +270,8 @@ TEST_F(IdeTest, TicketHandoffIsSingleUseBoundAndExpires) {
   // The CSRF header stays mandatory with the cookie.
   http::Headers no_csrf = cookie(ann);
   no_csrf.add("Content-Type", "application/json");
-  auto nc = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/ide-ticket"), no_csrf, "{}");
+  auto nc = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/ide-ticket"),
+                          no_csrf, "{}");
   EXPECT_EQ(nc->status, 403);
   // A dev server without code-server has no IDE (but port preview).
   auto [plain_id, plain_vmid] = dev_server(ann, /*code_server=*/false);
@@ -256,12 +301,14 @@ TEST_F(IdeTest, CookiesNeverCrossOriginsAndWhatReachesTheContainer) {
   auto r = http::request("GET", api_->url("/api/servers"), as_api);
   EXPECT_EQ(r->status, 401);
   as_api.add("X-ZLH-CSRF", "1");
-  r = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/ide-ticket"), as_api, "{}");
+  r = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/ide-ticket"), as_api,
+                    "{}");
   EXPECT_EQ(r->status, 401);
   // The session cookie is no credential for the IDE origin: to the portal.
   r = at(vmid, "GET", ide(vmid, "/x?y=1"), cookie(cara));
   EXPECT_EQ(r->status, 302);
-  EXPECT_EQ(r->headers.get("Location").value_or(""), base() + "/servers/" + std::to_string(id) + "/ide?open=1");
+  EXPECT_EQ(r->headers.get("Location").value_or(""),
+            base() + "/servers/" + std::to_string(id) + "/ide?open=1");
   EXPECT_EQ(at(vmid, "GET", port(vmid, 3000), cookie(cara)).headers.get("Location").value_or(""),
             base() + "/servers/" + std::to_string(id) + "/ide?open=1&port=3000");
   EXPECT_EQ(at(vmid, "GET", ide(vmid), ide_cookie("forged")).status, 302);
@@ -275,7 +322,8 @@ TEST_F(IdeTest, CookiesNeverCrossOriginsAndWhatReachesTheContainer) {
   // /dev/V/ide → 308 to the slash form, query kept.
   r = at(vmid, "GET", ide(vmid, "?folder=/home"), ide_cookie(c));
   EXPECT_EQ(r->status, 308);
-  EXPECT_EQ(r->headers.get("Location"), std::optional<std::string_view>(ide(vmid, "/?folder=/home")));
+  EXPECT_EQ(r->headers.get("Location"),
+            std::optional<std::string_view>(ide(vmid, "/?folder=/home")));
 
   // The page and what it refers to, relative to the prefix.
   r = at(vmid, "GET", ide(vmid), ide_cookie(c));
@@ -311,7 +359,8 @@ TEST_F(IdeTest, CookiesNeverCrossOriginsAndWhatReachesTheContainer) {
   EXPECT_EQ(set_cookies, 1);
 
   // The server document still says the server has an IDE.
-  auto d = json::parse(http::request("GET", api_->url("/api/servers/" + std::to_string(id)), bearer(cara))->body);
+  auto d = json::parse(
+      http::request("GET", api_->url("/api/servers/" + std::to_string(id)), bearer(cara))->body);
   EXPECT_EQ(d["ide_url"], ide(vmid));
 }
 
@@ -340,7 +389,8 @@ TEST_F(IdeTest, WebSocketOriginAndLogoutClosesIt) {
   // The Origin must be this server's IDE origin: not the portal's, not another server's.
   for (std::string bad_origin : {base(), origin(vmid + 1), std::string("http://evil.example")}) {
     status = 0;
-    EXPECT_FALSE(http::WsClient::connect(ws_url, ws_headers(c, bad_origin), 10s, &status)) << bad_origin;
+    EXPECT_FALSE(http::WsClient::connect(ws_url, ws_headers(c, bad_origin), 10s, &status))
+        << bad_origin;
     EXPECT_EQ(status, 403) << bad_origin;
   }
   status = 0;
@@ -365,7 +415,8 @@ TEST_F(IdeTest, PortPreviewOwnerOnlyPrefixStrippedAndTheAgentsPortRefused) {
   std::string erin = user("erin"), finn = user("finn");
   auto [id, vmid] = dev_server(erin, /*code_server=*/false);
   ASSERT_GT(vmid, 0);
-  auto s = json::parse(http::request("GET", api_->url("/api/servers/" + std::to_string(id)), bearer(erin))->body);
+  auto s = json::parse(
+      http::request("GET", api_->url("/api/servers/" + std::to_string(id)), bearer(erin))->body);
   std::string ip = s["ip"];
   // A web server in the "container" (the local driver's address).
   std::string www = dir_ + "/www-" + std::to_string(vmid);
@@ -386,15 +437,21 @@ TEST_F(IdeTest, PortPreviewOwnerOnlyPrefixStrippedAndTheAgentsPortRefused) {
 
   // The API lists it (from the agent's ports_listening).
   std::vector<int> listed;
-  ASSERT_TRUE(eventually([&] {
-    auto p = http::request("GET", api_->url("/api/servers/" + std::to_string(id) + "/ports"), bearer(erin));
-    if (!p || p->status != 200) return false;
-    listed = json::parse(p->body)["ports"].get<std::vector<int>>();
-    return std::find(listed.begin(), listed.end(), n) != listed.end();
-  }, 20s)) << "port " << n << " not listed";
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto p = http::request("GET", api_->url("/api/servers/" + std::to_string(id) + "/ports"),
+                               bearer(erin));
+        if (!p || p->status != 200) return false;
+        listed = json::parse(p->body)["ports"].get<std::vector<int>>();
+        return std::find(listed.begin(), listed.end(), n) != listed.end();
+      },
+      20s))
+      << "port " << n << " not listed";
   EXPECT_EQ(std::find(listed.begin(), listed.end(), 18888), listed.end());
-  EXPECT_EQ(http::request("GET", api_->url("/api/servers/" + std::to_string(id) + "/ports"), bearer(finn))->status,
-            404);
+  EXPECT_EQ(
+      http::request("GET", api_->url("/api/servers/" + std::to_string(id) + "/ports"), bearer(finn))
+          ->status,
+      404);
 
   // Open: a ticket for the port, then the listing through the prefix.
   std::string t = ticket(erin, id, vmid, "{\"port\":" + std::to_string(n) + "}");
@@ -417,8 +474,10 @@ TEST_F(IdeTest, PortPreviewOwnerOnlyPrefixStrippedAndTheAgentsPortRefused) {
   EXPECT_EQ(at(vmid, "GET", port(vmid, 18888, "/status"), ide_cookie(c)).status, 403);
   EXPECT_EQ(at(vmid, "GET", port(vmid, 80), ide_cookie(c)).status, 403);
   EXPECT_EQ(at(vmid, "GET", port(vmid, 22), ide_cookie(c)).status, 403);
-  EXPECT_EQ(at(vmid, "GET", "/dev/" + std::to_string(vmid) + "/port/65536/", ide_cookie(c)).status, 404);
-  EXPECT_EQ(at(vmid, "GET", "/dev/" + std::to_string(vmid) + "/port/x/", ide_cookie(c)).status, 404);
+  EXPECT_EQ(at(vmid, "GET", "/dev/" + std::to_string(vmid) + "/port/65536/", ide_cookie(c)).status,
+            404);
+  EXPECT_EQ(at(vmid, "GET", "/dev/" + std::to_string(vmid) + "/port/x/", ide_cookie(c)).status,
+            404);
 
   // Not the owner: finn's own cookie opens only finn's server; once the
   // server is gone, erin's cookie opens nothing.
@@ -441,7 +500,8 @@ TEST_F(IdeTest, GigabyteDownloadAndLargeUploadWithFlatMemory) {
   h.set("Host", host(vmid));
   const uint64_t before = proc_status_kib(api_->pid(), "VmRSS");
   const uint64_t n = 1ull << 30;
-  auto req = http::StreamingRequest::open("GET", ide_base() + ide(vmid, "/big?n=" + std::to_string(n)), h, {});
+  auto req = http::StreamingRequest::open(
+      "GET", ide_base() + ide(vmid, "/big?n=" + std::to_string(n)), h, {});
   ASSERT_TRUE(req) << req.error().message;
   auto head = (*req)->read_head(30s);
   ASSERT_TRUE(head) << head.error().message;
@@ -484,17 +544,22 @@ TEST_F(IdeTest, StartingPageWhileTheIdeIsDownThenBackAndGoneAfterDelete) {
   ASSERT_GT(vmid, 0);
   std::string c = ide_login(eve, id, vmid);
   ASSERT_EQ(at(vmid, "GET", ide(vmid), ide_cookie(c)).status, 200);
-  auto stop = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/stop"), bearer(eve), "");
+  auto stop = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/stop"),
+                            bearer(eve), "");
   ASSERT_TRUE(stop && stop->status < 300) << (stop ? stop->body : stop.error().message);
   http::ClientResponse r;
-  ASSERT_TRUE(eventually([&] { return (r = at(vmid, "GET", ide(vmid), ide_cookie(c))).status == 502; }, 30s))
+  ASSERT_TRUE(eventually(
+      [&] { return (r = at(vmid, "GET", ide(vmid), ide_cookie(c))).status == 502; }, 30s))
       << r.status;
   EXPECT_NE(r.body.find("Not answering yet"), std::string::npos);
-  EXPECT_NE(r.body.find("http-equiv=\"refresh\""), std::string::npos) << "the page retries by itself";
+  EXPECT_NE(r.body.find("http-equiv=\"refresh\""), std::string::npos)
+      << "the page retries by itself";
   EXPECT_EQ(r.headers.get("Retry-After"), std::optional<std::string_view>("3"));
-  auto start = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/start"), bearer(eve), "");
+  auto start = http::request("POST", api_->url("/api/servers/" + std::to_string(id) + "/start"),
+                             bearer(eve), "");
   ASSERT_TRUE(start && start->status < 300) << (start ? start->body : start.error().message);
-  EXPECT_TRUE(eventually([&] { return at(vmid, "GET", ide(vmid), ide_cookie(c)).status == 200; }, 60s));
+  EXPECT_TRUE(
+      eventually([&] { return at(vmid, "GET", ide(vmid), ide_cookie(c)).status == 200; }, 60s));
 
   // Deleting the server ends access at once, before the container is gone.
   auto del = http::request("DELETE", api_->url("/api/servers/" + std::to_string(id)), bearer(eve));

@@ -21,8 +21,8 @@
 
 #include "archive_builder.hpp"
 #include "base/fs.hpp"
-#include "proto/shim_protocol.hpp"
 #include "harness.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -191,7 +191,9 @@ TEST_F(LocalDriverTest, StartedAgentAnswersOnTheContainerAddress) {
   EXPECT_NE(getsid(pid), getsid(0));
   // Authenticated routes need a token minted for this vmid.
   EXPECT_EQ(http::request("GET", url(vmid_, "/status"))->status, 401);
-  EXPECT_EQ(http::request("GET", url(vmid_, "/status"), bearer_from(keys_, vmid_, "GET", "/status"))->status, 200);
+  EXPECT_EQ(http::request("GET", url(vmid_, "/status"), bearer_from(keys_, vmid_, "GET", "/status"))
+                ->status,
+            200);
   // The record and the agent's log.
   auto rec = parse_record(*fs::read_file(cdir(vmid_) + "/zlh-local.json"));
   ASSERT_TRUE(rec);
@@ -442,7 +444,8 @@ class LocalDriverServiceTest : public LocalDriverTest {
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   }
   json agent_status() {
-    auto r = http::request("GET", url(vmid_, "/status"), bearer_from(keys_, vmid_, "GET", "/status"));
+    auto r =
+        http::request("GET", url(vmid_, "/status"), bearer_from(keys_, vmid_, "GET", "/status"));
     return r && r->status == 200 ? json::parse(r->body) : json();
   }
 
@@ -460,8 +463,8 @@ class LocalDriverServiceTest : public LocalDriverTest {
                     {"runtime", "tool"},
                     {"version", "1.0.0"},
                     {"enable_code_server", true}};
-    auto cfg =
-        http::request("POST", url(vmid_, "/config"), bearer_from(keys_, vmid_, "POST", "/config"), payload.dump());
+    auto cfg = http::request("POST", url(vmid_, "/config"),
+                             bearer_from(keys_, vmid_, "POST", "/config"), payload.dump());
     ASSERT_TRUE(cfg);
     ASSERT_EQ(cfg->status, 202) << cfg->body;
     ASSERT_TRUE(eventually(
@@ -474,8 +477,8 @@ class LocalDriverServiceTest : public LocalDriverTest {
     auto h = http::request("GET", "http://" + *local_address(vmid_) + ":6000/healthz");
     ASSERT_TRUE(h && h->status == 200);  // code-server on the container's address
 
-    auto ws =
-        http::WsClient::connect("ws" + url(vmid_, "/console").substr(4), bearer_from(keys_, vmid_, "GET", "/console"));
+    auto ws = http::WsClient::connect("ws" + url(vmid_, "/console").substr(4),
+                                      bearer_from(keys_, vmid_, "GET", "/console"));
     ASSERT_TRUE(ws) << ws.error().message;
     // setsid forks when it leads a process group (a background job does), so
     // the escaped process reports its own pid.

@@ -36,9 +36,9 @@
 
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
-#include "http/client.hpp"
 #include "base/process.hpp"
 #include "harness.hpp"
+#include "http/client.hpp"
 #include "test_driver.hpp"
 
 namespace zlh::testing {
@@ -287,8 +287,9 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   // The agent reports it among the container's listening ports (port
   // preview), not its own 18888.
   {
-    auto st = http::request("GET", "http://" + ip_b + ":18888/status",
-                            bearer_from(data_ + "/keys", sb.value("vmid", 0), "GET", "/status"), {}, 5s);
+    auto st =
+        http::request("GET", "http://" + ip_b + ":18888/status",
+                      bearer_from(data_ + "/keys", sb.value("vmid", 0), "GET", "/status"), {}, 5s);
     ASSERT_TRUE(st && st->status == 200) << (st ? st->body : st.error().message);
     auto ports = json::parse(st->body, nullptr, false)["ports_listening"];
     ASSERT_TRUE(ports.is_array()) << st->body;

@@ -29,7 +29,7 @@ std::string game_store() {
 }
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
 
@@ -41,15 +41,17 @@ class ModsTest : public ::testing::Test {
   void SetUp() override {
     store_ = game_store() + "/store";
     keys_ = game_store() + "/keys";
-    ASSERT_TRUE(exists(store_ + "/catalog.json.sig")) << "run the game_store fixture first (ctest -R game)";
+    ASSERT_TRUE(exists(store_ + "/catalog.json.sig"))
+        << "run the game_store fixture first (ctest -R game)";
     dir_ = make_temp_dir("mods");
     root_ = dir_ + "/root";
     server_ = root_ + "/opt/zlh/server";
     ASSERT_TRUE(fs::make_dirs(root_));
     agent_ = std::make_unique<AgentProcess>(
-        root_, std::vector<std::string>{"--vmid", std::to_string(kVmid), "--api-key", keys_ + "/api.pub",
-                                        "--dev-user", "-", "--artifacts", "file://" + store_, "--catalog-key",
-                                        keys_ + "/catalog.pub"});
+        root_,
+        std::vector<std::string>{"--vmid", std::to_string(kVmid), "--api-key", keys_ + "/api.pub",
+                                 "--dev-user", "-", "--artifacts", "file://" + store_,
+                                 "--catalog-key", keys_ + "/catalog.pub"});
     ASSERT_TRUE(agent_->wait_healthy());
     host_ = agent_->url("").substr(7);
     host_ = host_.substr(0, host_.find(':'));
@@ -58,7 +60,8 @@ class ModsTest : public ::testing::Test {
     // parallel runs do not meet.
     mod_dir_rel_ = "mods-test/" + crypto::random_hex(6);
     ASSERT_TRUE(fs::make_dirs(store_ + "/" + mod_dir_rel_));
-    ASSERT_TRUE(fs::write_file_atomic(store_ + "/" + mod_dir_rel_ + "/worldedit.jar", fake_jar("worldedit")));
+    ASSERT_TRUE(fs::write_file_atomic(store_ + "/" + mod_dir_rel_ + "/worldedit.jar",
+                                      fake_jar("worldedit")));
   }
   void TearDown() override {
     agent_.reset();
@@ -66,8 +69,8 @@ class ModsTest : public ::testing::Test {
     run_command({"/bin/rm", "-rf", store_ + "/" + mod_dir_rel_});
     remove_unless_failed(dir_);
   }
-  http::ClientResponse call(const std::string& m, const std::string& p, const std::string& body = "",
-                            http::Headers extra = {}) {
+  http::ClientResponse call(const std::string& m, const std::string& p,
+                            const std::string& body = "", http::Headers extra = {}) {
     http::Headers h = bearer_from(keys_, kVmid, m, p);
     for (auto& [k, v] : extra.items()) h.add(k, v);
     auto r = http::request(m, agent_->url(p), h, body, 3min);
@@ -76,13 +79,15 @@ class ModsTest : public ::testing::Test {
   }
   json status() { return json::parse(call("GET", "/status").body, nullptr, false); }
   void provision(const std::string& variant) {
-    json p = {{"vmid", kVmid},          {"container_type", "game"}, {"game", "minecraft"},
-              {"variant", variant},     {"version", "1.21.4"},      {"world", "world"},
-              {"memory_mb", 512},       {"ports", {{"game", 25565}}}, {"eula", true},
-              {"properties", {{"server-ip", host_}}}};
+    json p = {{"vmid", kVmid},       {"container_type", "game"},
+              {"game", "minecraft"}, {"variant", variant},
+              {"version", "1.21.4"}, {"world", "world"},
+              {"memory_mb", 512},    {"ports", {{"game", 25565}}},
+              {"eula", true},        {"properties", {{"server-ip", host_}}}};
     auto r = call("POST", "/config", p.dump());
     ASSERT_EQ(r.status, 202) << r.body;
-    ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 180s)) << status().dump();
+    ASSERT_TRUE(eventually([&] { return status()["state"] == "running"; }, 180s))
+        << status().dump();
   }
   // GET /mods: the array, plus the two X-ZLH-* headers folded in for the checks.
   json mods() {
@@ -92,7 +97,8 @@ class ModsTest : public ::testing::Test {
     EXPECT_TRUE(arr.is_array()) << r.body;
     return {{"mods", arr},
             {"mods_dir", std::string(r.headers.get("X-ZLH-Mods-Dir").value_or(""))},
-            {"restart_required", r.headers.get("X-ZLH-Restart-Required") == std::optional<std::string_view>("true")}};
+            {"restart_required",
+             r.headers.get("X-ZLH-Restart-Required") == std::optional<std::string_view>("true")}};
   }
   std::string multipart(const std::string& name, const std::string& data) {
     return "--B0und\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name +
@@ -118,11 +124,13 @@ TEST_F(ModsTest, InstallDisableEnableDeleteWithRestartRequired) {
   std::string jar = fake_jar("worldedit");
   std::string sha = crypto::sha256_hex(jar);
   std::string artifact = mod_dir_rel_ + "/worldedit.jar";
-  auto bad = call("POST", "/mods/install", json{{"artifact", artifact}, {"sha256", std::string(64, 'a')}}.dump());
+  auto bad = call("POST", "/mods/install",
+                  json{{"artifact", artifact}, {"sha256", std::string(64, 'a')}}.dump());
   EXPECT_EQ(bad.status, 422) << bad.body;
   EXPECT_EQ(json::parse(bad.body)["error"]["code"], "E_HASH_MISMATCH");
   EXPECT_FALSE(exists(server_ + "/plugins/worldedit.jar"));
-  auto traversal = call("POST", "/mods/install", json{{"artifact", "../keys/api.key"}, {"sha256", sha}}.dump());
+  auto traversal =
+      call("POST", "/mods/install", json{{"artifact", "../keys/api.key"}, {"sha256", sha}}.dump());
   EXPECT_EQ(traversal.status, 400) << traversal.body;
 
   auto in = call("POST", "/mods/install", json{{"artifact", artifact}, {"sha256", sha}}.dump());
@@ -170,7 +178,8 @@ TEST_F(ModsTest, InstallDisableEnableDeleteWithRestartRequired) {
   // Restart: the server loads the plugins, and nothing is pending any more.
   auto rs = call("POST", "/restart");
   ASSERT_EQ(rs.status, 200) << rs.body;
-  ASSERT_TRUE(eventually([&] { return mods()["restart_required"] == false; }, 60s)) << mods().dump();
+  ASSERT_TRUE(eventually([&] { return mods()["restart_required"] == false; }, 60s))
+      << mods().dump();
 
   // Delete.
   auto del = call("DELETE", "/mods/essentials");

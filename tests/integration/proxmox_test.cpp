@@ -24,12 +24,12 @@ namespace zlh::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using nlohmann::json;
 using api::drivers::ContainerSpec;
 using api::drivers::PowerState;
 using api::drivers::ProxmoxConfig;
 using api::drivers::ProxmoxDriver;
 using api::drivers::VmidUse;
+using nlohmann::json;
 
 const std::string kSecret = "fake-secret-0123456789";
 
@@ -106,7 +106,9 @@ class ProxmoxDriverTest : public ::testing::Test {
     int n = 0;
     const json st = fake_->state();
     for (const auto& r : st["requests"])
-      if (r.value("method", "") == method && r.value("path", "").find(path_part) != std::string::npos) ++n;
+      if (r.value("method", "") == method &&
+          r.value("path", "").find(path_part) != std::string::npos)
+        ++n;
     return n;
   }
   // create + configure + start, as the job runner runs them.
@@ -148,7 +150,8 @@ TEST_F(ProxmoxDriverTest, PlacesByFreeMemoryOverThreeNodesAndConfiguresTheClone)
   EXPECT_EQ(c["storage"], "local-lvm");
   const json st = fake_->state();
   for (const auto& r : st["requests"])
-    if (r.value("path", "").ends_with("/clone")) EXPECT_EQ(r["params"].value("full", ""), "1") << r.dump();
+    if (r.value("path", "").ends_with("/clone"))
+      EXPECT_EQ(r["params"].value("full", ""), "1") << r.dump();
   // The address comes from /interfaces.
   auto s = d.status(7100);
   ASSERT_TRUE(s);
@@ -180,16 +183,19 @@ TEST_F(ProxmoxDriverTest, AtMostNClonesPerNodeRunAtOnce) {
   cfg.clones_per_node = 2;
   ProxmoxDriver d2(cfg);
   ts.clear();
-  for (int i = 0; i < 4; ++i) ts.emplace_back([&, i] { (void)d2.create(7210 + i, spec(7210 + i)); });
+  for (int i = 0; i < 4; ++i)
+    ts.emplace_back([&, i] { (void)d2.create(7210 + i, spec(7210 + i)); });
   for (auto& t : ts) t.join();
-  EXPECT_EQ(fake_->state()["max_concurrent_clones"].value("pve1", 0), 2) << "two overlap, never three";
+  EXPECT_EQ(fake_->state()["max_concurrent_clones"].value("pve1", 0), 2)
+      << "two overlap, never three";
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(ct(7210 + i).is_null());
 }
 
 TEST_F(ProxmoxDriverTest, LockErrorsAreRetriedWithBackoff) {
   ProxmoxDriver d(config());
   StderrCapture cap(dir_ + "/driver.log");
-  fake_->configure({{"lock_errors", {{"clone", 2}, {"config", 2}, {"start", 1}, {"shutdown", 1}, {"delete", 1}}}});
+  fake_->configure({{"lock_errors",
+                     {{"clone", 2}, {"config", 2}, {"start", 1}, {"shutdown", 1}, {"delete", 1}}}});
   provision(d, 7300);
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_TRUE(d.stop(7300, 10s));
@@ -211,7 +217,8 @@ TEST_F(ProxmoxDriverTest, LockErrorsAreRetriedWithBackoff) {
   fake_->configure({{"lock_errors", {{"clone", 10}}}});
   auto r = impatient.create(7301, spec(7301));
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("still locked after 3 tries"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("still locked after 3 tries"), std::string::npos)
+      << r.error().message;
   EXPECT_EQ(count_requests("POST", "/clone"), 3 + 3);
   fake_->configure({{"lock_errors", {{"clone", 0}}}});
 }
@@ -413,19 +420,19 @@ class ProxmoxApiTest : public ::testing::Test {
     ASSERT_TRUE(f) << f.error().message;
     fake_ = std::move(*f);
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/pve.token", fake_->token() + "\n"));
-    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/proxmox.toml", "url = \"" + fake_->url() + "\"\n" +
-                                                                  "token_file = \"" + dir_ + "/pve.token\"\n" +
-                                                                  "fingerprint = \"" + fake_->fingerprint_sha256() +
-                                                                  "\"\n" + "pool = \"zlh\"\n" +
-                                                                  "lock_backoff_ms = 50\npoll_ms = 100\n" +
-                                                                  "[templates]\npve1 = 9001\npve2 = 9002\n"
-                                                                  "pve3 = 9003\n[bridges]\ndev = \"vmbr1\"\n"));
+    ASSERT_TRUE(fs::write_file_atomic(
+        dir_ + "/proxmox.toml", "url = \"" + fake_->url() + "\"\n" + "token_file = \"" + dir_ +
+                                    "/pve.token\"\n" + "fingerprint = \"" +
+                                    fake_->fingerprint_sha256() + "\"\n" + "pool = \"zlh\"\n" +
+                                    "lock_backoff_ms = 50\npoll_ms = 100\n" +
+                                    "[templates]\npve1 = 9001\npve2 = 9002\n"
+                                    "pve3 = 9003\n[bridges]\ndev = \"vmbr1\"\n"));
     vmid_lo_ = 1000 + int(crypto_byte() % 10) * 100;  // 1000-1999: no other test's window
-    api_ = std::make_unique<ApiProcess>(dir_, store_, keys_,
-                                        std::vector<std::string>{"--driver", "proxmox", "--proxmox-config",
-                                                                 dir_ + "/proxmox.toml", "--dev-vmid-lo",
-                                                                 std::to_string(vmid_lo_), "--dev-vmid-hi",
-                                                                 std::to_string(vmid_lo_ + 99)});
+    api_ = std::make_unique<ApiProcess>(
+        dir_, store_, keys_,
+        std::vector<std::string>{"--driver", "proxmox", "--proxmox-config", dir_ + "/proxmox.toml",
+                                 "--dev-vmid-lo", std::to_string(vmid_lo_), "--dev-vmid-hi",
+                                 std::to_string(vmid_lo_ + 99)});
     ASSERT_TRUE(api_->start()) << api_->log();
   }
   void TearDown() override {
@@ -479,18 +486,21 @@ TEST_F(ProxmoxApiTest, ProvisioningJobsSpreadOverThreeNodesAndDeleteRemovesTheCo
     int vmid = s["vmid"];
     vmids.push_back(vmid);
     // The agent runs in the fake's container, with the runtime installed.
-    EXPECT_TRUE(fs::read_file(dir_ + "/cts/" + std::to_string(vmid) + "/containers/" + std::to_string(vmid) +
-                                  "/opt/zlh/runtimes/tool/current/bin/tool",
+    EXPECT_TRUE(fs::read_file(dir_ + "/cts/" + std::to_string(vmid) + "/containers/" +
+                                  std::to_string(vmid) + "/opt/zlh/runtimes/tool/current/bin/tool",
                               4096))
         << vmid;
     EXPECT_EQ(ct(vmid)["hostname"], "dev-" + std::to_string(vmid));
     EXPECT_EQ(ct(vmid)["status"], "running");
   }
   EXPECT_EQ(nodes, (std::set<std::string>{"pve1", "pve2", "pve3"}));
-  for (int64_t id : ids) ASSERT_EQ(call("DELETE", "/api/servers/" + std::to_string(id), ann).status, 202);
+  for (int64_t id : ids)
+    ASSERT_EQ(call("DELETE", "/api/servers/" + std::to_string(id), ann).status, 202);
   for (int vmid : vmids) EXPECT_TRUE(eventually([&] { return ct(vmid).is_null(); }, 60s)) << vmid;
   for (pid_t p : agents_under(dir_ + "/cts"))  // the fake's own command line names zlh-agent too
-    if (fs::read_file("/proc/" + std::to_string(p) + "/comm", 64).value_or("").starts_with("zlh-agent"))
+    if (fs::read_file("/proc/" + std::to_string(p) + "/comm", 64)
+            .value_or("")
+            .starts_with("zlh-agent"))
       ADD_FAILURE() << "agent " << p << " outlived its container";
   std::string log = api_->log();
   EXPECT_EQ(log.find(kSecret), std::string::npos) << "token in the API log";
@@ -506,10 +516,13 @@ TEST_F(ProxmoxApiTest, AFailedCloneIsCompensatedByDeletingWhatItLeft) {
   EXPECT_NE(s.dump().find("out of space"), std::string::npos) << s.dump();
   int64_t job = s["job"]["id"];
   json j;
-  ASSERT_TRUE(eventually([&] {
-    j = json::parse(call("GET", "/api/jobs/" + std::to_string(job), bob).body, nullptr, false);
-    return j.value("state", "") == "compensated";
-  }, 60s)) << j.dump();
+  ASSERT_TRUE(eventually(
+      [&] {
+        j = json::parse(call("GET", "/api/jobs/" + std::to_string(job), bob).body, nullptr, false);
+        return j.value("state", "") == "compensated";
+      },
+      60s))
+      << j.dump();
   // The half-made container was deleted; nothing of it is left.
   int deletes = 0;
   const json st = fake_->state();
@@ -554,14 +567,20 @@ TEST_F(ProxmoxApiTest, ADeleteWaitsForAnOfflineNodeAndFinishesWhenItIsBack) {
   ASSERT_EQ(del.status, 202) << del.body;
   int64_t job = json::parse(del.body)["job"];
   // It waits (the container is out of reach), not fails.
-  ASSERT_TRUE(eventually([&] { return api_->log().find("container unavailable; delete waits") != std::string::npos; },
-                         30s));
-  EXPECT_EQ(json::parse(call("GET", "/api/jobs/" + std::to_string(job), dee).body).value("state", ""), "running");
+  ASSERT_TRUE(eventually(
+      [&] { return api_->log().find("container unavailable; delete waits") != std::string::npos; },
+      30s));
+  EXPECT_EQ(
+      json::parse(call("GET", "/api/jobs/" + std::to_string(job), dee).body).value("state", ""),
+      "running");
   EXPECT_FALSE(ct(vmid).is_null());
   fake_->configure({{"offline", json::array()}});
-  EXPECT_TRUE(eventually([&] {
-    return json::parse(call("GET", "/api/jobs/" + std::to_string(job), dee).body).value("state", "") == "done";
-  }, 60s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return json::parse(call("GET", "/api/jobs/" + std::to_string(job), dee).body)
+                   .value("state", "") == "done";
+      },
+      60s));
   EXPECT_TRUE(ct(vmid).is_null());
 }
 

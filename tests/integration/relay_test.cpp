@@ -21,9 +21,9 @@
 #include "archive_builder.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
-#include "stream_client.hpp"
 #include "base/process.hpp"
 #include "harness.hpp"
+#include "stream_client.hpp"
 #include "test_driver.hpp"
 
 namespace zlh::testing {
@@ -314,11 +314,13 @@ TEST_F(RelayTest, ConsoleRoundTripOriginOwnershipAndCloses) {
 // M4: concurrent console sessions per user, overridden by an admin; a
 // closed session gives its place back.
 TEST_F(RelayTest, ConsoleQuotaLimitsOpenSessions) {
-  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  auto admin = call("POST", "/api/auth/login", "",
+                    json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
   ASSERT_EQ(admin.status, 200) << admin.body;
   const std::string admin_token = json::parse(admin.body)["token"];
   auto me = json::parse(call("GET", "/api/auth/me", alice_).body);
-  const std::string quotas = "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
+  const std::string quotas =
+      "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
   ASSERT_EQ(call("PUT", quotas, admin_token, json{{"consoles", 2}}.dump()).status, 200);
   int status = 0;
   auto a = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &status);
@@ -330,12 +332,14 @@ TEST_F(RelayTest, ConsoleQuotaLimitsOpenSessions) {
   EXPECT_FALSE(c);
   EXPECT_EQ(status, 403) << "a third console beyond the quota";
   (*a)->close();
-  bool again = eventually([&] {
-    int st = 0;
-    auto d = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &st);
-    if (d) (*d)->close();
-    return bool(d);
-  }, 10s);
+  bool again = eventually(
+      [&] {
+        int st = 0;
+        auto d = http::WsClient::connect(ws_url(srv("/console")), bearer(alice_), 10s, &st);
+        if (d) (*d)->close();
+        return bool(d);
+      },
+      10s);
   EXPECT_TRUE(again) << "the closed session's place came back";
   (*b)->close();
   ASSERT_EQ(call("PUT", quotas, admin_token, json{{"consoles", nullptr}}.dump()).status, 200);
@@ -344,11 +348,13 @@ TEST_F(RelayTest, ConsoleQuotaLimitsOpenSessions) {
 // M4: concurrent uploads per user: a second write while one is streaming is
 // 403 E_QUOTA; the place comes back when the first is answered.
 TEST_F(RelayTest, UploadQuotaLimitsConcurrentUploads) {
-  auto admin = call("POST", "/api/auth/login", "", json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
+  auto admin = call("POST", "/api/auth/login", "",
+                    json{{"identifier", "admin"}, {"password", "admin-password-1"}}.dump());
   ASSERT_EQ(admin.status, 200) << admin.body;
   const std::string admin_token = json::parse(admin.body)["token"];
   auto me = json::parse(call("GET", "/api/auth/me", alice_).body);
-  const std::string quotas = "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
+  const std::string quotas =
+      "/api/admin/users/" + std::to_string(me["user"]["id"].get<int64_t>()) + "/quotas";
   ASSERT_EQ(call("PUT", quotas, admin_token, json{{"uploads", 1}}.dump()).status, 200);
   http::StreamingRequest::Options o;
   o.chunked = true;
@@ -356,7 +362,8 @@ TEST_F(RelayTest, UploadQuotaLimitsConcurrentUploads) {
   // the upload's place (without it the second request could overtake).
   o.expect_continue = true;
   o.io_timeout = 30s;
-  auto first = http::StreamingRequest::open("PUT", url(srv("/files/write?path=slow.bin")), bearer(alice_), o);
+  auto first = http::StreamingRequest::open("PUT", url(srv("/files/write?path=slow.bin")),
+                                            bearer(alice_), o);
   ASSERT_TRUE(first) << first.error().message;
   ASSERT_TRUE((*first)->write(std::string(1 << 16, 's')));
   auto second = call("PUT", srv("/files/write?path=other.bin"), alice_, "x");
@@ -367,8 +374,9 @@ TEST_F(RelayTest, UploadQuotaLimitsConcurrentUploads) {
   auto head = (*first)->read_head(30s);
   ASSERT_TRUE(head) << head.error().message;
   EXPECT_EQ(head->status, 200);
-  EXPECT_TRUE(eventually([&] { return call("PUT", srv("/files/write?path=other.bin"), alice_, "x").status == 200; },
-                         10s));
+  EXPECT_TRUE(eventually(
+      [&] { return call("PUT", srv("/files/write?path=other.bin"), alice_, "x").status == 200; },
+      10s));
   ASSERT_EQ(call("PUT", quotas, admin_token, json{{"uploads", nullptr}}.dump()).status, 200);
 }
 
@@ -481,17 +489,17 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
   struct Try {
     std::string method, path, body;
   };
-  for (const auto& t :
-       std::vector<Try>{{"GET", "/files/read?path=hello.txt", ""},
-                        {"GET", "/files/list?path=", ""},
-                        {"GET", "/files/download?path=up", ""},
-                        {"PUT", "/files/write?path=hello.txt", "mallory was here"},
-                        {"POST", "/files/upload?path=up", multipart_body(boundary, {{"uno.txt", "m"}})},
-                        {"POST", "/files/delete", R"({"paths":["hello.txt","up"]})"},
-                        {"POST", "/files/rename", R"({"from":"hello.txt","to":"m.txt"})"},
-                        {"GET", "/mods", ""},
-                        {"POST", "/mods/install", R"({"artifact":"a","sha256":"b"})"},
-                        {"DELETE", "/mods/some-mod", ""}}) {
+  for (const auto& t : std::vector<Try>{
+           {"GET", "/files/read?path=hello.txt", ""},
+           {"GET", "/files/list?path=", ""},
+           {"GET", "/files/download?path=up", ""},
+           {"PUT", "/files/write?path=hello.txt", "mallory was here"},
+           {"POST", "/files/upload?path=up", multipart_body(boundary, {{"uno.txt", "m"}})},
+           {"POST", "/files/delete", R"({"paths":["hello.txt","up"]})"},
+           {"POST", "/files/rename", R"({"from":"hello.txt","to":"m.txt"})"},
+           {"GET", "/mods", ""},
+           {"POST", "/mods/install", R"({"artifact":"a","sha256":"b"})"},
+           {"DELETE", "/mods/some-mod", ""}}) {
     http::Headers h;
     if (t.path.starts_with("/files/upload")) h = mp;
     auto m = call(t.method, srv(t.path), mallory_, t.body, h);

@@ -1,7 +1,7 @@
 // The runtime system end to end: a store made by zlhctl, the real agent
 // installing from it over file://, and the generated dev environment.
-#include <gtest/gtest.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <future>
@@ -18,7 +18,7 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 bool exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
 
@@ -46,18 +46,29 @@ class RuntimesTest : public ::testing::Test {
   CommandResult ctl(std::vector<std::string> args) { return zlhctl(std::move(args)); }
   void add_runtime(const std::string& id, const std::string& version, const std::string& archive,
                    const std::string& expect) {
-    auto r = ctl({"catalog", "add", "--store", store_, "--kind", "runtime", "--id", id, "--version", version,
-                  "--file", archive, "--channel", "stable", "--strip", "1", "--bin", "bin", "--env",
-                  "TOOL_HOME={prefix}", "--verify", "bin/tool --version", "--expect", expect});
+    auto r = ctl({"catalog",   "add",
+                  "--store",   store_,
+                  "--kind",    "runtime",
+                  "--id",      id,
+                  "--version", version,
+                  "--file",    archive,
+                  "--channel", "stable",
+                  "--strip",   "1",
+                  "--bin",     "bin",
+                  "--env",     "TOOL_HOME={prefix}",
+                  "--verify",  "bin/tool --version",
+                  "--expect",  expect});
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   }
   // A runtime "tool" whose bin/tool prints "tool <printed>".
   void add_tool(const std::string& version, std::string printed = "", std::string id = "tool") {
     if (printed.empty()) printed = version;
     std::string archive = dir_ + "/" + id + "-" + version + ".tar.gz";
-    write_archive(archive, {ArchiveEntry::dir(id + "-" + version + "/"), ArchiveEntry::dir(id + "-" + version + "/bin/"),
-                            ArchiveEntry::file(id + "-" + version + "/bin/tool", tool_script(printed), 0755),
-                            ArchiveEntry::file(id + "-" + version + "/README", "hello\n")});
+    write_archive(archive,
+                  {ArchiveEntry::dir(id + "-" + version + "/"),
+                   ArchiveEntry::dir(id + "-" + version + "/bin/"),
+                   ArchiveEntry::file(id + "-" + version + "/bin/tool", tool_script(printed), 0755),
+                   ArchiveEntry::file(id + "-" + version + "/README", "hello\n")});
     add_runtime(id, version, archive, "tool " + version);
   }
   void sign() {
@@ -67,12 +78,15 @@ class RuntimesTest : public ::testing::Test {
 
   std::unique_ptr<AgentProcess> start() {
     auto a = std::make_unique<AgentProcess>(
-        root_, std::vector<std::string>{"--vmid", "6001", "--api-key", keys_ + "/api.pub", "--dev-user", "-",
-                                        "--artifacts", "file://" + store_, "--catalog-key", keys_ + "/catalog.pub"});
+        root_, std::vector<std::string>{"--vmid", "6001", "--api-key", keys_ + "/api.pub",
+                                        "--dev-user", "-", "--artifacts", "file://" + store_,
+                                        "--catalog-key", keys_ + "/catalog.pub"});
     EXPECT_TRUE(a->wait_healthy()) << *fs::read_file(a->log_path());
     return a;
   }
-  http::Headers auth(const std::string& m, const std::string& t) { return bearer_from(keys_, 6001, m, t); }
+  http::Headers auth(const std::string& m, const std::string& t) {
+    return bearer_from(keys_, 6001, m, t);
+  }
   http::ClientResponse call(AgentProcess& a, const std::string& method, const std::string& path,
                             const std::string& body = "") {
     auto r = http::request(method, a.url(path), auth(method, path), body, 10min);
@@ -95,14 +109,16 @@ class RuntimesTest : public ::testing::Test {
   }
   // Runs `cmd` in a login shell with the dev home, as a dev console would.
   std::string login_shell(const std::string& cmd) {
-    auto r = run_command({"/usr/bin/env", "-i", "HOME=" + root_ + "/home/dev", "/bin/bash", "-l", "-c", cmd});
+    auto r = run_command(
+        {"/usr/bin/env", "-i", "HOME=" + root_ + "/home/dev", "/bin/bash", "-l", "-c", cmd});
     return r.out;
   }
   std::vector<std::string> list_dir(const std::string& p) {
     std::vector<std::string> out;
     if (DIR* d = opendir(p.c_str())) {
       while (auto* e = readdir(d))
-        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
+        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..")
+          out.push_back(e->d_name);
       closedir(d);
     }
     return out;
@@ -113,10 +129,16 @@ class RuntimesTest : public ::testing::Test {
 
 TEST_F(RuntimesTest, DevPayloadInstallsVerifiesAndRuns) {
   auto a = start();
-  json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
+  json payload = {
+      {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
   auto r = call(*a, "POST", "/config", payload.dump());
   ASSERT_EQ(r.status, 202) << r.body;
-  ASSERT_TRUE(eventually([&] { auto s = status(*a); return s["state"] == "running" || s["state"] == "error"; }, 60s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = status(*a);
+        return s["state"] == "running" || s["state"] == "error";
+      },
+      60s));
   auto s = status(*a);
   ASSERT_EQ(s["state"], "running") << s.dump();
   EXPECT_EQ(s["provisioning_complete"], true);
@@ -160,7 +182,8 @@ TEST_F(RuntimesTest, CatalogChangedAfterSigningIsBadSignature) {
   EXPECT_EQ(code(r), "E_BAD_SIGNATURE");
   EXPECT_FALSE(exists(rt("tool/1.0.0")));
   // A dev payload fails the same way, with the reason in /status.
-  json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
+  json payload = {
+      {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}};
   ASSERT_EQ(call(*a, "POST", "/config", payload.dump()).status, 202);
   ASSERT_TRUE(eventually([&] { return status(*a)["state"] == "error"; }, 30s));
   EXPECT_NE(status(*a)["error"].get<std::string>().find("signature"), std::string::npos);
@@ -168,7 +191,10 @@ TEST_F(RuntimesTest, CatalogChangedAfterSigningIsBadSignature) {
 
 TEST_F(RuntimesTest, PinnedCatalogMismatchIsRefused) {
   auto a = start();
-  json payload = {{"vmid", 6001}, {"container_type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"},
+  json payload = {{"vmid", 6001},
+                  {"container_type", "dev"},
+                  {"runtime", "tool"},
+                  {"version", "1.0.0"},
                   {"catalog_sha256", std::string(64, '0')}};
   ASSERT_EQ(call(*a, "POST", "/config", payload.dump()).status, 202);
   ASSERT_TRUE(eventually([&] { return status(*a)["state"] == "error"; }, 30s));
@@ -184,13 +210,25 @@ TEST_F(RuntimesTest, HostileArchivesAreRefusedWithNothingOutside) {
   };
   std::string outside = dir_ + "/pwned";
   std::vector<Case> cases = {
-      {"absolute path", {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry::file(outside, "x")}},
-      {"dot-dot", {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry::file("evil-1/../../../../pwned", "x")}},
-      {"symlink out", {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry::symlink("evil-1/etc", "/etc")}},
-      {"symlink up", {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry::symlink("evil-1/up", "../../../..")}},
-      {"write through symlink", {ArchiveEntry::symlink("evil-1/d", dir_), ArchiveEntry::file("evil-1/d/pwned", "x")}},
-      {"hardlink out", {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry::hardlink("evil-1/passwd", "/etc/passwd")}},
-      {"device", {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry{ArchiveEntry::kCharDevice, "evil-1/null", "", 0666}}},
+      {"absolute path",
+       {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")), ArchiveEntry::file(outside, "x")}},
+      {"dot-dot",
+       {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")),
+        ArchiveEntry::file("evil-1/../../../../pwned", "x")}},
+      {"symlink out",
+       {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")),
+        ArchiveEntry::symlink("evil-1/etc", "/etc")}},
+      {"symlink up",
+       {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")),
+        ArchiveEntry::symlink("evil-1/up", "../../../..")}},
+      {"write through symlink",
+       {ArchiveEntry::symlink("evil-1/d", dir_), ArchiveEntry::file("evil-1/d/pwned", "x")}},
+      {"hardlink out",
+       {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")),
+        ArchiveEntry::hardlink("evil-1/passwd", "/etc/passwd")}},
+      {"device",
+       {ArchiveEntry::file("evil-1/bin/tool", tool_script("1")),
+        ArchiveEntry{ArchiveEntry::kCharDevice, "evil-1/null", "", 0666}}},
   };
   int n = 0;
   for (const auto& c : cases) {
@@ -255,7 +293,8 @@ TEST_F(RuntimesTest, UpgradeUseRollbackRemove) {
 TEST_F(RuntimesTest, GuardAnswersWithoutTheNetworkAndConcurrentRequestsShareOneInstall) {
   auto a = start();
   std::vector<std::future<http::ClientResponse>> futs;
-  for (int i = 0; i < 4; ++i) futs.push_back(std::async(std::launch::async, [&] { return install(*a, "tool", "1.0.0"); }));
+  for (int i = 0; i < 4; ++i)
+    futs.push_back(std::async(std::launch::async, [&] { return install(*a, "tool", "1.0.0"); }));
   for (auto& f : futs) {
     auto r = f.get();
     EXPECT_EQ(r.status, 200) << r.body;
@@ -263,7 +302,8 @@ TEST_F(RuntimesTest, GuardAnswersWithoutTheNetworkAndConcurrentRequestsShareOneI
   }
   auto log = *fs::read_file(a->log_path());
   size_t installs = 0;
-  for (size_t pos = 0; (pos = log.find("\"runtime installed\"", pos)) != std::string::npos; ++pos) ++installs;
+  for (size_t pos = 0; (pos = log.find("\"runtime installed\"", pos)) != std::string::npos; ++pos)
+    ++installs;
   EXPECT_EQ(installs, 1u);
   // The artifact server going away does not matter to an installed version.
   ASSERT_EQ(std::system(("rm -rf " + store_).c_str()), 0);
@@ -275,21 +315,26 @@ TEST_F(RuntimesTest, Kill9DuringALargeInstallLeavesNothingHalfInstalled) {
   // ~160 MB of incompressible data, uncompressed tar: the install takes long
   // enough to be interrupted in the middle.
   std::string archive = dir_ + "/big.tar";
-  write_archive(archive, {ArchiveEntry::file("big-1/bin/tool", tool_script("1.0.0"), 0755),
-                          ArchiveEntry::file("big-1/data1", random_bytes(80 << 20, 1)),
-                          ArchiveEntry::file("big-1/data2", random_bytes(80 << 20, 2))},
+  write_archive(archive,
+                {ArchiveEntry::file("big-1/bin/tool", tool_script("1.0.0"), 0755),
+                 ArchiveEntry::file("big-1/data1", random_bytes(80 << 20, 1)),
+                 ArchiveEntry::file("big-1/data2", random_bytes(80 << 20, 2))},
                 false);
   add_runtime("big", "1.0.0", archive, "tool 1.0.0");
   sign();
   auto a = start();
-  auto pending = std::async(std::launch::async, [&] { return http::request("POST", a->url("/runtimes/install"), auth("POST", "/runtimes/install"),
-                                                                           R"({"runtime":"big","version":"1.0.0"})", 10min); });
+  auto pending = std::async(std::launch::async, [&] {
+    return http::request("POST", a->url("/runtimes/install"), auth("POST", "/runtimes/install"),
+                         R"({"runtime":"big","version":"1.0.0"})", 10min);
+  });
   // Wait until the install is in the middle (downloading into the cache or extracting), then kill.
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& n : list_dir(root_ + "/opt/zlh/cache"))
-      if (n.starts_with(".tmp-")) return true;
-    return !list_dir(rt(".staging")).empty();
-  }, 60s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& n : list_dir(root_ + "/opt/zlh/cache"))
+          if (n.starts_with(".tmp-")) return true;
+        return !list_dir(rt(".staging")).empty();
+      },
+      60s));
   a->kill9();
   pending.wait();
   // Either nothing or the complete version.
@@ -299,7 +344,8 @@ TEST_F(RuntimesTest, Kill9DuringALargeInstallLeavesNothingHalfInstalled) {
   a->restart();
   ASSERT_TRUE(a->wait_healthy());
   EXPECT_TRUE(list_dir(rt(".staging")).empty());
-  for (const auto& n : list_dir(root_ + "/opt/zlh/cache")) EXPECT_FALSE(n.starts_with(".tmp-")) << n;
+  for (const auto& n : list_dir(root_ + "/opt/zlh/cache"))
+    EXPECT_FALSE(n.starts_with(".tmp-")) << n;
   auto r = install(*a, "big", "1.0.0");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(current("big"), "1.0.0");

@@ -20,8 +20,8 @@
 
 #include "base/fs.hpp"
 #include "base/process.hpp"
-#include "proto/shim_protocol.hpp"
 #include "harness.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::shim {
 namespace {
@@ -305,16 +305,19 @@ TEST(Shim, BackpressureMakesTheServiceWaitForASlowClient) {
   auto go = make_temp_dir("shim-go");
   Shim s({"--pipes", "--backpressure", "--linger", "10"},
          {"/bin/sh", "-c",
-          "while [ ! -e " + go + "/go ]; do sleep 0.05; done; head -c 20000000 /dev/zero; echo flood-end; exit 0"});
+          "while [ ! -e " + go +
+              "/go ]; do sleep 0.05; done; head -c 20000000 /dev/zero; echo flood-end; exit 0"});
   Reader r = attach(s);
   ASSERT_TRUE(r.c.status());
   std::ofstream(go + "/go").close();
   // Slow: a pause now and then, long enough for the shim to have run far ahead.
   int reads = 0;
-  bool done = r.until([&] {
-    if (++reads % 50 == 0) std::this_thread::sleep_for(20ms);
-    return r.exit.has_value();
-  }, 120s);
+  bool done = r.until(
+      [&] {
+        if (++reads % 50 == 0) std::this_thread::sleep_for(20ms);
+        return r.exit.has_value();
+      },
+      120s);
   std::filesystem::remove_all(go);
   ASSERT_TRUE(done);
   EXPECT_EQ(r.bytes, 20000000u + std::string("flood-end\n").size());

@@ -4,13 +4,13 @@
 #include "agent/supervisor/supervisor.hpp"
 
 #include <gtest/gtest.h>
-
-#include <atomic>
 #include <signal.h>
 
+#include <atomic>
+
 #include "base/fs.hpp"
-#include "proto/shim_protocol.hpp"
 #include "harness.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -61,10 +61,12 @@ class SupervisorTest : public ::testing::Test {
     return v ? v->pid : 0;
   }
   bool wait_pid_change(const std::string& name, pid_t old) {
-    return eventually([&] {
-      auto v = sup_->service(name);
-      return v && v->state == "running" && v->pid > 0 && v->pid != old;
-    }, 15s);
+    return eventually(
+        [&] {
+          auto v = sup_->service(name);
+          return v && v->state == "running" && v->pid > 0 && v->pid != old;
+        },
+        15s);
   }
 
   SystemClock clock_;
@@ -95,7 +97,8 @@ TEST_F(SupervisorTest, ASigkillWhileTheOomKillerCountGrewIsReportedAsOutOfMemory
   oom_ = 1;  // the kernel's OOM killer chose it
   ASSERT_EQ(::kill(first, SIGKILL), 0);
   ASSERT_TRUE(wait_pid_change("svc", first));
-  EXPECT_EQ(sup_->service("svc")->last_exit, (nlohmann::json{{"signal", SIGKILL}, {"reason", "out of memory"}}));
+  EXPECT_EQ(sup_->service("svc")->last_exit,
+            (nlohmann::json{{"signal", SIGKILL}, {"reason", "out of memory"}}));
   // The next SIGKILL without a new OOM kill is a plain signal again.
   pid_t second = pid_of("svc");
   ASSERT_EQ(::kill(second, SIGKILL), 0);
@@ -117,7 +120,9 @@ TEST_F(SupervisorTest, ACrashLoopEndsCrashedUntilAManualStart) {
 }
 
 TEST_F(SupervisorTest, GracefulStopOfAServiceThatObeysTheStopCommand) {
-  auto s = spec("obey", {"/bin/sh", "-c", "while read line; do [ \"$line\" = stop ] && echo saving && exit 0; done"});
+  auto s = spec(
+      "obey",
+      {"/bin/sh", "-c", "while read line; do [ \"$line\" = stop ] && echo saving && exit 0; done"});
   s.stop_command = "stop";
   ASSERT_TRUE(sup_->start(s));
   ASSERT_TRUE(sup_->wait_for_state("obey", "running", 10s));
@@ -144,7 +149,8 @@ TEST_F(SupervisorTest, StopOfAServiceThatIgnoresItEndsWithSigkill) {
 }
 
 TEST_F(SupervisorTest, ANewSupervisorReattachesWithoutRestartingAndKeepsTheOutput) {
-  ASSERT_TRUE(sup_->start(spec("ticker", {"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.1; done"})));
+  ASSERT_TRUE(sup_->start(spec(
+      "ticker", {"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.1; done"})));
   ASSERT_TRUE(sup_->wait_for_state("ticker", "running", 10s));
   ASSERT_TRUE(eventually([&] { return pid_of("ticker") > 0; }));
   pid_t pid = pid_of("ticker");
@@ -164,11 +170,13 @@ TEST_F(SupervisorTest, ANewSupervisorReattachesWithoutRestartingAndKeepsTheOutpu
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback))));
   std::string out;
-  eventually([&] {
-    auto f = c->read_frame(200ms);
-    if (f && f->type == shim::FrameType::kOutput) out += f->payload;
-    return out.find("tick-5") != std::string::npos;
-  }, 5s);
+  eventually(
+      [&] {
+        auto f = c->read_frame(200ms);
+        if (f && f->type == shim::FrameType::kOutput) out += f->payload;
+        return out.find("tick-5") != std::string::npos;
+      },
+      5s);
   EXPECT_NE(out.find("tick-5"), std::string::npos) << out.substr(0, 200);
 }
 

@@ -15,8 +15,8 @@
 
 #include <ctime>
 #include <map>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "archive_builder.hpp"
 #include "base/crypto.hpp"

@@ -29,7 +29,8 @@ class TestDriver {
   // start) and install from `store`. For lxc: picks the suite's tag,
   // bridges, subnets and ids. Reports failures through gtest (check
   // HasFatalFailure()). Nothing for the local driver.
-  void start(const std::string& dir, const std::string& data, const std::string& store, const std::string& keys);
+  void start(const std::string& dir, const std::string& data, const std::string& store,
+             const std::string& keys);
   // The zlh-api flags that select the driver.
   std::vector<std::string> api_args() const;
   // A container's root directory: <data>/containers/<vmid>, the fake's, or

@@ -7,9 +7,9 @@
 
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
-#include "http/client.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
+#include "http/client.hpp"
 
 namespace zlh::agent::addons {
 
@@ -19,7 +19,8 @@ namespace {
 constexpr std::string_view kComponent = "addons";
 
 std::string replace_all(std::string s, std::string_view from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
   return s;
 }
 
@@ -30,8 +31,9 @@ bool known(const std::string& id) {
 }
 }  // namespace
 
-AddonManager::AddonManager(std::string root, runtimes::RuntimeManager& installer, runtimes::CatalogClient& catalog,
-                           supervisor::Supervisor& sup, devenv::DevEnvironment& devenv, std::string listen_host,
+AddonManager::AddonManager(std::string root, runtimes::RuntimeManager& installer,
+                           runtimes::CatalogClient& catalog, supervisor::Supervisor& sup,
+                           devenv::DevEnvironment& devenv, std::string listen_host,
                            std::optional<int64_t> vmid)
     : root_(std::move(root)),
       listen_host_(std::move(listen_host)),
@@ -41,7 +43,8 @@ AddonManager::AddonManager(std::string root, runtimes::RuntimeManager& installer
       devenv_(devenv),
       vmid_(vmid) {}
 
-Result<supervisor::ServiceSpec> AddonManager::code_server_spec(const nlohmann::json& marker, const std::string& prefix) {
+Result<supervisor::ServiceSpec> AddonManager::code_server_spec(const nlohmann::json& marker,
+                                                               const std::string& prefix) {
   auto user = devenv_.ensure_user();
   if (!user) return fail(user.error());
   int port = marker.value("port", 0);
@@ -61,8 +64,10 @@ Result<supervisor::ServiceSpec> AddonManager::code_server_spec(const nlohmann::j
     v = replace_all(v, "{prefix}", prefix);
     spec.argv.push_back(v);
   }
-  if (spec.argv.empty()) return fail(codes::kInvalid, "code-server has no launch line in the catalog");
-  if (spec.argv[0].find('/') != std::string::npos && spec.argv[0][0] != '/') spec.argv[0] = fs::join(prefix, spec.argv[0]);
+  if (spec.argv.empty())
+    return fail(codes::kInvalid, "code-server has no launch line in the catalog");
+  if (spec.argv[0].find('/') != std::string::npos && spec.argv[0][0] != '/')
+    spec.argv[0] = fs::join(prefix, spec.argv[0]);
   spec.pty = false;
   spec.stop_signal = "TERM";
   spec.stop_timeout_s = 10;
@@ -78,9 +83,13 @@ Result<void> AddonManager::tailscale_up(const std::string& prefix, const Tailsca
   std::string key_file = fs::join(run, ".tailscale-authkey-" + crypto::random_hex(6));
   if (auto r = fs::write_file_atomic(key_file, ts.authkey, 0600); !r) return r;
   process::SpawnOptions so;
-  so.argv = {fs::join(prefix, "bin/tailscale"), "--socket=" + sock, "up", "--login-server=" + ts.login_server,
+  so.argv = {fs::join(prefix, "bin/tailscale"),
+             "--socket=" + sock,
+             "up",
+             "--login-server=" + ts.login_server,
              "--auth-key=file:" + key_file,
-             "--hostname=dev-" + (vmid_ ? std::to_string(*vmid_) : std::string("0")), "--accept-dns=false"};
+             "--hostname=dev-" + (vmid_ ? std::to_string(*vmid_) : std::string("0")),
+             "--accept-dns=false"};
   so.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"};
   auto r = process::run(so, 120s, 64 * 1024);
   ::unlink(key_file.c_str());
@@ -95,7 +104,8 @@ Result<void> AddonManager::tailscale_up(const std::string& prefix, const Tailsca
 }
 
 Result<nlohmann::json> AddonManager::enable(const std::string& id, const std::string& want_version,
-                                            const std::optional<TailscaleOptions>& ts, const std::atomic<bool>* cancel) {
+                                            const std::optional<TailscaleOptions>& ts,
+                                            const std::atomic<bool>* cancel) {
   if (!known(id)) return fail(codes::kNotFound, "no addon " + id);
   if (id == "tailscale" && (!ts || ts->login_server.empty() || ts->authkey.empty()))
     return std::unexpected(Error::invalid("authkey", "tailscale needs login_server and authkey"));
@@ -105,7 +115,8 @@ Result<nlohmann::json> AddonManager::enable(const std::string& id, const std::st
     if (!cat) return fail(cat.error());
     const auto* item = cat->catalog.addon(id);
     const auto* entry = item ? item->default_entry("stable") : nullptr;
-    if (!entry) return fail(codes::kNotFound, "addon " + id + " has no stable version in the catalog");
+    if (!entry)
+      return fail(codes::kNotFound, "addon " + id + " has no stable version in the catalog");
     version = entry->version;
   }
   auto inst = installer_.install(id, version, "", nullptr, cancel);
@@ -123,7 +134,8 @@ Result<nlohmann::json> AddonManager::enable(const std::string& id, const std::st
       if (std::chrono::steady_clock::now() > deadline || (cancel && cancel->load()))
         return fail(codes::kTimeout, "code-server did not become healthy");
       auto v = sup_.service(id);
-      if (v && v->state == "crashed") return fail(codes::kUnavailable, "code-server keeps crashing");
+      if (v && v->state == "crashed")
+        return fail(codes::kUnavailable, "code-server keeps crashing");
       std::this_thread::sleep_for(100ms);
     }
   } else {
@@ -132,15 +144,17 @@ Result<nlohmann::json> AddonManager::enable(const std::string& id, const std::st
     std::string run = fs::join(root_, "run/zlh");
     std::string state = fs::join(root_, "opt/zlh/services/tailscale/data");
     if (auto r = fs::make_dirs(state, 0700); !r) return fail(r.error());
-    spec.argv = {fs::join(prefix, "bin/tailscaled"), "--state=" + fs::join(state, "tailscaled.state"),
+    spec.argv = {fs::join(prefix, "bin/tailscaled"),
+                 "--state=" + fs::join(state, "tailscaled.state"),
                  "--socket=" + fs::join(run, "tailscaled.sock")};
-    struct stat st{};
+    struct stat st {};
     if (::stat("/dev/net/tun", &st) != 0) spec.argv.push_back("--tun=userspace-networking");
     spec.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
     spec.pty = false;
     spec.cwd = state;
     if (auto r = sup_.start(spec); !r) return fail(r.error());
-    if (!sup_.wait_for_state("tailscaled", "running", 30s)) return fail(codes::kUnavailable, "tailscaled did not start");
+    if (!sup_.wait_for_state("tailscaled", "running", 30s))
+      return fail(codes::kUnavailable, "tailscaled did not start");
     if (auto r = tailscale_up(prefix, *ts); !r) return fail(r.error());
   }
   log::info(kComponent, "addon enabled", {{"addon", id}, {"version", version}});
@@ -169,14 +183,16 @@ bool AddonManager::healthy(const std::string& id) const {
   std::string health = installer_.marker(id, cur).value("health", "");
   if (health.empty()) health = "/healthz";
   std::string host = listen_host_ == "0.0.0.0" ? "127.0.0.1" : listen_host_;
-  auto r = http::request("GET", "http://" + host + ":" + std::to_string(v->port) + health, {}, {}, 2s);
+  auto r =
+      http::request("GET", "http://" + host + ":" + std::to_string(v->port) + health, {}, {}, 2s);
   return r && r->status >= 200 && r->status < 400;
 }
 
 nlohmann::json AddonManager::list() const {
   nlohmann::json out = nlohmann::json::array();
   for (const char* id : kAddons) {
-    std::string cur = runtimes::read_link(fs::join(root_, std::string("opt/zlh/services/") + id + "/current"));
+    std::string cur =
+        runtimes::read_link(fs::join(root_, std::string("opt/zlh/services/") + id + "/current"));
     std::string svc = std::string(id) == "tailscale" ? "tailscaled" : id;
     auto v = sup_.service(svc);
     nlohmann::json j = {{"id", id},

@@ -32,20 +32,23 @@ struct TailscaleOptions {
 
 class AddonManager {
  public:
-  AddonManager(std::string root, runtimes::RuntimeManager& installer, runtimes::CatalogClient& catalog,
-               supervisor::Supervisor& sup, devenv::DevEnvironment& devenv, std::string listen_host,
+  AddonManager(std::string root, runtimes::RuntimeManager& installer,
+               runtimes::CatalogClient& catalog, supervisor::Supervisor& sup,
+               devenv::DevEnvironment& devenv, std::string listen_host,
                std::optional<int64_t> vmid);
 
   // Installs (catalog default version unless `version`), starts and, for
   // code-server, waits until healthy. E_NOT_FOUND for an unknown addon.
   Result<nlohmann::json> enable(const std::string& id, const std::string& version,
-                                const std::optional<TailscaleOptions>& ts, const std::atomic<bool>* cancel);
+                                const std::optional<TailscaleOptions>& ts,
+                                const std::atomic<bool>* cancel);
   Result<void> disable(const std::string& id);
   nlohmann::json list() const;
   bool healthy(const std::string& id) const;
 
  private:
-  Result<supervisor::ServiceSpec> code_server_spec(const nlohmann::json& marker, const std::string& prefix);
+  Result<supervisor::ServiceSpec> code_server_spec(const nlohmann::json& marker,
+                                                   const std::string& prefix);
   Result<void> tailscale_up(const std::string& prefix, const TailscaleOptions& ts);
 
   std::string root_, listen_host_;

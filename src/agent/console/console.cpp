@@ -18,13 +18,19 @@ namespace {
 // One WebSocket client attached to one service's shim.
 class ShimRelay : public http::WsHandler, public std::enable_shared_from_this<ShimRelay> {
  public:
-  ShimRelay(ConsoleManager& mgr, TaskRunner& tasks, std::string service, std::string socket, std::string session)
-      : mgr_(mgr), tasks_(tasks), service_(std::move(service)), socket_(std::move(socket)), session_(std::move(session)) {}
+  ShimRelay(ConsoleManager& mgr, TaskRunner& tasks, std::string service, std::string socket,
+            std::string session)
+      : mgr_(mgr),
+        tasks_(tasks),
+        service_(std::move(service)),
+        socket_(std::move(socket)),
+        session_(std::move(session)) {}
 
   void on_open(std::shared_ptr<http::WsConn> conn) override {
     conn_ = conn;
     mgr_.attached(service_);
-    if (!session_.empty()) conn->send_text(nlohmann::json{{"type", "session"}, {"id", session_}}.dump());
+    if (!session_.empty())
+      conn->send_text(nlohmann::json{{"type", "session"}, {"id", session_}}.dump());
     auto self = shared_from_this();
     bool ok = tasks_.run([self](const std::atomic<bool>& cancel) { self->pump(cancel); });
     if (!ok) conn->close(1001, "agent shutting down");
@@ -54,7 +60,8 @@ class ShimRelay : public http::WsHandler, public std::enable_shared_from_this<Sh
       if (pending_.size() < 1024) pending_.push_back({type, std::move(payload)});
       return;
     }
-    if (auto r = writer_->send(type, payload, 2s); !r) log::debug("console", "input lost", {{"error", r.error().message}});
+    if (auto r = writer_->send(type, payload, 2s); !r)
+      log::debug("console", "input lost", {{"error", r.error().message}});
   }
 
   void pump(const std::atomic<bool>& cancel) {
@@ -67,7 +74,8 @@ class ShimRelay : public http::WsHandler, public std::enable_shared_from_this<Sh
       if (reader) break;
       std::this_thread::sleep_for(20ms);
     }
-    if (!reader || !reader->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback)))) {
+    if (!reader ||
+        !reader->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback)))) {
       conn->send_text(R"({"type":"state","state":"unavailable"})");
       conn->close(1011, "console unavailable");
       return;
@@ -98,8 +106,10 @@ class ShimRelay : public http::WsHandler, public std::enable_shared_from_this<Sh
       } else if (f->type == shim::FrameType::kExit) {
         auto st = shim::parse_status(f->payload);
         nlohmann::json msg = {{"type", "exit"}};
-        if (st && st->signal) msg["signal"] = *st->signal;
-        else msg["code"] = st && st->exit_code ? *st->exit_code : 0;
+        if (st && st->signal)
+          msg["signal"] = *st->signal;
+        else
+          msg["code"] = st && st->exit_code ? *st->exit_code : 0;
         conn->send_text(msg.dump());
         conn->close(1000, "exited");
         break;
@@ -127,8 +137,8 @@ bool valid_session_id(std::string_view s) {
 
 }  // namespace
 
-ConsoleManager::ConsoleManager(supervisor::Supervisor& sup, devenv::DevEnvironment& devenv, TaskRunner& tasks,
-                               std::chrono::seconds idle_keep)
+ConsoleManager::ConsoleManager(supervisor::Supervisor& sup, devenv::DevEnvironment& devenv,
+                               TaskRunner& tasks, std::chrono::seconds idle_keep)
     : sup_(sup), devenv_(devenv), tasks_(tasks), idle_keep_(idle_keep) {}
 
 void ConsoleManager::attached(const std::string& service) {
@@ -179,7 +189,8 @@ Result<std::string> ConsoleManager::new_dev_session() {
   spec.stop_timeout_s = 3;
   spec.term_timeout_s = 3;
   spec.restart_on_crash = false;
-  spec.backpressure = true;  // like ssh: a big `cat` waits for the browser instead of losing its middle
+  spec.backpressure =
+      true;  // like ssh: a big `cat` waits for the browser instead of losing its middle
   if (auto r = sup_.start(spec); !r) return fail(r.error());
   return id;
 }
@@ -191,7 +202,8 @@ Result<std::shared_ptr<http::WsHandler>> ConsoleManager::open(const http::Reques
     if (!sup_.has("workload")) return fail(codes::kConflict, "the game server is not running yet");
     return std::make_shared<ShimRelay>(*this, tasks_, "workload", sup_.socket_path("workload"), "");
   }
-  if (container_type != "dev") return fail(codes::kConflict, "the container is not provisioned yet");
+  if (container_type != "dev")
+    return fail(codes::kConflict, "the container is not provisioned yet");
   std::string id;
   if (auto want = req.query_param("session"); want && valid_session_id(*want)) {
     auto v = sup_.service("console-" + *want);

@@ -40,7 +40,8 @@ class ConsoleManager {
                  std::chrono::seconds idle_keep = std::chrono::minutes(10));
 
   // container_type: "dev", "game" or "" (not provisioned → E_CONFLICT).
-  Result<std::shared_ptr<http::WsHandler>> open(const http::Request& req, const std::string& container_type);
+  Result<std::shared_ptr<http::WsHandler>> open(const http::Request& req,
+                                                const std::string& container_type);
 
   // Stops dev sessions that have had no client for longer than idle_keep.
   void reap_idle();

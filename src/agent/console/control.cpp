@@ -28,8 +28,9 @@ std::optional<uint16_t> cells(const nlohmann::json& j, const char* name) {
 
 int signal_from_name(std::string_view n) {
   static const std::pair<std::string_view, int> kSignals[] = {
-      {"INT", SIGINT},   {"TERM", SIGTERM}, {"HUP", SIGHUP},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-      {"TSTP", SIGTSTP}, {"CONT", SIGCONT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}};
+      {"INT", SIGINT},   {"TERM", SIGTERM},  {"HUP", SIGHUP},   {"QUIT", SIGQUIT},
+      {"KILL", SIGKILL}, {"TSTP", SIGTSTP},  {"CONT", SIGCONT}, {"USR1", SIGUSR1},
+      {"USR2", SIGUSR2}, {"WINCH", SIGWINCH}};
   if (n.starts_with("SIG")) n.remove_prefix(3);
   for (auto& [name, sig] : kSignals)
     if (name == n) return sig;
@@ -38,9 +39,11 @@ int signal_from_name(std::string_view n) {
 
 Result<Control> parse_control(std::string_view text) {
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return fail(Error::invalid("control", "not a JSON object"));
+  if (j.is_discarded() || !j.is_object())
+    return fail(Error::invalid("control", "not a JSON object"));
   auto type = j.find("type");
-  if (type == j.end() || !type->is_string()) return fail(Error::invalid("type", "type must be a string"));
+  if (type == j.end() || !type->is_string())
+    return fail(Error::invalid("type", "type must be a string"));
   const auto& t = type->get_ref<const std::string&>();
   Control c;
   if (t == "resize") {
@@ -54,7 +57,9 @@ Result<Control> parse_control(std::string_view text) {
   }
   if (t == "signal") {
     auto name = j.find("name");
-    int sig = name != j.end() && name->is_string() ? signal_from_name(name->get_ref<const std::string&>()) : 0;
+    int sig = name != j.end() && name->is_string()
+                  ? signal_from_name(name->get_ref<const std::string&>())
+                  : 0;
     if (sig <= 0) return fail(Error::invalid("name", "unknown signal"));
     c.kind = Control::Kind::kSignal;
     c.signal = sig;

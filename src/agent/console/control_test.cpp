@@ -23,10 +23,12 @@ TEST(ConsoleControl, ResizeAndSignal) {
 }
 
 TEST(ConsoleControl, WindowBounds) {
-  for (const char* ok : {R"({"type":"resize","cols":1,"rows":1})", R"({"type":"resize","cols":1000,"rows":1000})"})
+  for (const char* ok :
+       {R"({"type":"resize","cols":1,"rows":1})", R"({"type":"resize","cols":1000,"rows":1000})"})
     EXPECT_TRUE(parse_control(ok)) << ok;
-  for (const char* bad : {R"({"type":"resize","cols":0,"rows":24})", R"({"type":"resize","cols":1001,"rows":24})",
-                          R"({"type":"resize","cols":80,"rows":-1})", R"({"type":"resize","cols":80})"})
+  for (const char* bad :
+       {R"({"type":"resize","cols":0,"rows":24})", R"({"type":"resize","cols":1001,"rows":24})",
+        R"({"type":"resize","cols":80,"rows":-1})", R"({"type":"resize","cols":80})"})
     EXPECT_FALSE(parse_control(bad)) << bad;
 }
 

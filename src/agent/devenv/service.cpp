@@ -21,7 +21,8 @@ Result<void> DevEnvironment::regenerate(const std::vector<ActiveRuntime>& runtim
   if (auto r = write_profile(root_, render_profile(env, runtimes)); !r) return r;
   std::lock_guard lk(mu_);
   env_ = std::move(env);
-  log::info("devenv", "environment written", {{"runtimes", runtimes.size()}, {"path", env_->get("PATH")}});
+  log::info("devenv", "environment written",
+            {{"runtimes", runtimes.size()}, {"path", env_->get("PATH")}});
   return {};
 }
 

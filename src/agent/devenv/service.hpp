@@ -22,7 +22,8 @@ namespace zlh::agent::devenv {
 
 class DevEnvironment {
  public:
-  DevEnvironment(std::string root, std::string user_name) : root_(std::move(root)), user_name_(std::move(user_name)) {}
+  DevEnvironment(std::string root, std::string user_name)
+      : root_(std::move(root)), user_name_(std::move(user_name)) {}
   Result<DevUser> ensure_user();
   Result<void> regenerate(const std::vector<ActiveRuntime>& runtimes);
   Environment environment() const;

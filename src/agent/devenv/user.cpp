@@ -302,7 +302,8 @@ Result<DevUser> ensure_dev_user(const std::string& root, const std::string& name
   if (::chmod(u.home.c_str(), 0750) != 0) return fail(Error::from_errno("chmod " + u.home, errno));
   if (auto r = ensure_dir(u.workspace, owner); !r)
     return fail(std::move(r.error()).wrap("dev workspace"));
-  if (::chmod(u.workspace.c_str(), 0750) != 0) return fail(Error::from_errno("chmod " + u.workspace, errno));
+  if (::chmod(u.workspace.c_str(), 0750) != 0)
+    return fail(Error::from_errno("chmod " + u.workspace, errno));
 
   std::string block = rc_block(root);
   // .bash_profile, when the user has one, shadows .profile for bash login

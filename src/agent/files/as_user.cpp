@@ -26,7 +26,8 @@ AsUser::AsUser(std::optional<Owner> owner) {
   old_gid_ = gid_t(::setfsgid(owner->gid));
   old_uid_ = uid_t(::setfsuid(owner->uid));
   // setfsuid/setfsgid report the previous value, never an error: read back.
-  if (uid_t(::setfsuid(uid_t(-1))) != owner->uid || gid_t(::setfsgid(gid_t(-1))) != owner->gid) ok_ = false;
+  if (uid_t(::setfsuid(uid_t(-1))) != owner->uid || gid_t(::setfsgid(gid_t(-1))) != owner->gid)
+    ok_ = false;
 }
 
 AsUser::~AsUser() {

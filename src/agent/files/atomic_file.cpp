@@ -27,7 +27,8 @@ Result<void> make_dirs_owned(int root_fd, std::string_view rel, std::optional<Ow
     UniqueFd dir(parent->first);
     const std::string& name = parent->second;
     if (::mkdirat(dir.get(), name.c_str(), 0755) == 0) {
-      if (owner && ::fchownat(dir.get(), name.c_str(), owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) != 0)
+      if (owner &&
+          ::fchownat(dir.get(), name.c_str(), owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) != 0)
         return fail(Error::from_errno("chown " + prefix, errno));
     } else if (errno != EEXIST) {
       return fail(Error::from_errno("mkdir " + prefix, errno));
@@ -49,7 +50,8 @@ Result<AtomicFile> AtomicFile::create(int root_fd, std::string_view rel, std::op
   if (create_dirs) {
     auto slash = norm->rfind('/');
     if (slash != std::string::npos)
-      if (auto r = make_dirs_owned(root_fd, norm->substr(0, slash), owner); !r) return fail(r.error());
+      if (auto r = make_dirs_owned(root_fd, norm->substr(0, slash), owner); !r)
+        return fail(r.error());
   }
   auto parent = safe_path::open_parent_beneath(root_fd, *norm, false);
   if (!parent) return fail(parent.error());
@@ -58,7 +60,7 @@ Result<AtomicFile> AtomicFile::create(int root_fd, std::string_view rel, std::op
   f.name_ = parent->second;
   f.rel_ = *norm;
 
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(f.dir_.get(), f.name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (S_ISDIR(st.st_mode)) return fail(codes::kConflict, *norm + ": is a directory");
     if (S_ISLNK(st.st_mode)) {
@@ -76,8 +78,8 @@ Result<AtomicFile> AtomicFile::create(int root_fd, std::string_view rel, std::op
   int fd = ::openat(f.dir_.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
     f.temp_name_ = ".zlh-tmp-" + crypto::random_hex(8);
-    fd = ::openat(f.dir_.get(), f.temp_name_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    fd = ::openat(f.dir_.get(), f.temp_name_.c_str(),
+                  O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) f.temp_name_.clear();
   }
   if (fd < 0) return fail(Error::from_errno("create " + *norm, errno));
@@ -89,7 +91,8 @@ Result<AtomicFile> AtomicFile::create(int root_fd, std::string_view rel, std::op
 }
 
 AtomicFile::~AtomicFile() {
-  if (!committed_ && !temp_name_.empty() && dir_.valid()) ::unlinkat(dir_.get(), temp_name_.c_str(), 0);
+  if (!committed_ && !temp_name_.empty() && dir_.valid())
+    ::unlinkat(dir_.get(), temp_name_.c_str(), 0);
 }
 
 Result<void> AtomicFile::write(std::string_view data) {

@@ -13,7 +13,8 @@
 // parent is opened with RESOLVE_BENEATH, so `..`, absolute paths and
 // symlinks leading out are E_BADPATH before anything is created. The target
 // itself is replaced, never written through: a symlink at the target name is
-// replaced by the new file (E_BADPATH when that link leads outside). A directory at the target name is E_CONFLICT.
+// replaced by the new file (E_BADPATH when that link leads outside). A directory at the target name
+// is E_CONFLICT.
 //
 // Ownership: new files get `owner` (chown) when set, and the old file's mode
 // when one is replaced, else 0644. Missing parent directories are created

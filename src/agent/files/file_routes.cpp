@@ -1,12 +1,11 @@
 #include "agent/files/file_routes.hpp"
 
-#include "agent/files/as_user.hpp"
-
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 
+#include "agent/files/as_user.hpp"
 #include "agent/files/range.hpp"
 #include "agent/files/targz.hpp"
 #include "agent/files/upload.hpp"
@@ -22,7 +21,8 @@ namespace {
 
 class TarGzSource : public http::BodySource {
  public:
-  TarGzSource(std::unique_ptr<TarGzStream> s, std::optional<Owner> owner) : s_(std::move(s)), owner_(owner) {}
+  TarGzSource(std::unique_ptr<TarGzStream> s, std::optional<Owner> owner)
+      : s_(std::move(s)), owner_(owner) {}
   // The tree is walked as the workload user (H2), piece by piece.
   Result<size_t> read(char* buf, size_t cap) override {
     AsUser as(owner_);
@@ -39,7 +39,8 @@ class TarGzSource : public http::BodySource {
 // plus the RFC 8187 form for the real name.
 std::string disposition(const std::string& name) {
   std::string ascii;
-  for (unsigned char c : name) ascii += (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '_' : char(c);
+  for (unsigned char c : name)
+    ascii += (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '_' : char(c);
   return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + http::url_encode(name);
 }
 
@@ -52,7 +53,8 @@ Result<Response> read_file(const FilesConfig& cfg, const Request& req, bool as_d
   if (!f) return fail(f.error());
   Response res;
   if (f->is_dir) {
-    if (!as_download) return fail(codes::kInvalid, "is a directory: use /files/list or /files/download");
+    if (!as_download)
+      return fail(codes::kInvalid, "is a directory: use /files/list or /files/download");
     std::string top = f->name.empty() ? cfg.root_label() : f->name;
     std::optional<uid_t> link_owner;
     if (store->owner()) link_owner = store->owner()->uid;
@@ -100,7 +102,8 @@ Result<std::string> path_param(const Request& req, std::string_view name, bool o
   auto it = q->find(std::string(name));
   if (it == q->end()) {
     if (optional) return std::string();
-    return fail(Error::invalid(std::string(name), "query parameter \"" + std::string(name) + "\" is required"));
+    return fail(Error::invalid(std::string(name),
+                               "query parameter \"" + std::string(name) + "\" is required"));
   }
   auto norm = user_path(it->second, optional);
   if (!norm) return fail(norm.error());
@@ -125,79 +128,101 @@ void add_file_routes(http::Router& r, const FilesConfig& cfg) {
   http::RouteOptions reads;
   reads.deadline = std::chrono::seconds(30);
   for (bool dl : {false, true}) {
-    r.add_sync("GET", dl ? "/files/download" : "/files/read", [c, dl](Request& req) {
-      auto res = read_file(*c, req, dl);
-      if (!res) return Response::error(res.error());
-      return std::move(*res);
-    }, reads);
+    r.add_sync(
+        "GET", dl ? "/files/download" : "/files/read",
+        [c, dl](Request& req) {
+          auto res = read_file(*c, req, dl);
+          if (!res) return Response::error(res.error());
+          return std::move(*res);
+        },
+        reads);
   }
 
   http::RouteOptions streamed;
   // The whole body; the per-file limit is the sink's (413 E_TOO_LARGE).
   streamed.body_limit = size_t(1) << 46;
   streamed.deadline = std::chrono::minutes(2);  // after the body: fsync + rename
-  r.add_streaming("PUT", "/files/write", [c](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
-    auto rel = path_param(req, "path", false);
-    if (!rel) return fail(rel.error());
-    if (auto len = req.headers.get("Content-Length")) {
-      if (std::strtoull(std::string(*len).c_str(), nullptr, 10) > c->max_upload_bytes)
-        return fail(codes::kTooLarge, "file over " + std::to_string(c->max_upload_bytes) + " bytes");
-    }
-    auto store = c->open_store();
-    if (!store) return fail(store.error());
-    return make_write_sink(std::move(*store), *rel, c->max_upload_bytes);
-  }, streamed);
+  r.add_streaming(
+      "PUT", "/files/write",
+      [c](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
+        auto rel = path_param(req, "path", false);
+        if (!rel) return fail(rel.error());
+        if (auto len = req.headers.get("Content-Length")) {
+          if (std::strtoull(std::string(*len).c_str(), nullptr, 10) > c->max_upload_bytes)
+            return fail(codes::kTooLarge,
+                        "file over " + std::to_string(c->max_upload_bytes) + " bytes");
+        }
+        auto store = c->open_store();
+        if (!store) return fail(store.error());
+        return make_write_sink(std::move(*store), *rel, c->max_upload_bytes);
+      },
+      streamed);
 
-  r.add_streaming("POST", "/files/upload", [c](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
-    auto dir = path_param(req, "path", true);
-    if (!dir) return fail(dir.error());
-    auto store = c->open_store();
-    if (!store) return fail(store.error());
-    UploadOptions o;
-    o.dir = *dir;
-    o.max_file_bytes = c->max_upload_bytes;
-    return make_upload_sink(std::move(*store), req, std::move(o));
-  }, streamed);
+  r.add_streaming(
+      "POST", "/files/upload",
+      [c](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
+        auto dir = path_param(req, "path", true);
+        if (!dir) return fail(dir.error());
+        auto store = c->open_store();
+        if (!store) return fail(store.error());
+        UploadOptions o;
+        o.dir = *dir;
+        o.max_file_bytes = c->max_upload_bytes;
+        return make_upload_sink(std::move(*store), req, std::move(o));
+      },
+      streamed);
 
-  r.add_sync("POST", "/files/mkdir", [c](Request& req) {
-    auto body = object_body(req.body, {"path"});
-    if (!body) return Response::error(body.error());
-    auto path = string_field(*body, "path");
-    if (!path) return Response::error(path.error());
-    auto store = c->open_store();
-    if (!store) return Response::error(store.error());
-    return answer(store->mkdir(*path), {{"path", *path}, {"created", true}});
-  }, small);
+  r.add_sync(
+      "POST", "/files/mkdir",
+      [c](Request& req) {
+        auto body = object_body(req.body, {"path"});
+        if (!body) return Response::error(body.error());
+        auto path = string_field(*body, "path");
+        if (!path) return Response::error(path.error());
+        auto store = c->open_store();
+        if (!store) return Response::error(store.error());
+        return answer(store->mkdir(*path), {{"path", *path}, {"created", true}});
+      },
+      small);
 
-  r.add_sync("POST", "/files/rename", [c](Request& req) {
-    auto body = object_body(req.body, {"from", "to"});
-    if (!body) return Response::error(body.error());
-    auto from = string_field(*body, "from");
-    if (!from) return Response::error(from.error());
-    auto to = string_field(*body, "to");
-    if (!to) return Response::error(to.error());
-    auto store = c->open_store();
-    if (!store) return Response::error(store.error());
-    return answer(store->rename(*from, *to), {{"from", *from}, {"to", *to}});
-  }, small);
+  r.add_sync(
+      "POST", "/files/rename",
+      [c](Request& req) {
+        auto body = object_body(req.body, {"from", "to"});
+        if (!body) return Response::error(body.error());
+        auto from = string_field(*body, "from");
+        if (!from) return Response::error(from.error());
+        auto to = string_field(*body, "to");
+        if (!to) return Response::error(to.error());
+        auto store = c->open_store();
+        if (!store) return Response::error(store.error());
+        return answer(store->rename(*from, *to), {{"from", *from}, {"to", *to}});
+      },
+      small);
 
-  r.add_sync("POST", "/files/delete", [c](Request& req) {
-    auto body = object_body(req.body, {"paths"});
-    if (!body) return Response::error(body.error());
-    auto it = body->find("paths");
-    if (it == body->end() || !it->is_array())
-      return Response::error(Error::invalid("paths", "field \"paths\": must be an array of strings"));
-    std::vector<std::string> paths;
-    for (auto& p : *it) {
-      if (!p.is_string())
-        return Response::error(Error::invalid("paths", "field \"paths\": must be an array of strings"));
-      paths.push_back(p.get<std::string>());
-    }
-    if (paths.size() > 1000) return Response::error(Error::invalid("paths", "field \"paths\": at most 1000"));
-    auto store = c->open_store();
-    if (!store) return Response::error(store.error());
-    return answer(store->remove(paths), {{"deleted", paths}});
-  }, small);
+  r.add_sync(
+      "POST", "/files/delete",
+      [c](Request& req) {
+        auto body = object_body(req.body, {"paths"});
+        if (!body) return Response::error(body.error());
+        auto it = body->find("paths");
+        if (it == body->end() || !it->is_array())
+          return Response::error(
+              Error::invalid("paths", "field \"paths\": must be an array of strings"));
+        std::vector<std::string> paths;
+        for (auto& p : *it) {
+          if (!p.is_string())
+            return Response::error(
+                Error::invalid("paths", "field \"paths\": must be an array of strings"));
+          paths.push_back(p.get<std::string>());
+        }
+        if (paths.size() > 1000)
+          return Response::error(Error::invalid("paths", "field \"paths\": at most 1000"));
+        auto store = c->open_store();
+        if (!store) return Response::error(store.error());
+        return answer(store->remove(paths), {{"deleted", paths}});
+      },
+      small);
 }
 
 }  // namespace zlh::agent::files

@@ -1,9 +1,5 @@
 #include "agent/files/file_store.hpp"
 
-#include "agent/files/as_user.hpp"
-
-#include "http/http.hpp"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,6 +9,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include "agent/files/as_user.hpp"
+#include "http/http.hpp"
 
 namespace zlh::agent::files {
 
@@ -32,7 +31,7 @@ std::string octal_mode(mode_t m) {
 // emptied depth-first through fds (never by path, never following links).
 Result<void> remove_at(int dir, const std::string& name, const std::string& shown, int depth) {
   if (depth > kMaxDepth) return fail(codes::kIo, shown + ": directory tree too deep");
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return {};  // gone meanwhile: the goal is reached
     return fail(Error::from_errno("stat " + shown, errno));
@@ -76,7 +75,8 @@ Result<std::string> user_path(std::string_view rel, bool allow_empty) {
     auto dec = http::url_decode(cur, false);
     if (!dec) {
       // A literal '%' in a name ("100%.txt") is fine; an encoded NUL is not.
-      if (cur.find("%00") != std::string::npos) return fail(codes::kBadPath, std::string(rel) + ": encoded NUL");
+      if (cur.find("%00") != std::string::npos)
+        return fail(codes::kBadPath, std::string(rel) + ": encoded NUL");
       break;
     }
     if (auto again = safe_path::normalize_relative(*dec, allow_empty); !again)
@@ -105,7 +105,8 @@ Result<FileStore> FileStore::open(const std::string& root_dir, std::optional<Own
   std::string dir = root_dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   const auto slash = dir.rfind('/');
-  const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+  const std::string parent =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
   const std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
   int pfd = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (pfd < 0) {
@@ -121,11 +122,12 @@ Result<FileStore> FileStore::open(const std::string& root_dir, std::optional<Own
     return fail(Error::from_errno("open workload directory", errno));
   }
   UniqueFd root(fd);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(Error::from_errno("stat workload directory", errno));
   if (!S_ISDIR(st.st_mode))
-    return fail(codes::kBadPath, "the workload directory has been replaced by something that is not a "
-                                 "directory (a symlink?): file operations refused until it is a directory again");
+    return fail(codes::kBadPath,
+                "the workload directory has been replaced by something that is not a "
+                "directory (a symlink?): file operations refused until it is a directory again");
   return FileStore(std::move(root), owner);
 }
 
@@ -151,7 +153,7 @@ Result<nlohmann::json> FileStore::list(std::string_view rel) const {
   std::vector<Item> items;
   while (auto* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // raced away
     std::string type = S_ISREG(st.st_mode)   ? "file"
                        : S_ISDIR(st.st_mode) ? "dir"
@@ -185,11 +187,12 @@ Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
   if (!fd) return fail(fd.error());
   OpenedFile f;
   f.fd.reset(*fd);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(f.fd.get(), &st) != 0) return fail(Error::from_errno("stat", errno));
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
     return fail(codes::kInvalid, "not a regular file or directory");
-  if (int fl = ::fcntl(f.fd.get(), F_GETFL); fl >= 0) (void)::fcntl(f.fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+  if (int fl = ::fcntl(f.fd.get(), F_GETFL); fl >= 0)
+    (void)::fcntl(f.fd.get(), F_SETFL, fl & ~O_NONBLOCK);
   // Defense in depth for a root agent: a hard link the dev user made to a
   // file of someone else (possible where fs.protected_hardlinks=0) is not
   // read on the user's behalf.
@@ -226,7 +229,7 @@ Result<void> FileStore::rename(std::string_view from, std::string_view to) const
   auto src = safe_path::open_parent_beneath(root_.get(), *nfrom, false);
   if (!src) return fail(src.error());
   UniqueFd src_dir(src->first);
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(src_dir.get(), src->second.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fail(codes::kNotFound, *nfrom + ": no such file or directory");
   auto slash = nto->rfind('/');
@@ -262,7 +265,7 @@ Result<void> FileStore::remove(const std::vector<std::string>& rels) const {
     auto p = safe_path::open_parent_beneath(root_.get(), *norm, false);
     if (!p) return fail(p.error());
     Target t{UniqueFd(p->first), p->second, *norm};
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return fail(codes::kNotFound, *norm + ": no such file or directory");
     targets.push_back(std::move(t));

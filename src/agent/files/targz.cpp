@@ -321,7 +321,8 @@ Result<void> TarGzStream::add_entry(Dir& parent, const std::string& name) {
   if (::fstat(fd.get(), &fst) != 0)
     return stop(Error::from_errno("targz: stat " + quoted(path), errno));
   if ((fst.st_mode & S_IFMT) != (st.st_mode & S_IFMT)) return {};
-  if (link_owner_ && S_ISREG(fst.st_mode) && fst.st_nlink > 1 && fst.st_uid != *link_owner_) return {};
+  if (link_owner_ && S_ISREG(fst.st_mode) && fst.st_nlink > 1 && fst.st_uid != *link_owner_)
+    return {};
 
   if (S_ISDIR(fst.st_mode)) {
     if (auto r = write_header(path, fst, nullptr); !r) return r;

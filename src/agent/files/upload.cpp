@@ -1,10 +1,9 @@
 #include "agent/files/upload.hpp"
 
-#include "agent/files/as_user.hpp"
-
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "agent/files/as_user.hpp"
 #include "base/safe_path.hpp"
 
 namespace zlh::agent::files {
@@ -18,10 +17,10 @@ class UploadSink : public http::BodySink {
   UploadSink(FileStore store, std::string boundary, UploadOptions opts)
       : store_(std::move(store)),
         opts_(std::move(opts)),
-        parser_(std::move(boundary), MultipartParser::Callbacks{
-                                         [this](const PartHeaders& h) { return begin(h); },
-                                         [this](std::string_view d) { return data(d); },
-                                         [this] { return end(); }}) {}
+        parser_(std::move(boundary),
+                MultipartParser::Callbacks{[this](const PartHeaders& h) { return begin(h); },
+                                           [this](std::string_view d) { return data(d); },
+                                           [this] { return end(); }}) {}
 
   // Files are created, renamed and owned as the workload user (H2).
   Result<void> write(std::string_view chunk) override {
@@ -66,12 +65,14 @@ class UploadSink : public http::BodySink {
   Result<void> data(std::string_view d) {
     if (!in_file_) {
       field_bytes_ += d.size();
-      if (field_bytes_ > kMaxFieldBytes) return fail(Error::invalid("body", "form field over 64 KiB"));
+      if (field_bytes_ > kMaxFieldBytes)
+        return fail(Error::invalid("body", "form field over 64 KiB"));
       return {};
     }
     if (current_->size() + d.size() > opts_.max_file_bytes) {
       current_.reset();
-      return fail(codes::kTooLarge, name_ + ": file over " + std::to_string(opts_.max_file_bytes) + " bytes");
+      return fail(codes::kTooLarge,
+                  name_ + ": file over " + std::to_string(opts_.max_file_bytes) + " bytes");
     }
     return current_->write(d);
   }
@@ -98,7 +99,8 @@ class UploadSink : public http::BodySink {
 
 class WriteSink : public http::BodySink {
  public:
-  WriteSink(AtomicFile f, uint64_t max, std::optional<Owner> owner) : file_(std::move(f)), max_(max), owner_(owner) {}
+  WriteSink(AtomicFile f, uint64_t max, std::optional<Owner> owner)
+      : file_(std::move(f)), max_(max), owner_(owner) {}
   Result<void> write(std::string_view chunk) override {
     if (file_.size() + chunk.size() > max_)
       return fail(codes::kTooLarge, "file over " + std::to_string(max_) + " bytes");

@@ -44,11 +44,11 @@
 #include "agent/devenv/service.hpp"
 #include "agent/game/record.hpp"
 #include "agent/game/server.hpp"
-#include "proto/payload.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/runtimes/cache.hpp"
 #include "agent/runtimes/catalog_client.hpp"
 #include "agent/runtimes/manager.hpp"
+#include "proto/payload.hpp"
 
 namespace zlh::agent::game {
 

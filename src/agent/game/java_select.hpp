@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "proto/catalog.hpp"
 #include "base/error.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::agent::game {
 

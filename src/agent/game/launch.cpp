@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "proto/catalog.hpp"
 #include "base/fs.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::agent::game {
 

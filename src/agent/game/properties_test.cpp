@@ -96,7 +96,8 @@ TEST(Properties, ContinuationAtTheEndOfTheFileDoesNotSwallowAppendedKeys) {
     EXPECT_EQ(get_property(out, "pvp"), "false") << out;
     EXPECT_EQ(get_property(out, "motd"), get_property(existing, "motd")) << out;
     EXPECT_EQ(get_property(out, "b"), get_property(existing, "b")) << out;
-    EXPECT_EQ(merge_properties(out, {{"y", ""}, {"pvp", "false"}}), out) << "not idempotent: " << out;
+    EXPECT_EQ(merge_properties(out, {{"y", ""}, {"pvp", "false"}}), out)
+        << "not idempotent: " << out;
   }
   EXPECT_EQ(merge_properties("motd=hi \\", {{"pvp", "false"}}), "motd=hi \\\n\npvp=false\n");
 }

@@ -37,9 +37,9 @@
 
 #include "agent/devenv/service.hpp"
 #include "agent/game/record.hpp"
-#include "proto/payload.hpp"
 #include "agent/provisioner.hpp"
 #include "agent/supervisor/supervisor.hpp"
+#include "proto/payload.hpp"
 
 namespace zlh::agent::game {
 
@@ -54,7 +54,8 @@ class GameServer {
   GameServer(std::string root, supervisor::Supervisor& sup, devenv::DevEnvironment& devenv,
              ServerOptions o = {});
 
-  Result<void> start(const payload::Payload& p, const std::atomic<bool>& stop, const StepProgress& progress);
+  Result<void> start(const payload::Payload& p, const std::atomic<bool>& stop,
+                     const StepProgress& progress);
   // Stops the server gracefully when it runs (before its files are
   // replaced). A no-op when there is none.
   Result<void> stop_for_update();

@@ -15,7 +15,8 @@ Response answer(const Result<nlohmann::json>& r) {
 }
 }  // namespace
 
-void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks, uint64_t max_upload_bytes) {
+void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks,
+                    uint64_t max_upload_bytes) {
   ModManager* m = &mods;
   TaskRunner* t = &tasks;
   // docs/design.md §9: the body is the array; whether the running server has yet
@@ -25,63 +26,73 @@ void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks, uint64
     if (!l) return Response::error(l.error());
     Response res = Response::json(200, (*l)["mods"]);
     res.headers.set("X-ZLH-Mods-Dir", (*l)["mods_dir"].get<std::string>());
-    res.headers.set("X-ZLH-Restart-Required", (*l)["restart_required"].get<bool>() ? "true" : "false");
+    res.headers.set("X-ZLH-Restart-Required",
+                    (*l)["restart_required"].get<bool>() ? "true" : "false");
     return res;
   });
 
   http::RouteOptions install;
   install.body_limit = size_t(1) << 40;
   install.deadline = std::chrono::minutes(30);
-  r.add_streaming("POST", "/mods/install", [m, t, max_upload_bytes](Request& req)
-                                               -> Result<std::unique_ptr<http::BodySink>> {
-    // Vanilla / no game: refused before the body is read.
-    auto target = m->upload_target();
-    if (!target) return fail(target.error());
-    auto ct = req.headers.get("Content-Type").value_or("");
-    if (ct.starts_with("multipart/")) {
-      files::UploadOptions o;
-      o.dir = target->dir;
-      o.max_file_bytes = max_upload_bytes;
-      o.accept_name = [](const std::string& name) -> Result<void> {
-        if (name.size() <= 4 || !name.ends_with(".jar"))
-          return fail(Error::invalid("file", "mods are .jar files"));
-        return {};
-      };
-      o.respond = [m](const nlohmann::json& files) {
-        if (files.empty()) return Response::error(Error::invalid("file", "no .jar file in the upload"));
-        nlohmann::json installed = nlohmann::json::array();
-        for (const auto& f : files) {
-          std::string name = f["name"];
-          installed.push_back({{"id", name.substr(0, name.size() - 4)}, {"file", f["path"]}, {"size", f["size"]},
-                               {"enabled", true}});
+  r.add_streaming(
+      "POST", "/mods/install",
+      [m, t, max_upload_bytes](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
+        // Vanilla / no game: refused before the body is read.
+        auto target = m->upload_target();
+        if (!target) return fail(target.error());
+        auto ct = req.headers.get("Content-Type").value_or("");
+        if (ct.starts_with("multipart/")) {
+          files::UploadOptions o;
+          o.dir = target->dir;
+          o.max_file_bytes = max_upload_bytes;
+          o.accept_name = [](const std::string& name) -> Result<void> {
+            if (name.size() <= 4 || !name.ends_with(".jar"))
+              return fail(Error::invalid("file", "mods are .jar files"));
+            return {};
+          };
+          o.respond = [m](const nlohmann::json& files) {
+            if (files.empty())
+              return Response::error(Error::invalid("file", "no .jar file in the upload"));
+            nlohmann::json installed = nlohmann::json::array();
+            for (const auto& f : files) {
+              std::string name = f["name"];
+              installed.push_back({{"id", name.substr(0, name.size() - 4)},
+                                   {"file", f["path"]},
+                                   {"size", f["size"]},
+                                   {"enabled", true}});
+            }
+            return Response::json(
+                200, {{"installed", installed}, {"restart_required", m->note_change()}});
+          };
+          return files::make_upload_sink(std::move(target->store), req, std::move(o));
         }
-        return Response::json(200, {{"installed", installed}, {"restart_required", m->note_change()}});
-      };
-      return files::make_upload_sink(std::move(target->store), req, std::move(o));
-    }
-    return http::buffered_sink(64 * 1024, [m, t](Request& req, http::Responder res) {
-      auto body = object_body(req.body, {"artifact", "sha256"});
-      if (!body) return res.send_error(body.error());
-      auto artifact = string_field(*body, "artifact");
-      if (!artifact) return res.send_error(artifact.error());
-      auto sha = string_field(*body, "sha256");
-      if (!sha) return res.send_error(sha.error());
-      bool ok = t->run([m, res, a = *artifact, s = *sha](const std::atomic<bool>& cancel) {
-        auto r = m->install_artifact(a, s, &cancel);
-        res.send(answer(r));
-      });
-      if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-    });
-  }, install);
+        return http::buffered_sink(64 * 1024, [m, t](Request& req, http::Responder res) {
+          auto body = object_body(req.body, {"artifact", "sha256"});
+          if (!body) return res.send_error(body.error());
+          auto artifact = string_field(*body, "artifact");
+          if (!artifact) return res.send_error(artifact.error());
+          auto sha = string_field(*body, "sha256");
+          if (!sha) return res.send_error(sha.error());
+          bool ok = t->run([m, res, a = *artifact, s = *sha](const std::atomic<bool>& cancel) {
+            auto r = m->install_artifact(a, s, &cancel);
+            res.send(answer(r));
+          });
+          if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+        });
+      },
+      install);
 
   http::RouteOptions small;
   small.body_limit = 4096;
   for (bool enable : {true, false}) {
-    r.add_sync("POST", std::string("/mods/{id}/") + (enable ? "enable" : "disable"), [m, enable](Request& req) {
-      return answer(m->set_enabled(req.params["id"], enable));
-    }, small);
+    r.add_sync(
+        "POST", std::string("/mods/{id}/") + (enable ? "enable" : "disable"),
+        [m, enable](Request& req) { return answer(m->set_enabled(req.params["id"], enable)); },
+        small);
   }
-  r.add_sync("DELETE", "/mods/{id}", [m](Request& req) { return answer(m->remove(req.params["id"])); }, small);
+  r.add_sync(
+      "DELETE", "/mods/{id}", [m](Request& req) { return answer(m->remove(req.params["id"])); },
+      small);
 }
 
 }  // namespace zlh::agent::mods

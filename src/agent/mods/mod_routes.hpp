@@ -13,6 +13,7 @@
 namespace zlh::agent::mods {
 
 // `mods` and `tasks` must outlive the router.
-void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks, uint64_t max_upload_bytes);
+void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks,
+                    uint64_t max_upload_bytes);
 
 }  // namespace zlh::agent::mods

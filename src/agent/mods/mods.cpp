@@ -11,9 +11,9 @@
 
 #include "agent/files/atomic_file.hpp"
 #include "agent/game/record.hpp"
-#include "proto/catalog.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::agent::mods {
 
@@ -37,8 +37,9 @@ Result<std::string> jar_name_for(const std::string& id) {
 
 // Regular file `name` in dir (no symlinks).
 std::optional<struct stat> regular_at(int dir, const std::string& name) {
-  struct stat st{};
-  if (dir < 0 || ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+  struct stat st {};
+  if (dir < 0 || ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode))
     return std::nullopt;
   return st;
 }
@@ -46,7 +47,8 @@ std::optional<struct stat> regular_at(int dir, const std::string& name) {
 }  // namespace
 
 ModManager::ModManager(std::string root, runtimes::ArtifactCache& cache, std::string artifacts_base,
-                       supervisor::Supervisor& supervisor, std::function<std::optional<files::Owner>()> owner)
+                       supervisor::Supervisor& supervisor,
+                       std::function<std::optional<files::Owner>()> owner)
     : root_(std::move(root)),
       server_dir_(fs::join(root_, "opt/zlh/server")),
       cache_(cache),
@@ -62,7 +64,8 @@ Result<std::string> ModManager::mods_dir() const {
     return fail(rec.error());
   }
   if (rec->mods_dir.empty())
-    return fail(Error::invalid("variant", rec->variant + " has no mods (the catalog variant has no mods_dir)"));
+    return fail(Error::invalid(
+        "variant", rec->variant + " has no mods (the catalog variant has no mods_dir)"));
   auto norm = safe_path::normalize_relative(rec->mods_dir, false);
   if (!norm) return fail(codes::kInternal, "catalog mods_dir is not a clean relative path");
   return *norm;
@@ -86,11 +89,11 @@ bool ModManager::note_change() {
   return running;
 }
 
-std::string ModManager::sha256_of(int dir_fd, const std::string& dir, const std::string& file, uint64_t size,
-                                  int64_t mtime_ns) {
+std::string ModManager::sha256_of(int dir_fd, const std::string& dir, const std::string& file,
+                                  uint64_t size, int64_t mtime_ns) {
   std::string key = dir + "/" + file;
-  if (auto it = sha_cache_.find(key);
-      it != sha_cache_.end() && std::get<0>(it->second) == size && std::get<1>(it->second) == mtime_ns)
+  if (auto it = sha_cache_.find(key); it != sha_cache_.end() && std::get<0>(it->second) == size &&
+                                      std::get<1>(it->second) == mtime_ns)
     return std::get<2>(it->second);
   int fd = ::openat(dir_fd, file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return "";
@@ -179,7 +182,8 @@ Result<nlohmann::json> ModManager::set_enabled(const std::string& id, bool enabl
     out["restart_required"] = changed_under_pid_ != 0;
     return out;
   }
-  if (in_to) return fail(codes::kConflict, "mod " + id + " is both enabled and disabled; delete one copy");
+  if (in_to)
+    return fail(codes::kConflict, "mod " + id + " is both enabled and disabled; delete one copy");
   if (!to_fd.valid()) {
     if (auto r = files::make_dirs_owned(st->root_fd(), to, st->owner()); !r) return fail(r.error());
     to_fd = open_dir(to);
@@ -209,7 +213,8 @@ Result<nlohmann::json> ModManager::remove(const std::string& id) {
     if (!fd) continue;
     UniqueFd dfd(*fd);
     if (!regular_at(dfd.get(), *file)) continue;
-    if (::unlinkat(dfd.get(), file->c_str(), 0) != 0) return fail(Error::from_errno("delete mod " + id, errno));
+    if (::unlinkat(dfd.get(), file->c_str(), 0) != 0)
+      return fail(Error::from_errno("delete mod " + id, errno));
     ::fsync(dfd.get());
     found = true;
   }
@@ -217,23 +222,28 @@ Result<nlohmann::json> ModManager::remove(const std::string& id) {
   return nlohmann::json{{"id", id}, {"deleted", true}, {"restart_required", note_change()}};
 }
 
-Result<nlohmann::json> ModManager::install_artifact(const std::string& artifact, const std::string& sha256,
+Result<nlohmann::json> ModManager::install_artifact(const std::string& artifact,
+                                                    const std::string& sha256,
                                                     const std::atomic<bool>* cancel) {
   if (!catalog::safe_relative_path(artifact) || !artifact.ends_with(".jar"))
-    return fail(Error::invalid("artifact", "field \"artifact\": must be a relative .jar path on the artifact server"));
+    return fail(Error::invalid(
+        "artifact", "field \"artifact\": must be a relative .jar path on the artifact server"));
   if (!is_sha256(sha256))
     return fail(Error::invalid("sha256", "field \"sha256\": must be 64 lowercase hex digits"));
-  std::string file = artifact.substr(artifact.rfind('/') == std::string::npos ? 0 : artifact.rfind('/') + 1);
+  std::string file =
+      artifact.substr(artifact.rfind('/') == std::string::npos ? 0 : artifact.rfind('/') + 1);
   if (auto r = files::check_file_name(file); !r) return fail(r.error());
   {
     std::lock_guard lk(mu_);
     if (auto dir = mods_dir(); !dir) return fail(dir.error());
   }
-  if (artifacts_base_.empty()) return fail(codes::kUnavailable, "no artifact server configured (--artifacts)");
+  if (artifacts_base_.empty())
+    return fail(codes::kUnavailable, "no artifact server configured (--artifacts)");
   std::string base = artifacts_base_;
   while (!base.empty() && base.back() == '/') base.pop_back();
   // The download runs without the lock: it may take a while.
-  auto cached = cache_.get(base + "/" + artifact, sha256, runtimes::ArtifactCache::kUnknownSize, nullptr, cancel);
+  auto cached = cache_.get(base + "/" + artifact, sha256, runtimes::ArtifactCache::kUnknownSize,
+                           nullptr, cancel);
   if (!cached) return fail(cached.error());
 
   std::lock_guard lk(mu_);
@@ -241,10 +251,12 @@ Result<nlohmann::json> ModManager::install_artifact(const std::string& artifact,
   if (!dir) return fail(dir.error());
   auto st = store();
   if (!st) return fail(st.error());
-  if (auto dfd = safe_path::open_beneath(st->root_fd(), *dir + "-disabled", O_RDONLY | O_DIRECTORY)) {
+  if (auto dfd =
+          safe_path::open_beneath(st->root_fd(), *dir + "-disabled", O_RDONLY | O_DIRECTORY)) {
     UniqueFd d(*dfd);
     if (regular_at(d.get(), file))
-      return fail(codes::kConflict, "a disabled copy of " + file + " exists; enable or delete it first");
+      return fail(codes::kConflict,
+                  "a disabled copy of " + file + " exists; enable or delete it first");
   }
   auto out = files::AtomicFile::create(st->root_fd(), *dir + "/" + file, st->owner(), true);
   if (!out) return fail(out.error());
@@ -261,12 +273,9 @@ Result<nlohmann::json> ModManager::install_artifact(const std::string& artifact,
   }
   if (auto c = out->commit(); !c) return fail(c.error());
   std::string id = file.substr(0, file.size() - 4);
-  return nlohmann::json{{"id", id},
-                        {"file", *dir + "/" + file},
-                        {"enabled", true},
-                        {"size", out->size()},
-                        {"sha256", sha256},
-                        {"restart_required", note_change()}};
+  return nlohmann::json{{"id", id},         {"file", *dir + "/" + file},
+                        {"enabled", true},  {"size", out->size()},
+                        {"sha256", sha256}, {"restart_required", note_change()}};
 }
 
 Result<ModManager::UploadTarget> ModManager::upload_target() {

@@ -37,7 +37,8 @@ namespace zlh::agent::mods {
 class ModManager {
  public:
   ModManager(std::string root, runtimes::ArtifactCache& cache, std::string artifacts_base,
-             supervisor::Supervisor& supervisor, std::function<std::optional<files::Owner>()> owner);
+             supervisor::Supervisor& supervisor,
+             std::function<std::optional<files::Owner>()> owner);
 
   // {mods_dir, restart_required, mods:[{id,file,enabled,size,sha256}]} sorted by id
   // (GET /mods sends the array, the other two as X-ZLH-* headers).
@@ -70,7 +71,8 @@ class ModManager {
   std::function<std::optional<files::Owner>()> owner_;
   std::mutex mu_;
   std::map<std::string, std::tuple<uint64_t, int64_t, std::string>> sha_cache_;
-  std::atomic<pid_t> changed_under_pid_{0};  // the server process that has not seen the latest change
+  std::atomic<pid_t> changed_under_pid_{
+      0};  // the server process that has not seen the latest change
 };
 
 }  // namespace zlh::agent::mods

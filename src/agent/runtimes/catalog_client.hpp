@@ -12,8 +12,8 @@
 #include <string>
 
 #include "agent/runtimes/fetcher.hpp"
-#include "proto/catalog.hpp"
 #include "base/crypto.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::agent::runtimes {
 

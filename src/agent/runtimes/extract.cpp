@@ -434,7 +434,8 @@ class Extractor {
       return fail(errno_error("truncate", raw, errno));
     if (::fchmod(fd.get(), perm) != 0) return fail(errno_error("chmod", raw, errno));
     if (lz::archive_entry_mtime_is_set(e)) {
-      timespec times[2] = {{0, UTIME_OMIT}, {lz::archive_entry_mtime(e), lz::archive_entry_mtime_nsec(e)}};
+      timespec times[2] = {{0, UTIME_OMIT},
+                           {lz::archive_entry_mtime(e), lz::archive_entry_mtime_nsec(e)}};
       ::futimens(fd.get(), times);  // best effort: mtime is informative only
     }
     if (::close(fd.release()) != 0) return fail(errno_error("close", raw, errno));

@@ -62,7 +62,8 @@ void init_curl_once() {
 }
 }  // namespace
 
-Result<void> CurlFetcher::fetch(const std::string& url, const Sink& sink, const std::atomic<bool>* cancel) {
+Result<void> CurlFetcher::fetch(const std::string& url, const Sink& sink,
+                                const std::atomic<bool>* cancel) {
   if (!url.starts_with("http://") && !url.starts_with("https://") && !url.starts_with("file://"))
     return fail(codes::kInvalid, "unsupported artifact URL scheme: " + url);
   init_curl_once();
@@ -72,9 +73,11 @@ Result<void> CurlFetcher::fetch(const std::string& url, const Sink& sink, const 
   char errbuf[CURL_ERROR_SIZE] = {};
   lz::curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   lz::curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,file");
-  lz::curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");  // never redirect into file://
+  lz::curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR,
+                       "http,https");  // never redirect into file://
   lz::curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  lz::curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);  // an error page is never taken for the artifact
+  lz::curl_easy_setopt(h, CURLOPT_FAILONERROR,
+                       1L);  // an error page is never taken for the artifact
   lz::curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
   lz::curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
   lz::curl_easy_setopt(h, CURLOPT_WRITEDATA, &ctx);
@@ -95,13 +98,16 @@ Result<void> CurlFetcher::fetch(const std::string& url, const Sink& sink, const 
   lz::curl_easy_cleanup(h);
   if (ctx.error) return fail(*ctx.error);
   if (rc == CURLE_FILE_COULDNT_READ_FILE) return fail(codes::kNotFound, url + ": no such file");
-  if (rc == CURLE_HTTP_RETURNED_ERROR && status == 404) return fail(codes::kNotFound, url + ": 404 not found");
+  if (rc == CURLE_HTTP_RETURNED_ERROR && status == 404)
+    return fail(codes::kNotFound, url + ": 404 not found");
   if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(codes::kInternal, "cancelled");
   if (rc != CURLE_OK)
-    return fail(codes::kUpstream, url + ": " + (errbuf[0] ? std::string(errbuf) : lz::curl_easy_strerror(rc)));
+    return fail(codes::kUpstream,
+                url + ": " + (errbuf[0] ? std::string(errbuf) : lz::curl_easy_strerror(rc)));
   if (url.starts_with("http")) {
     if (status == 404) return fail(codes::kNotFound, url + ": 404 not found");
-    if (status < 200 || status >= 300) return fail(codes::kUpstream, url + ": HTTP " + std::to_string(status));
+    if (status < 200 || status >= 300)
+      return fail(codes::kUpstream, url + ": HTTP " + std::to_string(status));
   }
   return {};
 }

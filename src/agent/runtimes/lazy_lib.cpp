@@ -27,7 +27,8 @@ void* symbol(const char* soname, const char* name) {
   void* h = library(soname);
   void* s = h ? ::dlsym(h, name) : nullptr;
   if (!s) {
-    std::fprintf(stderr, "zlh-agent: cannot resolve %s in %s: %s\n", name, soname, h ? "missing symbol" : ::dlerror());
+    std::fprintf(stderr, "zlh-agent: cannot resolve %s in %s: %s\n", name, soname,
+                 h ? "missing symbol" : ::dlerror());
     std::abort();
   }
   return s;

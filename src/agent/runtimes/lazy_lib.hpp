@@ -21,9 +21,10 @@ void* symbol(const char* soname, const char* name);
 
 }  // namespace zlh::agent::runtimes::lazy
 
-#define ZLH_LAZY(lib, fn)                                                                         \
-  template <typename... A>                                                                        \
-  inline auto fn(A... a) {                                                                        \
-    static auto f = reinterpret_cast<decltype(&::fn)>(::zlh::agent::runtimes::lazy::symbol(lib, #fn)); \
-    return f(a...);                                                                               \
+#define ZLH_LAZY(lib, fn)                                                                  \
+  template <typename... A>                                                                 \
+  inline auto fn(A... a) {                                                                 \
+    static auto f =                                                                        \
+        reinterpret_cast<decltype(&::fn)>(::zlh::agent::runtimes::lazy::symbol(lib, #fn)); \
+    return f(a...);                                                                        \
   }

@@ -7,12 +7,12 @@
 
 #include <algorithm>
 
-#include "proto/payload.hpp"
 #include "agent/runtimes/extract.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
+#include "proto/payload.hpp"
 
 namespace zlh::agent::runtimes {
 
@@ -21,7 +21,7 @@ constexpr std::string_view kComponent = "runtimes";
 constexpr const char* kMarker = ".zlh-runtime.json";
 
 bool is_dir(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -39,10 +39,12 @@ std::vector<std::string> list_dir(const std::string& p) {
   return out;
 }
 
-
 Result<void> check_ids(const std::string& id, const std::string& version) {
-  if (!payload::valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
-  if (!payload::valid_version(version)) return std::unexpected(Error::invalid("version", "version is not a valid version string"));
+  if (!payload::valid_id(id))
+    return std::unexpected(
+        Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
+  if (!payload::valid_version(version))
+    return std::unexpected(Error::invalid("version", "version is not a valid version string"));
   return {};
 }
 
@@ -59,9 +61,11 @@ std::string read_link(const std::string& path) {
   return std::string(buf, size_t(n));
 }
 
-Result<void> replace_symlink(const std::string& dir, const std::string& name, const std::string& target) {
+Result<void> replace_symlink(const std::string& dir, const std::string& name,
+                             const std::string& target) {
   std::string tmp = fs::join(dir, "." + name + ".tmp-" + crypto::random_hex(4));
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(Error::from_errno("symlink " + tmp, errno));
+  if (::symlink(target.c_str(), tmp.c_str()) != 0)
+    return fail(Error::from_errno("symlink " + tmp, errno));
   if (::rename(tmp.c_str(), fs::join(dir, name).c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -70,7 +74,8 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name, co
   return fs::fsync_dir(dir);
 }
 
-RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache, std::string kind)
+RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache,
+                               std::string kind)
     : root_(std::move(root)),
       dir_(fs::join(root_, kind == "addon" ? "opt/zlh/services" : "opt/zlh/runtimes")),
       kind_(std::move(kind)),
@@ -100,13 +105,15 @@ void RuntimeManager::discard_leftovers() {
     if (!dp) continue;
     while (auto* e = readdir(dp)) {
       std::string_view n = e->d_name;
-      if (n.starts_with(".current.tmp-") || n.starts_with(".previous.tmp-")) unlinkat(dirfd(dp), e->d_name, 0);
+      if (n.starts_with(".current.tmp-") || n.starts_with(".previous.tmp-"))
+        unlinkat(dirfd(dp), e->d_name, 0);
     }
     closedir(dp);
   }
 }
 
-void RuntimeManager::set_run_as(std::optional<uid_t> uid, std::optional<gid_t> gid, std::string user_name) {
+void RuntimeManager::set_run_as(std::optional<uid_t> uid, std::optional<gid_t> gid,
+                                std::string user_name) {
   uid_ = uid;
   gid_ = gid;
   user_name_ = std::move(user_name);
@@ -120,7 +127,7 @@ std::mutex& RuntimeManager::lock_for(const std::string& id) {
 }
 
 bool RuntimeManager::installed(const std::string& id, const std::string& version) const {
-  struct stat st{};
+  struct stat st {};
   return ::stat(fs::join(dir_, id + "/" + version + "/" + kMarker).c_str(), &st) == 0;
 }
 
@@ -161,11 +168,12 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
   if (!entry) return fail(codes::kNotFound, what + " is not in the catalog");
 
   report("download " + what, 0.0);
-  auto cached = cache_.get(join_url(catalog_.base_url(), entry->artifact), entry->sha256, entry->size,
-                           [&](uint64_t done, uint64_t total) {
-                             report("download " + what, total ? 0.6 * double(done) / double(total) : 0.0);
-                           },
-                           cancel);
+  auto cached = cache_.get(
+      join_url(catalog_.base_url(), entry->artifact), entry->sha256, entry->size,
+      [&](uint64_t done, uint64_t total) {
+        report("download " + what, total ? 0.6 * double(done) / double(total) : 0.0);
+      },
+      cancel);
   if (!cached) return fail(cached.error());
 
   report("extract " + what, 0.6);
@@ -180,8 +188,11 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
   xo.strip_components = entry->strip_components;
   xo.cancel = cancel;
   uint64_t total = entry->size ? entry->size * 3 : 1;  // rough: compressed → uncompressed
-  xo.progress = [&](uint64_t done) { report("extract " + what, 0.6 + 0.3 * std::min(1.0, double(done) / double(total))); };
-  if (auto r = extract_archive(*cached, staging, xo); !r) return cleanup(r.error().wrap("extract " + what));
+  xo.progress = [&](uint64_t done) {
+    report("extract " + what, 0.6 + 0.3 * std::min(1.0, double(done) / double(total)));
+  };
+  if (auto r = extract_archive(*cached, staging, xo); !r)
+    return cleanup(r.error().wrap("extract " + what));
 
   report("verify " + what, 0.9);
   if (entry->verify) {  // required for runtimes by the catalog, optional for addons
@@ -199,13 +210,17 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     so.gid = gid_;
     so.user_name = user_name_;
     auto ran = process::run(so, std::chrono::seconds(120), 64 * 1024);
-    if (!ran) return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command could not run: " + ran.error().message));
-    if (ran->timed_out) return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command timed out"));
+    if (!ran)
+      return cleanup(Error::make(codes::kVerifyFailed,
+                                 what + ": verify command could not run: " + ran.error().message));
+    if (ran->timed_out)
+      return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command timed out"));
     if (ran->exit_code != 0 || ran->output.find(entry->verify->expect) == std::string::npos) {
       std::string out = ran->output.substr(0, 200);
-      return cleanup(Error::make(codes::kVerifyFailed, what + ": verify printed \"" + out + "\" (exit " +
-                                                           std::to_string(ran->exit_code) + "), expected \"" +
-                                                           entry->verify->expect + "\""));
+      return cleanup(
+          Error::make(codes::kVerifyFailed, what + ": verify printed \"" + out + "\" (exit " +
+                                                std::to_string(ran->exit_code) + "), expected \"" +
+                                                entry->verify->expect + "\""));
     }
   }
 
@@ -219,7 +234,8 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
                            {"port", entry->port},
                            {"health", entry->health},
                            {"installed_at", log::now_rfc3339()}};
-  if (auto r = fs::write_file_atomic(fs::join(staging, kMarker), marker.dump(2) + "\n", 0644); !r) return cleanup(r.error());
+  if (auto r = fs::write_file_atomic(fs::join(staging, kMarker), marker.dump(2) + "\n", 0644); !r)
+    return cleanup(r.error());
   if (auto r = fs::make_dirs(fs::join(dir_, id), 0755); !r) return cleanup(r.error());
   if (is_dir(target)) {
     // A version dir without a marker cannot come from us (renames are
@@ -227,25 +243,30 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     std::string trash = fs::join(staging_root, "rm-" + crypto::random_hex(6));
     if (::rename(target.c_str(), trash.c_str()) == 0) (void)remove_tree(trash);
   }
-  if (::rename(staging.c_str(), target.c_str()) != 0) return cleanup(Error::from_errno("rename into " + target, errno));
+  if (::rename(staging.c_str(), target.c_str()) != 0)
+    return cleanup(Error::from_errno("rename into " + target, errno));
   (void)fs::fsync_dir(fs::join(dir_, id));
   if (auto r = switch_current(id, version); !r) return fail(r.error());
   report("installed " + what, 1.0);
-  log::info(kComponent, "runtime installed", {{"runtime", id}, {"version", version}, {"path", target}});
+  log::info(kComponent, "runtime installed",
+            {{"runtime", id}, {"version", version}, {"path", target}});
   return Installed{id, version, target, true};
 }
 
 Result<Installed> RuntimeManager::use(const std::string& id, const std::string& version) {
   if (auto r = check_ids(id, version); !r) return fail(r.error());
   std::lock_guard guard(lock_for(id));
-  if (!installed(id, version)) return fail(codes::kNotFound, "runtime " + id + " " + version + " is not installed");
+  if (!installed(id, version))
+    return fail(codes::kNotFound, "runtime " + id + " " + version + " is not installed");
   bool was = read_link(fs::join(dir_, id + "/current")) == version;
   if (auto r = switch_current(id, version); !r) return fail(r.error());
   return Installed{id, version, fs::join(dir_, id + "/" + version), !was};
 }
 
 Result<Installed> RuntimeManager::rollback(const std::string& id) {
-  if (!payload::valid_id(id)) return std::unexpected(Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
+  if (!payload::valid_id(id))
+    return std::unexpected(
+        Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
   std::lock_guard guard(lock_for(id));
   std::string prev = read_link(fs::join(dir_, id + "/previous"));
   if (prev.empty() || !installed(id, prev))
@@ -257,13 +278,15 @@ Result<Installed> RuntimeManager::rollback(const std::string& id) {
 Result<void> RuntimeManager::remove(const std::string& id, const std::string& version, bool force) {
   if (auto r = check_ids(id, version); !r) return r;
   std::lock_guard guard(lock_for(id));
-  if (!installed(id, version)) return fail(codes::kNotFound, "runtime " + id + " " + version + " is not installed");
+  if (!installed(id, version))
+    return fail(codes::kNotFound, "runtime " + id + " " + version + " is not installed");
   std::string d = fs::join(dir_, id);
   std::string current = read_link(fs::join(d, "current"));
   std::string previous = read_link(fs::join(d, "previous"));
   bool active = current == version;
   if (active && !force)
-    return fail(codes::kConflict, "runtime " + id + " " + version + " is the active version (use ?force=1)");
+    return fail(codes::kConflict,
+                "runtime " + id + " " + version + " is the active version (use ?force=1)");
   if (active) {
     // Forced removal of the active version falls back to the previous one.
     if (!previous.empty() && previous != version && installed(id, previous)) {
@@ -277,17 +300,22 @@ Result<void> RuntimeManager::remove(const std::string& id, const std::string& ve
   }
   std::string staging_root = fs::join(dir_, ".staging");
   if (auto r = fs::make_dirs(staging_root, 0755); !r) return r;
-  std::string trash = fs::join(staging_root, "rm-" + id + "-" + version + "-" + crypto::random_hex(4));
-  if (::rename(fs::join(d, version).c_str(), trash.c_str()) != 0) return fail(Error::from_errno("remove " + version, errno));
+  std::string trash =
+      fs::join(staging_root, "rm-" + id + "-" + version + "-" + crypto::random_hex(4));
+  if (::rename(fs::join(d, version).c_str(), trash.c_str()) != 0)
+    return fail(Error::from_errno("remove " + version, errno));
   if (auto r = remove_tree(trash); !r)
     log::warn(kComponent, "cannot delete removed runtime", {{"error", r.error().message}});
-  log::info(kComponent, "runtime removed", {{"runtime", id}, {"version", version}, {"forced", force}});
+  log::info(kComponent, "runtime removed",
+            {{"runtime", id}, {"version", version}, {"forced", force}});
   if (active && on_change_) on_change_();
   return {};
 }
 
-std::optional<Installed> RuntimeManager::if_current(const std::string& id, const std::string& version) const {
-  if (!payload::valid_id(id) || !payload::valid_version(version) || !installed(id, version)) return std::nullopt;
+std::optional<Installed> RuntimeManager::if_current(const std::string& id,
+                                                    const std::string& version) const {
+  if (!payload::valid_id(id) || !payload::valid_version(version) || !installed(id, version))
+    return std::nullopt;
   if (read_link(fs::join(dir_, id + "/current")) != version) return std::nullopt;
   return Installed{id, version, fs::join(dir_, id + "/" + version), false};
 }
@@ -301,7 +329,8 @@ nlohmann::json RuntimeManager::list() const {
     std::vector<std::string> vs;
     for (const auto& v : list_dir(d))
       if (v != "current" && v != "previous" && installed(id, v)) vs.push_back(v);
-    std::sort(vs.begin(), vs.end(), [](const auto& a, const auto& b) { return catalog::compare_versions(a, b) < 0; });
+    std::sort(vs.begin(), vs.end(),
+              [](const auto& a, const auto& b) { return catalog::compare_versions(a, b) < 0; });
     for (const auto& v : vs) {
       auto m = fs::read_file(fs::join(d, v + "/" + kMarker));
       auto mj = m ? nlohmann::json::parse(*m, nullptr, false) : nlohmann::json();
@@ -330,9 +359,11 @@ std::vector<devenv::ActiveRuntime> RuntimeManager::active() const {
     devenv::ActiveRuntime a;
     a.id = id;
     a.prefix = fs::join(dir_, id + "/current");
-    for (const auto& b : mj.value("bin", nlohmann::json::array())) a.bin.push_back(b.get<std::string>());
+    for (const auto& b : mj.value("bin", nlohmann::json::array()))
+      a.bin.push_back(b.get<std::string>());
     if (mj.contains("env") && mj["env"].is_object())
-      for (auto it = mj["env"].begin(); it != mj["env"].end(); ++it) a.env[it.key()] = it->get<std::string>();
+      for (auto it = mj["env"].begin(); it != mj["env"].end(); ++it)
+        a.env[it.key()] = it->get<std::string>();
     out.push_back(std::move(a));
   }
   return out;

@@ -44,9 +44,11 @@ namespace zlh::agent::runtimes {
 struct Installed {
   std::string runtime;
   std::string version;
-  std::string path;  // absolute path of the version directory
+  std::string path;      // absolute path of the version directory
   bool changed = false;  // false when the guard answered (already installed and active)
-  nlohmann::json to_json() const { return {{"runtime", runtime}, {"version", version}, {"path", path}}; }
+  nlohmann::json to_json() const {
+    return {{"runtime", runtime}, {"version", version}, {"path", path}};
+  }
 };
 
 // step text ("download runtime node 20.18.0") and 0..1 progress within the install.
@@ -57,7 +59,8 @@ class RuntimeManager {
   // kind "runtime" installs catalog runtimes into opt/zlh/runtimes; kind
   // "addon" installs catalog addons into opt/zlh/services (same pipeline,
   // `verify` optional, the marker also keeps launch/port/health).
-  RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache, std::string kind = "runtime");
+  RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache,
+                 std::string kind = "runtime");
 
   // Removes staging left by a crash and cache temporaries. Call once at start.
   void discard_leftovers();
@@ -65,8 +68,9 @@ class RuntimeManager {
   void set_run_as(std::optional<uid_t> uid, std::optional<gid_t> gid, std::string user_name);
   void set_on_change(std::function<void()> f) { on_change_ = std::move(f); }
 
-  Result<Installed> install(const std::string& id, const std::string& version, const std::string& pinned_catalog_sha,
-                            const Progress& progress, const std::atomic<bool>* cancel = nullptr);
+  Result<Installed> install(const std::string& id, const std::string& version,
+                            const std::string& pinned_catalog_sha, const Progress& progress,
+                            const std::atomic<bool>* cancel = nullptr);
   Result<Installed> use(const std::string& id, const std::string& version);
   Result<Installed> rollback(const std::string& id);
   Result<void> remove(const std::string& id, const std::string& version, bool force);
@@ -105,6 +109,7 @@ class RuntimeManager {
 // Reads a symlink's target; empty when it is not a symlink.
 std::string read_link(const std::string& path);
 // Atomically points dir/name at target (temp symlink + rename).
-Result<void> replace_symlink(const std::string& dir, const std::string& name, const std::string& target);
+Result<void> replace_symlink(const std::string& dir, const std::string& name,
+                             const std::string& target);
 
 }  // namespace zlh::agent::runtimes

@@ -32,7 +32,8 @@ CrashPolicy::Decision CrashPolicy::on_crash(int exit_code, int signal, std::stri
   const SteadyTime now = clock_->now();
   ++crash_count_;
   last_crash_at_ = clock_->wall();
-  last_exit_ = signal != 0 ? Exit{std::nullopt, signal, std::move(reason)} : Exit{exit_code, std::nullopt, std::move(reason)};
+  last_exit_ = signal != 0 ? Exit{std::nullopt, signal, std::move(reason)}
+                           : Exit{exit_code, std::nullopt, std::move(reason)};
   const bool stable = started_ && now - *started_ >= cfg_.stable_after;
   started_.reset();
 

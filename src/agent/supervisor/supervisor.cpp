@@ -1,12 +1,13 @@
 #include "agent/supervisor/supervisor.hpp"
 
 #include <dirent.h>
-#include <cstdlib>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
@@ -83,15 +84,16 @@ Result<ServiceSpec> ServiceSpec::from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json ServiceView::to_json() const {
-  return {{"name", name},
-          {"state", state},
-          {"pid", pid ? nlohmann::json(pid) : nlohmann::json(nullptr)},
-          {"restarts", restarts},
-          {"port", port ? nlohmann::json(port) : nlohmann::json(nullptr)},
-          {"crash_count", crash_count},
-          {"last_crash_at", last_crash_at ? nlohmann::json(*last_crash_at) : nlohmann::json(nullptr)},
-          {"last_exit", last_exit},
-          {"last_stop", last_stop}};
+  return {
+      {"name", name},
+      {"state", state},
+      {"pid", pid ? nlohmann::json(pid) : nlohmann::json(nullptr)},
+      {"restarts", restarts},
+      {"port", port ? nlohmann::json(port) : nlohmann::json(nullptr)},
+      {"crash_count", crash_count},
+      {"last_crash_at", last_crash_at ? nlohmann::json(*last_crash_at) : nlohmann::json(nullptr)},
+      {"last_exit", last_exit},
+      {"last_stop", last_stop}};
 }
 
 struct Supervisor::Service {
@@ -114,7 +116,8 @@ struct Supervisor::Service {
   std::thread thread;
 };
 
-Supervisor::Supervisor(std::string root, std::string shim_bin, const Clock& clock, CrashPolicyConfig policy)
+Supervisor::Supervisor(std::string root, std::string shim_bin, const Clock& clock,
+                       CrashPolicyConfig policy)
     : root_(std::move(root)),
       shim_bin_(std::move(shim_bin)),
       run_dir_(fs::join(root_, "run/zlh")),
@@ -129,7 +132,8 @@ void Supervisor::set_oom_counter(std::function<uint64_t()> f) {
 }
 
 uint64_t cgroup_oom_kills() {
-  for (const char* p : {"/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"}) {
+  for (const char* p :
+       {"/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"}) {
     auto d = fs::read_file(p, 64 * 1024);
     if (!d) continue;
     auto at = d->find("oom_kill ");
@@ -156,13 +160,16 @@ void Supervisor::set_on_state(std::function<void(const std::string&, const std::
   on_state_ = std::move(f);
 }
 
-std::string Supervisor::socket_path(const std::string& name) const { return fs::join(run_dir_, name + ".sock"); }
+std::string Supervisor::socket_path(const std::string& name) const {
+  return fs::join(run_dir_, name + ".sock");
+}
 
 void Supervisor::set_state(Service& s, const std::string& state) {
   // mu_ held by the caller.
   if (s.state == state) return;
   s.state = state;
-  log::info(kComponent, "service state", {{"service", s.spec.name}, {"state", state}, {"pid", s.pid}});
+  log::info(kComponent, "service state",
+            {{"service", s.spec.name}, {"state", state}, {"pid", s.pid}});
   if (on_state_) on_state_(s.spec.name, state);
   cv_.notify_all();
 }
@@ -173,8 +180,11 @@ void Supervisor::persist(const Service& s) {
                       {"restarts", s.restarts},       {"shim_pid", s.shim_pid},
                       {"shim_start", s.shim_start}};
   if (auto r = fs::make_dirs(state_dir_, 0700); !r) return;
-  if (auto r = fs::write_file_atomic(fs::join(state_dir_, s.spec.name + ".json"), j.dump() + "\n", 0600); !r)
-    log::error(kComponent, "persist service failed", {{"service", s.spec.name}, {"error", r.error().message}});
+  if (auto r =
+          fs::write_file_atomic(fs::join(state_dir_, s.spec.name + ".json"), j.dump() + "\n", 0600);
+      !r)
+    log::error(kComponent, "persist service failed",
+               {{"service", s.spec.name}, {"error", r.error().message}});
 }
 
 bool Supervisor::shim_alive(const Service& s) const {
@@ -183,7 +193,8 @@ bool Supervisor::shim_alive(const Service& s) const {
   auto st = shim::proc_start_time(s.shim_pid);
   if (!st || *st != s.shim_start) return false;
   // A zombie of ours is not alive.
-  std::string stat = fs::read_file("/proc/" + std::to_string(s.shim_pid) + "/stat", 4096).value_or("");
+  std::string stat =
+      fs::read_file("/proc/" + std::to_string(s.shim_pid) + "/stat", 4096).value_or("");
   auto rp = stat.rfind(')');
   if (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z') return false;
   return true;
@@ -209,20 +220,24 @@ Result<void> Supervisor::spawn_shim(Service& s) {
   for (const auto& e : s.spec.env) env_text += e + "\n";
   if (auto r = fs::write_file_atomic(base + ".env", env_text, 0600); !r) return r;
   ::unlink((base + ".sock").c_str());
-  std::vector<std::string> argv = {shim_bin_,     "--name",     s.spec.name,
-                                   "--socket",    base + ".sock", "--state",
-                                   base + ".json", s.spec.pty ? "--pty" : "--pipes",
-                                   "--env-file",  base + ".env", "--stop-timeout",
-                                   std::to_string(s.spec.stop_timeout_s), "--term-timeout",
-                                   std::to_string(s.spec.term_timeout_s)};
+  std::vector<std::string> argv = {shim_bin_,        "--name",
+                                   s.spec.name,      "--socket",
+                                   base + ".sock",   "--state",
+                                   base + ".json",   s.spec.pty ? "--pty" : "--pipes",
+                                   "--env-file",     base + ".env",
+                                   "--stop-timeout", std::to_string(s.spec.stop_timeout_s),
+                                   "--term-timeout", std::to_string(s.spec.term_timeout_s)};
   if (!s.spec.cwd.empty()) argv.insert(argv.end(), {"--cwd", s.spec.cwd});
   if (s.spec.uid && s.spec.gid) {
-    argv.insert(argv.end(), {"--uid", std::to_string(*s.spec.uid), "--gid", std::to_string(*s.spec.gid)});
+    argv.insert(argv.end(),
+                {"--uid", std::to_string(*s.spec.uid), "--gid", std::to_string(*s.spec.gid)});
     if (!s.spec.user.empty()) argv.insert(argv.end(), {"--user", s.spec.user});
   }
   if (s.spec.backpressure) argv.push_back("--backpressure");
-  if (!s.spec.stop_command.empty()) argv.insert(argv.end(), {"--stop-command", s.spec.stop_command});
-  else argv.insert(argv.end(), {"--stop-signal", s.spec.stop_signal});
+  if (!s.spec.stop_command.empty())
+    argv.insert(argv.end(), {"--stop-command", s.spec.stop_command});
+  else
+    argv.insert(argv.end(), {"--stop-signal", s.spec.stop_signal});
   argv.push_back("--");
   argv.insert(argv.end(), s.spec.argv.begin(), s.spec.argv.end());
 
@@ -249,7 +264,8 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
   const std::string name = s->spec.name;
   std::unique_lock lk(mu_);
   while (!closing_ && !s->removed) {
-    cv_.wait(lk, [&] { return closing_ || s->removed || (s->want_running && s->state != "crashed"); });
+    cv_.wait(lk,
+             [&] { return closing_ || s->removed || (s->want_running && s->state != "crashed"); });
     if (closing_ || s->removed) return;
 
     bool fresh = false;
@@ -257,7 +273,8 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
       set_state(*s, "starting");
       auto r = spawn_shim(*s);
       if (!r) {
-        log::error(kComponent, "cannot start service", {{"service", name}, {"error", r.error().message}});
+        log::error(kComponent, "cannot start service",
+                   {{"service", name}, {"error", r.error().message}});
         auto d = s->policy.on_crash(127, 0);
         persist(*s);
         if (!d.restart) {
@@ -339,13 +356,15 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
     lk.lock();
     s->shim_finished = true;
     int code = final_status && final_status->exit_code ? *final_status->exit_code : -1;
-    int sig = final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
+    int sig =
+        final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
     s->pid = 0;
     if (s->stop_requested) {
       s->stop_requested = false;
       s->want_running = false;
-      s->last_stop = {{"graceful", final_status && final_status->graceful.value_or(false)},
-                      {"duration_ms", final_status ? final_status->stop_duration_ms.value_or(0) : 0}};
+      s->last_stop = {
+          {"graceful", final_status && final_status->graceful.value_or(false)},
+          {"duration_ms", final_status ? final_status->stop_duration_ms.value_or(0) : 0}};
       s->policy.on_clean_stop();
       set_state(*s, "stopped");
       persist(*s);
@@ -363,8 +382,13 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
     s->oom_baseline = ooms;
     auto d = s->policy.on_crash(code, sig, reason);
     log::warn(kComponent, "service crashed",
-              {{"service", name}, {"exit_code", code}, {"signal", sig}, {"restart", d.restart},
-               {"delay_ms", d.delay.count()}, {"crash_count", s->policy.crash_count()}, {"reason", reason}});
+              {{"service", name},
+               {"exit_code", code},
+               {"signal", sig},
+               {"restart", d.restart},
+               {"delay_ms", d.delay.count()},
+               {"crash_count", s->policy.crash_count()},
+               {"reason", reason}});
     persist(*s);
     if (!d.restart) {
       set_state(*s, "crashed");
@@ -392,10 +416,11 @@ void Supervisor::reattach() {
     if (!j.is_object()) continue;
     auto spec = ServiceSpec::from_json(j.value("spec", nlohmann::json::object()));
     if (!spec) continue;
-    auto policy = CrashPolicy::from_json(j.value("policy", nlohmann::json::object()), policy_cfg_, clock_,
-                                         std::hash<std::string>{}(name) ^ uint64_t(getpid()));
-    auto s = std::make_shared<Service>(*spec, policy ? std::move(*policy)
-                                                      : CrashPolicy(policy_cfg_, clock_, uint64_t(getpid())));
+    auto policy =
+        CrashPolicy::from_json(j.value("policy", nlohmann::json::object()), policy_cfg_, clock_,
+                               std::hash<std::string>{}(name) ^ uint64_t(getpid()));
+    auto s = std::make_shared<Service>(
+        *spec, policy ? std::move(*policy) : CrashPolicy(policy_cfg_, clock_, uint64_t(getpid())));
     s->want_running = j.value("want_running", true);
     s->last_stop = j.value("last_stop", nlohmann::json(nullptr));
     s->restarts = j.value("restarts", 0);
@@ -410,7 +435,8 @@ void Supervisor::reattach() {
     bool alive = shim_alive(*s);
     s->adopted = alive;
     s->state = alive ? "running" : (s->want_running ? "starting" : "stopped");
-    if (!alive && s->want_running && s->spec.restart_on_crash && s->policy.gave_up()) s->state = "crashed";
+    if (!alive && s->want_running && s->spec.restart_on_crash && s->policy.gave_up())
+      s->state = "crashed";
     if (!alive && !s->spec.restart_on_crash) {
       // A console shell that ended while we were away is simply gone.
       ::unlink(fs::join(state_dir_, name + ".json").c_str());
@@ -430,7 +456,8 @@ void Supervisor::reattach() {
 }
 
 Result<void> Supervisor::start(const ServiceSpec& spec) {
-  if (!valid_service_name(spec.name)) return fail(codes::kInvalid, "invalid service name " + spec.name);
+  if (!valid_service_name(spec.name))
+    return fail(codes::kInvalid, "invalid service name " + spec.name);
   if (spec.argv.empty()) return fail(codes::kInvalid, "service " + spec.name + " has no command");
   std::lock_guard lk(mu_);
   auto it = services_.find(spec.name);
@@ -446,8 +473,9 @@ Result<void> Supervisor::start(const ServiceSpec& spec) {
     cv_.notify_all();
     return {};
   }
-  auto s = std::make_shared<Service>(spec, CrashPolicy(policy_cfg_, clock_,
-                                                       std::hash<std::string>{}(spec.name) ^ uint64_t(getpid())));
+  auto s = std::make_shared<Service>(
+      spec,
+      CrashPolicy(policy_cfg_, clock_, std::hash<std::string>{}(spec.name) ^ uint64_t(getpid())));
   persist(*s);
   services_[spec.name] = s;
   s->thread = std::thread([this, s] { monitor(s); });
@@ -471,7 +499,8 @@ Result<nlohmann::json> Supervisor::stop(const std::string& name) {
   if (it == services_.end()) return fail(codes::kNotFound, "no service " + name);
   auto s = it->second;
   if (!s->want_running && (s->state == "stopped" || s->state == "exited"))
-    return s->last_stop.is_null() ? nlohmann::json{{"graceful", true}, {"duration_ms", 0}} : s->last_stop;
+    return s->last_stop.is_null() ? nlohmann::json{{"graceful", true}, {"duration_ms", 0}}
+                                  : s->last_stop;
   s->want_running = false;
   if (s->state != "running" && s->state != "stopping" && s->state != "starting") {
     // Backing off or crashed: nothing runs, so there is nothing to stop.
@@ -537,8 +566,10 @@ void Supervisor::remove(const std::string& name) {
     cv_.notify_all();
   }
   if (s->thread.joinable()) {
-    if (s->thread.get_id() == std::this_thread::get_id()) s->thread.detach();
-    else s->thread.join();
+    if (s->thread.get_id() == std::this_thread::get_id())
+      s->thread.detach();
+    else
+      s->thread.join();
   }
   ::unlink(fs::join(state_dir_, name + ".json").c_str());
   for (const char* ext : {".env", ".sock"}) ::unlink(fs::join(run_dir_, name + ext).c_str());
@@ -557,7 +588,8 @@ std::vector<ServiceView> Supervisor::services() const {
     v.crash_count = s->policy.crash_count();
     if (auto t = s->policy.last_crash_at()) v.last_crash_at = iso(*t);
     if (auto e = s->policy.last_exit()) {
-      v.last_exit = e->signal ? nlohmann::json{{"signal", *e->signal}} : nlohmann::json{{"code", e->code.value_or(0)}};
+      v.last_exit = e->signal ? nlohmann::json{{"signal", *e->signal}}
+                              : nlohmann::json{{"code", e->code.value_or(0)}};
       if (!e->reason.empty()) v.last_exit["reason"] = e->reason;
     }
     v.last_stop = s->last_stop;

@@ -53,7 +53,7 @@ struct ServiceSpec {
   std::string stop_signal = "TERM";
   int stop_timeout_s = 30;
   int term_timeout_s = 10;
-  int port = 0;  // reported in /status, 0 = none
+  int port = 0;                  // reported in /status, 0 = none
   bool restart_on_crash = true;  // console shells: false
   bool backpressure = false;     // interactive sessions: the service waits for a slow viewer
 
@@ -69,14 +69,16 @@ struct ServiceView {
   int port = 0;
   int crash_count = 0;
   std::optional<std::string> last_crash_at;
-  nlohmann::json last_exit;  // null or {code}|{signal}, with "reason": "out of memory" when the OOM killer ended it
+  nlohmann::json last_exit;  // null or {code}|{signal}, with "reason": "out of memory" when the OOM
+                             // killer ended it
   nlohmann::json last_stop;  // null or {graceful, duration_ms}
   nlohmann::json to_json() const;
 };
 
 class Supervisor {
  public:
-  Supervisor(std::string root, std::string shim_bin, const Clock& clock, CrashPolicyConfig policy = {});
+  Supervisor(std::string root, std::string shim_bin, const Clock& clock,
+             CrashPolicyConfig policy = {});
   ~Supervisor();
 
   // Adopts live shims and restarts services that should run. Call once at start.
@@ -103,7 +105,8 @@ class Supervisor {
   std::string run_dir() const { return run_dir_; }
 
   // Waits (deadline) until the service reports `state`; for tests and start-up.
-  bool wait_for_state(const std::string& name, const std::string& state, std::chrono::milliseconds timeout) const;
+  bool wait_for_state(const std::string& name, const std::string& state,
+                      std::chrono::milliseconds timeout) const;
 
   // Called on every state change (from monitor threads): console state messages.
   void set_on_state(std::function<void(const std::string& name, const std::string& state)> f);

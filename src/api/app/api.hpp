@@ -26,8 +26,8 @@
 #include "api/jobs/job_runner.hpp"
 #include "api/options.hpp"
 #include "api/store/store.hpp"
-#include "http/http.hpp"
 #include "base/metrics.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api {
 
@@ -92,6 +92,7 @@ void add_artifact_routes(http::Router& r, const std::string& dir);
 // before the user exists, so a failed write creates nobody; never logged or
 // printed. Returns the user name and whether a file was written; nullopt
 // when users exist.
-Result<std::optional<std::pair<std::string, bool>>> ensure_admin(ApiContext& ctx, const std::string& password_file);
+Result<std::optional<std::pair<std::string, bool>>> ensure_admin(ApiContext& ctx,
+                                                                 const std::string& password_file);
 
 }  // namespace zlh::api

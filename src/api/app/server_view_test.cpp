@@ -58,7 +58,8 @@ Server sample() {
   s.agent_state = "running";
   s.agent_last_seen = store::Time(std::chrono::milliseconds(1795514400123));
   s.crash_count = 2;
-  s.last_exit = R"({"reason":"out of memory","signal":9})";  // as the poller stores it (sorted keys)
+  s.last_exit =
+      R"({"reason":"out of memory","signal":9})";  // as the poller stores it (sorted keys)
   s.install_step = "done";
   s.progress = 1;
   s.created_at = store::Time(std::chrono::milliseconds(1795514000000));

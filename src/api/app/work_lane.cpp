@@ -4,7 +4,9 @@
 
 namespace zlh::api {
 
-WorkLane::WorkLane(int threads, int per_user) : per_user_(per_user) { pool_.emplace(size_t(threads)); }
+WorkLane::WorkLane(int threads, int per_user) : per_user_(per_user) {
+  pool_.emplace(size_t(threads));
+}
 
 WorkLane::~WorkLane() { stop(); }
 

@@ -7,14 +7,13 @@
 // Thread-safety: submit() from any thread.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-
-#include <boost/asio/thread_pool.hpp>
 
 namespace zlh::api {
 

@@ -73,7 +73,8 @@ struct Credential {
 // Otherwise a non-empty session cookie (session_cookie_name(secure): on
 // https only the __Host- one counts) is kCookie; else kNone.
 Result<Credential> select_credential(std::optional<std::string_view> authorization,
-                                     std::optional<std::string_view> cookie_header, bool secure = false);
+                                     std::optional<std::string_view> cookie_header,
+                                     bool secure = false);
 
 // GET, HEAD and OPTIONS (exact, case-sensitive as HTTP methods are) are safe;
 // every other method is state-changing.

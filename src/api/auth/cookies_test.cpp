@@ -40,10 +40,13 @@ TEST(CookieParse, FindCookieAgreesWithTheMap) {
       "zlh_session=abc.def.ghi; theme=dark",
       " a = 1 ;b=\"quoted value\";;noequals; =novalue;c=;d=x=y;\te=\t2\t; f=\"",
       "zlh_session=first; zlh_session=second; ZLH_SESSION=upper",
-      "", ";;; ;", "x=1; zlh_session=\"q\""};
+      "",
+      ";;; ;",
+      "x=1; zlh_session=\"q\""};
   for (const char* h : headers) {
     auto m = parse_cookie_header(h);
-    for (std::string_view name : {"zlh_session", "ZLH_SESSION", "a", "b", "c", "d", "e", "f", "noequals", "", "x"}) {
+    for (std::string_view name :
+         {"zlh_session", "ZLH_SESSION", "a", "b", "c", "d", "e", "f", "noequals", "", "x"}) {
       auto it = m.find(name);
       auto v = find_cookie(h, name);
       ASSERT_EQ(v.has_value(), it != m.end()) << h << " / " << name;
@@ -60,7 +63,8 @@ TEST(SetCookie, SessionCookieAttributes) {
   EXPECT_EQ(*c, "zlh_session=aaa.bbb.ccc; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax");
   auto s = session_cookie("aaa.bbb.ccc", 60, true);
   ASSERT_TRUE(s);
-  EXPECT_EQ(*s, "__Host-zlh_session=aaa.bbb.ccc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+  EXPECT_EQ(*s,
+            "__Host-zlh_session=aaa.bbb.ccc; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
 }
 
 TEST(SetCookie, RefusesValuesThatWouldInjectAttributes) {
@@ -80,9 +84,10 @@ TEST(SetCookie, ClearingForm) {
   EXPECT_EQ(clear_session_cookie(false),
             "zlh_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
             "SameSite=Lax");
-  EXPECT_EQ(clear_session_cookie(true),
-            "__Host-zlh_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
-            "SameSite=Lax; Secure");
+  EXPECT_EQ(
+      clear_session_cookie(true),
+      "__Host-zlh_session=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; "
+      "SameSite=Lax; Secure");
 }
 
 TEST(SetCookie, SecureFollowsThePublicUrlScheme) {

@@ -143,13 +143,15 @@ void LoginRateLimiter::record_success(std::string_view account) {
   accounts_.erase(table_key(account));
 }
 
-std::optional<std::chrono::seconds> LoginRateLimiter::reserve(std::string_view account, std::string_view address) {
+std::optional<std::chrono::seconds> LoginRateLimiter::reserve(std::string_view account,
+                                                              std::string_view address) {
   std::lock_guard lock(mu_);
   TimePoint t = now();
   const std::string ak = table_key(account), bk = table_key(address);
   auto a = accounts_.retry_after(ak, t);
   auto b = addresses_.retry_after(bk, t);
-  if (a || b) return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
+  if (a || b)
+    return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
   accounts_.record(ak, t);
   addresses_.record(bk, t);
   return std::nullopt;

@@ -200,7 +200,8 @@ namespace {
 // M2: the attempt is counted before the password is checked, so parallel
 // guesses cannot all pass a check made before any was recorded.
 TEST(LoginRateLimiterReserve, ParallelGuessesGetNoMoreThanTheBudget) {
-  LoginRateLimiter l(RateLimitConfig{5, std::chrono::seconds(900), 1000, std::chrono::seconds(900), 1000});
+  LoginRateLimiter l(
+      RateLimitConfig{5, std::chrono::seconds(900), 1000, std::chrono::seconds(900), 1000});
   std::atomic<int> passed{0};
   std::vector<std::thread> ts;
   for (int i = 0; i < 32; ++i)
@@ -212,7 +213,8 @@ TEST(LoginRateLimiterReserve, ParallelGuessesGetNoMoreThanTheBudget) {
 }
 
 TEST(LoginRateLimiterReserve, SuccessClearsTheAccountAndGivesTheAddressItsAttemptBack) {
-  LoginRateLimiter l(RateLimitConfig{3, std::chrono::seconds(900), 3, std::chrono::seconds(900), 1000});
+  LoginRateLimiter l(
+      RateLimitConfig{3, std::chrono::seconds(900), 3, std::chrono::seconds(900), 1000});
   for (int i = 0; i < 10; ++i) {
     ASSERT_FALSE(l.reserve("user:1", "10.0.0.1")) << i;
     l.succeeded("user:1", "10.0.0.1");

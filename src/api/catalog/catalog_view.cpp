@@ -7,7 +7,8 @@ namespace zlh::api {
 
 namespace {
 
-std::vector<const catalog::Entry*> visible(const std::vector<catalog::Entry>& versions, std::string_view min_channel) {
+std::vector<const catalog::Entry*> visible(const std::vector<catalog::Entry>& versions,
+                                           std::string_view min_channel) {
   int min = catalog::channel_rank(min_channel);
   std::vector<const catalog::Entry*> out;
   for (const auto& e : versions)
@@ -23,7 +24,8 @@ nlohmann::json item_view(const catalog::Item& it, std::string_view min_channel) 
   nlohmann::json versions = nlohmann::json::array();
   for (const auto* e : visible(it.versions, min_channel))
     versions.push_back({{"version", e->version}, {"default", e == def}, {"channel", e->channel}});
-  return {{"id", it.id}, {"display", it.display.empty() ? it.id : it.display}, {"versions", versions}};
+  return {
+      {"id", it.id}, {"display", it.display.empty() ? it.id : it.display}, {"versions", versions}};
 }
 
 }  // namespace
@@ -56,18 +58,20 @@ nlohmann::json game_catalog_view(const catalog::Catalog& c, std::string_view min
       nlohmann::json versions = nlohmann::json::array();
       for (size_t i = 0; i < vis.size(); ++i) {
         const auto* e = vis[i];
-        versions.push_back({{"version", e->version},
-                            {"default", e->is_default || (i == 0 && std::none_of(vis.begin(), vis.end(), [](auto* x) {
-                                                            return x->is_default;
-                                                          }))},
-                            {"channel", e->channel},
-                            {"java", e->java}});
+        versions.push_back(
+            {{"version", e->version},
+             {"default",
+              e->is_default || (i == 0 && std::none_of(vis.begin(), vis.end(),
+                                                       [](auto* x) { return x->is_default; }))},
+             {"channel", e->channel},
+             {"java", e->java}});
       }
       variants.push_back({{"id", var.id}, {"mods", !var.mods_dir.empty()}, {"versions", versions}});
     }
     if (!variants.empty()) games.push_back({{"id", g.id}, {"variants", variants}});
   }
-  return {{"catalog_sha256", catalog_sha256}, {"channel", std::string(min_channel)}, {"games", games}};
+  return {
+      {"catalog_sha256", catalog_sha256}, {"channel", std::string(min_channel)}, {"games", games}};
 }
 
 }  // namespace zlh::api

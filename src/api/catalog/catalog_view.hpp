@@ -21,7 +21,8 @@ namespace zlh::api {
 //  addons:[{id,display,versions:[…]}]}
 nlohmann::json dev_catalog_view(const catalog::Catalog& c, std::string_view min_channel,
                                 const std::string& catalog_sha256);
-// {catalog_sha256, channel, games:[{id,variants:[{id,mods:bool,versions:[{version,default,channel,java}]}]}]}
+// {catalog_sha256, channel,
+// games:[{id,variants:[{id,mods:bool,versions:[{version,default,channel,java}]}]}]}
 nlohmann::json game_catalog_view(const catalog::Catalog& c, std::string_view min_channel,
                                  const std::string& catalog_sha256);
 

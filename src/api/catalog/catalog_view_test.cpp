@@ -18,8 +18,8 @@ TEST(CatalogView, DevVersionsSortedAsVersionsAndFilteredByChannel) {
   catalog::Item node;
   node.id = "node";
   node.display = "Node.js";
-  node.versions = {entry("1.9.0", "stable"), entry("1.21.0", "stable"), entry("1.100.0-rc1", "beta"),
-                   entry("1.10.0", "dev")};
+  node.versions = {entry("1.9.0", "stable"), entry("1.21.0", "stable"),
+                   entry("1.100.0-rc1", "beta"), entry("1.10.0", "dev")};
   c.runtimes.push_back(node);
   catalog::Item hidden;
   hidden.id = "zig";

@@ -11,7 +11,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
   return out;
 }
 
@@ -45,7 +46,8 @@ std::string url_host(std::string_view url) {
 
 Result<IdeOrigin> IdeOrigin::parse(std::string_view url, std::string_view public_url) {
   auto bad = [&](const std::string& why) -> Result<IdeOrigin> {
-    return std::unexpected(Error::invalid("ide-origin", "--ide-origin " + std::string(url) + ": " + why));
+    return std::unexpected(
+        Error::invalid("ide-origin", "--ide-origin " + std::string(url) + ": " + why));
   };
   IdeOrigin o;
   o.text_ = std::string(url);
@@ -87,8 +89,9 @@ Result<IdeOrigin> IdeOrigin::parse(std::string_view url, std::string_view public
   if (!valid_host(sample)) return bad("not a host name");
   const std::string portal = url_host(public_url);
   if (!portal.empty() && (sample == portal || sample.ends_with("." + portal)))
-    return bad("must not be the portal's host (" + portal +
-               ") or below it: cookies are scoped by host, and the IDE must never share the portal's");
+    return bad(
+        "must not be the portal's host (" + portal +
+        ") or below it: cookies are scoped by host, and the IDE must never share the portal's");
   return o;
 }
 
@@ -106,8 +109,9 @@ bool IdeOrigin::host_matches(std::string_view header, int vmid) const {
   const std::string want = host(vmid);
   if (http::iequals(header, want)) return true;
   const std::string_view def = secure_ ? ":443" : ":80";
-  if (port_.empty()) return header.size() == want.size() + def.size() && header.ends_with(def) &&
-                            http::iequals(header.substr(0, want.size()), want);
+  if (port_.empty())
+    return header.size() == want.size() + def.size() && header.ends_with(def) &&
+           http::iequals(header.substr(0, want.size()), want);
   if (port_ == def) return http::iequals(header, want.substr(0, want.size() - def.size()));
   return false;
 }

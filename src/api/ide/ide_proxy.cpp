@@ -14,9 +14,9 @@ namespace zlh::api {
 
 namespace {
 
-using Clock = CoarseClock;  // cache lifetimes: the tick's resolution is plenty
-constexpr uint16_t kIdePort = 6000;    // docs/design.md §6: code-server on <container ip>:6000
-constexpr int kAgentPort = 18888;      // never previewed
+using Clock = CoarseClock;           // cache lifetimes: the tick's resolution is plenty
+constexpr uint16_t kIdePort = 6000;  // docs/design.md §6: code-server on <container ip>:6000
+constexpr int kAgentPort = 18888;    // never previewed
 constexpr size_t kMaxCacheEntries = 20000;
 
 std::string_view trim(std::string_view s) {
@@ -39,7 +39,8 @@ bool code_server_enabled(const store::Server& s) {
 std::optional<int> parse_int(std::string_view s, int lo, int hi) {
   int v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || s.front() == '+' || v < lo || v > hi)
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || s.front() == '+' || v < lo ||
+      v > hi)
     return std::nullopt;
   return v;
 }
@@ -48,12 +49,15 @@ std::optional<int> parse_int(std::string_view s, int lo, int hi) {
 
 // ---- IdeAccess ----
 
-IdeAccess::IdeAccess(store::Store& store, std::chrono::seconds ticket_ttl, std::chrono::milliseconds ttl)
+IdeAccess::IdeAccess(store::Store& store, std::chrono::seconds ticket_ttl,
+                     std::chrono::milliseconds ttl)
     : store_(store), ticket_ttl_(ticket_ttl), ttl_(ttl) {}
 
 Result<std::string> IdeAccess::issue_ticket(const store::IdeGrant& grant) {
   std::string ticket = crypto::base64url_encode(crypto::random_bytes(32));
-  if (auto r = store_.create_ide_ticket(crypto::sha256_hex(ticket), grant, store::Clock::now() + ticket_ttl_); !r)
+  if (auto r = store_.create_ide_ticket(crypto::sha256_hex(ticket), grant,
+                                        store::Clock::now() + ticket_ttl_);
+      !r)
     return fail(r.error());
   return ticket;
 }
@@ -77,7 +81,8 @@ std::optional<store::IdeGrant> IdeAccess::cookie_grant(std::string_view cookie) 
   auto g = store_.get_ide_cookie(crypto::sha256_hex(cookie), store::Clock::now());
   if (!g) return std::nullopt;
   std::unique_lock lk(mu_);
-  if (cookies_.size() >= kMaxCacheEntries) std::erase_if(cookies_, [&](const auto& kv) { return kv.second.until <= now; });
+  if (cookies_.size() >= kMaxCacheEntries)
+    std::erase_if(cookies_, [&](const auto& kv) { return kv.second.until <= now; });
   if (cookies_.size() < kMaxCacheEntries) cookies_[std::string(cookie)] = {*g, now + ttl_};
   return *g;
 }
@@ -106,13 +111,15 @@ IdeAccess::Decision IdeAccess::decide(std::string_view cookie, int vmid, Want wa
     misses_.fetch_add(1, std::memory_order_relaxed);
     e.until = now + ttl_;
     auto srv = store_.get_server_by_vmid_for_owner(vmid, grant->user_id);
-    if (srv && srv->state != store::ServerState::kDeleting && srv->state != store::ServerState::kDeleted) {
+    if (srv && srv->state != store::ServerState::kDeleting &&
+        srv->state != store::ServerState::kDeleted) {
       e.live = true;
       e.ip = srv->ip;
       e.ide = code_server_enabled(*srv);
     }
     std::unique_lock lk(mu_);
-    if (servers_.size() >= kMaxCacheEntries) std::erase_if(servers_, [&](const auto& kv) { return kv.second.until <= now; });
+    if (servers_.size() >= kMaxCacheEntries)
+      std::erase_if(servers_, [&](const auto& kv) { return kv.second.until <= now; });
     if (servers_.size() < kMaxCacheEntries) servers_[key] = e;
   }
   if (!e.live || (want == Want::kIde && !e.ide)) {
@@ -187,8 +194,8 @@ std::string without_ticket(std::string_view target) {
 }
 
 std::string ide_cookie(std::string_view value, int vmid, bool secure) {
-  std::string c = std::string(kIdeCookie) + "=" + std::string(value) + "; Path=/dev/" + std::to_string(vmid) +
-                  "/; HttpOnly; SameSite=Lax";
+  std::string c = std::string(kIdeCookie) + "=" + std::string(value) + "; Path=/dev/" +
+                  std::to_string(vmid) + "/; HttpOnly; SameSite=Lax";
   if (secure) c += "; Secure";
   return c;
 }
@@ -204,11 +211,13 @@ http::Response starting_page(int vmid) {
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
       "<title>Starting</title>"
       "<style>body{font:16px system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;"
-      "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:center}"
+      "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:"
+      "center}"
       "</style></head><body><main><h1>Not answering yet…</h1>"
       "<p>Nothing in container " +
           v +
-          " answers on this address yet. This page tries again every 3 seconds.</p></main></body></html>",
+          " answers on this address yet. This page tries again every 3 "
+          "seconds.</p></main></body></html>",
       "text/html; charset=utf-8");
   r.headers.set("Retry-After", "3");
   return r;
@@ -219,8 +228,9 @@ http::Response starting_page(int vmid) {
 namespace {
 
 // A small HTML page for browsers, the JSON error for everything else.
-http::Response page_or_error(const http::Request& req, int status, const Error& err, std::string_view title,
-                             std::string_view body_html, std::string_view public_url) {
+http::Response page_or_error(const http::Request& req, int status, const Error& err,
+                             std::string_view title, std::string_view body_html,
+                             std::string_view public_url) {
   auto accept = req.headers.get("Accept");
   if (req.headers.get("Upgrade") || !accept || accept->find("text/html") == std::string::npos)
     return http::Response::error(err);
@@ -228,11 +238,16 @@ http::Response page_or_error(const http::Request& req, int status, const Error& 
       status,
       "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>" + std::string(title) + "</title>"
-      "<style>body{font:16px system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;"
-      "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:center}"
-      "a{color:#93c5fd}</style></head><body><main><h1>" + std::string(title) + "</h1>" + std::string(body_html) +
-      "<p><a href=\"" + std::string(public_url) + "/\">Back to your servers</a></p></main></body></html>",
+      "<title>" +
+          std::string(title) +
+          "</title>"
+          "<style>body{font:16px "
+          "system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;"
+          "place-items:center;height:100vh;margin:0}main{max-width:32rem;padding:2rem;text-align:"
+          "center}"
+          "a{color:#93c5fd}</style></head><body><main><h1>" +
+          std::string(title) + "</h1>" + std::string(body_html) + "<p><a href=\"" +
+          std::string(public_url) + "/\">Back to your servers</a></p></main></body></html>",
       "text/html; charset=utf-8");
 }
 
@@ -252,8 +267,9 @@ http::Response redirect(std::string location) {
 // The headers a client sends that never reach the container: the user's
 // credentials, and forwarding claims the proxy writes itself.
 bool forward_client_header(std::string_view k) {
-  return !(http::iequals(k, "Authorization") || http::iequals(k, "Cookie") || http::iequals(k, "Forwarded") ||
-           http::iequals(k, auth::kCsrfHeader) || (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")));
+  return !(http::iequals(k, "Authorization") || http::iequals(k, "Cookie") ||
+           http::iequals(k, "Forwarded") || http::iequals(k, auth::kCsrfHeader) ||
+           (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")));
 }
 
 struct Parsed {
@@ -293,108 +309,122 @@ void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::
   o.body_limit = SIZE_MAX;  // streamed; an IDE uploads files of any size
   const std::string proto = origin.secure() ? "https" : "http";
   for (bool port_route : {false, true}) {
-    const std::string pattern = port_route ? "/dev/{vmid}/port/{n}/{rest...}" : "/dev/{vmid}/ide/{rest...}";
-    r.add_proxy(pattern, [&access, &origin, public_url, proto, port_route](http::Request& req) {
-      http::ProxyPlan plan;
-      auto p = parse_route(req, port_route);
-      const bool is_upgrade = req.headers.get("Upgrade").has_value();
-      if (!p || !origin.host_matches(req.headers.get("Host").value_or(""), p->vmid)) {
-        plan.response = not_found(req, public_url);
-        return plan;
-      }
-      if (port_route && !ide::previewable_port(p->port)) {
-        plan.response = http::Response::error(
-            Error::make(codes::kForbidden, "port preview covers ports 1024-65535 except the agent's 18888"));
-        return plan;
-      }
-      std::string_view after = std::string_view(req.target).substr(p->prefix.size());
-      if (after.empty() || after.front() == '?') {  // "/dev/6001/ide" → "/dev/6001/ide/"
-        plan.response = http::Response::text(308, "");
-        plan.response.headers.set("Location", p->prefix + "/" + std::string(after));
-        return plan;
-      }
-      if (after.front() != '/') {  // "/dev/6001/ide%2F..." and the like
-        plan.response = not_found(req, public_url);
-        return plan;
-      }
-      // The handoff: a ticket becomes this origin's cookie.
-      if (auto ticket = req.query_param(kTicketParam); ticket && req.method == "GET" && !is_upgrade) {
-        auto cookie = access.redeem_ticket(*ticket, p->vmid);
-        if (!cookie) {
-          plan.response = page_or_error(
-              req, 403, Error::make(codes::kForbidden, "this IDE link is not valid (used, expired or not yours)"),
-              "This link has expired",
-              "<p>IDE links work once, for a minute. Open the IDE again from the portal.</p>", public_url);
-          plan.response.headers.set("Cache-Control", "no-store");
-          plan.response.headers.set("Referrer-Policy", "no-referrer");
-          return plan;
-        }
-        plan.response = redirect(ide::without_ticket(req.target));
-        plan.response.headers.add("Set-Cookie", ide::ide_cookie(*cookie, p->vmid, origin.secure()));
-        return plan;
-      }
-      const auto cookie_header = req.headers.get("Cookie");
-      std::string_view cookie;
-      if (cookie_header) cookie = auth::find_cookie(*cookie_header, kIdeCookie).value_or(std::string_view{});
-      auto d = access.decide(cookie, p->vmid, p->want);
-      if (d.user_id) req.log_user = std::to_string(d.user_id);
-      switch (d.verdict) {
-        case IdeAccess::Verdict::kNoCookie: {
-          if (is_upgrade) {
-            plan.response = http::Response::error(Error::make(codes::kUnauthorized, "open the IDE from the portal"));
-            return plan;
-          }
-          // Back to the portal, which asks for a fresh ticket (or a login first).
-          auto srv = access.store().get_server_by_vmid(p->vmid);
-          if (!srv) {
+    const std::string pattern =
+        port_route ? "/dev/{vmid}/port/{n}/{rest...}" : "/dev/{vmid}/ide/{rest...}";
+    r.add_proxy(
+        pattern,
+        [&access, &origin, public_url, proto, port_route](http::Request& req) {
+          http::ProxyPlan plan;
+          auto p = parse_route(req, port_route);
+          const bool is_upgrade = req.headers.get("Upgrade").has_value();
+          if (!p || !origin.host_matches(req.headers.get("Host").value_or(""), p->vmid)) {
             plan.response = not_found(req, public_url);
             return plan;
           }
-          std::string to = public_url + "/servers/" + std::to_string(srv->id) + "/ide?open=1";
-          if (port_route) to += "&port=" + std::to_string(p->port);
-          plan.response = redirect(std::move(to));
+          if (port_route && !ide::previewable_port(p->port)) {
+            plan.response = http::Response::error(
+                Error::make(codes::kForbidden,
+                            "port preview covers ports 1024-65535 except the agent's 18888"));
+            return plan;
+          }
+          std::string_view after = std::string_view(req.target).substr(p->prefix.size());
+          if (after.empty() || after.front() == '?') {  // "/dev/6001/ide" → "/dev/6001/ide/"
+            plan.response = http::Response::text(308, "");
+            plan.response.headers.set("Location", p->prefix + "/" + std::string(after));
+            return plan;
+          }
+          if (after.front() != '/') {  // "/dev/6001/ide%2F..." and the like
+            plan.response = not_found(req, public_url);
+            return plan;
+          }
+          // The handoff: a ticket becomes this origin's cookie.
+          if (auto ticket = req.query_param(kTicketParam);
+              ticket && req.method == "GET" && !is_upgrade) {
+            auto cookie = access.redeem_ticket(*ticket, p->vmid);
+            if (!cookie) {
+              plan.response = page_or_error(
+                  req, 403,
+                  Error::make(codes::kForbidden,
+                              "this IDE link is not valid (used, expired or not yours)"),
+                  "This link has expired",
+                  "<p>IDE links work once, for a minute. Open the IDE again from the portal.</p>",
+                  public_url);
+              plan.response.headers.set("Cache-Control", "no-store");
+              plan.response.headers.set("Referrer-Policy", "no-referrer");
+              return plan;
+            }
+            plan.response = redirect(ide::without_ticket(req.target));
+            plan.response.headers.add("Set-Cookie",
+                                      ide::ide_cookie(*cookie, p->vmid, origin.secure()));
+            return plan;
+          }
+          const auto cookie_header = req.headers.get("Cookie");
+          std::string_view cookie;
+          if (cookie_header)
+            cookie = auth::find_cookie(*cookie_header, kIdeCookie).value_or(std::string_view{});
+          auto d = access.decide(cookie, p->vmid, p->want);
+          if (d.user_id) req.log_user = std::to_string(d.user_id);
+          switch (d.verdict) {
+            case IdeAccess::Verdict::kNoCookie: {
+              if (is_upgrade) {
+                plan.response = http::Response::error(
+                    Error::make(codes::kUnauthorized, "open the IDE from the portal"));
+                return plan;
+              }
+              // Back to the portal, which asks for a fresh ticket (or a login first).
+              auto srv = access.store().get_server_by_vmid(p->vmid);
+              if (!srv) {
+                plan.response = not_found(req, public_url);
+                return plan;
+              }
+              std::string to = public_url + "/servers/" + std::to_string(srv->id) + "/ide?open=1";
+              if (port_route) to += "&port=" + std::to_string(p->port);
+              plan.response = redirect(std::move(to));
+              return plan;
+            }
+            case IdeAccess::Verdict::kNotFound:
+              plan.response = not_found(req, public_url);
+              return plan;
+            case IdeAccess::Verdict::kStarting:
+              plan.response = ide::starting_page(p->vmid);
+              return plan;
+            case IdeAccess::Verdict::kAllowed:
+              break;
+          }
+          if (is_upgrade &&
+              !relay::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
+            plan.response = http::Response::error(
+                Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
+            return plan;
+          }
+          http::ProxyTarget t;
+          t.host = d.ip;
+          t.port = uint16_t(p->port);
+          t.target = std::string(after);
+          t.forward_client_header = forward_client_header;
+          if (cookie_header) {
+            std::string rest = ide::strip_platform_cookies(*cookie_header);
+            if (!rest.empty()) t.headers.add("Cookie", rest);
+          }
+          t.set_forwarded = true;
+          t.forwarded_proto = proto;
+          t.forwarded_prefix = p->prefix;
+          // The container cannot plant or overwrite the platform's cookies.
+          t.keep_response_header = [](std::string_view k, std::string_view v) {
+            return !(http::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
+          };
+          const int vmid = p->vmid;
+          t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
+          // An open WebSocket ends soon after logout or a change of owner.
+          if (is_upgrade)
+            t.still_allowed = [&access, c = std::string(cookie), vmid, want = p->want, ip = d.ip] {
+              auto again = access.decide(c, vmid, want);
+              return again.verdict == IdeAccess::Verdict::kAllowed && again.ip == ip;
+            };
+          plan.upstream = std::move(t);
           return plan;
-        }
-        case IdeAccess::Verdict::kNotFound:
-          plan.response = not_found(req, public_url);
-          return plan;
-        case IdeAccess::Verdict::kStarting:
-          plan.response = ide::starting_page(p->vmid);
-          return plan;
-        case IdeAccess::Verdict::kAllowed:
-          break;
-      }
-      if (is_upgrade && !relay::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
-        plan.response = http::Response::error(Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
-        return plan;
-      }
-      http::ProxyTarget t;
-      t.host = d.ip;
-      t.port = uint16_t(p->port);
-      t.target = std::string(after);
-      t.forward_client_header = forward_client_header;
-      if (cookie_header) {
-        std::string rest = ide::strip_platform_cookies(*cookie_header);
-        if (!rest.empty()) t.headers.add("Cookie", rest);
-      }
-      t.set_forwarded = true;
-      t.forwarded_proto = proto;
-      t.forwarded_prefix = p->prefix;
-      // The container cannot plant or overwrite the platform's cookies.
-      t.keep_response_header = [](std::string_view k, std::string_view v) {
-        return !(http::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
-      };
-      const int vmid = p->vmid;
-      t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
-      // An open WebSocket ends soon after logout or a change of owner.
-      if (is_upgrade)
-        t.still_allowed = [&access, c = std::string(cookie), vmid, want = p->want, ip = d.ip] {
-          auto again = access.decide(c, vmid, want);
-          return again.verdict == IdeAccess::Verdict::kAllowed && again.ip == ip;
-        };
-      plan.upstream = std::move(t);
-      return plan;
-    }, o);
+        },
+        o);
   }
 }
 
@@ -403,7 +433,8 @@ void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::
 namespace {
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -422,89 +453,111 @@ void add_ide_api_routes(http::Router& r, IdeApiDeps deps) {
   http::RouteOptions ticket_opts;
   ticket_opts.body_limit = 1024;
   ticket_opts.json_body = true;
-  r.add_sync("POST", "/api/servers/{id}/ide-ticket", [deps](http::Request& req) {
-    auto id = path_id(req);
-    if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
-    const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
-    auto s = deps.store.get_server_for_owner(*id, uid);
-    if (!s) return http::Response::error(s.error());
-    std::optional<int> port;
-    if (!req.body.empty()) {
-      auto j = nlohmann::json::parse(req.body, nullptr, false);
-      if (!j.is_object()) return http::Response::error(Error::invalid("body", "body must be a JSON object"));
-      for (auto it = j.begin(); it != j.end(); ++it)
-        if (it.key() != "port")
-          return http::Response::error(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
-      if (j.contains("port") && !j["port"].is_null()) {
-        if (!j["port"].is_number_integer() || !ide::previewable_port(j["port"].get<int64_t>()))
+  r.add_sync(
+      "POST", "/api/servers/{id}/ide-ticket",
+      [deps](http::Request& req) {
+        auto id = path_id(req);
+        if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
+        const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+        auto s = deps.store.get_server_for_owner(*id, uid);
+        if (!s) return http::Response::error(s.error());
+        std::optional<int> port;
+        if (!req.body.empty()) {
+          auto j = nlohmann::json::parse(req.body, nullptr, false);
+          if (!j.is_object())
+            return http::Response::error(Error::invalid("body", "body must be a JSON object"));
+          for (auto it = j.begin(); it != j.end(); ++it)
+            if (it.key() != "port")
+              return http::Response::error(
+                  Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
+          if (j.contains("port") && !j["port"].is_null()) {
+            if (!j["port"].is_number_integer() || !ide::previewable_port(j["port"].get<int64_t>()))
+              return http::Response::error(Error::invalid(
+                  "port", "field \"port\": must be 1024..65535 and not 18888 (the agent's)"));
+            port = j["port"].get<int>();
+          }
+        }
+        if (!deps.origin)
+          return http::Response::error(Error::make(codes::kUnavailable,
+                                                   "the IDE origin is not configured on this "
+                                                   "installation (--ide-listen, --ide-origin)"));
+        if (s->state == store::ServerState::kDeleting || s->state == store::ServerState::kDeleted)
+          return http::Response::error(Error::make(codes::kNotFound, "no such server"));
+        if (!port && !code_server_enabled(*s))
           return http::Response::error(
-              Error::invalid("port", "field \"port\": must be 1024..65535 and not 18888 (the agent's)"));
-        port = j["port"].get<int>();
-      }
-    }
-    if (!deps.origin)
-      return http::Response::error(Error::make(
-          codes::kUnavailable, "the IDE origin is not configured on this installation (--ide-listen, --ide-origin)"));
-    if (s->state == store::ServerState::kDeleting || s->state == store::ServerState::kDeleted)
-      return http::Response::error(Error::make(codes::kNotFound, "no such server"));
-    if (!port && !code_server_enabled(*s))
-      return http::Response::error(Error::make(codes::kConflict, "code-server is not enabled on this server"));
-    if (!s->vmid || s->ip.empty())
-      return http::Response::error(Error::make(codes::kConflict, "the server has no running container yet"));
-    // The ticket is bound to the session the request came with.
-    auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"), deps.secure);
-    if (!cred || cred->kind == auth::CredentialKind::kNone)
-      return http::Response::error(Error::make(codes::kUnauthorized, "authentication required"));
-    auto claims = auth::verify_session_token(deps.jwt, cred->token, unix_now());
-    if (!claims) return http::Response::error(claims.error());
-    auto t = deps.access.issue_ticket({claims->sid, uid, *s->vmid});
-    if (!t) return http::Response::error(t.error());
-    std::string url = deps.origin->origin(*s->vmid) + "/dev/" + std::to_string(*s->vmid) +
-                      (port ? "/port/" + std::to_string(*port) : std::string("/ide")) + "/?" +
-                      std::string(kTicketParam) + "=" + *t;
-    (void)deps.store.append_audit({uid, "ide.ticket", "server:" + std::to_string(s->id),
-                                   nlohmann::json{{"vmid", *s->vmid}, {"port", port ? *port : kIdePort}}.dump(),
-                                   req.remote_addr});
-    http::Response res = http::Response::json(200, {{"url", url}, {"expires_in", deps.access.ticket_ttl().count()}});
-    res.headers.set("Cache-Control", "no-store");
-    return res;
-  }, ticket_opts);
+              Error::make(codes::kConflict, "code-server is not enabled on this server"));
+        if (!s->vmid || s->ip.empty())
+          return http::Response::error(
+              Error::make(codes::kConflict, "the server has no running container yet"));
+        // The ticket is bound to the session the request came with.
+        auto cred = auth::select_credential(req.headers.get("Authorization"),
+                                            req.headers.get("Cookie"), deps.secure);
+        if (!cred || cred->kind == auth::CredentialKind::kNone)
+          return http::Response::error(
+              Error::make(codes::kUnauthorized, "authentication required"));
+        auto claims = auth::verify_session_token(deps.jwt, cred->token, unix_now());
+        if (!claims) return http::Response::error(claims.error());
+        auto t = deps.access.issue_ticket({claims->sid, uid, *s->vmid});
+        if (!t) return http::Response::error(t.error());
+        std::string url = deps.origin->origin(*s->vmid) + "/dev/" + std::to_string(*s->vmid) +
+                          (port ? "/port/" + std::to_string(*port) : std::string("/ide")) + "/?" +
+                          std::string(kTicketParam) + "=" + *t;
+        (void)deps.store.append_audit(
+            {uid, "ide.ticket", "server:" + std::to_string(s->id),
+             nlohmann::json{{"vmid", *s->vmid}, {"port", port ? *port : kIdePort}}.dump(),
+             req.remote_addr});
+        http::Response res = http::Response::json(
+            200, {{"url", url}, {"expires_in", deps.access.ticket_ttl().count()}});
+        res.headers.set("Cache-Control", "no-store");
+        return res;
+      },
+      ticket_opts);
 
   // GET /api/servers/{id}/ports: what port preview can open now.
   http::RouteOptions ports_opts;
   ports_opts.blocking = true;  // asks the agent
-  r.add_sync("GET", "/api/servers/{id}/ports", [deps](http::Request& req) {
-    auto id = path_id(req);
-    if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
-    const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
-    auto s = deps.store.get_server_for_owner(*id, uid);
-    if (!s) return http::Response::error(s.error());
-    if (!s->vmid || s->ip.empty())
-      return http::Response::error(Error::make(codes::kConflict, "the server has no running container yet"));
-    auto st = deps.agents.status(s->ip, *s->vmid);
-    if (!st) return http::Response::error(Error::make(codes::kUpstream, "the server's agent does not answer"));
-    const bool ide = code_server_enabled(*s);
-    nlohmann::json ports = nlohmann::json::array();
-    if (auto it = st->find("ports_listening"); it != st->end() && it->is_array())
-      for (const auto& v : *it)
-        if (v.is_number_integer() && ide::previewable_port(v.get<int64_t>()) && !(ide && v.get<int>() == kIdePort))
-          ports.push_back(v.get<int>());
-    return http::Response::json(200, {{"ports", ports}, {"preview", deps.origin != nullptr}});
-  }, ports_opts);
+  r.add_sync(
+      "GET", "/api/servers/{id}/ports",
+      [deps](http::Request& req) {
+        auto id = path_id(req);
+        if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
+        const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+        auto s = deps.store.get_server_for_owner(*id, uid);
+        if (!s) return http::Response::error(s.error());
+        if (!s->vmid || s->ip.empty())
+          return http::Response::error(
+              Error::make(codes::kConflict, "the server has no running container yet"));
+        auto st = deps.agents.status(s->ip, *s->vmid);
+        if (!st)
+          return http::Response::error(
+              Error::make(codes::kUpstream, "the server's agent does not answer"));
+        const bool ide = code_server_enabled(*s);
+        nlohmann::json ports = nlohmann::json::array();
+        if (auto it = st->find("ports_listening"); it != st->end() && it->is_array())
+          for (const auto& v : *it)
+            if (v.is_number_integer() && ide::previewable_port(v.get<int64_t>()) &&
+                !(ide && v.get<int>() == kIdePort))
+              ports.push_back(v.get<int>());
+        return http::Response::json(200, {{"ports", ports}, {"preview", deps.origin != nullptr}});
+      },
+      ports_opts);
 
   // The API origin never proxies /dev/: the IDE origin does.
   http::RouteOptions pub;
   pub.is_public = true;
-  r.add_proxy("/dev/{vmid}/{rest...}", [deps](http::Request& req) {
-    http::ProxyPlan plan;
-    auto vmid = parse_int(req.params.at("vmid"), 1, 65535);
-    if (!deps.origin || !vmid || req.headers.get("Upgrade")) {
-      plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
-      return plan;
-    }
-    plan.response = redirect(deps.origin->origin(*vmid) + ide::without_ticket(req.target));
-    return plan;
-  }, pub);
+  r.add_proxy(
+      "/dev/{vmid}/{rest...}",
+      [deps](http::Request& req) {
+        http::ProxyPlan plan;
+        auto vmid = parse_int(req.params.at("vmid"), 1, 65535);
+        if (!deps.origin || !vmid || req.headers.get("Upgrade")) {
+          plan.response = http::Response::error(Error::make(codes::kNotFound, "no such IDE"));
+          return plan;
+        }
+        plan.response = redirect(deps.origin->origin(*vmid) + ide::without_ticket(req.target));
+        return plan;
+      },
+      pub);
 }
 
 }  // namespace zlh::api

@@ -59,9 +59,9 @@ inline constexpr std::string_view kTicketParam = "zlh_ticket";
 class IdeAccess {
  public:
   enum class Verdict {
-    kNoCookie,   // no zlh_ide, or not valid (unknown, session ended, other vmid)
-    kNotFound,   // not yours / not a dev server with code-server / gone
-    kStarting,   // yours, but the container has no address yet
+    kNoCookie,  // no zlh_ide, or not valid (unknown, session ended, other vmid)
+    kNotFound,  // not yours / not a dev server with code-server / gone
+    kStarting,  // yours, but the container has no address yet
     kAllowed,
   };
   enum class Want { kIde, kPort };
@@ -73,7 +73,8 @@ class IdeAccess {
 
   // `ticket_ttl`: how long a ticket may wait to be redeemed (60 s; tests
   // shorten it); `ttl`: how long a decision is cached.
-  explicit IdeAccess(store::Store& store, std::chrono::seconds ticket_ttl = std::chrono::seconds(60),
+  explicit IdeAccess(store::Store& store,
+                     std::chrono::seconds ticket_ttl = std::chrono::seconds(60),
                      std::chrono::milliseconds ttl = std::chrono::seconds(5));
   std::chrono::seconds ticket_ttl() const { return ticket_ttl_; }
 
@@ -98,8 +99,8 @@ class IdeAccess {
     CoarseClock::time_point until;
   };
   struct ServerEntry {
-    bool live = false;         // owned by the user, not being deleted
-    bool ide = false;          // a dev server with code-server
+    bool live = false;  // owned by the user, not being deleted
+    bool ide = false;   // a dev server with code-server
     std::string ip;
     CoarseClock::time_point until;
   };
@@ -115,8 +116,9 @@ class IdeAccess {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, CookieEntry, TokenHash, std::equal_to<>> cookies_;  // by cookie value
-  std::map<std::pair<int, int64_t>, ServerEntry> servers_;                            // by (vmid, user)
+  std::unordered_map<std::string, CookieEntry, TokenHash, std::equal_to<>>
+      cookies_;                                             // by cookie value
+  std::map<std::pair<int, int64_t>, ServerEntry> servers_;  // by (vmid, user)
   std::atomic<uint64_t> hits_{0}, misses_{0};
 };
 

@@ -27,7 +27,8 @@ TEST(IdeOrigin, PerServerOriginsFromTheTemplate) {
   EXPECT_TRUE(p->secure());
   EXPECT_EQ(p->origin(5000), "https://5000.ide.example.com");
   EXPECT_TRUE(p->host_matches("5000.ide.example.com", 5000));
-  EXPECT_TRUE(p->host_matches("5000.ide.example.com:443", 5000)) << "the default port may be written";
+  EXPECT_TRUE(p->host_matches("5000.ide.example.com:443", 5000))
+      << "the default port may be written";
   EXPECT_FALSE(p->host_matches("5000.ide.example.com:80", 5000));
   auto q = IdeOrigin::parse("http://{vmid}.ide.test:80", "http://zlh.test");
   ASSERT_TRUE(q);
@@ -45,11 +46,13 @@ TEST(IdeOrigin, AFixedHostIsAllowedButShared) {
 
 TEST(IdeOrigin, RefusesWhatIsNotASeparateOrigin) {
   const std::string portal = "https://zlh.example.com";
-  for (const char* bad : {"ide.example.com", "ftp://{vmid}.x.com", "https://{vmid}.x.com/ide", "https://{vmid}.x.com?a",
-                          "https://u@{vmid}.x.com", "https://{vmid}.{vmid}.x.com", "https://{vmid}.x.com:0",
-                          "https://{vmid}.x.com:99999", "https://{vmid}.x.com:8a", "https://{vmid}..x.com",
-                          "https://bad_host.com", "https://", "https://zlh.example.com",
-                          "https://ZLH.example.com:8443", "https://{vmid}.zlh.example.com", "https://a.zlh.example.com"}) {
+  for (const char* bad :
+       {"ide.example.com", "ftp://{vmid}.x.com", "https://{vmid}.x.com/ide",
+        "https://{vmid}.x.com?a", "https://u@{vmid}.x.com", "https://{vmid}.{vmid}.x.com",
+        "https://{vmid}.x.com:0", "https://{vmid}.x.com:99999", "https://{vmid}.x.com:8a",
+        "https://{vmid}..x.com", "https://bad_host.com", "https://", "https://zlh.example.com",
+        "https://ZLH.example.com:8443", "https://{vmid}.zlh.example.com",
+        "https://a.zlh.example.com"}) {
     auto o = IdeOrigin::parse(bad, portal);
     EXPECT_FALSE(o) << bad;
     if (!o) {
@@ -63,7 +66,8 @@ TEST(IdeOrigin, RefusesWhatIsNotASeparateOrigin) {
 }
 
 TEST(IdePieces, PlatformCookiesNeverCross) {
-  EXPECT_EQ(ide::strip_platform_cookies("zlh_session=a; theme=dark; zlh_ide=b;x=1"), "theme=dark; x=1");
+  EXPECT_EQ(ide::strip_platform_cookies("zlh_session=a; theme=dark; zlh_ide=b;x=1"),
+            "theme=dark; x=1");
   EXPECT_EQ(ide::strip_platform_cookies("zlh_ide=b"), "");
   EXPECT_EQ(ide::strip_platform_cookies(" zlh_session = a ; zlh_idea=1"), "zlh_idea=1");
   EXPECT_TRUE(ide::sets_platform_cookie("zlh_ide=planted; Path=/"));
@@ -74,12 +78,15 @@ TEST(IdePieces, PlatformCookiesNeverCross) {
 
 TEST(IdePieces, TicketLeavesTheUrlAndTheCookieIsScoped) {
   EXPECT_EQ(ide::without_ticket("/dev/1/ide/?zlh_ticket=abc"), "/dev/1/ide/");
-  EXPECT_EQ(ide::without_ticket("/dev/1/ide/?folder=/w&zlh_ticket=abc&x=1"), "/dev/1/ide/?folder=/w&x=1");
+  EXPECT_EQ(ide::without_ticket("/dev/1/ide/?folder=/w&zlh_ticket=abc&x=1"),
+            "/dev/1/ide/?folder=/w&x=1");
   EXPECT_EQ(ide::without_ticket("/dev/1/ide/?zlh_ticket"), "/dev/1/ide/");
   EXPECT_EQ(ide::without_ticket("/dev/1/ide/x"), "/dev/1/ide/x");
   EXPECT_EQ(ide::without_ticket("/dev/1/ide/?zlh_tickets=1"), "/dev/1/ide/?zlh_tickets=1");
-  EXPECT_EQ(ide::ide_cookie("v", 6001, false), "zlh_ide=v; Path=/dev/6001/; HttpOnly; SameSite=Lax");
-  EXPECT_EQ(ide::ide_cookie("v", 6001, true), "zlh_ide=v; Path=/dev/6001/; HttpOnly; SameSite=Lax; Secure");
+  EXPECT_EQ(ide::ide_cookie("v", 6001, false),
+            "zlh_ide=v; Path=/dev/6001/; HttpOnly; SameSite=Lax");
+  EXPECT_EQ(ide::ide_cookie("v", 6001, true),
+            "zlh_ide=v; Path=/dev/6001/; HttpOnly; SameSite=Lax; Secure");
 }
 
 TEST(IdePieces, PreviewablePorts) {

@@ -6,7 +6,8 @@
 
 namespace zlh::api {
 
-Result<http::Headers> AgentClient::auth(int64_t vmid, std::string_view method, std::string_view target) const {
+Result<http::Headers> AgentClient::auth(int64_t vmid, std::string_view method,
+                                        std::string_view target) const {
   auto tok = jws::mint_agent_token(key_, vmid, 60, int64_t(std::time(nullptr)), method, target);
   if (!tok) return fail(tok.error());
   http::Headers h;
@@ -14,8 +15,9 @@ Result<http::Headers> AgentClient::auth(int64_t vmid, std::string_view method, s
   return h;
 }
 
-Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vmid, const std::string& method,
-                                               const std::string& path, std::string body,
+Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vmid,
+                                               const std::string& method, const std::string& path,
+                                               std::string body,
                                                std::chrono::milliseconds timeout) const {
   auto h = auth(vmid, method, path);
   if (!h) return fail(h.error());
@@ -28,9 +30,11 @@ Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vm
 Result<nlohmann::json> AgentClient::status(const std::string& ip, int64_t vmid) const {
   auto r = call(ip, vmid, "GET", "/status");
   if (!r) return fail(r.error());
-  if (r->status != 200) return fail(codes::kUpstream, "agent /status answered " + std::to_string(r->status));
+  if (r->status != 200)
+    return fail(codes::kUpstream, "agent /status answered " + std::to_string(r->status));
   auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(codes::kUpstream, "agent /status: not a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return fail(codes::kUpstream, "agent /status: not a JSON object");
   return j;
 }
 

@@ -22,9 +22,9 @@ class AgentClient {
   // The token is good for that request, once (M5).
   Result<http::Headers> auth(int64_t vmid, std::string_view method, std::string_view target) const;
   // A request to http://<ip>:18888<path>. Transport failures are E_UPSTREAM.
-  Result<http::ClientResponse> call(const std::string& ip, int64_t vmid, const std::string& method,
-                                    const std::string& path, std::string body = {},
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  Result<http::ClientResponse> call(
+      const std::string& ip, int64_t vmid, const std::string& method, const std::string& path,
+      std::string body = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // GET /status as JSON.
   Result<nlohmann::json> status(const std::string& ip, int64_t vmid) const;
 

@@ -11,7 +11,8 @@ using store::JobState;
 using store::ServerState;
 using store::StepState;
 
-JobRunner::JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents, JobRunnerConfig cfg)
+JobRunner::JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents,
+                     JobRunnerConfig cfg)
     : store_(store), driver_(driver), agents_(agents), cfg_(std::move(cfg)) {}
 
 JobRunner::~JobRunner() { stop(); }
@@ -83,7 +84,8 @@ void JobRunner::resume_all() {
     return;
   }
   for (const auto& j : *jobs) {
-    log::info("jobs", "resuming job", {{"job_id", j.id}, {"server_id", j.server_id}, {"state", to_string(j.state)}});
+    log::info("jobs", "resuming job",
+              {{"job_id", j.id}, {"server_id", j.server_id}, {"state", to_string(j.state)}});
     submit(j.id);
   }
 }
@@ -110,11 +112,14 @@ std::string redact_host_paths(std::string_view msg, const std::vector<std::strin
     if (p.size() <= 1) continue;
     for (size_t at = out.find(p); at != std::string::npos; at = out.find(p, at)) {
       size_t end = at + p.size();
-      if (end < out.size() && out[end] != '/' && std::string_view(" \t\n'\",;:)").find(out[end]) == std::string_view::npos) {
+      if (end < out.size() && out[end] != '/' &&
+          std::string_view(" \t\n'\",;:)").find(out[end]) == std::string_view::npos) {
         at = end;  // a longer name that merely starts with the prefix
         continue;
       }
-      while (end < out.size() && std::string_view(" \t\n'\",;:()").find(out[end]) == std::string_view::npos) ++end;
+      while (end < out.size() &&
+             std::string_view(" \t\n'\",;:()").find(out[end]) == std::string_view::npos)
+        ++end;
       out.replace(at, end - at, "<host path>");
       at += 11;
     }
@@ -122,7 +127,9 @@ std::string redact_host_paths(std::string_view msg, const std::vector<std::strin
   return out;
 }
 
-std::string JobRunner::shown(const std::string& message) const { return redact_host_paths(message, cfg_.host_paths); }
+std::string JobRunner::shown(const std::string& message) const {
+  return redact_host_paths(message, cfg_.host_paths);
+}
 
 Result<void> JobRunner::step(store::Job& job, int idx, const std::function<Result<void>()>& f) {
   if (idx < int(job.steps.size()) && job.steps[size_t(idx)].state == StepState::kDone) return {};
@@ -153,28 +160,34 @@ void JobRunner::run(int64_t job_id) {
   }
   if (job->kind == store::JobKind::kDelete && !wait_for_others(job->id, server->id)) return;
   if (job->state == JobState::kCompensating) {
-    compensate(*job, *server, Error::make(codes::kInternal, job->error.empty() ? "resumed compensation" : job->error));
+    compensate(
+        *job, *server,
+        Error::make(codes::kInternal, job->error.empty() ? "resumed compensation" : job->error));
     return;
   }
   (void)store_.update_job_state(job->id, JobState::kRunning);
-  Result<void> r = job->kind == store::JobKind::kCreate ? run_create(*job, *server) : run_delete(*job, *server);
+  Result<void> r =
+      job->kind == store::JobKind::kCreate ? run_create(*job, *server) : run_delete(*job, *server);
   if (stopping_ && !r) return;  // left running: resumed at the next start
   if (cancelled(job->id)) {
     // The server's delete job owns the container now (and the store already
     // says cancelled): no compensation, no state change.
-    log::info("jobs", "create job cancelled by the server's deletion", {{"job_id", job->id}, {"server_id", server->id}});
+    log::info("jobs", "create job cancelled by the server's deletion",
+              {{"job_id", job->id}, {"server_id", server->id}});
     return;
   }
   if (r) {
     (void)store_.update_job_state(job->id, JobState::kDone);
     return;
   }
-  log::warn("jobs", "job failed", {{"job_id", job->id}, {"server_id", server->id}, {"error", r.error().message}});
+  log::warn("jobs", "job failed",
+            {{"job_id", job->id}, {"server_id", server->id}, {"error", r.error().message}});
   if (job->kind == store::JobKind::kCreate) {
     compensate(*job, *server, r.error());
   } else {
     (void)store_.update_job_state(job->id, JobState::kFailed, shown(r.error().message));
-    (void)store_.update_server(server->id, {.state = ServerState::kError, .error = shown(r.error().message)});
+    (void)store_.update_server(server->id,
+                               {.state = ServerState::kError, .error = shown(r.error().message)});
   }
 }
 
@@ -183,69 +196,82 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
   // Allocated by the store; verified free where the containers live (a
   // Proxmox cluster may hold guests zlh did not make): a vmid taken by
   // something else is reserved for good and the server moves to the next.
-  if (auto r = step(job, 0, [&]() -> Result<void> {
-        for (int tries = 0; tries < 50; ++tries) {
-          auto use = driver_.vmid_use(*s.vmid, s.hostname);
-          if (!use) return fail(use.error());
-          if (*use != drivers::VmidUse::kForeign) return {};
-          const int taken = *s.vmid;
-          auto moved = store_.move_to_free_vmid(s.id, taken, std::string(driver_.name()) + ": taken outside zlh");
-          if (!moved) return fail(moved.error());
-          log::warn("jobs", "vmid taken outside zlh; moved the server",
-                    {{"job_id", job.id}, {"server_id", s.id}, {"vmid", taken}, {"new_vmid", *moved->vmid}});
-          s = std::move(*moved);
-          if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
-          vmid_changed(taken);
-          vmid_changed(*s.vmid);
-        }
-        return fail(codes::kUnavailable, "no free vmid after 50 tries");
-      });
+  if (auto r = step(job, 0,
+                    [&]() -> Result<void> {
+                      for (int tries = 0; tries < 50; ++tries) {
+                        auto use = driver_.vmid_use(*s.vmid, s.hostname);
+                        if (!use) return fail(use.error());
+                        if (*use != drivers::VmidUse::kForeign) return {};
+                        const int taken = *s.vmid;
+                        auto moved = store_.move_to_free_vmid(
+                            s.id, taken, std::string(driver_.name()) + ": taken outside zlh");
+                        if (!moved) return fail(moved.error());
+                        log::warn("jobs", "vmid taken outside zlh; moved the server",
+                                  {{"job_id", job.id},
+                                   {"server_id", s.id},
+                                   {"vmid", taken},
+                                   {"new_vmid", *moved->vmid}});
+                        s = std::move(*moved);
+                        if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
+                        vmid_changed(taken);
+                        vmid_changed(*s.vmid);
+                      }
+                      return fail(codes::kUnavailable, "no free vmid after 50 tries");
+                    });
       !r)
     return r;
   int vmid = *s.vmid;
   auto spec = spec_for(s);
-  if (auto r = step(job, 1, [&]() -> Result<void> {
-        if (auto c = driver_.create(vmid, spec); !c) return c;
-        return driver_.configure(vmid, spec);
-      });
+  if (auto r = step(job, 1,
+                    [&]() -> Result<void> {
+                      if (auto c = driver_.create(vmid, spec); !c) return c;
+                      return driver_.configure(vmid, spec);
+                    });
       !r)
     return r;
   if (auto r = step(job, 2, [&] { return driver_.start(vmid); }); !r) return r;
   std::string ip = s.ip;
-  if (auto r = step(job, 3, [&]() -> Result<void> {
-        auto a = driver_.address(vmid, cfg_.address_timeout);
-        if (!a) return fail(a.error());
-        ip = *a;
-        std::string node(driver_.name());
-        if (auto st = driver_.status(vmid); st && !st->node.empty()) node = st->node;
-        auto u = store_.update_server(s.id, {.ip = ip, .node = node});
-        vmid_changed(vmid);
-        return u;
-      });
+  if (auto r = step(job, 3,
+                    [&]() -> Result<void> {
+                      auto a = driver_.address(vmid, cfg_.address_timeout);
+                      if (!a) return fail(a.error());
+                      ip = *a;
+                      std::string node(driver_.name());
+                      if (auto st = driver_.status(vmid); st && !st->node.empty()) node = st->node;
+                      auto u = store_.update_server(s.id, {.ip = ip, .node = node});
+                      vmid_changed(vmid);
+                      return u;
+                    });
       !r)
     return r;
   if (ip.empty()) {
     auto st = driver_.status(vmid);
     if (st) ip = st->address;
   }
-  if (auto r = step(job, 4, [&]() -> Result<void> {
-        auto p = nlohmann::json::parse(s.payload, nullptr, false);
-        if (!p.is_object()) return fail(codes::kInternal, "stored payload is not an object");
-        // A driver that forwards the host port (lxc) runs the game on its
-        // own address at the usual 25565.
-        std::optional<int> game_port;
-        if (s.type == store::ServerType::kGame && !s.ports.empty())
-          game_port = driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front();
-        auto agent = servers::agent_payload(p, vmid, s.type, game_port);
-        auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(), std::chrono::seconds(30));
-        if (!resp) return fail(resp.error());
-        if (resp->status != 200 && resp->status != 202) {
-          auto e = nlohmann::json::parse(resp->body, nullptr, false);
-          std::string msg = e.is_object() && e.contains("error") ? e["error"].value("message", resp->body) : resp->body;
-          return fail(codes::kUpstream, "agent refused the payload: " + msg);
-        }
-        return {};
-      });
+  if (auto r = step(job, 4,
+                    [&]() -> Result<void> {
+                      auto p = nlohmann::json::parse(s.payload, nullptr, false);
+                      if (!p.is_object())
+                        return fail(codes::kInternal, "stored payload is not an object");
+                      // A driver that forwards the host port (lxc) runs the game on its
+                      // own address at the usual 25565.
+                      std::optional<int> game_port;
+                      if (s.type == store::ServerType::kGame && !s.ports.empty())
+                        game_port =
+                            driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front();
+                      auto agent = servers::agent_payload(p, vmid, s.type, game_port);
+                      auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(),
+                                               std::chrono::seconds(30));
+                      if (!resp) return fail(resp.error());
+                      if (resp->status != 200 && resp->status != 202) {
+                        auto e = nlohmann::json::parse(resp->body, nullptr, false);
+                        std::string msg = e.is_object() && e.contains("error")
+                                              ? e["error"].value("message", resp->body)
+                                              : resp->body;
+                        return fail(codes::kUpstream, "agent refused the payload: " + msg);
+                      }
+                      return {};
+                    });
       !r)
     return r;
   return step(job, 5, [&]() -> Result<void> {
@@ -255,8 +281,10 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
       if (st) {
         std::string state = st->value("state", "");
         store::ServerUpdate u{.agent_state = state, .agent_last_seen = store::Clock::now()};
-        if ((*st)["install_step"].is_string()) u.install_step = (*st)["install_step"].get<std::string>();
-        if ((*st)["progress"].is_number()) u.progress = std::clamp((*st)["progress"].get<double>(), 0.0, 1.0);
+        if ((*st)["install_step"].is_string())
+          u.install_step = (*st)["install_step"].get<std::string>();
+        if ((*st)["progress"].is_number())
+          u.progress = std::clamp((*st)["progress"].get<double>(), 0.0, 1.0);
         (void)store_.update_server(s.id, u);
         if (state == "running") {
           return store_.update_server(s.id, {.state = ServerState::kReady, .error = std::string()});
@@ -285,7 +313,8 @@ void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) 
     if (auto d = driver_.destroy(*s.vmid, cfg_.stop_timeout); !d) {
       log::error("jobs", "compensation failed: container not destroyed",
                  {{"job_id", job.id}, {"vmid", *s.vmid}, {"error", d.error().message}});
-      (void)store_.update_job_state(job.id, JobState::kFailed, shown(why.message + "; cleanup: " + d.error().message));
+      (void)store_.update_job_state(job.id, JobState::kFailed,
+                                    shown(why.message + "; cleanup: " + d.error().message));
       (void)store_.update_server(s.id, {.state = ServerState::kError, .error = shown(why.message)});
       return;
     }
@@ -307,23 +336,32 @@ Result<void> JobRunner::run_delete(store::Job& job, store::Server& s) {
       auto pause = std::chrono::milliseconds(500);
       for (;;) {
         auto r = f();
-        if (r || !r.error().is(codes::kUnavailable) || std::chrono::steady_clock::now() + pause > deadline) return r;
+        if (r || !r.error().is(codes::kUnavailable) ||
+            std::chrono::steady_clock::now() + pause > deadline)
+          return r;
         log::warn("jobs", "container unavailable; delete waits",
-                  {{"job_id", job.id}, {"vmid", vmid}, {"error", r.error().message}, {"retry_ms", pause.count()}});
+                  {{"job_id", job.id},
+                   {"vmid", vmid},
+                   {"error", r.error().message},
+                   {"retry_ms", pause.count()}});
         if (!sleep_for(pause)) return r;
         pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(15));
       }
     };
-    if (auto r = step(job, 0, [&] {
-          return patiently([&] {
-            auto st = driver_.status(vmid);
-            if (st && st->state == drivers::PowerState::kMissing) return Result<void>{};
-            return driver_.stop(vmid, cfg_.stop_timeout);
-          });
-        });
+    if (auto r = step(job, 0,
+                      [&] {
+                        return patiently([&] {
+                          auto st = driver_.status(vmid);
+                          if (st && st->state == drivers::PowerState::kMissing)
+                            return Result<void>{};
+                          return driver_.stop(vmid, cfg_.stop_timeout);
+                        });
+                      });
         !r)
       return r;
-    if (auto r = step(job, 1, [&] { return patiently([&] { return driver_.destroy(vmid, cfg_.stop_timeout); }); });
+    if (auto r = step(
+            job, 1,
+            [&] { return patiently([&] { return driver_.destroy(vmid, cfg_.stop_timeout); }); });
         !r)
       return r;
   }

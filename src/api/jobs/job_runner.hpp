@@ -42,9 +42,11 @@
 
 namespace zlh::api {
 
-inline const std::vector<std::string> kCreateSteps = {"allocate vmid", "create container", "start container",
-                                                      "wait for address", "configure agent", "wait for running"};
-inline const std::vector<std::string> kDeleteSteps = {"stop container", "destroy container", "release"};
+inline const std::vector<std::string> kCreateSteps = {"allocate vmid",   "create container",
+                                                      "start container", "wait for address",
+                                                      "configure agent", "wait for running"};
+inline const std::vector<std::string> kDeleteSteps = {"stop container", "destroy container",
+                                                      "release"};
 
 struct JobRunnerConfig {
   drivers::AgentConfig agent;  // what every container's agent is started with
@@ -70,7 +72,8 @@ std::string redact_host_paths(std::string_view msg, const std::vector<std::strin
 
 class JobRunner {
  public:
-  JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents, JobRunnerConfig cfg);
+  JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents,
+            JobRunnerConfig cfg);
   ~JobRunner();  // stop()
 
   void submit(int64_t job_id);

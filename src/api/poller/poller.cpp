@@ -1,7 +1,5 @@
 #include "api/poller/poller.hpp"
 
-#include "api/jobs/job_runner.hpp"  // redact_host_paths
-
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -9,6 +7,7 @@
 #include <system_error>
 #include <vector>
 
+#include "api/jobs/job_runner.hpp"  // redact_host_paths
 #include "base/log.hpp"
 
 namespace zlh::api {

@@ -202,8 +202,10 @@ TEST_F(PollerTest, ErrorIsMirroredForReadyServersAndKeptForErrorServers) {
 // L7: a local-driver agent's root is a host path; it never reaches the user.
 TEST_F(PollerTest, HostPathsInTheAgentsErrorAreRedacted) {
   auto ready = server(ServerState::kReady, "127.0.0.2");
-  agents.set("127.0.0.2", {{"state", "error"},
-                           {"error", "verify command could not run: exec /var/lib/zlh/containers/6001/opt/x: denied"}});
+  agents.set(
+      "127.0.0.2",
+      {{"state", "error"},
+       {"error", "verify command could not run: exec /var/lib/zlh/containers/6001/opt/x: denied"}});
   auto c = cfg();
   c.host_paths = {"/var/lib/zlh"};
   Poller p(*store, agents.fn(), c);

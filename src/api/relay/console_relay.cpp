@@ -16,7 +16,10 @@ class ConsoleRelay : public http::WsHandler {
  public:
   ConsoleRelay(std::unique_ptr<WsUpstream> up, std::string request_id, int64_t vmid,
                std::unique_ptr<UserSlots::Slot> slot)
-      : up_(std::move(up)), request_id_(std::move(request_id)), vmid_(vmid), slot_(std::move(slot)) {}
+      : up_(std::move(up)),
+        request_id_(std::move(request_id)),
+        vmid_(vmid),
+        slot_(std::move(slot)) {}
 
   void on_open(std::shared_ptr<http::WsConn> conn) override {
     // Weak: the browser connection owns this handler, and the agent side
@@ -84,7 +87,8 @@ http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io)
       if (refusal.status) return fail(error_from_agent(refusal.status, refusal.body));
       return fail(codes::kUpstream, "the container's agent cannot be reached");
     }
-    return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid, std::move(slot));
+    return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid,
+                                          std::move(slot));
   };
 }
 

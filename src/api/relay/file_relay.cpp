@@ -24,10 +24,12 @@ ProxyPlan refuse(const Error& e) { return ProxyPlan{std::nullopt, Response::erro
 
 bool is_upload(const Request& req) {
   return (req.method == "PUT" && req.path.ends_with("/files/write")) ||
-         (req.method == "POST" && (req.path.ends_with("/files/upload") || req.path.ends_with("/mods/install")));
+         (req.method == "POST" &&
+          (req.path.ends_with("/files/upload") || req.path.ends_with("/mods/install")));
 }
 
-http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec, std::shared_ptr<UserSlots> uploads) {
+http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec,
+                                 std::shared_ptr<UserSlots> uploads) {
   return [c = &ctx, spec = std::move(spec), uploads](Request& req) -> ProxyPlan {
     auto target = owned_agent(*c, req);
     if (!target) return refuse(target.error());
@@ -44,8 +46,9 @@ http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec, std::shared_pt
       const int64_t limit = q->uploads.value_or(c->opts.quota_uploads);
       upload_slot = uploads->acquire(uid, limit);
       if (!upload_slot)
-        return refuse(Error::make(codes::kQuota, "quota uploads reached: " + std::to_string(limit) +
-                                                     " uploads are running; wait for one to finish"));
+        return refuse(
+            Error::make(codes::kQuota, "quota uploads reached: " + std::to_string(limit) +
+                                           " uploads are running; wait for one to finish"));
     }
     auto auth = c->agents.auth(target->vmid, req.method, *path);
     if (!auth) return refuse(auth.error());
@@ -56,11 +59,15 @@ http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec, std::shared_pt
     t.target = std::move(*path);
     t.headers = std::move(*auth);
     t.forward_client_header = &header_to_agent;
-    t.keep_response_header = [](std::string_view name, std::string_view) { return header_to_client(name); };
-    t.on_upstream_error = [](const Error&) {
-      return Response::error(Error::make(codes::kUpstream, "the container's agent cannot be reached"));
+    t.keep_response_header = [](std::string_view name, std::string_view) {
+      return header_to_client(name);
     };
-    t.replace_response = [vmid = target->vmid, rid = req.request_id](unsigned status) -> std::optional<Response> {
+    t.on_upstream_error = [](const Error&) {
+      return Response::error(
+          Error::make(codes::kUpstream, "the container's agent cannot be reached"));
+    };
+    t.replace_response = [vmid = target->vmid,
+                          rid = req.request_id](unsigned status) -> std::optional<Response> {
       if (!agent_refused_api(int(status))) return std::nullopt;
       log::error("relay", "agent refused the api's token", {{"request_id", rid}, {"vmid", vmid}});
       return Response::error(error_from_agent(int(status), ""));
@@ -79,12 +86,15 @@ http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec, std::shared_pt
 void add_file_relay_routes(http::Router& r, ApiContext& ctx) {
   http::RouteOptions o;
   o.body_limit = size_t(1) << 46;  // the agent enforces its own per-file limit
-  o.blocking = true;  // the factory reads the store (ownership, quotas); the bytes stay on the io threads
+  o.blocking =
+      true;  // the factory reads the store (ownership, quotas); the bytes stay on the io threads
   auto uploads = std::make_shared<UserSlots>();
   // The agent allows 30 min for an artifact install.
-  r.add_proxy("/api/servers/{id}/files/{rest...}", relay_factory(ctx, {5min}, uploads), o, {"GET", "PUT", "POST"});
+  r.add_proxy("/api/servers/{id}/files/{rest...}", relay_factory(ctx, {5min}, uploads), o,
+              {"GET", "PUT", "POST"});
   r.add_proxy("/api/servers/{id}/mods", relay_factory(ctx, {31min}, uploads), o, {"GET"});
-  r.add_proxy("/api/servers/{id}/mods/{rest...}", relay_factory(ctx, {31min}, uploads), o, {"POST", "DELETE"});
+  r.add_proxy("/api/servers/{id}/mods/{rest...}", relay_factory(ctx, {31min}, uploads), o,
+              {"POST", "DELETE"});
 }
 
 }  // namespace zlh::api::relay

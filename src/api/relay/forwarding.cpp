@@ -45,7 +45,8 @@ bool one_of(std::string_view name, const std::array<std::string_view, N>& names)
 }  // namespace
 
 bool header_to_agent(std::string_view name) {
-  static constexpr std::array<std::string_view, 4> kNames = {"Content-Type", "Range", "If-Range", "Accept"};
+  static constexpr std::array<std::string_view, 4> kNames = {"Content-Type", "Range", "If-Range",
+                                                             "Accept"};
   return one_of(name, kNames);
 }
 

@@ -31,15 +31,16 @@ TEST(AgentTarget, NoSegmentEscapesItsRoute) {
 }
 
 TEST(Headers, OnlyContentHeadersGoToTheAgent) {
-  for (auto n : {"Authorization", "Cookie", "Content-Length", "Transfer-Encoding", "Connection", "X-ZLH-CSRF",
-                 "X-Forwarded-For", "Host"})
+  for (auto n : {"Authorization", "Cookie", "Content-Length", "Transfer-Encoding", "Connection",
+                 "X-ZLH-CSRF", "X-Forwarded-For", "Host"})
     EXPECT_FALSE(header_to_agent(n)) << n;
-  for (auto n : {"content-type", "Range", "If-Range", "Accept"}) EXPECT_TRUE(header_to_agent(n)) << n;
+  for (auto n : {"content-type", "Range", "If-Range", "Accept"})
+    EXPECT_TRUE(header_to_agent(n)) << n;
 }
 
 TEST(Headers, AnswerHeadersPassBackWithoutFraming) {
-  for (auto n : {"Content-Type", "Content-Range", "Content-Disposition", "Accept-Ranges", "X-ZLH-Restart-Required",
-                 "etag", "Last-Modified", "Retry-After"})
+  for (auto n : {"Content-Type", "Content-Range", "Content-Disposition", "Accept-Ranges",
+                 "X-ZLH-Restart-Required", "etag", "Last-Modified", "Retry-After"})
     EXPECT_TRUE(header_to_client(n)) << n;
   for (auto n : {"Set-Cookie", "Server", "Content-Length", "Transfer-Encoding", "X-Powered-By"})
     EXPECT_FALSE(header_to_client(n)) << n;

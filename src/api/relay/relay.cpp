@@ -9,7 +9,7 @@ namespace zlh::api::relay {
 void add_relay_routes(http::Router& r, ApiContext& ctx) {
   http::RouteOptions console;
   console.ws_max_queue_bytes = 1 << 20;  // like the agent's own console bound
-  console.blocking = true;                // the factory looks up the server and its agent
+  console.blocking = true;               // the factory looks up the server and its agent
   r.add_ws("/api/servers/{id}/console", console_relay(ctx, std::make_shared<WsUpstreamIo>()),
            console);
   add_file_relay_routes(r, ctx);

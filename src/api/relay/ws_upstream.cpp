@@ -10,8 +10,8 @@
 #include <future>
 #include <thread>
 
-#include "http/client.hpp"
 #include "base/log.hpp"
+#include "http/client.hpp"
 
 namespace zlh::api::relay {
 

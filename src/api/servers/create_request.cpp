@@ -12,7 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 5> kGameOnly = {"game", "variant", "eula", "world", "properties"};
+constexpr std::array<std::string_view, 5> kGameOnly = {"game", "variant", "eula", "world",
+                                                       "properties"};
 constexpr std::array<std::string_view, 2> kDevOnly = {"runtime", "enable_code_server"};
 
 Error invalid(const std::string& field, const std::string& msg) {
@@ -26,7 +27,8 @@ Result<void> dev_fields(const json& b, const drivers::Limits& lim, const catalog
   if (!runtime) return fail(runtime.error());
   const auto* item = c.runtime(*runtime);
   if (!item) return fail(invalid("runtime", "unknown runtime \"" + *runtime + "\""));
-  if (!item->find(version)) return fail(invalid("version", *runtime + " has no version \"" + version + "\""));
+  if (!item->find(version))
+    return fail(invalid("version", *runtime + " has no version \"" + version + "\""));
   auto ecs = b.value("enable_code_server", json(false));
   if (!ecs.is_boolean()) return fail(invalid("enable_code_server", "must be a boolean"));
   // The pinned catalog must offer code-server, or nothing is provisioned
@@ -41,9 +43,11 @@ Result<void> dev_fields(const json& b, const drivers::Limits& lim, const catalog
   payload["enable_code_server"] = ecs.get<bool>();
   // The real code-server takes about 800 MB of the disk: a default grows to
   // the minimum, an explicit smaller size is refused.
-  if (ecs.get<bool>() && lim.disk_gb_min_code_server > 0 && payload["disk_gb"].get<int64_t>() < lim.disk_gb_min_code_server) {
+  if (ecs.get<bool>() && lim.disk_gb_min_code_server > 0 &&
+      payload["disk_gb"].get<int64_t>() < lim.disk_gb_min_code_server) {
     if (b.contains("disk_gb"))
-      return fail(invalid("disk_gb", "code-server needs at least " + std::to_string(lim.disk_gb_min_code_server) + " GiB"));
+      return fail(invalid("disk_gb", "code-server needs at least " +
+                                         std::to_string(lim.disk_gb_min_code_server) + " GiB"));
     payload["disk_gb"] = lim.disk_gb_min_code_server;
   }
   return {};
@@ -51,7 +55,8 @@ Result<void> dev_fields(const json& b, const drivers::Limits& lim, const catalog
 
 // Game: the game, variant and version from the catalog, the EULA, the world
 // and server.properties overrides.
-Result<void> game_fields(const json& b, const catalog::Catalog& c, const std::string& version, json& payload) {
+Result<void> game_fields(const json& b, const catalog::Catalog& c, const std::string& version,
+                         json& payload) {
   auto game = body::string_field(b, "game");
   if (!game) return fail(game.error());
   auto variant = body::string_field(b, "variant");
@@ -60,10 +65,12 @@ Result<void> game_fields(const json& b, const catalog::Catalog& c, const std::st
   if (!g) return fail(invalid("game", "unknown game \"" + *game + "\""));
   const auto* v = g->find(*variant);
   if (!v) return fail(invalid("variant", "unknown variant \"" + *variant + "\""));
-  if (!v->find(version)) return fail(invalid("version", *variant + " has no version \"" + version + "\""));
+  if (!v->find(version))
+    return fail(invalid("version", *variant + " has no version \"" + version + "\""));
   auto eula = b.value("eula", json(false));
   if (!eula.is_boolean() || !eula.get<bool>())
-    return fail(Error::make(codes::kEulaRequired, "the Minecraft EULA must be accepted (\"eula\": true)"));
+    return fail(
+        Error::make(codes::kEulaRequired, "the Minecraft EULA must be accepted (\"eula\": true)"));
   auto world = body::string_field(b, "world", false);
   if (!world) return fail(world.error());
   payload["game"] = *game;
@@ -81,9 +88,11 @@ Result<void> game_fields(const json& b, const catalog::Catalog& c, const std::st
 }  // namespace
 
 Result<store::NewServer> parse_create_request(std::string_view text, const drivers::Limits& lim,
-                                              const catalog::Catalog& c, std::string_view catalog_sha256) {
-  auto b = body::object(text, {"type", "name", "runtime", "version", "enable_code_server", "memory_mb", "cpu_cores",
-                               "disk_gb", "game", "variant", "eula", "world", "properties"});
+                                              const catalog::Catalog& c,
+                                              std::string_view catalog_sha256) {
+  auto b = body::object(
+      text, {"type", "name", "runtime", "version", "enable_code_server", "memory_mb", "cpu_cores",
+             "disk_gb", "game", "variant", "eula", "world", "properties"});
   if (!b) return fail(b.error());
   auto type_name = body::string_field(*b, "type");
   if (!type_name) return fail(type_name.error());
@@ -94,21 +103,27 @@ Result<store::NewServer> parse_create_request(std::string_view text, const drive
   if (!name) return fail(name.error());
   if (name->size() > kMaxNameBytes)
     return fail(invalid("name", "at most " + std::to_string(kMaxNameBytes) + " characters"));
-  for (const auto& k : dev ? std::span<const std::string_view>(kGameOnly) : std::span<const std::string_view>(kDevOnly))
+  for (const auto& k : dev ? std::span<const std::string_view>(kGameOnly)
+                           : std::span<const std::string_view>(kDevOnly))
     if (b->contains(k)) return fail(invalid(std::string(k), "not for a " + *type_name + " server"));
   // The driver's defaults and limits (Proxmox: proxmox.toml [limits]).
-  auto memory = body::int_field(*b, "memory_mb", lim.memory_mb_default > 0 ? lim.memory_mb_default : (dev ? 1024 : 2048),
-                                payload::kMinMemoryMb, std::min<int64_t>(lim.memory_mb_max, payload::kMaxMemoryMb));
+  auto memory = body::int_field(
+      *b, "memory_mb", lim.memory_mb_default > 0 ? lim.memory_mb_default : (dev ? 1024 : 2048),
+      payload::kMinMemoryMb, std::min<int64_t>(lim.memory_mb_max, payload::kMaxMemoryMb));
   if (!memory) return fail(memory.error());
-  auto cpu = body::int_field(*b, "cpu_cores", lim.cores_default > 0 ? lim.cores_default : 1, 1, lim.cores_max);
+  auto cpu = body::int_field(*b, "cpu_cores", lim.cores_default > 0 ? lim.cores_default : 1, 1,
+                             lim.cores_max);
   if (!cpu) return fail(cpu.error());
   // disk_gb: sized by drivers that enforce it (lxc: the image); recorded by the others.
-  auto disk = body::int_field(*b, "disk_gb", lim.disk_gb_default > 0 ? lim.disk_gb_default : 8, 1, lim.disk_gb_max);
+  auto disk = body::int_field(*b, "disk_gb", lim.disk_gb_default > 0 ? lim.disk_gb_default : 8, 1,
+                              lim.disk_gb_max);
   if (!disk) return fail(disk.error());
   auto version = body::string_field(*b, "version");
   if (!version) return fail(version.error());
-  json payload = {
-      {"memory_mb", *memory}, {"cpu_cores", *cpu}, {"disk_gb", *disk}, {"catalog_sha256", std::string(catalog_sha256)}};
+  json payload = {{"memory_mb", *memory},
+                  {"cpu_cores", *cpu},
+                  {"disk_gb", *disk},
+                  {"catalog_sha256", std::string(catalog_sha256)}};
   store::NewServer ns;
   ns.type = *type;
   ns.name = *name;
@@ -123,7 +138,8 @@ Result<store::NewServer> parse_create_request(std::string_view text, const drive
   // What the agent will be sent must pass the agent's rules now, not at the
   // provision step of a server already created (world names, property keys,
   // ids a catalog might carry). Its field names are the body's.
-  auto check = agent_payload(payload, 1, ns.type, dev ? std::nullopt : std::optional<int>(drivers::kGamePort));
+  auto check = agent_payload(payload, 1, ns.type,
+                             dev ? std::nullopt : std::optional<int>(drivers::kGamePort));
   if (auto p = payload::validate_payload(check, std::nullopt); !p) return fail(p.error());
   ns.memory_mb = payload["memory_mb"].get<int64_t>();
   ns.disk_gb = payload["disk_gb"].get<int64_t>();
@@ -131,10 +147,12 @@ Result<store::NewServer> parse_create_request(std::string_view text, const drive
   return ns;
 }
 
-json agent_payload(const json& stored, int64_t vmid, store::ServerType type, std::optional<int> game_port) {
+json agent_payload(const json& stored, int64_t vmid, store::ServerType type,
+                   std::optional<int> game_port) {
   json agent = {{"vmid", vmid}, {"container_type", std::string(store::to_string(type))}};
   for (auto it = stored.begin(); it != stored.end(); ++it)
-    if (it.key() != "cpu_cores" && it.key() != "disk_gb" && it.key() != "name") agent[it.key()] = it.value();
+    if (it.key() != "cpu_cores" && it.key() != "disk_gb" && it.key() != "name")
+      agent[it.key()] = it.value();
   if (type == store::ServerType::kGame && game_port) agent["ports"] = {{"game", *game_port}};
   return agent;
 }

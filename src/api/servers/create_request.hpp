@@ -28,15 +28,16 @@
 
 #include "api/drivers/driver.hpp"
 #include "api/store/types.hpp"
-#include "proto/catalog.hpp"
 #include "base/error.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::api::servers {
 
 inline constexpr size_t kMaxNameBytes = 64;
 
 Result<store::NewServer> parse_create_request(std::string_view body, const drivers::Limits& limits,
-                                              const catalog::Catalog& catalog, std::string_view catalog_sha256);
+                                              const catalog::Catalog& catalog,
+                                              std::string_view catalog_sha256);
 
 // `game_port`: the port the game listens on inside its container (games only).
 nlohmann::json agent_payload(const nlohmann::json& stored, int64_t vmid, store::ServerType type,

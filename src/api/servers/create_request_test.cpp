@@ -40,12 +40,17 @@ catalog::Catalog cat(bool code_server = true) {
 
 const std::string kSha(64, 'a');
 
-Result<store::NewServer> parse(const json& body, drivers::Limits lim = {}, bool code_server = true) {
+Result<store::NewServer> parse(const json& body, drivers::Limits lim = {},
+                               bool code_server = true) {
   return parse_create_request(body.dump(), lim, cat(code_server), kSha);
 }
 
 json game(json extra = json::object()) {
-  json b = {{"type", "game"}, {"game", "minecraft"}, {"variant", "paper"}, {"version", "1.21.4"}, {"eula", true}};
+  json b = {{"type", "game"},
+            {"game", "minecraft"},
+            {"variant", "paper"},
+            {"version", "1.21.4"},
+            {"eula", true}};
   b.update(extra);
   return b;
 }
@@ -93,16 +98,24 @@ TEST(CreateRequest, WhatTheAgentWouldRefuseIsRefusedBeforeAnythingIsCreated) {
 TEST(CreateRequest, FieldsAreCheckedAndNamed) {
   expect_invalid(parse_create_request("[]", {}, cat(), kSha), "body");
   expect_invalid(parse({{"type", "vm"}}), "type");
-  expect_invalid(parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"world", "w"}}), "world");
+  expect_invalid(
+      parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"world", "w"}}),
+      "world");
   expect_invalid(parse(game({{"runtime", "node"}})), "runtime");
-  expect_invalid(parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"", 1}}), "(empty name)");
+  expect_invalid(parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"", 1}}),
+                 "(empty name)");
   expect_invalid(parse({{"type", "dev"}, {"runtime", "node"}, {"version", "9"}}), "version");
   expect_invalid(parse({{"type", "dev"}, {"runtime", "zig"}, {"version", "1"}}), "runtime");
-  expect_invalid(parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"memory_mb", "1G"}}),
-                 "memory_mb");
-  expect_invalid(parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"cpu_cores", 64}}),
-                 "cpu_cores");
-  expect_invalid(parse({{"type", "dev"}, {"name", std::string(65, 'n')}, {"runtime", "node"}, {"version", "20.18.0"}}),
+  expect_invalid(
+      parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"memory_mb", "1G"}}),
+      "memory_mb");
+  expect_invalid(
+      parse({{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"cpu_cores", 64}}),
+      "cpu_cores");
+  expect_invalid(parse({{"type", "dev"},
+                        {"name", std::string(65, 'n')},
+                        {"runtime", "node"},
+                        {"version", "20.18.0"}}),
                  "name");
   auto eula = parse(game({{"eula", false}}));
   ASSERT_FALSE(eula);
@@ -110,7 +123,8 @@ TEST(CreateRequest, FieldsAreCheckedAndNamed) {
 }
 
 TEST(CreateRequest, CodeServerNeedsTheCatalogAndItsDisk) {
-  json b = {{"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"enable_code_server", true}};
+  json b = {
+      {"type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}, {"enable_code_server", true}};
   expect_invalid(parse(b, {}, false), "enable_code_server");
   drivers::Limits lxc;
   lxc.disk_gb_default = 2;
@@ -130,7 +144,8 @@ TEST(CreateRequest, AgentPayloadDropsDriverFieldsAndAddsThePort) {
   EXPECT_FALSE(a.contains("cpu_cores"));
   EXPECT_FALSE(a.contains("disk_gb"));
   EXPECT_EQ(a["ports"]["game"], 25565);
-  EXPECT_FALSE(agent_payload(stored, 5001, store::ServerType::kDev, std::nullopt).contains("ports"));
+  EXPECT_FALSE(
+      agent_payload(stored, 5001, store::ServerType::kDev, std::nullopt).contains("ports"));
 }
 
 }  // namespace

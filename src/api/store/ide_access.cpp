@@ -14,7 +14,8 @@ bool valid_hash(std::string_view h) {
 
 Result<void> check_grant(std::string_view hash, const IdeGrant& g) {
   if (!valid_hash(hash)) return std::unexpected(Error::invalid("hash", "not a SHA-256 in hex"));
-  if (g.vmid < 1 || g.vmid > 65535) return std::unexpected(Error::invalid("vmid", "vmid out of range"));
+  if (g.vmid < 1 || g.vmid > 65535)
+    return std::unexpected(Error::invalid("vmid", "vmid out of range"));
   if (g.session_id.empty()) return std::unexpected(Error::invalid("session_id", "no session"));
   return {};
 }
@@ -29,7 +30,8 @@ bool session_of_user(SQLite::Database& db, const IdeGrant& g) {
 
 }  // namespace
 
-Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& grant, Time expires_at) {
+Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& grant,
+                                      Time expires_at) {
   if (auto ok = check_grant(hash, grant); !ok) return ok;
   std::string h(hash);
   return impl_->write("create ide ticket", [&](SQLite::Database& db) -> Result<void> {
@@ -40,9 +42,10 @@ Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& gra
     SQLite::Statement purge(db, "DELETE FROM ide_tickets WHERE expires_at < ?1");
     purge.bind(1, now - 60'000);
     purge.exec();
-    SQLite::Statement ins(db,
-                          "INSERT INTO ide_tickets (hash, session_id, user_id, vmid, created_at, expires_at)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    SQLite::Statement ins(
+        db,
+        "INSERT INTO ide_tickets (hash, session_id, user_id, vmid, created_at, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     ins.bind(1, h);
     ins.bind(2, grant.session_id);
     ins.bind(3, grant.user_id);
@@ -67,7 +70,8 @@ Result<IdeGrant> Store::redeem_ide_ticket(std::string_view hash, Time now) {
                         " RETURNING session_id, user_id, vmid");
     q.bind(1, h);
     q.bind(2, at);
-    if (!q.executeStep()) return fail(codes::kNotFound, "no such ticket (unknown, used or expired)");
+    if (!q.executeStep())
+      return fail(codes::kNotFound, "no such ticket (unknown, used or expired)");
     IdeGrant g{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt()};
     while (q.executeStep()) {
     }
@@ -103,7 +107,8 @@ Result<IdeGrant> Store::get_ide_cookie(std::string_view hash, Time now) {
                         " WHERE c.hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2");
     q.bind(1, h);
     q.bind(2, to_ms(now));
-    if (!q.executeStep()) return fail(codes::kNotFound, "no such IDE cookie (unknown, or its session ended)");
+    if (!q.executeStep())
+      return fail(codes::kNotFound, "no such IDE cookie (unknown, or its session ended)");
     return IdeGrant{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt()};
   });
 }

@@ -95,7 +95,8 @@ TEST_F(IdeAccessStore, OldTicketsArePurgedAndCookiesGoWithPurgedSessions) {
   auto s2 = store->create_session(uid, clock.now() + 1h);
   ASSERT_TRUE(s2);
   ASSERT_TRUE(store->create_ide_ticket(h("new"), IdeGrant{s2->id, uid, 5001}, clock.now() + 60s));
-  EXPECT_EQ(store->redeem_ide_ticket(h("old"), clock.now() - 10min + 1s).error().code, codes::kNotFound);
+  EXPECT_EQ(store->redeem_ide_ticket(h("old"), clock.now() - 10min + 1s).error().code,
+            codes::kNotFound);
   ASSERT_TRUE(store->revoke_session(sid));
   clock.advance(1s);
   ASSERT_TRUE(store->purge_sessions(clock.now()));

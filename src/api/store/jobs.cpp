@@ -115,8 +115,8 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
         return fail(codes::kConflict, "the server's failed provisioning is being cleaned up (job " +
                                           std::to_string(cur.id) + "); try again when it ends");
       int64_t now = impl_->now_ms();
-      SQLite::Statement cancel(db,
-                               "UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?");
+      SQLite::Statement cancel(
+          db, "UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?");
       cancel.bind(1, "cancelled: the server was deleted while it was being provisioned");
       cancel.bind(2, now);
       cancel.bind(3, cur.id);
@@ -127,7 +127,8 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
     // The server is on its way out from this moment, not from when the runner
     // picks the job up: the IDE proxy, Tailscale keys and the list all see
     // `deleting` at once (a DELETE ends access immediately, docs/design.md §10.4).
-    SQLite::Statement mark(db, "UPDATE servers SET state = 'deleting', updated_at = ? WHERE id = ?");
+    SQLite::Statement mark(db,
+                           "UPDATE servers SET state = 'deleting', updated_at = ? WHERE id = ?");
     mark.bind(1, impl_->now_ms());
     mark.bind(2, server_id);
     mark.exec();

@@ -44,8 +44,8 @@ TEST_F(StoreTest, FreshDatabaseHasEveryTableAndTheVersionRows) {
   EXPECT_EQ(*v, static_cast<int>(embedded_migrations().size()));
 
   SQLite::Database raw(db_path(), SQLite::OPEN_READONLY);
-  for (const char* t : {"schema_migrations", "users", "sessions", "servers", "vmid_allocations", "vmid_reserved",
-                        "port_allocations", "jobs", "job_steps", "audit_log"})
+  for (const char* t : {"schema_migrations", "users", "sessions", "servers", "vmid_allocations",
+                        "vmid_reserved", "port_allocations", "jobs", "job_steps", "audit_log"})
     EXPECT_EQ(count(raw, std::string("SELECT count(*) FROM sqlite_schema WHERE type='table' AND "
                                      "name='") +
                              t + "'"),
@@ -186,14 +186,18 @@ TEST(Migrations, JobsRebuildKeepsJobsStepsAndIndexes) {
     SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     raw.exec("PRAGMA foreign_keys=ON");
     ASSERT_TRUE(migrate(raw, all.subspan(0, 1), 0).has_value());
-    raw.exec("INSERT INTO users(id, email, username, password_hash, is_admin, created_at)"
-             " VALUES (1, 'a@b.c', 'a', 'h', 0, 0)");
-    raw.exec("INSERT INTO servers(id, owner_id, type, name, state, payload, created_at, updated_at)"
-             " VALUES (5, 1, 'dev', 'x', 'provisioning', '{}', 0, 0)");
-    raw.exec("INSERT INTO jobs(id, server_id, kind, state, created_at, updated_at)"
-             " VALUES (40, 5, 'create', 'compensated', 0, 0), (41, 5, 'create', 'running', 0, 0)");
-    raw.exec("INSERT INTO job_steps(job_id, idx, name, state) VALUES (40, 0, 'a', 'done'),"
-             " (41, 0, 'a', 'done'), (41, 1, 'b', 'running')");
+    raw.exec(
+        "INSERT INTO users(id, email, username, password_hash, is_admin, created_at)"
+        " VALUES (1, 'a@b.c', 'a', 'h', 0, 0)");
+    raw.exec(
+        "INSERT INTO servers(id, owner_id, type, name, state, payload, created_at, updated_at)"
+        " VALUES (5, 1, 'dev', 'x', 'provisioning', '{}', 0, 0)");
+    raw.exec(
+        "INSERT INTO jobs(id, server_id, kind, state, created_at, updated_at)"
+        " VALUES (40, 5, 'create', 'compensated', 0, 0), (41, 5, 'create', 'running', 0, 0)");
+    raw.exec(
+        "INSERT INTO job_steps(job_id, idx, name, state) VALUES (40, 0, 'a', 'done'),"
+        " (41, 0, 'a', 'done'), (41, 1, 'b', 'running')");
     auto n = migrate(raw, all, 1);
     ASSERT_TRUE(n.has_value()) << n.error().to_string();
     EXPECT_EQ(*n, static_cast<int>(all.size()) - 1);
@@ -205,12 +209,15 @@ TEST(Migrations, JobsRebuildKeepsJobsStepsAndIndexes) {
                           " VALUES (5, 'delete', 'queued', 0, 0)"),
                  SQLite::Exception);
     raw.exec("UPDATE jobs SET state = 'cancelled' WHERE id = 41");
-    raw.exec("INSERT INTO jobs(server_id, kind, state, created_at, updated_at) VALUES (5, 'delete', 'queued', 0, 0)");
+    raw.exec(
+        "INSERT INTO jobs(server_id, kind, state, created_at, updated_at) VALUES (5, 'delete', "
+        "'queued', 0, 0)");
     EXPECT_GT(raw.getLastInsertRowid(), 41) << "AUTOINCREMENT continues after the copied ids";
     // Steps still cascade with their job (the reference follows the rename).
     raw.exec("DELETE FROM jobs WHERE id = 40");
     EXPECT_EQ(raw.execAndGet("SELECT count(*) FROM job_steps WHERE job_id = 40").getInt(), 0);
-    EXPECT_THROW(raw.exec("INSERT INTO job_steps(job_id, idx, name) VALUES (999, 0, 'x')"), SQLite::Exception);
+    EXPECT_THROW(raw.exec("INSERT INTO job_steps(job_id, idx, name) VALUES (999, 0, 'x')"),
+                 SQLite::Exception);
   }
 }
 

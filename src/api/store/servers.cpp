@@ -95,10 +95,12 @@ std::optional<int> lowest_free(SQLite::Database& db, const std::string& table,
 
 // lowest_free for vmids: neither allocated nor reserved (0003_vmid_reserved).
 std::optional<int> lowest_free_vmid(SQLite::Database& db, Range r) {
-  SQLite::Statement q(db,
-                      "WITH taken(v) AS (SELECT vmid FROM vmid_allocations UNION ALL SELECT vmid FROM vmid_reserved)"
-                      " SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT v + 1 FROM taken WHERE v >= ?1 AND v < ?2)"
-                      " WHERE NOT EXISTS (SELECT 1 FROM taken WHERE v = c) ORDER BY c LIMIT 1");
+  SQLite::Statement q(
+      db,
+      "WITH taken(v) AS (SELECT vmid FROM vmid_allocations UNION ALL SELECT vmid FROM "
+      "vmid_reserved)"
+      " SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT v + 1 FROM taken WHERE v >= ?1 AND v < ?2)"
+      " WHERE NOT EXISTS (SELECT 1 FROM taken WHERE v = c) ORDER BY c LIMIT 1");
   q.bind(1, r.lo);
   q.bind(2, r.hi);
   if (!q.executeStep()) return std::nullopt;
@@ -135,19 +137,22 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
 
     if (n.quota_servers > 0 || n.quota_memory_mb > 0 || n.quota_disk_gb > 0) {
       // What the owner's live servers hold now (their stored payloads).
-      SQLite::Statement held(db,
-                             "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
-                             " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
-                             " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
+      SQLite::Statement held(
+          db,
+          "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
+          " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
+          " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
       held.bind(1, n.owner_id);
       held.executeStep();
       const int64_t count = held.getColumn(0).getInt64(), mem = held.getColumn(1).getInt64(),
                     disk = held.getColumn(2).getInt64();
-      auto over = [](std::string_view quota, int64_t limit, int64_t have, int64_t want, std::string_view unit) {
-        return Error::make(codes::kQuota, "quota " + std::string(quota) + " reached: " + std::to_string(have) +
-                                              std::string(unit) + " in use, " + std::to_string(want) +
-                                              std::string(unit) + " more asked, the limit is " +
-                                              std::to_string(limit) + std::string(unit));
+      auto over = [](std::string_view quota, int64_t limit, int64_t have, int64_t want,
+                     std::string_view unit) {
+        return Error::make(codes::kQuota,
+                           "quota " + std::string(quota) + " reached: " + std::to_string(have) +
+                               std::string(unit) + " in use, " + std::to_string(want) +
+                               std::string(unit) + " more asked, the limit is " +
+                               std::to_string(limit) + std::string(unit));
       };
       if (n.quota_servers > 0 && count + 1 > n.quota_servers)
         return std::unexpected(over("servers", n.quota_servers, count, 1, ""));
@@ -210,10 +215,12 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
 
 Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std::string& reason) {
   return impl_->write("move vmid", [&](SQLite::Database& db) -> Result<Server> {
-    auto cur = one_server(db, "s.id = ? AND s.deleted_at IS NULL", [&](SQLite::Statement& q) { q.bind(1, server_id); });
+    auto cur = one_server(db, "s.id = ? AND s.deleted_at IS NULL",
+                          [&](SQLite::Statement& q) { q.bind(1, server_id); });
     if (!cur) return std::unexpected(cur.error());
     int64_t now = impl_->now_ms();
-    SQLite::Statement res(db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)");
+    SQLite::Statement res(
+        db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)");
     res.bind(1, taken);
     res.bind(2, reason);
     res.bind(3, now);
@@ -222,12 +229,15 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
     SQLite::Statement drop(db, "DELETE FROM vmid_allocations WHERE server_id = ?");
     drop.bind(1, server_id);
     drop.exec();
-    const Range range = cur->type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
+    const Range range =
+        cur->type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
     auto vmid = lowest_free_vmid(db, range);
     if (!vmid)
-      return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(cur->type)) + " " +
-                                           std::to_string(range.lo) + "-" + std::to_string(range.hi) + ")");
-    SQLite::Statement take(db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)");
+      return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(cur->type)) +
+                                           " " + std::to_string(range.lo) + "-" +
+                                           std::to_string(range.hi) + ")");
+    SQLite::Statement take(
+        db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)");
     take.bind(1, *vmid);
     take.bind(2, server_id);
     take.bind(3, now);
@@ -235,7 +245,8 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
     // dev-<vmid> / mc-<variant>-<vmid>: the prefix stays, the number follows.
     std::string host = cur->hostname;
     const std::string old_tail = std::to_string(taken);
-    if (host.ends_with(old_tail)) host = host.substr(0, host.size() - old_tail.size()) + std::to_string(*vmid);
+    if (host.ends_with(old_tail))
+      host = host.substr(0, host.size() - old_tail.size()) + std::to_string(*vmid);
     SQLite::Statement up(db, "UPDATE servers SET hostname = ?, updated_at = ? WHERE id = ?");
     up.bind(1, host);
     up.bind(2, now);
@@ -267,7 +278,8 @@ Result<Server> Store::get_server_by_vmid_for_owner(int vmid, int64_t owner_id) {
 
 Result<Server> Store::get_server_by_vmid(int vmid) {
   return impl_->read("get server", [&](SQLite::Database& db) {
-    return one_server(db, "v.vmid = ? AND s.deleted_at IS NULL", [&](SQLite::Statement& q) { q.bind(1, vmid); });
+    return one_server(db, "v.vmid = ? AND s.deleted_at IS NULL",
+                      [&](SQLite::Statement& q) { q.bind(1, vmid); });
   });
 }
 
@@ -362,7 +374,9 @@ Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
     SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
     u.bind(1, user_id);
     if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
-    SQLite::Statement q(db, "SELECT servers, memory_mb, disk_gb, consoles, uploads FROM user_quotas WHERE user_id = ?");
+    SQLite::Statement q(
+        db,
+        "SELECT servers, memory_mb, disk_gb, consoles, uploads FROM user_quotas WHERE user_id = ?");
     q.bind(1, user_id);
     QuotaOverrides out;
     if (q.executeStep()) {
@@ -378,15 +392,18 @@ Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
 
 Result<void> Store::set_quotas(int64_t user_id, const QuotaOverrides& in) {
   for (const auto* v : {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads})
-    if (*v && **v < 0) return std::unexpected(Error::invalid("quotas", "a quota cannot be negative"));
+    if (*v && **v < 0)
+      return std::unexpected(Error::invalid("quotas", "a quota cannot be negative"));
   return impl_->write("set quotas", [&](SQLite::Database& db) -> Result<void> {
     SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
     u.bind(1, user_id);
     if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
     SQLite::Statement q(db,
-                        "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, uploads, updated_at)"
+                        "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, "
+                        "uploads, updated_at)"
                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(user_id) DO UPDATE SET"
-                        " servers = ?2, memory_mb = ?3, disk_gb = ?4, consoles = ?5, uploads = ?6, updated_at = ?7");
+                        " servers = ?2, memory_mb = ?3, disk_gb = ?4, consoles = ?5, uploads = ?6, "
+                        "updated_at = ?7");
     q.bind(1, user_id);
     int i = 2;
     for (const auto* v : {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads}) {

@@ -2,11 +2,11 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
-#include <atomic>
 #include <vector>
 
 #include "api/store/test_util.hpp"
@@ -403,7 +403,8 @@ TEST_F(StoreTest, QuotasRefuseInsideTheCreateAndNameTheQuota) {
   int64_t ann = make_user("ann");
   auto with = [&](int64_t mem, int64_t disk) {
     NewServer n = dev(ann);
-    n.payload = R"({"memory_mb":)" + std::to_string(mem) + R"(,"disk_gb":)" + std::to_string(disk) + "}";
+    n.payload =
+        R"({"memory_mb":)" + std::to_string(mem) + R"(,"disk_gb":)" + std::to_string(disk) + "}";
     n.memory_mb = mem;
     n.disk_gb = disk;
     n.quota_servers = 3;

@@ -62,7 +62,7 @@ struct Options {
 
 // What Store::create_delete_job did, in one transaction.
 struct DeleteJob {
-  Job job;                              // the server's delete job
+  Job job;                               // the server's delete job
   std::optional<int64_t> cancelled_job;  // the create job it cancelled
   bool existing = false;                 // job was already queued or running
 };

@@ -57,15 +57,17 @@ Result<User> insert_user(SQLite::Database& db, const NewUser& u, int64_t now) {
   ins.bind(4, u.is_admin ? 1 : 0);
   ins.bind(5, now);
   ins.exec();
-  return User{db.getLastInsertRowid(), u.email, u.username, u.password_hash, u.is_admin, from_ms(now)};
+  return User{db.getLastInsertRowid(), u.email,    u.username,
+              u.password_hash,         u.is_admin, from_ms(now)};
 }
 
 }  // namespace
 
 Result<User> Store::create_user(const NewUser& u) {
   if (auto c = check_new_user(u); !c) return std::unexpected(c.error());
-  return impl_->write("create user",
-                      [&](SQLite::Database& db) -> Result<User> { return insert_user(db, u, impl_->now_ms()); });
+  return impl_->write("create user", [&](SQLite::Database& db) -> Result<User> {
+    return insert_user(db, u, impl_->now_ms());
+  });
 }
 
 Result<User> Store::get_user(int64_t id) {
@@ -151,7 +153,9 @@ Result<void> Store::create_invite(std::string_view hash, int64_t admin_id, Time 
     SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
     u.bind(1, admin_id);
     if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
-    SQLite::Statement ins(db, "INSERT INTO invites (hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
+    SQLite::Statement ins(
+        db,
+        "INSERT INTO invites (hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
     ins.bind(1, h);
     ins.bind(2, admin_id);
     ins.bind(3, impl_->now_ms());
@@ -161,24 +165,28 @@ Result<void> Store::create_invite(std::string_view hash, int64_t admin_id, Time 
   });
 }
 
-Result<User> Store::create_user_with_invite(const NewUser& nu, std::string_view invite_hash, Time now) {
+Result<User> Store::create_user_with_invite(const NewUser& nu, std::string_view invite_hash,
+                                            Time now) {
   std::string h(invite_hash);
   // The user first (its own checks and conflicts), then the invite, in one
   // transaction: a used or expired invite rolls the user back.
   if (auto c = check_new_user(nu); !c) return std::unexpected(c.error());
   return impl_->write("create user with invite", [&](SQLite::Database& db) -> Result<User> {
-    SQLite::Statement inv(db, "SELECT 1 FROM invites WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2");
+    SQLite::Statement inv(
+        db, "SELECT 1 FROM invites WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2");
     inv.bind(1, h);
     inv.bind(2, to_ms(now));
-    if (!inv.executeStep()) return fail(codes::kForbidden, "the invite code is not valid (unknown, used or expired)");
+    if (!inv.executeStep())
+      return fail(codes::kForbidden, "the invite code is not valid (unknown, used or expired)");
     auto u = insert_user(db, nu, impl_->now_ms());
     if (!u) return u;
-    SQLite::Statement use(db,
-                          "UPDATE invites SET used_by = ?1, used_at = ?2 WHERE hash = ?3 AND used_at IS NULL");
+    SQLite::Statement use(
+        db, "UPDATE invites SET used_by = ?1, used_at = ?2 WHERE hash = ?3 AND used_at IS NULL");
     use.bind(1, u->id);
     use.bind(2, to_ms(now));
     use.bind(3, h);
-    if (use.exec() != 1) return fail(codes::kForbidden, "the invite code is not valid (unknown, used or expired)");
+    if (use.exec() != 1)
+      return fail(codes::kForbidden, "the invite code is not valid (unknown, used or expired)");
     return u;
   });
 }

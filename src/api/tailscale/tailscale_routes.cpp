@@ -1,12 +1,11 @@
 #include "api/tailscale/tailscale_routes.hpp"
 
-#include "api/app/work_lane.hpp"
-
 #include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <set>
 
+#include "api/app/work_lane.hpp"
 #include "api/tailscale/access.hpp"
 #include "api/tailscale/tailscale_context.hpp"
 #include "base/log.hpp"
@@ -251,18 +250,19 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
         if (!ts->try_begin(s->id))
           return res.send_error(
               Error::make(codes::kConflict, "a tailscale change for this server is under way"));
-        const bool queued = c->lane->submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
-          Response out;
-          {
-            Busy busy{ts, server.id};
-            out = enable(*c, *ts, server, uid, remote);
-          }  // the slot is free before the client can ask again
-          res.send(std::move(out));
-        });
+        const bool queued =
+            c->lane->submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
+              Response out;
+              {
+                Busy busy{ts, server.id};
+                out = enable(*c, *ts, server, uid, remote);
+              }  // the slot is free before the client can ask again
+              res.send(std::move(out));
+            });
         if (!queued) {
           if (ts) ts->end(s->id);
-          return res.send_error(
-              Error::make(codes::kRateLimited, "changes of yours are under way; try again when they end"));
+          return res.send_error(Error::make(
+              codes::kRateLimited, "changes of yours are under way; try again when they end"));
         }
       },
       opts);
@@ -280,18 +280,19 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
         if (ts && !ts->try_begin(s->id))
           return res.send_error(
               Error::make(codes::kConflict, "a tailscale change for this server is under way"));
-        const bool queued = c->lane->submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
-          Response out;
-          {
-            Busy busy{ts, server.id};
-            out = disable(*c, ts, server, uid, remote);
-          }
-          res.send(std::move(out));
-        });
+        const bool queued =
+            c->lane->submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
+              Response out;
+              {
+                Busy busy{ts, server.id};
+                out = disable(*c, ts, server, uid, remote);
+              }
+              res.send(std::move(out));
+            });
         if (!queued) {
           if (ts) ts->end(s->id);
-          return res.send_error(
-              Error::make(codes::kRateLimited, "changes of yours are under way; try again when they end"));
+          return res.send_error(Error::make(
+              codes::kRateLimited, "changes of yours are under way; try again when they end"));
         }
       },
       opts);

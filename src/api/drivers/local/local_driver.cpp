@@ -18,9 +18,9 @@
 #include "api/drivers/local/process_handle.hpp"
 #include "api/drivers/remove_tree.hpp"
 #include "base/fs.hpp"
-#include "http/client.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
+#include "http/client.hpp"
 #include "proto/shim_protocol.hpp"
 
 namespace zlh::api::drivers {

@@ -13,9 +13,9 @@
 #include "api/drivers/lxc/lxc_host.hpp"
 #include "api/drivers/remove_tree.hpp"
 #include "base/fs.hpp"
-#include "http/client.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
+#include "http/client.hpp"
 
 namespace zlh::api::drivers {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "api/net/curl.hpp"
-#include "http/http.hpp"
 #include "base/log.hpp"
+#include "http/http.hpp"
 
 namespace zlh::api::drivers {
 
@@ -51,9 +51,11 @@ int verify_pinned(int /*preverify_ok*/, X509_STORE_CTX* store) {
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
   }
-  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   if (!ssl) return 0;
-  auto* want = static_cast<const std::array<uint8_t, 32>*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index()));
+  auto* want = static_cast<const std::array<uint8_t, 32>*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pin_index()));
   X509* cert = X509_STORE_CTX_get_current_cert(store);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -73,7 +75,9 @@ CURLcode install_pin(CURL*, void* ssl_ctx, void* pin) {
   return CURLE_OK;
 }
 
-std::string method_path(const std::string& method, const std::string& path) { return method + " " + path; }
+std::string method_path(const std::string& method, const std::string& path) {
+  return method + " " + path;
+}
 
 // Proxmox's error text: "message", then "errors" {field: text}, then the reason phrase.
 std::string error_text(const std::string& body, const std::string& reason, long status) {
@@ -84,7 +88,8 @@ std::string error_text(const std::string& body, const std::string& reason, long 
     if (j.contains("errors") && j["errors"].is_object()) {
       for (auto it = j["errors"].begin(); it != j["errors"].end(); ++it) {
         if (!out.empty()) out += "; ";
-        out += it.key() + ": " + (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+        out += it.key() + ": " +
+               (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
       }
     }
   }
@@ -97,19 +102,19 @@ std::string error_text(const std::string& body, const std::string& reason, long 
 }  // namespace
 
 bool is_lock_error(std::string_view m) {
-  return m.find("can't lock file") != std::string_view::npos || m.find("is locked") != std::string_view::npos;
+  return m.find("can't lock file") != std::string_view::npos ||
+         m.find("is locked") != std::string_view::npos;
 }
 
-bool is_missing(std::string_view m) {
-  return m.find("does not exist") != std::string_view::npos;
-}
+bool is_missing(std::string_view m) { return m.find("does not exist") != std::string_view::npos; }
 
 ProxmoxClient::ProxmoxClient(const ProxmoxConfig& cfg) : cfg_(cfg) { net::curl_init_once(); }
 
 std::string ProxmoxClient::encode(std::string_view s) { return http::url_encode(s); }
 
 Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std::string& path,
-                                           const PveParams& params, std::chrono::milliseconds timeout) const {
+                                           const PveParams& params,
+                                           std::chrono::milliseconds timeout) const {
   std::string form;
   for (const auto& [k, v] : params) {
     if (!form.empty()) form += '&';
@@ -121,7 +126,8 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
 
   net::CurlEasy h(curl_easy_init());
   if (!h) return fail(codes::kInternal, "curl_easy_init failed");
-  curl_slist* raw = curl_slist_append(nullptr, ("Authorization: PVEAPIToken=" + cfg_.token).c_str());
+  curl_slist* raw =
+      curl_slist_append(nullptr, ("Authorization: PVEAPIToken=" + cfg_.token).c_str());
   raw = curl_slist_append(raw, "Accept: application/json");
   raw = curl_slist_append(raw, "Expect:");
   net::CurlList headers(raw);
@@ -129,7 +135,8 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
   std::string reason;
   char errbuf[CURL_ERROR_SIZE] = {};
   CURL* c = h.get();
-  net::set_common_options(c, url, timeout, std::chrono::milliseconds(10000), headers.get(), &sink, errbuf);
+  net::set_common_options(c, url, timeout, std::chrono::milliseconds(10000), headers.get(), &sink,
+                          errbuf);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &reason);
   if (cfg_.fingerprint) {
@@ -159,9 +166,11 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
   }
   CURLcode rc = curl_easy_perform(c);
   const std::string what = method_path(method, path);
-  if (sink.too_large) return fail(codes::kUpstream, "proxmox " + what + ": answer larger than 8 MiB");
+  if (sink.too_large)
+    return fail(codes::kUpstream, "proxmox " + what + ": answer larger than 8 MiB");
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return fail(codes::kTimeout, "proxmox " + what + ": no answer within " + std::to_string(timeout.count()) + " ms");
+    return fail(codes::kTimeout, "proxmox " + what + ": no answer within " +
+                                     std::to_string(timeout.count()) + " ms");
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR)
@@ -176,7 +185,8 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
     return fail(codes::kUpstream, "proxmox " + what + ": the API token was refused (401 " + reason +
                                       "); check token " + cfg_.token_id + " and its privileges");
   if (status == 595 || status == 596)
-    return fail(codes::kUnavailable, "proxmox " + what + ": node unreachable: " + error_text(sink.body, reason, status));
+    return fail(codes::kUnavailable,
+                "proxmox " + what + ": node unreachable: " + error_text(sink.body, reason, status));
   if (status < 200 || status >= 300)
     return fail(codes::kUpstream, "proxmox " + what + ": " + error_text(sink.body, reason, status));
   auto j = nlohmann::json::parse(sink.body, nullptr, false);
@@ -200,7 +210,8 @@ Result<void> ProxmoxClient::wait_task(const std::string& node, const std::string
                                ? (*st)["exitstatus"].get<std::string>()
                                : "";
         if (exit == "OK" || exit.starts_with("WARNINGS")) return {};
-        return fail(codes::kUpstream, "task " + st->value("type", std::string("?")) + " on " + node +
+        return fail(codes::kUpstream, "task " + st->value("type", std::string("?")) + " on " +
+                                          node +
                                           " failed: " + (exit.empty() ? "no exit status" : exit));
       }
     } else if (++transient > 10) {
@@ -214,8 +225,8 @@ Result<void> ProxmoxClient::wait_task(const std::string& node, const std::string
   }
 }
 
-Result<nlohmann::json> ProxmoxClient::retry_locked(const std::string& what,
-                                                   const std::function<Result<nlohmann::json>()>& f) const {
+Result<nlohmann::json> ProxmoxClient::retry_locked(
+    const std::string& what, const std::function<Result<nlohmann::json>()>& f) const {
   thread_local std::mt19937 rng{std::random_device{}()};
   auto wait = cfg_.lock_backoff;
   for (int attempt = 1;; ++attempt) {
@@ -224,10 +235,14 @@ Result<nlohmann::json> ProxmoxClient::retry_locked(const std::string& what,
     if (attempt >= cfg_.lock_retries)
       return fail(r.error().wrap("still locked after " + std::to_string(attempt) + " tries"));
     // Full backoff with jitter: between half and all of the current wait.
-    std::uniform_int_distribution<int64_t> jitter(wait.count() / 2, std::max<int64_t>(wait.count(), 1));
+    std::uniform_int_distribution<int64_t> jitter(wait.count() / 2,
+                                                  std::max<int64_t>(wait.count(), 1));
     auto pause = std::chrono::milliseconds(jitter(rng));
     log::warn("proxmox", "locked; retrying",
-              {{"op", what}, {"attempt", attempt}, {"wait_ms", pause.count()}, {"error", r.error().message}});
+              {{"op", what},
+               {"attempt", attempt},
+               {"wait_ms", pause.count()},
+               {"error", r.error().message}});
     std::this_thread::sleep_for(pause);
     wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(10));
   }

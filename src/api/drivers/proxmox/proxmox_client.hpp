@@ -43,13 +43,15 @@ class ProxmoxClient {
 
   // METHOD <url>/api2/json<path> with `params` (query for GET/DELETE, form
   // body for POST/PUT); the "data" member of the answer.
-  Result<nlohmann::json> call(const std::string& method, const std::string& path, const PveParams& params = {},
+  Result<nlohmann::json> call(const std::string& method, const std::string& path,
+                              const PveParams& params = {},
                               std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
   // Polls /nodes/{node}/tasks/{upid}/status until the task stopped; ok when
   // its exitstatus is "OK" (or "WARNINGS: n"), else E_UPSTREAM with the exit
   // status text; E_TIMEOUT after `timeout`.
-  Result<void> wait_task(const std::string& node, const std::string& upid, std::chrono::milliseconds timeout) const;
+  Result<void> wait_task(const std::string& node, const std::string& upid,
+                         std::chrono::milliseconds timeout) const;
 
   // Runs `f` until it succeeds or fails with something other than a lock
   // error, at most cfg.lock_retries times, waiting lock_backoff × 2^n

@@ -45,7 +45,8 @@ Result<void> get(const toml::table& t, const std::string& prefix, const std::str
   return {};
 }
 
-Result<void> only_keys(const toml::table& t, const std::string& prefix, const std::set<std::string>& allowed) {
+Result<void> only_keys(const toml::table& t, const std::string& prefix,
+                       const std::set<std::string>& allowed) {
   for (auto&& [k, v] : t) {
     std::string key(k.str());
     if (!allowed.count(key)) return bad(prefix + key, "unknown key \"" + prefix + key + "\"");
@@ -74,10 +75,12 @@ Result<void> check_token(const std::string& token) {
   auto eq = token.find('=');
   if (at == std::string::npos || bang == std::string::npos || eq == std::string::npos || at == 0 ||
       bang < at + 2 || eq < bang + 2 || eq + 1 >= token.size())
-    return std::unexpected(Error::invalid("token", "the Proxmox token must look like USER@REALM!TOKENID=SECRET"));
+    return std::unexpected(
+        Error::invalid("token", "the Proxmox token must look like USER@REALM!TOKENID=SECRET"));
   for (char c : token)
     if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)))
-      return std::unexpected(Error::invalid("token", "the Proxmox token holds whitespace or control characters"));
+      return std::unexpected(
+          Error::invalid("token", "the Proxmox token holds whitespace or control characters"));
   return {};
 }
 
@@ -89,11 +92,12 @@ Result<std::array<uint8_t, 32>> parse_fingerprint(const std::string& text) {
     if (c != ':') digits += c;
   std::array<uint8_t, 32> out{};
   if (digits.size() != 64)
-    return std::unexpected(
-        Error::invalid("fingerprint", "fingerprint: expected the 32-byte SHA-256 as hex, e.g. AB:CD:…"));
+    return std::unexpected(Error::invalid(
+        "fingerprint", "fingerprint: expected the 32-byte SHA-256 as hex, e.g. AB:CD:…"));
   for (size_t i = 0; i < 32; ++i) {
     int hi = hex(digits[2 * i]), lo = hex(digits[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::unexpected(Error::invalid("fingerprint", "fingerprint: not hex"));
+    if (hi < 0 || lo < 0)
+      return std::unexpected(Error::invalid("fingerprint", "fingerprint: not hex"));
     out[i] = uint8_t(hi * 16 + lo);
   }
   return out;
@@ -101,41 +105,46 @@ Result<std::array<uint8_t, 32>> parse_fingerprint(const std::string& text) {
 
 Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return fail(codes::kNotFound, "proxmox config " + path + ": no such file");
+  if (::stat(path.c_str(), &st) != 0)
+    return fail(codes::kNotFound, "proxmox config " + path + ": no such file");
   toml::table t;
   try {
     t = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
-    return std::unexpected(Error::invalid("proxmox-config", "proxmox config " + path + ":" + std::to_string(b.line) +
-                                                                ":" + std::to_string(b.column) + ": " +
-                                                                std::string(e.description())));
+    return std::unexpected(Error::invalid(
+        "proxmox-config", "proxmox config " + path + ":" + std::to_string(b.line) + ":" +
+                              std::to_string(b.column) + ": " + std::string(e.description())));
   }
   ProxmoxConfig c;
   c.storage = "local-lvm";
   c.bridges = {{"dev", "vmbr0"}, {"game", "vmbr0"}};
   if (auto r = only_keys(t, "",
-                         {"url", "token_file", "tls_verify", "ca_file", "fingerprint", "nodes", "storage", "pool",
-                          "clones_per_node", "task_timeout_s", "lock_retries", "lock_backoff_ms", "poll_ms",
-                          "templates", "bridges", "limits"});
+                         {"url", "token_file", "tls_verify", "ca_file", "fingerprint", "nodes",
+                          "storage", "pool", "clones_per_node", "task_timeout_s", "lock_retries",
+                          "lock_backoff_ms", "poll_ms", "templates", "bridges", "limits"});
       !r)
     return fail(r.error());
   std::string token_file, fingerprint;
   int64_t task_timeout_s = 600, lock_backoff_ms = 500, poll_ms = 500;
-  for (auto r : {get(t, "", "url", c.url), get(t, "", "token_file", token_file), get(t, "", "tls_verify", c.tls_verify),
-                 get(t, "", "ca_file", c.ca_file), get(t, "", "fingerprint", fingerprint),
-                 get(t, "", "storage", c.storage), get(t, "", "pool", c.pool),
-                 get(t, "", "clones_per_node", c.clones_per_node), get(t, "", "task_timeout_s", task_timeout_s),
-                 get(t, "", "lock_retries", c.lock_retries), get(t, "", "lock_backoff_ms", lock_backoff_ms),
-                 get(t, "", "poll_ms", poll_ms)})
+  for (auto r :
+       {get(t, "", "url", c.url), get(t, "", "token_file", token_file),
+        get(t, "", "tls_verify", c.tls_verify), get(t, "", "ca_file", c.ca_file),
+        get(t, "", "fingerprint", fingerprint), get(t, "", "storage", c.storage),
+        get(t, "", "pool", c.pool), get(t, "", "clones_per_node", c.clones_per_node),
+        get(t, "", "task_timeout_s", task_timeout_s), get(t, "", "lock_retries", c.lock_retries),
+        get(t, "", "lock_backoff_ms", lock_backoff_ms), get(t, "", "poll_ms", poll_ms)})
     if (!r) return fail(r.error());
   while (!c.url.empty() && c.url.back() == '/') c.url.pop_back();
   if (c.url.ends_with("/api2/json")) c.url.resize(c.url.size() - 10);
   if (!c.url.starts_with("https://") && !c.url.starts_with("http://"))
     return fail(bad("url", "\"url\" must be https://host:8006 (http:// only for tests)").error());
-  if (c.clones_per_node < 1 || c.clones_per_node > 64) return fail(bad("clones_per_node", "clones_per_node: 1..64").error());
-  if (task_timeout_s < 1) return fail(bad("task_timeout_s", "task_timeout_s must be at least 1").error());
-  if (c.lock_retries < 1 || c.lock_retries > 100) return fail(bad("lock_retries", "lock_retries: 1..100").error());
+  if (c.clones_per_node < 1 || c.clones_per_node > 64)
+    return fail(bad("clones_per_node", "clones_per_node: 1..64").error());
+  if (task_timeout_s < 1)
+    return fail(bad("task_timeout_s", "task_timeout_s must be at least 1").error());
+  if (c.lock_retries < 1 || c.lock_retries > 100)
+    return fail(bad("lock_retries", "lock_retries: 1..100").error());
   if (poll_ms < 10 || poll_ms > 60000) return fail(bad("poll_ms", "poll_ms: 10..60000").error());
   c.task_timeout = std::chrono::seconds(task_timeout_s);
   c.lock_backoff = std::chrono::milliseconds(lock_backoff_ms);
@@ -149,7 +158,8 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     return fail(bad("ca_file", "ca_file " + c.ca_file + ": no such file").error());
 
   if (const toml::node* n = t.get("nodes")) {
-    if (!n->is_array()) return fail(bad("nodes", "\"nodes\" must be an array of node names").error());
+    if (!n->is_array())
+      return fail(bad("nodes", "\"nodes\" must be an array of node names").error());
     for (const auto& e : *n->as_array()) {
       if (!e.is_string() || e.value<std::string>()->empty())
         return fail(bad("nodes", "\"nodes\" must be an array of node names").error());
@@ -157,16 +167,18 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     }
   }
   if (const toml::node* n = t.get("templates")) {
-    if (!n->is_table()) return fail(bad("templates", "[templates] must be a table of node = vmid").error());
+    if (!n->is_table())
+      return fail(bad("templates", "[templates] must be a table of node = vmid").error());
     for (auto&& [k, v] : *n->as_table()) {
       if (!v.is_integer() || *v.value<int64_t>() < 100 || *v.value<int64_t>() > 999999999)
-        return fail(bad("templates." + std::string(k.str()), "templates." + std::string(k.str()) +
-                                                                  " must be a vmid (100..999999999)")
+        return fail(bad("templates." + std::string(k.str()),
+                        "templates." + std::string(k.str()) + " must be a vmid (100..999999999)")
                         .error());
       c.templates[std::string(k.str())] = int(*v.value<int64_t>());
     }
   }
-  if (c.templates.empty()) return fail(bad("templates", "[templates] needs at least one node (or \"*\")").error());
+  if (c.templates.empty())
+    return fail(bad("templates", "[templates] needs at least one node (or \"*\")").error());
   if (const toml::node* n = t.get("bridges")) {
     if (!n->is_table()) return fail(bad("bridges", "[bridges] must be a table").error());
     const auto& b = *n->as_table();
@@ -176,11 +188,14 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
   }
   for (const auto& [k, v] : c.bridges)
     if (v.empty() || v.find_first_of(",= ") != std::string::npos)
-      return fail(bad("bridges." + k, "bridges." + k + " must be a bridge name like vmbr1").error());
+      return fail(
+          bad("bridges." + k, "bridges." + k + " must be a bridge name like vmbr1").error());
   if (const toml::node* n = t.get("limits")) {
     if (!n->is_table()) return fail(bad("limits", "[limits] must be a table").error());
     const auto& l = *n->as_table();
-    if (auto r = only_keys(l, "limits.", {"cores_default", "cores_max", "memory_mb_default", "memory_mb_max"}); !r)
+    if (auto r = only_keys(l, "limits.",
+                           {"cores_default", "cores_max", "memory_mb_default", "memory_mb_max"});
+        !r)
       return fail(r.error());
     for (auto r : {get(l, "limits.", "cores_default", c.limits.cores_default),
                    get(l, "limits.", "cores_max", c.limits.cores_max),
@@ -197,13 +212,15 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
   // The token: a file (one line) or the environment; never a flag or a key.
   if (!token_file.empty()) {
     auto text = fs::read_file(token_file, 4096);
-    if (!text) return fail(codes::kInvalid, "proxmox token_file " + token_file + ": " + text.error().message);
+    if (!text)
+      return fail(codes::kInvalid,
+                  "proxmox token_file " + token_file + ": " + text.error().message);
     c.token = trim(*text);
   } else if (const char* env = std::getenv(kProxmoxTokenEnv); env && *env) {
     c.token = trim(env);
   } else {
-    return std::unexpected(
-        Error::invalid("token_file", "proxmox config: set token_file or " + std::string(kProxmoxTokenEnv)));
+    return std::unexpected(Error::invalid(
+        "token_file", "proxmox config: set token_file or " + std::string(kProxmoxTokenEnv)));
   }
   if (auto r = check_token(c.token); !r) return fail(r.error());
   c.token_id = c.token.substr(0, c.token.find('='));

@@ -12,9 +12,9 @@
 //   clones_per_node = 2                     concurrent clones per node
 //   task_timeout_s = 600                    longest a task may run
 //   lock_retries = 8                        tries of a call that meets a CT lock
-//   lock_backoff_ms = 500                   first wait before a retry (doubles, with jitter, ≤ 10 s)
-//   poll_ms = 500                           task status poll interval (the first polls are quicker)
-//   [templates]  "*" = 9000, pve2 = 9001    template vmid per node ("*": any other node)
+//   lock_backoff_ms = 500                   first wait before a retry (doubles, with jitter, ≤ 10
+//   s) poll_ms = 500                           task status poll interval (the first polls are
+//   quicker) [templates]  "*" = 9000, pve2 = 9001    template vmid per node ("*": any other node)
 //   [bridges]    dev = "vmbr1", game = "vmbr2"
 //   [limits]     cores_default, cores_max, memory_mb_default, memory_mb_max
 //
@@ -38,9 +38,9 @@ namespace zlh::api::drivers {
 inline constexpr const char* kProxmoxTokenEnv = "ZLH_PROXMOX_TOKEN";
 
 struct ProxmoxConfig {
-  std::string url;        // https://host:8006, no trailing slash
-  std::string token;      // USER@REALM!TOKENID=SECRET (secret: never log)
-  std::string token_id;   // USER@REALM!TOKENID (may be logged)
+  std::string url;       // https://host:8006, no trailing slash
+  std::string token;     // USER@REALM!TOKENID=SECRET (secret: never log)
+  std::string token_id;  // USER@REALM!TOKENID (may be logged)
   bool tls_verify = true;
   std::string ca_file;
   std::optional<std::array<uint8_t, 32>> fingerprint;  // pinned certificate SHA-256
@@ -52,7 +52,7 @@ struct ProxmoxConfig {
   int lock_retries = 8;
   std::chrono::milliseconds lock_backoff{500};
   std::chrono::milliseconds poll{500};
-  std::map<std::string, int> templates;  // node → template vmid; "*" for the rest
+  std::map<std::string, int> templates;        // node → template vmid; "*" for the rest
   std::map<std::string, std::string> bridges;  // "dev"/"game" → bridge
   Limits limits{2, 8, 2048, 16384};
 

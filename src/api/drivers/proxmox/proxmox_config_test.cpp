@@ -100,7 +100,8 @@ TEST_F(ProxmoxConfigTest, TokenFromTheEnvironmentAndNeverInAnError) {
   auto bad = load_proxmox_config(path);
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().field, "token");
-  EXPECT_EQ(bad.error().message.find("no-token-id-secret"), std::string::npos) << bad.error().message;
+  EXPECT_EQ(bad.error().message.find("no-token-id-secret"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST_F(ProxmoxConfigTest, BadValuesNameTheirKey) {
@@ -114,11 +115,14 @@ TEST_F(ProxmoxConfigTest, BadValuesNameTheirKey) {
       {"url = \"https://p\"\n[templates]\na = 5\n", "templates.a"},
       {"url = \"https://p\"\nclones_per_node = 0\n[templates]\na = 9000\n", "clones_per_node"},
       {"url = \"https://p\"\nfingerprint = \"AB:CD\"\n[templates]\na = 9000\n", "fingerprint"},
-      {"url = \"https://p\"\n[templates]\na = 9000\n[bridges]\ndev = \"vmbr1,ip=1.2.3.4\"\n", "bridges.dev"},
+      {"url = \"https://p\"\n[templates]\na = 9000\n[bridges]\ndev = \"vmbr1,ip=1.2.3.4\"\n",
+       "bridges.dev"},
       {"url = \"https://p\"\n[templates]\na = 9000\n[bridges]\nweb = \"vmbr1\"\n", "bridges.web"},
-      {"url = \"https://p\"\n[templates]\na = 9000\n[limits]\ncores_default = 9\ncores_max = 4\n", "limits"},
+      {"url = \"https://p\"\n[templates]\na = 9000\n[limits]\ncores_default = 9\ncores_max = 4\n",
+       "limits"},
       {"url = \"https://p\"\nstorage = 5\n[templates]\na = 9000\n", "storage"},
-      {"url = \"https://p\"\nca_file = \"/nonexistent/ca.pem\"\n[templates]\na = 9000\n", "ca_file"},
+      {"url = \"https://p\"\nca_file = \"/nonexistent/ca.pem\"\n[templates]\na = 9000\n",
+       "ca_file"},
   };
   for (const auto& c : cases) {
     auto r = load_proxmox_config(write("p.toml", c.toml));
@@ -152,7 +156,8 @@ TEST(ProxmoxErrors, LockAndMissingTextsAreRecognised) {
   EXPECT_TRUE(is_lock_error("can't lock file '/run/lock/lxc/pve-config-123.conf' - got timeout"));
   EXPECT_FALSE(is_lock_error("CT 123 not running"));
   EXPECT_TRUE(is_missing("Configuration file 'nodes/pve1/lxc/123.conf' does not exist"));
-  EXPECT_EQ(ProxmoxClient::encode("UPID:pve1:0000:zlh@pve!api:"), "UPID%3Apve1%3A0000%3Azlh%40pve%21api%3A");
+  EXPECT_EQ(ProxmoxClient::encode("UPID:pve1:0000:zlh@pve!api:"),
+            "UPID%3Apve1%3A0000%3Azlh%40pve%21api%3A");
 }
 
 }  // namespace

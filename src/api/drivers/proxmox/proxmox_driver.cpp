@@ -4,8 +4,8 @@
 #include <cctype>
 #include <thread>
 
-#include "http/client.hpp"
 #include "base/log.hpp"
+#include "http/client.hpp"
 
 namespace zlh::api::drivers {
 
@@ -116,8 +116,9 @@ bool ProxmoxDriver::ours(const Guest& g) {
 
 Result<void> ProxmoxDriver::usable(const Guest& g, int vmid) {
   if (!ours(g))
-    return fail(codes::kConflict, "vmid " + vm(vmid) + " is " + (g.type.empty() ? "a guest" : g.type) + " '" +
-                                      g.name + "' on " + g.node + ", not a zlh container");
+    return fail(codes::kConflict, "vmid " + vm(vmid) + " is " +
+                                      (g.type.empty() ? "a guest" : g.type) + " '" + g.name +
+                                      "' on " + g.node + ", not a zlh container");
   if (g.status == "unknown")
     return fail(codes::kUnavailable, "container " + vm(vmid) + ": node " + g.node + " is offline");
   return {};
@@ -140,7 +141,8 @@ Result<VmidUse> ProxmoxDriver::vmid_use(int vmid, std::string_view hostname) {
     // cluster's own allocation (it refuses ids in use by VMs and CTs alike).
     auto next = api_.call("GET", "/cluster/nextid", {{"vmid", vm(vmid)}});
     if (!next) {
-      if (next.error().message.find("already exists") != std::string::npos) return VmidUse::kForeign;
+      if (next.error().message.find("already exists") != std::string::npos)
+        return VmidUse::kForeign;
       return fail(next.error());
     }
     return VmidUse::kFree;
@@ -160,14 +162,18 @@ Result<std::string> ProxmoxDriver::place(int memory_mb) {
   int64_t best_free = 0;
   for (const auto& n : *ns) {
     if (!n.online || !cfg_.template_for(n.name)) continue;
-    if (!cfg_.nodes.empty() && std::find(cfg_.nodes.begin(), cfg_.nodes.end(), n.name) == cfg_.nodes.end()) continue;
+    if (!cfg_.nodes.empty() &&
+        std::find(cfg_.nodes.begin(), cfg_.nodes.end(), n.name) == cfg_.nodes.end())
+      continue;
     int64_t free = n.free_mb - pending[n.name];
     if (!best || free > best_free || (free == best_free && n.name < best->name)) {
       best = &n;
       best_free = free;
     }
   }
-  if (!best) return fail(codes::kUnavailable, "no online Proxmox node with a zlh template to place a container on");
+  if (!best)
+    return fail(codes::kUnavailable,
+                "no online Proxmox node with a zlh template to place a container on");
   if (best_free < memory_mb)
     log::warn("proxmox", "placing on a node short of memory",
               {{"node", best->name}, {"free_mb", best_free}, {"memory_mb", memory_mb}});
@@ -182,7 +188,8 @@ Result<void> ProxmoxDriver::wait_unlocked(const Guest& g) {
       return fail(codes::kTimeout, "container " + vm(g.vmid) + " still locked (" + lock + ")");
     std::this_thread::sleep_for(std::min(cfg_.poll, std::chrono::milliseconds(500)));
     auto c = api_.call("GET", ct_path(g) + "/config");
-    if (!c && is_missing(c.error().message)) return {};  // gone meanwhile (a delete finished): nothing holds it
+    if (!c && is_missing(c.error().message))
+      return {};  // gone meanwhile (a delete finished): nothing holds it
     if (!c) return fail(c.error());
     lock = c->is_object() ? str_of(*c, "lock") : "";
   }
@@ -191,15 +198,18 @@ Result<void> ProxmoxDriver::wait_unlocked(const Guest& g) {
 
 Result<nlohmann::json> ProxmoxDriver::task(const std::string& what, const std::string& node,
                                            const std::string& method, const std::string& path,
-                                           const PveParams& params, std::chrono::milliseconds timeout) {
+                                           const PveParams& params,
+                                           std::chrono::milliseconds timeout) {
   // A lock can also make the task itself fail ("can't lock file" in its
   // exit status): both the call and its task are retried.
   return api_.retry_locked(what, [&]() -> Result<json> {
     auto upid = api_.call(method, path, params);
     if (!upid) return upid;
     if (!upid->is_string()) return fail(codes::kUpstream, what + ": no task id in the answer");
-    log::info("proxmox", "task started", {{"op", what}, {"node", node}, {"upid", upid->get<std::string>()}});
-    if (auto w = api_.wait_task(node, upid->get<std::string>(), timeout); !w) return fail(w.error());
+    log::info("proxmox", "task started",
+              {{"op", what}, {"node", node}, {"upid", upid->get<std::string>()}});
+    if (auto w = api_.wait_task(node, upid->get<std::string>(), timeout); !w)
+      return fail(w.error());
     return upid;
   });
 }
@@ -216,7 +226,8 @@ Result<void> ProxmoxDriver::create(int vmid, const ContainerSpec& spec) {
     // Ours from an earlier try: let a clone under way finish.
     const Guest& x = **g;
     if (x.name != host && !ours(x))
-      return fail(codes::kConflict, "create " + vm(vmid) + ": the vmid is taken on the cluster by " + x.type + " '" +
+      return fail(codes::kConflict, "create " + vm(vmid) +
+                                        ": the vmid is taken on the cluster by " + x.type + " '" +
                                         x.name + "' on " + x.node);
     if (auto u = usable(x, vmid); !u) return fail(u.error().wrap("create " + vm(vmid)));
     std::string other = spec.type == "dev" ? "game" : "dev";
@@ -244,19 +255,23 @@ Result<void> ProxmoxDriver::create(int vmid, const ContainerSpec& spec) {
     }
   } slot{this, *node};
   const int tpl = *cfg_.template_for(*node);
-  PveParams p = {{"newid", vm(vmid)}, {"hostname", host}, {"full", "1"},
+  PveParams p = {{"newid", vm(vmid)},
+                 {"hostname", host},
+                 {"full", "1"},
                  {"description", "zlh " + spec.type + " container " + host}};
   if (!cfg_.storage.empty()) p.emplace_back("storage", cfg_.storage);
   if (!cfg_.pool.empty()) p.emplace_back("pool", cfg_.pool);
-  log::info("proxmox", "cloning", {{"vmid", vmid}, {"node", *node}, {"template", tpl}, {"hostname", host}});
+  log::info("proxmox", "cloning",
+            {{"vmid", vmid}, {"node", *node}, {"template", tpl}, {"hostname", host}});
   auto t = task("clone " + vm(vmid), *node, "POST",
-                "/nodes/" + ProxmoxClient::encode(*node) + "/lxc/" + vm(tpl) + "/clone", p, cfg_.task_timeout);
+                "/nodes/" + ProxmoxClient::encode(*node) + "/lxc/" + vm(tpl) + "/clone", p,
+                cfg_.task_timeout);
   if (!t) {
     std::lock_guard lk(mu_);
     pending_.erase(vmid);
     return fail(Error::make(t.error().code == codes::kUpstream ? codes::kIo : t.error().code,
-                            "create " + vm(vmid) + ": clone of template " + vm(tpl) + " on " + *node + " failed: " +
-                                t.error().message));
+                            "create " + vm(vmid) + ": clone of template " + vm(tpl) + " on " +
+                                *node + " failed: " + t.error().message));
   }
   return {};
 }
@@ -265,10 +280,11 @@ Result<void> ProxmoxDriver::configure(int vmid, const ContainerSpec& spec) {
   if (auto r = check_vmid(vmid); !r) return r;
   if (auto r = check_spec(spec); !r) return r;
   if (spec.cpu_cores > cfg_.limits.cores_max)
-    return std::unexpected(Error::invalid("cpu_cores", "at most " + std::to_string(cfg_.limits.cores_max) + " cores"));
-  if (spec.memory_mb > cfg_.limits.memory_mb_max)
     return std::unexpected(
-        Error::invalid("memory_mb", "at most " + std::to_string(cfg_.limits.memory_mb_max) + " MiB"));
+        Error::invalid("cpu_cores", "at most " + std::to_string(cfg_.limits.cores_max) + " cores"));
+  if (spec.memory_mb > cfg_.limits.memory_mb_max)
+    return std::unexpected(Error::invalid(
+        "memory_mb", "at most " + std::to_string(cfg_.limits.memory_mb_max) + " MiB"));
   auto lk_vmid = vmid_lock(vmid);
   std::lock_guard guard(*lk_vmid);
   auto g = existing(vmid, "configure");
@@ -296,7 +312,8 @@ Result<void> ProxmoxDriver::start(int vmid) {
   auto g = existing(vmid, "start");
   if (!g) return fail(g.error());
   if (g->status == "running") return {};
-  auto t = task("start " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/start", {}, cfg_.task_timeout);
+  auto t = task("start " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/start", {},
+                cfg_.task_timeout);
   if (!t && t.error().message.find("already running") == std::string::npos)
     return fail(t.error().wrap("start " + vm(vmid)));
   return {};
@@ -337,14 +354,15 @@ Result<std::string> ProxmoxDriver::address(int vmid, std::chrono::milliseconds t
     } else if (auto ip = interface_ip(**g); !ip) {
       last = ip.error().message;
     } else {
-      auto h = http::request("GET", "http://" + *ip + ":" + std::to_string(kAgentPort) + "/health", {}, {},
-                             std::chrono::seconds(2));
+      auto h = http::request("GET", "http://" + *ip + ":" + std::to_string(kAgentPort) + "/health",
+                             {}, {}, std::chrono::seconds(2));
       if (h && h->status == 200) return *ip;
       last = h ? "agent at " + *ip + " answered " + std::to_string(h->status)
                : "agent at " + *ip + ": " + h.error().message;
     }
     if (Clock::now() + pause > deadline)
-      return fail(codes::kTimeout, "address " + vm(vmid) + ": the agent did not answer in time (" + last + ")");
+      return fail(codes::kTimeout,
+                  "address " + vm(vmid) + ": the agent did not answer in time (" + last + ")");
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(1000));
   }
@@ -357,15 +375,19 @@ Result<void> ProxmoxDriver::stop(int vmid, std::chrono::milliseconds timeout) {
   auto g = existing(vmid, "stop");
   if (!g) return fail(g.error());
   if (g->status == "stopped") return {};
-  auto not_running = [](const Error& e) { return e.message.find("not running") != std::string::npos; };
+  auto not_running = [](const Error& e) {
+    return e.message.find("not running") != std::string::npos;
+  };
   // Graceful: the container's init stops the agent's services by their
   // stop policy; Proxmox forces it off when `timeout` passes.
   const int64_t secs = std::max<int64_t>(1, (timeout.count() + 999) / 1000);
   auto t = task("shutdown " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/shutdown",
-                {{"timeout", std::to_string(secs)}, {"forceStop", "1"}}, timeout + std::chrono::seconds(60));
+                {{"timeout", std::to_string(secs)}, {"forceStop", "1"}},
+                timeout + std::chrono::seconds(60));
   if (t || not_running(t.error())) return {};
   log::warn("proxmox", "shutdown failed; stopping", {{"vmid", vmid}, {"error", t.error().message}});
-  auto s = task("stop " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/stop", {}, cfg_.task_timeout);
+  auto s = task("stop " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/stop", {},
+                cfg_.task_timeout);
   if (!s && !not_running(s.error())) return fail(s.error().wrap("stop " + vm(vmid)));
   return {};
 }

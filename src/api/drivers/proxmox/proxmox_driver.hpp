@@ -83,9 +83,9 @@ class ProxmoxDriver : public Driver {
   Result<Guest> existing(int vmid, const std::string& op);
   Result<std::string> place(int memory_mb);
   Result<void> wait_unlocked(const Guest& g);
-  Result<nlohmann::json> task(const std::string& what, const std::string& node, const std::string& method,
-                              const std::string& path, const PveParams& params,
-                              std::chrono::milliseconds timeout);
+  Result<nlohmann::json> task(const std::string& what, const std::string& node,
+                              const std::string& method, const std::string& path,
+                              const PveParams& params, std::chrono::milliseconds timeout);
   Result<std::string> interface_ip(const Guest& g);
   std::string ct_path(const Guest& g) const;
   std::shared_ptr<std::mutex> vmid_lock(int vmid);
@@ -95,7 +95,7 @@ class ProxmoxDriver : public Driver {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<int, std::shared_ptr<std::mutex>> locks_;
-  std::map<std::string, int> cloning_;        // node → clones under way
+  std::map<std::string, int> cloning_;  // node → clones under way
   // vmid → (node, MiB) placed by this process and not yet configured: the
   // memory a clone will use before the cluster's figures show it.
   std::map<int, std::pair<std::string, int64_t>> pending_;
