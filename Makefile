@@ -1,10 +1,10 @@
-# The two commands (DESIGN.md §1): `make run` and `make test`. `make bench` for figures.
+# The two commands (docs/design.md §1): `make run` and `make test`. `make bench` for figures.
 # `make package`: the zlh-agent and zlh-api .deb files in build/ (docs/operations.md).
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench package format clean fuzz
+.PHONY: all deps configure build run test bench package format format-check clean fuzz
 
 all: build
 
@@ -20,7 +20,7 @@ build: configure
 run: build
 	@./scripts/run-local.sh
 
-test: build
+test: build format-check
 	@ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L 'unit|integration|e2e|fuzz'
 
 bench: build
@@ -48,8 +48,12 @@ package: deps
 	@cmake --build build -j $(JOBS)
 	@cd build && cpack -G DEB
 
+# clang-format 14 (Debian 12), .clang-format; `make test` runs format-check.
 format:
-	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format-14 -i
+
+format-check: deps
+	@./scripts/check-format.sh
 
 clean:
-	@rm -rf build build-debug build-asan
+	@rm -rf build build-debug build-asan build-fuzz

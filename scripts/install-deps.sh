@@ -15,6 +15,8 @@ PACKAGES=(
   openjdk-17-jdk-headless nodejs passwd bash xz-utils
   # tests and benchmarks; clang-15 and libFuzzer for `make fuzz` (the fuzz preset)
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang-15 libfuzzer-15-dev
+  # code habits: clang-format 14 (make format, make test's format check), pmccabe (function sizes)
+  clang-format-14 pmccabe
   wrk nginx procps curl ca-certificates python3 chromium openssl
   # containers and network for the lxc driver (docs/design.md §10.5, §12)
   lxc lxc-dev nftables uidmap iproute2 e2fsprogs
