@@ -16,7 +16,7 @@
 # per connection. Writes bench/results/ide.md. Never prompts; cleans up.
 #
 #   BENCH_BIN=<repo>/build/bin BENCH_IDE_ROUNDS=3 BENCH_IDE_DURATION=8
-#   BENCH_IDE_CONNS=32 BENCH_IDE_IDLE=10000 bench/ide.sh
+#   BENCH_IDE_CONNS=32 BENCH_IDE_IDLE=10000 BENCH_IDE_RESULTS=<file.md> bench/ide.sh
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 . "$REPO/bench/lib.sh"
@@ -26,7 +26,7 @@ DURATION="${BENCH_IDE_DURATION:-8}s"
 WARMUP=2s
 CONNS="${BENCH_IDE_CONNS:-32}"
 IDLE="${BENCH_IDE_IDLE:-10000}"
-RESULTS="$REPO/bench/results/ide.md"
+RESULTS="${BENCH_IDE_RESULTS:-$REPO/bench/results/ide.md}"
 LUA="$REPO/bench/wrk_latency.lua"
 NODE_DIR="$REPO/bench/node"
 

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "agent/runtimes/extract.hpp"
+#include "base/remove_tree.hpp"
 #include "fuzz_input.hpp"
 
 namespace fs = std::filesystem;
@@ -92,7 +93,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_archive = g_base + "/archive";
   fs::create_directories(g_outside);
   write_file(g_outside + "/secret", "secret");
-  std::atexit([] { (void)rt::remove_tree(g_base); });
+  std::atexit([] { (void)zlh::fs::remove_tree(g_base, {.missing_ok = true}); });
   return 0;
 }
 
@@ -113,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_outside_untouched();
   if (r) check_tree();
 
-  auto rm = rt::remove_tree(g_dest);
+  auto rm = zlh::fs::remove_tree(g_dest, {.missing_ok = true});
   ZLH_FUZZ_CHECK(rm, rm.error().to_string());
   ZLH_FUZZ_CHECK(!fs::exists(fs::symlink_status(g_dest)), "dest/ still there after remove_tree");
   ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}),

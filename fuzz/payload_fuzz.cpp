@@ -9,6 +9,7 @@
 //
 // The API's create body has its own harness, create_fuzz.cpp.
 #include "fuzz_input.hpp"
+#include "proto/ids.hpp"
 #include "proto/payload.hpp"
 
 namespace {
@@ -31,14 +32,14 @@ void check(std::string_view text, std::optional<int64_t> vmid) {
   ZLH_FUZZ_CHECK(p->vmid >= 0 && (!vmid || p->vmid == *vmid));
   ZLH_FUZZ_CHECK(p->memory_mb >= zlh::payload::kMinMemoryMb &&
                  p->memory_mb <= zlh::payload::kMaxMemoryMb);
-  ZLH_FUZZ_CHECK(zlh::payload::valid_version(p->version), p->version);
+  ZLH_FUZZ_CHECK(zlh::proto::valid_version(p->version), p->version);
   if (p->container_type == "dev") {
-    ZLH_FUZZ_CHECK(zlh::payload::valid_id(p->runtime), p->runtime);
+    ZLH_FUZZ_CHECK(zlh::proto::valid_id(p->runtime), p->runtime);
   } else {
-    ZLH_FUZZ_CHECK(zlh::payload::valid_id(p->game) && zlh::payload::valid_id(p->variant));
+    ZLH_FUZZ_CHECK(zlh::proto::valid_id(p->game) && zlh::proto::valid_id(p->variant));
     ZLH_FUZZ_CHECK(p->eula);
     for (const auto& [name, port] : p->ports)
-      ZLH_FUZZ_CHECK(zlh::payload::valid_id(name) && port >= 1 && port <= 65535);
+      ZLH_FUZZ_CHECK(zlh::proto::valid_id(name) && port >= 1 && port <= 65535);
   }
   auto canon = p->to_json();
   auto again = zlh::payload::validate_payload(canon, p->vmid);

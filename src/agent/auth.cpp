@@ -3,15 +3,10 @@
 #include <chrono>
 
 #include "base/log.hpp"
+#include "base/unix_time.hpp"
 #include "proto/jws.hpp"
 
 namespace zlh::agent {
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 TokenGuard::TokenGuard(std::optional<crypto::Ed25519PublicKey> key, std::optional<int64_t> vmid,
                        Clock clock)

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "base/crypto.hpp"
+#include "base/unix_time.hpp"
 #include "http/http.hpp"
 
 namespace zlh::agent {
@@ -41,7 +42,5 @@ class TokenGuard {
   mutable std::mutex mu_;
   mutable std::unordered_map<std::string, int64_t> seen_;  // jti → exp
 };
-
-int64_t unix_now();
 
 }  // namespace zlh::agent

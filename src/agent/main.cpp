@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     }
   });
 
-  agent::TokenGuard guard(api_key, opts.vmid, agent::unix_now);
+  agent::TokenGuard guard(api_key, opts.vmid, zlh::unix_now);
   // The /files root: the workspace of a dev container, the server directory
   // of a game container; new files belong to the dev (service) user.
   agent::files::FilesConfig files_cfg;

@@ -5,15 +5,11 @@
 #include <charconv>
 #include <cstring>
 
+#include "base/strings.hpp"
+
 namespace zlh::net {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // The 16-byte form (IPv4 as IPv4-mapped IPv6); nullopt when not a literal.
 std::optional<std::array<uint8_t, 16>> to16(std::string_view ip, bool* v4 = nullptr) {
@@ -51,7 +47,7 @@ Result<CidrSet> CidrSet::parse(std::string_view list) {
   while (i <= list.size()) {
     size_t j = list.find(',', i);
     if (j == std::string_view::npos) j = list.size();
-    std::string_view e = trim(list.substr(i, j - i));
+    std::string_view e = strings::trim_ows(list.substr(i, j - i));
     i = j + 1;
     if (e.empty()) continue;
     auto slash = e.find('/');
@@ -72,7 +68,7 @@ Result<CidrSet> CidrSet::parse(std::string_view list) {
 }
 
 bool CidrSet::contains(std::string_view ip) const {
-  auto a = to16(trim(ip));
+  auto a = to16(strings::trim_ows(ip));
   if (!a) return false;
   for (const auto& r : ranges_)
     if (in_range(*a, r.net, r.bits)) return true;
@@ -86,7 +82,8 @@ std::string client_address(std::string_view peer, std::optional<std::string_view
   std::string last_trusted;
   while (!h.empty()) {
     auto comma = h.rfind(',');
-    std::string_view e = trim(comma == std::string_view::npos ? h : h.substr(comma + 1));
+    std::string_view e =
+        strings::trim_ows(comma == std::string_view::npos ? h : h.substr(comma + 1));
     h = comma == std::string_view::npos ? std::string_view() : h.substr(0, comma);
     if (!to16(e)) return std::string(peer);
     if (!trusted.contains(e)) return std::string(e);

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/strings.hpp"
+
 namespace zlh::crypto {
 
 bool init() {
@@ -79,15 +81,12 @@ Result<std::string> decode(std::string_view text, bool url) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(uint8_t(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(uint8_t(s.back()))) s.remove_suffix(1);
-  return s;
-}
 }  // namespace
 
 std::string base64_encode(std::string_view data) { return encode(data, kB64, true); }
-Result<std::string> base64_decode(std::string_view text) { return decode(trim(text), false); }
+Result<std::string> base64_decode(std::string_view text) {
+  return decode(strings::trim_space(text), false);
+}
 std::string base64url_encode(std::string_view data) { return encode(data, kB64Url, false); }
 Result<std::string> base64url_decode(std::string_view text) { return decode(text, true); }
 

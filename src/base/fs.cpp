@@ -11,13 +11,6 @@
 
 namespace zlh::fs {
 namespace {
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // 12 hex digits from getrandom(2): unique temp names without pulling the
 // crypto library into small binaries (zlh-shim) that only need files.
 std::string temp_suffix() {
@@ -87,6 +80,29 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
   return fsync_dir(dir);
 }
 
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Result<std::string> read_fd(int fd, size_t max_bytes, const std::string& name) {
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(Error::from_errno("read " + name, errno));
+    }
+    if (n == 0) return out;
+    out.append(buf, size_t(n));
+    if (out.size() > max_bytes)
+      return fail(codes::kTooLarge, name + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
+}
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -94,23 +110,7 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     if (err == ENOENT) return fail(codes::kNotFound, path + ": no such file");
     return fail(Error::from_errno("open " + path, err));
   }
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return fail(Error::from_errno("read " + path, err));
-    }
-    if (n == 0) break;
-    out.append(buf, size_t(n));
-    if (out.size() > max_bytes) {
-      ::close(fd);
-      return fail(codes::kTooLarge, path + ": larger than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
+  auto out = read_fd(fd, max_bytes, path);
   ::close(fd);
   return out;
 }

@@ -25,6 +25,14 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
 // E_NOT_FOUND, other failures E_IO. Files over max_bytes are E_TOO_LARGE.
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
 
+// The rest of an open file (from its offset to EOF), retrying EINTR; the fd
+// stays open. E_TOO_LARGE over max_bytes, E_IO on a read error; `name`
+// names the file in messages.
+Result<std::string> read_fd(int fd, size_t max_bytes, const std::string& name);
+
+// The directory part of `path`: "a/b" → "a", "/a" → "/", "a" → ".".
+std::string dir_of(const std::string& path);
+
 // mkdir -p with `mode` for directories it creates.
 Result<void> make_dirs(const std::string& path, mode_t mode = 0755);
 

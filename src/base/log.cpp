@@ -16,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include "base/json_text.hpp"
+
 namespace zlh::log {
 using namespace std::string_view_literals;
 namespace {
@@ -23,8 +25,7 @@ std::atomic<Format> g_format{Format::kJson};
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<int> g_fd{2};
 nlohmann::json g_base = nlohmann::json::object();
-std::string g_base_flat;  // g_base as ',"k":v' pairs, for write_flat
-void append_json_string(std::string& out, std::string_view v);
+std::string g_base_flat;                    // g_base as ',"k":v' pairs, for write_flat
 void append_now_rfc3339(std::string& out);  // now_rfc3339(), appended
 
 const char* level_name(Level l) {
@@ -178,7 +179,7 @@ void set_base_fields(nlohmann::json fields) {
   g_base_flat.clear();
   for (auto& [k, v] : g_base.items()) {
     g_base_flat += ',';
-    append_json_string(g_base_flat, k);
+    json_text::append_string(g_base_flat, k);
     g_base_flat += ':';
     g_base_flat += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
@@ -211,103 +212,6 @@ bool parse_format(std::string_view s, Format* out) {
 
 namespace {
 
-// Bytes a JSON string cannot carry as they are: controls, DEL, '"', '\\';
-// and the start of a multi-byte UTF-8 sequence (checked, then copied).
-constexpr auto kJsonAttention = [] {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c)
-    t[size_t(c)] = (c < 0x20 || c == 0x7f || c == '"' || c == '\\') ? 1 : c >= 0x80 ? 2 : 0;
-  return t;
-}();
-
-// The length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), else 0.
-size_t utf8_length(std::string_view s, size_t i) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
-  return n;
-}
-
-// True when none of 8 bytes needs attention: each is ASCII (< 0x80), not a
-// control byte (< 0x20), not DEL, '"' nor '\\'. (The borrow tricks can
-// only report a byte wrongly after one that truly matched, never miss one.)
-inline bool plain_word(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
-  const uint64_t below_space = (w - kOnes * 0x20) & ~w;
-  const uint64_t q = w ^ (kOnes * '"'), quote = (q - kOnes) & ~q;
-  const uint64_t b = w ^ (kOnes * '\\'), backslash = (b - kOnes) & ~b;
-  const uint64_t d = w ^ (kOnes * 0x7f), del = (d - kOnes) & ~d;
-  return ((w | below_space | quote | backslash | del) & kHigh) == 0;
-}
-
-// Appends v as a JSON string in one pass: runs of plain bytes are copied in
-// bulk (and skipped 8 at a time). False when v is not valid UTF-8 (out then
-// holds a partial string).
-bool append_json_string_checked(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;  // start of the bytes not yet copied that need no escape
-  for (size_t i = 0; i < v.size();) {
-    if (i + 8 <= v.size()) {
-      uint64_t w;
-      std::memcpy(&w, v.data() + i, 8);
-      if (plain_word(w)) {
-        i += 8;
-        continue;
-      }
-    }
-    const unsigned char c = static_cast<unsigned char>(v[i]);
-    const uint8_t a = kJsonAttention[c];
-    if (a == 0) {
-      ++i;
-      continue;
-    }
-    if (a == 2) {
-      const size_t n = utf8_length(v, i);
-      if (n == 0) return false;
-      i += n;
-      continue;
-    }
-    out.append(v.data() + run, i - run);
-    run = ++i;
-    switch (c) {
-      case '"':
-        out += "\\\""sv;
-        break;
-      case '\\':
-        out += "\\\\"sv;
-        break;
-      case '\n':
-        out += "\\n"sv;
-        break;
-      case '\r':
-        out += "\\r"sv;
-        break;
-      case '\t':
-        out += "\\t"sv;
-        break;
-      default:
-        out += "\\u00"sv;
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-  }
-  out.append(v.data() + run, v.size() - run);
-  out += '"';
-  return true;
-}
-
-// The same, with bytes that are not UTF-8 replaced (U+FFFD) instead.
-void append_json_string(std::string& out, std::string_view v) {
-  const size_t at = out.size();
-  if (append_json_string_checked(out, v)) return;
-  out.resize(at);
-  out +=
-      nlohmann::json(std::string(v)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 void append_number(std::string& out, const std::variant<std::string_view, int64_t, double>& v) {
   char buf[64];
   std::to_chars_result r;
@@ -338,19 +242,19 @@ void write_flat(Level level, std::string_view msg, std::string_view component,
     line += "\",\"level\":\""sv;
     line += std::string_view(level_name(level));
     line += "\",\"msg\":"sv;
-    bool ok = append_json_string_checked(line, msg);
+    bool ok = json_text::append_string_checked(line, msg);
     if (ok && !component.empty()) {
       line += ",\"component\":"sv;
-      ok = append_json_string_checked(line, component);
+      ok = json_text::append_string_checked(line, component);
     }
     line += g_base_flat;
     for (size_t i = 0; ok && i < fields.size(); ++i) {
       const auto& f = fields[i];
       line += ',';
-      ok = append_json_string_checked(line, f.key);
+      ok = json_text::append_string_checked(line, f.key);
       line += ':';
       if (const auto* sv = std::get_if<std::string_view>(&f.value))
-        ok = ok && append_json_string_checked(line, *sv);
+        ok = ok && json_text::append_string_checked(line, *sv);
       else
         append_number(line, f.value);
     }

@@ -1,4 +1,4 @@
-#include "api/drivers/remove_tree.hpp"
+#include "base/remove_tree.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <vector>
 
-namespace zlh::api::drivers {
+namespace zlh::fs {
 namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
@@ -105,9 +105,7 @@ Result<void> scan(Level& l) {
   return {};
 }
 
-}  // namespace
-
-Result<void> remove_tree(const std::string& path_in, RemoveTreeOptions opts) {
+Result<void> remove_existing_tree(const std::string& path_in, const RemoveTreeOptions& opts) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty() || path == "/" || path == "." || path == "..")
@@ -236,4 +234,12 @@ Result<void> remove_tree(const std::string& path_in, RemoveTreeOptions opts) {
   return {};
 }
 
-}  // namespace zlh::api::drivers
+}  // namespace
+
+Result<void> remove_tree(const std::string& path, RemoveTreeOptions opts) {
+  auto r = remove_existing_tree(path, opts);
+  if (!r && opts.missing_ok && r.error().is(codes::kNotFound)) return {};
+  return r;
+}
+
+}  // namespace zlh::fs

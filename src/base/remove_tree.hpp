@@ -20,18 +20,19 @@
 
 #include "base/error.hpp"
 
-namespace zlh::api::drivers {
+namespace zlh::fs {
 
 struct RemoveTreeOptions {
   size_t max_open_fds = 64;  // at least 2
+  bool missing_ok = false;   // a `path` that does not exist is success, not E_NOT_FOUND
 };
 
 // Removes `path` (a directory and everything below it, or a single file or
 // symlink, which is unlinked, not followed). The parent part of `path` is
 // resolved normally (it is the caller's, e.g. the data dir).
-// E_NOT_FOUND when `path` does not exist; E_IO on any failure (the message
+// E_NOT_FOUND when `path` does not exist (unless missing_ok); E_IO on any failure (the message
 // names the entry), including a mount point inside the tree or a tree that
 // changed under the walk.
 Result<void> remove_tree(const std::string& path, RemoveTreeOptions opts = {});
 
-}  // namespace zlh::api::drivers
+}  // namespace zlh::fs

@@ -1,4 +1,4 @@
-#include "api/drivers/remove_tree.hpp"
+#include "base/remove_tree.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace zlh::api::drivers {
+namespace zlh::fs {
 namespace {
 
 namespace sfs = std::filesystem;
@@ -121,4 +121,4 @@ TEST_F(RemoveTreeTest, DeepTreeWithFewFds) {
 }
 
 }  // namespace
-}  // namespace zlh::api::drivers
+}  // namespace zlh::fs

@@ -13,13 +13,6 @@
 namespace zlh::ctl {
 namespace {
 
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string base_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -297,7 +290,7 @@ ArtifactWriter::~ArtifactWriter() {
 
 Result<void> ArtifactWriter::open(const std::string& final_path) {
   final_path_ = final_path;
-  std::string dir = dir_of(final_path);
+  std::string dir = fs::dir_of(final_path);
   if (auto r = fs::make_dirs(dir, 0755); !r) return r;
   tmp_path_ = dir + "/." + base_of(final_path) + ".tmp-" + crypto::random_hex(6);
   fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -337,7 +330,7 @@ Result<ArtifactDigest> ArtifactWriter::commit() {
   if (::rename(tmp_path_.c_str(), final_path_.c_str()) != 0)
     return fail(Error::from_errno("rename to " + final_path_, errno));
   tmp_path_.clear();
-  if (auto r = fs::fsync_dir(dir_of(final_path_)); !r) return fail(r.error());
+  if (auto r = fs::fsync_dir(fs::dir_of(final_path_)); !r) return fail(r.error());
   return ArtifactDigest{hash_->hex_digest(), size_};
 }
 

@@ -20,6 +20,7 @@
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
 #include "base/process.hpp"
+#include "base/remove_tree.hpp"
 #include "ctl/catalog_cmd.hpp"
 #include "ctl/keys.hpp"
 #include "proto/catalog.hpp"
@@ -424,13 +425,6 @@ std::string seconds_text(double s) {
   return buf;
 }
 
-Result<void> remove_tree(const std::string& dir) {
-  std::error_code ec;
-  stdfs::remove_all(dir, ec);
-  if (ec) return fail(codes::kIo, "remove " + dir + ": " + ec.message());
-  return {};
-}
-
 }  // namespace
 
 // ---- process ------------------------------------------------------------------
@@ -553,7 +547,7 @@ struct Build {
   }
 
   ~Build() {
-    if (!work.empty()) (void)remove_tree(work);
+    if (!work.empty()) (void)fs::remove_tree(work, {.missing_ok = true});
   }
 };
 

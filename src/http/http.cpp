@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "base/strings.hpp"
+
 namespace zlh::http {
 
 void Headers::set(std::string name, std::string value) {
@@ -11,12 +13,12 @@ void Headers::set(std::string name, std::string value) {
 }
 
 void Headers::remove(std::string_view name) {
-  std::erase_if(items_, [&](const auto& kv) { return iequals(kv.first, name); });
+  std::erase_if(items_, [&](const auto& kv) { return strings::iequals(kv.first, name); });
 }
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
   for (const auto& kv : items_)
-    if (iequals(kv.first, name)) return std::string_view(kv.second);
+    if (strings::iequals(kv.first, name)) return std::string_view(kv.second);
   return std::nullopt;
 }
 
@@ -98,7 +100,7 @@ std::optional<std::string_view> Request::bearer_token() const {
   auto h = headers.get("Authorization");
   if (!h) return std::nullopt;
   std::string_view v = *h;
-  if (v.size() < 7 || !iequals(v.substr(0, 7), "Bearer ")) return std::nullopt;
+  if (v.size() < 7 || !strings::iequals(v.substr(0, 7), "Bearer ")) return std::nullopt;
   v.remove_prefix(7);
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/strings.hpp"
 
 namespace zlh::http {
 
@@ -42,18 +43,6 @@ class Headers {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
-// ASCII case-insensitive equality (header names are ASCII), without the
-// locale lookups of tolower. Inline: it runs for many headers per request.
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = char(x | 0x20);
-    if (y >= 'A' && y <= 'Z') y = char(y | 0x20);
-    if (x != y) return false;
-  }
-  return true;
-}
 // Percent-decoding; '+' is decoded as space only when form is true. Fails on
 // malformed escapes and on an encoded NUL.
 Result<std::string> url_decode(std::string_view s, bool form);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "http/proxy_detail.hpp"
 
 namespace zlh::http::detail {
@@ -125,7 +126,7 @@ bool hop_by_hop(std::string_view name) {
                                                             "upgrade",
                                                             "expect"};
   for (auto h : kHop)
-    if (iequals(name, h)) return true;
+    if (strings::iequals(name, h)) return true;
   return false;
 }
 
@@ -176,9 +177,9 @@ class ConnectionTokens {
   bool empty() const { return n_ == 0; }
   bool has(std::string_view name) const {
     for (size_t i = 0; i < n_; ++i)
-      if (iequals(small_[i], name)) return true;
+      if (strings::iequals(small_[i], name)) return true;
     for (auto t : more_)
-      if (iequals(t, name)) return true;
+      if (strings::iequals(t, name)) return true;
     return false;
   }
 
@@ -606,7 +607,8 @@ struct BodySent {
 // run_proxy's frame, which every request pays for.
 awaitable<BodySent> send_body(ProxyIo& io, const ProxyTarget& t, tcp::socket& up,
                               Deadlines::Watch& uw, BodyChunk& chunk, bool chunked_up) {
-  if (auto expect = io.req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+  if (auto expect = io.req.headers.get("Expect");
+      expect && strings::iequals(*expect, "100-continue")) {
     bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, io.version};
     io.client.expires_after(io.write_timeout);
     co_await bhttp::async_write(io.client, cont, kTuple);
@@ -664,7 +666,7 @@ void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body,
   if (t.forward_client_header) {
     for (const auto& f : hdr) {
       const std::string_view k = f.name_string();
-      if (hop_by_hop_or_length(f.name()) || iequals(k, "x-request-id") ||
+      if (hop_by_hop_or_length(f.name()) || strings::iequals(k, "x-request-id") ||
           (!drop.empty() && drop.has(k)) || !t.forward_client_header(k))
         continue;
       append_field(uhead, k, f.value());
@@ -672,8 +674,8 @@ void build_upstream_head(const ProxyIo& io, const ProxyTarget& t, bool has_body,
   }
   bool has_rid = false;
   for (const auto& [k, v] : t.headers.items()) {
-    if (hop_by_hop(k) || drop.has(k) || iequals(k, "content-length")) continue;
-    if (iequals(k, "x-request-id")) has_rid = true;
+    if (hop_by_hop(k) || drop.has(k) || strings::iequals(k, "content-length")) continue;
+    if (strings::iequals(k, "x-request-id")) has_rid = true;
     append_field(uhead, k, v);
   }
   if (!has_rid) append_field(uhead, "X-Request-Id", io.req.request_id);
@@ -960,7 +962,7 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   std::string& uhead = sc.uhead;
   bool ask_continue = false;
   if (has_body && t.expect_continue)
-    if (auto e = io.req.headers.get("Expect"); e && iequals(*e, "100-continue"))
+    if (auto e = io.req.headers.get("Expect"); e && strings::iequals(*e, "100-continue"))
       ask_continue = true;
   build_upstream_head(io, t, has_body, ask_continue, uhead);
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "base/strings.hpp"
 #include "http/client.hpp"
 #include "http/server.hpp"
 
@@ -151,10 +152,10 @@ Router front_router(uint16_t upstream_port) {
         t.port = upstream_port;
         t.target = req.target.substr(2);
         for (const auto& [k, v] : req.headers.items())
-          if (!iequals(k, "Authorization")) t.headers.add(k, v);
+          if (!strings::iequals(k, "Authorization")) t.headers.add(k, v);
         t.headers.set("X-Forwarded-Prefix", "/p");
         t.keep_response_header = [](std::string_view k, std::string_view v) {
-          return !(iequals(k, "Set-Cookie") && v.starts_with("zlh_session="));
+          return !(strings::iequals(k, "Set-Cookie") && v.starts_with("zlh_session="));
         };
         plan.upstream = std::move(t);
         return plan;
@@ -170,8 +171,8 @@ Router front_router(uint16_t upstream_port) {
         t.port = upstream_port;
         t.target = req.target.substr(2);
         t.forward_client_header = [](std::string_view k) {
-          return !iequals(k, "Authorization") && !iequals(k, "X-Secret") &&
-                 !iequals(k, "X-Forwarded-For");
+          return !strings::iequals(k, "Authorization") && !strings::iequals(k, "X-Secret") &&
+                 !strings::iequals(k, "X-Forwarded-For");
         };
         t.headers.add("X-Route", "f");
         t.set_forwarded = true;
@@ -222,7 +223,7 @@ TEST_F(ProxyTest, ForwardsTargetAndEditedHeadersBothWays) {
   // The route's response edit dropped one Set-Cookie, kept the other.
   int cookies = 0;
   for (const auto& [k, v] : r->headers.items())
-    if (iequals(k, "Set-Cookie")) {
+    if (strings::iequals(k, "Set-Cookie")) {
       ++cookies;
       EXPECT_EQ(v, "ide=1; Path=/");
     }

@@ -23,6 +23,7 @@
 #include "base/cidr.hpp"
 #include "base/crypto.hpp"
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "http/proxy_detail.hpp"
 
 namespace zlh::http {
@@ -241,7 +242,8 @@ struct Server::Impl {
     std::string_view t = *ct;
     while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
     constexpr std::string_view kJson = "application/json";
-    if (t.size() < kJson.size() || !iequals(t.substr(0, kJson.size()), kJson)) return false;
+    if (t.size() < kJson.size() || !strings::iequals(t.substr(0, kJson.size()), kJson))
+      return false;
     t.remove_prefix(kJson.size());
     while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
     return t.empty() || t.front() == ';';
@@ -928,7 +930,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker,
           break;
         continue;
       }
-      if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+      if (auto expect = req.headers.get("Expect");
+          expect && strings::iequals(*expect, "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
         stream.expires_after(opts.write_timeout);
         co_await bhttp::async_write(stream, cont, kTuple);
@@ -998,7 +1001,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker,
 
     // Body.
     if (!parser.is_done()) {
-      if (auto expect = req.headers.get("Expect"); expect && iequals(*expect, "100-continue")) {
+      if (auto expect = req.headers.get("Expect");
+          expect && strings::iequals(*expect, "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
         stream.expires_after(opts.write_timeout);
         co_await bhttp::async_write(stream, cont, kTuple);

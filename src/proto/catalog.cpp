@@ -3,35 +3,14 @@
 #include <regex>
 #include <set>
 
+#include "proto/ids.hpp"
+
 namespace zlh::catalog {
 namespace {
 using nlohmann::json;
 
 std::unexpected<Error> bad(const std::string& where, const std::string& msg) {
   return std::unexpected(Error::invalid(where, where + ": " + msg));
-}
-
-bool valid_id(std::string_view s) {
-  if (s.empty() || s.size() > 32) return false;
-  if (!(std::islower(uint8_t(s[0])) || std::isdigit(uint8_t(s[0])))) return false;
-  for (char c : s)
-    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '_' || c == '-'))
-      return false;
-  return true;
-}
-
-bool valid_version(std::string_view s) {
-  if (s.empty() || s.size() > 64 || !std::isalnum(uint8_t(s[0]))) return false;
-  for (char c : s)
-    if (!(std::isalnum(uint8_t(c)) || c == '.' || c == '+' || c == '_' || c == '-')) return false;
-  return s.find("..") == std::string_view::npos;
-}
-
-bool is_hex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
 }
 
 bool valid_env_key(std::string_view s) {
@@ -65,7 +44,7 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   Entry e;
   auto version = req_string(v, "version", where);
   if (!version) return fail(version.error());
-  if (!valid_version(*version))
+  if (!proto::valid_version(*version))
     return bad(where + ".version", "\"" + *version + "\" is not a valid version");
   e.version = *version;
   auto channel = req_string(v, "channel", where);
@@ -85,7 +64,7 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   e.artifact = *artifact;
   auto sha = req_string(v, "sha256", where);
   if (!sha) return fail(sha.error());
-  if (!is_hex64(*sha)) return bad(where + ".sha256", "must be 64 lowercase hex digits");
+  if (!proto::is_hex64(*sha)) return bad(where + ".sha256", "must be 64 lowercase hex digits");
   e.sha256 = *sha;
   auto size = v.find("size");
   if (size == v.end()) return bad(where + ".size", "is required");
@@ -154,7 +133,7 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   if (kind == Kind::kGame) {
     auto java = req_string(v, "java", where);
     if (!java) return fail(java.error());
-    if (!valid_version(*java))
+    if (!proto::valid_version(*java))
       return bad(where + ".java", "must be a Java runtime version such as \"21\"");
     e.java = *java;
     auto k = req_string(v, "kind", where);
@@ -218,7 +197,7 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
     Item item;
     auto id = req_string(o, "id", where);
     if (!id) return fail(id.error());
-    if (!valid_id(*id))
+    if (!proto::valid_id(*id))
       return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
     if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
     item.id = *id;
@@ -372,7 +351,7 @@ Result<Catalog> validate_catalog(const json& j) {
       Game g;
       auto id = req_string(o, "id", where);
       if (!id) return fail(id.error());
-      if (!valid_id(*id))
+      if (!proto::valid_id(*id))
         return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
       if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
       g.id = *id;
@@ -387,7 +366,7 @@ Result<Catalog> validate_catalog(const json& j) {
         Variant v;
         auto vid = req_string(vo, "id", vw);
         if (!vid) return fail(vid.error());
-        if (!valid_id(*vid))
+        if (!proto::valid_id(*vid))
           return bad(vw + ".id", "\"" + *vid + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
         if (!vids.insert(*vid).second) return bad(vw + ".id", "duplicate id \"" + *vid + "\"");
         v.id = *vid;

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "proto/ids.hpp"
+
 namespace zlh::payload {
 namespace {
 using nlohmann::json;
@@ -23,13 +25,6 @@ bool valid_property_key(std::string_view s) {
   for (char c : s)
     if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '-' || c == '.'))
       return false;
-  return true;
-}
-
-bool is_hex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
 }
 
@@ -59,22 +54,6 @@ Result<std::optional<bool>> get_bool(const json& j, const std::string& k) {
   return std::optional<bool>(it->get<bool>());
 }
 }  // namespace
-
-bool valid_id(std::string_view s) {
-  if (s.empty() || s.size() > 32) return false;
-  if (!(std::islower(uint8_t(s[0])) || std::isdigit(uint8_t(s[0])))) return false;
-  for (char c : s)
-    if (!(std::islower(uint8_t(c)) || std::isdigit(uint8_t(c)) || c == '_' || c == '-'))
-      return false;
-  return true;
-}
-
-bool valid_version(std::string_view s) {
-  if (s.empty() || s.size() > 64 || !std::isalnum(uint8_t(s[0]))) return false;
-  for (char c : s)
-    if (!(std::isalnum(uint8_t(c)) || c == '.' || c == '+' || c == '_' || c == '-')) return false;
-  return s.find("..") == std::string_view::npos;
-}
 
 json Payload::to_json() const {
   json j = {{"vmid", vmid}, {"container_type", container_type}, {"memory_mb", memory_mb}};
@@ -135,19 +114,19 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
 
   auto cat = get_string(j, "catalog_sha256", false);
   if (!cat) return fail(cat.error());
-  if (!cat->empty() && !is_hex64(*cat))
+  if (!cat->empty() && !proto::is_hex64(*cat))
     return bad("catalog_sha256", "must be 64 lowercase hex digits");
   p.catalog_sha256 = *cat;
 
   auto version = get_string(j, "version", true);
   if (!version) return fail(version.error());
-  if (!valid_version(*version)) return bad("version", "is not a valid version string");
+  if (!proto::valid_version(*version)) return bad("version", "is not a valid version string");
   p.version = *version;
 
   if (p.container_type == "dev") {
     auto rt = get_string(j, "runtime", true);
     if (!rt) return fail(rt.error());
-    if (!valid_id(*rt)) return bad("runtime", "must match [a-z0-9][a-z0-9_-]{0,31}");
+    if (!proto::valid_id(*rt)) return bad("runtime", "must match [a-z0-9][a-z0-9_-]{0,31}");
     p.runtime = *rt;
     auto cs = get_bool(j, "enable_code_server");
     if (!cs) return fail(cs.error());
@@ -158,7 +137,7 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
   for (const char* k : {"game", "variant"}) {
     auto v = get_string(j, k, true);
     if (!v) return fail(v.error());
-    if (!valid_id(*v)) return bad(k, "must match [a-z0-9][a-z0-9_-]{0,31}");
+    if (!proto::valid_id(*v)) return bad(k, "must match [a-z0-9][a-z0-9_-]{0,31}");
     (std::string_view(k) == "game" ? p.game : p.variant) = *v;
   }
   auto world = get_string(j, "world", false);
@@ -170,7 +149,8 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
     if (!it->is_object()) return bad("ports", "must be an object of name → port");
     for (auto pit = it->begin(); pit != it->end(); ++pit) {
       std::string f = "ports." + pit.key();
-      if (!valid_id(pit.key())) return bad(f, "port name must match [a-z0-9][a-z0-9_-]{0,31}");
+      if (!proto::valid_id(pit.key()))
+        return bad(f, "port name must match [a-z0-9][a-z0-9_-]{0,31}");
       if (!pit->is_number_integer()) return bad(f, "must be an integer");
       int64_t port = pit->get<int64_t>();
       if (port < 1 || port > 65535) return bad(f, "must be between 1 and 65535");

@@ -50,9 +50,4 @@ Result<Payload> validate_payload(const nlohmann::json& j, std::optional<int64_t>
 // Parses text then validates. Non-JSON or non-object bodies are E_INVALID.
 Result<Payload> parse_payload(std::string_view text, std::optional<int64_t> agent_vmid);
 
-// [a-z0-9][a-z0-9_-]{0,31}: safe for paths, hostnames and argv.
-bool valid_id(std::string_view s);
-// [0-9A-Za-z][0-9A-Za-z.+_-]{0,63}, no "..".
-bool valid_version(std::string_view s);
-
 }  // namespace zlh::payload

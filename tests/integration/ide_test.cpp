@@ -16,6 +16,7 @@
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
 #include "base/process.hpp"
+#include "base/strings.hpp"
 #include "harness.hpp"
 #include "stream_client.hpp"
 
@@ -189,7 +190,7 @@ class IdeTest : public ::testing::Test {
     auto r = at(vmid, "GET", ticket(token, id, vmid, body));
     EXPECT_EQ(r.status, 302) << r.body;
     for (const auto& [k, v] : r.headers.items())
-      if (http::iequals(k, "Set-Cookie") && v.rfind("zlh_ide=", 0) == 0)
+      if (strings::iequals(k, "Set-Cookie") && v.rfind("zlh_ide=", 0) == 0)
         return std::string(v.substr(8, v.find(';') - 8));
     ADD_FAILURE() << "no zlh_ide cookie";
     return "";
@@ -223,7 +224,7 @@ TEST_F(IdeTest, TicketHandoffIsSingleUseBoundAndExpires) {
   EXPECT_EQ(r.headers.get("Location"), std::optional<std::string_view>(ide(vmid)));
   std::string set_cookie;
   for (const auto& [k, v] : r.headers.items())
-    if (http::iequals(k, "Set-Cookie")) set_cookie = std::string(v);
+    if (strings::iequals(k, "Set-Cookie")) set_cookie = std::string(v);
   EXPECT_EQ(set_cookie.rfind("zlh_ide=", 0), 0u) << set_cookie;
   EXPECT_NE(set_cookie.find("; Path=/dev/" + std::to_string(vmid) + "/;"), std::string::npos)
       << set_cookie;
@@ -352,7 +353,7 @@ TEST_F(IdeTest, CookiesNeverCrossOriginsAndWhatReachesTheContainer) {
   // The container cannot set the platform's cookies; its own pass.
   int set_cookies = 0;
   for (const auto& [k, v] : r->headers.items())
-    if (http::iequals(k, "Set-Cookie")) {
+    if (strings::iequals(k, "Set-Cookie")) {
       ++set_cookies;
       EXPECT_EQ(v.rfind("zlh_", 0), std::string::npos) << v;
     }
@@ -461,7 +462,7 @@ TEST_F(IdeTest, PortPreviewOwnerOnlyPrefixStrippedAndTheAgentsPortRefused) {
   EXPECT_EQ(r.headers.get("Location"), std::optional<std::string_view>(port(vmid, n)));
   std::string c;
   for (const auto& [k, v] : r.headers.items())
-    if (http::iequals(k, "Set-Cookie")) c = std::string(v.substr(8, v.find(';') - 8));
+    if (strings::iequals(k, "Set-Cookie")) c = std::string(v.substr(8, v.find(';') - 8));
   r = at(vmid, "GET", port(vmid, n, "/sub/"), ide_cookie(c));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find("hello.txt"), std::string::npos);

@@ -15,6 +15,7 @@
 #include "agent/devenv/profile.hpp"
 #include "base/fs.hpp"
 #include "base/process.hpp"
+#include "proto/base_accounts.hpp"
 
 namespace zlh::agent::devenv {
 namespace {
@@ -133,21 +134,7 @@ Result<void> seed_account_files(const std::string& root) {
   struct stat st {};
   if (::lstat(fs::join(etc, "passwd").c_str(), &st) == 0) return {};
   if (auto r = fs::make_dirs(etc, 0755); !r) return r;
-  struct File {
-    const char* name;
-    const char* text;
-    mode_t mode;
-  };
-  static constexpr File kFiles[] = {
-      {"passwd",
-       "root:x:0:0:root:/root:/bin/bash\n"
-       "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-       0644},
-      {"group", "root:x:0:\nnogroup:x:65534:\n", 0644},
-      {"shadow", "root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n", 0600},
-      {"gshadow", "root:*::\nnogroup:*::\n", 0600},
-  };
-  for (const auto& f : kFiles) {
+  for (const auto& f : proto::kBaseAccountFiles) {
     std::string path = fs::join(etc, f.name);
     if (::lstat(path.c_str(), &st) == 0) continue;  // keep whatever exists
     if (auto r = fs::write_file_atomic(path, f.text, f.mode); !r) return r;

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.hpp"
+
 namespace zlh::agent::files {
 
 namespace {
@@ -13,27 +15,6 @@ constexpr size_t kMaxBoundary = 70;  // RFC 2046 §5.1.1
 
 std::unexpected<Error> invalid(std::string message) {
   return fail(codes::kInvalid, "multipart: " + std::move(message));
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
-
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 bool is_alnum(char c) {
@@ -64,7 +45,7 @@ Result<std::vector<Param>> parse_params(std::string_view s) {
   std::vector<Param> out;
   size_t i = 0;
   auto skip_ows = [&] {
-    while (i < s.size() && is_ows(s[i])) ++i;
+    while (i < s.size() && strings::is_ows(s[i])) ++i;
   };
   for (;;) {
     skip_ows();
@@ -76,7 +57,7 @@ Result<std::vector<Param>> parse_params(std::string_view s) {
     size_t n0 = i;
     while (i < s.size() && is_tchar(s[i])) ++i;
     if (i == n0) return invalid("bad parameter name");
-    Param p{lowered(s.substr(n0, i - n0)), {}};
+    Param p{strings::to_lower(s.substr(n0, i - n0)), {}};
     skip_ows();
     if (i == s.size() || s[i] != '=') return invalid("parameter " + p.name + " has no value");
     ++i;
@@ -98,7 +79,7 @@ Result<std::vector<Param>> parse_params(std::string_view s) {
     } else {
       size_t v0 = i;
       while (i < s.size() && s[i] != ';') ++i;
-      p.value = std::string(trim(s.substr(v0, i - v0)));
+      p.value = std::string(strings::trim_ows(s.substr(v0, i - v0)));
       if (p.value.empty()) return invalid("parameter " + p.name + " has no value");
     }
     for (const auto& q : out)
@@ -109,7 +90,7 @@ Result<std::vector<Param>> parse_params(std::string_view s) {
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
+  c = strings::ascii_lower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
@@ -120,8 +101,9 @@ Result<std::string> decode_ext_value(std::string_view v) {
   size_t q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
   if (q2 == std::string_view::npos) return invalid("filename* is not charset'lang'value");
   std::string_view charset = v.substr(0, q1);
-  bool latin1 = iequals(charset, "iso-8859-1");
-  if (!latin1 && !iequals(charset, "utf-8")) return invalid("filename* charset is not utf-8");
+  bool latin1 = strings::iequals(charset, "iso-8859-1");
+  if (!latin1 && !strings::iequals(charset, "utf-8"))
+    return invalid("filename* charset is not utf-8");
   std::string_view enc = v.substr(q2 + 1);
   std::string out;
   for (size_t i = 0; i < enc.size(); ++i) {
@@ -153,7 +135,7 @@ Result<PartHeaders> parse_part_headers(std::string_view block) {
     std::string_view line = block.substr(0, eol);
     block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
     if (line.empty()) return invalid("empty header line");
-    if (is_ows(line.front())) return invalid("folded header line");
+    if (strings::is_ows(line.front())) return invalid("folded header line");
     if (line.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
       return invalid("control character in header line");
     size_t colon = line.find(':');
@@ -161,13 +143,13 @@ Result<PartHeaders> parse_part_headers(std::string_view block) {
     std::string_view name = line.substr(0, colon);
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar))
       return invalid("bad header name");
-    std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-disposition")) {
+    std::string_view value = strings::trim_ows(line.substr(colon + 1));
+    if (strings::iequals(name, "content-disposition")) {
       if (have_disposition) return invalid("duplicate content-disposition");
       have_disposition = true;
       size_t t = 0;
       while (t < value.size() && is_tchar(value[t])) ++t;
-      if (!iequals(value.substr(0, t), "form-data"))
+      if (!strings::iequals(value.substr(0, t), "form-data"))
         return invalid("content-disposition is not form-data");
       auto params = parse_params(value.substr(t));
       if (!params) return fail(std::move(params.error()));
@@ -187,7 +169,7 @@ Result<PartHeaders> parse_part_headers(std::string_view block) {
       }
       if (!have_name) return invalid("content-disposition without name");
       if (ext_filename) h.filename = std::move(ext_filename);
-    } else if (iequals(name, "content-type")) {
+    } else if (strings::iequals(name, "content-type")) {
       if (have_type) return invalid("duplicate content-type");
       have_type = true;
       if (!value.empty()) h.content_type = std::string(value);
@@ -200,10 +182,10 @@ Result<PartHeaders> parse_part_headers(std::string_view block) {
 }  // namespace
 
 Result<std::string> boundary_from_content_type(std::string_view content_type) {
-  std::string_view v = trim(content_type);
+  std::string_view v = strings::trim_ows(content_type);
   size_t t = 0;
   while (t < v.size() && (is_tchar(v[t]) || v[t] == '/')) ++t;
-  if (!iequals(v.substr(0, t), "multipart/form-data"))
+  if (!strings::iequals(v.substr(0, t), "multipart/form-data"))
     return invalid("content type is not multipart/form-data");
   auto params = parse_params(v.substr(t));
   if (!params) return fail(std::move(params.error()));
@@ -321,10 +303,10 @@ Result<void> MultipartParser::run(std::string_view& in) {
         r = scan(in);
         break;
       case State::kAfterBoundary:
-        if (c == '-' || c == '\r' || is_ows(c)) {
+        if (c == '-' || c == '\r' || strings::is_ows(c)) {
           in.remove_prefix(1);
           state_ = c == '-' ? State::kAfterDash : c == '\r' ? State::kExpectLf : State::kPadding;
-          padded_ = is_ows(c);
+          padded_ = strings::is_ows(c);
         } else {
           r = not_a_delimiter({});
         }
@@ -339,7 +321,7 @@ Result<void> MultipartParser::run(std::string_view& in) {
         break;
       case State::kPadding: {
         size_t n = 0;
-        while (n < in.size() && is_ows(in[n])) ++n;
+        while (n < in.size() && strings::is_ows(in[n])) ++n;
         in.remove_prefix(n);
         if (in.empty()) break;
         if (in.front() != '\r')

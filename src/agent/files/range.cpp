@@ -2,19 +2,13 @@
 
 #include <limits>
 
+#include "base/strings.hpp"
+
 namespace zlh::agent::files {
 
 namespace {
 
 constexpr uint64_t kInfinite = std::numeric_limits<uint64_t>::max();
-
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // 1*DIGIT, saturating at kInfinite; nullopt unless `s` is all digits.
 std::optional<uint64_t> parse_digits(std::string_view s) {
@@ -35,7 +29,7 @@ RangeResult unsatisfiable() { return {RangeKind::kUnsatisfiable, {0, 0}}; }
 
 RangeResult parse_range(std::optional<std::string_view> header, uint64_t size) {
   if (!header) return full(size);
-  std::string_view h = trim(*header);
+  std::string_view h = strings::trim_ows(*header);
   const size_t eq = h.find('=');
   if (eq != 5) return full(size);
   for (size_t i = 0; i < 5; ++i)
@@ -47,7 +41,7 @@ RangeResult parse_range(std::optional<std::string_view> header, uint64_t size) {
   std::string_view rest = h.substr(eq + 1);
   while (true) {
     const size_t comma = rest.find(',');
-    std::string_view element = trim(rest.substr(0, comma));
+    std::string_view element = strings::trim_ows(rest.substr(0, comma));
     if (!element.empty()) {
       spec = element;
       ++count;

@@ -71,12 +71,4 @@ struct ExtractOptions {
 Result<void> extract_archive(const std::string& archive_path, const std::string& dest_dir,
                              const ExtractOptions& opts);
 
-// Removes a directory tree without following symlinks (for discarding
-// staging dirs): a symlink anywhere in it, also `path` itself, is removed,
-// never its target. Directories lacking owner rwx are chmod'ed so they can be
-// emptied. Missing `path` = success; repeatable. E_IO on failure, with part
-// of the tree possibly removed. Must not run concurrently with writers of
-// the same tree.
-Result<void> remove_tree(const std::string& path);
-
 }  // namespace zlh::agent::runtimes

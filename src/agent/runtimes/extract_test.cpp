@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "base/remove_tree.hpp"
+
 namespace zlh::agent::runtimes {
 namespace {
 
@@ -267,15 +269,15 @@ TEST_F(ExtractTest, TrickySymlinkChainsAreCaught) {
   expect_bad(
       {dir("d/"), symlink("d/l", ".."), symlink("d/l/l2", "../outside"), file("d/l/l2/pwned", "x")},
       "d/l/l2/pwned");
-  ASSERT_TRUE(remove_tree(dest_.string()));
+  ASSERT_TRUE(fs::remove_tree(dest_.string(), {.missing_ok = true}));
   stdfs::create_directories(dest_);
   // ... and when nothing writes through it, the final walk refuses the link.
   expect_bad({dir("d/"), symlink("d/l", ".."), symlink("d/l/l2", "../outside")}, "l2");
-  ASSERT_TRUE(remove_tree(dest_.string()));
+  ASSERT_TRUE(fs::remove_tree(dest_.string(), {.missing_ok = true}));
   stdfs::create_directories(dest_);
   // Also when it dangles: dest/l3 -> nothere/../../x is outside once resolved.
   expect_bad({dir("d/"), symlink("d/l", ".."), symlink("d/l/l3", "nothere/../../x")}, "l3");
-  ASSERT_TRUE(remove_tree(dest_.string()));
+  ASSERT_TRUE(fs::remove_tree(dest_.string(), {.missing_ok = true}));
   stdfs::create_directories(dest_);
   // A symlink loop is refused rather than left behind.
   expect_bad({symlink("a", "b"), symlink("b", "a")}, "loop");
@@ -429,13 +431,13 @@ TEST_F(ExtractTest, RemoveTreeDoesNotFollowSymlinks) {
   std::ofstream(dest_ / "ro/sub/f") << "x";
   ::chmod((dest_ / "ro/sub").c_str(), 0500);
   ::chmod((dest_ / "ro").c_str(), 0500);
-  ASSERT_TRUE(remove_tree(dest_.string()));
+  ASSERT_TRUE(fs::remove_tree(dest_.string(), {.missing_ok = true}));
   EXPECT_FALSE(stdfs::exists(dest_));
-  ASSERT_TRUE(remove_tree(dest_.string()));  // missing = success
+  ASSERT_TRUE(fs::remove_tree(dest_.string(), {.missing_ok = true}));  // missing = success
 
   // A symlink as the path itself: the link goes, the target stays.
   stdfs::create_symlink(outside_, dest_);
-  ASSERT_TRUE(remove_tree(dest_.string()));
+  ASSERT_TRUE(fs::remove_tree(dest_.string(), {.missing_ok = true}));
   EXPECT_FALSE(stdfs::is_symlink(dest_));
   EXPECT_TRUE(stdfs::exists(outside_ / "sentinel"));
   stdfs::create_directories(dest_);

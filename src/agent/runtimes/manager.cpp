@@ -12,7 +12,8 @@
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
-#include "proto/payload.hpp"
+#include "base/remove_tree.hpp"
+#include "proto/ids.hpp"
 
 namespace zlh::agent::runtimes {
 
@@ -40,10 +41,10 @@ std::vector<std::string> list_dir(const std::string& p) {
 }
 
 Result<void> check_ids(const std::string& id, const std::string& version) {
-  if (!payload::valid_id(id))
+  if (!proto::valid_id(id))
     return std::unexpected(
         Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
-  if (!payload::valid_version(version))
+  if (!proto::valid_version(version))
     return std::unexpected(Error::invalid("version", "version is not a valid version string"));
   return {};
 }
@@ -92,7 +93,7 @@ nlohmann::json RuntimeManager::marker(const std::string& id, const std::string& 
 void RuntimeManager::discard_leftovers() {
   std::string staging = fs::join(dir_, ".staging");
   if (is_dir(staging)) {
-    if (auto r = remove_tree(staging); !r)
+    if (auto r = fs::remove_tree(staging, {.missing_ok = true}); !r)
       log::warn(kComponent, "cannot discard staging", {{"error", r.error().message}});
     else
       log::info(kComponent, "discarded staging left by an interrupted install");
@@ -181,7 +182,7 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
   std::string staging = fs::join(staging_root, id + "-" + version + "-" + crypto::random_hex(4));
   if (auto r = fs::make_dirs(staging, 0755); !r) return fail(r.error());
   auto cleanup = [&](Error e) -> Result<Installed> {
-    (void)remove_tree(staging);
+    (void)fs::remove_tree(staging, {.missing_ok = true});
     return fail(std::move(e));
   };
   ExtractOptions xo;
@@ -241,7 +242,8 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     // A version dir without a marker cannot come from us (renames are
     // atomic); it is in the way, so it goes.
     std::string trash = fs::join(staging_root, "rm-" + crypto::random_hex(6));
-    if (::rename(target.c_str(), trash.c_str()) == 0) (void)remove_tree(trash);
+    if (::rename(target.c_str(), trash.c_str()) == 0)
+      (void)fs::remove_tree(trash, {.missing_ok = true});
   }
   if (::rename(staging.c_str(), target.c_str()) != 0)
     return cleanup(Error::from_errno("rename into " + target, errno));
@@ -264,7 +266,7 @@ Result<Installed> RuntimeManager::use(const std::string& id, const std::string& 
 }
 
 Result<Installed> RuntimeManager::rollback(const std::string& id) {
-  if (!payload::valid_id(id))
+  if (!proto::valid_id(id))
     return std::unexpected(
         Error::invalid("runtime", "runtime must match [a-z0-9][a-z0-9_-]{0,31}"));
   std::lock_guard guard(lock_for(id));
@@ -304,7 +306,7 @@ Result<void> RuntimeManager::remove(const std::string& id, const std::string& ve
       fs::join(staging_root, "rm-" + id + "-" + version + "-" + crypto::random_hex(4));
   if (::rename(fs::join(d, version).c_str(), trash.c_str()) != 0)
     return fail(Error::from_errno("remove " + version, errno));
-  if (auto r = remove_tree(trash); !r)
+  if (auto r = fs::remove_tree(trash, {.missing_ok = true}); !r)
     log::warn(kComponent, "cannot delete removed runtime", {{"error", r.error().message}});
   log::info(kComponent, "runtime removed",
             {{"runtime", id}, {"version", version}, {"forced", force}});
@@ -314,7 +316,7 @@ Result<void> RuntimeManager::remove(const std::string& id, const std::string& ve
 
 std::optional<Installed> RuntimeManager::if_current(const std::string& id,
                                                     const std::string& version) const {
-  if (!payload::valid_id(id) || !payload::valid_version(version) || !installed(id, version))
+  if (!proto::valid_id(id) || !proto::valid_version(version) || !installed(id, version))
     return std::nullopt;
   if (read_link(fs::join(dir_, id + "/current")) != version) return std::nullopt;
   return Installed{id, version, fs::join(dir_, id + "/" + version), false};

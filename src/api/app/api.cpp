@@ -17,12 +17,15 @@
 #include "api/body.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/relay/relay.hpp"
+#include "api/request_ids.hpp"
 #include "api/servers/create_request.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/safe_path.hpp"
+#include "base/strings.hpp"
+#include "base/unix_time.hpp"
 #include "http/file_source.hpp"
 #include "proto/catalog.hpp"
 #include "version.hpp"
@@ -65,8 +68,6 @@ namespace {
 // Password hashes (register, login) running at once; more are refused (503).
 constexpr int kMaxHashing = 6;
 
-int64_t unix_now() { return int64_t(std::time(nullptr)); }
-
 // gmtime_r inside: std::gmtime's shared buffer raced between the io threads.
 std::string iso(store::Time t) { return iso_time(t); }
 
@@ -106,17 +107,6 @@ nlohmann::json job_json(const store::Job& j) {
 Result<nlohmann::json> json_object(const Request& req,
                                    std::initializer_list<std::string_view> allowed) {
   return body::object(req.body, allowed);
-}
-
-int64_t user_id(const Request& req) { return std::strtoll(req.log_user.c_str(), nullptr, 10); }
-
-Result<int64_t> path_id(const Request& req, const std::string& name) {
-  const std::string& s = req.params.at(name);
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  // A malformed id is "no such server" like any other id that is not yours.
-  if (s.empty() || *end != '\0' || v <= 0) return fail(codes::kNotFound, "no such resource");
-  return int64_t(v);
 }
 
 void audit(ApiContext& ctx, const Request& req, std::optional<int64_t> uid, std::string action,
@@ -549,7 +539,7 @@ http::Router make_api_router(ApiContext& ctx) {
           t.target = "/" + action;
           t.headers = std::move(*auth);
           t.keep_response_header = [](std::string_view name, std::string_view) {
-            return http::iequals(name, "Content-Type");
+            return strings::iequals(name, "Content-Type");
           };
           t.on_upstream_error = [](const Error&) {
             return Response::error(

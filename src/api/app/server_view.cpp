@@ -6,34 +6,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "base/json_text.hpp"
+
 namespace zlh::api {
 
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not
-// one (overlong forms, surrogates and code points past U+10FFFF included).
-size_t utf8_len(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  auto cont = [&](size_t k) { return i + k < s.size() && (b(k) & 0xC0) == 0x80; };
-  unsigned char c = b(0);
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
-    if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
-    if (c == 0xF4 && b(1) > 0x8F) return 0;  // past U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 void append_int(std::string& out, int64_t v) {
   char buf[24];
@@ -111,61 +88,6 @@ std::string iso_time(store::Time t) {
   return buf;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  size_t i = 0, run = 0;  // [run, i) is a stretch copied as it is
-  auto flush = [&] { out.append(s.data() + run, i - run); };
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      size_t n = utf8_len(s, i);
-      if (n > 0) {
-        i += n;
-        continue;
-      }
-      flush();
-      out += kReplacement;
-      run = ++i;
-      continue;
-    }
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    flush();
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xF];
-    }
-    run = ++i;
-  }
-  flush();
-  out += '"';
-}
-
 void append_server_json(std::string& out, const store::Server& s) {
   const PayloadFacts facts = payload_facts(s.payload);
   const bool object = facts.object;
@@ -175,7 +97,7 @@ void append_server_json(std::string& out, const store::Server& s) {
   key(out, "agent_last_seen", true);
   append_time(out, s.agent_last_seen);
   key(out, "agent_state");
-  append_json_string(out, s.agent_state);
+  json_text::append_string(out, s.agent_state);
   key(out, "crash_count");
   append_int(out, s.crash_count);
   key(out, "created_at");
@@ -184,9 +106,9 @@ void append_server_json(std::string& out, const store::Server& s) {
   if (s.error.empty())
     out += "null";
   else
-    append_json_string(out, s.error);
+    json_text::append_string(out, s.error);
   key(out, "hostname");
-  append_json_string(out, s.hostname);
+  json_text::append_string(out, s.hostname);
   key(out, "id");
   append_int(out, s.id);
   key(out, "ide_url");
@@ -198,18 +120,18 @@ void append_server_json(std::string& out, const store::Server& s) {
     out += "null";
   }
   key(out, "install_step");
-  append_json_string(out, s.install_step);
+  json_text::append_string(out, s.install_step);
   key(out, "ip");
-  append_json_string(out, s.ip);
+  json_text::append_string(out, s.ip);
   key(out, "last_exit");  // {code}|{signal}[, reason: "out of memory"], from the agent
   if (s.last_exit.empty() || s.last_exit.front() != '{')
     out += "null";
   else
     out += s.last_exit;  // JSON object text, checked when stored
   key(out, "name");
-  append_json_string(out, s.name);
+  json_text::append_string(out, s.name);
   key(out, "node");  // where it runs: "local" or the Proxmox node
-  append_json_string(out, s.node);
+  json_text::append_string(out, s.node);
   key(out, "ports");
   out += '[';
   for (size_t i = 0; i < s.ports.size(); ++i) {
@@ -225,9 +147,9 @@ void append_server_json(std::string& out, const store::Server& s) {
   else
     out += "{}";
   key(out, "state");
-  append_json_string(out, to_string(s.state));
+  json_text::append_string(out, to_string(s.state));
   key(out, "type");
-  append_json_string(out, to_string(s.type));
+  json_text::append_string(out, to_string(s.type));
   key(out, "updated_at");
   append_time(out, s.updated_at);
   key(out, "vmid");

@@ -44,7 +44,4 @@ std::string server_list_json(const std::vector<store::Server>& servers);
 // The same document as a tree.
 nlohmann::json server_json(const store::Server& s);
 
-// Appends `s` as a JSON string literal (quotes included).
-void append_json_string(std::string& out, std::string_view s);
-
 }  // namespace zlh::api

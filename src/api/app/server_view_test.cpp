@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/json_text.hpp"
+
 namespace zlh::api {
 namespace {
 
@@ -134,7 +136,7 @@ TEST(ServerView, InvalidUtf8BecomesReplacementCharacters) {
                              "\xe2\x82", "x\x80y"};
   for (const auto& b : bad) {
     std::string out;
-    append_json_string(out, b);
+    json_text::append_string(out, b);
     auto j = json::parse(out, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << out;
     std::string v = j.get<std::string>();
@@ -143,7 +145,7 @@ TEST(ServerView, InvalidUtf8BecomesReplacementCharacters) {
     EXPECT_NO_THROW((void)json(v).dump());
   }
   std::string ok;
-  append_json_string(ok, "\xf0\x9f\x8e\xae\xe2\x82\xac\xc3\xa9");  // 🎮 € é pass through
+  json_text::append_string(ok, "\xf0\x9f\x8e\xae\xe2\x82\xac\xc3\xa9");  // 🎮 € é pass through
   EXPECT_EQ(ok, "\"\xf0\x9f\x8e\xae\xe2\x82\xac\xc3\xa9\"");
 }
 

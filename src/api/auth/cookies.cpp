@@ -2,23 +2,10 @@
 
 #include <cctype>
 
+#include "base/strings.hpp"
+
 namespace zlh::api::auth {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 // RFC 6265 §4.1.1 cookie-octet.
 bool cookie_octet(unsigned char c) {
@@ -40,8 +27,8 @@ void each_cookie(std::string_view header, F f) {
     header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
     size_t eq = pair.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string_view name = trim(pair.substr(0, eq));
-    std::string_view value = trim(pair.substr(eq + 1));
+    std::string_view name = strings::trim_ows(pair.substr(0, eq));
+    std::string_view value = strings::trim_ows(pair.substr(eq + 1));
     if (name.empty()) continue;
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
@@ -71,7 +58,7 @@ std::optional<std::string_view> find_cookie(std::string_view header, std::string
 }
 
 bool secure_for_public_url(std::string_view public_url) {
-  return public_url.size() >= 8 && iequals(public_url.substr(0, 8), "https://");
+  return public_url.size() >= 8 && strings::iequals(public_url.substr(0, 8), "https://");
 }
 
 Result<std::string> session_cookie(std::string_view token, int64_t max_age, bool secure) {
@@ -93,9 +80,9 @@ std::string clear_session_cookie(bool secure) {
 Result<Credential> select_credential(std::optional<std::string_view> authorization,
                                      std::optional<std::string_view> cookie_header, bool secure) {
   if (authorization) {
-    std::string_view v = trim(*authorization);
+    std::string_view v = strings::trim_ows(*authorization);
     size_t sp = v.find(' ');
-    if (sp == std::string_view::npos || !iequals(v.substr(0, sp), "Bearer"))
+    if (sp == std::string_view::npos || !strings::iequals(v.substr(0, sp), "Bearer"))
       return fail(codes::kUnauthorized, "authorization header is not a bearer token");
     std::string_view token = v.substr(sp + 1);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
@@ -117,7 +104,7 @@ bool is_state_changing(std::string_view method) {
 Result<void> check_csrf(std::string_view method, CredentialKind used,
                         std::optional<std::string_view> csrf_header) {
   if (used != CredentialKind::kCookie || !is_state_changing(method)) return {};
-  if (csrf_header && trim(*csrf_header) == "1") return {};
+  if (csrf_header && strings::trim_ows(*csrf_header) == "1") return {};
   return fail(codes::kForbidden, "cookie-authenticated request without X-ZLH-CSRF: 1");
 }
 

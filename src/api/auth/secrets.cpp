@@ -15,13 +15,6 @@ namespace {
 
 constexpr size_t kMaxSecretFileBytes = 4096;
 
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string octal_mode(mode_t m) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", unsigned(m & 07777));
@@ -61,23 +54,12 @@ Result<void> read_secret_file(const std::string& path, std::string& out) {
                   "); chmod 600 it");
   if (st.st_uid != ::geteuid() && st.st_uid != 0)
     return refuse("secret file is owned by another user (uid " + std::to_string(st.st_uid) + ")");
-  out.assign(kMaxSecretFileBytes + 1, '\0');
-  size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return fail(Error::from_errno("read " + path, err));
-    }
-    if (n == 0) break;
-    got += size_t(n);
-  }
+  auto text = fs::read_fd(fd, kMaxSecretFileBytes, path);
   ::close(fd);
-  if (got > kMaxSecretFileBytes)
+  if (!text && text.error().is(codes::kTooLarge))
     return fail(codes::kInvalid, path + ": too large for a secret file");
-  out.resize(got);
+  if (!text) return fail(text.error());
+  out = std::move(*text);
   return {};
 }
 
@@ -89,7 +71,7 @@ Result<bool> path_exists(const std::string& path) {
 }
 
 Result<void> write_secret(const std::string& path, std::string_view text, mode_t mode) {
-  if (auto r = fs::make_dirs(dir_of(path), 0700); !r) return r;
+  if (auto r = fs::make_dirs(fs::dir_of(path), 0700); !r) return r;
   return fs::write_file_atomic(path, text, mode);
 }
 

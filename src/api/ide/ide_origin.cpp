@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/strings.hpp"
 #include "http/http.hpp"
 
 namespace zlh::api {
@@ -107,12 +108,12 @@ std::string IdeOrigin::origin(int vmid) const { return scheme_ + "://" + host(vm
 
 bool IdeOrigin::host_matches(std::string_view header, int vmid) const {
   const std::string want = host(vmid);
-  if (http::iequals(header, want)) return true;
+  if (strings::iequals(header, want)) return true;
   const std::string_view def = secure_ ? ":443" : ":80";
   if (port_.empty())
     return header.size() == want.size() + def.size() && header.ends_with(def) &&
-           http::iequals(header.substr(0, want.size()), want);
-  if (port_ == def) return http::iequals(header, want.substr(0, want.size() - def.size()));
+           strings::iequals(header.substr(0, want.size()), want);
+  if (port_ == def) return strings::iequals(header, want.substr(0, want.size() - def.size()));
   return false;
 }
 

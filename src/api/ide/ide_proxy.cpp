@@ -7,8 +7,11 @@
 #include "api/auth/cookies.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/relay/origin.hpp"
+#include "api/request_ids.hpp"
 #include "base/crypto.hpp"
 #include "base/log.hpp"
+#include "base/strings.hpp"
+#include "base/unix_time.hpp"
 
 namespace zlh::api {
 
@@ -18,12 +21,6 @@ using Clock = CoarseClock;           // cache lifetimes: the tick's resolution i
 constexpr uint16_t kIdePort = 6000;  // docs/design.md §6: code-server on <container ip>:6000
 constexpr int kAgentPort = 18888;    // never previewed
 constexpr size_t kMaxCacheEntries = 20000;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool platform_cookie(std::string_view name) {
   return name == auth::kSessionCookie || name == auth::kHostSessionCookie || name == kIdeCookie;
@@ -153,9 +150,9 @@ std::string strip_platform_cookies(std::string_view header) {
   while (i <= header.size()) {
     size_t j = header.find(';', i);
     if (j == std::string_view::npos) j = header.size();
-    std::string_view pair = trim(header.substr(i, j - i));
+    std::string_view pair = strings::trim_ows(header.substr(i, j - i));
     auto eq = pair.find('=');
-    std::string_view name = trim(pair.substr(0, eq));
+    std::string_view name = strings::trim_ows(pair.substr(0, eq));
     if (!pair.empty() && !platform_cookie(name)) {
       if (!out.empty()) out += "; ";
       out += pair;
@@ -168,7 +165,7 @@ std::string strip_platform_cookies(std::string_view header) {
 bool sets_platform_cookie(std::string_view set_cookie) {
   auto eq = set_cookie.find('=');
   if (eq == std::string_view::npos) return false;
-  return platform_cookie(trim(set_cookie.substr(0, eq)));
+  return platform_cookie(strings::trim_ows(set_cookie.substr(0, eq)));
 }
 
 std::string without_ticket(std::string_view target) {
@@ -267,9 +264,9 @@ http::Response redirect(std::string location) {
 // The headers a client sends that never reach the container: the user's
 // credentials, and forwarding claims the proxy writes itself.
 bool forward_client_header(std::string_view k) {
-  return !(http::iequals(k, "Authorization") || http::iequals(k, "Cookie") ||
-           http::iequals(k, "Forwarded") || http::iequals(k, auth::kCsrfHeader) ||
-           (k.size() > 12 && http::iequals(k.substr(0, 12), "X-Forwarded-")));
+  return !(strings::iequals(k, "Authorization") || strings::iequals(k, "Cookie") ||
+           strings::iequals(k, "Forwarded") || strings::iequals(k, auth::kCsrfHeader) ||
+           (k.size() > 12 && strings::iequals(k.substr(0, 12), "X-Forwarded-")));
 }
 
 struct Parsed {
@@ -411,7 +408,7 @@ void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::
           t.forwarded_prefix = p->prefix;
           // The container cannot plant or overwrite the platform's cookies.
           t.keep_response_header = [](std::string_view k, std::string_view v) {
-            return !(http::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
+            return !(strings::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
           };
           const int vmid = p->vmid;
           t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
@@ -430,23 +427,7 @@ void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::
 
 // ---- the API side ----
 
-namespace {
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::optional<int64_t> path_id(const http::Request& req) {
-  const std::string& s = req.params.at("id");
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) return std::nullopt;
-  return v;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void add_ide_api_routes(http::Router& r, IdeApiDeps deps) {
   // POST /api/servers/{id}/ide-ticket {} | {"port": n}

@@ -2,13 +2,14 @@
 
 #include <ctime>
 
+#include "base/unix_time.hpp"
 #include "proto/jws.hpp"
 
 namespace zlh::api {
 
 Result<http::Headers> AgentClient::auth(int64_t vmid, std::string_view method,
                                         std::string_view target) const {
-  auto tok = jws::mint_agent_token(key_, vmid, 60, int64_t(std::time(nullptr)), method, target);
+  auto tok = jws::mint_agent_token(key_, vmid, 60, unix_now(), method, target);
   if (!tok) return fail(tok.error());
   http::Headers h;
   h.add("Authorization", "Bearer " + *tok);

@@ -4,6 +4,7 @@
 #include "api/relay/origin.hpp"
 #include "api/relay/target.hpp"
 #include "api/relay/user_slots.hpp"
+#include "api/request_ids.hpp"
 #include "base/log.hpp"
 
 namespace zlh::api::relay {
@@ -62,7 +63,7 @@ http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io)
     auto target = owned_agent(*c, req);
     if (!target) return fail(target.error());
     // M4: concurrent console sessions per user.
-    const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+    const int64_t uid = user_id(req);
     auto q = c->store.get_quotas(uid);
     if (!q) return fail(q.error());
     const int64_t limit = q->consoles.value_or(c->opts.quota_consoles);

@@ -5,6 +5,7 @@
 #include "api/relay/forwarding.hpp"
 #include "api/relay/target.hpp"
 #include "api/relay/user_slots.hpp"
+#include "api/request_ids.hpp"
 #include "base/log.hpp"
 
 namespace zlh::api::relay {
@@ -40,7 +41,7 @@ http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec,
     // held until the exchange ends.
     std::shared_ptr<UserSlots::Slot> upload_slot;
     if (is_upload(req)) {
-      const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+      const int64_t uid = user_id(req);
       auto q = c->store.get_quotas(uid);
       if (!q) return refuse(q.error());
       const int64_t limit = q->uploads.value_or(c->opts.quota_uploads);

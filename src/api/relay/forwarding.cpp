@@ -3,6 +3,8 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "base/strings.hpp"
+
 namespace zlh::api::relay {
 
 Result<std::string> agent_target(std::string_view api_path, std::string_view query, size_t skip) {
@@ -39,7 +41,7 @@ namespace {
 template <size_t N>
 bool one_of(std::string_view name, const std::array<std::string_view, N>& names) {
   for (auto n : names)
-    if (http::iequals(name, n)) return true;
+    if (strings::iequals(name, n)) return true;
   return false;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "base/fs.hpp"
+#include "base/strings.hpp"
 
 namespace zlh::api::tailscale {
 
@@ -15,12 +16,6 @@ bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 Result<HeadscaleVersion> HeadscaleVersion::parse(std::string_view s) {
@@ -28,7 +23,7 @@ Result<HeadscaleVersion> HeadscaleVersion::parse(std::string_view s) {
     return fail(Error::invalid("headscale-version",
                                "--headscale-version \"" + std::string(s) + "\": " + why));
   };
-  std::string_view v = trim(s);
+  std::string_view v = strings::trim_space(s);
   if (!v.empty() && (v.front() == 'v' || v.front() == 'V')) v.remove_prefix(1);
   // A pre-release or build suffix does not change the API form.
   if (auto dash = v.find_first_of("-+"); dash != std::string_view::npos) v = v.substr(0, dash);
@@ -58,7 +53,7 @@ Result<std::chrono::seconds> parse_key_ttl(std::string_view s) {
                                    "\": expected seconds or a number with s, m, h or d, "
                                    "between 60s and 90d"));
   };
-  std::string_view v = trim(s);
+  std::string_view v = strings::trim_space(s);
   int64_t unit = 1;
   if (!v.empty() && !std::isdigit(static_cast<unsigned char>(v.back()))) {
     switch (v.back()) {
@@ -89,11 +84,11 @@ Result<std::chrono::seconds> parse_key_ttl(std::string_view s) {
 
 Result<std::vector<std::string>> parse_acl_tags(std::string_view s) {
   std::vector<std::string> out;
-  std::string_view rest = trim(s);
+  std::string_view rest = strings::trim_space(s);
   if (rest.empty()) return out;
   while (true) {
     auto comma = rest.find(',');
-    std::string_view tag = trim(rest.substr(0, comma));
+    std::string_view tag = strings::trim_space(rest.substr(0, comma));
     bool ok = tag.size() > 4 && tag.size() <= 64 && tag.starts_with("tag:");
     for (size_t i = 4; ok && i < tag.size(); ++i) {
       char c = tag[i];
@@ -115,7 +110,7 @@ Result<std::string> normalize_base_url(std::string_view s, std::string_view flag
   auto bad = [&](const std::string& why) {
     return fail(Error::invalid(f, "--" + f + " \"" + std::string(s) + "\": " + why));
   };
-  std::string_view v = trim(s);
+  std::string_view v = strings::trim_space(s);
   std::string_view rest;
   if (v.starts_with("https://"))
     rest = v.substr(8);
@@ -175,7 +170,7 @@ Result<std::string> load_api_key(const std::string& file) {
   if (!file.empty()) {
     auto text = fs::read_file(file, 4096);
     if (!text) return fail(text.error().wrap("--headscale-api-key-file"));
-    std::string key(trim(*text));
+    std::string key(strings::trim_space(*text));
     if (key.empty())
       return fail(
           Error::invalid("headscale-api-key-file", "--headscale-api-key-file " + file + ": empty"));
@@ -185,7 +180,7 @@ Result<std::string> load_api_key(const std::string& file) {
     return key;
   }
   const char* env = std::getenv(kApiKeyEnv);
-  std::string key(trim(env ? env : ""));
+  std::string key(strings::trim_space(env ? env : ""));
   ::unsetenv(kApiKeyEnv);
   if (key.empty() || key.find_first_of(" \t\r\n") != std::string::npos)
     return fail(Error::invalid(

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "api/app/work_lane.hpp"
+#include "api/request_ids.hpp"
 #include "api/tailscale/access.hpp"
 #include "api/tailscale/tailscale_context.hpp"
 #include "base/log.hpp"
@@ -23,16 +24,6 @@ constexpr const char* kComponent = "tailscale";
 // The agent installs tailscale from the catalog and runs `tailscale up`
 // (its own limit is 120 s) before it answers.
 constexpr auto kAgentTimeout = std::chrono::minutes(4);
-
-int64_t user_id(const Request& req) { return std::strtoll(req.log_user.c_str(), nullptr, 10); }
-
-Result<int64_t> path_id(const Request& req) {
-  const std::string& s = req.params.at("id");
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || v <= 0) return fail(codes::kNotFound, "no such resource");
-  return int64_t(v);
-}
 
 // Neither route takes parameters: an empty body or {}.
 Result<void> empty_body(const Request& req) {

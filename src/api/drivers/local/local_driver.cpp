@@ -16,10 +16,10 @@
 
 #include "api/drivers/local/local_shutdown.hpp"
 #include "api/drivers/local/process_handle.hpp"
-#include "api/drivers/remove_tree.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
+#include "base/remove_tree.hpp"
 #include "http/client.hpp"
 #include "proto/shim_protocol.hpp"
 
@@ -398,7 +398,7 @@ Result<void> LocalDriver::destroy(int vmid, std::chrono::milliseconds stop_timeo
     // An earlier destroy stopped everything before the rename; anything
     // found in there now is killed without ceremony.
     kill_all_inside(trash, vmid, opts_.kill_grace);
-    auto r = remove_tree(trash);
+    auto r = fs::remove_tree(trash);
     if (!r && !r.error().is(codes::kNotFound)) return fail(r.error().wrap(ctx));
     return {};
   };

@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "api/drivers/lxc/lxc_host.hpp"
-#include "api/drivers/remove_tree.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/process.hpp"
+#include "base/remove_tree.hpp"
 #include "http/client.hpp"
 
 namespace zlh::api::drivers {
@@ -446,7 +446,7 @@ Result<void> LxcDriver::destroy(int vmid, std::chrono::milliseconds stop_timeout
   if (::access(dir.c_str(), F_OK) == 0) {
     if (auto x = stop_locked(vmid, stop_timeout); !x) return fail(x.error().wrap(ctx));
     if (auto x = lxc::unmount(rootfs(vmid)); !x) return fail(x.error().wrap(ctx));
-    if (auto x = remove_tree(dir); !x && !x.error().is(codes::kNotFound))
+    if (auto x = fs::remove_tree(dir); !x && !x.error().is(codes::kNotFound))
       return fail(x.error().wrap(ctx));
   }
   if (auto x = slots_.release(vmid); !x) return fail(x.error().wrap(ctx));

@@ -17,6 +17,7 @@
 #include "base/fs.hpp"
 #include "base/process.hpp"
 #include "base/safe_path.hpp"
+#include "proto/base_accounts.hpp"
 
 namespace zlh::api::drivers::lxc {
 
@@ -358,21 +359,8 @@ Result<void> populate_rootfs(const Skeleton& s) {
         if (auto x = w.copy(s.etc + "/" + n, "etc/" + n); !x) return x;
     }
     // Accounts: root only (the agent adds dev), and the groups useradd expects.
-    struct {
-      const char* name;
-      const char* data;
-      mode_t mode;
-    } accounts[] = {
-        {"passwd",
-         "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/"
-         "nologin\n",
-         0644},
-        {"group", "root:x:0:\ntty:x:5:\nusers:x:100:\nnogroup:x:65534:\n", 0644},
-        {"shadow", "root:*:20000:0:99999:7:::\nnobody:*:20000:0:99999:7:::\n", 0640},
-        {"gshadow", "root:*::\ntty:*::\nusers:*::\nnogroup:*::\n", 0640},
-    };
-    for (auto& a : accounts)
-      if (auto x = w.write(std::string("etc/") + a.name, a.data, a.mode); !x) return x;
+    for (const auto& a : proto::kBaseAccountFiles)
+      if (auto x = w.write(std::string("etc/") + a.name, a.text, a.mode); !x) return x;
     if (auto x = w.symlink("etc/mtab", "../proc/self/mounts"); !x) return x;
     std::string resolv = "# the host's upstream resolvers, reached through NAT\n";
     for (auto& a : upstream_resolvers()) resolv += "nameserver " + a + "\n";

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/fs.hpp"
+#include "base/strings.hpp"
 
 namespace zlh::api::drivers {
 
@@ -15,13 +16,6 @@ namespace {
 
 Result<void> bad(const std::string& key, const std::string& msg) {
   return std::unexpected(Error::invalid(key, "proxmox config: " + msg));
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
 }
 
 // Reads one typed key; absent keys leave `out` as it is.
@@ -85,8 +79,9 @@ Result<void> check_token(const std::string& token) {
 }
 
 Result<std::array<uint8_t, 32>> parse_fingerprint(const std::string& text) {
-  std::string s = trim(text);
-  if (s.size() > 7 && (s.starts_with("sha256 ") || s.starts_with("SHA256 "))) s = trim(s.substr(7));
+  std::string s = std::string(strings::trim_space(text));
+  if (s.size() > 7 && (s.starts_with("sha256 ") || s.starts_with("SHA256 ")))
+    s = std::string(strings::trim_space(s.substr(7)));
   std::string digits;
   for (char c : s)
     if (c != ':') digits += c;
@@ -215,9 +210,9 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     if (!text)
       return fail(codes::kInvalid,
                   "proxmox token_file " + token_file + ": " + text.error().message);
-    c.token = trim(*text);
+    c.token = std::string(strings::trim_space(*text));
   } else if (const char* env = std::getenv(kProxmoxTokenEnv); env && *env) {
-    c.token = trim(env);
+    c.token = std::string(strings::trim_space(env));
   } else {
     return std::unexpected(Error::invalid(
         "token_file", "proxmox config: set token_file or " + std::string(kProxmoxTokenEnv)));
