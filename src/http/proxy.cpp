@@ -1,5 +1,5 @@
-// The reverse proxy behind Router::add_proxy (see http.hpp, ProxyTarget).
-// Beast templates for it live here and in http_server.cpp only.
+// The reverse proxy behind Router::add_proxy (see http.hpp, ProxyTarget):
+// one proxied exchange, from the upstream head to the client's answer.
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "http/proxy_detail.hpp"
+#include "http/proxy_memory.hpp"
 
 namespace zlh::http::detail {
 
@@ -24,93 +25,10 @@ using asio::awaitable;
 using Clock = CoarseClock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 using namespace std::string_view_literals;
-constexpr size_t kChunk = 64 * 1024;        // one per request in flight
-constexpr size_t kTunnelChunk = 16 * 1024;  // leased per burst, none while idle
-
-// ---- pool ----
 
 namespace {
 
-bool peer_closed_or_dirty(int fd) {
-  char c;
-  ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0) return !(errno == EAGAIN || errno == EWOULDBLOCK);
-  return true;  // 0: closed; > 0: bytes nobody asked for
-}
-
-}  // namespace
-
-std::unique_ptr<tcp::socket> UpstreamPool::take(const tcp::endpoint& key, bool check_peer) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  auto& q = it->second;
-  auto now = Clock::now();
-  while (!q.empty()) {
-    Idle c = std::move(q.front());
-    q.pop_front();
-    if (now - c.since < idle_limit_ &&
-        (!check_peer || !peer_closed_or_dirty(c.socket->native_handle())))
-      return std::move(c.socket);
-    boost::system::error_code ec;
-    c.socket->close(ec);
-  }
-  idle_.erase(it);
-  return nullptr;
-}
-
-void UpstreamPool::give(const tcp::endpoint& key, std::unique_ptr<tcp::socket> s) {
-  if (!s || !s->is_open()) return;
-  auto& q = idle_[key];
-  q.push_front(Idle{std::move(s), Clock::now()});
-  while (q.size() > max_idle_) q.pop_back();
-}
-
-void UpstreamPool::clear() { idle_.clear(); }
-
-// ---- deadlines ----
-
-void Deadlines::link(Watch* w) {
-  w->next_ = head_;
-  if (head_) head_->prev_ = w;
-  head_ = w;
-}
-
-void Deadlines::unlink(Watch* w) {
-  if (w->prev_)
-    w->prev_->next_ = w->next_;
-  else
-    head_ = w->next_;
-  if (w->next_) w->next_->prev_ = w->prev_;
-}
-
-void Deadlines::start() {
-  if (ticking_ || !timer_) return;
-  ticking_ = true;
-  timer_->expires_after(kTick);
-  timer_->async_wait([this](boost::system::error_code ec) {
-    ticking_ = false;
-    if (!ec) sweep();
-  });
-}
-
-void Deadlines::sweep() {
-  const auto now = Clock::now();
-  bool any = false;
-  for (Watch* w = head_; w; w = w->next_) {
-    if (!w->armed_) continue;
-    if (w->at_ <= now) {
-      w->armed_ = false;
-      w->fired_ = true;
-      boost::system::error_code ec;
-      w->s_->cancel(ec);  // the pending operation ends with operation_aborted
-    } else {
-      any = true;
-    }
-  }
-  if (any) start();
-}
-
-namespace {
+using BodyChunk = Lease<kChunk>;
 
 // ---- headers ----
 
@@ -188,141 +106,6 @@ class ConnectionTokens {
   size_t n_ = 0;
   std::vector<std::string_view> more_;
 };
-
-// ---- tunnel ----
-
-// Buffers from a per-thread free list, so a request or a tunnel burst does
-// not go to malloc for its 16 or 64 KiB (a coroutine may give one back on
-// another io thread: it then joins that thread's list). Taken lazily, so an
-// idle tunnel or a bodiless request holds none.
-template <size_t N>
-class Lease {
- public:
-  Lease() = default;
-  ~Lease() { release(); }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-  char* data() {
-    if (!buf_) {
-      auto& fl = freelist();
-      if (!fl.empty()) {
-        buf_ = std::move(fl.back());
-        fl.pop_back();
-      } else {
-        buf_.reset(new char[N]);
-      }
-    }
-    return buf_.get();
-  }
-  bool held() const { return bool(buf_); }
-  void release() {
-    if (!buf_) return;
-    auto& fl = freelist();
-    if (fl.size() < 32) fl.push_back(std::move(buf_));
-    buf_.reset();
-  }
-
- private:
-  static std::vector<std::unique_ptr<char[]>>& freelist() {
-    thread_local std::vector<std::unique_ptr<char[]>> fl;
-    return fl;
-  }
-  std::unique_ptr<char[]> buf_;
-};
-using ChunkLease = Lease<kTunnelChunk>;
-using BodyChunk = Lease<kChunk>;
-
-struct TunnelState {
-  Clock::time_point last = Clock::now();
-  uint64_t to_client = 0;
-};
-
-void close_both(tcp::socket& a, tcp::socket& b) {
-  boost::system::error_code ec;
-  a.close(ec);
-  b.close(ec);
-}
-
-// Moves bytes one way. The fast path reads and writes without the reactor
-// (both sockets are non-blocking): one reactor wait per burst instead of
-// wait + read + write, which is most of a small WebSocket message's latency.
-awaitable<void> pump(tcp::socket& from, tcp::socket& to, TunnelState& st, uint64_t* count) {
-  boost::system::error_code nb;
-  from.non_blocking(true, nb);
-  to.non_blocking(true, nb);
-  for (;;) {
-    auto [wec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
-    if (wec) {  // closed by the other pump, the watchdog or a shutdown
-      close_both(from, to);
-      co_return;
-    }
-    ChunkLease buf;
-    for (;;) {  // drain what is readable now, then go back to waiting
-      boost::system::error_code rec;
-      size_t n = from.read_some(asio::buffer(buf.data(), kTunnelChunk), rec);
-      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-      if (rec) {
-        if (rec == asio::error::eof) {
-          boost::system::error_code ec;
-          to.shutdown(tcp::socket::shutdown_send, ec);  // pass the half-close on
-        } else {
-          close_both(from, to);
-        }
-        co_return;
-      }
-      st.last = Clock::now();
-      boost::system::error_code xec;
-      size_t m = to.write_some(asio::buffer(buf.data(), n), xec);
-      if (xec == asio::error::would_block || xec == asio::error::try_again) {
-        xec = {};
-        m = 0;
-      }
-      if (!xec && m < n) {  // the other side is slow: wait for room (backpressure)
-        auto [aec, am] =
-            co_await asio::async_write(to, asio::buffer(buf.data() + m, n - m), kTuple);
-        xec = aec;
-        m += am;
-      }
-      if (xec) {
-        close_both(from, to);
-        co_return;
-      }
-      st.last = Clock::now();
-      if (count) *count += m;
-      if (n < kTunnelChunk) break;  // most likely drained: don't pay a read for EAGAIN
-    }
-  }
-}
-
-awaitable<void> watchdog(tcp::socket& a, tcp::socket& b, TunnelState& st, const ProxyTarget& pt) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  const auto end = Clock::now() + pt.tunnel_total_timeout;
-  const bool recheck = static_cast<bool>(pt.still_allowed);
-  auto next_check = Clock::now() + pt.recheck_interval;
-  for (;;) {
-    auto at = std::min(st.last + pt.tunnel_idle_timeout, end);
-    auto now = Clock::now();
-    if (recheck && now >= next_check) {
-      if (!pt.still_allowed()) break;
-      next_check = now + pt.recheck_interval;
-    }
-    if (now >= at) break;
-    if (recheck) at = std::min(at, next_check);
-    t.expires_after(at - now);
-    auto [ec] = co_await t.async_wait(kTuple);
-    if (ec) co_return;  // the tunnel ended first
-  }
-  close_both(a, b);
-}
-
-awaitable<uint64_t> tunnel(tcp::socket& client, tcp::socket& up, const ProxyTarget& t) {
-  using namespace asio::experimental::awaitable_operators;
-  TunnelState st;
-  co_await ((pump(client, up, st, nullptr) && pump(up, client, st, &st.to_client)) ||
-            watchdog(client, up, st, t));
-  close_both(client, up);
-  co_return st.to_client;
-}
 
 // A header line, unless a CR, LF or NUL would let it split the message.
 // (One pass per byte; find_first_of would call memchr per byte.)
@@ -409,77 +192,6 @@ awaitable<boost::system::error_code> write_all(tcp::socket& s, Deadlines::Watch&
   co_return co_await write_rest(s, w, bufs, sent, timeout);
 }
 
-// Memory for the header fields Beast keeps of an upstream response (one
-// small block per field, about six per response): per-thread free lists by
-// size class, so a response's fields cost no malloc once warm. Larger
-// blocks, and blocks past a list's cap, go to the heap as usual.
-class FieldBlocks {
- public:
-  static void* get(size_t n) {
-    if (size_t c = size_class(n); c < kClasses.size()) {
-      auto& l = lists()[c];
-      if (!l.empty()) {
-        void* p = l.back();
-        l.pop_back();
-        return p;
-      }
-      return ::operator new(kClasses[c]);
-    }
-    return ::operator new(n);
-  }
-  static void put(void* p, size_t n) noexcept {
-    if (size_t c = size_class(n); c < kClasses.size()) {
-      auto& l = lists()[c];
-      if (l.size() < kKeep) {
-        l.push_back(p);
-        return;
-      }
-      ::operator delete(p, kClasses[c]);
-      return;
-    }
-    ::operator delete(p, n);
-  }
-
- private:
-  static constexpr std::array<size_t, 4> kClasses{64, 128, 256, 512};
-  static constexpr size_t kKeep = 256;
-  static size_t size_class(size_t n) {
-    size_t c = 0;
-    while (c < kClasses.size() && n > kClasses[c]) ++c;
-    return c;
-  }
-  struct Lists {
-    std::array<std::vector<void*>, 4> l;
-    ~Lists() {
-      for (size_t c = 0; c < l.size(); ++c)
-        for (void* p : l[c]) ::operator delete(p, kClasses[c]);
-    }
-  };
-  static std::array<std::vector<void*>, 4>& lists() {
-    thread_local Lists ls;
-    return ls.l;
-  }
-};
-
-template <typename T>
-struct FieldAllocator {
-  using value_type = T;
-  FieldAllocator() = default;
-  template <typename U>
-  FieldAllocator(const FieldAllocator<U>&) noexcept {}
-  T* allocate(size_t n) { return static_cast<T*>(FieldBlocks::get(n * sizeof(T))); }
-  void deallocate(T* p, size_t n) noexcept { FieldBlocks::put(p, n * sizeof(T)); }
-  template <typename U>
-  bool operator==(const FieldAllocator<U>&) const noexcept {
-    return true;
-  }
-  template <typename U>
-  bool operator!=(const FieldAllocator<U>&) const noexcept {
-    return false;
-  }
-};
-static_assert(alignof(std::max_align_t) >= 16);
-
 // The start of a response head to the client, appended to `h`: the status
 // line, with the upstream's reason phrase, else the standard one. Header
 // lines follow (append_field), then the framing lines and end_head().
@@ -494,56 +206,6 @@ void status_line(std::string& h, unsigned version, unsigned status, std::string_
   h += reason;
   h += "\r\n"sv;
 }
-
-// A proxied request's larger state, kept off run_proxy's coroutine frame.
-// Asio recycles coroutine frames only up to about 1 KiB; a bigger frame
-// goes to malloc each time and, on its way, pushes the small frames of
-// read_head() and of the handlers out of Asio's per-thread cache (IDE
-// bench: four aligned_alloc/free pairs per request with a 3.8 KiB frame).
-// Taken from a per-thread free list and given back cleared, so the head
-// strings and the read buffer keep their capacity from one request to the
-// next. One whose buffers grew past kKeepBytes is freed instead.
-struct ProxyScratch {
-  std::string uhead;        // the request head sent upstream
-  std::string chead;        // the response head sent to the client
-  beast::flat_buffer ubuf;  // bytes read from the upstream
-  std::optional<bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>> rp;
-};
-
-class ScratchLease {
- public:
-  static constexpr size_t kKeepBytes = 16 * 1024;
-  ScratchLease() {
-    auto& l = list();
-    if (l.empty()) {
-      p_ = std::make_unique<ProxyScratch>();
-    } else {
-      p_ = std::move(l.back());
-      l.pop_back();
-    }
-  }
-  ~ScratchLease() {
-    auto& l = list();
-    if (l.size() < 32 && p_->uhead.capacity() <= kKeepBytes && p_->chead.capacity() <= kKeepBytes &&
-        p_->ubuf.capacity() <= kKeepBytes) {
-      p_->uhead.clear();
-      p_->chead.clear();
-      p_->ubuf.clear();
-      p_->rp.reset();
-      l.push_back(std::move(p_));
-    }
-  }
-  ScratchLease(const ScratchLease&) = delete;
-  ScratchLease& operator=(const ScratchLease&) = delete;
-  ProxyScratch& operator*() { return *p_; }
-
- private:
-  static std::vector<std::unique_ptr<ProxyScratch>>& list() {
-    thread_local std::vector<std::unique_ptr<ProxyScratch>> l;
-    return l;
-  }
-  std::unique_ptr<ProxyScratch> p_;
-};
 
 // The blank line that ends a head (after its framing lines).
 void end_head(std::string& h) { h += "\r\n"sv; }
@@ -589,10 +251,6 @@ asio::ip::address parse_address(std::string_view s, boost::system::error_code& e
     return asio::ip::address_v4(b);
   }
   return asio::ip::make_address(std::string(s), ec);
-}
-
-awaitable<uint64_t> run_tunnel(tcp::socket& client, tcp::socket upstream, const ProxyTarget& t) {
-  co_return co_await tunnel(client, upstream, t);
 }
 
 namespace {
@@ -1084,8 +742,10 @@ awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& poo
   if (io.upgrade && status == 101) {
     out.status = 101;
     out.upgraded = true;
-    if (co_await finish_upgrade(io, up, ubuf, chead, res[bhttp::field::upgrade]))
-      out.tunnel_upstream = std::move(held);
+    if (co_await finish_upgrade(io, up, ubuf, chead, res[bhttp::field::upgrade])) {
+      hand_off_tunnel(io, std::move(up), t);
+      out.handed_off = true;
+    }
     co_return std::move(out);
   }
   if (status == 101) co_return failed(out, io, t, has_body, "unexpected 101 from");

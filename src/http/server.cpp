@@ -152,12 +152,12 @@ struct Server::Impl {
   std::vector<std::function<void()>> shutdown_callbacks;
 
   // Live connections, so a shutdown can close the idle ones.
-  struct Conn {
+  struct LiveConn {
     Exec strand;
     std::function<void()> close_if_idle;  // runs on strand
   };
   std::mutex conns_mu;
-  std::map<uint64_t, Conn> conns;
+  std::map<uint64_t, LiveConn> conns;
   uint64_t next_conn = 0;
   std::atomic<int> active{0};
 
@@ -181,7 +181,7 @@ struct Server::Impl {
   uint64_t register_conn(Exec s, std::function<void()> close_if_idle) {
     std::lock_guard lk(conns_mu);
     uint64_t id = next_conn++;
-    conns.emplace(id, Conn{s, std::move(close_if_idle)});
+    conns.emplace(id, LiveConn{s, std::move(close_if_idle)});
     active++;
     return id;
   }
@@ -353,9 +353,66 @@ struct Server::Impl {
     ~ConnSlot() { impl->release(addr); }
   };
   awaitable<void> session(tcp::socket socket, Worker& worker, std::shared_ptr<ConnSlot> slot);
+
+  // ---- the pieces of a session (docs/design.md §13; Beast's do_session) ----
+  // What the shutdown closure may touch after the session's frame is gone.
+  struct ConnState {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;
+  };
+  // One connection: its stream, read buffer and deadline, for all its requests.
+  struct Conn {
+    Worker& worker;
+    Exec strand;
+    beast::tcp_stream& stream;
+    detail::Deadlines::Watch& watch;
+    beast::flat_buffer& buffer;
+    std::shared_ptr<ConnState> st;
+    uint64_t id = 0;
+    std::shared_ptr<void> slot;  // the ConnSlot; a tunnel takes a share
+    std::string remote;
+  };
+  // One request on it, from its header to its answer.
+  struct Exchange {
+    Conn& c;
+    bhttp::request_parser<bhttp::string_body>& parser;
+    Clock::time_point start;
+    Request req{};
+    unsigned version = 11;
+    bool keep_alive = false;
+    bool head = false;
+    bool is_ws = false;
+    const Router::Route* route = nullptr;  // set once matched
+    RouteOptions ro{};
+  };
+  // After a request: read the next one, close, or the stream is no longer
+  // the session's (a tunnel or a WebSocket owns it).
+  enum class Next { kNextRequest, kClose, kHandedOff };
+  struct SinkFed {
+    std::optional<Error> refused;  // the sink or the body limit said no
+    bool cut = false;              // the client's body ended early
+  };
+  awaitable<void> answer_unreadable_head(beast::tcp_stream& stream, boost::system::error_code ec);
+  void fill_request(Exchange& x);
+  // The guard, 404/405, path parameters, Content-Type and the body limit.
+  std::optional<Error> check_route(Exchange& x, Router::Match& m);
+  awaitable<Next> serve(Exchange& x);
+  awaitable<Next> serve_proxy(Exchange& x);
+  awaitable<Next> serve_websocket(Exchange& x);
+  awaitable<Next> serve_sink(Exchange& x);
+  awaitable<SinkFed> feed_sink(Exchange& x, BodySink& sink);
+  awaitable<Next> serve_buffered(Exchange& x);
+  awaitable<bool> reply(Exchange& x, Response r);
+  awaitable<Next> answer(Exchange& x, Response r, bool body_unread = false);
+  // The one place that answers Expect: 100-continue.
+  awaitable<void> send_continue(Exchange& x);
 };
 
 namespace {
+
+Error body_too_large(size_t limit) {
+  return Error::make(codes::kTooLarge, "request body over " + std::to_string(limit) + " bytes");
+}
 
 std::string sane_request_id(std::optional<std::string_view> given) {
   if (given && !given->empty() && given->size() <= 64) {
@@ -669,9 +726,10 @@ awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
+// ---- one connection: read → route → guard → serve ----------------------
+
 awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker,
                                       std::shared_ptr<ConnSlot> slot) {
-  const Exec strand = worker.ioc.get_executor();
   std::string remote;
   {
     boost::system::error_code ec;
@@ -685,15 +743,15 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker,
     socket.set_option(tcp::no_delay(true), nec);
   }
   beast::tcp_stream stream(std::move(socket));
+  detail::Deadlines::Watch watch(worker.deadlines, stream.socket());
+  beast::flat_buffer buffer;
+  Conn c{worker,           worker.ioc.get_executor(),     stream, watch,
+         buffer,           std::make_shared<ConnState>(), 0,      std::move(slot),
+         std::move(remote)};
   // Shared with the shutdown closure, which may run on this strand after the
   // coroutine is gone: it only touches the stream while `stream` is set.
-  struct ConnState {
-    beast::tcp_stream* stream = nullptr;
-    bool idle = true;
-  };
-  auto st = std::make_shared<ConnState>();
-  st->stream = &stream;
-  uint64_t conn_id = register_conn(strand, [st] {
+  c.st->stream = &stream;
+  c.id = register_conn(c.strand, [st = c.st] {
     if (st->stream && st->idle) {
       boost::system::error_code ec;
       st->stream->socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -708,332 +766,312 @@ awaitable<void> Server::Impl::session(tcp::socket socket, Worker& worker,
       st->stream = nullptr;
       impl->unregister_conn(id);
     }
-  } unregister{this, conn_id, st};
+  } unregister{this, c.id, c.st};
 
-  detail::Deadlines::Watch watch(worker.deadlines, stream.socket());
-  beast::flat_buffer buffer;
   for (;;) {
     if (shutting_down) break;
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(uint32_t(opts.header_limit));
     parser.body_limit(boost::none);
-    st->idle = true;
+    c.st->idle = true;
     // The header through the socket's own reads with a deadline: the hot
     // path arms no timer (beast::tcp_stream would, around every read).
     auto ec = co_await detail::read_head(stream.socket(), watch, buffer, parser, opts.idle_timeout);
-    st->idle = false;
-    auto start = Clock::now();
+    c.st->idle = false;
+    const auto start = Clock::now();
     if (ec) {
-      if (ec == bhttp::error::header_limit) {
-        auto res =
-            to_beast(Response::error(Error::make(codes::kTooLarge, "request headers too large")),
-                     11, false, opts.server_header, "-", false);
-        res.result(bhttp::status::request_header_fields_too_large);
-        stream.expires_after(opts.write_timeout);
-        co_await bhttp::async_write(stream, res, kTuple);
-      } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
-                 ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
-                 ec != asio::error::eof && ec != asio::error::bad_descriptor) {
-        auto res = to_beast(Response::error(Error::make(codes::kInvalid, "malformed request")), 11,
-                            false, opts.server_header, "-", false);
-        stream.expires_after(opts.write_timeout);
-        co_await bhttp::async_write(stream, res, kTuple);
-      }
+      co_await answer_unreadable_head(stream, ec);
       break;
     }
-
-    auto& hdr = parser.get();
-    Request req;
-    req.method = std::string(hdr.method_string());
-    req.target = std::string(hdr.target());
-    auto qpos = req.target.find('?');
-    req.path = req.target.substr(0, qpos);
-    if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
-    req.headers.reserve(size_t(std::distance(hdr.begin(), hdr.end())));
-    for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
-    req.remote_addr =
-        opts.trusted_proxies
-            ? net::client_address(remote, req.headers.get("X-Forwarded-For"), *opts.trusted_proxies)
-            : remote;
-    req.request_id = sane_request_id(req.headers.get("X-Request-Id"));
-    bool keep_alive = hdr.keep_alive() && !shutting_down;
-    unsigned version = hdr.version();
-    bool head = hdr.method() == bhttp::verb::head;
-    bool is_ws = websocket::is_upgrade(hdr);
-
-    bool blocking = false;  // the route's RouteOptions::blocking, once matched
-    auto reply = [&](Response r) -> awaitable<bool> {
-      if (r.source && !head)
-        co_return co_await reply_streamed(stream, req, std::move(r), version, keep_alive, start,
-                                          blocking);
-      int status = r.status;
-      size_t bytes = r.body.size();
-      auto res =
-          to_beast(std::move(r), version, keep_alive, opts.server_header, req.request_id, head);
-      stream.expires_after(opts.write_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
-      record(req, status, start, bytes);
-      co_return !wec;
-    };
-    // The answer to a request whose body is refused: a client still sending
-    // that body reads the answer only if the close does not reset the
-    // connection first, so what it sends is drained after the answer.
-    auto refuse = [&](Response r, bool body_unread) -> awaitable<bool> {
-      const bool sent = co_await reply(std::move(r));
-      if (sent && body_unread) co_await linger(stream);
-      co_return sent;
-    };
-
-    if (req.path.empty() || req.path.front() != '/' || req.path.find('\0') != std::string::npos) {
-      keep_alive = false;
-      co_await reply(Response::error(Error::make(codes::kInvalid, "bad request target")));
-      break;
-    }
-
-    auto m = router.match(req.method, req.path, is_ws);
-    if (is_ws && m.kind != Router::MatchKind::kFound) {
-      // A non-WebSocket route asked for an upgrade: answer it as plain HTTP.
-      m = router.match(req.method, req.path, false);
-      is_ws = false;
-    }
-    const Router::Route* route = m.kind == Router::MatchKind::kFound ? m.route : nullptr;
-    if (route) req.route = route->pattern;
-    RouteOptions ro = route ? route->options : RouteOptions{};
-    blocking = ro.blocking;
-
-    std::optional<Error> early;
-    if (!(route && ro.is_public) && router.guard()) early = router.guard()(req);
-    if (!early && m.kind == Router::MatchKind::kNotFound)
-      early = Error::make(codes::kNotFound, "no route for " + req.method + " " + req.path);
-    if (!early && m.kind == Router::MatchKind::kMethodNotAllowed)
-      early = Error::make(codes::kMethodNotAllowed, "method " + req.method + " not allowed");
-    if (!early && route) {
-      // Decoded in place, then handed over (no copy of the names).
-      for (auto& [k, v] : m.params) {
-        auto d = url_decode(v, false);
-        if (!d) {
-          early = Error::make(codes::kBadPath, "path parameter " + k + ": " + d.error().message);
-          break;
-        }
-        v = std::move(*d);
-      }
-      if (!early) req.params = std::move(m.params);
-    }
-    if (!early && route && ro.json_body && !parser.is_done() &&
-        !is_json_type(req.headers.get("Content-Type")))
-      early = Error::make(codes::kUnsupportedMedia,
-                          "the body must be JSON (Content-Type: application/json)");
-    if (!early && parser.content_length() && *parser.content_length() > ro.body_limit)
-      early = Error::make(codes::kTooLarge,
-                          "request body over " + std::to_string(ro.body_limit) + " bytes");
-    if (early) {
-      // The body was not read; the connection cannot be reused unless it had none.
-      bool has_body = !parser.is_done();
-      if (has_body) keep_alive = false;
-      Response r = Response::error(*early);
-      if (m.kind == Router::MatchKind::kMethodNotAllowed && early->code == codes::kMethodNotAllowed)
-        r.headers.set("Allow", m.allow);
-      if (bool sent = co_await refuse(std::move(r), has_body); !sent || !keep_alive) break;
-      continue;
-    }
-
-    if (route->proxy) {
-      // A route whose factory waits (a store lookup, an audit write) runs
-      // it on the handler pool (RouteOptions::blocking); the proxying
-      // itself stays on this io thread.
-      ProxyPlan plan = co_await offload(ro.blocking, [&]() -> ProxyPlan {
-        try {
-          return route->proxy(req);
-        } catch (const std::exception& e) {
-          log::error(opts.component, "proxy route threw",
-                     {{"error", e.what()}, {"request_id", req.request_id}});
-          ProxyPlan p;
-          p.response = Response::error(Error::make(codes::kInternal, "internal error"));
-          return p;
-        }
-      });
-      if (!plan.upstream) {
-        const bool has_body = !parser.is_done();
-        if (has_body || is_ws) keep_alive = false;
-        if (bool sent = co_await refuse(std::move(plan.response), has_body); !sent || !keep_alive)
-          break;
-        continue;
-      }
-      detail::ProxyIo io{stream,          watch,      buffer, parser,        req,
-                         version,         keep_alive, is_ws,  ro.body_limit, opts.write_timeout,
-                         worker.deadlines};
-      auto out = co_await detail::run_proxy(io, *plan.upstream, worker.upstreams);
-      if (out.answer) {
-        keep_alive = out.keep_alive;
-        if (bool sent = co_await reply(std::move(*out.answer)); !sent || !keep_alive) break;
-        continue;
-      }
-      if (out.tunnel_upstream) {
-        // An idle tunnel should cost little: log the upgrade now, drop the
-        // request's state, keep only the timeouts of the target.
-        record(req, 101, start, 0);
-        ProxyTarget limits;
-        limits.tunnel_idle_timeout = plan.upstream->tunnel_idle_timeout;
-        limits.tunnel_total_timeout = plan.upstream->tunnel_total_timeout;
-        limits.still_allowed = std::move(plan.upstream->still_allowed);
-        limits.recheck_interval = plan.upstream->recheck_interval;
-        // The tunnel gets a coroutine of its own that owns just the two
-        // sockets; this session (and its frame) ends here. A shutdown does
-        // not wait for tunnels: they close with the io_context.
-        stream.expires_never();
-        asio::co_spawn(
-            strand,
-            [](tcp::socket client, tcp::socket upstream, ProxyTarget lim,
-               std::shared_ptr<ConnSlot> slot) -> awaitable<void> {
-              co_await detail::run_tunnel(client, std::move(upstream), lim);
-            }(stream.release_socket(), std::move(*out.tunnel_upstream), std::move(limits), slot),
-            asio::detached);
-        co_return;
-      }
-      record(req, out.status ? out.status : 502, start, size_t(out.bytes));
-      if (out.upgraded || !out.keep_alive) break;
-      continue;
-    }
-
-    if (is_ws) {
-      auto handler = co_await offload(ro.blocking, [&] { return route->ws(req); });
-      if (!handler) {
-        keep_alive = false;
-        co_await reply(Response::error(handler.error()));
-        break;
-      }
-      record(req, 101, start, 0);
-      stream.expires_never();
-      st->stream = nullptr;
-      auto ws = std::make_shared<WsSession>(std::move(stream), strand, ro.ws_max_queue_bytes,
-                                            opts.ws_idle_timeout);
-      {
-        // Shutdown closes WebSockets with 1001 "going away".
-        std::lock_guard lk(conns_mu);
-        conns.at(conn_id).close_if_idle = [weak = std::weak_ptr<WsSession>(ws)] {
-          if (auto s = weak.lock()) s->close(1001, "server shutting down");
-        };
-      }
-      if (shutting_down) ws->close(1001, "server shutting down");
-      co_await ws->run(parser.release(), std::move(*handler), opts.server_header);
-      co_return;
-    }
-
-    if (route->sink) {
-      // Streaming body: refuse before reading it, else feed the sink as it comes.
-      auto sink = co_await offload(ro.blocking, [&] { return route->sink(req); });
-      if (!sink) {
-        const bool has_body = !parser.is_done();
-        if (has_body) keep_alive = false;
-        if (bool sent = co_await refuse(Response::error(sink.error()), has_body);
-            !sent || !keep_alive)
-          break;
-        continue;
-      }
-      if (auto expect = req.headers.get("Expect");
-          expect && strings::iequals(*expect, "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-        stream.expires_after(opts.write_timeout);
-        co_await bhttp::async_write(stream, cont, kTuple);
-      }
-      bhttp::request_parser<bhttp::buffer_body> bp{std::move(parser)};
-      bp.body_limit(ro.body_limit);
-      // Beast reads at most the buffer's free space (512 bytes after a small
-      // header); give it room for 64 KiB reads, and give it back afterwards.
-      buffer.reserve(buffer.size() + 64 * 1024);
-      struct Shrink {
-        beast::flat_buffer& b;
-        ~Shrink() { b.shrink_to_fit(); }
-      } shrink{buffer};
-      std::vector<char> chunk(256 * 1024);
-      std::optional<Error> refused;
-      bool cut = false;
-      while (!bp.is_done()) {
-        bp.get().body().data = chunk.data();
-        bp.get().body().size = chunk.size();
-        stream.expires_after(opts.read_timeout);
-        auto [bec, bn] = co_await bhttp::async_read_some(stream, buffer, bp, kTuple);
-        if (bec == bhttp::error::need_buffer) bec = {};
-        size_t got = chunk.size() - bp.get().body().size;
-        if (got) {
-          if (auto w = co_await offload(ro.blocking,
-                                        [&] {
-                                          return (*sink)->write({chunk.data(), got});
-                                        });
-              !w) {
-            refused = w.error();
-            break;
-          }
-        }
-        if (bec == bhttp::error::body_limit) {
-          refused = Error::make(codes::kTooLarge,
-                                "request body over " + std::to_string(ro.body_limit) + " bytes");
-          break;
-        }
-        if (bec) {
-          cut = true;
-          break;
-        }
-      }
-      if (refused || cut) {
-        sink->reset();  // undoes the partial work before anyone sees an answer
-        if (cut) {
-          record(req, 400, start, 0);
-          break;
-        }
-        keep_alive = false;
-        co_await refuse(Response::error(*refused), true);
-        break;
-      }
-      // The handler may outlive this frame (a deadline passing): it owns the sink.
-      std::shared_ptr<BodySink> done_sink(std::move(*sink));
-      // A named handler, not a temporary in the co_await expression: GCC 12
-      // destroyed that temporary twice (ASan: the sink's count released one
-      // time too many).
-      const Handler finish = [done_sink](Request& rq, Responder res) {
-        done_sink->finish(rq, std::move(res));
-      };
-      auto r = co_await await_handler(strand, req, ro, finish);
-      if (r.status == 504 && !r.source) keep_alive = false;
-      if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
-      continue;
-    }
-
-    // Body.
-    if (!parser.is_done()) {
-      if (auto expect = req.headers.get("Expect");
-          expect && strings::iequals(*expect, "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-        stream.expires_after(opts.write_timeout);
-        co_await bhttp::async_write(stream, cont, kTuple);
-      }
-      parser.body_limit(ro.body_limit);
-      if (parser.content_length().value_or(65536) >= 65536)
-        buffer.reserve(buffer.size() + 64 * 1024);
-      stream.expires_after(opts.read_timeout);
-      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-      if (bec == bhttp::error::body_limit) {
-        keep_alive = false;
-        co_await refuse(
-            Response::error(Error::make(
-                codes::kTooLarge, "request body over " + std::to_string(ro.body_limit) + " bytes")),
-            true);
-        break;
-      }
-      if (bec) {
-        record(req, 400, start, 0);
-        break;
-      }
-    }
-    req.body = std::move(parser.get().body());
-    if (buffer.capacity() > 16 * 1024) buffer.shrink_to_fit();
-
-    Response r = co_await await_handler(strand, req, ro, route->handler);
-    if (r.status == 504 && !r.source) keep_alive = false;
-    if (bool sent = co_await reply(std::move(r)); !sent || !keep_alive) break;
+    Exchange x{c, parser, start};
+    const Next next = co_await serve(x);
+    if (next == Next::kHandedOff) co_return;  // the stream belongs to a tunnel or a WebSocket
+    if (next == Next::kClose) break;
   }
   boost::system::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+awaitable<void> Server::Impl::answer_unreadable_head(beast::tcp_stream& stream,
+                                                     boost::system::error_code ec) {
+  std::optional<Response> r;
+  if (ec == bhttp::error::header_limit)
+    r = Response::error(Error::make(codes::kTooLarge, "request headers too large"));
+  else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+           ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
+           ec != asio::error::eof && ec != asio::error::bad_descriptor)
+    r = Response::error(Error::make(codes::kInvalid, "malformed request"));
+  if (!r) co_return;  // the peer left or went quiet: nothing to answer
+  auto res = to_beast(std::move(*r), 11, false, opts.server_header, "-", false);
+  if (ec == bhttp::error::header_limit) res.result(bhttp::status::request_header_fields_too_large);
+  stream.expires_after(opts.write_timeout);
+  co_await bhttp::async_write(stream, res, kTuple);
+}
+
+void Server::Impl::fill_request(Exchange& x) {
+  auto& hdr = x.parser.get();
+  Request& req = x.req;
+  req.method = std::string(hdr.method_string());
+  req.target = std::string(hdr.target());
+  auto qpos = req.target.find('?');
+  req.path = req.target.substr(0, qpos);
+  if (qpos != std::string::npos) req.query = req.target.substr(qpos + 1);
+  req.headers.reserve(size_t(std::distance(hdr.begin(), hdr.end())));
+  for (const auto& f : hdr) req.headers.add(std::string(f.name_string()), std::string(f.value()));
+  req.remote_addr = opts.trusted_proxies
+                        ? net::client_address(x.c.remote, req.headers.get("X-Forwarded-For"),
+                                              *opts.trusted_proxies)
+                        : x.c.remote;
+  req.request_id = sane_request_id(req.headers.get("X-Request-Id"));
+  x.keep_alive = hdr.keep_alive() && !shutting_down;
+  x.version = hdr.version();
+  x.head = hdr.method() == bhttp::verb::head;
+  x.is_ws = websocket::is_upgrade(hdr);
+}
+
+std::optional<Error> Server::Impl::check_route(Exchange& x, Router::Match& m) {
+  const bool found = m.kind == Router::MatchKind::kFound;
+  if (!(found && x.ro.is_public) && router.guard())
+    if (auto e = router.guard()(x.req)) return e;
+  if (m.kind == Router::MatchKind::kNotFound)
+    return Error::make(codes::kNotFound, "no route for " + x.req.method + " " + x.req.path);
+  if (m.kind == Router::MatchKind::kMethodNotAllowed)
+    return Error::make(codes::kMethodNotAllowed, "method " + x.req.method + " not allowed");
+  // Decoded in place, then handed over (no copy of the names).
+  for (auto& [k, v] : m.params) {
+    auto d = url_decode(v, false);
+    if (!d) return Error::make(codes::kBadPath, "path parameter " + k + ": " + d.error().message);
+    v = std::move(*d);
+  }
+  x.req.params = std::move(m.params);
+  if (x.ro.json_body && !x.parser.is_done() && !is_json_type(x.req.headers.get("Content-Type")))
+    return Error::make(codes::kUnsupportedMedia,
+                       "the body must be JSON (Content-Type: application/json)");
+  if (x.parser.content_length() && *x.parser.content_length() > x.ro.body_limit)
+    return body_too_large(x.ro.body_limit);
+  return std::nullopt;
+}
+
+awaitable<Server::Impl::Next> Server::Impl::serve(Exchange& x) {
+  fill_request(x);
+  const Request& req = x.req;
+  if (req.path.empty() || req.path.front() != '/' || req.path.find('\0') != std::string::npos) {
+    x.keep_alive = false;
+    co_return co_await answer(x,
+                              Response::error(Error::make(codes::kInvalid, "bad request target")));
+  }
+  auto m = router.match(req.method, req.path, x.is_ws);
+  if (x.is_ws && m.kind != Router::MatchKind::kFound) {
+    // A non-WebSocket route asked for an upgrade: answer it as plain HTTP.
+    m = router.match(req.method, req.path, false);
+    x.is_ws = false;
+  }
+  if (m.kind == Router::MatchKind::kFound) {
+    x.route = m.route;
+    x.req.route = m.route->pattern;
+    x.ro = m.route->options;
+  }
+  if (auto early = check_route(x, m)) {
+    // The body was not read; the connection cannot be reused unless it had none.
+    const bool has_body = !x.parser.is_done();
+    if (has_body) x.keep_alive = false;
+    Response r = Response::error(*early);
+    if (early->code == codes::kMethodNotAllowed) r.headers.set("Allow", m.allow);
+    co_return co_await answer(x, std::move(r), has_body);
+  }
+  if (x.route->proxy) co_return co_await serve_proxy(x);
+  if (x.is_ws) co_return co_await serve_websocket(x);
+  if (x.route->sink) co_return co_await serve_sink(x);
+  co_return co_await serve_buffered(x);
+}
+
+awaitable<bool> Server::Impl::reply(Exchange& x, Response r) {
+  if (r.source && !x.head)
+    co_return co_await reply_streamed(x.c.stream, x.req, std::move(r), x.version, x.keep_alive,
+                                      x.start, x.ro.blocking);
+  const int status = r.status;
+  const size_t bytes = r.body.size();
+  auto res =
+      to_beast(std::move(r), x.version, x.keep_alive, opts.server_header, x.req.request_id, x.head);
+  x.c.stream.expires_after(opts.write_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(x.c.stream, res, kTuple);
+  record(x.req, status, x.start, bytes);
+  co_return !wec;
+}
+
+// A client still sending a refused body reads the answer only if the close
+// does not reset the connection first, so what it sends is drained after
+// the answer (body_unread).
+awaitable<Server::Impl::Next> Server::Impl::answer(Exchange& x, Response r, bool body_unread) {
+  const bool sent = co_await reply(x, std::move(r));
+  if (sent && body_unread) co_await linger(x.c.stream);
+  co_return sent&& x.keep_alive ? Next::kNextRequest : Next::kClose;
+}
+
+awaitable<void> Server::Impl::send_continue(Exchange& x) {
+  auto expect = x.req.headers.get("Expect");
+  if (!expect || !strings::iequals(*expect, "100-continue")) co_return;
+  bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, x.version};
+  x.c.stream.expires_after(opts.write_timeout);
+  co_await bhttp::async_write(x.c.stream, cont, kTuple);
+}
+
+awaitable<Server::Impl::Next> Server::Impl::serve_proxy(Exchange& x) {
+  // A route whose factory waits (a store lookup, an audit write) runs it on
+  // the handler pool (RouteOptions::blocking); the proxying itself stays on
+  // this io thread.
+  ProxyPlan plan = co_await offload(x.ro.blocking, [&]() -> ProxyPlan {
+    try {
+      return x.route->proxy(x.req);
+    } catch (const std::exception& e) {
+      log::error(opts.component, "proxy route threw",
+                 {{"error", e.what()}, {"request_id", x.req.request_id}});
+      ProxyPlan p;
+      p.response = Response::error(Error::make(codes::kInternal, "internal error"));
+      return p;
+    }
+  });
+  if (!plan.upstream) {
+    const bool has_body = !x.parser.is_done();
+    if (has_body || x.is_ws) x.keep_alive = false;
+    co_return co_await answer(x, std::move(plan.response), has_body);
+  }
+  Conn& c = x.c;
+  detail::ProxyIo io{
+      c.stream,           c.watch,      c.buffer, x.parser,        x.req,
+      x.version,          x.keep_alive, x.is_ws,  x.ro.body_limit, opts.write_timeout,
+      c.worker.deadlines, c.slot};
+  auto out = co_await detail::run_proxy(io, *plan.upstream, c.worker.upstreams);
+  if (out.answer) {
+    x.keep_alive = out.keep_alive;
+    co_return co_await answer(x, std::move(*out.answer));
+  }
+  if (out.handed_off) {
+    record(x.req, 101, x.start, 0);
+    co_return Next::kHandedOff;
+  }
+  record(x.req, out.status ? out.status : 502, x.start, size_t(out.bytes));
+  co_return out.upgraded || !out.keep_alive ? Next::kClose : Next::kNextRequest;
+}
+
+awaitable<Server::Impl::Next> Server::Impl::serve_websocket(Exchange& x) {
+  auto handler = co_await offload(x.ro.blocking, [&] { return x.route->ws(x.req); });
+  if (!handler) {
+    x.keep_alive = false;
+    co_return co_await answer(x, Response::error(handler.error()));
+  }
+  record(x.req, 101, x.start, 0);
+  Conn& c = x.c;
+  c.stream.expires_never();
+  c.st->stream = nullptr;
+  auto ws = std::make_shared<WsSession>(std::move(c.stream), c.strand, x.ro.ws_max_queue_bytes,
+                                        opts.ws_idle_timeout);
+  {
+    // Shutdown closes WebSockets with 1001 "going away".
+    std::lock_guard lk(conns_mu);
+    conns.at(c.id).close_if_idle = [weak = std::weak_ptr<WsSession>(ws)] {
+      if (auto s = weak.lock()) s->close(1001, "server shutting down");
+    };
+  }
+  if (shutting_down) ws->close(1001, "server shutting down");
+  co_await ws->run(x.parser.release(), std::move(*handler), opts.server_header);
+  co_return Next::kHandedOff;
+}
+
+awaitable<Server::Impl::Next> Server::Impl::serve_sink(Exchange& x) {
+  // Streaming body: refuse before reading it, else feed the sink as it comes.
+  auto sink = co_await offload(x.ro.blocking, [&] { return x.route->sink(x.req); });
+  if (!sink) {
+    const bool has_body = !x.parser.is_done();
+    if (has_body) x.keep_alive = false;
+    co_return co_await answer(x, Response::error(sink.error()), has_body);
+  }
+  co_await send_continue(x);
+  const auto fed = co_await feed_sink(x, **sink);
+  if (fed.cut) {
+    sink->reset();  // undoes the partial work before anyone sees an answer
+    record(x.req, 400, x.start, 0);
+    co_return Next::kClose;
+  }
+  if (fed.refused) {
+    sink->reset();
+    x.keep_alive = false;
+    co_return co_await answer(x, Response::error(*fed.refused), true);
+  }
+  // The handler may outlive this frame (a deadline passing): it owns the sink.
+  std::shared_ptr<BodySink> done_sink(std::move(*sink));
+  // A named handler, not a temporary in the co_await expression: GCC 12
+  // destroyed that temporary twice (ASan: the sink's count released one
+  // time too many).
+  const Handler finish = [done_sink](Request& rq, Responder res) {
+    done_sink->finish(rq, std::move(res));
+  };
+  auto r = co_await await_handler(x.c.strand, x.req, x.ro, finish);
+  if (r.status == 504 && !r.source) x.keep_alive = false;
+  co_return co_await answer(x, std::move(r));
+}
+
+awaitable<Server::Impl::SinkFed> Server::Impl::feed_sink(Exchange& x, BodySink& sink) {
+  Conn& c = x.c;
+  bhttp::request_parser<bhttp::buffer_body> bp{std::move(x.parser)};
+  bp.body_limit(x.ro.body_limit);
+  // Beast reads at most the buffer's free space (512 bytes after a small
+  // header); give it room for 64 KiB reads, and give it back afterwards.
+  c.buffer.reserve(c.buffer.size() + 64 * 1024);
+  struct Shrink {
+    beast::flat_buffer& b;
+    ~Shrink() { b.shrink_to_fit(); }
+  } shrink{c.buffer};
+  std::vector<char> chunk(256 * 1024);
+  SinkFed fed;
+  while (!bp.is_done()) {
+    bp.get().body().data = chunk.data();
+    bp.get().body().size = chunk.size();
+    c.stream.expires_after(opts.read_timeout);
+    auto [bec, bn] = co_await bhttp::async_read_some(c.stream, c.buffer, bp, kTuple);
+    if (bec == bhttp::error::need_buffer) bec = {};
+    if (const size_t got = chunk.size() - bp.get().body().size) {
+      auto w = co_await offload(x.ro.blocking, [&] { return sink.write({chunk.data(), got}); });
+      if (!w) {
+        fed.refused = w.error();
+        co_return fed;
+      }
+    }
+    if (bec == bhttp::error::body_limit) {
+      fed.refused = body_too_large(x.ro.body_limit);
+      co_return fed;
+    }
+    if (bec) {
+      fed.cut = true;
+      co_return fed;
+    }
+  }
+  co_return fed;
+}
+
+awaitable<Server::Impl::Next> Server::Impl::serve_buffered(Exchange& x) {
+  Conn& c = x.c;
+  if (!x.parser.is_done()) {
+    co_await send_continue(x);
+    x.parser.body_limit(x.ro.body_limit);
+    if (x.parser.content_length().value_or(65536) >= 65536)
+      c.buffer.reserve(c.buffer.size() + 64 * 1024);
+    c.stream.expires_after(opts.read_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(c.stream, c.buffer, x.parser, kTuple);
+    if (bec == bhttp::error::body_limit) {
+      x.keep_alive = false;
+      co_return co_await answer(x, Response::error(body_too_large(x.ro.body_limit)), true);
+    }
+    if (bec) {
+      record(x.req, 400, x.start, 0);
+      co_return Next::kClose;
+    }
+  }
+  x.req.body = std::move(x.parser.get().body());
+  if (c.buffer.capacity() > 16 * 1024) c.buffer.shrink_to_fit();
+  Response r = co_await await_handler(c.strand, x.req, x.ro, x.route->handler);
+  if (r.status == 504 && !r.source) x.keep_alive = false;
+  co_return co_await answer(x, std::move(r));
 }
 
 Server::Server(Router router, ServerOptions options)
