@@ -12,13 +12,14 @@
 #include <vector>
 
 #include "api/app/api.hpp"
-#include "api/app/work_lane.hpp"
 #include "api/drivers/local/local_driver.hpp"
 #include "api/drivers/lxc/lxc_driver.hpp"
 #include "api/drivers/proxmox/proxmox_driver.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/poller/poller.hpp"
+#include "api/portal/static_routes.hpp"
 #include "api/tailscale/tailscale_context.hpp"
+#include "api/work_lane.hpp"
 #include "base/cidr.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"

@@ -1,4 +1,4 @@
-#include "api/app/work_lane.hpp"
+#include "api/work_lane.hpp"
 
 #include <boost/asio/post.hpp>
 

@@ -1,15 +1,13 @@
-// zlh-api's HTTP surface (docs/design.md §10): one route table over the store,
-// the auth primitives, the driver and the job runner. Handlers parse and
-// serialize; ownership is decided by the store query itself
+// zlh-api's wiring (docs/design.md §10): what main builds (ApiContext) and
+// the route table made from it (make_api_router, one screen in api.cpp).
+// Each feature adds its own routes with only what it uses:
+// auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
+// catalog/, relay/, tailscale/, ide/, portal/ (static trees) and
+// app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
-// Authentication runs in the router guard for every non-public route:
-// Bearer or the zlh_session cookie, a JWT HS256 whose session (sid) is live
-// in the store; cookie-authenticated state-changing requests need
-// X-ZLH-CSRF: 1 (403). The user id is put in Request::log_user.
-//
-// Thread-safety: the context is shared by the server's io thread and task
-// threads; every member is thread-safe.
+// Thread-safety: the context is shared by the server's io threads and the
+// handler pool; every member is thread-safe.
 #pragma once
 
 #include <atomic>
@@ -20,6 +18,7 @@
 #include "api/auth/password.hpp"
 #include "api/auth/rate_limit.hpp"
 #include "api/auth/secrets.hpp"
+#include "api/catalog/catalog_source.hpp"
 #include "api/catalog/catalog_view.hpp"
 #include "api/drivers/driver.hpp"
 #include "api/jobs/agent_client.hpp"
@@ -37,25 +36,6 @@ class TailscaleContext;
 class IdeAccess;
 class IdeOrigin;
 class WorkLane;
-
-// The signed catalog from the artifact store (a directory or file:// URL),
-// verified with the catalog key and cached by the bytes' sha256.
-class CatalogSource {
- public:
-  CatalogSource(std::string artifacts, std::string catalog_key_file)
-      : artifacts_(std::move(artifacts)), key_file_(std::move(catalog_key_file)) {}
-  struct Loaded {
-    catalog::Catalog catalog;
-    std::string sha256;
-  };
-  // E_UNAVAILABLE (no store, unreadable), E_BAD_SIGNATURE, E_INVALID.
-  Result<std::shared_ptr<const Loaded>> load();
-
- private:
-  std::string artifacts_, key_file_;
-  std::mutex mu_;
-  std::shared_ptr<const Loaded> cached_;
-};
 
 struct ApiContext {
   const Options& opts;
@@ -81,11 +61,6 @@ http::Router make_api_router(ApiContext& ctx);
 
 // GET /metrics without auth: the whole router of --metrics-listen.
 void add_metrics_route(http::Router& r, metrics::Registry& registry);
-
-// GET /artifacts/{path...}: the artifact store directory `dir` as a static
-// tree, public, every path through the one resolver. Also the whole router
-// of the lxc driver's container listener (docs/drivers.md).
-void add_artifact_routes(http::Router& r, const std::string& dir);
 
 // Creates the first admin when there is no user yet. The password comes from
 // ZLH_ADMIN_PASSWORD or is generated and written to `password_file` (0600)

@@ -55,24 +55,24 @@ class ConsoleRelay : public http::WsHandler {
 
 }  // namespace
 
-http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io) {
+http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamIo> io) {
   auto slots = std::make_shared<UserSlots>();
-  return [c = &ctx, io, slots](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
-    if (!origin_allowed(req.headers.get("Origin"), c->opts.public_url))
-      return fail(codes::kForbidden, "websocket origin is not " + c->opts.public_url);
-    auto target = owned_agent(*c, req);
+  return [c = deps, io, slots](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
+    if (!origin_allowed(req.headers.get("Origin"), c.public_url))
+      return fail(codes::kForbidden, "websocket origin is not " + c.public_url);
+    auto target = owned_agent(c.store, req);
     if (!target) return fail(target.error());
     // M4: concurrent console sessions per user.
     const int64_t uid = user_id(req);
-    auto q = c->store.get_quotas(uid);
+    auto q = c.store.get_quotas(uid);
     if (!q) return fail(q.error());
-    const int64_t limit = q->consoles.value_or(c->opts.quota_consoles);
+    const int64_t limit = q->consoles.value_or(c.quota_consoles);
     auto slot = slots->acquire(uid, limit);
     if (!slot)
       return fail(codes::kQuota, "quota consoles reached: " + std::to_string(limit) +
                                      " console sessions are open; close one first");
     const std::string agent_target = "/console" + (req.query.empty() ? "" : "?" + req.query);
-    auto auth = c->agents.auth(target->vmid, "GET", agent_target);
+    auto auth = c.agents.auth(target->vmid, "GET", agent_target);
     if (!auth) return fail(auth.error());
     http::Headers h = *auth;
     h.add("X-Request-Id", req.request_id);

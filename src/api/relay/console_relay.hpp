@@ -26,13 +26,13 @@
 
 #include <memory>
 
-#include "api/app/api.hpp"
+#include "api/relay/target.hpp"
 #include "api/relay/ws_upstream.hpp"
 #include "http/http.hpp"
 
 namespace zlh::api::relay {
 
 // `io` is kept alive by the returned factory.
-http::WsFactory console_relay(ApiContext& ctx, std::shared_ptr<WsUpstreamIo> io);
+http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamIo> io);
 
 }  // namespace zlh::api::relay

@@ -29,10 +29,10 @@ bool is_upload(const Request& req) {
           (req.path.ends_with("/files/upload") || req.path.ends_with("/mods/install")));
 }
 
-http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec,
+http::ProxyFactory relay_factory(const RelayDeps& deps, RouteSpec spec,
                                  std::shared_ptr<UserSlots> uploads) {
-  return [c = &ctx, spec = std::move(spec), uploads](Request& req) -> ProxyPlan {
-    auto target = owned_agent(*c, req);
+  return [c = deps, spec = std::move(spec), uploads](Request& req) -> ProxyPlan {
+    auto target = owned_agent(c.store, req);
     if (!target) return refuse(target.error());
     // "/api/servers/{id}/…" → "/…"
     auto path = agent_target(req.path, req.query, 3);
@@ -42,16 +42,16 @@ http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec,
     std::shared_ptr<UserSlots::Slot> upload_slot;
     if (is_upload(req)) {
       const int64_t uid = user_id(req);
-      auto q = c->store.get_quotas(uid);
+      auto q = c.store.get_quotas(uid);
       if (!q) return refuse(q.error());
-      const int64_t limit = q->uploads.value_or(c->opts.quota_uploads);
+      const int64_t limit = q->uploads.value_or(c.quota_uploads);
       upload_slot = uploads->acquire(uid, limit);
       if (!upload_slot)
         return refuse(
             Error::make(codes::kQuota, "quota uploads reached: " + std::to_string(limit) +
                                            " uploads are running; wait for one to finish"));
     }
-    auto auth = c->agents.auth(target->vmid, req.method, *path);
+    auto auth = c.agents.auth(target->vmid, req.method, *path);
     if (!auth) return refuse(auth.error());
 
     http::ProxyTarget t;
@@ -84,17 +84,17 @@ http::ProxyFactory relay_factory(ApiContext& ctx, RouteSpec spec,
 
 }  // namespace
 
-void add_file_relay_routes(http::Router& r, ApiContext& ctx) {
+void add_file_relay_routes(http::Router& r, const RelayDeps& deps) {
   http::RouteOptions o;
   o.body_limit = size_t(1) << 46;  // the agent enforces its own per-file limit
   o.blocking =
       true;  // the factory reads the store (ownership, quotas); the bytes stay on the io threads
   auto uploads = std::make_shared<UserSlots>();
   // The agent allows 30 min for an artifact install.
-  r.add_proxy("/api/servers/{id}/files/{rest...}", relay_factory(ctx, {5min}, uploads), o,
+  r.add_proxy("/api/servers/{id}/files/{rest...}", relay_factory(deps, {5min}, uploads), o,
               {"GET", "PUT", "POST"});
-  r.add_proxy("/api/servers/{id}/mods", relay_factory(ctx, {31min}, uploads), o, {"GET"});
-  r.add_proxy("/api/servers/{id}/mods/{rest...}", relay_factory(ctx, {31min}, uploads), o,
+  r.add_proxy("/api/servers/{id}/mods", relay_factory(deps, {31min}, uploads), o, {"GET"});
+  r.add_proxy("/api/servers/{id}/mods/{rest...}", relay_factory(deps, {31min}, uploads), o,
               {"POST", "DELETE"});
 }
 

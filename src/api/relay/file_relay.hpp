@@ -22,12 +22,13 @@
 // middle of a body is passed on too.
 #pragma once
 
-#include "api/app/api.hpp"
+#include "api/relay/target.hpp"
 #include "http/http.hpp"
 
 namespace zlh::api::relay {
 
-// Adds the routes above to `r`; `ctx` must outlive it. Call once per router.
-void add_file_relay_routes(http::Router& r, ApiContext& ctx);
+// Adds the routes above to `r`; what deps refers to must outlive it. Call
+// once per router.
+void add_file_relay_routes(http::Router& r, const RelayDeps& deps);
 
 }  // namespace zlh::api::relay

@@ -5,19 +5,19 @@
 // reaches the agent with the API's own short-lived token.
 //
 // Also publishes zlh_relay_console_upstreams (agent console connections
-// alive) in ctx.metrics.
+// alive) in deps.metrics.
 #pragma once
 
-#include "api/app/api.hpp"
+#include "api/relay/target.hpp"
 #include "http/http.hpp"
 
 namespace zlh::api::relay {
 
 // Adds the relay routes to `r` (after the auth guard is set: they rely on
 // Request::log_user). Call once per router, from the thread that builds it.
-// `ctx` must outlive the router. The routes own the relay I/O thread; it
-// ends when the router is destroyed.
-void add_relay_routes(http::Router& r, ApiContext& ctx);
+// What deps refers to must outlive the router. The routes own the relay I/O
+// thread; it ends when the router is destroyed.
+void add_relay_routes(http::Router& r, const RelayDeps& deps);
 
 }  // namespace zlh::api::relay
 

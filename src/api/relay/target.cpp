@@ -11,12 +11,12 @@ std::string AgentTarget::base(std::string_view scheme) const {
   return std::string(scheme) + "://" + host + ":" + std::to_string(kAgentPort);
 }
 
-Result<AgentTarget> owned_agent(ApiContext& ctx, const http::Request& req) {
+Result<AgentTarget> owned_agent(store::Store& store, const http::Request& req) {
   auto sid = path_id(req);
   if (!sid) return fail(sid.error());
   const int64_t owner = user_id(req);
   if (owner <= 0) return fail(codes::kUnauthorized, "authentication required");
-  auto s = ctx.store.get_server_for_owner(*sid, owner);
+  auto s = store.get_server_for_owner(*sid, owner);
   if (!s) return fail(s.error());
   if (!s->vmid || s->ip.empty())
     return fail(codes::kConflict, "the server has no running container yet");

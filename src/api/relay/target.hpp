@@ -7,13 +7,26 @@
 #include <cstdint>
 #include <string>
 
-#include "api/app/api.hpp"
+#include "api/jobs/agent_client.hpp"
+#include "api/store/store.hpp"
 #include "base/error.hpp"
+#include "base/metrics.hpp"
 #include "http/http.hpp"
 
 namespace zlh::api::relay {
 
 inline constexpr uint16_t kAgentPort = 18888;
+
+// What the relays use of zlh-api (copied into their routes; the references
+// must outlive the router).
+struct RelayDeps {
+  store::Store& store;
+  const AgentClient& agents;
+  metrics::Registry& metrics;
+  std::string public_url;      // a console WebSocket's Origin must be this
+  int64_t quota_consoles = 0;  // defaults for users without an override; 0 = unlimited
+  int64_t quota_uploads = 0;
+};
 
 struct AgentTarget {
   int64_t server_id = 0;
@@ -28,6 +41,6 @@ struct AgentTarget {
 // E_CONFLICT: the server has no container with an address yet.
 // E_UNAUTHORIZED: no user on the request (the guard did not run).
 // Store failures come back as the store returns them.
-Result<AgentTarget> owned_agent(ApiContext& ctx, const http::Request& req);
+Result<AgentTarget> owned_agent(store::Store& store, const http::Request& req);
 
 }  // namespace zlh::api::relay

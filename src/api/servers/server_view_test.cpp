@@ -1,4 +1,4 @@
-#include "api/app/server_view.hpp"
+#include "api/servers/server_view.hpp"
 
 #include <gtest/gtest.h>
 

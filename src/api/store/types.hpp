@@ -83,6 +83,11 @@ struct NewServer {
   int64_t memory_mb = 0, disk_gb = 0;  // what this server asks for (also in payload)
 };
 
+// The operator's quotas (--quota-*), for users without an override; 0 = unlimited.
+struct QuotaDefaults {
+  int64_t servers = 0, memory_mb = 0, disk_gb = 0, consoles = 0, uploads = 0;
+};
+
 // A user's quotas: each field unset = the operator's default, 0 = unlimited.
 struct QuotaOverrides {
   std::optional<int64_t> servers, memory_mb, disk_gb, consoles, uploads;

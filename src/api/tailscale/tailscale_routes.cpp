@@ -5,10 +5,10 @@
 #include <optional>
 #include <set>
 
-#include "api/app/work_lane.hpp"
 #include "api/request_ids.hpp"
 #include "api/tailscale/access.hpp"
 #include "api/tailscale/tailscale_context.hpp"
+#include "api/work_lane.hpp"
 #include "base/log.hpp"
 
 namespace zlh::api::tailscale {
@@ -38,8 +38,8 @@ Result<void> empty_body(const Request& req) {
   return {};
 }
 
-void audit(ApiContext& ctx, const std::string& remote, int64_t uid, std::string action,
-           int64_t server_id, const json& detail) {
+void audit(const TailscaleRouteDeps& ctx, const std::string& remote, int64_t uid,
+           std::string action, int64_t server_id, const json& detail) {
   (void)ctx.store.append_audit(
       {uid, std::move(action), "server:" + std::to_string(server_id), detail.dump(), remote});
 }
@@ -72,8 +72,8 @@ void expire_quietly(const HeadscaleClient& hs, const HeadscaleUser& user, const 
 }
 
 // The work of POST, off the io thread; the caller holds the server's slot.
-Response enable(ApiContext& ctx, TailscaleContext& ts, const store::Server& s, int64_t uid,
-                const std::string& remote) {
+Response enable(const TailscaleRouteDeps& ctx, TailscaleContext& ts, const store::Server& s,
+                int64_t uid, const std::string& remote) {
   const HeadscaleClient& hs = *ts.headscale();
   const TailscaleSettings& cfg = ts.settings();
   std::string hs_user = headscale_user_name(cfg.user_prefix, uid);
@@ -140,8 +140,8 @@ Response enable(ApiContext& ctx, TailscaleContext& ts, const store::Server& s, i
 }
 
 // The work of DELETE, off the io thread; the caller holds the server's slot.
-Response disable(ApiContext& ctx, TailscaleContext* ts, const store::Server& s, int64_t uid,
-                 const std::string& remote) {
+Response disable(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const store::Server& s,
+                 int64_t uid, const std::string& remote) {
   json detail = json::object();
   std::optional<Error> error;
   int expired = 0;
@@ -207,7 +207,7 @@ Response disable(ApiContext& ctx, TailscaleContext* ts, const store::Server& s, 
 
 // The request's server, the caller's own (ownership first: a server that is
 // not yours is 404 whatever else holds), for a request that has no body.
-Result<store::Server> owned_server(ApiContext& ctx, const Request& req, int64_t uid) {
+Result<store::Server> owned_server(const TailscaleRouteDeps& ctx, const Request& req, int64_t uid) {
   auto id = path_id(req);
   if (!id) return fail(id.error());
   auto s = ctx.store.get_server_for_owner(*id, uid);
@@ -218,8 +218,8 @@ Result<store::Server> owned_server(ApiContext& ctx, const Request& req, int64_t 
 
 }  // namespace
 
-void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
-  ApiContext* c = &ctx;
+void add_tailscale_routes(http::Router& r, const TailscaleRouteDeps& deps) {
+  auto c = std::make_shared<const TailscaleRouteDeps>(deps);
   http::RouteOptions opts;
   opts.body_limit = 1024;
   opts.deadline = std::chrono::minutes(5);
@@ -242,7 +242,7 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
           return res.send_error(
               Error::make(codes::kConflict, "a tailscale change for this server is under way"));
         const bool queued =
-            c->lane->submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
+            c->lane.submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
               Response out;
               {
                 Busy busy{ts, server.id};
@@ -272,7 +272,7 @@ void add_tailscale_routes(http::Router& r, ApiContext& ctx) {
           return res.send_error(
               Error::make(codes::kConflict, "a tailscale change for this server is under way"));
         const bool queued =
-            c->lane->submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
+            c->lane.submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
               Response out;
               {
                 Busy busy{ts, server.id};

@@ -27,16 +27,27 @@
 // keys.
 #pragma once
 
-#include "api/app/api.hpp"
+#include "api/jobs/agent_client.hpp"
+#include "api/store/store.hpp"
+#include "api/work_lane.hpp"
 #include "http/http.hpp"
 
 namespace zlh::api::tailscale {
 
+class TailscaleContext;
+
+// What the routes use of zlh-api; everything referred to must outlive the
+// router and every request it started.
+struct TailscaleRouteDeps {
+  store::Store& store;
+  const AgentClient& agents;
+  TailscaleContext* tailscale = nullptr;  // null: "Headscale not configured" (503)
+  WorkLane& lane;                         // Headscale and agent calls block
+};
+
 // Adds the routes to `r` (after the guard is set: they rely on
-// Request::log_user). `ctx` (and ctx.tailscale, when set) must outlive the
-// router and every request it started; a null ctx.tailscale means
-// "Headscale not configured".
-void add_tailscale_routes(http::Router& r, ApiContext& ctx);
+// Request::log_user).
+void add_tailscale_routes(http::Router& r, const TailscaleRouteDeps& deps);
 
 }  // namespace zlh::api::tailscale
 

@@ -1,0 +1,48 @@
+#include "api/app/openapi.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "version.hpp"
+
+namespace zlh::api {
+
+using http::Request;
+using http::Response;
+
+void add_openapi_route(http::Router& r) {
+  http::RouteOptions pub;
+  pub.is_public = true;
+  // Every route of this table, generated from it, so it cannot drift.
+  nlohmann::json paths = nlohmann::json::object();
+  for (const auto& rt : r.routes()) {
+    std::vector<std::string> methods{rt.method == "WS" ? "get" : rt.method};
+    if (rt.is_proxy) methods = rt.methods;  // a proxy route for any method is not described
+    for (std::string m : methods) {
+      std::transform(m.begin(), m.end(), m.begin(),
+                     [](unsigned char ch) { return std::tolower(ch); });
+      nlohmann::json op = {
+          {"responses",
+           {{"default", {{"description", "JSON; errors are {error:{code,message}}"}}}}}};
+      if (!rt.options.is_public)
+        op["security"] = nlohmann::json::array(
+            {{{"bearer", nlohmann::json::array()}}, {{"cookie", nlohmann::json::array()}}});
+      if (rt.method == "WS") op["description"] = "WebSocket upgrade";
+      paths[rt.pattern][m] = op;
+    }
+  }
+  paths["/api/openapi.json"]["get"] = {
+      {"responses", {{"200", {{"description", "this document"}}}}}};
+  nlohmann::json doc = {
+      {"openapi", "3.0.3"},
+      {"info", {{"title", "zlh-api"}, {"version", kVersion}}},
+      {"paths", paths},
+      {"components",
+       {{"securitySchemes",
+         {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}},
+          {"cookie", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "zlh_session"}}}}}}}};
+  r.add_sync(
+      "GET", "/api/openapi.json", [doc](Request&) { return Response::json(200, doc); }, pub);
+}
+
+}  // namespace zlh::api
