@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace zlh::fs {
@@ -78,6 +79,12 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
     return fail(Error::from_errno("rename " + tmp, err));
   }
   return fsync_dir(dir);
+}
+
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", unsigned(m & 07777));
+  return buf;
 }
 
 std::string dir_of(const std::string& path) {

@@ -30,6 +30,9 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 
 // names the file in messages.
 Result<std::string> read_fd(int fd, size_t max_bytes, const std::string& name);
 
+// "0644": the permission bits of `m` as four octal digits, for messages.
+std::string octal_mode(mode_t m);
+
 // The directory part of `path`: "a/b" → "a", "/a" → "/", "a" → ".".
 std::string dir_of(const std::string& path);
 

@@ -5,29 +5,14 @@
 // server and those files include this.
 #pragma once
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <unordered_map>
 
-#include "base/coarse_clock.hpp"
 #include "http/http.hpp"
-#include "http/upstream_pool.hpp"
+#include "http/upstream_pool.hpp"  // the Asio/Beast aliases, the pool, the deadlines
 
 namespace zlh::http::detail {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 // What the server's session lends the proxy for one request whose header
 // was read (its body not yet).

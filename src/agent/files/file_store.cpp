@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "agent/files/as_user.hpp"
+#include "base/fs.hpp"
 #include "http/http.hpp"
 
 namespace zlh::agent::files {
@@ -20,12 +21,6 @@ using safe_path::UniqueFd;
 namespace {
 
 constexpr int kMaxDepth = 512;
-
-std::string octal_mode(mode_t m) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", unsigned(m & 07777));
-  return buf;
-}
 
 // Removes `name` in `dir`: a file or symlink is unlinked, a directory is
 // emptied depth-first through fds (never by path, never following links).
@@ -164,7 +159,7 @@ Result<nlohmann::json> FileStore::list(std::string_view rel) const {
                         {"type", type},
                         {"size", uint64_t(st.st_size)},
                         {"mtime", int64_t(st.st_mtim.tv_sec)},
-                        {"mode", octal_mode(st.st_mode)}};
+                        {"mode", fs::octal_mode(st.st_mode)}};
     items.push_back({type == "dir", e->d_name, std::move(j)});
   }
   ::closedir(d);

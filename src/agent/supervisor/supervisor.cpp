@@ -260,6 +260,18 @@ Result<void> Supervisor::spawn_shim(Service& s) {
   return {};
 }
 
+bool Supervisor::back_off(std::unique_lock<std::mutex>& lk, Service& s,
+                          const CrashPolicy::Decision& d) {
+  persist(s);
+  if (!d.restart) {
+    set_state(s, "crashed");
+    return false;
+  }
+  set_state(s, "backoff");
+  cv_.wait_for(lk, d.delay, [&] { return closing_ || s.removed || !s.want_running; });
+  return true;
+}
+
 void Supervisor::monitor(std::shared_ptr<Service> s) {
   const std::string name = s->spec.name;
   std::unique_lock lk(mu_);
@@ -275,14 +287,7 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
       if (!r) {
         log::error(kComponent, "cannot start service",
                    {{"service", name}, {"error", r.error().message}});
-        auto d = s->policy.on_crash(127, 0);
-        persist(*s);
-        if (!d.restart) {
-          set_state(*s, "crashed");
-          continue;
-        }
-        set_state(*s, "backoff");
-        cv_.wait_for(lk, d.delay, [&] { return closing_ || s->removed || !s->want_running; });
+        (void)back_off(lk, *s, s->policy.on_crash(127, 0));
         continue;
       }
       fresh = true;
@@ -389,14 +394,7 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
                {"delay_ms", d.delay.count()},
                {"crash_count", s->policy.crash_count()},
                {"reason", reason}});
-    persist(*s);
-    if (!d.restart) {
-      set_state(*s, "crashed");
-      continue;
-    }
-    set_state(*s, "backoff");
-    cv_.wait_for(lk, d.delay, [&] { return closing_ || s->removed || !s->want_running; });
-    if (s->want_running) ++s->restarts;
+    if (back_off(lk, *s, d) && s->want_running) ++s->restarts;
   }
 }
 

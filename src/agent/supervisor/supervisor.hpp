@@ -125,6 +125,11 @@ class Supervisor {
   bool shim_alive(const Service& s) const;
   void persist(const Service& s);
   void set_state(Service& s, const std::string& state);
+  // After a crash (or a failed start), with mu_ held in `lk`: persists the
+  // policy's count, then either "crashed" (false: no more restarts) or
+  // "backoff" and waits out the delay (true), ending early on close,
+  // removal or a stop.
+  bool back_off(std::unique_lock<std::mutex>& lk, Service& s, const CrashPolicy::Decision& d);
 
   std::string root_, shim_bin_, run_dir_, state_dir_;
   const Clock& clock_;

@@ -15,12 +15,6 @@ namespace {
 
 constexpr size_t kMaxSecretFileBytes = 4096;
 
-std::string octal_mode(mode_t m) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", unsigned(m & 07777));
-  return buf;
-}
-
 // Holds secret text and wipes it when it goes out of scope.
 struct Wiped {
   std::string s;
@@ -50,8 +44,8 @@ Result<void> read_secret_file(const std::string& path, std::string& out) {
   };
   if (!S_ISREG(st.st_mode)) return refuse("not a regular file");
   if (st.st_mode & 077)
-    return refuse("secret file is accessible by group or others (mode " + octal_mode(st.st_mode) +
-                  "); chmod 600 it");
+    return refuse("secret file is accessible by group or others (mode " +
+                  fs::octal_mode(st.st_mode) + "); chmod 600 it");
   if (st.st_uid != ::geteuid() && st.st_uid != 0)
     return refuse("secret file is owned by another user (uid " + std::to_string(st.st_uid) + ")");
   auto text = fs::read_fd(fd, kMaxSecretFileBytes, path);

@@ -28,8 +28,9 @@ Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vm
   return r;
 }
 
-Result<nlohmann::json> AgentClient::status(const std::string& ip, int64_t vmid) const {
-  auto r = call(ip, vmid, "GET", "/status");
+Result<nlohmann::json> AgentClient::status(const std::string& ip, int64_t vmid,
+                                           std::chrono::milliseconds timeout) const {
+  auto r = call(ip, vmid, "GET", "/status", {}, timeout);
   if (!r) return fail(r.error());
   if (r->status != 200)
     return fail(codes::kUpstream, "agent /status answered " + std::to_string(r->status));

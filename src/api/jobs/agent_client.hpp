@@ -25,8 +25,9 @@ class AgentClient {
   Result<http::ClientResponse> call(
       const std::string& ip, int64_t vmid, const std::string& method, const std::string& path,
       std::string body = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
-  // GET /status as JSON.
-  Result<nlohmann::json> status(const std::string& ip, int64_t vmid) const;
+  // GET /status as a JSON object (anything else is E_UPSTREAM).
+  Result<nlohmann::json> status(const std::string& ip, int64_t vmid,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
  private:
   const crypto::Ed25519SecretKey& key_;

@@ -15,15 +15,8 @@ namespace zlh::api {
 using store::ServerState;
 
 AgentStatusFn agent_status_via(const AgentClient& agents, std::chrono::milliseconds timeout) {
-  return [&agents, timeout](const std::string& ip, int64_t vmid) -> Result<nlohmann::json> {
-    auto r = agents.call(ip, vmid, "GET", "/status", {}, timeout);
-    if (!r) return fail(r.error());
-    if (r->status != 200)
-      return fail(codes::kUpstream, "agent /status answered " + std::to_string(r->status));
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      return fail(codes::kUpstream, "agent /status: not a JSON object");
-    return j;
+  return [&agents, timeout](const std::string& ip, int64_t vmid) {
+    return agents.status(ip, vmid, timeout);
   };
 }
 
