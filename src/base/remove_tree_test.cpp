@@ -78,6 +78,11 @@ TEST_F(RemoveTreeTest, MissingIsNotFound) {
   r = remove_tree(base_ + "/nope/deeper");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "E_NOT_FOUND");
+  // missing_ok: the caller only wants it gone (staging dirs, trash).
+  EXPECT_TRUE(remove_tree(base_ + "/nope", {.missing_ok = true}));
+  EXPECT_TRUE(remove_tree(base_ + "/nope/deeper", {.missing_ok = true}));
+  // Other failures still fail.
+  EXPECT_FALSE(remove_tree("/", {.missing_ok = true}));
 }
 
 TEST_F(RemoveTreeTest, RefusesRootAndDots) {
