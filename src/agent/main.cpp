@@ -11,6 +11,7 @@
 #include "agent/provisioner.hpp"
 #include "agent/routes.hpp"
 #include "agent/steps.hpp"
+#include "agent/workload.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
 #include "base/metrics.hpp"
@@ -19,18 +20,17 @@
 
 using namespace zlh;
 
-int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  auto parsed = agent::parse_options(argc, argv, host);
-  if (!parsed) {
-    std::cerr << "zlh-agent: " << parsed.error().message << "\n";
-    return 2;
-  }
-  if (!parsed->options) return parsed->exit_code;
-  agent::Options opts = *parsed->options;
+namespace {
 
+// An Ed25519 public key file named by a flag; nullopt when the flag is empty.
+Result<std::optional<crypto::Ed25519PublicKey>> load_key(const std::string& path) {
+  if (path.empty()) return std::optional<crypto::Ed25519PublicKey>{};
+  auto k = crypto::load_public_key(path);
+  if (!k) return fail(k.error());
+  return std::optional{*k};
+}
+
+void setup_logging(const agent::Options& opts) {
   log::Format fmt = log::Format::kJson;
   log::parse_format(opts.log_format, &fmt);
   log::set_format(fmt);
@@ -38,33 +38,11 @@ int main(int argc, char** argv) {
   log::parse_level(opts.log_level, &level);  // validated by parse_options
   log::set_level(level);
   if (opts.vmid) log::set_base_fields({{"vmid", *opts.vmid}});
+}
 
-  std::optional<crypto::Ed25519PublicKey> api_key;
-  if (!opts.api_key.empty()) {
-    auto k = crypto::load_public_key(opts.api_key);
-    if (!k) {
-      log::error("agent", "cannot load --api-key", {{"error", k.error().message}});
-      return 2;
-    }
-    api_key = *k;
-  } else {
-    log::warn("agent", "no --api-key given: every route but /health answers 401");
-  }
-  if (!opts.vmid)
-    log::warn(
-        "agent",
-        "vmid unknown (no --vmid, no digits in hostname): every route but /health answers 401");
-
-  std::optional<crypto::Ed25519PublicKey> catalog_key;
-  if (!opts.catalog_key.empty()) {
-    auto k = crypto::load_public_key(opts.catalog_key);
-    if (!k) {
-      log::error("agent", "cannot load --catalog-key", {{"error", k.error().message}});
-      return 2;
-    }
-    catalog_key = *k;
-  }
-
+// Builds the agent's parts, serves until a signal, stops them. Exit code.
+int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_key,
+        std::optional<crypto::Ed25519PublicKey> catalog_key) {
   agent::runtimes::CurlFetcher fetcher;
   agent::runtimes::CatalogClient catalog(fetcher, opts.artifacts, catalog_key);
   agent::runtimes::ArtifactCache cache(fs::join(opts.root, "opt/zlh/cache"), fetcher);
@@ -75,17 +53,15 @@ int main(int argc, char** argv) {
     if (auto r = devenv.regenerate(runtimes.active()); !r)
       log::error("devenv", "cannot write the environment", {{"error", r.error().message}});
   });
-
   agent::runtimes::RuntimeManager addon_installer(opts.root, catalog, cache, "addon");
   addon_installer.discard_leftovers();
   // Services run through zlh-shim, installed beside the agent.
   std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   agent::supervisor::SystemClock clock;
   agent::supervisor::Supervisor supervisor(opts.root, self_dir + "/zlh-shim", clock);
-  std::string listen_host = http::split_host_port(opts.listen)->first;
+  const auto [listen_host, listen_port] = *http::split_host_port(opts.listen);
   agent::addons::AddonManager addons(opts.root, addon_installer, catalog, supervisor, devenv,
                                      listen_host, opts.vmid);
-
   agent::game::GameServer game_server(opts.root, supervisor, devenv);
   agent::game::GameInstaller game_installer(opts.root, catalog, cache, runtimes, devenv,
                                             game_server);
@@ -93,70 +69,31 @@ int main(int argc, char** argv) {
   agent::Provisioner provisioner(opts.root, opts.vmid, runner);
   provisioner.load();
   agent::TaskRunner tasks;
-
   metrics::Registry registry;
-  auto started = std::chrono::steady_clock::now();
-  registry.add_collector([&provisioner, started](std::string& out) {
-    out +=
-        "# HELP zlh_agent_state Current agent state (1 for the current one)\n# TYPE "
-        "zlh_agent_state gauge\n";
-    out +=
-        "zlh_agent_state{state=\"" + std::string(agent::to_string(provisioner.state())) + "\"} 1\n";
-    out +=
-        "# HELP process_resident_memory_bytes Resident memory size in bytes\n# TYPE "
-        "process_resident_memory_bytes gauge\n";
-    out += "process_resident_memory_bytes " + std::to_string(metrics::resident_bytes()) + "\n";
-    out +=
-        "# HELP zlh_agent_uptime_seconds Seconds since the agent started\n# TYPE "
-        "zlh_agent_uptime_seconds gauge\n";
-    out += "zlh_agent_uptime_seconds " +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::steady_clock::now() - started)
-                              .count()) +
-           "\n";
-  });
-
+  const auto started = std::chrono::steady_clock::now();
+  agent::add_agent_metrics(registry, provisioner, started);
   supervisor.reattach();
   agent::console::ConsoleManager console(supervisor, devenv, tasks);
-  tasks.run([&console](const std::atomic<bool>& cancel) {
-    // Idle dev console sessions are closed by this janitor.
-    for (int tick = 0; !cancel.load(); ++tick) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (tick % 150 == 149) console.reap_idle();
-    }
-  });
-
+  console.start_reaper();
   agent::TokenGuard guard(api_key, opts.vmid, zlh::unix_now);
-  // The /files root: the workspace of a dev container, the server directory
-  // of a game container; new files belong to the dev (service) user.
-  agent::files::FilesConfig files_cfg;
-  files_cfg.max_upload_bytes = opts.max_upload_bytes;
-  files_cfg.open_store = [&]() -> Result<agent::files::FileStore> {
-    auto p = provisioner.payload();
-    if (!p) return fail(codes::kConflict, "no workload yet: POST /config first");
-    auto user = devenv.ensure_user();
-    if (!user) return fail(user.error());
-    std::optional<agent::files::Owner> owner;
-    if (!user->is_current_user) owner = agent::files::Owner{user->uid, user->gid};
-    std::string dir =
-        p->container_type == "game" ? fs::join(opts.root, "opt/zlh/server") : user->workspace;
-    return agent::files::FileStore::open(dir, owner);
-  };
-  files_cfg.root_label = [&] {
-    auto p = provisioner.payload();
-    return std::string(p && p->container_type == "game" ? "server" : "workspace");
-  };
+  const auto files = agent::workload_files(provisioner, devenv, opts.root, opts.max_upload_bytes);
   agent::mods::ModManager mods(opts.root, cache, opts.artifacts, supervisor,
-                               [&]() -> std::optional<agent::files::Owner> {
-                                 auto u = devenv.user();
-                                 if (!u || u->is_current_user) return std::nullopt;
-                                 return agent::files::Owner{u->uid, u->gid};
-                               });
-  agent::AgentContext ctx{
-      provisioner, guard,   registry, opts.vmid, started,    runtimes, tasks,
-      supervisor,  console, addons,   {},        &files_cfg, &mods,    opts.max_upload_bytes};
-  ctx.listen_host = listen_host;
-  if (auto hp = http::split_host_port(opts.listen)) ctx.listen_port = hp->second;
+                               agent::dev_user_owner(devenv));
+  agent::AgentContext ctx{.provisioner = provisioner,
+                          .guard = guard,
+                          .metrics = registry,
+                          .vmid = opts.vmid,
+                          .started = started,
+                          .runtimes = runtimes,
+                          .tasks = tasks,
+                          .supervisor = supervisor,
+                          .console = console,
+                          .addons = addons,
+                          .files = &files,
+                          .mods = &mods,
+                          .max_upload_bytes = opts.max_upload_bytes,
+                          .listen_host = listen_host,
+                          .listen_port = listen_port};
 
   http::ServerOptions so;
   so.listen = opts.listen;
@@ -181,4 +118,36 @@ int main(int argc, char** argv) {
   provisioner.stop();
   log::info("agent", "agent stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  auto parsed = agent::parse_options(argc, argv, host);
+  if (!parsed) {
+    std::cerr << "zlh-agent: " << parsed.error().message << "\n";
+    return 2;
+  }
+  if (!parsed->options) return parsed->exit_code;
+  const agent::Options opts = *parsed->options;
+  setup_logging(opts);
+  auto api_key = load_key(opts.api_key);
+  if (!api_key) {
+    log::error("agent", "cannot load --api-key", {{"error", api_key.error().message}});
+    return 2;
+  }
+  if (!*api_key) log::warn("agent", "no --api-key given: every route but /health answers 401");
+  if (!opts.vmid)
+    log::warn("agent",
+              "vmid unknown (no --vmid, no digits in hostname): every route but /health answers "
+              "401");
+  auto catalog_key = load_key(opts.catalog_key);
+  if (!catalog_key) {
+    log::error("agent", "cannot load --catalog-key", {{"error", catalog_key.error().message}});
+    return 2;
+  }
+  return run(opts, *api_key, *catalog_key);
 }

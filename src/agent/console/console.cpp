@@ -141,6 +141,16 @@ ConsoleManager::ConsoleManager(supervisor::Supervisor& sup, devenv::DevEnvironme
                                TaskRunner& tasks, std::chrono::seconds idle_keep)
     : sup_(sup), devenv_(devenv), tasks_(tasks), idle_keep_(idle_keep) {}
 
+void ConsoleManager::start_reaper() {
+  tasks_.run([this](const std::atomic<bool>& cancel) {
+    // Short sleeps, so that a stop is not kept waiting.
+    for (int tick = 0; !cancel.load(); ++tick) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (tick % 150 == 149) reap_idle();
+    }
+  });
+}
+
 void ConsoleManager::attached(const std::string& service) {
   std::lock_guard lk(mu_);
   usage_[service].clients++;

@@ -45,6 +45,8 @@ class ConsoleManager {
 
   // Stops dev sessions that have had no client for longer than idle_keep.
   void reap_idle();
+  // Runs reap_idle() every 30 s on the TaskRunner, until it stops.
+  void start_reaper();
 
   // Bookkeeping from handlers.
   void attached(const std::string& service);
