@@ -6,12 +6,12 @@
 
 #include "api/auth/cookies.hpp"
 #include "api/jobs/agent_client.hpp"
-#include "api/relay/origin.hpp"
 #include "api/request_ids.hpp"
 #include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
 #include "base/unix_time.hpp"
+#include "http/origin.hpp"
 
 namespace zlh::api {
 
@@ -389,7 +389,7 @@ void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::
               break;
           }
           if (is_upgrade &&
-              !relay::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
+              !http::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
             plan.response = http::Response::error(
                 Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
             return plan;

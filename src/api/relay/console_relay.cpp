@@ -1,11 +1,11 @@
 #include "api/relay/console_relay.hpp"
 
 #include "api/relay/forwarding.hpp"
-#include "api/relay/origin.hpp"
 #include "api/relay/target.hpp"
 #include "api/relay/user_slots.hpp"
 #include "api/request_ids.hpp"
 #include "base/log.hpp"
+#include "http/origin.hpp"
 
 namespace zlh::api::relay {
 
@@ -58,7 +58,7 @@ class ConsoleRelay : public http::WsHandler {
 http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamIo> io) {
   auto slots = std::make_shared<UserSlots>();
   return [c = deps, io, slots](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
-    if (!origin_allowed(req.headers.get("Origin"), c.public_url))
+    if (!http::origin_allowed(req.headers.get("Origin"), c.public_url))
       return fail(codes::kForbidden, "websocket origin is not " + c.public_url);
     auto target = owned_agent(c.store, req);
     if (!target) return fail(target.error());

@@ -1,9 +1,9 @@
-#include "api/relay/origin.hpp"
+#include "http/origin.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-namespace zlh::api::relay {
+namespace zlh::http {
 
 std::optional<std::string> normalized_origin(std::string_view url) {
   auto sep = url.find("://");
@@ -48,4 +48,4 @@ bool origin_allowed(std::optional<std::string_view> origin, std::string_view pub
   return want && got && *want == *got;
 }
 
-}  // namespace zlh::api::relay
+}  // namespace zlh::http

@@ -1,8 +1,8 @@
-#include "api/relay/origin.hpp"
+#include "http/origin.hpp"
 
 #include <gtest/gtest.h>
 
-namespace zlh::api::relay {
+namespace zlh::http {
 namespace {
 
 TEST(Origin, Normalizes) {
@@ -38,4 +38,4 @@ TEST(Origin, OnlyThePublicOriginOrNone) {
 }
 
 }  // namespace
-}  // namespace zlh::api::relay
+}  // namespace zlh::http
