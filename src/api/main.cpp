@@ -125,7 +125,10 @@ int main(int argc, char** argv) {
 
   // Headscale access (api/tailscale), before anything is touched: the API
   // key is read here (never logged) and a bad one stops the start.
-  auto tailscale = api::tailscale::make_tailscale_context(opts);
+  auto tailscale = api::tailscale::make_tailscale_context(
+      {opts.headscale_url, opts.headscale_login_url, opts.headscale_api_key_file,
+       opts.headscale_version, opts.headscale_user_prefix, opts.headscale_key_ttl,
+       opts.headscale_acl_tags});
   if (!tailscale) {
     log::error("api", "cannot configure Headscale", {{"error", tailscale.error().message}});
     return 1;

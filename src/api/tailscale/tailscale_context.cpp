@@ -31,23 +31,23 @@ void TailscaleContext::forget_keys(int64_t server_id, const std::set<std::string
   if (it->second.empty()) keys_.erase(it);
 }
 
-Result<std::unique_ptr<TailscaleContext>> make_tailscale_context(const Options& o) {
-  if (o.headscale_url.empty()) return std::make_unique<TailscaleContext>();
-  auto version = HeadscaleVersion::parse(o.headscale_version);
+Result<std::unique_ptr<TailscaleContext>> make_tailscale_context(const HeadscaleOptions& o) {
+  if (o.url.empty()) return std::make_unique<TailscaleContext>();
+  auto version = HeadscaleVersion::parse(o.version);
   if (!version) return fail(version.error());
-  auto ttl = parse_key_ttl(o.headscale_key_ttl);
+  auto ttl = parse_key_ttl(o.key_ttl);
   if (!ttl) return fail(ttl.error());
-  auto tags = parse_acl_tags(o.headscale_acl_tags);
+  auto tags = parse_acl_tags(o.acl_tags);
   if (!tags) return fail(tags.error());
-  auto key = load_api_key(o.headscale_api_key_file);
+  auto key = load_api_key(o.api_key_file);
   if (!key) return fail(key.error());
   HeadscaleClientConfig cc;
-  cc.url = o.headscale_url;
+  cc.url = o.url;
   cc.api_key = std::move(*key);
   cc.version = *version;
   TailscaleSettings s;
-  s.login_server = o.headscale_login_url.empty() ? o.headscale_url : o.headscale_login_url;
-  s.user_prefix = o.headscale_user_prefix;
+  s.login_server = o.login_url.empty() ? o.url : o.login_url;
+  s.user_prefix = o.user_prefix;
   s.key_ttl = *ttl;
   s.acl_tags = std::move(*tags);
   auto client =

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "api/options.hpp"
 #include "api/tailscale/headscale_client.hpp"
 
 namespace zlh::api::tailscale {
@@ -61,6 +60,16 @@ class TailscaleContext {
 // is empty; else the client over libcurl with the API key loaded
 // (headscale_config.hpp: load_api_key). Errors: those of load_api_key and
 // of the flag parsers.
-Result<std::unique_ptr<TailscaleContext>> make_tailscale_context(const Options& o);
+// The --headscale-* flags as given (api/options.hpp documents them).
+struct HeadscaleOptions {
+  std::string url;        // empty: not configured
+  std::string login_url;  // what tailscale clients get; default url
+  std::string api_key_file;
+  std::string version;
+  std::string user_prefix = "zlh-u";
+  std::string key_ttl = "1h";
+  std::string acl_tags;
+};
+Result<std::unique_ptr<TailscaleContext>> make_tailscale_context(const HeadscaleOptions& o);
 
 }  // namespace zlh::api::tailscale

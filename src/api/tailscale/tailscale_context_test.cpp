@@ -8,7 +8,7 @@ namespace {
 TEST(TailscaleContext, UnconfiguredHasNoClient) {
   TailscaleContext ts;
   EXPECT_EQ(ts.headscale(), nullptr);
-  Options o;  // no --headscale-url
+  HeadscaleOptions o;  // no --headscale-url
   auto made = make_tailscale_context(o);
   ASSERT_TRUE(made);
   EXPECT_EQ((*made)->headscale(), nullptr);
@@ -38,11 +38,11 @@ TEST(TailscaleContext, RemembersKeyIdsPerServer) {
 }
 
 TEST(TailscaleContext, ConfiguredFromOptions) {
-  Options o;
-  o.headscale_url = "http://127.0.0.1:9";
-  o.headscale_version = "0.25";
-  o.headscale_key_ttl = "30m";
-  o.headscale_acl_tags = "tag:zlh-dev";
+  HeadscaleOptions o;
+  o.url = "http://127.0.0.1:9";
+  o.version = "0.25";
+  o.key_ttl = "30m";
+  o.acl_tags = "tag:zlh-dev";
   ::setenv(kApiKeyEnv, "hs-env-key", 1);
   auto made = make_tailscale_context(o);
   ASSERT_TRUE(made) << made.error().message;
@@ -52,7 +52,7 @@ TEST(TailscaleContext, ConfiguredFromOptions) {
   EXPECT_EQ((*made)->settings().key_ttl, std::chrono::seconds(1800));
   EXPECT_EQ((*made)->settings().acl_tags, std::vector<std::string>{"tag:zlh-dev"});
   EXPECT_EQ(std::getenv(kApiKeyEnv), nullptr);
-  o.headscale_login_url = "https://hs.example.com";
+  o.login_url = "https://hs.example.com";
   ::setenv(kApiKeyEnv, "hs-env-key", 1);
   EXPECT_EQ((*make_tailscale_context(o))->settings().login_server, "https://hs.example.com");
   // No key anywhere: refused.
