@@ -24,6 +24,7 @@
 #include "agent/runtimes/extract.hpp"
 #include "base/remove_tree.hpp"
 #include "fuzz_input.hpp"
+#include "fuzz_tree.hpp"
 
 namespace fs = std::filesystem;
 namespace rt = zlh::agent::runtimes;
@@ -31,12 +32,6 @@ namespace rt = zlh::agent::runtimes;
 namespace {
 
 std::string g_base, g_dest, g_outside, g_archive;
-
-std::set<std::string> names(const std::string& dir) {
-  std::set<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename());
-  return out;
-}
 
 void write_file(const std::string& path, std::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -46,19 +41,9 @@ void write_file(const std::string& path, std::string_view data) {
 }
 
 void check_outside_untouched() {
-  ZLH_FUZZ_CHECK((names(g_base) == std::set<std::string>{"archive", "dest", "outside"}),
+  ZLH_FUZZ_CHECK((zlh::fuzz::names(g_base) == std::set<std::string>{"archive", "dest", "outside"}),
                  "the base changed");
-  ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}), "outside/ changed");
-  struct stat st {};
-  ZLH_FUZZ_CHECK(::lstat((g_outside + "/secret").c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-                     st.st_nlink == 1 && st.st_size == 6 && (st.st_mode & 07777) == 0644,
-                 "outside/secret changed");
-  int fd = ::open((g_outside + "/secret").c_str(), O_RDONLY | O_CLOEXEC);
-  char buf[8] = {};
-  ZLH_FUZZ_CHECK(
-      fd >= 0 && ::read(fd, buf, sizeof buf) == 6 && std::string_view(buf, 6) == "secret",
-      "outside/secret's content changed");
-  ::close(fd);
+  zlh::fuzz::check_secret_untouched(g_outside);
 }
 
 // After a success: every symlink stays inside dest/, nothing but files, dirs and links.
@@ -117,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto rm = zlh::fs::remove_tree(g_dest, {.missing_ok = true});
   ZLH_FUZZ_CHECK(rm, rm.error().to_string());
   ZLH_FUZZ_CHECK(!fs::exists(fs::symlink_status(g_dest)), "dest/ still there after remove_tree");
-  ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}),
+  ZLH_FUZZ_CHECK((zlh::fuzz::names(g_outside) == std::set<std::string>{"secret"}),
                  "remove_tree reached outside/");
   return 0;
 }

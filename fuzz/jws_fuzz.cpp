@@ -78,15 +78,12 @@ std::pair<bool, bool> guard_twice(std::string_view token) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   zlh::fuzz::Input in(data, size);
   const uint8_t mode = in.front_byte();
-  std::string token;
-  if (mode % 2 == 0) {
-    token = std::string(in.rest());
-  } else {
-    std::string_view header = in.until("\n");
-    std::string_view claims = in.rest();
-    std::string input = crypto::base64url_encode(header) + "." + crypto::base64url_encode(claims);
-    token = input + "." + crypto::base64url_encode(crypto::ed25519_sign(keys().sec, input));
-  }
+  const std::string token =
+      zlh::fuzz::token_from(in, mode, [](std::string_view header, std::string_view claims) {
+        std::string input =
+            crypto::base64url_encode(header) + "." + crypto::base64url_encode(claims);
+        return input + "." + crypto::base64url_encode(crypto::ed25519_sign(keys().sec, input));
+      });
   auto c = verify(token);
 
   // The guard sees what Request::bearer_token() makes of the header.

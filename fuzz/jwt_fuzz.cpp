@@ -39,14 +39,10 @@ zlh::Result<auth::SessionClaims> verify(std::string_view token) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   zlh::fuzz::Input in(data, size);
   const uint8_t mode = in.front_byte();
-  std::string token;
-  if (mode % 2 == 0) {
-    token = std::string(in.rest());
-  } else {
-    std::string_view header = in.until("\n");
-    std::string_view claims = in.rest();
-    token = auth::sign_hs256_raw(key().secret(), header, claims);
-  }
+  const std::string token =
+      zlh::fuzz::token_from(in, mode, [](std::string_view header, std::string_view claims) {
+        return auth::sign_hs256_raw(key().secret(), header, claims);
+      });
   auto c = verify(token);
   if (!c) {
     ZLH_FUZZ_CHECK(c.error().is(zlh::codes::kUnauthorized), c.error().to_string());

@@ -26,6 +26,7 @@
 #include "agent/files/file_store.hpp"
 #include "base/safe_path.hpp"
 #include "fuzz_input.hpp"
+#include "fuzz_tree.hpp"
 
 namespace fs = std::filesystem;
 namespace files = zlh::agent::files;
@@ -77,25 +78,10 @@ void build_root() {
   g_store.emplace(std::move(*s));
 }
 
-std::set<std::string> names(const std::string& dir) {
-  std::set<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename());
-  return out;
-}
-
 void check_outside_untouched() {
-  ZLH_FUZZ_CHECK((names(g_base) == std::set<std::string>{"outside", "root"}), "the base changed");
-  ZLH_FUZZ_CHECK((names(g_outside) == std::set<std::string>{"secret"}), "outside/ changed");
-  struct stat st {};
-  ZLH_FUZZ_CHECK(::lstat((g_outside + "/secret").c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-                     st.st_nlink == 1 && st.st_size == 6 && (st.st_mode & 07777) == 0644,
-                 "outside/secret changed");
-  int fd = ::open((g_outside + "/secret").c_str(), O_RDONLY | O_CLOEXEC);
-  char buf[8] = {};
-  ZLH_FUZZ_CHECK(
-      fd >= 0 && ::read(fd, buf, sizeof buf) == 6 && std::string_view(buf, 6) == "secret",
-      "outside/secret's content changed");
-  ::close(fd);
+  ZLH_FUZZ_CHECK((zlh::fuzz::names(g_base) == std::set<std::string>{"outside", "root"}),
+                 "the base changed");
+  zlh::fuzz::check_secret_untouched(g_outside);
 }
 
 // The descriptor names the root or something beneath it.
