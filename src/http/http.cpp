@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <optional>
 
 #include "base/strings.hpp"
 
@@ -136,17 +137,8 @@ Response Response::text(int status, std::string body, std::string content_type) 
 namespace {
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    out.emplace_back(path.substr(i, j - i));
-    i = j;
-  }
+  SegmentReader segs(path);
+  while (auto seg = segs.next()) out.emplace_back(*seg);
   return out;
 }
 }  // namespace
@@ -227,36 +219,99 @@ void Router::add_proxy(std::string pattern, ProxyFactory f, RouteOptions o,
   r.methods = std::move(methods);
 }
 
-Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {
-  Match result;
-  // Empty segments ("//") are not collapsed silently into another route:
-  // a path with them simply matches whatever its non-empty segments match,
-  // which is the same resource. Segments are views into `path` (this runs
-  // for every request): strings are built only for the route that matched.
+namespace {
+// A request path cut at '/' into views of the path itself (this runs for
+// every request): the first 32 segments without allocating. Empty segments
+// ("//") are skipped, so such a path matches what its non-empty segments
+// match, which is the same resource.
+struct PathSegments {
   std::array<std::string_view, 32> small;
   std::vector<std::string_view> big;
-  size_t nsegs = 0;
-  for (size_t i = 0; i < path.size();) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
+  size_t n = 0;
+
+  explicit PathSegments(std::string_view path) {
+    SegmentReader reader(path);
+    while (auto seg = reader.next()) {
+      if (n < small.size()) {
+        small[n] = *seg;
+      } else {
+        if (big.empty()) big.assign(small.begin(), small.end());
+        big.push_back(*seg);
+      }
+      ++n;
     }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (nsegs < small.size()) {
-      small[nsegs] = path.substr(i, j - i);
-    } else {
-      if (big.empty()) big.assign(small.begin(), small.end());
-      big.push_back(path.substr(i, j - i));
-    }
-    ++nsegs;
-    i = j;
   }
-  const std::string_view* segs = big.empty() ? small.data() : big.data();
+  const std::string_view* data() const { return big.empty() ? small.data() : big.data(); }
+};
+
+// Where `r`'s pattern matches the segments: the index of its {name...}
+// segment (or its segment count when it has none), nullopt when it does not
+// match. Cheap refusals first: too few or too many segments.
+std::optional<size_t> match_shape(const Router::Route& r, const std::string_view* segs,
+                                  size_t nsegs, bool trailing_slash) {
+  const size_t fixed = r.segments.size() - (r.rest ? 1 : 0);
+  if (nsegs < fixed || (!r.rest && (nsegs != fixed || trailing_slash))) return std::nullopt;
+  for (size_t i = 0; i < r.segments.size(); ++i) {
+    if (r.kinds[i] == Router::Route::Seg::kRest) return i;
+    if (r.kinds[i] == Router::Route::Seg::kLiteral && r.segments[i] != segs[i]) return std::nullopt;
+  }
+  return r.segments.size();
+}
+
+bool method_matches(std::string_view m, std::string_view method) {
+  return m == method || (m == "GET" && method == "HEAD");
+}
+
+// Whether `r` takes `method`; when not, its methods are added to `allow`
+// (for the 405's Allow header).
+bool takes_method(const Router::Route& r, std::string_view method, bool websocket,
+                  std::string& allow) {
+  auto add = [&allow](std::string_view m) {
+    if (!allow.empty()) allow += ", ";
+    allow += m;
+  };
+  if (r.is_proxy) {
+    if (r.methods.empty()) return true;
+    for (const auto& m : r.methods)
+      if (method_matches(m, method)) return true;
+    for (const auto& m : r.methods) add(m);
+    return false;
+  }
+  if (websocket || method_matches(r.method, method)) return true;
+  add(r.method);
+  return false;
+}
+
+// The {name} parameters of a matched route, and its {name...} rest (the
+// segments from `rest_at` joined by '/', with the trailing slash kept).
+void bind_params(const Router::Route& r, const std::string_view* segs, size_t nsegs, size_t rest_at,
+                 bool trailing_slash, Router::Match& result) {
+  for (size_t k = 0; k < rest_at; ++k) {
+    const std::string& ps = r.segments[k];
+    if (r.kinds[k] == Router::Route::Seg::kParam)
+      result.params[std::string_view(ps).substr(1, ps.size() - 2)] = std::string(segs[k]);
+  }
+  if (rest_at == r.segments.size()) return;
+  const std::string& ps = r.segments[rest_at];
+  std::string rest;
+  for (size_t k = rest_at; k < nsegs; ++k) {
+    if (k > rest_at) rest += '/';
+    rest += segs[k];
+  }
+  if (trailing_slash && !rest.empty()) rest += '/';
+  result.params[std::string_view(ps).substr(1, ps.size() - 5)] = std::move(rest);
+}
+}  // namespace
+
+Router::Match Router::match(std::string_view method, std::string_view path, bool websocket) const {
+  Match result;
+  const PathSegments path_segs(path);
+  const std::string_view* segs = path_segs.data();
+  const size_t nsegs = path_segs.n;
   const bool trailing_slash = path.size() > 1 && path.back() == '/';
   std::string allow;
   // The routes starting with this path's first segment, merged in order
-  // with those starting with a parameter.
+  // with those starting with a parameter: the first added wins.
   const std::vector<uint32_t>* lit = nullptr;
   if (nsegs > 0)
     if (auto it = by_first_.find(segs[0]); it != by_first_.end()) lit = &it->second;
@@ -270,59 +325,12 @@ Router::Match Router::match(std::string_view method, std::string_view path, bool
     else
       break;
     const Route& r = routes_[idx];
-    const bool proxy = r.is_proxy;
-    if (!proxy && r.is_ws != websocket) continue;
-    // Cheap refusals first: too few or too many segments.
-    const size_t fixed = r.segments.size() - (r.rest ? 1 : 0);
-    if (nsegs < fixed || (!r.rest && (nsegs != fixed || trailing_slash))) continue;
-    bool ok = true;
-    bool rest_at = false;  // the pattern ended in {name...} at segment i
-    size_t i = 0;
-    for (; i < r.segments.size(); ++i) {
-      if (r.kinds[i] == Route::Seg::kRest) {
-        rest_at = true;
-        break;
-      }
-      if (r.kinds[i] == Route::Seg::kLiteral && r.segments[i] != segs[i]) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
-    if (!websocket && !proxy && r.method != method && !(r.method == "GET" && method == "HEAD")) {
-      if (!allow.empty()) allow += ", ";
-      allow += r.method;
-      continue;
-    }
-    if (proxy && !r.methods.empty()) {
-      bool takes = false;
-      for (const auto& m : r.methods)
-        takes = takes || m == method || (m == "GET" && method == "HEAD");
-      if (!takes) {
-        for (const auto& m : r.methods) {
-          if (!allow.empty()) allow += ", ";
-          allow += m;
-        }
-        continue;
-      }
-    }
+    if (!r.is_proxy && r.is_ws != websocket) continue;
+    const auto rest_at = match_shape(r, segs, nsegs, trailing_slash);
+    if (!rest_at || !takes_method(r, method, websocket, allow)) continue;
     result.kind = MatchKind::kFound;
     result.route = &r;
-    for (size_t k = 0; k < i; ++k) {
-      const std::string& ps = r.segments[k];
-      if (r.kinds[k] == Route::Seg::kParam)
-        result.params[std::string_view(ps).substr(1, ps.size() - 2)] = std::string(segs[k]);
-    }
-    if (rest_at) {
-      const std::string& ps = r.segments[i];
-      std::string rest;
-      for (size_t k = i; k < nsegs; ++k) {
-        if (k > i) rest += '/';
-        rest += segs[k];
-      }
-      if (trailing_slash && !rest.empty()) rest += '/';
-      result.params[std::string_view(ps).substr(1, ps.size() - 5)] = std::move(rest);
-    }
+    bind_params(r, segs, nsegs, *rest_at, trailing_slash, result);
     return result;
   }
   if (!allow.empty()) {

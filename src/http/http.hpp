@@ -46,6 +46,29 @@ class Headers {
 // Percent-decoding; '+' is decoded as space only when form is true. Fails on
 // malformed escapes and on an encoded NUL.
 Result<std::string> url_decode(std::string_view s, bool form);
+
+// The non-empty '/'-separated segments of a path, in order: "/a//b/" gives
+// "a" then "b" (an empty segment is not a resource of its own). Views into
+// `path`, which must outlive the reader; no allocation (the router runs it
+// on every request).
+class SegmentReader {
+ public:
+  explicit SegmentReader(std::string_view path) : path_(path) {}
+  // The next segment, or nullopt after the last.
+  std::optional<std::string_view> next() {
+    while (pos_ < path_.size() && path_[pos_] == '/') ++pos_;
+    if (pos_ >= path_.size()) return std::nullopt;
+    size_t end = path_.find('/', pos_);
+    if (end == std::string_view::npos) end = path_.size();
+    std::string_view seg = path_.substr(pos_, end - pos_);
+    pos_ = end;
+    return seg;
+  }
+
+ private:
+  std::string_view path_;
+  size_t pos_ = 0;
+};
 std::string url_encode(std::string_view s);
 // Parses "a=1&b=x%20y" into a map (last value wins). Malformed → E_INVALID.
 Result<std::map<std::string, std::string>> parse_query(std::string_view q);

@@ -20,6 +20,21 @@ Router table() {
   return r;
 }
 
+TEST(SegmentReader, SkipsEmptySegmentsAndEndsOnce) {
+  auto all = [](std::string_view path) {
+    std::vector<std::string> out;
+    SegmentReader r(path);
+    while (auto seg = r.next()) out.emplace_back(*seg);
+    EXPECT_FALSE(r.next().has_value());
+    return out;
+  };
+  EXPECT_EQ(all("/a//b/"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(all("a/b"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(all("/x/..%2F/y"), (std::vector<std::string>{"x", "..%2F", "y"}));
+  EXPECT_TRUE(all("").empty());
+  EXPECT_TRUE(all("///").empty());
+}
+
 TEST(Router, LiteralAndParams) {
   auto r = table();
   auto m = r.match("GET", "/health", false);

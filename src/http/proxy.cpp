@@ -483,6 +483,42 @@ awaitable<bool> finish_upgrade(ProxyIo& io, tcp::socket& up, beast::flat_buffer&
   co_return true;
 }
 
+// Body bytes that came with the header (a small page: all of it) go
+// through the parser (into its buffer body); only a body still to come is
+// waited for. `rec` is set on a parse error.
+void parse_buffered(ResponseParser& rp, beast::flat_buffer& ubuf, boost::system::error_code& rec) {
+  auto& res = rp.get();
+  while (ubuf.size() > 0 && !rp.is_done() && res.body().size > 0) {
+    size_t used = rp.put(ubuf.data(), rec);
+    ubuf.consume(used);
+    if (rec == bhttp::error::need_more || rec == bhttp::error::need_buffer) {
+      rec = {};
+      break;
+    }
+    if (rec || used == 0) break;
+  }
+}
+
+// One piece of a streamed body as buffers for one write: the client's head
+// first when `head` is not empty, then the data, framed as a chunk when
+// `chunked` (with the last chunk when `last`). `size_line` holds the chunk
+// size line the buffers point to.
+std::span<const asio::const_buffer> frame_piece(std::array<asio::const_buffer, 5>& bufs,
+                                                std::string_view head, const char* data,
+                                                size_t size, bool chunked, bool last,
+                                                std::string& size_line) {
+  size_t nb = 0;
+  if (!head.empty()) bufs[nb++] = asio::buffer(head);
+  if (chunked) {
+    size_line = hex(size) + "\r\n";
+    bufs[nb++] = asio::buffer(size_line);
+  }
+  bufs[nb++] = asio::buffer(data, size);
+  if (chunked) bufs[nb++] = asio::buffer(kCrlf);
+  if (chunked && last) bufs[nb++] = asio::buffer(kLastChunk);
+  return {bufs.data(), nb};
+}
+
 enum class BodyStreamed {
   kDone,             // the whole response went to the client
   kDoneWriteFailed,  // the upstream's response was whole; its last write to the client failed
@@ -507,18 +543,8 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
   while (!rp.is_done()) {
     res.body().data = chunk.data();
     res.body().size = kChunk;
-    // Body bytes that came with the header (a small page: all of it) go
-    // through the parser here; only a body still to come is waited for.
     boost::system::error_code rec;
-    while (ubuf.size() > 0 && !rp.is_done() && res.body().size > 0) {
-      size_t used = rp.put(ubuf.data(), rec);
-      ubuf.consume(used);
-      if (rec == bhttp::error::need_more || rec == bhttp::error::need_buffer) {
-        rec = {};
-        break;
-      }
-      if (rec || used == 0) break;
-    }
+    parse_buffered(rp, ubuf, rec);
     size_t got = kChunk - res.body().size;
     if (got == 0 && !rec && !rp.is_done()) {
       // Nothing buffered: read more (the socket's own read, speculative
@@ -541,16 +567,9 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
       const bool last = rp.is_done();
       std::string size_line;
       std::array<asio::const_buffer, 5> bufs;
-      size_t nb = 0;
-      if (!header_sent) bufs[nb++] = asio::buffer(sc.chead);
-      if (chunked_down) {
-        size_line = hex(got) + "\r\n";
-        bufs[nb++] = asio::buffer(size_line);
-      }
-      bufs[nb++] = asio::buffer(chunk.data(), got);
-      if (chunked_down) bufs[nb++] = asio::buffer(kCrlf);
-      if (chunked_down && last) bufs[nb++] = asio::buffer(kLastChunk);
-      const std::span<const asio::const_buffer> head_and_body(bufs.data(), nb);
+      const std::span<const asio::const_buffer> head_and_body =
+          frame_piece(bufs, header_sent ? std::string_view() : std::string_view(sc.chead),
+                      chunk.data(), got, chunked_down, last, size_line);
       size_t sent = 0;
       auto wec = write_now(io.client.socket(), head_and_body, sent);
       if (!wec)
@@ -581,6 +600,15 @@ awaitable<BodyStreamed> stream_body(ProxyIo& io, const ProxyTarget& t, ProxyScra
   co_return fec ? BodyStreamed::kDoneWriteFailed : BodyStreamed::kDone;
 }
 
+// A fresh parser for the upstream's response head (a HEAD's answer has
+// no body whatever its Content-Length says).
+void start_response_parser(ProxyScratch& sc, bool head) {
+  sc.rp.emplace();
+  sc.rp->header_limit(64 * 1024);
+  sc.rp->body_limit(boost::none);
+  if (head) sc.rp->skip(true);
+}
+
 // The upstream's answer to "Expect: 100-continue" (ProxyTarget::
 // expect_continue): its 100 (the body may go), a final answer (the body is
 // refused; it is in sc.rp), or nothing in time (the body goes anyway).
@@ -588,10 +616,7 @@ enum class ContinueAnswer { kGo, kRefused, kFailed };
 awaitable<ContinueAnswer> await_continue(tcp::socket& up, Deadlines::Watch& uw, ProxyScratch& sc,
                                          const ProxyTarget& t, bool head,
                                          boost::system::error_code& err) {
-  sc.rp.emplace();
-  sc.rp->header_limit(64 * 1024);
-  sc.rp->body_limit(boost::none);
-  if (head) sc.rp->skip(true);
+  start_response_parser(sc, head);
   auto ec = co_await read_head(up, uw, sc.ubuf, *sc.rp, t.continue_timeout);
   if (ec == beast::error::timeout && sc.ubuf.size() == 0 && !sc.rp->got_some())
     co_return ContinueAnswer::kGo;
@@ -603,179 +628,254 @@ awaitable<ContinueAnswer> await_continue(tcp::socket& up, Deadlines::Watch& uw, 
   co_return st >= 100 && st < 200 && st != 101 ? ContinueAnswer::kGo : ContinueAnswer::kRefused;
 }
 
-}  // namespace
-
-awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
-  ProxyOutcome out;
-  auto& hdr = io.parser.get();
-  const bool has_body = !io.parser.is_done();
-  const bool head = hdr.method() == bhttp::verb::head;
-  tcp::endpoint ep;
-  if (!upstream_endpoint(t, ep))
-    co_return failed_with(out, io, t, has_body, "bad upstream address " + t.host);
-
-  const bool chunked_up = has_body && !io.parser.content_length();
-  ScratchLease scratch;
-  ProxyScratch& sc = *scratch;
-  std::string& uhead = sc.uhead;
-  bool ask_continue = false;
-  if (has_body && t.expect_continue)
-    if (auto e = io.req.headers.get("Expect"); e && strings::iequals(*e, "100-continue"))
-      ask_continue = true;
-  build_upstream_head(io, t, has_body, ask_continue, uhead);
-
-  // A connection: an idle pooled one (not for upgrades: a tunnel never goes
-  // back), else a new one. A pooled one that fails before the response
-  // started is replaced once, while nothing of the body was sent.
-  // A plain socket with a deadline watch: no timer per operation. Held by
-  // pointer, so it goes back to the pool without a move.
-  std::unique_ptr<tcp::socket> held;
-  if (!io.upgrade) {
-    // A request without a body is sent again on a new connection if the
-    // pooled one turns out closed (below), so it skips the peek.
-    held = pool.take(ep, /*check_peer=*/has_body);
-  }
-  bool reused = held != nullptr;
-  if (!held) held = std::make_unique<tcp::socket>(io.client.get_executor());
-  tcp::socket& up = *held;
-  Deadlines::Watch uw(io.deadlines, up);
-  if (!up.is_open()) {
-    if (auto ec = co_await connect_upstream(up, uw, ep, t.connect_timeout); ec)
-      co_return failed(out, io, t, has_body, "connect", ec);
-  }
-
-  for (int attempt = 0;; ++attempt) {
-    size_t sent = 0;
-    auto ec = write_now(up, asio::buffer(uhead), sent);
-    if (!ec) ec = co_await write_rest(up, uw, asio::buffer(uhead), sent, io.write_timeout);
-    if (!*ec) break;
-    if (!reused || attempt > 0) co_return failed(out, io, t, has_body, "send to", *ec);
-    reused = false;
-    if (auto cec = co_await connect_upstream(up, uw, ep, t.connect_timeout); cec)
-      co_return failed(out, io, t, has_body, "connect", cec);
-  }
-
-  // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
-  BodyChunk chunk;
-  bool client_body_done = !has_body;
+// One request's exchange with its upstream, as the steps of run_proxy
+// share it. Lives in run_proxy's frame; the steps are coroutines of their
+// own so that their locals stay out of that frame.
+struct Exchange {
+  ProxyIo& io;
+  ProxyTarget& t;
+  ProxyScratch& sc;
+  tcp::socket& up;
+  Deadlines::Watch& uw;
+  const tcp::endpoint& ep;
+  const bool has_body;
+  const bool head;                     // a HEAD request: the answer has no body
+  bool reused;                         // `up` came from the pool
+  bool client_body_done;               // the client's body was read whole
   bool have_head = false;              // the upstream answered an Expect with its final response
   boost::system::error_code body_cut;  // the upstream stopped taking the body
-  if (has_body) {
-    bool go = true;
-    if (ask_continue) {
-      boost::system::error_code cerr;
-      auto a = co_await await_continue(up, uw, sc, t, head, cerr);
-      if (a == ContinueAnswer::kFailed)
-        co_return failed(out, io, t, has_body, "no answer to Expect from", cerr);
-      if (a == ContinueAnswer::kRefused) go = false, have_head = true;
-    }
-    if (go) {
-      auto sent = co_await send_body(io, t, up, uw, chunk, chunked_up);
-      switch (sent.kind) {
-        case BodySent::kTooLarge:
-          out.answer = std::make_unique<Response>(
-              Response::error(Error::make(codes::kTooLarge, "request body over the limit")));
-          co_return std::move(out);  // the upstream connection is dropped with `up`
-        case BodySent::kClientGone:
-          out.status = 400;  // the client went away mid-body
-          co_return std::move(out);
-        case BodySent::kUpstreamFailed:
-          if (!t.expect_continue)
-            co_return failed(out, io, t, has_body, "send body to", sent.error);
-          body_cut =
-              sent.error;  // it may have answered (refused the body) before it stopped reading
-          break;
-        case BodySent::kDone:
-          client_body_done = true;
-          break;
-      }
+};
+
+// Whether the client's "Expect: 100-continue" goes to the upstream (the
+// target asks for it, ProxyTarget::expect_continue).
+bool asks_continue(const ProxyIo& io, const ProxyTarget& t, bool has_body) {
+  if (!has_body || !t.expect_continue) return false;
+  auto e = io.req.headers.get("Expect");
+  return e && strings::iequals(*e, "100-continue");
+}
+
+// The request head to the upstream, on a new connection if there is none.
+// A pooled connection that fails is replaced once: nothing of the body was
+// sent yet. False when it failed (`out` says how).
+awaitable<bool> send_request_head(Exchange& x, ProxyOutcome& out) {
+  if (!x.up.is_open()) {
+    if (auto ec = co_await connect_upstream(x.up, x.uw, x.ep, x.t.connect_timeout); ec) {
+      out = failed(out, x.io, x.t, x.has_body, "connect", ec);
+      co_return false;
     }
   }
+  for (int attempt = 0;; ++attempt) {
+    size_t sent = 0;
+    auto ec = write_now(x.up, asio::buffer(x.sc.uhead), sent);
+    if (!ec)
+      ec = co_await write_rest(x.up, x.uw, asio::buffer(x.sc.uhead), sent, x.io.write_timeout);
+    if (!*ec) co_return true;
+    if (!x.reused || attempt > 0) {
+      out = failed(out, x.io, x.t, x.has_body, "send to", *ec);
+      co_return false;
+    }
+    x.reused = false;
+    if (auto cec = co_await connect_upstream(x.up, x.uw, x.ep, x.t.connect_timeout); cec) {
+      out = failed(out, x.io, x.t, x.has_body, "connect", cec);
+      co_return false;
+    }
+  }
+}
 
-  // The response header (1xx other than 101 are skipped).
-  beast::flat_buffer& ubuf = sc.ubuf;
-  auto& rp = sc.rp;
-  for (int attempt = 0; !have_head;) {
-    rp.emplace();
-    rp->header_limit(64 * 1024);
-    rp->body_limit(boost::none);
-    if (head) rp->skip(true);
+// The client's body to the upstream, after its 100 when the client asked
+// for one (a refusal leaves its final answer in sc.rp: have_head). False
+// when the exchange ends here (`out` says how).
+awaitable<bool> send_request_body(Exchange& x, BodyChunk& chunk, bool ask_continue,
+                                  ProxyOutcome& out) {
+  if (ask_continue) {
+    boost::system::error_code cerr;
+    auto a = co_await await_continue(x.up, x.uw, x.sc, x.t, x.head, cerr);
+    if (a == ContinueAnswer::kFailed) {
+      out = failed(out, x.io, x.t, x.has_body, "no answer to Expect from", cerr);
+      co_return false;
+    }
+    if (a == ContinueAnswer::kRefused) {
+      x.have_head = true;
+      co_return true;
+    }
+  }
+  const bool chunked_up = !x.io.parser.content_length();
+  auto sent = co_await send_body(x.io, x.t, x.up, x.uw, chunk, chunked_up);
+  switch (sent.kind) {
+    case BodySent::kTooLarge:
+      out.answer = std::make_unique<Response>(
+          Response::error(Error::make(codes::kTooLarge, "request body over the limit")));
+      co_return false;  // the upstream connection is dropped with `up`
+    case BodySent::kClientGone:
+      out.status = 400;  // the client went away mid-body
+      co_return false;
+    case BodySent::kUpstreamFailed:
+      if (!x.t.expect_continue) {
+        out = failed(out, x.io, x.t, x.has_body, "send body to", sent.error);
+        co_return false;
+      }
+      x.body_cut = sent.error;  // it may have answered (refused the body) before it stopped reading
+      co_return true;
+    case BodySent::kDone:
+      x.client_body_done = true;
+      co_return true;
+  }
+  co_return true;
+}
+
+// The upstream's response head into sc.rp (1xx other than 101 are
+// skipped). A pooled connection the upstream closed meanwhile (nothing
+// came, or the 408 some servers leave before closing an idle connection):
+// a request without a body is sent again, once, on a new connection. False
+// when it failed (`out` says how).
+awaitable<bool> read_response_head(Exchange& x, ProxyOutcome& out) {
+  auto& rp = x.sc.rp;
+  auto& ubuf = x.sc.ubuf;
+  for (int attempt = 0;;) {
+    start_response_parser(x.sc, x.head);
     auto ec = co_await read_head(
-        up, uw, ubuf, *rp,
-        body_cut ? std::min(t.response_timeout, t.continue_timeout) : t.response_timeout);
-    if (ec && body_cut) co_return failed(out, io, t, has_body, "send body to", body_cut);
-    // A pooled connection the upstream closed meanwhile (nothing came, or
-    // the 408 some servers leave before closing an idle connection): a
-    // request without a body is sent again, once, on a new connection.
-    const bool replayable = reused && attempt == 0 && !has_body;
+        x.up, x.uw, ubuf, *rp,
+        x.body_cut ? std::min(x.t.response_timeout, x.t.continue_timeout) : x.t.response_timeout);
+    if (ec && x.body_cut) {
+      out = failed(out, x.io, x.t, x.has_body, "send body to", x.body_cut);
+      co_return false;
+    }
+    const bool replayable = x.reused && attempt == 0 && !x.has_body;
     const bool timed_out_idle = !ec && replayable && rp->get().result_int() == 408;
     if (ec || timed_out_idle) {
       bool stale =
           timed_out_idle || (replayable && ubuf.size() == 0 &&
                              (ec == bhttp::error::end_of_stream ||
                               ec == asio::error::connection_reset || ec == asio::error::eof));
-      if (!stale) co_return failed(out, io, t, has_body, "no response from", ec);
+      if (!stale) {
+        out = failed(out, x.io, x.t, x.has_body, "no response from", ec);
+        co_return false;
+      }
       ++attempt;
       ubuf.consume(ubuf.size());
-      reused = false;
-      if (auto cec = co_await connect_upstream(up, uw, ep, t.connect_timeout); cec)
-        co_return failed(out, io, t, has_body, "connect", cec);
-      auto wec = co_await write_all(up, uw, asio::buffer(uhead), io.write_timeout);
-      if (wec) co_return failed(out, io, t, has_body, "send to", wec);
+      x.reused = false;
+      if (auto cec = co_await connect_upstream(x.up, x.uw, x.ep, x.t.connect_timeout); cec) {
+        out = failed(out, x.io, x.t, x.has_body, "connect", cec);
+        co_return false;
+      }
+      auto wec = co_await write_all(x.up, x.uw, asio::buffer(x.sc.uhead), x.io.write_timeout);
+      if (wec) {
+        out = failed(out, x.io, x.t, x.has_body, "send to", wec);
+        co_return false;
+      }
       continue;
     }
     unsigned st = rp->get().result_int();
     if (st >= 100 && st < 200 && st != 101) continue;
-    break;
+    co_return true;
   }
-  auto& res = rp->get();
+}
+
+// A plain response (its head is in sc.chead so far) to the client: the
+// head alone when it has no body, else streamed with its body. The
+// upstream connection goes back to the pool when it is clean.
+awaitable<void> send_response(Exchange& x, UpstreamPool& pool, std::unique_ptr<tcp::socket>& held,
+                              BodyChunk& chunk, ProxyOutcome& out) {
+  auto& rp = *x.sc.rp;
+  auto& res = rp.get();
+  auto& chead = x.sc.chead;
+  const unsigned status = res.result_int();
+  const bool no_body = x.head || status == 204 || status == 304;
+  bool client_keep = x.io.keep_alive && x.client_body_done && !x.io.upgrade;
+  out.status = int(status);
+  if (no_body) {
+    if (auto cl = res.find(bhttp::field::content_length); cl != res.end() && x.head)
+      append_field(chead, "Content-Length", cl->value());
+    chead += connection_line(x.io.version, client_keep);
+    end_head(chead);
+    auto wec = co_await write_all(x.io.client.socket(), x.io.client_watch, asio::buffer(chead),
+                                  x.io.write_timeout);
+    if (rp.keep_alive() && x.sc.ubuf.size() == 0 && x.client_body_done)
+      pool.give(x.ep, std::move(held));
+    out.keep_alive = client_keep && !wec;
+    co_return;
+  }
+  const bool chunked_down = !rp.content_length() && x.io.version >= 11;
+  if (!rp.content_length() && !chunked_down) client_keep = false;  // HTTP/1.0: the end is the close
+  end_streamed_head(chead, rp.content_length(), chunked_down, x.io.version, client_keep);
+  const auto streamed =
+      co_await stream_body(x.io, x.t, x.sc, x.up, x.uw, chunk, chunked_down, out.bytes);
+  if (streamed == BodyStreamed::kCutBeforeHead) {
+    out = failed(out, x.io, x.t, x.has_body, "upstream body cut before any byte from");
+    co_return;
+  }
+  if (streamed == BodyStreamed::kCut) co_return;  // the client sees a cut body and the close
+  if (rp.keep_alive() && x.sc.ubuf.size() == 0 && x.client_body_done)
+    pool.give(x.ep, std::move(held));
+  out.keep_alive = client_keep && streamed == BodyStreamed::kDone;
+}
+
+}  // namespace
+
+awaitable<ProxyOutcome> run_proxy(ProxyIo& io, ProxyTarget& t, UpstreamPool& pool) {
+  ProxyOutcome out;
+  const bool has_body = !io.parser.is_done();
+  tcp::endpoint ep;
+  if (!upstream_endpoint(t, ep))
+    co_return failed_with(out, io, t, has_body, "bad upstream address " + t.host);
+
+  ScratchLease scratch;
+  ProxyScratch& sc = *scratch;
+  const bool ask_continue = asks_continue(io, t, has_body);
+  build_upstream_head(io, t, has_body, ask_continue, sc.uhead);
+
+  // A connection: an idle pooled one (not for upgrades: a tunnel never goes
+  // back), else a new one. A plain socket with a deadline watch: no timer
+  // per operation. Held by pointer, so it goes back to the pool without a
+  // move. A request without a body is sent again on a new connection if
+  // the pooled one turns out closed (read_response_head), so it skips the
+  // peek.
+  std::unique_ptr<tcp::socket> held;
+  if (!io.upgrade) held = pool.take(ep, /*check_peer=*/has_body);
+  const bool reused = held != nullptr;
+  if (!held) held = std::make_unique<tcp::socket>(io.client.get_executor());
+  Deadlines::Watch uw(io.deadlines, *held);
+  Exchange x{.io = io,
+             .t = t,
+             .sc = sc,
+             .up = *held,
+             .uw = uw,
+             .ep = ep,
+             .has_body = has_body,
+             .head = io.parser.get().method() == bhttp::verb::head,
+             .reused = reused,
+             .client_body_done = !has_body,
+             .have_head = false,
+             .body_cut = {}};
+  if (!co_await send_request_head(x, out)) co_return std::move(out);
+
+  // Only for bodies: an upgrade (a future idle tunnel) never allocates it.
+  BodyChunk chunk;
+  if (has_body && !co_await send_request_body(x, chunk, ask_continue, out))
+    co_return std::move(out);
+  if (!x.have_head && !co_await read_response_head(x, out)) co_return std::move(out);
+
+  auto& res = sc.rp->get();
   const unsigned status = res.result_int();
   if (t.replace_response && !io.upgrade) {
     if (auto r = t.replace_response(status)) {
       out.answer = std::make_unique<Response>(std::move(*r));
-      out.keep_alive = io.keep_alive && client_body_done;
+      out.keep_alive = io.keep_alive && x.client_body_done;
       co_return std::move(out);  // the upstream connection is dropped with `held`
     }
   }
-  std::string& chead = sc.chead;
-  build_client_head(io, t, res, chead);
+  build_client_head(io, t, res, sc.chead);
   if (io.upgrade && status == 101) {
     out.status = 101;
     out.upgraded = true;
-    if (co_await finish_upgrade(io, up, ubuf, chead, res[bhttp::field::upgrade])) {
-      hand_off_tunnel(io, std::move(up), t);
+    if (co_await finish_upgrade(io, *held, sc.ubuf, sc.chead, res[bhttp::field::upgrade])) {
+      hand_off_tunnel(io, std::move(*held), t);
       out.handed_off = true;
     }
     co_return std::move(out);
   }
   if (status == 101) co_return failed(out, io, t, has_body, "unexpected 101 from");
-
-  // A plain response, streamed.
-  const bool no_body = head || status == 204 || status == 304;
-  bool client_keep = io.keep_alive && client_body_done && !io.upgrade;
-  out.status = int(status);
-  if (no_body) {
-    if (auto cl = res.find(bhttp::field::content_length); cl != res.end() && head)
-      append_field(chead, "Content-Length", cl->value());
-    chead += connection_line(io.version, client_keep);
-    end_head(chead);
-    auto wec = co_await write_all(io.client.socket(), io.client_watch, asio::buffer(chead),
-                                  io.write_timeout);
-    if (rp->keep_alive() && ubuf.size() == 0 && client_body_done) pool.give(ep, std::move(held));
-    out.keep_alive = client_keep && !wec;
-    co_return std::move(out);
-  }
-  const bool chunked_down = !rp->content_length() && io.version >= 11;
-  if (!rp->content_length() && !chunked_down)
-    client_keep = false;  // HTTP/1.0: the end is the close
-  end_streamed_head(chead, rp->content_length(), chunked_down, io.version, client_keep);
-  const auto streamed = co_await stream_body(io, t, sc, up, uw, chunk, chunked_down, out.bytes);
-  if (streamed == BodyStreamed::kCutBeforeHead)
-    co_return failed(out, io, t, has_body, "upstream body cut before any byte from");
-  if (streamed == BodyStreamed::kCut)
-    co_return std::move(out);  // the client sees a cut body and the close
-  if (rp->keep_alive() && ubuf.size() == 0 && client_body_done) pool.give(ep, std::move(held));
-  out.keep_alive = client_keep && streamed == BodyStreamed::kDone;
+  co_await send_response(x, pool, held, chunk, out);
   co_return std::move(out);
 }
 

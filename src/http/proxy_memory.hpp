@@ -142,11 +142,15 @@ static_assert(alignof(std::max_align_t) >= 16);
 // Taken from a per-thread free list and given back cleared, so the head
 // strings and the read buffer keep their capacity from one request to the
 // next. One whose buffers grew past kKeepBytes is freed instead.
+// The parser of an upstream's response: the body goes into a caller's
+// buffer (BodyChunk), the fields into the per-thread FieldAllocator.
+using ResponseParser = bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>;
+
 struct ProxyScratch {
   std::string uhead;        // the request head sent upstream
   std::string chead;        // the response head sent to the client
   beast::flat_buffer ubuf;  // bytes read from the upstream
-  std::optional<bhttp::parser<false, bhttp::buffer_body, FieldAllocator<char>>> rp;
+  std::optional<ResponseParser> rp;
 };
 
 class ScratchLease {

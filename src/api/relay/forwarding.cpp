@@ -10,18 +10,10 @@ namespace zlh::api::relay {
 Result<std::string> agent_target(std::string_view api_path, std::string_view query, size_t skip) {
   std::string out;
   size_t seen = 0;
-  size_t i = 0;
-  while (i < api_path.size()) {
-    if (api_path[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t j = api_path.find('/', i);
-    if (j == std::string_view::npos) j = api_path.size();
-    std::string_view raw = api_path.substr(i, j - i);
-    i = j;
+  http::SegmentReader segs(api_path);
+  while (auto raw = segs.next()) {
     if (seen++ < skip) continue;
-    auto seg = http::url_decode(raw, false);
+    auto seg = http::url_decode(*raw, false);
     if (!seg) return fail(codes::kBadPath, "path: " + seg.error().message);
     if (seg->empty() || *seg == "." || *seg == ".." ||
         seg->find_first_of(std::string_view("/\\\0", 3)) != std::string::npos)
