@@ -7,13 +7,9 @@
 #include <boost/beast/websocket.hpp>
 #include <charconv>
 
-namespace zlh::http {
+#include "http/beast_names.hpp"
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace websocket = boost::beast::websocket;
-using tcp = asio::ip::tcp;
+namespace zlh::http {
 
 Result<Url> parse_url(std::string_view url) {
   Url u;

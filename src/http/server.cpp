@@ -24,15 +24,11 @@
 #include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "http/beast_names.hpp"
 #include "http/proxy_detail.hpp"
 
 namespace zlh::http {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace websocket = boost::beast::websocket;
-using tcp = asio::ip::tcp;
 using namespace std::string_view_literals;
 using asio::awaitable;
 using asio::use_awaitable;
