@@ -79,9 +79,8 @@ Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
 Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
   return impl_->write("create job", [&](SQLite::Database& db) -> Result<Job> {
-    SQLite::Statement server(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL");
-    server.bind(1, server_id);
-    if (!server.executeStep()) return fail(codes::kNotFound, "server not found");
+    if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
+      return fail(codes::kNotFound, "server not found");
     // Checked first for a clear message; the partial unique index
     // jobs_one_unfinished stays the guarantee.
     SQLite::Statement busy(
@@ -98,9 +97,8 @@ Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const s
 Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
   return impl_->write("create delete job", [&](SQLite::Database& db) -> Result<DeleteJob> {
-    SQLite::Statement server(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL");
-    server.bind(1, server_id);
-    if (!server.executeStep()) return fail(codes::kNotFound, "server not found");
+    if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
+      return fail(codes::kNotFound, "server not found");
     DeleteJob out;
     auto busy = query_jobs(db, "j.server_id = ? AND j.state IN ('queued','running','compensating')",
                            [&](SQLite::Statement& q) { q.bind(1, server_id); });
@@ -183,10 +181,7 @@ Result<void> Store::update_job_state(int64_t id, JobState state, std::optional<s
                         "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ?"
                         " WHERE id = ?");
     q.bind(1, std::string(to_string(state)));
-    if (error)
-      q.bind(2, *error);
-    else
-      q.bind(2);
+    bind_or_null(q, 2, error);
     q.bind(3, impl_->now_ms());
     q.bind(4, id);
     q.exec();
@@ -205,10 +200,7 @@ Result<void> Store::update_job_step(int64_t job_id, int idx, StepState state,
                         " finished_at = CASE WHEN ?1 IN ('done', 'failed') THEN ?3 ELSE NULL END"
                         " WHERE job_id = ?4 AND idx = ?5");
     q.bind(1, std::string(to_string(state)));
-    if (detail)
-      q.bind(2, *detail);
-    else
-      q.bind(2);
+    bind_or_null(q, 2, detail);
     q.bind(3, now);
     q.bind(4, job_id);
     q.bind(5, idx);
