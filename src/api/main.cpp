@@ -208,8 +208,11 @@ api::JobRunnerConfig job_runner_config(const api::Options& opts) {
 
 // Provisioning jobs a runner still owes work, by state, and the ones being run now.
 void add_job_gauges(metrics::Registry& registry, api::store::Store& store, api::JobRunner& jobs) {
+  using api::store::JobState;
   registry.add_collector([&store, &jobs](std::string& out) {
-    std::map<std::string, int> by_state = {{"queued", 0}, {"running", 0}, {"compensating", 0}};
+    std::map<std::string, int> by_state;
+    for (auto st : {JobState::kQueued, JobState::kRunning, JobState::kCompensating})
+      by_state[std::string(api::store::to_string(st))] = 0;
     if (auto unfinished = store.list_unfinished_jobs())
       for (const auto& j : *unfinished) by_state[std::string(api::store::to_string(j.state))]++;
     out += "# HELP zlh_jobs Unfinished provisioning jobs by state\n# TYPE zlh_jobs gauge\n";
