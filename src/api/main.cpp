@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <expected>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -12,17 +13,27 @@
 #include <vector>
 
 #include "api/app/api.hpp"
+#include "api/auth/cookies.hpp"
+#include "api/auth/password.hpp"
+#include "api/auth/rate_limit.hpp"
+#include "api/auth/secrets.hpp"
+#include "api/catalog/catalog_source.hpp"
 #include "api/drivers/local/local_driver.hpp"
 #include "api/drivers/lxc/lxc_driver.hpp"
 #include "api/drivers/proxmox/proxmox_driver.hpp"
 #include "api/ide/ide_proxy.hpp"
+#include "api/jobs/agent_client.hpp"
+#include "api/jobs/job_runner.hpp"
+#include "api/options.hpp"
 #include "api/poller/poller.hpp"
 #include "api/portal/static_routes.hpp"
+#include "api/store/store.hpp"
 #include "api/tailscale/tailscale_context.hpp"
 #include "api/work_lane.hpp"
 #include "base/cidr.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "http/server.hpp"
 #include "version.hpp"
 
@@ -88,68 +99,82 @@ Result<std::unique_ptr<api::drivers::Driver>> make_driver(const api::Options& op
   return std::unique_ptr<api::drivers::Driver>(std::move(*d));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  // Every proxied IDE WebSocket holds two descriptors: use all the hard limit allows.
+// Every proxied IDE WebSocket holds two descriptors: use all the hard limit allows.
+void raise_fd_limit() {
   if (struct rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
-  std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+}
+
+// The command line's options with the driver resolved; otherwise the exit
+// code (0 after --help or --version; 2 after an error, printed).
+std::expected<api::Options, int> load_options(int argc, char** argv, const std::string& self_dir) {
   auto parsed = api::parse_options(argc, argv, self_dir);
   if (!parsed) {
     std::cerr << "zlh-api: " << parsed.error().message << "\n";
-    return 2;
+    return std::unexpected(2);
   }
-  if (!parsed->options) return parsed->exit_code;
+  if (!parsed->options) return std::unexpected(parsed->exit_code);
   api::Options resolved = *parsed->options;
   if (auto d = api::resolve_driver(resolved, ::geteuid()); d) {
     resolved.driver = *d;
   } else {
     std::cerr << "zlh-api: " << d.error().message << "\n";
-    return 2;
+    return std::unexpected(2);
   }
-  const api::Options opts = resolved;
-  // Nothing zlh-api writes is for other users of the host (its database,
-  // keys and the lxc driver's records); modes that must be wider are set
-  // explicitly.
-  ::umask(077);
+  return resolved;
+}
+
+// The log's format and level, as validated by parse_options.
+void set_up_log(const api::Options& opts) {
   log::Format fmt = log::Format::kJson;
   log::parse_format(opts.log_format, &fmt);
   log::set_format(fmt);
   log::Level level = log::Level::kInfo;
-  log::parse_level(opts.log_level, &level);  // validated by parse_options
+  log::parse_level(opts.log_level, &level);
   log::set_level(level);
+}
 
-  // Headscale access (api/tailscale), before anything is touched: the API
-  // key is read here (never logged) and a bad one stops the start.
+// Headscale access (api/tailscale), before anything is touched: the API
+// key is read here (never logged) and a bad one stops the start (nullopt,
+// logged). The context is null when Headscale is not configured.
+std::optional<std::unique_ptr<api::tailscale::TailscaleContext>> open_tailscale(
+    const api::Options& opts) {
   auto tailscale = api::tailscale::make_tailscale_context(
       {opts.headscale_url, opts.headscale_login_url, opts.headscale_api_key_file,
        opts.headscale_version, opts.headscale_user_prefix, opts.headscale_key_ttl,
        opts.headscale_acl_tags});
   if (!tailscale) {
     log::error("api", "cannot configure Headscale", {{"error", tailscale.error().message}});
-    return 1;
+    return std::nullopt;
   }
   if (!opts.headscale_url.empty())
     log::info(
         "api", "headscale configured",
         {{"headscale_url", opts.headscale_url}, {"headscale_version", opts.headscale_version}});
+  return std::move(*tailscale);
+}
 
+// The data directory and the keys in it, made on first start; nullopt
+// (logged) when either fails.
+std::optional<api::auth::ApiSecrets> open_secrets(const api::Options& opts) {
   if (auto r = fs::make_dirs(opts.data, 0700); !r) {
     log::error("api", "cannot create the data directory",
                {{"error", r.error().message}, {"data", opts.data}});
-    return 1;
+    return std::nullopt;
   }
   auto secrets = api::auth::load_or_generate(api::auth::default_secret_files(opts.data));
   if (!secrets) {
     log::error("api", "cannot load secrets", {{"error", secrets.error().message}});
-    return 1;
+    return std::nullopt;
   }
   for (const auto& p : secrets->generated) log::info("api", "generated a secret", {{"path", p}});
+  return std::move(*secrets);
+}
 
+// The SQLite store in the data directory; null (logged) when it cannot open.
+std::unique_ptr<api::store::Store> open_store(const api::Options& opts) {
   api::store::Options so;
   so.game_vmids = {int(opts.game_vmid_lo), int(opts.game_vmid_hi)};
   so.dev_vmids = {int(opts.dev_vmid_lo), int(opts.dev_vmid_hi)};
@@ -157,53 +182,37 @@ int main(int argc, char** argv) {
   auto store = api::store::Store::open(fs::join(opts.data, "zlh.db"), so);
   if (!store) {
     log::error("api", "cannot open the store", {{"error", store.error().message}});
-    return 1;
+    return nullptr;
   }
-
-  // A database made before the umask above may be readable by others.
+  // A database made before the umask of main may be readable by others.
   for (const char* suffix : {"", "-wal", "-shm"})
     ::chmod((fs::join(opts.data, "zlh.db") + suffix).c_str(), 0600);
-  StoreSlots slots(**store);
-  auto driver = make_driver(opts, self_dir, slots);
-  if (!driver) {
-    log::error("api", "cannot start the driver",
-               {{"driver", opts.driver}, {"error", driver.error().message}});
-    return 1;
-  }
-  api::auth::PasswordHasher hasher(std::getenv("ZLH_TEST_FAST_HASH")
-                                       ? api::auth::HashParams::minimal_for_tests()
-                                       : api::auth::HashParams::interactive());
-  api::auth::LoginRateLimiter limiter;
-  api::AgentClient agents(secrets->api_key);
+  return std::move(*store);
+}
+
+// What the job runner hands agents, and the host paths hidden from users.
+api::JobRunnerConfig job_runner_config(const api::Options& opts) {
   api::JobRunnerConfig jc;
-  jc.agent.api_public_key_file = fs::join(opts.data, "keys/api.pub");
+  jc.agent.api_public_key_file = api::auth::default_secret_files(opts.data).api_pub;
   jc.agent.catalog_public_key_file = opts.catalog_key;
   jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;
   jc.agent.dev_user = "-";
-  {
-    auto files = api::auth::default_secret_files(opts.data);
-    jc.agent.api_public_key_file = files.api_pub;
-  }
   // L7: these never show in the errors users read.
   jc.host_paths = {opts.data};
   if (opts.artifacts_is_dir()) jc.host_paths.push_back(opts.artifacts);
-  {
-    std::error_code ec;
-    auto real = std::filesystem::canonical(opts.data, ec);
-    if (!ec && real.string() != opts.data) jc.host_paths.push_back(real.string());
-  }
-  api::JobRunner jobs(**store, **driver, agents, jc);
-  // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
-  api::IdeAccess ide(**store, std::chrono::seconds(opts.ide_ticket_ttl_s));
-  std::optional<api::IdeOrigin> ide_origin;
-  if (!opts.ide_origin.empty())
-    ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
-  jobs.on_vmid_change([&ide](int vmid) { ide.forget_vmid(vmid); });
-  api::CatalogSource catalog(opts.artifacts, opts.catalog_key);
-  metrics::Registry registry;
-  // Provisioning jobs a runner still owes work, by state, and the ones being run now.
-  registry.add_collector([&store = **store, &jobs](std::string& out) {
-    std::map<std::string, int> by_state = {{"queued", 0}, {"running", 0}, {"compensating", 0}};
+  std::error_code ec;
+  auto real = std::filesystem::canonical(opts.data, ec);
+  if (!ec && real.string() != opts.data) jc.host_paths.push_back(real.string());
+  return jc;
+}
+
+// Provisioning jobs a runner still owes work, by state, and the ones being run now.
+void add_job_gauges(metrics::Registry& registry, api::store::Store& store, api::JobRunner& jobs) {
+  using api::store::JobState;
+  registry.add_collector([&store, &jobs](std::string& out) {
+    std::map<std::string, int> by_state;
+    for (auto st : {JobState::kQueued, JobState::kRunning, JobState::kCompensating})
+      by_state[std::string(api::store::to_string(st))] = 0;
     if (auto unfinished = store.list_unfinished_jobs())
       for (const auto& j : *unfinished) by_state[std::string(api::store::to_string(j.state))]++;
     out += "# HELP zlh_jobs Unfinished provisioning jobs by state\n# TYPE zlh_jobs gauge\n";
@@ -214,38 +223,126 @@ int main(int argc, char** argv) {
         "gauge\n";
     out += "zlh_jobs_active " + std::to_string(jobs.active()) + "\n";
   });
-  api::ApiContext ctx{opts,     **store, *secrets, hasher,  limiter,
-                      **driver, jobs,    agents,   catalog, registry};
-  ctx.ide = &ide;
-  ctx.ide_origin = ide_origin ? &*ide_origin : nullptr;
-  ctx.tailscale = tailscale->get();
-  // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
-  api::WorkLane lane(8, 2);
-  ctx.lane = &lane;
+}
 
-  const std::string admin_password_file = fs::join(opts.data, "initial-admin-password");
-  auto admin = api::ensure_admin(ctx, admin_password_file);
+// The first admin, on first start; false (logged) when it cannot be made.
+bool create_first_admin(api::store::Store& store, const api::auth::PasswordHasher& hasher,
+                        const std::string& data) {
+  const std::string password_file = fs::join(data, "initial-admin-password");
+  auto admin = api::ensure_admin(store, hasher, password_file);
   if (!admin) {
     log::error("api", "cannot create the first admin", {{"error", admin.error().message}});
-    return 1;
+    return false;
   }
-  if (*admin) {
-    // L3: a generated password goes to a 0600 file, never to stdout (the
-    // journal) or the log; only its path is printed.
-    if (!(*admin)->second) {
-      std::cout << "zlh-api: first start: admin user \"" << (*admin)->first
-                << "\" with the password from ZLH_ADMIN_PASSWORD\n"
-                << std::flush;
-    } else {
-      std::cout << "zlh-api: first start: admin user \"" << (*admin)->first
-                << "\"; its password is in " << admin_password_file
-                << " (mode 0600; delete the file once you have logged in)\n"
-                << std::flush;
-      log::info("api", "first admin created",
-                {{"user", (*admin)->first}, {"password_file", admin_password_file}});
-    }
+  if (!*admin) return true;
+  // L3: a generated password goes to a 0600 file, never to stdout (the
+  // journal) or the log; only its path is printed.
+  if (!(*admin)->second) {
+    std::cout << "zlh-api: first start: admin user \"" << (*admin)->first
+              << "\" with the password from ZLH_ADMIN_PASSWORD\n"
+              << std::flush;
+  } else {
+    std::cout << "zlh-api: first start: admin user \"" << (*admin)->first
+              << "\"; its password is in " << password_file
+              << " (mode 0600; delete the file once you have logged in)\n"
+              << std::flush;
+    log::info("api", "first admin created",
+              {{"user", (*admin)->first}, {"password_file", password_file}});
+  }
+  return true;
+}
+
+// The objects the API's handlers share, built from the options and owned by
+// main; built before anything listens.
+struct Services {
+  Services(const api::Options& opts, api::store::Store& store, api::drivers::Driver& driver,
+           const api::auth::ApiSecrets& secrets)
+      : hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()
+                                                 : api::auth::HashParams::interactive()),
+        agents(secrets.api_key),
+        jobs_config(job_runner_config(opts)),
+        jobs(store, driver, agents, jobs_config),
+        ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
+        catalog(opts.artifacts, opts.catalog_key) {
+    if (!opts.ide_origin.empty())
+      ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
+    // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
+    jobs.on_vmid_change([this](int vmid) { ide.forget_vmid(vmid); });
+    add_job_gauges(registry, store, jobs);
   }
 
+  api::auth::PasswordHasher hasher;
+  api::auth::LoginRateLimiter limiter;
+  api::AgentClient agents;
+  api::JobRunnerConfig jobs_config;
+  api::JobRunner jobs;
+  api::IdeAccess ide;
+  std::optional<api::IdeOrigin> ide_origin;
+  api::CatalogSource catalog;
+  metrics::Registry registry;
+  // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
+  api::WorkLane lane{8, 2};
+};
+
+// Each feature's share of the services, for the route table.
+api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
+                             api::drivers::Driver& driver, const api::auth::ApiSecrets& secrets,
+                             Services& s, api::tailscale::TailscaleContext* tailscale) {
+  const bool secure = api::auth::secure_for_public_url(o.public_url);
+  const api::store::QuotaDefaults quotas{o.quota_servers, o.quota_memory_mb, o.quota_disk_gb,
+                                         o.quota_consoles, o.quota_uploads};
+  return {
+      .auth = {store, secrets, s.hasher, s.limiter, &s.ide, secure, o.registration,
+               o.registration_limit},
+      .catalog = s.catalog,
+      .admin = {store, s.registry, quotas},
+      .servers = {store, driver, s.jobs, s.agents, s.catalog, s.lane, &s.ide, quotas},
+      .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads},
+      .tailscale = {store, s.agents, tailscale, s.lane},
+      .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
+      .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
+      .portal = o.portal,
+  };
+}
+
+// Listeners besides the API's own (metrics, the IDE origin, the
+// containers'), each with its own server and thread.
+class SideServers {
+ public:
+  // Listens on o.listen; false, logged as `what`, when it cannot.
+  bool add(http::Router r, const http::ServerOptions& o, int threads, std::string_view what) {
+    auto srv = std::make_unique<http::Server>(std::move(r), o);
+    if (auto l = srv->listen(); !l) {
+      log::error("api", what, {{"error", l.error().message}, {"listen", o.listen}});
+      return false;
+    }
+    entries_.push_back({std::move(srv), threads, {}});
+    return true;
+  }
+  http::Server& last() { return *entries_.back().server; }
+  // Runs each on a thread of its own.
+  void start() {
+    for (auto& e : entries_) e.thread = std::thread([&e] { e.server->run(e.threads, false); });
+  }
+  // Stops each and waits for its thread.
+  void stop() {
+    for (auto& e : entries_) e.server->stop();
+    for (auto& e : entries_)
+      if (e.thread.joinable()) e.thread.join();
+  }
+
+ private:
+  struct Entry {
+    std::unique_ptr<http::Server> server;
+    int threads = 1;
+    std::thread thread;
+  };
+  std::vector<Entry> entries_;
+};
+
+// The main listener's options: handlers off the io threads.
+http::ServerOptions api_server_options(const api::Options& opts, metrics::Registry& registry,
+                                       const net::CidrSet& trusted_proxies) {
   http::ServerOptions hso;
   hso.listen = opts.listen;
   hso.component = "http";
@@ -256,108 +353,121 @@ int main(int argc, char** argv) {
   hso.handler_threads = 8;
   hso.max_connections = size_t(opts.max_connections);
   hso.max_connections_per_address = size_t(opts.max_connections_per_address);
-  const net::CidrSet trusted_proxies =
-      *net::CidrSet::parse(opts.trusted_proxies);  // checked by parse_options
   hso.trusted_proxies = &trusted_proxies;
-  http::Server server(api::make_api_router(ctx), hso);
-  if (auto r = server.listen(); !r) {
-    log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
-    return 1;
-  }
-  // /metrics without auth, for Prometheus on a private address.
-  std::unique_ptr<http::Server> metrics_server;
-  std::thread metrics_thread;
-  if (!opts.metrics_listen.empty()) {
-    http::Router mr;
-    api::add_metrics_route(mr, registry);
-    http::ServerOptions mo;
-    mo.listen = opts.metrics_listen;
-    mo.component = "metrics";
-    mo.server_header = hso.server_header;
-    metrics_server = std::make_unique<http::Server>(std::move(mr), mo);
-    if (auto r = metrics_server->listen(); !r) {
-      log::error("api", "cannot listen for metrics",
-                 {{"error", r.error().message}, {"listen", opts.metrics_listen}});
-      return 1;
-    }
-    log::info("api", "metrics listening (no auth)", {{"listen", opts.metrics_listen}});
-  }
-  // The IDE origin: its own listener, serving /dev/<vmid>/ide/ and
-  // /dev/<vmid>/port/<n>/ only (docs/ide.md).
-  std::unique_ptr<http::Server> ide_server;
-  std::thread ide_thread;
-  if (ide_origin) {
-    http::Router ir;
-    api::add_ide_origin_routes(ir, *ide_origin, opts.public_url, ide);
-    http::ServerOptions io = hso;
-    io.listen = opts.ide_listen;
-    io.component = "ide";
-    io.handler_threads = 1;
-    ide_server = std::make_unique<http::Server>(std::move(ir), io);
-    if (auto r = ide_server->listen(); !r) {
-      log::error("api", "cannot listen for the IDE origin",
-                 {{"error", r.error().message}, {"listen", opts.ide_listen}});
-      return 1;
-    }
-    log::info("api", "IDE origin listening",
-              {{"listen", opts.ide_listen},
-               {"port", ide_server->port()},
-               {"ide_origin", opts.ide_origin}});
-    if (!ide_origin->per_server())
-      log::warn(
-          "api",
-          "the IDE origin has no {vmid} in its host: every server shares one origin, so a page "
-          "served by one server's IDE or port preview can reach the others' (docs/ide.md)",
-          {{"ide_origin", opts.ide_origin}});
-  } else {
+  return hso;
+}
+
+// /metrics without auth, for Prometheus on a private address.
+bool listen_for_metrics(SideServers& side, const api::Options& opts, metrics::Registry& registry,
+                        const std::string& server_header) {
+  if (opts.metrics_listen.empty()) return true;
+  http::Router mr;
+  api::add_metrics_route(mr, registry);
+  http::ServerOptions mo;
+  mo.listen = opts.metrics_listen;
+  mo.component = "metrics";
+  mo.server_header = server_header;
+  if (!side.add(std::move(mr), mo, 1, "cannot listen for metrics")) return false;
+  log::info("api", "metrics listening (no auth)", {{"listen", opts.metrics_listen}});
+  return true;
+}
+
+// The IDE origin: its own listener, serving /dev/<vmid>/ide/ and
+// /dev/<vmid>/port/<n>/ only (docs/ide.md).
+bool listen_for_ide(SideServers& side, const api::Options& opts, const api::IdeOrigin* ide_origin,
+                    api::IdeAccess& ide, const http::ServerOptions& hso) {
+  if (!ide_origin) {
     log::info(
         "api",
         "no IDE origin configured (--ide-listen, --ide-origin): the browser IDE and port preview "
         "are off",
         {});
+    return true;
   }
-  // lxc: the containers' own listener on each bridge's host address, never
-  // the main one; it serves the artifact store and nothing else.
-  std::vector<std::unique_ptr<http::Server>> ct_listeners;
-  std::vector<std::thread> ct_threads;
-  auto* lxc = dynamic_cast<api::drivers::LxcDriver*>(driver->get());
-  if (lxc && opts.artifacts_is_dir()) {
-    for (const auto& gateway : lxc->gateways()) {
-      http::Router cr;
-      api::add_artifact_routes(cr, opts.artifacts);
-      http::ServerOptions co;
-      co.listen = gateway + ":" + std::to_string(opts.lxc_listener_port);
-      co.component = "containers";
-      co.server_header = hso.server_header;
-      auto srv = std::make_unique<http::Server>(std::move(cr), co);
-      if (auto r = srv->listen(); !r) {
-        log::error("api", "cannot listen for containers",
-                   {{"error", r.error().message}, {"listen", co.listen}});
-        return 1;
-      }
-      log::info("api", "listening for containers (artifacts only)", {{"listen", co.listen}});
-      ct_listeners.push_back(std::move(srv));
-    }
-    for (auto& srv : ct_listeners) ct_threads.emplace_back([s = srv.get()] { s->run(1, false); });
+  http::Router ir;
+  api::add_ide_origin_routes(ir, *ide_origin, opts.public_url, ide);
+  http::ServerOptions io = hso;
+  io.listen = opts.ide_listen;
+  io.component = "ide";
+  io.handler_threads = 1;
+  if (!side.add(std::move(ir), io, 2, "cannot listen for the IDE origin")) return false;
+  log::info(
+      "api", "IDE origin listening",
+      {{"listen", opts.ide_listen}, {"port", side.last().port()}, {"ide_origin", opts.ide_origin}});
+  if (!ide_origin->per_server())
+    log::warn("api",
+              "the IDE origin has no {vmid} in its host: every server shares one origin, so a page "
+              "served by one server's IDE or port preview can reach the others' (docs/ide.md)",
+              {{"ide_origin", opts.ide_origin}});
+  return true;
+}
+
+// lxc: the containers' own listener on each bridge's host address, never
+// the main one; it serves the artifact store and nothing else.
+bool listen_for_containers(SideServers& side, const api::Options& opts,
+                           const api::drivers::LxcDriver& lxc, const std::string& server_header) {
+  for (const auto& gateway : lxc.gateways()) {
+    http::Router cr;
+    api::add_artifact_routes(cr, opts.artifacts);
+    http::ServerOptions co;
+    co.listen = gateway + ":" + std::to_string(opts.lxc_listener_port);
+    co.component = "containers";
+    co.server_header = server_header;
+    if (!side.add(std::move(cr), co, 1, "cannot listen for containers")) return false;
+    log::info("api", "listening for containers (artifacts only)", {{"listen", co.listen}});
   }
-  if (lxc) {
-    int back = lxc->restore_running();
-    if (back > 0) log::info("api", "containers brought back", {{"count", back}});
-    lxc->start_host_checks(std::chrono::milliseconds(int64_t(opts.lxc_host_check_s * 1000)));
-  }
-  if (ide_server) ide_thread = std::thread([s = ide_server.get()] { s->run(2, false); });
-  if (metrics_server)
-    metrics_thread = std::thread([s = metrics_server.get()] { s->run(1, false); });
-  jobs.resume_all();
-  // Live agent state for GET /api/servers, which reads only the store.
+  return true;
+}
+
+// lxc: restarts the containers that ran before and starts the host checks.
+void resume_lxc(api::drivers::LxcDriver& lxc, const api::Options& opts) {
+  int back = lxc.restore_running();
+  if (back > 0) log::info("api", "containers brought back", {{"count", back}});
+  lxc.start_host_checks(std::chrono::milliseconds(int64_t(opts.lxc_host_check_s * 1000)));
+}
+
+// Live agent state for GET /api/servers, which reads only the store.
+api::PollerConfig poller_config(const api::Options& opts, std::vector<std::string> host_paths) {
   api::PollerConfig pc;
   pc.interval = std::chrono::milliseconds(int64_t(opts.poll_interval_s * 1000));
   pc.workers = int(opts.poll_workers);
-  pc.host_paths = jc.host_paths;
+  pc.host_paths = std::move(host_paths);
+  return pc;
+}
+
+// Builds the services, listens, and serves until SIGTERM or SIGINT; the
+// exit code.
+int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driver& driver,
+          const api::auth::ApiSecrets& secrets, api::tailscale::TailscaleContext* tailscale) {
+  Services services(opts, store, driver, secrets);
+  if (!create_first_admin(store, services.hasher, opts.data)) return 1;
+
+  const net::CidrSet trusted_proxies =
+      *net::CidrSet::parse(opts.trusted_proxies);  // checked by parse_options
+  const http::ServerOptions hso = api_server_options(opts, services.registry, trusted_proxies);
+  http::Server server(
+      api::make_api_router(route_deps(opts, store, driver, secrets, services, tailscale)), hso);
+  if (auto r = server.listen(); !r) {
+    log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
+    return 1;
+  }
+  SideServers side, containers;
+  if (!listen_for_metrics(side, opts, services.registry, hso.server_header)) return 1;
+  const api::IdeOrigin* ide_origin = services.ide_origin ? &*services.ide_origin : nullptr;
+  if (!listen_for_ide(side, opts, ide_origin, services.ide, hso)) return 1;
+  auto* lxc = dynamic_cast<api::drivers::LxcDriver*>(&driver);
+  if (lxc && opts.artifacts_is_dir()) {
+    if (!listen_for_containers(containers, opts, *lxc, hso.server_header)) return 1;
+    containers.start();
+  }
+  if (lxc) resume_lxc(*lxc, opts);
+  side.start();
+  services.jobs.resume_all();
   api::Poller poller(
-      **store,
-      api::agent_status_via(agents, std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
-      pc, &registry);
+      store,
+      api::agent_status_via(services.agents,
+                            std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
+      poller_config(opts, services.jobs_config.host_paths), &services.registry);
   poller.start();
   log::info("api", "api started",
             {{"version", kVersion},
@@ -367,19 +477,42 @@ int main(int argc, char** argv) {
              {"driver", opts.driver},
              {"public_url", opts.public_url}});
   server.run(2, true);
-  lane.stop();  // its calls answer through this server's Responders
-  if (ide_server) {
-    ide_server->stop();
-    ide_thread.join();
-  }
-  if (metrics_server) {
-    metrics_server->stop();
-    metrics_thread.join();
-  }
-  for (auto& srv : ct_listeners) srv->stop();
-  for (auto& t : ct_threads) t.join();
+  services.lane.stop();  // its calls answer through this server's Responders
+  side.stop();
+  containers.stop();
   poller.stop();
-  jobs.stop();
+  services.jobs.stop();
   log::info("api", "api stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
+  std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+  auto loaded = load_options(argc, argv, self_dir);
+  if (!loaded) return loaded.error();
+  const api::Options opts = std::move(*loaded);
+  // Nothing zlh-api writes is for other users of the host (its database,
+  // keys and the lxc driver's records); modes that must be wider are set
+  // explicitly.
+  ::umask(077);
+  set_up_log(opts);
+
+  auto tailscale = open_tailscale(opts);
+  if (!tailscale) return 1;
+  auto secrets = open_secrets(opts);
+  if (!secrets) return 1;
+  auto store = open_store(opts);
+  if (!store) return 1;
+  StoreSlots slots(*store);
+  auto driver = make_driver(opts, self_dir, slots);
+  if (!driver) {
+    log::error("api", "cannot start the driver",
+               {{"driver", opts.driver}, {"error", driver.error().message}});
+    return 1;
+  }
+  return serve(opts, *store, **driver, *secrets, tailscale->get());
 }

@@ -58,12 +58,12 @@ std::string absolute(const std::string& p) {
   auto a = std::filesystem::absolute(p, ec);
   return ec ? p : a.lexically_normal().string();
 }
-}  // namespace
+Result<void> bad(const char* field, const std::string& msg) {
+  return std::unexpected(Error::invalid(field, msg));
+}
 
-Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std::string& self_dir) {
-  Options o;
-  CLI::App app{"zlh-api: the zlh control plane", "zlh-api"};
-  app.set_version_flag("--version", std::string(kVersion));
+// The listener, the data, the config file and the driver.
+void add_general_flags(CLI::App& app, Options& o) {
   app.add_option("--listen", o.listen, "HOST:PORT to listen on")->capture_default_str();
   app.add_option("--data", o.data, "data directory (SQLite db, keys, containers)")
       ->capture_default_str();
@@ -71,6 +71,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--driver", o.driver, "lxc, local or proxmox (default: lxc as root)");
   app.add_flag("--insecure-local-driver", o.insecure_local_driver,
                "allow --driver local as root (it runs workloads as zlh-api's own user)");
+}
+
+// The lxc driver's flags, and the proxmox driver's file.
+void add_driver_flags(CLI::App& app, Options& o) {
   app.add_option("--lxc-tag", o.lxc_tag,
                  "lxc: instance tag (container names, veths, nftables table)")
       ->capture_default_str();
@@ -106,6 +110,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--proxmox-config", o.proxmox_config,
                  "proxmox driver: its TOML file (default proxmox.toml beside the --config file)");
+}
+
+// What zlh-api serves and where: artifacts, portal, public URL, IDE, metrics.
+void add_serving_flags(CLI::App& app, Options& o) {
   app.add_option("--artifacts", o.artifacts,
                  "artifact store: a directory (served at /artifacts/) or a URL");
   app.add_option("--catalog-key", o.catalog_key,
@@ -123,6 +131,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option(
       "--metrics-listen", o.metrics_listen,
       "HOST:PORT serving /metrics without auth (else /metrics on --listen needs an admin)");
+}
+
+// Quotas, connection caps, proxies, registration and IDE tickets.
+void add_limit_flags(CLI::App& app, Options& o) {
   app.add_option("--quota-servers", o.quota_servers, "servers per user (0: unlimited)")
       ->capture_default_str();
   app.add_option("--quota-memory-mb", o.quota_memory_mb,
@@ -152,6 +164,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   app.add_option("--ide-ticket-ttl", o.ide_ticket_ttl_s,
                  "seconds an IDE ticket stays valid (5..300)")
       ->capture_default_str();
+}
+
+// The log, the vmid and port pools and the status poller.
+void add_log_and_pool_flags(CLI::App& app, Options& o) {
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--game-vmid-lo", o.game_vmid_lo)->capture_default_str();
@@ -166,6 +182,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--poll-timeout", o.poll_timeout_s, "seconds one agent status call may take")
       ->capture_default_str();
+}
+
+// The --headscale-* flags (checked by check_headscale).
+void add_headscale_flags(CLI::App& app, Options& o) {
   app.add_option("--headscale-url", o.headscale_url,
                  "Headscale base URL for its REST API (empty: no tailscale access)");
   app.add_option("--headscale-login-url", o.headscale_login_url,
@@ -182,21 +202,10 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
       ->capture_default_str();
   app.add_option("--headscale-acl-tags", o.headscale_acl_tags,
                  "ACL tags for the container's key: tag:a,tag:b");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    if (code != 0) return fail(codes::kInvalid, e.what());
-    return ParseOutcome{std::nullopt, 0};
-  }
-  bool explicit_config = !o.config.empty();
-  std::string cfg = explicit_config ? o.config : fs::join(absolute(o.data), "api.toml");
-  if (auto r = config::apply_toml(app, cfg, explicit_config); !r) return fail(r.error());
-  o.config = cfg;
+}
 
-  auto bad = [](const char* field, const std::string& msg) -> Result<ParseOutcome> {
-    return std::unexpected(Error::invalid(field, msg));
-  };
+// --listen, --driver and the lxc and proxmox drivers' flags.
+Result<void> check_driver_flags(const Options& o) {
   if (auto hp = http::split_host_port(o.listen); !hp)
     return bad("listen", "--listen: " + hp.error().message);
   if (!o.driver.empty() && o.driver != "lxc" && o.driver != "local" && o.driver != "proxmox")
@@ -220,6 +229,11 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return bad("lxc-host-check", "--lxc-host-check must be 0.5..3600 seconds");
   if (o.driver != "proxmox" && !o.proxmox_config.empty())
     return bad("proxmox-config", "--proxmox-config needs --driver proxmox");
+  return {};
+}
+
+// The log, the vmid and port pools and the poller.
+Result<void> check_log_and_pools(const Options& o) {
   log::Format f;
   if (!log::parse_format(o.log_format, &f))
     return bad("log-format", "--log-format must be json or text");
@@ -238,11 +252,17 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return bad("poll-workers", "--poll-workers must be 1..256");
   if (!(o.poll_timeout_s >= 0.05 && o.poll_timeout_s <= 60))
     return bad("poll-timeout", "--poll-timeout must be 0.05..60 seconds");
+  return {};
+}
+
+// --public-url (its trailing slashes dropped), Headscale, and which
+// listeners go together.
+Result<void> check_urls_and_listeners(Options& o) {
   if (!o.public_url.empty() && !o.public_url.starts_with("http://") &&
       !o.public_url.starts_with("https://"))
     return bad("public-url", "--public-url must start with http:// or https://");
   while (!o.public_url.empty() && o.public_url.back() == '/') o.public_url.pop_back();
-  if (auto r = check_headscale(o); !r) return std::unexpected(r.error());
+  if (auto r = check_headscale(o); !r) return r;
   if (o.ide_listen.empty() != o.ide_origin.empty())
     return bad(o.ide_listen.empty() ? "ide-listen" : "ide-origin",
                "--ide-listen and --ide-origin go together");
@@ -252,6 +272,11 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     if (o.metrics_listen == o.listen || o.metrics_listen == o.ide_listen)
       return bad("metrics-listen", "--metrics-listen must be a listener of its own");
   }
+  return {};
+}
+
+// Quotas, connection caps, trusted proxies, registration, IDE tickets.
+Result<void> check_limits(const Options& o) {
   for (auto [v, name] : {std::pair{o.quota_servers, "quota-servers"},
                          {o.quota_memory_mb, "quota-memory-mb"},
                          {o.quota_disk_gb, "quota-disk-gb"},
@@ -268,6 +293,11 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     return bad("registration-limit", "--registration-limit must be 0 (no limit) or more");
   if (o.ide_ticket_ttl_s < 5 || o.ide_ticket_ttl_s > 300)
     return bad("ide-ticket-ttl", "--ide-ticket-ttl must be 5..300 seconds");
+  return {};
+}
+
+// The IDE origin's listener and origin (trailing slashes dropped).
+Result<void> check_ide(Options& o) {
   if (!o.ide_listen.empty()) {
     if (auto hp = http::split_host_port(o.ide_listen); !hp)
       return bad("ide-listen", "--ide-listen: " + hp.error().message);
@@ -278,6 +308,11 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
     while (o.ide_origin.back() == '/') o.ide_origin.pop_back();
   }
 
+  return {};
+}
+
+// Relative paths made absolute, and the defaults that derive from others.
+void resolve_paths(Options& o, const std::string& self_dir) {
   o.data = absolute(o.data);
   if (o.artifacts_is_dir()) o.artifacts = absolute(o.artifacts);
   o.catalog_key =
@@ -291,6 +326,47 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
         o.proxmox_config.empty()
             ? (std::filesystem::path(o.config).parent_path() / "proxmox.toml").string()
             : absolute(o.proxmox_config);
+}
+
+// The flags, in the order --help lists them.
+void add_flags(CLI::App& app, Options& o) {
+  add_general_flags(app, o);
+  add_driver_flags(app, o);
+  add_serving_flags(app, o);
+  add_limit_flags(app, o);
+  add_log_and_pool_flags(app, o);
+  add_headscale_flags(app, o);
+}
+
+// The checks, in the order they report.
+Result<void> check_options(Options& o) {
+  if (auto r = check_driver_flags(o); !r) return r;
+  if (auto r = check_log_and_pools(o); !r) return r;
+  if (auto r = check_urls_and_listeners(o); !r) return r;
+  if (auto r = check_limits(o); !r) return r;
+  return check_ide(o);
+}
+}  // namespace
+
+Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std::string& self_dir) {
+  Options o;
+  CLI::App app{"zlh-api: the zlh control plane", "zlh-api"};
+  app.set_version_flag("--version", std::string(kVersion));
+  add_flags(app, o);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    if (code != 0) return fail(codes::kInvalid, e.what());
+    return ParseOutcome{std::nullopt, 0};
+  }
+  bool explicit_config = !o.config.empty();
+  std::string cfg = explicit_config ? o.config : fs::join(absolute(o.data), "api.toml");
+  if (auto r = config::apply_toml(app, cfg, explicit_config); !r) return fail(r.error());
+  o.config = cfg;
+
+  if (auto r = check_options(o); !r) return std::unexpected(r.error());
+  resolve_paths(o, self_dir);
   return ParseOutcome{o, 0};
 }
 

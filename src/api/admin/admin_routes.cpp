@@ -7,6 +7,7 @@
 #include "api/body.hpp"
 #include "api/request_ids.hpp"
 #include "api/servers/server_view.hpp"
+#include "api/with_deps.hpp"
 #include "base/crypto.hpp"
 
 namespace zlh::api {
@@ -116,10 +117,7 @@ Response list_audit(const AdminRouteDeps& d, Request& req) {
 }  // namespace
 
 void add_admin_routes(http::Router& r, const AdminRouteDeps& deps) {
-  auto d = std::make_shared<const AdminRouteDeps>(deps);
-  auto with = [d](Response (*f)(const AdminRouteDeps&, Request&)) {
-    return [d, f](Request& req) { return f(*d, req); };
-  };
+  const WithDeps with(deps);
   http::RouteOptions quota_opts;
   quota_opts.body_limit = 4096;
   quota_opts.json_body = true;

@@ -7,6 +7,7 @@
 #include "api/auth/cookies.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/request_ids.hpp"
+#include "api/with_deps.hpp"
 #include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "base/strings.hpp"
@@ -299,229 +300,269 @@ std::optional<Parsed> parse_route(const http::Request& req, bool port_route) {
 
 }  // namespace
 
+namespace {
+
+// One request on the IDE origin: a ticket redeemed, a refusal or the plan
+// to proxy it to the container.
+struct IdeOriginHandler {
+  IdeAccess& access;
+  const IdeOrigin& origin;
+  std::string public_url;
+  std::string proto;  // "https" when the origin is secure
+  bool port_route = false;
+
+  http::ProxyPlan operator()(http::Request& req) const {
+    http::ProxyPlan plan;
+    auto p = parse_route(req, port_route);
+    std::string_view after;
+    if (auto refused = check_target(req, p, after)) {
+      plan.response = std::move(*refused);
+      return plan;
+    }
+    const bool is_upgrade = req.headers.get("Upgrade").has_value();
+    // The handoff: a ticket becomes this origin's cookie.
+    if (auto ticket = req.query_param(kTicketParam); ticket && req.method == "GET" && !is_upgrade) {
+      plan.response = redeem(req, *p, *ticket);
+      return plan;
+    }
+    const auto cookie_header = req.headers.get("Cookie");
+    std::string_view cookie;
+    if (cookie_header)
+      cookie = auth::find_cookie(*cookie_header, kIdeCookie).value_or(std::string_view{});
+    auto d = access.decide(cookie, p->vmid, p->want);
+    if (d.user_id) req.log_user = std::to_string(d.user_id);
+    if (auto refused = refuse(req, *p, d.verdict, is_upgrade)) {
+      plan.response = std::move(*refused);
+      return plan;
+    }
+    if (is_upgrade && !http::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
+      plan.response =
+          http::Response::error(Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
+      return plan;
+    }
+    plan.upstream = upstream(*p, after, cookie_header, std::string(cookie), d.ip, is_upgrade);
+    return plan;
+  }
+
+  // The route, the host and the port checked, and the path after the
+  // prefix (`after`); the response when the request goes no further.
+  std::optional<http::Response> check_target(const http::Request& req,
+                                             const std::optional<Parsed>& p,
+                                             std::string_view& after) const {
+    if (!p || !origin.host_matches(req.headers.get("Host").value_or(""), p->vmid))
+      return not_found(req, public_url);
+    if (port_route && !ide::previewable_port(p->port))
+      return http::Response::error(Error::make(
+          codes::kForbidden, "port preview covers ports 1024-65535 except the agent's 18888"));
+    after = std::string_view(req.target).substr(p->prefix.size());
+    if (after.empty() || after.front() == '?') {  // "/dev/6001/ide" → "/dev/6001/ide/"
+      http::Response res = http::Response::text(308, "");
+      res.headers.set("Location", p->prefix + "/" + std::string(after));
+      return res;
+    }
+    if (after.front() != '/') return not_found(req, public_url);  // "/dev/6001/ide%2F..."
+    return std::nullopt;
+  }
+
+  // A ticket redeemed: the cookie set and the ticket dropped from the URL.
+  http::Response redeem(const http::Request& req, const Parsed& p, std::string_view ticket) const {
+    auto cookie = access.redeem_ticket(ticket, p.vmid);
+    if (!cookie) {
+      http::Response res = page_or_error(
+          req, 403,
+          Error::make(codes::kForbidden, "this IDE link is not valid (used, expired or not yours)"),
+          "This link has expired",
+          "<p>IDE links work once, for a minute. Open the IDE again from the portal.</p>",
+          public_url);
+      res.headers.set("Cache-Control", "no-store");
+      res.headers.set("Referrer-Policy", "no-referrer");
+      return res;
+    }
+    http::Response res = redirect(ide::without_ticket(req.target));
+    res.headers.add("Set-Cookie", ide::ide_cookie(*cookie, p.vmid, origin.secure()));
+    return res;
+  }
+
+  // The answer when access is not allowed; nullopt when it is.
+  std::optional<http::Response> refuse(const http::Request& req, const Parsed& p,
+                                       IdeAccess::Verdict verdict, bool is_upgrade) const {
+    switch (verdict) {
+      case IdeAccess::Verdict::kNoCookie: {
+        if (is_upgrade)
+          return http::Response::error(
+              Error::make(codes::kUnauthorized, "open the IDE from the portal"));
+        // Back to the portal, which asks for a fresh ticket (or a login first).
+        auto srv = access.store().get_server_by_vmid(p.vmid);
+        if (!srv) return not_found(req, public_url);
+        std::string to = public_url + "/servers/" + std::to_string(srv->id) + "/ide?open=1";
+        if (port_route) to += "&port=" + std::to_string(p.port);
+        return redirect(std::move(to));
+      }
+      case IdeAccess::Verdict::kNotFound:
+        return not_found(req, public_url);
+      case IdeAccess::Verdict::kStarting:
+        return ide::starting_page(p.vmid);
+      case IdeAccess::Verdict::kAllowed:
+        break;
+    }
+    return std::nullopt;
+  }
+
+  // Where and how an allowed request goes to the container.
+  http::ProxyTarget upstream(const Parsed& p, std::string_view after,
+                             std::optional<std::string_view> cookie_header, std::string cookie,
+                             const std::string& ip, bool is_upgrade) const {
+    http::ProxyTarget t;
+    t.host = ip;
+    t.port = uint16_t(p.port);
+    t.target = std::string(after);
+    t.forward_client_header = forward_client_header;
+    if (cookie_header) {
+      std::string rest = ide::strip_platform_cookies(*cookie_header);
+      if (!rest.empty()) t.headers.add("Cookie", rest);
+    }
+    t.set_forwarded = true;
+    t.forwarded_proto = proto;
+    t.forwarded_prefix = p.prefix;
+    // The container cannot plant or overwrite the platform's cookies.
+    t.keep_response_header = [](std::string_view k, std::string_view v) {
+      return !(strings::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
+    };
+    const int vmid = p.vmid;
+    t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
+    // An open WebSocket ends soon after logout or a change of owner.
+    if (is_upgrade)
+      t.still_allowed = [&access = access, c = std::move(cookie), vmid, want = p.want, ip] {
+        auto again = access.decide(c, vmid, want);
+        return again.verdict == IdeAccess::Verdict::kAllowed && again.ip == ip;
+      };
+    return t;
+  }
+};
+
+}  // namespace
+
 void add_ide_origin_routes(http::Router& r, const IdeOrigin& origin, const std::string& public_url,
                            IdeAccess& access) {
   http::RouteOptions o;
   o.is_public = true;       // its own cookie: a redirect to the portal, never a 401 page
   o.body_limit = SIZE_MAX;  // streamed; an IDE uploads files of any size
   const std::string proto = origin.secure() ? "https" : "http";
-  for (bool port_route : {false, true}) {
-    const std::string pattern =
-        port_route ? "/dev/{vmid}/port/{n}/{rest...}" : "/dev/{vmid}/ide/{rest...}";
-    r.add_proxy(
-        pattern,
-        [&access, &origin, public_url, proto, port_route](http::Request& req) {
-          http::ProxyPlan plan;
-          auto p = parse_route(req, port_route);
-          const bool is_upgrade = req.headers.get("Upgrade").has_value();
-          if (!p || !origin.host_matches(req.headers.get("Host").value_or(""), p->vmid)) {
-            plan.response = not_found(req, public_url);
-            return plan;
-          }
-          if (port_route && !ide::previewable_port(p->port)) {
-            plan.response = http::Response::error(
-                Error::make(codes::kForbidden,
-                            "port preview covers ports 1024-65535 except the agent's 18888"));
-            return plan;
-          }
-          std::string_view after = std::string_view(req.target).substr(p->prefix.size());
-          if (after.empty() || after.front() == '?') {  // "/dev/6001/ide" → "/dev/6001/ide/"
-            plan.response = http::Response::text(308, "");
-            plan.response.headers.set("Location", p->prefix + "/" + std::string(after));
-            return plan;
-          }
-          if (after.front() != '/') {  // "/dev/6001/ide%2F..." and the like
-            plan.response = not_found(req, public_url);
-            return plan;
-          }
-          // The handoff: a ticket becomes this origin's cookie.
-          if (auto ticket = req.query_param(kTicketParam);
-              ticket && req.method == "GET" && !is_upgrade) {
-            auto cookie = access.redeem_ticket(*ticket, p->vmid);
-            if (!cookie) {
-              plan.response = page_or_error(
-                  req, 403,
-                  Error::make(codes::kForbidden,
-                              "this IDE link is not valid (used, expired or not yours)"),
-                  "This link has expired",
-                  "<p>IDE links work once, for a minute. Open the IDE again from the portal.</p>",
-                  public_url);
-              plan.response.headers.set("Cache-Control", "no-store");
-              plan.response.headers.set("Referrer-Policy", "no-referrer");
-              return plan;
-            }
-            plan.response = redirect(ide::without_ticket(req.target));
-            plan.response.headers.add("Set-Cookie",
-                                      ide::ide_cookie(*cookie, p->vmid, origin.secure()));
-            return plan;
-          }
-          const auto cookie_header = req.headers.get("Cookie");
-          std::string_view cookie;
-          if (cookie_header)
-            cookie = auth::find_cookie(*cookie_header, kIdeCookie).value_or(std::string_view{});
-          auto d = access.decide(cookie, p->vmid, p->want);
-          if (d.user_id) req.log_user = std::to_string(d.user_id);
-          switch (d.verdict) {
-            case IdeAccess::Verdict::kNoCookie: {
-              if (is_upgrade) {
-                plan.response = http::Response::error(
-                    Error::make(codes::kUnauthorized, "open the IDE from the portal"));
-                return plan;
-              }
-              // Back to the portal, which asks for a fresh ticket (or a login first).
-              auto srv = access.store().get_server_by_vmid(p->vmid);
-              if (!srv) {
-                plan.response = not_found(req, public_url);
-                return plan;
-              }
-              std::string to = public_url + "/servers/" + std::to_string(srv->id) + "/ide?open=1";
-              if (port_route) to += "&port=" + std::to_string(p->port);
-              plan.response = redirect(std::move(to));
-              return plan;
-            }
-            case IdeAccess::Verdict::kNotFound:
-              plan.response = not_found(req, public_url);
-              return plan;
-            case IdeAccess::Verdict::kStarting:
-              plan.response = ide::starting_page(p->vmid);
-              return plan;
-            case IdeAccess::Verdict::kAllowed:
-              break;
-          }
-          if (is_upgrade &&
-              !http::origin_allowed(req.headers.get("Origin"), origin.origin(p->vmid))) {
-            plan.response = http::Response::error(
-                Error::make(codes::kForbidden, "WebSocket from a foreign origin"));
-            return plan;
-          }
-          http::ProxyTarget t;
-          t.host = d.ip;
-          t.port = uint16_t(p->port);
-          t.target = std::string(after);
-          t.forward_client_header = forward_client_header;
-          if (cookie_header) {
-            std::string rest = ide::strip_platform_cookies(*cookie_header);
-            if (!rest.empty()) t.headers.add("Cookie", rest);
-          }
-          t.set_forwarded = true;
-          t.forwarded_proto = proto;
-          t.forwarded_prefix = p->prefix;
-          // The container cannot plant or overwrite the platform's cookies.
-          t.keep_response_header = [](std::string_view k, std::string_view v) {
-            return !(strings::iequals(k, "Set-Cookie") && ide::sets_platform_cookie(v));
-          };
-          const int vmid = p->vmid;
-          t.on_upstream_error = [vmid](const Error&) { return ide::starting_page(vmid); };
-          // An open WebSocket ends soon after logout or a change of owner.
-          if (is_upgrade)
-            t.still_allowed = [&access, c = std::string(cookie), vmid, want = p->want, ip = d.ip] {
-              auto again = access.decide(c, vmid, want);
-              return again.verdict == IdeAccess::Verdict::kAllowed && again.ip == ip;
-            };
-          plan.upstream = std::move(t);
-          return plan;
-        },
-        o);
-  }
+  for (bool port_route : {false, true})
+    r.add_proxy(port_route ? "/dev/{vmid}/port/{n}/{rest...}" : "/dev/{vmid}/ide/{rest...}",
+                IdeOriginHandler{access, origin, public_url, proto, port_route}, o);
 }
 
 // ---- the API side ----
 
-namespace {}  // namespace
+namespace {
+
+// The caller's server of path {id}: E_NOT_FOUND when missing or not theirs.
+Result<store::Server> owned_server(const IdeApiDeps& deps, const http::Request& req) {
+  auto id = path_id(req);
+  if (!id) return fail(codes::kNotFound, "no such resource");
+  return deps.store.get_server_for_owner(*id, std::strtoll(req.log_user.c_str(), nullptr, 10));
+}
+
+// A server whose container has been made, with an address.
+Result<void> has_container(const store::Server& s) {
+  if (!s.vmid || s.ip.empty())
+    return fail(codes::kConflict, "the server has no running container yet");
+  return {};
+}
+
+// The ticket request's body: {} or {"port": n}; nullopt port: the IDE.
+Result<std::optional<int>> ticket_port(const std::string& body) {
+  std::optional<int> port;
+  if (body.empty()) return port;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) return std::unexpected(Error::invalid("body", "body must be a JSON object"));
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "port")
+      return std::unexpected(Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
+  if (j.contains("port") && !j["port"].is_null()) {
+    if (!j["port"].is_number_integer() || !ide::previewable_port(j["port"].get<int64_t>()))
+      return std::unexpected(Error::invalid(
+          "port", "field \"port\": must be 1024..65535 and not 18888 (the agent's)"));
+    port = j["port"].get<int>();
+  }
+  return port;
+}
+
+// Whether a ticket to `port` (nullopt: the IDE) of `s` may be issued now.
+Result<void> ticket_allowed(const IdeApiDeps& deps, const store::Server& s,
+                            std::optional<int> port) {
+  if (!deps.origin)
+    return fail(codes::kUnavailable,
+                "the IDE origin is not configured on this "
+                "installation (--ide-listen, --ide-origin)");
+  if (s.state == store::ServerState::kDeleting || s.state == store::ServerState::kDeleted)
+    return fail(codes::kNotFound, "no such server");
+  if (!port && !code_server_enabled(s))
+    return fail(codes::kConflict, "code-server is not enabled on this server");
+  return has_container(s);
+}
+
+// POST /api/servers/{id}/ide-ticket {} | {"port": n}
+http::Response issue_ide_ticket(const IdeApiDeps& deps, http::Request& req) {
+  auto s = owned_server(deps, req);
+  if (!s) return http::Response::error(s.error());
+  const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
+  auto port = ticket_port(req.body);
+  if (!port) return http::Response::error(port.error());
+  if (auto ok = ticket_allowed(deps, *s, *port); !ok) return http::Response::error(ok.error());
+  // The ticket is bound to the session the request came with.
+  auto cred = auth::select_credential(req.headers.get("Authorization"), req.headers.get("Cookie"),
+                                      deps.secure);
+  if (!cred || cred->kind == auth::CredentialKind::kNone)
+    return http::Response::error(Error::make(codes::kUnauthorized, "authentication required"));
+  auto claims = auth::verify_session_token(deps.jwt, cred->token, unix_now());
+  if (!claims) return http::Response::error(claims.error());
+  auto t = deps.access.issue_ticket({claims->sid, uid, *s->vmid});
+  if (!t) return http::Response::error(t.error());
+  std::string url = deps.origin->origin(*s->vmid) + "/dev/" + std::to_string(*s->vmid) +
+                    (*port ? "/port/" + std::to_string(**port) : std::string("/ide")) + "/?" +
+                    std::string(kTicketParam) + "=" + *t;
+  (void)deps.store.append_audit(
+      {uid, "ide.ticket", "server:" + std::to_string(s->id),
+       nlohmann::json{{"vmid", *s->vmid}, {"port", *port ? **port : kIdePort}}.dump(),
+       req.remote_addr});
+  http::Response res =
+      http::Response::json(200, {{"url", url}, {"expires_in", deps.access.ticket_ttl().count()}});
+  res.headers.set("Cache-Control", "no-store");
+  return res;
+}
+
+// GET /api/servers/{id}/ports: what port preview can open now.
+http::Response list_preview_ports(const IdeApiDeps& deps, http::Request& req) {
+  auto s = owned_server(deps, req);
+  if (!s) return http::Response::error(s.error());
+  if (auto c = has_container(*s); !c) return http::Response::error(c.error());
+  auto st = deps.agents.status(s->ip, *s->vmid);
+  if (!st)
+    return http::Response::error(
+        Error::make(codes::kUpstream, "the server's agent does not answer"));
+  const bool ide = code_server_enabled(*s);
+  nlohmann::json ports = nlohmann::json::array();
+  if (auto it = st->find("ports_listening"); it != st->end() && it->is_array())
+    for (const auto& v : *it)
+      if (v.is_number_integer() && ide::previewable_port(v.get<int64_t>()) &&
+          !(ide && v.get<int>() == kIdePort))
+        ports.push_back(v.get<int>());
+  return http::Response::json(200, {{"ports", ports}, {"preview", deps.origin != nullptr}});
+}
+
+}  // namespace
 
 void add_ide_api_routes(http::Router& r, IdeApiDeps deps) {
-  // POST /api/servers/{id}/ide-ticket {} | {"port": n}
+  const WithDeps with(deps);
   http::RouteOptions ticket_opts;
   ticket_opts.body_limit = 1024;
   ticket_opts.json_body = true;
-  r.add_sync(
-      "POST", "/api/servers/{id}/ide-ticket",
-      [deps](http::Request& req) {
-        auto id = path_id(req);
-        if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
-        const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
-        auto s = deps.store.get_server_for_owner(*id, uid);
-        if (!s) return http::Response::error(s.error());
-        std::optional<int> port;
-        if (!req.body.empty()) {
-          auto j = nlohmann::json::parse(req.body, nullptr, false);
-          if (!j.is_object())
-            return http::Response::error(Error::invalid("body", "body must be a JSON object"));
-          for (auto it = j.begin(); it != j.end(); ++it)
-            if (it.key() != "port")
-              return http::Response::error(
-                  Error::invalid(it.key(), "field \"" + it.key() + "\": unknown field"));
-          if (j.contains("port") && !j["port"].is_null()) {
-            if (!j["port"].is_number_integer() || !ide::previewable_port(j["port"].get<int64_t>()))
-              return http::Response::error(Error::invalid(
-                  "port", "field \"port\": must be 1024..65535 and not 18888 (the agent's)"));
-            port = j["port"].get<int>();
-          }
-        }
-        if (!deps.origin)
-          return http::Response::error(Error::make(codes::kUnavailable,
-                                                   "the IDE origin is not configured on this "
-                                                   "installation (--ide-listen, --ide-origin)"));
-        if (s->state == store::ServerState::kDeleting || s->state == store::ServerState::kDeleted)
-          return http::Response::error(Error::make(codes::kNotFound, "no such server"));
-        if (!port && !code_server_enabled(*s))
-          return http::Response::error(
-              Error::make(codes::kConflict, "code-server is not enabled on this server"));
-        if (!s->vmid || s->ip.empty())
-          return http::Response::error(
-              Error::make(codes::kConflict, "the server has no running container yet"));
-        // The ticket is bound to the session the request came with.
-        auto cred = auth::select_credential(req.headers.get("Authorization"),
-                                            req.headers.get("Cookie"), deps.secure);
-        if (!cred || cred->kind == auth::CredentialKind::kNone)
-          return http::Response::error(
-              Error::make(codes::kUnauthorized, "authentication required"));
-        auto claims = auth::verify_session_token(deps.jwt, cred->token, unix_now());
-        if (!claims) return http::Response::error(claims.error());
-        auto t = deps.access.issue_ticket({claims->sid, uid, *s->vmid});
-        if (!t) return http::Response::error(t.error());
-        std::string url = deps.origin->origin(*s->vmid) + "/dev/" + std::to_string(*s->vmid) +
-                          (port ? "/port/" + std::to_string(*port) : std::string("/ide")) + "/?" +
-                          std::string(kTicketParam) + "=" + *t;
-        (void)deps.store.append_audit(
-            {uid, "ide.ticket", "server:" + std::to_string(s->id),
-             nlohmann::json{{"vmid", *s->vmid}, {"port", port ? *port : kIdePort}}.dump(),
-             req.remote_addr});
-        http::Response res = http::Response::json(
-            200, {{"url", url}, {"expires_in", deps.access.ticket_ttl().count()}});
-        res.headers.set("Cache-Control", "no-store");
-        return res;
-      },
-      ticket_opts);
-
-  // GET /api/servers/{id}/ports: what port preview can open now.
+  r.add_sync("POST", "/api/servers/{id}/ide-ticket", with(issue_ide_ticket), ticket_opts);
   http::RouteOptions ports_opts;
   ports_opts.blocking = true;  // asks the agent
-  r.add_sync(
-      "GET", "/api/servers/{id}/ports",
-      [deps](http::Request& req) {
-        auto id = path_id(req);
-        if (!id) return http::Response::error(Error::make(codes::kNotFound, "no such resource"));
-        const int64_t uid = std::strtoll(req.log_user.c_str(), nullptr, 10);
-        auto s = deps.store.get_server_for_owner(*id, uid);
-        if (!s) return http::Response::error(s.error());
-        if (!s->vmid || s->ip.empty())
-          return http::Response::error(
-              Error::make(codes::kConflict, "the server has no running container yet"));
-        auto st = deps.agents.status(s->ip, *s->vmid);
-        if (!st)
-          return http::Response::error(
-              Error::make(codes::kUpstream, "the server's agent does not answer"));
-        const bool ide = code_server_enabled(*s);
-        nlohmann::json ports = nlohmann::json::array();
-        if (auto it = st->find("ports_listening"); it != st->end() && it->is_array())
-          for (const auto& v : *it)
-            if (v.is_number_integer() && ide::previewable_port(v.get<int64_t>()) &&
-                !(ide && v.get<int>() == kIdePort))
-              ports.push_back(v.get<int>());
-        return http::Response::json(200, {{"ports", ports}, {"preview", deps.origin != nullptr}});
-      },
-      ports_opts);
+  r.add_sync("GET", "/api/servers/{id}/ports", with(list_preview_ports), ports_opts);
 
   // The API origin never proxies /dev/: the IDE origin does.
   http::RouteOptions pub;

@@ -193,33 +193,7 @@ void JobRunner::run(int64_t job_id) {
 
 Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
   if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
-  // Allocated by the store; verified free where the containers live (a
-  // Proxmox cluster may hold guests zlh did not make): a vmid taken by
-  // something else is reserved for good and the server moves to the next.
-  if (auto r = step(job, 0,
-                    [&]() -> Result<void> {
-                      for (int tries = 0; tries < 50; ++tries) {
-                        auto use = driver_.vmid_use(*s.vmid, s.hostname);
-                        if (!use) return fail(use.error());
-                        if (*use != drivers::VmidUse::kForeign) return {};
-                        const int taken = *s.vmid;
-                        auto moved = store_.move_to_free_vmid(
-                            s.id, taken, std::string(driver_.name()) + ": taken outside zlh");
-                        if (!moved) return fail(moved.error());
-                        log::warn("jobs", "vmid taken outside zlh; moved the server",
-                                  {{"job_id", job.id},
-                                   {"server_id", s.id},
-                                   {"vmid", taken},
-                                   {"new_vmid", *moved->vmid}});
-                        s = std::move(*moved);
-                        if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
-                        vmid_changed(taken);
-                        vmid_changed(*s.vmid);
-                      }
-                      return fail(codes::kUnavailable, "no free vmid after 50 tries");
-                    });
-      !r)
-    return r;
+  if (auto r = step(job, 0, [&] { return claim_free_vmid(job, s); }); !r) return r;
   int vmid = *s.vmid;
   auto spec = spec_for(s);
   if (auto r = step(job, 1,
@@ -231,75 +205,95 @@ Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {
     return r;
   if (auto r = step(job, 2, [&] { return driver_.start(vmid); }); !r) return r;
   std::string ip = s.ip;
-  if (auto r = step(job, 3,
-                    [&]() -> Result<void> {
-                      auto a = driver_.address(vmid, cfg_.address_timeout);
-                      if (!a) return fail(a.error());
-                      ip = *a;
-                      std::string node(driver_.name());
-                      if (auto st = driver_.status(vmid); st && !st->node.empty()) node = st->node;
-                      auto u = store_.update_server(s.id, {.ip = ip, .node = node});
-                      vmid_changed(vmid);
-                      return u;
-                    });
-      !r)
-    return r;
+  if (auto r = step(job, 3, [&] { return record_address(s, vmid, ip); }); !r) return r;
   if (ip.empty()) {
     auto st = driver_.status(vmid);
     if (st) ip = st->address;
   }
-  if (auto r = step(job, 4,
-                    [&]() -> Result<void> {
-                      auto p = nlohmann::json::parse(s.payload, nullptr, false);
-                      if (!p.is_object())
-                        return fail(codes::kInternal, "stored payload is not an object");
-                      // A driver that forwards the host port (lxc) runs the game on its
-                      // own address at the usual 25565.
-                      std::optional<int> game_port;
-                      if (s.type == store::ServerType::kGame && !s.ports.empty())
-                        game_port =
-                            driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front();
-                      auto agent = servers::agent_payload(p, vmid, s.type, game_port);
-                      auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(),
-                                               std::chrono::seconds(30));
-                      if (!resp) return fail(resp.error());
-                      if (resp->status != 200 && resp->status != 202) {
-                        auto e = nlohmann::json::parse(resp->body, nullptr, false);
-                        std::string msg = e.is_object() && e.contains("error")
-                                              ? e["error"].value("message", resp->body)
-                                              : resp->body;
-                        return fail(codes::kUpstream, "agent refused the payload: " + msg);
-                      }
-                      return {};
-                    });
-      !r)
-    return r;
-  return step(job, 5, [&]() -> Result<void> {
-    auto deadline = std::chrono::steady_clock::now() + cfg_.running_timeout;
-    for (;;) {
-      auto st = agents_.status(ip, vmid);
-      if (st) {
-        std::string state = st->value("state", "");
-        store::ServerUpdate u{.agent_state = state, .agent_last_seen = store::Clock::now()};
-        if ((*st)["install_step"].is_string())
-          u.install_step = (*st)["install_step"].get<std::string>();
-        if ((*st)["progress"].is_number())
-          u.progress = std::clamp((*st)["progress"].get<double>(), 0.0, 1.0);
-        (void)store_.update_server(s.id, u);
-        if (state == "running") {
-          return store_.update_server(s.id, {.state = ServerState::kReady, .error = std::string()});
-        }
-        if (state == "error" || state == "crashed") {
-          std::string why = (*st)["error"].is_string() ? (*st)["error"].get<std::string>() : state;
-          return fail(codes::kUpstream, "agent: " + why);
-        }
+  if (auto r = step(job, 4, [&] { return send_payload(s, vmid, ip); }); !r) return r;
+  return step(job, 5, [&] { return wait_running(job, s, vmid, ip); });
+}
+
+Result<void> JobRunner::claim_free_vmid(const store::Job& job, store::Server& s) {
+  // Allocated by the store; verified free where the containers live (a
+  // Proxmox cluster may hold guests zlh did not make): a vmid taken by
+  // something else is reserved for good and the server moves to the next.
+  for (int tries = 0; tries < 50; ++tries) {
+    auto use = driver_.vmid_use(*s.vmid, s.hostname);
+    if (!use) return fail(use.error());
+    if (*use != drivers::VmidUse::kForeign) return {};
+    const int taken = *s.vmid;
+    auto moved =
+        store_.move_to_free_vmid(s.id, taken, std::string(driver_.name()) + ": taken outside zlh");
+    if (!moved) return fail(moved.error());
+    log::warn(
+        "jobs", "vmid taken outside zlh; moved the server",
+        {{"job_id", job.id}, {"server_id", s.id}, {"vmid", taken}, {"new_vmid", *moved->vmid}});
+    s = std::move(*moved);
+    if (!s.vmid) return fail(codes::kInternal, "server has no vmid");
+    vmid_changed(taken);
+    vmid_changed(*s.vmid);
+  }
+  return fail(codes::kUnavailable, "no free vmid after 50 tries");
+}
+
+Result<void> JobRunner::record_address(const store::Server& s, int vmid, std::string& ip) {
+  auto a = driver_.address(vmid, cfg_.address_timeout);
+  if (!a) return fail(a.error());
+  ip = *a;
+  std::string node(driver_.name());
+  if (auto st = driver_.status(vmid); st && !st->node.empty()) node = st->node;
+  auto u = store_.update_server(s.id, {.ip = ip, .node = node});
+  vmid_changed(vmid);
+  return u;
+}
+
+Result<void> JobRunner::send_payload(const store::Server& s, int vmid, const std::string& ip) {
+  auto p = nlohmann::json::parse(s.payload, nullptr, false);
+  if (!p.is_object()) return fail(codes::kInternal, "stored payload is not an object");
+  // A driver that forwards the host port (lxc) runs the game on its
+  // own address at the usual 25565.
+  std::optional<int> game_port;
+  if (s.type == store::ServerType::kGame && !s.ports.empty())
+    game_port = driver_.forwards_game_port() ? drivers::kGamePort : s.ports.front();
+  auto agent = servers::agent_payload(p, vmid, s.type, game_port);
+  auto resp = agents_.call(ip, vmid, "POST", "/config", agent.dump(), std::chrono::seconds(30));
+  if (!resp) return fail(resp.error());
+  if (resp->status != 200 && resp->status != 202) {
+    auto e = nlohmann::json::parse(resp->body, nullptr, false);
+    std::string msg =
+        e.is_object() && e.contains("error") ? e["error"].value("message", resp->body) : resp->body;
+    return fail(codes::kUpstream, "agent refused the payload: " + msg);
+  }
+  return {};
+}
+
+Result<void> JobRunner::wait_running(const store::Job& job, const store::Server& s, int vmid,
+                                     const std::string& ip) {
+  auto deadline = std::chrono::steady_clock::now() + cfg_.running_timeout;
+  for (;;) {
+    auto st = agents_.status(ip, vmid);
+    if (st) {
+      std::string state = st->value("state", "");
+      store::ServerUpdate u{.agent_state = state, .agent_last_seen = store::Clock::now()};
+      if ((*st)["install_step"].is_string())
+        u.install_step = (*st)["install_step"].get<std::string>();
+      if ((*st)["progress"].is_number())
+        u.progress = std::clamp((*st)["progress"].get<double>(), 0.0, 1.0);
+      (void)store_.update_server(s.id, u);
+      if (state == "running") {
+        return store_.update_server(s.id, {.state = ServerState::kReady, .error = std::string()});
       }
-      if (cancelled(job.id)) return fail(codes::kConflict, "job cancelled");
-      if (std::chrono::steady_clock::now() > deadline)
-        return fail(codes::kTimeout, "the workload did not reach running in time");
-      if (!sleep_for(cfg_.poll_interval)) return fail(codes::kUnavailable, "api shutting down");
+      if (state == "error" || state == "crashed") {
+        std::string why = (*st)["error"].is_string() ? (*st)["error"].get<std::string>() : state;
+        return fail(codes::kUpstream, "agent: " + why);
+      }
     }
-  });
+    if (cancelled(job.id)) return fail(codes::kConflict, "job cancelled");
+    if (std::chrono::steady_clock::now() > deadline)
+      return fail(codes::kTimeout, "the workload did not reach running in time");
+    if (!sleep_for(cfg_.poll_interval)) return fail(codes::kUnavailable, "api shutting down");
+  }
 }
 
 void JobRunner::compensate(store::Job& job, store::Server& s, const Error& why) {

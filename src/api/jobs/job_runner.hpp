@@ -94,6 +94,14 @@ class JobRunner {
   std::string shown(const std::string& message) const;  // redact_host_paths with cfg_.host_paths
   void run(int64_t job_id);
   Result<void> run_create(store::Job& job, store::Server& server);
+  // The create job's steps 0, 3, 4 and 5: a vmid free where the containers
+  // live (the server moves when its own is taken), the container's address
+  // recorded, the payload handed to the agent, the workload running.
+  Result<void> claim_free_vmid(const store::Job& job, store::Server& server);
+  Result<void> record_address(const store::Server& server, int vmid, std::string& ip);
+  Result<void> send_payload(const store::Server& server, int vmid, const std::string& ip);
+  Result<void> wait_running(const store::Job& job, const store::Server& server, int vmid,
+                            const std::string& ip);
   Result<void> run_delete(store::Job& job, store::Server& server);
   Result<void> step(store::Job& job, int idx, const std::function<Result<void>()>& f);
   void compensate(store::Job& job, store::Server& server, const Error& why);

@@ -128,6 +128,21 @@ void Poller::loop() {
   log::info("poller", "poller stopped", {{"cycles", cycles_.load()}});
 }
 
+// What one cycle's workers share: the next target to take and the counts.
+struct Poller::Tally {
+  std::atomic<size_t> next{0};
+  std::atomic<int> answered{0}, failed{0}, marked{0};
+};
+
+std::vector<Poller::Target> Poller::poll_targets(const std::vector<store::Server>& servers) {
+  std::vector<Target> targets;
+  for (const auto& s : servers)
+    if ((s.state == ServerState::kReady || s.state == ServerState::kError) && s.vmid &&
+        !s.ip.empty())
+      targets.push_back({s.id, *s.vmid, s.ip, s.state});
+  return targets;
+}
+
 PollCycle Poller::run_cycle() {
   std::lock_guard cycle(cycle_mu_);
   PollCycle c;
@@ -137,60 +152,44 @@ PollCycle Poller::run_cycle() {
     c.listed = false;
     log::warn("poller", "cannot list servers", {{"error", servers.error().message}});
   }
-  std::vector<Target> targets;
-  if (servers) {
-    for (const auto& s : *servers)
-      if ((s.state == ServerState::kReady || s.state == ServerState::kError) && s.vmid &&
-          !s.ip.empty())
-        targets.push_back({s.id, *s.vmid, s.ip, s.state});
-  }
+  const std::vector<Target> targets = servers ? poll_targets(*servers) : std::vector<Target>{};
   c.targets = int(targets.size());
-  {
-    // Streaks of servers that are no longer targets (deleted, re-provisioned)
-    // are forgotten, so the map stays as small as the fleet.
-    std::set<int64_t> ids;
-    for (const auto& t : targets) ids.insert(t.id);
-    std::lock_guard lk(streak_mu_);
-    std::erase_if(streaks_, [&](const auto& kv) { return !ids.count(kv.first); });
-  }
+  forget_streaks(targets);
+  Tally tally;
+  poll_all(targets, t0, tally);
+  c.answered = tally.answered;
+  c.failed = tally.failed;
+  c.marked_unreachable = tally.marked;
+  c.took = std::chrono::steady_clock::now() - t0;
+  ++cycles_;
+  publish(c, servers ? *servers : std::vector<store::Server>{});
+  if (c.failed > 0 || c.took > cfg_.interval)
+    log::debug("poller", "cycle done",
+               {{"targets", c.targets},
+                {"answered", c.answered},
+                {"failed", c.failed},
+                {"duration_ms", std::chrono::duration<double, std::milli>(c.took).count()}});
+  return c;
+}
 
+void Poller::forget_streaks(const std::vector<Target>& targets) {
+  // Streaks of servers that are no longer targets (deleted, re-provisioned)
+  // are forgotten, so the map stays as small as the fleet.
+  std::set<int64_t> ids;
+  for (const auto& t : targets) ids.insert(t.id);
+  std::lock_guard lk(streak_mu_);
+  std::erase_if(streaks_, [&](const auto& kv) { return !ids.count(kv.first); });
+}
+
+void Poller::poll_all(const std::vector<Target>& targets, std::chrono::steady_clock::time_point t0,
+                      Tally& tally) {
   // Call i starts at t0 + i × gap at the earliest (PollerConfig::spread).
   const auto gap = targets.empty() ? std::chrono::nanoseconds(0)
                                    : std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::duration<double, std::milli>(
                                              double(cfg_.interval.count()) * cfg_.spread)) /
                                          int64_t(targets.size());
-  std::atomic<size_t> next{0};
-  std::atomic<int> answered{0}, failed{0}, marked{0};
-  auto work = [&] {
-    for (;;) {
-      if (stopping_) return;
-      size_t i = next.fetch_add(1);
-      if (i >= targets.size()) return;
-      if (auto at = t0 + gap * int64_t(i); at > std::chrono::steady_clock::now()) {
-        std::unique_lock lk(mu_);
-        if (cv_.wait_until(lk, at, [&] { return stopping_.load(); })) return;
-      }
-      Outcome o = Outcome::kFailed;
-      try {
-        o = poll_one(targets[i]);
-      } catch (const std::exception& e) {
-        // The worker's boundary: one bad answer must not end the process.
-        log::error("poller", "poll failed", {{"server_id", targets[i].id}, {"error", e.what()}});
-      }
-      switch (o) {
-        case Outcome::kAnswered:
-          ++answered;
-          break;
-        case Outcome::kMarkedUnreachable:
-          ++marked;
-          [[fallthrough]];
-        case Outcome::kFailed:
-          ++failed;
-          break;
-      }
-    }
-  };
+  auto work = [&] { work_through(targets, t0, gap, tally); };
   size_t n = std::min(targets.size(), size_t(cfg_.workers));
   if (n == 1) {
     work();
@@ -207,19 +206,38 @@ PollCycle Poller::run_cycle() {
     }
     for (auto& t : pool) t.join();
   }
-  c.answered = answered;
-  c.failed = failed;
-  c.marked_unreachable = marked;
-  c.took = std::chrono::steady_clock::now() - t0;
-  ++cycles_;
-  publish(c, servers ? *servers : std::vector<store::Server>{});
-  if (c.failed > 0 || c.took > cfg_.interval)
-    log::debug("poller", "cycle done",
-               {{"targets", c.targets},
-                {"answered", c.answered},
-                {"failed", c.failed},
-                {"duration_ms", std::chrono::duration<double, std::milli>(c.took).count()}});
-  return c;
+}
+
+void Poller::work_through(const std::vector<Target>& targets,
+                          std::chrono::steady_clock::time_point t0, std::chrono::nanoseconds gap,
+                          Tally& tally) {
+  for (;;) {
+    if (stopping_) return;
+    size_t i = tally.next.fetch_add(1);
+    if (i >= targets.size()) return;
+    if (auto at = t0 + gap * int64_t(i); at > std::chrono::steady_clock::now()) {
+      std::unique_lock lk(mu_);
+      if (cv_.wait_until(lk, at, [&] { return stopping_.load(); })) return;
+    }
+    Outcome o = Outcome::kFailed;
+    try {
+      o = poll_one(targets[i]);
+    } catch (const std::exception& e) {
+      // The worker's boundary: one bad answer must not end the process.
+      log::error("poller", "poll failed", {{"server_id", targets[i].id}, {"error", e.what()}});
+    }
+    switch (o) {
+      case Outcome::kAnswered:
+        ++tally.answered;
+        break;
+      case Outcome::kMarkedUnreachable:
+        ++tally.marked;
+        [[fallthrough]];
+      case Outcome::kFailed:
+        ++tally.failed;
+        break;
+    }
+  }
 }
 
 Poller::Outcome Poller::poll_one(const Target& t) {

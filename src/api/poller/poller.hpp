@@ -132,9 +132,20 @@ class Poller {
     store::ServerState state;
   };
   struct Histogram;
+  struct Tally;
   enum class Outcome { kAnswered, kFailed, kMarkedUnreachable };
 
   void loop();
+  // The servers whose agents are asked: ready or in error, with a container.
+  static std::vector<Target> poll_targets(const std::vector<store::Server>& servers);
+  // The streaks of servers that are no longer targets dropped.
+  void forget_streaks(const std::vector<Target>& targets);
+  // Every target asked, by up to cfg_.workers threads, spread over the interval.
+  void poll_all(const std::vector<Target>& targets, std::chrono::steady_clock::time_point t0,
+                Tally& tally);
+  // One worker: takes targets in turn until none is left or stop().
+  void work_through(const std::vector<Target>& targets, std::chrono::steady_clock::time_point t0,
+                    std::chrono::nanoseconds gap, Tally& tally);
   Outcome poll_one(const Target& t);
   void publish(const PollCycle& c, const std::vector<store::Server>& servers);
 

@@ -5,6 +5,7 @@
 #include "api/request_ids.hpp"
 #include "api/servers/create_request.hpp"
 #include "api/servers/server_view.hpp"
+#include "api/with_deps.hpp"
 #include "base/strings.hpp"
 
 namespace zlh::api {
@@ -188,10 +189,8 @@ void host_power(const Deps& d, const std::string& action, Request& req, http::Re
 }  // namespace
 
 void add_server_routes(http::Router& r, const ServerRouteDeps& deps) {
-  auto d = std::make_shared<const ServerRouteDeps>(deps);
-  auto with = [d](Response (*f)(const ServerRouteDeps&, Request&)) {
-    return [d, f](Request& req) { return f(*d, req); };
-  };
+  const WithDeps with(deps);
+  const auto& d = with.shared();
   http::RouteOptions create_opts;
   create_opts.body_limit = 64 * 1024;
   create_opts.json_body = true;

@@ -11,9 +11,8 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
     return std::unexpected(Error::invalid("detail", "detail is not a JSON object"));
   return impl_->write("append audit", [&](SQLite::Database& db) -> Result<int64_t> {
     if (e.user_id) {
-      SQLite::Statement user(db, "SELECT 1 FROM users WHERE id = ?");
-      user.bind(1, *e.user_id);
-      if (!user.executeStep()) return fail(codes::kNotFound, "user not found");
+      if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", *e.user_id))
+        return fail(codes::kNotFound, "user not found");
     }
     SQLite::Statement ins(db,
                           "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr)"

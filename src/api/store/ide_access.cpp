@@ -28,6 +28,14 @@ bool session_of_user(SQLite::Database& db, const IdeGrant& g) {
   return q.executeStep();
 }
 
+// ?1..?4 of an INSERT of a ticket or cookie: its hash and what it grants.
+void bind_grant(SQLite::Statement& ins, const std::string& hash, const IdeGrant& grant) {
+  ins.bind(1, hash);
+  ins.bind(2, grant.session_id);
+  ins.bind(3, grant.user_id);
+  ins.bind(4, grant.vmid);
+}
+
 }  // namespace
 
 Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& grant,
@@ -46,10 +54,7 @@ Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& gra
         db,
         "INSERT INTO ide_tickets (hash, session_id, user_id, vmid, created_at, expires_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    ins.bind(1, h);
-    ins.bind(2, grant.session_id);
-    ins.bind(3, grant.user_id);
-    ins.bind(4, grant.vmid);
+    bind_grant(ins, h, grant);
     ins.bind(5, now);
     ins.bind(6, to_ms(expires_at));
     ins.exec();
@@ -87,10 +92,7 @@ Result<void> Store::create_ide_cookie(std::string_view hash, const IdeGrant& gra
     SQLite::Statement ins(db,
                           "INSERT INTO ide_cookies (hash, session_id, user_id, vmid, created_at)"
                           " VALUES (?1, ?2, ?3, ?4, ?5)");
-    ins.bind(1, h);
-    ins.bind(2, grant.session_id);
-    ins.bind(3, grant.user_id);
-    ins.bind(4, grant.vmid);
+    bind_grant(ins, h, grant);
     ins.bind(5, impl_->now_ms());
     ins.exec();
     return {};

@@ -49,6 +49,21 @@ T must(Result<T> r) {
 // True when `text` parses as a JSON object.
 bool is_json_object(std::string_view text);
 
+// Whether `sql`, with one `?` bound to `id`, finds a row.
+bool row_exists(SQLite::Database& db, const char* sql, int64_t id);
+
+// Runs `sql` once with `args` bound to ?1, ?2, … in order.
+template <class... A>
+void exec_with(SQLite::Database& db, const char* sql, const A&... args) {
+  SQLite::Statement q(db, sql);
+  int i = 0;
+  (q.bind(++i, args), ...);
+  q.exec();
+}
+
+// Binds `v` to parameter `idx`; NULL when there is none.
+void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string>& v);
+
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
 Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,

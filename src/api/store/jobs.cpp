@@ -7,6 +7,19 @@
 namespace zlh::api::store {
 namespace {
 
+// is_unfinished() as the SQL the jobs table needs:
+// "IN ('queued','running','compensating')", written with to_string.
+const std::string& unfinished_in() {
+  static const std::string sql = [] {
+    std::string out;
+    for (JobState st : {JobState::kQueued, JobState::kRunning, JobState::kDone, JobState::kFailed,
+                        JobState::kCompensating, JobState::kCompensated, JobState::kCancelled})
+      if (is_unfinished(st)) out += (out.empty() ? "IN ('" : "','") + std::string(to_string(st));
+    return out + "')";
+  }();
+  return sql;
+}
+
 std::vector<JobStep> load_steps(SQLite::Database& db, int64_t job_id) {
   SQLite::Statement q(db,
                       "SELECT idx, name, state, detail, started_at, finished_at FROM job_steps"
@@ -56,11 +69,12 @@ Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
                std::span<const std::string> steps, int64_t now_ms) {
   SQLite::Statement ins(db,
                         "INSERT INTO jobs(server_id, kind, state, created_at, updated_at)"
-                        " VALUES (?,?,'queued',?,?)");
+                        " VALUES (?,?,?,?,?)");
   ins.bind(1, server_id);
   ins.bind(2, std::string(to_string(kind)));
-  ins.bind(3, now_ms);
+  ins.bind(3, std::string(to_string(JobState::kQueued)));
   ins.bind(4, now_ms);
+  ins.bind(5, now_ms);
   ins.exec();
   Job job{db.getLastInsertRowid(), server_id,       kind, JobState::kQueued, "",
           from_ms(now_ms),         from_ms(now_ms), {}};
@@ -79,14 +93,12 @@ Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
 Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
   return impl_->write("create job", [&](SQLite::Database& db) -> Result<Job> {
-    SQLite::Statement server(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL");
-    server.bind(1, server_id);
-    if (!server.executeStep()) return fail(codes::kNotFound, "server not found");
+    if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
+      return fail(codes::kNotFound, "server not found");
     // Checked first for a clear message; the partial unique index
     // jobs_one_unfinished stays the guarantee.
-    SQLite::Statement busy(
-        db,
-        "SELECT id FROM jobs WHERE server_id = ? AND state IN ('queued','running','compensating')");
+    SQLite::Statement busy(db,
+                           "SELECT id FROM jobs WHERE server_id = ? AND state " + unfinished_in());
     busy.bind(1, server_id);
     if (busy.executeStep())
       return fail(codes::kConflict, "server has an unfinished job (" +
@@ -98,11 +110,10 @@ Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const s
 Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
   return impl_->write("create delete job", [&](SQLite::Database& db) -> Result<DeleteJob> {
-    SQLite::Statement server(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL");
-    server.bind(1, server_id);
-    if (!server.executeStep()) return fail(codes::kNotFound, "server not found");
+    if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
+      return fail(codes::kNotFound, "server not found");
     DeleteJob out;
-    auto busy = query_jobs(db, "j.server_id = ? AND j.state IN ('queued','running','compensating')",
+    auto busy = query_jobs(db, "j.server_id = ? AND j.state " + unfinished_in(),
                            [&](SQLite::Statement& q) { q.bind(1, server_id); });
     if (!busy.empty()) {
       Job& cur = busy.front();
@@ -173,7 +184,8 @@ Result<void> Store::update_job_state(int64_t id, JobState state, std::optional<s
       SQLite::Statement other(db,
                               "SELECT o.id FROM jobs o JOIN jobs j ON o.server_id = j.server_id"
                               " WHERE j.id = ? AND o.id != j.id"
-                              " AND o.state IN ('queued','running','compensating')");
+                              " AND o.state " +
+                                  unfinished_in());
       other.bind(1, id);
       if (other.executeStep())
         return fail(codes::kConflict, "server has another unfinished job (" +
@@ -183,10 +195,7 @@ Result<void> Store::update_job_state(int64_t id, JobState state, std::optional<s
                         "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ?"
                         " WHERE id = ?");
     q.bind(1, std::string(to_string(state)));
-    if (error)
-      q.bind(2, *error);
-    else
-      q.bind(2);
+    bind_or_null(q, 2, error);
     q.bind(3, impl_->now_ms());
     q.bind(4, id);
     q.exec();
@@ -205,10 +214,7 @@ Result<void> Store::update_job_step(int64_t job_id, int idx, StepState state,
                         " finished_at = CASE WHEN ?1 IN ('done', 'failed') THEN ?3 ELSE NULL END"
                         " WHERE job_id = ?4 AND idx = ?5");
     q.bind(1, std::string(to_string(state)));
-    if (detail)
-      q.bind(2, *detail);
-    else
-      q.bind(2);
+    bind_or_null(q, 2, detail);
     q.bind(3, now);
     q.bind(4, job_id);
     q.bind(5, idx);
@@ -223,8 +229,7 @@ Result<void> Store::update_job_step(int64_t job_id, int idx, StepState state,
 
 Result<std::vector<Job>> Store::list_unfinished_jobs() {
   return impl_->read("list unfinished jobs", [](SQLite::Database& db) -> Result<std::vector<Job>> {
-    return query_jobs(db, "j.state IN ('queued', 'running', 'compensating')",
-                      [](SQLite::Statement&) {});
+    return query_jobs(db, "j.state " + unfinished_in(), [](SQLite::Statement&) {});
   });
 }
 

@@ -108,9 +108,7 @@ std::optional<int> lowest_free_vmid(SQLite::Database& db, Range r) {
 }
 
 bool server_exists(SQLite::Database& db, int64_t id) {
-  SQLite::Statement q(db, "SELECT 1 FROM servers WHERE id = ?");
-  q.bind(1, id);
-  return q.executeStep();
+  return row_exists(db, "SELECT 1 FROM servers WHERE id = ?", id);
 }
 
 void release(SQLite::Database& db, int64_t server_id) {
@@ -124,6 +122,91 @@ void release(SQLite::Database& db, int64_t server_id) {
 
 }  // namespace
 
+namespace {
+
+// Whether the owner's live servers (their stored payloads) leave room for
+// `n` under the quotas it carries; E_QUOTA naming the first one exceeded.
+Result<void> check_quotas(SQLite::Database& db, const NewServer& n) {
+  if (n.quota_servers <= 0 && n.quota_memory_mb <= 0 && n.quota_disk_gb <= 0) return {};
+  SQLite::Statement held(db,
+                         "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
+                         " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
+                         " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
+  held.bind(1, n.owner_id);
+  held.executeStep();
+  const int64_t count = held.getColumn(0).getInt64(), mem = held.getColumn(1).getInt64(),
+                disk = held.getColumn(2).getInt64();
+  auto over = [](std::string_view quota, int64_t limit, int64_t have, int64_t want,
+                 std::string_view unit) {
+    return Error::make(codes::kQuota, "quota " + std::string(quota) +
+                                          " reached: " + std::to_string(have) + std::string(unit) +
+                                          " in use, " + std::to_string(want) + std::string(unit) +
+                                          " more asked, the limit is " + std::to_string(limit) +
+                                          std::string(unit));
+  };
+  if (n.quota_servers > 0 && count + 1 > n.quota_servers)
+    return std::unexpected(over("servers", n.quota_servers, count, 1, ""));
+  if (n.quota_memory_mb > 0 && mem + n.memory_mb > n.quota_memory_mb)
+    return std::unexpected(over("memory_mb", n.quota_memory_mb, mem, n.memory_mb, " MB"));
+  if (n.quota_disk_gb > 0 && disk + n.disk_gb > n.quota_disk_gb)
+    return std::unexpected(over("disk_gb", n.quota_disk_gb, disk, n.disk_gb, " GB"));
+  return {};
+}
+
+// The lowest free vmid of the pool of `type`; E_UNAVAILABLE when none is.
+Result<int> free_vmid(SQLite::Database& db, ServerType type, Range range) {
+  auto vmid = lowest_free_vmid(db, range);
+  if (!vmid)
+    return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(type)) + " " +
+                                         std::to_string(range.lo) + "-" + std::to_string(range.hi) +
+                                         ")");
+  return *vmid;
+}
+
+// Records `vmid` as the server's.
+void allocate_vmid(SQLite::Database& db, int vmid, int64_t server_id, int64_t now) {
+  exec_with(db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)", vmid,
+            server_id, now);
+}
+
+// `count` of the pool's lowest free ports, recorded as the server's.
+Result<void> allocate_ports(SQLite::Database& db, Range ports, int count, int64_t server_id,
+                            int64_t now) {
+  SQLite::Statement take_port(
+      db, "INSERT INTO port_allocations(port, server_id, allocated_at) VALUES (?,?,?)");
+  for (int i = 0; i < count; ++i) {
+    auto port = lowest_free(db, "port_allocations", "port", ports);
+    if (!port)
+      return fail(codes::kUnavailable, "port pool exhausted (" + std::to_string(ports.lo) + "-" +
+                                           std::to_string(ports.hi) + ")");
+    take_port.reset();
+    take_port.bind(1, *port);
+    take_port.bind(2, server_id);
+    take_port.bind(3, now);
+    take_port.exec();
+  }
+  return {};
+}
+
+// The new server's row, provisioning; its id.
+int64_t insert_server(SQLite::Database& db, const NewServer& n, int vmid, int64_t now) {
+  SQLite::Statement ins(db,
+                        "INSERT INTO servers(owner_id, type, name, hostname, payload, state,"
+                        " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)");
+  ins.bind(1, n.owner_id);
+  ins.bind(2, std::string(to_string(n.type)));
+  ins.bind(3, n.name);
+  ins.bind(4, n.hostname_prefix.empty() ? std::string() : n.hostname_prefix + std::to_string(vmid));
+  ins.bind(5, n.payload);
+  ins.bind(6, std::string(to_string(ServerState::kProvisioning)));
+  ins.bind(7, now);
+  ins.bind(8, now);
+  ins.exec();
+  return db.getLastInsertRowid();
+}
+
+}  // namespace
+
 Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const std::string> steps) {
   if (!is_json_object(n.payload))
     return std::unexpected(Error::invalid("payload", "payload is not a JSON object"));
@@ -131,81 +214,17 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
     return std::unexpected(Error::invalid("port_count", "port_count out of range"));
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
   return impl_->write("create server", [&](SQLite::Database& db) -> Result<CreatedServer> {
-    SQLite::Statement owner(db, "SELECT 1 FROM users WHERE id = ?");
-    owner.bind(1, n.owner_id);
-    if (!owner.executeStep()) return fail(codes::kNotFound, "owner not found");
-
-    if (n.quota_servers > 0 || n.quota_memory_mb > 0 || n.quota_disk_gb > 0) {
-      // What the owner's live servers hold now (their stored payloads).
-      SQLite::Statement held(
-          db,
-          "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
-          " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
-          " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
-      held.bind(1, n.owner_id);
-      held.executeStep();
-      const int64_t count = held.getColumn(0).getInt64(), mem = held.getColumn(1).getInt64(),
-                    disk = held.getColumn(2).getInt64();
-      auto over = [](std::string_view quota, int64_t limit, int64_t have, int64_t want,
-                     std::string_view unit) {
-        return Error::make(codes::kQuota,
-                           "quota " + std::string(quota) + " reached: " + std::to_string(have) +
-                               std::string(unit) + " in use, " + std::to_string(want) +
-                               std::string(unit) + " more asked, the limit is " +
-                               std::to_string(limit) + std::string(unit));
-      };
-      if (n.quota_servers > 0 && count + 1 > n.quota_servers)
-        return std::unexpected(over("servers", n.quota_servers, count, 1, ""));
-      if (n.quota_memory_mb > 0 && mem + n.memory_mb > n.quota_memory_mb)
-        return std::unexpected(over("memory_mb", n.quota_memory_mb, mem, n.memory_mb, " MB"));
-      if (n.quota_disk_gb > 0 && disk + n.disk_gb > n.quota_disk_gb)
-        return std::unexpected(over("disk_gb", n.quota_disk_gb, disk, n.disk_gb, " GB"));
-    }
-    const Range range =
-        n.type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
-    auto vmid = lowest_free_vmid(db, range);
-    if (!vmid)
-      return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(n.type)) +
-                                           " " + std::to_string(range.lo) + "-" +
-                                           std::to_string(range.hi) + ")");
-    int64_t now = impl_->now_ms();
-    SQLite::Statement ins(db,
-                          "INSERT INTO servers(owner_id, type, name, hostname, payload, state,"
-                          " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)");
-    ins.bind(1, n.owner_id);
-    ins.bind(2, std::string(to_string(n.type)));
-    ins.bind(3, n.name);
-    ins.bind(4,
-             n.hostname_prefix.empty() ? std::string() : n.hostname_prefix + std::to_string(*vmid));
-    ins.bind(5, n.payload);
-    ins.bind(6, std::string(to_string(ServerState::kProvisioning)));
-    ins.bind(7, now);
-    ins.bind(8, now);
-    ins.exec();
-    const int64_t id = db.getLastInsertRowid();
-
-    SQLite::Statement take_vmid(
-        db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)");
-    take_vmid.bind(1, *vmid);
-    take_vmid.bind(2, id);
-    take_vmid.bind(3, now);
-    take_vmid.exec();
-
-    SQLite::Statement take_port(
-        db, "INSERT INTO port_allocations(port, server_id, allocated_at) VALUES (?,?,?)");
-    for (int i = 0; i < n.port_count; ++i) {
-      auto port = lowest_free(db, "port_allocations", "port", impl_->opts.ports);
-      if (!port)
-        return fail(codes::kUnavailable, "port pool exhausted (" +
-                                             std::to_string(impl_->opts.ports.lo) + "-" +
-                                             std::to_string(impl_->opts.ports.hi) + ")");
-      take_port.reset();
-      take_port.bind(1, *port);
-      take_port.bind(2, id);
-      take_port.bind(3, now);
-      take_port.exec();
-    }
-
+    if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", n.owner_id))
+      return fail(codes::kNotFound, "owner not found");
+    if (auto q = check_quotas(db, n); !q) return std::unexpected(q.error());
+    auto vmid = free_vmid(
+        db, n.type, n.type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids);
+    if (!vmid) return std::unexpected(vmid.error());
+    const int64_t now = impl_->now_ms();
+    const int64_t id = insert_server(db, n, *vmid, now);
+    allocate_vmid(db, *vmid, id, now);
+    if (auto p = allocate_ports(db, impl_->opts.ports, n.port_count, id, now); !p)
+      return std::unexpected(p.error());
     Job job = insert_job(db, id, JobKind::kCreate, steps, now);
     auto server = one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
     if (!server) return std::unexpected(server.error());
@@ -219,29 +238,17 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
                           [&](SQLite::Statement& q) { q.bind(1, server_id); });
     if (!cur) return std::unexpected(cur.error());
     int64_t now = impl_->now_ms();
-    SQLite::Statement res(
-        db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)");
-    res.bind(1, taken);
-    res.bind(2, reason);
-    res.bind(3, now);
-    res.exec();
+    exec_with(db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)",
+              taken, reason, now);
     if (cur->vmid != taken) return std::move(*cur);  // moved already (a repeated call)
     SQLite::Statement drop(db, "DELETE FROM vmid_allocations WHERE server_id = ?");
     drop.bind(1, server_id);
     drop.exec();
-    const Range range =
-        cur->type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids;
-    auto vmid = lowest_free_vmid(db, range);
-    if (!vmid)
-      return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(cur->type)) +
-                                           " " + std::to_string(range.lo) + "-" +
-                                           std::to_string(range.hi) + ")");
-    SQLite::Statement take(
-        db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)");
-    take.bind(1, *vmid);
-    take.bind(2, server_id);
-    take.bind(3, now);
-    take.exec();
+    auto vmid =
+        free_vmid(db, cur->type,
+                  cur->type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids);
+    if (!vmid) return std::unexpected(vmid.error());
+    allocate_vmid(db, *vmid, server_id, now);
     // dev-<vmid> / mc-<variant>-<vmid>: the prefix stays, the number follows.
     std::string host = cur->hostname;
     const std::string old_tail = std::to_string(taken);
@@ -371,9 +378,8 @@ namespace zlh::api::store {
 
 Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
   return impl_->read("get quotas", [&](SQLite::Database& db) -> Result<QuotaOverrides> {
-    SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
-    u.bind(1, user_id);
-    if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
+    if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
+      return fail(codes::kNotFound, "user not found");
     SQLite::Statement q(
         db,
         "SELECT servers, memory_mb, disk_gb, consoles, uploads FROM user_quotas WHERE user_id = ?");
@@ -395,9 +401,8 @@ Result<void> Store::set_quotas(int64_t user_id, const QuotaOverrides& in) {
     if (*v && **v < 0)
       return std::unexpected(Error::invalid("quotas", "a quota cannot be negative"));
   return impl_->write("set quotas", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
-    u.bind(1, user_id);
-    if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
+    if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
+      return fail(codes::kNotFound, "user not found");
     SQLite::Statement q(db,
                         "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, "
                         "uploads, updated_at)"

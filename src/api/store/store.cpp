@@ -51,6 +51,19 @@ bool is_json_object(std::string_view text) {
   return j.is_object();
 }
 
+bool row_exists(SQLite::Database& db, const char* sql, int64_t id) {
+  SQLite::Statement q(db, sql);
+  q.bind(1, id);
+  return q.executeStep();
+}
+
+void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string>& v) {
+  if (v)
+    q.bind(idx, *v);
+  else
+    q.bind(idx);
+}
+
 namespace {
 
 Result<void> check_options(const Options& o) {

@@ -96,9 +96,8 @@ Result<Session> Store::create_session(int64_t user_id, Time expires_at) {
     int64_t now = impl_->now_ms();
     if (to_ms(expires_at) <= now)
       return std::unexpected(Error::invalid("expires_at", "session would be born expired"));
-    SQLite::Statement user(db, "SELECT 1 FROM users WHERE id = ?");
-    user.bind(1, user_id);
-    if (!user.executeStep()) return fail(codes::kNotFound, "user not found");
+    if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
+      return fail(codes::kNotFound, "user not found");
     Session s{crypto::base64url_encode(crypto::random_bytes(32)), user_id, from_ms(now),
               from_ms(to_ms(expires_at)), std::nullopt};
     SQLite::Statement ins(
@@ -150,9 +149,8 @@ Result<void> Store::create_invite(std::string_view hash, int64_t admin_id, Time 
   if (hash.size() != 64) return std::unexpected(Error::invalid("hash", "not a SHA-256 in hex"));
   std::string h(hash);
   return impl_->write("create invite", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement u(db, "SELECT 1 FROM users WHERE id = ?");
-    u.bind(1, admin_id);
-    if (!u.executeStep()) return fail(codes::kNotFound, "user not found");
+    if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", admin_id))
+      return fail(codes::kNotFound, "user not found");
     SQLite::Statement ins(
         db,
         "INSERT INTO invites (hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");

@@ -142,6 +142,17 @@ Result<std::string> HeadscaleClient::call(const char* what, const std::string& m
   return std::move(r->body);
 }
 
+Result<json> HeadscaleClient::call_for(const char* what, const std::string& method,
+                                       const std::string& path, const std::string& body,
+                                       const char* field) const {
+  auto out = call(what, method, path, body);
+  if (!out) return fail(out.error());
+  auto j = json::parse(*out, nullptr, false);
+  if (!j.is_object() || !j.contains(field))
+    return fail(codes::kUpstream, std::string(what) + ": headscale: unexpected answer");
+  return std::move(j[field]);
+}
+
 Result<std::optional<HeadscaleUser>> HeadscaleClient::find_user(const std::string& name) const {
   auto body = call("find user", "GET", "/api/v1/user?name=" + http::url_encode(name), "");
   if (!body) return fail(body.error());
@@ -158,12 +169,9 @@ Result<std::optional<HeadscaleUser>> HeadscaleClient::find_user(const std::strin
 }
 
 Result<HeadscaleUser> HeadscaleClient::create_user(const std::string& name) const {
-  auto body = call("create user", "POST", "/api/v1/user", json{{"name", name}}.dump());
-  if (!body) return fail(body.error());
-  auto j = json::parse(*body, nullptr, false);
-  if (!j.is_object() || !j.contains("user"))
-    return fail(codes::kUpstream, "create user: headscale: unexpected answer");
-  auto user = parse_user(j["user"]);
+  auto j = call_for("create user", "POST", "/api/v1/user", json{{"name", name}}.dump(), "user");
+  if (!j) return fail(j.error());
+  auto user = parse_user(*j);
   if (!user) return fail(user.error().wrap("create user: headscale"));
   return *user;
 }
@@ -192,12 +200,9 @@ Result<PreAuthKey> HeadscaleClient::create_preauth_key(const NewPreAuthKey& req)
     if (!id) return fail(id.error());
     body["user"] = *id;
   }
-  auto out = call("create pre-auth key", "POST", "/api/v1/preauthkey", body.dump());
-  if (!out) return fail(out.error());
-  auto j = json::parse(*out, nullptr, false);
-  if (!j.is_object() || !j.contains("preAuthKey"))
-    return fail(codes::kUpstream, "create pre-auth key: headscale: unexpected answer");
-  auto key = parse_key(j["preAuthKey"]);
+  auto j = call_for("create pre-auth key", "POST", "/api/v1/preauthkey", body.dump(), "preAuthKey");
+  if (!j) return fail(j.error());
+  auto key = parse_key(*j);
   if (!key) return fail(key.error().wrap("create pre-auth key: headscale"));
   if (key->key.empty())
     return fail(codes::kUpstream, "create pre-auth key: headscale: the answer holds no key");

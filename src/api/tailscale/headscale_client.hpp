@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,6 +96,10 @@ class HeadscaleClient {
  private:
   Result<std::string> call(const char* what, const std::string& method, const std::string& path,
                            const std::string& body) const;
+  // A call answered by an object holding `field`: that member.
+  Result<nlohmann::json> call_for(const char* what, const std::string& method,
+                                  const std::string& path, const std::string& body,
+                                  const char* field) const;
 
   HeadscaleClientConfig config_;
   std::shared_ptr<HttpTransport> transport_;

@@ -216,6 +216,36 @@ Result<store::Server> owned_server(const TailscaleRouteDeps& ctx, const Request&
   return s;
 }
 
+// enable() with the context a configured Headscale guarantees.
+Response enable_with(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const store::Server& s,
+                     int64_t uid, const std::string& remote) {
+  return enable(ctx, *ts, s, uid, remote);
+}
+
+using Change = Response (*)(const TailscaleRouteDeps&, TailscaleContext*, const store::Server&,
+                            int64_t, const std::string&);
+
+// Runs `change` on the work lane with the server's change slot (taken by
+// the caller) held until it is done; 429, the slot freed, when the caller's
+// calls fill the lane.
+void submit_change(const std::shared_ptr<const TailscaleRouteDeps>& c, TailscaleContext* ts,
+                   const store::Server& s, int64_t uid, const std::string& remote,
+                   http::Responder res, Change change) {
+  const bool queued = c->lane.submit(uid, [c, ts, server = s, uid, remote, res, change] {
+    Response out;
+    {
+      Busy busy{ts, server.id};
+      out = change(*c, ts, server, uid, remote);
+    }  // the slot is free before the client can ask again
+    res.send(std::move(out));
+  });
+  if (!queued) {
+    if (ts) ts->end(s.id);
+    res.send_error(Error::make(codes::kRateLimited,
+                               "changes of yours are under way; try again when they end"));
+  }
+}
+
 }  // namespace
 
 void add_tailscale_routes(http::Router& r, const TailscaleRouteDeps& deps) {
@@ -241,20 +271,7 @@ void add_tailscale_routes(http::Router& r, const TailscaleRouteDeps& deps) {
         if (!ts->try_begin(s->id))
           return res.send_error(
               Error::make(codes::kConflict, "a tailscale change for this server is under way"));
-        const bool queued =
-            c->lane.submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
-              Response out;
-              {
-                Busy busy{ts, server.id};
-                out = enable(*c, *ts, server, uid, remote);
-              }  // the slot is free before the client can ask again
-              res.send(std::move(out));
-            });
-        if (!queued) {
-          if (ts) ts->end(s->id);
-          return res.send_error(Error::make(
-              codes::kRateLimited, "changes of yours are under way; try again when they end"));
-        }
+        submit_change(c, ts, *s, uid, req.remote_addr, std::move(res), enable_with);
       },
       opts);
 
@@ -271,20 +288,7 @@ void add_tailscale_routes(http::Router& r, const TailscaleRouteDeps& deps) {
         if (ts && !ts->try_begin(s->id))
           return res.send_error(
               Error::make(codes::kConflict, "a tailscale change for this server is under way"));
-        const bool queued =
-            c->lane.submit(uid, [c, ts, server = *s, uid, remote = req.remote_addr, res] {
-              Response out;
-              {
-                Busy busy{ts, server.id};
-                out = disable(*c, ts, server, uid, remote);
-              }
-              res.send(std::move(out));
-            });
-        if (!queued) {
-          if (ts) ts->end(s->id);
-          return res.send_error(Error::make(
-              codes::kRateLimited, "changes of yours are under way; try again when they end"));
-        }
+        submit_change(c, ts, *s, uid, req.remote_addr, std::move(res), disable);
       },
       opts);
 }

@@ -95,6 +95,13 @@ Result<void> check_files(const ContainerSpec& spec) {
   return {};
 }
 
+// A create or configure request: its vmid, its spec and the files it names.
+Result<void> check_request(int vmid, const ContainerSpec& spec) {
+  if (auto r = check_vmid(vmid); !r) return r;
+  if (auto r = check_spec(spec); !r) return r;
+  return check_files(spec);
+}
+
 bool same_spec(const ContainerSpec& a, const ContainerSpec& b) {
   return a.type == b.type && a.memory_mb == b.memory_mb && a.cpu_cores == b.cpu_cores &&
          a.agent.api_public_key_file == b.agent.api_public_key_file &&
@@ -177,9 +184,7 @@ std::string LocalDriver::agent_log_tail(int vmid) const {
 
 Result<void> LocalDriver::create(int vmid, const ContainerSpec& spec) {
   const std::string ctx = "create " + std::to_string(vmid);
-  if (auto r = check_vmid(vmid); !r) return fail(r.error());
-  if (auto r = check_spec(spec); !r) return fail(r.error());
-  if (auto r = check_files(spec); !r) return fail(r.error());
+  if (auto r = check_request(vmid, spec); !r) return fail(r.error());
   std::lock_guard lk(lock_for(vmid));
   auto existing = load(vmid);
   if (!existing) return fail(existing.error().wrap(ctx));
@@ -206,68 +211,59 @@ Result<void> LocalDriver::create(int vmid, const ContainerSpec& spec) {
 
 Result<void> LocalDriver::configure(int vmid, const ContainerSpec& spec) {
   const std::string ctx = "configure " + std::to_string(vmid);
-  if (auto r = check_vmid(vmid); !r) return fail(r.error());
-  if (auto r = check_spec(spec); !r) return fail(r.error());
-  if (auto r = check_files(spec); !r) return fail(r.error());
+  if (auto r = check_request(vmid, spec); !r) return fail(r.error());
   std::lock_guard lk(lock_for(vmid));
-  auto rec = load(vmid);
-  if (!rec) return fail(rec.error().wrap(ctx));
-  if (!*rec) return fail(codes::kNotFound, ctx + ": no such container");
-  if ((*rec)->spec.type != spec.type)
+  auto rec = load_existing(vmid, ctx);
+  if (!rec) return fail(rec.error());
+  if (rec->spec.type != spec.type)
     return fail(codes::kConflict, ctx + ": the type of a container cannot change");
-  if (same_spec((*rec)->spec, spec)) return {};
-  (*rec)->spec = spec;
-  if (auto r = save(**rec); !r) return fail(r.error().wrap(ctx));
+  if (same_spec(rec->spec, spec)) return {};
+  rec->spec = spec;
+  if (auto r = save(*rec); !r) return fail(r.error().wrap(ctx));
   log::info(kComponent, "container configured",
             {{"vmid", vmid}, {"memory_mb", spec.memory_mb}, {"cpu_cores", spec.cpu_cores}});
   return {};
 }
 
-Result<void> LocalDriver::start(int vmid) {
-  const std::string ctx = "start " + std::to_string(vmid);
-  if (auto r = check_vmid(vmid); !r) return fail(r.error());
-  std::lock_guard lk(lock_for(vmid));
+Result<LocalRecord> LocalDriver::load_existing(int vmid, const std::string& ctx) const {
   auto loaded = load(vmid);
   if (!loaded) return fail(loaded.error().wrap(ctx));
   if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
-  LocalRecord rec = std::move(**loaded);
-  if (live_agent(rec)) return {};
-  const std::string dir = container_dir(vmid);
-  // An agent started by an API that died before recording it: adopt it
-  // rather than fail on its address or start a second one.
-  if (auto orphan = find_agent(dir)) {
-    rec.agent_pid = orphan->pid();
-    rec.agent_start_time = orphan->start_time();
-    rec.boot_id = boot_id();
-    if (auto r = save(rec); !r) return fail(r.error().wrap(ctx));
-    log::info(kComponent, "adopted unrecorded agent", {{"vmid", vmid}, {"pid", orphan->pid()}});
-    return {};
-  }
+  return std::move(**loaded);
+}
 
-  const std::string addr = *local_address(vmid);
-  std::string bin_dir = opts_.agent_bin.substr(0, opts_.agent_bin.rfind('/') + 1);
-  if (::access(opts_.agent_bin.c_str(), X_OK) != 0)
-    return fail(codes::kInternal, ctx + ": agent binary " + opts_.agent_bin + " is not executable");
+namespace {
+
+// What start() needs in place: the agent and the shim beside it, the spec's
+// files, the agent's address free and the log directory.
+Result<void> check_startable(const std::string& agent_bin, const LocalRecord& rec,
+                             const std::string& dir, const std::string& addr,
+                             const std::string& ctx) {
+  std::string bin_dir = agent_bin.substr(0, agent_bin.rfind('/') + 1);
+  if (::access(agent_bin.c_str(), X_OK) != 0)
+    return fail(codes::kInternal, ctx + ": agent binary " + agent_bin + " is not executable");
   if (::access((bin_dir + "zlh-shim").c_str(), X_OK) != 0)
-    return fail(codes::kInternal, ctx + ": zlh-shim is missing beside " + opts_.agent_bin);
+    return fail(codes::kInternal, ctx + ": zlh-shim is missing beside " + agent_bin);
   if (auto r = check_files(rec.spec); !r) return fail(r.error().wrap(ctx));
   if (auto r = check_port_free(addr, kAgentPort); !r) return fail(r.error().wrap(ctx));
   if (auto r = fs::make_dirs(fs::join(dir, "var/log"), 0755); !r) return fail(r.error().wrap(ctx));
+  return {};
+}
 
-  std::string log_path = fs::join(dir, kAgentLog);
-  int log_fd =
-      ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-  if (log_fd < 0) return fail(Error::from_errno(ctx + ": open " + log_path, errno));
-
+// How the container's agent is run: its flags, a clean environment, its
+// own session, output to `log_fd`.
+process::SpawnOptions agent_spawn_options(const std::string& agent_bin, const LocalRecord& rec,
+                                          const std::string& dir, const std::string& addr,
+                                          int log_fd) {
   const AgentConfig& a = rec.spec.agent;
   process::SpawnOptions so;
-  so.argv = {opts_.agent_bin,
+  so.argv = {agent_bin,
              "--root",
              dir,
              "--listen",
              addr + ":" + std::to_string(kAgentPort),
              "--vmid",
-             std::to_string(vmid),
+             std::to_string(rec.vmid),
              "--api-key",
              a.api_public_key_file};
   if (!a.catalog_public_key_file.empty())
@@ -284,23 +280,65 @@ Result<void> LocalDriver::start(int vmid) {
   so.new_session = true;
   so.stdout_fd = log_fd;
   so.stderr_fd = log_fd;
-  auto pid = process::spawn(so);
-  ::close(log_fd);
-  if (!pid) return fail(pid.error().wrap(ctx));
+  return so;
+}
 
-  auto handle = ProcessHandle::open(*pid);
-  uint64_t start_time = handle ? handle->start_time() : shim::proc_start_time(*pid).value_or(0);
-  rec.agent_pid = *pid;
+}  // namespace
+
+Result<bool> LocalDriver::adopt_orphan(LocalRecord& rec, const std::string& dir,
+                                       const std::string& ctx) {
+  auto orphan = find_agent(dir);
+  if (!orphan) return false;
+  rec.agent_pid = orphan->pid();
+  rec.agent_start_time = orphan->start_time();
+  rec.boot_id = boot_id();
+  if (auto r = save(rec); !r) return fail(r.error().wrap(ctx));
+  log::info(kComponent, "adopted unrecorded agent", {{"vmid", rec.vmid}, {"pid", orphan->pid()}});
+  return true;
+}
+
+Result<void> LocalDriver::record_agent(LocalRecord& rec, pid_t pid, const std::string& ctx) {
+  auto handle = ProcessHandle::open(pid);
+  uint64_t start_time = handle ? handle->start_time() : shim::proc_start_time(pid).value_or(0);
+  rec.agent_pid = pid;
   rec.agent_start_time = start_time;
   rec.boot_id = boot_id();
   Result<void> saved =
       start_time == 0 ? fail(codes::kIo, "cannot read the agent's start time") : save(rec);
   if (!saved) {
     // An agent nobody can find again would hold the address forever.
-    ::kill(*pid, SIGKILL);
-    (void)process::wait_exit(*pid);
+    ::kill(pid, SIGKILL);
+    (void)process::wait_exit(pid);
     return fail(saved.error().wrap(ctx));
   }
+  return {};
+}
+
+Result<void> LocalDriver::start(int vmid) {
+  const std::string ctx = "start " + std::to_string(vmid);
+  if (auto r = check_vmid(vmid); !r) return fail(r.error());
+  std::lock_guard lk(lock_for(vmid));
+  auto loaded = load_existing(vmid, ctx);
+  if (!loaded) return fail(loaded.error());
+  LocalRecord rec = std::move(*loaded);
+  if (live_agent(rec)) return {};
+  const std::string dir = container_dir(vmid);
+  // An agent started by an API that died before recording it: adopt it
+  // rather than fail on its address or start a second one.
+  auto adopted = adopt_orphan(rec, dir, ctx);
+  if (!adopted) return fail(adopted.error());
+  if (*adopted) return {};
+
+  const std::string addr = *local_address(vmid);
+  if (auto r = check_startable(opts_.agent_bin, rec, dir, addr, ctx); !r) return r;
+  std::string log_path = fs::join(dir, kAgentLog);
+  int log_fd =
+      ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (log_fd < 0) return fail(Error::from_errno(ctx + ": open " + log_path, errno));
+  auto pid = process::spawn(agent_spawn_options(opts_.agent_bin, rec, dir, addr, log_fd));
+  ::close(log_fd);
+  if (!pid) return fail(pid.error().wrap(ctx));
+  if (auto r = record_agent(rec, *pid, ctx); !r) return r;
   log::info(kComponent, "agent started",
             {{"vmid", vmid}, {"pid", *pid}, {"listen", addr + ":" + std::to_string(kAgentPort)}});
   return {};
@@ -310,13 +348,12 @@ Result<std::string> LocalDriver::address(int vmid, std::chrono::milliseconds tim
   const std::string ctx = "address " + std::to_string(vmid);
   if (auto r = check_vmid(vmid); !r) return fail(r.error());
   // No vmid lock: this waits, and must neither wait for nor delay a stop.
-  auto loaded = load(vmid);
-  if (!loaded) return fail(loaded.error().wrap(ctx));
-  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
-  auto agent = live_agent(**loaded);
+  auto loaded = load_existing(vmid, ctx);
+  if (!loaded) return fail(loaded.error());
+  auto agent = live_agent(*loaded);
   if (!agent) {
     // Started and never stopped: the agent died on its own; say why.
-    std::string tail = (*loaded)->agent_pid != 0 ? agent_log_tail(vmid) : "";
+    std::string tail = loaded->agent_pid != 0 ? agent_log_tail(vmid) : "";
     if (!tail.empty())
       return fail(codes::kUnavailable, ctx + ": the agent exited (last log line: " + tail + ")");
     return fail(codes::kUnavailable, ctx + ": the container is stopped");

@@ -105,6 +105,13 @@ class LocalDriver final : public Driver {
   explicit LocalDriver(LocalDriverOptions opts, std::string containers_dir);
   std::mutex& lock_for(int vmid);
   Result<std::optional<LocalRecord>> load(int vmid) const;
+  // load(), with a missing record E_NOT_FOUND; errors start with `ctx`.
+  Result<LocalRecord> load_existing(int vmid, const std::string& ctx) const;
+  // An agent of `dir` that no record names, adopted into `rec` (saved):
+  // true when there was one.
+  Result<bool> adopt_orphan(LocalRecord& rec, const std::string& dir, const std::string& ctx);
+  // The spawned agent `pid` saved into `rec`; killed when that fails.
+  Result<void> record_agent(LocalRecord& rec, pid_t pid, const std::string& ctx);
   Result<void> save(const LocalRecord& r) const;
   Result<void> stop_locked(int vmid, std::chrono::milliseconds timeout);
   std::string agent_log_tail(int vmid) const;

@@ -63,12 +63,10 @@ void log_signal_error(const Result<bool>& r, int vmid, pid_t pid) {
               {{"vmid", vmid}, {"pid", pid}, {"error", r.error().message}});
 }
 
-}  // namespace
-
-Result<void> end_container(const std::string& dir, int vmid, std::optional<ProcessHandle> agent,
-                           Clock::time_point deadline, const ShutdownOptions& opts) {
-  // 1. The agent first: a live agent would restart the services below as
-  // crashes. Its SIGTERM leaves the services alone (docs/design.md §6).
+// 1. The agent first: a live agent would restart the services below as
+// crashes. Its SIGTERM leaves the services alone (docs/design.md §6).
+Result<void> end_agent(std::optional<ProcessHandle>& agent, int vmid, Clock::time_point deadline,
+                       const ShutdownOptions& opts) {
   if (agent && agent->alive()) {
     log_signal_error(agent->signal(SIGTERM), vmid, agent->pid());
     auto grace = std::min(opts.agent_stop_timeout, std::max(left_until(deadline), 100ms));
@@ -82,8 +80,13 @@ Result<void> end_container(const std::string& dir, int vmid, std::optional<Proce
     agent->reap_if_child();
   }
 
-  // 2. The services, each by its shim's stop policy (SIGTERM to a shim runs
-  // it); a service whose shim is gone gets SIGTERM to its process group.
+  return {};
+}
+
+// 2. The services, each by its shim's stop policy (SIGTERM to a shim runs
+// it); a service whose shim is gone gets SIGTERM to its process group.
+void end_services(const std::string& dir, int vmid, Clock::time_point deadline,
+                  const ShutdownOptions& opts) {
   auto shims = find_shims(dir);
   for (auto& s : shims) {
     if (s.shim && s.shim->alive()) {
@@ -119,11 +122,14 @@ Result<void> end_container(const std::string& dir, int vmid, std::optional<Proce
       if (p->alive()) log_signal_error(p->signal(SIGKILL), vmid, p->pid());
     wait_all_exit(shim_procs, Clock::now() + opts.kill_grace);
   }
+}
 
-  // 3. Whatever else still belongs to the directory: processes that left
-  // their service's process group (setsid, double fork), leftovers of a
-  // killed installer, an agent the record does not know. SIGTERM once while
-  // the caller's time lasts, then SIGKILL until none is left.
+// 3. Whatever else still belongs to the directory: processes that left
+// their service's process group (setsid, double fork), leftovers of a
+// killed installer, an agent the record does not know. SIGTERM once while
+// the caller's time lasts, then SIGKILL until none is left.
+Result<void> end_leftovers(const std::string& dir, int vmid, Clock::time_point deadline,
+                           const ShutdownOptions& opts) {
   for (int round = 0;; ++round) {
     auto procs = processes_inside(dir);
     if (procs.empty()) break;
@@ -149,6 +155,15 @@ Result<void> end_container(const std::string& dir, int vmid, std::optional<Proce
   }
 
   return {};
+}
+
+}  // namespace
+
+Result<void> end_container(const std::string& dir, int vmid, std::optional<ProcessHandle> agent,
+                           Clock::time_point deadline, const ShutdownOptions& opts) {
+  if (auto r = end_agent(agent, vmid, deadline, opts); !r) return r;
+  end_services(dir, vmid, deadline, opts);
+  return end_leftovers(dir, vmid, deadline, opts);
 }
 
 void kill_all_inside(const std::string& dir, int vmid, std::chrono::milliseconds kill_grace) {

@@ -308,15 +308,21 @@ Result<void> LxcDriver::create(int vmid, const ContainerSpec& spec) {
   return {};
 }
 
+Result<LxcDriver::Record> LxcDriver::load_existing(int vmid, const std::string& ctx) const {
+  auto loaded = load(vmid);
+  if (!loaded) return fail(loaded.error().wrap(ctx));
+  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
+  return std::move(**loaded);
+}
+
 Result<void> LxcDriver::configure(int vmid, const ContainerSpec& spec) {
   if (auto r = check_vmid(vmid); !r) return fail(r.error());
   if (auto r = check_spec(spec); !r) return fail(r.error());
   const std::string ctx = "configure " + std::to_string(vmid);
   std::lock_guard lk(lock_for(vmid));
-  auto loaded = load(vmid);
-  if (!loaded) return fail(loaded.error().wrap(ctx));
-  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
-  Record r = **loaded;
+  auto loaded = load_existing(vmid, ctx);
+  if (!loaded) return fail(loaded.error());
+  Record r = *loaded;
   if (r.type != spec.type) return fail(codes::kConflict, ctx + ": the type cannot change");
   apply_spec(r, spec);
   if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
@@ -330,10 +336,9 @@ Result<void> LxcDriver::start(int vmid) {
   if (auto r = check_vmid(vmid); !r) return fail(r.error());
   const std::string ctx = "start " + std::to_string(vmid);
   std::lock_guard lk(lock_for(vmid));
-  auto loaded = load(vmid);
-  if (!loaded) return fail(loaded.error().wrap(ctx));
-  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
-  Record r = **loaded;
+  auto loaded = load_existing(vmid, ctx);
+  if (!loaded) return fail(loaded.error());
+  Record r = *loaded;
   auto run = running(vmid);
   if (!run) return fail(run.error().wrap(ctx));
   if (!r.want_running) {
@@ -365,10 +370,9 @@ Result<void> LxcDriver::start(int vmid) {
 Result<std::string> LxcDriver::address(int vmid, std::chrono::milliseconds timeout) {
   if (auto r = check_vmid(vmid); !r) return fail(r.error());
   const std::string ctx = "address " + std::to_string(vmid);
-  auto loaded = load(vmid);
-  if (!loaded) return fail(loaded.error().wrap(ctx));
-  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
-  const std::string addr = address_of(**loaded);
+  auto loaded = load_existing(vmid, ctx);
+  if (!loaded) return fail(loaded.error());
+  const std::string addr = address_of(*loaded);
   const auto deadline = Clock::now() + timeout;
   auto delay = 20ms;
   for (;;) {
@@ -393,11 +397,10 @@ Result<void> LxcDriver::stop(int vmid, std::chrono::milliseconds timeout) {
   if (auto r = check_vmid(vmid); !r) return fail(r.error());
   std::lock_guard lk(lock_for(vmid));
   const std::string ctx = "stop " + std::to_string(vmid);
-  auto loaded = load(vmid);
-  if (!loaded) return fail(loaded.error().wrap(ctx));
-  if (!*loaded) return fail(codes::kNotFound, ctx + ": no such container");
-  if ((*loaded)->want_running) {
-    Record r = **loaded;
+  auto loaded = load_existing(vmid, ctx);
+  if (!loaded) return fail(loaded.error());
+  if (loaded->want_running) {
+    Record r = *loaded;
     r.want_running = false;
     if (auto x = save(r); !x) return fail(x.error().wrap(ctx));
   }

@@ -162,6 +162,8 @@ class LxcDriver final : public Driver {
   LxcDriver(LxcDriverOptions opts, SlotStore& slots, lxc::Ipv4Net dev, lxc::Ipv4Net game);
   std::mutex& lock_for(int vmid);
   Result<std::optional<Record>> load(int vmid) const;
+  // load(), with a missing record E_NOT_FOUND; errors start with `ctx`.
+  Result<Record> load_existing(int vmid, const std::string& ctx) const;
   Result<void> save(const Record& r) const;
   Result<void> prepare_rootfs(const Record& r);
   Result<void> write_config(const Record& r);

@@ -196,17 +196,17 @@ std::string render_nft(const NftConfig& n) {
          std::to_string(n.listener_port) + " accept\n";
   }
   s += "    iifname " + brs + " drop\n  }\n";
-  s += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
+  // The game ports, forwarded from the host's own addresses.
+  std::string dnat;
   for (const auto& f : n.forwards)
-    s += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " +
-         std::to_string(f.host_port) + " dnat ip to " + f.address + ":" + std::to_string(f.port) +
-         "\n";
+    dnat += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " +
+            std::to_string(f.host_port) + " dnat ip to " + f.address + ":" +
+            std::to_string(f.port) + "\n";
+  s += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
+  s += dnat;
   s += "  }\n";
   s += "  chain output {\n    type nat hook output priority -100; policy accept;\n";
-  for (const auto& f : n.forwards)
-    s += "    fib daddr type local ip daddr != 127.0.0.0/8 tcp dport " +
-         std::to_string(f.host_port) + " dnat ip to " + f.address + ":" + std::to_string(f.port) +
-         "\n";
+  s += dnat;
   s += "  }\n";
   s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n";
   if (n.nat) s += "    ip saddr " + nets + " oifname != " + brs + " masquerade\n";

@@ -112,6 +112,80 @@ ProxmoxClient::ProxmoxClient(const ProxmoxConfig& cfg) : cfg_(cfg) { net::curl_i
 
 std::string ProxmoxClient::encode(std::string_view s) { return http::url_encode(s); }
 
+namespace {
+
+// TLS as configured: a pinned fingerprint, the CA checked, or no check.
+void set_tls(CURL* c, const ProxmoxConfig& cfg) {
+  if (cfg.fingerprint) {
+    // The pin is the trust: curl's own checks off, OpenSSL's callback on.
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, install_pin);
+    void* pin = const_cast<std::array<uint8_t, 32>*>(&*cfg.fingerprint);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, pin);
+    curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+  } else if (cfg.tls_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!cfg.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, cfg.ca_file.c_str());
+  } else {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
+// The method, and the form as the body when it does not go in the query.
+void set_method(CURL* c, const std::string& method, bool in_query, const std::string& form) {
+  if (method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (!in_query) {
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.c_str());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(form.size()));
+    }
+  }
+}
+
+// The transfer's failure (too large, timed out, refused, TLS); none when
+// an answer came.
+Result<void> transfer_error(CURLcode rc, const char* errbuf, bool too_large,
+                            const std::string& what, std::chrono::milliseconds timeout,
+                            bool pinned) {
+  if (too_large) return fail(codes::kUpstream, "proxmox " + what + ": answer larger than 8 MiB");
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return fail(codes::kTimeout, "proxmox " + what + ": no answer within " +
+                                     std::to_string(timeout.count()) + " ms");
+  if (rc != CURLE_OK) {
+    std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR)
+      why = "TLS verification failed (" + why + ")" +
+            (pinned ? "; the certificate does not match the pinned fingerprint"
+                    : "; trust the cluster CA (ca_file) or pin its fingerprint");
+    return fail(codes::kUpstream, "proxmox " + what + ": " + why);
+  }
+  return {};
+}
+
+// The answer's "data", or the error its status says.
+Result<nlohmann::json> data_of(long status, const std::string& body, const std::string& reason,
+                               const std::string& what, const std::string& token_id) {
+  if (status == 401)
+    return fail(codes::kUpstream, "proxmox " + what + ": the API token was refused (401 " + reason +
+                                      "); check token " + token_id + " and its privileges");
+  if (status == 595 || status == 596)
+    return fail(codes::kUnavailable,
+                "proxmox " + what + ": node unreachable: " + error_text(body, reason, status));
+  if (status < 200 || status >= 300)
+    return fail(codes::kUpstream, "proxmox " + what + ": " + error_text(body, reason, status));
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("data"))
+    return fail(codes::kUpstream, "proxmox " + what + ": the answer is not {\"data\": …}");
+  return std::move(j["data"]);
+}
+
+}  // namespace
+
 Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std::string& path,
                                            const PveParams& params,
                                            std::chrono::milliseconds timeout) const {
@@ -139,60 +213,17 @@ Result<nlohmann::json> ProxmoxClient::call(const std::string& method, const std:
                           errbuf);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &reason);
-  if (cfg_.fingerprint) {
-    // The pin is the trust: curl's own checks off, OpenSSL's callback on.
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, install_pin);
-    void* pin = const_cast<std::array<uint8_t, 32>*>(&*cfg_.fingerprint);
-    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, pin);
-    curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-  } else if (cfg_.tls_verify) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!cfg_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, cfg_.ca_file.c_str());
-  } else {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  if (method == "GET") {
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (!in_query) {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.c_str());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(form.size()));
-    }
-  }
+  set_tls(c, cfg_);
+  set_method(c, method, in_query, form);
   CURLcode rc = curl_easy_perform(c);
   const std::string what = method_path(method, path);
-  if (sink.too_large)
-    return fail(codes::kUpstream, "proxmox " + what + ": answer larger than 8 MiB");
-  if (rc == CURLE_OPERATION_TIMEDOUT)
-    return fail(codes::kTimeout, "proxmox " + what + ": no answer within " +
-                                     std::to_string(timeout.count()) + " ms");
-  if (rc != CURLE_OK) {
-    std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR)
-      why = "TLS verification failed (" + why + ")" +
-            (cfg_.fingerprint ? "; the certificate does not match the pinned fingerprint"
-                              : "; trust the cluster CA (ca_file) or pin its fingerprint");
-    return fail(codes::kUpstream, "proxmox " + what + ": " + why);
-  }
+  if (auto e =
+          transfer_error(rc, errbuf, sink.too_large, what, timeout, cfg_.fingerprint.has_value());
+      !e)
+    return fail(e.error());
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status == 401)
-    return fail(codes::kUpstream, "proxmox " + what + ": the API token was refused (401 " + reason +
-                                      "); check token " + cfg_.token_id + " and its privileges");
-  if (status == 595 || status == 596)
-    return fail(codes::kUnavailable,
-                "proxmox " + what + ": node unreachable: " + error_text(sink.body, reason, status));
-  if (status < 200 || status >= 300)
-    return fail(codes::kUpstream, "proxmox " + what + ": " + error_text(sink.body, reason, status));
-  auto j = nlohmann::json::parse(sink.body, nullptr, false);
-  if (!j.is_object() || !j.contains("data"))
-    return fail(codes::kUpstream, "proxmox " + what + ": the answer is not {\"data\": …}");
-  return std::move(j["data"]);
+  return data_of(status, sink.body, reason, what, cfg_.token_id);
 }
 
 Result<void> ProxmoxClient::wait_task(const std::string& node, const std::string& upid,

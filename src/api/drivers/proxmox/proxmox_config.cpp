@@ -98,29 +98,33 @@ Result<std::array<uint8_t, 32>> parse_fingerprint(const std::string& text) {
   return out;
 }
 
-Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
+namespace {
+
+// The file parsed; E_NOT_FOUND when missing, E_INVALID with the line and
+// column of a syntax error.
+Result<toml::table> read_toml(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return fail(codes::kNotFound, "proxmox config " + path + ": no such file");
-  toml::table t;
   try {
-    t = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     return std::unexpected(Error::invalid(
         "proxmox-config", "proxmox config " + path + ":" + std::to_string(b.line) + ":" +
                               std::to_string(b.column) + ": " + std::string(e.description())));
   }
-  ProxmoxConfig c;
-  c.storage = "local-lvm";
-  c.bridges = {{"dev", "vmbr0"}, {"game", "vmbr0"}};
+}
+
+// The top-level keys (the tables apart); `token_file` is read last.
+Result<void> read_top_level(const toml::table& t, ProxmoxConfig& c, std::string& token_file) {
   if (auto r = only_keys(t, "",
                          {"url", "token_file", "tls_verify", "ca_file", "fingerprint", "nodes",
                           "storage", "pool", "clones_per_node", "task_timeout_s", "lock_retries",
                           "lock_backoff_ms", "poll_ms", "templates", "bridges", "limits"});
       !r)
     return fail(r.error());
-  std::string token_file, fingerprint;
+  std::string fingerprint;
   int64_t task_timeout_s = 600, lock_backoff_ms = 500, poll_ms = 500;
   for (auto r :
        {get(t, "", "url", c.url), get(t, "", "token_file", token_file),
@@ -149,9 +153,14 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     if (!fp) return fail(fp.error());
     c.fingerprint = *fp;
   }
+  struct stat st {};
   if (!c.ca_file.empty() && ::stat(c.ca_file.c_str(), &st) != 0)
     return fail(bad("ca_file", "ca_file " + c.ca_file + ": no such file").error());
+  return {};
+}
 
+// The nodes clones may go to, and the template of each node.
+Result<void> read_nodes(const toml::table& t, ProxmoxConfig& c) {
   if (const toml::node* n = t.get("nodes")) {
     if (!n->is_array())
       return fail(bad("nodes", "\"nodes\" must be an array of node names").error());
@@ -174,6 +183,11 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
   }
   if (c.templates.empty())
     return fail(bad("templates", "[templates] needs at least one node (or \"*\")").error());
+  return {};
+}
+
+// [bridges]: the bridge of each container type.
+Result<void> read_bridges(const toml::table& t, ProxmoxConfig& c) {
   if (const toml::node* n = t.get("bridges")) {
     if (!n->is_table()) return fail(bad("bridges", "[bridges] must be a table").error());
     const auto& b = *n->as_table();
@@ -185,6 +199,11 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     if (v.empty() || v.find_first_of(",= ") != std::string::npos)
       return fail(
           bad("bridges." + k, "bridges." + k + " must be a bridge name like vmbr1").error());
+  return {};
+}
+
+// [limits]: cores and memory, their defaults and maxima.
+Result<void> read_limits(const toml::table& t, ProxmoxConfig& c) {
   if (const toml::node* n = t.get("limits")) {
     if (!n->is_table()) return fail(bad("limits", "[limits] must be a table").error());
     const auto& l = *n->as_table();
@@ -203,8 +222,11 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     return fail(bad("limits", "limits: need 1 <= cores_default <= cores_max").error());
   if (L.memory_mb_max < 256 || L.memory_mb_default < 256 || L.memory_mb_default > L.memory_mb_max)
     return fail(bad("limits", "limits: need 256 <= memory_mb_default <= memory_mb_max").error());
+  return {};
+}
 
-  // The token: a file (one line) or the environment; never a flag or a key.
+// The token: a file (one line) or the environment; never a flag or a key.
+Result<void> read_token(const std::string& token_file, ProxmoxConfig& c) {
   if (!token_file.empty()) {
     auto text = fs::read_file(token_file, 4096);
     if (!text)
@@ -217,7 +239,23 @@ Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
     return std::unexpected(Error::invalid(
         "token_file", "proxmox config: set token_file or " + std::string(kProxmoxTokenEnv)));
   }
-  if (auto r = check_token(c.token); !r) return fail(r.error());
+  return check_token(c.token);
+}
+
+}  // namespace
+
+Result<ProxmoxConfig> load_proxmox_config(const std::string& path) {
+  auto t = read_toml(path);
+  if (!t) return fail(t.error());
+  ProxmoxConfig c;
+  c.storage = "local-lvm";
+  c.bridges = {{"dev", "vmbr0"}, {"game", "vmbr0"}};
+  std::string token_file;
+  if (auto r = read_top_level(*t, c, token_file); !r) return fail(r.error());
+  if (auto r = read_nodes(*t, c); !r) return fail(r.error());
+  if (auto r = read_bridges(*t, c); !r) return fail(r.error());
+  if (auto r = read_limits(*t, c); !r) return fail(r.error());
+  if (auto r = read_token(token_file, c); !r) return fail(r.error());
   c.token_id = c.token.substr(0, c.token.find('='));
   return c;
 }

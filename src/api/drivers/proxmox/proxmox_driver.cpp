@@ -305,18 +305,25 @@ Result<void> ProxmoxDriver::configure(int vmid, const ContainerSpec& spec) {
   return {};
 }
 
-Result<void> ProxmoxDriver::start(int vmid) {
+Result<void> ProxmoxDriver::power(int vmid, const std::string& op, std::string_view settled,
+                                  const std::function<Result<void>(const Guest&)>& act) {
   if (auto r = check_vmid(vmid); !r) return r;
   auto lk_vmid = vmid_lock(vmid);
   std::lock_guard guard(*lk_vmid);
-  auto g = existing(vmid, "start");
+  auto g = existing(vmid, op);
   if (!g) return fail(g.error());
-  if (g->status == "running") return {};
-  auto t = task("start " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/start", {},
-                cfg_.task_timeout);
-  if (!t && t.error().message.find("already running") == std::string::npos)
-    return fail(t.error().wrap("start " + vm(vmid)));
-  return {};
+  if (g->status == settled) return {};
+  return act(*g);
+}
+
+Result<void> ProxmoxDriver::start(int vmid) {
+  return power(vmid, "start", "running", [&](const Guest& g) -> Result<void> {
+    auto t = task("start " + vm(vmid), g.node, "POST", ct_path(g) + "/status/start", {},
+                  cfg_.task_timeout);
+    if (!t && t.error().message.find("already running") == std::string::npos)
+      return fail(t.error().wrap("start " + vm(vmid)));
+    return {};
+  });
 }
 
 Result<std::string> ProxmoxDriver::interface_ip(const Guest& g) {
@@ -369,27 +376,24 @@ Result<std::string> ProxmoxDriver::address(int vmid, std::chrono::milliseconds t
 }
 
 Result<void> ProxmoxDriver::stop(int vmid, std::chrono::milliseconds timeout) {
-  if (auto r = check_vmid(vmid); !r) return r;
-  auto lk_vmid = vmid_lock(vmid);
-  std::lock_guard guard(*lk_vmid);
-  auto g = existing(vmid, "stop");
-  if (!g) return fail(g.error());
-  if (g->status == "stopped") return {};
-  auto not_running = [](const Error& e) {
-    return e.message.find("not running") != std::string::npos;
-  };
-  // Graceful: the container's init stops the agent's services by their
-  // stop policy; Proxmox forces it off when `timeout` passes.
-  const int64_t secs = std::max<int64_t>(1, (timeout.count() + 999) / 1000);
-  auto t = task("shutdown " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/shutdown",
-                {{"timeout", std::to_string(secs)}, {"forceStop", "1"}},
-                timeout + std::chrono::seconds(60));
-  if (t || not_running(t.error())) return {};
-  log::warn("proxmox", "shutdown failed; stopping", {{"vmid", vmid}, {"error", t.error().message}});
-  auto s = task("stop " + vm(vmid), g->node, "POST", ct_path(*g) + "/status/stop", {},
-                cfg_.task_timeout);
-  if (!s && !not_running(s.error())) return fail(s.error().wrap("stop " + vm(vmid)));
-  return {};
+  return power(vmid, "stop", "stopped", [&](const Guest& g) -> Result<void> {
+    auto not_running = [](const Error& e) {
+      return e.message.find("not running") != std::string::npos;
+    };
+    // Graceful: the container's init stops the agent's services by their
+    // stop policy; Proxmox forces it off when `timeout` passes.
+    const int64_t secs = std::max<int64_t>(1, (timeout.count() + 999) / 1000);
+    auto t = task("shutdown " + vm(vmid), g.node, "POST", ct_path(g) + "/status/shutdown",
+                  {{"timeout", std::to_string(secs)}, {"forceStop", "1"}},
+                  timeout + std::chrono::seconds(60));
+    if (t || not_running(t.error())) return {};
+    log::warn("proxmox", "shutdown failed; stopping",
+              {{"vmid", vmid}, {"error", t.error().message}});
+    auto s = task("stop " + vm(vmid), g.node, "POST", ct_path(g) + "/status/stop", {},
+                  cfg_.task_timeout);
+    if (!s && !not_running(s.error())) return fail(s.error().wrap("stop " + vm(vmid)));
+    return {};
+  });
 }
 
 Result<void> ProxmoxDriver::destroy(int vmid, std::chrono::milliseconds stop_timeout) {

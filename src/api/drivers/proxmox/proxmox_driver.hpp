@@ -34,6 +34,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,10 @@ class ProxmoxDriver : public Driver {
   Result<void> usable(const Guest& g, int vmid);  // ours, node online
   // find + usable for `op` on an existing guest: E_NOT_FOUND, E_CONFLICT, E_UNAVAILABLE.
   Result<Guest> existing(int vmid, const std::string& op);
+  // `act` on the existing guest of `vmid`, under its lock, unless its status
+  // is already `settled`; errors start with `op`.
+  Result<void> power(int vmid, const std::string& op, std::string_view settled,
+                     const std::function<Result<void>(const Guest&)>& act);
   Result<std::string> place(int memory_mb);
   Result<void> wait_unlocked(const Guest& g);
   Result<nlohmann::json> task(const std::string& what, const std::string& node,
