@@ -569,8 +569,9 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
                        {"enable_code_server", true}}
                       .dump());
     EXPECT_EQ(r.status, 400) << r.body;
-    EXPECT_EQ(json::parse(r.body, nullptr, false)["error"].value("field", ""), "enable_code_server")
-        << r.body;
+    auto e = json::parse(r.body, nullptr, false)["error"];
+    EXPECT_EQ(e.value("code", ""), "E_INVALID") << r.body;
+    EXPECT_EQ(e.value("field", ""), "enable_code_server") << r.body;
   }
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 0}}),
             std::pair(400, std::string("E_INVALID")));
