@@ -5,7 +5,9 @@
 //
 // With ZLH_TEST_DRIVER=proxmox (ctest: api_integration_test_proxmox) the same
 // suite runs zlh-api --driver proxmox against tests/fixtures/fake_proxmox.py,
-// whose containers hold real agents (fake_proxmox.hpp).
+// whose containers hold real agents (fake_proxmox.hpp); with
+// ZLH_TEST_DRIVER=lxc (api_integration_test_lxc, root only) --driver lxc
+// with real unprivileged containers (test_driver.hpp).
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
