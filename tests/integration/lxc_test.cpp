@@ -17,8 +17,9 @@
 //   - awk and java run from the host's /usr, the CA bundle is there;
 // then zlh-api is killed (-9) with both running and restarted: both still
 // run and the consoles reattach to the same shells (same $$); a game
-// server's host port reaches its 25565 from the host; deleting leaves no
-// mount, veth, nft rule or process behind.
+// server's host port reaches its 25565 from the host, and stopping its
+// container stops the game by its stop policy (zlh-init's shutdown);
+// deleting leaves no mount, veth, nft rule or process behind.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -569,6 +570,30 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
     EXPECT_EQ(last["last_exit"].value("signal", 0), SIGKILL);
     EXPECT_GE(last.value("crash_count", 0), 1);
     EXPECT_EQ(http::request("GET", url("/healthz"), {}, {}, 2s)->status, 200);
+  }
+  // Stopping the container (host stop: SIGPWR to zlh-init, which passes
+  // SIGTERM to the game's shim) stops the game by its catalog stop policy:
+  // the stand-in saves its world on the `stop` command only.
+  {
+    json now;
+    ASSERT_TRUE(eventually(
+        [&] {
+          now = server(g, carol);
+          return now.value("agent_state", "") == "running";
+        },
+        90s))
+        << now.dump();
+    const std::string level =
+        driver_.ct_dir(s.value("vmid", 0)) + "/opt/zlh/server/world/level.dat";
+    auto saves = [](const std::string& text) {
+      auto i = text.find("saves=");
+      return i == std::string::npos ? 0 : std::atoi(text.c_str() + i + 6);
+    };
+    const int before = saves(fs::read_file(level, 4096).value_or(""));
+    auto stop = call("POST", "/api/servers/" + std::to_string(g) + "/host/stop", carol);
+    EXPECT_EQ(stop.status, 200) << stop.body;
+    EXPECT_EQ(json::parse(stop.body, nullptr, false).value("power", ""), "stopped") << stop.body;
+    EXPECT_EQ(saves(fs::read_file(level, 4096).value_or("")), before + 1) << api_log();
   }
   EXPECT_EQ(call("DELETE", "/api/servers/" + std::to_string(g), carol).status, 202);
   EXPECT_TRUE(eventually(
