@@ -61,11 +61,12 @@ class InitTest : public ::testing::Test {
                               "echo start >> $D/agent.events\n"
                               "trap 'echo term >> $D/agent.events; exit 0' TERM\n"
                               "if [ ! -e /run/zlh/svc.json ]; then\n"
-                              // As the agent starts it, but with a short --linger (the
-                              // agent's default is 30 s after the service exited).
+                              // As the agent starts it, with a linger longer than the
+                              // stop timeouts below: zlh-init's repeated SIGTERM must
+                              // end a shim whose service has exited, not its linger.
                               "  $BIN/zlh-shim --name svc --socket /run/zlh/svc.sock"
                               " --state /run/zlh/svc.json --pipes --stop-command stop"
-                              " --stop-timeout 300 --term-timeout 300 --linger 1"
+                              " --stop-timeout 300 --term-timeout 300 --linger 600"
                               " -- /bin/bash $D/service.sh >> $D/shim.log 2>&1 &\n"
                               "fi\n"
                               "while :; do sleep 0.1; done\n";
@@ -166,9 +167,10 @@ class InitTest : public ::testing::Test {
 };
 
 TEST_F(InitTest, OnSigpwrTheAgentAndTheShimsGetSigtermAndTheServiceStopsByItsPolicy) {
-  start_init(/*stubborn=*/false, /*stop_timeout=*/600);
+  start_init(/*stubborn=*/false, /*stop_timeout=*/30);
   ASSERT_FALSE(HasFatalFailure());
-  // Everything stopped: zlh-init leaves without waiting for its deadline.
+  // Everything stopped: zlh-init leaves without waiting for its deadline,
+  // though the shim would linger 600 s after its service exited.
   EXPECT_EQ(stop_init(SIGPWR), 0) << slurp(dir_ + "/init.log");
   expect_sigterms(/*saved=*/true);
   auto st = nlohmann::json::parse(slurp(dir_ + "/run/svc.json"), nullptr, false);
