@@ -691,6 +691,32 @@ TEST(CtlCatalogDemoStore, PacksHostTreesDereferencingLinksThatLeaveThem) {
   EXPECT_EQ(list_tgz(store + "/" + g->artifact).count("go-1.22.1/bin/go"), 1u);
 }
 
+// `zlhctl demo-store` adds code-server unless --no-code-server: then
+// nothing of it is fetched or built, the catalog has no such addon, and the
+// report says it was skipped.
+TEST(CtlCatalogDemoStore, NoCodeServerLeavesTheAddonOut) {
+  EXPECT_TRUE(DemoStoreOptions{}.code_server);
+  std::string root = temp_dir();
+  auto opts = demo_options(root);
+  ASSERT_FALSE(opts.code_server);
+  FakeNpm npm;
+  auto run = [&](const std::vector<std::string>& a, const std::string& cwd) { return npm(a, cwd); };
+  auto rep = build_demo_store(opts, run, {}, kNow);
+  ASSERT_TRUE(rep) << rep.error().message;
+  ASSERT_EQ(npm.calls.size(), 1u);  // node's npm pack only
+  for (const auto& a : npm.calls[0]) EXPECT_EQ(a.find("code-server"), std::string::npos) << a;
+  auto c = load(opts.out_dir);
+  EXPECT_NE(c.runtime("node"), nullptr);
+  EXPECT_EQ(c.addon("code-server"), nullptr);
+  EXPECT_EQ(read(opts.out_dir + "/catalog.json").find("code-server"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(opts.out_dir + "/addons/code-server"));
+  EXPECT_FALSE(std::filesystem::exists(root + "/cache"));
+  for (const auto& r : rep->runtimes) EXPECT_NE(r.id, "code-server");
+  EXPECT_NE(std::find(rep->skipped.begin(), rep->skipped.end(),
+                      "code-server: disabled (--no-code-server)"),
+            rep->skipped.end());
+}
+
 // Answers the code-server build's commands like npm and tar would, leaving
 // the trees they would leave (a node binary, an npm -g install with a
 // relative .bin link).

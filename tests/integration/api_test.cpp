@@ -5,7 +5,9 @@
 //
 // With ZLH_TEST_DRIVER=proxmox (ctest: api_integration_test_proxmox) the same
 // suite runs zlh-api --driver proxmox against tests/fixtures/fake_proxmox.py,
-// whose containers hold real agents (fake_proxmox.hpp).
+// whose containers hold real agents (fake_proxmox.hpp); with
+// ZLH_TEST_DRIVER=lxc (api_integration_test_lxc, root only) --driver lxc
+// with real unprivileged containers (test_driver.hpp).
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -569,8 +571,9 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
                        {"enable_code_server", true}}
                       .dump());
     EXPECT_EQ(r.status, 400) << r.body;
-    EXPECT_EQ(json::parse(r.body, nullptr, false)["error"].value("field", ""), "enable_code_server")
-        << r.body;
+    auto e = json::parse(r.body, nullptr, false)["error"];
+    EXPECT_EQ(e.value("code", ""), "E_INVALID") << r.body;
+    EXPECT_EQ(e.value("field", ""), "enable_code_server") << r.body;
   }
   EXPECT_EQ(code({{"type", "dev"}, {"runtime", "tool"}, {"version", "1.0.0"}, {"disk_gb", 0}}),
             std::pair(400, std::string("E_INVALID")));

@@ -412,6 +412,43 @@ TEST_F(IdeTest, WebSocketOriginAndLogoutClosesIt) {
   EXPECT_TRUE(closed) << "the IDE WebSocket outlived the session";
 }
 
+// The zlh_ide cookie an IDE ticket gave also opens that server's port
+// preview: here the stand-in's own :6000, as any port of the container,
+// with the prefix stripped and announced, and WebSockets through it.
+TEST_F(IdeTest, TheIdeCookieOpensPortPreviewWithItsPrefixAndWebSockets) {
+  std::string gus = user("gus");
+  auto [id, vmid] = dev_server(gus);
+  ASSERT_GT(vmid, 0);
+  std::string c = ide_login(gus, id, vmid);  // an IDE ticket, not a port one
+  auto r = at(vmid, "GET", port(vmid, 6000), ide_cookie(c));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("stand-in code-server"), std::string::npos);
+  r = at(vmid, "GET", port(vmid, 6000, "/headers?q=1"), ide_cookie(c));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto seen = json::parse(r.body);
+  EXPECT_EQ(seen["path"], "/headers?q=1");
+  EXPECT_EQ(seen["headers"].value("X-Forwarded-Prefix", ""), port(vmid, 6000, ""));
+  EXPECT_EQ(seen["headers"].value("X-Forwarded-Host", ""), host(vmid));
+  EXPECT_FALSE(seen["headers"].contains("Cookie")) << seen.dump();
+
+  http::Headers h = ide_cookie(c);
+  h.set("Host", host(vmid));
+  h.add("Origin", origin(vmid));
+  const std::string ws_url = "ws://" + ide_addr_ + ":8081" + port(vmid, 6000, "/ws");
+  int status = 0;
+  auto ws = http::WsClient::connect(ws_url, h, 10s, &status);
+  ASSERT_TRUE(ws) << ws.error().message << " " << status;
+  ASSERT_TRUE((*ws)->send("through the port", false));
+  auto m = (*ws)->read(10s);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->data, "through the port");
+  // Its Origin rule is the IDE's: this server's IDE origin only.
+  h.set("Origin", base());
+  status = 0;
+  EXPECT_FALSE(http::WsClient::connect(ws_url, h, 10s, &status));
+  EXPECT_EQ(status, 403);
+}
+
 TEST_F(IdeTest, PortPreviewOwnerOnlyPrefixStrippedAndTheAgentsPortRefused) {
   std::string erin = user("erin"), finn = user("finn");
   auto [id, vmid] = dev_server(erin, /*code_server=*/false);
@@ -485,8 +522,13 @@ TEST_F(IdeTest, PortPreviewOwnerOnlyPrefixStrippedAndTheAgentsPortRefused) {
   auto [fid, fvmid] = dev_server(finn, /*code_server=*/false);
   std::string fc = ide_login(finn, fid, fvmid, "{\"port\":" + std::to_string(n) + "}");
   r = at(vmid, "GET", port(vmid, n, "/sub/"), ide_cookie(fc));
-  EXPECT_NE(r.status, 200);
+  // A cookie of another server counts as none: back to the portal, whose
+  // ticket request is 404 for a non-owner.
+  EXPECT_EQ(r.status, 302);
+  EXPECT_EQ(r.headers.get("Location").value_or(""),
+            base() + "/servers/" + std::to_string(id) + "/ide?open=1&port=" + std::to_string(n));
   EXPECT_EQ(r.body.find("hello.txt"), std::string::npos);
+  EXPECT_EQ(ticket_call(finn, id, "{\"port\":" + std::to_string(n) + "}").status, 404);
   auto del = http::request("DELETE", api_->url("/api/servers/" + std::to_string(id)), bearer(erin));
   ASSERT_TRUE(del && del->status == 202);
   EXPECT_EQ(at(vmid, "GET", port(vmid, n, "/sub/"), ide_cookie(c)).status, 404);

@@ -8,6 +8,8 @@
 //   - zlh-api's data dir does not exist inside, /usr is read-only, ps shows
 //     only the container, the neighbour's :18888 and :6000 are unreachable
 //     (while the host reaches the neighbour's :6000: the listener was up);
+//     their host veths are isolated bridge ports, and the gateway's
+//     containers' listener serves /artifacts/ and nothing else;
 //   - the memory limit file equals memory_mb and a process allocating twice
 //     that is killed while the host and the API stay up; writing past
 //     disk_gb fails with ENOSPC; mount is refused and the container's
@@ -15,8 +17,9 @@
 //   - awk and java run from the host's /usr, the CA bundle is there;
 // then zlh-api is killed (-9) with both running and restarted: both still
 // run and the consoles reattach to the same shells (same $$); a game
-// server's host port reaches its 25565 from the host; deleting leaves no
-// mount, veth, nft rule or process behind.
+// server's host port reaches its 25565 from the host, and stopping its
+// container stops the game by its stop policy (zlh-init's shutdown);
+// deleting leaves no mount, veth, nft rule or process behind.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -250,6 +253,14 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   EXPECT_EQ(sa["resources"].value("memory_max", uint64_t(0)), 256ull << 20) << sa.dump();
   EXPECT_GT(sa["resources"].value("pids", uint64_t(0)), 1u);
   EXPECT_GT(sa["resources"].value("disk_max", uint64_t(0)), 900ull << 20);
+  // Each container's host veth is an isolated port of its bridge: the bridge
+  // forwards nothing between two such ports.
+  for (const json* s : {&sa, &sb}) {
+    const std::string veth = "z" + driver_.lxc_tag() + std::to_string(s->value("vmid", 0));
+    auto isolated = fs::read_file("/sys/class/net/" + veth + "/brport/isolated", 64);
+    ASSERT_TRUE(isolated) << veth << ": " << isolated.error().message;
+    EXPECT_EQ(trim(*isolated), "1") << veth;
+  }
 
   auto ca = Console::open(ws("/api/servers/" + std::to_string(a) + "/console"), alice);
   auto cb = Console::open(ws("/api/servers/" + std::to_string(b) + "/console"), bob);
@@ -306,6 +317,34 @@ TEST_F(LxcTest, TenantsAreIsolatedLimitedAndSurviveAnApiKill) {
   EXPECT_EQ(trim(ca->run("timeout 3 bash -c 'echo > /dev/tcp/" + driver_.lxc_gateway(false) +
                          "/8080' 2>/dev/null && echo open || echo closed")),
             "closed");
+  // There, the containers' listener (--lxc-listener-port, 8089) serves the
+  // artifacts and nothing else of zlh-api.
+  {
+    const std::string listener = "http://" + driver_.lxc_gateway(false) + ":8089";
+    auto art = http::request("GET", listener + "/artifacts/catalog.json", {}, {}, 5s);
+    ASSERT_TRUE(art) << art.error().message;
+    EXPECT_EQ(art->status, 200) << art->body;
+    EXPECT_NE(art->body.find("\"tool\""), std::string::npos) << art->body;
+    for (const char* path :
+         {"/healthz", "/api/servers", "/api/catalog/dev", "/metrics", "/", "/dev/6000/ide/"}) {
+      auto r = http::request("GET", listener + path, {}, {}, 5s);
+      ASSERT_TRUE(r) << path << ": " << r.error().message;
+      EXPECT_EQ(r->status, 404) << path << ": " << r->body;
+    }
+    http::Headers h;
+    h.add("Content-Type", "application/json");
+    auto reg =
+        http::request("POST", listener + "/api/auth/register", h,
+                      R"({"email":"x@example.com","username":"x","password":"password-x"})", 5s);
+    ASSERT_TRUE(reg) << reg.error().message;
+    EXPECT_EQ(reg->status, 404) << reg->body;
+    // And from inside, the same listener: the artifacts, not the API.
+    const std::string gw = driver_.lxc_gateway(false);
+    EXPECT_EQ(trim(ca->run("for p in /artifacts/catalog.json /api/servers; do (exec 3<>/dev/tcp/" +
+                           gw + "/8089; printf 'GET %s HTTP/1.0\\r\\nHost: " + gw +
+                           "\\r\\n\\r\\n' $p >&3; head -1 <&3 | cut -d' ' -f2); done")),
+              "200\n404");
+  }
 
   // Limits: memory (the cgroup file, and an allocation of twice the limit dies).
   std::string limit =
@@ -531,6 +570,30 @@ TEST_F(LxcTest, GameHostPortReachesTheContainersMinecraftPort) {
     EXPECT_EQ(last["last_exit"].value("signal", 0), SIGKILL);
     EXPECT_GE(last.value("crash_count", 0), 1);
     EXPECT_EQ(http::request("GET", url("/healthz"), {}, {}, 2s)->status, 200);
+  }
+  // Stopping the container (host stop: SIGPWR to zlh-init, which passes
+  // SIGTERM to the game's shim) stops the game by its catalog stop policy:
+  // the stand-in saves its world on the `stop` command only.
+  {
+    json now;
+    ASSERT_TRUE(eventually(
+        [&] {
+          now = server(g, carol);
+          return now.value("agent_state", "") == "running";
+        },
+        90s))
+        << now.dump();
+    const std::string level =
+        driver_.ct_dir(s.value("vmid", 0)) + "/opt/zlh/server/world/level.dat";
+    auto saves = [](const std::string& text) {
+      auto i = text.find("saves=");
+      return i == std::string::npos ? 0 : std::atoi(text.c_str() + i + 6);
+    };
+    const int before = saves(fs::read_file(level, 4096).value_or(""));
+    auto stop = call("POST", "/api/servers/" + std::to_string(g) + "/host/stop", carol);
+    EXPECT_EQ(stop.status, 200) << stop.body;
+    EXPECT_EQ(json::parse(stop.body, nullptr, false).value("power", ""), "stopped") << stop.body;
+    EXPECT_EQ(saves(fs::read_file(level, 4096).value_or("")), before + 1) << api_log();
   }
   EXPECT_EQ(call("DELETE", "/api/servers/" + std::to_string(g), carol).status, 202);
   EXPECT_TRUE(eventually(

@@ -295,7 +295,8 @@ Result<void> unmount(const std::string& dir) {
   return fail(codes::kIo, "unmount " + dir + ": still mounted");
 }
 
-std::vector<std::string> upstream_resolvers(const std::string& resolv_conf) {
+std::vector<std::string> upstream_resolvers(const std::string& resolv_conf,
+                                            const std::string& resolved_conf) {
   auto parse = [](const std::string& path) {
     std::vector<std::string> out;
     std::ifstream in(path);
@@ -318,7 +319,7 @@ std::vector<std::string> upstream_resolvers(const std::string& resolv_conf) {
       out.push_back(a);
   }
   if (stub)
-    for (auto& a : parse("/run/systemd/resolve/resolv.conf"))
+    for (auto& a : parse(resolved_conf))
       if (!loopback(a)) out.push_back(a);
   return out;
 }

@@ -68,8 +68,10 @@ Result<std::string> read_tail_beneath(const std::string& rootfs, const std::stri
                                       size_t max_bytes);
 // The nameservers a container should use: the host's resolv.conf, with a
 // host-local stub (127.0.0.0/8, ::1) replaced by systemd-resolved's
-// upstreams (/run/systemd/resolve/resolv.conf); never a loopback address.
-std::vector<std::string> upstream_resolvers(const std::string& resolv_conf = "/etc/resolv.conf");
+// upstreams (`resolved_conf`); never a loopback address.
+std::vector<std::string> upstream_resolvers(
+    const std::string& resolv_conf = "/etc/resolv.conf",
+    const std::string& resolved_conf = "/run/systemd/resolve/resolv.conf");
 
 // ---- network ----
 // Creates the bridge when missing, gives it `address` ("10.77.0.1/16") and

@@ -108,5 +108,74 @@ TEST(LxcHost, PlantedSymlinksAreReplacedOrRefusedNeverFollowedOut) {
   EXPECT_EQ(read_tail_beneath(r, "var/log/zlh-agent.log", 6).value_or(""), "three\n");
 }
 
+// DNS inside containers: the host's nameservers, with a host-local stub
+// (systemd-resolved's 127.0.0.53) replaced by its upstreams.
+TEST(LxcHost, UpstreamResolversReplaceALoopbackStubByItsUpstreams) {
+  Tmp t;
+  const std::string host = t.path + "/resolv.conf", resolved = t.path + "/resolved.conf";
+  ASSERT_TRUE(fs::write_file_atomic(resolved,
+                                    "# systemd-resolved's upstreams\n"
+                                    "nameserver 192.0.2.1\nnameserver 127.0.0.1\n"
+                                    "nameserver 2001:db8::53\nsearch example\n"));
+  // No stub: the host's own nameservers, the upstreams not read.
+  ASSERT_TRUE(fs::write_file_atomic(host, "nameserver 198.51.100.7\noptions edns0\n"));
+  EXPECT_EQ(upstream_resolvers(host, resolved), std::vector<std::string>{"198.51.100.7"});
+  // A stub (127.x or ::1): replaced by the upstreams, never a loopback address.
+  ASSERT_TRUE(fs::write_file_atomic(host, "nameserver 127.0.0.53\noptions edns0 trust-ad\n"));
+  EXPECT_EQ(upstream_resolvers(host, resolved),
+            (std::vector<std::string>{"192.0.2.1", "2001:db8::53"}));
+  ASSERT_TRUE(fs::write_file_atomic(host, "nameserver ::1\nnameserver 203.0.113.9\n"));
+  EXPECT_EQ(upstream_resolvers(host, resolved),
+            (std::vector<std::string>{"203.0.113.9", "192.0.2.1", "2001:db8::53"}));
+  // A stub without systemd-resolved's file: nothing rather than the stub.
+  ASSERT_TRUE(fs::write_file_atomic(host, "nameserver 127.0.0.53\n"));
+  EXPECT_TRUE(upstream_resolvers(host, t.path + "/absent").empty());
+}
+
+// /etc/subuid and /etc/subgid: the containers' ids must lie in a range of
+// zlh-api's user (or of uid 0) and in nobody else's.
+TEST(LxcHost, SubidsMustCoverTheContainersIdsAndOverlapNoOtherUser) {
+  Tmp t;
+  const std::string file = t.path + "/subuid";
+  ASSERT_TRUE(fs::write_file_atomic(file,
+                                    "alice:100000:65536\n"
+                                    "garbage line\n"
+                                    "root:1000000:655360\n"
+                                    "bob:x:1\n"));
+  auto ranges = read_subids(file);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].owner, "alice");
+  EXPECT_EQ(ranges[0].start, 100000u);
+  EXPECT_EQ(ranges[0].count, 65536u);
+  EXPECT_EQ(ranges[1].owner, "root");
+  EXPECT_EQ(ranges[1].start, 1000000u);
+  EXPECT_EQ(ranges[1].count, 655360u);
+  EXPECT_TRUE(read_subids(t.path + "/absent").empty());
+
+  // Covered by root's range (by name or by uid 0), nobody else's overlaps.
+  EXPECT_TRUE(check_subids(ranges, "root", 1000000, 65536 * 10, "/etc/subuid"));
+  EXPECT_TRUE(check_subids({{"0", 1000000, 655360}}, "root", 1065536, 65536, "/etc/subuid"));
+  // Past the end of root's range: refused, saying what to add.
+  auto past = check_subids(ranges, "root", 1000000, 65536 * 11, "/etc/subuid");
+  ASSERT_FALSE(past);
+  EXPECT_EQ(past.error().code, codes::kInvalid);
+  EXPECT_NE(past.error().message.find("/etc/subuid"), std::string::npos) << past.error().message;
+  EXPECT_NE(past.error().message.find("root:1000000:720896"), std::string::npos)
+      << past.error().message;
+  // Another user's range overlapping the containers' ids: refused, naming it,
+  // even when root's range covers them.
+  auto overlap = check_subids({{"root", 1000000, 655360}, {"carol", 1600000, 65536}}, "root",
+                              1000000, 655360, "/etc/subgid");
+  ASSERT_FALSE(overlap);
+  EXPECT_EQ(overlap.error().code, codes::kInvalid);
+  EXPECT_NE(overlap.error().message.find("carol"), std::string::npos) << overlap.error().message;
+  EXPECT_NE(overlap.error().message.find("overlaps"), std::string::npos) << overlap.error().message;
+  // Adjacent is not overlapping.
+  EXPECT_TRUE(check_subids({{"root", 1000000, 655360}, {"carol", 1655360, 65536}}, "root", 1000000,
+                           655360, "/etc/subgid"));
+  // No range at all.
+  EXPECT_FALSE(check_subids({}, "root", 1000000, 65536, "/etc/subuid"));
+}
+
 }  // namespace
 }  // namespace zlh::api::drivers::lxc
