@@ -2,6 +2,7 @@
 
 #include "agent/files/upload.hpp"
 #include "agent/json_body.hpp"
+#include "agent/task_reply.hpp"
 
 namespace zlh::agent::mods {
 
@@ -67,17 +68,12 @@ void add_mod_routes(http::Router& r, ModManager& mods, TaskRunner& tasks,
           return files::make_upload_sink(std::move(target->store), req, std::move(o));
         }
         return http::buffered_sink(64 * 1024, [m, t](Request& req, http::Responder res) {
-          auto body = object_body(req.body, {"artifact", "sha256"});
-          if (!body) return res.send_error(body.error());
-          auto artifact = string_field(*body, "artifact");
-          if (!artifact) return res.send_error(artifact.error());
-          auto sha = string_field(*body, "sha256");
-          if (!sha) return res.send_error(sha.error());
-          bool ok = t->run([m, res, a = *artifact, s = *sha](const std::atomic<bool>& cancel) {
-            auto r = m->install_artifact(a, s, &cancel);
-            res.send(answer(r));
-          });
-          if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
+          auto f = string_fields(req.body, {"artifact", "sha256"});
+          if (!f) return res.send_error(f.error());
+          run_or_refuse(*t, res,
+                        [m, res, a = (*f)[0], s = (*f)[1]](const std::atomic<bool>& cancel) {
+                          res.send(answer(m->install_artifact(a, s, &cancel)));
+                        });
         });
       },
       install);
