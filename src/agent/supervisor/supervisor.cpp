@@ -272,6 +272,115 @@ bool Supervisor::back_off(std::unique_lock<std::mutex>& lk, Service& s,
   return true;
 }
 
+namespace {
+// Connects to the shim's socket, retrying for 5 s: a fresh shim needs a
+// moment to bind it.
+Result<shim::ShimClient> attach(const std::string& sock, const std::atomic<bool>& closing) {
+  Result<shim::ShimClient> client = fail(codes::kUnavailable, "not connected");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && !closing) {
+    client = shim::ShimClient::connect(sock, 500ms);
+    if (client) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  return client;
+}
+
+// The exit status the shim left in run/zlh/<name>.json, if it says exited.
+std::optional<shim::ShimStatus> status_left_behind(const std::string& run_dir,
+                                                   const std::string& name) {
+  auto text = fs::read_file(fs::join(run_dir, name + ".json"), 1 << 20);
+  if (!text) return std::nullopt;
+  auto st = shim::parse_status(*text);
+  if (st && st->state == "exited") return *st;
+  return std::nullopt;
+}
+}  // namespace
+
+Supervisor::ShimStart Supervisor::ensure_shim(std::unique_lock<std::mutex>& lk, Service& s) {
+  if (!s.shim_finished && shim_alive(s)) return ShimStart::kRunning;
+  set_state(s, "starting");
+  auto r = spawn_shim(s);
+  if (!r) {
+    log::error(kComponent, "cannot start service",
+               {{"service", s.spec.name}, {"error", r.error().message}});
+    (void)back_off(lk, s, s.policy.on_crash(127, 0));
+    return ShimStart::kFailed;
+  }
+  s.adopted = false;
+  persist(s);
+  return ShimStart::kSpawned;
+}
+
+std::optional<shim::ShimStatus> Supervisor::follow(std::unique_lock<std::mutex>& lk, Service& s,
+                                                   shim::ShimClient& client, bool fresh) {
+  std::optional<shim::ShimStatus> final_status;
+  auto st = client.status();
+  lk.lock();
+  if (st) {
+    s.pid = st->pid;
+    if (st->state == "exited") final_status = *st;
+  }
+  if (fresh) {
+    s.policy.on_start();
+    s.oom_baseline = oom_kills_();
+  }
+  if (!final_status) set_state(s, st && st->state == "stopping" ? "stopping" : "running");
+  persist(s);
+  lk.unlock();
+  while (!final_status && !closing_) {
+    auto f = client.read_frame(300ms);
+    if (!f) {
+      if (f.error().is(codes::kTimeout)) continue;
+      break;  // connection lost
+    }
+    if (f->type == shim::FrameType::kExit || f->type == shim::FrameType::kStatusReply) {
+      auto es = shim::parse_status(f->payload);
+      if (es && es->state == "exited") final_status = *es;
+    }
+  }
+  return final_status;
+}
+
+void Supervisor::on_shim_finished(std::unique_lock<std::mutex>& lk, Service& s,
+                                  const std::optional<shim::ShimStatus>& final_status) {
+  s.shim_finished = true;
+  int code = final_status && final_status->exit_code ? *final_status->exit_code : -1;
+  int sig =
+      final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
+  s.pid = 0;
+  if (s.stop_requested) {
+    s.stop_requested = false;
+    s.want_running = false;
+    s.last_stop = {{"graceful", final_status && final_status->graceful.value_or(false)},
+                   {"duration_ms", final_status ? final_status->stop_duration_ms.value_or(0) : 0}};
+    s.policy.on_clean_stop();
+    set_state(s, "stopped");
+    persist(s);
+    return;
+  }
+  if (!s.spec.restart_on_crash) {
+    s.want_running = false;
+    set_state(s, "exited");
+    persist(s);
+    return;
+  }
+  // Killed (SIGKILL) while the OOM killer's count grew: out of memory.
+  const uint64_t ooms = oom_kills_();
+  std::string reason = sig == SIGKILL && ooms > s.oom_baseline ? "out of memory" : "";
+  s.oom_baseline = ooms;
+  auto d = s.policy.on_crash(code, sig, reason);
+  log::warn(kComponent, "service crashed",
+            {{"service", s.spec.name},
+             {"exit_code", code},
+             {"signal", sig},
+             {"restart", d.restart},
+             {"delay_ms", d.delay.count()},
+             {"crash_count", s.policy.crash_count()},
+             {"reason", reason}});
+  if (back_off(lk, s, d) && s.want_running) ++s.restarts;
+}
+
 void Supervisor::monitor(std::shared_ptr<Service> s) {
   const std::string name = s->spec.name;
   std::unique_lock lk(mu_);
@@ -279,73 +388,20 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
     cv_.wait(lk,
              [&] { return closing_ || s->removed || (s->want_running && s->state != "crashed"); });
     if (closing_ || s->removed) return;
-
-    bool fresh = false;
-    if (s->shim_finished || !shim_alive(*s)) {
-      set_state(*s, "starting");
-      auto r = spawn_shim(*s);
-      if (!r) {
-        log::error(kComponent, "cannot start service",
-                   {{"service", name}, {"error", r.error().message}});
-        (void)back_off(lk, *s, s->policy.on_crash(127, 0));
-        continue;
-      }
-      fresh = true;
-      s->adopted = false;
-      persist(*s);
-    }
+    ShimStart started = ensure_shim(lk, *s);
+    if (started == ShimStart::kFailed) continue;
     std::string sock = socket_path(name);
     lk.unlock();
 
-    // Attach. A fresh shim needs a moment to bind its socket.
-    Result<shim::ShimClient> client = fail(codes::kUnavailable, "not connected");
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline && !closing_) {
-      client = shim::ShimClient::connect(sock, 500ms);
-      if (client) break;
-      std::this_thread::sleep_for(20ms);
-    }
-    std::optional<shim::ShimStatus> final_status;
-    bool lost = false;
     // Not attached: the shim sends EXIT to every connection, so the monitor
     // learns of the exit without receiving (or slowing) the output.
-    if (client) {
-      auto st = client->status();
-      lk.lock();
-      if (st) {
-        s->pid = st->pid;
-        if (st->state == "exited") final_status = *st;
-      }
-      if (fresh) {
-        s->policy.on_start();
-        s->oom_baseline = oom_kills_();
-      }
-      if (!final_status) set_state(*s, st && st->state == "stopping" ? "stopping" : "running");
-      persist(*s);
-      lk.unlock();
-      while (!final_status && !closing_) {
-        auto f = client->read_frame(300ms);
-        if (!f) {
-          if (f.error().is(codes::kTimeout)) continue;
-          lost = true;
-          break;
-        }
-        if (f->type == shim::FrameType::kExit || f->type == shim::FrameType::kStatusReply) {
-          auto es = shim::parse_status(f->payload);
-          if (es && es->state == "exited") final_status = *es;
-        }
-      }
-    } else {
-      lost = true;
-    }
+    std::optional<shim::ShimStatus> final_status;
+    if (auto client = attach(sock, closing_))
+      final_status = follow(lk, *s, *client, started == ShimStart::kSpawned);
     if (closing_) return;  // the agent is going away; the service is not
     if (!final_status) {
       // Connection lost without an exit: read what the shim left behind.
-      auto text = fs::read_file(fs::join(run_dir_, name + ".json"), 1 << 20);
-      if (text) {
-        auto st = shim::parse_status(*text);
-        if (st && st->state == "exited") final_status = *st;
-      }
+      final_status = status_left_behind(run_dir_, name);
       lk.lock();
       bool alive = shim_alive(*s);
       lk.unlock();
@@ -355,46 +411,9 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
         lk.lock();
         continue;
       }
-      (void)lost;
     }
-
     lk.lock();
-    s->shim_finished = true;
-    int code = final_status && final_status->exit_code ? *final_status->exit_code : -1;
-    int sig =
-        final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
-    s->pid = 0;
-    if (s->stop_requested) {
-      s->stop_requested = false;
-      s->want_running = false;
-      s->last_stop = {
-          {"graceful", final_status && final_status->graceful.value_or(false)},
-          {"duration_ms", final_status ? final_status->stop_duration_ms.value_or(0) : 0}};
-      s->policy.on_clean_stop();
-      set_state(*s, "stopped");
-      persist(*s);
-      continue;
-    }
-    if (!s->spec.restart_on_crash) {
-      s->want_running = false;
-      set_state(*s, "exited");
-      persist(*s);
-      continue;
-    }
-    // Killed (SIGKILL) while the OOM killer's count grew: out of memory.
-    const uint64_t ooms = oom_kills_();
-    std::string reason = sig == SIGKILL && ooms > s->oom_baseline ? "out of memory" : "";
-    s->oom_baseline = ooms;
-    auto d = s->policy.on_crash(code, sig, reason);
-    log::warn(kComponent, "service crashed",
-              {{"service", name},
-               {"exit_code", code},
-               {"signal", sig},
-               {"restart", d.restart},
-               {"delay_ms", d.delay.count()},
-               {"crash_count", s->policy.crash_count()},
-               {"reason", reason}});
-    if (back_off(lk, *s, d) && s->want_running) ++s->restarts;
+    on_shim_finished(lk, *s, final_status);
   }
 }
 

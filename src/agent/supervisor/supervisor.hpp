@@ -37,6 +37,7 @@
 
 #include "agent/supervisor/backoff.hpp"
 #include "base/error.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::agent::supervisor {
 
@@ -120,7 +121,22 @@ class Supervisor {
 
  private:
   struct Service;
+  enum class ShimStart { kRunning, kSpawned, kFailed };
+  // One thread per service: (re)starts its shim while it should run, follows
+  // it to the service's exit and applies the crash policy.
   void monitor(std::shared_ptr<Service> s);
+  // With mu_ held: spawns a shim unless one runs (kRunning). kFailed: the
+  // spawn failed and was counted as a crash (backed off).
+  ShimStart ensure_shim(std::unique_lock<std::mutex>& lk, Service& s);
+  // With mu_ not held (and not held on return): records the attached shim's
+  // pid and state, then reads frames until the service exits (its status),
+  // the connection is lost or the agent closes (nullopt).
+  std::optional<shim::ShimStatus> follow(std::unique_lock<std::mutex>& lk, Service& s,
+                                         shim::ShimClient& client, bool fresh);
+  // With mu_ held: the service ended (final_status nullopt: unknown, counted
+  // as SIGKILL); a requested stop, a plain exit, or a crash to back off from.
+  void on_shim_finished(std::unique_lock<std::mutex>& lk, Service& s,
+                        const std::optional<shim::ShimStatus>& final_status);
   Result<void> spawn_shim(Service& s);
   bool shim_alive(const Service& s) const;
   void persist(const Service& s);
