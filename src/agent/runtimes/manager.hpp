@@ -89,6 +89,15 @@ class RuntimeManager {
   std::mutex& lock_for(const std::string& id);
   Result<void> switch_current(const std::string& id, const std::string& version);
   bool installed(const std::string& id, const std::string& version) const;
+  // Unpacks `archive` into `staging` and runs the entry's verify command
+  // there; errors name `what` ("runtime node 20.18.0").
+  Result<void> stage(const std::string& archive, const catalog::Entry& entry,
+                     const std::string& staging, const std::string& what, const Progress& report,
+                     const std::atomic<bool>* cancel) const;
+  // The verify command, as the run-as user: E_VERIFY_FAILED when it cannot
+  // run, times out or does not print what the catalog expects.
+  Result<void> verify(const catalog::Entry& entry, const std::string& staging,
+                      const std::string& what) const;
 
   // The catalog entry recorded for an installed version (the marker), or null.
  public:
