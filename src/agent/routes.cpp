@@ -36,6 +36,26 @@ std::string main_workload(AgentContext& ctx) {
   return p && p->container_type == "game" ? "workload" : "code-server";
 }
 
+// The agent's /status state once provisioned, from its main workload's.
+std::string_view agent_state(supervisor::ServiceState s) {
+  using supervisor::ServiceState;
+  switch (s) {
+    case ServiceState::kRunning:
+      return "running";
+    case ServiceState::kStopping:
+      return "stopping";
+    case ServiceState::kStopped:
+    case ServiceState::kExited:
+      return "stopped";
+    case ServiceState::kCrashed:
+      return "crashed";
+    case ServiceState::kStarting:
+    case ServiceState::kBackoff:
+      return "starting";
+  }
+  return "running";  // not reached: the switch covers the enum
+}
+
 nlohmann::json status_body(AgentContext& ctx) {
   nlohmann::json j = ctx.provisioner.status();
   j["vmid"] = ctx.vmid ? nlohmann::json(*ctx.vmid) : nlohmann::json(nullptr);
@@ -60,16 +80,7 @@ nlohmann::json status_body(AgentContext& ctx) {
       // Once provisioned, the state is the main workload's (docs/design.md §3.4:
       // stopping, stopped, crashed), so a stop or a crash loop shows in
       // the control plane's list, not only in `services`.
-      if (j["state"] == "running") {
-        if (v.state == "stopping")
-          j["state"] = "stopping";
-        else if (v.state == "stopped" || v.state == "exited")
-          j["state"] = "stopped";
-        else if (v.state == "crashed")
-          j["state"] = "crashed";
-        else if (v.state == "starting" || v.state == "backoff")
-          j["state"] = "starting";
-      }
+      if (j["state"] == "running") j["state"] = std::string(agent_state(v.state));
       j["crash_count"] = v.crash_count;
       j["last_crash_at"] =
           v.last_crash_at ? nlohmann::json(*v.last_crash_at) : nlohmann::json(nullptr);
@@ -170,7 +181,7 @@ Result<nlohmann::json> power_action(supervisor::Supervisor& sup, const std::stri
     r = sup.kill(name);
   }
   if (!r) return fail(r.error());
-  if (auto v = sup.service(name)) body["state"] = v->state;
+  if (auto v = sup.service(name)) body["state"] = std::string(supervisor::to_string(v->state));
   return body;
 }
 

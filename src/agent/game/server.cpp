@@ -13,6 +13,8 @@
 
 namespace zlh::agent::game {
 
+using supervisor::ServiceState;
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -35,8 +37,9 @@ std::string fingerprint_path(const std::string& root) {
   return fs::join(root, "opt/zlh-agent/state/game-workload.json");
 }
 
-bool active(const std::string& state) {
-  return state == "running" || state == "starting" || state == "stopping" || state == "backoff";
+// A process runs or is on its way (a crash waiting out its restart delay too).
+bool active(ServiceState state) {
+  return supervisor::is_live(state) || state == ServiceState::kBackoff;
 }
 }  // namespace
 
@@ -166,7 +169,7 @@ std::string how_ended(const shim::ShimStatus* st) {
 
 // The supervisor's account of an ended service: its last exit, else its state.
 std::string how_ended(const supervisor::ServiceView& v) {
-  std::string how = v.state;
+  std::string how(supervisor::to_string(v.state));
   if (v.last_exit.contains("code")) how = "exit code " + v.last_exit["code"].dump();
   if (v.last_exit.contains("signal")) how = "signal " + v.last_exit["signal"].dump();
   return how;
@@ -243,12 +246,11 @@ Result<void> GameServer::wait_ready(const GameRecord& rec, const std::atomic<boo
     if (std::chrono::steady_clock::now() >= deadline) return timed_out();
     auto v = sup_.service(kService);
     if (!v) return fail(codes::kNotFound, "the game server service is gone");
-    if (v->state == "backoff" || v->state == "crashed" || v->state == "stopped" ||
-        v->state == "exited") {
+    if (!supervisor::is_live(v->state)) {
       if (scrollback_ready(sock, matcher)) return {};
       return exited_before_ready(rec.game, matcher.last_lines(), how_ended(*v));
     }
-    if (v->state != "running" || v->pid <= 0) {
+    if (v->state != ServiceState::kRunning || v->pid <= 0) {
       std::this_thread::sleep_for(50ms);
       continue;
     }

@@ -17,6 +17,8 @@
 
 namespace zlh::agent::mods {
 
+using supervisor::ServiceState;
+
 using safe_path::UniqueFd;
 
 namespace {
@@ -77,7 +79,7 @@ Result<files::FileStore> ModManager::store() const {
 
 bool ModManager::workload_running(pid_t* pid) const {
   auto v = supervisor_.service("workload");
-  if (!v || v->state != "running" || v->pid <= 0) return false;
+  if (!v || v->state != ServiceState::kRunning || v->pid <= 0) return false;
   if (pid) *pid = v->pid;
   return true;
 }
