@@ -31,25 +31,45 @@ std::optional<State> state_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view to_string(StepKind k) {
+  switch (k) {
+    case StepKind::kLayout:
+      return "layout";
+    case StepKind::kUser:
+      return "user";
+    case StepKind::kRuntime:
+      return "runtime";
+    case StepKind::kProfile:
+      return "profile";
+    case StepKind::kAddon:
+      return "addon";
+    case StepKind::kGame:
+      return "game";
+    case StepKind::kWorkload:
+      return "workload";
+  }
+  return "unknown";  // not reached: the switch covers the enum
+}
+
 bool is_provisioning(State s) {
   return s == State::kInstalling || s == State::kVerifying || s == State::kStarting;
 }
 
 std::vector<StepSpec> plan_for(const payload::Payload& p) {
   std::vector<StepSpec> steps;
-  steps.push_back({"layout", "prepare container layout", State::kInstalling});
+  steps.push_back({StepKind::kLayout, "prepare container layout", State::kInstalling});
   if (p.container_type == "dev") {
-    steps.push_back({"user", "set up dev user", State::kInstalling});
+    steps.push_back({StepKind::kUser, "set up dev user", State::kInstalling});
     steps.push_back(
-        {"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
-    steps.push_back({"profile", "write dev environment", State::kVerifying});
+        {StepKind::kRuntime, "install runtime " + p.runtime + " " + p.version, State::kInstalling});
+    steps.push_back({StepKind::kProfile, "write dev environment", State::kVerifying});
     if (p.enable_code_server)
-      steps.push_back({"addon", "install addon code-server", State::kInstalling});
-    steps.push_back({"workload", "start services", State::kStarting});
+      steps.push_back({StepKind::kAddon, "install addon code-server", State::kInstalling});
+    steps.push_back({StepKind::kWorkload, "start services", State::kStarting});
   } else {
-    steps.push_back(
-        {"game", "install " + p.game + " " + p.variant + " " + p.version, State::kInstalling});
-    steps.push_back({"workload", "start " + p.game + " server", State::kStarting});
+    steps.push_back({StepKind::kGame, "install " + p.game + " " + p.variant + " " + p.version,
+                     State::kInstalling});
+    steps.push_back({StepKind::kWorkload, "start " + p.game + " server", State::kStarting});
   }
   return steps;
 }

@@ -48,8 +48,14 @@ std::string_view to_string(State s);
 std::optional<State> state_from_string(std::string_view s);
 bool is_provisioning(State s);  // installing, verifying or starting
 
+// What a provisioning step does (steps.hpp runs each). Planned by plan_for,
+// never read from outside, so there is no parser.
+enum class StepKind { kLayout, kUser, kRuntime, kProfile, kAddon, kGame, kWorkload };
+// "layout", "user", "runtime", "profile", "addon", "game", "workload".
+std::string_view to_string(StepKind k);
+
 struct StepSpec {
-  std::string kind;  // "layout", "user", "runtime", "profile", "addon", "game", "workload"
+  StepKind kind;
   std::string name;  // shown as install_step, e.g. "install runtime node 20.18.0"
   State phase;       // the state reported while the step runs
 };
