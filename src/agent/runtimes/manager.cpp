@@ -75,11 +75,45 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name,
   return fs::fsync_dir(dir);
 }
 
+std::string_view to_string(PackageKind k) {
+  switch (k) {
+    case PackageKind::kRuntime:
+      return "runtime";
+    case PackageKind::kAddon:
+      return "addon";
+  }
+  return "runtime";  // not reached: the switch covers the enum
+}
+
+namespace {
+// Where installed packages of a kind live, below the container root.
+std::string_view packages_dir(PackageKind k) {
+  switch (k) {
+    case PackageKind::kRuntime:
+      return "opt/zlh/runtimes";
+    case PackageKind::kAddon:
+      return "opt/zlh/services";
+  }
+  return "opt/zlh/runtimes";  // not reached
+}
+
+// The catalog item `id` of the kind; nullptr when the catalog has none.
+const catalog::Item* catalog_item(const catalog::Catalog& c, PackageKind k, const std::string& id) {
+  switch (k) {
+    case PackageKind::kRuntime:
+      return c.runtime(id);
+    case PackageKind::kAddon:
+      return c.addon(id);
+  }
+  return nullptr;  // not reached
+}
+}  // namespace
+
 RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache,
-                               std::string kind)
+                               PackageKind kind)
     : root_(std::move(root)),
-      dir_(fs::join(root_, kind == "addon" ? "opt/zlh/services" : "opt/zlh/runtimes")),
-      kind_(std::move(kind)),
+      dir_(fs::join(root_, std::string(packages_dir(kind)))),
+      kind_(kind),
       catalog_(catalog),
       cache_(cache) {}
 
@@ -241,11 +275,11 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     return Installed{id, version, target, !was_current};
   }
 
-  std::string what = kind_ + " " + id + " " + version;
+  std::string what = std::string(to_string(kind_)) + " " + id + " " + version;
   report("fetch catalog for " + what, 0.0);
   auto cat = catalog_.load(pinned);
   if (!cat) return fail(cat.error());
-  const auto* item = kind_ == "addon" ? cat->catalog.addon(id) : cat->catalog.runtime(id);
+  const catalog::Item* item = catalog_item(cat->catalog, kind_, id);
   const catalog::Entry* entry = item ? item->find(version) : nullptr;
   if (!entry) return fail(codes::kNotFound, what + " is not in the catalog");
 

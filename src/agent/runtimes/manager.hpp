@@ -54,13 +54,18 @@ struct Installed {
 // step text ("download runtime node 20.18.0") and 0..1 progress within the install.
 using Progress = std::function<void(const std::string& step, double fraction)>;
 
+// What a RuntimeManager installs: catalog runtimes or catalog addons.
+enum class PackageKind { kRuntime, kAddon };
+// "runtime", "addon": the word in step texts and errors ("runtime node 20").
+std::string_view to_string(PackageKind k);
+
 class RuntimeManager {
  public:
-  // kind "runtime" installs catalog runtimes into opt/zlh/runtimes; kind
-  // "addon" installs catalog addons into opt/zlh/services (same pipeline,
+  // kRuntime installs catalog runtimes into opt/zlh/runtimes; kAddon
+  // installs catalog addons into opt/zlh/services (same pipeline,
   // `verify` optional, the marker also keeps launch/port/health).
   RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache,
-                 std::string kind = "runtime");
+                 PackageKind kind = PackageKind::kRuntime);
 
   // Removes staging left by a crash and cache temporaries. Call once at start.
   void discard_leftovers();
@@ -104,7 +109,8 @@ class RuntimeManager {
   nlohmann::json marker(const std::string& id, const std::string& version) const;
 
  private:
-  std::string root_, dir_, kind_;
+  std::string root_, dir_;
+  PackageKind kind_;
   CatalogClient& catalog_;
   ArtifactCache& cache_;
   std::optional<uid_t> uid_;
