@@ -214,14 +214,14 @@ Result<std::pair<const catalog::Variant*, const catalog::Entry*>> find_server(
 // The record of this install but its launch and time: what the catalog entry
 // and the installed Java (its marker `jm`) say.
 GameRecord record_for(const payload::Payload& p, const catalog::Variant& v, const catalog::Entry& e,
-                      const std::string& java, const runtimes::Installed& inst,
+                      ServerKind kind, const std::string& java, const runtimes::Installed& inst,
                       const nlohmann::json& jm) {
   GameRecord rec;
   rec.game = p.game;
   rec.variant = p.variant;
   rec.version = p.version;
   rec.sha256 = e.sha256;
-  rec.kind = e.kind;
+  rec.kind = kind;
   rec.mods_dir = v.mods_dir;
   rec.java_version = java;
   rec.java_home = inst.path;
@@ -269,10 +269,13 @@ Result<Launch> GameInstaller::fetch_server(const GameRecord& rec, const catalog:
       },
       &stop);
   if (!cached) return fail(cached.error().wrap("download " + what));
-  if (e.kind == "jar") {
-    if (auto r = copy_into(*cached, server_dir_, "server.jar", user, stop); !r)
-      return fail(r.error());
-    return Launch{Launch::Kind::kJar, "server.jar", "", false};
+  switch (rec.kind) {
+    case ServerKind::kJar:
+      if (auto r = copy_into(*cached, server_dir_, "server.jar", user, stop); !r)
+        return fail(r.error());
+      return Launch{Launch::Kind::kJar, "server.jar", "", false};
+    case ServerKind::kInstaller:
+      break;
   }
   if (auto r = copy_into(*cached, server_dir_, kInstallerJar, user, stop); !r)
     return fail(r.error());
@@ -300,9 +303,12 @@ Result<GameRecord> GameInstaller::install(const payload::Payload& p, const std::
   auto found = find_server(cat->catalog, p);
   if (!found) return fail(found.error());
   auto [v, e] = *found;
+  // The catalog parser admits only these two; this is where the text becomes the enum.
+  auto kind = parse_server_kind(e->kind);
+  if (!kind) return fail(codes::kInternal, what + ": unknown server kind " + e->kind);
   auto java = install_java(cat->catalog, p, *e, stop, progress);
   if (!java) return fail(java.error());
-  GameRecord rec = record_for(p, *v, *e, java->version, *java,
+  GameRecord rec = record_for(p, *v, *e, *kind, java->version, *java,
                               runtimes_.marker(std::string(kJavaRuntime), java->version));
 
   if (auto r = fs::make_dirs(server_dir_, 0755); !r) return fail(r.error());

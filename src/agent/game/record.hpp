@@ -15,7 +15,9 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/game/launch.hpp"
@@ -23,10 +25,17 @@
 
 namespace zlh::agent::game {
 
+// How the catalog ships a server: the server jar itself, or an installer
+// run once to lay the server out (installer.hpp, step 4).
+enum class ServerKind { kJar, kInstaller };
+std::string_view to_string(ServerKind k);  // "jar", "installer"
+// The catalog's and game.json's "kind"; nullopt for anything else.
+std::optional<ServerKind> parse_server_kind(std::string_view s);
+
 struct GameRecord {
   std::string game, variant, version;
   std::string sha256;  // of the catalog artifact (server jar or installer)
-  std::string kind;    // "jar" | "installer"
+  ServerKind kind = ServerKind::kJar;
   std::string mods_dir;
   std::string java_version;
   std::string java_home;              // absolute: <root>/opt/zlh/runtimes/java/<version>
