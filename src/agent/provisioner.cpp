@@ -9,47 +9,8 @@
 namespace zlh::agent {
 
 namespace {
-constexpr std::pair<State, std::string_view> kStates[] = {
-    {State::kIdle, "idle"},           {State::kInstalling, "installing"},
-    {State::kVerifying, "verifying"}, {State::kStarting, "starting"},
-    {State::kRunning, "running"},     {State::kStopping, "stopping"},
-    {State::kStopped, "stopped"},     {State::kCrashed, "crashed"},
-    {State::kError, "error"},
-};
 constexpr std::string_view kComponent = "provisioner";
 }  // namespace
-
-std::string_view to_string(State s) {
-  for (auto& [st, name] : kStates)
-    if (st == s) return name;
-  return "error";
-}
-
-std::optional<State> state_from_string(std::string_view s) {
-  for (auto& [st, name] : kStates)
-    if (name == s) return st;
-  return std::nullopt;
-}
-
-std::string_view to_string(StepKind k) {
-  switch (k) {
-    case StepKind::kLayout:
-      return "layout";
-    case StepKind::kUser:
-      return "user";
-    case StepKind::kRuntime:
-      return "runtime";
-    case StepKind::kProfile:
-      return "profile";
-    case StepKind::kAddon:
-      return "addon";
-    case StepKind::kGame:
-      return "game";
-    case StepKind::kWorkload:
-      return "workload";
-  }
-  return "unknown";  // not reached: the switch covers the enum
-}
 
 bool is_provisioning(State s) {
   return s == State::kInstalling || s == State::kVerifying || s == State::kStarting;

@@ -8,22 +8,6 @@
 
 namespace zlh::agent::game {
 
-std::string_view to_string(ServerKind k) {
-  switch (k) {
-    case ServerKind::kJar:
-      return "jar";
-    case ServerKind::kInstaller:
-      return "installer";
-  }
-  return "jar";  // not reached: the switch covers the enum
-}
-
-std::optional<ServerKind> parse_server_kind(std::string_view s) {
-  if (s == "jar") return ServerKind::kJar;
-  if (s == "installer") return ServerKind::kInstaller;
-  return std::nullopt;
-}
-
 nlohmann::json GameRecord::to_json() const {
   return {{"game", game},
           {"variant", variant},

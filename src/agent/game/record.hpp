@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "agent/game/launch.hpp"
+#include "base/enum_names.hpp"
 #include "base/error.hpp"
 
 namespace zlh::agent::game {
@@ -28,9 +29,13 @@ namespace zlh::agent::game {
 // How the catalog ships a server: the server jar itself, or an installer
 // run once to lay the server out (installer.hpp, step 4).
 enum class ServerKind { kJar, kInstaller };
-std::string_view to_string(ServerKind k);  // "jar", "installer"
+inline constexpr EnumNames<ServerKind, 2> kServerKindNames{{"jar", "installer"}};
+static_assert(kServerKindNames.covers(ServerKind::kInstaller));
+inline std::string_view to_string(ServerKind k) { return kServerKindNames.name(k); }
 // The catalog's and game.json's "kind"; nullopt for anything else.
-std::optional<ServerKind> parse_server_kind(std::string_view s);
+inline std::optional<ServerKind> parse_server_kind(std::string_view s) {
+  return kServerKindNames.parse(s);
+}
 
 struct GameRecord {
   std::string game, variant, version;

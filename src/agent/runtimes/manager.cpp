@@ -75,16 +75,6 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name,
   return fs::fsync_dir(dir);
 }
 
-std::string_view to_string(PackageKind k) {
-  switch (k) {
-    case PackageKind::kRuntime:
-      return "runtime";
-    case PackageKind::kAddon:
-      return "addon";
-  }
-  return "runtime";  // not reached: the switch covers the enum
-}
-
 namespace {
 // Where installed packages of a kind live, below the container root.
 std::string_view packages_dir(PackageKind k) {

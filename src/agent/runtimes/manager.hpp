@@ -38,6 +38,7 @@
 #include "agent/devenv/profile.hpp"
 #include "agent/runtimes/cache.hpp"
 #include "agent/runtimes/catalog_client.hpp"
+#include "base/enum_names.hpp"
 
 namespace zlh::agent::runtimes {
 
@@ -57,7 +58,9 @@ using Progress = std::function<void(const std::string& step, double fraction)>;
 // What a RuntimeManager installs: catalog runtimes or catalog addons.
 enum class PackageKind { kRuntime, kAddon };
 // "runtime", "addon": the word in step texts and errors ("runtime node 20").
-std::string_view to_string(PackageKind k);
+inline constexpr EnumNames<PackageKind, 2> kPackageKindNames{{"runtime", "addon"}};
+static_assert(kPackageKindNames.covers(PackageKind::kAddon));
+inline std::string_view to_string(PackageKind k) { return kPackageKindNames.name(k); }
 
 class RuntimeManager {
  public:

@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include "base/enum_names.hpp"
+
 namespace zlh::agent::supervisor {
 
 enum class ServiceState {
@@ -17,8 +19,10 @@ enum class ServiceState {
   kExited,    // ended by itself, not restarted (restart_on_crash false)
 };
 
-// "starting", "running", "stopping", "stopped", "backoff", "crashed", "exited".
-std::string_view to_string(ServiceState s);
+inline constexpr EnumNames<ServiceState, 7> kServiceStateNames{
+    {"starting", "running", "stopping", "stopped", "backoff", "crashed", "exited"}};
+static_assert(kServiceStateNames.covers(ServiceState::kExited));
+inline std::string_view to_string(ServiceState s) { return kServiceStateNames.name(s); }
 
 // Starting, running or stopping: a start needs nothing and a stop has work to do.
 bool is_live(ServiceState s);
