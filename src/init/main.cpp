@@ -18,7 +18,8 @@
 //   - on SIGPWR (liblxc's shutdown) or SIGTERM: stops respawning, sends
 //     SIGTERM to the agent, then to each shim recorded in /run/zlh/*.json
 //     (each shim applies its service's catalog stop policy, e.g. Minecraft's
-//     `stop`), waits for them, and at --stop-timeout (default 42 s: a
+//     `stop`; the SIGTERM is repeated every second so that a shim whose
+//     service has exited does not linger), waits for them, and at --stop-timeout (default 42 s: a
 //     Minecraft stop's 30 + 10 s and a margin) sends SIGKILL to everything
 //     left in the container, then exits, which ends the container.
 #include <dirent.h>
@@ -197,6 +198,7 @@ class Init {
         if (alive(agent_pid_)) ::kill(agent_pid_, SIGTERM);
         shims_ = shim_pids();
         for (pid_t s : shims_) ::kill(s, SIGTERM);
+        last_term_ = now_s();
       }
     }
   }
@@ -230,6 +232,7 @@ class Init {
   // the container but us, reaps it, true: time to exit.
   bool stop_finished(double now) {
     if (!stopping_) return false;
+    term_lingering_shims(now);
     bool left = alive(agent_pid_);
     for (pid_t s : shims_) left = left || alive(s);
     if (left && now < deadline_) return false;
@@ -242,6 +245,17 @@ class Init {
   }
 
  private:
+  // A shim keeps serving for a while after its service exited (its linger,
+  // for the agent to read the exit), but the agent is gone now. A repeated
+  // SIGTERM, once a second, makes such a shim quit at once; a shim still
+  // stopping its service ignores the repeat (its stop policy runs once).
+  void term_lingering_shims(double now) {
+    if (now - last_term_ < 1) return;
+    last_term_ = now;
+    for (pid_t s : shims_)
+      if (alive(s)) ::kill(s, SIGTERM);
+  }
+
   const Options& o_;
   int listener_;
   pid_t agent_pid_ = 0;
@@ -249,6 +263,7 @@ class Init {
   double backoff_ = 1, respawn_at_ = -1;
   bool stopping_ = false;
   double deadline_ = 0;
+  double last_term_ = 0;
   std::vector<pid_t> shims_;
 };
 
