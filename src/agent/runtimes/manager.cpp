@@ -77,15 +77,9 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name,
 
 namespace {
 // Where installed packages of a kind live, below the container root.
-std::string_view packages_dir(PackageKind k) {
-  switch (k) {
-    case PackageKind::kRuntime:
-      return "opt/zlh/runtimes";
-    case PackageKind::kAddon:
-      return "opt/zlh/services";
-  }
-  return "opt/zlh/runtimes";  // not reached
-}
+constexpr EnumNames<PackageKind, 2> kPackageDirs{{"opt/zlh/runtimes", "opt/zlh/services"}};
+static_assert(kPackageDirs.covers(PackageKind::kAddon));
+std::string_view packages_dir(PackageKind k) { return kPackageDirs.name(k); }
 
 // The catalog item `id` of the kind; nullptr when the catalog has none.
 const catalog::Item* catalog_item(const catalog::Catalog& c, PackageKind k, const std::string& id) {
