@@ -23,4 +23,17 @@ Result<std::string> string_field(const nlohmann::json& j, const std::string& k) 
   return it->get<std::string>();
 }
 
+Result<std::vector<std::string>> string_fields(std::string_view body,
+                                               std::initializer_list<std::string_view> names) {
+  auto j = object_body(body, names);
+  if (!j) return std::unexpected(j.error());
+  std::vector<std::string> out;
+  for (std::string_view n : names) {
+    auto v = string_field(*j, std::string(n));
+    if (!v) return std::unexpected(v.error());
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
 }  // namespace zlh::agent

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.hpp"
 
@@ -16,5 +17,9 @@ Result<nlohmann::json> object_body(std::string_view body,
                                    std::initializer_list<std::string_view> allowed);
 // A required string field.
 Result<std::string> string_field(const nlohmann::json& j, const std::string& k);
+// A JSON object body of exactly `names`, each a required string: their values
+// in the order named. Errors as object_body, then string_field, in that order.
+Result<std::vector<std::string>> string_fields(std::string_view body,
+                                               std::initializer_list<std::string_view> names);
 
 }  // namespace zlh::agent

@@ -53,7 +53,8 @@ int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_
     if (auto r = devenv.regenerate(runtimes.active()); !r)
       log::error("devenv", "cannot write the environment", {{"error", r.error().message}});
   });
-  agent::runtimes::RuntimeManager addon_installer(opts.root, catalog, cache, "addon");
+  agent::runtimes::RuntimeManager addon_installer(opts.root, catalog, cache,
+                                                  agent::runtimes::PackageKind::kAddon);
   addon_installer.discard_leftovers();
   // Services run through zlh-shim, installed beside the agent.
   std::string self_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();

@@ -9,27 +9,8 @@
 namespace zlh::agent {
 
 namespace {
-constexpr std::pair<State, std::string_view> kStates[] = {
-    {State::kIdle, "idle"},           {State::kInstalling, "installing"},
-    {State::kVerifying, "verifying"}, {State::kStarting, "starting"},
-    {State::kRunning, "running"},     {State::kStopping, "stopping"},
-    {State::kStopped, "stopped"},     {State::kCrashed, "crashed"},
-    {State::kError, "error"},
-};
 constexpr std::string_view kComponent = "provisioner";
 }  // namespace
-
-std::string_view to_string(State s) {
-  for (auto& [st, name] : kStates)
-    if (st == s) return name;
-  return "error";
-}
-
-std::optional<State> state_from_string(std::string_view s) {
-  for (auto& [st, name] : kStates)
-    if (name == s) return st;
-  return std::nullopt;
-}
 
 bool is_provisioning(State s) {
   return s == State::kInstalling || s == State::kVerifying || s == State::kStarting;
@@ -37,19 +18,19 @@ bool is_provisioning(State s) {
 
 std::vector<StepSpec> plan_for(const payload::Payload& p) {
   std::vector<StepSpec> steps;
-  steps.push_back({"layout", "prepare container layout", State::kInstalling});
+  steps.push_back({StepKind::kLayout, "prepare container layout", State::kInstalling});
   if (p.container_type == "dev") {
-    steps.push_back({"user", "set up dev user", State::kInstalling});
+    steps.push_back({StepKind::kUser, "set up dev user", State::kInstalling});
     steps.push_back(
-        {"runtime", "install runtime " + p.runtime + " " + p.version, State::kInstalling});
-    steps.push_back({"profile", "write dev environment", State::kVerifying});
+        {StepKind::kRuntime, "install runtime " + p.runtime + " " + p.version, State::kInstalling});
+    steps.push_back({StepKind::kProfile, "write dev environment", State::kVerifying});
     if (p.enable_code_server)
-      steps.push_back({"addon", "install addon code-server", State::kInstalling});
-    steps.push_back({"workload", "start services", State::kStarting});
+      steps.push_back({StepKind::kAddon, "install addon code-server", State::kInstalling});
+    steps.push_back({StepKind::kWorkload, "start services", State::kStarting});
   } else {
-    steps.push_back(
-        {"game", "install " + p.game + " " + p.variant + " " + p.version, State::kInstalling});
-    steps.push_back({"workload", "start " + p.game + " server", State::kStarting});
+    steps.push_back({StepKind::kGame, "install " + p.game + " " + p.variant + " " + p.version,
+                     State::kInstalling});
+    steps.push_back({StepKind::kWorkload, "start " + p.game + " server", State::kStarting});
   }
   return steps;
 }

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/enum_names.hpp"
 #include "base/error.hpp"
 #include "proto/payload.hpp"
 
@@ -44,12 +45,24 @@ enum class State {
   kCrashed,
   kError
 };
-std::string_view to_string(State s);
-std::optional<State> state_from_string(std::string_view s);
+inline constexpr EnumNames<State, 9> kStateNames{{"idle", "installing", "verifying", "starting",
+                                                  "running", "stopping", "stopped", "crashed",
+                                                  "error"}};
+static_assert(kStateNames.covers(State::kError));
+inline std::string_view to_string(State s) { return kStateNames.name(s); }
+inline std::optional<State> state_from_string(std::string_view s) { return kStateNames.parse(s); }
 bool is_provisioning(State s);  // installing, verifying or starting
 
+// What a provisioning step does (steps.hpp runs each). Planned by plan_for,
+// never read from outside, so there is no parser.
+enum class StepKind { kLayout, kUser, kRuntime, kProfile, kAddon, kGame, kWorkload };
+inline constexpr EnumNames<StepKind, 7> kStepKindNames{
+    {"layout", "user", "runtime", "profile", "addon", "game", "workload"}};
+static_assert(kStepKindNames.covers(StepKind::kWorkload));
+inline std::string_view to_string(StepKind k) { return kStepKindNames.name(k); }
+
 struct StepSpec {
-  std::string kind;  // "layout", "user", "runtime", "profile", "addon", "game", "workload"
+  StepKind kind;
   std::string name;  // shown as install_step, e.g. "install runtime node 20.18.0"
   State phase;       // the state reported while the step runs
 };

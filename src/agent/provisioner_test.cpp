@@ -18,9 +18,9 @@ class FakeRunner : public StepRunner {
  public:
   std::mutex mu;
   std::condition_variable cv;
-  std::vector<std::string> calls;
-  std::string fail_kind;
-  std::string block_kind;
+  std::vector<StepKind> calls;
+  std::optional<StepKind> fail_kind;
+  std::optional<StepKind> block_kind;
   bool release = false;
 
   Result<void> run(const StepSpec& s, const payload::Payload&, const std::atomic<bool>& stop,
@@ -34,7 +34,7 @@ class FakeRunner : public StepRunner {
     if (s.kind == fail_kind) return fail(codes::kUnavailable, "not today");
     return {};
   }
-  void wait_for_call(const std::string& kind) {
+  void wait_for_call(StepKind kind) {
     std::unique_lock lk(mu);
     ASSERT_TRUE(cv.wait_for(
         lk, 10s, [&] { return std::find(calls.begin(), calls.end(), kind) != calls.end(); }));
@@ -44,7 +44,7 @@ class FakeRunner : public StepRunner {
     release = true;
     cv.notify_all();
   }
-  std::vector<std::string> snapshot() {
+  std::vector<StepKind> snapshot() {
     std::lock_guard lk(mu);
     return calls;
   }
@@ -74,10 +74,20 @@ bool wait_state(const Provisioner& p, State s) {
   return false;
 }
 
+TEST(Plan, StepKindNames) {
+  EXPECT_EQ(to_string(StepKind::kLayout), "layout");
+  EXPECT_EQ(to_string(StepKind::kUser), "user");
+  EXPECT_EQ(to_string(StepKind::kRuntime), "runtime");
+  EXPECT_EQ(to_string(StepKind::kProfile), "profile");
+  EXPECT_EQ(to_string(StepKind::kAddon), "addon");
+  EXPECT_EQ(to_string(StepKind::kGame), "game");
+  EXPECT_EQ(to_string(StepKind::kWorkload), "workload");
+}
+
 TEST(Plan, DevAndGameSteps) {
   auto steps = plan_for(dev_payload());
   ASSERT_GE(steps.size(), 3u);
-  EXPECT_EQ(steps.front().kind, "layout");
+  EXPECT_EQ(steps.front().kind, StepKind::kLayout);
   EXPECT_EQ(steps[2].name, "install runtime node 20.18.0");
   EXPECT_EQ(steps.back().phase, State::kStarting);
   auto with_ide = dev_payload();
@@ -88,7 +98,7 @@ TEST(Plan, DevAndGameSteps) {
   g.game = "minecraft";
   g.variant = "paper";
   g.version = "1.21.4";
-  EXPECT_EQ(plan_for(g)[1].kind, "game");
+  EXPECT_EQ(plan_for(g)[1].kind, StepKind::kGame);
 }
 
 TEST(Provisioner, RunsToRunningAndPersists) {
@@ -120,12 +130,12 @@ TEST(Provisioner, RunsToRunningAndPersists) {
 TEST(Provisioner, DifferentPayloadWhileProvisioningIsConflictAndWritesNothing) {
   auto root = temp_root();
   FakeRunner runner;
-  runner.block_kind = "runtime";
+  runner.block_kind = StepKind::kRuntime;
   Provisioner p(root, 6001, runner);
   p.load();
   p.start();
   ASSERT_TRUE(p.submit(dev_payload()));
-  runner.wait_for_call("runtime");
+  runner.wait_for_call(StepKind::kRuntime);
   EXPECT_EQ(p.state(), State::kInstalling);
   EXPECT_EQ(p.status()["install_step"], "install runtime node 20.18.0");
   auto before = *fs::read_file(p.payload_path());
@@ -146,7 +156,7 @@ TEST(Provisioner, DifferentPayloadWhileProvisioningIsConflictAndWritesNothing) {
 TEST(Provisioner, StepFailureIsErrorWithReason) {
   auto root = temp_root();
   FakeRunner runner;
-  runner.fail_kind = "runtime";
+  runner.fail_kind = StepKind::kRuntime;
   Provisioner p(root, 6001, runner);
   p.load();
   p.start();
@@ -156,7 +166,7 @@ TEST(Provisioner, StepFailureIsErrorWithReason) {
   EXPECT_EQ(st["error"], "install runtime node 20.18.0: not today");
   EXPECT_FALSE(st["provisioning_complete"]);
   // A corrected payload is accepted after an error.
-  runner.fail_kind.clear();
+  runner.fail_kind.reset();
   ASSERT_TRUE(p.submit(dev_payload("22.11.0")));
   ASSERT_TRUE(wait_state(p, State::kRunning));
   p.stop();
@@ -166,12 +176,12 @@ TEST(Provisioner, ResumesAtTheInterruptedStepAfterRestart) {
   auto root = temp_root();
   {
     FakeRunner runner;
-    runner.block_kind = "runtime";
+    runner.block_kind = StepKind::kRuntime;
     Provisioner p(root, 6001, runner);
     p.load();
     p.start();
     ASSERT_TRUE(p.submit(dev_payload()));
-    runner.wait_for_call("runtime");
+    runner.wait_for_call(StepKind::kRuntime);
     p.stop();  // the agent goes away mid-step
   }
   FakeRunner runner;
@@ -183,7 +193,7 @@ TEST(Provisioner, ResumesAtTheInterruptedStepAfterRestart) {
   ASSERT_TRUE(wait_state(p, State::kRunning));
   auto calls = runner.snapshot();
   ASSERT_FALSE(calls.empty());
-  EXPECT_EQ(calls.front(), "runtime");  // not "layout" again
+  EXPECT_EQ(calls.front(), StepKind::kRuntime);  // not kLayout again
   p.stop();
 }
 
@@ -198,7 +208,7 @@ TEST(Provisioner, PayloadWithoutStateStartsFromTheTop) {
   EXPECT_EQ(p.state(), State::kInstalling);
   p.start();
   ASSERT_TRUE(wait_state(p, State::kRunning));
-  EXPECT_EQ(runner.snapshot().front(), "layout");
+  EXPECT_EQ(runner.snapshot().front(), StepKind::kLayout);
   p.stop();
 }
 

@@ -5,6 +5,7 @@
 #include "agent/json_body.hpp"
 #include "agent/mods/mod_routes.hpp"
 #include "agent/ports.hpp"
+#include "agent/task_reply.hpp"
 #include "base/log.hpp"
 #include "version.hpp"
 
@@ -35,6 +36,26 @@ std::string main_workload(AgentContext& ctx) {
   return p && p->container_type == "game" ? "workload" : "code-server";
 }
 
+// The agent's /status state once provisioned, from its main workload's.
+std::string_view agent_state(supervisor::ServiceState s) {
+  using supervisor::ServiceState;
+  switch (s) {
+    case ServiceState::kRunning:
+      return "running";
+    case ServiceState::kStopping:
+      return "stopping";
+    case ServiceState::kStopped:
+    case ServiceState::kExited:
+      return "stopped";
+    case ServiceState::kCrashed:
+      return "crashed";
+    case ServiceState::kStarting:
+    case ServiceState::kBackoff:
+      return "starting";
+  }
+  return "running";  // not reached: the switch covers the enum
+}
+
 nlohmann::json status_body(AgentContext& ctx) {
   nlohmann::json j = ctx.provisioner.status();
   j["vmid"] = ctx.vmid ? nlohmann::json(*ctx.vmid) : nlohmann::json(nullptr);
@@ -59,16 +80,7 @@ nlohmann::json status_body(AgentContext& ctx) {
       // Once provisioned, the state is the main workload's (docs/design.md §3.4:
       // stopping, stopped, crashed), so a stop or a crash loop shows in
       // the control plane's list, not only in `services`.
-      if (j["state"] == "running") {
-        if (v.state == "stopping")
-          j["state"] = "stopping";
-        else if (v.state == "stopped" || v.state == "exited")
-          j["state"] = "stopped";
-        else if (v.state == "crashed")
-          j["state"] = "crashed";
-        else if (v.state == "starting" || v.state == "backoff")
-          j["state"] = "starting";
-      }
+      if (j["state"] == "running") j["state"] = std::string(agent_state(v.state));
       j["crash_count"] = v.crash_count;
       j["last_crash_at"] =
           v.last_crash_at ? nlohmann::json(*v.last_crash_at) : nlohmann::json(nullptr);
@@ -81,12 +93,149 @@ nlohmann::json status_body(AgentContext& ctx) {
   j["ports_listening"] = listening_ports_now(ctx.listen_host, ctx.listen_port);
   return j;
 }
-}  // namespace
 
-http::Router make_router(AgentContext& ctx) {
-  http::Router r;
-  r.set_guard([&ctx](Request& req) { return ctx.guard.check(req); });
+// POST /config: a payload for the provisioner; 202 when it changed something.
+Response post_config(AgentContext& ctx, Request& req) {
+  auto p = payload::parse_payload(req.body, ctx.vmid);
+  if (!p) return Response::error(p.error());
+  auto a = ctx.provisioner.submit(*p);
+  if (!a) return Response::error(a.error());
+  nlohmann::json body = status_body(ctx);
+  body["changed"] = *a == Provisioner::Accept::kAccepted;
+  return Response::json(*a == Provisioner::Accept::kAccepted ? 202 : 200, body);
+}
 
+// POST /runtimes/install: installs on a task thread unless already current.
+void post_runtime_install(AgentContext& ctx, Request& req, http::Responder res) {
+  auto f = string_fields(req.body, {"runtime", "version"});
+  if (!f) return res.send_error(f.error());
+  const std::string& id = (*f)[0];
+  const std::string& version = (*f)[1];
+  // The guard's common case answers here, without a thread.
+  if (auto cur = ctx.runtimes.if_current(id, version))
+    return res.send(Response::json(200, cur->to_json()));
+  run_or_refuse(ctx.tasks, res, [&ctx, res, id, version](const std::atomic<bool>& cancel) {
+    std::string kind = "install runtime " + id + " " + version;
+    ctx.activity.set(kind, kind, 0);
+    auto r = ctx.runtimes.install(
+        id, version, "",
+        [&](const std::string& step, double f) { ctx.activity.set(kind, step, f); }, &cancel);
+    ctx.activity.clear();
+    if (!r) return res.send_error(r.error());
+    res.send(Response::json(200, r->to_json()));
+  });
+}
+
+// POST /runtimes/{id}/use: makes an installed version the current one.
+Response post_runtime_use(AgentContext& ctx, Request& req) {
+  auto body = object_body(req.body, {"version"});
+  if (!body) return Response::error(body.error());
+  auto version = string_field(*body, "version");
+  if (!version) return Response::error(version.error());
+  auto u = ctx.runtimes.use(req.params["id"], *version);
+  if (!u) return Response::error(u.error());
+  return Response::json(200, u->to_json());
+}
+
+// POST /runtimes/{id}/rollback: back to the previous current version.
+Response post_runtime_rollback(AgentContext& ctx, Request& req) {
+  auto u = ctx.runtimes.rollback(req.params["id"]);
+  if (!u) return Response::error(u.error());
+  return Response::json(200, u->to_json());
+}
+
+// DELETE /runtimes/{id}/{version}[?force=1]
+Response delete_runtime(AgentContext& ctx, Request& req) {
+  auto force = req.query_param("force");
+  bool forced = force && (*force == "1" || *force == "true");
+  auto d = ctx.runtimes.remove(req.params["id"], req.params["version"], forced);
+  if (!d) return Response::error(d.error());
+  return Response::json(
+      200, {{"runtime", req.params["id"]}, {"version", req.params["version"]}, {"removed", true}});
+}
+
+// Options of the routes that run a long install: small body, long deadline.
+http::RouteOptions install_options() {
+  http::RouteOptions o;
+  o.body_limit = 4096;
+  o.deadline = std::chrono::minutes(30);
+  return o;
+}
+
+// One power action on service `name`: the answer's body, or the error.
+Result<nlohmann::json> power_action(supervisor::Supervisor& sup, const std::string& name,
+                                    const std::string& action) {
+  nlohmann::json body = {{"service", name}, {"action", action}};
+  Result<void> r;
+  if (action == "start") {
+    r = sup.start_registered(name);
+  } else if (action == "stop") {
+    auto s = sup.stop(name);
+    if (s)
+      body["last_stop"] = *s;
+    else
+      r = fail(s.error());
+  } else if (action == "restart") {
+    r = sup.restart(name);
+  } else {
+    r = sup.kill(name);
+  }
+  if (!r) return fail(r.error());
+  if (auto v = sup.service(name)) body["state"] = std::string(supervisor::to_string(v->state));
+  return body;
+}
+
+// POST /{start,stop,restart,kill}: power for the main workload, on a task thread.
+void post_power(AgentContext& ctx, const std::string& action, http::Responder res) {
+  std::string name = main_workload(ctx);
+  if (!ctx.supervisor.has(name))
+    return res.send_error(
+        Error::make(codes::kConflict, "there is no workload (" + name + ") in this container yet"));
+  run_or_refuse(ctx.tasks, res, [&ctx, res, name, action](const std::atomic<bool>&) {
+    auto body = power_action(ctx.supervisor, name, action);
+    if (!body) return res.send_error(body.error());
+    res.send(Response::json(200, *body));
+  });
+}
+
+// POST /addons/{id}/enable: optional version and Tailscale options.
+void post_addon_enable(AgentContext& ctx, Request& req, http::Responder res) {
+  nlohmann::json body = nlohmann::json::object();
+  if (!req.body.empty()) {
+    auto b = object_body(req.body, {"version", "login_server", "authkey"});
+    if (!b) return res.send_error(b.error());
+    body = *b;
+  }
+  for (const char* k : {"version", "login_server", "authkey"})
+    if (body.contains(k) && !body[k].is_string())
+      return res.send_error(
+          Error::invalid(k, std::string("field \"") + k + "\": must be a string"));
+  std::optional<addons::TailscaleOptions> ts;
+  if (body.contains("authkey") || body.contains("login_server"))
+    ts = addons::TailscaleOptions{body.value("login_server", ""), body.value("authkey", "")};
+  std::string id = req.params["id"];
+  std::string version = body.value("version", "");
+  run_or_refuse(ctx.tasks, res, [&ctx, res, id, version, ts](const std::atomic<bool>& cancel) {
+    ctx.activity.set("enable addon " + id, "enable addon " + id, 0);
+    auto r = ctx.addons.enable(id, version, ts, &cancel);
+    ctx.activity.clear();
+    if (!r) return res.send_error(r.error());
+    res.send(Response::json(200, *r));
+  });
+}
+
+// POST /addons/{id}/disable
+void post_addon_disable(AgentContext& ctx, Request& req, http::Responder res) {
+  std::string id = req.params["id"];
+  run_or_refuse(ctx.tasks, res, [&ctx, res, id](const std::atomic<bool>&) {
+    auto r = ctx.addons.disable(id);
+    if (!r) return res.send_error(r.error());
+    res.send(Response::json(200, {{"addon", id}, {"enabled", false}}));
+  });
+}
+
+// /health, /status and /config.
+void add_agent_routes(http::Router& r, AgentContext& ctx) {
   http::RouteOptions pub;
   pub.is_public = true;
   r.add_sync(
@@ -95,175 +244,62 @@ http::Router make_router(AgentContext& ctx) {
         return Response::json(200, {{"ok", true}, {"version", kVersion}});
       },
       pub);
-
   r.add_sync("GET", "/status", [&ctx](Request&) { return Response::json(200, status_body(ctx)); });
-
   http::RouteOptions cfg;
   cfg.body_limit = 64 * 1024;
   r.add_sync(
-      "POST", "/config",
-      [&ctx](Request& req) {
-        auto p = payload::parse_payload(req.body, ctx.vmid);
-        if (!p) return Response::error(p.error());
-        auto a = ctx.provisioner.submit(*p);
-        if (!a) return Response::error(a.error());
-        nlohmann::json body = status_body(ctx);
-        body["changed"] = *a == Provisioner::Accept::kAccepted;
-        return Response::json(*a == Provisioner::Accept::kAccepted ? 202 : 200, body);
-      },
-      cfg);
+      "POST", "/config", [&ctx](Request& req) { return post_config(ctx, req); }, cfg);
+}
 
+// /runtimes: list, install, use, rollback, delete.
+void add_runtime_routes(http::Router& r, AgentContext& ctx) {
   r.add_sync("GET", "/runtimes", [&ctx](Request&) {
     return Response::json(200, {{"runtimes", ctx.runtimes.list()}});
   });
-
-  http::RouteOptions install_opts;
-  install_opts.body_limit = 4096;
-  install_opts.deadline = std::chrono::minutes(30);
   r.add(
       "POST", "/runtimes/install",
-      [&ctx](Request& req, http::Responder res) {
-        auto body = object_body(req.body, {"runtime", "version"});
-        if (!body) return res.send_error(body.error());
-        auto id = string_field(*body, "runtime");
-        if (!id) return res.send_error(id.error());
-        auto version = string_field(*body, "version");
-        if (!version) return res.send_error(version.error());
-        // The guard's common case answers here, without a thread.
-        if (auto cur = ctx.runtimes.if_current(*id, *version))
-          return res.send(Response::json(200, cur->to_json()));
-        bool started = ctx.tasks.run([&ctx, res, id = *id,
-                                      version = *version](const std::atomic<bool>& cancel) {
-          std::string kind = "install runtime " + id + " " + version;
-          ctx.activity.set(kind, kind, 0);
-          auto r = ctx.runtimes.install(
-              id, version, "",
-              [&](const std::string& step, double f) { ctx.activity.set(kind, step, f); }, &cancel);
-          ctx.activity.clear();
-          if (!r) return res.send_error(r.error());
-          res.send(Response::json(200, r->to_json()));
-        });
-        if (!started) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-      },
-      install_opts);
-
+      [&ctx](Request& req, http::Responder res) { post_runtime_install(ctx, req, res); },
+      install_options());
   http::RouteOptions small;
   small.body_limit = 4096;
   r.add_sync(
-      "POST", "/runtimes/{id}/use",
-      [&ctx](Request& req) {
-        auto body = object_body(req.body, {"version"});
-        if (!body) return Response::error(body.error());
-        auto version = string_field(*body, "version");
-        if (!version) return Response::error(version.error());
-        auto u = ctx.runtimes.use(req.params["id"], *version);
-        if (!u) return Response::error(u.error());
-        return Response::json(200, u->to_json());
-      },
+      "POST", "/runtimes/{id}/use", [&ctx](Request& req) { return post_runtime_use(ctx, req); },
       small);
-
   r.add_sync(
       "POST", "/runtimes/{id}/rollback",
-      [&ctx](Request& req) {
-        auto u = ctx.runtimes.rollback(req.params["id"]);
-        if (!u) return Response::error(u.error());
-        return Response::json(200, u->to_json());
-      },
-      small);
+      [&ctx](Request& req) { return post_runtime_rollback(ctx, req); }, small);
+  r.add_sync("DELETE", "/runtimes/{id}/{version}",
+             [&ctx](Request& req) { return delete_runtime(ctx, req); });
+}
 
-  r.add_sync("DELETE", "/runtimes/{id}/{version}", [&ctx](Request& req) {
-    auto force = req.query_param("force");
-    bool forced = force && (*force == "1" || *force == "true");
-    auto d = ctx.runtimes.remove(req.params["id"], req.params["version"], forced);
-    if (!d) return Response::error(d.error());
-    return Response::json(
-        200,
-        {{"runtime", req.params["id"]}, {"version", req.params["version"]}, {"removed", true}});
-  });
-
-  // Power for the main workload.
+// Power for the main workload.
+void add_power_routes(http::Router& r, AgentContext& ctx) {
   http::RouteOptions power;
   power.deadline = std::chrono::minutes(2);  // a graceful stop may take its stop + term timeouts
   for (std::string action : {"start", "stop", "restart", "kill"}) {
     r.add(
         "POST", "/" + action,
-        [&ctx, action](Request&, http::Responder res) {
-          std::string name = main_workload(ctx);
-          if (!ctx.supervisor.has(name))
-            return res.send_error(Error::make(
-                codes::kConflict, "there is no workload (" + name + ") in this container yet"));
-          bool ok = ctx.tasks.run([&ctx, res, name, action](const std::atomic<bool>&) {
-            nlohmann::json body = {{"service", name}, {"action", action}};
-            Result<void> r;
-            if (action == "start") {
-              r = ctx.supervisor.start_registered(name);
-            } else if (action == "stop") {
-              auto s = ctx.supervisor.stop(name);
-              if (s)
-                body["last_stop"] = *s;
-              else
-                r = fail(s.error());
-            } else if (action == "restart") {
-              r = ctx.supervisor.restart(name);
-            } else {
-              r = ctx.supervisor.kill(name);
-            }
-            if (!r) return res.send_error(r.error());
-            if (auto v = ctx.supervisor.service(name)) body["state"] = v->state;
-            res.send(Response::json(200, body));
-          });
-          if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-        },
-        power);
+        [&ctx, action](Request&, http::Responder res) { post_power(ctx, action, res); }, power);
   }
+}
 
+// /addons: list, enable, disable.
+void add_addon_routes(http::Router& r, AgentContext& ctx) {
   r.add_sync("GET", "/addons", [&ctx](Request&) {
     return Response::json(200, {{"addons", ctx.addons.list()}});
   });
-  http::RouteOptions addon_opts;
-  addon_opts.body_limit = 4096;
-  addon_opts.deadline = std::chrono::minutes(30);
   r.add(
       "POST", "/addons/{id}/enable",
-      [&ctx](Request& req, http::Responder res) {
-        nlohmann::json body = nlohmann::json::object();
-        if (!req.body.empty()) {
-          auto b = object_body(req.body, {"version", "login_server", "authkey"});
-          if (!b) return res.send_error(b.error());
-          body = *b;
-        }
-        for (const char* k : {"version", "login_server", "authkey"})
-          if (body.contains(k) && !body[k].is_string())
-            return res.send_error(
-                Error::invalid(k, std::string("field \"") + k + "\": must be a string"));
-        std::optional<addons::TailscaleOptions> ts;
-        if (body.contains("authkey") || body.contains("login_server"))
-          ts = addons::TailscaleOptions{body.value("login_server", ""), body.value("authkey", "")};
-        std::string id = req.params["id"];
-        std::string version = body.value("version", "");
-        bool ok = ctx.tasks.run([&ctx, res, id, version, ts](const std::atomic<bool>& cancel) {
-          ctx.activity.set("enable addon " + id, "enable addon " + id, 0);
-          auto r = ctx.addons.enable(id, version, ts, &cancel);
-          ctx.activity.clear();
-          if (!r) return res.send_error(r.error());
-          res.send(Response::json(200, *r));
-        });
-        if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-      },
-      addon_opts);
+      [&ctx](Request& req, http::Responder res) { post_addon_enable(ctx, req, res); },
+      install_options());
   r.add(
       "POST", "/addons/{id}/disable",
-      [&ctx](Request& req, http::Responder res) {
-        std::string id = req.params["id"];
-        bool ok = ctx.tasks.run([&ctx, res, id](const std::atomic<bool>&) {
-          auto r = ctx.addons.disable(id);
-          if (!r) return res.send_error(r.error());
-          res.send(Response::json(200, {{"addon", id}, {"enabled", false}}));
-        });
-        if (!ok) res.send_error(Error::make(codes::kUnavailable, "agent is shutting down"));
-      },
-      addon_opts);
+      [&ctx](Request& req, http::Responder res) { post_addon_disable(ctx, req, res); },
+      install_options());
+}
 
+// The console WebSocket: a shell for the container's type.
+void add_console_route(http::Router& r, AgentContext& ctx) {
   http::RouteOptions ws;
   ws.ws_max_queue_bytes = 1 << 20;
   r.add_ws(
@@ -273,10 +309,19 @@ http::Router make_router(AgentContext& ctx) {
         return ctx.console.open(req, p ? p->container_type : "");
       },
       ws);
+}
+}  // namespace
 
+http::Router make_router(AgentContext& ctx) {
+  http::Router r;
+  r.set_guard([&ctx](Request& req) { return ctx.guard.check(req); });
+  add_agent_routes(r, ctx);
+  add_runtime_routes(r, ctx);
+  add_power_routes(r, ctx);
+  add_addon_routes(r, ctx);
+  add_console_route(r, ctx);
   if (ctx.files) files::add_file_routes(r, *ctx.files);
   if (ctx.mods) mods::add_mod_routes(r, *ctx.mods, ctx.tasks, ctx.max_upload_bytes);
-
   r.add_sync("GET", "/metrics", [&ctx](Request&) {
     return Response::text(200, ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });

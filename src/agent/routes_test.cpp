@@ -35,8 +35,8 @@ class RoutesTest : public ::testing::Test {
     devenv_ = std::make_unique<devenv::DevEnvironment>(root_, "-");
     supervisor_ = std::make_unique<supervisor::Supervisor>(root_, "/nonexistent/zlh-shim", clock_);
     console_ = std::make_unique<console::ConsoleManager>(*supervisor_, *devenv_, tasks_);
-    addon_installer_ =
-        std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_, "addon");
+    addon_installer_ = std::make_unique<runtimes::RuntimeManager>(root_, *catalog_, *cache_,
+                                                                  runtimes::PackageKind::kAddon);
     addons_ = std::make_unique<addons::AddonManager>(root_, *addon_installer_, *catalog_,
                                                      *supervisor_, *devenv_, "127.0.0.1", 6001);
     ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001,

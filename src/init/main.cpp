@@ -18,7 +18,8 @@
 //   - on SIGPWR (liblxc's shutdown) or SIGTERM: stops respawning, sends
 //     SIGTERM to the agent, then to each shim recorded in /run/zlh/*.json
 //     (each shim applies its service's catalog stop policy, e.g. Minecraft's
-//     `stop`), waits for them, and at --stop-timeout (default 42 s: a
+//     `stop`; the SIGTERM is repeated every second so that a shim whose
+//     service has exited does not linger), waits for them, and at --stop-timeout (default 42 s: a
 //     Minecraft stop's 30 + 10 s and a margin) sends SIGKILL to everything
 //     left in the container, then exits, which ends the container.
 #include <dirent.h>
@@ -136,107 +137,164 @@ std::vector<pid_t> shim_pids() {
 
 bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
+struct Options {
+  int port = 18888;
+  double stop_timeout = 42;
+  std::vector<std::string> agent;
+};
+
+// The command line; false (after a message on stderr) when it is not valid.
+bool parse_args(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--port" && i + 1 < argc)
+      o.port = std::atoi(argv[++i]);
+    else if (a == "--stop-timeout" && i + 1 < argc)
+      o.stop_timeout = std::atof(argv[++i]);
+    else if (a == "--log" && i + 1 < argc)
+      g_log = argv[++i];
+    else if (a == "--") {
+      for (++i; i < argc; ++i) o.agent.push_back(argv[i]);
+    } else {
+      std::fprintf(stderr, "zlh-init: unknown argument %s\n", a.c_str());
+      return false;
+    }
+  }
+  if (o.agent.empty() || o.port <= 0 || o.port > 65535 || o.stop_timeout <= 0) {
+    std::fprintf(stderr,
+                 "usage: zlh-init [--port N] [--stop-timeout S] [--log FILE] -- AGENT [ARGS...]\n");
+    return false;
+  }
+  return true;
+}
+
+// The agent's life and the container's shutdown, driven by the main loop.
+class Init {
+ public:
+  Init(const Options& o, int listener) : o_(o), listener_(listener) {}
+
+  void start() {
+    agent_pid_ = start_agent(o_.agent, listener_);
+    agent_started_ = now_s();
+    say("INFO", "init started, agent pid " + std::to_string(agent_pid_));
+  }
+
+  // How long the loop may sleep in poll: a respawn or a stop is due.
+  int poll_timeout_ms(double now) const {
+    if (stopping_) return 100;
+    if (respawn_at_ > 0) return std::max(0, int((respawn_at_ - now) * 1000));
+    return -1;
+  }
+
+  // The first SIGTERM, SIGPWR or SIGINT: TERM to the agent and every shim.
+  void take_signals(int sfd) {
+    signalfd_siginfo si{};
+    while (::read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
+      if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGPWR || si.ssi_signo == SIGINT) &&
+          !stopping_) {
+        stopping_ = true;
+        deadline_ = now_s() + o_.stop_timeout;
+        say("INFO", "container shutdown: stopping the agent and the services");
+        if (alive(agent_pid_)) ::kill(agent_pid_, SIGTERM);
+        shims_ = shim_pids();
+        for (pid_t s : shims_) ::kill(s, SIGTERM);
+        last_term_ = now_s();
+      }
+    }
+  }
+
+  // Reaps everything (we are PID 1: orphans land here); an agent exit
+  // schedules its respawn with backoff unless stopping.
+  void reap() {
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(-1, &status, WNOHANG);
+      if (r <= 0) break;
+      if (r != agent_pid_) continue;
+      agent_pid_ = 0;
+      if (stopping_) continue;
+      if (now_s() - agent_started_ > 60) backoff_ = 1;
+      respawn_at_ = now_s() + backoff_;
+      say("WARN", "agent exited (status " + std::to_string(status) + "), restarting in " +
+                      std::to_string(int(backoff_)) + " s");
+      backoff_ = std::min(backoff_ * 2, 30.0);
+    }
+  }
+
+  void respawn_if_due(double now) {
+    if (stopping_ || agent_pid_ != 0 || respawn_at_ <= 0 || now < respawn_at_) return;
+    agent_pid_ = start_agent(o_.agent, listener_);
+    agent_started_ = now;
+    respawn_at_ = -1;
+  }
+
+  // Stopping and nothing left (or the stop timeout): kills everything in
+  // the container but us, reaps it, true: time to exit.
+  bool stop_finished(double now) {
+    if (!stopping_) return false;
+    term_lingering_shims(now);
+    bool left = alive(agent_pid_);
+    for (pid_t s : shims_) left = left || alive(s);
+    if (left && now < deadline_) return false;
+    if (left) say("WARN", "stop timeout: killing what is left");
+    ::kill(-1, SIGKILL);  // everything in the container but us
+    while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+    }
+    say("INFO", "container stopped");
+    return true;
+  }
+
+ private:
+  // A shim keeps serving for a while after its service exited (its linger,
+  // for the agent to read the exit), but the agent is gone now. A repeated
+  // SIGTERM, once a second, makes such a shim quit at once; a shim still
+  // stopping its service ignores the repeat (its stop policy runs once).
+  void term_lingering_shims(double now) {
+    if (now - last_term_ < 1) return;
+    last_term_ = now;
+    for (pid_t s : shims_)
+      if (alive(s)) ::kill(s, SIGTERM);
+  }
+
+  const Options& o_;
+  int listener_;
+  pid_t agent_pid_ = 0;
+  double agent_started_ = 0;
+  double backoff_ = 1, respawn_at_ = -1;
+  bool stopping_ = false;
+  double deadline_ = 0;
+  double last_term_ = 0;
+  std::vector<pid_t> shims_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // A container's usual umask, whatever the process that started liblxc had
   // (zlh-api runs with 077): runtimes and workspaces must be readable by dev.
   ::umask(022);
-  int port = 18888;
-  double stop_timeout = 42;
-  std::vector<std::string> agent;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--port" && i + 1 < argc)
-      port = std::atoi(argv[++i]);
-    else if (a == "--stop-timeout" && i + 1 < argc)
-      stop_timeout = std::atof(argv[++i]);
-    else if (a == "--log" && i + 1 < argc)
-      g_log = argv[++i];
-    else if (a == "--") {
-      for (++i; i < argc; ++i) agent.push_back(argv[i]);
-    } else {
-      std::fprintf(stderr, "zlh-init: unknown argument %s\n", a.c_str());
-      return 2;
-    }
-  }
-  if (agent.empty() || port <= 0 || port > 65535 || stop_timeout <= 0) {
-    std::fprintf(stderr,
-                 "usage: zlh-init [--port N] [--stop-timeout S] [--log FILE] -- AGENT [ARGS...]\n");
-    return 2;
-  }
+  Options o;
+  if (!parse_args(argc, argv, o)) return 2;
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGCHLD, SIGTERM, SIGPWR, SIGINT, SIGHUP}) sigaddset(&set, s);
   sigprocmask(SIG_BLOCK, &set, nullptr);
   int sfd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  int listener = open_listener(port);
+  int listener = open_listener(o.port);
   if (sfd < 0 || listener < 0) {
     say("ERROR",
         "cannot open the agent's listener or the signal fd: " + std::string(std::strerror(errno)));
     return 1;
   }
-  pid_t agent_pid = start_agent(agent, listener);
-  double agent_started = now_s();
-  double backoff = 1, respawn_at = -1;
-  bool stopping = false;
-  double deadline = 0;
-  std::vector<pid_t> shims;
-  say("INFO", "init started, agent pid " + std::to_string(agent_pid));
+  Init init(o, listener);
+  init.start();
   for (;;) {
-    double now = now_s();
-    int timeout_ms = -1;
-    if (stopping)
-      timeout_ms = 100;
-    else if (respawn_at > 0)
-      timeout_ms = std::max(0, int((respawn_at - now) * 1000));
     pollfd p{sfd, POLLIN, 0};
-    ::poll(&p, 1, timeout_ms);
-    signalfd_siginfo si{};
-    while (::read(sfd, &si, sizeof si) == ssize_t(sizeof si)) {
-      if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGPWR || si.ssi_signo == SIGINT) &&
-          !stopping) {
-        stopping = true;
-        deadline = now_s() + stop_timeout;
-        say("INFO", "container shutdown: stopping the agent and the services");
-        if (alive(agent_pid)) ::kill(agent_pid, SIGTERM);
-        shims = shim_pids();
-        for (pid_t s : shims) ::kill(s, SIGTERM);
-      }
-    }
-    // Reap everything (we are PID 1: orphans land here).
-    for (;;) {
-      int status = 0;
-      pid_t r = ::waitpid(-1, &status, WNOHANG);
-      if (r <= 0) break;
-      if (r == agent_pid) {
-        agent_pid = 0;
-        if (!stopping) {
-          if (now_s() - agent_started > 60) backoff = 1;
-          respawn_at = now_s() + backoff;
-          say("WARN", "agent exited (status " + std::to_string(status) + "), restarting in " +
-                          std::to_string(int(backoff)) + " s");
-          backoff = std::min(backoff * 2, 30.0);
-        }
-      }
-    }
-    now = now_s();
-    if (!stopping && agent_pid == 0 && respawn_at > 0 && now >= respawn_at) {
-      agent_pid = start_agent(agent, listener);
-      agent_started = now;
-      respawn_at = -1;
-    }
-    if (stopping) {
-      bool left = alive(agent_pid);
-      for (pid_t s : shims) left = left || alive(s);
-      if (!left || now >= deadline) {
-        if (left) say("WARN", "stop timeout: killing what is left");
-        ::kill(-1, SIGKILL);  // everything in the container but us
-        while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-        }
-        say("INFO", "container stopped");
-        return 0;
-      }
-    }
+    ::poll(&p, 1, init.poll_timeout_ms(now_s()));
+    init.take_signals(sfd);
+    init.reap();
+    double now = now_s();
+    init.respawn_if_due(now);
+    if (init.stop_finished(now)) return 0;
   }
 }

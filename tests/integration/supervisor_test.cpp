@@ -18,6 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using agent::supervisor::CrashPolicyConfig;
 using agent::supervisor::ServiceSpec;
+using agent::supervisor::ServiceState;
 using agent::supervisor::Supervisor;
 using agent::supervisor::SystemClock;
 
@@ -64,7 +65,7 @@ class SupervisorTest : public ::testing::Test {
     return eventually(
         [&] {
           auto v = sup_->service(name);
-          return v && v->state == "running" && v->pid > 0 && v->pid != old;
+          return v && v->state == ServiceState::kRunning && v->pid > 0 && v->pid != old;
         },
         15s);
   }
@@ -77,7 +78,7 @@ class SupervisorTest : public ::testing::Test {
 
 TEST_F(SupervisorTest, Kill9OfTheServiceRestartsItWithBackoffAndCountsIt) {
   ASSERT_TRUE(sup_->start(spec("svc", {"/bin/sh", "-c", "echo started; exec sleep 1000"})));
-  ASSERT_TRUE(sup_->wait_for_state("svc", "running", 10s));
+  ASSERT_TRUE(sup_->wait_for_state("svc", ServiceState::kRunning, 10s));
   ASSERT_TRUE(eventually([&] { return pid_of("svc") > 0; }));
   pid_t first = pid_of("svc");
   ASSERT_EQ(::kill(first, SIGKILL), 0);
@@ -91,7 +92,7 @@ TEST_F(SupervisorTest, Kill9OfTheServiceRestartsItWithBackoffAndCountsIt) {
 
 TEST_F(SupervisorTest, ASigkillWhileTheOomKillerCountGrewIsReportedAsOutOfMemory) {
   ASSERT_TRUE(sup_->start(spec("svc", {"/bin/sh", "-c", "exec sleep 1000"})));
-  ASSERT_TRUE(sup_->wait_for_state("svc", "running", 10s));
+  ASSERT_TRUE(sup_->wait_for_state("svc", ServiceState::kRunning, 10s));
   ASSERT_TRUE(eventually([&] { return pid_of("svc") > 0; }));
   pid_t first = pid_of("svc");
   oom_ = 1;  // the kernel's OOM killer chose it
@@ -108,12 +109,12 @@ TEST_F(SupervisorTest, ASigkillWhileTheOomKillerCountGrewIsReportedAsOutOfMemory
 
 TEST_F(SupervisorTest, ACrashLoopEndsCrashedUntilAManualStart) {
   ASSERT_TRUE(sup_->start(spec("loop", {"/bin/sh", "-c", "exit 3"})));
-  ASSERT_TRUE(sup_->wait_for_state("loop", "crashed", 30s));
+  ASSERT_TRUE(sup_->wait_for_state("loop", ServiceState::kCrashed, 30s));
   auto v = *sup_->service("loop");
   EXPECT_EQ(v.crash_count, 4);  // more than max_crashes (3) in the window
   EXPECT_EQ(v.last_exit, (nlohmann::json{{"code", 3}}));
   // It stays crashed: nothing restarts it.
-  EXPECT_FALSE(sup_->wait_for_state("loop", "starting", 500ms));
+  EXPECT_FALSE(sup_->wait_for_state("loop", ServiceState::kStarting, 500ms));
   // An operator start tries again.
   ASSERT_TRUE(sup_->start_registered("loop"));
   EXPECT_TRUE(eventually([&] { return sup_->service("loop")->crash_count > 4; }, 10s));
@@ -125,11 +126,11 @@ TEST_F(SupervisorTest, GracefulStopOfAServiceThatObeysTheStopCommand) {
       {"/bin/sh", "-c", "while read line; do [ \"$line\" = stop ] && echo saving && exit 0; done"});
   s.stop_command = "stop";
   ASSERT_TRUE(sup_->start(s));
-  ASSERT_TRUE(sup_->wait_for_state("obey", "running", 10s));
+  ASSERT_TRUE(sup_->wait_for_state("obey", ServiceState::kRunning, 10s));
   auto r = sup_->stop("obey");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ((*r)["graceful"], true) << r->dump();
-  EXPECT_EQ(sup_->service("obey")->state, "stopped");
+  EXPECT_EQ(sup_->service("obey")->state, ServiceState::kStopped);
   EXPECT_EQ(sup_->service("obey")->crash_count, 0);  // a requested stop is not a crash
 }
 
@@ -139,7 +140,7 @@ TEST_F(SupervisorTest, StopOfAServiceThatIgnoresItEndsWithSigkill) {
   s.stop_timeout_s = 1;
   s.term_timeout_s = 1;
   ASSERT_TRUE(sup_->start(s));
-  ASSERT_TRUE(sup_->wait_for_state("stubborn", "running", 10s));
+  ASSERT_TRUE(sup_->wait_for_state("stubborn", ServiceState::kRunning, 10s));
   ASSERT_TRUE(eventually([&] { return pid_of("stubborn") > 0; }));
   pid_t pid = pid_of("stubborn");
   auto r = sup_->stop("stubborn");
@@ -151,7 +152,7 @@ TEST_F(SupervisorTest, StopOfAServiceThatIgnoresItEndsWithSigkill) {
 TEST_F(SupervisorTest, ANewSupervisorReattachesWithoutRestartingAndKeepsTheOutput) {
   ASSERT_TRUE(sup_->start(spec(
       "ticker", {"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.1; done"})));
-  ASSERT_TRUE(sup_->wait_for_state("ticker", "running", 10s));
+  ASSERT_TRUE(sup_->wait_for_state("ticker", ServiceState::kRunning, 10s));
   ASSERT_TRUE(eventually([&] { return pid_of("ticker") > 0; }));
   pid_t pid = pid_of("ticker");
   // The agent goes away: its supervisor object ends, services do not.
@@ -161,7 +162,7 @@ TEST_F(SupervisorTest, ANewSupervisorReattachesWithoutRestartingAndKeepsTheOutpu
   sup_ = std::make_unique<Supervisor>(root_, bin_dir() + "/zlh-shim", clock_, fast_policy());
   auto t0 = std::chrono::steady_clock::now();
   sup_->reattach();
-  ASSERT_TRUE(sup_->wait_for_state("ticker", "running", 1s));
+  ASSERT_TRUE(sup_->wait_for_state("ticker", ServiceState::kRunning, 1s));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_EQ(pid_of("ticker"), pid);  // the same process, not a restart
   EXPECT_EQ(sup_->service("ticker")->restarts, 0);

@@ -13,6 +13,8 @@
 
 namespace zlh::agent::addons {
 
+using supervisor::ServiceState;
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -134,7 +136,7 @@ Result<nlohmann::json> AddonManager::enable(const std::string& id, const std::st
       if (std::chrono::steady_clock::now() > deadline || (cancel && cancel->load()))
         return fail(codes::kTimeout, "code-server did not become healthy");
       auto v = sup_.service(id);
-      if (v && v->state == "crashed")
+      if (v && v->state == ServiceState::kCrashed)
         return fail(codes::kUnavailable, "code-server keeps crashing");
       std::this_thread::sleep_for(100ms);
     }
@@ -153,7 +155,7 @@ Result<nlohmann::json> AddonManager::enable(const std::string& id, const std::st
     spec.pty = false;
     spec.cwd = state;
     if (auto r = sup_.start(spec); !r) return fail(r.error());
-    if (!sup_.wait_for_state("tailscaled", "running", 30s))
+    if (!sup_.wait_for_state("tailscaled", ServiceState::kRunning, 30s))
       return fail(codes::kUnavailable, "tailscaled did not start");
     if (auto r = tailscale_up(prefix, *ts); !r) return fail(r.error());
   }
@@ -175,10 +177,10 @@ Result<void> AddonManager::disable(const std::string& id) {
 bool AddonManager::healthy(const std::string& id) const {
   if (id != "code-server") {
     auto v = sup_.service("tailscaled");
-    return v && v->state == "running";
+    return v && v->state == ServiceState::kRunning;
   }
   auto v = sup_.service(id);
-  if (!v || v->state != "running" || v->port <= 0) return false;
+  if (!v || v->state != ServiceState::kRunning || v->port <= 0) return false;
   auto cur = runtimes::read_link(fs::join(root_, "opt/zlh/services/code-server/current"));
   std::string health = installer_.marker(id, cur).value("health", "");
   if (health.empty()) health = "/healthz";
@@ -198,7 +200,8 @@ nlohmann::json AddonManager::list() const {
     nlohmann::json j = {{"id", id},
                         {"installed", cur.empty() ? nlohmann::json(nullptr) : nlohmann::json(cur)},
                         {"enabled", v.has_value()},
-                        {"state", v ? nlohmann::json(v->state) : nlohmann::json("disabled")},
+                        {"state", v ? nlohmann::json(std::string(supervisor::to_string(v->state)))
+                                    : nlohmann::json("disabled")},
                         {"pid", v && v->pid ? nlohmann::json(v->pid) : nlohmann::json(nullptr)},
                         {"port", v && v->port ? nlohmann::json(v->port) : nlohmann::json(nullptr)}};
     j["health"] = v ? (healthy(id) ? "ok" : "failing") : "unknown";

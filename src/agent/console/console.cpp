@@ -11,6 +11,8 @@
 
 namespace zlh::agent::console {
 
+using supervisor::ServiceState;
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -171,7 +173,7 @@ void ConsoleManager::reap_idle() {
     for (auto& v : sup_.services()) {
       if (!v.name.starts_with("console-")) continue;
       auto& u = usage_[v.name];
-      bool gone = v.state == "exited" || v.state == "stopped";
+      bool gone = v.state == ServiceState::kExited || v.state == ServiceState::kStopped;
       if (gone || (u.clients == 0 && now - u.last_detach > idle_keep_)) idle.push_back(v.name);
     }
     for (auto& n : idle) usage_.erase(n);
@@ -217,7 +219,8 @@ Result<std::shared_ptr<http::WsHandler>> ConsoleManager::open(const http::Reques
   std::string id;
   if (auto want = req.query_param("session"); want && valid_session_id(*want)) {
     auto v = sup_.service("console-" + *want);
-    if (v && (v->state == "running" || v->state == "starting")) id = *want;
+    if (v && (v->state == ServiceState::kRunning || v->state == ServiceState::kStarting))
+      id = *want;
   }
   if (id.empty()) {
     auto created = new_dev_session();

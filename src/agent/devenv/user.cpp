@@ -93,36 +93,47 @@ Result<std::optional<Account>> find_user(const std::string& root, const std::str
   return std::optional<Account>{};
 }
 
-Result<bool> uid_taken(const std::string& root, uid_t uid) {
-  if (root == "/") {
-    struct passwd pw {
-    }, *res = nullptr;
-    std::vector<char> buf(16384);
-    int rc = ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &res);
-    if (rc != 0) return fail(Error::from_errno("getpwuid " + std::to_string(uid), rc));
-    return res != nullptr;
-  }
-  auto db = read_db(fs::join(root, "etc/passwd"), true);
+// Whether the host's account database (NSS) has the entry `lookup` asks for:
+// a getpwuid_r/getgrnam_r call bound to its key; `what` names it in errors.
+template <class Entry, class Lookup>
+Result<bool> nss_has(Lookup lookup, const std::string& what) {
+  Entry e{};
+  Entry* res = nullptr;
+  std::vector<char> buf(16384);
+  int rc = lookup(&e, buf.data(), buf.size(), &res);
+  if (rc != 0) return fail(Error::from_errno(what, rc));
+  return res != nullptr;
+}
+
+// Whether <root>/etc/passwd (passwd) or <root>/etc/group has an entry that
+// matches.
+template <class Match>
+Result<bool> db_has(const std::string& root, bool passwd, Match match) {
+  auto db = read_db(fs::join(root, passwd ? "etc/passwd" : "etc/group"), passwd);
   if (!db) return fail(std::move(db.error()));
   for (auto& a : *db)
-    if (a.uid == uid) return true;
+    if (match(a)) return true;
   return false;
 }
 
+Result<bool> uid_taken(const std::string& root, uid_t uid) {
+  if (root == "/")
+    return nss_has<struct passwd>(
+        [uid](struct passwd* e, char* b, size_t n, struct passwd** r) {
+          return ::getpwuid_r(uid, e, b, n, r);
+        },
+        "getpwuid " + std::to_string(uid));
+  return db_has(root, true, [uid](const Account& a) { return a.uid == uid; });
+}
+
 Result<bool> group_exists(const std::string& root, const std::string& name) {
-  if (root == "/") {
-    struct group gr {
-    }, *res = nullptr;
-    std::vector<char> buf(16384);
-    int rc = ::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res);
-    if (rc != 0) return fail(Error::from_errno("getgrnam " + name, rc));
-    return res != nullptr;
-  }
-  auto db = read_db(fs::join(root, "etc/group"), false);
-  if (!db) return fail(std::move(db.error()));
-  for (auto& a : *db)
-    if (a.name == name) return true;
-  return false;
+  if (root == "/")
+    return nss_has<struct group>(
+        [&name](struct group* e, char* b, size_t n, struct group** r) {
+          return ::getgrnam_r(name.c_str(), e, b, n, r);
+        },
+        "getgrnam " + name);
+  return db_has(root, false, [&name](const Account& a) { return a.name == name; });
 }
 
 // A fresh container root may have no account files at all. useradd would

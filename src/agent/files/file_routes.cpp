@@ -110,20 +110,96 @@ Result<std::string> path_param(const Request& req, std::string_view name, bool o
   return *norm;
 }
 
+namespace {
+// GET /files/list?path=: the directory's entries.
+Response get_list(const FilesConfig& c, const Request& req) {
+  auto rel = path_param(req, "path", true);
+  if (!rel) return Response::error(rel.error());
+  auto store = c.open_store();
+  if (!store) return Response::error(store.error());
+  auto l = store->list(*rel);
+  if (!l) return Response::error(l.error());
+  return Response::json(200, *l);  // docs/design.md §8: the array itself
+}
+
+// PUT /files/write?path=: the sink that writes the body to the file.
+Result<std::unique_ptr<http::BodySink>> open_write(const FilesConfig& c, const Request& req) {
+  auto rel = path_param(req, "path", false);
+  if (!rel) return fail(rel.error());
+  if (auto len = req.headers.get("Content-Length")) {
+    if (std::strtoull(std::string(*len).c_str(), nullptr, 10) > c.max_upload_bytes)
+      return fail(codes::kTooLarge, "file over " + std::to_string(c.max_upload_bytes) + " bytes");
+  }
+  auto store = c.open_store();
+  if (!store) return fail(store.error());
+  return make_write_sink(std::move(*store), *rel, c.max_upload_bytes);
+}
+
+// POST /files/upload?path=: the multipart sink into the directory.
+Result<std::unique_ptr<http::BodySink>> open_upload(const FilesConfig& c, Request& req) {
+  auto dir = path_param(req, "path", true);
+  if (!dir) return fail(dir.error());
+  auto store = c.open_store();
+  if (!store) return fail(store.error());
+  UploadOptions o;
+  o.dir = *dir;
+  o.max_file_bytes = c.max_upload_bytes;
+  return make_upload_sink(std::move(*store), req, std::move(o));
+}
+
+// POST /files/mkdir {path}
+Response post_mkdir(const FilesConfig& c, const Request& req) {
+  auto f = string_fields(req.body, {"path"});
+  if (!f) return Response::error(f.error());
+  const std::string& path = (*f)[0];
+  auto store = c.open_store();
+  if (!store) return Response::error(store.error());
+  return answer(store->mkdir(path), {{"path", path}, {"created", true}});
+}
+
+// POST /files/rename {from, to}
+Response post_rename(const FilesConfig& c, const Request& req) {
+  auto f = string_fields(req.body, {"from", "to"});
+  if (!f) return Response::error(f.error());
+  const std::string& from = (*f)[0];
+  const std::string& to = (*f)[1];
+  auto store = c.open_store();
+  if (!store) return Response::error(store.error());
+  return answer(store->rename(from, to), {{"from", from}, {"to", to}});
+}
+
+// The "paths" field of a delete: an array of at most 1000 strings.
+Result<std::vector<std::string>> paths_field(const nlohmann::json& body) {
+  auto it = body.find("paths");
+  if (it == body.end() || !it->is_array())
+    return fail(Error::invalid("paths", "field \"paths\": must be an array of strings"));
+  std::vector<std::string> paths;
+  for (auto& p : *it) {
+    if (!p.is_string())
+      return fail(Error::invalid("paths", "field \"paths\": must be an array of strings"));
+    paths.push_back(p.get<std::string>());
+  }
+  if (paths.size() > 1000) return fail(Error::invalid("paths", "field \"paths\": at most 1000"));
+  return paths;
+}
+
+// POST /files/delete {paths}
+Response post_delete(const FilesConfig& c, const Request& req) {
+  auto body = object_body(req.body, {"paths"});
+  if (!body) return Response::error(body.error());
+  auto paths = paths_field(*body);
+  if (!paths) return Response::error(paths.error());
+  auto store = c.open_store();
+  if (!store) return Response::error(store.error());
+  return answer(store->remove(*paths), {{"deleted", *paths}});
+}
+}  // namespace
+
 void add_file_routes(http::Router& r, const FilesConfig& cfg) {
   const FilesConfig* c = &cfg;
   http::RouteOptions small;
   small.body_limit = 64 * 1024;
-
-  r.add_sync("GET", "/files/list", [c](Request& req) {
-    auto rel = path_param(req, "path", true);
-    if (!rel) return Response::error(rel.error());
-    auto store = c->open_store();
-    if (!store) return Response::error(store.error());
-    auto l = store->list(*rel);
-    if (!l) return Response::error(l.error());
-    return Response::json(200, *l);  // docs/design.md §8: the array itself
-  });
+  r.add_sync("GET", "/files/list", [c](Request& req) { return get_list(*c, req); });
 
   http::RouteOptions reads;
   reads.deadline = std::chrono::seconds(30);
@@ -143,86 +219,16 @@ void add_file_routes(http::Router& r, const FilesConfig& cfg) {
   streamed.body_limit = size_t(1) << 46;
   streamed.deadline = std::chrono::minutes(2);  // after the body: fsync + rename
   r.add_streaming(
-      "PUT", "/files/write",
-      [c](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
-        auto rel = path_param(req, "path", false);
-        if (!rel) return fail(rel.error());
-        if (auto len = req.headers.get("Content-Length")) {
-          if (std::strtoull(std::string(*len).c_str(), nullptr, 10) > c->max_upload_bytes)
-            return fail(codes::kTooLarge,
-                        "file over " + std::to_string(c->max_upload_bytes) + " bytes");
-        }
-        auto store = c->open_store();
-        if (!store) return fail(store.error());
-        return make_write_sink(std::move(*store), *rel, c->max_upload_bytes);
-      },
-      streamed);
-
+      "PUT", "/files/write", [c](Request& req) { return open_write(*c, req); }, streamed);
   r.add_streaming(
-      "POST", "/files/upload",
-      [c](Request& req) -> Result<std::unique_ptr<http::BodySink>> {
-        auto dir = path_param(req, "path", true);
-        if (!dir) return fail(dir.error());
-        auto store = c->open_store();
-        if (!store) return fail(store.error());
-        UploadOptions o;
-        o.dir = *dir;
-        o.max_file_bytes = c->max_upload_bytes;
-        return make_upload_sink(std::move(*store), req, std::move(o));
-      },
-      streamed);
+      "POST", "/files/upload", [c](Request& req) { return open_upload(*c, req); }, streamed);
 
   r.add_sync(
-      "POST", "/files/mkdir",
-      [c](Request& req) {
-        auto body = object_body(req.body, {"path"});
-        if (!body) return Response::error(body.error());
-        auto path = string_field(*body, "path");
-        if (!path) return Response::error(path.error());
-        auto store = c->open_store();
-        if (!store) return Response::error(store.error());
-        return answer(store->mkdir(*path), {{"path", *path}, {"created", true}});
-      },
-      small);
-
+      "POST", "/files/mkdir", [c](Request& req) { return post_mkdir(*c, req); }, small);
   r.add_sync(
-      "POST", "/files/rename",
-      [c](Request& req) {
-        auto body = object_body(req.body, {"from", "to"});
-        if (!body) return Response::error(body.error());
-        auto from = string_field(*body, "from");
-        if (!from) return Response::error(from.error());
-        auto to = string_field(*body, "to");
-        if (!to) return Response::error(to.error());
-        auto store = c->open_store();
-        if (!store) return Response::error(store.error());
-        return answer(store->rename(*from, *to), {{"from", *from}, {"to", *to}});
-      },
-      small);
-
+      "POST", "/files/rename", [c](Request& req) { return post_rename(*c, req); }, small);
   r.add_sync(
-      "POST", "/files/delete",
-      [c](Request& req) {
-        auto body = object_body(req.body, {"paths"});
-        if (!body) return Response::error(body.error());
-        auto it = body->find("paths");
-        if (it == body->end() || !it->is_array())
-          return Response::error(
-              Error::invalid("paths", "field \"paths\": must be an array of strings"));
-        std::vector<std::string> paths;
-        for (auto& p : *it) {
-          if (!p.is_string())
-            return Response::error(
-                Error::invalid("paths", "field \"paths\": must be an array of strings"));
-          paths.push_back(p.get<std::string>());
-        }
-        if (paths.size() > 1000)
-          return Response::error(Error::invalid("paths", "field \"paths\": at most 1000"));
-        auto store = c->open_store();
-        if (!store) return Response::error(store.error());
-        return answer(store->remove(paths), {{"deleted", paths}});
-      },
-      small);
+      "POST", "/files/delete", [c](Request& req) { return post_delete(*c, req); }, small);
 }
 
 }  // namespace zlh::agent::files

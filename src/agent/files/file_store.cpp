@@ -81,6 +81,15 @@ Result<std::string> user_path(std::string_view rel, bool allow_empty) {
   return *norm;
 }
 
+namespace {
+// user_path(rel) once the identity switch `as` is known to have taken effect
+// (its E_INTERNAL first).
+Result<std::string> path_as(const AsUser& as, std::string_view rel, bool allow_empty) {
+  if (auto c = as.check(); !c) return fail(c.error());
+  return user_path(rel, allow_empty);
+}
+}  // namespace
+
 Result<void> check_file_name(std::string_view name) {
   if (auto u = user_path(name, false); !u) return fail(u.error());
   if (name.empty() || name == "." || name == ".." || name.size() > 255 ||
@@ -128,8 +137,7 @@ Result<FileStore> FileStore::open(const std::string& root_dir, std::optional<Own
 
 Result<nlohmann::json> FileStore::list(std::string_view rel) const {
   AsUser as(owner_);
-  if (auto c = as.check(); !c) return fail(c.error());
-  auto clean = user_path(rel, true);
+  auto clean = path_as(as, rel, true);
   if (!clean) return fail(clean.error());
   auto fd = safe_path::open_beneath(root_.get(), *clean, O_RDONLY | O_DIRECTORY);
   if (!fd) return fail(fd.error());
@@ -173,8 +181,7 @@ Result<nlohmann::json> FileStore::list(std::string_view rel) const {
 
 Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
   AsUser as(owner_);
-  if (auto c = as.check(); !c) return fail(c.error());
-  auto clean = user_path(rel, true);
+  auto clean = path_as(as, rel, true);
   if (!clean) return fail(clean.error());
   // O_NONBLOCK (M3): opening a FIFO for reading would otherwise wait for a
   // writer on the agent's io thread, stalling every other request.
@@ -203,8 +210,7 @@ Result<OpenedFile> FileStore::open_read(std::string_view rel) const {
 
 Result<void> FileStore::mkdir(std::string_view rel) const {
   AsUser as(owner_);
-  if (auto c = as.check(); !c) return fail(c.error());
-  auto norm = user_path(rel, false);
+  auto norm = path_as(as, rel, false);
   if (!norm) return fail(norm.error());
   auto r = make_dirs_owned(root_.get(), *norm, owner_);
   if (!r && r.error().code == codes::kNotFound)
@@ -214,8 +220,7 @@ Result<void> FileStore::mkdir(std::string_view rel) const {
 
 Result<void> FileStore::rename(std::string_view from, std::string_view to) const {
   AsUser as(owner_);
-  if (auto c = as.check(); !c) return fail(c.error());
-  auto nfrom = user_path(from, false);
+  auto nfrom = path_as(as, from, false);
   if (!nfrom) return fail(nfrom.error());
   auto nto = user_path(to, false);
   if (!nto) return fail(nto.error());

@@ -194,6 +194,98 @@ GameInstaller::GameInstaller(std::string root, runtimes::CatalogClient& catalog,
       server_(server),
       opts_(o) {}
 
+namespace {
+// The payload's game / variant / version in the catalog; E_NOT_FOUND naming
+// what is missing.
+Result<std::pair<const catalog::Variant*, const catalog::Entry*>> find_server(
+    const catalog::Catalog& cat, const payload::Payload& p) {
+  const catalog::Game* g = cat.game(p.game);
+  if (!g) return fail(codes::kNotFound, "game " + p.game + " is not in the catalog");
+  const catalog::Variant* v = g->find(p.variant);
+  if (!v)
+    return fail(codes::kNotFound, p.game + " has no variant " + p.variant + " in the catalog");
+  const catalog::Entry* e = v->find(p.version);
+  if (!e)
+    return fail(codes::kNotFound,
+                p.game + " " + p.variant + " has no version " + p.version + " in the catalog");
+  return std::pair{v, e};
+}
+
+// The record of this install but its launch and time: what the catalog entry
+// and the installed Java (its marker `jm`) say.
+GameRecord record_for(const payload::Payload& p, const catalog::Variant& v, const catalog::Entry& e,
+                      ServerKind kind, const std::string& java, const runtimes::Installed& inst,
+                      const nlohmann::json& jm) {
+  GameRecord rec;
+  rec.game = p.game;
+  rec.variant = p.variant;
+  rec.version = p.version;
+  rec.sha256 = e.sha256;
+  rec.kind = kind;
+  rec.mods_dir = v.mods_dir;
+  rec.java_version = java;
+  rec.java_home = inst.path;
+  rec.java_bin = {"bin"};
+  if (jm.is_object() && jm.contains("bin") && jm["bin"].is_array() && !jm["bin"].empty())
+    rec.java_bin = jm["bin"].get<std::vector<std::string>>();
+  if (jm.is_object() && jm.contains("env") && jm["env"].is_object())
+    rec.java_env = jm["env"].get<std::map<std::string, std::string>>();
+  rec.ready = e.ready;
+  if (e.stop.is_object()) {
+    rec.stop_type = e.stop.value("type", "command");
+    rec.stop_value = e.stop.value("value", "stop");
+  }
+  return rec;
+}
+}  // namespace
+
+Result<runtimes::Installed> GameInstaller::install_java(const catalog::Catalog& cat,
+                                                        const payload::Payload& p,
+                                                        const catalog::Entry& e,
+                                                        const std::atomic<bool>& stop,
+                                                        const StepProgress& progress) {
+  const std::string what = p.game + " " + p.variant + " " + p.version;
+  auto java = select_java(cat, e.java);
+  if (!java) return fail(java.error().wrap(what + " needs java " + e.java));
+  progress("install java " + *java, 0.02);
+  auto inst = runtimes_.install(
+      std::string(kJavaRuntime), *java, p.catalog_sha256,
+      [&](const std::string& step, double f) { progress(step, 0.02 + 0.48 * f); }, &stop);
+  if (!inst) return fail(inst.error().wrap("install java " + *java));
+  return *inst;
+}
+
+Result<Launch> GameInstaller::fetch_server(const GameRecord& rec, const catalog::Entry& e,
+                                           const std::string& what, const devenv::DevUser& user,
+                                           const std::atomic<bool>& stop,
+                                           const StepProgress& progress) {
+  if (auto r = server_.stop_for_update(); !r) return fail(r.error());
+  if (auto r = remove_record(root_); !r) return fail(r.error());
+  progress("download " + what, 0.5);
+  auto cached = cache_.get(
+      runtimes::join_url(catalog_.base_url(), e.artifact), e.sha256, e.size,
+      [&](uint64_t done, uint64_t total) {
+        progress("download " + what, 0.5 + (total ? 0.2 * double(done) / double(total) : 0.0));
+      },
+      &stop);
+  if (!cached) return fail(cached.error().wrap("download " + what));
+  switch (rec.kind) {
+    case ServerKind::kJar:
+      if (auto r = copy_into(*cached, server_dir_, "server.jar", user, stop); !r)
+        return fail(r.error());
+      return Launch{Launch::Kind::kJar, "server.jar", "", false};
+    case ServerKind::kInstaller:
+      break;
+  }
+  if (auto r = copy_into(*cached, server_dir_, kInstallerJar, user, stop); !r)
+    return fail(r.error());
+  progress("run " + what + " installer", 0.75);
+  auto launch = run_installer(rec, user, stop);
+  if (!launch) return fail(launch.error());
+  ::unlink(fs::join(server_dir_, kInstallerJar).c_str());
+  return *launch;
+}
+
 Result<GameRecord> GameInstaller::install(const payload::Payload& p, const std::atomic<bool>& stop,
                                           const StepProgress& progress) {
   if (!p.eula)
@@ -208,44 +300,16 @@ Result<GameRecord> GameInstaller::install(const payload::Payload& p, const std::
   progress("fetch catalog for " + what, 0.0);
   auto cat = catalog_.load(p.catalog_sha256);
   if (!cat) return fail(cat.error());
-  const catalog::Game* g = cat->catalog.game(p.game);
-  if (!g) return fail(codes::kNotFound, "game " + p.game + " is not in the catalog");
-  const catalog::Variant* v = g->find(p.variant);
-  if (!v)
-    return fail(codes::kNotFound, p.game + " has no variant " + p.variant + " in the catalog");
-  const catalog::Entry* e = v->find(p.version);
-  if (!e)
-    return fail(codes::kNotFound,
-                p.game + " " + p.variant + " has no version " + p.version + " in the catalog");
-
-  auto java = select_java(cat->catalog, e->java);
-  if (!java) return fail(java.error().wrap(what + " needs java " + e->java));
-  progress("install java " + *java, 0.02);
-  auto inst = runtimes_.install(
-      std::string(kJavaRuntime), *java, p.catalog_sha256,
-      [&](const std::string& step, double f) { progress(step, 0.02 + 0.48 * f); }, &stop);
-  if (!inst) return fail(inst.error().wrap("install java " + *java));
-
-  GameRecord rec;
-  rec.game = p.game;
-  rec.variant = p.variant;
-  rec.version = p.version;
-  rec.sha256 = e->sha256;
-  rec.kind = e->kind;
-  rec.mods_dir = v->mods_dir;
-  rec.java_version = *java;
-  rec.java_home = inst->path;
-  auto jm = runtimes_.marker(std::string(kJavaRuntime), *java);
-  rec.java_bin = {"bin"};
-  if (jm.is_object() && jm.contains("bin") && jm["bin"].is_array() && !jm["bin"].empty())
-    rec.java_bin = jm["bin"].get<std::vector<std::string>>();
-  if (jm.is_object() && jm.contains("env") && jm["env"].is_object())
-    rec.java_env = jm["env"].get<std::map<std::string, std::string>>();
-  rec.ready = e->ready;
-  if (e->stop.is_object()) {
-    rec.stop_type = e->stop.value("type", "command");
-    rec.stop_value = e->stop.value("value", "stop");
-  }
+  auto found = find_server(cat->catalog, p);
+  if (!found) return fail(found.error());
+  auto [v, e] = *found;
+  // The catalog parser admits only these two; this is where the text becomes the enum.
+  auto kind = parse_server_kind(e->kind);
+  if (!kind) return fail(codes::kInternal, what + ": unknown server kind " + e->kind);
+  auto java = install_java(cat->catalog, p, *e, stop, progress);
+  if (!java) return fail(java.error());
+  GameRecord rec = record_for(p, *v, *e, *kind, java->version, *java,
+                              runtimes_.marker(std::string(kJavaRuntime), java->version));
 
   if (auto r = fs::make_dirs(server_dir_, 0755); !r) return fail(r.error());
   if (auto r = set_owner(server_dir_, *user); !r) return fail(r.error());
@@ -259,36 +323,16 @@ Result<GameRecord> GameInstaller::install(const payload::Payload& p, const std::
     rec.launch = old->launch;
     rec.installed_at = old->installed_at;
   } else {
-    if (auto r = server_.stop_for_update(); !r) return fail(r.error());
-    if (auto r = remove_record(root_); !r) return fail(r.error());
-    progress("download " + what, 0.5);
-    auto cached = cache_.get(
-        runtimes::join_url(catalog_.base_url(), e->artifact), e->sha256, e->size,
-        [&](uint64_t done, uint64_t total) {
-          progress("download " + what, 0.5 + (total ? 0.2 * double(done) / double(total) : 0.0));
-        },
-        &stop);
-    if (!cached) return fail(cached.error().wrap("download " + what));
-    if (e->kind == "jar") {
-      if (auto r = copy_into(*cached, server_dir_, "server.jar", *user, stop); !r)
-        return fail(r.error());
-      rec.launch = Launch{Launch::Kind::kJar, "server.jar", "", false};
-    } else {
-      if (auto r = copy_into(*cached, server_dir_, kInstallerJar, *user, stop); !r)
-        return fail(r.error());
-      progress("run " + what + " installer", 0.75);
-      auto launch = run_installer(rec, *user, stop);
-      if (!launch) return fail(launch.error());
-      rec.launch = *launch;
-      ::unlink(fs::join(server_dir_, kInstallerJar).c_str());
-    }
+    auto launch = fetch_server(rec, *e, what, *user, stop, progress);
+    if (!launch) return fail(launch.error());
+    rec.launch = *launch;
     rec.installed_at = log::now_rfc3339();
     log::info(kComponent, "game server installed",
               {{"game", p.game},
                {"variant", p.variant},
                {"version", p.version},
                {"kind", e->kind},
-               {"java", *java}});
+               {"java", java->version}});
   }
   // Always rewritten: the Java, ready pattern or stop policy may have changed.
   if (auto r = write_record(root_, rec); !r) return fail(r.error());

@@ -66,6 +66,15 @@ class GameInstaller {
                              const StepProgress& progress);
 
  private:
+  // Step 3: the Java the entry names, through the runtime pipeline.
+  Result<runtimes::Installed> install_java(const catalog::Catalog& cat, const payload::Payload& p,
+                                           const catalog::Entry& e, const std::atomic<bool>& stop,
+                                           const StepProgress& progress);
+  // Step 4 when the record does not match: stops the server, drops the
+  // record, fetches the artifact and puts it in place by kind; the launch.
+  Result<Launch> fetch_server(const GameRecord& rec, const catalog::Entry& e,
+                              const std::string& what, const devenv::DevUser& user,
+                              const std::atomic<bool>& stop, const StepProgress& progress);
   Result<Launch> run_installer(const GameRecord& rec, const devenv::DevUser& user,
                                const std::atomic<bool>& stop);
   Result<void> write_configuration(const payload::Payload& p, const GameRecord& rec,

@@ -51,6 +51,41 @@ int hex_value(char c) {
   return -1;
 }
 
+// The four hex digits s[at..at+3] as a number; nullopt when s ends first or
+// one is not a hex digit.
+std::optional<uint32_t> hex4(std::string_view s, size_t at) {
+  if (at + 3 >= s.size()) return std::nullopt;
+  uint32_t v = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    int h = hex_value(s[k]);
+    if (h < 0) return std::nullopt;
+    v = v * 16 + uint32_t(h);
+  }
+  return v;
+}
+
+// A \uXXXX escape (s[i] is the 'u'), joined with the low surrogate that
+// follows a high one, appended to `out` as UTF-8; returns the index of the
+// escape's last character.
+size_t unescape_u(std::string_view s, size_t i, std::string& out) {
+  auto cp = hex4(s, i + 1);
+  if (!cp) {
+    out += 'u';  // malformed: Java throws; we keep the text rather than lose the file
+    return i;
+  }
+  i += 4;
+  // A surrogate pair (how Properties.store writes characters outside the BMP).
+  if (*cp >= 0xD800 && *cp < 0xDC00 && i + 6 < s.size() && s[i + 1] == '\\' && s[i + 2] == 'u') {
+    auto lo = hex4(s, i + 3);
+    if (lo && *lo >= 0xDC00 && *lo < 0xE000) {
+      *cp = 0x10000 + ((*cp - 0xD800) << 10) + (*lo - 0xDC00);
+      i += 6;
+    }
+  }
+  append_utf8(out, *cp);
+  return i;
+}
+
 // Properties.load's unescaping of a key or value (the continuation
 // backslashes are already gone).
 std::string unescape(std::string_view s) {
@@ -74,41 +109,9 @@ std::string unescape(std::string_view s) {
       case 'f':
         out += '\f';
         break;
-      case 'u': {
-        uint32_t cp = 0;
-        bool ok = i + 4 < s.size();  // s[i] is the 'u', four hex digits follow
-        for (size_t k = 1; ok && k <= 4; ++k) {
-          int h = hex_value(s[i + k]);
-          if (h < 0)
-            ok = false;
-          else
-            cp = cp * 16 + uint32_t(h);
-        }
-        if (!ok) {
-          out += 'u';  // malformed: Java throws; we keep the text rather than lose the file
-          break;
-        }
-        i += 4;
-        // A surrogate pair (how Properties.store writes characters outside the BMP).
-        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < s.size() && s[i + 1] == '\\' &&
-            s[i + 2] == 'u') {
-          uint32_t lo = 0;
-          bool lok = true;
-          for (size_t k = 3; lok && k <= 6; ++k) {
-            int h = hex_value(s[i + k]);
-            if (h < 0)
-              lok = false;
-            else
-              lo = lo * 16 + uint32_t(h);
-          }
-          if (lok && lo >= 0xDC00 && lo < 0xE000) {
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            i += 6;
-          }
-        }
-        append_utf8(out, cp);
+      case 'u':
+        i = unescape_u(s, i, out);
         break;
-      }
       default:
         out += c;
     }

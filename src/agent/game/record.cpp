@@ -13,7 +13,7 @@ nlohmann::json GameRecord::to_json() const {
           {"variant", variant},
           {"version", version},
           {"sha256", sha256},
-          {"kind", kind},
+          {"kind", std::string(to_string(kind))},
           {"mods_dir", mods_dir},
           {"java",
            {{"version", java_version}, {"home", java_home}, {"bin", java_bin}, {"env", java_env}}},
@@ -34,7 +34,9 @@ Result<GameRecord> GameRecord::from_json(const nlohmann::json& j) {
     r.variant = j.at("variant").get<std::string>();
     r.version = j.at("version").get<std::string>();
     r.sha256 = j.at("sha256").get<std::string>();
-    r.kind = j.at("kind").get<std::string>();
+    auto kind = parse_server_kind(j.at("kind").get<std::string>());
+    if (!kind) return bad("kind must be \"jar\" or \"installer\"");
+    r.kind = *kind;
     r.mods_dir = j.value("mods_dir", "");
     const auto& java = j.at("java");
     r.java_version = java.at("version").get<std::string>();

@@ -15,18 +15,32 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/game/launch.hpp"
+#include "base/enum_names.hpp"
 #include "base/error.hpp"
 
 namespace zlh::agent::game {
 
+// How the catalog ships a server: the server jar itself, or an installer
+// run once to lay the server out (installer.hpp, step 4).
+enum class ServerKind { kJar, kInstaller };
+inline constexpr EnumNames<ServerKind, 2> kServerKindNames{{"jar", "installer"}};
+static_assert(kServerKindNames.covers(ServerKind::kInstaller));
+inline std::string_view to_string(ServerKind k) { return kServerKindNames.name(k); }
+// The catalog's and game.json's "kind"; nullopt for anything else.
+inline std::optional<ServerKind> parse_server_kind(std::string_view s) {
+  return kServerKindNames.parse(s);
+}
+
 struct GameRecord {
   std::string game, variant, version;
   std::string sha256;  // of the catalog artifact (server jar or installer)
-  std::string kind;    // "jar" | "installer"
+  ServerKind kind = ServerKind::kJar;
   std::string mods_dir;
   std::string java_version;
   std::string java_home;              // absolute: <root>/opt/zlh/runtimes/java/<version>

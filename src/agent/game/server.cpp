@@ -13,6 +13,8 @@
 
 namespace zlh::agent::game {
 
+using supervisor::ServiceState;
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -35,8 +37,9 @@ std::string fingerprint_path(const std::string& root) {
   return fs::join(root, "opt/zlh-agent/state/game-workload.json");
 }
 
-bool active(const std::string& state) {
-  return state == "running" || state == "starting" || state == "stopping" || state == "backoff";
+// A process runs or is on its way (a crash waiting out its restart delay too).
+bool active(ServiceState state) {
+  return supervisor::is_live(state) || state == ServiceState::kBackoff;
 }
 }  // namespace
 
@@ -156,6 +159,71 @@ Result<void> GameServer::exited_before_ready(const std::string& game,
                                        "); last output" + tail_text(lines, 15));
 }
 
+namespace {
+// How a shim status says the service ended: "exit code N", "signal N" or "exited".
+std::string how_ended(const shim::ShimStatus* st) {
+  return st && st->exit_code ? "exit code " + std::to_string(*st->exit_code)
+         : st && st->signal  ? "signal " + std::to_string(*st->signal)
+                             : "exited";
+}
+
+// The supervisor's account of an ended service: its last exit, else its state.
+std::string how_ended(const supervisor::ServiceView& v) {
+  std::string how(supervisor::to_string(v.state));
+  if (v.last_exit.contains("code")) how = "exit code " + v.last_exit["code"].dump();
+  if (v.last_exit.contains("signal")) how = "signal " + v.last_exit["signal"].dump();
+  return how;
+}
+
+// The service ended before we could attach; its shim may linger with the
+// output: true when that scrollback holds the ready line.
+bool scrollback_ready(const std::string& sock, ReadyMatcher& matcher) {
+  auto c = shim::ShimClient::connect(sock, 300ms);
+  if (!c) return false;
+  auto st = c->status(1s);
+  if (!st || st->state != "exited" ||
+      !c->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback))))
+    return false;
+  matcher.reset();
+  while (auto f = c->read_frame(300ms))
+    if (f->type == shim::FrameType::kOutput) matcher.feed(f->payload);
+  return matcher.matched();
+}
+
+// What reading an attached shim's output came to.
+struct Watched {
+  enum class Outcome { kReady, kExited, kLost, kCancelled, kTimedOut };
+  Outcome outcome;
+  std::string how;  // kExited: how it ended
+};
+
+// Feeds the attached shim's output (st: its status at attach) to the matcher
+// until the ready line, the service's exit, a lost connection, `stop` or
+// the deadline.
+Watched watch_output(shim::ShimClient& c, const shim::ShimStatus& st, ReadyMatcher& matcher,
+                     const std::atomic<bool>& stop,
+                     std::chrono::steady_clock::time_point deadline) {
+  using O = Watched::Outcome;
+  bool exited_at_attach = st.state == "exited";
+  while (true) {
+    auto f = c.read_frame(exited_at_attach ? 500ms : 200ms);
+    if (!f) {
+      if (!f.error().is(codes::kTimeout)) return {O::kLost, ""};  // attach again
+      if (exited_at_attach) return {O::kExited, how_ended(&st)};
+      if (stop) return {O::kCancelled, ""};
+      if (std::chrono::steady_clock::now() >= deadline) return {O::kTimedOut, ""};
+      continue;
+    }
+    if (f->type == shim::FrameType::kOutput) {
+      if (matcher.feed(f->payload)) return {O::kReady, ""};
+    } else if (f->type == shim::FrameType::kExit) {
+      auto es = shim::parse_status(f->payload);
+      return {O::kExited, how_ended(es ? &*es : nullptr)};
+    }
+  }
+}
+}  // namespace
+
 Result<void> GameServer::wait_ready(const GameRecord& rec, const std::atomic<bool>& stop,
                                     const StepProgress& progress) {
   auto m = ReadyMatcher::make(rec.ready);
@@ -178,34 +246,16 @@ Result<void> GameServer::wait_ready(const GameRecord& rec, const std::atomic<boo
     if (std::chrono::steady_clock::now() >= deadline) return timed_out();
     auto v = sup_.service(kService);
     if (!v) return fail(codes::kNotFound, "the game server service is gone");
-    if (v->state == "backoff" || v->state == "crashed" || v->state == "stopped" ||
-        v->state == "exited") {
-      // It ended before we could attach: its shim lingers with the output.
-      if (auto c = shim::ShimClient::connect(sock, 300ms)) {
-        auto st = c->status(1s);
-        if (st && st->state == "exited" &&
-            c->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback)))) {
-          matcher.reset();
-          while (auto f = c->read_frame(300ms))
-            if (f->type == shim::FrameType::kOutput) matcher.feed(f->payload);
-          if (matcher.matched()) return {};
-        }
-      }
-      std::string how = v->state;
-      if (v->last_exit.contains("code")) how = "exit code " + v->last_exit["code"].dump();
-      if (v->last_exit.contains("signal")) how = "signal " + v->last_exit["signal"].dump();
-      return exited_before_ready(rec.game, matcher.last_lines(), how);
+    if (!supervisor::is_live(v->state)) {
+      if (scrollback_ready(sock, matcher)) return {};
+      return exited_before_ready(rec.game, matcher.last_lines(), how_ended(*v));
     }
-    if (v->state != "running" || v->pid <= 0) {
+    if (v->state != ServiceState::kRunning || v->pid <= 0) {
       std::this_thread::sleep_for(50ms);
       continue;
     }
     auto c = shim::ShimClient::connect(sock, 1s);
-    if (!c) {
-      std::this_thread::sleep_for(50ms);
-      continue;
-    }
-    auto st = c->status(2s);
+    Result<shim::ShimStatus> st = c ? c->status(2s) : fail(c.error());
     // Only the shim of the process the supervisor runs now: a lingering shim
     // of an earlier run would replay an old "Done".
     if (!st || st->pid != v->pid) {
@@ -214,41 +264,21 @@ Result<void> GameServer::wait_ready(const GameRecord& rec, const std::atomic<boo
     }
     if (!c->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback)))) continue;
     matcher.reset();  // the scrollback replays this run from its start
-    bool exited_at_attach = st->state == "exited";
-    std::string how;
-    bool exited = false;
-    while (!exited) {
-      auto f = c->read_frame(exited_at_attach ? 500ms : 200ms);
-      if (!f) {
-        if (!f.error().is(codes::kTimeout)) break;  // connection lost: attach again
-        if (exited_at_attach) {
-          exited = true;
-          how = st->exit_code ? "exit code " + std::to_string(*st->exit_code)
-                : st->signal  ? "signal " + std::to_string(*st->signal)
-                              : "exited";
-          break;
-        }
-        if (stop) return cancelled();
-        if (std::chrono::steady_clock::now() >= deadline) return timed_out();
-        continue;
-      }
-      if (f->type == shim::FrameType::kOutput) {
-        if (matcher.feed(f->payload)) {
-          log::info(kComponent, "game server ready", {{"pid", st->pid}});
-          progress("", 1.0);
-          return {};
-        }
-      } else if (f->type == shim::FrameType::kExit) {
-        auto es = shim::parse_status(f->payload);
-        exited = true;
-        how = es && es->exit_code ? "exit code " + std::to_string(*es->exit_code)
-              : es && es->signal  ? "signal " + std::to_string(*es->signal)
-                                  : "exited";
-      }
-    }
-    if (exited) {
-      if (matcher.matched()) return {};
-      return exited_before_ready(rec.game, matcher.last_lines(), how);
+    Watched w = watch_output(*c, *st, matcher, stop, deadline);
+    switch (w.outcome) {
+      case Watched::Outcome::kReady:
+        log::info(kComponent, "game server ready", {{"pid", st->pid}});
+        progress("", 1.0);
+        return {};
+      case Watched::Outcome::kExited:
+        if (matcher.matched()) return {};
+        return exited_before_ready(rec.game, matcher.last_lines(), w.how);
+      case Watched::Outcome::kCancelled:
+        return cancelled();
+      case Watched::Outcome::kTimedOut:
+        return timed_out();
+      case Watched::Outcome::kLost:
+        break;
     }
   }
 }

@@ -15,7 +15,7 @@ GameRecord record() {
   r.variant = "paper";
   r.version = "1.21.4";
   r.sha256 = std::string(64, 'a');
-  r.kind = "jar";
+  r.kind = ServerKind::kJar;
   r.mods_dir = "plugins";
   r.java_version = "21.0.5";
   r.java_home = "/c/opt/zlh/runtimes/java/21.0.5";
@@ -50,6 +50,15 @@ devenv::DevUser user(bool current) {
   u.shell = "/bin/bash";
   u.is_current_user = current;
   return u;
+}
+
+TEST(ServerKind, WireNamesRoundTrip) {
+  for (ServerKind k : {ServerKind::kJar, ServerKind::kInstaller})
+    EXPECT_EQ(parse_server_kind(to_string(k)), k);
+  EXPECT_EQ(to_string(ServerKind::kJar), "jar");
+  EXPECT_EQ(to_string(ServerKind::kInstaller), "installer");
+  EXPECT_FALSE(parse_server_kind("shell"));
+  EXPECT_FALSE(parse_server_kind(""));
 }
 
 TEST(GameServerSpec, RunsTheRecordedJavaByItsVersionedPathAsTheServiceUser) {

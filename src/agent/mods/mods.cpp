@@ -17,6 +17,8 @@
 
 namespace zlh::agent::mods {
 
+using supervisor::ServiceState;
+
 using safe_path::UniqueFd;
 
 namespace {
@@ -77,7 +79,7 @@ Result<files::FileStore> ModManager::store() const {
 
 bool ModManager::workload_running(pid_t* pid) const {
   auto v = supervisor_.service("workload");
-  if (!v || v->state != "running" || v->pid <= 0) return false;
+  if (!v || v->state != ServiceState::kRunning || v->pid <= 0) return false;
   if (pid) *pid = v->pid;
   return true;
 }
@@ -157,24 +159,30 @@ Result<nlohmann::json> ModManager::list() {
   return nlohmann::json{{"mods_dir", *dir}, {"restart_required", pending}, {"mods", out}};
 }
 
-Result<nlohmann::json> ModManager::set_enabled(const std::string& id, bool enabled) {
-  std::lock_guard lk(mu_);
+Result<ModManager::ModFile> ModManager::locate(const std::string& id) const {
   auto dir = mods_dir();
   if (!dir) return fail(dir.error());
   auto file = jar_name_for(id);
   if (!file) return fail(file.error());
   auto st = store();
   if (!st) return fail(st.error());
-  std::string from = enabled ? *dir + "-disabled" : *dir;
-  std::string to = enabled ? *dir : *dir + "-disabled";
+  return ModFile{std::move(*dir), std::move(*file), std::move(*st)};
+}
+
+Result<nlohmann::json> ModManager::set_enabled(const std::string& id, bool enabled) {
+  std::lock_guard lk(mu_);
+  auto m = locate(id);
+  if (!m) return fail(m.error());
+  std::string from = enabled ? m->dir + "-disabled" : m->dir;
+  std::string to = enabled ? m->dir : m->dir + "-disabled";
   auto open_dir = [&](const std::string& d) -> UniqueFd {
-    auto fd = safe_path::open_beneath(st->root_fd(), d, O_RDONLY | O_DIRECTORY);
+    auto fd = safe_path::open_beneath(m->store.root_fd(), d, O_RDONLY | O_DIRECTORY);
     return UniqueFd(fd ? *fd : -1);
   };
   UniqueFd from_fd = open_dir(from);
   UniqueFd to_fd = open_dir(to);
-  bool in_from = regular_at(from_fd.get(), *file).has_value();
-  bool in_to = regular_at(to_fd.get(), *file).has_value();
+  bool in_from = regular_at(from_fd.get(), m->file).has_value();
+  bool in_to = regular_at(to_fd.get(), m->file).has_value();
   nlohmann::json out = {{"id", id}, {"enabled", enabled}};
   if (!in_from) {
     if (!in_to) return fail(codes::kNotFound, "no mod " + id);
@@ -185,35 +193,33 @@ Result<nlohmann::json> ModManager::set_enabled(const std::string& id, bool enabl
   if (in_to)
     return fail(codes::kConflict, "mod " + id + " is both enabled and disabled; delete one copy");
   if (!to_fd.valid()) {
-    if (auto r = files::make_dirs_owned(st->root_fd(), to, st->owner()); !r) return fail(r.error());
+    if (auto r = files::make_dirs_owned(m->store.root_fd(), to, m->store.owner()); !r)
+      return fail(r.error());
     to_fd = open_dir(to);
     if (!to_fd.valid()) return fail(codes::kIo, "cannot open " + to);
   }
-  if (::renameat2(from_fd.get(), file->c_str(), to_fd.get(), file->c_str(), RENAME_NOREPLACE) != 0)
+  if (::renameat2(from_fd.get(), m->file.c_str(), to_fd.get(), m->file.c_str(), RENAME_NOREPLACE) !=
+      0)
     return fail(Error::from_errno("move mod " + id, errno));
   ::fsync(from_fd.get());
   ::fsync(to_fd.get());
   out["changed"] = true;
-  out["file"] = to + "/" + *file;
+  out["file"] = to + "/" + m->file;
   out["restart_required"] = note_change();
   return out;
 }
 
 Result<nlohmann::json> ModManager::remove(const std::string& id) {
   std::lock_guard lk(mu_);
-  auto dir = mods_dir();
-  if (!dir) return fail(dir.error());
-  auto file = jar_name_for(id);
-  if (!file) return fail(file.error());
-  auto st = store();
-  if (!st) return fail(st.error());
+  auto m = locate(id);
+  if (!m) return fail(m.error());
   bool found = false;
-  for (const std::string& d : {*dir, *dir + "-disabled"}) {
-    auto fd = safe_path::open_beneath(st->root_fd(), d, O_RDONLY | O_DIRECTORY);
+  for (const std::string& d : {m->dir, m->dir + "-disabled"}) {
+    auto fd = safe_path::open_beneath(m->store.root_fd(), d, O_RDONLY | O_DIRECTORY);
     if (!fd) continue;
     UniqueFd dfd(*fd);
-    if (!regular_at(dfd.get(), *file)) continue;
-    if (::unlinkat(dfd.get(), file->c_str(), 0) != 0)
+    if (!regular_at(dfd.get(), m->file)) continue;
+    if (::unlinkat(dfd.get(), m->file.c_str(), 0) != 0)
       return fail(Error::from_errno("delete mod " + id, errno));
     ::fsync(dfd.get());
     found = true;

@@ -60,6 +60,14 @@ class ModManager {
  private:
   Result<std::string> mods_dir() const;  // E_CONFLICT / E_INVALID as above
   Result<files::FileStore> store() const;
+  // The mods dir, the jar file name for mod `id` and the store they live in;
+  // errors of mods_dir, the id check and store, in that order. With mu_ held.
+  struct ModFile {
+    std::string dir;
+    std::string file;
+    files::FileStore store;
+  };
+  Result<ModFile> locate(const std::string& id) const;
   std::string sha256_of(int dir_fd, const std::string& dir, const std::string& file, uint64_t size,
                         int64_t mtime_ns);
   bool workload_running(pid_t* pid) const;

@@ -474,6 +474,28 @@ struct ArchiveFree {
 
 }  // namespace
 
+namespace {
+// Built-in decoders only (see the header for why not filter_all/format_all).
+void support_builtin_formats(archive* a) {
+  using Enable = int (*)(archive*);
+  for (Enable enable : {
+           &lz::archive_read_support_filter_gzip<archive*>,
+           &lz::archive_read_support_filter_bzip2<archive*>,
+           &lz::archive_read_support_filter_xz<archive*>,
+           &lz::archive_read_support_filter_lzma<archive*>,
+           &lz::archive_read_support_filter_zstd<archive*>,
+           &lz::archive_read_support_filter_lz4<archive*>,
+           &lz::archive_read_support_filter_compress<archive*>,
+           &lz::archive_read_support_format_tar<archive*>,
+           &lz::archive_read_support_format_zip<archive*>,
+           &lz::archive_read_support_format_7zip<archive*>,
+           &lz::archive_read_support_format_cpio<archive*>,
+           &lz::archive_read_support_format_empty<archive*>,
+       })
+    enable(a);
+}
+}  // namespace
+
 Result<void> extract_archive(const std::string& archive_path, const std::string& dest_dir,
                              const ExtractOptions& opts) {
   UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -492,19 +514,7 @@ Result<void> extract_archive(const std::string& archive_path, const std::string&
   // Declared after `in`, so it is freed before the fd it reads is closed.
   std::unique_ptr<archive, ArchiveFree> a(lz::archive_read_new());
   if (!a) return fail(codes::kInternal, "extract: out of memory");
-  // Built-in decoders only (see the header for why not filter_all/format_all).
-  lz::archive_read_support_filter_gzip(a.get());
-  lz::archive_read_support_filter_bzip2(a.get());
-  lz::archive_read_support_filter_xz(a.get());
-  lz::archive_read_support_filter_lzma(a.get());
-  lz::archive_read_support_filter_zstd(a.get());
-  lz::archive_read_support_filter_lz4(a.get());
-  lz::archive_read_support_filter_compress(a.get());
-  lz::archive_read_support_format_tar(a.get());
-  lz::archive_read_support_format_zip(a.get());
-  lz::archive_read_support_format_7zip(a.get());
-  lz::archive_read_support_format_cpio(a.get());
-  lz::archive_read_support_format_empty(a.get());
+  support_builtin_formats(a.get());
   if (lz::archive_read_open_fd(a.get(), in.get(), 64 * 1024) < ARCHIVE_WARN) {
     const char* msg = lz::archive_error_string(a.get());
     return fail(codes::kBadArchive,

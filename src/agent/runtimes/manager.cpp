@@ -75,11 +75,29 @@ Result<void> replace_symlink(const std::string& dir, const std::string& name,
   return fs::fsync_dir(dir);
 }
 
+namespace {
+// Where installed packages of a kind live, below the container root.
+constexpr EnumNames<PackageKind, 2> kPackageDirs{{"opt/zlh/runtimes", "opt/zlh/services"}};
+static_assert(kPackageDirs.covers(PackageKind::kAddon));
+std::string_view packages_dir(PackageKind k) { return kPackageDirs.name(k); }
+
+// The catalog item `id` of the kind; nullptr when the catalog has none.
+const catalog::Item* catalog_item(const catalog::Catalog& c, PackageKind k, const std::string& id) {
+  switch (k) {
+    case PackageKind::kRuntime:
+      return c.runtime(id);
+    case PackageKind::kAddon:
+      return c.addon(id);
+  }
+  return nullptr;  // not reached
+}
+}  // namespace
+
 RuntimeManager::RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache,
-                               std::string kind)
+                               PackageKind kind)
     : root_(std::move(root)),
-      dir_(fs::join(root_, kind == "addon" ? "opt/zlh/services" : "opt/zlh/runtimes")),
-      kind_(std::move(kind)),
+      dir_(fs::join(root_, std::string(packages_dir(kind)))),
+      kind_(kind),
       catalog_(catalog),
       cache_(cache) {}
 
@@ -145,13 +163,94 @@ Result<void> RuntimeManager::switch_current(const std::string& id, const std::st
   return {};
 }
 
+namespace {
+// The marker written into an installed version: the catalog entry it came from.
+nlohmann::json marker_json(const std::string& id, const std::string& version,
+                           const catalog::Entry& entry, const std::string& catalog_sha256) {
+  return {{"id", id},
+          {"version", version},
+          {"sha256", entry.sha256},
+          {"bin", entry.bin},
+          {"env", entry.env},
+          {"catalog_sha256", catalog_sha256},
+          {"launch", entry.launch},
+          {"port", entry.port},
+          {"health", entry.health},
+          {"installed_at", log::now_rfc3339()}};
+}
+
+// Renames the staged tree to `target` (in <dir>/<id>), moving aside a
+// marker-less directory in its way.
+Result<void> move_into_place(const std::string& staging, const std::string& staging_root,
+                             const std::string& id_dir, const std::string& target) {
+  if (auto r = fs::make_dirs(id_dir, 0755); !r) return r;
+  if (is_dir(target)) {
+    // A version dir without a marker cannot come from us (renames are
+    // atomic); it is in the way, so it goes.
+    std::string trash = fs::join(staging_root, "rm-" + crypto::random_hex(6));
+    if (::rename(target.c_str(), trash.c_str()) == 0)
+      (void)fs::remove_tree(trash, {.missing_ok = true});
+  }
+  if (::rename(staging.c_str(), target.c_str()) != 0)
+    return fail(Error::from_errno("rename into " + target, errno));
+  (void)fs::fsync_dir(id_dir);
+  return {};
+}
+}  // namespace
+
+Result<void> RuntimeManager::verify(const catalog::Entry& entry, const std::string& staging,
+                                    const std::string& what) const {
+  if (!entry.verify) return {};  // required for runtimes by the catalog, optional for addons
+  process::SpawnOptions so;
+  std::string exe = fs::join(staging, entry.verify->cmd[0]);
+  so.argv = entry.verify->cmd;
+  so.argv[0] = exe;
+  std::string path;
+  for (const auto& b : entry.bin) path += (b == "." ? staging : fs::join(staging, b)) + ":";
+  path += std::string(devenv::kSystemPath);
+  so.env = {"PATH=" + path, "HOME=" + staging, "LANG=C.UTF-8"};
+  for (const auto& [k, v] : entry.env) so.env.push_back(k + "=" + substitute_prefix(v, staging));
+  so.cwd = staging;
+  so.uid = uid_;
+  so.gid = gid_;
+  so.user_name = user_name_;
+  auto ran = process::run(so, std::chrono::seconds(120), 64 * 1024);
+  if (!ran)
+    return fail(codes::kVerifyFailed,
+                what + ": verify command could not run: " + ran.error().message);
+  if (ran->timed_out) return fail(codes::kVerifyFailed, what + ": verify command timed out");
+  if (ran->exit_code != 0 || ran->output.find(entry.verify->expect) == std::string::npos) {
+    std::string out = ran->output.substr(0, 200);
+    return fail(codes::kVerifyFailed, what + ": verify printed \"" + out + "\" (exit " +
+                                          std::to_string(ran->exit_code) + "), expected \"" +
+                                          entry.verify->expect + "\"");
+  }
+  return {};
+}
+
+Result<void> RuntimeManager::stage(const std::string& archive, const catalog::Entry& entry,
+                                   const std::string& staging, const std::string& what,
+                                   const Progress& report, const std::atomic<bool>* cancel) const {
+  ExtractOptions xo;
+  xo.strip_components = entry.strip_components;
+  xo.cancel = cancel;
+  uint64_t total = entry.size ? entry.size * 3 : 1;  // rough: compressed → uncompressed
+  xo.progress = [&](uint64_t done) {
+    report("extract " + what, 0.6 + 0.3 * std::min(1.0, double(done) / double(total)));
+  };
+  if (auto r = extract_archive(archive, staging, xo); !r)
+    return fail(r.error().wrap("extract " + what));
+  report("verify " + what, 0.9);
+  return verify(entry, staging, what);
+}
+
 Result<Installed> RuntimeManager::install(const std::string& id, const std::string& version,
                                           const std::string& pinned, const Progress& progress,
                                           const std::atomic<bool>* cancel) {
   if (auto r = check_ids(id, version); !r) return fail(r.error());
   std::lock_guard guard(lock_for(id));
   std::string target = fs::join(dir_, id + "/" + version);
-  auto report = [&](const std::string& step, double f) {
+  Progress report = [&](const std::string& step, double f) {
     if (progress) progress(step, f);
   };
   if (installed(id, version)) {
@@ -160,11 +259,11 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
     return Installed{id, version, target, !was_current};
   }
 
-  std::string what = kind_ + " " + id + " " + version;
+  std::string what = std::string(to_string(kind_)) + " " + id + " " + version;
   report("fetch catalog for " + what, 0.0);
   auto cat = catalog_.load(pinned);
   if (!cat) return fail(cat.error());
-  const auto* item = kind_ == "addon" ? cat->catalog.addon(id) : cat->catalog.runtime(id);
+  const catalog::Item* item = catalog_item(cat->catalog, kind_, id);
   const catalog::Entry* entry = item ? item->find(version) : nullptr;
   if (!entry) return fail(codes::kNotFound, what + " is not in the catalog");
 
@@ -181,73 +280,16 @@ Result<Installed> RuntimeManager::install(const std::string& id, const std::stri
   std::string staging_root = fs::join(dir_, ".staging");
   std::string staging = fs::join(staging_root, id + "-" + version + "-" + crypto::random_hex(4));
   if (auto r = fs::make_dirs(staging, 0755); !r) return fail(r.error());
-  auto cleanup = [&](Error e) -> Result<Installed> {
+  Result<void> placed = stage(*cached, *entry, staging, what, report, cancel);
+  if (placed)
+    placed =
+        fs::write_file_atomic(fs::join(staging, kMarker),
+                              marker_json(id, version, *entry, cat->sha256).dump(2) + "\n", 0644);
+  if (placed) placed = move_into_place(staging, staging_root, fs::join(dir_, id), target);
+  if (!placed) {
     (void)fs::remove_tree(staging, {.missing_ok = true});
-    return fail(std::move(e));
-  };
-  ExtractOptions xo;
-  xo.strip_components = entry->strip_components;
-  xo.cancel = cancel;
-  uint64_t total = entry->size ? entry->size * 3 : 1;  // rough: compressed → uncompressed
-  xo.progress = [&](uint64_t done) {
-    report("extract " + what, 0.6 + 0.3 * std::min(1.0, double(done) / double(total)));
-  };
-  if (auto r = extract_archive(*cached, staging, xo); !r)
-    return cleanup(r.error().wrap("extract " + what));
-
-  report("verify " + what, 0.9);
-  if (entry->verify) {  // required for runtimes by the catalog, optional for addons
-    process::SpawnOptions so;
-    std::string exe = fs::join(staging, entry->verify->cmd[0]);
-    so.argv = entry->verify->cmd;
-    so.argv[0] = exe;
-    std::string path;
-    for (const auto& b : entry->bin) path += (b == "." ? staging : fs::join(staging, b)) + ":";
-    path += std::string(devenv::kSystemPath);
-    so.env = {"PATH=" + path, "HOME=" + staging, "LANG=C.UTF-8"};
-    for (const auto& [k, v] : entry->env) so.env.push_back(k + "=" + substitute_prefix(v, staging));
-    so.cwd = staging;
-    so.uid = uid_;
-    so.gid = gid_;
-    so.user_name = user_name_;
-    auto ran = process::run(so, std::chrono::seconds(120), 64 * 1024);
-    if (!ran)
-      return cleanup(Error::make(codes::kVerifyFailed,
-                                 what + ": verify command could not run: " + ran.error().message));
-    if (ran->timed_out)
-      return cleanup(Error::make(codes::kVerifyFailed, what + ": verify command timed out"));
-    if (ran->exit_code != 0 || ran->output.find(entry->verify->expect) == std::string::npos) {
-      std::string out = ran->output.substr(0, 200);
-      return cleanup(
-          Error::make(codes::kVerifyFailed, what + ": verify printed \"" + out + "\" (exit " +
-                                                std::to_string(ran->exit_code) + "), expected \"" +
-                                                entry->verify->expect + "\""));
-    }
+    return fail(placed.error());
   }
-
-  nlohmann::json marker = {{"id", id},
-                           {"version", version},
-                           {"sha256", entry->sha256},
-                           {"bin", entry->bin},
-                           {"env", entry->env},
-                           {"catalog_sha256", cat->sha256},
-                           {"launch", entry->launch},
-                           {"port", entry->port},
-                           {"health", entry->health},
-                           {"installed_at", log::now_rfc3339()}};
-  if (auto r = fs::write_file_atomic(fs::join(staging, kMarker), marker.dump(2) + "\n", 0644); !r)
-    return cleanup(r.error());
-  if (auto r = fs::make_dirs(fs::join(dir_, id), 0755); !r) return cleanup(r.error());
-  if (is_dir(target)) {
-    // A version dir without a marker cannot come from us (renames are
-    // atomic); it is in the way, so it goes.
-    std::string trash = fs::join(staging_root, "rm-" + crypto::random_hex(6));
-    if (::rename(target.c_str(), trash.c_str()) == 0)
-      (void)fs::remove_tree(trash, {.missing_ok = true});
-  }
-  if (::rename(staging.c_str(), target.c_str()) != 0)
-    return cleanup(Error::from_errno("rename into " + target, errno));
-  (void)fs::fsync_dir(fs::join(dir_, id));
   if (auto r = switch_current(id, version); !r) return fail(r.error());
   report("installed " + what, 1.0);
   log::info(kComponent, "runtime installed",

@@ -38,6 +38,7 @@
 #include "agent/devenv/profile.hpp"
 #include "agent/runtimes/cache.hpp"
 #include "agent/runtimes/catalog_client.hpp"
+#include "base/enum_names.hpp"
 
 namespace zlh::agent::runtimes {
 
@@ -54,13 +55,20 @@ struct Installed {
 // step text ("download runtime node 20.18.0") and 0..1 progress within the install.
 using Progress = std::function<void(const std::string& step, double fraction)>;
 
+// What a RuntimeManager installs: catalog runtimes or catalog addons.
+enum class PackageKind { kRuntime, kAddon };
+// "runtime", "addon": the word in step texts and errors ("runtime node 20").
+inline constexpr EnumNames<PackageKind, 2> kPackageKindNames{{"runtime", "addon"}};
+static_assert(kPackageKindNames.covers(PackageKind::kAddon));
+inline std::string_view to_string(PackageKind k) { return kPackageKindNames.name(k); }
+
 class RuntimeManager {
  public:
-  // kind "runtime" installs catalog runtimes into opt/zlh/runtimes; kind
-  // "addon" installs catalog addons into opt/zlh/services (same pipeline,
+  // kRuntime installs catalog runtimes into opt/zlh/runtimes; kAddon
+  // installs catalog addons into opt/zlh/services (same pipeline,
   // `verify` optional, the marker also keeps launch/port/health).
   RuntimeManager(std::string root, CatalogClient& catalog, ArtifactCache& cache,
-                 std::string kind = "runtime");
+                 PackageKind kind = PackageKind::kRuntime);
 
   // Removes staging left by a crash and cache temporaries. Call once at start.
   void discard_leftovers();
@@ -89,13 +97,23 @@ class RuntimeManager {
   std::mutex& lock_for(const std::string& id);
   Result<void> switch_current(const std::string& id, const std::string& version);
   bool installed(const std::string& id, const std::string& version) const;
+  // Unpacks `archive` into `staging` and runs the entry's verify command
+  // there; errors name `what` ("runtime node 20.18.0").
+  Result<void> stage(const std::string& archive, const catalog::Entry& entry,
+                     const std::string& staging, const std::string& what, const Progress& report,
+                     const std::atomic<bool>* cancel) const;
+  // The verify command, as the run-as user: E_VERIFY_FAILED when it cannot
+  // run, times out or does not print what the catalog expects.
+  Result<void> verify(const catalog::Entry& entry, const std::string& staging,
+                      const std::string& what) const;
 
   // The catalog entry recorded for an installed version (the marker), or null.
  public:
   nlohmann::json marker(const std::string& id, const std::string& version) const;
 
  private:
-  std::string root_, dir_, kind_;
+  std::string root_, dir_;
+  PackageKind kind_;
   CatalogClient& catalog_;
   ArtifactCache& cache_;
   std::optional<uid_t> uid_;

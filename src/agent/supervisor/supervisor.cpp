@@ -86,7 +86,7 @@ Result<ServiceSpec> ServiceSpec::from_json(const nlohmann::json& j) {
 nlohmann::json ServiceView::to_json() const {
   return {
       {"name", name},
-      {"state", state},
+      {"state", std::string(to_string(state))},
       {"pid", pid ? nlohmann::json(pid) : nlohmann::json(nullptr)},
       {"restarts", restarts},
       {"port", port ? nlohmann::json(port) : nlohmann::json(nullptr)},
@@ -104,7 +104,7 @@ struct Supervisor::Service {
   bool stop_requested = false;
   bool adopted = false;
   bool removed = false;
-  std::string state = "starting";
+  ServiceState state = ServiceState::kStarting;
   pid_t pid = 0;
   pid_t shim_pid = 0;
   uint64_t shim_start = 0;
@@ -155,7 +155,7 @@ Supervisor::~Supervisor() {
     if (s->thread.joinable()) s->thread.join();
 }
 
-void Supervisor::set_on_state(std::function<void(const std::string&, const std::string&)> f) {
+void Supervisor::set_on_state(std::function<void(const std::string&, ServiceState)> f) {
   std::lock_guard lk(mu_);
   on_state_ = std::move(f);
 }
@@ -164,12 +164,12 @@ std::string Supervisor::socket_path(const std::string& name) const {
   return fs::join(run_dir_, name + ".sock");
 }
 
-void Supervisor::set_state(Service& s, const std::string& state) {
+void Supervisor::set_state(Service& s, ServiceState state) {
   // mu_ held by the caller.
   if (s.state == state) return;
   s.state = state;
   log::info(kComponent, "service state",
-            {{"service", s.spec.name}, {"state", state}, {"pid", s.pid}});
+            {{"service", s.spec.name}, {"state", std::string(to_string(state))}, {"pid", s.pid}});
   if (on_state_) on_state_(s.spec.name, state);
   cv_.notify_all();
 }
@@ -264,88 +264,146 @@ bool Supervisor::back_off(std::unique_lock<std::mutex>& lk, Service& s,
                           const CrashPolicy::Decision& d) {
   persist(s);
   if (!d.restart) {
-    set_state(s, "crashed");
+    set_state(s, ServiceState::kCrashed);
     return false;
   }
-  set_state(s, "backoff");
+  set_state(s, ServiceState::kBackoff);
   cv_.wait_for(lk, d.delay, [&] { return closing_ || s.removed || !s.want_running; });
   return true;
+}
+
+namespace {
+// Connects to the shim's socket, retrying for 5 s: a fresh shim needs a
+// moment to bind it.
+Result<shim::ShimClient> attach(const std::string& sock, const std::atomic<bool>& closing) {
+  Result<shim::ShimClient> client = fail(codes::kUnavailable, "not connected");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && !closing) {
+    client = shim::ShimClient::connect(sock, 500ms);
+    if (client) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  return client;
+}
+
+// The exit status the shim left in run/zlh/<name>.json, if it says exited.
+std::optional<shim::ShimStatus> status_left_behind(const std::string& run_dir,
+                                                   const std::string& name) {
+  auto text = fs::read_file(fs::join(run_dir, name + ".json"), 1 << 20);
+  if (!text) return std::nullopt;
+  auto st = shim::parse_status(*text);
+  if (st && st->state == "exited") return *st;
+  return std::nullopt;
+}
+}  // namespace
+
+Supervisor::ShimStart Supervisor::ensure_shim(std::unique_lock<std::mutex>& lk, Service& s) {
+  if (!s.shim_finished && shim_alive(s)) return ShimStart::kRunning;
+  set_state(s, ServiceState::kStarting);
+  auto r = spawn_shim(s);
+  if (!r) {
+    log::error(kComponent, "cannot start service",
+               {{"service", s.spec.name}, {"error", r.error().message}});
+    (void)back_off(lk, s, s.policy.on_crash(127, 0));
+    return ShimStart::kFailed;
+  }
+  s.adopted = false;
+  persist(s);
+  return ShimStart::kSpawned;
+}
+
+std::optional<shim::ShimStatus> Supervisor::follow(std::unique_lock<std::mutex>& lk, Service& s,
+                                                   shim::ShimClient& client, bool fresh) {
+  std::optional<shim::ShimStatus> final_status;
+  auto st = client.status();
+  lk.lock();
+  if (st) {
+    s.pid = st->pid;
+    if (st->state == "exited") final_status = *st;
+  }
+  if (fresh) {
+    s.policy.on_start();
+    s.oom_baseline = oom_kills_();
+  }
+  if (!final_status)
+    set_state(s, st && st->state == "stopping" ? ServiceState::kStopping : ServiceState::kRunning);
+  persist(s);
+  lk.unlock();
+  while (!final_status && !closing_) {
+    auto f = client.read_frame(300ms);
+    if (!f) {
+      if (f.error().is(codes::kTimeout)) continue;
+      break;  // connection lost
+    }
+    if (f->type == shim::FrameType::kExit || f->type == shim::FrameType::kStatusReply) {
+      auto es = shim::parse_status(f->payload);
+      if (es && es->state == "exited") final_status = *es;
+    }
+  }
+  return final_status;
+}
+
+void Supervisor::on_shim_finished(std::unique_lock<std::mutex>& lk, Service& s,
+                                  const std::optional<shim::ShimStatus>& final_status) {
+  s.shim_finished = true;
+  int code = final_status && final_status->exit_code ? *final_status->exit_code : -1;
+  int sig =
+      final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
+  s.pid = 0;
+  if (s.stop_requested) {
+    s.stop_requested = false;
+    s.want_running = false;
+    s.last_stop = {{"graceful", final_status && final_status->graceful.value_or(false)},
+                   {"duration_ms", final_status ? final_status->stop_duration_ms.value_or(0) : 0}};
+    s.policy.on_clean_stop();
+    set_state(s, ServiceState::kStopped);
+    persist(s);
+    return;
+  }
+  if (!s.spec.restart_on_crash) {
+    s.want_running = false;
+    set_state(s, ServiceState::kExited);
+    persist(s);
+    return;
+  }
+  // Killed (SIGKILL) while the OOM killer's count grew: out of memory.
+  const uint64_t ooms = oom_kills_();
+  std::string reason = sig == SIGKILL && ooms > s.oom_baseline ? "out of memory" : "";
+  s.oom_baseline = ooms;
+  auto d = s.policy.on_crash(code, sig, reason);
+  log::warn(kComponent, "service crashed",
+            {{"service", s.spec.name},
+             {"exit_code", code},
+             {"signal", sig},
+             {"restart", d.restart},
+             {"delay_ms", d.delay.count()},
+             {"crash_count", s.policy.crash_count()},
+             {"reason", reason}});
+  if (back_off(lk, s, d) && s.want_running) ++s.restarts;
 }
 
 void Supervisor::monitor(std::shared_ptr<Service> s) {
   const std::string name = s->spec.name;
   std::unique_lock lk(mu_);
   while (!closing_ && !s->removed) {
-    cv_.wait(lk,
-             [&] { return closing_ || s->removed || (s->want_running && s->state != "crashed"); });
+    cv_.wait(lk, [&] {
+      return closing_ || s->removed || (s->want_running && s->state != ServiceState::kCrashed);
+    });
     if (closing_ || s->removed) return;
-
-    bool fresh = false;
-    if (s->shim_finished || !shim_alive(*s)) {
-      set_state(*s, "starting");
-      auto r = spawn_shim(*s);
-      if (!r) {
-        log::error(kComponent, "cannot start service",
-                   {{"service", name}, {"error", r.error().message}});
-        (void)back_off(lk, *s, s->policy.on_crash(127, 0));
-        continue;
-      }
-      fresh = true;
-      s->adopted = false;
-      persist(*s);
-    }
+    ShimStart started = ensure_shim(lk, *s);
+    if (started == ShimStart::kFailed) continue;
     std::string sock = socket_path(name);
     lk.unlock();
 
-    // Attach. A fresh shim needs a moment to bind its socket.
-    Result<shim::ShimClient> client = fail(codes::kUnavailable, "not connected");
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline && !closing_) {
-      client = shim::ShimClient::connect(sock, 500ms);
-      if (client) break;
-      std::this_thread::sleep_for(20ms);
-    }
-    std::optional<shim::ShimStatus> final_status;
-    bool lost = false;
     // Not attached: the shim sends EXIT to every connection, so the monitor
     // learns of the exit without receiving (or slowing) the output.
-    if (client) {
-      auto st = client->status();
-      lk.lock();
-      if (st) {
-        s->pid = st->pid;
-        if (st->state == "exited") final_status = *st;
-      }
-      if (fresh) {
-        s->policy.on_start();
-        s->oom_baseline = oom_kills_();
-      }
-      if (!final_status) set_state(*s, st && st->state == "stopping" ? "stopping" : "running");
-      persist(*s);
-      lk.unlock();
-      while (!final_status && !closing_) {
-        auto f = client->read_frame(300ms);
-        if (!f) {
-          if (f.error().is(codes::kTimeout)) continue;
-          lost = true;
-          break;
-        }
-        if (f->type == shim::FrameType::kExit || f->type == shim::FrameType::kStatusReply) {
-          auto es = shim::parse_status(f->payload);
-          if (es && es->state == "exited") final_status = *es;
-        }
-      }
-    } else {
-      lost = true;
-    }
+    std::optional<shim::ShimStatus> final_status;
+    if (auto client = attach(sock, closing_))
+      final_status = follow(lk, *s, *client, started == ShimStart::kSpawned);
     if (closing_) return;  // the agent is going away; the service is not
     if (!final_status) {
       // Connection lost without an exit: read what the shim left behind.
-      auto text = fs::read_file(fs::join(run_dir_, name + ".json"), 1 << 20);
-      if (text) {
-        auto st = shim::parse_status(*text);
-        if (st && st->state == "exited") final_status = *st;
-      }
+      final_status = status_left_behind(run_dir_, name);
       lk.lock();
       bool alive = shim_alive(*s);
       lk.unlock();
@@ -355,46 +413,9 @@ void Supervisor::monitor(std::shared_ptr<Service> s) {
         lk.lock();
         continue;
       }
-      (void)lost;
     }
-
     lk.lock();
-    s->shim_finished = true;
-    int code = final_status && final_status->exit_code ? *final_status->exit_code : -1;
-    int sig =
-        final_status && final_status->signal ? *final_status->signal : (final_status ? 0 : SIGKILL);
-    s->pid = 0;
-    if (s->stop_requested) {
-      s->stop_requested = false;
-      s->want_running = false;
-      s->last_stop = {
-          {"graceful", final_status && final_status->graceful.value_or(false)},
-          {"duration_ms", final_status ? final_status->stop_duration_ms.value_or(0) : 0}};
-      s->policy.on_clean_stop();
-      set_state(*s, "stopped");
-      persist(*s);
-      continue;
-    }
-    if (!s->spec.restart_on_crash) {
-      s->want_running = false;
-      set_state(*s, "exited");
-      persist(*s);
-      continue;
-    }
-    // Killed (SIGKILL) while the OOM killer's count grew: out of memory.
-    const uint64_t ooms = oom_kills_();
-    std::string reason = sig == SIGKILL && ooms > s->oom_baseline ? "out of memory" : "";
-    s->oom_baseline = ooms;
-    auto d = s->policy.on_crash(code, sig, reason);
-    log::warn(kComponent, "service crashed",
-              {{"service", name},
-               {"exit_code", code},
-               {"signal", sig},
-               {"restart", d.restart},
-               {"delay_ms", d.delay.count()},
-               {"crash_count", s->policy.crash_count()},
-               {"reason", reason}});
-    if (back_off(lk, *s, d) && s->want_running) ++s->restarts;
+    on_shim_finished(lk, *s, final_status);
   }
 }
 
@@ -432,9 +453,10 @@ void Supervisor::reattach() {
     }
     bool alive = shim_alive(*s);
     s->adopted = alive;
-    s->state = alive ? "running" : (s->want_running ? "starting" : "stopped");
+    s->state = alive ? ServiceState::kRunning
+                     : (s->want_running ? ServiceState::kStarting : ServiceState::kStopped);
     if (!alive && s->want_running && s->spec.restart_on_crash && s->policy.gave_up())
-      s->state = "crashed";
+      s->state = ServiceState::kCrashed;
     if (!alive && !s->spec.restart_on_crash) {
       // A console shell that ended while we were away is simply gone.
       ::unlink(fs::join(state_dir_, name + ".json").c_str());
@@ -444,10 +466,10 @@ void Supervisor::reattach() {
               {{"service", name}, {"pid", s->pid}, {"want_running", s->want_running}});
     std::lock_guard lk(mu_);
     services_[name] = s;
-    if (!alive && s->want_running && s->state != "crashed") {
+    if (!alive && s->want_running && s->state != ServiceState::kCrashed) {
       // It died while the agent was down: that is a crash like any other.
       auto dcs = s->policy.on_crash(-1, SIGKILL);
-      if (!dcs.restart) s->state = "crashed";
+      if (!dcs.restart) s->state = ServiceState::kCrashed;
     }
     s->thread = std::thread([this, s] { monitor(s); });
   }
@@ -461,12 +483,12 @@ Result<void> Supervisor::start(const ServiceSpec& spec) {
   auto it = services_.find(spec.name);
   if (it != services_.end()) {
     auto& s = *it->second;
-    if (s.state == "running" || s.state == "starting" || s.state == "stopping") return {};
+    if (is_live(s.state)) return {};
     s.spec = spec;
     s.policy.on_manual_start();
     s.want_running = true;
     s.stop_requested = false;
-    set_state(s, "starting");
+    set_state(s, ServiceState::kStarting);
     persist(s);
     cv_.notify_all();
     return {};
@@ -496,18 +518,18 @@ Result<nlohmann::json> Supervisor::stop(const std::string& name) {
   auto it = services_.find(name);
   if (it == services_.end()) return fail(codes::kNotFound, "no service " + name);
   auto s = it->second;
-  if (!s->want_running && (s->state == "stopped" || s->state == "exited"))
+  if (!s->want_running && (s->state == ServiceState::kStopped || s->state == ServiceState::kExited))
     return s->last_stop.is_null() ? nlohmann::json{{"graceful", true}, {"duration_ms", 0}}
                                   : s->last_stop;
   s->want_running = false;
-  if (s->state != "running" && s->state != "stopping" && s->state != "starting") {
+  if (!is_live(s->state)) {
     // Backing off or crashed: nothing runs, so there is nothing to stop.
-    set_state(*s, "stopped");
+    set_state(*s, ServiceState::kStopped);
     persist(*s);
     return nlohmann::json{{"graceful", true}, {"duration_ms", 0}};
   }
   s->stop_requested = true;
-  set_state(*s, "stopping");
+  set_state(*s, ServiceState::kStopping);
   persist(*s);
   std::string sock = socket_path(name);
   int budget = s->spec.stop_timeout_s + s->spec.term_timeout_s + 10;
@@ -515,7 +537,8 @@ Result<nlohmann::json> Supervisor::stop(const std::string& name) {
   auto c = shim::ShimClient::connect(sock, 2s);
   if (c) (void)c->send(shim::FrameType::kStop);
   lk.lock();
-  bool done = cv_.wait_for(lk, std::chrono::seconds(budget), [&] { return s->state == "stopped"; });
+  bool done = cv_.wait_for(lk, std::chrono::seconds(budget),
+                           [&] { return s->state == ServiceState::kStopped; });
   if (!done) return fail(codes::kTimeout, "service " + name + " did not stop in time");
   return s->last_stop;
 }
@@ -535,8 +558,8 @@ Result<void> Supervisor::kill(const std::string& name) {
   if (it == services_.end()) return fail(codes::kNotFound, "no service " + name);
   auto s = it->second;
   s->want_running = false;
-  if (s->state != "running" && s->state != "stopping" && s->state != "starting") {
-    set_state(*s, "stopped");
+  if (!is_live(s->state)) {
+    set_state(*s, ServiceState::kStopped);
     persist(*s);
     return {};
   }
@@ -548,7 +571,7 @@ Result<void> Supervisor::kill(const std::string& name) {
   if (!c) return fail(c.error().wrap("kill " + name));
   if (auto r = c->send(shim::FrameType::kSignal, std::string(1, char(SIGKILL))); !r) return r;
   lk.lock();
-  cv_.wait_for(lk, 10s, [&] { return s->state == "stopped"; });
+  cv_.wait_for(lk, 10s, [&] { return s->state == ServiceState::kStopped; });
   return {};
 }
 
@@ -607,7 +630,7 @@ bool Supervisor::has(const std::string& name) const {
   return services_.contains(name);
 }
 
-bool Supervisor::wait_for_state(const std::string& name, const std::string& state,
+bool Supervisor::wait_for_state(const std::string& name, ServiceState state,
                                 std::chrono::milliseconds timeout) const {
   std::unique_lock lk(mu_);
   return cv_.wait_for(lk, timeout, [&] {

@@ -36,7 +36,9 @@
 #include <vector>
 
 #include "agent/supervisor/backoff.hpp"
+#include "agent/supervisor/service_state.hpp"
 #include "base/error.hpp"
+#include "proto/shim_protocol.hpp"
 
 namespace zlh::agent::supervisor {
 
@@ -63,7 +65,7 @@ struct ServiceSpec {
 
 struct ServiceView {
   std::string name;
-  std::string state;  // starting, running, stopping, stopped, backoff, crashed, exited
+  ServiceState state = ServiceState::kStarting;
   pid_t pid = 0;
   int restarts = 0;
   int port = 0;
@@ -105,11 +107,11 @@ class Supervisor {
   std::string run_dir() const { return run_dir_; }
 
   // Waits (deadline) until the service reports `state`; for tests and start-up.
-  bool wait_for_state(const std::string& name, const std::string& state,
+  bool wait_for_state(const std::string& name, ServiceState state,
                       std::chrono::milliseconds timeout) const;
 
   // Called on every state change (from monitor threads): console state messages.
-  void set_on_state(std::function<void(const std::string& name, const std::string& state)> f);
+  void set_on_state(std::function<void(const std::string& name, ServiceState state)> f);
 
   // How many processes the kernel's OOM killer has ended in this container
   // so far. A service that dies of SIGKILL while the count grew is reported
@@ -120,11 +122,26 @@ class Supervisor {
 
  private:
   struct Service;
+  enum class ShimStart { kRunning, kSpawned, kFailed };
+  // One thread per service: (re)starts its shim while it should run, follows
+  // it to the service's exit and applies the crash policy.
   void monitor(std::shared_ptr<Service> s);
+  // With mu_ held: spawns a shim unless one runs (kRunning). kFailed: the
+  // spawn failed and was counted as a crash (backed off).
+  ShimStart ensure_shim(std::unique_lock<std::mutex>& lk, Service& s);
+  // With mu_ not held (and not held on return): records the attached shim's
+  // pid and state, then reads frames until the service exits (its status),
+  // the connection is lost or the agent closes (nullopt).
+  std::optional<shim::ShimStatus> follow(std::unique_lock<std::mutex>& lk, Service& s,
+                                         shim::ShimClient& client, bool fresh);
+  // With mu_ held: the service ended (final_status nullopt: unknown, counted
+  // as SIGKILL); a requested stop, a plain exit, or a crash to back off from.
+  void on_shim_finished(std::unique_lock<std::mutex>& lk, Service& s,
+                        const std::optional<shim::ShimStatus>& final_status);
   Result<void> spawn_shim(Service& s);
   bool shim_alive(const Service& s) const;
   void persist(const Service& s);
-  void set_state(Service& s, const std::string& state);
+  void set_state(Service& s, ServiceState state);
   // After a crash (or a failed start), with mu_ held in `lk`: persists the
   // policy's count, then either "crashed" (false: no more restarts) or
   // "backoff" and waits out the delay (true), ending early on close,
@@ -137,7 +154,7 @@ class Supervisor {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::map<std::string, std::shared_ptr<Service>> services_;
-  std::function<void(const std::string&, const std::string&)> on_state_;
+  std::function<void(const std::string&, ServiceState)> on_state_;
   std::function<uint64_t()> oom_kills_;
   std::atomic<bool> closing_{false};
 };
