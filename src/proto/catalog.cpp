@@ -39,9 +39,17 @@ Result<std::vector<std::string>> string_array(const json& v, const std::string& 
 
 enum class Kind { kRuntime, kAddon, kGame };
 
-Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
-  if (!v.is_object()) return bad(where, "must be an object");
-  Entry e;
+// The element of xs whose `field` equals key, or nullptr.
+template <class T>
+const T* find_by(const std::vector<T>& xs, std::string T::*field, std::string_view key) {
+  for (const auto& x : xs)
+    if (x.*field == key) return &x;
+  return nullptr;
+}
+
+// The fields every entry has: version, channel, default, artifact, sha256,
+// size.
+Result<void> parse_artifact(const json& v, const std::string& where, Entry& e) {
   auto version = req_string(v, "version", where);
   if (!version) return fail(version.error());
   if (!proto::valid_version(*version))
@@ -71,6 +79,11 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   if (!size->is_number_integer() || size->get<int64_t>() < 0)
     return bad(where + ".size", "must be a non-negative integer");
   e.size = size->get<uint64_t>();
+  return {};
+}
+
+// How the artifact is unpacked and put on PATH: strip_components, bin, env.
+Result<void> parse_install(const json& v, const std::string& where, Entry& e) {
   if (auto it = v.find("strip_components"); it != v.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 16)
       return bad(where + ".strip_components", "must be an integer between 0 and 16");
@@ -97,21 +110,32 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
       e.env[kv.key()] = val;
     }
   }
-  if (auto it = v.find("verify"); it != v.end()) {
-    if (!it->is_object()) return bad(where + ".verify", "must be an object {cmd, expect}");
-    auto cmd = it->find("cmd");
-    if (cmd == it->end()) return bad(where + ".verify.cmd", "is required");
-    auto argv = string_array(*cmd, where + ".verify.cmd");
-    if (!argv) return fail(argv.error());
-    if (argv->empty()) return bad(where + ".verify.cmd", "must not be empty");
-    if (!safe_relative_path((*argv)[0]))
-      return bad(where + ".verify.cmd[0]", "must be a path relative to the prefix");
-    auto expect = req_string(*it, "expect", where + ".verify");
-    if (!expect) return fail(expect.error());
-    e.verify = Verify{*argv, *expect};
-  } else if (kind == Kind::kRuntime) {
-    return bad(where + ".verify", "is required for runtimes");
+  return {};
+}
+
+// verify {cmd, expect}: required for runtimes.
+Result<void> parse_verify(const json& v, const std::string& where, Kind kind, Entry& e) {
+  auto it = v.find("verify");
+  if (it == v.end()) {
+    if (kind == Kind::kRuntime) return bad(where + ".verify", "is required for runtimes");
+    return {};
   }
+  if (!it->is_object()) return bad(where + ".verify", "must be an object {cmd, expect}");
+  auto cmd = it->find("cmd");
+  if (cmd == it->end()) return bad(where + ".verify.cmd", "is required");
+  auto argv = string_array(*cmd, where + ".verify.cmd");
+  if (!argv) return fail(argv.error());
+  if (argv->empty()) return bad(where + ".verify.cmd", "must not be empty");
+  if (!safe_relative_path((*argv)[0]))
+    return bad(where + ".verify.cmd[0]", "must be a path relative to the prefix");
+  auto expect = req_string(*it, "expect", where + ".verify");
+  if (!expect) return fail(expect.error());
+  e.verify = Verify{*argv, *expect};
+  return {};
+}
+
+// How an addon runs: launch (required for addons), port, health.
+Result<void> parse_service(const json& v, const std::string& where, Kind kind, Entry& e) {
   if (auto it = v.find("launch"); it != v.end()) {
     auto argv = string_array(*it, where + ".launch");
     if (!argv) return fail(argv.error());
@@ -130,37 +154,51 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
       return bad(where + ".health", "must be a path starting with /");
     e.health = it->get<std::string>();
   }
-  if (kind == Kind::kGame) {
-    auto java = req_string(v, "java", where);
-    if (!java) return fail(java.error());
-    if (!proto::valid_version(*java))
-      return bad(where + ".java", "must be a Java runtime version such as \"21\"");
-    e.java = *java;
-    auto k = req_string(v, "kind", where);
-    if (!k) return fail(k.error());
-    if (*k != "jar" && *k != "installer")
-      return bad(where + ".kind", "must be \"jar\" or \"installer\"");
-    e.kind = *k;
-    if (auto it = v.find("ready"); it != v.end()) {
-      if (!it->is_string()) return bad(where + ".ready", "must be a string");
-      try {
-        std::regex re(it->get<std::string>());
-      } catch (const std::regex_error&) {
-        return bad(where + ".ready", "is not a valid regular expression");
-      }
-      e.ready = it->get<std::string>();
+  return {};
+}
+
+// A game entry's own fields: java, kind, ready, stop.
+Result<void> parse_game(const json& v, const std::string& where, Entry& e) {
+  auto java = req_string(v, "java", where);
+  if (!java) return fail(java.error());
+  if (!proto::valid_version(*java))
+    return bad(where + ".java", "must be a Java runtime version such as \"21\"");
+  e.java = *java;
+  auto k = req_string(v, "kind", where);
+  if (!k) return fail(k.error());
+  if (*k != "jar" && *k != "installer")
+    return bad(where + ".kind", "must be \"jar\" or \"installer\"");
+  e.kind = *k;
+  if (auto it = v.find("ready"); it != v.end()) {
+    if (!it->is_string()) return bad(where + ".ready", "must be a string");
+    try {
+      std::regex re(it->get<std::string>());
+    } catch (const std::regex_error&) {
+      return bad(where + ".ready", "is not a valid regular expression");
     }
-    if (auto it = v.find("stop"); it != v.end()) {
-      if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string() ||
-          !it->contains("value") || !(*it)["value"].is_string())
-        return bad(where + ".stop",
-                   "must be {\"type\": \"command\"|\"signal\", \"value\": string}");
-      std::string t = (*it)["type"];
-      if (t != "command" && t != "signal")
-        return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
-      e.stop = *it;
-    }
+    e.ready = it->get<std::string>();
   }
+  if (auto it = v.find("stop"); it != v.end()) {
+    if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string() ||
+        !it->contains("value") || !(*it)["value"].is_string())
+      return bad(where + ".stop", "must be {\"type\": \"command\"|\"signal\", \"value\": string}");
+    std::string t = (*it)["type"];
+    if (t != "command" && t != "signal")
+      return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
+    e.stop = *it;
+  }
+  return {};
+}
+
+Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
+  if (!v.is_object()) return bad(where, "must be an object");
+  Entry e;
+  if (auto r = parse_artifact(v, where, e); !r) return fail(r.error());
+  if (auto r = parse_install(v, where, e); !r) return fail(r.error());
+  if (auto r = parse_verify(v, where, kind, e); !r) return fail(r.error());
+  if (auto r = parse_service(v, where, kind, e); !r) return fail(r.error());
+  if (kind == Kind::kGame)
+    if (auto r = parse_game(v, where, e); !r) return fail(r.error());
   return e;
 }
 
@@ -281,9 +319,7 @@ bool safe_relative_path(std::string_view p) {
 }
 
 const Entry* Item::find(std::string_view version) const {
-  for (const auto& e : versions)
-    if (e.version == version) return &e;
-  return nullptr;
+  return find_by(versions, &Entry::version, version);
 }
 
 const Entry* Item::default_entry(std::string_view min_channel) const {
@@ -298,32 +334,16 @@ const Entry* Item::default_entry(std::string_view min_channel) const {
 }
 
 const Entry* Variant::find(std::string_view version) const {
-  for (const auto& e : versions)
-    if (e.version == version) return &e;
-  return nullptr;
+  return find_by(versions, &Entry::version, version);
 }
 
 const Variant* Game::find(std::string_view variant) const {
-  for (const auto& v : variants)
-    if (v.id == variant) return &v;
-  return nullptr;
+  return find_by(variants, &Variant::id, variant);
 }
 
-const Item* Catalog::runtime(std::string_view id) const {
-  for (const auto& r : runtimes)
-    if (r.id == id) return &r;
-  return nullptr;
-}
-const Item* Catalog::addon(std::string_view id) const {
-  for (const auto& r : addons)
-    if (r.id == id) return &r;
-  return nullptr;
-}
-const Game* Catalog::game(std::string_view id) const {
-  for (const auto& g : games)
-    if (g.id == id) return &g;
-  return nullptr;
-}
+const Item* Catalog::runtime(std::string_view id) const { return find_by(runtimes, &Item::id, id); }
+const Item* Catalog::addon(std::string_view id) const { return find_by(addons, &Item::id, id); }
+const Game* Catalog::game(std::string_view id) const { return find_by(games, &Game::id, id); }
 
 Result<Catalog> validate_catalog(const json& j) {
   if (!j.is_object()) return bad("catalog", "must be a JSON object");
