@@ -222,6 +222,19 @@ Result<std::vector<Entry>> parse_versions(const json& item, const std::string& w
   return out;
 }
 
+// The id of the list element o at `where`: o must be an object, its id
+// valid and not in `seen` (it is added).
+Result<std::string> element_id(const json& o, const std::string& where,
+                               std::set<std::string>& seen) {
+  if (!o.is_object()) return bad(where, "must be an object");
+  auto id = req_string(o, "id", where);
+  if (!id) return fail(id.error());
+  if (!proto::valid_id(*id))
+    return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
+  if (!seen.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
+  return *id;
+}
+
 Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind kind) {
   std::vector<Item> out;
   auto it = root.find(key);
@@ -231,13 +244,9 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
   for (size_t i = 0; i < it->size(); ++i) {
     std::string where = std::string(key) + "[" + std::to_string(i) + "]";
     const json& o = (*it)[i];
-    if (!o.is_object()) return bad(where, "must be an object");
-    Item item;
-    auto id = req_string(o, "id", where);
+    auto id = element_id(o, where, ids);
     if (!id) return fail(id.error());
-    if (!proto::valid_id(*id))
-      return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
-    if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
+    Item item;
     item.id = *id;
     if (auto d = o.find("display"); d != o.end()) {
       if (!d->is_string()) return bad(where + ".display", "must be a string");
@@ -247,6 +256,54 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
     if (!versions) return fail(versions.error());
     item.versions = std::move(*versions);
     out.push_back(std::move(item));
+  }
+  return out;
+}
+// One game's variants: each with a unique id, an optional mods_dir and
+// its versions.
+Result<std::vector<Variant>> parse_variants(const json& o, const std::string& where) {
+  auto vs = o.find("variants");
+  if (vs == o.end() || !vs->is_array() || vs->empty())
+    return bad(where + ".variants", "must be a non-empty array");
+  std::vector<Variant> out;
+  std::set<std::string> vids;
+  for (size_t k = 0; k < vs->size(); ++k) {
+    std::string vw = where + ".variants[" + std::to_string(k) + "]";
+    const json& vo = (*vs)[k];
+    auto vid = element_id(vo, vw, vids);
+    if (!vid) return fail(vid.error());
+    Variant v;
+    v.id = *vid;
+    if (auto md = vo.find("mods_dir"); md != vo.end()) {
+      if (!md->is_string() || !safe_relative_path(md->get<std::string>()))
+        return bad(vw + ".mods_dir", "must be a relative path without \"..\"");
+      v.mods_dir = md->get<std::string>();
+    }
+    auto versions = parse_versions(vo, vw, Kind::kGame);
+    if (!versions) return fail(versions.error());
+    v.versions = std::move(*versions);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// The catalog's games (optional): each with a unique id and its variants.
+Result<std::vector<Game>> parse_games(const json& root) {
+  std::vector<Game> out;
+  auto it = root.find("games");
+  if (it == root.end()) return out;
+  if (!it->is_array()) return bad("games", "must be an array");
+  std::set<std::string> ids;
+  for (size_t i = 0; i < it->size(); ++i) {
+    std::string where = "games[" + std::to_string(i) + "]";
+    auto id = element_id((*it)[i], where, ids);
+    if (!id) return fail(id.error());
+    Game g;
+    g.id = *id;
+    auto variants = parse_variants((*it)[i], where);
+    if (!variants) return fail(variants.error());
+    g.variants = std::move(*variants);
+    out.push_back(std::move(g));
   }
   return out;
 }
@@ -361,48 +418,9 @@ Result<Catalog> validate_catalog(const json& j) {
   auto addons = parse_items(j, "addons", Kind::kAddon);
   if (!addons) return fail(addons.error());
   c.addons = std::move(*addons);
-  if (auto it = j.find("games"); it != j.end()) {
-    if (!it->is_array()) return bad("games", "must be an array");
-    std::set<std::string> ids;
-    for (size_t i = 0; i < it->size(); ++i) {
-      std::string where = "games[" + std::to_string(i) + "]";
-      const json& o = (*it)[i];
-      if (!o.is_object()) return bad(where, "must be an object");
-      Game g;
-      auto id = req_string(o, "id", where);
-      if (!id) return fail(id.error());
-      if (!proto::valid_id(*id))
-        return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
-      if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
-      g.id = *id;
-      auto vs = o.find("variants");
-      if (vs == o.end() || !vs->is_array() || vs->empty())
-        return bad(where + ".variants", "must be a non-empty array");
-      std::set<std::string> vids;
-      for (size_t k = 0; k < vs->size(); ++k) {
-        std::string vw = where + ".variants[" + std::to_string(k) + "]";
-        const json& vo = (*vs)[k];
-        if (!vo.is_object()) return bad(vw, "must be an object");
-        Variant v;
-        auto vid = req_string(vo, "id", vw);
-        if (!vid) return fail(vid.error());
-        if (!proto::valid_id(*vid))
-          return bad(vw + ".id", "\"" + *vid + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
-        if (!vids.insert(*vid).second) return bad(vw + ".id", "duplicate id \"" + *vid + "\"");
-        v.id = *vid;
-        if (auto md = vo.find("mods_dir"); md != vo.end()) {
-          if (!md->is_string() || !safe_relative_path(md->get<std::string>()))
-            return bad(vw + ".mods_dir", "must be a relative path without \"..\"");
-          v.mods_dir = md->get<std::string>();
-        }
-        auto versions = parse_versions(vo, vw, Kind::kGame);
-        if (!versions) return fail(versions.error());
-        v.versions = std::move(*versions);
-        g.variants.push_back(std::move(v));
-      }
-      c.games.push_back(std::move(g));
-    }
-  }
+  auto games = parse_games(j);
+  if (!games) return fail(games.error());
+  c.games = std::move(*games);
   c.raw = j;
   return c;
 }
