@@ -25,6 +25,13 @@ void print_notes(const std::vector<std::string>& notes) {
   for (const auto& n : notes) std::cerr << "note: " << n << "\n";
 }
 
+// A `catalog` subcommand with its required --store option.
+CLI::App* store_subcommand(CLI::App& cat, const char* name, const char* what, std::string& store) {
+  auto* sub = cat.add_subcommand(name, what);
+  sub->add_option("--store", store, "store directory")->required();
+  return sub;
+}
+
 // zlhctl keygen --out DIR [--force]
 struct KeygenCmd {
   std::string out_dir;
@@ -91,8 +98,7 @@ struct CatalogInitCmd {
   bool force = false;
 
   CLI::App* add_to(CLI::App& cat) {
-    auto* sub = cat.add_subcommand("init", "create the store and an empty catalog.json");
-    sub->add_option("--store", store, "store directory")->required();
+    auto* sub = store_subcommand(cat, "init", "create the store and an empty catalog.json", store);
     sub->add_flag("--force", force, "replace an existing catalog.json");
     return sub;
   }
@@ -115,8 +121,7 @@ struct CatalogAddCmd {
   CLI::Option *kind_opt = nullptr, *mods_opt = nullptr, *stop_opt = nullptr;
 
   CLI::App* add_to(CLI::App& cat) {
-    auto* sub = cat.add_subcommand("add", "copy an artifact into the store and list it");
-    sub->add_option("--store", store, "store directory")->required();
+    auto* sub = store_subcommand(cat, "add", "copy an artifact into the store and list it", store);
     sub->add_option("--kind", add.kind, "runtime|addon|game")
         ->required()
         ->check(CLI::IsMember({"runtime", "addon", "game"}));
@@ -167,8 +172,7 @@ struct CatalogPromoteCmd {
   std::vector<std::string> args;
 
   CLI::App* add_to(CLI::App& cat) {
-    auto* sub = cat.add_subcommand("promote", "move ID VERSION to CHANNEL");
-    sub->add_option("--store", store, "store directory")->required();
+    auto* sub = store_subcommand(cat, "promote", "move ID VERSION to CHANNEL", store);
     sub->add_option("args", args, "ID VERSION CHANNEL")->required()->expected(3);
     return sub;
   }
@@ -186,8 +190,7 @@ struct CatalogValidateCmd {
   std::string store, pub_key;
 
   CLI::App* add_to(CLI::App& cat) {
-    auto* sub = cat.add_subcommand("validate", "exit 0 only when the store is valid");
-    sub->add_option("--store", store, "store directory")->required();
+    auto* sub = store_subcommand(cat, "validate", "exit 0 only when the store is valid", store);
     sub->add_option("--key", pub_key, "catalog.pub: also check catalog.json.sig");
     return sub;
   }
@@ -205,8 +208,7 @@ struct CatalogSignCmd {
   std::string store, sec_key;
 
   CLI::App* add_to(CLI::App& cat) {
-    auto* sub = cat.add_subcommand("sign", "write catalog.json.sig");
-    sub->add_option("--store", store, "store directory")->required();
+    auto* sub = store_subcommand(cat, "sign", "write catalog.json.sig", store);
     sub->add_option("--key", sec_key, "catalog.key")->required();
     return sub;
   }
