@@ -235,6 +235,18 @@ Result<std::string> element_id(const json& o, const std::string& where,
   return *id;
 }
 
+// The optional string field `key` of o into out; `msg` (at where.key) when
+// it is not a string or `valid` (if given) refuses it.
+Result<void> opt_string(const json& o, const char* key, const std::string& where,
+                        bool (*valid)(std::string_view), const char* msg, std::string& out) {
+  auto it = o.find(key);
+  if (it == o.end()) return {};
+  if (!it->is_string() || (valid && !valid(it->get<std::string>())))
+    return bad(where + "." + key, msg);
+  out = it->get<std::string>();
+  return {};
+}
+
 Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind kind) {
   std::vector<Item> out;
   auto it = root.find(key);
@@ -248,10 +260,8 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
     if (!id) return fail(id.error());
     Item item;
     item.id = *id;
-    if (auto d = o.find("display"); d != o.end()) {
-      if (!d->is_string()) return bad(where + ".display", "must be a string");
-      item.display = d->get<std::string>();
-    }
+    if (auto r = opt_string(o, "display", where, nullptr, "must be a string", item.display); !r)
+      return fail(r.error());
     auto versions = parse_versions(o, where, kind);
     if (!versions) return fail(versions.error());
     item.versions = std::move(*versions);
@@ -259,6 +269,7 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
   }
   return out;
 }
+
 // One game's variants: each with a unique id, an optional mods_dir and
 // its versions.
 Result<std::vector<Variant>> parse_variants(const json& o, const std::string& where) {
@@ -274,11 +285,10 @@ Result<std::vector<Variant>> parse_variants(const json& o, const std::string& wh
     if (!vid) return fail(vid.error());
     Variant v;
     v.id = *vid;
-    if (auto md = vo.find("mods_dir"); md != vo.end()) {
-      if (!md->is_string() || !safe_relative_path(md->get<std::string>()))
-        return bad(vw + ".mods_dir", "must be a relative path without \"..\"");
-      v.mods_dir = md->get<std::string>();
-    }
+    if (auto r = opt_string(vo, "mods_dir", vw, safe_relative_path,
+                            "must be a relative path without \"..\"", v.mods_dir);
+        !r)
+      return fail(r.error());
     auto versions = parse_versions(vo, vw, Kind::kGame);
     if (!versions) return fail(versions.error());
     v.versions = std::move(*versions);
