@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/enum_names.hpp"
 #include "base/fs.hpp"
 #include "base/json_text.hpp"
 
@@ -29,19 +30,9 @@ nlohmann::json g_base = nlohmann::json::object();
 std::string g_base_flat;                    // g_base as ',"k":v' pairs, for write_flat
 void append_now_rfc3339(std::string& out);  // now_rfc3339(), appended
 
-const char* level_name(Level l) {
-  switch (l) {
-    case Level::kDebug:
-      return "DEBUG";
-    case Level::kInfo:
-      return "INFO";
-    case Level::kWarn:
-      return "WARN";
-    case Level::kError:
-      return "ERROR";
-  }
-  return "INFO";
-}
+constexpr EnumNames<Level, 4> kLevelNames{{"DEBUG", "INFO", "WARN", "ERROR"}};
+static_assert(kLevelNames.covers(Level::kError));
+const char* level_name(Level l) { return kLevelNames.name(l).data(); }
 
 // Nowhere is left to report a logging failure: it is dropped.
 void write_all(int fd, std::string_view s) { (void)fs::write_all(fd, s, "log"); }
