@@ -1,27 +1,18 @@
 #include "base/config.hpp"
 
-#include <sys/stat.h>
-#include <toml++/toml.h>
-
 #include <CLI/CLI.hpp>
+
+#include "base/toml_file.hpp"
 
 namespace zlh::config {
 
 Result<void> apply_toml(CLI::App& app, const std::string& path, bool required) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (required) return fail(codes::kNotFound, "config " + path + ": no such file");
-    return {};
+  auto loaded = load_toml_file(path, "config", "config");
+  if (!loaded) {
+    if (!required && loaded.error().is(codes::kNotFound)) return {};
+    return fail(std::move(loaded.error()));
   }
-  toml::table tbl;
-  try {
-    tbl = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    return std::unexpected(Error::invalid(
-        "config", "config " + path + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) +
-                      ": " + std::string(e.description())));
-  }
+  toml::table& tbl = *loaded;
   for (auto&& [k, v] : tbl) {
     std::string key(k.str());
     std::string flag = key;

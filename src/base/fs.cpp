@@ -43,6 +43,21 @@ Result<void> fsync_dir(const std::string& dir) {
   return {};
 }
 
+Result<void> write_all(int fd, std::string_view data, std::string_view what) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(Error::from_errno(what, errno));
+    }
+    p += n;
+    left -= size_t(n);
+  }
+  return {};
+}
+
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string dir = dir_of(path);
   std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
@@ -56,16 +71,10 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
   };
   // umask may have narrowed the mode; the caller's mode is the contract.
   if (::fchmod(fd, mode) != 0) return abort("chmod", errno);
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return abort("write", errno);
-    }
-    p += n;
-    left -= size_t(n);
+  if (auto w = write_all(fd, data, "write " + tmp); !w) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return w;
   }
   if (::fsync(fd) != 0) return abort("fsync", errno);
   if (::close(fd) != 0) {

@@ -21,6 +21,11 @@ namespace zlh::fs {
 
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
 
+// write(2) until all of data is written, retrying EINTR and short writes.
+// E_IO "<what>: <strerror>" on any other failure (a part of data may have
+// been written by then).
+Result<void> write_all(int fd, std::string_view data, std::string_view what);
+
 // Whole file into memory, for small files (config, state). NotFound is
 // E_NOT_FOUND, other failures E_IO. Files over max_bytes are E_TOO_LARGE.
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);

@@ -16,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include "base/enum_names.hpp"
+#include "base/fs.hpp"
 #include "base/json_text.hpp"
 
 namespace zlh::log {
@@ -28,33 +30,12 @@ nlohmann::json g_base = nlohmann::json::object();
 std::string g_base_flat;                    // g_base as ',"k":v' pairs, for write_flat
 void append_now_rfc3339(std::string& out);  // now_rfc3339(), appended
 
-const char* level_name(Level l) {
-  switch (l) {
-    case Level::kDebug:
-      return "DEBUG";
-    case Level::kInfo:
-      return "INFO";
-    case Level::kWarn:
-      return "WARN";
-    case Level::kError:
-      return "ERROR";
-  }
-  return "INFO";
-}
+constexpr EnumNames<Level, 4> kLevelNames{{"DEBUG", "INFO", "WARN", "ERROR"}};
+static_assert(kLevelNames.covers(Level::kError));
+const char* level_name(Level l) { return kLevelNames.name(l).data(); }
 
-void write_all(int fd, std::string_view s) {
-  const char* p = s.data();
-  size_t left = s.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // nowhere left to report a logging failure
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
+// Nowhere is left to report a logging failure: it is dropped.
+void write_all(int fd, std::string_view s) { (void)fs::write_all(fd, s, "log"); }
 constexpr size_t kAtomicWrite = 4096;  // PIPE_BUF
 thread_local bool t_buffered = false;
 thread_local std::string t_buffer;
@@ -329,6 +310,12 @@ void write(Level level, std::string_view msg, std::string_view component,
   }
   line += '\n';
   emit(line);
+}
+
+void write_fields(Level level, std::string_view component, std::string_view msg, Fields f) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, v] : f) j[std::string(k)] = v;
+  write(level, msg, component, j);
 }
 
 }  // namespace zlh::log

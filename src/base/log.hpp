@@ -79,25 +79,20 @@ inline void write_flat(Level level, std::string_view msg, std::string_view compo
   write_flat(level, msg, component, std::span<const FlatField>(fields.begin(), fields.size()));
 }
 
+// write() with the fields as one JSON object: what debug() .. error() do.
+void write_fields(Level level, std::string_view component, std::string_view msg, Fields f);
+
 inline void debug(std::string_view component, std::string_view msg, Fields f = {}) {
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& [k, v] : f) j[std::string(k)] = v;
-  write(Level::kDebug, msg, component, j);
+  write_fields(Level::kDebug, component, msg, f);
 }
 inline void info(std::string_view component, std::string_view msg, Fields f = {}) {
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& [k, v] : f) j[std::string(k)] = v;
-  write(Level::kInfo, msg, component, j);
+  write_fields(Level::kInfo, component, msg, f);
 }
 inline void warn(std::string_view component, std::string_view msg, Fields f = {}) {
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& [k, v] : f) j[std::string(k)] = v;
-  write(Level::kWarn, msg, component, j);
+  write_fields(Level::kWarn, component, msg, f);
 }
 inline void error(std::string_view component, std::string_view msg, Fields f = {}) {
-  nlohmann::json j = nlohmann::json::object();
-  for (auto& [k, v] : f) j[std::string(k)] = v;
-  write(Level::kError, msg, component, j);
+  write_fields(Level::kError, component, msg, f);
 }
 
 // RFC 3339 UTC timestamp with microseconds, e.g. 2026-11-24T10:00:00.123456Z.

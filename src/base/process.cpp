@@ -149,11 +149,13 @@ void close_from(int lo, int hi_inclusive, int max_fd) {
   for (int fd = lo; fd <= hi; ++fd) ::close(fd);
 }
 
-// Runs in the forked child. Only async-signal-safe calls from here on.
-[[noreturn]] void child_main(const SpawnOptions& o, Prepared& p, int src[3], int report_fd) {
-  // Handlers installed by the parent must not run in the child, and ignored
-  // signals (SIGPIPE in servers) must not stay ignored after exec. The mask
-  // is still fully blocked (set by the parent before fork).
+// The helpers below run in the forked child: async-signal-safe calls only,
+// no allocation.
+
+// Handlers installed by the parent must not run in the child, and ignored
+// signals (SIGPIPE in servers) must not stay ignored after exec. The mask
+// is still fully blocked (set by the parent before fork).
+void reset_signal_dispositions() {
   struct sigaction sa {};
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
@@ -172,9 +174,11 @@ void close_from(int lo, int hi_inclusive, int max_fd) {
       ::syscall(SYS_rt_sigaction, s, &ksa, nullptr, sizeof(ksa.mask));
     }
   }
+}
 
-  if (o.new_session && ::setsid() < 0) child_fail(report_fd, kSetsid, errno);
-
+// Installs src[0..2] as the child's 0-2 and closes every other descriptor
+// but report_fd.
+void install_stdio(int src[3], int report_fd, int max_fd) {
   // Move sources that sit on 0-2 out of the way first, so installing one
   // never overwrites another that is still needed.
   for (int i = 0; i < 3; ++i) {
@@ -192,28 +196,13 @@ void close_from(int lo, int hi_inclusive, int max_fd) {
     }
   }
   // report_fd is >= 3 (the parent made sure) and closes itself on exec.
-  close_from(3, report_fd - 1, p.max_fd);
-  close_from(report_fd + 1, INT_MAX, p.max_fd);
-  if (o.controlling_tty && ::ioctl(0, TIOCSCTTY, 0) != 0) child_fail(report_fd, kSetCtty, errno);
+  close_from(3, report_fd - 1, max_fd);
+  close_from(report_fd + 1, INT_MAX, max_fd);
+}
 
-  for (const auto& [resource, value] : o.rlimits) {
-    struct rlimit rl {
-      value, value
-    };
-    if (::setrlimit(resource, &rl) != 0) child_fail(report_fd, kRlimit, errno);
-  }
-  if (::chdir(p.cwd) != 0) child_fail(report_fd, kChdir, errno);
-
-  if (p.set_groups && ::setgroups(p.groups.size(), p.groups.data()) != 0)
-    child_fail(report_fd, kSetgroups, errno);
-  if (o.gid && ::setgid(*o.gid) != 0) child_fail(report_fd, kSetgid, errno);
-  if (o.uid && ::setuid(*o.uid) != 0) child_fail(report_fd, kSetuid, errno);
-
-  sigset_t empty;
-  sigemptyset(&empty);
-  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
-
-  // execvpe's search, with the PATH of the child's environment.
+// execvpe's search, with the PATH of the child's environment. Returns only
+// when no candidate could be executed, with the errno to report.
+int exec_candidates(Prepared& p) {
   bool saw_eacces = false;
   int err = ENOENT;
   for (auto& cand : p.candidates) {
@@ -234,7 +223,33 @@ void close_from(int lo, int hi_inclusive, int max_fd) {
     break;
   }
   if (saw_eacces && (err == ENOENT || err == ENOTDIR)) err = EACCES;
-  child_fail(report_fd, kExec, err);
+  return err;
+}
+
+// Runs in the forked child. Only async-signal-safe calls from here on.
+[[noreturn]] void child_main(const SpawnOptions& o, Prepared& p, int src[3], int report_fd) {
+  reset_signal_dispositions();
+  if (o.new_session && ::setsid() < 0) child_fail(report_fd, kSetsid, errno);
+  install_stdio(src, report_fd, p.max_fd);
+  if (o.controlling_tty && ::ioctl(0, TIOCSCTTY, 0) != 0) child_fail(report_fd, kSetCtty, errno);
+
+  for (const auto& [resource, value] : o.rlimits) {
+    struct rlimit rl {
+      value, value
+    };
+    if (::setrlimit(resource, &rl) != 0) child_fail(report_fd, kRlimit, errno);
+  }
+  if (::chdir(p.cwd) != 0) child_fail(report_fd, kChdir, errno);
+
+  if (p.set_groups && ::setgroups(p.groups.size(), p.groups.data()) != 0)
+    child_fail(report_fd, kSetgroups, errno);
+  if (o.gid && ::setgid(*o.gid) != 0) child_fail(report_fd, kSetgid, errno);
+  if (o.uid && ::setuid(*o.uid) != 0) child_fail(report_fd, kSetuid, errno);
+
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  child_fail(report_fd, kExec, exec_candidates(p));
 }
 
 // Returns fd if it is >= 3, else a CLOEXEC duplicate >= 3 (closing fd), so
@@ -260,6 +275,122 @@ pid_t waitpid_retry(pid_t pid, int* status, int flags) {
   }
 }
 
+using SteadyClock = std::chrono::steady_clock;
+
+// run()'s parent side: collects a spawned child's combined output (up to
+// max_output bytes) and reaps it. Owns the pipe's read end and the pidfd.
+class OutputPump {
+ public:
+  OutputPump(pid_t pid, int out_fd, size_t max_output)
+      : pid_(pid),
+        out_(out_fd),
+        // A pidfd wakes poll() the moment the child exits even while a
+        // grandchild keeps the pipe open; without one (old kernels) poll
+        // with a short tick.
+        pidfd_(int(::syscall(SYS_pidfd_open, pid, 0))),
+        max_output_(max_output) {}
+  ~OutputPump() {
+    close_fd(out_);
+    close_fd(pidfd_);
+  }
+  OutputPump(const OutputPump&) = delete;
+  OutputPump& operator=(const OutputPump&) = delete;
+
+  // Reads and reaps until the child has exited and the pipe is closed, the
+  // deadline passes or *cancel is set. Errors are poll's, read's, waitpid's.
+  Result<void> pump(SteadyClock::time_point deadline, const std::atomic<bool>* cancel) {
+    while (pipe_open_ || !exited_) {
+      auto now = SteadyClock::now();
+      if (now >= deadline) {
+        res_.timed_out = true;
+        break;
+      }
+      if (cancel && cancel->load()) {
+        res_.cancelled = true;
+        break;
+      }
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+      int wait_ms = int(std::min<long long>(left, INT_MAX));
+      if (cancel) wait_ms = std::min(wait_ms, 100);
+      if (auto r = poll_once(wait_ms); !r) return r;
+    }
+    return {};
+  }
+
+  // After an error: kill the child's group and reap it.
+  void kill_and_reap() {
+    ::kill(-pid_, SIGKILL);
+    if (!exited_) waitpid_retry(pid_, &status_, 0);
+  }
+
+  // The result; after a timeout or cancel the group is killed first.
+  RunResult finish() {
+    if (res_.timed_out || res_.cancelled) kill_and_drain();
+    close_fd(out_);
+    close_fd(pidfd_);
+    if (exited_) {
+      if (WIFEXITED(status_)) res_.exit_code = WEXITSTATUS(status_);
+      if (WIFSIGNALED(status_)) res_.signal = WTERMSIG(status_);
+    }
+    return std::move(res_);
+  }
+
+ private:
+  // One poll() (at most wait_ms) and the read and reap it woke for.
+  Result<void> poll_once(int wait_ms) {
+    pollfd pfds[2];
+    nfds_t n = 0;
+    if (pipe_open_) pfds[n++] = {out_, POLLIN, 0};
+    if (!exited_ && pidfd_ >= 0) pfds[n++] = {pidfd_, POLLIN, 0};
+    if (!exited_ && pidfd_ < 0) wait_ms = std::min(wait_ms, 10);
+    int pr = ::poll(pfds, n, wait_ms);
+    if (pr < 0) {
+      if (errno == EINTR) return {};
+      return fail(Error::from_errno("poll", errno));
+    }
+    if (pipe_open_ && pfds[0].revents != 0) {
+      ssize_t got = ::read(out_, buf_, sizeof buf_);
+      if (got < 0 && errno != EINTR && errno != EAGAIN)
+        return fail(Error::from_errno("read", errno));
+      if (got == 0) pipe_open_ = false;
+      if (got > 0) append(got);
+    }
+    if (!exited_) {
+      pid_t w = waitpid_retry(pid_, &status_, WNOHANG);
+      if (w == pid_) exited_ = true;
+      if (w < 0) return fail(Error::from_errno("waitpid", errno));
+    }
+    return {};
+  }
+
+  // Kills the group and reaps it, keeping what was already written.
+  void kill_and_drain() {
+    ::kill(-pid_, SIGKILL);
+    if (!exited_ && waitpid_retry(pid_, &status_, 0) == pid_) exited_ = true;
+    // Keep whatever was already written; it usually says why it hung.
+    if (pipe_open_ && ::fcntl(out_, F_SETFL, O_NONBLOCK) == 0) {
+      // Bounded: a writer outside the killed group could otherwise keep us here.
+      ssize_t got;
+      for (int i = 0; i < 64 && (got = ::read(out_, buf_, sizeof buf_)) > 0; ++i) append(got);
+    }
+  }
+
+  void append(ssize_t n) {
+    size_t room = res_.output.size() < max_output_ ? max_output_ - res_.output.size() : 0;
+    res_.output.append(buf_, std::min(size_t(n), room));
+  }
+
+  pid_t pid_;
+  int out_;
+  int pidfd_;
+  size_t max_output_;
+  RunResult res_;
+  bool pipe_open_ = true;
+  bool exited_ = false;
+  int status_ = 0;
+  char buf_[16384];
+};
+
 }  // namespace
 
 std::optional<std::string_view> env_lookup(const std::vector<std::string>& env,
@@ -270,6 +401,17 @@ std::optional<std::string_view> env_lookup(const std::vector<std::string>& env,
       return v.substr(key.size() + 1);
   }
   return std::nullopt;
+}
+
+Result<void> open_pipes(int (&a)[2], int (&b)[2]) {
+  if (::pipe2(a, O_CLOEXEC) != 0) return fail(Error::from_errno("pipe", errno));
+  if (::pipe2(b, O_CLOEXEC) != 0) {
+    int err = errno;
+    ::close(a[0]);
+    ::close(a[1]);
+    return fail(Error::from_errno("pipe", err));
+  }
+  return {};
 }
 
 Result<pid_t> spawn(const SpawnOptions& o) {
@@ -351,11 +493,10 @@ Result<int> wait_exit(pid_t pid) {
 
 Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout, size_t max_output,
                       const std::atomic<bool>* cancel) {
-  using Clock = std::chrono::steady_clock;
   // Clamped so that now + timeout cannot overflow the clock.
   const auto deadline =
-      Clock::now() + std::clamp<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(0),
-                                                           std::chrono::hours(24 * 365));
+      SteadyClock::now() + std::clamp<std::chrono::milliseconds>(
+                               timeout, std::chrono::milliseconds(0), std::chrono::hours(24 * 365));
   const std::string argv0 = o.argv.empty() ? std::string() : o.argv[0];
 
   int out[2];
@@ -370,83 +511,12 @@ Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout, size_t 
     close_fd(out[0]);
     return fail(std::move(spawned.error()));
   }
-  const pid_t pid = *spawned;
-
-  // A pidfd wakes poll() the moment the child exits even while a grandchild
-  // keeps the pipe open; without one (old kernels) poll with a short tick.
-  int pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
-
-  RunResult res;
-  bool pipe_open = true, exited = false;
-  int status = 0;
-  char buf[16384];
-
-  auto append = [&](ssize_t n) {
-    size_t room = res.output.size() < max_output ? max_output - res.output.size() : 0;
-    res.output.append(buf, std::min(size_t(n), room));
-  };
-  auto bail = [&](Error e) -> Result<RunResult> {
-    ::kill(-pid, SIGKILL);
-    if (!exited) waitpid_retry(pid, &status, 0);
-    close_fd(out[0]);
-    close_fd(pidfd);
-    return fail(std::move(e).wrap("run " + argv0));
-  };
-
-  while (pipe_open || !exited) {
-    auto now = Clock::now();
-    if (now >= deadline) {
-      res.timed_out = true;
-      break;
-    }
-    if (cancel && cancel->load()) {
-      res.cancelled = true;
-      break;
-    }
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-    int wait_ms = int(std::min<long long>(left, INT_MAX));
-    if (cancel) wait_ms = std::min(wait_ms, 100);
-    pollfd pfds[2];
-    nfds_t n = 0;
-    if (pipe_open) pfds[n++] = {out[0], POLLIN, 0};
-    if (!exited && pidfd >= 0) pfds[n++] = {pidfd, POLLIN, 0};
-    if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, 10);
-    int pr = ::poll(pfds, n, wait_ms);
-    if (pr < 0) {
-      if (errno == EINTR) continue;
-      return bail(Error::from_errno("poll", errno));
-    }
-    if (pipe_open && pfds[0].revents != 0) {
-      ssize_t got = ::read(out[0], buf, sizeof buf);
-      if (got < 0 && errno != EINTR && errno != EAGAIN)
-        return bail(Error::from_errno("read", errno));
-      if (got == 0) pipe_open = false;
-      if (got > 0) append(got);
-    }
-    if (!exited) {
-      pid_t w = waitpid_retry(pid, &status, WNOHANG);
-      if (w == pid) exited = true;
-      if (w < 0) return bail(Error::from_errno("waitpid", errno));
-    }
+  OutputPump pump(*spawned, out[0], max_output);
+  if (auto r = pump.pump(deadline, cancel); !r) {
+    pump.kill_and_reap();
+    return fail(std::move(r.error()).wrap("run " + argv0));
   }
-
-  if (res.timed_out || res.cancelled) {
-    ::kill(-pid, SIGKILL);
-    if (!exited && waitpid_retry(pid, &status, 0) == pid) exited = true;
-    // Keep whatever was already written; it usually says why it hung.
-    if (pipe_open && ::fcntl(out[0], F_SETFL, O_NONBLOCK) == 0) {
-      // Bounded: a writer outside the killed group could otherwise keep us here.
-      ssize_t got;
-      for (int i = 0; i < 64 && (got = ::read(out[0], buf, sizeof buf)) > 0; ++i) append(got);
-    }
-  }
-  close_fd(out[0]);
-  close_fd(pidfd);
-  if (exited) {
-    if (WIFEXITED(status)) res.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) res.signal = WTERMSIG(status);
-  }
-  return res;
+  return pump.finish();
 }
 
 }  // namespace zlh::process

@@ -111,6 +111,10 @@ struct RunResult {
 Result<RunResult> run(SpawnOptions o, std::chrono::milliseconds timeout,
                       size_t max_output = 1 << 20, const std::atomic<bool>* cancel = nullptr);
 
+// Two pipes, both ends O_CLOEXEC, e.g. a child's stdout and stderr. On
+// failure neither is left open: E_IO "pipe: <strerror>".
+Result<void> open_pipes(int (&a)[2], int (&b)[2]);
+
 // The value of `key` in a "K=V" environment list (first match), if present.
 std::optional<std::string_view> env_lookup(const std::vector<std::string>& env,
                                            std::string_view key);

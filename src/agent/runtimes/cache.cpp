@@ -50,17 +50,7 @@ Result<std::string> ArtifactCache::get(const std::string& url, const std::string
                       "artifact is larger than the expected " +
                           std::to_string(size == kUnknownSize ? kMaxUnknownSize : size) + " bytes");
         hash.update(chunk);
-        const char* p = chunk.data();
-        size_t left = chunk.size();
-        while (left > 0) {
-          ssize_t n = ::write(fd, p, left);
-          if (n < 0) {
-            if (errno == EINTR) continue;
-            return fail(Error::from_errno("write " + tmp, errno));
-          }
-          p += n;
-          left -= size_t(n);
-        }
+        if (auto w = fs::write_all(fd, chunk, "write " + tmp); !w) return w;
         done += chunk.size();
         if (progress && (done - last_report >= (4u << 20) || done == size)) {
           last_report = done;

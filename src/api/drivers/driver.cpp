@@ -2,20 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/enum_names.hpp"
 #include "http/client.hpp"
 
 namespace zlh::api::drivers {
 
 std::string_view to_string(PowerState s) {
-  switch (s) {
-    case PowerState::kRunning:
-      return "running";
-    case PowerState::kStopped:
-      return "stopped";
-    case PowerState::kMissing:
-      return "missing";
-  }
-  return "missing";
+  static constexpr EnumNames<PowerState, 3> kNames{{"running", "stopped", "missing"}};
+  static_assert(kNames.covers(PowerState::kMissing));
+  return kNames.name(s);
 }
 
 Result<void> check_vmid(int vmid) {
