@@ -9,6 +9,7 @@
 
 #include "base/fs.hpp"
 #include "base/strings.hpp"
+#include "base/toml_file.hpp"
 
 namespace zlh::api::drivers {
 
@@ -103,17 +104,7 @@ namespace {
 // The file parsed; E_NOT_FOUND when missing, E_INVALID with the line and
 // column of a syntax error.
 Result<toml::table> read_toml(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return fail(codes::kNotFound, "proxmox config " + path + ": no such file");
-  try {
-    return toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& b = e.source().begin;
-    return std::unexpected(Error::invalid(
-        "proxmox-config", "proxmox config " + path + ":" + std::to_string(b.line) + ":" +
-                              std::to_string(b.column) + ": " + std::string(e.description())));
-  }
+  return zlh::config::load_toml_file(path, "proxmox-config", "proxmox config");
 }
 
 // The top-level keys (the tables apart); `token_file` is read last.
