@@ -82,7 +82,10 @@ export default async function ({ api, browser, step, shot, track }) {
   step(`console: node --version, resize from ${before.join(' ')}`);
   // Reconnect after a blip: zlh-api killed and restarted; the same shell
   // (its variable) is there again.
-  await page.keyboard.type('export ZLH_MARK=blip42\n');
+  // The mark must be in the shell before the blip: keys typed while zlh-api
+  // goes down are lost with its connection.
+  await page.keyboard.type('export ZLH_MARK=blip42; echo marked=$ZLH_MARK\n');
+  await waitTerminal(page, /marked=blip42/, 'the mark in the shell');
   await api.restart({ downMs: 1500 });
   await eventually(async () => (await page.getByTestId('console-status').innerText()) !== 'connected',
     { what: 'the console to notice the drop', timeout: 20000 }).catch(() => {});
