@@ -5,14 +5,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "http/beast_names.hpp"
 #include "http/client.hpp"
 
 namespace zlh::http {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
 using ErrorCode = boost::system::error_code;
 
 namespace {
