@@ -91,7 +91,7 @@ class WsTerm : public Term {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       auto m = c_->read(std::max(left, 0ms));
       if (!m) {
-        if (m.error().is("E_TIMEOUT")) return std::nullopt;
+        if (m.error().is(zlh::codes::kTimeout)) return std::nullopt;
         die("read: " + m.error().to_string() + " (close code " + std::to_string(c_->close_code()) +
             ")");
       }

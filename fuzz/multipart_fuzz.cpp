@@ -76,7 +76,7 @@ Run parse(const Setup& s, std::string_view body, const std::vector<size_t>& cuts
   if (r) r = p.finish();
   if (!r) {
     stopped = true;
-    run.result = r.error().code + ": " + r.error().message;
+    run.result = r.error().to_string();
     if (r.error().message == "injected") ZLH_FUZZ_CHECK(r.error().is(zlh::codes::kConflict));
     auto again = p.feed("--");
     ZLH_FUZZ_CHECK(!again && again.error().message == r.error().message,

@@ -11,6 +11,7 @@
 // exact bytes it came from; parse_resize accepts exactly the 4-byte
 // non-zero payloads and resize_payload gives them back; parse_status never
 // throws and a status it accepts survives to_json → parse_status.
+#include <optional>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -22,7 +23,7 @@ namespace {
 
 struct Decoded {
   std::vector<shim::Frame> frames;
-  std::string error;  // code of the first error, "" when none
+  std::optional<zlh::Code> error;  // code of the first error, nullopt when none
 };
 
 Decoded decode(std::string_view stream, const std::vector<size_t>& cuts) {
@@ -50,7 +51,7 @@ Decoded decode(std::string_view stream, const std::vector<size_t>& cuts) {
 // of `b`'s.
 bool same(const Decoded& a, const Decoded& b) {
   if (a.error != b.error) return false;
-  if (a.error.empty() ? a.frames.size() != b.frames.size() : a.frames.size() > b.frames.size())
+  if (!a.error ? a.frames.size() != b.frames.size() : a.frames.size() > b.frames.size())
     return false;
   for (size_t i = 0; i < a.frames.size(); ++i)
     if (a.frames[i].type != b.frames[i].type || a.frames[i].payload != b.frames[i].payload)

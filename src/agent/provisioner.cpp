@@ -183,7 +183,9 @@ void Provisioner::worker() {
         state_ = State::kError;
         error_ = spec.name + ": " + r.error().message;
         log::error(kComponent, "step failed",
-                   {{"step", spec.name}, {"error", r.error().message}, {"code", r.error().code}});
+                   {{"step", spec.name},
+                    {"error", r.error().message},
+                    {"code", to_string(r.error().code)}});
         if (auto pr = persist_locked(); !pr)
           log::error(kComponent, "persist state failed", {{"error", pr.error().message}});
         break;

@@ -11,47 +11,86 @@
 #pragma once
 
 #include <expected>
+#include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace zlh {
 
+// The closed set of error codes. to_string gives the wire form ("E_INVALID"),
+// parse_code reads it back; http_status_for switches over every value.
+enum class Code {
+  kInvalid,
+  kBadPath,
+  kUnauthorized,
+  kForbidden,
+  kNotFound,
+  kMethodNotAllowed,
+  kConflict,
+  kTooLarge,
+  kUnsupportedMedia,
+  kRateLimited,
+  kQuota,
+  kHashMismatch,
+  kBadSignature,
+  kBadArchive,
+  kVerifyFailed,
+  kEulaRequired,
+  kUpstream,
+  kTimeout,
+  kUnavailable,
+  kInternal,
+  // I/O failure below the application (disk, socket); maps to 500.
+  kIo,
+};
+
+// The wire string of a code: "E_INVALID", "E_NOT_FOUND", ...
+std::string_view to_string(Code c);
+// The code a wire string names; nullopt for anything else.
+std::optional<Code> parse_code(std::string_view s);
+// Prints the wire string (test failure messages, ostream logs).
+std::ostream& operator<<(std::ostream& os, Code c);
+// A Code put into JSON (error bodies, log fields) is its wire string.
+void to_json(nlohmann::json& j, Code c);
+
+// Short names for the call sites: fail(codes::kNotFound, ...).
 namespace codes {
-inline constexpr std::string_view kInvalid = "E_INVALID";
-inline constexpr std::string_view kBadPath = "E_BADPATH";
-inline constexpr std::string_view kUnauthorized = "E_UNAUTHORIZED";
-inline constexpr std::string_view kForbidden = "E_FORBIDDEN";
-inline constexpr std::string_view kNotFound = "E_NOT_FOUND";
-inline constexpr std::string_view kMethodNotAllowed = "E_METHOD_NOT_ALLOWED";
-inline constexpr std::string_view kConflict = "E_CONFLICT";
-inline constexpr std::string_view kTooLarge = "E_TOO_LARGE";
-inline constexpr std::string_view kUnsupportedMedia = "E_UNSUPPORTED_MEDIA";
-inline constexpr std::string_view kRateLimited = "E_RATE_LIMITED";
-inline constexpr std::string_view kQuota = "E_QUOTA";
-inline constexpr std::string_view kHashMismatch = "E_HASH_MISMATCH";
-inline constexpr std::string_view kBadSignature = "E_BAD_SIGNATURE";
-inline constexpr std::string_view kBadArchive = "E_BAD_ARCHIVE";
-inline constexpr std::string_view kVerifyFailed = "E_VERIFY_FAILED";
-inline constexpr std::string_view kEulaRequired = "E_EULA_REQUIRED";
-inline constexpr std::string_view kUpstream = "E_UPSTREAM";
-inline constexpr std::string_view kTimeout = "E_TIMEOUT";
-inline constexpr std::string_view kUnavailable = "E_UNAVAILABLE";
-inline constexpr std::string_view kInternal = "E_INTERNAL";
-// I/O failure below the application (disk, socket); maps to 500.
-inline constexpr std::string_view kIo = "E_IO";
+inline constexpr Code kInvalid = Code::kInvalid;
+inline constexpr Code kBadPath = Code::kBadPath;
+inline constexpr Code kUnauthorized = Code::kUnauthorized;
+inline constexpr Code kForbidden = Code::kForbidden;
+inline constexpr Code kNotFound = Code::kNotFound;
+inline constexpr Code kMethodNotAllowed = Code::kMethodNotAllowed;
+inline constexpr Code kConflict = Code::kConflict;
+inline constexpr Code kTooLarge = Code::kTooLarge;
+inline constexpr Code kUnsupportedMedia = Code::kUnsupportedMedia;
+inline constexpr Code kRateLimited = Code::kRateLimited;
+inline constexpr Code kQuota = Code::kQuota;
+inline constexpr Code kHashMismatch = Code::kHashMismatch;
+inline constexpr Code kBadSignature = Code::kBadSignature;
+inline constexpr Code kBadArchive = Code::kBadArchive;
+inline constexpr Code kVerifyFailed = Code::kVerifyFailed;
+inline constexpr Code kEulaRequired = Code::kEulaRequired;
+inline constexpr Code kUpstream = Code::kUpstream;
+inline constexpr Code kTimeout = Code::kTimeout;
+inline constexpr Code kUnavailable = Code::kUnavailable;
+inline constexpr Code kInternal = Code::kInternal;
+inline constexpr Code kIo = Code::kIo;
 }  // namespace codes
 
 struct Error {
-  std::string code;     // one of codes::*
+  Code code = Code::kInternal;
   std::string message;  // lowercase, no trailing period
   std::string field;    // offending field for E_INVALID, else empty
   std::string cause;    // lower-level detail (errno text, library message)
 
-  static Error make(std::string_view code, std::string message) {
-    return Error{std::string(code), std::move(message), {}, {}};
+  static Error make(Code code, std::string message) {
+    return Error{code, std::move(message), {}, {}};
   }
   static Error invalid(std::string field, std::string message) {
-    return Error{std::string(codes::kInvalid), std::move(message), std::move(field), {}};
+    return Error{codes::kInvalid, std::move(message), std::move(field), {}};
   }
   // Errno-based I/O error: "what: strerror(err)".
   static Error from_errno(std::string_view what, int err);
@@ -60,7 +99,7 @@ struct Error {
   Error wrap(std::string_view context) const&;
   Error wrap(std::string_view context) &&;
 
-  bool is(std::string_view c) const { return code == c; }
+  bool is(Code c) const { return code == c; }
   // "code: message" for logs and CLI output.
   std::string to_string() const;
 };
@@ -69,13 +108,13 @@ template <typename T>
 using Result = std::expected<T, Error>;
 
 // Shorthand for returning an error from a function returning Result<T>.
-inline std::unexpected<Error> fail(std::string_view code, std::string message) {
+inline std::unexpected<Error> fail(Code code, std::string message) {
   return std::unexpected(Error::make(code, std::move(message)));
 }
 inline std::unexpected<Error> fail(Error e) { return std::unexpected(std::move(e)); }
 
 // Maps an error code to its HTTP status (the one place this mapping lives).
-int http_status_for(std::string_view code);
+int http_status_for(Code code);
 
 // {"error":{"code":..,"message":..[,"field":..]}} as a JSON string.
 std::string error_body(const Error& e);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace zlh {
 namespace {
@@ -19,7 +20,61 @@ TEST(Error, StatusMappingIsStable) {
   EXPECT_EQ(http_status_for(codes::kRateLimited), 429);
   EXPECT_EQ(http_status_for(codes::kUpstream), 502);
   EXPECT_EQ(http_status_for(codes::kInternal), 500);
-  EXPECT_EQ(http_status_for("E_SOMETHING_NEW"), 500);
+}
+
+// Every code, its wire string and its status: the table the switch replaced.
+struct CodeRow {
+  Code code;
+  std::string_view wire;
+  int status;
+};
+constexpr CodeRow kAllCodes[] = {
+    {Code::kInvalid, "E_INVALID", 400},
+    {Code::kBadPath, "E_BADPATH", 400},
+    {Code::kUnauthorized, "E_UNAUTHORIZED", 401},
+    {Code::kForbidden, "E_FORBIDDEN", 403},
+    {Code::kNotFound, "E_NOT_FOUND", 404},
+    {Code::kMethodNotAllowed, "E_METHOD_NOT_ALLOWED", 405},
+    {Code::kConflict, "E_CONFLICT", 409},
+    {Code::kTooLarge, "E_TOO_LARGE", 413},
+    {Code::kUnsupportedMedia, "E_UNSUPPORTED_MEDIA", 415},
+    {Code::kRateLimited, "E_RATE_LIMITED", 429},
+    {Code::kQuota, "E_QUOTA", 403},
+    {Code::kHashMismatch, "E_HASH_MISMATCH", 422},
+    {Code::kBadSignature, "E_BAD_SIGNATURE", 422},
+    {Code::kBadArchive, "E_BAD_ARCHIVE", 422},
+    {Code::kVerifyFailed, "E_VERIFY_FAILED", 422},
+    {Code::kEulaRequired, "E_EULA_REQUIRED", 422},
+    {Code::kUpstream, "E_UPSTREAM", 502},
+    {Code::kTimeout, "E_TIMEOUT", 504},
+    {Code::kUnavailable, "E_UNAVAILABLE", 503},
+    {Code::kInternal, "E_INTERNAL", 500},
+    {Code::kIo, "E_IO", 500},
+};
+
+TEST(Error, EveryCodeRoundTripsItsWireString) {
+  static_assert(std::size(kAllCodes) == static_cast<size_t>(Code::kIo) + 1);
+  for (const auto& row : kAllCodes) {
+    EXPECT_EQ(to_string(row.code), row.wire);
+    EXPECT_EQ(parse_code(row.wire), row.code) << row.wire;
+    EXPECT_EQ(http_status_for(row.code), row.status) << row.wire;
+    EXPECT_EQ(nlohmann::json(row.code), row.wire);
+  }
+}
+
+TEST(Error, UnknownWireStringsDoNotParse) {
+  EXPECT_EQ(parse_code("E_SOMETHING_NEW"), std::nullopt);
+  EXPECT_EQ(parse_code(""), std::nullopt);
+  EXPECT_EQ(parse_code("e_invalid"), std::nullopt);
+  EXPECT_EQ(parse_code("E_INVALID "), std::nullopt);
+  EXPECT_EQ(parse_code("INVALID"), std::nullopt);
+}
+
+TEST(Error, ToStringWritesTheWireCode) {
+  EXPECT_EQ(Error::make(codes::kNotFound, "gone").to_string(), "E_NOT_FOUND: gone");
+  std::ostringstream os;
+  os << codes::kBadPath;
+  EXPECT_EQ(os.str(), "E_BADPATH");
 }
 
 TEST(Error, BodyShapeAndWrap) {

@@ -74,10 +74,10 @@ TEST_F(RemoveTreeTest, PlainFile) {
 TEST_F(RemoveTreeTest, MissingIsNotFound) {
   auto r = remove_tree(base_ + "/nope");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "E_NOT_FOUND");
+  EXPECT_EQ(r.error().code, codes::kNotFound);
   r = remove_tree(base_ + "/nope/deeper");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "E_NOT_FOUND");
+  EXPECT_EQ(r.error().code, codes::kNotFound);
   // missing_ok: the caller only wants it gone (staging dirs, trash).
   EXPECT_TRUE(remove_tree(base_ + "/nope", {.missing_ok = true}));
   EXPECT_TRUE(remove_tree(base_ + "/nope/deeper", {.missing_ok = true}));
@@ -89,7 +89,7 @@ TEST_F(RemoveTreeTest, RefusesRootAndDots) {
   for (const char* p : {"/", "", ".", "..", "/tmp/.."}) {
     auto r = remove_tree(p);
     ASSERT_FALSE(r) << p;
-    EXPECT_EQ(r.error().code, "E_INVALID") << p;
+    EXPECT_EQ(r.error().code, codes::kInvalid) << p;
   }
 }
 

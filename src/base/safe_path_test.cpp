@@ -67,7 +67,7 @@ class SafePathTest : public ::testing::Test {
   std::set<std::string> before_;
 };
 
-void expect_code(const auto& r, std::string_view code) {
+void expect_code(const auto& r, Code code) {
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, code) << r.error().to_string();
 }

@@ -528,20 +528,20 @@ Result<void> check_artifacts(const std::string& store, const std::vector<catalog
     auto d = digest_file(fs::join(store, e.artifact));
     if (!d) {
       if (d.error().is(codes::kNotFound))
-        return fail(Error{std::string(codes::kNotFound),
+        return fail(Error{codes::kNotFound,
                           place + ".artifact: " + e.artifact + " is not in the store",
                           place + ".artifact",
                           {}});
       return fail(d.error().wrap(place + ".artifact"));
     }
     if (d->size != e.size)
-      return fail(Error{std::string(codes::kHashMismatch),
+      return fail(Error{codes::kHashMismatch,
                         place + ".size: catalog says " + std::to_string(e.size) + ", " +
                             e.artifact + " has " + std::to_string(d->size) + " bytes",
                         place + ".size",
                         {}});
     if (d->sha256 != e.sha256)
-      return fail(Error{std::string(codes::kHashMismatch),
+      return fail(Error{codes::kHashMismatch,
                         place + ".sha256: " + e.artifact + " hashes to " + d->sha256,
                         place + ".sha256",
                         {}});

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "base/crypto.hpp"
@@ -169,7 +170,7 @@ class TarGzWriter {
   }
 
   std::unexpected<Error> archive_error(const std::string& what) {
-    if (!sink_error_.code.empty()) return fail(sink_error_);
+    if (sink_error_) return fail(*sink_error_);
     const char* msg = a_ ? archive_error_string(a_) : nullptr;
     return fail(codes::kIo, what + ": " + (msg ? msg : "libarchive error"));
   }
@@ -177,7 +178,7 @@ class TarGzWriter {
   ArtifactWriter& out_;
   struct archive* a_ = nullptr;
   std::set<std::string> dirs_;
-  Error sink_error_;
+  std::optional<Error> sink_error_;  // set when the artifact writer failed
 };
 
 // ---- npm tarballs → node artifact -------------------------------------------

@@ -23,7 +23,7 @@ json game() {
 void expect_invalid(const json& j, const std::string& field) {
   auto r = validate_payload(j, 6001);
   ASSERT_FALSE(r) << j.dump();
-  EXPECT_EQ(r.error().code, "E_INVALID") << r.error().message;
+  EXPECT_EQ(r.error().code, codes::kInvalid) << r.error().message;
   EXPECT_EQ(r.error().field, field) << r.error().message;
   EXPECT_NE(r.error().message.find(field), std::string::npos) << r.error().message;
 }
@@ -164,9 +164,9 @@ TEST(Payload, EulaRequiredForGame) {
   g["eula"] = false;
   auto r = validate_payload(g, 6001);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "E_EULA_REQUIRED");
+  EXPECT_EQ(r.error().code, codes::kEulaRequired);
   g.erase("eula");
-  EXPECT_EQ(validate_payload(g, 6001).error().code, "E_EULA_REQUIRED");
+  EXPECT_EQ(validate_payload(g, 6001).error().code, codes::kEulaRequired);
 }
 
 TEST(Payload, CatalogShaAndBody) {
@@ -177,8 +177,8 @@ TEST(Payload, CatalogShaAndBody) {
   expect_invalid(j, "catalog_sha256");
   j["catalog_sha256"] = std::string(64, 'A');
   expect_invalid(j, "catalog_sha256");
-  EXPECT_EQ(parse_payload("{not json", 6001).error().code, "E_INVALID");
-  EXPECT_EQ(parse_payload("[1]", 6001).error().code, "E_INVALID");
+  EXPECT_EQ(parse_payload("{not json", 6001).error().code, codes::kInvalid);
+  EXPECT_EQ(parse_payload("[1]", 6001).error().code, codes::kInvalid);
 }
 
 // Found by the payload fuzzer: an unknown field with an empty name was an
@@ -187,7 +187,7 @@ TEST(Payload, AnEmptyFieldNameIsNamed) {
   auto r = parse_payload(
       R"({"container_type":"dev","vmid":6001,"runtime":"go","version":"1.22.5","":1})", 6001);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "E_INVALID");
+  EXPECT_EQ(r.error().code, codes::kInvalid);
   EXPECT_EQ(r.error().field, "(empty name)");
 }
 

@@ -79,7 +79,7 @@ class ConsoleTest : public ::testing::Test {
     while (std::chrono::steady_clock::now() < deadline) {
       auto m = c.read(200ms);
       if (!m) {
-        if (m.error().is("E_TIMEOUT")) continue;
+        if (m.error().is(codes::kTimeout)) continue;
         break;
       }
       if (m->binary)

@@ -135,7 +135,7 @@ class GameTest : public ::testing::Test {
     while (std::chrono::steady_clock::now() < deadline && acc.find(needle) == std::string::npos) {
       auto m = c.read(200ms);
       if (!m) {
-        if (m.error().is("E_TIMEOUT")) continue;
+        if (m.error().is(codes::kTimeout)) continue;
         break;
       }
       if (m->binary) acc += m->data;

@@ -289,7 +289,7 @@ TEST_F(LocalDriverTest, StopEndsTheAgentAndIsIdempotent) {
   EXPECT_FALSE(http::request("GET", url(vmid_, "/health"), {}, {}, 1s));
   auto a = driver_->address(vmid_, 5s);
   ASSERT_FALSE(a);
-  EXPECT_EQ(a.error().code, "E_UNAVAILABLE");
+  EXPECT_EQ(a.error().code, codes::kUnavailable);
   EXPECT_TRUE(driver_->stop(vmid_, 10s));  // again: nothing to do
   EXPECT_FALSE(driver_->agent_pid(vmid_));
 
@@ -324,13 +324,13 @@ TEST_F(LocalDriverTest, DestroyRemovesEverythingAndIsIdempotent) {
   EXPECT_TRUE(driver_->destroy(vmid_, 10s));  // missing: done already
   auto stop = driver_->stop(vmid_, 1s);
   ASSERT_FALSE(stop);
-  EXPECT_EQ(stop.error().code, "E_NOT_FOUND");
+  EXPECT_EQ(stop.error().code, codes::kNotFound);
   auto start = driver_->start(vmid_);
   ASSERT_FALSE(start);
-  EXPECT_EQ(start.error().code, "E_NOT_FOUND");
+  EXPECT_EQ(start.error().code, codes::kNotFound);
   auto addr = driver_->address(vmid_, 1s);
   ASSERT_FALSE(addr);
-  EXPECT_EQ(addr.error().code, "E_NOT_FOUND");
+  EXPECT_EQ(addr.error().code, codes::kNotFound);
   // The vmid can be used again, from scratch.
   ASSERT_TRUE(driver_->create(vmid_, spec_));
   EXPECT_EQ(driver_->status(vmid_)->state, PowerState::kStopped);
@@ -345,8 +345,8 @@ TEST_F(LocalDriverTest, CreateAndConfigureAreIdempotentAndCheckTheirInput) {
   game.type = "game";
   auto c = driver_->create(vmid_, game);
   ASSERT_FALSE(c);
-  EXPECT_EQ(c.error().code, "E_CONFLICT");
-  EXPECT_EQ(driver_->configure(vmid_, game).error().code, "E_CONFLICT");
+  EXPECT_EQ(c.error().code, codes::kConflict);
+  EXPECT_EQ(driver_->configure(vmid_, game).error().code, codes::kConflict);
 
   ContainerSpec bigger = spec_;
   bigger.memory_mb = 4096;
@@ -359,11 +359,11 @@ TEST_F(LocalDriverTest, CreateAndConfigureAreIdempotentAndCheckTheirInput) {
   EXPECT_EQ(rec->spec.cpu_cores, 4);
 
   int other = pick_vmid();
-  EXPECT_EQ(driver_->configure(other, spec_).error().code, "E_NOT_FOUND");
+  EXPECT_EQ(driver_->configure(other, spec_).error().code, codes::kNotFound);
   EXPECT_EQ(driver_->status(other)->state, PowerState::kMissing);
   for (int bad : {0, 65536, -3}) {
     EXPECT_EQ(driver_->create(bad, spec_).error().field, "vmid");
-    EXPECT_EQ(driver_->status(bad).error().code, "E_INVALID");
+    EXPECT_EQ(driver_->status(bad).error().code, codes::kInvalid);
   }
   ContainerSpec nokey = spec_;
   nokey.agent.api_public_key_file = dir_ + "/missing.pub";
@@ -385,7 +385,7 @@ TEST_F(LocalDriverTest, StartRefusesAnAddressHeldByAForeignProcess) {
   auto r = driver_->start(vmid_);
   ::close(fd);
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, "E_CONFLICT") << r.error().message;
+  EXPECT_EQ(r.error().code, codes::kConflict) << r.error().message;
   EXPECT_EQ(driver_->status(vmid_)->state, PowerState::kStopped);
   EXPECT_TRUE(leftovers(vmid_).empty());
 }
@@ -400,7 +400,7 @@ TEST_F(LocalDriverTest, AddressReportsAnAgentThatDiedAtOnce) {
   auto t0 = std::chrono::steady_clock::now();
   auto a = driver_->address(vmid_, 30s);
   ASSERT_FALSE(a);
-  EXPECT_EQ(a.error().code, "E_UNAVAILABLE");
+  EXPECT_EQ(a.error().code, codes::kUnavailable);
   EXPECT_NE(a.error().message.find("catalog-key"), std::string::npos) << a.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);  // no waiting out the deadline
   EXPECT_EQ(driver_->status(vmid_)->state, PowerState::kStopped);

@@ -92,7 +92,7 @@ class Console {
       }
       auto m = ws_->read(200ms);
       if (!m) {
-        if (m.error().code == "E_TIMEOUT") continue;
+        if (m.error().code == codes::kTimeout) continue;
         ADD_FAILURE() << "console closed: " << m.error().message;
         return "";
       }

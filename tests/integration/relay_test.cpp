@@ -207,7 +207,7 @@ struct Console {
       if (std::chrono::steady_clock::now() > deadline) return false;
       auto m = ws->read(200ms);
       if (!m) {
-        if (m.error().code == "E_TIMEOUT") continue;
+        if (m.error().code == codes::kTimeout) continue;
         return pred();
       }
       if (m->binary)
@@ -295,7 +295,7 @@ TEST_F(RelayTest, ConsoleRoundTripOriginOwnershipAndCloses) {
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!closed && std::chrono::steady_clock::now() < deadline) {
     auto m = c2.ws->read(200ms);
-    if (!m && m.error().code != "E_TIMEOUT") closed = true;
+    if (!m && m.error().code != codes::kTimeout) closed = true;
   }
   EXPECT_TRUE(closed);
   EXPECT_EQ(c2.ws->close_code(), 1011);
@@ -529,7 +529,7 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (!closed && std::chrono::steady_clock::now() < deadline) {
     auto m = (*ws)->read(200ms);
-    if (!m && m.error().code != "E_TIMEOUT") closed = true;
+    if (!m && m.error().code != codes::kTimeout) closed = true;
   }
   EXPECT_TRUE(closed);
   EXPECT_EQ((*ws)->close_code(), 1001);

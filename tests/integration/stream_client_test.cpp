@@ -240,13 +240,13 @@ TEST(StreamingRequest, MisuseAndFailures) {
   o.content_length = 4;
   auto r = put(s, "/sink", o);
   ASSERT_TRUE(r);
-  EXPECT_EQ((*r)->write("12345").error().code, "E_INVALID");
+  EXPECT_EQ((*r)->write("12345").error().code, codes::kInvalid);
   ASSERT_TRUE((*r)->write("ab"));
-  EXPECT_EQ((*r)->finish().error().code, "E_INVALID");  // 2 of 4 bytes
+  EXPECT_EQ((*r)->finish().error().code, codes::kInvalid);  // 2 of 4 bytes
   char c;
-  EXPECT_EQ((*r)->read(&c, 1).error().code, "E_INVALID");  // before read_head
+  EXPECT_EQ((*r)->read(&c, 1).error().code, codes::kInvalid);  // before read_head
 
-  EXPECT_EQ(StreamingRequest::open("GET", "ftp://x/", {}, {}).error().code, "E_INVALID");
+  EXPECT_EQ(StreamingRequest::open("GET", "ftp://x/", {}, {}).error().code, codes::kInvalid);
   // Nothing listens there.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -258,7 +258,7 @@ TEST(StreamingRequest, MisuseAndFailures) {
   std::string addr = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
   auto refused = StreamingRequest::open("GET", addr, {}, {});
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code, "E_UPSTREAM");
+  EXPECT_EQ(refused.error().code, codes::kUpstream);
   // Listening but never answering: bounded by the timeout.
   ASSERT_EQ(::listen(fd, 4), 0);
   auto silent = StreamingRequest::open("GET", addr, {}, {});
@@ -266,7 +266,7 @@ TEST(StreamingRequest, MisuseAndFailures) {
   auto t0 = std::chrono::steady_clock::now();
   auto head = (*silent)->read_head(300ms);
   ASSERT_FALSE(head);
-  EXPECT_EQ(head.error().code, "E_TIMEOUT");
+  EXPECT_EQ(head.error().code, codes::kTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_FALSE((*silent)->read_head(300ms));  // the connection is gone now
   ::close(fd);

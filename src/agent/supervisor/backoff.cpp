@@ -135,8 +135,7 @@ Result<CrashPolicy> CrashPolicy::from_json(const nlohmann::json& j, CrashPolicyC
       p.started_ = p.to_steady(from_unix_ms(v.get<int64_t>()));
     }
   } catch (const nlohmann::json::exception& e) {
-    return std::unexpected(
-        Error{std::string(codes::kInvalid), "crash policy state: malformed", {}, e.what()});
+    return std::unexpected(Error{codes::kInvalid, "crash policy state: malformed", {}, e.what()});
   }
   return p;
 }

@@ -37,7 +37,7 @@ TEST(Driver, VmidRange) {
   for (int bad : {0, -1, 65536, 1 << 30}) {
     auto r = check_vmid(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().code, "E_INVALID");
+    EXPECT_EQ(r.error().code, codes::kInvalid);
     EXPECT_EQ(r.error().field, "vmid");
   }
 }
@@ -66,7 +66,7 @@ TEST(Driver, SpecValidationNamesTheField) {
     c.mutate(s);
     auto r = check_spec(s);
     ASSERT_FALSE(r) << c.field;
-    EXPECT_EQ(r.error().code, "E_INVALID");
+    EXPECT_EQ(r.error().code, codes::kInvalid);
     EXPECT_EQ(r.error().field, c.field);
   }
   ContainerSpec s = good_spec();

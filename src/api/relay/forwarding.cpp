@@ -64,7 +64,11 @@ Error error_from_agent(int status, std::string_view body) {
       };
       std::string code = text("code");
       if (code.size() > 2 && code.starts_with("E_") && code.size() <= 64) {
-        Error out = Error::make(code, text("message"));
+        // A code this api does not know is the agent's own failure: 502,
+        // with the agent's code kept in front of its message.
+        auto known = parse_code(code);
+        Error out = known ? Error::make(*known, text("message"))
+                          : Error::make(codes::kUpstream, code + ": " + text("message"));
         out.field = text("field");
         return out;
       }

@@ -25,7 +25,7 @@ TEST(AgentTarget, NoSegmentEscapesItsRoute) {
         "/api/servers/7/files/%zz", "/api/servers/7/mods/%2e%2e%2fstatus"}) {
     auto t = agent_target(p, "", 3);
     ASSERT_FALSE(t) << p << " → " << *t;
-    EXPECT_EQ(t.error().code, "E_BADPATH") << p;
+    EXPECT_EQ(t.error().code, codes::kBadPath) << p;
   }
   EXPECT_FALSE(agent_target("/api/servers/7", "", 3));
 }
@@ -49,21 +49,29 @@ TEST(Headers, AnswerHeadersPassBackWithoutFraming) {
 TEST(ErrorFromAgent, KeepsTheAgentsCodeMessageAndField) {
   auto e =
       error_from_agent(400, R"({"error":{"code":"E_BADPATH","message":"path escapes the root"}})");
-  EXPECT_EQ(e.code, "E_BADPATH");
+  EXPECT_EQ(e.code, codes::kBadPath);
   EXPECT_EQ(e.message, "path escapes the root");
   e = error_from_agent(400, R"({"error":{"code":"E_INVALID","message":"m","field":"path"}})");
   EXPECT_EQ(e.field, "path");
   EXPECT_EQ(error_from_agent(413, R"({"error":{"code":"E_TOO_LARGE","message":"big"}})").code,
-            "E_TOO_LARGE");
-  EXPECT_EQ(error_from_agent(502, "<html>bad gateway</html>").code, "E_UPSTREAM");
-  EXPECT_EQ(error_from_agent(400, R"({"error":{"code":5}})").code, "E_UPSTREAM");
-  EXPECT_EQ(error_from_agent(400, R"({"error":"x"})").code, "E_UPSTREAM");
+            codes::kTooLarge);
+  EXPECT_EQ(error_from_agent(502, "<html>bad gateway</html>").code, codes::kUpstream);
+  EXPECT_EQ(error_from_agent(400, R"({"error":{"code":5}})").code, codes::kUpstream);
+  EXPECT_EQ(error_from_agent(400, R"({"error":"x"})").code, codes::kUpstream);
   // The agent refusing the API's token is not the user's 401.
   EXPECT_EQ(
       error_from_agent(401, R"({"error":{"code":"E_UNAUTHORIZED","message":"bad token"}})").code,
-      "E_UPSTREAM");
+      codes::kUpstream);
   EXPECT_TRUE(agent_refused_api(401));
   EXPECT_FALSE(agent_refused_api(403));
+}
+
+TEST(ErrorFromAgent, AnUnknownCodeIsUpstreamWithTheCodeInTheMessage) {
+  auto e = error_from_agent(
+      418, R"({"error":{"code":"E_TEAPOT","message":"short and stout","field":"spout"}})");
+  EXPECT_EQ(e.code, codes::kUpstream);
+  EXPECT_EQ(e.message, "E_TEAPOT: short and stout");
+  EXPECT_EQ(e.field, "spout");
 }
 
 }  // namespace

@@ -189,14 +189,14 @@ TEST(WsUpstream, RefusedUnreachableAndBacklog) {
   WsUpstream::Refusal refusal;
   auto busy = WsUpstream::connect(io, agent.base + "/console?busy=1", {}, 5s, &refusal);
   ASSERT_FALSE(busy);
-  EXPECT_EQ(busy.error().code, "E_UPSTREAM");
+  EXPECT_EQ(busy.error().code, codes::kUpstream);
   EXPECT_EQ(refusal.status, 409);
   EXPECT_NE(refusal.body.find("E_CONFLICT"), std::string::npos) << refusal.body;
 
   auto nothing = WsUpstream::connect(io, "ws://127.0.0.1:1/console", {}, 2s);
   ASSERT_FALSE(nothing);
-  EXPECT_EQ(nothing.error().code, "E_UPSTREAM");
-  EXPECT_EQ(WsUpstream::connect(io, "http://127.0.0.1:1/", {}, 2s).error().code, "E_INVALID");
+  EXPECT_EQ(nothing.error().code, codes::kUpstream);
+  EXPECT_EQ(WsUpstream::connect(io, "http://127.0.0.1:1/", {}, 2s).error().code, codes::kInvalid);
 
   // More input queued than allowed: closed with 1008, nothing dropped silently.
   auto up = WsUpstream::connect(io, agent.base + "/console", {}, 5s, nullptr, 16);

@@ -16,7 +16,7 @@
 namespace zlh::api::store {
 
 Error from_sqlite(const SQLite::Exception& e, std::string_view context) {
-  std::string_view code = codes::kInternal;
+  Code code = codes::kInternal;
   // SQLiteCpp sets the extended code when the error came from a connection.
   const int ext = e.getExtendedErrorCode() > 0 ? e.getExtendedErrorCode() : e.getErrorCode();
   switch (ext & 0xff) {

@@ -68,7 +68,8 @@ Error error_of(SQLite::Database& db, const char* sql) {
   } catch (const SQLite::Exception& e) {
     return from_sqlite(e, "ctx");
   }
-  return Error::make("none", "no error");
+  ADD_FAILURE() << "no error from: " << sql;
+  return Error::make(codes::kInternal, "no error");
 }
 
 TEST(StoreErrors, SqliteFailuresMapToStableCodes) {

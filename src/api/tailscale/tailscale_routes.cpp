@@ -114,7 +114,7 @@ Response enable(const TailscaleRouteDeps& ctx, TailscaleContext& ts, const store
     expire_quietly(hs, *user, *container_key, s.id);
     expire_quietly(hs, *user, *device_key, s.id);
     Error e = agent_ok.error();
-    e.code = std::string(codes::kUpstream);
+    e.code = codes::kUpstream;
     return failed(e);
   }
   ts.remember_keys(s.id, {container_key->id, device_key->id});
@@ -194,7 +194,7 @@ Response disable(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const stor
   }
   detail["expired_keys"] = expired;
   if (error) {
-    error->code = std::string(codes::kUpstream);
+    error->code = codes::kUpstream;
     detail["error"] = error->message;
   }
   audit(ctx, remote, uid, error ? "server.tailscale_disable_failed" : "server.tailscale_disable",

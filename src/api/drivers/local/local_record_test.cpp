@@ -56,7 +56,7 @@ TEST(LocalRecord, RejectsBrokenRecords) {
   for (auto& c : cases) {
     auto p = parse_record(c.json);
     ASSERT_FALSE(p) << c.json;
-    EXPECT_EQ(p.error().code, "E_INVALID") << c.json;
+    EXPECT_EQ(p.error().code, codes::kInvalid) << c.json;
     EXPECT_EQ(p.error().field, c.field) << c.json;
   }
 }

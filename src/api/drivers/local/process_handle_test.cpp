@@ -72,7 +72,7 @@ TEST(ProcessHandle, IdentityByStartTime) {
   EXPECT_EQ(h->argv(), (std::vector<std::string>{"/bin/sleep", "30"}));
   auto other = ProcessHandle::open(pid, *st + 1);  // what a reused pid looks like
   ASSERT_FALSE(other);
-  EXPECT_EQ(other.error().code, "E_NOT_FOUND");
+  EXPECT_EQ(other.error().code, codes::kNotFound);
 
   EXPECT_FALSE(h->wait_exit(50ms));
   EXPECT_EQ(h->signal(SIGTERM).value_or(false), true);
