@@ -28,12 +28,11 @@ void check(std::string_view text, std::optional<int64_t> vmid) {
     ZLH_FUZZ_CHECK(!e.field.empty() || e.message.starts_with("field \"\""), e.to_string());
     return;
   }
-  ZLH_FUZZ_CHECK(p->container_type == "dev" || p->container_type == "game");
   ZLH_FUZZ_CHECK(p->vmid >= 0 && (!vmid || p->vmid == *vmid));
   ZLH_FUZZ_CHECK(p->memory_mb >= zlh::payload::kMinMemoryMb &&
                  p->memory_mb <= zlh::payload::kMaxMemoryMb);
   ZLH_FUZZ_CHECK(zlh::proto::valid_version(p->version), p->version);
-  if (p->container_type == "dev") {
+  if (p->container_type == zlh::ContainerType::kDev) {
     ZLH_FUZZ_CHECK(zlh::proto::valid_id(p->runtime), p->runtime);
   } else {
     ZLH_FUZZ_CHECK(zlh::proto::valid_id(p->game) && zlh::proto::valid_id(p->variant));

@@ -19,18 +19,21 @@ bool is_provisioning(State s) {
 std::vector<StepSpec> plan_for(const payload::Payload& p) {
   std::vector<StepSpec> steps;
   steps.push_back({StepKind::kLayout, "prepare container layout", State::kInstalling});
-  if (p.container_type == "dev") {
-    steps.push_back({StepKind::kUser, "set up dev user", State::kInstalling});
-    steps.push_back(
-        {StepKind::kRuntime, "install runtime " + p.runtime + " " + p.version, State::kInstalling});
-    steps.push_back({StepKind::kProfile, "write dev environment", State::kVerifying});
-    if (p.enable_code_server)
-      steps.push_back({StepKind::kAddon, "install addon code-server", State::kInstalling});
-    steps.push_back({StepKind::kWorkload, "start services", State::kStarting});
-  } else {
-    steps.push_back({StepKind::kGame, "install " + p.game + " " + p.variant + " " + p.version,
-                     State::kInstalling});
-    steps.push_back({StepKind::kWorkload, "start " + p.game + " server", State::kStarting});
+  switch (p.container_type) {
+    case ContainerType::kDev:
+      steps.push_back({StepKind::kUser, "set up dev user", State::kInstalling});
+      steps.push_back({StepKind::kRuntime, "install runtime " + p.runtime + " " + p.version,
+                       State::kInstalling});
+      steps.push_back({StepKind::kProfile, "write dev environment", State::kVerifying});
+      if (p.enable_code_server)
+        steps.push_back({StepKind::kAddon, "install addon code-server", State::kInstalling});
+      steps.push_back({StepKind::kWorkload, "start services", State::kStarting});
+      break;
+    case ContainerType::kGame:
+      steps.push_back({StepKind::kGame, "install " + p.game + " " + p.variant + " " + p.version,
+                       State::kInstalling});
+      steps.push_back({StepKind::kWorkload, "start " + p.game + " server", State::kStarting});
+      break;
   }
   return steps;
 }
@@ -143,8 +146,9 @@ Result<Provisioner::Accept> Provisioner::submit(const payload::Payload& p) {
   ++generation_;
   if (auto r = persist_locked(); !r)
     log::error(kComponent, "persist state failed", {{"error", r.error().message}});
-  log::info(kComponent, "payload accepted",
-            {{"container_type", p.container_type}, {"payload_sha256", sha.substr(0, 16)}});
+  log::info(
+      kComponent, "payload accepted",
+      {{"container_type", to_string(p.container_type)}, {"payload_sha256", sha.substr(0, 16)}});
   lk.unlock();
   cv_.notify_all();
   return Accept::kAccepted;
@@ -226,15 +230,18 @@ nlohmann::json Provisioner::status() const {
                       {"runtime", nullptr},
                       {"version", nullptr}};
   if (payload_) {
-    j["container_type"] = payload_->container_type;
+    j["container_type"] = std::string(to_string(payload_->container_type));
     j["version"] = payload_->version;
     j["payload_sha256"] = payload_sha256_;
-    if (payload_->container_type == "dev") {
-      j["runtime"] = payload_->runtime;
-      j["enable_code_server"] = payload_->enable_code_server;
-    } else {
-      j["game"] = payload_->game;
-      j["variant"] = payload_->variant;
+    switch (payload_->container_type) {
+      case ContainerType::kDev:
+        j["runtime"] = payload_->runtime;
+        j["enable_code_server"] = payload_->enable_code_server;
+        break;
+      case ContainerType::kGame:
+        j["game"] = payload_->game;
+        j["variant"] = payload_->variant;
+        break;
     }
   }
   return j;

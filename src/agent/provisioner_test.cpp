@@ -58,7 +58,7 @@ std::string temp_root() {
 payload::Payload dev_payload(std::string version = "20.18.0") {
   payload::Payload p;
   p.vmid = 6001;
-  p.container_type = "dev";
+  p.container_type = ContainerType::kDev;
   p.runtime = "node";
   p.version = std::move(version);
   p.memory_mb = 1024;
@@ -94,7 +94,7 @@ TEST(Plan, DevAndGameSteps) {
   with_ide.enable_code_server = true;
   EXPECT_EQ(plan_for(with_ide).size(), steps.size() + 1);
   payload::Payload g;
-  g.container_type = "game";
+  g.container_type = ContainerType::kGame;
   g.game = "minecraft";
   g.variant = "paper";
   g.version = "1.21.4";
@@ -234,7 +234,7 @@ TEST(Provisioner, ContainerTypeCannotChangeOnceProvisioned) {
   ASSERT_TRUE(wait_state(p, State::kRunning));
   payload::Payload g;
   g.vmid = 6001;
-  g.container_type = "game";
+  g.container_type = ContainerType::kGame;
   g.game = "minecraft";
   g.variant = "paper";
   g.version = "1.21.4";

@@ -33,7 +33,7 @@ namespace {
 // dev container.
 std::string main_workload(AgentContext& ctx) {
   auto p = ctx.provisioner.payload();
-  return p && p->container_type == "game" ? "workload" : "code-server";
+  return p && p->container_type == ContainerType::kGame ? "workload" : "code-server";
 }
 
 // The agent's /status state once provisioned, from its main workload's.
@@ -306,7 +306,7 @@ void add_console_route(http::Router& r, AgentContext& ctx) {
       "/console",
       [&ctx](Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
         auto p = ctx.provisioner.payload();
-        return ctx.console.open(req, p ? p->container_type : "");
+        return ctx.console.open(req, p ? std::optional(p->container_type) : std::nullopt);
       },
       ws);
 }

@@ -12,7 +12,8 @@ Result<void> RealStepRunner::run(const StepSpec& step, const payload::Payload& p
                               "etc/profile.d", "opt/zlh-agent/state", "opt/zlh-agent/config"}) {
         if (auto r = fs::make_dirs(fs::join(root_, dir), 0755); !r) return r;
       }
-      if (p.container_type == "game") return fs::make_dirs(fs::join(root_, "opt/zlh/server"), 0755);
+      if (p.container_type == ContainerType::kGame)
+        return fs::make_dirs(fs::join(root_, "opt/zlh/server"), 0755);
       return {};
     case StepKind::kUser: {
       auto u = devenv_.ensure_user();
@@ -41,8 +42,13 @@ Result<void> RealStepRunner::run(const StepSpec& step, const payload::Payload& p
       return {};
     }
     case StepKind::kWorkload:
-      if (p.container_type == "dev") return {};
-      return game_server_.start(p, stop, progress);
+      switch (p.container_type) {
+        case ContainerType::kDev:
+          return {};
+        case ContainerType::kGame:
+          return game_server_.start(p, stop, progress);
+      }
+      return {};
   }
   return fail(codes::kInternal, "unknown step kind " + std::string(to_string(step.kind)));
 }

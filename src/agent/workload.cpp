@@ -15,13 +15,13 @@ files::FilesConfig workload_files(const Provisioner& provisioner, devenv::DevEnv
     if (!user) return fail(user.error());
     std::optional<files::Owner> owner;
     if (!user->is_current_user) owner = files::Owner{user->uid, user->gid};
-    std::string dir =
-        p->container_type == "game" ? fs::join(root, "opt/zlh/server") : user->workspace;
+    std::string dir = p->container_type == ContainerType::kGame ? fs::join(root, "opt/zlh/server")
+                                                                : user->workspace;
     return files::FileStore::open(dir, owner);
   };
   cfg.root_label = [&provisioner] {
     auto p = provisioner.payload();
-    return std::string(p && p->container_type == "game" ? "server" : "workspace");
+    return std::string(p && p->container_type == ContainerType::kGame ? "server" : "workspace");
   };
   return cfg;
 }

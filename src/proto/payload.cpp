@@ -56,20 +56,25 @@ Result<std::optional<bool>> get_bool(const json& j, const std::string& k) {
 }  // namespace
 
 json Payload::to_json() const {
-  json j = {{"vmid", vmid}, {"container_type", container_type}, {"memory_mb", memory_mb}};
+  json j = {{"vmid", vmid},
+            {"container_type", std::string(to_string(container_type))},
+            {"memory_mb", memory_mb}};
   if (!catalog_sha256.empty()) j["catalog_sha256"] = catalog_sha256;
-  if (container_type == "dev") {
-    j["runtime"] = runtime;
-    j["version"] = version;
-    j["enable_code_server"] = enable_code_server;
-  } else {
-    j["game"] = game;
-    j["variant"] = variant;
-    j["version"] = version;
-    j["world"] = world;
-    j["ports"] = ports;
-    j["eula"] = eula;
-    j["properties"] = properties;
+  switch (container_type) {
+    case ContainerType::kDev:
+      j["runtime"] = runtime;
+      j["version"] = version;
+      j["enable_code_server"] = enable_code_server;
+      break;
+    case ContainerType::kGame:
+      j["game"] = game;
+      j["variant"] = variant;
+      j["version"] = version;
+      j["world"] = world;
+      j["ports"] = ports;
+      j["eula"] = eula;
+      j["properties"] = properties;
+      break;
   }
   return j;
 }
@@ -205,37 +210,41 @@ Result<Payload> validate_payload(const json& j, std::optional<int64_t> agent_vmi
 
   auto ct = get_string(j, "container_type", true);
   if (!ct) return fail(ct.error());
-  if (*ct != "dev" && *ct != "game") return bad("container_type", "must be \"dev\" or \"game\"");
-  p.container_type = *ct;
+  auto type = parse_container_type(*ct);
+  if (!type) return bad("container_type", "must be \"dev\" or \"game\"");
+  p.container_type = *type;
 
   static const std::set<std::string> kCommon = {"vmid", "container_type", "memory_mb",
                                                 "catalog_sha256"};
   static const std::set<std::string> kDev = {"runtime", "version", "enable_code_server"};
   static const std::set<std::string> kGame = {"game",  "variant", "version",   "world",
                                               "ports", "eula",    "properties"};
-  const auto& allowed = p.container_type == "dev" ? kDev : kGame;
+  const auto& allowed = p.container_type == ContainerType::kDev ? kDev : kGame;
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!kCommon.contains(it.key()) && !allowed.contains(it.key()))
       // An empty key still gets a name the client can read (fuzz: payload).
       return bad(it.key().empty() ? "(empty name)" : it.key(),
-                 "unknown field for container_type \"" + p.container_type + "\"");
+                 "unknown field for container_type \"" + *ct + "\"");
 
   if (auto r = parse_vmid(j, agent_vmid, p); !r) return fail(r.error());
 
   auto mem = get_int(j, "memory_mb");
   if (!mem) return fail(mem.error());
-  p.memory_mb = mem->value_or(p.container_type == "dev" ? 1024 : 2048);
+  p.memory_mb = mem->value_or(p.container_type == ContainerType::kDev ? 1024 : 2048);
   if (p.memory_mb < kMinMemoryMb || p.memory_mb > kMaxMemoryMb)
     return bad("memory_mb", "must be between " + std::to_string(kMinMemoryMb) + " and " +
                                 std::to_string(kMaxMemoryMb));
 
   if (auto r = parse_catalog_version(j, p); !r) return fail(r.error());
 
-  if (p.container_type == "dev") {
-    if (auto r = parse_dev(j, p); !r) return fail(r.error());
-    return p;
+  switch (p.container_type) {
+    case ContainerType::kDev:
+      if (auto r = parse_dev(j, p); !r) return fail(r.error());
+      return p;
+    case ContainerType::kGame:
+      if (auto r = parse_game(j, p); !r) return fail(r.error());
+      return p;
   }
-  if (auto r = parse_game(j, p); !r) return fail(r.error());
   return p;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "proto/container_type.hpp"
 
 namespace zlh::payload {
 
@@ -23,7 +24,7 @@ inline constexpr int64_t kMaxMemoryMb = 262144;  // 256 GiB
 
 struct Payload {
   int64_t vmid = 0;
-  std::string container_type;  // "dev" | "game"
+  ContainerType container_type = ContainerType::kDev;
   int64_t memory_mb = 0;
   std::string catalog_sha256;  // empty when not pinned
   // dev

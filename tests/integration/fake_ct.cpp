@@ -105,7 +105,9 @@ int main(int argc, char** argv) {
 
   if (cmd == "create") {
     ContainerSpec spec;
-    spec.type = words[1];
+    auto type = zlh::parse_container_type(words[1]);
+    if (!type) return failed(zlh::Error::invalid("type", "type must be dev or game"));
+    spec.type = *type;
     spec.agent = agent;
     if (auto r = driver.create(id, spec); !r) return failed(r.error());
     return 0;

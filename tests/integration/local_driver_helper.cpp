@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   }
   int vmid = std::stoi(argv[3]);
   ContainerSpec spec;
-  spec.type = "dev";
+  spec.type = zlh::ContainerType::kDev;
   spec.agent.api_public_key_file = argv[4];
   for (auto step : {0, 1, 2}) {
     zlh::Result<void> r;

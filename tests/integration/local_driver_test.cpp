@@ -103,7 +103,7 @@ class LocalDriverTest : public ::testing::Test {
     driver_ = open_driver();
     ASSERT_TRUE(driver_);
     vmid_ = pick_vmid();
-    spec_.type = "dev";
+    spec_.type = ContainerType::kDev;
     spec_.memory_mb = 512;
     spec_.cpu_cores = 1;
     spec_.agent.api_public_key_file = keys_ + "/api.pub";
@@ -342,7 +342,7 @@ TEST_F(LocalDriverTest, CreateAndConfigureAreIdempotentAndCheckTheirInput) {
   ASSERT_TRUE(driver_->create(vmid_, spec_));
   EXPECT_EQ(driver_->status(vmid_)->state, PowerState::kStopped);
   ContainerSpec game = spec_;
-  game.type = "game";
+  game.type = ContainerType::kGame;
   auto c = driver_->create(vmid_, game);
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code, codes::kConflict);

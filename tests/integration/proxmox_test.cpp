@@ -87,10 +87,9 @@ class ProxmoxDriverTest : public ::testing::Test {
     c.task_timeout = 60s;
     return c;
   }
-  ContainerSpec spec(int vmid, int memory_mb = 1024, const std::string& type = "dev") const {
+  ContainerSpec spec(int vmid, int memory_mb = 1024) const {
     ContainerSpec s;
-    s.type = type;
-    s.hostname = type == "dev" ? "dev-" + std::to_string(vmid) : "mc-paper-" + std::to_string(vmid);
+    s.hostname = "dev-" + std::to_string(vmid);
     s.memory_mb = memory_mb;
     s.cpu_cores = 2;
     s.agent.api_public_key_file = dir_ + "/api.pub";

@@ -207,15 +207,14 @@ Result<std::string> ConsoleManager::new_dev_session() {
   return id;
 }
 
-Result<std::shared_ptr<http::WsHandler>> ConsoleManager::open(const http::Request& req,
-                                                              const std::string& container_type) {
+Result<std::shared_ptr<http::WsHandler>> ConsoleManager::open(
+    const http::Request& req, std::optional<ContainerType> container_type) {
   reap_idle();
-  if (container_type == "game") {
+  if (!container_type) return fail(codes::kConflict, "the container is not provisioned yet");
+  if (*container_type == ContainerType::kGame) {
     if (!sup_.has("workload")) return fail(codes::kConflict, "the game server is not running yet");
     return std::make_shared<ShimRelay>(*this, tasks_, "workload", sup_.socket_path("workload"), "");
   }
-  if (container_type != "dev")
-    return fail(codes::kConflict, "the container is not provisioned yet");
   std::string id;
   if (auto want = req.query_param("session"); want && valid_session_id(*want)) {
     auto v = sup_.service("console-" + *want);

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "agent/console/control.hpp"
@@ -31,6 +32,7 @@
 #include "agent/supervisor/supervisor.hpp"
 #include "agent/tasks.hpp"
 #include "http/http.hpp"
+#include "proto/container_type.hpp"
 
 namespace zlh::agent::console {
 
@@ -39,9 +41,9 @@ class ConsoleManager {
   ConsoleManager(supervisor::Supervisor& sup, devenv::DevEnvironment& devenv, TaskRunner& tasks,
                  std::chrono::seconds idle_keep = std::chrono::minutes(10));
 
-  // container_type: "dev", "game" or "" (not provisioned → E_CONFLICT).
+  // container_type: nullopt when not provisioned (→ E_CONFLICT).
   Result<std::shared_ptr<http::WsHandler>> open(const http::Request& req,
-                                                const std::string& container_type);
+                                                std::optional<ContainerType> container_type);
 
   // Stops dev sessions that have had no client for longer than idle_keep.
   void reap_idle();

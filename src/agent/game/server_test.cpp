@@ -29,7 +29,7 @@ GameRecord record() {
 payload::Payload payload() {
   payload::Payload p;
   p.vmid = 5001;
-  p.container_type = "game";
+  p.container_type = ContainerType::kGame;
   p.game = "minecraft";
   p.variant = "paper";
   p.version = "1.21.4";

@@ -21,8 +21,6 @@ Result<void> check_vmid(int vmid) {
 }
 
 Result<void> check_spec(const ContainerSpec& spec) {
-  if (spec.type != "dev" && spec.type != "game")
-    return fail(Error::invalid("type", "type must be dev or game"));
   if (spec.memory_mb <= 0) return fail(Error::invalid("memory_mb", "memory_mb must be positive"));
   if (spec.cpu_cores <= 0) return fail(Error::invalid("cpu_cores", "cpu_cores must be positive"));
   if (spec.disk_gb < 0) return fail(Error::invalid("disk_gb", "disk_gb must not be negative"));

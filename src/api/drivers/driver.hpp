@@ -46,6 +46,7 @@
 #include <string_view>
 
 #include "base/error.hpp"
+#include "proto/container_type.hpp"
 
 namespace zlh::api::drivers {
 
@@ -65,7 +66,7 @@ struct AgentConfig {
 };
 
 struct ContainerSpec {
-  std::string type;  // "dev" | "game"; fixed at create, never changes
+  ContainerType type = ContainerType::kDev;  // fixed at create, never changes
   // dev-<vmid> or mc-<variant>-<vmid> (docs/design.md §3.1: the agent reads its vmid
   // from it). Proxmox sets it at clone time; the local driver ignores it
   // (its agents get --vmid). Empty: "<type>-<vmid>".

@@ -16,7 +16,7 @@ namespace {
 
 ContainerSpec good_spec() {
   ContainerSpec s;
-  s.type = "dev";
+  s.type = ContainerType::kDev;
   s.memory_mb = 2048;
   s.cpu_cores = 2;
   s.agent.api_public_key_file = "/data/keys/api.pub";
@@ -49,8 +49,6 @@ TEST(Driver, SpecValidationNamesTheField) {
     std::string field;
   };
   std::vector<Case> cases = {
-      {[](ContainerSpec& s) { s.type = "vm"; }, "type"},
-      {[](ContainerSpec& s) { s.type = ""; }, "type"},
       {[](ContainerSpec& s) { s.memory_mb = 0; }, "memory_mb"},
       {[](ContainerSpec& s) { s.cpu_cores = -1; }, "cpu_cores"},
       {[](ContainerSpec& s) { s.agent.api_public_key_file = ""; }, "api_public_key_file"},

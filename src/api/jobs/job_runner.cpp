@@ -92,7 +92,7 @@ void JobRunner::resume_all() {
 
 drivers::ContainerSpec JobRunner::spec_for(const store::Server& s) const {
   drivers::ContainerSpec spec;
-  spec.type = std::string(to_string(s.type));
+  spec.type = s.type;
   spec.hostname = s.hostname;
   auto p = nlohmann::json::parse(s.payload, nullptr, false);
   if (p.is_object()) {

@@ -149,7 +149,7 @@ Result<store::NewServer> parse_create_request(std::string_view text, const drive
 
 json agent_payload(const json& stored, int64_t vmid, store::ServerType type,
                    std::optional<int> game_port) {
-  json agent = {{"vmid", vmid}, {"container_type", std::string(store::to_string(type))}};
+  json agent = {{"vmid", vmid}, {"container_type", std::string(to_string(type))}};
   for (auto it = stored.begin(); it != stored.end(); ++it)
     if (it.key() != "cpu_cores" && it.key() != "disk_gb" && it.key() != "name")
       agent[it.key()] = it.value();

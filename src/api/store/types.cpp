@@ -9,8 +9,6 @@ namespace {
 template <typename E, size_t N>
 using Names = std::array<std::pair<E, std::string_view>, N>;
 
-constexpr Names<ServerType, 2> kServerTypes{
-    {{ServerType::kDev, "dev"}, {ServerType::kGame, "game"}}};
 constexpr Names<ServerState, 5> kServerStates{{{ServerState::kProvisioning, "provisioning"},
                                                {ServerState::kReady, "ready"},
                                                {ServerState::kError, "error"},
@@ -45,14 +43,14 @@ Result<E> parse(const Names<E, N>& names, std::string_view s, std::string_view w
 
 }  // namespace
 
-std::string_view to_string(ServerType t) { return name_of(kServerTypes, t); }
 std::string_view to_string(ServerState s) { return name_of(kServerStates, s); }
 std::string_view to_string(JobKind k) { return name_of(kJobKinds, k); }
 std::string_view to_string(JobState s) { return name_of(kJobStates, s); }
 std::string_view to_string(StepState s) { return name_of(kStepStates, s); }
 
 Result<ServerType> parse_server_type(std::string_view s) {
-  return parse(kServerTypes, s, "server type");
+  if (auto t = parse_container_type(s)) return *t;
+  return fail(codes::kInvalid, "unknown server type \"" + std::string(s) + "\"");
 }
 Result<ServerState> parse_server_state(std::string_view s) {
   return parse(kServerStates, s, "server state");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "proto/container_type.hpp"
 
 namespace zlh::api::store {
 
@@ -60,7 +61,8 @@ struct IdeGrant {
 
 // ---- servers --------------------------------------------------------------
 
-enum class ServerType { kDev, kGame };
+// A server is a dev or game container; "dev"/"game" in the database.
+using ServerType = ContainerType;
 
 // The control plane's view of a server; the agent's own state is
 // Server::agent_state. provisioning → ready | error; ready|error → deleting →
@@ -209,7 +211,6 @@ struct AuditEntry {
 // The spelling used in the database and in the HTTP API ("dev", "game",
 // "provisioning", ...). parse_* return E_INVALID for anything else.
 
-std::string_view to_string(ServerType t);
 std::string_view to_string(ServerState s);
 std::string_view to_string(JobKind k);
 std::string_view to_string(JobState s);

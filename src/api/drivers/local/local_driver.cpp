@@ -190,7 +190,8 @@ Result<void> LocalDriver::create(int vmid, const ContainerSpec& spec) {
   if (!existing) return fail(existing.error().wrap(ctx));
   if (*existing) {
     if ((*existing)->spec.type != spec.type)
-      return fail(codes::kConflict, ctx + ": a " + (*existing)->spec.type + " container exists");
+      return fail(codes::kConflict, ctx + ": a " + std::string(to_string((*existing)->spec.type)) +
+                                        " container exists");
     return {};
   }
   std::string dir = container_dir(vmid);

@@ -49,7 +49,11 @@ Result<LocalRecord> parse_record(std::string_view text) {
     return {};
   };
   if (auto e = int_field("vmid", r.vmid, true); !e) return fail(e.error());
-  if (auto e = str_field(j, "type", r.spec.type, true); !e) return fail(e.error());
+  std::string type;
+  if (auto e = str_field(j, "type", type, true); !e) return fail(e.error());
+  auto parsed = parse_container_type(type);
+  if (!parsed) return fail(Error::invalid("type", "zlh-local.json: type must be dev or game"));
+  r.spec.type = *parsed;
   if (auto e = int_field("memory_mb", r.spec.memory_mb, false); !e) return fail(e.error());
   if (auto e = int_field("cpu_cores", r.spec.cpu_cores, false); !e) return fail(e.error());
   if (auto e = int_field("agent_pid", r.agent_pid, false); !e) return fail(e.error());

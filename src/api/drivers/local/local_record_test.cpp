@@ -8,7 +8,7 @@ namespace {
 TEST(LocalRecord, RoundTrip) {
   LocalRecord r;
   r.vmid = 6123;
-  r.spec.type = "game";
+  r.spec.type = ContainerType::kGame;
   r.spec.memory_mb = 4096;
   r.spec.cpu_cores = 3;
   r.spec.agent = {"/k/api.pub", "/k/catalog.pub", "http://127.0.0.1:8080/artifacts", "-"};
@@ -19,7 +19,7 @@ TEST(LocalRecord, RoundTrip) {
   auto p = parse_record(to_json(r));
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->vmid, 6123);
-  EXPECT_EQ(p->spec.type, "game");
+  EXPECT_EQ(p->spec.type, ContainerType::kGame);
   EXPECT_EQ(p->spec.memory_mb, 4096);
   EXPECT_EQ(p->spec.cpu_cores, 3);
   EXPECT_EQ(p->spec.agent.api_public_key_file, "/k/api.pub");
@@ -49,6 +49,7 @@ TEST(LocalRecord, RejectsBrokenRecords) {
       {R"({"type":"dev"})", "vmid"},
       {R"({"vmid":"7","type":"dev"})", "vmid"},
       {R"({"vmid":7})", "type"},
+      {R"({"vmid":7,"type":"vm"})", "type"},
       {R"({"vmid":7,"type":"dev","agent_pid":"12"})", "agent_pid"},
       {R"({"vmid":7,"type":"dev","agent":"x"})", "agent"},
       {R"({"vmid":7,"type":"dev","agent":{"dev_user":1}})", "dev_user"},

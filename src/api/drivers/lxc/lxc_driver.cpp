@@ -100,7 +100,8 @@ Result<std::optional<LxcDriver::Record>> LxcDriver::load(int vmid) const {
   if (!j.is_object()) return fail(codes::kIo, p + ": not a JSON object");
   Record r;
   r.vmid = j.value("vmid", 0);
-  r.type = j.value("type", "");
+  auto type = parse_container_type(j.value("type", ""));
+  r.type = type.value_or(ContainerType::kDev);
   r.hostname = j.value("hostname", "");
   r.slot = j.value("slot", -1);
   r.memory_mb = j.value("memory_mb", 1024);
@@ -111,8 +112,7 @@ Result<std::optional<LxcDriver::Record>> LxcDriver::load(int vmid) const {
   r.catalog_key = j.value("catalog_key", "");
   r.artifacts = j.value("artifacts", "");
   r.want_running = j.value("want_running", false);
-  if (r.vmid != vmid || (r.type != "dev" && r.type != "game") || r.slot < 0)
-    return fail(codes::kIo, p + ": a broken record");
+  if (r.vmid != vmid || !type || r.slot < 0) return fail(codes::kIo, p + ": a broken record");
   return std::optional<Record>(std::move(r));
 }
 
@@ -290,7 +290,8 @@ Result<void> LxcDriver::create(int vmid, const ContainerSpec& spec) {
   Record r;
   if (*loaded) {
     if ((*loaded)->type != spec.type)
-      return fail(codes::kConflict, ctx + ": exists as a " + (*loaded)->type + " container");
+      return fail(codes::kConflict,
+                  ctx + ": exists as a " + std::string(to_string((*loaded)->type)) + " container");
     r = **loaded;
   } else {
     auto slot = slots_.acquire(vmid, opts_.slots);
@@ -299,7 +300,9 @@ Result<void> LxcDriver::create(int vmid, const ContainerSpec& spec) {
     r.type = spec.type;
     r.slot = *slot;
   }
-  r.hostname = spec.hostname.empty() ? spec.type + "-" + std::to_string(vmid) : spec.hostname;
+  r.hostname = spec.hostname.empty()
+                   ? std::string(to_string(spec.type)) + "-" + std::to_string(vmid)
+                   : spec.hostname;
   r.disk_gb = spec.disk_gb > 0 ? spec.disk_gb : opts_.disk_gb_default;
   apply_spec(r, spec);
   if (auto x = prepare_rootfs(r); !x) return fail(x.error().wrap(ctx));

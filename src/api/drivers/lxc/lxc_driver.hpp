@@ -153,7 +153,8 @@ class LxcDriver final : public Driver {
   // The record of one container (<lxcpath>/<name>/zlh-lxc.json).
   struct Record {
     int vmid = 0;
-    std::string type, hostname;
+    ContainerType type = ContainerType::kDev;
+    std::string hostname;
     int slot = -1;
     int memory_mb = 1024, cpu_cores = 1, disk_gb = 0, game_port = 0;
     std::string api_key, catalog_key, artifacts;
@@ -175,11 +176,11 @@ class LxcDriver final : public Driver {
   std::string address_of(const Record& r) const;
   // The host id of the container's root (its slot's range).
   uint32_t id_base_of(const Record& r) const;
-  const lxc::Ipv4Net& subnet_of(const std::string& type) const {
-    return type == "game" ? game_ : dev_;
+  const lxc::Ipv4Net& subnet_of(ContainerType type) const {
+    return type == ContainerType::kGame ? game_ : dev_;
   }
-  const std::string& bridge_of(const std::string& type) const {
-    return type == "game" ? opts_.bridge_game : opts_.bridge_dev;
+  const std::string& bridge_of(ContainerType type) const {
+    return type == ContainerType::kGame ? opts_.bridge_game : opts_.bridge_dev;
   }
   std::string log_tail(int vmid) const;
 

@@ -121,7 +121,7 @@ Result<void> LxcDriver::apply_firewall() {
   n.listener_port = opts_.listener_port;
   n.nat = opts_.nat;
   for (int v : list_vmids())
-    if (auto r = load(v); r && *r && (*r)->type == "game" && (*r)->game_port > 0)
+    if (auto r = load(v); r && *r && (*r)->type == ContainerType::kGame && (*r)->game_port > 0)
       n.forwards.push_back({(*r)->game_port, address_of(**r), kGamePort});
   return lxc::nft_apply(lxc::render_nft(n));
 }

@@ -217,7 +217,8 @@ Result<nlohmann::json> ProxmoxDriver::task(const std::string& what, const std::s
 Result<void> ProxmoxDriver::create(int vmid, const ContainerSpec& spec) {
   if (auto r = check_vmid(vmid); !r) return r;
   if (auto r = check_spec(spec); !r) return r;
-  const std::string host = spec.hostname.empty() ? spec.type + "-" + vm(vmid) : spec.hostname;
+  const std::string type(to_string(spec.type));
+  const std::string host = spec.hostname.empty() ? type + "-" + vm(vmid) : spec.hostname;
   auto lk_vmid = vmid_lock(vmid);
   std::lock_guard guard(*lk_vmid);
   auto g = find(vmid);
@@ -230,7 +231,8 @@ Result<void> ProxmoxDriver::create(int vmid, const ContainerSpec& spec) {
                                         ": the vmid is taken on the cluster by " + x.type + " '" +
                                         x.name + "' on " + x.node);
     if (auto u = usable(x, vmid); !u) return fail(u.error().wrap("create " + vm(vmid)));
-    std::string other = spec.type == "dev" ? "game" : "dev";
+    std::string other(
+        to_string(spec.type == ContainerType::kDev ? ContainerType::kGame : ContainerType::kDev));
     if (has_tag(x.tags, "zlh") && has_tag(x.tags, other))
       return fail(codes::kConflict, "create " + vm(vmid) + ": exists as a " + other + " container");
     if (auto w = wait_unlocked(x); !w) return fail(w.error().wrap("create " + vm(vmid)));
@@ -258,7 +260,7 @@ Result<void> ProxmoxDriver::create(int vmid, const ContainerSpec& spec) {
   PveParams p = {{"newid", vm(vmid)},
                  {"hostname", host},
                  {"full", "1"},
-                 {"description", "zlh " + spec.type + " container " + host}};
+                 {"description", "zlh " + type + " container " + host}};
   if (!cfg_.storage.empty()) p.emplace_back("storage", cfg_.storage);
   if (!cfg_.pool.empty()) p.emplace_back("pool", cfg_.pool);
   log::info("proxmox", "cloning",
@@ -290,12 +292,13 @@ Result<void> ProxmoxDriver::configure(int vmid, const ContainerSpec& spec) {
   auto g = existing(vmid, "configure");
   if (!g) return fail(g.error());
   if (auto w = wait_unlocked(*g); !w) return fail(w.error().wrap("configure " + vm(vmid)));
-  auto bridge = cfg_.bridges.count(spec.type) ? cfg_.bridges.at(spec.type) : "vmbr0";
+  const std::string type(to_string(spec.type));
+  auto bridge = cfg_.bridges.count(type) ? cfg_.bridges.at(type) : "vmbr0";
   PveParams p = {{"cores", std::to_string(spec.cpu_cores)},
                  {"memory", std::to_string(spec.memory_mb)},
                  {"swap", "0"},
                  {"net0", "name=eth0,bridge=" + bridge + ",ip=dhcp,type=veth"},
-                 {"tags", "zlh;" + spec.type},
+                 {"tags", "zlh;" + type},
                  {"onboot", "1"}};
   auto r = api_.retry_locked("configure " + vm(vmid),
                              [&] { return api_.call("PUT", ct_path(*g) + "/config", p); });
