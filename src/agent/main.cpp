@@ -113,7 +113,7 @@ int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_
              {"listen", opts.listen},
              {"port", server.port()},
              {"root", opts.root},
-             {"state", agent::to_string(provisioner.state())}});
+             {"state", to_string(provisioner.state())}});
   server.run(1, true);
   tasks.stop();
   provisioner.stop();

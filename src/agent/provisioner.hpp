@@ -30,27 +30,15 @@
 
 #include "base/enum_names.hpp"
 #include "base/error.hpp"
+#include "proto/agent_state.hpp"
 #include "proto/payload.hpp"
 
 namespace zlh::agent {
 
-enum class State {
-  kIdle,
-  kInstalling,
-  kVerifying,
-  kStarting,
-  kRunning,
-  kStopping,
-  kStopped,
-  kCrashed,
-  kError
-};
-inline constexpr EnumNames<State, 9> kStateNames{{"idle", "installing", "verifying", "starting",
-                                                  "running", "stopping", "stopped", "crashed",
-                                                  "error"}};
-static_assert(kStateNames.covers(State::kError));
-inline std::string_view to_string(State s) { return kStateNames.name(s); }
-inline std::optional<State> state_from_string(std::string_view s) { return kStateNames.parse(s); }
+// The agent's overall state (proto/agent_state.hpp, shared with zlh-api).
+using State = AgentState;
+inline constexpr const auto& kStateNames = kAgentStateNames;
+inline std::optional<State> state_from_string(std::string_view s) { return parse_agent_state(s); }
 bool is_provisioning(State s);  // installing, verifying or starting
 
 // What a provisioning step does (steps.hpp runs each). Planned by plan_for,

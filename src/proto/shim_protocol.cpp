@@ -173,7 +173,7 @@ std::string to_json(const ShimStatus& s) {
       {"pid", s.pid},
       {"pid_start_time", s.pid_start_time},
       {"socket", s.socket},
-      {"state", s.state},
+      {"state", to_string(s.state)},
       {"exit_code", opt(s.exit_code)},
       {"signal", opt(s.signal)},
       {"started_at", s.started_at},
@@ -195,7 +195,9 @@ Result<ShimStatus> parse_status(std::string_view text) {
     auto pid = int_field<pid_t>(j, "pid");
     if (!pid) throw std::out_of_range("pid: missing");
     s.pid = *pid;
-    s.state = j.at("state").get<std::string>();
+    auto state = kShimStateNames.parse(j.at("state").get<std::string>());
+    if (!state) throw std::out_of_range("state: unknown");
+    s.state = *state;
     s.shim_pid = int_field<pid_t>(j, "shim_pid").value_or(0);
     s.shim_start_time = int_field<uint64_t>(j, "shim_start_time").value_or(0);
     s.pid_start_time = int_field<uint64_t>(j, "pid_start_time").value_or(0);

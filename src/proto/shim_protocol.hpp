@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/enum_names.hpp"
 #include "base/error.hpp"
 
 namespace zlh::shim {
@@ -101,6 +102,13 @@ class Decoder {
 // content of the state file (--state). Times are RFC 3339; *_start_time are
 // field 22 of /proc/<pid>/stat (clock ticks after boot), which together with
 // the pid identifies a process across pid reuse.
+// Where the shim's service is. The wire names are "running", "stopping",
+// "exited".
+enum class ShimState { kRunning, kStopping, kExited };
+inline constexpr EnumNames<ShimState, 3> kShimStateNames{{"running", "stopping", "exited"}};
+static_assert(kShimStateNames.covers(ShimState::kExited));
+constexpr std::string_view to_string(ShimState s) { return kShimStateNames.name(s); }
+
 struct ShimStatus {
   std::string name;
   pid_t shim_pid = 0;
@@ -108,7 +116,7 @@ struct ShimStatus {
   pid_t pid = 0;  // the service (and its process group); 0 if never started
   uint64_t pid_start_time = 0;
   std::string socket;
-  std::string state;             // "running" | "stopping" | "exited"
+  ShimState state = ShimState::kRunning;
   std::optional<int> exit_code;  // set when it exited normally
   std::optional<int> signal;     // set when a signal killed it
   std::string started_at;

@@ -147,7 +147,7 @@ TEST(ShimProtocol, StatusJsonRoundTrip) {
   s.pid = 42;
   s.pid_start_time = 12345678901ull;
   s.socket = "/run/x.sock";
-  s.state = "exited";
+  s.state = ShimState::kExited;
   s.signal = 9;
   s.started_at = "2026-01-01T00:00:00.000000Z";
   s.exited_at = "2026-01-01T00:00:01.000000Z";
@@ -164,7 +164,7 @@ TEST(ShimProtocol, StatusJsonRoundTrip) {
   EXPECT_EQ(back->pid, 42);
   EXPECT_EQ(back->pid_start_time, 12345678901ull);
   EXPECT_EQ(back->shim_start_time, 111u);
-  EXPECT_EQ(back->state, "exited");
+  EXPECT_EQ(back->state, ShimState::kExited);
   EXPECT_FALSE(back->exit_code);
   EXPECT_EQ(back->signal, 9);
   EXPECT_EQ(back->graceful, false);
@@ -173,7 +173,7 @@ TEST(ShimProtocol, StatusJsonRoundTrip) {
 
   ShimStatus running;
   running.name = "x";
-  running.state = "running";
+  running.state = ShimState::kRunning;
   auto r = parse_status(to_json(running));
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->graceful);

@@ -245,14 +245,14 @@ Result<void> Shim::start_service() {
   st_.pid = *pid;
   // The child cannot be reaped before our waitpid, so /proc/<pid> exists.
   if (auto t = proc_start_time(*pid); t) st_.pid_start_time = *t;
-  st_.state = "running";
+  st_.state = ShimState::kRunning;
   st_.started_at = log::now_rfc3339();
   return {};
 }
 
 void Shim::fail_setup(const Error& e) {
   log::error(kComp, "shim setup failed", {{"error", e.to_string()}});
-  st_.state = "exited";
+  st_.state = ShimState::kExited;
   st_.error = e.to_string();
   st_.exited_at = log::now_rfc3339();
   write_state();
@@ -424,7 +424,7 @@ void Shim::finish_exit() {
   drain_deadline_.reset();
   exited_ = true;
   auto now = Clock::now();
-  st_.state = "exited";
+  st_.state = ShimState::kExited;
   st_.exited_at = log::now_rfc3339();
   if (WIFEXITED(exit_status_)) st_.exit_code = WEXITSTATUS(exit_status_);
   if (WIFSIGNALED(exit_status_)) st_.signal = WTERMSIG(exit_status_);
@@ -701,7 +701,7 @@ void Shim::begin_stop(std::string_view reason) {
   stop_phase_ = 1;
   stop_started_ = Clock::now();
   stop_deadline_ = stop_started_ + o_.stop_timeout;
-  st_.state = "stopping";
+  st_.state = ShimState::kStopping;
   log::info(kComp, "stopping service",
             {{"pid", st_.pid},
              {"reason", reason},

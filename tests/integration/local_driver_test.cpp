@@ -498,7 +498,7 @@ class LocalDriverServiceTest : public LocalDriverTest {
     for (auto& e : std::filesystem::directory_iterator(cdir(vmid_) + "/run/zlh")) {
       if (e.path().extension() != ".json") continue;
       auto st = shim::parse_status(*fs::read_file(e.path().string()));
-      if (st && st->state == "running") out.shims.push_back(*st);
+      if (st && st->state == shim::ShimState::kRunning) out.shims.push_back(*st);
     }
     ASSERT_GE(out.shims.size(), 2u);  // code-server and the console shell
     for (auto& s : out.shims) {
@@ -530,7 +530,7 @@ TEST_F(LocalDriverServiceTest, StopEndsShimsServicesAndEscapedProcesses) {
   // Graceful: code-server ended by its stop policy, not SIGKILL.
   auto cs = shim::parse_status(*fs::read_file(cdir(vmid_) + "/run/zlh/code-server.json"));
   ASSERT_TRUE(cs);
-  EXPECT_EQ(cs->state, "exited");
+  EXPECT_EQ(cs->state, shim::ShimState::kExited);
   EXPECT_EQ(cs->graceful, std::optional<bool>(true));
 
   // A later start brings the container's wanted services back.

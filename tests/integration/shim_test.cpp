@@ -96,7 +96,8 @@ class Shim {
   // Adopts a shim started elsewhere (an orphan reparented to this process).
   Shim(std::string dir, pid_t pid) : dir_(std::move(dir)), pid_(pid) { become_subreaper(); }
   ~Shim() {
-    if (auto st = state(); st && st->pid > 0 && st->state != "exited") ::kill(-st->pid, SIGKILL);
+    if (auto st = state(); st && st->pid > 0 && st->state != shim::ShimState::kExited)
+      ::kill(-st->pid, SIGKILL);
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
@@ -221,7 +222,7 @@ TEST(Shim, PtyInteractiveShell) {
 
   input(r, "exit 5\n");
   ASSERT_TRUE(r.exited()) << r.out;
-  EXPECT_EQ(r.exit->state, "exited");
+  EXPECT_EQ(r.exit->state, shim::ShimState::kExited);
   EXPECT_EQ(r.exit->exit_code, 5);
   EXPECT_FALSE(r.exit->signal);
   EXPECT_FALSE(r.exit->graceful);  // not stopped: no verdict
@@ -229,7 +230,7 @@ TEST(Shim, PtyInteractiveShell) {
   EXPECT_EQ(s.wait_exit(5s), 0);
   auto st = s.state();
   ASSERT_TRUE(st);
-  EXPECT_EQ(st->state, "exited");
+  EXPECT_EQ(st->state, shim::ShimState::kExited);
   EXPECT_EQ(st->exit_code, 5);
   EXPECT_FALSE(std::filesystem::exists(s.socket()));
 }
@@ -251,7 +252,7 @@ TEST(Shim, OutputWhileDetachedIsInTheScrollback) {
     Reader r = attach(s, false);
     auto st = r.c.status();
     ASSERT_TRUE(st) << st.error().to_string();
-    EXPECT_EQ(st->state, "running");
+    EXPECT_EQ(st->state, shim::ShimState::kRunning);
     EXPECT_FALSE(r.until([&] { return !r.out.empty(); }, 300ms)) << r.out;
   }
   Reader again = attach(s, true);
@@ -379,7 +380,7 @@ TEST(Shim, SigtermToTheShimAppliesThePolicy) {
   EXPECT_EQ(s.wait_exit(5s), 0);
   auto st = s.state();
   ASSERT_TRUE(st);
-  EXPECT_EQ(st->state, "exited");
+  EXPECT_EQ(st->state, shim::ShimState::kExited);
   EXPECT_EQ(st->graceful, true);
 }
 
@@ -453,7 +454,7 @@ TEST(Shim, SurvivesItsParentAndAKilledClient) {
   Reader r = attach(s);
   auto status = r.c.status();
   ASSERT_TRUE(status) << status.error().to_string();
-  EXPECT_EQ(status->state, "running");
+  EXPECT_EQ(status->state, shim::ShimState::kRunning);
   EXPECT_EQ(status->pid, st0->pid);
   EXPECT_EQ(status->shim_pid, shim_pid);
   // Output keeps flowing: a tick number well past what the scrollback had.
@@ -476,7 +477,7 @@ TEST(Shim, StateFileIdentifiesTheProcesses) {
   Shim s({"--pipes"}, {"/bin/sleep", "60"});
   ASSERT_TRUE(eventually([&] {
     auto st = s.state();
-    return st && st->state == "running";
+    return st && st->state == shim::ShimState::kRunning;
   }));
   auto st = s.state();
   ASSERT_TRUE(st);
@@ -513,7 +514,8 @@ TEST(Shim, StateFileIdentifiesTheProcesses) {
   EXPECT_EQ(r.exit->signal, SIGUSR1);
   ASSERT_TRUE(eventually([&] {
     auto e = s.state();
-    return e && e->state == "exited" && e->signal == SIGUSR1 && !e->exited_at.empty();
+    return e && e->state == shim::ShimState::kExited && e->signal == SIGUSR1 &&
+           !e->exited_at.empty();
   }));
 }
 
@@ -534,7 +536,7 @@ TEST(Shim, SetupFailureIsReported) {
   ASSERT_TRUE(text);
   auto st = parse_status(*text);
   ASSERT_TRUE(st);
-  EXPECT_EQ(st->state, "exited");
+  EXPECT_EQ(st->state, shim::ShimState::kExited);
   EXPECT_NE(st->error.find("exec /nonexistent/program"), std::string::npos) << st->error;
 
   auto bad = testing::run_command({bin_dir() + "/zlh-shim", "--name", "x"});

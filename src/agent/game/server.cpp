@@ -181,7 +181,7 @@ bool scrollback_ready(const std::string& sock, ReadyMatcher& matcher) {
   auto c = shim::ShimClient::connect(sock, 300ms);
   if (!c) return false;
   auto st = c->status(1s);
-  if (!st || st->state != "exited" ||
+  if (!st || st->state != shim::ShimState::kExited ||
       !c->send(shim::FrameType::kAttach, std::string(1, char(shim::kAttachScrollback))))
     return false;
   matcher.reset();
@@ -204,7 +204,7 @@ Watched watch_output(shim::ShimClient& c, const shim::ShimStatus& st, ReadyMatch
                      const std::atomic<bool>& stop,
                      std::chrono::steady_clock::time_point deadline) {
   using O = Watched::Outcome;
-  bool exited_at_attach = st.state == "exited";
+  bool exited_at_attach = st.state == shim::ShimState::kExited;
   while (true) {
     auto f = c.read_frame(exited_at_attach ? 500ms : 200ms);
     if (!f) {

@@ -292,7 +292,7 @@ std::optional<shim::ShimStatus> status_left_behind(const std::string& run_dir,
   auto text = fs::read_file(fs::join(run_dir, name + ".json"), 1 << 20);
   if (!text) return std::nullopt;
   auto st = shim::parse_status(*text);
-  if (st && st->state == "exited") return *st;
+  if (st && st->state == shim::ShimState::kExited) return *st;
   return std::nullopt;
 }
 }  // namespace
@@ -319,14 +319,15 @@ std::optional<shim::ShimStatus> Supervisor::follow(std::unique_lock<std::mutex>&
   lk.lock();
   if (st) {
     s.pid = st->pid;
-    if (st->state == "exited") final_status = *st;
+    if (st->state == shim::ShimState::kExited) final_status = *st;
   }
   if (fresh) {
     s.policy.on_start();
     s.oom_baseline = oom_kills_();
   }
   if (!final_status)
-    set_state(s, st && st->state == "stopping" ? ServiceState::kStopping : ServiceState::kRunning);
+    set_state(s, st && st->state == shim::ShimState::kStopping ? ServiceState::kStopping
+                                                               : ServiceState::kRunning);
   persist(s);
   lk.unlock();
   while (!final_status && !closing_) {
@@ -337,7 +338,7 @@ std::optional<shim::ShimStatus> Supervisor::follow(std::unique_lock<std::mutex>&
     }
     if (f->type == shim::FrameType::kExit || f->type == shim::FrameType::kStatusReply) {
       auto es = shim::parse_status(f->payload);
-      if (es && es->state == "exited") final_status = *es;
+      if (es && es->state == shim::ShimState::kExited) final_status = *es;
     }
   }
   return final_status;

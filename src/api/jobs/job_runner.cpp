@@ -4,6 +4,7 @@
 
 #include "api/servers/create_request.hpp"
 #include "base/log.hpp"
+#include "proto/agent_state.hpp"
 
 namespace zlh::api {
 
@@ -281,10 +282,11 @@ Result<void> JobRunner::wait_running(const store::Job& job, const store::Server&
       if ((*st)["progress"].is_number())
         u.progress = std::clamp((*st)["progress"].get<double>(), 0.0, 1.0);
       (void)store_.update_server(s.id, u);
-      if (state == "running") {
+      auto typed = parse_agent_state(state);
+      if (typed == AgentState::kRunning) {
         return store_.update_server(s.id, {.state = ServerState::kReady, .error = std::string()});
       }
-      if (state == "error" || state == "crashed") {
+      if (typed == AgentState::kError || typed == AgentState::kCrashed) {
         std::string why = (*st)["error"].is_string() ? (*st)["error"].get<std::string>() : state;
         return fail(codes::kUpstream, "agent: " + why);
       }
