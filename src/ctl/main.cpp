@@ -8,6 +8,7 @@
 #include "ctl/catalog_cmd.hpp"
 #include "ctl/demo_store.hpp"
 #include "ctl/keys.hpp"
+#include "ctl/minecraft_import.hpp"
 #include "version.hpp"
 
 namespace {
@@ -221,6 +222,61 @@ struct CatalogSignCmd {
   }
 };
 
+// zlhctl catalog import minecraft --store DIR --key catalog.key --variant V --version X [...]
+struct CatalogImportMinecraftCmd {
+  zlh::ctl::ImportOptions imp;
+
+  CLI::App* add_to(CLI::App& cat) {
+    auto* imp_cmd = cat.add_subcommand("import", "download a published game server into the store");
+    imp_cmd->require_subcommand(1);
+    auto* sub = store_subcommand(
+        *imp_cmd, "minecraft",
+        "resolve a Minecraft server jar from its publisher, verify it, add it and sign", imp.store);
+    sub->add_option("--key", imp.key, "catalog.key (the catalog is signed afterwards)")->required();
+    sub->add_option("--variant", imp.variant, "vanilla|paper|purpur|fabric")
+        ->required()
+        ->check(CLI::IsMember({"vanilla", "paper", "purpur", "fabric"}));
+    sub->add_option("--version", imp.version, "Minecraft version, e.g. 1.21.4")->required();
+    sub->add_option("--channel", imp.channel, "catalog channel: dev|beta|stable")
+        ->capture_default_str();
+    sub->add_option("--paper-channel", imp.paper_channel, "PaperMC builds: default|experimental")
+        ->capture_default_str();
+    sub->add_option("--mojang-url", imp.mojang_url, "Mojang piston-meta base URL")
+        ->envname("ZLH_MOJANG_URL")
+        ->capture_default_str();
+    sub->add_option("--paper-url", imp.paper_url, "PaperMC API base URL")
+        ->envname("ZLH_PAPER_URL")
+        ->capture_default_str();
+    sub->add_option("--purpur-url", imp.purpur_url, "Purpur API base URL")
+        ->envname("ZLH_PURPUR_URL")
+        ->capture_default_str();
+    sub->add_option("--fabric-url", imp.fabric_url, "Fabric meta base URL")
+        ->envname("ZLH_FABRIC_URL")
+        ->capture_default_str();
+    return sub;
+  }
+  int run(TimePoint) const {
+    zlh::ctl::CurlGet http;
+    auto log = [](std::string_view line) { std::cerr << "import: " << line << "\n"; };
+    auto r = zlh::ctl::import_minecraft(imp, http, log);
+    if (!r) {
+      std::cerr << "zlhctl catalog import minecraft: " << r.error().to_string() << "\n";
+      return 1;
+    }
+    std::string what = "minecraft/" + imp.variant + " " + imp.version;
+    if (r->unchanged)
+      std::cout << what << " is already in the catalog with the same sha256; nothing changed\n";
+    else
+      std::cout << "imported " << what << ": " << r->artifact << " (" << r->size
+                << " bytes, sha256 " << r->sha256 << ", java " << r->java << ", channel "
+                << imp.channel << ")\n";
+    std::cout << "verified: " << r->source << "\nsigned " << imp.store
+              << "/catalog.json.sig (catalog sha256 " << r->catalog_sha256 << ")\n";
+    print_notes(r->notes);
+    return 0;
+  }
+};
+
 // Prints what build_demo_store did: one line per runtime, then the store.
 void print_demo_report(const zlh::ctl::DemoStoreReport& r, const std::string& out_dir) {
   for (const auto& rt : r.runtimes) {
@@ -306,6 +362,7 @@ int main(int argc, char** argv) {
   CatalogPromoteCmd cat_promote;
   CatalogValidateCmd cat_validate;
   CatalogSignCmd cat_sign;
+  CatalogImportMinecraftCmd cat_import;
   DemoStoreCmd demo;
 
   std::vector<Route> routes{route(app, keygen), route(app, token)};
@@ -316,6 +373,7 @@ int main(int argc, char** argv) {
   routes.push_back(route(*cat, cat_promote));
   routes.push_back(route(*cat, cat_validate));
   routes.push_back(route(*cat, cat_sign));
+  routes.push_back(route(*cat, cat_import));
   routes.push_back(route(app, demo));
 
   CLI11_PARSE(app, argc, argv);
