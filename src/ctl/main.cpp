@@ -270,8 +270,8 @@ struct CatalogImportMinecraftCmd {
       std::cout << "imported " << what << ": " << r->artifact << " (" << r->size
                 << " bytes, sha256 " << r->sha256 << ", java " << r->java << ", channel "
                 << imp.channel << ")\n";
-    std::cout << "verified: " << r->source << "\nsigned " << imp.store
-              << "/catalog.json.sig (catalog sha256 " << r->catalog_sha256 << ")\n";
+    std::cout << (r->verified ? "verified: " : "not verified: ") << r->source << "\nsigned "
+              << imp.store << "/catalog.json.sig (catalog sha256 " << r->catalog_sha256 << ")\n";
     print_notes(r->notes);
     return 0;
   }

@@ -567,6 +567,7 @@ Result<ImportResult> import_minecraft(const ImportOptions& opt, HttpGet& http,
   res.java = mojang->java;
   res.sha256 = digest->sha256;
   res.size = digest->size;
+  res.verified = !jar->algo.empty();
   res.source = jar->algo.empty() ? "no checksum published (" + jar->describe + ")"
                                  : jar->algo + " " + jar->digest + " from " + jar->describe;
   if (auto r = add_or_match(opt, file, *digest, res); !r) return fail(r.error());

@@ -144,7 +144,8 @@ struct ImportResult {
   std::string sha256;
   uint64_t size = 0;
   std::string java;
-  std::string source;      // what was checked: "sha1 <hex> from Mojang", ...
+  std::string source;      // "sha1 <hex> from Mojang", ...
+  bool verified = false;   // the publisher lists a hash and it matched (not fabric)
   bool unchanged = false;  // already in the catalog with this sha256
   std::string catalog_sha256;
   std::vector<std::string> notes;
