@@ -17,6 +17,9 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# `make run ZLH_MINECRAFT=1.21.4` also imports that Minecraft server (needs
+# internet; ZLH_MINECRAFT_VARIANT=paper|purpur|fabric): make exports
+# command-line variables to the script.
 run: build
 	@./scripts/run-local.sh
 

@@ -16,8 +16,31 @@ fi
 echo "zlh: preparing the demo artifact store in $VAR/artifacts (the first run on a machine downloads Node.js and builds code-server from the npm registry: a few minutes, cached in ~/.cache/zlh/)"
 "$BIN/zlhctl" demo-store --out "$VAR/artifacts" --keys "$VAR/keys"
 
+# Minecraft server jars come from their publishers (needs internet):
+# `make run ZLH_MINECRAFT=1.21.4` imports that version into the store before
+# starting (ZLH_MINECRAFT_VARIANT=paper|purpur|fabric for another server);
+# without it the one command that does so is printed below. A failed import
+# is reported and the platform starts anyway.
+MC_VARIANT=${ZLH_MINECRAFT_VARIANT:-vanilla}
+MC_ARGS=("$BIN/zlhctl" catalog import minecraft --store "$VAR/artifacts" --key "$VAR/keys/catalog.key"
+         --variant "$MC_VARIANT" --version "${ZLH_MINECRAFT:-1.21.4}")
+MC_CMD=$(printf '%q ' "${MC_ARGS[@]}")
+MC_STATUS=""
+if [ -n "${ZLH_MINECRAFT:-}" ]; then
+  echo "zlh: importing Minecraft $MC_VARIANT $ZLH_MINECRAFT into $VAR/artifacts (downloaded from its publisher; needs internet)"
+  if "${MC_ARGS[@]}"; then
+    MC_STATUS="imported $MC_VARIANT $ZLH_MINECRAFT"
+  else
+    echo "zlh: WARNING: importing Minecraft $MC_VARIANT $ZLH_MINECRAFT FAILED (see the error above; it needs" >&2
+    echo "     internet access to the publisher's API). Starting without it; run again later:" >&2
+    echo "     $MC_CMD" >&2
+    MC_STATUS="import of $MC_VARIANT $ZLH_MINECRAFT FAILED (see above)"
+  fi
+fi
+
 # What the store offers, for the example below.
 RUNTIMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(", ".join(r["id"]+" "+v["version"] for r in c.get("runtimes",[]) for v in r["versions"]))' "$VAR/artifacts/catalog.json" 2>/dev/null || true)
+GAMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(", ".join(g["id"]+"/"+v["id"]+" "+e["version"]+" (java "+e["java"]+")" for g in c.get("games",[]) for v in g["variants"] for e in v["versions"]) or "none")' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "none")
 NODE=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print([v["version"] for r in c["runtimes"] if r["id"]=="node" for v in r["versions"]][0])' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "20.20.2")
 
 LISTEN=${ZLH_LISTEN:-127.0.0.1:8080}
@@ -58,6 +81,11 @@ zlh: starting zlh-api (SQLite store + ${DRIVER_ARGS[1]} driver) on http://$LISTE
   data       $VAR  (zlh.db, keys/)
   artifacts  $VAR/artifacts  (also served by zlh-api; catalog signed by $VAR/keys/catalog.key)
              runtimes: $RUNTIMES
+             games: $GAMES${MC_STATUS:+ ($MC_STATUS)}
+  minecraft  add a version (needs internet; or \`make run ZLH_MINECRAFT=1.21.4\`):
+             $MC_CMD
+             (a game runs on the java runtime its entry names: the store needs that
+             Java major; docs/catalog.md)
   admin      on the first start its password is written to $VAR/initial-admin-password
              (ZLH_ADMIN_PASSWORD=... picks it);
              later starts keep the existing users.
