@@ -2,6 +2,8 @@
 // tests/fixtures/fake_minecraft_apis.py on 127.0.0.1: Mojang's manifest and
 // version JSON, PaperMC, Purpur and Fabric meta in their documented shapes.
 // Nothing here reaches the internet.
+#include "ctl/minecraft_import.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -283,6 +285,38 @@ TEST_F(MinecraftImport, BaseUrlsComeFromTheEnvironment) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(entry("paper", "1.20.4")["java"], "17");
   expect_valid_and_signed();
+}
+
+// The transfer itself (libcurl): caps, statuses, redirects, deadlines.
+TEST_F(MinecraftImport, DownloadsAreCappedAndTimed) {
+  ctl::CurlGet http;
+  std::string body;
+  auto sink = [&](std::string_view c) -> Result<void> {
+    body.append(c);
+    return {};
+  };
+  auto manifest = base_ + "/mc/game/version_manifest_v2.json";
+  ASSERT_TRUE(http.get(manifest, 1 << 20, 10s, sink));
+  EXPECT_NE(body.find("1.20.5"), std::string::npos);
+  auto capped = http.get(manifest, 100, 10s, sink);
+  ASSERT_FALSE(capped);
+  EXPECT_EQ(capped.error().code, codes::kTooLarge);
+  auto missing = http.get(base_ + "/v2/purpur/0.0.1", 1 << 20, 10s, sink);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, codes::kNotFound);
+  body.clear();  // PaperMC's download answers 302; the jar is at the target
+  ASSERT_TRUE(http.get(base_ + "/v2/projects/paper/versions/1.21.4/builds/12/downloads/"
+                               "paper-1.21.4-12.jar",
+                       1 << 20, 10s, sink));
+  EXPECT_NE(body.find("paper-1.21.4-12.jar"), std::string::npos);
+  auto start = std::chrono::steady_clock::now();
+  auto stalled = http.get(base_ + "/_fake/stall?seconds=5", 1 << 20, 1s, sink);
+  ASSERT_FALSE(stalled);
+  EXPECT_EQ(stalled.error().code, codes::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  auto refused = http.get("file:///etc/passwd", 1 << 20, 1s, sink);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, codes::kInvalid);
 }
 
 }  // namespace
