@@ -225,6 +225,7 @@ struct CatalogSignCmd {
 // zlhctl catalog import minecraft --store DIR --key catalog.key --variant V --version X [...]
 struct CatalogImportMinecraftCmd {
   zlh::ctl::ImportOptions imp;
+  std::string user_agent;
 
   CLI::App* add_to(CLI::App& cat) {
     auto* imp_cmd = cat.add_subcommand("import", "download a published game server into the store");
@@ -253,10 +254,15 @@ struct CatalogImportMinecraftCmd {
     sub->add_option("--fabric-url", imp.fabric_url, "Fabric meta base URL")
         ->envname("ZLH_FABRIC_URL")
         ->capture_default_str();
+    sub->add_option(
+           "--user-agent", user_agent,
+           "User-Agent of the requests, e.g. \"zlhctl (https://example.org; ops@example.org)\" "
+           "(default zlhctl/VERSION)")
+        ->envname("ZLH_IMPORT_USER_AGENT");
     return sub;
   }
   int run(TimePoint) const {
-    zlh::ctl::CurlGet http;
+    zlh::ctl::CurlGet http(user_agent);
     auto log = [](std::string_view line) { std::cerr << "import: " << line << "\n"; };
     auto r = zlh::ctl::import_minecraft(imp, http, log);
     if (!r) {

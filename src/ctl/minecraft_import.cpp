@@ -136,8 +136,7 @@ size_t on_curl_data(char* p, size_t size, size_t n, void* user) {
 }
 
 void set_curl_options(CURL* h, const std::string& url, CurlCtx& ctx, std::chrono::seconds timeout,
-                      char* errbuf) {
-  static const std::string agent = std::string("zlhctl/") + std::string(kVersion);
+                      const std::string& agent, char* errbuf) {
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   // Never from https down to http: the hashes come over these connections.
@@ -186,7 +185,8 @@ Result<json> get_json(HttpGet& http, const std::string& url, uint64_t max, const
 
 // ---- HTTP -----------------------------------------------------------------------
 
-CurlGet::CurlGet() {
+CurlGet::CurlGet(std::string user_agent) : user_agent_(std::move(user_agent)) {
+  if (user_agent_.empty()) user_agent_ = "zlhctl/" + std::string(kVersion);
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
@@ -198,7 +198,7 @@ Result<void> CurlGet::get(const std::string& url, uint64_t max_bytes, std::chron
   if (!h) return fail(codes::kInternal, "curl_easy_init failed");
   CurlCtx ctx{h.get(), &sink, max_bytes, 0, 0, false, std::nullopt};
   char errbuf[CURL_ERROR_SIZE] = {0};
-  set_curl_options(h.get(), url, ctx, timeout, errbuf);
+  set_curl_options(h.get(), url, ctx, timeout, user_agent_, errbuf);
   CURLcode rc = curl_easy_perform(h.get());
   if (ctx.sink_error) return fail(*ctx.sink_error);
   if (ctx.too_large || rc == CURLE_FILESIZE_EXCEEDED)

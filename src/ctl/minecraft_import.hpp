@@ -68,11 +68,16 @@ class HttpGet {
 };
 
 // libcurl, one easy handle per call. Safe from several threads.
+// `user_agent` empty: "zlhctl/<version>". PaperMC asks API clients for a
+// User-Agent naming the software and a contact; operators pass theirs.
 class CurlGet : public HttpGet {
  public:
-  CurlGet();
+  explicit CurlGet(std::string user_agent = {});
   Result<void> get(const std::string& url, uint64_t max_bytes, std::chrono::seconds timeout,
                    const ChunkSink& sink) override;
+
+ private:
+  std::string user_agent_;
 };
 
 // ---- what the APIs say (pure; unit-tested) ------------------------------------

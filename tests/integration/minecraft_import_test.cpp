@@ -277,14 +277,22 @@ TEST_F(MinecraftImport, FabricIsTrustedOnFirstUse) {
   expect_valid_and_signed();
 }
 
-TEST_F(MinecraftImport, BaseUrlsComeFromTheEnvironment) {
+TEST_F(MinecraftImport, BaseUrlsAndUserAgentComeFromTheEnvironment) {
+  const std::string agent = "zlh-test/1 (https://example.invalid; ops@example.invalid)";
   for (const char* var : {"ZLH_MOJANG_URL", "ZLH_PAPER_URL"}) ::setenv(var, base_.c_str(), 1);
+  ::setenv("ZLH_IMPORT_USER_AGENT", agent.c_str(), 1);
   auto r = zlhctl({"catalog", "import", "minecraft", "--store", store_, "--key",
                    work_ + "/keys/catalog.key", "--variant", "paper", "--version", "1.20.4"});
-  for (const char* var : {"ZLH_MOJANG_URL", "ZLH_PAPER_URL"}) ::unsetenv(var);
+  for (const char* var : {"ZLH_MOJANG_URL", "ZLH_PAPER_URL", "ZLH_IMPORT_USER_AGENT"})
+    ::unsetenv(var);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(entry("paper", "1.20.4")["java"], "17");
   expect_valid_and_signed();
+  auto seen = http::request("GET", base_ + "/_fake/requests", {}, {}, 5s);
+  ASSERT_TRUE(seen && seen->status == 200);
+  json last = json::parse(seen->body, nullptr, false).back();
+  EXPECT_EQ(last["path"], "/fill-data/paper-1.20.4-497.jar");
+  EXPECT_EQ(last["user_agent"], agent);
 }
 
 // The transfer itself (libcurl): caps, statuses, redirects, deadlines.
