@@ -3,6 +3,17 @@
 #include "ctl/minecraft_import.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "base/crypto.hpp"
+#include "base/fs.hpp"
+#include "ctl/catalog_cmd.hpp"
+#include "ctl/keys.hpp"
 
 namespace zlh::ctl {
 namespace {
@@ -107,6 +118,128 @@ TEST(MinecraftBackupBlock, IsTheContractsBlock) {
   EXPECT_EQ(minecraft_backup_block().dump(),
             R"({"pause":["save-off","save-all flush"],"saved":"Saved the game",)"
             R"("resume":["save-on"],"timeout_s":120})");
+}
+
+// ---- the whole command through the HTTP seam ----------------------------------
+
+std::string sha1_hex(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  EVP_Digest(data.data(), data.size(), out, &n, EVP_sha1(), nullptr);
+  return crypto::hex_encode(std::string_view(reinterpret_cast<char*>(out), n));
+}
+
+// Serves fixed bodies by URL, in chunks of 7 bytes; anything else is 404.
+class MapHttp : public HttpGet {
+ public:
+  std::map<std::string, std::string> bodies;
+  int calls = 0;
+  Result<void> get(const std::string& url, uint64_t max_bytes, std::chrono::seconds,
+                   const ChunkSink& sink) override {
+    ++calls;
+    auto it = bodies.find(url);
+    if (it == bodies.end()) return fail(codes::kNotFound, url + ": HTTP 404");
+    if (it->second.size() > max_bytes) return fail(codes::kTooLarge, url + ": too large");
+    for (size_t i = 0; i < it->second.size(); i += 7)
+      if (auto r = sink(std::string_view(it->second).substr(i, 7)); !r) return r;
+    return {};
+  }
+};
+
+std::set<std::string> tree(const std::string& dir) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    out.insert(std::filesystem::relative(e.path(), dir).string());
+  return out;
+}
+
+class ImportThroughSeam : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/zlh-mcimport-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ASSERT_TRUE(keygen(dir_ + "/keys", false));
+    ASSERT_TRUE(catalog_init(dir_ + "/store", false, std::chrono::system_clock::now()));
+    opt_.store = dir_ + "/store";
+    opt_.key = dir_ + "/keys/catalog.key";
+    opt_.variant = "vanilla";
+    opt_.version = "1.21.4";
+    opt_.mojang_url = "http://mojang.test";
+    serve(jar_.size());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Manifest, version JSON and jar, the version JSON listing `listed_size`.
+  void serve(size_t listed_size) {
+    json v = {
+        {"id", "1.21.4"},
+        {"javaVersion", {{"majorVersion", 21}}},
+        {"downloads",
+         {{"server",
+           {{"sha1", sha1_hex(jar_)}, {"size", listed_size}, {"url", "http://data.test/s"}}}}}};
+    std::string vtext = v.dump();
+    json m = {
+        {"versions",
+         {{{"id", "1.21.4"}, {"url", "http://meta.test/1.21.4.json"}, {"sha1", sha1_hex(vtext)}}}}};
+    http_.bodies = {{"http://mojang.test/mc/game/version_manifest_v2.json", m.dump()},
+                    {"http://meta.test/1.21.4.json", vtext},
+                    {"http://data.test/s", jar_}};
+  }
+
+  std::string dir_;
+  std::string jar_ = std::string(1000, 'j');
+  ImportOptions opt_;
+  MapHttp http_;
+};
+
+TEST_F(ImportThroughSeam, AddsSignsAndRepeatsAsANoOp) {
+  auto r = import_minecraft(opt_, http_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->java, "21");
+  EXPECT_EQ(r->size, 1000u);
+  EXPECT_TRUE(r->verified);
+  EXPECT_FALSE(r->unchanged);
+  EXPECT_EQ(r->artifact, "games/minecraft/vanilla/1.21.4/minecraft_server.1.21.4.jar");
+  auto v = catalog_validate(opt_.store, dir_ + "/keys/catalog.pub");
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->signature, "ok");
+  auto again = import_minecraft(opt_, http_);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->unchanged);
+}
+
+TEST_F(ImportThroughSeam, ASizeOtherThanListedLeavesNothing) {
+  auto before = tree(opt_.store);
+  serve(999);
+  auto r = import_minecraft(opt_, http_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, codes::kHashMismatch);
+  EXPECT_EQ(tree(opt_.store), before);
+}
+
+TEST_F(ImportThroughSeam, AJarOverTheCapLeavesNothing) {
+  auto before = tree(opt_.store);
+  opt_.max_jar_bytes = 999;
+  auto r = import_minecraft(opt_, http_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, codes::kTooLarge);
+  EXPECT_EQ(tree(opt_.store), before);
+}
+
+TEST_F(ImportThroughSeam, FlagsAreCheckedBeforeAnyRequest) {
+  opt_.variant = "forge";
+  EXPECT_EQ(import_minecraft(opt_, http_).error().code, codes::kInvalid);
+  opt_.variant = "vanilla";
+  opt_.version = "../1.21.4";
+  EXPECT_EQ(import_minecraft(opt_, http_).error().code, codes::kInvalid);
+  opt_.version = "1.21.4";
+  opt_.key = dir_ + "/keys/missing.key";
+  EXPECT_FALSE(import_minecraft(opt_, http_));
+  EXPECT_EQ(http_.calls, 0);  // the checks came before any request
+  http_.bodies.clear();
+  opt_.key = dir_ + "/keys/catalog.key";
+  EXPECT_EQ(import_minecraft(opt_, http_).error().code, codes::kNotFound);
+  EXPECT_EQ(http_.calls, 1);
 }
 
 }  // namespace
