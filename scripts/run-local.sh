@@ -40,7 +40,18 @@ fi
 
 # What the store offers, for the example below.
 RUNTIMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(", ".join(r["id"]+" "+v["version"] for r in c.get("runtimes",[]) for v in r["versions"]))' "$VAR/artifacts/catalog.json" 2>/dev/null || true)
-GAMES=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(", ".join(g["id"]+"/"+v["id"]+" "+e["version"]+" (java "+e["java"]+")" for g in c.get("games",[]) for v in g["variants"] for e in v["versions"]) or "none")' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "none")
+GAMES=$(python3 - "$VAR/artifacts/catalog.json" <<'PY' 2>/dev/null || echo "none"
+import json, re, sys
+c = json.load(open(sys.argv[1]))
+javas = [v["version"] for r in c.get("runtimes", []) if r["id"] == "java" for v in r["versions"]]
+def has(w):  # the agent's rule: V == W or V starts with W and a separator
+    return any(v == w or re.match(re.escape(w) + r"[.+_-]", v) for v in javas)
+out = [g["id"] + "/" + v["id"] + " " + e["version"] + " (java " + e["java"] +
+       ("" if has(e["java"]) else ", NOT in the store: add a Java " + e["java"] + " runtime") + ")"
+       for g in c.get("games", []) for v in g["variants"] for e in v["versions"]]
+print(", ".join(out) or "none")
+PY
+)
 NODE=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print([v["version"] for r in c["runtimes"] if r["id"]=="node" for v in r["versions"]][0])' "$VAR/artifacts/catalog.json" 2>/dev/null || echo "20.20.2")
 
 LISTEN=${ZLH_LISTEN:-127.0.0.1:8080}
@@ -85,7 +96,7 @@ zlh: starting zlh-api (SQLite store + ${DRIVER_ARGS[1]} driver) on http://$LISTE
   minecraft  add a version (needs internet; or \`make run ZLH_MINECRAFT=1.21.4\`):
              $MC_CMD
              (a game runs on the java runtime its entry names: the store needs that
-             Java major; docs/catalog.md)
+             Java major; docs/games.md)
   admin      on the first start its password is written to $VAR/initial-admin-password
              (ZLH_ADMIN_PASSWORD=... picks it);
              later starts keep the existing users.
