@@ -469,10 +469,17 @@ Result<ArtifactDigest> download_jar(HttpGet& http, const UpstreamJar& jar, const
   ArtifactWriter out;
   if (auto r = out.open(path); !r) return fail(r.error());
   auto extra = hasher_for(jar.algo);
-  auto got = http.get(jar.url, max_bytes, kJarTimeout, [&](std::string_view chunk) {
-    if (extra) extra->update(chunk);
-    return out.write(chunk);
-  });
+  // A listed size is the cap: a longer body stops at once.
+  bool listed_cap = jar.size != 0 && jar.size <= max_bytes;
+  auto got = http.get(jar.url, listed_cap ? jar.size : max_bytes, kJarTimeout,
+                      [&](std::string_view chunk) {
+                        if (extra) extra->update(chunk);
+                        return out.write(chunk);
+                      });
+  if (!got && listed_cap && got.error().is(codes::kTooLarge))
+    return fail(codes::kHashMismatch, jar.file_name + ": more than the " +
+                                          std::to_string(jar.size) + " bytes " + jar.describe +
+                                          " lists");
   if (!got) return fail(got.error().wrap("download " + jar.file_name));
   auto digest = out.commit();
   if (!digest) return fail(digest.error());

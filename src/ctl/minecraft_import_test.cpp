@@ -210,10 +210,21 @@ TEST_F(ImportThroughSeam, AddsSignsAndRepeatsAsANoOp) {
 
 TEST_F(ImportThroughSeam, ASizeOtherThanListedLeavesNothing) {
   auto before = tree(opt_.store);
-  serve(999);
+  serve(1001);  // fewer bytes arrive than listed
   auto r = import_minecraft(opt_, http_);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, codes::kHashMismatch);
+  EXPECT_EQ(tree(opt_.store), before);
+}
+
+TEST_F(ImportThroughSeam, MoreBytesThanListedIsAMismatch) {
+  auto before = tree(opt_.store);
+  serve(500);
+  auto r = import_minecraft(opt_, http_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, codes::kHashMismatch);
+  EXPECT_NE(r.error().message.find("more than the 500 bytes"), std::string::npos)
+      << r.error().message;
   EXPECT_EQ(tree(opt_.store), before);
 }
 
