@@ -187,6 +187,8 @@ TEST(StreamClient, IdleDeadlineEndsAStalledDownload) {
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, codes::kTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  std::lock_guard lk(*mu);
+  for (auto& r : *held) r.send(Response::text(200, "late"));
 }
 
 TEST(StreamClient, UploadsChunkedFromTheSource) {

@@ -111,7 +111,11 @@ Result<void> BackupService::stop_workload(JobContext& c) {
   if (!was_running) return {};
   auto r = agents_.call(c.server.ip, *c.server.vmid, "POST", "/stop", {}, cfg_.stop_timeout);
   if (!r) return fail(r.error());
-  if (r->status / 100 != 2 && r->status != 409) return fail(agent_error(*r, "stop"));
+  if (r->status == 409) {  // no workload to stop (a dev server without code-server)
+    c.job.steps[1].detail = kWasNotRunning;
+    return store_.update_job_step(c.job.id, 1, StepState::kRunning, kWasNotRunning);
+  }
+  if (r->status / 100 != 2) return fail(agent_error(*r, "stop"));
   const auto deadline = std::chrono::steady_clock::now() + cfg_.stop_timeout;
   for (;;) {
     auto s = agents_.status(c.server.ip, *c.server.vmid);
