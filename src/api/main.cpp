@@ -200,10 +200,22 @@ api::JobRunnerConfig job_runner_config(const api::Options& opts) {
   // L7: these never show in the errors users read.
   jc.host_paths = {opts.data};
   if (opts.artifacts_is_dir()) jc.host_paths.push_back(opts.artifacts);
+  jc.host_paths.push_back(opts.backup_dir);  // --backup-dir may be outside the data
   std::error_code ec;
   auto real = std::filesystem::canonical(opts.data, ec);
   if (!ec && real.string() != opts.data) jc.host_paths.push_back(real.string());
   return jc;
+}
+
+// What the backup service is run with (--backup-*), its errors redacted
+// like the job runner's (`hidden`: its host paths).
+api::backups::BackupConfig backup_config(const api::Options& o, std::vector<std::string> hidden) {
+  api::backups::BackupConfig c;
+  c.keep = int(o.backup_keep);
+  c.quota_bytes = o.backup_quota;
+  c.keep_on_server_delete = o.keep_backups;
+  c.host_paths = std::move(hidden);
+  return c;
 }
 
 // Provisioning jobs a runner still owes work, by state, and the ones being run now.
@@ -265,10 +277,7 @@ struct Services {
         ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
         catalog(opts.artifacts, opts.catalog_key),
         archives(opts.backup_dir),
-        backups(store, archives, jobs, agents,
-                {.keep = int(opts.backup_keep),
-                 .quota_bytes = opts.backup_quota,
-                 .keep_on_server_delete = opts.keep_backups}) {
+        backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.

@@ -112,7 +112,7 @@ void BackupService::mark_failed(int64_t server_id, int64_t backup_id, const Erro
   (void)archives_.remove(server_id, backup_id);
   (void)store_.update_backup(backup_id, {.state = BackupState::kFailed,
                                          .size = 0,
-                                         .error = why.message,
+                                         .error = redact_host_paths(why.message, cfg_.host_paths),
                                          .finished_at = store::Clock::now()});
 }
 

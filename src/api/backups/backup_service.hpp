@@ -43,6 +43,9 @@ struct BackupConfig {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(11)};
   std::chrono::milliseconds stop_timeout{std::chrono::minutes(2)};
   std::chrono::milliseconds poll_interval{250};
+  // Host directories replaced by "<host path>" in the errors users read
+  // (a failed backup's error; the runner redacts job errors the same way).
+  std::vector<std::string> host_paths;
 };
 
 class BackupService {
