@@ -200,10 +200,22 @@ api::JobRunnerConfig job_runner_config(const api::Options& opts) {
   // L7: these never show in the errors users read.
   jc.host_paths = {opts.data};
   if (opts.artifacts_is_dir()) jc.host_paths.push_back(opts.artifacts);
+  jc.host_paths.push_back(opts.backup_dir);  // --backup-dir may be outside the data
   std::error_code ec;
   auto real = std::filesystem::canonical(opts.data, ec);
   if (!ec && real.string() != opts.data) jc.host_paths.push_back(real.string());
   return jc;
+}
+
+// What the backup service is run with (--backup-*), its errors redacted
+// like the job runner's (`hidden`: its host paths).
+api::backups::BackupConfig backup_config(const api::Options& o, std::vector<std::string> hidden) {
+  api::backups::BackupConfig c;
+  c.keep = int(o.backup_keep);
+  c.quota_bytes = o.backup_quota;
+  c.keep_on_server_delete = o.keep_backups;
+  c.host_paths = std::move(hidden);
+  return c;
 }
 
 // Provisioning jobs a runner still owes work, by state, and the ones being run now.
@@ -263,7 +275,9 @@ struct Services {
         jobs_config(job_runner_config(opts)),
         jobs(store, driver, agents, jobs_config),
         ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
-        catalog(opts.artifacts, opts.catalog_key) {
+        catalog(opts.artifacts, opts.catalog_key),
+        archives(opts.backup_dir),
+        backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
@@ -279,6 +293,8 @@ struct Services {
   api::IdeAccess ide;
   std::optional<api::IdeOrigin> ide_origin;
   api::CatalogSource catalog;
+  api::backups::FsBackupStore archives;
+  api::backups::BackupService backups;  // registers its job kinds with `jobs`
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
@@ -289,8 +305,8 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
                              api::drivers::Driver& driver, const api::auth::ApiSecrets& secrets,
                              Services& s, api::tailscale::TailscaleContext* tailscale) {
   const bool secure = api::auth::secure_for_public_url(o.public_url);
-  const api::store::QuotaDefaults quotas{o.quota_servers, o.quota_memory_mb, o.quota_disk_gb,
-                                         o.quota_consoles, o.quota_uploads};
+  const api::store::QuotaDefaults quotas{o.quota_servers,  o.quota_memory_mb, o.quota_disk_gb,
+                                         o.quota_consoles, o.quota_uploads,   o.backup_quota};
   return {
       .auth = {store, secrets, s.hasher, s.limiter, &s.ide, secure, o.registration,
                o.registration_limit},
@@ -300,6 +316,7 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads},
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
+      .backups = {store, s.backups, s.jobs},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };

@@ -166,6 +166,18 @@ void add_limit_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
 }
 
+// Backups: the store's directory, retention, the quota, deletion.
+void add_backup_flags(CLI::App& app, Options& o) {
+  app.add_option("--backup-dir", o.backup_dir,
+                 "where backup archives live (default <data>/backups)");
+  app.add_option("--backup-keep", o.backup_keep, "backups kept per server, oldest deleted first")
+      ->capture_default_str();
+  app.add_option("--backup-quota", o.backup_quota,
+                 "bytes of backups per user (0: unlimited; admins override per user)")
+      ->capture_default_str();
+  app.add_flag("--keep-backups", o.keep_backups, "keep a deleted server's backups");
+}
+
 // The log, the vmid and port pools and the status poller.
 void add_log_and_pool_flags(CLI::App& app, Options& o) {
   app.add_option("--log-format", o.log_format, "json or text")->capture_default_str();
@@ -283,6 +295,10 @@ Result<void> check_limits(const Options& o) {
                          {o.quota_consoles, "quota-consoles"},
                          {o.quota_uploads, "quota-uploads"}})
     if (v < 0) return bad(name, std::string("--") + name + " must be 0 (unlimited) or more");
+  if (o.backup_quota < 0)
+    return bad("backup-quota", "--backup-quota must be 0 (unlimited) or more");
+  if (o.backup_keep < 1 || o.backup_keep > 1000)
+    return bad("backup-keep", "--backup-keep must be 1..1000");
   if (o.max_connections < 0 || o.max_connections_per_address < 0)
     return bad("max-connections",
                "--max-connections and --max-connections-per-address must be 0 (no cap) or more");
@@ -319,6 +335,7 @@ void resolve_paths(Options& o, const std::string& self_dir) {
       o.catalog_key.empty() ? fs::join(o.data, "keys/catalog.pub") : absolute(o.catalog_key);
   o.agent_bin = o.agent_bin.empty() ? fs::join(self_dir, "zlh-agent") : absolute(o.agent_bin);
   o.portal = absolute(o.portal);
+  o.backup_dir = o.backup_dir.empty() ? fs::join(o.data, "backups") : absolute(o.backup_dir);
   if (o.public_url.empty()) o.public_url = "http://" + o.listen;
   o.headscale_api_key_file = absolute(o.headscale_api_key_file);
   if (o.driver == "proxmox")
@@ -334,6 +351,7 @@ void add_flags(CLI::App& app, Options& o) {
   add_driver_flags(app, o);
   add_serving_flags(app, o);
   add_limit_flags(app, o);
+  add_backup_flags(app, o);
   add_log_and_pool_flags(app, o);
   add_headscale_flags(app, o);
 }

@@ -48,6 +48,14 @@ struct Options {
   // admins override them per user (PUT /api/admin/users/{id}/quotas).
   int64_t quota_servers = 0, quota_memory_mb = 0, quota_disk_gb = 0, quota_consoles = 0,
           quota_uploads = 0;
+  // Backups (docs/backups-api.md): where archives live (default
+  // <data>/backups), how many each server keeps, the per-user quota in bytes
+  // (0: unlimited; admins override it per user), and whether a deleted
+  // server's backups are kept.
+  std::string backup_dir;
+  int64_t backup_keep = 10;
+  int64_t backup_quota = int64_t(20) << 30;
+  bool keep_backups = false;
   std::string ide_origin;
   int64_t ide_ticket_ttl_s = 60;  // how long an IDE ticket may wait to be redeemed
   std::string log_format = "json";

@@ -119,5 +119,31 @@ TEST(Options, IdeOriginFlagsGoTogetherAndAreChecked) {
   }
 }
 
+TEST(Options, BackupDefaultsAndFlags) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->backup_dir, "/nonexistent-zlh-options-test/backups");
+  EXPECT_EQ(d->options->backup_keep, 10);
+  EXPECT_EQ(d->options->backup_quota, int64_t(20) << 30);
+  EXPECT_FALSE(d->options->keep_backups);
+
+  auto o = parse({"--backup-dir", "/srv/zlh-backups", "--backup-keep", "3", "--backup-quota", "0",
+                  "--keep-backups"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_EQ(o->options->backup_dir, "/srv/zlh-backups");
+  EXPECT_EQ(o->options->backup_keep, 3);
+  EXPECT_EQ(o->options->backup_quota, 0);
+  EXPECT_TRUE(o->options->keep_backups);
+
+  for (auto [flag, value, field] : std::vector<std::tuple<const char*, const char*, const char*>>{
+           {"--backup-keep", "0", "backup-keep"},
+           {"--backup-keep", "1001", "backup-keep"},
+           {"--backup-quota", "-1", "backup-quota"}}) {
+    auto r = parse({flag, value});
+    ASSERT_FALSE(r) << flag << " " << value;
+    EXPECT_EQ(r.error().field, field);
+  }
+}
+
 }  // namespace
 }  // namespace zlh::api

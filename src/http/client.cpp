@@ -128,6 +128,183 @@ Result<ClientResponse> request(std::string_view method, std::string_view url,
   return result;
 }
 
+namespace {
+
+constexpr size_t kPiece = 64 * 1024;
+constexpr size_t kErrorBodyCap = 64 * 1024;
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+
+// One streaming call: its connection and deadlines.
+struct Transfer {
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  StreamDeadlines d;
+  std::chrono::steady_clock::time_point end = std::chrono::steady_clock::time_point::max();
+
+  explicit Transfer(StreamDeadlines dl) : d(dl) {
+    if (d.total) end = std::chrono::steady_clock::now() + *d.total;
+  }
+  // Arms the timer for the next wait: idle, or what is left of total.
+  void arm() {
+    auto t = std::chrono::duration_cast<std::chrono::milliseconds>(d.idle);
+    if (d.total) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      t = std::max(std::chrono::milliseconds(0), std::min(t, left));
+    }
+    stream.expires_after(t);
+  }
+  void close() {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.socket().close(ec);
+  }
+};
+
+asio::awaitable<Result<void>> connect_to(Transfer& t, const Url& u) {
+  tcp::resolver resolver(t.ioc);
+  auto [rec, results] = co_await resolver.async_resolve(u.host, std::to_string(u.port), kTok);
+  if (rec) co_return fail(from_ec("resolve", rec));
+  t.arm();
+  auto [cec, ep] = co_await t.stream.async_connect(results, kTok);
+  if (cec) co_return fail(from_ec("connect", cec));
+  co_return Result<void>{};
+}
+
+template <class Message>
+void set_request_head(Message& req, std::string_view method, const Url& u, const Headers& h) {
+  req.method_string(std::string(method));
+  req.target(u.target);
+  req.version(11);
+  req.set(bhttp::field::host, host_header(u));
+  req.set(bhttp::field::user_agent, "zlh");
+  for (auto& [k, v] : h.items()) req.set(k, v);
+  req.keep_alive(false);
+}
+
+// Reads the response: its body goes to `sink` when given and the status is
+// 2xx, else (capped) into the returned body.
+asio::awaitable<Result<ClientResponse>> read_response(Transfer& t, const BodySinkFn* sink) {
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::buffer_body> p;
+  p.body_limit(boost::none);
+  t.arm();
+  if (auto [ec, n] = co_await bhttp::async_read_header(t.stream, buf, p, kTok); ec)
+    co_return fail(from_ec("read", ec));
+  ClientResponse out;
+  out.status = int(p.get().result_int());
+  for (const auto& f : p.get())
+    out.headers.add(std::string(f.name_string()), std::string(f.value()));
+  const bool stream_it = sink && out.status / 100 == 2;
+  std::vector<char> piece(kPiece);
+  while (!p.is_done()) {
+    p.get().body().data = piece.data();
+    p.get().body().size = piece.size();
+    t.arm();
+    auto [ec, n] = co_await bhttp::async_read(t.stream, buf, p, kTok);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    const size_t got = piece.size() - p.get().body().size;
+    if (got > 0 && stream_it) {
+      if (auto r = (*sink)(std::string_view(piece.data(), got)); !r) co_return fail(r.error());
+    } else if (got > 0 && out.body.size() < kErrorBodyCap) {
+      out.body.append(piece.data(), std::min(got, kErrorBodyCap - out.body.size()));
+    }
+    if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream)
+      co_return fail(codes::kUpstream, "read: the response body was cut short");
+    if (ec) co_return fail(from_ec("read", ec));
+  }
+  co_return out;
+}
+
+asio::awaitable<Result<ClientResponse>> do_download(Transfer& t, const Url& u,
+                                                    std::string_view method, const Headers& h,
+                                                    const BodySinkFn& sink) {
+  if (auto c = co_await connect_to(t, u); !c) co_return fail(c.error());
+  bhttp::request<bhttp::empty_body> req;
+  set_request_head(req, method, u, h);
+  t.arm();
+  if (auto [ec, n] = co_await bhttp::async_write(t.stream, req, kTok); ec)
+    co_return fail(from_ec("write", ec));
+  co_return co_await read_response(t, &sink);
+}
+
+// Sends the chunked body; an error when the connection broke (the caller
+// may still find the upstream's answer) or the source failed (`source_err`).
+asio::awaitable<Result<void>> send_body(Transfer& t, bhttp::request<bhttp::buffer_body>& req,
+                                        bhttp::request_serializer<bhttp::buffer_body>& sr,
+                                        const BodySourceFn& source, std::optional<Error>& src_err) {
+  std::vector<char> piece(kPiece);
+  for (;;) {
+    auto n = source(piece.data(), piece.size());
+    if (!n) {
+      src_err = n.error();
+      co_return fail(n.error());
+    }
+    auto& body = req.body();
+    body.data = *n ? piece.data() : nullptr;
+    body.size = *n;
+    body.more = *n > 0;
+    t.arm();
+    auto [ec, w] = co_await bhttp::async_write(t.stream, sr, kTok);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return fail(from_ec("write", ec));
+    if (*n == 0) co_return Result<void>{};
+  }
+}
+
+asio::awaitable<Result<ClientResponse>> do_upload(Transfer& t, const Url& u,
+                                                  std::string_view method, const Headers& h,
+                                                  const BodySourceFn& source) {
+  if (auto c = co_await connect_to(t, u); !c) co_return fail(c.error());
+  bhttp::request<bhttp::buffer_body> req;
+  set_request_head(req, method, u, h);
+  req.chunked(true);
+  bhttp::request_serializer<bhttp::buffer_body> sr{req};
+  t.arm();
+  Result<void> sent;
+  if (auto [ec, n] = co_await bhttp::async_write_header(t.stream, sr, kTok); ec)
+    sent = fail(from_ec("write", ec));
+  std::optional<Error> src_err;
+  if (sent) sent = co_await send_body(t, req, sr, source, src_err);
+  if (src_err) co_return fail(*src_err);  // never send a body we could not read whole
+  auto resp = co_await read_response(t, nullptr);
+  if (!resp && !sent) co_return fail(sent.error());
+  co_return resp;
+}
+
+template <class Coro>
+Result<ClientResponse> run_transfer(Transfer& t, Coro coro) {
+  Result<ClientResponse> result = fail(codes::kInternal, "transfer did not run");
+  asio::co_spawn(
+      t.ioc,
+      [&]() -> asio::awaitable<void> {
+        result = co_await coro();
+        t.close();
+      },
+      asio::detached);
+  t.ioc.run();
+  return result;
+}
+
+}  // namespace
+
+Result<ClientResponse> download(std::string_view method, std::string_view url,
+                                const Headers& headers, const BodySinkFn& sink,
+                                StreamDeadlines deadlines) {
+  auto u = parse_url(url);
+  if (!u) return fail(u.error());
+  Transfer t(deadlines);
+  return run_transfer(t, [&] { return do_download(t, *u, method, headers, sink); });
+}
+
+Result<ClientResponse> upload(std::string_view method, std::string_view url, const Headers& headers,
+                              const BodySourceFn& source, StreamDeadlines deadlines) {
+  auto u = parse_url(url);
+  if (!u) return fail(u.error());
+  Transfer t(deadlines);
+  return run_transfer(t, [&] { return do_upload(t, *u, method, headers, source); });
+}
+
 struct WsClient::Impl {
   asio::io_context ioc;
   websocket::stream<beast::tcp_stream> ws{ioc};

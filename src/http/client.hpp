@@ -6,11 +6,14 @@
 // has an overall deadline. Errors: E_INVALID (bad URL), E_UPSTREAM
 // (connect/read/write failed), E_TIMEOUT (deadline passed).
 //
-// Thread-safety: request() is reentrant. A WsClient is used by one thread.
+// Thread-safety: request(), download() and upload() are reentrant. A WsClient is used by one
+// thread.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/error.hpp"
@@ -35,6 +38,34 @@ struct ClientResponse {
 Result<ClientResponse> request(std::string_view method, std::string_view url,
                                const Headers& headers = {}, std::string body = {},
                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// Streaming transfers (backups): the body passes through callbacks in
+// pieces of at most 64 KiB, so memory stays flat whatever the size.
+// `idle` bounds each wait (connect, a write, the response header, the next
+// piece of body); `total`, when set, bounds the whole call. A callback's
+// error ends the transfer (the connection is closed) and is returned as it
+// is. A non-2xx response's body is not streamed: up to 64 KiB of it lands in
+// ClientResponse::body (so callers can read the error), the rest is dropped.
+struct StreamDeadlines {
+  std::chrono::milliseconds idle = std::chrono::seconds(60);
+  std::optional<std::chrono::milliseconds> total;
+};
+// Receives each piece of a 2xx response body, in order.
+using BodySinkFn = std::function<Result<void>(std::string_view piece)>;
+// Fills `buf` with up to `cap` bytes of the request body; 0 = the end.
+using BodySourceFn = std::function<Result<size_t>(char* buf, size_t cap)>;
+
+// A request (no body) whose 2xx response body goes to `sink`. A body cut
+// short (connection closed early, chunked body without its last chunk) is
+// E_UPSTREAM, after the sink saw what arrived.
+Result<ClientResponse> download(std::string_view method, std::string_view url,
+                                const Headers& headers, const BodySinkFn& sink,
+                                StreamDeadlines deadlines = {});
+// A request whose body is read from `source` and sent chunked; the response
+// is read whole (bounded as above). An upstream that answers before it has
+// read the whole body (a refusal) has that answer returned.
+Result<ClientResponse> upload(std::string_view method, std::string_view url, const Headers& headers,
+                              const BodySourceFn& source, StreamDeadlines deadlines = {});
 
 class WsClient {
  public:

@@ -27,7 +27,8 @@ nlohmann::json quota_json(const store::QuotaDefaults& def, const store::QuotaOve
                         {"memory_mb", field(q.memory_mb, def.memory_mb)},
                         {"disk_gb", field(q.disk_gb, def.disk_gb)},
                         {"consoles", field(q.consoles, def.consoles)},
-                        {"uploads", field(q.uploads, def.uploads)}};
+                        {"uploads", field(q.uploads, def.uploads)},
+                        {"backup_bytes", field(q.backup_bytes, def.backup_bytes)}};
 }
 
 Response metrics(const AdminRouteDeps& d, Request& req) {
@@ -51,14 +52,16 @@ Response put_quotas(const AdminRouteDeps& d, Request& req) {
   if (!u) return Response::error(u.error());
   auto id = path_id(req, "id");
   if (!id) return Response::error(id.error());
-  auto body = body::object(req.body, {"servers", "memory_mb", "disk_gb", "consoles", "uploads"});
+  auto body = body::object(
+      req.body, {"servers", "memory_mb", "disk_gb", "consoles", "uploads", "backup_bytes"});
   if (!body) return Response::error(body.error());
   store::QuotaOverrides q;
   for (auto [name, dst] : {std::pair{"servers", &q.servers},
                            {"memory_mb", &q.memory_mb},
                            {"disk_gb", &q.disk_gb},
                            {"consoles", &q.consoles},
-                           {"uploads", &q.uploads}}) {
+                           {"uploads", &q.uploads},
+                           {"backup_bytes", &q.backup_bytes}}) {
     auto it = body->find(name);
     if (it == body->end() || it->is_null()) continue;
     if (!it->is_number_integer() || it->get<int64_t>() < 0)

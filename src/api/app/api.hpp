@@ -2,7 +2,7 @@
 // one screen in api.cpp) made from what main builds for each feature.
 // Each feature adds its own routes with only what it uses:
 // auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
-// catalog/, relay/, tailscale/, ide/, portal/ (static trees) and
+// catalog/, relay/, tailscale/, ide/, backups/, portal/ (static trees) and
 // app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
@@ -17,6 +17,7 @@
 #include "api/admin/admin_routes.hpp"
 #include "api/auth/auth_routes.hpp"
 #include "api/auth/password.hpp"
+#include "api/backups/backup_routes.hpp"
 #include "api/catalog/catalog_source.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/relay/target.hpp"
@@ -37,7 +38,8 @@ struct ApiRouteDeps {
   ServerRouteDeps servers;
   relay::RelayDeps relay;
   tailscale::TailscaleRouteDeps tailscale;
-  IdeApiDeps ide;         // its origin null: no IDE origin configured
+  IdeApiDeps ide;  // its origin null: no IDE origin configured
+  backups::BackupDeps backups;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

@@ -28,6 +28,32 @@ Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vm
   return r;
 }
 
+Result<http::ClientResponse> AgentClient::download(const std::string& ip, int64_t vmid,
+                                                   const std::string& path,
+                                                   const http::BodySinkFn& sink,
+                                                   http::StreamDeadlines deadlines) const {
+  auto h = auth(vmid, "GET", path);
+  if (!h) return fail(h.error());
+  auto r = http::download("GET", "http://" + ip + ":18888" + path, *h, sink, deadlines);
+  if (!r && (r.error().is(codes::kUpstream) || r.error().is(codes::kTimeout)))
+    return fail(r.error().wrap("agent " + ip));
+  return r;
+}
+
+Result<http::ClientResponse> AgentClient::upload(const std::string& ip, int64_t vmid,
+                                                 const std::string& method, const std::string& path,
+                                                 const std::string& content_type,
+                                                 const http::BodySourceFn& source,
+                                                 http::StreamDeadlines deadlines) const {
+  auto h = auth(vmid, method, path);
+  if (!h) return fail(h.error());
+  h->add("Content-Type", content_type);
+  auto r = http::upload(method, "http://" + ip + ":18888" + path, *h, source, deadlines);
+  if (!r && (r.error().is(codes::kUpstream) || r.error().is(codes::kTimeout)))
+    return fail(r.error().wrap("agent " + ip));
+  return r;
+}
+
 Result<nlohmann::json> AgentClient::status(const std::string& ip, int64_t vmid,
                                            std::chrono::milliseconds timeout) const {
   auto r = call(ip, vmid, "GET", "/status", {}, timeout);

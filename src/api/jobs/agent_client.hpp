@@ -25,6 +25,18 @@ class AgentClient {
   Result<http::ClientResponse> call(
       const std::string& ip, int64_t vmid, const std::string& method, const std::string& path,
       std::string body = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // Streaming (backups): GET `path` with a 2xx body passed to `sink` piece
+  // by piece, and `method` `path` with the body read from `source` (sent
+  // chunked as `content_type`). Transport failures are E_UPSTREAM or
+  // E_TIMEOUT (deadlines); a callback's error is returned as it is.
+  Result<http::ClientResponse> download(const std::string& ip, int64_t vmid,
+                                        const std::string& path, const http::BodySinkFn& sink,
+                                        http::StreamDeadlines deadlines) const;
+  Result<http::ClientResponse> upload(const std::string& ip, int64_t vmid,
+                                      const std::string& method, const std::string& path,
+                                      const std::string& content_type,
+                                      const http::BodySourceFn& source,
+                                      http::StreamDeadlines deadlines) const;
   // GET /status as a JSON object (anything else is E_UPSTREAM).
   Result<nlohmann::json> status(const std::string& ip, int64_t vmid,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;

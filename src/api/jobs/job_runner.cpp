@@ -166,6 +166,8 @@ void JobRunner::run(int64_t job_id) {
         Error::make(codes::kInternal, job->error.empty() ? "resumed compensation" : job->error));
     return;
   }
+  if (auto k = kinds_.find(job->kind); k != kinds_.end())
+    return run_other(*job, *server, k->second);
   (void)store_.update_job_state(job->id, JobState::kRunning);
   Result<void> r =
       job->kind == store::JobKind::kCreate ? run_create(*job, *server) : run_delete(*job, *server);
@@ -179,6 +181,7 @@ void JobRunner::run(int64_t job_id) {
   }
   if (r) {
     (void)store_.update_job_state(job->id, JobState::kDone);
+    if (job->kind == store::JobKind::kDelete && on_server_deleted_) on_server_deleted_(server->id);
     return;
   }
   log::warn("jobs", "job failed",
@@ -190,6 +193,27 @@ void JobRunner::run(int64_t job_id) {
     (void)store_.update_server(server->id,
                                {.state = ServerState::kError, .error = shown(r.error().message)});
   }
+}
+
+void JobRunner::run_other(store::Job& job, store::Server& s, const JobKindRunner& f) {
+  (void)store_.update_job_state(job.id, JobState::kRunning);
+  JobContext ctx{
+      job, s,
+      [this, &job](int idx, const std::function<Result<void>()>& fn) { return step(job, idx, fn); },
+      [this] { return stopping_.load(); },
+      [this](std::chrono::milliseconds d) { return sleep_for(d); }};
+  auto r = f(ctx);
+  if (stopping_ && !r) return;  // left running: resumed at the next start
+  if (r) {
+    (void)store_.update_job_state(job.id, JobState::kDone);
+    return;
+  }
+  log::warn("jobs", "job failed",
+            {{"job_id", job.id},
+             {"server_id", s.id},
+             {"kind", to_string(job.kind)},
+             {"error", r.error().message}});
+  (void)store_.update_job_state(job.id, JobState::kFailed, shown(r.error().message));
 }
 
 Result<void> JobRunner::run_create(store::Job& job, store::Server& s) {

@@ -70,6 +70,22 @@ struct JobRunnerConfig {
 // "<host path>". Empty prefixes and "/" are ignored.
 std::string redact_host_paths(std::string_view msg, const std::vector<std::string>& prefixes);
 
+// What a job kind run by another feature (backups) is given: its job and
+// server; `step` runs step idx through the runner's own bookkeeping (a done
+// step is skipped, so a resumed job goes on where it stopped); `stopping`
+// says the API is shutting down (give up soon: the job stays running and
+// resumes at the next start); `sleep` waits, false when stopping.
+struct JobContext {
+  store::Job& job;
+  store::Server& server;
+  std::function<Result<void>(int idx, const std::function<Result<void>()>& f)> step;
+  std::function<bool()> stopping;
+  std::function<bool(std::chrono::milliseconds)> sleep;
+};
+// Does the job's work; an error fails the job (state failed, its message
+// shown redacted), unless the API is stopping.
+using JobKindRunner = std::function<Result<void>(JobContext&)>;
+
 class JobRunner {
  public:
   JobRunner(store::Store& store, drivers::Driver& driver, const AgentClient& agents,
@@ -89,6 +105,11 @@ class JobRunner {
   // deletion). The IDE proxy drops its cached decisions for it. Set before
   // the first submit().
   void on_vmid_change(std::function<void(int)> f) { on_vmid_change_ = std::move(f); }
+  // Another feature's job kind (backup, restore). Set before the first submit().
+  void add_kind(store::JobKind kind, JobKindRunner run) { kinds_[kind] = std::move(run); }
+  // Called (from a job thread) once a delete job has marked its server
+  // deleted (backups then go with it). Set before the first submit().
+  void on_server_deleted(std::function<void(int64_t)> f) { on_server_deleted_ = std::move(f); }
 
  private:
   std::string shown(const std::string& message) const;  // redact_host_paths with cfg_.host_paths
@@ -103,6 +124,7 @@ class JobRunner {
   Result<void> wait_running(const store::Job& job, const store::Server& server, int vmid,
                             const std::string& ip);
   Result<void> run_delete(store::Job& job, store::Server& server);
+  void run_other(store::Job& job, store::Server& server, const JobKindRunner& f);
   Result<void> step(store::Job& job, int idx, const std::function<Result<void>()>& f);
   void compensate(store::Job& job, store::Server& server, const Error& why);
   drivers::ContainerSpec spec_for(const store::Server& s) const;
@@ -123,6 +145,8 @@ class JobRunner {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   std::function<void(int)> on_vmid_change_;
+  std::map<store::JobKind, JobKindRunner> kinds_;
+  std::function<void(int64_t)> on_server_deleted_;
   void vmid_changed(int vmid) const {
     if (on_vmid_change_) on_vmid_change_(vmid);
   }

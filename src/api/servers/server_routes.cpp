@@ -17,26 +17,6 @@ namespace {
 
 using Deps = std::shared_ptr<const ServerRouteDeps>;
 
-nlohmann::json job_json(const store::Job& j) {
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& s : j.steps)
-    steps.push_back({{"name", s.name},
-                     {"state", to_string(s.state)},
-                     {"detail", s.detail},
-                     {"started_at", s.started_at ? nlohmann::json(iso_time(*s.started_at))
-                                                 : nlohmann::json(nullptr)},
-                     {"finished_at", s.finished_at ? nlohmann::json(iso_time(*s.finished_at))
-                                                   : nlohmann::json(nullptr)}});
-  return {{"id", j.id},
-          {"server_id", j.server_id},
-          {"kind", to_string(j.kind)},
-          {"state", to_string(j.state)},
-          {"error", j.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.error)},
-          {"steps", steps},
-          {"created_at", iso_time(j.created_at)},
-          {"updated_at", iso_time(j.updated_at)}};
-}
-
 // A create request checked against the driver's limits and the pinned
 // catalog, with the owner and the owner's quotas.
 Result<store::NewServer> validate_create(const ServerRouteDeps& d, const Request& req) {

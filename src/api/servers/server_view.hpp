@@ -35,6 +35,11 @@ namespace zlh::api {
 // "2026-11-24T10:00:00Z" (whole seconds, UTC).
 std::string iso_time(store::Time t);
 
+// A job as GET /api/jobs/{id} shows it: {id, server_id, kind, state, error
+// (null when none), steps [{name, state, detail, started_at, finished_at}],
+// created_at, updated_at}.
+nlohmann::json job_json(const store::Job& j);
+
 // Appends the server's document to `out`.
 void append_server_json(std::string& out, const store::Server& s);
 

@@ -67,7 +67,10 @@ void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
 Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
-               std::span<const std::string> steps, int64_t now_ms);
+               std::span<const std::string> steps, int64_t now_ms,
+               const std::string& params = "{}");
+// jobs.cpp: "IN ('queued','running','compensating')".
+const std::string& unfinished_in();
 
 struct Store::Impl {
   Impl(SQLite::Database database, Options options)

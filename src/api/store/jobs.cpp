@@ -5,7 +5,6 @@
 #include "api/store/impl.hpp"
 
 namespace zlh::api::store {
-namespace {
 
 // is_unfinished() as the SQL the jobs table needs:
 // "IN ('queued','running','compensating')", written with to_string.
@@ -19,6 +18,8 @@ const std::string& unfinished_in() {
   }();
   return sql;
 }
+
+namespace {
 
 std::vector<JobStep> load_steps(SQLite::Database& db, int64_t job_id) {
   SQLite::Statement q(db,
@@ -38,7 +39,7 @@ std::vector<JobStep> load_steps(SQLite::Database& db, int64_t job_id) {
 template <typename Bind>
 std::vector<Job> query_jobs(SQLite::Database& db, std::string_view where, Bind bind) {
   SQLite::Statement q(db, std::string("SELECT j.id, j.server_id, j.kind, j.state, j.error,"
-                                      " j.created_at, j.updated_at FROM jobs j"
+                                      " j.created_at, j.updated_at, j.params FROM jobs j"
                                       " JOIN servers s ON s.id = j.server_id WHERE ") +
                               std::string(where) + " ORDER BY j.id");
   bind(q);
@@ -51,7 +52,8 @@ std::vector<Job> query_jobs(SQLite::Database& db, std::string_view where, Bind b
                       q.getColumn(4).getString(),
                       from_ms(q.getColumn(5).getInt64()),
                       from_ms(q.getColumn(6).getInt64()),
-                      {}});
+                      {},
+                      q.getColumn(7).getString()});
   for (Job& j : out) j.steps = load_steps(db, j.id);
   return out;
 }
@@ -66,18 +68,19 @@ Result<Job> one_job(SQLite::Database& db, std::string_view where, Bind bind) {
 }  // namespace
 
 Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
-               std::span<const std::string> steps, int64_t now_ms) {
+               std::span<const std::string> steps, int64_t now_ms, const std::string& params) {
   SQLite::Statement ins(db,
-                        "INSERT INTO jobs(server_id, kind, state, created_at, updated_at)"
-                        " VALUES (?,?,?,?,?)");
+                        "INSERT INTO jobs(server_id, kind, state, created_at, updated_at, params)"
+                        " VALUES (?,?,?,?,?,?)");
   ins.bind(1, server_id);
   ins.bind(2, std::string(to_string(kind)));
   ins.bind(3, std::string(to_string(JobState::kQueued)));
   ins.bind(4, now_ms);
   ins.bind(5, now_ms);
+  ins.bind(6, params);
   ins.exec();
-  Job job{db.getLastInsertRowid(), server_id,       kind, JobState::kQueued, "",
-          from_ms(now_ms),         from_ms(now_ms), {}};
+  Job job{db.getLastInsertRowid(), server_id, kind,  JobState::kQueued, "", from_ms(now_ms),
+          from_ms(now_ms),         {},        params};
   SQLite::Statement step(db, "INSERT INTO job_steps(job_id, idx, name) VALUES (?,?,?)");
   for (size_t i = 0; i < steps.size(); ++i) {
     step.reset();
@@ -122,6 +125,10 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
         out.existing = true;
         return out;
       }
+      if (cur.kind == JobKind::kBackup || cur.kind == JobKind::kRestore)
+        return fail(codes::kConflict, "a " + std::string(to_string(cur.kind)) +
+                                          " of the server is under way (job " +
+                                          std::to_string(cur.id) + "); try again when it ends");
       if (cur.state == JobState::kCompensating)
         return fail(codes::kConflict, "the server's failed provisioning is being cleaned up (job " +
                                           std::to_string(cur.id) + "); try again when it ends");

@@ -382,7 +382,8 @@ Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
       return fail(codes::kNotFound, "user not found");
     SQLite::Statement q(
         db,
-        "SELECT servers, memory_mb, disk_gb, consoles, uploads FROM user_quotas WHERE user_id = ?");
+        "SELECT servers, memory_mb, disk_gb, consoles, uploads, backup_bytes FROM user_quotas"
+        " WHERE user_id = ?");
     q.bind(1, user_id);
     QuotaOverrides out;
     if (q.executeStep()) {
@@ -390,35 +391,38 @@ Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
         if (q.getColumn(i).isNull()) return std::nullopt;
         return q.getColumn(i).getInt64();
       };
-      out = {col(0), col(1), col(2), col(3), col(4)};
+      out = {col(0), col(1), col(2), col(3), col(4), col(5)};
     }
     return out;
   });
 }
 
 Result<void> Store::set_quotas(int64_t user_id, const QuotaOverrides& in) {
-  for (const auto* v : {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads})
+  for (const auto* v :
+       {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads, &in.backup_bytes})
     if (*v && **v < 0)
       return std::unexpected(Error::invalid("quotas", "a quota cannot be negative"));
   return impl_->write("set quotas", [&](SQLite::Database& db) -> Result<void> {
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
       return fail(codes::kNotFound, "user not found");
-    SQLite::Statement q(db,
-                        "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, "
-                        "uploads, updated_at)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(user_id) DO UPDATE SET"
-                        " servers = ?2, memory_mb = ?3, disk_gb = ?4, consoles = ?5, uploads = ?6, "
-                        "updated_at = ?7");
+    SQLite::Statement q(
+        db,
+        "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, "
+        "uploads, backup_bytes, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(user_id) DO UPDATE SET"
+        " servers = ?2, memory_mb = ?3, disk_gb = ?4, consoles = ?5, uploads = ?6, "
+        "backup_bytes = ?7, updated_at = ?8");
     q.bind(1, user_id);
     int i = 2;
-    for (const auto* v : {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads}) {
+    for (const auto* v :
+         {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads, &in.backup_bytes}) {
       if (*v)
         q.bind(i, **v);
       else
         q.bind(i);
       ++i;
     }
-    q.bind(7, impl_->now_ms());
+    q.bind(8, impl_->now_ms());
     q.exec();
     return {};
   });

@@ -73,6 +73,18 @@ struct CreatedServer {
   Job job;
 };
 
+// A backup with the job that makes it, created in one transaction.
+struct StartedBackup {
+  Backup backup;
+  Job job;  // kind backup, params {"backup_id"}
+};
+
+// A restore job with the pre-restore backup it makes first.
+struct StartedRestore {
+  Backup pre_restore;  // state creating, kind pre_restore
+  Job job;             // kind restore, params {"backup_id", "pre_restore_id"}
+};
+
 class Store {
  public:
   // Opens (creating it, mode 0600, if missing) the database file at `path`
@@ -199,6 +211,39 @@ class Store {
   // System: jobs that are queued, running or compensating, oldest first —
   // what a runner resumes after a restart.
   Result<std::vector<Job>> list_unfinished_jobs();
+
+  // ---- backups (src/api/backups; docs/backups-api.md) ----
+  // Quotas are bytes; 0 = unlimited. A user's bytes are the sizes of their
+  // backups that are not failed (owner_id at creation).
+  // System: a backup row (state creating) and its backup job (`steps`),
+  // in one transaction, for a live server. E_NOT_FOUND (server missing,
+  // deleted), E_CONFLICT (the server has an unfinished job), E_QUOTA (the
+  // owner's bytes already reach `quota_bytes`), E_INVALID (no steps).
+  Result<StartedBackup> create_backup_job(const NewBackup& b, int64_t quota_bytes,
+                                          std::span<const std::string> steps);
+  // System: a restore job of backup `backup_id` (which must be the server's
+  // and ready) with its pre-restore backup row, in one transaction; the
+  // backup turns `restoring` (so retention and DELETE leave it alone) until
+  // finish_restore. The pre-restore backup is expected to be about the size
+  // of the one restored: E_QUOTA, before anything is created, when the
+  // owner's bytes plus that size pass `quota_bytes`. E_NOT_FOUND, E_CONFLICT
+  // (not ready, or an unfinished job), E_INVALID.
+  Result<StartedRestore> create_restore_job(int64_t server_id, int64_t backup_id, int64_t owner_id,
+                                            int64_t quota_bytes,
+                                            std::span<const std::string> steps);
+  // System: E_NOT_FOUND.
+  Result<Backup> get_backup(int64_t id);
+  // The server's backups, newest first (any state).
+  Result<std::vector<Backup>> list_backups(int64_t server_id);
+  // System: applies the fields present. E_NOT_FOUND, E_INVALID (negative size).
+  Result<void> update_backup(int64_t id, const BackupUpdate& u);
+  // System: removes the row. E_CONFLICT while it is restoring. Repeatable
+  // (a missing row is fine).
+  Result<void> delete_backup(int64_t id);
+  // System: removes every row of the server (its deletion). Repeatable.
+  Result<void> delete_backups_of_server(int64_t server_id);
+  // Bytes of the user's backups that are not failed.
+  Result<int64_t> backup_bytes_used(int64_t owner_id);
 
   // ---- lxc slots (the lxc driver's id ranges and addresses) ----
   // System: the slot `vmid` holds, or else the lowest free slot below

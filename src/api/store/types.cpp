@@ -14,7 +14,17 @@ constexpr Names<ServerState, 5> kServerStates{{{ServerState::kProvisioning, "pro
                                                {ServerState::kError, "error"},
                                                {ServerState::kDeleting, "deleting"},
                                                {ServerState::kDeleted, "deleted"}}};
-constexpr Names<JobKind, 2> kJobKinds{{{JobKind::kCreate, "create"}, {JobKind::kDelete, "delete"}}};
+constexpr Names<JobKind, 4> kJobKinds{{{JobKind::kCreate, "create"},
+                                       {JobKind::kDelete, "delete"},
+                                       {JobKind::kBackup, "backup"},
+                                       {JobKind::kRestore, "restore"}}};
+constexpr Names<BackupKind, 3> kBackupKinds{{{BackupKind::kManual, "manual"},
+                                             {BackupKind::kScheduled, "scheduled"},
+                                             {BackupKind::kPreRestore, "pre_restore"}}};
+constexpr Names<BackupState, 4> kBackupStates{{{BackupState::kCreating, "creating"},
+                                               {BackupState::kReady, "ready"},
+                                               {BackupState::kFailed, "failed"},
+                                               {BackupState::kRestoring, "restoring"}}};
 constexpr Names<JobState, 7> kJobStates{{{JobState::kQueued, "queued"},
                                          {JobState::kRunning, "running"},
                                          {JobState::kDone, "done"},
@@ -47,6 +57,14 @@ std::string_view to_string(ServerState s) { return name_of(kServerStates, s); }
 std::string_view to_string(JobKind k) { return name_of(kJobKinds, k); }
 std::string_view to_string(JobState s) { return name_of(kJobStates, s); }
 std::string_view to_string(StepState s) { return name_of(kStepStates, s); }
+std::string_view to_string(BackupKind k) { return name_of(kBackupKinds, k); }
+std::string_view to_string(BackupState s) { return name_of(kBackupStates, s); }
+Result<BackupKind> parse_backup_kind(std::string_view s) {
+  return parse(kBackupKinds, s, "backup kind");
+}
+Result<BackupState> parse_backup_state(std::string_view s) {
+  return parse(kBackupStates, s, "backup state");
+}
 
 Result<ServerType> parse_server_type(std::string_view s) {
   if (auto t = parse_container_type(s)) return *t;

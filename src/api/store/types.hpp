@@ -88,11 +88,13 @@ struct NewServer {
 // The operator's quotas (--quota-*), for users without an override; 0 = unlimited.
 struct QuotaDefaults {
   int64_t servers = 0, memory_mb = 0, disk_gb = 0, consoles = 0, uploads = 0;
+  int64_t backup_bytes = 0;  // bytes of backups (--backup-quota)
 };
 
 // A user's quotas: each field unset = the operator's default, 0 = unlimited.
 struct QuotaOverrides {
   std::optional<int64_t> servers, memory_mb, disk_gb, consoles, uploads;
+  std::optional<int64_t> backup_bytes;
 };
 inline constexpr int kMaxPortsPerServer = 64;
 
@@ -141,7 +143,8 @@ struct ServerUpdate {
 
 // ---- jobs -----------------------------------------------------------------
 
-enum class JobKind { kCreate, kDelete };
+// backup and restore: src/api/backups (their params name the backups).
+enum class JobKind { kCreate, kDelete, kBackup, kRestore };
 
 // queued → running → done
 //                  → failed → compensating → compensated
@@ -179,6 +182,7 @@ struct Job {
   Time created_at;
   Time updated_at;
   std::vector<JobStep> steps;  // by idx
+  std::string params = "{}";   // JSON object text: what the job works on (backups)
 };
 
 // A job is unfinished while a runner still owes it work: queued, running,
@@ -186,6 +190,42 @@ struct Job {
 bool is_unfinished(JobState s);
 // Whether update_job_state accepts from → to (see JobState).
 bool job_transition_allowed(JobState from, JobState to);
+
+// ---- backups ----------------------------------------------------------------
+
+enum class BackupKind { kManual, kScheduled, kPreRestore };
+// creating → ready | failed; ready → restoring → ready (a restore reads it).
+enum class BackupState { kCreating, kReady, kFailed, kRestoring };
+
+struct Backup {
+  int64_t id = 0;
+  int64_t server_id = 0;
+  int64_t owner_id = 0;  // the server's owner when it was made: whose quota it uses
+  std::string name;
+  BackupKind kind = BackupKind::kManual;
+  BackupState state = BackupState::kCreating;
+  int64_t size = 0;    // bytes of the archive, once ready
+  std::string sha256;  // hex, once ready
+  std::string format = "tar.zst";
+  std::string error;
+  Time created_at;
+  std::optional<Time> finished_at;
+};
+
+struct NewBackup {
+  int64_t server_id = 0;
+  int64_t owner_id = 0;
+  std::string name;
+  BackupKind kind = BackupKind::kManual;
+};
+
+struct BackupUpdate {
+  std::optional<BackupState> state{};
+  std::optional<int64_t> size{};
+  std::optional<std::string> sha256{};
+  std::optional<std::string> error{};
+  std::optional<Time> finished_at{};
+};
 
 // ---- audit ----------------------------------------------------------------
 
@@ -215,6 +255,10 @@ std::string_view to_string(ServerState s);
 std::string_view to_string(JobKind k);
 std::string_view to_string(JobState s);
 std::string_view to_string(StepState s);
+std::string_view to_string(BackupKind k);  // manual, scheduled, pre_restore
+std::string_view to_string(BackupState s);
+Result<BackupKind> parse_backup_kind(std::string_view s);
+Result<BackupState> parse_backup_state(std::string_view s);
 Result<ServerType> parse_server_type(std::string_view s);
 Result<ServerState> parse_server_state(std::string_view s);
 Result<JobKind> parse_job_kind(std::string_view s);
