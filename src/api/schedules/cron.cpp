@@ -61,8 +61,10 @@ Result<int> parse_value(const Field& f, std::string_view s) {
   for (int i = 0; i < f.names_count; ++i)
     if (name == f.names[i]) return f.names_first + i;
   if (s.size() > 16) s = s.substr(0, 16);
-  return fail(
-      field_error(f, "\"" + std::string(s) + "\" is not a number" + (f.names ? " or a name" : "")));
+  std::string what = "\"";  // built in steps: GCC 12's -Wrestrict misfires on "x" + string
+  what.append(s).append("\" is not a number");
+  if (f.names) what += " or a name";
+  return fail(field_error(f, what));
 }
 
 // One item of a list: `*`, `a`, `a-b`, each with an optional `/step`.
