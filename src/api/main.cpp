@@ -27,6 +27,7 @@
 #include "api/options.hpp"
 #include "api/poller/poller.hpp"
 #include "api/portal/static_routes.hpp"
+#include "api/schedules/scheduler.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_context.hpp"
 #include "api/work_lane.hpp"
@@ -263,7 +264,8 @@ struct Services {
         jobs_config(job_runner_config(opts)),
         jobs(store, driver, agents, jobs_config),
         ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
-        catalog(opts.artifacts, opts.catalog_key) {
+        catalog(opts.artifacts, opts.catalog_key),
+        scheduler(store, api::schedules::agent_tasks(agents, start_backup)) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
@@ -279,6 +281,12 @@ struct Services {
   api::IdeAccess ide;
   std::optional<api::IdeOrigin> ide_origin;
   api::CatalogSource catalog;
+  // Backup tasks of schedules: the backup service's start_backup (kind
+  // scheduled); empty until backups are wired, so such tasks fail with
+  // E_UNAVAILABLE. Read by the scheduler's tasks and the schedule routes.
+  api::schedules::StartBackupFn start_backup;
+  // Schedules fire here (docs/schedules.md); started by serve().
+  api::schedules::Scheduler scheduler;
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
@@ -300,6 +308,7 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads},
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
+      .schedules = {store, s.scheduler},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };
@@ -469,6 +478,7 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
                             std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
       poller_config(opts, services.jobs_config.host_paths), &services.registry);
   poller.start();
+  services.scheduler.start();  // marks interrupted runs, catches up missed fires
   log::info("api", "api started",
             {{"version", kVersion},
              {"listen", opts.listen},
@@ -477,7 +487,8 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
              {"driver", opts.driver},
              {"public_url", opts.public_url}});
   server.run(2, true);
-  services.lane.stop();  // its calls answer through this server's Responders
+  services.scheduler.stop();  // interrupts offset waits; runs end recorded
+  services.lane.stop();       // its calls answer through this server's Responders
   side.stop();
   containers.stop();
   poller.stop();

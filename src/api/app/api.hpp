@@ -2,7 +2,7 @@
 // one screen in api.cpp) made from what main builds for each feature.
 // Each feature adds its own routes with only what it uses:
 // auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
-// catalog/, relay/, tailscale/, ide/, portal/ (static trees) and
+// catalog/, relay/, tailscale/, ide/, schedules/, portal/ (static trees) and
 // app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
@@ -20,6 +20,7 @@
 #include "api/catalog/catalog_source.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/relay/target.hpp"
+#include "api/schedules/schedule_routes.hpp"
 #include "api/servers/server_routes.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
@@ -37,7 +38,8 @@ struct ApiRouteDeps {
   ServerRouteDeps servers;
   relay::RelayDeps relay;
   tailscale::TailscaleRouteDeps tailscale;
-  IdeApiDeps ide;         // its origin null: no IDE origin configured
+  IdeApiDeps ide;  // its origin null: no IDE origin configured
+  ScheduleDeps schedules;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

@@ -29,16 +29,16 @@ struct NewSchedule {
 struct Schedule {
   int64_t id = 0;
   int64_t server_id = 0;
-  std::string name;
-  std::string cron;
-  std::string timezone;
+  std::string name{};
+  std::string cron{};
+  std::string timezone{};
   bool enabled = true;
   bool catch_up = true;
   bool only_when_running = false;
-  std::string tasks;
-  std::optional<Time> next_run_at;
-  Time created_at;
-  Time updated_at;
+  std::string tasks{};
+  std::optional<Time> next_run_at{};
+  Time created_at{};
+  Time updated_at{};
 };
 
 // The fields a PATCH replaces; next_run_at is always written (the caller
@@ -71,13 +71,13 @@ struct NewRun {
 struct ScheduleRun {
   int64_t id = 0;
   int64_t schedule_id = 0;
-  Time fire_time;
+  Time fire_time{};
   bool manual = false;
   RunState state = RunState::kRunning;
-  std::string tasks;
-  std::string error;
-  Time started_at;
-  std::optional<Time> finished_at;
+  std::string tasks{};
+  std::string error{};
+  Time started_at{};
+  std::optional<Time> finished_at{};
 };
 
 inline constexpr int kMaxSchedulesPerServer = 32;
