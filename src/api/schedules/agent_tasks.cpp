@@ -40,10 +40,12 @@ TaskFn agent_tasks(const AgentClient& agents, const StartBackupFn& start_backup)
   return [&agents, &start_backup](const store::Server& server, const Task& task,
                                   const store::Schedule& schedule) -> Result<json> {
     switch (task.action) {
-      case TaskAction::kPower:
+      case TaskAction::kPower: {
+        std::string path = "/";  // appended, not "/" + s: GCC 12's -Wrestrict misfires
+        path += task.payload.value_or("");
         // A graceful stop may take its time (the agent's stop timeout).
-        return call_agent(agents, server, "/" + task.payload.value_or(""), {},
-                          std::chrono::minutes(2));
+        return call_agent(agents, server, path, {}, std::chrono::minutes(2));
+      }
       case TaskAction::kCommand:
         return call_agent(agents, server, "/console/command",
                           json{{"command", task.payload.value_or("")}}.dump(),

@@ -130,9 +130,13 @@ void Scheduler::loop() {
     }
     reap();
     fire_due();
-    Time wake = opts_.now() + opts_.max_idle;
+    const Time now = opts_.now();
+    Time wake = now + opts_.max_idle;
     if (auto active = store_.list_active_schedules(); active && !active->empty())
       wake = std::min(wake, *active->front().next_run_at);
+    // Still due after fire_due: the store refused to move it on (logged);
+    // try again in a second rather than spin.
+    if (wake <= now) wake = now + std::chrono::seconds(1);
     std::unique_lock lock(mu_);
     cv_.wait_until(lock, wake, [this] { return stopping_ || changed_; });
     changed_ = false;
