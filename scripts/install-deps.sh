@@ -11,6 +11,8 @@ PACKAGES=(
   libboost1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libcurl4-openssl-dev libarchive-dev libsodium-dev libssl-dev
   libcli11-dev libtomlplusplus-dev libjemalloc-dev
+  # schedules' time zones (src/api/schedules/cron.*): Howard Hinnant's date/tz over tzdata
+  libhowardhinnant-date-dev tzdata
   # runtimes for the demo store and game servers (docs/design.md §4.3, §9), dev user tools
   openjdk-17-jdk-headless nodejs passwd bash xz-utils
   # tests and benchmarks; clang-15 and libFuzzer for `make fuzz` (the fuzz preset)

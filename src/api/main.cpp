@@ -27,6 +27,7 @@
 #include "api/options.hpp"
 #include "api/poller/poller.hpp"
 #include "api/portal/static_routes.hpp"
+#include "api/schedules/scheduler.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_context.hpp"
 #include "api/work_lane.hpp"
@@ -277,11 +278,16 @@ struct Services {
         ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
         catalog(opts.artifacts, opts.catalog_key),
         archives(opts.backup_dir),
-        backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)) {
+        backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)),
+        scheduler(store, api::schedules::agent_tasks(agents, start_backup)) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
     jobs.on_vmid_change([this](int vmid) { ide.forget_vmid(vmid); });
+    // A schedule's backup task is a backup of kind "scheduled".
+    start_backup = [this](const api::store::Server& s, std::string name) {
+      return backups.start_backup(s, std::move(name), api::backups::BackupKind::kScheduled);
+    };
     add_job_gauges(registry, store, jobs);
   }
 
@@ -295,6 +301,11 @@ struct Services {
   api::CatalogSource catalog;
   api::backups::FsBackupStore archives;
   api::backups::BackupService backups;  // registers its job kinds with `jobs`
+  // Backup tasks of schedules: the backup service's start_backup (kind
+  // scheduled), set in the constructor. Read by the scheduler's tasks.
+  api::schedules::StartBackupFn start_backup;
+  // Schedules fire here (docs/schedules.md); started by serve().
+  api::schedules::Scheduler scheduler;
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
@@ -317,6 +328,7 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
       .backups = {store, s.backups, s.jobs},
+      .schedules = {store, s.scheduler},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };
@@ -486,6 +498,7 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
                             std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
       poller_config(opts, services.jobs_config.host_paths), &services.registry);
   poller.start();
+  services.scheduler.start();  // marks interrupted runs, catches up missed fires
   log::info("api", "api started",
             {{"version", kVersion},
              {"listen", opts.listen},
@@ -494,7 +507,8 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
              {"driver", opts.driver},
              {"public_url", opts.public_url}});
   server.run(2, true);
-  services.lane.stop();  // its calls answer through this server's Responders
+  services.scheduler.stop();  // interrupts offset waits; runs end recorded
+  services.lane.stop();       // its calls answer through this server's Responders
   side.stop();
   containers.stop();
   poller.stop();

@@ -2,7 +2,7 @@
 // one screen in api.cpp) made from what main builds for each feature.
 // Each feature adds its own routes with only what it uses:
 // auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
-// catalog/, relay/, tailscale/, ide/, backups/, portal/ (static trees) and
+// catalog/, relay/, tailscale/, ide/, backups/, schedules/, portal/ (static trees) and
 // app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
@@ -21,6 +21,7 @@
 #include "api/catalog/catalog_source.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/relay/target.hpp"
+#include "api/schedules/schedule_routes.hpp"
 #include "api/servers/server_routes.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
@@ -40,6 +41,7 @@ struct ApiRouteDeps {
   tailscale::TailscaleRouteDeps tailscale;
   IdeApiDeps ide;  // its origin null: no IDE origin configured
   backups::BackupDeps backups;
+  ScheduleDeps schedules;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

@@ -362,6 +362,7 @@ Result<void> Store::delete_server(int64_t server_id) {
   return impl_->write("delete server", [&](SQLite::Database& db) -> Result<void> {
     if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
     release(db, server_id);
+    exec_with(db, "DELETE FROM schedules WHERE server_id = ?", server_id);  // runs cascade
     SQLite::Statement q(db,
                         "UPDATE servers SET state = 'deleted', updated_at = ?1,"
                         " deleted_at = coalesce(deleted_at, ?1) WHERE id = ?2");

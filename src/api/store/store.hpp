@@ -39,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/store/schedule_types.hpp"
 #include "api/store/types.hpp"
 #include "base/error.hpp"
 
@@ -172,8 +173,9 @@ class Store {
   // once the container is destroyed. Repeatable (releasing nothing is
   // fine). E_NOT_FOUND for an unknown server.
   Result<void> release_allocations(int64_t server_id);
-  // System: releases the allocations and marks the server deleted (state
-  // deleted, deleted_at), in one transaction. The row stays so its jobs stay
+  // System: releases the allocations, deletes its schedules (and their
+  // runs) and marks the server deleted (state deleted, deleted_at), in one
+  // transaction. The row stays so its jobs stay
   // visible to the owner. Repeatable. E_NOT_FOUND for an unknown server.
   Result<void> delete_server(int64_t server_id);
 
@@ -283,6 +285,45 @@ class Store {
   // code exactly one succeeds. E_FORBIDDEN (no such invite, used, expired),
   // else create_user's errors.
   Result<User> create_user_with_invite(const NewUser& user, std::string_view invite_hash, Time now);
+
+  // ---- schedules (docs/schedules.md) ----
+  // Schedules belong to a server; the routes check the server's owner first
+  // (get_server_for_owner) and pass its id, so every call below is scoped
+  // by that server: another server's schedule is E_NOT_FOUND.
+  // A new schedule. E_NOT_FOUND (server missing, deleting or deleted),
+  // E_QUOTA (the server has kMaxSchedulesPerServer), E_INVALID (tasks not
+  // a JSON array, empty name/cron/timezone).
+  Result<Schedule> create_schedule(const NewSchedule& s);
+  // The server's schedules by id.
+  Result<std::vector<Schedule>> list_schedules(int64_t server_id);
+  // E_NOT_FOUND.
+  Result<Schedule> get_schedule(int64_t server_id, int64_t schedule_id);
+  // Applies the fields present and sets next_run_at to `u.next_run_at`
+  // (none: NULL). E_NOT_FOUND, E_INVALID (as create).
+  Result<Schedule> update_schedule(int64_t server_id, int64_t schedule_id, const ScheduleUpdate& u);
+  // Deletes the schedule and its runs. E_NOT_FOUND.
+  Result<void> delete_schedule(int64_t server_id, int64_t schedule_id);
+  // System (the scheduler): enabled schedules with a next run whose server
+  // is neither deleting nor deleted, soonest first.
+  Result<std::vector<Schedule>> list_active_schedules();
+  // System: moves next_run_at from `expected` to `next` (none: NULL) if it
+  // still is `expected`; false when something else changed it first (a
+  // PATCH), which then wins. E_NOT_FOUND.
+  Result<bool> advance_schedule(int64_t schedule_id, Time expected, std::optional<Time> next);
+  // System: records a run — the claim of its fire. E_CONFLICT when the
+  // schedule already has a run for that fire_time (UNIQUE), E_NOT_FOUND (no
+  // such schedule), E_INVALID (tasks not a JSON array). A run made final
+  // (skipped) gets finished_at at once. Deletes the schedule's oldest
+  // finished runs beyond kRunsKept.
+  Result<ScheduleRun> create_run(const NewRun& run);
+  // System: the run's state, per-task results and error; a final state
+  // stamps finished_at. E_NOT_FOUND, E_INVALID (tasks not a JSON array).
+  Result<ScheduleRun> update_run(int64_t run_id, RunState state, const std::string& tasks,
+                                 const std::string& error);
+  // The schedule's runs, newest first, at most `limit` (1..100).
+  Result<std::vector<ScheduleRun>> list_runs(int64_t schedule_id, int limit);
+  // System: every run still `running` (what a crash leaves behind).
+  Result<std::vector<ScheduleRun>> list_running_runs();
 
   // ---- audit ----
   // Appends an entry stamped with the clock; returns its id. E_INVALID
