@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/fs.hpp"
 #include "harness.hpp"
+#include "stream_client.hpp"
 
 namespace zlh::testing {
 namespace {
@@ -88,12 +90,13 @@ class BackupAgentTest : public ::testing::Test {
       if (s["name"] == "workload") return s["state"];
     return "";
   }
-  void provision() {
+  void provision(json props = json::object()) {
+    props["server-ip"] = "127.0.0.1";
     json p = {{"vmid", kVmid},       {"container_type", "game"},
               {"game", "minecraft"}, {"variant", "vanilla"},
               {"version", "1.21.4"}, {"world", "world"},
               {"memory_mb", 512},    {"ports", {{"game", kGamePort}}},
-              {"eula", true},        {"properties", {{"server-ip", "127.0.0.1"}}}};
+              {"eula", true},        {"properties", props}};
     auto r = call("POST", "/config", p.dump());
     ASSERT_EQ(r.status, 202) << r.body;
     ASSERT_TRUE(eventually([&] { return workload_state() == "running"; }, 180s))
@@ -186,6 +189,52 @@ TEST_F(BackupAgentTest, ArchivePausesSavesRestoreSwapsAndBadArchivesChangeNothin
   ASSERT_EQ(s.status, 200);
   EXPECT_EQ(s.headers.get("X-Zlh-Consistency"), "not-paused");
   EXPECT_EQ(slurp(unpack(s.body, "stopped") + "/marker.txt"), "still here");
+}
+
+// The client goes away in the middle of the archive: the saves are resumed
+// all the same, and the server keeps running.
+TEST_F(BackupAgentTest, ClientGoneMidArchiveStillResumes) {
+  provision();
+  std::string big(48 << 20, '\0');  // incompressible: the stream outlasts the socket buffers
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < big.size(); i += 8) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    std::memcpy(&big[i], &x, 8);
+  }
+  ASSERT_TRUE(fs::write_file_atomic(server_ + "/world-big.bin", big, 0644));
+  {
+    auto req =
+        http::StreamingRequest::open("GET", agent_->url("/backups/archive"),
+                                     bearer_from(keys_, kVmid, "GET", "/backups/archive"), {});
+    ASSERT_TRUE(req) << req.error().to_string();
+    auto head = (*req)->read_head(30s);
+    ASSERT_TRUE(head) << head.error().to_string();
+    ASSERT_EQ(head->status, 200);
+    char buf[65536];
+    ASSERT_TRUE((*req)->read(buf, sizeof buf));
+    EXPECT_EQ(commands(), (std::vector<std::string>{"save-off", "save-all flush"}));
+  }  // gone, the archive unfinished
+  EXPECT_TRUE(eventually([&] { return commands().size() == 3; }, 20s)) << commands().size();
+  EXPECT_EQ(commands().back(), "save-on");
+  EXPECT_EQ(workload_state(), "running");
+}
+
+// A save that does not finish within the block's timeout_s: E_TIMEOUT
+// before any archive byte, and the saves are resumed.
+TEST_F(BackupAgentTest, SaveTimeoutIsETimeoutAndStillResumes) {
+  provision({{"zlh-standin-save-delay-ms", 4000}});
+  // The record is what the agent reads at backup time: a 1 s timeout.
+  const std::string record = root_ + "/opt/zlh-agent/state/game.json";
+  auto rec = json::parse(slurp(record));
+  ASSERT_TRUE(rec["backup"].is_object()) << rec.dump();
+  rec["backup"]["timeout_s"] = 1;
+  ASSERT_TRUE(fs::write_file_atomic(record, rec.dump(), 0600));
+  auto a = call("GET", "/backups/archive");
+  EXPECT_EQ(a.status, 504) << a.body;
+  EXPECT_NE(a.body.find("E_TIMEOUT"), std::string::npos) << a.body;
+  EXPECT_TRUE(eventually([&] { return commands().size() == 3; }, 20s));
+  EXPECT_EQ(commands(), (std::vector<std::string>{"save-off", "save-all flush", "save-on"}));
+  EXPECT_EQ(workload_state(), "running");
 }
 
 }  // namespace
