@@ -90,12 +90,8 @@ int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_
   const auto files = agent::workload_files(provisioner, devenv, opts.root, opts.max_upload_bytes);
   agent::mods::ModManager mods(opts.root, cache, opts.artifacts, supervisor,
                                agent::dev_user_owner(devenv));
-  agent::backups::BackupDeps backup_deps{
-      .root = [&provisioner, &devenv,
-               root = opts.root] { return agent::workload_root(provisioner, devenv, root); },
-      .agent_root = opts.root,
-      .sup = supervisor,
-      .tasks = tasks};
+  auto backup_deps =
+      agent::backups::workload_backup_deps(provisioner, devenv, opts.root, supervisor, tasks);
   agent::AgentContext ctx{.provisioner = provisioner,
                           .guard = guard,
                           .metrics = registry,

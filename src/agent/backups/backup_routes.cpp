@@ -150,6 +150,8 @@ Result<std::unique_ptr<http::BodySink>> open_restore(BackupDeps& d) {
   if (!w) return fail(w.error());
   if (!at_rest(d.sup, w->service))
     return fail(codes::kConflict, "the workload is running: stop it before a restore");
+  if (d.provisioning && d.provisioning())
+    return fail(codes::kConflict, "the workload is being provisioned: restore once it is done");
   if (d.restoring->exchange(true)) return fail(codes::kConflict, "a restore is already running");
   auto slot = std::make_shared<RestoreSlot>(RestoreSlot{d.restoring});
   auto job = RestoreJob::start(w->dir, w->owner);
@@ -178,6 +180,21 @@ void post_console_command(BackupDeps& d, Request& req, http::Responder res) {
   });
 }
 }  // namespace
+
+BackupDeps workload_backup_deps(const Provisioner& provisioner, devenv::DevEnvironment& devenv,
+                                const std::string& root, supervisor::Supervisor& sup,
+                                TaskRunner& tasks) {
+  return BackupDeps{
+      .root = [&provisioner, &devenv, root] { return workload_root(provisioner, devenv, root); },
+      .provisioning =
+          [&provisioner] {
+            auto s = provisioner.state();
+            return s == State::kInstalling || s == State::kVerifying || s == State::kStarting;
+          },
+      .agent_root = root,
+      .sup = sup,
+      .tasks = tasks};
+}
 
 void add_backup_routes(http::Router& r, BackupDeps& d) {
   http::RouteOptions archive;
