@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <vector>
 
 #include "agent/files/as_user.hpp"
 #include "base/crypto.hpp"
@@ -58,6 +60,7 @@ Result<std::unique_ptr<RestoreJob>> RestoreJob::start(const std::string& root_di
   }
   if (!S_ISDIR(st.st_mode)) return fail(codes::kConflict, "restore: the root is not a directory");
 
+  j->discard_leftovers();
   // Beside the root, so the exchange is one rename on one file system.
   j->staging_name_ = "." + j->name_ + ".restore-" + crypto::random_hex(6);
   if (::mkdirat(j->parent_fd_.get(), j->staging_name_.c_str(), 0700) != 0)
@@ -145,6 +148,22 @@ Result<RestoreResult> RestoreJob::finish(const std::function<Result<void>()>& ma
     log::warn(kComponent, "cannot remove the replaced tree",
               {{"path", staging_path_}, {"error", r.error().to_string()}});
   return RestoreResult{stats_.entries, stats_.bytes};
+}
+
+void RestoreJob::discard_leftovers() {
+  // One restore at a time: a staging dir already there is an agent's that
+  // died mid-restore (before the exchange: incomplete; after: the old tree).
+  const std::string prefix = "." + name_ + ".restore-";
+  std::error_code ec;
+  std::vector<std::string> stale;
+  for (const auto& e : std::filesystem::directory_iterator(parent_, ec))
+    if (e.path().filename().string().starts_with(prefix)) stale.push_back(e.path().string());
+  for (const auto& p : stale) {
+    log::info(kComponent, "removing a restore's leftover", {{"path", p}});
+    if (auto r = fs::remove_tree(p, {.missing_ok = true}); !r)
+      log::warn(kComponent, "cannot remove a restore's leftover",
+                {{"path", p}, {"error", r.error().to_string()}});
+  }
 }
 
 void RestoreJob::discard_staging() {

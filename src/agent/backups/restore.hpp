@@ -18,6 +18,9 @@
 // RestoreJob destroyed without finish() (the client went away), removes
 // the staging directory and leaves the old files as they were.
 //
+// A staging dir of an earlier restore found by start() (the agent died in
+// the middle) is removed first.
+//
 // Errors: E_BAD_ARCHIVE (hostile, corrupt or truncated archive), E_IO,
 // E_CONFLICT from may_swap, E_NOT_FOUND when the root does not exist.
 //
@@ -68,6 +71,7 @@ class RestoreJob {
   void extract_thread(int read_fd);
   Result<void> wait_extraction();
   void discard_staging();
+  void discard_leftovers();
 
   std::string root_dir_, parent_, name_, staging_name_, staging_path_;
   std::optional<files::Owner> owner_;

@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -224,6 +225,16 @@ TEST_F(RestoreTest, HostileArchivesAreRefusedAndTouchNothing) {
     EXPECT_FALSE(stdfs::exists(base_ / "evil.txt"));
     EXPECT_FALSE(stdfs::exists("/tmp/zlh-restore-evil.txt"));
   }
+}
+
+TEST_F(RestoreTest, LeftoversOfAnAgentThatDiedMidRestoreAreRemoved) {
+  stdfs::create_directories(root_.parent_path() / ".server.restore-0123456789ab" / "world");
+  stdfs::create_directories(root_.parent_path() / ".other.restore-0123456789ab");
+  auto r = restore(make_tar({{"a.txt", AE_IFREG, "a"}}));
+  ASSERT_TRUE(r) << r.error().to_string();
+  auto names = beside_root();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".other.restore-0123456789ab", "server"}));
 }
 
 TEST_F(RestoreTest, MissingRootIsNotFound) {
