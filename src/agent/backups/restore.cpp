@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,11 +21,11 @@ namespace zlh::agent::backups {
 namespace {
 constexpr std::string_view kComponent = "backups";
 
-// Writes all of `data` to a pipe; EPIPE means the reader (the extraction)
-// stopped.
+// Writes all of `data` to the extraction's socket; EPIPE means the reader
+// stopped (MSG_NOSIGNAL: no SIGPIPE, whoever calls).
 int write_all(int fd, std::string_view data) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;
@@ -75,12 +76,16 @@ Result<std::unique_ptr<RestoreJob>> RestoreJob::start(const std::string& root_di
     return fail(Error::from_errno("restore: prepare " + j->staging_path_, err));
   }
 
+  // A socket pair rather than a pipe: send() with MSG_NOSIGNAL reports a
+  // reader that stopped as EPIPE without raising SIGPIPE.
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) {
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) {
     int err = errno;
     j->discard_staging();
-    return fail(Error::from_errno("restore: pipe", err));
+    return fail(Error::from_errno("restore: socketpair", err));
   }
+  ::shutdown(p[0], SHUT_WR);
+  ::shutdown(p[1], SHUT_RD);
   j->write_fd_.reset(p[1]);
   j->thread_ = std::thread([raw = j.get(), rfd = p[0]] { raw->extract_thread(rfd); });
   return j;

@@ -4,7 +4,7 @@
 // start() creates a staging directory beside the root, on the same file
 // system: "<parent>/.<name>.restore-<random>", owned by `owner` (the
 // workload user) with the root's permission bits, and starts a thread that
-// extracts what write() feeds into a pipe, with the agent's extraction
+// extracts what write() feeds into a local socket, with the agent's extraction
 // rules (runtimes/extract.hpp: no absolute paths, no "..", no links leaving
 // the tree, no devices, FIFOs or sockets; tar.zst, tar.gz and the other
 // formats libarchive reads built in, recognised by their magic). The
@@ -24,7 +24,7 @@
 // Errors: E_BAD_ARCHIVE (hostile, corrupt or truncated archive), E_IO,
 // E_CONFLICT from may_swap, E_NOT_FOUND when the root does not exist.
 //
-// Memory: constant (a pipe and libarchive's buffers). Thread-safety: one
+// Memory: constant (socket buffers and libarchive's). Thread-safety: one
 // RestoreJob is driven by one thread at a time (write/finish); the
 // extraction runs on its own thread.
 #pragma once

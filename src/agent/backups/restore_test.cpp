@@ -227,6 +227,25 @@ TEST_F(RestoreTest, HostileArchivesAreRefusedAndTouchNothing) {
   }
 }
 
+// The extraction stops at a hostile first entry while the body keeps
+// coming: the next write reports the archive's error (no SIGPIPE).
+TEST_F(RestoreTest, RefusedEarlyWhileTheBodyKeepsComing) {
+  std::string big(8 << 20, '\0');
+  std::mt19937 rng(3);
+  for (char& c : big) c = char(rng());
+  std::string bytes = make_tar({{"../evil.txt", AE_IFREG, "x"}, {"big.bin", AE_IFREG, big}});
+  auto job = RestoreJob::start(root_.string(), std::nullopt);
+  ASSERT_TRUE(job);
+  Result<void> w;
+  for (size_t at = 0; at < bytes.size() && w; at += 65536)
+    w = (*job)->write(std::string_view(bytes).substr(at, 65536));
+  ASSERT_FALSE(w) << "the whole body was taken";
+  EXPECT_EQ(w.error().code, codes::kBadArchive) << w.error().to_string();
+  EXPECT_NE(w.error().message.find("../evil.txt"), std::string::npos) << w.error().to_string();
+  job->reset();
+  expect_old_files();
+}
+
 TEST_F(RestoreTest, LeftoversOfAnAgentThatDiedMidRestoreAreRemoved) {
   stdfs::create_directories(root_.parent_path() / ".server.restore-0123456789ab" / "world");
   stdfs::create_directories(root_.parent_path() / ".other.restore-0123456789ab");
