@@ -34,11 +34,13 @@ bool at_rest(supervisor::Supervisor& sup, const std::string& service) {
 
 // The archive as a response body; resumes the paused saves at the end of
 // the archive, on an error, or when the client goes away (destruction).
+// The resume commands go out on the TaskRunner (console I/O stays off the
+// HTTP thread), or right here when it refuses (the agent is stopping).
 class ArchiveSource : public http::BodySource {
  public:
   ArchiveSource(std::unique_ptr<files::TarStream> s, std::optional<files::Owner> owner,
-                std::unique_ptr<PausedSaves> paused)
-      : s_(std::move(s)), owner_(owner), paused_(std::move(paused)) {}
+                std::unique_ptr<PausedSaves> paused, TaskRunner& tasks)
+      : s_(std::move(s)), owner_(owner), paused_(std::move(paused)), tasks_(tasks) {}
   Result<size_t> read(char* buf, size_t cap) override {
     Result<size_t> n;
     {
@@ -57,12 +59,16 @@ class ArchiveSource : public http::BodySource {
 
  private:
   void resume() {
-    if (paused_) (void)paused_->resume();
-    paused_.reset();
+    if (!paused_) return;
+    std::shared_ptr<PausedSaves> p(std::move(paused_));
+    // Refused: the lambda, and with it the last reference, goes now, and
+    // PausedSaves' destructor resumes on this thread.
+    tasks_.run([p](const std::atomic<bool>&) { (void)p->resume(); });
   }
   std::unique_ptr<files::TarStream> s_;
   std::optional<files::Owner> owner_;
   std::unique_ptr<PausedSaves> paused_;
+  TaskRunner& tasks_;
 };
 
 // Pauses a running game that has a backup block; nullptr when there is
@@ -95,7 +101,8 @@ Result<Response> open_archive(BackupDeps& d, const std::atomic<bool>& cancel) {
   }
   if (!s) return fail(std::move(s.error()).wrap("backup archive"));
   Response res;
-  res.source = std::make_shared<ArchiveSource>(std::move(*s), w->owner, std::move(*paused));
+  res.source =
+      std::make_shared<ArchiveSource>(std::move(*s), w->owner, std::move(*paused), d.tasks);
   res.headers.set("Content-Type", "application/zstd");
   res.headers.set("X-Zlh-Archive", "tar.zst");
   res.headers.set("X-Zlh-Consistency", was_paused ? "paused" : "not-paused");
