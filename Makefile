@@ -31,6 +31,7 @@ bench: build
 	@./bench/install.sh
 	@./bench/console.sh
 	@./bench/upload.sh
+	@./bench/backup.sh
 	@./bench/api.sh
 	@./bench/ide.sh
 	@./bench/ide_workbench.sh

@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries (docs/design.md §12)
   libboost1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libcurl4-openssl-dev libarchive-dev libsodium-dev libssl-dev
-  libcli11-dev libtomlplusplus-dev libjemalloc-dev
+  libcli11-dev libtomlplusplus-dev libjemalloc-dev libzstd-dev
   # schedules' time zones (src/api/schedules/cron.*): Howard Hinnant's date/tz over tzdata
   libhowardhinnant-date-dev tzdata
   # runtimes for the demo store and game servers (docs/design.md §4.3, §9), dev user tools
@@ -19,7 +19,7 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang-15 libfuzzer-15-dev
   # code habits: clang-format 14 (make format, make test's format check), pmccabe (function sizes)
   clang-format-14 pmccabe
-  wrk nginx procps curl ca-certificates python3 chromium openssl
+  wrk nginx procps curl ca-certificates python3 chromium openssl zstd
   # containers and network for the lxc driver (docs/design.md §10.5, §12)
   lxc lxc-dev nftables uidmap iproute2 e2fsprogs
   # the code-server addon of the demo store: its kerberos module builds against it

@@ -40,6 +40,16 @@ void setup_logging(const agent::Options& opts) {
   if (opts.vmid) log::set_base_fields({{"vmid", *opts.vmid}});
 }
 
+http::ServerOptions server_options(const agent::Options& opts, metrics::Registry& registry) {
+  http::ServerOptions so;
+  so.listen = opts.listen;
+  so.listen_fd = opts.listen_fd;
+  so.component = "http";
+  so.server_header = "zlh-agent/" + std::string(kVersion);
+  so.metrics = &registry;
+  return so;
+}
+
 // Builds the agent's parts, serves until a signal, stops them. Exit code.
 int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_key,
         std::optional<crypto::Ed25519PublicKey> catalog_key) {
@@ -80,6 +90,8 @@ int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_
   const auto files = agent::workload_files(provisioner, devenv, opts.root, opts.max_upload_bytes);
   agent::mods::ModManager mods(opts.root, cache, opts.artifacts, supervisor,
                                agent::dev_user_owner(devenv));
+  auto backup_deps =
+      agent::backups::workload_backup_deps(provisioner, devenv, opts.root, supervisor, tasks);
   agent::AgentContext ctx{.provisioner = provisioner,
                           .guard = guard,
                           .metrics = registry,
@@ -92,17 +104,12 @@ int run(const agent::Options& opts, std::optional<crypto::Ed25519PublicKey> api_
                           .addons = addons,
                           .files = &files,
                           .mods = &mods,
+                          .backups = &backup_deps,
                           .max_upload_bytes = opts.max_upload_bytes,
                           .listen_host = listen_host,
                           .listen_port = listen_port};
 
-  http::ServerOptions so;
-  so.listen = opts.listen;
-  so.listen_fd = opts.listen_fd;
-  so.component = "http";
-  so.server_header = "zlh-agent/" + std::string(kVersion);
-  so.metrics = &registry;
-  http::Server server(agent::make_router(ctx), so);
+  http::Server server(agent::make_router(ctx), server_options(opts, registry));
   if (auto r = server.listen(); !r) {
     log::error("agent", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
     return 1;

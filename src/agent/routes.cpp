@@ -322,6 +322,7 @@ http::Router make_router(AgentContext& ctx) {
   add_console_route(r, ctx);
   if (ctx.files) files::add_file_routes(r, *ctx.files);
   if (ctx.mods) mods::add_mod_routes(r, *ctx.mods, ctx.tasks, ctx.max_upload_bytes);
+  if (ctx.backups) backups::add_backup_routes(r, *ctx.backups);
   r.add_sync("GET", "/metrics", [&ctx](Request&) {
     return Response::text(200, ctx.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
   });

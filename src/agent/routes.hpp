@@ -8,6 +8,7 @@
 
 #include "agent/addons/addons.hpp"
 #include "agent/auth.hpp"
+#include "agent/backups/backup_routes.hpp"
 #include "agent/console/console.hpp"
 #include "agent/files/file_routes.hpp"
 #include "agent/mods/mods.hpp"
@@ -47,6 +48,7 @@ struct AgentContext {
   Activity activity;
   const files::FilesConfig* files = nullptr;  // the /files routes, when set
   mods::ModManager* mods = nullptr;           // the /mods routes, when set
+  backups::BackupDeps* backups = nullptr;     // /backups and /console/command, when set
   uint64_t max_upload_bytes = uint64_t(1) << 30;
   // The address the agent listens on ("0.0.0.0" in a container): which
   // listening sockets /status reports as ports_listening.

@@ -42,6 +42,9 @@ class RoutesTest : public ::testing::Test {
     ctx_ = std::make_unique<AgentContext>(*prov_, *guard_, metrics_, 6001,
                                           std::chrono::steady_clock::now(), *runtimes_, tasks_,
                                           *supervisor_, *console_, *addons_);
+    backups_ = std::make_unique<backups::BackupDeps>(
+        backups::workload_backup_deps(*prov_, *devenv_, root_, *supervisor_, tasks_));
+    ctx_->backups = backups_.get();
     http::ServerOptions o;
     o.listen = "127.0.0.1:0";
     o.metrics = &metrics_;
@@ -81,6 +84,7 @@ class RoutesTest : public ::testing::Test {
   std::unique_ptr<console::ConsoleManager> console_;
   std::unique_ptr<runtimes::RuntimeManager> addon_installer_;
   std::unique_ptr<addons::AddonManager> addons_;
+  std::unique_ptr<backups::BackupDeps> backups_;
   std::unique_ptr<AgentContext> ctx_;
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
@@ -145,6 +149,34 @@ TEST_F(RoutesTest, PowerWithoutWorkloadIsConflictAndConsoleNeedsAPayload) {
                               std::chrono::seconds(5), &status);
   EXPECT_FALSE(unauth);
   EXPECT_EQ(status, 401);
+}
+
+TEST_F(RoutesTest, BackupRoutesNeedTheTokenAWorkloadAndAGameConsole) {
+  for (auto [m, p] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/backups/archive"},
+                                                        {"PUT", "/backups/restore"},
+                                                        {"POST", "/console/command"}}) {
+    EXPECT_EQ(http::request(m, base_ + p)->status, 401) << m << " " << p;
+    auto r = http::request(m, base_ + p, auth(m, p), R"({"command":"list"})");
+    EXPECT_EQ(r->status, 409) << m << " " << p << " " << r->body;  // no workload yet
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"command":""})", R"({"command":"say a\nstop"})", R"({"command":"say a\u001b[2J"})",
+           nlohmann::json{{"command", std::string(257, 'a')}}.dump(),
+           R"({"command":"list","x":1})"}) {
+    auto r =
+        http::request("POST", base_ + "/console/command", auth("POST", "/console/command"), bad);
+    EXPECT_EQ(r->status, 400) << bad << " " << r->body;
+  }
+  nlohmann::json payload = {
+      {"vmid", 6001}, {"container_type", "dev"}, {"runtime", "node"}, {"version", "20.18.0"}};
+  ASSERT_EQ(
+      http::request("POST", base_ + "/config", auth("POST", "/config"), payload.dump())->status,
+      202);
+  auto dev = http::request("POST", base_ + "/console/command", auth("POST", "/console/command"),
+                           R"({"command":"list"})");
+  EXPECT_EQ(dev->status, 400) << dev->body;  // a dev container has no game console
+  EXPECT_EQ(nlohmann::json::parse(dev->body)["error"]["field"], "command");
 }
 
 TEST_F(RoutesTest, StatusConfigMetrics) {

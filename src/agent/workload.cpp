@@ -4,20 +4,29 @@
 
 namespace zlh::agent {
 
+Result<WorkloadRoot> workload_root(const Provisioner& provisioner, devenv::DevEnvironment& devenv,
+                                   const std::string& root) {
+  auto p = provisioner.payload();
+  if (!p) return fail(codes::kConflict, "no workload yet: POST /config first");
+  auto user = devenv.ensure_user();
+  if (!user) return fail(user.error());
+  WorkloadRoot w;
+  if (!user->is_current_user) w.owner = files::Owner{user->uid, user->gid};
+  w.type = p->container_type;
+  const bool game = p->container_type == ContainerType::kGame;
+  w.dir = game ? fs::join(root, "opt/zlh/server") : user->workspace;
+  w.service = game ? "workload" : "code-server";
+  return w;
+}
+
 files::FilesConfig workload_files(const Provisioner& provisioner, devenv::DevEnvironment& devenv,
                                   std::string root, uint64_t max_upload_bytes) {
   files::FilesConfig cfg;
   cfg.max_upload_bytes = max_upload_bytes;
   cfg.open_store = [&provisioner, &devenv, root]() -> Result<files::FileStore> {
-    auto p = provisioner.payload();
-    if (!p) return fail(codes::kConflict, "no workload yet: POST /config first");
-    auto user = devenv.ensure_user();
-    if (!user) return fail(user.error());
-    std::optional<files::Owner> owner;
-    if (!user->is_current_user) owner = files::Owner{user->uid, user->gid};
-    std::string dir = p->container_type == ContainerType::kGame ? fs::join(root, "opt/zlh/server")
-                                                                : user->workspace;
-    return files::FileStore::open(dir, owner);
+    auto w = workload_root(provisioner, devenv, root);
+    if (!w) return fail(w.error());
+    return files::FileStore::open(w->dir, w->owner);
   };
   cfg.root_label = [&provisioner] {
     auto p = provisioner.payload();

@@ -18,6 +18,19 @@
 
 namespace zlh::agent {
 
+// The current workload's files root: the directory, the owner of its files
+// (none when the agent runs as that user), the container type and the
+// name of its main service ("workload" for a game, "code-server").
+struct WorkloadRoot {
+  std::string dir;
+  std::optional<files::Owner> owner;
+  ContainerType type = ContainerType::kGame;
+  std::string service;
+};
+// E_CONFLICT before there is a workload.
+Result<WorkloadRoot> workload_root(const Provisioner& provisioner, devenv::DevEnvironment& devenv,
+                                   const std::string& root);
+
 // The /files root (docs/design.md §8): a game container's server directory
 // (<root>/opt/zlh/server), a dev container's workspace; E_CONFLICT before
 // there is a workload. New files belong to the dev (service) user.

@@ -83,7 +83,12 @@ Result<void> check_add_flags(const AddOptions& o) {
     if (o.game_kind) return invalid("--game-kind", "applies to games only");
     if (o.mods_dir) return invalid("--mods-dir", "applies to games only");
     if (o.stop_command) return invalid("--stop-command", "applies to games only");
-    if (o.backup) return invalid("backup", "applies to games only");
+    if (!o.backup.empty()) return invalid("--backup", "applies to games only");
+  }
+  if (!o.backup.empty()) {
+    auto j = nlohmann::json::parse(o.backup, nullptr, false);
+    if (j.is_discarded()) return invalid("--backup", "is not JSON");
+    if (auto b = catalog::parse_backup_spec(j, "--backup"); !b) return fail(b.error());
   }
   if (o.stop_command && o.stop_command->empty()) return invalid("--stop-command", "is empty");
   return {};
@@ -117,7 +122,7 @@ OrderedJson entry_from_flags(const AddOptions& o, const std::string& artifact) {
     e["kind"] = o.game_kind.value_or("jar");
     if (!o.ready.empty()) e["ready"] = o.ready;
     e["stop"] = {{"type", "command"}, {"value", o.stop_command.value_or("stop")}};
-    if (o.backup) e["backup"] = *o.backup;
+    if (!o.backup.empty()) e["backup"] = OrderedJson::parse(o.backup);
   }
   return e;
 }

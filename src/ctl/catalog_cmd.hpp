@@ -78,7 +78,7 @@ struct AddOptions {
   std::optional<std::string> game_kind;     // "jar" (default) | "installer"
   std::optional<std::string> mods_dir;      // variant property
   std::optional<std::string> stop_command;  // default "stop"
-  std::optional<OrderedJson> backup;        // the entry's backup block, as given
+  std::string backup;                       // the entry's "backup" block as JSON text ("" = none)
 };
 
 struct AddResult {

@@ -228,6 +228,7 @@ TEST(CtlCatalogAdd, RecordsAddonAndGameFields) {
   game.mods_dir.reset();
   game.game_kind = "installer";
   game.stop_command = "save-all";
+  game.backup = R"({"pause":["save-off"],"saved":"Saved the game","resume":["save-on"]})";
   auto v = catalog_add(s.dir, game);  // same version, other variant: no collision
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(v->artifact, "games/minecraft/vanilla/1.21.4/node.tar.gz");
@@ -251,6 +252,16 @@ TEST(CtlCatalogAdd, RecordsAddonAndGameFields) {
   const auto* ve = c.game("minecraft")->find("vanilla")->find("1.21.4");
   EXPECT_EQ(ve->kind, "installer");
   EXPECT_EQ(ve->stop["value"], "save-all");
+  ASSERT_TRUE(ve->backup);
+  EXPECT_EQ(ve->backup->pause, std::vector<std::string>{"save-off"});
+  EXPECT_EQ(ve->backup->timeout_s, 120);
+  EXPECT_FALSE(pe->backup);
+
+  game.version = "1.21.5";
+  game.backup = R"({"pause":[],"saved":"x"})";
+  auto bad = catalog_add(s.dir, game);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().field, "--backup.pause");
 }
 
 TEST(CtlCatalogAdd, DefaultMovesToTheNewVersion) {

@@ -149,6 +149,8 @@ struct CatalogAddCmd {
     mods_opt = sub->add_option("--mods-dir", mods_dir, "variant's mods directory");
     stop_opt =
         sub->add_option("--stop-command", stop_command, "console command that stops the game");
+    sub->add_option("--backup", add.backup,
+                    "game backup block as JSON: {\"pause\":[…],\"saved\":REGEX,\"resume\":[…]}");
     return sub;
   }
   int run(TimePoint) {

@@ -521,7 +521,7 @@ AddOptions add_options(const ImportOptions& o, const std::string& file, const st
   a.stop_command = "stop";
   if (o.variant == "paper" || o.variant == "purpur") a.mods_dir = "plugins";
   if (o.variant == "fabric") a.mods_dir = "mods";
-  a.backup = minecraft_backup_block();
+  a.backup = minecraft_backup_block().dump();
   return a;
 }
 

@@ -157,7 +157,70 @@ Result<void> parse_service(const json& v, const std::string& where, Kind kind, E
   return {};
 }
 
-// A game entry's own fields: java, kind, ready, stop.
+Result<std::vector<std::string>> backup_commands(const json& b, const char* key,
+                                                 const std::string& where, bool required) {
+  const std::string w = where + "." + key;
+  auto it = b.find(key);
+  if (it == b.end()) {
+    if (required) return bad(w, "is required");
+    return std::vector<std::string>{};
+  }
+  auto cmds = string_array(*it, w);
+  if (!cmds) return fail(cmds.error());
+  if (cmds->size() > kMaxBackupCommands)
+    return bad(w, "at most " + std::to_string(kMaxBackupCommands) + " commands");
+  for (size_t i = 0; i < cmds->size(); ++i)
+    if (auto r = check_console_line((*cmds)[i], w + "[" + std::to_string(i) + "]"); !r)
+      return fail(r.error());
+  return cmds;
+}
+}  // namespace
+
+Result<void> check_console_line(std::string_view cmd, const std::string& where) {
+  if (cmd.empty()) return bad(where, "must not be empty");
+  if (cmd.size() > kMaxBackupCommand)
+    return bad(where, "must be at most " + std::to_string(kMaxBackupCommand) + " bytes");
+  for (unsigned char c : cmd)
+    if (c < 0x20 || c == 0x7f) return bad(where, "must not contain control characters");
+  return {};
+}
+
+Result<BackupSpec> parse_backup_spec(const json& v, const std::string& where) {
+  if (!v.is_object()) return bad(where, "must be an object");
+  for (const auto& [k, _] : v.items())
+    if (k != "pause" && k != "saved" && k != "resume" && k != "timeout_s")
+      return bad(where + "." + k, "is not a known field");
+  BackupSpec b;
+  auto pause = backup_commands(v, "pause", where, true);
+  if (!pause) return fail(pause.error());
+  if (pause->empty()) return bad(where + ".pause", "must name at least one command");
+  b.pause = std::move(*pause);
+  auto saved = req_string(v, "saved", where);
+  if (!saved) return fail(saved.error());
+  if (saved->empty()) return bad(where + ".saved", "must not be empty");
+  try {
+    std::regex re(*saved);
+  } catch (const std::regex_error&) {
+    return bad(where + ".saved", "is not a valid regular expression");
+  }
+  b.saved = std::move(*saved);
+  auto resume = backup_commands(v, "resume", where, false);
+  if (!resume) return fail(resume.error());
+  b.resume = std::move(*resume);
+  if (auto it = v.find("timeout_s"); it != v.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 600)
+      return bad(where + ".timeout_s", "must be an integer from 1 to 600");
+    b.timeout_s = it->get<int>();
+  }
+  return b;
+}
+
+json to_json(const BackupSpec& b) {
+  return {{"pause", b.pause}, {"saved", b.saved}, {"resume", b.resume}, {"timeout_s", b.timeout_s}};
+}
+
+namespace {
+// A game entry's own fields: java, kind, ready, stop, backup.
 Result<void> parse_game(const json& v, const std::string& where, Entry& e) {
   auto java = req_string(v, "java", where);
   if (!java) return fail(java.error());
@@ -186,6 +249,11 @@ Result<void> parse_game(const json& v, const std::string& where, Entry& e) {
     if (t != "command" && t != "signal")
       return bad(where + ".stop.type", "must be \"command\" or \"signal\"");
     e.stop = *it;
+  }
+  if (auto it = v.find("backup"); it != v.end()) {
+    auto b = parse_backup_spec(*it, where + ".backup");
+    if (!b) return fail(b.error());
+    e.backup = std::move(*b);
   }
   return {};
 }

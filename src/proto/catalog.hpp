@@ -38,6 +38,31 @@ struct Verify {
   std::string expect;            // substring the output must contain
 };
 
+// A game entry's optional "backup" block (docs/backups.md): the console
+// commands that make the world files consistent for an archive. `pause` is
+// sent in order, then the console is watched for a line matching `saved`
+// (ECMAScript regex, only lines printed after the last pause command was
+// sent) for at most timeout_s; after the archive `resume` is sent, always.
+// Commands: non-empty, no control characters, at most kMaxBackupCommand
+// bytes, at most kMaxBackupCommands of each.
+inline constexpr size_t kMaxBackupCommand = 256;
+inline constexpr size_t kMaxBackupCommands = 8;
+struct BackupSpec {
+  std::vector<std::string> pause;
+  std::string saved;
+  std::vector<std::string> resume;
+  int timeout_s = 120;  // 1..600
+};
+
+// E_INVALID naming the place ("<where>.pause[1]") when `v` is not a valid
+// backup block. Shared by the catalog and the agent's game record.
+Result<BackupSpec> parse_backup_spec(const nlohmann::json& v, const std::string& where);
+nlohmann::json to_json(const BackupSpec& b);
+// E_INVALID (field `where`) unless `cmd` is a console line a backup block
+// (or a console command route) may send: non-empty, <= kMaxBackupCommand
+// bytes, no control characters.
+Result<void> check_console_line(std::string_view cmd, const std::string& where);
+
 struct Entry {  // one version of a runtime, addon or game variant
   std::string version;
   std::string channel;
@@ -56,6 +81,7 @@ struct Entry {  // one version of a runtime, addon or game variant
   std::string kind;                        // games: "jar" | "installer"
   std::string ready;                       // games: regex for "running"
   nlohmann::json stop;                     // games: {"type","value"}
+  std::optional<BackupSpec> backup;        // games: how to pause saving (none: not paused)
 };
 
 struct Item {  // a runtime or an addon

@@ -81,6 +81,69 @@ TEST(CatalogValidate, AcceptsTheDesignShape) {
   EXPECT_EQ(parsed->created_at, "2026-11-24T00:00:00Z");
 }
 
+json& paper_entry(json& c) { return c["games"][0]["variants"][0]["versions"][0]; }
+
+const json kBackup = {{"pause", {"save-off", "save-all flush"}},
+                      {"saved", "Saved the game"},
+                      {"resume", {"save-on"}},
+                      {"timeout_s", 120}};
+
+TEST(CatalogBackup, ParsesTheBlockAndItIsOptional) {
+  auto none = validate_catalog(valid());
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->game("minecraft")->find("paper")->find("1.21.4")->backup);
+
+  json c = valid();
+  paper_entry(c)["backup"] = kBackup;
+  auto r = validate_catalog(c);
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& b = r->game("minecraft")->find("paper")->find("1.21.4")->backup;
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->pause, (std::vector<std::string>{"save-off", "save-all flush"}));
+  EXPECT_EQ(b->saved, "Saved the game");
+  EXPECT_EQ(b->resume, std::vector<std::string>{"save-on"});
+  EXPECT_EQ(b->timeout_s, 120);
+  EXPECT_EQ(to_json(*b), kBackup);
+
+  json d = kBackup;
+  d.erase("timeout_s");
+  d.erase("resume");
+  auto p = parse_backup_spec(d, "backup");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->timeout_s, 120);
+  EXPECT_TRUE(p->resume.empty());
+}
+
+TEST(CatalogBackup, RejectsBadBlocksNamingThePlace) {
+  const std::string at = "games[0].variants[0].versions[0].backup";
+  auto edit = [](std::function<void(json&)> f) {
+    return [f](json& c) {
+      json b = kBackup;
+      f(b);
+      paper_entry(c)["backup"] = b;
+    };
+  };
+  expect_rejected([](json& c) { paper_entry(c)["backup"] = "save-off"; }, at);
+  expect_rejected(edit([](json& b) { b.erase("pause"); }), at + ".pause");
+  expect_rejected(edit([](json& b) { b["pause"] = json::array(); }), at + ".pause");
+  expect_rejected(edit([](json& b) { b["pause"] = "save-off"; }), at + ".pause");
+  expect_rejected(edit([](json& b) { b["pause"][1] = 3; }), at + ".pause[1]");
+  expect_rejected(edit([](json& b) { b["pause"][1] = ""; }), at + ".pause[1]");
+  expect_rejected(edit([](json& b) { b["pause"][0] = "save-off\nstop"; }), at + ".pause[0]");
+  expect_rejected(edit([](json& b) { b["resume"][0] = std::string(257, 'a'); }), at + ".resume[0]");
+  expect_rejected(edit([](json& b) {
+                    b["resume"] = json::array({"a", "b", "c", "d", "e", "f", "g", "h", "i"});
+                  }),
+                  at + ".resume");
+  expect_rejected(edit([](json& b) { b.erase("saved"); }), at + ".saved");
+  expect_rejected(edit([](json& b) { b["saved"] = ""; }), at + ".saved");
+  expect_rejected(edit([](json& b) { b["saved"] = "Saved (the"; }), at + ".saved");
+  expect_rejected(edit([](json& b) { b["timeout_s"] = 0; }), at + ".timeout_s");
+  expect_rejected(edit([](json& b) { b["timeout_s"] = 601; }), at + ".timeout_s");
+  expect_rejected(edit([](json& b) { b["timeout_s"] = "60"; }), at + ".timeout_s");
+  expect_rejected(edit([](json& b) { b["pasue"] = json::array(); }), at + ".pasue");
+}
+
 TEST(CatalogValidate, RejectsBadSchema) {
   expect_rejected([](json& c) { c["schema"] = 2; }, "schema");
   expect_rejected([](json& c) { c.erase("schema"); }, "schema");

@@ -56,9 +56,10 @@ jv=${jv#jdk-}
 add --kind runtime --id java --version "$jv" --file "$jdk" --strip 1 --bin bin \
     --env 'JAVA_HOME={prefix}' --verify "bin/java -version" --expect openjdk
 major=${jv%%.*}
-add --kind game --id minecraft --ready 'Done \(' --stop-command stop --variant vanilla --version 1.21.4 \
+backup='{"pause":["save-off","save-all flush"],"saved":"Saved the game","resume":["save-on"],"timeout_s":120}'
+add --kind game --id minecraft --ready 'Done \(' --stop-command stop --backup "$backup" --variant vanilla --version 1.21.4 \
     --file "$jars/standin-server.jar" --java "$major" --game-kind jar
-add --kind game --id minecraft --ready 'Done \(' --stop-command stop --variant paper --version 1.21.4 \
+add --kind game --id minecraft --ready 'Done \(' --stop-command stop --backup "$backup" --variant paper --version 1.21.4 \
     --file "$jars/standin-server.jar" --java "$major" --game-kind jar --mods-dir plugins
 "$ctl" catalog sign --store "$store" --key "$out/keys/catalog.key" >/dev/null
 rm -rf "$out/tmp"

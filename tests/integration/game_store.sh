@@ -50,7 +50,9 @@ for v in "$version" 21.0.99-test; do
   add --kind runtime --id java --version "$v" --file "$tarball" --strip 1 --bin bin \
       --env 'JAVA_HOME={prefix}' --verify "bin/java -version" --expect openjdk
 done
-game() { add --kind game --id minecraft --ready 'Done \(' --stop-command stop "$@"; }
+# Every variant carries the backup block `zlhctl catalog import` writes.
+backup='{"pause":["save-off","save-all flush"],"saved":"Saved the game","resume":["save-on"],"timeout_s":120}'
+game() { add --kind game --id minecraft --ready 'Done \(' --stop-command stop --backup "$backup" "$@"; }
 game --variant vanilla --version 1.21.4 --file "$fixtures/standin-server.jar" --java 17 --game-kind jar
 game --variant paper --version 1.21.4 --file "$fixtures/standin-server.jar" --java 21 --game-kind jar \
      --mods-dir plugins

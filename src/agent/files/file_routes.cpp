@@ -7,7 +7,7 @@
 
 #include "agent/files/as_user.hpp"
 #include "agent/files/range.hpp"
-#include "agent/files/targz.hpp"
+#include "agent/files/tar_stream.hpp"
 #include "agent/files/upload.hpp"
 #include "agent/json_body.hpp"
 #include "http/file_source.hpp"
@@ -21,7 +21,7 @@ namespace {
 
 class TarGzSource : public http::BodySource {
  public:
-  TarGzSource(std::unique_ptr<TarGzStream> s, std::optional<Owner> owner)
+  TarGzSource(std::unique_ptr<TarStream> s, std::optional<Owner> owner)
       : s_(std::move(s)), owner_(owner) {}
   // The tree is walked as the workload user (H2), piece by piece.
   Result<size_t> read(char* buf, size_t cap) override {
@@ -31,7 +31,7 @@ class TarGzSource : public http::BodySource {
   }
 
  private:
-  std::unique_ptr<TarGzStream> s_;
+  std::unique_ptr<TarStream> s_;
   std::optional<Owner> owner_;
 };
 
@@ -60,7 +60,7 @@ Result<Response> read_file(const FilesConfig& cfg, const Request& req, bool as_d
     if (store->owner()) link_owner = store->owner()->uid;
     AsUser as(store->owner());
     if (auto c = as.check(); !c) return fail(c.error());
-    auto tgz = TarGzStream::open(store->root_fd(), *rel, top, link_owner);
+    auto tgz = TarStream::open(store->root_fd(), *rel, top, link_owner);
     if (!tgz) return fail(tgz.error());
     res.source = std::make_shared<TarGzSource>(std::move(*tgz), store->owner());
     res.headers.set("Content-Type", "application/gzip");

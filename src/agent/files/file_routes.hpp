@@ -1,6 +1,6 @@
 // The agent's /files routes (docs/design.md §8). Handlers only parse and
 // serialize; the work is in FileStore, AtomicFile, the upload sink and
-// TarGzStream.
+// TarStream.
 //
 // Paths come from the `path` query parameter (percent-decoded; a malformed
 // escape or an encoded NUL is E_BADPATH) or from JSON fields, and go through

@@ -231,6 +231,7 @@ GameRecord record_for(const payload::Payload& p, const catalog::Variant& v, cons
   if (jm.is_object() && jm.contains("env") && jm["env"].is_object())
     rec.java_env = jm["env"].get<std::map<std::string, std::string>>();
   rec.ready = e.ready;
+  rec.backup = e.backup;
   if (e.stop.is_object()) {
     rec.stop_type = e.stop.value("type", "command");
     rec.stop_value = e.stop.value("value", "stop");

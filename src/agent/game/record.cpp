@@ -20,6 +20,7 @@ nlohmann::json GameRecord::to_json() const {
           {"ready", ready},
           {"stop", {{"type", stop_type}, {"value", stop_value}}},
           {"launch", launch.to_json()},
+          {"backup", backup ? catalog::to_json(*backup) : nlohmann::json(nullptr)},
           {"installed_at", installed_at}};
 }
 
@@ -49,6 +50,11 @@ Result<GameRecord> GameRecord::from_json(const nlohmann::json& j) {
     auto launch = Launch::from_json(j.at("launch"));
     if (!launch) return bad(launch.error().message);
     r.launch = *launch;
+    if (auto b = j.find("backup"); b != j.end() && !b->is_null()) {
+      auto spec = catalog::parse_backup_spec(*b, "backup");
+      if (!spec) return bad(spec.error().message);
+      r.backup = std::move(*spec);
+    }
     r.installed_at = j.value("installed_at", "");
     if (r.java_home.empty() || r.java_home[0] != '/') return bad("java.home must be absolute");
     return r;

@@ -23,6 +23,7 @@
 #include "agent/game/launch.hpp"
 #include "base/enum_names.hpp"
 #include "base/error.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::agent::game {
 
@@ -51,6 +52,9 @@ struct GameRecord {
   std::string stop_type = "command";  // "command" | "signal"
   std::string stop_value = "stop";
   Launch launch;
+  // The catalog entry's backup block: how to pause saving while the
+  // server's files are archived (docs/backups.md); none = not paused.
+  std::optional<catalog::BackupSpec> backup;
   std::string installed_at;
 
   nlohmann::json to_json() const;

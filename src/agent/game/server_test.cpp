@@ -151,5 +151,26 @@ TEST(GameRecord, JsonRoundTripAndRefusals) {
   EXPECT_FALSE(GameRecord::from_json(nlohmann::json::array()));
 }
 
+// The catalog's backup block travels with the record; a record written
+// before it existed (no "backup") or for an entry without one reads as none.
+TEST(GameRecord, KeepsTheBackupBlock) {
+  auto r = record();
+  EXPECT_TRUE(r.to_json()["backup"].is_null());
+  r.backup = catalog::BackupSpec{{"save-off", "save-all flush"}, "Saved the game", {"save-on"}, 90};
+  auto back = GameRecord::from_json(r.to_json());
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->backup);
+  EXPECT_EQ(back->backup->pause, r.backup->pause);
+  EXPECT_EQ(back->backup->timeout_s, 90);
+
+  auto j = r.to_json();
+  j.erase("backup");
+  auto old = GameRecord::from_json(j);
+  ASSERT_TRUE(old);
+  EXPECT_FALSE(old->backup);
+  j["backup"] = {{"pause", {"save-off\nstop"}}, {"saved", "x"}};
+  EXPECT_FALSE(GameRecord::from_json(j));
+}
+
 }  // namespace
 }  // namespace zlh::agent::game

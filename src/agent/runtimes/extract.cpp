@@ -281,7 +281,9 @@ class Extractor {
       if (auto ok = one_entry(e); !ok) return ok;
     }
     if (opts_.progress) opts_.progress(total_);
-    return verify_symlinks(root_);
+    if (auto r = verify_symlinks(root_); !r) return r;
+    if (opts_.stats != nullptr) *opts_.stats = ExtractStats{entries, total_};
+    return {};
   }
 
  private:
@@ -498,31 +500,35 @@ void support_builtin_formats(archive* a) {
 
 Result<void> extract_archive(const std::string& archive_path, const std::string& dest_dir,
                              const ExtractOptions& opts) {
-  UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) {
-    if (errno == ENOENT)
-      return fail(codes::kNotFound, "extract: " + dest_dir + ": no such directory");
-    return fail(Error::from_errno("extract: open " + dest_dir, errno));
-  }
   UniqueFd in(::open(archive_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) {
     if (errno == ENOENT)
       return fail(codes::kNotFound, "extract: " + archive_path + ": no such file");
     return fail(Error::from_errno("extract: open " + archive_path, errno));
   }
+  if (auto r = extract_archive_fd(in.get(), dest_dir, opts); !r)
+    return fail(std::move(r.error()).wrap("extract " + archive_path));
+  return {};
+}
 
-  // Declared after `in`, so it is freed before the fd it reads is closed.
+Result<void> extract_archive_fd(int in_fd, const std::string& dest_dir,
+                                const ExtractOptions& opts) {
+  UniqueFd root(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    if (errno == ENOENT)
+      return fail(codes::kNotFound, "extract: " + dest_dir + ": no such directory");
+    return fail(Error::from_errno("extract: open " + dest_dir, errno));
+  }
   std::unique_ptr<archive, ArchiveFree> a(lz::archive_read_new());
   if (!a) return fail(codes::kInternal, "extract: out of memory");
   support_builtin_formats(a.get());
-  if (lz::archive_read_open_fd(a.get(), in.get(), 64 * 1024) < ARCHIVE_WARN) {
+  if (lz::archive_read_open_fd(a.get(), in_fd, 64 * 1024) < ARCHIVE_WARN) {
     const char* msg = lz::archive_error_string(a.get());
     return fail(codes::kBadArchive,
-                "extract " + archive_path + ": " + (msg != nullptr ? msg : "cannot open"));
+                std::string("extract: ") + (msg != nullptr ? msg : "cannot open"));
   }
   Extractor x(a.get(), root.get(), opts);
-  if (auto r = x.run(); !r) return fail(std::move(r.error()).wrap("extract " + archive_path));
-  return {};
+  return x.run();
 }
 
 }  // namespace zlh::agent::runtimes

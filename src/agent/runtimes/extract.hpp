@@ -58,17 +58,27 @@
 
 namespace zlh::agent::runtimes {
 
+struct ExtractStats {
+  uint64_t entries = 0;  // archive entries read (skipped ones too)
+  uint64_t bytes = 0;    // file data written
+};
+
 struct ExtractOptions {
   int strip_components = 0;
   uint64_t max_total_bytes = 16ull << 30;  // uncompressed bytes
   uint64_t max_entries = 1'000'000;
   std::function<void(uint64_t bytes_done)> progress;  // may be empty; called every few MiB
   const std::atomic<bool>* cancel = nullptr;  // when set and true → stop, E_INTERNAL "cancelled"
+  ExtractStats* stats = nullptr;              // when set: filled in after a successful extraction
 };
 
 // Extracts the archive at archive_path into dest_dir, which must exist. See
 // the rules above. Repeating the call into the same dir overwrites entries.
 Result<void> extract_archive(const std::string& archive_path, const std::string& dest_dir,
                              const ExtractOptions& opts);
+// Same, reading the archive from `in_fd` (a file or a pipe, read
+// sequentially; not closed). A pipe whose writer closes early is a
+// truncated archive: E_BAD_ARCHIVE.
+Result<void> extract_archive_fd(int in_fd, const std::string& dest_dir, const ExtractOptions& opts);
 
 }  // namespace zlh::agent::runtimes

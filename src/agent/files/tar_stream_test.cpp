@@ -1,4 +1,4 @@
-#include "agent/files/targz.hpp"
+#include "agent/files/tar_stream.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -57,7 +57,7 @@ void set_mtime(const stdfs::path& p, time_t t) {
   ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
 }
 
-class TarGzTest : public ::testing::Test {
+class TarStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ::umask(022);
@@ -123,7 +123,7 @@ class TarGzTest : public ::testing::Test {
     return want;
   }
 
-  static Result<std::string> stream_all(TarGzStream& s, size_t cap) {
+  static Result<std::string> stream_all(TarStream& s, size_t cap) {
     std::string out;
     std::vector<char> buf(cap);
     for (;;) {
@@ -139,6 +139,7 @@ class TarGzTest : public ::testing::Test {
     std::vector<Entry> out;
     archive* a = archive_read_new();
     archive_read_support_filter_gzip(a);
+    archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
     EXPECT_EQ(archive_read_open_memory(a, bytes.data(), bytes.size()), ARCHIVE_OK);
     archive_entry* e = nullptr;
@@ -193,11 +194,11 @@ class TarGzTest : public ::testing::Test {
   std::string big_;
 };
 
-TEST_F(TarGzTest, StreamsTheTreeAtAnyReadSize) {
+TEST_F(TarStreamTest, StreamsTheTreeAtAnyReadSize) {
   auto want = build_tree();
   for (size_t cap : {size_t(1), size_t(1000), size_t(65536), size_t(1) << 20}) {
     SCOPED_TRACE(cap);
-    auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+    auto s = TarStream::open(root_fd_.get(), "proj", "proj");
     ASSERT_TRUE(s.has_value()) << s.error().to_string();
     auto bytes = stream_all(**s, cap);
     ASSERT_TRUE(bytes.has_value()) << bytes.error().to_string();
@@ -211,10 +212,10 @@ TEST_F(TarGzTest, StreamsTheTreeAtAnyReadSize) {
   }
 }
 
-TEST_F(TarGzTest, SameTreeSameBytes) {
+TEST_F(TarStreamTest, SameTreeSameBytes) {
   build_tree();
-  auto s1 = TarGzStream::open(root_fd_.get(), "proj", "proj");
-  auto s2 = TarGzStream::open(root_fd_.get(), "proj", "proj");
+  auto s1 = TarStream::open(root_fd_.get(), "proj", "proj");
+  auto s2 = TarStream::open(root_fd_.get(), "proj", "proj");
   ASSERT_TRUE(s1 && s2);
   auto b1 = stream_all(**s1, 4096);
   auto b2 = stream_all(**s2, 77777);
@@ -222,9 +223,9 @@ TEST_F(TarGzTest, SameTreeSameBytes) {
   EXPECT_TRUE(*b1 == *b2);
 }
 
-TEST_F(TarGzTest, TarListsSymlinksAsLinks) {
+TEST_F(TarStreamTest, TarListsSymlinksAsLinks) {
   build_tree();
-  auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+  auto s = TarStream::open(root_fd_.get(), "proj", "proj");
   ASSERT_TRUE(s.has_value());
   auto bytes = stream_all(**s, 10000);
   ASSERT_TRUE(bytes.has_value());
@@ -249,9 +250,9 @@ TEST_F(TarGzTest, TarListsSymlinksAsLinks) {
   EXPECT_EQ(std::system(("gzip -t " + file.string()).c_str()), 0);
 }
 
-TEST_F(TarGzTest, RootItselfAndOtherTopNames) {
+TEST_F(TarStreamTest, RootItselfAndOtherTopNames) {
   write_file(root_ / "top.txt", "t");
-  auto s = TarGzStream::open(root_fd_.get(), "", "server");
+  auto s = TarStream::open(root_fd_.get(), "", "server");
   ASSERT_TRUE(s.has_value()) << s.error().to_string();
   auto bytes = stream_all(**s, 512);
   ASSERT_TRUE(bytes.has_value());
@@ -263,8 +264,8 @@ TEST_F(TarGzTest, RootItselfAndOtherTopNames) {
   EXPECT_EQ(got[2].data, "t");
 }
 
-TEST_F(TarGzTest, EmptyDirectory) {
-  auto s = TarGzStream::open(root_fd_.get(), "proj", "p");
+TEST_F(TarStreamTest, EmptyDirectory) {
+  auto s = TarStream::open(root_fd_.get(), "proj", "p");
   ASSERT_TRUE(s.has_value());
   auto bytes = stream_all(**s, 3);
   ASSERT_TRUE(bytes.has_value());
@@ -274,22 +275,22 @@ TEST_F(TarGzTest, EmptyDirectory) {
   EXPECT_EQ(got[0].type, AE_IFDIR);
 }
 
-TEST_F(TarGzTest, OpenRefusesPathsOutsideTheRoot) {
+TEST_F(TarStreamTest, OpenRefusesPathsOutsideTheRoot) {
   build_tree();
   stdfs::create_symlink("../../outside", root_ / "out");
   for (const char* rel :
        {"../outside", "/etc", "proj/escape", "out", "proj/../../outside", "proj/passwd"}) {
-    auto s = TarGzStream::open(root_fd_.get(), rel, "x");
+    auto s = TarStream::open(root_fd_.get(), rel, "x");
     ASSERT_FALSE(s.has_value()) << rel;
     EXPECT_EQ(s.error().code, codes::kBadPath) << rel << " " << s.error().to_string();
   }
   for (const char* rel : {"nope", "proj/nope/deeper", "proj/a.txt"}) {
-    auto s = TarGzStream::open(root_fd_.get(), rel, "x");
+    auto s = TarStream::open(root_fd_.get(), rel, "x");
     ASSERT_FALSE(s.has_value()) << rel;
     EXPECT_EQ(s.error().code, codes::kNotFound) << rel << " " << s.error().to_string();
   }
   // A symlink that stays inside the root is followed for the top directory only.
-  auto s = TarGzStream::open(root_fd_.get(), "proj/sublink", "sub");
+  auto s = TarStream::open(root_fd_.get(), "proj/sublink", "sub");
   ASSERT_TRUE(s.has_value()) << s.error().to_string();
   auto bytes = stream_all(**s, 65536);
   ASSERT_TRUE(bytes.has_value());
@@ -299,10 +300,47 @@ TEST_F(TarGzTest, OpenRefusesPathsOutsideTheRoot) {
   EXPECT_EQ(got[3].path, "sub/deeper/c.bin");
 }
 
-TEST_F(TarGzTest, RejectsBadTopNames) {
+// The backup format: zstd, entries relative to the directory, no entry for
+// the directory itself; `zstd -t` (the reference tool) accepts the bytes.
+TEST_F(TarStreamTest, ZstdFlatRoundTrip) {
+  auto want = build_tree();
+  want.erase(want.begin());  // no "proj" entry
+  for (auto& e : want) e.path = e.path.substr(std::string("proj/").size());
+  for (size_t cap : {size_t(1000), size_t(1) << 20}) {
+    SCOPED_TRACE(cap);
+    auto s = TarStream::open_flat(root_fd_.get(), "proj", std::nullopt, Compression::kZstd);
+    ASSERT_TRUE(s.has_value()) << s.error().to_string();
+    auto bytes = stream_all(**s, cap);
+    ASSERT_TRUE(bytes.has_value()) << bytes.error().to_string();
+    ASSERT_GE(bytes->size(), 4u);
+    EXPECT_EQ(bytes->substr(0, 4), std::string("\x28\xB5\x2F\xFD", 4));  // zstd frame magic
+    expect_entries(read_back(*bytes), want);
+    // Compressed: 5 MiB of random bytes stay ~5 MiB, the rest shrinks.
+    EXPECT_LT(bytes->size(), big_.size() + 64 * 1024);
+    const stdfs::path file = base_ / "out.tar.zst";
+    std::ofstream(file, std::ios::binary) << *bytes;
+    EXPECT_EQ(std::system(("zstd -q -t " + file.string()).c_str()), 0);
+  }
+}
+
+// A zstd stream dropped halfway frees its compressor (the leak checker
+// watches) and keeps nothing open.
+TEST_F(TarStreamTest, ZstdAbandonedHalfway) {
+  build_tree();
+  const size_t fds = open_fds();
+  {
+    auto s = TarStream::open_flat(root_fd_.get(), "proj", std::nullopt, Compression::kZstd);
+    ASSERT_TRUE(s.has_value());
+    std::vector<char> buf(4096);
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE((*s)->read(buf.data(), buf.size()));
+  }
+  EXPECT_EQ(open_fds(), fds);
+}
+
+TEST_F(TarStreamTest, RejectsBadTopNames) {
   for (std::string top : {std::string(), std::string("."), std::string(".."), std::string("a/b"),
                           std::string("a\0b", 3)}) {
-    auto s = TarGzStream::open(root_fd_.get(), "proj", top);
+    auto s = TarStream::open(root_fd_.get(), "proj", top);
     ASSERT_FALSE(s.has_value()) << top;
     EXPECT_EQ(s.error().code, codes::kInvalid);
   }
@@ -311,11 +349,11 @@ TEST_F(TarGzTest, RejectsBadTopNames) {
 // A stream dropped halfway (the client went away) releases everything and
 // does not pad out the file it was in (5 MiB of zeros would take a while
 // under the sanitizers; the leak checker watches the rest).
-TEST_F(TarGzTest, AbandonedHalfway) {
+TEST_F(TarStreamTest, AbandonedHalfway) {
   build_tree();
   const size_t fds = open_fds();
   for (size_t stop_after : {size_t(0), size_t(1), size_t(100), size_t(2) << 20}) {
-    auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+    auto s = TarStream::open(root_fd_.get(), "proj", "proj");
     ASSERT_TRUE(s.has_value());
     std::vector<char> buf(4096);
     for (size_t got = 0; got < stop_after;) {
@@ -330,9 +368,9 @@ TEST_F(TarGzTest, AbandonedHalfway) {
 }
 
 // Linux names are bytes; one that is not UTF-8 is archived as it is.
-TEST_F(TarGzTest, NonUtf8NamesAreKeptAsBytes) {
+TEST_F(TarStreamTest, NonUtf8NamesAreKeptAsBytes) {
   write_file(root_ / "proj" / "bad\xff\xfe.bin", "x");
-  auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+  auto s = TarStream::open(root_fd_.get(), "proj", "proj");
   ASSERT_TRUE(s.has_value());
   auto bytes = stream_all(**s, 4096);
   ASSERT_TRUE(bytes.has_value()) << bytes.error().to_string();
@@ -342,10 +380,10 @@ TEST_F(TarGzTest, NonUtf8NamesAreKeptAsBytes) {
   EXPECT_EQ(got[1].data, "x");
 }
 
-TEST_F(TarGzTest, EntriesThatVanishAreSkipped) {
+TEST_F(TarStreamTest, EntriesThatVanishAreSkipped) {
   write_file(root_ / "proj" / "keep.txt", "k");
   write_file(root_ / "proj" / "zgone.txt", "g");
-  auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+  auto s = TarStream::open(root_fd_.get(), "proj", "proj");
   ASSERT_TRUE(s.has_value());
   stdfs::remove(root_ / "proj" / "zgone.txt");
   auto bytes = stream_all(**s, 100);
@@ -355,11 +393,11 @@ TEST_F(TarGzTest, EntriesThatVanishAreSkipped) {
   EXPECT_EQ(got[1].path, "proj/keep.txt");
 }
 
-TEST_F(TarGzTest, TooDeepFailsAndStaysFailed) {
+TEST_F(TarStreamTest, TooDeepFailsAndStaysFailed) {
   stdfs::path p = root_ / "proj";
-  for (size_t i = 0; i < TarGzStream::kMaxDepth + 1; ++i) p /= "d";
+  for (size_t i = 0; i < TarStream::kMaxDepth + 1; ++i) p /= "d";
   stdfs::create_directories(p);
-  auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+  auto s = TarStream::open(root_fd_.get(), "proj", "proj");
   ASSERT_TRUE(s.has_value());
   auto bytes = stream_all(**s, 4096);
   ASSERT_FALSE(bytes.has_value());
@@ -372,7 +410,7 @@ TEST_F(TarGzTest, TooDeepFailsAndStaysFailed) {
 
 // Descriptors: one per directory level on the current path, released as
 // the walk leaves a directory, and none left behind.
-TEST_F(TarGzTest, DescriptorsStayBounded) {
+TEST_F(TarStreamTest, DescriptorsStayBounded) {
   for (int i = 0; i < 300; ++i) {
     const stdfs::path d = root_ / "proj" / "d" += std::to_string(i);
     stdfs::create_directories(d / "x");
@@ -380,7 +418,7 @@ TEST_F(TarGzTest, DescriptorsStayBounded) {
   }
   const size_t before = open_fds();
   {
-    auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+    auto s = TarStream::open(root_fd_.get(), "proj", "proj");
     ASSERT_TRUE(s.has_value());
     size_t peak = 0;
     char buf[256];
@@ -398,7 +436,7 @@ TEST_F(TarGzTest, DescriptorsStayBounded) {
 // The stream's heap use does not grow with the size of the files: streaming
 // a 5 MiB incompressible file (into a file, so the test itself keeps no
 // copy) stays well below its size.
-TEST_F(TarGzTest, MemoryStaysBounded) {
+TEST_F(TarStreamTest, MemoryStaysBounded) {
   if (kSanitized) GTEST_SKIP() << "mallinfo2 does not see the sanitizer's allocator";
   auto want = build_tree();
   // One more big file, so that a second 5 MiB would show as growth too.
@@ -413,7 +451,7 @@ TEST_F(TarGzTest, MemoryStaysBounded) {
   const size_t before = in_use();
   size_t peak = 0;
   {
-    auto s = TarGzStream::open(root_fd_.get(), "proj", "proj");
+    auto s = TarStream::open(root_fd_.get(), "proj", "proj");
     ASSERT_TRUE(s.has_value());
     static char buf[8192];
     for (;;) {

@@ -1,7 +1,9 @@
-// A directory as a .tar.gz stream, for GET /files/download?path=DIR
-// (docs/design.md §8). Pull model: the HTTP layer calls read() for the next piece
-// of gzip output and sends it, so a slow client slows the archiver down
-// instead of making it buffer.
+// A directory as a compressed tar stream: .tar.gz for GET
+// /files/download?path=DIR (docs/design.md §8), .tar.zst for GET
+// /backups/archive (docs/backups.md). The one tar writer of the agent; the
+// compressor is libarchive's gzip filter or libzstd. Pull model: the HTTP
+// layer calls read() for the next piece of compressed output and sends it,
+// so a slow client slows the archiver down instead of making it buffer.
 //
 // Containment: the directory is opened beneath root_fd with
 // safe_path::open_beneath; the walk below it uses file descriptors only
@@ -13,17 +15,19 @@
 // skipped, and so is anything that vanishes while the walk runs. Hard links
 // are archived as separate files.
 //
-// Format: pax (ustar where it fits, pax headers for long names), gzip
-// (without a timestamp, so the same tree gives the same bytes). Entries are
-// "<top_name>/" followed by the path below the directory, in depth-first
-// order with each directory's names sorted bytewise. Permissions (mode &
+// Format: pax (ustar where it fits, pax headers for long names), then gzip
+// (without a timestamp, so the same tree gives the same bytes) or zstd
+// (level 3, one frame, with a content checksum). Entries are "<top_name>/"
+// followed by the path below the directory (open()), or the path below the
+// directory alone without an entry for the directory itself (open_flat()),
+// in depth-first order with each directory's names sorted bytewise. Permissions (mode &
 // 07777), mtime (whole seconds) and numeric uid/gid are kept. A file that
 // changes size while it is read is stored with the size it had when its
 // header was written (cut, or padded with zeros).
 //
 // Memory and descriptors: constant, whatever the tree's size: each read()
 // step handles at most 64 KiB of one file, and the stream holds the gzip
-// state (~300 KiB), that one step's output, and one open fd per directory
+// state (~300 KiB; zstd ~1.3 MiB), that one step's output, and one open fd per directory
 // level (at most kMaxDepth) plus the current file. Names of the directories
 // on the current path are kept (one sorted list per level).
 //
@@ -57,10 +61,16 @@
 
 struct archive;
 struct archive_entry;
+struct ZSTD_CCtx_s;
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
+struct ZSTD_inBuffer_s;
+typedef struct ZSTD_inBuffer_s ZSTD_inBuffer;
 
 namespace zlh::agent::files {
 
-class TarGzStream {
+enum class Compression { kGzip, kZstd };
+
+class TarStream {
  public:
   static constexpr size_t kMaxDepth = 128;
 
@@ -71,17 +81,23 @@ class TarGzStream {
   // files with more than one hard link that the user does not own are
   // skipped: a hard link the user made to someone else's file is not read
   // on their behalf.
-  static Result<std::unique_ptr<TarGzStream>> open(int root_fd, const std::string& rel_dir,
-                                                   const std::string& top_name,
-                                                   std::optional<uid_t> link_owner = std::nullopt);
+  static Result<std::unique_ptr<TarStream>> open(int root_fd, const std::string& rel_dir,
+                                                 const std::string& top_name,
+                                                 std::optional<uid_t> link_owner = std::nullopt,
+                                                 Compression c = Compression::kGzip);
+  // Same, with entries named by their path below `rel_dir` ("a", "a/b"):
+  // a backup of the files root, restored into the root itself.
+  static Result<std::unique_ptr<TarStream>> open_flat(int root_fd, const std::string& rel_dir,
+                                                      std::optional<uid_t> link_owner,
+                                                      Compression c);
 
   // Fills up to `cap` bytes of gzip output into buf and returns how many;
   // 0 (with cap > 0) means the archive is complete. Blocks on disk I/O only.
   Result<size_t> read(char* buf, size_t cap);
 
-  ~TarGzStream();
-  TarGzStream(const TarGzStream&) = delete;
-  TarGzStream& operator=(const TarGzStream&) = delete;
+  ~TarStream();
+  TarStream(const TarStream&) = delete;
+  TarStream& operator=(const TarStream&) = delete;
 
  private:
   std::optional<uid_t> link_owner_;
@@ -93,7 +109,14 @@ class TarGzStream {
   };
   enum class State { kWalk, kDone, kFailed };
 
-  TarGzStream() = default;
+  TarStream() = default;
+  static Result<std::unique_ptr<TarStream>> open_impl(int root_fd, const std::string& rel_dir,
+                                                      const std::string& top_name,
+                                                      std::optional<uid_t> link_owner,
+                                                      Compression c);
+  Result<void> start_compression(Compression c);
+  Result<void> finish_compression();
+  bool zstd_step(ZSTD_inBuffer& in, int end_op);
   static ssize_t write_cb(archive* a, void* self, const void* buf, size_t n);
 
   Result<void> step();
@@ -119,7 +142,9 @@ class TarGzStream {
   std::string out_;  // gzip output not yet handed out, from out_pos_ on
   size_t out_pos_ = 0;
   bool out_failed_ = false;
-  bool discard_ = false;  // being destroyed: drop output
+  bool discard_ = false;       // being destroyed: drop output
+  ZSTD_CCtx* zstd_ = nullptr;  // set for Compression::kZstd: write_cb compresses the tar
+  std::string zstd_error_;
 };
 
 }  // namespace zlh::agent::files
