@@ -297,7 +297,7 @@ function BackupRow({
       <td data-label="State">
         <StateBadge state={b.state} />
         {b.state === 'failed' && b.error && (
-          <span class="sub field-error" data-testid={`backup-error-${b.id}`}>
+          <span class="backup-error field-error" data-testid={`backup-error-${b.id}`}>
             {b.error}
           </span>
         )}
