@@ -12,6 +12,15 @@ export const ACTIONS: { id: TaskAction; label: string }[] = [
 ];
 export const MAX_COMMAND_BYTES = 256;
 
+/**
+ * The actions a server's schedule offers: a dev container has no game
+ * console (the agent refuses console commands there), so no command.
+ * An action already in the schedule stays offered so it can be seen.
+ */
+export function actionsFor(type: string, keep: TaskAction[] = []): { id: TaskAction; label: string }[] {
+  return ACTIONS.filter((a) => type !== 'dev' || a.id !== 'command' || keep.includes(a.id));
+}
+
 export interface TaskDraft {
   /** A stable key for the list (moves keep focus on the moved task). */
   uid: number;
@@ -41,7 +50,7 @@ export const newTask = (action: TaskAction = 'command'): TaskDraft => ({
   offset: '0',
 });
 
-export function draftFrom(s?: Schedule | null): ScheduleDraft {
+export function draftFrom(s?: Schedule | null, type = 'game'): ScheduleDraft {
   if (!s)
     return {
       name: '',
@@ -50,7 +59,7 @@ export function draftFrom(s?: Schedule | null): ScheduleDraft {
       enabled: true,
       catch_up: true,
       only_when_running: false,
-      tasks: [newTask()],
+      tasks: [newTask(type === 'dev' ? 'backup' : 'command')],
     };
   return {
     name: s.name,

@@ -2,6 +2,7 @@
 // test`, scripts/unit.mjs): each export of `tests` throws on failure.
 import { api, type Schedule } from './api';
 import {
+  actionsFor,
   draftErrorKey,
   draftFrom,
   durationText,
@@ -67,6 +68,13 @@ export const tests = {
     eq([d.name, d.cron, d.timezone, d.enabled, d.catch_up, d.only_when_running], ['', '0 4 * * *', 'UTC', true, true, false],
       'defaults (UTC, catch_up on)');
     eq(d.tasks.length, 1, 'one task to start with');
+  },
+  devServersGetNoConsoleCommands() {
+    eq(actionsFor('game').map((a) => a.id), ['command', 'power', 'backup'], 'game');
+    eq(actionsFor('dev').map((a) => a.id), ['power', 'backup'], 'dev');
+    eq(actionsFor('dev', ['command']).map((a) => a.id), ['command', 'power', 'backup'], 'a stored command stays visible');
+    eq(draftFrom(null, 'dev').tasks[0].action, 'backup', 'a dev schedule starts with a backup task');
+    eq(draftFrom(null, 'game').tasks[0].action, 'command', 'a game schedule with a console command');
   },
   aStoredScheduleRoundTrips() {
     const v = validateDraft(draftFrom(stored));

@@ -5,8 +5,8 @@ import { ApiError, api, type Schedule, type Server, type TaskAction } from '../a
 import { Alert, FieldError, errorText } from '../components';
 import { describeCron, nextFire, parseCron } from '../cron';
 import {
-  ACTIONS,
   POWER_ACTIONS,
+  actionsFor,
   draftErrorKey,
   draftFrom,
   moveTask,
@@ -30,7 +30,7 @@ export function ScheduleForm({
   onCancel: () => void;
   onSaved: (s: Schedule) => void;
 }) {
-  const [d, setD] = useState<ScheduleDraft>(() => draftFrom(schedule));
+  const [d, setD] = useState<ScheduleDraft>(() => draftFrom(schedule, server.type));
   const [errors, setErrors] = useState<DraftErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -95,7 +95,7 @@ export function ScheduleForm({
         checked={d.only_when_running}
         onChange={(only_when_running) => set({ only_when_running })}
       />
-      <TaskList tasks={d.tasks} errors={errors} onChange={setTasks} />
+      <TaskList type={server.type} tasks={d.tasks} errors={errors} onChange={setTasks} />
       <div class="form-actions">
         <button type="button" class="btn" onClick={onCancel} disabled={busy}>
           Cancel
@@ -190,10 +190,12 @@ function CronField({
 }
 
 function TaskList({
+  type,
   tasks,
   errors,
   onChange,
 }: {
+  type: string;
   tasks: TaskDraft[];
   errors: DraftErrors;
   onChange: (t: TaskDraft[]) => void;
@@ -219,6 +221,7 @@ function TaskList({
           <li key={t.uid} class="task-edit" data-testid={`task-${i + 1}`}>
             <TaskRow
               t={t}
+              actions={actionsFor(type, [t.action])}
               n={i + 1}
               count={tasks.length}
               errors={errors}
@@ -238,7 +241,7 @@ function TaskList({
         class="btn"
         id="sched-add-task"
         onClick={() => {
-          const t = newTask();
+          const t = newTask(type === 'dev' ? 'backup' : 'command');
           onChange([...tasks, t]);
           focusLater(`task-${t.uid}-action`);
         }}
@@ -251,6 +254,7 @@ function TaskList({
 
 function TaskRow({
   t,
+  actions,
   n,
   count,
   errors,
@@ -260,6 +264,7 @@ function TaskRow({
   onRemove,
 }: {
   t: TaskDraft;
+  actions: { id: TaskAction; label: string }[];
   n: number;
   count: number;
   errors: DraftErrors;
@@ -278,7 +283,7 @@ function TaskRow({
         <div class="field">
           <label for={`${id}-action`}>Action{of}</label>
           <select id={`${id}-action`} value={t.action} onChange={(e) => onChange({ action: e.currentTarget.value as TaskAction })}>
-            {ACTIONS.map((a) => (
+            {actions.map((a) => (
               <option key={a.id} value={a.id}>
                 {a.label}
               </option>

@@ -144,7 +144,9 @@ async function schedule(page, api, id, shot, step) {
   await eventually(async () => /^every day at 04:00/.test(await page.getByTestId('cron-preview').innerText()),
     { what: 'the live cron preview' });
   await page.getByLabel('Time zone').selectOption('Europe/Berlin');
-  // A dev server has no console: the task is a backup.
+  // A dev server has no game console: no command action, a backup task.
+  const actions = await page.getByLabel('Action of task 1').locator('option').evaluateAll((os) => os.map((o) => o.value));
+  check(!actions.includes('command') && actions.includes('backup'), `dev task actions: ${actions}`);
   await page.getByLabel('Action of task 1').selectOption('backup');
   await shot(page, 'schedule-form');
   await page.getByRole('button', { name: 'Save schedule' }).click();
