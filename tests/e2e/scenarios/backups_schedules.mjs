@@ -113,8 +113,18 @@ async function backupAndDownload(page, api, id, shot, step) {
 
 async function restore(page, api, id, b, shot, step) {
   await writeFile(page, api, id, 'marker.txt', 'after\n');
-  await page.getByRole('button', { name: 'Restore first', exact: true }).click();
+  // By keyboard: Enter opens the confirmation (focus on Cancel), Escape
+  // closes it and gives the focus back; nothing was restored.
+  const restoreButton = page.getByRole('button', { name: 'Restore first', exact: true });
+  await restoreButton.focus();
+  await page.keyboard.press('Enter');
   const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  check(await page.evaluate(() => document.activeElement?.textContent) === 'Cancel', 'focus on Cancel in the dialog');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  check(await restoreButton.evaluate((b) => b === document.activeElement), 'focus back on the Restore button');
+  await restoreButton.click();
   await dialog.waitFor();
   const text = await dialog.innerText();
   check(/will be stopped/.test(text) && /pre-restore backup/.test(text), `the confirmation says what happens: ${text}`);
