@@ -7,7 +7,8 @@
 //
 // A field is a comma-separated list of items; an item is `*`, a number, a
 // range `a-b` (a <= b, no wrap-around), each optionally with a step `/n`
-// (n >= 1); `a/n` means a to the field's maximum by n. Months and weekdays
+// (1 to the field's number of values); `a/n` means a to the field's
+// maximum by n. Months and weekdays
 // also take their English three-letter names (jan-dec, sun-sat), in any
 // case, also in ranges. No macros (@daily), no `?`, `L`, `W` or `#`.
 //
@@ -31,9 +32,9 @@ const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const FIELDS: FieldDef[] = [
   { name: 'minute', label: 'minute', min: 0, max: 59 },
   { name: 'hour', label: 'hour', min: 0, max: 23 },
-  { name: 'dom', label: 'day of month', min: 1, max: 31 },
+  { name: 'dom', label: 'day-of-month', min: 1, max: 31 },
   { name: 'month', label: 'month', min: 1, max: 12, names: MONTHS },
-  { name: 'dow', label: 'day of week', min: 0, max: 7, names: DAYS },
+  { name: 'dow', label: 'day-of-week', min: 0, max: 7, names: DAYS },
 ];
 
 export interface CronField {
@@ -47,12 +48,17 @@ export interface CronField {
 
 export type Cron = Record<FieldName, CronField>;
 
+/** zlh-api refuses longer expressions. */
+export const MAX_LENGTH = 256;
+/** How far a next fire is looked for: every weekday/leap-year combination (as zlh-api). */
+const HORIZON_DAYS = 28 * 366;
+
 export type CronResult = { ok: true; cron: Cron } | { ok: false; error: string };
 
 function parseValue(def: FieldDef, s: string): number | string {
   if (/^\d+$/.test(s)) {
     const n = Number(s);
-    if (s.length > 3 || n < def.min || n > def.max) return `${def.label}: ${s} is out of range ${def.min}-${def.max}`;
+    if (n < def.min || n > def.max) return `${def.label}: ${s} is outside ${def.min}-${def.max}`;
     return n;
   }
   if (def.names && /^[a-z]{3}$/i.test(s)) {
@@ -73,7 +79,8 @@ function parseItem(def: FieldDef, item: string, out: Set<number>): string | null
   if (stepText !== undefined) {
     if (!/^\d+$/.test(stepText)) return `${def.label}: step "${stepText}" is not a number`;
     step = Number(stepText);
-    if (step < 1 || step > def.max) return `${def.label}: step ${stepText} is out of range 1-${def.max}`;
+    const count = def.max - def.min + 1;
+    if (step < 1 || step > count) return `${def.label}: step ${stepText} is not 1-${count}`;
   }
   let lo: number;
   let hi: number;
@@ -89,7 +96,7 @@ function parseItem(def: FieldDef, item: string, out: Set<number>): string | null
     if (dash.length === 2) {
       const b = parseValue(def, dash[1]);
       if (typeof b === 'string') return b;
-      if (b < a) return `${def.label}: range ${base} goes backwards`;
+      if (b < a) return `${def.label}: range ${base} is reversed`;
       hi = b;
     } else {
       hi = stepText !== undefined ? def.max : a;
@@ -111,8 +118,9 @@ function parseField(def: FieldDef, raw: string): CronField | string {
 export function parseCron(expr: string): CronResult {
   const text = expr.trim();
   if (!text) return { ok: false, error: 'enter five fields: minute hour day-of-month month day-of-week' };
+  if (text.length > MAX_LENGTH) return { ok: false, error: `longer than ${MAX_LENGTH} characters` };
   if (text.startsWith('@')) return { ok: false, error: `macros such as ${text.split(/\s/)[0]} are not supported; use five fields` };
-  const parts = text.split(/\s+/);
+  const parts = text.split(/[ \t]+/);
   if (parts.length !== 5)
     return { ok: false, error: `expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}` };
   const cron = {} as Cron;
@@ -143,12 +151,12 @@ export function dayMatches(c: Cron, month: number, day: number, weekday: number)
   return c.dom.star || c.dow.star ? dom && dow : dom || dow;
 }
 
-/** The next fire strictly after `after`, in UTC wall-clock time (null: none within 5 years). */
+/** The next fire strictly after `after`, in UTC wall-clock time (null: never, within 28 years). */
 export function nextFireUtc(c: Cron, after: Date): Date | null {
   const t = new Date(after.getTime());
   t.setUTCSeconds(0, 0);
   t.setUTCMinutes(t.getUTCMinutes() + 1);
-  const end = after.getTime() + 5 * 366 * 86400_000;
+  const end = after.getTime() + HORIZON_DAYS * 86400_000;
   while (t.getTime() <= end) {
     if (!dayMatches(c, t.getUTCMonth() + 1, t.getUTCDate(), t.getUTCDay())) {
       t.setUTCHours(0, 0, 0, 0);
@@ -187,18 +195,27 @@ function wallClock(t: number, timeZone: string): number {
 
 /**
  * The next fire after `after` with the fields read in `timeZone` (an IANA
- * name), as an instant; null when none within 5 years or the zone is
- * unknown. A wall time skipped by a DST change maps to the instant one
- * offset earlier (a preview: zlh-api's next_run_at is the authority).
+ * name), as an instant; null when it never fires or the zone is unknown.
+ * As zlh-api: a wall time skipped by a DST change does not fire that day;
+ * one that happens twice fires at its first occurrence.
  */
 export function nextFire(c: Cron, timeZone: string, after: Date): Date | null {
   try {
-    const wall = nextFireUtc(c, new Date(wallClock(after.getTime(), timeZone)));
-    if (!wall) return null;
-    const w = wall.getTime();
-    let t = w - (wallClock(w, timeZone) - w);
-    t = w - (wallClock(t, timeZone) - t);
-    return new Date(t);
+    let from = new Date(wallClock(after.getTime(), timeZone));
+    for (let i = 0; i < 1000; i++) {
+      const wall = nextFireUtc(c, from);
+      if (!wall) return null;
+      const w = wall.getTime();
+      // The earliest instant with that wall time: try the zone's offsets of
+      // the day around it, keep those that give the wall time back.
+      const candidates = [-24, -12, -3, -1, 0, 1, 3, 12, 24]
+        .map((d) => w - (wallClock(w + d * 3600_000, timeZone) - (w + d * 3600_000)))
+        .filter((t) => wallClock(t, timeZone) === w && t > after.getTime())
+        .sort((x, y) => x - y);
+      if (candidates.length) return new Date(candidates[0]);
+      from = wall; // not on this day's clock (a DST gap), or not after `after`
+    }
+    return null;
   } catch {
     return null;
   }
@@ -310,4 +327,14 @@ export function describeCron(expr: string): string {
   if (!time || date === null) return expr.trim().split(/\s+/).join(' ');
   const lead = time.at && !date.days ? `every day ${time.text}` : time.text;
   return [lead, date.days, date.months].filter(Boolean).join(' ');
+}
+
+/**
+ * parseCron, and refused as zlh-api refuses it when no day of the calendar
+ * matches (February 30th, the 31st of a 30-day month).
+ */
+export function checkCron(expr: string, now = new Date()): CronResult {
+  const r = parseCron(expr);
+  if (r.ok && !nextFireUtc(r.cron, now)) return { ok: false, error: 'never fires (no such day in the calendar)' };
+  return r;
 }

@@ -1,6 +1,6 @@
 // Unit tests of the cron parser and describer (run by `npm test`,
 // scripts/unit.mjs): each export of `tests` throws on failure.
-import { describeCron, joinAnd, nextFire, nextFireUtc, parseCron, type Cron } from './cron';
+import { checkCron, describeCron, joinAnd, nextFire, nextFireUtc, parseCron, type Cron } from './cron';
 
 function eq(got: unknown, want: unknown, what: string) {
   const g = JSON.stringify(got);
@@ -49,7 +49,9 @@ export const tests = {
     eq(parsed('0 1-3,*/12,20 * * *').hour.values, [0, 1, 2, 3, 12, 20], 'mixed items');
     eq(parsed('0 0 */10 * *').dom.values, [1, 11, 21, 31], 'day-of-month steps start at 1');
     eq(parsed('0 0 * */5 *').month.values, [1, 6, 11], 'month steps start at 1');
-    eq(parsed('  0   4 *\t* *  ').hour.values, [4], 'any white space between fields');
+    eq(parsed('  0   4 *\t* *  ').hour.values, [4], 'spaces and tabs between fields');
+    eq(parsed('*/60 * * * *').minute.values, [0], 'a step up to the number of values');
+    eq(parsed('0004 * * * *').minute.values, [4], 'leading zeros');
   },
   namesInAnyCaseAlsoInRanges() {
     eq(parsed('0 0 * jan *').month.values, [1], 'jan');
@@ -75,17 +77,20 @@ export const tests = {
     refused('* * * *', /expected 5 fields.*got 4/);
     refused('* * * * * *', /got 6/);
     refused('@daily', /macros/);
-    refused('60 * * * *', /^minute: 60 is out of range 0-59/);
-    refused('0 24 * * *', /^hour: 24 is out of range 0-23/);
-    refused('0 0 0 * *', /^day of month: 0 is out of range 1-31/);
-    refused('0 0 32 * *', /day of month: 32/);
-    refused('0 0 * 13 *', /^month: 13 is out of range 1-12/);
+    refused('60 * * * *', /^minute: 60 is outside 0-59/);
+    refused('0 24 * * *', /^hour: 24 is outside 0-23/);
+    refused('0 0 0 * *', /^day-of-month: 0 is outside 1-31/);
+    refused('0 0 32 * *', /day-of-month: 32/);
+    refused('0 0 * 13 *', /^month: 13 is outside 1-12/);
     refused('0 0 * 0 *', /^month: 0/);
-    refused('0 0 * * 8', /^day of week: 8 is out of range 0-7/);
-    refused('0 0 * * 1000', /out of range/);
-    refused('30-10 * * * *', /range 30-10 goes backwards/);
-    refused('*/0 * * * *', /step 0 is out of range/);
-    refused('*/60 * * * *', /step 60 is out of range 1-59/);
+    refused('0 0 * * 8', /^day-of-week: 8 is outside 0-7/);
+    refused('0 0 * * 1000', /outside/);
+    refused('30-10 * * * *', /range 30-10 is reversed/);
+    refused('*/0 * * * *', /step 0 is not 1-60/);
+    refused('*/61 * * * *', /step 61 is not 1-60/);
+    refused('0 */25 * * *', /^hour: step 25 is not 1-24/);
+    refused('0 0 * * */9', /^day-of-week: step 9 is not 1-8/);
+    refused('* * * * ' + '1,'.repeat(130) + '1', /longer than 256/);
     refused('*/x * * * *', /step "x" is not a number/);
     refused('1/2/3 * * * *', /more than one step/);
     refused('1,,2 * * * *', /empty list item/);
@@ -94,12 +99,23 @@ export const tests = {
     refused('1-2-3 * * * *', /not a value or a range/);
     refused('abc * * * *', /^minute: "abc" is not a number$/);
     refused('0 0 * foo *', /^month: "foo" is not a number or a name \(jan-dec\)/);
-    refused('0 0 * * monday', /day of week: "monday"/);
+    refused('0 0 * * monday', /day-of-week: "monday"/);
     refused('0 0 ? * *', /not a number/);
     refused('0 0 L * *', /not a number/);
     refused('0 0 * * 1#2', /not a number/);
     refused('0 0 * * mon-', /not a value or a range/);
     refused('+1 * * * *', /not a number/);
+  },
+  refusesExpressionsThatNeverFire() {
+    const now = new Date('2026-12-06T20:00:00Z');
+    for (const expr of ['0 0 30 2 *', '0 0 31 4,6,9,11 *', '0 0 31 feb *']) {
+      const r = checkCron(expr, now);
+      eq(r.ok ? 'accepted' : r.error, 'never fires (no such day in the calendar)', expr);
+    }
+    eq(checkCron('0 0 29 2 *', now).ok, true, 'February 29th comes');
+    eq(checkCron('0 0 31 2 1', now).ok, true, 'the 31st or Monday: Mondays');
+    const bad = checkCron('0 0 32 * *', now);
+    eq(bad.ok ? '' : bad.error, 'day-of-month: 32 is outside 1-31', 'a parse error first');
   },
   describesCommonSchedules() {
     const cases: [string, string][] = [
@@ -162,6 +178,7 @@ export const tests = {
     eq(iso(nextFireUtc(parsed('0 0 */2 * 5'), at('2026-12-02T00:00:00Z'))), '2026-12-11T00:00:00.000Z',
       'odd day and Friday (star: both)');
     eq(nextFireUtc(parsed('0 0 31 2 *'), at('2026-12-06T00:00:00Z')), null, 'never');
+    eq(nextFireUtc(parsed('0 0 31 4,6,9,11 *'), at('2026-12-06T00:00:00Z')), null, 'the 31st of 30-day months');
   },
   nextFireInATimeZone() {
     const after = new Date('2026-12-06T20:10:00Z');
@@ -173,5 +190,15 @@ export const tests = {
     // 22:00 in New York (UTC-5) on the 6th is 03:00 UTC on the 7th.
     eq(iso(nextFire(parsed('0 22 * * *'), 'America/New_York', after)), '2026-12-07T03:00:00.000Z', 'New York');
     eq(nextFire(parsed('0 4 * * *'), 'Not/AZone', after), null, 'an unknown zone');
+    // 2027-03-28: Berlin goes from 02:00 to 03:00; 02:30 does not exist that
+    // day and is skipped (as zlh-api), the next is the 29th at 02:30 CEST.
+    eq(iso(nextFire(parsed('30 2 * * *'), 'Europe/Berlin', new Date('2027-03-27T12:00:00Z'))),
+      '2027-03-29T00:30:00.000Z', 'a DST gap is skipped');
+    // 2027-10-31: 02:30 happens twice in Berlin; the first (CEST, 00:30 UTC).
+    eq(iso(nextFire(parsed('30 2 * * *'), 'Europe/Berlin', new Date('2027-10-30T12:00:00Z'))),
+      '2027-10-31T00:30:00.000Z', 'an overlap fires at its first occurrence');
+    // After the first 02:30 has passed, the second is not another fire that day.
+    eq(iso(nextFire(parsed('30 2 * * *'), 'Europe/Berlin', new Date('2027-10-31T00:45:00Z'))),
+      '2027-11-01T01:30:00.000Z', 'the repeated hour does not fire twice');
   },
 };

@@ -1,7 +1,7 @@
 // The Schedules tab's form model, kept out of the component so it is
 // unit-tested: drafts (what the inputs hold) to the API body and back, the
 // checks zlh-api also makes, and the task list edits.
-import { parseCron } from './cron';
+import { checkCron } from './cron';
 import type { Schedule, ScheduleBody, ScheduleTask, TaskAction } from './api';
 
 export const POWER_ACTIONS = ['start', 'stop', 'restart'] as const;
@@ -96,7 +96,7 @@ function taskErrors(t: TaskDraft, i: number, errors: DraftErrors) {
 export function validateDraft(d: ScheduleDraft): { errors: DraftErrors; body?: ScheduleBody } {
   const errors: DraftErrors = {};
   if (!d.name.trim()) errors.name = 'Enter a name.';
-  const cron = parseCron(d.cron);
+  const cron = checkCron(d.cron);
   if (!cron.ok) errors.cron = cron.error;
   if (!d.timezone) errors.timezone = 'Choose a time zone.';
   if (!d.tasks.length) errors.tasks = 'Add at least one task.';

@@ -108,7 +108,7 @@ export const tests = {
     eq(v.body, undefined, 'no body');
     eq(Object.keys(v.errors).sort(), ['cron', 'name', 'tasks.0.command', 'tasks.1.command', 'tasks.1.offset', 'tasks.2.command',
       'tasks.2.offset', 'timezone'], 'fields');
-    ok(/minute: 61 is out of range/.test(v.errors.cron), v.errors.cron);
+    ok(/minute: 61 is outside 0-59/.test(v.errors.cron), v.errors.cron);
     ok(/256 bytes/.test(v.errors['tasks.2.command']), v.errors['tasks.2.command']);
     eq(validateDraft(draft({ tasks: [] })).errors, { tasks: 'Add at least one task.' }, 'no tasks');
   },

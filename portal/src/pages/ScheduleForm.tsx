@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import { ApiError, api, type Schedule, type Server, type TaskAction } from '../api';
 import { Alert, FieldError, errorText } from '../components';
-import { describeCron, nextFire, parseCron } from '../cron';
+import { checkCron, describeCron, nextFire } from '../cron';
 import {
   POWER_ACTIONS,
   actionsFor,
@@ -159,7 +159,7 @@ function CronField({
   error?: string;
   onInput: (v: string) => void;
 }) {
-  const parsed = parseCron(value);
+  const parsed = checkCron(value);
   const live = parsed.ok ? null : parsed.error;
   const next = parsed.ok ? nextFire(parsed.cron, timezone, new Date()) : null;
   const shown = error || live;
@@ -179,7 +179,7 @@ function CronField({
       <p id="sched-cron-preview" class={shown ? 'field-error' : 'hint cron-preview'} aria-live="polite" data-testid="cron-preview">
         {shown
           ? shown
-          : `${describeCron(value)}${next ? ` · next: ${next.toLocaleString()} (your time)` : ' · never runs'}`}
+          : `${describeCron(value)}${next ? ` · next: ${next.toLocaleString()} (your time)` : ''}`}
       </p>
       <p id="sched-cron-help" class="hint">
         minute hour day-of-month month day-of-week, e.g. <code>0 4 * * *</code> (every day at 04:00),{' '}
