@@ -38,13 +38,31 @@ export function Backups({ server }: { server: Server }) {
   const opRef = useRef<Operation | null>(null);
   opRef.current = op;
 
+  // Jobs this page has followed (or started), so a finished one is not
+  // picked up again from the server's latest job.
+  const followed = useRef(new Set<number>());
+
   const load = async () => {
     try {
-      setList(await api.backups(id));
+      const l = await api.backups(id);
+      setList(l);
       setLoadError(null);
+      resume(l);
     } catch (e) {
       setLoadError(backupErrorText(e, 'load'));
     }
+  };
+
+  // Back on the tab while a backup or restore runs (the server's latest
+  // job): follow it again.
+  const resume = (l: BackupList) => {
+    const j = server.job;
+    if (opRef.current || !j || followed.current.has(j.id) || jobFinal(j)) return;
+    const kind = j.kind === 'backup' ? 'create' : j.kind === 'restore' ? 'restore' : null;
+    if (!kind) return;
+    const b = l.backups.find((x) => x.state === (kind === 'create' ? 'creating' : 'restoring'));
+    followed.current.add(j.id);
+    setOp({ kind, label: b ? backupLabel(b) : `(job #${j.id})`, job: { ...j, server_id: id, error: null, steps: [] } });
   };
   const busyRows = !!list?.backups.some((b) => b.state === 'creating' || b.state === 'restoring');
   usePoll(load, op || busyRows ? 1500 : 5000, [id, !!op || busyRows]);
@@ -79,6 +97,7 @@ export function Backups({ server }: { server: Server }) {
   );
 
   const begin = (o: Operation) => {
+    followed.current.add(o.job.id);
     setNotice(null);
     setError(null);
     if (jobFinal(o.job)) finish(o, o.job);
