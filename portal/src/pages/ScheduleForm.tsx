@@ -181,7 +181,7 @@ function CronField({
           ? shown
           : `${describeCron(value)}${next ? ` · next: ${next.toLocaleString()} (your time)` : ''}`}
       </p>
-      <p id="sched-cron-help" class="hint">
+      <p id="sched-cron-help" class="hint cron-help">
         minute hour day-of-month month day-of-week, e.g. <code>0 4 * * *</code> (every day at 04:00),{' '}
         <code>*/15 * * * *</code>, <code>30 4 * * mon-fri</code>.
       </p>
