@@ -105,6 +105,65 @@ export interface Mod {
   sha256: string;
 }
 
+// GET /api/servers/{id}/backups (docs/design.md, backups).
+export interface Backup {
+  id: number;
+  name: string;
+  kind: 'manual' | 'scheduled' | 'pre_restore' | string;
+  state: 'creating' | 'ready' | 'failed' | 'restoring' | string;
+  size: number | null;
+  sha256: string | null;
+  /** Unix milliseconds. */
+  created_at: number;
+  error: string | null;
+}
+
+export interface BackupList {
+  backups: Backup[];
+  /** limit_bytes 0 or null: no quota. */
+  quota: { used_bytes: number; limit_bytes: number | null };
+  /** Retention: the last `keep` backups are kept (0 or null: no limit). */
+  keep: number | null;
+}
+
+export type TaskAction = 'command' | 'power' | 'backup';
+
+export interface ScheduleTask {
+  action: TaskAction;
+  /** command: the console line; power: start|stop|restart; backup: null. */
+  payload: string | null;
+  /** Seconds after the previous task started (>= 0). */
+  offset_s: number;
+}
+
+export interface ScheduleRun {
+  id: number;
+  /** The fire time this run is for (unix ms). */
+  fire_time: number | string;
+  started_at: number | string | null;
+  finished_at: number | string | null;
+  state: 'running' | 'ok' | 'failed' | 'skipped' | string;
+  error: string | null;
+  tasks: { action: string; state: string; error: string | null }[];
+}
+
+export interface ScheduleBody {
+  name: string;
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+  catch_up: boolean;
+  only_when_running: boolean;
+  tasks: ScheduleTask[];
+}
+
+export interface Schedule extends ScheduleBody {
+  id: number;
+  /** Unix ms, null when disabled or never. */
+  next_run_at: number | null;
+  last_runs: ScheduleRun[];
+}
+
 export class ApiError extends Error {
   constructor(
     public status: number,
@@ -256,6 +315,20 @@ export const api = {
     post<{ restart_required?: boolean }>(`/api/servers/${id}/mods/${enc(mod)}/${enable ? 'enable' : 'disable'}`),
   deleteMod: (id: number, mod: string) =>
     request<{ restart_required?: boolean }>('DELETE', `/api/servers/${id}/mods/${enc(mod)}`),
+
+  backups: (id: number) => get<BackupList>(`/api/servers/${id}/backups`),
+  createBackup: (id: number, name?: string) =>
+    post<{ backup: Backup; job: Job }>(`/api/servers/${id}/backups`, name ? { name } : {}),
+  restoreBackup: (id: number, backup: number) => post<{ job: Job }>(`/api/servers/${id}/backups/${backup}/restore`),
+  deleteBackup: (id: number, backup: number) => request<unknown>('DELETE', `/api/servers/${id}/backups/${backup}`),
+  backupDownloadUrl: (id: number, backup: number) => `/api/servers/${id}/backups/${backup}/download`,
+
+  schedules: (id: number) => get<{ schedules: Schedule[] }>(`/api/servers/${id}/schedules`),
+  createSchedule: (id: number, body: ScheduleBody) => post<Schedule>(`/api/servers/${id}/schedules`, body),
+  updateSchedule: (id: number, schedule: number, patch: Partial<ScheduleBody>) =>
+    request<Schedule>('PATCH', `/api/servers/${id}/schedules/${schedule}`, { body: patch }),
+  deleteSchedule: (id: number, schedule: number) => request<unknown>('DELETE', `/api/servers/${id}/schedules/${schedule}`),
+  runSchedule: (id: number, schedule: number) => post<{ run: ScheduleRun }>(`/api/servers/${id}/schedules/${schedule}/run`),
 
   tailscaleEnable: (id: number) => post<TailscaleAccess>(`/api/servers/${id}/tailscale`),
   tailscaleDisable: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/tailscale`),

@@ -53,6 +53,12 @@ const STATE_CLASS: Record<string, string> = {
   stopped: 'muted',
   error: 'bad',
   crashed: 'bad',
+  // backups and schedule runs
+  creating: 'busy',
+  restoring: 'busy',
+  failed: 'bad',
+  ok: 'ok',
+  skipped: 'muted',
 };
 
 export function StateBadge({ state, id }: { state: string; id?: number }) {

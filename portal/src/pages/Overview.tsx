@@ -7,6 +7,13 @@ import { jobOf } from './jobs';
 import { PortsCard } from './Ports';
 
 const FINAL_JOB = new Set(['done', 'failed', 'compensated', 'cancelled']);
+// The server's latest job may also be a backup or a restore (issue 23).
+const JOB_TITLE: Record<string, string> = {
+  create: 'Provisioning job',
+  delete: 'Deletion job',
+  backup: 'Backup job',
+  restore: 'Restore job',
+};
 
 function fmtTime(s: string | null) {
   if (!s) return '—';
@@ -194,7 +201,7 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
       {job && (
         <section class="card" aria-labelledby="job-h">
           <h2 id="job-h">
-            Provisioning job #{job.id} <span class="muted small">({job.state})</span>
+            {JOB_TITLE[job.kind] ?? 'Job'} #{job.id} <span class="muted small">({job.state})</span>
           </h2>
           <ol class="steps">
             {job.steps.map((st) => (

@@ -11,6 +11,10 @@ import { Tailscale } from './Tailscale';
 
 // xterm.js is only loaded when a console is opened.
 const Console = lazy(() => import('./Console').then((m) => ({ default: m.Console })));
+// Backups and Schedules (with the cron parser) are opened rarely: their own
+// chunks keep them out of the first load.
+const Backups = lazy(() => import('./Backups').then((m) => ({ default: m.Backups })));
+const Schedules = lazy(() => import('./Schedules').then((m) => ({ default: m.Schedules })));
 
 const POLL_MS = 2500;
 
@@ -63,6 +67,8 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
     tabs.push(['ide', 'IDE', `${base}/ide`]);
     tabs.push(['tailscale', 'Tailscale', `${base}/tailscale`]);
   }
+  tabs.push(['backups', 'Backups', `${base}/backups`]);
+  tabs.push(['schedules', 'Schedules', `${base}/schedules`]);
 
   let body;
   switch (tab) {
@@ -78,6 +84,20 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
       break;
     case 'mods':
       body = server.type === 'game' ? <Mods server={server} /> : <p>Mods are only available on game servers.</p>;
+      break;
+    case 'backups':
+      body = (
+        <Suspense fallback={<p class="muted">Loading backups…</p>}>
+          <Backups server={server} />
+        </Suspense>
+      );
+      break;
+    case 'schedules':
+      body = (
+        <Suspense fallback={<p class="muted">Loading schedules…</p>}>
+          <Schedules server={server} />
+        </Suspense>
+      );
       break;
     case 'ide':
       body = <Ide server={server} search={search} />;
