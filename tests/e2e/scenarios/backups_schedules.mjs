@@ -78,7 +78,7 @@ async function backupAndDownload(page, api, id, shot, step) {
   await watchProgress(page);
   await page.getByLabel('Backup name').fill('first');
   await page.getByRole('button', { name: 'Create backup' }).click();
-  await waitFor(notices(page), /^Backup first created\./, /^Backup first|^Backup failed|quota/, 'the backup to finish', 180000);
+  await waitFor(notices(page), /^Backup first created\./, /^Backup first (?!created\.)|^Cannot follow|quota/, 'the backup to finish', 180000);
   const list = await backupList(page, api, id);
   const b = list.backups.find((x) => x.name === 'first');
   check(b && b.state === 'ready' && b.kind === 'manual', `backup "first" ready: ${JSON.stringify(b)}`);
@@ -130,7 +130,7 @@ async function restore(page, api, id, b, shot, step) {
   check(/will be stopped/.test(text) && /pre-restore backup/.test(text), `the confirmation says what happens: ${text}`);
   await shot(page, 'restore-confirm');
   await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
-  await waitFor(notices(page), /^Restored first/, /^Restore first|^Restore failed|quota/, 'the restore to finish', 240000);
+  await waitFor(notices(page), /^Restored first/, /^Restore first|^Cannot follow|quota/, 'the restore to finish', 240000);
   check((await readFile(page, api, id, 'marker.txt')) === 'before\n', 'the marker from before the backup is back');
   const list = await backupList(page, api, id);
   const pre = list.backups.find((x) => x.kind === 'pre_restore');
