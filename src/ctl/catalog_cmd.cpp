@@ -23,17 +23,20 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+// The catalog's key for a kind's list: "runtimes", "addons", "games".
+std::string list_key(ItemKind k) { return std::string(to_string(k)) + "s"; }
+
 std::string serialize(const OrderedJson& cat) { return cat.dump(2) + "\n"; }
 
 const char* plural(size_t n, const char* one, const char* many) { return n == 1 ? one : many; }
 
 // The JSON array holding an item's versions, or null when the slot is absent.
 OrderedJson* find_versions(OrderedJson& cat, const EntrySlot& slot) {
-  auto arr = cat.find(slot.kind + "s");
+  auto arr = cat.find(list_key(slot.kind));
   if (arr == cat.end() || !arr->is_array()) return nullptr;
   for (auto& item : *arr) {
     if (!item.is_object() || item.value("id", "") != slot.id) continue;
-    if (slot.kind != "game") {
+    if (slot.kind != ItemKind::kGame) {
       auto v = item.find("versions");
       return v != item.end() && v->is_array() ? &*v : nullptr;
     }
@@ -52,8 +55,6 @@ Result<void> check_add_flags(const AddOptions& o) {
   auto invalid = [](const char* flag, const std::string& msg) {
     return fail(Error::invalid(flag, std::string(flag) + ": " + msg));
   };
-  if (o.kind != "runtime" && o.kind != "addon" && o.kind != "game")
-    return invalid("--kind", "must be runtime, addon or game");
   if (o.id.empty()) return invalid("--id", "is required");
   if (o.version.empty()) return invalid("--version", "is required");
   if (o.file.empty()) return invalid("--file", "is required");
@@ -65,8 +66,8 @@ Result<void> check_add_flags(const AddOptions& o) {
   if (o.expect && o.verify.empty()) return invalid("--expect", "needs --verify");
   if (!o.verify.empty() && split_words(o.verify).empty())
     return invalid("--verify", "must name a command");
-  bool game = o.kind == "game", addon = o.kind == "addon";
-  if (o.kind == "runtime" && split_words(o.verify).empty())
+  bool game = o.kind == ItemKind::kGame, addon = o.kind == ItemKind::kAddon;
+  if (o.kind == ItemKind::kRuntime && split_words(o.verify).empty())
     return invalid("--verify", "is required for runtimes (e.g. \"bin/node --version\")");
   if (addon && split_words(o.launch).empty()) return invalid("--launch", "is required for addons");
   if (!addon && !o.launch.empty()) return invalid("--launch", "applies to addons only");
@@ -117,7 +118,7 @@ OrderedJson entry_from_flags(const AddOptions& o, const std::string& artifact) {
   if (!o.launch.empty()) e["launch"] = split_words(o.launch);
   if (o.port) e["port"] = *o.port;
   if (!o.health.empty()) e["health"] = o.health;
-  if (o.kind == "game") {
+  if (o.kind == ItemKind::kGame) {
     e["java"] = o.java;
     e["kind"] = o.game_kind.value_or("jar");
     if (!o.ready.empty()) e["ready"] = o.ready;
@@ -128,8 +129,8 @@ OrderedJson entry_from_flags(const AddOptions& o, const std::string& artifact) {
 }
 
 std::string describe(const EntrySlot& s, const std::string& version) {
-  std::string id = s.kind == "game" ? s.id + "/" + s.variant : s.id;
-  return s.kind + " " + id + " " + version;
+  std::string id = s.kind == ItemKind::kGame ? s.id + "/" + s.variant : s.id;
+  return std::string(to_string(s.kind)) + " " + id + " " + version;
 }
 
 }  // namespace
@@ -184,7 +185,7 @@ Result<bool> save_catalog_json(const std::string& store, const OrderedJson& cat)
 
 Result<void> put_entry(OrderedJson& cat, const EntrySlot& slot, OrderedJson entry, bool replace,
                        std::vector<std::string>& notes) {
-  std::string key = slot.kind + "s";
+  std::string key = list_key(slot.kind);
   if (!cat.contains(key)) cat[key] = OrderedJson::array();
   OrderedJson& items = cat[key];
   if (!items.is_array()) return fail(Error::invalid(key, key + ": must be an array"));
@@ -194,7 +195,7 @@ Result<void> put_entry(OrderedJson& cat, const EntrySlot& slot, OrderedJson entr
     if (it.is_object() && it.value("id", "") == slot.id) item = &it;
   if (!item) {
     OrderedJson fresh = {{"id", slot.id}};
-    if (slot.kind == "game") {
+    if (slot.kind == ItemKind::kGame) {
       fresh["variants"] = OrderedJson::array();
     } else {
       if (!slot.display.empty()) fresh["display"] = slot.display;
@@ -202,12 +203,12 @@ Result<void> put_entry(OrderedJson& cat, const EntrySlot& slot, OrderedJson entr
     }
     items.push_back(std::move(fresh));
     item = &items.back();
-  } else if (slot.kind != "game" && !slot.display.empty()) {
+  } else if (slot.kind != ItemKind::kGame && !slot.display.empty()) {
     (*item)["display"] = slot.display;
   }
 
   OrderedJson* holder = item;  // the object with "versions"
-  if (slot.kind == "game") {
+  if (slot.kind == ItemKind::kGame) {
     if (!item->contains("variants") || !(*item)["variants"].is_array())
       (*item)["variants"] = OrderedJson::array();
     OrderedJson* var = nullptr;
@@ -411,9 +412,9 @@ Result<AddResult> catalog_add(const std::string& store, const AddOptions& opt) {
   if (!cat) return fail(cat.error());
 
   EntrySlot slot{opt.kind, opt.id, opt.variant, opt.display, opt.mods_dir};
-  std::string artifact = opt.kind + "s/" + opt.id + "/" +
-                         (opt.kind == "game" ? opt.variant + "/" : "") + opt.version + "/" +
-                         base_of(opt.file);
+  std::string artifact = list_key(opt.kind) + "/" + opt.id + "/" +
+                         (opt.kind == ItemKind::kGame ? opt.variant + "/" : "") + opt.version +
+                         "/" + base_of(opt.file);
   AddResult res;
   if (auto r = put_entry(*cat, slot, entry_from_flags(opt, artifact), opt.force, res.notes); !r)
     return fail(r.error());

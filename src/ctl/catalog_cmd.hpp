@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "base/crypto.hpp"
+#include "base/enum_names.hpp"
 #include "base/error.hpp"
 #include "proto/catalog.hpp"
 
@@ -53,8 +54,15 @@ inline constexpr const char* kSignatureFile = "catalog.json.sig";
 Result<void> catalog_init(const std::string& store, bool force,
                           std::chrono::system_clock::time_point now);
 
+// Which list of the catalog an item is in; the names are --kind's values,
+// and the catalog's keys are the names with an "s" ("runtimes", ...).
+enum class ItemKind { kRuntime, kAddon, kGame };
+inline constexpr EnumNames<ItemKind, 3> kItemKindNames{{"runtime", "addon", "game"}};
+static_assert(kItemKindNames.covers(ItemKind::kGame));
+constexpr std::string_view to_string(ItemKind k) { return kItemKindNames.name(k); }
+
 struct AddOptions {
-  std::string kind;  // "runtime" | "addon" | "game"
+  ItemKind kind = ItemKind::kRuntime;
   std::string id;
   std::string version;
   std::string file;  // artifact to copy into the store
@@ -157,7 +165,7 @@ Result<catalog::Catalog> validate_ordered(const OrderedJson& cat);
 
 // Where a version entry lives in the catalog.
 struct EntrySlot {
-  std::string kind;                     // "runtime" | "addon" | "game"
+  ItemKind kind = ItemKind::kRuntime;
   std::string id;                       // item or game id
   std::string variant;                  // games only
   std::string display;                  // when set, the item's display name is set to it

@@ -60,7 +60,7 @@ catalog::Catalog load(const std::string& store) {
 
 AddOptions node_add(const std::string& file, const std::string& version) {
   AddOptions o;
-  o.kind = "runtime";
+  o.kind = ItemKind::kRuntime;
   o.id = "node";
   o.version = version;
   o.file = file;
@@ -183,7 +183,7 @@ TEST(CtlCatalogAdd, RefusesBadInputBeforeWritingAnything) {
   o.java = "21";
   expect_invalid(o, "--java");
   AddOptions addon;
-  addon.kind = "addon";
+  addon.kind = ItemKind::kAddon;
   addon.id = "code-server";
   addon.version = "4.96.4";
   addon.file = s.artifact;
@@ -202,7 +202,7 @@ TEST(CtlCatalogAdd, RefusesBadInputBeforeWritingAnything) {
 TEST(CtlCatalogAdd, RecordsAddonAndGameFields) {
   Store s;
   AddOptions addon;
-  addon.kind = "addon";
+  addon.kind = ItemKind::kAddon;
   addon.id = "code-server";
   addon.version = "4.96.4";
   addon.file = s.artifact;
@@ -213,7 +213,7 @@ TEST(CtlCatalogAdd, RecordsAddonAndGameFields) {
   ASSERT_TRUE(catalog_add(s.dir, addon));
 
   AddOptions game;
-  game.kind = "game";
+  game.kind = ItemKind::kGame;
   game.id = "minecraft";
   game.variant = "paper";
   game.version = "1.21.4";
@@ -315,7 +315,7 @@ TEST(CtlCatalogPromote, MovesAVersionAcrossChannels) {
 TEST(CtlCatalogPromote, FindsGameVariants) {
   Store s;
   AddOptions game;
-  game.kind = "game";
+  game.kind = ItemKind::kGame;
   game.id = "minecraft";
   game.version = "1.21.4";
   game.file = s.artifact;

@@ -676,7 +676,8 @@ Result<std::string> add_fetched_node(Build& b, int m, const NodePack& pack, doub
         seconds_text(since(t1)));
   OrderedJson e =
       runtime_entry(version, artifact, *d, "NODE_HOME", {"bin/node", "--version"}, "v" + version);
-  if (auto r = put_entry(b.cat, {"runtime", "node", "", "Node.js", std::nullopt}, e, true, b.notes);
+  if (auto r = put_entry(b.cat, {ItemKind::kRuntime, "node", "", "Node.js", std::nullopt}, e, true,
+                         b.notes);
       !r)
     return fail(r.error());
   b.rep.runtimes.push_back({"node", version, artifact, d->size, false, since(t1) + fetch_share});
@@ -759,7 +760,8 @@ Result<void> add_host_tree(Build& b, const HostTree& h) {
   if (!d) return fail(d.error().wrap("pack " + h.id + " " + version));
   b.say(h.id + ": " + artifact + " " + mib(d->size) + " in " + seconds_text(since(t0)));
   OrderedJson e = runtime_entry(version, artifact, *d, env_key, verify, expect);
-  if (auto r = put_entry(b.cat, {"runtime", h.id, "", h.display, std::nullopt}, e, true, b.notes);
+  if (auto r = put_entry(b.cat, {ItemKind::kRuntime, h.id, "", h.display, std::nullopt}, e, true,
+                         b.notes);
       !r)
     return r;
   b.rep.runtimes.push_back({h.id, version, artifact, d->size, false, since(t0)});
@@ -912,7 +914,7 @@ Result<void> add_code_server(Build& b) {
     if (!d) return fail(d.error());
   }
   b.say("code-server: " + artifact + " " + mib(d->size) + " in " + seconds_text(since(t0)));
-  if (auto r = put_entry(b.cat, {"addon", "code-server", "", "code-server", std::nullopt},
+  if (auto r = put_entry(b.cat, {ItemKind::kAddon, "code-server", "", "code-server", std::nullopt},
                          code_server_entry(version, artifact, *d), true, b.notes);
       !r)
     return r;

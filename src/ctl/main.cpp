@@ -116,16 +116,18 @@ struct CatalogAddCmd {
   std::string store;
   zlh::ctl::AddOptions add;
   // Optional fields are bound to plain values, then copied only when given.
-  std::string stop_command, game_kind, mods_dir, expect;
+  std::string item_kind, stop_command, game_kind, mods_dir, expect;
   int strip = 0, port = 0;
   CLI::Option *strip_opt = nullptr, *port_opt = nullptr, *expect_opt = nullptr;
   CLI::Option *kind_opt = nullptr, *mods_opt = nullptr, *stop_opt = nullptr;
 
   CLI::App* add_to(CLI::App& cat) {
     auto* sub = store_subcommand(cat, "add", "copy an artifact into the store and list it", store);
-    sub->add_option("--kind", add.kind, "runtime|addon|game")
+    sub->add_option("--kind", item_kind, "runtime|addon|game")
         ->required()
-        ->check(CLI::IsMember({"runtime", "addon", "game"}));
+        ->check([](const std::string& k) {
+          return zlh::ctl::kItemKindNames.parse(k) ? "" : "must be runtime, addon or game";
+        });
     sub->add_option("--id", add.id, "runtime, addon or game id")->required();
     sub->add_option("--version", add.version, "version")->required();
     sub->add_option("--file", add.file, "artifact to copy")->required();
@@ -154,6 +156,7 @@ struct CatalogAddCmd {
     return sub;
   }
   int run(TimePoint) {
+    add.kind = *zlh::ctl::kItemKindNames.parse(item_kind);  // checked by --kind's validator
     if (*strip_opt) add.strip = strip;
     if (*port_opt) add.port = port;
     if (*expect_opt) add.expect = expect;

@@ -509,7 +509,7 @@ Result<std::optional<catalog::Entry>> existing_entry(const ImportOptions& o) {
 
 AddOptions add_options(const ImportOptions& o, const std::string& file, const std::string& java) {
   AddOptions a;
-  a.kind = "game";
+  a.kind = ItemKind::kGame;
   a.id = kGame;
   a.version = o.version;
   a.file = file;
