@@ -6,23 +6,30 @@
 // it gets. The servers are written into zlh-api's store as provisioned
 // (through the store module, as bench/api_seed does), pointing at the fake.
 //
-// BackupRealAgent.* runs the same round trip against a real dev container
-// (the local driver and the real zlh-agent); it is skipped while the agent
-// has no /backups/archive yet.
+// BackupTest.RealAgentBackupAndRestore runs the same round trip against a
+// real dev container (the local driver and the real zlh-agent), and
+// BackupGameTest.* against the Minecraft stand-in in a game container of the
+// local driver (the store is the game_store fixture, whose entries carry the
+// backup block; the stand-in logs the console commands it gets in
+// commands.log).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "api/jobs/job_runner.hpp"
 #include "api/store/store.hpp"
 #include "base/crypto.hpp"
+#include "base/fs.hpp"
 #include "harness.hpp"
 #include "http/server.hpp"
 
@@ -607,8 +614,6 @@ TEST_F(BackupTest, A1GiBDownloadStreamsWithFlatApiMemory) {
 // The real zlh-agent in a dev container of the local driver: a file
 // written, backed up, changed, restored (the earlier content is back, and a
 // pre-restore backup is kept), and the server's deletion taking its backups.
-// Skipped while the agent has no /backups/archive (the agent side of issue
-// 23 lands separately); run it once it is merged.
 TEST_F(BackupTest, RealAgentBackupAndRestore) {
   auto [uid, token] = user("bk-real");
   int64_t srv = client_->create_dev(token);
@@ -620,10 +625,6 @@ TEST_F(BackupTest, RealAgentBackupAndRestore) {
   ASSERT_EQ(w.status, 200) << w.body;
   json c = backup(srv, token, "real");
   json job = wait_job(c["job"]["id"], token, 120s);
-  const std::string err = job["error"].is_string() ? job["error"].get<std::string>() : "";
-  if (job["state"] == "failed" &&
-      (err.find("no route") != std::string::npos || err.find("404") != std::string::npos))
-    GTEST_SKIP() << "the agent has no /backups/archive yet: " << err;
   ASSERT_EQ(job["state"], "done") << job.dump();
   json b = list(srv, token)["backups"][0];
   EXPECT_EQ(b["state"], "ready");
@@ -653,6 +654,215 @@ TEST_F(BackupTest, RealAgentBackupAndRestore) {
         return ::access((api_->data() + "/backups/" + std::to_string(srv)).c_str(), F_OK) != 0;
       },
       60s));
+}
+
+std::string game_store() {
+  const char* d = std::getenv("ZLH_GAME_STORE");
+  std::string dir = d ? d : "build/game-store";
+  char buf[PATH_MAX];  // absolute: the agents get it as a file:// URL
+  return realpath(dir.c_str(), buf) ? std::string(buf) : dir;
+}
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::string last_line(const std::string& text) {
+  auto l = lines(text);
+  return l.empty() ? "" : l.back();
+}
+
+// The real zlh-api (local driver) over the game_store fixture, one game
+// server of the Minecraft stand-in per test, deleted at the end whatever
+// happened.
+class BackupGameTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string store = game_store() + "/store", keys = game_store() + "/keys";
+    ASSERT_EQ(::access((store + "/catalog.json.sig").c_str(), F_OK), 0)
+        << "run the game_store fixture first (ctest -R backup_integration)";
+    dir_ = testing::make_temp_dir("backup-game");
+    ::mkdir((dir_ + "/api").c_str(), 0755);
+    // A vmid window of its own: the container's address is 127.77.<vmid>.
+    const int lo = 50000 + int(crypto::random_bytes(1)[0]) * 40;
+    api_ = std::make_unique<ApiProcess>(
+        dir_ + "/api", store, keys,
+        std::vector<std::string>{"--poll-interval", "0.5", "--game-vmid-lo", std::to_string(lo),
+                                 "--game-vmid-hi", std::to_string(lo + 39)});
+    ASSERT_TRUE(api_->start()) << api_->log();
+    client_ = std::make_unique<ApiClient>(api_->base());
+    token_ = client_->register_user("bk-game");
+  }
+  void TearDown() override {
+    if (srv_ > 0 && client_) {
+      auto r = client_->call("DELETE", "/api/servers/" + std::to_string(srv_), token_);
+      if (r.status == 202) wait_job(json::parse(r.body, nullptr, false).value("job", int64_t(0)));
+    }
+    api_.reset();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/api/data/containers", ec))
+      testing::kill_services(e.path());
+    testing::remove_unless_failed(dir_);
+  }
+  std::string srv_path(const std::string& rest = "") {
+    return "/api/servers/" + std::to_string(srv_) + rest;
+  }
+  json wait_job(int64_t job, std::chrono::seconds limit = 180s) {
+    json j;
+    eventually(
+        [&] {
+          j = json::parse(client_->call("GET", "/api/jobs/" + std::to_string(job), token_).body,
+                          nullptr, false);
+          return j.is_object() && (j["state"] == "done" || j["state"] == "failed");
+        },
+        limit);
+    return j;
+  }
+  std::string agent_state() {
+    json s = client_->server(srv_, token_);
+    return s.is_object() ? s.value("agent_state", "") : "";
+  }
+  // Creates the vanilla stand-in and waits until it runs; the container's
+  // root (<data>/containers/<vmid>, the agent's --root).
+  std::string create_game() {
+    json body = {{"type", "game"},      {"game", "minecraft"}, {"variant", "vanilla"},
+                 {"version", "1.21.4"}, {"eula", true},        {"memory_mb", 1024}};
+    auto r = client_->call("POST", "/api/servers", token_, body.dump());
+    EXPECT_EQ(r.status, 202) << r.body;
+    json c = json::parse(r.body, nullptr, false);
+    if (!c.is_object()) return "";
+    srv_ = c.value("id", int64_t(0));
+    json s = client_->wait_state(srv_, token_, {"ready", "error"});
+    EXPECT_EQ(s["state"], "ready") << s.dump() << api_->log();
+    EXPECT_TRUE(eventually([&] { return agent_state() == "running"; }, 180s))
+        << client_->server(srv_, token_).dump();
+    return api_->data() + "/containers/" + std::to_string(s.value("vmid", 0));
+  }
+  // POST …/backups and wait; the backup's document from the list.
+  json backup(const std::string& name) {
+    auto r = client_->call("POST", srv_path("/backups"), token_, json{{"name", name}}.dump());
+    EXPECT_EQ(r.status, 202) << r.body;
+    json c = json::parse(r.body, nullptr, false);
+    if (!c.is_object()) return json::object();
+    json job = wait_job(c["job"]["id"]);
+    EXPECT_EQ(job["state"], "done") << job.dump();
+    json l = list();
+    for (auto& b : l["backups"])
+      if (b["id"] == c["backup"]["id"]) return b;
+    ADD_FAILURE() << "backup " << c.dump() << " not in " << l.dump();
+    return json::object();
+  }
+  json list() {
+    auto r = client_->call("GET", srv_path("/backups"), token_);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+  // Downloads a backup through zlh-api and unpacks it; the directory.
+  std::string unpack(int64_t b, const std::string& name) {
+    const std::string file = dir_ + "/" + name + ".tar.zst", out = dir_ + "/" + name;
+    std::ofstream f(file, std::ios::binary);
+    http::Headers h;
+    h.add("Authorization", "Bearer " + token_);
+    auto r =
+        http::download("GET", api_->url(srv_path("/backups/" + std::to_string(b) + "/download")), h,
+                       [&](std::string_view p) {
+                         f.write(p.data(), std::streamsize(p.size()));
+                         return Result<void>{};
+                       });
+    f.close();
+    EXPECT_TRUE(r && r->status == 200) << (r ? std::to_string(r->status) : r.error().message);
+    EXPECT_TRUE(fs::make_dirs(out));
+    EXPECT_EQ(std::system(("tar --zstd -xf " + file + " -C " + out).c_str()), 0);
+    return out;
+  }
+  // A console command through zlh-api's console relay; true when `answer` is printed.
+  bool console(const std::string& command, const std::string& answer) {
+    http::Headers h;
+    h.add("Authorization", "Bearer " + token_);
+    auto ws =
+        http::WsClient::connect("ws://" + api_->addr() + ":8080" + srv_path("/console"), h, 10s);
+    EXPECT_TRUE(ws) << (ws ? "" : ws.error().message);
+    if (!ws || !(*ws)->send(command + "\n", true)) return false;
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline && out.find(answer) == std::string::npos) {
+      auto m = (*ws)->read(200ms);
+      if (!m && !m.error().is(codes::kTimeout)) break;
+      if (m && m->binary) out += m->data;
+    }
+    (*ws)->close();
+    EXPECT_NE(out.find(answer), std::string::npos) << out;
+    return out.find(answer) != std::string::npos;
+  }
+
+  std::string dir_, token_;
+  std::unique_ptr<ApiProcess> api_;
+  std::unique_ptr<ApiClient> client_;
+  int64_t srv_ = 0;
+};
+
+// Issue 23's Must-show through zlh-api: a backup of the running stand-in is
+// taken between save-off/save-all flush and save-on, and the server keeps
+// running and answering; a restore stops it gracefully, keeps a
+// pre-restore backup, brings the world back and starts it again.
+TEST_F(BackupGameTest, RunningGameIsPausedAroundItsBackupAndRestoredGracefully) {
+  const std::string root = create_game(), server = root + "/opt/zlh/server";
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(agent_state(), "running");
+  json b = backup("world");
+  ASSERT_EQ(b["state"], "ready") << b.dump();
+  ASSERT_TRUE(eventually([&] { return lines(slurp(server + "/commands.log")).size() >= 3; }, 20s))
+      << "commands.log: " << slurp(server + "/commands.log");
+  EXPECT_EQ(lines(slurp(server + "/commands.log")),
+            (std::vector<std::string>{"save-off", "save-all flush", "save-on"}));
+  // The archive holds the saved world and a commands.log from before save-on.
+  const std::string got = unpack(b["id"], "first");
+  EXPECT_EQ(slurp(got + "/world/level.dat").substr(0, 8), "saves=1\n");
+  EXPECT_EQ(lines(slurp(got + "/commands.log")),
+            (std::vector<std::string>{"save-off", "save-all flush"}));
+  // Still running, and answering.
+  EXPECT_EQ(agent_state(), "running");
+  EXPECT_TRUE(console("list", "players online"));
+  EXPECT_TRUE(eventually([&] { return last_line(slurp(server + "/commands.log")) == "list"; }));
+
+  // A marker written after the backup is gone once it is restored.
+  auto w = client_->call("PUT", srv_path("/files/write?path=world/marker.txt"), token_, "later");
+  ASSERT_EQ(w.status, 200) << w.body;
+  ASSERT_EQ(slurp(server + "/world/marker.txt"), "later");
+  auto r = client_->call(
+      "POST", srv_path("/backups/" + std::to_string(b["id"].get<int64_t>()) + "/restore"), token_);
+  ASSERT_EQ(r.status, 202) << r.body;
+  json rj = wait_job(json::parse(r.body)["job"]["id"]);
+  ASSERT_EQ(rj["state"], "done") << rj.dump();
+  EXPECT_EQ(::access((server + "/world/marker.txt").c_str(), F_OK), -1);
+  EXPECT_EQ(client_->call("GET", srv_path("/files/read?path=world/marker.txt"), token_).status,
+            404);
+  // Stopped by its stop command (the shim's log), not by a signal.
+  const std::string shim_log = slurp(root + "/run/zlh/workload.log");
+  EXPECT_NE(shim_log.find("stopping service"), std::string::npos) << shim_log;
+  EXPECT_EQ(shim_log.find("stop timed out"), std::string::npos) << shim_log;
+  json l = list();
+  ASSERT_EQ(l["backups"].size(), 2u) << l.dump();
+  EXPECT_EQ(l["backups"][0]["kind"], "pre_restore");
+  EXPECT_EQ(l["backups"][0]["state"], "ready");
+  EXPECT_EQ(l["backups"][1]["state"], "ready");
+  // The pre-restore backup was also paused, and holds the marker.
+  const std::string pre = unpack(l["backups"][0]["id"], "pre");
+  EXPECT_EQ(slurp(pre + "/world/marker.txt"), "later");
+  EXPECT_EQ(last_line(slurp(pre + "/commands.log")), "save-all flush");
+  // Running again, on the restored world.
+  EXPECT_TRUE(eventually([&] { return agent_state() == "running"; }, 120s)) << agent_state();
+  EXPECT_TRUE(console("say restored", "[Server] restored"));
 }
 
 }  // namespace
