@@ -3,6 +3,7 @@
 #include <date/tz.h>
 
 #include "api/schedules/cron.hpp"
+#include "proto/catalog.hpp"
 
 namespace zlh::api::schedules {
 namespace {
@@ -40,9 +41,12 @@ Result<std::optional<std::string>> task_payload(TaskAction a, const json& p, con
       return p.get<std::string>();
     }
     case TaskAction::kCommand: {
-      auto s = text_field(p, f, 256);
-      if (!s) return fail(s.error());
-      return std::optional<std::string>(*s);
+      // The agent's rule for a console line (POST /console/command), so a
+      // schedule never stores a command the agent would refuse.
+      if (!p.is_string()) return fail(Error::invalid(f, f + ": not a string"));
+      auto cmd = p.get<std::string>();
+      if (auto r = catalog::check_console_line(cmd, f); !r) return fail(r.error());
+      return std::optional<std::string>(std::move(cmd));
     }
     case TaskAction::kBackup: {
       if (p.is_null()) return std::optional<std::string>();
