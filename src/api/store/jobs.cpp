@@ -169,10 +169,13 @@ Result<Job> Store::latest_job_for_server(int64_t server_id) {
 
 Result<Job> Store::get_job_for_owner(int64_t id, int64_t owner_id) {
   return impl_->read("get job", [&](SQLite::Database& db) {
-    return one_job(db, "j.id = ? AND s.owner_id = ?", [&](SQLite::Statement& q) {
-      q.bind(1, id);
-      q.bind(2, owner_id);
-    });
+    return one_job(db,
+                   "j.id = ?1 AND (s.owner_id = ?2 OR EXISTS (SELECT 1 FROM server_members m"
+                   " WHERE m.server_id = s.id AND m.user_id = ?2))",
+                   [&](SQLite::Statement& q) {
+                     q.bind(1, id);
+                     q.bind(2, owner_id);
+                   });
   });
 }
 

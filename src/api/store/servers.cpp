@@ -12,13 +12,14 @@ namespace {
 // vmid and ports come from the allocation tables, the one record of what a
 // server holds. The ports subquery is an index lookup per row
 // (port_allocations_server).
+#define ZLH_SERVER_COLUMNS                                                           \
+  "SELECT s.id, s.owner_id, s.type, s.name, v.vmid,"                                 \
+  " (SELECT group_concat(p.port) FROM port_allocations p WHERE p.server_id = s.id)," \
+  " s.hostname, s.ip, s.node, s.payload, s.state, s.agent_state, s.agent_last_seen," \
+  " s.crash_count, s.install_step, s.progress, s.error, s.created_at, s.updated_at," \
+  " s.deleted_at, s.last_exit"
 constexpr const char* kServerSelect =
-    "SELECT s.id, s.owner_id, s.type, s.name, v.vmid,"
-    " (SELECT group_concat(p.port) FROM port_allocations p WHERE p.server_id = s.id),"
-    " s.hostname, s.ip, s.node, s.payload, s.state, s.agent_state, s.agent_last_seen,"
-    " s.crash_count, s.install_step, s.progress, s.error, s.created_at, s.updated_at,"
-    " s.deleted_at, s.last_exit"
-    " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id ";
+    ZLH_SERVER_COLUMNS " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id ";
 
 std::vector<int> parse_ports(const SQLite::Column& c) {
   std::vector<int> out;
@@ -36,6 +37,15 @@ std::vector<int> parse_ports(const SQLite::Column& c) {
   std::sort(out.begin(), out.end());
   return out;
 }
+
+}  // namespace
+
+const char* const kServerAccessSelect = ZLH_SERVER_COLUMNS
+    ", m.permissions, o.username"
+    " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id"
+    " JOIN users o ON o.id = s.owner_id"
+    " LEFT JOIN server_members m ON m.server_id = s.id AND m.user_id = ?1 ";
+#undef ZLH_SERVER_COLUMNS
 
 Server read_server(SQLite::Statement& q) {
   Server s;
@@ -62,6 +72,8 @@ Server read_server(SQLite::Statement& q) {
   s.last_exit = q.getColumn(20).getString();
   return s;
 }
+
+namespace {
 
 template <typename Bind>
 std::vector<Server> query_servers(SQLite::Database& db, std::string_view tail, Bind bind) {
@@ -122,8 +134,6 @@ void release(SQLite::Database& db, int64_t server_id) {
 
 }  // namespace
 
-namespace {
-
 // Whether the owner's live servers (their stored payloads) leave room for
 // `n` under the quotas it carries; E_QUOTA naming the first one exceeded.
 Result<void> check_quotas(SQLite::Database& db, const NewServer& n) {
@@ -152,6 +162,8 @@ Result<void> check_quotas(SQLite::Database& db, const NewServer& n) {
     return std::unexpected(over("disk_gb", n.quota_disk_gb, disk, n.disk_gb, " GB"));
   return {};
 }
+
+namespace {
 
 // The lowest free vmid of the pool of `type`; E_UNAVAILABLE when none is.
 Result<int> free_vmid(SQLite::Database& db, ServerType type, Range range) {
@@ -363,6 +375,8 @@ Result<void> Store::delete_server(int64_t server_id) {
     if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
     release(db, server_id);
     exec_with(db, "DELETE FROM schedules WHERE server_id = ?", server_id);  // runs cascade
+    exec_with(db, "DELETE FROM server_members WHERE server_id = ?", server_id);
+    exec_with(db, "DELETE FROM server_transfers WHERE server_id = ?", server_id);
     SQLite::Statement q(db,
                         "UPDATE servers SET state = 'deleted', updated_at = ?1,"
                         " deleted_at = coalesce(deleted_at, ?1) WHERE id = ?2");

@@ -193,7 +193,8 @@ class Store {
   Result<DeleteJob> create_delete_job(int64_t server_id, std::span<const std::string> steps);
   // System: E_NOT_FOUND.
   Result<Job> get_job(int64_t id);
-  // The job if its server (deleted or not) belongs to `owner_id`, else
+  // The job if its server (deleted or not) belongs to `owner_id` or is
+  // shared with them (a member reads the server's jobs), else
   // E_NOT_FOUND.
   Result<Job> get_job_for_owner(int64_t id, int64_t owner_id);
   // The server's most recent job (create or delete); E_NOT_FOUND if none.
@@ -258,6 +259,41 @@ class Store {
   Result<void> release_lxc_slot(int vmid);
   // System: the slot `vmid` holds, E_NOT_FOUND when none.
   Result<int> lxc_slot(int vmid);
+
+  // ---- sharing (docs/sharing.md) ----
+  // Reads for a user from a request (like the *_for_owner methods): the
+  // server, not deleted, as `user_id` may use it — its owner, or a member
+  // with the member's permissions. E_NOT_FOUND when neither.
+  Result<ServerAccess> get_server_access(int64_t server_id, int64_t user_id);
+  Result<ServerAccess> get_server_access_by_vmid(int vmid, int64_t user_id);
+  // The user's own servers and those shared with them, by id.
+  Result<std::vector<ServerAccess>> list_servers_for_user(int64_t user_id);
+  // The system's calls, after an access check: the server's members by user id.
+  Result<std::vector<Member>> list_members(int64_t server_id);
+  // E_NOT_FOUND (no live server, no such user), E_CONFLICT (the owner, or
+  // already a member).
+  Result<Member> add_member(int64_t server_id, int64_t user_id, PermSet permissions,
+                            int64_t added_by);
+  // E_NOT_FOUND (not a member).
+  Result<Member> update_member(int64_t server_id, int64_t user_id, PermSet permissions);
+  Result<void> remove_member(int64_t server_id, int64_t user_id);
+  // Deletes the user's IDE tickets and zlh_ide cookies of vmid; how many.
+  Result<int> revoke_ide_access(int64_t user_id, int vmid);
+  // Offers the server to `to_user_id` until expires_at, replacing an earlier
+  // offer. E_NOT_FOUND (server, user), E_CONFLICT (already theirs), E_INVALID.
+  Result<Transfer> offer_transfer(int64_t server_id, int64_t to_user_id, Time expires_at);
+  // E_NOT_FOUND when there is no offer.
+  Result<void> cancel_transfer(int64_t server_id);
+  // The server's live offer (by its current owner, not expired). E_NOT_FOUND.
+  Result<Transfer> get_transfer(int64_t server_id, Time now);
+  // Live offers made to the user.
+  Result<std::vector<Transfer>> list_transfers_to(int64_t user_id, Time now);
+  // Makes `user_id` the owner when a live offer to them exists, in one
+  // transaction: checked against their quotas (quota_* of `quotas`, as for a
+  // create), their member row (if any) dropped, the offer consumed. The old
+  // owner keeps no access. E_NOT_FOUND (no such offer), E_QUOTA.
+  Result<Transfer> accept_transfer(int64_t server_id, int64_t user_id, Time now,
+                                   const NewServer& quotas);
 
   // ---- the IDE origin's handoff (docs/ide.md) ----
   // Tickets and zlh_ide cookies are random values held by the browser; the

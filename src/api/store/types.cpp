@@ -37,6 +37,16 @@ constexpr Names<StepState, 4> kStepStates{{{StepState::kPending, "pending"},
                                            {StepState::kDone, "done"},
                                            {StepState::kFailed, "failed"}}};
 
+constexpr Names<Permission, kPermissionCount> kPermissions{
+    {{Permission::kConsole, "console"},
+     {Permission::kFilesRead, "files.read"},
+     {Permission::kFilesWrite, "files.write"},
+     {Permission::kPower, "power"},
+     {Permission::kBackups, "backups"},
+     {Permission::kSchedules, "schedules"},
+     {Permission::kIde, "ide"},
+     {Permission::kSettings, "settings"}}};
+
 template <typename E, size_t N>
 std::string_view name_of(const Names<E, N>& names, E e) {
   for (const auto& [v, n] : names)
@@ -75,6 +85,48 @@ Result<ServerState> parse_server_state(std::string_view s) {
 }
 Result<JobKind> parse_job_kind(std::string_view s) { return parse(kJobKinds, s, "job kind"); }
 Result<JobState> parse_job_state(std::string_view s) { return parse(kJobStates, s, "job state"); }
+std::string_view to_string(Permission p) { return name_of(kPermissions, p); }
+Result<Permission> parse_permission(std::string_view s) {
+  return parse(kPermissions, s, "permission");
+}
+
+std::vector<Permission> PermSet::list() const {
+  std::vector<Permission> out;
+  for (size_t i = 0; i < kPermissionCount; ++i)
+    if (has(static_cast<Permission>(i))) out.push_back(static_cast<Permission>(i));
+  return out;
+}
+
+std::string permissions_text(PermSet p) {
+  std::string out = "[";
+  for (Permission each : p.list()) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += to_string(each);
+    out += '"';
+  }
+  return out + "]";
+}
+
+Result<PermSet> parse_permissions_text(std::string_view text) {
+  // Written only by permissions_text: ["name","name"], names without quotes or commas.
+  PermSet out;
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']')
+    return fail(codes::kInvalid, "permissions are not a JSON array");
+  std::string_view rest = text.substr(1, text.size() - 2);
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    if (item.size() < 2 || item.front() != '"' || item.back() != '"')
+      return fail(codes::kInvalid, "permissions hold a non-string");
+    auto p = parse_permission(item.substr(1, item.size() - 2));
+    if (!p) return fail(p.error());
+    out.add(*p);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return out;
+}
+
 Result<StepState> parse_step_state(std::string_view s) {
   return parse(kStepStates, s, "step state");
 }

@@ -247,6 +247,76 @@ struct AuditEntry {
   std::string remote_addr;
 };
 
+// ---- sharing (docs/sharing.md) ------------------------------------------
+
+// What a member of a server may do beyond reading it (the closed set of
+// issue 24; wire names "console", "files.read", ...). The owner has all.
+// Which route needs which: api/authz/rules.cpp, the one table.
+enum class Permission : uint8_t {
+  kConsole,
+  kFilesRead,
+  kFilesWrite,
+  kPower,
+  kBackups,
+  kSchedules,
+  kIde,
+  kSettings,
+};
+inline constexpr size_t kPermissionCount = 8;
+
+// A set of permissions, as bits (bit i: Permission(i)).
+class PermSet {
+ public:
+  constexpr PermSet() = default;
+  static constexpr PermSet all() { return PermSet((1u << kPermissionCount) - 1); }
+  constexpr bool has(Permission p) const { return bits_ & bit(p); }
+  constexpr void add(Permission p) { bits_ |= bit(p); }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr uint16_t bits() const { return bits_; }
+  constexpr bool operator==(const PermSet&) const = default;
+  // In declaration order.
+  std::vector<Permission> list() const;
+
+ private:
+  constexpr explicit PermSet(uint16_t b) : bits_(b) {}
+  static constexpr uint16_t bit(Permission p) { return uint16_t(1u << static_cast<unsigned>(p)); }
+  uint16_t bits_ = 0;
+};
+
+// A member of a server: someone else's server, shared with them.
+struct Member {
+  int64_t server_id = 0;
+  int64_t user_id = 0;
+  std::string username;
+  std::string email;
+  PermSet permissions;
+  std::optional<int64_t> added_by;
+  Time added_at;
+  Time updated_at;
+};
+
+// A server as one user may use it: theirs (owner, every permission) or
+// shared with them (a member, with the member's permissions).
+struct ServerAccess {
+  Server server;
+  bool owner = false;
+  PermSet permissions;
+  std::string owner_username;
+};
+
+// An offer of a server's ownership to another user, until accepted,
+// cancelled or expired.
+struct Transfer {
+  int64_t server_id = 0;
+  std::string server_name;
+  int64_t from_user_id = 0;
+  std::string from_username;
+  int64_t to_user_id = 0;
+  std::string to_username;
+  Time created_at;
+  Time expires_at;
+};
+
 // ---- names ------------------------------------------------------------------
 // The spelling used in the database and in the HTTP API ("dev", "game",
 // "provisioning", ...). parse_* return E_INVALID for anything else.
@@ -264,5 +334,10 @@ Result<ServerState> parse_server_state(std::string_view s);
 Result<JobKind> parse_job_kind(std::string_view s);
 Result<JobState> parse_job_state(std::string_view s);
 Result<StepState> parse_step_state(std::string_view s);
+std::string_view to_string(Permission p);
+Result<Permission> parse_permission(std::string_view s);
+// Names as a JSON-array text and back (the column server_members.permissions).
+std::string permissions_text(PermSet p);
+Result<PermSet> parse_permissions_text(std::string_view text);
 
 }  // namespace zlh::api::store
