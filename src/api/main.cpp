@@ -293,6 +293,8 @@ struct Services {
 
   api::auth::PasswordHasher hasher;
   api::auth::LoginRateLimiter limiter;
+  // Open console sessions per (server, user): cut when access goes.
+  api::authz::LiveSessions sessions;
   api::AgentClient agents;
   api::JobRunnerConfig jobs_config;
   api::JobRunner jobs;
@@ -324,11 +326,13 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .catalog = s.catalog,
       .admin = {store, s.registry, quotas},
       .servers = {store, driver, s.jobs, s.agents, s.catalog, s.lane, &s.ide, quotas},
-      .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads},
+      .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads,
+                &s.sessions},
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
       .backups = {store, s.backups, s.jobs},
       .schedules = {store, s.scheduler},
+      .members = {store, s.sessions, &s.ide, tailscale, quotas},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };

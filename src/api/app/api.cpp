@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <stdexcept>
 
 #include "api/app/openapi.hpp"
+#include "api/authz/authz.hpp"
 #include "api/catalog/catalog_routes.hpp"
 #include "api/portal/static_routes.hpp"
 #include "api/relay/relay.hpp"
@@ -86,10 +88,17 @@ http::Router make_api_router(const ApiRouteDeps& deps) {
   add_ide_api_routes(r, deps.ide);
   backups::add_backup_routes(r, deps.backups);
   add_schedule_routes(r, deps.schedules);
+  add_member_routes(r, deps.members);
   if (!deps.artifacts.empty()) add_artifact_routes(r, deps.artifacts);
   add_openapi_route(r);
   if (!deps.portal.empty())
     add_portal_routes(r, deps.portal);  // last: every API route matches first
+  // Every server route must say who may call it (api/authz/rules.cpp).
+  if (auto missing = authz::unruled(r); !missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += "\n  " + m;
+    throw std::logic_error("server routes without an authorization rule:" + list);
+  }
   return r;
 }
 

@@ -20,6 +20,7 @@
 #include "api/backups/backup_routes.hpp"
 #include "api/catalog/catalog_source.hpp"
 #include "api/ide/ide_proxy.hpp"
+#include "api/members/member_routes.hpp"
 #include "api/relay/target.hpp"
 #include "api/schedules/schedule_routes.hpp"
 #include "api/servers/server_routes.hpp"
@@ -42,6 +43,7 @@ struct ApiRouteDeps {
   IdeApiDeps ide;  // its origin null: no IDE origin configured
   backups::BackupDeps backups;
   ScheduleDeps schedules;
+  MemberRouteDeps members;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "api/audit.hpp"
+#include "api/authz/authz.hpp"
 #include "api/body.hpp"
 #include "api/request_ids.hpp"
 #include "api/servers/server_view.hpp"
@@ -19,11 +20,11 @@ int64_t ms(store::Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// The caller's server named by the path, else E_NOT_FOUND.
+// The server named by the path if the caller may use this route (authz).
 Result<store::Server> own_server(const BackupDeps& d, const Request& req) {
-  auto id = path_id(req, "id");
-  if (!id) return fail(id.error());
-  return d.store.get_server_for_owner(*id, user_id(req));
+  auto a = authz::authorize(d.store, req);  // owner, or a member with the permission
+  if (!a) return fail(a.error());
+  return std::move(a->server);
 }
 
 Response list_backups(const BackupDeps& d, Request& req) {

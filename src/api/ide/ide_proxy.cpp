@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/auth/cookies.hpp"
+#include "api/authz/authz.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/request_ids.hpp"
 #include "api/with_deps.hpp"
@@ -108,7 +109,10 @@ IdeAccess::Decision IdeAccess::decide(std::string_view cookie, int vmid, Want wa
   } else {
     misses_.fetch_add(1, std::memory_order_relaxed);
     e.until = now + ttl_;
-    auto srv = store_.get_server_by_vmid_for_owner(vmid, grant->user_id);
+    // The owner, or a member holding "ide" (authz's rule of the IDE origin).
+    static const authz::Rule* const rule = authz::find_rule("*", "/dev/{vmid}/ide/{rest...}");
+    auto acc = store_.get_server_access_by_vmid(vmid, grant->user_id);
+    const store::Server* srv = acc && rule && authz::check(*acc, *rule) ? &acc->server : nullptr;
     if (srv && srv->state != store::ServerState::kDeleting &&
         srv->state != store::ServerState::kDeleted) {
       e.live = true;
@@ -459,9 +463,9 @@ namespace {
 
 // The caller's server of path {id}: E_NOT_FOUND when missing or not theirs.
 Result<store::Server> owned_server(const IdeApiDeps& deps, const http::Request& req) {
-  auto id = path_id(req);
-  if (!id) return fail(codes::kNotFound, "no such resource");
-  return deps.store.get_server_for_owner(*id, std::strtoll(req.log_user.c_str(), nullptr, 10));
+  auto a = authz::authorize(deps.store, req);  // owner, or a member with "ide"
+  if (!a) return fail(a.error());
+  return std::move(a->server);
 }
 
 // A server whose container has been made, with an address.

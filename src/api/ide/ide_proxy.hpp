@@ -99,7 +99,7 @@ class IdeAccess {
     CoarseClock::time_point until;
   };
   struct ServerEntry {
-    bool live = false;  // owned by the user, not being deleted
+    bool live = false;  // the user may open its IDE (authz), not being deleted
     bool ide = false;   // a dev server with code-server
     std::string ip;
     CoarseClock::time_point until;

@@ -16,16 +16,22 @@ using namespace std::chrono_literals;
 class ConsoleRelay : public http::WsHandler {
  public:
   ConsoleRelay(std::unique_ptr<WsUpstream> up, std::string request_id, int64_t vmid,
-               std::unique_ptr<UserSlots::Slot> slot)
+               std::unique_ptr<UserSlots::Slot> slot,
+               std::unique_ptr<authz::LiveSessions::Handle> live)
       : up_(std::move(up)),
         request_id_(std::move(request_id)),
         vmid_(vmid),
-        slot_(std::move(slot)) {}
+        slot_(std::move(slot)),
+        live_(std::move(live)) {}
 
   void on_open(std::shared_ptr<http::WsConn> conn) override {
     // Weak: the browser connection owns this handler, and the agent side
     // must not keep the browser side alive.
     std::weak_ptr<http::WsConn> weak = conn;
+    if (live_)  // the user's access taken away: the session ends
+      live_->set_cut([weak] {
+        if (auto c = weak.lock()) c->close(1008, "access to this server was revoked");
+      });
     up_->start(
         {.on_message =
              [weak](std::string data, bool binary) {
@@ -51,6 +57,7 @@ class ConsoleRelay : public http::WsHandler {
   std::string request_id_;
   int64_t vmid_;
   std::unique_ptr<UserSlots::Slot> slot_;  // the user's console quota, given back with the session
+  std::unique_ptr<authz::LiveSessions::Handle> live_;  // cut when the user's access goes
 };
 
 }  // namespace
@@ -88,8 +95,9 @@ http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamI
       if (refusal.status) return fail(error_from_agent(refusal.status, refusal.body));
       return fail(codes::kUpstream, "the container's agent cannot be reached");
     }
+    auto live = c.sessions ? c.sessions->add(target->server_id, target->user_id) : nullptr;
     return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid,
-                                          std::move(slot));
+                                          std::move(slot), std::move(live));
   };
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "api/authz/authz.hpp"
 #include "api/request_ids.hpp"
 
 namespace zlh::api::relay {
@@ -12,15 +13,12 @@ std::string AgentTarget::base(std::string_view scheme) const {
 }
 
 Result<AgentTarget> owned_agent(store::Store& store, const http::Request& req) {
-  auto sid = path_id(req);
-  if (!sid) return fail(sid.error());
-  const int64_t owner = user_id(req);
-  if (owner <= 0) return fail(codes::kUnauthorized, "authentication required");
-  auto s = store.get_server_for_owner(*sid, owner);
-  if (!s) return fail(s.error());
-  if (!s->vmid || s->ip.empty())
+  auto a = authz::authorize(store, req);
+  if (!a) return fail(a.error());
+  const store::Server& s = a->server;
+  if (!s.vmid || s.ip.empty())
     return fail(codes::kConflict, "the server has no running container yet");
-  return AgentTarget{s->id, *s->vmid, s->ip};
+  return AgentTarget{s.id, *s.vmid, s.ip, user_id(req), s.type};
 }
 
 }  // namespace zlh::api::relay

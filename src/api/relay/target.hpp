@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "api/authz/live_sessions.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/store/store.hpp"
 #include "base/error.hpp"
@@ -26,18 +27,25 @@ struct RelayDeps {
   std::string public_url;      // a console WebSocket's Origin must be this
   int64_t quota_consoles = 0;  // defaults for users without an override; 0 = unlimited
   int64_t quota_uploads = 0;
+  // Open console sessions, cut when a user's access goes (may be null).
+  authz::LiveSessions* sessions = nullptr;
 };
 
 struct AgentTarget {
   int64_t server_id = 0;
   int64_t vmid = 0;
   std::string ip;
+  int64_t user_id = 0;  // who asked
+  store::ServerType type = store::ServerType::kDev;
   // "http://<ip>:18888" (IPv6 in brackets); `scheme` "http" or "ws".
   std::string base(std::string_view scheme) const;
 };
 
-// req.params["id"] owned by req.log_user (set by the auth guard).
-// E_NOT_FOUND: malformed id, no such server, or not yours.
+// The server of req.params["id"] if req.log_user (set by the auth guard)
+// may use this route (authz::authorize: owner, or a member with the
+// route's permission).
+// E_NOT_FOUND: malformed id, no such server, or neither owner nor member.
+// E_FORBIDDEN: a member without the route's permission.
 // E_CONFLICT: the server has no container with an address yet.
 // E_UNAUTHORIZED: no user on the request (the guard did not run).
 // Store failures come back as the store returns them.

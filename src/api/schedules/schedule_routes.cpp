@@ -1,6 +1,7 @@
 #include "api/schedules/schedule_routes.hpp"
 
 #include "api/audit.hpp"
+#include "api/authz/authz.hpp"
 #include "api/request_ids.hpp"
 #include "api/with_deps.hpp"
 
@@ -14,11 +15,11 @@ namespace {
 
 constexpr int kLastRuns = 5;
 
-// The caller's server of the path, else E_NOT_FOUND.
+// The server of the path if the caller may use this route (authz).
 Result<store::Server> own_server(const ScheduleDeps& d, const Request& req) {
-  auto id = path_id(req, "id");
-  if (!id) return fail(id.error());
-  return d.store.get_server_for_owner(*id, user_id(req));
+  auto a = authz::authorize(d.store, req);  // owner, or a member with the permission
+  if (!a) return fail(a.error());
+  return std::move(a->server);
 }
 
 Result<json> schedule_view(const ScheduleDeps& d, const store::Schedule& s) {

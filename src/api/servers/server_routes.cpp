@@ -1,6 +1,7 @@
 #include "api/servers/server_routes.hpp"
 
 #include "api/audit.hpp"
+#include "api/authz/authz.hpp"
 #include "api/ide/ide_proxy.hpp"
 #include "api/request_ids.hpp"
 #include "api/servers/create_request.hpp"
@@ -50,18 +51,17 @@ Response create_server(const ServerRouteDeps& d, Request& req) {
 }
 
 Response list_servers(const ServerRouteDeps& d, Request& req) {
-  auto list = d.store.list_servers_for_owner(user_id(req));
+  auto list = d.store.list_servers_for_user(user_id(req));
   if (!list) return Response::error(list.error());
   // Written directly, not through a JSON tree: the list is the hot path.
   return Response::text(200, server_list_json(*list), "application/json");
 }
 
 Response get_server(const ServerRouteDeps& d, Request& req) {
-  auto id = path_id(req, "id");
-  if (!id) return Response::error(id.error());
-  auto s = d.store.get_server_for_owner(*id, user_id(req));
-  if (!s) return Response::error(s.error());
-  auto out = server_json(*s);
+  auto a = authz::authorize(d.store, req);
+  if (!a) return Response::error(a.error());
+  const store::Server* s = &a->server;
+  auto out = server_json(*a);
   // What the container uses, where the driver measures it locally (lxc: cgroups).
   if (auto res = s->vmid ? d.driver.resources(*s->vmid) : std::nullopt)
     out["resources"] = {{"cpu_ns", res->cpu_ns},         {"memory_bytes", res->memory_bytes},
@@ -77,10 +77,9 @@ Response get_server(const ServerRouteDeps& d, Request& req) {
 }
 
 Response delete_server(const ServerRouteDeps& d, Request& req) {
-  auto id = path_id(req, "id");
-  if (!id) return Response::error(id.error());
-  auto s = d.store.get_server_for_owner(*id, user_id(req));
-  if (!s) return Response::error(s.error());
+  auto a = authz::authorize(d.store, req);
+  if (!a) return Response::error(a.error());
+  const store::Server* s = &a->server;
   // Deleting a server that is still being provisioned cancels its create
   // job; deleting twice answers with the delete job already under way.
   auto del = d.store.create_delete_job(s->id, kDeleteSteps);
@@ -110,10 +109,9 @@ Response get_job(const ServerRouteDeps& d, Request& req) {
 // path (no thread waits for a graceful stop).
 http::ProxyPlan workload_power(const ServerRouteDeps& d, const std::string& action, Request& req) {
   auto refuse = [](const Error& e) { return http::ProxyPlan{std::nullopt, Response::error(e)}; };
-  auto id = path_id(req, "id");
-  if (!id) return refuse(id.error());
-  auto s = d.store.get_server_for_owner(*id, user_id(req));
-  if (!s) return refuse(s.error());
+  auto a = authz::authorize(d.store, req);
+  if (!a) return refuse(a.error());
+  const store::Server* s = &a->server;
   if (!s->vmid || s->ip.empty())
     return refuse(Error::make(codes::kConflict, "the server has no running container yet"));
   auto auth = d.agents.auth(*s->vmid, "POST", "/" + action);
@@ -143,11 +141,10 @@ http::ProxyPlan workload_power(const ServerRouteDeps& d, const std::string& acti
 // Container power: the driver's calls block (liblxc, Proxmox tasks), so they
 // run on the work lane, at most two per user at a time.
 void host_power(const Deps& d, const std::string& action, Request& req, http::Responder res) {
-  auto id = path_id(req, "id");
-  if (!id) return res.send_error(id.error());
   const int64_t uid = user_id(req);
-  auto s = d->store.get_server_for_owner(*id, uid);
-  if (!s) return res.send_error(s.error());
+  auto a = authz::authorize(d->store, req);
+  if (!a) return res.send_error(a.error());
+  const store::Server* s = &a->server;
   if (!s->vmid) return res.send_error(Error::make(codes::kConflict, "the server has no container"));
   const bool queued = d->lane.submit(uid, [d, res, vmid = *s->vmid, action] {
     Result<void> r;

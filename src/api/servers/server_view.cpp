@@ -174,6 +174,45 @@ std::string server_list_json(const std::vector<store::Server>& servers) {
   return out;
 }
 
+void append_access_json(std::string& out, const store::ServerAccess& a) {
+  append_server_json(out, a.server);
+  out.pop_back();  // the document's closing brace
+  out += ",\"owner\":{\"id\":";
+  out += std::to_string(a.server.owner_id);
+  out += ",\"username\":";
+  json_text::append_string(out, a.owner_username);
+  out += "},\"permissions\":[";
+  bool first = true;
+  for (store::Permission p : a.permissions.list()) {
+    if (!first) out += ',';
+    first = false;
+    json_text::append_string(out, store::to_string(p));
+  }
+  out += "],\"shared\":";
+  out += a.owner ? "false}" : "true}";
+}
+
+std::string server_list_json(const std::vector<store::ServerAccess>& servers) {
+  std::string out;
+  size_t guess = 32;
+  for (const auto& a : servers)
+    guess += 560 + a.server.payload.size() + a.server.name.size() + a.server.error.size();
+  out.reserve(guess);
+  out += "{\"servers\":[";
+  for (size_t i = 0; i < servers.size(); ++i) {
+    if (i) out += ',';
+    append_access_json(out, servers[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+nlohmann::json server_json(const store::ServerAccess& a) {
+  std::string text;
+  append_access_json(text, a);
+  return nlohmann::json::parse(text);
+}
+
 nlohmann::json server_json(const store::Server& s) {
   std::string text;
   append_server_json(text, s);

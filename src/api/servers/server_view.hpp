@@ -49,4 +49,11 @@ std::string server_list_json(const std::vector<store::Server>& servers);
 // The same document as a tree.
 nlohmann::json server_json(const store::Server& s);
 
+// The document as one user sees it (docs/sharing.md), with three more keys
+// at the end: "owner": {"id", "username"}, "permissions": [names] (the
+// owner's: all), "shared": true when the user is a member, not the owner.
+void append_access_json(std::string& out, const store::ServerAccess& a);
+std::string server_list_json(const std::vector<store::ServerAccess>& servers);
+nlohmann::json server_json(const store::ServerAccess& a);
+
 }  // namespace zlh::api

@@ -150,7 +150,7 @@ TEST(ServerView, InvalidUtf8BecomesReplacementCharacters) {
 }
 
 TEST(ServerView, ListKeepsOrderAndIsValidJson) {
-  EXPECT_EQ(server_list_json({}), R"({"servers":[]})");
+  EXPECT_EQ(server_list_json(std::vector<store::Server>{}), R"({"servers":[]})");
   std::vector<Server> v;
   for (int i = 0; i < 3; ++i) {
     Server s = sample();

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "api/authz/authz.hpp"
 #include "api/request_ids.hpp"
 #include "api/tailscale/access.hpp"
 #include "api/tailscale/tailscale_context.hpp"
@@ -139,24 +140,24 @@ Response enable(const TailscaleRouteDeps& ctx, TailscaleContext& ts, const store
   return Response::json(200, enable_response(a));
 }
 
-// The work of DELETE, off the io thread; the caller holds the server's slot.
-Response disable(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const store::Server& s,
-                 int64_t uid, const std::string& remote) {
-  json detail = json::object();
+}  // namespace
+
+Result<int> expire_user_keys(TailscaleContext& ts, int64_t server_id, int64_t user_id) {
+  if (!ts.headscale()) return 0;
+  const HeadscaleClient& hs = *ts.headscale();
   std::optional<Error> error;
   int expired = 0;
-  // The keys first: they are what lets a device in.
-  if (ts && ts->headscale()) {
-    const HeadscaleClient& hs = *ts->headscale();
-    std::set<std::string> ids = ts->keys_of(s.id);
+  {
+    std::set<std::string> ids = ts.keys_of(server_id);
     if (!ids.empty()) {
-      std::string hs_user = headscale_user_name(ts->settings().user_prefix, uid);
+      std::string hs_user = headscale_user_name(ts.settings().user_prefix, user_id);
       auto user = hs.find_user(hs_user);
       auto keys = user && *user ? hs.list_preauth_keys(**user) : Result<std::vector<PreAuthKey>>{};
       if (!user) {
         error = user.error();
       } else if (!*user) {
-        ts->forget_keys(s.id, ids);  // no Headscale user, so none of its keys
+        // No Headscale user, so none of the keys are theirs. The server's
+        // keys may be other users' (members'): only this user's are touched.
       } else if (!keys) {
         error = keys.error();
       } else {
@@ -176,13 +177,32 @@ Response disable(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const stor
           }
           done.insert(k.id);
         }
-        // Ids Headscale no longer lists are gone too.
-        for (const auto& id : ids)
-          if (std::none_of(keys->begin(), keys->end(),
-                           [&](const PreAuthKey& k) { return k.id == id; }))
-            done.insert(id);
-        ts->forget_keys(s.id, done);
+        ts.forget_keys(server_id, done);
       }
+    }
+  }
+  if (error) return std::unexpected(*error);
+  return expired;
+}
+
+namespace {
+
+// The work of DELETE, off the io thread; the caller holds the server's slot.
+Response disable(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const store::Server& s,
+                 int64_t uid, const std::string& remote) {
+  json detail = json::object();
+  std::optional<Error> error;
+  int expired = 0;
+  // The keys first: they are what lets a device in.
+  if (ts && ts->headscale()) {
+    // The caller's keys, and the owner's when a member disables it.
+    for (int64_t who :
+         uid == s.owner_id ? std::vector<int64_t>{uid} : std::vector<int64_t>{uid, s.owner_id}) {
+      auto n = expire_user_keys(*ts, s.id, who);
+      if (n)
+        expired += *n;
+      else
+        error = n.error();
     }
   }
   if (s.vmid && !s.ip.empty()) {
@@ -205,15 +225,15 @@ Response disable(const TailscaleRouteDeps& ctx, TailscaleContext* ts, const stor
       200, {{"server_id", s.id}, {"tailscale", "disabled"}, {"expired_keys", expired}});
 }
 
-// The request's server, the caller's own (ownership first: a server that is
-// not yours is 404 whatever else holds), for a request that has no body.
+// The request's server if the caller may use this route (authz first: a
+// server that is not theirs is 404 whatever else holds), for a request
+// that has no body.
 Result<store::Server> owned_server(const TailscaleRouteDeps& ctx, const Request& req, int64_t uid) {
-  auto id = path_id(req);
-  if (!id) return fail(id.error());
-  auto s = ctx.store.get_server_for_owner(*id, uid);
-  if (!s) return fail(s.error());
+  (void)uid;                                  // the request's user: authorize reads it from req
+  auto a = authz::authorize(ctx.store, req);  // owner, or a member with "ide"
+  if (!a) return fail(a.error());
   if (auto b = empty_body(req); !b) return fail(b.error());
-  return s;
+  return std::move(a->server);
 }
 
 // enable() with the context a configured Headscale guarantees.

@@ -49,6 +49,11 @@ struct TailscaleRouteDeps {
 // Request::log_user).
 void add_tailscale_routes(http::Router& r, const TailscaleRouteDeps& deps);
 
+// Expires the live pre-auth keys that `user_id` made for the server (in
+// their Headscale user) and forgets them; how many were expired. Blocks on
+// Headscale. Used when a user's access to the server goes (docs/sharing.md).
+Result<int> expire_user_keys(TailscaleContext& ts, int64_t server_id, int64_t user_id);
+
 }  // namespace zlh::api::tailscale
 
 namespace zlh::api {
