@@ -412,6 +412,51 @@ TEST_F(IdeTest, WebSocketOriginAndLogoutClosesIt) {
   EXPECT_TRUE(closed) << "the IDE WebSocket outlived the session";
 }
 
+// A member holding "ide" opens the IDE like the owner; one without it gets
+// 403 for a ticket; removing the member closes their open IDE WebSocket
+// within seconds and their zlh_ide cookie no longer opens anything.
+TEST_F(IdeTest, MemberWithIdeOpensItAndRemovalClosesIt) {
+  std::string olga = user("olga"), pete = user("pete"), quin = user("quin");
+  auto [id, vmid] = dev_server(olga);
+  ASSERT_GT(vmid, 0);
+  const std::string members = "/api/servers/" + std::to_string(id) + "/members";
+  auto add = [&](const std::string& name, const std::string& perms) {
+    auto r = http::request("POST", api_->url(members), bearer(olga),
+                           R"({"username":")" + name + R"(","permissions":)" + perms + "}");
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : r.error().message);
+  };
+  add("pete", R"(["ide"])");
+  add("quin", R"(["console","files.read","files.write","power","backups","schedules"])");
+  EXPECT_EQ(ticket_call(quin, id).status, 403);
+  std::string c = ide_login(pete, id, vmid);
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(at(vmid, "GET", ide(vmid), ide_cookie(c)).status, 200);
+  http::Headers h = ide_cookie(c);
+  h.set("Host", host(vmid));
+  h.add("Origin", origin(vmid));
+  int status = 0;
+  auto ws =
+      http::WsClient::connect("ws://" + ide_addr_ + ":8081" + ide(vmid, "/ws"), h, 10s, &status);
+  ASSERT_TRUE(ws) << status;
+  ASSERT_TRUE((*ws)->send("ping", false));
+  ASSERT_TRUE((*ws)->read(10s));
+
+  auto me = json::parse(get("/api/auth/me", bearer(pete)).body, nullptr, false);
+  auto r =
+      http::request("DELETE", api_->url(members + "/" + std::to_string(me["user"].value("id", 0))),
+                    bearer(olga), "");
+  ASSERT_TRUE(r && r->status == 200) << (r ? r->body : r.error().message);
+  bool closed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!closed && std::chrono::steady_clock::now() < deadline) {
+    auto m = (*ws)->read(1s);
+    if (!m && m.error().code != codes::kTimeout) closed = true;
+  }
+  EXPECT_TRUE(closed) << "the removed member's IDE WebSocket stayed open";
+  EXPECT_NE(at(vmid, "GET", ide(vmid), ide_cookie(c)).status, 200);
+  EXPECT_EQ(ticket_call(pete, id).status, 404);
+}
+
 // The zlh_ide cookie an IDE ticket gave also opens that server's port
 // preview: here the stand-in's own :6000, as any port of the container,
 // with the prefix stripped and announced, and WebSockets through it.
