@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "api/authz/authz.hpp"
 #include "version.hpp"
 
 namespace zlh::api {
@@ -28,6 +29,16 @@ void add_openapi_route(http::Router& r) {
         op["security"] = nlohmann::json::array(
             {{{"bearer", nlohmann::json::array()}}, {{"cookie", nlohmann::json::array()}}});
       if (rt.method == "WS") op["description"] = "WebSocket upgrade";
+      // Who may call it (api/authz/rules.cpp): member, owner or a permission.
+      std::string upper = m;
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char ch) { return std::toupper(ch); });
+      if (const authz::Rule* rule = authz::find_rule(upper, rt.pattern))
+        op["x-zlh-access"] =
+            rule->need == authz::Need::kMember ? std::string("member")
+            : rule->need == authz::Need::kOwner
+                ? std::string("owner")
+                : std::string("permission:") + std::string(store::to_string(rule->permission));
       paths[rt.pattern][m] = op;
     }
   }
