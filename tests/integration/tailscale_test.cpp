@@ -333,6 +333,36 @@ TEST_F(TailscaleTest, ContainerKeyToTheAgentDeviceKeyOnceToTheOwner) {
   EXPECT_EQ(json::parse(again.body)["expired_keys"], 0);
 }
 
+// A member holding "ide" enables Tailscale with keys in their own Headscale
+// user; removing the member expires those keys (docs/sharing.md).
+TEST_F(TailscaleTest, RemovingAMemberExpiresTheKeysTheyMade) {
+  start_fake("0.25");
+  ASSERT_FALSE(HasFatalFailure());
+  start_api("0.25");
+  ASSERT_FALSE(HasFatalFailure());
+  std::string alice = user("alice"), bob = user("bob");
+  int64_t id = create_dev(alice);
+  ASSERT_GT(wait_ready(id, alice), 0);
+  const std::string srv = "/api/servers/" + std::to_string(id);
+  ASSERT_EQ(
+      call("POST", srv + "/members", alice, R"({"username":"bob","permissions":["ide"]})").status,
+      201);
+  auto r = call("POST", srv + "/tailscale", bob);
+  ASSERT_EQ(r.status, 200) << r.body;
+  secrets_.push_back(json::parse(r.body)["device"]["authkey"]);
+  json st = fake_->state();
+  ASSERT_EQ(st["users"].size(), 1u);
+  EXPECT_EQ(st["users"][0]["name"], "zlh-u" + std::to_string(user_id(bob)));
+  for (auto& k : st["keys"]) secrets_.push_back(k["key"]);
+  EXPECT_TRUE(fake_requests("POST", "/api/v1/preauthkey/expire").empty());
+
+  auto del = call("DELETE", srv + "/members/" + std::to_string(user_id(bob)), alice);
+  ASSERT_EQ(del.status, 200) << del.body;
+  auto expires = fake_requests("POST", "/api/v1/preauthkey/expire");
+  EXPECT_EQ(expires.size(), 2u) << "the container's and the device's key, both unused";
+  EXPECT_EQ(call("POST", srv + "/tailscale", bob).status, 404);
+}
+
 TEST_F(TailscaleTest, Headscale025NamesUsersAndEachCustomerHasItsOwn) {
   start_fake("0.25");
   ASSERT_FALSE(HasFatalFailure());
