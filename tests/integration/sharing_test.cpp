@@ -442,3 +442,40 @@ TEST_F(SharingTest, TransferNeedsAcceptanceAndMovesOwnership) {
 
 }  // namespace
 }  // namespace zlh::testing
+
+namespace zlh::testing {
+namespace {
+
+// A schedule's tasks run with the server's full rights, so a member may only
+// schedule (or enable, retime, run) what they could do themselves.
+TEST_F(SharingTest, ScheduledTasksNeedTheirOwnPermissions) {
+  const std::string hal = client_->register_user("hal");
+  const int64_t id = ready_server(hal);
+  const std::string ivy = member(id, hal, "ivy", json::array({"schedules"}));
+  const std::string jon = member(id, hal, "jon", json::array({"schedules", "power"}));
+  const std::string srv = "/api/servers/" + std::to_string(id) + "/schedules";
+  auto body = [](const std::string& task) {
+    return R"({"name":"n","cron":"0 4 * * *","timezone":"UTC","tasks":[)" + task + "]}";
+  };
+  const std::string restart = R"({"action":"power","payload":"restart"})";
+  auto r = call("POST", srv, ivy, body(restart));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(error_message(r).find("\"power\""), std::string::npos) << r.body;
+  r = call("POST", srv, ivy, body(R"({"action":"command","payload":"say hi"})"));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(error_message(r).find("\"console\""), std::string::npos) << r.body;
+  r = call("POST", srv, ivy, body(R"({"action":"backup"})"));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_TRUE(json::parse(call("GET", srv, hal).body)["schedules"].empty()) << "nothing stored";
+
+  auto made = call("POST", srv, jon, body(restart));
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string one = srv + "/" + std::to_string(json::parse(made.body).value("id", 0));
+  EXPECT_EQ(call("POST", one + "/run", ivy).status, 403);
+  EXPECT_EQ(call("PATCH", one, ivy, R"({"cron":"* * * * *"})").status, 403);
+  EXPECT_EQ(json::parse(call("GET", srv, hal).body)["schedules"][0]["cron"], "0 4 * * *");
+  EXPECT_EQ(call("POST", one + "/run", jon).status, 202);
+}
+
+}  // namespace
+}  // namespace zlh::testing
