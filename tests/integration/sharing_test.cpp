@@ -308,7 +308,8 @@ TEST_F(SharingTest, PermissionMatrixFromTheRuleTable) {
     if (key(rule) == "DELETE /api/servers/{id}/transfer")
       call("POST", "/api/servers/" + std::to_string(id) + "/transfer", owner,
            R"({"username":"extra"})");
-    const std::string& allowed = rule.need == Need::kOwner    ? owner
+    const bool owner_only = rule.need == Need::kOwner || rule.need == Need::kOwnerOrSelf;
+    const std::string& allowed = owner_only                   ? owner
                                  : rule.need == Need::kMember ? reader
                                                               : with[rule.permission];
     auto [st, r] = send(s, id, allowed, extra_id);
@@ -348,6 +349,12 @@ TEST_F(SharingTest, ListsMarkSharedServers) {
   EXPECT_EQ(call("POST", srv, ann, R"({"username":"ann","permissions":[]})").status, 409);
   EXPECT_EQ(call("POST", srv, ann, R"({"permissions":[]})").status, 400);
   EXPECT_EQ(json::parse(call("GET", srv, ann).body)["members"].size(), 1u);
+  // A member may leave; not remove someone else.
+  const std::string cal = member(id, ann, "cal", json::array());
+  EXPECT_EQ(call("DELETE", srv + "/" + std::to_string(user_id_of(ben)), cal).status, 403);
+  EXPECT_EQ(call("DELETE", srv + "/" + std::to_string(user_id_of(cal)), cal).status, 200);
+  EXPECT_EQ(call("GET", "/api/servers/" + std::to_string(id), cal).status, 404);
+  EXPECT_EQ(call("GET", "/api/servers/" + std::to_string(id), ben).status, 200);
 }
 
 // Removing a member closes their open console within seconds; the

@@ -15,16 +15,20 @@ const Rule* find_rule(std::string_view method, std::string_view pattern) {
 }
 
 std::string denial_message(const Rule& rule) {
-  if (rule.need == Need::kOwner) return "only the server's owner may do this";
+  if (rule.need == Need::kOwner || rule.need == Need::kOwnerOrSelf)
+    return "only the server's owner may do this";
   return "permission \"" + std::string(store::to_string(rule.permission)) + "\" is required";
 }
 
-Result<void> check(const store::ServerAccess& a, const Rule& rule) {
+Result<void> check(const store::ServerAccess& a, const Rule& rule, bool self) {
   switch (rule.need) {
     case Need::kMember:
       return {};
     case Need::kOwner:
       if (a.owner) return {};
+      break;
+    case Need::kOwnerOrSelf:
+      if (a.owner || self) return {};
       break;
     case Need::kPermission:
       if (a.permissions.has(rule.permission)) return {};
@@ -41,7 +45,7 @@ Result<store::ServerAccess> denied(store::Store& store, const store::ServerAcces
                                    const Error& e) {
   nlohmann::json detail = {{"route", std::string(rule.method) + " " + std::string(rule.pattern)}};
   if (rule.need == Need::kPermission) detail["permission"] = store::to_string(rule.permission);
-  if (rule.need == Need::kOwner) detail["needs"] = "owner";
+  if (rule.need == Need::kOwner || rule.need == Need::kOwnerOrSelf) detail["needs"] = "owner";
   (void)store.append_audit(
       {uid, "authz.denied", "server:" + std::to_string(a.server.id), detail.dump(), remote});
   return std::unexpected(e);
@@ -60,7 +64,10 @@ Result<store::ServerAccess> authorize(store::Store& store, const http::Request& 
   if (!id) return fail(codes::kNotFound, "server not found");
   auto a = store.get_server_access(*id, uid);
   if (!a) return fail(a.error());
-  if (auto ok = check(*a, *rule); !ok)
+  bool self = false;
+  if (rule->need == Need::kOwnerOrSelf)
+    if (auto named = path_id(req, "user_id")) self = *named == uid;
+  if (auto ok = check(*a, *rule, self); !ok)
     return denied(store, *a, *rule, uid, req.remote_addr, ok.error());
   return a;
 }

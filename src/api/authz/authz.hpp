@@ -7,7 +7,9 @@
 // what it needs:
 //   kMember      any member reads it (detail, stats, activity);
 //   kPermission  a member holding `permission`;
-//   kOwner       only the owner (delete, transfer, members).
+//   kOwner       only the owner (delete, transfer, members);
+//   kOwnerOrSelf the owner, or the member the path's {user_id} names
+//                (a member leaving).
 // authorize() reads the request's matched route (Request::route), finds its
 // rule and answers, before the handler touches anything:
 //   not the owner nor a member → 404 E_NOT_FOUND, exactly as for a server
@@ -37,7 +39,7 @@ namespace zlh::api::authz {
 using store::Permission;
 using store::PermSet;
 
-enum class Need : uint8_t { kMember, kPermission, kOwner };
+enum class Need : uint8_t { kMember, kPermission, kOwner, kOwnerOrSelf };
 
 struct Rule {
   std::string_view method;  // "GET", "POST", ...; a WebSocket route is "GET"; "*": any
@@ -53,7 +55,8 @@ std::span<const Rule> rules();
 const Rule* find_rule(std::string_view method, std::string_view pattern);
 
 // {} when `a` satisfies `rule`, else 403 E_FORBIDDEN saying what is missing.
-Result<void> check(const store::ServerAccess& a, const Rule& rule);
+// `self`: whether the path names the caller (kOwnerOrSelf).
+Result<void> check(const store::ServerAccess& a, const Rule& rule, bool self = false);
 
 // The server of path parameter `id_param` as the request's user may use it
 // on this route (see the top of this file). The request must have passed

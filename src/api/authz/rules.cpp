@@ -15,12 +15,12 @@ constexpr Rule kRules[] = {
     {"GET", "/api/servers/{id}/stats", kMember, kNone},
     {"GET", "/api/servers/{id}/stats/stream", kMember, kNone},
     {"GET", "/api/servers/{id}/activity", kMember, kNone},
-    // Only the owner deletes, transfers or manages members.
+    // Only the owner deletes, transfers or manages members (a member may leave).
     {"DELETE", "/api/servers/{id}", kOwner, kNone},
     {"GET", "/api/servers/{id}/members", kOwner, kNone},
     {"POST", "/api/servers/{id}/members", kOwner, kNone},
     {"PATCH", "/api/servers/{id}/members/{user_id}", kOwner, kNone},
-    {"DELETE", "/api/servers/{id}/members/{user_id}", kOwner, kNone},
+    {"DELETE", "/api/servers/{id}/members/{user_id}", kOwnerOrSelf, kNone},  // or leaving
     {"POST", "/api/servers/{id}/transfer", kOwner, kNone},
     {"DELETE", "/api/servers/{id}/transfer", kOwner, kNone},
     // console

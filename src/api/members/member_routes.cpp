@@ -164,7 +164,8 @@ Response remove_member(const MemberRouteDeps& d, Request& req) {
   auto who = d.store.get_user(*uid);
   if (auto r = d.store.remove_member(a->server.id, *uid); !r) return Response::error(r.error());
   cut_access(d, a->server, *uid, true, true);
-  audit(d.store, req, user_id(req), "member.remove", "server:" + std::to_string(a->server.id),
+  audit(d.store, req, user_id(req), *uid == user_id(req) ? "member.leave" : "member.remove",
+        "server:" + std::to_string(a->server.id),
         {{"user_id", *uid}, {"username", who ? who->username : std::string()}});
   return Response::json(200, {{"removed", *uid}});
 }

@@ -4,7 +4,7 @@
 //   GET    /api/servers/{id}/members              owner: the members
 //   POST   /api/servers/{id}/members              owner: {"username"|"email", "permissions"}
 //   PATCH  /api/servers/{id}/members/{user_id}    owner: {"permissions"}
-//   DELETE /api/servers/{id}/members/{user_id}    owner
+//   DELETE /api/servers/{id}/members/{user_id}    owner, or the member leaving
 //   POST   /api/servers/{id}/transfer             owner: {"username"|"email"}, an offer
 //   DELETE /api/servers/{id}/transfer             owner: withdraws the offer
 //   GET    /api/transfers                         offers made to the caller
