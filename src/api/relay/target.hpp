@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "api/activity/recorder.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/store/store.hpp"
 #include "base/error.hpp"
@@ -26,12 +27,16 @@ struct RelayDeps {
   std::string public_url;      // a console WebSocket's Origin must be this
   int64_t quota_consoles = 0;  // defaults for users without an override; 0 = unlimited
   int64_t quota_uploads = 0;
+  // Where the relays write the activity entries they learn of on an I/O
+  // thread (a file change's answer, a game console's lines); null: none.
+  activity::Recorder* activity = nullptr;
 };
 
 struct AgentTarget {
   int64_t server_id = 0;
   int64_t vmid = 0;
   std::string ip;
+  store::ServerType type = store::ServerType::kDev;
   // "http://<ip>:18888" (IPv6 in brackets); `scheme` "http" or "ws".
   std::string base(std::string_view scheme) const;
 };
