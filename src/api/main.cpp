@@ -279,7 +279,8 @@ struct Services {
         catalog(opts.artifacts, opts.catalog_key),
         archives(opts.backup_dir),
         backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)),
-        scheduler(store, api::schedules::agent_tasks(agents, start_backup)) {
+        scheduler(store, api::schedules::agent_tasks(agents, start_backup)),
+        activity(store) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
@@ -311,6 +312,9 @@ struct Services {
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
+  // The relays' activity entries (file changes, game console lines),
+  // written off the I/O threads.
+  api::activity::Recorder activity;
 };
 
 // Each feature's share of the services, for the route table.
@@ -327,12 +331,13 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .admin = {store, s.registry, quotas},
       .servers = {store, driver, s.jobs, s.agents, s.catalog, s.lane, &s.ide, quotas},
       .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads,
-                &s.sessions},
+                &s.sessions, &s.activity},
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
       .backups = {store, s.backups, s.jobs},
       .schedules = {store, s.scheduler},
       .members = {store, s.sessions, &s.ide, tailscale, quotas},
+      .activity = {store},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };
@@ -513,6 +518,7 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
   server.run(2, true);
   services.scheduler.stop();  // interrupts offset waits; runs end recorded
   services.lane.stop();       // its calls answer through this server's Responders
+  services.activity.stop();   // writes what the relays queued
   side.stop();
   containers.stop();
   poller.stop();

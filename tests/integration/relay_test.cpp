@@ -542,6 +542,25 @@ TEST_F(RelayTest, FilesAndModsRelayOwnershipAndTraversal) {
   // Deleting through the relay.
   ASSERT_EQ(call("POST", srv("/files/delete"), alice_, R"({"paths":["hello.txt"]})").status, 200);
   EXPECT_EQ(call("GET", srv("/files/read?path=hello.txt"), alice_).status, 404);
+
+  // Every change the agent took is in the server's activity log, across
+  // the API's restart above (docs/activity.md); refused ones are not.
+  json act;
+  auto has = [&](const std::string& action, const json& detail) {
+    for (const auto& e : act["activity"])
+      if (e["action"] == action && e["detail"] == detail && e["actor"]["username"] == "alice")
+        return true;
+    return false;
+  };
+  ASSERT_TRUE(eventually([&] {
+    act = json::parse(call("GET", srv("/activity?limit=200"), alice_).body, nullptr, false);
+    return act.is_object() && has("files.delete", {{"paths", {"hello.txt"}}, {"count", 1}});
+  })) << act;
+  EXPECT_TRUE(has("files.mkdir", {{"path", "up"}})) << act;
+  EXPECT_TRUE(has("files.upload", {{"path", "up"}})) << act;
+  EXPECT_TRUE(has("files.rename", {{"path", "up/one.txt"}, {"to", "up/uno.txt"}})) << act;
+  EXPECT_TRUE(has("files.write", {{"path", "chunked.txt"}})) << act;
+  EXPECT_EQ(act.dump().find("relay-evil-marker"), std::string::npos) << act;
 }
 
 // 200 MB up and down through the relay, streamed by the test too: zlh-api

@@ -89,6 +89,7 @@ http::Router make_api_router(const ApiRouteDeps& deps) {
   backups::add_backup_routes(r, deps.backups);
   add_schedule_routes(r, deps.schedules);
   add_member_routes(r, deps.members);
+  activity::add_activity_routes(r, deps.activity);
   if (!deps.artifacts.empty()) add_artifact_routes(r, deps.artifacts);
   add_openapi_route(r);
   if (!deps.portal.empty())

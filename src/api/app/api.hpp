@@ -2,7 +2,8 @@
 // one screen in api.cpp) made from what main builds for each feature.
 // Each feature adds its own routes with only what it uses:
 // auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
-// catalog/, relay/, tailscale/, ide/, backups/, schedules/, portal/ (static trees) and
+// catalog/, relay/, tailscale/, ide/, backups/, schedules/, activity/, portal/ (static
+// trees) and
 // app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
@@ -14,6 +15,7 @@
 #include <string>
 #include <utility>
 
+#include "api/activity/activity_routes.hpp"
 #include "api/admin/admin_routes.hpp"
 #include "api/auth/auth_routes.hpp"
 #include "api/auth/password.hpp"
@@ -44,6 +46,7 @@ struct ApiRouteDeps {
   backups::BackupDeps backups;
   ScheduleDeps schedules;
   MemberRouteDeps members;
+  activity::ActivityDeps activity;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

@@ -2,6 +2,13 @@
 //   GET|HEAD|PUT|POST /api/servers/{id}/files/{rest...} → agent /files/{rest}?{query}
 //   GET               /api/servers/{id}/mods            → agent /mods
 //   POST|DELETE       /api/servers/{id}/mods/{rest...}  → agent /mods/{rest}
+// except POST files/{mkdir,rename,delete}: small JSON bodies (≤ 64 KiB)
+// relayed whole on the handler pool, so their activity entry can name
+// the paths (the answer is the agent's, as below).
+//
+// A change the agent answers 2xx is written to the server's activity log
+// (file_activity.hpp; docs/activity.md): streamed ones through
+// RelayDeps::activity from the proxy's status hook, never on an I/O thread.
 //
 // Before anything reaches the agent: ownership (404 E_NOT_FOUND for a
 // server that is not the caller's, 409 without a container), the path

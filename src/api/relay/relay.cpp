@@ -1,5 +1,6 @@
 #include "api/relay/relay.hpp"
 
+#include "api/relay/console_command.hpp"
 #include "api/relay/console_relay.hpp"
 #include "api/relay/file_relay.hpp"
 #include "api/relay/ws_upstream.hpp"
@@ -12,6 +13,7 @@ void add_relay_routes(http::Router& r, const RelayDeps& deps) {
   console.blocking = true;               // the factory looks up the server and its agent
   r.add_ws("/api/servers/{id}/console", console_relay(deps, std::make_shared<WsUpstreamIo>()),
            console);
+  add_console_command_route(r, deps);
   add_file_relay_routes(r, deps);
 
   deps.metrics.add_collector([](std::string& out) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "api/activity/recorder.hpp"
 #include "api/authz/live_sessions.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/store/store.hpp"
@@ -29,6 +30,9 @@ struct RelayDeps {
   int64_t quota_uploads = 0;
   // Open console sessions, cut when a user's access goes (may be null).
   authz::LiveSessions* sessions = nullptr;
+  // Where the relays write the activity entries they learn of on an I/O
+  // thread (a file change's answer, a game console's lines); null: none.
+  activity::Recorder* activity = nullptr;
 };
 
 struct AgentTarget {

@@ -301,6 +301,20 @@ void Scheduler::execute(store::ScheduleRun run, store::Schedule s) {
   if (!u)
     log::error(kLog, "cannot record a run's result",
                {{"run_id", run.id}, {"error", u.error().to_string()}});
+  // A fire is the system acting on the server: its activity log shows it
+  // (docs/activity.md) without an actor. A manual run was recorded by its
+  // route (schedule.run, with who asked).
+  if (!run.manual)
+    (void)store_.append_audit(
+        {std::nullopt, "schedule.fired",
+         "server:" + std::to_string(s.server_id) + "/schedule:" + std::to_string(s.id),
+         json{{"schedule_id", s.id},
+              {"name", s.name},
+              {"run_id", run.id},
+              {"state", store::kRunStateNames.name(state)},
+              {"error", error}}
+             .dump(),
+         ""});
   log::info(kLog, "run ended",
             {{"run_id", run.id},
              {"schedule_id", s.id},

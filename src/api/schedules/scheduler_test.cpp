@@ -125,6 +125,15 @@ TEST_F(SchedulerTest, AFailingTaskIsRecordedAndEndsTheRun) {
   EXPECT_EQ(results[0]["error"], "E_CONFLICT: the workload is not running");
   EXPECT_EQ(results[1]["state"], "skipped");
   EXPECT_EQ(results[1]["error"], "an earlier task failed");
+  // The server's activity shows the fire, without an actor.
+  auto act = store->list_activity(server, std::nullopt, 10);
+  ASSERT_TRUE(act.has_value());
+  ASSERT_EQ(act->size(), 1u);
+  EXPECT_EQ((*act)[0].action, "schedule.fired");
+  EXPECT_FALSE((*act)[0].user_id.has_value());
+  auto d = json::parse((*act)[0].detail);
+  EXPECT_EQ(d["state"], "failed");
+  EXPECT_EQ(d["run_id"], run.id);
 }
 
 TEST_F(SchedulerTest, OnlyWhenRunningSkipsAStoppedServer) {

@@ -1,9 +1,27 @@
 // The audit log: append-only, read newest first.
+#include <charconv>
 #include <cstdint>
+#include <string_view>
 
 #include "api/store/impl.hpp"
 
 namespace zlh::api::store {
+namespace {
+
+// The <n> of "server:<n>" or "server:<n>/...", as migration 0012 reads it.
+std::optional<int64_t> server_of_target(std::string_view target) {
+  constexpr std::string_view kPrefix = "server:";
+  if (!target.starts_with(kPrefix)) return std::nullopt;
+  std::string_view rest = target.substr(kPrefix.size());
+  rest = rest.substr(0, rest.find('/'));
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+  if (rest.empty() || ec != std::errc() || end != rest.data() + rest.size() || n <= 0)
+    return std::nullopt;
+  return n;
+}
+
+}  // namespace
 
 Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
   if (e.action.empty()) return std::unexpected(Error::invalid("action", "empty action"));
@@ -15,8 +33,8 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
         return fail(codes::kNotFound, "user not found");
     }
     SQLite::Statement ins(db,
-                          "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr)"
-                          " VALUES (?,?,?,?,?,?)");
+                          "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr,"
+                          " server_id) VALUES (?,?,?,?,?,?,?)");
     ins.bind(1, impl_->now_ms());
     if (e.user_id)
       ins.bind(2, *e.user_id);
@@ -26,6 +44,10 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
     ins.bind(4, e.target);
     ins.bind(5, e.detail);
     ins.bind(6, e.remote_addr);
+    if (auto sid = e.server_id ? e.server_id : server_of_target(e.target))
+      ins.bind(7, *sid);
+    else
+      ins.bind(7);
     ins.exec();
     return db.getLastInsertRowid();
   });
@@ -36,7 +58,8 @@ Result<std::vector<AuditEntry>> Store::list_audit(int limit, std::optional<int64
     return std::unexpected(Error::invalid("limit", "limit outside 1..1000"));
   return impl_->read("list audit", [&](SQLite::Database& db) -> Result<std::vector<AuditEntry>> {
     SQLite::Statement q(db,
-                        "SELECT id, at, user_id, action, target, detail, remote_addr FROM audit_log"
+                        "SELECT id, at, user_id, action, target, detail, remote_addr, server_id"
+                        " FROM audit_log"
                         " WHERE id < ? ORDER BY id DESC LIMIT ?");
     q.bind(1, before_id.value_or(INT64_MAX));
     q.bind(2, limit);
@@ -50,6 +73,7 @@ Result<std::vector<AuditEntry>> Store::list_audit(int limit, std::optional<int64
       a.target = q.getColumn(4).getString();
       a.detail = q.getColumn(5).getString();
       a.remote_addr = q.getColumn(6).getString();
+      if (!q.getColumn(7).isNull()) a.server_id = q.getColumn(7).getInt64();
       out.push_back(std::move(a));
     }
     return out;

@@ -45,6 +45,12 @@
 
 namespace zlh::api::store {
 
+// Whether an audit action belongs in a server's activity log: what a
+// customer did to the server (power, console commands, file changes,
+// backups, schedules, members, IDE tickets). Never auth.*, admin.* or a
+// refused attempt (authz.denied). The one list, in store/activity.cpp.
+bool is_activity_action(std::string_view action);
+
 // Inclusive range [lo, hi].
 struct Range {
   int lo = 0;
@@ -362,12 +368,20 @@ class Store {
   Result<std::vector<ScheduleRun>> list_running_runs();
 
   // ---- audit ----
-  // Appends an entry stamped with the clock; returns its id. E_INVALID
-  // (empty action, detail not a JSON object), E_NOT_FOUND (no such user).
+  // Appends an entry stamped with the clock; returns its id. Its server_id
+  // is entry.server_id, else the <n> of a target "server:<n>[/...]".
+  // E_INVALID (empty action, detail not a JSON object), E_NOT_FOUND (no
+  // such user).
   Result<int64_t> append_audit(const NewAuditEntry& entry);
   // Newest first, at most `limit` (1..1000) entries, only ids below
   // `before_id` when given (paging). E_INVALID for a bad limit.
   Result<std::vector<AuditEntry>> list_audit(int limit, std::optional<int64_t> before_id = {});
+  // A server's activity log (docs/activity.md): its entries whose action
+  // is_activity_action() allows, newest first, at most `limit` (1..200),
+  // only ids below `before_id` when given. No access check: the route does
+  // it first. E_INVALID for a bad limit; an unknown server has none.
+  Result<std::vector<ActivityEntry>> list_activity(int64_t server_id,
+                                                   std::optional<int64_t> before_id, int limit);
 
  private:
   struct Impl;

@@ -235,6 +235,9 @@ struct NewAuditEntry {
   std::string target;              // "server:12", "user:3", ...
   std::string detail = "{}";       // JSON object text; never secrets
   std::string remote_addr;
+  // The server the entry is about (its activity log, docs/activity.md).
+  // Absent: taken from a target "server:<n>" or "server:<n>/...", else none.
+  std::optional<int64_t> server_id{};
 };
 
 struct AuditEntry {
@@ -244,6 +247,19 @@ struct AuditEntry {
   std::string action;
   std::string target;
   std::string detail;
+  std::string remote_addr;
+  std::optional<int64_t> server_id;
+};
+
+// One entry of a server's activity log: an audit entry with the actor's
+// current user name ("" when the actor is gone or there was none).
+struct ActivityEntry {
+  int64_t id = 0;
+  Time at;
+  std::optional<int64_t> user_id;
+  std::string username;
+  std::string action;
+  std::string detail;  // JSON object text
   std::string remote_addr;
 };
 
