@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/drivers/local/local_shutdown.hpp"
+#include "api/drivers/local/local_stats.hpp"
 #include "api/drivers/local/process_handle.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -486,6 +487,25 @@ Result<pid_t> LocalDriver::agent_pid(int vmid) {
   if (!agent)
     return fail(codes::kNotFound, "the agent of " + std::to_string(vmid) + " does not run");
   return agent->pid();
+}
+
+Result<std::map<int, RawCounters>> LocalDriver::sample(const std::vector<int>& vmids) {
+  std::map<int, RawCounters> out;
+  for (int vmid : vmids) {
+    if (!check_vmid(vmid)) continue;
+    auto loaded = load(vmid);
+    if (!loaded || !*loaded || !live_agent(**loaded)) continue;  // not running
+    auto usage = tree_usage(processes_inside(container_dir(vmid)));
+    RawCounters raw;
+    raw.at = std::chrono::steady_clock::now();
+    raw.cpu_ns = usage.cpu_ns;
+    raw.cores = (*loaded)->spec.cpu_cores;
+    raw.memory_bytes = usage.memory_bytes;
+    raw.memory_max = uint64_t((*loaded)->spec.memory_mb) << 20;
+    raw.pids = usage.pids;
+    out.emplace(vmid, raw);
+  }
+  return out;
 }
 
 }  // namespace zlh::api::drivers
