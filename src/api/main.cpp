@@ -28,6 +28,7 @@
 #include "api/poller/poller.hpp"
 #include "api/portal/static_routes.hpp"
 #include "api/schedules/scheduler.hpp"
+#include "api/stats/stats_routes.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_context.hpp"
 #include "api/work_lane.hpp"
@@ -279,7 +280,8 @@ struct Services {
         catalog(opts.artifacts, opts.catalog_key),
         archives(opts.backup_dir),
         backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)),
-        scheduler(store, api::schedules::agent_tasks(agents, start_backup)) {
+        scheduler(store, api::schedules::agent_tasks(agents, start_backup)),
+        stats(driver, api::stats::targets_from(store)) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
@@ -289,6 +291,7 @@ struct Services {
       return backups.start_backup(s, std::move(name), api::backups::BackupKind::kScheduled);
     };
     add_job_gauges(registry, store, jobs);
+    api::stats::add_stats_gauges(registry, stats);
   }
 
   api::auth::PasswordHasher hasher;
@@ -306,6 +309,9 @@ struct Services {
   api::schedules::StartBackupFn start_backup;
   // Schedules fire here (docs/schedules.md); started by serve().
   api::schedules::Scheduler scheduler;
+  // Live stats (docs/design.md §12a): one driver call every 2 s for all
+  // ready servers; started by serve(). Before `registry`, whose gauges read it.
+  api::stats::Sampler stats;
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
@@ -329,6 +335,7 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
       .backups = {store, s.backups, s.jobs},
       .schedules = {store, s.scheduler},
+      .stats = {store, s.stats},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };
@@ -498,6 +505,7 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
                             std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
       poller_config(opts, services.jobs_config.host_paths), &services.registry);
   poller.start();
+  services.stats.start();
   services.scheduler.start();  // marks interrupted runs, catches up missed fires
   log::info("api", "api started",
             {{"version", kVersion},
@@ -512,6 +520,7 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
   side.stop();
   containers.stop();
   poller.stop();
+  services.stats.stop();
   services.jobs.stop();
   log::info("api", "api stopped");
   return 0;

@@ -608,6 +608,43 @@ TEST_F(ApiTest, CreateValidationRefusesBadInput) {
   EXPECT_EQ(call("GET", "/api/catalog/dev", "").status, 401);
 }
 
+// Live stats (issue 24): the sampler's ring of a ready server, to its owner
+// only; figures the driver does not measure are null, not 0.
+TEST_F(ApiTest, StatsShowTheSamplesOfAReadyServerToItsOwnerOnly) {
+  std::string alice = user("alice");
+  std::string mallory = user("mallory");
+  int64_t id = create_dev(alice);
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(wait_ready(id, alice)) << server(id, alice).dump();
+  const std::string path = "/api/servers/" + std::to_string(id) + "/stats";
+  EXPECT_EQ(call("GET", path, mallory).status, 404);
+  EXPECT_EQ(call("GET", "/api/servers/999999/stats", alice).status, 404);
+  if (proxmox()) GTEST_SKIP() << "the proxmox driver does not sample yet";
+  json stats;
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = call("GET", path, alice);
+        if (r.status != 200) return false;
+        stats = json::parse(r.body);
+        return stats["samples"].size() >= 2 && !stats["samples"].back()["cpu_cores"].is_null();
+      },
+      20s))
+      << stats.dump();
+  EXPECT_EQ(stats["server_id"], id);
+  EXPECT_EQ(stats["interval_ms"], 2000);
+  const json& last = stats["samples"].back();
+  EXPECT_GT(last["memory_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(last["pids"].get<uint64_t>(), 1u);
+  EXPECT_GE(last["cpu_cores"].get<double>(), 0.0);
+  EXPECT_TRUE(last["net_rx_bps"].is_null());  // the local driver measures no network
+  EXPECT_GT(last["t"].get<int64_t>(), stats["samples"][0]["t"].get<int64_t>());
+  // The same figures as gauges, labelled by server id.
+  auto m = http::request("GET", "http://" + addr_ + ":9464/metrics", {}, {});
+  ASSERT_TRUE(m && m->status == 200);
+  EXPECT_NE(m->body.find("zlh_server_memory_bytes{server=\"" + std::to_string(id) + "\"}"),
+            std::string::npos);
+}
+
 TEST_F(ApiTest, DevServerRunsOwnershipIsolatedSurvivesApiKillAndDeleteCleansUp) {
   std::string alice = user("alice");
   std::string mallory = user("mallory");

@@ -86,6 +86,7 @@ http::Router make_api_router(const ApiRouteDeps& deps) {
   add_ide_api_routes(r, deps.ide);
   backups::add_backup_routes(r, deps.backups);
   add_schedule_routes(r, deps.schedules);
+  stats::add_stats_routes(r, deps.stats);
   if (!deps.artifacts.empty()) add_artifact_routes(r, deps.artifacts);
   add_openapi_route(r);
   if (!deps.portal.empty())

@@ -2,7 +2,7 @@
 // one screen in api.cpp) made from what main builds for each feature.
 // Each feature adds its own routes with only what it uses:
 // auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
-// catalog/, relay/, tailscale/, ide/, backups/, schedules/, portal/ (static trees) and
+// catalog/, relay/, tailscale/, ide/, backups/, schedules/, stats/, portal/ (static trees) and
 // app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
@@ -23,6 +23,7 @@
 #include "api/relay/target.hpp"
 #include "api/schedules/schedule_routes.hpp"
 #include "api/servers/server_routes.hpp"
+#include "api/stats/stats_routes.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
 #include "base/metrics.hpp"
@@ -42,6 +43,7 @@ struct ApiRouteDeps {
   IdeApiDeps ide;  // its origin null: no IDE origin configured
   backups::BackupDeps backups;
   ScheduleDeps schedules;
+  stats::StatsDeps stats;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

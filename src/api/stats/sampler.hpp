@@ -81,6 +81,7 @@ class Sampler {
   std::vector<int64_t> servers() const;
   // Driver::sample calls made so far (one per cycle that had targets).
   uint64_t driver_calls() const { return driver_calls_.load(); }
+  const SamplerOptions& options() const { return opts_; }
 
  private:
   struct Entry {
