@@ -108,11 +108,15 @@ struct Resources {
 struct RawCounters {
   // When the counters were read (steady clock: rates divide by its deltas).
   std::chrono::steady_clock::time_point at{};
-  uint64_t cpu_ns = 0;                 // CPU time used by the container, cumulative
+  uint64_t cpu_ns = 0;  // CPU time used by the container, cumulative
+  // Cores busy NOW, for a driver that knows only current usage (Proxmox's
+  // `cpu`, averaged by pvestatd over its own ~10 s): used instead of the
+  // cpu_ns difference when present.
+  std::optional<double> cpu_cores_now;
   double cores = 1;                    // cores it may use (its cpu limit)
   uint64_t memory_bytes = 0;           // in use now (lxc: page cache included; local: summed RSS)
   uint64_t memory_max = 0;             // its limit; 0 = none known
-  uint64_t pids = 0;                   // tasks now
+  std::optional<uint64_t> pids;        // tasks now (Proxmox: not reported)
   std::optional<uint64_t> disk_bytes;  // used on its disk now
   std::optional<uint64_t> disk_max;    // size of its disk
   std::optional<uint64_t> net_rx;      // bytes received BY THE CONTAINER, cumulative

@@ -28,9 +28,11 @@ Sample compute_sample(const std::optional<drivers::RawCounters>& prev,
   s.pids = cur.pids;
   s.disk_bytes = cur.disk_bytes;
   s.disk_max = cur.disk_max;
+  s.cpu_cores = cur.cpu_cores_now;
   if (!prev) return s;
   const double secs = std::chrono::duration<double>(cur.at - prev->at).count();
-  if (auto ns = rate(prev->cpu_ns, cur.cpu_ns, secs)) s.cpu_cores = *ns / 1e9;
+  if (auto ns = rate(prev->cpu_ns, cur.cpu_ns, secs); ns && !cur.cpu_cores_now)
+    s.cpu_cores = *ns / 1e9;
   s.net_rx_bps = rate(prev->net_rx, cur.net_rx, secs);
   s.net_tx_bps = rate(prev->net_tx, cur.net_tx, secs);
   return s;

@@ -22,7 +22,7 @@ struct Sample {
   double cores = 1;                 // cores the server may use
   uint64_t memory_bytes = 0;
   uint64_t memory_max = 0;  // 0 = no limit known
-  uint64_t pids = 0;
+  std::optional<uint64_t> pids;
   std::optional<uint64_t> disk_bytes, disk_max;
   std::optional<double> net_rx_bps;  // bytes per second received by the server
   std::optional<double> net_tx_bps;  // bytes per second sent by the server

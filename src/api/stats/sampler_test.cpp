@@ -95,6 +95,15 @@ TEST(StatsSample, ResetsAndUnmeasuredCountersHaveNoRate) {
   EXPECT_FALSE(compute_sample(a, a, 1).cpu_cores);  // no time passed
 }
 
+TEST(StatsSample, ADriversCurrentCpuIsUsedAsItIs) {
+  auto a = raw(t0, 0);
+  a.cpu_cores_now = 0.25;
+  EXPECT_DOUBLE_EQ(*compute_sample(std::nullopt, a, 1).cpu_cores, 0.25);
+  auto b = raw(t0 + 2s, 0);
+  b.cpu_cores_now = 1.5;
+  EXPECT_DOUBLE_EQ(*compute_sample(a, b, 2).cpu_cores, 1.5);
+}
+
 TEST(Sampler, OneDriverCallPerCycleForAllServersAndAllReaders) {
   FakeDriver d;
   d.counters[101] = raw(t0, 0);

@@ -64,7 +64,9 @@ const Family kFamilies[] = {
     {"zlh_server_net_tx_bytes_per_second", "Bytes per second sent",
      [](const Sample& s) { return s.net_tx_bps; }},
     {"zlh_server_pids", "Tasks",
-     [](const Sample& s) { return std::optional<double>(double(s.pids)); }},
+     [](const Sample& s) {
+       return s.pids ? std::optional<double>(double(*s.pids)) : std::nullopt;
+     }},
 };
 
 }  // namespace
@@ -80,7 +82,7 @@ json sample_json(const Sample& s) {
           {"disk_max", or_null(s.disk_max)},
           {"net_rx_bps", or_null(s.net_rx_bps)},
           {"net_tx_bps", or_null(s.net_tx_bps)},
-          {"pids", s.pids}};
+          {"pids", or_null(s.pids)}};
 }
 
 void add_stats_routes(http::Router& r, StatsDeps deps) {
