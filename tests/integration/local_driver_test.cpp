@@ -226,15 +226,17 @@ TEST_F(LocalDriverTest, SampleSumsTheContainersProcesses) {
     ::_exit(1);
   }
   const int missing = pick_vmid();
+  const int other = pick_vmid();  // sampled in the same batch: its own processes only
+  ASSERT_NO_FATAL_FAILURE(create_and_start(other));
   // Until the burner has exec'd in its directory, it is not the container's.
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (read_proc(burner, "cmdline").find("while") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
   const uint64_t burner_a = cpu_ns_of(burner);
-  auto first = driver_->sample({vmid_, missing});
+  auto first = driver_->sample({vmid_, missing, other});
   ASSERT_TRUE(first) << first.error().message;
-  ASSERT_EQ(first->size(), 1u);
+  ASSERT_EQ(first->size(), 2u);
   const RawCounters a = first->at(vmid_);
   EXPECT_EQ(a.cores, 1);
   EXPECT_EQ(a.memory_max, 512ull << 20);
@@ -243,7 +245,7 @@ TEST_F(LocalDriverTest, SampleSumsTheContainersProcesses) {
   EXPECT_FALSE(a.net_rx);
   EXPECT_FALSE(a.disk_bytes);
   std::this_thread::sleep_for(1s);  // let it burn: the measured interval
-  auto b = driver_->sample({vmid_});
+  auto b = driver_->sample({vmid_, other});
   const uint64_t burner_b = cpu_ns_of(burner);
   ::kill(burner, SIGKILL);
   ::waitpid(burner, nullptr, 0);
@@ -257,6 +259,10 @@ TEST_F(LocalDriverTest, SampleSumsTheContainersProcesses) {
   // not much else (the idle agent).
   EXPECT_GT(cores, burner_cores - 0.05);
   EXPECT_LT(cores, burner_cores + 0.3);
+  ASSERT_EQ(b->count(other), 1u);
+  const double other_cores =
+      double(b->at(other).cpu_ns - first->at(other).cpu_ns) / 1e9 / secs;  // an idle agent
+  EXPECT_LT(other_cores, 0.3);
   ASSERT_TRUE(driver_->stop(vmid_, 10s));
   auto after = driver_->sample({vmid_});
   ASSERT_TRUE(after);

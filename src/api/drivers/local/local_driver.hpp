@@ -97,7 +97,7 @@ class LocalDriver final : public Driver {
   // Containers whose agent runs: the summed /proc usage of every process of
   // the directory (local_stats.hpp); cores and memory_max are the recorded
   // spec (not enforced here); disk and network are absent (not measured).
-  // One /proc scan per vmid.
+  // One /proc scan for the whole batch.
   Result<std::map<int, RawCounters>> sample(const std::vector<int>& vmids) override;
 
   // <data>/containers/<vmid> (canonical absolute path); no check that it exists.
