@@ -53,7 +53,7 @@ done
 for b in zlh-api zlh-api-bench-seed; do
   [ -x "$BIN/$b" ] || die "$BIN/$b missing; build first (make build)"
 done
-[[ "$SERVERS" =~ ^[1-9][0-9]*$ ]] && [ "$SERVERS" -le 999 ] || die "BENCH_STATS_SERVERS must be 1..999"
+if ! [[ "$SERVERS" =~ ^[1-9][0-9]*$ ]] || [ "$SERVERS" -gt 999 ]; then die "BENCH_STATS_SERVERS must be 1..999"; fi
 [[ "$VIEWERS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STATS_VIEWERS must be a positive integer"
 [[ "$SECS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_STATS_SECONDS must be a positive integer"
 
@@ -62,7 +62,7 @@ API_PID=""
 PVE_PID=""
 VIEW_PID=""
 cleanup() {
-  [ -n "$VIEW_PID" ] && kill "$VIEW_PID" 2>/dev/null || true
+  if [ -n "$VIEW_PID" ]; then kill "$VIEW_PID" 2>/dev/null || true; fi
   stop_pid "$API_PID"
   stop_pid "$PVE_PID"
   if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
@@ -108,7 +108,7 @@ measure() {
     ids="$(curl -fsS "$API_URL/api/servers" -H "Authorization: Bearer $token" |
       python3 -c 'import json, sys; print(",".join(str(s["id"]) for s in json.load(sys.stdin)["servers"]))')"
     mkfifo "$dir/viewers.in"
-    (cd "$REPO/bench" && exec python3 stats_viewers.py "ws://127.0.0.1:$port" "$token" \
+    (cd "$REPO/bench" && PYTHONDONTWRITEBYTECODE=1 exec python3 stats_viewers.py "ws://127.0.0.1:$port" "$token" \
       --servers "$ids" --count "$viewers" <"$dir/viewers.in" >"$dir/viewers.out" 2>"$dir/viewers.log") &
     VIEW_PID=$!
     exec 7>"$dir/viewers.in"
@@ -146,7 +146,7 @@ LOAD1="$(cut -d' ' -f1-3 /proc/loadavg)"
 fig() { awk "BEGIN { printf \"$1\", $2 }"; }
 N="${CYCLES[sampler]}"
 NV="${CYCLES[viewers]}"
-[ "$N" -gt 0 ] && [ "$NV" -gt 0 ] || die "no sampling cycles counted"
+if [ "$N" -le 0 ] || [ "$NV" -le 0 ]; then die "no sampling cycles counted"; fi
 S_CYCLE_MS="$(fig %.2f "(${CPU[sampler]} - ${CPU[off]}) * 1000 / $N")"
 S_SERVER_US="$(fig %.1f "(${CPU[sampler]} - ${CPU[off]}) * 1e6 / $N / $SERVERS")"
 V_CYCLE_MS="$(fig %.2f "(${CPU[viewers]} - ${CPU[off]}) * 1000 / $NV")"
