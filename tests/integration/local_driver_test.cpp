@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "api/drivers/local/local_stats.hpp"
 #include "archive_builder.hpp"
 #include "base/fs.hpp"
 #include "harness.hpp"
@@ -201,6 +203,70 @@ TEST_F(LocalDriverTest, StartedAgentAnswersOnTheContainerAddress) {
   EXPECT_EQ(rec->agent_start_time, *shim::proc_start_time(pid));
   EXPECT_NE(fs::read_file(cdir(vmid_) + "/var/log/zlh-agent.log")->find("agent started"),
             std::string::npos);
+}
+
+// CPU time of `pid` in ns, read independently of the driver's sum.
+uint64_t cpu_ns_of(pid_t pid) {
+  auto u = parse_proc_stat(read_proc(pid, "stat"));
+  return u ? u->cpu_ticks * (1'000'000'000ull / uint64_t(::sysconf(_SC_CLK_TCK))) : 0;
+}
+
+// Live stats (Driver::sample): a process of the container burning a core
+// shows in the container's CPU time (what it really got: this machine is
+// shared, so not a full core); a stopped or missing container is absent
+// from the batch; net and disk are not measured by this driver (absent, not
+// zero).
+TEST_F(LocalDriverTest, SampleSumsTheContainersProcesses) {
+  ASSERT_NO_FATAL_FAILURE(create_and_start(vmid_));
+  pid_t burner = ::fork();
+  ASSERT_GE(burner, 0);
+  if (burner == 0) {
+    if (::chdir(cdir(vmid_).c_str()) != 0) ::_exit(1);
+    ::execl("/bin/sh", "sh", "-c", "while :; do :; done", nullptr);
+    ::_exit(1);
+  }
+  const int missing = pick_vmid();
+  const int other = pick_vmid();  // sampled in the same batch: its own processes only
+  ASSERT_NO_FATAL_FAILURE(create_and_start(other));
+  // Until the burner has exec'd in its directory, it is not the container's.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (read_proc(burner, "cmdline").find("while") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  const uint64_t burner_a = cpu_ns_of(burner);
+  auto first = driver_->sample({vmid_, missing, other});
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_EQ(first->size(), 2u);
+  const RawCounters a = first->at(vmid_);
+  EXPECT_EQ(a.cores, 1);
+  EXPECT_EQ(a.memory_max, 512ull << 20);
+  EXPECT_GT(a.memory_bytes, 0u);
+  EXPECT_GE(a.pids.value_or(0), 2u);  // the agent and the burner at least
+  EXPECT_FALSE(a.net_rx);
+  EXPECT_FALSE(a.disk_bytes);
+  std::this_thread::sleep_for(1s);  // let it burn: the measured interval
+  auto b = driver_->sample({vmid_, other});
+  const uint64_t burner_b = cpu_ns_of(burner);
+  ::kill(burner, SIGKILL);
+  ::waitpid(burner, nullptr, 0);
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->count(vmid_), 1u);
+  const double secs = std::chrono::duration<double>(b->at(vmid_).at - a.at).count();
+  const double cores = double(b->at(vmid_).cpu_ns - a.cpu_ns) / 1e9 / secs;
+  const double burner_cores = double(burner_b - burner_a) / 1e9 / secs;
+  EXPECT_GT(burner_cores, 0.2);  // it did run
+  // The sum holds the burner (clock-tick granularity: 10 ms each way) and
+  // not much else (the idle agent).
+  EXPECT_GT(cores, burner_cores - 0.05);
+  EXPECT_LT(cores, burner_cores + 0.3);
+  ASSERT_EQ(b->count(other), 1u);
+  const double other_cores =
+      double(b->at(other).cpu_ns - first->at(other).cpu_ns) / 1e9 / secs;  // an idle agent
+  EXPECT_LT(other_cores, 0.3);
+  ASSERT_TRUE(driver_->stop(vmid_, 10s));
+  auto after = driver_->sample({vmid_});
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->empty());
 }
 
 TEST_F(LocalDriverTest, StartIsIdempotentAndARestartedApiFindsTheSameAgent) {

@@ -90,6 +90,7 @@ http::Router make_api_router(const ApiRouteDeps& deps) {
   add_schedule_routes(r, deps.schedules);
   add_member_routes(r, deps.members);
   activity::add_activity_routes(r, deps.activity);
+  stats::add_stats_routes(r, deps.stats);
   if (!deps.artifacts.empty()) add_artifact_routes(r, deps.artifacts);
   add_openapi_route(r);
   if (!deps.portal.empty())

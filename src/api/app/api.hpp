@@ -2,8 +2,8 @@
 // one screen in api.cpp) made from what main builds for each feature.
 // Each feature adds its own routes with only what it uses:
 // auth/auth_routes (the guard, accounts), servers/server_routes, admin/,
-// catalog/, relay/, tailscale/, ide/, backups/, schedules/, activity/, portal/ (static
-// trees) and
+// catalog/, relay/, tailscale/, ide/, backups/, schedules/, activity/, stats/, members/,
+// portal/ (static trees) and
 // app/openapi. Ownership is decided by the store query itself
 // (get_server_for_owner: not yours = E_NOT_FOUND, exactly like missing).
 //
@@ -26,6 +26,7 @@
 #include "api/relay/target.hpp"
 #include "api/schedules/schedule_routes.hpp"
 #include "api/servers/server_routes.hpp"
+#include "api/stats/stats_routes.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_routes.hpp"
 #include "base/metrics.hpp"
@@ -47,6 +48,7 @@ struct ApiRouteDeps {
   ScheduleDeps schedules;
   MemberRouteDeps members;
   activity::ActivityDeps activity;
+  stats::StatsDeps stats;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
 };

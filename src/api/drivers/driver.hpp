@@ -41,9 +41,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.hpp"
 #include "proto/container_type.hpp"
@@ -95,6 +97,30 @@ struct Resources {
   uint64_t disk_bytes = 0;    // used on its disk
   uint64_t disk_max = 0;      // size of its disk
   uint64_t oom_kills = 0;     // processes the OOM killer ended since start
+};
+
+// One reading of a running container's CUMULATIVE counters (Driver::sample,
+// for live stats, design.md §12a). Drivers stay stateless: the API turns two
+// consecutive readings into rates. A counter may go BACKWARDS (the container
+// restarted, its veth was recreated, a local process exited): the reader
+// treats that as a reset, never as a negative rate. An absent optional is
+// "this driver cannot measure it here", never zero.
+struct RawCounters {
+  // When the counters were read (steady clock: rates divide by its deltas).
+  std::chrono::steady_clock::time_point at{};
+  uint64_t cpu_ns = 0;  // CPU time used by the container, cumulative
+  // Cores busy NOW, for a driver that knows only current usage (Proxmox's
+  // `cpu`, averaged by pvestatd over its own ~10 s): used instead of the
+  // cpu_ns difference when present.
+  std::optional<double> cpu_cores_now;
+  double cores = 1;                    // cores it may use (its cpu limit)
+  uint64_t memory_bytes = 0;           // in use now (lxc: page cache included; local: summed RSS)
+  uint64_t memory_max = 0;             // its limit; 0 = none known
+  std::optional<uint64_t> pids;        // tasks now (Proxmox: not reported)
+  std::optional<uint64_t> disk_bytes;  // used on its disk now
+  std::optional<uint64_t> disk_max;    // size of its disk
+  std::optional<uint64_t> net_rx;      // bytes received BY THE CONTAINER, cumulative
+  std::optional<uint64_t> net_tx;      // bytes sent by the container, cumulative
 };
 
 struct ContainerStatus {
@@ -204,6 +230,19 @@ class Driver {
   // remote call: the API may ask on every GET /api/servers/{id}). nullopt
   // when the driver does not measure or the container does not run.
   virtual std::optional<Resources> resources(int vmid) { return std::nullopt; }
+
+  // Live-stats reading of several containers in ONE call (the API's sampler
+  // calls it every 2 s for all its running servers; Proxmox answers it with
+  // one /cluster/resources request). The map holds an entry for each vmid
+  // that runs and is measured; a stopped, missing or unmeasurable one is
+  // simply absent (not an error). Read-only, never blocks behind a running
+  // operation, cheap (local files, or one remote call per batch).
+  // Errors only for the whole batch: E_UNAVAILABLE (this driver does not
+  // sample: the default), E_UPSTREAM/E_IO (retry next cycle).
+  virtual Result<std::map<int, RawCounters>> sample(const std::vector<int>& vmids) {
+    (void)vmids;
+    return fail(codes::kUnavailable, std::string(name()) + " driver: stats sampling not built yet");
+  }
 
   // Current power state and address. Read-only, cheap, never blocks on a
   // running operation. A missing container is {kMissing, ""}, not an error.

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/drivers/local/local_shutdown.hpp"
+#include "api/drivers/local/local_stats.hpp"
 #include "api/drivers/local/process_handle.hpp"
 #include "base/fs.hpp"
 #include "base/log.hpp"
@@ -486,6 +487,34 @@ Result<pid_t> LocalDriver::agent_pid(int vmid) {
   if (!agent)
     return fail(codes::kNotFound, "the agent of " + std::to_string(vmid) + " does not run");
   return agent->pid();
+}
+
+Result<std::map<int, RawCounters>> LocalDriver::sample(const std::vector<int>& vmids) {
+  std::vector<int> running;
+  std::vector<LocalRecord> records;
+  std::vector<std::string> dirs;
+  for (int vmid : vmids) {
+    if (!check_vmid(vmid)) continue;
+    auto loaded = load(vmid);
+    if (!loaded || !*loaded || !live_agent(**loaded)) continue;  // not running
+    running.push_back(vmid);
+    records.push_back(**loaded);
+    dirs.push_back(container_dir(vmid));
+  }
+  auto procs = processes_inside_each(dirs);  // one /proc scan for the batch
+  std::map<int, RawCounters> out;
+  for (size_t i = 0; i < running.size(); ++i) {
+    auto usage = tree_usage(procs[i]);
+    RawCounters raw;
+    raw.at = std::chrono::steady_clock::now();
+    raw.cpu_ns = usage.cpu_ns;
+    raw.cores = records[i].spec.cpu_cores;
+    raw.memory_bytes = usage.memory_bytes;
+    raw.memory_max = uint64_t(records[i].spec.memory_mb) << 20;
+    raw.pids = usage.pids;
+    out.emplace(running[i], raw);
+  }
+  return out;
 }
 
 }  // namespace zlh::api::drivers

@@ -205,8 +205,32 @@ bool environ_mentions(std::string_view environ, std::string_view dir) {
   return false;
 }
 
-std::vector<ProcessHandle> processes_inside(const std::string& dir) {
-  std::vector<ProcessHandle> found;
+namespace {
+
+// The index in `dirs` of the first directory the process at `pdir` belongs
+// to, or -1.
+int owning_dir(int pdir, const std::vector<std::string>& dirs) {
+  for (const char* link : {"cwd", "root", "exe"}) {
+    auto target = read_link(pdir, link);
+    // The root link of an ordinary process is "/", which is inside
+    // nothing but "/" itself.
+    if (!target) continue;
+    for (size_t i = 0; i < dirs.size(); ++i)
+      if (path_inside(*target, dirs[i])) return int(i);
+  }
+  auto env = read_proc(pdir, "environ", 1 << 20);
+  if (!env) return -1;
+  for (size_t i = 0; i < dirs.size(); ++i)
+    if (environ_mentions(*env, dirs[i])) return int(i);
+  return -1;
+}
+
+}  // namespace
+
+std::vector<std::vector<ProcessHandle>> processes_inside_each(
+    const std::vector<std::string>& dirs) {
+  std::vector<std::vector<ProcessHandle>> found(dirs.size());
+  if (dirs.empty()) return found;
   DIR* proc = ::opendir("/proc");
   if (!proc) return found;
   const pid_t self = ::getpid();
@@ -218,26 +242,17 @@ std::vector<ProcessHandle> processes_inside(const std::string& dir) {
     if (!h) continue;
     int pdir = ::openat(::dirfd(proc), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pdir < 0) continue;
-    bool match = false;
-    for (const char* link : {"cwd", "root", "exe"}) {
-      auto target = read_link(pdir, link);
-      // The root link of an ordinary process is "/", which is inside
-      // nothing but "/" itself.
-      if (target && path_inside(*target, dir)) {
-        match = true;
-        break;
-      }
-    }
-    if (!match) {
-      auto env = read_proc(pdir, "environ", 1 << 20);
-      match = env && environ_mentions(*env, dir);
-    }
+    const int at = owning_dir(pdir, dirs);
     ::close(pdir);
     // Still the process the handle holds: the reads above were about it.
-    if (match && h->alive()) found.push_back(std::move(*h));
+    if (at >= 0 && h->alive()) found[size_t(at)].push_back(std::move(*h));
   }
   ::closedir(proc);
   return found;
+}
+
+std::vector<ProcessHandle> processes_inside(const std::string& dir) {
+  return std::move(processes_inside_each({dir})[0]);
 }
 
 }  // namespace zlh::api::drivers

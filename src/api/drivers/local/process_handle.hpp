@@ -97,5 +97,10 @@ bool environ_mentions(std::string_view environ, std::string_view dir);
 // are skipped. Handles are taken before the checks, so a pid reused during
 // the scan never matches by mistake.
 std::vector<ProcessHandle> processes_inside(const std::string& dir);
+// processes_inside for several DISJOINT directories in one /proc scan
+// (live stats of every local container at once): element i holds the
+// processes of dirs[i]; a process is counted for the first directory it
+// belongs to.
+std::vector<std::vector<ProcessHandle>> processes_inside_each(const std::vector<std::string>& dirs);
 
 }  // namespace zlh::api::drivers

@@ -492,4 +492,32 @@ std::optional<Resources> LxcDriver::resources(int vmid) {
   return res;
 }
 
+Result<std::map<int, RawCounters>> LxcDriver::sample(const std::vector<int>& vmids) {
+  std::map<int, RawCounters> out;
+  for (int vmid : vmids) {
+    if (!check_vmid(vmid)) continue;
+    auto rec = load(vmid);
+    if (!rec || !*rec) continue;  // unreadable or missing record: not measured
+    auto c = lxc::read_counters(container_name(vmid));
+    if (!c) continue;  // no cgroup: not running
+    RawCounters raw;
+    raw.at = std::chrono::steady_clock::now();
+    raw.cpu_ns = c->cpu_ns;
+    raw.cores = (*rec)->cpu_cores;
+    raw.memory_bytes = c->memory_bytes;
+    raw.memory_max = c->memory_max;
+    raw.pids = c->pids;
+    if (auto d = lxc::disk_usage(rootfs(vmid))) {
+      raw.disk_bytes = d->first;
+      raw.disk_max = d->second;
+    }
+    if (auto n = lxc::veth_bytes("/sys/class/net", lxc::veth_name(opts_.tag, vmid))) {
+      raw.net_rx = n->rx;
+      raw.net_tx = n->tx;
+    }
+    out.emplace(vmid, raw);
+  }
+  return out;
+}
+
 }  // namespace zlh::api::drivers

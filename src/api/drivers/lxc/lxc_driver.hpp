@@ -119,6 +119,10 @@ class LxcDriver final : public Driver {
   Result<ContainerStatus> status(int vmid) override;
   // Its cgroup counters (cpu, memory, pids, OOM kills) and its image's use.
   std::optional<Resources> resources(int vmid) override;
+  // The cgroup counters of resources() plus the host veth's byte counters
+  // (swapped: host tx = container rx); cores = the recorded cpu_cores (the
+  // cgroup's cpu quota). Local files only.
+  Result<std::map<int, RawCounters>> sample(const std::vector<int>& vmids) override;
 
   // Starts every container whose record says it should run and does not
   // (after a host reboot). Returns how many were started; failures are

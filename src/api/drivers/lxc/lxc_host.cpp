@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -612,6 +613,28 @@ Result<std::pair<uint64_t, uint64_t>> disk_usage(const std::string& dir) {
   uint64_t total = uint64_t(v.f_blocks) * v.f_frsize;
   uint64_t used = total - uint64_t(v.f_bfree) * v.f_frsize;
   return std::make_pair(used, total);
+}
+
+namespace {
+Result<uint64_t> read_counter(const std::string& path) {
+  auto d = fs::read_file(path, 64);
+  if (!d) return fail(d.error());
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(d->data(), d->data() + d->size(), v);
+  if (ec != std::errc() || end == d->data()) return fail(codes::kIo, "not a counter: " + path);
+  return v;
+}
+}  // namespace
+
+Result<NetBytes> veth_bytes(const std::string& net_dir, const std::string& veth) {
+  const std::string stats = net_dir + "/" + veth + "/statistics/";
+  if (::access((net_dir + "/" + veth).c_str(), F_OK) != 0)
+    return fail(codes::kNotFound, "no interface " + veth);
+  auto host_rx = read_counter(stats + "rx_bytes");
+  if (!host_rx) return fail(host_rx.error().wrap("veth " + veth));
+  auto host_tx = read_counter(stats + "tx_bytes");
+  if (!host_tx) return fail(host_tx.error().wrap("veth " + veth));
+  return NetBytes{.rx = *host_tx, .tx = *host_rx};
 }
 
 }  // namespace zlh::api::drivers::lxc

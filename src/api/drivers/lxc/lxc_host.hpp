@@ -121,5 +121,14 @@ struct Counters {
 Result<Counters> read_counters(const std::string& name);
 // Bytes used and total of the filesystem mounted at `dir`.
 Result<std::pair<uint64_t, uint64_t>> disk_usage(const std::string& dir);
+// Bytes the CONTAINER received and sent through its veth, cumulative, read
+// from <net_dir>/<veth>/statistics/{rx,tx}_bytes of the HOST side (net_dir:
+// /sys/class/net): the host side's tx is the container's rx and vice versa.
+// Reset when the veth is recreated (a container restart). E_NOT_FOUND when
+// the veth does not exist (not running), E_IO for an unreadable counter.
+struct NetBytes {
+  uint64_t rx = 0, tx = 0;
+};
+Result<NetBytes> veth_bytes(const std::string& net_dir, const std::string& veth);
 
 }  // namespace zlh::api::drivers::lxc

@@ -177,5 +177,23 @@ TEST(LxcHost, SubidsMustCoverTheContainersIdsAndOverlapNoOtherUser) {
   EXPECT_FALSE(check_subids({}, "root", 1000000, 65536, "/etc/subuid"));
 }
 
+// The host side's counters are swapped: what the host sends down the veth is
+// what the container receives.
+TEST(LxcHost, VethBytesAreTheContainersViewOfTheHostSide) {
+  Tmp t;
+  std::filesystem::create_directories(t.path + "/zabc6001/statistics");
+  ASSERT_TRUE(fs::write_file_atomic(t.path + "/zabc6001/statistics/rx_bytes", "100\n"));
+  ASSERT_TRUE(fs::write_file_atomic(t.path + "/zabc6001/statistics/tx_bytes", "7000\n"));
+  auto n = veth_bytes(t.path, "zabc6001");
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(n->rx, 7000u);
+  EXPECT_EQ(n->tx, 100u);
+  auto missing = veth_bytes(t.path, "zabc6002");
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().is(codes::kNotFound));
+  ASSERT_TRUE(fs::write_file_atomic(t.path + "/zabc6001/statistics/rx_bytes", "junk"));
+  EXPECT_FALSE(veth_bytes(t.path, "zabc6001"));
+}
+
 }  // namespace
 }  // namespace zlh::api::drivers::lxc

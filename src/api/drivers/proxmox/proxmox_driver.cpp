@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 #include <thread>
 
 #include "base/log.hpp"
@@ -436,6 +437,46 @@ Result<ContainerStatus> ProxmoxDriver::status(int vmid) {
     if (auto ip = interface_ip(**g)) s.address = *ip;
   }
   return s;
+}
+
+namespace {
+std::optional<uint64_t> u64_of(const json& j, const char* k) {
+  if (!j.contains(k) || !j[k].is_number() || j[k].get<double>() < 0) return std::nullopt;
+  return uint64_t(j[k].get<double>());
+}
+}  // namespace
+
+Result<std::map<int, RawCounters>> sample_from_resources(const json& list,
+                                                         const std::vector<int>& vmids,
+                                                         std::chrono::steady_clock::time_point at) {
+  if (!list.is_array()) return fail(codes::kUpstream, "proxmox /cluster/resources: not a list");
+  std::set<int> want(vmids.begin(), vmids.end());
+  std::map<int, RawCounters> out;
+  for (const auto& r : list) {
+    if (!r.is_object() || str_of(r, "type") != "lxc" || str_of(r, "status") != "running") continue;
+    const int vmid = int(num_of(r, "vmid"));
+    if (!want.count(vmid)) continue;
+    RawCounters raw;
+    raw.at = at;
+    raw.cores = double(u64_of(r, "maxcpu").value_or(1));
+    if (r.contains("cpu") && r["cpu"].is_number())
+      raw.cpu_cores_now = r["cpu"].get<double>() * raw.cores;
+    raw.memory_bytes = u64_of(r, "mem").value_or(0);
+    raw.memory_max = u64_of(r, "maxmem").value_or(0);
+    raw.disk_bytes = u64_of(r, "disk");
+    raw.disk_max = u64_of(r, "maxdisk");
+    raw.net_rx = u64_of(r, "netin");
+    raw.net_tx = u64_of(r, "netout");
+    out.emplace(vmid, raw);
+  }
+  return out;
+}
+
+Result<std::map<int, RawCounters>> ProxmoxDriver::sample(const std::vector<int>& vmids) {
+  if (vmids.empty()) return std::map<int, RawCounters>{};
+  auto list = api_.call("GET", "/cluster/resources", {{"type", "vm"}}, std::chrono::seconds(5));
+  if (!list) return fail(list.error().wrap("stats"));
+  return sample_from_resources(*list, vmids, std::chrono::steady_clock::now());
 }
 
 }  // namespace zlh::api::drivers

@@ -46,6 +46,17 @@
 
 namespace zlh::api::drivers {
 
+// The live-stats readings of the running lxc guests among `vmids` in a
+// /cluster/resources?type=vm answer: cpu_cores_now = cpu × maxcpu (Proxmox
+// reports usage as a share of the guest's cores, averaged by pvestatd),
+// memory mem/maxmem, disk disk/maxdisk, net_rx = netin and net_tx = netout
+// (cumulative, the guest's view), no pids (not reported), all at `at`.
+// Other guests (stopped, qemu, not asked for, unknown status) are absent.
+// E_UPSTREAM when `list` is not an array.
+Result<std::map<int, RawCounters>> sample_from_resources(const nlohmann::json& list,
+                                                         const std::vector<int>& vmids,
+                                                         std::chrono::steady_clock::time_point at);
+
 class ProxmoxDriver : public Driver {
  public:
   explicit ProxmoxDriver(ProxmoxConfig cfg);
@@ -60,6 +71,9 @@ class ProxmoxDriver : public Driver {
   Result<void> stop(int vmid, std::chrono::milliseconds timeout) override;
   Result<void> destroy(int vmid, std::chrono::milliseconds stop_timeout) override;
   Result<ContainerStatus> status(int vmid) override;
+  // ONE GET /cluster/resources?type=vm for the whole batch
+  // (sample_from_resources).
+  Result<std::map<int, RawCounters>> sample(const std::vector<int>& vmids) override;
 
   // GET /version: a reachable cluster that accepts the token (start-up check).
   Result<std::string> check_connection();
