@@ -391,6 +391,14 @@ TEST_F(SharingTest, RemovalCutsALiveConsole) {
   };
   auto mine = open(cara), his = open(dan);
   ASSERT_TRUE(mine && his);
+  // A member (any) also watches the live stats.
+  http::Headers dh;
+  dh.add("Authorization", "Bearer " + dan);
+  int st = 0;
+  auto stats = http::WsClient::connect(
+      "ws://" + api_->addr() + ":8080/api/servers/" + std::to_string(id) + "/stats/stream", dh, 10s,
+      &st);
+  ASSERT_TRUE(stats) << st;
   ASSERT_TRUE(his->send("echo member-typed-$((6*7))\n", true));
   std::string out;
   ASSERT_TRUE(eventually(
@@ -413,6 +421,13 @@ TEST_F(SharingTest, RemovalCutsALiveConsole) {
     if (!m && m.error().code != codes::kTimeout) closed = true;
   }
   EXPECT_TRUE(closed) << "the removed member's console stayed open";
+  bool stats_closed = false;
+  const auto stats_deadline = std::chrono::steady_clock::now() + 10s;
+  while (!stats_closed && std::chrono::steady_clock::now() < stats_deadline) {
+    auto m = (*stats)->read(500ms);
+    if (!m && m.error().code != codes::kTimeout) stats_closed = true;
+  }
+  EXPECT_TRUE(stats_closed) << "the removed member's stats stream stayed open";
   EXPECT_EQ(send(Sample{"GET", "/console", "", true, {}}, id, dan, 0).first, 404);
   ASSERT_TRUE(mine->send("echo owner-still-$((6*7))\n", true));
   std::string own;
@@ -499,6 +514,43 @@ TEST_F(SharingTest, ScheduledTasksNeedTheirOwnPermissions) {
   EXPECT_EQ(call("PATCH", one, ivy, R"({"cron":"* * * * *"})").status, 403);
   EXPECT_EQ(json::parse(call("GET", srv, hal).body)["schedules"][0]["cron"], "0 4 * * *");
   EXPECT_EQ(call("POST", one + "/run", jon).status, 202);
+}
+
+}  // namespace
+}  // namespace zlh::testing
+
+namespace zlh::testing {
+namespace {
+
+// The activity log names who did what: a member's power action and file
+// write, the owner's member changes; members read it too.
+TEST_F(SharingTest, ActivityNamesTheMembersWhoActed) {
+  const std::string kim = client_->register_user("kim");
+  const int64_t id = ready_server(kim);
+  const std::string lou = member(id, kim, "lou", json::array({"power", "files.write"}));
+  const std::string srv = "/api/servers/" + std::to_string(id);
+  EXPECT_EQ(call("POST", srv + "/host/restart", lou).status, 200);
+  auto w = call("PUT", srv + "/files/write?path=from-lou.txt", lou, "hello");
+  EXPECT_EQ(w.status / 100, 2) << w.body;
+  const std::string moe = member(id, kim, "moe", json::array());
+  EXPECT_EQ(call("DELETE", srv + "/members/" + std::to_string(user_id_of(moe)), kim).status, 200);
+
+  std::map<std::string, std::string> who;  // action → actor username (the latest)
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto a = json::parse(call("GET", srv + "/activity", lou).body, nullptr, false);
+        who.clear();
+        for (const auto& e : a.value("activity", json::array()))
+          if (e["actor"].is_object() && !who.count(e.value("action", "")))
+            who[e.value("action", "")] = e["actor"].value("username", "");
+        return who.count("files.write") && who.count("member.remove");
+      },
+      10s));
+  EXPECT_EQ(who["server.host_restart"], "lou");
+  EXPECT_EQ(who["files.write"], "lou");
+  EXPECT_EQ(who["member.add"], "kim");
+  EXPECT_EQ(who["member.remove"], "kim");
+  EXPECT_EQ(who.count("authz.denied"), 0u);
 }
 
 }  // namespace
