@@ -129,7 +129,14 @@ interface ChartSpec {
   fmt: (v: number | null) => string;
   /** The y range's top when known (100 % CPU, the memory limit). */
   top?: number | null;
+  /** The y range's least top (an idle network still gets a readable axis). */
+  minTop?: number;
+  /** Binary tick steps for byte values (256 MiB, not 238.4 MiB). */
+  bytes?: boolean;
 }
+
+// 1, 2, 4 … 512 times each power of 1024: tick steps that read well in KiB/MiB/GiB.
+const BYTE_INCRS = [0, 1, 2, 3, 4].flatMap((k) => [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((m) => m * 1024 ** k));
 
 // One uPlot chart of the last 10 minutes; x in unix seconds.
 function Chart({ spec, x, ys }: { spec: ChartSpec; x: number[]; ys: (number | null)[][] }) {
@@ -142,17 +149,20 @@ function Chart({ spec, x, ys }: { spec: ChartSpec; x: number[]; ys: (number | nu
     const el = box.current!;
     const muted = cssVar('--muted', '#5a6478');
     const grid = cssVar('--border', '#d8dde8');
-    const axis = (values: uPlot.Axis.Values | undefined, size?: number): uPlot.Axis => ({
+    // Keys left unset keep uPlot's defaults (an undefined value would not).
+    const axis = (extra: uPlot.Axis = {}): uPlot.Axis => ({
       stroke: muted,
       grid: { stroke: grid, width: 1 },
       ticks: { stroke: grid, width: 1 },
-      values,
-      size,
+      ...extra,
     });
+    const yAxis: uPlot.Axis = { values: (_u, splits) => splits.map((v) => spec.fmt(v)), size: 72 };
+    if (spec.bytes) yAxis.incrs = BYTE_INCRS;
     const opts: uPlot.Options = {
       width: Math.max(240, el.clientWidth),
       height: 150,
-      legend: { show: true, live: true },
+      // The caption says the values and the colours.
+      legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: {
         // The last 10 minutes, ending at the newest sample: the chart moves.
@@ -161,7 +171,8 @@ function Chart({ spec, x, ys }: { spec: ChartSpec; x: number[]; ys: (number | nu
           range: (_u, _min, max) => {
             const t = top.current;
             const hi = Math.max(t ?? 0, max ?? 0);
-            return [0, hi > 0 ? hi * (t && hi === t ? 1 : 1.1) : 1];
+            const room = t && hi === t ? hi : hi * 1.1;
+            return [0, Math.max(room, spec.minTop ?? 1)];
           },
         },
       },
@@ -172,7 +183,7 @@ function Chart({ spec, x, ys }: { spec: ChartSpec; x: number[]; ys: (number | nu
           return { label: l.label, stroke: c, width: 1.5, fill: `${c}22`, spanGaps: false, value: (_u: uPlot, v: number | null) => spec.fmt(v) };
         }),
       ],
-      axes: [axis(undefined), axis((_u, splits) => splits.map((v) => spec.fmt(v)), 72)],
+      axes: [axis(), axis(yAxis)],
     };
     const u = new uPlot(opts, [x, ...ys], el);
     plot.current = u;
@@ -197,7 +208,13 @@ function Chart({ spec, x, ys }: { spec: ChartSpec; x: number[]; ys: (number | nu
       <figcaption>
         <span class="chart-title">{spec.title}</span>
         <span class="chart-now" data-testid={`${spec.testid}-now`}>
-          {spec.lines.map((l, i) => `${spec.lines.length > 1 ? `${l.label} ` : ''}${spec.fmt(last[i])}`).join(' · ')}
+          {spec.lines.map((l, i) => (
+            <span key={l.label} class="chart-value">
+              <span class="swatch" style={{ background: `var(${l.color[0]}, ${l.color[1]})` }} aria-hidden="true" />
+              {spec.lines.length > 1 ? `${l.label} ` : ''}
+              {spec.fmt(last[i])}
+            </span>
+          ))}
         </span>
       </figcaption>
       <div ref={box} role="img" aria-label={`${spec.title} over the last 10 minutes`} />
@@ -221,6 +238,8 @@ const NET: ChartSpec = {
     { label: 'out', color: ['--busy', '#8a5a00'] },
   ],
   fmt: fmtRate,
+  minTop: 1024,
+  bytes: true,
 };
 
 export function LiveStats({ server }: { server: Server }) {
@@ -233,6 +252,8 @@ export function LiveStats({ server }: { server: Server }) {
     lines: [{ label: 'memory', color: ['--primary', '#2f5bea'] }],
     fmt: fmtBytes,
     top: latest?.memoryMax ?? null,
+    minTop: 1024 * 1024,
+    bytes: true,
   };
   const disk = latest ? fraction(latest.disk, latest.diskMax) : null;
 
