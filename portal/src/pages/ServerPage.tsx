@@ -1,8 +1,8 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { ApiError, api, describe, displayState, type Server } from '../api';
-import { Alert, StateBadge, errorText, usePoll, useTitle } from '../components';
-import { Link } from '../router';
+import { Alert, ConfirmDialog, StateBadge, errorText, usePoll, useTitle } from '../components';
+import { Link, navigate } from '../router';
 import { isOwner, permsOf, tabNeeds, tabsFor } from '../sharing';
 import { Overview } from './Overview';
 import { Files } from './Files';
@@ -149,10 +149,11 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
             {server.hostname ? ` · ${server.hostname}` : ''}
           </p>
           {!isOwner(server) && (
-            <p class="small" data-testid="shared-note">
+            <div class="small shared-note" data-testid="shared-note">
               <span class="badge badge-shared">shared</span> Owned by{' '}
-              <strong>{server.owner?.username ?? 'another user'}</strong>, shared with you.
-            </p>
+              <strong>{server.owner?.username ?? 'another user'}</strong>, shared with you.{' '}
+              <LeaveButton server={server} name={name} />
+            </div>
           )}
         </div>
       </div>
@@ -166,5 +167,42 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
       <Alert error={error ? `Could not refresh: ${errorText(error)}` : null} />
       <section class="tab-body">{body}</section>
     </main>
+  );
+}
+
+// A member leaves a server shared with them (DELETE …/members/<own id>).
+function LeaveButton({ server, name }: { server: Server; name: string }) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const leave = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const me = await api.me();
+      await api.removeMember(server.id, me.user.id);
+      navigate('/');
+    } catch (e) {
+      setError(errorText(e));
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="btn btn-small btn-ghost" onClick={() => setAsking(true)}>
+        Leave
+      </button>
+      {asking && (
+        <ConfirmDialog
+          title={`Leave ${name}?`}
+          message={<p>You lose access to {name} until its owner invites you again.</p>}
+          confirmLabel="Leave"
+          busy={busy}
+          error={error}
+          onConfirm={leave}
+          onCancel={() => setAsking(false)}
+        />
+      )}
+    </>
   );
 }
