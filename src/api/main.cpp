@@ -266,6 +266,15 @@ bool create_first_admin(api::store::Store& store, const api::auth::PasswordHashe
   return true;
 }
 
+// --stats-interval: 0 (off) keeps the default interval; serve() then never
+// starts the sampler.
+api::stats::SamplerOptions stats_options(const api::Options& opts) {
+  api::stats::SamplerOptions so;
+  if (opts.stats_interval_s > 0)
+    so.interval = std::chrono::milliseconds(int64_t(opts.stats_interval_s * 1000));
+  return so;
+}
+
 // The objects the API's handlers share, built from the options and owned by
 // main; built before anything listens.
 struct Services {
@@ -281,7 +290,8 @@ struct Services {
         archives(opts.backup_dir),
         backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)),
         scheduler(store, api::schedules::agent_tasks(agents, start_backup)),
-        stats(driver, api::stats::targets_from(store)) {
+        stats(driver, api::stats::targets_from(store), stats_options(opts)),
+        stats_fanout(stats) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
     // The IDE proxy's access cache; the job runner tells it when a vmid changes hands.
@@ -291,7 +301,8 @@ struct Services {
       return backups.start_backup(s, std::move(name), api::backups::BackupKind::kScheduled);
     };
     add_job_gauges(registry, store, jobs);
-    api::stats::add_stats_gauges(registry, stats);
+    api::stats::add_stats_gauges(registry, stats, stats_fanout);
+    stats.on_cycle([this](const api::stats::Fresh& fresh) { stats_fanout.publish(fresh); });
   }
 
   api::auth::PasswordHasher hasher;
@@ -312,6 +323,9 @@ struct Services {
   // Live stats (docs/design.md §12a): one driver call every 2 s for all
   // ready servers; started by serve(). Before `registry`, whose gauges read it.
   api::stats::Sampler stats;
+  // Stream viewers of the samples (the sampler's listener). The sampler is
+  // stopped before this is destroyed (serve()).
+  api::stats::Fanout stats_fanout;
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
@@ -329,13 +343,13 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
                o.registration_limit},
       .catalog = s.catalog,
       .admin = {store, s.registry, quotas},
-      .servers = {store, driver, s.jobs, s.agents, s.catalog, s.lane, &s.ide, quotas},
+      .servers = {store, driver, s.jobs, s.agents, s.catalog, s.lane, &s.ide, quotas, &s.stats},
       .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads},
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
       .backups = {store, s.backups, s.jobs},
       .schedules = {store, s.scheduler},
-      .stats = {store, s.stats},
+      .stats = {store, s.stats, s.stats_fanout, o.public_url},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
   };
@@ -505,7 +519,10 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
                             std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
       poller_config(opts, services.jobs_config.host_paths), &services.registry);
   poller.start();
-  services.stats.start();
+  if (opts.stats_interval_s > 0)
+    services.stats.start();
+  else
+    log::info("api", "stats sampler off (--stats-interval 0)", {});
   services.scheduler.start();  // marks interrupted runs, catches up missed fires
   log::info("api", "api started",
             {{"version", kVersion},

@@ -194,6 +194,9 @@ void add_log_and_pool_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--poll-timeout", o.poll_timeout_s, "seconds one agent status call may take")
       ->capture_default_str();
+  app.add_option("--stats-interval", o.stats_interval_s,
+                 "seconds between live stats samples of all servers; 0 = sampler off")
+      ->capture_default_str();
 }
 
 // The --headscale-* flags (checked by check_headscale).
@@ -264,6 +267,8 @@ Result<void> check_log_and_pools(const Options& o) {
     return bad("poll-workers", "--poll-workers must be 1..256");
   if (!(o.poll_timeout_s >= 0.05 && o.poll_timeout_s <= 60))
     return bad("poll-timeout", "--poll-timeout must be 0.05..60 seconds");
+  if (!(o.stats_interval_s == 0 || (o.stats_interval_s >= 0.05 && o.stats_interval_s <= 3600)))
+    return bad("stats-interval", "--stats-interval must be 0 (off) or 0.05..3600 seconds");
   return {};
 }
 

@@ -69,6 +69,9 @@ struct Options {
   double poll_interval_s = 5;
   int64_t poll_workers = 8;
   double poll_timeout_s = 2;
+  // Live stats sampler (api/stats): seconds between its cycles; 0 = off
+  // (no driver calls, empty stats, the stream sends only its empty ring).
+  double stats_interval_s = 2;
   // Headscale (docs/design.md §10.6, docs/tailscale.md). Empty url: not configured.
   // The API key comes from the file or env ZLH_HEADSCALE_API_KEY, never a flag.
   std::string headscale_url;

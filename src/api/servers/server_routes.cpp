@@ -49,11 +49,29 @@ Response create_server(const ServerRouteDeps& d, Request& req) {
                               {"server", server_json(created->server)}});
 }
 
+StatsBrief brief(const stats::Sample& s) { return {s.cpu_ratio(), s.memory_bytes, s.memory_max}; }
+
+std::optional<StatsBrief> latest_stats(const ServerRouteDeps& d, int64_t id) {
+  if (!d.sampler) return std::nullopt;
+  auto s = d.sampler->latest(id);
+  return s ? std::optional(brief(*s)) : std::nullopt;
+}
+
 Response list_servers(const ServerRouteDeps& d, Request& req) {
   auto list = d.store.list_servers_for_owner(user_id(req));
   if (!list) return Response::error(list.error());
+  // The latest samples under one lock of the sampler, copied out.
+  std::vector<std::optional<StatsBrief>> stats;
+  if (d.sampler && !list->empty()) {
+    std::vector<int64_t> ids;
+    ids.reserve(list->size());
+    for (const auto& s : *list) ids.push_back(s.id);
+    auto latest = d.sampler->latest(ids);
+    stats.reserve(latest.size());
+    for (const auto& s : latest) stats.push_back(s ? std::optional(brief(*s)) : std::nullopt);
+  }
   // Written directly, not through a JSON tree: the list is the hot path.
-  return Response::text(200, server_list_json(*list), "application/json");
+  return Response::text(200, server_list_json(*list, stats), "application/json");
 }
 
 Response get_server(const ServerRouteDeps& d, Request& req) {
@@ -61,7 +79,7 @@ Response get_server(const ServerRouteDeps& d, Request& req) {
   if (!id) return Response::error(id.error());
   auto s = d.store.get_server_for_owner(*id, user_id(req));
   if (!s) return Response::error(s.error());
-  auto out = server_json(*s);
+  auto out = server_json(*s, latest_stats(d, s->id));
   // What the container uses, where the driver measures it locally (lxc: cgroups).
   if (auto res = s->vmid ? d.driver.resources(*s->vmid) : std::nullopt)
     out["resources"] = {{"cpu_ns", res->cpu_ns},         {"memory_bytes", res->memory_bytes},

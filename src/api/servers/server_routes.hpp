@@ -8,6 +8,7 @@
 #include "api/drivers/driver.hpp"
 #include "api/jobs/agent_client.hpp"
 #include "api/jobs/job_runner.hpp"
+#include "api/stats/sampler.hpp"
 #include "api/store/store.hpp"
 #include "api/work_lane.hpp"
 #include "http/http.hpp"
@@ -26,6 +27,9 @@ struct ServerRouteDeps {
   WorkLane& lane;
   IdeAccess* ide = nullptr;  // told when a vmid changes hands; null: no IDE origin
   store::QuotaDefaults quotas;
+  // The live stats of the documents' "stats" (latest sample, read from
+  // memory: never a driver call); null: always null.
+  const stats::Sampler* sampler = nullptr;
 };
 
 void add_server_routes(http::Router& r, const ServerRouteDeps& deps);

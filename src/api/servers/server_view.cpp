@@ -77,6 +77,26 @@ void key(std::string& out, std::string_view k, bool first = false) {
   out += "\":";
 }
 
+void append_stats(std::string& out, const std::optional<StatsBrief>& stats) {
+  if (!stats) {
+    out += "null";
+    return;
+  }
+  out += "{\"cpu_ratio\":";
+  if (stats->cpu_ratio)
+    append_double(out, *stats->cpu_ratio);
+  else
+    out += "null";
+  out += ",\"memory_bytes\":";
+  append_int(out, int64_t(stats->memory_bytes));
+  out += ",\"memory_limit\":";
+  if (stats->memory_limit)
+    append_int(out, int64_t(stats->memory_limit));
+  else
+    out += "null";
+  out += '}';
+}
+
 }  // namespace
 
 std::string iso_time(store::Time t) {
@@ -88,7 +108,8 @@ std::string iso_time(store::Time t) {
   return buf;
 }
 
-void append_server_json(std::string& out, const store::Server& s) {
+void append_server_json(std::string& out, const store::Server& s,
+                        const std::optional<StatsBrief>& stats) {
   const PayloadFacts facts = payload_facts(s.payload);
   const bool object = facts.object;
   const bool ide = s.type == store::ServerType::kDev && s.vmid && facts.code_server;
@@ -148,6 +169,8 @@ void append_server_json(std::string& out, const store::Server& s) {
     out += "{}";
   key(out, "state");
   json_text::append_string(out, to_string(s.state));
+  key(out, "stats");
+  append_stats(out, stats);
   key(out, "type");
   json_text::append_string(out, to_string(s.type));
   key(out, "updated_at");
@@ -160,7 +183,8 @@ void append_server_json(std::string& out, const store::Server& s) {
   out += '}';
 }
 
-std::string server_list_json(const std::vector<store::Server>& servers) {
+std::string server_list_json(const std::vector<store::Server>& servers,
+                             const std::vector<std::optional<StatsBrief>>& stats) {
   std::string out;
   size_t guess = 32;
   for (const auto& s : servers) guess += 420 + s.payload.size() + s.name.size() + s.error.size();
@@ -168,15 +192,15 @@ std::string server_list_json(const std::vector<store::Server>& servers) {
   out += "{\"servers\":[";
   for (size_t i = 0; i < servers.size(); ++i) {
     if (i) out += ',';
-    append_server_json(out, servers[i]);
+    append_server_json(out, servers[i], i < stats.size() ? stats[i] : std::nullopt);
   }
   out += "]}";
   return out;
 }
 
-nlohmann::json server_json(const store::Server& s) {
+nlohmann::json server_json(const store::Server& s, const std::optional<StatsBrief>& stats) {
   std::string text;
-  append_server_json(text, s);
+  append_server_json(text, s, stats);
   return nlohmann::json::parse(text);
 }
 

@@ -14,8 +14,10 @@
 //    null), "hostname", "id", "ide_url": "/dev/<vmid>/ide/" | null (dev
 //    servers with enable_code_server and a vmid), "install_step", "ip",
 //    "name", "ports": [int], "progress": number, "spec": the stored payload
-//    object ({} when it is not one), "state", "type", "updated_at",
-//    "vmid": int | null}
+//    object ({} when it is not one), "state", "stats": {"cpu_ratio":
+//    number | null, "memory_bytes": int, "memory_limit": int | null} |
+//    null (the live sampler's latest sample; null: none), "type",
+//    "updated_at", "vmid": int | null}
 // Strings are escaped as JSON requires; bytes that are not valid UTF-8 become
 // U+FFFD, so the output is always valid UTF-8 JSON.
 //
@@ -23,7 +25,9 @@
 // small process-wide memo (payload text → facts, bounded) sits behind it.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,13 +44,25 @@ std::string iso_time(store::Time t);
 // created_at, updated_at}.
 nlohmann::json job_json(const store::Job& j);
 
-// Appends the server's document to `out`.
-void append_server_json(std::string& out, const store::Server& s);
+// The "stats" member: headline figures of the latest live sample
+// (api/stats), given by the caller so this stays pure.
+struct StatsBrief {
+  std::optional<double> cpu_ratio;
+  uint64_t memory_bytes = 0;
+  uint64_t memory_limit = 0;  // 0: unknown → null
+};
 
-// {"servers":[…]}, in the order given.
-std::string server_list_json(const std::vector<store::Server>& servers);
+// Appends the server's document to `out`.
+void append_server_json(std::string& out, const store::Server& s,
+                        const std::optional<StatsBrief>& stats = std::nullopt);
+
+// {"servers":[…]}, in the order given; `stats`, when not empty, holds
+// each server's, in the same order.
+std::string server_list_json(const std::vector<store::Server>& servers,
+                             const std::vector<std::optional<StatsBrief>>& stats = {});
 
 // The same document as a tree.
-nlohmann::json server_json(const store::Server& s);
+nlohmann::json server_json(const store::Server& s,
+                           const std::optional<StatsBrief>& stats = std::nullopt);
 
 }  // namespace zlh::api

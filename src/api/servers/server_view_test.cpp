@@ -12,7 +12,7 @@ using store::Server;
 
 // The document as the route handlers built it before the writer existed
 // (a nlohmann tree): the writer must produce exactly its dump.
-json reference(const Server& s) {
+json reference(const Server& s, const std::optional<StatsBrief>& stats = std::nullopt) {
   auto p = json::parse(s.payload, nullptr, false);
   json j = {
       {"id", s.id},
@@ -37,6 +37,12 @@ json reference(const Server& s) {
   bool ide = s.type == store::ServerType::kDev && p.is_object() &&
              p.value("enable_code_server", false) && s.vmid;
   j["ide_url"] = ide ? json("/dev/" + std::to_string(*s.vmid) + "/ide/") : json(nullptr);
+  j["stats"] = nullptr;
+  if (stats)
+    j["stats"] = {
+        {"cpu_ratio", stats->cpu_ratio ? json(*stats->cpu_ratio) : json(nullptr)},
+        {"memory_bytes", stats->memory_bytes},
+        {"memory_limit", stats->memory_limit ? json(stats->memory_limit) : json(nullptr)}};
   return j;
 }
 
@@ -129,6 +135,21 @@ TEST(ServerView, VariantsMatchTheTree) {
     append_server_json(text, cases[i]);
     EXPECT_EQ(text, reference(cases[i]).dump()) << "case " << i;
   }
+}
+
+TEST(ServerView, StatsAreTheLatestSamplesHeadlineOrNull) {
+  Server s = sample();
+  const std::optional<StatsBrief> cases[] = {std::nullopt, StatsBrief{0.25, 123456789, 1ull << 30},
+                                             StatsBrief{std::nullopt, 42, 0}};
+  for (const auto& c : cases) {
+    std::string text;
+    append_server_json(text, s, c);
+    EXPECT_EQ(text, reference(s, c).dump());
+  }
+  auto j = json::parse(server_list_json({s, s}, {std::nullopt, cases[1]}));
+  EXPECT_TRUE(j["servers"][0]["stats"].is_null());
+  EXPECT_EQ(j["servers"][1]["stats"]["cpu_ratio"], 0.25);
+  EXPECT_EQ(j["servers"][1]["stats"]["memory_limit"], 1ull << 30);
 }
 
 TEST(ServerView, InvalidUtf8BecomesReplacementCharacters) {

@@ -1,5 +1,6 @@
 #include "api/stats/sampler.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "base/log.hpp"
@@ -44,7 +45,15 @@ void Sampler::loop() {
 }
 
 void Sampler::run_cycle() {
-  std::lock_guard cycle(cycle_mu_);
+  Fresh fresh;
+  {
+    std::lock_guard cycle(cycle_mu_);
+    if (!sample_all(fresh)) return;
+  }
+  if (on_cycle_) on_cycle_(fresh);  // no lock held: it sends to viewers
+}
+
+bool Sampler::sample_all(Fresh& fresh) {
   std::vector<Target> targets = targets_ ? targets_() : std::vector<Target>{};
   std::map<int, drivers::RawCounters> got;
   if (!targets.empty()) {
@@ -60,7 +69,7 @@ void Sampler::run_cycle() {
       std::set<int64_t> keep;
       for (const auto& t : targets) keep.insert(t.server_id);
       std::erase_if(entries_, [&](const auto& e) { return !keep.count(e.first); });
-      return;
+      return false;
     }
     last_error_.clear();
     got = std::move(*r);
@@ -68,14 +77,20 @@ void Sampler::run_cycle() {
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  store(targets, got, now_ms);
+  // Strictly increasing per sampler, whatever the wall clock does: viewers
+  // order and de-duplicate samples by t.
+  now_ms = std::max(now_ms, last_t_ms_ + 1);
+  last_t_ms_ = now_ms;
+  fresh = store(targets, got, now_ms);
+  return true;
 }
 
-void Sampler::store(const std::vector<Target>& targets,
-                    const std::map<int, drivers::RawCounters>& got, int64_t now_ms) {
+Fresh Sampler::store(const std::vector<Target>& targets,
+                     const std::map<int, drivers::RawCounters>& got, int64_t now_ms) {
   const int64_t window_ms = int64_t(opts_.ring_size) * opts_.interval.count();
   std::lock_guard lk(mu_);
   std::map<int64_t, Entry> next;
+  Fresh fresh;
   for (const auto& t : targets) {
     Entry e;
     if (auto old = entries_.find(t.server_id); old != entries_.end() && old->second.vmid == t.vmid)
@@ -84,6 +99,7 @@ void Sampler::store(const std::vector<Target>& targets,
     if (auto it = got.find(t.vmid); it != got.end()) {
       e.ring.push_back(compute_sample(e.last, it->second, now_ms));
       e.last = it->second;
+      fresh.emplace_back(t.server_id, e.ring.back());
     } else {
       e.last.reset();  // not running: no rates across the gap
     }
@@ -92,6 +108,9 @@ void Sampler::store(const std::vector<Target>& targets,
     next[t.server_id] = std::move(e);
   }
   entries_ = std::move(next);
+  std::sort(fresh.begin(), fresh.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return fresh;
 }
 
 std::vector<Sample> Sampler::history(int64_t server_id) const {
@@ -106,6 +125,16 @@ std::optional<Sample> Sampler::latest(int64_t server_id) const {
   auto it = entries_.find(server_id);
   if (it == entries_.end() || it->second.ring.empty()) return std::nullopt;
   return it->second.ring.back();
+}
+
+std::vector<std::optional<Sample>> Sampler::latest(const std::vector<int64_t>& server_ids) const {
+  std::vector<std::optional<Sample>> out(server_ids.size());
+  std::lock_guard lk(mu_);
+  if (entries_.empty()) return out;
+  for (size_t i = 0; i < server_ids.size(); ++i)
+    if (auto it = entries_.find(server_ids[i]); it != entries_.end() && !it->second.ring.empty())
+      out[i] = it->second.ring.back();
+  return out;
 }
 
 std::vector<int64_t> Sampler::servers() const {

@@ -30,6 +30,13 @@
 // servers, driver_calls) from any thread at any time; they copy under a
 // mutex the cycle holds only while storing its results, never during the
 // driver call.
+//
+// Listener (on_cycle): told the samples each cycle added, after the cycle,
+// on the thread that ran it (the loop), holding no lock of the sampler, so
+// it may read the rings. It must not block: the stream's fan-out
+// (stream.hpp) only queues. Set it before start(); cycles that run at the
+// same time (run_cycle from several threads: tests) may call it
+// concurrently.
 #pragma once
 
 #include <atomic>
@@ -56,6 +63,10 @@ struct Target {
 };
 using TargetsFn = std::function<std::vector<Target>()>;
 
+// What one cycle added: (server id, its new sample), ascending by id.
+using Fresh = std::vector<std::pair<int64_t, Sample>>;
+using CycleFn = std::function<void(const Fresh&)>;
+
 struct SamplerOptions {
   std::chrono::milliseconds interval{2000};  // start to start; > 0
   size_t ring_size = 300;                    // samples kept per server; >= 1
@@ -68,6 +79,8 @@ class Sampler {
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;
 
+  // See "Listener" above; before start().
+  void on_cycle(CycleFn fn) { on_cycle_ = std::move(fn); }
   void start();
   void stop();
   // One cycle now (see above).
@@ -77,6 +90,8 @@ class Sampler {
   // not know (yet, or any more).
   std::vector<Sample> history(int64_t server_id) const;
   std::optional<Sample> latest(int64_t server_id) const;
+  // latest() of each id, in the same order, under one lock (list pages).
+  std::vector<std::optional<Sample>> latest(const std::vector<int64_t>& server_ids) const;
   // The servers with a ring, ascending.
   std::vector<int64_t> servers() const;
   // Driver::sample calls made so far (one per cycle that had targets).
@@ -90,16 +105,20 @@ class Sampler {
     std::deque<Sample> ring;
   };
   void loop();
-  void store(const std::vector<Target>& targets, const std::map<int, drivers::RawCounters>& got,
-             int64_t now_ms);
+  // The driver call and store() under cycle_mu_; false when the driver failed.
+  bool sample_all(Fresh& fresh);
+  Fresh store(const std::vector<Target>& targets, const std::map<int, drivers::RawCounters>& got,
+              int64_t now_ms);
 
   drivers::Driver& driver_;
   TargetsFn targets_;
   SamplerOptions opts_;
+  CycleFn on_cycle_;
   std::mutex cycle_mu_;  // one cycle at a time
   mutable std::mutex mu_;
   std::map<int64_t, Entry> entries_;
   std::string last_error_;  // under cycle_mu_
+  int64_t last_t_ms_ = 0;   // under cycle_mu_: the last cycle's t
   std::atomic<uint64_t> driver_calls_{0};
   std::mutex run_mu_;
   std::condition_variable cv_;

@@ -5,6 +5,7 @@
 #include "api/request_ids.hpp"
 #include "api/with_deps.hpp"
 #include "base/log.hpp"
+#include "http/origin.hpp"
 
 namespace zlh::api::stats {
 
@@ -14,21 +15,49 @@ using nlohmann::json;
 
 namespace {
 
-template <class T>
-json or_null(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
 Response get_stats(const StatsDeps& d, Request& req) {
   auto id = path_id(req, "id");
   if (!id) return Response::error(id.error());
-  auto srv = d.store.get_server_for_owner(*id, user_id(req));
+  auto srv = d.store.get_server_for_owner(*id, user_id(req));  // AUTHZ
   if (!srv) return Response::error(srv.error());
-  json samples = json::array();
-  for (const auto& s : d.sampler.history(srv->id)) samples.push_back(sample_json(s));
-  return Response::json(200, {{"server_id", srv->id},
-                              {"interval_ms", d.sampler.options().interval.count()},
-                              {"samples", std::move(samples)}});
+  return Response::json(
+      200, ring_json(srv->id, d.sampler.options().interval.count(), d.sampler.history(srv->id)));
+}
+
+// One viewer of the stream: subscribed while its connection is open.
+class StreamViewer final : public http::WsHandler {
+ public:
+  StreamViewer(Fanout& fanout, int64_t server_id) : fanout_(fanout), server_id_(server_id) {}
+  void on_open(std::shared_ptr<http::WsConn> conn) override {
+    sub_ = fanout_.subscribe(server_id_, std::move(conn));
+  }
+  void on_message(std::string, bool) override {}
+  void on_close() override { sub_.reset(); }
+
+ private:
+  Fanout& fanout_;
+  int64_t server_id_;
+  std::unique_ptr<Fanout::Subscription> sub_;
+};
+
+http::WsFactory stream_factory(const StatsDeps& d) {
+  return [d](Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
+    if (!http::origin_allowed(req.headers.get("Origin"), d.public_url))
+      return fail(codes::kForbidden, "websocket origin is not " + d.public_url);
+    auto id = path_id(req, "id");
+    if (!id) return fail(id.error());
+    auto srv = d.store.get_server_for_owner(*id, user_id(req));  // AUTHZ
+    if (!srv) return fail(srv.error());
+    return std::make_shared<StreamViewer>(d.fanout, srv->id);
+  };
+}
+
+// A counter or gauge without labels.
+void plain(std::string& out, const char* name, const char* type, const char* help, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + buf + "\n";
 }
 
 // One gauge line: name{server="id"} value.
@@ -71,26 +100,14 @@ const Family kFamilies[] = {
 
 }  // namespace
 
-json sample_json(const Sample& s) {
-  return {{"t", s.t_ms},
-          {"cpu_cores", or_null(s.cpu_cores)},
-          {"cpu_ratio", or_null(s.cpu_ratio())},
-          {"cores", s.cores},
-          {"memory_bytes", s.memory_bytes},
-          {"memory_max", s.memory_max ? json(s.memory_max) : json(nullptr)},
-          {"disk_bytes", or_null(s.disk_bytes)},
-          {"disk_max", or_null(s.disk_max)},
-          {"net_rx_bps", or_null(s.net_rx_bps)},
-          {"net_tx_bps", or_null(s.net_tx_bps)},
-          {"pids", or_null(s.pids)}};
-}
-
 void add_stats_routes(http::Router& r, StatsDeps deps) {
-  const WithDeps with(std::move(deps));
+  const WithDeps with(deps);
   http::RouteOptions plain;
   plain.body_limit = 0;
   plain.blocking = true;  // the store
   r.add_sync("GET", "/api/servers/{id}/stats", with(get_stats), plain);
+  http::RouteOptions ws = plain;  // the factory reads the store
+  r.add_ws("/api/servers/{id}/stats/stream", stream_factory(deps), ws);
 }
 
 TargetsFn targets_from(store::Store& store) {
@@ -107,8 +124,17 @@ TargetsFn targets_from(store::Store& store) {
   };
 }
 
-void add_stats_gauges(metrics::Registry& registry, const Sampler& sampler) {
-  registry.add_collector([&sampler](std::string& out) {
+void add_stats_gauges(metrics::Registry& registry, const Sampler& sampler, const Fanout& fanout) {
+  registry.add_collector([&sampler, &fanout](std::string& out) {
+    plain(out, "zlh_stats_driver_calls_total", "counter",
+          "Driver sample calls made by the stats sampler (one per cycle)",
+          double(sampler.driver_calls()));
+    plain(out, "zlh_stats_stream_viewers", "gauge", "Open stats stream viewers",
+          double(fanout.viewers()));
+    plain(out, "zlh_stats_stream_samples_sent_total", "counter",
+          "Samples queued to stats stream viewers", double(fanout.sent()));
+    plain(out, "zlh_stats_stream_samples_dropped_total", "counter",
+          "Samples dropped for stats stream viewers too far behind", double(fanout.dropped()));
     std::vector<std::pair<int64_t, Sample>> latest;
     for (int64_t id : sampler.servers())
       if (auto s = sampler.latest(id)) latest.emplace_back(id, *s);

@@ -1,13 +1,15 @@
-// Live stats of a server (docs/design.md §12a, issue 24):
+// Live stats of a server (docs/stats.md, issue 24):
 //   GET /api/servers/{id}/stats   → {"server_id", "interval_ms",
 //                                    "samples":[sample…]} oldest first
-// A sample: {"t" (unix ms), "cpu_cores", "cpu_ratio", "cores",
-// "memory_bytes", "memory_max", "disk_bytes", "disk_max", "net_rx_bps",
-// "net_tx_bps", "pids"}; what is not measured or cannot be told is null,
-// never 0. The answer is a copy of the sampler's ring: a request never
-// calls the driver. Ownership: get_server_for_owner, so not yours = 404,
-// exactly like missing. A server that does not run (or not yet sampled)
-// has an empty list.
+//   WS  /api/servers/{id}/stats/stream → that document as the first text
+//       message, then each new sample as one text message (stream.hpp:
+//       order, drop policy). Messages from the client are ignored.
+// Shapes: stats_json.hpp. The answer is a copy of the sampler's ring: a
+// request or a viewer never calls the driver. Ownership:
+// get_server_for_owner, so not yours = 404, exactly like missing; the
+// stream also refuses an Origin other than the API's public URL (403), as
+// the console does. A server that does not run (or not yet sampled) has an
+// empty list.
 //
 // Also: the sampler's targets from the store, and the per-server gauges.
 #pragma once
@@ -15,6 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/stats/sampler.hpp"
+#include "api/stats/stats_json.hpp"
+#include "api/stats/stream.hpp"
 #include "api/store/store.hpp"
 #include "base/metrics.hpp"
 #include "http/http.hpp"
@@ -24,11 +28,11 @@ namespace zlh::api::stats {
 struct StatsDeps {
   store::Store& store;
   Sampler& sampler;
+  Fanout& fanout;
+  std::string public_url;  // the stream's allowed Origin
 };
 
 void add_stats_routes(http::Router& r, StatsDeps deps);
-
-nlohmann::json sample_json(const Sample& s);
 
 // The sampler's targets: servers in state ready that hold a vmid. A store
 // error is logged and gives no targets (the sampler then drops its rings).
@@ -39,8 +43,11 @@ TargetsFn targets_from(store::Store& store);
 // zlh_server_cpu_ratio, zlh_server_cpu_cores, zlh_server_memory_bytes,
 // zlh_server_memory_max_bytes, zlh_server_disk_bytes,
 // zlh_server_net_rx_bytes_per_second, zlh_server_net_tx_bytes_per_second,
-// zlh_server_pids. Absent figures have no series. `sampler` must outlive
-// the registry's use.
-void add_stats_gauges(metrics::Registry& registry, const Sampler& sampler);
+// zlh_server_pids. Absent figures have no series. Also the sampler's and
+// the stream's own: zlh_stats_driver_calls_total,
+// zlh_stats_stream_viewers, zlh_stats_stream_samples_sent_total,
+// zlh_stats_stream_samples_dropped_total. `sampler` and `fanout` must
+// outlive the registry's use.
+void add_stats_gauges(metrics::Registry& registry, const Sampler& sampler, const Fanout& fanout);
 
 }  // namespace zlh::api::stats

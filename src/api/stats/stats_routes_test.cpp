@@ -56,8 +56,9 @@ TEST(StatsRoutes, ASampleOnTheWireHasNullsForWhatIsNotKnown) {
 TEST(StatsRoutes, GaugesCarryOneSeriesPerServerAndFamily) {
   OneServerDriver d;
   Sampler sampler(d, [] { return std::vector<Target>{{42, 101}}; });
+  Fanout fanout(sampler);
   metrics::Registry reg;
-  add_stats_gauges(reg, sampler);
+  add_stats_gauges(reg, sampler, fanout);
   sampler.run_cycle();
   sampler.run_cycle();
   const std::string out = reg.render();
@@ -67,6 +68,10 @@ TEST(StatsRoutes, GaugesCarryOneSeriesPerServerAndFamily) {
   // Not measured: no series at all.
   EXPECT_EQ(out.find("zlh_server_net_rx_bytes_per_second{"), std::string::npos);
   EXPECT_EQ(out.find("zlh_server_disk_bytes{"), std::string::npos);
+  // The sampler's and the stream's own.
+  EXPECT_NE(out.find("zlh_stats_driver_calls_total 2\n"), std::string::npos);
+  EXPECT_NE(out.find("zlh_stats_stream_viewers 0\n"), std::string::npos);
+  EXPECT_NE(out.find("zlh_stats_stream_samples_dropped_total 0\n"), std::string::npos);
 }
 
 }  // namespace
