@@ -400,7 +400,7 @@ export const api = {
   offerTransfer: (id: number, who: string) => post<{ transfer: TransferOffer }>(`/api/servers/${id}/transfer`, whoBody(who)),
   cancelTransfer: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/transfer`),
   transfers: () => get<{ transfers: IncomingTransfer[] }>('/api/transfers'),
-  acceptTransfer: (id: number) => post<{ server: Server }>(`/api/servers/${id}/transfer/accept`),
+  acceptTransfer: (id: number) => post<{ server: Server }>(`/api/transfers/${id}/accept`),
 
   activity: (id: number, before?: number | null, limit?: number) => {
     const q = new URLSearchParams();

@@ -119,7 +119,7 @@ export const tests = {
     const mine = await withFetch(200, { transfers: [] }, () => api.transfers());
     eq([mine.calls[0].method, mine.calls[0].url], ['GET', '/api/transfers'], 'offers to me');
     const accept = await withFetch(200, { server: { id: 4 } }, () => api.acceptTransfer(4));
-    eq([accept.calls[0].method, accept.calls[0].url, accept.calls[0].headers['X-ZLH-CSRF']], ['POST', '/api/servers/4/transfer/accept', '1'], 'accept');
+    eq([accept.calls[0].method, accept.calls[0].url, accept.calls[0].headers['X-ZLH-CSRF']], ['POST', '/api/transfers/4/accept', '1'], 'accept');
   },
   unknownUserIsAFieldError: async () => {
     const r = await withFetch(404, { error: { code: 'E_NOT_FOUND', message: 'no user "zed"', field: 'username' } }, () => api.addMember(4, 'zed', []));
