@@ -47,6 +47,22 @@ TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
   }
 }
 
+TEST(Options, StatsIntervalDefaultsToTwoSecondsAndZeroTurnsTheSamplerOff) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options);
+  EXPECT_EQ(d->options->stats_interval_s, 2);
+  for (const char* ok : {"0", "0.05", "10"}) {
+    auto o = parse({"--stats-interval", ok});
+    ASSERT_TRUE(o && o->options) << ok;
+    EXPECT_DOUBLE_EQ(o->options->stats_interval_s, std::stod(ok));
+  }
+  for (const char* bad : {"0.01", "-1", "3601", "nan"}) {
+    auto r = parse({"--stats-interval", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().field, "stats-interval") << bad;
+  }
+}
+
 TEST(Options, ProxmoxConfigDefaultsBesideTheConfigFileAndNeedsTheDriver) {
   auto o = parse({"--driver", "proxmox"});
   ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
