@@ -16,6 +16,11 @@ const ACTION_TEXT: Record<string, string> = {
   'server.host_start': 'started the container',
   'server.host_stop': 'stopped the container',
   'server.host_restart': 'restarted the container',
+  'server.tailscale_enable': 'gave Tailscale access',
+  'server.tailscale_disable': 'revoked Tailscale access',
+  'server.tailscale_enable_failed': 'failed to give Tailscale access',
+  'server.tailscale_disable_failed': 'failed to revoke Tailscale access',
+  'ide.ticket': 'opened the IDE',
   'console.command': 'ran a console command',
   'files.write': 'wrote a file',
   'files.upload': 'uploaded files',
@@ -73,7 +78,7 @@ export function detailText(detail: Record<string, unknown> | null | undefined): 
   const path = str(d.path);
   if (path !== null) parts.push(path);
   if (Array.isArray(d.paths)) parts.push(clip(d.paths.map(String).join(', ')));
-  for (const k of ['username', 'to_username', 'name', 'mod', 'backup', 'schedule']) {
+  for (const k of ['username', 'to_username', 'from_username', 'name', 'mod', 'backup', 'schedule']) {
     const v = str(d[k]);
     if (v !== null) parts.push(v);
   }

@@ -17,6 +17,8 @@ export const tests = {
   actionsInWords() {
     eq(actionText('console.command'), 'ran a console command', 'known');
     eq(actionText('member.add'), 'added a member', 'member');
+    eq(actionText('ide.ticket'), 'opened the IDE', 'ide');
+    eq(actionText('server.tailscale_enable'), 'gave Tailscale access', 'tailscale');
     eq(actionText('dns.flush'), 'dns.flush', 'unknown: as is');
   },
   detailsWorthReading() {
@@ -26,6 +28,7 @@ export const tests = {
     eq(detailText({ paths: ['a', 'b'] }), 'a, b', 'paths');
     eq(detailText({ username: 'bob', permissions: ['console'] }), 'bob · console', 'member');
     eq(detailText({ username: 'bob', permissions: [] }), 'bob · view only', 'no permissions');
+    eq(detailText({ from_user_id: 3, from_username: 'ann' }), 'ann', 'transfer accepted from');
     eq(detailText({ command: 'x'.repeat(200) }).length, 120, 'long commands clipped');
     eq(detailText(null), '', 'none');
     eq(detailText({ other: { nested: 1 } }), '', 'nothing known');
