@@ -63,7 +63,8 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # npm packages from the committed lockfiles (npm ci), each skipped when
-# current: the portal (Vite, Preact, xterm), the browser tests
+# current: the portal (Vite, Preact, xterm, uPlot for the live stats
+# charts), the browser tests
 # (playwright-core) and the IDE benchmark's peer (Express +
 # http-proxy-middleware).
 repo="$(cd "$(dirname "$0")/.." && pwd)"

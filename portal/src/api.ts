@@ -3,6 +3,8 @@
 // carries `X-ZLH-CSRF: 1` (docs/design.md §10.2). Errors come back as ApiError with the
 // API's stable code and, for E_INVALID, the offending field.
 
+import type { ListStats } from './stats';
+
 export interface User {
   id: number;
   email: string;
@@ -54,6 +56,56 @@ export interface Server {
   };
   /** The latest job (create or delete), in the detail only. */
   job?: { id: number; kind: string; state: string } | null;
+  /** Sharing (issue 24): true when the caller is a member, not the owner. */
+  shared?: boolean;
+  /** What the caller may do (sharing.ts); the owner has all eight. Absent: an older zlh-api, all. */
+  permissions?: string[];
+  owner?: { id: number; username: string };
+  /** The stats sampler's latest (stats.ts), null or absent without one. */
+  stats?: ListStats | null;
+}
+
+// GET /api/servers/{id}/members (docs/design.md §12a, sharing).
+export interface Member {
+  user_id: number;
+  username: string;
+  email: string;
+  permissions: string[];
+  /** Unix seconds or ms, or an ISO string. */
+  added_at: number | string | null;
+}
+
+// POST /api/servers/{id}/transfer: the owner's pending offer.
+export interface TransferOffer {
+  server_id: number;
+  to_user_id: number;
+  to_username: string;
+  expires_at: number | string | null;
+}
+
+// GET /api/transfers: offers made to the caller.
+export interface IncomingTransfer {
+  server_id: number;
+  server_name: string;
+  from_username: string;
+  expires_at: number | string | null;
+}
+
+// GET /api/servers/{id}/activity (docs/design.md §12a).
+export interface ActivityEntry {
+  id: number;
+  /** Unix seconds. */
+  at: number;
+  action: string;
+  actor: { id: number; username: string } | null;
+  remote_addr: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface ActivityPage {
+  activity: ActivityEntry[];
+  /** Pass as ?before= for the next (older) page; null at the end. */
+  next_before: number | null;
 }
 
 export interface JobStep {
@@ -273,6 +325,12 @@ export const post = <T>(path: string, body?: unknown, opts?: RequestOptions) =>
 
 const enc = encodeURIComponent;
 
+/** A user named by email (has an @) or by username, as the sharing routes take it. */
+export function whoBody(who: string): { email: string } | { username: string } {
+  const w = who.trim();
+  return w.includes('@') ? { email: w } : { username: w };
+}
+
 export const api = {
   me: () => get<{ user: User }>('/api/auth/me', { quiet401: true }),
   login: (identifier: string, password: string) =>
@@ -329,6 +387,28 @@ export const api = {
     request<Schedule>('PATCH', `/api/servers/${id}/schedules/${schedule}`, { body: patch }),
   deleteSchedule: (id: number, schedule: number) => request<unknown>('DELETE', `/api/servers/${id}/schedules/${schedule}`),
   runSchedule: (id: number, schedule: number) => post<{ run: ScheduleRun }>(`/api/servers/${id}/schedules/${schedule}/run`),
+
+  stats: (id: number) => get<unknown>(`/api/servers/${id}/stats`),
+
+  // Sharing: owner only, except leaving (a member removes themselves).
+  members: (id: number) => get<{ members: Member[] }>(`/api/servers/${id}/members`),
+  addMember: (id: number, who: string, permissions: string[]) =>
+    post<{ member: Member }>(`/api/servers/${id}/members`, { ...whoBody(who), permissions }),
+  updateMember: (id: number, user: number, permissions: string[]) =>
+    request<{ member: Member }>('PATCH', `/api/servers/${id}/members/${user}`, { body: { permissions } }),
+  removeMember: (id: number, user: number) => request<{ removed: number }>('DELETE', `/api/servers/${id}/members/${user}`),
+  offerTransfer: (id: number, who: string) => post<{ transfer: TransferOffer }>(`/api/servers/${id}/transfer`, whoBody(who)),
+  cancelTransfer: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/transfer`),
+  transfers: () => get<{ transfers: IncomingTransfer[] }>('/api/transfers'),
+  acceptTransfer: (id: number) => post<{ server: Server }>(`/api/transfers/${id}/accept`),
+
+  activity: (id: number, before?: number | null, limit?: number) => {
+    const q = new URLSearchParams();
+    if (before !== undefined && before !== null) q.set('before', String(before));
+    if (limit !== undefined) q.set('limit', String(limit));
+    const qs = q.toString();
+    return get<ActivityPage>(`/api/servers/${id}/activity${qs ? `?${qs}` : ''}`);
+  },
 
   tailscaleEnable: (id: number) => post<TailscaleAccess>(`/api/servers/${id}/tailscale`),
   tailscaleDisable: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/tailscale`),

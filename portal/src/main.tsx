@@ -65,7 +65,7 @@ function App() {
   } else if (loc.path === '/new') {
     page = <CreateServer />;
   } else {
-    const m = /^\/servers\/(\d+)(?:\/(console|files|mods|ide|tailscale|backups|schedules))?\/?$/.exec(loc.path);
+    const m = /^\/servers\/(\d+)(?:\/(console|files|mods|ide|tailscale|backups|schedules|members|activity))?\/?$/.exec(loc.path);
     page = m ? <ServerPage key={m[1]} id={Number(m[1])} tab={m[2] ?? 'overview'} search={loc.search} /> : <NotFound />;
   }
 

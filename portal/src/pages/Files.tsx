@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, formatBytes, upload, type FileEntry, type Server } from '../api';
 import { Alert, ConfirmDialog, Modal, ProgressBar, errorText } from '../components';
 import { Link } from '../router';
+import { can } from '../sharing';
 
 const MAX_EDIT = 1024 * 1024;
 
@@ -10,6 +11,8 @@ const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 
 export function Files({ server, path }: { server: Server; path: string }) {
   const id = server.id;
+  // A member with files.read only browses and downloads (docs/portal.md, Sharing).
+  const write = can(server, 'files.write');
   const dir = path.replace(/^\/+|\/+$/g, '');
   const [entries, setEntries] = useState<FileEntry[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -106,22 +109,26 @@ export function Files({ server, path }: { server: Server; path: string }) {
       </nav>
 
       <div class="toolbar">
-        <input
-          id="upload-input"
-          ref={fileInput}
-          class="file-input"
-          type="file"
-          multiple
-          aria-label="Upload files"
-          onChange={(e) => onUpload(e.currentTarget.files)}
-          disabled={!!abortRef.current}
-        />
-        <label class="btn btn-primary file-label" for="upload-input">
-          Upload files
-        </label>
-        <button type="button" class="btn" onClick={() => setDialog({ kind: 'mkdir' })}>
-          New folder
-        </button>
+        {write && (
+          <>
+            <input
+              id="upload-input"
+              ref={fileInput}
+              class="file-input"
+              type="file"
+              multiple
+              aria-label="Upload files"
+              onChange={(e) => onUpload(e.currentTarget.files)}
+              disabled={!!abortRef.current}
+            />
+            <label class="btn btn-primary file-label" for="upload-input">
+              Upload files
+            </label>
+            <button type="button" class="btn" onClick={() => setDialog({ kind: 'mkdir' })}>
+              New folder
+            </button>
+          </>
+        )}
         <a class="btn btn-ghost" href={api.downloadUrl(id, dir)} download>
           Download folder
         </a>
@@ -214,22 +221,26 @@ export function Files({ server, path }: { server: Server; path: string }) {
                         Download
                       </a>
                     )}
-                    <button
-                      type="button"
-                      class="btn btn-small btn-ghost"
-                      aria-label={`Rename ${e.name}`}
-                      onClick={() => setDialog({ kind: 'rename', entry: e })}
-                    >
-                      Rename
-                    </button>
-                    <button
-                      type="button"
-                      class="btn btn-small btn-ghost danger"
-                      aria-label={`Delete ${e.name}`}
-                      onClick={() => setDialog({ kind: 'delete', entry: e })}
-                    >
-                      Delete
-                    </button>
+                    {write && (
+                      <>
+                        <button
+                          type="button"
+                          class="btn btn-small btn-ghost"
+                          aria-label={`Rename ${e.name}`}
+                          onClick={() => setDialog({ kind: 'rename', entry: e })}
+                        >
+                          Rename
+                        </button>
+                        <button
+                          type="button"
+                          class="btn btn-small btn-ghost danger"
+                          aria-label={`Delete ${e.name}`}
+                          onClick={() => setDialog({ kind: 'delete', entry: e })}
+                        >
+                          Delete
+                        </button>
+                      </>
+                    )}
                   </td>
                 </tr>
               );
@@ -373,6 +384,7 @@ function DeleteEntry({ entry, onClose, onConfirm }: { entry: FileEntry; onClose:
 }
 
 function Editor({ server, path, onClose }: { server: Server; path: string; onClose: () => void }) {
+  const write = can(server, 'files.write');
   const [text, setText] = useState<string | null>(null);
   const [orig, setOrig] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -418,9 +430,11 @@ function Editor({ server, path, onClose }: { server: Server; path: string; onClo
         <button type="button" class="btn" onClick={close}>
           Close
         </button>
-        <button type="submit" class="btn btn-primary" disabled={busy || text === null}>
-          {busy ? 'Saving…' : 'Save'}
-        </button>
+        {write && (
+          <button type="submit" class="btn btn-primary" disabled={busy || text === null}>
+            {busy ? 'Saving…' : 'Save'}
+          </button>
+        )}
       </div>
       <Alert error={error} />
       {saved && (
@@ -437,6 +451,7 @@ function Editor({ server, path, onClose }: { server: Server; path: string; onClo
         spellcheck={false}
         value={text ?? ''}
         disabled={text === null}
+        readOnly={!write}
         onInput={(e) => setText(e.currentTarget.value)}
         onKeyDown={(e) => {
           if ((e.ctrlKey || e.metaKey) && e.key === 's') {

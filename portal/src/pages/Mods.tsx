@@ -2,9 +2,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, formatBytes, upload, type Mod, type Server } from '../api';
 import { Alert, ConfirmDialog, ProgressBar, errorText } from '../components';
+import { can } from '../sharing';
 
 export function Mods({ server }: { server: Server }) {
   const id = server.id;
+  // Installing and toggling need files.write, restarting power (docs/portal.md, Sharing).
+  const write = can(server, 'files.write');
+  const mayPower = can(server, 'power');
   const [mods, setMods] = useState<Mod[] | null>(null);
   const [restart, setRestart] = useState(false);
   const [unsupported, setUnsupported] = useState<string | null>(null);
@@ -119,25 +123,27 @@ export function Mods({ server }: { server: Server }) {
       {restart && (
         <div class="alert alert-warn" role="status">
           <strong>Restart required:</strong> the running server loads mod changes on its next restart.
-          <button
-            type="button"
-            class="btn btn-small"
-            disabled={busy === 'restart'}
-            onClick={async () => {
-              setBusy('restart');
-              try {
-                await api.power(id, 'restart');
-                await load();
-                setNotice('Server restarted.');
-              } catch (e) {
-                setError(errorText(e));
-              } finally {
-                setBusy(null);
-              }
-            }}
-          >
-            {busy === 'restart' ? 'Restarting…' : 'Restart now'}
-          </button>
+          {mayPower && (
+            <button
+              type="button"
+              class="btn btn-small"
+              disabled={busy === 'restart'}
+              onClick={async () => {
+                setBusy('restart');
+                try {
+                  await api.power(id, 'restart');
+                  await load();
+                  setNotice('Server restarted.');
+                } catch (e) {
+                  setError(errorText(e));
+                } finally {
+                  setBusy(null);
+                }
+              }}
+            >
+              {busy === 'restart' ? 'Restarting…' : 'Restart now'}
+            </button>
+          )}
         </div>
       )}
       <Alert error={error} />
@@ -181,23 +187,27 @@ export function Mods({ server }: { server: Server }) {
                     <span class={`badge ${m.enabled ? 'badge-ok' : 'badge-muted'}`}>{m.enabled ? 'enabled' : 'disabled'}</span>
                   </td>
                   <td class="actions">
-                    <button
-                      type="button"
-                      class="btn btn-small"
-                      disabled={busy === m.id}
-                      aria-label={`${m.enabled ? 'Disable' : 'Enable'} ${m.id}`}
-                      onClick={() => toggle(m)}
-                    >
-                      {m.enabled ? 'Disable' : 'Enable'}
-                    </button>
-                    <button
-                      type="button"
-                      class="btn btn-small btn-ghost danger"
-                      aria-label={`Delete ${m.id}`}
-                      onClick={() => setConfirm(m)}
-                    >
-                      Delete
-                    </button>
+                    {write && (
+                      <>
+                        <button
+                          type="button"
+                          class="btn btn-small"
+                          disabled={busy === m.id}
+                          aria-label={`${m.enabled ? 'Disable' : 'Enable'} ${m.id}`}
+                          onClick={() => toggle(m)}
+                        >
+                          {m.enabled ? 'Disable' : 'Enable'}
+                        </button>
+                        <button
+                          type="button"
+                          class="btn btn-small btn-ghost danger"
+                          aria-label={`Delete ${m.id}`}
+                          onClick={() => setConfirm(m)}
+                        >
+                          Delete
+                        </button>
+                      </>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -206,55 +216,57 @@ export function Mods({ server }: { server: Server }) {
         )}
       </section>
 
-      <div class="grid2">
-        <form class="card form" onSubmit={install} noValidate>
-          <h2 id="install-h">Install from the store</h2>
-          <div class="field">
-            <label for="mod-artifact">Artifact</label>
-            <input
-              id="mod-artifact"
-              class="mono"
-              placeholder="mods/example/1.0/example.jar"
-              value={artifact}
-              aria-invalid={fieldErr.artifact ? 'true' : undefined}
-              aria-describedby={fieldErr.artifact ? 'mod-artifact-error' : undefined}
-              onInput={(e) => setArtifact(e.currentTarget.value)}
-            />
-            {fieldErr.artifact && (
-              <p class="field-error" id="mod-artifact-error" role="alert">
-                {fieldErr.artifact}
-              </p>
-            )}
-          </div>
-          <div class="field">
-            <label for="mod-sha256">SHA-256</label>
-            <input
-              id="mod-sha256"
-              class="mono"
-              value={sha}
-              aria-invalid={fieldErr.sha256 ? 'true' : undefined}
-              aria-describedby={fieldErr.sha256 ? 'mod-sha256-error' : undefined}
-              onInput={(e) => setSha(e.currentTarget.value)}
-            />
-            {fieldErr.sha256 && (
-              <p class="field-error" id="mod-sha256-error" role="alert">
-                {fieldErr.sha256}
-              </p>
-            )}
-          </div>
-          <button type="submit" class="btn btn-primary" disabled={busy === 'install'}>
-            {busy === 'install' ? 'Installing…' : 'Install'}
-          </button>
-        </form>
-        <section class="card form" aria-labelledby="upload-h">
-          <h2 id="upload-h">Upload a .jar</h2>
-          <div class="field">
-            <label for="mod-upload">Upload mod (.jar)</label>
-            <input id="mod-upload" ref={jar} type="file" accept=".jar" multiple onChange={(e) => onJar(e.currentTarget.files)} />
-          </div>
-          {progress !== null && <ProgressBar value={progress} label="Mod upload progress" />}
-        </section>
-      </div>
+      {write && (
+        <div class="grid2">
+          <form class="card form" onSubmit={install} noValidate>
+            <h2 id="install-h">Install from the store</h2>
+            <div class="field">
+              <label for="mod-artifact">Artifact</label>
+              <input
+                id="mod-artifact"
+                class="mono"
+                placeholder="mods/example/1.0/example.jar"
+                value={artifact}
+                aria-invalid={fieldErr.artifact ? 'true' : undefined}
+                aria-describedby={fieldErr.artifact ? 'mod-artifact-error' : undefined}
+                onInput={(e) => setArtifact(e.currentTarget.value)}
+              />
+              {fieldErr.artifact && (
+                <p class="field-error" id="mod-artifact-error" role="alert">
+                  {fieldErr.artifact}
+                </p>
+              )}
+            </div>
+            <div class="field">
+              <label for="mod-sha256">SHA-256</label>
+              <input
+                id="mod-sha256"
+                class="mono"
+                value={sha}
+                aria-invalid={fieldErr.sha256 ? 'true' : undefined}
+                aria-describedby={fieldErr.sha256 ? 'mod-sha256-error' : undefined}
+                onInput={(e) => setSha(e.currentTarget.value)}
+              />
+              {fieldErr.sha256 && (
+                <p class="field-error" id="mod-sha256-error" role="alert">
+                  {fieldErr.sha256}
+                </p>
+              )}
+            </div>
+            <button type="submit" class="btn btn-primary" disabled={busy === 'install'}>
+              {busy === 'install' ? 'Installing…' : 'Install'}
+            </button>
+          </form>
+          <section class="card form" aria-labelledby="upload-h">
+            <h2 id="upload-h">Upload a .jar</h2>
+            <div class="field">
+              <label for="mod-upload">Upload mod (.jar)</label>
+              <input id="mod-upload" ref={jar} type="file" accept=".jar" multiple onChange={(e) => onJar(e.currentTarget.files)} />
+            </div>
+            {progress !== null && <ProgressBar value={progress} label="Mod upload progress" />}
+          </section>
+        </div>
+      )}
 
       {confirm && (
         <ConfirmDialog

@@ -1,10 +1,16 @@
+import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { api, displayState, type Job, type Server } from '../api';
 import { Alert, Modal, ProgressBar, StateBadge, errorText, usePoll } from '../components';
 import { useIdeHandoff } from '../ide';
 import { navigate } from '../router';
+import { can, isOwner } from '../sharing';
 import { jobOf } from './jobs';
 import { PortsCard } from './Ports';
+
+// The charts (uPlot) are a chunk of their own, loaded with the Overview's
+// first render rather than with the app.
+const LiveStats = lazy(() => import('./Charts').then((m) => ({ default: m.LiveStats })));
 
 const FINAL_JOB = new Set(['done', 'failed', 'compensated', 'cancelled']);
 // The server's latest job may also be a backup or a restore (issue 23).
@@ -30,6 +36,8 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
   const [notice, setNotice] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const ide = useIdeHandoff(s);
+  const owner = isOwner(s);
+  const mayPower = can(s, 'power');
 
   usePoll(
     async () => {
@@ -185,7 +193,7 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
             <dt>Created</dt>
             <dd>{fmtTime(s.created_at)}</dd>
           </dl>
-          {s.ide_url && (
+          {s.ide_url && can(s, 'ide') && (
             <>
               <Alert error={ide.error} />
               <button type="button" class="btn btn-primary" disabled={ide.busy !== null} onClick={() => ide.open()}>
@@ -196,7 +204,13 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
         </section>
       </div>
 
-      {s.type === 'dev' && containerUp && <PortsCard server={s} />}
+      {s.state === 'ready' && !!s.vmid && (
+        <Suspense fallback={<p class="muted">Loading live stats…</p>}>
+          <LiveStats server={s} />
+        </Suspense>
+      )}
+
+      {s.type === 'dev' && containerUp && can(s, 'ide') && <PortsCard server={s} />}
 
       {job && (
         <section class="card" aria-labelledby="job-h">
@@ -217,41 +231,45 @@ export function Overview({ server, reload, jobParam }: { server: Server; reload:
         </section>
       )}
 
-      <section class="card" aria-labelledby="power-h">
-        <h2 id="power-h">Power</h2>
-        <div class="power-group" role="group" aria-labelledby="power-workload">
-          <span class="group-label" id="power-workload">
-            {s.type === 'game' ? 'Game server' : 'Workload'}
-          </span>
-          {power('start', 'Start', 'btn-primary')}
-          {power('stop', 'Stop')}
-          {power('restart', 'Restart')}
-          {power('kill', 'Kill', 'btn-danger-outline')}
-        </div>
-        <div class="power-group" role="group" aria-labelledby="power-host">
-          <span class="group-label" id="power-host">
-            Container
-          </span>
-          {host('start', 'Host start')}
-          {host('stop', 'Host stop')}
-          {host('restart', 'Host restart')}
-        </div>
-        {noWorkload ? (
-          <p class="hint">
-            This dev container has no workload (code-server is disabled): use the Console, or the container buttons.
-          </p>
-        ) : (
-          !canPower && !provisioning && <p class="hint">Power actions are available once the server is ready.</p>
-        )}
-      </section>
+      {mayPower && (
+        <section class="card" aria-labelledby="power-h">
+          <h2 id="power-h">Power</h2>
+          <div class="power-group" role="group" aria-labelledby="power-workload">
+            <span class="group-label" id="power-workload">
+              {s.type === 'game' ? 'Game server' : 'Workload'}
+            </span>
+            {power('start', 'Start', 'btn-primary')}
+            {power('stop', 'Stop')}
+            {power('restart', 'Restart')}
+            {power('kill', 'Kill', 'btn-danger-outline')}
+          </div>
+          <div class="power-group" role="group" aria-labelledby="power-host">
+            <span class="group-label" id="power-host">
+              Container
+            </span>
+            {host('start', 'Host start')}
+            {host('stop', 'Host stop')}
+            {host('restart', 'Host restart')}
+          </div>
+          {noWorkload ? (
+            <p class="hint">
+              This dev container has no workload (code-server is disabled): use the Console, or the container buttons.
+            </p>
+          ) : (
+            !canPower && !provisioning && <p class="hint">Power actions are available once the server is ready.</p>
+          )}
+        </section>
+      )}
 
-      <section class="card danger-zone" aria-labelledby="danger-h">
-        <h2 id="danger-h">Danger zone</h2>
-        <p class="muted">Deleting stops the server, destroys its container and all its files.</p>
-        <button type="button" class="btn btn-danger" disabled={s.state === 'deleting'} onClick={() => setConfirmDelete(true)}>
-          {s.state === 'deleting' ? 'Deleting…' : 'Delete'}
-        </button>
-      </section>
+      {owner && (
+        <section class="card danger-zone" aria-labelledby="danger-h">
+          <h2 id="danger-h">Danger zone</h2>
+          <p class="muted">Deleting stops the server, destroys its container and all its files.</p>
+          <button type="button" class="btn btn-danger" disabled={s.state === 'deleting'} onClick={() => setConfirmDelete(true)}>
+            {s.state === 'deleting' ? 'Deleting…' : 'Delete'}
+          </button>
+        </section>
+      )}
 
       {confirmDelete && <DeleteDialog server={s} onClose={() => setConfirmDelete(false)} />}
     </div>

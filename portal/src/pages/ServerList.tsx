@@ -1,7 +1,10 @@
 import { useState } from 'preact/hooks';
-import { api, describe, displayState, type Server } from '../api';
+import { api, describe, displayState, type IncomingTransfer, type Server } from '../api';
+import { fmtAt } from '../activity';
 import { Alert, StateBadge, errorText, usePoll, useTitle } from '../components';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
+import { can, isOwner } from '../sharing';
+import { listCpu, listMemory } from '../stats';
 
 const POLL_MS = 2500;
 
@@ -11,6 +14,7 @@ export function ServerList() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<Record<number, string>>({});
   const [actionError, setActionError] = useState<string | null>(null);
+  const [offers, setOffers] = useState<IncomingTransfer[]>([]);
 
   const load = async () => {
     try {
@@ -22,6 +26,18 @@ export function ServerList() {
     }
   };
   usePoll(load, POLL_MS, []);
+  // Servers offered to this user (a 404 from an older zlh-api: none).
+  usePoll(
+    async () => {
+      try {
+        setOffers((await api.transfers()).transfers ?? []);
+      } catch {
+        setOffers([]);
+      }
+    },
+    15000,
+    [],
+  );
 
   const power = async (s: Server, action: 'start' | 'stop') => {
     setBusy((b) => ({ ...b, [s.id]: action }));
@@ -50,6 +66,7 @@ export function ServerList() {
       </div>
       <Alert error={error} />
       <Alert error={actionError} />
+      {offers.length > 0 && <TransferOffers offers={offers} onAccepted={load} />}
       {servers === null && !error && <p class="muted">Loading servers…</p>}
       {servers && servers.length === 0 && (
         <div class="empty card">
@@ -66,6 +83,8 @@ export function ServerList() {
               <th scope="col">Type</th>
               <th scope="col">Runtime / game</th>
               <th scope="col">State</th>
+              <th scope="col">CPU</th>
+              <th scope="col">Memory</th>
               <th scope="col">Crashes</th>
               <th scope="col">
                 <span class="sr-only">Actions</span>
@@ -76,7 +95,7 @@ export function ServerList() {
             {servers.map((s) => {
               const st = displayState(s);
               const name = s.name || `server-${s.id}`;
-              const canPower = s.state === 'ready' && !!s.vmid && !(s.type === 'dev' && !s.spec?.enable_code_server);
+              const canPower = can(s, 'power') && s.state === 'ready' && !!s.vmid && !(s.type === 'dev' && !s.spec?.enable_code_server);
               const running = ['running', 'starting'].includes(st);
               return (
                 <tr key={s.id}>
@@ -84,6 +103,11 @@ export function ServerList() {
                     <Link href={`/servers/${s.id}`} class="server-name">
                       {name}
                     </Link>
+                    {!isOwner(s) && (
+                      <span class="sub" data-testid={`shared-${s.id}`}>
+                        <span class="badge badge-shared">shared</span> by {s.owner?.username ?? 'another user'}
+                      </span>
+                    )}
                     {s.hostname && <span class="sub">{s.hostname}</span>}
                   </th>
                   <td data-label="Type">
@@ -92,6 +116,12 @@ export function ServerList() {
                   <td data-label="Runtime / game">{describe(s) || '—'}</td>
                   <td data-label="State">
                     <StateBadge state={st} id={s.id} />
+                  </td>
+                  <td data-label="CPU" data-testid={`cpu-${s.id}`} class="num">
+                    {listCpu(s.stats)}
+                  </td>
+                  <td data-label="Memory" data-testid={`memory-${s.id}`} class="num">
+                    {listMemory(s.stats)}
                   </td>
                   <td data-label="Crashes">{s.crash_count}</td>
                   <td class="actions">
@@ -128,5 +158,52 @@ export function ServerList() {
         </table>
       )}
     </main>
+  );
+}
+
+// Servers another user offered to this one: accept makes them the owner.
+function TransferOffers({ offers, onAccepted }: { offers: IncomingTransfer[]; onAccepted: () => Promise<void> }) {
+  const [busy, setBusy] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const accept = async (o: IncomingTransfer) => {
+    setBusy(o.server_id);
+    setError(null);
+    try {
+      await api.acceptTransfer(o.server_id);
+      await onAccepted();
+      navigate(`/servers/${o.server_id}`);
+    } catch (e) {
+      setError(`Accepting ${o.server_name} failed: ${errorText(e)}`);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return (
+    <section class="card offers" aria-labelledby="offers-h">
+      <h2 id="offers-h">Servers offered to you</h2>
+      <Alert error={error} />
+      <ul>
+        {offers.map((o) => (
+          <li key={o.server_id} data-testid={`offer-${o.server_id}`}>
+            <strong>{o.server_name || `server-${o.server_id}`}</strong> from {o.from_username}
+            {o.expires_at ? (
+              <span class="muted small">
+                {' '}
+                (until {fmtAt(o.expires_at)})
+              </span>
+            ) : null}{' '}
+            <button
+              type="button"
+              class="btn btn-small btn-primary"
+              disabled={busy !== null}
+              aria-label={`Accept ${o.server_name || `server-${o.server_id}`}`}
+              onClick={() => accept(o)}
+            >
+              {busy === o.server_id ? 'Accepting…' : 'Accept'}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }

@@ -1,8 +1,9 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useState } from 'preact/hooks';
 import { ApiError, api, describe, displayState, type Server } from '../api';
-import { Alert, StateBadge, errorText, usePoll, useTitle } from '../components';
-import { Link } from '../router';
+import { Alert, ConfirmDialog, StateBadge, errorText, usePoll, useTitle } from '../components';
+import { Link, navigate } from '../router';
+import { isOwner, permsOf, tabNeeds, tabsFor } from '../sharing';
 import { Overview } from './Overview';
 import { Files } from './Files';
 import { Mods } from './Mods';
@@ -15,6 +16,8 @@ const Console = lazy(() => import('./Console').then((m) => ({ default: m.Console
 // chunks keep them out of the first load.
 const Backups = lazy(() => import('./Backups').then((m) => ({ default: m.Backups })));
 const Schedules = lazy(() => import('./Schedules').then((m) => ({ default: m.Schedules })));
+const Members = lazy(() => import('./Members').then((m) => ({ default: m.Members })));
+const Activity = lazy(() => import('./Activity').then((m) => ({ default: m.Activity })));
 
 const POLL_MS = 2500;
 
@@ -56,22 +59,41 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
       </main>
     );
 
-  const base = `/servers/${id}`;
-  const tabs: [string, string, string][] = [
-    ['overview', 'Overview', base],
-    ['console', 'Console', `${base}/console`],
-    ['files', 'Files', `${base}/files`],
-  ];
-  if (server.type === 'game') tabs.push(['mods', 'Mods', `${base}/mods`]);
-  if (server.type === 'dev') {
-    tabs.push(['ide', 'IDE', `${base}/ide`]);
-    tabs.push(['tailscale', 'Tailscale', `${base}/tailscale`]);
-  }
-  tabs.push(['backups', 'Backups', `${base}/backups`]);
-  tabs.push(['schedules', 'Schedules', `${base}/schedules`]);
+  // Tabs follow the caller's permissions (sharing.ts); zlh-api refuses
+  // the rest anyway (403 E_FORBIDDEN).
+  const tabs = tabsFor(server);
+  // A tab of the other server type (Mods on a dev server) still says why below.
+  const need = tabNeeds(tab);
+  const allowed = tab === 'overview' || tabs.some((t) => t.key === tab) || (!!need && need !== 'owner' && permsOf(server).has(need));
 
   let body;
-  switch (tab) {
+  switch (allowed ? tab : 'forbidden') {
+    case 'forbidden':
+      body = (
+        <div class="card" data-testid="tab-forbidden">
+          <h2>Not available to you</h2>
+          <p>
+            {need === 'owner'
+              ? 'Only the owner of this server can open this page.'
+              : `The owner has not given you the "${need}" permission on this server.`}
+          </p>
+        </div>
+      );
+      break;
+    case 'members':
+      body = (
+        <Suspense fallback={<p class="muted">Loading members…</p>}>
+          <Members server={server} />
+        </Suspense>
+      );
+      break;
+    case 'activity':
+      body = (
+        <Suspense fallback={<p class="muted">Loading activity…</p>}>
+          <Activity server={server} />
+        </Suspense>
+      );
+      break;
     case 'console':
       body = (
         <Suspense fallback={<p class="muted">Loading console…</p>}>
@@ -126,10 +148,17 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
             {describe(server) ? ` · ${describe(server)}` : ''}
             {server.hostname ? ` · ${server.hostname}` : ''}
           </p>
+          {!isOwner(server) && (
+            <div class="small shared-note" data-testid="shared-note">
+              <span class="badge badge-shared">shared</span> Owned by{' '}
+              <strong>{server.owner?.username ?? 'another user'}</strong>, shared with you.{' '}
+              <LeaveButton server={server} name={name} />
+            </div>
+          )}
         </div>
       </div>
       <nav class="tabs" aria-label="Server sections">
-        {tabs.map(([key, label, href]) => (
+        {tabs.map(({ key, label, href }) => (
           <Link key={key} href={href} class={`tab${tab === key ? ' active' : ''}`} aria-current={tab === key ? 'page' : undefined}>
             {label}
           </Link>
@@ -138,5 +167,42 @@ export function ServerPage({ id, tab, search }: { id: number; tab: string; searc
       <Alert error={error ? `Could not refresh: ${errorText(error)}` : null} />
       <section class="tab-body">{body}</section>
     </main>
+  );
+}
+
+// A member leaves a server shared with them (DELETE …/members/<own id>).
+function LeaveButton({ server, name }: { server: Server; name: string }) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const leave = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const me = await api.me();
+      await api.removeMember(server.id, me.user.id);
+      navigate('/');
+    } catch (e) {
+      setError(errorText(e));
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="btn btn-small btn-ghost" onClick={() => setAsking(true)}>
+        Leave
+      </button>
+      {asking && (
+        <ConfirmDialog
+          title={`Leave ${name}?`}
+          message={<p>You lose access to {name} until its owner invites you again.</p>}
+          confirmLabel="Leave"
+          busy={busy}
+          error={error}
+          onConfirm={leave}
+          onCancel={() => setAsking(false)}
+        />
+      )}
+    </>
   );
 }
