@@ -158,6 +158,12 @@ std::optional<std::unique_ptr<api::tailscale::TailscaleContext>> open_tailscale(
   return std::move(*tailscale);
 }
 
+// The key files: the operator's (--jwt-secret-file, --api-key-file) or
+// <data>/keys/…, made on first start.
+api::auth::SecretFiles secret_files(const api::Options& opts) {
+  return api::auth::configured_secret_files(opts.data, opts.jwt_secret_file, opts.api_key_file);
+}
+
 // The data directory and the keys in it, made on first start; nullopt
 // (logged) when either fails.
 std::optional<api::auth::ApiSecrets> open_secrets(const api::Options& opts) {
@@ -166,7 +172,7 @@ std::optional<api::auth::ApiSecrets> open_secrets(const api::Options& opts) {
                {{"error", r.error().message}, {"data", opts.data}});
     return std::nullopt;
   }
-  auto secrets = api::auth::load_or_generate(api::auth::default_secret_files(opts.data));
+  auto secrets = api::auth::load_or_generate(secret_files(opts));
   if (!secrets) {
     log::error("api", "cannot load secrets", {{"error", secrets.error().message}});
     return std::nullopt;
@@ -195,7 +201,7 @@ std::unique_ptr<api::store::Store> open_store(const api::Options& opts) {
 // What the job runner hands agents, and the host paths hidden from users.
 api::JobRunnerConfig job_runner_config(const api::Options& opts) {
   api::JobRunnerConfig jc;
-  jc.agent.api_public_key_file = api::auth::default_secret_files(opts.data).api_pub;
+  jc.agent.api_public_key_file = secret_files(opts).api_pub;
   jc.agent.catalog_public_key_file = opts.catalog_key;
   jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;
   jc.agent.dev_user = "-";

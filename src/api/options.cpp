@@ -68,6 +68,12 @@ void add_general_flags(CLI::App& app, Options& o) {
   app.add_option("--data", o.data, "data directory (SQLite db, keys, containers)")
       ->capture_default_str();
   app.add_option("--config", o.config, "TOML config file (default <data>/api.toml)");
+  app.add_option("--jwt-secret-file", o.jwt_secret_file,
+                 "the session signing secret (base64), shared by replicas; must exist "
+                 "(default <data>/keys/jwt.secret, made on first start)");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "the agent-token signing key (its public half: the name with .key replaced "
+                 "by .pub), shared by replicas; must exist (default <data>/keys/api.key)");
   app.add_option("--driver", o.driver, "lxc, local or proxmox (default: lxc as root)");
   app.add_flag("--insecure-local-driver", o.insecure_local_driver,
                "allow --driver local as root (it runs workloads as zlh-api's own user)");

@@ -17,7 +17,9 @@ namespace zlh::api {
 struct Options {
   std::string listen = "127.0.0.1:8080";
   std::string data = "./var";  // SQLite db, keys, containers
-  std::string config;          // resolved TOML path
+  // Operator-provided key files (replicas share them); "" = <data>/keys/…
+  std::string jwt_secret_file, api_key_file;
+  std::string config;  // resolved TOML path
   // lxc | local | proxmox; empty on the command line = lxc as root, and a
   // refusal otherwise (resolve_driver).
   std::string driver;

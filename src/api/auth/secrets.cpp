@@ -73,7 +73,7 @@ Result<JwtKey> load_jwt(const SecretFiles& files, std::vector<std::string>& gene
   const std::string& path = files.jwt_secret;
   Wiped text;
   auto r = read_secret_file(path, text.s);
-  if (!r && r.error().is(codes::kNotFound) && files.generate) {
+  if (!r && r.error().is(codes::kNotFound) && files.generate_jwt) {
     Wiped raw{crypto::random_bytes(kGeneratedJwtSecretBytes)};
     Wiped encoded{crypto::base64_encode(raw.s) + "\n"};
     if (auto w = write_secret(path, encoded.s, 0600); !w) return fail(w.error());
@@ -98,7 +98,7 @@ struct KeyPair {
 Result<KeyPair> load_api_key(const SecretFiles& files, std::vector<std::string>& generated) {
   Wiped text;
   auto r = read_secret_file(files.api_key, text.s);
-  if (!r && r.error().is(codes::kNotFound) && files.generate) {
+  if (!r && r.error().is(codes::kNotFound) && files.generate_api_key) {
     auto pub_exists = path_exists(files.api_pub);
     if (!pub_exists) return fail(pub_exists.error());
     if (*pub_exists)
@@ -120,8 +120,9 @@ Result<KeyPair> load_api_key(const SecretFiles& files, std::vector<std::string>&
 
   auto pub_text = fs::read_file(files.api_pub, kMaxSecretFileBytes);
   if (!pub_text && pub_text.error().is(codes::kNotFound)) {
-    // api.key was written and the process stopped before api.pub: re-derive.
-    if (files.generate) {
+    // api.key was written and the process stopped before api.pub: re-derive
+    // (an operator's configured key: in memory only, nothing written).
+    if (files.generate_api_key) {
       if (auto w = write_secret(files.api_pub, crypto::format_public_key(kp.pub), 0644); !w)
         return fail(w.error());
       generated.push_back(files.api_pub);
@@ -141,7 +142,24 @@ Result<KeyPair> load_api_key(const SecretFiles& files, std::vector<std::string>&
 SecretFiles default_secret_files(const std::string& data_dir) {
   std::string keys = fs::join(data_dir, "keys");
   return SecretFiles{fs::join(keys, "jwt.secret"), fs::join(keys, "api.key"),
-                     fs::join(keys, "api.pub"), true};
+                     fs::join(keys, "api.pub"), true, true};
+}
+
+SecretFiles configured_secret_files(const std::string& data_dir, const std::string& jwt_secret_file,
+                                    const std::string& api_key_file) {
+  SecretFiles f = default_secret_files(data_dir);
+  if (!jwt_secret_file.empty()) {
+    f.jwt_secret = jwt_secret_file;
+    f.generate_jwt = false;
+  }
+  if (!api_key_file.empty()) {
+    f.api_key = api_key_file;
+    f.api_pub = api_key_file.ends_with(".key")
+                    ? api_key_file.substr(0, api_key_file.size() - 4) + ".pub"
+                    : api_key_file + ".pub";
+    f.generate_api_key = false;
+  }
+  return f;
 }
 
 Result<ApiSecrets> load_or_generate(const SecretFiles& files) {

@@ -41,11 +41,22 @@ struct SecretFiles {
   std::string jwt_secret;  // path of jwt.secret
   std::string api_key;     // path of api.key
   std::string api_pub;     // path of api.pub
-  bool generate = true;    // create missing files (false: operator-configured files)
+  // Create missing files (false: operator-configured files, which must
+  // exist; a missing api.pub beside a configured key is derived in memory).
+  bool generate_jwt = true;
+  bool generate_api_key = true;
 };
 
-// <data_dir>/keys/{jwt.secret,api.key,api.pub}, generate = true.
+// <data_dir>/keys/{jwt.secret,api.key,api.pub}, generated when missing.
 SecretFiles default_secret_files(const std::string& data_dir);
+
+// The files of --jwt-secret-file and --api-key-file (issue 25: every
+// replica uses the same keys), each "" for its default under data_dir. A
+// configured file is never generated. The public key of a configured
+// "<dir>/<name>.key" (or any other name) is "<dir>/<name>.pub" (the name
+// with ".key" replaced, else ".pub" appended).
+SecretFiles configured_secret_files(const std::string& data_dir, const std::string& jwt_secret_file,
+                                    const std::string& api_key_file);
 
 // Raw bytes of a generated JWT secret.
 inline constexpr size_t kGeneratedJwtSecretBytes = 32;

@@ -36,7 +36,7 @@ TEST_F(Secrets, DefaultLayoutIsTheKeygenLayout) {
   EXPECT_EQ(files.jwt_secret, data + "/keys/jwt.secret");
   EXPECT_EQ(files.api_key, data + "/keys/api.key");
   EXPECT_EQ(files.api_pub, data + "/keys/api.pub");
-  EXPECT_TRUE(files.generate);
+  EXPECT_TRUE(files.generate_jwt && files.generate_api_key);
 }
 
 TEST_F(Secrets, FirstStartGeneratesWithModesSecondStartLoadsTheSame) {
@@ -168,21 +168,51 @@ TEST_F(Secrets, PublicKeyIsRederivedOrMustMatch) {
 }
 
 TEST_F(Secrets, ConfiguredFilesAreNeverGenerated) {
-  files.generate = false;
+  files.generate_jwt = files.generate_api_key = false;
   auto r = load_or_generate(files);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, codes::kNotFound);
   EXPECT_NE(r.error().message.find(files.jwt_secret), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(data));
 
-  files.generate = true;
+  files.generate_jwt = files.generate_api_key = true;
   ASSERT_TRUE(load_or_generate(files));
   ASSERT_EQ(::unlink(files.api_pub.c_str()), 0);
-  files.generate = false;
+  files.generate_jwt = files.generate_api_key = false;
   auto s = load_or_generate(files);  // pub derived in memory, not written
   ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_FALSE(std::filesystem::exists(files.api_pub));
   EXPECT_EQ(s->api_pub.bytes, s->api_key.public_key().bytes);
+}
+
+// Operator-configured files (replicas share them) are never generated; a
+// key's public half is derived beside it when missing.
+TEST_F(Secrets, ConfiguredFilesMustExistAndArePreferred) {
+  auto made = load_or_generate(default_secret_files(root + "/made"));
+  ASSERT_TRUE(made);
+  auto files = configured_secret_files(root + "/data", root + "/made/keys/jwt.secret",
+                                       root + "/made/keys/api.key");
+  EXPECT_FALSE(files.generate_jwt);
+  EXPECT_FALSE(files.generate_api_key);
+  EXPECT_EQ(files.api_pub, root + "/made/keys/api.pub");
+  auto shared = load_or_generate(files);
+  ASSERT_TRUE(shared) << shared.error().to_string();
+  EXPECT_TRUE(shared->generated.empty());
+  EXPECT_EQ(shared->api_pub.bytes, made->api_pub.bytes);
+  EXPECT_FALSE(std::filesystem::exists(root + "/data/keys")) << "nothing generated";
+
+  auto missing = configured_secret_files(root + "/data", root + "/nope/jwt.secret", "");
+  auto r = load_or_generate(missing);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, codes::kNotFound) << r.error().to_string();
+  EXPECT_FALSE(std::filesystem::exists(root + "/nope/jwt.secret"));
+
+  std::filesystem::copy_file(root + "/made/keys/api.key", root + "/operator-signing");
+  auto lone = configured_secret_files(root + "/made", "", root + "/operator-signing");
+  auto derived = load_or_generate(lone);  // its public half derived in memory
+  ASSERT_TRUE(derived) << derived.error().to_string();
+  EXPECT_TRUE(derived->generated.empty());
+  EXPECT_EQ(derived->api_pub.bytes, made->api_pub.bytes);
 }
 
 }  // namespace
