@@ -12,6 +12,7 @@
 #include "api/relay/relay.hpp"
 #include "base/crypto.hpp"
 #include "base/fs.hpp"
+#include "base/log.hpp"
 #include "version.hpp"
 
 namespace zlh::api {
@@ -21,12 +22,21 @@ using http::Response;
 
 namespace {
 
-void add_health_route(http::Router& r) {
+// GET /healthz: whether this process can serve, for a load balancer: 200
+// when the store answers a read, else 503 (the reason goes to the log, not
+// to the unauthenticated caller).
+void add_health_route(http::Router& r, store::Store& store) {
   http::RouteOptions pub;
   pub.is_public = true;
+  pub.blocking = true;  // a store read
   r.add_sync(
       "GET", "/healthz",
-      [](Request&) {
+      [&store](Request&) {
+        if (auto v = store.schema_version(); !v) {
+          log::warn("api", "health check: the store cannot be read",
+                    {{"error", v.error().message}});
+          return Response::error(Error::make(codes::kUnavailable, "the store is unavailable"));
+        }
         return Response::json(200, {{"ok", true}, {"version", kVersion}});
       },
       pub);
@@ -79,7 +89,7 @@ void add_metrics_route(http::Router& r, metrics::Registry& registry) {
 http::Router make_api_router(const ApiRouteDeps& deps) {
   http::Router r;
   add_auth_routes(r, deps.auth);  // first: it sets the guard
-  add_health_route(r);
+  add_health_route(r, deps.auth.store);
   add_catalog_routes(r, deps.catalog);
   add_admin_routes(r, deps.admin);
   add_server_routes(r, deps.servers);
