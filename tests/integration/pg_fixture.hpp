@@ -18,7 +18,9 @@
 // whose write end only this object holds) does the same when the test
 // process dies without running the destructor (SIGKILL, a ctest timeout,
 // abort): it sees EOF, sends the postmaster SIGQUIT (immediate shutdown,
-// SIGKILL after 10 s) and removes the directory. What survives even that
+// SIGKILL after 10 s) and removes the directory (the pipe is O_CLOEXEC; a
+// child forked without exec after start() keeps it open, and so delays the
+// reaper, until it exits). What survives even that
 // (the machine lost power) is found by the name:
 //   rm -rf /tmp/zlh-pg-*   (with no test running)
 //
