@@ -24,7 +24,28 @@ PACKAGES=(
   lxc lxc-dev nftables uidmap iproute2 e2fsprogs
   # the code-server addon of the demo store: its kerberos module builds against it
   libkrb5-dev
+  # PostgreSQL 15 for the store of issue 25: libpq, and the server its tests
+  # start themselves (tests/integration/pg_fixture.hpp; never the system cluster)
+  postgresql-15 libpq-dev
 )
+
+# Debian's postgresql-15 creates and starts a system cluster (15/main, port
+# 5432). zlh's tests start clusters of their own and never use it, so when
+# this run installed the package the cluster is stopped and set to start
+# manually (`pg_ctlcluster 15 main start` brings it back). It is not
+# dropped, and a run that found postgresql-15 installed does not touch it.
+stop_system_postgres() {
+  command -v pg_lsclusters >/dev/null 2>&1 || return 0
+  pg_lsclusters --no-header 2>/dev/null | while read -r ver name _ status _; do
+    [ "$ver" = 15 ] || continue
+    case "$status" in
+      online*) $SUDO pg_ctlcluster "$ver" "$name" stop ||
+        echo "install-deps: could not stop PostgreSQL cluster $ver/$name" >&2 ;;
+    esac
+    echo manual | $SUDO tee "/etc/postgresql/$ver/$name/start.conf" >/dev/null
+    echo "install-deps: stopped PostgreSQL cluster $ver/$name (start.conf: manual)" >&2
+  done
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -49,6 +70,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     "${missing[@]}" >/dev/null
   echo "install-deps: done" >&2
+  for p in "${missing[@]}"; do
+    if [ "$p" = postgresql-15 ]; then stop_system_postgres; fi
+  done
 fi
 
 # The lxc driver (docs/drivers.md): root's subordinate id ranges, 65,536 ids
