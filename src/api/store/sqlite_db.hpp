@@ -1,0 +1,35 @@
+// Private to store/: Db over SQLiteCpp, the only code of the store that
+// touches SQLiteCpp once every file is ported (docs/store-engines.md says
+// which are). Same threading contract as Db.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+
+#include "api/store/db.hpp"
+
+namespace zlh::api::store {
+
+// The code an SQLite (extended) result code maps to: see Db.
+Code sqlite_code(int extended_code);
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(SQLite::Database db) : db_(std::move(db)) {}
+
+  void exec(std::string_view sql) override;
+  Stmt prepare(std::string_view sql) override;
+  int64_t last_insert_id() override;
+  void begin_write() override;
+  void commit() override;
+  void rollback() override;
+
+  // The connection itself, for what is not ported to Db yet (opening,
+  // migrations, the files docs/store-engines.md lists as unported).
+  SQLite::Database& raw() { return db_; }
+
+ private:
+  SQLite::Database db_;
+};
+
+}  // namespace zlh::api::store
