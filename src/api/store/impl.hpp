@@ -68,6 +68,14 @@ void exec_with(SQLite::Database& db, const char* sql, const A&... args) {
   q.exec();
 }
 
+template <class... A>
+void exec_with(Db& db, const char* sql, const A&... args) {
+  Stmt q = db.prepare(sql);
+  int i = 0;
+  (q.bind(++i, args), ...);
+  q.exec();
+}
+
 // Binds `v` to parameter `idx`; NULL when there is none.
 void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string>& v);
 
