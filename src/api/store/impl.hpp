@@ -81,15 +81,14 @@ void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string
 
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
-Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
-               std::span<const std::string> steps, int64_t now_ms,
-               const std::string& params = "{}");
+Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::string> steps,
+               int64_t now_ms, const std::string& params = "{}");
 // servers.cpp: the server's columns (read_server) followed by the member's
 // permissions (NULL: not a member) of user ?1 and the owner's username.
 extern const char* const kServerAccessSelect;
-Server read_server(SQLite::Statement& q);
+Server read_server(Stmt& q);
 // servers.cpp: whether n.owner_id's live servers leave room for n (E_QUOTA).
-Result<void> check_quotas(SQLite::Database& db, const NewServer& n);
+Result<void> check_quotas(Db& db, const NewServer& n);
 
 // jobs.cpp: "IN ('queued','running','compensating')".
 const std::string& unfinished_in();
