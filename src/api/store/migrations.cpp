@@ -1,5 +1,8 @@
 #include "api/store/migrations.hpp"
 
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>

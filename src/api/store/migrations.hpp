@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "api/store/impl.hpp"
+#include "api/store/sqlite_db.hpp"
 #include "base/error.hpp"
 
 namespace zlh::api::store {

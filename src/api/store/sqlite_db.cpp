@@ -1,6 +1,5 @@
 #include "api/store/sqlite_db.hpp"
 
-#include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
 namespace zlh::api::store {

@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
 
 #include "api/store/db.hpp"
 
@@ -12,6 +13,9 @@ namespace zlh::api::store {
 
 // The code an SQLite (extended) result code maps to: see Db.
 Code sqlite_code(int extended_code);
+// SQLite's failure as an Error: sqlite_code's classification, the message
+// prefixed with `context`, SQLite's text as the cause.
+Error from_sqlite(const SQLite::Exception& e, std::string_view context);
 
 class SqliteDb final : public Db {
  public:
@@ -24,8 +28,8 @@ class SqliteDb final : public Db {
   void commit() override;
   void rollback() override;
 
-  // The connection itself, for what is not ported to Db yet (opening,
-  // migrations, the files docs/store-engines.md lists as unported).
+  // The connection itself, for what is SQLite's own: opening (PRAGMAs)
+  // and the migration runner (docs/store-engines.md).
   SQLite::Database& raw() { return db_; }
 
  private:

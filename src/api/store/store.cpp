@@ -1,5 +1,6 @@
 #include "api/store/store.hpp"
 
+#include <SQLiteCpp/Statement.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include "api/store/impl.hpp"
 #include "api/store/migrations.hpp"
+#include "api/store/sqlite_db.hpp"
 
 namespace zlh::api::store {
 
@@ -28,23 +30,10 @@ bool is_json_object(std::string_view text) {
   return j.is_object();
 }
 
-bool row_exists(SQLite::Database& db, const char* sql, int64_t id) {
-  SQLite::Statement q(db, sql);
-  q.bind(1, id);
-  return q.executeStep();
-}
-
 bool row_exists(Db& db, const char* sql, int64_t id) {
   Stmt q = db.prepare(sql);
   q.bind(1, id);
   return q.step();
-}
-
-void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string>& v) {
-  if (v)
-    q.bind(idx, *v);
-  else
-    q.bind(idx);
 }
 
 namespace {
