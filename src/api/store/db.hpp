@@ -32,6 +32,14 @@ class DbError : public std::runtime_error {
   Code code;
 };
 
+// e as an Error: its code, "context: <engine message>", the engine's
+// message as the cause.
+inline Error to_error(const DbError& e, std::string_view context) {
+  Error err = Error::make(e.code, std::string(context) + ": " + e.what());
+  err.cause = e.what();
+  return err;
+}
+
 class Stmt;
 
 // One column of the current row of a Stmt; valid until the next step().

@@ -103,9 +103,7 @@ struct Store::Impl {
     try {
       return f();
     } catch (const DbError& e) {
-      Error err = Error::make(e.code, std::string(context) + ": " + e.what());
-      err.cause = e.what();
-      return std::unexpected(std::move(err));
+      return std::unexpected(to_error(e, context));
     } catch (const std::exception& e) {
       Error err = Error::make(codes::kInternal, std::string(context) + ": " + e.what());
       return std::unexpected(std::move(err));

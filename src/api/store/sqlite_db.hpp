@@ -7,6 +7,8 @@
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <optional>
+
 #include "api/store/db.hpp"
 
 namespace zlh::api::store {
@@ -19,7 +21,14 @@ Error from_sqlite(const SQLite::Exception& e, std::string_view context);
 
 class SqliteDb final : public Db {
  public:
-  explicit SqliteDb(SQLite::Database db) : db_(std::move(db)) {}
+  // Owns `db`.
+  explicit SqliteDb(SQLite::Database db) : owned_(std::move(db)), db_(*owned_) {}
+  // Uses `db`, which must outlive this object (the SQLite-typed entry
+  // points of migrations.hpp, and tests).
+  struct Borrow {};
+  SqliteDb(SQLite::Database& db, Borrow) : db_(db) {}
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
 
   void exec(std::string_view sql) override;
   Stmt prepare(std::string_view sql) override;
@@ -33,7 +42,8 @@ class SqliteDb final : public Db {
   SQLite::Database& raw() { return db_; }
 
  private:
-  SQLite::Database db_;
+  std::optional<SQLite::Database> owned_;
+  SQLite::Database& db_;
 };
 
 }  // namespace zlh::api::store

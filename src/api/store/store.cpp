@@ -113,11 +113,12 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
     db.exec("PRAGMA foreign_keys=ON");
     if (db.execAndGet("PRAGMA foreign_keys").getInt() != 1)
       return fail(codes::kInternal, "open store: sqlite refuses foreign_keys");
+    auto sqlite = std::make_unique<SqliteDb>(std::move(db));
     int64_t now = to_ms(options.clock());
-    if (auto r = migrate(db, embedded_migrations(), now); !r)
+    if (auto r = migrate(*sqlite, *sqlite_migrations(), embedded_migrations(), now); !r)
       return std::unexpected(r.error().wrap("open store " + path));
-    return std::unique_ptr<Store>(new Store(
-        std::make_unique<Impl>(std::make_unique<SqliteDb>(std::move(db)), std::move(options))));
+    return std::unique_ptr<Store>(
+        new Store(std::make_unique<Impl>(std::move(sqlite), std::move(options))));
   } catch (const SQLite::Exception& e) {
     return std::unexpected(from_sqlite(e, "open store " + path));
   }
