@@ -149,10 +149,11 @@ class WriteTx {
  public:
   explicit WriteTx(Db& db) : db_(db) { db_.begin_write(); }
   ~WriteTx() {
-    if (open_) try {
-        db_.rollback();
-      } catch (...) {  // the connection is gone or the engine already rolled back
-      }
+    if (!open_) return;
+    try {
+      db_.rollback();
+    } catch (const DbError&) {  // the connection is gone, or the engine rolled back already
+    }
   }
   void commit() {
     db_.commit();
