@@ -56,31 +56,30 @@ Result<std::vector<ActivityEntry>> Store::list_activity(int64_t server_id,
                                                         int limit) {
   if (limit < 1 || limit > 200)
     return std::unexpected(Error::invalid("limit", "limit outside 1..200"));
-  return impl_->read(
-      "list activity", [&](SQLite::Database& db) -> Result<std::vector<ActivityEntry>> {
-        const std::string sql =
-            "SELECT a.id, a.at, a.user_id, coalesce(u.username, ''), a.action, a.detail,"
-            " a.remote_addr FROM audit_log a LEFT JOIN users u ON u.id = a.user_id"
-            " WHERE a.server_id = ? AND a.id < ? AND " +
-            allowed_sql() + " ORDER BY a.id DESC LIMIT ?";
-        SQLite::Statement q(db, sql);
-        q.bind(1, server_id);
-        q.bind(2, before_id.value_or(INT64_MAX));
-        q.bind(3, limit);
-        std::vector<ActivityEntry> out;
-        while (q.executeStep()) {
-          ActivityEntry a;
-          a.id = q.getColumn(0).getInt64();
-          a.at = from_ms(q.getColumn(1).getInt64());
-          if (!q.getColumn(2).isNull()) a.user_id = q.getColumn(2).getInt64();
-          a.username = q.getColumn(3).getString();
-          a.action = q.getColumn(4).getString();
-          a.detail = q.getColumn(5).getString();
-          a.remote_addr = q.getColumn(6).getString();
-          out.push_back(std::move(a));
-        }
-        return out;
-      });
+  return impl_->read("list activity", [&](Db& db) -> Result<std::vector<ActivityEntry>> {
+    const std::string sql =
+        "SELECT a.id, a.at, a.user_id, coalesce(u.username, ''), a.action, a.detail,"
+        " a.remote_addr FROM audit_log a LEFT JOIN users u ON u.id = a.user_id"
+        " WHERE a.server_id = ? AND a.id < ? AND " +
+        allowed_sql() + " ORDER BY a.id DESC LIMIT ?";
+    Stmt q = db.prepare(sql);
+    q.bind(1, server_id);
+    q.bind(2, before_id.value_or(INT64_MAX));
+    q.bind(3, limit);
+    std::vector<ActivityEntry> out;
+    while (q.step()) {
+      ActivityEntry a;
+      a.id = q.col(0).int64();
+      a.at = from_ms(q.col(1).int64());
+      if (!q.col(2).is_null()) a.user_id = q.col(2).int64();
+      a.username = q.col(3).text();
+      a.action = q.col(4).text();
+      a.detail = q.col(5).text();
+      a.remote_addr = q.col(6).text();
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
 }
 
 }  // namespace zlh::api::store

@@ -27,19 +27,19 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
   if (e.action.empty()) return std::unexpected(Error::invalid("action", "empty action"));
   if (!is_json_object(e.detail))
     return std::unexpected(Error::invalid("detail", "detail is not a JSON object"));
-  return impl_->write("append audit", [&](SQLite::Database& db) -> Result<int64_t> {
+  return impl_->write("append audit", [&](Db& db) -> Result<int64_t> {
     if (e.user_id) {
       if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", *e.user_id))
         return fail(codes::kNotFound, "user not found");
     }
-    SQLite::Statement ins(db,
-                          "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr,"
-                          " server_id) VALUES (?,?,?,?,?,?,?)");
+    Stmt ins = db.prepare(
+        "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr,"
+        " server_id) VALUES (?,?,?,?,?,?,?)");
     ins.bind(1, impl_->now_ms());
     if (e.user_id)
       ins.bind(2, *e.user_id);
     else
-      ins.bind(2);
+      ins.bind_null(2);
     ins.bind(3, e.action);
     ins.bind(4, e.target);
     ins.bind(5, e.detail);
@@ -47,33 +47,33 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
     if (auto sid = e.server_id ? e.server_id : server_of_target(e.target))
       ins.bind(7, *sid);
     else
-      ins.bind(7);
+      ins.bind_null(7);
     ins.exec();
-    return db.getLastInsertRowid();
+    return db.last_insert_id();
   });
 }
 
 Result<std::vector<AuditEntry>> Store::list_audit(int limit, std::optional<int64_t> before_id) {
   if (limit < 1 || limit > 1000)
     return std::unexpected(Error::invalid("limit", "limit outside 1..1000"));
-  return impl_->read("list audit", [&](SQLite::Database& db) -> Result<std::vector<AuditEntry>> {
-    SQLite::Statement q(db,
-                        "SELECT id, at, user_id, action, target, detail, remote_addr, server_id"
-                        " FROM audit_log"
-                        " WHERE id < ? ORDER BY id DESC LIMIT ?");
+  return impl_->read("list audit", [&](Db& db) -> Result<std::vector<AuditEntry>> {
+    Stmt q = db.prepare(
+        "SELECT id, at, user_id, action, target, detail, remote_addr, server_id"
+        " FROM audit_log"
+        " WHERE id < ? ORDER BY id DESC LIMIT ?");
     q.bind(1, before_id.value_or(INT64_MAX));
     q.bind(2, limit);
     std::vector<AuditEntry> out;
-    while (q.executeStep()) {
+    while (q.step()) {
       AuditEntry a;
-      a.id = q.getColumn(0).getInt64();
-      a.at = from_ms(q.getColumn(1).getInt64());
-      if (!q.getColumn(2).isNull()) a.user_id = q.getColumn(2).getInt64();
-      a.action = q.getColumn(3).getString();
-      a.target = q.getColumn(4).getString();
-      a.detail = q.getColumn(5).getString();
-      a.remote_addr = q.getColumn(6).getString();
-      if (!q.getColumn(7).isNull()) a.server_id = q.getColumn(7).getInt64();
+      a.id = q.col(0).int64();
+      a.at = from_ms(q.col(1).int64());
+      if (!q.col(2).is_null()) a.user_id = q.col(2).int64();
+      a.action = q.col(3).text();
+      a.target = q.col(4).text();
+      a.detail = q.col(5).text();
+      a.remote_addr = q.col(6).text();
+      if (!q.col(7).is_null()) a.server_id = q.col(7).int64();
       out.push_back(std::move(a));
     }
     return out;

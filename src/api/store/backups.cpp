@@ -11,48 +11,47 @@ constexpr const char* kCols =
     "SELECT id, server_id, owner_id, name, kind, state, size, sha256, format, error, created_at,"
     " finished_at FROM backups ";
 
-Backup row_backup(SQLite::Statement& q) {
+Backup row_backup(Stmt& q) {
   Backup b;
-  b.id = q.getColumn(0).getInt64();
-  b.server_id = q.getColumn(1).getInt64();
-  b.owner_id = q.getColumn(2).getInt64();
-  b.name = q.getColumn(3).getString();
-  b.kind = must(parse_backup_kind(q.getColumn(4).getString()));
-  b.state = must(parse_backup_state(q.getColumn(5).getString()));
-  b.size = q.getColumn(6).getInt64();
-  b.sha256 = q.getColumn(7).getString();
-  b.format = q.getColumn(8).getString();
-  b.error = q.getColumn(9).getString();
-  b.created_at = from_ms(q.getColumn(10).getInt64());
-  b.finished_at = opt_time(q.getColumn(11));
+  b.id = q.col(0).int64();
+  b.server_id = q.col(1).int64();
+  b.owner_id = q.col(2).int64();
+  b.name = q.col(3).text();
+  b.kind = must(parse_backup_kind(q.col(4).text()));
+  b.state = must(parse_backup_state(q.col(5).text()));
+  b.size = q.col(6).int64();
+  b.sha256 = q.col(7).text();
+  b.format = q.col(8).text();
+  b.error = q.col(9).text();
+  b.created_at = from_ms(q.col(10).int64());
+  b.finished_at = opt_time(q.col(11));
   return b;
 }
 
-Result<Backup> one_backup(SQLite::Database& db, int64_t id) {
-  SQLite::Statement q(db, std::string(kCols) + "WHERE id = ?");
+Result<Backup> one_backup(Db& db, int64_t id) {
+  Stmt q = db.prepare(std::string(kCols) + "WHERE id = ?");
   q.bind(1, id);
-  if (!q.executeStep()) return fail(codes::kNotFound, "backup not found");
+  if (!q.step()) return fail(codes::kNotFound, "backup not found");
   return row_backup(q);
 }
 
-int64_t bytes_used(SQLite::Database& db, int64_t owner_id) {
-  SQLite::Statement q(
-      db, "SELECT COALESCE(SUM(size), 0) FROM backups WHERE owner_id = ? AND state != ?");
+int64_t bytes_used(Db& db, int64_t owner_id) {
+  Stmt q =
+      db.prepare("SELECT COALESCE(SUM(size), 0) FROM backups WHERE owner_id = ? AND state != ?");
   q.bind(1, owner_id);
   q.bind(2, std::string(to_string(BackupState::kFailed)));
-  q.executeStep();
-  return q.getColumn(0).getInt64();
+  q.step();
+  return q.col(0).int64();
 }
 
 // E_CONFLICT when the server has an unfinished job.
-Result<void> no_unfinished_job(SQLite::Database& db, int64_t server_id) {
-  SQLite::Statement busy(
-      db, "SELECT id, kind FROM jobs WHERE server_id = ? AND state " + unfinished_in());
+Result<void> no_unfinished_job(Db& db, int64_t server_id) {
+  Stmt busy =
+      db.prepare("SELECT id, kind FROM jobs WHERE server_id = ? AND state " + unfinished_in());
   busy.bind(1, server_id);
-  if (busy.executeStep())
-    return fail(codes::kConflict, "the server has an unfinished " + busy.getColumn(1).getString() +
-                                      " job (" + std::to_string(busy.getColumn(0).getInt64()) +
-                                      ")");
+  if (busy.step())
+    return fail(codes::kConflict, "the server has an unfinished " + busy.col(1).text() + " job (" +
+                                      std::to_string(busy.col(0).int64()) + ")");
   return {};
 }
 
@@ -62,13 +61,13 @@ Error quota_error(int64_t limit, int64_t used, int64_t want) {
                                         (want ? ", " + std::to_string(want) + " more needed" : ""));
 }
 
-Backup insert_backup(SQLite::Database& db, const NewBackup& b, int64_t now) {
+Backup insert_backup(Db& db, const NewBackup& b, int64_t now) {
   exec_with(db,
             "INSERT INTO backups(server_id, owner_id, name, kind, state, created_at)"
             " VALUES (?,?,?,?,?,?)",
             b.server_id, b.owner_id, b.name, std::string(to_string(b.kind)),
             std::string(to_string(BackupState::kCreating)), now);
-  return must(one_backup(db, db.getLastInsertRowid()));
+  return must(one_backup(db, db.last_insert_id()));
 }
 
 }  // namespace
@@ -76,7 +75,7 @@ Backup insert_backup(SQLite::Database& db, const NewBackup& b, int64_t now) {
 Result<StartedBackup> Store::create_backup_job(const NewBackup& b, int64_t quota_bytes,
                                                std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
-  return impl_->write("create backup", [&](SQLite::Database& db) -> Result<StartedBackup> {
+  return impl_->write("create backup", [&](Db& db) -> Result<StartedBackup> {
     if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", b.server_id))
       return fail(codes::kNotFound, "server not found");
     if (auto j = no_unfinished_job(db, b.server_id); !j) return std::unexpected(j.error());
@@ -96,7 +95,7 @@ Result<StartedRestore> Store::create_restore_job(int64_t server_id, int64_t back
                                                  int64_t owner_id, int64_t quota_bytes,
                                                  std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
-  return impl_->write("create restore", [&](SQLite::Database& db) -> Result<StartedRestore> {
+  return impl_->write("create restore", [&](Db& db) -> Result<StartedRestore> {
     if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
       return fail(codes::kNotFound, "server not found");
     auto b = one_backup(db, backup_id);
@@ -122,22 +121,22 @@ Result<StartedRestore> Store::create_restore_job(int64_t server_id, int64_t back
 }
 
 Result<Backup> Store::get_backup(int64_t id) {
-  return impl_->read("get backup", [&](SQLite::Database& db) { return one_backup(db, id); });
+  return impl_->read("get backup", [&](Db& db) { return one_backup(db, id); });
 }
 
 Result<std::vector<Backup>> Store::list_backups(int64_t server_id) {
-  return impl_->read("list backups", [&](SQLite::Database& db) -> Result<std::vector<Backup>> {
-    SQLite::Statement q(db, std::string(kCols) + "WHERE server_id = ? ORDER BY id DESC");
+  return impl_->read("list backups", [&](Db& db) -> Result<std::vector<Backup>> {
+    Stmt q = db.prepare(std::string(kCols) + "WHERE server_id = ? ORDER BY id DESC");
     q.bind(1, server_id);
     std::vector<Backup> out;
-    while (q.executeStep()) out.push_back(row_backup(q));
+    while (q.step()) out.push_back(row_backup(q));
     return out;
   });
 }
 
 Result<void> Store::update_backup(int64_t id, const BackupUpdate& u) {
   if (u.size && *u.size < 0) return std::unexpected(Error::invalid("size", "negative size"));
-  return impl_->write("update backup", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("update backup", [&](Db& db) -> Result<void> {
     if (!row_exists(db, "SELECT 1 FROM backups WHERE id = ?", id))
       return fail(codes::kNotFound, "backup not found");
     if (u.state)
@@ -153,7 +152,7 @@ Result<void> Store::update_backup(int64_t id, const BackupUpdate& u) {
 }
 
 Result<void> Store::delete_backup(int64_t id) {
-  return impl_->write("delete backup", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("delete backup", [&](Db& db) -> Result<void> {
     auto b = one_backup(db, id);
     if (!b) return {};
     if (b->state == BackupState::kRestoring)
@@ -164,16 +163,15 @@ Result<void> Store::delete_backup(int64_t id) {
 }
 
 Result<void> Store::delete_backups_of_server(int64_t server_id) {
-  return impl_->write("delete backups", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("delete backups", [&](Db& db) -> Result<void> {
     exec_with(db, "DELETE FROM backups WHERE server_id = ?", server_id);
     return {};
   });
 }
 
 Result<int64_t> Store::backup_bytes_used(int64_t owner_id) {
-  return impl_->read("backup bytes", [&](SQLite::Database& db) -> Result<int64_t> {
-    return bytes_used(db, owner_id);
-  });
+  return impl_->read("backup bytes",
+                     [&](Db& db) -> Result<int64_t> { return bytes_used(db, owner_id); });
 }
 
 }  // namespace zlh::api::store

@@ -21,15 +21,15 @@ Result<void> check_grant(std::string_view hash, const IdeGrant& g) {
 }
 
 // The session exists and belongs to the grant's user.
-bool session_of_user(SQLite::Database& db, const IdeGrant& g) {
-  SQLite::Statement q(db, "SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2");
+bool session_of_user(Db& db, const IdeGrant& g) {
+  Stmt q = db.prepare("SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2");
   q.bind(1, g.session_id);
   q.bind(2, g.user_id);
-  return q.executeStep();
+  return q.step();
 }
 
 // ?1..?4 of an INSERT of a ticket or cookie: its hash and what it grants.
-void bind_grant(SQLite::Statement& ins, const std::string& hash, const IdeGrant& grant) {
+void bind_grant(Stmt& ins, const std::string& hash, const IdeGrant& grant) {
   ins.bind(1, hash);
   ins.bind(2, grant.session_id);
   ins.bind(3, grant.user_id);
@@ -42,16 +42,15 @@ Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& gra
                                       Time expires_at) {
   if (auto ok = check_grant(hash, grant); !ok) return ok;
   std::string h(hash);
-  return impl_->write("create ide ticket", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("create ide ticket", [&](Db& db) -> Result<void> {
     const int64_t now = impl_->now_ms();
     if (to_ms(expires_at) <= now)
       return std::unexpected(Error::invalid("expires_at", "ticket would be born expired"));
     if (!session_of_user(db, grant)) return fail(codes::kNotFound, "session not found");
-    SQLite::Statement purge(db, "DELETE FROM ide_tickets WHERE expires_at < ?1");
+    Stmt purge = db.prepare("DELETE FROM ide_tickets WHERE expires_at < ?1");
     purge.bind(1, now - 60'000);
     purge.exec();
-    SQLite::Statement ins(
-        db,
+    Stmt ins = db.prepare(
         "INSERT INTO ide_tickets (hash, session_id, user_id, vmid, created_at, expires_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     bind_grant(ins, h, grant);
@@ -65,20 +64,19 @@ Result<void> Store::create_ide_ticket(std::string_view hash, const IdeGrant& gra
 Result<IdeGrant> Store::redeem_ide_ticket(std::string_view hash, Time now) {
   if (!valid_hash(hash)) return fail(codes::kNotFound, "no such ticket");
   std::string h(hash);
-  return impl_->write("redeem ide ticket", [&](SQLite::Database& db) -> Result<IdeGrant> {
+  return impl_->write("redeem ide ticket", [&](Db& db) -> Result<IdeGrant> {
     const int64_t at = to_ms(now);
-    SQLite::Statement q(db,
-                        "UPDATE ide_tickets SET used_at = ?2"
-                        " WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2"
-                        " AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ide_tickets.session_id"
-                        "             AND s.revoked_at IS NULL AND s.expires_at > ?2)"
-                        " RETURNING session_id, user_id, vmid");
+    Stmt q = db.prepare(
+        "UPDATE ide_tickets SET used_at = ?2"
+        " WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2"
+        " AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = ide_tickets.session_id"
+        "             AND s.revoked_at IS NULL AND s.expires_at > ?2)"
+        " RETURNING session_id, user_id, vmid");
     q.bind(1, h);
     q.bind(2, at);
-    if (!q.executeStep())
-      return fail(codes::kNotFound, "no such ticket (unknown, used or expired)");
-    IdeGrant g{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt()};
-    while (q.executeStep()) {
+    if (!q.step()) return fail(codes::kNotFound, "no such ticket (unknown, used or expired)");
+    IdeGrant g{q.col(0).text(), q.col(1).int64(), q.col(2).int32()};
+    while (q.step()) {
     }
     return g;
   });
@@ -87,11 +85,11 @@ Result<IdeGrant> Store::redeem_ide_ticket(std::string_view hash, Time now) {
 Result<void> Store::create_ide_cookie(std::string_view hash, const IdeGrant& grant) {
   if (auto ok = check_grant(hash, grant); !ok) return ok;
   std::string h(hash);
-  return impl_->write("create ide cookie", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("create ide cookie", [&](Db& db) -> Result<void> {
     if (!session_of_user(db, grant)) return fail(codes::kNotFound, "session not found");
-    SQLite::Statement ins(db,
-                          "INSERT INTO ide_cookies (hash, session_id, user_id, vmid, created_at)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5)");
+    Stmt ins = db.prepare(
+        "INSERT INTO ide_cookies (hash, session_id, user_id, vmid, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)");
     bind_grant(ins, h, grant);
     ins.bind(5, impl_->now_ms());
     ins.exec();
@@ -102,16 +100,16 @@ Result<void> Store::create_ide_cookie(std::string_view hash, const IdeGrant& gra
 Result<IdeGrant> Store::get_ide_cookie(std::string_view hash, Time now) {
   if (!valid_hash(hash)) return fail(codes::kNotFound, "no such IDE cookie");
   std::string h(hash);
-  return impl_->read("get ide cookie", [&](SQLite::Database& db) -> Result<IdeGrant> {
-    SQLite::Statement q(db,
-                        "SELECT c.session_id, c.user_id, c.vmid FROM ide_cookies c"
-                        " JOIN sessions s ON s.id = c.session_id AND s.user_id = c.user_id"
-                        " WHERE c.hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2");
+  return impl_->read("get ide cookie", [&](Db& db) -> Result<IdeGrant> {
+    Stmt q = db.prepare(
+        "SELECT c.session_id, c.user_id, c.vmid FROM ide_cookies c"
+        " JOIN sessions s ON s.id = c.session_id AND s.user_id = c.user_id"
+        " WHERE c.hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2");
     q.bind(1, h);
     q.bind(2, to_ms(now));
-    if (!q.executeStep())
+    if (!q.step())
       return fail(codes::kNotFound, "no such IDE cookie (unknown, or its session ended)");
-    return IdeGrant{q.getColumn(0).getString(), q.getColumn(1).getInt64(), q.getColumn(2).getInt()};
+    return IdeGrant{q.col(0).text(), q.col(1).int64(), q.col(2).int32()};
   });
 }
 

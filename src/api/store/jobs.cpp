@@ -21,45 +21,44 @@ const std::string& unfinished_in() {
 
 namespace {
 
-std::vector<JobStep> load_steps(SQLite::Database& db, int64_t job_id) {
-  SQLite::Statement q(db,
-                      "SELECT idx, name, state, detail, started_at, finished_at FROM job_steps"
-                      " WHERE job_id = ? ORDER BY idx");
+std::vector<JobStep> load_steps(Db& db, int64_t job_id) {
+  Stmt q = db.prepare(
+      "SELECT idx, name, state, detail, started_at, finished_at FROM job_steps"
+      " WHERE job_id = ? ORDER BY idx");
   q.bind(1, job_id);
   std::vector<JobStep> out;
-  while (q.executeStep())
-    out.push_back(JobStep{q.getColumn(0).getInt(), q.getColumn(1).getString(),
-                          must(parse_step_state(q.getColumn(2).getString())),
-                          q.getColumn(3).getString(), opt_time(q.getColumn(4)),
-                          opt_time(q.getColumn(5))});
+  while (q.step())
+    out.push_back(JobStep{q.col(0).int32(), q.col(1).text(),
+                          must(parse_step_state(q.col(2).text())), q.col(3).text(),
+                          opt_time(q.col(4)), opt_time(q.col(5))});
   return out;
 }
 
 // Jobs matching `where` (over jobs j joined with their server s), with steps.
 template <typename Bind>
-std::vector<Job> query_jobs(SQLite::Database& db, std::string_view where, Bind bind) {
-  SQLite::Statement q(db, std::string("SELECT j.id, j.server_id, j.kind, j.state, j.error,"
-                                      " j.created_at, j.updated_at, j.params FROM jobs j"
-                                      " JOIN servers s ON s.id = j.server_id WHERE ") +
-                              std::string(where) + " ORDER BY j.id");
+std::vector<Job> query_jobs(Db& db, std::string_view where, Bind bind) {
+  Stmt q = db.prepare(std::string("SELECT j.id, j.server_id, j.kind, j.state, j.error,"
+                                  " j.created_at, j.updated_at, j.params FROM jobs j"
+                                  " JOIN servers s ON s.id = j.server_id WHERE ") +
+                      std::string(where) + " ORDER BY j.id");
   bind(q);
   std::vector<Job> out;
-  while (q.executeStep())
-    out.push_back(Job{q.getColumn(0).getInt64(),
-                      q.getColumn(1).getInt64(),
-                      must(parse_job_kind(q.getColumn(2).getString())),
-                      must(parse_job_state(q.getColumn(3).getString())),
-                      q.getColumn(4).getString(),
-                      from_ms(q.getColumn(5).getInt64()),
-                      from_ms(q.getColumn(6).getInt64()),
+  while (q.step())
+    out.push_back(Job{q.col(0).int64(),
+                      q.col(1).int64(),
+                      must(parse_job_kind(q.col(2).text())),
+                      must(parse_job_state(q.col(3).text())),
+                      q.col(4).text(),
+                      from_ms(q.col(5).int64()),
+                      from_ms(q.col(6).int64()),
                       {},
-                      q.getColumn(7).getString()});
+                      q.col(7).text()});
   for (Job& j : out) j.steps = load_steps(db, j.id);
   return out;
 }
 
 template <typename Bind>
-Result<Job> one_job(SQLite::Database& db, std::string_view where, Bind bind) {
+Result<Job> one_job(Db& db, std::string_view where, Bind bind) {
   auto jobs = query_jobs(db, where, bind);
   if (jobs.empty()) return fail(codes::kNotFound, "job not found");
   return std::move(jobs.front());
@@ -67,11 +66,11 @@ Result<Job> one_job(SQLite::Database& db, std::string_view where, Bind bind) {
 
 }  // namespace
 
-Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
-               std::span<const std::string> steps, int64_t now_ms, const std::string& params) {
-  SQLite::Statement ins(db,
-                        "INSERT INTO jobs(server_id, kind, state, created_at, updated_at, params)"
-                        " VALUES (?,?,?,?,?,?)");
+Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::string> steps,
+               int64_t now_ms, const std::string& params) {
+  Stmt ins = db.prepare(
+      "INSERT INTO jobs(server_id, kind, state, created_at, updated_at, params)"
+      " VALUES (?,?,?,?,?,?)");
   ins.bind(1, server_id);
   ins.bind(2, std::string(to_string(kind)));
   ins.bind(3, std::string(to_string(JobState::kQueued)));
@@ -79,9 +78,9 @@ Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
   ins.bind(5, now_ms);
   ins.bind(6, params);
   ins.exec();
-  Job job{db.getLastInsertRowid(), server_id, kind,  JobState::kQueued, "", from_ms(now_ms),
-          from_ms(now_ms),         {},        params};
-  SQLite::Statement step(db, "INSERT INTO job_steps(job_id, idx, name) VALUES (?,?,?)");
+  Job job{db.last_insert_id(), server_id, kind,  JobState::kQueued, "", from_ms(now_ms),
+          from_ms(now_ms),     {},        params};
+  Stmt step = db.prepare("INSERT INTO job_steps(job_id, idx, name) VALUES (?,?,?)");
   for (size_t i = 0; i < steps.size(); ++i) {
     step.reset();
     step.bind(1, job.id);
@@ -95,29 +94,28 @@ Job insert_job(SQLite::Database& db, int64_t server_id, JobKind kind,
 
 Result<Job> Store::create_job(int64_t server_id, JobKind kind, std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
-  return impl_->write("create job", [&](SQLite::Database& db) -> Result<Job> {
+  return impl_->write("create job", [&](Db& db) -> Result<Job> {
     if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
       return fail(codes::kNotFound, "server not found");
     // Checked first for a clear message; the partial unique index
     // jobs_one_unfinished stays the guarantee.
-    SQLite::Statement busy(db,
-                           "SELECT id FROM jobs WHERE server_id = ? AND state " + unfinished_in());
+    Stmt busy = db.prepare("SELECT id FROM jobs WHERE server_id = ? AND state " + unfinished_in());
     busy.bind(1, server_id);
-    if (busy.executeStep())
-      return fail(codes::kConflict, "server has an unfinished job (" +
-                                        std::to_string(busy.getColumn(0).getInt64()) + ")");
+    if (busy.step())
+      return fail(codes::kConflict,
+                  "server has an unfinished job (" + std::to_string(busy.col(0).int64()) + ")");
     return insert_job(db, server_id, kind, steps, impl_->now_ms());
   });
 }
 
 Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const std::string> steps) {
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
-  return impl_->write("create delete job", [&](SQLite::Database& db) -> Result<DeleteJob> {
+  return impl_->write("create delete job", [&](Db& db) -> Result<DeleteJob> {
     if (!row_exists(db, "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL", server_id))
       return fail(codes::kNotFound, "server not found");
     DeleteJob out;
     auto busy = query_jobs(db, "j.server_id = ? AND j.state " + unfinished_in(),
-                           [&](SQLite::Statement& q) { q.bind(1, server_id); });
+                           [&](Stmt& q) { q.bind(1, server_id); });
     if (!busy.empty()) {
       Job& cur = busy.front();
       if (cur.kind == JobKind::kDelete) {
@@ -133,8 +131,8 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
         return fail(codes::kConflict, "the server's failed provisioning is being cleaned up (job " +
                                           std::to_string(cur.id) + "); try again when it ends");
       int64_t now = impl_->now_ms();
-      SQLite::Statement cancel(
-          db, "UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?");
+      Stmt cancel =
+          db.prepare("UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? WHERE id = ?");
       cancel.bind(1, "cancelled: the server was deleted while it was being provisioned");
       cancel.bind(2, now);
       cancel.bind(3, cur.id);
@@ -145,8 +143,7 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
     // The server is on its way out from this moment, not from when the runner
     // picks the job up: the IDE proxy, Tailscale keys and the list all see
     // `deleting` at once (a DELETE ends access immediately, docs/design.md §10.4).
-    SQLite::Statement mark(db,
-                           "UPDATE servers SET state = 'deleting', updated_at = ? WHERE id = ?");
+    Stmt mark = db.prepare("UPDATE servers SET state = 'deleting', updated_at = ? WHERE id = ?");
     mark.bind(1, impl_->now_ms());
     mark.bind(2, server_id);
     mark.exec();
@@ -155,24 +152,23 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
 }
 
 Result<Job> Store::get_job(int64_t id) {
-  return impl_->read("get job", [&](SQLite::Database& db) {
-    return one_job(db, "j.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
-  });
+  return impl_->read(
+      "get job", [&](Db& db) { return one_job(db, "j.id = ?", [&](Stmt& q) { q.bind(1, id); }); });
 }
 
 Result<Job> Store::latest_job_for_server(int64_t server_id) {
-  return impl_->read("latest job", [&](SQLite::Database& db) {
+  return impl_->read("latest job", [&](Db& db) {
     return one_job(db, "j.id = (SELECT MAX(id) FROM jobs WHERE server_id = ?)",
-                   [&](SQLite::Statement& q) { q.bind(1, server_id); });
+                   [&](Stmt& q) { q.bind(1, server_id); });
   });
 }
 
 Result<Job> Store::get_job_for_owner(int64_t id, int64_t owner_id) {
-  return impl_->read("get job", [&](SQLite::Database& db) {
+  return impl_->read("get job", [&](Db& db) {
     return one_job(db,
                    "j.id = ?1 AND (s.owner_id = ?2 OR EXISTS (SELECT 1 FROM server_members m"
                    " WHERE m.server_id = s.id AND m.user_id = ?2))",
-                   [&](SQLite::Statement& q) {
+                   [&](Stmt& q) {
                      q.bind(1, id);
                      q.bind(2, owner_id);
                    });
@@ -180,32 +176,32 @@ Result<Job> Store::get_job_for_owner(int64_t id, int64_t owner_id) {
 }
 
 Result<void> Store::update_job_state(int64_t id, JobState state, std::optional<std::string> error) {
-  return impl_->write("update job", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement cur(db, "SELECT state FROM jobs WHERE id = ?");
+  return impl_->write("update job", [&](Db& db) -> Result<void> {
+    Stmt cur = db.prepare("SELECT state FROM jobs WHERE id = ?");
     cur.bind(1, id);
-    if (!cur.executeStep()) return fail(codes::kNotFound, "job not found");
-    JobState from = must(parse_job_state(cur.getColumn(0).getString()));
+    if (!cur.step()) return fail(codes::kNotFound, "job not found");
+    JobState from = must(parse_job_state(cur.col(0).text()));
     if (!job_transition_allowed(from, state))
       return fail(codes::kConflict, "job cannot go from " + std::string(to_string(from)) + " to " +
                                         std::string(to_string(state)));
     if (!is_unfinished(from) && is_unfinished(state)) {
       // failed → compensating: only if no other job took the server meanwhile
       // (jobs_one_unfinished would refuse it anyway, less clearly).
-      SQLite::Statement other(db,
-                              "SELECT o.id FROM jobs o JOIN jobs j ON o.server_id = j.server_id"
-                              " WHERE j.id = ? AND o.id != j.id"
-                              " AND o.state " +
-                                  unfinished_in());
+      Stmt other = db.prepare(
+          "SELECT o.id FROM jobs o JOIN jobs j ON o.server_id = j.server_id"
+          " WHERE j.id = ? AND o.id != j.id"
+          " AND o.state " +
+          unfinished_in());
       other.bind(1, id);
-      if (other.executeStep())
+      if (other.step())
         return fail(codes::kConflict, "server has another unfinished job (" +
-                                          std::to_string(other.getColumn(0).getInt64()) + ")");
+                                          std::to_string(other.col(0).int64()) + ")");
     }
-    SQLite::Statement q(db,
-                        "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ?"
-                        " WHERE id = ?");
+    Stmt q = db.prepare(
+        "UPDATE jobs SET state = ?, error = coalesce(?, error), updated_at = ?"
+        " WHERE id = ?");
     q.bind(1, std::string(to_string(state)));
-    bind_or_null(q, 2, error);
+    q.bind(2, error);
     q.bind(3, impl_->now_ms());
     q.bind(4, id);
     q.exec();
@@ -215,21 +211,21 @@ Result<void> Store::update_job_state(int64_t id, JobState state, std::optional<s
 
 Result<void> Store::update_job_step(int64_t job_id, int idx, StepState state,
                                     std::optional<std::string> detail) {
-  return impl_->write("update job step", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("update job step", [&](Db& db) -> Result<void> {
     const int64_t now = impl_->now_ms();
-    SQLite::Statement q(db,
-                        "UPDATE job_steps SET state = ?1, detail = coalesce(?2, detail),"
-                        " started_at = CASE WHEN ?1 = 'running' THEN coalesce(started_at, ?3)"
-                        "                   ELSE started_at END,"
-                        " finished_at = CASE WHEN ?1 IN ('done', 'failed') THEN ?3 ELSE NULL END"
-                        " WHERE job_id = ?4 AND idx = ?5");
+    Stmt q = db.prepare(
+        "UPDATE job_steps SET state = ?1, detail = coalesce(?2, detail),"
+        " started_at = CASE WHEN ?1 = 'running' THEN coalesce(started_at, ?3)"
+        "                   ELSE started_at END,"
+        " finished_at = CASE WHEN ?1 IN ('done', 'failed') THEN ?3 ELSE NULL END"
+        " WHERE job_id = ?4 AND idx = ?5");
     q.bind(1, std::string(to_string(state)));
-    bind_or_null(q, 2, detail);
+    q.bind(2, detail);
     q.bind(3, now);
     q.bind(4, job_id);
     q.bind(5, idx);
     if (q.exec() == 0) return fail(codes::kNotFound, "job step not found");
-    SQLite::Statement touch(db, "UPDATE jobs SET updated_at = ? WHERE id = ?");
+    Stmt touch = db.prepare("UPDATE jobs SET updated_at = ? WHERE id = ?");
     touch.bind(1, now);
     touch.bind(2, job_id);
     touch.exec();
@@ -238,8 +234,8 @@ Result<void> Store::update_job_step(int64_t job_id, int idx, StepState state,
 }
 
 Result<std::vector<Job>> Store::list_unfinished_jobs() {
-  return impl_->read("list unfinished jobs", [](SQLite::Database& db) -> Result<std::vector<Job>> {
-    return query_jobs(db, "j.state " + unfinished_in(), [](SQLite::Statement&) {});
+  return impl_->read("list unfinished jobs", [](Db& db) -> Result<std::vector<Job>> {
+    return query_jobs(db, "j.state " + unfinished_in(), [](Stmt&) {});
   });
 }
 

@@ -6,30 +6,30 @@ namespace zlh::api::store {
 namespace {
 
 // A row of kServerAccessSelect run for `user_id`.
-ServerAccess read_access(SQLite::Statement& q, int64_t user_id) {
+ServerAccess read_access(Stmt& q, int64_t user_id) {
   ServerAccess a;
   a.server = read_server(q);
   a.owner = a.server.owner_id == user_id;
   if (a.owner)
     a.permissions = PermSet::all();
-  else if (!q.getColumn(21).isNull())
-    a.permissions = must(parse_permissions_text(q.getColumn(21).getString()));
-  a.owner_username = q.getColumn(22).getString();
+  else if (!q.col(21).is_null())
+    a.permissions = must(parse_permissions_text(q.col(21).text()));
+  a.owner_username = q.col(22).text();
   return a;
 }
 
 // Servers of kServerAccessSelect + `where` (may use ?1, the user, and ?2).
 template <typename Bind>
-std::vector<ServerAccess> query_access(SQLite::Database& db, int64_t user_id,
-                                       const std::string& where, Bind bind) {
-  SQLite::Statement q(db, std::string(kServerAccessSelect) +
-                              "WHERE s.deleted_at IS NULL"
-                              " AND (s.owner_id = ?1 OR m.user_id IS NOT NULL) AND " +
-                              where + " ORDER BY s.id");
+std::vector<ServerAccess> query_access(Db& db, int64_t user_id, const std::string& where,
+                                       Bind bind) {
+  Stmt q = db.prepare(std::string(kServerAccessSelect) +
+                      "WHERE s.deleted_at IS NULL"
+                      " AND (s.owner_id = ?1 OR m.user_id IS NOT NULL) AND " +
+                      where + " ORDER BY s.id");
   q.bind(1, user_id);
   bind(q);
   std::vector<ServerAccess> out;
-  while (q.executeStep()) out.push_back(read_access(q, user_id));
+  while (q.step()) out.push_back(read_access(q, user_id));
   return out;
 }
 
@@ -37,33 +37,33 @@ constexpr const char* kMemberSelect =
     "SELECT m.server_id, m.user_id, u.username, u.email, m.permissions, m.added_by,"
     " m.created_at, m.updated_at FROM server_members m JOIN users u ON u.id = m.user_id ";
 
-Member read_member(SQLite::Statement& q) {
+Member read_member(Stmt& q) {
   Member m;
-  m.server_id = q.getColumn(0).getInt64();
-  m.user_id = q.getColumn(1).getInt64();
-  m.username = q.getColumn(2).getString();
-  m.email = q.getColumn(3).getString();
-  m.permissions = must(parse_permissions_text(q.getColumn(4).getString()));
-  if (!q.getColumn(5).isNull()) m.added_by = q.getColumn(5).getInt64();
-  m.added_at = from_ms(q.getColumn(6).getInt64());
-  m.updated_at = from_ms(q.getColumn(7).getInt64());
+  m.server_id = q.col(0).int64();
+  m.user_id = q.col(1).int64();
+  m.username = q.col(2).text();
+  m.email = q.col(3).text();
+  m.permissions = must(parse_permissions_text(q.col(4).text()));
+  if (!q.col(5).is_null()) m.added_by = q.col(5).int64();
+  m.added_at = from_ms(q.col(6).int64());
+  m.updated_at = from_ms(q.col(7).int64());
   return m;
 }
 
-Result<Member> one_member(SQLite::Database& db, int64_t server_id, int64_t user_id) {
-  SQLite::Statement q(db, std::string(kMemberSelect) + "WHERE m.server_id = ? AND m.user_id = ?");
+Result<Member> one_member(Db& db, int64_t server_id, int64_t user_id) {
+  Stmt q = db.prepare(std::string(kMemberSelect) + "WHERE m.server_id = ? AND m.user_id = ?");
   q.bind(1, server_id);
   q.bind(2, user_id);
-  if (!q.executeStep()) return fail(codes::kNotFound, "no such member");
+  if (!q.step()) return fail(codes::kNotFound, "no such member");
   return read_member(q);
 }
 
 // The live server's owner; E_NOT_FOUND when the server is gone.
-Result<int64_t> live_owner(SQLite::Database& db, int64_t server_id) {
-  SQLite::Statement q(db, "SELECT owner_id FROM servers WHERE id = ? AND deleted_at IS NULL");
+Result<int64_t> live_owner(Db& db, int64_t server_id) {
+  Stmt q = db.prepare("SELECT owner_id FROM servers WHERE id = ? AND deleted_at IS NULL");
   q.bind(1, server_id);
-  if (!q.executeStep()) return fail(codes::kNotFound, "server not found");
-  return q.getColumn(0).getInt64();
+  if (!q.step()) return fail(codes::kNotFound, "server not found");
+  return q.col(0).int64();
 }
 
 constexpr const char* kTransferSelect =
@@ -71,74 +71,69 @@ constexpr const char* kTransferSelect =
     " t.created_at, t.expires_at FROM server_transfers t JOIN servers s ON s.id = t.server_id"
     " JOIN users f ON f.id = t.from_user_id JOIN users u ON u.id = t.to_user_id ";
 
-Transfer read_transfer(SQLite::Statement& q) {
-  return Transfer{q.getColumn(0).getInt64(),          q.getColumn(1).getString(),
-                  q.getColumn(2).getInt64(),          q.getColumn(3).getString(),
-                  q.getColumn(4).getInt64(),          q.getColumn(5).getString(),
-                  from_ms(q.getColumn(6).getInt64()), from_ms(q.getColumn(7).getInt64())};
+Transfer read_transfer(Stmt& q) {
+  return Transfer{q.col(0).int64(),          q.col(1).text(),          q.col(2).int64(),
+                  q.col(3).text(),           q.col(4).int64(),         q.col(5).text(),
+                  from_ms(q.col(6).int64()), from_ms(q.col(7).int64())};
 }
 
 // The live offer of the server (its current owner's) at `now_ms`.
-Result<Transfer> live_transfer(SQLite::Database& db, int64_t server_id, int64_t now_ms) {
-  SQLite::Statement q(db, std::string(kTransferSelect) +
-                              "WHERE t.server_id = ? AND t.expires_at > ?"
-                              " AND s.deleted_at IS NULL AND s.owner_id = t.from_user_id");
+Result<Transfer> live_transfer(Db& db, int64_t server_id, int64_t now_ms) {
+  Stmt q = db.prepare(std::string(kTransferSelect) +
+                      "WHERE t.server_id = ? AND t.expires_at > ?"
+                      " AND s.deleted_at IS NULL AND s.owner_id = t.from_user_id");
   q.bind(1, server_id);
   q.bind(2, now_ms);
-  if (!q.executeStep()) return fail(codes::kNotFound, "no ownership offer for this server");
+  if (!q.step()) return fail(codes::kNotFound, "no ownership offer for this server");
   return read_transfer(q);
 }
 
 }  // namespace
 
 Result<ServerAccess> Store::get_server_access(int64_t server_id, int64_t user_id) {
-  return impl_->read("get server", [&](SQLite::Database& db) -> Result<ServerAccess> {
-    auto rows =
-        query_access(db, user_id, "s.id = ?2", [&](SQLite::Statement& q) { q.bind(2, server_id); });
+  return impl_->read("get server", [&](Db& db) -> Result<ServerAccess> {
+    auto rows = query_access(db, user_id, "s.id = ?2", [&](Stmt& q) { q.bind(2, server_id); });
     if (rows.empty()) return fail(codes::kNotFound, "server not found");
     return std::move(rows.front());
   });
 }
 
 Result<ServerAccess> Store::get_server_access_by_vmid(int vmid, int64_t user_id) {
-  return impl_->read("get server", [&](SQLite::Database& db) -> Result<ServerAccess> {
-    auto rows =
-        query_access(db, user_id, "v.vmid = ?2", [&](SQLite::Statement& q) { q.bind(2, vmid); });
+  return impl_->read("get server", [&](Db& db) -> Result<ServerAccess> {
+    auto rows = query_access(db, user_id, "v.vmid = ?2", [&](Stmt& q) { q.bind(2, vmid); });
     if (rows.empty()) return fail(codes::kNotFound, "server not found");
     return std::move(rows.front());
   });
 }
 
 Result<std::vector<ServerAccess>> Store::list_servers_for_user(int64_t user_id) {
-  return impl_->read("list servers",
-                     [&](SQLite::Database& db) -> Result<std::vector<ServerAccess>> {
-                       return query_access(db, user_id, "1", [](SQLite::Statement&) {});
-                     });
+  return impl_->read("list servers", [&](Db& db) -> Result<std::vector<ServerAccess>> {
+    return query_access(db, user_id, "1", [](Stmt&) {});
+  });
 }
 
 Result<std::vector<Member>> Store::list_members(int64_t server_id) {
-  return impl_->read("list members", [&](SQLite::Database& db) -> Result<std::vector<Member>> {
-    SQLite::Statement q(db,
-                        std::string(kMemberSelect) + "WHERE m.server_id = ? ORDER BY m.user_id");
+  return impl_->read("list members", [&](Db& db) -> Result<std::vector<Member>> {
+    Stmt q = db.prepare(std::string(kMemberSelect) + "WHERE m.server_id = ? ORDER BY m.user_id");
     q.bind(1, server_id);
     std::vector<Member> out;
-    while (q.executeStep()) out.push_back(read_member(q));
+    while (q.step()) out.push_back(read_member(q));
     return out;
   });
 }
 
 Result<Member> Store::add_member(int64_t server_id, int64_t user_id, PermSet permissions,
                                  int64_t added_by) {
-  return impl_->write("add member", [&](SQLite::Database& db) -> Result<Member> {
+  return impl_->write("add member", [&](Db& db) -> Result<Member> {
     auto owner = live_owner(db, server_id);
     if (!owner) return fail(owner.error());
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
       return fail(codes::kNotFound, "no such user");
     if (*owner == user_id) return fail(codes::kConflict, "the owner is not made a member");
-    SQLite::Statement dup(db, "SELECT 1 FROM server_members WHERE server_id = ? AND user_id = ?");
+    Stmt dup = db.prepare("SELECT 1 FROM server_members WHERE server_id = ? AND user_id = ?");
     dup.bind(1, server_id);
     dup.bind(2, user_id);
-    if (dup.executeStep()) return fail(codes::kConflict, "already a member of this server");
+    if (dup.step()) return fail(codes::kConflict, "already a member of this server");
     const int64_t now = impl_->now_ms();
     exec_with(db,
               "INSERT INTO server_members(server_id, user_id, permissions, added_by, created_at,"
@@ -149,10 +144,10 @@ Result<Member> Store::add_member(int64_t server_id, int64_t user_id, PermSet per
 }
 
 Result<Member> Store::update_member(int64_t server_id, int64_t user_id, PermSet permissions) {
-  return impl_->write("update member", [&](SQLite::Database& db) -> Result<Member> {
-    SQLite::Statement q(db,
-                        "UPDATE server_members SET permissions = ?, updated_at = ?"
-                        " WHERE server_id = ? AND user_id = ?");
+  return impl_->write("update member", [&](Db& db) -> Result<Member> {
+    Stmt q = db.prepare(
+        "UPDATE server_members SET permissions = ?, updated_at = ?"
+        " WHERE server_id = ? AND user_id = ?");
     q.bind(1, permissions_text(permissions));
     q.bind(2, impl_->now_ms());
     q.bind(3, server_id);
@@ -163,8 +158,8 @@ Result<Member> Store::update_member(int64_t server_id, int64_t user_id, PermSet 
 }
 
 Result<void> Store::remove_member(int64_t server_id, int64_t user_id) {
-  return impl_->write("remove member", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement q(db, "DELETE FROM server_members WHERE server_id = ? AND user_id = ?");
+  return impl_->write("remove member", [&](Db& db) -> Result<void> {
+    Stmt q = db.prepare("DELETE FROM server_members WHERE server_id = ? AND user_id = ?");
     q.bind(1, server_id);
     q.bind(2, user_id);
     if (q.exec() == 0) return fail(codes::kNotFound, "no such member");
@@ -173,11 +168,11 @@ Result<void> Store::remove_member(int64_t server_id, int64_t user_id) {
 }
 
 Result<int> Store::revoke_ide_access(int64_t user_id, int vmid) {
-  return impl_->write("revoke ide access", [&](SQLite::Database& db) -> Result<int> {
-    SQLite::Statement c(db, "DELETE FROM ide_cookies WHERE user_id = ? AND vmid = ?");
+  return impl_->write("revoke ide access", [&](Db& db) -> Result<int> {
+    Stmt c = db.prepare("DELETE FROM ide_cookies WHERE user_id = ? AND vmid = ?");
     c.bind(1, user_id);
     c.bind(2, vmid);
-    SQLite::Statement t(db, "DELETE FROM ide_tickets WHERE user_id = ? AND vmid = ?");
+    Stmt t = db.prepare("DELETE FROM ide_tickets WHERE user_id = ? AND vmid = ?");
     t.bind(1, user_id);
     t.bind(2, vmid);
     return c.exec() + t.exec();
@@ -185,7 +180,7 @@ Result<int> Store::revoke_ide_access(int64_t user_id, int vmid) {
 }
 
 Result<Transfer> Store::offer_transfer(int64_t server_id, int64_t to_user_id, Time expires_at) {
-  return impl_->write("offer transfer", [&](SQLite::Database& db) -> Result<Transfer> {
+  return impl_->write("offer transfer", [&](Db& db) -> Result<Transfer> {
     auto owner = live_owner(db, server_id);
     if (!owner) return fail(owner.error());
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", to_user_id))
@@ -203,8 +198,8 @@ Result<Transfer> Store::offer_transfer(int64_t server_id, int64_t to_user_id, Ti
 }
 
 Result<void> Store::cancel_transfer(int64_t server_id) {
-  return impl_->write("cancel transfer", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement q(db, "DELETE FROM server_transfers WHERE server_id = ?");
+  return impl_->write("cancel transfer", [&](Db& db) -> Result<void> {
+    Stmt q = db.prepare("DELETE FROM server_transfers WHERE server_id = ?");
     q.bind(1, server_id);
     if (q.exec() == 0) return fail(codes::kNotFound, "no ownership offer for this server");
     return {};
@@ -212,42 +207,41 @@ Result<void> Store::cancel_transfer(int64_t server_id) {
 }
 
 Result<Transfer> Store::get_transfer(int64_t server_id, Time now) {
-  return impl_->read("get transfer", [&](SQLite::Database& db) {
-    return live_transfer(db, server_id, to_ms(now));
-  });
+  return impl_->read("get transfer",
+                     [&](Db& db) { return live_transfer(db, server_id, to_ms(now)); });
 }
 
 Result<std::vector<Transfer>> Store::list_transfers_to(int64_t user_id, Time now) {
-  return impl_->read("list transfers", [&](SQLite::Database& db) -> Result<std::vector<Transfer>> {
-    SQLite::Statement q(db, std::string(kTransferSelect) +
-                                "WHERE t.to_user_id = ? AND t.expires_at > ?"
-                                " AND s.deleted_at IS NULL AND s.owner_id = t.from_user_id"
-                                " ORDER BY t.server_id");
+  return impl_->read("list transfers", [&](Db& db) -> Result<std::vector<Transfer>> {
+    Stmt q = db.prepare(std::string(kTransferSelect) +
+                        "WHERE t.to_user_id = ? AND t.expires_at > ?"
+                        " AND s.deleted_at IS NULL AND s.owner_id = t.from_user_id"
+                        " ORDER BY t.server_id");
     q.bind(1, user_id);
     q.bind(2, to_ms(now));
     std::vector<Transfer> out;
-    while (q.executeStep()) out.push_back(read_transfer(q));
+    while (q.step()) out.push_back(read_transfer(q));
     return out;
   });
 }
 
 Result<Transfer> Store::accept_transfer(int64_t server_id, int64_t user_id, Time now,
                                         const NewServer& quotas) {
-  return impl_->write("accept transfer", [&](SQLite::Database& db) -> Result<Transfer> {
+  return impl_->write("accept transfer", [&](Db& db) -> Result<Transfer> {
     auto t = live_transfer(db, server_id, to_ms(now));
     if (!t || t->to_user_id != user_id)
       return fail(codes::kNotFound, "no ownership offer of this server to you");
     // The server counts against its new owner's quotas from now on.
     NewServer n = quotas;
     n.owner_id = user_id;
-    SQLite::Statement size(db,
-                           "SELECT coalesce(json_extract(payload, '$.memory_mb'), 0),"
-                           " coalesce(json_extract(payload, '$.disk_gb'), 0)"
-                           " FROM servers WHERE id = ?");
+    Stmt size = db.prepare(
+        "SELECT coalesce(json_extract(payload, '$.memory_mb'), 0),"
+        " coalesce(json_extract(payload, '$.disk_gb'), 0)"
+        " FROM servers WHERE id = ?");
     size.bind(1, server_id);
-    size.executeStep();
-    n.memory_mb = size.getColumn(0).getInt64();
-    n.disk_gb = size.getColumn(1).getInt64();
+    size.step();
+    n.memory_mb = size.col(0).int64();
+    n.disk_gb = size.col(1).int64();
     if (auto ok = check_quotas(db, n); !ok) return fail(ok.error());
     exec_with(db, "UPDATE servers SET owner_id = ?, updated_at = ? WHERE id = ?", user_id,
               impl_->now_ms(), server_id);

@@ -19,59 +19,59 @@ bool is_json_array(std::string_view text) {
   return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false).is_array();
 }
 
-Schedule read_schedule(SQLite::Statement& q) {
+Schedule read_schedule(Stmt& q) {
   Schedule s;
-  s.id = q.getColumn(0).getInt64();
-  s.server_id = q.getColumn(1).getInt64();
-  s.name = q.getColumn(2).getString();
-  s.cron = q.getColumn(3).getString();
-  s.timezone = q.getColumn(4).getString();
-  s.enabled = q.getColumn(5).getInt() != 0;
-  s.catch_up = q.getColumn(6).getInt() != 0;
-  s.only_when_running = q.getColumn(7).getInt() != 0;
-  s.tasks = q.getColumn(8).getString();
-  s.next_run_at = opt_time(q.getColumn(9));
-  s.created_at = from_ms(q.getColumn(10).getInt64());
-  s.updated_at = from_ms(q.getColumn(11).getInt64());
+  s.id = q.col(0).int64();
+  s.server_id = q.col(1).int64();
+  s.name = q.col(2).text();
+  s.cron = q.col(3).text();
+  s.timezone = q.col(4).text();
+  s.enabled = q.col(5).int32() != 0;
+  s.catch_up = q.col(6).int32() != 0;
+  s.only_when_running = q.col(7).int32() != 0;
+  s.tasks = q.col(8).text();
+  s.next_run_at = opt_time(q.col(9));
+  s.created_at = from_ms(q.col(10).int64());
+  s.updated_at = from_ms(q.col(11).int64());
   return s;
 }
 
-ScheduleRun read_run(SQLite::Statement& q) {
+ScheduleRun read_run(Stmt& q) {
   ScheduleRun r;
-  r.id = q.getColumn(0).getInt64();
-  r.schedule_id = q.getColumn(1).getInt64();
-  r.fire_time = from_ms(q.getColumn(2).getInt64());
-  r.manual = q.getColumn(3).getInt() != 0;
-  auto st = kRunStateNames.parse(q.getColumn(4).getString());
-  if (!st) throw std::runtime_error("bad run state \"" + q.getColumn(4).getString() + "\"");
+  r.id = q.col(0).int64();
+  r.schedule_id = q.col(1).int64();
+  r.fire_time = from_ms(q.col(2).int64());
+  r.manual = q.col(3).int32() != 0;
+  auto st = kRunStateNames.parse(q.col(4).text());
+  if (!st) throw std::runtime_error("bad run state \"" + q.col(4).text() + "\"");
   r.state = *st;
-  r.tasks = q.getColumn(5).getString();
-  r.error = q.getColumn(6).getString();
-  r.started_at = from_ms(q.getColumn(7).getInt64());
-  r.finished_at = opt_time(q.getColumn(8));
+  r.tasks = q.col(5).text();
+  r.error = q.col(6).text();
+  r.started_at = from_ms(q.col(7).int64());
+  r.finished_at = opt_time(q.col(8));
   return r;
 }
 
 template <typename Bind>
-std::vector<Schedule> query_schedules(SQLite::Database& db, std::string_view tail, Bind bind) {
-  SQLite::Statement q(db, std::string(kScheduleSelect) + std::string(tail));
+std::vector<Schedule> query_schedules(Db& db, std::string_view tail, Bind bind) {
+  Stmt q = db.prepare(std::string(kScheduleSelect) + std::string(tail));
   bind(q);
   std::vector<Schedule> out;
-  while (q.executeStep()) out.push_back(read_schedule(q));
+  while (q.step()) out.push_back(read_schedule(q));
   return out;
 }
 
 template <typename Bind>
-std::vector<ScheduleRun> query_runs(SQLite::Database& db, std::string_view tail, Bind bind) {
-  SQLite::Statement q(db, std::string(kRunSelect) + std::string(tail));
+std::vector<ScheduleRun> query_runs(Db& db, std::string_view tail, Bind bind) {
+  Stmt q = db.prepare(std::string(kRunSelect) + std::string(tail));
   bind(q);
   std::vector<ScheduleRun> out;
-  while (q.executeStep()) out.push_back(read_run(q));
+  while (q.step()) out.push_back(read_run(q));
   return out;
 }
 
-Result<Schedule> one_schedule(SQLite::Database& db, int64_t server_id, int64_t id) {
-  auto rows = query_schedules(db, "WHERE id = ? AND server_id = ?", [&](SQLite::Statement& q) {
+Result<Schedule> one_schedule(Db& db, int64_t server_id, int64_t id) {
+  auto rows = query_schedules(db, "WHERE id = ? AND server_id = ?", [&](Stmt& q) {
     q.bind(1, id);
     q.bind(2, server_id);
   });
@@ -79,17 +79,17 @@ Result<Schedule> one_schedule(SQLite::Database& db, int64_t server_id, int64_t i
   return std::move(rows.front());
 }
 
-Result<ScheduleRun> one_run(SQLite::Database& db, int64_t id) {
-  auto rows = query_runs(db, "WHERE id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+Result<ScheduleRun> one_run(Db& db, int64_t id) {
+  auto rows = query_runs(db, "WHERE id = ?", [&](Stmt& q) { q.bind(1, id); });
   if (rows.empty()) return fail(codes::kNotFound, "schedule run not found");
   return std::move(rows.front());
 }
 
-void bind_time_or_null(SQLite::Statement& q, int idx, const std::optional<Time>& t) {
+void bind_time_or_null(Stmt& q, int idx, const std::optional<Time>& t) {
   if (t)
     q.bind(idx, to_ms(*t));
   else
-    q.bind(idx);
+    q.bind_null(idx);
 }
 
 Result<void> check_fields(const std::string* name, const std::string* cron, const std::string* tz,
@@ -108,20 +108,19 @@ const std::string* ptr(const std::optional<std::string>& v) { return v ? &*v : n
 
 Result<Schedule> Store::create_schedule(const NewSchedule& s) {
   if (auto c = check_fields(&s.name, &s.cron, &s.timezone, &s.tasks); !c) return fail(c.error());
-  return impl_->write("create schedule", [&](SQLite::Database& db) -> Result<Schedule> {
+  return impl_->write("create schedule", [&](Db& db) -> Result<Schedule> {
     if (!row_exists(db,
                     "SELECT 1 FROM servers WHERE id = ? AND deleted_at IS NULL"
                     " AND state <> 'deleting'",
                     s.server_id))
       return fail(codes::kNotFound, "server not found");
-    SQLite::Statement n(db, "SELECT count(*) FROM schedules WHERE server_id = ?");
+    Stmt n = db.prepare("SELECT count(*) FROM schedules WHERE server_id = ?");
     n.bind(1, s.server_id);
-    n.executeStep();
-    if (n.getColumn(0).getInt() >= kMaxSchedulesPerServer)
+    n.step();
+    if (n.col(0).int32() >= kMaxSchedulesPerServer)
       return fail(codes::kQuota,
                   "a server has at most " + std::to_string(kMaxSchedulesPerServer) + " schedules");
-    SQLite::Statement ins(
-        db,
+    Stmt ins = db.prepare(
         "INSERT INTO schedules(server_id, name, cron, timezone, enabled, catch_up,"
         " only_when_running, tasks, next_run_at, created_at, updated_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
@@ -136,21 +135,20 @@ Result<Schedule> Store::create_schedule(const NewSchedule& s) {
     bind_time_or_null(ins, 9, s.next_run_at);
     ins.bind(10, impl_->now_ms());
     ins.exec();
-    return one_schedule(db, s.server_id, db.getLastInsertRowid());
+    return one_schedule(db, s.server_id, db.last_insert_id());
   });
 }
 
 Result<std::vector<Schedule>> Store::list_schedules(int64_t server_id) {
-  return impl_->read("list schedules", [&](SQLite::Database& db) -> Result<std::vector<Schedule>> {
+  return impl_->read("list schedules", [&](Db& db) -> Result<std::vector<Schedule>> {
     return query_schedules(db, "WHERE server_id = ? ORDER BY id",
-                           [&](SQLite::Statement& q) { q.bind(1, server_id); });
+                           [&](Stmt& q) { q.bind(1, server_id); });
   });
 }
 
 Result<Schedule> Store::get_schedule(int64_t server_id, int64_t schedule_id) {
-  return impl_->read("get schedule", [&](SQLite::Database& db) {
-    return one_schedule(db, server_id, schedule_id);
-  });
+  return impl_->read("get schedule",
+                     [&](Db& db) { return one_schedule(db, server_id, schedule_id); });
 }
 
 Result<Schedule> Store::update_schedule(int64_t server_id, int64_t schedule_id,
@@ -169,8 +167,8 @@ Result<Schedule> Store::update_schedule(int64_t server_id, int64_t schedule_id,
   std::string sql = "UPDATE schedules SET ";
   for (const auto& [col, v] : set) sql += std::string(col) + " = ?, ";
   sql += "next_run_at = ?, updated_at = ? WHERE id = ? AND server_id = ?";
-  return impl_->write("update schedule", [&](SQLite::Database& db) -> Result<Schedule> {
-    SQLite::Statement q(db, sql);
+  return impl_->write("update schedule", [&](Db& db) -> Result<Schedule> {
+    Stmt q = db.prepare(sql);
     int i = 1;
     for (const auto& [col, v] : set) std::visit([&](const auto& x) { q.bind(i++, x); }, v);
     bind_time_or_null(q, i++, u.next_run_at);
@@ -183,8 +181,8 @@ Result<Schedule> Store::update_schedule(int64_t server_id, int64_t schedule_id,
 }
 
 Result<void> Store::delete_schedule(int64_t server_id, int64_t schedule_id) {
-  return impl_->write("delete schedule", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement q(db, "DELETE FROM schedules WHERE id = ? AND server_id = ?");
+  return impl_->write("delete schedule", [&](Db& db) -> Result<void> {
+    Stmt q = db.prepare("DELETE FROM schedules WHERE id = ? AND server_id = ?");
     q.bind(1, schedule_id);
     q.bind(2, server_id);
     if (q.exec() == 0) return fail(codes::kNotFound, "schedule not found");
@@ -193,22 +191,20 @@ Result<void> Store::delete_schedule(int64_t server_id, int64_t schedule_id) {
 }
 
 Result<std::vector<Schedule>> Store::list_active_schedules() {
-  return impl_->read(
-      "list active schedules", [&](SQLite::Database& db) -> Result<std::vector<Schedule>> {
-        return query_schedules(db,
-                               "WHERE enabled = 1 AND next_run_at IS NOT NULL AND server_id IN"
-                               " (SELECT id FROM servers WHERE deleted_at IS NULL"
-                               " AND state <> 'deleting') ORDER BY next_run_at, id",
-                               [](SQLite::Statement&) {});
-      });
+  return impl_->read("list active schedules", [&](Db& db) -> Result<std::vector<Schedule>> {
+    return query_schedules(db,
+                           "WHERE enabled = 1 AND next_run_at IS NOT NULL AND server_id IN"
+                           " (SELECT id FROM servers WHERE deleted_at IS NULL"
+                           " AND state <> 'deleting') ORDER BY next_run_at, id",
+                           [](Stmt&) {});
+  });
 }
 
 Result<bool> Store::advance_schedule(int64_t schedule_id, Time expected, std::optional<Time> next) {
-  return impl_->write("advance schedule", [&](SQLite::Database& db) -> Result<bool> {
+  return impl_->write("advance schedule", [&](Db& db) -> Result<bool> {
     if (!row_exists(db, "SELECT 1 FROM schedules WHERE id = ?", schedule_id))
       return fail(codes::kNotFound, "schedule not found");
-    SQLite::Statement q(db,
-                        "UPDATE schedules SET next_run_at = ? WHERE id = ? AND next_run_at = ?");
+    Stmt q = db.prepare("UPDATE schedules SET next_run_at = ? WHERE id = ? AND next_run_at = ?");
     bind_time_or_null(q, 1, next);
     q.bind(2, schedule_id);
     q.bind(3, to_ms(expected));
@@ -219,13 +215,13 @@ Result<bool> Store::advance_schedule(int64_t schedule_id, Time expected, std::op
 Result<ScheduleRun> Store::create_run(const NewRun& r) {
   if (!is_json_array(r.tasks))
     return std::unexpected(Error::invalid("tasks", "tasks is not a JSON array"));
-  return impl_->write("create schedule run", [&](SQLite::Database& db) -> Result<ScheduleRun> {
+  return impl_->write("create schedule run", [&](Db& db) -> Result<ScheduleRun> {
     if (!row_exists(db, "SELECT 1 FROM schedules WHERE id = ?", r.schedule_id))
       return fail(codes::kNotFound, "schedule not found");
     const int64_t now = impl_->now_ms();
-    SQLite::Statement ins(db,
-                          "INSERT INTO schedule_runs(schedule_id, fire_time, manual, state, tasks,"
-                          " error, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?)");
+    Stmt ins = db.prepare(
+        "INSERT INTO schedule_runs(schedule_id, fire_time, manual, state, tasks,"
+        " error, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?)");
     ins.bind(1, r.schedule_id);
     ins.bind(2, to_ms(r.fire_time));
     ins.bind(3, int(r.manual));
@@ -234,11 +230,11 @@ Result<ScheduleRun> Store::create_run(const NewRun& r) {
     ins.bind(6, r.error);
     ins.bind(7, now);
     if (r.state == RunState::kRunning)
-      ins.bind(8);
+      ins.bind_null(8);
     else
       ins.bind(8, now);
     ins.exec();  // a second claim of the fire: UNIQUE → E_CONFLICT
-    const int64_t id = db.getLastInsertRowid();
+    const int64_t id = db.last_insert_id();
     exec_with(
         db,
         "DELETE FROM schedule_runs WHERE schedule_id = ?1 AND state <> 'running' AND id NOT IN"
@@ -252,15 +248,15 @@ Result<ScheduleRun> Store::update_run(int64_t run_id, RunState state, const std:
                                       const std::string& error) {
   if (!is_json_array(tasks))
     return std::unexpected(Error::invalid("tasks", "tasks is not a JSON array"));
-  return impl_->write("update schedule run", [&](SQLite::Database& db) -> Result<ScheduleRun> {
-    SQLite::Statement q(db,
-                        "UPDATE schedule_runs SET state = ?, tasks = ?, error = ?, finished_at = ?"
-                        " WHERE id = ?");
+  return impl_->write("update schedule run", [&](Db& db) -> Result<ScheduleRun> {
+    Stmt q = db.prepare(
+        "UPDATE schedule_runs SET state = ?, tasks = ?, error = ?, finished_at = ?"
+        " WHERE id = ?");
     q.bind(1, std::string(kRunStateNames.name(state)));
     q.bind(2, tasks);
     q.bind(3, error);
     if (state == RunState::kRunning)
-      q.bind(4);
+      q.bind_null(4);
     else
       q.bind(4, impl_->now_ms());
     q.bind(5, run_id);
@@ -272,21 +268,18 @@ Result<ScheduleRun> Store::update_run(int64_t run_id, RunState state, const std:
 Result<std::vector<ScheduleRun>> Store::list_runs(int64_t schedule_id, int limit) {
   if (limit < 1 || limit > 100)
     return std::unexpected(Error::invalid("limit", "limit outside 1..100"));
-  return impl_->read("list schedule runs",
-                     [&](SQLite::Database& db) -> Result<std::vector<ScheduleRun>> {
-                       return query_runs(db, "WHERE schedule_id = ? ORDER BY id DESC LIMIT ?",
-                                         [&](SQLite::Statement& q) {
-                                           q.bind(1, schedule_id);
-                                           q.bind(2, limit);
-                                         });
-                     });
+  return impl_->read("list schedule runs", [&](Db& db) -> Result<std::vector<ScheduleRun>> {
+    return query_runs(db, "WHERE schedule_id = ? ORDER BY id DESC LIMIT ?", [&](Stmt& q) {
+      q.bind(1, schedule_id);
+      q.bind(2, limit);
+    });
+  });
 }
 
 Result<std::vector<ScheduleRun>> Store::list_running_runs() {
-  return impl_->read(
-      "list running schedule runs", [&](SQLite::Database& db) -> Result<std::vector<ScheduleRun>> {
-        return query_runs(db, "WHERE state = 'running' ORDER BY id", [](SQLite::Statement&) {});
-      });
+  return impl_->read("list running schedule runs", [&](Db& db) -> Result<std::vector<ScheduleRun>> {
+    return query_runs(db, "WHERE state = 'running' ORDER BY id", [](Stmt&) {});
+  });
 }
 
 }  // namespace zlh::api::store

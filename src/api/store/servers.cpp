@@ -21,10 +21,10 @@ namespace {
 constexpr const char* kServerSelect =
     ZLH_SERVER_COLUMNS " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id ";
 
-std::vector<int> parse_ports(const SQLite::Column& c) {
+std::vector<int> parse_ports(const Col& c) {
   std::vector<int> out;
-  if (c.isNull()) return out;
-  std::string s = c.getString();
+  if (c.is_null()) return out;
+  std::string s = c.text();
   const char* p = s.data();
   const char* end = s.data() + s.size();
   while (p < end) {
@@ -47,45 +47,45 @@ const char* const kServerAccessSelect = ZLH_SERVER_COLUMNS
     " LEFT JOIN server_members m ON m.server_id = s.id AND m.user_id = ?1 ";
 #undef ZLH_SERVER_COLUMNS
 
-Server read_server(SQLite::Statement& q) {
+Server read_server(Stmt& q) {
   Server s;
-  s.id = q.getColumn(0).getInt64();
-  s.owner_id = q.getColumn(1).getInt64();
-  s.type = must(parse_server_type(q.getColumn(2).getString()));
-  s.name = q.getColumn(3).getString();
-  if (!q.getColumn(4).isNull()) s.vmid = q.getColumn(4).getInt();
-  s.ports = parse_ports(q.getColumn(5));
-  s.hostname = q.getColumn(6).getString();
-  s.ip = q.getColumn(7).getString();
-  s.node = q.getColumn(8).getString();
-  s.payload = q.getColumn(9).getString();
-  s.state = must(parse_server_state(q.getColumn(10).getString()));
-  s.agent_state = q.getColumn(11).getString();
-  s.agent_last_seen = opt_time(q.getColumn(12));
-  s.crash_count = q.getColumn(13).getInt();
-  s.install_step = q.getColumn(14).getString();
-  s.progress = q.getColumn(15).getDouble();
-  s.error = q.getColumn(16).getString();
-  s.created_at = from_ms(q.getColumn(17).getInt64());
-  s.updated_at = from_ms(q.getColumn(18).getInt64());
-  s.deleted_at = opt_time(q.getColumn(19));
-  s.last_exit = q.getColumn(20).getString();
+  s.id = q.col(0).int64();
+  s.owner_id = q.col(1).int64();
+  s.type = must(parse_server_type(q.col(2).text()));
+  s.name = q.col(3).text();
+  if (!q.col(4).is_null()) s.vmid = q.col(4).int32();
+  s.ports = parse_ports(q.col(5));
+  s.hostname = q.col(6).text();
+  s.ip = q.col(7).text();
+  s.node = q.col(8).text();
+  s.payload = q.col(9).text();
+  s.state = must(parse_server_state(q.col(10).text()));
+  s.agent_state = q.col(11).text();
+  s.agent_last_seen = opt_time(q.col(12));
+  s.crash_count = q.col(13).int32();
+  s.install_step = q.col(14).text();
+  s.progress = q.col(15).real();
+  s.error = q.col(16).text();
+  s.created_at = from_ms(q.col(17).int64());
+  s.updated_at = from_ms(q.col(18).int64());
+  s.deleted_at = opt_time(q.col(19));
+  s.last_exit = q.col(20).text();
   return s;
 }
 
 namespace {
 
 template <typename Bind>
-std::vector<Server> query_servers(SQLite::Database& db, std::string_view tail, Bind bind) {
-  SQLite::Statement q(db, std::string(kServerSelect) + std::string(tail));
+std::vector<Server> query_servers(Db& db, std::string_view tail, Bind bind) {
+  Stmt q = db.prepare(std::string(kServerSelect) + std::string(tail));
   bind(q);
   std::vector<Server> out;
-  while (q.executeStep()) out.push_back(read_server(q));
+  while (q.step()) out.push_back(read_server(q));
   return out;
 }
 
 template <typename Bind>
-Result<Server> one_server(SQLite::Database& db, std::string_view where, Bind bind) {
+Result<Server> one_server(Db& db, std::string_view where, Bind bind) {
   auto rows = query_servers(db, std::string("WHERE ") + std::string(where), bind);
   if (rows.empty()) return fail(codes::kNotFound, "server not found");
   return std::move(rows.front());
@@ -93,40 +93,38 @@ Result<Server> one_server(SQLite::Database& db, std::string_view where, Bind bin
 
 // The lowest value in [r.lo, r.hi] with no row in table(col): either r.lo
 // itself or one past an allocated value, so only allocated rows are scanned.
-std::optional<int> lowest_free(SQLite::Database& db, const std::string& table,
-                               const std::string& col, Range r) {
-  SQLite::Statement q(db, "SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT " + col + " + 1 FROM " +
-                              table + " WHERE " + col + " >= ?1 AND " + col +
-                              " < ?2) WHERE NOT EXISTS (SELECT 1 FROM " + table + " WHERE " + col +
-                              " = c) ORDER BY c LIMIT 1");
+std::optional<int> lowest_free(Db& db, const std::string& table, const std::string& col, Range r) {
+  Stmt q =
+      db.prepare("SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT " + col + " + 1 FROM " + table +
+                 " WHERE " + col + " >= ?1 AND " + col + " < ?2) WHERE NOT EXISTS (SELECT 1 FROM " +
+                 table + " WHERE " + col + " = c) ORDER BY c LIMIT 1");
   q.bind(1, r.lo);
   q.bind(2, r.hi);
-  if (!q.executeStep()) return std::nullopt;
-  return q.getColumn(0).getInt();
+  if (!q.step()) return std::nullopt;
+  return q.col(0).int32();
 }
 
 // lowest_free for vmids: neither allocated nor reserved (0003_vmid_reserved).
-std::optional<int> lowest_free_vmid(SQLite::Database& db, Range r) {
-  SQLite::Statement q(
-      db,
+std::optional<int> lowest_free_vmid(Db& db, Range r) {
+  Stmt q = db.prepare(
       "WITH taken(v) AS (SELECT vmid FROM vmid_allocations UNION ALL SELECT vmid FROM "
       "vmid_reserved)"
       " SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT v + 1 FROM taken WHERE v >= ?1 AND v < ?2)"
       " WHERE NOT EXISTS (SELECT 1 FROM taken WHERE v = c) ORDER BY c LIMIT 1");
   q.bind(1, r.lo);
   q.bind(2, r.hi);
-  if (!q.executeStep()) return std::nullopt;
-  return q.getColumn(0).getInt();
+  if (!q.step()) return std::nullopt;
+  return q.col(0).int32();
 }
 
-bool server_exists(SQLite::Database& db, int64_t id) {
+bool server_exists(Db& db, int64_t id) {
   return row_exists(db, "SELECT 1 FROM servers WHERE id = ?", id);
 }
 
-void release(SQLite::Database& db, int64_t server_id) {
+void release(Db& db, int64_t server_id) {
   for (const char* sql : {"DELETE FROM vmid_allocations WHERE server_id = ?",
                           "DELETE FROM port_allocations WHERE server_id = ?"}) {
-    SQLite::Statement q(db, sql);
+    Stmt q = db.prepare(sql);
     q.bind(1, server_id);
     q.exec();
   }
@@ -136,16 +134,15 @@ void release(SQLite::Database& db, int64_t server_id) {
 
 // Whether the owner's live servers (their stored payloads) leave room for
 // `n` under the quotas it carries; E_QUOTA naming the first one exceeded.
-Result<void> check_quotas(SQLite::Database& db, const NewServer& n) {
+Result<void> check_quotas(Db& db, const NewServer& n) {
   if (n.quota_servers <= 0 && n.quota_memory_mb <= 0 && n.quota_disk_gb <= 0) return {};
-  SQLite::Statement held(db,
-                         "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
-                         " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
-                         " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
+  Stmt held = db.prepare(
+      "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
+      " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
+      " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
   held.bind(1, n.owner_id);
-  held.executeStep();
-  const int64_t count = held.getColumn(0).getInt64(), mem = held.getColumn(1).getInt64(),
-                disk = held.getColumn(2).getInt64();
+  held.step();
+  const int64_t count = held.col(0).int64(), mem = held.col(1).int64(), disk = held.col(2).int64();
   auto over = [](std::string_view quota, int64_t limit, int64_t have, int64_t want,
                  std::string_view unit) {
     return Error::make(codes::kQuota, "quota " + std::string(quota) +
@@ -166,7 +163,7 @@ Result<void> check_quotas(SQLite::Database& db, const NewServer& n) {
 namespace {
 
 // The lowest free vmid of the pool of `type`; E_UNAVAILABLE when none is.
-Result<int> free_vmid(SQLite::Database& db, ServerType type, Range range) {
+Result<int> free_vmid(Db& db, ServerType type, Range range) {
   auto vmid = lowest_free_vmid(db, range);
   if (!vmid)
     return fail(codes::kUnavailable, "vmid pool exhausted (" + std::string(to_string(type)) + " " +
@@ -176,16 +173,15 @@ Result<int> free_vmid(SQLite::Database& db, ServerType type, Range range) {
 }
 
 // Records `vmid` as the server's.
-void allocate_vmid(SQLite::Database& db, int vmid, int64_t server_id, int64_t now) {
+void allocate_vmid(Db& db, int vmid, int64_t server_id, int64_t now) {
   exec_with(db, "INSERT INTO vmid_allocations(vmid, server_id, allocated_at) VALUES (?,?,?)", vmid,
             server_id, now);
 }
 
 // `count` of the pool's lowest free ports, recorded as the server's.
-Result<void> allocate_ports(SQLite::Database& db, Range ports, int count, int64_t server_id,
-                            int64_t now) {
-  SQLite::Statement take_port(
-      db, "INSERT INTO port_allocations(port, server_id, allocated_at) VALUES (?,?,?)");
+Result<void> allocate_ports(Db& db, Range ports, int count, int64_t server_id, int64_t now) {
+  Stmt take_port =
+      db.prepare("INSERT INTO port_allocations(port, server_id, allocated_at) VALUES (?,?,?)");
   for (int i = 0; i < count; ++i) {
     auto port = lowest_free(db, "port_allocations", "port", ports);
     if (!port)
@@ -201,10 +197,10 @@ Result<void> allocate_ports(SQLite::Database& db, Range ports, int count, int64_
 }
 
 // The new server's row, provisioning; its id.
-int64_t insert_server(SQLite::Database& db, const NewServer& n, int vmid, int64_t now) {
-  SQLite::Statement ins(db,
-                        "INSERT INTO servers(owner_id, type, name, hostname, payload, state,"
-                        " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)");
+int64_t insert_server(Db& db, const NewServer& n, int vmid, int64_t now) {
+  Stmt ins = db.prepare(
+      "INSERT INTO servers(owner_id, type, name, hostname, payload, state,"
+      " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)");
   ins.bind(1, n.owner_id);
   ins.bind(2, std::string(to_string(n.type)));
   ins.bind(3, n.name);
@@ -214,7 +210,7 @@ int64_t insert_server(SQLite::Database& db, const NewServer& n, int vmid, int64_
   ins.bind(7, now);
   ins.bind(8, now);
   ins.exec();
-  return db.getLastInsertRowid();
+  return db.last_insert_id();
 }
 
 }  // namespace
@@ -225,7 +221,7 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
   if (n.port_count < 0 || n.port_count > kMaxPortsPerServer)
     return std::unexpected(Error::invalid("port_count", "port_count out of range"));
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
-  return impl_->write("create server", [&](SQLite::Database& db) -> Result<CreatedServer> {
+  return impl_->write("create server", [&](Db& db) -> Result<CreatedServer> {
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", n.owner_id))
       return fail(codes::kNotFound, "owner not found");
     if (auto q = check_quotas(db, n); !q) return std::unexpected(q.error());
@@ -238,22 +234,22 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
     if (auto p = allocate_ports(db, impl_->opts.ports, n.port_count, id, now); !p)
       return std::unexpected(p.error());
     Job job = insert_job(db, id, JobKind::kCreate, steps, now);
-    auto server = one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+    auto server = one_server(db, "s.id = ?", [&](Stmt& q) { q.bind(1, id); });
     if (!server) return std::unexpected(server.error());
     return CreatedServer{std::move(*server), std::move(job)};
   });
 }
 
 Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std::string& reason) {
-  return impl_->write("move vmid", [&](SQLite::Database& db) -> Result<Server> {
-    auto cur = one_server(db, "s.id = ? AND s.deleted_at IS NULL",
-                          [&](SQLite::Statement& q) { q.bind(1, server_id); });
+  return impl_->write("move vmid", [&](Db& db) -> Result<Server> {
+    auto cur =
+        one_server(db, "s.id = ? AND s.deleted_at IS NULL", [&](Stmt& q) { q.bind(1, server_id); });
     if (!cur) return std::unexpected(cur.error());
     int64_t now = impl_->now_ms();
     exec_with(db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)",
               taken, reason, now);
     if (cur->vmid != taken) return std::move(*cur);  // moved already (a repeated call)
-    SQLite::Statement drop(db, "DELETE FROM vmid_allocations WHERE server_id = ?");
+    Stmt drop = db.prepare("DELETE FROM vmid_allocations WHERE server_id = ?");
     drop.bind(1, server_id);
     drop.exec();
     auto vmid =
@@ -266,58 +262,55 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
     const std::string old_tail = std::to_string(taken);
     if (host.ends_with(old_tail))
       host = host.substr(0, host.size() - old_tail.size()) + std::to_string(*vmid);
-    SQLite::Statement up(db, "UPDATE servers SET hostname = ?, updated_at = ? WHERE id = ?");
+    Stmt up = db.prepare("UPDATE servers SET hostname = ?, updated_at = ? WHERE id = ?");
     up.bind(1, host);
     up.bind(2, now);
     up.bind(3, server_id);
     up.exec();
-    return one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, server_id); });
+    return one_server(db, "s.id = ?", [&](Stmt& q) { q.bind(1, server_id); });
   });
 }
 
 Result<Server> Store::get_server_for_owner(int64_t id, int64_t owner_id) {
-  return impl_->read("get server", [&](SQLite::Database& db) {
-    return one_server(db, "s.id = ? AND s.owner_id = ? AND s.deleted_at IS NULL",
-                      [&](SQLite::Statement& q) {
-                        q.bind(1, id);
-                        q.bind(2, owner_id);
-                      });
+  return impl_->read("get server", [&](Db& db) {
+    return one_server(db, "s.id = ? AND s.owner_id = ? AND s.deleted_at IS NULL", [&](Stmt& q) {
+      q.bind(1, id);
+      q.bind(2, owner_id);
+    });
   });
 }
 
 Result<Server> Store::get_server_by_vmid_for_owner(int vmid, int64_t owner_id) {
-  return impl_->read("get server", [&](SQLite::Database& db) {
-    return one_server(db, "v.vmid = ? AND s.owner_id = ? AND s.deleted_at IS NULL",
-                      [&](SQLite::Statement& q) {
-                        q.bind(1, vmid);
-                        q.bind(2, owner_id);
-                      });
+  return impl_->read("get server", [&](Db& db) {
+    return one_server(db, "v.vmid = ? AND s.owner_id = ? AND s.deleted_at IS NULL", [&](Stmt& q) {
+      q.bind(1, vmid);
+      q.bind(2, owner_id);
+    });
   });
 }
 
 Result<Server> Store::get_server_by_vmid(int vmid) {
-  return impl_->read("get server", [&](SQLite::Database& db) {
-    return one_server(db, "v.vmid = ? AND s.deleted_at IS NULL",
-                      [&](SQLite::Statement& q) { q.bind(1, vmid); });
+  return impl_->read("get server", [&](Db& db) {
+    return one_server(db, "v.vmid = ? AND s.deleted_at IS NULL", [&](Stmt& q) { q.bind(1, vmid); });
   });
 }
 
 Result<std::vector<Server>> Store::list_servers_for_owner(int64_t owner_id) {
-  return impl_->read("list servers", [&](SQLite::Database& db) -> Result<std::vector<Server>> {
+  return impl_->read("list servers", [&](Db& db) -> Result<std::vector<Server>> {
     return query_servers(db, "WHERE s.owner_id = ? AND s.deleted_at IS NULL ORDER BY s.id",
-                         [&](SQLite::Statement& q) { q.bind(1, owner_id); });
+                         [&](Stmt& q) { q.bind(1, owner_id); });
   });
 }
 
 Result<std::vector<Server>> Store::list_servers() {
-  return impl_->read("list servers", [&](SQLite::Database& db) -> Result<std::vector<Server>> {
-    return query_servers(db, "WHERE s.deleted_at IS NULL ORDER BY s.id", [](SQLite::Statement&) {});
+  return impl_->read("list servers", [&](Db& db) -> Result<std::vector<Server>> {
+    return query_servers(db, "WHERE s.deleted_at IS NULL ORDER BY s.id", [](Stmt&) {});
   });
 }
 
 Result<Server> Store::get_server(int64_t id) {
-  return impl_->read("get server", [&](SQLite::Database& db) {
-    return one_server(db, "s.id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
+  return impl_->read("get server", [&](Db& db) {
+    return one_server(db, "s.id = ?", [&](Stmt& q) { q.bind(1, id); });
   });
 }
 
@@ -351,8 +344,8 @@ Result<void> Store::update_server(int64_t id, const ServerUpdate& u) {
   std::string sql = "UPDATE servers SET ";
   for (const auto& [col, v] : set) sql += std::string(col) + " = ?, ";
   sql += "updated_at = ? WHERE id = ? AND deleted_at IS NULL";
-  return impl_->write("update server", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement q(db, sql);
+  return impl_->write("update server", [&](Db& db) -> Result<void> {
+    Stmt q = db.prepare(sql);
     int i = 1;
     for (const auto& [col, v] : set) std::visit([&](const auto& x) { q.bind(i++, x); }, v);
     q.bind(i++, impl_->now_ms());
@@ -363,7 +356,7 @@ Result<void> Store::update_server(int64_t id, const ServerUpdate& u) {
 }
 
 Result<void> Store::release_allocations(int64_t server_id) {
-  return impl_->write("release allocations", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("release allocations", [&](Db& db) -> Result<void> {
     if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
     release(db, server_id);
     return {};
@@ -371,15 +364,15 @@ Result<void> Store::release_allocations(int64_t server_id) {
 }
 
 Result<void> Store::delete_server(int64_t server_id) {
-  return impl_->write("delete server", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("delete server", [&](Db& db) -> Result<void> {
     if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
     release(db, server_id);
     exec_with(db, "DELETE FROM schedules WHERE server_id = ?", server_id);  // runs cascade
     exec_with(db, "DELETE FROM server_members WHERE server_id = ?", server_id);
     exec_with(db, "DELETE FROM server_transfers WHERE server_id = ?", server_id);
-    SQLite::Statement q(db,
-                        "UPDATE servers SET state = 'deleted', updated_at = ?1,"
-                        " deleted_at = coalesce(deleted_at, ?1) WHERE id = ?2");
+    Stmt q = db.prepare(
+        "UPDATE servers SET state = 'deleted', updated_at = ?1,"
+        " deleted_at = coalesce(deleted_at, ?1) WHERE id = ?2");
     q.bind(1, impl_->now_ms());
     q.bind(2, server_id);
     q.exec();
@@ -392,19 +385,18 @@ Result<void> Store::delete_server(int64_t server_id) {
 namespace zlh::api::store {
 
 Result<QuotaOverrides> Store::get_quotas(int64_t user_id) {
-  return impl_->read("get quotas", [&](SQLite::Database& db) -> Result<QuotaOverrides> {
+  return impl_->read("get quotas", [&](Db& db) -> Result<QuotaOverrides> {
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
       return fail(codes::kNotFound, "user not found");
-    SQLite::Statement q(
-        db,
+    Stmt q = db.prepare(
         "SELECT servers, memory_mb, disk_gb, consoles, uploads, backup_bytes FROM user_quotas"
         " WHERE user_id = ?");
     q.bind(1, user_id);
     QuotaOverrides out;
-    if (q.executeStep()) {
+    if (q.step()) {
       auto col = [&](int i) -> std::optional<int64_t> {
-        if (q.getColumn(i).isNull()) return std::nullopt;
-        return q.getColumn(i).getInt64();
+        if (q.col(i).is_null()) return std::nullopt;
+        return q.col(i).int64();
       };
       out = {col(0), col(1), col(2), col(3), col(4), col(5)};
     }
@@ -417,11 +409,10 @@ Result<void> Store::set_quotas(int64_t user_id, const QuotaOverrides& in) {
        {&in.servers, &in.memory_mb, &in.disk_gb, &in.consoles, &in.uploads, &in.backup_bytes})
     if (*v && **v < 0)
       return std::unexpected(Error::invalid("quotas", "a quota cannot be negative"));
-  return impl_->write("set quotas", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("set quotas", [&](Db& db) -> Result<void> {
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", user_id))
       return fail(codes::kNotFound, "user not found");
-    SQLite::Statement q(
-        db,
+    Stmt q = db.prepare(
         "INSERT INTO user_quotas (user_id, servers, memory_mb, disk_gb, consoles, "
         "uploads, backup_bytes, updated_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(user_id) DO UPDATE SET"
@@ -434,7 +425,7 @@ Result<void> Store::set_quotas(int64_t user_id, const QuotaOverrides& in) {
       if (*v)
         q.bind(i, **v);
       else
-        q.bind(i);
+        q.bind_null(i);
       ++i;
     }
     q.bind(8, impl_->now_ms());

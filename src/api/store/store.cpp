@@ -1,5 +1,6 @@
 #include "api/store/store.hpp"
 
+#include <SQLiteCpp/Statement.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -12,36 +13,14 @@
 
 #include "api/store/impl.hpp"
 #include "api/store/migrations.hpp"
+#include "api/store/sqlite_db.hpp"
 
 namespace zlh::api::store {
 
 Error from_sqlite(const SQLite::Exception& e, std::string_view context) {
-  Code code = codes::kInternal;
   // SQLiteCpp sets the extended code when the error came from a connection.
   const int ext = e.getExtendedErrorCode() > 0 ? e.getExtendedErrorCode() : e.getErrorCode();
-  switch (ext & 0xff) {
-    case SQLITE_CONSTRAINT:
-      if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
-        code = codes::kConflict;
-      break;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = codes::kUnavailable;
-      break;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-    case SQLITE_PERM:
-    case SQLITE_PROTOCOL:
-      code = codes::kIo;
-      break;
-    default:
-      break;
-  }
-  Error err = Error::make(code, std::string(context) + ": " + e.what());
+  Error err = Error::make(sqlite_code(ext), std::string(context) + ": " + e.what());
   err.cause = e.what();
   return err;
 }
@@ -51,17 +30,10 @@ bool is_json_object(std::string_view text) {
   return j.is_object();
 }
 
-bool row_exists(SQLite::Database& db, const char* sql, int64_t id) {
-  SQLite::Statement q(db, sql);
+bool row_exists(Db& db, const char* sql, int64_t id) {
+  Stmt q = db.prepare(sql);
   q.bind(1, id);
-  return q.executeStep();
-}
-
-void bind_or_null(SQLite::Statement& q, int idx, const std::optional<std::string>& v) {
-  if (v)
-    q.bind(idx, *v);
-  else
-    q.bind(idx);
+  return q.step();
 }
 
 namespace {
@@ -141,19 +113,22 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options opti
     db.exec("PRAGMA foreign_keys=ON");
     if (db.execAndGet("PRAGMA foreign_keys").getInt() != 1)
       return fail(codes::kInternal, "open store: sqlite refuses foreign_keys");
+    auto sqlite = std::make_unique<SqliteDb>(std::move(db));
     int64_t now = to_ms(options.clock());
-    if (auto r = migrate(db, embedded_migrations(), now); !r)
+    if (auto r = migrate(*sqlite, *sqlite_migrations(), embedded_migrations(), now); !r)
       return std::unexpected(r.error().wrap("open store " + path));
     return std::unique_ptr<Store>(
-        new Store(std::make_unique<Impl>(std::move(db), std::move(options))));
+        new Store(std::make_unique<Impl>(std::move(sqlite), std::move(options))));
   } catch (const SQLite::Exception& e) {
     return std::unexpected(from_sqlite(e, "open store " + path));
   }
 }
 
 Result<int> Store::schema_version() {
-  return impl_->read("schema version",
-                     [](SQLite::Database& db) { return store::schema_version(db); });
+  return impl_->read("schema version", [](Db& db) -> Result<int> {
+    return static_cast<int>(
+        db.scalar_int64("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+  });
 }
 
 }  // namespace zlh::api::store

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "api/store/impl.hpp"
+#include "api/store/sqlite_db.hpp"
 #include "api/store/test_util.hpp"
 
 namespace zlh::api::store {

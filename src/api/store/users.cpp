@@ -7,25 +7,24 @@ namespace {
 
 constexpr const char* kUserColumns = "id, email, username, password_hash, is_admin, created_at";
 
-User read_user(SQLite::Statement& q) {
-  return User{q.getColumn(0).getInt64(),    q.getColumn(1).getString(),
-              q.getColumn(2).getString(),   q.getColumn(3).getString(),
-              q.getColumn(4).getInt() != 0, from_ms(q.getColumn(5).getInt64())};
+User read_user(Stmt& q) {
+  return User{q.col(0).int64(), q.col(1).text(),       q.col(2).text(),
+              q.col(3).text(),  q.col(4).int32() != 0, from_ms(q.col(5).int64())};
 }
 
 // Runs a query for at most one user; E_NOT_FOUND when it yields none.
 template <typename Bind>
-Result<User> one_user(SQLite::Database& db, const std::string& where, Bind bind) {
-  SQLite::Statement q(db, std::string("SELECT ") + kUserColumns + " FROM users WHERE " + where);
+Result<User> one_user(Db& db, const std::string& where, Bind bind) {
+  Stmt q = db.prepare(std::string("SELECT ") + kUserColumns + " FROM users WHERE " + where);
   bind(q);
-  if (!q.executeStep()) return fail(codes::kNotFound, "user not found");
+  if (!q.step()) return fail(codes::kNotFound, "user not found");
   return read_user(q);
 }
 
-bool exists(SQLite::Database& db, const char* sql, const std::string& value) {
-  SQLite::Statement q(db, sql);
+bool exists(Db& db, const char* sql, const std::string& value) {
+  Stmt q = db.prepare(sql);
   q.bind(1, value);
-  return q.executeStep();
+  return q.step();
 }
 
 }  // namespace
@@ -41,58 +40,55 @@ Result<void> check_new_user(const NewUser& u) {
 }
 
 // Inside a write transaction.
-Result<User> insert_user(SQLite::Database& db, const NewUser& u, int64_t now) {
+Result<User> insert_user(Db& db, const NewUser& u, int64_t now) {
   // Checked first so the caller learns which one is taken; the UNIQUE
   // constraints stay the guarantee.
   if (exists(db, "SELECT 1 FROM users WHERE email = ?", u.email))
     return fail(codes::kConflict, "email already registered");
   if (exists(db, "SELECT 1 FROM users WHERE username = ?", u.username))
     return fail(codes::kConflict, "username already taken");
-  SQLite::Statement ins(db,
-                        "INSERT INTO users(email, username, password_hash, is_admin, created_at)"
-                        " VALUES (?,?,?,?,?)");
+  Stmt ins = db.prepare(
+      "INSERT INTO users(email, username, password_hash, is_admin, created_at)"
+      " VALUES (?,?,?,?,?)");
   ins.bind(1, u.email);
   ins.bind(2, u.username);
   ins.bind(3, u.password_hash);
   ins.bind(4, u.is_admin ? 1 : 0);
   ins.bind(5, now);
   ins.exec();
-  return User{db.getLastInsertRowid(), u.email,    u.username,
-              u.password_hash,         u.is_admin, from_ms(now)};
+  return User{db.last_insert_id(), u.email, u.username, u.password_hash, u.is_admin, from_ms(now)};
 }
 
 }  // namespace
 
 Result<User> Store::create_user(const NewUser& u) {
   if (auto c = check_new_user(u); !c) return std::unexpected(c.error());
-  return impl_->write("create user", [&](SQLite::Database& db) -> Result<User> {
-    return insert_user(db, u, impl_->now_ms());
-  });
+  return impl_->write("create user",
+                      [&](Db& db) -> Result<User> { return insert_user(db, u, impl_->now_ms()); });
 }
 
 Result<User> Store::get_user(int64_t id) {
-  return impl_->read("get user", [&](SQLite::Database& db) {
-    return one_user(db, "id = ?", [&](SQLite::Statement& q) { q.bind(1, id); });
-  });
+  return impl_->read(
+      "get user", [&](Db& db) { return one_user(db, "id = ?", [&](Stmt& q) { q.bind(1, id); }); });
 }
 
 Result<User> Store::find_user_by_login(std::string_view identifier) {
   std::string ident(identifier);
-  return impl_->read("find user", [&](SQLite::Database& db) {
-    auto by_email = one_user(db, "email = ?", [&](SQLite::Statement& q) { q.bind(1, ident); });
+  return impl_->read("find user", [&](Db& db) {
+    auto by_email = one_user(db, "email = ?", [&](Stmt& q) { q.bind(1, ident); });
     if (by_email || !by_email.error().is(codes::kNotFound)) return by_email;
-    return one_user(db, "username = ?", [&](SQLite::Statement& q) { q.bind(1, ident); });
+    return one_user(db, "username = ?", [&](Stmt& q) { q.bind(1, ident); });
   });
 }
 
 Result<int64_t> Store::count_users() {
-  return impl_->read("count users", [](SQLite::Database& db) -> Result<int64_t> {
-    return db.execAndGet("SELECT count(*) FROM users").getInt64();
+  return impl_->read("count users", [](Db& db) -> Result<int64_t> {
+    return db.scalar_int64("SELECT count(*) FROM users");
   });
 }
 
 Result<Session> Store::create_session(int64_t user_id, Time expires_at) {
-  return impl_->write("create session", [&](SQLite::Database& db) -> Result<Session> {
+  return impl_->write("create session", [&](Db& db) -> Result<Session> {
     int64_t now = impl_->now_ms();
     if (to_ms(expires_at) <= now)
       return std::unexpected(Error::invalid("expires_at", "session would be born expired"));
@@ -100,8 +96,8 @@ Result<Session> Store::create_session(int64_t user_id, Time expires_at) {
       return fail(codes::kNotFound, "user not found");
     Session s{crypto::base64url_encode(crypto::random_bytes(32)), user_id, from_ms(now),
               from_ms(to_ms(expires_at)), std::nullopt};
-    SQLite::Statement ins(
-        db, "INSERT INTO sessions(id, user_id, created_at, expires_at) VALUES (?,?,?,?)");
+    Stmt ins =
+        db.prepare("INSERT INTO sessions(id, user_id, created_at, expires_at) VALUES (?,?,?,?)");
     ins.bind(1, s.id);
     ins.bind(2, user_id);
     ins.bind(3, now);
@@ -113,23 +109,22 @@ Result<Session> Store::create_session(int64_t user_id, Time expires_at) {
 
 Result<Session> Store::get_session(std::string_view sid, Time now) {
   std::string id(sid);
-  return impl_->read("get session", [&](SQLite::Database& db) -> Result<Session> {
-    SQLite::Statement q(db,
-                        "SELECT user_id, created_at, expires_at FROM sessions"
-                        " WHERE id = ? AND revoked_at IS NULL AND expires_at > ?");
+  return impl_->read("get session", [&](Db& db) -> Result<Session> {
+    Stmt q = db.prepare(
+        "SELECT user_id, created_at, expires_at FROM sessions"
+        " WHERE id = ? AND revoked_at IS NULL AND expires_at > ?");
     q.bind(1, id);
     q.bind(2, to_ms(now));
-    if (!q.executeStep()) return fail(codes::kNotFound, "session not found");
-    return Session{id, q.getColumn(0).getInt64(), from_ms(q.getColumn(1).getInt64()),
-                   from_ms(q.getColumn(2).getInt64()), std::nullopt};
+    if (!q.step()) return fail(codes::kNotFound, "session not found");
+    return Session{id, q.col(0).int64(), from_ms(q.col(1).int64()), from_ms(q.col(2).int64()),
+                   std::nullopt};
   });
 }
 
 Result<void> Store::revoke_session(std::string_view sid) {
   std::string id(sid);
-  return impl_->write("revoke session", [&](SQLite::Database& db) -> Result<void> {
-    SQLite::Statement q(db,
-                        "UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?");
+  return impl_->write("revoke session", [&](Db& db) -> Result<void> {
+    Stmt q = db.prepare("UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?");
     q.bind(1, impl_->now_ms());
     q.bind(2, id);
     if (q.exec() == 0) return fail(codes::kNotFound, "session not found");
@@ -138,8 +133,8 @@ Result<void> Store::revoke_session(std::string_view sid) {
 }
 
 Result<int> Store::purge_sessions(Time before) {
-  return impl_->write("purge sessions", [&](SQLite::Database& db) -> Result<int> {
-    SQLite::Statement q(db, "DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1");
+  return impl_->write("purge sessions", [&](Db& db) -> Result<int> {
+    Stmt q = db.prepare("DELETE FROM sessions WHERE expires_at < ?1 OR revoked_at < ?1");
     q.bind(1, to_ms(before));
     return q.exec();
   });
@@ -148,11 +143,10 @@ Result<int> Store::purge_sessions(Time before) {
 Result<void> Store::create_invite(std::string_view hash, int64_t admin_id, Time expires_at) {
   if (hash.size() != 64) return std::unexpected(Error::invalid("hash", "not a SHA-256 in hex"));
   std::string h(hash);
-  return impl_->write("create invite", [&](SQLite::Database& db) -> Result<void> {
+  return impl_->write("create invite", [&](Db& db) -> Result<void> {
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", admin_id))
       return fail(codes::kNotFound, "user not found");
-    SQLite::Statement ins(
-        db,
+    Stmt ins = db.prepare(
         "INSERT INTO invites (hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)");
     ins.bind(1, h);
     ins.bind(2, admin_id);
@@ -169,17 +163,17 @@ Result<User> Store::create_user_with_invite(const NewUser& nu, std::string_view 
   // The user first (its own checks and conflicts), then the invite, in one
   // transaction: a used or expired invite rolls the user back.
   if (auto c = check_new_user(nu); !c) return std::unexpected(c.error());
-  return impl_->write("create user with invite", [&](SQLite::Database& db) -> Result<User> {
-    SQLite::Statement inv(
-        db, "SELECT 1 FROM invites WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2");
+  return impl_->write("create user with invite", [&](Db& db) -> Result<User> {
+    Stmt inv =
+        db.prepare("SELECT 1 FROM invites WHERE hash = ?1 AND used_at IS NULL AND expires_at > ?2");
     inv.bind(1, h);
     inv.bind(2, to_ms(now));
-    if (!inv.executeStep())
+    if (!inv.step())
       return fail(codes::kForbidden, "the invite code is not valid (unknown, used or expired)");
     auto u = insert_user(db, nu, impl_->now_ms());
     if (!u) return u;
-    SQLite::Statement use(
-        db, "UPDATE invites SET used_by = ?1, used_at = ?2 WHERE hash = ?3 AND used_at IS NULL");
+    Stmt use = db.prepare(
+        "UPDATE invites SET used_by = ?1, used_at = ?2 WHERE hash = ?3 AND used_at IS NULL");
     use.bind(1, u->id);
     use.bind(2, to_ms(now));
     use.bind(3, h);
