@@ -399,6 +399,7 @@ export const api = {
   removeMember: (id: number, user: number) => request<{ removed: number }>('DELETE', `/api/servers/${id}/members/${user}`),
   offerTransfer: (id: number, who: string) => post<{ transfer: TransferOffer }>(`/api/servers/${id}/transfer`, whoBody(who)),
   cancelTransfer: (id: number) => request<unknown>('DELETE', `/api/servers/${id}/transfer`),
+  transferOf: (id: number) => get<{ transfer: TransferOffer | null }>(`/api/servers/${id}/transfer`),
   transfers: () => get<{ transfers: IncomingTransfer[] }>('/api/transfers'),
   acceptTransfer: (id: number) => post<{ server: Server }>(`/api/transfers/${id}/accept`),
 

@@ -116,6 +116,8 @@ export const tests = {
     eq([offer.calls[0].method, offer.calls[0].url, offer.calls[0].body], ['POST', '/api/servers/4/transfer', '{"email":"carol@example.com"}'], 'offer');
     const cancel = await withFetch(200, {}, () => api.cancelTransfer(4));
     eq([cancel.calls[0].method, cancel.calls[0].url], ['DELETE', '/api/servers/4/transfer'], 'cancel');
+    const open = await withFetch(200, { transfer: null }, () => api.transferOf(4));
+    eq([open.calls[0].method, open.calls[0].url, (open.result as { transfer: unknown } | null)?.transfer], ['GET', '/api/servers/4/transfer', null], 'the open offer');
     const mine = await withFetch(200, { transfers: [] }, () => api.transfers());
     eq([mine.calls[0].method, mine.calls[0].url], ['GET', '/api/transfers'], 'offers to me');
     const accept = await withFetch(200, { server: { id: 4 } }, () => api.acceptTransfer(4));

@@ -67,6 +67,7 @@ std::map<std::string, Sample> samples() {
        {"DELETE", "/members/{extra}", "", false, {200}}},
       {"POST /api/servers/{id}/transfer",
        {"POST", "/transfer", R"({"username":"extra"})", false, {201}}},
+      {"GET /api/servers/{id}/transfer", {"GET", "/transfer", "", false, {200}}},
       {"DELETE /api/servers/{id}/transfer", {"DELETE", "/transfer", "", false, {200}}},
       {"GET /api/servers/{id}/console", {"GET", "/console", "", true, {101}}},
       {"POST /api/servers/{id}/command",
@@ -449,8 +450,11 @@ TEST_F(SharingTest, TransferNeedsAcceptanceAndMovesOwnership) {
   const std::string gus = client_->register_user("gus");
   const int64_t id = ready_server(eve);
   const std::string srv = "/api/servers/" + std::to_string(id);
+  EXPECT_TRUE(json::parse(call("GET", srv + "/transfer", eve).body)["transfer"].is_null());
   auto offer = call("POST", srv + "/transfer", eve, R"({"email":"fay@example.com"})");
   ASSERT_EQ(offer.status, 201) << offer.body;
+  EXPECT_EQ(json::parse(call("GET", srv + "/transfer", eve).body)["transfer"]["to_username"],
+            "fay");
   EXPECT_EQ(client_->server(id, fay).value("id", int64_t(0)), 0) << "not fay's before accepting";
   auto offers = json::parse(call("GET", "/api/transfers", fay).body);
   ASSERT_EQ(offers["transfers"].size(), 1u) << offers.dump();

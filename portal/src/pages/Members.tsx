@@ -169,6 +169,17 @@ function TransferCard({ server }: { server: Server }) {
   const [busy, setBusy] = useState(false);
   const [fieldError, setFieldError] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // The open offer survives a reload: ask for it once.
+  useEffect(() => {
+    let live = true;
+    api
+      .transferOf(server.id)
+      .then((r) => live && setOffer(r.transfer))
+      .catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [server.id]);
   const name = server.name || `server-${server.id}`;
   const ask = (e: Event) => {
     e.preventDefault();

@@ -1,6 +1,7 @@
 #include "api/authz/authz.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "api/audit.hpp"
 #include "api/request_ids.hpp"
@@ -39,6 +40,17 @@ Result<void> check(const store::ServerAccess& a, const Rule& rule, bool self) {
 
 namespace {
 
+// At most kDenialsAudited "authz.denied" entries per user, server and
+// minute: a hostile member retrying a refused call must not fill the audit
+// log. Counted in the store (so across replicas too); the refusal itself is
+// answered every time.
+constexpr int kDenialsAudited = 30;
+
+bool audit_this_denial(store::Store& store, int64_t server_id, int64_t uid) {
+  auto n = store.count_recent_audit(server_id, uid, "authz.denied", std::chrono::minutes(1));
+  return n && *n < kDenialsAudited;
+}
+
 // A refusal of a member: audited (who, what, where), then the 403.
 Result<store::ServerAccess> denied(store::Store& store, const store::ServerAccess& a,
                                    const Rule& rule, int64_t uid, const std::string& remote,
@@ -46,8 +58,9 @@ Result<store::ServerAccess> denied(store::Store& store, const store::ServerAcces
   nlohmann::json detail = {{"route", std::string(rule.method) + " " + std::string(rule.pattern)}};
   if (rule.need == Need::kPermission) detail["permission"] = store::to_string(rule.permission);
   if (rule.need == Need::kOwner || rule.need == Need::kOwnerOrSelf) detail["needs"] = "owner";
-  (void)store.append_audit(
-      {uid, "authz.denied", "server:" + std::to_string(a.server.id), detail.dump(), remote});
+  if (audit_this_denial(store, a.server.id, uid))
+    (void)store.append_audit(
+        {uid, "authz.denied", "server:" + std::to_string(a.server.id), detail.dump(), remote});
   return std::unexpected(e);
 }
 

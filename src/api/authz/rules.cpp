@@ -21,6 +21,7 @@ constexpr Rule kRules[] = {
     {"POST", "/api/servers/{id}/members", kOwner, kNone},
     {"PATCH", "/api/servers/{id}/members/{user_id}", kOwner, kNone},
     {"DELETE", "/api/servers/{id}/members/{user_id}", kOwnerOrSelf, kNone},  // or leaving
+    {"GET", "/api/servers/{id}/transfer", kOwner, kNone},
     {"POST", "/api/servers/{id}/transfer", kOwner, kNone},
     {"DELETE", "/api/servers/{id}/transfer", kOwner, kNone},
     // console

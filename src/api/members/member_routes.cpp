@@ -184,6 +184,15 @@ Response offer_transfer(const MemberRouteDeps& d, Request& req) {
   return Response::json(201, {{"transfer", transfer_json(*t)}});
 }
 
+// The server's open offer, so the owner sees it after a reload; null when none.
+Response get_transfer(const MemberRouteDeps& d, Request& req) {
+  auto a = authz::authorize(d.store, req);
+  if (!a) return Response::error(a.error());
+  auto t = d.store.get_transfer(a->server.id, store::Clock::now());
+  if (!t && !t.error().is(codes::kNotFound)) return Response::error(t.error());
+  return Response::json(200, {{"transfer", t ? transfer_json(*t) : json(nullptr)}});
+}
+
 Response cancel_transfer(const MemberRouteDeps& d, Request& req) {
   auto a = authz::authorize(d.store, req);
   if (!a) return Response::error(a.error());
@@ -233,6 +242,7 @@ void add_member_routes(http::Router& r, const MemberRouteDeps& deps) {
   r.add_sync("PATCH", "/api/servers/{id}/members/{user_id}", with(update_member), o);
   r.add_sync("DELETE", "/api/servers/{id}/members/{user_id}", with(remove_member), o);
   r.add_sync("POST", "/api/servers/{id}/transfer", with(offer_transfer), o);
+  r.add_sync("GET", "/api/servers/{id}/transfer", with(get_transfer), o);
   r.add_sync("DELETE", "/api/servers/{id}/transfer", with(cancel_transfer), o);
   r.add_sync("GET", "/api/transfers", with(list_transfers), o);
   r.add_sync("POST", "/api/transfers/{server_id}/accept", with(accept_transfer), o);

@@ -6,6 +6,7 @@
 //   PATCH  /api/servers/{id}/members/{user_id}    owner: {"permissions"}
 //   DELETE /api/servers/{id}/members/{user_id}    owner, or the member leaving
 //   POST   /api/servers/{id}/transfer             owner: {"username"|"email"}, an offer
+//   GET    /api/servers/{id}/transfer             owner: the open offer, or null
 //   DELETE /api/servers/{id}/transfer             owner: withdraws the offer
 //   GET    /api/transfers                         offers made to the caller
 //   POST   /api/transfers/{server_id}/accept      the one offered: becomes the owner

@@ -53,6 +53,23 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
   });
 }
 
+Result<int> Store::count_recent_audit(int64_t server_id, int64_t user_id, std::string_view action,
+                                      std::chrono::milliseconds window) {
+  return impl_->read("count audit", [&](Db& db) -> Result<int> {
+    // Among the server's newest 200 entries (an index range: bounded cost).
+    Stmt q = db.prepare(
+        "SELECT count(*) FROM (SELECT user_id, action, at FROM audit_log"
+        " WHERE server_id = ? ORDER BY id DESC LIMIT 200) AS recent"
+        " WHERE user_id = ? AND action = ? AND at >= ?");
+    q.bind(1, server_id);
+    q.bind(2, user_id);
+    q.bind(3, std::string(action));
+    q.bind(4, impl_->now_ms() - window.count());
+    q.step();
+    return q.col(0).int32();
+  });
+}
+
 Result<std::vector<AuditEntry>> Store::list_audit(int limit, std::optional<int64_t> before_id) {
   if (limit < 1 || limit > 1000)
     return std::unexpected(Error::invalid("limit", "limit outside 1..1000"));

@@ -376,6 +376,10 @@ class Store {
   // Newest first, at most `limit` (1..1000) entries, only ids below
   // `before_id` when given (paging). E_INVALID for a bad limit.
   Result<std::vector<AuditEntry>> list_audit(int limit, std::optional<int64_t> before_id = {});
+  // How many of the server's newest 200 entries are `action` by `user_id`
+  // within the last `window` (a cap on what one user may add, e.g. denials).
+  Result<int> count_recent_audit(int64_t server_id, int64_t user_id, std::string_view action,
+                                 std::chrono::milliseconds window);
   // A server's activity log (docs/activity.md): its entries whose action
   // is_activity_action() allows, newest first, at most `limit` (1..200),
   // only ids below `before_id` when given. No access check: the route does
