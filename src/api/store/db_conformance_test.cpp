@@ -188,6 +188,12 @@ TEST_P(DbConformance, OutOfRangeIndexesAreErrors) {
   EXPECT_EQ(code_of([&] { (void)q.col(1).text(); }), codes::kInternal);
 }
 
+TEST_P(DbConformance, ExecOfNothingIsANoOp) {
+  db->exec("");
+  db->exec("  -- nothing\n");
+  EXPECT_EQ(count(), 0);
+}
+
 TEST_P(DbConformance, ScalarWithoutRowIsAnError) {
   EXPECT_THROW(db->scalar_int64("SELECT n FROM t"), DbError);
 }

@@ -44,7 +44,9 @@ using PgResult = std::unique_ptr<PGresult, ResultFree>;
 PgResult checked(PGconn* c, PGresult* raw) {
   PgResult r(raw);
   const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw_failure(c, r.get());
+  // EMPTY_QUERY: SQL of only whitespace and comments, a no-op in SQLite too.
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY)
+    throw_failure(c, r.get());
   return r;
 }
 
