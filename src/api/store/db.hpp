@@ -1,7 +1,7 @@
 // Private to store/: the database engine behind Store, as the store's .cpp
-// files see it. One implementation per engine: sqlite_db.cpp now, a
-// PostgreSQL one later (docs/store-engines.md). Nothing outside
-// src/api/store includes this.
+// files see it. One implementation per engine: sqlite_db.cpp, and
+// pg_db.cpp (not opened by Store yet; docs/store-engines.md). Both pass
+// db_conformance_test.cpp. Nothing outside src/api/store includes this.
 //
 // Threading: a Db is one connection. It is not thread-safe; Store::Impl
 // serialises every use (its mutex), and a Stmt must not outlive its Db.
@@ -58,7 +58,7 @@ class Col {
 };
 
 // A prepared statement. Parameters are numbered from 1 and written in the
-// SQL as `?`, `?N` (SQLite's spelling; the PostgreSQL engine will rewrite
+// SQL as `?`, `?N` (SQLite's spelling; the PostgreSQL engine rewrites
 // them to `$N`). Columns are numbered from 0. Move-only.
 class Stmt {
  public:
@@ -131,7 +131,7 @@ class Db {
   virtual int64_t last_insert_id() = 0;
 
   // A write transaction: SQLite's BEGIN IMMEDIATE (the write lock taken at
-  // the start). Not nested.
+  // the start), PostgreSQL's SERIALIZABLE. Not nested.
   virtual void begin_write() = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;
