@@ -8,24 +8,15 @@
 
 #include <thread>
 
+#include "api/stats/inert_driver_test.hpp"
+
 namespace zlh::api::stats {
 namespace {
 
 using nlohmann::json;
 
-class CountingDriver final : public drivers::Driver {
+class CountingDriver final : public testing::InertDriver {
  public:
-  std::string_view name() const override { return "fake"; }
-  Result<drivers::VmidUse> vmid_use(int, std::string_view) override {
-    return drivers::VmidUse::kFree;
-  }
-  Result<void> create(int, const drivers::ContainerSpec&) override { return {}; }
-  Result<void> configure(int, const drivers::ContainerSpec&) override { return {}; }
-  Result<void> start(int) override { return {}; }
-  Result<std::string> address(int, std::chrono::milliseconds) override { return "127.0.0.1"; }
-  Result<void> stop(int, std::chrono::milliseconds) override { return {}; }
-  Result<void> destroy(int, std::chrono::milliseconds) override { return {}; }
-  Result<drivers::ContainerStatus> status(int) override { return drivers::ContainerStatus{}; }
   Result<std::map<int, drivers::RawCounters>> sample(const std::vector<int>& vmids) override {
     ++calls;
     std::map<int, drivers::RawCounters> out;
