@@ -40,6 +40,10 @@ inline Error to_error(const DbError& e, std::string_view context) {
   return err;
 }
 
+// Which engine a Db is: for the few statements whose spelling differs
+// (docs/store-engines.md, "Inventory").
+enum class Engine { kSqlite, kPostgres };
+
 class Stmt;
 
 // One column of the current row of a Stmt; valid until the next step().
@@ -124,6 +128,7 @@ class Db {
  public:
   virtual ~Db() = default;
 
+  virtual Engine engine() const = 0;
   // Runs SQL without parameters or results; may hold several statements.
   virtual void exec(std::string_view sql) = 0;
   virtual Stmt prepare(std::string_view sql) = 0;

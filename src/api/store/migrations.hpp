@@ -1,5 +1,5 @@
 // Numbered schema migrations (STYLE §13). The files
-// src/api/store/migrations/NNNN_name.sql are embedded into the binary at build
+// src/api/store/migrations/<engine>/NNNN_name.sql are embedded into the binary at build
 // time (embed_migrations.cmake: numbers contiguous from 0001, or the build
 // fails); nothing is read from disk at run time.
 //
@@ -28,8 +28,9 @@ struct Migration {
   std::string_view sha256;  // hex of the file's bytes
 };
 
-// The embedded migrations, by version, 1..N.
-std::span<const Migration> embedded_migrations();
+// The engine's embedded migrations (migrations/sqlite/, migrations/postgres/),
+// by version, 1..N. Version N is the same logical schema on both engines.
+std::span<const Migration> embedded_migrations(Engine engine = Engine::kSqlite);
 
 // What a migration run needs from its engine beyond Db. SQLite's
 // (sqlite_migrations()) turns foreign keys off around the run, as SQLite

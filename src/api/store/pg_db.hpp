@@ -74,6 +74,7 @@ class PgDb final : public Db {
   // draws from another sequence changes it, and before any nextval it
   // fails (55000, E_INTERNAL). A stopgap: the INSERTs get `RETURNING id`
   // (both engines) and this call goes (docs/store-engines.md).
+  Engine engine() const override { return Engine::kPostgres; }
   int64_t last_insert_id() override;
   // BEGIN ISOLATION LEVEL SERIALIZABLE: the store's check-then-write code
   // assumes one writer at a time; PostgreSQL gives that guarantee by

@@ -32,6 +32,7 @@ class SqliteDb final : public Db {
 
   void exec(std::string_view sql) override;
   Stmt prepare(std::string_view sql) override;
+  Engine engine() const override { return Engine::kSqlite; }
   int64_t last_insert_id() override;
   void begin_write() override;
   void commit() override;

@@ -1,7 +1,7 @@
 // The zlh-api store: every byte of SQL in zlh-api lives behind this class
 // (docs/design.md §10.7, STYLE §13). SQLite file, WAL, foreign keys on, busy
 // timeout, synchronous=NORMAL; numbered migrations embedded in the binary
-// (store/migrations/NNNN_name.sql) are applied by open(). Decisions and
+// (store/migrations/<engine>/NNNN_name.sql) are applied by open(). Decisions and
 // their reasons: docs/store.md.
 //
 // Ownership and threads: open() returns a Store owned by the caller (main;
