@@ -108,7 +108,7 @@ Result<ServerAccess> Store::get_server_access_by_vmid(int vmid, int64_t user_id)
 
 Result<std::vector<ServerAccess>> Store::list_servers_for_user(int64_t user_id) {
   return impl_->read("list servers", [&](Db& db) -> Result<std::vector<ServerAccess>> {
-    return query_access(db, user_id, "1", [](Stmt&) {});
+    return query_access(db, user_id, "TRUE", [](Stmt&) {});
   });
 }
 
