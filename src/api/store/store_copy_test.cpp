@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 
 #include "api/store/migrations.hpp"
@@ -15,7 +16,7 @@
 namespace zlh::api::store {
 namespace {
 
-using testing::StoreTest;
+using testing::SqliteStoreTest;
 
 const Result<std::unique_ptr<zlh::testing::PgServer>>& cluster() {
   static auto server = zlh::testing::PgServer::start();
@@ -23,19 +24,39 @@ const Result<std::unique_ptr<zlh::testing::PgServer>>& cluster() {
 }
 
 const std::vector<std::string> kOne = {"step"};
+
+std::string percent_encoded(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 constexpr int64_t kNow = 1'795'514'400'000;
 
-class StoreCopyTest : public StoreTest {
+class StoreCopyTest : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     static int n = 0;
     const auto& pg = cluster();
     if (!pg && pg.error().code == codes::kUnavailable) GTEST_SKIP() << pg.error().message;
     ASSERT_TRUE(pg) << pg.error().message;
-    auto ci = (*pg)->create_database("c" + std::to_string(++n));
+    const std::string name = "c" + std::to_string(++n);
+    auto ci = (*pg)->create_database(name);
     ASSERT_TRUE(ci) << ci.error().message;
     conninfo = *ci;
+    pg_store_url = "postgresql://" + (*pg)->options().user + "@/" + name +
+                   "?host=" + percent_encoded((*pg)->socket_dir()) +
+                   "&port=" + std::to_string((*pg)->port());
   }
 
   // Every kind of row the API writes, with a deleted schedule (so
@@ -69,7 +90,7 @@ class StoreCopyTest : public StoreTest {
 
   std::unique_ptr<PgDb> target() { return PgDb::connect(conninfo).value(); }
 
-  std::string conninfo;
+  std::string conninfo, pg_store_url;
   int64_t ann = 0, bob = 0, server = 0;
 };
 
@@ -129,6 +150,42 @@ TEST_F(StoreCopyTest, CopiesEveryRowAndIdsContinueAfterTheSources) {
                              ", 'c', '* * * * *', 'UTC', 1, 1, 0, '[]', 1, 1) RETURNING id"),
             3);
   EXPECT_GT(pg->scalar_int64("INSERT INTO audit_log (at, action) VALUES (1, 'x') RETURNING id"), 2);
+}
+
+// The copy, read back through Store on PostgreSQL: what the API sees is
+// what it saw on SQLite, and new rows get fresh ids.
+TEST_F(StoreCopyTest, TheCopiedStoreOpensOnPostgresWithTheSameAnswers) {
+  fill();
+  auto before = store->list_servers_for_user(bob);
+  auto audit_before = store->list_audit(10);
+  auto schedules_before = store->list_schedules(server);
+  ASSERT_TRUE(before && audit_before && schedules_before);
+  store.reset();
+  ASSERT_TRUE(copy_sqlite_to_postgres(db_path(), conninfo, kNow));
+  Options o;
+  o.clock = clock.fn();
+  auto pg = Store::open(pg_store_url, std::move(o));
+  ASSERT_TRUE(pg) << pg.error().to_string();
+  auto after = (*pg)->list_servers_for_user(bob);
+  ASSERT_TRUE(after) << after.error().to_string();
+  ASSERT_EQ(after->size(), before->size());
+  EXPECT_EQ(after->front().server.ports, before->front().server.ports);
+  EXPECT_EQ(after->front().server.vmid, before->front().server.vmid);
+  EXPECT_EQ(after->front().server.payload, before->front().server.payload);
+  EXPECT_EQ(after->front().owner_username, "ann");
+  auto audit_after = (*pg)->list_audit(10);
+  ASSERT_TRUE(audit_after);
+  ASSERT_EQ(audit_after->size(), audit_before->size());
+  EXPECT_EQ(audit_after->front().id, audit_before->front().id);
+  EXPECT_EQ(audit_after->front().detail, audit_before->front().detail);
+  EXPECT_EQ((*pg)->find_user_by_login("BOB")->id, bob);
+  auto cy = (*pg)->create_user({"cy@example.com", "cy", "h", false});
+  ASSERT_TRUE(cy) << cy.error().to_string();
+  EXPECT_GT(cy->id, bob);
+  auto s3 = (*pg)->create_schedule({.server_id = server, .name = "c", .cron = "0 2 * * *"});
+  ASSERT_TRUE(s3) << s3.error().to_string();
+  EXPECT_EQ(s3->id, 3);  // after the deleted schedule 2
+  EXPECT_EQ((*pg)->list_schedules(server)->size(), schedules_before->size() + 1);
 }
 
 TEST_F(StoreCopyTest, RefusesATargetWithRows) {
