@@ -87,6 +87,12 @@ class StoreCopyTest : public SqliteStoreTest {
                                      R"({"k": [1, 2]})", "192.0.2.1"}));
     ASSERT_TRUE(store->append_audit({std::nullopt, "auth.login_failed", "", "{}", ""}));
   }
+  // Enough rows for whole batches and a remainder (store_copy.cpp).
+  void many_audit_rows(int n) {
+    for (int i = 0; i < n; ++i)
+      ASSERT_TRUE(store->append_audit(
+          {ann, "server.start", "server:1", R"({"i":)" + std::to_string(i) + "}", "192.0.2.9"}));
+  }
 
   std::unique_ptr<PgDb> target() { return PgDb::connect(conninfo).value(); }
 
@@ -186,6 +192,23 @@ TEST_F(StoreCopyTest, TheCopiedStoreOpensOnPostgresWithTheSameAnswers) {
   ASSERT_TRUE(s3) << s3.error().to_string();
   EXPECT_EQ(s3->id, 3);  // after the deleted schedule 2
   EXPECT_EQ((*pg)->list_schedules(server)->size(), schedules_before->size() + 1);
+}
+
+TEST_F(StoreCopyTest, ManyRowsGoInBatchesAndKeepTheirValues) {
+  fill();
+  many_audit_rows(450);
+  store.reset();
+  auto r = copy_sqlite_to_postgres(db_path(), conninfo, kNow);
+  ASSERT_TRUE(r) << r.error().to_string();
+  auto pg = target();
+  EXPECT_EQ(pg->scalar_int64("SELECT count(*) FROM audit_log"), 452);
+  EXPECT_EQ(pg->scalar_int64("SELECT count(DISTINCT detail::text) FROM audit_log"), 452);
+  EXPECT_EQ(pg->scalar_int64("SELECT max(id) - min(id) FROM audit_log"), 451);
+  Stmt last = pg->prepare("SELECT detail, remote_addr, at FROM audit_log ORDER BY id DESC LIMIT 1");
+  ASSERT_TRUE(last.step());
+  EXPECT_EQ(last.col(0).text(), R"({"i":449})");
+  EXPECT_EQ(last.col(1).text(), "192.0.2.9");
+  EXPECT_EQ(last.col(2).int64(), kNow);
 }
 
 TEST_F(StoreCopyTest, RefusesATargetWithRows) {
