@@ -253,7 +253,11 @@ Result<std::unique_ptr<SqliteDb>> open_source(const std::string& path) {
 Result<int> prepare_target(Db& dst, int version, int64_t now_ms) {
   const int have = target_version(dst);
   auto ms = embedded_migrations(Engine::kPostgres);
-  if (have == 0 && version <= static_cast<int>(ms.size())) {
+  if (version > static_cast<int>(ms.size()))
+    return fail(codes::kConflict, "the source is at schema version " + std::to_string(version) +
+                                      "; this binary has PostgreSQL migrations up to " +
+                                      std::to_string(ms.size()) + " only");
+  if (have == 0) {
     auto engine = pg_migrations();
     auto n = migrate(dst, *engine, ms.subspan(0, static_cast<size_t>(version)), now_ms);
     if (!n) return fail(n.error().wrap("migrate the target"));

@@ -2,6 +2,7 @@
 // Store API on SQLite, copied to a throwaway PostgreSQL (pg_fixture.hpp).
 #include "api/store/store_copy.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -238,6 +239,24 @@ TEST_F(StoreCopyTest, AMigratedEmptyTargetIsFineAnotherVersionIsRefused) {
   auto ok = copy_sqlite_to_postgres(db_path(), conninfo, kNow);
   ASSERT_TRUE(ok) << ok.error().to_string();
   EXPECT_EQ(ok->target_migrations, 0);
+}
+
+TEST_F(StoreCopyTest, ASourceNewerThanThePostgresMigrationsIsRefused) {
+  store.reset();
+  const auto pg_count = embedded_migrations(Engine::kPostgres).size();
+  {
+    SQLite::Database raw(db_path(), SQLite::OPEN_READWRITE);
+    raw.exec("INSERT INTO schema_migrations VALUES (" + std::to_string(pg_count + 1) +
+             ", 'future', 'x', 1)");
+  }
+  auto r = copy_sqlite_to_postgres(db_path(), conninfo, kNow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, codes::kConflict);
+  EXPECT_NE(r.error().message.find("PostgreSQL migrations up to"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(target()->scalar_int64("SELECT count(*) FROM information_schema.tables"
+                                   " WHERE table_schema = current_schema()"),
+            0);
 }
 
 TEST_F(StoreCopyTest, MissingSourceOrUnreachableTarget) {
