@@ -205,6 +205,23 @@ void add_log_and_pool_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
 }
 
+// Replicas on one store (docs/operations.md "Replicas").
+void add_cluster_flags(CLI::App& app, Options& o) {
+  app.add_option("--replica-ttl", o.replica_ttl_ms,
+                 "milliseconds a replica stays live after its last heartbeat (beats every ttl/3); "
+                 "its servers move to the other replicas within about this long after it dies")
+      ->capture_default_str();
+  app.add_flag("--adopt-host", o.adopt_host,
+               "lxc/local: this installation (its data directory) moved to this host; record "
+               "the host instead of refusing to start");
+}
+
+Result<void> check_cluster(const Options& o) {
+  if (o.replica_ttl_ms < 300 || o.replica_ttl_ms > 600000)
+    return bad("replica-ttl", "--replica-ttl must be 300..600000 milliseconds");
+  return {};
+}
+
 // The --headscale-* flags (checked by check_headscale).
 void add_headscale_flags(CLI::App& app, Options& o) {
   app.add_option("--headscale-url", o.headscale_url,
@@ -365,6 +382,7 @@ void add_flags(CLI::App& app, Options& o) {
   add_backup_flags(app, o);
   add_log_and_pool_flags(app, o);
   add_headscale_flags(app, o);
+  add_cluster_flags(app, o);
 }
 
 // The checks, in the order they report.
@@ -373,6 +391,7 @@ Result<void> check_options(Options& o) {
   if (auto r = check_log_and_pools(o); !r) return r;
   if (auto r = check_urls_and_listeners(o); !r) return r;
   if (auto r = check_limits(o); !r) return r;
+  if (auto r = check_cluster(o); !r) return r;
   return check_ide(o);
 }
 }  // namespace

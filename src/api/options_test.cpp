@@ -47,6 +47,22 @@ TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
   }
 }
 
+TEST(Options, ReplicaTtlDefaultsToFifteenSecondsAndIsBounded) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->replica_ttl_ms, 15000);
+  EXPECT_FALSE(d->options->adopt_host);
+  auto o = parse({"--replica-ttl", "900", "--adopt-host"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_EQ(o->options->replica_ttl_ms, 900);
+  EXPECT_TRUE(o->options->adopt_host);
+  for (const char* v : {"299", "600001"}) {
+    auto r = parse({"--replica-ttl", v});
+    ASSERT_FALSE(r) << v;
+    EXPECT_EQ(r.error().field, "replica-ttl");
+  }
+}
+
 TEST(Options, StatsIntervalDefaultsToTwoSecondsAndZeroTurnsTheSamplerOff) {
   auto d = parse({});
   ASSERT_TRUE(d && d->options);
