@@ -85,11 +85,11 @@ struct Side {
   ReplicaStats shared;
 };
 
-class ReplicaStatsTest : public store::testing::StoreTest {
+class ReplicaStatsTest : public store::testing::SqliteStoreTest {
  protected:
   static constexpr int kServers = 30;
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     const int64_t owner = make_user("owner");
     for (int i = 1; i <= kServers; ++i) {
       store::NewServer ns;

@@ -7,10 +7,10 @@
 namespace zlh::api::store {
 namespace {
 
-using testing::StoreTest;
+using testing::SqliteStoreTest;
 using namespace std::chrono_literals;
 
-class ReplicaStoreTest : public StoreTest {
+class ReplicaStoreTest : public SqliteStoreTest {
  protected:
   static NewReplica replica(std::string id, std::string driver = "proxmox",
                             std::string host = "h1") {
