@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "api/store/db.hpp"
 #include "api/store/store.hpp"
@@ -66,6 +68,33 @@ Result<void> check_quotas(Db& db, const NewServer& n);
 // jobs.cpp: "IN ('queued','running','compensating')".
 const std::string& unfinished_in();
 
+// ---- change notifications (notify.cpp; docs/store-engines.md "Cache
+// invalidation") ----
+// The channel every replica LISTENs on.
+inline constexpr const char* kChangeChannel = "zlh_cache";
+// PostgreSQL: SELECT pg_notify('zlh_cache', key) on `db`, delivered to
+// every listener when its transaction commits, dropped if it rolls back.
+void publish_change(Db& db, std::string_view key);
+
+// The callbacks of Store::on_change. Thread-safe; fire() calls them outside
+// its lock, in registration order.
+class ChangeCallbacks {
+ public:
+  void add(std::function<void(std::string_view)> f);
+  void fire(std::string_view key) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::function<void(std::string_view)>> fs_;
+};
+
+// What delivers other replicas' changes (PostgreSQL: pg_listener.hpp's
+// LISTEN thread). Stopped by its destructor.
+class ChangeFeed {
+ public:
+  virtual ~ChangeFeed() = default;
+};
+
 struct Store::Impl {
   Impl(std::unique_ptr<Db> database, Options options)
       : db(std::move(database)), opts(std::move(options)) {}
@@ -73,8 +102,28 @@ struct Store::Impl {
   std::mutex mu;  // guards db: one statement or transaction at a time
   std::unique_ptr<Db> db;
   Options opts;
+  // notify: on_change's callbacks; the keys the write in progress changed
+  // (SQLite, under mu); the feed of PostgreSQL's notifications (destroyed
+  // first: it calls `changes`).
+  ChangeCallbacks changes;
+  std::vector<std::string> pending_changes;
+  std::unique_ptr<ChangeFeed> feed;
 
   int64_t now_ms() const { return to_ms(opts.clock()); }
+
+  // Inside a write: `key` changed (docs/store-engines.md "Cache
+  // invalidation"). PostgreSQL notifies at commit (every replica's
+  // listener, this one's too, fires it); SQLite queues it and write()
+  // fires it after the commit. A rolled-back write fires nothing.
+  void changed(Db& d, std::string key) {
+    if (d.engine() == Engine::kPostgres) return publish_change(d, key);
+    for (const auto& k : pending_changes)
+      if (k == key) return;
+    pending_changes.push_back(std::move(key));
+  }
+  // changed() for "server:<id>" and "vmid:<n>" of the vmid it holds now
+  // (call it before the write releases the vmid).
+  void changed_server(Db& d, int64_t server_id);
 
   // Runs f(db) under the mutex. Engine exceptions become Errors prefixed
   // with `context`; f reports its own failures as Result errors.
@@ -86,15 +135,26 @@ struct Store::Impl {
 
   // Same inside a write transaction (Db::begin_write) … COMMIT; rolled back
   // when f returns an error or throws, so a failed call changes nothing.
+  // The keys changed() queued fire after the commit, outside the mutex (a
+  // callback may call the store).
   template <typename F>
   auto write(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
-    std::lock_guard lock(mu);
-    return guarded(context, [&] {
-      WriteTx tx(*db);
-      auto r = f(*db);
-      if (r) tx.commit();
+    std::vector<std::string> committed;
+    auto out = [&] {
+      std::lock_guard lock(mu);
+      pending_changes.clear();
+      auto r = guarded(context, [&] {
+        WriteTx tx(*db);
+        auto r = f(*db);
+        if (r) tx.commit();
+        return r;
+      });
+      if (r) committed.swap(pending_changes);
+      pending_changes.clear();
       return r;
-    });
+    }();
+    for (const auto& k : committed) changes.fire(k);
+    return out;
   }
 
  private:

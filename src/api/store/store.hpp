@@ -86,6 +86,14 @@ struct StartedBackup {
   Job job;  // kind backup, params {"backup_id"}
 };
 
+// One sliding window of Store::check_rate: the events of `key` in the last
+// `window`, at most `limit` of them (0: not counted, never spent).
+struct RateBudget {
+  std::string key;
+  int64_t limit = 0;
+  std::chrono::milliseconds window{0};
+};
+
 // A restore job with the pre-restore backup it makes first.
 struct StartedRestore {
   Backup pre_restore;  // state creating, kind pre_restore
@@ -366,6 +374,65 @@ class Store {
   Result<std::vector<ScheduleRun>> list_runs(int64_t schedule_id, int limit);
   // System: every run still `running` (what a crash leaves behind).
   Result<std::vector<ScheduleRun>> list_running_runs();
+
+  // ---- change notifications (notify.cpp; docs/store-engines.md "Cache
+  // invalidation") ----
+  // Registers `f`, called once for each key a committed write changed:
+  //   "session:<id>"  the session was revoked (logout);
+  //   "server:<id>"   who may use the server changed: a member removed or
+  //                   their permissions changed, a new owner, the server
+  //                   deleted;
+  //   "vmid:<n>"      what holds vmid n changed (a server created on it,
+  //                   moved off it, released, deleted, being deleted) or a
+  //                   user's IDE access to it was revoked;
+  //   "*"             anything may have changed: drop every cache
+  //                   (PostgreSQL: the listener reconnected, so
+  //                   notifications may have been missed).
+  // SQLite: this process's writes, on the writing thread just after the
+  // commit. PostgreSQL: every replica's writes, this one's included, on the
+  // listener's thread, about one round trip after the commit. A rolled-back
+  // write fires nothing. Never called under the store's lock (f may call
+  // the store), but keep f quick. Register at start; never removed.
+  void on_change(std::function<void(std::string_view key)> f);
+
+  // ---- cluster counters (counters.cpp, migration 0015) ----
+  // Login rate limits and concurrent quotas kept in the database, so that
+  // every replica counts the same (auth::LoginRateLimiter and
+  // relay::UserSlots built with a store use these).
+  //
+  // Sliding windows of events per key. The wait until every budget with a
+  // limit has room for one more event (> 0; the longest), or nullopt when
+  // none is spent. `record`: when none is spent, also records one event at
+  // `now` for each budget with a limit, in the same transaction (of
+  // concurrent calls, no more than the limit pass).
+  Result<std::optional<std::chrono::milliseconds>> check_rate(std::span<const RateBudget> budgets,
+                                                              Time now, bool record);
+  // Records one event at `now` for each budget with a limit, spent or not;
+  // each key keeps its `limit` newest events of the window.
+  Result<void> record_rate(std::span<const RateBudget> budgets, Time now);
+  // Forgets every event of `key`; its newest one (`newest_only`).
+  Result<void> clear_rate(std::string_view key, bool newest_only = false);
+  // Keys that start with `prefix` and have an event after `since`.
+  Result<int64_t> count_rate_keys(std::string_view prefix, Time since);
+  // Deletes events at or before `before` (housekeeping); how many.
+  Result<int> purge_rate_events(Time before);
+  //
+  // Concurrent quotas: places of `kind` ("console", "upload") held by a
+  // user, each by the replica (`replica_id`) serving it. A place counts
+  // while its replica is the caller's or has a live lease in `replicas`
+  // (0014): the places of a replica that died stop counting once its lease
+  // expires, and the user's next acquire deletes them.
+  // A place for the user unless `limit` (> 0; 0 = unlimited, still
+  // counted) are held already: its id, nullopt when full. Counted and
+  // inserted in one write transaction. E_INVALID (unknown kind, empty
+  // replica id), E_NOT_FOUND (no such user).
+  Result<std::optional<int64_t>> acquire_user_slot(int64_t user_id, std::string_view kind,
+                                                   std::string_view replica_id, int64_t limit);
+  // Gives a place back. Repeatable.
+  Result<void> release_user_slot(int64_t slot_id);
+  // The user's places of `kind` that count, seen from `replica_id`.
+  Result<int64_t> count_user_slots(int64_t user_id, std::string_view kind,
+                                   std::string_view replica_id);
 
   // ---- audit ----
   // Appends an entry stamped with the clock; returns its id. Its server_id
