@@ -122,10 +122,14 @@ Result<int64_t> Store::count_rate_keys(std::string_view prefix, Time since) {
   });
 }
 
-Result<int> Store::purge_rate_events(Time before) {
+Result<int> Store::purge_rate_events(std::string_view prefix, Time before) {
+  std::string p(prefix);
   return impl_->write("purge rate events", [&](Db& db) -> Result<int> {
-    Stmt q = db.prepare("DELETE FROM rate_events WHERE at <= ?");
+    Stmt q = db.prepare(
+        "DELETE FROM rate_events WHERE at <= ?1 AND substr(key, 1, CAST(?2 AS BIGINT)) = ?3");
     q.bind(1, to_ms(before));
+    q.bind(2, static_cast<int64_t>(p.size()));
+    q.bind(3, p);
     return q.exec();
   });
 }

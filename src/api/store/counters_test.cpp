@@ -91,7 +91,10 @@ TEST_F(CountersStore, RecordClearAndPurge) {
   ASSERT_TRUE(store->record_rate(k, clock.now()));
   clock.advance(61s);
   EXPECT_EQ(*store->count_rate_keys("r/", clock.now() - 60s), 0);  // left the window
-  EXPECT_EQ(*store->purge_rate_events(clock.now() - 60s), 1);
+  const std::array<RateBudget, 1> other{{{"s/a/bob", 2, 60s}}};
+  ASSERT_TRUE(store->record_rate(other, clock.now() - 61s));
+  EXPECT_EQ(*store->purge_rate_events("r/", clock.now() - 60s), 1);
+  EXPECT_EQ(*store->count_rate_keys("s/", clock.now() - 1h), 1);  // another scope's stay
 }
 
 TEST_F(CountersStore, SlotsAreCountedAcrossReplicas) {

@@ -414,8 +414,9 @@ class Store {
   Result<void> clear_rate(std::string_view key, bool newest_only = false);
   // Keys that start with `prefix` and have an event after `since`.
   Result<int64_t> count_rate_keys(std::string_view prefix, Time since);
-  // Deletes events at or before `before` (housekeeping); how many.
-  Result<int> purge_rate_events(Time before);
+  // Deletes the events of keys starting with `prefix` at or before
+  // `before` (housekeeping); how many.
+  Result<int> purge_rate_events(std::string_view prefix, Time before);
   //
   // Concurrent quotas: places of `kind` ("console", "upload") held by a
   // user, each by the replica (`replica_id`) serving it. A place counts
