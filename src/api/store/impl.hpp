@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "api/store/db.hpp"
+#include "api/store/db_pool.hpp"
 #include "api/store/store.hpp"
 
 namespace zlh::api::store {
@@ -54,30 +55,27 @@ void exec_with(Db& db, const char* sql, const A&... args) {
   q.exec();
 }
 
-// Runs an `INSERT … RETURNING id` (both engines; no last_insert_id) to its
-// end; the id of its row.
-inline int64_t returning_id(Stmt& q) {
-  if (!q.step()) throw DbError(codes::kInternal, "INSERT … RETURNING id gave no row");
-  const int64_t id = q.col(0).int64();
-  while (q.step()) {
-  }
-  return id;
-}
-
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
 Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::string> steps,
                int64_t now_ms, const std::string& params = "{}");
 // servers.cpp: the server's columns (read_server) followed by the member's
-// permissions (NULL: not a member) of user ?1 and the owner's username, in
-// db's engine's spelling (the ports list is an aggregate spelled per engine).
-const char* server_access_select(const Db& db);
+// permissions (NULL: not a member) of user ?1 and the owner's username.
+extern const char* const kServerAccessSelect;
 Server read_server(Stmt& q);
 // servers.cpp: whether n.owner_id's live servers leave room for n (E_QUOTA).
 Result<void> check_quotas(Db& db, const NewServer& n);
 
 // jobs.cpp: "IN ('queued','running','compensating')".
 const std::string& unfinished_in();
+
+// Sleeps before attempt `attempt` + 1 of a transaction that lost a
+// serialization conflict: exponential with jitter, so the losers of one
+// conflict do not meet again at once (store.cpp).
+void retry_pause(int attempt);
+
+// Options::pool_size and `?pool=` are 1..kMaxPoolSize.
+inline constexpr int kMaxPoolSize = 64;
 
 // ---- change notifications (notify.cpp; docs/store-engines.md "Cache
 // invalidation") ----
@@ -107,15 +105,24 @@ class ChangeFeed {
 };
 
 struct Store::Impl {
+  // SQLite: one connection, every call under `mu`.
   Impl(std::unique_ptr<Db> database, Options options)
       : db(std::move(database)), opts(std::move(options)) {}
+  // PostgreSQL: a pool, no process-wide lock; the database isolates.
+  Impl(std::unique_ptr<DbPool> connections, Options options)
+      : pool(std::move(connections)), opts(std::move(options)) {}
+
+  // A transaction that lost a serialization conflict (DbError::retry) is
+  // run this many times in all before write() gives up (E_UNAVAILABLE).
+  static constexpr int kWriteAttempts = 5;
 
   std::mutex mu;  // guards db: one statement or transaction at a time
   std::unique_ptr<Db> db;
+  std::unique_ptr<DbPool> pool;
   Options opts;
   // notify: on_change's callbacks; the keys the write in progress changed
   // (SQLite, under mu); the feed of PostgreSQL's notifications (destroyed
-  // first: it calls `changes`).
+  // before `changes` and the pool: it calls `changes`).
   ChangeCallbacks changes;
   std::vector<std::string> pending_changes;
   std::unique_ptr<ChangeFeed> feed;
@@ -124,8 +131,9 @@ struct Store::Impl {
 
   // Inside a write: `key` changed (docs/store-engines.md "Cache
   // invalidation"). PostgreSQL notifies at commit (every replica's
-  // listener, this one's too, fires it); SQLite queues it and write()
-  // fires it after the commit. A rolled-back write fires nothing.
+  // listener, this one's too, fires it; a re-run attempt notifies again,
+  // an aborted one not at all); SQLite queues it and write() fires it
+  // after the commit. A rolled-back write fires nothing.
   void changed(Db& d, std::string key) {
     if (d.engine() == Engine::kPostgres) return publish_change(d, key);
     for (const auto& k : pending_changes)
@@ -136,39 +144,80 @@ struct Store::Impl {
   // (call it before the write releases the vmid).
   void changed_server(Db& d, int64_t server_id);
 
-  // Runs f(db) under the mutex. Engine exceptions become Errors prefixed
-  // with `context`; f reports its own failures as Result errors.
+  // Runs f(db) on a connection of its own (SQLite: under the mutex;
+  // PostgreSQL: one borrowed from the pool, outside a transaction, so each
+  // statement sees the latest commits). Engine exceptions become Errors
+  // prefixed with `context`; f reports its own failures as Result errors.
   template <typename F>
   auto read(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
+    if (pool)
+      return guarded(context, [&] {
+        PooledDb c(*pool);
+        return f(c.db());
+      });
     std::lock_guard lock(mu);
     return guarded(context, [&] { return f(*db); });
   }
 
   // Same inside a write transaction (Db::begin_write) … COMMIT; rolled back
   // when f returns an error or throws, so a failed call changes nothing.
-  // The keys changed() queued fire after the commit, outside the mutex (a
-  // callback may call the store).
+  // SQLite: the keys changed() queued fire after the commit, outside the
+  // mutex (a callback may call the store).
+  // On PostgreSQL the transaction is SERIALIZABLE, and f runs again from
+  // the start when the database failed it for a conflict (40001, 40P01),
+  // up to kWriteAttempts times: f must only touch the database (its
+  // effects outside it would happen once per attempt).
   template <typename F>
   auto write(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
-    std::vector<std::string> committed;
-    auto out = [&] {
-      std::lock_guard lock(mu);
-      pending_changes.clear();
-      auto r = guarded(context, [&] {
-        WriteTx tx(*db);
-        auto r = f(*db);
-        if (r) tx.commit();
-        return r;
-      });
-      if (r) committed.swap(pending_changes);
-      pending_changes.clear();
-      return r;
-    }();
-    for (const auto& k : committed) changes.fire(k);
-    return out;
+    return transact(context, Isolation::kSerializable, kWriteAttempts, f);
+  }
+
+  // A READ COMMITTED transaction (Db::begin_committed), never re-run: for
+  // job claims and lease heartbeats, whose `FOR UPDATE SKIP LOCKED` does
+  // the isolating. SQLite: the same as write().
+  template <typename F>
+  auto write_committed(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
+    return transact(context, Isolation::kReadCommitted, 1, f);
   }
 
  private:
+  template <typename F>
+  auto transact(std::string_view context, Isolation iso, int attempts, F& f)
+      -> std::invoke_result_t<F, Db&> {
+    if (!pool) {
+      std::vector<std::string> committed;
+      auto out = [&] {
+        std::lock_guard lock(mu);
+        pending_changes.clear();
+        auto r = guarded(context, [&] { return once(*db, iso, f); });
+        if (r) committed.swap(pending_changes);
+        pending_changes.clear();
+        return r;
+      }();
+      for (const auto& k : committed) changes.fire(k);
+      return out;
+    }
+    return guarded(context, [&] {
+      PooledDb c(*pool);
+      for (int attempt = 1;; ++attempt) {
+        try {
+          return once(c.db(), iso, f);
+        } catch (const DbError& e) {
+          if (!e.retry || attempt >= attempts) throw;
+        }
+        retry_pause(attempt);
+      }
+    });
+  }
+
+  template <typename F>
+  static auto once(Db& d, Isolation iso, F& f) -> std::invoke_result_t<F, Db&> {
+    WriteTx tx(d, iso);
+    auto r = f(d);
+    if (r) tx.commit();
+    return r;
+  }
+
   template <typename F>
   static auto guarded(std::string_view context, F&& f) -> std::invoke_result_t<F> {
     try {

@@ -11,14 +11,15 @@ namespace zlh::api::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::StoreTest;
+using testing::SqliteStoreTest;
 
 const std::vector<std::string> kSteps = {"allocate", "done"};
 
-class NotifyStore : public StoreTest {
+class NotifyStore : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     store->on_change([this](std::string_view k) {
       std::lock_guard lk(mu);
       keys.emplace_back(k);
