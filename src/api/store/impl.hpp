@@ -66,6 +66,12 @@ Result<void> check_quotas(Db& db, const NewServer& n);
 // jobs.cpp: "IN ('queued','running','compensating')".
 const std::string& unfinished_in();
 
+// leases.cpp: the innermost LeaseFence of this thread (none: nullptr), and
+// whether its lease is still held, read inside the caller's transaction.
+const Lease* current_fence();
+bool lease_held(Db& db, const Lease& lease);
+Error lease_lost();
+
 struct Store::Impl {
   Impl(std::unique_ptr<Db> database, Options options)
       : db(std::move(database)), opts(std::move(options)) {}
@@ -89,8 +95,11 @@ struct Store::Impl {
   template <typename F>
   auto write(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
     std::lock_guard lock(mu);
-    return guarded(context, [&] {
+    return guarded(context, [&]() -> std::invoke_result_t<F, Db&> {
       WriteTx tx(*db);
+      // Fencing (LeaseFence): a job's writes only while its lease is held.
+      if (const Lease* l = current_fence(); l && !lease_held(*db, *l))
+        return std::unexpected(lease_lost());
       auto r = f(*db);
       if (r) tx.commit();
       return r;
