@@ -104,6 +104,12 @@ class ChangeFeed {
   virtual ~ChangeFeed() = default;
 };
 
+// leases.cpp: the innermost LeaseFence of this thread (none: nullptr), and
+// whether its lease is still held, read inside the caller's transaction.
+const Lease* current_fence();
+bool lease_held(Db& db, const Lease& lease);
+Error lease_lost();
+
 struct Store::Impl {
   // SQLite: one connection, every call under `mu`.
   Impl(std::unique_ptr<Db> database, Options options)
@@ -213,6 +219,8 @@ struct Store::Impl {
   template <typename F>
   static auto once(Db& d, Isolation iso, F& f) -> std::invoke_result_t<F, Db&> {
     WriteTx tx(d, iso);
+    // Fencing (LeaseFence): a job's writes only while its lease is held.
+    if (const Lease* l = current_fence(); l && !lease_held(d, *l)) return std::unexpected(lease_lost());
     auto r = f(d);
     if (r) tx.commit();
     return r;

@@ -84,6 +84,43 @@ struct DeleteJob {
   bool existing = false;                 // job was already queued or running
 };
 
+// ---- job leases (issue 25; docs/store-engines.md "Transactions and locking") ----
+// A replica's claim on a job: while it holds the lease (owner and epoch
+// still in the job's row) it alone runs the job. expires_at is the store's
+// clock; the holder renews before then.
+struct Lease {
+  int64_t job_id = 0;
+  std::string owner;  // the replica id
+  int64_t epoch = 0;  // bumped by every claim: a later claim fences earlier holders
+  Time expires_at;
+};
+
+// What Store::renew_leases did with the leases it was given.
+struct LeaseRenewal {
+  std::vector<Lease> renewed;      // still held, with their new expires_at
+  std::vector<Lease> lost;         // claimed by another (or released): stop at once
+  std::vector<int64_t> cancelled;  // renewed, but the job was cancelled meanwhile
+};
+
+// Fencing for a whole thread: while a LeaseFence lives, every write this
+// thread makes through any Store first checks, in the same transaction, that
+// `lease` is still held (owner and epoch), and otherwise fails with
+// E_CONFLICT "lease lost" and changes nothing. The job runner holds one
+// around each job it runs, so a job kind's own writes (backups) are fenced
+// too. Nests (the innermost applies). Not movable.
+class LeaseFence {
+ public:
+  explicit LeaseFence(Lease lease);
+  ~LeaseFence();
+  LeaseFence(const LeaseFence&) = delete;
+  LeaseFence& operator=(const LeaseFence&) = delete;
+  const Lease& lease() const { return lease_; }
+
+ private:
+  Lease lease_;
+  const LeaseFence* prev_;
+};
+
 // A server with its provisioning job, both created in one transaction.
 struct CreatedServer {
   Server server;
@@ -248,6 +285,44 @@ class Store {
   // System: jobs that are queued, running or compensating, oldest first —
   // what a runner resumes after a restart.
   Result<std::vector<Job>> list_unfinished_jobs();
+
+  // ---- job leases (leases.cpp; docs/store-engines.md) ----
+  // Claims the oldest unfinished job (queued, running, compensating) that
+  // has no lease or whose lease expired, for `owner` until now + ttl: the
+  // epoch is bumped. PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent
+  // claims on several replicas never wait for or get the same job. None
+  // when nothing is claimable. E_INVALID (empty owner, ttl < 1 ms).
+  Result<std::optional<Lease>> claim_job(const std::string& owner, std::chrono::milliseconds ttl);
+  // Same for one job (the one a replica just created): none when it is
+  // finished or another holder's lease (or this owner's) is still live.
+  Result<std::optional<Lease>> claim_job_by_id(int64_t job_id, const std::string& owner,
+                                               std::chrono::milliseconds ttl);
+  // Moves every lease of `held` that is still held (owner and epoch) to
+  // now + ttl, in one transaction; the others are reported lost. A held
+  // lease is renewed whatever the job's state (a cancelled job keeps its
+  // lease until its runner stops, so its server's delete job waits).
+  Result<LeaseRenewal> renew_leases(std::span<const Lease> held, std::chrono::milliseconds ttl);
+  // Gives the lease up (another replica may claim the job at once). A lease
+  // no longer held is left alone. Repeatable.
+  Result<void> release_lease(const Lease& lease);
+  // The job's state while `lease` is held; E_CONFLICT "lease lost" when not.
+  Result<JobState> check_lease(const Lease& lease);
+  // Whether a job of the server other than `job_id` holds a live lease (is
+  // being run by some replica): a delete job waits for the create job it
+  // cancelled to stop, wherever it runs.
+  Result<bool> other_job_leased(int64_t server_id, int64_t job_id);
+  // Fenced forms of the writes the job runner makes for a job: each runs
+  // only while `lease` is held (as under a LeaseFence), else E_CONFLICT
+  // "lease lost" and nothing changes. Otherwise as the unfenced calls.
+  Result<void> update_job_state(const Lease& lease, JobState state,
+                                std::optional<std::string> error = std::nullopt);
+  Result<void> update_job_step(const Lease& lease, int idx, StepState state,
+                               std::optional<std::string> detail = std::nullopt);
+  Result<void> update_server(const Lease& lease, int64_t server_id, const ServerUpdate& update);
+  Result<Server> move_to_free_vmid(const Lease& lease, int64_t server_id, int taken,
+                                   const std::string& reason);
+  Result<void> release_allocations(const Lease& lease, int64_t server_id);
+  Result<void> delete_server(const Lease& lease, int64_t server_id);
 
   // ---- backups (src/api/backups; docs/backups-api.md) ----
   // Quotas are bytes; 0 = unlimited. A user's bytes are the sizes of their
