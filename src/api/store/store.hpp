@@ -39,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/store/replica_types.hpp"
 #include "api/store/schedule_types.hpp"
 #include "api/store/types.hpp"
 #include "base/error.hpp"
@@ -549,6 +550,39 @@ class Store {
   // it first. E_INVALID for a bad limit; an unknown server has none.
   Result<std::vector<ActivityEntry>> list_activity(int64_t server_id,
                                                    std::optional<int64_t> before_id, int limit);
+
+  // ---- replicas (replicas.cpp; docs/operations.md "Replicas") ----
+  // Times: writes use the store's clock; reads take `now` from the caller.
+  // System: registers `r` live until now + r.ttl, in one transaction with
+  // the checks, after removing the replicas that expired. The first start
+  // records the installation (driver, host). Refused with E_CONFLICT (the
+  // message names the other replica or the recorded installation and what
+  // to do), changing nothing:
+  //  - r.driver differs from the recorded driver, unless the database has
+  //    no live server and no other live replica (then it is re-recorded);
+  //  - r.single_host and the recorded host differs from r.host, unless
+  //    r.adopt_host and no other replica is live (then r.host is recorded);
+  //  - r.single_host and another replica is live.
+  // E_INVALID (empty id, driver or host, ttl not positive), E_CONFLICT
+  // also when r.id is registered already.
+  Result<Replica> register_replica(const NewReplica& r);
+  // System: the replica stays live until now + ttl. E_NOT_FOUND when its
+  // row is gone or already expired (the others consider it dead: register
+  // again). Repeatable.
+  Result<Replica> heartbeat_replica(std::string_view id, std::chrono::milliseconds ttl);
+  // The replicas live at `now` (expires_at > now), by id.
+  Result<std::vector<Replica>> list_live_replicas(Time now);
+  // System: removes the replica (a clean stop). Repeatable.
+  Result<void> deregister_replica(std::string_view id);
+  // System: removes the replicas expired at `now`; how many.
+  Result<int> purge_expired_replicas(Time now);
+  // The installation's record; E_NOT_FOUND before the first registration.
+  Result<Deployment> get_deployment();
+  // System (the replica sampling those servers): appends `rows` (a row
+  // already there is kept) and deletes every row with t_ms < keep_from_ms.
+  Result<void> append_server_samples(std::span<const SampleRow> rows, int64_t keep_from_ms);
+  // The server's published samples with t_ms > after_ms, oldest first.
+  Result<std::vector<SampleRow>> list_server_samples(int64_t server_id, int64_t after_ms);
 
  private:
   struct Impl;
