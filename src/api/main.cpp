@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <expected>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -198,9 +201,24 @@ std::unique_ptr<api::store::Store> open_store(const api::Options& opts) {
   return std::move(*store);
 }
 
+// This process's replica id, made once: <hostname>-<pid>-<8 hex> (the job
+// leases' owner). TODO(s25-cluster): cluster::Replica::id() replaces it.
+const std::string& replica_id() {
+  static const std::string id = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == 0) std::strcpy(host, "zlh-api");
+    char out[320];
+    std::snprintf(out, sizeof out, "%s-%d-%08x", host, int(::getpid()), std::random_device{}());
+    return std::string(out);
+  }();
+  return id;
+}
+
 // What the job runner hands agents, and the host paths hidden from users.
 api::JobRunnerConfig job_runner_config(const api::Options& opts) {
   api::JobRunnerConfig jc;
+  jc.owner = replica_id();
+  jc.lease_ttl = std::chrono::milliseconds(opts.job_lease_ttl_ms);
   jc.agent.api_public_key_file = secret_files(opts).api_pub;
   jc.agent.catalog_public_key_file = opts.catalog_key;
   jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;
