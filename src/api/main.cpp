@@ -220,9 +220,12 @@ std::unique_ptr<api::cluster::Replica> start_replica(const api::Options& opts,
   return std::move(*r);
 }
 
-// What the job runner hands agents, and the host paths hidden from users.
-api::JobRunnerConfig job_runner_config(const api::Options& opts) {
+// What the job runner hands agents, and the host paths hidden from users;
+// its jobs' lease owner is this replica (`owner`: Replica::id()).
+api::JobRunnerConfig job_runner_config(const api::Options& opts, const std::string& owner) {
   api::JobRunnerConfig jc;
+  jc.owner = owner;
+  jc.lease_ttl = std::chrono::milliseconds(opts.job_lease_ttl_ms);
   jc.agent.api_public_key_file = secret_files(opts).api_pub;
   jc.agent.catalog_public_key_file = opts.catalog_key;
   jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;
@@ -311,7 +314,7 @@ struct Services {
       : hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()
                                                  : api::auth::HashParams::interactive()),
         agents(secrets.api_key),
-        jobs_config(job_runner_config(opts)),
+        jobs_config(job_runner_config(opts, replica.id())),
         jobs(store, driver, agents, jobs_config),
         ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
         catalog(opts.artifacts, opts.catalog_key),

@@ -203,6 +203,10 @@ void add_log_and_pool_flags(CLI::App& app, Options& o) {
   app.add_option("--stats-interval", o.stats_interval_s,
                  "seconds between live stats samples of all servers; 0 = sampler off")
       ->capture_default_str();
+  app.add_option("--job-lease-ttl", o.job_lease_ttl_ms,
+                 "ms a replica's claim on a job lasts unrenewed (renewed every third); a dead "
+                 "replica's jobs are taken over after it")
+      ->capture_default_str();
 }
 
 // Replicas on one store (docs/operations.md "Replicas").
@@ -292,6 +296,8 @@ Result<void> check_log_and_pools(const Options& o) {
     return bad("poll-timeout", "--poll-timeout must be 0.05..60 seconds");
   if (!(o.stats_interval_s == 0 || (o.stats_interval_s >= 0.05 && o.stats_interval_s <= 3600)))
     return bad("stats-interval", "--stats-interval must be 0 (off) or 0.05..3600 seconds");
+  if (o.job_lease_ttl_ms < 300 || o.job_lease_ttl_ms > 3'600'000)
+    return bad("job-lease-ttl", "--job-lease-ttl must be 300..3600000 ms");
   return {};
 }
 

@@ -79,6 +79,10 @@ struct Options {
   // lxc/local installation moved to this host.
   int64_t replica_ttl_ms = 15000;
   bool adopt_host = false;
+  // Job leases (issue 25, docs/store-engines.md): how long a replica's claim
+  // on a job lasts without renewal (renewed every third of it). A job of a
+  // replica that died is taken over by another once this has passed.
+  int64_t job_lease_ttl_ms = 30000;
   // Headscale (docs/design.md §10.6, docs/tailscale.md). Empty url: not configured.
   // The API key comes from the file or env ZLH_HEADSCALE_API_KEY, never a flag.
   std::string headscale_url;

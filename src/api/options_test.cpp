@@ -31,6 +31,20 @@ TEST(Options, PollerDefaultsAndFlags) {
   EXPECT_DOUBLE_EQ(o->options->poll_timeout_s, 1.5);
 }
 
+TEST(Options, JobLeaseTtl) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->job_lease_ttl_ms, 30000);
+  auto o = parse({"--job-lease-ttl", "1500"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_EQ(o->options->job_lease_ttl_ms, 1500);
+  for (const char* bad : {"299", "3600001"}) {
+    auto b = parse({"--job-lease-ttl", bad});
+    ASSERT_FALSE(b.has_value()) << bad;
+    EXPECT_NE(b.error().message.find("job-lease-ttl"), std::string::npos) << b.error().message;
+  }
+}
+
 TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
   for (auto [flag, value, field] : std::vector<std::tuple<const char*, const char*, const char*>>{
            {"--poll-interval", "0", "poll-interval"},
