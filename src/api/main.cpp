@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <expected>
 #include <filesystem>
@@ -221,12 +223,36 @@ std::unique_ptr<api::cluster::Replica> start_replica(const api::Options& opts,
   return std::move(*r);
 }
 
+// Whether `owner` (a replica id; `self`: ours) is an earlier zlh-api of
+// this host that is gone: <this hostname>-<pid>-<hex>, not ours, and its
+// pid is not running
+// (or is ours: a restart in a container reuses the pid). A pid taken by
+// another process counts as alive: its leases then simply expire.
+bool replica_gone(const std::string& owner, const std::string& self) {
+  if (owner == self) return false;
+  const size_t hex = owner.rfind('-');
+  if (hex == std::string::npos || hex == 0) return false;
+  const size_t pid_at = owner.rfind('-', hex - 1);
+  const size_t self_pid_at = self.rfind('-', self.rfind('-') - 1);
+  if (pid_at == std::string::npos || owner.compare(0, pid_at, self, 0, self_pid_at) != 0 ||
+      pid_at != self_pid_at)
+    return false;
+  int pid = 0;
+  const char* first = owner.data() + pid_at + 1;
+  const char* last = owner.data() + hex;
+  if (auto [p, ec] = std::from_chars(first, last, pid); ec != std::errc() || p != last || pid <= 0)
+    return false;
+  if (pid == int(::getpid())) return true;
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 // What the job runner hands agents, and the host paths hidden from users;
 // its jobs' lease owner is this replica (`owner`: Replica::id()).
 api::JobRunnerConfig job_runner_config(const api::Options& opts, const std::string& owner) {
   api::JobRunnerConfig jc;
   jc.owner = owner;
   jc.lease_ttl = std::chrono::milliseconds(opts.job_lease_ttl_ms);
+  jc.owner_gone = [owner](const std::string& o) { return replica_gone(o, owner); };
   jc.agent.api_public_key_file = secret_files(opts).api_pub;
   jc.agent.catalog_public_key_file = opts.catalog_key;
   jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;

@@ -126,10 +126,10 @@ struct Replica {
   std::unique_ptr<JobRunner> runner;
 };
 
-class JobLeasesTest : public store::testing::StoreTest {
+class JobLeasesTest : public store::testing::SqliteStoreTest {
  protected:
   std::unique_ptr<Replica> replica(std::string name, std::chrono::milliseconds ttl = 300ms) {
-    return std::make_unique<Replica>(db_path(), clock, events, std::move(name), ttl);
+    return std::make_unique<Replica>(url(), clock, events, std::move(name), ttl);
   }
   // A server whose create job is done, and a backup-kind job of it with kSteps.
   int64_t backup_job() {
@@ -203,6 +203,40 @@ TEST_F(JobLeasesTest, AnotherReplicaTakesOverADeadOnesJobAtItsStep) {
   EXPECT_EQ(events.count("b:three"), 1);
   ASSERT_TRUE(eventually([&] { return b->runner->active() == 0; }));
   EXPECT_FALSE(store->claim_job("replica-c", 1s)->has_value());
+}
+
+TEST_F(JobLeasesTest, ARestartTakesAGoneProcesssJobsAtOnce) {
+  const int64_t id = backup_job();
+  auto a = replica("replica-a", 1h);
+  std::atomic<bool> a_in_one{false};
+  a->runner->add_kind(store::JobKind::kBackup, [&](JobContext& ctx) -> Result<void> {
+    return ctx.step(0, [&]() -> Result<void> {
+      a_in_one = true;
+      while (ctx.sleep(10ms)) {
+      }
+      return fail(codes::kUnavailable, "stopped");
+    });
+  });
+  a->runner->resume_all();
+  ASSERT_TRUE(eventually([&] { return a_in_one.load(); }));
+  a->runner->abandon();  // kill -9, and the lease would last an hour
+
+  JobRunnerConfig cfg;
+  auto b = replica("replica-a2", 1h);
+  // Rebuilt with owner_gone: "replica-a" is this host's earlier process.
+  cfg.owner = "replica-a2";
+  cfg.lease_ttl = 1h;
+  cfg.owner_gone = [](const std::string& o) { return o == "replica-a"; };
+  b->runner = std::make_unique<JobRunner>(*b->st, b->driver, b->agents, cfg);
+  b->runner->add_kind(store::JobKind::kBackup, [&](JobContext& ctx) -> Result<void> {
+    return ctx.step(0, [&]() -> Result<void> {
+      events.add("b:one");
+      return {};
+    });
+  });
+  b->runner->resume_all();
+  ASSERT_TRUE(eventually([&] { return job(id).state == JobState::kDone; }));
+  EXPECT_EQ(events.count("b:one"), 1);
 }
 
 TEST_F(JobLeasesTest, ALateWriteAfterAnotherClaimChangesNothing) {

@@ -208,7 +208,10 @@ void JobRunner::lease_loop() {
     lk.unlock();
     heartbeat();
     if (claim) {
-      if (!claimed_once) log::info("jobs", "claiming jobs", {{"owner", cfg_.owner}});
+      if (!claimed_once) {
+        log::info("jobs", "claiming jobs", {{"owner", cfg_.owner}});
+        end_gone_owners();
+      }
       claimed_once = true;
       claim_ready();
     }
@@ -247,6 +250,18 @@ void JobRunner::heartbeat() {
   for (int64_t id : r->cancelled)
     if (auto it = running_.find(id); it != running_.end()) it->second.cancelled = true;
   cv_.notify_all();
+}
+
+void JobRunner::end_gone_owners() {
+  if (!cfg_.owner_gone) return;
+  auto owners = store_.lease_owners();
+  if (!owners) return;
+  for (const std::string& o : *owners) {
+    if (o == cfg_.owner || !cfg_.owner_gone(o)) continue;
+    auto n = store_.expire_leases_of(o);
+    if (n && *n > 0)
+      log::info("jobs", "took over the jobs of a gone process", {{"owner", o}, {"jobs", *n}});
+  }
 }
 
 void JobRunner::claim_ready() {

@@ -82,6 +82,10 @@ struct JobRunnerConfig {
   // lease_ttl/3; a job not renewed for 2/3 of it stops.
   std::string owner;
   std::chrono::milliseconds lease_ttl{30000};
+  // Whether a lease owner is known to be gone (main: an earlier process on
+  // this host, killed): at its first claim the runner ends that owner's
+  // leases so its jobs resume at once instead of after the ttl. None: wait.
+  std::function<bool(const std::string& owner)> owner_gone;
 };
 
 // `msg` with every path that starts with one of `prefixes` (up to the next
@@ -157,8 +161,9 @@ class JobRunner {
   bool start(const store::Lease& lease, std::chrono::steady_clock::time_point since);
   void start_lease_thread();  // once, by submit() or resume_all()
   void lease_loop();
-  void heartbeat();    // renews the leases of the running jobs
-  void claim_ready();  // claims and starts every claimable job
+  void heartbeat();        // renews the leases of the running jobs
+  void claim_ready();      // claims and starts every claimable job
+  void end_gone_owners();  // cfg_.owner_gone's leases end now
   const store::Lease& lease_of(int64_t job_id) const;
   // The job must stop: the runner stops, or its lease is lost or overdue.
   bool stopping(int64_t job_id) const;

@@ -1,11 +1,8 @@
-// The counters' SQL on PostgreSQL (counters.cpp), before postgres/0015 can
-// be embedded: the database gets the pending file (and, while postgres/0014
-// is missing, a minimal replicas table) by hand. Runs in api_store_pg_test.
+// The counters' SQL on PostgreSQL (counters.cpp): rate windows and user
+// slots on a database migrated to postgres/0015. Runs in api_store_pg_test.
 #include <gtest/gtest.h>
 
 #include <array>
-#include <fstream>
-#include <sstream>
 
 #include "api/store/pg_db.hpp"
 #include "api/store/pg_store.hpp"
@@ -15,13 +12,6 @@ namespace zlh::api::store {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 class PgCounters : public ::testing::Test {
  protected:
@@ -37,18 +27,12 @@ class PgCounters : public ::testing::Test {
     auto ci = parse_pg_url(*url, {});
     ASSERT_TRUE(ci);
     db = PgDb::connect(ci->conninfo).value();
-    if (db->scalar_int64("SELECT count(*) FROM pg_tables WHERE tablename = 'rate_events'") == 0)
-      db->exec(read_file(std::string(ZLH_SOURCE_DIR) +
-                         "/src/api/store/migrations/postgres-pending/0015_cluster_counters.sql"));
-    db->exec(
-        "CREATE TABLE IF NOT EXISTS replicas (id TEXT PRIMARY KEY, driver TEXT, host TEXT,"
-        " pid BIGINT, started_at BIGINT, heartbeat_at BIGINT, expires_at BIGINT NOT NULL)");
     ann = store->create_user({"ann@x", "ann", "h", false})->id;
   }
   void lease(const std::string& id, std::chrono::milliseconds ttl) {
     Stmt q = db->prepare(
-        "INSERT INTO replicas(id, expires_at) VALUES (?1, ?2)"
-        " ON CONFLICT (id) DO UPDATE SET expires_at = ?2");
+        "INSERT INTO replicas(id, driver, host, pid, started_at, heartbeat_at, expires_at)"
+        " VALUES (?1, 'proxmox', 'h', 1, 0, 0, ?2) ON CONFLICT (id) DO UPDATE SET expires_at = ?2");
     q.bind(1, id);
     q.bind(2, std::chrono::duration_cast<std::chrono::milliseconds>(
                   (clock.now() + ttl).time_since_epoch())

@@ -36,7 +36,12 @@ LeaseFence::~LeaseFence() { t_fence = prev_; }
 const Lease* current_fence() { return t_fence ? &t_fence->lease() : nullptr; }
 
 bool lease_held(Db& db, const Lease& l) {
-  Stmt q = db.prepare("SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_epoch = ?");
+  // PostgreSQL: FOR SHARE, so a claim waits for (or skips) this transaction
+  // and a claim that committed since its snapshot fails it (40001, re-run):
+  // the write lands before the claim or not at all. SQLite: BEGIN IMMEDIATE.
+  std::string sql = "SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_epoch = ?";
+  if (db.engine() == Engine::kPostgres) sql += " FOR SHARE";
+  Stmt q = db.prepare(sql);
   q.bind(1, l.job_id);
   q.bind(2, l.owner);
   q.bind(3, l.epoch);
@@ -50,9 +55,8 @@ bool is_lease_lost(const Error& e) { return e.is(codes::kConflict) && e.message 
 Result<std::optional<Lease>> Store::claim_job(const std::string& owner,
                                               std::chrono::milliseconds ttl) {
   if (auto a = check_claim_args(owner, ttl); !a) return std::unexpected(a.error());
-  // TODO(s25-open): impl_->write_committed once it lands (READ COMMITTED is
-  // what SKIP LOCKED is for; SERIALIZABLE works but may make claims retry).
-  return impl_->write("claim job", [&](Db& db) -> Result<std::optional<Lease>> {
+  // READ COMMITTED: SKIP LOCKED does the isolating (docs/store-engines.md).
+  return impl_->write_committed("claim job", [&](Db& db) -> Result<std::optional<Lease>> {
     const int64_t now = impl_->now_ms();
     const int64_t expires = now + ttl.count();
     std::string sql =
@@ -74,7 +78,7 @@ Result<std::optional<Lease>> Store::claim_job(const std::string& owner,
 Result<std::optional<Lease>> Store::claim_job_by_id(int64_t job_id, const std::string& owner,
                                                     std::chrono::milliseconds ttl) {
   if (auto a = check_claim_args(owner, ttl); !a) return std::unexpected(a.error());
-  return impl_->write("claim job", [&](Db& db) -> Result<std::optional<Lease>> {
+  return impl_->write_committed("claim job", [&](Db& db) -> Result<std::optional<Lease>> {
     const int64_t now = impl_->now_ms();
     const int64_t expires = now + ttl.count();
     Stmt q = db.prepare(
@@ -96,7 +100,7 @@ Result<LeaseRenewal> Store::renew_leases(std::span<const Lease> held,
   if (ttl < std::chrono::milliseconds(1))
     return std::unexpected(Error::invalid("ttl", "a lease needs a ttl of 1 ms or more"));
   if (held.empty()) return LeaseRenewal{};
-  return impl_->write("renew leases", [&](Db& db) -> Result<LeaseRenewal> {
+  return impl_->write_committed("renew leases", [&](Db& db) -> Result<LeaseRenewal> {
     const int64_t expires = impl_->now_ms() + ttl.count();
     LeaseRenewal out;
     Stmt q = db.prepare(
@@ -124,7 +128,7 @@ Result<LeaseRenewal> Store::renew_leases(std::span<const Lease> held,
 }
 
 Result<void> Store::release_lease(const Lease& l) {
-  return impl_->write("release lease", [&](Db& db) -> Result<void> {
+  return impl_->write_committed("release lease", [&](Db& db) -> Result<void> {
     exec_with(db,
               "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
               " WHERE id = ? AND lease_owner = ? AND lease_epoch = ?",
@@ -154,6 +158,30 @@ Result<bool> Store::other_job_leased(int64_t server_id, int64_t job_id) {
     q.bind(2, job_id);
     q.bind(3, impl_->now_ms());
     return q.step();
+  });
+}
+
+Result<std::vector<std::string>> Store::lease_owners() {
+  return impl_->read("lease owners", [&](Db& db) -> Result<std::vector<std::string>> {
+    Stmt q = db.prepare(
+        "SELECT DISTINCT lease_owner FROM jobs WHERE lease_owner IS NOT NULL"
+        " AND lease_expires_at > ? ORDER BY lease_owner");
+    q.bind(1, impl_->now_ms());
+    std::vector<std::string> out;
+    while (q.step()) out.push_back(q.col(0).text());
+    return out;
+  });
+}
+
+Result<int> Store::expire_leases_of(const std::string& owner) {
+  return impl_->write_committed("expire leases", [&](Db& db) -> Result<int> {
+    const int64_t now = impl_->now_ms();
+    Stmt q = db.prepare(
+        "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND lease_expires_at > ?");
+    q.bind(1, now);
+    q.bind(2, owner);
+    q.bind(3, now);
+    return q.exec();
   });
 }
 

@@ -1,6 +1,7 @@
-// Job leases (leases.cpp): claims by age, expiry by the store's clock, the
-// epoch that fences an earlier holder, renewal, release, and concurrent
-// claims from two Stores on one file never taking the same job.
+// Job leases (leases.cpp), on both engines: claims by age, expiry by the
+// store's clock, the epoch that fences an earlier holder, renewal, release,
+// and concurrent claims from two Stores on one database never taking the
+// same job (SKIP LOCKED on PostgreSQL).
 #include <gtest/gtest.h>
 
 #include <set>
@@ -41,7 +42,7 @@ class LeasesTest : public SqliteStoreTest {
   }
 };
 
-TEST_F(LeasesTest, ClaimsTheOldestUnleasedJobAndBumpsItsEpoch) {
+TEST_P(LeasesTest, ClaimsTheOldestUnleasedJobAndBumpsItsEpoch) {
   int64_t ann = make_user("ann");
   CreatedServer c1 = make_server(ann);
   CreatedServer c2 = make_server(ann);
@@ -61,7 +62,7 @@ TEST_F(LeasesTest, ClaimsTheOldestUnleasedJobAndBumpsItsEpoch) {
   EXPECT_TRUE(nothing_to_claim("replica-c"));
 }
 
-TEST_F(LeasesTest, AnExpiredLeaseIsClaimedAgainAndFencesItsFormerHolder) {
+TEST_P(LeasesTest, AnExpiredLeaseIsClaimedAgainAndFencesItsFormerHolder) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   Lease a = claim("replica-a");
@@ -104,7 +105,7 @@ TEST_F(LeasesTest, AnExpiredLeaseIsClaimedAgainAndFencesItsFormerHolder) {
   EXPECT_TRUE(store->check_lease(b).has_value());
 }
 
-TEST_F(LeasesTest, RenewalKeepsTheLeaseAndReportsTheLostOnes) {
+TEST_P(LeasesTest, RenewalKeepsTheLeaseAndReportsTheLostOnes) {
   int64_t ann = make_user("ann");
   make_server(ann);
   make_server(ann);
@@ -134,7 +135,7 @@ TEST_F(LeasesTest, RenewalKeepsTheLeaseAndReportsTheLostOnes) {
   EXPECT_TRUE(store->renew_leases({}, kTtl)->renewed.empty());
 }
 
-TEST_F(LeasesTest, ReleaseLetsAnotherClaimAtOnce) {
+TEST_P(LeasesTest, ReleaseLetsAnotherClaimAtOnce) {
   int64_t ann = make_user("ann");
   make_server(ann);
   Lease a = claim("replica-a");
@@ -146,7 +147,25 @@ TEST_F(LeasesTest, ReleaseLetsAnotherClaimAtOnce) {
   EXPECT_EQ(b.epoch, 2);
 }
 
-TEST_F(LeasesTest, ClaimByIdTakesOnlyAClaimableJob) {
+TEST_P(LeasesTest, AGoneOwnersLeasesEndAtOnce) {
+  int64_t ann = make_user("ann");
+  make_server(ann);
+  make_server(ann);
+  make_server(ann);
+  Lease a1 = claim("host-1-aaaa");
+  claim("host-1-aaaa");
+  Lease b = claim("host-2-bbbb");
+  EXPECT_EQ(*store->lease_owners(), (std::vector<std::string>{"host-1-aaaa", "host-2-bbbb"}));
+  EXPECT_EQ(*store->expire_leases_of("host-1-aaaa"), 2);
+  EXPECT_EQ(*store->expire_leases_of("host-1-aaaa"), 0) << "repeatable";
+  EXPECT_EQ(*store->lease_owners(), std::vector<std::string>{"host-2-bbbb"});
+  Lease c = claim("host-1-cccc");
+  EXPECT_EQ(c.job_id, a1.job_id) << "claimable at once, oldest first";
+  EXPECT_EQ(c.epoch, 2);
+  EXPECT_TRUE(store->check_lease(b)) << "another owner's lease stays";
+}
+
+TEST_P(LeasesTest, ClaimByIdTakesOnlyAClaimableJob) {
   int64_t ann = make_user("ann");
   CreatedServer c1 = make_server(ann);
   CreatedServer c2 = make_server(ann);
@@ -165,7 +184,7 @@ TEST_F(LeasesTest, ClaimByIdTakesOnlyAClaimableJob) {
   EXPECT_EQ(store->claim_job("a", 0ms).error().code, codes::kInvalid);
 }
 
-TEST_F(LeasesTest, ACancelledCreateKeepsItsLeaseUntilReleasedAndTheDeleteSeesIt) {
+TEST_P(LeasesTest, ACancelledCreateKeepsItsLeaseUntilReleasedAndTheDeleteSeesIt) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   Lease a = claim("replica-a");
@@ -185,7 +204,7 @@ TEST_F(LeasesTest, ACancelledCreateKeepsItsLeaseUntilReleasedAndTheDeleteSeesIt)
       << "seen from the create, the delete job's lease is another's";
 }
 
-TEST_F(LeasesTest, AFenceCoversEveryWriteOfTheThread) {
+TEST_P(LeasesTest, AFenceCoversEveryWriteOfTheThread) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   Lease a = claim("replica-a");
@@ -205,11 +224,11 @@ TEST_F(LeasesTest, AFenceCoversEveryWriteOfTheThread) {
   EXPECT_EQ(store->get_server(c.server.id)->node, "n3");
 }
 
-TEST_F(LeasesTest, TwoStoresClaimingAtOnceNeverShareAJob) {
+TEST_P(LeasesTest, TwoStoresClaimingAtOnceNeverShareAJob) {
   int64_t ann = make_user("ann");
   constexpr int kJobs = 24;
   for (int i = 0; i < kJobs; ++i) make_server(ann);
-  auto other = Store::open(db_path(), {.clock = clock.fn()});
+  auto other = Store::open(url(), {.clock = clock.fn()});
   ASSERT_TRUE(other.has_value()) << other.error().to_string();
   std::vector<int64_t> got[2];
   auto claimer = [&](Store& s, const std::string& owner, std::vector<int64_t>& out) {
@@ -229,6 +248,8 @@ TEST_F(LeasesTest, TwoStoresClaimingAtOnceNeverShareAJob) {
   EXPECT_EQ(all.size(), size_t(kJobs));
   EXPECT_EQ(got[0].size() + got[1].size(), size_t(kJobs)) << "no job claimed twice";
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, LeasesTest, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store

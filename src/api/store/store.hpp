@@ -315,6 +315,11 @@ class Store {
   // being run by some replica): a delete job waits for the create job it
   // cancelled to stop, wherever it runs.
   Result<bool> other_job_leased(int64_t server_id, int64_t job_id);
+  // The owners of the live (unexpired) leases, sorted.
+  Result<std::vector<std::string>> lease_owners();
+  // Ends the live leases of `owner` now (its process is known to be gone:
+  // a restart on the same host), so they are claimable at once; how many.
+  Result<int> expire_leases_of(const std::string& owner);
   // Fenced forms of the writes the job runner makes for a job: each runs
   // only while `lease` is held (as under a LeaseFence), else E_CONFLICT
   // "lease lost" and nothing changes. Otherwise as the unfenced calls.
