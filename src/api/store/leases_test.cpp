@@ -13,12 +13,12 @@ namespace zlh::api::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::SqliteStoreTest;
+using testing::StoreTest;
 
 const std::vector<std::string> kSteps = {"one", "two", "three"};
 constexpr auto kTtl = 30s;
 
-class LeasesTest : public SqliteStoreTest {
+class LeasesTest : public StoreTest {
  protected:
   CreatedServer make_server(int64_t owner) {
     NewServer n;
