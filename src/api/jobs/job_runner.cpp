@@ -189,6 +189,7 @@ void JobRunner::resume_all() {
     std::lock_guard lk(mu_);
     claiming_ = true;
   }
+  cv_.notify_all();  // a lease thread started by submit() claims now
   start_lease_thread();
 }
 
