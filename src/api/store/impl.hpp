@@ -53,13 +53,24 @@ void exec_with(Db& db, const char* sql, const A&... args) {
   q.exec();
 }
 
+// Runs an `INSERT … RETURNING id` (both engines; no last_insert_id) to its
+// end; the id of its row.
+inline int64_t returning_id(Stmt& q) {
+  if (!q.step()) throw DbError(codes::kInternal, "INSERT … RETURNING id gave no row");
+  const int64_t id = q.col(0).int64();
+  while (q.step()) {
+  }
+  return id;
+}
+
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
 Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::string> steps,
                int64_t now_ms, const std::string& params = "{}");
 // servers.cpp: the server's columns (read_server) followed by the member's
-// permissions (NULL: not a member) of user ?1 and the owner's username.
-extern const char* const kServerAccessSelect;
+// permissions (NULL: not a member) of user ?1 and the owner's username, in
+// db's engine's spelling (the ports list is an aggregate spelled per engine).
+const char* server_access_select(const Db& db);
 Server read_server(Stmt& q);
 // servers.cpp: whether n.owner_id's live servers leave room for n (E_QUOTA).
 Result<void> check_quotas(Db& db, const NewServer& n);
@@ -71,6 +82,40 @@ const std::string& unfinished_in();
 // serialization conflict: exponential with jitter, so the losers of one
 // conflict do not meet again at once (store.cpp).
 void retry_pause(int attempt);
+
+// PostgreSQL: a session advisory lock (key "zlh_writ") around each write
+// transaction, taken before BEGIN so the snapshot follows the wait, and
+// bounded by lock_timeout (E_UNAVAILABLE). A first attempt takes it shared,
+// so writers run side by side and SERIALIZABLE sorts them out; a writer
+// that already lost a conflict takes it exclusive and so runs alone
+// across every replica (new shared requests queue behind it), which
+// guarantees progress on hot spots such as 50 creates racing for the
+// lowest free vmid. Released at scope exit, and by the server if the
+// connection dies. kNone: no lock (SQLite, READ COMMITTED claims).
+class WriterGate {
+ public:
+  enum Mode { kNone, kShared, kExclusive };
+  static constexpr int64_t kKey = 0x7a6c685f77726974;
+  WriterGate(Db& db, Mode mode) : db_(db), mode_(mode) {
+    if (mode_ != kNone) db_.exec(sql(mode_ == kShared ? "lock_shared" : "lock"));
+  }
+  ~WriterGate() {
+    if (mode_ == kNone) return;
+    try {
+      db_.exec(sql(mode_ == kShared ? "unlock_shared" : "unlock"));
+    } catch (const DbError&) {  // the connection is gone, and the lock with it
+    }
+  }
+  WriterGate(const WriterGate&) = delete;
+  WriterGate& operator=(const WriterGate&) = delete;
+
+ private:
+  static std::string sql(const char* fn) {
+    return std::string("SELECT pg_advisory_") + fn + "(" + std::to_string(kKey) + ")";
+  }
+  Db& db_;
+  Mode mode_;
+};
 
 // Options::pool_size and `?pool=` are 1..kMaxPoolSize.
 inline constexpr int kMaxPoolSize = 64;
@@ -140,6 +185,9 @@ struct Store::Impl {
       PooledDb c(*pool);
       for (int attempt = 1;; ++attempt) {
         try {
+          WriterGate gate(c.db(), iso != Isolation::kSerializable ? WriterGate::kNone
+                                  : attempt == 1                  ? WriterGate::kShared
+                                                                  : WriterGate::kExclusive);
           return once(c.db(), iso, f);
         } catch (const DbError& e) {
           if (!e.retry || attempt >= attempts) throw;
