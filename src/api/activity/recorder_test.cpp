@@ -7,7 +7,7 @@
 namespace zlh::api::activity {
 namespace {
 
-using store::testing::StoreTest;
+using StoreTest = store::testing::SqliteStoreTest;
 
 TEST_F(StoreTest, RecorderWritesInOrderOffTheCallersThread) {
   int64_t ann = make_user("ann");

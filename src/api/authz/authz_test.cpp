@@ -10,7 +10,7 @@ namespace zlh::api::authz {
 namespace {
 
 using store::Permission;
-using store::testing::StoreTest;
+using StoreTest = store::testing::SqliteStoreTest;
 
 class Authz : public StoreTest {
  protected:

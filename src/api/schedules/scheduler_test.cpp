@@ -22,10 +22,10 @@ struct Call {
 
 // A store with one ready, running server, a fake clock, and tasks that
 // record what they were asked (a command "fail" fails).
-class SchedulerTest : public store::testing::StoreTest {
+class SchedulerTest : public store::testing::SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     NewServer();
     opts.now = clock.fn();
     opts.sleep_until = [this](Time t) {
