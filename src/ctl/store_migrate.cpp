@@ -4,8 +4,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
-#include "api/store/pg_url.hpp"
+#include "api/store/pg_store.hpp"
 #include "base/fs.hpp"
 
 namespace zlh::ctl {
@@ -38,19 +39,21 @@ Result<std::string> sqlite_source_path(std::string_view from) {
 
 Result<std::string> store_target_conninfo(std::string_view url, const std::string& password_file,
                                           const std::function<const char*(const char*)>& getenv) {
-  auto parsed = api::store::pg_conninfo_from_url(url);
-  if (!parsed) return fail(parsed.error());
-  if (parsed->pool != 0)
-    return fail(codes::kInvalid, "--to: pool= is for zlh-api, not for store migrate");
+  std::optional<std::string> password;
   if (!password_file.empty()) {
     auto pw = password_from_file(password_file);
     if (!pw) return fail(pw.error());
-    return api::store::pg_conninfo_with_password(parsed->conninfo, *pw);
+    password = std::move(*pw);
+  } else {
+    for (const char* var : {"ZLH_STORE_PASSWORD", "PGPASSWORD"})
+      if (const char* pw = getenv(var); !password && pw != nullptr && *pw != '\0') password = pw;
   }
-  for (const char* var : {"ZLH_STORE_PASSWORD", "PGPASSWORD"})
-    if (const char* pw = getenv(var); pw != nullptr && *pw != '\0')
-      return api::store::pg_conninfo_with_password(parsed->conninfo, pw);
-  return parsed->conninfo;
+  // Store::open's parser: the same URLs, the same refusal of a password.
+  auto parsed = api::store::parse_pg_url(url, password);
+  if (!parsed) return fail(parsed.error());
+  if (parsed->pool != 0)
+    return fail(codes::kInvalid, "--to: pool= is for zlh-api, not for store migrate");
+  return std::move(parsed->conninfo);
 }
 
 Result<api::store::CopyReport> store_migrate(const StoreMigrateOptions& o, int64_t now_ms) {

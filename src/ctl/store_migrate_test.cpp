@@ -41,19 +41,23 @@ TEST(StoreMigrate, SourceIsAnSqlitePath) {
   EXPECT_FALSE(sqlite_source_path("sqlite:"));
 }
 
+bool has(const Result<std::string>& ci, std::string_view part) {
+  EXPECT_TRUE(ci) << ci.error().message;
+  return ci && ci->find(part) != std::string::npos;
+}
+
 TEST(StoreMigrate, PasswordFromFileThenEnvironmentNeverFromTheUrl) {
   Env env;
-  EXPECT_EQ(store_target_conninfo("postgres://zlh@h/d", "", env.fn()).value(),
-            "host='h' user='zlh' dbname='d'");
+  auto none = store_target_conninfo("postgres://zlh@h/d", "", env.fn());
+  EXPECT_TRUE(has(none, "user='zlh'"));
+  EXPECT_FALSE(has(none, "password"));
   env.vars["PGPASSWORD"] = "pg";
-  EXPECT_EQ(store_target_conninfo("postgres://h/d", "", env.fn()).value(),
-            "host='h' dbname='d' password='pg'");
+  EXPECT_TRUE(has(store_target_conninfo("postgres://h/d", "", env.fn()), "password='pg'"));
   env.vars["ZLH_STORE_PASSWORD"] = "zlh";
-  EXPECT_EQ(store_target_conninfo("postgres://h/d", "", env.fn()).value(),
-            "host='h' dbname='d' password='zlh'");
+  EXPECT_TRUE(has(store_target_conninfo("postgres://h/d", "", env.fn()), "password='zlh'"));
   TempFile file("s3cret\nignored\n", 0600);
-  EXPECT_EQ(store_target_conninfo("postgres://h/d", file.path, env.fn()).value(),
-            "host='h' dbname='d' password='s3cret'");
+  EXPECT_TRUE(
+      has(store_target_conninfo("postgres://h/d", file.path, env.fn()), "password='s3cret'"));
   auto in_url = store_target_conninfo("postgres://u:hunter2@h/d", file.path, env.fn());
   ASSERT_FALSE(in_url);
   EXPECT_EQ(in_url.error().message.find("hunter2"), std::string::npos);

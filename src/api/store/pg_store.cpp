@@ -100,6 +100,14 @@ class PgPool final : public DbPool {
 
 }  // namespace
 
+Result<PgUrl> parse_pg_url(std::string_view url, const std::optional<std::string>& password) {
+  auto parsed = pg_conninfo_from_url(url);
+  if (!parsed) return parsed;
+  if (password)
+    parsed->conninfo = pg_conninfo_with_password(std::move(parsed->conninfo), *password);
+  return parsed;
+}
+
 std::unique_ptr<DbPool> make_pg_pool(std::string conninfo, int size,
                                      std::chrono::milliseconds lock_timeout,
                                      std::chrono::milliseconds wait) {
@@ -108,12 +116,9 @@ std::unique_ptr<DbPool> make_pg_pool(std::string conninfo, int size,
 
 Result<std::unique_ptr<Store>> Store::open_postgres(const std::string& url, Options options) {
   const std::string shown = redact_store_url(url);
-  auto parsed = pg_conninfo_from_url(url);
+  auto parsed = parse_pg_url(url, options.password);
   if (!parsed) return std::unexpected(parsed.error().wrap("open store"));
-  if (options.password) {
-    parsed->conninfo = pg_conninfo_with_password(std::move(parsed->conninfo), *options.password);
-    options.password.reset();  // now only inside the pool's conninfo
-  }
+  options.password.reset();  // now only inside the pool's conninfo
   const int size = parsed->pool > 0 ? parsed->pool : options.pool_size;
   {
     // Migrations on a connection of their own: statements the pool's

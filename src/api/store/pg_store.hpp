@@ -4,12 +4,19 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/store/db_pool.hpp"
+#include "api/store/pg_url.hpp"
 #include "base/error.hpp"
 
 namespace zlh::api::store {
+
+// pg_conninfo_from_url(url), with `password` (when given) added to the
+// conninfo: what Store::open and zlhctl store migrate connect with.
+Result<PgUrl> parse_pg_url(std::string_view url, const std::optional<std::string>& password);
 
 // A pool of up to `size` PostgreSQL connections to `conninfo`, opened on
 // demand, each with `SET lock_timeout` = lock_timeout; acquire() waits up

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <type_traits>
+#include <variant>
 
 #include "api/store/migrations.hpp"
 #include "api/store/pg_db.hpp"
@@ -114,31 +116,61 @@ std::string column_list(const Table& t) {
   return out;
 }
 
+// One value read from the source, as it will be bound.
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+std::string insert_sql(const Table& t, size_t rows) {
+  std::string one = "(";
+  for (size_t i = 0; i < t.columns.size(); ++i) one += i ? ",?" : "?";
+  one += ")";
+  std::string sql = "INSERT INTO " + quoted(t.name) + " (" + column_list(t) + ") VALUES ";
+  for (size_t r = 0; r < rows; ++r) sql += (r ? "," : "") + one;
+  return sql;
+}
+
+Value read_value(const Stmt& read, int c, char kind) {
+  const Col v = read.col(c);
+  if (v.is_null()) return std::monostate{};
+  if (kind == 'i') return v.int64();
+  if (kind == 'r') return v.real();
+  return v.text();
+}
+
+// Inserts `values` (whole rows) with one statement.
+void insert_batch(Db& dst, const Table& t, const std::vector<Value>& values) {
+  Stmt ins = dst.prepare(insert_sql(t, values.size() / t.columns.size()));
+  for (size_t i = 0; i < values.size(); ++i) {
+    const int idx = static_cast<int>(i) + 1;
+    std::visit(
+        [&](const auto& v) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>)
+            ins.bind_null(idx);
+          else
+            ins.bind(idx, v);
+        },
+        values[i]);
+  }
+  ins.exec();
+}
+
+// Rows go in batches (one round trip per batch, not per row), under
+// SQLite's limit of 32766 parameters that the placeholders keep.
 int64_t copy_rows(Db& src, Db& dst, const Table& t) {
-  const std::string cols = column_list(t);
-  std::string marks;
-  for (size_t i = 0; i < t.columns.size(); ++i) marks += i ? ",?" : "?";
-  Stmt read = src.prepare("SELECT " + cols + " FROM " + quoted(t.name));
-  Stmt ins =
-      dst.prepare("INSERT INTO " + quoted(t.name) + " (" + cols + ") VALUES (" + marks + ")");
+  const size_t ncols = t.columns.size();
+  const size_t per_batch = std::clamp<size_t>(30000 / ncols, 1, 200);
+  Stmt read = src.prepare("SELECT " + column_list(t) + " FROM " + quoted(t.name));
+  std::vector<Value> batch;
   int64_t n = 0;
   while (read.step()) {
-    ins.reset();
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      const int c = static_cast<int>(i);
-      const Col v = read.col(c);
-      if (v.is_null())
-        ins.bind_null(c + 1);
-      else if (t.columns[i].kind == 'i')
-        ins.bind(c + 1, v.int64());
-      else if (t.columns[i].kind == 'r')
-        ins.bind(c + 1, v.real());
-      else
-        ins.bind(c + 1, v.text());
-    }
-    ins.exec();
+    for (size_t i = 0; i < ncols; ++i)
+      batch.push_back(read_value(read, static_cast<int>(i), t.columns[i].kind));
     ++n;
+    if (batch.size() == per_batch * ncols) {
+      insert_batch(dst, t, batch);
+      batch.clear();
+    }
   }
+  if (!batch.empty()) insert_batch(dst, t, batch);
   return n;
 }
 
@@ -221,7 +253,11 @@ Result<std::unique_ptr<SqliteDb>> open_source(const std::string& path) {
 Result<int> prepare_target(Db& dst, int version, int64_t now_ms) {
   const int have = target_version(dst);
   auto ms = embedded_migrations(Engine::kPostgres);
-  if (have == 0 && version <= static_cast<int>(ms.size())) {
+  if (version > static_cast<int>(ms.size()))
+    return fail(codes::kConflict, "the source is at schema version " + std::to_string(version) +
+                                      "; this binary has PostgreSQL migrations up to " +
+                                      std::to_string(ms.size()) + " only");
+  if (have == 0) {
     auto engine = pg_migrations();
     auto n = migrate(dst, *engine, ms.subspan(0, static_cast<size_t>(version)), now_ms);
     if (!n) return fail(n.error().wrap("migrate the target"));

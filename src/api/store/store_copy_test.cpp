@@ -2,8 +2,10 @@
 // Store API on SQLite, copied to a throwaway PostgreSQL (pg_fixture.hpp).
 #include "api/store/store_copy.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 
 #include "api/store/migrations.hpp"
@@ -15,7 +17,7 @@
 namespace zlh::api::store {
 namespace {
 
-using testing::StoreTest;
+using testing::SqliteStoreTest;
 
 const Result<std::unique_ptr<zlh::testing::PgServer>>& cluster() {
   static auto server = zlh::testing::PgServer::start();
@@ -23,19 +25,39 @@ const Result<std::unique_ptr<zlh::testing::PgServer>>& cluster() {
 }
 
 const std::vector<std::string> kOne = {"step"};
+
+std::string percent_encoded(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 constexpr int64_t kNow = 1'795'514'400'000;
 
-class StoreCopyTest : public StoreTest {
+class StoreCopyTest : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     static int n = 0;
     const auto& pg = cluster();
     if (!pg && pg.error().code == codes::kUnavailable) GTEST_SKIP() << pg.error().message;
     ASSERT_TRUE(pg) << pg.error().message;
-    auto ci = (*pg)->create_database("c" + std::to_string(++n));
+    const std::string name = "c" + std::to_string(++n);
+    auto ci = (*pg)->create_database(name);
     ASSERT_TRUE(ci) << ci.error().message;
     conninfo = *ci;
+    pg_store_url = "postgresql://" + (*pg)->options().user + "@/" + name +
+                   "?host=" + percent_encoded((*pg)->socket_dir()) +
+                   "&port=" + std::to_string((*pg)->port());
   }
 
   // Every kind of row the API writes, with a deleted schedule (so
@@ -66,10 +88,16 @@ class StoreCopyTest : public StoreTest {
                                      R"({"k": [1, 2]})", "192.0.2.1"}));
     ASSERT_TRUE(store->append_audit({std::nullopt, "auth.login_failed", "", "{}", ""}));
   }
+  // Enough rows for whole batches and a remainder (store_copy.cpp).
+  void many_audit_rows(int n) {
+    for (int i = 0; i < n; ++i)
+      ASSERT_TRUE(store->append_audit(
+          {ann, "server.start", "server:1", R"({"i":)" + std::to_string(i) + "}", "192.0.2.9"}));
+  }
 
   std::unique_ptr<PgDb> target() { return PgDb::connect(conninfo).value(); }
 
-  std::string conninfo;
+  std::string conninfo, pg_store_url;
   int64_t ann = 0, bob = 0, server = 0;
 };
 
@@ -131,6 +159,59 @@ TEST_F(StoreCopyTest, CopiesEveryRowAndIdsContinueAfterTheSources) {
   EXPECT_GT(pg->scalar_int64("INSERT INTO audit_log (at, action) VALUES (1, 'x') RETURNING id"), 2);
 }
 
+// The copy, read back through Store on PostgreSQL: what the API sees is
+// what it saw on SQLite, and new rows get fresh ids.
+TEST_F(StoreCopyTest, TheCopiedStoreOpensOnPostgresWithTheSameAnswers) {
+  fill();
+  auto before = store->list_servers_for_user(bob);
+  auto audit_before = store->list_audit(10);
+  auto schedules_before = store->list_schedules(server);
+  ASSERT_TRUE(before && audit_before && schedules_before);
+  store.reset();
+  ASSERT_TRUE(copy_sqlite_to_postgres(db_path(), conninfo, kNow));
+  Options o;
+  o.clock = clock.fn();
+  auto pg = Store::open(pg_store_url, std::move(o));
+  ASSERT_TRUE(pg) << pg.error().to_string();
+  auto after = (*pg)->list_servers_for_user(bob);
+  ASSERT_TRUE(after) << after.error().to_string();
+  ASSERT_EQ(after->size(), before->size());
+  EXPECT_EQ(after->front().server.ports, before->front().server.ports);
+  EXPECT_EQ(after->front().server.vmid, before->front().server.vmid);
+  EXPECT_EQ(after->front().server.payload, before->front().server.payload);
+  EXPECT_EQ(after->front().owner_username, "ann");
+  auto audit_after = (*pg)->list_audit(10);
+  ASSERT_TRUE(audit_after);
+  ASSERT_EQ(audit_after->size(), audit_before->size());
+  EXPECT_EQ(audit_after->front().id, audit_before->front().id);
+  EXPECT_EQ(audit_after->front().detail, audit_before->front().detail);
+  EXPECT_EQ((*pg)->find_user_by_login("BOB")->id, bob);
+  auto cy = (*pg)->create_user({"cy@example.com", "cy", "h", false});
+  ASSERT_TRUE(cy) << cy.error().to_string();
+  EXPECT_GT(cy->id, bob);
+  auto s3 = (*pg)->create_schedule({.server_id = server, .name = "c", .cron = "0 2 * * *"});
+  ASSERT_TRUE(s3) << s3.error().to_string();
+  EXPECT_EQ(s3->id, 3);  // after the deleted schedule 2
+  EXPECT_EQ((*pg)->list_schedules(server)->size(), schedules_before->size() + 1);
+}
+
+TEST_F(StoreCopyTest, ManyRowsGoInBatchesAndKeepTheirValues) {
+  fill();
+  many_audit_rows(450);
+  store.reset();
+  auto r = copy_sqlite_to_postgres(db_path(), conninfo, kNow);
+  ASSERT_TRUE(r) << r.error().to_string();
+  auto pg = target();
+  EXPECT_EQ(pg->scalar_int64("SELECT count(*) FROM audit_log"), 452);
+  EXPECT_EQ(pg->scalar_int64("SELECT count(DISTINCT detail::text) FROM audit_log"), 452);
+  EXPECT_EQ(pg->scalar_int64("SELECT max(id) - min(id) FROM audit_log"), 451);
+  Stmt last = pg->prepare("SELECT detail, remote_addr, at FROM audit_log ORDER BY id DESC LIMIT 1");
+  ASSERT_TRUE(last.step());
+  EXPECT_EQ(last.col(0).text(), R"({"i":449})");
+  EXPECT_EQ(last.col(1).text(), "192.0.2.9");
+  EXPECT_EQ(last.col(2).int64(), kNow);
+}
+
 TEST_F(StoreCopyTest, RefusesATargetWithRows) {
   fill();
   store.reset();
@@ -158,6 +239,24 @@ TEST_F(StoreCopyTest, AMigratedEmptyTargetIsFineAnotherVersionIsRefused) {
   auto ok = copy_sqlite_to_postgres(db_path(), conninfo, kNow);
   ASSERT_TRUE(ok) << ok.error().to_string();
   EXPECT_EQ(ok->target_migrations, 0);
+}
+
+TEST_F(StoreCopyTest, ASourceNewerThanThePostgresMigrationsIsRefused) {
+  store.reset();
+  const auto pg_count = embedded_migrations(Engine::kPostgres).size();
+  {
+    SQLite::Database raw(db_path(), SQLite::OPEN_READWRITE);
+    raw.exec("INSERT INTO schema_migrations VALUES (" + std::to_string(pg_count + 1) +
+             ", 'future', 'x', 1)");
+  }
+  auto r = copy_sqlite_to_postgres(db_path(), conninfo, kNow);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, codes::kConflict);
+  EXPECT_NE(r.error().message.find("PostgreSQL migrations up to"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(target()->scalar_int64("SELECT count(*) FROM information_schema.tables"
+                                   " WHERE table_schema = current_schema()"),
+            0);
 }
 
 TEST_F(StoreCopyTest, MissingSourceOrUnreachableTarget) {
