@@ -1,8 +1,9 @@
 // The zlh-api store: every byte of SQL in zlh-api lives behind this class
-// (docs/design.md §10.7, STYLE §13). SQLite file, WAL, foreign keys on, busy
-// timeout, synchronous=NORMAL; numbered migrations embedded in the binary
-// (store/migrations/<engine>/NNNN_name.sql) are applied by open(). Decisions and
-// their reasons: docs/store.md.
+// (docs/design.md §10.7, STYLE §13). Two engines behind one interface
+// (docs/store-engines.md): an SQLite file (WAL, foreign keys on, busy
+// timeout, synchronous=NORMAL) or a PostgreSQL database; numbered
+// migrations embedded in the binary (store/migrations/<engine>/NNNN_name.sql)
+// are applied by open(). Decisions and their reasons: docs/store.md.
 //
 // Ownership and threads: open() returns a Store owned by the caller (main;
 // normally one per process) and shared by reference with every thread. It holds one
@@ -11,7 +12,12 @@
 // run in BEGIN IMMEDIATE transactions, so a second process on the same file
 // (another Store, the sqlite3 CLI) never sees half a write and never
 // interleaves an allocation; it waits up to Options::busy_timeout and then
-// gets E_UNAVAILABLE.
+// gets E_UNAVAILABLE. On PostgreSQL there is no process-wide lock: each
+// call borrows a connection from a pool (waiting up to busy_timeout), and
+// multi-statement writes run SERIALIZABLE, re-run on a serialization
+// failure, so concurrent writers (threads or replicas) see the same
+// one-writer-at-a-time behaviour; E_UNAVAILABLE also means PostgreSQL is
+// unreachable.
 //
 // Authorization (STYLE §13, coder's dbauthz): methods named *_for_owner take
 // the session's user id and put it in the query itself, so a row the user
