@@ -64,7 +64,8 @@ const std::string kReplicaTtlMs = "4000";
 std::string random_hex(size_t bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (uint8_t b : crypto::random_bytes(bytes)) {
+  for (char c : crypto::random_bytes(bytes)) {
+    const auto b = uint8_t(c);
     out += kHex[b >> 4];
     out += kHex[b & 15];
   }
@@ -106,7 +107,7 @@ bool port_free(const std::string& addr, int port) {
 int pick_window() {
   for (int attempt = 0; attempt < 40; ++attempt) {
     auto r = crypto::random_bytes(2);
-    int lo = 46000 + int((r[0] << 8 | r[1]) % 90) * kWindow;
+    int lo = 46000 + int((uint8_t(r[0]) << 8 | uint8_t(r[1])) % 90) * kWindow;
     bool free = true;
     for (int v = lo; v < lo + kWindow && free; ++v) {
       std::string addr = "127.77." + std::to_string(v / 256) + "." + std::to_string(v % 256);
@@ -368,9 +369,8 @@ class TwoReplicas {
   void make_keys() {
     ASSERT_TRUE(fs::make_dirs(dir_ + "/shared"));
     auto secret = crypto::random_bytes(32);
-    ASSERT_TRUE(fs::write_file_atomic(
-        dir_ + "/shared/jwt.secret",
-        crypto::base64_encode(std::string(secret.begin(), secret.end())) + "\n", 0600));
+    ASSERT_TRUE(fs::write_file_atomic(dir_ + "/shared/jwt.secret",
+                                      crypto::base64_encode(secret) + "\n", 0600));
     ASSERT_TRUE(fs::write_file_atomic(dir_ + "/pg.password", pg_password() + "\n", 0600));
   }
 
@@ -430,6 +430,24 @@ std::pair<int64_t, int> create(const ApiClient& c, const std::string& token,
   auto j = json::parse(r.body, nullptr, false);
   if (!j.is_object() || r.status != 202) return {0, 0};
   return {j.value("id", int64_t(0)), j["server"].value("vmid", 0)};
+}
+
+// Polls the server through `c` until its state is ready or error; stops at
+// once when the replica refuses the session or does not know the server
+// (401/404: what a replica with a store of its own would answer).
+json wait_done(const ApiClient& c, int64_t id, const std::string& token,
+               std::chrono::milliseconds timeout = 180s) {
+  json s;
+  eventually(
+      [&] {
+        auto r = c.call("GET", "/api/servers/" + std::to_string(id), token);
+        s = json::parse(r.body, nullptr, false);
+        if (r.status == 401 || r.status == 404) return true;
+        const std::string st = s.is_object() ? s.value("state", "") : "";
+        return st == "ready" || st == "error";
+      },
+      timeout);
+  return s;
 }
 
 json job_of(const ApiClient& c, const std::string& token, int64_t server_id) {
@@ -499,7 +517,7 @@ TEST_F(ReplicasTest, AUserMadeOnALogsInOnBAndAServerMadeOnAShowsOnB) {
 
   auto [id, vmid] = create(a(), ann, "tool");
   ASSERT_GT(id, 0);
-  json s = b().wait_state(id, on_b, {"ready", "error"}, 120s);
+  json s = wait_done(b(), id, on_b);
   ASSERT_EQ(s.value("state", ""), "ready") << s.dump() << r_->logs();
   EXPECT_EQ(s["vmid"], vmid);
   auto list = json::parse(b().call("GET", "/api/servers", on_b).body, nullptr, false);
@@ -514,7 +532,7 @@ TEST_F(ReplicasTest, TheConsoleAndTheIdeWorkThroughEitherReplica) {
   std::string cid = a().register_user("cid");
   auto [id, vmid] = create(b(), cid, "tool", /*code_server=*/true);
   ASSERT_GT(id, 0);
-  json s = a().wait_state(id, cid, {"ready", "error"}, 120s);
+  json s = wait_done(a(), id, cid);
   ASSERT_EQ(s.value("state", ""), "ready") << s.dump() << r_->logs();
 
   // The console relay, once through each replica.
@@ -615,8 +633,7 @@ TEST_F(ReplicasTest, TwentyConcurrentCreatesOverBothGetDistinctVmidsAndEachIsPol
   std::set<std::string> ips, hostnames;
   for (int i = 0; i < 20; ++i) {
     ASSERT_GT(ids[size_t(i)], 0) << i;
-    json s = (i % 2 ? a() : b())
-                 .wait_state(ids[size_t(i)], tokens[size_t(i % 4)], {"ready", "error"}, 180s);
+    json s = wait_done(i % 2 ? a() : b(), ids[size_t(i)], tokens[size_t(i % 4)]);
     ASSERT_EQ(s.value("state", ""), "ready") << s.dump() << r_->logs();
     int v = s.value("vmid", 0);
     EXPECT_GE(v, r_->vmid_lo());
@@ -718,7 +735,7 @@ TEST_F(ReplicasFailoverTest, KillNineOfAWhileItsCreatesWaitForRunningBFinishesTh
 
   r_.open_gate();
   for (size_t i = 0; i < ids.size(); ++i) {
-    json s = b.wait_state(ids[i], eve, {"ready", "error"}, 120s);
+    json s = wait_done(b, ids[i], eve);
     EXPECT_EQ(s.value("state", ""), "ready") << s.dump() << r_.logs();
     json job;
     EXPECT_TRUE(eventually(
