@@ -9,6 +9,9 @@
 #include "ctl/demo_store.hpp"
 #include "ctl/keys.hpp"
 #include "ctl/minecraft_import.hpp"
+#ifdef ZLH_CTL_HAVE_PG
+#include "ctl/store_migrate.hpp"
+#endif
 #include "version.hpp"
 
 namespace {
@@ -347,6 +350,39 @@ struct DemoStoreCmd {
   }
 };
 
+// zlhctl store migrate --from sqlite:PATH --to postgres://… [--to-password-file F]
+struct StoreMigrateCmd {
+  std::string from, to, password_file;
+
+  CLI::App* add_to(CLI::App& store) {
+    auto* sub = store.add_subcommand(
+        "migrate",
+        "copy an SQLite store into an empty PostgreSQL database (stop zlh-api first); the "
+        "password comes from --to-password-file, $ZLH_STORE_PASSWORD or $PGPASSWORD, never "
+        "the URL");
+    sub->add_option("--from", from, "the SQLite store: sqlite:<path>")->required();
+    sub->add_option("--to", to, "the PostgreSQL database: postgres://[user@]host[:port]/db")
+        ->required();
+    sub->add_option("--to-password-file", password_file,
+                    "file whose first line is the target's password (mode 0600)");
+    return sub;
+  }
+  int run(TimePoint now) const {
+#ifdef ZLH_CTL_HAVE_PG
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    auto r = zlh::ctl::store_migrate({from, to, password_file}, ms);
+    if (!r) return failed("store migrate", r.error());
+    std::cout << zlh::ctl::format_report(*r, to);
+    return 0;
+#else
+    (void)now;
+    return failed("store migrate",
+                  zlh::Error::make(zlh::codes::kUnavailable, "zlhctl was built without libpq"));
+#endif
+  }
+};
+
 // A parsed subcommand and what to run when it was the one given.
 struct Route {
   CLI::App* sub;
@@ -375,6 +411,7 @@ int main(int argc, char** argv) {
   CatalogSignCmd cat_sign;
   CatalogImportMinecraftCmd cat_import;
   DemoStoreCmd demo;
+  StoreMigrateCmd store_migrate;
 
   std::vector<Route> routes{route(app, keygen), route(app, token)};
   auto* cat = app.add_subcommand("catalog", "build and maintain an artifact store (catalog.json)");
@@ -386,6 +423,9 @@ int main(int argc, char** argv) {
   routes.push_back(route(*cat, cat_sign));
   routes.push_back(route(*cat, cat_import));
   routes.push_back(route(app, demo));
+  auto* store = app.add_subcommand("store", "operate on zlh-api's store");
+  store->require_subcommand(1);
+  routes.push_back(route(*store, store_migrate));
 
   CLI11_PARSE(app, argc, argv);
 

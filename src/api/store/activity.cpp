@@ -35,7 +35,12 @@ const std::string& allowed_sql() {
     std::string s = "(action IN (";
     for (size_t i = 0; i < kExact.size(); ++i) s += (i ? ",'" : "'") + std::string(kExact[i]) + "'";
     s += ")";
-    for (std::string_view p : kPrefixes) s += " OR action GLOB '" + std::string(p) + "?*'";
+    // substr, not GLOB (SQLite's own) nor LIKE (case-blind on SQLite).
+    for (std::string_view p : kPrefixes) {
+      const std::string n = std::to_string(p.size());
+      s += " OR (substr(action, 1, " + n + ") = '" + std::string(p) + "' AND length(action) > " +
+           n + ")";
+    }
     return s + ")";
   }();
   return sql;

@@ -34,7 +34,7 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
     }
     Stmt ins = db.prepare(
         "INSERT INTO audit_log(at, user_id, action, target, detail, remote_addr,"
-        " server_id) VALUES (?,?,?,?,?,?,?)");
+        " server_id) VALUES (?,?,?,?,?,?,?) RETURNING id");
     ins.bind(1, impl_->now_ms());
     if (e.user_id)
       ins.bind(2, *e.user_id);
@@ -48,8 +48,7 @@ Result<int64_t> Store::append_audit(const NewAuditEntry& e) {
       ins.bind(7, *sid);
     else
       ins.bind_null(7);
-    ins.exec();
-    return db.last_insert_id();
+    return returning_id(ins);
   });
 }
 

@@ -62,12 +62,16 @@ Error quota_error(int64_t limit, int64_t used, int64_t want) {
 }
 
 Backup insert_backup(Db& db, const NewBackup& b, int64_t now) {
-  exec_with(db,
-            "INSERT INTO backups(server_id, owner_id, name, kind, state, created_at)"
-            " VALUES (?,?,?,?,?,?)",
-            b.server_id, b.owner_id, b.name, std::string(to_string(b.kind)),
-            std::string(to_string(BackupState::kCreating)), now);
-  return must(one_backup(db, db.last_insert_id()));
+  Stmt ins = db.prepare(
+      "INSERT INTO backups(server_id, owner_id, name, kind, state, created_at)"
+      " VALUES (?,?,?,?,?,?) RETURNING id");
+  ins.bind(1, b.server_id);
+  ins.bind(2, b.owner_id);
+  ins.bind(3, b.name);
+  ins.bind(4, std::string(to_string(b.kind)));
+  ins.bind(5, std::string(to_string(BackupState::kCreating)));
+  ins.bind(6, now);
+  return must(one_backup(db, returning_id(ins)));
 }
 
 }  // namespace

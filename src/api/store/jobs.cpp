@@ -70,16 +70,15 @@ Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::str
                int64_t now_ms, const std::string& params) {
   Stmt ins = db.prepare(
       "INSERT INTO jobs(server_id, kind, state, created_at, updated_at, params)"
-      " VALUES (?,?,?,?,?,?)");
+      " VALUES (?,?,?,?,?,?) RETURNING id");
   ins.bind(1, server_id);
   ins.bind(2, std::string(to_string(kind)));
   ins.bind(3, std::string(to_string(JobState::kQueued)));
   ins.bind(4, now_ms);
   ins.bind(5, now_ms);
   ins.bind(6, params);
-  ins.exec();
-  Job job{db.last_insert_id(), server_id, kind,  JobState::kQueued, "", from_ms(now_ms),
-          from_ms(now_ms),     {},        params};
+  const int64_t id = returning_id(ins);
+  Job job{id, server_id, kind, JobState::kQueued, "", from_ms(now_ms), from_ms(now_ms), {}, params};
   Stmt step = db.prepare("INSERT INTO job_steps(job_id, idx, name) VALUES (?,?,?)");
   for (size_t i = 0; i < steps.size(); ++i) {
     step.reset();

@@ -5,7 +5,7 @@
 namespace zlh::api::store {
 namespace {
 
-// A row of kServerAccessSelect run for `user_id`.
+// A row of server_access_select() run for `user_id`.
 ServerAccess read_access(Stmt& q, int64_t user_id) {
   ServerAccess a;
   a.server = read_server(q);
@@ -18,11 +18,11 @@ ServerAccess read_access(Stmt& q, int64_t user_id) {
   return a;
 }
 
-// Servers of kServerAccessSelect + `where` (may use ?1, the user, and ?2).
+// Servers of server_access_select() + `where` (may use ?1, the user, and ?2).
 template <typename Bind>
 std::vector<ServerAccess> query_access(Db& db, int64_t user_id, const std::string& where,
                                        Bind bind) {
-  Stmt q = db.prepare(std::string(kServerAccessSelect) +
+  Stmt q = db.prepare(std::string(server_access_select(db)) +
                       "WHERE s.deleted_at IS NULL"
                       " AND (s.owner_id = ?1 OR m.user_id IS NOT NULL) AND " +
                       where + " ORDER BY s.id");
@@ -108,7 +108,7 @@ Result<ServerAccess> Store::get_server_access_by_vmid(int vmid, int64_t user_id)
 
 Result<std::vector<ServerAccess>> Store::list_servers_for_user(int64_t user_id) {
   return impl_->read("list servers", [&](Db& db) -> Result<std::vector<ServerAccess>> {
-    return query_access(db, user_id, "1", [](Stmt&) {});
+    return query_access(db, user_id, "TRUE", [](Stmt&) {});
   });
 }
 
@@ -190,8 +190,11 @@ Result<Transfer> Store::offer_transfer(int64_t server_id, int64_t to_user_id, Ti
     if (to_ms(expires_at) <= now)
       return std::unexpected(Error::invalid("expires_at", "the offer would be born expired"));
     exec_with(db,
-              "INSERT OR REPLACE INTO server_transfers(server_id, from_user_id, to_user_id,"
-              " created_at, expires_at) VALUES (?,?,?,?,?)",
+              "INSERT INTO server_transfers(server_id, from_user_id, to_user_id,"
+              " created_at, expires_at) VALUES (?,?,?,?,?)"
+              " ON CONFLICT (server_id) DO UPDATE SET from_user_id = excluded.from_user_id,"
+              " to_user_id = excluded.to_user_id, created_at = excluded.created_at,"
+              " expires_at = excluded.expires_at",
               server_id, *owner, to_user_id, now, to_ms(expires_at));
     return live_transfer(db, server_id, now);
   });
@@ -235,8 +238,8 @@ Result<Transfer> Store::accept_transfer(int64_t server_id, int64_t user_id, Time
     NewServer n = quotas;
     n.owner_id = user_id;
     Stmt size = db.prepare(
-        "SELECT coalesce(json_extract(payload, '$.memory_mb'), 0),"
-        " coalesce(json_extract(payload, '$.disk_gb'), 0)"
+        "SELECT coalesce(CAST(payload ->> 'memory_mb' AS BIGINT), 0),"
+        " coalesce(CAST(payload ->> 'disk_gb' AS BIGINT), 0)"
         " FROM servers WHERE id = ?");
     size.bind(1, server_id);
     size.step();

@@ -123,7 +123,7 @@ Result<Schedule> Store::create_schedule(const NewSchedule& s) {
     Stmt ins = db.prepare(
         "INSERT INTO schedules(server_id, name, cron, timezone, enabled, catch_up,"
         " only_when_running, tasks, next_run_at, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id");
     ins.bind(1, s.server_id);
     ins.bind(2, s.name);
     ins.bind(3, s.cron);
@@ -134,8 +134,7 @@ Result<Schedule> Store::create_schedule(const NewSchedule& s) {
     ins.bind(8, s.tasks);
     bind_time_or_null(ins, 9, s.next_run_at);
     ins.bind(10, impl_->now_ms());
-    ins.exec();
-    return one_schedule(db, s.server_id, db.last_insert_id());
+    return one_schedule(db, s.server_id, returning_id(ins));
   });
 }
 
@@ -221,7 +220,7 @@ Result<ScheduleRun> Store::create_run(const NewRun& r) {
     const int64_t now = impl_->now_ms();
     Stmt ins = db.prepare(
         "INSERT INTO schedule_runs(schedule_id, fire_time, manual, state, tasks,"
-        " error, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?)");
+        " error, started_at, finished_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id");
     ins.bind(1, r.schedule_id);
     ins.bind(2, to_ms(r.fire_time));
     ins.bind(3, int(r.manual));
@@ -233,8 +232,8 @@ Result<ScheduleRun> Store::create_run(const NewRun& r) {
       ins.bind_null(8);
     else
       ins.bind(8, now);
-    ins.exec();  // a second claim of the fire: UNIQUE → E_CONFLICT
-    const int64_t id = db.last_insert_id();
+    // A second claim of the fire: UNIQUE → E_CONFLICT.
+    const int64_t id = returning_id(ins);
     exec_with(
         db,
         "DELETE FROM schedule_runs WHERE schedule_id = ?1 AND state <> 'running' AND id NOT IN"

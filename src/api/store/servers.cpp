@@ -12,14 +12,25 @@ namespace {
 // vmid and ports come from the allocation tables, the one record of what a
 // server holds. The ports subquery is an index lookup per row
 // (port_allocations_server).
-#define ZLH_SERVER_COLUMNS                                                           \
+// The list of ports is "a,b,c": group_concat on SQLite (3.40 has no
+// string_agg), string_agg on PostgreSQL.
+#define ZLH_PORTS_SQLITE "group_concat(p.port)"
+#define ZLH_PORTS_PG "string_agg(CAST(p.port AS TEXT), ',')"
+#define ZLH_SERVER_COLUMNS(PORTS)                                                    \
   "SELECT s.id, s.owner_id, s.type, s.name, v.vmid,"                                 \
-  " (SELECT group_concat(p.port) FROM port_allocations p WHERE p.server_id = s.id)," \
+  " (SELECT " PORTS                                                                  \
+  " FROM port_allocations p WHERE p.server_id = s.id),"                              \
   " s.hostname, s.ip, s.node, s.payload, s.state, s.agent_state, s.agent_last_seen," \
   " s.crash_count, s.install_step, s.progress, s.error, s.created_at, s.updated_at," \
   " s.deleted_at, s.last_exit"
-constexpr const char* kServerSelect =
-    ZLH_SERVER_COLUMNS " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id ";
+#define ZLH_SERVER_FROM " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id "
+constexpr const char* kServerSelectSqlite = ZLH_SERVER_COLUMNS(ZLH_PORTS_SQLITE) ZLH_SERVER_FROM;
+constexpr const char* kServerSelectPg = ZLH_SERVER_COLUMNS(ZLH_PORTS_PG) ZLH_SERVER_FROM;
+#undef ZLH_SERVER_FROM
+
+const char* server_select(const Db& db) {
+  return db.engine() == Engine::kPostgres ? kServerSelectPg : kServerSelectSqlite;
+}
 
 std::vector<int> parse_ports(const Col& c) {
   std::vector<int> out;
@@ -40,12 +51,20 @@ std::vector<int> parse_ports(const Col& c) {
 
 }  // namespace
 
-const char* const kServerAccessSelect = ZLH_SERVER_COLUMNS
-    ", m.permissions, o.username"
-    " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id"
-    " JOIN users o ON o.id = s.owner_id"
-    " LEFT JOIN server_members m ON m.server_id = s.id AND m.user_id = ?1 ";
+#define ZLH_ACCESS_FROM                                                \
+  ", m.permissions, o.username"                                        \
+  " FROM servers s LEFT JOIN vmid_allocations v ON v.server_id = s.id" \
+  " JOIN users o ON o.id = s.owner_id"                                 \
+  " LEFT JOIN server_members m ON m.server_id = s.id AND m.user_id = ?1 "
+const char* server_access_select(const Db& db) {
+  static constexpr const char* kSqlite = ZLH_SERVER_COLUMNS(ZLH_PORTS_SQLITE) ZLH_ACCESS_FROM;
+  static constexpr const char* kPg = ZLH_SERVER_COLUMNS(ZLH_PORTS_PG) ZLH_ACCESS_FROM;
+  return db.engine() == Engine::kPostgres ? kPg : kSqlite;
+}
+#undef ZLH_ACCESS_FROM
 #undef ZLH_SERVER_COLUMNS
+#undef ZLH_PORTS_SQLITE
+#undef ZLH_PORTS_PG
 
 Server read_server(Stmt& q) {
   Server s;
@@ -77,7 +96,7 @@ namespace {
 
 template <typename Bind>
 std::vector<Server> query_servers(Db& db, std::string_view tail, Bind bind) {
-  Stmt q = db.prepare(std::string(kServerSelect) + std::string(tail));
+  Stmt q = db.prepare(std::string(server_select(db)) + std::string(tail));
   bind(q);
   std::vector<Server> out;
   while (q.step()) out.push_back(read_server(q));
@@ -94,10 +113,10 @@ Result<Server> one_server(Db& db, std::string_view where, Bind bind) {
 // The lowest value in [r.lo, r.hi] with no row in table(col): either r.lo
 // itself or one past an allocated value, so only allocated rows are scanned.
 std::optional<int> lowest_free(Db& db, const std::string& table, const std::string& col, Range r) {
-  Stmt q =
-      db.prepare("SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT " + col + " + 1 FROM " + table +
-                 " WHERE " + col + " >= ?1 AND " + col + " < ?2) WHERE NOT EXISTS (SELECT 1 FROM " +
-                 table + " WHERE " + col + " = c) ORDER BY c LIMIT 1");
+  Stmt q = db.prepare("SELECT c FROM (SELECT CAST(?1 AS BIGINT) AS c UNION ALL SELECT " + col +
+                      " + 1 FROM " + table + " WHERE " + col + " >= ?1 AND " + col +
+                      " < ?2) AS f WHERE NOT EXISTS (SELECT 1 FROM " + table + " WHERE " + col +
+                      " = c) ORDER BY c LIMIT 1");
   q.bind(1, r.lo);
   q.bind(2, r.hi);
   if (!q.step()) return std::nullopt;
@@ -109,7 +128,8 @@ std::optional<int> lowest_free_vmid(Db& db, Range r) {
   Stmt q = db.prepare(
       "WITH taken(v) AS (SELECT vmid FROM vmid_allocations UNION ALL SELECT vmid FROM "
       "vmid_reserved)"
-      " SELECT c FROM (SELECT ?1 AS c UNION ALL SELECT v + 1 FROM taken WHERE v >= ?1 AND v < ?2)"
+      " SELECT c FROM (SELECT CAST(?1 AS BIGINT) AS c UNION ALL"
+      " SELECT v + 1 FROM taken WHERE v >= ?1 AND v < ?2) AS f"
       " WHERE NOT EXISTS (SELECT 1 FROM taken WHERE v = c) ORDER BY c LIMIT 1");
   q.bind(1, r.lo);
   q.bind(2, r.hi);
@@ -137,8 +157,8 @@ void release(Db& db, int64_t server_id) {
 Result<void> check_quotas(Db& db, const NewServer& n) {
   if (n.quota_servers <= 0 && n.quota_memory_mb <= 0 && n.quota_disk_gb <= 0) return {};
   Stmt held = db.prepare(
-      "SELECT count(*), coalesce(sum(json_extract(payload, '$.memory_mb')), 0),"
-      " coalesce(sum(json_extract(payload, '$.disk_gb')), 0)"
+      "SELECT count(*), CAST(coalesce(sum(CAST(payload ->> 'memory_mb' AS BIGINT)), 0) AS BIGINT),"
+      " CAST(coalesce(sum(CAST(payload ->> 'disk_gb' AS BIGINT)), 0) AS BIGINT)"
       " FROM servers WHERE owner_id = ? AND deleted_at IS NULL");
   held.bind(1, n.owner_id);
   held.step();
@@ -200,7 +220,7 @@ Result<void> allocate_ports(Db& db, Range ports, int count, int64_t server_id, i
 int64_t insert_server(Db& db, const NewServer& n, int vmid, int64_t now) {
   Stmt ins = db.prepare(
       "INSERT INTO servers(owner_id, type, name, hostname, payload, state,"
-      " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)");
+      " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?) RETURNING id");
   ins.bind(1, n.owner_id);
   ins.bind(2, std::string(to_string(n.type)));
   ins.bind(3, n.name);
@@ -209,8 +229,7 @@ int64_t insert_server(Db& db, const NewServer& n, int vmid, int64_t now) {
   ins.bind(6, std::string(to_string(ServerState::kProvisioning)));
   ins.bind(7, now);
   ins.bind(8, now);
-  ins.exec();
-  return db.last_insert_id();
+  return returning_id(ins);
 }
 
 }  // namespace
@@ -246,7 +265,9 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
         one_server(db, "s.id = ? AND s.deleted_at IS NULL", [&](Stmt& q) { q.bind(1, server_id); });
     if (!cur) return std::unexpected(cur.error());
     int64_t now = impl_->now_ms();
-    exec_with(db, "INSERT OR IGNORE INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)",
+    exec_with(db,
+              "INSERT INTO vmid_reserved(vmid, reason, reserved_at) VALUES (?,?,?)"
+              " ON CONFLICT DO NOTHING",
               taken, reason, now);
     if (cur->vmid != taken) return std::move(*cur);  // moved already (a repeated call)
     Stmt drop = db.prepare("DELETE FROM vmid_allocations WHERE server_id = ?");

@@ -96,7 +96,19 @@ void SqliteDb::exec(std::string_view sql) {
   translated([&] { db_.exec(std::string(sql)); });
 }
 
+namespace {
+std::function<void(std::string_view)>& prepare_hook() {
+  static std::function<void(std::string_view)> hook;
+  return hook;
+}
+}  // namespace
+
+void set_sqlite_prepare_hook(std::function<void(std::string_view sql)> hook) {
+  prepare_hook() = std::move(hook);
+}
+
 Stmt SqliteDb::prepare(std::string_view sql) {
+  if (const auto& hook = prepare_hook()) hook(sql);
   return translated([&] { return Stmt(std::make_unique<SqliteStmt>(db_, sql)); });
 }
 

@@ -7,7 +7,9 @@
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <functional>
 #include <optional>
+#include <string_view>
 
 #include "api/store/db.hpp"
 
@@ -18,6 +20,12 @@ Code sqlite_code(int extended_code);
 // SQLite's failure as an Error: sqlite_code's classification, the message
 // prefixed with `context`, SQLite's text as the cause.
 Error from_sqlite(const SQLite::Exception& e, std::string_view context);
+
+// Tests only (store_sql_pg_test): when set, called with the text of every
+// statement a SqliteDb prepares, so the store's SQL can be checked on
+// PostgreSQL. Set it before any store runs and clear it after; calls come
+// from whichever thread prepares.
+void set_sqlite_prepare_hook(std::function<void(std::string_view sql)> hook);
 
 class SqliteDb final : public Db {
  public:

@@ -49,14 +49,14 @@ Result<User> insert_user(Db& db, const NewUser& u, int64_t now) {
     return fail(codes::kConflict, "username already taken");
   Stmt ins = db.prepare(
       "INSERT INTO users(email, username, password_hash, is_admin, created_at)"
-      " VALUES (?,?,?,?,?)");
+      " VALUES (?,?,?,?,?) RETURNING id");
   ins.bind(1, u.email);
   ins.bind(2, u.username);
   ins.bind(3, u.password_hash);
   ins.bind(4, u.is_admin ? 1 : 0);
   ins.bind(5, now);
-  ins.exec();
-  return User{db.last_insert_id(), u.email, u.username, u.password_hash, u.is_admin, from_ms(now)};
+  const int64_t id = returning_id(ins);
+  return User{id, u.email, u.username, u.password_hash, u.is_admin, from_ms(now)};
 }
 
 }  // namespace
