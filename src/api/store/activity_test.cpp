@@ -18,7 +18,7 @@ std::vector<std::string> actions(const std::vector<ActivityEntry>& v) {
   return out;
 }
 
-TEST_F(StoreTest, ActivityListsOneServersEntriesNewestFirstWithPaging) {
+TEST_P(StoreTest, ActivityListsOneServersEntriesNewestFirstWithPaging) {
   int64_t ann = make_user("ann");
   const Time t0 = clock.now();
   for (int i = 0; i < 5; ++i) {
@@ -47,7 +47,7 @@ TEST_F(StoreTest, ActivityListsOneServersEntriesNewestFirstWithPaging) {
   EXPECT_TRUE(store->list_activity(99, std::nullopt, 3)->empty());
 }
 
-TEST_F(StoreTest, ActivityShowsOnlyAllowedActions) {
+TEST_P(StoreTest, ActivityShowsOnlyAllowedActions) {
   int64_t ann = make_user("ann");
   for (const char* a :
        {"auth.login", "authz.denied", "admin.quotas", "server.start", "console.command",
@@ -68,7 +68,7 @@ TEST_F(StoreTest, ActivityShowsOnlyAllowedActions) {
   EXPECT_FALSE(is_activity_action("files."));
 }
 
-TEST_F(StoreTest, ActivityServerIdFromTargetOrGivenAndUserNameGoneWithUser) {
+TEST_P(StoreTest, ActivityServerIdFromTargetOrGivenAndUserNameGoneWithUser) {
   int64_t ann = make_user("ann");
   ASSERT_TRUE(store->append_audit({ann, "schedule.run", "server:4/schedule:9", "{}", ""}));
   ASSERT_TRUE(store->append_audit({ann, "backup.delete", "backup:12", "{}", "", 4}));
@@ -86,7 +86,7 @@ TEST_F(StoreTest, ActivityServerIdFromTargetOrGivenAndUserNameGoneWithUser) {
   EXPECT_EQ((*all)[2].server_id, 4);
 }
 
-TEST_F(StoreTest, ActivityRefusesBadLimits) {
+TEST_P(StoreTest, ActivityRefusesBadLimits) {
   EXPECT_EQ(store->list_activity(1, std::nullopt, 0).error().code, codes::kInvalid);
   EXPECT_EQ(store->list_activity(1, std::nullopt, 201).error().code, codes::kInvalid);
 }

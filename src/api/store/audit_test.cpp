@@ -8,7 +8,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::StoreTest;
 
-TEST_F(StoreTest, AuditAppendsAndListsNewestFirstWithPaging) {
+TEST_P(StoreTest, AuditAppendsAndListsNewestFirstWithPaging) {
   int64_t ann = make_user("ann");
   const Time t0 = clock.now();
   auto first = store->append_audit(
@@ -41,7 +41,7 @@ TEST_F(StoreTest, AuditAppendsAndListsNewestFirstWithPaging) {
   EXPECT_EQ(anon.at, t0);
 }
 
-TEST_F(StoreTest, AuditRefusesBadEntries) {
+TEST_P(StoreTest, AuditRefusesBadEntries) {
   EXPECT_EQ(store->append_audit({std::nullopt, "", "", "{}", ""}).error().field, "action");
   EXPECT_EQ(store->append_audit({std::nullopt, "x", "", "not json", ""}).error().field, "detail");
   EXPECT_EQ(store->append_audit({12345, "x", "", "{}", ""}).error().code, codes::kNotFound);

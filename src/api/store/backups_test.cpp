@@ -36,7 +36,7 @@ class BackupsTest : public StoreTest {
   }
 };
 
-TEST_F(BackupsTest, ABackupJobCarriesItsBackupAndRoundTrips) {
+TEST_P(BackupsTest, ABackupJobCarriesItsBackupAndRoundTrips) {
   int64_t ann = make_user("ann");
   int64_t srv = make_server(ann);
   auto s = store->create_backup_job({srv, ann, "nightly", BackupKind::kScheduled}, 0, kOne);
@@ -68,7 +68,7 @@ TEST_F(BackupsTest, ABackupJobCarriesItsBackupAndRoundTrips) {
   EXPECT_EQ(del.error().code, codes::kConflict);
 }
 
-TEST_F(BackupsTest, QuotaCountsTheOwnersBytesButNotFailedOnes) {
+TEST_P(BackupsTest, QuotaCountsTheOwnersBytesButNotFailedOnes) {
   int64_t ann = make_user("ann"), bob = make_user("bob");
   int64_t a1 = make_server(ann), a2 = make_server(ann), b1 = make_server(bob);
   ready_backup(a1, ann, 600);
@@ -86,7 +86,7 @@ TEST_F(BackupsTest, QuotaCountsTheOwnersBytesButNotFailedOnes) {
   EXPECT_EQ(*store->backup_bytes_used(ann), 1000);
 }
 
-TEST_F(BackupsTest, RestoreMarksTheBackupAndRefusesOverQuotaBeforeAnything) {
+TEST_P(BackupsTest, RestoreMarksTheBackupAndRefusesOverQuotaBeforeAnything) {
   int64_t ann = make_user("ann");
   int64_t srv = make_server(ann);
   Backup b = ready_backup(srv, ann, 300);
@@ -118,7 +118,7 @@ TEST_F(BackupsTest, RestoreMarksTheBackupAndRefusesOverQuotaBeforeAnything) {
   EXPECT_EQ(wrong.error().code, codes::kNotFound);
 }
 
-TEST_F(BackupsTest, ListIsNewestFirstAndDeletesAreRepeatable) {
+TEST_P(BackupsTest, ListIsNewestFirstAndDeletesAreRepeatable) {
   int64_t ann = make_user("ann");
   int64_t srv = make_server(ann);
   Backup a = ready_backup(srv, ann, 1), b = ready_backup(srv, ann, 2);
@@ -134,7 +134,7 @@ TEST_F(BackupsTest, ListIsNewestFirstAndDeletesAreRepeatable) {
   EXPECT_TRUE(store->list_backups(srv)->empty());
 }
 
-TEST_F(BackupsTest, BackupQuotaOverrideRoundTrips) {
+TEST_P(BackupsTest, BackupQuotaOverrideRoundTrips) {
   int64_t ann = make_user("ann");
   QuotaOverrides q;
   q.servers = 3;
@@ -147,6 +147,8 @@ TEST_F(BackupsTest, BackupQuotaOverrideRoundTrips) {
   q.backup_bytes = -1;
   EXPECT_FALSE(store->set_quotas(ann, q));
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, BackupsTest, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store

@@ -26,10 +26,15 @@
 namespace zlh::api::store {
 
 // An engine's failure, classified. what() is the engine's own message.
+// `retry`: the transaction lost a conflict with another one (PostgreSQL's
+// serialization failure 40001 or deadlock 40P01; code E_UNAVAILABLE) and
+// running it again from the start may well succeed: Store::Impl::write does.
 class DbError : public std::runtime_error {
  public:
-  DbError(Code c, const std::string& message) : std::runtime_error(message), code(c) {}
+  DbError(Code c, const std::string& message, bool retryable = false)
+      : std::runtime_error(message), code(c), retry(retryable) {}
   Code code;
+  bool retry;
 };
 
 // e as an Error: its code, "context: <engine message>", the engine's
@@ -138,6 +143,10 @@ class Db {
   // A write transaction: SQLite's BEGIN IMMEDIATE (the write lock taken at
   // the start), PostgreSQL's SERIALIZABLE. Not nested.
   virtual void begin_write() = 0;
+  // A transaction that sees each statement's own snapshot and takes row
+  // locks as it goes (PostgreSQL's READ COMMITTED), for `FOR UPDATE SKIP
+  // LOCKED` claims; SQLite's BEGIN IMMEDIATE already excludes other writers.
+  virtual void begin_committed() { begin_write(); }
   virtual void commit() = 0;
   virtual void rollback() = 0;
 
@@ -149,10 +158,19 @@ class Db {
   }
 };
 
-// begin_write() now; rollback() at scope exit unless commit() was called.
+// How a write transaction isolates itself (Db::begin_write, begin_committed).
+enum class Isolation { kSerializable, kReadCommitted };
+
+// begin_write() (or begin_committed()) now; rollback() at scope exit unless
+// commit() was called.
 class WriteTx {
  public:
-  explicit WriteTx(Db& db) : db_(db) { db_.begin_write(); }
+  explicit WriteTx(Db& db, Isolation iso = Isolation::kSerializable) : db_(db) {
+    if (iso == Isolation::kReadCommitted)
+      db_.begin_committed();
+    else
+      db_.begin_write();
+  }
   ~WriteTx() {
     if (!open_) return;
     try {

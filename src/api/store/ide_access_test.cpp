@@ -19,6 +19,7 @@ class IdeAccessStore : public StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     uid = make_user("alice");
     auto s = store->create_session(uid, clock.now() + 1h);
     ASSERT_TRUE(s);
@@ -29,7 +30,7 @@ class IdeAccessStore : public StoreTest {
   std::string sid;
 };
 
-TEST_F(IdeAccessStore, TicketIsSingleUseAndCarriesItsGrant) {
+TEST_P(IdeAccessStore, TicketIsSingleUseAndCarriesItsGrant) {
   ASSERT_TRUE(store->create_ide_ticket(h("t1"), grant(), clock.now() + 60s));
   auto g = store->redeem_ide_ticket(h("t1"), clock.now());
   ASSERT_TRUE(g) << g.error().to_string();
@@ -41,19 +42,19 @@ TEST_F(IdeAccessStore, TicketIsSingleUseAndCarriesItsGrant) {
   EXPECT_EQ(store->redeem_ide_ticket("not-a-hash", clock.now()).error().code, codes::kNotFound);
 }
 
-TEST_F(IdeAccessStore, TicketExpires) {
+TEST_P(IdeAccessStore, TicketExpires) {
   ASSERT_TRUE(store->create_ide_ticket(h("t2"), grant(), clock.now() + 60s));
   EXPECT_EQ(store->redeem_ide_ticket(h("t2"), clock.now() + 60s).error().code, codes::kNotFound);
   EXPECT_EQ(store->create_ide_ticket(h("t3"), grant(), clock.now()).error().field, "expires_at");
 }
 
-TEST_F(IdeAccessStore, TicketOfARevokedSessionIsRefused) {
+TEST_P(IdeAccessStore, TicketOfARevokedSessionIsRefused) {
   ASSERT_TRUE(store->create_ide_ticket(h("t4"), grant(), clock.now() + 60s));
   ASSERT_TRUE(store->revoke_session(sid));
   EXPECT_EQ(store->redeem_ide_ticket(h("t4"), clock.now()).error().code, codes::kNotFound);
 }
 
-TEST_F(IdeAccessStore, GrantMustNameTheSessionsOwnUser) {
+TEST_P(IdeAccessStore, GrantMustNameTheSessionsOwnUser) {
   int64_t bob = make_user("bob");
   IdeGrant g{sid, bob, 5001};
   EXPECT_EQ(store->create_ide_ticket(h("t5"), g, clock.now() + 60s).error().code, codes::kNotFound);
@@ -62,7 +63,7 @@ TEST_F(IdeAccessStore, GrantMustNameTheSessionsOwnUser) {
   EXPECT_EQ(store->create_ide_ticket("short", grant(), clock.now() + 60s).error().field, "hash");
 }
 
-TEST_F(IdeAccessStore, ConcurrentRedeemsHaveExactlyOneWinner) {
+TEST_P(IdeAccessStore, ConcurrentRedeemsHaveExactlyOneWinner) {
   ASSERT_TRUE(store->create_ide_ticket(h("race"), grant(), clock.now() + 60s));
   std::atomic<int> wins{0};
   std::vector<std::thread> ts;
@@ -74,7 +75,7 @@ TEST_F(IdeAccessStore, ConcurrentRedeemsHaveExactlyOneWinner) {
   EXPECT_EQ(wins.load(), 1);
 }
 
-TEST_F(IdeAccessStore, CookieLivesAsLongAsItsSession) {
+TEST_P(IdeAccessStore, CookieLivesAsLongAsItsSession) {
   ASSERT_TRUE(store->create_ide_cookie(h("c1"), grant(5002)));
   auto g = store->get_ide_cookie(h("c1"), clock.now());
   ASSERT_TRUE(g);
@@ -88,7 +89,7 @@ TEST_F(IdeAccessStore, CookieLivesAsLongAsItsSession) {
   EXPECT_EQ(store->get_ide_cookie(h("nope"), clock.now()).error().code, codes::kNotFound);
 }
 
-TEST_F(IdeAccessStore, OldTicketsArePurgedAndCookiesGoWithPurgedSessions) {
+TEST_P(IdeAccessStore, OldTicketsArePurgedAndCookiesGoWithPurgedSessions) {
   ASSERT_TRUE(store->create_ide_ticket(h("old"), grant(), clock.now() + 60s));
   ASSERT_TRUE(store->create_ide_cookie(h("c2"), grant()));
   clock.advance(10min);
@@ -102,6 +103,8 @@ TEST_F(IdeAccessStore, OldTicketsArePurgedAndCookiesGoWithPurgedSessions) {
   ASSERT_TRUE(store->purge_sessions(clock.now()));
   EXPECT_EQ(store->get_ide_cookie(h("c2"), clock.now() - 10min).error().code, codes::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, IdeAccessStore, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "api/store/db.hpp"
+#include "api/store/db_pool.hpp"
 #include "api/store/store.hpp"
 
 namespace zlh::api::store {
@@ -77,38 +78,96 @@ Result<void> check_quotas(Db& db, const NewServer& n);
 // jobs.cpp: "IN ('queued','running','compensating')".
 const std::string& unfinished_in();
 
+// Sleeps before attempt `attempt` + 1 of a transaction that lost a
+// serialization conflict: exponential with jitter, so the losers of one
+// conflict do not meet again at once (store.cpp).
+void retry_pause(int attempt);
+
+// Options::pool_size and `?pool=` are 1..kMaxPoolSize.
+inline constexpr int kMaxPoolSize = 64;
+
 struct Store::Impl {
+  // SQLite: one connection, every call under `mu`.
   Impl(std::unique_ptr<Db> database, Options options)
       : db(std::move(database)), opts(std::move(options)) {}
+  // PostgreSQL: a pool, no process-wide lock; the database isolates.
+  Impl(std::unique_ptr<DbPool> connections, Options options)
+      : pool(std::move(connections)), opts(std::move(options)) {}
+
+  // A transaction that lost a serialization conflict (DbError::retry) is
+  // run this many times in all before write() gives up (E_UNAVAILABLE).
+  static constexpr int kWriteAttempts = 5;
 
   std::mutex mu;  // guards db: one statement or transaction at a time
   std::unique_ptr<Db> db;
+  std::unique_ptr<DbPool> pool;
   Options opts;
 
   int64_t now_ms() const { return to_ms(opts.clock()); }
 
-  // Runs f(db) under the mutex. Engine exceptions become Errors prefixed
-  // with `context`; f reports its own failures as Result errors.
+  // Runs f(db) on a connection of its own (SQLite: under the mutex;
+  // PostgreSQL: one borrowed from the pool, outside a transaction, so each
+  // statement sees the latest commits). Engine exceptions become Errors
+  // prefixed with `context`; f reports its own failures as Result errors.
   template <typename F>
   auto read(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
+    if (pool)
+      return guarded(context, [&] {
+        PooledDb c(*pool);
+        return f(c.db());
+      });
     std::lock_guard lock(mu);
     return guarded(context, [&] { return f(*db); });
   }
 
   // Same inside a write transaction (Db::begin_write) … COMMIT; rolled back
   // when f returns an error or throws, so a failed call changes nothing.
+  // On PostgreSQL the transaction is SERIALIZABLE, and f runs again from
+  // the start when the database failed it for a conflict (40001, 40P01),
+  // up to kWriteAttempts times: f must only touch the database (its
+  // effects outside it would happen once per attempt).
   template <typename F>
   auto write(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
-    std::lock_guard lock(mu);
-    return guarded(context, [&] {
-      WriteTx tx(*db);
-      auto r = f(*db);
-      if (r) tx.commit();
-      return r;
-    });
+    return transact(context, Isolation::kSerializable, kWriteAttempts, f);
+  }
+
+  // A READ COMMITTED transaction (Db::begin_committed), never re-run: for
+  // job claims and lease heartbeats, whose `FOR UPDATE SKIP LOCKED` does
+  // the isolating. SQLite: the same as write().
+  template <typename F>
+  auto write_committed(std::string_view context, F&& f) -> std::invoke_result_t<F, Db&> {
+    return transact(context, Isolation::kReadCommitted, 1, f);
   }
 
  private:
+  template <typename F>
+  auto transact(std::string_view context, Isolation iso, int attempts, F& f)
+      -> std::invoke_result_t<F, Db&> {
+    if (!pool) {
+      std::lock_guard lock(mu);
+      return guarded(context, [&] { return once(*db, iso, f); });
+    }
+    return guarded(context, [&] {
+      PooledDb c(*pool);
+      for (int attempt = 1;; ++attempt) {
+        try {
+          return once(c.db(), iso, f);
+        } catch (const DbError& e) {
+          if (!e.retry || attempt >= attempts) throw;
+        }
+        retry_pause(attempt);
+      }
+    });
+  }
+
+  template <typename F>
+  static auto once(Db& d, Isolation iso, F& f) -> std::invoke_result_t<F, Db&> {
+    WriteTx tx(d, iso);
+    auto r = f(d);
+    if (r) tx.commit();
+    return r;
+  }
+
   template <typename F>
   static auto guarded(std::string_view context, F&& f) -> std::invoke_result_t<F> {
     try {

@@ -25,7 +25,7 @@ class JobsTest : public StoreTest {
   }
 };
 
-TEST_F(JobsTest, StepsAndStateRoundTripAcrossARestart) {
+TEST_P(JobsTest, StepsAndStateRoundTripAcrossARestart) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   const int64_t job = c.job.id;
@@ -82,7 +82,7 @@ TEST_F(JobsTest, StepsAndStateRoundTripAcrossARestart) {
   EXPECT_EQ(done->state, JobState::kDone);
 }
 
-TEST_F(JobsTest, FailureAndCompensationWithError) {
+TEST_P(JobsTest, FailureAndCompensationWithError) {
   int64_t ann = make_user("ann");
   const int64_t job = make_server(ann).job.id;
   ASSERT_TRUE(store->update_job_state(job, JobState::kRunning));
@@ -118,7 +118,7 @@ TEST(JobTransitions, MatchTheDocumentedMachine) {
   EXPECT_FALSE(is_unfinished(S::kFailed));
 }
 
-TEST_F(JobsTest, OneUnfinishedJobPerServer) {
+TEST_P(JobsTest, OneUnfinishedJobPerServer) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   const std::vector<std::string> del = {"stop", "destroy", "release"};
@@ -141,7 +141,7 @@ TEST_F(JobsTest, OneUnfinishedJobPerServer) {
   EXPECT_EQ(store->get_job(c.job.id)->state, JobState::kFailed);
 }
 
-TEST_F(JobsTest, UnfinishedJobsAreListedOldestFirst) {
+TEST_P(JobsTest, UnfinishedJobsAreListedOldestFirst) {
   int64_t ann = make_user("ann");
   std::vector<int64_t> jobs;
   for (int i = 0; i < 4; ++i) jobs.push_back(make_server(ann).job.id);
@@ -159,7 +159,7 @@ TEST_F(JobsTest, UnfinishedJobsAreListedOldestFirst) {
   EXPECT_EQ((*list)[2].steps.size(), kSteps.size());
 }
 
-TEST_F(JobsTest, MissingJobsAndSteps) {
+TEST_P(JobsTest, MissingJobsAndSteps) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   EXPECT_EQ(store->get_job(c.job.id + 10).error().code, codes::kNotFound);
@@ -181,7 +181,7 @@ namespace {
 
 class DeleteJobTest : public JobsTest {};
 
-TEST_F(DeleteJobTest, DeletingDuringProvisioningCancelsTheCreateJob) {
+TEST_P(DeleteJobTest, DeletingDuringProvisioningCancelsTheCreateJob) {
   CreatedServer c = make_server(make_user("ann"));
   ASSERT_TRUE(store->update_job_state(c.job.id, JobState::kRunning));
   auto d = store->create_delete_job(c.server.id, {kSteps.begin(), kSteps.begin() + 2});
@@ -211,7 +211,7 @@ TEST_F(DeleteJobTest, DeletingDuringProvisioningCancelsTheCreateJob) {
   EXPECT_FALSE(again->cancelled_job);
 }
 
-TEST_F(DeleteJobTest, ACompensationUnderWayIsAConflictAndAFinishedServerNeedsNoCancel) {
+TEST_P(DeleteJobTest, ACompensationUnderWayIsAConflictAndAFinishedServerNeedsNoCancel) {
   int64_t ann = make_user("ann");
   CreatedServer c = make_server(ann);
   ASSERT_TRUE(store->update_job_state(c.job.id, JobState::kCompensating));
@@ -228,7 +228,7 @@ TEST_F(DeleteJobTest, ACompensationUnderWayIsAConflictAndAFinishedServerNeedsNoC
   EXPECT_EQ(store->create_delete_job(c.server.id, {}).error().code, codes::kInvalid);
 }
 
-TEST_F(JobsTest, LatestJobOfAServer) {
+TEST_P(JobsTest, LatestJobOfAServer) {
   int64_t ann = make_user("ann");
   CreatedServer a = make_server(ann);
   CreatedServer b = make_server(ann);
@@ -247,6 +247,9 @@ TEST_F(JobsTest, LatestJobOfAServer) {
   EXPECT_EQ(store->latest_job_for_server(b.server.id)->id, b.job.id);
   EXPECT_EQ(store->latest_job_for_server(b.server.id + 100).error().code, codes::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, JobsTest, testing::engines(), testing::engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, DeleteJobTest, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store

@@ -11,7 +11,7 @@ namespace {
 
 using testing::StoreTest;
 
-TEST_F(StoreTest, LxcSlotsAreLowestFreeStablePerVmidAndFreedOnRelease) {
+TEST_P(StoreTest, LxcSlotsAreLowestFreeStablePerVmidAndFreedOnRelease) {
   EXPECT_EQ(*store->acquire_lxc_slot(6000, 4), 0);
   EXPECT_EQ(*store->acquire_lxc_slot(6001, 4), 1);
   EXPECT_EQ(*store->acquire_lxc_slot(6000, 4), 0);  // repeatable
@@ -27,7 +27,7 @@ TEST_F(StoreTest, LxcSlotsAreLowestFreeStablePerVmidAndFreedOnRelease) {
   EXPECT_EQ(store->acquire_lxc_slot(1, 0).error().field, "slots");
 }
 
-TEST_F(StoreTest, LxcSlotsNeverSharedUnderConcurrentAcquires) {
+TEST_P(StoreTest, LxcSlotsNeverSharedUnderConcurrentAcquires) {
   std::vector<std::thread> ts;
   std::vector<int> got(40, -1);
   for (int i = 0; i < 40; ++i)

@@ -11,7 +11,7 @@
 namespace zlh::api::store {
 namespace {
 
-using testing::StoreTest;
+using testing::SqliteStoreTest;
 using testing::TempDir;
 
 std::vector<Migration> with_extra(std::vector<Migration> extra) {
@@ -38,7 +38,7 @@ TEST(MigrationsEmbedded, NumberedFromOneWithNamesAndChecksums) {
   }
 }
 
-TEST_F(StoreTest, FreshDatabaseHasEveryTableAndTheVersionRows) {
+TEST_F(SqliteStoreTest, FreshDatabaseHasEveryTableAndTheVersionRows) {
   auto v = store->schema_version();
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(*v, static_cast<int>(embedded_migrations().size()));
@@ -58,7 +58,7 @@ TEST_F(StoreTest, FreshDatabaseHasEveryTableAndTheVersionRows) {
   EXPECT_EQ(raw.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
-TEST_F(StoreTest, ReopeningAnUpToDateDatabaseWritesNothing) {
+TEST_F(SqliteStoreTest, ReopeningAnUpToDateDatabaseWritesNothing) {
   int64_t applied_at;
   {
     SQLite::Database raw(db_path(), SQLite::OPEN_READONLY);
@@ -87,7 +87,7 @@ TEST_F(StoreTest, ReopeningAnUpToDateDatabaseWritesNothing) {
   EXPECT_EQ(sqlite3_total_changes(raw.getHandle()), 0);
 }
 
-TEST_F(StoreTest, PendingMigrationsApplyInOrderOnce) {
+TEST_F(SqliteStoreTest, PendingMigrationsApplyInOrderOnce) {
   store.reset();
   SQLite::Database raw(db_path(), SQLite::OPEN_READWRITE);
   auto ms = with_extra({{0, "add_t", "CREATE TABLE t(a INTEGER); INSERT INTO t VALUES (7);", "aa"},
@@ -103,7 +103,7 @@ TEST_F(StoreTest, PendingMigrationsApplyInOrderOnce) {
   EXPECT_EQ(count(raw, "SELECT count(*) FROM t"), 1);
 }
 
-TEST_F(StoreTest, AFailingMigrationLeavesThePreviousVersion) {
+TEST_F(SqliteStoreTest, AFailingMigrationLeavesThePreviousVersion) {
   store.reset();
   SQLite::Database raw(db_path(), SQLite::OPEN_READWRITE);
   auto ms =
@@ -115,7 +115,7 @@ TEST_F(StoreTest, AFailingMigrationLeavesThePreviousVersion) {
   EXPECT_EQ(count(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'x'"), 0);
 }
 
-TEST_F(StoreTest, ADatabaseNewerThanTheBinaryIsRefused) {
+TEST_F(SqliteStoreTest, ADatabaseNewerThanTheBinaryIsRefused) {
   store.reset();
   {
     SQLite::Database raw(db_path(), SQLite::OPEN_READWRITE);
@@ -128,7 +128,7 @@ TEST_F(StoreTest, ADatabaseNewerThanTheBinaryIsRefused) {
       << s.error().message;
 }
 
-TEST_F(StoreTest, AnEditedMigrationIsRefused) {
+TEST_F(SqliteStoreTest, AnEditedMigrationIsRefused) {
   store.reset();
   std::vector<Migration> ms(embedded_migrations().begin(), embedded_migrations().end());
   ms[0].sha256 = "0000000000000000000000000000000000000000000000000000000000000000";

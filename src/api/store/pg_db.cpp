@@ -1,5 +1,7 @@
 #include "api/store/pg_db.hpp"
 
+#include <poll.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -36,8 +38,11 @@ using PgResult = std::unique_ptr<PGresult, ResultFree>;
   // A lost connection may come with no SQLSTATE (libpq's own error) or
   // with one of the server's last words (57P01 when terminated).
   Code code = state ? pg_code(state) : codes::kInternal;
-  if (PQstatus(c) != CONNECTION_OK) code = codes::kUnavailable;
-  throw DbError(code, msg.empty() ? "postgresql: unknown failure" : msg);
+  const bool lost = PQstatus(c) != CONNECTION_OK;
+  if (lost) code = codes::kUnavailable;
+  const std::string_view st = state ? state : "";
+  const bool retry = !lost && (st == "40001" || st == "40P01");
+  throw DbError(code, msg.empty() ? "postgresql: unknown failure" : msg, retry);
 }
 
 // r, unless it is a failure (thrown as DbError).
@@ -222,6 +227,21 @@ void PgDb::begin_write() {
   if (PQtransactionStatus(conn_) != PQTRANS_IDLE && !broken())
     throw DbError(codes::kInternal, "cannot start a transaction within a transaction");
   exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
+}
+
+void PgDb::begin_committed() {
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE && !broken())
+    throw DbError(codes::kInternal, "cannot start a transaction within a transaction");
+  exec("BEGIN ISOLATION LEVEL READ COMMITTED");
+}
+
+bool PgDb::alive() {
+  if (broken()) return false;
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  // Readable while idle: the server closed the connection (or sent its last
+  // words, 57P01, before doing so); reading it lets libpq notice.
+  if (::poll(&p, 1, 0) > 0) PQconsumeInput(conn_);
+  return !broken();
 }
 
 void PgDb::commit() {

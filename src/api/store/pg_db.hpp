@@ -29,8 +29,8 @@
 // Errors (pg_code): SQLSTATE 23505 → E_CONFLICT; other 23xxx (foreign key,
 // CHECK, NOT NULL) → E_INTERNAL, as SQLite's other constraints; 40001,
 // 40P01, 55P03, 57014, class 08 and 57, 53300 and a lost connection →
-// E_UNAVAILABLE (the caller retries or gives up: the SERIALIZABLE retry
-// loop belongs to Store::Impl); other 53xxx, 58xxx, XX001/XX002 → E_IO;
+// E_UNAVAILABLE (40001 and 40P01 with DbError::retry set: the SERIALIZABLE
+// retry loop belongs to Store::Impl); other 53xxx, 58xxx, XX001/XX002 → E_IO;
 // the rest → E_INTERNAL. A connection that was lost stays lost: broken()
 // says so and its owner opens another.
 #pragma once
@@ -84,11 +84,18 @@ class PgDb final : public Db {
   // (SQLite refuses them too). commit() of a transaction that an earlier
   // error aborted rolls back and throws E_INTERNAL.
   void begin_write() override;
+  // BEGIN ISOLATION LEVEL READ COMMITTED (same nesting rules).
+  void begin_committed() override;
   void commit() override;
   void rollback() override;
 
   // The connection is gone (the server closed it, or the network did).
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // Not broken(), having first read what the server sent while the
+  // connection sat idle (a poll without waiting): a connection the server
+  // closed meanwhile (restart, pg_terminate_backend) is found here rather
+  // than by the next statement. Outside a transaction only.
+  bool alive();
 
   // Raw libpq, for the engine's own statements (tests, later LISTEN).
   PGconn* raw() { return conn_; }

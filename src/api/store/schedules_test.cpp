@@ -12,6 +12,7 @@ class ScheduleStoreTest : public StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     owner = make_user("ann");
     NewServer n;
     n.owner_id = owner;
@@ -36,7 +37,7 @@ class ScheduleStoreTest : public StoreTest {
   int64_t owner = 0, server = 0;
 };
 
-TEST_F(ScheduleStoreTest, CreateReadListUpdateDelete) {
+TEST_P(ScheduleStoreTest, CreateReadListUpdateDelete) {
   auto a = store->create_schedule(schedule("a"));
   ASSERT_TRUE(a) << a.error().to_string();
   EXPECT_EQ(a->server_id, server);
@@ -69,7 +70,7 @@ TEST_F(ScheduleStoreTest, CreateReadListUpdateDelete) {
   EXPECT_EQ(store->list_schedules(server)->size(), 1u);
 }
 
-TEST_F(ScheduleStoreTest, ScopedByServer) {
+TEST_P(ScheduleStoreTest, ScopedByServer) {
   auto a = store->create_schedule(schedule());
   ASSERT_TRUE(a);
   NewServer n;
@@ -83,7 +84,7 @@ TEST_F(ScheduleStoreTest, ScopedByServer) {
   EXPECT_TRUE(store->get_schedule(server, a->id));
 }
 
-TEST_F(ScheduleStoreTest, RefusesBadInput) {
+TEST_P(ScheduleStoreTest, RefusesBadInput) {
   auto s = schedule();
   s.tasks = R"({"action":"power"})";
   EXPECT_EQ(store->create_schedule(s).error().field, "tasks");
@@ -97,7 +98,7 @@ TEST_F(ScheduleStoreTest, RefusesBadInput) {
   EXPECT_EQ(store->create_schedule(schedule()).error().code, codes::kQuota);
 }
 
-TEST_F(ScheduleStoreTest, ActiveSchedulesSoonestFirstOnLiveServers) {
+TEST_P(ScheduleStoreTest, ActiveSchedulesSoonestFirstOnLiveServers) {
   auto late = schedule("late");
   late.next_run_at = clock.now() + 2h;
   auto off = schedule("off");
@@ -113,7 +114,7 @@ TEST_F(ScheduleStoreTest, ActiveSchedulesSoonestFirstOnLiveServers) {
   EXPECT_EQ((*active)[1].name, "late");
 }
 
-TEST_F(ScheduleStoreTest, AdvanceIsCompareAndSet) {
+TEST_P(ScheduleStoreTest, AdvanceIsCompareAndSet) {
   auto a = store->create_schedule(schedule());
   ASSERT_TRUE(a);
   const Time t = *a->next_run_at;
@@ -128,7 +129,7 @@ TEST_F(ScheduleStoreTest, AdvanceIsCompareAndSet) {
   EXPECT_EQ(store->advance_schedule(12345, t, t).error().code, codes::kNotFound);
 }
 
-TEST_F(ScheduleStoreTest, EachFireIsClaimedOnce) {
+TEST_P(ScheduleStoreTest, EachFireIsClaimedOnce) {
   auto a = store->create_schedule(schedule());
   ASSERT_TRUE(a);
   const Time fire = clock.now();
@@ -145,7 +146,7 @@ TEST_F(ScheduleStoreTest, EachFireIsClaimedOnce) {
             codes::kNotFound);
 }
 
-TEST_F(ScheduleStoreTest, RunResultsAndInterruptedRuns) {
+TEST_P(ScheduleStoreTest, RunResultsAndInterruptedRuns) {
   auto a = store->create_schedule(schedule());
   ASSERT_TRUE(a);
   auto run = store->create_run({.schedule_id = a->id, .fire_time = clock.now()});
@@ -177,7 +178,7 @@ TEST_F(ScheduleStoreTest, RunResultsAndInterruptedRuns) {
   EXPECT_EQ((*runs)[0].id, skipped->id);  // newest first
 }
 
-TEST_F(ScheduleStoreTest, OldRunsAreTrimmed) {
+TEST_P(ScheduleStoreTest, OldRunsAreTrimmed) {
   auto a = store->create_schedule(schedule());
   ASSERT_TRUE(a);
   for (int i = 0; i < kRunsKept + 5; ++i)
@@ -190,7 +191,7 @@ TEST_F(ScheduleStoreTest, OldRunsAreTrimmed) {
   EXPECT_EQ(runs->front().fire_time, clock.now() + std::chrono::minutes(kRunsKept + 4));
 }
 
-TEST_F(ScheduleStoreTest, SchedulesDieWithTheServer) {
+TEST_P(ScheduleStoreTest, SchedulesDieWithTheServer) {
   auto a = store->create_schedule(schedule());
   ASSERT_TRUE(a);
   ASSERT_TRUE(store->create_run({.schedule_id = a->id, .fire_time = clock.now()}));
@@ -200,6 +201,8 @@ TEST_F(ScheduleStoreTest, SchedulesDieWithTheServer) {
   EXPECT_TRUE(store->list_active_schedules()->empty());
   EXPECT_EQ(store->create_schedule(schedule()).error().code, codes::kNotFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ScheduleStoreTest, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store

@@ -40,7 +40,7 @@ NewServer dev(int64_t owner, int ports = 0) {
   return n;
 }
 
-TEST_F(StoreTest, CreateServerAllocatesAndQueuesItsJob) {
+TEST_P(StoreTest, CreateServerAllocatesAndQueuesItsJob) {
   int64_t ann = make_user("ann");
   auto c = store->create_server(game(ann, 2), kSteps);
   ASSERT_TRUE(c.has_value()) << c.error().to_string();
@@ -76,7 +76,7 @@ TEST_F(StoreTest, CreateServerAllocatesAndQueuesItsJob) {
   EXPECT_EQ(again->ports, s.ports);
 }
 
-TEST_F(StoreTest, AVmidTakenOutsideZlhIsReservedAndTheServerMovesWithItsHostname) {
+TEST_P(StoreTest, AVmidTakenOutsideZlhIsReservedAndTheServerMovesWithItsHostname) {
   int64_t ann = make_user("ann");
   auto a = store->create_server(game(ann), kSteps);
   ASSERT_TRUE(a.has_value());
@@ -101,7 +101,7 @@ TEST_F(StoreTest, AVmidTakenOutsideZlhIsReservedAndTheServerMovesWithItsHostname
   EXPECT_EQ(store->move_to_free_vmid(999999, 5000, "x").error().code, codes::kNotFound);
 }
 
-TEST_F(StoreTest, AnotherOwnersServerIsNotFoundExactlyLikeAMissingOne) {
+TEST_P(StoreTest, AnotherOwnersServerIsNotFoundExactlyLikeAMissingOne) {
   int64_t ann = make_user("ann");
   int64_t bob = make_user("bob");
   auto a = store->create_server(dev(ann), kSteps);
@@ -131,7 +131,7 @@ TEST_F(StoreTest, AnotherOwnersServerIsNotFoundExactlyLikeAMissingOne) {
   EXPECT_TRUE(store->get_job_for_owner(a->job.id, ann).has_value());
 }
 
-TEST_F(StoreTest, CreateServerRefusesBadInputAndLeavesNothing) {
+TEST_P(StoreTest, CreateServerRefusesBadInputAndLeavesNothing) {
   int64_t ann = make_user("ann");
   NewServer bad = dev(ann);
   bad.payload = "[1,2]";
@@ -185,7 +185,7 @@ void expect_distinct(const std::vector<Server>& servers, size_t n, size_t ports_
   EXPECT_EQ(ports.size(), n * ports_each) << "a port was handed out twice";
 }
 
-TEST_F(StoreTest, FiftyConcurrentCreatesGetDistinctVmidsAndPortsThenThePoolIsExhausted) {
+TEST_P(StoreTest, FiftyConcurrentCreatesGetDistinctVmidsAndPortsThenThePoolIsExhausted) {
   Options o;
   o.game_vmids = {5000, 5049};
   o.ports = {30000, 30099};
@@ -208,7 +208,7 @@ TEST_F(StoreTest, FiftyConcurrentCreatesGetDistinctVmidsAndPortsThenThePoolIsExh
   EXPECT_EQ(store->list_servers()->size(), 50u);
 }
 
-TEST_F(StoreTest, TwoConnectionsOnOneFileNeverShareAnAllocation) {
+TEST_P(StoreTest, TwoStoresOnOneDatabaseNeverShareAnAllocation) {
   Options o;
   o.dev_vmids = {6000, 6049};
   o.ports = {40000, 40199};
@@ -216,7 +216,7 @@ TEST_F(StoreTest, TwoConnectionsOnOneFileNeverShareAnAllocation) {
   int64_t ann = make_user("ann");
   Options o2 = o;
   o2.clock = clock.fn();
-  auto second = Store::open(db_path(), o2);
+  auto second = Store::open(url(), o2);
   ASSERT_TRUE(second.has_value()) << second.error().to_string();
 
   Outcome out = create_concurrently({store.get(), second->get()}, 25, dev(ann, 3));
@@ -224,7 +224,7 @@ TEST_F(StoreTest, TwoConnectionsOnOneFileNeverShareAnAllocation) {
   expect_distinct(out.servers, 50, 3);
 }
 
-TEST_F(StoreTest, PortExhaustionRollsBackTheWholeCreate) {
+TEST_P(StoreTest, PortExhaustionRollsBackTheWholeCreate) {
   Options o;
   o.ports = {30000, 30004};
   reopen(o);
@@ -243,7 +243,7 @@ TEST_F(StoreTest, PortExhaustionRollsBackTheWholeCreate) {
   EXPECT_EQ(fits->server.ports, (std::vector<int>{30003, 30004}));
 }
 
-TEST_F(StoreTest, ReleasedVmidsAndPortsAreReusedLowestFirst) {
+TEST_P(StoreTest, ReleasedVmidsAndPortsAreReusedLowestFirst) {
   int64_t ann = make_user("ann");
   std::vector<Server> s;
   for (int i = 0; i < 3; ++i) s.push_back(store->create_server(game(ann, 2), kSteps)->server);
@@ -269,7 +269,7 @@ TEST_F(StoreTest, ReleasedVmidsAndPortsAreReusedLowestFirst) {
   EXPECT_EQ(store->release_allocations(99999).error().code, codes::kNotFound);
 }
 
-TEST_F(StoreTest, DeletedServerIsATombstoneWhoseJobsStayVisible) {
+TEST_P(StoreTest, DeletedServerIsATombstoneWhoseJobsStayVisible) {
   int64_t ann = make_user("ann");
   auto c = store->create_server(dev(ann, 1), kSteps);
   ASSERT_TRUE(c.has_value());
@@ -305,7 +305,7 @@ TEST_F(StoreTest, DeletedServerIsATombstoneWhoseJobsStayVisible) {
   EXPECT_EQ(store->delete_server(99999).error().code, codes::kNotFound);
 }
 
-TEST_F(StoreTest, UpdateServerAppliesOnlyTheGivenFields) {
+TEST_P(StoreTest, UpdateServerAppliesOnlyTheGivenFields) {
   int64_t ann = make_user("ann");
   auto c = store->create_server(game(ann), kSteps);
   ASSERT_TRUE(c.has_value());
@@ -350,7 +350,7 @@ TEST_F(StoreTest, UpdateServerAppliesOnlyTheGivenFields) {
   ASSERT_TRUE(store->update_server(id, {}));  // only updated_at
 }
 
-TEST_F(StoreTest, ListForOwnerWithAThousandServers) {
+TEST_P(StoreTest, ListForOwnerWithAThousandServers) {
   Options o;
   o.dev_vmids = {10000, 12999};
   reopen(o);
@@ -386,9 +386,10 @@ TEST_F(StoreTest, ListForOwnerWithAThousandServers) {
   std::sort(wall.begin(), wall.end());
   std::sort(cpu.begin(), cpu.end());
   std::printf(
-      "[ timing ] list_servers_for_owner, 1000 of 1200 servers, 21 runs:"
+      "[ timing ] %s: list_servers_for_owner, 1000 of 1200 servers, 21 runs:"
       " wall first %.3f median %.3f max %.3f ms; cpu first %.3f median %.3f ms\n",
-      first_wall, wall[wall.size() / 2], wall.back(), first_cpu, cpu[cpu.size() / 2]);
+      engine().name.c_str(), first_wall, wall[wall.size() / 2], wall.back(), first_cpu,
+      cpu[cpu.size() / 2]);
 }
 
 }  // namespace
@@ -399,7 +400,7 @@ namespace {
 
 // M4: quotas are checked inside the create transaction, so concurrent
 // creates cannot both pass, and nothing is created beyond a quota.
-TEST_F(StoreTest, QuotasRefuseInsideTheCreateAndNameTheQuota) {
+TEST_P(StoreTest, QuotasRefuseInsideTheCreateAndNameTheQuota) {
   int64_t ann = make_user("ann");
   auto with = [&](int64_t mem, int64_t disk) {
     NewServer n = dev(ann);
@@ -441,7 +442,7 @@ TEST_F(StoreTest, QuotasRefuseInsideTheCreateAndNameTheQuota) {
   EXPECT_EQ(ok.load(), 1);
 }
 
-TEST_F(StoreTest, QuotaOverridesRoundTrip) {
+TEST_P(StoreTest, QuotaOverridesRoundTrip) {
   int64_t ann = make_user("ann");
   auto none = store->get_quotas(ann);
   ASSERT_TRUE(none);

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "api/store/impl.hpp"
@@ -55,6 +57,8 @@ Result<void> check_options(const Options& o) {
   if (o.busy_timeout.count() < 0)
     return std::unexpected(Error::invalid("busy_timeout", "negative"));
   if (!o.clock) return std::unexpected(Error::invalid("clock", "missing"));
+  if (o.pool_size < 1 || o.pool_size > kMaxPoolSize)
+    return std::unexpected(Error::invalid("pool_size", "not in 1..64"));
   return {};
 }
 
@@ -93,13 +97,65 @@ std::string switch_to_wal(SQLite::Database& db, std::chrono::milliseconds busy_t
   }
 }
 
+bool starts_with_scheme(std::string_view url, std::string_view scheme) {
+  return url.size() > scheme.size() && url.substr(0, scheme.size()) == scheme;
+}
+
 }  // namespace
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, Options options) {
+void retry_pause(int attempt) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  const int cap_ms = std::min(2 << std::min(attempt, 6), 100);  // 4, 8, 16, … 100 ms
+  std::uniform_int_distribution<int> jitter(cap_ms / 2, cap_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+}
+
+std::string redact_store_url(std::string_view url) {
+  std::string out(url);
+  // userinfo: scheme://user:password@host
+  if (auto scheme_end = out.find("://"); scheme_end != std::string::npos) {
+    const size_t start = scheme_end + 3;
+    const size_t auth_end = out.find_first_of("/?#", start);
+    const size_t at = out.rfind('@', auth_end == std::string::npos ? out.size() : auth_end);
+    if (at != std::string::npos && at >= start) {
+      const size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // ?password=… or &password=…
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p)) {
+    const bool param = p > 0 && (out[p - 1] == '?' || out[p - 1] == '&');
+    p += 9;
+    if (!param) continue;
+    const size_t end = out.find_first_of("&#", p);
+    out.replace(p, (end == std::string::npos ? out.size() : end) - p, "***");
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& url, Options options) {
   if (auto ok = check_options(options); !ok) return std::unexpected(ok.error().wrap("open store"));
+  if (starts_with_scheme(url, "postgres://") || starts_with_scheme(url, "postgresql://")) {
+#ifdef ZLH_STORE_POSTGRES
+    return open_postgres(url, std::move(options));
+#else
+    return fail(codes::kUnavailable, "open store: this build has no PostgreSQL support (libpq)");
+#endif
+  }
+  if (options.password)
+    return fail(codes::kInvalid, "open store: a password is for a PostgreSQL store only");
+  std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+  if (path.empty()) return fail(codes::kInvalid, "open store: empty path");
+  if (url.find("://") != std::string::npos && !url.starts_with("sqlite:"))
+    return fail(codes::kInvalid, "open store: unknown scheme in " + redact_store_url(url) +
+                                     " (sqlite:<path> or postgres://…)");
+  return open_sqlite(path, std::move(options));
+}
+
+Result<std::unique_ptr<Store>> Store::open_sqlite(const std::string& path, Options options) {
   if (auto ok = create_private(path); !ok) return std::unexpected(ok.error().wrap("open store"));
   try {
     // NOMUTEX: Impl::mu already serialises every use of the connection, so

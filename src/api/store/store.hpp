@@ -65,7 +65,17 @@ struct Options {
   std::chrono::milliseconds busy_timeout{5000};
   // Source of the timestamps the store writes; tests pass a fake.
   std::function<Time()> clock = [] { return Clock::now(); };
+  // PostgreSQL only: connections in the pool (1..64); `?pool=N` in the URL
+  // wins over this.
+  int pool_size = 4;
+  // PostgreSQL only: the role's password (from a file or the environment,
+  // never a URL or a flag). Never logged nor put into an error.
+  std::optional<std::string> password;
 };
+
+// `url` with any password it holds replaced by "***", for logs. open()
+// refuses such a URL anyway.
+std::string redact_store_url(std::string_view url);
 
 // What Store::create_delete_job did, in one transaction.
 struct DeleteJob {
@@ -94,14 +104,24 @@ struct StartedRestore {
 
 class Store {
  public:
-  // Opens (creating it, mode 0600, if missing) the database file at `path`
-  // and applies the pending migrations, each in its own transaction. Opening
-  // an up-to-date database writes nothing. The directory must exist.
-  // Errors: E_INVALID (bad options: empty or out-of-range ranges),
+  // Opens the store at `url` and applies the pending migrations, each in
+  // its own transaction. Opening an up-to-date database writes nothing.
+  // - `sqlite:<path>`, or a bare path: the SQLite file at <path>, created
+  //   (mode 0600) if missing; its directory must exist.
+  // - `postgres://…` or `postgresql://…` (libpq's URI syntax, e.g.
+  //   postgresql://zlh@db.internal:5432/zlh, or a socket directory with
+  //   ?host=/run/postgresql): a pool of Options::pool_size connections
+  //   (`?pool=N` in the URL overrides it), each with lock_timeout =
+  //   busy_timeout. The password comes from Options::password, else
+  //   libpq's PGPASSFILE/~/.pgpass; one inside the URL is refused.
+  // Errors: E_INVALID (bad options: empty or out-of-range ranges; a
+  // malformed URL, an unknown scheme, a password in the URL, a bad pool),
   // E_IO (cannot create/open the file, WAL refused by the filesystem),
-  // E_CONFLICT (the database has a newer schema than this binary, or an
-  // applied migration differs from the embedded one of the same number).
-  static Result<std::unique_ptr<Store>> open(const std::string& path, Options options = {});
+  // E_UNAVAILABLE (PostgreSQL cannot be reached or refuses the login; a
+  // build without libpq), E_CONFLICT (the database has a newer schema than
+  // this binary, or an applied migration differs from the embedded one of
+  // the same number).
+  static Result<std::unique_ptr<Store>> open(const std::string& url, Options options = {});
 
   ~Store();
   Store(const Store&) = delete;
@@ -390,6 +410,9 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Store>> open_sqlite(const std::string& path, Options options);
+  // pg_store.cpp; only in a build with libpq.
+  static Result<std::unique_ptr<Store>> open_postgres(const std::string& url, Options options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -14,7 +14,7 @@ namespace zlh::api::store {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::StoreTest;
+using testing::SqliteStoreTest;
 using testing::TempDir;
 
 mode_t file_mode(const std::string& path) {
@@ -88,7 +88,7 @@ TEST(StoreErrors, SqliteFailuresMapToStableCodes) {
   EXPECT_FALSE(dup_pk.cause.empty());
 }
 
-TEST_F(StoreTest, ALockHeldByAnotherProcessIsUnavailableAfterTheBusyTimeout) {
+TEST_F(SqliteStoreTest, ALockHeldByAnotherProcessIsUnavailableAfterTheBusyTimeout) {
   Options o;
   o.busy_timeout = 50ms;
   reopen(o);

@@ -1,5 +1,5 @@
-// Shared by the store's unit tests: a temporary directory holding a real
-// SQLite file, a settable clock, and shorthands.
+// Shared by the store's tests: a temporary directory, a settable clock,
+// the store suite's fixture over each engine, and shorthands.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -7,8 +7,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "api/store/store.hpp"
 
@@ -50,19 +53,66 @@ class FakeClock {
           .count()};
 };
 
-// Fixture: a store opened on <tmp>/zlh.db with a fake clock.
-class StoreTest : public ::testing::Test {
+// An engine the store suite runs on (docs/store-engines.md, "The test
+// suite on both engines").
+struct StoreEngine {
+  std::string name;  // "sqlite", "postgres": the suffix of the test names
+  // The URL of a new, empty store; `dir` is the test's own temporary
+  // directory. E_UNAVAILABLE: the engine cannot run here (the test skips).
+  std::function<Result<std::string>(const std::string& dir)> fresh_url;
+};
+
+inline StoreEngine sqlite_engine() {
+  return {"sqlite", [](const std::string& dir) -> Result<std::string> {
+            return "sqlite:" + dir + "/zlh.db";
+          }};
+}
+
+// The engines this test binary runs the parameterised suites on:
+// store_engines_sqlite.cpp in api_store_test, store_pg_test.cpp in
+// api_store_pg_test. Each file that declares a suite instantiates it:
+//   INSTANTIATE_TEST_SUITE_P(Engines, MySuite, testing::engines(), testing::engine_name);
+std::vector<StoreEngine> store_engines();
+inline auto engines() { return ::testing::ValuesIn(store_engines()); }
+inline std::string engine_name(const ::testing::TestParamInfo<StoreEngine>& info) {
+  return info.param.name;
+}
+
+// Fixture: a fresh store on the engine (a file <tmp>/zlh.db, or a new
+// PostgreSQL database) with a fake clock. A subclass's SetUp calls this
+// one first and returns when IsSkipped() or HasFatalFailure().
+template <class Base>
+class StoreFixture : public Base {
  protected:
-  void SetUp() override { reopen(); }
+  void SetUp() override {
+    auto u = engine().fresh_url(dir.path);
+    if (!u && u.error().code == codes::kUnavailable) GTEST_SKIP() << u.error().to_string();
+    ASSERT_TRUE(u.has_value()) << u.error().to_string();
+    url_ = *u;
+    reopen();
+  }
 
   void reopen(Options o = {}) {
     store.reset();
     o.clock = clock.fn();
-    auto s = Store::open(db_path(), std::move(o));
+    auto s = Store::open(url_, std::move(o));
     ASSERT_TRUE(s.has_value()) << s.error().to_string();
     store = std::move(*s);
   }
 
+  const StoreEngine& engine() const {
+    if constexpr (std::is_base_of_v<::testing::WithParamInterface<StoreEngine>, Base>) {
+      return this->GetParam();
+    } else {
+      static const StoreEngine sqlite = sqlite_engine();
+      return sqlite;
+    }
+  }
+  bool on_postgres() const { return engine().name == "postgres"; }
+
+  // The store's URL, for a second Store on the same database.
+  const std::string& url() const { return url_; }
+  // The SQLite file (SqliteStoreTest only).
   std::string db_path() const { return dir.path + "/zlh.db"; }
 
   int64_t make_user(const std::string& name) {
@@ -74,6 +124,15 @@ class StoreTest : public ::testing::Test {
   TempDir dir;
   FakeClock clock;
   std::unique_ptr<Store> store;
+
+ private:
+  std::string url_;
 };
+
+// The store suite: TEST_P on every engine of store_engines().
+class StoreTest : public StoreFixture<::testing::TestWithParam<StoreEngine>> {};
+// What is SQLite's own (the file, WAL, PRAGMAs, the migration runner on
+// the file): TEST_F on SQLite only.
+class SqliteStoreTest : public StoreFixture<::testing::Test> {};
 
 }  // namespace zlh::api::store::testing
