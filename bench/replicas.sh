@@ -378,7 +378,9 @@ for c in "${CFGS[@]}"; do
   done
   TARGETS[$c]=""
   for m in ${METRICS[$c]}; do
-    TARGETS[$c]+="$(curl -fsS "http://$m/metrics" | awk '$1 == "zlh_poller_targets" { print $2 }') "
+    # Servers this replica owns (s25-cluster's gauge) else the last cycle's targets.
+    TARGETS[$c]+="$(curl -fsS "http://$m/metrics" | awk '$1 == "zlh_poller_servers_owned" { o = $2 }
+      $1 == "zlh_poller_targets" { t = $2 } END { print (o != "" ? o : t) }') "
   done
 done
 
@@ -448,6 +450,6 @@ total() { awk -v a="$(col "$1" 5)" -v b="$(col "$1" 6)" 'BEGIN { printf "%.1f", 
   echo "|---|---|---|---|"
   echo "| servers listed through each replica (expected $((SERVERS + 1))) | ${LISTED[sqlite]}| ${LISTED[pg1]}| ${LISTED[pg2]}|"
   echo "| requests served per replica, list/IDE (access log) | ${SERVED[sqlite]}| ${SERVED[pg1]}| ${SERVED[pg2]}|"
-  echo "| poller targets per replica, last cycle (each server polled by one: the sum is $((SERVERS + 1))) | ${TARGETS[sqlite]}| ${TARGETS[pg1]}| ${TARGETS[pg2]}|"
+  echo "| servers polled per replica (zlh_poller_servers_owned; each server by one: the sum is $((SERVERS + 1))) | ${TARGETS[sqlite]}| ${TARGETS[pg1]}| ${TARGETS[pg2]}|"
 } >"$RESULTS"
 cat "$RESULTS"
