@@ -58,8 +58,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kWindow = 200;
-const std::string kLeaseTtlMs = "4000";
-const std::string kReplicaTtlMs = "4000";
+const std::string kLeaseTtlMs = "5000";
+const std::string kReplicaTtlMs = "5000";
 
 std::string random_hex(size_t bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
