@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "api/store/store.hpp"
 #include "base/crypto.hpp"
+#include "base/log.hpp"
 
 namespace zlh::api::auth {
 namespace {
@@ -111,15 +113,93 @@ void LoginRateLimiter::Table::evict(TimePoint now) {
 
 LoginRateLimiter::LoginRateLimiter(RateLimitConfig cfg, Clock clock)
     : clock_(std::move(clock)),
+      cfg_(cfg),
       accounts_(cfg.account_limit, cfg.account_window, std::max<size_t>(1, cfg.max_keys)),
       addresses_(cfg.address_limit, cfg.address_window, std::max<size_t>(1, cfg.max_keys)) {}
+
+LoginRateLimiter::LoginRateLimiter(RateLimitConfig cfg, store::Store& store, std::string scope,
+                                   Clock clock)
+    : LoginRateLimiter(cfg, std::move(clock)) {
+  store_ = &store;
+  scope_ = std::move(scope);
+  if (!clock_)  // wall time, so that every replica reads the same windows
+    clock_ = [] {
+      return std::chrono::steady_clock::time_point(
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::system_clock::now().time_since_epoch()));
+    };
+}
 
 LoginRateLimiter::TimePoint LoginRateLimiter::now() const {
   return clock_ ? clock_() : std::chrono::steady_clock::now();
 }
 
+// ---- counted in the store ----
+
+namespace {
+
+store::Time store_time(std::chrono::steady_clock::time_point t) {
+  return store::Time(std::chrono::duration_cast<store::Clock::duration>(t.time_since_epoch()));
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> LoginRateLimiter::shared_check(std::string_view account,
+                                                                   std::string_view address,
+                                                                   bool record) {
+  const TimePoint t = now();
+  shared_purge(t);
+  const store::RateBudget budgets[] = {
+      {scope_ + "/a/" + table_key(account), cfg_.account_limit, cfg_.account_window},
+      {scope_ + "/d/" + table_key(address), cfg_.address_limit, cfg_.address_window}};
+  auto wait = store_->check_rate(budgets, store_time(t), record);
+  if (!wait) {
+    log::warn("auth", "rate limit: the store failed; refusing for now",
+              {{"error", wait.error().message}});
+    return std::chrono::seconds(1);
+  }
+  if (!*wait) return std::nullopt;
+  return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(**wait));
+}
+
+void LoginRateLimiter::shared_record(std::string_view account, std::string_view address) {
+  const TimePoint t = now();
+  shared_purge(t);
+  const store::RateBudget budgets[] = {
+      {scope_ + "/a/" + table_key(account), cfg_.account_limit, cfg_.account_window},
+      {scope_ + "/d/" + table_key(address), cfg_.address_limit, cfg_.address_window}};
+  if (auto r = store_->record_rate(budgets, store_time(t)); !r)
+    log::warn("auth", "rate limit: cannot record a failure", {{"error", r.error().message}});
+}
+
+void LoginRateLimiter::shared_clear(std::string_view account, std::string_view address,
+                                    bool give_back) {
+  auto r = store_->clear_rate(scope_ + "/a/" + table_key(account));
+  if (r && give_back) r = store_->clear_rate(scope_ + "/d/" + table_key(address), true);
+  if (!r) log::warn("auth", "rate limit: cannot clear a count", {{"error", r.error().message}});
+}
+
+size_t LoginRateLimiter::shared_keys(char table, std::chrono::seconds window) const {
+  auto n = store_->count_rate_keys(scope_ + "/" + table + "/", store_time(now() - window));
+  return n ? static_cast<size_t>(*n) : 0;
+}
+
+// Rows past the longest window, at most once a minute (by this limiter's
+// clock); the first call purges too.
+void LoginRateLimiter::shared_purge(TimePoint t) {
+  {
+    std::lock_guard lock(mu_);
+    if (last_purge_ != TimePoint{} && t - last_purge_ < std::chrono::minutes(1)) return;
+    last_purge_ = t;
+  }
+  const auto longest = std::max(cfg_.account_window, cfg_.address_window);
+  if (auto r = store_->purge_rate_events(scope_ + "/", store_time(t - longest)); !r)
+    log::warn("auth", "rate limit: cannot purge old counts", {{"error", r.error().message}});
+}
+
 std::optional<std::chrono::seconds> LoginRateLimiter::retry_after(std::string_view account,
                                                                   std::string_view address) {
+  if (store_) return shared_check(account, address, false);
   // Read under the lock so each key's failures are recorded in time order.
   std::lock_guard lock(mu_);
   TimePoint t = now();
@@ -131,6 +211,7 @@ std::optional<std::chrono::seconds> LoginRateLimiter::retry_after(std::string_vi
 }
 
 void LoginRateLimiter::record_failure(std::string_view account, std::string_view address) {
+  if (store_) return shared_record(account, address);
   // Read under the lock so each key's failures are recorded in time order.
   std::lock_guard lock(mu_);
   TimePoint t = now();
@@ -139,12 +220,14 @@ void LoginRateLimiter::record_failure(std::string_view account, std::string_view
 }
 
 void LoginRateLimiter::record_success(std::string_view account) {
+  if (store_) return shared_clear(account, "", false);
   std::lock_guard lock(mu_);
   accounts_.erase(table_key(account));
 }
 
 std::optional<std::chrono::seconds> LoginRateLimiter::reserve(std::string_view account,
                                                               std::string_view address) {
+  if (store_) return shared_check(account, address, true);
   std::lock_guard lock(mu_);
   TimePoint t = now();
   const std::string ak = table_key(account), bk = table_key(address);
@@ -158,17 +241,20 @@ std::optional<std::chrono::seconds> LoginRateLimiter::reserve(std::string_view a
 }
 
 void LoginRateLimiter::succeeded(std::string_view account, std::string_view address) {
+  if (store_) return shared_clear(account, address, true);
   std::lock_guard lock(mu_);
   accounts_.erase(table_key(account));
   addresses_.unrecord_last(table_key(address));
 }
 
 size_t LoginRateLimiter::account_keys() const {
+  if (store_) return shared_keys('a', cfg_.account_window);
   std::lock_guard lock(mu_);
   return accounts_.size();
 }
 
 size_t LoginRateLimiter::address_keys() const {
+  if (store_) return shared_keys('d', cfg_.address_window);
   std::lock_guard lock(mu_);
   return addresses_.size();
 }

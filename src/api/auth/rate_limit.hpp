@@ -27,6 +27,19 @@
 //
 // Threading: all members may be called from any thread (one mutex; every call
 // is O(limit) plus amortised O(1) eviction). Not copyable.
+//
+// Shared by replicas (issue 25): built with a store, the limiter keeps its
+// windows in the database (store::Store::check_rate, table rate_events of
+// migration 0015) instead of memory, so failures counted by one zlh-api
+// replica count on every other. Same rules and the same answers (a log of
+// the last `limit` failures per key, sliding windows); each call is one
+// store call (reserve: one write transaction, so parallel guesses over
+// several replicas still get no more than the budget), and keys are
+// "<scope>/a/<account>" and "<scope>/d/<address>". `max_keys` does not
+// apply: rows older than the window are purged (at most once a minute per
+// limiter). The clock must agree across replicas: the default is wall
+// time. When the store fails, retry_after and reserve answer 1 s (fail
+// closed; logged) and the other calls are logged and dropped.
 #pragma once
 
 #include <chrono>
@@ -41,6 +54,10 @@
 #include <vector>
 
 #include "base/error.hpp"
+
+namespace zlh::api::store {
+class Store;
+}
 
 namespace zlh::api::auth {
 
@@ -68,6 +85,11 @@ class LoginRateLimiter {
   // A limit of 0 disables that table. `clock` defaults to steady_clock::now
   // and must be callable from any thread.
   explicit LoginRateLimiter(RateLimitConfig cfg = {}, Clock clock = nullptr);
+  // Counted in `store` (see above), under `scope` ("login", "register"):
+  // limiters of one scope on any replica share their counts. `clock`
+  // defaults to wall time (system_clock since the epoch).
+  LoginRateLimiter(RateLimitConfig cfg, store::Store& store, std::string scope,
+                   Clock clock = nullptr);
   LoginRateLimiter(const LoginRateLimiter&) = delete;
   LoginRateLimiter& operator=(const LoginRateLimiter&) = delete;
 
@@ -118,8 +140,19 @@ class LoginRateLimiter {
   };
 
   TimePoint now() const;
+  // The same calls on the store (shared()).
+  std::optional<std::chrono::seconds> shared_check(std::string_view account,
+                                                   std::string_view address, bool record);
+  void shared_record(std::string_view account, std::string_view address);
+  void shared_clear(std::string_view account, std::string_view address, bool give_back);
+  size_t shared_keys(char table, std::chrono::seconds window) const;
+  void shared_purge(TimePoint now);
 
   Clock clock_;
+  RateLimitConfig cfg_;
+  store::Store* store_ = nullptr;  // counted in the store when set
+  std::string scope_;
+  TimePoint last_purge_{};
   mutable std::mutex mu_;
   Table accounts_;
   Table addresses_;

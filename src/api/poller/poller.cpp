@@ -83,6 +83,10 @@ Poller::Poller(store::Store& store, AgentStatusFn status, PollerConfig cfg,
         "zlh_poller_failures_total", "counter",
         "Agent status calls that gave no usable answer (unreachable, non-200, bad body).");
     registry_->describe("zlh_poller_targets", "gauge", "Agents asked in the last poller cycle.");
+    registry_->describe("zlh_poller_polls_total", "counter",
+                        "Agent status calls made by this replica's poller.");
+    registry_->describe("zlh_poller_servers_owned", "gauge",
+                        "Servers (not deleted) this replica polls, last cycle.");
     registry_->describe("zlh_poller_unreachable", "gauge",
                         "Agents failing at least unreachable_after polls in a row (last cycle).");
     registry_->describe("zlh_servers", "gauge",
@@ -90,6 +94,7 @@ Poller::Poller(store::Store& store, AgentStatusFn status, PollerConfig cfg,
     // Present from the start, so a scrape before the first cycle sees zeros.
     registry_->add("zlh_poller_cycles_total", "", 0);
     registry_->add("zlh_poller_failures_total", "", 0);
+    registry_->add("zlh_poller_polls_total", "", 0);
     registry_->add_collector([h = hist_](std::string& out) { h->render(out); });
   }
 }
@@ -123,9 +128,18 @@ void Poller::loop() {
     std::unique_lock lk(mu_);
     // Start to start; when the cycle overran, the wait is empty and the next
     // cycle follows at once (never two at a time: this thread runs them).
-    cv_.wait_until(lk, start + cfg_.interval, [&] { return stopping_.load(); });
+    cv_.wait_until(lk, start + cfg_.interval, [&] { return stopping_.load() || kicked_; });
+    kicked_ = false;
   }
   log::info("poller", "poller stopped", {{"cycles", cycles_.load()}});
+}
+
+void Poller::membership_changed() {
+  {
+    std::lock_guard lk(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
 }
 
 // What one cycle's workers share: the next target to take and the counts.
@@ -134,12 +148,17 @@ struct Poller::Tally {
   std::atomic<int> answered{0}, failed{0}, marked{0};
 };
 
-std::vector<Poller::Target> Poller::poll_targets(const std::vector<store::Server>& servers) {
+std::vector<Poller::Target> Poller::poll_targets(const std::vector<store::Server>& servers,
+                                                 int& owned) const {
   std::vector<Target> targets;
-  for (const auto& s : servers)
+  owned = 0;
+  for (const auto& s : servers) {
+    if (cfg_.owns && !cfg_.owns(s.id)) continue;
+    ++owned;
     if ((s.state == ServerState::kReady || s.state == ServerState::kError) && s.vmid &&
         !s.ip.empty())
       targets.push_back({s.id, *s.vmid, s.ip, s.state});
+  }
   return targets;
 }
 
@@ -152,7 +171,8 @@ PollCycle Poller::run_cycle() {
     c.listed = false;
     log::warn("poller", "cannot list servers", {{"error", servers.error().message}});
   }
-  const std::vector<Target> targets = servers ? poll_targets(*servers) : std::vector<Target>{};
+  const std::vector<Target> targets =
+      servers ? poll_targets(*servers, c.owned) : std::vector<Target>{};
   c.targets = int(targets.size());
   forget_streaks(targets);
   Tally tally;
@@ -305,7 +325,9 @@ void Poller::publish(const PollCycle& c, const std::vector<store::Server>& serve
   if (!registry_) return;
   registry_->add("zlh_poller_cycles_total", "", 1);
   registry_->add("zlh_poller_failures_total", "", c.failed);
+  registry_->add("zlh_poller_polls_total", "", c.answered + c.failed);
   registry_->set("zlh_poller_targets", "", c.targets);
+  if (c.listed) registry_->set("zlh_poller_servers_owned", "", c.owned);
   int unreachable = 0;
   {
     std::lock_guard lk(streak_mu_);

@@ -34,9 +34,18 @@
 // Worst case for one cycle: ceil(targets / workers) × call_timeout (agents
 // that never answer).
 //
+// Replicas (issue 25): with PollerConfig::owns set, a cycle's targets are
+// only the servers this replica owns (cluster::Replica::owns), so each
+// server is polled by one replica. Ownership is asked once per server per
+// cycle; membership_changed() runs the next cycle at once (a dead
+// replica's servers are taken over without waiting out the interval).
+// A server whose ownership moved here starts with no failure streak.
+//
 // Metrics (when a registry is given): zlh_poller_cycles_total,
-// zlh_poller_failures_total (counters), zlh_poller_cycle_seconds (histogram),
-// zlh_poller_targets and zlh_poller_unreachable (gauges, last cycle) and
+// zlh_poller_failures_total, zlh_poller_polls_total (status calls made by
+// this replica) (counters), zlh_poller_cycle_seconds (histogram),
+// zlh_poller_targets, zlh_poller_servers_owned (servers, not deleted, this
+// replica owns) and zlh_poller_unreachable (gauges, last cycle) and
 // zlh_servers{state} (servers by control-plane state, last cycle). Jobs by
 // state (zlh_jobs) are main's collector, read at scrape time: one family
 // must come from one place, or /metrics carries it twice.
@@ -89,6 +98,9 @@ struct PollerConfig {
   // Host directories replaced in the agent's error before users see it
   // (L7; a local-driver agent's root is a host path): redact_host_paths.
   std::vector<std::string> host_paths;
+  // Whether this replica polls the server (see "Replicas"); empty: all.
+  // Called from the cycle's thread.
+  std::function<bool(int64_t server_id)> owns;
 };
 
 // What one cycle did.
@@ -99,6 +111,7 @@ struct PollCycle {
   int marked_unreachable = 0;  // agent_state set to "unreachable" this cycle
   std::chrono::duration<double> took{0};
   bool listed = true;  // false: the store could not list servers (nothing polled)
+  int owned = 0;       // servers (not deleted) this replica owns
 };
 
 inline constexpr const char* kAgentUnreachable = "unreachable";
@@ -123,6 +136,8 @@ class Poller {
   PollCycle run_cycle();
   // Cycles completed so far (loop and run_cycle).
   uint64_t cycles() const { return cycles_.load(); }
+  // The replicas changed: the loop runs its next cycle now. Any thread.
+  void membership_changed();
 
  private:
   struct Target {
@@ -136,8 +151,9 @@ class Poller {
   enum class Outcome { kAnswered, kFailed, kMarkedUnreachable };
 
   void loop();
-  // The servers whose agents are asked: ready or in error, with a container.
-  static std::vector<Target> poll_targets(const std::vector<store::Server>& servers);
+  // The servers whose agents are asked: ready or in error, with a
+  // container, owned by this replica (counted in `owned`).
+  std::vector<Target> poll_targets(const std::vector<store::Server>& servers, int& owned) const;
   // The streaks of servers that are no longer targets dropped.
   void forget_streaks(const std::vector<Target>& targets);
   // Every target asked, by up to cfg_.workers threads, spread over the interval.
@@ -163,6 +179,7 @@ class Poller {
   std::condition_variable cv_;
   std::thread thread_;
   bool started_ = false;
+  bool kicked_ = false;  // under mu_: membership_changed() since the last wait
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> cycles_{0};
 };

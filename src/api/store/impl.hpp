@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "api/store/db.hpp"
 #include "api/store/db_pool.hpp"
@@ -53,24 +55,13 @@ void exec_with(Db& db, const char* sql, const A&... args) {
   q.exec();
 }
 
-// Runs an `INSERT … RETURNING id` (both engines; no last_insert_id) to its
-// end; the id of its row.
-inline int64_t returning_id(Stmt& q) {
-  if (!q.step()) throw DbError(codes::kInternal, "INSERT … RETURNING id gave no row");
-  const int64_t id = q.col(0).int64();
-  while (q.step()) {
-  }
-  return id;
-}
-
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
 Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::string> steps,
                int64_t now_ms, const std::string& params = "{}");
 // servers.cpp: the server's columns (read_server) followed by the member's
-// permissions (NULL: not a member) of user ?1 and the owner's username, in
-// db's engine's spelling (the ports list is an aggregate spelled per engine).
-const char* server_access_select(const Db& db);
+// permissions (NULL: not a member) of user ?1 and the owner's username.
+extern const char* const kServerAccessSelect;
 Server read_server(Stmt& q);
 // servers.cpp: whether n.owner_id's live servers leave room for n (E_QUOTA).
 Result<void> check_quotas(Db& db, const NewServer& n);
@@ -85,6 +76,39 @@ void retry_pause(int attempt);
 
 // Options::pool_size and `?pool=` are 1..kMaxPoolSize.
 inline constexpr int kMaxPoolSize = 64;
+
+// ---- change notifications (notify.cpp; docs/store-engines.md "Cache
+// invalidation") ----
+// The channel every replica LISTENs on.
+inline constexpr const char* kChangeChannel = "zlh_cache";
+// PostgreSQL: SELECT pg_notify('zlh_cache', key) on `db`, delivered to
+// every listener when its transaction commits, dropped if it rolls back.
+void publish_change(Db& db, std::string_view key);
+
+// The callbacks of Store::on_change. Thread-safe; fire() calls them outside
+// its lock, in registration order.
+class ChangeCallbacks {
+ public:
+  void add(std::function<void(std::string_view)> f);
+  void fire(std::string_view key) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::function<void(std::string_view)>> fs_;
+};
+
+// What delivers other replicas' changes (PostgreSQL: pg_listener.hpp's
+// LISTEN thread). Stopped by its destructor.
+class ChangeFeed {
+ public:
+  virtual ~ChangeFeed() = default;
+};
+
+// leases.cpp: the innermost LeaseFence of this thread (none: nullptr), and
+// whether its lease is still held, read inside the caller's transaction.
+const Lease* current_fence();
+bool lease_held(Db& db, const Lease& lease);
+Error lease_lost();
 
 struct Store::Impl {
   // SQLite: one connection, every call under `mu`.
@@ -102,8 +126,29 @@ struct Store::Impl {
   std::unique_ptr<Db> db;
   std::unique_ptr<DbPool> pool;
   Options opts;
+  // notify: on_change's callbacks; the keys the write in progress changed
+  // (SQLite, under mu); the feed of PostgreSQL's notifications (destroyed
+  // before `changes` and the pool: it calls `changes`).
+  ChangeCallbacks changes;
+  std::vector<std::string> pending_changes;
+  std::unique_ptr<ChangeFeed> feed;
 
   int64_t now_ms() const { return to_ms(opts.clock()); }
+
+  // Inside a write: `key` changed (docs/store-engines.md "Cache
+  // invalidation"). PostgreSQL notifies at commit (every replica's
+  // listener, this one's too, fires it; a re-run attempt notifies again,
+  // an aborted one not at all); SQLite queues it and write() fires it
+  // after the commit. A rolled-back write fires nothing.
+  void changed(Db& d, std::string key) {
+    if (d.engine() == Engine::kPostgres) return publish_change(d, key);
+    for (const auto& k : pending_changes)
+      if (k == key) return;
+    pending_changes.push_back(std::move(key));
+  }
+  // changed() for "server:<id>" and "vmid:<n>" of the vmid it holds now
+  // (call it before the write releases the vmid).
+  void changed_server(Db& d, int64_t server_id);
 
   // Runs f(db) on a connection of its own (SQLite: under the mutex;
   // PostgreSQL: one borrowed from the pool, outside a transaction, so each
@@ -122,6 +167,8 @@ struct Store::Impl {
 
   // Same inside a write transaction (Db::begin_write) … COMMIT; rolled back
   // when f returns an error or throws, so a failed call changes nothing.
+  // SQLite: the keys changed() queued fire after the commit, outside the
+  // mutex (a callback may call the store).
   // On PostgreSQL the transaction is SERIALIZABLE, and f runs again from
   // the start when the database failed it for a conflict (40001, 40P01),
   // up to kWriteAttempts times: f must only touch the database (its
@@ -144,8 +191,17 @@ struct Store::Impl {
   auto transact(std::string_view context, Isolation iso, int attempts, F& f)
       -> std::invoke_result_t<F, Db&> {
     if (!pool) {
-      std::lock_guard lock(mu);
-      return guarded(context, [&] { return once(*db, iso, f); });
+      std::vector<std::string> committed;
+      auto out = [&] {
+        std::lock_guard lock(mu);
+        pending_changes.clear();
+        auto r = guarded(context, [&] { return once(*db, iso, f); });
+        if (r) committed.swap(pending_changes);
+        pending_changes.clear();
+        return r;
+      }();
+      for (const auto& k : committed) changes.fire(k);
+      return out;
     }
     return guarded(context, [&] {
       PooledDb c(*pool);
@@ -163,6 +219,8 @@ struct Store::Impl {
   template <typename F>
   static auto once(Db& d, Isolation iso, F& f) -> std::invoke_result_t<F, Db&> {
     WriteTx tx(d, iso);
+    // Fencing (LeaseFence): a job's writes only while its lease is held.
+    if (const Lease* l = current_fence(); l && !lease_held(d, *l)) return std::unexpected(lease_lost());
     auto r = f(d);
     if (r) tx.commit();
     return r;

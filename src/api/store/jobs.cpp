@@ -146,6 +146,7 @@ Result<DeleteJob> Store::create_delete_job(int64_t server_id, std::span<const st
     mark.bind(1, impl_->now_ms());
     mark.bind(2, server_id);
     mark.exec();
+    impl_->changed_server(db, server_id);  // every replica's IDE proxy refuses it now
     return out;
   });
 }

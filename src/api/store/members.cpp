@@ -153,6 +153,7 @@ Result<Member> Store::update_member(int64_t server_id, int64_t user_id, PermSet 
     q.bind(3, server_id);
     q.bind(4, user_id);
     if (q.exec() == 0) return fail(codes::kNotFound, "no such member");
+    impl_->changed_server(db, server_id);
     return one_member(db, server_id, user_id);
   });
 }
@@ -163,6 +164,7 @@ Result<void> Store::remove_member(int64_t server_id, int64_t user_id) {
     q.bind(1, server_id);
     q.bind(2, user_id);
     if (q.exec() == 0) return fail(codes::kNotFound, "no such member");
+    impl_->changed_server(db, server_id);
     return {};
   });
 }
@@ -175,7 +177,9 @@ Result<int> Store::revoke_ide_access(int64_t user_id, int vmid) {
     Stmt t = db.prepare("DELETE FROM ide_tickets WHERE user_id = ? AND vmid = ?");
     t.bind(1, user_id);
     t.bind(2, vmid);
-    return c.exec() + t.exec();
+    const int n = c.exec() + t.exec();
+    impl_->changed(db, "vmid:" + std::to_string(vmid));
+    return n;
   });
 }
 
@@ -251,6 +255,7 @@ Result<Transfer> Store::accept_transfer(int64_t server_id, int64_t user_id, Time
     exec_with(db, "DELETE FROM server_members WHERE server_id = ? AND user_id = ?", server_id,
               user_id);
     exec_with(db, "DELETE FROM server_transfers WHERE server_id = ?", server_id);
+    impl_->changed_server(db, server_id);
     return *t;
   });
 }

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -252,6 +253,36 @@ void PgDb::commit() {
   // COMMIT of an aborted transaction "succeeds" with the tag ROLLBACK.
   if (std::string_view(PQcmdStatus(r.get())) == "ROLLBACK")
     throw DbError(codes::kInternal, "commit: the transaction had failed and was rolled back");
+}
+
+std::vector<PgDb::Notification> PgDb::wait_notifications(std::chrono::milliseconds timeout,
+                                                         int wake_fd) {
+  std::vector<Notification> out;
+  auto drain = [&] {
+    while (PGnotify* n = PQnotifies(conn_)) {
+      out.push_back({n->relname, n->extra});
+      PQfreemem(n);
+    }
+  };
+  auto lost = [&] {
+    std::string msg = PQerrorMessage(conn_);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return DbError(codes::kUnavailable,
+                   "postgresql: connection lost" + (msg.empty() ? "" : ": " + msg));
+  };
+  drain();  // what earlier commands' replies carried
+  if (!out.empty()) return out;
+  const int sock = PQsocket(conn_);
+  if (sock < 0 || broken()) throw lost();
+  pollfd fds[2] = {{sock, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int n = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+  if (n < 0 && errno != EINTR) throw DbError(codes::kIo, "poll failed");
+  if (n > 0 && fds[0].revents != 0) {
+    if (PQconsumeInput(conn_) == 0) throw lost();
+    drain();
+  }
+  if (broken()) throw lost();
+  return out;
 }
 
 void PgDb::rollback() {

@@ -37,11 +37,13 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "api/store/db.hpp"
 #include "api/store/pg_placeholders.hpp"
@@ -97,8 +99,21 @@ class PgDb final : public Db {
   // than by the next statement. Outside a transaction only.
   bool alive();
 
-  // Raw libpq, for the engine's own statements (tests, later LISTEN).
+  // Raw libpq, for the engine's own statements (tests).
   PGconn* raw() { return conn_; }
+
+  // ---- LISTEN (pg_listener.hpp) ----
+  // The server process serving this connection (pg_backend_pid).
+  int backend_pid() const { return PQbackendPID(conn_); }
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  // The notifications that arrived for the channels this connection
+  // LISTENs on, waiting up to `timeout` for the first one, or for `wake_fd`
+  // (>= 0) to become readable: then it returns at once, maybe with none.
+  // Throws DbError (E_UNAVAILABLE) when the connection is lost.
+  std::vector<Notification> wait_notifications(std::chrono::milliseconds timeout, int wake_fd = -1);
 
  private:
   struct Prepared {

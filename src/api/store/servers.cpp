@@ -253,6 +253,7 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
     if (auto p = allocate_ports(db, impl_->opts.ports, n.port_count, id, now); !p)
       return std::unexpected(p.error());
     Job job = insert_job(db, id, JobKind::kCreate, steps, now);
+    impl_->changed(db, "vmid:" + std::to_string(*vmid));  // cached "no such vmid" decisions
     auto server = one_server(db, "s.id = ?", [&](Stmt& q) { q.bind(1, id); });
     if (!server) return std::unexpected(server.error());
     return CreatedServer{std::move(*server), std::move(job)};
@@ -270,6 +271,7 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
               " ON CONFLICT DO NOTHING",
               taken, reason, now);
     if (cur->vmid != taken) return std::move(*cur);  // moved already (a repeated call)
+    impl_->changed_server(db, server_id);            // the vmid it leaves
     Stmt drop = db.prepare("DELETE FROM vmid_allocations WHERE server_id = ?");
     drop.bind(1, server_id);
     drop.exec();
@@ -278,6 +280,7 @@ Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std:
                   cur->type == ServerType::kGame ? impl_->opts.game_vmids : impl_->opts.dev_vmids);
     if (!vmid) return std::unexpected(vmid.error());
     allocate_vmid(db, *vmid, server_id, now);
+    impl_->changed(db, "vmid:" + std::to_string(*vmid));
     // dev-<vmid> / mc-<variant>-<vmid>: the prefix stays, the number follows.
     std::string host = cur->hostname;
     const std::string old_tail = std::to_string(taken);
@@ -379,6 +382,7 @@ Result<void> Store::update_server(int64_t id, const ServerUpdate& u) {
 Result<void> Store::release_allocations(int64_t server_id) {
   return impl_->write("release allocations", [&](Db& db) -> Result<void> {
     if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
+    impl_->changed_server(db, server_id);
     release(db, server_id);
     return {};
   });
@@ -387,6 +391,7 @@ Result<void> Store::release_allocations(int64_t server_id) {
 Result<void> Store::delete_server(int64_t server_id) {
   return impl_->write("delete server", [&](Db& db) -> Result<void> {
     if (!server_exists(db, server_id)) return fail(codes::kNotFound, "server not found");
+    impl_->changed_server(db, server_id);
     release(db, server_id);
     exec_with(db, "DELETE FROM schedules WHERE server_id = ?", server_id);  // runs cascade
     exec_with(db, "DELETE FROM server_members WHERE server_id = ?", server_id);

@@ -39,6 +39,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/store/replica_types.hpp"
 #include "api/store/schedule_types.hpp"
 #include "api/store/types.hpp"
 #include "base/error.hpp"
@@ -84,6 +85,43 @@ struct DeleteJob {
   bool existing = false;                 // job was already queued or running
 };
 
+// ---- job leases (issue 25; docs/store-engines.md "Transactions and locking") ----
+// A replica's claim on a job: while it holds the lease (owner and epoch
+// still in the job's row) it alone runs the job. expires_at is the store's
+// clock; the holder renews before then.
+struct Lease {
+  int64_t job_id = 0;
+  std::string owner;  // the replica id
+  int64_t epoch = 0;  // bumped by every claim: a later claim fences earlier holders
+  Time expires_at;
+};
+
+// What Store::renew_leases did with the leases it was given.
+struct LeaseRenewal {
+  std::vector<Lease> renewed;      // still held, with their new expires_at
+  std::vector<Lease> lost;         // claimed by another (or released): stop at once
+  std::vector<int64_t> cancelled;  // renewed, but the job was cancelled meanwhile
+};
+
+// Fencing for a whole thread: while a LeaseFence lives, every write this
+// thread makes through any Store first checks, in the same transaction, that
+// `lease` is still held (owner and epoch), and otherwise fails with
+// E_CONFLICT "lease lost" and changes nothing. The job runner holds one
+// around each job it runs, so a job kind's own writes (backups) are fenced
+// too. Nests (the innermost applies). Not movable.
+class LeaseFence {
+ public:
+  explicit LeaseFence(Lease lease);
+  ~LeaseFence();
+  LeaseFence(const LeaseFence&) = delete;
+  LeaseFence& operator=(const LeaseFence&) = delete;
+  const Lease& lease() const { return lease_; }
+
+ private:
+  Lease lease_;
+  const LeaseFence* prev_;
+};
+
 // A server with its provisioning job, both created in one transaction.
 struct CreatedServer {
   Server server;
@@ -94,6 +132,14 @@ struct CreatedServer {
 struct StartedBackup {
   Backup backup;
   Job job;  // kind backup, params {"backup_id"}
+};
+
+// One sliding window of Store::check_rate: the events of `key` in the last
+// `window`, at most `limit` of them (0: not counted, never spent).
+struct RateBudget {
+  std::string key;
+  int64_t limit = 0;
+  std::chrono::milliseconds window{0};
 };
 
 // A restore job with the pre-restore backup it makes first.
@@ -241,6 +287,44 @@ class Store {
   // what a runner resumes after a restart.
   Result<std::vector<Job>> list_unfinished_jobs();
 
+  // ---- job leases (leases.cpp; docs/store-engines.md) ----
+  // Claims the oldest unfinished job (queued, running, compensating) that
+  // has no lease or whose lease expired, for `owner` until now + ttl: the
+  // epoch is bumped. PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent
+  // claims on several replicas never wait for or get the same job. None
+  // when nothing is claimable. E_INVALID (empty owner, ttl < 1 ms).
+  Result<std::optional<Lease>> claim_job(const std::string& owner, std::chrono::milliseconds ttl);
+  // Same for one job (the one a replica just created): none when it is
+  // finished or another holder's lease (or this owner's) is still live.
+  Result<std::optional<Lease>> claim_job_by_id(int64_t job_id, const std::string& owner,
+                                               std::chrono::milliseconds ttl);
+  // Moves every lease of `held` that is still held (owner and epoch) to
+  // now + ttl, in one transaction; the others are reported lost. A held
+  // lease is renewed whatever the job's state (a cancelled job keeps its
+  // lease until its runner stops, so its server's delete job waits).
+  Result<LeaseRenewal> renew_leases(std::span<const Lease> held, std::chrono::milliseconds ttl);
+  // Gives the lease up (another replica may claim the job at once). A lease
+  // no longer held is left alone. Repeatable.
+  Result<void> release_lease(const Lease& lease);
+  // The job's state while `lease` is held; E_CONFLICT "lease lost" when not.
+  Result<JobState> check_lease(const Lease& lease);
+  // Whether a job of the server other than `job_id` holds a live lease (is
+  // being run by some replica): a delete job waits for the create job it
+  // cancelled to stop, wherever it runs.
+  Result<bool> other_job_leased(int64_t server_id, int64_t job_id);
+  // Fenced forms of the writes the job runner makes for a job: each runs
+  // only while `lease` is held (as under a LeaseFence), else E_CONFLICT
+  // "lease lost" and nothing changes. Otherwise as the unfenced calls.
+  Result<void> update_job_state(const Lease& lease, JobState state,
+                                std::optional<std::string> error = std::nullopt);
+  Result<void> update_job_step(const Lease& lease, int idx, StepState state,
+                               std::optional<std::string> detail = std::nullopt);
+  Result<void> update_server(const Lease& lease, int64_t server_id, const ServerUpdate& update);
+  Result<Server> move_to_free_vmid(const Lease& lease, int64_t server_id, int taken,
+                                   const std::string& reason);
+  Result<void> release_allocations(const Lease& lease, int64_t server_id);
+  Result<void> delete_server(const Lease& lease, int64_t server_id);
+
   // ---- backups (src/api/backups; docs/backups-api.md) ----
   // Quotas are bytes; 0 = unlimited. A user's bytes are the sizes of their
   // backups that are not failed (owner_id at creation).
@@ -387,6 +471,66 @@ class Store {
   // System: every run still `running` (what a crash leaves behind).
   Result<std::vector<ScheduleRun>> list_running_runs();
 
+  // ---- change notifications (notify.cpp; docs/store-engines.md "Cache
+  // invalidation") ----
+  // Registers `f`, called once for each key a committed write changed:
+  //   "session:<id>"  the session was revoked (logout);
+  //   "server:<id>"   who may use the server changed: a member removed or
+  //                   their permissions changed, a new owner, the server
+  //                   deleted;
+  //   "vmid:<n>"      what holds vmid n changed (a server created on it,
+  //                   moved off it, released, deleted, being deleted) or a
+  //                   user's IDE access to it was revoked;
+  //   "*"             anything may have changed: drop every cache
+  //                   (PostgreSQL: the listener reconnected, so
+  //                   notifications may have been missed).
+  // SQLite: this process's writes, on the writing thread just after the
+  // commit. PostgreSQL: every replica's writes, this one's included, on the
+  // listener's thread, about one round trip after the commit. A rolled-back
+  // write fires nothing. Never called under the store's lock (f may call
+  // the store), but keep f quick. Register at start; never removed.
+  void on_change(std::function<void(std::string_view key)> f);
+
+  // ---- cluster counters (counters.cpp, migration 0015) ----
+  // Login rate limits and concurrent quotas kept in the database, so that
+  // every replica counts the same (auth::LoginRateLimiter and
+  // relay::UserSlots built with a store use these).
+  //
+  // Sliding windows of events per key. The wait until every budget with a
+  // limit has room for one more event (> 0; the longest), or nullopt when
+  // none is spent. `record`: when none is spent, also records one event at
+  // `now` for each budget with a limit, in the same transaction (of
+  // concurrent calls, no more than the limit pass).
+  Result<std::optional<std::chrono::milliseconds>> check_rate(std::span<const RateBudget> budgets,
+                                                              Time now, bool record);
+  // Records one event at `now` for each budget with a limit, spent or not;
+  // each key keeps its `limit` newest events of the window.
+  Result<void> record_rate(std::span<const RateBudget> budgets, Time now);
+  // Forgets every event of `key`; its newest one (`newest_only`).
+  Result<void> clear_rate(std::string_view key, bool newest_only = false);
+  // Keys that start with `prefix` and have an event after `since`.
+  Result<int64_t> count_rate_keys(std::string_view prefix, Time since);
+  // Deletes the events of keys starting with `prefix` at or before
+  // `before` (housekeeping); how many.
+  Result<int> purge_rate_events(std::string_view prefix, Time before);
+  //
+  // Concurrent quotas: places of `kind` ("console", "upload") held by a
+  // user, each by the replica (`replica_id`) serving it. A place counts
+  // while its replica is the caller's or has a live lease in `replicas`
+  // (0014): the places of a replica that died stop counting once its lease
+  // expires, and the user's next acquire deletes them.
+  // A place for the user unless `limit` (> 0; 0 = unlimited, still
+  // counted) are held already: its id, nullopt when full. Counted and
+  // inserted in one write transaction. E_INVALID (unknown kind, empty
+  // replica id), E_NOT_FOUND (no such user).
+  Result<std::optional<int64_t>> acquire_user_slot(int64_t user_id, std::string_view kind,
+                                                   std::string_view replica_id, int64_t limit);
+  // Gives a place back. Repeatable.
+  Result<void> release_user_slot(int64_t slot_id);
+  // The user's places of `kind` that count, seen from `replica_id`.
+  Result<int64_t> count_user_slots(int64_t user_id, std::string_view kind,
+                                   std::string_view replica_id);
+
   // ---- audit ----
   // Appends an entry stamped with the clock; returns its id. Its server_id
   // is entry.server_id, else the <n> of a target "server:<n>[/...]".
@@ -406,6 +550,39 @@ class Store {
   // it first. E_INVALID for a bad limit; an unknown server has none.
   Result<std::vector<ActivityEntry>> list_activity(int64_t server_id,
                                                    std::optional<int64_t> before_id, int limit);
+
+  // ---- replicas (replicas.cpp; docs/operations.md "Replicas") ----
+  // Times: writes use the store's clock; reads take `now` from the caller.
+  // System: registers `r` live until now + r.ttl, in one transaction with
+  // the checks, after removing the replicas that expired. The first start
+  // records the installation (driver, host). Refused with E_CONFLICT (the
+  // message names the other replica or the recorded installation and what
+  // to do), changing nothing:
+  //  - r.driver differs from the recorded driver, unless the database has
+  //    no live server and no other live replica (then it is re-recorded);
+  //  - r.single_host and the recorded host differs from r.host, unless
+  //    r.adopt_host and no other replica is live (then r.host is recorded);
+  //  - r.single_host and another replica is live.
+  // E_INVALID (empty id, driver or host, ttl not positive), E_CONFLICT
+  // also when r.id is registered already.
+  Result<Replica> register_replica(const NewReplica& r);
+  // System: the replica stays live until now + ttl. E_NOT_FOUND when its
+  // row is gone or already expired (the others consider it dead: register
+  // again). Repeatable.
+  Result<Replica> heartbeat_replica(std::string_view id, std::chrono::milliseconds ttl);
+  // The replicas live at `now` (expires_at > now), by id.
+  Result<std::vector<Replica>> list_live_replicas(Time now);
+  // System: removes the replica (a clean stop). Repeatable.
+  Result<void> deregister_replica(std::string_view id);
+  // System: removes the replicas expired at `now`; how many.
+  Result<int> purge_expired_replicas(Time now);
+  // The installation's record; E_NOT_FOUND before the first registration.
+  Result<Deployment> get_deployment();
+  // System (the replica sampling those servers): appends `rows` (a row
+  // already there is kept) and deletes every row with t_ms < keep_from_ms.
+  Result<void> append_server_samples(std::span<const SampleRow> rows, int64_t keep_from_ms);
+  // The server's published samples with t_ms > after_ms, oldest first.
+  Result<std::vector<SampleRow>> list_server_samples(int64_t server_id, int64_t after_ms);
 
  private:
   struct Impl;

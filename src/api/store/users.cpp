@@ -128,6 +128,7 @@ Result<void> Store::revoke_session(std::string_view sid) {
     q.bind(1, impl_->now_ms());
     q.bind(2, id);
     if (q.exec() == 0) return fail(codes::kNotFound, "session not found");
+    impl_->changed(db, "session:" + id);  // every replica's IDE cookie cache
     return {};
   });
 }
