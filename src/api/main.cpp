@@ -18,6 +18,7 @@
 #include "api/auth/rate_limit.hpp"
 #include "api/auth/secrets.hpp"
 #include "api/catalog/catalog_source.hpp"
+#include "api/cluster/replica.hpp"
 #include "api/drivers/local/local_driver.hpp"
 #include "api/drivers/lxc/lxc_driver.hpp"
 #include "api/drivers/proxmox/proxmox_driver.hpp"
@@ -28,6 +29,7 @@
 #include "api/poller/poller.hpp"
 #include "api/portal/static_routes.hpp"
 #include "api/schedules/scheduler.hpp"
+#include "api/stats/replica_stats.hpp"
 #include "api/stats/stats_routes.hpp"
 #include "api/store/store.hpp"
 #include "api/tailscale/tailscale_context.hpp"
@@ -198,9 +200,32 @@ std::unique_ptr<api::store::Store> open_store(const api::Options& opts) {
   return std::move(*store);
 }
 
-// What the job runner hands agents, and the host paths hidden from users.
-api::JobRunnerConfig job_runner_config(const api::Options& opts) {
+// This process as a replica in the store (docs/operations.md "Replicas"),
+// before the driver touches any container; null (printed and logged) when
+// the store refuses it (another driver or host, a second lxc/local replica).
+std::unique_ptr<api::cluster::Replica> start_replica(const api::Options& opts,
+                                                     api::store::Store& store) {
+  api::cluster::ReplicaOptions ro;
+  ro.id = api::cluster::make_replica_id();
+  ro.driver = opts.driver;
+  ro.host = api::cluster::host_name();
+  ro.ttl = std::chrono::milliseconds(opts.replica_ttl_ms);
+  ro.adopt_host = opts.adopt_host;
+  auto r = api::cluster::Replica::start(store, std::move(ro));
+  if (!r) {
+    std::cerr << "zlh-api: " << r.error().message << "\n";
+    log::error("api", "cannot start as a replica", {{"error", r.error().message}});
+    return nullptr;
+  }
+  return std::move(*r);
+}
+
+// What the job runner hands agents, and the host paths hidden from users;
+// its jobs' lease owner is this replica (`owner`: Replica::id()).
+api::JobRunnerConfig job_runner_config(const api::Options& opts, const std::string& owner) {
   api::JobRunnerConfig jc;
+  jc.owner = owner;
+  jc.lease_ttl = std::chrono::milliseconds(opts.job_lease_ttl_ms);
   jc.agent.api_public_key_file = secret_files(opts).api_pub;
   jc.agent.catalog_public_key_file = opts.catalog_key;
   jc.agent.artifacts_url = opts.artifacts_is_dir() ? "file://" + opts.artifacts : opts.artifacts;
@@ -285,19 +310,24 @@ api::stats::SamplerOptions stats_options(const api::Options& opts) {
 // main; built before anything listens.
 struct Services {
   Services(const api::Options& opts, api::store::Store& store, api::drivers::Driver& driver,
-           const api::auth::ApiSecrets& secrets)
+           const api::auth::ApiSecrets& secrets, const api::cluster::Replica& replica)
       : hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()
                                                  : api::auth::HashParams::interactive()),
         agents(secrets.api_key),
-        jobs_config(job_runner_config(opts)),
+        jobs_config(job_runner_config(opts, replica.id())),
         jobs(store, driver, agents, jobs_config),
         ide(store, std::chrono::seconds(opts.ide_ticket_ttl_s)),
         catalog(opts.artifacts, opts.catalog_key),
         archives(opts.backup_dir),
         backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)),
         scheduler(store, api::schedules::agent_tasks(agents, start_backup)),
-        stats(driver, api::stats::targets_from(store), stats_options(opts)),
+        stats(driver,
+              api::stats::targets_from(store, [&replica](int64_t id) { return replica.owns(id); }),
+              stats_options(opts)),
         stats_fanout(stats),
+        replica_stats({store, stats, stats_fanout,
+                       [&replica](int64_t id) { return replica.owns(id); },
+                       [&replica] { return replica.live().size() <= 1; }}),
         activity(store) {
     if (!opts.ide_origin.empty())
       ide_origin = *api::IdeOrigin::parse(opts.ide_origin, opts.public_url);
@@ -309,7 +339,9 @@ struct Services {
     };
     add_job_gauges(registry, store, jobs);
     api::stats::add_stats_gauges(registry, stats, stats_fanout);
-    stats.on_cycle([this](const api::stats::Fresh& fresh) { stats_fanout.publish(fresh); });
+    // Viewers here, and those of the other replicas through the store.
+    stats.on_cycle([this](const api::stats::Fresh& fresh) { replica_stats.on_cycle(fresh); });
+    stats_fanout.set_history([this](int64_t id) { return replica_stats.history(id); });
   }
 
   api::auth::PasswordHasher hasher;
@@ -335,6 +367,9 @@ struct Services {
   // Stream viewers of the samples (the sampler's listener). The sampler is
   // stopped before this is destroyed (serve()).
   api::stats::Fanout stats_fanout;
+  // The samples of servers another replica samples, and ours for them
+  // (stats/replica_stats.hpp); started and stopped with the sampler.
+  api::stats::ReplicaStats replica_stats;
   metrics::Registry registry;
   // Host power and Headscale calls: 8 threads, 2 calls per user at a time.
   api::WorkLane lane{8, 2};
@@ -346,7 +381,8 @@ struct Services {
 // Each feature's share of the services, for the route table.
 api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
                              api::drivers::Driver& driver, const api::auth::ApiSecrets& secrets,
-                             Services& s, api::tailscale::TailscaleContext* tailscale) {
+                             Services& s, api::tailscale::TailscaleContext* tailscale,
+                             const api::cluster::Replica& replica) {
   const bool secure = api::auth::secure_for_public_url(o.public_url);
   const api::store::QuotaDefaults quotas{o.quota_servers,  o.quota_memory_mb, o.quota_disk_gb,
                                          o.quota_consoles, o.quota_uploads,   o.backup_quota};
@@ -364,9 +400,11 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .schedules = {store, s.scheduler},
       .members = {store, s.sessions, &s.ide, tailscale, quotas},
       .activity = {store},
-      .stats = {store, s.stats, s.stats_fanout, o.public_url, &s.sessions},
+      .stats = {store, s.stats, s.stats_fanout, o.public_url, &s.sessions,
+                [&s](int64_t id) { return s.replica_stats.history(id); }},
       .artifacts = o.artifacts_is_dir() ? o.artifacts : std::string(),
       .portal = o.portal,
+      .replica_healthy = [&replica] { return replica.healthy(); },
   };
 }
 
@@ -492,8 +530,10 @@ void resume_lxc(api::drivers::LxcDriver& lxc, const api::Options& opts) {
 }
 
 // Live agent state for GET /api/servers, which reads only the store.
-api::PollerConfig poller_config(const api::Options& opts, std::vector<std::string> host_paths) {
+api::PollerConfig poller_config(const api::Options& opts, std::vector<std::string> host_paths,
+                                const api::cluster::Replica& replica) {
   api::PollerConfig pc;
+  pc.owns = [&replica](int64_t id) { return replica.owns(id); };
   pc.interval = std::chrono::milliseconds(int64_t(opts.poll_interval_s * 1000));
   pc.workers = int(opts.poll_workers);
   pc.host_paths = std::move(host_paths);
@@ -503,15 +543,17 @@ api::PollerConfig poller_config(const api::Options& opts, std::vector<std::strin
 // Builds the services, listens, and serves until SIGTERM or SIGINT; the
 // exit code.
 int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driver& driver,
-          const api::auth::ApiSecrets& secrets, api::tailscale::TailscaleContext* tailscale) {
-  Services services(opts, store, driver, secrets);
+          const api::auth::ApiSecrets& secrets, api::tailscale::TailscaleContext* tailscale,
+          api::cluster::Replica& replica) {
+  Services services(opts, store, driver, secrets, replica);
   if (!create_first_admin(store, services.hasher, opts.data)) return 1;
 
   const net::CidrSet trusted_proxies =
       *net::CidrSet::parse(opts.trusted_proxies);  // checked by parse_options
   const http::ServerOptions hso = api_server_options(opts, services.registry, trusted_proxies);
   http::Server server(
-      api::make_api_router(route_deps(opts, store, driver, secrets, services, tailscale)), hso);
+      api::make_api_router(route_deps(opts, store, driver, secrets, services, tailscale, replica)),
+      hso);
   if (auto r = server.listen(); !r) {
     log::error("api", "cannot listen", {{"error", r.error().message}, {"listen", opts.listen}});
     return 1;
@@ -532,11 +574,15 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
       store,
       api::agent_status_via(services.agents,
                             std::chrono::milliseconds(int64_t(opts.poll_timeout_s * 1000))),
-      poller_config(opts, services.jobs_config.host_paths), &services.registry);
+      poller_config(opts, services.jobs_config.host_paths, replica), &services.registry);
+  // A replica joined or left: the poller re-splits at once. The callback
+  // ends with replica.stop() below, before the poller is destroyed.
+  replica.on_membership_change([&poller] { poller.membership_changed(); });
   poller.start();
-  if (opts.stats_interval_s > 0)
+  if (opts.stats_interval_s > 0) {
     services.stats.start();
-  else
+    services.replica_stats.start();
+  } else
     log::info("api", "stats sampler off (--stats-interval 0)", {});
   services.scheduler.start();  // marks interrupted runs, catches up missed fires
   log::info("api", "api started",
@@ -545,6 +591,7 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
              {"port", server.port()},
              {"data", opts.data},
              {"driver", opts.driver},
+             {"replica", replica.id()},
              {"public_url", opts.public_url}});
   server.run(2, true);
   services.scheduler.stop();  // interrupts offset waits; runs end recorded
@@ -554,7 +601,9 @@ int serve(const api::Options& opts, api::store::Store& store, api::drivers::Driv
   containers.stop();
   poller.stop();
   services.stats.stop();
+  services.replica_stats.stop();
   services.jobs.stop();
+  replica.stop();  // deregisters: the other replicas take its servers over now
   log::info("api", "api stopped");
   return 0;
 }
@@ -580,6 +629,8 @@ int main(int argc, char** argv) {
   if (!secrets) return 1;
   auto store = open_store(opts);
   if (!store) return 1;
+  auto replica = start_replica(opts, *store);
+  if (!replica) return 1;
   StoreSlots slots(*store);
   auto driver = make_driver(opts, self_dir, slots);
   if (!driver) {
@@ -587,5 +638,5 @@ int main(int argc, char** argv) {
                {{"driver", opts.driver}, {"error", driver.error().message}});
     return 1;
   }
-  return serve(opts, *store, **driver, *secrets, tailscale->get());
+  return serve(opts, *store, **driver, *secrets, tailscale->get(), *replica);
 }

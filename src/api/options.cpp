@@ -203,6 +203,27 @@ void add_log_and_pool_flags(CLI::App& app, Options& o) {
   app.add_option("--stats-interval", o.stats_interval_s,
                  "seconds between live stats samples of all servers; 0 = sampler off")
       ->capture_default_str();
+  app.add_option("--job-lease-ttl", o.job_lease_ttl_ms,
+                 "ms a replica's claim on a job lasts unrenewed (renewed every third); a dead "
+                 "replica's jobs are taken over after it")
+      ->capture_default_str();
+}
+
+// Replicas on one store (docs/operations.md "Replicas").
+void add_cluster_flags(CLI::App& app, Options& o) {
+  app.add_option("--replica-ttl", o.replica_ttl_ms,
+                 "milliseconds a replica stays live after its last heartbeat (beats every ttl/3); "
+                 "its servers move to the other replicas within about this long after it dies")
+      ->capture_default_str();
+  app.add_flag("--adopt-host", o.adopt_host,
+               "lxc/local: this installation (its data directory) moved to this host; record "
+               "the host instead of refusing to start");
+}
+
+Result<void> check_cluster(const Options& o) {
+  if (o.replica_ttl_ms < 300 || o.replica_ttl_ms > 600000)
+    return bad("replica-ttl", "--replica-ttl must be 300..600000 milliseconds");
+  return {};
 }
 
 // The --headscale-* flags (checked by check_headscale).
@@ -275,6 +296,8 @@ Result<void> check_log_and_pools(const Options& o) {
     return bad("poll-timeout", "--poll-timeout must be 0.05..60 seconds");
   if (!(o.stats_interval_s == 0 || (o.stats_interval_s >= 0.05 && o.stats_interval_s <= 3600)))
     return bad("stats-interval", "--stats-interval must be 0 (off) or 0.05..3600 seconds");
+  if (o.job_lease_ttl_ms < 300 || o.job_lease_ttl_ms > 3'600'000)
+    return bad("job-lease-ttl", "--job-lease-ttl must be 300..3600000 ms");
   return {};
 }
 
@@ -365,6 +388,7 @@ void add_flags(CLI::App& app, Options& o) {
   add_backup_flags(app, o);
   add_log_and_pool_flags(app, o);
   add_headscale_flags(app, o);
+  add_cluster_flags(app, o);
 }
 
 // The checks, in the order they report.
@@ -373,6 +397,7 @@ Result<void> check_options(Options& o) {
   if (auto r = check_log_and_pools(o); !r) return r;
   if (auto r = check_urls_and_listeners(o); !r) return r;
   if (auto r = check_limits(o); !r) return r;
+  if (auto r = check_cluster(o); !r) return r;
   return check_ide(o);
 }
 }  // namespace

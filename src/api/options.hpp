@@ -74,6 +74,15 @@ struct Options {
   // Live stats sampler (api/stats): seconds between its cycles; 0 = off
   // (no driver calls, empty stats, the stream sends only its empty ring).
   double stats_interval_s = 2;
+  // Replicas (docs/operations.md "Replicas"): a replica's row expires this
+  // long after its last heartbeat (beats every ttl/3); --adopt-host: an
+  // lxc/local installation moved to this host.
+  int64_t replica_ttl_ms = 15000;
+  bool adopt_host = false;
+  // Job leases (issue 25, docs/store-engines.md): how long a replica's claim
+  // on a job lasts without renewal (renewed every third of it). A job of a
+  // replica that died is taken over by another once this has passed.
+  int64_t job_lease_ttl_ms = 30000;
   // Headscale (docs/design.md §10.6, docs/tailscale.md). Empty url: not configured.
   // The API key comes from the file or env ZLH_HEADSCALE_API_KEY, never a flag.
   std::string headscale_url;

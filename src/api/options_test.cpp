@@ -31,6 +31,20 @@ TEST(Options, PollerDefaultsAndFlags) {
   EXPECT_DOUBLE_EQ(o->options->poll_timeout_s, 1.5);
 }
 
+TEST(Options, JobLeaseTtl) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->job_lease_ttl_ms, 30000);
+  auto o = parse({"--job-lease-ttl", "1500"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_EQ(o->options->job_lease_ttl_ms, 1500);
+  for (const char* bad : {"299", "3600001"}) {
+    auto b = parse({"--job-lease-ttl", bad});
+    ASSERT_FALSE(b.has_value()) << bad;
+    EXPECT_NE(b.error().message.find("job-lease-ttl"), std::string::npos) << b.error().message;
+  }
+}
+
 TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
   for (auto [flag, value, field] : std::vector<std::tuple<const char*, const char*, const char*>>{
            {"--poll-interval", "0", "poll-interval"},
@@ -44,6 +58,22 @@ TEST(Options, PollerFlagsOutOfRangeAreRefusedByName) {
     ASSERT_FALSE(r) << flag << " " << value;
     EXPECT_EQ(r.error().code, codes::kInvalid) << flag << " " << value;
     EXPECT_EQ(r.error().field, field) << flag << " " << value;
+  }
+}
+
+TEST(Options, ReplicaTtlDefaultsToFifteenSecondsAndIsBounded) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->replica_ttl_ms, 15000);
+  EXPECT_FALSE(d->options->adopt_host);
+  auto o = parse({"--replica-ttl", "900", "--adopt-host"});
+  ASSERT_TRUE(o && o->options) << (o ? "" : o.error().message);
+  EXPECT_EQ(o->options->replica_ttl_ms, 900);
+  EXPECT_TRUE(o->options->adopt_host);
+  for (const char* v : {"299", "600001"}) {
+    auto r = parse({"--replica-ttl", v});
+    ASSERT_FALSE(r) << v;
+    EXPECT_EQ(r.error().field, "replica-ttl");
   }
 }
 

@@ -7,9 +7,9 @@
 namespace zlh::api::activity {
 namespace {
 
-using store::testing::StoreTest;
+using store::testing::SqliteStoreTest;
 
-TEST_F(StoreTest, RecorderWritesInOrderOffTheCallersThread) {
+TEST_F(SqliteStoreTest, RecorderWritesInOrderOffTheCallersThread) {
   int64_t ann = make_user("ann");
   Recorder rec(*store);
   for (int i = 0; i < 50; ++i)
@@ -24,7 +24,7 @@ TEST_F(StoreTest, RecorderWritesInOrderOffTheCallersThread) {
   EXPECT_EQ(rec.dropped(), 0u);
 }
 
-TEST_F(StoreTest, RecorderDropsWhenFullOrStoppedAndStopWritesTheQueue) {
+TEST_F(SqliteStoreTest, RecorderDropsWhenFullOrStoppedAndStopWritesTheQueue) {
   int64_t ann = make_user("ann");
   Recorder rec(*store, 2);
   int queued = 0;

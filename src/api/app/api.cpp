@@ -23,15 +23,20 @@ using http::Response;
 namespace {
 
 // GET /healthz: whether this process can serve, for a load balancer: 200
-// when the store answers a read, else 503 (the reason goes to the log, not
+// when the store answers a read and this replica's heartbeat holds
+// (`replica_healthy`, when set), else 503 (the reason goes to the log, not
 // to the unauthenticated caller).
-void add_health_route(http::Router& r, store::Store& store) {
+void add_health_route(http::Router& r, store::Store& store, std::function<bool()> replica_healthy) {
   http::RouteOptions pub;
   pub.is_public = true;
   pub.blocking = true;  // a store read
   r.add_sync(
       "GET", "/healthz",
-      [&store](Request&) {
+      [&store, replica_healthy](Request&) {
+        if (replica_healthy && !replica_healthy()) {
+          log::warn("api", "health check: this replica's heartbeat is failing", {});
+          return Response::error(Error::make(codes::kUnavailable, "the store is unavailable"));
+        }
         if (auto v = store.schema_version(); !v) {
           log::warn("api", "health check: the store cannot be read",
                     {{"error", v.error().message}});
@@ -89,7 +94,7 @@ void add_metrics_route(http::Router& r, metrics::Registry& registry) {
 http::Router make_api_router(const ApiRouteDeps& deps) {
   http::Router r;
   add_auth_routes(r, deps.auth);  // first: it sets the guard
-  add_health_route(r, deps.auth.store);
+  add_health_route(r, deps.auth.store, deps.replica_healthy);
   add_catalog_routes(r, deps.catalog);
   add_admin_routes(r, deps.admin);
   add_server_routes(r, deps.servers);

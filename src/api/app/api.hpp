@@ -11,6 +11,7 @@
 // and the handler pool; every one of those objects is thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -51,6 +52,9 @@ struct ApiRouteDeps {
   stats::StatsDeps stats;
   std::string artifacts;  // a directory served at /artifacts/; empty: none
   std::string portal;     // the portal's directory; empty: none
+  // /healthz: whether this replica may serve (cluster::Replica::healthy);
+  // empty: the store read alone decides.
+  std::function<bool()> replica_healthy;
 };
 
 http::Router make_api_router(const ApiRouteDeps& deps);

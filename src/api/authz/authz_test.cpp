@@ -10,12 +10,12 @@ namespace zlh::api::authz {
 namespace {
 
 using store::Permission;
-using store::testing::StoreTest;
+using store::testing::SqliteStoreTest;
 
-class Authz : public StoreTest {
+class Authz : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     ann = make_user("ann");
     bob = make_user("bob");
     cid = make_user("cid");

@@ -17,9 +17,9 @@ namespace zlh::api::cluster {
 namespace {
 
 using namespace std::chrono_literals;
-using store::testing::StoreTest;
+using store::testing::SqliteStoreTest;
 
-class ReplicaTest : public StoreTest {
+class ReplicaTest : public SqliteStoreTest {
  protected:
   ReplicaOptions opts(std::string id, std::string driver = "proxmox") {
     ReplicaOptions o;

@@ -41,11 +41,11 @@ class CountingAgents {
   std::map<std::string, int> calls_;
 };
 
-class PollerReplicasTest : public store::testing::StoreTest {
+class PollerReplicasTest : public store::testing::SqliteStoreTest {
  protected:
   static constexpr int kServers = 40;
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     const int64_t owner = make_user("owner");
     for (int i = 1; i <= kServers; ++i) {
       store::NewServer ns;

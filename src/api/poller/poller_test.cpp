@@ -95,10 +95,10 @@ class FakeAgents {
   int max_in_flight_ = 0;
 };
 
-class PollerTest : public store::testing::StoreTest {
+class PollerTest : public store::testing::SqliteStoreTest {
  protected:
   void SetUp() override {
-    StoreTest::SetUp();
+    SqliteStoreTest::SetUp();
     owner_ = make_user("owner");
   }
   // A server in `state` with `ip` (empty: none), its create job finished.

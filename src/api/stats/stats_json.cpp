@@ -27,6 +27,37 @@ json sample_json(const Sample& s) {
           {"pids", or_null(s.pids)}};
 }
 
+namespace {
+
+template <class T>
+std::optional<T> opt(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<T>();
+}
+
+}  // namespace
+
+std::optional<Sample> sample_from_json(const json& j) {
+  if (!j.is_object() || !j.contains("t") || !j["t"].is_number_integer()) return std::nullopt;
+  try {
+    Sample s;
+    s.t_ms = j["t"].get<int64_t>();
+    s.cpu_cores = opt<double>(j, "cpu_cores");
+    s.cores = opt<double>(j, "cores").value_or(1);
+    s.memory_bytes = opt<uint64_t>(j, "memory_bytes").value_or(0);
+    s.memory_max = opt<uint64_t>(j, "memory_max").value_or(0);
+    s.disk_bytes = opt<uint64_t>(j, "disk_bytes");
+    s.disk_max = opt<uint64_t>(j, "disk_max");
+    s.net_rx_bps = opt<double>(j, "net_rx_bps");
+    s.net_tx_bps = opt<double>(j, "net_tx_bps");
+    s.pids = opt<uint64_t>(j, "pids");
+    return s;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
 json ring_json(int64_t server_id, int64_t interval_ms, const std::vector<Sample>& ring) {
   json samples = json::array();
   for (const auto& s : ring) samples.push_back(sample_json(s));

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "api/stats/sample.hpp"
@@ -17,6 +18,9 @@
 namespace zlh::api::stats {
 
 nlohmann::json sample_json(const Sample& s);
+// The Sample of sample_json's output (cpu_ratio is derived, not read);
+// nullopt when it is not one (no integer "t", a field of the wrong type).
+std::optional<Sample> sample_from_json(const nlohmann::json& j);
 nlohmann::json ring_json(int64_t server_id, int64_t interval_ms, const std::vector<Sample>& ring);
 
 }  // namespace zlh::api::stats

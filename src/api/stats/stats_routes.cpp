@@ -20,8 +20,9 @@ Response get_stats(const StatsDeps& d, Request& req) {
   auto a = authz::authorize(d.store, req);  // any member
   if (!a) return Response::error(a.error());
   const store::Server* srv = &a->server;
-  return Response::json(
-      200, ring_json(srv->id, d.sampler.options().interval.count(), d.sampler.history(srv->id)));
+  return Response::json(200,
+                        ring_json(srv->id, d.sampler.options().interval.count(),
+                                  d.history ? d.history(srv->id) : d.sampler.history(srv->id)));
 }
 
 // One viewer of the stream: subscribed while its connection is open.
@@ -117,8 +118,8 @@ void add_stats_routes(http::Router& r, StatsDeps deps) {
   r.add_ws("/api/servers/{id}/stats/stream", stream_factory(deps), ws);
 }
 
-TargetsFn targets_from(store::Store& store) {
-  return [&store] {
+TargetsFn targets_from(store::Store& store, std::function<bool(int64_t)> owns) {
+  return [&store, owns = std::move(owns)] {
     std::vector<Target> out;
     auto list = store.list_servers();
     if (!list) {
@@ -126,7 +127,8 @@ TargetsFn targets_from(store::Store& store) {
       return out;
     }
     for (const auto& s : *list)
-      if (s.state == store::ServerState::kReady && s.vmid) out.push_back({s.id, *s.vmid});
+      if (s.state == store::ServerState::kReady && s.vmid && (!owns || owns(s.id)))
+        out.push_back({s.id, *s.vmid});
     return out;
   };
 }

@@ -33,13 +33,18 @@ struct StatsDeps {
   std::string public_url;  // the stream's allowed Origin
   // Open streams, cut when a viewer's access to the server goes (may be null).
   authz::LiveSessions* sessions = nullptr;
+  // Where GET …/stats reads a ring (ReplicaStats::history); empty: the
+  // sampler's history.
+  std::function<std::vector<Sample>(int64_t server_id)> history;
 };
 
 void add_stats_routes(http::Router& r, StatsDeps deps);
 
-// The sampler's targets: servers in state ready that hold a vmid. A store
-// error is logged and gives no targets (the sampler then drops its rings).
-TargetsFn targets_from(store::Store& store);
+// The sampler's targets: servers in state ready that hold a vmid, and that
+// this replica owns when `owns` is given (cluster::Replica::owns: each
+// server is sampled by one replica). A store error is logged and gives no
+// targets (the sampler then drops its rings).
+TargetsFn targets_from(store::Store& store, std::function<bool(int64_t)> owns = {});
 
 // Per-server gauges of the latest sample, rendered at scrape time, labelled
 // by server id only (bounded: one series per sampled server per family):

@@ -30,6 +30,7 @@ struct Viewer {
 struct Fanout::State {
   State(const Sampler& s, FanoutOptions o) : sampler(s), opts(o) {}
   const Sampler& sampler;
+  std::function<std::vector<Sample>(int64_t)> history;  // empty: the sampler's
   FanoutOptions opts;
   mutable std::mutex mu;
   std::map<int64_t, std::vector<std::shared_ptr<Viewer>>> by_server;
@@ -122,7 +123,7 @@ std::unique_ptr<Fanout::Subscription> Fanout::subscribe(int64_t server_id,
     std::lock_guard lk(st_->mu);
     st_->by_server[server_id].push_back(v);
   }
-  auto ring = st_->sampler.history(server_id);
+  auto ring = st_->history ? st_->history(server_id) : st_->sampler.history(server_id);
   std::string text = ring_json(server_id, st_->sampler.options().interval.count(), ring).dump();
   v->limit = text.size() + st_->opts.max_behind_bytes;
   conn->send_text(std::move(text));
@@ -147,6 +148,17 @@ std::unique_ptr<Fanout::Subscription> Fanout::subscribe(int64_t server_id,
       }
   }
   return std::make_unique<Sub>(st_, std::move(v));
+}
+
+void Fanout::set_history(std::function<std::vector<Sample>(int64_t)> fn) {
+  st_->history = std::move(fn);
+}
+
+std::vector<int64_t> Fanout::viewed() const {
+  std::lock_guard lk(st_->mu);
+  std::vector<int64_t> out;
+  for (const auto& [id, vs] : st_->by_server) out.push_back(id);
+  return out;
 }
 
 size_t Fanout::viewers() const {

@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,8 +56,14 @@ class Fanout {
   Fanout(const Fanout&) = delete;
   Fanout& operator=(const Fanout&) = delete;
 
-  // The sampler's listener: call with each cycle's new samples.
+  // The sampler's listener: call with each cycle's new samples (also the
+  // samples another replica published: replica_stats.hpp).
   void publish(const Fresh& fresh);
+  // Where subscribe() reads a server's ring (default: the sampler's
+  // history). Set before the first subscribe().
+  void set_history(std::function<std::vector<Sample>(int64_t)> fn);
+  // The servers with at least one viewer, ascending.
+  std::vector<int64_t> viewed() const;
   // See above. The ring is queued before this returns.
   std::unique_ptr<Subscription> subscribe(int64_t server_id, std::shared_ptr<http::WsConn> conn);
 

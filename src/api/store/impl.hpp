@@ -220,7 +220,8 @@ struct Store::Impl {
   static auto once(Db& d, Isolation iso, F& f) -> std::invoke_result_t<F, Db&> {
     WriteTx tx(d, iso);
     // Fencing (LeaseFence): a job's writes only while its lease is held.
-    if (const Lease* l = current_fence(); l && !lease_held(d, *l)) return std::unexpected(lease_lost());
+    if (const Lease* l = current_fence(); l && !lease_held(d, *l))
+      return std::unexpected(lease_lost());
     auto r = f(d);
     if (r) tx.commit();
     return r;

@@ -45,6 +45,8 @@ bool lease_held(Db& db, const Lease& l) {
 
 Error lease_lost() { return Error::make(codes::kConflict, "lease lost"); }
 
+bool is_lease_lost(const Error& e) { return e.is(codes::kConflict) && e.message == "lease lost"; }
+
 Result<std::optional<Lease>> Store::claim_job(const std::string& owner,
                                               std::chrono::milliseconds ttl) {
   if (auto a = check_claim_args(owner, ttl); !a) return std::unexpected(a.error());

@@ -96,6 +96,9 @@ struct Lease {
   Time expires_at;
 };
 
+// Whether `e` is the E_CONFLICT "lease lost" of a fenced write.
+bool is_lease_lost(const Error& e);
+
 // What Store::renew_leases did with the leases it was given.
 struct LeaseRenewal {
   std::vector<Lease> renewed;      // still held, with their new expires_at
