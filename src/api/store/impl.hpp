@@ -55,13 +55,24 @@ void exec_with(Db& db, const char* sql, const A&... args) {
   q.exec();
 }
 
+// Runs an `INSERT … RETURNING id` (both engines; no last_insert_id) to its
+// end; the id of its row.
+inline int64_t returning_id(Stmt& q) {
+  if (!q.step()) throw DbError(codes::kInternal, "INSERT … RETURNING id gave no row");
+  const int64_t id = q.col(0).int64();
+  while (q.step()) {
+  }
+  return id;
+}
+
 // jobs.cpp: inserts a queued job with its pending steps and returns it; the
 // caller holds a write transaction.
 Job insert_job(Db& db, int64_t server_id, JobKind kind, std::span<const std::string> steps,
                int64_t now_ms, const std::string& params = "{}");
 // servers.cpp: the server's columns (read_server) followed by the member's
-// permissions (NULL: not a member) of user ?1 and the owner's username.
-extern const char* const kServerAccessSelect;
+// permissions (NULL: not a member) of user ?1 and the owner's username, in
+// db's engine's spelling (the ports list is an aggregate spelled per engine).
+const char* server_access_select(const Db& db);
 Server read_server(Stmt& q);
 // servers.cpp: whether n.owner_id's live servers leave room for n (E_QUOTA).
 Result<void> check_quotas(Db& db, const NewServer& n);
