@@ -137,6 +137,17 @@ std::optional<int> lowest_free_vmid(Db& db, Range r) {
   return q.col(0).int32();
 }
 
+// PostgreSQL: creates run one at a time. Each reads the lowest free vmid
+// and port and takes them, so two concurrent creates always conflict and
+// SERIALIZABLE would fail all but one of them (40001) round after round.
+// LOCK TABLE takes no snapshot, so it must be the transaction's first
+// statement: the snapshot is then taken after the wait and sees the
+// previous create's commit. SQLite: BEGIN IMMEDIATE serialises already.
+void lock_allocations(Db& db) {
+  if (db.engine() == Engine::kPostgres)
+    db.exec("LOCK TABLE vmid_allocations, port_allocations IN SHARE ROW EXCLUSIVE MODE");
+}
+
 bool server_exists(Db& db, int64_t id) {
   return row_exists(db, "SELECT 1 FROM servers WHERE id = ?", id);
 }
@@ -241,6 +252,7 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
     return std::unexpected(Error::invalid("port_count", "port_count out of range"));
   if (steps.empty()) return std::unexpected(Error::invalid("steps", "a job needs steps"));
   return impl_->write("create server", [&](Db& db) -> Result<CreatedServer> {
+    lock_allocations(db);
     if (!row_exists(db, "SELECT 1 FROM users WHERE id = ?", n.owner_id))
       return fail(codes::kNotFound, "owner not found");
     if (auto q = check_quotas(db, n); !q) return std::unexpected(q.error());
@@ -262,6 +274,7 @@ Result<CreatedServer> Store::create_server(const NewServer& n, std::span<const s
 
 Result<Server> Store::move_to_free_vmid(int64_t server_id, int taken, const std::string& reason) {
   return impl_->write("move vmid", [&](Db& db) -> Result<Server> {
+    lock_allocations(db);
     auto cur =
         one_server(db, "s.id = ? AND s.deleted_at IS NULL", [&](Stmt& q) { q.bind(1, server_id); });
     if (!cur) return std::unexpected(cur.error());
