@@ -340,11 +340,13 @@ run_wrk() { # key cfg conns url [wrk args]
   local key="$1" c="$2" conns="$3" url="$4" out a0 p0 l0 a1 p1 l1 pgp
   shift 4
   out="$W/wrk-$key.txt"
-  wrk -t2 -c"$conns" -d"$WARMUP" "$@" "$url" >/dev/null
+  local t=2
+  [ "$conns" -ge 2 ] || t=1
+  wrk -t"$t" -c"$conns" -d"$WARMUP" "$@" "$url" >/dev/null
   pgp="$(pg_pids "$c" | tr '\n' ' ')"
   # shellcheck disable=SC2086
   a0="$(cpu_ticks ${API_PIDS[$c]})" p0="$(cpu_ticks $pgp)" l0="$(cpu_ticks $LB_WORKER)"
-  wrk -t2 -c"$conns" -d"$DURATION" -s "$LUA" "$@" "$url" >"$out"
+  wrk -t"$t" -c"$conns" -d"$DURATION" -s "$LUA" "$@" "$url" >"$out"
   # shellcheck disable=SC2086
   a1="$(cpu_ticks ${API_PIDS[$c]})" p1="$(cpu_ticks $pgp)" l1="$(cpu_ticks $LB_WORKER)"
   FIG[$key.api]=$((a1 - a0))
