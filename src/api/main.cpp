@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/app/api.hpp"
+#include "api/app/invalidation.hpp"
 #include "api/auth/cookies.hpp"
 #include "api/auth/password.hpp"
 #include "api/auth/rate_limit.hpp"
@@ -313,6 +314,8 @@ struct Services {
            const api::auth::ApiSecrets& secrets, const api::cluster::Replica& replica)
       : hasher(std::getenv("ZLH_TEST_FAST_HASH") ? api::auth::HashParams::minimal_for_tests()
                                                  : api::auth::HashParams::interactive()),
+        // Counted in the store: a failure on any replica counts on all.
+        limiter(api::auth::RateLimitConfig{}, store, "login"),
         agents(secrets.api_key),
         jobs_config(job_runner_config(opts, replica.id())),
         jobs(store, driver, agents, jobs_config),
@@ -320,7 +323,8 @@ struct Services {
         catalog(opts.artifacts, opts.catalog_key),
         archives(opts.backup_dir),
         backups(store, archives, jobs, agents, backup_config(opts, jobs_config.host_paths)),
-        scheduler(store, api::schedules::agent_tasks(agents, start_backup)),
+        scheduler(store, api::schedules::agent_tasks(agents, start_backup),
+                  {.alone = [&replica] { return replica.live().size() <= 1; }}),
         stats(driver,
               api::stats::targets_from(store, [&replica](int64_t id) { return replica.owns(id); }),
               stats_options(opts)),
@@ -342,6 +346,8 @@ struct Services {
     // Viewers here, and those of the other replicas through the store.
     stats.on_cycle([this](const api::stats::Fresh& fresh) { replica_stats.on_cycle(fresh); });
     stats_fanout.set_history([this](int64_t id) { return replica_stats.history(id); });
+    // Logouts and access changes on any replica reach these caches.
+    watch = api::watch_changes(store, &ide, &sessions);
   }
 
   api::auth::PasswordHasher hasher;
@@ -376,6 +382,9 @@ struct Services {
   // The relays' activity entries (file changes, game console lines),
   // written off the I/O threads.
   api::activity::Recorder activity;
+  // The store's change notifications into `ide` and `sessions`; destroyed
+  // first, so no notification reaches them once they go.
+  std::unique_ptr<api::ChangeWatch> watch;
 };
 
 // Each feature's share of the services, for the route table.
@@ -393,7 +402,7 @@ api::ApiRouteDeps route_deps(const api::Options& o, api::store::Store& store,
       .admin = {store, s.registry, quotas},
       .servers = {store, driver, s.jobs, s.agents, s.catalog, s.lane, &s.ide, quotas, &s.stats},
       .relay = {store, s.agents, s.registry, o.public_url, o.quota_consoles, o.quota_uploads,
-                &s.sessions, &s.activity},
+                &s.sessions, &s.activity, replica.id()},
       .tailscale = {store, s.agents, tailscale, s.lane},
       .ide = {store, secrets.jwt, s.ide_origin ? &*s.ide_origin : nullptr, s.ide, s.agents, secure},
       .backups = {store, s.backups, s.jobs},

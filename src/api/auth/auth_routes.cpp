@@ -25,8 +25,9 @@ constexpr int kMaxHashing = 6;
 
 // What the routes share: hashes in progress and registrations per address.
 struct AuthState {
-  explicit AuthState(auth::RateLimitConfig registrations_per_hour)
-      : registrations(registrations_per_hour) {}
+  // Counted in the store, so every replica shares the budget.
+  AuthState(auth::RateLimitConfig registrations_per_hour, store::Store& store)
+      : registrations(registrations_per_hour, store, "register") {}
   std::atomic<int> hashing{0};
   auth::LoginRateLimiter registrations;
 };
@@ -210,9 +211,10 @@ Response me(const AuthRouteDeps& d, Request& req) {
 void add_auth_routes(http::Router& r, const AuthRouteDeps& deps) {
   auto d = std::make_shared<const AuthRouteDeps>(deps);
   // Registrations per address and hour (M2); an attempt counts, made or not.
-  auto st = std::make_shared<AuthState>(auth::RateLimitConfig{0, std::chrono::seconds(1),
-                                                              unsigned(deps.registration_limit),
-                                                              std::chrono::seconds(3600), 100'000});
+  auto st = std::make_shared<AuthState>(
+      auth::RateLimitConfig{0, std::chrono::seconds(1), unsigned(deps.registration_limit),
+                            std::chrono::seconds(3600), 100'000},
+      deps.store);
   r.set_guard([d](Request& req) { return check_session(*d, req); });
 
   http::RouteOptions login_opts;

@@ -138,6 +138,13 @@ IdeAccess::Decision IdeAccess::decide(std::string_view cookie, int vmid, Want wa
 void IdeAccess::forget_vmid(int vmid) {
   std::unique_lock lk(mu_);
   std::erase_if(servers_, [&](const auto& kv) { return kv.first.first == vmid; });
+  std::erase_if(cookies_, [&](const auto& kv) { return kv.second.grant.vmid == vmid; });
+}
+
+void IdeAccess::forget_all() {
+  std::unique_lock lk(mu_);
+  servers_.clear();
+  cookies_.clear();
 }
 
 void IdeAccess::forget_session(std::string_view sid) {

@@ -28,7 +28,8 @@
 // IdeAccess caches who may reach what for a few seconds, so the hot path does
 // no database work per request: verified cookies and per-(vmid, user)
 // decisions. forget_session (logout), forget_vmid (DELETE, a vmid released by
-// the job runner) invalidate at once.
+// the job runner) invalidate at once, on this replica directly and on every
+// replica through the store's change notifications (app/invalidation.hpp).
 //
 // Thread-safety: IdeAccess is safe to share between threads.
 #pragma once
@@ -86,8 +87,11 @@ class IdeAccess {
   Result<std::string> redeem_ticket(std::string_view ticket, int vmid);
   // `ide_cookie` is the zlh_ide cookie value ("" when absent).
   Decision decide(std::string_view ide_cookie, int vmid, Want want);
+  // Drops the cached decisions and cookies of `vmid`.
   void forget_vmid(int vmid);
   void forget_session(std::string_view sid);
+  // Drops everything cached (the store's "*": changes may have been missed).
+  void forget_all();
   // Cache hits and misses (metrics, tests).
   uint64_t hits() const { return hits_.load(); }
   uint64_t misses() const { return misses_.load(); }

@@ -89,7 +89,7 @@ class ConsoleRelay : public http::WsHandler {
 }  // namespace
 
 http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamIo> io) {
-  auto slots = std::make_shared<UserSlots>();
+  auto slots = user_slots(deps, "console");
   return [c = deps, io, slots](http::Request& req) -> Result<std::shared_ptr<http::WsHandler>> {
     if (!http::origin_allowed(req.headers.get("Origin"), c.public_url))
       return fail(codes::kForbidden, "websocket origin is not " + c.public_url);
@@ -100,7 +100,9 @@ http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamI
     auto q = c.store.get_quotas(uid);
     if (!q) return fail(q.error());
     const int64_t limit = q->consoles.value_or(c.quota_consoles);
-    auto slot = slots->acquire(uid, limit);
+    auto held = slots->try_acquire(uid, limit);
+    if (!held) return fail(held.error());
+    auto slot = std::move(*held);
     if (!slot)
       return fail(codes::kQuota, "quota consoles reached: " + std::to_string(limit) +
                                      " console sessions are open; close one first");
@@ -127,7 +129,9 @@ http::WsFactory console_relay(const RelayDeps& deps, std::shared_ptr<WsUpstreamI
           *c.activity, store::NewAuditEntry{uid, "console.command",
                                             "server:" + std::to_string(target->server_id), "{}",
                                             req.remote_addr});
-    auto live = c.sessions ? c.sessions->add(target->server_id, target->user_id) : nullptr;
+    auto live = c.sessions ? c.sessions->add(target->server_id, target->user_id,
+                                             store::Permission::kConsole)
+                           : nullptr;
     return std::make_shared<ConsoleRelay>(std::move(*up), req.request_id, target->vmid,
                                           std::move(slot), std::move(lines), std::move(live));
   };

@@ -69,7 +69,9 @@ http::ProxyFactory relay_factory(const RelayDeps& deps, RouteSpec spec,
       auto q = c.store.get_quotas(uid);
       if (!q) return refuse(q.error());
       const int64_t limit = q->uploads.value_or(c.quota_uploads);
-      upload_slot = uploads->acquire(uid, limit);
+      auto held = uploads->try_acquire(uid, limit);
+      if (!held) return refuse(held.error());
+      upload_slot = std::move(*held);
       if (!upload_slot)
         return refuse(
             Error::make(codes::kQuota, "quota uploads reached: " + std::to_string(limit) +
@@ -152,7 +154,7 @@ void add_file_relay_routes(http::Router& r, const RelayDeps& deps) {
   o.body_limit = size_t(1) << 46;  // the agent enforces its own per-file limit
   o.blocking =
       true;  // the factory reads the store (ownership, quotas); the bytes stay on the io threads
-  auto uploads = std::make_shared<UserSlots>();
+  auto uploads = user_slots(deps, "upload");
   add_json_op_routes(r, deps);  // first: the proxy below would take them too
   // The agent allows 30 min for an artifact install.
   r.add_proxy("/api/servers/{id}/files/{rest...}", relay_factory(deps, {5min}, uploads), o,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "api/activity/recorder.hpp"
@@ -33,7 +34,14 @@ struct RelayDeps {
   // Where the relays write the activity entries they learn of on an I/O
   // thread (a file change's answer, a game console's lines); null: none.
   activity::Recorder* activity = nullptr;
+  // This replica's id: the consoles and uploads quotas are counted in the
+  // store, across replicas (user_slots.hpp). Empty: in this process.
+  std::string replica_id;
 };
+
+class UserSlots;
+// The places of `kind` ("console", "upload") as `deps` says to count them.
+std::shared_ptr<UserSlots> user_slots(const RelayDeps& deps, const char* kind);
 
 struct AgentTarget {
   int64_t server_id = 0;

@@ -1,5 +1,7 @@
 #include "api/schedules/scheduler.hpp"
 
+#include <set>
+
 #include "api/schedules/cron.hpp"
 #include "base/log.hpp"
 
@@ -38,6 +40,7 @@ Time latest_fire(const store::Schedule& s, Time first, Time now) {
 }  // namespace
 
 struct Scheduler::RunThread {
+  int64_t run_id = 0;
   std::thread thread;
   std::atomic<bool> done{false};
 };
@@ -95,6 +98,13 @@ void Scheduler::reap() {
 }
 
 int Scheduler::mark_interrupted() {
+  if (opts_.alone && !opts_.alone()) return 0;
+  std::set<int64_t> mine;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& r : runs_)
+      if (!r->done) mine.insert(r->run_id);
+  }
   auto running = store_.list_running_runs();
   if (!running) {
     log::error(kLog, "cannot list interrupted runs", {{"error", running.error().to_string()}});
@@ -102,6 +112,10 @@ int Scheduler::mark_interrupted() {
   }
   int n = 0;
   for (const auto& r : *running) {
+    if (mine.count(r.id)) continue;
+    // Replicas: a run just claimed by run_now() may not be in runs_ yet;
+    // a dead replica's run is older than this.
+    if (opts_.alone && r.started_at > opts_.now() - std::chrono::seconds(10)) continue;
     json tasks = json::parse(r.tasks, nullptr, false);
     if (!tasks.is_array()) tasks = json::array();
     for (auto& t : tasks)
@@ -129,6 +143,7 @@ void Scheduler::loop() {
       if (stopping_) return;
     }
     reap();
+    if (opts_.alone) mark_interrupted();  // a dead replica's runs
     fire_due();
     const Time now = opts_.now();
     Time wake = now + opts_.max_idle;
@@ -231,6 +246,7 @@ Result<store::ScheduleRun> Scheduler::claim(const store::Schedule& s, Time fire_
              {"error", nr.error}});
   if (nr.state != RunState::kRunning) return run;
   auto rt = std::make_unique<RunThread>();
+  rt->run_id = run->id;
   RunThread* raw = rt.get();
   std::lock_guard lock(mu_);
   if (stopping_) {

@@ -19,6 +19,13 @@
 // and the schedule moves to its next fire. only_when_running: a fire while
 // the server's agent_state is not "running" is recorded as skipped.
 //
+// Replicas (issue 25): every replica runs a scheduler and a fire runs once,
+// on the replica whose claim won. With SchedulerOptions::alone set, runs
+// left running are marked only while this replica is alone (another
+// replica's runs are its own business), at start and at each loop turn (a
+// dead replica's runs are marked once the others see it gone), never the
+// runs this scheduler executes nor one started in the last 10 s.
+//
 // Threads and ownership: borrows the store; the task function is called on
 // run threads, concurrently. start(), stop() and changed() may be called
 // from any thread; stop() ends the loop, interrupts offset waits (the rest
@@ -62,6 +69,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds late_after{std::chrono::seconds(90)};
   // Longest sleep of the loop without a fire (it re-reads the store then).
   std::chrono::milliseconds max_idle{std::chrono::seconds(60)};
+  // Whether no other replica is live (see "Replicas" above); empty: one
+  // process, runs left running are marked at start only.
+  std::function<bool()> alone;
 };
 
 class Scheduler {
@@ -84,7 +94,9 @@ class Scheduler {
   Result<store::ScheduleRun> run_now(const store::Schedule& s);
 
   // ---- the steps of the loop, public for tests ----
-  // Marks runs left running as failed "interrupted by a restart"; how many.
+  // Marks runs left running (not by this scheduler) as failed
+  // "interrupted by a restart"; how many. With options.alone, only while
+  // alone() (else 0).
   int mark_interrupted();
   // Fires every schedule due at now(); how many runs it recorded.
   int fire_due();

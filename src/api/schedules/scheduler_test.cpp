@@ -311,5 +311,24 @@ TEST_F(SchedulerTest, TwoSchedulersOnOneDatabaseRunEachFireOnce) {
   EXPECT_EQ(store->get_schedule(server, s.id)->next_run_at, first + std::chrono::minutes(kFires));
 }
 
+// Replicas: runs left running are another replica's while it is live;
+// once this replica is alone they are marked, never its own.
+TEST_F(SchedulerTest, RunsLeftRunningAreMarkedOnlyWhenAlone) {
+  auto s = make(R"([{"action":"command","payload":"say hi","offset_s":0}])");
+  auto theirs = store->create_run({.schedule_id = s.id, .fire_time = clock.now()});
+  ASSERT_TRUE(theirs);
+  bool alone = false;
+  SchedulerOptions o = opts;
+  o.alone = [&] { return alone; };
+  Scheduler replica(*store, tasks(), o);
+  EXPECT_EQ(replica.mark_interrupted(), 0);
+  EXPECT_EQ(last_run(s.id).state, RunState::kRunning);
+  alone = true;
+  EXPECT_EQ(replica.mark_interrupted(), 0);  // started just now: maybe a claim in flight
+  clock.advance(1min);
+  EXPECT_EQ(replica.mark_interrupted(), 1);
+  EXPECT_EQ(last_run(s.id).state, RunState::kFailed);
+}
+
 }  // namespace
 }  // namespace zlh::api::schedules

@@ -13,6 +13,7 @@
 #include "api/store/impl.hpp"
 #include "api/store/migrations.hpp"
 #include "api/store/pg_db.hpp"
+#include "api/store/pg_listener.hpp"
 
 #if __has_include("api/store/pg_migrations.hpp")
 #include "api/store/pg_migrations.hpp"
@@ -215,10 +216,15 @@ Result<std::unique_ptr<Store>> Store::open_postgres(const std::string& url, Opti
         !r)
       return std::unexpected(r.error().wrap("open store " + shown));
   }
-  auto pool =
-      make_pg_pool(std::move(parsed->conninfo), size, options.busy_timeout, options.busy_timeout);
-  return std::unique_ptr<Store>(
-      new Store(std::make_unique<Impl>(std::move(pool), std::move(options))));
+  auto pool = make_pg_pool(parsed->conninfo, size, options.busy_timeout, options.busy_timeout);
+  auto impl = std::make_unique<Impl>(std::move(pool), std::move(options));
+  // Every replica's changes (Store::on_change), on a connection of its own.
+  auto feed =
+      PgListener::start(std::move(parsed->conninfo),
+                        [changes = &impl->changes](std::string_view key) { changes->fire(key); });
+  if (!feed) return std::unexpected(feed.error().wrap("open store " + shown));
+  impl->feed = std::move(*feed);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
 }  // namespace zlh::api::store

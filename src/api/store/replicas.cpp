@@ -124,9 +124,12 @@ Result<Replica> Store::register_replica(const NewReplica& r) {
   });
 }
 
+// Heartbeats, removals and samples are single-row or idempotent writes:
+// READ COMMITTED (never re-run) spares them serialization failures against
+// each other on PostgreSQL. Registration's checks need SERIALIZABLE.
 Result<Replica> Store::heartbeat_replica(std::string_view id, std::chrono::milliseconds ttl) {
   if (ttl.count() <= 0) return std::unexpected(Error::invalid("ttl", "ttl not positive"));
-  return impl_->write("heartbeat replica", [&](Db& db) -> Result<Replica> {
+  return impl_->write_committed("heartbeat replica", [&](Db& db) -> Result<Replica> {
     const int64_t now = impl_->now_ms();
     Stmt q = db.prepare(
         "UPDATE replicas SET heartbeat_at = ?1, expires_at = ?2 WHERE id = ?3 AND expires_at > ?1");
@@ -145,7 +148,7 @@ Result<std::vector<Replica>> Store::list_live_replicas(Time now) {
 }
 
 Result<void> Store::deregister_replica(std::string_view id) {
-  return impl_->write("deregister replica", [&](Db& db) -> Result<void> {
+  return impl_->write_committed("deregister replica", [&](Db& db) -> Result<void> {
     Stmt q = db.prepare("DELETE FROM replicas WHERE id = ?");
     q.bind(1, id);
     q.exec();
@@ -154,7 +157,7 @@ Result<void> Store::deregister_replica(std::string_view id) {
 }
 
 Result<int> Store::purge_expired_replicas(Time now) {
-  return impl_->write("purge expired replicas", [&](Db& db) -> Result<int> {
+  return impl_->write_committed("purge expired replicas", [&](Db& db) -> Result<int> {
     Stmt q = db.prepare("DELETE FROM replicas WHERE expires_at <= ?");
     q.bind(1, to_ms(now));
     return int(q.exec());
@@ -170,7 +173,7 @@ Result<Deployment> Store::get_deployment() {
 }
 
 Result<void> Store::append_server_samples(std::span<const SampleRow> rows, int64_t keep_from_ms) {
-  return impl_->write("append server samples", [&](Db& db) -> Result<void> {
+  return impl_->write_committed("append server samples", [&](Db& db) -> Result<void> {
     for (const auto& r : rows)
       exec_with(db,
                 "INSERT INTO server_samples(server_id, t_ms, sample) VALUES (?1, ?2, ?3)"
