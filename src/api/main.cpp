@@ -184,20 +184,32 @@ std::optional<api::auth::ApiSecrets> open_secrets(const api::Options& opts) {
   return std::move(*secrets);
 }
 
-// The SQLite store in the data directory; null (logged) when it cannot open.
+// The store of --store (default the SQLite file in the data directory);
+// null (logged) when it cannot open. The URL is logged without a password.
 std::unique_ptr<api::store::Store> open_store(const api::Options& opts) {
   api::store::Options so;
   so.game_vmids = {int(opts.game_vmid_lo), int(opts.game_vmid_hi)};
   so.dev_vmids = {int(opts.dev_vmid_lo), int(opts.dev_vmid_hi)};
   so.ports = {int(opts.port_lo), int(opts.port_hi)};
-  auto store = api::store::Store::open(fs::join(opts.data, "zlh.db"), so);
-  if (!store) {
-    log::error("api", "cannot open the store", {{"error", store.error().message}});
+  const std::string shown = api::store::redact_store_url(opts.store);
+  auto password = api::load_store_password(opts);
+  if (!password) {
+    log::error("api", "cannot read the store password", {{"error", password.error().message}});
     return nullptr;
   }
+  const bool sqlite = opts.store.starts_with("sqlite:");
+  if (!sqlite) so.password = std::move(*password);
+  auto store = api::store::Store::open(opts.store, std::move(so));
+  if (!store) {
+    log::error("api", "cannot open the store",
+               {{"error", store.error().message}, {"store", shown}});
+    return nullptr;
+  }
+  log::info("api", "store open", {{"store", shown}});
   // A database made before the umask of main may be readable by others.
-  for (const char* suffix : {"", "-wal", "-shm"})
-    ::chmod((fs::join(opts.data, "zlh.db") + suffix).c_str(), 0600);
+  if (sqlite)
+    for (const char* suffix : {"", "-wal", "-shm"})
+      ::chmod((opts.store.substr(7) + suffix).c_str(), 0600);
   return std::move(*store);
 }
 

@@ -1,10 +1,16 @@
 #include "api/options.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 
 #include "api/ide/ide_origin.hpp"
+#include "api/store/store.hpp"
 #include "api/tailscale/headscale_config.hpp"
 #include "base/cidr.hpp"
 #include "base/config.hpp"
@@ -74,6 +80,13 @@ void add_general_flags(CLI::App& app, Options& o) {
   app.add_option("--api-key-file", o.api_key_file,
                  "the agent-token signing key (its public half: the name with .key replaced "
                  "by .pub), shared by replicas; must exist (default <data>/keys/api.key)");
+  app.add_option("--store", o.store,
+                 "the store: sqlite:<path> (default sqlite:<data>/zlh.db) or "
+                 "postgresql://[user@]host[:port]/db[?host=/socket/dir&pool=N] (pool: connections, "
+                 "default 4); no password in it");
+  app.add_option("--store-password-file", o.store_password_file,
+                 "the PostgreSQL store's password, one line, mode 0600 (or env " +
+                     std::string(kStorePasswordEnv) + ")");
   app.add_option("--driver", o.driver, "lxc, local or proxmox (default: lxc as root)");
   app.add_flag("--insecure-local-driver", o.insecure_local_driver,
                "allow --driver local as root (it runs workloads as zlh-api's own user)");
@@ -372,6 +385,11 @@ void resolve_paths(Options& o, const std::string& self_dir) {
   o.backup_dir = o.backup_dir.empty() ? fs::join(o.data, "backups") : absolute(o.backup_dir);
   if (o.public_url.empty()) o.public_url = "http://" + o.listen;
   o.headscale_api_key_file = absolute(o.headscale_api_key_file);
+  o.store_password_file = absolute(o.store_password_file);
+  if (o.store.empty())
+    o.store = "sqlite:" + fs::join(o.data, "zlh.db");
+  else if (o.store.starts_with("sqlite:"))
+    o.store = "sqlite:" + absolute(o.store.substr(7));
   if (o.driver == "proxmox")
     o.proxmox_config =
         o.proxmox_config.empty()
@@ -391,8 +409,23 @@ void add_flags(CLI::App& app, Options& o) {
   add_cluster_flags(app, o);
 }
 
+// --store: a scheme we know, no password inside.
+Result<void> check_store(const Options& o) {
+  const std::string& u = o.store;
+  const bool pg = u.starts_with("postgres://") || u.starts_with("postgresql://");
+  if (!u.empty() && !pg && !(u.starts_with("sqlite:") && u.size() > 7))
+    return bad("store", "--store must be sqlite:<path> or postgres://…");
+  if (pg && store::redact_store_url(u) != u)
+    return bad("store", "--store must not hold a password (" + store::redact_store_url(u) +
+                            "): use --store-password-file or " + kStorePasswordEnv);
+  if (!pg && !o.store_password_file.empty())
+    return bad("store-password-file", "--store-password-file is for a postgres:// --store");
+  return {};
+}
+
 // The checks, in the order they report.
 Result<void> check_options(Options& o) {
+  if (auto r = check_store(o); !r) return r;
   if (auto r = check_driver_flags(o); !r) return r;
   if (auto r = check_log_and_pools(o); !r) return r;
   if (auto r = check_urls_and_listeners(o); !r) return r;
@@ -422,6 +455,46 @@ Result<ParseOutcome> parse_options(int argc, const char* const* argv, const std:
   if (auto r = check_options(o); !r) return std::unexpected(r.error());
   resolve_paths(o, self_dir);
   return ParseOutcome{o, 0};
+}
+
+Result<std::optional<std::string>> load_store_password(const Options& o) {
+  if (o.store_password_file.empty()) {
+    const char* env = std::getenv(kStorePasswordEnv);
+    std::optional<std::string> pw;
+    if (env && *env) pw = env;
+    ::unsetenv(kStorePasswordEnv);
+    return pw;
+  }
+  const std::string& path = o.store_password_file;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return fail(codes::kNotFound, "--store-password-file " + path + ": missing");
+    return fail(Error::from_errno("--store-password-file " + path, err));
+  }
+  struct stat st {};
+  std::string why;
+  if (::fstat(fd, &st) != 0)
+    why = "cannot stat it";
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if ((st.st_mode & 077) != 0)
+    why = "readable by group or others (mode " + fs::octal_mode(st.st_mode) + "); chmod 600 it";
+  if (!why.empty()) {
+    ::close(fd);
+    return std::unexpected(
+        Error::invalid("store-password-file", "--store-password-file " + path + ": " + why));
+  }
+  auto text = fs::read_fd(fd, 4096, path);
+  ::close(fd);
+  if (!text) return fail(text.error().wrap("--store-password-file"));
+  std::string pw = std::move(*text);
+  if (pw.ends_with('\n')) pw.pop_back();
+  if (pw.ends_with('\r')) pw.pop_back();
+  if (pw.empty() || pw.find('\n') != std::string::npos)
+    return std::unexpected(Error::invalid(
+        "store-password-file", "--store-password-file " + path + ": not one non-empty line"));
+  return std::optional<std::string>(std::move(pw));
 }
 
 Result<std::string> resolve_driver(const Options& o, unsigned euid) {

@@ -19,6 +19,10 @@ struct Options {
   std::string data = "./var";  // SQLite db, keys, containers
   // Operator-provided key files (replicas share them); "" = <data>/keys/…
   std::string jwt_secret_file, api_key_file;
+  // The store (docs/store-engines.md): sqlite:<path> or postgres://…;
+  // default sqlite:<data>/zlh.db. A PostgreSQL password comes from
+  // store_password_file or env ZLH_STORE_PASSWORD, never the URL.
+  std::string store, store_password_file;
   std::string config;  // resolved TOML path
   // lxc | local | proxmox; empty on the command line = lxc as root, and a
   // refusal otherwise (resolve_driver).
@@ -110,6 +114,16 @@ struct Options {
     return !artifacts.empty() && artifacts.find("://") == std::string::npos;
   }
 };
+
+// Env var with the store's PostgreSQL password when no file is given.
+inline constexpr const char* kStorePasswordEnv = "ZLH_STORE_PASSWORD";
+
+// The password for the store: the contents of o.store_password_file (one
+// line; a trailing newline dropped), which must be a regular file with no
+// permission bits for group or others, else the env var (then unset so
+// children never see it), else none. E_INVALID naming the flag (bad mode,
+// empty file), E_NOT_FOUND/E_IO reading it. Never in an error's text.
+Result<std::optional<std::string>> load_store_password(const Options& o);
 
 struct ParseOutcome {
   std::optional<Options> options;

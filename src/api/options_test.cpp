@@ -3,8 +3,13 @@
 #include "api/options.hpp"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
+#include <filesystem>
 #include <vector>
+
+#include "base/fs.hpp"
 
 namespace zlh::api {
 namespace {
@@ -189,6 +194,66 @@ TEST(Options, BackupDefaultsAndFlags) {
     ASSERT_FALSE(r) << flag << " " << value;
     EXPECT_EQ(r.error().field, field);
   }
+}
+
+TEST(Options, StoreDefaultsToTheSqliteFileInTheDataDirectory) {
+  auto d = parse({});
+  ASSERT_TRUE(d && d->options) << (d ? "" : d.error().message);
+  EXPECT_EQ(d->options->store, "sqlite:/nonexistent-zlh-options-test/zlh.db");
+  auto pg = parse({"--store", "postgresql://zlh@db.internal/zlh?pool=8"});
+  ASSERT_TRUE(pg && pg->options) << (pg ? "" : pg.error().message);
+  EXPECT_EQ(pg->options->store, "postgresql://zlh@db.internal/zlh?pool=8");
+  auto file = parse({"--store", "sqlite:/srv/zlh.db"});
+  ASSERT_TRUE(file && file->options);
+  EXPECT_EQ(file->options->store, "sqlite:/srv/zlh.db");
+}
+
+TEST(Options, StoreRefusesPasswordsAndUnknownSchemes) {
+  for (const char* url : {"postgresql://zlh:hunter2@db/zlh", "postgres://db/zlh?password=hunter2",
+                          "mysql://db/zlh", "/srv/zlh.db", "sqlite:"}) {
+    auto r = parse({"--store", url});
+    ASSERT_FALSE(r) << url;
+    EXPECT_EQ(r.error().field, "store") << url;
+    EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos) << r.error().message;
+  }
+  auto r = parse({"--store-password-file", "/etc/zlh/pw"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "store-password-file");
+}
+
+TEST(Options, StorePasswordFromAPrivateFileOrTheEnvironment) {
+  char dir[] = "/tmp/zlh-options-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/pw";
+  Options o;
+  o.store = "postgresql://db/zlh";
+  o.store_password_file = path;
+  auto missing = load_store_password(o);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, codes::kNotFound);
+
+  ASSERT_TRUE(fs::write_file_atomic(path, "s3cret pw\n", 0640));
+  auto loose = load_store_password(o);
+  ASSERT_FALSE(loose);
+  EXPECT_EQ(loose.error().field, "store-password-file");
+  EXPECT_EQ(loose.error().message.find("s3cret"), std::string::npos);
+
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  auto pw = load_store_password(o);
+  ASSERT_TRUE(pw) << pw.error().message;
+  EXPECT_EQ(*pw, std::optional<std::string>("s3cret pw"));
+
+  ASSERT_TRUE(fs::write_file_atomic(path, "", 0600));
+  EXPECT_FALSE(load_store_password(o));
+
+  o.store_password_file.clear();
+  ::setenv(kStorePasswordEnv, "from-env", 1);
+  auto env = load_store_password(o);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(*env, std::optional<std::string>("from-env"));
+  EXPECT_EQ(std::getenv(kStorePasswordEnv), nullptr) << "children must not inherit it";
+  EXPECT_EQ(load_store_password(o).value(), std::nullopt);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

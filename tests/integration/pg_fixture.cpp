@@ -306,6 +306,31 @@ Result<void> PgServer::stop() {
   return stop_result_;
 }
 
+Result<void> PgServer::halt() {
+  if (stopped_) return fail(codes::kInvalid, "pg fixture: halt after stop");
+  auto r = run_as(
+      {bindir_ + "/pg_ctl", "stop", "-m", "immediate", "-w", "-t", "30", "-D", dir_ + "/data"},
+      60s);
+  if (!r) return r;
+  if (!wait_gone(postmaster_, 10s)) return fail(codes::kInternal, "pg fixture: postmaster lives");
+  return {};
+}
+
+Result<void> PgServer::resume() {
+  if (stopped_) return fail(codes::kInvalid, "pg fixture: resume after stop");
+  std::string opts = "-k " + socket_dir() + " -p " + std::to_string(port_) +
+                     " -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+                     " -c synchronous_commit=off";
+  auto r = run_as({bindir_ + "/pg_ctl", "start", "-w", "-t", "60", "-D", dir_ + "/data", "-l",
+                   dir_ + "/server.log", "-o", opts},
+                  90s);
+  if (!r) return r;
+  auto pidfile = fs::read_file(dir_ + "/data/postmaster.pid", 4096);
+  if (!pidfile) return fail(pidfile.error().wrap("postmaster.pid"));
+  postmaster_ = pid_t(std::atoi(pidfile->c_str()));
+  return {};
+}
+
 std::string PgServer::conninfo(const std::string& database) const {
   return "host=" + socket_dir() + " port=" + std::to_string(port_) +
          " dbname=" + (database.empty() ? opts_.database : database) + " user=" + opts_.user;

@@ -66,6 +66,13 @@ class PgServer {
   // nothing and return the first call's result.
   Result<void> stop();
 
+  // Stops the server as a crash would (pg_ctl stop -m immediate), keeping
+  // the directory, so that resume() starts it again on the same socket with
+  // the same data: clients see their connections drop and reconnects fail
+  // meanwhile. E_INVALID after stop().
+  Result<void> halt();
+  Result<void> resume();
+
   // libpq connection string for `database` (default: Options::database):
   // "host=<sock> port=<port> dbname=<database> user=<user>", without the
   // password (give it as password=… or through a passfile).

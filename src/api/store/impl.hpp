@@ -85,6 +85,40 @@ const std::string& unfinished_in();
 // conflict do not meet again at once (store.cpp).
 void retry_pause(int attempt);
 
+// PostgreSQL: a session advisory lock (key "zlh_writ") around each write
+// transaction, taken before BEGIN so the snapshot follows the wait, and
+// bounded by lock_timeout (E_UNAVAILABLE). A first attempt takes it shared,
+// so writers run side by side and SERIALIZABLE sorts them out; a writer
+// that already lost a conflict takes it exclusive and so runs alone
+// across every replica (new shared requests queue behind it), which
+// guarantees progress on hot spots such as 50 creates racing for the
+// lowest free vmid. Released at scope exit, and by the server if the
+// connection dies. kNone: no lock (SQLite, READ COMMITTED claims).
+class WriterGate {
+ public:
+  enum Mode { kNone, kShared, kExclusive };
+  static constexpr int64_t kKey = 0x7a6c685f77726974;
+  WriterGate(Db& db, Mode mode) : db_(db), mode_(mode) {
+    if (mode_ != kNone) db_.exec(sql(mode_ == kShared ? "lock_shared" : "lock"));
+  }
+  ~WriterGate() {
+    if (mode_ == kNone) return;
+    try {
+      db_.exec(sql(mode_ == kShared ? "unlock_shared" : "unlock"));
+    } catch (const DbError&) {  // the connection is gone, and the lock with it
+    }
+  }
+  WriterGate(const WriterGate&) = delete;
+  WriterGate& operator=(const WriterGate&) = delete;
+
+ private:
+  static std::string sql(const char* fn) {
+    return std::string("SELECT pg_advisory_") + fn + "(" + std::to_string(kKey) + ")";
+  }
+  Db& db_;
+  Mode mode_;
+};
+
 // Options::pool_size and `?pool=` are 1..kMaxPoolSize.
 inline constexpr int kMaxPoolSize = 64;
 
@@ -218,6 +252,9 @@ struct Store::Impl {
       PooledDb c(*pool);
       for (int attempt = 1;; ++attempt) {
         try {
+          WriterGate gate(c.db(), iso != Isolation::kSerializable ? WriterGate::kNone
+                                  : attempt == 1                  ? WriterGate::kShared
+                                                                  : WriterGate::kExclusive);
           return once(c.db(), iso, f);
         } catch (const DbError& e) {
           if (!e.retry || attempt >= attempts) throw;

@@ -1,11 +1,10 @@
-// Store on PostgreSQL: the URL, the connection pool, and open_postgres
+// Store on PostgreSQL: the connection pool and open_postgres
 // (docs/store-engines.md, "Opening" and "Transactions and locking").
 #include "api/store/pg_store.hpp"
 
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <charconv>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
@@ -14,100 +13,10 @@
 #include "api/store/migrations.hpp"
 #include "api/store/pg_db.hpp"
 #include "api/store/pg_listener.hpp"
-
-#if __has_include("api/store/pg_migrations.hpp")
 #include "api/store/pg_migrations.hpp"
-#else
-// Until s25-schema's PostgreSQL MigrationEngine is merged: no migrations
-// embedded for postgres yet, so only the schema_migrations table.
-namespace zlh::api::store {
-namespace {
-class PgMigrationsStub final : public MigrationEngine {
- public:
-  const char* schema_table_sql() const override {
-    return "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
-           " name TEXT NOT NULL, sha256 TEXT NOT NULL, applied_at BIGINT NOT NULL)";
-  }
-};
-std::unique_ptr<MigrationEngine> pg_migrations() { return std::make_unique<PgMigrationsStub>(); }
-}  // namespace
-}  // namespace zlh::api::store
-#endif
+#include "api/store/pg_url.hpp"
 
 namespace zlh::api::store {
-namespace {
-
-// libpq's conninfo quoting: 'value' with \ and ' escaped.
-std::string conninfo_quote(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\\' || c == '\'') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-// `url` without its `pool=N` query parameter; N in *pool (0 when absent).
-Result<std::string> take_pool(std::string_view url, int* pool) {
-  *pool = 0;
-  const size_t q = url.find('?');
-  if (q == std::string_view::npos) return std::string(url);
-  std::string out(url.substr(0, q));
-  std::string_view rest = url.substr(q + 1);
-  char sep = '?';
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    std::string_view param = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    if (param.starts_with("pool=")) {
-      std::string_view n = param.substr(5);
-      auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), *pool);
-      if (ec != std::errc() || p != n.data() + n.size() || *pool < 1 || *pool > kMaxPoolSize)
-        return fail(codes::kInvalid, "store url: pool must be 1.." + std::to_string(kMaxPoolSize));
-      continue;
-    }
-    out += sep;
-    out += param;
-    sep = '&';
-  }
-  return out;
-}
-
-}  // namespace
-
-Result<PgUrl> parse_pg_url(std::string_view url, const std::optional<std::string>& password) {
-  if (!url.starts_with("postgres://") && !url.starts_with("postgresql://"))
-    return fail(codes::kInvalid, "store url: not postgres:// or postgresql://");
-  PgUrl out;
-  auto rest = take_pool(url, &out.pool);
-  if (!rest) return fail(rest.error());
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(rest->c_str(), &err);
-  // libpq's message may quote the URL; ours names only the redacted URL.
-  PQfreemem(err);
-  if (opts == nullptr)
-    return fail(codes::kInvalid, "store url: malformed: " + redact_store_url(url));
-  std::string ci;
-  bool has_password = false;
-  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr) continue;
-    if (std::string_view(o->keyword) == "password") {
-      has_password = true;
-      continue;
-    }
-    if (!ci.empty()) ci += ' ';
-    ci += std::string(o->keyword) + "=" + conninfo_quote(o->val);
-  }
-  PQconninfoFree(opts);
-  if (has_password)
-    return fail(codes::kInvalid,
-                "store url: holds a password; give it in --store-password-file or "
-                "ZLH_STORE_PASSWORD instead");
-  if (password) ci += " password=" + conninfo_quote(*password);
-  out.conninfo = std::move(ci);
-  return out;
-}
-
 namespace {
 
 Result<std::unique_ptr<PgDb>> connect_with_timeout(const std::string& conninfo,
@@ -200,9 +109,12 @@ std::unique_ptr<DbPool> make_pg_pool(std::string conninfo, int size,
 
 Result<std::unique_ptr<Store>> Store::open_postgres(const std::string& url, Options options) {
   const std::string shown = redact_store_url(url);
-  auto parsed = parse_pg_url(url, options.password);
+  auto parsed = pg_conninfo_from_url(url);
   if (!parsed) return std::unexpected(parsed.error().wrap("open store"));
-  options.password.reset();  // now only inside the pool's conninfo
+  if (options.password) {
+    parsed->conninfo = pg_conninfo_with_password(std::move(parsed->conninfo), *options.password);
+    options.password.reset();  // now only inside the pool's conninfo
+  }
   const int size = parsed->pool > 0 ? parsed->pool : options.pool_size;
   {
     // Migrations on a connection of their own: statements the pool's

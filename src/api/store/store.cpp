@@ -108,8 +108,8 @@ Store::~Store() = default;
 
 void retry_pause(int attempt) {
   thread_local std::minstd_rand rng(std::random_device{}());
-  const int cap_ms = std::min(2 << std::min(attempt, 6), 100);  // 4, 8, 16, … 100 ms
-  std::uniform_int_distribution<int> jitter(cap_ms / 2, cap_ms);
+  const int cap_ms = std::min(5 << std::min(attempt, 5), 100);  // 10, 20, 40, 80, 100 ms
+  std::uniform_int_distribution<int> jitter(1, cap_ms);         // full jitter
   std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
 }
 

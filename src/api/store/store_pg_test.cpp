@@ -14,6 +14,7 @@
 #include "api/store/migrations.hpp"
 #include "api/store/pg_db.hpp"
 #include "api/store/pg_store.hpp"
+#include "api/store/pg_url.hpp"
 #include "api/store/test_util.hpp"
 #include "pg_fixture.hpp"
 
@@ -64,7 +65,7 @@ std::string pg_url(const PgServer& pg, const std::string& database) {
          "?host=" + percent_encoded(pg.socket_dir()) + "&port=" + std::to_string(pg.port());
 }
 
-// A new database on the cluster: its name.
+// A new, empty database on the cluster: its name.
 Result<std::string> fresh_database() {
   static std::atomic<int> n{0};
   const auto& pg = pg_env->server();
@@ -74,11 +75,30 @@ Result<std::string> fresh_database() {
   return name;
 }
 
+// A new database already migrated: a copy of one migrated once (CREATE
+// DATABASE … TEMPLATE), much faster than migrating each. Its name.
+Result<std::string> fresh_migrated_database() {
+  static std::atomic<int> n{0};
+  static Result<std::string> tmpl = []() -> Result<std::string> {
+    auto db = fresh_database();
+    if (!db) return db;
+    auto s = Store::open(pg_url(*pg_env->server().value(), *db));
+    if (!s) return fail(s.error());
+    return db;  // the Store closed its connections: usable as a template
+  }();
+  if (!tmpl) return tmpl;
+  std::string name = "m" + std::to_string(++n);
+  auto r =
+      pg_env->server().value()->exec("CREATE DATABASE " + name + " TEMPLATE " + *tmpl, "postgres");
+  if (!r) return fail(r.error());
+  return name;
+}
+
 }  // namespace
 
 std::vector<StoreEngine> store_engines() {
   return {{"postgres", [](const std::string&) -> Result<std::string> {
-             auto db = fresh_database();
+             auto db = fresh_migrated_database();
              if (!db) return fail(db.error());
              return pg_url(*pg_env->server().value(), *db);
            }}};
@@ -88,41 +108,19 @@ INSTANTIATE_TEST_SUITE_P(Engines, StoreTest, engines(), engine_name);
 
 namespace {
 
-TEST(PgStoreUrl, PoolIsOursAndTheRestIsLibpqs) {
-  auto u = parse_pg_url("postgresql://zlh@db.internal:5433/zlh?pool=7&connect_timeout=3", {});
-  ASSERT_TRUE(u) << u.error().to_string();
-  EXPECT_EQ(u->pool, 7);
-  EXPECT_NE(u->conninfo.find("host='db.internal'"), std::string::npos) << u->conninfo;
-  EXPECT_NE(u->conninfo.find("port='5433'"), std::string::npos) << u->conninfo;
-  EXPECT_NE(u->conninfo.find("dbname='zlh'"), std::string::npos) << u->conninfo;
-  EXPECT_NE(u->conninfo.find("connect_timeout='3'"), std::string::npos) << u->conninfo;
-  EXPECT_EQ(u->conninfo.find("pool"), std::string::npos) << u->conninfo;
-  auto bare = parse_pg_url("postgres://h/d", {});
-  ASSERT_TRUE(bare);
-  EXPECT_EQ(bare->pool, 0);
-}
-
-TEST(PgStoreUrl, APasswordComesFromOptionsNeverFromTheUrl) {
+TEST(PgStoreUrl, APasswordInTheUrlIsRefusedWithoutShowingIt) {
   for (const char* url :
        {"postgresql://zlh:hunter2@h/d", "postgresql://zlh@h/d?password=hunter2"}) {
-    auto u = parse_pg_url(url, {});
-    ASSERT_FALSE(u) << url;
-    EXPECT_EQ(u.error().code, codes::kInvalid);
-    EXPECT_EQ(u.error().to_string().find("hunter2"), std::string::npos) << u.error().to_string();
     auto s = Store::open(url);
     ASSERT_FALSE(s) << url;
     EXPECT_EQ(s.error().code, codes::kInvalid);
     EXPECT_EQ(s.error().to_string().find("hunter2"), std::string::npos) << s.error().to_string();
   }
-  auto u = parse_pg_url("postgresql://zlh@h/d", std::string("it's\\x"));
-  ASSERT_TRUE(u);
-  EXPECT_NE(u->conninfo.find(R"(password='it\'s\\x')"), std::string::npos);
 }
 
 TEST(PgStoreUrl, BadUrlsAreInvalid) {
-  for (const char* url :
-       {"postgresql://h/d?pool=0", "postgresql://h/d?pool=65", "postgresql://h/d?pool=x",
-        "postgresql://h/d?nonsense=1", "postgresql://h:notaport:/d?host=a=b"}) {
+  for (const char* url : {"postgresql://h/d?pool=0", "postgresql://h/d?pool=65",
+                          "postgresql://h/d?pool=x", "postgresql://h/d?nonsense=1"}) {
     auto s = Store::open(url);
     ASSERT_FALSE(s) << url;
     EXPECT_EQ(s.error().code, codes::kInvalid) << url << ": " << s.error().to_string();
@@ -213,7 +211,7 @@ TEST_F(PgStore, TheStoreReconnectsAfterItsConnectionsAreKilled) {
 }
 
 TEST_F(PgStore, APoolWithEveryConnectionLentOutIsUnavailableAfterItsWait) {
-  auto ci = parse_pg_url(url, {});
+  auto ci = pg_conninfo_from_url(url);
   ASSERT_TRUE(ci);
   auto pool = make_pg_pool(ci->conninfo, 1, 1000ms, 50ms);
   Db& held = pool->acquire();

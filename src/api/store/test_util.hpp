@@ -62,6 +62,8 @@ struct StoreEngine {
   std::function<Result<std::string>(const std::string& dir)> fresh_url;
 };
 
+inline void PrintTo(const StoreEngine& e, std::ostream* os) { *os << e.name; }
+
 inline StoreEngine sqlite_engine() {
   return {"sqlite", [](const std::string& dir) -> Result<std::string> {
             return "sqlite:" + dir + "/zlh.db";
