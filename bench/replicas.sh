@@ -331,8 +331,11 @@ pg_pids() {
   echo "$PG_MAIN"
   for p in $(pgrep -P "$PG_MAIN"); do
     cmd="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)"
-    case "$cmd" in *" zlh r1 "* | *" zlh r2 "*) [[ "$cmd" == *" zlh $db "* ]] && echo "$p" ;; *) echo "$p" ;; esac
+    if [[ "$cmd" == *" zlh $db "* ]] || [[ "$cmd" != *" zlh r1 "* && "$cmd" != *" zlh r2 "* ]]; then
+      echo "$p"
+    fi
   done
+  return 0
 }
 
 declare -A FIG
