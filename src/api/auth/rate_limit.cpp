@@ -154,9 +154,19 @@ std::optional<std::chrono::seconds> LoginRateLimiter::shared_check(std::string_v
       {scope_ + "/d/" + table_key(address), cfg_.address_limit, cfg_.address_window}};
   auto wait = store_->check_rate(budgets, store_time(t), record);
   if (!wait) {
-    log::warn("auth", "rate limit: the store failed; refusing for now",
+    log::warn("auth", "rate limit: the store failed; counting in this process",
               {{"error", wait.error().message}});
-    return std::chrono::seconds(1);
+    std::lock_guard lock(mu_);
+    const std::string ak = table_key(account), bk = table_key(address);
+    auto a = accounts_.retry_after(ak, t);
+    auto b = addresses_.retry_after(bk, t);
+    if (a || b)
+      return std::max(a.value_or(std::chrono::seconds(0)), b.value_or(std::chrono::seconds(0)));
+    if (record) {
+      accounts_.record(ak, t);
+      addresses_.record(bk, t);
+    }
+    return std::nullopt;
   }
   if (!*wait) return std::nullopt;
   return std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(**wait));
@@ -168,8 +178,13 @@ void LoginRateLimiter::shared_record(std::string_view account, std::string_view 
   const store::RateBudget budgets[] = {
       {scope_ + "/a/" + table_key(account), cfg_.account_limit, cfg_.account_window},
       {scope_ + "/d/" + table_key(address), cfg_.address_limit, cfg_.address_window}};
-  if (auto r = store_->record_rate(budgets, store_time(t)); !r)
-    log::warn("auth", "rate limit: cannot record a failure", {{"error", r.error().message}});
+  if (auto r = store_->record_rate(budgets, store_time(t)); !r) {
+    log::warn("auth", "rate limit: cannot record a failure; counted in this process",
+              {{"error", r.error().message}});
+    std::lock_guard lock(mu_);
+    accounts_.record(table_key(account), t);
+    addresses_.record(table_key(address), t);
+  }
 }
 
 void LoginRateLimiter::shared_clear(std::string_view account, std::string_view address,
@@ -177,6 +192,9 @@ void LoginRateLimiter::shared_clear(std::string_view account, std::string_view a
   auto r = store_->clear_rate(scope_ + "/a/" + table_key(account));
   if (r && give_back) r = store_->clear_rate(scope_ + "/d/" + table_key(address), true);
   if (!r) log::warn("auth", "rate limit: cannot clear a count", {{"error", r.error().message}});
+  std::lock_guard lock(mu_);  // what was counted here while the store failed
+  accounts_.erase(table_key(account));
+  if (!r && give_back) addresses_.unrecord_last(table_key(address));
 }
 
 size_t LoginRateLimiter::shared_keys(char table, std::chrono::seconds window) const {

@@ -38,8 +38,8 @@
 // "<scope>/a/<account>" and "<scope>/d/<address>". `max_keys` does not
 // apply: rows older than the window are purged (at most once a minute per
 // limiter). The clock must agree across replicas: the default is wall
-// time. When the store fails, retry_after and reserve answer 1 s (fail
-// closed; logged) and the other calls are logged and dropped.
+// time. When the store fails (unreachable, table missing), the call counts
+// in this process's tables instead (logged): still limited, per replica.
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,7 @@
 // The login rate limiter counted in the store (issue 25): two limiters over
 // one store stand for two replicas; what one counts, the other sees, with
 // the in-process limiter's rules and answers.
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -105,6 +106,30 @@ TEST_F(SharedRateLimit, ScopesAreSeparateAndZeroDisablesATable) {
   EXPECT_FALSE(login.reserve("user:1", "10.0.0.1"));
   EXPECT_EQ(reg.address_keys(), 1u);
   EXPECT_EQ(reg.retry_after("", "10.0.0.1"), seconds(3480));
+}
+
+}  // namespace
+}  // namespace zlh::api::auth
+
+namespace zlh::api::auth {
+namespace {
+
+// Without its table (a PostgreSQL store before migration 0015, a broken
+// database) the limiter still limits, in this process.
+TEST(SharedRateLimitDegraded, CountsInThisProcessWhenTheStoreFails) {
+  store::testing::TempDir dir;
+  auto s = store::Store::open(dir.path + "/zlh.db");
+  ASSERT_TRUE(s);
+  {
+    SQLite::Database db(dir.path + "/zlh.db", SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE rate_events");
+  }
+  LoginRateLimiter l({2, seconds(60), 0, seconds(60), 10}, **s, "login");
+  EXPECT_FALSE(l.reserve("user:1", "10.0.0.1"));
+  EXPECT_FALSE(l.reserve("user:1", "10.0.0.1"));
+  EXPECT_TRUE(l.reserve("user:1", "10.0.0.1"));
+  l.succeeded("user:1", "10.0.0.1");
+  EXPECT_FALSE(l.reserve("user:1", "10.0.0.1"));
 }
 
 }  // namespace

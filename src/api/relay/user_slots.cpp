@@ -5,20 +5,23 @@
 namespace zlh::api::relay {
 
 Result<std::unique_ptr<UserSlots::Slot>> UserSlots::try_acquire(int64_t user, int64_t limit) {
-  if (!store_) {
-    {
-      std::lock_guard lk(mu_);
-      int64_t& n = open_[user];
-      if (limit > 0 && n >= limit) return nullptr;
-      ++n;
-    }
-    return std::make_unique<Slot>(shared_from_this(), user);
+  if (store_) {
+    retry_releases();
+    auto id = store_->acquire_user_slot(user, kind_, replica_, limit);
+    if (id && !*id) return nullptr;
+    if (id) return std::make_unique<Slot>(shared_from_this(), user, **id);
+    if (id.error().is(codes::kNotFound)) return fail(id.error());  // no such user
+    // The store cannot count now: this replica counts alone meanwhile.
+    log::warn("relay", "quota places counted in this process: the store failed",
+              {{"kind", kind_}, {"user_id", user}, {"error", id.error().message}});
   }
-  retry_releases();
-  auto id = store_->acquire_user_slot(user, kind_, replica_, limit);
-  if (!id) return fail(id.error());
-  if (!*id) return nullptr;
-  return std::make_unique<Slot>(shared_from_this(), user, **id);
+  {
+    std::lock_guard lk(mu_);
+    int64_t& n = open_[user];
+    if (limit > 0 && n >= limit) return nullptr;
+    ++n;
+  }
+  return std::make_unique<Slot>(shared_from_this(), user);
 }
 
 std::unique_ptr<UserSlots::Slot> UserSlots::acquire(int64_t user, int64_t limit) {
@@ -40,7 +43,7 @@ int64_t UserSlots::open(int64_t user) const {
 }
 
 void UserSlots::release(int64_t user, int64_t id) {
-  if (store_) {
+  if (store_ && id != 0) {
     if (auto r = store_->release_user_slot(id); !r) {
       log::warn("relay", "cannot give a quota place back; retried later",
                 {{"kind", kind_}, {"user_id", user}, {"error", r.error().message}});

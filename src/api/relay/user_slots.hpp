@@ -10,7 +10,9 @@
 //    of a replica that died stop counting once its lease in `replicas`
 //    expires (docs/store-engines.md "Rate limits and quotas"). A release
 //    the store refused is retried at the next acquire (until then the place
-//    still counts, this replica's own rows always do).
+//    still counts, this replica's own rows always do). When the store
+//    cannot count (unreachable, table missing), the place is counted in
+//    this process instead (logged), so consoles keep working.
 //
 // Thread-safety: safe to share between threads. With a store, acquire()
 // and a Slot's destruction each make one store call: not on a hot path.

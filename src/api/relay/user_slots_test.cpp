@@ -3,6 +3,7 @@
 // stop counting once its lease expires.
 #include "api/relay/user_slots.hpp"
 
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include "api/store/test_util.hpp"
@@ -79,6 +80,27 @@ TEST_F(SharedSlots, InProcessCountingIsUnchanged) {
   EXPECT_EQ(local->open(ann), 1);
   s.reset();
   EXPECT_EQ(local->open(ann), 0);
+}
+
+}  // namespace
+}  // namespace zlh::api::relay
+
+namespace zlh::api::relay {
+namespace {
+
+// Without its table (a PostgreSQL store before migration 0015) the places
+// are counted in this process: consoles keep working, still limited.
+TEST_F(SharedSlots, CountsInThisProcessWhenTheStoreFails) {
+  {
+    SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE user_slots");
+  }
+  auto a = std::make_shared<UserSlots>(*store, "console", "a");
+  auto s = a->acquire(ann, 1);
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(a->acquire(ann, 1));
+  s.reset();
+  EXPECT_TRUE(a->acquire(ann, 1));
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ Result<int64_t> Store::count_rate_keys(std::string_view prefix, Time since) {
   return impl_->read("count rate keys", [&](Db& db) -> Result<int64_t> {
     Stmt q = db.prepare(
         "SELECT count(DISTINCT key) FROM rate_events"
-        " WHERE substr(key, 1, CAST(?1 AS BIGINT)) = ?2 AND at > ?3");
+        " WHERE substr(key, 1, CAST(?1 AS INTEGER)) = ?2 AND at > ?3");
     q.bind(1, static_cast<int64_t>(p.size()));
     q.bind(2, p);
     q.bind(3, to_ms(since));
@@ -126,7 +126,7 @@ Result<int> Store::purge_rate_events(std::string_view prefix, Time before) {
   std::string p(prefix);
   return impl_->write("purge rate events", [&](Db& db) -> Result<int> {
     Stmt q = db.prepare(
-        "DELETE FROM rate_events WHERE at <= ?1 AND substr(key, 1, CAST(?2 AS BIGINT)) = ?3");
+        "DELETE FROM rate_events WHERE at <= ?1 AND substr(key, 1, CAST(?2 AS INTEGER)) = ?3");
     q.bind(1, to_ms(before));
     q.bind(2, static_cast<int64_t>(p.size()));
     q.bind(3, p);
