@@ -39,6 +39,7 @@ bench: build
 	@./bench/lxc.sh
 	@./bench/noisy.sh
 	@./bench/stats.sh
+	@./bench/replicas.sh
 
 # The libFuzzer harnesses (clang `fuzz` preset, build-fuzz/), each for
 # FUZZ_SECONDS against a scratch copy of its corpus; FUZZ_MERGE=1 writes the

@@ -1,11 +1,23 @@
 #include "api/jobs/agent_client.hpp"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <ctime>
 
 #include "base/unix_time.hpp"
 #include "proto/jws.hpp"
 
 namespace zlh::api {
+
+namespace {
+// "api<pid>-<n>": unique per process, and names it in the agent's log.
+std::string next_request_id() {
+  static const std::string prefix = "api" + std::to_string(::getpid()) + "-";
+  static std::atomic<uint64_t> n{0};
+  return prefix + std::to_string(n.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+}  // namespace
 
 Result<http::Headers> AgentClient::auth(int64_t vmid, std::string_view method,
                                         std::string_view target) const {
@@ -22,6 +34,7 @@ Result<http::ClientResponse> AgentClient::call(const std::string& ip, int64_t vm
                                                std::chrono::milliseconds timeout) const {
   auto h = auth(vmid, method, path);
   if (!h) return fail(h.error());
+  h->add("X-Request-Id", next_request_id());
   if (!body.empty()) h->add("Content-Type", "application/json");
   auto r = http::request(method, "http://" + ip + ":18888" + path, *h, std::move(body), timeout);
   if (!r) return fail(codes::kUpstream, "agent " + ip + ": " + r.error().message);
@@ -34,6 +47,7 @@ Result<http::ClientResponse> AgentClient::download(const std::string& ip, int64_
                                                    http::StreamDeadlines deadlines) const {
   auto h = auth(vmid, "GET", path);
   if (!h) return fail(h.error());
+  h->add("X-Request-Id", next_request_id());
   auto r = http::download("GET", "http://" + ip + ":18888" + path, *h, sink, deadlines);
   if (!r && (r.error().is(codes::kUpstream) || r.error().is(codes::kTimeout)))
     return fail(r.error().wrap("agent " + ip));
@@ -47,6 +61,7 @@ Result<http::ClientResponse> AgentClient::upload(const std::string& ip, int64_t 
                                                  http::StreamDeadlines deadlines) const {
   auto h = auth(vmid, method, path);
   if (!h) return fail(h.error());
+  h->add("X-Request-Id", next_request_id());
   h->add("Content-Type", content_type);
   auto r = http::upload(method, "http://" + ip + ":18888" + path, *h, source, deadlines);
   if (!r && (r.error().is(codes::kUpstream) || r.error().is(codes::kTimeout)))

@@ -1,6 +1,11 @@
 // Requests from zlh-api to a container's zlh-agent (docs/design.md §3.3): every
 // one carries a fresh EdDSA token signed with the API's key and bound to the
-// container's vmid (60 s). Thread-safe; holds the key by reference.
+// container's vmid (60 s). The API's own requests (call, download, upload:
+// jobs, the poller, backups) carry X-Request-Id "api<pid>-<n>", which the
+// agent logs with the request (its access log's request_id), so an agent's
+// log names the zlh-api process that called: with replicas (issue 25),
+// which replica polled or provisioned it. Relays pass the browser request's
+// id instead. Thread-safe; holds the key by reference.
 #pragma once
 
 #include <chrono>
