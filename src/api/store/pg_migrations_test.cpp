@@ -173,7 +173,7 @@ TEST_F(PgMigrationsTest, AuditServerBackfillMatchesSqlite) {
       " (4, 'a', 'user:3'), (5, 'a', 'server:'), (6, 'a', 'server:9x/y'), (7, 'a', '')");
   auto n = run(*db, ms);
   ASSERT_TRUE(n) << n.error().message;
-  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(*n, static_cast<int>(ms.size()) - 11);  // 0012 and every later one
   Stmt q = db->prepare("SELECT at, server_id FROM audit_log ORDER BY at");
   std::vector<std::pair<int64_t, int64_t>> got;
   while (q.step()) got.emplace_back(q.col(0).int64(), q.col(1).is_null() ? -1 : q.col(1).int64());
