@@ -12,12 +12,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-using testing::SqliteStoreTest;
+using testing::StoreTest;
 
-class CountersStore : public SqliteStoreTest {
+class CountersStore : public StoreTest {
  protected:
   void SetUp() override {
-    SqliteStoreTest::SetUp();
+    StoreTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     ann = make_user("ann");
     bob = make_user("bob");
@@ -38,7 +38,7 @@ class CountersStore : public SqliteStoreTest {
   int64_t ann = 0, bob = 0;
 };
 
-TEST_F(CountersStore, ASlidingWindowLikeTheInProcessLimiter) {
+TEST_P(CountersStore, ASlidingWindowLikeTheInProcessLimiter) {
   const std::array<RateBudget, 1> acct{{{"login/a/ann", 3, 60s}}};
   for (int i = 0; i < 3; ++i) {
     auto r = store->check_rate(acct, clock.now(), true);
@@ -59,7 +59,7 @@ TEST_F(CountersStore, ASlidingWindowLikeTheInProcessLimiter) {
   EXPECT_EQ(**next, 1s);  // the second (t0+1 s) leaves next
 }
 
-TEST_F(CountersStore, EveryBudgetMustHaveRoomAndTheLongestWaitWins) {
+TEST_P(CountersStore, EveryBudgetMustHaveRoomAndTheLongestWaitWins) {
   std::array<RateBudget, 2> both{{{"x/a/ann", 5, 900s}, {"x/d/10.0.0.1", 2, 60s}}};
   ASSERT_FALSE(*store->check_rate(both, clock.now(), true));
   ASSERT_FALSE(*store->check_rate(both, clock.now(), true));
@@ -75,7 +75,7 @@ TEST_F(CountersStore, EveryBudgetMustHaveRoomAndTheLongestWaitWins) {
   EXPECT_EQ(*store->count_rate_keys("x/d/", clock.now() - 1h), 1);
 }
 
-TEST_F(CountersStore, RecordClearAndPurge) {
+TEST_P(CountersStore, RecordClearAndPurge) {
   const std::array<RateBudget, 1> k{{{"r/a/bob", 2, 60s}}};
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(store->record_rate(k, clock.now()));
   EXPECT_EQ(**store->check_rate(k, clock.now(), false), 60s);
@@ -94,7 +94,7 @@ TEST_F(CountersStore, RecordClearAndPurge) {
   EXPECT_EQ(*store->count_rate_keys("s/", clock.now() - 1h), 1);  // another scope's stay
 }
 
-TEST_F(CountersStore, SlotsAreCountedAcrossReplicas) {
+TEST_P(CountersStore, SlotsAreCountedAcrossReplicas) {
   lease("a", 15s);
   lease("b", 15s);
   auto a1 = store->acquire_user_slot(ann, "console", "a", 2);
@@ -115,7 +115,7 @@ TEST_F(CountersStore, SlotsAreCountedAcrossReplicas) {
   EXPECT_EQ(*store->count_user_slots(ann, "console", "a"), 3);
 }
 
-TEST_F(CountersStore, ADeadReplicasSlotsExpireWithItsLease) {
+TEST_P(CountersStore, ADeadReplicasSlotsExpireWithItsLease) {
   lease("a", 15s);
   lease("b", 15s);
   ASSERT_TRUE(**store->acquire_user_slot(ann, "console", "a", 2));
@@ -137,11 +137,13 @@ TEST_F(CountersStore, ADeadReplicasSlotsExpireWithItsLease) {
   EXPECT_EQ(*store->count_user_slots(ann, "console", "c"), 0);
 }
 
-TEST_F(CountersStore, SlotArgumentsAreChecked) {
+TEST_P(CountersStore, SlotArgumentsAreChecked) {
   EXPECT_TRUE(store->acquire_user_slot(ann, "tty", "a", 1).error().is(codes::kInvalid));
   EXPECT_TRUE(store->acquire_user_slot(ann, "console", "", 1).error().is(codes::kInvalid));
   EXPECT_TRUE(store->acquire_user_slot(9999, "console", "a", 1).error().is(codes::kNotFound));
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, CountersStore, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store

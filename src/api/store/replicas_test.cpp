@@ -7,10 +7,10 @@
 namespace zlh::api::store {
 namespace {
 
-using testing::SqliteStoreTest;
+using testing::StoreTest;
 using namespace std::chrono_literals;
 
-class ReplicaStoreTest : public SqliteStoreTest {
+class ReplicaStoreTest : public StoreTest {
  protected:
   static NewReplica replica(std::string id, std::string driver = "proxmox",
                             std::string host = "h1") {
@@ -33,7 +33,7 @@ class ReplicaStoreTest : public SqliteStoreTest {
   }
 };
 
-TEST_F(ReplicaStoreTest, RegisterRecordsTheDeploymentAndListsLive) {
+TEST_P(ReplicaStoreTest, RegisterRecordsTheDeploymentAndListsLive) {
   EXPECT_TRUE(store->get_deployment().error().is(codes::kNotFound));
   auto a = store->register_replica(replica("b-replica"));
   ASSERT_TRUE(a) << a.error().to_string();
@@ -50,7 +50,7 @@ TEST_F(ReplicaStoreTest, RegisterRecordsTheDeploymentAndListsLive) {
   EXPECT_TRUE(store->register_replica(replica("a-replica")).error().is(codes::kConflict));
 }
 
-TEST_F(ReplicaStoreTest, InvalidRegistrations) {
+TEST_P(ReplicaStoreTest, InvalidRegistrations) {
   auto r = replica("");
   EXPECT_TRUE(store->register_replica(r).error().is(codes::kInvalid));
   r = replica("x");
@@ -60,7 +60,7 @@ TEST_F(ReplicaStoreTest, InvalidRegistrations) {
   EXPECT_TRUE(store->register_replica(r).error().is(codes::kInvalid));
 }
 
-TEST_F(ReplicaStoreTest, HeartbeatExtendsAndExpiryRemoves) {
+TEST_P(ReplicaStoreTest, HeartbeatExtendsAndExpiryRemoves) {
   ASSERT_TRUE(store->register_replica(replica("a")));
   ASSERT_TRUE(store->register_replica(replica("b")));
   clock.advance(10s);
@@ -83,7 +83,7 @@ TEST_F(ReplicaStoreTest, HeartbeatExtendsAndExpiryRemoves) {
   ASSERT_TRUE(store->register_replica(replica("b")));
 }
 
-TEST_F(ReplicaStoreTest, AnotherDriverIsRefused) {
+TEST_P(ReplicaStoreTest, AnotherDriverIsRefused) {
   ASSERT_TRUE(store->register_replica(replica("a", "proxmox")));
   auto r = store->register_replica(replica("b", "lxc"));
   ASSERT_FALSE(r);
@@ -102,14 +102,14 @@ TEST_F(ReplicaStoreTest, AnotherDriverIsRefused) {
   EXPECT_TRUE(store->register_replica(replica("b", "lxc")).error().is(codes::kConflict));
 }
 
-TEST_F(ReplicaStoreTest, AnEmptyInstallationMayChangeDriver) {
+TEST_P(ReplicaStoreTest, AnEmptyInstallationMayChangeDriver) {
   ASSERT_TRUE(store->register_replica(replica("a", "local")));
   ASSERT_TRUE(store->deregister_replica("a"));
   ASSERT_TRUE(store->register_replica(replica("b", "proxmox", "h9")));
   EXPECT_EQ(store->get_deployment()->driver, "proxmox");
 }
 
-TEST_F(ReplicaStoreTest, SingleHostDriversRunOneReplica) {
+TEST_P(ReplicaStoreTest, SingleHostDriversRunOneReplica) {
   ASSERT_TRUE(store->register_replica(replica("a", "lxc")));
   auto r = store->register_replica(replica("b", "lxc"));
   ASSERT_FALSE(r);
@@ -122,7 +122,7 @@ TEST_F(ReplicaStoreTest, SingleHostDriversRunOneReplica) {
   EXPECT_EQ(live_ids(), std::vector<std::string>{"b"});
 }
 
-TEST_F(ReplicaStoreTest, SingleHostDriversStayOnTheirHost) {
+TEST_P(ReplicaStoreTest, SingleHostDriversStayOnTheirHost) {
   ASSERT_TRUE(store->register_replica(replica("a", "local", "h1")));
   ASSERT_TRUE(store->deregister_replica("a"));
   auto r = store->register_replica(replica("b", "local", "h2"));
@@ -139,7 +139,7 @@ TEST_F(ReplicaStoreTest, SingleHostDriversStayOnTheirHost) {
   EXPECT_TRUE(store->register_replica(replica("c", "local", "h1")).error().is(codes::kConflict));
 }
 
-TEST_F(ReplicaStoreTest, AdoptingAHostIsRefusedWhileAnotherReplicaIsLive) {
+TEST_P(ReplicaStoreTest, AdoptingAHostIsRefusedWhileAnotherReplicaIsLive) {
   ASSERT_TRUE(store->register_replica(replica("a", "lxc", "h1")));
   auto moved = replica("b", "lxc", "h2");
   moved.adopt_host = true;
@@ -147,14 +147,14 @@ TEST_F(ReplicaStoreTest, AdoptingAHostIsRefusedWhileAnotherReplicaIsLive) {
   EXPECT_EQ(store->get_deployment()->host, "h1");
 }
 
-TEST_F(ReplicaStoreTest, ProxmoxReplicasMayRunOnAnyHost) {
+TEST_P(ReplicaStoreTest, ProxmoxReplicasMayRunOnAnyHost) {
   ASSERT_TRUE(store->register_replica(replica("a", "proxmox", "h1")));
   ASSERT_TRUE(store->register_replica(replica("b", "proxmox", "h2")));
   ASSERT_TRUE(store->register_replica(replica("c", "proxmox", "h3")));
   EXPECT_EQ(live_ids().size(), 3u);
 }
 
-TEST_F(ReplicaStoreTest, PublishedSamplesAgeOut) {
+TEST_P(ReplicaStoreTest, PublishedSamplesAgeOut) {
   std::vector<SampleRow> rows = {
       {1, 1000, R"({"t":1000})"}, {1, 3000, R"({"t":3000})"}, {2, 3000, R"({"t":3000})"}};
   ASSERT_TRUE(store->append_server_samples(rows, 0));
@@ -170,6 +170,8 @@ TEST_F(ReplicaStoreTest, PublishedSamplesAgeOut) {
   EXPECT_EQ(store->list_server_samples(1, 0)->size(), 2u);  // 3000 and 5000
   EXPECT_EQ(store->list_server_samples(2, 0)->size(), 1u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, ReplicaStoreTest, testing::engines(), testing::engine_name);
 
 }  // namespace
 }  // namespace zlh::api::store
