@@ -15,22 +15,8 @@
 namespace zlh::ctl {
 namespace {
 
+using zlh::testing::percent_encoded;
 using zlh::testing::PgServer;
-
-std::string percent_encoded(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 TEST(StoreMigrateCli, CopiesWithThePasswordFileAndRefusesOneInTheUrl) {
   auto pg = PgServer::start({.password = "Pw-s3cret"});

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <random>
@@ -358,6 +359,21 @@ Result<std::string> PgServer::create_database(const std::string& name) const {
   if (!is_identifier(name)) return fail(Error::invalid("name", "not a plain identifier: " + name));
   if (auto r = exec("CREATE DATABASE " + name, "postgres"); !r) return fail(r.error());
   return conninfo(name);
+}
+
+std::string percent_encoded(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace zlh::testing

@@ -36,6 +36,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.hpp"
@@ -109,5 +110,9 @@ class PgServer {
   bool stopped_ = false;
   Result<void> stop_result_;
 };
+
+// `s` percent-encoded for a URL query value (the socket directory in a
+// postgres://…?host= URL): [A-Za-z0-9._-] kept, every other byte %XX.
+std::string percent_encoded(std::string_view s);
 
 }  // namespace zlh::testing

@@ -18,21 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string percent_encoded(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 class StorePgTest : public ::testing::Test {
  protected:
   void SetUp() override {

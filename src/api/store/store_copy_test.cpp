@@ -26,20 +26,6 @@ const Result<std::unique_ptr<zlh::testing::PgServer>>& cluster() {
 
 const std::vector<std::string> kOne = {"step"};
 
-std::string percent_encoded(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 constexpr int64_t kNow = 1'795'514'400'000;
 
 class StoreCopyTest : public SqliteStoreTest {
@@ -56,7 +42,7 @@ class StoreCopyTest : public SqliteStoreTest {
     ASSERT_TRUE(ci) << ci.error().message;
     conninfo = *ci;
     pg_store_url = "postgresql://" + (*pg)->options().user + "@/" + name +
-                   "?host=" + percent_encoded((*pg)->socket_dir()) +
+                   "?host=" + zlh::testing::percent_encoded((*pg)->socket_dir()) +
                    "&port=" + std::to_string((*pg)->port());
   }
 

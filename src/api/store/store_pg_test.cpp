@@ -21,6 +21,7 @@
 namespace zlh::api::store::testing {
 
 using namespace std::chrono_literals;
+using zlh::testing::percent_encoded;
 using zlh::testing::PgServer;
 
 namespace {
@@ -43,21 +44,6 @@ class PgEnvironment : public ::testing::Environment {
 
 PgEnvironment* const pg_env =
     static_cast<PgEnvironment*>(::testing::AddGlobalTestEnvironment(new PgEnvironment));
-
-std::string percent_encoded(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 // The store URL of `database` on the cluster (its Unix socket).
 std::string pg_url(const PgServer& pg, const std::string& database) {
